@@ -1,0 +1,172 @@
+"""Parse one .om file into a Module, turning Lark's errors into diagnostics.
+
+A syntax error does not stop the file: the declaration that holds it is
+blanked out (replaced by spaces, so every other span stays exact) and the
+rest is parsed again, so that one run reports every broken declaration.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.lexer import PatternStr
+
+from om_dsl.diagnostics.diagnostic import Diagnostic, error
+from om_dsl.syntax import ast
+from om_dsl.syntax.grammar import get_parser
+from om_dsl.syntax.span import Span
+from om_dsl.syntax.transformer import SpanTransformer
+
+MAX_SYNTAX_ERRORS_PER_FILE = 20
+
+# Top-level declarations start at the beginning of a line; recovery resumes there.
+_DECLARATION_START = re.compile(
+    r"^(catalog|library|use|default|commercial|technical|table|validate|enrich|decompose|retry|system|queue|plan)\b",
+    re.MULTILINE,
+)
+
+_TOKEN_NAMES = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "INT": "an integer",
+    "DECIMAL": "a decimal number",
+    "DATE": "a date",
+    "DURATION": "a duration (like 10s or 3d)",
+    "$END": "the end of the file",
+}
+
+
+@attrs.frozen
+class ParseResult:
+    module: ast.Module
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def _describe_terminal(name: str) -> str:
+    if name in _TOKEN_NAMES:
+        return _TOKEN_NAMES[name]
+    for term in get_parser().terminals:
+        if term.name == name and isinstance(term.pattern, PatternStr):
+            return f"`{term.pattern.value}`"
+    return name.lower()
+
+
+def _expected(names) -> str:
+    described = sorted({_describe_terminal(n) for n in names}, key=lambda s: (not s.startswith("`"), s))
+    if len(described) > 12:
+        described = described[:12] + [f"{len(described) - 12} more"]
+    if len(described) == 1:
+        return described[0]
+    return ", ".join(described[:-1]) + " or " + described[-1]
+
+
+def _point(file: str, text: str, pos: int, length: int = 1) -> Span:
+    pos = max(0, min(pos, len(text)))
+    line = text.count("\n", 0, pos) + 1
+    column = pos - (text.rfind("\n", 0, pos) + 1) + 1
+    end = min(pos + length, len(text))
+    if "\n" in text[pos:end]:
+        end = text.index("\n", pos)
+    length = max(end - pos, 1) if pos < len(text) else 1
+    return Span(file, line, column, line, column + length, pos, pos + length)
+
+
+def _syntax_diagnostic(file: str, text: str, exc: UnexpectedInput) -> tuple[Diagnostic, int]:
+    """The diagnostic for one Lark error, and the offset where it happened."""
+    if isinstance(exc, UnexpectedCharacters):
+        pos = exc.pos_in_stream
+        char = text[pos]
+        if char == '"':
+            return (
+                error(
+                    "E002",
+                    "unterminated string",
+                    _point(file, text, pos, len(text[pos:].split("\n", 1)[0])),
+                    "this string has no closing `\"` on its line",
+                    help='close the string with `"`; a string cannot span lines (write `\\n` for a line break)',
+                ),
+                pos,
+            )
+        shown = char if char.isprintable() and not char.isspace() else repr(char)
+        return (
+            error(
+                "E002",
+                f"unexpected character `{shown}`",
+                _point(file, text, pos),
+                "not part of the .om language here",
+                help=f"expected {_expected(exc.allowed)}" if exc.allowed else (),
+            ),
+            pos,
+        )
+    if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        tok = exc.token
+        pos = tok.start_pos
+        return (
+            error(
+                "E001",
+                f"unexpected `{tok}`",
+                _point(file, text, pos, len(str(tok))),
+                f"expected {_expected(exc.expected)}",
+            ),
+            pos,
+        )
+    # The end of the file came too soon.
+    expected = getattr(exc, "expected", None) or ()
+    stripped = text.rstrip()
+    pos = max(len(stripped) - 1, 0)
+    return (
+        error(
+            "E003",
+            "unexpected end of file",
+            _point(file, text, pos),
+            f"the file ends here, but {_expected(expected)} was expected" if expected else "the file ends here",
+            help="is a `}` or a closing `)` missing?" if ("RBRACE" in expected or "RPAR" in expected) else (),
+        ),
+        len(text),
+    )
+
+
+def _blank(text: str, start: int, end: int) -> str:
+    region = "".join(ch if ch == "\n" else " " for ch in text[start:end])
+    return text[:start] + region + text[end:]
+
+
+def _declaration_bounds(text: str, pos: int) -> tuple[int, int]:
+    starts = [m.start() for m in _DECLARATION_START.finditer(text)]
+    before = [s for s in starts if s <= pos]
+    after = [s for s in starts if s > pos]
+    start = before[-1] if before else 0
+    end = after[0] if after else len(text)
+    return start, end
+
+
+def parse_source(text: str, file: str) -> ParseResult:
+    """Parse a .om file's text; `file` is the path shown in diagnostics."""
+    diagnostics: list[Diagnostic] = []
+    parser = get_parser()
+    current = text
+    while True:
+        transformer = SpanTransformer(file)
+        try:
+            tree = parser.parse(current)
+            module = transformer.transform(tree)
+            diagnostics.extend(transformer.diagnostics)
+            break
+        except (UnexpectedCharacters, UnexpectedToken, UnexpectedEOF) as exc:
+            diag, pos = _syntax_diagnostic(file, text, exc)
+            diagnostics.append(diag)
+            start, end = _declaration_bounds(current, min(pos, len(current) - 1) if current else 0)
+            blanked = _blank(current, start, end)
+            if blanked == current or len(diagnostics) >= MAX_SYNTAX_ERRORS_PER_FILE:
+                module = ast.Module(None, (), span=_point(file, text, 0))
+                break
+            current = blanked
+        except VisitError as exc:  # a bug of ours, never the user's: say so plainly
+            raise RuntimeError(f"internal error while building the syntax tree of {file}: {exc.orig_exc!r}") from exc
+    return ParseResult(module, tuple(diagnostics))
