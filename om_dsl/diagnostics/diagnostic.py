@@ -6,7 +6,7 @@ import enum
 
 import attrs
 
-from om_dsl.syntax.span import Span
+from om_dsl.span import Span
 
 
 class Severity(str, enum.Enum):

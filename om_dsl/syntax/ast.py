@@ -12,7 +12,7 @@ from typing import Union
 
 import attrs
 
-from om_dsl.syntax.span import UNKNOWN_SPAN, Span
+from om_dsl.span import UNKNOWN_SPAN, Span
 
 
 def _span_field():

@@ -1,0 +1,82 @@
+"""Check: resolve every name, type-check every expression, walk every graph.
+
+`check_paths` loads .om files (syntax stage), groups them into catalogs, and
+runs the checks on each. It reports every problem it finds, not only the
+first; a catalog whose files do not parse is not checked further, so that a
+broken declaration does not cause a cascade of unknown-name errors.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from om_dsl.check.decomposition import check_decompositions
+from om_dsl.check.expressions import ExprChecker
+from om_dsl.check.plans import Usage, check_plans
+from om_dsl.check.products import check_enrichments, check_products, check_tables, check_validations
+from om_dsl.check.scope import CatalogScope, build_scope
+from om_dsl.check.systems import check_systems
+from om_dsl.check.unused import check_unused
+from om_dsl.check.workspace import Workspace, load
+from om_dsl.diagnostics.diagnostic import Diagnostic
+
+
+@attrs.define
+class CheckResult:
+    workspace: Workspace
+    scopes: list[CatalogScope]
+    diagnostics: list[Diagnostic]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return self.workspace.sources
+
+    def catalog(self, name: str) -> CatalogScope | None:
+        return next((s for s in self.scopes if s.kind == "catalog" and s.name == name), None)
+
+
+def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
+    exprs = ExprChecker(scope, diagnostics)
+    usage = Usage()
+    check_products(scope, diagnostics)
+    check_tables(scope, diagnostics)
+    check_validations(scope, exprs, diagnostics)
+    check_enrichments(scope, exprs, diagnostics)
+    check_decompositions(scope, exprs, diagnostics)
+    check_systems(scope, diagnostics, usage.policies)
+    check_plans(scope, exprs, diagnostics, usage)
+    if scope.kind == "catalog":
+        # The catalog's default retry policy applies to every system without one.
+        check_unused(scope, exprs.used_tables, usage, diagnostics)
+
+
+def check_paths(paths: list[str]) -> CheckResult:
+    workspace = load(paths)
+    diagnostics = list(workspace.diagnostics)
+    scopes = []
+    for unit in workspace.units:
+        unit_diagnostics: list[Diagnostic] = []
+        scope = build_scope(unit, unit_diagnostics)
+        scopes.append(scope)
+        if unit.syntax_ok:
+            check_scope(scope, unit_diagnostics)
+        diagnostics.extend(unit_diagnostics)
+    # A library used by several catalogs is checked with each: report once.
+    unique = {(d.code, d.message, d.primary.span): d for d in diagnostics}
+    ordered = sorted(unique.values(), key=Diagnostic.sort_key)
+    return CheckResult(workspace, scopes, ordered)
+
+
+__all__ = ["CheckResult", "check_paths", "check_scope"]

@@ -1,0 +1,99 @@
+"""Downstream systems, their operations, retry policies and queues."""
+
+from __future__ import annotations
+
+from om_dsl.check.products import check_type_name
+from om_dsl.check.scope import CatalogScope
+from om_dsl.check.suggest import did_you_mean
+from om_dsl.diagnostics.diagnostic import Diagnostic, error
+from om_dsl.syntax import ast
+
+
+def check_retry(spec, scope: CatalogScope, diagnostics: list[Diagnostic], used_policies: set[str]) -> None:
+    if isinstance(spec, ast.RetryRef):
+        name = spec.name.value
+        if name in scope.retry_policies:
+            used_policies.add(name)
+        else:
+            diagnostics.append(
+                error("E109", f"unknown retry policy `{name}`", spec.name.span, "no retry policy of that name", help=did_you_mean(name, scope.retry_policies) or "define it with `retry NAME = staggered 10s, 60s`")
+            )
+    elif isinstance(spec, ast.RetryFixed):
+        if spec.count is not None and spec.count < 1:
+            diagnostics.append(error("E509", "a fixed retry policy needs at least 1 retry", spec.span, "0 retries", help="write `retry none` for no retries"))
+        _positive(spec.interval, diagnostics)
+    elif isinstance(spec, ast.RetryStaggered):
+        for delay in spec.delays:
+            _positive(delay, diagnostics)
+    elif isinstance(spec, ast.RetryExponential):
+        if spec.count < 1:
+            diagnostics.append(error("E509", "an exponential retry policy needs at least 1 retry", spec.span, "0 retries", help="write `retry none` for no retries"))
+        _positive(spec.initial, diagnostics)
+        if spec.factor is not None and spec.factor.value <= 1:
+            diagnostics.append(error("E509", "the factor of an exponential retry policy must be above 1", spec.factor.span, "the delays would not grow"))
+        if spec.cap.value < spec.initial.value:
+            diagnostics.append(error("E509", "the cap of an exponential retry policy is below its first delay", spec.cap.span, f"the cap, {spec.cap.text}", secondary=[(spec.initial.span, f"the first delay, {spec.initial.text}")]))
+
+
+def _positive(duration: ast.Literal | None, diagnostics: list[Diagnostic]) -> None:
+    if duration is not None and duration.value <= 0:
+        diagnostics.append(error("E509", f"the duration {duration.text} is zero", duration.span, "must be longer than zero"))
+
+
+def check_systems(scope: CatalogScope, diagnostics: list[Diagnostic], used_policies: set[str]) -> None:
+    for policy in scope.retry_policies.values():
+        if isinstance(policy.spec, ast.RetryRef) and policy.spec.name.value == policy.name.value:
+            diagnostics.append(error("E509", f"the retry policy `{policy.name.value}` is defined as itself", policy.spec.span, "refers to itself"))
+            continue
+        check_retry(policy.spec, scope, diagnostics, used_policies)
+    if scope.default_retry is not None:
+        check_retry(scope.default_retry.policy, scope, diagnostics, used_policies)
+    if scope.default_timeout is not None:
+        _positive(scope.default_timeout.duration, diagnostics)
+    for system in scope.systems.values():
+        if system.retry is not None:
+            check_retry(system.retry, scope, diagnostics, used_policies)
+        _positive(system.timeout, diagnostics)
+        seen: dict[str, ast.Operation] = {}
+        for op in system.operations:
+            if op.name.value in seen:
+                diagnostics.append(
+                    error("E120", f"the operation `{system.name.value}.{op.name.value}` is defined twice", op.name.span, "defined again here", secondary=[(seen[op.name.value].name.span, "first defined here")])
+                )
+                continue
+            seen[op.name.value] = op
+            params: dict[str, ast.Param] = {}
+            for p in op.inputs + op.outputs:
+                check_type_name(p.type, diagnostics, "operation parameter")
+                if p.name.value in params and p in op.inputs:
+                    diagnostics.append(error("E120", f"the input `{p.name.value}` is declared twice", p.name.span, "declared again here", secondary=[(params[p.name.value].name.span, "first declared here")]))
+                params.setdefault(p.name.value, p)
+            if op.retry is not None:
+                check_retry(op.retry, scope, diagnostics, used_policies)
+            _positive(op.timeout, diagnostics)
+
+
+def find_operation(scope: CatalogScope, call: ast.OperationCall, diagnostics: list[Diagnostic]) -> ast.Operation | None:
+    system = scope.systems.get(call.system.value)
+    if system is None:
+        if call.system.value in scope.queues:
+            diagnostics.append(
+                error("E104", f"`{call.system.value}` is a queue, not a system", call.system.span, "a queue of people", help="work for a queue is a manual task: `manual NAME queue QUEUE`")
+            )
+        else:
+            diagnostics.append(error("E104", f"unknown system `{call.system.value}`", call.system.span, "no system of that name", help=did_you_mean(call.system.value, scope.systems)))
+        return None
+    op = next((o for o in system.operations if o.name.value == call.operation.value), None)
+    if op is None:
+        ops = [o.name.value for o in system.operations]
+        diagnostics.append(
+            error(
+                "E105",
+                f"`{call.system.value}` has no operation `{call.operation.value}`",
+                call.operation.span,
+                "unknown operation",
+                secondary=[(system.name.span, f"`{call.system.value}` defined here")],
+                help=did_you_mean(call.operation.value, ops) or (f"its operations are {', '.join(f'`{o}`' for o in ops)}" if ops else ""),
+            )
+        )
+    return op

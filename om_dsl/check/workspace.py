@@ -1,0 +1,194 @@
+"""Find .om files, parse them, and group them into catalogs and libraries.
+
+Every file starts with `catalog NAME` or `library NAME`. The files of one
+catalog share one scope; `use "path"` (relative to the using file) adds a
+library's definitions to it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+
+from om_dsl.diagnostics.diagnostic import Diagnostic, error
+from om_dsl.syntax import ast
+from om_dsl.syntax.parser import parse_source
+from om_dsl.span import Span
+
+
+@attrs.define
+class SourceFile:
+    path: str  # as shown in diagnostics: relative to the working directory when inside it
+    real_path: Path
+    text: str
+    module: ast.Module
+    syntax_ok: bool
+
+    @property
+    def is_library(self) -> bool:
+        return isinstance(self.module.header, ast.LibraryHeader)
+
+
+@attrs.define
+class Unit:
+    """A catalog (or a library checked on its own) and the files that make it."""
+
+    kind: str  # "catalog" or "library"
+    name: str
+    files: list[SourceFile]
+    libraries: list[SourceFile] = attrs.field(factory=list)
+
+    @property
+    def all_files(self) -> list[SourceFile]:
+        return self.files + [lib for lib in self.libraries if lib not in self.files]
+
+    @property
+    def syntax_ok(self) -> bool:
+        return all(f.syntax_ok for f in self.all_files)
+
+
+@attrs.define
+class Workspace:
+    files: list[SourceFile]
+    units: list[Unit]
+    diagnostics: list[Diagnostic]
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {f.path: f.text for f in self.files}
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when inside it, with `/` separators."""
+    try:
+        rel = path.resolve().relative_to(Path.cwd().resolve())
+        return rel.as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def discover(paths: list[str]) -> list[Path]:
+    """Every .om file under the given files and folders, sorted, each once."""
+    found: dict[Path, Path] = {}
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            for root, dirs, names in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(names):
+                    if name.endswith(".om"):
+                        f = Path(root) / name
+                        found.setdefault(f.resolve(), f)
+        else:
+            found.setdefault(p.resolve(), p)
+    return sorted(found.values(), key=lambda f: display_path(f))
+
+
+def _file_span(path: str) -> Span:
+    return Span(path, 1, 1, 1, 2, 0, 1)
+
+
+def read_file(path: Path, diagnostics: list[Diagnostic]) -> SourceFile | None:
+    shown = display_path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        diagnostics.append(
+            error("E005", "this file is not valid UTF-8", _file_span(shown), f"undecodable byte at offset {exc.start}", help="save the file as UTF-8")
+        )
+        return None
+    except OSError as exc:
+        diagnostics.append(error("E005", f"cannot read this file: {exc.strerror or exc}", _file_span(shown)))
+        return None
+    text = text.replace("\r\n", "\n")
+    result = parse_source(text, shown)
+    diagnostics.extend(result.diagnostics)
+    return SourceFile(shown, path.resolve(), text, result.module, result.ok)
+
+
+def load(paths: list[str]) -> Workspace:
+    diagnostics: list[Diagnostic] = []
+    files: list[SourceFile] = []
+    by_real: dict[Path, SourceFile] = {}
+    for path in discover(paths):
+        source = read_file(path, diagnostics)
+        if source is not None:
+            files.append(source)
+            by_real[source.real_path] = source
+
+    # Libraries named by `use`, loaded on demand when not given on the command line.
+    def resolve_use(user: SourceFile, use: ast.Use) -> SourceFile | None:
+        target = (user.real_path.parent / str(use.path.value)).resolve()
+        if target in by_real:
+            return by_real[target]
+        if not target.is_file():
+            diagnostics.append(
+                error("E012", f"cannot find `{use.path.value}`", use.path.span, "no such file", help="the path is relative to the folder of this file")
+            )
+            return None
+        source = read_file(target, diagnostics)
+        if source is not None:
+            files.append(source)
+            by_real[source.real_path] = source
+        return source
+
+    def libraries_of(start: list[SourceFile]) -> list[SourceFile]:
+        seen: list[SourceFile] = []
+        todo = list(start)
+        while todo:
+            user = todo.pop(0)
+            for decl in user.module.declarations:
+                if not isinstance(decl, ast.Use):
+                    continue
+                lib = resolve_use(user, decl)
+                if lib is None:
+                    continue
+                if not lib.is_library:
+                    if lib.module.header is not None:
+                        diagnostics.append(
+                            error(
+                                "E012",
+                                f"`{decl.path.value}` is a catalog, not a library",
+                                decl.path.span,
+                                "only a file that starts with `library NAME` can be used",
+                                secondary=[(lib.module.header.span, "this file declares a catalog")],
+                            )
+                        )
+                    continue
+                if lib not in seen:
+                    seen.append(lib)
+                    todo.append(lib)
+        return seen
+
+    catalogs: dict[str, list[SourceFile]] = {}
+    standalone_libraries: list[SourceFile] = []
+    for source in list(files):
+        header = source.module.header
+        if isinstance(header, ast.CatalogHeader):
+            catalogs.setdefault(header.name.value, []).append(source)
+        elif isinstance(header, ast.LibraryHeader):
+            standalone_libraries.append(source)
+        elif source.syntax_ok:
+            diagnostics.append(
+                error(
+                    "E010",
+                    "this file does not say which catalog it belongs to",
+                    _file_span(source.path),
+                    "expected `catalog NAME` or `library NAME` first",
+                    help="start the file with `catalog NAME` (the same NAME in every file of the catalog)",
+                )
+            )
+
+    units: list[Unit] = []
+    used: list[SourceFile] = []
+    for name in sorted(catalogs):
+        members = catalogs[name]
+        libs = libraries_of(members)
+        used.extend(libs)
+        units.append(Unit("catalog", name, members, libs))
+    for lib in standalone_libraries + [f for f in files if f.is_library]:
+        if lib not in used and not any(u.kind == "library" and u.files[0] is lib for u in units):
+            units.append(Unit("library", lib.module.header.name.value, [lib], libraries_of([lib])))
+    return Workspace(files, units, diagnostics)
