@@ -63,7 +63,16 @@ def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
 
 
 def check_paths(paths: list[str]) -> CheckResult:
-    workspace = load(paths)
+    """Check the .om files under these files and folders."""
+    return _check(load(paths))
+
+
+def check_texts(texts: dict[str, str]) -> CheckResult:
+    """Check in-memory files, `{path: text}`; `use` paths resolve among them."""
+    return _check(load([], texts))
+
+
+def _check(workspace: Workspace) -> CheckResult:
     diagnostics = list(workspace.diagnostics)
     scopes = []
     for unit in workspace.units:
@@ -79,4 +88,4 @@ def check_paths(paths: list[str]) -> CheckResult:
     return CheckResult(workspace, scopes, ordered)
 
 
-__all__ = ["CheckResult", "check_paths", "check_scope"]
+__all__ = ["CheckResult", "check_paths", "check_texts", "check_scope"]

@@ -90,7 +90,15 @@ def _file_span(path: str) -> Span:
     return Span(path, 1, 1, 1, 2, 0, 1)
 
 
-def read_file(path: Path, diagnostics: list[Diagnostic]) -> SourceFile | None:
+def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] | None = None) -> SourceFile | None:
+    if texts is not None:
+        # In-memory sources (tests, editors): paths are names, nothing touches the disk.
+        shown = path.as_posix()
+        if shown not in texts:
+            return None
+        result = parse_source(texts[shown], shown)
+        diagnostics.extend(result.diagnostics)
+        return SourceFile(shown, path, texts[shown], result.module, result.ok)
     shown = display_path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -108,22 +116,27 @@ def read_file(path: Path, diagnostics: list[Diagnostic]) -> SourceFile | None:
     return SourceFile(shown, path.resolve(), text, result.module, result.ok)
 
 
-def load(paths: list[str]) -> Workspace:
+def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
+    """Load the .om files under `paths`, or, given `texts`, those in-memory files."""
     diagnostics: list[Diagnostic] = []
     files: list[SourceFile] = []
     by_real: dict[Path, SourceFile] = {}
-    for path in discover(paths):
-        source = read_file(path, diagnostics)
+    found = [Path(name) for name in sorted(texts)] if texts is not None else discover(paths)
+    for path in found:
+        source = read_file(path, diagnostics, texts)
         if source is not None:
             files.append(source)
             by_real[source.real_path] = source
 
     # Libraries named by `use`, loaded on demand when not given on the command line.
     def resolve_use(user: SourceFile, use: ast.Use) -> SourceFile | None:
-        target = (user.real_path.parent / str(use.path.value)).resolve()
+        if texts is not None:
+            target = Path(os.path.normpath(user.real_path.parent / str(use.path.value)))
+        else:
+            target = (user.real_path.parent / str(use.path.value)).resolve()
         if target in by_real:
             return by_real[target]
-        if not target.is_file():
+        if texts is not None or not target.is_file():
             diagnostics.append(
                 error("E012", f"cannot find `{use.path.value}`", use.path.span, "no such file", help="the path is relative to the folder of this file")
             )

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def in_repo(monkeypatch):
+    """Run with the repository as working directory, so diagnostics show relative paths."""
+    monkeypatch.chdir(ROOT)
+    return ROOT
+
+
+@pytest.fixture
+def write_spec(tmp_path, monkeypatch):
+    """Write .om files into a temp folder (working directory), return its path."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(text: str, name: str = "spec.om") -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,79 @@
+"""Parsing: AST shape, spans, equality without spans, error recovery."""
+
+from om_dsl.syntax import ast, parse_source
+
+SPEC = """catalog demo version "1"
+
+commercial HOME "Home" root {
+  attr speed: int in {100, 300} = 100
+  attr since: date optional
+  has ROUTER [0..2]
+}
+"""
+
+
+def test_nodes_carry_their_span():
+    result = parse_source(SPEC, "demo.om")
+    assert result.ok
+    product = result.module.declarations[0]
+    assert isinstance(product, ast.CommercialProduct)
+    assert (product.code.span.line, product.code.span.column) == (3, 12)
+    assert product.code.span.end_column == 16
+    speed = product.attributes[0]
+    assert speed.default.value == 100
+    assert (speed.default.span.line, speed.default.span.column) == (4, 35)
+    assert product.children[0].min == 0 and product.children[0].max == 2
+
+
+def test_spans_take_no_part_in_equality():
+    moved = "\n\n# a comment\n" + SPEC.replace("  attr", "      attr")
+    a = parse_source(SPEC, "a.om").module
+    b = parse_source(moved, "b.om").module
+    assert a == b
+    assert hash(a) == hash(b)
+    assert a.declarations[0].span != b.declarations[0].span
+
+
+def test_keywords_are_names_where_no_keyword_is_expected():
+    text = 'catalog c version "1"\ncommercial P "P" root { attr order: int = 1 attr date: date optional attr version: string optional }\n'
+    result = parse_source(text, "k.om")
+    assert result.ok, result.diagnostics
+    names = [a.name.value for a in result.module.declarations[0].attributes]
+    assert names == ["order", "date", "version"]
+
+
+def test_literals():
+    text = 'catalog c version "1"\ntable t: string -> decimal { "a\\"b": -1.5, "c": 2.25 }\n'
+    table = parse_source(text, "t.om").module.declarations[0]
+    assert table.entries[0].key.value == 'a"b'
+    assert str(table.entries[0].value.value) == "-1.5"
+
+
+def test_durations_are_milliseconds():
+    text = 'catalog c version "1"\nretry r = staggered 10s, 5m, 1h, 2d\n'
+    policy = parse_source(text, "r.om").module.declarations[0]
+    assert [d.value for d in policy.spec.delays] == [10_000, 300_000, 3_600_000, 172_800_000]
+
+
+def test_recovery_reports_every_broken_declaration():
+    text = (
+        'catalog c version "1"\n'
+        'commercial A "A" root { attr x: int = }\n'
+        'commercial B "B" root { attr y: int }\n'
+        'table t: int -> int { 1: "x }\n'
+        'commercial C "C" root { }\n'
+    )
+    result = parse_source(text, "r.om")
+    codes = [d.code for d in result.diagnostics]
+    assert codes == ["E001", "E002"]
+    # The good declarations between and after the broken ones are kept.
+    codes_parsed = [d.code.value for d in result.module.declarations]
+    assert codes_parsed == ["B", "C"]
+    assert result.diagnostics[0].primary.span.line == 2
+    assert result.diagnostics[1].primary.span.line == 4
+
+
+def test_unexpected_end_of_file():
+    result = parse_source('catalog c version "1"\nsystem s {\n', "e.om")
+    assert [d.code for d in result.diagnostics] == ["E003"]
+    assert "missing" in result.diagnostics[0].help[0]
