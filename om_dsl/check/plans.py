@@ -300,8 +300,9 @@ def _check_cycles(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
                 for target in targets:
                     add(target, me, dep) if direction == "after" else add(me, target, dep)
     for cycle in find_cycles(edges):
-        shown = [_node_name(src) for src, _, _ in cycle] + [_node_name(cycle[0][0])]
-        path = " --> ".join(s for i, s in enumerate(shown) if i == 0 or s != shown[i - 1])
+        # `every task` hubs are not tasks: the path shows only the tasks.
+        tasks = [src for src, _, _ in cycle if src[0] != "*"]
+        path = " --> ".join(_node_name(n) for n in tasks + tasks[:1])
         closing = cycle[-1][2]
         diagnostics.append(
             error(
@@ -309,10 +310,16 @@ def _check_cycles(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
                 f"dependency cycle: {path}",
                 closing.span,
                 "this dependency closes the cycle",
-                secondary=[(dep.span, f"{_node_name(src)} --> {_node_name(dst)}") for src, dst, dep in cycle[:-1] if dep.span != closing.span],
+                secondary=list({dep.span: (dep.span, _edge_label(src, dst, dep)) for src, dst, dep in cycle[:-1] if dep.span != closing.span}.values()),
                 help="every task in the cycle waits for another: remove one of these dependencies",
             )
         )
+
+
+def _edge_label(src, dst, dep) -> str:
+    if dep.task is None:
+        return f"waits for every task in {dep.scope}"
+    return f"{_node_name(src)} --> {_node_name(dst)}"
 
 
 def _node_name(node) -> str:

@@ -338,8 +338,8 @@ class SpanTransformer(Transformer):
                         error(
                             "E004",
                             f"`{key}` is given twice for `{name_tok}`",
-                            self.span(meta),
-                            f"a second `{key}` clause",
+                            self.tspan(name_tok),
+                            f"this item has two `{key}` clauses",
                             help=f"keep one `{key}` clause per orchestration item",
                         )
                     )

@@ -1,0 +1,52 @@
+"""Every `om` example in the docs and in `om explain` texts does what it says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from om_dsl.check import check_texts
+from om_dsl.diagnostics.codes import CODES
+from om_dsl.diagnostics.render import render_text
+
+ROOT = Path(__file__).resolve().parents[1]
+EXPLANATIONS = ROOT / "om_dsl" / "diagnostics" / "explanations"
+FENCE = re.compile(r"^```om\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def blocks(path: Path) -> list[str]:
+    return FENCE.findall(path.read_text(encoding="utf-8"))
+
+
+DOC_EXAMPLES = [(p.relative_to(ROOT).as_posix(), i, text) for p in sorted((ROOT / "docs").rglob("*.md")) for i, text in enumerate(blocks(p))]
+
+
+def test_the_language_reference_has_examples():
+    assert sum(1 for path, _, _ in DOC_EXAMPLES if path == "docs/language.md") >= 20
+
+
+@pytest.mark.parametrize("path,index,text", DOC_EXAMPLES, ids=[f"{p}#{i}" for p, i, _ in DOC_EXAMPLES])
+def test_doc_example_checks_clean(path, index, text):
+    result = check_texts({f"example{index}.om": text})
+    assert result.errors == [], render_text(result.diagnostics, result.sources)
+
+
+@pytest.mark.parametrize("code", sorted(CODES))
+def test_explanation_exists_and_its_example_fails_with_its_code(code):
+    path = EXPLANATIONS / f"{code}.md"
+    assert path.is_file(), f"{code} has no explanation"
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith(f"{code}: {CODES[code]}\n")
+    examples = blocks(path)
+    if code in ("E005",):  # about unreadable files: nothing to show as .om text
+        return
+    assert examples, f"{code}.md has no example"
+    result = check_texts({"example.om": examples[0]})
+    assert code in {d.code for d in result.diagnostics}, render_text(result.diagnostics, result.sources)
+    fixed = text.split("Fixed", 1)
+    if len(fixed) == 2 and FENCE.search(fixed[1]):
+        after = FENCE.search(fixed[1]).group(1)
+        result = check_texts({"example.om": after})
+        assert result.errors == [], render_text(result.diagnostics, result.sources)
