@@ -14,6 +14,8 @@ from om_dsl.diagnostics.render import render_text
 ROOT = Path(__file__).resolve().parents[1]
 EXPLANATIONS = ROOT / "om_dsl" / "diagnostics" / "explanations"
 FENCE = re.compile(r"^```om\n(.*?)^```", re.MULTILINE | re.DOTALL)
+# A docs block marked `om-error` shows a mistake: it must fail with the code it names first.
+ERROR_FENCE = re.compile(r"^```om-error (?P<code>[EW]\d{3})\n(?P<text>.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def blocks(path: Path) -> list[str]:
@@ -21,6 +23,15 @@ def blocks(path: Path) -> list[str]:
 
 
 DOC_EXAMPLES = [(p.relative_to(ROOT).as_posix(), i, text) for p in sorted((ROOT / "docs").rglob("*.md")) for i, text in enumerate(blocks(p))]
+
+
+DOC_ERRORS = [(p.relative_to(ROOT).as_posix(), m.group("code"), m.group("text")) for p in sorted((ROOT / "docs").rglob("*.md")) for m in ERROR_FENCE.finditer(p.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("path,code,text", DOC_ERRORS, ids=[f"{p}:{c}" for p, c, _ in DOC_ERRORS])
+def test_doc_mistake_reports_its_code(path, code, text):
+    result = check_texts({"example.om": text})
+    assert code in {d.code for d in result.diagnostics}, render_text(result.diagnostics, result.sources)
 
 
 def test_the_language_reference_has_examples():
