@@ -35,11 +35,11 @@ def test_spans_take_no_part_in_equality():
 
 
 def test_keywords_are_names_where_no_keyword_is_expected():
-    text = 'catalog c version "1"\ncommercial P "P" root { attr order: int = 1 attr date: date optional attr version: string optional }\n'
+    text = 'catalog c version "1"\ncommercial P "P" root { attr queue: int = 1 attr date: date optional attr version: string optional }\n'
     result = parse_source(text, "k.om")
     assert result.ok, result.diagnostics
     names = [a.name.value for a in result.module.declarations[0].attributes]
-    assert names == ["order", "date", "version"]
+    assert names == ["queue", "date", "version"]
 
 
 def test_literals():

@@ -27,7 +27,22 @@ def _fits(literal: ast.Literal, type_) -> bool:
     return T.assignable(T.literal_type(literal.kind), type_) and literal.kind != "null"
 
 
+# Words that start or continue an expression: an attribute so named could be
+# declared but never read, so it is refused where it is declared.
+EXPRESSION_KEYWORDS = ("and", "else", "false", "if", "in", "is", "map", "not", "null", "or", "order", "then", "true")
+
+
 def check_attribute(attr: ast.Attribute, diagnostics: list[Diagnostic]) -> None:
+    if attr.name.value in EXPRESSION_KEYWORDS:
+        diagnostics.append(
+            error(
+                "E207",
+                f"an attribute cannot be called `{attr.name.value}`",
+                attr.name.span,
+                "a keyword of expressions",
+                help=f"`{attr.name.value}` means something else inside an expression, so no rule could read this attribute; rename it",
+            )
+        )
     check_type_name(attr.type, diagnostics)
     t = attribute_type(attr)
     allowed = attr.allowed

@@ -39,6 +39,7 @@ CODES: dict[str, str] = {
     "E204": "an impossible cardinality",
     "E205": "an invalid child product",
     "E206": "a rule for commercial items names a technical product",
+    "E207": "an attribute named after an expression keyword",
     # expressions
     "E301": "mismatched types",
     "E302": "a value outside the allowed values",

@@ -190,15 +190,24 @@ class SpanTransformer(Transformer):
         name = self.name(c[0])
         source, source_span = c[1]
         target = self.name(c[2])
-        when = per = None
+        clauses: dict = {}
         mappings = []
         for part in c[3:]:
-            if isinstance(part, tuple) and part[0] == "when":
-                when = part[1]
-            elif isinstance(part, tuple) and part[0] == "per":
-                per = part[1]
+            if isinstance(part, tuple):
+                if part[0] in clauses:
+                    self.diagnostics.append(
+                        error(
+                            "E004",
+                            f"`{part[0]}` is given twice for decomposition `{name.value}`",
+                            name.span,
+                            f"this decomposition has two `{part[0]}` clauses",
+                            help=f"combine the conditions with `and`" if part[0] == "when" else f"keep one `{part[0]}` clause",
+                        )
+                    )
+                clauses[part[0]] = part[1]
             else:
                 mappings.append(part)
+        when, per = clauses.get("when"), clauses.get("per")
         return ast.Decomposition(name, source, target, when, per, tuple(mappings), span=self.span(meta), source_span=source_span)
 
     @v_args(meta=True)
