@@ -18,7 +18,7 @@ from om_dsl.check.scope import CatalogScope, build_scope
 from om_dsl.check.systems import check_systems
 from om_dsl.check.unused import check_unused
 from om_dsl.check.workspace import Workspace, load
-from om_dsl.diagnostics.diagnostic import Diagnostic
+from om_dsl.diagnostics.diagnostic import Diagnostic, error
 
 
 @attrs.define
@@ -80,7 +80,19 @@ def _check(workspace: Workspace) -> CheckResult:
         scope = build_scope(unit, unit_diagnostics)
         scopes.append(scope)
         if unit.syntax_ok:
-            check_scope(scope, unit_diagnostics)
+            try:
+                check_scope(scope, unit_diagnostics)
+            except RecursionError:
+                first = unit.files[0]
+                unit_diagnostics.append(
+                    error(
+                        "E006",
+                        f"catalog `{unit.name}` nests expressions too deeply to be checked",
+                        first.module.header.span if first.module.header else first.module.span,
+                        "an expression of this catalog is nested hundreds of levels deep",
+                        help="split the expression: derive parts of it as enriched attributes, or use a lookup table",
+                    )
+                )
         diagnostics.extend(unit_diagnostics)
     # A library used by several catalogs is checked with each: report once.
     unique = {(d.code, d.message, d.primary.span): d for d in diagnostics}

@@ -205,7 +205,17 @@ class ExprChecker:
                 )
             )
             return T.UNKNOWN
-        if task not in ctx.completed:
+        if task not in ctx.completed and task == ctx.reader:
+            self.diagnostics.append(
+                error(
+                    "E505",
+                    f"`{task}.{output}` is read by `{task}` itself before it has run",
+                    expr.span,
+                    "not available until the task has completed",
+                    help="a task's outputs can be read in its `sets` and `compensate` clauses, and by tasks that run after it",
+                )
+            )
+        elif task not in ctx.completed:
             self.diagnostics.append(
                 error(
                     "E505",

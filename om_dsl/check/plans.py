@@ -12,7 +12,7 @@ from om_dsl.check.graphs import find_cycles
 from om_dsl.check.products import check_type_name
 from om_dsl.check.scope import CatalogScope
 from om_dsl.check.suggest import did_you_mean
-from om_dsl.check.systems import check_retry, find_operation
+from om_dsl.check.systems import check_params, check_retry, find_operation
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.syntax import ast
 
@@ -108,8 +108,7 @@ def _check_item(scope, plan, item: ast.PlanItem, items, before: ExprContext, aft
         check_call(scope, item.call, before, exprs, diagnostics, usage)
     elif item.kind == "auto":
         check_python_call(item.python, before, exprs, diagnostics)
-        for p in item.outputs:
-            check_type_name(p.type, diagnostics, "task output")
+        check_params(item.outputs, "output", diagnostics)
     elif item.kind == "manual":
         queue = item.queue.value
         if queue in scope.queues:
@@ -145,10 +144,10 @@ def _check_item(scope, plan, item: ast.PlanItem, items, before: ExprContext, aft
             check_python_call(item.compensate, after, exprs, diagnostics)
     if item.retry is not None:
         if item.kind not in ("callout", "auto"):
-            diagnostics.append(error("E510", f"a {item.kind} is never retried", item.retry.span, "`retry` on a " + item.kind, help="`retry` applies to callouts and auto tasks"))
+            diagnostics.append(error("E510", f"a {_kind_words(item.kind)} is never retried", item.retry.span, f"`retry` on a {_kind_words(item.kind)}", help="`retry` applies to callouts and auto tasks"))
         check_retry(item.retry, scope, diagnostics, usage.policies)
     if item.timeout is not None and item.kind not in ("callout", "auto"):
-        diagnostics.append(error("E510", f"a {item.kind} has no timeout", item.timeout.span, "`timeout` on a " + item.kind, help="use `due` for the time a task is expected to take"))
+        diagnostics.append(error("E510", f"a {_kind_words(item.kind)} has no timeout", item.timeout.span, f"`timeout` on a {_kind_words(item.kind)}", help="use `due` for the time a task is expected to take"))
     for dep in item.after + item.before:
         _check_dependency(scope, plan, item, dep, items, tasks_by_product, diagnostics)
 
@@ -314,6 +313,10 @@ def _check_cycles(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
                 help="every task in the cycle waits for another: remove one of these dependencies",
             )
         )
+
+
+def _kind_words(kind: str) -> str:
+    return {"manual": "manual task", "auto": "auto task", "wait": "wait"}.get(kind, kind)
 
 
 def _edge_label(src, dst, dep) -> str:

@@ -32,17 +32,36 @@ def _fits(literal: ast.Literal, type_) -> bool:
 EXPRESSION_KEYWORDS = ("and", "else", "false", "if", "in", "is", "map", "not", "null", "or", "order", "then", "true")
 
 
-def check_attribute(attr: ast.Attribute, diagnostics: list[Diagnostic]) -> None:
-    if attr.name.value in EXPRESSION_KEYWORDS:
+def check_attribute_name(name: ast.Name, diagnostics: list[Diagnostic]) -> None:
+    if name.value in EXPRESSION_KEYWORDS:
         diagnostics.append(
             error(
                 "E207",
-                f"an attribute cannot be called `{attr.name.value}`",
-                attr.name.span,
+                f"an attribute cannot be called `{name.value}`",
+                name.span,
                 "a keyword of expressions",
-                help=f"`{attr.name.value}` means something else inside an expression, so no rule could read this attribute; rename it",
+                help=f"`{name.value}` means something else inside an expression, so no rule could read this attribute; rename it",
             )
         )
+
+
+def check_dates(literals, diagnostics: list[Diagnostic]) -> None:
+    """Date constants outside expressions: each must be a calendar day."""
+    import datetime
+
+    for literal in literals:
+        if literal is not None and literal.kind == "date":
+            try:
+                datetime.date.fromisoformat(str(literal.value))
+            except ValueError:
+                diagnostics.append(error("E301", f"`{literal.value}` is not a calendar date", literal.span, "no such day", help="dates are written YYYY-MM-DD"))
+
+
+def check_attribute(attr: ast.Attribute, diagnostics: list[Diagnostic]) -> None:
+    check_attribute_name(attr.name, diagnostics)
+    allowed = attr.allowed
+    bounds = allowed.values if isinstance(allowed, ast.AllowedSet) else (allowed.low, allowed.high) if allowed else ()
+    check_dates((*bounds, attr.default), diagnostics)
     check_type_name(attr.type, diagnostics)
     t = attribute_type(attr)
     allowed = attr.allowed
@@ -76,7 +95,7 @@ def check_attribute(attr: ast.Attribute, diagnostics: list[Diagnostic]) -> None:
                     secondary=[(attr.type.span, f"`{attr.name.value}` is {t}")],
                 )
             )
-        elif not value_allowed(default, allowed):
+        elif not value_allowed(default, allowed) and not _empty_range(allowed):
             diagnostics.append(
                 error(
                     "E202",
@@ -97,6 +116,13 @@ def check_attribute(attr: ast.Attribute, diagnostics: list[Diagnostic]) -> None:
                 help="remove `required`, or remove the default",
             )
         )
+
+
+def _empty_range(allowed) -> bool:
+    try:
+        return isinstance(allowed, ast.AllowedRange) and allowed.low.value > allowed.high.value
+    except TypeError:
+        return False
 
 
 def value_allowed(literal: ast.Literal, allowed) -> bool:
@@ -167,6 +193,7 @@ def check_tables(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
         check_type_name(table.key_type, diagnostics, "table key")
         check_type_name(table.value_type, diagnostics, "table value")
         seen = {}
+        check_dates([lit for entry in table.entries for lit in (entry.key, entry.value)], diagnostics)
         for entry in table.entries:
             for literal, type_name, side in ((entry.key, table.key_type, "key"), (entry.value, table.value_type, "value")):
                 t = type_name.value if type_name.value in T.ATTRIBUTE_TYPES else T.UNKNOWN
@@ -230,6 +257,7 @@ def check_enrichments(scope: CatalogScope, exprs: ExprChecker, diagnostics: list
             if name in defined_at:
                 diagnostics.append(error("E120", f"the enriched attribute `{name}` is derived twice", rule.name.span, "derived again here", secondary=[(defined_at[name].name.span, "first derived here")]))
                 continue
+            check_attribute_name(rule.name, diagnostics)
             check_type_name(rule.type, diagnostics, "enriched attribute")
             ctx = commercial_context(scope, code, "an enrichment rule", derived)
             ctx.later_attributes = {r.name.value for r in rules[index:]}

@@ -77,6 +77,17 @@ def duplicate(kind: str, name: str, new_span, old_span) -> Diagnostic:
     )
 
 
+def _duplicate_default(what: str, new, old) -> Diagnostic:
+    return error(
+        "E120",
+        f"the catalog's default {what} is given twice",
+        new.span,
+        "given again here",
+        secondary=[(old.span, "first given here")],
+        help=f"keep one `default {what}` per catalog",
+    )
+
+
 def _name_span(node):
     if isinstance(node, (ast.CommercialProduct, ast.TechnicalProduct)):
         return node.code.span
@@ -165,12 +176,12 @@ def build_scope(unit: Unit, diagnostics: list[Diagnostic]) -> CatalogScope:
                     scope.plans[key] = decl
             elif isinstance(decl, ast.DefaultRetry):
                 if scope.default_retry is not None:
-                    diagnostics.append(duplicate("default retry policy", "default retry", decl.span, scope.default_retry.span))
+                    diagnostics.append(_duplicate_default("retry", decl, scope.default_retry))
                 else:
                     scope.default_retry = decl
             elif isinstance(decl, ast.DefaultTimeout):
                 if scope.default_timeout is not None:
-                    diagnostics.append(duplicate("default timeout", "default timeout", decl.span, scope.default_timeout.span))
+                    diagnostics.append(_duplicate_default("timeout", decl, scope.default_timeout))
                 else:
                     scope.default_timeout = decl
     return scope

@@ -42,8 +42,14 @@ def _positive(duration: ast.Literal | None, diagnostics: list[Diagnostic]) -> No
 
 def check_systems(scope: CatalogScope, diagnostics: list[Diagnostic], used_policies: set[str]) -> None:
     for policy in scope.retry_policies.values():
-        if isinstance(policy.spec, ast.RetryRef) and policy.spec.name.value == policy.name.value:
-            diagnostics.append(error("E509", f"the retry policy `{policy.name.value}` is defined as itself", policy.spec.span, "refers to itself"))
+        chain = [policy.name.value]
+        spec = policy.spec
+        while isinstance(spec, ast.RetryRef) and spec.name.value in scope.retry_policies and spec.name.value not in chain:
+            chain.append(spec.name.value)
+            spec = scope.retry_policies[spec.name.value].spec
+        if isinstance(spec, ast.RetryRef) and spec.name.value in chain:
+            path = " --> ".join(chain + [spec.name.value])
+            diagnostics.append(error("E509", f"the retry policy `{policy.name.value}` is defined in a circle: {path}", policy.spec.span, "never reaches an actual policy"))
             continue
         check_retry(policy.spec, scope, diagnostics, used_policies)
     if scope.default_retry is not None:
@@ -62,15 +68,21 @@ def check_systems(scope: CatalogScope, diagnostics: list[Diagnostic], used_polic
                 )
                 continue
             seen[op.name.value] = op
-            params: dict[str, ast.Param] = {}
-            for p in op.inputs + op.outputs:
-                check_type_name(p.type, diagnostics, "operation parameter")
-                if p.name.value in params and p in op.inputs:
-                    diagnostics.append(error("E120", f"the input `{p.name.value}` is declared twice", p.name.span, "declared again here", secondary=[(params[p.name.value].name.span, "first declared here")]))
-                params.setdefault(p.name.value, p)
+            for side, params in (("input", op.inputs), ("output", op.outputs)):
+                check_params(params, side, diagnostics)
             if op.retry is not None:
                 check_retry(op.retry, scope, diagnostics, used_policies)
             _positive(op.timeout, diagnostics)
+
+
+def check_params(params, side: str, diagnostics: list[Diagnostic]) -> None:
+    """Types known, and each name declared once."""
+    seen: dict[str, ast.Param] = {}
+    for p in params:
+        check_type_name(p.type, diagnostics, f"operation {side}")
+        if p.name.value in seen:
+            diagnostics.append(error("E120", f"the {side} `{p.name.value}` is declared twice", p.name.span, "declared again here", secondary=[(seen[p.name.value].name.span, "first declared here")]))
+        seen.setdefault(p.name.value, p)
 
 
 def find_operation(scope: CatalogScope, call: ast.OperationCall, diagnostics: list[Diagnostic]) -> ast.Operation | None:

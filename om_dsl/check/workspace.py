@@ -159,6 +159,16 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
                 if lib is None:
                     continue
                 if not lib.is_library:
+                    if lib.module.header is None and lib.syntax_ok:
+                        diagnostics.append(
+                            error(
+                                "E012",
+                                f"`{decl.path.value}` is not a library",
+                                decl.path.span,
+                                "the file does not start with `library NAME`",
+                                help="start the used file with `library NAME`",
+                            )
+                        )
                     if lib.module.header is not None:
                         diagnostics.append(
                             error(

@@ -15,6 +15,7 @@ CODES: dict[str, str] = {
     "E003": "unexpected end of file",
     "E004": "a clause is given twice for one orchestration item",
     "E005": "a file cannot be read",
+    "E006": "an expression nested too deeply",
     # files and catalogs
     "E010": "a file does not say which catalog it belongs to",
     "E011": "a catalog's version is missing or given twice",

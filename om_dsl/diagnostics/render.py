@@ -1,10 +1,10 @@
 """Render diagnostics the way rustc does, or as JSON for tools.
 
     error[E101]: unknown product `HOME_FIBRE`
-      --> specs/acme/decomposition.om:8:15
-       |
-     8 | decompose D1: HOME_FIBRE -> FIBER_ACCESS_CFS {
-       |               ^^^^^^^^^^ not defined in catalog `acme`
+     --> specs/acme/decomposition.om:7:15
+      |
+    7 | decompose D1: HOME_FIBRE -> FIBER_ACCESS_CFS {
+      |               ^^^^^^^^^^ no product of that code
        |
        = help: did you mean `HOME_FIBER`?
 """
@@ -58,11 +58,16 @@ def _render_one(diag: Diagnostic, sources: Mapping[str, str]) -> str:
         shown_line = None
         for label in labels:
             text = _source_line(sources, file, label.span.line)
-            if text is None:
+            if text is None:  # no text to show (an unreadable file): the label alone
+                if label.message:
+                    out.append(f"{pad} = {label.message}")
                 continue
             if label.span.line != shown_line:
-                if shown_line is not None and label.span.line > shown_line + 1:
-                    out.append(f"{pad} |") if label.span.line == shown_line + 2 else out.append("...")
+                if shown_line is not None and label.span.line == shown_line + 2:
+                    between = _source_line(sources, file, shown_line + 1) or ""
+                    out.append(f"{shown_line + 1:>{gutter}} | {between}".rstrip())
+                elif shown_line is not None and label.span.line > shown_line + 2:
+                    out.append("...")
                 out.append(f"{label.span.line:>{gutter}} | {text}".rstrip())
                 shown_line = label.span.line
             start, width = _underline(label, text)

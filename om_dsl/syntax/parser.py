@@ -132,6 +132,16 @@ def _syntax_diagnostic(file: str, text: str, exc: UnexpectedInput) -> tuple[Diag
     )
 
 
+def _too_deep(file: str, text: str) -> Diagnostic:
+    return error(
+        "E006",
+        "this file nests expressions too deeply to be read",
+        _point(file, text, 0),
+        "an expression in this file is nested hundreds of levels deep",
+        help="split the expression: derive parts of it as enriched attributes, or use a lookup table",
+    )
+
+
 def _blank(text: str, start: int, end: int) -> str:
     region = "".join(ch if ch == "\n" else " " for ch in text[start:end])
     return text[:start] + region + text[end:]
@@ -167,6 +177,14 @@ def parse_source(text: str, file: str) -> ParseResult:
                 module = ast.Module(None, (), span=_point(file, text, 0))
                 break
             current = blanked
+        except RecursionError:
+            diagnostics.append(_too_deep(file, text))
+            module = ast.Module(None, (), span=_point(file, text, 0))
+            break
         except VisitError as exc:  # a bug of ours, never the user's: say so plainly
+            if isinstance(exc.orig_exc, RecursionError):
+                diagnostics.append(_too_deep(file, text))
+                module = ast.Module(None, (), span=_point(file, text, 0))
+                break
             raise RuntimeError(f"internal error while building the syntax tree of {file}: {exc.orig_exc!r}") from exc
     return ParseResult(module, tuple(diagnostics))
