@@ -66,14 +66,14 @@ def _kind_word(node) -> str:
     }[type(node)]
 
 
-def duplicate(kind: str, name: str, new_span, old_span) -> Diagnostic:
+def duplicate(kind: str, name: str, new_span, old_span, help: str = "rename one of them, or remove the duplicate") -> Diagnostic:
     return error(
         "E120",
         f"the {kind} `{name}` is defined twice",
         new_span,
         f"`{name}` defined again here",
         secondary=[(old_span, "first defined here")],
-        help=f"rename one of them, or remove the duplicate",
+        help=help,
     )
 
 
@@ -169,7 +169,13 @@ def build_scope(unit: Unit, diagnostics: list[Diagnostic]) -> CatalogScope:
                 previous = seen.get(("plan", f"{key[0]} on {key[1]}"))
                 if previous is not None:
                     diagnostics.append(
-                        duplicate("plan", f"{key[0]} on {key[1]}", decl.product.span.to(decl.action.span), previous.product.span.to(previous.action.span))
+                        duplicate(
+                            "plan",
+                            f"{key[0]} on {key[1]}",
+                            decl.product.span.to(decl.action.span),
+                            previous.product.span.to(previous.action.span),
+                            help=f"a product has one plan per action: merge the items of both into one `plan {key[0]} on {key[1]}`",
+                        )
                     )
                 else:
                     seen[("plan", f"{key[0]} on {key[1]}")] = decl

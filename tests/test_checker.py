@@ -1,0 +1,77 @@
+"""Checker behaviour that single-case UI tests do not show."""
+
+from __future__ import annotations
+
+from om_dsl.check import check_texts
+from om_dsl.diagnostics.render import render_json, render_text
+
+BASE = '''catalog c version "1"
+commercial HOME "Home" root { attr speed: int in {100, 300} = 100  attr address: string required }
+technical ACCESS "Access" cfs { attr down: int required  attr address: string required  attr port: string optional }
+decompose d1: HOME -> ACCESS { down = speed  address = address }
+system inventory {
+  operation reserve(address: string) -> (port: string)
+  operation activate(port: string, down: int)
+}
+'''
+
+
+def codes(result):
+    return [d.code for d in result.diagnostics]
+
+
+def test_reports_every_error_not_only_the_first():
+    plan = '''plan ACCESS on add {
+  callout r = inventory.reserve(adress = address)
+  callout a = inventory.activate(port = r.port, down = "fast")
+  milestone m after nowhere
+}
+'''
+    result = check_texts({"c.om": BASE + plan})
+    assert sorted(codes(result)) == ["E107", "E301", "E502", "E503", "E505"]
+
+
+def test_output_is_deterministic():
+    text = BASE + "plan ACCESS on add { callout r = inventory.reserve(address) after x  milestone y after z }\n"
+    first = check_texts({"c.om": text})
+    second = check_texts({"c.om": text})
+    assert render_text(first.diagnostics, first.sources) == render_text(second.diagnostics, second.sources)
+    assert render_json(first.diagnostics, 1) == render_json(second.diagnostics, 1)
+
+
+def test_definitions_from_a_used_library_are_visible_and_never_unused():
+    library = 'library shared\nretry standard = staggered 10s, 60s\nretry spare = none\nqueue ops "Ops"\n'
+    catalog = BASE.replace('catalog c version "1"\n', 'catalog c version "1"\nuse "../shared/lib.om"\ndefault retry standard\n')
+    catalog += "plan ACCESS on add { callout r = inventory.reserve(address)  callout a = inventory.activate(port = r.port, down) after r  manual v queue ops after a }\n"
+    result = check_texts({"specs/c/c.om": catalog, "specs/shared/lib.om": library})
+    assert result.diagnostics == [], render_text(result.diagnostics, result.sources)
+    assert result.catalog("c").retry_policies.keys() == {"standard", "spare"}
+
+
+def test_a_catalog_spans_several_files_in_any_order():
+    products, rest = BASE.split("decompose", 1)
+    files = {
+        "z.om": products,
+        "a.om": 'catalog c\ndecompose' + rest + "plan ACCESS on add { callout r = inventory.reserve(address) callout a = inventory.activate(port = r.port, down) after r }\n",
+    }
+    result = check_texts(files)
+    assert result.diagnostics == [], render_text(result.diagnostics, result.sources)
+
+
+def test_syntax_errors_stop_the_catalog_but_not_the_file():
+    text = BASE + 'plan ACCESS on add { callout r = }\nplan ACCESS on delete { milestone m after nowhere }\n'
+    result = check_texts({"c.om": text})
+    # The syntax error is reported; names are not resolved in a catalog that does not parse.
+    assert codes(result) == ["E001"]
+
+
+def test_modify_plans_may_use_changed():
+    plan = "plan ACCESS on modify when changed(down) { callout a = inventory.activate(port, down) }\n"
+    result = check_texts({"c.om": BASE + plan.replace("{ callout", "{ callout r = inventory.reserve(address) callout")})
+    assert [d for d in result.errors] == [], render_text(result.diagnostics, result.sources)
+
+
+def test_unknown_name_gets_did_you_mean():
+    result = check_texts({"c.om": BASE + "plan ACCESS on add { callout r = inventory.reserve(adress) }\n"})
+    e = next(d for d in result.diagnostics if d.code == "E102")
+    assert e.help == ("did you mean `address`?",)
