@@ -7,7 +7,7 @@ from om_dsl.check.expressions import ExprChecker, ExprContext, attribute_type, c
 from om_dsl.check.graphs import find_cycles
 from om_dsl.check.products import commercial_context, describe_allowed, value_allowed
 from om_dsl.check.scope import CatalogScope
-from om_dsl.check.suggest import did_you_mean
+from om_dsl.check.suggest import did_you_mean, unknown_product
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.syntax import ast
 
@@ -34,7 +34,7 @@ def _check_rule(scope: CatalogScope, rule: ast.Decomposition, exprs: ExprChecker
     ctx = source_context(scope, rule)
     if ctx is None:
         code = rule.source.value
-        diagnostics.append(error("E101", f"unknown product `{code}`", rule.source.span, "no product of that code", help=did_you_mean(code, scope.product_codes)))
+        diagnostics.append(unknown_product(code, rule.source.span, scope.product_codes))
     target_code = rule.target.value
     target = scope.technical.get(target_code)
     if target is None:
@@ -43,7 +43,7 @@ def _check_rule(scope: CatalogScope, rule: ast.Decomposition, exprs: ExprChecker
                 error("E404", f"`{target_code}` is a commercial product and cannot be a decomposition target", rule.target.span, "not a technical product", help="decomposition produces technical products (CFS or RFS)")
             )
         else:
-            diagnostics.append(error("E101", f"unknown product `{target_code}`", rule.target.span, "no product of that code", help=did_you_mean(target_code, scope.technical)))
+            diagnostics.append(unknown_product(target_code, rule.target.span, scope.technical))
     if ctx is None:
         return
     if rule.when is not None:

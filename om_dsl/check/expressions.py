@@ -15,7 +15,7 @@ import attrs
 
 from om_dsl.check import types as T
 from om_dsl.check.scope import CatalogScope
-from om_dsl.check.suggest import closest, did_you_mean
+from om_dsl.check.suggest import closest, did_you_mean, unknown_product
 from om_dsl.diagnostics.diagnostic import Diagnostic, error, warning
 from om_dsl.syntax import ast
 
@@ -460,7 +460,7 @@ class ExprChecker:
         declared = [h.product.value for h in product.children] if product else []
         if code not in declared:
             if self.scope.product(code) is None:
-                self.diagnostics.append(error("E101", f"unknown product `{code}`", expr.args[0].span, "no product of that code", help=did_you_mean(code, self.scope.product_codes)))
+                self.diagnostics.append(unknown_product(code, expr.args[0].span, self.scope.product_codes))
             else:
                 self.diagnostics.append(
                     error(

@@ -11,7 +11,7 @@ from om_dsl.check.expressions import ExprChecker, ExprContext, attribute_type
 from om_dsl.check.graphs import find_cycles
 from om_dsl.check.products import check_type_name
 from om_dsl.check.scope import CatalogScope
-from om_dsl.check.suggest import did_you_mean
+from om_dsl.check.suggest import did_you_mean, unknown_product
 from om_dsl.check.systems import check_params, check_retry, find_operation
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.syntax import ast
@@ -80,7 +80,7 @@ def _check_plan(scope, plan: ast.Plan, exprs: ExprChecker, diagnostics, usage: U
                 error("E506", f"`{code}` is a commercial product; plans are for technical products", plan.product.span, "a commercial product", help="decompose it into technical products and give those a plan")
             )
         else:
-            diagnostics.append(error("E101", f"unknown product `{code}`", plan.product.span, "no product of that code", help=did_you_mean(code, scope.technical)))
+            diagnostics.append(unknown_product(code, plan.product.span, scope.technical))
         return
     items: dict[str, ast.PlanItem] = {}
     for item in plan.items:
@@ -173,7 +173,7 @@ def _check_dependency(scope, plan, item, dep: ast.Dependency, items, tasks_by_pr
         return
     code = dep.product.value
     if code not in scope.technical:
-        diagnostics.append(error("E101", f"unknown product `{code}`", dep.product.span, "no technical product of that code", help=did_you_mean(code, scope.technical)))
+        diagnostics.append(unknown_product(code, dep.product.span, scope.technical, "no technical product of that code"))
         return
     tasks = tasks_by_product.get(code, set())
     if name not in tasks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from om_dsl.check import types as T
 from om_dsl.check.expressions import ExprChecker, ExprContext, attribute_type, enriched_types, show_value
 from om_dsl.check.scope import CatalogScope
-from om_dsl.check.suggest import did_you_mean
+from om_dsl.check.suggest import did_you_mean, unknown_product
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.syntax import ast
 
@@ -177,7 +177,7 @@ def check_products(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
                 if code in scope.technical:
                     diagnostics.append(error("E205", f"`{code}` is a technical product; only commercial products can be children", has.product.span, "a technical product"))
                 else:
-                    diagnostics.append(error("E101", f"unknown product `{code}`", has.product.span, "no product of that code", help=did_you_mean(code, scope.commercial)))
+                    diagnostics.append(unknown_product(code, has.product.span, scope.commercial))
             elif code == product.code.value:
                 diagnostics.append(error("E205", f"`{code}` cannot be a child of itself", has.product.span, "the product itself"))
             if has.max is not None and has.min > has.max:
@@ -272,4 +272,4 @@ def _product_not_commercial(scope: CatalogScope, name: ast.Name, why: str, diagn
     if code in scope.technical:
         diagnostics.append(error("E206", f"`{code}` is a technical product", name.span, "not a commercial product", help=why))
     else:
-        diagnostics.append(error("E101", f"unknown product `{code}`", name.span, "no product of that code", help=did_you_mean(code, scope.commercial)))
+        diagnostics.append(unknown_product(code, name.span, scope.commercial))

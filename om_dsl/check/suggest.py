@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from om_dsl.diagnostics.diagnostic import Diagnostic, error
+
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     candidates = sorted(set(candidates))
@@ -18,3 +20,8 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     match = closest(name, candidates)
     return f"did you mean `{match}`?" if match else ""
+
+
+def unknown_product(code: str, span, candidates: Iterable[str], label: str = "no product of that code") -> Diagnostic:
+    """E101, with the closest known code as a hint."""
+    return error("E101", f"unknown product `{code}`", span, label, help=did_you_mean(code, candidates))
