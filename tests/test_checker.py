@@ -75,3 +75,24 @@ def test_unknown_name_gets_did_you_mean():
     result = check_texts({"c.om": BASE + "plan ACCESS on add { callout r = inventory.reserve(adress) }\n"})
     e = next(d for d in result.diagnostics if d.code == "E102")
     assert e.help == ("did you mean `address`?",)
+
+
+def test_validation_cannot_read_enriched_attributes():
+    text = BASE + 'enrich HOME { fast: bool = speed >= 300 }\nvalidate HOME r { require fast message "too slow" }\n'
+    result = check_texts({"c.om": text})
+    e = next(d for d in result.diagnostics if d.code == "E102")
+    assert "validation runs before enrichment" in e.message
+
+
+def test_dependency_on_a_commercial_product_says_so():
+    text = BASE + "plan ACCESS on add { milestone m after HOME.x in bundle }\n"
+    result = check_texts({"c.om": text})
+    assert "E506" in codes(result) and "E101" not in codes(result)
+
+
+def test_a_byte_order_mark_is_not_an_error(write_spec):
+    from om_dsl.check import check_paths
+
+    path = write_spec('catalog c version "1"\n')
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert check_paths([str(path.name)]).diagnostics == []

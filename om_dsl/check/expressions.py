@@ -53,6 +53,8 @@ class ExprContext:
     allow_changed: bool = False
     # Whom to thank for reading a table, an attribute, a task output (unused warnings).
     on_table: Callable[[str], None] | None = None
+    # Why an enriched attribute is not readable yet (validation runs before enrichment).
+    before_enrichment: bool = False
 
 
 class ExprChecker:
@@ -117,6 +119,17 @@ class ExprChecker:
                 )
                 return T.UNKNOWN
             return T.ItemOf(tuple(sorted(p.code.value for p in parents)))
+        if name in ctx.later_attributes and ctx.before_enrichment:
+            self.diagnostics.append(
+                error(
+                    "E102",
+                    f"`{name}` is an enriched attribute, and validation runs before enrichment",
+                    expr.span,
+                    "not derived yet when the order item is validated",
+                    help=f"validate the attributes `{name}` is derived from",
+                )
+            )
+            return T.UNKNOWN
         if name in ctx.later_attributes:
             self.diagnostics.append(
                 error("E102", f"the enriched attribute `{name}` is used before it is derived", expr.span, "derived further down", help="move this rule below the rule that derives it")

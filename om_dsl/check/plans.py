@@ -12,7 +12,7 @@ from om_dsl.check.graphs import find_cycles
 from om_dsl.check.products import check_type_name
 from om_dsl.check.scope import CatalogScope
 from om_dsl.check.suggest import did_you_mean, unknown_product
-from om_dsl.check.systems import check_params, check_retry, find_operation
+from om_dsl.check.systems import check_params, check_positive, check_retry, find_operation
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.syntax import ast
 
@@ -146,6 +146,8 @@ def _check_item(scope, plan, item: ast.PlanItem, items, before: ExprContext, aft
         if item.kind not in ("callout", "auto"):
             diagnostics.append(error("E510", f"a {_kind_words(item.kind)} is never retried", item.retry.span, f"`retry` on a {_kind_words(item.kind)}", help="`retry` applies to callouts and auto tasks"))
         check_retry(item.retry, scope, diagnostics, usage.policies)
+    check_positive(item.timeout, diagnostics)
+    check_positive(item.due, diagnostics)
     if item.timeout is not None and item.kind not in ("callout", "auto"):
         diagnostics.append(error("E510", f"a {_kind_words(item.kind)} has no timeout", item.timeout.span, f"`timeout` on a {_kind_words(item.kind)}", help="use `due` for the time a task is expected to take"))
     for dep in item.after + item.before:
@@ -172,6 +174,11 @@ def _check_dependency(scope, plan, item, dep: ast.Dependency, items, tasks_by_pr
             )
         return
     code = dep.product.value
+    if code in scope.commercial:
+        diagnostics.append(
+            error("E506", f"`{code}` is a commercial product; only technical products have tasks", dep.product.span, "a commercial product", help="depend on a task of a technical product it decomposes into")
+        )
+        return
     if code not in scope.technical:
         diagnostics.append(unknown_product(code, dep.product.span, scope.technical, "no technical product of that code"))
         return

@@ -17,7 +17,7 @@ def check_type_name(name: ast.Name, diagnostics: list[Diagnostic], what: str = "
                 "E110",
                 f"unknown type `{name.value}`",
                 name.span,
-                f"not a type an {what} can have",
+                f"not a type {'an' if what[0] in 'aeiou' else 'a'} {what} can have",
                 help=did_you_mean(name.value, T.ATTRIBUTE_TYPES) or "the types are " + ", ".join(f"`{t}`" for t in T.ATTRIBUTE_TYPES),
             )
         )
@@ -229,6 +229,7 @@ def check_validations(scope: CatalogScope, exprs: ExprChecker, diagnostics: list
         # Validation runs before enrichment: it sees the order item as CPQ sent it.
         ctx = commercial_context(scope, code, "a validation rule")
         ctx.later_attributes = set(enriched_types(scope, code))
+        ctx.before_enrichment = True
         if rule.when is not None:
             exprs.expect_bool(rule.when, ctx, "the `when` of a validation rule")
         exprs.expect_bool(rule.require, ctx, "the `require` of a validation rule")

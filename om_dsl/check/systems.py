@@ -21,21 +21,21 @@ def check_retry(spec, scope: CatalogScope, diagnostics: list[Diagnostic], used_p
     elif isinstance(spec, ast.RetryFixed):
         if spec.count is not None and spec.count < 1:
             diagnostics.append(error("E509", "a fixed retry policy needs at least 1 retry", spec.span, "0 retries", help="write `retry none` for no retries"))
-        _positive(spec.interval, diagnostics)
+        check_positive(spec.interval, diagnostics)
     elif isinstance(spec, ast.RetryStaggered):
         for delay in spec.delays:
-            _positive(delay, diagnostics)
+            check_positive(delay, diagnostics)
     elif isinstance(spec, ast.RetryExponential):
         if spec.count < 1:
             diagnostics.append(error("E509", "an exponential retry policy needs at least 1 retry", spec.span, "0 retries", help="write `retry none` for no retries"))
-        _positive(spec.initial, diagnostics)
+        check_positive(spec.initial, diagnostics)
         if spec.factor is not None and spec.factor.value <= 1:
             diagnostics.append(error("E509", "the factor of an exponential retry policy must be above 1", spec.factor.span, "the delays would not grow"))
         if spec.cap.value < spec.initial.value:
             diagnostics.append(error("E509", "the cap of an exponential retry policy is below its first delay", spec.cap.span, f"the cap, {spec.cap.text}", secondary=[(spec.initial.span, f"the first delay, {spec.initial.text}")]))
 
 
-def _positive(duration: ast.Literal | None, diagnostics: list[Diagnostic]) -> None:
+def check_positive(duration: ast.Literal | None, diagnostics: list[Diagnostic]) -> None:
     if duration is not None and duration.value <= 0:
         diagnostics.append(error("E509", f"the duration {duration.text} is zero", duration.span, "must be longer than zero"))
 
@@ -48,18 +48,21 @@ def check_systems(scope: CatalogScope, diagnostics: list[Diagnostic], used_polic
             chain.append(spec.name.value)
             spec = scope.retry_policies[spec.name.value].spec
         if isinstance(spec, ast.RetryRef) and spec.name.value in chain:
-            path = " --> ".join(chain + [spec.name.value])
+            circle = chain[chain.index(spec.name.value) :]
+            if policy.name.value != min(circle):
+                continue  # one diagnostic per circle, on its first policy by name
+            path = " --> ".join(circle + [circle[0]])
             diagnostics.append(error("E509", f"the retry policy `{policy.name.value}` is defined in a circle: {path}", policy.spec.span, "never reaches an actual policy"))
             continue
         check_retry(policy.spec, scope, diagnostics, used_policies)
     if scope.default_retry is not None:
         check_retry(scope.default_retry.policy, scope, diagnostics, used_policies)
     if scope.default_timeout is not None:
-        _positive(scope.default_timeout.duration, diagnostics)
+        check_positive(scope.default_timeout.duration, diagnostics)
     for system in scope.systems.values():
         if system.retry is not None:
             check_retry(system.retry, scope, diagnostics, used_policies)
-        _positive(system.timeout, diagnostics)
+        check_positive(system.timeout, diagnostics)
         seen: dict[str, ast.Operation] = {}
         for op in system.operations:
             if op.name.value in seen:
@@ -72,7 +75,7 @@ def check_systems(scope: CatalogScope, diagnostics: list[Diagnostic], used_polic
                 check_params(params, side, diagnostics)
             if op.retry is not None:
                 check_retry(op.retry, scope, diagnostics, used_policies)
-            _positive(op.timeout, diagnostics)
+            check_positive(op.timeout, diagnostics)
 
 
 def check_params(params, side: str, diagnostics: list[Diagnostic]) -> None:

@@ -101,7 +101,7 @@ def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] |
         return SourceFile(shown, path, texts[shown], result.module, result.ok)
     shown = display_path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is not text
     except UnicodeDecodeError as exc:
         diagnostics.append(
             error("E005", "this file is not valid UTF-8", _file_span(shown), f"undecodable byte at offset {exc.start}", help="save the file as UTF-8")

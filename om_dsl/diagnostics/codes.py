@@ -13,7 +13,7 @@ CODES: dict[str, str] = {
     "E001": "unexpected token",
     "E002": "unexpected character or unterminated string",
     "E003": "unexpected end of file",
-    "E004": "a clause is given twice for one orchestration item",
+    "E004": "a clause given twice",
     "E005": "a file cannot be read",
     "E006": "an expression nested too deeply",
     # files and catalogs
