@@ -113,6 +113,7 @@ def _syntax_diagnostic(file: str, text: str, exc: UnexpectedInput) -> tuple[Diag
                 f"unexpected `{tok}`",
                 _point(file, text, pos, len(str(tok))),
                 f"expected {_expected(exc.expected)}",
+                help=f"`{tok} NAME` must be the first line of the file (comments aside)" if tok.type in ("CATALOG", "LIBRARY") else (),
             ),
             pos,
         )
