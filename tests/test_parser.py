@@ -77,3 +77,16 @@ def test_unexpected_end_of_file():
     result = parse_source('catalog c version "1"\nsystem s {\n', "e.om")
     assert [d.code for d in result.diagnostics] == ["E003"]
     assert "missing" in result.diagnostics[0].help[0]
+
+
+def test_a_missing_brace_is_one_error_at_the_next_declaration():
+    text = 'catalog c version "1"\ncommercial A "A" root {\n  attr a: int = 1\n\ncommercial B "B" root { }\ntable t: int -> int { 1: 2 }\n'
+    result = parse_source(text, "b.om")
+    assert [d.code for d in result.diagnostics] == ["E001"]
+    diag = result.diagnostics[0]
+    assert diag.primary.span.line == 5
+    # Only the tokens the parser would really accept, not LALR's merged lookaheads.
+    assert diag.primary.message == "expected `attr`, `has`, `optional`, `required` or `}`"
+    assert "is a `}` missing?" in diag.help[0]
+    # The declarations after the broken one are kept.
+    assert [type(d).__name__ for d in result.module.declarations] == ["CommercialProduct", "Table"]

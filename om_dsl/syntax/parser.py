@@ -66,6 +66,23 @@ def _expected(names) -> str:
     return ", ".join(described[:-1]) + " or " + described[-1]
 
 
+def _acceptable(exc: UnexpectedToken) -> set[str]:
+    """The tokens the parser would really accept here.
+
+    LALR merges the lookaheads of similar states, so `exc.expected` can list
+    tokens that would fail one step later; asking the parser is exact.
+    """
+    try:
+        accepted = exc.interactive_parser.accepts()
+    except Exception:  # noqa: BLE001 - fall back to the table's (wider) set
+        return set(exc.expected)
+    return accepted or set(exc.expected)
+
+
+def _starts_declaration(text: str, pos: int) -> bool:
+    return bool(_DECLARATION_START.match(text, pos)) and (pos == 0 or text[pos - 1] == "\n")
+
+
 def _point(file: str, text: str, pos: int, length: int = 1) -> Span:
     pos = max(0, min(pos, len(text)))
     line = text.count("\n", 0, pos) + 1
@@ -107,18 +124,24 @@ def _syntax_diagnostic(file: str, text: str, exc: UnexpectedInput) -> tuple[Diag
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         tok = exc.token
         pos = tok.start_pos
+        if tok.type in ("CATALOG", "LIBRARY"):
+            hint = f"`{tok} NAME` must be the first line of the file (comments aside)"
+        elif _starts_declaration(text, pos) and pos > 0:
+            hint = "the declaration above is not finished: is a `}` missing?"
+        else:
+            hint = ()
         return (
             error(
                 "E001",
                 f"unexpected `{tok}`",
                 _point(file, text, pos, len(str(tok))),
-                f"expected {_expected(exc.expected)}",
-                help=f"`{tok} NAME` must be the first line of the file (comments aside)" if tok.type in ("CATALOG", "LIBRARY") else (),
+                f"expected {_expected(_acceptable(exc))}",
+                help=hint,
             ),
             pos,
         )
     # The end of the file came too soon.
-    expected = getattr(exc, "expected", None) or ()
+    expected = _acceptable(exc) if isinstance(exc, UnexpectedToken) else (getattr(exc, "expected", None) or ())
     stripped = text.rstrip()
     pos = max(len(stripped) - 1, 0)
     return (
@@ -149,7 +172,11 @@ def _blank(text: str, start: int, end: int) -> str:
 
 
 def _declaration_bounds(text: str, pos: int) -> tuple[int, int]:
+    """The top-level declaration to blank out after an error at `pos`."""
     starts = [m.start() for m in _DECLARATION_START.finditer(text)]
+    if pos in starts and starts.index(pos) > 0:
+        # The error is at the start of a declaration: the one above is unfinished.
+        return starts[starts.index(pos) - 1], pos
     before = [s for s in starts if s <= pos]
     after = [s for s in starts if s > pos]
     start = before[-1] if before else 0
