@@ -58,7 +58,7 @@ def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
     check_systems(scope, diagnostics, usage.policies)
     check_plans(scope, exprs, diagnostics, usage)
     if scope.kind == "catalog":
-        # The catalog's default retry policy applies to every system without one.
+        # A library on its own has no users: its definitions are never "unused".
         check_unused(scope, exprs.used_tables, usage, diagnostics)
 
 

@@ -8,14 +8,11 @@ the outputs of tasks that are guaranteed to have completed before it runs.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 import attrs
 
 from om_dsl.check import types as T
 from om_dsl.check.scope import CatalogScope
-from om_dsl.check.suggest import closest, did_you_mean, unknown_product
+from om_dsl.check.suggest import did_you_mean, unknown_product
 from om_dsl.diagnostics.diagnostic import Diagnostic, error, warning
 from om_dsl.syntax import ast
 
@@ -35,7 +32,7 @@ ORDER_FIELDS = {
 
 def attribute_type(attr: ast.Attribute):
     name = attr.type.value
-    return name if name in T.ATTRIBUTE_TYPES else T.UNKNOWN
+    return T.named(name)
 
 
 @attrs.define
@@ -51,8 +48,6 @@ class ExprContext:
     completed: set[str] = attrs.field(factory=set)  # tasks guaranteed done before the reader
     reader: str | None = None
     allow_changed: bool = False
-    # Whom to thank for reading a table, an attribute, a task output (unused warnings).
-    on_table: Callable[[str], None] | None = None
     # Why an enriched attribute is not readable yet (validation runs before enrichment).
     before_enrichment: bool = False
 
@@ -100,7 +95,7 @@ class ExprChecker:
     # ---- literals and names ---------------------------------------------------------
 
     def _Literal(self, expr: ast.Literal, ctx):
-        if expr.kind == "date" and not _valid_date(str(expr.value)):
+        if expr.kind == "date" and not T.is_calendar_date(str(expr.value)):
             self.diagnostics.append(error("E301", f"`{expr.value}` is not a calendar date", expr.span, "no such day", help="dates are written YYYY-MM-DD"))
             return T.UNKNOWN
         return T.literal_type(expr.kind)
@@ -255,10 +250,9 @@ class ExprChecker:
             self.infer(expr.key, ctx)
             return T.UNKNOWN
         self.used_tables.add(name)
-        key_type = table.key_type.value if table.key_type.value in T.ATTRIBUTE_TYPES else T.UNKNOWN
-        self.expect(expr.key, key_type, ctx, f"the key of table `{name}`")
+        self.expect(expr.key, T.named(table.key_type.value), ctx, f"the key of table `{name}`")
         self._check_table_coverage(expr, table, ctx)
-        return table.value_type.value if table.value_type.value in T.ATTRIBUTE_TYPES else T.UNKNOWN
+        return T.named(table.value_type.value)
 
     def _check_table_coverage(self, expr: ast.Lookup, table: ast.Table, ctx: ExprContext) -> None:
         """Warn when the key is an attribute whose allowed values the table lacks."""
@@ -402,7 +396,7 @@ class ExprChecker:
                         f"{entry.key.text} is not an allowed value of `{expr.subject.name}`",
                         entry.key.span,
                         "this key can never match",
-                        help=f"`{expr.subject.name}` is one of {', '.join(_show(v) for v in allowed)}",
+                        help=f"`{expr.subject.name}` is one of {', '.join(show_value(v) for v in allowed)}",
                     )
                 )
             value = self.infer(entry.value, ctx)
@@ -594,7 +588,7 @@ def enriched_types(scope: CatalogScope, code: str) -> dict[str, object]:
     out = {}
     for block in scope.enrichments.get(code, ()):
         for rule in block.rules:
-            out[rule.name.value] = rule.type.value if rule.type.value in T.ATTRIBUTE_TYPES else T.UNKNOWN
+            out[rule.name.value] = T.named(rule.type.value)
     return out
 
 
@@ -607,30 +601,14 @@ def task_outputs(scope: CatalogScope, item: ast.PlanItem) -> dict[str, object] |
         op = next((o for o in system.operations if o.name.value == item.call.operation.value), None)
         if op is None:
             return None
-        return {p.name.value: _param_type(p) for p in op.outputs}
+        return {p.name.value: T.named(p.type.value) for p in op.outputs}
     if item.kind == "auto":
-        return {p.name.value: _param_type(p) for p in item.outputs}
+        return {p.name.value: T.named(p.type.value) for p in item.outputs}
     return {}
 
 
-def _param_type(p: ast.Param):
-    return p.type.value if p.type.value in T.ATTRIBUTE_TYPES else T.UNKNOWN
-
-
-_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-
-
-def _valid_date(text: str) -> bool:
-    import datetime
-
-    try:
-        datetime.date.fromisoformat(text)
-        return True
-    except ValueError:
-        return False
-
-
-def _show(value) -> str:
+def show_value(value) -> str:
+    """A constant as it is written in a spec."""
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, bool):
@@ -638,8 +616,6 @@ def _show(value) -> str:
     return str(value)
 
 
-def show_value(value) -> str:
-    return _show(value)
 
 
 def constant_leaves(expr) -> list[ast.Literal] | None:
@@ -660,4 +636,4 @@ def constant_leaves(expr) -> list[ast.Literal] | None:
     return None
 
 
-__all__ = ["ExprChecker", "ExprContext", "ORDER_FIELDS", "FUNCTIONS", "attribute_type", "enriched_types", "task_outputs", "constant_leaves", "show_value", "closest"]
+__all__ = ["ExprChecker", "ExprContext", "ORDER_FIELDS", "FUNCTIONS", "attribute_type", "enriched_types", "task_outputs", "constant_leaves", "show_value"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable, Mapping, Sequence
 
 
@@ -74,10 +75,10 @@ def find_cycles(edges: Mapping[Hashable, Sequence[tuple[Hashable, object]]]) -> 
             continue
         # Breadth-first from `start` back to `start` inside the component: a shortest cycle.
         parents: dict = {start: None}
-        queue = [start]
+        queue = deque([start])
         found = None
         while queue and found is None:
-            n = queue.pop(0)
+            n = queue.popleft()
             for dst, lbl in succ(n):
                 if dst not in members:
                     continue

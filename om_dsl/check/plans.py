@@ -224,8 +224,7 @@ def check_call(scope, call: ast.OperationCall, ctx: ExprContext, exprs: ExprChec
             )
             exprs.infer(arg.expr, ctx)
             continue
-        expected = param.type.value if param.type.value in T.ATTRIBUTE_TYPES else T.UNKNOWN
-        exprs.expect(arg.expr, expected, ctx, f"the input `{name}` of `{call.system.value}.{call.operation.value}`")
+        exprs.expect(arg.expr, T.named(param.type.value), ctx, f"the input `{name}` of `{call.system.value}.{call.operation.value}`")
     missing = [p.name.value for p in op.inputs if p.name.value not in given]
     if missing:
         names = ", ".join(f"`{m}`" for m in missing)

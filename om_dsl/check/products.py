@@ -47,14 +47,9 @@ def check_attribute_name(name: ast.Name, diagnostics: list[Diagnostic]) -> None:
 
 def check_dates(literals, diagnostics: list[Diagnostic]) -> None:
     """Date constants outside expressions: each must be a calendar day."""
-    import datetime
-
     for literal in literals:
-        if literal is not None and literal.kind == "date":
-            try:
-                datetime.date.fromisoformat(str(literal.value))
-            except ValueError:
-                diagnostics.append(error("E301", f"`{literal.value}` is not a calendar date", literal.span, "no such day", help="dates are written YYYY-MM-DD"))
+        if literal is not None and literal.kind == "date" and not T.is_calendar_date(str(literal.value)):
+            diagnostics.append(error("E301", f"`{literal.value}` is not a calendar date", literal.span, "no such day", help="dates are written YYYY-MM-DD"))
 
 
 def check_attribute(attr: ast.Attribute, diagnostics: list[Diagnostic]) -> None:
@@ -196,7 +191,7 @@ def check_tables(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
         check_dates([lit for entry in table.entries for lit in (entry.key, entry.value)], diagnostics)
         for entry in table.entries:
             for literal, type_name, side in ((entry.key, table.key_type, "key"), (entry.value, table.value_type, "value")):
-                t = type_name.value if type_name.value in T.ATTRIBUTE_TYPES else T.UNKNOWN
+                t = T.named(type_name.value)
                 if t != T.UNKNOWN and not T.assignable(T.literal_type(literal.kind), t):
                     diagnostics.append(
                         error(
@@ -262,7 +257,7 @@ def check_enrichments(scope: CatalogScope, exprs: ExprChecker, diagnostics: list
             check_type_name(rule.type, diagnostics, "enriched attribute")
             ctx = commercial_context(scope, code, "an enrichment rule", derived)
             ctx.later_attributes = {r.name.value for r in rules[index:]}
-            t = rule.type.value if rule.type.value in T.ATTRIBUTE_TYPES else T.UNKNOWN
+            t = T.named(rule.type.value)
             exprs.expect(rule.expr, t, ctx, f"the value of `{name}`")
             derived[name] = t
             defined_at[name] = rule

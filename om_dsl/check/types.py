@@ -7,6 +7,8 @@ compatible with everything, so one mistake gives one diagnostic.
 
 from __future__ import annotations
 
+import datetime
+
 import attrs
 
 INT = "int"
@@ -54,8 +56,17 @@ def describe(t) -> str:
     return str(t)
 
 
-def is_known(t) -> bool:
-    return t != UNKNOWN
+def named(type_name: str):
+    """The type a declaration names (`int`, `date`...); UNKNOWN when the name is not a type (reported as E110)."""
+    return type_name if type_name in ATTRIBUTE_TYPES else UNKNOWN
+
+
+def is_calendar_date(text: str) -> bool:
+    try:
+        datetime.date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
 
 
 def assignable(src, dst) -> bool:

@@ -211,7 +211,8 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
         libs = libraries_of(members)
         used.extend(libs)
         units.append(Unit("catalog", name, members, libs))
-    for lib in standalone_libraries + [f for f in files if f.is_library]:
-        if lib not in used and not any(u.kind == "library" and u.files[0] is lib for u in units):
+    # A library no catalog uses is still checked, on its own.
+    for lib in standalone_libraries:
+        if lib not in used:
             units.append(Unit("library", lib.module.header.name.value, [lib], libraries_of([lib])))
     return Workspace(files, units, diagnostics)
