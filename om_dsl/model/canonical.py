@@ -1,0 +1,370 @@
+"""The canonical JSON form of the plan model (`plan.json`) and its sources
+(`sources.json`).
+
+Canonical means: keys sorted, elements keyed by name, two-space indent, one
+line per expression (expressions are nested lists), absent fields left out,
+`\\n` line ends, UTF-8. The same model always gives the same bytes, and a
+change in the specs shows up in the JSON as a change in meaning only: where
+an element is defined lives in `sources.json`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from om_dsl.model.catalog import (
+    SCHEMA,
+    AttributeDef,
+    CallDef,
+    Catalog,
+    ChildDef,
+    DecompositionDef,
+    DependencyDef,
+    EnrichmentRule,
+    MappingDef,
+    OperationDef,
+    Param,
+    PlanDef,
+    PlanItemDef,
+    ProductDef,
+    QueueDef,
+    RetryPolicyDef,
+    SourceRef,
+    SystemDef,
+    TableDef,
+    ValidationRule,
+    ids,
+)
+
+
+class SchemaError(ValueError):
+    """A plan.json this version of om cannot read."""
+
+
+# ---- model -> plain data -------------------------------------------------------------
+
+
+def _ir(x):
+    """Expression IR (tuples) -> JSON lists."""
+    if isinstance(x, tuple):
+        return [_ir(e) for e in x]
+    return x
+
+
+def _clean(d: dict) -> dict:
+    """Leave out absent fields (flags are passed as None when false)."""
+    return {k: v for k, v in d.items() if v is not None and v != [] and v != {}}
+
+
+def _retry(r: RetryPolicyDef | None):
+    if r is None:
+        return None
+    return _clean({"kind": r.kind, "count": r.count if r.kind in ("fixed", "exponential") else None, "forever": (r.kind == "fixed" and r.count is None) or None, "delays_ms": list(r.delays_ms), "factor": r.factor, "cap_ms": r.cap_ms})
+
+
+def _params(ps) -> list:
+    """Parameters keep their declared order: [[name, type], ...]."""
+    return [[p.name, p.type] for p in ps]
+
+
+def _call(c: CallDef | None):
+    if c is None:
+        return None
+    return {"kind": c.kind, "target": c.target, "args": {name: _ir(e) for name, e in c.args}}
+
+
+def _dep(d: DependencyDef) -> str:
+    """As written in a spec: `reserve_port`, `ONT_RFS.ship_ont in bundle`, `every task in order`."""
+    return d.describe()
+
+
+def to_data(cat: Catalog) -> dict:
+    products = {}
+    for p in cat.products:
+        products[p.code] = _clean(
+            {
+                "id": ids.product(p.code),
+                "name": p.name,
+                "kind": p.kind,
+                "role": p.role,
+                "attributes": {
+                    a.name: _clean(
+                        {
+                            "id": ids.attribute(p.code, a.name),
+                            "type": a.type,
+                            "allowed": _ir(a.allowed) if a.allowed is not None else None,
+                            "range": _ir(a.range) if a.range is not None else None,
+                            "default": _ir(a.default),
+                            "required": a.required or None,
+                        }
+                    )
+                    for a in p.attributes
+                },
+                "children": {c.product: {"min": c.min, "max": c.max} for c in p.children},
+            }
+        )
+    enrichments: dict[str, list] = {}
+    for e in cat.enrichments:
+        enrichments.setdefault(e.product, []).append({"id": ids.enrichment(e.product, e.name), "name": e.name, "type": e.type, "expr": _ir(e.expr)})
+    plans = {}
+    for pl in cat.plans:
+        items = {}
+        for i in pl.items:
+            items[i.name] = _clean(
+                {
+                    "id": ids.task(pl.product, pl.action, i.name),
+                    "kind": i.kind,
+                    "call": _call(i.call),
+                    "outputs": _params(i.outputs),
+                    "async": i.is_async or None,
+                    "queue": i.queue,
+                    "description": i.description,
+                    "wait_for_ms": i.wait_for_ms,
+                    "wait_until": _ir(i.wait_until),
+                    "after": [_dep(d) for d in i.after],
+                    "before": [_dep(d) for d in i.before],
+                    "when": _ir(i.when),
+                    "sets": {attr: _ir(e) for attr, e in i.sets},
+                    "compensate": _call(i.compensate),
+                    "point_of_no_return": i.point_of_no_return,
+                    "due_ms": i.due_ms,
+                    "retry": _retry(i.retry),
+                    "timeout_ms": i.timeout_ms,
+                }
+            )
+        plans[f"{pl.product}.{pl.action}"] = _clean({"id": ids.plan(pl.product, pl.action), "product": pl.product, "action": pl.action, "when": _ir(pl.when), "items": items})
+    return {
+        "schema": SCHEMA,
+        "catalog": cat.name,
+        "version": cat.version,
+        "products": products,
+        "tables": {t.name: {"id": ids.table(t.name), "key_type": t.key_type, "value_type": t.value_type, "entries": _ir(t.entries)} for t in cat.tables},
+        "validations": {
+            f"{v.product}.{v.name}": _clean({"id": ids.validation(v.product, v.name), "product": v.product, "name": v.name, "when": _ir(v.when), "require": _ir(v.require), "message": v.message})
+            for v in cat.validations
+        },
+        "enrichments": enrichments,
+        "decompositions": {
+            d.name: _clean(
+                {
+                    "id": ids.decomposition(d.name),
+                    "source": d.source if d.source is not None else "order",
+                    "target": d.target,
+                    "when": _ir(d.when),
+                    "per": _ir(d.per),
+                    "mappings": {m.target: {"id": ids.mapping(d.name, m.target), "expr": _ir(m.expr)} for m in d.mappings},
+                }
+            )
+            for d in cat.decompositions
+        },
+        "retry_policies": {name: dict(_retry(r), id=ids.retry(name)) for name, r in cat.retry_policies},
+        "systems": {
+            s.name: _clean(
+                {
+                    "id": ids.system(s.name),
+                    "name": s.display_name,
+                    "operations": {
+                        o.name: _clean(
+                            {
+                                "id": ids.operation(s.name, o.name),
+                                "inputs": _params(o.inputs),
+                                "outputs": _params(o.outputs),
+                                "async": o.is_async or None,
+                                "retry": _retry(o.retry),
+                                "timeout_ms": o.timeout_ms,
+                            }
+                        )
+                        for o in s.operations
+                    },
+                }
+            )
+            for s in cat.systems
+        },
+        "queues": {q.name: _clean({"id": ids.queue(q.name), "name": q.display_name}) for q in cat.queues},
+        "plans": plans,
+    }
+
+
+def sources_data(cat: Catalog) -> dict:
+    return {"schema": SCHEMA, "catalog": cat.name, "files": dict(cat.files), "elements": {k: str(v) for k, v in cat.sources}}
+
+
+# ---- plain data -> text ------------------------------------------------------------------
+
+
+def dumps(data) -> str:
+    """Canonical JSON text: sorted keys, lists without dicts on one line."""
+    out: list[str] = []
+    _dump(data, 0, out)
+    return "".join(out) + "\n"
+
+
+def _scalar(x) -> str:
+    return json.dumps(x, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _has_dict(x) -> bool:
+    return isinstance(x, dict) or (isinstance(x, list) and any(_has_dict(e) for e in x))
+
+
+def _dump(x, indent: int, out: list[str]) -> None:
+    pad = "  " * (indent + 1)
+    if isinstance(x, dict):
+        if not x:
+            out.append("{}")
+            return
+        out.append("{\n")
+        keys = sorted(x)
+        for n, k in enumerate(keys):
+            out.append(f"{pad}{_scalar(k)}: ")
+            _dump(x[k], indent + 1, out)
+            out.append(",\n" if n < len(keys) - 1 else "\n")
+        out.append("  " * indent + "}")
+    elif isinstance(x, list) and _has_dict(x):
+        out.append("[\n")
+        for n, e in enumerate(x):
+            out.append(pad)
+            _dump(e, indent + 1, out)
+            out.append(",\n" if n < len(x) - 1 else "\n")
+        out.append("  " * indent + "]")
+    else:
+        out.append(_scalar(x))
+
+
+def plan_json(cat: Catalog) -> str:
+    return dumps(to_data(cat))
+
+
+def sources_json(cat: Catalog) -> str:
+    return dumps(sources_data(cat))
+
+
+# ---- text -> model --------------------------------------------------------------------------
+
+
+def _tup(x):
+    """JSON lists -> expression IR tuples."""
+    if isinstance(x, list):
+        return tuple(_tup(e) for e in x)
+    return x
+
+
+def _load_retry(d) -> RetryPolicyDef | None:
+    if d is None:
+        return None
+    kind = d["kind"]
+    count = None if d.get("forever") else d.get("count", 0 if kind == "none" else None)
+    if kind == "staggered":
+        count = len(d.get("delays_ms", []))
+    return RetryPolicyDef(kind, count, tuple(d.get("delays_ms", [])), d.get("factor"), d.get("cap_ms"))
+
+
+def _load_call(d) -> CallDef | None:
+    if d is None:
+        return None
+    return CallDef(d["kind"], d["target"], sorted((k, _tup(v)) for k, v in d.get("args", {}).items()))
+
+
+def _load_deps(ds) -> list[DependencyDef]:
+    out = []
+    for text in ds:
+        what, _, scope = text.partition(" in ")
+        if what == "every task":
+            out.append(DependencyDef(None, None, scope or "plan"))
+        else:
+            product, _, task = what.rpartition(".")
+            out.append(DependencyDef(product or None, task, scope or "plan"))
+    return out
+
+
+def from_data(data: dict, sources: dict | None = None) -> Catalog:
+    if data.get("schema") != SCHEMA:
+        raise SchemaError(f"this plan is {data.get('schema')!r}; this version of om reads {SCHEMA!r}: compile the specs again")
+    products = []
+    for code, p in data.get("products", {}).items():
+        attributes = [
+            AttributeDef(name, a["type"], _tup(a.get("allowed")), _tup(a.get("range")), _tup(a.get("default")), a.get("required", False)) for name, a in p.get("attributes", {}).items()
+        ]
+        children = [ChildDef(c, v["min"], v["max"]) for c, v in p.get("children", {}).items()]
+        products.append(ProductDef(code, p.get("name"), p["kind"], p["role"], sorted(attributes, key=lambda a: a.name), sorted(children, key=lambda c: c.product)))
+    plans = []
+    for pl in data.get("plans", {}).values():
+        items = []
+        for name, i in pl.get("items", {}).items():
+            items.append(
+                PlanItemDef(
+                    name=name,
+                    kind=i["kind"],
+                    call=_load_call(i.get("call")),
+                    outputs=[Param(k, v) for k, v in i.get("outputs", [])],
+                    queue=i.get("queue"),
+                    description=i.get("description"),
+                    wait_for_ms=i.get("wait_for_ms"),
+                    wait_until=_tup(i.get("wait_until")),
+                    after=_load_deps(i.get("after", [])),
+                    before=_load_deps(i.get("before", [])),
+                    when=_tup(i.get("when")),
+                    sets=sorted((k, _tup(v)) for k, v in i.get("sets", {}).items()),
+                    compensate=_load_call(i.get("compensate")),
+                    point_of_no_return=i.get("point_of_no_return"),
+                    due_ms=i.get("due_ms"),
+                    retry=_load_retry(i.get("retry")),
+                    timeout_ms=i.get("timeout_ms"),
+                    is_async=i.get("async", False),
+                )
+            )
+        plans.append(PlanDef(pl["product"], pl["action"], _tup(pl.get("when")), sorted(items, key=lambda i: i.name)))
+    systems = []
+    for sname, s in data.get("systems", {}).items():
+        ops = [
+            OperationDef(
+                sname,
+                oname,
+                [Param(k, v) for k, v in o.get("inputs", [])],
+                [Param(k, v) for k, v in o.get("outputs", [])],
+                o.get("async", False),
+                _load_retry(o.get("retry")) or RetryPolicyDef("none"),
+                o.get("timeout_ms"),
+            )
+            for oname, o in s.get("operations", {}).items()
+        ]
+        systems.append(SystemDef(sname, s.get("name"), sorted(ops, key=lambda o: o.name)))
+    enrichments = [EnrichmentRule(code, r["name"], r["type"], _tup(r["expr"])) for code in sorted(data.get("enrichments", {})) for r in data["enrichments"][code]]
+    src = sources or {}
+    return Catalog(
+        name=data["catalog"],
+        version=data.get("version", ""),
+        products=sorted(products, key=lambda p: p.code),
+        tables=sorted((TableDef(n, t["key_type"], t["value_type"], [tuple(_tup(e)) for e in t["entries"]]) for n, t in data.get("tables", {}).items()), key=lambda t: t.name),
+        validations=sorted((ValidationRule(v["product"], v["name"], _tup(v.get("when")), _tup(v["require"]), v["message"]) for v in data.get("validations", {}).values()), key=lambda v: (v.product, v.name)),
+        enrichments=enrichments,
+        decompositions=sorted(
+            (
+                DecompositionDef(
+                    n,
+                    None if d["source"] == "order" else d["source"],
+                    d["target"],
+                    _tup(d.get("when")),
+                    _tup(d.get("per")),
+                    sorted((MappingDef(t, _tup(m["expr"])) for t, m in d.get("mappings", {}).items()), key=lambda m: m.target),
+                )
+                for n, d in data.get("decompositions", {}).items()
+            ),
+            key=lambda d: d.name,
+        ),
+        retry_policies=sorted((n, _load_retry(r)) for n, r in data.get("retry_policies", {}).items()),
+        systems=sorted(systems, key=lambda s: s.name),
+        queues=sorted((QueueDef(n, q.get("name")) for n, q in data.get("queues", {}).items()), key=lambda q: q.name),
+        plans=sorted(plans, key=lambda p: (p.product, p.action)),
+        sources=sorted((k, _source_ref(v)) for k, v in src.get("elements", {}).items()),
+        files=sorted(src.get("files", {}).items()),
+    )
+
+
+def _source_ref(text: str) -> SourceRef:
+    file, _, line = text.rpartition(":")
+    return SourceRef(file, int(line))
+
+
+def loads(plan_text: str, sources_text: str | None = None) -> Catalog:
+    return from_data(json.loads(plan_text), json.loads(sources_text) if sources_text else None)
