@@ -1,0 +1,314 @@
+"""Order intake: a TMF622 productOrder document -> an `Order`, or every
+problem that rejects it.
+
+Intake checks what the catalog says about each item before any rule runs:
+the product code, the action, each characteristic's name, type and allowed
+values, required attributes (defaults fill absent ones), where each child
+sits and how many there are. Rules (validation, enrichment...) come after.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+from decimal import Decimal, InvalidOperation
+
+from om_dsl.model import expr as E
+from om_dsl.model.catalog import AttributeDef, Catalog
+from om_dsl.runtime.order import ACTIONS, Order, OrderItem, Problem, Rejected
+
+_INT = re.compile(r"[+-]?\d+\Z")
+_DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?\Z")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+MAX_DEPTH = 32  # nesting of productOrderItem: beyond this, the document is not an order
+
+
+def parse_document(text: str) -> dict:
+    """JSON text -> the productOrder object; malformed JSON is a problem with line and column."""
+    try:
+        doc = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as exc:
+        raise Rejected([Problem("malformed_json", f"the order is not valid JSON: {exc.msg}", path=f"line {exc.lineno}, column {exc.colno}")]) from None
+    except RecursionError:
+        raise Rejected([Problem("malformed_json", "the order nests too deeply to be read")]) from None
+    if not isinstance(doc, dict):
+        raise Rejected([Problem("not_an_order", "the order must be a JSON object (a TMF622 productOrder)", path="/")])
+    return doc
+
+
+def document_id(doc: dict) -> str:
+    """The order's id: its own, or one derived from its content (deterministic)."""
+    given = doc.get("id")
+    if isinstance(given, str) and given:
+        return given
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    return "ORD-" + digest[:10].upper()
+
+
+def intake(catalog: Catalog, doc: dict, order_id: str | None = None) -> Order:
+    """Read and check an order against the catalog; raise `Rejected` with every problem."""
+    return _Intake(catalog).run(doc, order_id)
+
+
+def coerce(attr: AttributeDef, raw):
+    """A characteristic value -> the attribute's type; raises ValueError with the reason.
+
+    TMF622 characteristic values are often strings: "300" is accepted for
+    an int, "true" for a bool, but "fast" is not."""
+    t = attr.type
+    if t == "int":
+        if isinstance(raw, bool):
+            raise ValueError("is a bool")
+        if isinstance(raw, int):
+            return raw
+        if isinstance(raw, Decimal) and raw == raw.to_integral_value():
+            return int(raw)
+        if isinstance(raw, str) and _INT.match(raw.strip()):
+            return int(raw.strip())
+    elif t == "decimal":
+        if isinstance(raw, bool):
+            raise ValueError("is a bool")
+        if isinstance(raw, (int, Decimal)):
+            return Decimal(raw)
+        if isinstance(raw, str) and _DECIMAL.match(raw.strip()):
+            return Decimal(raw.strip())
+    elif t == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+            return raw.strip().lower() == "true"
+    elif t == "string":
+        if isinstance(raw, str):
+            return raw
+    elif t == "date":
+        if isinstance(raw, str) and _DATE.fullmatch(raw.strip()):
+            try:
+                return datetime.date.fromisoformat(raw.strip())
+            except ValueError:
+                raise ValueError("is not a calendar date") from None
+    raise ValueError(f"is not {'an' if t == 'int' else 'a'} {t}")
+
+
+def _show(value) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _show_raw(raw) -> str:
+    return json.dumps(raw, default=str) if not isinstance(raw, Decimal) else str(raw)
+
+
+class _Intake:
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.problems: list[Problem] = []
+        self.parents: dict[str, set] = {}
+        for p in catalog.products:
+            for c in p.children:
+                self.parents.setdefault(c.product, set()).add(p.code)
+
+    def problem(self, rule: str, message: str, item: OrderItem | None = None, path: str | None = None, item_id=None, product=None) -> None:
+        self.problems.append(Problem(rule, message, item.id if item else item_id, item.product if item else product, path))
+
+    def run(self, doc: dict, order_id: str | None) -> Order:
+        fields = self.fields(doc, order_id)
+        items: list[OrderItem] = []
+        raw_items = doc.get("productOrderItem")
+        if not isinstance(raw_items, list) or not raw_items:
+            self.problem("no_items", "the order has no productOrderItem", path="/productOrderItem")
+        else:
+            self.read_items(raw_items, None, "/productOrderItem", items, 0)
+        seen: dict[str, OrderItem] = {}
+        for item in items:
+            if item.id in seen:
+                self.problem("duplicate_item_id", f"the item id {item.id!r} is used twice", item, item.path)
+            seen[item.id] = item
+        if not self.problems:
+            self.structure(items)
+        if self.problems:
+            raise Rejected(self.problems)
+        fields["root_items"] = [i for i in items if i.parent is None]
+        fields["items"] = list(items)
+        return Order(fields, items)
+
+    # ---- order fields ------------------------------------------------------------------
+
+    def fields(self, doc: dict, order_id: str | None) -> dict:
+        def text(key):
+            v = doc.get(key)
+            if v is None:
+                return None
+            if not isinstance(v, (str, int)) or isinstance(v, bool):
+                self.problem("order_field", f"`{key}` must be a string", path=f"/{key}")
+                return None
+            return str(v)
+
+        def date(key):
+            v = doc.get(key)
+            if v is None:
+                return None
+            # TMF622 dates are date-times; the calendar day is what plans use.
+            if isinstance(v, str) and _DATE.match(v):
+                try:
+                    return datetime.date.fromisoformat(v[:10])
+                except ValueError:
+                    pass
+            self.problem("order_field", f"`{key}` must be a date (YYYY-MM-DD or a date-time), not {_show_raw(v)}", path=f"/{key}")
+            return None
+
+        account = None
+        parties = doc.get("relatedParty")
+        if parties is not None:
+            if not isinstance(parties, list):
+                self.problem("order_field", "`relatedParty` must be a list", path="/relatedParty")
+            else:
+                for n, party in enumerate(parties):
+                    if isinstance(party, dict) and party.get("role") == "customer":
+                        pid = party.get("id")
+                        if pid is None and isinstance(party.get("partyOrPartyRole"), dict):  # TMF622 v5
+                            pid = party["partyOrPartyRole"].get("id")
+                        if not isinstance(pid, str) or not pid:
+                            self.problem("order_field", "the related party whose role is `customer` has no id", path=f"/relatedParty/{n}")
+                        else:
+                            account = pid
+                        break
+        return {
+            "id": order_id or document_id(doc),
+            "external_id": text("externalId"),
+            "category": text("category"),
+            "priority": text("priority"),
+            "customer_account": account,
+            "requested_start_date": date("requestedStartDate"),
+            "requested_completion_date": date("requestedCompletionDate"),
+        }
+
+    # ---- items ---------------------------------------------------------------------------
+
+    def read_items(self, raw_items, parent: OrderItem | None, path: str, out: list, depth: int) -> list[OrderItem]:
+        made = []
+        if depth > MAX_DEPTH:
+            self.problem("too_deep", f"order items nest more than {MAX_DEPTH} levels deep", path=path)
+            return made
+        for n, raw in enumerate(raw_items):
+            here = f"{path}/{n}"
+            item = self.read_item(raw, parent, here)
+            if item is None:
+                continue
+            out.append(item)
+            made.append(item)
+            sub = raw.get("productOrderItem")
+            if sub is not None:
+                if not isinstance(sub, list):
+                    self.problem("malformed_item", "`productOrderItem` must be a list", item, here + "/productOrderItem")
+                else:
+                    item.children = self.read_items(sub, item, here + "/productOrderItem", out, depth + 1)
+        return made
+
+    def read_item(self, raw, parent, path) -> OrderItem | None:
+        if not isinstance(raw, dict):
+            self.problem("malformed_item", "an order item must be a JSON object", path=path)
+            return None
+        item_id = raw.get("id")
+        if not isinstance(item_id, (str, int)) or isinstance(item_id, bool) or str(item_id) == "":
+            self.problem("malformed_item", "the order item has no `id`", path=path + "/id")
+            return None
+        item_id = str(item_id)
+        offering = raw.get("productOffering")
+        code = offering.get("id") if isinstance(offering, dict) else None
+        if not isinstance(code, str) or not code:
+            self.problem("malformed_item", "the order item has no `productOffering.id` (the product code)", path=path + "/productOffering", item_id=item_id)
+            return None
+        product = self.catalog.product(code)
+        if product is None or product.kind != "commercial":
+            known = ", ".join(p.code for p in self.catalog.products if p.kind == "commercial")
+            what = "a technical product: orders name commercial products" if product is not None else "not a product of this catalog"
+            self.problem("unknown_product", f"`{code}` is {what} (the catalog sells {known})", path=path + "/productOffering/id", item_id=item_id, product=code)
+            return None
+        action = raw.get("action", "add")
+        item = OrderItem(item_id, code, action if isinstance(action, str) else "add", {}, path, parent)
+        if action not in ACTIONS:
+            self.problem("unknown_action", f"the action {_show_raw(action)} is not one of {', '.join(ACTIONS)}", item, path + "/action")
+        prod = raw.get("product")
+        chars = []
+        if prod is not None:
+            if not isinstance(prod, dict):
+                self.problem("malformed_item", "`product` must be a JSON object", item, path + "/product")
+            else:
+                asset = prod.get("id")
+                item.asset_id = str(asset) if isinstance(asset, (str, int)) and not isinstance(asset, bool) else None
+                chars = prod.get("productCharacteristic", [])
+                if not isinstance(chars, list):
+                    self.problem("malformed_item", "`productCharacteristic` must be a list", item, path + "/product/productCharacteristic")
+                    chars = []
+        self.attributes(item, product, chars, path + "/product/productCharacteristic")
+        return item
+
+    def attributes(self, item: OrderItem, product, chars: list, path: str) -> None:
+        given: dict = {}
+        for n, ch in enumerate(chars):
+            here = f"{path}/{n}"
+            if not isinstance(ch, dict) or not isinstance(ch.get("name"), str):
+                self.problem("malformed_item", "a characteristic must be an object with a `name`", item, here)
+                continue
+            name = ch["name"]
+            attr = product.attribute(name)
+            if attr is None:
+                names = ", ".join(a.name for a in product.attributes) or "none"
+                self.problem("unknown_attribute", f"`{name}` is not an attribute of {product.code} (its attributes: {names})", item, here + "/name")
+                continue
+            if name in given:
+                self.problem("duplicate_attribute", f"`{name}` is given twice", item, here)
+                continue
+            raw = ch.get("value")
+            if raw is None:
+                given[name] = None
+                continue
+            try:
+                value = coerce(attr, raw)
+            except ValueError as exc:
+                self.problem("attribute_type", f"`{name}` = {_show_raw(raw)} {exc}; it must be {'an' if attr.type == 'int' else 'a'} {attr.type}", item, here + "/value")
+                continue
+            if attr.allowed is not None and value not in [E.constant_value(v) for v in attr.allowed]:
+                allowed = ", ".join(_show(E.constant_value(v)) for v in attr.allowed)
+                self.problem("allowed_values", f"`{name}` = {_show(value)} is not allowed (allowed: {allowed})", item, here + "/value")
+                continue
+            if attr.range is not None:
+                low, high = (E.constant_value(v) for v in attr.range)
+                if not (low <= value <= high):
+                    self.problem("allowed_values", f"`{name}` = {_show(value)} is outside {_show(low)}..{_show(high)}", item, here + "/value")
+                    continue
+            given[name] = value
+        for attr in product.attributes:
+            value = given.get(attr.name)
+            if value is None and attr.default is not None:
+                value = E.constant_value(attr.default)
+            if value is None and attr.required:
+                self.problem("required", f"the required attribute `{attr.name}` is missing", item, path)
+            item.values[attr.name] = value
+
+    # ---- the tree ---------------------------------------------------------------------------
+
+    def structure(self, items: list[OrderItem]) -> None:
+        for item in items:
+            product = self.catalog.product(item.product)
+            if item.parent is None and product.role == "child":
+                parents = " or ".join(sorted(self.parents.get(item.product, ()))) or "no product"
+                self.problem("placement", f"{item.product} cannot be ordered on its own: it belongs under {parents}", item, item.path)
+            elif item.parent is not None:
+                parent_product = self.catalog.product(item.parent.product)
+                if not any(c.product == item.product for c in parent_product.children):
+                    where = " or ".join(sorted(self.parents.get(item.product, ()))) or "nothing: it is a root product"
+                    self.problem("placement", f"{item.product} cannot be under {item.parent.product} (item {item.parent.id}); it belongs under {where}", item, item.path)
+            for c in product.children:
+                n = len(item.children_of(c.product))
+                if n < c.min or (c.max is not None and n > c.max):
+                    card = f"exactly {c.min}" if c.min == c.max else (f"at least {c.min}" if c.max is None else f"{c.min} to {c.max}")
+                    self.problem("cardinality", f"has {n} {c.product} item{'s' if n != 1 else ''}; {item.product} takes {card}", item, item.path)

@@ -1,0 +1,112 @@
+"""The order as the runtime sees it: commercial order items in their tree,
+the order's fields, fulfillment lines, and the problems that reject it."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import attrs
+
+# TMF622 item actions.
+ACTIONS = ("add", "modify", "delete", "noChange")
+
+
+@attrs.define(eq=False)
+class OrderItem:
+    """A commercial order item (TMF622 productOrderItem) after intake."""
+
+    id: str
+    product: str
+    action: str
+    values: dict  # attribute -> value (Decimal, date, ...); enriched ones added later
+    path: str  # JSON pointer into the order document, for messages
+    parent: Optional["OrderItem"] = None
+    children: list = attrs.field(factory=list)
+    asset_id: Optional[str] = None  # TMF622 product.id: the installed product it changes
+    enriched: list = attrs.field(factory=list)  # names of enriched attributes, in order
+
+    @property
+    def root(self) -> "OrderItem":
+        item = self
+        while item.parent is not None:
+            item = item.parent
+        return item
+
+    def children_of(self, product: str) -> list:
+        return [c for c in self.children if c.product == product]
+
+    def describe(self) -> str:
+        return f"order item {self.id} ({self.product})"
+
+
+@attrs.define(eq=False)
+class Order:
+    fields: dict  # order.FIELD -> value; every field of ORDER_FIELDS is present
+    items: list  # every item, parents before children, in document order
+
+    @property
+    def id(self) -> str:
+        return self.fields["id"]
+
+    @property
+    def root_items(self) -> list:
+        return [i for i in self.items if i.parent is None]
+
+
+@attrs.define(eq=False)
+class FulfillmentLine:
+    """A technical line: what one decomposition rule made of one source."""
+
+    id: str
+    product: str
+    action: str
+    values: dict
+    source_item: Optional[str]  # the commercial order item it comes from; None: the order
+    bundle: Optional[str]  # the root order item it belongs to; None: order scope
+    rule: str
+    relationship: str  # "HOME_FIBER -> FIBER_ACCESS_CFS"
+    condition: Optional[str]  # the rule's `when`, as written, when it has one
+    unit: Optional[tuple] = None  # (n, of) for rules with `per`
+    source_line: Optional[str] = None  # for lines decomposed from a technical line
+
+    # A line seen as the source of a further decomposition has no parent and no children.
+    parent = None
+
+    def children_of(self, product: str) -> list:
+        return []
+
+
+@attrs.frozen
+class Problem:
+    """One reason an order is rejected: which item, which rule, what is wrong."""
+
+    rule: str  # "required", "allowed_values", "validation:VOICE_LINE.port_in_requires_number", ...
+    message: str
+    item: Optional[str] = None
+    product: Optional[str] = None
+    path: Optional[str] = None  # JSON pointer, or "line L, column C" for malformed JSON
+
+    def render(self) -> str:
+        where = f"order item {self.item} ({self.product})" if self.item and self.product else (f"order item {self.item}" if self.item else "the order")
+        at = f" [at {self.path}]" if self.path else ""
+        return f"{where}: {self.message} (rule: {self.rule}){at}"
+
+
+class Rejected(Exception):
+    """The order is rejected; `problems` says why, every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(p.render() for p in problems))
+        self.problems = problems
+
+
+class EvaluationError(Exception):
+    """A rule's expression had no value for this order (division by zero...).
+
+    `element` is the plan model id of the rule, `source` its file:line."""
+
+    def __init__(self, element: str, source: Optional[str], message: str):
+        super().__init__(f"{element} ({source or 'unknown source'}): {message}")
+        self.element = element
+        self.source = source
+        self.message = message

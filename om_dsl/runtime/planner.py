@@ -1,0 +1,231 @@
+"""Instantiate one order's orchestration plan from its fulfillment lines.
+
+Each line gets the tasks of its product's plan for its action. Dependencies
+resolve by scope: `after T` within the line's own tasks, `P.T in bundle`
+among the lines of the same root order item, `in order` anywhere in the
+order, `every task in ...` over the other products' lines. A dependency on
+a task the order does not contain counts as met. A task whose `when` is
+already known to be false (it reads only values fixed at planning time) is
+skipped here, and the tasks after it wait for what it waited for.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Optional
+
+import attrs
+
+from om_dsl.model import expr as E
+from om_dsl.model.catalog import Catalog, PlanItemDef
+from om_dsl.runtime.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected
+
+
+@attrs.define
+class Dependency:
+    on: str  # the planned item waited for
+    via: str  # why: the clause that made the edge, as written
+
+
+@attrs.define
+class PlannedItem:
+    id: str  # "<line id>:<task>"
+    name: str
+    type: str  # callout, manual, auto, milestone, wait
+    product: str
+    action: str
+    line: str
+    bundle: Optional[str]
+    definition: PlanItemDef
+    dependencies: list = attrs.field(factory=list)  # [Dependency]
+    condition: Optional[str] = None  # a `when` evaluated at run time, as written
+
+    @property
+    def depends_on(self) -> list[str]:
+        return [d.on for d in self.dependencies]
+
+    @property
+    def point_of_no_return(self) -> Optional[str]:
+        return self.definition.point_of_no_return
+
+    @property
+    def target(self) -> Optional[str]:
+        d = self.definition
+        if d.call is not None:
+            return d.call.target
+        if d.queue is not None:
+            return f"queue {d.queue}"
+        return None
+
+
+@attrs.define
+class SkippedItem:
+    id: str
+    line: str
+    reason: str
+
+
+@attrs.define
+class OrchestrationPlan:
+    items: list  # [PlannedItem], in dependency order
+    skipped: list  # [SkippedItem]
+    lines_without_tasks: dict  # line id -> why it has no tasks
+
+
+class PlanCycle(Exception):
+    pass
+
+
+def instantiate(catalog: Catalog, rules, order: Order, lines: list[FulfillmentLine], previous: dict | None = None) -> OrchestrationPlan:
+    return _Planner(catalog, rules, order, lines, previous or {}).run()
+
+
+class _Planner:
+    def __init__(self, catalog, rules, order, lines, previous):
+        self.catalog = catalog
+        self.rules = rules
+        self.order = order
+        self.lines = lines
+        self.previous = previous  # line id -> installed values (modify, delete)
+        self.items: dict[str, PlannedItem] = {}
+        self.skipped: dict[str, SkippedItem] = {}
+        self.without: dict[str, str] = {}
+        self.edges: dict[str, list[Dependency]] = {}  # item id (kept or skipped) -> what it waits for
+        self.by_line: dict[str, dict[str, str]] = {}  # line id -> task name -> item id
+
+    def run(self) -> OrchestrationPlan:
+        o = self.order.fields
+        for line in self.lines:
+            self.instantiate_line(line, o)
+        self.resolve()
+        ordered = self.topological()
+        return OrchestrationPlan(ordered, sorted(self.skipped.values(), key=lambda s: s.id), self.without)
+
+    # ---- items ------------------------------------------------------------------------
+
+    def instantiate_line(self, line: FulfillmentLine, o) -> None:
+        if line.action == "noChange":
+            self.without[line.id] = "noChange: nothing to fulfill"
+            return
+        plan = self.catalog.plan(line.product, line.action)
+        if plan is None:
+            self.without[line.id] = f"{line.product} has no plan for {line.action}"
+            return
+        prev = self.previous.get(line.id)
+        try:
+            applies = self.rules.plan_applies(line.product, line.action, line.values, o, prev)
+        except EvaluationError as exc:
+            raise Rejected([Problem(exc.element, f"{exc.element} ({exc.source}) cannot be evaluated for line {line.id}: {exc.message}")]) from None
+        if not applies:
+            self.without[line.id] = f"the plan's condition is false: when {E.render(plan.when)}"
+            return
+        written = {attr for i in plan.items for attr, _ in i.sets}
+        tasks = self.by_line.setdefault(line.id, {})
+        for d in plan.items:
+            item_id = f"{line.id}:{d.name}"
+            tasks[d.name] = item_id
+            condition = None
+            if d.when is not None:
+                static = not E.reads(d.when, "output") and not (E.reads(d.when, "attr") & written)
+                if static:
+                    try:
+                        holds = self.rules.task_when(line.product, line.action, d.name, line.values, {}, o, prev)
+                    except EvaluationError as exc:
+                        raise Rejected([Problem(exc.element, f"{exc.element} ({exc.source}) cannot be evaluated for line {line.id}: {exc.message}")]) from None
+                    if not holds:
+                        self.skipped[item_id] = SkippedItem(item_id, line.id, f"when {E.render(d.when)} is false")
+                        self.edges[item_id] = []
+                        continue
+                else:
+                    condition = E.render(d.when)
+            self.items[item_id] = PlannedItem(item_id, d.name, d.kind, line.product, line.action, line.id, line.bundle, d, condition=condition)
+            self.edges[item_id] = []
+
+    # ---- dependencies ---------------------------------------------------------------------
+
+    def targets(self, line: FulfillmentLine, dep) -> list[str]:
+        """The item ids (kept or skipped) a dependency clause of `line` points at."""
+        if dep.scope == "plan":
+            found = self.by_line.get(line.id, {}).get(dep.task)
+            return [found] if found else []
+        out = []
+        for other in self.lines:
+            if dep.scope == "bundle" and (line.bundle is None or other.bundle != line.bundle):
+                continue
+            tasks = self.by_line.get(other.id, {})
+            if dep.task is None:  # every task of the other products' lines
+                if other.product != line.product:
+                    out.extend(tasks.values())
+            elif other.product == dep.product and dep.task in tasks:
+                out.append(tasks[dep.task])
+        return out
+
+    def resolve(self) -> None:
+        lines = {l.id: l for l in self.lines}
+        every = {**self.items, **{k: None for k in self.skipped}}
+        for item_id in every:
+            line_id, _, name = item_id.rpartition(":")
+            line = lines[line_id]
+            d = self.catalog.plan(line.product, line.action).item(name)
+            for dep in d.after:
+                for target in self.targets(line, dep):
+                    if target != item_id:
+                        self.edges[item_id].append(Dependency(target, f"after {dep.describe()}"))
+            for dep in d.before:
+                for target in self.targets(line, dep):
+                    if target != item_id:
+                        self.edges[target].append(Dependency(item_id, f"{name} before {dep.describe()}"))
+        # Through skipped items: wait for what they waited for.
+        for item in self.items.values():
+            out: list[Dependency] = []
+            seen: set[str] = set()
+            todo = list(self.edges[item.id])
+            while todo:
+                dep = todo.pop(0)
+                if dep.on in seen:
+                    continue
+                seen.add(dep.on)
+                if dep.on in self.skipped:
+                    skipped = self.skipped[dep.on]
+                    todo.extend(Dependency(d.on, f"{dep.via}, skipped ({skipped.reason}), which waits for it") for d in self.edges[dep.on])
+                else:
+                    out.append(dep)
+            item.dependencies = sorted(out, key=lambda d: d.on)
+
+    def topological(self) -> list[PlannedItem]:
+        position = {l.id: n for n, l in enumerate(self.lines)}
+
+        def key(item_id: str):
+            item = self.items[item_id]
+            return (position[item.line], item_id)
+
+        waiting = {i: len(set(self.items[i].depends_on)) for i in self.items}
+        users: dict[str, list[str]] = {i: [] for i in self.items}
+        for i, item in self.items.items():
+            for on in set(item.depends_on):
+                users[on].append(i)
+        ready = [key(i) for i, n in waiting.items() if n == 0]
+        heapq.heapify(ready)
+        out = []
+        while ready:
+            _, i = heapq.heappop(ready)
+            out.append(self.items[i])
+            for u in users[i]:
+                waiting[u] -= 1
+                if waiting[u] == 0:
+                    heapq.heappush(ready, key(u))
+        if len(out) != len(self.items):
+            cycle = self.find_cycle({i for i, n in waiting.items() if n > 0})
+            raise Rejected([Problem("plan_cycle", "the orchestration plan of this order has a dependency cycle: " + " -> ".join(cycle))])
+        return out
+
+    def find_cycle(self, nodes: set[str]) -> list[str]:
+        start = min(nodes)
+        path, seen = [start], {start: 0}
+        while True:
+            nxt = min(on for on in self.items[path[-1]].depends_on if on in nodes)
+            if nxt in seen:
+                cycle = path[seen[nxt]:] + [nxt]
+                return list(reversed(cycle))  # in the direction work flows
+            seen[nxt] = len(path)
+            path.append(nxt)

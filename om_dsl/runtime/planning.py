@@ -1,0 +1,76 @@
+"""Per-order planning: intake -> validate -> enrich -> decompose -> plan.
+
+`plan_order` runs an order document through one catalog's rules (the
+generated modules or the interpreter: anything with the rule interface of
+`om_dsl.runtime.interpreter.Interpreter`) and returns the `PlannedOrder`,
+or raises `Rejected` naming every problem.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import attrs
+
+from om_dsl.model.catalog import Catalog
+from om_dsl.runtime import decompose as D
+from om_dsl.runtime.intake import intake
+from om_dsl.runtime.order import FulfillmentLine, Order, Problem, Rejected
+from om_dsl.runtime.planner import OrchestrationPlan, instantiate
+
+
+@attrs.define
+class FulfillmentRequest:
+    """The lines of one bundle (one root order item), or of the order scope."""
+
+    id: str
+    bundle: Optional[str]
+    lines: list
+
+
+@attrs.define
+class PlannedOrder:
+    catalog: Catalog
+    order: Order
+    lines: list  # [FulfillmentLine]
+    fulfillment_requests: list  # [FulfillmentRequest]
+    plan: OrchestrationPlan
+
+
+def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None) -> PlannedOrder:
+    order = intake(catalog, doc, order_id)
+    unsupported = [i for i in order.items if i.action != "add"]
+    if unsupported:
+        # Changing or ending what a customer has needs the installed base,
+        # which planning alone does not have.
+        raise Rejected(
+            [
+                Problem(
+                    "installed_base",
+                    f"the action {i.action} refers to an installed product"
+                    + (f" ({i.asset_id})" if i.asset_id else " (no product.id given)")
+                    + ", and no installed base is available here",
+                    i.id,
+                    i.product,
+                    i.path + "/action",
+                )
+                for i in unsupported
+            ]
+        )
+    D.validate(rules, order)
+    D.enrich(rules, order)
+    lines = D.decompose(catalog, rules, order)
+    plan = instantiate(catalog, rules, order, lines)
+    return PlannedOrder(catalog, order, lines, _requests(order, lines), plan)
+
+
+def _requests(order: Order, lines: list[FulfillmentLine]) -> list[FulfillmentRequest]:
+    out = []
+    for root in order.root_items:
+        mine = [l for l in lines if l.bundle == root.id]
+        if mine:
+            out.append(FulfillmentRequest(f"FR-{root.id}", root.id, mine))
+    scoped = [l for l in lines if l.bundle is None]
+    if scoped:
+        out.append(FulfillmentRequest("FR-order", None, scoped))
+    return out

@@ -1,0 +1,228 @@
+"""How a planned (or rejected) order is shown: JSON for machines and
+snapshots, text for people, DOT and Mermaid for the plan graph.
+
+Every form is deterministic: the same order and catalog give the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from decimal import Decimal
+
+from om_dsl.model.canonical import dumps
+from om_dsl.runtime.order import Rejected
+from om_dsl.runtime.planning import PlannedOrder
+
+
+def json_value(v):
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    return v
+
+
+def _values(d: dict) -> dict:
+    return {k: json_value(v) for k, v in d.items()}
+
+
+def planned_data(p: PlannedOrder) -> dict:
+    o = p.order.fields
+    order = {k: json_value(o[k]) for k in ("id", "external_id", "category", "priority", "customer_account", "requested_start_date", "requested_completion_date") if o.get(k) is not None}
+    items = []
+    for i in p.order.items:
+        items.append(
+            {
+                "id": i.id,
+                "product": i.product,
+                "action": i.action,
+                "parent": i.parent.id if i.parent else None,
+                "attributes": _values({k: v for k, v in i.values.items() if k not in i.enriched}),
+                "enriched": _values({k: i.values[k] for k in i.enriched}),
+            }
+        )
+    requests = []
+    for fr in p.fulfillment_requests:
+        lines = []
+        for l in fr.lines:
+            reason = {"rule": l.rule, "relationship": l.relationship, "condition": l.condition}
+            if l.unit is not None:
+                reason["unit"] = f"{l.unit[0]} of {l.unit[1]}"
+            if l.source_line is not None:
+                reason["source_line"] = l.source_line
+            lines.append({"id": l.id, "product": l.product, "action": l.action, "attributes": _values(l.values), "source_item": l.source_item, "reason": reason})
+        requests.append({"id": fr.id, "bundle": fr.bundle, "lines": lines})
+    plan_items = []
+    for it in p.plan.items:
+        entry = {
+            "id": it.id,
+            "name": it.name,
+            "type": it.type,
+            "product": it.product,
+            "line": it.line,
+            "depends_on": it.depends_on,
+            "dependencies": [{"on": d.on, "via": d.via} for d in it.dependencies],
+            "point_of_no_return": it.point_of_no_return is not None,
+        }
+        if it.point_of_no_return:
+            entry["point_of_no_return_kind"] = it.point_of_no_return
+        if it.target:
+            entry["calls"] = it.target
+        if it.condition:
+            entry["when"] = it.condition
+        if it.definition.due_ms is not None:
+            entry["due_ms"] = it.definition.due_ms
+        if it.definition.compensate is not None:
+            entry["compensation"] = it.definition.compensate.target
+        plan_items.append(entry)
+    return {
+        "status": "accepted",
+        "catalog": {"name": p.catalog.name, "version": p.catalog.version},
+        "order": order,
+        "order_items": items,
+        "fulfillment_requests": requests,
+        "plan": {
+            "items": plan_items,
+            "skipped": [{"id": s.id, "line": s.line, "reason": s.reason} for s in p.plan.skipped],
+            "lines_without_tasks": [{"line": k, "reason": v} for k, v in p.plan.lines_without_tasks.items()],
+        },
+    }
+
+
+def rejected_data(r: Rejected, order_id: str | None = None) -> dict:
+    return {
+        "status": "rejected",
+        "order": order_id,
+        "problems": [{k: v for k, v in (("item", p.item), ("product", p.product), ("rule", p.rule), ("path", p.path), ("message", p.message)) if v is not None} for p in r.problems],
+    }
+
+
+def to_json(data: dict) -> str:
+    """Stable text: keys sorted, two-space indent (lists of scalars on one line)."""
+    return dumps(data)
+
+
+# ---- text for people ----------------------------------------------------------------------
+
+
+def _show(v) -> str:
+    v = json_value(v)
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else ("null" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
+
+
+def to_text(p: PlannedOrder) -> str:
+    out = []
+    o = p.order.fields
+    out.append(f"order {o['id']}" + (f" (external id {o['external_id']})" if o.get("external_id") else "") + f" against catalog {p.catalog.name} {p.catalog.version}")
+    if o.get("customer_account"):
+        out.append(f"customer account {o['customer_account']}")
+    out.append("")
+    out.append("fulfillment requests")
+    for fr in p.fulfillment_requests:
+        root = next((i for i in p.order.items if i.id == fr.bundle), None)
+        title = f"{fr.id}: bundle of order item {root.id} ({root.product})" if root else f"{fr.id}: order scope"
+        out.append(f"  {title}")
+        for n, l in enumerate(fr.lines):
+            last = n == len(fr.lines) - 1
+            branch = "└─" if last else "├─"
+            why = f"{l.rule}: {l.relationship}"
+            if l.condition:
+                why += f" when {l.condition}"
+            if l.unit:
+                why += f", unit {l.unit[0]} of {l.unit[1]}"
+            src = f"from item {l.source_item}" if l.source_item else "from the order"
+            out.append(f"  {branch} {l.id}  {l.product}  {l.action}  ({src}; {why})")
+            attrs_text = ", ".join(f"{k} = {_show(v)}" for k, v in l.values.items() if v is not None)
+            out.append(f"  {'   ' if last else '│  '}   {attrs_text}")
+    out.append("")
+    out.append(f"plan: {len(p.plan.items)} tasks, in dependency order")
+    for n, it in enumerate(p.plan.items, 1):
+        flags = []
+        if it.point_of_no_return:
+            flags.append(f"point of no return ({it.point_of_no_return})")
+        if it.condition:
+            flags.append(f"when {it.condition}")
+        head = f"  {n:>3}. {it.id}  {it.type}"
+        if it.target:
+            head += f"  {it.target}"
+        if flags:
+            head += "  [" + "; ".join(flags) + "]"
+        out.append(head)
+        if it.depends_on:
+            out.append("         after " + ", ".join(it.depends_on))
+    if p.plan.skipped:
+        out.append("")
+        out.append("skipped at planning")
+        for s in p.plan.skipped:
+            out.append(f"  {s.id}: {s.reason}")
+    if p.plan.lines_without_tasks:
+        out.append("")
+        out.append("lines without tasks")
+        for k, v in p.plan.lines_without_tasks.items():
+            out.append(f"  {k}: {v}")
+    return "\n".join(out) + "\n"
+
+
+def rejection_text(r: Rejected, order_id: str | None = None) -> str:
+    head = f"order {order_id} rejected" if order_id else "order rejected"
+    lines = [f"{head}: {len(r.problems)} problem{'s' if len(r.problems) != 1 else ''}"]
+    lines += [f"  - {p.render()}" for p in r.problems]
+    return "\n".join(lines) + "\n"
+
+
+# ---- graphs --------------------------------------------------------------------------------
+
+
+def _dot_id(s: str) -> str:
+    return json.dumps(s)
+
+
+def to_dot(p: PlannedOrder) -> str:
+    out = [f"digraph {_dot_id(p.order.id)} {{", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];"]
+    by_line: dict[str, list] = {}
+    for it in p.plan.items:
+        by_line.setdefault(it.line, []).append(it)
+    for n, line in enumerate(p.lines):
+        items = by_line.get(line.id)
+        if not items:
+            continue
+        out.append(f"  subgraph cluster_{n} {{")
+        out.append(f"    label={_dot_id(f'{line.id} {line.product} ({line.action})')};")
+        for it in items:
+            shape = {"manual": "box, style=rounded", "milestone": "diamond", "wait": "ellipse"}.get(it.type, "box")
+            label = f"{it.name}\\n{it.target}" if it.target else it.name
+            extra = ", color=red, penwidth=2" if it.point_of_no_return else ""
+            out.append(f"    {_dot_id(it.id)} [label=\"{label}\", shape={shape}{extra}];")
+        out.append("  }")
+    for it in p.plan.items:
+        for on in it.depends_on:
+            out.append(f"  {_dot_id(on)} -> {_dot_id(it.id)};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def to_mermaid(p: PlannedOrder) -> str:
+    ids = {it.id: f"t{n}" for n, it in enumerate(p.plan.items)}
+    out = ["flowchart LR"]
+    by_line: dict[str, list] = {}
+    for it in p.plan.items:
+        by_line.setdefault(it.line, []).append(it)
+    for n, line in enumerate(p.lines):
+        items = by_line.get(line.id)
+        if not items:
+            continue
+        out.append(f"  subgraph l{n}[\"{line.id} {line.product} ({line.action})\"]")
+        for it in items:
+            label = f"{it.name}<br/>{it.target}" if it.target else it.name
+            open_, close = {"manual": ("([", "])"), "milestone": ("{{", "}}"), "wait": ("((", "))")}.get(it.type, ("[", "]"))
+            out.append(f"    {ids[it.id]}{open_}\"{label}\"{close}")
+        out.append("  end")
+    for it in p.plan.items:
+        for on in it.depends_on:
+            out.append(f"  {ids[on]} --> {ids[it.id]}")
+    ponr = [ids[it.id] for it in p.plan.items if it.point_of_no_return]
+    if ponr:
+        out.append("  classDef ponr stroke:#c00,stroke-width:3px")
+        out.append(f"  class {','.join(ponr)} ponr")
+    return "\n".join(out) + "\n"
