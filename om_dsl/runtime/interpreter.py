@@ -130,7 +130,7 @@ class Interpreter:
     def _eval(self, expr, env, element):
         try:
             return self.eval(expr, env)
-        except ops.Fault as exc:
+        except (ops.Fault, ArithmeticError) as exc:
             src = self.catalog.source(element)
             raise EvaluationError(element, str(src) if src else None, str(exc)) from None
 

@@ -1,0 +1,82 @@
+"""The build: check specs, lower them to the plan model, generate code,
+and write (or compare) the output folder.
+
+One folder per catalog under the output folder: `generated/acme/...`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from om_dsl.check import CheckResult, check_paths
+from om_dsl.codegen import generate
+from om_dsl.model import Catalog, lower
+
+
+@attrs.define
+class Build:
+    check: CheckResult
+    catalogs: list  # [Catalog]
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok
+
+    def files(self) -> dict[str, str]:
+        """Every output file, `catalog/file` -> text."""
+        out = {}
+        for cat in self.catalogs:
+            for name, text in generate(cat).items():
+                out[f"{cat.name}/{name}"] = text
+        return dict(sorted(out.items()))
+
+
+def build(paths: list[str]) -> Build:
+    result = check_paths(paths)
+    catalogs: list[Catalog] = []
+    if result.ok:
+        catalogs = [lower(s) for s in result.scopes if s.kind == "catalog"]
+    return Build(result, sorted(catalogs, key=lambda c: c.name))
+
+
+def write(out_dir: Path, files: dict[str, str]) -> list[str]:
+    """Write the files that differ; return their paths. Files of a catalog's
+    folder that are no longer generated are removed."""
+    changed = []
+    for rel, text in files.items():
+        path = out_dir / rel
+        data = text.encode("utf-8")
+        if not path.is_file() or path.read_bytes() != data:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            changed.append(rel)
+    for rel in _extra(out_dir, files):
+        (out_dir / rel).unlink()
+        changed.append(rel)
+    return changed
+
+
+def stale(out_dir: Path, files: dict[str, str]) -> list[str]:
+    """The output files that differ from what would be written now (or should not exist)."""
+    out = []
+    for rel, text in files.items():
+        path = out_dir / rel
+        if not path.is_file() or path.read_bytes() != text.encode("utf-8"):
+            out.append(rel)
+    return sorted(out + _extra(out_dir, files))
+
+
+def _extra(out_dir: Path, files: dict[str, str]) -> list[str]:
+    catalogs = {rel.split("/", 1)[0] for rel in files}
+    extra = []
+    for name in sorted(catalogs):
+        folder = out_dir / name
+        if folder.is_dir():
+            for f in sorted(folder.rglob("*")):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    rel = f.relative_to(out_dir).as_posix()
+                    if rel not in files:
+                        extra.append(rel)
+    return extra

@@ -1,0 +1,238 @@
+"""Codegen: the plan model -> a Python package of runtime modules.
+
+`generate(catalog)` returns `{relative path: text}` for one catalog:
+plan.json, sources.json, and the modules __init__, validation, enrichment,
+decomposition and plans. Templates (Jinja2) give the modules their shape;
+`PyExpr` writes the expressions. Every module ends with a line map from its
+lines to the model elements (and so to the spec file and line) that they
+come from, which `om_dsl.runtime.generated` uses to name the spec in errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pprint
+import re
+from pathlib import Path
+
+import jinja2
+
+from om_dsl import __version__
+from om_dsl.codegen.pyexpr import Constants, PyExpr
+from om_dsl.model.canonical import plan_json, sources_json, to_data
+from om_dsl.model.catalog import SCHEMA, Catalog, ids
+
+_TEMPLATES = Path(__file__).parent / "templates"
+_MARKER = re.compile(r"^\s*# @om (\S+)")
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # Python source, not HTML: every value from a spec goes through `py` (repr)
+    )
+    env.filters["py"] = repr
+    return env
+
+
+def _ident(*parts: str) -> str:
+    return "__".join(parts)
+
+
+def with_line_map(text: str) -> str:
+    """Append `LINE_MAP`: (first line, last line, element id) for each marked region."""
+    regions = []
+    current = None
+    start = 0
+    lines = text.split("\n")
+    for n, line in enumerate(lines, 1):
+        m = _MARKER.match(line)
+        if m:
+            if current is not None:
+                regions.append((start, n - 1, current))
+            current, start = m.group(1), n
+        elif current is not None and (line.startswith("def ") or line.startswith("VALIDATE") or line.startswith("ENRICH") or line.startswith("DECOMPOSE") or line.startswith("PLANS")):
+            regions.append((start, n - 1, current))
+            current = None
+    if current is not None:
+        regions.append((start, len(lines), current))
+    body = "".join(f"    ({a}, {b}, {e!r}),\n" for a, b, e in regions)
+    return text + f"\n# Generated lines -> the model elements they come from (see sources.json).\nLINE_MAP = (\n{body})\n"
+
+
+class _Tables:
+    """Table name -> module constant, hoisted when first used."""
+
+    def __init__(self, catalog: Catalog, k: Constants):
+        self.cat, self.k = catalog, k
+
+    def __getitem__(self, name: str) -> str:
+        t = self.cat.table(name)
+        px = PyExpr(self.k, {}, self)
+        body = "{" + ", ".join(f"{px.code(key)}: {px.code(value)}" for key, value in t.entries) + "}"
+        return self.k.add("TABLE_", body)
+
+
+class _Generator:
+    def __init__(self, catalog: Catalog):
+        self.cat = catalog
+        self.env = _env()
+
+    def source(self, element: str) -> str:
+        ref = self.cat.source(element)
+        return str(ref) if ref else ""
+
+    def tables(self, k: Constants) -> "_Tables":
+        return _Tables(self.cat, k)
+
+    def item_nullability(self, code: str) -> dict[str, bool]:
+        p = self.cat.product(code)
+        nullable = {a.name: a.nullable for a in p.attributes}
+        if p.kind == "technical":
+            # A technical line as a source: only required attributes are sure to be set.
+            nullable = {a.name: not a.required for a in p.attributes}
+        return nullable
+
+    def render(self, template: str, purpose: str, **ctx) -> str:
+        text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=SCHEMA, **ctx)
+        return with_line_map(text) if template != "__init__.py.j2" else text
+
+    # ---- modules ---------------------------------------------------------------------
+
+    def validation(self) -> str:
+        k = Constants()
+        tables = self.tables(k)
+        functions = []
+        for code in sorted({v.product for v in self.cat.validations}):
+            px = PyExpr(k, self.item_nullability(code), tables)
+            rules = []
+            for v in self.cat.validations_of(code):
+                element = ids.validation(code, v.name)
+                rules.append(
+                    {
+                        "element": element,
+                        "source": self.source(element),
+                        "name": v.name,
+                        "message": v.message,
+                        "when": px.truth(v.when) if v.when is not None else None,
+                        "require": f"({px.truth(v.require)})",
+                    }
+                )
+            functions.append({"name": _ident("validate", code), "product": code, "rules": rules})
+        return self.render("validation.py.j2", "Validation rules.", functions=functions, constants=k.lines)
+
+    def enrichment(self) -> str:
+        k = Constants()
+        tables = self.tables(k)
+        functions = []
+        for code in sorted({e.product for e in self.cat.enrichments}):
+            nullable = self.item_nullability(code)
+            px = PyExpr(k, nullable, tables)
+            rules = []
+            for e in self.cat.enrichments_of(code):
+                element = ids.enrichment(code, e.name)
+                rules.append({"element": element, "source": self.source(element), "name": e.name, "code": px.code(e.expr)})
+                nullable[e.name] = px.nullable(e.expr)
+            functions.append({"name": _ident("enrich", code), "product": code, "rules": rules, "names": [e.name for e in self.cat.enrichments_of(code)]})
+        return self.render("enrichment.py.j2", "Enrichment rules.", functions=functions, constants=k.lines)
+
+    def decomposition(self) -> str:
+        k = Constants()
+        tables = self.tables(k)
+        enriched_nullable: dict[str, dict] = {}
+        for code in sorted({e.product for e in self.cat.enrichments}):
+            nullable = self.item_nullability(code)
+            px = PyExpr(Constants(), nullable, tables)
+            for e in self.cat.enrichments_of(code):
+                nullable[e.name] = px.nullable(e.expr)
+            enriched_nullable[code] = nullable
+        functions = []
+        sources = sorted({d.source for d in self.cat.decompositions}, key=lambda s: (s is None, s or ""))
+        for source in sources:
+            nullable = enriched_nullable.get(source) or (self.item_nullability(source) if source else {})
+            px = PyExpr(k, nullable, tables)
+            rules = []
+            for d in self.cat.decompositions_from(source):
+                element = ids.decomposition(d.name)
+                rules.append(
+                    {
+                        "element": element,
+                        "source": self.source(element),
+                        "name": d.name,
+                        "when": px.truth(d.when) if d.when is not None else None,
+                        "per": px.code(d.per) if d.per is not None else None,
+                        "mappings": [
+                            {"element": ids.mapping(d.name, m.target), "source": self.source(ids.mapping(d.name, m.target)), "target": m.target, "code": px.code(m.expr)} for m in d.mappings
+                        ],
+                    }
+                )
+            name = _ident("decompose", source) if source else "decompose_order"
+            functions.append({"name": name, "product": source, "rules": rules})
+        return self.render("decomposition.py.j2", "Decomposition rules.", functions=functions, constants=k.lines)
+
+    def plans(self) -> str:
+        k = Constants()
+        tables = self.tables(k)
+        functions = []
+        plans = []
+        for plan in self.cat.plans:
+            product = self.cat.product(plan.product)
+            written = {attr for i in plan.items for attr, _ in i.sets}
+            nullable = {a.name: not a.required or a.name in written for a in product.attributes}
+            px = PyExpr(k, nullable, tables)
+            plan_fn = None
+            if plan.when is not None:
+                plan_fn = _ident("when", plan.product, plan.action)
+                element = ids.plan(plan.product, plan.action)
+                functions.append({"name": plan_fn, "element": element, "source": self.source(element), "kind": "value", "code": px.truth(plan.when)})
+            tasks = []
+            for item in plan.items:
+                element = ids.task(plan.product, plan.action, item.name)
+                src = self.source(element)
+                fns = {}
+
+                def add(kind: str, fn: dict) -> None:
+                    name = _ident(kind, plan.product, plan.action, item.name)
+                    functions.append(dict(fn, name=name, element=element, source=src))
+                    fns[kind] = name
+
+                if item.when is not None:
+                    add("when", {"kind": "value", "code": px.truth(item.when)})
+                if item.call is not None:
+                    add("args", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.call.args]})
+                if item.sets:
+                    add("sets", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.sets]})
+                if item.compensate is not None:
+                    add("compensate", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.compensate.args]})
+                if item.wait_until is not None:
+                    add("wait_until", {"kind": "value", "code": px.code(item.wait_until)})
+                table = "{" + ", ".join(f"{kind!r}: {fn}" for kind, fn in sorted(fns.items())) + "}"
+                tasks.append({"name": item.name, "functions": table})
+            plans.append({"product": plan.product, "action": plan.action, "when": plan_fn, "tasks": tasks})
+        definitions = pprint.pformat(to_data(self.cat)["plans"], width=110, sort_dicts=True)
+        return self.render("plans.py.j2", "Orchestration plans.", functions=functions, plans=plans, constants=k.lines, definitions=definitions)
+
+    def package_init(self, plan_text: str) -> str:
+        return self.render("__init__.py.j2", "The package.", plan_sha256=hashlib.sha256(plan_text.encode()).hexdigest())
+
+
+def generate(catalog: Catalog) -> dict[str, str]:
+    """Every file of one compiled catalog: {path relative to its folder: text}."""
+    g = _Generator(catalog)
+    plan_text = plan_json(catalog)
+    return {
+        "plan.json": plan_text,
+        "sources.json": sources_json(catalog),
+        "__init__.py": g.package_init(plan_text),
+        "validation.py": g.validation(),
+        "enrichment.py": g.enrichment(),
+        "decomposition.py": g.decomposition(),
+        "plans.py": g.plans(),
+    }
+
+
+__all__ = ["generate"]

@@ -1,0 +1,150 @@
+"""Load a compiled catalog (plan.json + generated modules) and run its rules.
+
+`GeneratedRules` has the rule interface of the interpreter and calls the
+generated functions. When one of them fails (a division by zero for these
+inputs), the module's line map turns the failing Python line into the model
+element, and so into the spec file and line, that the code came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+from om_dsl.model.canonical import loads
+from om_dsl.runtime import ops
+from om_dsl.runtime.order import EvaluationError
+
+MODULES = ("validation", "enrichment", "decomposition", "plans")
+
+
+class CompiledCatalogError(Exception):
+    """A folder that is not a usable compiled catalog (missing, stale, another schema)."""
+
+
+def _import_package(folder: Path, plan_sha: str):
+    name = f"_om_generated_{plan_sha[:16]}"
+    if name in sys.modules:
+        return name
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py", submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception:
+        del sys.modules[name]
+        raise
+    return name
+
+
+class GeneratedRules:
+    kind = "generated"
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        plan_file = folder / "plan.json"
+        if not plan_file.is_file() or not (folder / "__init__.py").is_file():
+            raise CompiledCatalogError(f"{folder} is not a compiled catalog: it needs plan.json and the generated modules (run `om compile`)")
+        plan_text = plan_file.read_text(encoding="utf-8")
+        sources = folder / "sources.json"
+        self.catalog = loads(plan_text, sources.read_text(encoding="utf-8") if sources.is_file() else None)
+        sha = hashlib.sha256(plan_text.encode("utf-8")).hexdigest()
+        name = _import_package(folder, sha)
+        package = sys.modules[name]
+        if getattr(package, "PLAN_SHA256", None) != sha:
+            raise CompiledCatalogError(f"the generated modules in {folder} were not generated from its plan.json: run `om compile` again")
+        mods = {m: importlib.import_module(f"{name}.{m}") for m in MODULES}
+        self._validate = mods["validation"].VALIDATE
+        self._enrich = mods["enrichment"].ENRICH
+        self._decompose = mods["decomposition"].DECOMPOSE
+        self._plans = mods["plans"].PLANS
+        self._line_maps = {Path(m.__file__).resolve(): m.LINE_MAP for m in mods.values()}
+
+    # ---- errors ----------------------------------------------------------------------
+
+    def _error(self, exc: BaseException) -> EvaluationError:
+        element = None
+        tb = exc.__traceback__
+        while tb is not None:
+            path = Path(tb.tb_frame.f_code.co_filename).resolve()
+            line_map = self._line_maps.get(path)
+            if line_map is not None:
+                for first, last, el in line_map:
+                    if first <= tb.tb_lineno <= last:
+                        element = el
+            tb = tb.tb_next
+        element = element or "unknown element"
+        src = self.catalog.source(element)
+        return EvaluationError(element, str(src) if src else None, str(exc))
+
+    # ---- the rules ---------------------------------------------------------------------
+
+    def validate(self, item, o) -> list:
+        fn = self._validate.get(item.product)
+        if fn is None:
+            return []
+        try:
+            return fn(item.values, item, o)
+        except (ops.Fault, ArithmeticError) as exc:
+            raise self._error(exc) from None
+
+    def enrich(self, item, o) -> None:
+        fn = self._enrich.get(item.product)
+        if fn is not None:
+            try:
+                fn(item.values, item, o)
+            except (ops.Fault, ArithmeticError) as exc:
+                raise self._error(exc) from None
+
+    def decompose(self, source, o) -> list:
+        fn = self._decompose.get(source.product)
+        if fn is None:
+            return []
+        try:
+            return fn(source.values, source, o)
+        except (ops.Fault, ArithmeticError) as exc:
+            raise self._error(exc) from None
+
+    def decompose_order(self, o) -> list:
+        fn = self._decompose.get(None)
+        if fn is None:
+            return []
+        try:
+            return fn({}, None, o)
+        except (ops.Fault, ArithmeticError) as exc:
+            raise self._error(exc) from None
+
+    def _task_fn(self, product, action, task, kind):
+        return self._plans[(product, action)]["tasks"][task].get(kind)
+
+    def _call(self, fn, default, a, out, o, prev):
+        if fn is None:
+            return default
+        try:
+            return fn(a, out, o, prev)
+        except (ops.Fault, ArithmeticError) as exc:
+            raise self._error(exc) from None
+
+    def plan_applies(self, product, action, a, o, prev=None) -> bool:
+        plan = self._plans.get((product, action))
+        if plan is None:
+            return False
+        return self._call(plan["when"], True, a, {}, o, prev)
+
+    def task_when(self, product, action, task, a, out, o, prev=None) -> bool:
+        return self._call(self._task_fn(product, action, task, "when"), True, a, out, o, prev)
+
+    def task_args(self, product, action, task, a, out, o, prev=None) -> dict:
+        return self._call(self._task_fn(product, action, task, "args"), {}, a, out, o, prev)
+
+    def task_sets(self, product, action, task, a, out, o, prev=None) -> dict:
+        return self._call(self._task_fn(product, action, task, "sets"), {}, a, out, o, prev)
+
+    def compensation_args(self, product, action, task, a, out, o, prev=None) -> dict:
+        return self._call(self._task_fn(product, action, task, "compensate"), {}, a, out, o, prev)
+
+    def wait_until(self, product, action, task, a, out, o, prev=None):
+        return self._call(self._task_fn(product, action, task, "wait_until"), None, a, out, o, prev)
