@@ -43,6 +43,137 @@ def check(paths: tuple[str, ...], fmt: str, deny_warnings: bool) -> None:
     sys.exit(1 if failed else 0)
 
 
+def _print_diagnostics(result) -> None:
+    from om_dsl.diagnostics.render import render_text, summary_line
+
+    text = render_text(result.diagnostics, result.sources)
+    if text:
+        click.echo(text, nl=False, err=True)
+    if not result.ok:
+        click.echo(f"compile failed: {summary_line(result.diagnostics)}", err=True)
+
+
+@main.command("compile")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, file_okay=True))
+@click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="The folder to write into: one subfolder per catalog.")
+@click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 and name the stale files when the output differs.")
+def compile_(paths: tuple[str, ...], output: str, check_only: bool) -> None:
+    """Compile specs into plan.json and generated Python modules, per catalog.
+
+    Exits 0 on success, 1 on spec errors (or stale output with --check).
+    """
+    from pathlib import Path
+
+    from om_dsl.build import build, stale, write
+
+    result = build(list(paths))
+    _print_diagnostics(result.check)
+    if not result.ok:
+        sys.exit(1)
+    if not result.catalogs:
+        click.echo("compile: no catalog in the given specs (only libraries?)", err=True)
+        sys.exit(1)
+    files = result.files()
+    out_dir = Path(output)
+    names = ", ".join(f"{c.name} {c.version}" for c in result.catalogs)
+    if check_only:
+        outdated = stale(out_dir, files)
+        if outdated:
+            click.echo(f"{len(outdated)} stale file{'s' if len(outdated) != 1 else ''} in {output} (run `om compile {' '.join(paths)} -o {output}`):", err=True)
+            for rel in outdated:
+                click.echo(f"  {out_dir.as_posix()}/{rel}", err=True)
+            sys.exit(1)
+        click.echo(f"{output} is up to date ({names})")
+        return
+    changed = write(out_dir, files)
+    click.echo(f"compiled {names} -> {output}: {len(files)} files, {len(changed)} written")
+
+
+def _load_rules(source: str, catalog: str | None, engine: str):
+    """A compiled catalog folder (generated code) or specs (the interpreter)."""
+    from pathlib import Path
+
+    from om_dsl.runtime.generated import CompiledCatalogError, GeneratedRules
+    from om_dsl.runtime.interpreter import Interpreter
+
+    path = Path(source)
+    if path.is_file() and path.name == "plan.json":
+        path = path.parent
+    if path.is_dir() and (path / "plan.json").is_file():
+        try:
+            rules = GeneratedRules(path)
+        except CompiledCatalogError as exc:
+            raise click.UsageError(str(exc)) from None
+        return Interpreter(rules.catalog) if engine == "interpreter" else rules
+    if engine == "generated":
+        raise click.UsageError(f"{source} is not a compiled catalog; compile it with `om compile`, or use --engine interpreter")
+    from om_dsl.build import build
+
+    result = build([source])
+    if not result.ok:
+        _print_diagnostics(result.check)
+        sys.exit(2)
+    cats = result.catalogs
+    if catalog is not None:
+        cats = [c for c in cats if c.name == catalog]
+        if not cats:
+            raise click.UsageError(f"no catalog `{catalog}` in {source} (found: {', '.join(c.name for c in result.catalogs) or 'none'})")
+    if len(cats) != 1:
+        found = ", ".join(c.name for c in cats) or "none"
+        raise click.UsageError(f"{source} holds {len(cats)} catalogs ({found}); choose one with --catalog")
+    return Interpreter(cats[0])
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=True, file_okay=True))
+@click.argument("order", type=click.Path(exists=True, dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid"]), default="text", show_default=True)
+@click.option("--catalog", help="Which catalog of SOURCE, when it holds several.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "generated", "interpreter"]),
+    default="auto",
+    show_default=True,
+    help="auto: the generated modules of a compiled catalog, the interpreter for specs.",
+)
+def plan(source: str, order: str, fmt: str, catalog: str | None, engine: str) -> None:
+    """Plan an order (TMF622 productOrder JSON) against a catalog.
+
+    SOURCE is a compiled catalog folder (generated/acme) or specs (.om files
+    or folders). Prints the fulfillment requests and the orchestration plan.
+    Exits 0 when the order is accepted, 1 when it is rejected.
+    """
+    from om_dsl.runtime import report
+    from om_dsl.runtime.intake import document_id, parse_document
+    from om_dsl.runtime.order import Rejected
+    from om_dsl.runtime.planning import plan_order
+
+    rules = _load_rules(source, catalog, engine)
+    try:
+        text = open(order, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read {order}: {exc}") from None
+    order_id = None
+    try:
+        doc = parse_document(text)
+        order_id = document_id(doc)
+        planned = plan_order(rules.catalog, rules, doc, order_id)
+    except Rejected as exc:
+        if fmt == "json":
+            click.echo(report.to_json(report.rejected_data(exc, order_id)), nl=False)
+        else:
+            click.echo(report.rejection_text(exc, order_id), nl=False, err=True)
+        sys.exit(1)
+    if fmt == "json":
+        click.echo(report.to_json(report.planned_data(planned)), nl=False)
+    elif fmt == "dot":
+        click.echo(report.to_dot(planned), nl=False)
+    elif fmt == "mermaid":
+        click.echo(report.to_mermaid(planned), nl=False)
+    else:
+        click.echo(report.to_text(planned), nl=False)
+
+
 @main.command()
 @click.argument("code", required=False)
 def explain(code: str | None) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import math
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -22,6 +23,8 @@ from om_dsl.runtime.order import ACTIONS, Order, OrderItem, Problem, Rejected
 _INT = re.compile(r"[+-]?\d+\Z")
 _DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A TMF622 date-time (or a plain date): the calendar day is what plans read.
+_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 MAX_DEPTH = 32  # nesting of productOrderItem: beyond this, the document is not an order
 
@@ -54,6 +57,12 @@ def intake(catalog: Catalog, doc: dict, order_id: str | None = None) -> Order:
 
 
 def coerce(attr: AttributeDef, raw):
+    if isinstance(raw, float) and not math.isfinite(raw):
+        raise ValueError("is not a number")
+    return _coerce(attr, raw)
+
+
+def _coerce(attr: AttributeDef, raw):
     """A characteristic value -> the attribute's type; raises ValueError with the reason.
 
     TMF622 characteristic values are often strings: "300" is accepted for
@@ -64,7 +73,7 @@ def coerce(attr: AttributeDef, raw):
             raise ValueError("is a bool")
         if isinstance(raw, int):
             return raw
-        if isinstance(raw, Decimal) and raw == raw.to_integral_value():
+        if isinstance(raw, (Decimal, float)) and raw == int(raw):
             return int(raw)
         if isinstance(raw, str) and _INT.match(raw.strip()):
             return int(raw.strip())
@@ -73,6 +82,8 @@ def coerce(attr: AttributeDef, raw):
             raise ValueError("is a bool")
         if isinstance(raw, (int, Decimal)):
             return Decimal(raw)
+        if isinstance(raw, float):  # a document parsed without parse_float=Decimal
+            return Decimal(repr(raw))
         if isinstance(raw, str) and _DECIMAL.match(raw.strip()):
             return Decimal(raw.strip())
     elif t == "bool":
@@ -110,6 +121,7 @@ class _Intake:
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self.problems: list[Problem] = []
+        self.unreadable_children: set[int] = set()
         self.parents: dict[str, set] = {}
         for p in catalog.products:
             for c in p.children:
@@ -131,8 +143,7 @@ class _Intake:
             if item.id in seen:
                 self.problem("duplicate_item_id", f"the item id {item.id!r} is used twice", item, item.path)
             seen[item.id] = item
-        if not self.problems:
-            self.structure(items)
+        self.structure(items)
         if self.problems:
             raise Rejected(self.problems)
         fields["root_items"] = [i for i in items if i.parent is None]
@@ -156,9 +167,10 @@ class _Intake:
             if v is None:
                 return None
             # TMF622 dates are date-times; the calendar day is what plans use.
-            if isinstance(v, str) and _DATE.match(v):
+            m = _DATE_TIME.fullmatch(v.strip()) if isinstance(v, str) else None
+            if m:
                 try:
-                    return datetime.date.fromisoformat(v[:10])
+                    return datetime.date.fromisoformat(m.group(1))
                 except ValueError:
                     pass
             self.problem("order_field", f"`{key}` must be a date (YYYY-MM-DD or a date-time), not {_show_raw(v)}", path=f"/{key}")
@@ -171,7 +183,7 @@ class _Intake:
                 self.problem("order_field", "`relatedParty` must be a list", path="/relatedParty")
             else:
                 for n, party in enumerate(parties):
-                    if isinstance(party, dict) and party.get("role") == "customer":
+                    if isinstance(party, dict) and str(party.get("role", "")).lower() == "customer":
                         pid = party.get("id")
                         if pid is None and isinstance(party.get("partyOrPartyRole"), dict):  # TMF622 v5
                             pid = party["partyOrPartyRole"].get("id")
@@ -201,6 +213,8 @@ class _Intake:
             here = f"{path}/{n}"
             item = self.read_item(raw, parent, here)
             if item is None:
+                if parent is not None:
+                    self.unreadable_children.add(id(parent))  # its cardinalities cannot be judged
                 continue
             out.append(item)
             made.append(item)
@@ -253,6 +267,7 @@ class _Intake:
 
     def attributes(self, item: OrderItem, product, chars: list, path: str) -> None:
         given: dict = {}
+        named: set = set()  # given, even if its value was rejected
         for n, ch in enumerate(chars):
             here = f"{path}/{n}"
             if not isinstance(ch, dict) or not isinstance(ch.get("name"), str):
@@ -264,9 +279,10 @@ class _Intake:
                 names = ", ".join(a.name for a in product.attributes) or "none"
                 self.problem("unknown_attribute", f"`{name}` is not an attribute of {product.code} (its attributes: {names})", item, here + "/name")
                 continue
-            if name in given:
+            if name in named:
                 self.problem("duplicate_attribute", f"`{name}` is given twice", item, here)
                 continue
+            named.add(name)
             raw = ch.get("value")
             if raw is None:
                 given[name] = None
@@ -290,7 +306,7 @@ class _Intake:
             value = given.get(attr.name)
             if value is None and attr.default is not None:
                 value = E.constant_value(attr.default)
-            if value is None and attr.required:
+            if value is None and attr.required and attr.name not in named - set(given):
                 self.problem("required", f"the required attribute `{attr.name}` is missing", item, path)
             item.values[attr.name] = value
 
@@ -307,7 +323,7 @@ class _Intake:
                 if not any(c.product == item.product for c in parent_product.children):
                     where = " or ".join(sorted(self.parents.get(item.product, ()))) or "nothing: it is a root product"
                     self.problem("placement", f"{item.product} cannot be under {item.parent.product} (item {item.parent.id}); it belongs under {where}", item, item.path)
-            for c in product.children:
+            for c in product.children if id(item) not in self.unreadable_children else ():
                 n = len(item.children_of(c.product))
                 if n < c.min or (c.max is not None and n > c.max):
                     card = f"exactly {c.min}" if c.min == c.max else (f"at least {c.min}" if c.max is None else f"{c.min} to {c.max}")
