@@ -8,12 +8,24 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from om_dsl.build import build, stale, write
 from om_dsl.cli import main
 from om_dsl.model import SCHEMA, loads, plan_json, sources_json
 
 from conftest import ROOT
+
+
+class JSONText(SingleFileSnapshotExtension):
+    _write_mode = WriteMode.TEXT
+    file_extension = "json"
+
+
+def test_plan_json_snapshot(snapshot):
+    """The compiled Acme catalog, as reviewers read it: a change here is a change in meaning."""
+    files = build([str(ROOT / "specs")]).files()
+    assert files["acme/plan.json"] == snapshot(extension_class=JSONText)
 
 
 def test_generated_is_fresh():

@@ -171,18 +171,14 @@ class PyExpr:
         return self.code(c)
 
     def _in(self, x):
-        if self.nullable(x[1]) or self._may_hold_null(x[2]):
+        if self.nullable(x[1]):
             return f"_ops.contains({self.code(x[1])}, {self._container(x[2])})"
         return f"({self.code(x[1])} in {self._container(x[2])})"
 
     def _not_in(self, x):
-        if self.nullable(x[1]) or self._may_hold_null(x[2]):
+        if self.nullable(x[1]):
             return f"_ops.not_contains({self.code(x[1])}, {self._container(x[2])})"
         return f"({self.code(x[1])} not in {self._container(x[2])})"
-
-    def _may_hold_null(self, c) -> bool:
-        # `x in {null}` is false even when x is null; with a non-null x, `in` is plain.
-        return False
 
     def _set(self, x):
         return "[" + ", ".join(self.code(e) for e in x[1:]) + "]"

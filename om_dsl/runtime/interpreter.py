@@ -31,8 +31,7 @@ class Interpreter:
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        self.tables = {t.name: dict(t.entries) for t in catalog.tables}
-        self.tables = {name: {E.constant_value(k): E.constant_value(v) for k, v in entries.items()} for name, entries in self.tables.items()}
+        self.tables = {t.name: {E.constant_value(k): E.constant_value(v) for k, v in t.entries} for t in catalog.tables}
         self._validations: dict = {}
         self._enrichments: dict = {}
         self._decompositions: dict = {}
