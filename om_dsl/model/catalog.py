@@ -258,6 +258,16 @@ class Catalog:
     def decompositions_from(self, source: Optional[str]) -> list[DecompositionDef]:
         return [d for d in self.decompositions if d.source == source]
 
+    def memo(self, key: str, build):
+        """A value derived from this (immutable) catalog, computed once."""
+        cache = self.__dict__.get("_cache")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_cache", cache)
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
+
     def _index(self, key: str, items, keyfn) -> dict:
         cache = self.__dict__.get("_cache")
         if cache is None:

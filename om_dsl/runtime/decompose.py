@@ -54,7 +54,8 @@ class Decomposer:
         self.order = order
         self.lines: list[FulfillmentLine] = []
         self.problems: list[Problem] = []
-        self.rule_defs = {d.name: d for d in catalog.decompositions}
+        self.rule_defs = catalog.memo("decompose.rules", lambda: {d.name: d for d in catalog.decompositions})
+        self.conditions = catalog.memo("decompose.conditions", lambda: {d.name: E.render(d.when) for d in catalog.decompositions if d.when is not None})
 
     def run(self) -> list[FulfillmentLine]:
         o = self.order.fields
@@ -99,7 +100,7 @@ class Decomposer:
                     bundle=bundle,
                     rule=rule_name,
                     relationship=f"{rule.source or 'order'} -> {rule.target}",
-                    condition=E.render(rule.when) if rule.when is not None else None,
+                    condition=self.conditions.get(rule_name),
                     unit=(n, count) if rule.per is not None else None,
                     source_line=source_line,
                 )

@@ -12,6 +12,7 @@ skipped here, and the tasks after it wait for what it waited for.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from typing import Optional
 
 import attrs
@@ -72,8 +73,36 @@ class OrchestrationPlan:
     lines_without_tasks: dict  # line id -> why it has no tasks
 
 
-class PlanCycle(Exception):
-    pass
+@attrs.frozen
+class _TaskInfo:
+    definition: PlanItemDef
+    static_when: bool  # its `when` reads only values fixed at planning time
+    when_text: Optional[str]
+    after: tuple  # ((DependencyDef, "after ..."), ...)
+    before: tuple
+
+
+def _plan_index(catalog: Catalog) -> dict:
+    """(product, action) -> (plan, {task: _TaskInfo}), computed once per catalog."""
+
+    def build():
+        out = {}
+        for plan in catalog.plans:
+            written = {attr for i in plan.items for attr, _ in i.sets}
+            tasks = {}
+            for d in plan.items:
+                static = d.when is not None and not E.reads(d.when, "output") and not (E.reads(d.when, "attr") & written)
+                tasks[d.name] = _TaskInfo(
+                    d,
+                    static,
+                    E.render(d.when) if d.when is not None else None,
+                    tuple((dep, f"after {dep.describe()}") for dep in d.after),
+                    tuple((dep, f"{d.name} before {dep.describe()}") for dep in d.before),
+                )
+            out[(plan.product, plan.action)] = (plan, tasks)
+        return out
+
+    return catalog.memo("planner.index", build)
 
 
 def instantiate(catalog: Catalog, rules, order: Order, lines: list[FulfillmentLine], previous: dict | None = None) -> OrchestrationPlan:
@@ -92,6 +121,8 @@ class _Planner:
         self.without: dict[str, str] = {}
         self.edges: dict[str, list[Dependency]] = {}  # item id (kept or skipped) -> what it waits for
         self.by_line: dict[str, dict[str, str]] = {}  # line id -> task name -> item id
+        self.info: dict[str, tuple] = {}  # item id (kept or skipped) -> (line, _TaskInfo)
+        self.index = _plan_index(catalog)
 
     def run(self) -> OrchestrationPlan:
         o = self.order.fields
@@ -107,10 +138,11 @@ class _Planner:
         if line.action == "noChange":
             self.without[line.id] = "noChange: nothing to fulfill"
             return
-        plan = self.catalog.plan(line.product, line.action)
-        if plan is None:
+        entry = self.index.get((line.product, line.action))
+        if entry is None:
             self.without[line.id] = f"{line.product} has no plan for {line.action}"
             return
+        plan, infos = entry
         prev = self.previous.get(line.id)
         try:
             applies = self.rules.plan_applies(line.product, line.action, line.values, o, prev)
@@ -119,27 +151,25 @@ class _Planner:
         if not applies:
             self.without[line.id] = f"the plan's condition is false: when {E.render(plan.when)}"
             return
-        written = {attr for i in plan.items for attr, _ in i.sets}
         tasks = self.by_line.setdefault(line.id, {})
-        for d in plan.items:
-            item_id = f"{line.id}:{d.name}"
-            tasks[d.name] = item_id
-            condition = None
-            if d.when is not None:
-                static = not E.reads(d.when, "output") and not (E.reads(d.when, "attr") & written)
-                if static:
-                    try:
-                        holds = self.rules.task_when(line.product, line.action, d.name, line.values, {}, o, prev)
-                    except EvaluationError as exc:
-                        raise Rejected([Problem(exc.element, f"{exc.element} ({exc.source}) cannot be evaluated for line {line.id}: {exc.message}")]) from None
-                    if not holds:
-                        self.skipped[item_id] = SkippedItem(item_id, line.id, f"when {E.render(d.when)} is false")
-                        self.edges[item_id] = []
-                        continue
-                else:
-                    condition = E.render(d.when)
-            self.items[item_id] = PlannedItem(item_id, d.name, d.kind, line.product, line.action, line.id, line.bundle, d, condition=condition)
+        for name, info in infos.items():
+            d = info.definition
+            item_id = f"{line.id}:{name}"
+            tasks[name] = item_id
+            self.info[item_id] = (line, info)
             self.edges[item_id] = []
+            condition = None
+            if info.static_when:
+                try:
+                    holds = self.rules.task_when(line.product, line.action, name, line.values, {}, o, prev)
+                except EvaluationError as exc:
+                    raise Rejected([Problem(exc.element, f"{exc.element} ({exc.source}) cannot be evaluated for line {line.id}: {exc.message}")]) from None
+                if not holds:
+                    self.skipped[item_id] = SkippedItem(item_id, line.id, f"when {info.when_text} is false")
+                    continue
+            elif d.when is not None:
+                condition = info.when_text
+            self.items[item_id] = PlannedItem(item_id, name, d.kind, line.product, line.action, line.id, line.bundle, d, condition=condition)
 
     # ---- dependencies ---------------------------------------------------------------------
 
@@ -148,11 +178,14 @@ class _Planner:
         if dep.scope == "plan":
             found = self.by_line.get(line.id, {}).get(dep.task)
             return [found] if found else []
+        if dep.scope == "bundle" and line.bundle is None:
+            return []
+        lines = self.lines_in_bundle.get(line.bundle, ()) if dep.scope == "bundle" else self.lines
         out = []
-        for other in self.lines:
-            if dep.scope == "bundle" and (line.bundle is None or other.bundle != line.bundle):
+        for other in lines:
+            tasks = self.by_line.get(other.id)
+            if not tasks:
                 continue
-            tasks = self.by_line.get(other.id, {})
             if dep.task is None:  # every task of the other products' lines
                 if other.product != line.product:
                     out.extend(tasks.values())
@@ -161,27 +194,25 @@ class _Planner:
         return out
 
     def resolve(self) -> None:
-        lines = {l.id: l for l in self.lines}
-        every = {**self.items, **{k: None for k in self.skipped}}
-        for item_id in every:
-            line_id, _, name = item_id.rpartition(":")
-            line = lines[line_id]
-            d = self.catalog.plan(line.product, line.action).item(name)
-            for dep in d.after:
+        self.lines_in_bundle: dict = {}
+        for l in self.lines:
+            self.lines_in_bundle.setdefault(l.bundle, []).append(l)
+        for item_id, (line, info) in self.info.items():
+            for dep, via in info.after:
                 for target in self.targets(line, dep):
                     if target != item_id:
-                        self.edges[item_id].append(Dependency(target, f"after {dep.describe()}"))
-            for dep in d.before:
+                        self.edges[item_id].append(Dependency(target, via))
+            for dep, via in info.before:
                 for target in self.targets(line, dep):
                     if target != item_id:
-                        self.edges[target].append(Dependency(item_id, f"{name} before {dep.describe()}"))
+                        self.edges[target].append(Dependency(item_id, via))
         # Through skipped items: wait for what they waited for.
         for item in self.items.values():
             out: list[Dependency] = []
             seen: set[str] = set()
-            todo = list(self.edges[item.id])
+            todo = deque(self.edges[item.id])
             while todo:
-                dep = todo.pop(0)
+                dep = todo.popleft()
                 if dep.on in seen:
                     continue
                 seen.add(dep.on)
