@@ -9,7 +9,6 @@ import attrs
 from om_dsl.check import types as T
 from om_dsl.check.expressions import ExprChecker, ExprContext, attribute_type
 from om_dsl.check.graphs import find_cycles
-from om_dsl.check.products import check_type_name
 from om_dsl.check.scope import CatalogScope
 from om_dsl.check.suggest import did_you_mean, unknown_product
 from om_dsl.check.systems import check_params, check_positive, check_retry, find_operation

@@ -206,30 +206,9 @@ class _Lowering:
         d = self.scope.default_timeout
         return d.duration.value if d is not None else None
 
-    def system(self, x: ast.System) -> SystemDef:
-        name = x.name.value
-        self.at(ids.system(name), x)
-        ops = []
-        for op in x.operations:
-            self.at(ids.operation(name, op.name.value), op)
-            retry = op.retry if op.retry is not None else x.retry
-            timeout = op.timeout if op.timeout is not None else x.timeout
-            ops.append(
-                OperationDef(
-                    system=name,
-                    name=op.name.value,
-                    inputs=[Param(p.name.value, p.type.value) for p in op.inputs],
-                    outputs=[Param(p.name.value, p.type.value) for p in op.outputs],
-                    is_async=op.is_async,
-                    retry=self.retry(retry) if retry is not None else self.default_retry(),
-                    timeout_ms=timeout.value if timeout is not None else self.default_timeout(),
-                )
-            )
-        return SystemDef(name, x.display_name.value if x.display_name else None, sorted(ops, key=lambda o: o.name))
-
-    def operation(self, call: ast.OperationCall) -> OperationDef:
-        system = self.scope.systems[call.system.value]
-        op = next(o for o in system.operations if o.name.value == call.operation.value)
+    def lower_operation(self, system: ast.System, op: ast.Operation) -> OperationDef:
+        """An operation with its retry policy and timeout resolved: the
+        operation's own, else its system's, else the catalog's default."""
         retry = op.retry if op.retry is not None else system.retry
         timeout = op.timeout if op.timeout is not None else system.timeout
         return OperationDef(
@@ -241,6 +220,20 @@ class _Lowering:
             retry=self.retry(retry) if retry is not None else self.default_retry(),
             timeout_ms=timeout.value if timeout is not None else self.default_timeout(),
         )
+
+    def system(self, x: ast.System) -> SystemDef:
+        name = x.name.value
+        self.at(ids.system(name), x)
+        ops = []
+        for op in x.operations:
+            self.at(ids.operation(name, op.name.value), op)
+            ops.append(self.lower_operation(x, op))
+        return SystemDef(name, x.display_name.value if x.display_name else None, sorted(ops, key=lambda o: o.name))
+
+    def operation(self, call: ast.OperationCall) -> OperationDef:
+        system = self.scope.systems[call.system.value]
+        op = next(o for o in system.operations if o.name.value == call.operation.value)
+        return self.lower_operation(system, op)
 
     # ---- plans -----------------------------------------------------------------------------
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime
-import json
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog, ids
-from om_dsl.runtime.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected
+from om_dsl.runtime.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected, show_value
 
 
 def _failed(exc: EvaluationError, item=None) -> Problem:
@@ -35,16 +33,6 @@ def enrich(rules, order: Order) -> None:
             rules.enrich(item, o)
         except EvaluationError as exc:
             raise Rejected([_failed(exc, item)]) from None
-
-
-def _show(value) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
 
 
 class Decomposer:
@@ -126,12 +114,12 @@ class Decomposer:
             if value is None and attr.required:
                 self.problems.append(Problem(ids.mapping(rule.name, attr.name), f"decomposition {rule.name} gives no value for `{attr.name}`, which {rule.target} requires (line {line_id})", *where))
             elif value is not None and attr.allowed is not None and value not in [E.constant_value(v) for v in attr.allowed]:
-                allowed = ", ".join(_show(E.constant_value(v)) for v in attr.allowed)
-                self.problems.append(Problem(ids.mapping(rule.name, attr.name), f"decomposition {rule.name} gives `{attr.name}` = {_show(value)}, not one of {allowed} (line {line_id})", *where))
+                allowed = ", ".join(show_value(E.constant_value(v)) for v in attr.allowed)
+                self.problems.append(Problem(ids.mapping(rule.name, attr.name), f"decomposition {rule.name} gives `{attr.name}` = {show_value(value)}, not one of {allowed} (line {line_id})", *where))
             elif value is not None and attr.range is not None:
                 low, high = (E.constant_value(v) for v in attr.range)
                 if not (low <= value <= high):
-                    self.problems.append(Problem(ids.mapping(rule.name, attr.name), f"decomposition {rule.name} gives `{attr.name}` = {_show(value)}, outside {_show(low)}..{_show(high)} (line {line_id})", *where))
+                    self.problems.append(Problem(ids.mapping(rule.name, attr.name), f"decomposition {rule.name} gives `{attr.name}` = {show_value(value)}, outside {show_value(low)}..{show_value(high)} (line {line_id})", *where))
         return out
 
 

@@ -14,11 +14,11 @@ import hashlib
 import json
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef, Catalog
-from om_dsl.runtime.order import ACTIONS, Order, OrderItem, Problem, Rejected
+from om_dsl.runtime.order import ACTIONS, Order, OrderItem, Problem, Rejected, show_value
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?\Z")
@@ -101,16 +101,6 @@ def _coerce(attr: AttributeDef, raw):
             except ValueError:
                 raise ValueError("is not a calendar date") from None
     raise ValueError(f"is not {'an' if t == 'int' else 'a'} {t}")
-
-
-def _show(value) -> str:
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
 
 
 def _show_raw(raw) -> str:
@@ -293,13 +283,13 @@ class _Intake:
                 self.problem("attribute_type", f"`{name}` = {_show_raw(raw)} {exc}; it must be {'an' if attr.type == 'int' else 'a'} {attr.type}", item, here + "/value")
                 continue
             if attr.allowed is not None and value not in [E.constant_value(v) for v in attr.allowed]:
-                allowed = ", ".join(_show(E.constant_value(v)) for v in attr.allowed)
-                self.problem("allowed_values", f"`{name}` = {_show(value)} is not allowed (allowed: {allowed})", item, here + "/value")
+                allowed = ", ".join(show_value(E.constant_value(v)) for v in attr.allowed)
+                self.problem("allowed_values", f"`{name}` = {show_value(value)} is not allowed (allowed: {allowed})", item, here + "/value")
                 continue
             if attr.range is not None:
                 low, high = (E.constant_value(v) for v in attr.range)
                 if not (low <= value <= high):
-                    self.problem("allowed_values", f"`{name}` = {_show(value)} is outside {_show(low)}..{_show(high)}", item, here + "/value")
+                    self.problem("allowed_values", f"`{name}` = {show_value(value)} is outside {show_value(low)}..{show_value(high)}", item, here + "/value")
                     continue
             given[name] = value
         for attr in product.attributes:

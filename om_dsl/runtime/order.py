@@ -3,9 +3,22 @@ the order's fields, fulfillment lines, and the problems that reject it."""
 
 from __future__ import annotations
 
+import datetime
+import json
 from typing import Optional
 
 import attrs
+
+def show_value(value) -> str:
+    """A runtime value as a rejection message shows it."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)
+
 
 # TMF622 item actions.
 ACTIONS = ("add", "modify", "delete", "noChange")

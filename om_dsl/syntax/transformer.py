@@ -201,7 +201,7 @@ class SpanTransformer(Transformer):
                             f"`{part[0]}` is given twice for decomposition `{name.value}`",
                             name.span,
                             f"this decomposition has two `{part[0]}` clauses",
-                            help=f"combine the conditions with `and`" if part[0] == "when" else f"keep one `{part[0]}` clause",
+                            help="combine the conditions with `and`" if part[0] == "when" else f"keep one `{part[0]}` clause",
                         )
                     )
                 clauses[part[0]] = part[1]
