@@ -41,10 +41,11 @@ def build(paths: list[str]) -> Build:
     return Build(result, sorted(catalogs, key=lambda c: c.name))
 
 
-def write(out_dir: Path, files: dict[str, str]) -> list[str]:
-    """Write the files that differ; return their paths. Files of a catalog's
-    folder that are no longer generated are removed."""
+def write(out_dir: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:
+    """Write the files that differ, and remove the files of a catalog's folder
+    that are no longer generated; return (written, removed)."""
     changed = []
+    removed = []
     for rel, text in files.items():
         path = out_dir / rel
         data = text.encode("utf-8")
@@ -54,8 +55,8 @@ def write(out_dir: Path, files: dict[str, str]) -> list[str]:
             changed.append(rel)
     for rel in _extra(out_dir, files):
         (out_dir / rel).unlink()
-        changed.append(rel)
-    return changed
+        removed.append(rel)
+    return changed, removed
 
 
 def stale(out_dir: Path, files: dict[str, str]) -> list[str]:

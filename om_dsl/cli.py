@@ -85,8 +85,9 @@ def compile_(paths: tuple[str, ...], output: str, check_only: bool) -> None:
             sys.exit(1)
         click.echo(f"{output} is up to date ({names})")
         return
-    changed = write(out_dir, files)
-    click.echo(f"compiled {names} -> {output}: {len(files)} files, {len(changed)} written")
+    changed, removed = write(out_dir, files)
+    gone = f", {len(removed)} no longer generated removed ({', '.join(removed)})" if removed else ""
+    click.echo(f"compiled {names} -> {output}: {len(files)} files, {len(changed)} written{gone}")
 
 
 def _load_rules(source: str, catalog: str | None, engine: str):

@@ -165,6 +165,7 @@ def test_check_names_stale_and_extra_files(tmp_path, in_repo):
     assert (out / "acme" / "plans.py").read_text() == "# edited by hand\n"  # --check writes nothing
     r = runner.invoke(main, ["compile", "specs", "-o", str(out)])
     assert r.exit_code == 0 and not (out / "acme" / "old_module.py").exists()
+    assert "1 written, 1 no longer generated removed (acme/old_module.py)" in r.output
 
 
 def test_compile_with_spec_errors_exits_1_with_diagnostics(write_spec, tmp_path):
@@ -173,6 +174,16 @@ def test_compile_with_spec_errors_exits_1_with_diagnostics(write_spec, tmp_path)
     assert r.exit_code == 1
     assert "error[E110]" in r.output and "spec.om:3" in r.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_plan_json_of_another_schema_is_a_usage_error(tmp_path, in_repo):
+    runner = CliRunner()
+    out = tmp_path / "gen"
+    runner.invoke(main, ["compile", "specs", "-o", str(out)])
+    plan_file = out / "acme" / "plan.json"
+    plan_file.write_text(plan_file.read_text().replace('"om-plan/1"', '"om-plan/9"'))
+    r = runner.invoke(main, ["plan", str(out / "acme"), "examples/orders/tv-alone.json"])
+    assert r.exit_code == 2 and "this version of om reads 'om-plan/1'" in r.output and "Traceback" not in r.output
 
 
 def test_compile_needs_an_output_folder(in_repo):

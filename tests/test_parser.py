@@ -90,3 +90,12 @@ def test_a_missing_brace_is_one_error_at_the_next_declaration():
     assert "is a `}` missing?" in diag.help[0]
     # The declarations after the broken one are kept.
     assert [type(d).__name__ for d in result.module.declarations] == ["CommercialProduct", "Table"]
+
+
+def test_cardinality_forms():
+    """`[1..*]` has no upper limit (regression: the `*` token was dropped, making it `[1]`)."""
+    from om_dsl.syntax.parser import parse_source
+
+    text = 'catalog x version "1"\ncommercial A "A" root {\n  has B [1..*]\n  has C [2]\n  has D [0..3]\n}\n'
+    product = parse_source(text, "x.om").module.declarations[0]
+    assert [(h.product.value, h.min, h.max) for h in product.children] == [("B", 1, None), ("C", 2, 2), ("D", 0, 3)]

@@ -12,7 +12,7 @@
 #   acme/systems.om  sha256:66afebb078e99ee94f884e44550290783607a3e6a937fa95e845dd15e4d66a1a
 #   shared/telco.om  sha256:28831327200dab15fb73f715e7abdd2555c26d527587535e2f98139b891a7487
 """The compiled catalog acme 2026.11: its rules as plain Python
-functions, its plans as data. Load it with `om_dsl.runtime.generated.load`."""
+functions, its plans as data. Load it with `om_dsl.runtime.generated.GeneratedRules(folder)`."""
 
 SCHEMA = 'om-plan/1'
 CATALOG = 'acme'

@@ -361,7 +361,10 @@ class _Names:
         return ("if", self.lower(e.cond), self.lower(e.then), self.lower(e.otherwise))
 
     def _SetLiteral(self, e: ast.SetLiteral):
-        return ("set",) + tuple(self.lower(i) for i in e.items)
+        items = [self.lower(i) for i in e.items]
+        if all(E.is_constant(i) for i in items):  # a set of constants: its order means nothing
+            items = sorted(items, key=_sort_key)
+        return ("set",) + tuple(items)
 
     def _MapExpr(self, e: ast.MapExpr):
         entries = sorted(((literal(x.key), self.lower(x.value)) for x in e.entries), key=lambda kv: _sort_key(kv[0]))

@@ -14,7 +14,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from om_dsl.model.canonical import loads
+from om_dsl.model.canonical import SchemaError, loads
 from om_dsl.runtime import ops
 from om_dsl.runtime.order import EvaluationError
 
@@ -50,7 +50,12 @@ class GeneratedRules:
             raise CompiledCatalogError(f"{folder} is not a compiled catalog: it needs plan.json and the generated modules (run `om compile`)")
         plan_text = plan_file.read_text(encoding="utf-8")
         sources = folder / "sources.json"
-        self.catalog = loads(plan_text, sources.read_text(encoding="utf-8") if sources.is_file() else None)
+        try:
+            self.catalog = loads(plan_text, sources.read_text(encoding="utf-8") if sources.is_file() else None)
+        except SchemaError as exc:
+            raise CompiledCatalogError(f"{plan_file}: {exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CompiledCatalogError(f"{plan_file} is not a plan model om can read ({type(exc).__name__}: {exc}): compile the specs again") from None
         sha = hashlib.sha256(plan_text.encode("utf-8")).hexdigest()
         name = _import_package(folder, sha)
         package = sys.modules[name]

@@ -45,6 +45,8 @@ def parse_document(text: str) -> dict:
 def document_id(doc: dict) -> str:
     """The order's id: its own, or one derived from its content (deterministic)."""
     given = doc.get("id")
+    if isinstance(given, int) and not isinstance(given, bool):
+        return str(given)
     if isinstance(given, str) and given:
         return given
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
@@ -131,7 +133,10 @@ class _Intake:
         seen: dict[str, OrderItem] = {}
         for item in items:
             if item.id in seen:
-                self.problem("duplicate_item_id", f"the item id {item.id!r} is used twice", item, item.path)
+                self.problem("duplicate_item_id", f"the item id `{item.id}` is used twice", item, item.path)
+            if item.id == "order" and item.parent is None:
+                # Lines and requests of the order scope are named `order/...` and `FR-order`.
+                self.problem("reserved_item_id", "the item id `order` is reserved for the order scope: give the root item another id", item, item.path + "/id")
             seen[item.id] = item
         self.structure(items)
         if self.problems:

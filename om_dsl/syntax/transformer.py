@@ -151,12 +151,13 @@ class SpanTransformer(Transformer):
 
     @v_args(meta=True)
     def has_child(self, meta, c):
-        low = int(c[1])
-        if len(c) == 2:
+        # Every token is kept (`!has_child`): has NAME [ LOW ( .. HIGH|* )? ]
+        name, low = c[1], int(c[3])
+        if str(c[4]) == "]":
             high = low
         else:
-            high = None if str(c[2]) == "*" else int(c[2])
-        return ast.HasChild(self.name(c[0]), low, high, span=self.span(meta))
+            high = None if str(c[5]) == "*" else int(c[5])
+        return ast.HasChild(self.name(name), low, high, span=self.span(meta))
 
     # ---- rules -----------------------------------------------------------------
 
