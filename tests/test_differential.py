@@ -271,3 +271,42 @@ def test_decimal_results_are_exact(exprs):
     assert link["fee"] == Decimal("35.91")  # 39.90 * 0.9, rounded half up to 2 places
     assert link["per_month"] == Decimal("35.91") / Decimal(3)
     assert link["tier"] == "bronze" and link["kind"] == "b" and link["plain"] is None
+
+
+# ---- anything at all -------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-5, 5000), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+@st.composite
+def odd_orders(draw):
+    """Order-shaped documents with anything in any place."""
+    keys = st.sampled_from(["id", "action", "productOffering", "product", "productOrderItem", "relatedParty", "requestedStartDate", "priority"])
+    value = st.one_of(json_values, acme_orders().map(lambda d: d["productOrderItem"]))
+    doc = draw(acme_orders())
+    for _ in range(draw(st.integers(1, 4))):
+        target = doc
+        items = doc.get("productOrderItem")
+        if isinstance(items, list) and items and draw(st.booleans()):
+            target = draw(st.sampled_from(items))
+            if not isinstance(target, dict):
+                continue
+        chars = target.get("product", {}).get("productCharacteristic") if isinstance(target.get("product"), dict) else None
+        if isinstance(chars, list) and chars and draw(st.booleans()):
+            chosen = draw(st.sampled_from(chars))
+            if isinstance(chosen, dict):
+                chosen["value"] = draw(json_values)
+        else:
+            target[draw(keys)] = draw(value)
+    return doc
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(doc=st.one_of(odd_orders(), st.dictionaries(st.text(max_size=6), json_values, max_size=5)))
+def test_any_document_is_planned_or_rejected_never_a_crash(acme, doc):
+    """Bad input gives a rejection naming what is wrong, never a traceback (and both engines agree)."""
+    agree(*acme, doc)
