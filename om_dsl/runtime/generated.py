@@ -57,6 +57,7 @@ class GeneratedRules:
         except (ValueError, KeyError, TypeError) as exc:
             raise CompiledCatalogError(f"{plan_file} is not a plan model om can read ({type(exc).__name__}: {exc}): compile the specs again") from None
         sha = hashlib.sha256(plan_text.encode("utf-8")).hexdigest()
+        self.plan_text = plan_text
         name = _import_package(folder, sha)
         package = sys.modules[name]
         if getattr(package, "PLAN_SHA256", None) != sha:

@@ -189,5 +189,5 @@ def explain(code: str | None) -> None:
     click.echo(text, nl=not text.endswith("\n"))
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
+# The commands that run orders live in their own module; importing it registers them.
+from om_dsl.cli import orders as _orders  # noqa: E402,F401

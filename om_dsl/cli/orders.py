@@ -1,0 +1,388 @@
+"""`om run`, `om resume`, `om orders`, `om tasks`, `om assets`: running orders
+on the embedded engine (SQLite) against the simulated downstream systems."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from om_dsl.cli import _load_rules, main
+
+
+def _db_option(f):
+    f = click.option("--systems-db", help="The simulated systems' own state (default: DB with .systems before its suffix).")(f)
+    f = click.option("--db", "db_path", envvar="OM_DB", default="om.db", show_default=True, help="The order database (or set OM_DB).")(f)
+    return f
+
+
+def _run_options(f):
+    f = click.option("--tasks-path", multiple=True, envvar="OM_TASKS_PATH", type=click.Path(file_okay=False), help="Where auto tasks' Python packages live (repeatable; or OM_TASKS_PATH).")(f)
+    f = click.option("--start", "start", help="With --clock simulated: the time it starts at (ISO date or date-time).")(f)
+    f = click.option(
+        "--clock",
+        type=click.Choice(["system", "simulated"]),
+        help="system: the wall clock. simulated: waits and retries take no time (demos, tests). Default: what the database was created with, else system.",
+    )(f)
+    f = click.option("--sync", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True, help="SQLite synchronous mode.")(f)
+    return _db_option(f)
+
+
+def _fmt_option(f):
+    return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)(f)
+
+
+def _systems_path(db_path: str, given: Optional[str]) -> str:
+    if given:
+        return given
+    p = Path(db_path)
+    return str(p.with_name(p.stem + ".systems" + (p.suffix or ".db")))
+
+
+class Session:
+    """An open store, its runner, and what it needs; closed on exit."""
+
+    def __init__(self, db_path, systems_db, clock_mode, start, tasks_path, sync, source=None, catalog_name=None):
+        from om_dsl.runtime.adapters import PythonTasks
+        from om_dsl.runtime.clock import SimulatedClock, SystemClock, parse_instant
+        from om_dsl.runtime.runner import Catalogs, Runner
+        from om_dsl.runtime.simulators import Simulators
+        from om_dsl.runtime.store import Store, StoreError
+
+        try:
+            self.store = Store(db_path, synchronous=sync)
+        except StoreError as exc:
+            raise click.UsageError(str(exc)) from None
+        mode = clock_mode or self.store.meta("clock") or "system"
+        if mode == "simulated":
+            stored = self.store.meta("clock_ms")
+            try:
+                begin = parse_instant(start) if start else None
+            except ValueError:
+                raise click.UsageError(f"--start {start!r} is not an ISO date or date-time") from None
+            now = max(x for x in (int(stored) if stored else None, begin, None if stored or begin else SystemClock().now()) if x is not None)
+            self.clock = SimulatedClock(now)
+        else:
+            self.clock = SystemClock()
+        with self.store.transaction() as db:
+            self.store.set_meta(db, "clock", mode)
+        rules = _load_rules(source, catalog_name, "auto") if source else None
+        self.systems = Simulators(_systems_path(db_path, systems_db))
+        self.runner = Runner(self.store, Catalogs(self.store, rules), self.systems, PythonTasks(tuple(os.path.abspath(p) for p in tasks_path)), self.clock)
+        self.db_path = db_path
+
+    def close(self) -> None:
+        if self.clock.simulated:
+            with self.store.transaction() as db:
+                self.store.set_meta(db, "clock_ms", str(self.clock.now()))
+        self.systems.close()
+        self.store.close()
+
+
+@contextlib.contextmanager
+def session(**kw):
+    from om_dsl.runtime.runner import RunnerBusy, runner_lock
+
+    s = Session(**kw)
+    try:
+        with runner_lock(kw["db_path"]):
+            yield s
+    except RunnerBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        s.close()
+
+
+def _progress(enabled: bool):
+    def show(order_id, history):
+        if not enabled:
+            return
+        for h in history:
+            if h["to"] is None and h["from"] is None:
+                continue
+            arrow = f"{h['from'] or '-'} -> {h['to']}"
+            click.echo(f"  {order_id}  {h['subject']:<28} {arrow:<28} {h['cause']}", err=True)
+
+    return show
+
+
+# ---- om run / om resume ------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.argument("orders", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@_fmt_option
+@_run_options
+def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync):
+    """Submit orders (TMF622 JSON) and run them until each completes or waits
+    for a person or a timer.
+
+    SOURCE is a compiled catalog (generated/acme) or specs. Exits 0 when every
+    order was accepted, 1 when one was rejected.
+    """
+    from om_dsl.runtime import report
+    from om_dsl.runtime.order import Rejected
+
+    rejected = False
+    results = []
+    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name) as s:
+        s.runner.on_event = _progress(not quiet and fmt == "text")
+        for path in orders:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise click.UsageError(f"cannot read {path}: {exc}") from None
+            try:
+                order_id, status, problems = s.runner.submit(text)
+            except Rejected as exc:
+                click.echo(report.rejection_text(exc), nl=False, err=True)
+                rejected = True
+                continue
+            if status == "rejected":
+                click.echo(report.rejection_text(Rejected(problems), order_id), nl=False, err=True)
+                rejected = True
+            results.append(order_id)
+        s.runner.drive()
+        _summary(s, results, fmt)
+    sys.exit(1 if rejected else 0)
+
+
+@main.command()
+@click.argument("source", required=False, type=click.Path(exists=True))
+@click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--quiet", "-q", is_flag=True)
+@_fmt_option
+@_run_options
+def resume(source, catalog_name, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync):
+    """Continue every unfinished order: commands left undone (after a crash),
+    callbacks, retries and waits that are due.
+
+    Orders run on the catalog version they started with (from the store);
+    SOURCE, when given, serves its own version with its generated modules.
+    """
+    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name) as s:
+        s.runner.on_event = _progress(not quiet and fmt == "text")
+        s.runner.drive()
+        _summary(s, s.store.unfinished_orders(), fmt)
+
+
+def _summary(s: Session, order_ids: list, fmt: str) -> None:
+    data = [_order_data(s, oid) for oid in order_ids]
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    for d in data:
+        click.echo(f"order {d['id']}: {d['status']}")
+        for t in d["tasks"]:
+            if t.get("waiting_for"):
+                click.echo(f"  {t['id']:<28} {t['status']:<13} {t['waiting_for']}")
+
+
+def _order_data(s: Session, order_id: str) -> dict:
+    from om_dsl.runtime.clock import show_instant
+
+    row = s.store.order_row(order_id)
+    if row is None:
+        raise click.UsageError(f"no order {order_id} in {s.db_path}")
+    out = {"id": order_id, "status": row["status"], "customer": row["customer"], "external_id": row["external_id"], "created_at": show_instant(row["created_at"]), "updated_at": show_instant(row["updated_at"])}
+    if row["problems"]:
+        out["problems"] = json.loads(row["problems"])
+    run_ = s.store.load(order_id)
+    out["tasks"] = []
+    if run_ is not None:
+        engine = s.runner.catalogs.engine(run_.catalog)
+        for t in run_.tasks.values():
+            entry = {"id": t.id, "name": t.name, "type": t.type, "product": t.product, "line": t.line, "status": t.status, "attempts": t.attempts}
+            why = engine.waiting_for(run_, t)
+            if why:
+                entry["waiting_for"] = why
+            if t.outputs:
+                entry["outputs"] = t.outputs
+            if t.queue:
+                entry["queue"] = t.queue
+            out["tasks"].append(entry)
+        out["catalog"] = run_.catalog
+    return out
+
+
+# ---- om orders ------------------------------------------------------------------------------------
+
+
+@main.group()
+def orders() -> None:
+    """Orders in the database: list, show, history."""
+
+
+@orders.command("list")
+@click.option("--status", help="Only orders in this state (inProgress, completed, held, rejected...).")
+@_fmt_option
+@_db_option
+def orders_list(status, fmt, db_path, systems_db):
+    """Every order, oldest first."""
+    from om_dsl.runtime.clock import show_instant
+
+    store = _open_store(db_path)
+    rows = store.orders(status)
+    data = [{"id": r[0], "status": r[1], "customer": r[2], "external_id": r[3], "created_at": show_instant(r[4]), "updated_at": show_instant(r[5])} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        for d in data:
+            click.echo(f"{d['id']:<16} {d['status']:<13} {d['customer'] or '-':<10} {d['updated_at']}")
+
+
+@orders.command("show")
+@click.argument("order_id")
+@_fmt_option
+@_db_option
+def orders_show(order_id, fmt, db_path, systems_db):
+    """An order's state, and for each task its state and what it waits for."""
+    with _readonly_session(db_path, systems_db) as s:
+        d = _order_data(s, order_id)
+    if fmt == "json":
+        click.echo(json.dumps(d, indent=2, sort_keys=True))
+        return
+    click.echo(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})")
+    for p in d.get("problems", []):
+        click.echo(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
+    for t in d["tasks"]:
+        line = f"  {t['id']:<28} {t['type']:<9} {t['status']:<13}"
+        if t.get("waiting_for"):
+            line += f" {t['waiting_for']}"
+        click.echo(line.rstrip())
+
+
+@orders.command("history")
+@click.argument("order_id")
+@_fmt_option
+@_db_option
+def orders_history(order_id, fmt, db_path, systems_db):
+    """Every transition of the order and its tasks, with its cause."""
+    from om_dsl.runtime.clock import show_instant
+
+    store = _open_store(db_path)
+    if not store.order_exists(order_id):
+        raise click.UsageError(f"no order {order_id} in {db_path}")
+    rows = store.history(order_id)
+    data = [{"seq": r[0], "at": show_instant(r[1]), "subject": r[2], "from": r[3], "to": r[4], "cause": r[5]} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    for d in data:
+        change = f"{d['from'] or '-'} -> {d['to']}" if d["to"] else ""
+        click.echo(f"{d['at']}  {d['subject']:<28} {change:<28} {d['cause']}")
+
+
+# ---- om tasks -------------------------------------------------------------------------------------
+
+
+@main.group()
+def tasks() -> None:
+    """Manual tasks: list the open ones, complete them."""
+
+
+@tasks.command("list")
+@click.option("--queue", help="Only this queue (field_ops...).")
+@click.option("--order", "order_id", help="Only this order.")
+@_fmt_option
+@_db_option
+def tasks_list(queue, order_id, fmt, db_path, systems_db):
+    """Open manual tasks, waiting for a person."""
+    store = _open_store(db_path)
+    rows = store.open_manual_tasks(queue, order_id)
+    data = [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    if not data:
+        click.echo("no open manual tasks")
+    for d in data:
+        click.echo(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']})")
+
+
+@tasks.command("complete")
+@click.argument("order_id")
+@click.argument("task_id")
+@click.option("--data", multiple=True, help="An output of the task, key=value (repeatable).")
+@click.option("--by", default=lambda: os.environ.get("USER", "operator"), help="Who completed it (recorded in the history).")
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+def tasks_complete(order_id, task_id, data, by, quiet, db_path, systems_db, clock, start, tasks_path, sync):
+    """Complete a manual task, then run the order on as far as it goes."""
+    from om_dsl.runtime.engine.core import Rejection
+    from om_dsl.runtime.runner import parse_data
+
+    try:
+        outputs = parse_data(data)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync) as s:
+        if not s.store.order_exists(order_id):
+            raise click.UsageError(f"no order {order_id} in {db_path}")
+        s.runner.on_event = _progress(not quiet)
+        try:
+            s.runner.complete_manual(order_id, task_id, outputs, by)
+        except Rejection as exc:
+            raise click.ClickException(str(exc)) from None
+        s.runner.drive()
+        _summary(s, [order_id], "text")
+
+
+# ---- om assets ------------------------------------------------------------------------------------
+
+
+@main.group()
+def assets() -> None:
+    """The installed base: what completed orders created."""
+
+
+@assets.command("list")
+@click.option("--customer", help="Only this customer account.")
+@click.option("--inventory", is_flag=True, help="The technical inventory (lines) instead of the commercial assets.")
+@_fmt_option
+@_db_option
+def assets_list(customer, inventory, fmt, db_path, systems_db):
+    """Commercial assets (or technical inventory) of completed orders."""
+    store = _open_store(db_path)
+    if inventory:
+        rows = store.inventory(customer)
+        data = [{"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": json.loads(r[4]), "outputs": json.loads(r[5]), "order": r[6], "line": r[7], "status": r[8]} for r in rows]
+    else:
+        rows = store.assets(customer)
+        data = [{"id": r[0], "customer": r[1], "product": r[2], "attributes": json.loads(r[3]), "parent": r[4], "order": r[5], "status": r[6]} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    for d in data:
+        attrs_text = ", ".join(f"{k}={v}" for k, v in sorted(d["attributes"].items()) if v is not None)
+        click.echo(f"{d['id']:<28} {d['product']:<18} {d['status']:<7} {attrs_text}")
+
+
+def _open_store(db_path: str):
+    from om_dsl.runtime.store import Store, StoreError
+
+    if not Path(db_path).is_file():
+        raise click.UsageError(f"no database at {db_path} (run an order first, or give --db)")
+    try:
+        return Store(db_path)
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _readonly_session(db_path, systems_db):
+    if not Path(db_path).is_file():
+        raise click.UsageError(f"no database at {db_path} (run an order first, or give --db)")
+    s = Session(db_path, systems_db, None, None, (), "FULL")
+    try:
+        yield s
+    finally:
+        s.close()

@@ -1,0 +1,148 @@
+"""The state of one order as the engine runs it, and its JSON form.
+
+Item states follow the established systems (Salesforce Industries OM):
+pending, ready, running, completed, failed (will retry), fatallyFailed,
+onHold, skipped, cancelled. Order states are TMF622's: acknowledged,
+inProgress, held, completed, failed, partial, cancelled (and rejected, for
+an order that never started).
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Optional
+
+import attrs
+
+# Item states.
+PENDING, READY, RUNNING, COMPLETED, FAILED, FATALLY_FAILED, ON_HOLD, SKIPPED, CANCELLED = (
+    "pending",
+    "ready",
+    "running",
+    "completed",
+    "failed",
+    "fatallyFailed",
+    "onHold",
+    "skipped",
+    "cancelled",
+)
+DONE = (COMPLETED, SKIPPED)  # what a dependency waits for
+
+# Order states.
+ACKNOWLEDGED, IN_PROGRESS, HELD, ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_CANCELLED, REJECTED = (
+    "acknowledged",
+    "inProgress",
+    "held",
+    "completed",
+    "failed",
+    "partial",
+    "cancelled",
+    "rejected",
+)
+FINAL = (ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_CANCELLED, REJECTED)
+
+
+@attrs.define
+class TaskRun:
+    """One orchestration item of one order, as it runs."""
+
+    id: str  # "1/D1:reserve_port"
+    name: str
+    type: str  # callout, manual, auto, milestone, wait
+    product: str
+    action: str
+    line: str
+    depends_on: list
+    status: str = PENDING
+    attempts: int = 0
+    next_at: Optional[int] = None  # ms: when a retry or a wait is due
+    outputs: Optional[dict] = None
+    error: Optional[str] = None
+    key: Optional[str] = None  # idempotency key of its calls
+    queue: Optional[str] = None  # manual tasks
+    started_at: Optional[int] = None
+    finished_at: Optional[int] = None
+
+
+@attrs.define
+class LineRun:
+    product: str
+    action: str
+    values: dict
+    bundle: Optional[str]
+    source_item: Optional[str]
+    rule: str
+
+
+@attrs.define
+class ItemRecord:
+    """A commercial order item, kept for the assets the order creates."""
+
+    id: str
+    product: str
+    action: str
+    parent: Optional[str]
+    values: dict
+    asset_id: Optional[str] = None
+
+
+@attrs.define
+class OrderRun:
+    id: str
+    catalog: str  # the sha256 of the plan.json the order runs on
+    status: str
+    fields: dict  # order fields (scalars; the item lists are rebuilt from `items`)
+    items: list  # [ItemRecord]
+    lines: dict  # line id -> LineRun
+    tasks: dict  # item id -> TaskRun, in plan order
+    created_at: int
+    updated_at: int
+    external_id: Optional[str] = None
+
+
+# ---- JSON -----------------------------------------------------------------------------------
+
+
+def encode_value(v):
+    if isinstance(v, Decimal):
+        return {"$decimal": str(v)}
+    if isinstance(v, datetime.date):
+        return {"$date": v.isoformat()}
+    if isinstance(v, dict):
+        return {k: encode_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [encode_value(x) for x in v]
+    return v
+
+
+def decode_value(v):
+    if isinstance(v, dict):
+        if set(v) == {"$decimal"}:
+            return Decimal(v["$decimal"])
+        if set(v) == {"$date"}:
+            return datetime.date.fromisoformat(v["$date"])
+        return {k: decode_value(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [decode_value(x) for x in v]
+    return v
+
+
+def to_data(run: OrderRun) -> dict:
+    return encode_value(attrs.asdict(run, recurse=True))
+
+
+def from_data(d: dict) -> OrderRun:
+    d = decode_value(d)
+    return OrderRun(
+        id=d["id"],
+        catalog=d["catalog"],
+        status=d["status"],
+        fields=d["fields"],
+        items=[ItemRecord(**i) for i in d["items"]],
+        lines={k: LineRun(**v) for k, v in d["lines"].items()},
+        tasks={k: TaskRun(**v) for k, v in d["tasks"].items()},
+        created_at=d["created_at"],
+        updated_at=d["updated_at"],
+        external_id=d.get("external_id"),
+    )

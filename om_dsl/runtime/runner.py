@@ -1,0 +1,239 @@
+"""The embedded runner: drives orders through the engine core, with the
+SQLite store, the system adapters and a clock.
+
+Driving means: execute the commands in the outbox (call a system, run an
+auto task, notify the originating system), collect callbacks of
+asynchronous operations, and fire retries and waits that are due, each
+result going back to the core as an event. Every event is applied in one
+transaction that also marks its command done, so a crash anywhere leaves
+either the old state with the command still to do (it is done again, with
+the same idempotency key) or the new state with the command done.
+
+One runner at a time works on a database: a lock file next to it keeps a
+second one waiting (a killed runner's lock goes with its process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import time
+from typing import Callable, Optional
+
+from om_dsl.model.canonical import loads
+from om_dsl.runtime.engine import core as C
+from om_dsl.runtime.engine import state as S
+from om_dsl.runtime.interpreter import Interpreter
+from om_dsl.runtime.intake import document_id, parse_document
+from om_dsl.runtime.order import Rejected
+from om_dsl.runtime.planning import plan_order
+from om_dsl.runtime.store import Store
+
+
+class RunnerBusy(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def runner_lock(db_path: str, wait_s: float = 30.0):
+    """Hold the database's runner lock (a flock on DB.lock)."""
+    with open(db_path + ".lock", "a+") as f:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RunnerBusy(f"another om process is running orders on {db_path}") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Catalogs:
+    """The rules for each catalog version an order may run on.
+
+    The current compiled catalog serves its own version with its generated
+    modules; an older version an order started on is served by the
+    interpreter, from the plan.json the store kept when the order began."""
+
+    def __init__(self, store: Store, current=None):
+        self.store = store
+        self.current = current
+        self._cache: dict[str, tuple] = {}
+        if current is not None:
+            self.current_sha = sha_of(current)
+            self._cache[self.current_sha] = (current.catalog, current)
+
+    def rules(self, sha: str):
+        if sha not in self._cache:
+            row = self.store.catalog_version(sha)
+            if row is None:
+                raise KeyError(f"catalog version {sha[:12]} is not in the store")
+            catalog = loads(row[2], row[3])
+            self._cache[sha] = (catalog, Interpreter(catalog))
+        return self._cache[sha]
+
+    def engine(self, sha: str) -> C.Engine:
+        catalog, rules = self.rules(sha)
+        return C.Engine(catalog, rules)
+
+
+def sha_of(rules) -> str:
+    from om_dsl.model.canonical import plan_json
+
+    text = getattr(rules, "plan_text", None) or plan_json(rules.catalog)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Runner:
+    def __init__(self, store: Store, catalogs: Catalogs, systems, python_tasks, clock, on_event: Optional[Callable] = None):
+        self.store = store
+        self.catalogs = catalogs
+        self.systems = systems
+        self.python_tasks = python_tasks
+        self.clock = clock
+        self.on_event = on_event or (lambda order_id, history: None)
+
+    # ---- submitting an order ---------------------------------------------------------------------
+
+    def submit(self, text: str, order_id: Optional[str] = None):
+        """Accept (plan and start) or reject an order document; returns (order id, status, problems)."""
+        from om_dsl.model.canonical import plan_json, sources_json
+
+        rules = self.catalogs.current
+        now = self.clock.now()
+        try:
+            doc = parse_document(text)
+        except Rejected as exc:
+            raise exc
+        order_id = order_id or document_id(doc)
+        if self.store.order_exists(order_id):
+            raise Rejected([_problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")])
+        try:
+            planned = plan_order(rules.catalog, rules, doc, order_id)
+        except Rejected as exc:
+            problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
+            with self.store.transaction() as db:
+                self.store.insert_rejected(db, order_id, text, problems, now)
+            return order_id, S.REJECTED, exc.problems
+        sha = self.catalogs.current_sha
+        step = C.Engine(rules.catalog, rules).start(planned, sha, now)
+        with self.store.transaction() as db:
+            self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
+            self.store.insert_order(db, step.run, text)
+            self.store.save(db, step.run, step.history, step.commands, now)
+            if step.run.status == S.ORDER_COMPLETED:
+                self.store.assetize(db, step.run, now)
+        self.on_event(order_id, step.history)
+        return order_id, step.run.status, []
+
+    # ---- applying events ------------------------------------------------------------------------------
+
+    def apply(self, order_id: str, make_event: Callable[[int], object], command_seq: Optional[int] = None):
+        """Apply one event to an order in one transaction (with its command marked done)."""
+        now = self.clock.now()
+        with self.store.transaction() as db:
+            run = self.store.load(order_id)
+            engine = self.catalogs.engine(run.catalog)
+            event = make_event(now)
+            try:
+                step = engine.handle(run, event)
+            except C.Rejection as exc:
+                if command_seq is None:
+                    raise
+                # A command whose task moved on meanwhile: record it, do not apply it.
+                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"ignored: {exc}"))
+                self.store.mark_done(db, command_seq, now)
+                return None
+            self.store.save(db, step.run, step.history, step.commands, now)
+            if command_seq is not None:
+                self.store.mark_done(db, command_seq, now)
+            if step.run.status == S.ORDER_COMPLETED and run.status != S.ORDER_COMPLETED:
+                self.store.assetize(db, step.run, now)
+        self.on_event(order_id, step.history)
+        return step
+
+    def complete_manual(self, order_id: str, item_id: str, data: dict, by: str):
+        return self.apply(order_id, lambda now: C.ManualCompleted(item_id, data, by, now))
+
+    # ---- driving -------------------------------------------------------------------------------------------
+
+    def execute(self, seq: int, cmd: dict) -> None:
+        kind = cmd["kind"]
+        order_id = cmd["order"]
+        if kind == "notify":
+            self.systems.notify(cmd["key"], {k: v for k, v in cmd.items() if k != "key"})
+            with self.store.transaction() as db:
+                self.store.mark_done(db, seq, self.clock.now())
+            return
+        if kind == "call":
+            result = self.systems.call(cmd["system"], cmd["operation"], cmd["args"], cmd["key"], cmd.get("outputs", []), cmd.get("is_async", False))
+        else:
+            result = self.python_tasks.call(cmd["target"], cmd["args"], cmd["key"])
+        task = cmd["task"]
+        if result.status == "ok":
+            self.apply(order_id, lambda now: C.CallSucceeded(task, result.outputs, now), seq)
+        elif result.status == "accepted":
+            self.apply(order_id, lambda now: C.CallAccepted(task, now), seq)
+        else:
+            self.apply(order_id, lambda now: C.CallFailed(task, result.message, result.retryable, now), seq)
+
+    def deliver_callbacks(self) -> bool:
+        delivered = False
+        for cb_id, key, outputs in self.systems.pending_callbacks():
+            order_id = self.store.order_of_call(key)
+            if order_id is not None:
+                self.apply(order_id, lambda now: C.CallbackReceived(key, outputs, True, "", now))
+            self.systems.ack_callback(cb_id)  # after it is applied: a crash in between redelivers it
+            delivered = True
+        return delivered
+
+    def fire_timers(self) -> bool:
+        due = self.store.due_orders(self.clock.now())
+        for order_id in due:
+            self.apply(order_id, lambda now: C.TimePassed(now))
+        return bool(due)
+
+    def drive(self, max_steps: int = 1_000_000) -> None:
+        """Work until nothing is left but people and timers in the future
+        (with a simulated clock, jump to the next timer and go on)."""
+        for _ in range(max_steps):
+            pending = self.store.pending_commands()
+            for seq, cmd in pending:
+                self.execute(seq, cmd)
+            progressed = bool(pending)
+            progressed |= self.deliver_callbacks()
+            progressed |= self.fire_timers()
+            if progressed:
+                continue
+            nxt = self.store.next_timer()
+            if nxt is not None and self.clock.simulated:
+                self.clock.advance_to(nxt)
+                continue
+            return
+
+
+def _problem(rule: str, message: str):
+    from om_dsl.runtime.order import Problem
+
+    return Problem(rule, message)
+
+
+def parse_data(pairs: tuple[str, ...]) -> dict:
+    """`key=value` pairs -> outputs of a manual task (values stay strings; JSON is parsed when it is JSON)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
