@@ -292,13 +292,18 @@ def tasks() -> None:
 @tasks.command("list")
 @click.option("--queue", help="Only this queue (field_ops...).")
 @click.option("--order", "order_id", help="Only this order.")
+@click.option("--ids", is_flag=True, help="Only `ORDER TASK` per line, for scripts.")
 @_fmt_option
 @_db_option
-def tasks_list(queue, order_id, fmt, db_path, systems_db):
+def tasks_list(queue, order_id, ids, fmt, db_path, systems_db):
     """Open manual tasks, waiting for a person."""
     store = _open_store(db_path)
     rows = store.open_manual_tasks(queue, order_id)
     data = [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
+    if ids:
+        for d in data:
+            click.echo(f"{d['order']} {d['task']}")
+        return
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return

@@ -321,7 +321,11 @@ class Engine:
         """Why a task that is not done has not moved on (operators ask)."""
         if task.status == S.PENDING:
             open_deps = [d for d in task.depends_on if d in run.tasks and run.tasks[d].status not in S.DONE]
-            return "waiting for " + ", ".join(f"{d} ({run.tasks[d].status})" for d in open_deps) if open_deps else None
+            if not open_deps:
+                return None
+            shown = ", ".join(f"{d} ({run.tasks[d].status})" for d in open_deps[:3])
+            more = f" and {len(open_deps) - 3} more" if len(open_deps) > 3 else ""
+            return f"waiting for {shown}{more}"
         if task.status == S.READY and task.type == "manual":
             return f"waiting for a person in queue {task.queue}"
         if task.status == S.RUNNING and task.type == "wait" and task.next_at:
