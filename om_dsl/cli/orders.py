@@ -319,8 +319,9 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db):
 @click.option("--data", multiple=True, help="An output of the task, key=value (repeatable).")
 @click.option("--by", default=lambda: os.environ.get("USER", "operator"), help="Who completed it (recorded in the history).")
 @click.option("--quiet", "-q", is_flag=True)
+@_fmt_option
 @_run_options
-def tasks_complete(order_id, task_id, data, by, quiet, db_path, systems_db, clock, start, tasks_path, sync):
+def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync):
     """Complete a manual task, then run the order on as far as it goes."""
     from om_dsl.runtime.engine.core import Rejection
     from om_dsl.runtime.runner import parse_data
@@ -332,13 +333,13 @@ def tasks_complete(order_id, task_id, data, by, quiet, db_path, systems_db, cloc
     with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync) as s:
         if not s.store.order_exists(order_id):
             raise click.UsageError(f"no order {order_id} in {db_path}")
-        s.runner.on_event = _progress(not quiet)
+        s.runner.on_event = _progress(not quiet and fmt == "text")
         try:
             s.runner.complete_manual(order_id, task_id, outputs, by)
         except Rejection as exc:
             raise click.ClickException(str(exc)) from None
         s.runner.drive()
-        _summary(s, [order_id], "text")
+        _summary(s, [order_id], fmt)
 
 
 # ---- om assets ------------------------------------------------------------------------------------
