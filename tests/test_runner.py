@@ -172,3 +172,29 @@ def test_schema_is_versioned(tmp_path):
     (tmp_path / "junk.db").write_text("not a database" * 100)
     with pytest.raises(StoreError):
         Store(str(tmp_path / "junk.db"))
+
+
+def test_a_lost_callback_times_out_and_the_call_is_retried_with_the_same_key(tmp_path):
+    """voice.port_number is asynchronous, with a 2 d timeout and the `patient` policy (every 1 h).
+    Its callback is lost: after 2 d the task fails, is retried under the same idempotency key, the
+    platform sends its answer again, and the order completes, with one porting effect."""
+    runner = make_runner(tmp_path)
+    order_id, _, _ = runner.submit(order_text("fiber-tv-ported-phone.json"))
+    # Run the calls, but lose every callback on the way.
+    for _ in range(50):
+        for seq, cmd in runner.store.pending_commands():
+            runner.execute(seq, cmd)
+        for cb_id, key, outputs in runner.systems.pending_callbacks():
+            runner.systems.ack_callback(cb_id)
+    run = runner.store.load(order_id)
+    port = next(t for t in run.tasks.values() if t.name == "port_number")
+    accepted = next(e["at"] for e in history(runner.store, order_id) if e["subject"] == port.id and e["cause"].startswith("acknowledged"))
+    assert port.status == S.RUNNING and port.next_at == accepted + 2 * 86_400_000
+    operate(runner)
+    run = runner.store.load(order_id)
+    port = run.tasks[port.id]
+    assert run.status == S.ORDER_COMPLETED and port.status == S.COMPLETED and port.attempts == 2
+    causes = [e["cause"] for e in history(runner.store, order_id) if e["subject"] == port.id]
+    assert any(c.startswith("no callback within 172800 s; retry 1 of the policy in 3600 s") for c in causes), causes
+    ((key, calls),) = [(k, c) for k, system, op, *_rest, c in runner.systems.effects() if op == "port_number"]
+    assert key == f"{order_id}:{port.id}:1" and calls == 2

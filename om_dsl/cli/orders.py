@@ -47,31 +47,35 @@ def _systems_path(db_path: str, given: Optional[str]) -> str:
 class Session:
     """An open store, its runner, and what it needs; closed on exit."""
 
-    def __init__(self, db_path, systems_db, clock_mode, start, tasks_path, sync, source=None, catalog_name=None):
+    def __init__(self, db_path, systems_db, clock_mode, start, tasks_path, sync, source=None, catalog_name=None, must_exist=False):
         from om_dsl.runtime.adapters import PythonTasks
         from om_dsl.runtime.clock import SimulatedClock, SystemClock, parse_instant
         from om_dsl.runtime.runner import Catalogs, Runner
         from om_dsl.runtime.simulators import Simulators
         from om_dsl.runtime.store import Store, StoreError
 
+        if must_exist and not Path(db_path).is_file():
+            raise click.UsageError(f"no database at {db_path} (run an order first, or give --db)")
+        try:
+            begin = parse_instant(start) if start else None
+        except ValueError:
+            raise click.UsageError(f"--start {start!r} is not an ISO date or date-time") from None
+        rules = _load_rules(source, catalog_name, "auto") if source else None
         try:
             self.store = Store(db_path, synchronous=sync)
         except StoreError as exc:
             raise click.UsageError(str(exc)) from None
-        mode = clock_mode or self.store.meta("clock") or "system"
+        stored_mode = self.store.meta("clock")
+        mode = clock_mode or stored_mode or "system"
         if mode == "simulated":
             stored = self.store.meta("clock_ms")
-            try:
-                begin = parse_instant(start) if start else None
-            except ValueError:
-                raise click.UsageError(f"--start {start!r} is not an ISO date or date-time") from None
-            now = max(x for x in (int(stored) if stored else None, begin, None if stored or begin else SystemClock().now()) if x is not None)
-            self.clock = SimulatedClock(now)
+            candidates = [int(stored) if stored else None, begin]
+            self.clock = SimulatedClock(max([c for c in candidates if c is not None] or [SystemClock().now()]))
         else:
             self.clock = SystemClock()
-        with self.store.transaction() as db:
-            self.store.set_meta(db, "clock", mode)
-        rules = _load_rules(source, catalog_name, "auto") if source else None
+        if mode != stored_mode:
+            with self.store.transaction() as db:
+                self.store.set_meta(db, "clock", mode)
         self.systems = Simulators(_systems_path(db_path, systems_db))
         self.runner = Runner(self.store, Catalogs(self.store, rules), self.systems, PythonTasks(tuple(os.path.abspath(p) for p in tasks_path)), self.clock)
         self.db_path = db_path
@@ -168,7 +172,7 @@ def resume(source, catalog_name, quiet, fmt, db_path, systems_db, clock, start, 
     Orders run on the catalog version they started with (from the store);
     SOURCE, when given, serves its own version with its generated modules.
     """
-    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name) as s:
+    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name, must_exist=True) as s:
         s.runner.on_event = _progress(not quiet and fmt == "text")
         s.runner.drive()
         _summary(s, s.store.unfinished_orders(), fmt)
@@ -186,7 +190,7 @@ def _summary(s: Session, order_ids: list, fmt: str) -> None:
                 click.echo(f"  {t['id']:<28} {t['status']:<13} {t['waiting_for']}")
 
 
-def _order_data(s: Session, order_id: str) -> dict:
+def _order_data(s, order_id: str) -> dict:
     from om_dsl.runtime.clock import show_instant
 
     row = s.store.order_row(order_id)
@@ -330,7 +334,7 @@ def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db,
         outputs = parse_data(data)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync) as s:
+    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, must_exist=True) as s:
         if not s.store.order_exists(order_id):
             raise click.UsageError(f"no order {order_id} in {db_path}")
         s.runner.on_event = _progress(not quiet and fmt == "text")
@@ -383,12 +387,21 @@ def _open_store(db_path: str):
         raise click.UsageError(str(exc)) from None
 
 
+class _View:
+    """A store and the catalogs of its orders, for commands that only read."""
+
+    def __init__(self, db_path: str):
+        from om_dsl.runtime.runner import Catalogs
+
+        self.store = _open_store(db_path)
+        self.db_path = db_path
+        self.runner = type("R", (), {"catalogs": Catalogs(self.store)})()
+
+
 @contextlib.contextmanager
 def _readonly_session(db_path, systems_db):
-    if not Path(db_path).is_file():
-        raise click.UsageError(f"no database at {db_path} (run an order first, or give --db)")
-    s = Session(db_path, systems_db, None, None, (), "FULL")
+    v = _View(db_path)
     try:
-        yield s
+        yield v
     finally:
-        s.close()
+        v.store.close()

@@ -140,6 +140,9 @@ class Runner:
         now = self.clock.now()
         with self.store.transaction() as db:
             run = self.store.load(order_id)
+            if run is None:
+                row = self.store.order_row(order_id)
+                raise C.Rejection(f"order {order_id} is {row['status']}" if row else f"no order {order_id}")
             engine = self.catalogs.engine(run.catalog)
             event = make_event(now)
             try:

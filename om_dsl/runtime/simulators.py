@@ -87,6 +87,8 @@ class Simulators:
             row = self.db.execute("SELECT outputs FROM effects WHERE key = ?", (key,)).fetchone()
             if row is not None:  # the same call again: the first answer, no new effect
                 self.db.execute("UPDATE effects SET calls = calls + 1 WHERE key = ?", (key,))
+                # An asynchronous answer is sent again (the caller may have lost it).
+                self.db.execute("UPDATE callbacks SET delivered = 0 WHERE key = ?", (key,))
                 self.db.execute("COMMIT")
                 return CallResult.accepted() if is_async else CallResult.ok(json.loads(row[0]))
             self.db.execute("INSERT INTO attempts (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1", (key,))

@@ -207,7 +207,7 @@ class Store:
 
     def save(self, db, run: S.OrderRun, history: list, commands: list, now: int) -> None:
         """The new state of an order, its history and its commands: call inside a transaction."""
-        db.execute("UPDATE orders SET status = ?, state = ?, updated_at = ? WHERE id = ?", (run.status, json.dumps(S.to_data(run), sort_keys=True), run.updated_at, run.id))
+        db.execute("UPDATE orders SET status = ?, state = ?, updated_at = ? WHERE id = ?", (run.status, json.dumps(S.to_data(run)), run.updated_at, run.id))  # tasks keep their plan order
         db.executemany(
             "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (order_id, item_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, next_at = excluded.next_at, call_key = excluded.call_key",

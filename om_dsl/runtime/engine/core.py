@@ -26,6 +26,7 @@ from om_dsl.runtime.engine.retry import retry_delay
 from om_dsl.runtime.order import EvaluationError
 
 DAY_MS = 86_400_000
+CALLING = ("callout", "auto")  # the task types that make calls
 
 
 # ---- events ----------------------------------------------------------------------------------
@@ -89,6 +90,10 @@ class Rejection(Exception):
     """An event that does not apply to the order as it is (completing a task that is not open...)."""
 
 
+def _at(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def epoch_ms(day: datetime.date) -> int:
     return int(datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp() * 1000)
 
@@ -127,13 +132,16 @@ class Engine:
         if r.status in S.FINAL:
             raise Rejection(f"order {r.id} is {r.status}")
         if isinstance(event, CallSucceeded):
-            task = self._open(r, event.task, (S.RUNNING,))
-            self._complete(step, task, event.outputs, "the system answered" if task.type == "callout" else "the auto task returned", now)
+            task = self._open(r, event.task, (S.RUNNING,), CALLING)
+            task.next_at = None
+            self._complete(step, task, dict(event.outputs), "the system answered" if task.type == "callout" else "the auto task returned", now)
         elif isinstance(event, CallAccepted):
-            task = self._open(r, event.task, (S.RUNNING,))
+            task = self._open(r, event.task, (S.RUNNING,), CALLING)
+            timeout = self._definition(task).timeout_ms
+            task.next_at = now + timeout if timeout else None  # no callback by then: the call failed
             self._record(step, task.id, S.RUNNING, S.RUNNING, "acknowledged: waiting for the callback", now)
         elif isinstance(event, CallFailed):
-            task = self._open(r, event.task, (S.RUNNING,))
+            task = self._open(r, event.task, (S.RUNNING,), CALLING)
             self._fail(step, task, event.message, event.retryable, now)
         elif isinstance(event, CallbackReceived):
             task = next((t for t in r.tasks.values() if t.key == event.key), None)
@@ -141,7 +149,8 @@ class Engine:
                 what = "unknown" if task is None else f"for {task.id}, which is {task.status}"
                 self._record(step, task.id if task else "order", None, None, f"callback {event.key} ignored: {what}", now)
             elif event.ok:
-                self._complete(step, task, event.outputs, "callback received", now)
+                task.next_at = None
+                self._complete(step, task, dict(event.outputs), "callback received", now)
             else:
                 self._fail(step, task, event.message, False, now)
         elif isinstance(event, ManualCompleted):
@@ -156,10 +165,12 @@ class Engine:
         self._advance(step, now)
         return step
 
-    def _open(self, r: S.OrderRun, task_id: str, states) -> S.TaskRun:
+    def _open(self, r: S.OrderRun, task_id: str, states, types=None) -> S.TaskRun:
         task = r.tasks.get(task_id)
         if task is None:
             raise Rejection(f"order {r.id} has no task {task_id}")
+        if types is not None and task.type not in types:
+            raise Rejection(f"task {task_id} of order {r.id} is a {task.type}: it makes no calls")
         if task.status not in states:
             raise Rejection(f"task {task_id} of order {r.id} is {task.status}, not {' or '.join(states)}")
         return task
@@ -229,6 +240,9 @@ class Engine:
                 self._dispatch(step, task, now, retry=True)
             elif task.status == S.RUNNING and task.type == "wait":
                 self._complete(step, task, {}, "the wait is over", now)
+            elif task.status == S.RUNNING:  # an acknowledged call whose callback is overdue
+                task.next_at = None
+                self._fail(step, task, f"no callback within {self._definition(task).timeout_ms // 1000} s", True, now)
 
     # ---- moving on ---------------------------------------------------------------------------------
 
@@ -244,7 +258,8 @@ class Engine:
                     self._ready(step, task, now)
                     progressed = True
         self._roll_up(step, now)
-        r.updated_at = now
+        if any(h["to"] is not None for h in step.history):
+            r.updated_at = now
 
     def _ready(self, step: Step, task: S.TaskRun, now: int) -> None:
         d = self._definition(task)
@@ -280,7 +295,7 @@ class Engine:
             self._complete(step, task, {}, "the date has come", now)
             return
         task.next_at = due
-        self._set(step, task, S.RUNNING, f"waiting until {datetime.datetime.fromtimestamp(due / 1000, datetime.timezone.utc).isoformat()}", now)
+        self._set(step, task, S.RUNNING, f"waiting until {_at(due)}", now)
 
     def _dispatch(self, step: Step, task: S.TaskRun, now: int, retry: bool = False) -> None:
         d = self._definition(task)
@@ -329,11 +344,13 @@ class Engine:
         if task.status == S.READY and task.type == "manual":
             return f"waiting for a person in queue {task.queue}"
         if task.status == S.RUNNING and task.type == "wait" and task.next_at:
-            return f"waiting until {datetime.datetime.fromtimestamp(task.next_at / 1000, datetime.timezone.utc).isoformat()}"
+            return f"waiting until {_at(task.next_at)}"
+        if task.status == S.RUNNING and task.next_at:
+            return f"waiting for the callback, until {_at(task.next_at)}"
         if task.status == S.RUNNING:
             return "waiting for the system to answer"
         if task.status == S.FAILED and task.next_at:
-            return f"retry due at {datetime.datetime.fromtimestamp(task.next_at / 1000, datetime.timezone.utc).isoformat()}"
+            return f"retry due at {_at(task.next_at)}"
         if task.status == S.FATALLY_FAILED:
             return f"fatally failed: {task.error}"
         return None
