@@ -178,15 +178,17 @@ def _dot_id(s: str) -> str:
     return json.dumps(s)
 
 
-def to_dot(p: PlannedOrder) -> str:
-    out = [f"digraph {_dot_id(p.order.id)} {{", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];"]
+def _lines_with_tasks(p: PlannedOrder):
+    """(position, line, its planned items) for each line that has tasks, in line order."""
     by_line: dict[str, list] = {}
     for it in p.plan.items:
         by_line.setdefault(it.line, []).append(it)
-    for n, line in enumerate(p.lines):
-        items = by_line.get(line.id)
-        if not items:
-            continue
+    return [(n, line, by_line[line.id]) for n, line in enumerate(p.lines) if line.id in by_line]
+
+
+def to_dot(p: PlannedOrder) -> str:
+    out = [f"digraph {_dot_id(p.order.id)} {{", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];"]
+    for n, line, items in _lines_with_tasks(p):
         out.append(f"  subgraph cluster_{n} {{")
         out.append(f"    label={_dot_id(f'{line.id} {line.product} ({line.action})')};")
         for it in items:
@@ -205,13 +207,7 @@ def to_dot(p: PlannedOrder) -> str:
 def to_mermaid(p: PlannedOrder) -> str:
     ids = {it.id: f"t{n}" for n, it in enumerate(p.plan.items)}
     out = ["flowchart LR"]
-    by_line: dict[str, list] = {}
-    for it in p.plan.items:
-        by_line.setdefault(it.line, []).append(it)
-    for n, line in enumerate(p.lines):
-        items = by_line.get(line.id)
-        if not items:
-            continue
+    for n, line, items in _lines_with_tasks(p):
         out.append(f"  subgraph l{n}[\"{line.id} {line.product} ({line.action})\"]")
         for it in items:
             label = f"{it.name}<br/>{it.target}" if it.target else it.name
