@@ -575,7 +575,8 @@ def test_callback_completes_an_accepted_call(engine, every_option):
     assert engine.waiting_for(s.run, s.run.tasks[PORT_NUMBER]) == "waiting for the callback, until 2026-11-29T00:00:00Z"  # the 2d timeout
     done = engine.handle(s.run, C.CallbackReceived(cmd["key"], {"ref": "PORT-REQ-1"}, True, "", NOV27 + 3))
     task = done.run.tasks[PORT_NUMBER]
-    assert task.status == S.COMPLETED and task.outputs == {"ref": "PORT-REQ-1"} and task.finished_at == NOV27 + 3
+    # port_number declares no outputs: what the answer carries beyond the declared outputs is dropped.
+    assert task.status == S.COMPLETED and task.outputs == {} and task.finished_at == NOV27 + 3
     assert done.history[0]["cause"] == "callback received"
 
 
@@ -807,7 +808,7 @@ def test_state_json_round_trip_keeps_decimals_and_dates(mini):
     assert back == run
     assert isinstance(back.lines["1/D1"].values["price"], Decimal)
     assert isinstance(back.fields["requested_start_date"], datetime.date)
-    assert back.tasks[LOOKUP].outputs == {"carrier": "acme", "fee": Decimal("1.50"), "on": datetime.date(2026, 11, 30)}
+    assert back.tasks[LOOKUP].outputs == {"carrier": "acme"}  # undeclared outputs are dropped
     assert list(back.tasks) == list(run.tasks)
     assert all(isinstance(t, S.TaskRun) for t in back.tasks.values())
     assert all(isinstance(l, S.LineRun) for l in back.lines.values())
@@ -854,3 +855,17 @@ def test_next_timer(engine, every_option):
     assert engine.next_timer(step.run) == DEC01
     failed = engine.handle(step.run, C.CallFailed(SHIP_ONT, "503", True, NOV27 + 5))
     assert engine.next_timer(failed.run) == NOV27 + 5 + 10_000
+
+
+def test_an_answer_must_carry_the_declared_outputs(engine, every_option):
+    """reserve_port declares `port_id: string`: an answer without it, or of another type, fails the task."""
+    step = engine.start(every_option, "sha-x", NOV27)
+    run = engine.handle(step.run, C.CallSucceeded("1/D1:check_address", {}, NOV27 + 1)).run
+    bad = engine.handle(run, C.CallSucceeded("1/D1:reserve_port", {"port": "P-1"}, NOV27 + 2)).run
+    task = bad.tasks["1/D1:reserve_port"]
+    assert task.status == S.FATALLY_FAILED and "the answer does not fit the plan: no `port_id`" in task.error
+    assert bad.lines["1/D1"].values["port_id"] is None  # nothing was written onto the line
+    typed = engine.handle(run, C.CallSucceeded("1/D1:reserve_port", {"port_id": 7}, NOV27 + 2)).run
+    assert "`port_id` = 7 is not a string" in typed.tasks["1/D1:reserve_port"].error
+    good = engine.handle(run, C.CallSucceeded("1/D1:reserve_port", {"port_id": "P-1", "extra": 1}, NOV27 + 2)).run
+    assert good.tasks["1/D1:reserve_port"].outputs == {"port_id": "P-1"} and good.lines["1/D1"].values["port_id"] == "P-1"

@@ -198,3 +198,16 @@ def test_a_lost_callback_times_out_and_the_call_is_retried_with_the_same_key(tmp
     assert any(c.startswith("no callback within 172800 s; retry 1 of the policy in 3600 s") for c in causes), causes
     ((key, calls),) = [(k, c) for k, system, op, *_rest, c in runner.systems.effects() if op == "port_number"]
     assert key == f"{order_id}:{port.id}:1" and calls == 2
+
+
+def test_a_callback_redelivered_after_the_order_completed_is_recorded_and_dropped(tmp_path):
+    """A crash between applying a callback and acknowledging it delivers it again, maybe after the order finished."""
+    runner = make_runner(tmp_path)
+    order_id, _, _ = runner.submit(order_text("fiber-tv-ported-phone.json"))
+    operate(runner)
+    assert runner.store.load(order_id).status == S.ORDER_COMPLETED
+    runner.systems.db.execute("UPDATE callbacks SET delivered = 0")
+    runner.drive()  # no exception: the late callback is recorded, not applied
+    assert runner.systems.pending_callbacks() == []
+    assert any(e["cause"].startswith("ignored: order") and "is completed" in e["cause"] for e in history(runner.store, order_id))
+    assert runner.store.load(order_id).status == S.ORDER_COMPLETED

@@ -23,11 +23,11 @@ def _db_option(f):
 
 def _run_options(f):
     f = click.option("--tasks-path", multiple=True, envvar="OM_TASKS_PATH", type=click.Path(file_okay=False), help="Where auto tasks' Python packages live (repeatable; or OM_TASKS_PATH).")(f)
-    f = click.option("--start", "start", help="With --clock simulated: the time it starts at (ISO date or date-time).")(f)
+    f = click.option("--start", "start", help="With --clock simulated: the time it starts at (ISO date or date-time); a simulated clock never goes back.")(f)
     f = click.option(
         "--clock",
         type=click.Choice(["system", "simulated"]),
-        help="system: the wall clock. simulated: waits and retries take no time (demos, tests). Default: what the database was created with, else system.",
+        help="system: the wall clock. simulated: waits and retries take no time (demos, tests). Default: the mode this database last ran with, else system.",
     )(f)
     f = click.option("--sync", type=click.Choice(["FULL", "NORMAL"]), default="FULL", show_default=True, help="SQLite synchronous mode.")(f)
     return _db_option(f)
@@ -73,6 +73,8 @@ class Session:
             self.clock = SimulatedClock(max([c for c in candidates if c is not None] or [SystemClock().now()]))
         else:
             self.clock = SystemClock()
+        if start and mode != "simulated":
+            raise click.UsageError("--start needs --clock simulated: the system clock cannot be set")
         if mode != stored_mode:
             with self.store.transaction() as db:
                 self.store.set_meta(db, "clock", mode)
@@ -88,18 +90,27 @@ class Session:
         self.store.close()
 
 
+class Busy(click.ClickException):
+    exit_code = 3  # another runner holds the database: try again later
+
+
 @contextlib.contextmanager
 def session(**kw):
+    """Hold the runner lock, then open the session: the simulated clock is read
+    and saved under the lock, so two commands cannot take it back in time."""
     from om_dsl.runtime.runner import RunnerBusy, runner_lock
 
-    s = Session(**kw)
+    if kw.get("must_exist") and not Path(kw["db_path"]).is_file():
+        raise click.UsageError(f"no database at {kw['db_path']} (run an order first, or give --db)")
     try:
         with runner_lock(kw["db_path"]):
-            yield s
+            s = Session(**kw)
+            try:
+                yield s
+            finally:
+                s.close()
     except RunnerBusy as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        s.close()
+        raise Busy(str(exc)) from None
 
 
 def _progress(enabled: bool):

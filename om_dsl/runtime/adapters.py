@@ -9,6 +9,7 @@ idempotency key), or `error` (retryable or not).
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from typing import Optional
 
@@ -37,10 +38,12 @@ class CallResult:
 
 class PythonTasks:
     """Auto tasks: `"package.module:function"`, called with the task's
-    arguments as keywords; it returns a dict of outputs (or None)."""
+    arguments as keywords; it returns a dict of outputs (or None). A function
+    that takes an `idempotency_key` parameter gets the call's key too, the
+    same on every retry and after a crash, so that it can apply its effect once."""
 
     def __init__(self, paths: tuple[str, ...] = ()):
-        for p in paths:
+        for p in reversed(paths):  # the first path given is searched first
             if p not in sys.path:
                 sys.path.insert(0, p)
 
@@ -51,9 +54,19 @@ class PythonTasks:
         except (ImportError, AttributeError) as exc:
             return CallResult.error(f"cannot load {target}: {exc}", retryable=False)
         try:
-            result = fn(**args)
+            kwargs = dict(args)
+            if "idempotency_key" in _parameters(fn):
+                kwargs["idempotency_key"] = key
+            result = fn(**kwargs)
         except Exception as exc:  # the task's own failure: retried by its policy
             return CallResult.error(f"{target} raised {type(exc).__name__}: {exc}")
         if result is not None and not isinstance(result, dict):
             return CallResult.error(f"{target} returned {type(result).__name__}, not a dict of outputs", retryable=False)
         return CallResult.ok(result or {})
+
+
+def _parameters(fn) -> set:
+    try:
+        return set(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return set()

@@ -135,10 +135,15 @@ class Runner:
 
     # ---- applying events ------------------------------------------------------------------------------
 
-    def apply(self, order_id: str, make_event: Callable[[int], object], command_seq: Optional[int] = None):
-        """Apply one event to an order in one transaction (with its command marked done)."""
+    def apply(self, order_id: str, make_event: Callable[[int], object], command_seq: Optional[int] = None, tolerate: bool = False):
+        """Apply one event to an order in one transaction (with its command marked done).
+
+        With a command, or `tolerate`, an event the order no longer accepts
+        (its task moved on; the order finished) is recorded and dropped."""
         now = self.clock.now()
         with self.store.transaction() as db:
+            if self.clock.simulated:  # a killed process must not take simulated time back
+                self.store.set_meta(db, "clock_ms", str(now))
             run = self.store.load(order_id)
             if run is None:
                 row = self.store.order_row(order_id)
@@ -148,11 +153,12 @@ class Runner:
             try:
                 step = engine.handle(run, event)
             except C.Rejection as exc:
-                if command_seq is None:
+                if command_seq is None and not tolerate:
                     raise
                 # A command whose task moved on meanwhile: record it, do not apply it.
                 db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"ignored: {exc}"))
-                self.store.mark_done(db, command_seq, now)
+                if command_seq is not None:
+                    self.store.mark_done(db, command_seq, now)
                 return None
             self.store.save(db, step.run, step.history, step.commands, now)
             if command_seq is not None:
@@ -192,7 +198,7 @@ class Runner:
         for cb_id, key, outputs in self.systems.pending_callbacks():
             order_id = self.store.order_of_call(key)
             if order_id is not None:
-                self.apply(order_id, lambda now: C.CallbackReceived(key, outputs, True, "", now))
+                self.apply(order_id, lambda now: C.CallbackReceived(key, outputs, True, "", now), tolerate=True)
             self.systems.ack_callback(cb_id)  # after it is applied: a crash in between redelivers it
             delivered = True
         return delivered

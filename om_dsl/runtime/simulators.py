@@ -24,7 +24,7 @@ from typing import Optional
 from om_dsl.runtime.adapters import CallResult
 from om_dsl.runtime.engine.state import encode_value
 
-SCHEMA = """
+SCHEMA = ["""
 CREATE TABLE IF NOT EXISTS effects (
     key TEXT PRIMARY KEY,
     system TEXT NOT NULL,
@@ -32,21 +32,19 @@ CREATE TABLE IF NOT EXISTS effects (
     args TEXT NOT NULL,
     outputs TEXT NOT NULL,
     calls INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, n INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL);
+)""", "CREATE TABLE IF NOT EXISTS attempts (key TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)", """
 CREATE TABLE IF NOT EXISTS callbacks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL UNIQUE,
     outputs TEXT NOT NULL,
     delivered INTEGER NOT NULL DEFAULT 0
-);
+)""", """
 CREATE TABLE IF NOT EXISTS notifications (
     message_id TEXT PRIMARY KEY,
     payload TEXT NOT NULL,
     deliveries INTEGER NOT NULL
-)
-"""
+)"""]
 
 # How a simulator names what it hands out, by output name.
 FORMATS = {
@@ -64,9 +62,8 @@ class Simulators:
         self.db = sqlite3.connect(path, isolation_level=None, timeout=10)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = FULL")
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                self.db.execute(statement)
+        for statement in SCHEMA:
+            self.db.execute(statement)
 
     def close(self) -> None:
         self.db.close()
@@ -134,7 +131,7 @@ class Simulators:
         self.db.execute("COMMIT")
         return first
 
-    # ---- what happened (tests, `om systems effects`) ----------------------------------------------------
+    # ---- what happened (tests and demos) ----------------------------------------------------------------
 
     def effects(self) -> list[tuple]:
         return self.db.execute("SELECT key, system, operation, args, outputs, calls FROM effects ORDER BY key").fetchall()

@@ -21,93 +21,117 @@ from om_dsl.runtime.engine import state as S
 DEFAULT_DB = "om.db"
 DB_ENV = "OM_DB"
 
-# Each migration takes the schema from version N-1 to N. Never edit one that
-# has shipped: add the next.
+# Each migration takes the schema from version N-1 to N, as a list of
+# statements. Never edit one that has shipped: add the next.
 MIGRATIONS = [
-    """
-    CREATE TABLE meta (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-    CREATE TABLE catalog_versions (
-        sha TEXT PRIMARY KEY,
-        name TEXT NOT NULL,
-        version TEXT NOT NULL,
-        plan_json TEXT NOT NULL,
-        sources_json TEXT,
-        first_used_at INTEGER NOT NULL
-    );
-    CREATE TABLE orders (
-        id TEXT PRIMARY KEY,
-        catalog_sha TEXT REFERENCES catalog_versions(sha),
-        status TEXT NOT NULL,
-        customer TEXT,
-        external_id TEXT,
-        document TEXT NOT NULL,
-        state TEXT,
-        problems TEXT,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    CREATE TABLE tasks (
-        order_id TEXT NOT NULL REFERENCES orders(id),
-        item_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        type TEXT NOT NULL,
-        product TEXT NOT NULL,
-        status TEXT NOT NULL,
-        queue TEXT,
-        attempts INTEGER NOT NULL,
-        next_at INTEGER,
-        call_key TEXT,
-        PRIMARY KEY (order_id, item_id)
-    );
-    CREATE INDEX tasks_by_status ON tasks(status, queue);
-    CREATE INDEX tasks_by_key ON tasks(call_key);
-    CREATE TABLE events (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        order_id TEXT NOT NULL REFERENCES orders(id),
-        at INTEGER NOT NULL,
-        subject TEXT NOT NULL,
-        from_state TEXT,
-        to_state TEXT,
-        cause TEXT NOT NULL
-    );
-    CREATE INDEX events_by_order ON events(order_id, seq);
-    CREATE TABLE outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        order_id TEXT NOT NULL REFERENCES orders(id),
-        kind TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        done INTEGER NOT NULL DEFAULT 0,
-        created_at INTEGER NOT NULL,
-        done_at INTEGER
-    );
-    CREATE INDEX outbox_pending ON outbox(done, seq);
-    CREATE TABLE assets (
-        id TEXT PRIMARY KEY,
-        customer TEXT,
-        product TEXT NOT NULL,
-        attributes TEXT NOT NULL,
-        parent TEXT,
-        order_id TEXT NOT NULL REFERENCES orders(id),
-        item_id TEXT NOT NULL,
-        status TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    CREATE TABLE inventory (
-        id TEXT PRIMARY KEY,
-        customer TEXT,
-        asset_id TEXT,
-        product TEXT NOT NULL,
-        attributes TEXT NOT NULL,
-        outputs TEXT NOT NULL,
-        order_id TEXT NOT NULL REFERENCES orders(id),
-        line TEXT NOT NULL,
-        status TEXT NOT NULL,
-        updated_at INTEGER NOT NULL
-    );
-    """,
+    [
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE catalog_versions (
+            sha TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            plan_json TEXT NOT NULL,
+            sources_json TEXT,
+            first_used_at INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE orders (
+            id TEXT PRIMARY KEY,
+            catalog_sha TEXT REFERENCES catalog_versions(sha),
+            status TEXT NOT NULL,
+            customer TEXT,
+            external_id TEXT,
+            document TEXT NOT NULL,
+            state TEXT,
+            problems TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE tasks (
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            item_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            type TEXT NOT NULL,
+            product TEXT NOT NULL,
+            status TEXT NOT NULL,
+            queue TEXT,
+            attempts INTEGER NOT NULL,
+            next_at INTEGER,
+            call_key TEXT,
+            PRIMARY KEY (order_id, item_id)
+        )
+        """,
+        """
+        CREATE INDEX tasks_by_status ON tasks(status, queue)
+        """,
+        """
+        CREATE INDEX tasks_by_key ON tasks(call_key)
+        """,
+        """
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            at INTEGER NOT NULL,
+            subject TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT,
+            cause TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE INDEX events_by_order ON events(order_id, seq)
+        """,
+        """
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            done INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            done_at INTEGER
+        )
+        """,
+        """
+        CREATE INDEX outbox_pending ON outbox(done, seq)
+        """,
+        """
+        CREATE TABLE assets (
+            id TEXT PRIMARY KEY,
+            customer TEXT,
+            product TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            parent TEXT,
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            item_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE inventory (
+            id TEXT PRIMARY KEY,
+            customer TEXT,
+            asset_id TEXT,
+            product TEXT NOT NULL,
+            attributes TEXT NOT NULL,
+            outputs TEXT NOT NULL,
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            line TEXT NOT NULL,
+            status TEXT NOT NULL,
+            updated_at INTEGER NOT NULL
+        )
+        """,
+    ],
 ]
 
 
@@ -157,9 +181,8 @@ class Store:
             if current > len(MIGRATIONS):
                 raise StoreError(f"{self.path} has schema version {current}; this om knows up to {len(MIGRATIONS)}: upgrade om")
             for n in range(current, len(MIGRATIONS)):
-                for statement in MIGRATIONS[n].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
+                for statement in MIGRATIONS[n]:
+                    db.execute(statement)
             if row is None:
                 db.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
             else:

@@ -90,6 +90,22 @@ class Rejection(Exception):
     """An event that does not apply to the order as it is (completing a task that is not open...)."""
 
 
+def _has_type(value, type_: str) -> bool:
+    from decimal import Decimal
+
+    if type_ == "string":
+        return isinstance(value, str)
+    if type_ == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_ == "decimal":
+        return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+    if type_ == "bool":
+        return isinstance(value, bool)
+    if type_ == "date":
+        return isinstance(value, datetime.date)
+    return True
+
+
 def _at(ms: int) -> str:
     return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -134,7 +150,7 @@ class Engine:
         if isinstance(event, CallSucceeded):
             task = self._open(r, event.task, (S.RUNNING,), CALLING)
             task.next_at = None
-            self._complete(step, task, dict(event.outputs), "the system answered" if task.type == "callout" else "the auto task returned", now)
+            self._answer(step, task, event.outputs, "the system answered" if task.type == "callout" else "the auto task returned", now)
         elif isinstance(event, CallAccepted):
             task = self._open(r, event.task, (S.RUNNING,), CALLING)
             timeout = self._definition(task).timeout_ms
@@ -150,7 +166,7 @@ class Engine:
                 self._record(step, task.id if task else "order", None, None, f"callback {event.key} ignored: {what}", now)
             elif event.ok:
                 task.next_at = None
-                self._complete(step, task, dict(event.outputs), "callback received", now)
+                self._answer(step, task, event.outputs, "callback received", now)
             else:
                 self._fail(step, task, event.message, False, now)
         elif isinstance(event, ManualCompleted):
@@ -219,6 +235,21 @@ class Engine:
             if ok:
                 step.run.lines[task.line].values.update(values)
                 self._record(step, task.line, None, None, "line attributes set: " + ", ".join(f"{k}" for k in sorted(values)), now)
+
+    def _answer(self, step: Step, task: S.TaskRun, outputs: dict, cause: str, now: int) -> None:
+        """A call's answer: it must carry every output the plan declares, of its type."""
+        wrong = []
+        for p in self._definition(task).outputs:
+            value = outputs.get(p.name)
+            if value is None:
+                wrong.append(f"no `{p.name}`")
+            elif not _has_type(value, p.type):
+                wrong.append(f"`{p.name}` = {value!r} is not {'an' if p.type == 'int' else 'a'} {p.type}")
+        if wrong:
+            self._fail(step, task, "the answer does not fit the plan: " + "; ".join(wrong), False, now)
+            return
+        declared = {p.name for p in self._definition(task).outputs}
+        self._complete(step, task, {k: v for k, v in outputs.items() if k in declared}, cause, now)
 
     def _fail(self, step: Step, task: S.TaskRun, message: str, retryable: bool, now: int) -> None:
         task.error = message
