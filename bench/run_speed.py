@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from om_dsl.runtime.adapters import PythonTasks  # noqa: E402
+from om_dsl.runtime.adapters import PythonTasks, Systems  # noqa: E402
+from om_dsl.runtime.config import Config  # noqa: E402
 from om_dsl.runtime.clock import SimulatedClock, parse_instant  # noqa: E402
 from om_dsl.runtime.generated import GeneratedRules  # noqa: E402
 from om_dsl.runtime.runner import Catalogs, Runner  # noqa: E402
@@ -32,7 +33,7 @@ def run(n: int, sync: str) -> tuple[float, int]:
     folder = Path(tempfile.mkdtemp())
     store = Store(str(folder / "om.db"), synchronous=sync)
     rules = GeneratedRules(ROOT / "generated" / "acme")
-    runner = Runner(store, Catalogs(store, rules), Simulators(str(folder / "sys.db")), PythonTasks((str(ROOT / "examples"),)), SimulatedClock(parse_instant("2026-11-27")))
+    runner = Runner(store, Catalogs(store, rules), Systems(Config(None), Simulators(str(folder / "sys.db"))), PythonTasks((str(ROOT / "examples"),)), SimulatedClock(parse_instant("2026-11-27")))
     doc = json.loads((ROOT / "examples" / "orders" / "fiber-minimal.json").read_text())
     start = time.perf_counter()
     for i in range(n):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from om_dsl.runtime.adapters import PythonTasks
+from om_dsl.runtime.adapters import PythonTasks, Systems
+from om_dsl.runtime.config import Config
 from om_dsl.runtime.clock import SimulatedClock, parse_instant
 from om_dsl.runtime.engine import state as S
 from om_dsl.runtime.generated import GeneratedRules
@@ -23,11 +24,14 @@ def order_text(name: str) -> str:
     return (ROOT / "examples" / "orders" / name).read_text(encoding="utf-8")
 
 
-def make_runner(tmp_path, rules=None, fail=None, start="2026-11-27"):
+def make_runner(tmp_path, rules=None, fail=None, start="2026-11-27", config=None):
     store = Store(str(tmp_path / "om.db"))
-    systems = Simulators(str(tmp_path / "om.systems.db"), fail=fail)
+    simulators = Simulators(str(tmp_path / "om.systems.db"), fail=fail)
     rules = rules or GeneratedRules(ACME)
-    return Runner(store, Catalogs(store, rules), systems, PythonTasks((TASKS_PATH,)), SimulatedClock(parse_instant(start)))
+    systems = Systems(config or Config(None), simulators)
+    runner = Runner(store, Catalogs(store, rules), systems, PythonTasks((TASKS_PATH,)), SimulatedClock(parse_instant(start)))
+    runner.simulators = simulators
+    return runner
 
 
 def operate(runner, by="test operator") -> None:
@@ -74,3 +78,22 @@ def effects_by_task(systems) -> dict:
 
 def notifications(systems) -> dict:
     return {mid: (json.loads(payload), deliveries) for mid, payload, deliveries in systems.notifications()}
+
+
+def events_by_order(simulators) -> dict:
+    """order id -> {event id: (event type, order state)} as the originating system received them."""
+    out: dict = {}
+    for mid, (payload, _deliveries) in notifications(simulators).items():
+        order = payload["event"]["productOrder"]
+        out.setdefault(order["id"], {})[mid] = (payload["eventType"], order["state"])
+    return out
+
+
+def check_events(simulators, store, order_id) -> None:
+    """Every event the order published arrived once (ids 1..N, none missing), and one says completed."""
+    run = store.load(order_id)
+    received = events_by_order(simulators).get(order_id, {})
+    assert sorted(received) == sorted(f"{order_id}:event:{n}" for n in range(1, run.events + 1))
+    assert received[f"{order_id}:event:1"][0] == "ProductOrderCreateEvent"
+    completed = [mid for mid, (kind, state) in received.items() if kind == "ProductOrderStateChangeEvent" and state == "completed"]
+    assert len(completed) == (1 if run.status == "completed" else 0)

@@ -81,7 +81,7 @@ def test_run_completes_an_order_and_every_view_shows_it(db, tmp_path, in_repo):
     listing = om("orders", "list", "--db", db)
     assert listing.stdout.split() == ["ORD-1002", "completed", "ACC-57", "2026-11-27T00:00:00Z"]
     assert as_json(om("orders", "list", "--db", db, "--format", "json")) == [
-        {"id": "ORD-1002", "status": "completed", "customer": "ACC-57", "external_id": "CPQ-88240", "created_at": "2026-11-27T00:00:00Z", "updated_at": "2026-11-27T00:00:00Z"}
+        {"id": "ORD-1002", "status": "completed", "customer": "ACC-57", "external_id": "CPQ-88240", "created_at": "2026-11-27T00:00:00Z", "updated_at": "2026-11-27T00:00:00Z", "jeopardy": None}
     ]
     assert as_json(om("orders", "list", "--db", db, "--status", "inProgress", "--format", "json")) == []
 
@@ -127,6 +127,7 @@ def test_every_option_order_waits_for_a_person_then_completes(db):
     assert tasks["1/D1:install_visit"] == {
         "id": "1/D1:install_visit", "name": "install_visit", "type": "manual", "product": "FIBER_ACCESS_CFS", "line": "1/D1",
         "status": "ready", "attempts": 0, "queue": "field_ops", "waiting_for": "waiting for a person in queue field_ops",
+        "jeopardy": "red",  # due in 3 days; the simulated clock went on to the billing date, 1 December
     }
     assert tasks["1/D1:reserve_port"]["outputs"] == {"port_id": "PORT-00001"}
     assert tasks["5/D6:normalize_number"]["outputs"] == {"e164": "+31205550101"}  # the auto task ran from --tasks-path

@@ -455,7 +455,8 @@ def test_acme_standard_retry_then_fatally_failed_and_held(engine, every_option):
     assert "no retry left after 4 attempts" in s.history[0]["cause"]
     assert trace.run.status == S.HELD
     assert s.history[-1] == {"at": now + 1, "subject": "order", "from": S.IN_PROGRESS, "to": S.HELD, "cause": "a task fatally failed: an operator must act"}
-    assert not [c for c in s.commands if c["kind"] == "notify"]  # held is not final
+    (event,) = [c["event"] for c in s.commands if c["kind"] == "notify"]  # held is not final, but a state change
+    assert event["eventType"] == "ProductOrderStateChangeEvent" and event["event"]["productOrder"]["state"] == S.HELD
     assert engine.waiting_for(trace.run, task) == "fatally failed: 503 service unavailable"
     # the rest of the order goes on while it is held
     s = trace.apply(C.CallSucceeded(SHIP_ONT, {"shipment_id": "S"}, now + 2))
@@ -741,7 +742,17 @@ def test_all_done_completes_the_order_with_one_notification(engine, tv_alone):
     assert trace.run.status == S.ORDER_COMPLETED
     assert all(t.status in S.DONE for t in trace.run.tasks.values())
     notify = [c for c in trace.commands if c["kind"] == "notify"]
-    assert notify == [{"kind": "notify", "order": "ORD-1002", "external_id": "CPQ-88240", "status": "completed", "key": "ORD-1002:notify:completed"}]
+    assert [(c["key"], c["event"]["eventType"], c["event"]["event"]["productOrder"]["state"]) for c in notify] == [
+        ("ORD-1002:event:1", "ProductOrderCreateEvent", "acknowledged"),
+        ("ORD-1002:event:2", "ProductOrderStateChangeEvent", "inProgress"),
+        ("ORD-1002:event:3", "ProductOrderStateChangeEvent", "completed"),
+    ]
+    assert notify[-1]["event"] == {
+        "eventId": "ORD-1002:event:3",
+        "eventTime": "2026-11-27T00:00:00Z",
+        "eventType": "ProductOrderStateChangeEvent",
+        "event": {"productOrder": {"id": "ORD-1002", "externalId": "CPQ-88240", "state": "completed"}},
+    }
     assert trace.history[-1] == {"at": NOV27 + 1, "subject": "order", "from": S.IN_PROGRESS, "to": S.ORDER_COMPLETED, "cause": "every task is completed or skipped"}
     # a final order takes no further events
     for event in (C.TimePassed(NOV27 + 2), C.CallbackReceived("x", {}, True, "", NOV27 + 2), C.ManualCompleted("1/D7:activate_iptv", {}, "a", NOV27 + 2)):
@@ -765,7 +776,7 @@ def test_every_option_order_runs_to_completion(engine, every_option):
     trace.apply(C.TimePassed(DEC01))
     trace.answer_all(DEC01)
     assert trace.run.status == S.ORDER_COMPLETED
-    assert len([c for c in trace.commands if c["kind"] == "notify"]) == 1
+    assert len([c for c in trace.commands if c["kind"] == "notify" and c["event"]["event"]["productOrder"]["state"] == S.ORDER_COMPLETED]) == 1
     assert trace.run.lines["5/D6"].values["phone_number"] == "+31205550101"
     assert trace.run.lines["6/D6"].values["phone_number"] == "PHONE_NUMBER-7"
     # every task transition that happened is in the history, in order
@@ -784,7 +795,7 @@ def test_held_order_still_completes_tasks_but_never_notifies(engine, tv_alone):
     trace.answer_all(NOV27 + 2)
     assert trace.run.status == S.HELD
     assert trace.run.tasks["order/D9:start_billing"].status == S.PENDING
-    assert not [c for c in trace.commands if c["kind"] == "notify"]
+    assert not [c for c in trace.commands if c["kind"] == "notify" and c["event"]["event"]["productOrder"]["state"] == S.ORDER_COMPLETED]
     trace.apply(C.TimePassed(NOV27 + 10 * HOUR))  # a held order still takes events
     assert trace.run.status == S.HELD
 

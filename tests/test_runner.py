@@ -14,7 +14,7 @@ from om_dsl.runtime.generated import GeneratedRules
 from om_dsl.runtime.store import MIGRATIONS, Store, StoreError
 
 from conftest import ROOT
-from engine_helpers import VALID_ORDERS, check_starts_follow_the_graph, effects_by_task, history, make_runner, notifications, operate, order_text
+from engine_helpers import VALID_ORDERS, check_events, check_starts_follow_the_graph, effects_by_task, events_by_order, history, make_runner, operate, order_text
 
 
 @pytest.mark.parametrize("name", VALID_ORDERS)
@@ -29,10 +29,11 @@ def test_acme_example_runs_to_completed(tmp_path, name):
     assert check_starts_follow_the_graph(runner.store, order_id) == len(run.tasks)
     # Each callout reached its system once: one effect per task, no second key.
     callouts = {f"{order_id}:{t.id}" for t in run.tasks.values() if t.type == "callout" and t.status == S.COMPLETED}
-    assert effects_by_task(runner.systems) == {k: 1 for k in callouts}
-    # The originating system heard of it once.
-    (message,) = notifications(runner.systems).values()
-    assert message == ({"external_id": run.external_id, "kind": "notify", "order": order_id, "status": "completed"}, 1)
+    assert effects_by_task(runner.simulators) == {k: 1 for k in callouts}
+    # The originating system heard of every event once, of the completion once.
+    check_events(runner.simulators, runner.store, order_id)
+    events = list(events_by_order(runner.simulators)[order_id].values())
+    assert events[0] == ("ProductOrderCreateEvent", "acknowledged") and events[-1] == ("ProductOrderStateChangeEvent", "completed")
 
 
 def test_outputs_flow_into_later_tasks_and_onto_the_line(tmp_path):
@@ -43,7 +44,7 @@ def test_outputs_flow_into_later_tasks_and_onto_the_line(tmp_path):
     port = run.tasks["1/D1:reserve_port"].outputs["port_id"]
     assert port.startswith("PORT-")
     assert run.lines["1/D1"].values["port_id"] == port
-    effects = {key: json.loads(args) for key, system, op, args, outputs, calls in runner.systems.effects()}
+    effects = {key: json.loads(args) for key, system, op, args, outputs, calls in runner.simulators.effects()}
     assert effects[f"{order_id}:1/D1:activate_line:1"]["port_id"] == port
     # The ported number was normalized by the auto task before it was ported and activated.
     assert effects[f"{order_id}:5/D6:port_number:1"] == {"phone_number": "+31205550101"}
@@ -110,7 +111,8 @@ def test_exhausted_retries_hold_the_order(tmp_path):
     assert run.tasks["1/D1:reserve_port"].attempts == 4  # the first call and 3 retries
     assert run.status == S.HELD
     assert runner.catalogs.engine(run.catalog).waiting_for(run, run.tasks["1/D1:reserve_port"]).startswith("fatally failed: inventory.reserve_port: 503")
-    assert notifications(runner.systems) == {}  # held is not final
+    states = [state for kind, state in events_by_order(runner.simulators)[order_id].values() if kind == "ProductOrderStateChangeEvent"]
+    assert states == ["inProgress", "held"]  # held is not final: no completion
 
 
 def test_a_rejected_order_is_recorded_with_its_reasons(tmp_path):
@@ -184,8 +186,8 @@ def test_a_lost_callback_times_out_and_the_call_is_retried_with_the_same_key(tmp
     for _ in range(50):
         for seq, cmd in runner.store.pending_commands():
             runner.execute(seq, cmd)
-        for cb_id, key, outputs in runner.systems.pending_callbacks():
-            runner.systems.ack_callback(cb_id)
+        for cb_id, key, outputs in runner.simulators.pending_callbacks():
+            runner.simulators.ack_callback(cb_id)
     run = runner.store.load(order_id)
     port = next(t for t in run.tasks.values() if t.name == "port_number")
     accepted = next(e["at"] for e in history(runner.store, order_id) if e["subject"] == port.id and e["cause"].startswith("acknowledged"))
@@ -196,7 +198,7 @@ def test_a_lost_callback_times_out_and_the_call_is_retried_with_the_same_key(tmp
     assert run.status == S.ORDER_COMPLETED and port.status == S.COMPLETED and port.attempts == 2
     causes = [e["cause"] for e in history(runner.store, order_id) if e["subject"] == port.id]
     assert any(c.startswith("no callback within 172800 s; retry 1 of the policy in 3600 s") for c in causes), causes
-    ((key, calls),) = [(k, c) for k, system, op, *_rest, c in runner.systems.effects() if op == "port_number"]
+    ((key, calls),) = [(k, c) for k, system, op, *_rest, c in runner.simulators.effects() if op == "port_number"]
     assert key == f"{order_id}:{port.id}:1" and calls == 2
 
 
@@ -206,8 +208,8 @@ def test_a_callback_redelivered_after_the_order_completed_is_recorded_and_droppe
     order_id, _, _ = runner.submit(order_text("fiber-tv-ported-phone.json"))
     operate(runner)
     assert runner.store.load(order_id).status == S.ORDER_COMPLETED
-    runner.systems.db.execute("UPDATE callbacks SET delivered = 0")
+    runner.simulators.db.execute("UPDATE callbacks SET delivered = 0")
     runner.drive()  # no exception: the late callback is recorded, not applied
-    assert runner.systems.pending_callbacks() == []
+    assert runner.simulators.pending_callbacks() == []
     assert any(e["cause"].startswith("ignored: order") and "is completed" in e["cause"] for e in history(runner.store, order_id))
     assert runner.store.load(order_id).status == S.ORDER_COMPLETED

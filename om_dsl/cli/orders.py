@@ -22,6 +22,7 @@ def _db_option(f):
 
 
 def _run_options(f):
+    f = click.option("--config", "config_path", envvar="OM_CONFIG", type=click.Path(dir_okay=False), help="The deployment configuration: which adapter serves which system (default: om.toml when present; see docs/systems.md).")(f)
     f = click.option("--tasks-path", multiple=True, envvar="OM_TASKS_PATH", type=click.Path(file_okay=False), help="Where auto tasks' Python packages live (repeatable; or OM_TASKS_PATH).")(f)
     f = click.option("--start", "start", help="With --clock simulated: the time it starts at (ISO date or date-time); a simulated clock never goes back.")(f)
     f = click.option(
@@ -47,8 +48,9 @@ def _systems_path(db_path: str, given: Optional[str]) -> str:
 class Session:
     """An open store, its runner, and what it needs; closed on exit."""
 
-    def __init__(self, db_path, systems_db, clock_mode, start, tasks_path, sync, source=None, catalog_name=None, must_exist=False):
-        from om_dsl.runtime.adapters import PythonTasks
+    def __init__(self, db_path, systems_db, clock_mode, start, tasks_path, sync, source=None, catalog_name=None, must_exist=False, config_path=None):
+        from om_dsl.runtime import config as configuration
+        from om_dsl.runtime.adapters import PythonTasks, Systems
         from om_dsl.runtime.clock import SimulatedClock, SystemClock, parse_instant
         from om_dsl.runtime.runner import Catalogs, Runner
         from om_dsl.runtime.simulators import Simulators
@@ -61,6 +63,11 @@ class Session:
         except ValueError:
             raise click.UsageError(f"--start {start!r} is not an ISO date or date-time") from None
         rules = _load_rules(source, catalog_name, "auto") if source else None
+        try:
+            known = {x.name for x in rules.catalog.systems} if rules is not None else None
+            self.config = configuration.load(config_path, known_systems=known)
+        except configuration.ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
         try:
             self.store = Store(db_path, synchronous=sync)
         except StoreError as exc:
@@ -78,7 +85,7 @@ class Session:
         if mode != stored_mode:
             with self.store.transaction() as db:
                 self.store.set_meta(db, "clock", mode)
-        self.systems = Simulators(_systems_path(db_path, systems_db))
+        self.systems = Systems(self.config, Simulators(_systems_path(db_path, systems_db)))
         self.runner = Runner(self.store, Catalogs(self.store, rules), self.systems, PythonTasks(tuple(os.path.abspath(p) for p in tasks_path)), self.clock)
         self.db_path = db_path
 
@@ -136,7 +143,7 @@ def _progress(enabled: bool):
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @_fmt_option
 @_run_options
-def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync):
+def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Submit orders (TMF622 JSON) and run them until each completes or waits
     for a person or a timer.
 
@@ -148,7 +155,7 @@ def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, st
 
     rejected = False
     results = []
-    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name) as s:
+    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name, config_path=config_path) as s:
         s.runner.on_event = _progress(not quiet and fmt == "text")
         for path in orders:
             try:
@@ -176,14 +183,14 @@ def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, st
 @click.option("--quiet", "-q", is_flag=True)
 @_fmt_option
 @_run_options
-def resume(source, catalog_name, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync):
+def resume(source, catalog_name, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Continue every unfinished order: commands left undone (after a crash),
     callbacks, retries and waits that are due.
 
     Orders run on the catalog version they started with (from the store);
     SOURCE, when given, serves its own version with its generated modules.
     """
-    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name, must_exist=True) as s:
+    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name, must_exist=True, config_path=config_path) as s:
         s.runner.on_event = _progress(not quiet and fmt == "text")
         s.runner.drive()
         _summary(s, s.store.unfinished_orders(), fmt)
@@ -216,6 +223,8 @@ def _order_data(s, order_id: str) -> dict:
         engine = s.runner.catalogs.engine(run_.catalog)
         for t in run_.tasks.values():
             entry = {"id": t.id, "name": t.name, "type": t.type, "product": t.product, "line": t.line, "status": t.status, "attempts": t.attempts}
+            if t.jeopardy:
+                entry["jeopardy"] = t.jeopardy
             why = engine.waiting_for(run_, t)
             if why:
                 entry["waiting_for"] = why
@@ -225,6 +234,7 @@ def _order_data(s, order_id: str) -> dict:
                 entry["queue"] = t.queue
             out["tasks"].append(entry)
         out["catalog"] = run_.catalog
+        out["jeopardy"] = run_.jeopardy
     return out
 
 
@@ -238,20 +248,21 @@ def orders() -> None:
 
 @orders.command("list")
 @click.option("--status", help="Only orders in this state (inProgress, completed, held, rejected...).")
+@click.option("--jeopardy", type=click.Choice(["green", "yellow", "red"]), help="Only orders in this jeopardy (a task is due soon: yellow, overdue: red).")
 @_fmt_option
 @_db_option
-def orders_list(status, fmt, db_path, systems_db):
+def orders_list(status, jeopardy, fmt, db_path, systems_db):
     """Every order, oldest first."""
     from om_dsl.runtime.clock import show_instant
 
     store = _open_store(db_path)
-    rows = store.orders(status)
-    data = [{"id": r[0], "status": r[1], "customer": r[2], "external_id": r[3], "created_at": show_instant(r[4]), "updated_at": show_instant(r[5])} for r in rows]
+    rows = store.orders(status, jeopardy)
+    data = [{"id": r[0], "status": r[1], "customer": r[2], "external_id": r[3], "created_at": show_instant(r[4]), "updated_at": show_instant(r[5]), "jeopardy": r[6]} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
         for d in data:
-            click.echo(f"{d['id']:<16} {d['status']:<13} {d['customer'] or '-':<10} {d['updated_at']}")
+            click.echo(f"{d['id']:<16} {d['status']:<13} {d['customer'] or '-':<10} {d['updated_at']}  {d['jeopardy'] or ''}".rstrip())
 
 
 @orders.command("show")
@@ -265,11 +276,11 @@ def orders_show(order_id, fmt, db_path, systems_db):
     if fmt == "json":
         click.echo(json.dumps(d, indent=2, sort_keys=True))
         return
-    click.echo(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})")
+    click.echo(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})" + (f"  jeopardy {d['jeopardy']}" if d.get("jeopardy") else ""))
     for p in d.get("problems", []):
         click.echo(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
     for t in d["tasks"]:
-        line = f"  {t['id']:<28} {t['type']:<9} {t['status']:<13}"
+        line = f"  {t['id']:<28} {t['type']:<9} {t['status']:<13} {t.get('jeopardy') or '':<6}"
         if t.get("waiting_for"):
             line += f" {t['waiting_for']}"
         click.echo(line.rstrip())
@@ -336,7 +347,7 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db):
 @click.option("--quiet", "-q", is_flag=True)
 @_fmt_option
 @_run_options
-def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync):
+def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Complete a manual task, then run the order on as far as it goes."""
     from om_dsl.runtime.engine.core import Rejection
     from om_dsl.runtime.runner import parse_data
@@ -345,7 +356,7 @@ def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db,
         outputs = parse_data(data)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, must_exist=True) as s:
+    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, must_exist=True, config_path=config_path) as s:
         if not s.store.order_exists(order_id):
             raise click.UsageError(f"no order {order_id} in {db_path}")
         s.runner.on_event = _progress(not quiet and fmt == "text")

@@ -9,11 +9,15 @@ idempotency key), or `error` (retryable or not).
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import inspect
 import sys
 from typing import Optional
 
 import attrs
+
+from om_dsl.runtime import http
+from om_dsl.runtime.config import Config, ConfigError, SystemConfig
 
 
 @attrs.frozen
@@ -70,3 +74,119 @@ def _parameters(fn) -> set:
         return set(inspect.signature(fn).parameters)
     except (TypeError, ValueError):
         return set()
+
+
+# ---- downstream systems ------------------------------------------------------------------------------
+
+
+class HttpSystem:
+    """A system over HTTP/JSON: each operation is a request to BASE_URL/PATH
+    with the arguments as a JSON body, an `Idempotency-Key` header (the same
+    on every retry of the call), and for asynchronous operations an
+    `X-Callback-Url` where the answer is to be POSTed later."""
+
+    def __init__(self, cfg: SystemConfig, callback_url: Optional[str]):
+        self.cfg = cfg
+        self.callback_url = callback_url
+
+    def call(self, operation: str, args: dict, key: str, outputs: list, is_async: bool, timeout_ms: Optional[int]) -> CallResult:
+        op = self.cfg.operations.get(operation)
+        path = op.path if op and op.path else f"/{self.cfg.name}/{operation}"
+        headers = dict(self.cfg.headers)
+        headers["Idempotency-Key"] = key
+        headers["X-Correlation-Id"] = key
+        if is_async:
+            if not self.callback_url:
+                return CallResult.error(f"{self.cfg.name}.{operation} answers by callback, and no [engine] callback_url is configured", retryable=False)
+            headers["X-Callback-Url"] = self.callback_url
+        timeout = (self.cfg.timeout_ms or timeout_ms or 30_000) / 1000
+        answer = http.post_json(self.cfg.base_url + path, args, headers, timeout, self.cfg.max_response_bytes, self.cfg.retryable_status)
+        if answer.error:
+            return CallResult.error(answer.error, retryable=answer.retryable)
+        if is_async:
+            if answer.status != 202 and answer.status != 200:
+                return CallResult.error(f"{self.cfg.base_url + path} answered {answer.status} to an asynchronous call", retryable=False)
+            return CallResult.accepted()
+        if not isinstance(answer.body, dict):
+            return CallResult.error(f"{self.cfg.base_url + path} answered {answer.status} with JSON that is not an object", retryable=False)
+        fields = op.outputs if op else {}
+        return CallResult.ok({name: answer.body.get(fields.get(name, name)) for name, _type in outputs})
+
+
+class PythonSystem:
+    """A system served in-process by a function of ours: `function(operation, args, idempotency_key)` -> outputs."""
+
+    def __init__(self, cfg: SystemConfig):
+        self.cfg = cfg
+        self._fn = None
+
+    def _load(self):
+        if self._fn is None:
+            if self.cfg.target:
+                module, _, name = self.cfg.target.partition(":")
+                self._fn = getattr(importlib.import_module(module), name)
+            else:
+                found = [e for e in importlib.metadata.entry_points(group="om_dsl.adapters") if e.name == self.cfg.entry_point]
+                if not found:
+                    raise LookupError(f"no entry point {self.cfg.entry_point!r} in the group om_dsl.adapters")
+                self._fn = found[0].load()
+        return self._fn
+
+    def call(self, operation: str, args: dict, key: str, outputs: list, is_async: bool, timeout_ms: Optional[int]) -> CallResult:
+        try:
+            fn = self._load()
+        except (ImportError, AttributeError, LookupError) as exc:
+            return CallResult.error(f"cannot load the adapter of {self.cfg.name}: {exc}", retryable=False)
+        try:
+            result = fn(operation, dict(args), key)
+        except Exception as exc:  # the adapter's own failure: retried by the policy
+            return CallResult.error(f"{self.cfg.name}.{operation}: {type(exc).__name__}: {exc}")
+        if is_async:
+            return CallResult.accepted()
+        if result is not None and not isinstance(result, dict):
+            return CallResult.error(f"{self.cfg.name}.{operation} returned {type(result).__name__}, not a dict of outputs", retryable=False)
+        return CallResult.ok(result or {})
+
+
+class Systems:
+    """Which adapter serves which system, by the deployment configuration.
+    Systems the configuration does not name go to the default adapter (the
+    in-process simulators, unless the configuration says otherwise)."""
+
+    def __init__(self, config: Config, simulators):
+        self.config = config
+        self.simulators = simulators
+        self._adapters: dict = {}
+
+    def adapter(self, system: str):
+        if system not in self._adapters:
+            cfg = self.config.system(system)
+            if cfg.adapter == "http":
+                if cfg.base_url is None:
+                    raise ConfigError(f"{self.config.path}: system {system} has no base_url")
+                self._adapters[system] = HttpSystem(cfg, self.config.callback_url)
+            elif cfg.adapter == "python":
+                self._adapters[system] = PythonSystem(cfg)
+            else:
+                self._adapters[system] = None
+        return self._adapters[system]
+
+    # The in-process simulators also answer asynchronous calls in-process, and
+    # play the originating system when no listener is registered.
+    def pending_callbacks(self):
+        return self.simulators.pending_callbacks()
+
+    def ack_callback(self, callback_id: int) -> None:
+        self.simulators.ack_callback(callback_id)
+
+    def notify(self, message_id: str, payload: dict) -> bool:
+        return self.simulators.notify(message_id, payload)
+
+    def close(self) -> None:
+        self.simulators.close()
+
+    def call(self, system: str, operation: str, args: dict, key: str, outputs: list, is_async: bool = False, timeout_ms: Optional[int] = None) -> CallResult:
+        adapter = self.adapter(system)
+        if adapter is None:
+            return self.simulators.call(system, operation, args, key, outputs, is_async)
+        return adapter.call(operation, args, key, outputs, is_async, timeout_ms)

@@ -135,11 +135,12 @@ class Runner:
 
     # ---- applying events ------------------------------------------------------------------------------
 
-    def apply(self, order_id: str, make_event: Callable[[int], object], command_seq: Optional[int] = None, tolerate: bool = False):
+    def apply(self, order_id: str, make_event: Callable[[int], object], command_seq: Optional[int] = None, tolerate: bool = False, also: Optional[Callable] = None):
         """Apply one event to an order in one transaction (with its command marked done).
 
         With a command, or `tolerate`, an event the order no longer accepts
-        (its task moved on; the order finished) is recorded and dropped."""
+        (its task moved on; the order finished) is recorded and dropped.
+        `also(db)` runs in the same transaction (an inbox entry marked applied)."""
         now = self.clock.now()
         with self.store.transaction() as db:
             if self.clock.simulated:  # a killed process must not take simulated time back
@@ -159,10 +160,14 @@ class Runner:
                 db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"ignored: {exc}"))
                 if command_seq is not None:
                     self.store.mark_done(db, command_seq, now)
+                if also is not None:
+                    also(db)
                 return None
             self.store.save(db, step.run, step.history, step.commands, now)
             if command_seq is not None:
                 self.store.mark_done(db, command_seq, now)
+            if also is not None:
+                also(db)
             if step.run.status == S.ORDER_COMPLETED and run.status != S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
         self.on_event(order_id, step.history)
@@ -173,25 +178,87 @@ class Runner:
 
     # ---- driving -------------------------------------------------------------------------------------------
 
+    # ---- operator actions -----------------------------------------------------------------------------
+
+    def retry_task(self, order_id: str, item_id: str, by: str, reason: str = ""):
+        return self.apply(order_id, lambda now: C.OperatorRetry(item_id, by, reason, now))
+
+    def skip_task(self, order_id: str, item_id: str, by: str, reason: str):
+        return self.apply(order_id, lambda now: C.OperatorSkip(item_id, by, reason, now))
+
+    def resume_order(self, order_id: str, by: str, reason: str = ""):
+        return self.apply(order_id, lambda now: C.OrderResume(by, reason, now))
+
+    def set_system(self, system: str, offline: bool, by: str) -> list[str]:
+        """Take a system offline (its calls wait on hold) or bring it back
+        (the held calls go out again); returns the orders that moved."""
+        with self.store.transaction() as db:
+            self.store.set_offline(db, system, offline, self.clock.now(), by)
+        if offline:
+            return []
+        moved = self.store.orders_holding(system)
+        for order_id in moved:
+            self.apply(order_id, lambda now: C.SystemOnline(system, now))
+        return moved
+
+    def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> bool:
+        """A callback that came by hand (`om callbacks deliver`) or over HTTP: into the inbox; False for a duplicate."""
+        with self.store.transaction() as db:
+            fresh = self.store.receive_callback(db, callback_id or f"callback:{correlation_id}", correlation_id, {"status": "ok" if ok else "failed", "outputs": outputs, "message": message}, self.clock.now())
+        return fresh
+
+    # ---- driving -------------------------------------------------------------------------------------------
+
     def execute(self, seq: int, cmd: dict) -> None:
         kind = cmd["kind"]
         order_id = cmd["order"]
         if kind == "notify":
-            self.systems.notify(cmd["key"], {k: v for k, v in cmd.items() if k != "key"})
-            with self.store.transaction() as db:
-                self.store.mark_done(db, seq, self.clock.now())
+            self.publish(seq, cmd)
             return
+        task = cmd["task"]
         if kind == "call":
-            result = self.systems.call(cmd["system"], cmd["operation"], cmd["args"], cmd["key"], cmd.get("outputs", []), cmd.get("is_async", False))
+            if cmd["system"] in self.store.offline_systems():
+                self.apply(order_id, lambda now: C.SystemOffline(task, now), seq)
+                return
+            result = self.systems.call(cmd["system"], cmd["operation"], cmd["args"], cmd["key"], cmd.get("outputs", []), cmd.get("is_async", False), cmd.get("timeout_ms"))
         else:
             result = self.python_tasks.call(cmd["target"], cmd["args"], cmd["key"])
-        task = cmd["task"]
         if result.status == "ok":
             self.apply(order_id, lambda now: C.CallSucceeded(task, result.outputs, now), seq)
         elif result.status == "accepted":
             self.apply(order_id, lambda now: C.CallAccepted(task, now), seq)
         else:
             self.apply(order_id, lambda now: C.CallFailed(task, result.message, result.retryable, now), seq)
+
+    def publish(self, seq: int, cmd: dict) -> None:
+        """An order event: one delivery per registered listener (sent by
+        `deliver_events`), all in the transaction that marks it done. With no
+        listener registered, the simulated originating system gets it."""
+        listeners = self.store.listeners()
+        now = self.clock.now()
+        if not listeners:
+            self.systems.notify(cmd["key"], cmd["event"])
+        with self.store.transaction() as db:
+            for listener in listeners:
+                self.store.add_delivery(db, cmd["key"], cmd["order"], listener, cmd["event"], now)
+            self.store.mark_done(db, seq, now)
+
+    def deliver_events(self, timeout_s: float = 10.0) -> bool:
+        """POST the due deliveries to their listeners: at least once, with the
+        event id as idempotency key; a failure is tried again later (1 s, 2 s,
+        4 s ... at most 5 min apart)."""
+        from om_dsl.runtime import http
+
+        due = self.store.due_deliveries(self.clock.now())
+        for seq, event_id, listener, payload, attempts in due:
+            answer = http.post_json(listener, json.loads(payload), {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536)
+            now = self.clock.now()
+            with self.store.transaction() as db:
+                if answer.error:
+                    self.store.delivery_failed(db, seq, answer.error, now + min(1000 * 2**attempts, 300_000))
+                else:
+                    self.store.delivered(db, seq, now)
+        return bool(due)
 
     def deliver_callbacks(self) -> bool:
         delivered = False
@@ -200,6 +267,16 @@ class Runner:
             if order_id is not None:
                 self.apply(order_id, lambda now: C.CallbackReceived(key, outputs, True, "", now), tolerate=True)
             self.systems.ack_callback(cb_id)  # after it is applied: a crash in between redelivers it
+            delivered = True
+        for seq, correlation_id, payload in self.store.unapplied_callbacks():
+            order_id = self.store.order_of_call(correlation_id)
+            ok = payload.get("status", "ok") == "ok"
+            event = lambda now: C.CallbackReceived(correlation_id, payload.get("outputs") or {}, ok, payload.get("message", ""), now)  # noqa: E731
+            if order_id is None:
+                with self.store.transaction() as db:
+                    self.store.mark_applied(db, seq)
+            else:
+                self.apply(order_id, event, tolerate=True, also=lambda db, seq=seq: self.store.mark_applied(db, seq))
             delivered = True
         return delivered
 
@@ -219,6 +296,7 @@ class Runner:
             progressed = bool(pending)
             progressed |= self.deliver_callbacks()
             progressed |= self.fire_timers()
+            self.deliver_events()  # a listener that is down does not hold the orders up
             if progressed:
                 continue
             nxt = self.store.next_timer()

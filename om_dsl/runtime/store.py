@@ -132,6 +132,57 @@ MIGRATIONS = [
         )
         """,
     ],
+    [
+        # Jeopardy and wake-up times; offline systems; the hub of listeners,
+        # deliveries of order events to them; callbacks received.
+        "ALTER TABLE tasks ADD COLUMN wake_at INTEGER",
+        "ALTER TABLE tasks ADD COLUMN jeopardy TEXT",
+        "ALTER TABLE tasks ADD COLUMN system TEXT",
+        "CREATE INDEX tasks_by_wake ON tasks(wake_at)",
+        "ALTER TABLE orders ADD COLUMN jeopardy TEXT",
+        """
+        CREATE TABLE systems (
+            name TEXT PRIMARY KEY,
+            offline INTEGER NOT NULL,
+            changed_at INTEGER NOT NULL,
+            changed_by TEXT
+        )
+        """,
+        """
+        CREATE TABLE hub (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            callback TEXT NOT NULL UNIQUE,
+            registered_at INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE deliveries (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL,
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            listener TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_try_at INTEGER NOT NULL,
+            last_error TEXT,
+            delivered_at INTEGER,
+            UNIQUE (event_id, listener)
+        )
+        """,
+        "CREATE INDEX deliveries_pending ON deliveries(status, next_try_at)",
+        """
+        CREATE TABLE inbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            callback_id TEXT NOT NULL UNIQUE,
+            correlation_id TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            times INTEGER NOT NULL DEFAULT 1,
+            applied INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+    ],
 ]
 
 
@@ -144,13 +195,14 @@ def default_path() -> str:
 
 
 class Store:
-    def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_ms: int = 10_000):
+    def __init__(self, path: str, synchronous: str = "FULL", busy_timeout_ms: int = 10_000, shared: bool = False):
+        """`shared`: the connection is used from several threads (one at a time, under the caller's lock)."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
         self.path = path
         try:
             # isolation_level=None: we issue BEGIN IMMEDIATE ourselves.
-            self.db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+            self.db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000, check_same_thread=not shared)
             self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute(f"PRAGMA synchronous = {synchronous}")
@@ -230,11 +282,15 @@ class Store:
 
     def save(self, db, run: S.OrderRun, history: list, commands: list, now: int) -> None:
         """The new state of an order, its history and its commands: call inside a transaction."""
-        db.execute("UPDATE orders SET status = ?, state = ?, updated_at = ? WHERE id = ?", (run.status, json.dumps(S.to_data(run)), run.updated_at, run.id))  # tasks keep their plan order
+        db.execute(
+            "UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ? WHERE id = ?",
+            (run.status, json.dumps(S.to_data(run)), run.updated_at, run.jeopardy, run.id),  # tasks keep their plan order
+        )
         db.executemany(
-            "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (order_id, item_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, next_at = excluded.next_at, call_key = excluded.call_key",
-            [(run.id, t.id, t.name, t.type, t.product, t.status, t.queue, t.attempts, t.next_at, t.key) for t in run.tasks.values()],
+            "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (order_id, item_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, next_at = excluded.next_at, "
+            "call_key = excluded.call_key, wake_at = excluded.wake_at, jeopardy = excluded.jeopardy",
+            [(run.id, t.id, t.name, t.type, t.product, t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system) for t in run.tasks.values()],
         )
         db.executemany(
             "INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)",
@@ -258,12 +314,15 @@ class Store:
         finally:
             self.db.row_factory = None
 
-    def orders(self, status: Optional[str] = None) -> list:
-        q = "SELECT id, status, customer, external_id, created_at, updated_at FROM orders"
-        args: tuple = ()
+    def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list:
+        q = "SELECT id, status, customer, external_id, created_at, updated_at, jeopardy FROM orders WHERE 1 = 1"
+        args: list = []
         if status:
-            q += " WHERE status = ?"
-            args = (status,)
+            q += " AND status = ?"
+            args.append(status)
+        if jeopardy:
+            q += " AND jeopardy = ?"
+            args.append(jeopardy)
         return self.db.execute(q + " ORDER BY created_at, id", args).fetchall()
 
     def unfinished_orders(self) -> list[str]:
@@ -304,12 +363,86 @@ class Store:
         return row[0] if row else None
 
     def due_orders(self, now: int) -> list[str]:
-        """Orders with a retry or a wait that is due."""
-        return [r[0] for r in self.db.execute("SELECT DISTINCT order_id FROM tasks WHERE next_at IS NOT NULL AND next_at <= ? AND status IN (?, ?) ORDER BY order_id", (now, S.FAILED, S.RUNNING))]
+        """Orders where time alone changes something now: a retry, a wait, a callback deadline, jeopardy."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT order_id FROM tasks WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY order_id", (now,))]
 
     def next_timer(self) -> Optional[int]:
-        row = self.db.execute("SELECT MIN(next_at) FROM tasks WHERE next_at IS NOT NULL AND status IN (?, ?)", (S.FAILED, S.RUNNING)).fetchone()
+        row = self.db.execute("SELECT MIN(wake_at) FROM tasks WHERE wake_at IS NOT NULL").fetchone()
         return row[0] if row else None
+
+    # ---- systems, offline and online ------------------------------------------------------------------
+
+    def offline_systems(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT name FROM systems WHERE offline = 1")}
+
+    def set_offline(self, db, system: str, offline: bool, now: int, by: str) -> None:
+        db.execute(
+            "INSERT INTO systems (name, offline, changed_at, changed_by) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET offline = excluded.offline, changed_at = excluded.changed_at, changed_by = excluded.changed_by",
+            (system, int(offline), now, by),
+        )
+
+    def orders_holding(self, system: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT order_id FROM tasks WHERE status = ? AND system = ? ORDER BY order_id", (S.ON_HOLD, system))]
+
+    # ---- the hub: listeners of order events, and deliveries to them ---------------------------------------
+
+    def listeners(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT callback FROM hub ORDER BY id")]
+
+    def register(self, db, callback: str, now: int) -> bool:
+        return db.execute("INSERT OR IGNORE INTO hub (callback, registered_at) VALUES (?, ?)", (callback, now)).rowcount == 1
+
+    def unregister(self, db, callback: str) -> bool:
+        return db.execute("DELETE FROM hub WHERE callback = ?", (callback,)).rowcount == 1
+
+    def add_delivery(self, db, event_id: str, order_id: str, listener: str, payload: dict, now: int) -> None:
+        db.execute(
+            "INSERT OR IGNORE INTO deliveries (event_id, order_id, listener, payload, status, next_try_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+            (event_id, order_id, listener, json.dumps(payload, sort_keys=True), now),
+        )
+
+    def due_deliveries(self, now: int) -> list[tuple]:
+        return self.db.execute("SELECT seq, event_id, listener, payload, attempts FROM deliveries WHERE status = 'pending' AND next_try_at <= ? ORDER BY seq", (now,)).fetchall()
+
+    def next_delivery(self) -> Optional[int]:
+        row = self.db.execute("SELECT MIN(next_try_at) FROM deliveries WHERE status = 'pending'").fetchone()
+        return row[0] if row else None
+
+    def delivered(self, db, seq: int, now: int) -> None:
+        db.execute("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, delivered_at = ?, last_error = NULL WHERE seq = ?", (now, seq))
+
+    def delivery_failed(self, db, seq: int, error: str, next_try_at: int) -> None:
+        db.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_try_at = ? WHERE seq = ?", (error, next_try_at, seq))
+
+    def deliveries(self, order_id: Optional[str] = None, status: Optional[str] = None) -> list[tuple]:
+        q = "SELECT seq, event_id, order_id, listener, payload, status, attempts, next_try_at, last_error, delivered_at FROM deliveries WHERE 1 = 1"
+        args: list = []
+        if order_id:
+            q += " AND order_id = ?"
+            args.append(order_id)
+        if status:
+            q += " AND status = ?"
+            args.append(status)
+        return self.db.execute(q + " ORDER BY seq", args).fetchall()
+
+    # ---- the inbox: callbacks of asynchronous operations ----------------------------------------------------
+
+    def receive_callback(self, db, callback_id: str, correlation_id: str, payload: dict, now: int) -> bool:
+        """Record a callback; False when this callback id arrived before (it is counted, not queued again)."""
+        if db.execute("UPDATE inbox SET times = times + 1 WHERE callback_id = ?", (callback_id,)).rowcount:
+            return False
+        db.execute("INSERT INTO inbox (callback_id, correlation_id, payload, received_at) VALUES (?, ?, ?, ?)", (callback_id, correlation_id, json.dumps(payload, sort_keys=True), now))
+        return True
+
+    def unapplied_callbacks(self) -> list[tuple]:
+        return [(seq, cid, json.loads(p)) for seq, cid, p in self.db.execute("SELECT seq, correlation_id, payload FROM inbox WHERE applied = 0 ORDER BY seq")]
+
+    def mark_applied(self, db, seq: int) -> None:
+        db.execute("UPDATE inbox SET applied = 1 WHERE seq = ?", (seq,))
+
+    def orders_in_jeopardy(self, level: str) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM orders WHERE jeopardy = ? ORDER BY id", (level,))]
 
     # ---- assets -----------------------------------------------------------------------------------------
 

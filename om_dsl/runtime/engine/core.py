@@ -7,9 +7,11 @@ line) are evaluated through the catalog's rules, generated or interpreted,
 which are pure functions too.
 
 Commands are what the driver must do next: `call` a system's operation,
-run a `python` auto task, `notify` the originating system. Each `call` and
-`python` carries an idempotency key that stays the same when the command is
-repeated (after a crash, or a retry), so that a system applies it once.
+run a `python` auto task, `notify` the originating system of an order event
+(TMF622-shaped: created, state changed, jeopardy). Each `call` and `python`
+carries an idempotency key that stays the same when the command is repeated
+(after a crash, or a retry), so that a system applies it once; each event
+has an id of its own, for the receiver to do the same.
 """
 
 from __future__ import annotations
@@ -73,6 +75,51 @@ class ManualCompleted:
 
 
 @attrs.frozen
+class OperatorRetry:
+    """An operator retries a failed task (or one held for an offline system)."""
+
+    task: str
+    by: str
+    reason: str
+    now: int
+
+
+@attrs.frozen
+class OperatorSkip:
+    """An operator skips a task that has not completed: what depends on it goes ahead."""
+
+    task: str
+    by: str
+    reason: str
+    now: int
+
+
+@attrs.frozen
+class OrderResume:
+    """An operator resumes a held order: every fatally failed task is retried."""
+
+    by: str
+    reason: str
+    now: int
+
+
+@attrs.frozen
+class SystemOffline:
+    """The call of a dispatched task was not made: its system is offline. The task waits on hold."""
+
+    task: str
+    now: int
+
+
+@attrs.frozen
+class SystemOnline:
+    """A system is back: the tasks held for it are dispatched again."""
+
+    system: str
+    now: int
+
+
+@attrs.frozen
 class TimePassed:
     """The clock moved on: retries and waits that are due go ahead."""
 
@@ -88,6 +135,31 @@ class Step:
 
 class Rejection(Exception):
     """An event that does not apply to the order as it is (completing a task that is not open...)."""
+
+
+_RANK = {S.GREEN: 0, S.YELLOW: 1, S.RED: 2}
+
+
+def _jeopardy_of(task: S.TaskRun, now: int) -> Optional[str]:
+    if task.due_at is None or task.status in S.DONE or task.status == S.CANCELLED:
+        return None
+    if now >= task.due_at:
+        return S.RED
+    if now >= task.started_at + S.YELLOW_SHARE * (task.due_at - task.started_at):
+        return S.YELLOW
+    return S.GREEN
+
+
+def _wake_at(task: S.TaskRun) -> Optional[int]:
+    """The next moment at which time alone changes the task."""
+    times = []
+    if task.next_at is not None and task.status in (S.FAILED, S.RUNNING):
+        times.append(task.next_at)
+    if task.jeopardy == S.GREEN:
+        times.append(int(task.started_at + S.YELLOW_SHARE * (task.due_at - task.started_at)))
+    elif task.jeopardy == S.YELLOW:
+        times.append(task.due_at)
+    return min(times) if times else None
 
 
 def _has_type(value, type_: str) -> bool:
@@ -130,10 +202,12 @@ class Engine:
         tasks = {}
         for it in planned.plan.items:
             d = it.definition
-            tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=f"{order.id}:{it.id}:1")
+            system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
+            tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=f"{order.id}:{it.id}:1", system=system)
         run = S.OrderRun(order.id, catalog_sha, S.ACKNOWLEDGED, fields, items, lines, tasks, now, now, fields.get("external_id"))
         step = Step(run, [], [])
         self._record(step, "order", None, S.ACKNOWLEDGED, "order accepted", now)
+        self._publish(step, "ProductOrderCreateEvent", now)
         for s in planned.plan.skipped:
             self._record(step, s.id, None, S.SKIPPED, f"skipped at planning: {s.reason}", now)
         self._advance(step, now)
@@ -176,6 +250,31 @@ class Engine:
             self._complete(step, task, dict(event.data), f"completed by {event.by}", now)
         elif isinstance(event, TimePassed):
             self._timers(step, now)
+        elif isinstance(event, OperatorRetry):
+            task = self._open(r, event.task, (S.FATALLY_FAILED, S.FAILED, S.ON_HOLD), CALLING)
+            self._retry_now(step, task, f"retried by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
+        elif isinstance(event, OperatorSkip):
+            task = r.tasks.get(event.task)
+            if task is None:
+                raise Rejection(f"order {r.id} has no task {event.task}")
+            if task.status in S.DONE or task.status == S.CANCELLED or (task.status == S.RUNNING and task.type != "wait"):
+                raise Rejection(f"task {task.id} of order {r.id} is {task.status}: " + ("it is done" if task.status in S.DONE else "its call is in flight; wait for its answer"))
+            task.next_at = None
+            self._set(step, task, S.SKIPPED, f"skipped by {event.by}: {event.reason}", now)
+        elif isinstance(event, OrderResume):
+            if r.status != S.HELD:
+                raise Rejection(f"order {r.id} is {r.status}, not held")
+            for task in r.tasks.values():
+                if task.status == S.FATALLY_FAILED:
+                    self._retry_now(step, task, f"order resumed by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
+        elif isinstance(event, SystemOffline):
+            task = self._open(r, event.task, (S.RUNNING,), ("callout",))
+            task.attempts -= 1  # the call was not made
+            self._set(step, task, S.ON_HOLD, f"system {task.system} is offline", now)
+        elif isinstance(event, SystemOnline):
+            for task in r.tasks.values():
+                if task.status == S.ON_HOLD and task.system == event.system:
+                    self._dispatch(step, task, now, cause=f"system {event.system} is online again")
         else:  # pragma: no cover - programming error
             raise TypeError(event)
         self._advance(step, now)
@@ -289,6 +388,9 @@ class Engine:
                     self._ready(step, task, now)
                     progressed = True
         self._roll_up(step, now)
+        self._jeopardy(step, now)
+        for task in r.tasks.values():
+            task.wake_at = _wake_at(task)
         if any(h["to"] is not None for h in step.history):
             r.updated_at = now
 
@@ -302,6 +404,8 @@ class Engine:
                 self._set(step, task, S.SKIPPED, "its condition is false", now)
                 return
         task.started_at = now
+        if d.due_ms is not None:
+            task.due_at = now + d.due_ms
         if task.type == "milestone":
             self._set(step, task, S.READY, "its dependencies completed", now)
             self._complete(step, task, {}, "milestone reached", now)
@@ -328,13 +432,21 @@ class Engine:
         task.next_at = due
         self._set(step, task, S.RUNNING, f"waiting until {_at(due)}", now)
 
-    def _dispatch(self, step: Step, task: S.TaskRun, now: int, retry: bool = False) -> None:
+    def _retry_now(self, step: Step, task: S.TaskRun, cause: str, now: int) -> None:
+        """An operator's retry: the policy starts over."""
+        task.attempts = 0
+        task.error = None
+        task.next_at = None
+        self._record(step, task.id, task.status, task.status, cause, now)
+        self._dispatch(step, task, now, cause=cause)
+
+    def _dispatch(self, step: Step, task: S.TaskRun, now: int, retry: bool = False, cause: Optional[str] = None) -> None:
         d = self._definition(task)
         ok, args = self._eval(step, task, self.rules.task_args, now)
         if not ok:
             return
         task.attempts += 1
-        cause = f"attempt {task.attempts}" + (" (retry)" if retry else "")
+        cause = f"attempt {task.attempts}" + (" (retry)" if retry else "") + (f", {cause}" if cause else "")
         self._set(step, task, S.RUNNING, cause, now)
         command = {"order": step.run.id, "task": task.id, "key": task.key, "attempt": task.attempts, "args": args, "timeout_ms": d.timeout_ms}
         if task.type == "callout":
@@ -358,8 +470,40 @@ class Engine:
             r.status = new
             cause = {S.ORDER_COMPLETED: "every task is completed or skipped", S.HELD: "a task fatally failed: an operator must act", S.IN_PROGRESS: "tasks are running"}[new]
             self._record(step, "order", old, new, cause, now)
-            if new in S.FINAL:
-                step.commands.append({"kind": "notify", "order": r.id, "external_id": r.external_id, "status": new, "key": f"{r.id}:notify:{new}"})
+            self._publish(step, "ProductOrderStateChangeEvent", now)
+
+    # ---- jeopardy and events ----------------------------------------------------------------------------
+
+    def _jeopardy(self, step: Step, now: int) -> None:
+        r = step.run
+        worst = None
+        for task in r.tasks.values():
+            level = _jeopardy_of(task, now)
+            if level != task.jeopardy:
+                if level in (S.YELLOW, S.RED):
+                    self._record(step, task.id, None, None, f"jeopardy {task.jeopardy or S.GREEN} -> {level or 'done'}", now)
+                task.jeopardy = level
+            if level is not None and _RANK[level] > _RANK.get(worst, -1):
+                worst = level
+        if worst != r.jeopardy:
+            old = r.jeopardy
+            r.jeopardy = worst
+            if worst in (S.YELLOW, S.RED) or old in (S.YELLOW, S.RED):
+                self._record(step, "order", None, None, f"jeopardy {old or S.GREEN} -> {worst or S.GREEN}", now)
+            if worst == S.RED:
+                self._publish(step, "ProductOrderJeopardyEvent", now)
+
+    def _publish(self, step: Step, event_type: str, now: int) -> None:
+        """An order event for the originating system, TMF622-shaped, with an id of its own."""
+        r = step.run
+        r.events += 1
+        order = {"id": r.id, "externalId": r.external_id, "state": r.status}
+        if event_type == "ProductOrderJeopardyEvent":
+            order["jeopardy"] = r.jeopardy
+            order["tasksInJeopardy"] = sorted(t.id for t in r.tasks.values() if t.jeopardy == S.RED)
+        step.commands.append(
+            {"kind": "notify", "order": r.id, "key": f"{r.id}:event:{r.events}", "event": {"eventId": f"{r.id}:event:{r.events}", "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}}}
+        )
 
     # ---- what an order waits for -----------------------------------------------------------------------
 
@@ -384,8 +528,10 @@ class Engine:
             return f"retry due at {_at(task.next_at)}"
         if task.status == S.FATALLY_FAILED:
             return f"fatally failed: {task.error}"
+        if task.status == S.ON_HOLD:
+            return f"on hold: system {task.system} is offline"
         return None
 
     def next_timer(self, run: S.OrderRun) -> Optional[int]:
-        due = [t.next_at for t in run.tasks.values() if t.next_at is not None and t.status in (S.FAILED, S.RUNNING)]
+        due = [t.wake_at for t in run.tasks.values() if t.wake_at is not None]
         return min(due) if due else None

@@ -29,6 +29,11 @@ PENDING, READY, RUNNING, COMPLETED, FAILED, FATALLY_FAILED, ON_HOLD, SKIPPED, CA
 )
 DONE = (COMPLETED, SKIPPED)  # what a dependency waits for
 
+# Jeopardy: how a task with a due time is doing. Yellow once this share of
+# its time has passed, red once it is overdue.
+GREEN, YELLOW, RED = "green", "yellow", "red"
+YELLOW_SHARE = 0.75
+
 # Order states.
 ACKNOWLEDGED, IN_PROGRESS, HELD, ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_CANCELLED, REJECTED = (
     "acknowledged",
@@ -63,6 +68,10 @@ class TaskRun:
     queue: Optional[str] = None  # manual tasks
     started_at: Optional[int] = None
     finished_at: Optional[int] = None
+    system: Optional[str] = None  # callouts: the system called (offline systems hold them)
+    due_at: Optional[int] = None  # started_at + the spec's `due`
+    jeopardy: Optional[str] = None  # green, yellow, red (tasks with a due time that are not done)
+    wake_at: Optional[int] = None  # when time alone changes this task: a retry, a wait, a deadline, jeopardy
 
 
 @attrs.define
@@ -99,6 +108,8 @@ class OrderRun:
     created_at: int
     updated_at: int
     external_id: Optional[str] = None
+    jeopardy: Optional[str] = None  # the worst jeopardy of its open tasks
+    events: int = 0  # events published so far (their ids count up)
 
 
 # ---- JSON -----------------------------------------------------------------------------------
@@ -145,4 +156,6 @@ def from_data(d: dict) -> OrderRun:
         created_at=d["created_at"],
         updated_at=d["updated_at"],
         external_id=d.get("external_id"),
+        jeopardy=d.get("jeopardy"),
+        events=d.get("events", 0),
     )

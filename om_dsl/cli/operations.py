@@ -1,0 +1,283 @@
+"""Operator commands: act on tasks and orders (`om tasks retry|skip`,
+`om orders resume`), take systems offline and back (`om systems`), deliver
+callbacks by hand (`om callbacks deliver`), register listeners of order
+events (`om hub`), see what was sent (`om notifications list`), and run the
+engine as a service (`om serve`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import click
+
+from om_dsl.cli import main
+from om_dsl.cli.orders import _db_option, _fmt_option, _open_store, _progress, _run_options, _summary, assets, orders, session, tasks  # noqa: F401
+
+
+def _by_option(f):
+    return click.option("--by", default=lambda: os.environ.get("USER", "operator"), help="Who acts (recorded in the history).")(f)
+
+
+def _act(kw: dict, order_id: str, action, quiet: bool = False):
+    """Open a session, check the order, apply an operator action, run the order on."""
+    from om_dsl.runtime.engine.core import Rejection
+
+    with session(must_exist=True, **kw) as s:
+        if not s.store.order_exists(order_id):
+            raise click.UsageError(f"no order {order_id} in {kw['db_path']}")
+        s.runner.on_event = _progress(not quiet)
+        try:
+            action(s.runner)
+        except Rejection as exc:
+            raise click.ClickException(str(exc)) from None
+        s.runner.drive()
+        _summary(s, [order_id], "text")
+
+
+def _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path) -> dict:
+    return dict(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, config_path=config_path)
+
+
+@tasks.command("retry")
+@click.argument("order_id")
+@click.argument("task_id")
+@click.option("--reason", default="", help="Why (recorded in the history).")
+@_by_option
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+def tasks_retry(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Retry a fatally failed task now (its retry policy starts over)."""
+    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.retry_task(order_id, task_id, by, reason), quiet)
+
+
+@tasks.command("skip")
+@click.argument("order_id")
+@click.argument("task_id")
+@click.option("--reason", required=True, help="Why it is skipped (recorded in the history).")
+@_by_option
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Skip a task that has not completed: what depends on it goes ahead."""
+    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.skip_task(order_id, task_id, by, reason), quiet)
+
+
+@orders.command("resume")
+@click.argument("order_id")
+@click.option("--reason", default="", help="Why (recorded in the history).")
+@_by_option
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+def orders_resume(order_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Resume a held order: every fatally failed task is retried."""
+    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.resume_order(order_id, by, reason), quiet)
+
+
+# ---- systems ---------------------------------------------------------------------------------------
+
+
+@main.group()
+def systems() -> None:
+    """Downstream systems: take one offline (its calls wait on hold), bring it back."""
+
+
+def _set_system(system: str, offline: bool, by: str, kw: dict) -> None:
+    with session(must_exist=False, **kw) as s:
+        moved = s.runner.set_system(system, offline, by)
+        s.runner.drive()
+        if offline:
+            click.echo(f"{system} is offline: its calls wait on hold until `om systems online {system}`")
+        else:
+            click.echo(f"{system} is online" + (f": calls sent again for {', '.join(moved)}" if moved else ""))
+
+
+@systems.command("offline")
+@click.argument("system")
+@_by_option
+@_run_options
+def systems_offline(system, by, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Put a system's callouts on hold (not failed) until it is online again."""
+    _set_system(system, True, by, _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path))
+
+
+@systems.command("online")
+@click.argument("system")
+@_by_option
+@_run_options
+def systems_online(system, by, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Bring a system back: the calls held for it go out again."""
+    _set_system(system, False, by, _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path))
+
+
+@systems.command("list")
+@_fmt_option
+@_db_option
+def systems_list(fmt, db_path, systems_db):
+    """Systems taken offline (or brought back) by an operator."""
+    store = _open_store(db_path)
+    rows = store.db.execute("SELECT name, offline, changed_at, changed_by FROM systems ORDER BY name").fetchall()
+    from om_dsl.runtime.clock import show_instant
+
+    data = [{"system": r[0], "offline": bool(r[1]), "since": show_instant(r[2]), "by": r[3]} for r in rows]
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    if not data:
+        click.echo("every system is online")
+    for d in data:
+        click.echo(f"{d['system']:<12} {'offline' if d['offline'] else 'online':<8} since {d['since']} ({d['by']})")
+
+
+# ---- callbacks -------------------------------------------------------------------------------------
+
+
+@main.group()
+def callbacks() -> None:
+    """Answers of asynchronous operations: deliver one by hand."""
+
+
+@callbacks.command("deliver")
+@click.argument("correlation_id")
+@click.option("--data", multiple=True, help="An output of the answer, key=value (repeatable).")
+@click.option("--failed", "failure", help="The operation failed, with this message.")
+@click.option("--id", "callback_id", help="The callback's own id (a repeated id is ignored); default: derived from the correlation id.")
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Deliver the answer of an asynchronous call (CORRELATION_ID is the call's idempotency key)."""
+    from om_dsl.runtime.runner import parse_data
+
+    try:
+        outputs = parse_data(data)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    with session(must_exist=True, **_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
+        order_id = s.store.order_of_call(correlation_id)
+        fresh = s.runner.deliver_callback(correlation_id, outputs, failure is None, failure or "", callback_id)
+        s.runner.on_event = _progress(not quiet)
+        s.runner.drive()
+        if not fresh:
+            click.echo("this callback was delivered before: ignored")
+        elif order_id is None:
+            click.echo(f"no call has the correlation id {correlation_id}: recorded and ignored")
+        else:
+            _summary(s, [order_id], "text")
+
+
+# ---- the hub and notifications ---------------------------------------------------------------------
+
+
+@main.group()
+def hub() -> None:
+    """Listeners of order events (TMF hub style): each gets every event, at least once."""
+
+
+@hub.command("register")
+@click.argument("url")
+@_run_options
+def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Register a listener: order events are POSTed to URL from now on."""
+    if not url.startswith(("http://", "https://")):
+        raise click.UsageError(f"{url!r} is not an http(s) URL")
+    with session(must_exist=False, **_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
+        with s.store.transaction() as db:
+            fresh = s.store.register(db, url, s.clock.now())
+    click.echo(f"{url} is registered" if fresh else f"{url} was registered already")
+
+
+@hub.command("unregister")
+@click.argument("url")
+@_db_option
+def hub_unregister(url, db_path, systems_db):
+    """Stop sending events to a listener (what is pending for it stays pending)."""
+    store = _open_store(db_path)
+    with store.transaction() as db:
+        gone = store.unregister(db, url)
+    if not gone:
+        raise click.UsageError(f"{url} is not registered")
+    click.echo(f"{url} is unregistered")
+
+
+@hub.command("list")
+@_fmt_option
+@_db_option
+def hub_list(fmt, db_path, systems_db):
+    """Registered listeners."""
+    listeners = _open_store(db_path).listeners()
+    if fmt == "json":
+        click.echo(json.dumps(listeners, indent=2))
+        return
+    click.echo("\n".join(listeners) if listeners else "no listener: events go to the simulated originating system")
+
+
+@main.group()
+def notifications() -> None:
+    """Order events sent to listeners, and those still pending."""
+
+
+@notifications.command("list")
+@click.option("--order", "order_id", help="Only this order's events.")
+@click.option("--pending", is_flag=True, help="Only events not delivered yet.")
+@_fmt_option
+@_db_option
+def notifications_list(order_id, pending, fmt, db_path, systems_db):
+    """What was sent to which listener, and what is pending (with the last error)."""
+    from om_dsl.runtime.clock import show_instant
+
+    rows = _open_store(db_path).deliveries(order_id, "pending" if pending else None)
+    data = []
+    for seq, event_id, order, listener, payload, status, attempts, next_try_at, last_error, delivered_at in rows:
+        event = json.loads(payload)
+        entry = {"event": event_id, "type": event.get("eventType"), "order": order, "state": event.get("event", {}).get("productOrder", {}).get("state"), "listener": listener, "status": status, "attempts": attempts}
+        if status == "pending":
+            entry["next_try_at"] = show_instant(next_try_at)
+            if last_error:
+                entry["last_error"] = last_error
+        else:
+            entry["delivered_at"] = show_instant(delivered_at)
+        data.append(entry)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    if not data:
+        click.echo("no notifications" + (" pending" if pending else ""))
+    for d in data:
+        tail = f"delivered {d['delivered_at']}" if d["status"] == "delivered" else f"pending, next try {d['next_try_at']}" + (f" ({d['last_error']})" if d.get("last_error") else "")
+        click.echo(f"{d['event']:<22} {d['type']:<30} {d['state'] or '':<12} -> {d['listener']}  {tail}")
+
+
+# ---- the service -----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("source", required=False, type=click.Path(exists=True))
+@click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks).")
+@click.option("--interval", default=0.2, show_default=True, help="Seconds between rounds of work when idle.")
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Run the engine as a service: receive callbacks over HTTP, and keep
+    driving every order (retries, waits, deliveries) until stopped (Ctrl-C)."""
+    from om_dsl.runtime.receiver import CallbackReceiver
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.UsageError(f"--listen {listen!r} is not HOST:PORT")
+    with session(must_exist=False, source=source, catalog_name=catalog_name, **_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
+        s.runner.on_event = _progress(not quiet)
+        try:
+            receiver = CallbackReceiver(db_path, host, int(port), clock=s.clock.now).start()
+        except OSError as exc:
+            raise click.UsageError(f"cannot listen on {listen}: {exc}") from None
+        click.echo(f"om serve: callbacks at {receiver.url}; database {db_path}", err=True)
+        try:
+            while True:
+                s.runner.drive()
+                time.sleep(interval)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            receiver.stop()

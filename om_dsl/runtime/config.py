@@ -1,0 +1,207 @@
+"""The deployment configuration: which adapter serves which downstream
+system, where it is, how long to wait. One TOML file per deployment
+(`om.toml`, or `--config`, or `OM_CONFIG`); never in the specs.
+
+    [engine]
+    callback_url = "http://127.0.0.1:8790/callbacks"   # where asynchronous answers go
+
+    [defaults]
+    adapter = "simulated"          # systems not listed: the in-process simulators
+
+    [systems.inventory]
+    adapter = "http"
+    base_url = "$INVENTORY_URL"    # `$NAME`: read from the environment
+    timeout = "10s"                # else the spec's timeout
+    max_response_bytes = 1048576
+    retryable_status = [409]       # besides 5xx, 408 and 429
+    headers = { Authorization = "$INVENTORY_TOKEN" }
+
+    [systems.inventory.operations.reserve_port]
+    method = "POST"
+    path = "/ports/reservations"   # else /{system}/{operation}
+    outputs = { port_id = "portId" }   # answer fields named otherwise
+
+    [systems.voice]
+    adapter = "python"
+    target = "acme_adapters.voice:call"   # or entry_point = "voice" (group om_dsl.adapters)
+
+Every problem is reported with the key it is at: `om.toml: systems.inventory.timeout: "10x" is not a duration`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Optional
+
+import attrs
+
+ADAPTERS = ("simulated", "http", "python")
+DEFAULT_PATH = "om.toml"
+CONFIG_ENV = "OM_CONFIG"
+_DURATION = re.compile(r"(\d+)(ms|s|m|h|d)\Z")
+_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names the file and the key."""
+
+
+@attrs.frozen
+class OperationConfig:
+    method: str = "POST"
+    path: Optional[str] = None
+    outputs: dict = attrs.field(factory=dict)  # output name -> answer field
+
+
+@attrs.frozen
+class SystemConfig:
+    name: str
+    adapter: str
+    base_url: Optional[str] = None
+    timeout_ms: Optional[int] = None
+    max_response_bytes: int = 1_048_576
+    retryable_status: tuple = ()
+    headers: dict = attrs.field(factory=dict)
+    operations: dict = attrs.field(factory=dict)  # name -> OperationConfig
+    target: Optional[str] = None
+    entry_point: Optional[str] = None
+
+
+@attrs.frozen
+class Config:
+    path: Optional[str]
+    default_adapter: str = "simulated"
+    callback_url: Optional[str] = None
+    systems: dict = attrs.field(factory=dict)  # name -> SystemConfig
+
+    def system(self, name: str) -> SystemConfig:
+        return self.systems.get(name) or SystemConfig(name, self.default_adapter)
+
+
+def load(path: Optional[str] = None, env: Optional[dict] = None, known_systems: Optional[set] = None) -> Config:
+    """Read the configuration; without a file (and none asked for), everything is simulated."""
+    env = os.environ if env is None else env
+    asked = path or env.get(CONFIG_ENV)
+    file = Path(asked or DEFAULT_PATH)
+    if not file.is_file():
+        if asked:
+            raise ConfigError(f"{file}: no such configuration file")
+        return Config(None)
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    return _Reader(str(file), env, known_systems).config(data)
+
+
+class _Reader:
+    def __init__(self, file: str, env, known_systems):
+        self.file = file
+        self.env = env
+        self.known = known_systems
+
+    def fail(self, key: str, message: str):
+        raise ConfigError(f"{self.file}: {key}: {message}")
+
+    def table(self, value, key: str, allowed: set) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, "must be a table")
+        for k in value:
+            if k not in allowed:
+                self.fail(f"{key}.{k}" if key else k, f"unknown setting (known: {', '.join(sorted(allowed))})")
+        return value
+
+    def string(self, value, key: str) -> str:
+        if not isinstance(value, str) or not value:
+            self.fail(key, "must be a non-empty string")
+        if value.startswith("$"):
+            name = value[1:]
+            if name not in self.env:
+                self.fail(key, f"the environment variable {name} is not set")
+            return self.env[name]
+        return value
+
+    def duration(self, value, key: str) -> int:
+        m = _DURATION.match(value) if isinstance(value, str) else None
+        if not m or int(m.group(1)) == 0:
+            self.fail(key, f"{value!r} is not a duration (such as 500ms, 10s, 5m, 1h)")
+        return int(m.group(1)) * _UNITS[m.group(2)]
+
+    def url(self, value, key: str) -> str:
+        text = self.string(value, key)
+        if not re.match(r"https?://[^/\s]+", text):
+            self.fail(key, f"{text!r} is not an http(s) URL")
+        return text.rstrip("/")
+
+    def config(self, data: dict) -> Config:
+        self.table(data, "", {"engine", "defaults", "systems"})
+        engine = self.table(data.get("engine", {}), "engine", {"callback_url"})
+        defaults = self.table(data.get("defaults", {}), "defaults", {"adapter"})
+        default_adapter = defaults.get("adapter", "simulated")
+        if default_adapter not in ("simulated", "http"):
+            self.fail("defaults.adapter", f"must be simulated or http, not {default_adapter!r}")
+        callback = self.url(engine["callback_url"], "engine.callback_url") if "callback_url" in engine else None
+        systems = {}
+        for name, raw in self.table(data.get("systems", {}), "systems", set(data.get("systems", {}))).items():
+            if self.known is not None and name not in self.known:
+                self.fail(f"systems.{name}", f"no system of that name in the catalog (its systems: {', '.join(sorted(self.known))})")
+            systems[name] = self.system(name, raw)
+        return Config(self.file, default_adapter, callback, systems)
+
+    def system(self, name: str, raw) -> SystemConfig:
+        key = f"systems.{name}"
+        raw = self.table(raw, key, {"adapter", "base_url", "timeout", "max_response_bytes", "retryable_status", "headers", "operations", "target", "entry_point"})
+        adapter = raw.get("adapter", "http" if "base_url" in raw else "simulated")
+        if adapter not in ADAPTERS:
+            self.fail(f"{key}.adapter", f"must be one of {', '.join(ADAPTERS)}, not {adapter!r}")
+        out = {"adapter": adapter}
+        if adapter == "http":
+            if "base_url" not in raw:
+                self.fail(key, "an http system needs a base_url")
+            out["base_url"] = self.url(raw["base_url"], f"{key}.base_url")
+        if adapter == "python":
+            if ("target" in raw) == ("entry_point" in raw):
+                self.fail(key, "a python system needs a target (\"package.module:function\") or an entry_point, not both")
+            if "target" in raw:
+                target = self.string(raw["target"], f"{key}.target")
+                if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", target):
+                    self.fail(f"{key}.target", f"{target!r} is not \"package.module:function\"")
+                out["target"] = target
+            else:
+                out["entry_point"] = self.string(raw["entry_point"], f"{key}.entry_point")
+        if "timeout" in raw:
+            out["timeout_ms"] = self.duration(raw["timeout"], f"{key}.timeout")
+        if "max_response_bytes" in raw:
+            v = raw["max_response_bytes"]
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                self.fail(f"{key}.max_response_bytes", "must be a positive integer")
+            out["max_response_bytes"] = v
+        if "retryable_status" in raw:
+            v = raw["retryable_status"]
+            if not isinstance(v, list) or not all(isinstance(x, int) and 400 <= x <= 499 for x in v):
+                self.fail(f"{key}.retryable_status", "must be a list of 4xx status codes (5xx are always retryable)")
+            out["retryable_status"] = tuple(v)
+        if "headers" in raw:
+            headers = self.table(raw["headers"], f"{key}.headers", set(raw["headers"]) if isinstance(raw["headers"], dict) else set())
+            out["headers"] = {h: self.string(v, f"{key}.headers.{h}") for h, v in headers.items()}
+        ops = {}
+        for op, rawop in self.table(raw.get("operations", {}), f"{key}.operations", set(raw.get("operations", {})) if isinstance(raw.get("operations", {}), dict) else set()).items():
+            okey = f"{key}.operations.{op}"
+            rawop = self.table(rawop, okey, {"method", "path", "outputs"})
+            method = rawop.get("method", "POST")
+            if method not in ("POST", "PUT", "PATCH"):
+                self.fail(f"{okey}.method", f"must be POST, PUT or PATCH (the arguments go in the body), not {method!r}")
+            path = rawop.get("path")
+            if path is not None and (not isinstance(path, str) or not path.startswith("/")):
+                self.fail(f"{okey}.path", "must start with /")
+            outputs = rawop.get("outputs", {})
+            if not isinstance(outputs, dict) or not all(isinstance(v, str) for v in outputs.values()):
+                self.fail(f"{okey}.outputs", "must map output names to answer fields")
+            ops[op] = OperationConfig(method, path, dict(outputs))
+        out["operations"] = ops
+        return SystemConfig(name, **out)
