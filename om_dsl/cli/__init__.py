@@ -192,3 +192,4 @@ def explain(code: str | None) -> None:
 # The commands that run orders live in their own module; importing it registers them.
 from om_dsl.cli import orders as _orders  # noqa: E402,F401
 from om_dsl.cli import operations as _operations  # noqa: E402,F401
+from om_dsl.cli import simulate as _simulate  # noqa: E402,F401

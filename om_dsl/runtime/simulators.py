@@ -11,6 +11,14 @@ Asynchronous operations are acknowledged; their answer waits as a callback
 that the runner collects (`pending_callbacks`) and acknowledges when it has
 applied it. The simulators also play the originating system, receiving the
 order notifications (`notify`), once per message id.
+
+The same state serves the HTTP simulators (`om_dsl.runtime.simulate_server`):
+`attempt` counts each try of a key, `apply` applies a call (checking that a
+repeated key names the same call), and a callback may carry a URL to push it
+to (`pushed_callbacks`, `callback`) and a number of copies to deliver (a
+duplicated callback). `pending_callbacks` lists only callbacks without a URL:
+those wait for someone to collect them. Every method is safe to call from
+several threads of one process.
 """
 
 from __future__ import annotations
@@ -18,8 +26,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from om_dsl.runtime.adapters import CallResult
 from om_dsl.runtime.engine.state import encode_value
@@ -38,7 +47,10 @@ CREATE TABLE IF NOT EXISTS callbacks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     key TEXT NOT NULL UNIQUE,
     outputs TEXT NOT NULL,
-    delivered INTEGER NOT NULL DEFAULT 0
+    delivered INTEGER NOT NULL DEFAULT 0,
+    url TEXT,
+    copies INTEGER NOT NULL DEFAULT 1,
+    deliveries INTEGER NOT NULL DEFAULT 0
 )""", """
 CREATE TABLE IF NOT EXISTS notifications (
     message_id TEXT PRIMARY KEY,
@@ -54,19 +66,48 @@ FORMATS = {
     "phone_number": "+3120555{:04d}",
 }
 
+# Columns added to `callbacks` since its first version: (name, declaration).
+CALLBACK_COLUMNS = (("url", "TEXT"), ("copies", "INTEGER NOT NULL DEFAULT 1"), ("deliveries", "INTEGER NOT NULL DEFAULT 0"))
+
+
+class KeyReused(Exception):
+    """An idempotency key sent again for another call (another operation or other arguments)."""
+
+
+class Applied(NamedTuple):
+    outputs: dict
+    replayed: bool  # the key was seen before: its first answer, no new effect
+    callback_id: Optional[int]  # asynchronous operations: the callback that carries the answer
+
 
 class Simulators:
     def __init__(self, path: str, fail: Optional[dict] = None, latency_ms: int = 0):
         self.fail = fail or {}  # "system.operation" -> how many first attempts of each call fail
         self.latency_ms = latency_ms or int(os.environ.get("OM_SIM_LATENCY_MS", "0"))
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=10)
+        self.lock = threading.RLock()  # one connection, shared by the threads of a server
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = FULL")
         for statement in SCHEMA:
             self.db.execute(statement)
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Add the columns a state file written by an older version lacks."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            have = {row[1] for row in self.db.execute("PRAGMA table_info(callbacks)")}
+            for name, declaration in CALLBACK_COLUMNS:
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE callbacks ADD COLUMN {name} {declaration}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
-        self.db.close()
+        with self.lock:
+            self.db.close()
 
     def _pause(self) -> None:
         if self.latency_ms:
@@ -76,65 +117,188 @@ class Simulators:
         self.db.execute("INSERT INTO counters (name, n) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1", (name,))
         return self.db.execute("SELECT n FROM counters WHERE name = ?", (name,)).fetchone()[0]
 
-    def call(self, system: str, operation: str, args: dict, key: str, outputs: list, is_async: bool = False) -> CallResult:
-        """Apply one call; `outputs` are the operation's declared outputs, [[name, type], ...]."""
+    def call(
+        self, system: str, operation: str, args: dict, key: str, outputs: list, is_async: bool = False, timeout_ms: Optional[int] = None
+    ) -> CallResult:
+        """Apply one call; `outputs` are the operation's declared outputs, [[name, type], ...].
+        (`timeout_ms`, the call's timeout, is taken as `Systems.call` takes it: in-process, nothing waits.)"""
         self._pause()
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            row = self.db.execute("SELECT outputs FROM effects WHERE key = ?", (key,)).fetchone()
-            if row is not None:  # the same call again: the first answer, no new effect
-                self.db.execute("UPDATE effects SET calls = calls + 1 WHERE key = ?", (key,))
-                # An asynchronous answer is sent again (the caller may have lost it).
-                self.db.execute("UPDATE callbacks SET delivered = 0 WHERE key = ?", (key,))
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.db.execute("SELECT outputs FROM effects WHERE key = ?", (key,)).fetchone()
+                if row is not None:  # the same call again: the first answer, no new effect
+                    self._replay(key, is_async)
+                    self.db.execute("COMMIT")
+                    return CallResult.accepted() if is_async else CallResult.ok(json.loads(row[0]))
+                attempt = self._count_attempt(key)
+                if attempt <= self.fail.get(f"{system}.{operation}", 0):
+                    self.db.execute("COMMIT")
+                    return CallResult.error(f"{system}.{operation}: 503 service unavailable (simulated, attempt {attempt})")
+                answer, _ = self._new_effect(system, operation, args, key, outputs, is_async)
                 self.db.execute("COMMIT")
-                return CallResult.accepted() if is_async else CallResult.ok(json.loads(row[0]))
-            self.db.execute("INSERT INTO attempts (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1", (key,))
-            attempt = self.db.execute("SELECT n FROM attempts WHERE key = ?", (key,)).fetchone()[0]
-            if attempt <= self.fail.get(f"{system}.{operation}", 0):
-                self.db.execute("COMMIT")
-                return CallResult.error(f"{system}.{operation}: 503 service unavailable (simulated, attempt {attempt})")
-            answer = {}
-            for name, type_ in outputs:
-                n = self._next(f"{system}.{name}")
-                answer[name] = FORMATS.get(name, f"{name.upper()}-{{:05d}}").format(n) if type_ == "string" else n
-            self.db.execute(
-                "INSERT INTO effects (key, system, operation, args, outputs, calls) VALUES (?, ?, ?, ?, ?, 1)",
-                (key, system, operation, json.dumps(encode_value(args), sort_keys=True), json.dumps(answer, sort_keys=True)),
-            )
-            if is_async:
-                self.db.execute("INSERT INTO callbacks (key, outputs) VALUES (?, ?)", (key, json.dumps(answer, sort_keys=True)))
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
         self._pause()
         return CallResult.accepted() if is_async else CallResult.ok(answer)
+
+    def attempt(self, key: str) -> int:
+        """Count one more try of the call with this key; its number (1 the first time)."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                n = self._count_attempt(key)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            return n
+
+    def apply(
+        self,
+        system: str,
+        operation: str,
+        args: dict,
+        key: str,
+        outputs: list,
+        is_async: bool = False,
+        callback_url: Optional[str] = None,
+        copies: int = 1,
+    ) -> Applied:
+        """Apply one call, once per key, whatever the attempt (faults are the caller's business).
+
+        A repeated key gets the first answer and no new effect; for an
+        asynchronous operation its callback is sent again, to `callback_url`
+        (None: it waits to be collected), `copies` times. A key already used
+        for another operation or other arguments raises KeyReused."""
+        args_text = json.dumps(encode_value(args), sort_keys=True)
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.db.execute("SELECT system, operation, args, outputs FROM effects WHERE key = ?", (key,)).fetchone()
+                if row is not None:
+                    if (row[0], row[1]) != (system, operation):
+                        raise KeyReused(f"idempotency key {key!r} was used for {row[0]}.{row[1]}, not {system}.{operation}")
+                    if row[2] != args_text:
+                        raise KeyReused(f"idempotency key {key!r} was used for {system}.{operation} with other arguments: {row[2]}")
+                    self._replay(key, is_async, callback_url, copies)
+                    answer, replayed = json.loads(row[3]), True
+                else:
+                    answer, replayed = self._new_effect(system, operation, args, key, outputs, is_async, callback_url, copies)[0], False
+                callback_id = None
+                if is_async:
+                    found = self.db.execute("SELECT id FROM callbacks WHERE key = ?", (key,)).fetchone()
+                    callback_id = found[0] if found else None
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return Applied(answer, replayed, callback_id)
+
+    def _count_attempt(self, key: str) -> int:
+        self.db.execute("INSERT INTO attempts (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1", (key,))
+        return self.db.execute("SELECT n FROM attempts WHERE key = ?", (key,)).fetchone()[0]
+
+    def _replay(self, key: str, is_async: bool, callback_url: Optional[str] = None, copies: int = 1) -> None:
+        self.db.execute("UPDATE effects SET calls = calls + 1 WHERE key = ?", (key,))
+        if is_async:  # an asynchronous answer is sent again (the caller may have lost it)
+            self.db.execute(
+                "UPDATE callbacks SET delivered = 0, deliveries = 0, url = ?, copies = ? WHERE key = ?",
+                (callback_url, copies, key),
+            )
+
+    def _new_effect(self, system, operation, args, key, outputs, is_async, callback_url=None, copies=1) -> tuple[dict, Optional[int]]:
+        answer = {}
+        for name, type_ in outputs:
+            n = self._next(f"{system}.{name}")
+            answer[name] = FORMATS.get(name, f"{name.upper()}-{{:05d}}").format(n) if type_ == "string" else n
+        self.db.execute(
+            "INSERT INTO effects (key, system, operation, args, outputs, calls) VALUES (?, ?, ?, ?, ?, 1)",
+            (key, system, operation, json.dumps(encode_value(args), sort_keys=True), json.dumps(answer, sort_keys=True)),
+        )
+        callback_id = None
+        if is_async:
+            cur = self.db.execute(
+                "INSERT INTO callbacks (key, outputs, url, copies) VALUES (?, ?, ?, ?)",
+                (key, json.dumps(answer, sort_keys=True), callback_url, copies),
+            )
+            callback_id = cur.lastrowid
+        return answer, callback_id
 
     # ---- callbacks of asynchronous operations ----------------------------------------------------
 
     def pending_callbacks(self) -> list[tuple[int, str, dict]]:
-        return [(i, k, json.loads(o)) for i, k, o in self.db.execute("SELECT id, key, outputs FROM callbacks WHERE delivered = 0 ORDER BY id")]
+        """Callbacks waiting to be collected (those without a URL to push them to)."""
+        with self.lock:
+            rows = self.db.execute("SELECT id, key, outputs FROM callbacks WHERE delivered = 0 AND url IS NULL ORDER BY id").fetchall()
+        return [(i, k, json.loads(o)) for i, k, o in rows]
 
-    def ack_callback(self, callback_id: int) -> None:
-        self.db.execute("UPDATE callbacks SET delivered = 1 WHERE id = ?", (callback_id,))
+    def ack_callback(self, callback_id: int) -> bool:
+        """One copy of a callback delivered; True when every copy is (then it is no longer pending)."""
+        with self.lock:
+            self.db.execute(
+                "UPDATE callbacks SET deliveries = deliveries + 1, delivered = (deliveries + 1 >= copies) WHERE id = ?",
+                (callback_id,),
+            )
+            row = self.db.execute("SELECT delivered FROM callbacks WHERE id = ?", (callback_id,)).fetchone()
+        return bool(row and row[0])
+
+    def pushed_callbacks(self) -> list[int]:
+        """The ids of undelivered callbacks that have a URL to be pushed to."""
+        with self.lock:
+            return [i for (i,) in self.db.execute("SELECT id FROM callbacks WHERE delivered = 0 AND url IS NOT NULL ORDER BY id")]
+
+    def callback(self, callback_id: int) -> Optional[dict]:
+        """One callback: id, key, system, operation, outputs, url, copies, deliveries, delivered."""
+        rows = self.callbacks(pushed=None, undelivered=False, callback_id=callback_id)
+        return rows[0] if rows else None
+
+    def callbacks(self, pushed: Optional[bool] = False, undelivered: bool = True, callback_id: Optional[int] = None) -> list[dict]:
+        """Callbacks as dicts; pushed: False those to be collected, True those with a URL, None both."""
+        where, params = [], []
+        if undelivered:
+            where.append("c.delivered = 0")
+        if pushed is not None:
+            where.append("c.url IS NOT NULL" if pushed else "c.url IS NULL")
+        if callback_id is not None:
+            where.append("c.id = ?")
+            params.append(callback_id)
+        sql = (
+            "SELECT c.id, c.key, e.system, e.operation, c.outputs, c.url, c.copies, c.deliveries, c.delivered"
+            " FROM callbacks c LEFT JOIN effects e ON e.key = c.key"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY c.id"
+        )
+        with self.lock:
+            rows = self.db.execute(sql, params).fetchall()
+        names = ("id", "key", "system", "operation", "outputs", "url", "copies", "deliveries", "delivered")
+        return [dict(zip(names, r[:4] + (json.loads(r[4]),) + r[5:8] + (bool(r[8]),), strict=True)) for r in rows]
 
     # ---- the originating system -------------------------------------------------------------------
 
     def notify(self, message_id: str, payload: dict) -> bool:
         """Receive an order notification; True the first time this message arrives."""
-        self.db.execute("BEGIN IMMEDIATE")
-        first = self.db.execute("SELECT 1 FROM notifications WHERE message_id = ?", (message_id,)).fetchone() is None
-        self.db.execute(
-            "INSERT INTO notifications (message_id, payload, deliveries) VALUES (?, ?, 1) ON CONFLICT (message_id) DO UPDATE SET deliveries = deliveries + 1",
-            (message_id, json.dumps(payload, sort_keys=True)),
-        )
-        self.db.execute("COMMIT")
-        return first
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                first = self.db.execute("SELECT 1 FROM notifications WHERE message_id = ?", (message_id,)).fetchone() is None
+                self.db.execute(
+                    "INSERT INTO notifications (message_id, payload, deliveries) VALUES (?, ?, 1) ON CONFLICT (message_id) DO UPDATE SET deliveries = deliveries + 1",
+                    (message_id, json.dumps(payload, sort_keys=True)),
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            return first
 
     # ---- what happened (tests and demos) ----------------------------------------------------------------
 
     def effects(self) -> list[tuple]:
-        return self.db.execute("SELECT key, system, operation, args, outputs, calls FROM effects ORDER BY key").fetchall()
+        with self.lock:
+            return self.db.execute("SELECT key, system, operation, args, outputs, calls FROM effects ORDER BY key").fetchall()
 
     def notifications(self) -> list[tuple]:
-        return self.db.execute("SELECT message_id, payload, deliveries FROM notifications ORDER BY message_id").fetchall()
+        with self.lock:
+            return self.db.execute("SELECT message_id, payload, deliveries FROM notifications ORDER BY message_id").fetchall()

@@ -1,0 +1,87 @@
+"""`om simulate`: the downstream systems of a compiled catalog, served over
+HTTP/JSON with state, deterministic answers and injected faults (see
+`om_dsl.runtime.simulate_server` for the contract)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from om_dsl.cli import main
+
+
+@main.group()
+def simulate() -> None:
+    """Simulated downstream systems, over HTTP."""
+
+
+@simulate.command()
+@click.argument("catalog_dir", type=click.Path(exists=True, dir_okay=True, file_okay=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="The port to listen on (0: a free one).")
+@click.option("--state", "state_path", default="om.simulators.db", show_default=True, type=click.Path(dir_okay=False), help="The systems' own state (SQLite), kept across restarts.")
+@click.option("--fault", "fault_options", multiple=True, metavar="SYSTEM.OPERATION=SPEC", help="A fault to inject (repeatable): fail:N, status:CODE[:N], slow:MS, hang, twice, joined by ','.")
+@click.option("--callback-delay-ms", type=click.IntRange(0), default=50, show_default=True, help="How long after accepting an asynchronous call its callback is POSTed (and between retries, at most 2 s).")
+@click.option("-q", "--quiet", is_flag=True, help="Do not log requests and callbacks on stderr.")
+def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options: tuple[str, ...], callback_delay_ms: int, quiet: bool) -> None:
+    """Serve the systems of the compiled catalog CATALOG_DIR (generated/acme) until Ctrl-C.
+
+    Each operation is POST /SYSTEM/OPERATION with a JSON object of its
+    arguments and an Idempotency-Key header. The first line printed is the
+    server's URL. Faults can be changed while it runs: POST /_faults.
+    """
+    from om_dsl.runtime.generated import CompiledCatalogError, GeneratedRules
+    from om_dsl.runtime.simulate_server import SimulatorServer, parse_fault_option
+
+    path = Path(catalog_dir)
+    if path.is_file() and path.name == "plan.json":
+        path = path.parent
+    try:
+        catalog = GeneratedRules(path).catalog
+    except CompiledCatalogError as exc:
+        raise click.UsageError(str(exc)) from None
+    faults = {}
+    try:
+        for option in fault_options:
+            target, spec = parse_fault_option(option)
+            if target in faults:
+                raise ValueError(f"--fault {option!r}: {target} has a fault already; join specs with ',' (e.g. slow:200,fail:1)")
+            faults[target] = spec
+        server = SimulatorServer(
+            catalog,
+            state_path,
+            host=host,
+            port=port,
+            faults=faults,
+            callback_delay_ms=callback_delay_ms,
+            log=None if quiet else (lambda message: click.echo(message, err=True)),
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        server.start()
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    stopped = threading.Event()
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    except ValueError:  # not the main thread: Ctrl-C only
+        previous = None
+    try:
+        click.echo(server.url)
+        operations = sum(len(s.operations) for s in catalog.systems)
+        systems = ", ".join(s.name for s in catalog.systems)
+        click.echo(f"simulating {catalog.name} {catalog.version}: {len(catalog.systems)} systems ({systems}), {operations} operations", err=True)
+        faults_text = " ".join(f"{target}={spec}" for target, spec in server.faults().items()) or "none"
+        click.echo(f"state: {state_path}; faults: {faults_text}; Ctrl-C stops", err=True)
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
