@@ -100,7 +100,8 @@ class HttpSystem:
                 return CallResult.error(f"{self.cfg.name}.{operation} answers by callback, and no [engine] callback_url is configured", retryable=False)
             headers["X-Callback-Url"] = self.callback_url
         timeout = (self.cfg.timeout_ms or timeout_ms or 30_000) / 1000
-        answer = http.post_json(self.cfg.base_url + path, args, headers, timeout, self.cfg.max_response_bytes, self.cfg.retryable_status)
+        method = op.method if op else "POST"
+        answer = http.post_json(self.cfg.base_url + path, args, headers, timeout, self.cfg.max_response_bytes, self.cfg.retryable_status, method)
         if answer.error:
             return CallResult.error(answer.error, retryable=answer.retryable)
         if is_async:

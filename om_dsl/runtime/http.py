@@ -35,11 +35,11 @@ def plain_json(value):
     return value
 
 
-def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int, retryable_status: tuple = ()) -> Answer:
-    """POST JSON; 2xx -> its JSON body. Connection errors, timeouts, 5xx, 408
+def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int, retryable_status: tuple = (), method: str = "POST") -> Answer:
+    """Send JSON (POST, or PUT/PATCH); 2xx -> its JSON body. Connection errors, timeouts, 5xx, 408
     and 429 (and `retryable_status`) are retryable; other 4xx are not."""
     data = json.dumps(plain_json(payload)).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             status = response.status

@@ -287,8 +287,10 @@ class Runner:
         return bool(due)
 
     def drive(self, max_steps: int = 1_000_000) -> None:
-        """Work until nothing is left but people and timers in the future
-        (with a simulated clock, jump to the next timer and go on)."""
+        """Work until nothing is left but people, callbacks and timers in the
+        future. With a simulated clock, jump to the next timer and go on, but
+        never while a call waits for its callback: simulated time stands
+        still while something is happening elsewhere."""
         for _ in range(max_steps):
             pending = self.store.pending_commands()
             for seq, cmd in pending:
@@ -300,7 +302,7 @@ class Runner:
             if progressed:
                 continue
             nxt = self.store.next_timer()
-            if nxt is not None and self.clock.simulated:
+            if nxt is not None and self.clock.simulated and not self.store.calls_in_flight():
                 self.clock.advance_to(nxt)
                 continue
             return

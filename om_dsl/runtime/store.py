@@ -366,6 +366,10 @@ class Store:
         """Orders where time alone changes something now: a retry, a wait, a callback deadline, jeopardy."""
         return [r[0] for r in self.db.execute("SELECT DISTINCT order_id FROM tasks WHERE wake_at IS NOT NULL AND wake_at <= ? ORDER BY order_id", (now,))]
 
+    def calls_in_flight(self) -> int:
+        """Callouts sent and not answered yet (asynchronous ones wait for their callback)."""
+        return self.db.execute("SELECT COUNT(*) FROM tasks WHERE status = ? AND type = 'callout'", (S.RUNNING,)).fetchone()[0]
+
     def next_timer(self) -> Optional[int]:
         row = self.db.execute("SELECT MIN(wake_at) FROM tasks WHERE wake_at IS NOT NULL").fetchone()
         return row[0] if row else None
