@@ -192,6 +192,9 @@ def test_a_lost_callback_times_out_and_the_call_is_retried_with_the_same_key(tmp
     port = next(t for t in run.tasks.values() if t.name == "port_number")
     accepted = next(e["at"] for e in history(runner.store, order_id) if e["subject"] == port.id and e["cause"].startswith("acknowledged"))
     assert port.status == S.RUNNING and port.next_at == accepted + 2 * 86_400_000
+    runner.drive()  # simulated time stands still while the call is in flight...
+    assert runner.store.load(order_id).tasks[port.id].status == S.RUNNING and runner.clock.now() < port.next_at
+    runner.clock.advance_to(port.next_at)  # ...until time passes for real
     operate(runner)
     run = runner.store.load(order_id)
     port = run.tasks[port.id]
