@@ -255,29 +255,50 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 @click.argument("source", required=False, type=click.Path(exists=True))
 @click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
 @click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks).")
-@click.option("--interval", default=0.2, show_default=True, help="Seconds between rounds of work when idle.")
+@click.option("--interval", default=0.2, show_default=True, help="Seconds between rounds of work.")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
 def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Run the engine as a service: receive callbacks over HTTP, and keep
-    driving every order (retries, waits, deliveries) until stopped (Ctrl-C)."""
+    driving every order (callbacks, retries, waits, event deliveries) until
+    stopped (Ctrl-C). Each round of work holds the runner lock only while it
+    works, so `om run`, `om tasks complete` and the other commands can be
+    used meanwhile."""
+    from om_dsl.cli.orders import Session
     from om_dsl.runtime.receiver import CallbackReceiver
+    from om_dsl.runtime.runner import RunnerBusy, runner_lock
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise click.UsageError(f"--listen {listen!r} is not HOST:PORT")
-    with session(must_exist=False, source=source, catalog_name=catalog_name, **_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
-        s.runner.on_event = _progress(not quiet)
-        try:
-            receiver = CallbackReceiver(db_path, host, int(port), clock=s.clock.now).start()
-        except OSError as exc:
-            raise click.UsageError(f"cannot listen on {listen}: {exc}") from None
-        click.echo(f"om serve: callbacks at {receiver.url}; database {db_path}", err=True)
-        try:
-            while True:
-                s.runner.drive()
-                time.sleep(interval)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            receiver.stop()
+    kw = _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)
+    with runner_lock(db_path):
+        s = Session(source=source, catalog_name=catalog_name, **kw)
+    s.runner.on_event = _progress(not quiet)
+    try:
+        receiver = CallbackReceiver(db_path, host, int(port), clock=s.clock.now).start()
+    except OSError as exc:
+        s.close()
+        raise click.UsageError(f"cannot listen on {listen}: {exc}") from None
+    click.echo(f"om serve: callbacks at {receiver.url}; database {db_path}", err=True)
+    try:
+        while True:
+            try:
+                with runner_lock(db_path, wait_s=interval):
+                    if s.clock.simulated:  # another command may have moved simulated time on
+                        stored = s.store.meta("clock_ms")
+                        if stored:
+                            s.clock.advance_to(int(stored))
+                    s.runner.drive()
+                    if s.clock.simulated:
+                        with s.store.transaction() as db:
+                            s.store.set_meta(db, "clock_ms", str(s.clock.now()))
+            except RunnerBusy:
+                pass
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        receiver.stop()
+        s.systems.close()
+        s.store.close()
