@@ -6,7 +6,6 @@ service's callback endpoint; the technician completes the visit with
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
