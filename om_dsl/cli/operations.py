@@ -61,6 +61,8 @@ def tasks_retry(order_id, task_id, reason, by, quiet, db_path, systems_db, clock
 @_run_options
 def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Skip a task that has not completed: what depends on it goes ahead."""
+    if not reason.strip():
+        raise click.UsageError("--reason must say why the task is skipped")
     _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.skip_task(order_id, task_id, by, reason), quiet)
 
 
@@ -85,6 +87,9 @@ def systems() -> None:
 
 def _set_system(system: str, offline: bool, by: str, kw: dict) -> None:
     with session(must_exist=False, **kw) as s:
+        known = s.store.known_systems()
+        if known and system not in known:
+            raise click.UsageError(f"no system {system!r} in the catalogs of this database (its systems: {', '.join(sorted(known))})")
         moved = s.runner.set_system(system, offline, by)
         s.runner.drive()
         if offline:
@@ -179,8 +184,11 @@ def hub() -> None:
 @_run_options
 def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Register a listener: order events are POSTed to URL from now on."""
-    if not url.startswith(("http://", "https://")):
-        raise click.UsageError(f"{url!r} is not an http(s) URL")
+    from om_dsl.runtime.http import check_url
+
+    problem = check_url(url)
+    if problem:
+        raise click.UsageError(f"{url!r} is not an http(s) URL ({problem})")
     with session(must_exist=False, **_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
         with s.store.transaction() as db:
             fresh = s.store.register(db, url, s.clock.now())
@@ -269,15 +277,15 @@ def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, cl
     from om_dsl.runtime.runner import RunnerBusy, runner_lock
 
     host, _, port = listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise click.UsageError(f"--listen {listen!r} is not HOST:PORT")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.UsageError(f"--listen {listen!r} is not HOST:PORT (a port from 1 to 65535)")
     kw = _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)
     with runner_lock(db_path):
         s = Session(source=source, catalog_name=catalog_name, **kw)
     s.runner.on_event = _progress(not quiet)
     try:
         receiver = CallbackReceiver(db_path, host, int(port), clock=s.clock.now).start()
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         s.close()
         raise click.UsageError(f"cannot listen on {listen}: {exc}") from None
     click.echo(f"om serve: callbacks at {receiver.url}; database {db_path}", err=True)

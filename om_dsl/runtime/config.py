@@ -133,9 +133,12 @@ class _Reader:
         return int(m.group(1)) * _UNITS[m.group(2)]
 
     def url(self, value, key: str) -> str:
+        from om_dsl.runtime.http import check_url
+
         text = self.string(value, key)
-        if not re.match(r"https?://[^/\s]+", text):
-            self.fail(key, f"{text!r} is not an http(s) URL")
+        problem = check_url(text)
+        if problem:
+            self.fail(key, f"{text!r} is not an http(s) URL ({problem})")
         return text.rstrip("/")
 
     def config(self, data: dict) -> Config:

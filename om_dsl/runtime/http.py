@@ -35,6 +35,20 @@ def plain_json(value):
     return value
 
 
+def check_url(text: str) -> Optional[str]:
+    """Why `text` is not a usable http(s) URL, or None."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return str(exc)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "not an http(s) URL"
+    return None
+
+
 def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int, retryable_status: tuple = (), method: str = "POST") -> Answer:
     """Send JSON (POST, or PUT/PATCH); 2xx -> its JSON body. Connection errors, timeouts, 5xx, 408
     and 429 (and `retryable_status`) are retryable; other 4xx are not."""
@@ -58,6 +72,8 @@ def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int
     except (urllib.error.URLError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return Answer(None, None, f"cannot reach {url}: {reason}", True)
+    except ValueError as exc:  # http.client.InvalidURL and the like
+        return Answer(None, None, f"cannot send to {url}: {exc}", False)
     if len(raw) > max_bytes:
         return Answer(status, None, f"{url} answered more than {max_bytes} bytes", False)
     if not raw.strip():

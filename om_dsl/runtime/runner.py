@@ -249,16 +249,21 @@ class Runner:
         4 s ... at most 5 min apart)."""
         from om_dsl.runtime import http
 
-        due = self.store.due_deliveries(self.clock.now())
-        for seq, event_id, listener, payload, attempts in due:
-            answer = http.post_json(listener, json.loads(payload), {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536)
-            now = self.clock.now()
-            with self.store.transaction() as db:
-                if answer.error:
-                    self.store.delivery_failed(db, seq, answer.error, now + min(1000 * 2**attempts, 300_000))
-                else:
-                    self.store.delivered(db, seq, now)
-        return bool(due)
+        worked = False
+        while True:  # a delivery makes the listener's next event of that order due
+            delivered = False
+            for seq, event_id, listener, payload, attempts in self.store.due_deliveries(self.clock.now()):
+                answer = http.post_json(listener, json.loads(payload), {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536)
+                now = self.clock.now()
+                with self.store.transaction() as db:
+                    if answer.error:
+                        self.store.delivery_failed(db, seq, answer.error, now + min(1000 * 2**attempts, 300_000))
+                    else:
+                        self.store.delivered(db, seq, now)
+                        delivered = True
+                worked = True
+            if not delivered:
+                return worked
 
     def deliver_callbacks(self) -> bool:
         delivered = False

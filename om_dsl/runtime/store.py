@@ -259,6 +259,13 @@ class Store:
             (sha, name, version, plan_json, sources_json, now),
         )
 
+    def known_systems(self) -> set[str]:
+        """The systems of every catalog version an order ran on."""
+        out: set[str] = set()
+        for (plan_json,) in self.db.execute("SELECT plan_json FROM catalog_versions"):
+            out.update(json.loads(plan_json).get("systems", {}))
+        return out
+
     def catalog_version(self, sha: str) -> Optional[tuple]:
         return self.db.execute("SELECT name, version, plan_json, sources_json FROM catalog_versions WHERE sha = ?", (sha,)).fetchone()
 
@@ -407,7 +414,12 @@ class Store:
         )
 
     def due_deliveries(self, now: int) -> list[tuple]:
-        return self.db.execute("SELECT seq, event_id, listener, payload, attempts FROM deliveries WHERE status = 'pending' AND next_try_at <= ? ORDER BY seq", (now,)).fetchall()
+        """Each listener gets an order's events in order: only the oldest pending one of each (listener, order) is due."""
+        return self.db.execute(
+            "SELECT seq, event_id, listener, payload, attempts FROM deliveries d WHERE status = 'pending' AND next_try_at <= ? "
+            "AND seq = (SELECT MIN(seq) FROM deliveries e WHERE e.status = 'pending' AND e.listener = d.listener AND e.order_id = d.order_id) ORDER BY seq",
+            (now,),
+        ).fetchall()
 
     def next_delivery(self) -> Optional[int]:
         row = self.db.execute("SELECT MIN(next_try_at) FROM deliveries WHERE status = 'pending'").fetchone()

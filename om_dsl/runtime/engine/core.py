@@ -251,7 +251,7 @@ class Engine:
         elif isinstance(event, TimePassed):
             self._timers(step, now)
         elif isinstance(event, OperatorRetry):
-            task = self._open(r, event.task, (S.FATALLY_FAILED, S.FAILED, S.ON_HOLD), CALLING)
+            task = self._open(r, event.task, (S.FATALLY_FAILED, S.FAILED, S.ON_HOLD))
             self._retry_now(step, task, f"retried by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
         elif isinstance(event, OperatorSkip):
             task = r.tasks.get(event.task)
@@ -433,10 +433,15 @@ class Engine:
         self._set(step, task, S.RUNNING, f"waiting until {_at(due)}", now)
 
     def _retry_now(self, step: Step, task: S.TaskRun, cause: str, now: int) -> None:
-        """An operator's retry: the policy starts over."""
+        """An operator's retry: a call goes out again (its policy starts over);
+        a task that makes no calls (it failed evaluating its condition) is
+        taken back to pending, to be evaluated again."""
         task.attempts = 0
         task.error = None
         task.next_at = None
+        if task.type not in CALLING:
+            self._set(step, task, S.PENDING, cause, now)
+            return
         self._record(step, task.id, task.status, task.status, cause, now)
         self._dispatch(step, task, now, cause=cause)
 
