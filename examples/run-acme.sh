@@ -28,10 +28,10 @@ om simulate serve generated/acme --port "$SIM_PORT" --state demo/systems.db --qu
   --fault inventory.reserve_port=fail:2 --fault network.activate_line=status:500:1 > demo/simulator.url &
 SIM_PID=$!
 ENGINE_PID=
-trap 'kill $SIM_PID $ENGINE_PID 2>/dev/null || true' EXIT INT TERM
+trap 'kill $SIM_PID $ENGINE_PID 2>/dev/null || true' EXIT HUP INT PIPE TERM
 
 {
-  printf '[engine]\ncallback_url = "http://127.0.0.1:%s/callbacks"\n\n[defaults]\nadapter = "http"\n\n' "$ENGINE_PORT"
+  printf '[engine]\ncallback_url = "http://127.0.0.1:%s/callbacks"\n\n' "$ENGINE_PORT"
   for system in inventory network logistics ipam voice iptv billing; do
     printf '[systems.%s]\nbase_url = "http://127.0.0.1:%s"\n\n' "$system" "$SIM_PORT"
   done

@@ -79,3 +79,18 @@ def test_mistakes_name_file_and_key(tmp_path, text, message):
 def test_a_named_file_that_is_missing_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match="no such configuration file"):
         load(str(tmp_path / "nope.toml"), env={})
+
+
+def test_http_by_default_needs_a_base_url_for_the_systems_not_listed(tmp_path):
+    path = write(tmp_path, '[defaults]\nadapter = "http"\n\n[systems.inventory]\nbase_url = "http://inv"\n')
+    with pytest.raises(ConfigError, match=r'defaults: adapter = "http" needs a base_url for voice'):
+        load(path, env={}, known_systems={"inventory": set(), "voice": set()})
+    path = write(tmp_path, '[defaults]\nadapter = "http"\nbase_url = "http://127.0.0.1:8700"\n')
+    cfg = load(path, env={}, known_systems={"inventory": set(), "voice": set()})
+    assert cfg.system("voice").adapter == "http" and cfg.system("voice").base_url == "http://127.0.0.1:8700"
+
+
+def test_an_operation_the_catalog_lacks_is_named(tmp_path):
+    path = write(tmp_path, '[systems.inventory]\nbase_url = "http://inv"\n\n[systems.inventory.operations.reserve_prot]\npath = "/p"\n')
+    with pytest.raises(ConfigError, match=r"systems.inventory.operations.reserve_prot: inventory has no operation reserve_prot \(its operations: check_address, reserve_port\)"):
+        load(path, env={}, known_systems={"inventory": {"check_address", "reserve_port"}})

@@ -27,7 +27,7 @@ def test_retry_a_fatally_failed_task(tmp_path):
     run = runner.store.load(order_id)
     assert run.status == S.ORDER_COMPLETED and run.tasks["1/D1:reserve_port"].attempts == 1
     causes = [e["cause"] for e in history(runner.store, order_id) if e["subject"] == "1/D1:reserve_port"]
-    assert "retried by ops-anna: inventory fixed the port pool" in causes
+    assert "attempt 1, retried by ops-anna: inventory fixed the port pool" in causes
     assert effects_by_task(runner.simulators)[f"{order_id}:1/D1:reserve_port"] == 1  # one effect, under one key
     check_starts_follow_the_graph(runner.store, order_id)
 
@@ -133,3 +133,26 @@ def test_events_reach_a_listener_that_was_down_once_each(tmp_path):
     assert all(h.get("Idempotency-Key") == b["eventId"] for h, b in listener.received)
     assert runner.simulators.notifications() == []  # with a listener, the simulated originating system hears nothing
     listener.stop()
+
+
+def test_a_late_callback_completes_the_call_that_timed_out(tmp_path):
+    """The answer comes after the deadline, while the retry waits: it is the answer all the same."""
+    runner = make_runner(tmp_path)
+    order_id, _, _ = runner.submit(order_text("fiber-tv-ported-phone.json"))
+    held_back = []
+    for _ in range(50):  # run the calls, keeping the callbacks back
+        for seq, cmd in runner.store.pending_commands():
+            runner.execute(seq, cmd)
+        for cb_id, key, outputs in runner.simulators.pending_callbacks():
+            held_back.append((key, outputs))
+            runner.simulators.ack_callback(cb_id)
+    run = runner.store.load(order_id)
+    port = next(t for t in run.tasks.values() if t.name == "port_number")
+    runner.clock.advance_to(port.next_at)
+    runner.fire_timers()
+    assert runner.store.load(order_id).tasks[port.id].status == S.FAILED  # the deadline passed: a retry is planned
+    ((key, outputs),) = held_back
+    assert runner.deliver_callback(key, outputs)
+    runner.deliver_callbacks()
+    task = runner.store.load(order_id).tasks[port.id]
+    assert task.status == S.COMPLETED and task.attempts == 1

@@ -64,7 +64,7 @@ class Session:
             raise click.UsageError(f"--start {start!r} is not an ISO date or date-time") from None
         rules = _load_rules(source, catalog_name, "auto") if source else None
         try:
-            known = {x.name for x in rules.catalog.systems} if rules is not None else None
+            known = {x.name: {o.name for o in x.operations} for x in rules.catalog.systems} if rules is not None else None
             self.config = configuration.load(config_path, known_systems=known)
         except configuration.ConfigError as exc:
             raise click.UsageError(str(exc)) from None

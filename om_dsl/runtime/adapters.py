@@ -17,7 +17,7 @@ from typing import Optional
 import attrs
 
 from om_dsl.runtime import http
-from om_dsl.runtime.config import Config, ConfigError, SystemConfig
+from om_dsl.runtime.config import Config, SystemConfig
 
 
 @attrs.frozen
@@ -109,7 +109,7 @@ class HttpSystem:
                 return CallResult.error(f"{self.cfg.base_url + path} answered {answer.status} to an asynchronous call", retryable=False)
             return CallResult.accepted()
         if not isinstance(answer.body, dict):
-            return CallResult.error(f"{self.cfg.base_url + path} answered {answer.status} with JSON that is not an object", retryable=False)
+            return CallResult.error(f"{self.cfg.base_url + path} answered {answer.status} without a JSON object of outputs", retryable=False)
         fields = op.outputs if op else {}
         return CallResult.ok({name: answer.body.get(fields.get(name, name)) for name, _type in outputs})
 
@@ -149,6 +149,14 @@ class PythonSystem:
         return CallResult.ok(result or {})
 
 
+class _Unconfigured:
+    def __init__(self, message: str):
+        self.message = message
+
+    def call(self, operation, args, key, outputs, is_async, timeout_ms) -> CallResult:
+        return CallResult.error(self.message, retryable=False)
+
+
 class Systems:
     """Which adapter serves which system, by the deployment configuration.
     Systems the configuration does not name go to the default adapter (the
@@ -163,9 +171,7 @@ class Systems:
         if system not in self._adapters:
             cfg = self.config.system(system)
             if cfg.adapter == "http":
-                if cfg.base_url is None:
-                    raise ConfigError(f"{self.config.path}: system {system} has no base_url")
-                self._adapters[system] = HttpSystem(cfg, self.config.callback_url)
+                self._adapters[system] = HttpSystem(cfg, self.config.callback_url) if cfg.base_url else _Unconfigured(f"{self.config.path}: system {system} is served over http, and has no base_url")
             elif cfg.adapter == "python":
                 self._adapters[system] = PythonSystem(cfg)
             else:

@@ -7,6 +7,7 @@ system, where it is, how long to wait. One TOML file per deployment
 
     [defaults]
     adapter = "simulated"          # systems not listed: the in-process simulators
+                                   # (or "http", with base_url = "..." for them)
 
     [systems.inventory]
     adapter = "http"
@@ -76,9 +77,10 @@ class Config:
     default_adapter: str = "simulated"
     callback_url: Optional[str] = None
     systems: dict = attrs.field(factory=dict)  # name -> SystemConfig
+    default_base_url: Optional[str] = None  # with `[defaults] adapter = "http"`: where unlisted systems are
 
     def system(self, name: str) -> SystemConfig:
-        return self.systems.get(name) or SystemConfig(name, self.default_adapter)
+        return self.systems.get(name) or SystemConfig(name, self.default_adapter, base_url=self.default_base_url)
 
 
 def load(path: Optional[str] = None, env: Optional[dict] = None, known_systems: Optional[set] = None) -> Config:
@@ -144,17 +146,26 @@ class _Reader:
     def config(self, data: dict) -> Config:
         self.table(data, "", {"engine", "defaults", "systems"})
         engine = self.table(data.get("engine", {}), "engine", {"callback_url"})
-        defaults = self.table(data.get("defaults", {}), "defaults", {"adapter"})
+        defaults = self.table(data.get("defaults", {}), "defaults", {"adapter", "base_url"})
         default_adapter = defaults.get("adapter", "simulated")
         if default_adapter not in ("simulated", "http"):
             self.fail("defaults.adapter", f"must be simulated or http, not {default_adapter!r}")
+        default_base = self.url(defaults["base_url"], "defaults.base_url") if "base_url" in defaults else None
         callback = self.url(engine["callback_url"], "engine.callback_url") if "callback_url" in engine else None
         systems = {}
         for name, raw in self.table(data.get("systems", {}), "systems", set(data.get("systems", {}))).items():
             if self.known is not None and name not in self.known:
                 self.fail(f"systems.{name}", f"no system of that name in the catalog (its systems: {', '.join(sorted(self.known))})")
             systems[name] = self.system(name, raw)
-        return Config(self.file, default_adapter, callback, systems)
+            known_ops = self.known.get(name) if isinstance(self.known, dict) else None
+            for op in systems[name].operations:
+                if known_ops is not None and op not in known_ops:
+                    self.fail(f"systems.{name}.operations.{op}", f"{name} has no operation {op} (its operations: {', '.join(sorted(known_ops))})")
+        if default_adapter == "http" and default_base is None and self.known is not None:
+            unlisted = sorted(set(self.known) - set(systems))
+            if unlisted:
+                self.fail("defaults", f"adapter = \"http\" needs a base_url for {', '.join(unlisted)}")
+        return Config(self.file, default_adapter, callback, systems, default_base)
 
     def system(self, name: str, raw) -> SystemConfig:
         key = f"systems.{name}"

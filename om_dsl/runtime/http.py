@@ -17,7 +17,7 @@ import attrs
 @attrs.frozen
 class Answer:
     status: Optional[int]  # None: no answer (connection error, timeout)
-    body: object = None  # parsed JSON, or None
+    body: object = None  # parsed JSON; None when there was no answer, or it was not JSON
     error: str = ""
     retryable: bool = True
 
@@ -81,7 +81,7 @@ def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int
     try:
         return Answer(status, json.loads(raw), "", True)
     except (json.JSONDecodeError, UnicodeDecodeError):
-        return Answer(status, None, f"{url} answered {status} with a body that is not JSON", False)
+        return Answer(status, None, "", True)  # a 2xx all the same; callers that need JSON say so
 
 
 def _detail(raw: bytes) -> str:

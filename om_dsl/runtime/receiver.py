@@ -7,8 +7,8 @@ asynchronous operations (`[engine] callback_url`).
 The callback is written to the store's inbox, durably, before the answer
 (202); the runner applies it to its order. A callback that arrives again
 (same id) is counted and answered 200, never queued twice; one for an
-unknown correlation id is recorded in the order's history when applied, and
-changes nothing.
+unknown correlation id stays in the inbox, marked applied, and changes
+nothing.
 """
 
 from __future__ import annotations

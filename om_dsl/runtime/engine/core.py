@@ -235,7 +235,9 @@ class Engine:
             self._fail(step, task, event.message, event.retryable, now)
         elif isinstance(event, CallbackReceived):
             task = next((t for t in r.tasks.values() if t.key == event.key), None)
-            if task is None or task.status != S.RUNNING:
+            # A late answer (after the deadline, while the retry waits) is an answer all the same.
+            late = task is not None and task.status == S.FAILED and task.type == "callout" and self._definition(task).is_async
+            if task is None or (task.status != S.RUNNING and not late):
                 what = "unknown" if task is None else f"for {task.id}, which is {task.status}"
                 self._record(step, task.id if task else "order", None, None, f"callback {event.key} ignored: {what}", now)
             elif event.ok:
@@ -442,7 +444,6 @@ class Engine:
         if task.type not in CALLING:
             self._set(step, task, S.PENDING, cause, now)
             return
-        self._record(step, task.id, task.status, task.status, cause, now)
         self._dispatch(step, task, now, cause=cause)
 
     def _dispatch(self, step: Step, task: S.TaskRun, now: int, retry: bool = False, cause: Optional[str] = None) -> None:
