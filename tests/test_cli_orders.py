@@ -92,10 +92,11 @@ def test_run_completes_an_order_and_every_view_shows_it(db, tmp_path, in_repo):
         {"id": "AST-ORD-1002-1", "customer": "ACC-57", "product": "TV_PACKAGE", "attributes": {"package": "basic", "set_top_boxes": 1}, "parent": None, "order": "ORD-1002", "status": "active"}
     ]
     inventory = {i["id"]: i for i in as_json(om("assets", "list", "--inventory", "--db", db, "--format", "json"))}
-    assert set(inventory) == {"INV-ORD-1002-1/D7", "INV-ORD-1002-1/D8#1", "INV-ORD-1002-order/D9"}
-    assert inventory["INV-ORD-1002-1/D8#1"]["attributes"]["shipment_id"] == "SHP-000001"
-    assert inventory["INV-ORD-1002-1/D8#1"]["outputs"] == {"ship_device": {"shipment_id": "SHP-000001"}}
-    assert inventory["INV-ORD-1002-1/D7"]["asset"] == "AST-ORD-1002-1"
+    # Inventory is known by the line's stable key: the source asset and the rule (the customer, for the order scope).
+    assert set(inventory) == {"INV-AST-ORD-1002-1/D7", "INV-AST-ORD-1002-1/D8#1", "INV-ACC-57/D9"}
+    assert inventory["INV-AST-ORD-1002-1/D8#1"]["attributes"]["shipment_id"] == "SHP-000001"
+    assert inventory["INV-AST-ORD-1002-1/D8#1"]["outputs"] == {"ship_device": {"shipment_id": "SHP-000001"}}
+    assert inventory["INV-AST-ORD-1002-1/D7"]["asset"] == "AST-ORD-1002-1"
     assert as_json(om("assets", "list", "--customer", "ACC-nobody", "--db", db, "--format", "json")) == []
 
 
@@ -157,7 +158,7 @@ def test_every_option_order_waits_for_a_person_then_completes(db):
     assert len(assets) == 7
     assert assets["AST-ORD-1001-2"]["parent"] == "AST-ORD-1001-1"
     inventory = {i["id"]: i for i in as_json(om("assets", "list", "--inventory", "--db", db, "--format", "json"))}
-    assert inventory["INV-ORD-1001-1/D1"]["attributes"]["port_id"] == "PORT-00001"
+    assert inventory["INV-AST-ORD-1001-1/D1"]["attributes"]["port_id"] == "PORT-00001"
     history = as_json(om("orders", "history", "ORD-1001", "--db", db, "--format", "json"))
     assert [e["cause"] for e in history if e["subject"] == "order" and e["to"]] == ["order accepted", "tasks are running", "every task is completed or skipped"]
 

@@ -120,9 +120,9 @@ INVALID = {
         "unknown_attribute", "2", "WIFI_ROUTER", "/productOrderItem/0/productOrderItem/0/product/productCharacteristic/1/name",
         ["colour", "WIFI_ROUTER", "model", "delivery"],
     ),
-    "invalid-modify-installed.json": (
-        "installed_base", "1", "TV_PACKAGE", "/productOrderItem/0/action",
-        ["modify", "PRD-TV-20931"],
+    "invalid-unknown-asset.json": (
+        "unknown_asset", "1", "TV_PACKAGE", "/productOrderItem/0/product/id",
+        ["PRD-TV-20931", "not in the installed base"],
     ),
 }
 
@@ -272,15 +272,15 @@ def test_every_validation_problem_is_reported(problems):
     assert all(p.message == "a phone line with port_in = true needs the phone_number to port in" for p in found)
 
 
-def test_every_non_add_item_is_reported(problems):
+def test_every_non_add_item_needs_its_installed_product(problems):
     doc = order(
         item("1", "TV_PACKAGE", action="delete"),
         item("2", "TV_PACKAGE", action="noChange"),
         item("3", "TV_PACKAGE"),
     )
     found = problems(doc)
-    assert [(p.rule, p.item) for p in found] == [("installed_base", "1"), ("installed_base", "2")]
-    assert "delete" in found[0].message and "no product.id given" in found[0].message
+    assert [(p.rule, p.item) for p in found] == [("asset_required", "1"), ("asset_required", "2")]
+    assert "the action delete needs `product.id`" in found[0].message
     assert "noChange" in found[1].message
 
 

@@ -130,6 +130,7 @@ def _load_rules(source: str, catalog: str | None, engine: str):
 @click.argument("order", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot", "mermaid"]), default="text", show_default=True)
 @click.option("--catalog", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), help="Plan against the installed base of this order database (modify, delete and noChange items need it).")
 @click.option(
     "--engine",
     type=click.Choice(["auto", "generated", "interpreter"]),
@@ -137,7 +138,7 @@ def _load_rules(source: str, catalog: str | None, engine: str):
     show_default=True,
     help="auto: the generated modules of a compiled catalog, the interpreter for specs.",
 )
-def plan(source: str, order: str, fmt: str, catalog: str | None, engine: str) -> None:
+def plan(source: str, order: str, fmt: str, catalog: str | None, db_path: str | None, engine: str) -> None:
     """Plan an order (TMF622 productOrder JSON) against a catalog.
 
     SOURCE is a compiled catalog folder (generated/acme) or specs (.om files
@@ -150,6 +151,18 @@ def plan(source: str, order: str, fmt: str, catalog: str | None, engine: str) ->
     from om_dsl.runtime.planning import plan_order
 
     rules = _load_rules(source, catalog, engine)
+    installed = None
+    if db_path is not None:
+        from pathlib import Path
+
+        from om_dsl.runtime.store import Store, StoreError, StoreInstalledBase
+
+        if not Path(db_path).is_file():
+            raise click.UsageError(f"no database at {db_path}")
+        try:
+            installed = StoreInstalledBase(Store(db_path))
+        except StoreError as exc:
+            raise click.UsageError(str(exc)) from None
     try:
         text = open(order, encoding="utf-8").read()
     except (OSError, UnicodeDecodeError) as exc:
@@ -158,7 +171,7 @@ def plan(source: str, order: str, fmt: str, catalog: str | None, engine: str) ->
     try:
         doc = parse_document(text)
         order_id = document_id(doc)
-        planned = plan_order(rules.catalog, rules, doc, order_id)
+        planned = plan_order(rules.catalog, rules, doc, order_id, installed)
     except Rejected as exc:
         if fmt == "json":
             click.echo(report.to_json(report.rejected_data(exc, order_id)), nl=False)

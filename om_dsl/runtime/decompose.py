@@ -36,70 +36,173 @@ def enrich(rules, order: Order) -> None:
 
 
 class Decomposer:
-    def __init__(self, catalog: Catalog, rules, order: Order):
+    """Decomposes an order's items into lines, and gives each line its action.
+
+    An added item's lines are added. For an item that modifies or keeps an
+    installed product, the lines the rules make now are compared with the
+    installed lines of its asset, by key: a mapped attribute that differs ->
+    modify (which, from what to what), none -> noChange, a line the rules no
+    longer make -> delete, a line not installed -> add. An ended item's
+    installed lines are deleted, and no mapping runs for them."""
+
+    def __init__(self, catalog: Catalog, rules, order: Order, installed=None):
+        from om_dsl.runtime.installed import EMPTY
+
         self.catalog = catalog
         self.rules = rules
         self.order = order
+        self.installed = installed or EMPTY
         self.lines: list[FulfillmentLine] = []
         self.problems: list[Problem] = []
         self.rule_defs = catalog.memo("decompose.rules", lambda: {d.name: d for d in catalog.decompositions})
         self.conditions = catalog.memo("decompose.conditions", lambda: {d.name: E.render(d.when) for d in catalog.decompositions if d.when is not None})
 
+    def asset_of(self, item) -> str:
+        return item.asset_id or f"AST-{self.order.id}-{item.id}"
+
     def run(self) -> list[FulfillmentLine]:
         o = self.order.fields
         for item in self.order.items:
+            asset = self.asset_of(item)
+            if item.action == "delete":
+                for inst in self.installed.lines_of(asset):
+                    self.lines.append(self.installed_line(inst, item, asset, "delete", "disconnected with its item: no mapping runs"))
+                continue
             try:
                 made = self.rules.decompose(item, o)
             except EvaluationError as exc:
                 self.problems.append(_failed(exc, item))
                 continue
-            self.add_lines(made, item.action, item, item.id, item.root.id, None)
-        try:
-            made = self.rules.decompose_order(o)
-        except EvaluationError as exc:
-            self.problems.append(_failed(exc))
-            made = []
-        self.add_lines(made, self.order_action(), None, "order", None, None)
+            new = self.build(made, item, item.id, item.root.id, asset, None, None)
+            if item.action == "add":
+                for line in new:
+                    line.action, line.why = "add", "its item is added"
+                self.lines.extend(new)
+            else:
+                self.compare(new, {inst.key: inst for inst in self.installed.lines_of(asset)}, item, asset)
+        self.order_scope(o)
         if self.problems:
             raise Rejected(self.problems)
         return self.lines
 
-    def order_action(self) -> str:
-        """Section 4: add when any root item is added, delete when every root
-        item is deleted, else modify."""
-        roots = self.order.root_items
-        if any(i.action == "add" for i in roots):
-            return "add"
-        if roots and all(i.action == "delete" for i in roots):
-            return "delete"
-        return "modify"
+    def build(self, made, item, prefix, bundle, asset, parent_key, source_line) -> list[FulfillmentLine]:
+        """The lines the rules make now (actions come later), technical chains included."""
+        from om_dsl.runtime.installed import line_key
 
-    def add_lines(self, made, action, item, prefix, bundle, source_line) -> None:
+        out = []
+        customer = self.order.fields.get("customer_account")
         for rule_name, count, values in made:
             rule = self.rule_defs[rule_name]
             for n in range(1, count + 1):
-                line_id = f"{prefix}/{rule_name}" + (f"#{n}" if rule.per is not None else "")
+                unit = n if rule.per is not None else None
+                line_id = f"{prefix}/{rule_name}" + (f"#{n}" if unit is not None else "")
                 line = FulfillmentLine(
                     id=line_id,
                     product=rule.target,
-                    action=action,
+                    action="add",
                     values=self.complete(rule, dict(values), item, line_id),
                     source_item=item.id if item is not None else None,
                     bundle=bundle,
                     rule=rule_name,
                     relationship=f"{rule.source or 'order'} -> {rule.target}",
                     condition=self.conditions.get(rule_name),
-                    unit=(n, count) if rule.per is not None else None,
+                    unit=(n, count) if unit is not None else None,
                     source_line=source_line,
+                    key=line_key(asset, customer, rule_name, unit, parent_key),
+                    source_asset=asset,
                 )
-                self.lines.append(line)
+                out.append(line)
                 # A technical line can be decomposed further (CFS -> RFS).
                 try:
                     further = self.rules.decompose(line, self.order.fields)
                 except EvaluationError as exc:
                     self.problems.append(_failed(exc, item))
                     continue
-                self.add_lines(further, action, item, line_id, bundle, line_id)
+                out.extend(self.build(further, item, line_id, bundle, asset, line.key, line_id))
+        return out
+
+    def compare(self, new: list, installed: dict, item, asset: str) -> None:
+        for line in new:
+            inst = installed.pop(line.key, None)
+            if inst is None:
+                line.action, line.why = "add", f"new: {line.rule} makes it now" + (f" ({line.condition})" if line.condition else "")
+                self.lines.append(line)
+                continue
+            self.against(line, inst)
+            self.lines.append(line)
+        for inst in installed.values():  # what the rules no longer make
+            rule = self.rule_defs.get(inst.rule)
+            why = f"gone: {inst.rule} no longer makes it" + (f" ({E.render(rule.when)} is false)" if rule is not None and rule.when is not None else "")
+            self.lines.append(self.installed_line(inst, item, asset, "delete", why))
+
+    def against(self, line: FulfillmentLine, inst) -> None:
+        """modify or noChange: the mapped attributes, compared with the installed line."""
+        rule = self.rule_defs[line.rule]
+        mapped = [m.target for m in rule.mappings]
+        changes = {a: (inst.attributes.get(a), line.values.get(a)) for a in mapped if inst.attributes.get(a) != line.values.get(a)}
+        values = dict(inst.attributes)  # what fulfillment set (port_id...) stays
+        for a in mapped:
+            values[a] = line.values.get(a)
+        for attr in self.catalog.product(line.product).attributes:
+            values.setdefault(attr.name, None)
+        line.values = values
+        line.previous = dict(inst.attributes)
+        if changes:
+            line.action, line.changes = "modify", changes
+            line.why = "changed: " + ", ".join(f"{a} from {show_value(old)} to {show_value(new)}" for a, (old, new) in sorted(changes.items()))
+        else:
+            line.action, line.why = "noChange", "unchanged"
+
+    def installed_line(self, inst, item, asset: str, action: str, why: str) -> FulfillmentLine:
+        rule = self.rule_defs.get(inst.rule)
+        suffix = inst.key[len(asset):] if asset and inst.key.startswith(asset) else "/" + inst.key
+        line_id = (item.id if item is not None else "order") + suffix
+        return FulfillmentLine(
+            id=line_id,
+            product=inst.product,
+            action=action,
+            values=dict(inst.attributes),
+            source_item=item.id if item is not None else None,
+            bundle=item.root.id if item is not None else None,
+            rule=inst.rule,
+            relationship=f"{(rule.source or 'order') if rule else '?'} -> {inst.product}",
+            condition=self.conditions.get(inst.rule),
+            key=inst.key,
+            source_asset=inst.source_asset,
+            previous=dict(inst.attributes),
+            why=why,
+        )
+
+    def order_scope(self, o) -> None:
+        """Order-scoped lines (billing): add when any root item is added, delete
+        when every root item is deleted, else modify when any other line changes
+        (noChange when none does). Section 4 of the reference catalog."""
+        try:
+            made = self.rules.decompose_order(o)
+        except EvaluationError as exc:
+            self.problems.append(_failed(exc))
+            return
+        roots = self.order.root_items
+        others_change = any(line.action != "noChange" for line in self.lines)
+        for line in self.build(made, None, "order", None, None, None, None):
+            inst = self.installed.line(line.key)
+            if any(i.action == "add" for i in roots):
+                line.action, line.why = "add", "a root item is added"
+                if inst is not None:
+                    line.previous = dict(inst.attributes)
+            elif roots and all(i.action == "delete" for i in roots):
+                if inst is not None:
+                    line.values, line.previous = dict(inst.attributes), dict(inst.attributes)
+                line.action, line.why = "delete", "every root item is deleted"
+            elif inst is None:
+                line.action, line.why = "add", "new: not installed yet"
+            else:
+                self.against(line, inst)
+                if others_change and line.action == "noChange":
+                    line.action, line.why = "modify", "another line of the order changes"
+                elif not others_change and line.action == "noChange":
+                    line.why = "no line of the order changes"
+            self.lines.append(line)
 
     def complete(self, rule, values: dict, item, line_id: str) -> dict:
         """Every attribute of the target, unmapped ones null; check required and allowed values."""
@@ -123,6 +226,6 @@ class Decomposer:
         return out
 
 
-def decompose(catalog: Catalog, rules, order: Order) -> list[FulfillmentLine]:
-    return Decomposer(catalog, rules, order).run()
+def decompose(catalog: Catalog, rules, order: Order, installed=None) -> list[FulfillmentLine]:
+    return Decomposer(catalog, rules, order, installed).run()
 

@@ -53,9 +53,12 @@ def document_id(doc: dict) -> str:
     return "ORD-" + digest[:10].upper()
 
 
-def intake(catalog: Catalog, doc: dict, order_id: str | None = None) -> Order:
-    """Read and check an order against the catalog; raise `Rejected` with every problem."""
-    return _Intake(catalog).run(doc, order_id)
+def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None) -> Order:
+    """Read and check an order against the catalog (and, for items that change
+    or end what a customer has, the installed base); raise `Rejected` with every problem."""
+    from om_dsl.runtime.installed import EMPTY
+
+    return _Intake(catalog, installed or EMPTY).run(doc, order_id)
 
 
 def coerce(attr: AttributeDef, raw):
@@ -110,8 +113,9 @@ def _show_raw(raw) -> str:
 
 
 class _Intake:
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, installed):
         self.catalog = catalog
+        self.installed = installed
         self.problems: list[Problem] = []
         self.unreadable_children: set[int] = set()
         self.parents: dict[str, set] = {}
@@ -130,6 +134,10 @@ class _Intake:
             self.problem("no_items", "the order has no productOrderItem", path="/productOrderItem")
         else:
             self.read_items(raw_items, None, "/productOrderItem", items, 0)
+        if not self.problems:
+            items = self.installed_items(items, fields.get("customer_account"))
+        if any(p.rule.startswith("asset") or p.rule == "unknown_asset" for p in self.problems):
+            raise Rejected(self.problems)  # the tree is not known: placement and cardinality would mislead
         seen: dict[str, OrderItem] = {}
         for item in items:
             if item.id in seen:
@@ -297,6 +305,10 @@ class _Intake:
                     self.problem("allowed_values", f"`{name}` = {show_value(value)} is outside {show_value(low)}..{show_value(high)}", item, here + "/value")
                     continue
             given[name] = value
+        if item.action != "add":
+            # What it changes is merged onto the installed asset (installed_items).
+            item.values = given
+            return
         for attr in product.attributes:
             value = given.get(attr.name)
             if value is None and attr.default is not None:
@@ -304,6 +316,77 @@ class _Intake:
             if value is None and attr.required and attr.name not in named - set(given):
                 self.problem("required", f"the required attribute `{attr.name}` is missing", item, path)
             item.values[attr.name] = value
+
+    # ---- the installed base ------------------------------------------------------------------
+
+    def installed_items(self, items: list[OrderItem], customer) -> list[OrderItem]:
+        """Items that modify, end or keep an installed product: check their
+        asset, merge what they change onto it, and carry along the installed
+        children the order does not mention (kept, or ended with their parent)."""
+        mentioned = {i.asset_id for i in items if i.asset_id}
+        for item in list(items):
+            if item.action == "add":
+                continue
+            asset = self.asset_of(item, customer)
+            if asset is None:
+                self.unreadable_children.add(id(item))  # its installed children are unknown: no cardinality
+                continue
+            product = self.catalog.product(item.product)
+            declared = {a.name for a in product.attributes}
+            values = {k: v for k, v in asset.attributes.items() if k in declared}
+            if item.action == "modify":
+                values.update(item.values)
+            for attr in product.attributes:
+                values.setdefault(attr.name, None)
+                if values[attr.name] is None and attr.required and item.action != "delete":
+                    self.problem("required", f"the modify leaves the required attribute `{attr.name}` without a value", item, item.path)
+            item.values = values
+            for child in self.installed.children(asset.id):
+                if child.id in mentioned:
+                    continue
+                action = "delete" if item.action == "delete" else "noChange"
+                kid = OrderItem(child.id, child.product, action, {}, f"{item.path} (installed {child.id})", item, asset_id=child.id, implicit=True)
+                child_product = self.catalog.product(child.product)
+                if child_product is None:
+                    self.problem("installed_product", f"the installed {child.id} is a {child.product}, which the catalog no longer has", item, item.path)
+                    continue
+                kid.values = {a.name: child.attributes.get(a.name) for a in child_product.attributes}
+                item.children.append(kid)
+                mentioned.add(child.id)
+        # Parents before children, in document order, the carried-along children after the others.
+        ordered: list[OrderItem] = []
+
+        def walk(item: OrderItem) -> None:
+            ordered.append(item)
+            for kid in item.children:
+                walk(kid)
+
+        for root in [i for i in items if i.parent is None]:
+            walk(root)
+        return ordered
+
+    def asset_of(self, item: OrderItem, customer):
+        if not item.asset_id:
+            self.problem("asset_required", f"the action {item.action} needs `product.id`: the installed product it applies to", item, item.path + "/product/id")
+            return None
+        asset = self.installed.asset(item.asset_id)
+        if asset is None:
+            self.problem("unknown_asset", f"`{item.asset_id}` is not in the installed base", item, item.path + "/product/id")
+            return None
+        if asset.customer != customer:
+            self.problem("asset_of_another_customer", f"`{asset.id}` belongs to another customer than {customer or 'this order'}'s", item, item.path + "/product/id")
+            return None
+        if asset.product != item.product:
+            self.problem("asset_product", f"`{asset.id}` is a {asset.product}, not a {item.product}", item, item.path + "/productOffering/id")
+            return None
+        if asset.status != "active":
+            self.problem("asset_ended", f"`{asset.id}` was ended by an earlier order", item, item.path + "/product/id")
+            return None
+        parent_asset = item.parent.asset_id or None if item.parent is not None else None
+        if item.parent is not None and item.parent.action != "add" and asset.parent != parent_asset:
+            self.problem("asset_parent", f"`{asset.id}` is not installed under `{parent_asset}`", item, item.path)
+            return None
+        return asset
 
     # ---- the tree ---------------------------------------------------------------------------
 
@@ -318,8 +401,10 @@ class _Intake:
                 if not any(c.product == item.product for c in parent_product.children):
                     where = " or ".join(sorted(self.parents.get(item.product, ()))) or "nothing: it is a root product"
                     self.problem("placement", f"{item.product} cannot be under {item.parent.product} (item {item.parent.id}); it belongs under {where}", item, item.path)
+            if item.action == "delete":
+                continue  # an ended item keeps no cardinality
             for c in product.children if id(item) not in self.unreadable_children else ():
-                n = len(item.children_of(c.product))
+                n = len([k for k in item.children_of(c.product) if k.action != "delete"])
                 if n < c.min or (c.max is not None and n > c.max):
                     card = f"exactly {c.min}" if c.min == c.max else (f"at least {c.min}" if c.max is None else f"{c.min} to {c.max}")
                     self.problem("cardinality", f"has {n} {c.product} item{'s' if n != 1 else ''}; {item.product} takes {card}", item, item.path)

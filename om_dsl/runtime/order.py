@@ -37,6 +37,7 @@ class OrderItem:
     children: list = attrs.field(factory=list)
     asset_id: Optional[str] = None  # TMF622 product.id: the installed product it changes
     enriched: list = attrs.field(factory=list)  # names of enriched attributes, in order
+    implicit: bool = False  # not in the order: an installed child of a changed item, carried along
 
     @property
     def root(self) -> "OrderItem":
@@ -81,6 +82,11 @@ class FulfillmentLine:
     condition: Optional[str]  # the rule's `when`, as written, when it has one
     unit: Optional[tuple] = None  # (n, of) for rules with `per`
     source_line: Optional[str] = None  # for lines decomposed from a technical line
+    key: Optional[str] = None  # its key in the installed base (see om_dsl.runtime.installed)
+    source_asset: Optional[str] = None  # the commercial asset it comes from
+    previous: Optional[dict] = None  # the installed line's values, when there is one
+    changes: Optional[dict] = None  # modify: attribute -> (installed value, new value)
+    why: Optional[str] = None  # why it has its action
 
     # A line seen as the source of a further decomposition has no parent and no children.
     parent = None

@@ -15,7 +15,7 @@ import attrs
 from om_dsl.model.catalog import Catalog
 from om_dsl.runtime import decompose as D
 from om_dsl.runtime.intake import intake
-from om_dsl.runtime.order import FulfillmentLine, Order, Problem, Rejected
+from om_dsl.runtime.order import FulfillmentLine, Order
 from om_dsl.runtime.planner import OrchestrationPlan, instantiate
 
 
@@ -37,30 +37,18 @@ class PlannedOrder:
     plan: OrchestrationPlan
 
 
-def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None) -> PlannedOrder:
-    order = intake(catalog, doc, order_id)
-    unsupported = [i for i in order.items if i.action != "add"]
-    if unsupported:
-        # Changing or ending what a customer has needs the installed base,
-        # which planning alone does not have.
-        raise Rejected(
-            [
-                Problem(
-                    "installed_base",
-                    f"the action {i.action} refers to an installed product"
-                    + (f" ({i.asset_id})" if i.asset_id else " (no product.id given)")
-                    + ", and no installed base is available here",
-                    i.id,
-                    i.product,
-                    i.path + "/action",
-                )
-                for i in unsupported
-            ]
-        )
+def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None, installed=None) -> PlannedOrder:
+    """Plan an order. Items that modify, end or keep what a customer has are
+    checked against `installed` (an om_dsl.runtime.installed.InstalledBase);
+    without one, such items are rejected: their asset is unknown."""
+    from om_dsl.runtime.installed import EMPTY
+
+    installed = installed or EMPTY
+    order = intake(catalog, doc, order_id, installed)
     D.validate(rules, order)
     D.enrich(rules, order)
-    lines = D.decompose(catalog, rules, order)
-    plan = instantiate(catalog, rules, order, lines)
+    lines = D.decompose(catalog, rules, order, installed)
+    plan = instantiate(catalog, rules, order, lines, {line.id: line.previous for line in lines if line.previous is not None})
     return PlannedOrder(catalog, order, lines, _requests(order, lines), plan)
 
 

@@ -35,6 +35,8 @@ def planned_data(p: PlannedOrder) -> dict:
         items.append(
             {
                 "id": i.id,
+                **({"asset": i.asset_id} if i.asset_id else {}),
+                **({"implicit": True} if i.implicit else {}),
                 "product": i.product,
                 "action": i.action,
                 "parent": i.parent.id if i.parent else None,
@@ -51,7 +53,11 @@ def planned_data(p: PlannedOrder) -> dict:
                 reason["unit"] = f"{l.unit[0]} of {l.unit[1]}"
             if l.source_line is not None:
                 reason["source_line"] = l.source_line
-            lines.append({"id": l.id, "product": l.product, "action": l.action, "attributes": _values(l.values), "source_item": l.source_item, "reason": reason})
+            if l.why is not None:
+                reason["action"] = l.why
+            if l.changes:
+                reason["changes"] = {a: {"from": json_value(old), "to": json_value(new)} for a, (old, new) in sorted(l.changes.items())}
+            lines.append({"id": l.id, "key": l.key, "product": l.product, "action": l.action, "attributes": _values(l.values), "source_item": l.source_item, "reason": reason})
         requests.append({"id": fr.id, "bundle": fr.bundle, "lines": lines})
     plan_items = []
     for it in p.plan.items:
@@ -133,6 +139,8 @@ def to_text(p: PlannedOrder) -> str:
                 why += f", unit {l.unit[0]} of {l.unit[1]}"
             src = f"from item {l.source_item}" if l.source_item else "from the order"
             out.append(f"  {branch} {l.id}  {l.product}  {l.action}  ({src}; {why})")
+            if l.why and l.why != "its item is added":
+                out.append(f"  {'   ' if last else '│  '}   {l.action}: {l.why}")
             attrs_text = ", ".join(f"{k} = {_show(v)}" for k, v in l.values.items() if v is not None)
             out.append(f"  {'   ' if last else '│  '}   {attrs_text}")
     out.append("")

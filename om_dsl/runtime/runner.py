@@ -115,8 +115,10 @@ class Runner:
         order_id = order_id or document_id(doc)
         if self.store.order_exists(order_id):
             raise Rejected([_problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")])
+        from om_dsl.runtime.store import StoreInstalledBase
+
         try:
-            planned = plan_order(rules.catalog, rules, doc, order_id)
+            planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
         except Rejected as exc:
             problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
             with self.store.transaction() as db:

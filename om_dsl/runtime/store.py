@@ -183,6 +183,15 @@ MIGRATIONS = [
         )
         """,
     ],
+    [
+        # Lines are known across orders by a stable key; assets end.
+        "ALTER TABLE inventory ADD COLUMN line_key TEXT",
+        "ALTER TABLE inventory ADD COLUMN source_asset TEXT",
+        "ALTER TABLE inventory ADD COLUMN rule TEXT",
+        "CREATE INDEX inventory_by_asset ON inventory(source_asset, status)",
+        "CREATE INDEX inventory_by_key ON inventory(line_key)",
+        "CREATE INDEX assets_by_parent ON assets(parent, status)",
+    ],
 ]
 
 
@@ -463,24 +472,52 @@ class Store:
     # ---- assets -----------------------------------------------------------------------------------------
 
     def assetize(self, db, run: S.OrderRun, now: int) -> None:
-        """A completed order creates (or updates) the customer's assets and technical inventory."""
+        """A completed order updates the customer's installed base: assets of
+        its items are created (add), updated (modify) or ended (delete);
+        inventory lines likewise, by their stable key."""
         customer = run.fields.get("customer_account")
-        asset_of = {}
+        asset_of = {item.id: item.asset_id or f"AST-{run.id}-{item.id}" for item in run.items}
         for item in run.items:
-            asset_id = item.asset_id or f"AST-{run.id}-{item.id}"
-            asset_of[item.id] = asset_id
+            asset_id = asset_of[item.id]
+            values = json.dumps(S.encode_value(item.values), sort_keys=True)
+            if item.action == "delete":
+                db.execute("UPDATE assets SET status = 'ended', order_id = ?, item_id = ?, updated_at = ? WHERE id = ?", (run.id, item.id, now, asset_id))
+                continue
+            if item.action == "noChange":
+                continue
             parent = asset_of.get(item.parent) if item.parent else None
             db.execute(
                 "INSERT INTO assets (id, customer, product, attributes, parent, order_id, item_id, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?) "
                 "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, order_id = excluded.order_id, item_id = excluded.item_id, updated_at = excluded.updated_at",
-                (asset_id, customer, item.product, json.dumps(S.encode_value(item.values), sort_keys=True), parent, run.id, item.id, now),
+                (asset_id, customer, item.product, values, parent, run.id, item.id, now),
             )
         for line_id, line in run.lines.items():
+            key = line.key or f"{run.id}/{line_id}"
+            if line.action == "delete":
+                db.execute("UPDATE inventory SET status = 'ended', order_id = ?, line = ?, updated_at = ? WHERE line_key = ? AND status = 'active'", (run.id, line_id, now, key))
+                continue
+            if line.action == "noChange":
+                continue
             outputs = {t.name: t.outputs for t in run.tasks.values() if t.line == line_id and t.outputs}
             db.execute(
-                "INSERT INTO inventory (id, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?) "
-                "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, outputs = excluded.outputs, updated_at = excluded.updated_at",
-                (f"INV-{run.id}-{line_id}", customer, asset_of.get(line.bundle) if line.bundle else None, line.product, json.dumps(S.encode_value(line.values), sort_keys=True), json.dumps(S.encode_value(outputs), sort_keys=True), run.id, line_id, now),
+                "INSERT INTO inventory (id, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, line_key, source_asset, rule) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, outputs = excluded.outputs, order_id = excluded.order_id, line = excluded.line, "
+                "status = 'active', updated_at = excluded.updated_at",
+                (
+                    f"INV-{key}",
+                    customer,
+                    asset_of.get(line.bundle) if line.bundle else None,
+                    line.product,
+                    json.dumps(S.encode_value(line.values), sort_keys=True),
+                    json.dumps(S.encode_value(outputs), sort_keys=True),
+                    run.id,
+                    line_id,
+                    now,
+                    key,
+                    line.source_asset,
+                    line.rule,
+                ),
             )
 
     def assets(self, customer: Optional[str] = None) -> list:
@@ -502,3 +539,35 @@ class Store:
 
 def exists(path: str) -> bool:
     return Path(path).is_file()
+
+
+class StoreInstalledBase:
+    """The installed base as the store holds it (see om_dsl.runtime.installed)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    def asset(self, asset_id: str):
+        from om_dsl.runtime.installed import Asset
+
+        row = self.store.db.execute("SELECT id, customer, product, attributes, parent, status FROM assets WHERE id = ?", (asset_id,)).fetchone()
+        return Asset(row[0], row[1], row[2], S.decode_value(json.loads(row[3])), row[4], row[5]) if row else None
+
+    def children(self, asset_id: str) -> list:
+        from om_dsl.runtime.installed import Asset
+
+        rows = self.store.db.execute("SELECT id, customer, product, attributes, parent, status FROM assets WHERE parent = ? AND status = 'active' ORDER BY id", (asset_id,))
+        return [Asset(r[0], r[1], r[2], S.decode_value(json.loads(r[3])), r[4], r[5]) for r in rows]
+
+    def _lines(self, where: str, args: tuple) -> list:
+        from om_dsl.runtime.installed import InstalledLine
+
+        rows = self.store.db.execute(f"SELECT line_key, product, attributes, source_asset, rule, customer, status FROM inventory WHERE {where} AND status = 'active' ORDER BY line_key", args)
+        return [InstalledLine(r[0], r[1], S.decode_value(json.loads(r[2])), r[3], r[4], r[5], r[6]) for r in rows]
+
+    def lines_of(self, source_asset: str) -> list:
+        return self._lines("source_asset = ?", (source_asset,))
+
+    def line(self, key: str):
+        found = self._lines("line_key = ?", (key,))
+        return found[0] if found else None

@@ -198,7 +198,7 @@ class Engine:
         order = planned.order
         fields = {k: v for k, v in order.fields.items() if k not in ("root_items", "items")}
         items = [S.ItemRecord(i.id, i.product, i.action, i.parent.id if i.parent else None, dict(i.values), i.asset_id) for i in order.items]
-        lines = {l.id: S.LineRun(l.product, l.action, dict(l.values), l.bundle, l.source_item, l.rule) for l in planned.lines}
+        lines = {l.id: S.LineRun(l.product, l.action, dict(l.values), l.bundle, l.source_item, l.rule, l.key, l.source_asset, l.previous) for l in planned.lines}
         tasks = {}
         for it in planned.plan.items:
             d = it.definition
@@ -319,7 +319,7 @@ class Engine:
         r = step.run
         line = r.lines[task.line]
         try:
-            return True, fn(task.product, task.action, task.name, line.values, self._outputs(r, task.line), self._order_view(r))
+            return True, fn(task.product, task.action, task.name, line.values, self._outputs(r, task.line), self._order_view(r), line.previous)
         except EvaluationError as exc:
             task.error = f"{exc.element} ({exc.source}): {exc.message}"
             self._set(step, task, S.FATALLY_FAILED, f"cannot evaluate: {task.error}", now)

@@ -82,6 +82,9 @@ class LineRun:
     bundle: Optional[str]
     source_item: Optional[str]
     rule: str
+    key: Optional[str] = None  # the line's key in the installed base
+    source_asset: Optional[str] = None
+    previous: Optional[dict] = None  # the installed line's values (modify, delete, noChange)
 
 
 @attrs.define
