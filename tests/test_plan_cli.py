@@ -61,7 +61,7 @@ def test_text_shows_the_tree_then_the_plan_in_dependency_order(in_repo):
     order = [l.split()[1] for l in text.splitlines() if l.strip()[:1].isdigit() and ". " in l]
     assert order.index("1/D1:reserve_port") < order.index("1/D1:install_visit") < order.index("1/D1:activate_line")
     assert order[-1] == "order/D9:start_billing"
-    assert "[point of no return (hard)]" in text
+    assert "[point of no return (soft)]" in text  # section 7: "rejected, unless forced"
 
 
 def test_rejected_order_exits_1_with_the_reason_and_no_traceback(in_repo):

@@ -253,7 +253,7 @@ def test_install_visit_is_due_in_three_days(plan):
 def test_activate_line_is_the_only_point_of_no_return(plan):
     p = plan("new-fiber-every-option.json")
     ponr = {i.id: i.point_of_no_return for i in p.plan.items if i.point_of_no_return}
-    assert ponr == {"1/D1:activate_line": "hard"}
+    assert ponr == {"1/D1:activate_line": "soft"}  # section 7: an amendment is rejected, unless forced
     data = planned_data(p)
     flagged = [e["id"] for e in data["plan"]["items"] if e["point_of_no_return"]]
     assert flagged == ["1/D1:activate_line"]

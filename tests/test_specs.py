@@ -110,7 +110,7 @@ def test_plans_and_their_tasks(acme):
     assert tasks["ONT_RFS on modify"] == ["ship_ont", "swap_visit"]
     assert tasks["BILLING_RFS on delete"] == ["stop_billing"]
     fiber = {i.name.value: i for i in scope.plans[("FIBER_ACCESS_CFS", "add")].items}
-    assert fiber["activate_line"].point_of_no_return.kind == "hard"
+    assert fiber["activate_line"].point_of_no_return.kind == "soft"  # section 7: "rejected, unless forced"
     assert fiber["install_visit"].kind == "manual" and fiber["install_visit"].due.value == 3 * 86_400_000
     deps = {(d.product.value if d.product else None, d.task.value, d.scope) for d in fiber["install_visit"].after}
     assert deps == {(None, "reserve_port", "plan"), ("ONT_RFS", "ship_ont", "bundle")}

@@ -5,7 +5,7 @@
 #   acme/catalog.om  sha256:1ad33a39086151488fd3a35fe34d1443b60b2ae61a96610ce25747b4f3d33615
 #   acme/decomposition.om  sha256:3e12d2140aaf8dd96415513115055f56b3a507df41a6be94cff54ac9a1468d03
 #   acme/enrichment.om  sha256:8af1d8b112a1fd75c5b98b76c2b7f891fdf6c7d8560317f65694a997fabcefb5
-#   acme/plans_add.om  sha256:1ebcecfbb9b8007c146e79c2ad378c65423f5fa832a60f2b5c409272afc73e3e
+#   acme/plans_add.om  sha256:cc7df9102bd1d16e854bb198b3eaf24980e1df707c882eb738eb15da0b59b6a6
 #   acme/plans_delete.om  sha256:535b1927087b51a3647986e81540afe3c15a7a4ded0c261bc1ae1871936c9f55
 #   acme/plans_modify.om  sha256:a2c821b9c4eb55f4f0b475a90666818763e470f44216b5f14244fcb0e4d33ac3
 #   acme/products.om  sha256:1a1bb26a76d9f11836d36b001c513a0d87301a1055587bf5dd013809a98fc66b
@@ -19,4 +19,4 @@ CATALOG = 'acme'
 VERSION = '2026.11'
 # The sha256 of this catalog's plan.json: the generated modules and the
 # model they were generated from belong together.
-PLAN_SHA256 = 'abca18f6fa32972557054bcb644604ce00e38d03a2aec3914690f4870cf2e499'
+PLAN_SHA256 = 'd77ec1e1cce3e0c85b1135b8429bca3002fb0872b67bf0e5924dd94c69c7cbc5'

@@ -310,3 +310,51 @@ def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, cl
         receiver.stop()
         s.systems.close()
         s.store.close()
+
+
+# ---- in-flight change ------------------------------------------------------------------------------
+
+
+@orders.command("cancel")
+@click.argument("order_id")
+@click.option("--reason", default="", help="Why (recorded in the history).")
+@click.option("--force", is_flag=True, help="Go ahead past a soft point of no return.")
+@_by_option
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+def orders_cancel(order_id, reason, force, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Cancel an order: nothing new starts, running tasks finish, completed
+    tasks with a compensation are undone (the last completed first), then the
+    order is cancelled. Refused past a hard point of no return."""
+    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.cancel(order_id, by, reason, force), quiet)
+
+
+@orders.command("amend")
+@click.argument("order_id")
+@click.argument("revision", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Go ahead past a soft point of no return.")
+@_by_option
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+def orders_amend(order_id, revision, force, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    """Amend an in-flight order with a revised TMF622 order (a supplemental order).
+
+    The order freezes (running tasks finish, nothing new starts), the revision
+    is compared with what is in flight line by line, and the order resumes on
+    the merged plan. Refused when it touches a bundle past a hard point of no
+    return (or a soft one, without --force)."""
+    from om_dsl.runtime import report
+    from om_dsl.runtime.order import Rejected
+
+    try:
+        text = open(revision, encoding="utf-8").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read {revision}: {exc}") from None
+
+    def amend(runner):
+        try:
+            runner.amend(order_id, text, by, force)
+        except Rejected as exc:
+            raise click.ClickException("the revision is rejected:\n" + report.rejection_text(exc, order_id).rstrip()) from None
+
+    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, amend, quiet)

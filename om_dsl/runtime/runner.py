@@ -191,6 +191,40 @@ class Runner:
     def resume_order(self, order_id: str, by: str, reason: str = ""):
         return self.apply(order_id, lambda now: C.OrderResume(by, reason, now))
 
+    def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False):
+        return self.apply(order_id, lambda now: C.CancelRequested(by, reason, force, now))
+
+    def amend(self, order_id: str, text: str, by: str, force: bool = False):
+        """A revision of an in-flight order: planned on the catalog version the
+        order runs on, then merged by the engine (or refused). Every revision
+        is kept, applied or refused."""
+        from om_dsl.runtime.store import StoreInstalledBase
+
+        doc = parse_document(text)
+        given = doc.get("id")
+        if given is not None and str(given) != order_id:
+            raise Rejected([_problem("revision_of_another_order", f"the revision is of order {given}, not {order_id}")])
+        run = self.store.load(order_id)
+        if run is None:
+            row = self.store.order_row(order_id)
+            raise C.Rejection(f"order {order_id} is {row['status']}" if row else f"no order {order_id}")
+        catalog, rules = self.catalogs.rules(run.catalog)
+        planned = plan_order(catalog, rules, doc, order_id, StoreInstalledBase(self.store))
+        snapshot = C.plan_snapshot(planned, order_id)
+        revision = self.store.next_revision(order_id)
+        now = self.clock.now()
+
+        def keep(status: str, why: Optional[str]):
+            return lambda db: self.store.add_revision(db, order_id, revision, text, status, why, by, now)
+
+        try:
+            return self.apply(order_id, lambda now: C.Amend(revision, snapshot, by, force, now), also=keep("received", None))
+        except C.Rejection as exc:
+            with self.store.transaction() as db:
+                keep("refused", str(exc))(db)
+                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"revision {revision} refused: {exc}"))
+            raise
+
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:
         """Take a system offline (its calls wait on hold) or bring it back
         (the held calls go out again); returns the orders that moved."""

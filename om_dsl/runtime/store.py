@@ -192,6 +192,21 @@ MIGRATIONS = [
         "CREATE INDEX inventory_by_key ON inventory(line_key)",
         "CREATE INDEX assets_by_parent ON assets(parent, status)",
     ],
+    [
+        # Every revision of an order (supplemental orders), applied or refused.
+        """
+        CREATE TABLE revisions (
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            revision INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            status TEXT NOT NULL,
+            reason TEXT,
+            by TEXT,
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY (order_id, revision)
+        )
+        """,
+    ],
 ]
 
 
@@ -389,6 +404,21 @@ class Store:
     def next_timer(self) -> Optional[int]:
         row = self.db.execute("SELECT MIN(wake_at) FROM tasks WHERE wake_at IS NOT NULL").fetchone()
         return row[0] if row else None
+
+    # ---- revisions ---------------------------------------------------------------------------------------
+
+    def next_revision(self, order_id: str) -> int:
+        row = self.db.execute("SELECT MAX(revision) FROM revisions WHERE order_id = ?", (order_id,)).fetchone()
+        return max(row[0] or 1, 1) + 1
+
+    def add_revision(self, db, order_id: str, revision: int, document: str, status: str, reason: Optional[str], by: str, now: int) -> None:
+        db.execute(
+            "INSERT INTO revisions (order_id, revision, document, status, reason, by, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (order_id, revision, document, status, reason, by, now),
+        )
+
+    def revisions(self, order_id: str) -> list:
+        return self.db.execute("SELECT revision, status, reason, by, received_at FROM revisions WHERE order_id = ? ORDER BY revision", (order_id,)).fetchall()
 
     # ---- systems, offline and online ------------------------------------------------------------------
 

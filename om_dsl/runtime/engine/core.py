@@ -28,7 +28,7 @@ from om_dsl.runtime.engine.retry import retry_delay
 from om_dsl.runtime.order import EvaluationError
 
 DAY_MS = 86_400_000
-CALLING = ("callout", "auto")  # the task types that make calls
+CALLING = ("callout", "auto", "compensation")  # the task types that make calls
 
 
 # ---- events ----------------------------------------------------------------------------------
@@ -120,6 +120,29 @@ class SystemOnline:
 
 
 @attrs.frozen
+class CancelRequested:
+    """Cancel the order: nothing new starts, running tasks finish, completed
+    tasks with a compensation are undone in reverse order, then cancelled."""
+
+    by: str
+    reason: str
+    force: bool
+    now: int
+
+
+@attrs.frozen
+class Amend:
+    """A revision of the order (a supplemental order), already planned:
+    `plan` is `plan_snapshot(...)` of it."""
+
+    revision: int
+    plan: dict
+    by: str
+    force: bool
+    now: int
+
+
+@attrs.frozen
 class TimePassed:
     """The clock moved on: retries and waits that are due go ahead."""
 
@@ -160,6 +183,50 @@ def _wake_at(task: S.TaskRun) -> Optional[int]:
     elif task.jeopardy == S.YELLOW:
         times.append(task.due_at)
     return min(times) if times else None
+
+
+def plan_snapshot(planned, order_id: str) -> dict:
+    """A planned revision as plain data (it may wait in the order's state)."""
+    lines = {
+        line.id: {
+            "product": line.product, "action": line.action, "values": dict(line.values), "bundle": line.bundle, "source_item": line.source_item,
+            "rule": line.rule, "key": line.key, "source_asset": line.source_asset, "previous": line.previous,
+        }
+        for line in planned.lines
+    }
+    tasks = []
+    for it in planned.plan.items:
+        d = it.definition
+        system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
+        tasks.append({"id": it.id, "name": it.name, "type": it.type, "product": it.product, "action": it.action, "line": it.line, "depends_on": list(it.depends_on), "queue": d.queue, "system": system})
+    items = [
+        {"id": i.id, "product": i.product, "action": i.action, "parent": i.parent.id if i.parent else None, "values": dict(i.values), "asset_id": i.asset_id}
+        for i in planned.order.items
+    ]
+    return S.encode_value({"lines": lines, "tasks": tasks, "items": items})
+
+
+def _touched_bundles(r: S.OrderRun, plan: dict) -> set:
+    """The bundles in which the revision adds, removes or changes a line."""
+    plan = S.decode_value(plan)
+    touched = set()
+    for line_id, data in plan["lines"].items():
+        old = r.lines.get(line_id)
+        if old is None or old.action != data["action"] or any(old.values.get(k) != v for k, v in data["values"].items() if v is not None):
+            touched.add(data["bundle"])
+    for line_id, old in r.lines.items():
+        if line_id not in plan["lines"]:
+            touched.add(old.bundle)
+    return touched
+
+
+def _redo_of(undo_after: dict, old: S.TaskRun) -> str:
+    return next(redo for redo, was in undo_after.items() if was is old)
+
+
+def _busy(run: S.OrderRun) -> bool:
+    """A call is in flight (it must finish before an amendment or the undoing)."""
+    return any(t.status == S.RUNNING and t.type != "wait" for t in run.tasks.values())
 
 
 def _has_type(value, type_: str) -> bool:
@@ -206,6 +273,7 @@ class Engine:
             tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=f"{order.id}:{it.id}:1", system=system)
         run = S.OrderRun(order.id, catalog_sha, S.ACKNOWLEDGED, fields, items, lines, tasks, now, now, fields.get("external_id"))
         step = Step(run, [], [])
+        self._current_run = run
         self._record(step, "order", None, S.ACKNOWLEDGED, "order accepted", now)
         self._publish(step, "ProductOrderCreateEvent", now)
         for s in planned.plan.skipped:
@@ -217,6 +285,7 @@ class Engine:
 
     def handle(self, run: S.OrderRun, event) -> Step:
         step = Step(copy.deepcopy(run), [], [])
+        self._current_run = step.run
         now = event.now
         r = step.run
         if r.status in S.FINAL:
@@ -224,10 +293,10 @@ class Engine:
         if isinstance(event, CallSucceeded):
             task = self._open(r, event.task, (S.RUNNING,), CALLING)
             task.next_at = None
-            self._answer(step, task, event.outputs, "the system answered" if task.type == "callout" else "the auto task returned", now)
+            self._answer(step, task, event.outputs, {"callout": "the system answered", "auto": "the auto task returned"}.get(task.type, f"undone: {task.undoes}"), now)
         elif isinstance(event, CallAccepted):
             task = self._open(r, event.task, (S.RUNNING,), CALLING)
-            timeout = self._definition(task).timeout_ms
+            timeout = self._timeout(task)
             task.next_at = now + timeout if timeout else None  # no callback by then: the call failed
             self._record(step, task.id, S.RUNNING, S.RUNNING, "acknowledged: waiting for the callback", now)
         elif isinstance(event, CallFailed):
@@ -252,6 +321,10 @@ class Engine:
             self._complete(step, task, dict(event.data), f"completed by {event.by}", now)
         elif isinstance(event, TimePassed):
             self._timers(step, now)
+        elif isinstance(event, CancelRequested):
+            self._cancel(step, event, now)
+        elif isinstance(event, Amend):
+            self._amend(step, event, now)
         elif isinstance(event, OperatorRetry):
             task = self._open(r, event.task, (S.FATALLY_FAILED, S.FAILED, S.ON_HOLD))
             self._retry_now(step, task, f"retried by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
@@ -306,7 +379,8 @@ class Engine:
         return self.catalog.plan(task.product, task.action).item(task.name)
 
     def _outputs(self, r: S.OrderRun, line: str) -> dict:
-        return {t.name: t.outputs for t in r.tasks.values() if t.line == line and t.status == S.COMPLETED and t.outputs is not None}
+        """The outputs of the line's completed tasks (their current runs: not a run a revision superseded)."""
+        return {t.name: t.outputs for t in r.tasks.values() if t.line == line and t.status == S.COMPLETED and t.outputs is not None and t.id == f"{line}:{t.name}"}
 
     def _order_view(self, r: S.OrderRun) -> dict:
         o = dict(r.fields)
@@ -328,8 +402,12 @@ class Engine:
     def _complete(self, step: Step, task: S.TaskRun, outputs: dict, cause: str, now: int) -> None:
         task.outputs = outputs
         task.finished_at = now
+        step.run.completions += 1
+        task.done_seq = step.run.completions
         task.next_at = None
         self._set(step, task, S.COMPLETED, cause, now)
+        if task.type == "compensation":
+            return
         d = self._definition(task)
         if d.sets:
             ok, values = self._eval(step, task, self.rules.task_sets, now)
@@ -340,7 +418,7 @@ class Engine:
     def _answer(self, step: Step, task: S.TaskRun, outputs: dict, cause: str, now: int) -> None:
         """A call's answer: it must carry every output the plan declares, of its type."""
         wrong = []
-        for p in self._definition(task).outputs:
+        for p in self._declared_outputs(task):
             value = outputs.get(p.name)
             if value is None:
                 wrong.append(f"no `{p.name}`")
@@ -349,13 +427,12 @@ class Engine:
         if wrong:
             self._fail(step, task, "the answer does not fit the plan: " + "; ".join(wrong), False, now)
             return
-        declared = {p.name for p in self._definition(task).outputs}
+        declared = {p.name for p in self._declared_outputs(task)}
         self._complete(step, task, {k: v for k, v in outputs.items() if k in declared}, cause, now)
 
     def _fail(self, step: Step, task: S.TaskRun, message: str, retryable: bool, now: int) -> None:
         task.error = message
-        d = self._definition(task)
-        delay = retry_delay(d.retry, task.attempts) if retryable else None
+        delay = retry_delay(self._retry_policy(task), task.attempts) if retryable else None
         if delay is None:
             why = "not retryable" if not retryable else f"no retry left after {task.attempts} attempt{'s' if task.attempts != 1 else ''}"
             self._set(step, task, S.FATALLY_FAILED, f"{message} ({why})", now)
@@ -374,7 +451,7 @@ class Engine:
                 self._complete(step, task, {}, "the wait is over", now)
             elif task.status == S.RUNNING:  # an acknowledged call whose callback is overdue
                 task.next_at = None
-                self._fail(step, task, f"no callback within {self._definition(task).timeout_ms // 1000} s", True, now)
+                self._fail(step, task, f"no callback within {self._timeout(task) // 1000} s", True, now)
 
     # ---- moving on ---------------------------------------------------------------------------------
 
@@ -383,11 +460,18 @@ class Engine:
         progressed = True
         while progressed:
             progressed = False
-            for task in r.tasks.values():
-                if task.status != S.PENDING:
+            for task in list(r.tasks.values()):
+                if task.status != S.PENDING or r.frozen or (r.cancelling and task.type != "compensation"):
                     continue
                 if all(r.tasks[d].status in S.DONE for d in task.depends_on if d in r.tasks):
                     self._ready(step, task, now)
+                    progressed = True
+            if not _busy(r):
+                if r.frozen and r.pending is not None:
+                    self._merge(step, now)
+                    progressed = True
+                elif r.cancelling and not r.compensation_planned:
+                    self._plan_compensation(step, now)
                     progressed = True
         self._roll_up(step, now)
         self._jeopardy(step, now)
@@ -397,6 +481,11 @@ class Engine:
             r.updated_at = now
 
     def _ready(self, step: Step, task: S.TaskRun, now: int) -> None:
+        if task.type == "compensation":
+            task.started_at = now
+            self._set(step, task, S.READY, f"undo {task.undoes}", now)
+            self._dispatch(step, task, now)
+            return
         d = self._definition(task)
         if d.when is not None:
             ok, holds = self._eval(step, task, self.rules.task_when, now)
@@ -447,10 +536,14 @@ class Engine:
         self._dispatch(step, task, now, cause=cause)
 
     def _dispatch(self, step: Step, task: S.TaskRun, now: int, retry: bool = False, cause: Optional[str] = None) -> None:
+        if task.type == "compensation":
+            self._dispatch_undo(step, task, now, retry, cause)
+            return
         d = self._definition(task)
         ok, args = self._eval(step, task, self.rules.task_args, now)
         if not ok:
             return
+        task.args = args
         task.attempts += 1
         cause = f"attempt {task.attempts}" + (" (retry)" if retry else "") + (f", {cause}" if cause else "")
         self._set(step, task, S.RUNNING, cause, now)
@@ -462,10 +555,69 @@ class Engine:
             command.update(kind="python", target=d.call.target)
         step.commands.append(command)
 
+    def _dispatch_undo(self, step: Step, task: S.TaskRun, now: int, retry: bool, cause: Optional[str]) -> None:
+        r = step.run
+        done = r.tasks[task.undoes]
+        d = self._definition(done)
+        line = r.lines[done.line]
+        outputs = self._outputs(r, done.line)
+        outputs.setdefault(done.name, done.outputs or {})
+        try:
+            args = self.rules.compensation_args(done.product, done.action, done.name, line.values, outputs, self._order_view(r), line.previous)
+        except EvaluationError as exc:
+            task.error = f"{exc.element} ({exc.source}): {exc.message}"
+            self._set(step, task, S.FATALLY_FAILED, f"cannot evaluate: {task.error}", now)
+            return
+        task.args = args
+        task.attempts += 1
+        self._set(step, task, S.RUNNING, f"attempt {task.attempts}" + (" (retry)" if retry else "") + (f", {cause}" if cause else ""), now)
+        command = {"order": r.id, "task": task.id, "key": task.key, "attempt": task.attempts, "args": args}
+        if d.compensate.kind == "operation":
+            system, operation = d.compensate.target.split(".", 1)
+            op = self.catalog.operation(system, operation)
+            command.update(kind="call", system=system, operation=operation, is_async=op.is_async, outputs=[[p.name, p.type] for p in op.outputs], timeout_ms=op.timeout_ms)
+        else:
+            command.update(kind="python", target=d.compensate.target, timeout_ms=d.timeout_ms)
+        step.commands.append(command)
+
+    def _undo_operation(self, task: S.TaskRun):
+        """A compensation task's operation (None for a Python compensation)."""
+        call = self._definition(self._undone(task)).compensate
+        if call.kind != "operation":
+            return None
+        return self.catalog.operation(*call.target.split(".", 1))
+
+    def _undone(self, task: S.TaskRun) -> S.TaskRun:
+        return self._current_run.tasks[task.undoes]
+
+    def _retry_policy(self, task: S.TaskRun):
+        if task.type == "compensation":
+            op = self._undo_operation(task)
+            return op.retry if op is not None else self._definition(self._undone(task)).retry
+        return self._definition(task).retry
+
+    def _timeout(self, task: S.TaskRun):
+        if task.type == "compensation":
+            op = self._undo_operation(task)
+            return op.timeout_ms if op is not None else None
+        return self._definition(task).timeout_ms
+
+    def _declared_outputs(self, task: S.TaskRun) -> list:
+        if task.type == "compensation":
+            op = self._undo_operation(task)
+            return list(op.outputs) if op is not None else []
+        return list(self._definition(task).outputs)
+
     def _roll_up(self, step: Step, now: int) -> None:
         r = step.run
         states = [t.status for t in r.tasks.values()]
-        if all(s in S.DONE for s in states):
+        if r.cancelling:
+            undo = [t for t in r.tasks.values() if t.type == "compensation"]
+            if r.compensation_planned and not _busy(r) and all(t.status in S.DONE for t in undo):
+                new = S.ORDER_CANCELLED
+            else:
+                new = S.PENDING_CANCELLATION
+        elif all(s in S.DONE for s in states):
             new = S.ORDER_COMPLETED
         elif any(s == S.FATALLY_FAILED for s in states):
             new = S.HELD
@@ -474,7 +626,13 @@ class Engine:
         if new != r.status:
             old = r.status
             r.status = new
-            cause = {S.ORDER_COMPLETED: "every task is completed or skipped", S.HELD: "a task fatally failed: an operator must act", S.IN_PROGRESS: "tasks are running"}[new]
+            cause = {
+                S.ORDER_COMPLETED: "every task is completed or skipped",
+                S.HELD: "a task fatally failed: an operator must act",
+                S.IN_PROGRESS: "tasks are running",
+                S.PENDING_CANCELLATION: "running tasks finish, completed ones are undone",
+                S.ORDER_CANCELLED: "every compensation is done",
+            }[new]
             self._record(step, "order", old, new, cause, now)
             self._publish(step, "ProductOrderStateChangeEvent", now)
 
@@ -511,10 +669,198 @@ class Engine:
             {"kind": "notify", "order": r.id, "key": f"{r.id}:event:{r.events}", "event": {"eventId": f"{r.id}:event:{r.events}", "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}}}
         )
 
+    # ---- cancellation ------------------------------------------------------------------------------------
+
+    def _ponr(self, r: S.OrderRun, bundles: Optional[set], force: bool, what: str) -> None:
+        """Refuse a change past a point of no return: hard always, soft unless forced."""
+        for task in r.tasks.values():
+            if task.status != S.COMPLETED or task.type == "compensation":
+                continue
+            if bundles is not None and r.lines[task.line].bundle not in bundles:
+                continue
+            kind = self._definition(task).point_of_no_return
+            if kind == "hard" or (kind == "soft" and not force):
+                hint = "" if kind == "hard" else " (a soft point of no return: force it to go ahead)"
+                raise Rejection(f"{what} is past the point of no return: {task.id} completed{hint}")
+
+    def _cancel(self, step: Step, event: CancelRequested, now: int) -> None:
+        r = step.run
+        if r.cancelling:
+            raise Rejection(f"order {r.id} is being cancelled already")
+        self._ponr(r, None, event.force, f"cancelling order {r.id}")
+        old = r.status
+        r.status = S.ASSESSING_CANCELLATION
+        self._record(step, "order", old, S.ASSESSING_CANCELLATION, f"cancellation asked by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
+        self._publish(step, "ProductOrderStateChangeEvent", now)
+        r.cancelling = True
+        r.frozen = False
+        if r.pending is not None:
+            self._record(step, "order", None, None, f"revision {r.pending['revision']} dropped: the order is cancelled", now)
+            r.pending = None
+        for task in r.tasks.values():
+            if task.status in (S.PENDING, S.READY, S.FAILED, S.ON_HOLD, S.FATALLY_FAILED) or (task.status == S.RUNNING and task.type == "wait"):
+                task.next_at = None
+                self._set(step, task, S.CANCELLED, "the order is cancelled", now)
+
+    def _plan_compensation(self, step: Step, now: int) -> None:
+        """Undo the completed tasks that have a compensation, one after the
+        other, the last completed first (so a task is undone after every task
+        that depended on it)."""
+        r = step.run
+        r.compensation_planned = True
+        done = [t for t in r.tasks.values() if t.status == S.COMPLETED and t.type != "compensation" and self._definition(t).compensate is not None]
+        done.sort(key=lambda t: (-(t.done_seq or 0), t.id))
+        previous = None
+        for t in done:
+            undo = self._undo_task(r, t, [previous] if previous else [])
+            previous = undo.id
+            self._record(step, undo.id, None, S.PENDING, f"to undo {t.id} ({self._definition(t).compensate.target})", now)
+        if not done:
+            self._record(step, "order", None, None, "nothing to undo", now)
+
+    def _undo_task(self, r: S.OrderRun, task: S.TaskRun, depends_on: list) -> S.TaskRun:
+        d = self._definition(task)
+        system = d.compensate.target.split(".", 1)[0] if d.compensate.kind == "operation" else None
+        undo = S.TaskRun(
+            f"{task.id}:undo{task.generation if task.generation > 1 else ''}",
+            f"undo {task.name}",
+            "compensation",
+            task.product,
+            task.action,
+            task.line,
+            depends_on,
+            key=f"{r.id}:{task.id}:undo:{task.generation}",
+            system=system,
+            undoes=task.id,
+        )
+        r.tasks[undo.id] = undo
+        return undo
+
+    # ---- amendments ------------------------------------------------------------------------------------
+
+    def _amend(self, step: Step, event: Amend, now: int) -> None:
+        r = step.run
+        if r.cancelling:
+            raise Rejection(f"order {r.id} is being cancelled: it takes no revision")
+        if event.revision <= r.revision or (r.pending is not None and event.revision <= r.pending["revision"]):
+            raise Rejection(f"revision {event.revision} of order {r.id} is not newer than revision {max(r.revision, (r.pending or {}).get('revision', 0))}")
+        touched = _touched_bundles(r, event.plan)
+        self._ponr(r, touched, event.force, f"revision {event.revision} touches a bundle that")
+        if r.pending is not None:
+            self._record(step, "order", None, None, f"revision {event.revision} replaces revision {r.pending['revision']}, which was not applied yet", now)
+        r.pending = {"revision": event.revision, "plan": event.plan, "by": event.by, "force": event.force}
+        r.frozen = True
+        what = ", ".join(f"bundle {b}" if b else "the order scope" for b in sorted(touched, key=lambda b: b or "")) or "no bundle"
+        self._record(step, "order", None, None, f"revision {event.revision} received from {event.by} (touches {what}): frozen, running tasks finish, nothing new starts", now)
+
+    def _merge(self, step: Step, now: int) -> None:
+        """Apply the pending revision: line by line, task by task (see docs/amend.md)."""
+        r = step.run
+        pending = r.pending
+        n = pending["revision"]
+        plan = S.decode_value(pending["plan"])
+        old_tasks = r.tasks
+        old_lines = r.lines
+        # Lines: the revision's values; what fulfillment set (attributes the revision leaves empty) is kept.
+        lines = {}
+        for line_id, data in plan["lines"].items():
+            line = S.LineRun(**data)
+            before = old_lines.get(line_id)
+            if before is not None:
+                for k, v in before.values.items():
+                    if line.values.get(k) is None and v is not None:
+                        line.values[k] = v
+            lines[line_id] = line
+        r.lines = lines
+        r.items = [S.ItemRecord(**i) for i in plan["items"]]
+        tasks: dict = {}
+        undo_after: dict = {}  # redo task id -> the undo task it waits for
+        undone: list = []
+        for data in plan["tasks"]:
+            new = S.TaskRun(**data)
+            old = old_tasks.get(new.id)
+            if old is None:
+                new.key = f"{r.id}:{new.id}:1"
+                tasks[new.id] = new
+                self._record(step, new.id, None, S.PENDING, f"added by revision {n}", now)
+                continue
+            new.generation, new.key = old.generation, old.key
+            if old.status == S.COMPLETED:
+                if self._inputs_changed(r, old, new, lines):
+                    d = self._definition(old)
+                    new.generation = old.generation + 1
+                    new.key = f"{r.id}:{new.id}:{new.generation}"
+                    if d.compensate is not None:
+                        undone.append(old)
+                        undo_after[new.id] = old
+                        self._record(step, new.id, S.COMPLETED, S.PENDING, f"revision {n} changes its inputs: undone, then done again", now)
+                    else:
+                        self._record(step, new.id, S.COMPLETED, S.PENDING, f"revision {n} changes its inputs: done again", now)
+                    tasks[new.id] = new
+                else:
+                    tasks[new.id] = old  # kept: completed, its outputs and what it set stay
+                    old.depends_on = new.depends_on
+                continue
+            if old.status == S.SKIPPED or old.type == "compensation":
+                tasks[new.id] = new
+                continue
+            # Not started (or failed, held): it starts from the new plan.
+            if old.status != S.PENDING:
+                self._record(step, new.id, old.status, S.PENDING, f"replaced by revision {n}", now)
+            tasks[new.id] = new
+        for old in old_tasks.values():
+            if old.id in tasks or old.type == "compensation":
+                if old.type == "compensation":
+                    tasks[old.id] = old
+                continue
+            if old.status == S.COMPLETED and self._definition(old).compensate is not None:
+                undone.append(old)
+                self._record(step, old.id, None, None, f"removed by revision {n}: undone", now)
+            elif old.status == S.COMPLETED:
+                self._record(step, old.id, None, None, f"removed by revision {n}: nothing to undo, kept as done", now)
+            else:
+                self._record(step, old.id, old.status, S.CANCELLED, f"dropped by revision {n}", now)
+        # Undo, the last completed first; a task done again waits for its undo.
+        undone.sort(key=lambda t: (-(t.done_seq or 0), t.id))
+        r.tasks = tasks
+        previous = None
+        for old in undone:
+            undo = self._undo_task(r, old, [previous] if previous else [])
+            if old.id in tasks:  # done again: the completed run is kept beside it, for its undo
+                kept = old.id + f"@{old.generation}"
+                old.id = kept
+                r.tasks[kept] = old
+                undo.undoes = kept
+                tasks[_redo_of(undo_after, old)].depends_on.append(undo.id)
+            else:
+                r.tasks[old.id] = old
+            previous = undo.id
+            self._record(step, undo.id, None, S.PENDING, f"to undo {undo.undoes} ({self._definition(old).compensate.target}), for revision {n}", now)
+        r.revision = n
+        r.pending = None
+        r.frozen = False
+        self._record(step, "order", None, None, f"revision {n} applied: the order resumes on the merged plan", now)
+
+    def _inputs_changed(self, r: S.OrderRun, old: S.TaskRun, new: S.TaskRun, lines: dict) -> bool:
+        """Would the task be called differently now? (Tasks that make no calls: no.)"""
+        if old.type not in CALLING or old.args is None:
+            return False
+        line = lines.get(new.line)
+        if line is None:
+            return True
+        outputs = self._outputs(r, new.line)
+        try:
+            args = self.rules.task_args(new.product, new.action, new.name, line.values, outputs, self._order_view(r), line.previous)
+        except EvaluationError:
+            return True
+        return args != old.args
+
     # ---- what an order waits for -----------------------------------------------------------------------
 
     def waiting_for(self, run: S.OrderRun, task: S.TaskRun) -> Optional[str]:
         """Why a task that is not done has not moved on (operators ask)."""
+        if task.status == S.PENDING and run.frozen:
+            return f"frozen: revision {run.pending['revision']} waits for the running tasks to finish"
         if task.status == S.PENDING:
             open_deps = [d for d in task.depends_on if d in run.tasks and run.tasks[d].status not in S.DONE]
             if not open_deps:

@@ -35,6 +35,7 @@ GREEN, YELLOW, RED = "green", "yellow", "red"
 YELLOW_SHARE = 0.75
 
 # Order states.
+ASSESSING_CANCELLATION, PENDING_CANCELLATION = "assessingCancellation", "pendingCancellation"
 ACKNOWLEDGED, IN_PROGRESS, HELD, ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_CANCELLED, REJECTED = (
     "acknowledged",
     "inProgress",
@@ -72,6 +73,10 @@ class TaskRun:
     due_at: Optional[int] = None  # started_at + the spec's `due`
     jeopardy: Optional[str] = None  # green, yellow, red (tasks with a due time that are not done)
     wake_at: Optional[int] = None  # when time alone changes this task: a retry, a wait, a deadline, jeopardy
+    args: Optional[dict] = None  # what its last call was given (an amendment compares)
+    generation: int = 1  # how many times it was (re)done: part of its idempotency key
+    undoes: Optional[str] = None  # a compensation task: the task it undoes
+    done_seq: Optional[int] = None  # the order in which the order's tasks completed (undo goes backwards)
 
 
 @attrs.define
@@ -113,6 +118,12 @@ class OrderRun:
     external_id: Optional[str] = None
     jeopardy: Optional[str] = None  # the worst jeopardy of its open tasks
     events: int = 0  # events published so far (their ids count up)
+    revision: int = 1  # the order's revision in force
+    frozen: bool = False  # an amendment waits for running tasks: nothing new starts
+    pending: Optional[dict] = None  # that amendment: {"revision", "plan", "by", "force"}
+    cancelling: bool = False
+    compensation_planned: bool = False
+    completions: int = 0
 
 
 # ---- JSON -----------------------------------------------------------------------------------
@@ -161,4 +172,10 @@ def from_data(d: dict) -> OrderRun:
         external_id=d.get("external_id"),
         jeopardy=d.get("jeopardy"),
         events=d.get("events", 0),
+        revision=d.get("revision", 1),
+        frozen=d.get("frozen", False),
+        pending=d.get("pending"),
+        cancelling=d.get("cancelling", False),
+        compensation_planned=d.get("compensation_planned", False),
+        completions=d.get("completions", 0),
     )
