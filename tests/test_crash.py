@@ -12,6 +12,7 @@ system heard of each order once.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -100,3 +101,65 @@ def json_id(name: str) -> str:
     import json
 
     return json.loads(order_text(name))["id"]
+
+
+# ---- kill -9 in the middle of a cancellation or an amendment ----------------------------------------------
+
+CHANGE_TRIALS = int(os.environ.get("OM_CRASH_CHANGE_TRIALS", "10"))
+AMEND = ROOT / "examples" / "orders" / "amend"
+
+
+def in_flight(tmp_path):
+    """ORD-3000 started, up to its installation visit; the runner closed again."""
+    runner = make_runner(tmp_path)
+    runner.submit((AMEND / "order.json").read_text())
+    runner.drive()
+    runner.store.close()
+    runner.simulators.close()
+
+
+def check_once(runner, order_id):
+    run = runner.store.load(order_id)
+    completions: dict = {}
+    for e in history(runner.store, order_id):
+        if e["to"] == S.COMPLETED:
+            completions[e["subject"]] = completions.get(e["subject"], 0) + 1
+    # Once per generation: a task a revision redid completes again, under a new key.
+    expected = {t: (run.tasks[t].generation if t in run.tasks else 1) for t in completions}
+    assert completions == expected, completions
+    keys = {t.key for t in run.tasks.values() if t.type in ("callout", "compensation") and t.status == S.COMPLETED}
+    effects = {key: calls for key, *_rest, calls in runner.simulators.effects() if key.startswith(order_id + ":")}
+    assert set(effects) == keys  # every completed call left its effect, under its own key; nothing else did
+    return run
+
+
+@pytest.mark.parametrize("trial", range(CHANGE_TRIALS))
+def test_kill_9_during_a_cancellation(tmp_path, trial):
+    rnd = random.Random(1000 + trial)
+    in_flight(tmp_path)
+    proc = start_killable(["orders", "cancel", "ORD-3000", "--reason", "moved", "--clock", "simulated"], tmp_path, latency_ms=LATENCY_MS)
+    kill_after(proc, rnd.uniform(0.3, 0.3 + 6 * LATENCY_MS / 1000))
+    runner = make_runner(tmp_path)
+    if not runner.store.load("ORD-3000").cancelling:  # killed before the cancellation was taken: ask again
+        runner.cancel("ORD-3000", "csr", "moved")
+    operate(runner)
+    run = check_once(runner, "ORD-3000")
+    assert run.status == S.ORDER_CANCELLED
+    undone = sorted(t.undoes for t in run.tasks.values() if t.type == "compensation")
+    assert undone == ["1/D1:reserve_port", "1/D2:ship_ont", "2/D4:ship_device", "3/D5:ship_device", "4/D5:ship_device"]
+
+
+@pytest.mark.parametrize("trial", range(CHANGE_TRIALS))
+def test_kill_9_during_an_amendment(tmp_path, trial):
+    rnd = random.Random(2000 + trial)
+    in_flight(tmp_path)
+    proc = start_killable(["orders", "amend", "ORD-3000", str(AMEND / "speed-1000.json"), "--clock", "simulated"], tmp_path, latency_ms=LATENCY_MS)
+    kill_after(proc, rnd.uniform(0.3, 0.3 + 6 * LATENCY_MS / 1000))
+    runner = make_runner(tmp_path)
+    if not [r for r in runner.store.revisions("ORD-3000") if r[1] == "received"]:  # killed before the revision was taken: send it again
+        runner.amend("ORD-3000", (AMEND / "speed-1000.json").read_text(), "csr")
+    operate(runner)
+    run = check_once(runner, "ORD-3000")
+    assert run.status == S.ORDER_COMPLETED and run.revision == 2
+    activate = [(json.loads(args), calls) for key, system, op, args, outputs, calls in runner.simulators.effects() if op == "activate_line"]
+    assert [a["down_mbps"] for a, _ in activate] == [1000]
