@@ -221,3 +221,52 @@ def test_macd_plan_snapshot(case, base, snapshot, in_repo):
 def test_planning_a_change_without_an_installed_base_rejects_it(in_repo):
     r = CliRunner().invoke(main, ["plan", "generated/acme", "examples/orders/macd/add-static-ip.json"])
     assert r.exit_code == 1 and f"`{FIBER}` is not in the installed base" in r.stderr
+
+
+# ---- the installed base stays true -----------------------------------------------------------------------
+
+
+def test_a_value_fulfillment_set_is_not_taken_back_by_a_later_change(runner):
+    """The voice platform assigned the number; a later order that does not touch the line leaves it."""
+    run_case(runner, "add-phone-line")
+    run = run_case(runner, "change-nothing-technical")
+    voice = run.lines["AST-ORD-2004-2/D6"]
+    assert voice.action == "noChange" and voice.values["phone_number"].startswith("+3120555")
+    assert run.tasks == {}
+    assert inventory(runner)["INV-AST-ORD-2004-2/D6"]["attributes"]["phone_number"] == voice.values["phone_number"]
+
+
+def test_an_added_item_cannot_take_over_an_installed_product(runner):
+    doc = json.loads(text("base-fiber-300").replace("ORD-2000", "ORD-2040"))
+    doc["productOrderItem"][0]["product"]["id"] = FIBER
+    _, status, problems = runner.submit(json.dumps(doc))
+    assert status == S.REJECTED and [(p.rule, p.item) for p in problems] == [("asset_on_add", "1")]
+
+
+def test_one_change_at_a_time_per_asset(runner):
+    order_id, _, _ = runner.submit(text("speed-300-to-1000"))
+    runner.drive()  # it waits at the swap visit
+    _, status, problems = runner.submit(text("add-static-ip"))
+    assert status == S.REJECTED and [p.rule for p in problems] == ["asset_in_flight"]
+    assert "being changed by order ORD-2001, still in progress: amend that order, or wait for it" in problems[0].message
+    operate(runner)
+    order_id, status, problems = runner.submit(text("add-static-ip").replace("ORD-2002", "ORD-2012"))  # sent again, afterwards
+    assert status != S.REJECTED, problems
+    operate(runner)
+    assert runner.store.load(order_id).status == S.ORDER_COMPLETED
+    a = assets(runner)[FIBER]["attributes"]
+    assert (a["speed_mbps"], a["static_ip"]) == (1000, True)  # both changes, in order
+
+
+def test_a_child_of_a_deleted_item_can_only_be_deleted(runner):
+    doc = json.loads(text("disconnect"))
+    doc["productOrderItem"][0]["productOrderItem"] = [{"id": "2", "action": "modify", "productOffering": {"id": "WIFI_ROUTER"}, "product": {"id": ROUTER, "productCharacteristic": [{"name": "model", "value": "AX6000"}]}}]
+    _, status, problems = runner.submit(json.dumps(doc))
+    assert status == S.REJECTED and [(p.rule, p.item) for p in problems] == [("asset_parent", "2")]
+
+
+def test_a_bad_value_in_a_change_is_the_only_problem_reported(runner):
+    doc = json.loads(text("change-nothing-technical"))
+    doc["productOrderItem"][0]["product"]["productCharacteristic"] = [{"name": "speed_mbps", "value": 500}]
+    _, status, problems = runner.submit(json.dumps(doc))
+    assert status == S.REJECTED and [p.rule for p in problems] == ["allowed_values"]

@@ -136,9 +136,14 @@ class Decomposer:
             self.lines.append(self.installed_line(inst, item, asset, "delete", why))
 
     def against(self, line: FulfillmentLine, inst) -> None:
-        """modify or noChange: the mapped attributes, compared with the installed line."""
+        """modify or noChange: the mapped attributes, compared with the installed line.
+
+        A mapping that gives nothing (null) for an attribute that fulfillment
+        sets (`sets` in a plan of the product, such as the phone number the
+        voice platform assigned) keeps the installed value: it is no change."""
         rule = self.rule_defs[line.rule]
-        mapped = [m.target for m in rule.mappings]
+        fulfilled = self.fulfilled_attributes(line.product)
+        mapped = [m.target for m in rule.mappings if not (line.values.get(m.target) is None and inst.attributes.get(m.target) is not None and m.target in fulfilled)]
         changes = {a: (inst.attributes.get(a), line.values.get(a)) for a in mapped if inst.attributes.get(a) != line.values.get(a)}
         values = dict(inst.attributes)  # what fulfillment set (port_id...) stays
         for a in mapped:
@@ -152,6 +157,12 @@ class Decomposer:
             line.why = "changed: " + ", ".join(f"{a} from {show_value(old)} to {show_value(new)}" for a, (old, new) in sorted(changes.items()))
         else:
             line.action, line.why = "noChange", "unchanged"
+
+    def fulfilled_attributes(self, product: str) -> set:
+        """The attributes of a product that a task of one of its plans sets."""
+        return self.catalog.memo(
+            f"decompose.fulfilled.{product}", lambda: {attr for p in self.catalog.plans if p.product == product for i in p.items for attr, _ in i.sets}
+        )
 
     def installed_line(self, inst, item, asset: str, action: str, why: str) -> FulfillmentLine:
         rule = self.rule_defs.get(inst.rule)

@@ -66,5 +66,9 @@ class InstalledBase:
         found = self._lines.get(key)
         return found if found is not None and found.status == "active" else None
 
+    def in_flight(self, asset_id: str) -> Optional[str]:
+        """The order, still in progress, that changes this asset (None: no such order)."""
+        return None
+
 
 EMPTY = InstalledBase()

@@ -128,6 +128,7 @@ class _Intake:
 
     def run(self, doc: dict, order_id: str | None) -> Order:
         fields = self.fields(doc, order_id)
+        self.order_id = fields["id"]
         items: list[OrderItem] = []
         raw_items = doc.get("productOrderItem")
         if not isinstance(raw_items, list) or not raw_items:
@@ -136,6 +137,8 @@ class _Intake:
             self.read_items(raw_items, None, "/productOrderItem", items, 0)
         if not self.problems:
             items = self.installed_items(items, fields.get("customer_account"))
+        else:  # the installed children of a change are not known: no cardinality for it
+            self.unreadable_children.update(id(i) for i in items if i.action != "add")
         if any(p.rule.startswith("asset") or p.rule == "unknown_asset" for p in self.problems):
             raise Rejected(self.problems)  # the tree is not known: placement and cardinality would mislead
         seen: dict[str, OrderItem] = {}
@@ -326,6 +329,11 @@ class _Intake:
         mentioned = {i.asset_id for i in items if i.asset_id}
         for item in list(items):
             if item.action == "add":
+                if item.asset_id:
+                    self.problem("asset_on_add", f"an added item makes a new product: it cannot name the installed `{item.asset_id}` (to change that, use the action modify)", item, item.path + "/product/id")
+                continue
+            if item.parent is not None and item.parent.action == "delete" and item.action != "delete":
+                self.problem("asset_parent", f"{item.product} sits under an item that is deleted: it can only be deleted too", item, item.path + "/action")
                 continue
             asset = self.asset_of(item, customer)
             if asset is None:
@@ -339,7 +347,7 @@ class _Intake:
             for attr in product.attributes:
                 values.setdefault(attr.name, None)
                 if values[attr.name] is None and attr.required and item.action != "delete":
-                    self.problem("required", f"the modify leaves the required attribute `{attr.name}` without a value", item, item.path)
+                    self.problem("required", f"the {item.action} leaves the required attribute `{attr.name}` without a value", item, item.path)
             item.values = values
             for child in self.installed.children(asset.id):
                 if child.id in mentioned:
@@ -382,9 +390,14 @@ class _Intake:
         if asset.status != "active":
             self.problem("asset_ended", f"`{asset.id}` was ended by an earlier order", item, item.path + "/product/id")
             return None
-        parent_asset = item.parent.asset_id or None if item.parent is not None else None
-        if item.parent is not None and item.parent.action != "add" and asset.parent != parent_asset:
-            self.problem("asset_parent", f"`{asset.id}` is not installed under `{parent_asset}`", item, item.path)
+        parent_asset = (item.parent.asset_id or None) if item.parent is not None and item.parent.action != "add" else None
+        if item.parent is not None and asset.parent != parent_asset:
+            where = f"`{parent_asset}`" if parent_asset else f"the new {item.parent.product} (item {item.parent.id})"
+            self.problem("asset_parent", f"`{asset.id}` is not installed under {where}", item, item.path)
+            return None
+        busy = self.installed.in_flight(asset.id)
+        if busy is not None and busy != self.order_id:  # (a revision of that order is fine)
+            self.problem("asset_in_flight", f"`{asset.id}` is being changed by order {busy}, still in progress: amend that order, or wait for it", item, item.path + "/product/id")
             return None
         return asset
 

@@ -11,6 +11,8 @@ import attrs
 
 def show_value(value) -> str:
     """A runtime value as a rejection message shows it."""
+    if value is None:
+        return "null"
     if isinstance(value, str):
         return json.dumps(value)
     if isinstance(value, bool):

@@ -528,7 +528,11 @@ class Store:
                 continue
             if line.action == "noChange":
                 continue
-            outputs = {t.name: t.outputs for t in run.tasks.values() if t.line == line_id and t.outputs}
+            outputs = {}
+            before = db.execute("SELECT outputs FROM inventory WHERE id = ?", (f"INV-{key}",)).fetchone()
+            if before is not None and line.action == "modify":  # what earlier orders' tasks gave stays, unless redone
+                outputs.update(S.decode_value(json.loads(before[0])))
+            outputs.update({t.name: t.outputs for t in run.tasks.values() if t.line == line_id and t.outputs and t.id == f"{line_id}:{t.name}"})
             db.execute(
                 "INSERT INTO inventory (id, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, line_key, source_asset, rule) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?) "
@@ -597,6 +601,14 @@ class StoreInstalledBase:
 
     def lines_of(self, source_asset: str) -> list:
         return self._lines("source_asset = ?", (source_asset,))
+
+    def in_flight(self, asset_id: str):
+        """An unfinished order whose items change this asset."""
+        for order_id in self.store.unfinished_orders():
+            run = self.store.load(order_id)
+            if run is not None and any(i.asset_id == asset_id and i.action != "noChange" for i in run.items):
+                return order_id
+        return None
 
     def line(self, key: str):
         found = self._lines("line_key = ?", (key,))
