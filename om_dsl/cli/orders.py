@@ -235,6 +235,10 @@ def _order_data(s, order_id: str) -> dict:
             out["tasks"].append(entry)
         out["catalog"] = run_.catalog
         out["jeopardy"] = run_.jeopardy
+        out["revision"] = run_.revision
+        revisions = s.store.revisions(order_id)
+        if revisions:
+            out["revisions"] = [{"revision": r[0], "status": r[1], **({"reason": r[2]} if r[2] else {}), "by": r[3], "received_at": show_instant(r[4])} for r in revisions]
     return out
 
 
@@ -279,6 +283,8 @@ def orders_show(order_id, fmt, db_path, systems_db):
     click.echo(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})" + (f"  jeopardy {d['jeopardy']}" if d.get("jeopardy") else ""))
     for p in d.get("problems", []):
         click.echo(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
+    for rev in d.get("revisions", []):
+        click.echo(f"  revision {rev['revision']} from {rev['by']} at {rev['received_at']}: {rev['status']}" + (f" ({rev['reason']})" if rev.get("reason") else ""))
     for t in d["tasks"]:
         line = f"  {t['id']:<28} {t['type']:<9} {t['status']:<13} {t.get('jeopardy') or '':<6}"
         if t.get("waiting_for"):
