@@ -195,3 +195,93 @@ def test_refused_revisions(runner):
     runner.cancel(ORDER, "csr", "")
     with pytest.raises(Rejection, match="is being cancelled: it takes no revision"):
         runner.amend(ORDER, text("speed-1000"), "csr")
+
+
+# ---- what the in-flight change must get right ------------------------------------------------------------
+
+
+def test_a_forced_change_reactivates_on_the_new_port(runner):
+    started(runner)
+    runner.set_system("billing", True, "ops")
+    runner.complete_manual(ORDER, "1/D1:install_visit", {}, "technician")
+    runner.drive()
+    runner.amend(ORDER, text("speed-1000"), "csr-lena", force=True)
+    runner.set_system("billing", False, "ops")
+    operate(runner)
+    calls = effects(runner)
+    new_port = calls[f"{ORDER}:1/D1:reserve_port:2"][2]["port_id"]
+    assert calls[f"{ORDER}:1/D1:activate_line:2"][1]["port_id"] == new_port  # after the new reservation, on its port
+    run = runner.store.load(ORDER)
+    assert run.lines["1/D1"].values["port_id"] == new_port
+    order = [e["subject"] for e in history(runner.store, ORDER) if e["from"] == "ready" and e["to"] == "running"]
+    last = lambda name: len(order) - 1 - order[::-1].index(name)  # noqa: E731
+    assert last("1/D1:activate_line") > last("1/D1:reserve_port") > last("1/D1:reserve_port:undo")
+
+
+def test_amend_twice_undoes_each_run_once(runner):
+    started(runner)
+    runner.amend(ORDER, text("speed-1000"), "csr")
+    runner.drive()
+    runner.amend(ORDER, text("order"), "csr")  # and back to 300
+    runner.drive()
+    runner.cancel(ORDER, "csr", "after all")
+    operate(runner)
+    assert runner.store.load(ORDER).status == S.ORDER_CANCELLED
+    calls = effects(runner)
+    released = sorted(c[1]["port_id"] for k, c in calls.items() if c[0] == "release_port")
+    reserved = sorted(c[2]["port_id"] for k, c in calls.items() if c[0] == "reserve_port")
+    assert released == reserved  # every port reserved is released, each once
+    returned = sorted(c[1]["shipment_id"] for k, c in calls.items() if c[0] == "return_device")
+    shipped = sorted(c[2]["shipment_id"] for k, c in calls.items() if c[0] == "ship_device")
+    assert returned == shipped
+
+
+def test_removing_an_item_after_it_shipped_returns_it(runner):
+    started(runner)  # everything shipped
+    runner.amend(ORDER, text("mesh-swap"), "csr")
+    operate(runner)
+    run = runner.store.load(ORDER)
+    assert run.status == S.ORDER_COMPLETED
+    calls = effects(runner)
+    shipped = calls[f"{ORDER}:4/D5:ship_device:1"][2]["shipment_id"]
+    assert calls[f"{ORDER}:4/D5:ship_device:undo:1"][:2] == ("return_device", {"shipment_id": shipped})
+    assert f"AST-{ORDER}-4" not in {a[0] for a in runner.store.assets("ACC-300")}
+    assert f"INV-AST-{ORDER}-4/D5" not in {i[0] for i in runner.store.inventory("ACC-300")}
+
+
+def test_a_call_failing_during_a_cancellation_is_cancelled_not_retried(runner):
+    runner.submit(text("order"))
+    pending = runner.store.pending_commands()
+    held = next((seq, cmd) for seq, cmd in pending if cmd.get("task") == "1/D1:check_address")
+    runner.cancel(ORDER, "csr", "")
+    from om_dsl.runtime.engine import core as C
+
+    runner.apply(ORDER, lambda now: C.CallFailed("1/D1:check_address", "503", True, now), held[0])
+    operate(runner)
+    run = runner.store.load(ORDER)
+    assert run.status == S.ORDER_CANCELLED and run.tasks["1/D1:check_address"].status == S.CANCELLED
+    runner.clock.advance_to(runner.clock.now() + 86_400_000)
+    runner.drive()  # nothing wakes a final order
+    assert runner.store.load(ORDER).status == S.ORDER_CANCELLED
+
+
+def test_a_skipped_task_stays_skipped_after_a_revision(runner):
+    started(runner)
+    runner.set_system("network", True, "ops")  # activate_line waits: the bundle stays before its point of no return
+    runner.skip_task(ORDER, "1/D1:install_visit", "ops", "done by the previous tenant")
+    runner.drive()
+    runner.amend(ORDER, text("mesh-swap"), "csr")
+    run = runner.store.load(ORDER)
+    assert run.tasks["1/D1:install_visit"].status == S.SKIPPED
+
+
+def test_a_revision_that_is_not_a_valid_order_is_kept_as_refused(runner):
+    from om_dsl.runtime.order import Rejected
+
+    started(runner)
+    bad = json.loads(text("speed-1000"))
+    bad["productOrderItem"][0]["product"]["productCharacteristic"][0]["value"] = 500
+    with pytest.raises(Rejected):
+        runner.amend(ORDER, json.dumps(bad), "csr")
+    ((revision, status, reason, by, _),) = runner.store.revisions(ORDER)
+    assert (revision, status, by) == (2, "refused", "csr") and "speed_mbps" in reason

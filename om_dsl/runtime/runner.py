@@ -209,10 +209,16 @@ class Runner:
             row = self.store.order_row(order_id)
             raise C.Rejection(f"order {order_id} is {row['status']}" if row else f"no order {order_id}")
         catalog, rules = self.catalogs.rules(run.catalog)
-        planned = plan_order(catalog, rules, doc, order_id, StoreInstalledBase(self.store))
-        snapshot = C.plan_snapshot(planned, order_id)
         revision = self.store.next_revision(order_id)
         now = self.clock.now()
+        try:
+            planned = plan_order(catalog, rules, doc, order_id, StoreInstalledBase(self.store))
+        except Rejected as exc:  # kept too, with why
+            with self.store.transaction() as db:
+                self.store.add_revision(db, order_id, revision, text, "refused", "; ".join(p.render() for p in exc.problems), by, now)
+                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"revision {revision} refused: it is not a valid order"))
+            raise
+        snapshot = C.plan_snapshot(planned, order_id)
 
         def keep(status: str, why: Optional[str]):
             return lambda db: self.store.add_revision(db, order_id, revision, text, status, why, by, now)
@@ -324,7 +330,7 @@ class Runner:
     def fire_timers(self) -> bool:
         due = self.store.due_orders(self.clock.now())
         for order_id in due:
-            self.apply(order_id, lambda now: C.TimePassed(now))
+            self.apply(order_id, lambda now: C.TimePassed(now), tolerate=True)
         return bool(due)
 
     def drive(self, max_steps: int = 1_000_000) -> None:

@@ -22,6 +22,7 @@ from typing import Optional
 
 import attrs
 
+from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog
 from om_dsl.runtime.engine import state as S
 from om_dsl.runtime.engine.retry import retry_delay
@@ -220,8 +221,17 @@ def _touched_bundles(r: S.OrderRun, plan: dict) -> set:
     return touched
 
 
-def _redo_of(undo_after: dict, old: S.TaskRun) -> str:
-    return next(redo for redo, was in undo_after.items() if was is old)
+def _ancestors(tasks: dict, task_id: str) -> set:
+    """Every task upstream of this one, through the dependencies."""
+    seen: set = set()
+    todo = list(tasks[task_id].depends_on)
+    while todo:
+        t = todo.pop()
+        if t in seen or t not in tasks:
+            continue
+        seen.add(t)
+        todo.extend(tasks[t].depends_on)
+    return seen
 
 
 def _busy(run: S.OrderRun) -> bool:
@@ -432,6 +442,10 @@ class Engine:
 
     def _fail(self, step: Step, task: S.TaskRun, message: str, retryable: bool, now: int) -> None:
         task.error = message
+        if step.run.cancelling and task.type != "compensation":
+            task.next_at = None
+            self._set(step, task, S.CANCELLED, f"{message} (the order is cancelled: no retry)", now)
+            return
         delay = retry_delay(self._retry_policy(task), task.attempts) if retryable else None
         if delay is None:
             why = "not retryable" if not retryable else f"no retry left after {task.attempts} attempt{'s' if task.attempts != 1 else ''}"
@@ -561,7 +575,7 @@ class Engine:
         d = self._definition(done)
         line = r.lines[done.line]
         outputs = self._outputs(r, done.line)
-        outputs.setdefault(done.name, done.outputs or {})
+        outputs[done.name] = done.outputs or {}  # the run being undone: its own outputs
         try:
             args = self.rules.compensation_args(done.product, done.action, done.name, line.values, outputs, self._order_view(r), line.previous)
         except EvaluationError as exc:
@@ -635,6 +649,9 @@ class Engine:
             }[new]
             self._record(step, "order", old, new, cause, now)
             self._publish(step, "ProductOrderStateChangeEvent", now)
+            if new in S.FINAL:
+                for task in r.tasks.values():
+                    task.next_at = None
 
     # ---- jeopardy and events ----------------------------------------------------------------------------
 
@@ -698,6 +715,9 @@ class Engine:
             self._record(step, "order", None, None, f"revision {r.pending['revision']} dropped: the order is cancelled", now)
             r.pending = None
         for task in r.tasks.values():
+            if task.type == "compensation":
+                task.depends_on = [d for d in task.depends_on if r.tasks[d].type == "compensation"]  # an undo under way goes on
+                continue
             if task.status in (S.PENDING, S.READY, S.FAILED, S.ON_HOLD, S.FATALLY_FAILED) or (task.status == S.RUNNING and task.type == "wait"):
                 task.next_at = None
                 self._set(step, task, S.CANCELLED, "the order is cancelled", now)
@@ -708,7 +728,11 @@ class Engine:
         that depended on it)."""
         r = step.run
         r.compensation_planned = True
-        done = [t for t in r.tasks.values() if t.status == S.COMPLETED and t.type != "compensation" and self._definition(t).compensate is not None]
+        has_undo = {t.undoes for t in r.tasks.values() if t.type == "compensation"}
+        done = [
+            t for t in r.tasks.values()
+            if t.status == S.COMPLETED and t.type != "compensation" and t.id not in has_undo and "@" not in t.id and self._definition(t).compensate is not None
+        ]
         done.sort(key=lambda t: (-(t.done_seq or 0), t.id))
         previous = None
         for t in done:
@@ -754,7 +778,17 @@ class Engine:
         self._record(step, "order", None, None, f"revision {event.revision} received from {event.by} (touches {what}): frozen, running tasks finish, nothing new starts", now)
 
     def _merge(self, step: Step, now: int) -> None:
-        """Apply the pending revision: line by line, task by task (see docs/amend.md)."""
+        """Apply the pending revision, line by line and task by task.
+
+        - a task the revision adds: pending; one it no longer has: dropped when
+          not started, undone when completed with a compensation;
+        - not started (or failed, on hold): replaced by the revision's;
+        - completed, inputs unchanged: kept, with its outputs and what it set;
+        - completed, inputs changed: done again, after being undone when it
+          has a compensation. So is a completed task downstream of one done
+          again that reads what that one gives (its outputs, or what it sets
+          on the line); and a task done again waits for those upstream of it.
+        Runs a revision superseded (`TASK@N`) and their undo stay as they are."""
         r = step.run
         pending = r.pending
         n = pending["revision"]
@@ -771,11 +805,8 @@ class Engine:
                     if line.values.get(k) is None and v is not None:
                         line.values[k] = v
             lines[line_id] = line
-        r.lines = lines
-        r.items = [S.ItemRecord(**i) for i in plan["items"]]
         tasks: dict = {}
-        undo_after: dict = {}  # redo task id -> the undo task it waits for
-        undone: list = []
+        redo: dict = {}  # task id -> the completed run it replaces
         for data in plan["tasks"]:
             new = S.TaskRun(**data)
             old = old_tasks.get(new.id)
@@ -786,52 +817,77 @@ class Engine:
                 continue
             new.generation, new.key = old.generation, old.key
             if old.status == S.COMPLETED:
+                tasks[new.id] = old  # kept, unless its inputs changed (below)
+                old.depends_on = new.depends_on
                 if self._inputs_changed(r, old, new, lines):
-                    d = self._definition(old)
-                    new.generation = old.generation + 1
-                    new.key = f"{r.id}:{new.id}:{new.generation}"
-                    if d.compensate is not None:
-                        undone.append(old)
-                        undo_after[new.id] = old
-                        self._record(step, new.id, S.COMPLETED, S.PENDING, f"revision {n} changes its inputs: undone, then done again", now)
-                    else:
-                        self._record(step, new.id, S.COMPLETED, S.PENDING, f"revision {n} changes its inputs: done again", now)
-                    tasks[new.id] = new
-                else:
-                    tasks[new.id] = old  # kept: completed, its outputs and what it set stay
-                    old.depends_on = new.depends_on
-                continue
-            if old.status == S.SKIPPED or old.type == "compensation":
+                    redo[new.id] = old
+            elif old.status == S.SKIPPED:
+                tasks[new.id] = old  # skipped stays skipped (an operator's word, or its condition)
+                old.depends_on = new.depends_on
+            else:  # not started (or failed, on hold): it starts from the new plan
+                if old.status != S.PENDING:
+                    self._record(step, new.id, old.status, S.PENDING, f"replaced by revision {n}", now)
                 tasks[new.id] = new
-                continue
-            # Not started (or failed, held): it starts from the new plan.
-            if old.status != S.PENDING:
-                self._record(step, new.id, old.status, S.PENDING, f"replaced by revision {n}", now)
-            tasks[new.id] = new
+        # Downstream of a task done again, what reads what it gives is done again too.
+        changed = True
+        while changed:
+            changed = False
+            for tid, task in tasks.items():
+                if tid in redo or task.status != S.COMPLETED or task.type not in CALLING:
+                    continue
+                reads = self._reads(task)
+                for up in redo:
+                    if up in _ancestors(tasks, tid) and tasks[up].line == task.line and (up.split(":")[-1] in reads["outputs"] or reads["attrs"] & self._writes(tasks[up])):
+                        redo[tid] = task
+                        changed = True
+                        break
+        undone: list = []
+        for tid, old in redo.items():
+            d = self._definition(old)
+            new = S.TaskRun(old.id, old.name, old.type, old.product, old.action, old.line, list(old.depends_on), queue=old.queue, system=old.system)
+            new.generation = old.generation + 1
+            new.key = f"{r.id}:{tid}:{new.generation}"
+            tasks[tid] = new
+            if d.compensate is not None:
+                undone.append(old)
+                self._record(step, tid, S.COMPLETED, S.PENDING, f"revision {n} changes its inputs: undone, then done again", now)
+            else:
+                self._record(step, tid, S.COMPLETED, S.PENDING, f"revision {n} changes its inputs: done again", now)
+        for tid in redo:  # a task done again waits for those done again upstream of it
+            for up in redo:
+                if up != tid and up in _ancestors(tasks, tid) and up not in tasks[tid].depends_on:
+                    tasks[tid].depends_on.append(up)
         for old in old_tasks.values():
-            if old.id in tasks or old.type == "compensation":
-                if old.type == "compensation":
-                    tasks[old.id] = old
+            if old.id in tasks:
+                continue
+            if old.type == "compensation" or "@" in old.id:
+                tasks[old.id] = old  # an earlier undo, and the run it undoes
                 continue
             if old.status == S.COMPLETED and self._definition(old).compensate is not None:
                 undone.append(old)
                 self._record(step, old.id, None, None, f"removed by revision {n}: undone", now)
+                if old.line not in lines:  # its line is gone: kept, to undo the task (it installs nothing)
+                    gone = old_lines[old.line]
+                    gone.action = "delete"
+                    lines[old.line] = gone
             elif old.status == S.COMPLETED:
                 self._record(step, old.id, None, None, f"removed by revision {n}: nothing to undo, kept as done", now)
             else:
                 self._record(step, old.id, old.status, S.CANCELLED, f"dropped by revision {n}", now)
+        r.lines = lines
+        r.items = [S.ItemRecord(**i) for i in plan["items"]]
         # Undo, the last completed first; a task done again waits for its undo.
         undone.sort(key=lambda t: (-(t.done_seq or 0), t.id))
         r.tasks = tasks
         previous = None
         for old in undone:
             undo = self._undo_task(r, old, [previous] if previous else [])
-            if old.id in tasks:  # done again: the completed run is kept beside it, for its undo
+            if old.id in tasks and tasks[old.id] is not old:  # done again: the completed run is kept beside it, for its undo
                 kept = old.id + f"@{old.generation}"
+                tasks[old.id].depends_on.append(undo.id)
                 old.id = kept
                 r.tasks[kept] = old
                 undo.undoes = kept
-                tasks[_redo_of(undo_after, old)].depends_on.append(undo.id)
             else:
                 r.tasks[old.id] = old
             previous = undo.id
@@ -840,6 +896,15 @@ class Engine:
         r.pending = None
         r.frozen = False
         self._record(step, "order", None, None, f"revision {n} applied: the order resumes on the merged plan", now)
+
+    def _reads(self, task: S.TaskRun) -> dict:
+        """What a task's call arguments read: line attributes, and task outputs (by task name)."""
+        d = self._definition(task)
+        args = [e for _, e in d.call.args] if d.call is not None else []
+        return {"attrs": set().union(*(E.reads(e, "attr") for e in args)) if args else set(), "outputs": set().union(*(E.reads(e, "output") for e in args)) if args else set()}
+
+    def _writes(self, task: S.TaskRun) -> set:
+        return {attr for attr, _ in self._definition(task).sets}
 
     def _inputs_changed(self, r: S.OrderRun, old: S.TaskRun, new: S.TaskRun, lines: dict) -> bool:
         """Would the task be called differently now? (Tasks that make no calls: no.)"""
