@@ -50,7 +50,7 @@ def test_a_soft_point_of_no_return_needs_force(tmp_path, in_repo):
     assert "revision 3 applied" in om("orders", "history", "ORD-3000", "--db", db).stdout
     shown = json.loads(om("orders", "show", "ORD-3000", "--db", db, "--format", "json").stdout)
     assert shown["revision"] == 3
-    assert [(r["revision"], r["status"]) for r in shown["revisions"]] == [(2, "refused"), (3, "received")]
+    assert [(r["revision"], r["status"]) for r in shown["revisions"]] == [(2, "refused"), (3, "applied")]
     assert "past the point of no return" in shown["revisions"][0]["reason"]
     text = om("orders", "show", "ORD-3000", "--db", db).stdout
     assert "  revision 2 from " in text and ": refused (revision 2 touches a bundle" in text

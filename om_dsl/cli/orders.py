@@ -238,7 +238,17 @@ def _order_data(s, order_id: str) -> dict:
         out["revision"] = run_.revision
         revisions = s.store.revisions(order_id)
         if revisions:
-            out["revisions"] = [{"revision": r[0], "status": r[1], **({"reason": r[2]} if r[2] else {}), "by": r[3], "received_at": show_instant(r[4])} for r in revisions]
+
+            def state(n: int, stored: str) -> str:
+                if stored != "received":
+                    return stored  # refused
+                if run_.pending is not None and n == run_.pending["revision"]:
+                    return "waiting"  # for running tasks to finish
+                if n == run_.revision:
+                    return "cancelled" if run_.cancelling and n != run_.revision else "applied"
+                return "replaced" if n < run_.revision else "dropped"
+
+            out["revisions"] = [{"revision": r[0], "status": state(r[0], r[1]), **({"reason": r[2]} if r[2] else {}), "by": r[3], "received_at": show_instant(r[4])} for r in revisions]
     return out
 
 
