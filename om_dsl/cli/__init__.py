@@ -206,3 +206,4 @@ def explain(code: str | None) -> None:
 from om_dsl.cli import orders as _orders  # noqa: E402,F401
 from om_dsl.cli import operations as _operations  # noqa: E402,F401
 from om_dsl.cli import simulate as _simulate  # noqa: E402,F401
+from om_dsl.cli import diff as _diff  # noqa: E402,F401

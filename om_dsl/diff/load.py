@@ -1,0 +1,121 @@
+"""What `om diff` compares: one catalog from specs, a plan.json, or a
+compiled folder.
+
+    specs            a folder of .om files, or .om files: built (checked and
+                     lowered) with `om_dsl.build.build`
+    plan.json        a plan model file; `sources.json` next to it, when
+                     present and of the same catalog, gives source lines
+    compiled folder  a folder holding plan.json (`generated/acme`), or an
+                     output folder with one subfolder per catalog (`generated`)
+
+A side that holds several catalogs needs `catalog` to pick one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import attrs
+
+from om_dsl.model.canonical import SchemaError, loads
+from om_dsl.model.catalog import Catalog
+
+
+class LoadError(Exception):
+    """A side that cannot be compared: missing, unreadable, ambiguous (a usage error)."""
+
+
+class SpecErrors(Exception):
+    """Specs with errors: `check` is the CheckResult to print."""
+
+    def __init__(self, path: str, check):
+        super().__init__(f"{path}: the specs have errors")
+        self.path = path
+        self.check = check
+
+
+@attrs.frozen
+class Side:
+    path: str  # as given
+    kind: str  # specs, plan.json, compiled
+    catalog: Catalog
+
+
+def load_side(path: str, catalog: Optional[str] = None) -> Side:
+    p = Path(path)
+    if not p.exists():
+        raise LoadError(f"{path} does not exist")
+    if p.is_file() and p.suffix == ".json":
+        return Side(path, "plan.json", _pick([_load_plan(p)], path, catalog))
+    if p.is_dir() and (p / "plan.json").is_file():
+        return Side(path, "compiled", _pick([_load_plan(p / "plan.json")], path, catalog))
+    if p.is_dir() and not any(p.rglob("*.om")):
+        plans = sorted(sub / "plan.json" for sub in p.iterdir() if sub.is_dir() and (sub / "plan.json").is_file())
+        if plans:
+            return Side(path, "compiled", _pick([_load_plan(f) for f in plans], path, catalog))
+        raise LoadError(f"{path} holds no .om file, no plan.json and no compiled catalog")
+    if p.is_file() and p.suffix != ".om":
+        raise LoadError(f"{path} is neither specs (.om), a plan.json nor a compiled catalog folder")
+    return Side(path, "specs", _pick(_build(path), path, catalog))
+
+
+def _build(path: str) -> list[Catalog]:
+    from om_dsl.build import build
+
+    result = build([path])
+    if not result.ok:
+        raise SpecErrors(path, result.check)
+    return result.catalogs
+
+
+def _load_plan(plan_file: Path) -> Catalog:
+    try:
+        text = plan_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoadError(f"cannot read {plan_file}: {exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LoadError(f"{plan_file} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(data, dict):
+        raise LoadError(f"{plan_file} is not a plan model (a JSON object)")
+    sources_text = _sources_text(plan_file.parent / "sources.json", data.get("catalog"))
+    try:
+        return loads(text, sources_text)
+    except SchemaError as exc:
+        raise LoadError(f"{plan_file}: {exc}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise LoadError(f"{plan_file} is not a plan model om can read ({type(exc).__name__}: {exc})") from None
+
+
+def _sources_text(path: Path, catalog) -> Optional[str]:
+    """The sources.json next to a plan.json, when it is one and of the same catalog."""
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("catalog") != catalog or not isinstance(data.get("elements", {}), dict) or not isinstance(data.get("files", {}), dict):
+        return None
+    elements = data.get("elements", {})
+    if not all(isinstance(v, str) and v.rpartition(":")[2].isdigit() for v in elements.values()):
+        return None
+    return text
+
+
+def _pick(catalogs: list[Catalog], path: str, name: Optional[str]) -> Catalog:
+    found = ", ".join(c.name for c in catalogs) or "none"
+    if name is not None:
+        chosen = [c for c in catalogs if c.name == name]
+        if not chosen:
+            raise LoadError(f"no catalog `{name}` in {path} (found: {found})")
+        return chosen[0]
+    if len(catalogs) != 1:
+        if not catalogs:
+            raise LoadError(f"{path} holds no catalog (only libraries?)")
+        raise LoadError(f"{path} holds {len(catalogs)} catalogs ({found}); choose one with --catalog")
+    return catalogs[0]
