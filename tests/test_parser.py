@@ -99,3 +99,12 @@ def test_cardinality_forms():
     text = 'catalog x version "1"\ncommercial A "A" root {\n  has B [1..*]\n  has C [2]\n  has D [0..3]\n}\n'
     product = parse_source(text, "x.om").module.declarations[0]
     assert [(h.product.value, h.min, h.max) for h in product.children] == [("B", 1, None), ("C", 2, 2), ("D", 0, 3)]
+
+
+def test_an_escaped_backslash_in_a_string():
+    """`\\\\` is the backslash escape the language reference promises (regression: the grammar refused it)."""
+    from om_dsl.syntax.parser import parse_source
+
+    ok = parse_source('catalog x version "1"\ncommercial A "a\\\\b" root {\n}\n', "x.om")
+    assert ok.ok and ok.module.declarations[0].display_name.value == "a\\b"
+    assert not parse_source('catalog x version "1"\ncommercial A "a\\" root {\n}\n', "x.om").ok

@@ -145,7 +145,9 @@ def test_an_order_keeps_its_plan_version_after_a_recompile(tmp_path):
     old_id, _, _ = runner.submit(order_text("fiber-minimal.json"))
     runner.drive()
     plans = specs / "acme" / "plans_add.om"
-    plans.write_text(plans.read_text().replace("  milestone line_active after activate_line", "  milestone line_active after activate_line\n  milestone handover after line_active"))
+    text = plans.read_text()
+    assert "  milestone line_active\n    after activate_line\n" in text
+    plans.write_text(text.replace("  milestone line_active\n    after activate_line\n", "  milestone line_active\n    after activate_line\n\n  milestone handover\n    after line_active\n"))
     write(out, build([str(specs)]).files())
     b = GeneratedRules(out / "acme")
     assert b.plan_text != a.plan_text

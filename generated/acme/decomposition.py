@@ -4,13 +4,13 @@
 # Sources:
 #   acme/catalog.om  sha256:1ad33a39086151488fd3a35fe34d1443b60b2ae61a96610ce25747b4f3d33615
 #   acme/decomposition.om  sha256:3e12d2140aaf8dd96415513115055f56b3a507df41a6be94cff54ac9a1468d03
-#   acme/enrichment.om  sha256:8af1d8b112a1fd75c5b98b76c2b7f891fdf6c7d8560317f65694a997fabcefb5
-#   acme/plans_add.om  sha256:cc7df9102bd1d16e854bb198b3eaf24980e1df707c882eb738eb15da0b59b6a6
+#   acme/enrichment.om  sha256:113b161f1bdb672b7673f5e98186343a026e075d49028e018f6b8a52d839ec7d
+#   acme/plans_add.om  sha256:e69cf5866a9e1101f3a101899e6e9f517afced1515b95954122d0c0661967808
 #   acme/plans_delete.om  sha256:535b1927087b51a3647986e81540afe3c15a7a4ded0c261bc1ae1871936c9f55
 #   acme/plans_modify.om  sha256:a2c821b9c4eb55f4f0b475a90666818763e470f44216b5f14244fcb0e4d33ac3
-#   acme/products.om  sha256:1a1bb26a76d9f11836d36b001c513a0d87301a1055587bf5dd013809a98fc66b
-#   acme/systems.om  sha256:66afebb078e99ee94f884e44550290783607a3e6a937fa95e845dd15e4d66a1a
-#   shared/telco.om  sha256:28831327200dab15fb73f715e7abdd2555c26d527587535e2f98139b891a7487
+#   acme/products.om  sha256:7a97be2e0eb63f70090e74f6b1996e53944260efc2506749b1e9e192a1e798e2
+#   acme/systems.om  sha256:1ead34ed12eda1130ac0002118acb037623da4b047f41e3b3797e0114723b20a
+#   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Decomposition: each function returns the lines its source makes, as
 (rule, number of lines, target attribute values)."""
 

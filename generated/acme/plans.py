@@ -4,13 +4,13 @@
 # Sources:
 #   acme/catalog.om  sha256:1ad33a39086151488fd3a35fe34d1443b60b2ae61a96610ce25747b4f3d33615
 #   acme/decomposition.om  sha256:3e12d2140aaf8dd96415513115055f56b3a507df41a6be94cff54ac9a1468d03
-#   acme/enrichment.om  sha256:8af1d8b112a1fd75c5b98b76c2b7f891fdf6c7d8560317f65694a997fabcefb5
-#   acme/plans_add.om  sha256:cc7df9102bd1d16e854bb198b3eaf24980e1df707c882eb738eb15da0b59b6a6
+#   acme/enrichment.om  sha256:113b161f1bdb672b7673f5e98186343a026e075d49028e018f6b8a52d839ec7d
+#   acme/plans_add.om  sha256:e69cf5866a9e1101f3a101899e6e9f517afced1515b95954122d0c0661967808
 #   acme/plans_delete.om  sha256:535b1927087b51a3647986e81540afe3c15a7a4ded0c261bc1ae1871936c9f55
 #   acme/plans_modify.om  sha256:a2c821b9c4eb55f4f0b475a90666818763e470f44216b5f14244fcb0e4d33ac3
-#   acme/products.om  sha256:1a1bb26a76d9f11836d36b001c513a0d87301a1055587bf5dd013809a98fc66b
-#   acme/systems.om  sha256:66afebb078e99ee94f884e44550290783607a3e6a937fa95e845dd15e4d66a1a
-#   shared/telco.om  sha256:28831327200dab15fb73f715e7abdd2555c26d527587535e2f98139b891a7487
+#   acme/products.om  sha256:7a97be2e0eb63f70090e74f6b1996e53944260efc2506749b1e9e192a1e798e2
+#   acme/systems.om  sha256:1ead34ed12eda1130ac0002118acb037623da4b047f41e3b3797e0114723b20a
+#   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Orchestration plans: the plan definitions as data, and their expressions
 (conditions, arguments, values set on the line, compensation arguments,
 wait dates) as functions of the line's values `a`, the task outputs `out`,
@@ -26,24 +26,24 @@ _NO_OUTPUTS = {}
 
 
 def when__BILLING_RFS__add__requested_start(a, out, o, prev):
-    # @om task:BILLING_RFS.add.requested_start  acme/plans_add.om:75
+    # @om task:BILLING_RFS.add.requested_start  acme/plans_add.om:76
     return (o['requested_start_date'] is not None)
 
 
 def wait_until__BILLING_RFS__add__requested_start(a, out, o, prev):
-    # @om task:BILLING_RFS.add.requested_start  acme/plans_add.om:75
+    # @om task:BILLING_RFS.add.requested_start  acme/plans_add.om:76
     return o['requested_start_date']
 
 
 def args__BILLING_RFS__add__start_billing(a, out, o, prev):
-    # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:78
+    # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
     return {
         'account_id': a['account_id'],
     }
 
 
 def compensate__BILLING_RFS__add__start_billing(a, out, o, prev):
-    # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:78
+    # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
     return {
         'account_id': a['account_id'],
     }
@@ -64,7 +64,7 @@ def args__BILLING_RFS__modify__update_billing(a, out, o, prev):
 
 
 def args__CPE_RFS__add__ship_device(a, out, o, prev):
-    # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:35
+    # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:36
     return {
         'device_model': a['device_model'],
         'shipping': a['shipping'],
@@ -72,14 +72,14 @@ def args__CPE_RFS__add__ship_device(a, out, o, prev):
 
 
 def sets__CPE_RFS__add__ship_device(a, out, o, prev):
-    # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:35
+    # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:36
     return {
         'shipment_id': (out.get('ship_device') or _NO_OUTPUTS).get('shipment_id'),
     }
 
 
 def compensate__CPE_RFS__add__ship_device(a, out, o, prev):
-    # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:35
+    # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:36
     return {
         'shipment_id': (out.get('ship_device') or _NO_OUTPUTS).get('shipment_id'),
     }
@@ -153,7 +153,7 @@ def args__FIBER_ACCESS_CFS__modify__modify_profile(a, out, o, prev):
 
 
 def args__IPTV_CFS__add__activate_iptv(a, out, o, prev):
-    # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:67
+    # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
     return {
         'channel_package': a['channel_package'],
         'stb_count': a['stb_count'],
@@ -161,7 +161,7 @@ def args__IPTV_CFS__add__activate_iptv(a, out, o, prev):
 
 
 def compensate__IPTV_CFS__add__activate_iptv(a, out, o, prev):
-    # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:67
+    # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
     return {
     }
 
@@ -173,7 +173,7 @@ def args__IPTV_CFS__delete__deactivate_iptv(a, out, o, prev):
 
 
 def args__ONT_RFS__add__ship_ont(a, out, o, prev):
-    # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:29
+    # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:30
     return {
         'device_model': a['ont_model'],
         'shipping': 'courier',
@@ -181,14 +181,14 @@ def args__ONT_RFS__add__ship_ont(a, out, o, prev):
 
 
 def sets__ONT_RFS__add__ship_ont(a, out, o, prev):
-    # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:29
+    # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:30
     return {
         'shipment_id': (out.get('ship_ont') or _NO_OUTPUTS).get('shipment_id'),
     }
 
 
 def compensate__ONT_RFS__add__ship_ont(a, out, o, prev):
-    # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:29
+    # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:30
     return {
         'shipment_id': (out.get('ship_ont') or _NO_OUTPUTS).get('shipment_id'),
     }
@@ -222,21 +222,21 @@ def compensate__ONT_RFS__modify__ship_ont(a, out, o, prev):
 
 
 def args__STATIC_IP_RFS__add__assign_ip(a, out, o, prev):
-    # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:41
+    # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
     return {
         'ip_version': a['ip_version'],
     }
 
 
 def sets__STATIC_IP_RFS__add__assign_ip(a, out, o, prev):
-    # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:41
+    # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
     return {
         'ip_address': (out.get('assign_ip') or _NO_OUTPUTS).get('ip_address'),
     }
 
 
 def compensate__STATIC_IP_RFS__add__assign_ip(a, out, o, prev):
-    # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:41
+    # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
     return {
         'ip_address': (out.get('assign_ip') or _NO_OUTPUTS).get('ip_address'),
     }
@@ -250,56 +250,56 @@ def args__STATIC_IP_RFS__delete__release_ip(a, out, o, prev):
 
 
 def args__VOICE_CFS__add__activate_voice(a, out, o, prev):
-    # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:62
+    # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
     return {
         'phone_number': a['phone_number'],
     }
 
 
 def when__VOICE_CFS__add__assign_number(a, out, o, prev):
-    # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:58
+    # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:59
     return (a['number_source'] == 'assign')
 
 
 def args__VOICE_CFS__add__assign_number(a, out, o, prev):
-    # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:58
+    # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:59
     return {
     }
 
 
 def sets__VOICE_CFS__add__assign_number(a, out, o, prev):
-    # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:58
+    # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:59
     return {
         'phone_number': (out.get('assign_number') or _NO_OUTPUTS).get('phone_number'),
     }
 
 
 def when__VOICE_CFS__add__normalize_number(a, out, o, prev):
-    # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:50
+    # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:51
     return (a['number_source'] != 'assign')
 
 
 def args__VOICE_CFS__add__normalize_number(a, out, o, prev):
-    # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:50
+    # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:51
     return {
         'phone_number': a['phone_number'],
     }
 
 
 def sets__VOICE_CFS__add__normalize_number(a, out, o, prev):
-    # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:50
+    # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:51
     return {
         'phone_number': (out.get('normalize_number') or _NO_OUTPUTS).get('e164'),
     }
 
 
 def when__VOICE_CFS__add__port_number(a, out, o, prev):
-    # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:54
+    # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
     return (a['number_source'] == 'port')
 
 
 def args__VOICE_CFS__add__port_number(a, out, o, prev):
-    # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:54
+    # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
     return {
         'phone_number': a['phone_number'],
     }
