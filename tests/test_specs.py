@@ -115,3 +115,16 @@ def test_plans_and_their_tasks(acme):
     deps = {(d.product.value if d.product else None, d.task.value, d.scope) for d in fiber["install_visit"].after}
     assert deps == {(None, "reserve_port", "plan"), ("ONT_RFS", "ship_ont", "bundle")}
     assert fiber["reserve_port"].compensate.operation.value == "release_port"
+
+
+def test_the_specs_are_in_the_canonical_layout():
+    """`om fmt --check` passes on the repository's specs (and their variants)."""
+    from click.testing import CliRunner
+
+    import om_dsl.cli.fmt  # noqa: F401 - registers the command
+    from om_dsl.cli import main
+
+    from conftest import ROOT
+
+    r = CliRunner().invoke(main, ["fmt", "--check", str(ROOT / "specs"), str(ROOT / "examples" / "variants")])
+    assert r.exit_code == 0, r.output
