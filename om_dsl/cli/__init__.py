@@ -210,3 +210,4 @@ from om_dsl.cli import diff as _diff  # noqa: E402,F401
 from om_dsl.cli import fmt as _fmt  # noqa: E402,F401
 from om_dsl.cli import graph as _graph  # noqa: E402,F401
 from om_dsl.cli import init as _init  # noqa: E402,F401
+from om_dsl.cli import lsp as _lsp  # noqa: E402,F401
