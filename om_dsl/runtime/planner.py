@@ -180,6 +180,9 @@ class _Planner:
             return [found] if found else []
         if dep.scope == "bundle" and line.bundle is None:
             return []
+        if dep.task is not None:  # indexed by product: no scan of every line per clause
+            lines = self.lines_by_product.get((line.bundle if dep.scope == "bundle" else None, dep.scope == "bundle", dep.product), ())
+            return [self.by_line[o.id][dep.task] for o in lines if dep.task in self.by_line.get(o.id, ())]
         lines = self.lines_in_bundle.get(line.bundle, ()) if dep.scope == "bundle" else self.lines
         out = []
         for other in lines:
@@ -195,8 +198,11 @@ class _Planner:
 
     def resolve(self) -> None:
         self.lines_in_bundle: dict = {}
+        self.lines_by_product: dict = {}  # (bundle or None, in bundle?, product) -> lines, in order
         for l in self.lines:
             self.lines_in_bundle.setdefault(l.bundle, []).append(l)
+            self.lines_by_product.setdefault((l.bundle, True, l.product), []).append(l)
+            self.lines_by_product.setdefault((None, False, l.product), []).append(l)
         for item_id, (line, info) in self.info.items():
             for dep, via in info.after:
                 for target in self.targets(line, dep):

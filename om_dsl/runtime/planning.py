@@ -54,8 +54,11 @@ def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None, 
 
 def _requests(order: Order, lines: list[FulfillmentLine]) -> list[FulfillmentRequest]:
     out = []
+    by_bundle: dict = {}
+    for l in lines:
+        by_bundle.setdefault(l.bundle, []).append(l)
     for root in order.root_items:
-        mine = [l for l in lines if l.bundle == root.id]
+        mine = by_bundle.get(root.id, [])
         if mine:
             out.append(FulfillmentRequest(f"FR-{root.id}", root.id, mine))
     scoped = [l for l in lines if l.bundle is None]

@@ -1,0 +1,421 @@
+"""The benchmark suite (issue 9): one command, every benchmark.
+
+    python bench/run.py [--quick]
+
+Writes bench/results/results.md and bench/results/results.json. Each figure
+is the median of at least 5 runs (3 with --quick) after a warm-up; every
+ratio compares two figures taken in the same run. Memory is measured in a
+fresh subprocess per figure (`--memory N` is that subprocess's entry point).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(BENCH))
+
+import generate as G  # noqa: E402
+import handwritten_acme as H  # noqa: E402
+
+from om_dsl.check import _check  # noqa: E402
+from om_dsl.check.workspace import load  # noqa: E402
+from om_dsl.codegen import generate as codegen  # noqa: E402
+from om_dsl.model import lower  # noqa: E402
+from om_dsl.runtime.generated import GeneratedRules  # noqa: E402
+from om_dsl.runtime.interpreter import Interpreter  # noqa: E402
+from om_dsl.runtime.planning import plan_order  # noqa: E402
+from om_dsl.runtime.report import planned_data  # noqa: E402
+from om_dsl.syntax.grammar import get_parser  # noqa: E402
+
+ACME = ROOT / "generated" / "acme"
+ORDERS = ROOT / "examples" / "orders"
+VALID = ["new-fiber-every-option.json", "fiber-tv-ported-phone.json", "fiber-minimal.json", "tv-alone.json"]
+
+
+def median_time(fn, runs: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+# ---- 1. compile ------------------------------------------------------------------------------------
+
+
+def compile_stages(folder: Path) -> dict:
+    t0 = time.perf_counter()
+    ws = load([str(folder)])
+    t1 = time.perf_counter()
+    result = _check(ws)
+    assert result.ok, [d.message for d in result.errors][:3]
+    t2 = time.perf_counter()
+    cats = [lower(s) for s in result.scopes if s.kind == "catalog"]
+    t3 = time.perf_counter()
+    for c in cats:
+        codegen(c)
+    t4 = time.perf_counter()
+    return {"parse": t1 - t0, "check": t2 - t1, "lower": t3 - t2, "codegen": t4 - t3, "total": t4 - t0}
+
+
+def bench_compile(lines: int, runs: int) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
+    files = G.write_catalog(folder, lines)
+    n = sum(t.count("\n") for t in files.values())
+    texts = [t for t in files.values()]
+    parser = get_parser()
+    bare = median_time(lambda: [parser.parse(t) for t in texts], runs)
+    compile_stages(folder)  # warm-up
+    samples = [compile_stages(folder) for _ in range(runs)]
+    med = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
+    # Edit one file (a comment line, so the catalog stays valid) and compile again: no cache, all work again.
+    edited = sorted(folder.glob("families_*.om"))[0]
+    original = edited.read_text()
+
+    def recompile():
+        edited.write_text(original + f"# edit {time.perf_counter()}\n")
+        compile_stages(folder)
+
+    incremental = median_time(recompile, runs, warmup=0)
+    edited.write_text(original)
+    out = {"lines": n, "files": len(files), "bare_parse_s": bare, **{f"{k}_s": v for k, v in med.items()}, "recompile_one_file_s": incremental}
+    out["lines_per_s"] = {k: n / med[k] for k in ("parse", "check", "lower", "codegen", "total")}
+    out["lines_per_s"]["bare_parse"] = n / bare
+    out["total_over_bare"] = med["total"] / bare
+    return out
+
+
+# ---- 2. planning ----------------------------------------------------------------------------------
+
+
+def check_handwritten() -> list[str]:
+    """The hand-written planner's output equals the real planner's, for every valid example order."""
+    rules = GeneratedRules(ACME)
+    checked = []
+    for name in VALID:
+        doc = json.loads((ORDERS / name).read_text())
+        mine = H.plan(json.loads(json.dumps(doc)))
+        real = H.from_planned(planned_data(plan_order(rules.catalog, rules, doc)))
+        assert mine == real, f"hand-written planner differs on {name}"
+        checked.append(name)
+    return checked
+
+
+def bench_planning(n: int, runs: int) -> dict:
+    doc = json.loads((ORDERS / "new-fiber-every-option.json").read_text())
+    text = json.dumps(doc)
+    generated = GeneratedRules(ACME)
+    from om_dsl.build import build
+
+    interpreter = Interpreter(build([str(ROOT / "specs")]).catalogs[0])
+
+    def engine(rules):
+        return lambda: [plan_order(rules.catalog, rules, json.loads(text), "ORD-B") for _ in range(n)]
+
+    def hand():
+        for _ in range(n):
+            H.plan(json.loads(text))
+
+    fns = {"generated": engine(generated), "interpreter": engine(interpreter), "handwritten": hand}
+    for fn in fns.values():
+        fn()  # warm-up
+    samples: dict = {k: [] for k in fns}
+    for _ in range(runs):  # interleaved: the three see the same machine state
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            samples[k].append(time.perf_counter() - t)
+    rate = {k: n / statistics.median(v) for k, v in samples.items()}
+    # Where the generated path spends its time (one profile-free split, same run).
+    from om_dsl.runtime import decompose as D
+    from om_dsl.runtime.installed import EMPTY
+    from om_dsl.runtime.intake import intake
+    from om_dsl.runtime.planner import instantiate
+
+    split = {"intake": 0.0, "validate+enrich": 0.0, "decompose": 0.0, "plan": 0.0}
+    for _ in range(n):
+        d = json.loads(text)
+        t0 = time.perf_counter()
+        order = intake(generated.catalog, d, "ORD-B", EMPTY)
+        t1 = time.perf_counter()
+        D.validate(generated, order)
+        D.enrich(generated, order)
+        t2 = time.perf_counter()
+        lines = D.decompose(generated.catalog, generated, order, EMPTY)
+        t3 = time.perf_counter()
+        instantiate(generated.catalog, generated, order, lines, {})
+        t4 = time.perf_counter()
+        for k, v in zip(split, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            split[k] += v
+    total = sum(split.values())
+    return {
+        "orders_per_s": rate,
+        "generated_over_handwritten": rate["generated"] / rate["handwritten"],
+        "generated_over_interpreter": rate["generated"] / rate["interpreter"],
+        "generated_share": {k: v / total for k, v in split.items()},
+        "handwritten_equal_on": check_handwritten(),
+    }
+
+
+# ---- 3. scale -------------------------------------------------------------------------------------
+
+
+def bench_scale(sizes: list[int], runs: int) -> dict:
+    rules = GeneratedRules(ACME)
+    out = {}
+    for size in sizes:
+        text = json.dumps(G.acme_order(size))
+        r = runs if size < 10_000 else max(3, runs)
+        t = median_time(lambda: plan_order(rules.catalog, rules, json.loads(text), "ORD-S"), r)
+        p = plan_order(rules.catalog, rules, json.loads(text), "ORD-S")
+        out[str(size)] = {"items": size, "lines": len(p.lines), "tasks": len(p.plan.items), "seconds": t, "us_per_item": t / size * 1e6}
+    return out
+
+
+# ---- 4. durable orchestration ---------------------------------------------------------------------
+
+
+def make_runner(folder: Path, sync: str):
+    from om_dsl.runtime.adapters import PythonTasks, Systems
+    from om_dsl.runtime.clock import SimulatedClock, parse_instant
+    from om_dsl.runtime.config import Config
+    from om_dsl.runtime.runner import Catalogs, Runner
+    from om_dsl.runtime.simulators import Simulators
+    from om_dsl.runtime.store import Store
+
+    store = Store(str(folder / "om.db"), synchronous=sync)
+    runner = Runner(store, Catalogs(store, GeneratedRules(ACME)), Systems(Config(None), Simulators(str(folder / "sys.db"))), PythonTasks((str(ROOT / "examples"),)), SimulatedClock(parse_instant("2026-11-27")))
+    return runner, store
+
+
+def engine_run(n: int, sync: str) -> float:
+    folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
+    runner, store = make_runner(folder, sync)
+    doc = json.loads((ORDERS / "fiber-minimal.json").read_text())
+    start = time.perf_counter()
+    for i in range(n):
+        doc["id"] = f"B-{i}"
+        runner.submit(json.dumps(doc))
+    runner.drive()
+    for order_id, item_id, *_ in store.open_manual_tasks():
+        runner.complete_manual(order_id, item_id, {}, "bench")
+    runner.drive()
+    elapsed = time.perf_counter() - start
+    assert all(store.load(f"B-{i}").status == "completed" for i in range(n))
+    return elapsed
+
+
+def handwritten_run(n: int, sync: str) -> float:
+    """The same orders, durably, by hand: the engine's schema (om_dsl.runtime.store), one
+    transaction per task transition, each with its event and outbox row, the same simulators."""
+    from om_dsl.runtime.simulators import Simulators
+    from om_dsl.runtime.store import Store
+
+    folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
+    store = Store(str(folder / "om.db"), synchronous=sync)
+    sims = Simulators(str(folder / "sys.db"))
+    db: sqlite3.Connection = store.db
+    doc = json.loads((ORDERS / "fiber-minimal.json").read_text())
+    calls = {  # task name -> (system, operation, outputs)
+        "check_address": ("inventory", "check_address", []),
+        "reserve_port": ("inventory", "reserve_port", [["port_id", "string"]]),
+        "ship_ont": ("logistics", "ship_device", [["shipment_id", "string"]]),
+        "ship_device": ("logistics", "ship_device", [["shipment_id", "string"]]),
+        "activate_line": ("network", "activate_line", []),
+        "start_billing": ("billing", "start_billing", []),
+    }
+    now = 0
+
+    def transition(oid, state, tid, old, new, kind, payload):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("UPDATE tasks SET status = ? WHERE order_id = ? AND item_id = ?", (new, oid, tid))
+        db.execute("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?", (json.dumps(state), now, oid))
+        db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)", (oid, now, tid, old, new, kind))
+        cur = db.execute("INSERT INTO outbox (order_id, kind, payload, created_at) VALUES (?, ?, ?, ?)", (oid, kind, json.dumps(payload, sort_keys=True), now))
+        db.execute("COMMIT")
+        return cur.lastrowid
+
+    def advance(oid, state):
+        """Run every ready task of one order until it completes or waits at a manual task."""
+        moved = True
+        while moved:
+            moved = False
+            for tid, t in state["tasks"].items():
+                if t["status"] != "pending" or any(state["tasks"][d]["status"] != "completed" for d in t["deps"]):
+                    continue
+                moved = True
+                name = tid.split(":", 1)[1]
+                if t["type"] == "manual":
+                    t["status"] = "waiting"
+                    transition(oid, state, tid, "pending", "waiting", "open_manual", {"task": tid})
+                    continue
+                if t["type"] == "callout":
+                    t["status"] = "running"
+                    seq = transition(oid, state, tid, "pending", "running", "call", {"task": tid})
+                    system, op, outputs = calls[name]
+                    sims.call(system, op, {}, f"{oid}:{tid}:1", outputs)
+                    db.execute("BEGIN IMMEDIATE")
+                    db.execute("UPDATE outbox SET done = 1, done_at = ? WHERE seq = ?", (now, seq))
+                    db.execute("COMMIT")
+                t["status"] = "completed"
+                transition(oid, state, tid, "running" if t["type"] == "callout" else "pending", "completed", "done", {"task": tid})
+        if all(t["status"] == "completed" for t in state["tasks"].values()):
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE orders SET status = 'completed' WHERE id = ?", (oid,))
+            db.execute("COMMIT")
+
+    start = time.perf_counter()
+    states = {}
+    for i in range(n):
+        oid = doc["id"] = f"H-{i}"
+        text = json.dumps(doc)
+        planned = H.plan(json.loads(text))
+        types = {"install_visit": "manual", "line_active": "milestone"}
+        tasks = {it["id"]: {"deps": it["depends_on"], "status": "pending", "type": types.get(it["id"].split(":")[1], "callout")} for it in planned["items"]}
+        state = {"tasks": tasks, "lines": planned["lines"]}
+        states[oid] = state
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO orders (id, status, customer, document, state, created_at, updated_at) VALUES (?, 'in_progress', ?, ?, ?, ?, ?)", (oid, "ACC-42", text, json.dumps(state), now, now))
+        db.executemany(
+            "INSERT INTO tasks (order_id, item_id, name, type, product, status, attempts) VALUES (?, ?, ?, ?, '', 'pending', 0)",
+            [(oid, tid, tid.split(":")[1], t["type"]) for tid, t in tasks.items()],
+        )
+        db.execute("COMMIT")
+        advance(oid, state)
+    for oid, state in states.items():
+        for tid, t in state["tasks"].items():
+            if t["status"] == "waiting":
+                t["status"] = "completed"
+                transition(oid, state, tid, "waiting", "completed", "manual_done", {"task": tid})
+        advance(oid, state)
+    elapsed = time.perf_counter() - start
+    assert db.execute("SELECT count(*) FROM orders WHERE status = 'completed'").fetchone()[0] == n
+    return elapsed
+
+
+def bench_durable(n: int, runs: int) -> dict:
+    out = {}
+    for sync in ("FULL", "NORMAL"):
+        engine_run(max(2, n // 5), sync)
+        handwritten_run(max(2, n // 5), sync)  # warm-up
+        e, h = [], []
+        for _ in range(runs):
+            e.append(engine_run(n, sync))
+            h.append(handwritten_run(n, sync))
+        er, hr = n / statistics.median(e), n / statistics.median(h)
+        out[sync] = {"orders": n, "engine_orders_per_s": er, "handwritten_orders_per_s": hr, "engine_over_handwritten": er / hr}
+    return out
+
+
+# ---- 5. memory ------------------------------------------------------------------------------------
+
+
+def memory_child(n: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
+    runner, store = make_runner(folder, "NORMAL")
+    doc = json.loads((ORDERS / "fiber-minimal.json").read_text())
+    for i in range(n):
+        doc["id"] = f"M-{i}"
+        runner.submit(json.dumps(doc))
+    runner.drive()
+    waiting = len(store.open_manual_tasks())
+    assert waiting == n, (waiting, n)
+    print(json.dumps({"orders": n, "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
+def bench_memory(sizes: list[int]) -> dict:
+    out = {}
+    for n in [0, *sizes]:
+        t = time.perf_counter()
+        res = subprocess.run([sys.executable, __file__, "--memory", str(n)], capture_output=True, text=True, check=True, cwd=ROOT)
+        data = json.loads(res.stdout.strip().splitlines()[-1])
+        out[str(n)] = {"orders": n, "peak_rss_mb": data["max_rss_kb"] / 1024, "seconds": time.perf_counter() - t}
+    base = out["0"]["peak_rss_mb"]
+    for n in sizes:
+        out[str(n)]["kb_per_order"] = (out[str(n)]["peak_rss_mb"] - base) * 1024 / n
+    return out
+
+
+# ---- the report -----------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
+
+
+def markdown(r: dict) -> str:
+    m = r["machine"]
+    out = [f"# om-dsl benchmarks ({'quick' if r['quick'] else 'full'})", "", f"Machine: {m['cpus']} CPUs, Python {m['python']}, {m['platform']} ({m['processor']}). "
+           f"Medians of {r['runs']} runs after a warm-up; ratios within one run. Total {r['seconds']:.0f} s.", ""]
+    out += ["## 1. Compile (synthetic catalog)", "", "| lines | files | bare Lark parse | parse | check | lower | codegen | total | total / bare | recompile after editing 1 file |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for c in r["compile"]:
+        lps = c["lines_per_s"]
+        out.append(f"| {c['lines']:,} | {c['files']} | {lps['bare_parse']:,.0f} l/s | {lps['parse']:,.0f} l/s | {lps['check']:,.0f} l/s | {lps['lower']:,.0f} l/s | {lps['codegen']:,.0f} l/s | "
+                   f"{c['total_s']:.2f} s ({lps['total']:,.0f} l/s) | {c['total_over_bare']:.2f}x | {c['recompile_one_file_s']:.2f} s |")
+    p = r["planning"]
+    out += ["", "## 2. Planning new-fiber-every-option.json (Acme, 12 items)", "", "| engine | orders/s |", "|---|---|"]
+    for k, v in p["orders_per_s"].items():
+        out.append(f"| {k} | {v:,.0f} |")
+    out += ["", f"generated / hand-written = {p['generated_over_handwritten']:.2f}x; generated / interpreter = {p['generated_over_interpreter']:.2f}x. "
+            "Time of the generated path: " + ", ".join(f"{k} {v:.0%}" for k, v in p["generated_share"].items()) + ". "
+            f"Hand-written output equal to the real planner's on: {', '.join(p['handwritten_equal_on'])}."]
+    out += ["", "## 3. Scale (Acme: 1 HOME_FIBER + router, then TV_PACKAGE roots; generated modules)", "", "| items | lines | tasks | time | us/item |", "|---|---|---|---|---|"]
+    for s in r["scale"].values():
+        out.append(f"| {s['items']:,} | {s['lines']:,} | {s['tasks']:,} | {s['seconds'] * 1000:,.1f} ms | {s['us_per_item']:,.0f} |")
+    out += ["", "## 4. Durable orchestration (fiber-minimal.json to completed, in-process simulators)", "", "| synchronous | orders | engine orders/s | hand-written loop orders/s | engine / hand-written |", "|---|---|---|---|---|"]
+    for sync, d in r["durable"].items():
+        out.append(f"| {sync} | {d['orders']} | {d['engine_orders_per_s']:,.1f} | {d['handwritten_orders_per_s']:,.1f} | {d['engine_over_handwritten']:.2f}x |")
+    out += ["", "## 5. Memory (orders in flight, waiting at their manual task; one subprocess each)", "", "| orders | peak RSS | per order |", "|---|---|---|"]
+    for d in r["memory"].values():
+        out.append(f"| {d['orders']:,} | {d['peak_rss_mb']:,.1f} MB | {('%.1f KB' % d['kb_per_order']) if 'kb_per_order' in d else 'baseline'} |")
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes, 3 runs (under a minute)")
+    ap.add_argument("--memory", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=str(BENCH / "results"))
+    args = ap.parse_args()
+    if args.memory is not None:
+        memory_child(args.memory)
+        return
+    quick = args.quick
+    runs = 3 if quick else 5
+    start = time.perf_counter()
+    r: dict = {"quick": quick, "runs": runs, "machine": machine()}
+    r["compile"] = [bench_compile(n, runs) for n in ((1_000, 10_000) if quick else (1_000, 10_000, 100_000))]
+    print("compile done", file=sys.stderr)
+    r["planning"] = bench_planning(50 if quick else 300, runs)
+    print("planning done", file=sys.stderr)
+    r["scale"] = bench_scale([10, 100, 1_000] if quick else [10, 100, 1_000, 10_000], runs)
+    print("scale done", file=sys.stderr)
+    r["durable"] = bench_durable(10 if quick else 50, runs)
+    print("durable done", file=sys.stderr)
+    r["memory"] = bench_memory([100, 1_000] if quick else [1_000, 10_000])
+    r["seconds"] = time.perf_counter() - start
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(r, indent=2) + "\n")
+    (out / "results.md").write_text(markdown(r))
+    print(markdown(r))
+
+
+if __name__ == "__main__":
+    main()

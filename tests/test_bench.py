@@ -1,0 +1,39 @@
+"""The benchmark suite runs (smallest sizes, once; no timing asserts), and the
+hand-written Acme planner gives the real planner's lines and plan items."""
+
+from __future__ import annotations
+
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+
+import generate as G  # noqa: E402
+import run as B  # noqa: E402
+
+
+def test_handwritten_planner_equals_the_real_one():
+    assert B.check_handwritten() == B.VALID
+
+
+def test_generated_catalog_checks_clean(tmp_path):
+    G.write_catalog(tmp_path, 500)
+    from om_dsl.check import check_paths
+
+    assert check_paths([str(tmp_path)]).ok
+    assert G.catalog_files(500, seed=3) == G.catalog_files(500, seed=3)
+
+
+def test_every_benchmark_runs_at_its_smallest_size():
+    c = B.bench_compile(300, 1)
+    assert c["lines"] > 0 and c["total_s"] > 0
+    p = B.bench_planning(2, 1)
+    assert set(p["orders_per_s"]) == {"generated", "interpreter", "handwritten"}
+    s = B.bench_scale([10], 1)
+    assert s["10"]["lines"] == 20
+    d = B.bench_durable(2, 1)
+    assert set(d) == {"FULL", "NORMAL"}
+    m = B.bench_memory([5])
+    assert m["5"]["peak_rss_mb"] > 0
+    assert "Compile" in B.markdown({"quick": True, "runs": 1, "seconds": 0, "machine": B.machine(), "compile": [c], "planning": p, "scale": s, "durable": d, "memory": m})
