@@ -8,6 +8,7 @@ or raises `Rejected` naming every problem.
 
 from __future__ import annotations
 
+import gc
 from typing import Optional
 
 import attrs
@@ -44,6 +45,19 @@ def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None, 
     from om_dsl.runtime.installed import EMPTY
 
     installed = installed or EMPTY
+    # Planning allocates many small objects and frees none until it returns:
+    # the cyclic collector would scan the growing heap again and again
+    # (bench/run.py: 57 us per item at 10,000 items, 23 without it).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan(catalog, rules, doc, order_id, installed)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _plan(catalog: Catalog, rules, doc: dict, order_id, installed) -> PlannedOrder:
     order = intake(catalog, doc, order_id, installed)
     D.validate(rules, order)
     D.enrich(rules, order)
