@@ -18,6 +18,7 @@ from om_dsl.format import FormatError, format_source
 from om_dsl.format.expressions import duration, expr, string
 from om_dsl.format.scanner import scan
 from om_dsl.syntax import ast, parse_source
+from mutations import BASIC, LAYOUT, mutate
 
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```om\n(.*?)^```", re.MULTILINE | re.DOTALL)  # as tests/test_docs.py
@@ -483,7 +484,7 @@ TOKENS = (
     '10s 3d "s" # \n #c\n'
 ).split(" ")
 # test_fuzz.py's mutations, plus some that often keep the file parseable (so more examples get formatted).
-MUTATIONS = st.sampled_from(["delete", "duplicate", "replace", "insert", "swap"] + ["newline", "comment", "spaces", "duplicate_line", "swap_lines"] * 2)
+MUTATIONS = st.sampled_from(BASIC + LAYOUT * 2)
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -491,35 +492,7 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 @given(st.sampled_from(NAMES), st.lists(st.tuples(MUTATIONS, st.integers(0, 10**6), st.integers(0, 40), st.sampled_from(TOKENS)), min_size=1, max_size=4))
 def test_fuzz_mutated_specs_that_parse(name, mutations):
     """Mutated as tests/test_fuzz.py does (plus line breaks and comments); those that parse format well."""
-    text = SPECS[name]
-    for kind, at, length, token in mutations:
-        at %= max(len(text), 1)
-        if kind == "delete":
-            text = text[:at] + text[at + length :]
-        elif kind == "duplicate":
-            text = text[:at] + text[at : at + length] + text[at:]
-        elif kind == "replace":
-            text = text[:at] + token + text[at + len(token) :]
-        elif kind == "insert":
-            text = text[:at] + " " + token + " " + text[at:]
-        elif kind == "newline":
-            text = text[:at] + "\n" * (length % 3 + 1) + text[at:]
-        elif kind == "comment":
-            text = text[:at] + f" # fuzz {length}\n" + text[at:]
-        elif kind == "spaces":
-            text = text[:at] + " " * (length % 4 + 1) + text[at:]
-        elif kind in ("duplicate_line", "swap_lines"):
-            lines = text.split("\n")
-            i, j = at % len(lines), (at + length) % len(lines)
-            if kind == "duplicate_line":
-                lines.insert(i, lines[i])
-            else:
-                lines[i], lines[j] = lines[j], lines[i]
-            text = "\n".join(lines)
-        else:
-            other = (at + length * 7) % max(len(text), 1)
-            a, b = sorted((at, other))
-            text = text[:a] + text[b : b + length] + text[a + length : b] + text[a : a + length] + text[b + length :]
+    text = mutate(SPECS[name], mutations)
     if parse_source(text, name).ok:
         assert_canonical(text, name, same_comment_order=False)
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from om_dsl.check import check_texts
 from om_dsl.diagnostics.render import render_json, render_text
+from mutations import BASIC, mutate
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {p.relative_to(ROOT).as_posix(): p.read_text() for p in sorted((ROOT / "specs").rglob("*.om"))}
@@ -53,25 +54,11 @@ def test_random_token_soup(tokens, sep):
     assert_well_formed({"fuzz.om": 'catalog fuzz version "1"\n' + sep.join(tokens)})
 
 
-MUTATIONS = st.sampled_from(["delete", "duplicate", "replace", "insert", "swap"])
+MUTATIONS = st.sampled_from(BASIC)
 
 
 @FUZZ
 @given(st.sampled_from(NAMES), st.lists(st.tuples(MUTATIONS, st.integers(0, 10**6), st.integers(0, 40), st.sampled_from(TOKENS)), min_size=1, max_size=4))
 def test_mutated_specs(name, mutations):
-    text = SPECS[name]
-    for kind, at, length, token in mutations:
-        at %= max(len(text), 1)
-        if kind == "delete":
-            text = text[:at] + text[at + length :]
-        elif kind == "duplicate":
-            text = text[:at] + text[at : at + length] + text[at:]
-        elif kind == "replace":
-            text = text[:at] + token + text[at + len(token) :]
-        elif kind == "insert":
-            text = text[:at] + " " + token + " " + text[at:]
-        else:
-            other = (at + length * 7) % max(len(text), 1)
-            a, b = sorted((at, other))
-            text = text[:a] + text[b : b + length] + text[a + length : b] + text[a : a + length] + text[b + length :]
+    text = mutate(SPECS[name], mutations)
     assert_well_formed({**SPECS, name: text})

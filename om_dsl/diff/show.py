@@ -41,18 +41,7 @@ def range_(a: AttributeDef) -> Optional[str]:
 
 def attribute(a: AttributeDef) -> str:
     """`int in {100, 300, 1000} = 300`, `string required`, `string optional`."""
-    text = a.type
-    if a.allowed is not None:
-        text += f" in {allowed(a)}"
-    elif a.range is not None:
-        text += f" in {range_(a)}"
-    if a.default is not None:
-        text += f" = {const(a.default)}"
-    elif a.required:
-        text += " required"
-    else:
-        text += " optional"
-    return text
+    return a.describe()
 
 
 def child(c: ChildDef) -> str:

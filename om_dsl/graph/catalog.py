@@ -46,18 +46,7 @@ def _where(catalog: Catalog, element_id: str) -> Optional[str]:
 
 
 def _attribute(a) -> str:
-    text = f"{a.name}: {a.type}"
-    if a.allowed is not None:
-        text += " in {" + ", ".join(E.render(v) for v in a.allowed) + "}"
-    if a.range is not None:
-        text += f" in {E.render(a.range[0])}..{E.render(a.range[1])}"
-    if a.default is not None:
-        text += f" = {E.render(a.default)}"
-    elif a.required:
-        text += " required"
-    else:
-        text += " optional"
-    return text
+    return f"{a.name}: {a.describe()}"
 
 
 def _product_node(catalog: Catalog, p: ProductDef, cluster: Optional[str]) -> Node:

@@ -39,6 +39,21 @@ class AttributeDef:
         """May an item or line lack a value (read as null)?"""
         return not self.required and self.default is None
 
+    def describe(self) -> str:
+        """As a spec declares it, name aside: `int in {100, 300, 1000} = 300`, `string required`."""
+        from om_dsl.model import expr as E
+
+        text = self.type
+        if self.allowed is not None:
+            text += " in {" + ", ".join(E.render(v) for v in self.allowed) + "}"
+        elif self.range is not None:
+            text += f" in {E.render(self.range[0])}..{E.render(self.range[1])}"
+        if self.default is not None:
+            text += f" = {E.render(self.default)}"
+        else:
+            text += " required" if self.required else " optional"
+        return text
+
 
 @attrs.frozen
 class ChildDef:
