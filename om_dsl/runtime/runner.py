@@ -65,6 +65,7 @@ class Catalogs:
     def __init__(self, store: Store, current=None):
         self.store = store
         self.current = current
+        self.remembered = False
         self._cache: dict[str, tuple] = {}
         if current is not None:
             self.current_sha = sha_of(current)
@@ -127,7 +128,9 @@ class Runner:
         sha = self.catalogs.current_sha
         step = C.Engine(rules.catalog, rules).start(planned, sha, now)
         with self.store.transaction() as db:
-            self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
+            if not self.catalogs.remembered:  # once per runner: the store keeps every version an order ran on
+                self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
+                self.catalogs.remembered = True
             self.store.insert_order(db, step.run, text)
             self.store.save(db, step.run, step.history, step.commands, now)
             if step.run.status == S.ORDER_COMPLETED:
@@ -165,7 +168,7 @@ class Runner:
                 if also is not None:
                     also(db)
                 return None
-            self.store.save(db, step.run, step.history, step.commands, now)
+            self.store.save(db, step.run, step.history, step.commands, now, before=run)
             if command_seq is not None:
                 self.store.mark_done(db, command_seq, now)
             if also is not None:

@@ -311,8 +311,10 @@ class Store:
             (run.id, run.catalog, run.status, run.fields.get("customer_account"), run.external_id, document, run.created_at, run.updated_at),
         )
 
-    def save(self, db, run: S.OrderRun, history: list, commands: list, now: int) -> None:
-        """The new state of an order, its history and its commands: call inside a transaction."""
+    def save(self, db, run: S.OrderRun, history: list, commands: list, now: int, before: Optional[S.OrderRun] = None) -> None:
+        """The new state of an order, its history and its commands: call inside a transaction.
+
+        Given the state `before` the event, only the task rows that changed are written."""
         db.execute(
             "UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ? WHERE id = ?",
             (run.status, json.dumps(S.to_data(run)), run.updated_at, run.jeopardy, run.id),  # tasks keep their plan order
@@ -321,7 +323,7 @@ class Store:
             "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (order_id, item_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, next_at = excluded.next_at, "
             "call_key = excluded.call_key, wake_at = excluded.wake_at, jeopardy = excluded.jeopardy",
-            [(run.id, t.id, t.name, t.type, t.product, t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system) for t in run.tasks.values()],
+            [(run.id, t.id, t.name, t.type, t.product, t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system) for t in run.tasks.values() if _row_changed(t, before)],
         )
         db.executemany(
             "INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)",
@@ -573,6 +575,13 @@ class Store:
 
 def exists(path: str) -> bool:
     return Path(path).is_file()
+
+
+def _row_changed(task: S.TaskRun, before: Optional[S.OrderRun]) -> bool:
+    if before is None:
+        return True
+    old = before.tasks.get(task.id)
+    return old is None or (old.status, old.attempts, old.next_at, old.key, old.wake_at, old.jeopardy) != (task.status, task.attempts, task.next_at, task.key, task.wake_at, task.jeopardy)
 
 
 class StoreInstalledBase:

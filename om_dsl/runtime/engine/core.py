@@ -16,7 +16,6 @@ has an id of its own, for the receiver to do the same.
 
 from __future__ import annotations
 
-import copy
 import datetime
 from typing import Optional
 
@@ -294,7 +293,7 @@ class Engine:
     # ---- events --------------------------------------------------------------------------------
 
     def handle(self, run: S.OrderRun, event) -> Step:
-        step = Step(copy.deepcopy(run), [], [])
+        step = Step(S.clone(run), [], [])
         self._current_run = step.run
         now = event.now
         r = step.run
