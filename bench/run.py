@@ -11,6 +11,7 @@ fresh subprocess per figure (`--memory N` is that subprocess's entry point).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -126,7 +127,11 @@ def bench_planning(n: int, runs: int) -> dict:
     interpreter = Interpreter(build([str(ROOT / "specs")]).catalogs[0])
 
     def engine(rules):
-        return lambda: [plan_order(rules.catalog, rules, json.loads(text), "ORD-B") for _ in range(n)]
+        def fn():
+            for _ in range(n):  # results are dropped: none outlives its run
+                plan_order(rules.catalog, rules, json.loads(text), "ORD-B")
+
+        return fn
 
     def hand():
         for _ in range(n):
@@ -138,6 +143,7 @@ def bench_planning(n: int, runs: int) -> dict:
     samples: dict = {k: [] for k in fns}
     for _ in range(runs):  # interleaved: the three see the same machine state
         for k, fn in fns.items():
+            gc.collect()  # each starts with no garbage of the one before
             t = time.perf_counter()
             fn()
             samples[k].append(time.perf_counter() - t)
