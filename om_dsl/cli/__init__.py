@@ -90,6 +90,20 @@ def compile_(paths: tuple[str, ...], output: str, check_only: bool) -> None:
     click.echo(f"compiled {names} -> {output}: {len(files)} files, {len(changed)} written{gone}")
 
 
+def _installed_base(db_path: str):
+    """The installed base of an order database (for orders that change what customers have)."""
+    from pathlib import Path
+
+    from om_dsl.runtime.store import Store, StoreError, StoreInstalledBase
+
+    if not Path(db_path).is_file():
+        raise click.UsageError(f"no database at {db_path}")
+    try:
+        return StoreInstalledBase(Store(db_path))
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _load_rules(source: str, catalog: str | None, engine: str):
     """A compiled catalog folder (generated code) or specs (the interpreter)."""
     from pathlib import Path
@@ -151,18 +165,7 @@ def plan(source: str, order: str, fmt: str, catalog: str | None, db_path: str | 
     from om_dsl.runtime.planning import plan_order
 
     rules = _load_rules(source, catalog, engine)
-    installed = None
-    if db_path is not None:
-        from pathlib import Path
-
-        from om_dsl.runtime.store import Store, StoreError, StoreInstalledBase
-
-        if not Path(db_path).is_file():
-            raise click.UsageError(f"no database at {db_path}")
-        try:
-            installed = StoreInstalledBase(Store(db_path))
-        except StoreError as exc:
-            raise click.UsageError(str(exc)) from None
+    installed = _installed_base(db_path) if db_path is not None else None
     try:
         text = open(order, encoding="utf-8").read()
     except (OSError, UnicodeDecodeError) as exc:

@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from om_dsl.cli import _load_rules, main
+from om_dsl.cli import _installed_base, _load_rules, main
 
 FORMATS = ["dot", "mermaid", "svg", "html"]
 
@@ -17,19 +17,6 @@ FORMATS = ["dot", "mermaid", "svg", "html"]
 def _fail(message: str, code: int = 2) -> None:
     click.echo(f"om graph: {message}", err=True)
     sys.exit(code)
-
-
-def _installed_base(db_path: str):
-    from pathlib import Path
-
-    from om_dsl.runtime.store import Store, StoreError, StoreInstalledBase
-
-    if not Path(db_path).is_file():
-        raise click.UsageError(f"no database at {db_path}")
-    try:
-        return StoreInstalledBase(Store(db_path))
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
 
 
 def _planned(rules, order: str, db_path: Optional[str]):
