@@ -14,7 +14,7 @@ def show_value(value) -> str:
     if value is None:
         return "null"
     if isinstance(value, str):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime.date):

@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 
 from om_dsl.model.canonical import dumps
-from om_dsl.runtime.order import Rejected
+from om_dsl.runtime.order import Rejected, show_value
 from om_dsl.runtime.planning import PlannedOrder
 
 
@@ -112,11 +112,6 @@ def to_json(data: dict) -> str:
 # ---- text for people ----------------------------------------------------------------------
 
 
-def _show(v) -> str:
-    v = json_value(v)
-    return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else ("null" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
-
-
 def to_text(p: PlannedOrder) -> str:
     out = []
     o = p.order.fields
@@ -141,7 +136,7 @@ def to_text(p: PlannedOrder) -> str:
             out.append(f"  {branch} {l.id}  {l.product}  {l.action}  ({src}; {why})")
             if l.why and l.why != "its item is added":
                 out.append(f"  {'   ' if last else '│  '}   {l.action}: {l.why}")
-            attrs_text = ", ".join(f"{k} = {_show(v)}" for k, v in l.values.items() if v is not None)
+            attrs_text = ", ".join(f"{k} = {show_value(v)}" for k, v in l.values.items() if v is not None)
             out.append(f"  {'   ' if last else '│  '}   {attrs_text}")
     out.append("")
     out.append(f"plan: {len(p.plan.items)} tasks, in dependency order")

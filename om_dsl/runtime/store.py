@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import sqlite3
-from pathlib import Path
 from typing import Iterator, Optional
 
 from om_dsl.runtime.engine import state as S
@@ -207,7 +206,20 @@ MIGRATIONS = [
         )
         """,
     ],
+    [
+        # The installed assets an order changes, " A B ": one change in flight per asset.
+        "ALTER TABLE orders ADD COLUMN changes TEXT",
+    ],
 ]
+
+
+def _filtered(db, query: str, order_by: str, **filters) -> list:
+    """`query` (which may end in a WHERE clause of its own), narrowed by the
+    filters given (column = value; None: not filtered), ordered."""
+    given = [(column, value) for column, value in filters.items() if value is not None]
+    joiner = " AND " if " WHERE " in query else " WHERE "
+    clauses = joiner + " AND ".join(f"{column} = ?" for column, _ in given) if given else ""
+    return db.execute(f"{query}{clauses} ORDER BY {order_by}", [value for _, value in given]).fetchall()
 
 
 class StoreError(Exception):
@@ -315,9 +327,10 @@ class Store:
         """The new state of an order, its history and its commands: call inside a transaction.
 
         Given the state `before` the event, only the task rows that changed are written."""
+        changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
         db.execute(
-            "UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ? WHERE id = ?",
-            (run.status, json.dumps(S.to_data(run)), run.updated_at, run.jeopardy, run.id),  # tasks keep their plan order
+            "UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ?, changes = ? WHERE id = ?",
+            (run.status, json.dumps(S.to_data(run)), run.updated_at, run.jeopardy, f" {changes} " if changes else None, run.id),  # tasks keep their plan order
         )
         db.executemany(
             "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -348,15 +361,7 @@ class Store:
             self.db.row_factory = None
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list:
-        q = "SELECT id, status, customer, external_id, created_at, updated_at, jeopardy FROM orders WHERE 1 = 1"
-        args: list = []
-        if status:
-            q += " AND status = ?"
-            args.append(status)
-        if jeopardy:
-            q += " AND jeopardy = ?"
-            args.append(jeopardy)
-        return self.db.execute(q + " ORDER BY created_at, id", args).fetchall()
+        return _filtered(self.db, "SELECT id, status, customer, external_id, created_at, updated_at, jeopardy FROM orders", "created_at, id", status=status, jeopardy=jeopardy)
 
     def unfinished_orders(self) -> list[str]:
         finals = ",".join("?" * len(S.FINAL))
@@ -381,15 +386,8 @@ class Store:
     # ---- tasks -------------------------------------------------------------------------------------------
 
     def open_manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list:
-        q = "SELECT order_id, item_id, name, product, queue FROM tasks WHERE type = 'manual' AND status = ?"
-        args: list = [S.READY]
-        if queue:
-            q += " AND queue = ?"
-            args.append(queue)
-        if order_id:
-            q += " AND order_id = ?"
-            args.append(order_id)
-        return self.db.execute(q + " ORDER BY order_id, item_id", args).fetchall()
+        query = f"SELECT order_id, item_id, name, product, queue FROM tasks WHERE type = 'manual' AND status = '{S.READY}'"
+        return _filtered(self.db, query, "order_id, item_id", queue=queue, order_id=order_id)
 
     def order_of_call(self, key: str) -> Optional[str]:
         row = self.db.execute("SELECT order_id FROM tasks WHERE call_key = ?", (key,)).fetchone()
@@ -473,15 +471,8 @@ class Store:
         db.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_try_at = ? WHERE seq = ?", (error, next_try_at, seq))
 
     def deliveries(self, order_id: Optional[str] = None, status: Optional[str] = None) -> list[tuple]:
-        q = "SELECT seq, event_id, order_id, listener, payload, status, attempts, next_try_at, last_error, delivered_at FROM deliveries WHERE 1 = 1"
-        args: list = []
-        if order_id:
-            q += " AND order_id = ?"
-            args.append(order_id)
-        if status:
-            q += " AND status = ?"
-            args.append(status)
-        return self.db.execute(q + " ORDER BY seq", args).fetchall()
+        query = "SELECT seq, event_id, order_id, listener, payload, status, attempts, next_try_at, last_error, delivered_at FROM deliveries"
+        return _filtered(self.db, query, "seq", order_id=order_id, status=status)
 
     # ---- the inbox: callbacks of asynchronous operations ----------------------------------------------------
 
@@ -557,24 +548,12 @@ class Store:
             )
 
     def assets(self, customer: Optional[str] = None) -> list:
-        q = "SELECT id, customer, product, attributes, parent, order_id, status FROM assets"
-        args: tuple = ()
-        if customer:
-            q += " WHERE customer = ?"
-            args = (customer,)
-        return self.db.execute(q + " ORDER BY id", args).fetchall()
+        return _filtered(self.db, "SELECT id, customer, product, attributes, parent, order_id, status FROM assets", "id", customer=customer)
 
     def inventory(self, customer: Optional[str] = None) -> list:
-        q = "SELECT id, customer, asset_id, product, attributes, outputs, order_id, line, status FROM inventory"
-        args: tuple = ()
-        if customer:
-            q += " WHERE customer = ?"
-            args = (customer,)
-        return self.db.execute(q + " ORDER BY id", args).fetchall()
+        query = "SELECT id, customer, asset_id, product, attributes, outputs, order_id, line, status FROM inventory"
+        return _filtered(self.db, query, "id", customer=customer)
 
-
-def exists(path: str) -> bool:
-    return Path(path).is_file()
 
 
 def _row_changed(task: S.TaskRun, before: Optional[S.OrderRun]) -> bool:
@@ -613,11 +592,11 @@ class StoreInstalledBase:
 
     def in_flight(self, asset_id: str):
         """An unfinished order whose items change this asset."""
-        for order_id in self.store.unfinished_orders():
-            run = self.store.load(order_id)
-            if run is not None and any(i.asset_id == asset_id and i.action != "noChange" for i in run.items):
-                return order_id
-        return None
+        finals = ",".join("?" * len(S.FINAL))
+        row = self.store.db.execute(
+            f"SELECT id FROM orders WHERE status NOT IN ({finals}) AND instr(changes, ' ' || ? || ' ') > 0 ORDER BY created_at, id", (*S.FINAL, asset_id)
+        ).fetchone()
+        return row[0] if row else None
 
     def line(self, key: str):
         found = self._lines("line_key = ?", (key,))
