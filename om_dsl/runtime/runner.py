@@ -109,10 +109,7 @@ class Runner:
 
         rules = self.catalogs.current
         now = self.clock.now()
-        try:
-            doc = parse_document(text)
-        except Rejected as exc:
-            raise exc
+        doc = parse_document(text)  # malformed JSON: Rejected, and nothing is stored (the order has no id)
         order_id = order_id or document_id(doc)
         if self.store.order_exists(order_id):
             raise Rejected([_problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")])
