@@ -210,6 +210,7 @@ def _summary(s: Session, order_ids: list, fmt: str) -> None:
 
 def _order_data(s, order_id: str) -> dict:
     from om_dsl.runtime.clock import show_instant
+    from om_dsl.runtime.engine.view import revision_state, task_entries
 
     row = s.store.order_row(order_id)
     if row is None:
@@ -220,35 +221,13 @@ def _order_data(s, order_id: str) -> dict:
     run_ = s.store.load(order_id)
     out["tasks"] = []
     if run_ is not None:
-        engine = s.runner.catalogs.engine(run_.catalog)
-        for t in run_.tasks.values():
-            entry = {"id": t.id, "name": t.name, "type": t.type, "product": t.product, "line": t.line, "status": t.status, "attempts": t.attempts}
-            if t.jeopardy:
-                entry["jeopardy"] = t.jeopardy
-            why = engine.waiting_for(run_, t)
-            if why:
-                entry["waiting_for"] = why
-            if t.outputs:
-                entry["outputs"] = t.outputs
-            if t.queue:
-                entry["queue"] = t.queue
-            out["tasks"].append(entry)
+        out["tasks"] = task_entries(s.runner.catalogs.engine(run_.catalog), run_)
         out["catalog"] = run_.catalog
         out["jeopardy"] = run_.jeopardy
         out["revision"] = run_.revision
         revisions = s.store.revisions(order_id)
         if revisions:
-
-            def state(n: int, stored: str) -> str:
-                if stored != "received":
-                    return stored  # refused
-                if run_.pending is not None and n == run_.pending["revision"]:
-                    return "waiting"  # for running tasks to finish
-                if n == run_.revision:
-                    return "cancelled" if run_.cancelling and n != run_.revision else "applied"
-                return "replaced" if n < run_.revision else "dropped"
-
-            out["revisions"] = [{"revision": r[0], "status": state(r[0], r[1]), **({"reason": r[2]} if r[2] else {}), "by": r[3], "received_at": show_instant(r[4])} for r in revisions]
+            out["revisions"] = [{"revision": r[0], "status": revision_state(run_, r[0], r[1]), **({"reason": r[2]} if r[2] else {}), "by": r[3], "received_at": show_instant(r[4])} for r in revisions]
     return out
 
 

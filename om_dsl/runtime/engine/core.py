@@ -39,6 +39,7 @@ class CallSucceeded:
     task: str
     outputs: dict
     now: int
+    attempts: Optional[int] = None  # a driver that retried the call itself (Temporal) says how often it was tried
 
 
 @attrs.frozen
@@ -47,6 +48,7 @@ class CallAccepted:
 
     task: str
     now: int
+    attempts: Optional[int] = None
 
 
 @attrs.frozen
@@ -55,6 +57,7 @@ class CallFailed:
     message: str
     retryable: bool
     now: int
+    attempts: Optional[int] = None
 
 
 @attrs.frozen
@@ -203,7 +206,9 @@ def plan_snapshot(planned, order_id: str) -> dict:
         {"id": i.id, "product": i.product, "action": i.action, "parent": i.parent.id if i.parent else None, "values": dict(i.values), "asset_id": i.asset_id}
         for i in planned.order.items
     ]
-    return S.encode_value({"lines": lines, "tasks": tasks, "items": items})
+    fields = {k: v for k, v in planned.order.fields.items() if k not in ("root_items", "items")}
+    skipped = [[s.id, s.reason] for s in planned.plan.skipped]
+    return S.encode_value({"lines": lines, "tasks": tasks, "items": items, "fields": fields, "skipped": skipped})
 
 
 def _touched_bundles(r: S.OrderRun, plan: dict) -> set:
@@ -280,13 +285,28 @@ class Engine:
             d = it.definition
             system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
             tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=f"{order.id}:{it.id}:1", system=system)
-        run = S.OrderRun(order.id, catalog_sha, S.ACKNOWLEDGED, fields, items, lines, tasks, now, now, fields.get("external_id"))
+        return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now)
+
+    def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int) -> Step:
+        """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)`
+        of it (plain data, as a Temporal workflow receives it)."""
+        snap = S.decode_value(snapshot)
+        items = [S.ItemRecord(i["id"], i["product"], i["action"], i["parent"], i["values"], i["asset_id"]) for i in snap["items"]]
+        lines = {line_id: S.LineRun(**data) for line_id, data in snap["lines"].items()}
+        tasks = {
+            t["id"]: S.TaskRun(t["id"], t["name"], t["type"], t["product"], t["action"], t["line"], list(t["depends_on"]), queue=t["queue"], key=f"{order_id}:{t['id']}:1", system=t["system"])
+            for t in snap["tasks"]
+        }
+        return self._begin(order_id, snap["fields"], items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
+
+    def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int) -> Step:
+        run = S.OrderRun(order_id, catalog_sha, S.ACKNOWLEDGED, fields, items, lines, tasks, now, now, fields.get("external_id"))
         step = Step(run, [], [])
         self._current_run = run
         self._record(step, "order", None, S.ACKNOWLEDGED, "order accepted", now)
         self._publish(step, "ProductOrderCreateEvent", now)
-        for s in planned.plan.skipped:
-            self._record(step, s.id, None, S.SKIPPED, f"skipped at planning: {s.reason}", now)
+        for task_id, reason in skipped:
+            self._record(step, task_id, None, S.SKIPPED, f"skipped at planning: {reason}", now)
         self._advance(step, now)
         return step
 
@@ -299,6 +319,8 @@ class Engine:
         r = step.run
         if r.status in S.FINAL:
             raise Rejection(f"order {r.id} is {r.status}")
+        if isinstance(event, (CallSucceeded, CallAccepted, CallFailed)) and event.attempts:
+            self._open(r, event.task, (S.RUNNING,), CALLING).attempts = event.attempts
         if isinstance(event, CallSucceeded):
             task = self._open(r, event.task, (S.RUNNING,), CALLING)
             task.next_at = None
@@ -602,6 +624,11 @@ class Engine:
 
     def _undone(self, task: S.TaskRun) -> S.TaskRun:
         return self._current_run.tasks[task.undoes]
+
+    def call_policy(self, run: S.OrderRun, task_id: str):
+        """The retry policy of a task's calls (a Temporal activity's policy is made from it)."""
+        self._current_run = run
+        return self._retry_policy(run.tasks[task_id])
 
     def _retry_policy(self, task: S.TaskRun):
         if task.type == "compensation":

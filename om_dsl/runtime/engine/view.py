@@ -1,0 +1,33 @@
+"""What an operator sees of an order's tasks: the same on both engines."""
+
+from __future__ import annotations
+
+from om_dsl.runtime.engine import state as S
+
+
+def task_entries(engine, run: S.OrderRun) -> list[dict]:
+    out = []
+    for t in run.tasks.values():
+        entry = {"id": t.id, "name": t.name, "type": t.type, "product": t.product, "line": t.line, "status": t.status, "attempts": t.attempts}
+        if t.jeopardy:
+            entry["jeopardy"] = t.jeopardy
+        why = engine.waiting_for(run, t)
+        if why:
+            entry["waiting_for"] = why
+        if t.outputs:
+            entry["outputs"] = t.outputs
+        if t.queue:
+            entry["queue"] = t.queue
+        out.append(entry)
+    return out
+
+
+def revision_state(run: S.OrderRun, n: int, stored: str) -> str:
+    """A revision as the order stands: refused, waiting, applied, replaced or dropped."""
+    if stored != "received":
+        return stored  # refused
+    if run.pending is not None and n == run.pending["revision"]:
+        return "waiting"  # for running tasks to finish
+    if n == run.revision:
+        return "applied"
+    return "replaced" if n < run.revision else "dropped"

@@ -1,0 +1,250 @@
+"""Orders on Temporal, for the CLI and for programs: submit, read, act.
+
+Submitting plans the order here, on the compiled catalog (a rejected order
+never starts a workflow: the caller hears why at once), then starts its
+workflow with the plan as input; the workflow id is the order id, so an
+order is submitted once. Everything else is an update (it answers, or says
+why the order refused it), a signal (callbacks) or a query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+from typing import Optional
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from om_dsl.runtime.engine import core as C
+from om_dsl.runtime.engine import state as S
+from om_dsl.runtime.intake import document_id, parse_document
+from om_dsl.runtime.order import Problem, Rejected
+from om_dsl.runtime.planning import plan_order
+from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
+
+
+class Unreachable(Exception):
+    """No Temporal server answers at the address."""
+
+
+class NoOrder(Exception):
+    pass
+
+
+def _problems(exc: Rejected) -> list:
+    return [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
+
+
+class TemporalOrders:
+    """A connection to a Temporal namespace; each method is one call (blocking)."""
+
+    def __init__(self, address: str = DEFAULT_ADDRESS, namespace: str = DEFAULT_NAMESPACE, task_queue: str = DEFAULT_TASK_QUEUE, rules=None, installed=None):
+        self.address, self.namespace, self.task_queue = address, namespace, task_queue
+        self.rules = rules  # the compiled catalog new orders start on
+        self.installed = installed  # the installed base new orders are planned against (None: empty)
+        self._loop = asyncio.new_event_loop()
+        self._client: Optional[Client] = None
+
+    def close(self) -> None:
+        self._loop.close()
+
+    def _run(self, coro):
+        return self._loop.run_until_complete(coro)
+
+    async def client(self) -> Client:
+        if self._client is None:
+            try:
+                self._client = await Client.connect(self.address, namespace=self.namespace)
+            except RuntimeError as exc:
+                raise Unreachable(f"cannot reach Temporal at {self.address}: {exc}") from None
+        return self._client
+
+    # ---- submitting ------------------------------------------------------------------------------------
+
+    def submit(self, text: str, order_id: Optional[str] = None):
+        """Plan and start an order; returns (order id, status, problems) like the embedded runner."""
+        from om_dsl.model.canonical import plan_json, sources_json
+
+        rules = self.rules
+        doc = parse_document(text)
+        order_id = order_id or document_id(doc)
+        if ":" in order_id:  # a call's correlation id is ORDER:TASK:N; the order must be readable from it
+            raise Rejected([Problem("order_id", f"order id {order_id!r} has a ':'; on the Temporal engine an order id may not")])
+        try:
+            planned = plan_order(rules.catalog, rules, doc, order_id, self.installed)
+        except Rejected as exc:
+            return order_id, S.REJECTED, exc.problems
+        plan_text = getattr(rules, "plan_text", None) or plan_json(rules.catalog)
+        start = {
+            "order": order_id,
+            "catalog": hashlib.sha256(plan_text.encode("utf-8")).hexdigest(),
+            "plan": plan_text,
+            "sources": sources_json(rules.catalog),
+            "snapshot": C.plan_snapshot(planned, order_id),
+            "document": text,
+        }
+
+        async def go():
+            client = await self.client()
+            try:
+                await client.start_workflow(WORKFLOW, start, id=order_id, task_queue=self.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED})
+            except WorkflowAlreadyStartedError:
+                raise Rejected([Problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")]) from None
+
+        self._run(go())
+        return order_id, S.ACKNOWLEDGED, []
+
+    # ---- reading ---------------------------------------------------------------------------------------
+
+    def _query(self, order_id: str, name: str):
+        async def go():
+            handle = (await self.client()).get_workflow_handle(order_id)
+            try:
+                return await handle.query(name)
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    raise NoOrder(f"no order {order_id} on {self.address} ({self.namespace})") from None
+                raise
+
+        return self._run(go())
+
+    def order(self, order_id: str) -> dict:
+        return self._query(order_id, "order")
+
+    def state(self, order_id: str) -> S.OrderRun:
+        return S.from_data(self._query(order_id, "state"))
+
+    def history(self, order_id: str) -> list:
+        return self._query(order_id, "history")
+
+    def orders(self, status: Optional[str] = None, running_only: bool = False) -> list[dict]:
+        """Every order workflow, oldest first, with the status its memo carries."""
+
+        async def go():
+            client = await self.client()
+            query = f'WorkflowType = "{WORKFLOW}"' + (' AND ExecutionStatus = "Running"' if running_only else "")
+            out = []
+            async for wf in client.list_workflows(query):
+                memo = await wf.memo()
+                out.append({"id": wf.id, "status": memo.get("status"), "customer": memo.get("customer"), "external_id": memo.get("external_id"), "jeopardy": memo.get("jeopardy"), "started": wf.start_time, "running": wf.status == WorkflowExecutionStatus.RUNNING})
+            out.sort(key=lambda d: (d["started"], d["id"]))
+            return out
+
+        rows = self._run(go())
+        return [r for r in rows if status is None or r["status"] == status]
+
+    def open_manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list[tuple]:
+        ids = [order_id] if order_id else [o["id"] for o in self.orders(running_only=True)]
+        out = []
+        for oid in ids:
+            for t in self.order(oid)["tasks"]:
+                if t["type"] == "manual" and t["status"] == S.READY and (queue is None or t.get("queue") == queue):
+                    out.append((oid, t["id"], t["name"], t["product"], t.get("queue")))
+        return out
+
+    def wait(self, order_id: str, timeout_s: float = 60.0) -> dict:
+        """Wait for the order's workflow to end; its result."""
+
+        async def go():
+            handle = (await self.client()).get_workflow_handle(order_id)
+            return await asyncio.wait_for(handle.result(), timeout_s)
+
+        return self._run(go())
+
+    # ---- acting ----------------------------------------------------------------------------------------
+
+    def _update(self, order_id: str, name: str, request: dict) -> dict:
+        async def go():
+            handle = (await self.client()).get_workflow_handle(order_id)
+            try:
+                return await handle.execute_update(name, request)
+            except WorkflowUpdateFailedError as exc:
+                cause = exc.cause
+                raise C.Rejection(cause.message if isinstance(cause, ApplicationError) else str(cause)) from None
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    raise C.Rejection(f"no order {order_id}, or it is no longer running") from None
+                raise
+
+        return self._run(go())
+
+    def complete_manual(self, order_id: str, task_id: str, data: dict, by: str) -> dict:
+        return self._update(order_id, "complete_task", {"task": task_id, "data": S.encode_value(data), "by": by})
+
+    def retry_task(self, order_id: str, task_id: str, by: str, reason: str = "") -> dict:
+        return self._update(order_id, "retry_task", {"task": task_id, "by": by, "reason": reason})
+
+    def skip_task(self, order_id: str, task_id: str, by: str, reason: str) -> dict:
+        return self._update(order_id, "skip_task", {"task": task_id, "by": by, "reason": reason})
+
+    def resume_order(self, order_id: str, by: str, reason: str = "") -> dict:
+        return self._update(order_id, "resume", {"by": by, "reason": reason})
+
+    def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
+        return self._update(order_id, "cancel", {"by": by, "reason": reason, "force": force})
+
+    def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
+        """A revision of an in-flight order, planned on the catalog version the order runs on."""
+        from om_dsl.model.canonical import loads
+        from om_dsl.runtime.interpreter import Interpreter
+
+        doc = parse_document(text)
+        given = doc.get("id")
+        if given is not None and str(given) != order_id:
+            raise Rejected([Problem("revision_of_another_order", f"the revision is of order {given}, not {order_id}")])
+        try:
+            version = self._query(order_id, "plan")
+        except NoOrder as exc:
+            raise C.Rejection(str(exc)) from None
+        rules = self.rules if self.rules is not None and _sha(self.rules) == version["catalog"] else Interpreter(loads(version["plan"], version["sources"]))
+        try:
+            planned = plan_order(rules.catalog, rules, doc, order_id, self.installed)
+        except Rejected as exc:
+            try:
+                self._update(order_id, "amend", {"by": by, "refused": "; ".join(p.render() for p in exc.problems)})
+            except C.Rejection:
+                pass
+            raise
+        return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force})
+
+    def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> bool:
+        from om_dsl.runtime.temporal.worker import order_of
+
+        async def go():
+            handle = (await self.client()).get_workflow_handle(order_of(correlation_id))
+            try:
+                await handle.signal("callback", {"id": callback_id or f"callback:{correlation_id}", "key": correlation_id, "outputs": S.encode_value(outputs), "ok": ok, "message": message})
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return False
+                raise
+            return True
+
+        return self._run(go())
+
+
+def _sha(rules) -> str:
+    from om_dsl.runtime.runner import sha_of
+
+    return sha_of(rules)
+
+
+def wait_until(orders: TemporalOrders, order_id: str, predicate, timeout_s: float = 60.0, every_s: float = 0.1) -> dict:
+    """Poll the order (a query) until `predicate(order view)` holds; the view."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            view = orders.order(order_id)
+        except NoOrder:
+            view = None
+        if view is not None and predicate(view):
+            return view
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"order {order_id} did not get there in {timeout_s} s: {view and view['status']}")
+        time.sleep(every_s)

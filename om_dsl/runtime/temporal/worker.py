@@ -1,0 +1,83 @@
+"""A worker: runs order workflows and their activities on one task queue.
+
+Start as many as the load needs, on as many machines: Temporal hands each
+workflow task and activity to one of them, and a worker that dies loses
+nothing (its work is handed to another). Calls and auto tasks run in a
+thread pool (the adapters are blocking I/O).
+
+The in-process simulators queue the answers of asynchronous operations;
+the worker collects them and signals each to its order (the order id is
+the part of the correlation id before the first ':'). Real systems answer
+through `om callbacks deliver` or an endpoint that signals the workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from typing import Optional, Sequence
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from om_dsl.runtime.temporal import catalogs
+from om_dsl.runtime.temporal.activities import Activities
+from om_dsl.runtime.temporal.workflow import OrderWorkflow
+
+# The engine core and its rules are pure and deterministic: the workflows of a
+# worker share one copy of them instead of re-importing them per workflow.
+PASSTHROUGH = ("om_dsl", "attrs", "lark", "jinja2", "click")
+
+
+def order_of(correlation_id: str) -> str:
+    return correlation_id.split(":", 1)[0]
+
+
+def make_worker(client: Client, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), max_concurrent_activities: int = 64) -> Worker:
+    acts = Activities(systems, python_tasks, listeners)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[OrderWorkflow],
+        activities=[acts.call, acts.notify],
+        activity_executor=concurrent.futures.ThreadPoolExecutor(max_concurrent_activities),
+        max_concurrent_activities=max_concurrent_activities,
+        workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),
+    )
+
+
+async def pump_callbacks(client: Client, systems, stop: asyncio.Event, every_s: float = 0.1) -> None:
+    """Signal the simulators' queued callbacks to their orders; acknowledge each once signalled."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        pending = await loop.run_in_executor(None, systems.pending_callbacks)
+        for callback_id, key, outputs in pending:
+            handle = client.get_workflow_handle(order_of(key))
+            try:
+                await handle.signal("callback", {"id": f"sim:{callback_id}", "key": key, "outputs": outputs, "ok": True, "message": ""})
+            except RPCError:  # no such order (or it finished): nothing will take it
+                pass
+            await loop.run_in_executor(None, systems.ack_callback, callback_id)
+        try:
+            await asyncio.wait_for(stop.wait(), every_s)
+        except asyncio.TimeoutError:
+            pass
+
+
+async def serve(address: str, namespace: str, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), rules: Sequence = (), stop: Optional[asyncio.Event] = None, ready=None) -> None:
+    """Run a worker until `stop` is set (or the process is stopped)."""
+    from om_dsl.runtime.runner import sha_of
+
+    for r in rules:  # compiled catalogs serve their own version with their generated modules
+        catalogs.register(r, sha_of(r))
+    client = await Client.connect(address, namespace=namespace)
+    stop = stop or asyncio.Event()
+    worker = make_worker(client, task_queue, systems, python_tasks, listeners)
+    async with worker:
+        pump = asyncio.ensure_future(pump_callbacks(client, systems, stop))
+        if ready is not None:
+            ready()
+        await stop.wait()
+        await pump

@@ -1,0 +1,240 @@
+"""The order workflow: one order, driven by the pure engine core.
+
+Its input is the compiled, versioned plan (plan.json and its sha256) and
+the order as planned (`plan_snapshot`). Everything the core asks for is an
+activity; everything that happens to the order is an event for the core:
+an activity's result, an update (a manual task completed, an operator's
+retry or skip, a resume, a cancellation, an amendment), a callback signal,
+or a timer firing (a retry, a wait, a callback deadline, jeopardy). The
+workflow's state is the core's state: replaying the history rebuilds it
+exactly, because the core is deterministic and reads time only from the
+events (`workflow.now()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from typing import Optional
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import RetryState
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError as ActivityTimeout
+
+with workflow.unsafe.imports_passed_through():
+    from om_dsl.runtime.engine import core as C
+    from om_dsl.runtime.engine import state as S
+    from om_dsl.runtime.engine.view import revision_state, task_entries
+    from om_dsl.runtime.temporal.activities import CALL, NOTIFY
+    from om_dsl.runtime.temporal.catalogs import engine_for
+    from om_dsl.runtime.temporal.retry import activity_retry
+
+# An order event reaches its listeners at least once: tried until it is delivered.
+NOTIFY_RETRY = RetryPolicy(initial_interval=datetime.timedelta(seconds=1), maximum_interval=datetime.timedelta(minutes=5))
+DEFAULT_CALL_TIMEOUT_MS = 300_000  # an operation with no timeout of its own
+GRACE_MS = 1_000  # the adapter reports its own timeout first
+
+
+def _instant(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@workflow.defn(name="Order")
+class OrderWorkflow:
+    @workflow.init
+    def __init__(self, start: dict) -> None:
+        self.start = start
+        self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
+        self.run_state: Optional[S.OrderRun] = None
+        self.history: list = []
+        self.revisions: list = []  # [{revision, status, why, by, at}]
+        self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
+        self.in_flight = 0
+        self.dirty = False
+        self.memo: dict = {}
+        self.document = start.get("document")
+
+    # ---- the run ----------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, start: dict) -> dict:
+        now = self._now()
+        step = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], now)
+        self._take(step)
+        while True:
+            r = self.run_state
+            if r.status in S.FINAL and self.in_flight == 0:
+                break
+            nxt = None if r.status in S.FINAL else self.engine.next_timer(r)
+            if nxt is not None and nxt <= self._now():
+                self._apply(lambda now: C.TimePassed(now), tolerate=True)
+                continue
+            self.dirty = False
+            timeout = None if nxt is None else datetime.timedelta(milliseconds=nxt - self._now())
+            try:
+                await workflow.wait_condition(lambda: self.dirty, timeout=timeout)
+            except asyncio.TimeoutError:
+                self._apply(lambda now: C.TimePassed(now), tolerate=True)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return {"order": self.run_state.id, "status": self.run_state.status}
+
+    def _now(self) -> int:
+        return int(workflow.now().timestamp() * 1000)
+
+    def _take(self, step: C.Step) -> None:
+        self.run_state = step.run
+        self.history.extend(step.history)
+        self.dirty = True
+        for cmd in step.commands:
+            self.in_flight += 1
+            asyncio.ensure_future(self._execute(cmd))
+        memo = {"status": step.run.status, "jeopardy": step.run.jeopardy, "customer": step.run.fields.get("customer_account"), "external_id": step.run.external_id}
+        if memo != self.memo:
+            self.memo = memo
+            workflow.upsert_memo(memo)
+
+    def _apply(self, make_event, tolerate: bool = False) -> Optional[C.Step]:
+        """One event through the core. An event the order no longer accepts
+        is refused (an update's caller hears why) or, from an activity or a
+        timer, recorded and dropped."""
+        now = self._now()
+        try:
+            step = self.engine.handle(self.run_state, make_event(now))
+        except C.Rejection as exc:
+            if not tolerate:
+                raise ApplicationError(str(exc), type="Rejection", non_retryable=True) from None
+            self.history.append({"at": now, "subject": "order", "from": None, "to": None, "cause": f"ignored: {exc}"})
+            return None
+        self._take(step)
+        return step
+
+    # ---- commands as activities -------------------------------------------------------------------
+
+    async def _execute(self, cmd: dict) -> None:
+        try:
+            if cmd["kind"] == "notify":
+                await workflow.execute_activity(NOTIFY, S.encode_value(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
+                return
+            await self._call(cmd)
+        finally:
+            self.in_flight -= 1
+            self.dirty = True
+
+    async def _call(self, cmd: dict) -> None:
+        task = cmd["task"]
+        retry = activity_retry(self.engine.call_policy(self.run_state, task))
+        timeout = datetime.timedelta(milliseconds=(cmd.get("timeout_ms") or DEFAULT_CALL_TIMEOUT_MS) + GRACE_MS)
+        try:
+            result = await workflow.execute_activity(CALL, S.encode_value(cmd), start_to_close_timeout=timeout, retry_policy=retry)
+        except ActivityError as err:
+            cause = err.cause
+            attempts: Optional[int] = None
+            retryable = True
+            if isinstance(cause, ApplicationError):
+                message = cause.message
+                retryable = not cause.non_retryable
+                if cause.details and isinstance(cause.details[0], dict):
+                    attempts = cause.details[0].get("attempt")
+            elif isinstance(cause, ActivityTimeout):
+                message = f"no answer within {timeout.total_seconds():g} s"
+            else:
+                message = str(cause or err)
+            if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED and retry.maximum_attempts:
+                attempts = retry.maximum_attempts
+            total = cmd["attempt"] - 1 + attempts if attempts else None
+            self._apply(lambda now: C.CallFailed(task, message, retryable, now, total), tolerate=True)
+            return
+        total = cmd["attempt"] - 1 + result["attempt"]
+        if result["status"] == "ok":
+            outputs = S.decode_value(result["outputs"])
+            self._apply(lambda now: C.CallSucceeded(task, outputs, now, total), tolerate=True)
+        else:
+            self._apply(lambda now: C.CallAccepted(task, now, total), tolerate=True)
+
+    # ---- what happens to the order ----------------------------------------------------------------
+
+    @workflow.signal(name="callback")
+    def callback(self, cb: dict) -> None:
+        """An asynchronous operation's answer, by the call's correlation id (its idempotency key)."""
+        if self.run_state is None or cb.get("id") in self.callbacks:
+            return
+        if cb.get("id"):
+            self.callbacks.add(cb["id"])
+        outputs = S.decode_value(cb.get("outputs") or {})
+        self._apply(lambda now: C.CallbackReceived(cb["key"], outputs, cb.get("ok", True), cb.get("message", ""), now), tolerate=True)
+
+    @workflow.update(name="complete_task")
+    def complete_task(self, req: dict) -> dict:
+        return self._answer(self._apply(lambda now: C.ManualCompleted(req["task"], S.decode_value(req.get("data") or {}), req["by"], now)))
+
+    @workflow.update(name="retry_task")
+    def retry_task(self, req: dict) -> dict:
+        return self._answer(self._apply(lambda now: C.OperatorRetry(req["task"], req["by"], req.get("reason", ""), now)))
+
+    @workflow.update(name="skip_task")
+    def skip_task(self, req: dict) -> dict:
+        return self._answer(self._apply(lambda now: C.OperatorSkip(req["task"], req["by"], req["reason"], now)))
+
+    @workflow.update(name="resume")
+    def resume(self, req: dict) -> dict:
+        return self._answer(self._apply(lambda now: C.OrderResume(req["by"], req.get("reason", ""), now)))
+
+    @workflow.update(name="cancel")
+    def cancel(self, req: dict) -> dict:
+        return self._answer(self._apply(lambda now: C.CancelRequested(req["by"], req.get("reason", ""), bool(req.get("force")), now)))
+
+    @workflow.update(name="amend")
+    def amend(self, req: dict) -> dict:
+        """A revision planned by the client on this order's catalog version.
+        Every revision is kept, applied or refused (with why)."""
+        revision = len(self.revisions) + 2
+        entry = {"revision": revision, "status": "received", "why": None, "by": req["by"], "at": self._now()}
+        self.revisions.append(entry)
+        if req.get("refused"):  # not a valid order: planning refused it
+            entry.update(status="refused", why=req["refused"])
+            self.history.append({"at": entry["at"], "subject": "order", "from": None, "to": None, "cause": f"revision {revision} refused: it is not a valid order"})
+            raise ApplicationError(req["refused"], type="Rejection", non_retryable=True)
+        try:
+            step = self._apply(lambda now: C.Amend(revision, req["plan"], req["by"], bool(req.get("force")), now))
+        except ApplicationError as exc:
+            entry.update(status="refused", why=exc.message)
+            self.history.append({"at": entry["at"], "subject": "order", "from": None, "to": None, "cause": f"revision {revision} refused: {exc.message}"})
+            raise
+        return {**self._answer(step), "revision": revision}
+
+    def _answer(self, step: Optional[C.Step]) -> dict:
+        return {"status": self.run_state.status, "history": step.history if step else []}
+
+    # ---- what operators read ----------------------------------------------------------------------
+
+    @workflow.query(name="order")
+    def order(self) -> dict:
+        r = self.run_state
+        if r is None:
+            return {"id": self.start["order"], "status": S.ACKNOWLEDGED, "tasks": []}
+        out = {
+            "id": r.id, "status": r.status, "customer": r.fields.get("customer_account"), "external_id": r.external_id,
+            "created_at": _instant(r.created_at), "updated_at": _instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
+            "tasks": S.encode_value(task_entries(self.engine, r)),
+        }
+        if self.revisions:
+            out["revisions"] = [
+                {"revision": v["revision"], "status": revision_state(r, v["revision"], v["status"]), **({"reason": v["why"]} if v["why"] else {}), "by": v["by"], "received_at": _instant(v["at"])}
+                for v in self.revisions
+            ]
+        return out
+
+    @workflow.query(name="state")
+    def state(self) -> dict:
+        """The core's state of the order, as the embedded store keeps it."""
+        return S.to_data(self.run_state) if self.run_state is not None else {}
+
+    @workflow.query(name="history")
+    def events(self) -> list:
+        return self.history
+
+    @workflow.query(name="plan")
+    def plan(self) -> dict:
+        """The catalog version the order runs on: an amendment is planned on it."""
+        return {"catalog": self.start["catalog"], "plan": self.start["plan"], "sources": self.start.get("sources")}
