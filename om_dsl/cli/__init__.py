@@ -210,7 +210,27 @@ from om_dsl.cli import orders as _orders  # noqa: E402,F401
 from om_dsl.cli import operations as _operations  # noqa: E402,F401
 from om_dsl.cli import simulate as _simulate  # noqa: E402,F401
 from om_dsl.cli import diff as _diff  # noqa: E402,F401
+from om_dsl.cli import engines as _engines  # noqa: E402,F401
 from om_dsl.cli import fmt as _fmt  # noqa: E402,F401
 from om_dsl.cli import graph as _graph  # noqa: E402,F401
 from om_dsl.cli import init as _init  # noqa: E402,F401
 from om_dsl.cli import lsp as _lsp  # noqa: E402,F401
+
+
+def entry() -> None:
+    """The `om` command. After a command that used the Temporal client, the
+    process ends without interpreter teardown: the client's Rust threads can
+    crash a finalizing interpreter (temporalio/sdk-python#300)."""
+    import os
+
+    try:
+        main.main()
+    except SystemExit as exc:
+        code = exc.code
+    else:  # pragma: no cover - click's standalone mode always exits
+        code = 0
+    if _engines.CLIENT_USED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+    sys.exit(code)

@@ -12,7 +12,8 @@ import time
 
 import click
 
-from om_dsl.cli import main
+from om_dsl.cli import engines, main
+from om_dsl.cli.engines import engine_options
 from om_dsl.cli.orders import _db_option, _fmt_option, _open_store, _progress, _run_options, _summary, assets, orders, session, tasks  # noqa: F401
 
 
@@ -47,8 +48,11 @@ def _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
-def tasks_retry(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def tasks_retry(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Retry a fatally failed task now (its retry policy starts over)."""
+    if target.temporal:
+        return engines.act(target, order_id, lambda r: r.retry_task(order_id, task_id, by, reason), quiet)
     _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.retry_task(order_id, task_id, by, reason), quiet)
 
 
@@ -59,10 +63,13 @@ def tasks_retry(order_id, task_id, reason, by, quiet, db_path, systems_db, clock
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
-def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Skip a task that has not completed: what depends on it goes ahead."""
     if not reason.strip():
         raise click.UsageError("--reason must say why the task is skipped")
+    if target.temporal:
+        return engines.act(target, order_id, lambda r: r.skip_task(order_id, task_id, by, reason), quiet)
     _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.skip_task(order_id, task_id, by, reason), quiet)
 
 
@@ -72,8 +79,11 @@ def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock,
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
-def orders_resume(order_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def orders_resume(order_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Resume a held order: every fatally failed task is retried."""
+    if target.temporal:
+        return engines.act(target, order_id, lambda r: r.resume_order(order_id, by, reason), quiet)
     _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.resume_order(order_id, by, reason), quiet)
 
 
@@ -150,7 +160,8 @@ def callbacks() -> None:
 @click.option("--id", "callback_id", help="The callback's own id (a repeated id is ignored); default: derived from the correlation id.")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
-def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Deliver the answer of an asynchronous call (CORRELATION_ID is the call's idempotency key)."""
     from om_dsl.runtime.runner import parse_data
 
@@ -158,6 +169,8 @@ def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path
         outputs = parse_data(data)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if target.temporal:
+        return engines.deliver_callback(target, correlation_id, outputs, failure is None, failure or "", callback_id)
     with session(must_exist=True, **_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
         order_id = s.store.order_of_call(correlation_id)
         fresh = s.runner.deliver_callback(correlation_id, outputs, failure is None, failure or "", callback_id)
@@ -322,10 +335,13 @@ def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, cl
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
-def orders_cancel(order_id, reason, force, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def orders_cancel(order_id, reason, force, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Cancel an order: nothing new starts, running tasks finish, completed
     tasks with a compensation are undone (the last completed first), then the
     order is cancelled. Refused past a hard point of no return."""
+    if target.temporal:
+        return engines.act(target, order_id, lambda r: r.cancel(order_id, by, reason, force), quiet)
     _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.cancel(order_id, by, reason, force), quiet)
 
 
@@ -336,7 +352,8 @@ def orders_cancel(order_id, reason, force, by, quiet, db_path, systems_db, clock
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
-def orders_amend(order_id, revision, force, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def orders_amend(order_id, revision, force, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Amend an in-flight order with a revised TMF622 order (a supplemental order).
 
     The order freezes (running tasks finish, nothing new starts), the revision
@@ -353,8 +370,10 @@ def orders_amend(order_id, revision, force, by, quiet, db_path, systems_db, cloc
 
     def amend(runner):
         try:
-            runner.amend(order_id, text, by, force)
+            return runner.amend(order_id, text, by, force)
         except Rejected as exc:
             raise click.ClickException("the revision is rejected:\n" + report.rejection_text(exc, order_id).rstrip()) from None
 
+    if target.temporal:
+        return engines.act(target, order_id, amend, quiet)
     _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, amend, quiet)

@@ -13,6 +13,8 @@ from typing import Optional
 import click
 
 from om_dsl.cli import _load_rules, main
+from om_dsl.cli import engines
+from om_dsl.cli.engines import engine_options
 
 
 def _db_option(f):
@@ -143,15 +145,20 @@ def _progress(enabled: bool):
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @_fmt_option
 @_run_options
-def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Submit orders (TMF622 JSON) and run them until each completes or waits
     for a person or a timer.
 
     SOURCE is a compiled catalog (generated/acme) or specs. Exits 0 when every
-    order was accepted, 1 when one was rejected.
+    order was accepted, 1 when one was rejected. With --engine temporal the
+    orders are planned here and started as workflows; workers run them.
     """
     from om_dsl.runtime import report
     from om_dsl.runtime.order import Rejected
+
+    if target.temporal:
+        engines.run_orders(target, source, catalog_name, orders, fmt)
 
     rejected = False
     results = []
@@ -244,9 +251,13 @@ def orders() -> None:
 @click.option("--jeopardy", type=click.Choice(["green", "yellow", "red"]), help="Only orders in this jeopardy (a task is due soon: yellow, overdue: red).")
 @_fmt_option
 @_db_option
-def orders_list(status, jeopardy, fmt, db_path, systems_db):
+@engine_options
+def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
     """Every order, oldest first."""
     from om_dsl.runtime.clock import show_instant
+
+    if target.temporal:
+        return engines.list_orders(target, status, jeopardy, fmt)
 
     store = _open_store(db_path)
     rows = store.orders(status, jeopardy)
@@ -262,13 +273,20 @@ def orders_list(status, jeopardy, fmt, db_path, systems_db):
 @click.argument("order_id")
 @_fmt_option
 @_db_option
-def orders_show(order_id, fmt, db_path, systems_db):
+@engine_options
+def orders_show(order_id, fmt, db_path, systems_db, target):
     """An order's state, and for each task its state and what it waits for."""
+    if target.temporal:
+        return engines.show_order(target, order_id, fmt, _render_order)
     with _readonly_session(db_path, systems_db) as s:
         d = _order_data(s, order_id)
     if fmt == "json":
         click.echo(json.dumps(d, indent=2, sort_keys=True))
         return
+    _render_order(d)
+
+
+def _render_order(d: dict) -> None:
     click.echo(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})" + (f"  jeopardy {d['jeopardy']}" if d.get("jeopardy") else ""))
     for p in d.get("problems", []):
         click.echo(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
@@ -285,9 +303,13 @@ def orders_show(order_id, fmt, db_path, systems_db):
 @click.argument("order_id")
 @_fmt_option
 @_db_option
-def orders_history(order_id, fmt, db_path, systems_db):
+@engine_options
+def orders_history(order_id, fmt, db_path, systems_db, target):
     """Every transition of the order and its tasks, with its cause."""
     from om_dsl.runtime.clock import show_instant
+
+    if target.temporal:
+        return engines.order_history(target, order_id, fmt)
 
     store = _open_store(db_path)
     if not store.order_exists(order_id):
@@ -316,11 +338,14 @@ def tasks() -> None:
 @click.option("--ids", is_flag=True, help="Only `ORDER TASK` per line, for scripts.")
 @_fmt_option
 @_db_option
-def tasks_list(queue, order_id, ids, fmt, db_path, systems_db):
+@engine_options
+def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
     """Open manual tasks, waiting for a person."""
-    store = _open_store(db_path)
-    rows = store.open_manual_tasks(queue, order_id)
-    data = [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
+    if target.temporal:
+        data = engines.open_tasks(target, queue, order_id)
+    else:
+        rows = _open_store(db_path).open_manual_tasks(queue, order_id)
+        data = [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
     if ids:
         for d in data:
             click.echo(f"{d['order']} {d['task']}")
@@ -342,7 +367,8 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db):
 @click.option("--quiet", "-q", is_flag=True)
 @_fmt_option
 @_run_options
-def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Complete a manual task, then run the order on as far as it goes."""
     from om_dsl.runtime.engine.core import Rejection
     from om_dsl.runtime.runner import parse_data
@@ -351,6 +377,8 @@ def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db,
         outputs = parse_data(data)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if target.temporal:
+        return engines.act(target, order_id, lambda t: t.complete_manual(order_id, task_id, outputs, by), quiet)
     with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, must_exist=True, config_path=config_path) as s:
         if not s.store.order_exists(order_id):
             raise click.UsageError(f"no order {order_id} in {db_path}")

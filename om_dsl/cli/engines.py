@@ -1,0 +1,256 @@
+"""`--engine embedded|temporal` on the commands that run and act on orders,
+and `om worker`: the same commands, the orders on Temporal.
+
+On the embedded engine a command opens the SQLite store and drives the
+orders itself. On Temporal it talks to the cluster (`--address`,
+`--namespace`, `--task-queue`, or OM_TEMPORAL_ADDRESS, ...): orders are
+planned here and started as workflows, workers run them, and every action
+is an update that answers at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import attrs
+import click
+
+from om_dsl.cli import _load_rules, main
+
+EMBEDDED, TEMPORAL = "embedded", "temporal"
+CLIENT_USED = False  # the process then ends without teardown (see om_dsl.cli.entry)
+
+
+@attrs.frozen
+class Target:
+    engine: str
+    address: str
+    namespace: str
+    task_queue: str
+
+    @property
+    def temporal(self) -> bool:
+        return self.engine == TEMPORAL
+
+
+def _temporal_defaults():
+    try:
+        from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE
+    except ImportError:  # pragma: no cover - the package is part of om_dsl
+        return "127.0.0.1:7233", "default", "om-orders"
+    return DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE
+
+
+def engine_options(f):
+    """Add --engine, --address, --namespace, --task-queue; the command gets `target`."""
+    address, namespace, queue = _temporal_defaults()
+
+    @functools.wraps(f)
+    def wrapper(*args, engine, address, namespace, task_queue, **kw):
+        return f(*args, target=Target(engine, address, namespace, task_queue), **kw)
+
+    wrapper = click.option("--task-queue", envvar="OM_TASK_QUEUE", default=queue, show_default=True, help="Temporal: the task queue the workers poll (or OM_TASK_QUEUE).")(wrapper)
+    wrapper = click.option("--namespace", envvar="OM_TEMPORAL_NAMESPACE", default=namespace, show_default=True, help="Temporal: the namespace (or OM_TEMPORAL_NAMESPACE).")(wrapper)
+    wrapper = click.option("--address", envvar="OM_TEMPORAL_ADDRESS", default=address, show_default=True, help="Temporal: the frontend, HOST:PORT (or OM_TEMPORAL_ADDRESS).")(wrapper)
+    wrapper = click.option(
+        "--engine", type=click.Choice([EMBEDDED, TEMPORAL]), envvar="OM_ENGINE", default=EMBEDDED, show_default=True, help="Where orders run: the embedded SQLite store, or Temporal (or OM_ENGINE)."
+    )(wrapper)
+    return wrapper
+
+
+class Unavailable(click.ClickException):
+    exit_code = 3  # like a busy database: nothing was done, try again
+
+
+@contextlib.contextmanager
+def temporal(target: Target, source: Optional[str] = None, catalog_name: Optional[str] = None):
+    """A client of the Temporal namespace (with SOURCE's catalog, to plan new orders)."""
+    try:
+        from om_dsl.runtime.temporal.client import NoOrder, TemporalOrders, Unreachable
+    except ImportError:
+        raise click.UsageError("the Temporal engine needs the temporalio package: pip install 'om-dsl[temporal]'") from None
+    global CLIENT_USED
+    CLIENT_USED = True
+    rules = _load_rules(source, catalog_name, "auto") if source else None
+    orders = TemporalOrders(target.address, target.namespace, target.task_queue, rules)
+    try:
+        yield orders
+    except Unreachable as exc:
+        raise Unavailable(str(exc)) from None
+    except NoOrder as exc:
+        raise click.UsageError(str(exc)) from None
+    finally:
+        orders.close()
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+# ---- the commands, on Temporal ----------------------------------------------------------------------
+
+
+def run_orders(target: Target, source: str, catalog_name, paths, fmt: str) -> None:
+    from om_dsl.runtime import report
+    from om_dsl.runtime.order import Rejected
+
+    rejected = False
+    started = []
+    with temporal(target, source, catalog_name) as t:
+        for path in paths:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise click.UsageError(f"cannot read {path}: {exc}") from None
+            try:
+                order_id, status, problems = t.submit(text)
+            except Rejected as exc:
+                click.echo(report.rejection_text(exc), nl=False, err=True)
+                rejected = True
+                continue
+            if status == "rejected":
+                click.echo(report.rejection_text(Rejected(problems), order_id), nl=False, err=True)
+                rejected = True
+                continue
+            started.append({"id": order_id, "status": status})
+    if fmt == "json":
+        _echo_json(started)
+    else:
+        for d in started:
+            click.echo(f"order {d['id']}: {d['status']} (started on Temporal, task queue {target.task_queue}; `om orders show {d['id']} --engine temporal`)")
+    sys.exit(1 if rejected else 0)
+
+
+def show_order(target: Target, order_id: str, fmt: str, render) -> None:
+    with temporal(target) as t:
+        d = t.order(order_id)
+    if fmt == "json":
+        _echo_json(d)
+    else:
+        render(d)
+
+
+def list_orders(target: Target, status, jeopardy, fmt: str) -> None:
+    with temporal(target) as t:
+        rows = [r for r in t.orders(status) if jeopardy is None or r["jeopardy"] == jeopardy]
+    data = [{"id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"], "jeopardy": r["jeopardy"], "created_at": r["started"].strftime("%Y-%m-%dT%H:%M:%SZ")} for r in rows]
+    if fmt == "json":
+        _echo_json(data)
+        return
+    for d in data:
+        click.echo(f"{d['id']:<16} {d['status'] or '-':<13} {d['customer'] or '-':<10} {d['created_at']}  {d['jeopardy'] or ''}".rstrip())
+
+
+def order_history(target: Target, order_id: str, fmt: str) -> None:
+    from om_dsl.runtime.clock import show_instant
+
+    with temporal(target) as t:
+        rows = t.history(order_id)
+    data = [{"seq": n, "at": show_instant(h["at"]), "subject": h["subject"], "from": h["from"], "to": h["to"], "cause": h["cause"]} for n, h in enumerate(rows, 1)]
+    if fmt == "json":
+        _echo_json(data)
+        return
+    for d in data:
+        change = f"{d['from'] or '-'} -> {d['to']}" if d["to"] else ""
+        click.echo(f"{d['at']}  {d['subject']:<28} {change:<28} {d['cause']}")
+
+
+def open_tasks(target: Target, queue, order_id) -> list[dict]:
+    with temporal(target) as t:
+        rows = t.open_manual_tasks(queue, order_id)
+    return [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
+
+
+def act(target: Target, order_id: str, action, quiet: bool = False, source: Optional[str] = None) -> None:
+    """An operator action as an update: it answers with the order's state, or why it was refused."""
+    from om_dsl.runtime.engine.core import Rejection
+
+    with temporal(target, source) as t:
+        try:
+            answer = action(t)
+        except Rejection as exc:
+            raise click.ClickException(str(exc)) from None
+    if not quiet:
+        for h in answer.get("history", []):
+            if h["to"] is None and h["from"] is None:
+                continue
+            click.echo(f"  {order_id}  {h['subject']:<28} {(h['from'] or '-') + ' -> ' + h['to']:<28} {h['cause']}", err=True)
+    click.echo(f"order {order_id}: {answer['status']}" + (f" (revision {answer['revision']})" if "revision" in answer else ""))
+
+
+def deliver_callback(target: Target, correlation_id: str, outputs: dict, ok: bool, message: str, callback_id) -> None:
+    with temporal(target) as t:
+        found = t.deliver_callback(correlation_id, outputs, ok, message, callback_id)
+    if found:
+        click.echo(f"delivered to order {correlation_id.split(':', 1)[0]}")
+    else:
+        click.echo(f"no running order has the correlation id {correlation_id}: ignored")
+
+
+# ---- om worker --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("sources", nargs=-1, type=click.Path(exists=True))
+@click.option("--listener", "listeners", multiple=True, help="POST order events here (repeatable); default: the simulated originating system.")
+@click.option("--config", "config_path", envvar="OM_CONFIG", type=click.Path(dir_okay=False), help="The deployment configuration: which adapter serves which system (see docs/systems.md).")
+@click.option("--tasks-path", multiple=True, envvar="OM_TASKS_PATH", type=click.Path(file_okay=False), help="Where auto tasks' Python packages live (repeatable; or OM_TASKS_PATH).")
+@click.option("--systems-db", default="om.systems.db", show_default=True, help="The in-process simulators' state (systems the configuration does not serve otherwise).")
+@engine_options
+def worker(sources, listeners, config_path, tasks_path, systems_db, target):
+    """Run orders on Temporal: a worker polls the task queue for order
+    workflows and their calls, until stopped (Ctrl-C, SIGTERM).
+
+    SOURCES, compiled catalogs, serve their own version with their generated
+    modules; an order on any other version is served by the interpreter from
+    the plan it carries. Start as many workers as the load needs.
+    """
+    import asyncio
+    import os
+    import signal
+
+    from om_dsl.runtime import config as configuration
+    from om_dsl.runtime.adapters import PythonTasks, Systems
+    from om_dsl.runtime.http import check_url
+    from om_dsl.runtime.simulators import Simulators
+
+    global CLIENT_USED
+    if not target.temporal:
+        raise click.UsageError("the embedded engine has no workers: `om run`, `om resume` or `om serve` run its orders (use --engine temporal)")
+    try:
+        from om_dsl.runtime.temporal import worker as temporal_worker
+    except ImportError:
+        raise click.UsageError("the Temporal engine needs the temporalio package: pip install 'om-dsl[temporal]'") from None
+    for url in listeners:
+        problem = check_url(url)
+        if problem:
+            raise click.UsageError(f"--listener {url!r} is not an http(s) URL ({problem})")
+    rules = [_load_rules(s, None, "auto") for s in sources]
+    known = {x.name: {o.name for o in x.operations} for r in rules for x in r.catalog.systems} or None
+    try:
+        config = configuration.load(config_path, known_systems=known)
+    except configuration.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    systems = Systems(config, Simulators(systems_db))
+    CLIENT_USED = True
+    python_tasks = PythonTasks(tuple(os.path.abspath(p) for p in tasks_path))
+
+    async def go():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        ready = lambda: click.echo(f"worker on {target.address} ({target.namespace}), task queue {target.task_queue}: ready", err=True)  # noqa: E731
+        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready)
+
+    try:
+        asyncio.run(go())
+    except RuntimeError as exc:  # the client could not connect
+        raise Unavailable(f"cannot reach Temporal at {target.address}: {exc}") from None
+    finally:
+        systems.close()
