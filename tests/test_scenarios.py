@@ -1,0 +1,189 @@
+"""The scenario suite, on both engines: a new order, a manual task, retries
+(timed by the core, and by Temporal), an asynchronous callback, cancellation
+with compensation, an amendment. Each scenario runs once on the embedded
+engine and once on a real Temporal dev server, through one fixture, and
+asserts the same outcome on both."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from om_dsl.runtime.engine import state as S
+from om_dsl.runtime.engine.core import Rejection
+
+from conftest import ROOT
+from engine_helpers import effects_by_task
+from scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
+
+ORDERS = ROOT / "examples" / "orders"
+AMEND = ORDERS / "amend"
+
+
+@pytest.fixture(scope="session")
+def short_acme(tmp_path_factory):
+    return compile_short_acme(tmp_path_factory.mktemp("short-acme"))
+
+
+@pytest.fixture(params=["embedded", "temporal"])
+def make_engine(request, tmp_path, short_acme):
+    """make_engine(fail={"system.operation": n}) -> a driver; closed after the test."""
+    made = []
+
+    def make(fail=None):
+        if request.param == "embedded":
+            engine = Embedded(tmp_path, short_acme, dict(fail or {}))
+        else:
+            engine = OnTemporal(tmp_path, short_acme, dict(fail or {}), request.getfixturevalue("temporal_server"))
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()
+
+
+def done(view) -> bool:
+    return view["status"] in S.FINAL
+
+
+def waiting_at(task_id):
+    return lambda v: v["tasks"][task_id]["status"] == S.READY
+
+
+def effects(engine) -> dict:
+    """idempotency key -> (operation, args, outputs, calls)"""
+    return {key: (op, json.loads(args), json.loads(outputs), calls) for key, _, op, args, outputs, calls in engine.simulators.effects()}
+
+
+def events(engine, order_id) -> list:
+    """(event type, order state) of each notification the originating system received for the order, in id order."""
+    got = []
+    for mid, payload, deliveries in engine.simulators.notifications():
+        if mid.startswith(order_id + ":event:"):
+            got.append((int(mid.rsplit(":", 1)[1]), payload, deliveries))
+    out = []
+    for _, payload, deliveries in sorted(got):
+        body = json.loads(payload)
+        assert deliveries >= 1
+        out.append((body["eventType"], body["event"]["productOrder"]["state"]))
+    return out
+
+
+# ---- the scenarios --------------------------------------------------------------------------------
+
+
+def test_new_order_runs_to_completion(make_engine):
+    engine = make_engine()
+    oid = engine.submit(order_doc(ORDERS / "tv-alone.json", engine.new_id("NEW")))
+    view = engine.settle(oid, done)
+    assert view["status"] == S.ORDER_COMPLETED
+    assert all(t["status"] in S.DONE for t in view["tasks"].values())
+    # Every call applied once, under one key per task.
+    calls = effects(engine)
+    mine = {k: v for k, v in calls.items() if k.startswith(oid + ":")}
+    assert mine and all(c[3] == 1 for c in mine.values())
+    assert {k.rsplit(":", 1)[0] for k in mine} == {f"{oid}:{t['id']}" for t in view["tasks"].values() if t["type"] == "callout"}
+    # The originating system heard: created, then in progress, then completed.
+    told = events(engine, oid)
+    assert told[0][0] == "ProductOrderCreateEvent" and told[-1] == ("ProductOrderStateChangeEvent", "completed")
+
+
+def test_manual_task_waits_for_a_person(make_engine):
+    engine = make_engine()
+    oid = engine.submit(order_doc(ORDERS / "fiber-minimal.json", engine.new_id("MANUAL")))
+    view = engine.settle(oid, waiting_at("1/D1:install_visit"))
+    visit = view["tasks"]["1/D1:install_visit"]
+    assert view["status"] == S.IN_PROGRESS and visit["waiting_for"] == "waiting for a person in queue field_ops" and visit["queue"] == "field_ops"
+    assert view["tasks"]["1/D1:activate_line"]["status"] == S.PENDING  # nothing past the visit started
+    with pytest.raises(Rejection, match="is a callout, not a manual task|not ready"):
+        engine.complete(oid, "1/D1:activate_line")
+    engine.complete(oid, "1/D1:install_visit", {"technician": "T-17"}, by="tech-anna")
+    view = engine.settle(oid, done)
+    assert view["status"] == S.ORDER_COMPLETED
+    assert view["tasks"]["1/D1:install_visit"]["outputs"] == {"technician": "T-17"}  # what the person reported
+    with pytest.raises(Rejection):
+        engine.complete(oid, "1/D1:install_visit")  # not open any more (Temporal: the order's workflow is over)
+    assert any(h["cause"] == "completed by tech-anna" for h in engine.history(oid))
+
+
+def test_retries_by_policy_then_success(make_engine):
+    # reserve_port fails twice: `standard` (staggered 1 s, 1 s, 1 s) retries it, timed by the engine core.
+    engine = make_engine(fail={"inventory.reserve_port": 2})
+    oid = engine.submit(order_doc(ORDERS / "fiber-minimal.json", engine.new_id("RETRY")))
+    view = engine.settle(oid, waiting_at("1/D1:install_visit"))
+    assert view["tasks"]["1/D1:reserve_port"]["attempts"] == 3 and view["tasks"]["1/D1:reserve_port"]["status"] == S.COMPLETED
+    assert effects(engine)[f"{oid}:1/D1:reserve_port:1"][3] == 1  # one effect, one key, three tries
+    causes = [h["cause"] for h in engine.history(oid) if h["subject"] == "1/D1:reserve_port"]
+    assert sum("retry 1 of the policy in 1 s" in c or "retry 2 of the policy in 1 s" in c for c in causes) == 2
+
+
+def test_retries_exhausted_hold_the_order_until_an_operator_retries(make_engine):
+    engine = make_engine(fail={"inventory.reserve_port": 4})  # the first try and all three retries fail
+    oid = engine.submit(order_doc(ORDERS / "fiber-minimal.json", engine.new_id("HELD")))
+    view = engine.settle(oid, lambda v: v["status"] == S.HELD)
+    task = view["tasks"]["1/D1:reserve_port"]
+    assert task["status"] == S.FATALLY_FAILED and task["attempts"] == 4
+    assert any("no retry left after 4 attempts" in h["cause"] for h in engine.history(oid))
+    engine.retry(oid, "1/D1:reserve_port")  # the fifth try goes through
+    view = engine.settle(oid, waiting_at("1/D1:install_visit"))
+    assert view["status"] == S.IN_PROGRESS and view["tasks"]["1/D1:reserve_port"]["status"] == S.COMPLETED
+
+
+def test_async_callback_completes_the_call(make_engine):
+    # port_number is asynchronous: acknowledged, answered later by callback. Its first
+    # try fails: `patient` (fixed 2 times every 1 s) retries it (on Temporal: the activity's own retry).
+    engine = make_engine(fail={"voice.port_number": 1})
+    oid = engine.submit(order_doc(ORDERS / "fiber-tv-ported-phone.json", engine.new_id("ASYNC")))
+    view = engine.settle(oid, waiting_at("1/D1:install_visit"))
+    view = engine.settle(oid, lambda v: v["tasks"]["3/D6:port_number"]["status"] == S.COMPLETED)
+    port = view["tasks"]["3/D6:port_number"]
+    assert port["status"] == S.COMPLETED and port["attempts"] == 2
+    causes = [h["cause"] for h in engine.history(oid) if h["subject"] == "3/D6:port_number"]
+    assert "acknowledged: waiting for the callback" in causes and causes[-1] == "callback received"
+    assert effects(engine)[f"{oid}:3/D6:port_number:1"][3] == 1
+    engine.complete(oid, "1/D1:install_visit")
+    assert engine.settle(oid, done)["status"] == S.ORDER_COMPLETED
+
+
+def test_cancellation_compensates_what_was_done(make_engine):
+    engine = make_engine()
+    oid = engine.submit(order_doc(ORDERS / "fiber-minimal.json", engine.new_id("CANCEL")))
+    engine.settle(oid, waiting_at("1/D1:install_visit"))
+    engine.cancel(oid, reason="the customer moved")
+    view = engine.settle(oid, done)
+    assert view["status"] == S.ORDER_CANCELLED
+    calls = effects(engine)
+    port = calls[f"{oid}:1/D1:reserve_port:1"][2]["port_id"]
+    ont = calls[f"{oid}:1/D2:ship_ont:1"][2]["shipment_id"]
+    # Undone, each once: the port released, the devices sent back.
+    assert calls[f"{oid}:1/D1:reserve_port:undo:1"][:2] == ("release_port", {"port_id": port})
+    assert calls[f"{oid}:1/D2:ship_ont:undo:1"][:2] == ("return_device", {"shipment_id": ont})
+    assert all(c[3] == 1 for k, c in calls.items() if k.startswith(oid + ":"))
+    assert f"{oid}:1/D1:activate_line:1" not in calls  # nothing new started
+    states = [h["to"] for h in engine.history(oid) if h["subject"] == "order" and h["to"]]
+    assert states[-3:] == [S.ASSESSING_CANCELLATION, S.PENDING_CANCELLATION, S.ORDER_CANCELLED]
+    assert events(engine, oid)[-1] == ("ProductOrderStateChangeEvent", "cancelled")
+
+
+def test_amendment_changes_the_speed_in_flight(make_engine):
+    engine = make_engine()
+    oid = engine.new_id("AMEND")
+    engine.submit(order_doc(AMEND / "order.json", oid))
+    engine.settle(oid, waiting_at("1/D1:install_visit"))
+    engine.amend(oid, order_doc(AMEND / "speed-1000.json", oid))  # 300 -> 1000 Mbit/s, while the visit is open
+    view = engine.settle(oid, waiting_at("1/D1:install_visit"))
+    assert view["revision"] == 2
+    engine.complete(oid, "1/D1:install_visit")
+    view = engine.settle(oid, done)
+    assert view["status"] == S.ORDER_COMPLETED
+    calls = effects(engine)
+    args = calls[f"{oid}:1/D1:activate_line:1"][1]
+    assert (args["down_mbps"], args["up_mbps"], args["technology"]) == (1000, 1000, "XGS-PON")
+    first, second = calls[f"{oid}:1/D1:reserve_port:1"][2]["port_id"], calls[f"{oid}:1/D1:reserve_port:2"][2]["port_id"]
+    assert calls[f"{oid}:1/D1:reserve_port:undo:1"][:2] == ("release_port", {"port_id": first}) and args["port_id"] == second
+    assert all(c[3] == 1 for k, c in calls.items() if k.startswith(oid + ":"))
+    # A finished order takes no revision.
+    with pytest.raises(Rejection):
+        engine.amend(oid, order_doc(AMEND / "order.json", oid))
