@@ -138,6 +138,17 @@ class OnTemporal:
         self._thread.start()
         assert ready.wait(30) and not self._failure, self._failure
         self.orders = TemporalOrders(server.address, task_queue=queue, rules=rules)
+        self.queue = queue
+
+    def _terminate_leftovers(self):
+        """The server outlives the test: end the orders this test left running."""
+
+        async def go():
+            client = await self.orders.client()
+            async for wf in client.list_workflows(f'TaskQueue = "{self.queue}" AND ExecutionStatus = "Running"'):
+                await client.get_workflow_handle(wf.id).terminate("the test is over")
+
+        self.orders._run(go())
 
     def new_id(self, stem: str) -> str:
         return f"{stem}-{uuid.uuid4().hex[:8]}"
@@ -173,6 +184,7 @@ class OnTemporal:
         self.orders.amend(order_id, text, by, force)
 
     def close(self):
+        self._terminate_leftovers()
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
         self.orders.close()

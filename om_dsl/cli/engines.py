@@ -71,6 +71,8 @@ class Unavailable(click.ClickException):
 def temporal(target: Target, source: Optional[str] = None, catalog_name: Optional[str] = None):
     """A client of the Temporal namespace (with SOURCE's catalog, to plan new orders)."""
     try:
+        from temporalio.service import RPCError
+
         from om_dsl.runtime.temporal.client import NoOrder, TemporalOrders, Unreachable
     except ImportError:
         raise click.UsageError("the Temporal engine needs the temporalio package: pip install 'om-dsl[temporal]'") from None
@@ -84,6 +86,9 @@ def temporal(target: Target, source: Optional[str] = None, catalog_name: Optiona
         raise Unavailable(str(exc)) from None
     except NoOrder as exc:
         raise click.UsageError(str(exc)) from None
+    except RPCError as exc:  # the cluster refused or timed out (a query no worker answers, say)
+        hint = f" (is a worker polling task queue {target.task_queue}?)" if "timeout" in (exc.message or "").lower() or exc.status.name == "DEADLINE_EXCEEDED" else ""
+        raise Unavailable(f"Temporal at {target.address}: {exc.message or exc.status.name}{hint}") from None
     finally:
         orders.close()
 
@@ -161,8 +166,11 @@ def order_history(target: Target, order_id: str, fmt: str) -> None:
 
 
 def open_tasks(target: Target, queue, order_id) -> list[dict]:
+    unanswered: list = []
     with temporal(target) as t:
-        rows = t.open_manual_tasks(queue, order_id)
+        rows = t.open_manual_tasks(queue, order_id, unanswered)
+    for oid, why in unanswered:
+        click.echo(f"order {oid} did not answer (is a worker polling task queue {target.task_queue}?): {why}", err=True)
     return [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
 
 

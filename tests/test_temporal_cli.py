@@ -1,0 +1,134 @@
+"""The CLI on Temporal, as an operator uses it: `om worker` processes, and
+`om run`, `om tasks`, `om orders` with --engine temporal against a real
+dev server. The order's state lives in Temporal: a worker stopped while
+the order waits for a person is replaced by another, and nothing is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from om_dsl.runtime.temporal.retry import activity_retry
+from om_dsl.model.catalog import RetryPolicyDef
+
+from conftest import ROOT
+
+ACME = str(ROOT / "generated" / "acme")
+
+
+def om_binary() -> str:
+    here = Path(sys.executable).parent / "om"
+    return str(here) if here.is_file() else shutil.which("om")
+
+
+class Cli:
+    def __init__(self, server, tmp_path: Path):
+        self.queue = f"cli-{uuid.uuid4().hex[:8]}"
+        self.env = {**os.environ, "OM_ENGINE": "temporal", "OM_TEMPORAL_ADDRESS": server.address, "OM_TASK_QUEUE": self.queue}
+        self.tmp = tmp_path
+        self.workers: list = []
+
+    def om(self, *args, check=None):
+        done = subprocess.run([om_binary(), *args], capture_output=True, text=True, env=self.env, cwd=self.tmp, timeout=60)
+        if check is not None:
+            assert done.returncode == check, (args, done.returncode, done.stdout, done.stderr)
+        return done
+
+    def start_worker(self):
+        log = open(self.tmp / f"worker{len(self.workers)}.log", "w+")
+        proc = subprocess.Popen([om_binary(), "worker", ACME, "--tasks-path", str(ROOT / "examples"), "--systems-db", str(self.tmp / "systems.db")], stderr=log, stdout=log, env=self.env, cwd=self.tmp)
+        deadline = time.monotonic() + 30
+        while "ready" not in Path(log.name).read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
+            time.sleep(0.05)
+        self.workers.append(proc)
+        return proc
+
+    def until(self, predicate, *args, timeout_s=30):
+        deadline = time.monotonic() + timeout_s
+        while True:
+            out = self.om(*args)
+            if out.returncode == 0 and predicate(out.stdout):
+                return out.stdout
+            assert time.monotonic() < deadline, (out.stdout, out.stderr)
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def cli(temporal_server, tmp_path):
+    c = Cli(temporal_server, tmp_path)
+    yield c
+    for w in c.workers:
+        if w.poll() is None:
+            w.kill()
+            w.wait()
+
+
+def order_file(tmp_path: Path, name: str, order_id: str) -> str:
+    doc = json.loads((ROOT / "examples" / "orders" / name).read_text())
+    doc["id"] = order_id
+    doc.pop("requestedStartDate", None)
+    path = tmp_path / f"{order_id}.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_an_operator_runs_an_order_on_temporal(cli, tmp_path):
+    first = cli.start_worker()
+    oid = f"CLI-{uuid.uuid4().hex[:8]}"
+    run = cli.om("run", ACME, order_file(tmp_path, "fiber-minimal.json", oid), str(ROOT / "examples" / "orders" / "invalid-unknown-product.json"), check=1)
+    assert f"order {oid}: acknowledged" in run.stdout and "unknown_product" in run.stderr  # the rejected one never started
+    assert cli.om("orders", "show", "ORD-1101").returncode == 2
+    listed = cli.until(lambda out: oid in out, "tasks", "list", "--ids")
+    assert f"{oid} 1/D1:install_visit" in listed
+    # The worker goes away while the order waits for a person; another takes over.
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(20) == 0
+    cli.start_worker()
+    done = cli.om("tasks", "complete", oid, "1/D1:install_visit", "--by", "tech-anna", "--data", "technician=T-17", check=0)
+    assert f"order {oid}: inProgress" in done.stdout and "completed by tech-anna" in done.stderr
+    shown = json.loads(cli.until(lambda out: '"status": "completed"' in out.split('"tasks"')[0], "orders", "show", oid, "--format", "json"))
+    assert shown["customer"] == "ACC-73" and all(t["status"] in ("completed", "skipped") for t in shown["tasks"])
+    again = cli.om("tasks", "complete", oid, "1/D1:install_visit", check=1)
+    assert "Error" in again.stderr
+    history = cli.om("orders", "history", oid, check=0).stdout
+    assert "completed by tech-anna" in history and "every task is completed or skipped" in history
+    listed = json.loads(cli.om("orders", "list", "--format", "json", check=0).stdout)
+    assert {"id": oid, "status": "completed"}.items() <= next(o for o in listed if o["id"] == oid).items()
+
+
+def test_usage_errors_on_temporal(cli, tmp_path):
+    assert cli.om("orders", "show", "NO-SUCH-ORDER").returncode == 2
+    assert "no order NO-SUCH-ORDER" in cli.om("orders", "show", "NO-SUCH-ORDER").stderr
+    unreachable = subprocess.run([om_binary(), "orders", "list", "--engine", "temporal", "--address", "127.0.0.1:1"], capture_output=True, text=True, timeout=60)
+    assert unreachable.returncode == 3 and "cannot reach Temporal at 127.0.0.1:1" in unreachable.stderr and "Traceback" not in unreachable.stderr
+    embedded_worker = subprocess.run([om_binary(), "worker", "--engine", "embedded"], capture_output=True, text=True, timeout=60)
+    assert embedded_worker.returncode == 2 and "no workers" in embedded_worker.stderr
+
+
+@pytest.mark.parametrize(
+    "policy, attempts, interval_s, coefficient",
+    [
+        (RetryPolicyDef("none"), 1, None, None),
+        (RetryPolicyDef("fixed", 2, (3_600_000,)), 3, 3600, 1.0),
+        (RetryPolicyDef("fixed", None, (1000,)), 0, 1, 1.0),  # forever
+        (RetryPolicyDef("exponential", 4, (1000,), "3", 20_000), 5, 1, 3.0),
+        (RetryPolicyDef("staggered", 3, (10_000, 60_000, 600_000)), 1, None, None),  # the core times these
+    ],
+)
+def test_spec_retry_policies_as_temporal_policies(policy, attempts, interval_s, coefficient):
+    mapped = activity_retry(policy)
+    assert mapped.maximum_attempts == attempts
+    if interval_s is not None:
+        assert mapped.initial_interval.total_seconds() == interval_s and mapped.backoff_coefficient == coefficient
+    if policy.kind == "exponential":
+        assert mapped.maximum_interval.total_seconds() == 20
