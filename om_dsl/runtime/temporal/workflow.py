@@ -46,22 +46,23 @@ class OrderWorkflow:
     def __init__(self, start: dict) -> None:
         self.start = start
         self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
-        self.run_state: Optional[S.OrderRun] = None
         self.history: list = []
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.in_flight = 0
         self.dirty = False
         self.memo: dict = {}
-        self.document = start.get("document")
+        # The order begins here, not in run(): an update or a signal may come in
+        # the same first workflow task, before run() starts, and finds it begun.
+        self.first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
+        self.run_state = self.first.run
+        self.history.extend(self.first.history)
 
     # ---- the run ----------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: dict) -> dict:
-        now = self._now()
-        step = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], now)
-        self._take(step)
+        self._take(self.first, recorded=True)
         while True:
             r = self.run_state
             if r.status in S.FINAL and self.in_flight == 0:
@@ -82,14 +83,16 @@ class OrderWorkflow:
     def _now(self) -> int:
         return int(workflow.now().timestamp() * 1000)
 
-    def _take(self, step: C.Step) -> None:
-        self.run_state = step.run
-        self.history.extend(step.history)
+    def _take(self, step: C.Step, recorded: bool = False) -> None:
+        if not recorded:
+            self.run_state = step.run
+            self.history.extend(step.history)
         self.dirty = True
         for cmd in step.commands:
             self.in_flight += 1
             asyncio.ensure_future(self._execute(cmd))
-        memo = {"status": step.run.status, "jeopardy": step.run.jeopardy, "customer": step.run.fields.get("customer_account"), "external_id": step.run.external_id}
+        r = self.run_state
+        memo = {"status": r.status, "jeopardy": r.jeopardy, "customer": r.fields.get("customer_account"), "external_id": r.external_id}
         if memo != self.memo:
             self.memo = memo
             workflow.upsert_memo(memo)
@@ -157,7 +160,7 @@ class OrderWorkflow:
     @workflow.signal(name="callback")
     def callback(self, cb: dict) -> None:
         """An asynchronous operation's answer, by the call's correlation id (its idempotency key)."""
-        if self.run_state is None or cb.get("id") in self.callbacks:
+        if cb.get("id") in self.callbacks:
             return
         if cb.get("id"):
             self.callbacks.add(cb["id"])
@@ -211,8 +214,6 @@ class OrderWorkflow:
     @workflow.query(name="order")
     def order(self) -> dict:
         r = self.run_state
-        if r is None:
-            return {"id": self.start["order"], "status": S.ACKNOWLEDGED, "tasks": []}
         out = {
             "id": r.id, "status": r.status, "customer": r.fields.get("customer_account"), "external_id": r.external_id,
             "created_at": _instant(r.created_at), "updated_at": _instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
@@ -228,7 +229,7 @@ class OrderWorkflow:
     @workflow.query(name="state")
     def state(self) -> dict:
         """The core's state of the order, as the embedded store keeps it."""
-        return S.to_data(self.run_state) if self.run_state is not None else {}
+        return S.to_data(self.run_state)
 
     @workflow.query(name="history")
     def events(self) -> list:
