@@ -51,6 +51,8 @@ class OrderWorkflow:
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.in_flight = 0
         self.dirty = False
+        self.alarm: Optional[asyncio.Future] = None
+        self.alarm_at: Optional[int] = None
         self.memo: dict = {}
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
@@ -71,14 +73,29 @@ class OrderWorkflow:
             if nxt is not None and nxt <= self._now():
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
                 continue
+            self._set_alarm(nxt)
             self.dirty = False
-            timeout = None if nxt is None else datetime.timedelta(milliseconds=nxt - self._now())
-            try:
-                await workflow.wait_condition(lambda: self.dirty, timeout=timeout)
-            except asyncio.TimeoutError:
-                self._apply(lambda now: C.TimePassed(now), tolerate=True)
+            await workflow.wait_condition(lambda: self.dirty)
+        self._set_alarm(None)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return {"order": self.run_state.id, "status": self.run_state.status}
+
+    def _set_alarm(self, at: Optional[int]) -> None:
+        """One durable timer, for the next moment time alone changes the order
+        (a retry, a wait, a callback deadline, jeopardy); it is replaced only
+        when that moment changes, not at every event."""
+        if at == self.alarm_at:
+            return
+        if self.alarm is not None:
+            self.alarm.cancel()
+        self.alarm_at, self.alarm = at, None
+        if at is not None:
+            self.alarm = asyncio.ensure_future(self._ring(at))
+
+    async def _ring(self, at: int) -> None:
+        await asyncio.sleep((at - self._now()) / 1000)
+        self.alarm_at, self.alarm = None, None
+        self.dirty = True  # the loop sees the time has come
 
     def _now(self) -> int:
         return int(workflow.now().timestamp() * 1000)
