@@ -134,3 +134,32 @@ def test_spec_retry_policies_as_temporal_policies(policy, attempts, interval_s, 
         assert mapped.initial_interval.total_seconds() == interval_s and mapped.backoff_coefficient == coefficient
     if policy.kind == "exponential":
         assert mapped.maximum_interval.total_seconds() == 20
+
+
+def test_amend_and_cancel_from_the_cli_on_temporal(cli, tmp_path):
+    cli.start_worker()
+    oid = f"CLI-AMEND-{uuid.uuid4().hex[:8]}"
+    amend_dir = ROOT / "examples" / "orders" / "amend"
+
+    def with_id(name):
+        doc = json.loads((amend_dir / name).read_text())
+        doc["id"] = oid
+        doc.pop("requestedStartDate", None)
+        path = tmp_path / f"{oid}-{name}"
+        path.write_text(json.dumps(doc))
+        return str(path)
+
+    cli.om("run", ACME, with_id("order.json"), check=0)
+    cli.until(lambda out: oid in out, "tasks", "list", "--ids")
+    amended = cli.om("orders", "amend", oid, with_id("speed-1000.json"), "--by", "csr-lena", check=0)
+    assert f"order {oid}: inProgress (revision 2)" in amended.stdout
+    shown = json.loads(cli.om("orders", "show", oid, "--format", "json", check=0).stdout)
+    assert shown["revision"] == 2 and shown["revisions"][0]["by"] == "csr-lena" and shown["revisions"][0]["status"] in ("applied", "waiting")
+    other = cli.om("orders", "amend", oid, str(ROOT / "examples" / "orders" / "fiber-minimal.json"), check=1)
+    assert "the revision is rejected" in other.stderr and "revision_of_another_order" in other.stderr
+    cancelled = cli.om("orders", "cancel", oid, "--reason", "the customer moved", check=0)
+    assert f"order {oid}:" in cancelled.stdout
+    shown = json.loads(cli.until(lambda out: '"status": "cancelled"' in out.split('"tasks"')[0], "orders", "show", oid, "--format", "json"))
+    undone = [t for t in shown["tasks"] if t["id"].endswith(":undo")]
+    assert undone and all(t["status"] == "completed" for t in undone)
+    assert cli.om("orders", "cancel", oid, check=1).stderr.startswith("Error:")
