@@ -14,7 +14,6 @@ from om_dsl.runtime.engine import state as S
 from om_dsl.runtime.engine.core import Rejection
 
 from conftest import ROOT
-from engine_helpers import effects_by_task
 from scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
 
 ORDERS = ROOT / "examples" / "orders"

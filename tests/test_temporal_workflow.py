@@ -4,7 +4,6 @@ in the workflow history, duplicate workflow ids, signals)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 

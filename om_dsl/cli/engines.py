@@ -100,29 +100,36 @@ def _echo_json(data) -> None:
 # ---- the commands, on Temporal ----------------------------------------------------------------------
 
 
-def run_orders(target: Target, source: str, catalog_name, paths, fmt: str) -> None:
+def submit_files(submit, paths) -> tuple[list, bool]:
+    """Submit each order file: [(order id, status)] of those that got an id,
+    and whether one was rejected (reported on stderr, with every problem)."""
     from om_dsl.runtime import report
     from om_dsl.runtime.order import Rejected
 
     rejected = False
-    started = []
+    submitted = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.UsageError(f"cannot read {path}: {exc}") from None
+        try:
+            order_id, status, problems = submit(text)
+        except Rejected as exc:
+            click.echo(report.rejection_text(exc), nl=False, err=True)
+            rejected = True
+            continue
+        if status == "rejected":
+            click.echo(report.rejection_text(Rejected(problems), order_id), nl=False, err=True)
+            rejected = True
+        submitted.append((order_id, status))
+    return submitted, rejected
+
+
+def run_orders(target: Target, source: str, catalog_name, paths, fmt: str) -> None:
     with temporal(target, source, catalog_name) as t:
-        for path in paths:
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise click.UsageError(f"cannot read {path}: {exc}") from None
-            try:
-                order_id, status, problems = t.submit(text)
-            except Rejected as exc:
-                click.echo(report.rejection_text(exc), nl=False, err=True)
-                rejected = True
-                continue
-            if status == "rejected":
-                click.echo(report.rejection_text(Rejected(problems), order_id), nl=False, err=True)
-                rejected = True
-                continue
-            started.append({"id": order_id, "status": status})
+        submitted, rejected = submit_files(t.submit, paths)
+    started = [{"id": order_id, "status": status} for order_id, status in submitted if status != "rejected"]  # a rejected order never started
     if fmt == "json":
         _echo_json(started)
     else:

@@ -154,31 +154,13 @@ def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, st
     order was accepted, 1 when one was rejected. With --engine temporal the
     orders are planned here and started as workflows; workers run them.
     """
-    from om_dsl.runtime import report
-    from om_dsl.runtime.order import Rejected
-
     if target.temporal:
-        engines.run_orders(target, source, catalog_name, orders, fmt)
+        return engines.run_orders(target, source, catalog_name, orders, fmt)
 
-    rejected = False
-    results = []
     with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name, config_path=config_path) as s:
         s.runner.on_event = _progress(not quiet and fmt == "text")
-        for path in orders:
-            try:
-                text = Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise click.UsageError(f"cannot read {path}: {exc}") from None
-            try:
-                order_id, status, problems = s.runner.submit(text)
-            except Rejected as exc:
-                click.echo(report.rejection_text(exc), nl=False, err=True)
-                rejected = True
-                continue
-            if status == "rejected":
-                click.echo(report.rejection_text(Rejected(problems), order_id), nl=False, err=True)
-                rejected = True
-            results.append(order_id)
+        submitted, rejected = engines.submit_files(s.runner.submit, orders)
+        results = [order_id for order_id, _ in submitted]  # a rejected order is stored too
         s.runner.drive()
         _summary(s, results, fmt)
     sys.exit(1 if rejected else 0)
