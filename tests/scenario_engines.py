@@ -94,6 +94,21 @@ class Embedded:
     def history(self, order_id: str) -> list:
         return [{"subject": r[2], "from": r[3], "to": r[4], "cause": r[5]} for r in self.runner.store.history(order_id)]
 
+    def assets(self, customer: str) -> dict:
+        """asset id -> (product, attributes, status)"""
+        return {r[0]: (r[2], S.decode_value(json.loads(r[3])), r[6]) for r in self.runner.store.assets(customer)}
+
+    def in_flight(self, customer: str, asset: str):
+        from om_dsl.runtime.store import StoreInstalledBase
+
+        return StoreInstalledBase(self.runner.store).in_flight(asset)
+
+    def submit_rejected(self, text: str) -> list:
+        """An order that must be rejected: its problems' rules."""
+        _, status, problems = self.runner.submit(text)
+        assert status == S.REJECTED
+        return [p.rule for p in problems]
+
     def complete(self, order_id, task, data=None, by="field-tech"):
         self.runner.complete_manual(order_id, task, data or {}, by)
 
@@ -170,6 +185,18 @@ class OnTemporal:
 
     def history(self, order_id: str) -> list:
         return self.orders.history(order_id)
+
+    def assets(self, customer: str) -> dict:
+        state = self.orders.installed_state(customer)
+        return {a["id"]: (a["product"], S.decode_value(a["attributes"]), a["status"]) for a in state["assets"].values()}
+
+    def in_flight(self, customer: str, asset: str):
+        return self.orders.installed_state(customer)["claims"].get(asset)
+
+    def submit_rejected(self, text: str) -> list:
+        _, status, problems = self.orders.submit(text)
+        assert status == S.REJECTED
+        return [p.rule for p in problems]
 
     def complete(self, order_id, task, data=None, by="field-tech"):
         self.orders.complete_manual(order_id, task, data or {}, by)

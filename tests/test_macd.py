@@ -270,3 +270,28 @@ def test_a_bad_value_in_a_change_is_the_only_problem_reported(runner):
     doc["productOrderItem"][0]["product"]["productCharacteristic"] = [{"name": "speed_mbps", "value": 500}]
     _, status, problems = runner.submit(json.dumps(doc))
     assert status == S.REJECTED and [p.rule for p in problems] == ["allowed_values"]
+
+
+def test_the_installed_base_as_plain_data_matches_the_store(tmp_path):
+    """The Temporal engine keeps each customer's installed base as plain data
+    (`record_order`): after the base order and every MACD case, one after the
+    other, it holds what the store's assets and inventory hold."""
+    from om_dsl.runtime.installed import empty_state, from_state, record_order
+
+    runner = make_runner(tmp_path, start="2026-12-10")
+    state = empty_state()
+    for name in ["base-fiber-300", "speed-300-to-1000", "add-static-ip", "add-phone-line", "remove-mesh-extender", "change-nothing-technical", "disconnect"]:
+        order_id, status, problems = runner.submit(text(name))
+        assert status != S.REJECTED, (name, problems)
+        operate(runner)
+        run = runner.store.load(order_id)
+        assert run.status == S.ORDER_COMPLETED, name
+        record_order(state, run, run.updated_at)
+        stored = {r[0]: (r[1], r[2], S.decode_value(json.loads(r[3])), r[4], r[5], r[6]) for r in runner.store.assets()}
+        kept = {a["id"]: (a["customer"], a["product"], S.decode_value(a["attributes"]), a["parent"], a["order"], a["status"]) for a in state["assets"].values()}
+        assert kept == stored, name
+        stored = {r[0]: (r[1], r[2], r[3], S.decode_value(json.loads(r[4])), S.decode_value(json.loads(r[5])), r[6], r[7], r[8]) for r in runner.store.inventory()}
+        kept = {f"INV-{k}": (v["customer"], v["asset"], v["product"], S.decode_value(v["attributes"]), S.decode_value(v["outputs"]), v["order"], v["line"], v["status"]) for k, v in state["inventory"].items()}
+        assert kept == stored, name
+    installed = from_state(state)
+    assert installed.asset(FIBER).status == "ended" and installed.lines_of(FIBER) == []

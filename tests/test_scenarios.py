@@ -186,3 +186,38 @@ def test_amendment_changes_the_speed_in_flight(make_engine):
     # A finished order takes no revision.
     with pytest.raises(Rejection):
         engine.amend(oid, order_doc(AMEND / "order.json", oid))
+
+
+def macd_doc(name: str, order_id: str, base: str, customer: str) -> str:
+    """A MACD example under fresh ids: its own, the base order's assets', its customer's."""
+    text = order_doc(ORDERS / "macd" / f"{name}.json", order_id)
+    return text.replace("AST-ORD-2000-", f"AST-{base}-").replace('"ACC-200"', f'"{customer}"')
+
+
+def test_modify_order_changes_the_installed_base(make_engine):
+    # A completed order leaves the customer's assets; a modify order plans against them,
+    # one change in flight per asset, and updates them when it completes.
+    engine = make_engine()
+    base, customer = engine.new_id("BASE"), engine.new_id("ACC")
+    engine.submit(macd_doc("base-fiber-300", base, base, customer))
+    engine.settle(base, waiting_at("1/D1:install_visit"))
+    engine.complete(base, "1/D1:install_visit")
+    assert engine.settle(base, done)["status"] == S.ORDER_COMPLETED
+    fiber = f"AST-{base}-1"
+
+    def installed(v):
+        return fiber in engine.assets(customer)
+
+    engine.settle(base, installed)  # on Temporal, the installed base hears of it just after
+    product, attributes, status = engine.assets(customer)[fiber]
+    assert (product, attributes["speed_mbps"], status) == ("HOME_FIBER", 300, "active")
+    speed_up = engine.new_id("MODIFY")
+    engine.submit(macd_doc("speed-300-to-1000", speed_up, base, customer))  # XGS-PON: the ONT is swapped by a person
+    engine.settle(speed_up, lambda v: waiting_at("1/D2:swap_visit")(v) and engine.in_flight(customer, fiber) == speed_up)
+    again = engine.new_id("AGAIN")
+    assert engine.submit_rejected(macd_doc("speed-300-to-1000", again, base, customer)) == ["asset_in_flight"]
+    engine.complete(speed_up, "1/D2:swap_visit")
+    assert engine.settle(speed_up, done)["status"] == S.ORDER_COMPLETED
+    engine.settle(speed_up, lambda v: engine.assets(customer)[fiber][1]["speed_mbps"] == 1000 and engine.in_flight(customer, fiber) is None)
+    unknown = engine.new_id("UNKNOWN")
+    assert "unknown_asset" in engine.submit_rejected(macd_doc("speed-300-to-1000", unknown, "NOBODY", customer))

@@ -104,6 +104,11 @@ def test_an_operator_runs_an_order_on_temporal(cli, tmp_path):
     assert "completed by tech-anna" in history and "every task is completed or skipped" in history
     listed = json.loads(cli.om("orders", "list", "--format", "json", check=0).stdout)
     assert {"id": oid, "status": "completed"}.items() <= next(o for o in listed if o["id"] == oid).items()
+    assets = json.loads(cli.until(lambda out: f"AST-{oid}-1" in out, "assets", "list", "--customer", "ACC-73", "--format", "json"))
+    fiber = next(a for a in assets if a["id"] == f"AST-{oid}-1")
+    assert (fiber["product"], fiber["status"], fiber["order"]) == ("HOME_FIBER", "active", oid)
+    inventory = json.loads(cli.om("assets", "list", "--customer", "ACC-73", "--inventory", "--format", "json", check=0).stdout)
+    assert any(line["id"] == f"INV-AST-{oid}-1/D1" and "port_id" in line["outputs"]["reserve_port"] for line in inventory)
     second.send_signal(signal.SIGTERM)  # a worker stops cleanly
     assert second.wait(20) == 0
 

@@ -181,6 +181,19 @@ def open_tasks(target: Target, queue, order_id) -> list[dict]:
     return [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
 
 
+def installed_base(target: Target, customer: Optional[str], inventory: bool) -> list[dict]:
+    """Assets (or inventory) of one customer's installed base, or of every customer's, as the embedded store lists them."""
+    with temporal(target) as t:
+        states = [(c, t.installed_state(c)) for c in ([customer] if customer else t.customers())]
+    data = []
+    for _, state in states:
+        if inventory:
+            data += [{"id": f"INV-{k}", "customer": v["customer"], "asset": v["asset"], "product": v["product"], "attributes": v["attributes"], "outputs": v["outputs"], "order": v["order"], "line": v["line"], "status": v["status"]} for k, v in state["inventory"].items()]
+        else:
+            data += [{"id": a["id"], "customer": a["customer"], "product": a["product"], "attributes": a["attributes"], "parent": a["parent"], "order": a["order"], "status": a["status"]} for a in state["assets"].values()]
+    return sorted(data, key=lambda d: d["id"])
+
+
 def act(target: Target, order_id: str, action, quiet: bool = False, source: Optional[str] = None) -> None:
     """An operator action as an update: it answers with the order's state, or why it was refused."""
     from om_dsl.runtime.engine.core import Rejection

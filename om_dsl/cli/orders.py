@@ -386,14 +386,17 @@ def assets() -> None:
 @click.option("--inventory", is_flag=True, help="The technical inventory (lines) instead of the commercial assets.")
 @_fmt_option
 @_db_option
-def assets_list(customer, inventory, fmt, db_path, systems_db):
+@engine_options
+def assets_list(customer, inventory, fmt, db_path, systems_db, target):
     """Commercial assets (or technical inventory) of completed orders."""
-    store = _open_store(db_path)
-    if inventory:
+    if target.temporal:
+        data = engines.installed_base(target, customer, inventory)
+    elif inventory:
+        store = _open_store(db_path)
         rows = store.inventory(customer)
         data = [{"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": json.loads(r[4]), "outputs": json.loads(r[5]), "order": r[6], "line": r[7], "status": r[8]} for r in rows]
     else:
-        rows = store.assets(customer)
+        rows = _open_store(db_path).assets(customer)
         data = [{"id": r[0], "customer": r[1], "product": r[2], "attributes": json.loads(r[3]), "parent": r[4], "order": r[5], "status": r[6]} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))

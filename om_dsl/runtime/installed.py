@@ -8,7 +8,11 @@ same in every order that touches it: that is how a modify order finds the
 line it changes.
 
 Planning reads the installed base through `InstalledBase`; the store is one
-(`StoreInstalledBase`), a dict in tests another (`InstalledBase` itself).
+(`StoreInstalledBase`), a dict another (`InstalledBase` itself, made from
+plain data by `from_state`). `record_order` applies a completed order to
+that plain data as `Store.assetize` does to the store: the Temporal engine
+keeps each customer's installed base that way (a test holds the two to
+the same result).
 """
 
 from __future__ import annotations
@@ -48,9 +52,10 @@ def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, un
 class InstalledBase:
     """An installed base held in memory (and the interface of the others)."""
 
-    def __init__(self, assets: list = (), lines: list = ()):
+    def __init__(self, assets: list = (), lines: list = (), claims: Optional[dict] = None):
         self._assets = {a.id: a for a in assets}
         self._lines = {line.key: line for line in lines}
+        self._claims = dict(claims or {})  # asset id -> the unfinished order that changes it
 
     def asset(self, asset_id: str) -> Optional[Asset]:
         return self._assets.get(asset_id)
@@ -68,7 +73,73 @@ class InstalledBase:
 
     def in_flight(self, asset_id: str) -> Optional[str]:
         """The order, still in progress, that changes this asset (None: no such order)."""
-        return None
+        return self._claims.get(asset_id)
 
 
 EMPTY = InstalledBase()
+
+
+# ---- the installed base as plain data (the Temporal engine's) ------------------------------------------
+
+
+def empty_state() -> dict:
+    """{"assets": {id: {...}}, "inventory": {line key: {...}}, "claims": {asset id: order id}}; JSON all through."""
+    return {"assets": {}, "inventory": {}, "claims": {}}
+
+
+def changed_assets(run) -> list[str]:
+    """The installed assets an order changes (one change in flight per asset)."""
+    return sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"})
+
+
+def record_order(state: dict, run, now: int) -> None:
+    """A completed order (an engine `OrderRun`) updates the installed base,
+    as `Store.assetize` does: assets of its items are created, updated or
+    ended; inventory lines likewise, by their stable key."""
+    from om_dsl.runtime.engine.state import encode_value
+
+    assets, inventory = state["assets"], state["inventory"]
+    customer = run.fields.get("customer_account")
+    asset_of = {item.id: item.asset_id or f"AST-{run.id}-{item.id}" for item in run.items}
+    for item in run.items:
+        asset_id = asset_of[item.id]
+        if item.action == "delete":
+            if asset_id in assets:
+                assets[asset_id].update(status="ended", order=run.id, item=item.id, updated_at=now)
+            continue
+        if item.action == "noChange":
+            continue
+        old = assets.get(asset_id)
+        parent = asset_of.get(item.parent) if item.parent else None
+        assets[asset_id] = {
+            "id": asset_id, "customer": old["customer"] if old else customer, "product": old["product"] if old else item.product,
+            "attributes": encode_value(dict(item.values)), "parent": old["parent"] if old else parent,
+            "order": run.id, "item": item.id, "status": old["status"] if old else "active", "updated_at": now,
+        }
+    for line_id, line in run.lines.items():
+        key = line.key or f"{run.id}/{line_id}"
+        old = inventory.get(key)
+        if line.action == "delete":
+            if old is not None and old["status"] == "active":
+                old.update(status="ended", order=run.id, line=line_id, updated_at=now)
+            continue
+        if line.action == "noChange":
+            continue
+        outputs = dict(old["outputs"]) if old is not None and line.action == "modify" else {}  # what earlier orders' tasks gave stays, unless redone
+        outputs.update(encode_value({t.name: t.outputs for t in run.tasks.values() if t.line == line_id and t.outputs and t.id == f"{line_id}:{t.name}"}))
+        inventory[key] = {
+            "key": key, "customer": old["customer"] if old else customer, "asset": old["asset"] if old else (asset_of.get(line.bundle) if line.bundle else None),
+            "product": old["product"] if old else line.product, "attributes": encode_value(dict(line.values)), "outputs": outputs,
+            "order": run.id, "line": line_id, "status": "active", "updated_at": now,
+            "source_asset": old["source_asset"] if old else line.source_asset, "rule": old["rule"] if old else line.rule,
+        }
+    for asset_id in [a for a, order in state["claims"].items() if order == run.id]:
+        del state["claims"][asset_id]
+
+
+def from_state(state: dict) -> InstalledBase:
+    from om_dsl.runtime.engine.state import decode_value
+
+    assets = [Asset(a["id"], a["customer"], a["product"], decode_value(a["attributes"]), a["parent"], a["status"]) for a in state["assets"].values()]
+    lines = [InstalledLine(k, v["product"], decode_value(v["attributes"]), v["source_asset"], v["rule"], v["customer"], v["status"]) for k, v in state["inventory"].items()]
+    return InstalledBase(assets, lines, state.get("claims"))

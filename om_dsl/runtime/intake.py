@@ -53,6 +53,18 @@ def document_id(doc: dict) -> str:
     return "ORD-" + digest[:10].upper()
 
 
+def customer_of(doc: dict) -> str | None:
+    """The id of the order's customer party, if it names one (intake reports what is wrong with it)."""
+    parties = doc.get("relatedParty")
+    for party in parties if isinstance(parties, list) else ():
+        if isinstance(party, dict) and str(party.get("role", "")).lower() == "customer":
+            pid = party.get("id")
+            if pid is None and isinstance(party.get("partyOrPartyRole"), dict):  # TMF622 v5
+                pid = party["partyOrPartyRole"].get("id")
+            return pid if isinstance(pid, str) and pid else None
+    return None
+
+
 def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None) -> Order:
     """Read and check an order against the catalog (and, for items that change
     or end what a customer has, the installed base); raise `Rejected` with every problem."""

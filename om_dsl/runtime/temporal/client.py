@@ -21,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from om_dsl.runtime.engine import core as C
 from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.intake import document_id, parse_document
+from om_dsl.runtime.intake import customer_of, document_id, parse_document
 from om_dsl.runtime.order import Problem, Rejected
 from om_dsl.runtime.planning import plan_order
 from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
@@ -78,8 +78,9 @@ class TemporalOrders:
         order_id = order_id or document_id(doc)
         if ":" in order_id:  # a call's correlation id is ORDER:TASK:N; the order must be readable from it
             raise Rejected([Problem("order_id", f"order id {order_id!r} has a ':'; on the Temporal engine an order id may not")])
+        installed = self.installed if self.installed is not None else self.installed_base(customer_of(doc))
         try:
-            planned = plan_order(rules.catalog, rules, doc, order_id, self.installed)
+            planned = plan_order(rules.catalog, rules, doc, order_id, installed)
         except Rejected as exc:
             return order_id, S.REJECTED, exc.problems
         plan_text = getattr(rules, "plan_text", None) or plan_json(rules.catalog)
@@ -161,6 +162,31 @@ class TemporalOrders:
                     out.append((oid, t["id"], t["name"], t["product"], t.get("queue")))
         return out
 
+    def installed_state(self, customer: Optional[str]) -> dict:
+        """The customer's installed base as plain data (empty when it has none yet)."""
+        from om_dsl.runtime.installed import empty_state
+        from om_dsl.runtime.temporal.installed_base import workflow_id
+
+        try:
+            return self._query(workflow_id(customer), "view")
+        except NoOrder:
+            return empty_state()
+
+    def installed_base(self, customer: Optional[str]):
+        from om_dsl.runtime.installed import EMPTY, from_state
+
+        return from_state(self.installed_state(customer)) if customer else EMPTY
+
+    def customers(self) -> list[str]:
+        """The customers with an installed base on this deployment."""
+        from om_dsl.runtime.temporal.installed_base import WORKFLOW
+
+        async def go():
+            client = await self.client()
+            return sorted([wf.id.split(":", 1)[1] async for wf in client.list_workflows(f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{self.task_queue}" AND ExecutionStatus = "Running"')])
+
+        return self._run(go())
+
     def wait(self, order_id: str, timeout_s: float = 60.0) -> dict:
         """Wait for the order's workflow to end; its result."""
 
@@ -216,8 +242,9 @@ class TemporalOrders:
         except NoOrder as exc:
             raise C.Rejection(str(exc)) from None
         rules = self.rules if self.rules is not None and _sha(self.rules) == version["catalog"] else Interpreter(loads(version["plan"], version["sources"]))
+        installed = self.installed if self.installed is not None else self.installed_base(customer_of(doc))
         try:
-            planned = plan_order(rules.catalog, rules, doc, order_id, self.installed)
+            planned = plan_order(rules.catalog, rules, doc, order_id, installed)
         except Rejected as exc:
             try:
                 self._update(order_id, "amend", {"by": by, "refused": "; ".join(p.render() for p in exc.problems)})

@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from om_dsl.runtime.temporal import catalogs
 from om_dsl.runtime.temporal.activities import Activities
+from om_dsl.runtime.temporal.installed_base import InstalledBaseWorkflow
 from om_dsl.runtime.temporal.workflow import OrderWorkflow
 
 # The engine core and its rules are pure and deterministic: the workflows of a
@@ -36,12 +37,12 @@ def order_of(correlation_id: str) -> str:
 
 
 def make_worker(client: Client, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), max_concurrent_activities: int = 64) -> Worker:
-    acts = Activities(systems, python_tasks, listeners)
+    acts = Activities(systems, python_tasks, listeners, client=client)
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderWorkflow],
-        activities=[acts.call, acts.notify],
+        workflows=[OrderWorkflow, InstalledBaseWorkflow],
+        activities=[acts.call, acts.notify, acts.installed_base],
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),

@@ -26,7 +26,8 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.runtime.engine import core as C
     from om_dsl.runtime.engine import state as S
     from om_dsl.runtime.engine.view import revision_state, task_entries
-    from om_dsl.runtime.temporal.activities import CALL, NOTIFY
+    from om_dsl.runtime.installed import changed_assets
+    from om_dsl.runtime.temporal.activities import CALL, INSTALLED, NOTIFY
     from om_dsl.runtime.temporal.catalogs import engine_for
     from om_dsl.runtime.temporal.retry import activity_retry
 
@@ -65,6 +66,9 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, start: dict) -> dict:
         self._take(self.first, recorded=True)
+        claimed = changed_assets(self.run_state)
+        if claimed:  # one change in flight per asset: the customer's installed base knows this order has these
+            self._tell_installed_base("claim", [self.run_state.id, claimed])
         while True:
             r = self.run_state
             if r.status in S.FINAL and self.in_flight == 0:
@@ -77,6 +81,12 @@ class OrderWorkflow:
             self.dirty = False
             await workflow.wait_condition(lambda: self.dirty)
         self._set_alarm(None)
+        r = self.run_state
+        if r.status == S.ORDER_COMPLETED:
+            self._tell_installed_base("record", [r.id, S.to_data(r)])
+        elif claimed:
+            self._tell_installed_base("release", [r.id])
+        await workflow.wait_condition(lambda: self.in_flight == 0)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return {"order": self.run_state.id, "status": self.run_state.status}
 
@@ -131,10 +141,18 @@ class OrderWorkflow:
 
     # ---- commands as activities -------------------------------------------------------------------
 
+    def _tell_installed_base(self, signal: str, args: list) -> None:
+        request = {"customer": self.run_state.fields.get("customer_account"), "signal": signal, "args": args}
+        self.in_flight += 1
+        asyncio.ensure_future(self._execute({"kind": "installed_base", "request": request}))
+
     async def _execute(self, cmd: dict) -> None:
         try:
             if cmd["kind"] == "notify":
                 await workflow.execute_activity(NOTIFY, S.encode_value(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
+                return
+            if cmd["kind"] == "installed_base":
+                await workflow.execute_activity(INSTALLED, cmd["request"], start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
                 return
             await self._call(cmd)
         finally:

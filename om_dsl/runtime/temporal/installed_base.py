@@ -1,0 +1,57 @@
+"""Each customer's installed base on Temporal: an entity workflow.
+
+Workflow `InstalledBase`, id `installed-base:CUSTOMER`, holds the customer's
+assets and technical inventory as plain data (om_dsl.runtime.installed),
+and which unfinished order changes which asset (one change in flight per
+asset). Order workflows tell it, through an activity that signals it
+(starting it the first time): `claim` when an order that changes installed
+assets starts, `record` when an order completes (its assets and lines),
+`release` when one ends otherwise. The client reads it (`view`) to plan a
+modify or delete order, and `om assets list` shows it. It never ends: it
+continues as new, with its state, before its history grows long.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from om_dsl.runtime.engine import state as S
+    from om_dsl.runtime.installed import empty_state, record_order
+
+WORKFLOW = "InstalledBase"
+LONG_HISTORY = 2_000  # events; then continue as new
+
+
+def workflow_id(customer) -> str:
+    return f"installed-base:{customer or '-'}"
+
+
+@workflow.defn(name=WORKFLOW)
+class InstalledBaseWorkflow:
+    @workflow.init
+    def __init__(self, state: dict) -> None:
+        self.state = state or empty_state()
+
+    @workflow.run
+    async def run(self, state: dict) -> None:
+        await workflow.wait_condition(lambda: workflow.info().get_current_history_length() > LONG_HISTORY and workflow.all_handlers_finished())
+        workflow.continue_as_new(self.state)
+
+    @workflow.signal(name="claim")
+    def claim(self, order: str, assets: list) -> None:
+        for asset in assets:
+            self.state["claims"].setdefault(asset, order)
+
+    @workflow.signal(name="release")
+    def release(self, order: str) -> None:
+        self.state["claims"] = {a: o for a, o in self.state["claims"].items() if o != order}
+
+    @workflow.signal(name="record")
+    def record(self, order: str, run: dict) -> None:
+        record_order(self.state, S.from_data(run), int(workflow.now().timestamp() * 1000))
+        self.release(order)
+
+    @workflow.query(name="view")
+    def view(self) -> dict:
+        return self.state
