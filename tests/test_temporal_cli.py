@@ -168,3 +168,33 @@ def test_amend_and_cancel_from_the_cli_on_temporal(cli, tmp_path):
     undone = [t for t in shown["tasks"] if t["id"].endswith(":undo")]
     assert undone and all(t["status"] == "completed" for t in undone)
     assert cli.om("orders", "cancel", oid, check=1).stderr.startswith("Error:")
+
+
+def test_the_installed_base_moves_from_the_store_to_temporal(cli, tmp_path):
+    """Migration: orders completed in the embedded store; `om assets import` copies
+    the installed base; a modify order of those assets then runs on Temporal."""
+    customer = f"ACC-{uuid.uuid4().hex[:8]}"
+    base = json.loads((ROOT / "examples" / "orders" / "macd" / "base-fiber-300.json").read_text())
+    base["relatedParty"][0]["id"] = customer
+    base_path = tmp_path / "base.json"
+    base_path.write_text(json.dumps(base))
+    db = ["--engine", "embedded", "--db", str(tmp_path / "om.db")]
+    cli.om("run", ACME, str(base_path), *db, "--clock", "simulated", "--start", "2026-12-01", "--tasks-path", str(ROOT / "examples"), check=0)
+    for line in cli.om("tasks", "list", "--ids", *db, check=0).stdout.split("\n"):
+        if line:
+            cli.om("tasks", "complete", *line.split(), *db, check=0)
+    assert "completed" in cli.om("orders", "show", "ORD-2000", *db, check=0).stdout.split("\n")[0]
+    stored = json.loads(cli.om("assets", "list", "--customer", customer, "--format", "json", *db, check=0).stdout)
+
+    cli.start_worker()
+    imported = cli.om("assets", "import", "--db", str(tmp_path / "om.db"), check=0)
+    assert f"{customer}: {len(stored)} assets" in imported.stdout
+    moved = json.loads(cli.until(lambda out: "AST-ORD-2000-1" in out, "assets", "list", "--customer", customer, "--format", "json"))
+    assert moved == stored
+    modify = json.loads((ROOT / "examples" / "orders" / "macd" / "speed-300-to-1000.json").read_text())
+    modify["relatedParty"][0]["id"] = customer
+    modify["id"] = f"MOD-{uuid.uuid4().hex[:8]}"
+    modify_path = tmp_path / "modify.json"
+    modify_path.write_text(json.dumps(modify))
+    assert f"order {modify['id']}: acknowledged" in cli.om("run", ACME, str(modify_path), check=0).stdout
+    assert cli.om("assets", "import", "--engine", "embedded").returncode == 2

@@ -377,3 +377,23 @@ def orders_amend(order_id, revision, force, by, quiet, db_path, systems_db, cloc
     if target.temporal:
         return engines.act(target, order_id, amend, quiet)
     _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, amend, quiet)
+
+
+# ---- moving to Temporal -----------------------------------------------------------------------------
+
+
+@assets.command("import")
+@_db_option
+@engine_options
+def assets_import(db_path, systems_db, target):
+    """Copy the embedded store's installed base (--db) into Temporal's: each
+    customer's assets and inventory, so that modify and delete orders run on
+    Temporal against what orders completed in the store. What Temporal holds
+    already stays. Needs --engine temporal."""
+    if not target.temporal:
+        raise click.UsageError("om assets import copies an embedded store's installed base into Temporal's: give --engine temporal (and --db, the store)")
+    states = _open_store(db_path).installed_states()
+    with engines.temporal(target) as t:
+        for customer, state in sorted(states.items(), key=lambda kv: kv[0] or ""):
+            t.merge_installed(customer, state)
+            click.echo(f"{customer or '(no customer)'}: {len(state['assets'])} assets, {len(state['inventory'])} inventory lines")

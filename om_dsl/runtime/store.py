@@ -550,6 +550,26 @@ class Store:
     def assets(self, customer: Optional[str] = None) -> list:
         return _filtered(self.db, "SELECT id, customer, product, attributes, parent, order_id, status FROM assets", "id", customer=customer)
 
+    def installed_states(self) -> dict:
+        """Each customer's installed base as plain data (om_dsl.runtime.installed), to move it to Temporal."""
+        from om_dsl.runtime.installed import empty_state
+
+        states: dict = {}
+        for id_, customer, product, attributes, parent, order_id, item_id, status, at in self.db.execute(
+            "SELECT id, customer, product, attributes, parent, order_id, item_id, status, updated_at FROM assets ORDER BY id"
+        ):
+            state = states.setdefault(customer, empty_state())
+            state["assets"][id_] = {"id": id_, "customer": customer, "product": product, "attributes": json.loads(attributes), "parent": parent, "order": order_id, "item": item_id, "status": status, "updated_at": at}
+        for key, customer, asset, product, attributes, outputs, order_id, line, status, at, source_asset, rule in self.db.execute(
+            "SELECT line_key, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, source_asset, rule FROM inventory ORDER BY line_key"
+        ):
+            state = states.setdefault(customer, empty_state())
+            state["inventory"][key] = {
+                "key": key, "customer": customer, "asset": asset, "product": product, "attributes": json.loads(attributes), "outputs": json.loads(outputs),
+                "order": order_id, "line": line, "status": status, "updated_at": at, "source_asset": source_asset, "rule": rule,
+            }
+        return states
+
     def inventory(self, customer: Optional[str] = None) -> list:
         query = "SELECT id, customer, asset_id, product, attributes, outputs, order_id, line, status FROM inventory"
         return _filtered(self.db, query, "id", customer=customer)

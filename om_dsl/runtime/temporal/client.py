@@ -177,6 +177,17 @@ class TemporalOrders:
 
         return from_state(self.installed_state(customer)) if customer else EMPTY
 
+    def merge_installed(self, customer: Optional[str], state: dict) -> None:
+        """Add assets and lines to the customer's installed base (starting it if it has none)."""
+        from om_dsl.runtime.installed import empty_state
+        from om_dsl.runtime.temporal.installed_base import WORKFLOW, workflow_id
+
+        async def go():
+            client = await self.client()
+            await client.start_workflow(WORKFLOW, empty_state(), id=workflow_id(customer), task_queue=self.task_queue, start_signal="merge", start_signal_args=[state])
+
+        self._run(go())
+
     def customers(self) -> list[str]:
         """The customers with an installed base on this deployment."""
         from om_dsl.runtime.temporal.installed_base import WORKFLOW

@@ -6,7 +6,8 @@ and which unfinished order changes which asset (one change in flight per
 asset). Order workflows tell it, through an activity that signals it
 (starting it the first time): `claim` when an order that changes installed
 assets starts, `record` when an order completes (its assets and lines),
-`release` when one ends otherwise. The client reads it (`view`) to plan a
+`release` when one ends otherwise; `merge` brings in an embedded store's
+installed base (`om assets import`). The client reads it (`view`) to plan a
 modify or delete order, and `om assets list` shows it. It never ends: it
 continues as new, with its state, before its history grows long.
 """
@@ -51,6 +52,13 @@ class InstalledBaseWorkflow:
     def record(self, order: str, run: dict) -> None:
         record_order(self.state, S.from_data(run), int(workflow.now().timestamp() * 1000))
         self.release(order)
+
+    @workflow.signal(name="merge")
+    def merge(self, state: dict) -> None:
+        """Assets and lines from elsewhere (an embedded store moving to Temporal); what is here already stays."""
+        for part in ("assets", "inventory"):
+            for key, entry in state.get(part, {}).items():
+                self.state[part].setdefault(key, entry)
 
     @workflow.query(name="view")
     def view(self) -> dict:
