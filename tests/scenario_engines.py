@@ -50,11 +50,15 @@ def compile_short_acme(folder: Path) -> GeneratedRules:
     return GeneratedRules(folder / "generated" / "acme")
 
 
-def order_doc(path: Path, order_id: str, drop_start_date: bool = True) -> str:
-    """An example order under a fresh id (the Temporal server outlives a test);
-    without its requested start date, which would be a wait of weeks in real time."""
+def order_doc(path: Path, order_id: str, drop_start_date: bool = True, customer: str | None = None) -> str:
+    """An example order under fresh ids, its own and its customer's (the Temporal
+    server outlives a test, and keeps each customer's installed base); without
+    its requested start date, which would be a wait of weeks in real time."""
     doc = json.loads(path.read_text(encoding="utf-8"))
     doc["id"] = order_id
+    for party in doc.get("relatedParty", []):
+        if party.get("role") == "customer":
+            party["id"] = customer or f"ACC-{order_id}"
     if drop_start_date:
         doc.pop("requestedStartDate", None)
     return json.dumps(doc)

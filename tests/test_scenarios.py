@@ -190,8 +190,7 @@ def test_amendment_changes_the_speed_in_flight(make_engine):
 
 def macd_doc(name: str, order_id: str, base: str, customer: str) -> str:
     """A MACD example under fresh ids: its own, the base order's assets', its customer's."""
-    text = order_doc(ORDERS / "macd" / f"{name}.json", order_id)
-    return text.replace("AST-ORD-2000-", f"AST-{base}-").replace('"ACC-200"', f'"{customer}"')
+    return order_doc(ORDERS / "macd" / f"{name}.json", order_id, customer=customer).replace("AST-ORD-2000-", f"AST-{base}-")
 
 
 def test_modify_order_changes_the_installed_base(make_engine):

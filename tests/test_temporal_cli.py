@@ -21,6 +21,7 @@ from om_dsl.runtime.temporal.retry import activity_retry
 from om_dsl.model.catalog import RetryPolicyDef
 
 from conftest import ROOT
+from scenario_engines import order_doc
 
 ACME = str(ROOT / "generated" / "acme")
 
@@ -74,11 +75,9 @@ def cli(temporal_server, tmp_path):
 
 
 def order_file(tmp_path: Path, name: str, order_id: str) -> str:
-    doc = json.loads((ROOT / "examples" / "orders" / name).read_text())
-    doc["id"] = order_id
-    doc.pop("requestedStartDate", None)
+    """The example under fresh ids (the order's, and its customer's: ACC-ORDER)."""
     path = tmp_path / f"{order_id}.json"
-    path.write_text(json.dumps(doc))
+    path.write_text(order_doc(ROOT / "examples" / "orders" / name, order_id))
     return str(path)
 
 
@@ -97,17 +96,17 @@ def test_an_operator_runs_an_order_on_temporal(cli, tmp_path):
     done = cli.om("tasks", "complete", oid, "1/D1:install_visit", "--by", "tech-anna", "--data", "technician=T-17", check=0)
     assert f"order {oid}: inProgress" in done.stdout and "completed by tech-anna" in done.stderr
     shown = json.loads(cli.until(lambda out: '"status": "completed"' in out.split('"tasks"')[0], "orders", "show", oid, "--format", "json"))
-    assert shown["customer"] == "ACC-73" and all(t["status"] in ("completed", "skipped") for t in shown["tasks"])
+    assert shown["customer"] == f"ACC-{oid}" and all(t["status"] in ("completed", "skipped") for t in shown["tasks"])
     again = cli.om("tasks", "complete", oid, "1/D1:install_visit", check=1)
     assert "Error" in again.stderr
     history = cli.om("orders", "history", oid, check=0).stdout
     assert "completed by tech-anna" in history and "every task is completed or skipped" in history
     listed = json.loads(cli.om("orders", "list", "--format", "json", check=0).stdout)
     assert {"id": oid, "status": "completed"}.items() <= next(o for o in listed if o["id"] == oid).items()
-    assets = json.loads(cli.until(lambda out: f"AST-{oid}-1" in out, "assets", "list", "--customer", "ACC-73", "--format", "json"))
+    assets = json.loads(cli.until(lambda out: f"AST-{oid}-1" in out, "assets", "list", "--customer", f"ACC-{oid}", "--format", "json"))
     fiber = next(a for a in assets if a["id"] == f"AST-{oid}-1")
     assert (fiber["product"], fiber["status"], fiber["order"]) == ("HOME_FIBER", "active", oid)
-    inventory = json.loads(cli.om("assets", "list", "--customer", "ACC-73", "--inventory", "--format", "json", check=0).stdout)
+    inventory = json.loads(cli.om("assets", "list", "--customer", f"ACC-{oid}", "--inventory", "--format", "json", check=0).stdout)
     assert any(line["id"] == f"INV-AST-{oid}-1/D1" and "port_id" in line["outputs"]["reserve_port"] for line in inventory)
     second.send_signal(signal.SIGTERM)  # a worker stops cleanly
     assert second.wait(20) == 0
@@ -147,11 +146,8 @@ def test_amend_and_cancel_from_the_cli_on_temporal(cli, tmp_path):
     amend_dir = ROOT / "examples" / "orders" / "amend"
 
     def with_id(name):
-        doc = json.loads((amend_dir / name).read_text())
-        doc["id"] = oid
-        doc.pop("requestedStartDate", None)
         path = tmp_path / f"{oid}-{name}"
-        path.write_text(json.dumps(doc))
+        path.write_text(order_doc(amend_dir / name, oid))
         return str(path)
 
     cli.om("run", ACME, with_id("order.json"), check=0)

@@ -64,8 +64,6 @@ class Activities:
     async def installed_base(self, request: dict) -> None:
         """Signal the customer's installed base, starting it the first time (signal-with-start)."""
         from om_dsl.runtime.installed import empty_state
-        from om_dsl.runtime.temporal.installed_base import WORKFLOW, workflow_id
+        from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
 
-        await self.client.start_workflow(
-            WORKFLOW, empty_state(), id=workflow_id(request["customer"]), task_queue=activity.info().task_queue, start_signal=request["signal"], start_signal_args=request["args"]
-        )
+        await self.client.start_workflow(WORKFLOW, empty_state(), id=workflow_id(request["customer"]), task_queue=QUEUE, start_signal=request["signal"], start_signal_args=request["args"])

@@ -180,21 +180,21 @@ class TemporalOrders:
     def merge_installed(self, customer: Optional[str], state: dict) -> None:
         """Add assets and lines to the customer's installed base (starting it if it has none)."""
         from om_dsl.runtime.installed import empty_state
-        from om_dsl.runtime.temporal.installed_base import WORKFLOW, workflow_id
+        from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
 
         async def go():
             client = await self.client()
-            await client.start_workflow(WORKFLOW, empty_state(), id=workflow_id(customer), task_queue=self.task_queue, start_signal="merge", start_signal_args=[state])
+            await client.start_workflow(WORKFLOW, empty_state(), id=workflow_id(customer), task_queue=QUEUE, start_signal="merge", start_signal_args=[state])
 
         self._run(go())
 
     def customers(self) -> list[str]:
         """The customers with an installed base on this deployment."""
-        from om_dsl.runtime.temporal.installed_base import WORKFLOW
+        from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW
 
         async def go():
             client = await self.client()
-            return sorted([wf.id.split(":", 1)[1] async for wf in client.list_workflows(f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{self.task_queue}" AND ExecutionStatus = "Running"')])
+            return sorted([wf.id.split(":", 1)[1] async for wf in client.list_workflows(f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{QUEUE}" AND ExecutionStatus = "Running"')])
 
         return self._run(go())
 

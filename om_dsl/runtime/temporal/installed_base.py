@@ -21,6 +21,9 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.runtime.installed import empty_state, record_order
 
 WORKFLOW = "InstalledBase"
+# Installed bases outlive any one version of the order workers (a new om-dsl runs on a new
+# orders queue): every worker also serves this queue, whatever its orders queue.
+QUEUE = "om-installed-base"
 LONG_HISTORY = 2_000  # events; then continue as new
 
 

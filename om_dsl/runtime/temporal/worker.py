@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from om_dsl.runtime.temporal import catalogs
 from om_dsl.runtime.temporal.activities import Activities
+from om_dsl.runtime.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
 from om_dsl.runtime.temporal.installed_base import InstalledBaseWorkflow
 from om_dsl.runtime.temporal.workflow import OrderWorkflow
 
@@ -36,17 +37,23 @@ def order_of(correlation_id: str) -> str:
     return correlation_id.split(":", 1)[0]
 
 
-def make_worker(client: Client, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), max_concurrent_activities: int = 64) -> Worker:
+def _sandbox() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
+
+
+def make_workers(client: Client, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), max_concurrent_activities: int = 64) -> list[Worker]:
+    """The orders' worker on `task_queue`, and one for the customers' installed bases on their own queue."""
     acts = Activities(systems, python_tasks, listeners, client=client)
-    return Worker(
+    orders = Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderWorkflow, InstalledBaseWorkflow],
+        workflows=[OrderWorkflow],
         activities=[acts.call, acts.notify, acts.installed_base],
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
-        workflow_runner=SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)),
+        workflow_runner=_sandbox(),
     )
+    return [orders, Worker(client, task_queue=INSTALLED_BASE_QUEUE, workflows=[InstalledBaseWorkflow], workflow_runner=_sandbox())]
 
 
 async def pump_callbacks(client: Client, systems, stop: asyncio.Event, every_s: float = 0.1) -> None:
@@ -75,8 +82,8 @@ async def serve(address: str, namespace: str, task_queue: str, systems, python_t
         catalogs.register(r, sha_of(r))
     client = await Client.connect(address, namespace=namespace)
     stop = stop or asyncio.Event()
-    worker = make_worker(client, task_queue, systems, python_tasks, listeners)
-    async with worker:
+    orders, installed = make_workers(client, task_queue, systems, python_tasks, listeners)
+    async with orders, installed:
         pump = asyncio.ensure_future(pump_callbacks(client, systems, stop))
         if ready is not None:
             ready()
