@@ -37,6 +37,7 @@ class Cli:
         self.env = {**os.environ, "OM_ENGINE": "temporal", "OM_TEMPORAL_ADDRESS": server.address, "OM_TASK_QUEUE": self.queue}
         self.tmp = tmp_path
         self.workers: list = []
+        self.worker_args: list = []
 
     def om(self, *args, check=None):
         done = subprocess.run([om_binary(), *args], capture_output=True, text=True, env=self.env, cwd=self.tmp, timeout=60)
@@ -46,7 +47,7 @@ class Cli:
 
     def start_worker(self):
         log = open(self.tmp / f"worker{len(self.workers)}.log", "w+")
-        proc = subprocess.Popen([om_binary(), "worker", ACME, "--tasks-path", str(ROOT / "examples"), "--systems-db", str(self.tmp / "systems.db")], stderr=log, stdout=log, env=self.env, cwd=self.tmp)
+        proc = subprocess.Popen([om_binary(), "worker", ACME, "--tasks-path", str(ROOT / "examples"), "--systems-db", str(self.tmp / "systems.db"), *self.worker_args], stderr=log, stdout=log, env=self.env, cwd=self.tmp)
         deadline = time.monotonic() + 30
         while "ready" not in Path(log.name).read_text():
             assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
@@ -194,3 +195,28 @@ def test_the_installed_base_moves_from_the_store_to_temporal(cli, tmp_path):
     modify_path.write_text(json.dumps(modify))
     assert f"order {modify['id']}: acknowledged" in cli.om("run", ACME, str(modify_path), check=0).stdout
     assert cli.om("assets", "import", "--engine", "embedded").returncode == 2
+
+
+def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
+    """voice is served over HTTP by the simulator server; its asynchronous port_number
+    answers by POSTing the callback (twice) to the worker's --listen endpoint, which
+    signals the order: the call completes once."""
+    from om_dsl.runtime.generated import GeneratedRules
+    from om_dsl.runtime.simulate_server import SimulatorServer
+    from temporal_dev import free_port
+
+    port = free_port()
+    with SimulatorServer(GeneratedRules(ACME).catalog, str(tmp_path / "http-systems.db"), faults={"voice.port_number": "twice"}, callback_delay_ms=50) as server:
+        (tmp_path / "om.toml").write_text(f'[engine]\ncallback_url = "http://127.0.0.1:{port}/callbacks"\n\n[systems.voice]\nbase_url = "{server.url}"\n')
+        cli.worker_args = ["--config", str(tmp_path / "om.toml"), "--listen", f"127.0.0.1:{port}"]
+        cli.start_worker()
+        oid = f"HTTP-{uuid.uuid4().hex[:8]}"
+        cli.om("run", ACME, order_file(tmp_path, "fiber-tv-ported-phone.json", oid), check=0)
+        shown = cli.until(lambda out: "3/D6:port_number" in out and "completed" in out.split("3/D6:port_number")[1].split("\n")[0], "orders", "show", oid)
+        history = cli.om("orders", "history", oid, check=0).stdout
+        port_lines = [line for line in history.split("\n") if "3/D6:port_number" in line]
+        assert any("acknowledged: waiting for the callback" in line for line in port_lines)
+        assert sum("callback received" in line for line in port_lines) == 1, port_lines
+        with __import__("urllib.request").request.urlopen(server.url + "/_effects") as r:
+            effects = [e for e in json.loads(r.read()) if e["key"].startswith(oid + ":")]
+        assert [e["operation"] for e in effects] == ["port_number"] and "waiting for a person" in shown

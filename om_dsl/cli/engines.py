@@ -229,8 +229,9 @@ def deliver_callback(target: Target, correlation_id: str, outputs: dict, ok: boo
 @click.option("--config", "config_path", envvar="OM_CONFIG", type=click.Path(dir_okay=False), help="The deployment configuration: which adapter serves which system (see docs/systems.md).")
 @click.option("--tasks-path", multiple=True, envvar="OM_TASKS_PATH", type=click.Path(file_okay=False), help="Where auto tasks' Python packages live (repeatable; or OM_TASKS_PATH).")
 @click.option("--systems-db", default="om.systems.db", show_default=True, help="The in-process simulators' state (systems the configuration does not serve otherwise).")
+@click.option("--listen", help="Also receive callbacks of asynchronous operations over HTTP, on HOST:PORT (POST /callbacks; the configuration's callback_url points here).")
 @engine_options
-def worker(sources, listeners, config_path, tasks_path, systems_db, target):
+def worker(sources, listeners, config_path, tasks_path, systems_db, listen, target):
     """Run orders on Temporal: a worker polls the task queue for order
     workflows and their calls, until stopped (Ctrl-C, SIGTERM).
 
@@ -258,6 +259,12 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, target):
         problem = check_url(url)
         if problem:
             raise click.UsageError(f"--listener {url!r} is not an http(s) URL ({problem})")
+    endpoint = None
+    if listen:
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise click.UsageError(f"--listen {listen!r} is not HOST:PORT")
+        endpoint = (host, int(port))
     rules = [_load_rules(s, None, "auto") for s in sources]
     known = {x.name: {o.name for o in x.operations} for r in rules for x in r.catalog.systems} or None
     try:
@@ -273,12 +280,16 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, target):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        ready = lambda: click.echo(f"worker on {target.address} ({target.namespace}), task queue {target.task_queue}: ready", err=True)  # noqa: E731
-        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready)
+        def ready(url=None):
+            click.echo(f"worker on {target.address} ({target.namespace}), task queue {target.task_queue}" + (f", callbacks at {url}" if url else "") + ": ready", err=True)
+
+        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready, endpoint)
 
     try:
         asyncio.run(go())
     except RuntimeError as exc:  # the client could not connect
         raise Unavailable(f"cannot reach Temporal at {target.address}: {exc}") from None
+    except OSError as exc:  # the callback port is taken
+        raise click.UsageError(f"--listen {listen}: {exc.strerror or exc}") from None
     finally:
         systems.close()

@@ -8,7 +8,8 @@ The callback is written to the store's inbox, durably, before the answer
 (202); the runner applies it to its order. A callback that arrives again
 (same id) is counted and answered 200, never queued twice; one for an
 unknown correlation id stays in the inbox, marked applied, and changes
-nothing.
+nothing. On Temporal (`om worker --listen`) the sink signals the order's
+workflow instead: the answer comes once the signal is in its history.
 """
 
 from __future__ import annotations
@@ -23,14 +24,33 @@ from om_dsl.runtime.store import Store
 MAX_BODY = 1_048_576
 
 
-class CallbackReceiver:
-    def __init__(self, db_path: str, host: str = "127.0.0.1", port: int = 0, clock: Optional[Callable[[], int]] = None, on_callback: Optional[Callable] = None):
+class StoreInbox:
+    """Callbacks into the embedded store's inbox."""
+
+    def __init__(self, db_path: str, clock: Optional[Callable[[], int]] = None, on_callback: Optional[Callable] = None):
         import time
 
         self.store = Store(db_path, shared=True)
         self.lock = threading.Lock()
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.on_callback = on_callback or (lambda: None)
+
+    def receive(self, callback_id: str, correlation_id: str, payload: dict) -> bool:
+        """Keep the callback durably; False when it came before."""
+        with self.lock:
+            with self.store.transaction() as db:
+                fresh = self.store.receive_callback(db, callback_id, correlation_id, payload, self.clock())
+        self.on_callback()
+        return fresh
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class CallbackReceiver:
+    def __init__(self, sink, host: str = "127.0.0.1", port: int = 0, clock: Optional[Callable[[], int]] = None, on_callback: Optional[Callable] = None):
+        """`sink`: a database path (the embedded store's inbox), or anything with `receive(callback id, correlation id, payload) -> fresh` and `close()`."""
+        self.sink = StoreInbox(sink, clock, on_callback) if isinstance(sink, str) else sink
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,10 +90,11 @@ class CallbackReceiver:
                     return
                 callback_id = self.headers.get("Idempotency-Key") or f"callback:{body['correlation_id']}"
                 payload = {"status": body.get("status", "ok"), "outputs": body.get("outputs") or {}, "message": body.get("message", "")}
-                with receiver.lock:
-                    with receiver.store.transaction() as db:
-                        fresh = receiver.store.receive_callback(db, callback_id, body["correlation_id"], payload, receiver.clock())
-                receiver.on_callback()
+                try:
+                    fresh = receiver.sink.receive(callback_id, body["correlation_id"], payload)
+                except Exception as exc:  # noqa: BLE001 - not kept: the system must send it again
+                    self._answer(503, {"error": f"the callback was not kept, send it again: {exc}"})
+                    return
                 self._answer(202 if fresh else 200, {"received": callback_id, "duplicate": not fresh})
 
         self.server = ThreadingHTTPServer((host, port), Handler)
@@ -94,7 +115,7 @@ class CallbackReceiver:
         self.server.server_close()
         if self.thread is not None:
             self.thread.join()
-        self.store.close()
+        self.sink.close()
 
     def __enter__(self):
         return self.start()

@@ -18,7 +18,7 @@ import concurrent.futures
 from typing import Optional, Sequence
 
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -74,8 +74,36 @@ async def pump_callbacks(client: Client, systems, stop: asyncio.Event, every_s: 
             pass
 
 
-async def serve(address: str, namespace: str, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), rules: Sequence = (), stop: Optional[asyncio.Event] = None, ready=None) -> None:
-    """Run a worker until `stop` is set (or the process is stopped)."""
+class SignalSink:
+    """The callback receiver's sink on Temporal: each callback is a signal to
+    its order's workflow, sent from the receiver's thread on the worker's loop."""
+
+    def __init__(self, client: Client, loop: asyncio.AbstractEventLoop, timeout_s: float = 10.0):
+        self.client, self.loop, self.timeout_s = client, loop, timeout_s
+
+    def receive(self, callback_id: str, correlation_id: str, payload: dict) -> bool:
+        async def go():
+            handle = self.client.get_workflow_handle(order_of(correlation_id))
+            try:
+                await handle.signal("callback", {"id": callback_id, "key": correlation_id, "outputs": payload["outputs"], "ok": payload["status"] == "ok", "message": payload["message"]})
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise  # not kept: the receiver answers 503, the system sends it again
+                # no such order (or it finished): like the embedded inbox, taken and dropped
+
+        asyncio.run_coroutine_threadsafe(go(), self.loop).result(self.timeout_s)
+        return True  # the workflow drops a duplicate by its callback id
+
+    def close(self) -> None:
+        pass
+
+
+async def serve(
+    address: str, namespace: str, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), rules: Sequence = (), stop: Optional[asyncio.Event] = None, ready=None, listen: Optional[tuple] = None
+) -> None:
+    """Run a worker until `stop` is set (or the process is stopped). With
+    `listen` (host, port) it also receives callbacks over HTTP (POST /callbacks)."""
+    from om_dsl.runtime.receiver import CallbackReceiver
     from om_dsl.runtime.runner import sha_of
 
     for r in rules:  # compiled catalogs serve their own version with their generated modules
@@ -83,9 +111,14 @@ async def serve(address: str, namespace: str, task_queue: str, systems, python_t
     client = await Client.connect(address, namespace=namespace)
     stop = stop or asyncio.Event()
     orders, installed = make_workers(client, task_queue, systems, python_tasks, listeners)
-    async with orders, installed:
-        pump = asyncio.ensure_future(pump_callbacks(client, systems, stop))
-        if ready is not None:
-            ready()
-        await stop.wait()
-        await pump
+    receiver = CallbackReceiver(SignalSink(client, asyncio.get_running_loop()), *listen).start() if listen else None
+    try:
+        async with orders, installed:
+            pump = asyncio.ensure_future(pump_callbacks(client, systems, stop))
+            if ready is not None:
+                ready(receiver.url if receiver else None) if listen else ready()
+            await stop.wait()
+            await pump
+    finally:
+        if receiver is not None:
+            await asyncio.get_running_loop().run_in_executor(None, receiver.stop)
