@@ -149,10 +149,10 @@ class OrderWorkflow:
     async def _execute(self, cmd: dict) -> None:
         try:
             if cmd["kind"] == "notify":
-                await workflow.execute_activity(NOTIFY, S.encode_value(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
+                await workflow.execute_local_activity(NOTIFY, S.encode_value(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
                 return
             if cmd["kind"] == "installed_base":
-                await workflow.execute_activity(INSTALLED, cmd["request"], start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
+                await workflow.execute_local_activity(INSTALLED, cmd["request"], start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
                 return
             await self._call(cmd)
         finally:
