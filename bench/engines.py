@@ -104,38 +104,48 @@ def temporal_run(address: str, n: int, workers: int) -> float:
     return elapsed
 
 
-def main() -> None:
+def measure(n: int, runs: int = 3, workers: int = 1) -> dict:
+    """Both engines, the same n orders; a dev server of its own for the Temporal figures."""
     from temporal_dev import DevServer
 
+    server = DevServer(Path(tempfile.mkdtemp(prefix="om-bench-server-")))
+    try:
+        engine_run(5, "FULL")
+        temporal_run(server.address, 5, workers)  # warm-up
+        e, t = [], []
+        for _ in range(runs):
+            e.append(engine_run(n, "FULL"))
+            t.append(temporal_run(server.address, n, workers))
+    finally:
+        server.stop()
+    er, tr = n / statistics.median(e), n / statistics.median(t)
+    return {"orders": n, "workers": workers, "runs": runs, "embedded_orders_per_s": er, "temporal_orders_per_s": tr, "temporal_over_embedded": tr / er}
+
+
+def table(r: dict) -> str:
+    return (
+        "| engine | orders/s | tasks/s |\n|---|---|---|\n"
+        f"| embedded (SQLite, synchronous FULL, one process) | {r['embedded_orders_per_s']:,.1f} | {r['embedded_orders_per_s'] * 8:,.0f} |\n"
+        f"| Temporal (dev server, SQLite persistence, {r['workers']} worker{'s' if r['workers'] != 1 else ''}) | {r['temporal_orders_per_s']:,.1f} | {r['temporal_orders_per_s'] * 8:,.0f} |\n\n"
+        f"Temporal / embedded = {r['temporal_over_embedded']:.2f}x.\n"
+    )
+
+
+def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=50)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
-    n, runs = args.orders, 3
-    server = DevServer(Path(tempfile.mkdtemp(prefix="om-bench-server-")))
-    try:
-        engine_run(5, "FULL")
-        temporal_run(server.address, 5, args.workers)  # warm-up
-        e, t = [], []
-        for _ in range(runs):
-            e.append(engine_run(n, "FULL"))
-            t.append(temporal_run(server.address, n, args.workers))
-    finally:
-        server.stop()
-    er, tr = n / statistics.median(e), n / statistics.median(t)
-    r = {"machine": machine(), "orders": n, "workers": args.workers, "runs": runs, "embedded_orders_per_s": er, "temporal_orders_per_s": tr, "temporal_over_embedded": tr / er}
+    r = {"machine": machine(), **measure(args.orders, 3, args.workers)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "engines.json").write_text(json.dumps(r, indent=2) + "\n")
     m = r["machine"]
     md = (
         "# Both engines, one machine\n\n"
-        f"Machine: {m['cpus']} CPUs, Python {m['python']}, {m['platform']}. {n} fiber-minimal orders (8 tasks, 1 manual) each, submission to completed; median of {runs} runs after a warm-up.\n\n"
-        "| engine | orders/s | tasks/s |\n|---|---|---|\n"
-        f"| embedded (SQLite, synchronous FULL, one process) | {er:,.1f} | {er * 8:,.0f} |\n"
-        f"| Temporal (dev server, SQLite persistence, {args.workers} worker{'s' if args.workers != 1 else ''}) | {tr:,.1f} | {tr * 8:,.0f} |\n\n"
-        f"Temporal / embedded = {tr / er:.2f}x.\n"
+        f"Machine: {m['cpus']} CPUs, Python {m['python']}, {m['platform']}. {r['orders']} fiber-minimal orders (8 tasks, 1 manual) each, submission to completed; median of {r['runs']} runs after a warm-up.\n\n"
+        + table(r)
     )
     (out / "engines.md").write_text(md)
     print(md)

