@@ -3,9 +3,10 @@ embedded runner (SQLite, simulated clock) and over Temporal (a real dev
 server, a worker in this process, the real wall clock).
 
 Both run the Acme catalog with its retry policies shortened to seconds
-(`standard` staggered 1 s, 1 s, 1 s: timed by the engine core; `patient`
-fixed 2 times every 1 s: Temporal retries the activity itself), against
-the in-process simulators, whose state each test inspects.
+(`standard` staggered 1 s, 1 s, 1 s; `patient` fixed 2 times every 1 s;
+timed by the engine core on both engines, with durable timers on
+Temporal), against the in-process simulators, whose state each test
+inspects.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class Embedded:
 class OnTemporal:
     name = "temporal"
 
-    def __init__(self, tmp_path: Path, rules, fail: dict, server):
+    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=()):
         from om_dsl.runtime.temporal import worker as temporal_worker
         from om_dsl.runtime.temporal.client import TemporalOrders
 
@@ -148,7 +149,7 @@ class OnTemporal:
         def work():
             asyncio.set_event_loop(self._loop)
             try:
-                self._loop.run_until_complete(temporal_worker.serve(server.address, "default", queue, systems, PythonTasks((TASKS_PATH,)), rules=[rules], stop=self._stop, ready=ready.set))
+                self._loop.run_until_complete(temporal_worker.serve(server.address, "default", queue, systems, PythonTasks((TASKS_PATH,)), listeners, rules=[rules], stop=self._stop, ready=ready.set))
             except BaseException as exc:  # noqa: BLE001 - reported by the test
                 self._failure.append(exc)
                 ready.set()

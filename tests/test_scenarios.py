@@ -1,8 +1,8 @@
-"""The scenario suite, on both engines: a new order, a manual task, retries
-(timed by the core, and by Temporal), an asynchronous callback, cancellation
-with compensation, an amendment. Each scenario runs once on the embedded
-engine and once on a real Temporal dev server, through one fixture, and
-asserts the same outcome on both."""
+"""The scenario suite, on both engines: a new order, a manual task, retries,
+an asynchronous callback, cancellation with compensation, an amendment, a
+modify order against the installed base. Each scenario runs once on the
+embedded engine and once on a real Temporal dev server, through one
+fixture, and asserts the same outcome on both."""
 
 from __future__ import annotations
 
@@ -54,6 +54,12 @@ def waiting_at(task_id):
 def effects(engine) -> dict:
     """idempotency key -> (operation, args, outputs, calls)"""
     return {key: (op, json.loads(args), json.loads(outputs), calls) for key, _, op, args, outputs, calls in engine.simulators.effects()}
+
+
+def tries(engine, key: str) -> int:
+    """How often the simulated system was called with this idempotency key."""
+    row = engine.simulators.db.execute("SELECT n FROM attempts WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else 0
 
 
 def events(engine, order_id) -> list:
@@ -132,7 +138,7 @@ def test_retries_exhausted_hold_the_order_until_an_operator_retries(make_engine)
 
 def test_async_callback_completes_the_call(make_engine):
     # port_number is asynchronous: acknowledged, answered later by callback. Its first
-    # try fails: `patient` (fixed 2 times every 1 s) retries it (on Temporal: the activity's own retry).
+    # try fails: `patient` (fixed 2 times every 1 s) retries it.
     engine = make_engine(fail={"voice.port_number": 1})
     oid = engine.submit(order_doc(ORDERS / "fiber-tv-ported-phone.json", engine.new_id("ASYNC")))
     view = engine.settle(oid, waiting_at("1/D1:install_visit"))
@@ -164,6 +170,19 @@ def test_cancellation_compensates_what_was_done(make_engine):
     states = [h["to"] for h in engine.history(oid) if h["subject"] == "order" and h["to"]]
     assert states[-3:] == [S.ASSESSING_CANCELLATION, S.PENDING_CANCELLATION, S.ORDER_CANCELLED]
     assert events(engine, oid)[-1] == ("ProductOrderStateChangeEvent", "cancelled")
+
+
+def test_cancellation_stops_a_call_that_waits_for_its_retry(make_engine):
+    # reserve_port keeps failing; the order is cancelled while it does: no more calls
+    # go out (on the embedded engine, simulated time has run the retries out by then).
+    engine = make_engine(fail={"inventory.reserve_port": 100})
+    oid = engine.submit(order_doc(ORDERS / "fiber-minimal.json", engine.new_id("STOP")))
+    engine.settle(oid, lambda v: v["tasks"]["1/D1:reserve_port"]["status"] in (S.FAILED, S.FATALLY_FAILED))
+    engine.cancel(oid)
+    tried = tries(engine, f"{oid}:1/D1:reserve_port:1")
+    view = engine.settle(oid, done)
+    assert view["status"] == S.ORDER_CANCELLED and view["tasks"]["1/D1:reserve_port"]["status"] == S.CANCELLED
+    assert tries(engine, f"{oid}:1/D1:reserve_port:1") == tried <= 4  # not one call since the cancel
 
 
 def test_amendment_changes_the_speed_in_flight(make_engine):

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from om_dsl.runtime.temporal.retry import activity_retry
-from om_dsl.model.catalog import RetryPolicyDef
+from om_dsl.runtime.temporal.retry import call_timeout
 
 from conftest import ROOT
 from scenario_engines import order_doc
@@ -122,23 +121,10 @@ def test_usage_errors_on_temporal(cli, tmp_path):
     assert embedded_worker.returncode == 2 and "no workers" in embedded_worker.stderr
 
 
-@pytest.mark.parametrize(
-    "policy, attempts, interval_s, coefficient",
-    [
-        (RetryPolicyDef("none"), 1, None, None),
-        (RetryPolicyDef("fixed", 2, (3_600_000,)), 3, 3600, 1.0),
-        (RetryPolicyDef("fixed", None, (1000,)), 0, 1, 1.0),  # forever
-        (RetryPolicyDef("exponential", 4, (1000,), "3", 20_000), 5, 1, 3.0),
-        (RetryPolicyDef("staggered", 3, (10_000, 60_000, 600_000)), 1, None, None),  # the core times these
-    ],
-)
-def test_spec_retry_policies_as_temporal_policies(policy, attempts, interval_s, coefficient):
-    mapped = activity_retry(policy)
-    assert mapped.maximum_attempts == attempts
-    if interval_s is not None:
-        assert mapped.initial_interval.total_seconds() == interval_s and mapped.backoff_coefficient == coefficient
-    if policy.kind == "exponential":
-        assert mapped.maximum_interval.total_seconds() == 20
+def test_an_attempt_waits_for_the_operation_or_for_an_acknowledgement():
+    assert call_timeout(30_000, False).total_seconds() == 31  # the operation's timeout, and the adapter's grace
+    assert call_timeout(None, False).total_seconds() == 301
+    assert call_timeout(2 * 86_400_000, True).total_seconds() == 61  # a callback's deadline is the core's: the call only waits for the acknowledgement
 
 
 def test_amend_and_cancel_from_the_cli_on_temporal(cli, tmp_path):

@@ -15,7 +15,7 @@ from om_dsl.runtime.order import Rejected
 
 from conftest import ROOT
 from scenario_engines import OnTemporal, order_doc
-from test_scenarios import ORDERS, waiting_at
+from test_scenarios import ORDERS, done, macd_doc, waiting_at
 
 
 @pytest.fixture
@@ -98,3 +98,39 @@ def test_a_callback_by_hand_and_its_duplicate(temporal):
     temporal.settle(oid, lambda v: ignored("1/D1:reserve_port"))
     assert ignored("3/D6:port_number") == [f"callback {oid}:3/D6:port_number:1 ignored: for 3/D6:port_number, which is completed"]
     assert temporal.view(oid)["tasks"]["3/D6:port_number"] == before
+
+
+def test_a_callback_whose_outputs_look_like_our_encoding_does_not_stop_the_order(temporal):
+    """A system's JSON is taken as it is: `{"$decimal": "n/a"}` is not ours to decode (it
+    used to fail the workflow task, again and again, and freeze the order)."""
+    oid = temporal.submit(order_doc(ORDERS / "fiber-tv-ported-phone.json", temporal.new_id("POISON")))
+    temporal.settle(oid, waiting_at("1/D1:install_visit"))
+    assert temporal.orders.deliver_callback(f"{oid}:3/D6:port_number:1", {"n": {"$decimal": "n/a"}}, callback_id="odd") is True
+    temporal.complete(oid, "1/D1:install_visit")  # the workflow still answers
+    assert temporal.settle(oid, done)["status"] == S.ORDER_COMPLETED
+
+
+def test_a_listener_that_is_down_does_not_hold_the_installed_base_up(tmp_path, temporal_server):
+    from om_dsl.runtime.generated import GeneratedRules
+
+    engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server, listeners=["http://127.0.0.1:9/events"])
+    try:
+        oid = engine.submit(order_doc(ORDERS / "tv-alone.json", engine.new_id("DOWN")))
+        # Neither the order nor its installed base waits for the events, which keep being retried.
+        # (With notifications as local activities, their retries held the workflow task: 48 s here.)
+        engine.settle(oid, done, timeout_s=15)
+        engine.settle(oid, lambda v: f"AST-{oid}-1" in engine.assets(f"ACC-{oid}"), timeout_s=15)
+    finally:
+        engine.close()
+
+
+def test_two_changes_of_one_asset_submitted_back_to_back(temporal):
+    """The second is refused at submission: the first claimed the asset before it started."""
+    base, customer = temporal.new_id("BASE"), temporal.new_id("ACC")
+    temporal.submit(macd_doc("base-fiber-300", base, base, customer))
+    temporal.settle(base, waiting_at("1/D1:install_visit"))
+    temporal.complete(base, "1/D1:install_visit")
+    temporal.settle(base, lambda v: done(v) and f"AST-{base}-1" in temporal.assets(customer))
+    first, second = temporal.new_id("FIRST"), temporal.new_id("SECOND")
+    temporal.submit(macd_doc("speed-300-to-1000", first, base, customer))
+    assert temporal.submit_rejected(macd_doc("speed-300-to-1000", second, base, customer)) == ["asset_in_flight"]

@@ -73,7 +73,7 @@ def temporal(target: Target, source: Optional[str] = None, catalog_name: Optiona
     try:
         from temporalio.service import RPCError
 
-        from om_dsl.runtime.temporal.client import NoOrder, TemporalOrders, Unreachable
+        from om_dsl.runtime.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
     except ImportError:
         raise click.UsageError("the Temporal engine needs the temporalio package: pip install 'om-dsl[temporal]'") from None
     global CLIENT_USED
@@ -86,6 +86,8 @@ def temporal(target: Target, source: Optional[str] = None, catalog_name: Optiona
         raise Unavailable(str(exc)) from None
     except NoOrder as exc:
         raise click.UsageError(str(exc)) from None
+    except Unanswered as exc:
+        raise Unavailable(str(exc)) from None
     except RPCError as exc:  # the cluster refused or timed out (a query no worker answers, say)
         hint = f" (is a worker polling task queue {target.task_queue}?)" if "timeout" in (exc.message or "").lower() or exc.status.name == "DEADLINE_EXCEEDED" else ""
         raise Unavailable(f"Temporal at {target.address}: {exc.message or exc.status.name}{hint}") from None
@@ -287,8 +289,8 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, targ
 
     try:
         asyncio.run(go())
-    except RuntimeError as exc:  # the client could not connect
-        raise Unavailable(f"cannot reach Temporal at {target.address}: {exc}") from None
+    except temporal_worker.Unreachable as exc:
+        raise Unavailable(str(exc)) from None
     except OSError as exc:  # the callback port is taken
         raise click.UsageError(f"--listen {listen}: {exc.strerror or exc}") from None
     finally:

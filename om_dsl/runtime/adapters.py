@@ -99,7 +99,8 @@ class HttpSystem:
             if not self.callback_url:
                 return CallResult.error(f"{self.cfg.name}.{operation} answers by callback, and no [engine] callback_url is configured", retryable=False)
             headers["X-Callback-Url"] = self.callback_url
-        timeout = (self.cfg.timeout_ms or timeout_ms or 30_000) / 1000
+        # An asynchronous operation's timeout is its callback's deadline: the request itself only waits for the acknowledgement.
+        timeout = (self.cfg.timeout_ms or (None if is_async else timeout_ms) or 30_000) / 1000
         method = op.method if op else "POST"
         answer = http.post_json(self.cfg.base_url + path, args, headers, timeout, self.cfg.max_response_bytes, self.cfg.retryable_status, method)
         if answer.error:

@@ -39,7 +39,6 @@ class CallSucceeded:
     task: str
     outputs: dict
     now: int
-    attempts: Optional[int] = None  # a driver that retried the call itself (Temporal) says how often it was tried
 
 
 @attrs.frozen
@@ -48,7 +47,6 @@ class CallAccepted:
 
     task: str
     now: int
-    attempts: Optional[int] = None
 
 
 @attrs.frozen
@@ -57,7 +55,6 @@ class CallFailed:
     message: str
     retryable: bool
     now: int
-    attempts: Optional[int] = None
 
 
 @attrs.frozen
@@ -319,8 +316,6 @@ class Engine:
         r = step.run
         if r.status in S.FINAL:
             raise Rejection(f"order {r.id} is {r.status}")
-        if isinstance(event, (CallSucceeded, CallAccepted, CallFailed)) and event.attempts:
-            self._open(r, event.task, (S.RUNNING,), CALLING).attempts = event.attempts
         if isinstance(event, CallSucceeded):
             task = self._open(r, event.task, (S.RUNNING,), CALLING)
             task.next_at = None
@@ -624,11 +619,6 @@ class Engine:
 
     def _undone(self, task: S.TaskRun) -> S.TaskRun:
         return self._current_run.tasks[task.undoes]
-
-    def call_policy(self, run: S.OrderRun, task_id: str):
-        """The retry policy of a task's calls (a Temporal activity's policy is made from it)."""
-        self._current_run = run
-        return self._retry_policy(run.tasks[task_id])
 
     def _retry_policy(self, task: S.TaskRun):
         if task.type == "compensation":

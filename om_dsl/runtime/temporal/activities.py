@@ -3,8 +3,8 @@
 `om.call` calls a downstream system's operation (through the adapters of
 the deployment configuration) or runs an auto task, with the command's
 idempotency key, the same on every attempt, so a system applies it once.
-Its failure is an ApplicationError, non-retryable when the adapter says so
-(a 4xx, a task that cannot load); its details carry the attempt number.
+Its result is what the adapter answered, a failure included (retryable or
+not): the engine core applies the spec's retry policy.
 `om.installed_base` tells a customer's installed base (an entity workflow)
 that an order claims assets, completed, or ended otherwise.
 `om.notify` sends an order event to the listeners, or to the simulated
@@ -36,17 +36,14 @@ class Activities:
 
     @activity.defn(name=CALL)
     def call(self, command: dict) -> dict:
+        """One attempt. What the system answered, a failure included, is the
+        result: the engine core decides, by the spec's policy, what comes next."""
         cmd = decode_value(command)
-        attempt = activity.info().attempt
         if cmd["kind"] == "call":
             result = self.systems.call(cmd["system"], cmd["operation"], cmd["args"], cmd["key"], cmd.get("outputs", []), cmd.get("is_async", False), cmd.get("timeout_ms"))
         else:
             result = self.python_tasks.call(cmd["target"], cmd["args"], cmd["key"])
-        if result.status == "ok":
-            return {"status": "ok", "outputs": encode_value(result.outputs), "attempt": attempt}
-        if result.status == "accepted":
-            return {"status": "accepted", "attempt": attempt}
-        raise ApplicationError(result.message, {"attempt": attempt}, type="CallFailed", non_retryable=not result.retryable)
+        return {"status": result.status, "outputs": encode_value(result.outputs), "message": result.message, "retryable": result.retryable}
 
     @activity.defn(name=NOTIFY)
     def notify(self, command: dict) -> None:
@@ -62,8 +59,19 @@ class Activities:
 
     @activity.defn(name=INSTALLED)
     async def installed_base(self, request: dict) -> None:
-        """Signal the customer's installed base, starting it the first time (signal-with-start)."""
+        """Tell the customer's installed base an order completed (`record`,
+        starting it the first time) or ended otherwise (`release`)."""
+        from temporalio.service import RPCError, RPCStatusCode
+
         from om_dsl.runtime.installed import empty_state
         from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
 
-        await self.client.start_workflow(WORKFLOW, empty_state(), id=workflow_id(request["customer"]), task_queue=QUEUE, start_signal=request["signal"], start_signal_args=request["args"])
+        wid = workflow_id(request["customer"])
+        if request["signal"] == "record":
+            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=request["args"])
+            return
+        try:
+            await self.client.get_workflow_handle(wid).signal(request["signal"], *request["args"])
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:  # no installed base: nothing was claimed
+                raise

@@ -14,7 +14,7 @@ import datetime
 import hashlib
 from typing import Optional
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -27,8 +27,9 @@ from om_dsl.runtime.planning import plan_order
 from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
 
 
-# A query waits for a worker to answer it: not for ever (none may be polling).
+# A query or an update waits for a worker to answer it: not for ever (none may be polling).
 QUERY_TIMEOUT = datetime.timedelta(seconds=10)
+UPDATE_TIMEOUT = datetime.timedelta(seconds=30)
 
 
 class Unreachable(Exception):
@@ -37,6 +38,10 @@ class Unreachable(Exception):
 
 class NoOrder(Exception):
     pass
+
+
+class Unanswered(Exception):
+    """The order did not answer in time: no worker polls its task queue, or it is stuck."""
 
 
 def _problems(exc: Rejected) -> list:
@@ -83,6 +88,9 @@ class TemporalOrders:
             planned = plan_order(rules.catalog, rules, doc, order_id, installed)
         except Rejected as exc:
             return order_id, S.REJECTED, exc.problems
+        refused = self._claim(planned)
+        if refused:
+            return order_id, S.REJECTED, [refused]
         plan_text = getattr(rules, "plan_text", None) or plan_json(rules.catalog)
         start = {
             "order": order_id,
@@ -162,6 +170,34 @@ class TemporalOrders:
                     out.append((oid, t["id"], t["name"], t["product"], t.get("queue")))
         return out
 
+    def _claim(self, planned) -> Optional[Problem]:
+        """Claim the installed assets the order changes, before it starts: None,
+        or the problem when another unfinished order changes one of them."""
+        from temporalio.client import WithStartWorkflowOperation
+        from temporalio.common import WorkflowIDConflictPolicy
+
+        from om_dsl.runtime.installed import changed_assets, empty_state
+        from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
+
+        assets = changed_assets(planned.order)
+        if not assets:
+            return None
+        customer = planned.order.fields.get("customer_account")
+
+        async def go():
+            client = await self.client()
+            start = WithStartWorkflowOperation(WORKFLOW, empty_state(), id=workflow_id(customer), task_queue=QUEUE, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING)
+            try:
+                await client.execute_update_with_start_workflow("claim", {"order": planned.order.id, "assets": assets}, start_workflow_operation=start, rpc_timeout=UPDATE_TIMEOUT)
+            except WorkflowUpdateFailedError as exc:
+                cause = exc.cause
+                if isinstance(cause, ApplicationError) and cause.type == "AssetInFlight":
+                    return Problem("asset_in_flight", cause.message)
+                raise
+            return None
+
+        return self._run(go())
+
     def installed_state(self, customer: Optional[str]) -> dict:
         """The customer's installed base as plain data (empty when it has none yet)."""
         from om_dsl.runtime.installed import empty_state
@@ -213,7 +249,9 @@ class TemporalOrders:
         async def go():
             handle = (await self.client()).get_workflow_handle(order_id)
             try:
-                return await handle.execute_update(name, request)
+                return await handle.execute_update(name, request, rpc_timeout=UPDATE_TIMEOUT)
+            except WorkflowUpdateRPCTimeoutOrCancelledError:
+                raise Unanswered(f"order {order_id} did not answer in {UPDATE_TIMEOUT.total_seconds():g} s (is a worker polling task queue {self.task_queue}?)") from None
             except WorkflowUpdateFailedError as exc:
                 cause = exc.cause
                 raise C.Rejection(cause.message if isinstance(cause, ApplicationError) else str(cause)) from None
@@ -262,6 +300,9 @@ class TemporalOrders:
             except C.Rejection:
                 pass
             raise
+        refused = self._claim(planned)  # a revision may change assets the order did not
+        if refused:
+            raise Rejected([refused])
         return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force})
 
     def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> bool:
@@ -270,7 +311,7 @@ class TemporalOrders:
         async def go():
             handle = (await self.client()).get_workflow_handle(order_of(correlation_id))
             try:
-                await handle.signal("callback", {"id": callback_id or f"callback:{correlation_id}", "key": correlation_id, "outputs": S.encode_value(outputs), "ok": ok, "message": message})
+                await handle.signal("callback", {"id": callback_id or f"callback:{correlation_id}", "key": correlation_id, "outputs": outputs, "ok": ok, "message": message})
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     return False

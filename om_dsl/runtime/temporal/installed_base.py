@@ -3,10 +3,11 @@
 Workflow `InstalledBase`, id `installed-base:CUSTOMER`, holds the customer's
 assets and technical inventory as plain data (om_dsl.runtime.installed),
 and which unfinished order changes which asset (one change in flight per
-asset). Order workflows tell it, through an activity that signals it
-(starting it the first time): `claim` when an order that changes installed
-assets starts, `record` when an order completes (its assets and lines),
-`release` when one ends otherwise; `merge` brings in an embedded store's
+asset). The client claims an order's assets before it starts the order (or
+applies a revision): `claim`, an update (with start) that refuses an asset
+another order has. Order workflows tell it, through an activity, `record`
+when the order completes (its assets and lines; starting it the first
+time) and `release` when it ends otherwise; `merge` brings in an embedded store's
 installed base (`om assets import`). The client reads it (`view`) to plan a
 modify or delete order, and `om assets list` shows it. It never ends: it
 continues as new, with its state, before its history grows long.
@@ -15,6 +16,7 @@ continues as new, with its state, before its history grows long.
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from om_dsl.runtime.engine import state as S
@@ -42,10 +44,18 @@ class InstalledBaseWorkflow:
         await workflow.wait_condition(lambda: workflow.info().get_current_history_length() > LONG_HISTORY and workflow.all_handlers_finished())
         workflow.continue_as_new(self.state)
 
-    @workflow.signal(name="claim")
-    def claim(self, order: str, assets: list) -> None:
+    @workflow.update(name="claim")
+    def claim(self, request: dict) -> dict:
+        """An order is about to change these assets: refused (nothing claimed)
+        when another unfinished order changes one of them."""
+        order, assets = request["order"], request["assets"]
         for asset in assets:
-            self.state["claims"].setdefault(asset, order)
+            busy = self.state["claims"].get(asset)
+            if busy is not None and busy != order:
+                raise ApplicationError(f"`{asset}` is being changed by order {busy}, still in progress: amend that order, or wait for it", asset, busy, type="AssetInFlight", non_retryable=True)
+        for asset in assets:
+            self.state["claims"][asset] = order
+        return {"claimed": list(assets)}
 
     @workflow.signal(name="release")
     def release(self, order: str) -> None:

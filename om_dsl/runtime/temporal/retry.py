@@ -1,43 +1,39 @@
-"""The spec's retry policies as Temporal activity retry policies.
+"""Retry policies of the order workflow's activities.
 
-Temporal retries an activity by itself, without a workflow event per
-attempt, when the policy is one it can express: none, fixed (a constant
-interval) and exponential (a coefficient, a cap). A staggered policy (a list
-of delays) it cannot express: such calls are tried once per activity, and
-the engine core times the retries with durable timers, as it does on the
-embedded engine. Either way the core learns how many attempts were made,
-so "no retry left after N attempts" reads the same on both engines.
+The spec's retry policy is timed by the engine core, on Temporal as on the
+embedded engine: a call that fails is `failed` with its next retry at a
+known time (a durable timer), the operator sees it and may skip it, a
+cancellation or an amendment stops it at once, and a `staggered` policy
+(a list of delays, which Temporal's own retry policy cannot express) works
+like any other. Each attempt is one activity.
+
+Temporal's retry policy covers what the spec's does not: the worker that
+made the call died or hung (the activity timed out), or the adapter itself
+broke. Such an attempt is tried again with the same idempotency key, as the
+embedded runner executes its outbox again after a crash; after
+`CALL_RETRY.maximum_attempts` it counts as one failed, retryable attempt.
 """
 
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 from typing import Optional
 
 from temporalio.common import RetryPolicy
 
-from om_dsl.model.catalog import RetryPolicyDef
+CALL_RETRY = RetryPolicy(initial_interval=datetime.timedelta(seconds=1), backoff_coefficient=2.0, maximum_interval=datetime.timedelta(seconds=30), maximum_attempts=5)
+
+# Notifications and installed-base signals: at least once, tried until delivered.
+DELIVERY_RETRY = RetryPolicy(initial_interval=datetime.timedelta(seconds=1), maximum_interval=datetime.timedelta(minutes=5))
+
+DEFAULT_CALL_TIMEOUT_MS = 300_000  # an operation with no timeout of its own
+ACK_TIMEOUT_MS = 60_000  # an asynchronous operation's acknowledgement (its answer comes later, by callback)
+GRACE_MS = 1_000  # the adapter reports its own timeout first
 
 
-def activity_retry(policy: Optional[RetryPolicyDef]) -> RetryPolicy:
-    """The activity retry policy of a call under the spec's `policy`."""
-    once = RetryPolicy(maximum_attempts=1)
-    if policy is None or policy.kind == "none":
-        return once
-    first = datetime.timedelta(milliseconds=policy.delays_ms[0])
-    if policy.kind == "fixed":
-        return RetryPolicy(initial_interval=first, backoff_coefficient=1.0, maximum_attempts=policy.count + 1 if policy.count is not None else 0)
-    if policy.kind == "exponential":
-        factor = Decimal(policy.factor or "2")
-        if factor < 1:
-            return once
-        # Temporal caps at 100x the first interval unless told: no cap means the longest the policy reaches.
-        cap_ms = policy.cap_ms if policy.cap_ms is not None else int(policy.delays_ms[0] * factor ** max(policy.count or 0, 1))
-        cap = datetime.timedelta(milliseconds=max(cap_ms, policy.delays_ms[0]))
-        return RetryPolicy(initial_interval=first, backoff_coefficient=float(factor), maximum_interval=cap, maximum_attempts=(policy.count or 0) + 1)
-    return once  # staggered: the core retries
-
-
-def retried_by_temporal(policy: Optional[RetryPolicyDef]) -> bool:
-    return activity_retry(policy).maximum_attempts != 1
+def call_timeout(timeout_ms: Optional[int], is_async: bool) -> datetime.timedelta:
+    """An attempt's start-to-close timeout: the operation's timeout (for an
+    asynchronous one, that is the callback's deadline, which the core times:
+    the call itself only waits for the acknowledgement)."""
+    ms = ACK_TIMEOUT_MS if is_async else (timeout_ms or DEFAULT_CALL_TIMEOUT_MS)
+    return datetime.timedelta(milliseconds=ms + GRACE_MS)

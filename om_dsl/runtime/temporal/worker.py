@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from om_dsl.runtime.temporal import catalogs
+from om_dsl.runtime.temporal.client import Unreachable
 from om_dsl.runtime.temporal.activities import Activities
 from om_dsl.runtime.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
 from om_dsl.runtime.temporal.installed_base import InstalledBaseWorkflow
@@ -57,17 +58,25 @@ def make_workers(client: Client, task_queue: str, systems, python_tasks, listene
 
 
 async def pump_callbacks(client: Client, systems, stop: asyncio.Event, every_s: float = 0.1) -> None:
-    """Signal the simulators' queued callbacks to their orders; acknowledge each once signalled."""
+    """Signal the simulators' queued callbacks to their orders; acknowledge each
+    once signalled (or once it is known that no order takes it). A callback
+    that could not be signalled stays queued for the next round."""
+    import logging
+
     loop = asyncio.get_running_loop()
     while not stop.is_set():
-        pending = await loop.run_in_executor(None, systems.pending_callbacks)
-        for callback_id, key, outputs in pending:
-            handle = client.get_workflow_handle(order_of(key))
-            try:
-                await handle.signal("callback", {"id": f"sim:{callback_id}", "key": key, "outputs": outputs, "ok": True, "message": ""})
-            except RPCError:  # no such order (or it finished): nothing will take it
-                pass
-            await loop.run_in_executor(None, systems.ack_callback, callback_id)
+        try:
+            pending = await loop.run_in_executor(None, systems.pending_callbacks)
+            for callback_id, key, outputs in pending:
+                handle = client.get_workflow_handle(order_of(key))
+                try:
+                    await handle.signal("callback", {"id": f"sim:{callback_id}", "key": key, "outputs": outputs, "ok": True, "message": ""})
+                except RPCError as exc:
+                    if exc.status != RPCStatusCode.NOT_FOUND:
+                        raise
+                await loop.run_in_executor(None, systems.ack_callback, callback_id)
+        except Exception:  # noqa: BLE001 - the server is away for a moment: the next round tries again
+            logging.getLogger("om_dsl.worker").warning("callbacks not delivered this round", exc_info=True)
         try:
             await asyncio.wait_for(stop.wait(), every_s)
         except asyncio.TimeoutError:
@@ -108,7 +117,10 @@ async def serve(
 
     for r in rules:  # compiled catalogs serve their own version with their generated modules
         catalogs.register(r, sha_of(r))
-    client = await Client.connect(address, namespace=namespace)
+    try:
+        client = await Client.connect(address, namespace=namespace)
+    except RuntimeError as exc:
+        raise Unreachable(f"cannot reach Temporal at {address}: {exc}") from None
     stop = stop or asyncio.Event()
     orders, installed = make_workers(client, task_queue, systems, python_tasks, listeners)
     receiver = CallbackReceiver(SignalSink(client, asyncio.get_running_loop()), *listen).start() if listen else None

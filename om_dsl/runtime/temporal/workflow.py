@@ -19,22 +19,15 @@ from typing import Optional
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import RetryState
-from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError as ActivityTimeout
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from om_dsl.runtime.engine import core as C
     from om_dsl.runtime.engine import state as S
     from om_dsl.runtime.engine.view import revision_state, task_entries
-    from om_dsl.runtime.installed import changed_assets
     from om_dsl.runtime.temporal.activities import CALL, INSTALLED, NOTIFY
     from om_dsl.runtime.temporal.catalogs import engine_for
-    from om_dsl.runtime.temporal.retry import activity_retry
-
-# An order event reaches its listeners at least once: tried until it is delivered.
-NOTIFY_RETRY = RetryPolicy(initial_interval=datetime.timedelta(seconds=1), maximum_interval=datetime.timedelta(minutes=5))
-DEFAULT_CALL_TIMEOUT_MS = 300_000  # an operation with no timeout of its own
-GRACE_MS = 1_000  # the adapter reports its own timeout first
+    from om_dsl.runtime.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
 
 
 def _instant(ms: int) -> str:
@@ -50,7 +43,8 @@ class OrderWorkflow:
         self.history: list = []
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
-        self.in_flight = 0
+        self.in_flight = 0  # commands running: calls, notifications, installed-base signals
+        self.calls = 0  # of which calls and auto tasks (the order ends when none is left)
         self.dirty = False
         self.alarm: Optional[asyncio.Future] = None
         self.alarm_at: Optional[int] = None
@@ -66,12 +60,9 @@ class OrderWorkflow:
     @workflow.run
     async def run(self, start: dict) -> dict:
         self._take(self.first, recorded=True)
-        claimed = changed_assets(self.run_state)
-        if claimed:  # one change in flight per asset: the customer's installed base knows this order has these
-            self._tell_installed_base("claim", [self.run_state.id, claimed])
         while True:
             r = self.run_state
-            if r.status in S.FINAL and self.in_flight == 0:
+            if r.status in S.FINAL and self.calls == 0:
                 break
             nxt = None if r.status in S.FINAL else self.engine.next_timer(r)
             if nxt is not None and nxt <= self._now():
@@ -81,10 +72,12 @@ class OrderWorkflow:
             self.dirty = False
             await workflow.wait_condition(lambda: self.dirty)
         self._set_alarm(None)
+        # The installed base hears of the outcome now, not after the notifications
+        # (a listener that is down must not hold the customer's assets up).
         r = self.run_state
         if r.status == S.ORDER_COMPLETED:
             self._tell_installed_base("record", [r.id, S.to_data(r)])
-        elif claimed:
+        else:
             self._tell_installed_base("release", [r.id])
         await workflow.wait_condition(lambda: self.in_flight == 0)
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -117,6 +110,7 @@ class OrderWorkflow:
         self.dirty = True
         for cmd in step.commands:
             self.in_flight += 1
+            self.calls += cmd["kind"] != "notify"
             asyncio.ensure_future(self._execute(cmd))
         r = self.run_state
         memo = {"status": r.status, "jeopardy": r.jeopardy, "customer": r.fields.get("customer_account"), "external_id": r.external_id}
@@ -149,46 +143,43 @@ class OrderWorkflow:
     async def _execute(self, cmd: dict) -> None:
         try:
             if cmd["kind"] == "notify":
-                await workflow.execute_local_activity(NOTIFY, S.encode_value(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
-                return
-            if cmd["kind"] == "installed_base":
-                await workflow.execute_local_activity(INSTALLED, cmd["request"], start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=NOTIFY_RETRY)
-                return
-            await self._call(cmd)
+                # A regular activity, not a local one: a listener that is down must not hold the workflow's tasks
+                # (a local activity's retries keep the workflow task open, and every other event waits).
+                await workflow.execute_activity(NOTIFY, S.encode_value(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+            elif cmd["kind"] == "installed_base":
+                await workflow.execute_local_activity(INSTALLED, cmd["request"], start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+            else:
+                try:
+                    await self._call(cmd)
+                finally:
+                    self.calls -= 1
         finally:
             self.in_flight -= 1
             self.dirty = True
 
     async def _call(self, cmd: dict) -> None:
+        """A call or an auto task: one attempt (the core times the retries by
+        the spec's policy); its result back to the core, whatever it is."""
         task = cmd["task"]
-        retry = activity_retry(self.engine.call_policy(self.run_state, task))
-        timeout = datetime.timedelta(milliseconds=(cmd.get("timeout_ms") or DEFAULT_CALL_TIMEOUT_MS) + GRACE_MS)
+        timeout = call_timeout(cmd.get("timeout_ms"), cmd.get("is_async", False))
         try:
-            result = await workflow.execute_activity(CALL, S.encode_value(cmd), start_to_close_timeout=timeout, retry_policy=retry)
-        except ActivityError as err:
+            result = await workflow.execute_activity(CALL, S.encode_value(cmd), start_to_close_timeout=timeout, retry_policy=CALL_RETRY)
+        except ActivityError as err:  # the worker could not make the call (it died, it hung, the adapter broke)
             cause = err.cause
-            attempts: Optional[int] = None
-            retryable = True
-            if isinstance(cause, ApplicationError):
-                message = cause.message
-                retryable = not cause.non_retryable
-                if cause.details and isinstance(cause.details[0], dict):
-                    attempts = cause.details[0].get("attempt")
-            elif isinstance(cause, ActivityTimeout):
-                message = f"no answer within {timeout.total_seconds():g} s"
-            else:
-                message = str(cause or err)
-            if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED and retry.maximum_attempts:
-                attempts = retry.maximum_attempts
-            total = cmd["attempt"] - 1 + attempts if attempts else None
-            self._apply(lambda now: C.CallFailed(task, message, retryable, now, total), tolerate=True)
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            self._apply(lambda now: C.CallFailed(task, f"the call could not be made: {message}", True, now), tolerate=True)
             return
-        total = cmd["attempt"] - 1 + result["attempt"]
         if result["status"] == "ok":
-            outputs = S.decode_value(result["outputs"])
-            self._apply(lambda now: C.CallSucceeded(task, outputs, now, total), tolerate=True)
+            try:
+                outputs = S.decode_value(result["outputs"])
+            except (ArithmeticError, ValueError, TypeError) as exc:  # an answer that cannot be read fails the call, not the workflow
+                self._apply(lambda now: C.CallFailed(task, f"the answer cannot be read: {exc!r}", False, now), tolerate=True)
+                return
+            self._apply(lambda now: C.CallSucceeded(task, outputs, now), tolerate=True)
+        elif result["status"] == "accepted":
+            self._apply(lambda now: C.CallAccepted(task, now), tolerate=True)
         else:
-            self._apply(lambda now: C.CallAccepted(task, now, total), tolerate=True)
+            self._apply(lambda now: C.CallFailed(task, result["message"], result["retryable"], now), tolerate=True)
 
     # ---- what happens to the order ----------------------------------------------------------------
 
@@ -199,8 +190,11 @@ class OrderWorkflow:
             return
         if cb.get("id"):
             self.callbacks.add(cb["id"])
-        outputs = S.decode_value(cb.get("outputs") or {})
-        self._apply(lambda now: C.CallbackReceived(cb["key"], outputs, cb.get("ok", True), cb.get("message", ""), now), tolerate=True)
+        outputs = cb.get("outputs") or {}  # a system's JSON, as it sent it (as on the embedded engine)
+        if not isinstance(outputs, dict):
+            self.history.append({"at": self._now(), "subject": "order", "from": None, "to": None, "cause": f"callback {cb.get('key')} ignored: its outputs are not a JSON object"})
+            return
+        self._apply(lambda now: C.CallbackReceived(str(cb.get("key")), outputs, bool(cb.get("ok", True)), str(cb.get("message", "")), now), tolerate=True)
 
     @workflow.update(name="complete_task")
     def complete_task(self, req: dict) -> dict:
