@@ -18,7 +18,6 @@ import datetime
 from typing import Optional
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -173,7 +172,8 @@ class OrderWorkflow:
             try:
                 outputs = S.decode_value(result["outputs"])
             except (ArithmeticError, ValueError, TypeError) as exc:  # an answer that cannot be read fails the call, not the workflow
-                self._apply(lambda now: C.CallFailed(task, f"the answer cannot be read: {exc!r}", False, now), tolerate=True)
+                why = f"the answer cannot be read: {exc!r}"
+                self._apply(lambda now: C.CallFailed(task, why, False, now), tolerate=True)
                 return
             self._apply(lambda now: C.CallSucceeded(task, outputs, now), tolerate=True)
         elif result["status"] == "accepted":
