@@ -119,6 +119,14 @@ def test_usage_errors_on_temporal(cli, tmp_path):
     assert unreachable.returncode == 3 and "cannot reach Temporal at 127.0.0.1:1" in unreachable.stderr and "Traceback" not in unreachable.stderr
     embedded_worker = subprocess.run([om_binary(), "worker", "--engine", "embedded"], capture_output=True, text=True, timeout=60)
     assert embedded_worker.returncode == 2 and "no workers" in embedded_worker.stderr
+    # No worker polls this queue: a query and an update give up, and say why (exit 3).
+    cli.env.update(OM_TEMPORAL_QUERY_TIMEOUT_S="2", OM_TEMPORAL_UPDATE_TIMEOUT_S="2")
+    oid = f"NOWORKER-{uuid.uuid4().hex[:8]}"
+    cli.om("run", ACME, order_file(tmp_path, "fiber-minimal.json", oid), check=0)
+    shown = cli.om("orders", "show", oid, check=3)
+    assert "is a worker polling task queue" in shown.stderr and "Traceback" not in shown.stderr
+    completed = cli.om("tasks", "complete", oid, "1/D1:install_visit", check=3)
+    assert "did not answer in 2 s" in completed.stderr and "check with `om orders show`" in completed.stderr
 
 
 def test_an_attempt_waits_for_the_operation_or_for_an_acknowledgement():

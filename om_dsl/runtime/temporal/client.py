@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import hashlib
+import os
 from typing import Optional
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -28,8 +29,8 @@ from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_
 
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
-QUERY_TIMEOUT = datetime.timedelta(seconds=10)
-UPDATE_TIMEOUT = datetime.timedelta(seconds=30)
+QUERY_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_QUERY_TIMEOUT_S", "10")))
+UPDATE_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_UPDATE_TIMEOUT_S", "30")))
 
 
 class Unreachable(Exception):
@@ -249,9 +250,13 @@ class TemporalOrders:
         async def go():
             handle = (await self.client()).get_workflow_handle(order_id)
             try:
-                return await handle.execute_update(name, request, rpc_timeout=UPDATE_TIMEOUT)
-            except WorkflowUpdateRPCTimeoutOrCancelledError:
-                raise Unanswered(f"order {order_id} did not answer in {UPDATE_TIMEOUT.total_seconds():g} s (is a worker polling task queue {self.task_queue}?)") from None
+                # The SDK polls until a worker accepts the update, without an end of its own.
+                return await asyncio.wait_for(handle.execute_update(name, request, rpc_timeout=UPDATE_TIMEOUT), UPDATE_TIMEOUT.total_seconds())
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, asyncio.TimeoutError):
+                raise Unanswered(
+                    f"order {order_id} did not answer in {UPDATE_TIMEOUT.total_seconds():g} s (is a worker polling task queue {self.task_queue}?); "
+                    "the request may still be applied when a worker picks the order up: check with `om orders show`"
+                ) from None
             except WorkflowUpdateFailedError as exc:
                 cause = exc.cause
                 raise C.Rejection(cause.message if isinstance(cause, ApplicationError) else str(cause)) from None
