@@ -214,3 +214,18 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
         with __import__("urllib.request").request.urlopen(server.url + "/_effects") as r:
             effects = [e for e in json.loads(r.read()) if e["key"].startswith(oid + ":")]
         assert [e["operation"] for e in effects] == ["port_number"] and "waiting for a person" in shown
+
+
+def test_the_temporal_demo_script_runs(tmp_path):
+    """examples/run-acme-temporal.sh (docs/scale-out.md): its own dev server, two workers,
+    the example orders to completed, the installed base shown."""
+    for part in ("examples", "generated"):
+        shutil.copytree(ROOT / part, tmp_path / part)
+    scripts = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": scripts + os.pathsep + os.environ.get("PATH", "")}
+    done = subprocess.run(["sh", str(tmp_path / "examples" / "run-acme-temporal.sh")], capture_output=True, text=True, env=env, timeout=240)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "order ORD-1107 rejected" in done.stdout + done.stderr
+    assert all(f"ORD-{n}         completed" in out for n in (1001, 1002, 1003)), out
+    assert "AST-ORD-1001-1               HOME_FIBER         active" in out
