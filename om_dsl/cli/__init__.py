@@ -104,6 +104,15 @@ def _installed_base(db_path: str):
         raise click.UsageError(str(exc)) from None
 
 
+def read_input(path: str) -> str:
+    """An input file's text (an order, a revision); a usage error when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.UsageError(f"cannot read {path}: {exc}") from None
+
+
 def _load_rules(source: str, catalog: str | None, engine: str):
     """A compiled catalog folder (generated code) or specs (the interpreter)."""
     from pathlib import Path
@@ -166,10 +175,7 @@ def plan(source: str, order: str, fmt: str, catalog: str | None, db_path: str | 
 
     rules = _load_rules(source, catalog, engine)
     installed = _installed_base(db_path) if db_path is not None else None
-    try:
-        text = open(order, encoding="utf-8").read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.UsageError(f"cannot read {order}: {exc}") from None
+    text = read_input(order)
     order_id = None
     try:
         doc = parse_document(text)

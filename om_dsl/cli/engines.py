@@ -14,13 +14,12 @@ import contextlib
 import functools
 import json
 import sys
-from pathlib import Path
 from typing import Optional
 
 import attrs
 import click
 
-from om_dsl.cli import _load_rules, main
+from om_dsl.cli import _load_rules, main, read_input
 
 EMBEDDED, TEMPORAL = "embedded", "temporal"
 CLIENT_USED = False  # the process then ends without teardown (see om_dsl.cli.entry)
@@ -38,17 +37,9 @@ class Target:
         return self.engine == TEMPORAL
 
 
-def _temporal_defaults():
-    try:
-        from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE
-    except ImportError:  # pragma: no cover - the package is part of om_dsl
-        return "127.0.0.1:7233", "default", "om-orders"
-    return DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE
-
-
 def engine_options(f):
     """Add --engine, --address, --namespace, --task-queue; the command gets `target`."""
-    address, namespace, queue = _temporal_defaults()
+    from om_dsl.runtime.temporal import DEFAULT_ADDRESS as address, DEFAULT_NAMESPACE as namespace, DEFAULT_TASK_QUEUE as queue  # no temporalio needed
 
     @functools.wraps(f)
     def wrapper(*args, engine, address, namespace, task_queue, **kw):
@@ -112,11 +103,7 @@ def submit_files(submit, paths) -> tuple[list, bool]:
     submitted = []
     for path in paths:
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise click.UsageError(f"cannot read {path}: {exc}") from None
-        try:
-            order_id, status, problems = submit(text)
+            order_id, status, problems = submit(read_input(path))
         except Rejected as exc:
             click.echo(report.rejection_text(exc), nl=False, err=True)
             rejected = True

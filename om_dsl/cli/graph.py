@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from om_dsl.cli import _installed_base, _load_rules, main
+from om_dsl.cli import _installed_base, _load_rules, main, read_input
 
 FORMATS = ["dot", "mermaid", "svg", "html"]
 
@@ -27,11 +27,7 @@ def _planned(rules, order: str, db_path: Optional[str]):
     from om_dsl.runtime.planning import plan_order
 
     installed = _installed_base(db_path) if db_path is not None else None
-    try:
-        with open(order, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.UsageError(f"cannot read {order}: {exc}") from None
+    text = read_input(order)
     order_id = None
     try:
         doc = parse_document(text)

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from om_dsl.cli import engines, main
+from om_dsl.cli import engines, main, read_input
 from om_dsl.cli.engines import engine_options
 from om_dsl.cli.orders import _db_option, _fmt_option, _open_store, _progress, _run_options, _summary, assets, orders, session, tasks  # noqa: F401
 
@@ -363,10 +363,7 @@ def orders_amend(order_id, revision, force, by, quiet, db_path, systems_db, cloc
     from om_dsl.runtime import report
     from om_dsl.runtime.order import Rejected
 
-    try:
-        text = open(revision, encoding="utf-8").read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.UsageError(f"cannot read {revision}: {exc}") from None
+    text = read_input(revision)
 
     def amend(runner):
         try:

@@ -45,10 +45,6 @@ class Unanswered(Exception):
     """The order did not answer in time: no worker polls its task queue, or it is stuck."""
 
 
-def _problems(exc: Rejected) -> list:
-    return [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
-
-
 class TemporalOrders:
     """A connection to a Temporal namespace; each method is one call (blocking)."""
 
@@ -232,15 +228,6 @@ class TemporalOrders:
         async def go():
             client = await self.client()
             return sorted([wf.id.split(":", 1)[1] async for wf in client.list_workflows(f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{QUEUE}" AND ExecutionStatus = "Running"')])
-
-        return self._run(go())
-
-    def wait(self, order_id: str, timeout_s: float = 60.0) -> dict:
-        """Wait for the order's workflow to end; its result."""
-
-        async def go():
-            handle = (await self.client()).get_workflow_handle(order_id)
-            return await asyncio.wait_for(handle.result(), timeout_s)
 
         return self._run(go())
 

@@ -29,6 +29,9 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.runtime.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
 
 
+CALLS = ("call", "python")  # the commands that make a call (notifications and installed-base signals do not)
+
+
 def _instant(ms: int) -> str:
     return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -58,7 +61,9 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, start: dict) -> dict:
-        self._take(self.first, recorded=True)
+        for cmd in self.first.commands:
+            self._launch(cmd)
+        self._update_memo()
         while True:
             r = self.run_state
             if r.status in S.FINAL and self.calls == 0:
@@ -102,15 +107,19 @@ class OrderWorkflow:
     def _now(self) -> int:
         return int(workflow.now().timestamp() * 1000)
 
-    def _take(self, step: C.Step, recorded: bool = False) -> None:
-        if not recorded:
-            self.run_state = step.run
-            self.history.extend(step.history)
+    def _take(self, step: C.Step) -> None:
+        self.run_state = step.run
+        self.history.extend(step.history)
         self.dirty = True
         for cmd in step.commands:
-            self.in_flight += 1
-            self.calls += cmd["kind"] != "notify"
-            asyncio.ensure_future(self._execute(cmd))
+            self._launch(cmd)
+        self._update_memo()
+
+    def _note(self, cause: str) -> None:
+        """A line of the order's history that changes no state (an event ignored, a revision refused)."""
+        self.history.append({"at": self._now(), "subject": "order", "from": None, "to": None, "cause": cause})
+
+    def _update_memo(self) -> None:
         r = self.run_state
         memo = {"status": r.status, "jeopardy": r.jeopardy, "customer": r.fields.get("customer_account"), "external_id": r.external_id}
         if memo != self.memo:
@@ -127,7 +136,7 @@ class OrderWorkflow:
         except C.Rejection as exc:
             if not tolerate:
                 raise ApplicationError(str(exc), type="Rejection", non_retryable=True) from None
-            self.history.append({"at": now, "subject": "order", "from": None, "to": None, "cause": f"ignored: {exc}"})
+            self._note(f"ignored: {exc}")
             return None
         self._take(step)
         return step
@@ -135,9 +144,13 @@ class OrderWorkflow:
     # ---- commands as activities -------------------------------------------------------------------
 
     def _tell_installed_base(self, signal: str, args: list) -> None:
-        request = {"customer": self.run_state.fields.get("customer_account"), "signal": signal, "args": args}
+        self._launch({"kind": "installed_base", "request": {"customer": self.run_state.fields.get("customer_account"), "signal": signal, "args": args}})
+
+    def _launch(self, cmd: dict) -> None:
+        """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left)."""
         self.in_flight += 1
-        asyncio.ensure_future(self._execute({"kind": "installed_base", "request": request}))
+        self.calls += cmd["kind"] in CALLS
+        asyncio.ensure_future(self._execute(cmd))
 
     async def _execute(self, cmd: dict) -> None:
         try:
@@ -192,7 +205,7 @@ class OrderWorkflow:
             self.callbacks.add(cb["id"])
         outputs = cb.get("outputs") or {}  # a system's JSON, as it sent it (as on the embedded engine)
         if not isinstance(outputs, dict):
-            self.history.append({"at": self._now(), "subject": "order", "from": None, "to": None, "cause": f"callback {cb.get('key')} ignored: its outputs are not a JSON object"})
+            self._note(f"callback {cb.get('key')} ignored: its outputs are not a JSON object")
             return
         self._apply(lambda now: C.CallbackReceived(str(cb.get("key")), outputs, bool(cb.get("ok", True)), str(cb.get("message", "")), now), tolerate=True)
 
@@ -225,13 +238,13 @@ class OrderWorkflow:
         self.revisions.append(entry)
         if req.get("refused"):  # not a valid order: planning refused it
             entry.update(status="refused", why=req["refused"])
-            self.history.append({"at": entry["at"], "subject": "order", "from": None, "to": None, "cause": f"revision {revision} refused: it is not a valid order"})
+            self._note(f"revision {revision} refused: it is not a valid order")
             raise ApplicationError(req["refused"], type="Rejection", non_retryable=True)
         try:
             step = self._apply(lambda now: C.Amend(revision, req["plan"], req["by"], bool(req.get("force")), now))
         except ApplicationError as exc:
             entry.update(status="refused", why=exc.message)
-            self.history.append({"at": entry["at"], "subject": "order", "from": None, "to": None, "cause": f"revision {revision} refused: {exc.message}"})
+            self._note(f"revision {revision} refused: {exc.message}")
             raise
         return {**self._answer(step), "revision": revision}
 
