@@ -295,3 +295,17 @@ def test_the_installed_base_as_plain_data_matches_the_store(tmp_path):
         assert kept == stored, name
     installed = from_state(state)
     assert installed.asset(FIBER).status == "ended" and installed.lines_of(FIBER) == []
+
+
+def test_the_store_reads_only_the_part_of_the_installed_base_an_order_touches(base, tmp_path):
+    """assetize reads the assets and lines an order names, in chunks (SQLite bounds parameters), not the customer's whole base."""
+    shutil.copy(base / "om.db", tmp_path / "part.db")
+    from om_dsl.runtime.store import Store
+
+    store = Store(str(tmp_path / "part.db"))
+    ids = [f"AST-NONE-{n}" for n in range(1200)] + [FIBER]
+    keys = [f"AST-NONE-{n}/D1" for n in range(1200)] + [f"{FIBER}/D1"]
+    part = store._installed_part(store.db, ids, keys)
+    assert list(part["assets"]) == [FIBER] and list(part["inventory"]) == [f"{FIBER}/D1"]
+    assert set(store.installed_states()["ACC-200"]["assets"]) == {FIBER, ROUTER, MESH_1, MESH_2}
+    store.close()

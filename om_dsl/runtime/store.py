@@ -497,83 +497,79 @@ class Store:
     def assetize(self, db, run: S.OrderRun, now: int) -> None:
         """A completed order updates the customer's installed base: assets of
         its items are created (add), updated (modify) or ended (delete);
-        inventory lines likewise, by their stable key."""
-        customer = run.fields.get("customer_account")
-        asset_of = {item.id: item.asset_id or f"AST-{run.id}-{item.id}" for item in run.items}
-        for item in run.items:
-            asset_id = asset_of[item.id]
-            values = json.dumps(S.encode_value(item.values), sort_keys=True)
-            if item.action == "delete":
-                db.execute("UPDATE assets SET status = 'ended', order_id = ?, item_id = ?, updated_at = ? WHERE id = ?", (run.id, item.id, now, asset_id))
-                continue
-            if item.action == "noChange":
-                continue
-            parent = asset_of.get(item.parent) if item.parent else None
-            db.execute(
-                "INSERT INTO assets (id, customer, product, attributes, parent, order_id, item_id, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'active', ?) "
-                "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, order_id = excluded.order_id, item_id = excluded.item_id, updated_at = excluded.updated_at",
-                (asset_id, customer, item.product, values, parent, run.id, item.id, now),
-            )
-        for line_id, line in run.lines.items():
-            key = line.key or f"{run.id}/{line_id}"
-            if line.action == "delete":
-                db.execute("UPDATE inventory SET status = 'ended', order_id = ?, line = ?, updated_at = ? WHERE line_key = ? AND status = 'active'", (run.id, line_id, now, key))
-                continue
-            if line.action == "noChange":
-                continue
-            outputs = {}
-            before = db.execute("SELECT outputs FROM inventory WHERE id = ?", (f"INV-{key}",)).fetchone()
-            if before is not None and line.action == "modify":  # what earlier orders' tasks gave stays, unless redone
-                outputs.update(S.decode_value(json.loads(before[0])))
-            outputs.update({t.name: t.outputs for t in run.tasks.values() if t.line == line_id and t.outputs and t.id == f"{line_id}:{t.name}"})
-            db.execute(
-                "INSERT INTO inventory (id, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, line_key, source_asset, rule) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, outputs = excluded.outputs, order_id = excluded.order_id, line = excluded.line, "
-                "status = 'active', updated_at = excluded.updated_at",
-                (
-                    f"INV-{key}",
-                    customer,
-                    asset_of.get(line.bundle) if line.bundle else None,
-                    line.product,
-                    json.dumps(S.encode_value(line.values), sort_keys=True),
-                    json.dumps(S.encode_value(outputs), sort_keys=True),
-                    run.id,
-                    line_id,
-                    now,
-                    key,
-                    line.source_asset,
-                    line.rule,
-                ),
-            )
+        inventory lines likewise, by their stable key. What changes is
+        `installed.record_order`'s, the same rule the Temporal engine keeps
+        its installed bases by; the store writes back what it touched."""
+        from om_dsl.runtime.installed import record_order
+
+        asset_ids = [item.asset_id or f"AST-{run.id}-{item.id}" for item in run.items]
+        keys = [line.key or f"{run.id}/{line_id}" for line_id, line in run.lines.items()]
+        state = self._installed_part(db, asset_ids, keys)  # only what the order can touch: not the customer's whole base
+        record_order(state, run, now)
+        for a in state["assets"].values():
+            if a["order"] == run.id and a["updated_at"] == now:
+                db.execute(
+                    "INSERT INTO assets (id, customer, product, attributes, parent, order_id, item_id, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, order_id = excluded.order_id, item_id = excluded.item_id, status = excluded.status, updated_at = excluded.updated_at",
+                    (a["id"], a["customer"], a["product"], json.dumps(a["attributes"], sort_keys=True), a["parent"], run.id, a["item"], a["status"], now),
+                )
+        for key, v in state["inventory"].items():
+            if v["order"] == run.id and v["updated_at"] == now:
+                db.execute(
+                    "INSERT INTO inventory (id, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, line_key, source_asset, rule) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, outputs = excluded.outputs, order_id = excluded.order_id, line = excluded.line, "
+                    "status = excluded.status, updated_at = excluded.updated_at",
+                    (f"INV-{key}", v["customer"], v["asset"], v["product"], json.dumps(v["attributes"], sort_keys=True), json.dumps(v["outputs"], sort_keys=True), run.id, v["line"], v["status"], now, key, v["source_asset"], v["rule"]),
+                )
 
     def assets(self, customer: Optional[str] = None) -> list:
         return _filtered(self.db, "SELECT id, customer, product, attributes, parent, order_id, status FROM assets", "id", customer=customer)
 
     def installed_states(self) -> dict:
         """Each customer's installed base as plain data (om_dsl.runtime.installed), to move it to Temporal."""
-        from om_dsl.runtime.installed import empty_state
-
         states: dict = {}
-        for id_, customer, product, attributes, parent, order_id, item_id, status, at in self.db.execute(
-            "SELECT id, customer, product, attributes, parent, order_id, item_id, status, updated_at FROM assets ORDER BY id"
+        self._read_installed(self.db, lambda customer: states.setdefault(customer, _empty_state()))
+        return states
+
+    def _installed_part(self, db, asset_ids: list, keys: list) -> dict:
+        """These assets and inventory lines (those that exist) as plain data."""
+        state = _empty_state()
+        for n in range(0, max(len(asset_ids), len(keys)), 500):  # (SQLite's bound on parameters)
+            a, k = tuple(asset_ids[n : n + 500]), tuple(f"INV-{key}" for key in keys[n : n + 500])
+            self._read_installed(db, lambda _: state, (f" WHERE id IN ({','.join('?' * len(a)) or 'NULL'})", a), (f" WHERE id IN ({','.join('?' * len(k)) or 'NULL'})", k))
+        return state
+
+    @staticmethod
+    def _read_installed(db, state_of, assets: tuple = ("", ()), inventory: tuple = ("", ())) -> None:
+        """Rows of assets and inventory (each a WHERE clause and its arguments) into `state_of(customer)`."""
+        where, args = assets
+        for id_, cust, product, attributes, parent, order_id, item_id, status, at in db.execute(
+            f"SELECT id, customer, product, attributes, parent, order_id, item_id, status, updated_at FROM assets{where} ORDER BY id", args
         ):
-            state = states.setdefault(customer, empty_state())
-            state["assets"][id_] = {"id": id_, "customer": customer, "product": product, "attributes": json.loads(attributes), "parent": parent, "order": order_id, "item": item_id, "status": status, "updated_at": at}
-        for key, customer, asset, product, attributes, outputs, order_id, line, status, at, source_asset, rule in self.db.execute(
-            "SELECT line_key, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, source_asset, rule FROM inventory ORDER BY line_key"
+            state_of(cust)["assets"][id_] = {
+                "id": id_, "customer": cust, "product": product, "attributes": json.loads(attributes), "parent": parent, "order": order_id, "item": item_id, "status": status, "updated_at": at,
+            }
+        where, args = inventory
+        for id_, key, cust, asset, product, attributes, outputs, order_id, line, status, at, source_asset, rule in db.execute(
+            f"SELECT id, line_key, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, source_asset, rule FROM inventory{where} ORDER BY id", args
         ):
-            state = states.setdefault(customer, empty_state())
-            state["inventory"][key] = {
-                "key": key, "customer": customer, "asset": asset, "product": product, "attributes": json.loads(attributes), "outputs": json.loads(outputs),
+            key = key or id_.removeprefix("INV-")  # (rows from before line keys were stored)
+            state_of(cust)["inventory"][key] = {
+                "key": key, "customer": cust, "asset": asset, "product": product, "attributes": json.loads(attributes), "outputs": json.loads(outputs),
                 "order": order_id, "line": line, "status": status, "updated_at": at, "source_asset": source_asset, "rule": rule,
             }
-        return states
 
     def inventory(self, customer: Optional[str] = None) -> list:
         query = "SELECT id, customer, asset_id, product, attributes, outputs, order_id, line, status FROM inventory"
         return _filtered(self.db, query, "id", customer=customer)
 
+
+
+def _empty_state() -> dict:
+    from om_dsl.runtime.installed import empty_state
+
+    return empty_state()
 
 
 def _row_changed(task: S.TaskRun, before: Optional[S.OrderRun]) -> bool:
