@@ -10,9 +10,9 @@ line it changes.
 Planning reads the installed base through `InstalledBase`; the store is one
 (`StoreInstalledBase`), a dict another (`InstalledBase` itself, made from
 plain data by `from_state`). `record_order` applies a completed order to
-that plain data as `Store.assetize` does to the store: the Temporal engine
-keeps each customer's installed base that way (a test holds the two to
-the same result).
+that plain data: the one rule for both engines (the store's `assetize`
+applies it to the rows the order names; the Temporal engine keeps each
+customer's installed base that way).
 """
 
 from __future__ import annotations
@@ -93,9 +93,10 @@ def changed_assets(run) -> list[str]:
 
 
 def record_order(state: dict, run, now: int) -> None:
-    """A completed order (an engine `OrderRun`) updates the installed base,
-    as `Store.assetize` does: assets of its items are created, updated or
-    ended; inventory lines likewise, by their stable key."""
+    """A completed order (an engine `OrderRun`) updates the installed base:
+    assets of its items are created, updated or ended; inventory lines
+    likewise, by their stable key. Every entry it touches gets the order's
+    id and `now`."""
     from om_dsl.runtime.engine.state import encode_value
 
     assets, inventory = state["assets"], state["inventory"]
