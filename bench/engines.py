@@ -40,16 +40,14 @@ from om_dsl.runtime.generated import GeneratedRules  # noqa: E402
 def temporal_run(address: str, n: int, workers: int) -> float:
     from temporalio.client import Client, WorkflowUpdateFailedError
 
-    from om_dsl.model.canonical import sources_json
     from om_dsl.runtime.adapters import PythonTasks, Systems
     from om_dsl.runtime.config import Config
-    from om_dsl.runtime.engine import core as C
     from om_dsl.runtime.intake import parse_document
     from om_dsl.runtime.planning import plan_order
-    from om_dsl.runtime.runner import sha_of
     from om_dsl.runtime.simulators import Simulators
     from om_dsl.runtime.temporal import WORKFLOW
     from om_dsl.runtime.temporal import worker as W
+    from om_dsl.runtime.temporal.client import TemporalOrders
 
     rules = GeneratedRules(ACME)
     folder = Path(tempfile.mkdtemp(prefix="om-bench-temporal-"))
@@ -72,16 +70,13 @@ def temporal_run(address: str, n: int, workers: int) -> float:
     thread.start()
     ready.wait(30)
     doc = json.loads((ORDERS / "fiber-minimal.json").read_text())
-    sha = sha_of(rules)
-    plan_text = rules.plan_text
-    sources = sources_json(rules.catalog)
+    inputs = TemporalOrders(rules=rules)  # (what `om run` starts a workflow with; it connects to nothing here)
 
     async def one(client, i):
         oid = f"T-{queue}-{i}"
         doc_i = dict(doc, id=oid)
         planned = plan_order(rules.catalog, rules, parse_document(json.dumps(doc_i)), oid)
-        start = {"order": oid, "catalog": sha, "plan": plan_text, "sources": sources, "snapshot": C.plan_snapshot(planned, oid), "document": json.dumps(doc_i)}
-        handle = await client.start_workflow(WORKFLOW, start, id=oid, task_queue=queue)
+        handle = await client.start_workflow(WORKFLOW, inputs.workflow_input(planned), id=oid, task_queue=queue)
         while True:  # complete the visit as soon as it is open: the update says when it is not yet
             try:
                 await handle.execute_update("complete_task", {"task": "1/D1:install_visit", "data": {}, "by": "bench"})
@@ -98,6 +93,7 @@ def temporal_run(address: str, n: int, workers: int) -> float:
         return time.perf_counter() - begin
 
     elapsed = asyncio.run(drive())
+    inputs.close()
     loop.call_soon_threadsafe(stop.set)
     thread.join(30)
     simulators.close()

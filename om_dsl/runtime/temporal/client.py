@@ -54,6 +54,7 @@ class TemporalOrders:
         self.installed = installed  # the installed base new orders are planned against (None: empty)
         self._loop = asyncio.new_event_loop()
         self._client: Optional[Client] = None
+        self._catalog_version: Optional[dict] = None
 
     def close(self) -> None:
         self._loop.close()
@@ -71,10 +72,21 @@ class TemporalOrders:
 
     # ---- submitting ------------------------------------------------------------------------------------
 
+    def workflow_input(self, planned) -> dict:
+        """An order workflow's input: the order as planned, and the catalog version it runs on."""
+        return {"order": planned.order.id, **self._version(), "snapshot": C.plan_snapshot(planned, planned.order.id)}
+
+    def _version(self) -> dict:
+        """The compiled catalog new orders start on, as their workflows' input carries it (made once)."""
+        if self._catalog_version is None:
+            from om_dsl.model.canonical import plan_json, sources_json
+
+            plan_text = getattr(self.rules, "plan_text", None) or plan_json(self.rules.catalog)
+            self._catalog_version = {"catalog": hashlib.sha256(plan_text.encode("utf-8")).hexdigest(), "plan": plan_text, "sources": sources_json(self.rules.catalog)}
+        return self._catalog_version
+
     def submit(self, text: str, order_id: Optional[str] = None):
         """Plan and start an order; returns (order id, status, problems) like the embedded runner."""
-        from om_dsl.model.canonical import plan_json, sources_json
-
         rules = self.rules
         doc = parse_document(text)
         order_id = order_id or document_id(doc)
@@ -88,15 +100,7 @@ class TemporalOrders:
         refused = self._claim(planned)
         if refused:
             return order_id, S.REJECTED, [refused]
-        plan_text = getattr(rules, "plan_text", None) or plan_json(rules.catalog)
-        start = {
-            "order": order_id,
-            "catalog": hashlib.sha256(plan_text.encode("utf-8")).hexdigest(),
-            "plan": plan_text,
-            "sources": sources_json(rules.catalog),
-            "snapshot": C.plan_snapshot(planned, order_id),
-            "document": text,
-        }
+        start = self.workflow_input(planned)
 
         async def go():
             client = await self.client()
@@ -282,7 +286,7 @@ class TemporalOrders:
             version = self._query(order_id, "plan")
         except NoOrder as exc:
             raise C.Rejection(str(exc)) from None
-        rules = self.rules if self.rules is not None and _sha(self.rules) == version["catalog"] else Interpreter(loads(version["plan"], version["sources"]))
+        rules = self.rules if self.rules is not None and self._version()["catalog"] == version["catalog"] else Interpreter(loads(version["plan"], version["sources"]))
         installed = self.installed if self.installed is not None else self.installed_base(customer_of(doc))
         try:
             planned = plan_order(rules.catalog, rules, doc, order_id, installed)
@@ -311,12 +315,6 @@ class TemporalOrders:
             return True
 
         return self._run(go())
-
-
-def _sha(rules) -> str:
-    from om_dsl.runtime.runner import sha_of
-
-    return sha_of(rules)
 
 
 def wait_until(orders: TemporalOrders, order_id: str, predicate, timeout_s: float = 60.0, every_s: float = 0.1) -> dict:
