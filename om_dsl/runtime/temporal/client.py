@@ -302,19 +302,27 @@ class TemporalOrders:
         return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force})
 
     def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> bool:
-        from om_dsl.runtime.temporal.worker import order_of
-
         async def go():
-            handle = (await self.client()).get_workflow_handle(order_of(correlation_id))
-            try:
-                await handle.signal("callback", {"id": callback_id or f"callback:{correlation_id}", "key": correlation_id, "outputs": outputs, "ok": ok, "message": message})
-            except RPCError as exc:
-                if exc.status == RPCStatusCode.NOT_FOUND:
-                    return False
-                raise
-            return True
+            return await signal_callback(await self.client(), callback_id or f"callback:{correlation_id}", correlation_id, outputs, ok, message)
 
         return self._run(go())
+
+
+def order_of(correlation_id: str) -> str:
+    """The order a call's correlation id (ORDER:TASK:N) belongs to."""
+    return correlation_id.split(":", 1)[0]
+
+
+async def signal_callback(client: Client, callback_id: str, correlation_id: str, outputs: dict, ok: bool, message: str) -> bool:
+    """An asynchronous operation's answer, to its order's workflow (which drops
+    a callback id it has seen); False when no such order runs."""
+    try:
+        await client.get_workflow_handle(order_of(correlation_id)).signal("callback", {"id": callback_id, "key": correlation_id, "outputs": outputs, "ok": ok, "message": message})
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 def wait_until(orders: TemporalOrders, order_id: str, predicate, timeout_s: float = 60.0, every_s: float = 0.1) -> dict:

@@ -18,12 +18,11 @@ import concurrent.futures
 from typing import Optional, Sequence
 
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from om_dsl.runtime.temporal import catalogs
-from om_dsl.runtime.temporal.client import Unreachable
+from om_dsl.runtime.temporal.client import Unreachable, signal_callback
 from om_dsl.runtime.temporal.activities import Activities
 from om_dsl.runtime.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
 from om_dsl.runtime.temporal.installed_base import InstalledBaseWorkflow
@@ -32,10 +31,6 @@ from om_dsl.runtime.temporal.workflow import OrderWorkflow
 # The engine core and its rules are pure and deterministic: the workflows of a
 # worker share one copy of them instead of re-importing them per workflow.
 PASSTHROUGH = ("om_dsl", "attrs", "lark", "jinja2", "click")
-
-
-def order_of(correlation_id: str) -> str:
-    return correlation_id.split(":", 1)[0]
 
 
 def _sandbox() -> SandboxedWorkflowRunner:
@@ -68,12 +63,7 @@ async def pump_callbacks(client: Client, systems, stop: asyncio.Event, every_s: 
         try:
             pending = await loop.run_in_executor(None, systems.pending_callbacks)
             for callback_id, key, outputs in pending:
-                handle = client.get_workflow_handle(order_of(key))
-                try:
-                    await handle.signal("callback", {"id": f"sim:{callback_id}", "key": key, "outputs": outputs, "ok": True, "message": ""})
-                except RPCError as exc:
-                    if exc.status != RPCStatusCode.NOT_FOUND:
-                        raise
+                await signal_callback(client, f"sim:{callback_id}", key, outputs, True, "")  # (no such order: nothing takes it)
                 await loop.run_in_executor(None, systems.ack_callback, callback_id)
         except Exception:  # noqa: BLE001 - the server is away for a moment: the next round tries again
             logging.getLogger("om_dsl.worker").warning("callbacks not delivered this round", exc_info=True)
@@ -91,16 +81,10 @@ class SignalSink:
         self.client, self.loop, self.timeout_s = client, loop, timeout_s
 
     def receive(self, callback_id: str, correlation_id: str, payload: dict) -> bool:
-        async def go():
-            handle = self.client.get_workflow_handle(order_of(correlation_id))
-            try:
-                await handle.signal("callback", {"id": callback_id, "key": correlation_id, "outputs": payload["outputs"], "ok": payload["status"] == "ok", "message": payload["message"]})
-            except RPCError as exc:
-                if exc.status != RPCStatusCode.NOT_FOUND:
-                    raise  # not kept: the receiver answers 503, the system sends it again
-                # no such order (or it finished): like the embedded inbox, taken and dropped
-
-        asyncio.run_coroutine_threadsafe(go(), self.loop).result(self.timeout_s)
+        # An error other than "no such order" reaches the receiver: it answers 503, the system sends it again.
+        # No such order (or it finished): like the embedded inbox, taken and dropped.
+        signal = signal_callback(self.client, callback_id, correlation_id, payload["outputs"], payload["status"] == "ok", payload["message"])
+        asyncio.run_coroutine_threadsafe(signal, self.loop).result(self.timeout_s)
         return True  # the workflow drops a duplicate by its callback id
 
     def close(self) -> None:
