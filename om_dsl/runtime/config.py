@@ -179,7 +179,7 @@ class _Reader:
             key, secret = "engine.callback_secret", self.string(engine["callback_secret"], "engine.callback_secret")
         elif "callback_secret_file" in engine:
             key = "engine.callback_secret_file"
-            path = self.string(engine[key], key)
+            path = self.string(engine["callback_secret_file"], key)
             try:
                 secret = Path(path).read_text(encoding="utf-8").strip()
             except (OSError, UnicodeDecodeError) as exc:
