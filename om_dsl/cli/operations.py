@@ -275,7 +275,7 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 @main.command()
 @click.argument("source", required=False, type=click.Path(exists=True))
 @click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
-@click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks).")
+@click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks/TOKEN; each call's X-Callback-Url carries its token).")
 @click.option("--interval", default=0.2, show_default=True, help="Seconds between rounds of work.")
 @click.option("--request-timeout", type=click.FloatRange(0, min_open=True), default=5.0, show_default=True, help="Seconds a client has to send a whole callback request (a slower one is cut off).")
 @click.option("--quiet", "-q", is_flag=True)

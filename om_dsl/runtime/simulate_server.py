@@ -16,11 +16,19 @@ Python::
         server.url  # "http://127.0.0.1:43127"
 
 `SimulatorServer(catalog, state_path, host="127.0.0.1", port=0, faults=None,
-callback_delay_ms=50)`: `.start()` serves in background threads (port 0
+callback_delay_ms=50, allow_remote_callbacks=False, allow_remote_bind=False,
+request_timeout_s=5)`: `.start()` serves in background threads (port 0
 picks a free port), `.url`, `.stop()`; a context manager starts and stops it.
 
+It is a test tool: `/_faults` has no authentication. It listens only on a
+loopback address (else ValueError) unless `allow_remote_bind`, and POSTs
+callbacks only to loopback hosts (127.0.0.0/8, ::1, localhost; names are not
+resolved) unless `allow_remote_callbacks`. Requests are bounded as the
+engine's receiver's are (om_dsl.runtime.http_server).
+
 Command line: `om simulate serve CATALOG_DIR [--port N] [--host H] [--state
-PATH] [--fault SYSTEM.OPERATION=SPEC ...] [--callback-delay-ms N]`; it
+PATH] [--fault SYSTEM.OPERATION=SPEC ...] [--callback-delay-ms N]
+[--request-timeout S] [--allow-remote-callbacks] [--allow-remote-bind]`; it
 prints its URL as the first line on stdout and serves until Ctrl-C (or
 SIGTERM).
 
@@ -36,7 +44,8 @@ required. Every answer is JSON; errors are `{"error": MESSAGE}`.
 - 404: no such system or operation (405: not POST).
 - 400: no `Idempotency-Key`; a body that is not a JSON object; arguments
   that are not exactly the inputs (the message names them); an
-  `X-Callback-Url` that is not an http(s) URL. 411: a chunked body.
+  `X-Callback-Url` that is not an http(s) URL, or not on a loopback host;
+  a Content-Length that is not a number. 411: a chunked body, or none.
 - 413: a body above 1 MiB (not read; the connection is closed).
 - 409: a key already used for another operation or other arguments.
 - A synchronous operation: 200 with an object of its declared outputs
