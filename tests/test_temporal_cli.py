@@ -201,7 +201,7 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
 
     port = free_port()
     with SimulatorServer(GeneratedRules(ACME).catalog, str(tmp_path / "http-systems.db"), faults={"voice.port_number": "twice"}, callback_delay_ms=50) as server:
-        (tmp_path / "om.toml").write_text(f'[engine]\ncallback_url = "http://127.0.0.1:{port}/callbacks"\n\n[systems.voice]\nbase_url = "{server.url}"\n')
+        (tmp_path / "om.toml").write_text(f'[engine]\ncallback_url = "http://127.0.0.1:{port}/callbacks"\ncallback_secret = "{"t" * 64}"\n\n[systems.voice]\nbase_url = "{server.url}"\n')
         cli.worker_args = ["--config", str(tmp_path / "om.toml"), "--listen", f"127.0.0.1:{port}"]
         cli.start_worker()
         oid = f"HTTP-{uuid.uuid4().hex[:8]}"

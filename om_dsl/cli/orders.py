@@ -87,7 +87,7 @@ class Session:
         if mode != stored_mode:
             with self.store.transaction() as db:
                 self.store.set_meta(db, "clock", mode)
-        self.systems = Systems(self.config, Simulators(_systems_path(db_path, systems_db)))
+        self.systems = Systems(self.config, Simulators(_systems_path(db_path, systems_db)), callback_secret=self.store.callback_secret)
         self.runner = Runner(self.store, Catalogs(self.store, rules), self.systems, PythonTasks(tuple(os.path.abspath(p) for p in tasks_path)), self.clock)
         self.db_path = db_path
 
