@@ -60,6 +60,7 @@ def test_a_call_or_undo_key_reads_back_to_its_order_item_line_task_and_generatio
     key = build_key(order, item, rules, task, gen, undo)
     assert read_key(key) == task_tuple(order, item, rules, task, gen, undo)
     assert order_of(key) == order  # what the Temporal client signals a callback to
+    assert all("!" <= c <= "~" for c in key)  # it goes as it is in an HTTP header (Idempotency-Key)
 
 
 @settings(max_examples=400)

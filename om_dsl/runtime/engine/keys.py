@@ -8,8 +8,12 @@ port reservation). So each free part is written with `escape`: `%` and the
 separators of its format become `%XX` (UTF-8, as in a URL). An escaped part
 holds none of its format's separators, which makes each format injective by
 construction: the parts can be read back by splitting at a known separator.
-An id without those characters (`ORD-1004`, item `1`, `ACC-42`) is written as
-it is, so every key and id made before this module keeps its form.
+Order and item ids also have anything but printable ASCII escaped (white
+space, control characters, other scripts): a key then travels as it is in an
+HTTP header (`Idempotency-Key`), where a line break or a non-Latin-1 letter
+cannot go. An id of printable ASCII without those characters (`ORD-1004`,
+item `1`, `ACC-42`) is written as it is, so every key and id made before this
+module keeps its form.
 
 Formats (E: escaped; the separators each part is escaped for):
 
@@ -24,16 +28,17 @@ Formats (E: escaped; the separators each part is escaped for):
   between: never either. (The same order id is the Temporal workflow id:
   `order_of_key` reads it back from a callback's correlation id.)
 - asset id: `AST-E(order)-E(item)`, the item escaped for `-`, so the last
-  `-` splits order from item; both escaped for `/`, `#` and white space, so
-  an asset id holds no `/` (it begins a line key) and no space (an order's
-  changed assets are stored as " A B ").
+  `-` splits order from item; both escaped for `/` and `#`, so an asset id
+  holds no `/` (it begins a line key) and, being printable ASCII, no space
+  (an order's changed assets are stored as " A B ").
 - installed-line key: `BASE/RULE[#N]`, where BASE is the line's asset id (no
   `/`: see above), its parent line's key, or for order-scoped lines the
-  customer escaped for `/` (no customer: `order`; a customer named `order`
-  is written `%6Frder`). The first `/` ends the base; a rule is either
-  order-scoped or of a product, so an asset and a customer never share keys.
+  customer escaped for `/` (no customer, or an empty one: `order`; a
+  customer named `order` is written `%6Frder`). The first `/` ends the
+  base; a rule is either order-scoped or of a product, so an asset and a
+  customer never share keys.
 - installed-base workflow (Temporal): `installed-base:E(customer)`, no
-  customer `-` (a customer named `-` is written `%2D`).
+  customer (or an empty one) `-`, a customer named `-` is written `%2D`.
 """
 
 from __future__ import annotations
@@ -53,13 +58,18 @@ def _pct(ch: str) -> str:
     return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))  # (JSON can carry a lone surrogate)
 
 
-def escape(text: str, separators: str, spaces: bool = False) -> str:
-    """`text` with `%` and each separator (and, with `spaces`, white space and
-    control characters) percent-encoded; anything else as it is."""
+def _plain(c: str) -> bool:
+    return "!" <= c <= "~"  # printable ASCII, no space
+
+
+def escape(text: str, separators: str, ascii_only: bool = False) -> str:
+    """`text` with `%` and each separator (and, with `ascii_only`, anything but
+    printable ASCII: white space, control characters, non-ASCII letters)
+    percent-encoded; anything else as it is."""
     text = str(text)
-    if "%" not in text and not any(c in text for c in separators) and not (spaces and any(c.isspace() or not c.isprintable() for c in text)):
+    if "%" not in text and not any(c in separators for c in text) and not (ascii_only and not all(_plain(c) for c in text)):
         return text  # the usual case: an ordinary id stays as it is
-    return "".join(_pct(c) if c == "%" or c in separators or (spaces and (c.isspace() or not c.isprintable())) else c for c in text)
+    return "".join(_pct(c) if c == "%" or c in separators or (ascii_only and not _plain(c)) else c for c in text)
 
 
 def _reserved(encoded: str, word: str) -> str:
@@ -72,22 +82,22 @@ def _reserved(encoded: str, word: str) -> str:
 
 def line_prefix(item_id: str) -> str:
     """The item part of its lines' ids (and so of its tasks' ids)."""
-    return escape(item_id, _ITEM_IN_LINE)
+    return escape(item_id, _ITEM_IN_LINE, ascii_only=True)
 
 
 def call_key(order_id: str, task_id: str, generation: int = 1) -> str:
     """The idempotency key of a task's calls, the same on every retry of one run."""
-    return f"{escape(order_id, _ORDER_IN_KEY)}:{task_id}:{generation}"
+    return f"{escape(order_id, _ORDER_IN_KEY, ascii_only=True)}:{task_id}:{generation}"
 
 
 def undo_key(order_id: str, task_id: str, generation: int) -> str:
     """The idempotency key of the compensation of a task's run `generation`."""
-    return f"{escape(order_id, _ORDER_IN_KEY)}:{task_id}:undo:{generation}"
+    return f"{escape(order_id, _ORDER_IN_KEY, ascii_only=True)}:{task_id}:undo:{generation}"
 
 
 def event_id(order_id: str, n: int) -> str:
     """The id of an order's n-th event (and the idempotency key of its delivery)."""
-    return f"{escape(order_id, _ORDER_IN_KEY)}:event:{n}"
+    return f"{escape(order_id, _ORDER_IN_KEY, ascii_only=True)}:event:{n}"
 
 
 def order_of_key(key: str) -> str:
@@ -100,7 +110,7 @@ def order_of_key(key: str) -> str:
 
 def asset_id(order_id: str, item_id: str) -> str:
     """The id of the asset an order item adds."""
-    return f"AST-{escape(order_id, _IN_ASSET, spaces=True)}-{escape(item_id, _IN_ASSET + '-', spaces=True)}"
+    return f"AST-{escape(order_id, _IN_ASSET, ascii_only=True)}-{escape(item_id, _IN_ASSET + '-', ascii_only=True)}"
 
 
 def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, unit: Optional[int], parent_key: Optional[str] = None) -> str:
