@@ -11,7 +11,8 @@ run a `python` auto task, `notify` the originating system of an order event
 (TMF622-shaped: created, state changed, jeopardy). Each `call` and `python`
 carries an idempotency key that stays the same when the command is repeated
 (after a crash, or a retry), so that a system applies it once; each event
-has an id of its own, for the receiver to do the same.
+has an id of its own, for the receiver to do the same (both formats are
+keys.py's: they escape the free ids they hold, so that no two orders share one).
 """
 
 from __future__ import annotations
