@@ -517,10 +517,11 @@ class Store:
         inventory lines likewise, by their stable key. What changes is
         `installed.record_order`'s, the same rule the Temporal engine keeps
         its installed bases by; the store writes back what it touched."""
+        from om_dsl.runtime.engine.keys import asset_id, legacy_line_key
         from om_dsl.runtime.installed import record_order
 
-        asset_ids = [item.asset_id or f"AST-{run.id}-{item.id}" for item in run.items]
-        keys = [line.key or f"{run.id}/{line_id}" for line_id, line in run.lines.items()]
+        asset_ids = [item.asset_id or asset_id(run.id, item.id) for item in run.items]
+        keys = [line.key or legacy_line_key(run.id, line_id) for line_id, line in run.lines.items()]
         state = self._installed_part(db, asset_ids, keys)  # only what the order can touch: not the customer's whole base
         record_order(state, run, now)
         for a in state["assets"].values():
