@@ -134,12 +134,14 @@ class Embedded:
 class OnTemporal:
     name = "temporal"
 
-    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=()):
+    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=(), wrap_systems=None):
         from om_dsl.runtime.temporal import worker as temporal_worker
         from om_dsl.runtime.temporal.client import TemporalOrders
 
         self.simulators = Simulators(str(tmp_path / "systems.db"), fail=fail)
         systems = Systems(Config(None), self.simulators)
+        if wrap_systems is not None:  # a test's own behaviour of the systems around the simulators
+            systems = wrap_systems(systems)
         queue = f"scenarios-{uuid.uuid4().hex[:8]}"  # a worker of its own per test
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -163,10 +165,16 @@ class OnTemporal:
     def _terminate_leftovers(self):
         """The server outlives the test: end the orders this test left running."""
 
+        from temporalio.service import RPCError, RPCStatusCode
+
         async def go():
             client = await self.orders.client()
             async for wf in client.list_workflows(f'TaskQueue = "{self.queue}" AND ExecutionStatus = "Running"'):
-                await client.get_workflow_handle(wf.id).terminate("the test is over")
+                try:
+                    await client.get_workflow_handle(wf.id).terminate("the test is over")
+                except RPCError as exc:  # the list lags behind: an order that has just ended may be in it
+                    if exc.status != RPCStatusCode.NOT_FOUND:
+                        raise
 
         self.orders._run(go())
 
