@@ -26,7 +26,7 @@ from om_dsl.runtime.engine.view import task_entries
 from om_dsl.runtime.generated import GeneratedRules
 from om_dsl.runtime.simulators import Simulators
 
-from conftest import ROOT
+from conftest import PATIENCE_S, ROOT
 from engine_helpers import TASKS_PATH, make_runner
 
 SHORT_POLICIES = {
@@ -89,7 +89,7 @@ class Embedded:
         run = self.runner.store.load(order_id)
         return by_id({"id": order_id, "status": run.status, "revision": run.revision, "tasks": task_entries(self.runner.catalogs.engine(run.catalog), run)})
 
-    def settle(self, order_id: str, predicate, timeout_s: float = 30.0) -> dict:
+    def settle(self, order_id: str, predicate, timeout_s: float = PATIENCE_S) -> dict:
         """Run until nothing moves without a person; the order must then be as `predicate` says."""
         self.runner.drive()
         view = self.view(order_id)
@@ -158,7 +158,7 @@ class OnTemporal:
 
         self._thread = threading.Thread(target=work, daemon=True)
         self._thread.start()
-        assert ready.wait(30) and not self._failure, self._failure
+        assert ready.wait(PATIENCE_S) and not self._failure, self._failure
         self.orders = TemporalOrders(server.address, task_queue=queue, rules=rules)
         self.queue = queue
 
@@ -189,7 +189,7 @@ class OnTemporal:
     def view(self, order_id: str) -> dict:
         return by_id(self.orders.order(order_id))
 
-    def settle(self, order_id: str, predicate, timeout_s: float = 30.0) -> dict:
+    def settle(self, order_id: str, predicate, timeout_s: float = PATIENCE_S) -> dict:
         """Wait (real time) until the order is as `predicate` says."""
         from om_dsl.runtime.temporal.client import wait_until
 

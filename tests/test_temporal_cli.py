@@ -19,7 +19,7 @@ import pytest
 
 from om_dsl.runtime.temporal.retry import call_timeout
 
-from conftest import ROOT
+from conftest import PATIENCE_S, ROOT
 from scenario_engines import order_doc
 
 ACME = str(ROOT / "generated" / "acme")
@@ -39,7 +39,7 @@ class Cli:
         self.worker_args: list = []
 
     def om(self, *args, check=None):
-        done = subprocess.run([om_binary(), *args], capture_output=True, text=True, env=self.env, cwd=self.tmp, timeout=60)
+        done = subprocess.run([om_binary(), *args], capture_output=True, text=True, env=self.env, cwd=self.tmp, timeout=PATIENCE_S)
         if check is not None:
             assert done.returncode == check, (args, done.returncode, done.stdout, done.stderr)
         return done
@@ -47,14 +47,14 @@ class Cli:
     def start_worker(self):
         log = open(self.tmp / f"worker{len(self.workers)}.log", "w+")
         proc = subprocess.Popen([om_binary(), "worker", ACME, "--tasks-path", str(ROOT / "examples"), "--systems-db", str(self.tmp / "systems.db"), *self.worker_args], stderr=log, stdout=log, env=self.env, cwd=self.tmp)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE_S
         while "ready" not in Path(log.name).read_text():
             assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
             time.sleep(0.05)
         self.workers.append(proc)
         return proc
 
-    def until(self, predicate, *args, timeout_s=30):
+    def until(self, predicate, *args, timeout_s=PATIENCE_S):
         deadline = time.monotonic() + timeout_s
         while True:
             out = self.om(*args)
