@@ -19,7 +19,7 @@ from typing import Optional
 import attrs
 import click
 
-from om_dsl.cli import _load_rules, main, read_input
+from om_dsl.cli import _load_all_rules, _load_rules, main, read_input
 
 EMBEDDED, TEMPORAL = "embedded", "temporal"
 CLIENT_USED = False  # the process then ends without teardown (see om_dsl.cli.entry)
@@ -224,8 +224,8 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, targ
     """Run orders on Temporal: a worker polls the task queue for order
     workflows and their calls, until stopped (Ctrl-C, SIGTERM).
 
-    SOURCES, compiled catalogs, serve their own version with their generated
-    modules; an order on any other version is served by the interpreter from
+    SOURCES, compiled catalogs (generated/acme, or generated/ for every
+    catalog in it), serve their own version with their generated modules; an order on any other version is served by the interpreter from
     the plan it carries. Start as many workers as the load needs.
     """
     import asyncio
@@ -254,7 +254,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, targ
         if not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise click.UsageError(f"--listen {listen!r} is not HOST:PORT")
         endpoint = (host, int(port))
-    rules = [_load_rules(s, None, "auto") for s in sources]
+    rules = [r for s in sources for r in _load_all_rules(s)]
     known = {x.name: {o.name for o in x.operations} for r in rules for x in r.catalog.systems} or None
     try:
         config = configuration.load(config_path, known_systems=known)

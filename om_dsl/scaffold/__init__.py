@@ -97,7 +97,7 @@ def _derived(target: Path, name: str) -> dict[str, str]:
     result = build([str(target / "specs")])
     if not result.ok or len(result.catalogs) != 1:  # a defect of the template
         raise RuntimeError("the project template does not compile:\n" + render_text(result.check.diagnostics, result.check.sources))
-    files = result.files()
+    files = result.files(target / "generated")
     write(target / "generated", files)
     out = {f"generated/{rel}": text for rel, text in files.items()}
     catalog = result.catalogs[0]
