@@ -92,7 +92,7 @@ def orders_resume(order_id, reason, by, quiet, db_path, systems_db, clock, start
 
 @main.group()
 def systems() -> None:
-    """Downstream systems: take one offline (its calls wait on hold), bring it back."""
+    """Downstream systems: take one offline (its calls wait on hold), bring it online again, list those an operator changed."""
 
 
 def _set_system(system: str, offline: bool, by: str, kw: dict) -> None:
@@ -189,7 +189,7 @@ def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path
 
 @main.group()
 def hub() -> None:
-    """Listeners of order events (TMF hub style): each gets every event, at least once."""
+    """Listeners of order events (TMF hub style), each gets every event at least once: register, unregister, list."""
 
 
 @hub.command("register")
@@ -235,7 +235,7 @@ def hub_list(fmt, db_path, systems_db):
 
 @main.group()
 def notifications() -> None:
-    """Order events sent to listeners, and those still pending."""
+    """Order events sent to listeners, and those still pending: list them."""
 
 
 @notifications.command("list")

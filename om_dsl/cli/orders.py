@@ -225,7 +225,7 @@ def _order_data(s, order_id: str) -> dict:
 
 @main.group()
 def orders() -> None:
-    """Orders in the database: list, show, history."""
+    """Orders: list, show and history read them; amend, cancel and resume act on one."""
 
 
 @orders.command("list")
@@ -311,7 +311,7 @@ def orders_history(order_id, fmt, db_path, systems_db, target):
 
 @main.group()
 def tasks() -> None:
-    """Manual tasks: list the open ones, complete them."""
+    """Tasks: list the open manual ones and complete them; retry a failed task, or skip one."""
 
 
 @tasks.command("list")
@@ -378,7 +378,7 @@ def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db,
 
 @main.group()
 def assets() -> None:
-    """The installed base: what completed orders created."""
+    """The installed base, what completed orders created: list it, or import a store's into Temporal."""
 
 
 @assets.command("list")

@@ -14,7 +14,7 @@ from om_dsl.cli import _load_rules, main
 
 @main.group()
 def simulate() -> None:
-    """Simulated downstream systems, over HTTP."""
+    """Simulated downstream systems: serve them over HTTP."""
 
 
 @simulate.command()
