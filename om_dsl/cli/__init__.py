@@ -160,7 +160,7 @@ def _load_rules(source: str, catalog: str | None, engine: str):
             raise unknown("catalog", catalog, [rules.catalog.name], f"{source} (found: {rules.catalog.name})", quote=True)
         return Interpreter(rules.catalog) if engine == "interpreter" else rules
     if engine == "generated":
-        raise click.UsageError(f"{source} is not a compiled catalog; compile it with `om compile`, or use --engine interpreter")
+        raise click.UsageError(f"{source} is not a compiled catalog: it needs plan.json and the generated modules (run `om compile`)")
     from om_dsl.build import build
 
     result = build([source])
