@@ -20,6 +20,7 @@ import attrs
 import click
 
 from om_dsl.cli import _load_all_rules, _load_rules, main, read_input
+from om_dsl.cli.install import pip_install
 
 EMBEDDED, TEMPORAL = "embedded", "temporal"
 CLIENT_USED = False  # the process then ends without teardown (see om_dsl.cli.entry)
@@ -66,7 +67,7 @@ def temporal(target: Target, source: Optional[str] = None, catalog_name: Optiona
 
         from om_dsl.runtime.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
     except ImportError:
-        raise click.UsageError("the Temporal engine needs the temporalio package: pip install 'om-dsl[temporal]'") from None
+        raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
     global CLIENT_USED
     CLIENT_USED = True
     rules = _load_rules(source, catalog_name, "auto") if source else None
@@ -243,7 +244,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, targ
     try:
         from om_dsl.runtime.temporal import worker as temporal_worker
     except ImportError:
-        raise click.UsageError("the Temporal engine needs the temporalio package: pip install 'om-dsl[temporal]'") from None
+        raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
     for url in listeners:
         problem = check_url(url)
         if problem:
