@@ -14,6 +14,7 @@ import click
 
 from om_dsl.cli import _load_rules, main, unknown
 from om_dsl.cli import engines
+from om_dsl.cli.table import table
 from om_dsl.cli.engines import engine_options
 
 
@@ -247,8 +248,8 @@ def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        for d in data:
-            click.echo(f"{d['id']:<16} {d['status']:<13} {d['customer'] or '-':<10} {d['updated_at']}  {d['jeopardy'] or ''}".rstrip())
+        for line in table((d["id"], d["status"], d["customer"], d["updated_at"], d["jeopardy"] or "") for d in data):
+            click.echo(line)
 
 
 @orders.command("show")
@@ -401,9 +402,9 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
-    for d in data:
-        attrs_text = ", ".join(f"{k}={v}" for k, v in sorted(d["attributes"].items()) if v is not None)
-        click.echo(f"{d['id']:<28} {d['product']:<18} {d['status']:<7} {attrs_text}")
+    rows = [(d["id"], d["product"], d["status"], ", ".join(f"{k}={v}" for k, v in sorted(d["attributes"].items()) if v is not None)) for d in data]
+    for line in table(rows):  # columns as wide as their content: product codes can be long
+        click.echo(line)
 
 
 def no_order(store, order_id: str, db_path: str) -> click.UsageError:
