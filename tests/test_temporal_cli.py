@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -227,5 +228,5 @@ def test_the_temporal_demo_script_runs(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert "order ORD-1107 rejected" in done.stdout + done.stderr
-    assert all(f"ORD-{n}         completed" in out for n in (1001, 1002, 1003)), out
-    assert "AST-ORD-1001-1               HOME_FIBER         active" in out
+    assert all(re.search(rf"ORD-{n}\s+completed", out) for n in (1001, 1002, 1003)), out
+    assert re.search(r"AST-ORD-1001-1\s+HOME_FIBER\s+active", out), out
