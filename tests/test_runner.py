@@ -121,7 +121,17 @@ def test_a_rejected_order_is_recorded_with_its_reasons(tmp_path):
     assert status == S.REJECTED and problems[0].rule == "validation:VOICE_LINE.port_in_requires_number"
     row = runner.store.order_row(order_id)
     assert row["status"] == "rejected" and "port_in" in row["problems"]
+    assert (row["customer"], row["external_id"]) == ("ACC-86", "CPQ-88307")  # whose it is: a CSR finds it by customer
     assert [e["to"] for e in history(runner.store, order_id)] == ["rejected"]
+
+
+@pytest.mark.parametrize("party", [{"id": "ACC-7", "@referredType": "Customer"}, {"partyOrPartyRole": {"id": "ACC-7", "@referredType": "Customer"}}])
+def test_a_rejected_order_keeps_its_customer_however_tmf622_names_it(tmp_path, party):
+    runner = make_runner(tmp_path)
+    doc = json.loads(order_text("invalid-port-in-without-number.json"))
+    doc["relatedParty"] = [party]
+    order_id, status, _ = runner.submit(json.dumps(doc))
+    assert status == S.REJECTED and runner.store.orders(status=S.REJECTED)[0][2] == "ACC-7"
 
 
 def test_resubmitting_an_order_id_is_refused(tmp_path):

@@ -316,10 +316,11 @@ class Store:
     def order_exists(self, order_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM orders WHERE id = ?", (order_id,)).fetchone() is not None
 
-    def insert_rejected(self, db, order_id: str, document: str, problems: list, now: int) -> None:
+    def insert_rejected(self, db, order_id: str, document: str, problems: list, now: int, customer: Optional[str] = None, external_id: Optional[str] = None) -> None:
+        """A rejected order is kept with what it says of itself: whose it is, its id in the originating system."""
         db.execute(
-            "INSERT INTO orders (id, status, document, problems, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (order_id, S.REJECTED, document, json.dumps(problems), now, now),
+            "INSERT INTO orders (id, status, customer, external_id, document, problems, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (order_id, S.REJECTED, customer, external_id, document, json.dumps(problems), now, now),
         )
         db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, ?, ?)", (order_id, now, S.REJECTED, "; ".join(p["message"] for p in problems)))
 
