@@ -31,8 +31,9 @@ def make_runner(tmp_path, rules=None, fail=None, start="2026-11-27", config=None
     simulators = Simulators(str(tmp_path / "om.systems.db"), fail=fail)
     rules = rules or GeneratedRules(ACME)
     systems = Systems(config or Config(None), simulators)
-    runner = Runner(store, Catalogs(store, rules), systems, PythonTasks((TASKS_PATH,)), SimulatedClock(parse_instant(start)), on_event=lambda order_id, _: check_task_index(store, order_id))
+    runner = Runner(store, Catalogs(store, rules), systems, PythonTasks((TASKS_PATH,)), SimulatedClock(parse_instant(start)))
     runner.simulators = simulators
+    runner.on_event = lambda order_id, _: check_task_index(store, order_id)
     return runner
 
 
