@@ -25,13 +25,31 @@ def order_text(name: str) -> str:
 
 
 def make_runner(tmp_path, rules=None, fail=None, start="2026-11-27", config=None):
+    """A runner whose store is checked after every event it commits: its task
+    index must say what the order's state says (`check_task_index`)."""
     store = Store(str(tmp_path / "om.db"))
     simulators = Simulators(str(tmp_path / "om.systems.db"), fail=fail)
     rules = rules or GeneratedRules(ACME)
     systems = Systems(config or Config(None), simulators, callback_secret=store.callback_secret)
     runner = Runner(store, Catalogs(store, rules), systems, PythonTasks((TASKS_PATH,)), SimulatedClock(parse_instant(start)))
     runner.simulators = simulators
+    runner.on_event = lambda order_id, _: check_task_index(store, order_id)
     return runner
+
+
+INDEX_COLUMNS = ("item_id", "name", "type", "product", "status", "queue", "attempts", "next_at", "call_key", "wake_at", "jeopardy", "system")
+
+
+def check_task_index(store, order_id: str) -> None:
+    """The store's tasks table (what `om tasks list`, timers, callbacks and
+    offline systems read) holds one row per task of the order's state, with
+    the same values: no row of a task the order no longer has."""
+    run = store.load(order_id)
+    rows = {r[0]: r for r in store.db.execute(f"SELECT {', '.join(INDEX_COLUMNS)} FROM tasks WHERE order_id = ?", (order_id,))}
+    tasks = {} if run is None else {t.id: (t.id, t.name, t.type, t.product, t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system) for t in run.tasks.values()}
+    assert rows == tasks, f"the tasks table of {order_id} disagrees with its state: rows only {sorted(set(rows) - set(tasks))}, tasks only {sorted(set(tasks) - set(rows))}, different {sorted(k for k in set(rows) & set(tasks) if rows[k] != tasks[k])}"
+    open_manual = sorted(t.id for t in (run.tasks.values() if run else ()) if t.type == "manual" and t.status == S.READY)
+    assert [r[1] for r in store.open_manual_tasks(order_id=order_id)] == open_manual
 
 
 def operate(runner, by="test operator") -> None:

@@ -82,3 +82,30 @@ def test_amend_mistakes(tmp_path, in_repo):
     (tmp_path / "broken.json").write_text("{")
     r = om("orders", "amend", "ORD-3000", tmp_path / "broken.json", *common)
     assert r.exit_code == 1 and "not valid JSON" in r.stderr
+
+
+def test_a_task_a_revision_drops_leaves_the_task_list(tmp_path, in_repo):
+    """ORD-3000 with a second fiber (item 6, at another address): both visits
+    wait. The revision without item 6 drops its visit; the other stays open,
+    as it was; once it is done the order completes with no task left open."""
+    db = tmp_path / "om.db"
+    common = ["--db", db, "--tasks-path", "examples"]
+    doc = json.loads((in_repo / AMEND / "order.json").read_text())
+    first = json.loads(json.dumps(doc["productOrderItem"][0]))
+    doc["productOrderItem"].append({**first, "id": "6", "productOrderItem": [{**first["productOrderItem"][0], "id": "7"}]})
+    doc["productOrderItem"][1]["product"]["productCharacteristic"][1]["value"] = "ADDR-8803"
+    (tmp_path / "two.json").write_text(json.dumps(doc))
+    r = om("run", "generated/acme", tmp_path / "two.json", "-q", "--clock", "simulated", "--start", "2026-11-27", *common)
+    assert r.exit_code == 0, r.output
+    listed = lambda: [line.split()[:2] for line in om("tasks", "list", "--db", db).stdout.splitlines()]  # noqa: E731
+    assert listed() == [["ORD-3000", "1/D1:install_visit"], ["ORD-3000", "6/D1:install_visit"]]
+    r = om("orders", "amend", "ORD-3000", f"{AMEND}/order.json", "--by", "csr-lena", *common)
+    assert r.exit_code == 0, r.output
+    assert "6/D1:install_visit           ready -> cancelled           dropped by revision 2" in r.stderr
+    assert "1/D1:install_visit" not in r.stderr  # kept as it was: its due time goes on
+    assert listed() == [["ORD-3000", "1/D1:install_visit"]]
+    r = om("tasks", "complete", "ORD-3000", "6/D1:install_visit", *common)
+    assert r.exit_code != 0 and "order ORD-3000 has no task 6/D1:install_visit" in r.output
+    r = om("tasks", "complete", "ORD-3000", "1/D1:install_visit", "-q", *common)
+    assert r.stdout.splitlines()[0] == "order ORD-3000: completed"
+    assert om("tasks", "list", "--db", db).stdout == "no open manual tasks\n"

@@ -212,7 +212,7 @@ def test_rejected_order_exits_1_with_the_reason(db):
     show = om("orders", "show", "ORD-1102", "--db", db)
     assert show.exit_code == 0
     assert show.stdout.splitlines() == [
-        "order ORD-1102: rejected  (customer -, external id -)",
+        "order ORD-1102: rejected  (customer ACC-81, external id CPQ-88302)",
         "  rejected: item 1: `speed_mbps` = 500 is not allowed (allowed: 100, 300, 1000) (allowed_values)",
     ]
     data = as_json(om("orders", "show", "ORD-1102", "--db", db, "--format", "json"))

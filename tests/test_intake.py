@@ -465,3 +465,36 @@ def test_the_order_id_can_be_given_or_derived(catalog, plan):
     del other["id"]
     assert plan(other).order.id != first
     assert plan_order(catalog, Interpreter(catalog), doc, order_id="ORD-9").order.id == "ORD-9"
+
+
+# ---- the customer ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "parties,customer",
+    [
+        ([{"id": "ACC-1", "role": "customer"}], "ACC-1"),
+        ([{"id": "ACC-1", "role": "Customer"}], "ACC-1"),
+        ([{"id": "ACC-1", "@referredType": "Customer"}], "ACC-1"),  # TMF622 v4: a reference to a Customer, no role
+        ([{"partyOrPartyRole": {"id": "ACC-1", "@referredType": "Customer"}}], "ACC-1"),  # TMF622 v5
+        ([{"role": "customer", "partyOrPartyRole": {"id": "ACC-1", "@referredType": "Individual"}}], "ACC-1"),
+        ([{"id": "IND-7", "@referredType": "Individual"}, {"id": "ACC-1", "@referredType": "Customer"}], "ACC-1"),
+        ([{"id": "ACC-2", "@referredType": "Customer"}, {"id": "ACC-1", "role": "customer"}], "ACC-1"),  # the role says it first
+        ([{"id": "ORG-1", "role": "seller", "@referredType": "Customer"}], None),  # another role is another party
+        ([{"id": "IND-7", "@referredType": "Individual"}], None),
+        ([{"role": "customer"}], None),
+        ("ACC-1", None),
+    ],
+)
+def test_the_customer_of_an_order(plan, parties, customer):
+    from om_dsl.runtime.intake import customer_of
+
+    doc = {"id": "ORD-3004", "relatedParty": parties, "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "TV_PACKAGE"}}]}
+    assert customer_of(doc) == customer
+    if customer is not None:  # intake reads the same party: the order's account
+        assert plan(doc).order.fields["customer_account"] == customer
+
+
+def test_a_customer_party_without_an_id_is_a_problem(problems):
+    [p] = problems({"id": "ORD-3005", "relatedParty": [{"@referredType": "Customer", "name": "Noor"}], "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "TV_PACKAGE"}}]})
+    assert (p.rule, p.path) == ("order_field", "/relatedParty/0")

@@ -121,7 +121,17 @@ def test_a_rejected_order_is_recorded_with_its_reasons(tmp_path):
     assert status == S.REJECTED and problems[0].rule == "validation:VOICE_LINE.port_in_requires_number"
     row = runner.store.order_row(order_id)
     assert row["status"] == "rejected" and "port_in" in row["problems"]
+    assert (row["customer"], row["external_id"]) == ("ACC-86", "CPQ-88307")  # whose it is: a CSR finds it by customer
     assert [e["to"] for e in history(runner.store, order_id)] == ["rejected"]
+
+
+@pytest.mark.parametrize("party", [{"id": "ACC-7", "@referredType": "Customer"}, {"partyOrPartyRole": {"id": "ACC-7", "@referredType": "Customer"}}])
+def test_a_rejected_order_keeps_its_customer_however_tmf622_names_it(tmp_path, party):
+    runner = make_runner(tmp_path)
+    doc = json.loads(order_text("invalid-port-in-without-number.json"))
+    doc["relatedParty"] = [party]
+    order_id, status, _ = runner.submit(json.dumps(doc))
+    assert status == S.REJECTED and runner.store.orders(status=S.REJECTED)[0][2] == "ACC-7"
 
 
 def test_resubmitting_an_order_id_is_refused(tmp_path):
@@ -160,6 +170,28 @@ def test_an_order_keeps_its_plan_version_after_a_recompile(tmp_path):
     assert old.status == new.status == S.ORDER_COMPLETED
     assert "1/D1:handover" not in old.tasks and "1/D1:handover" in new.tasks
     assert old.catalog != new.catalog
+
+
+def test_the_migration_to_6_drops_rows_of_tasks_the_orders_no_longer_have(tmp_path):
+    """Before version 6 a task an amendment dropped kept its row: an open manual
+    task on a completed order, a timer that woke it for ever. Opening the
+    database takes such rows out, and only those."""
+    runner = make_runner(tmp_path)
+    runner.submit(order_text("fiber-minimal.json"))
+    runner.drive()
+    (order_id,) = runner.store.unfinished_orders()
+    kept = runner.store.db.execute("SELECT item_id FROM tasks ORDER BY item_id").fetchall()
+    with runner.store.transaction() as db:  # what an amendment left behind, before version 6
+        db.execute(
+            "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, wake_at) VALUES (?, '4/D5:confirm_delivery', 'confirm_delivery', 'manual', 'CPE_RFS', 'ready', 'field_ops', 0, 1)",
+            (order_id,),
+        )
+        db.execute("UPDATE schema_version SET version = 5")
+    runner.store.close()
+    store = Store(str(tmp_path / "om.db"))
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.db.execute("SELECT item_id FROM tasks ORDER BY item_id").fetchall() == kept
+    assert [r[1] for r in store.open_manual_tasks()] == ["1/D1:install_visit"] and store.next_timer() != 1
 
 
 def test_schema_is_versioned(tmp_path):

@@ -211,6 +211,25 @@ def test_amendment_changes_the_speed_in_flight(make_engine):
         engine.amend(oid, order_doc(AMEND / "order.json", oid))
 
 
+def test_amendment_of_one_item_keeps_the_open_work_of_the_others(make_engine):
+    # The visit waits for a person; the customer swaps a mesh extender (item 4 out,
+    # item 5 in). Nothing the visit waits for changes: it stays as it was, in its
+    # queue, its due time going on (it was reset to pending before).
+    engine = make_engine()
+    oid = engine.new_id("KEEP")
+    engine.submit(order_doc(AMEND / "order.json", oid))
+    engine.settle(oid, waiting_at("1/D1:install_visit"))
+    engine.amend(oid, order_doc(AMEND / "mesh-swap.json", oid))
+    view = engine.settle(oid, lambda v: v["revision"] == 2 and v["tasks"]["5/D5:ship_device"]["status"] == S.COMPLETED and v["tasks"]["4/D5:ship_device:undo"]["status"] == S.COMPLETED)
+    assert view["tasks"]["1/D1:install_visit"]["status"] == S.READY
+    visit = [h["cause"] for h in engine.history(oid) if h["subject"] == "1/D1:install_visit" and h["to"] is not None]
+    assert visit == ["waiting for a person in queue field_ops"]  # readied once, never replaced
+    engine.complete(oid, "1/D1:install_visit")
+    assert engine.settle(oid, done)["status"] == S.ORDER_COMPLETED
+    calls = effects(engine)
+    assert calls[f"{oid}:4/D5:ship_device:undo:1"][0] == "return_device" and all(c[3] == 1 for k, c in calls.items() if k.startswith(oid + ":"))
+
+
 def macd_doc(name: str, order_id: str, base: str, customer: str) -> str:
     """A MACD example under fresh ids: its own, the base order's assets', its customer's."""
     return order_doc(ORDERS / "macd" / f"{name}.json", order_id, customer=customer).replace("AST-ORD-2000-", f"AST-{base}-")

@@ -56,13 +56,32 @@ def document_id(doc: dict) -> str:
 def customer_of(doc: dict) -> str | None:
     """The id of the order's customer party, if it names one (intake reports what is wrong with it)."""
     parties = doc.get("relatedParty")
-    for party in parties if isinstance(parties, list) else ():
+    n = _customer_party(parties if isinstance(parties, list) else [])
+    return None if n is None else _party_id(parties[n])
+
+
+def _customer_party(parties: list) -> int | None:
+    """Which related party is the customer: the first whose `role` is
+    customer; else, among those without a role, the first that refers to a
+    Customer (`@referredType`: TMF622 v4 on the party, v5 on its
+    `partyOrPartyRole`)."""
+    for n, party in enumerate(parties):
         if isinstance(party, dict) and str(party.get("role", "")).lower() == "customer":
-            pid = party.get("id")
-            if pid is None and isinstance(party.get("partyOrPartyRole"), dict):  # TMF622 v5
-                pid = party["partyOrPartyRole"].get("id")
-            return pid if isinstance(pid, str) and pid else None
+            return n
+    for n, party in enumerate(parties):
+        if isinstance(party, dict) and party.get("role") is None:
+            ref = party.get("partyOrPartyRole")
+            referred = (ref.get("@referredType") if isinstance(ref, dict) else None) or party.get("@referredType")
+            if str(referred or "").lower() == "customer":
+                return n
     return None
+
+
+def _party_id(party: dict) -> str | None:
+    pid = party.get("id")
+    if pid is None and isinstance(party.get("partyOrPartyRole"), dict):  # TMF622 v5
+        pid = party["partyOrPartyRole"].get("id")
+    return pid if isinstance(pid, str) and pid else None
 
 
 def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None) -> Order:
@@ -200,16 +219,11 @@ class _Intake:
             if not isinstance(parties, list):
                 self.problem("order_field", "`relatedParty` must be a list", path="/relatedParty")
             else:
-                for n, party in enumerate(parties):
-                    if isinstance(party, dict) and str(party.get("role", "")).lower() == "customer":
-                        pid = party.get("id")
-                        if pid is None and isinstance(party.get("partyOrPartyRole"), dict):  # TMF622 v5
-                            pid = party["partyOrPartyRole"].get("id")
-                        if not isinstance(pid, str) or not pid:
-                            self.problem("order_field", "the related party whose role is `customer` has no id", path=f"/relatedParty/{n}")
-                        else:
-                            account = pid
-                        break
+                n = _customer_party(parties)
+                if n is not None:
+                    account = _party_id(parties[n])
+                    if account is None:
+                        self.problem("order_field", "the related party that is the customer has no id", path=f"/relatedParty/{n}")
         return {
             "id": order_id or document_id(doc),
             "external_id": text("externalId"),

@@ -26,7 +26,7 @@ from om_dsl.model.canonical import loads
 from om_dsl.runtime.engine import core as C
 from om_dsl.runtime.engine import state as S
 from om_dsl.runtime.interpreter import Interpreter
-from om_dsl.runtime.intake import document_id, parse_document
+from om_dsl.runtime.intake import customer_of, document_id, parse_document
 from om_dsl.runtime.order import Rejected
 from om_dsl.runtime.planning import plan_order
 from om_dsl.runtime.store import Store
@@ -119,8 +119,9 @@ class Runner:
             planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
         except Rejected as exc:
             problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
+            external = doc.get("externalId")
             with self.store.transaction() as db:
-                self.store.insert_rejected(db, order_id, text, problems, now)
+                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external if isinstance(external, str) and external else None)
             return order_id, S.REJECTED, exc.problems
         sha = self.catalogs.current_sha
         step = C.Engine(rules.catalog, rules).start(planned, sha, now)

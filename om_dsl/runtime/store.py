@@ -210,6 +210,12 @@ MIGRATIONS = [
         # The installed assets an order changes, " A B ": one change in flight per asset.
         "ALTER TABLE orders ADD COLUMN changes TEXT",
     ],
+    [
+        # The tasks table indexes each order's tasks: before this version a
+        # task an amendment dropped kept its row (a manual task stayed open, a
+        # timer kept waking its order). Rows of tasks the state no longer has go.
+        "DELETE FROM tasks WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = tasks.order_id AND json_type(o.state, '$.tasks.' || json_quote(tasks.item_id)) IS NOT NULL)",
+    ],
 ]
 
 
@@ -327,10 +333,11 @@ class Store:
     def order_exists(self, order_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM orders WHERE id = ?", (order_id,)).fetchone() is not None
 
-    def insert_rejected(self, db, order_id: str, document: str, problems: list, now: int) -> None:
+    def insert_rejected(self, db, order_id: str, document: str, problems: list, now: int, customer: Optional[str] = None, external_id: Optional[str] = None) -> None:
+        """A rejected order is kept with what it says of itself: whose it is, its id in the originating system."""
         db.execute(
-            "INSERT INTO orders (id, status, document, problems, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (order_id, S.REJECTED, document, json.dumps(problems), now, now),
+            "INSERT INTO orders (id, status, customer, external_id, document, problems, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (order_id, S.REJECTED, customer, external_id, document, json.dumps(problems), now, now),
         )
         db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, ?, ?)", (order_id, now, S.REJECTED, "; ".join(p["message"] for p in problems)))
 
@@ -343,7 +350,11 @@ class Store:
     def save(self, db, run: S.OrderRun, history: list, commands: list, now: int, before: Optional[S.OrderRun] = None) -> None:
         """The new state of an order, its history and its commands: call inside a transaction.
 
-        Given the state `before` the event, only the task rows that changed are written."""
+        The tasks table is an index of the state (open manual tasks, timers,
+        call keys, calls on hold): one row per task of the order, no more.
+        Given the state `before` the event (what the table holds), only the
+        rows that changed are written, and those of tasks the order no longer
+        has (dropped or removed by a revision) are deleted."""
         changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
         db.execute(
             "UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ?, changes = ? WHERE id = ?",
@@ -351,10 +362,13 @@ class Store:
         )
         db.executemany(
             "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (order_id, item_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts, next_at = excluded.next_at, "
-            "call_key = excluded.call_key, wake_at = excluded.wake_at, jeopardy = excluded.jeopardy",
-            [(run.id, t.id, t.name, t.type, t.product, t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system) for t in run.tasks.values() if _row_changed(t, before)],
+            "ON CONFLICT (order_id, item_id) DO UPDATE SET name = excluded.name, type = excluded.type, product = excluded.product, status = excluded.status, "
+            "queue = excluded.queue, attempts = excluded.attempts, next_at = excluded.next_at, call_key = excluded.call_key, wake_at = excluded.wake_at, "
+            "jeopardy = excluded.jeopardy, system = excluded.system",
+            [(run.id, *_index_row(t)) for t in run.tasks.values() if before is None or _index_row(t) != _index_row(before.tasks.get(t.id))],
         )
+        if before is not None:
+            db.executemany("DELETE FROM tasks WHERE order_id = ? AND item_id = ?", [(run.id, task_id) for task_id in before.tasks if task_id not in run.tasks])
         db.executemany(
             "INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)",
             [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history],
@@ -590,11 +604,11 @@ def _empty_state() -> dict:
     return empty_state()
 
 
-def _row_changed(task: S.TaskRun, before: Optional[S.OrderRun]) -> bool:
-    if before is None:
-        return True
-    old = before.tasks.get(task.id)
-    return old is None or (old.status, old.attempts, old.next_at, old.key, old.wake_at, old.jeopardy) != (task.status, task.attempts, task.next_at, task.key, task.wake_at, task.jeopardy)
+def _index_row(task: Optional[S.TaskRun]) -> Optional[tuple]:
+    """A task's row in the tasks table (without the order id)."""
+    if task is None:
+        return None
+    return (task.id, task.name, task.type, task.product, task.status, task.queue, task.attempts, task.next_at, task.key, task.wake_at, task.jeopardy, task.system)
 
 
 class StoreInstalledBase:

@@ -244,6 +244,11 @@ def _ancestors(tasks: dict, task_id: str) -> set:
     return seen
 
 
+def _line_outputs(tasks: dict, line: str) -> dict:
+    """The outputs of the line's completed tasks (their current runs: not a run a revision superseded)."""
+    return {t.name: t.outputs for t in tasks.values() if t.line == line and t.status == S.COMPLETED and t.outputs is not None and t.id == f"{line}:{t.name}"}
+
+
 def _busy(run: S.OrderRun) -> bool:
     """A call is in flight (it must finish before an amendment or the undoing)."""
     return any(t.status == S.RUNNING and t.type != "wait" for t in run.tasks.values())
@@ -414,13 +419,14 @@ class Engine:
         return self.catalog.plan(task.product, task.action).item(task.name)
 
     def _outputs(self, r: S.OrderRun, line: str) -> dict:
-        """The outputs of the line's completed tasks (their current runs: not a run a revision superseded)."""
-        return {t.name: t.outputs for t in r.tasks.values() if t.line == line and t.status == S.COMPLETED and t.outputs is not None and t.id == f"{line}:{t.name}"}
+        return _line_outputs(r.tasks, line)
 
-    def _order_view(self, r: S.OrderRun) -> dict:
+    def _order_view(self, r: S.OrderRun, items: Optional[list] = None) -> dict:
+        """The order as expressions read it (with `items`: those items instead of the order's)."""
+        items = r.items if items is None else items
         o = dict(r.fields)
-        o["items"] = list(r.items)
-        o["root_items"] = [i for i in r.items if i.parent is None]
+        o["items"] = list(items)
+        o["root_items"] = [i for i in items if i.parent is None]
         return o
 
     def _eval(self, step: Step, task: S.TaskRun, fn, now: int):
@@ -806,8 +812,11 @@ class Engine:
         """Apply the pending revision, line by line and task by task.
 
         - a task the revision adds: pending; one it no longer has: dropped when
-          not started, undone when completed with a compensation;
-        - not started (or failed, on hold): replaced by the revision's;
+          not completed, undone when completed with a compensation;
+        - not started: the revision's version;
+        - started, not finished (a manual task waiting for a person, a wait, a
+          call failed or on hold): kept as it is when the revision changes
+          nothing it started from (`_unchanged`), else replaced: it starts over;
         - completed, inputs unchanged: kept, with its outputs and what it set;
         - completed, inputs changed: done again, after being undone when it
           has a compensation. So is a completed task downstream of one done
@@ -820,6 +829,7 @@ class Engine:
         plan = S.decode_value(pending["plan"])
         old_tasks = r.tasks
         old_lines = r.lines
+        items = [S.ItemRecord(**i) for i in plan["items"]]
         # Lines: the revision's values; what fulfillment set (attributes the revision leaves empty) is kept.
         lines = {}
         for line_id, data in plan["lines"].items():
@@ -832,6 +842,7 @@ class Engine:
             lines[line_id] = line
         tasks: dict = {}
         redo: dict = {}  # task id -> the completed run it replaces
+        started: dict = {}  # task id -> the run that started and did not finish (kept or replaced, below)
         for data in plan["tasks"]:
             new = S.TaskRun(**data)
             old = old_tasks.get(new.id)
@@ -849,10 +860,10 @@ class Engine:
             elif old.status == S.SKIPPED:
                 tasks[new.id] = old  # skipped stays skipped (an operator's word, or its condition)
                 old.depends_on = new.depends_on
-            else:  # not started (or failed, on hold): it starts from the new plan
-                if old.status != S.PENDING:
-                    self._record(step, new.id, old.status, S.PENDING, f"replaced by revision {n}", now)
+            else:  # not completed: the revision's version, unless it started and is kept (below)
                 tasks[new.id] = new
+                if old.status != S.PENDING:
+                    started[new.id] = old
         # Downstream of a task done again, what reads what it gives is done again too.
         changed = True
         while changed:
@@ -882,6 +893,14 @@ class Engine:
             for up in redo:
                 if up != tid and up in _ancestors(tasks, tid) and up not in tasks[tid].depends_on:
                     tasks[tid].depends_on.append(up)
+        before = (old_lines, old_tasks, self._order_view(r))
+        after = (lines, tasks, self._order_view(r, items))
+        for tid, old in started.items():
+            if self._unchanged(old, tasks[tid], before, after):
+                old.depends_on = tasks[tid].depends_on
+                tasks[tid] = old  # its state, due time, attempts and key stay: nothing happens to it
+            else:
+                self._record(step, tid, old.status, S.PENDING, f"replaced by revision {n}", now)
         for old in old_tasks.values():
             if old.id in tasks:
                 continue
@@ -900,7 +919,7 @@ class Engine:
             else:
                 self._record(step, old.id, old.status, S.CANCELLED, f"dropped by revision {n}", now)
         r.lines = lines
-        r.items = [S.ItemRecord(**i) for i in plan["items"]]
+        r.items = items
         # Undo, the last completed first; a task done again waits for its undo.
         undone.sort(key=lambda t: (-(t.done_seq or 0), t.id))
         r.tasks = tasks
@@ -930,6 +949,37 @@ class Engine:
 
     def _writes(self, task: S.TaskRun) -> set:
         return {attr for attr, _ in self._definition(task).sets}
+
+    def _unchanged(self, old: S.TaskRun, new: S.TaskRun, before: tuple, after: tuple) -> bool:
+        """Did a revision leave a started task as it started? The same definition
+        and dependencies; nothing upstream of it added, replaced or done again
+        (every task it waits for, directly or not, is kept as it completed or was
+        skipped); and what it read when it started reads the same: its
+        condition, its call's arguments, the time it waits until, evaluated
+        on the order before the revision (`before`: lines, tasks, order) and
+        after it (`after`)."""
+        same = ("name", "type", "product", "action", "line", "queue", "system")
+        if any(getattr(old, f) != getattr(new, f) for f in same) or set(old.depends_on) != set(new.depends_on):
+            return False
+        old_tasks, tasks = before[1], after[1]
+        if any(tasks[up] is not old_tasks.get(up) or tasks[up].status not in S.DONE for up in _ancestors(tasks, new.id)):
+            return False
+        return self._start_reads(old, *before) == self._start_reads(new, *after)
+
+    def _start_reads(self, task: S.TaskRun, lines: dict, tasks: dict, order: dict) -> Optional[list]:
+        """What starting a task evaluates (a fault is a value too)."""
+        line = lines.get(task.line)
+        if line is None:
+            return None
+        d = self._definition(task)
+        outputs = _line_outputs(tasks, task.line)
+        out = []
+        for fn, used in ((self.rules.task_when, d.when is not None), (self.rules.task_args, d.call is not None), (self.rules.wait_until, d.wait_until is not None)):
+            try:
+                out.append(fn(task.product, task.action, task.name, line.values, outputs, order, line.previous) if used else None)
+            except EvaluationError as exc:
+                out.append(("cannot evaluate", exc.element, exc.message))
+        return out
 
     def _inputs_changed(self, r: S.OrderRun, old: S.TaskRun, new: S.TaskRun, lines: dict) -> bool:
         """Would the task be called differently now? (Tasks that make no calls: no.)"""
