@@ -11,7 +11,9 @@ limits and their defaults.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from decimal import Decimal
 
 MAX_DIGITS = 40  # digits in one number (a 128-bit integer has 39)
@@ -127,3 +129,39 @@ def check_id(value: str, what: str = "an id") -> None:
         raise InputLimit(f"{what} has {len(value)} characters; at most {MAX_ID} are accepted")
     if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in value):
         raise InputLimit(f"{what} holds a control character")
+
+
+def read_file(path, limit: int = MAX_DOCUMENT) -> str:
+    """A regular file's UTF-8 text (newlines as `open()` reads them), at most
+    `limit` bytes; InputLimit for anything else, OSError when it cannot be opened.
+
+    A FIFO or a device is refused from its stat, before it is opened: opening
+    a FIFO blocks until a writer comes, and /dev/zero never ends.
+    """
+    kind = _file_kind(os.stat(path).st_mode)
+    if kind:
+        raise InputLimit(f"it is {kind}, not a regular file")
+    # O_NONBLOCK: should a FIFO have replaced the file since the stat, the open does not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        kind = _file_kind(os.fstat(f.fileno()).st_mode)
+        if kind:
+            raise InputLimit(f"it is {kind}, not a regular file")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputLimit(f"it is larger than {limit} bytes, the most accepted")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputLimit(f"it is not UTF-8 text (byte {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _file_kind(mode: int) -> str:
+    """'' for a regular file, else what it is."""
+    if stat.S_ISREG(mode):
+        return ""
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
