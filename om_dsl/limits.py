@@ -131,13 +131,14 @@ def check_id(value: str, what: str = "an id") -> None:
         raise InputLimit(f"{what} holds a control character")
 
 
-def read_file(path, limit: int = MAX_DOCUMENT) -> str:
+def read_file(path, limit: int | None = None) -> str:
     """A regular file's UTF-8 text (newlines as `open()` reads them), at most
-    `limit` bytes; InputLimit for anything else, OSError when it cannot be opened.
+    `limit` bytes (default MAX_DOCUMENT); InputLimit for anything else, OSError when it cannot be opened.
 
     A FIFO or a device is refused from its stat, before it is opened: opening
     a FIFO blocks until a writer comes, and /dev/zero never ends.
     """
+    limit = MAX_DOCUMENT if limit is None else limit
     kind = _file_kind(os.stat(path).st_mode)
     if kind:
         raise InputLimit(f"it is {kind}, not a regular file")
