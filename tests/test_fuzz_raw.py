@@ -213,7 +213,7 @@ def test_example_orders_with_an_extreme_value(acme, tmp_path_factory, text):
 
 def test_every_value_of_an_example_replaced_by_every_extreme(acme, tmp_path_factory):
     """Exhaustive over one example: each of its values, each extreme (the order door only: it is the deep one)."""
-    text = (ROOT / "examples" / "orders" / "tv-alone.json").read_text(encoding="utf-8")
+    text = (ROOT / "examples" / "orders" / "fiber-tv-ported-phone.json").read_text(encoding="utf-8")
     with watchdog():
         for m in _VALUE.finditer(text):
             for literal in EXTREMES:
