@@ -268,3 +268,47 @@ def test_control_characters_in_codes_and_names_stay_on_their_line(tmp_path):
     r = om("plan", CATALOG, write(tmp_path, tv_order(name='"pack\\u2028age"'), "name.json"))
     assert "`pack\\u2028age` is not an attribute of TV_PACKAGE" in r.stderr
     assert len(r.stderr.splitlines()) == 2
+
+
+# ---- the reader itself -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, path",
+    [
+        ("[" + "9" * 41 + "]", ""),
+        ("[-" + "9" * 41 + "]", ""),
+        ("[0." + "0" * 40 + "1]", ""),
+        ("[1e101]", ""),
+        ("[1E-101]", ""),
+        ('{"a": [1, {"b": "\\ud800"}]}', "/a/1/b"),
+        ('{"a~/b": {"\\udfff": 1}}', "/a~0~1b"),
+        ('{"a": ["x", "' + "y" * (limits.MAX_STRING + 1) + '"]}', "/a/1"),
+        ('{"a": ' + "[" * 64 + "]" * 64 + "}", "/a" + "/0" * 63),
+        ("[NaN]", ""),
+    ],
+)
+def test_load_json_refuses_with_the_path(text, path):
+    with pytest.raises(limits.InputLimit) as caught:
+        limits.load_json(text, decimals=True)
+    assert caught.value.path == path
+
+
+def test_load_json_takes_what_is_within_the_limits():
+    from decimal import Decimal
+
+    big = "9" * 40
+    text = f'{{"n": [{big}, -{big}, 0.{"1" * 39}, 1e100, 1.5E-100], "s": "{"y" * limits.MAX_STRING}", "e": "\\ud83d\\ude00 \u00e9", "d": {"[" * 62}{"]" * 62}}}'
+    value = limits.load_json(text, decimals=True)
+    assert value["n"] == [int(big), -int(big), Decimal("0." + "1" * 39), Decimal("1e100"), Decimal("1.5E-100")]
+    assert value["e"] == "\U0001f600 \u00e9" and len(value["s"]) == limits.MAX_STRING
+
+
+def test_read_file_reads_a_regular_file_as_open_does(tmp_path):
+    path = tmp_path / "order.json"
+    path.write_bytes(b'{"a":\r\n"\xc3\xa9"}\r')
+    assert limits.read_file(path) == '{"a":\n"\u00e9"}\n'
+    with pytest.raises(limits.InputLimit, match="larger than 5 bytes"):
+        limits.read_file(path, limit=5)
+    with pytest.raises(limits.InputLimit, match="a directory"):
+        limits.read_file(tmp_path)
