@@ -158,11 +158,14 @@ def _pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, and the line and paragraph separators
+
+
 def check_id(value: str, what: str = "an id") -> None:
     """Raise InputLimit for an id that is too long or holds control characters (they forge lines in output)."""
     if len(value) > MAX_ID:
         raise InputLimit(f"{what} has {len(value)} characters; at most {MAX_ID} are accepted")
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in value):
+    if _CONTROL.search(value):
         raise InputLimit(f"{what} holds a control character")
 
 
