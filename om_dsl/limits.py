@@ -11,7 +11,9 @@ limits and their defaults.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from decimal import Decimal
 
 MAX_DIGITS = 40  # digits in one number (a 128-bit integer has 39)
@@ -48,18 +50,23 @@ def check_number_text(text: str) -> None:
         raise InputLimit(f"a number's exponent is beyond ±{MAX_EXPONENT}")
 
 
+# The JSON parser's hooks: a number short enough and without an exponent cannot be past the limits,
+# so only the rare others pay for the regular expression.
 def _parse_int(text: str) -> int:
-    check_number_text(text)
+    if len(text) > MAX_DIGITS:
+        check_number_text(text)
     return int(text)
 
 
 def _parse_decimal(text: str) -> Decimal:
-    check_number_text(text)
+    if len(text) > MAX_DIGITS or "e" in text or "E" in text:
+        check_number_text(text)
     return Decimal(text)
 
 
 def _parse_float(text: str) -> float:
-    check_number_text(text)
+    if len(text) > MAX_DIGITS or "e" in text or "E" in text:
+        check_number_text(text)
     return float(text)
 
 
@@ -87,43 +94,113 @@ def load_json(text, *, decimals: bool = False, max_depth: int = MAX_DEPTH, max_s
         )
     except RecursionError:  # the C parser stops at the interpreter's recursion limit, quickly
         raise InputLimit(f"the JSON nests deeper than {max_depth} levels") from None
-    _check_shape(value, max_depth, max_string)
+    # What the whole text shows (scanned in C) spares the walk the per-string checks that cannot fail:
+    # no string is longer than the text, and a surrogate comes from a \u escape or from the text itself.
+    check_length = len(text) > max_string
+    check_surrogates = "\\u" in text or (not text.isascii() and not _encodes(text))
+    _check_shape(value, max_depth, max_string, check_length, check_surrogates)
     return value
 
 
-def _check_shape(value, max_depth: int, max_string: int) -> None:
-    """Refuse deep nesting, over-long strings and lone surrogates (which no UTF-8 output can carry)."""
-    stack = [(value, "", 0)]
-    while stack:
-        item, path, depth = stack.pop()
-        if isinstance(item, (dict, list)) and depth >= max_depth:
-            raise InputLimit(f"the JSON nests deeper than {max_depth} levels", path or "/")
-        if isinstance(item, str):
-            _check_text(item, max_string, path)
-        elif isinstance(item, dict):
-            for k, v in item.items():
-                _check_text(k, max_string, path)
-                stack.append((v, f"{path}/{_pointer(k)}", depth + 1))
-        elif isinstance(item, list):
-            stack.extend((v, f"{path}/{i}", depth + 1) for i, v in enumerate(item))
-
-
-def _check_text(text: str, max_string: int, path: str) -> None:
-    if len(text) > max_string:
-        raise InputLimit(f"a string has {len(text)} characters; at most {max_string} are accepted", path or "/")
+def _encodes(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InputLimit("a string holds a lone surrogate (\\ud800-\\udfff), which is not text", path or "/") from None
+        return False
+    return True
+
+
+def _check_shape(value, max_depth: int, max_string: int, check_length: bool = True, check_surrogates: bool = True) -> None:
+    """Refuse deep nesting, over-long strings and lone surrogates (which no UTF-8 output can carry).
+
+    Iterative; a frame is (container, depth, (parent frame, key)): the path is
+    only spelled out for the refusal."""
+    check_strings = check_length or check_surrogates
+    if isinstance(value, str):
+        _check_text(value, max_string, None, check_surrogates)
+        return
+    if not isinstance(value, (dict, list)):
+        return
+    stack = [(value, 0, None)]
+    while stack:
+        frame = stack.pop()
+        item, depth, _ = frame
+        if depth >= max_depth:
+            raise InputLimit(f"the JSON nests deeper than {max_depth} levels", _path(frame))
+        is_dict = type(item) is dict
+        for k, v in item.items() if is_dict else enumerate(item):
+            if check_strings and is_dict:
+                _check_text(k, max_string, frame, check_surrogates)
+            t = type(v)
+            if t is str:
+                if check_strings:
+                    _check_text(v, max_string, (None, 0, (frame, k)), check_surrogates)
+            elif t is dict or t is list:
+                stack.append((v, depth + 1, (frame, k)))
+
+
+def _path(frame) -> str:
+    keys = []
+    while frame is not None and frame[2] is not None:
+        frame, key = frame[2]
+        keys.append(f"/{_pointer(key)}" if isinstance(key, str) else f"/{key}")
+    return "".join(reversed(keys)) or "/"
+
+
+def _check_text(text: str, max_string: int, frame, check_surrogates: bool = True) -> None:
+    if len(text) > max_string:
+        raise InputLimit(f"a string has {len(text)} characters; at most {max_string} are accepted", _path(frame))
+    if check_surrogates and not text.isascii() and not _encodes(text):
+        raise InputLimit("a string holds a lone surrogate (\\ud800-\\udfff), which is not text", _path(frame)) from None
 
 
 def _pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, and the line and paragraph separators
+
+
 def check_id(value: str, what: str = "an id") -> None:
     """Raise InputLimit for an id that is too long or holds control characters (they forge lines in output)."""
     if len(value) > MAX_ID:
         raise InputLimit(f"{what} has {len(value)} characters; at most {MAX_ID} are accepted")
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in value):
+    if _CONTROL.search(value):
         raise InputLimit(f"{what} holds a control character")
+
+
+def read_file(path, limit: int | None = None) -> str:
+    """A regular file's UTF-8 text (newlines as `open()` reads them), at most
+    `limit` bytes (default MAX_DOCUMENT); InputLimit for anything else, OSError when it cannot be opened.
+
+    A FIFO or a device is refused from its stat, before it is opened: opening
+    a FIFO blocks until a writer comes, and /dev/zero never ends.
+    """
+    limit = MAX_DOCUMENT if limit is None else limit
+    kind = _file_kind(os.stat(path).st_mode)
+    if kind:
+        raise InputLimit(f"it is {kind}, not a regular file")
+    # O_NONBLOCK: should a FIFO have replaced the file since the stat, the open does not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        kind = _file_kind(os.fstat(f.fileno()).st_mode)
+        if kind:
+            raise InputLimit(f"it is {kind}, not a regular file")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise InputLimit(f"it is larger than {limit} bytes, the most accepted")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputLimit(f"it is not UTF-8 text (byte {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _file_kind(mode: int) -> str:
+    """'' for a regular file, else what it is."""
+    if stat.S_ISREG(mode):
+        return ""
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"

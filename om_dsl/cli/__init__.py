@@ -14,6 +14,10 @@ from om_dsl.diagnostics.codes import CODES, explanation
 @click.version_option(__version__, prog_name="om")
 def main() -> None:
     """om: compile order-management specs (.om files) and run orders against them."""
+    # Odd text (a file name that is not UTF-8, a terminal that is not UTF-8) is escaped, never a traceback.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 @main.command()
@@ -105,11 +109,15 @@ def _installed_base(db_path: str):
 
 
 def read_input(path: str) -> str:
-    """An input file's text (an order, a revision); a usage error when it cannot be read."""
+    """An input file's text (an order, a revision); a usage error when it cannot
+    be read, is not a regular file (a FIFO, a device) or is too large."""
+    from om_dsl.limits import InputLimit, read_file
+
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except (OSError, UnicodeDecodeError) as exc:
+        return read_file(path)
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except InputLimit as exc:
         raise click.UsageError(f"cannot read {path}: {exc}") from None
 
 

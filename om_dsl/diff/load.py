@@ -19,9 +19,13 @@ from typing import Optional
 
 import attrs
 
+from om_dsl.limits import MAX_DOCUMENT, InputLimit, load_json, read_file
 from om_dsl.model.canonical import SchemaError, loads
 from om_dsl.model.catalog import Catalog
 from om_dsl.runtime.generated import compiled_catalogs
+
+
+_PLAN_DEPTH = 10_000  # past the interpreter's recursion limit, which load_json reports as too deep
 
 
 class LoadError(Exception):
@@ -48,6 +52,8 @@ def load_side(path: str, catalog: Optional[str] = None) -> Side:
     p = Path(path)
     if not p.exists():
         raise LoadError(f"{path} does not exist")
+    if not p.is_file() and not p.is_dir():  # a FIFO would block the read, a device never end it
+        raise LoadError(f"{path} is neither a regular file nor a folder")
     if p.is_file() and p.suffix == ".json":
         return Side(path, "plan.json", _pick([_load_plan(p)], path, catalog))
     compiled = compiled_catalogs(p)  # a compiled catalog is compared as it is, stale or not
@@ -71,13 +77,18 @@ def _build(path: str) -> list[Catalog]:
 
 def _load_plan(plan_file: Path) -> Catalog:
     try:
-        text = plan_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_file(plan_file)
+    except OSError as exc:
+        raise LoadError(f"cannot read {plan_file}: {exc.strerror or exc}") from None
+    except InputLimit as exc:
         raise LoadError(f"cannot read {plan_file}: {exc}") from None
     try:
-        data = json.loads(text)
+        # Expressions nest as deep as the specs wrote them: only numbers and strings are held to the limits here.
+        data = load_json(text, max_depth=_PLAN_DEPTH, max_string=MAX_DOCUMENT)
     except json.JSONDecodeError as exc:
         raise LoadError(f"{plan_file} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except InputLimit as exc:
+        raise LoadError(f"{plan_file} is not a plan model om can read: {exc}") from None
     if not isinstance(data, dict):
         raise LoadError(f"{plan_file} is not a plan model (a JSON object)")
     sources_text = _sources_text(plan_file.parent / "sources.json", data.get("catalog"))
@@ -87,6 +98,8 @@ def _load_plan(plan_file: Path) -> Catalog:
         raise LoadError(f"{plan_file}: {exc}") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise LoadError(f"{plan_file} is not a plan model om can read ({type(exc).__name__}: {exc})") from None
+    except RecursionError:
+        raise LoadError(f"{plan_file} is not a plan model om can read: it nests too deeply") from None
 
 
 def _sources_text(path: Path, catalog) -> Optional[str]:
@@ -94,9 +107,9 @@ def _sources_text(path: Path, catalog) -> Optional[str]:
     if not path.is_file():
         return None
     try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except (OSError, UnicodeDecodeError, ValueError):
+        text = read_file(path)
+        data = load_json(text, max_string=MAX_DOCUMENT)
+    except (OSError, ValueError):  # InputLimit and malformed JSON are ValueErrors: no source lines then
         return None
     if not isinstance(data, dict) or data.get("catalog") != catalog or not isinstance(data.get("elements", {}), dict) or not isinstance(data.get("files", {}), dict):
         return None

@@ -90,10 +90,14 @@ def _plan(catalog: Catalog, rules, path: Path) -> tuple[Optional[str], Outcome]:
     from om_dsl.runtime.order import EvaluationError, Rejected
     from om_dsl.runtime.planning import plan_order
 
+    from om_dsl.limits import InputLimit, read_file
+
     order_id = None
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = read_file(path)  # a regular file within limits.MAX_DOCUMENT
+    except OSError as exc:
+        return None, Outcome(REJECTED, (f"cannot read the order: {exc.strerror or exc}",))
+    except InputLimit as exc:
         return None, Outcome(REJECTED, (f"cannot read the order: {exc}",))
     try:
         doc = parse_document(text)

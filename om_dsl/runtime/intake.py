@@ -16,6 +16,7 @@ import math
 import re
 from decimal import Decimal
 
+from om_dsl.limits import InputLimit, check_id, check_number_text, load_json
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef, Catalog
 from om_dsl.runtime.order import ACTIONS, Order, OrderItem, Problem, Rejected, show_value
@@ -30,16 +31,47 @@ MAX_DEPTH = 32  # nesting of productOrderItem: beyond this, the document is not 
 
 
 def parse_document(text: str) -> dict:
-    """JSON text -> the productOrder object; malformed JSON is a problem with line and column."""
+    """JSON text -> the productOrder object; malformed JSON is a problem with
+    line and column, JSON past om's limits (om_dsl.limits) one with its path.
+    An order whose own id cannot be shown is refused here: nothing is stored under it."""
     try:
-        doc = json.loads(text, parse_float=Decimal)
+        doc = load_json(text, decimals=True)
     except json.JSONDecodeError as exc:
         raise Rejected([Problem("malformed_json", f"the order is not valid JSON: {exc.msg}", path=f"line {exc.lineno}, column {exc.colno}")]) from None
-    except RecursionError:
-        raise Rejected([Problem("malformed_json", "the order nests too deeply to be read")]) from None
+    except InputLimit as exc:
+        where = exc.path or (_number_past_limits(text) if isinstance(text, str) else None)
+        raise Rejected([Problem("input_limit", f"the order is beyond om's limits: {exc.reason}", path=where)]) from None
     if not isinstance(doc, dict):
         raise Rejected([Problem("not_an_order", "the order must be a JSON object (a TMF622 productOrder)", path="/")])
+    given = doc.get("id")
+    if isinstance(given, str):
+        try:
+            check_id(given, "the order's id")
+        except InputLimit as exc:
+            raise Rejected([Problem("bad_id", str(exc), path="/id")]) from None
     return doc
+
+
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?')
+
+
+def _number_past_limits(text: str) -> str | None:
+    """Line and column of the first number past the limits (json's hooks do not know where they are).
+    Only run on a refused document."""
+    for m in _TOKEN.finditer(text):
+        if m.group()[0] != '"':
+            try:
+                check_number_text(m.group())
+            except InputLimit:
+                line = text.count("\n", 0, m.start()) + 1
+                return f"line {line}, column {m.start() - text.rfind(chr(10), 0, m.start())}"
+    return None
+
+
+def _shown_id(value: str) -> str:
+    """An id refused by check_id, as a problem names its item: escaped, and cut short."""
+    shown = json.dumps(value)[1:-1]
+    return shown if len(shown) <= 40 else shown[:40] + "..."
 
 
 def document_id(doc: dict) -> str:
@@ -93,9 +125,21 @@ def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=N
 
 
 def coerce(attr: AttributeDef, raw):
-    if isinstance(raw, float) and not math.isfinite(raw):
-        raise ValueError("is not a number")
+    if isinstance(raw, (float, Decimal)):
+        # A document built in code skips load_json's checks: int() of Decimal("1e999999") would not end.
+        _within_limits(str(raw) if isinstance(raw, Decimal) else repr(raw))
+        if not math.isfinite(raw):
+            raise ValueError("is not a number")
+    elif isinstance(raw, str) and attr.type in ("int", "decimal"):
+        _within_limits(raw)
     return _coerce(attr, raw)
+
+
+def _within_limits(text: str) -> None:
+    try:
+        check_number_text(text)
+    except InputLimit as exc:
+        raise ValueError(f"is beyond om's limits ({exc.reason})") from None
 
 
 def _coerce(attr: AttributeDef, raw):
@@ -140,7 +184,17 @@ def _coerce(attr: AttributeDef, raw):
 
 
 def _show_raw(raw) -> str:
-    return json.dumps(raw, default=str) if not isinstance(raw, Decimal) else str(raw)
+    shown = json.dumps(raw, default=str) if not isinstance(raw, Decimal) else str(raw)
+    return shown if len(shown) <= 80 else shown[:60] + f"... ({len(shown)} characters)"
+
+
+def _id_problem(value, what: str):
+    """Why an id (or a field shown like one) cannot be taken: too long, or a control character; None when it can."""
+    try:
+        check_id(value, what)
+    except InputLimit as exc:
+        return str(exc)
+    return None
 
 
 class _Intake:
@@ -197,6 +251,10 @@ class _Intake:
             if not isinstance(v, (str, int)) or isinstance(v, bool):
                 self.problem("order_field", f"`{key}` must be a string", path=f"/{key}")
                 return None
+            why = _id_problem(str(v), f"`{key}`")
+            if why:
+                self.problem("bad_id" if key == "externalId" else "order_field", why, path=f"/{key}")
+                return None
             return str(v)
 
         def date(key):
@@ -221,9 +279,15 @@ class _Intake:
             else:
                 n = _customer_party(parties)
                 if n is not None:
-                    account = _party_id(parties[n])
-                    if account is None:
+                    party = parties[n]
+                    pid = _party_id(party)
+                    where = f"/relatedParty/{n}/id" if party.get("id") is not None else f"/relatedParty/{n}/partyOrPartyRole/id"
+                    if pid is None:
                         self.problem("order_field", "the related party that is the customer has no id", path=f"/relatedParty/{n}")
+                    elif why := _id_problem(pid, "the customer's id"):
+                        self.problem("bad_id", why, path=where)
+                    else:
+                        account = pid
         return {
             "id": order_id or document_id(doc),
             "external_id": text("externalId"),
@@ -267,6 +331,10 @@ class _Intake:
             self.problem("malformed_item", "the order item has no `id`", path=path + "/id")
             return None
         item_id = str(item_id)
+        why = _id_problem(item_id, "the order item's id")
+        if why:
+            self.problem("bad_id", why, path=path + "/id", item_id=_shown_id(item_id))
+            return None
         offering = raw.get("productOffering")
         code = offering.get("id") if isinstance(offering, dict) else None
         if not isinstance(code, str) or not code:
@@ -290,6 +358,10 @@ class _Intake:
             else:
                 asset = prod.get("id")
                 item.asset_id = str(asset) if isinstance(asset, (str, int)) and not isinstance(asset, bool) else None
+                why = _id_problem(item.asset_id, "the installed product's id (`product.id`)") if item.asset_id else None
+                if why:
+                    self.problem("bad_id", why, item, path + "/product/id")
+                    item.asset_id = None
                 chars = prod.get("productCharacteristic", [])
                 if not isinstance(chars, list):
                     self.problem("malformed_item", "`productCharacteristic` must be a list", item, path + "/product/productCharacteristic")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Optional
 
 import attrs
@@ -110,7 +111,15 @@ class Problem:
     def render(self) -> str:
         where = f"order item {self.item} ({self.product})" if self.item and self.product else (f"order item {self.item}" if self.item else "the order")
         at = f" [at {self.path}]" if self.path else ""
-        return f"{where}: {self.message} (rule: {self.rule}){at}"
+        return _one_line(f"{where}: {self.message} (rule: {self.rule}){at}")
+
+
+# Control characters of an order (a product code or attribute name in a message) must not start lines of their own.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class Rejected(Exception):

@@ -363,14 +363,24 @@ def _problem(rule: str, message: str):
 
 
 def parse_data(pairs: tuple[str, ...]) -> dict:
-    """`key=value` pairs -> outputs of a manual task (values stay strings; JSON is parsed when it is JSON)."""
+    """`key=value` pairs -> outputs of a manual task (values stay strings; JSON is parsed when it is JSON).
+
+    ValueError (a usage error) for a pair that is not key=value, or whose key
+    or JSON value is beyond om's limits (om_dsl.limits)."""
+    from om_dsl.limits import InputLimit, check_id, load_json
+
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"expected key=value, got {pair!r}")
+            raise ValueError(f"expected key=value, got {pair[:80]!r}")
         try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
+            check_id(key, "an output's name")
+            try:
+                out[key] = load_json(value)
+            except json.JSONDecodeError:  # a plain string, held to the same limits (length, lone surrogates)
+                out[key] = load_json(json.dumps(value))
+            load_json(json.dumps(key))
+        except InputLimit as exc:
+            raise ValueError(f"--data {key[:80]!r}: {exc}") from None
     return out
