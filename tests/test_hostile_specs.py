@@ -276,3 +276,14 @@ def test_numbers_and_durations_past_their_limits_are_diagnostics(write_spec, n, 
 def test_numbers_and_durations_at_their_limits_are_accepted(write_spec):
     write_spec(PLAN.format(n="9" * 40, due="36500d"))
     assert [d.code for d in check_paths(["."]).errors] == []
+
+
+def test_the_language_server_reads_no_file_outside_its_workspace(tmp_path):
+    from om_dsl.lsp.analysis import check_workspace
+
+    specs = spec_folder(tmp_path, "../secret.txt")
+    (specs / "env.om").symlink_to("/proc/self/environ")
+    result = check_workspace(specs, {})
+    assert [d.code for d in result.errors] == ["E014"], [d.message for d in result.diagnostics]
+    assert all("hunter2" not in text and "PATH=" not in text for text in result.sources.values())
+    assert not any("hunter2" in d.message or "PATH" in d.message for d in result.diagnostics)

@@ -137,7 +137,7 @@ class NotASpec(OSError):
     """A path that is not a regular file of a sane size: never read as a spec."""
 
 
-def _read_regular(path: Path) -> bytes:
+def read_regular(path: Path) -> bytes:
     """The bytes of a regular file. Opened without blocking (a FIFO would wait for
     a writer) and checked on the open file, so nothing swaps it after the check."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
@@ -184,7 +184,7 @@ def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] |
         diagnostics.append(_outside(shown, roots))
         return None
     try:
-        text = _read_regular(real).decode("utf-8-sig")  # a byte-order mark is not text
+        text = read_regular(real).decode("utf-8-sig")  # a byte-order mark is not text
     except UnicodeDecodeError as exc:
         diagnostics.append(
             error("E005", "this file is not valid UTF-8", _file_span(shown), f"undecodable byte at offset {exc.start}", help="save the file as UTF-8")
