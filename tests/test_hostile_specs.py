@@ -287,3 +287,15 @@ def test_the_language_server_reads_no_file_outside_its_workspace(tmp_path):
     assert [d.code for d in result.errors] == ["E014"], [d.message for d in result.diagnostics]
     assert all("hunter2" not in text and "PATH=" not in text for text in result.sources.values())
     assert not any("hunter2" in d.message or "PATH" in d.message for d in result.diagnostics)
+
+
+def test_diagnostics_show_control_characters_escaped_never_raw(write_spec, tmp_path):
+    """A terminal escape in a spec, a line break in a file name: `om check` shows them escaped, one column each."""
+    write_spec('catalog c version "1"\ncommercial C "C" root { attr n: int = "\x1b[2J\x1b]0;owned\x07" }\n', name="a\nerror[E000]: forged.om")
+    r = CliRunner().invoke(main, ["check", "."])
+    assert r.exit_code == 1 and "error[E301]" in r.output, r.output
+    assert "\x1b" not in r.output and "\x07" not in r.output
+    assert "\nerror[E000]" not in r.output and "--> a\\nerror[E000]: forged.om:2:" in r.output
+    line = next(x for x in r.output.splitlines() if x.startswith("2 | "))
+    caret = next(x for x in r.output.splitlines() if "^" in x)
+    assert line.index('"\ufffd[2J') == caret.index("^")  # the caret still under the string
