@@ -5,9 +5,10 @@ catalog share one scope; `use "path"` (relative to the using file) adds a
 library's definitions to it.
 
 Specs are read only inside their roots: the folders given to om (a given
-file's folder), widened to the project that holds them. A `use` path or a symbolic link that leads elsewhere is an
-error (E014) that names the path and never reads the file, so that a spec
-cannot show `/proc/self/environ` or `~/.ssh` in its diagnostics. Only
+file's folder), widened to the project that holds them. A `use` path or a
+symbolic link that leads elsewhere is an error (E014) that names the path
+and never reads the file, so that a spec cannot show `/proc/self/environ`
+or `~/.ssh` in its diagnostics. Only
 regular files are read: a FIFO or a device named `*.om` is an error (E005),
 never a hang.
 """
@@ -140,7 +141,7 @@ class NotASpec(OSError):
 def read_regular(path: Path) -> bytes:
     """The bytes of a regular file. Opened without blocking (a FIFO would wait for
     a writer) and checked on the open file, so nothing swaps it after the check."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
