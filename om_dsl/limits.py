@@ -23,6 +23,7 @@ MAX_STRING = 65_536  # characters in one JSON string
 MAX_ID = 256  # characters in an id (order, item, task, customer, asset)
 MAX_DOCUMENT = 16 * 1024 * 1024  # bytes of an order or data file
 MAX_BODY = 1024 * 1024  # bytes of an HTTP request or answer body
+MAX_SPEC = 16 * 1024 * 1024  # bytes of one .om spec file
 MAX_DURATION_MS = 100 * 365 * 24 * 3600 * 1000  # a century: what any due time, wait or retry may span
 
 _NUMBER = re.compile(r"-?(?P<int>\d+)(?:\.(?P<frac>\d+))?(?:[eE](?P<exp>[+-]?\d+))?\Z")

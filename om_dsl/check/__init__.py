@@ -16,6 +16,7 @@ from om_dsl.check.plans import Usage, check_plans
 from om_dsl.check.products import check_enrichments, check_products, check_tables, check_validations
 from om_dsl.check.scope import CatalogScope, build_scope
 from om_dsl.check.systems import check_systems
+from om_dsl.check.text import check_plain_text
 from om_dsl.check.unused import check_unused
 from om_dsl.check.workspace import Workspace, load
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
@@ -74,6 +75,7 @@ def check_texts(texts: dict[str, str]) -> CheckResult:
 
 def _check(workspace: Workspace) -> CheckResult:
     diagnostics = list(workspace.diagnostics)
+    check_plain_text(workspace.files, diagnostics)
     scopes = []
     for unit in workspace.units:
         unit_diagnostics: list[Diagnostic] = []

@@ -3,16 +3,26 @@
 Every file starts with `catalog NAME` or `library NAME`. The files of one
 catalog share one scope; `use "path"` (relative to the using file) adds a
 library's definitions to it.
+
+Specs are read only inside their roots: the folders given to om (a given
+file's folder), widened to the project that holds them. A `use` path or a
+symbolic link that leads elsewhere is an error (E014) that names the path
+and never reads the file, so that a spec cannot show `/proc/self/environ`
+or `~/.ssh` in its diagnostics. Only
+regular files are read: a FIFO or a device named `*.om` is an error (E005),
+never a hang.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import attrs
 
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
+from om_dsl.limits import MAX_SPEC
 from om_dsl.syntax import ast
 from om_dsl.syntax.parser import parse_source
 from om_dsl.span import Span
@@ -90,7 +100,77 @@ def _file_span(path: str) -> Span:
     return Span(path, 1, 1, 1, 2, 0, 1)
 
 
-def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] | None = None) -> SourceFile | None:
+PROJECT_MARKERS = ("pyproject.toml", "om.toml")
+
+
+def roots_of(paths: list[str]) -> list[Path]:
+    """The folders specs may be read from: for each given folder (or a given
+    file's folder), the project that holds it (the nearest folder above with a
+    pyproject.toml or an om.toml, as `om init` makes), else the folder itself."""
+    roots = []
+    for given in paths:
+        p = Path(given)
+        folder = p.resolve() if p.is_dir() else p.parent.resolve()
+        project = next((f for f in (folder, *folder.parents) if any((f / m).is_file() for m in PROJECT_MARKERS)), None)
+        roots.append(project or folder)
+    return roots
+
+
+def _texts_root(texts: dict[str, str]) -> Path:
+    """In-memory files: the folder that holds them all."""
+    folders = [os.path.dirname(os.path.normpath(name)) or "." for name in texts]
+    try:
+        return Path(os.path.commonpath(folders) or ".") if folders else Path(".")
+    except ValueError:  # absolute and relative names mixed
+        return Path(os.sep)
+
+
+def inside(path: Path, roots: list[Path]) -> bool:
+    """Whether `path` (resolved, or normalized for in-memory files) is under one of the roots."""
+    for root in roots:
+        rel = os.path.relpath(path, root)
+        if rel != os.pardir and not rel.startswith(os.pardir + os.sep) and not os.path.isabs(rel):
+            return True
+    return False
+
+
+class NotASpec(OSError):
+    """A path that is not a regular file of a sane size: never read as a spec."""
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file. Opened without blocking (a FIFO would wait for
+    a writer) and checked on the open file, so nothing swaps it after the check."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotASpec("not a regular file (a FIFO, a device or a folder)")
+        chunks, size = [], 0
+        while size <= MAX_SPEC:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_SPEC:
+            raise NotASpec(f"larger than {MAX_SPEC // (1024 * 1024)} MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _outside(shown: str, roots: list[Path]) -> Diagnostic:
+    where = ", ".join(f"`{display_path(r)}`" for r in roots)
+    return error(
+        "E014",
+        "this file is a link to a file outside the folders om reads specs from",
+        _file_span(shown),
+        "not read: specs are read only inside " + where,
+    )
+
+
+def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] | None = None, roots: list[Path] | None = None) -> SourceFile | None:
     if texts is not None:
         # In-memory sources (tests, editors): paths are names, nothing touches the disk.
         shown = path.as_posix()
@@ -100,12 +180,19 @@ def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] |
         diagnostics.extend(result.diagnostics)
         return SourceFile(shown, path, texts[shown], result.module, result.ok)
     shown = display_path(path)
+    real = path.resolve()
+    if roots is not None and not inside(real, roots):
+        diagnostics.append(_outside(shown, roots))
+        return None
     try:
-        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is not text
+        text = read_regular(real).decode("utf-8-sig")  # a byte-order mark is not text
     except UnicodeDecodeError as exc:
         diagnostics.append(
             error("E005", "this file is not valid UTF-8", _file_span(shown), f"undecodable byte at offset {exc.start}", help="save the file as UTF-8")
         )
+        return None
+    except NotASpec as exc:
+        diagnostics.append(error("E005", f"cannot read this file: {exc}", _file_span(shown), help="a spec is a regular .om file"))
         return None
     except OSError as exc:
         diagnostics.append(error("E005", f"cannot read this file: {exc.strerror or exc}", _file_span(shown)))
@@ -113,7 +200,7 @@ def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] |
     text = text.replace("\r\n", "\n")
     result = parse_source(text, shown)
     diagnostics.extend(result.diagnostics)
-    return SourceFile(shown, path.resolve(), text, result.module, result.ok)
+    return SourceFile(shown, real, text, result.module, result.ok)
 
 
 def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
@@ -122,8 +209,9 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
     files: list[SourceFile] = []
     by_real: dict[Path, SourceFile] = {}
     found = [Path(name) for name in sorted(texts)] if texts is not None else discover(paths)
+    roots = [_texts_root(texts)] if texts is not None else roots_of(paths)
     for path in found:
-        source = read_file(path, diagnostics, texts)
+        source = read_file(path, diagnostics, texts, roots if texts is None else None)
         if source is not None:
             files.append(source)
             by_real[source.real_path] = source
@@ -134,14 +222,26 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
             target = Path(os.path.normpath(user.real_path.parent / str(use.path.value)))
         else:
             target = (user.real_path.parent / str(use.path.value)).resolve()
+        if not inside(target, roots):
+            where = ", ".join(f"`{display_path(r) if texts is None else r.as_posix()}`" for r in roots)
+            diagnostics.append(
+                error(
+                    "E014",
+                    f"`{use.path.value}` is outside the folders om reads specs from",
+                    use.path.span,
+                    "not read: specs are read only inside " + where,
+                    help="move the library into the project, or give om a folder that holds both this catalog and the library",
+                )
+            )
+            return None
         if target in by_real:
             return by_real[target]
-        if texts is not None or not target.is_file():
+        if texts is not None or not target.exists():
             diagnostics.append(
                 error("E012", f"cannot find `{use.path.value}`", use.path.span, "no such file", help="the path is relative to the folder of this file")
             )
             return None
-        source = read_file(target, diagnostics)
+        source = read_file(target, diagnostics, roots=roots)
         if source is not None:
             files.append(source)
             by_real[source.real_path] = source

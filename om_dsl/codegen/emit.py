@@ -33,14 +33,27 @@ def _env() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # Python source, not HTML: every value from a spec goes through `py` (repr)
+        autoescape=False,  # Python source, not HTML: every value from a spec or a path goes through a filter
     )
     env.filters["py"] = repr
+    env.filters["comment"] = comment_text
     return env
 
 
+def comment_text(value) -> str:
+    """Text for a `#` comment of generated code: printable text as it is, anything
+    else (a newline, a carriage return, a NUL, a line separator) as its `repr`, so
+    that a version or a file name can never end the comment and start code."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)
+
+
 def _ident(*parts: str) -> str:
-    return "__".join(parts)
+    """A generated function's name, from spec names (which the grammar keeps to identifiers)."""
+    name = "__".join(parts)
+    if not name.isidentifier() or not name.isascii():
+        raise ValueError(f"not a Python identifier: {name!r}")  # pragma: no cover - NAME tokens are identifiers
+    return name
 
 
 def with_line_map(text: str) -> str:

@@ -16,10 +16,13 @@ CODES: dict[str, str] = {
     "E004": "a clause given twice",
     "E005": "a file cannot be read",
     "E006": "an expression nested too deeply",
+    "E007": "a number or duration beyond its limit",
     # files and catalogs
     "E010": "a file does not say which catalog it belongs to",
     "E011": "a catalog's version is missing or given twice",
     "E012": "a `use` does not name a library file",
+    "E013": "a version, display name or path that is not one line of plain text",
+    "E014": "a spec file outside the folders om reads specs from",
     # names
     "E101": "unknown product",
     "E102": "unknown attribute",

@@ -17,13 +17,26 @@ from collections.abc import Iterable, Mapping
 from om_dsl.diagnostics.diagnostic import Diagnostic, Label
 
 
+def _escaped(text: str) -> str:
+    """Text as the console shows it: control characters (a newline in a file
+    name, an escape sequence in a string) as escapes, never as themselves."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _shown(line: str) -> str:
+    """A source line: one column per character, so a control character is `�`."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in line.replace("\t", " "))
+
+
 def _source_line(sources: Mapping[str, str], file: str, line: int) -> str | None:
     text = sources.get(file)
     if text is None:
         return None
-    lines = text.splitlines()
+    lines = text.split("\n")  # lines as the parser counts them (not str.splitlines, which also breaks at \f, \u2028, ...)
+    if lines and lines[-1] == "":
+        lines.pop()
     if 1 <= line <= len(lines):
-        return lines[line - 1].replace("\t", " ")
+        return _shown(lines[line - 1])
     return "" if line == len(lines) + 1 else None
 
 
@@ -39,7 +52,7 @@ def _underline(label: Label, line_text: str) -> tuple[int, int]:
 
 
 def _render_one(diag: Diagnostic, sources: Mapping[str, str]) -> str:
-    out = [f"{diag.severity.value}[{diag.code}]: {diag.message}"]
+    out = [f"{diag.severity.value}[{diag.code}]: {_escaped(diag.message)}"]
     primary = diag.primary
     # Group labels by file, the primary label's file first; lines in order.
     files: list[str] = [primary.span.file]
@@ -53,14 +66,14 @@ def _render_one(diag: Diagnostic, sources: Mapping[str, str]) -> str:
         labels = sorted((lb for lb in diag.labels if lb.span.file == file), key=lambda lb: (lb.span.line, lb.span.column, not lb.primary))
         anchor = primary if index == 0 else labels[0]
         arrow = "-->" if index == 0 else ":::"
-        out.append(f"{pad}{arrow} {file}:{anchor.span.line}:{anchor.span.column}")
+        out.append(f"{pad}{arrow} {_escaped(file)}:{anchor.span.line}:{anchor.span.column}")
         out.append(f"{pad} |")
         shown_line = None
         for label in labels:
             text = _source_line(sources, file, label.span.line)
             if text is None:  # no text to show (an unreadable file): the label alone
                 if label.message:
-                    out.append(f"{pad} = {label.message}")
+                    out.append(f"{pad} = {_escaped(label.message)}")
                 continue
             if label.span.line != shown_line:
                 if shown_line is not None and label.span.line == shown_line + 2:
@@ -72,13 +85,13 @@ def _render_one(diag: Diagnostic, sources: Mapping[str, str]) -> str:
                 shown_line = label.span.line
             start, width = _underline(label, text)
             mark = ("^" if label.primary else "-") * width
-            out.append(f"{pad} | {' ' * start}{mark} {label.message}".rstrip())
+            out.append(f"{pad} | {' ' * start}{mark} {_escaped(label.message)}".rstrip())
     if diag.help or diag.notes:
         out.append(f"{pad} |")
     for note in diag.notes:
-        out.append(f"{pad} = note: {note}")
+        out.append(f"{pad} = note: {_escaped(note)}")
     for hint in diag.help:
-        out.append(f"{pad} = help: {hint}")
+        out.append(f"{pad} = help: {_escaped(hint)}")
     return "\n".join(out)
 
 

@@ -14,6 +14,7 @@ import attrs
 
 from om_dsl.check import CheckResult, check_texts
 from om_dsl.check.scope import CatalogScope
+from om_dsl.check.workspace import inside, read_regular, roots_of
 from om_dsl.span import Span
 from om_dsl.syntax import ast
 
@@ -38,21 +39,28 @@ def discover(root: Path) -> list[Path]:
 def check_workspace(root: Path | None, overlays: dict[str, str]) -> CheckResult:
     """Check every .om file under `root`, open documents' texts (by absolute path) over the disk."""
     texts: dict[str, str] = {}
+    # As `om check`: only regular files (a FIFO would hang the server), only inside the workspace folder.
+    roots = [root.resolve()] if root is not None else []
     if root is not None:
         for path in discover(root):
+            real = path.resolve()
+            if not inside(real, roots):
+                continue
             try:
-                texts[str(path.resolve())] = path.read_bytes().decode("utf-8-sig").replace("\r\n", "\n")
+                texts[str(real)] = read_regular(real).decode("utf-8-sig").replace("\r\n", "\n")
             except (OSError, UnicodeDecodeError):
                 continue
     for path, text in overlays.items():
         texts[path] = text.replace("\r\n", "\n")
-    # `use` paths of files outside the workspace folder: load the used library from disk.
+    # `use` paths of open files outside the workspace folder: load the used library
+    # from disk, when it is inside the workspace folder (or, with none, the using file's project).
     for path, text in list(texts.items()):
         for m in re.finditer(r'^\s*use\s+"([^"\n]*)"', text, re.MULTILINE):
             target = os.path.normpath(os.path.join(os.path.dirname(path), m.group(1)))
-            if target not in texts and os.path.isfile(target):
+            allowed = roots or roots_of([os.path.dirname(path) or "."])
+            if target not in texts and inside(Path(target).resolve(), allowed):
                 try:
-                    texts[target] = Path(target).read_text(encoding="utf-8-sig").replace("\r\n", "\n")
+                    texts[target] = read_regular(Path(target).resolve()).decode("utf-8-sig").replace("\r\n", "\n")
                 except (OSError, UnicodeDecodeError):
                     pass
     return check_texts(texts)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from lark import Token, Transformer, v_args
 
 from om_dsl.diagnostics.diagnostic import error
+from om_dsl.limits import MAX_DIGITS, MAX_DURATION_MS
 from om_dsl.syntax import ast
 from om_dsl.span import Span
 
@@ -60,6 +61,50 @@ class SpanTransformer(Transformer):
 
     def lit(self, kind: str, value, tok: Token, span: Span | None = None) -> ast.Literal:
         return ast.Literal(kind, value, str(tok), span=span or self.tspan(tok))
+
+    # Numbers are bounded as text, before any conversion: `int()` of 5,000 digits
+    # raises, and a store or a clock cannot hold every duration one can write.
+
+    def digits_ok(self, tok: Token, digits: str) -> bool:
+        if len(digits) <= MAX_DIGITS:
+            return True
+        self.diagnostics.append(
+            error(
+                "E007",
+                f"this number has {len(digits)} digits",
+                self.tspan(tok),
+                f"at most {MAX_DIGITS} digits",
+                help="write a smaller number",
+            )
+        )
+        return False
+
+    def integer(self, tok: Token) -> int:
+        """An INT token's value (0 after a diagnostic, so that the file still builds)."""
+        return int(str(tok)) if self.digits_ok(tok, str(tok)) else 0
+
+    def decimal(self, tok: Token) -> Decimal:
+        text = str(tok)
+        return Decimal(text) if self.digits_ok(tok, text.replace(".", "")) else Decimal(0)
+
+    def duration(self, tok: Token) -> int:
+        text = str(tok)
+        count = text.rstrip("mshdw")
+        if not self.digits_ok(tok, count):
+            return 0
+        ms = duration_ms(text)
+        if ms > MAX_DURATION_MS:
+            self.diagnostics.append(
+                error(
+                    "E007",
+                    f"the duration {text} is longer than a century",
+                    self.tspan(tok),
+                    f"at most {MAX_DURATION_MS // _DURATION_UNITS_MS['d']}d",
+                    help="no due time, wait, timeout or retry of an order may span more than a century",
+                )
+            )
+            return 0
+        return ms
 
     # ---- file ----------------------------------------------------------------
 
@@ -152,11 +197,11 @@ class SpanTransformer(Transformer):
     @v_args(meta=True)
     def has_child(self, meta, c):
         # Every token is kept (`!has_child`): has NAME [ LOW ( .. HIGH|* )? ]
-        name, low = c[1], int(c[3])
+        name, low = c[1], self.integer(c[3])
         if str(c[4]) == "]":
             high = low
         else:
-            high = None if str(c[5]) == "*" else int(c[5])
+            high = None if str(c[5]) == "*" else self.integer(c[5])
         return ast.HasChild(self.name(name), low, high, span=self.span(meta))
 
     # ---- rules -----------------------------------------------------------------
@@ -241,7 +286,7 @@ class SpanTransformer(Transformer):
 
     @v_args(meta=True)
     def retry_fixed(self, meta, c):
-        count = int(c[0]) if len(c) == 2 else None
+        count = self.integer(c[0]) if len(c) == 2 else None
         return ast.RetryFixed(count, self.duration_tok(c[-1]), span=self.span(meta))
 
     @v_args(meta=True)
@@ -250,7 +295,7 @@ class SpanTransformer(Transformer):
 
     @v_args(meta=True)
     def retry_exponential(self, meta, c):
-        count, initial = int(c[0]), self.duration_tok(c[1])
+        count, initial = self.integer(c[0]), self.duration_tok(c[1])
         factor = c[2] if len(c) == 4 else None
         return ast.RetryExponential(count, initial, factor, self.duration_tok(c[-1]), span=self.span(meta))
 
@@ -535,18 +580,18 @@ class SpanTransformer(Transformer):
     # ---- literals ----------------------------------------------------------------
 
     def int_lit(self, c):
-        return self.lit("int", int(c[0]), c[0])
+        return self.lit("int", self.integer(c[0]), c[0])
 
     def decimal_lit(self, c):
-        return self.lit("decimal", Decimal(str(c[0])), c[0])
+        return self.lit("decimal", self.decimal(c[0]), c[0])
 
     @v_args(meta=True)
     def neg_int_lit(self, meta, c):
-        return ast.Literal("int", -int(c[0]), "-" + str(c[0]), span=self.span(meta))
+        return ast.Literal("int", -self.integer(c[0]), "-" + str(c[0]), span=self.span(meta))
 
     @v_args(meta=True)
     def neg_decimal_lit(self, meta, c):
-        return ast.Literal("decimal", -Decimal(str(c[0])), "-" + str(c[0]), span=self.span(meta))
+        return ast.Literal("decimal", -self.decimal(c[0]), "-" + str(c[0]), span=self.span(meta))
 
     def string_lit(self, c):
         return self.string_lit_tok(c[0])
@@ -561,7 +606,7 @@ class SpanTransformer(Transformer):
         return self.duration_tok(c[0])
 
     def duration_tok(self, tok: Token) -> ast.Literal:
-        return self.lit("duration", duration_ms(str(tok)), tok)
+        return self.lit("duration", self.duration(tok), tok)
 
     @v_args(meta=True)
     def true_lit(self, meta, c):
