@@ -46,7 +46,7 @@ def acme_with_confirmations(tmp_path_factory):
     text = plans.read_text(encoding="utf-8")
     assert SHIP_DEVICE in text
     plans.write_text(text.replace(SHIP_DEVICE, SHIP_DEVICE + CONFIRM), encoding="utf-8")
-    result = build([str(specs / "acme")])
+    result = build([str(specs)])  # the whole folder: specs/acme uses specs/shared, inside the root
     assert result.ok
     write(folder / "generated", result.files())
     return GeneratedRules(folder / "generated" / "acme")
