@@ -213,7 +213,7 @@ def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, confi
 @_db_option
 def hub_unregister(url, db_path, systems_db):
     """Stop sending events to a listener (what is pending for it stays pending)."""
-    store = _open_store(db_path)
+    store = _open_store(db_path, write=True)
     with store.transaction() as db:
         gone = store.unregister(db, url)
     if not gone:
@@ -247,10 +247,11 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
     """What was sent to which listener, and what is pending (with the last error)."""
     from om_dsl.runtime.clock import show_instant
 
-    rows = _open_store(db_path).deliveries(order_id, "pending" if pending else None)
+    store = _open_store(db_path)
+    rows = store.deliveries(order_id, "pending" if pending else None)
     data = []
     for seq, event_id, order, listener, payload, status, attempts, next_try_at, last_error, delivered_at in rows:
-        event = json.loads(payload)
+        event = store.decode(payload, f"notification {seq}")
         entry = {"event": event_id, "type": event.get("eventType"), "order": order, "state": event.get("event", {}).get("productOrder", {}).get("state"), "listener": listener, "status": status, "attempts": attempts}
         if status == "pending":
             entry["next_try_at"] = show_instant(next_try_at)
@@ -292,7 +293,10 @@ def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, cl
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.UsageError(f"--listen {listen!r} is not HOST:PORT (a port from 1 to 65535)")
+    from om_dsl.runtime.store import check_location
+
     kw = _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)
+    check_location(db_path, create=True)  # before the lock file is made beside it
     with runner_lock(db_path):
         s = Session(source=source, catalog_name=catalog_name, **kw)
     s.runner.on_event = _progress(not quiet)

@@ -56,10 +56,8 @@ class Session:
         from om_dsl.runtime.clock import SimulatedClock, SystemClock, parse_instant
         from om_dsl.runtime.runner import Catalogs, Runner
         from om_dsl.runtime.simulators import Simulators
-        from om_dsl.runtime.store import Store, StoreError
+        from om_dsl.runtime.store import Store
 
-        if must_exist and not Path(db_path).is_file():
-            raise click.UsageError(f"no database at {db_path} (run an order first, or give --db)")
         try:
             begin = parse_instant(start) if start else None
         except ValueError:
@@ -70,10 +68,7 @@ class Session:
             self.config = configuration.load(config_path, known_systems=known)
         except configuration.ConfigError as exc:
             raise click.UsageError(str(exc)) from None
-        try:
-            self.store = Store(db_path, synchronous=sync)
-        except StoreError as exc:
-            raise click.UsageError(str(exc)) from None
+        self.store = Store(db_path, synchronous=sync, create=not must_exist)
         stored_mode = self.store.meta("clock")
         mode = clock_mode or stored_mode or "system"
         if mode == "simulated":
@@ -108,9 +103,9 @@ def session(**kw):
     """Hold the runner lock, then open the session: the simulated clock is read
     and saved under the lock, so two commands cannot take it back in time."""
     from om_dsl.runtime.runner import RunnerBusy, runner_lock
+    from om_dsl.runtime.store import check_location
 
-    if kw.get("must_exist") and not Path(kw["db_path"]).is_file():
-        raise click.UsageError(f"no database at {kw['db_path']} (run an order first, or give --db)")
+    check_location(kw["db_path"], create=not kw.get("must_exist"))  # before the lock file is made beside it
     try:
         with runner_lock(kw["db_path"]):
             s = Session(**kw)
@@ -206,7 +201,7 @@ def _order_data(s, order_id: str) -> dict:
         raise click.UsageError(f"no order {order_id} in {s.db_path}")
     out = {"id": order_id, "status": row["status"], "customer": row["customer"], "external_id": row["external_id"], "created_at": show_instant(row["created_at"]), "updated_at": show_instant(row["updated_at"])}
     if row["problems"]:
-        out["problems"] = json.loads(row["problems"])
+        out["problems"] = s.store.decode(row["problems"], f"the problems of order {order_id!r}")
     run_ = s.store.load(order_id)
     out["tasks"] = []
     if run_ is not None:
@@ -394,10 +389,11 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
     elif inventory:
         store = _open_store(db_path)
         rows = store.inventory(customer)
-        data = [{"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": json.loads(r[4]), "outputs": json.loads(r[5]), "order": r[6], "line": r[7], "status": r[8]} for r in rows]
+        data = [{"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": store.decode(r[4], f"inventory line {r[0]!r}"), "outputs": store.decode(r[5], f"inventory line {r[0]!r}"), "order": r[6], "line": r[7], "status": r[8]} for r in rows]
     else:
-        rows = _open_store(db_path).assets(customer)
-        data = [{"id": r[0], "customer": r[1], "product": r[2], "attributes": json.loads(r[3]), "parent": r[4], "order": r[5], "status": r[6]} for r in rows]
+        store = _open_store(db_path)
+        rows = store.assets(customer)
+        data = [{"id": r[0], "customer": r[1], "product": r[2], "attributes": store.decode(r[3], f"asset {r[0]!r}"), "parent": r[4], "order": r[5], "status": r[6]} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -406,15 +402,11 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
         click.echo(f"{d['id']:<28} {d['product']:<18} {d['status']:<7} {attrs_text}")
 
 
-def _open_store(db_path: str):
-    from om_dsl.runtime.store import Store, StoreError
+def _open_store(db_path: str, write: bool = False):
+    """An existing database; read-only unless `write` (a read command never creates or migrates one)."""
+    from om_dsl.runtime.store import Store
 
-    if not Path(db_path).is_file():
-        raise click.UsageError(f"no database at {db_path} (run an order first, or give --db)")
-    try:
-        return Store(db_path)
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
+    return Store(db_path, create=False, write=write)
 
 
 class _View:
