@@ -19,6 +19,7 @@ MAX_EXPONENT = 100  # |exponent| of a decimal written with e/E
 MAX_DEPTH = 64  # nesting of arrays and objects in a JSON document
 MAX_STRING = 65_536  # characters in one JSON string
 MAX_ID = 256  # characters in an id (order, item, task, customer, asset)
+MAX_TEXT = 4096  # characters in a one-line text an operator gives (a reason, who acts, a failure message)
 MAX_DOCUMENT = 16 * 1024 * 1024  # bytes of an order or data file
 MAX_BODY = 1024 * 1024  # bytes of an HTTP request or answer body
 MAX_DURATION_MS = 100 * 365 * 24 * 3600 * 1000  # a century: what any due time, wait or retry may span
@@ -121,9 +122,28 @@ def _pointer(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+def _control(c: str) -> bool:
+    return ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029"
+
+
+def check_text(value: str, what: str = "a text", limit: int = MAX_TEXT) -> None:
+    """Raise InputLimit for one-line text that is too long or holds control characters (a newline would forge a line of history)."""
+    if len(value) > limit:
+        raise InputLimit(f"{what} has {len(value)} characters; at most {limit} are accepted")
+    if any(_control(c) for c in value):
+        raise InputLimit(f"{what} holds a control character (a newline, a tab, an escape...)")
+
+
+def shown(text: str) -> str:
+    """Text as printed on one line: control characters escaped (\\n, \\x1b...), so stored text cannot forge lines or move the cursor."""
+    if not any(_control(c) for c in text):
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii") if _control(c) else c for c in text)
+
+
 def check_id(value: str, what: str = "an id") -> None:
     """Raise InputLimit for an id that is too long or holds control characters (they forge lines in output)."""
     if len(value) > MAX_ID:
         raise InputLimit(f"{what} has {len(value)} characters; at most {MAX_ID} are accepted")
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in value):
+    if any(_control(c) for c in value):
         raise InputLimit(f"{what} holds a control character")

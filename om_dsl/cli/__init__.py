@@ -113,9 +113,40 @@ def compile_(paths: tuple[str, ...], output: str, check_only: bool) -> None:
             sys.exit(1)
         click.echo(f"{output} is up to date ({names})")
         return
-    changed, removed = write(out_dir, files)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.UsageError(f"-o {output}: not a folder")
+    try:
+        changed, removed = write(out_dir, files)
+    except OSError as exc:  # a file in the way, a folder that cannot be made or written
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise click.UsageError(f"cannot write into {output}: {exc.strerror or exc}{where}") from None
     gone = f", {len(removed)} no longer generated removed ({', '.join(removed)})" if removed else ""
     click.echo(f"compiled {names} -> {output}: {len(files)} files, {len(changed)} written{gone}")
+
+
+def checked(text: bool = False):
+    """A click callback refusing an id (or, `text`, a one-line text) that is too
+    long or holds control characters: a newline would forge lines in the output
+    and the history."""
+    from om_dsl.limits import InputLimit, check_id, check_text
+
+    def callback(ctx, param, value):
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, str):
+                try:
+                    (check_text if text else check_id)(v, "it")
+                except InputLimit as exc:
+                    raise click.BadParameter(f"{v!r}: {exc}", ctx, param) from None
+        return value
+
+    return callback
+
+
+def say(text: str, **kw) -> None:
+    """Print one line that may hold stored text: its control characters escaped, so it stays one line."""
+    from om_dsl.limits import shown
+
+    click.echo(shown(text), **kw)
 
 
 def _installed_base(db_path: str):

@@ -6,13 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Optional
 
 import click
 
-from om_dsl.cli import _load_rules, main
+from om_dsl.cli import _load_rules, checked, main, say
 from om_dsl.cli import engines
 from om_dsl.cli.engines import engine_options
 
@@ -56,7 +57,7 @@ class Session:
         from om_dsl.runtime.clock import SimulatedClock, SystemClock, parse_instant
         from om_dsl.runtime.runner import Catalogs, Runner
         from om_dsl.runtime.simulators import Simulators
-        from om_dsl.runtime.store import Store
+        from om_dsl.runtime.store import Store, check_location, store_error
 
         try:
             begin = parse_instant(start) if start else None
@@ -82,7 +83,13 @@ class Session:
         if mode != stored_mode:
             with self.store.transaction() as db:
                 self.store.set_meta(db, "clock", mode)
-        self.systems = Systems(self.config, Simulators(_systems_path(db_path, systems_db)))
+        systems_path = _systems_path(db_path, systems_db)
+        check_location(systems_path, create=True)
+        try:
+            self.systems = Systems(self.config, Simulators(systems_path))
+        except sqlite3.Error as exc:
+            self.store.close()
+            raise store_error(exc, systems_path) from None
         self.runner = Runner(self.store, Catalogs(self.store, rules), self.systems, PythonTasks(tuple(os.path.abspath(p) for p in tasks_path)), self.clock)
         self.db_path = db_path
 
@@ -125,7 +132,7 @@ def _progress(enabled: bool):
             if h["to"] is None and h["from"] is None:
                 continue
             arrow = f"{h['from'] or '-'} -> {h['to']}"
-            click.echo(f"  {order_id}  {h['subject']:<28} {arrow:<28} {h['cause']}", err=True)
+            say(f"  {order_id}  {h['subject']:<28} {arrow:<28} {h['cause']}", err=True)
 
     return show
 
@@ -136,7 +143,7 @@ def _progress(enabled: bool):
 @main.command()
 @click.argument("source", type=click.Path(exists=True))
 @click.argument("orders", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--catalog", "catalog_name", callback=checked(), help="Which catalog of SOURCE, when it holds several.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @_fmt_option
 @_run_options
@@ -163,7 +170,7 @@ def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, st
 
 @main.command()
 @click.argument("source", required=False, type=click.Path(exists=True))
-@click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--catalog", "catalog_name", callback=checked(), help="Which catalog of SOURCE, when it holds several.")
 @click.option("--quiet", "-q", is_flag=True)
 @_fmt_option
 @_run_options
@@ -186,10 +193,10 @@ def _summary(s: Session, order_ids: list, fmt: str) -> None:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
     for d in data:
-        click.echo(f"order {d['id']}: {d['status']}")
+        say(f"order {d['id']}: {d['status']}")
         for t in d["tasks"]:
             if t.get("waiting_for"):
-                click.echo(f"  {t['id']:<28} {t['status']:<13} {t['waiting_for']}")
+                say(f"  {t['id']:<28} {t['status']:<13} {t['waiting_for']}")
 
 
 def _order_data(s, order_id: str) -> dict:
@@ -243,11 +250,11 @@ def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
         for d in data:
-            click.echo(f"{d['id']:<16} {d['status']:<13} {d['customer'] or '-':<10} {d['updated_at']}  {d['jeopardy'] or ''}".rstrip())
+            say(f"{d['id']:<16} {d['status']:<13} {d['customer'] or '-':<10} {d['updated_at']}  {d['jeopardy'] or ''}".rstrip())
 
 
 @orders.command("show")
-@click.argument("order_id")
+@click.argument("order_id", callback=checked())
 @_fmt_option
 @_db_option
 @engine_options
@@ -264,20 +271,20 @@ def orders_show(order_id, fmt, db_path, systems_db, target):
 
 
 def _render_order(d: dict) -> None:
-    click.echo(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})" + (f"  jeopardy {d['jeopardy']}" if d.get("jeopardy") else ""))
+    say(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})" + (f"  jeopardy {d['jeopardy']}" if d.get("jeopardy") else ""))
     for p in d.get("problems", []):
-        click.echo(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
+        say(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
     for rev in d.get("revisions", []):
-        click.echo(f"  revision {rev['revision']} from {rev['by']} at {rev['received_at']}: {rev['status']}" + (f" ({rev['reason']})" if rev.get("reason") else ""))
+        say(f"  revision {rev['revision']} from {rev['by']} at {rev['received_at']}: {rev['status']}" + (f" ({rev['reason']})" if rev.get("reason") else ""))
     for t in d["tasks"]:
         line = f"  {t['id']:<28} {t['type']:<9} {t['status']:<13} {t.get('jeopardy') or '':<6}"
         if t.get("waiting_for"):
             line += f" {t['waiting_for']}"
-        click.echo(line.rstrip())
+        say(line.rstrip())
 
 
 @orders.command("history")
-@click.argument("order_id")
+@click.argument("order_id", callback=checked())
 @_fmt_option
 @_db_option
 @engine_options
@@ -298,7 +305,7 @@ def orders_history(order_id, fmt, db_path, systems_db, target):
         return
     for d in data:
         change = f"{d['from'] or '-'} -> {d['to']}" if d["to"] else ""
-        click.echo(f"{d['at']}  {d['subject']:<28} {change:<28} {d['cause']}")
+        say(f"{d['at']}  {d['subject']:<28} {change:<28} {d['cause']}")
 
 
 # ---- om tasks -------------------------------------------------------------------------------------
@@ -310,8 +317,8 @@ def tasks() -> None:
 
 
 @tasks.command("list")
-@click.option("--queue", help="Only this queue (field_ops...).")
-@click.option("--order", "order_id", help="Only this order.")
+@click.option("--queue", callback=checked(), help="Only this queue (field_ops...).")
+@click.option("--order", "order_id", callback=checked(), help="Only this order.")
 @click.option("--ids", is_flag=True, help="Only `ORDER TASK` per line, for scripts.")
 @_fmt_option
 @_db_option
@@ -325,7 +332,7 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
         data = [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
     if ids:
         for d in data:
-            click.echo(f"{d['order']} {d['task']}")
+            say(f"{d['order']} {d['task']}")
         return
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
@@ -333,14 +340,14 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
     if not data:
         click.echo("no open manual tasks")
     for d in data:
-        click.echo(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']})")
+        say(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']})")
 
 
 @tasks.command("complete")
-@click.argument("order_id")
-@click.argument("task_id")
+@click.argument("order_id", callback=checked())
+@click.argument("task_id", callback=checked())
 @click.option("--data", multiple=True, help="An output of the task, key=value (repeatable).")
-@click.option("--by", default=lambda: os.environ.get("USER", "operator"), help="Who completed it (recorded in the history).")
+@click.option("--by", default=lambda: os.environ.get("USER", "operator"), callback=checked(text=True), help="Who completed it (recorded in the history).")
 @click.option("--quiet", "-q", is_flag=True)
 @_fmt_option
 @_run_options
@@ -377,7 +384,7 @@ def assets() -> None:
 
 
 @assets.command("list")
-@click.option("--customer", help="Only this customer account.")
+@click.option("--customer", callback=checked(), help="Only this customer account.")
 @click.option("--inventory", is_flag=True, help="The technical inventory (lines) instead of the commercial assets.")
 @_fmt_option
 @_db_option
@@ -399,7 +406,7 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
         return
     for d in data:
         attrs_text = ", ".join(f"{k}={v}" for k, v in sorted(d["attributes"].items()) if v is not None)
-        click.echo(f"{d['id']:<28} {d['product']:<18} {d['status']:<7} {attrs_text}")
+        say(f"{d['id']:<28} {d['product']:<18} {d['status']:<7} {attrs_text}")
 
 
 def _open_store(db_path: str, write: bool = False):

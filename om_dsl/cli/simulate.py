@@ -5,6 +5,7 @@ HTTP/JSON with state, deterministic answers and injected faults (see
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def simulate() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="The port to listen on (0: a free one).")
 @click.option("--state", "state_path", default="om.simulators.db", show_default=True, type=click.Path(dir_okay=False), help="The systems' own state (SQLite), kept across restarts.")
 @click.option("--fault", "fault_options", multiple=True, metavar="SYSTEM.OPERATION=SPEC", help="A fault to inject (repeatable): fail:N, status:CODE[:N], slow:MS, hang, twice, joined by ','.")
-@click.option("--callback-delay-ms", type=click.IntRange(0), default=50, show_default=True, help="How long after accepting an asynchronous call its callback is POSTed (and between retries, at most 2 s).")
+@click.option("--callback-delay-ms", type=click.IntRange(0, 3_600_000), default=50, show_default=True, help="How long after accepting an asynchronous call its callback is POSTed (and between retries, at most 2 s).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log requests and callbacks on stderr.")
 def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options: tuple[str, ...], callback_delay_ms: int, quiet: bool) -> None:
     """Serve the systems of the compiled catalog CATALOG_DIR (generated/acme) until Ctrl-C.
@@ -34,8 +35,11 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
     server's URL. Faults can be changed while it runs: POST /_faults.
     """
     from om_dsl.runtime.generated import CompiledCatalogError, GeneratedRules
+    from om_dsl.cli import StoreFailure
     from om_dsl.runtime.simulate_server import SimulatorServer, parse_fault_option
+    from om_dsl.runtime.store import check_location, store_error
 
+    check_location(state_path, create=True)
     path = Path(catalog_dir)
     if path.is_file() and path.name == "plan.json":
         path = path.parent
@@ -63,6 +67,9 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
         raise click.UsageError(str(exc)) from None
     try:
         server.start()
+    except sqlite3.Error as exc:  # the state file: not a database, damaged, full
+        error = store_error(exc, state_path)
+        raise StoreFailure(str(error), getattr(error, "exit_code", 2)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
     stopped = threading.Event()

@@ -272,7 +272,7 @@ def store_error(exc: Exception, path: str) -> Exception:
     if code == 10:  # SQLITE_IOERR
         return StoreUnwritable(f"cannot read or write {path}: {text}")
     if code == 26 or "file is not a database" in text:  # SQLITE_NOTADB
-        return StoreError(f"{path}: file is not a database (not an om database)")
+        return StoreError(f"{path}: file is not a database")
     if code == 11 or "malformed" in text or "no such table" in text or "no such column" in text:  # SQLITE_CORRUPT, or om's schema incomplete
         return StoreDamaged(f"the database {path} is damaged: {text}")
     if code == 14:  # SQLITE_CANTOPEN
