@@ -273,6 +273,12 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
         say(f"{d['event']:<22} {d['type'] or '-':<30} {d['state'] or '':<12} -> {d['listener']}  {tail}")
 
 
+def _finite(value: float, ctx, param) -> float:
+    if value != value:  # NaN passes any range
+        raise click.BadParameter("nan is not a number", ctx, param)
+    return value
+
+
 # ---- the service -----------------------------------------------------------------------------------
 
 
@@ -280,7 +286,7 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 @click.argument("source", required=False, type=click.Path(exists=True))
 @click.option("--catalog", "catalog_name", callback=checked(), help="Which catalog of SOURCE, when it holds several.")
 @click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks).")
-@click.option("--interval", type=click.FloatRange(0.01, 3600), default=0.2, show_default=True, help="Seconds between rounds of work (0.01 to 3600).")
+@click.option("--interval", type=click.FloatRange(0.01, 3600), callback=lambda ctx, param, v: _finite(v, ctx, param), default=0.2, show_default=True, help="Seconds between rounds of work (0.01 to 3600).")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
 def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):

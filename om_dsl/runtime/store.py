@@ -379,6 +379,7 @@ class Store:
             self.db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=busy_timeout_ms / 1000, check_same_thread=not shared, factory=_Connection)
             self.db.om_path = path
             self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            stale = self._check(write)  # before anything is written: a file that is not om's stays as it is
             if write:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute(f"PRAGMA synchronous = {synchronous}")
@@ -386,7 +387,8 @@ class Store:
                 pages = os.environ.get(MAX_PAGES_ENV)
                 if pages:
                     self.db.execute(f"PRAGMA max_page_count = {int(pages)}")
-            self._open(write)
+                if stale:
+                    self._migrate()
         except BaseException as exc:
             if self.db is not None:
                 self.db.close()
@@ -415,9 +417,10 @@ class Store:
                     self.db.execute("ROLLBACK")
                 raise
 
-    def _open(self, write: bool) -> None:
-        """Check that this is an om database of a schema this om knows; when
-        writing, create it or bring it up to date. Refuse anything else."""
+    def _check(self, write: bool) -> bool:
+        """Check that this is an om database of a schema this om knows (or,
+        `write`, an empty file to make one of); True when it must be created
+        or brought up to date. Refuse anything else."""
         app = self.db.execute("PRAGMA application_id").fetchone()[0]
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
         if app not in (0, APPLICATION_ID) or (app == 0 and tables and "schema_version" not in tables):
@@ -441,9 +444,7 @@ class Store:
         if not write:
             if current < len(MIGRATIONS):
                 raise StoreError(f"{self.path} has schema version {current}, older than this om's {len(MIGRATIONS)}: a command that runs orders (om resume) brings it up to date")
-            return
-        if current < len(MIGRATIONS) or app != APPLICATION_ID:
-            self._migrate()
+        return current < len(MIGRATIONS) or app != APPLICATION_ID
 
     def _version(self) -> int:
         rows = self.db.execute("SELECT version, typeof(version) FROM schema_version").fetchall()
