@@ -38,6 +38,8 @@ trap 'kill $SIM_PID $ENGINE_PID 2>/dev/null || true' EXIT HUP INT PIPE TERM
 } > demo/om.toml
 
 # The engine as a service: it receives the callbacks of asynchronous calls (number porting).
+# Each call's callback URL carries its token, made with the secret kept in demo/om.db:
+# a callback without it is refused (docs/systems.md, callback tokens).
 om serve generated/acme --listen "127.0.0.1:$ENGINE_PORT" --clock simulated --start 2026-11-27 --quiet 2> demo/engine.log &
 ENGINE_PID=$!
 python - "$SIM_PORT" "$ENGINE_PORT" <<'PY'

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# How long a test waits for a condition (a server up, an order settled, a worker
+# ready) before it fails. Generous: the machine may be busy, and a test that
+# passes waits only as long as its condition takes. OM_TEST_PATIENCE_S sets it.
+PATIENCE_S = float(os.environ.get("OM_TEST_PATIENCE_S", "120"))
 
 
 @pytest.fixture
@@ -33,6 +39,6 @@ def temporal_server(tmp_path_factory):
     """A Temporal development server for the whole session (tests/temporal_dev.py)."""
     from temporal_dev import DevServer
 
-    server = DevServer(tmp_path_factory.mktemp("temporal"))
+    server = DevServer(tmp_path_factory.mktemp("temporal"), PATIENCE_S)
     yield server
     server.stop()

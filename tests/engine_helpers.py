@@ -28,7 +28,7 @@ def make_runner(tmp_path, rules=None, fail=None, start="2026-11-27", config=None
     store = Store(str(tmp_path / "om.db"))
     simulators = Simulators(str(tmp_path / "om.systems.db"), fail=fail)
     rules = rules or GeneratedRules(ACME)
-    systems = Systems(config or Config(None), simulators)
+    systems = Systems(config or Config(None), simulators, callback_secret=store.callback_secret)
     runner = Runner(store, Catalogs(store, rules), systems, PythonTasks((TASKS_PATH,)), SimulatedClock(parse_instant(start)))
     runner.simulators = simulators
     return runner

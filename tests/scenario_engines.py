@@ -26,7 +26,7 @@ from om_dsl.runtime.engine.view import task_entries
 from om_dsl.runtime.generated import GeneratedRules
 from om_dsl.runtime.simulators import Simulators
 
-from conftest import ROOT
+from conftest import PATIENCE_S, ROOT
 from engine_helpers import TASKS_PATH, make_runner
 
 SHORT_POLICIES = {
@@ -89,7 +89,7 @@ class Embedded:
         run = self.runner.store.load(order_id)
         return by_id({"id": order_id, "status": run.status, "revision": run.revision, "tasks": task_entries(self.runner.catalogs.engine(run.catalog), run)})
 
-    def settle(self, order_id: str, predicate, timeout_s: float = 30.0) -> dict:
+    def settle(self, order_id: str, predicate, timeout_s: float = PATIENCE_S) -> dict:
         """Run until nothing moves without a person; the order must then be as `predicate` says."""
         self.runner.drive()
         view = self.view(order_id)
@@ -134,12 +134,14 @@ class Embedded:
 class OnTemporal:
     name = "temporal"
 
-    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=()):
+    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=(), wrap_systems=None):
         from om_dsl.runtime.temporal import worker as temporal_worker
         from om_dsl.runtime.temporal.client import TemporalOrders
 
         self.simulators = Simulators(str(tmp_path / "systems.db"), fail=fail)
         systems = Systems(Config(None), self.simulators)
+        if wrap_systems is not None:  # a test's own behaviour of the systems around the simulators
+            systems = wrap_systems(systems)
         queue = f"scenarios-{uuid.uuid4().hex[:8]}"  # a worker of its own per test
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -156,17 +158,23 @@ class OnTemporal:
 
         self._thread = threading.Thread(target=work, daemon=True)
         self._thread.start()
-        assert ready.wait(30) and not self._failure, self._failure
+        assert ready.wait(PATIENCE_S) and not self._failure, self._failure
         self.orders = TemporalOrders(server.address, task_queue=queue, rules=rules)
         self.queue = queue
 
     def _terminate_leftovers(self):
         """The server outlives the test: end the orders this test left running."""
 
+        from temporalio.service import RPCError, RPCStatusCode
+
         async def go():
             client = await self.orders.client()
             async for wf in client.list_workflows(f'TaskQueue = "{self.queue}" AND ExecutionStatus = "Running"'):
-                await client.get_workflow_handle(wf.id).terminate("the test is over")
+                try:
+                    await client.get_workflow_handle(wf.id).terminate("the test is over")
+                except RPCError as exc:  # the list lags behind: an order that has just ended may be in it
+                    if exc.status != RPCStatusCode.NOT_FOUND:
+                        raise
 
         self.orders._run(go())
 
@@ -181,7 +189,7 @@ class OnTemporal:
     def view(self, order_id: str) -> dict:
         return by_id(self.orders.order(order_id))
 
-    def settle(self, order_id: str, predicate, timeout_s: float = 30.0) -> dict:
+    def settle(self, order_id: str, predicate, timeout_s: float = PATIENCE_S) -> dict:
         """Wait (real time) until the order is as `predicate` says."""
         from om_dsl.runtime.temporal.client import wait_until
 

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class DevServer:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, timeout_s: float = 120.0):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.log = open(folder / "temporal.log", "wb")
@@ -38,9 +38,9 @@ class DevServer:
             stderr=subprocess.STDOUT,
             env={**os.environ, "TEMPORAL_CLI_SHOW_UPDATES": "false"},
         )
-        self._wait_ready(folder)
+        self._wait_ready(folder, timeout_s)
 
-    def _wait_ready(self, folder: Path, timeout_s: float = 60.0) -> None:
+    def _wait_ready(self, folder: Path, timeout_s: float) -> None:
         import asyncio
 
         from temporalio.client import Client

@@ -302,7 +302,12 @@ def test_deliver_a_callback_by_hand(db, tmp_path, simulator, nobody_listens):
     # The simulator holds the answer; it cannot push it to the callback URL.
     [pushed] = get_json(simulator.url + "/_callbacks?all=1")
     key = "ORD-1003:3/D6:port_number:1"
-    assert (pushed["correlation_id"], pushed["url"], pushed["deliveries"]) == (key, nobody_listens, 0)
+    assert (pushed["correlation_id"], pushed["deliveries"]) == (key, 0)
+    # The call's callback URL carries its token: the HMAC of its key under the database's secret.
+    from om_dsl.runtime.callback_auth import token
+    from om_dsl.runtime.store import Store
+
+    assert pushed["url"] == f"{nobody_listens}/{token(Store(db).callback_secret(), key)}"
 
     r = om("callbacks", "deliver", "ORD-1003:3/D6:nope:1", "--data", "x=1", *common)
     assert r.exit_code == 0, r.output
@@ -612,7 +617,7 @@ def test_simulate_serve_with_a_bad_fault(tmp_path, in_repo, fault, message):
     [
         ('[systems.iptv]\nbase_url = "ftp://iptv.example"\n', "systems.iptv.base_url: 'ftp://iptv.example' is not an http(s) URL"),
         ('[systems.iptv]\nbase_url = "http://127.0.0.1:1"\ntimeout = "10x"\n', "systems.iptv.timeout: '10x' is not a duration (such as 500ms, 10s, 5m, 1h)"),
-        ('[engine]\ncallbak_url = "http://127.0.0.1:1/callbacks"\n', "engine.callbak_url: unknown setting (known: callback_url)"),
+        ('[engine]\ncallbak_url = "http://127.0.0.1:1/callbacks"\n', "engine.callbak_url: unknown setting (known: callback_secret, callback_secret_file, callback_url)"),
         ('[systems.tv]\nadapter = "simulated"\n', "systems.tv: no system of that name in the catalog (its systems: billing, inventory, ipam, iptv, logistics, network, voice)"),
         ('[systems.iptv]\nadapter = "carrier-pigeon"\n', "systems.iptv.adapter: must be one of simulated, http, python, not 'carrier-pigeon'"),
         ('[systems.iptv]\nbase_url = "$OM_TEST_UNSET_IPTV_URL"\n', "systems.iptv.base_url: the environment variable OM_TEST_UNSET_IPTV_URL is not set"),

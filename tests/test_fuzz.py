@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -39,7 +40,8 @@ def assert_well_formed(texts: dict[str, str]) -> None:
     render_json(result.diagnostics, len(texts))
 
 
-FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# OM_FUZZ_EXAMPLES: examples per fuzz test (1000 by default; fewer for a quick local run, more for a long one).
+FUZZ = settings(max_examples=int(os.environ.get("OM_FUZZ_EXAMPLES", "1000")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

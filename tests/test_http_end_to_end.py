@@ -14,6 +14,7 @@ from om_dsl.runtime.generated import GeneratedRules
 from om_dsl.runtime.receiver import CallbackReceiver
 from om_dsl.runtime.simulate_server import SimulatorServer
 
+from conftest import PATIENCE_S
 from engine_helpers import ACME, VALID_ORDERS, check_events, check_starts_follow_the_graph, history, make_runner, order_text
 
 FAULTS = {
@@ -30,7 +31,7 @@ def http_config(simulator_url: str, callback_url: str, **overrides) -> Config:
     return Config("test", "simulated", callback_url, systems)
 
 
-def run_until_settled(runner, orders, timeout_s=30.0) -> None:
+def run_until_settled(runner, orders, timeout_s=PATIENCE_S) -> None:
     """Drive; complete manual tasks as a technician; wait for callbacks that are on their way."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

@@ -19,7 +19,7 @@ from om_dsl.cli import main
 from om_dsl.runtime.generated import GeneratedRules
 from om_dsl.runtime.simulate_server import SimulatorServer
 
-from conftest import ROOT
+from conftest import PATIENCE_S, ROOT
 from engine_helpers import ACME
 
 
@@ -50,7 +50,7 @@ def test_serve_receives_callbacks_while_operators_work(tmp_path, in_repo):
             stderr=subprocess.PIPE,
         )
         try:
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + PATIENCE_S
             while True:
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/_health", timeout=1).read()
@@ -62,7 +62,7 @@ def test_serve_receives_callbacks_while_operators_work(tmp_path, in_repo):
             r = om("run", "generated/acme", "examples/orders/fiber-tv-ported-phone.json", "-q", *common)
             assert r.exit_code == 0, r.output
             status = None
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + PATIENCE_S
             while time.monotonic() < deadline:
                 for line in om("tasks", "list", "--ids", "--db", tmp_path / "om.db").stdout.splitlines():
                     order_id, task = line.split()

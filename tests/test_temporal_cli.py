@@ -19,7 +19,7 @@ import pytest
 
 from om_dsl.runtime.temporal.retry import call_timeout
 
-from conftest import ROOT
+from conftest import PATIENCE_S, ROOT
 from scenario_engines import order_doc
 
 ACME = str(ROOT / "generated" / "acme")
@@ -39,7 +39,7 @@ class Cli:
         self.worker_args: list = []
 
     def om(self, *args, check=None):
-        done = subprocess.run([om_binary(), *args], capture_output=True, text=True, env=self.env, cwd=self.tmp, timeout=60)
+        done = subprocess.run([om_binary(), *args], capture_output=True, text=True, env=self.env, cwd=self.tmp, timeout=PATIENCE_S)
         if check is not None:
             assert done.returncode == check, (args, done.returncode, done.stdout, done.stderr)
         return done
@@ -47,14 +47,14 @@ class Cli:
     def start_worker(self):
         log = open(self.tmp / f"worker{len(self.workers)}.log", "w+")
         proc = subprocess.Popen([om_binary(), "worker", ACME, "--tasks-path", str(ROOT / "examples"), "--systems-db", str(self.tmp / "systems.db"), *self.worker_args], stderr=log, stdout=log, env=self.env, cwd=self.tmp)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PATIENCE_S
         while "ready" not in Path(log.name).read_text():
             assert proc.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()
             time.sleep(0.05)
         self.workers.append(proc)
         return proc
 
-    def until(self, predicate, *args, timeout_s=30):
+    def until(self, predicate, *args, timeout_s=PATIENCE_S):
         deadline = time.monotonic() + timeout_s
         while True:
             out = self.om(*args)
@@ -91,7 +91,7 @@ def test_an_operator_runs_an_order_on_temporal(cli, tmp_path):
     assert f"{oid} 1/D1:install_visit" in listed
     # The worker dies (kill -9) while the order waits for a person; another takes over.
     first.kill()
-    first.wait(20)
+    first.wait(PATIENCE_S)
     second = cli.start_worker()
     done = cli.om("tasks", "complete", oid, "1/D1:install_visit", "--by", "tech-anna", "--data", "technician=T-17", check=0)
     assert f"order {oid}: inProgress" in done.stdout and "completed by tech-anna" in done.stderr
@@ -109,15 +109,15 @@ def test_an_operator_runs_an_order_on_temporal(cli, tmp_path):
     inventory = json.loads(cli.om("assets", "list", "--customer", f"ACC-{oid}", "--inventory", "--format", "json", check=0).stdout)
     assert any(line["id"] == f"INV-AST-{oid}-1/D1" and "port_id" in line["outputs"]["reserve_port"] for line in inventory)
     second.send_signal(signal.SIGTERM)  # a worker stops cleanly
-    assert second.wait(20) == 0
+    assert second.wait(PATIENCE_S) == 0
 
 
 def test_usage_errors_on_temporal(cli, tmp_path):
     assert cli.om("orders", "show", "NO-SUCH-ORDER").returncode == 2
     assert "no order NO-SUCH-ORDER" in cli.om("orders", "show", "NO-SUCH-ORDER").stderr
-    unreachable = subprocess.run([om_binary(), "orders", "list", "--engine", "temporal", "--address", "127.0.0.1:1"], capture_output=True, text=True, timeout=60)
+    unreachable = subprocess.run([om_binary(), "orders", "list", "--engine", "temporal", "--address", "127.0.0.1:1"], capture_output=True, text=True, timeout=PATIENCE_S)
     assert unreachable.returncode == 3 and "cannot reach Temporal at 127.0.0.1:1" in unreachable.stderr and "Traceback" not in unreachable.stderr
-    embedded_worker = subprocess.run([om_binary(), "worker", "--engine", "embedded"], capture_output=True, text=True, timeout=60)
+    embedded_worker = subprocess.run([om_binary(), "worker", "--engine", "embedded"], capture_output=True, text=True, timeout=PATIENCE_S)
     assert embedded_worker.returncode == 2 and "no workers" in embedded_worker.stderr
     # No worker polls this queue: a query and an update give up, and say why (exit 3).
     cli.env.update(OM_TEMPORAL_QUERY_TIMEOUT_S="2", OM_TEMPORAL_UPDATE_TIMEOUT_S="2")
@@ -201,7 +201,7 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
 
     port = free_port()
     with SimulatorServer(GeneratedRules(ACME).catalog, str(tmp_path / "http-systems.db"), faults={"voice.port_number": "twice"}, callback_delay_ms=50) as server:
-        (tmp_path / "om.toml").write_text(f'[engine]\ncallback_url = "http://127.0.0.1:{port}/callbacks"\n\n[systems.voice]\nbase_url = "{server.url}"\n')
+        (tmp_path / "om.toml").write_text(f'[engine]\ncallback_url = "http://127.0.0.1:{port}/callbacks"\ncallback_secret = "{"t" * 64}"\n\n[systems.voice]\nbase_url = "{server.url}"\n')
         cli.worker_args = ["--config", str(tmp_path / "om.toml"), "--listen", f"127.0.0.1:{port}"]
         cli.start_worker()
         oid = f"HTTP-{uuid.uuid4().hex[:8]}"

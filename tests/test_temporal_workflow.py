@@ -116,12 +116,24 @@ def test_a_listener_that_is_down_does_not_hold_the_installed_base_up(tmp_path, t
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server, listeners=["http://127.0.0.1:9/events"])
     try:
         oid = engine.submit(order_doc(ORDERS / "tv-alone.json", engine.new_id("DOWN")))
-        # Neither the order nor its installed base waits for the events, which keep being retried.
-        # (With notifications as local activities, their retries held the workflow task: 48 s here.)
-        engine.settle(oid, done, timeout_s=15)
-        engine.settle(oid, lambda v: f"AST-{oid}-1" in engine.assets(f"ACC-{oid}"), timeout_s=15)
+        # Neither the order nor its installed base waits for the events, which keep being retried:
+        # they are activities of their own, still pending when both are done. (As local activities,
+        # their retries held the workflow task, and every other event with it: 48 s here.)
+        engine.settle(oid, done)
+        engine.settle(oid, lambda v: f"AST-{oid}-1" in engine.assets(f"ACC-{oid}"))
+        assert {"om.notify"} == {a.activity_type.name for a in pending_activities(engine, oid)}
     finally:
         engine.close()
+
+
+def pending_activities(engine, order_id: str) -> list:
+    """The activities the order's workflow has scheduled and not seen complete (as Temporal describes them)."""
+
+    async def go():
+        client = await engine.orders.client()
+        return list((await client.get_workflow_handle(order_id).describe()).raw_description.pending_activities)
+
+    return engine.orders._run(go())
 
 
 def test_two_changes_of_one_asset_submitted_back_to_back(temporal):
@@ -134,3 +146,80 @@ def test_two_changes_of_one_asset_submitted_back_to_back(temporal):
     first, second = temporal.new_id("FIRST"), temporal.new_id("SECOND")
     temporal.submit(macd_doc("speed-300-to-1000", first, base, customer))
     assert temporal.submit_rejected(macd_doc("speed-300-to-1000", second, base, customer)) == ["asset_in_flight"]
+
+
+class CallsBackBeforeItAcknowledges:
+    """The systems, with an asynchronous operation that answers faster than its
+    acknowledgement travels: its callback is signalled to the order before the
+    call returns `accepted` (so before the call's activity completes). The
+    worker's pump sees no callback: each is sent here, once, early."""
+
+    def __init__(self, systems, address: str):
+        import threading
+
+        from om_dsl.runtime.temporal.client import TemporalOrders
+
+        self.systems = systems
+        self.orders = TemporalOrders(address)
+        self.lock = threading.Lock()  # calls run in the worker's thread pool; one event loop for the signals
+        self.sent: list = []
+
+    def call(self, system, operation, args, key, outputs, is_async=False, timeout_ms=None):
+        result = self.systems.call(system, operation, args, key, outputs, is_async, timeout_ms)
+        if result.status == "accepted":
+            with self.lock:
+                for callback_id, correlation_id, answer in self.systems.pending_callbacks():
+                    assert self.orders.deliver_callback(correlation_id, answer, callback_id=f"early:{callback_id}")
+                    self.systems.ack_callback(callback_id)
+                    self.sent.append(correlation_id)
+        return result
+
+    def pending_callbacks(self):
+        return []
+
+    def __getattr__(self, name):
+        return getattr(self.systems, name)
+
+    def close(self):
+        self.orders.close()
+        self.systems.close()
+
+
+def test_a_callback_that_comes_before_its_acknowledgement_waits_for_it(tmp_path, temporal_server):
+    """The callback is in the workflow's history before the call's result. It
+    waits for the result, as a callback waits in the embedded engine's inbox:
+    the call is acknowledged, then answered, and nothing is ignored. (It used
+    to complete the task at once; the acknowledgement that followed was then
+    ignored, and the history differed from the embedded engine's.)"""
+    from om_dsl.runtime.generated import GeneratedRules
+
+    made = []
+    engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server, wrap_systems=lambda s: made.append(CallsBackBeforeItAcknowledges(s, temporal_server.address)) or made[-1])
+    try:
+        oid = engine.submit(order_doc(ORDERS / "fiber-tv-ported-phone.json", engine.new_id("EARLY-CB")))
+        view = engine.settle(oid, lambda v: v["tasks"]["3/D6:port_number"]["status"] == S.COMPLETED)
+        key = f"{oid}:3/D6:port_number:1"
+        assert made[0].sent == [key]
+        assert signalled_before_the_result(engine, oid, key)  # the race, every time
+        causes = [h["cause"] for h in engine.history(oid) if h["subject"] == "3/D6:port_number"]
+        assert causes[-2:] == ["acknowledged: waiting for the callback", "callback received"], causes
+        assert not [h for h in engine.history(oid) if "ignored" in h["cause"]]
+        assert view["tasks"]["3/D6:port_number"]["attempts"] == 1
+        engine.complete(oid, "1/D1:install_visit")
+        assert engine.settle(oid, done)["status"] == S.ORDER_COMPLETED
+    finally:
+        engine.close()
+
+
+def signalled_before_the_result(engine, order_id: str, key: str) -> bool:
+    """In the workflow's history, the callback of `key` was signalled before the activity that made that call completed."""
+
+    async def go():
+        client = await engine.orders.client()
+        events = (await client.get_workflow_handle(order_id).fetch_history()).events
+        calls = {e.event_id for e in events if e.HasField("activity_task_scheduled_event_attributes") and key.encode() in e.activity_task_scheduled_event_attributes.input.payloads[0].data}
+        completed = next(e.event_id for e in events if e.HasField("activity_task_completed_event_attributes") and e.activity_task_completed_event_attributes.scheduled_event_id in calls)
+        signal = next(e.event_id for e in events if e.HasField("workflow_execution_signaled_event_attributes") and key.encode() in e.workflow_execution_signaled_event_attributes.input.payloads[0].data)
+        return signal < completed
+
+    return engine.orders._run(go())

@@ -142,6 +142,13 @@ def checked(text: bool = False):
     return callback
 
 
+def finite(ctx, param, value):
+    """A click callback refusing NaN, which passes any FloatRange."""
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a number", ctx, param)
+    return value
+
+
 def say(text: str, **kw) -> None:
     """Print one line that may hold stored text: its control characters escaped, so it stays one line."""
     from om_dsl.limits import shown

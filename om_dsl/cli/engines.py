@@ -19,7 +19,7 @@ from typing import Optional
 import attrs
 import click
 
-from om_dsl.cli import _load_rules, main, read_input
+from om_dsl.cli import _load_rules, finite, main, read_input
 
 EMBEDDED, TEMPORAL = "embedded", "temporal"
 CLIENT_USED = False  # the process then ends without teardown (see om_dsl.cli.entry)
@@ -218,9 +218,10 @@ def deliver_callback(target: Target, correlation_id: str, outputs: dict, ok: boo
 @click.option("--config", "config_path", envvar="OM_CONFIG", type=click.Path(dir_okay=False), help="The deployment configuration: which adapter serves which system (see docs/systems.md).")
 @click.option("--tasks-path", multiple=True, envvar="OM_TASKS_PATH", type=click.Path(file_okay=False), help="Where auto tasks' Python packages live (repeatable; or OM_TASKS_PATH).")
 @click.option("--systems-db", default="om.systems.db", show_default=True, help="The in-process simulators' state (systems the configuration does not serve otherwise).")
-@click.option("--listen", help="Also receive callbacks of asynchronous operations over HTTP, on HOST:PORT (POST /callbacks; the configuration's callback_url points here).")
+@click.option("--listen", help="Also receive callbacks of asynchronous operations over HTTP, on HOST:PORT (POST /callbacks/TOKEN; the configuration's callback_url points here).")
+@click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="With --listen: seconds a client has to send a whole callback request.")
 @engine_options
-def worker(sources, listeners, config_path, tasks_path, systems_db, listen, target):
+def worker(sources, listeners, config_path, tasks_path, systems_db, listen, request_timeout, target):
     """Run orders on Temporal: a worker polls the task queue for order
     workflows and their calls, until stopped (Ctrl-C, SIGTERM).
 
@@ -260,6 +261,12 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, targ
         config = configuration.load(config_path, known_systems=known)
     except configuration.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+    if (listen or config.callback_url) and not config.callback_secret:
+        from om_dsl.runtime.callback_auth import SECRET_ENV
+
+        raise click.UsageError(
+            f"callbacks over HTTP need the deployment's callback secret, the same on every worker: [engine] callback_secret or callback_secret_file in the configuration, or {SECRET_ENV}"
+        )
     systems = Systems(config, Simulators(systems_db))
     CLIENT_USED = True
     python_tasks = PythonTasks(tuple(os.path.abspath(p) for p in tasks_path))
@@ -272,7 +279,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, targ
         def ready(url=None):
             click.echo(f"worker on {target.address} ({target.namespace}), task queue {target.task_queue}" + (f", callbacks at {url}" if url else "") + ": ready", err=True)
 
-        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready, endpoint)
+        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready, endpoint, config.callback_secret, request_timeout)
 
     try:
         asyncio.run(go())

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from om_dsl.cli import checked, engines, main, read_input, say
+from om_dsl.cli import checked, engines, finite, main, read_input, say
 from om_dsl.cli.engines import engine_options
 from om_dsl.cli.orders import _db_option, _fmt_option, _open_store, _progress, _run_options, _summary, assets, orders, session, tasks  # noqa: F401
 
@@ -273,23 +273,18 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
         say(f"{d['event']:<22} {d['type'] or '-':<30} {d['state'] or '':<12} -> {d['listener']}  {tail}")
 
 
-def _finite(value: float, ctx, param) -> float:
-    if value != value:  # NaN passes any range
-        raise click.BadParameter("nan is not a number", ctx, param)
-    return value
-
-
 # ---- the service -----------------------------------------------------------------------------------
 
 
 @main.command()
 @click.argument("source", required=False, type=click.Path(exists=True))
 @click.option("--catalog", "catalog_name", callback=checked(), help="Which catalog of SOURCE, when it holds several.")
-@click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks).")
-@click.option("--interval", type=click.FloatRange(0.01, 3600), callback=lambda ctx, param, v: _finite(v, ctx, param), default=0.2, show_default=True, help="Seconds between rounds of work (0.01 to 3600).")
+@click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks/TOKEN; each call's X-Callback-Url carries its token).")
+@click.option("--interval", type=click.FloatRange(0.01, 3600), callback=finite, default=0.2, show_default=True, help="Seconds between rounds of work (0.01 to 3600).")
+@click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="Seconds a client has to send a whole callback request (a slower one is cut off).")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
-def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+def serve(source, catalog_name, listen, interval, request_timeout, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Run the engine as a service: receive callbacks over HTTP, and keep
     driving every order (callbacks, retries, waits, event deliveries) until
     stopped (Ctrl-C). Each round of work holds the runner lock only while it
@@ -310,7 +305,7 @@ def serve(source, catalog_name, listen, interval, quiet, db_path, systems_db, cl
         s = Session(source=source, catalog_name=catalog_name, **kw)
     s.runner.on_event = _progress(not quiet)
     try:
-        receiver = CallbackReceiver(db_path, host, int(port), clock=s.clock.now).start()
+        receiver = CallbackReceiver(db_path, host, int(port), clock=s.clock.now, secret=s.config.callback_secret, request_timeout_s=request_timeout).start()
     except (OSError, OverflowError) as exc:
         s.close()
         raise click.UsageError(f"cannot listen on {listen}: {exc}") from None

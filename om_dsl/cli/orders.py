@@ -86,7 +86,7 @@ class Session:
         systems_path = _systems_path(db_path, systems_db)
         check_location(systems_path, create=True)
         try:
-            self.systems = Systems(self.config, Simulators(systems_path))
+            self.systems = Systems(self.config, Simulators(systems_path), callback_secret=self.store.callback_secret)
         except sqlite3.Error as exc:
             self.store.close()
             raise store_error(exc, systems_path) from None

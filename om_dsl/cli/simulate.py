@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from om_dsl.cli import main
+from om_dsl.cli import finite, main
 
 
 @main.group()
@@ -21,18 +21,23 @@ def simulate() -> None:
 
 @simulate.command()
 @click.argument("catalog_dir", type=click.Path(exists=True, dir_okay=True, file_okay=True))
-@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on (a loopback one, unless --allow-remote-bind).")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="The port to listen on (0: a free one).")
 @click.option("--state", "state_path", default="om.simulators.db", show_default=True, type=click.Path(dir_okay=False), help="The systems' own state (SQLite), kept across restarts.")
 @click.option("--fault", "fault_options", multiple=True, metavar="SYSTEM.OPERATION=SPEC", help="A fault to inject (repeatable): fail:N, status:CODE[:N], slow:MS, hang, twice, joined by ','.")
 @click.option("--callback-delay-ms", type=click.IntRange(0, 3_600_000), default=50, show_default=True, help="How long after accepting an asynchronous call its callback is POSTed (and between retries, at most 2 s).")
+@click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="Seconds a client has to send a whole request (a slower one is cut off; an idle connection is closed).")
+@click.option("--allow-remote-callbacks", is_flag=True, help="POST callbacks to any host a caller names in X-Callback-Url (default: loopback hosts only).")
+@click.option("--allow-remote-bind", is_flag=True, help="Listen on an address that is not loopback. The simulator is a test tool: /_faults has no authentication.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log requests and callbacks on stderr.")
-def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options: tuple[str, ...], callback_delay_ms: int, quiet: bool) -> None:
+def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options: tuple[str, ...], callback_delay_ms: int, request_timeout: float, allow_remote_callbacks: bool, allow_remote_bind: bool, quiet: bool) -> None:
     """Serve the systems of the compiled catalog CATALOG_DIR (generated/acme) until Ctrl-C.
 
     Each operation is POST /SYSTEM/OPERATION with a JSON object of its
     arguments and an Idempotency-Key header. The first line printed is the
-    server's URL. Faults can be changed while it runs: POST /_faults.
+    server's URL. Faults can be changed while it runs: POST /_faults, which
+    has no authentication: the simulator is a test tool, and listens only on
+    a loopback address unless --allow-remote-bind.
     """
     from om_dsl.runtime.generated import CompiledCatalogError, GeneratedRules
     from om_dsl.cli import StoreFailure
@@ -62,9 +67,16 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
             faults=faults,
             callback_delay_ms=callback_delay_ms,
             log=None if quiet else (lambda message: click.echo(message, err=True)),
+            allow_remote_callbacks=allow_remote_callbacks,
+            allow_remote_bind=allow_remote_bind,
+            request_timeout_s=request_timeout,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    from om_dsl.runtime.simulate_server import is_loopback
+
+    if not is_loopback(host):
+        click.echo(f"warning: listening on {host}, not a loopback address: anyone who reaches it can call the simulated systems and change their faults (/_faults has no authentication)", err=True)
     try:
         server.start()
     except sqlite3.Error as exc:  # the state file: not a database, damaged, full

@@ -16,7 +16,7 @@ from typing import Optional
 
 import attrs
 
-from om_dsl.runtime import http
+from om_dsl.runtime import callback_auth, http
 from om_dsl.runtime.config import Config, SystemConfig
 
 
@@ -83,11 +83,14 @@ class HttpSystem:
     """A system over HTTP/JSON: each operation is a request to BASE_URL/PATH
     with the arguments as a JSON body, an `Idempotency-Key` header (the same
     on every retry of the call), and for asynchronous operations an
-    `X-Callback-Url` where the answer is to be POSTed later."""
+    `X-Callback-Url` where the answer is to be POSTed later: the configured
+    callback URL with the call's token (om_dsl.runtime.callback_auth), made
+    with the secret `secret()` gives."""
 
-    def __init__(self, cfg: SystemConfig, callback_url: Optional[str]):
+    def __init__(self, cfg: SystemConfig, callback_url: Optional[str], secret=lambda: None):
         self.cfg = cfg
         self.callback_url = callback_url
+        self.secret = secret
 
     def call(self, operation: str, args: dict, key: str, outputs: list, is_async: bool, timeout_ms: Optional[int]) -> CallResult:
         op = self.cfg.operations.get(operation)
@@ -98,7 +101,10 @@ class HttpSystem:
         if is_async:
             if not self.callback_url:
                 return CallResult.error(f"{self.cfg.name}.{operation} answers by callback, and no [engine] callback_url is configured", retryable=False)
-            headers["X-Callback-Url"] = self.callback_url
+            secret = self.secret()
+            if not secret:
+                return CallResult.error(f"{self.cfg.name}.{operation} answers by callback, and no callback secret is configured ([engine] callback_secret, or {callback_auth.SECRET_ENV})", retryable=False)
+            headers["X-Callback-Url"] = callback_auth.url_with_token(self.callback_url, key, secret)
         # An asynchronous operation's timeout is its callback's deadline: the request itself only waits for the acknowledgement.
         timeout = (self.cfg.timeout_ms or (None if is_async else timeout_ms) or 30_000) / 1000
         method = op.method if op else "POST"
@@ -161,18 +167,27 @@ class _Unconfigured:
 class Systems:
     """Which adapter serves which system, by the deployment configuration.
     Systems the configuration does not name go to the default adapter (the
-    in-process simulators, unless the configuration says otherwise)."""
+    in-process simulators, unless the configuration says otherwise).
 
-    def __init__(self, config: Config, simulators):
+    `callback_secret()`: the secret of callback tokens when the configuration
+    names none (the embedded engine: the store's)."""
+
+    def __init__(self, config: Config, simulators, callback_secret=None):
         self.config = config
         self.simulators = simulators
+        self.callback_secret = callback_secret
         self._adapters: dict = {}
+
+    def secret(self) -> Optional[str]:
+        if self.config.callback_secret:
+            return self.config.callback_secret
+        return self.callback_secret() if self.callback_secret is not None else None
 
     def adapter(self, system: str):
         if system not in self._adapters:
             cfg = self.config.system(system)
             if cfg.adapter == "http":
-                self._adapters[system] = HttpSystem(cfg, self.config.callback_url) if cfg.base_url else _Unconfigured(f"{self.config.path}: system {system} is served over http, and has no base_url")
+                self._adapters[system] = HttpSystem(cfg, self.config.callback_url, self.secret) if cfg.base_url else _Unconfigured(f"{self.config.path}: system {system} is served over http, and has no base_url")
             elif cfg.adapter == "python":
                 self._adapters[system] = PythonSystem(cfg)
             else:

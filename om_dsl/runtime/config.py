@@ -4,6 +4,8 @@ system, where it is, how long to wait. One TOML file per deployment
 
     [engine]
     callback_url = "http://127.0.0.1:8790/callbacks"   # where asynchronous answers go
+    callback_secret = "$OM_CALLBACK_SECRET"   # what callback tokens are made with (or callback_secret_file);
+                                   # else OM_CALLBACK_SECRET; else (embedded engine) the store's own
 
     [defaults]
     adapter = "simulated"          # systems not listed: the in-process simulators
@@ -78,6 +80,7 @@ class Config:
     callback_url: Optional[str] = None
     systems: dict = attrs.field(factory=dict)  # name -> SystemConfig
     default_base_url: Optional[str] = None  # with `[defaults] adapter = "http"`: where unlisted systems are
+    callback_secret: Optional[str] = attrs.field(default=None, repr=False)  # never in a log or a traceback
 
     def system(self, name: str) -> SystemConfig:
         return self.systems.get(name) or SystemConfig(name, self.default_adapter, base_url=self.default_base_url)
@@ -91,7 +94,7 @@ def load(path: Optional[str] = None, env: Optional[dict] = None, known_systems: 
     if not file.is_file():
         if asked:
             raise ConfigError(f"{file}: no such configuration file")
-        return Config(None)
+        return Config(None, callback_secret=_Reader("environment", env, known_systems).secret({}))
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -145,7 +148,7 @@ class _Reader:
 
     def config(self, data: dict) -> Config:
         self.table(data, "", {"engine", "defaults", "systems"})
-        engine = self.table(data.get("engine", {}), "engine", {"callback_url"})
+        engine = self.table(data.get("engine", {}), "engine", {"callback_url", "callback_secret", "callback_secret_file"})
         defaults = self.table(data.get("defaults", {}), "defaults", {"adapter", "base_url"})
         default_adapter = defaults.get("adapter", "simulated")
         if default_adapter not in ("simulated", "http"):
@@ -165,7 +168,30 @@ class _Reader:
             unlisted = sorted(set(self.known) - set(systems))
             if unlisted:
                 self.fail("defaults", f"adapter = \"http\" needs a base_url for {', '.join(unlisted)}")
-        return Config(self.file, default_adapter, callback, systems, default_base)
+        return Config(self.file, default_adapter, callback, systems, default_base, self.secret(engine))
+
+    def secret(self, engine: dict) -> Optional[str]:
+        from om_dsl.runtime.callback_auth import MIN_SECRET, SECRET_ENV
+
+        if "callback_secret" in engine and "callback_secret_file" in engine:
+            self.fail("engine", "give callback_secret or callback_secret_file, not both")
+        if "callback_secret" in engine:
+            key, secret = "engine.callback_secret", self.string(engine["callback_secret"], "engine.callback_secret")
+        elif "callback_secret_file" in engine:
+            key = "engine.callback_secret_file"
+            path = self.string(engine["callback_secret_file"], key)
+            try:
+                secret = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                self.fail(key, f"cannot read {path}: {exc.strerror if isinstance(exc, OSError) else exc}")
+        else:
+            key, secret = SECRET_ENV, _env_secret(self.env)
+            if secret is None:
+                return None
+        if len(secret) < MIN_SECRET:  # (the secret itself is never shown)
+            self.fail(key, f"the callback secret has {len(secret)} characters; at least {MIN_SECRET} are needed (e.g. python -c 'import secrets; print(secrets.token_hex(32))')")
+        return secret
+
 
     def system(self, name: str, raw) -> SystemConfig:
         key = f"systems.{name}"
@@ -219,3 +245,9 @@ class _Reader:
             ops[op] = OperationConfig(method, path, dict(outputs))
         out["operations"] = ops
         return SystemConfig(name, **out)
+
+
+def _env_secret(env) -> Optional[str]:
+    from om_dsl.runtime.callback_auth import SECRET_ENV
+
+    return env.get(SECRET_ENV) or None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog, ids
+from om_dsl.runtime.engine import keys
 from om_dsl.runtime.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected, show_value
 
 
@@ -58,7 +58,7 @@ class Decomposer:
         self.conditions = catalog.memo("decompose.conditions", lambda: {d.name: E.render(d.when) for d in catalog.decompositions if d.when is not None})
 
     def asset_of(self, item) -> str:
-        return item.asset_id or f"AST-{self.order.id}-{item.id}"
+        return item.asset_id or keys.asset_id(self.order.id, item.id)
 
     def run(self) -> list[FulfillmentLine]:
         o = self.order.fields
@@ -73,7 +73,7 @@ class Decomposer:
             except EvaluationError as exc:
                 self.problems.append(_failed(exc, item))
                 continue
-            new = self.build(made, item, item.id, item.root.id, asset, None, None)
+            new = self.build(made, item, keys.line_prefix(item.id), item.root.id, asset, None, None)
             if item.action == "add":
                 for line in new:
                     line.action, line.why = "add", "its item is added"
@@ -167,7 +167,7 @@ class Decomposer:
     def installed_line(self, inst, item, asset: str, action: str, why: str) -> FulfillmentLine:
         rule = self.rule_defs.get(inst.rule)
         suffix = inst.key[len(asset):] if asset and inst.key.startswith(asset) else "/" + inst.key
-        line_id = (item.id if item is not None else "order") + suffix
+        line_id = (keys.line_prefix(item.id) if item is not None else "order") + suffix
         return FulfillmentLine(
             id=line_id,
             product=inst.product,

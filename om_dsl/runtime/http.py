@@ -4,14 +4,18 @@ event dispatcher send, and how they classify the answer."""
 from __future__ import annotations
 
 import datetime
+import http.client
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from decimal import Decimal
 from typing import Optional
 
 import attrs
+
+from om_dsl import limits
 
 
 @attrs.frozen
@@ -51,27 +55,37 @@ def check_url(text: str) -> Optional[str]:
 
 def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int, retryable_status: tuple = (), method: str = "POST") -> Answer:
     """Send JSON (POST, or PUT/PATCH); 2xx -> its JSON body. Connection errors, timeouts, 5xx, 408
-    and 429 (and `retryable_status`) are retryable; other 4xx are not."""
+    and 429 (and `retryable_status`) are retryable; other 4xx are not.
+
+    Whatever the other side answers is an Answer, never an exception: a body
+    past the limits (om_dsl.limits: huge numbers, deep nesting, long strings),
+    a broken status line or headers, an answer that does not end within
+    `timeout_s` are errors (retryable: the retry policy decides)."""
     data = json.dumps(plain_json(payload)).encode("utf-8")
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
+    deadline = time.monotonic() + timeout_s
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             status = response.status
-            raw = response.read(max_bytes + 1)
+            raw = _read(response, max_bytes, deadline)
     except urllib.error.HTTPError as exc:
         status = exc.code
         try:
-            raw = exc.read(max_bytes + 1)
-        except OSError:
+            raw = _read(exc, max_bytes, deadline)
+        except (OSError, AttributeError, http.client.HTTPException, _Late):
             raw = b""
         detail = _detail(raw)
         retryable = status >= 500 or status in (408, 429) or status in retryable_status
         return Answer(status, None, f"{url} answered {status}" + (f": {detail}" if detail else ""), retryable)
     except (socket.timeout, TimeoutError):
         return Answer(None, None, f"{url} did not answer within {timeout_s:g} s", True)
+    except _Late:
+        return Answer(None, None, f"{url} did not finish its answer within {timeout_s:g} s", True)
     except (urllib.error.URLError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return Answer(None, None, f"cannot reach {url}: {reason}", True)
+    except http.client.HTTPException as exc:  # a broken status line, too many or too long headers, a short body
+        return Answer(None, None, f"{url} answered what is not HTTP: {type(exc).__name__}: {str(exc)[:200]}", True)
     except ValueError as exc:  # http.client.InvalidURL and the like
         return Answer(None, None, f"cannot send to {url}: {exc}", False)
     if len(raw) > max_bytes:
@@ -79,15 +93,36 @@ def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int
     if not raw.strip():
         return Answer(status, {}, "", True)
     try:
-        return Answer(status, json.loads(raw), "", True)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return Answer(status, None, "", True)  # a 2xx all the same; callers that need JSON say so
+        return Answer(status, limits.load_json(raw), "", True)
+    except limits.InputLimit as exc:
+        return Answer(status, None, f"{url} answered {status} with a body that cannot be read: {exc}", True)
+    except json.JSONDecodeError:
+        return Answer(status, None, "", True)  # not JSON: a 2xx all the same; callers that need JSON say so
+
+
+class _Late(Exception):
+    pass
+
+
+def _read(response, max_bytes: int, deadline: float) -> bytes:
+    """At most max_bytes + 1 bytes of the body, all of it by the deadline (a body that drips in slowly is cut off)."""
+    chunks, size = [], 0
+    while size <= max_bytes:
+        if time.monotonic() > deadline:
+            raise _Late()
+        chunk = response.read1(min(65_536, max_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _detail(raw: bytes) -> str:
+    """What an error answer says, briefly (never more than 200 characters of it)."""
     try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = limits.load_json(raw)
+    except ValueError:  # not JSON, or past the limits: its first characters
         return raw[:200].decode("utf-8", "replace").strip()
     if isinstance(body, dict):
         return str(body.get("error") or body.get("message") or body.get("reason") or "")[:200]

@@ -21,6 +21,8 @@ from typing import Optional
 
 import attrs
 
+from om_dsl.runtime.engine import keys
+
 
 @attrs.frozen
 class Asset:
@@ -44,9 +46,8 @@ class InstalledLine:
 
 
 def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, unit: Optional[int], parent_key: Optional[str] = None) -> str:
-    """The stable key of a line (see the module docstring)."""
-    base = parent_key if parent_key is not None else (source_asset if source_asset is not None else (customer or "order"))
-    return f"{base}/{rule}" + (f"#{unit}" if unit is not None else "")
+    """The stable key of a line (see the module docstring; the format is engine/keys.py's)."""
+    return keys.line_key(source_asset, customer, rule, unit, parent_key)
 
 
 class InstalledBase:
@@ -101,7 +102,7 @@ def record_order(state: dict, run, now: int) -> None:
 
     assets, inventory = state["assets"], state["inventory"]
     customer = run.fields.get("customer_account")
-    asset_of = {item.id: item.asset_id or f"AST-{run.id}-{item.id}" for item in run.items}
+    asset_of = {item.id: item.asset_id or keys.asset_id(run.id, item.id) for item in run.items}
     for item in run.items:
         asset_id = asset_of[item.id]
         if item.action == "delete":
@@ -118,7 +119,7 @@ def record_order(state: dict, run, now: int) -> None:
             "order": run.id, "item": item.id, "status": old["status"] if old else "active", "updated_at": now,
         }
     for line_id, line in run.lines.items():
-        key = line.key or f"{run.id}/{line_id}"
+        key = line.key or keys.legacy_line_key(run.id, line_id)
         old = inventory.get(key)
         if line.action == "delete":
             if old is not None and old["status"] == "active":

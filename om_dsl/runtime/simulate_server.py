@@ -16,11 +16,19 @@ Python::
         server.url  # "http://127.0.0.1:43127"
 
 `SimulatorServer(catalog, state_path, host="127.0.0.1", port=0, faults=None,
-callback_delay_ms=50)`: `.start()` serves in background threads (port 0
+callback_delay_ms=50, allow_remote_callbacks=False, allow_remote_bind=False,
+request_timeout_s=5)`: `.start()` serves in background threads (port 0
 picks a free port), `.url`, `.stop()`; a context manager starts and stops it.
 
+It is a test tool: `/_faults` has no authentication. It listens only on a
+loopback address (else ValueError) unless `allow_remote_bind`, and POSTs
+callbacks only to loopback hosts (127.0.0.0/8, ::1, localhost; names are not
+resolved) unless `allow_remote_callbacks`. Requests are bounded as the
+engine's receiver's are (om_dsl.runtime.http_server).
+
 Command line: `om simulate serve CATALOG_DIR [--port N] [--host H] [--state
-PATH] [--fault SYSTEM.OPERATION=SPEC ...] [--callback-delay-ms N]`; it
+PATH] [--fault SYSTEM.OPERATION=SPEC ...] [--callback-delay-ms N]
+[--request-timeout S] [--allow-remote-callbacks] [--allow-remote-bind]`; it
 prints its URL as the first line on stdout and serves until Ctrl-C (or
 SIGTERM).
 
@@ -36,7 +44,8 @@ required. Every answer is JSON; errors are `{"error": MESSAGE}`.
 - 404: no such system or operation (405: not POST).
 - 400: no `Idempotency-Key`; a body that is not a JSON object; arguments
   that are not exactly the inputs (the message names them); an
-  `X-Callback-Url` that is not an http(s) URL. 411: a chunked body.
+  `X-Callback-Url` that is not an http(s) URL, or not on a loopback host;
+  a Content-Length that is not a number. 411: a chunked body, or none.
 - 413: a body above 1 MiB (not read; the connection is closed).
 - 409: a key already used for another operation or other arguments.
 - A synchronous operation: 200 with an object of its declared outputs
@@ -96,6 +105,7 @@ Looking in
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import select
@@ -105,20 +115,34 @@ import time
 import urllib.error
 import urllib.request
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
 import attrs
 
+from om_dsl import limits
+from om_dsl.runtime import http as http_client
+from om_dsl.runtime.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer
+from om_dsl.runtime.http_server import Refused as _Refused
 from om_dsl.runtime.simulators import KeyReused, Simulators
 
-MAX_BODY_BYTES = 1 << 20
+MAX_BODY_BYTES = limits.MAX_BODY
 HANG_LIMIT_S = 60.0
 RETRY_CAP_MS = 2000
 RETRY_FLOOR_MS = 10
 CALLBACK_TIMEOUT_S = 5.0
-IDLE_TIMEOUT_S = 30.0  # a keep-alive connection that sends nothing for this long is closed
+
+
+def is_loopback(host: Optional[str]) -> bool:
+    """A loopback address (127.0.0.0/8, ::1) or `localhost`; names are not resolved (a name can point anywhere later)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 # ---- faults ----------------------------------------------------------------------------------------------
@@ -189,13 +213,12 @@ def parse_fault_option(text: str) -> tuple[str, str]:
 # ---- the server -----------------------------------------------------------------------------------------
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _HttpServer(BoundedServer):
     allow_reuse_address = True
 
     def __init__(self, address, handler, owner: "SimulatorServer"):
         self.owner = owner
-        super().__init__(address, handler)
+        super().__init__(address, handler, owner.request_timeout_s)
 
 
 class SimulatorServer:
@@ -210,8 +233,18 @@ class SimulatorServer:
         faults: Optional[dict] = None,
         callback_delay_ms: int = 50,
         log: Optional[Callable[[str], None]] = None,
+        allow_remote_callbacks: bool = False,
+        allow_remote_bind: bool = False,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
     ):
+        """`allow_remote_callbacks`: POST callbacks to any host, not only loopback ones.
+        `allow_remote_bind`: listen on an address that is not loopback (then anyone who
+        reaches it can change the faults: /_faults has no authentication)."""
+        if not allow_remote_bind and not is_loopback(host):
+            raise ValueError(f"{host} is not a loopback address: the simulator is a test tool, and /_faults has no authentication (--allow-remote-bind, or allow_remote_bind=True, to listen there all the same)")
         self.catalog = catalog
+        self.allow_remote_callbacks = allow_remote_callbacks
+        self.request_timeout_s = request_timeout_s
         self.state_path = str(state_path)
         self.host = host
         self.port = port
@@ -356,6 +389,11 @@ class SimulatorServer:
             with self._due_changed:
                 self._due.pop(cb_id, None)
             return
+        if not self.allow_remote_callbacks and not is_loopback(urlsplit(cb["url"]).hostname):  # (a state file of another run)
+            self._log(f"callback {cb['key']} -> {cb['url']}: not a loopback host; not sent")
+            with self._due_changed:
+                self._due.pop(cb_id, None)
+            return
         body = json.dumps({"correlation_id": cb["key"], "status": "ok", "outputs": cb["outputs"]}).encode("utf-8")
         request = urllib.request.Request(
             cb["url"], data=body, method="POST", headers={"Content-Type": "application/json", "Idempotency-Key": f"callback:{cb['key']}"}
@@ -389,14 +427,6 @@ class SimulatorServer:
 
 
 # ---- requests -------------------------------------------------------------------------------------------
-
-
-class _Refused(Exception):
-    def __init__(self, status: int, message: str, close: bool = False):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.close = close
 
 
 def _type_problem(value, type_: str) -> Optional[str]:
@@ -456,11 +486,10 @@ def check_arguments(op, args) -> Optional[str]:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(BoundedHandler):
     protocol_version = "HTTP/1.1"
     server_version = "om-simulate"
     sys_version = ""
-    timeout = IDLE_TIMEOUT_S
     server: _HttpServer
 
     # ---- plumbing ----
@@ -501,32 +530,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"error": message}, headers=headers, close=close)
 
     def _body(self):
-        """The request's JSON body (anything JSON), or _Refused."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            raise _Refused(411, "send the body with a Content-Length, not chunked", close=True)
-        length_text = self.headers.get("Content-Length", "0").strip() or "0"
-        if not length_text.isdigit():
-            raise _Refused(400, f"bad Content-Length {length_text!r}", close=True)
-        length = int(length_text)
-        if length > MAX_BODY_BYTES:
-            raise _Refused(413, f"the body is {length} bytes; at most {MAX_BODY_BYTES} are taken", close=True)
-        raw = self.rfile.read(length) if length else b""
-        if len(raw) < length:
-            raise _Refused(400, "the body ended before its Content-Length", close=True)
+        """The request's JSON body (anything JSON, within the limits), or _Refused."""
+        raw = self.read_body(MAX_BODY_BYTES)
         if not raw.strip():
             raise _Refused(400, "the body is empty: send a JSON object of the operation's arguments")
         try:
-            return json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return limits.load_json(raw)
+        except ValueError as exc:
             raise _Refused(400, f"the body is not JSON: {exc}") from None
 
     def _discard_body(self) -> None:
         """Read whatever body came (it means nothing here), so that the connection stays usable."""
-        length_text = self.headers.get("Content-Length", "0").strip() or "0"
-        if not length_text.isdigit() or int(length_text) > MAX_BODY_BYTES or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-        elif int(length_text):
-            self.rfile.read(int(length_text))
+        self.read_body(MAX_BODY_BYTES, required=False)
 
     def _stopping(self) -> bool:
         return self.owner._stop.is_set()
@@ -575,7 +590,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._call(op)
         except _Refused as refused:
             self._error(refused.status, refused.message, close=refused.close)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the client went away, or was cut off at the request timeout
             self.close_connection = True
         except Exception as exc:  # the same: never leave a request unanswered
             self._error(500 if not self._stopping() else 503, f"{type(exc).__name__}: {exc}", close=True)
@@ -614,8 +629,10 @@ class _Handler(BaseHTTPRequestHandler):
         callback_url = None
         if op.is_async:
             callback_url = (self.headers.get("X-Callback-Url") or "").strip() or None
-            if callback_url is not None and urlsplit(callback_url).scheme not in ("http", "https"):
-                raise _Refused(400, f"{name}: X-Callback-Url {callback_url!r} is not an http(s) URL")
+            if callback_url is not None and http_client.check_url(callback_url) is not None:
+                raise _Refused(400, f"{name}: X-Callback-Url {callback_url[:200]!r} is not an http(s) URL")
+            if callback_url is not None and not self.owner.allow_remote_callbacks and not is_loopback(urlsplit(callback_url).hostname):
+                raise _Refused(400, f"{name}: X-Callback-Url {callback_url[:200]!r} is not on a loopback host; the simulator POSTs callbacks only to 127.0.0.1/::1/localhost unless started with --allow-remote-callbacks")
         sims = self.owner.simulators
         fault = self.owner.fault(op.system, op.name)
         attempt = sims.attempt(key)

@@ -480,6 +480,23 @@ class Store:
     def set_meta(self, db, key: str, value: str) -> None:
         db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
+    def callback_secret(self) -> str:
+        """The secret callback tokens are made with (om_dsl.runtime.callback_auth): made once, kept here,
+        so that `om run` and `om serve` on this database agree on it."""
+        from om_dsl.runtime.callback_auth import new_secret
+
+        secret = self.meta("callback_secret")
+        if secret is None:
+            with self.transaction() as db:
+                db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('callback_secret', ?)", (new_secret(),))
+            secret = self.meta("callback_secret")
+        return secret
+
+    def count_refused_callback(self, db, note: str) -> None:
+        """One more callback refused for want of a valid token; `note` (bounded) says what the last one was."""
+        db.execute("INSERT INTO meta (key, value) VALUES ('callbacks_refused', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        self.set_meta(db, "callback_refused_last", note)
+
     @property
     def schema_version(self) -> int:
         return self.db.execute("SELECT version FROM schema_version").fetchone()[0]
@@ -702,10 +719,11 @@ class Store:
         inventory lines likewise, by their stable key. What changes is
         `installed.record_order`'s, the same rule the Temporal engine keeps
         its installed bases by; the store writes back what it touched."""
+        from om_dsl.runtime.engine.keys import asset_id, legacy_line_key
         from om_dsl.runtime.installed import record_order
 
-        asset_ids = [item.asset_id or f"AST-{run.id}-{item.id}" for item in run.items]
-        keys = [line.key or f"{run.id}/{line_id}" for line_id, line in run.lines.items()]
+        asset_ids = [item.asset_id or asset_id(run.id, item.id) for item in run.items]
+        keys = [line.key or legacy_line_key(run.id, line_id) for line_id, line in run.lines.items()]
         state = self._installed_part(db, asset_ids, keys)  # only what the order can touch: not the customer's whole base
         record_order(state, run, now)
         for a in state["assets"].values():

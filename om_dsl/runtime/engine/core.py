@@ -11,7 +11,8 @@ run a `python` auto task, `notify` the originating system of an order event
 (TMF622-shaped: created, state changed, jeopardy). Each `call` and `python`
 carries an idempotency key that stays the same when the command is repeated
 (after a crash, or a retry), so that a system applies it once; each event
-has an id of its own, for the receiver to do the same.
+has an id of its own, for the receiver to do the same (both formats are
+keys.py's: they escape the free ids they hold, so that no two orders share one).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import attrs
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog
+from om_dsl.runtime.engine import keys as K
 from om_dsl.runtime.engine import state as S
 from om_dsl.runtime.engine.retry import retry_delay
 from om_dsl.runtime.order import EvaluationError
@@ -281,7 +283,7 @@ class Engine:
         for it in planned.plan.items:
             d = it.definition
             system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
-            tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=f"{order.id}:{it.id}:1", system=system)
+            tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=K.call_key(order.id, it.id), system=system)
         return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now)
 
     def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int) -> Step:
@@ -291,7 +293,7 @@ class Engine:
         items = [S.ItemRecord(i["id"], i["product"], i["action"], i["parent"], i["values"], i["asset_id"]) for i in snap["items"]]
         lines = {line_id: S.LineRun(**data) for line_id, data in snap["lines"].items()}
         tasks = {
-            t["id"]: S.TaskRun(t["id"], t["name"], t["type"], t["product"], t["action"], t["line"], list(t["depends_on"]), queue=t["queue"], key=f"{order_id}:{t['id']}:1", system=t["system"])
+            t["id"]: S.TaskRun(t["id"], t["name"], t["type"], t["product"], t["action"], t["line"], list(t["depends_on"]), queue=t["queue"], key=K.call_key(order_id, t["id"]), system=t["system"])
             for t in snap["tasks"]
         }
         return self._begin(order_id, snap["fields"], items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
@@ -699,7 +701,7 @@ class Engine:
             order["jeopardy"] = r.jeopardy
             order["tasksInJeopardy"] = sorted(t.id for t in r.tasks.values() if t.jeopardy == S.RED)
         step.commands.append(
-            {"kind": "notify", "order": r.id, "key": f"{r.id}:event:{r.events}", "event": {"eventId": f"{r.id}:event:{r.events}", "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}}}
+            {"kind": "notify", "order": r.id, "key": K.event_id(r.id, r.events), "event": {"eventId": K.event_id(r.id, r.events), "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}}}
         )
 
     # ---- cancellation ------------------------------------------------------------------------------------
@@ -769,7 +771,7 @@ class Engine:
             task.action,
             task.line,
             depends_on,
-            key=f"{r.id}:{task.id}:undo:{task.generation}",
+            key=K.undo_key(r.id, task.id, task.generation),
             system=system,
             undoes=task.id,
         )
@@ -827,7 +829,7 @@ class Engine:
             new = S.TaskRun(**data)
             old = old_tasks.get(new.id)
             if old is None:
-                new.key = f"{r.id}:{new.id}:1"
+                new.key = K.call_key(r.id, new.id)
                 tasks[new.id] = new
                 self._record(step, new.id, None, S.PENDING, f"added by revision {n}", now)
                 continue
@@ -862,7 +864,7 @@ class Engine:
             d = self._definition(old)
             new = S.TaskRun(old.id, old.name, old.type, old.product, old.action, old.line, list(old.depends_on), queue=old.queue, system=old.system)
             new.generation = old.generation + 1
-            new.key = f"{r.id}:{tid}:{new.generation}"
+            new.key = K.call_key(r.id, tid, new.generation)
             tasks[tid] = new
             if d.compensate is not None:
                 undone.append(old)

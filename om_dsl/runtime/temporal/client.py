@@ -225,13 +225,15 @@ class TemporalOrders:
 
         self._run(go())
 
-    def customers(self) -> list[str]:
-        """The customers with an installed base on this deployment."""
+    def customers(self) -> list[Optional[str]]:
+        """The customers with an installed base on this deployment (None: orders without a customer)."""
+        from om_dsl.runtime.engine.keys import customer_of_installed_base
         from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW
 
         async def go():
             client = await self.client()
-            return sorted([wf.id.split(":", 1)[1] async for wf in client.list_workflows(f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{QUEUE}" AND ExecutionStatus = "Running"')])
+            found = [customer_of_installed_base(wf.id) async for wf in client.list_workflows(f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{QUEUE}" AND ExecutionStatus = "Running"')]
+            return sorted(found, key=lambda c: (c is not None, c or ""))  # None: orders without a customer
 
         return self._run(go())
 
@@ -309,8 +311,10 @@ class TemporalOrders:
 
 
 def order_of(correlation_id: str) -> str:
-    """The order a call's correlation id (ORDER:TASK:N) belongs to."""
-    return correlation_id.split(":", 1)[0]
+    """The order a call's correlation id (its idempotency key, engine/keys.py's call_key) belongs to."""
+    from om_dsl.runtime.engine.keys import order_of_key
+
+    return order_of_key(correlation_id)
 
 
 async def signal_callback(client: Client, callback_id: str, correlation_id: str, outputs: dict, ok: bool, message: str) -> bool:

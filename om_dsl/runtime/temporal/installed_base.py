@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from om_dsl.runtime.engine import state as S
+    from om_dsl.runtime.engine.keys import installed_base_id
     from om_dsl.runtime.installed import empty_state, record_order
 
 WORKFLOW = "InstalledBase"
@@ -30,7 +31,8 @@ LONG_HISTORY = 2_000  # events; then continue as new
 
 
 def workflow_id(customer) -> str:
-    return f"installed-base:{customer or '-'}"
+    """`installed-base:CUSTOMER`, the customer escaped (engine/keys.py)."""
+    return installed_base_id(customer)
 
 
 @workflow.defn(name=WORKFLOW)

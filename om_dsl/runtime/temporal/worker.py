@@ -92,10 +92,14 @@ class SignalSink:
 
 
 async def serve(
-    address: str, namespace: str, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), rules: Sequence = (), stop: Optional[asyncio.Event] = None, ready=None, listen: Optional[tuple] = None
+    address: str, namespace: str, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), rules: Sequence = (), stop: Optional[asyncio.Event] = None, ready=None, listen: Optional[tuple] = None,
+    callback_secret: Optional[str] = None, request_timeout_s: float = 5.0,
 ) -> None:
     """Run a worker until `stop` is set (or the process is stopped). With
-    `listen` (host, port) it also receives callbacks over HTTP (POST /callbacks)."""
+    `listen` (host, port) it also receives callbacks over HTTP (POST
+    /callbacks/TOKEN), checked with `callback_secret`: the deployment's, the
+    same on every worker (a token one worker's call sent is checked by
+    whichever worker receives the callback)."""
     from om_dsl.runtime.receiver import CallbackReceiver
     from om_dsl.runtime.runner import sha_of
 
@@ -107,7 +111,7 @@ async def serve(
         raise Unreachable(f"cannot reach Temporal at {address}: {exc}") from None
     stop = stop or asyncio.Event()
     orders, installed = make_workers(client, task_queue, systems, python_tasks, listeners)
-    receiver = CallbackReceiver(SignalSink(client, asyncio.get_running_loop()), *listen).start() if listen else None
+    receiver = CallbackReceiver(SignalSink(client, asyncio.get_running_loop()), *listen, secret=callback_secret, request_timeout_s=request_timeout_s).start() if listen else None
     try:
         async with orders, installed:
             pump = asyncio.ensure_future(pump_callbacks(client, systems, stop))

@@ -45,6 +45,7 @@ class OrderWorkflow:
         self.history: list = []
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
+        self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
         self.in_flight = 0  # commands running: calls, notifications, installed-base signals
         self.calls = 0  # of which calls and auto tasks (the order ends when none is left)
         self.dirty = False
@@ -171,7 +172,16 @@ class OrderWorkflow:
 
     async def _call(self, cmd: dict) -> None:
         """A call or an auto task: one attempt (the core times the retries by
-        the spec's policy); its result back to the core, whatever it is."""
+        the spec's policy); its result back to the core, whatever it is; then
+        the callbacks that came while the call was being made."""
+        self.early[cmd["key"]] = []
+        try:
+            await self._attempt(cmd)
+        finally:
+            for cb in self.early.pop(cmd["key"]):
+                self._receive(cb)
+
+    async def _attempt(self, cmd: dict) -> None:
         task = cmd["task"]
         timeout = call_timeout(cmd.get("timeout_ms"), cmd.get("is_async", False))
         try:
@@ -203,6 +213,17 @@ class OrderWorkflow:
             return
         if cb.get("id"):
             self.callbacks.add(cb["id"])
+        key = str(cb.get("key"))
+        if key in self.early:
+            # A fast system answered before its acknowledgement is in: the answer
+            # waits for it, as on the embedded engine (whose inbox is read after
+            # the call's result is applied), so the core hears the call's story
+            # in order: acknowledged, then answered.
+            self.early[key].append(cb)
+            return
+        self._receive(cb)
+
+    def _receive(self, cb: dict) -> None:
         outputs = cb.get("outputs") or {}  # a system's JSON, as it sent it (as on the embedded engine)
         if not isinstance(outputs, dict):
             self._note(f"callback {cb.get('key')} ignored: its outputs are not a JSON object")
