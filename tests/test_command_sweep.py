@@ -280,3 +280,21 @@ def test_temporal_unreachable(env, in_repo):
     bad = [r for r in results if r[2] or r[1] not in (2, 3)]
     assert not bad, json.dumps(bad, indent=1)
     assert sum(r[1] == 3 for r in results) >= len(results) - 3
+
+
+def test_temporal_that_never_answers(in_repo):
+    """A server that accepts the connection and says nothing (a hung frontend,
+    a wrong port behind a proxy): the command gives up after
+    OM_TEMPORAL_CONNECT_TIMEOUT_S with exit 3; it used to wait for ever."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = "127.0.0.1:%d" % silent.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", "from om_dsl.cli import entry; entry()", "orders", "list", "--engine", "temporal", "--address", address],
+            capture_output=True, text=True, timeout=120, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "OM_TEMPORAL_CONNECT_TIMEOUT_S": "1"},
+        )
+    assert done.returncode == 3, done.stderr
+    assert f"cannot reach Temporal at {address}: no answer in 1 s" in done.stderr and "Traceback" not in done.stderr
