@@ -6,13 +6,18 @@ One folder per catalog under the output folder: `generated/acme/...`.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import Optional
 
 import attrs
 
 from om_dsl.check import CheckResult, check_paths
 from om_dsl.codegen import generate
 from om_dsl.model import Catalog, lower
+from om_dsl.model.canonical import dumps
+from om_dsl.model.lower import spec_root
 
 
 @attrs.define
@@ -24,13 +29,32 @@ class Build:
     def ok(self) -> bool:
         return self.check.ok
 
-    def files(self) -> dict[str, str]:
-        """Every output file, `catalog/file` -> text."""
+    def files(self, out_dir: Optional[Path] = None) -> dict[str, str]:
+        """Every output file, `catalog/file` -> text. Given the folder they are
+        written to, each sources.json also records where the specs are
+        (`root`, relative to the catalog's folder), so that loading the
+        compiled catalog can tell it is stale (om_dsl.runtime.generated)."""
         out = {}
         for cat in self.catalogs:
             for name, text in generate(cat).items():
                 out[f"{cat.name}/{name}"] = text
+            root = self._root(cat.name, out_dir) if out_dir is not None else None
+            if root is not None:
+                data = json.loads(out[f"{cat.name}/sources.json"])
+                data["root"] = root
+                out[f"{cat.name}/sources.json"] = dumps(data)
         return dict(sorted(out.items()))
+
+    def _root(self, name: str, out_dir: Path) -> Optional[str]:
+        """The specs' root (what sources.json's paths are relative to), from out_dir/name."""
+        scope = next((s for s in self.check.scopes if s.kind == "catalog" and s.name == name), None)
+        if scope is None or not scope.files:
+            return None
+        try:
+            rel = os.path.relpath(spec_root(scope), (Path(out_dir) / name).resolve())
+        except ValueError:  # another drive: no relative path
+            return None
+        return Path(rel).as_posix()
 
 
 def build(paths: list[str]) -> Build:

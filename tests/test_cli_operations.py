@@ -204,8 +204,10 @@ def test_skip_the_manual_visit_lets_the_order_complete(db):
     common = ["--db", db, *CLOCK]
     assert om("run", CATALOG, FIBER_MINIMAL, "-q", *common).exit_code == 0
 
-    r = om("tasks", "skip", "ORD-1004", "1/D1:install_visit", *common)  # the reason is required
-    assert r.exit_code == 2 and "Error: Missing option '--reason'." in r.stderr
+    r = om("tasks", "skip", "ORD-1004", "1/D1:install_visit", *common)  # the reason is required, and the message says why
+    assert r.exit_code == 2 and "Error: --reason must say why the task is skipped" in r.stderr
+    r = om("tasks", "skip", "ORD-1004", "1/D1:install_visit", "--reason", "  ", *common)
+    assert r.exit_code == 2 and "Error: --reason must say why the task is skipped" in r.stderr
     assert tasks_of(db, "ORD-1004")["1/D1:install_visit"]["status"] == "ready"
 
     r = om("tasks", "skip", "ORD-1004", "1/D1:check_address", "--reason", "no need", *common)

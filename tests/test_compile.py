@@ -32,7 +32,7 @@ def test_generated_is_fresh():
     """The committed generated/ is exactly what `om compile specs -o generated` writes now."""
     result = build([str(ROOT / "specs")])
     assert result.ok
-    assert stale(ROOT / "generated", result.files()) == [], "run `om compile specs -o generated` and commit the result"
+    assert stale(ROOT / "generated", result.files(ROOT / "generated")) == [], "run `om compile specs -o generated` and commit the result"
 
 
 def test_compiling_twice_gives_identical_bytes(tmp_path):

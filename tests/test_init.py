@@ -4,7 +4,11 @@ tests as created."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ import om_dsl.build  # loaded out here, so that the pytester runs below reuse it
 import om_dsl.cli.init  # registers `om init` on om_dsl.cli.main
 import om_dsl.testing.snapshot  # noqa: F401
 from om_dsl.cli import main
+from om_dsl.cli.install import requirement
 from om_dsl.scaffold import render
 
 pytest_plugins = ["pytester"]
@@ -69,13 +74,13 @@ def test_init_creates_the_project(project):
         assert re.search(rf"^ *{kind} ", files["specs/home_net/catalog.om"], re.MULTILINE), kind
     assert json.loads(files["orders/example.json"])["productOrderItem"][0]["productOffering"] == {"id": "INTERNET"}
     assert "from om_dsl.testing import OmPlanExtension" in files["tests/test_plans.py"]
-    assert "om-dsl[test]>=" in files["requirements.txt"]
+    assert "om-dsl>=" in files["requirements.txt"] and "[test]" not in files["requirements.txt"]
     assert 'om_specs = "specs"' in files["pyproject.toml"]
     workflow = files[".github/workflows/specs.yml"]
     for command in ("om check --deny-warnings specs", "om compile specs -o generated --check", "python -m pytest"):
         assert f"- run: {command}\n" in workflow
         assert command in files["README.md"]
-    assert "{{" not in "".join(files.values()) and "__name__" not in "".join(files)
+    assert not re.search(r"(?<!\$)\{\{", "".join(files.values())) and "__name__" not in "".join(files)  # ${{ }} is GitHub's
 
 
 def test_the_project_checks_and_compiles(project):
@@ -173,7 +178,8 @@ def test_the_docs_show_what_om_init_makes(pytester, monkeypatch):
     monkeypatch.chdir(pytester.path)
     result = om("init", "home_net")
     assert result.exit_code == 0
-    assert "$ om init home_net\n" + result.output == doc_block("text", "$ om init home_net\n")
+    shown = result.output.replace(f"OM_DSL={shlex.quote(requirement(here=False))} ", "OM_DSL=/path/to/om-dsl ")
+    assert "$ om init home_net\n" + shown == doc_block("text", "$ om init home_net\n")
     project = pytester.path / "home_net"
     assert doc_block("om", "# The home_net catalog") == (project / "specs/home_net/catalog.om").read_text(encoding="utf-8")
     assert doc_block("text", "order ORD-0001") == (project / "tests/__snapshots__/test_plans/test_plan[example.json].plan").read_text(encoding="utf-8")
@@ -181,3 +187,51 @@ def test_the_docs_show_what_om_init_makes(pytester, monkeypatch):
     for rel in FILES:
         shown = "generated/NAME/" if rel.startswith("generated/") else rel.replace("home_net", "NAME")
         assert f"| `{shown}` |" in table, shown
+
+
+# ---- setting the project up as its README says ---------------------------------------------
+
+
+def _readme_block(readme: str, heading: str) -> str:
+    section = readme.split(heading, 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_table_fits_the_name(pytester):
+    for name in ("x", "a_rather_long_catalog_name"):
+        readme = render(name)["README.md"]
+        rows = readme.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+        starts = {len(r) - len(r.split("  ", 1)[1].lstrip()) for r in rows}
+        assert len(rows) == 6 and len(starts) == 1, rows  # the second column starts at one place
+
+
+def test_every_requirement_resolves_against_what_is_installed(project):
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    for line in (project / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            req = Requirement(line)
+            assert not req.url and not req.extras, line  # nothing an index must have beyond pytest and syrupy
+            assert req.specifier.contains(metadata.version(req.name), prereleases=True), line
+
+
+def test_the_readme_setup_commands_work_in_a_fresh_venv(project, tmp_path):
+    """The README's "Setting up" commands, run as written (in a new virtual
+    environment, with OM_DSL as `om init` prints it), then its check and tests."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    setup = _readme_block(readme, "## Setting up")
+    assert 'python -m pip install "$OM_DSL"' in setup and "python -m pip install -r requirements.txt" in setup
+    script = "set -e\n" + setup + "om check --deny-warnings specs\nom compile specs -o generated --check\npython -m pytest -q -p no:cacheprovider\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env["OM_DSL"] = requirement(here=False)
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(sys.prefix))
+    # `python -m venv` in the script uses the first python on PATH: make it this one's base interpreter.
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "python").symlink_to(Path(sys._base_executable))
+    env["PATH"] = str(base) + os.pathsep + env["PATH"]
+    r = subprocess.run(["sh", "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "check ok" in r.stdout and "2 passed" in r.stdout

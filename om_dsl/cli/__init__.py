@@ -101,8 +101,8 @@ def compile_(paths: tuple[str, ...], output: str, check_only: bool) -> None:
     if not result.catalogs:
         click.echo("compile: no catalog in the given specs (only libraries?)", err=True)
         sys.exit(1)
-    files = result.files()
     out_dir = Path(output)
+    files = result.files(out_dir)
     names = ", ".join(f"{c.name} {c.version}" for c in result.catalogs)
     if check_only:
         outdated = stale(out_dir, files)
@@ -172,39 +172,79 @@ def read_input(path: str) -> str:
         raise click.UsageError(f"cannot read {path}: {exc}") from None
 
 
-def _load_rules(source: str, catalog: str | None, engine: str):
-    """A compiled catalog folder (generated code) or specs (the interpreter)."""
-    from pathlib import Path
+def unknown(what: str, name: str, known, where: str = "", quote: bool = False) -> click.UsageError:
+    """A usage error for an id that is not there, with the closest known one as a hint."""
+    from om_dsl.suggest import closest
 
+    match = closest(name, known)
+    q = "`" if quote else ""
+    hint = f"; did you mean {match}?" if match and not quote else (f"; did you mean `{match}`?" if match else "")
+    return click.UsageError(f"no {what} {q}{name}{q}" + (f" in {where}" if where else "") + hint)
+
+
+def _compiled(folder):
     from om_dsl.runtime.generated import CompiledCatalogError, GeneratedRules
+
+    try:
+        return GeneratedRules(folder)
+    except CompiledCatalogError as exc:  # not compiled, stale, another schema: exit 2
+        raise click.UsageError(str(exc)) from None
+
+
+def _pick(source: str, catalog: str | None, names: list[str], kind: str) -> str:
+    """The catalog to use among NAMES (those SOURCE holds): --catalog, or the only one."""
+    if catalog is not None:
+        if catalog not in names:
+            raise unknown("catalog", catalog, names, f"{source} (found: {', '.join(names) or 'none'})", quote=True)
+        return catalog
+    if len(names) != 1:
+        raise click.UsageError(f"{source} holds {len(names)} {kind}catalogs ({', '.join(names) or 'none'}); choose one with --catalog")
+    return names[0]
+
+
+def _load_rules(source: str, catalog: str | None, engine: str):
+    """A compiled catalog (generated code: a catalog's folder, or a folder of
+    them such as generated/) or specs (the interpreter)."""
+    from om_dsl.runtime.generated import compiled_catalogs
     from om_dsl.runtime.interpreter import Interpreter
 
-    path = Path(source)
-    if path.is_file() and path.name == "plan.json":
-        path = path.parent
-    if path.is_dir() and (path / "plan.json").is_file():
-        try:
-            rules = GeneratedRules(path)
-        except CompiledCatalogError as exc:
-            raise click.UsageError(str(exc)) from None
+    compiled = compiled_catalogs(source)
+    if compiled is not None:
+        folders = list(compiled.values())
+        if len(folders) == 1 and catalog is None:
+            rules = _compiled(folders[0])
+        else:
+            rules = _compiled(compiled[_pick(source, catalog, sorted(compiled), "compiled ")])
+        if catalog is not None and rules.catalog.name != catalog:
+            raise unknown("catalog", catalog, [rules.catalog.name], f"{source} (found: {rules.catalog.name})", quote=True)
         return Interpreter(rules.catalog) if engine == "interpreter" else rules
     if engine == "generated":
-        raise click.UsageError(f"{source} is not a compiled catalog; compile it with `om compile`, or use --engine interpreter")
+        raise click.UsageError(f"{source} is not a compiled catalog: it needs plan.json and the generated modules (run `om compile`)")
     from om_dsl.build import build
 
     result = build([source])
     if not result.ok:
         _print_diagnostics(result.check)
         sys.exit(2)
-    cats = result.catalogs
-    if catalog is not None:
-        cats = [c for c in cats if c.name == catalog]
-        if not cats:
-            raise click.UsageError(f"no catalog `{catalog}` in {source} (found: {', '.join(c.name for c in result.catalogs) or 'none'})")
-    if len(cats) != 1:
-        found = ", ".join(c.name for c in cats) or "none"
-        raise click.UsageError(f"{source} holds {len(cats)} catalogs ({found}); choose one with --catalog")
-    return Interpreter(cats[0])
+    name = _pick(source, catalog, [c.name for c in result.catalogs], "")
+    return Interpreter(next(c for c in result.catalogs if c.name == name))
+
+
+def _load_all_rules(source: str) -> list:
+    """Every catalog of SOURCE (a compiled catalog, a folder of them, or specs)."""
+    from om_dsl.runtime.generated import compiled_catalogs
+    from om_dsl.runtime.interpreter import Interpreter
+
+    compiled = compiled_catalogs(source)
+    if compiled is not None:
+        return [_compiled(folder) for folder in compiled.values()]
+    from om_dsl.build import build
+
+    result = build([source])
+    if not result.ok:
+        _print_diagnostics(result.check)
+        sys.exit(2)
+    return [Interpreter(c) for c in result.catalogs]
 
 
 @main.command()

@@ -19,7 +19,8 @@ from typing import Optional
 import attrs
 import click
 
-from om_dsl.cli import _load_rules, finite, main, read_input
+from om_dsl.cli import _load_all_rules, _load_rules, finite, main, read_input
+from om_dsl.cli.install import pip_install
 
 EMBEDDED, TEMPORAL = "embedded", "temporal"
 CLIENT_USED = False  # the process then ends without teardown (see om_dsl.cli.entry)
@@ -66,7 +67,7 @@ def temporal(target: Target, source: Optional[str] = None, catalog_name: Optiona
 
         from om_dsl.runtime.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
     except ImportError:
-        raise click.UsageError("the Temporal engine needs the temporalio package: pip install 'om-dsl[temporal]'") from None
+        raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
     global CLIENT_USED
     CLIENT_USED = True
     rules = _load_rules(source, catalog_name, "auto") if source else None
@@ -225,8 +226,8 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
     """Run orders on Temporal: a worker polls the task queue for order
     workflows and their calls, until stopped (Ctrl-C, SIGTERM).
 
-    SOURCES, compiled catalogs, serve their own version with their generated
-    modules; an order on any other version is served by the interpreter from
+    SOURCES, compiled catalogs (generated/acme, or generated/ for every
+    catalog in it), serve their own version with their generated modules; an order on any other version is served by the interpreter from
     the plan it carries. Start as many workers as the load needs.
     """
     import asyncio
@@ -244,7 +245,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
     try:
         from om_dsl.runtime.temporal import worker as temporal_worker
     except ImportError:
-        raise click.UsageError("the Temporal engine needs the temporalio package: pip install 'om-dsl[temporal]'") from None
+        raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
     for url in listeners:
         problem = check_url(url)
         if problem:
@@ -255,7 +256,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
         if not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise click.UsageError(f"--listen {listen!r} is not HOST:PORT")
         endpoint = (host, int(port))
-    rules = [_load_rules(s, None, "auto") for s in sources]
+    rules = [r for s in sources for r in _load_all_rules(s)]
     known = {x.name: {o.name for o in x.operations} for r in rules for x in r.catalog.systems} or None
     try:
         config = configuration.load(config_path, known_systems=known)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import click
 
 from om_dsl.cli import main
+from om_dsl.cli.install import requirement
 
 
 @main.command("init")
@@ -36,6 +38,9 @@ def init(name: str, directory: str) -> None:
     click.echo("")
     click.echo("next:")
     click.echo(f"  cd {shown}")
+    click.echo("  python -m venv .venv && . .venv/bin/activate")
+    click.echo(f"  OM_DSL={shlex.quote(requirement(here=False))}  # this om-dsl (README.md: Setting up)")
+    click.echo('  python -m pip install "$OM_DSL" && python -m pip install -r requirements.txt')
     click.echo("  om check specs")
     click.echo("  om plan specs orders/example.json")
     click.echo("  python -m pytest")

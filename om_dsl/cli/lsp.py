@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from om_dsl.cli import main
+from om_dsl.cli.install import pip_install
 
 
 @main.command()
@@ -13,5 +14,5 @@ def lsp() -> None:
     try:
         from om_dsl.lsp.server import main as serve
     except ImportError as exc:  # pragma: no cover - pygls missing
-        raise click.ClickException(f"the language server needs pygls: pip install 'om-dsl[lsp]' ({exc})") from None
+        raise click.ClickException(f"the language server needs pygls: {pip_install('lsp')} ({exc})") from None
     serve()

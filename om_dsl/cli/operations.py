@@ -14,7 +14,7 @@ import click
 
 from om_dsl.cli import checked, engines, finite, main, read_input, say
 from om_dsl.cli.engines import engine_options
-from om_dsl.cli.orders import _db_option, _fmt_option, _open_store, _progress, _run_options, _summary, assets, orders, session, tasks  # noqa: F401
+from om_dsl.cli.orders import _db_option, _fmt_option, _open_store, _progress, _run_options, _summary, assets, no_order, orders, session, tasks  # noqa: F401
 
 
 def _by_option(f):
@@ -27,7 +27,7 @@ def _act(kw: dict, order_id: str, action, quiet: bool = False):
 
     with session(must_exist=True, **kw) as s:
         if not s.store.order_exists(order_id):
-            raise click.UsageError(f"no order {order_id} in {kw['db_path']}")
+            raise no_order(s.store, order_id, kw["db_path"])
         s.runner.on_event = _progress(not quiet)
         try:
             action(s.runner)
@@ -59,14 +59,14 @@ def tasks_retry(order_id, task_id, reason, by, quiet, db_path, systems_db, clock
 @tasks.command("skip")
 @click.argument("order_id", callback=checked())
 @click.argument("task_id", callback=checked())
-@click.option("--reason", required=True, callback=checked(text=True), help="Why it is skipped (recorded in the history).")
+@click.option("--reason", callback=checked(text=True), help="Why it is skipped (required; recorded in the history).")
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
 @engine_options
 def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Skip a task that has not completed: what depends on it goes ahead."""
-    if not reason.strip():
+    if not (reason or "").strip():  # checked here, not by click: the message says what the reason is for
         raise click.UsageError("--reason must say why the task is skipped")
     if target.temporal:
         return engines.act(target, order_id, lambda r: r.skip_task(order_id, task_id, by, reason), quiet)
@@ -92,7 +92,7 @@ def orders_resume(order_id, reason, by, quiet, db_path, systems_db, clock, start
 
 @main.group()
 def systems() -> None:
-    """Downstream systems: take one offline (its calls wait on hold), bring it back."""
+    """Downstream systems: take one offline (its calls wait on hold), bring it online again, list those an operator changed."""
 
 
 def _set_system(system: str, offline: bool, by: str, kw: dict) -> None:
@@ -189,7 +189,7 @@ def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path
 
 @main.group()
 def hub() -> None:
-    """Listeners of order events (TMF hub style): each gets every event, at least once."""
+    """Listeners of order events (TMF hub style), each gets every event at least once: register, unregister, list."""
 
 
 @hub.command("register")
@@ -238,7 +238,7 @@ def hub_list(fmt, db_path, systems_db):
 
 @main.group()
 def notifications() -> None:
-    """Order events sent to listeners, and those still pending."""
+    """Order events sent to listeners, and those still pending: list them."""
 
 
 @notifications.command("list")

@@ -13,8 +13,9 @@ from typing import Optional
 
 import click
 
-from om_dsl.cli import _load_rules, checked, main, say
+from om_dsl.cli import _load_rules, checked, main, say, unknown
 from om_dsl.cli import engines
+from om_dsl.cli.table import table
 from om_dsl.cli.engines import engine_options
 
 
@@ -205,7 +206,7 @@ def _order_data(s, order_id: str) -> dict:
 
     row = s.store.order_row(order_id)
     if row is None:
-        raise click.UsageError(f"no order {order_id} in {s.db_path}")
+        raise no_order(s.store, order_id, s.db_path)
     out = {"id": order_id, "status": row["status"], "customer": row["customer"], "external_id": row["external_id"], "created_at": show_instant(row["created_at"]), "updated_at": show_instant(row["updated_at"])}
     if row["problems"]:
         out["problems"] = s.store.decode(row["problems"], f"the problems of order {order_id!r}")
@@ -227,7 +228,7 @@ def _order_data(s, order_id: str) -> dict:
 
 @main.group()
 def orders() -> None:
-    """Orders in the database: list, show, history."""
+    """Orders: list, show and history read them; amend, cancel and resume act on one."""
 
 
 @orders.command("list")
@@ -249,8 +250,8 @@ def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        for d in data:
-            say(f"{d['id']:<16} {d['status']:<13} {d['customer'] or '-':<10} {d['updated_at']}  {d['jeopardy'] or ''}".rstrip())
+        for line in table((d["id"], d["status"], d["customer"], d["updated_at"], d["jeopardy"] or "") for d in data):
+            say(line)
 
 
 @orders.command("show")
@@ -297,7 +298,7 @@ def orders_history(order_id, fmt, db_path, systems_db, target):
 
     store = _open_store(db_path)
     if not store.order_exists(order_id):
-        raise click.UsageError(f"no order {order_id} in {db_path}")
+        raise no_order(store, order_id, db_path)
     rows = store.history(order_id)
     data = [{"seq": r[0], "at": show_instant(r[1]), "subject": r[2], "from": r[3], "to": r[4], "cause": r[5]} for r in rows]
     if fmt == "json":
@@ -313,7 +314,7 @@ def orders_history(order_id, fmt, db_path, systems_db, target):
 
 @main.group()
 def tasks() -> None:
-    """Manual tasks: list the open ones, complete them."""
+    """Tasks: list the open manual ones and complete them; retry a failed task, or skip one."""
 
 
 @tasks.command("list")
@@ -365,7 +366,7 @@ def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db,
         return engines.act(target, order_id, lambda t: t.complete_manual(order_id, task_id, outputs, by), quiet)
     with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, must_exist=True, config_path=config_path) as s:
         if not s.store.order_exists(order_id):
-            raise click.UsageError(f"no order {order_id} in {db_path}")
+            raise no_order(s.store, order_id, db_path)
         s.runner.on_event = _progress(not quiet and fmt == "text")
         try:
             s.runner.complete_manual(order_id, task_id, outputs, by)
@@ -380,7 +381,7 @@ def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db,
 
 @main.group()
 def assets() -> None:
-    """The installed base: what completed orders created."""
+    """The installed base, what completed orders created: list it, or import a store's into Temporal."""
 
 
 @assets.command("list")
@@ -404,9 +405,14 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
-    for d in data:
-        attrs_text = ", ".join(f"{k}={v}" for k, v in sorted(d["attributes"].items()) if v is not None)
-        say(f"{d['id']:<28} {d['product']:<18} {d['status']:<7} {attrs_text}")
+    rows = [(d["id"], d["product"], d["status"], ", ".join(f"{k}={v}" for k, v in sorted(d["attributes"].items()) if v is not None)) for d in data]
+    for line in table(rows):  # columns as wide as their content: product codes can be long
+        say(line)
+
+
+def no_order(store, order_id: str, db_path: str) -> click.UsageError:
+    """The order is not in the database: say so, with the closest order id as a hint."""
+    return unknown("order", order_id, [r[0] for r in store.db.execute("SELECT id FROM orders")], db_path)
 
 
 def _open_store(db_path: str, write: bool = False):

@@ -7,16 +7,15 @@ from __future__ import annotations
 import signal
 import sqlite3
 import threading
-from pathlib import Path
 
 import click
 
-from om_dsl.cli import finite, main
+from om_dsl.cli import _load_rules, finite, main
 
 
 @main.group()
 def simulate() -> None:
-    """Simulated downstream systems, over HTTP."""
+    """Simulated downstream systems: serve them over HTTP."""
 
 
 @simulate.command()
@@ -39,19 +38,12 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
     has no authentication: the simulator is a test tool, and listens only on
     a loopback address unless --allow-remote-bind.
     """
-    from om_dsl.runtime.generated import CompiledCatalogError, GeneratedRules
     from om_dsl.cli import StoreFailure
     from om_dsl.runtime.simulate_server import SimulatorServer, parse_fault_option
     from om_dsl.runtime.store import check_location, store_error
 
     check_location(state_path, create=True)
-    path = Path(catalog_dir)
-    if path.is_file() and path.name == "plan.json":
-        path = path.parent
-    try:
-        catalog = GeneratedRules(path).catalog
-    except CompiledCatalogError as exc:
-        raise click.UsageError(str(exc)) from None
+    catalog = _load_rules(catalog_dir, None, "generated").catalog  # one way to find a compiled catalog, fresh
     faults = {}
     try:
         for option in fault_options:

@@ -21,6 +21,7 @@ import attrs
 
 from om_dsl.model.canonical import SchemaError, loads
 from om_dsl.model.catalog import Catalog
+from om_dsl.runtime.generated import compiled_catalogs
 
 
 class LoadError(Exception):
@@ -49,12 +50,10 @@ def load_side(path: str, catalog: Optional[str] = None) -> Side:
         raise LoadError(f"{path} does not exist")
     if p.is_file() and p.suffix == ".json":
         return Side(path, "plan.json", _pick([_load_plan(p)], path, catalog))
-    if p.is_dir() and (p / "plan.json").is_file():
-        return Side(path, "compiled", _pick([_load_plan(p / "plan.json")], path, catalog))
+    compiled = compiled_catalogs(p)  # a compiled catalog is compared as it is, stale or not
+    if compiled is not None:
+        return Side(path, "compiled", _pick([_load_plan(f / "plan.json") for f in compiled.values()], path, catalog))
     if p.is_dir() and not any(p.rglob("*.om")):
-        plans = sorted(sub / "plan.json" for sub in p.iterdir() if sub.is_dir() and (sub / "plan.json").is_file())
-        if plans:
-            return Side(path, "compiled", _pick([_load_plan(f) for f in plans], path, catalog))
         raise LoadError(f"{path} holds no .om file, no plan.json and no compiled catalog")
     if p.is_file() and p.suffix != ".om":
         raise LoadError(f"{path} is neither specs (.om), a plan.json nor a compiled catalog folder")

@@ -44,6 +44,12 @@ def lower(scope: CatalogScope) -> Catalog:
     return _Lowering(scope).catalog()
 
 
+def spec_root(scope: CatalogScope) -> str:
+    """The folder a catalog's source paths are recorded relative to: the common parent of its files."""
+    real = [f.real_path for f in scope.files]
+    return os.path.commonpath([str(p.parent) for p in real]) if real else "."
+
+
 def literal(lit: ast.Literal):
     """An AST literal as an IR constant."""
     if lit.kind == "decimal":
@@ -64,8 +70,7 @@ def _sort_key(value):
 class _Lowering:
     def __init__(self, scope: CatalogScope):
         self.scope = scope
-        real = [f.real_path for f in scope.files]
-        root = os.path.commonpath([str(p.parent) for p in real]) if real else "."
+        root = spec_root(scope)
         self.rel = {f.path: PurePosixPath(os.path.relpath(f.real_path, root).replace(os.sep, "/")).as_posix() for f in scope.files}
         self.files = tuple(sorted((self.rel[f.path], "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()) for f in scope.files))
         self.sources: dict[str, SourceRef] = {}

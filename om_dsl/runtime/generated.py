@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -23,6 +25,104 @@ MODULES = ("validation", "enrichment", "decomposition", "plans")
 
 class CompiledCatalogError(Exception):
     """A folder that is not a usable compiled catalog (missing, stale, another schema)."""
+
+
+class StaleCatalogError(CompiledCatalogError):
+    """A compiled catalog whose specs changed since it was compiled."""
+
+
+# ---- finding compiled catalogs -------------------------------------------------------------
+
+
+def is_compiled(folder: Path) -> bool:
+    return folder.is_dir() and (folder / "plan.json").is_file()
+
+
+def compiled_catalogs(path: str | Path) -> dict[str, Path] | None:
+    """The compiled catalogs at PATH, {name: folder}, or None when PATH is not
+    compiled output (specs, say). PATH is a compiled catalog folder
+    (generated/acme), its plan.json, or a folder of compiled catalogs holding no
+    .om file (generated/, `om compile`'s output: one subfolder per catalog,
+    named after it). Every command that takes a compiled catalog finds it here."""
+    p = Path(path)
+    if p.is_file() and p.name == "plan.json":
+        p = p.parent
+    if is_compiled(p):
+        return {p.resolve().name: p}
+    if not p.is_dir() or any(p.rglob("*.om")):
+        return None
+    found = {sub.name: sub for sub in sorted(p.iterdir()) if is_compiled(sub)}
+    return found or None
+
+
+# ---- stale: the specs changed since the catalog was compiled -------------------------------
+
+
+def source_digest(data: bytes) -> str:
+    """A spec file's digest as the compiler records it: of its text, read as
+    the checker reads it (no byte-order mark, LF line ends)."""
+    text = data.decode("utf-8-sig").replace("\r\n", "\n")
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def changed_sources(folder: str | Path) -> list[str] | None:
+    """The spec files that changed since FOLDER was compiled, as paths from the
+    working directory (or absolute); [] when none did; None when it cannot be
+    told.
+
+    sources.json records each source file (relative to the specs' root) with
+    its digest, and the specs' root relative to the compiled catalog folder
+    (`root`, written by `om compile`). When that root holds none of the
+    recorded files (a compiled folder deployed without its specs), there is
+    nothing to compare and the catalog is not stale. Otherwise a recorded file
+    that is missing or whose digest differs is a change.
+    """
+    folder = Path(folder)
+    try:
+        data = json.loads((folder / "sources.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("root"), str) or not isinstance(data.get("files"), dict):
+        return None
+    root = folder / data["root"]
+    present, changed = 0, []
+    for rel, digest in sorted(data["files"].items()):
+        path = root / rel
+        try:
+            content = path.read_bytes()
+        except OSError:
+            changed.append(_shown(path))
+            continue
+        present += 1
+        try:
+            same = source_digest(content) == digest
+        except UnicodeDecodeError:
+            same = False
+        if not same:
+            changed.append(_shown(path))
+    return changed if present else None
+
+
+def _shown(path: Path) -> str:
+    """A path as diagnostics show it: from the working directory when inside it."""
+    path = Path(os.path.normpath(path.absolute()))
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def check_fresh(folder: str | Path) -> None:
+    """Raise StaleCatalogError when the specs of this compiled catalog changed since it was compiled."""
+    changed = changed_sources(folder)
+    if changed:
+        folder = Path(folder)
+        root = _shown(folder / json.loads((folder / "sources.json").read_text(encoding="utf-8"))["root"])
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise StaleCatalogError(
+            f"{_shown(folder)} is stale: {shown} changed since it was compiled; "
+            f"run `om compile {root} -o {_shown(folder.parent)}` (or give the specs instead of the compiled catalog)"
+        )
 
 
 def _import_package(folder: Path, plan_sha: str):
@@ -43,11 +143,15 @@ def _import_package(folder: Path, plan_sha: str):
 class GeneratedRules:
     kind = "generated"
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, check_sources: bool = True):
+        """Load the compiled catalog in FOLDER; refuse it when it is stale (see
+        changed_sources), unless check_sources is False."""
         folder = Path(folder)
         plan_file = folder / "plan.json"
         if not plan_file.is_file() or not (folder / "__init__.py").is_file():
             raise CompiledCatalogError(f"{folder} is not a compiled catalog: it needs plan.json and the generated modules (run `om compile`)")
+        if check_sources:
+            check_fresh(folder)
         plan_text = plan_file.read_text(encoding="utf-8")
         sources = folder / "sources.json"
         try:

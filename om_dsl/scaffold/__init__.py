@@ -57,12 +57,28 @@ def _path(rel: str, name: str) -> str:
     return "/".join(p.replace("__name__", name) for p in parts)
 
 
+# The project's layout, as the README shows it (its columns fit the name).
+LAYOUT = [
+    ("specs/{name}/catalog.om", "the catalog: products, decomposition, systems, plans"),
+    ("orders/example.json", "an order (TMF622 productOrder) to plan against it"),
+    ("generated/{name}/", "what `om compile` makes of the specs (committed)"),
+    ("tests/test_plans.py", "one plan snapshot per order, and a rejected order"),
+    ("tests/__snapshots__/", "the snapshots: what `om plan` prints for each order"),
+    (".github/workflows/specs.yml", "CI: check, compile --check, pytest"),
+]
+
+
 def render(name: str) -> dict[str, str]:
     """The files of a new project called `name`: relative path -> text."""
     from om_dsl import __version__
+    from om_dsl.cli.table import table
 
     check_name(name)
-    return {_path(rel, name): text.replace("{{name}}", name).replace("{{om_version}}", __version__) for rel, text in template_files().items()}
+    layout = "\n".join(table([(path.format(name=name), what) for path, what in LAYOUT], gap="    "))
+    return {
+        _path(rel, name): text.replace("{{name}}", name).replace("{{om_version}}", __version__).replace("{{layout}}", layout)
+        for rel, text in template_files().items()
+    }
 
 
 def create(name: str, directory: str | Path = ".") -> tuple[Path, list[str]]:
@@ -105,7 +121,7 @@ def _derived(target: Path, name: str) -> dict[str, str]:
     result = build([str(target / "specs")])
     if not result.ok or len(result.catalogs) != 1:  # a defect of the template
         raise RuntimeError("the project template does not compile:\n" + render_text(result.check.diagnostics, result.check.sources))
-    files = result.files()
+    files = result.files(target / "generated")
     write(target / "generated", files)
     out = {f"generated/{rel}": text for rel, text in files.items()}
     catalog = result.catalogs[0]

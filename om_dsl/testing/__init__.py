@@ -187,7 +187,7 @@ def om_rules(request: pytest.FixtureRequest, om_build, om_catalog, tmp_path_fact
     from om_dsl.runtime.generated import GeneratedRules
 
     out = tmp_path_factory.mktemp("om_generated")
-    write(out, om_build.files())
+    write(out, om_build.files(out))
     return GeneratedRules(out / om_catalog.name)
 
 

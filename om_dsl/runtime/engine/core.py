@@ -28,6 +28,7 @@ from om_dsl.runtime.engine import keys as K
 from om_dsl.runtime.engine import state as S
 from om_dsl.runtime.engine.retry import retry_delay
 from om_dsl.runtime.order import EvaluationError
+from om_dsl.suggest import did_you_mean
 
 DAY_MS = 86_400_000
 CALLING = ("callout", "auto", "compensation")  # the task types that make calls
@@ -160,6 +161,12 @@ class Step:
 
 class Rejection(Exception):
     """An event that does not apply to the order as it is (completing a task that is not open...)."""
+
+
+def _no_task(r: S.OrderRun, task_id: str) -> Rejection:
+    """An operator named a task the order does not have: the closest one is the likely one."""
+    hint = did_you_mean(task_id, r.tasks)
+    return Rejection(f"order {r.id} has no task {task_id}" + (f"; {hint}" if hint else ""))
 
 
 _RANK = {S.GREEN: 0, S.YELLOW: 1, S.RED: 2}
@@ -359,7 +366,7 @@ class Engine:
         elif isinstance(event, OperatorSkip):
             task = r.tasks.get(event.task)
             if task is None:
-                raise Rejection(f"order {r.id} has no task {event.task}")
+                raise _no_task(r, event.task)
             if task.status in S.DONE or task.status == S.CANCELLED or (task.status == S.RUNNING and task.type != "wait"):
                 raise Rejection(f"task {task.id} of order {r.id} is {task.status}: " + ("it is done" if task.status in S.DONE else "its call is in flight; wait for its answer"))
             task.next_at = None
@@ -386,7 +393,7 @@ class Engine:
     def _open(self, r: S.OrderRun, task_id: str, states, types=None) -> S.TaskRun:
         task = r.tasks.get(task_id)
         if task is None:
-            raise Rejection(f"order {r.id} has no task {task_id}")
+            raise _no_task(r, task_id)
         if types is not None and task.type not in types:
             raise Rejection(f"task {task_id} of order {r.id} is a {task.type}: it makes no calls")
         if task.status not in states:
