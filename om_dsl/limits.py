@@ -21,6 +21,7 @@ MAX_EXPONENT = 100  # |exponent| of a decimal written with e/E
 MAX_DEPTH = 64  # nesting of arrays and objects in a JSON document
 MAX_STRING = 65_536  # characters in one JSON string
 MAX_ID = 256  # characters in an id (order, item, task, customer, asset)
+MAX_TEXT = 4096  # characters in a one-line text an operator gives (a reason, who acts, a failure message)
 MAX_DOCUMENT = 16 * 1024 * 1024  # bytes of an order or data file
 MAX_BODY = 1024 * 1024  # bytes of an HTTP request or answer body
 MAX_SPEC = 16 * 1024 * 1024  # bytes of one .om spec file
@@ -160,6 +161,21 @@ def _pointer(key: str) -> str:
 
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, and the line and paragraph separators
+
+
+def check_text(value: str, what: str = "a text", limit: int = MAX_TEXT) -> None:
+    """Raise InputLimit for one-line text that is too long or holds control characters (a newline would forge a line of history)."""
+    if len(value) > limit:
+        raise InputLimit(f"{what} has {len(value)} characters; at most {limit} are accepted")
+    if _CONTROL.search(value):
+        raise InputLimit(f"{what} holds a control character (a newline, a tab, an escape...)")
+
+
+def shown(text: str) -> str:
+    """Text as printed on one line: control characters escaped (\\n, \\x1b...), so stored text cannot forge lines or move the cursor."""
+    if not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def check_id(value: str, what: str = "an id") -> None:

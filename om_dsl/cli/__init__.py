@@ -10,7 +10,35 @@ from om_dsl import __version__
 from om_dsl.diagnostics.codes import CODES, explanation
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class StoreFailure(click.ClickException):
+    """A database om cannot use, reported with its own exit code (docs/running.md, Exit status)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Om(click.Group):
+    """The top group: a database that is missing, not om's, damaged or full ends
+    any command with a message and its exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        import sqlite3
+
+        from om_dsl.runtime.store import StoreError, store_error
+
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            raise StoreFailure(str(exc), exc.exit_code) from None
+        except sqlite3.Error as exc:  # a database without om's Store around it (the simulated systems' state)
+            error = store_error(exc, "a database of this command (the orders' or the simulated systems')")
+            if error is exc:
+                raise
+            raise StoreFailure(str(error), error.exit_code) from None
+
+
+@click.group(cls=_Om, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="om")
 def main() -> None:
     """om: compile order-management specs (.om files) and run orders against them."""
@@ -89,23 +117,54 @@ def compile_(paths: tuple[str, ...], output: str, check_only: bool) -> None:
             sys.exit(1)
         click.echo(f"{output} is up to date ({names})")
         return
-    changed, removed = write(out_dir, files)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise click.UsageError(f"-o {output}: not a folder")
+    try:
+        changed, removed = write(out_dir, files)
+    except OSError as exc:  # a file in the way, a folder that cannot be made or written
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise click.UsageError(f"cannot write into {output}: {exc.strerror or exc}{where}") from None
     gone = f", {len(removed)} no longer generated removed ({', '.join(removed)})" if removed else ""
     click.echo(f"compiled {names} -> {output}: {len(files)} files, {len(changed)} written{gone}")
 
 
+def checked(text: bool = False):
+    """A click callback refusing an id (or, `text`, a one-line text) that is too
+    long or holds control characters: a newline would forge lines in the output
+    and the history."""
+    from om_dsl.limits import InputLimit, check_id, check_text
+
+    def callback(ctx, param, value):
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, str):
+                try:
+                    (check_text if text else check_id)(v, "it")
+                except InputLimit as exc:
+                    raise click.BadParameter(f"{v!r}: {exc}", ctx, param) from None
+        return value
+
+    return callback
+
+
+def finite(ctx, param, value):
+    """A click callback refusing NaN, which passes any FloatRange."""
+    if value is not None and value != value:
+        raise click.BadParameter("nan is not a number", ctx, param)
+    return value
+
+
+def say(text: str, **kw) -> None:
+    """Print one line that may hold stored text: its control characters escaped, so it stays one line."""
+    from om_dsl.limits import shown
+
+    click.echo(shown(text), **kw)
+
+
 def _installed_base(db_path: str):
     """The installed base of an order database (for orders that change what customers have)."""
-    from pathlib import Path
+    from om_dsl.runtime.store import Store, StoreInstalledBase
 
-    from om_dsl.runtime.store import Store, StoreError, StoreInstalledBase
-
-    if not Path(db_path).is_file():
-        raise click.UsageError(f"no database at {db_path}")
-    try:
-        return StoreInstalledBase(Store(db_path))
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
+    return StoreInstalledBase(Store(db_path, create=False, write=False))
 
 
 def read_input(path: str) -> str:

@@ -19,7 +19,7 @@ from typing import Optional
 import attrs
 import click
 
-from om_dsl.cli import _load_all_rules, _load_rules, main, read_input
+from om_dsl.cli import _load_all_rules, _load_rules, finite, main, read_input
 from om_dsl.cli.install import pip_install
 
 EMBEDDED, TEMPORAL = "embedded", "temporal"
@@ -220,7 +220,7 @@ def deliver_callback(target: Target, correlation_id: str, outputs: dict, ok: boo
 @click.option("--tasks-path", multiple=True, envvar="OM_TASKS_PATH", type=click.Path(file_okay=False), help="Where auto tasks' Python packages live (repeatable; or OM_TASKS_PATH).")
 @click.option("--systems-db", default="om.systems.db", show_default=True, help="The in-process simulators' state (systems the configuration does not serve otherwise).")
 @click.option("--listen", help="Also receive callbacks of asynchronous operations over HTTP, on HOST:PORT (POST /callbacks/TOKEN; the configuration's callback_url points here).")
-@click.option("--request-timeout", type=click.FloatRange(0, min_open=True), default=5.0, show_default=True, help="With --listen: seconds a client has to send a whole callback request.")
+@click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="With --listen: seconds a client has to send a whole callback request.")
 @engine_options
 def worker(sources, listeners, config_path, tasks_path, systems_db, listen, request_timeout, target):
     """Run orders on Temporal: a worker polls the task queue for order

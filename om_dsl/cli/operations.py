@@ -12,13 +12,13 @@ import time
 
 import click
 
-from om_dsl.cli import engines, main, read_input
+from om_dsl.cli import checked, engines, finite, main, read_input, say
 from om_dsl.cli.engines import engine_options
 from om_dsl.cli.orders import _db_option, _fmt_option, _open_store, _progress, _run_options, _summary, assets, no_order, orders, session, tasks  # noqa: F401
 
 
 def _by_option(f):
-    return click.option("--by", default=lambda: os.environ.get("USER", "operator"), help="Who acts (recorded in the history).")(f)
+    return click.option("--by", default=lambda: os.environ.get("USER", "operator"), callback=checked(text=True), help="Who acts (recorded in the history).")(f)
 
 
 def _act(kw: dict, order_id: str, action, quiet: bool = False):
@@ -42,9 +42,9 @@ def _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path
 
 
 @tasks.command("retry")
-@click.argument("order_id")
-@click.argument("task_id")
-@click.option("--reason", default="", help="Why (recorded in the history).")
+@click.argument("order_id", callback=checked())
+@click.argument("task_id", callback=checked())
+@click.option("--reason", default="", callback=checked(text=True), help="Why (recorded in the history).")
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
@@ -57,9 +57,9 @@ def tasks_retry(order_id, task_id, reason, by, quiet, db_path, systems_db, clock
 
 
 @tasks.command("skip")
-@click.argument("order_id")
-@click.argument("task_id")
-@click.option("--reason", help="Why it is skipped (required; recorded in the history).")
+@click.argument("order_id", callback=checked())
+@click.argument("task_id", callback=checked())
+@click.option("--reason", callback=checked(text=True), help="Why it is skipped (required; recorded in the history).")
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
@@ -74,8 +74,8 @@ def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock,
 
 
 @orders.command("resume")
-@click.argument("order_id")
-@click.option("--reason", default="", help="Why (recorded in the history).")
+@click.argument("order_id", callback=checked())
+@click.option("--reason", default="", callback=checked(text=True), help="Why (recorded in the history).")
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
@@ -105,11 +105,11 @@ def _set_system(system: str, offline: bool, by: str, kw: dict) -> None:
         if offline:
             click.echo(f"{system} is offline: its calls wait on hold until `om systems online {system}`")
         else:
-            click.echo(f"{system} is online" + (f": calls sent again for {', '.join(moved)}" if moved else ""))
+            say(f"{system} is online" + (f": calls sent again for {', '.join(moved)}" if moved else ""))
 
 
 @systems.command("offline")
-@click.argument("system")
+@click.argument("system", callback=checked())
 @_by_option
 @_run_options
 def systems_offline(system, by, db_path, systems_db, clock, start, tasks_path, sync, config_path):
@@ -118,7 +118,7 @@ def systems_offline(system, by, db_path, systems_db, clock, start, tasks_path, s
 
 
 @systems.command("online")
-@click.argument("system")
+@click.argument("system", callback=checked())
 @_by_option
 @_run_options
 def systems_online(system, by, db_path, systems_db, clock, start, tasks_path, sync, config_path):
@@ -142,7 +142,7 @@ def systems_list(fmt, db_path, systems_db):
     if not data:
         click.echo("every system is online")
     for d in data:
-        click.echo(f"{d['system']:<12} {'offline' if d['offline'] else 'online':<8} since {d['since']} ({d['by']})")
+        say(f"{d['system']:<12} {'offline' if d['offline'] else 'online':<8} since {d['since']} ({d['by']})")
 
 
 # ---- callbacks -------------------------------------------------------------------------------------
@@ -154,10 +154,10 @@ def callbacks() -> None:
 
 
 @callbacks.command("deliver")
-@click.argument("correlation_id")
+@click.argument("correlation_id", callback=checked())
 @click.option("--data", multiple=True, help="An output of the answer, key=value (repeatable).")
-@click.option("--failed", "failure", help="The operation failed, with this message.")
-@click.option("--id", "callback_id", help="The callback's own id (a repeated id is ignored); default: derived from the correlation id.")
+@click.option("--failed", "failure", callback=checked(text=True), help="The operation failed, with this message.")
+@click.option("--id", "callback_id", callback=checked(), help="The callback's own id (a repeated id is ignored); default: derived from the correlation id.")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
 @engine_options
@@ -193,7 +193,7 @@ def hub() -> None:
 
 
 @hub.command("register")
-@click.argument("url")
+@click.argument("url", callback=checked(text=True))
 @_run_options
 def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Register a listener: order events are POSTed to URL from now on."""
@@ -209,11 +209,11 @@ def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, confi
 
 
 @hub.command("unregister")
-@click.argument("url")
+@click.argument("url", callback=checked(text=True))
 @_db_option
 def hub_unregister(url, db_path, systems_db):
     """Stop sending events to a listener (what is pending for it stays pending)."""
-    store = _open_store(db_path)
+    store = _open_store(db_path, write=True)
     with store.transaction() as db:
         gone = store.unregister(db, url)
     if not gone:
@@ -230,7 +230,10 @@ def hub_list(fmt, db_path, systems_db):
     if fmt == "json":
         click.echo(json.dumps(listeners, indent=2))
         return
-    click.echo("\n".join(listeners) if listeners else "no listener: events go to the simulated originating system")
+    for url in listeners:
+        say(url)
+    if not listeners:
+        click.echo("no listener: events go to the simulated originating system")
 
 
 @main.group()
@@ -239,7 +242,7 @@ def notifications() -> None:
 
 
 @notifications.command("list")
-@click.option("--order", "order_id", help="Only this order's events.")
+@click.option("--order", "order_id", callback=checked(), help="Only this order's events.")
 @click.option("--pending", is_flag=True, help="Only events not delivered yet.")
 @_fmt_option
 @_db_option
@@ -247,10 +250,11 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
     """What was sent to which listener, and what is pending (with the last error)."""
     from om_dsl.runtime.clock import show_instant
 
-    rows = _open_store(db_path).deliveries(order_id, "pending" if pending else None)
+    store = _open_store(db_path)
+    rows = store.deliveries(order_id, "pending" if pending else None)
     data = []
     for seq, event_id, order, listener, payload, status, attempts, next_try_at, last_error, delivered_at in rows:
-        event = json.loads(payload)
+        event = store.decode(payload, f"notification {seq}")
         entry = {"event": event_id, "type": event.get("eventType"), "order": order, "state": event.get("event", {}).get("productOrder", {}).get("state"), "listener": listener, "status": status, "attempts": attempts}
         if status == "pending":
             entry["next_try_at"] = show_instant(next_try_at)
@@ -266,7 +270,7 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
         click.echo("no notifications" + (" pending" if pending else ""))
     for d in data:
         tail = f"delivered {d['delivered_at']}" if d["status"] == "delivered" else f"pending, next try {d['next_try_at']}" + (f" ({d['last_error']})" if d.get("last_error") else "")
-        click.echo(f"{d['event']:<22} {d['type']:<30} {d['state'] or '':<12} -> {d['listener']}  {tail}")
+        say(f"{d['event']:<22} {d['type'] or '-':<30} {d['state'] or '':<12} -> {d['listener']}  {tail}")
 
 
 # ---- the service -----------------------------------------------------------------------------------
@@ -274,10 +278,10 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 
 @main.command()
 @click.argument("source", required=False, type=click.Path(exists=True))
-@click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--catalog", "catalog_name", callback=checked(), help="Which catalog of SOURCE, when it holds several.")
 @click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks/TOKEN; each call's X-Callback-Url carries its token).")
-@click.option("--interval", default=0.2, show_default=True, help="Seconds between rounds of work.")
-@click.option("--request-timeout", type=click.FloatRange(0, min_open=True), default=5.0, show_default=True, help="Seconds a client has to send a whole callback request (a slower one is cut off).")
+@click.option("--interval", type=click.FloatRange(0.01, 3600), callback=finite, default=0.2, show_default=True, help="Seconds between rounds of work (0.01 to 3600).")
+@click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="Seconds a client has to send a whole callback request (a slower one is cut off).")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
 def serve(source, catalog_name, listen, interval, request_timeout, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
@@ -293,7 +297,10 @@ def serve(source, catalog_name, listen, interval, request_timeout, quiet, db_pat
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.UsageError(f"--listen {listen!r} is not HOST:PORT (a port from 1 to 65535)")
+    from om_dsl.runtime.store import check_location
+
     kw = _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)
+    check_location(db_path, create=True)  # before the lock file is made beside it
     with runner_lock(db_path):
         s = Session(source=source, catalog_name=catalog_name, **kw)
     s.runner.on_event = _progress(not quiet)
@@ -330,8 +337,8 @@ def serve(source, catalog_name, listen, interval, request_timeout, quiet, db_pat
 
 
 @orders.command("cancel")
-@click.argument("order_id")
-@click.option("--reason", default="", help="Why (recorded in the history).")
+@click.argument("order_id", callback=checked())
+@click.option("--reason", default="", callback=checked(text=True), help="Why (recorded in the history).")
 @click.option("--force", is_flag=True, help="Go ahead past a soft point of no return.")
 @_by_option
 @click.option("--quiet", "-q", is_flag=True)
@@ -347,7 +354,7 @@ def orders_cancel(order_id, reason, force, by, quiet, db_path, systems_db, clock
 
 
 @orders.command("amend")
-@click.argument("order_id")
+@click.argument("order_id", callback=checked())
 @click.argument("revision", type=click.Path(exists=True, dir_okay=False))
 @click.option("--force", is_flag=True, help="Go ahead past a soft point of no return.")
 @_by_option
@@ -394,4 +401,4 @@ def assets_import(db_path, systems_db, target):
     with engines.temporal(target) as t:
         for customer, state in sorted(states.items(), key=lambda kv: kv[0] or ""):
             t.merge_installed(customer, state)
-            click.echo(f"{customer or '(no customer)'}: {len(state['assets'])} assets, {len(state['inventory'])} inventory lines")
+            say(f"{customer or '(no customer)'}: {len(state['assets'])} assets, {len(state['inventory'])} inventory lines")

@@ -6,13 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Optional
 
 import click
 
-from om_dsl.cli import _load_rules, main, unknown
+from om_dsl.cli import _load_rules, checked, main, say, unknown
 from om_dsl.cli import engines
 from om_dsl.cli.table import table
 from om_dsl.cli.engines import engine_options
@@ -57,10 +58,8 @@ class Session:
         from om_dsl.runtime.clock import SimulatedClock, SystemClock, parse_instant
         from om_dsl.runtime.runner import Catalogs, Runner
         from om_dsl.runtime.simulators import Simulators
-        from om_dsl.runtime.store import Store, StoreError
+        from om_dsl.runtime.store import Store, check_location, store_error
 
-        if must_exist and not Path(db_path).is_file():
-            raise click.UsageError(f"no database at {db_path} (run an order first, or give --db)")
         try:
             begin = parse_instant(start) if start else None
         except ValueError:
@@ -71,10 +70,7 @@ class Session:
             self.config = configuration.load(config_path, known_systems=known)
         except configuration.ConfigError as exc:
             raise click.UsageError(str(exc)) from None
-        try:
-            self.store = Store(db_path, synchronous=sync)
-        except StoreError as exc:
-            raise click.UsageError(str(exc)) from None
+        self.store = Store(db_path, synchronous=sync, create=not must_exist)
         stored_mode = self.store.meta("clock")
         mode = clock_mode or stored_mode or "system"
         if mode == "simulated":
@@ -88,7 +84,13 @@ class Session:
         if mode != stored_mode:
             with self.store.transaction() as db:
                 self.store.set_meta(db, "clock", mode)
-        self.systems = Systems(self.config, Simulators(_systems_path(db_path, systems_db)), callback_secret=self.store.callback_secret)
+        systems_path = _systems_path(db_path, systems_db)
+        check_location(systems_path, create=True)
+        try:
+            self.systems = Systems(self.config, Simulators(systems_path), callback_secret=self.store.callback_secret)
+        except sqlite3.Error as exc:
+            self.store.close()
+            raise store_error(exc, systems_path) from None
         self.runner = Runner(self.store, Catalogs(self.store, rules), self.systems, PythonTasks(tuple(os.path.abspath(p) for p in tasks_path)), self.clock)
         self.db_path = db_path
 
@@ -109,9 +111,9 @@ def session(**kw):
     """Hold the runner lock, then open the session: the simulated clock is read
     and saved under the lock, so two commands cannot take it back in time."""
     from om_dsl.runtime.runner import RunnerBusy, runner_lock
+    from om_dsl.runtime.store import check_location
 
-    if kw.get("must_exist") and not Path(kw["db_path"]).is_file():
-        raise click.UsageError(f"no database at {kw['db_path']} (run an order first, or give --db)")
+    check_location(kw["db_path"], create=not kw.get("must_exist"))  # before the lock file is made beside it
     try:
         with runner_lock(kw["db_path"]):
             s = Session(**kw)
@@ -131,7 +133,7 @@ def _progress(enabled: bool):
             if h["to"] is None and h["from"] is None:
                 continue
             arrow = f"{h['from'] or '-'} -> {h['to']}"
-            click.echo(f"  {order_id}  {h['subject']:<28} {arrow:<28} {h['cause']}", err=True)
+            say(f"  {order_id}  {h['subject']:<28} {arrow:<28} {h['cause']}", err=True)
 
     return show
 
@@ -142,7 +144,7 @@ def _progress(enabled: bool):
 @main.command()
 @click.argument("source", type=click.Path(exists=True))
 @click.argument("orders", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--catalog", "catalog_name", callback=checked(), help="Which catalog of SOURCE, when it holds several.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @_fmt_option
 @_run_options
@@ -169,7 +171,7 @@ def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, st
 
 @main.command()
 @click.argument("source", required=False, type=click.Path(exists=True))
-@click.option("--catalog", "catalog_name", help="Which catalog of SOURCE, when it holds several.")
+@click.option("--catalog", "catalog_name", callback=checked(), help="Which catalog of SOURCE, when it holds several.")
 @click.option("--quiet", "-q", is_flag=True)
 @_fmt_option
 @_run_options
@@ -192,10 +194,10 @@ def _summary(s: Session, order_ids: list, fmt: str) -> None:
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
     for d in data:
-        click.echo(f"order {d['id']}: {d['status']}")
+        say(f"order {d['id']}: {d['status']}")
         for t in d["tasks"]:
             if t.get("waiting_for"):
-                click.echo(f"  {t['id']:<28} {t['status']:<13} {t['waiting_for']}")
+                say(f"  {t['id']:<28} {t['status']:<13} {t['waiting_for']}")
 
 
 def _order_data(s, order_id: str) -> dict:
@@ -207,7 +209,7 @@ def _order_data(s, order_id: str) -> dict:
         raise no_order(s.store, order_id, s.db_path)
     out = {"id": order_id, "status": row["status"], "customer": row["customer"], "external_id": row["external_id"], "created_at": show_instant(row["created_at"]), "updated_at": show_instant(row["updated_at"])}
     if row["problems"]:
-        out["problems"] = json.loads(row["problems"])
+        out["problems"] = s.store.decode(row["problems"], f"the problems of order {order_id!r}")
     run_ = s.store.load(order_id)
     out["tasks"] = []
     if run_ is not None:
@@ -249,11 +251,11 @@ def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
         for line in table((d["id"], d["status"], d["customer"], d["updated_at"], d["jeopardy"] or "") for d in data):
-            click.echo(line)
+            say(line)
 
 
 @orders.command("show")
-@click.argument("order_id")
+@click.argument("order_id", callback=checked())
 @_fmt_option
 @_db_option
 @engine_options
@@ -270,20 +272,20 @@ def orders_show(order_id, fmt, db_path, systems_db, target):
 
 
 def _render_order(d: dict) -> None:
-    click.echo(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})" + (f"  jeopardy {d['jeopardy']}" if d.get("jeopardy") else ""))
+    say(f"order {d['id']}: {d['status']}  (customer {d['customer'] or '-'}, external id {d['external_id'] or '-'})" + (f"  jeopardy {d['jeopardy']}" if d.get("jeopardy") else ""))
     for p in d.get("problems", []):
-        click.echo(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
+        say(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
     for rev in d.get("revisions", []):
-        click.echo(f"  revision {rev['revision']} from {rev['by']} at {rev['received_at']}: {rev['status']}" + (f" ({rev['reason']})" if rev.get("reason") else ""))
+        say(f"  revision {rev['revision']} from {rev['by']} at {rev['received_at']}: {rev['status']}" + (f" ({rev['reason']})" if rev.get("reason") else ""))
     for t in d["tasks"]:
         line = f"  {t['id']:<28} {t['type']:<9} {t['status']:<13} {t.get('jeopardy') or '':<6}"
         if t.get("waiting_for"):
             line += f" {t['waiting_for']}"
-        click.echo(line.rstrip())
+        say(line.rstrip())
 
 
 @orders.command("history")
-@click.argument("order_id")
+@click.argument("order_id", callback=checked())
 @_fmt_option
 @_db_option
 @engine_options
@@ -304,7 +306,7 @@ def orders_history(order_id, fmt, db_path, systems_db, target):
         return
     for d in data:
         change = f"{d['from'] or '-'} -> {d['to']}" if d["to"] else ""
-        click.echo(f"{d['at']}  {d['subject']:<28} {change:<28} {d['cause']}")
+        say(f"{d['at']}  {d['subject']:<28} {change:<28} {d['cause']}")
 
 
 # ---- om tasks -------------------------------------------------------------------------------------
@@ -316,8 +318,8 @@ def tasks() -> None:
 
 
 @tasks.command("list")
-@click.option("--queue", help="Only this queue (field_ops...).")
-@click.option("--order", "order_id", help="Only this order.")
+@click.option("--queue", callback=checked(), help="Only this queue (field_ops...).")
+@click.option("--order", "order_id", callback=checked(), help="Only this order.")
 @click.option("--ids", is_flag=True, help="Only `ORDER TASK` per line, for scripts.")
 @_fmt_option
 @_db_option
@@ -331,7 +333,7 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
         data = [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
     if ids:
         for d in data:
-            click.echo(f"{d['order']} {d['task']}")
+            say(f"{d['order']} {d['task']}")
         return
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
@@ -339,14 +341,14 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
     if not data:
         click.echo("no open manual tasks")
     for d in data:
-        click.echo(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']})")
+        say(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']})")
 
 
 @tasks.command("complete")
-@click.argument("order_id")
-@click.argument("task_id")
+@click.argument("order_id", callback=checked())
+@click.argument("task_id", callback=checked())
 @click.option("--data", multiple=True, help="An output of the task, key=value (repeatable).")
-@click.option("--by", default=lambda: os.environ.get("USER", "operator"), help="Who completed it (recorded in the history).")
+@click.option("--by", default=lambda: os.environ.get("USER", "operator"), callback=checked(text=True), help="Who completed it (recorded in the history).")
 @click.option("--quiet", "-q", is_flag=True)
 @_fmt_option
 @_run_options
@@ -383,7 +385,7 @@ def assets() -> None:
 
 
 @assets.command("list")
-@click.option("--customer", help="Only this customer account.")
+@click.option("--customer", callback=checked(), help="Only this customer account.")
 @click.option("--inventory", is_flag=True, help="The technical inventory (lines) instead of the commercial assets.")
 @_fmt_option
 @_db_option
@@ -395,16 +397,17 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
     elif inventory:
         store = _open_store(db_path)
         rows = store.inventory(customer)
-        data = [{"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": json.loads(r[4]), "outputs": json.loads(r[5]), "order": r[6], "line": r[7], "status": r[8]} for r in rows]
+        data = [{"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": store.decode(r[4], f"inventory line {r[0]!r}"), "outputs": store.decode(r[5], f"inventory line {r[0]!r}"), "order": r[6], "line": r[7], "status": r[8]} for r in rows]
     else:
-        rows = _open_store(db_path).assets(customer)
-        data = [{"id": r[0], "customer": r[1], "product": r[2], "attributes": json.loads(r[3]), "parent": r[4], "order": r[5], "status": r[6]} for r in rows]
+        store = _open_store(db_path)
+        rows = store.assets(customer)
+        data = [{"id": r[0], "customer": r[1], "product": r[2], "attributes": store.decode(r[3], f"asset {r[0]!r}"), "parent": r[4], "order": r[5], "status": r[6]} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
     rows = [(d["id"], d["product"], d["status"], ", ".join(f"{k}={v}" for k, v in sorted(d["attributes"].items()) if v is not None)) for d in data]
     for line in table(rows):  # columns as wide as their content: product codes can be long
-        click.echo(line)
+        say(line)
 
 
 def no_order(store, order_id: str, db_path: str) -> click.UsageError:
@@ -412,15 +415,11 @@ def no_order(store, order_id: str, db_path: str) -> click.UsageError:
     return unknown("order", order_id, [r[0] for r in store.db.execute("SELECT id FROM orders")], db_path)
 
 
-def _open_store(db_path: str):
-    from om_dsl.runtime.store import Store, StoreError
+def _open_store(db_path: str, write: bool = False):
+    """An existing database; read-only unless `write` (a read command never creates or migrates one)."""
+    from om_dsl.runtime.store import Store
 
-    if not Path(db_path).is_file():
-        raise click.UsageError(f"no database at {db_path} (run an order first, or give --db)")
-    try:
-        return Store(db_path)
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
+    return Store(db_path, create=False, write=write)
 
 
 class _View:

@@ -5,11 +5,12 @@ HTTP/JSON with state, deterministic answers and injected faults (see
 from __future__ import annotations
 
 import signal
+import sqlite3
 import threading
 
 import click
 
-from om_dsl.cli import _load_rules, main
+from om_dsl.cli import _load_rules, finite, main
 
 
 @main.group()
@@ -23,8 +24,8 @@ def simulate() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="The port to listen on (0: a free one).")
 @click.option("--state", "state_path", default="om.simulators.db", show_default=True, type=click.Path(dir_okay=False), help="The systems' own state (SQLite), kept across restarts.")
 @click.option("--fault", "fault_options", multiple=True, metavar="SYSTEM.OPERATION=SPEC", help="A fault to inject (repeatable): fail:N, status:CODE[:N], slow:MS, hang, twice, joined by ','.")
-@click.option("--callback-delay-ms", type=click.IntRange(0), default=50, show_default=True, help="How long after accepting an asynchronous call its callback is POSTed (and between retries, at most 2 s).")
-@click.option("--request-timeout", type=click.FloatRange(0, min_open=True), default=5.0, show_default=True, help="Seconds a client has to send a whole request (a slower one is cut off; an idle connection is closed).")
+@click.option("--callback-delay-ms", type=click.IntRange(0, 3_600_000), default=50, show_default=True, help="How long after accepting an asynchronous call its callback is POSTed (and between retries, at most 2 s).")
+@click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="Seconds a client has to send a whole request (a slower one is cut off; an idle connection is closed).")
 @click.option("--allow-remote-callbacks", is_flag=True, help="POST callbacks to any host a caller names in X-Callback-Url (default: loopback hosts only).")
 @click.option("--allow-remote-bind", is_flag=True, help="Listen on an address that is not loopback. The simulator is a test tool: /_faults has no authentication.")
 @click.option("-q", "--quiet", is_flag=True, help="Do not log requests and callbacks on stderr.")
@@ -37,8 +38,11 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
     has no authentication: the simulator is a test tool, and listens only on
     a loopback address unless --allow-remote-bind.
     """
+    from om_dsl.cli import StoreFailure
     from om_dsl.runtime.simulate_server import SimulatorServer, parse_fault_option
+    from om_dsl.runtime.store import check_location, store_error
 
+    check_location(state_path, create=True)
     catalog = _load_rules(catalog_dir, None, "generated").catalog  # one way to find a compiled catalog, fresh
     faults = {}
     try:
@@ -67,6 +71,9 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
         click.echo(f"warning: listening on {host}, not a loopback address: anyone who reaches it can call the simulated systems and change their faults (/_faults has no authentication)", err=True)
     try:
         server.start()
+    except sqlite3.Error as exc:  # the state file: not a database, damaged, full
+        error = store_error(exc, state_path)
+        raise StoreFailure(str(error), getattr(error, "exit_code", 2)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
     stopped = threading.Event()

@@ -39,7 +39,13 @@ class RunnerBusy(Exception):
 @contextlib.contextmanager
 def runner_lock(db_path: str, wait_s: float = 30.0):
     """Hold the database's runner lock (a flock on DB.lock)."""
-    with open(db_path + ".lock", "a+") as f:
+    try:
+        f = open(db_path + ".lock", "a+")
+    except OSError as exc:
+        from om_dsl.runtime.store import StoreUnwritable
+
+        raise StoreUnwritable(f"cannot open the runner lock {db_path}.lock: {exc.strerror or exc}") from None
+    with f:
         deadline = time.monotonic() + wait_s
         while True:
             try:

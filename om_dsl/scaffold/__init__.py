@@ -19,6 +19,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 NAME = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+MAX_NAME = 64  # a folder, a catalog and a Python package are named after it
 SUFFIX = ".tmpl"
 # Where the starter test keeps the plan snapshot of orders/<order>.
 SNAPSHOT = "tests/__snapshots__/test_plans/test_plan[{order}].plan"
@@ -29,6 +30,8 @@ class InitError(Exception):
 
 
 def check_name(name: str) -> None:
+    if len(name) > MAX_NAME:
+        raise InitError(f"invalid project name: it has {len(name)} characters; at most {MAX_NAME} are accepted")
     if not NAME.fullmatch(name):
         raise InitError(f"invalid project name {name!r}: it names the catalog too, so it must be lower_snake_case (a lowercase letter, then lowercase letters, digits and single underscores), like `acme` or `home_fiber`")
 
@@ -83,6 +86,9 @@ def create(name: str, directory: str | Path = ".") -> tuple[Path, list[str]]:
     (relative paths, sorted). Raises InitError for a bad name or a folder in the way."""
     check_name(name)
     target = Path(directory) / name
+    where = Path(directory)
+    if where.exists() and not where.is_dir():
+        raise InitError(f"{where} is not a folder")
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InitError(f"{target} already exists and is not an empty folder: om init writes a new project, it does not overwrite one")
     files = render(name)
@@ -93,9 +99,11 @@ def create(name: str, directory: str | Path = ".") -> tuple[Path, list[str]]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         files.update(_derived(target, name))
-    except BaseException:
+    except BaseException as exc:
         if made:
             shutil.rmtree(target, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise InitError(f"cannot write {target}: {exc.strerror or exc}") from None
         raise
     return target, sorted(files)
 

@@ -31,6 +31,8 @@ from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
 QUERY_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_QUERY_TIMEOUT_S", "10")))
 UPDATE_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_UPDATE_TIMEOUT_S", "30")))
+# Connecting gives up too: an address that drops packets would otherwise hold a command for minutes.
+CONNECT_TIMEOUT_S = float(os.environ.get("OM_TEMPORAL_CONNECT_TIMEOUT_S", "10"))
 
 
 class Unreachable(Exception):
@@ -65,9 +67,11 @@ class TemporalOrders:
     async def client(self) -> Client:
         if self._client is None:
             try:
-                self._client = await Client.connect(self.address, namespace=self.namespace)
+                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace), CONNECT_TIMEOUT_S)
             except RuntimeError as exc:
                 raise Unreachable(f"cannot reach Temporal at {self.address}: {exc}") from None
+            except asyncio.TimeoutError:
+                raise Unreachable(f"cannot reach Temporal at {self.address}: no answer in {CONNECT_TIMEOUT_S:g} s (OM_TEMPORAL_CONNECT_TIMEOUT_S)") from None
         return self._client
 
     # ---- submitting ------------------------------------------------------------------------------------
