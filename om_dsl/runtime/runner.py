@@ -302,7 +302,7 @@ class Runner:
         while True:  # a delivery makes the listener's next event of that order due
             delivered = False
             for seq, event_id, listener, payload, attempts in self.store.due_deliveries(self.clock.now()):
-                answer = http.post_json(listener, json.loads(payload), {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536)
+                answer = http.post_json(listener, self.store.decode(payload, f"the delivery of event {event_id}"), {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536)
                 now = self.clock.now()
                 with self.store.transaction() as db:
                     if answer.error:
