@@ -4,7 +4,7 @@ Intake, validation, enrichment, decomposition and plan instantiation of
 `specs/acme` (action add only), hard-coded in plain Python, as a developer
 would write it without the DSL. `plan(doc)` returns the fulfillment lines
 and the plan items; `from_planned(data)` extracts the same shape from
-`om_dsl.runtime.report.planned_data` so that the two can be compared.
+`om_dsl.planning.report.planned_data` so that the two can be compared.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def plan(doc: dict) -> dict:
 
 
 def from_planned(data: dict) -> dict:
-    """The same shape, from om_dsl.runtime.report.planned_data of the real planner."""
+    """The same shape, from om_dsl.planning.report.planned_data of the real planner."""
     return {
         "lines": [{"id": l["id"], "product": l["product"], "action": l["action"], "attributes": l["attributes"]} for fr in data["fulfillment_requests"] for l in fr["lines"]],
         "items": [{"id": it["id"], "depends_on": it["depends_on"]} for it in data["plan"]["items"]],

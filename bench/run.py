@@ -35,11 +35,11 @@ import handwritten_acme as H  # noqa: E402
 from om_dsl.check import _check  # noqa: E402
 from om_dsl.check.workspace import load  # noqa: E402
 from om_dsl.codegen import generate as codegen  # noqa: E402
-from om_dsl.model import lower  # noqa: E402
-from om_dsl.runtime.generated import GeneratedRules  # noqa: E402
-from om_dsl.runtime.interpreter import Interpreter  # noqa: E402
-from om_dsl.runtime.planning import plan_order  # noqa: E402
-from om_dsl.runtime.report import planned_data  # noqa: E402
+from om_dsl.lower import lower  # noqa: E402
+from om_dsl.rules.generated import GeneratedRules  # noqa: E402
+from om_dsl.rules.interpreter import Interpreter  # noqa: E402
+from om_dsl.planning.pipeline import plan_order  # noqa: E402
+from om_dsl.planning.report import planned_data  # noqa: E402
 from om_dsl.syntax.grammar import get_parser  # noqa: E402
 
 ACME = ROOT / "generated" / "acme"
@@ -150,10 +150,10 @@ def bench_planning(n: int, runs: int) -> dict:
             samples[k].append(time.perf_counter() - t)
     rate = {k: n / statistics.median(v) for k, v in samples.items()}
     # Where the generated path spends its time (one profile-free split, same run).
-    from om_dsl.runtime import decompose as D
-    from om_dsl.runtime.installed import EMPTY
-    from om_dsl.runtime.intake import intake
-    from om_dsl.runtime.planner import instantiate
+    from om_dsl.planning import decompose as D
+    from om_dsl.planning.installed import EMPTY
+    from om_dsl.planning.intake import intake
+    from om_dsl.planning.tasks import instantiate
 
     split = {"intake": 0.0, "validate+enrich": 0.0, "decompose": 0.0, "plan": 0.0}
     for _ in range(n):
@@ -199,12 +199,12 @@ def bench_scale(sizes: list[int], runs: int) -> dict:
 
 
 def make_runner(folder: Path, sync: str):
-    from om_dsl.runtime.adapters import PythonTasks, Systems
-    from om_dsl.runtime.clock import SimulatedClock, parse_instant
-    from om_dsl.runtime.config import Config
-    from om_dsl.runtime.runner import Catalogs, Runner
-    from om_dsl.runtime.simulators import Simulators
-    from om_dsl.runtime.store import Store
+    from om_dsl.systems.adapters import PythonTasks, Systems
+    from om_dsl.embedded.clock import SimulatedClock, parse_instant
+    from om_dsl.systems.config import Config
+    from om_dsl.embedded.runner import Catalogs, Runner
+    from om_dsl.simulate.simulators import Simulators
+    from om_dsl.embedded.store import Store
 
     store = Store(str(folder / "om.db"), synchronous=sync)
     runner = Runner(store, Catalogs(store, GeneratedRules(ACME)), Systems(Config(None), Simulators(str(folder / "sys.db"))), PythonTasks((str(ROOT / "examples"),)), SimulatedClock(parse_instant("2026-11-27")))
@@ -229,10 +229,10 @@ def engine_run(n: int, sync: str) -> float:
 
 
 def handwritten_run(n: int, sync: str) -> float:
-    """The same orders, durably, by hand: the engine's schema (om_dsl.runtime.store), one
+    """The same orders, durably, by hand: the engine's schema (om_dsl.embedded.store), one
     transaction per task transition, each with its event and outbox row, the same simulators."""
-    from om_dsl.runtime.simulators import Simulators
-    from om_dsl.runtime.store import Store
+    from om_dsl.simulate.simulators import Simulators
+    from om_dsl.embedded.store import Store
 
     folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
     store = Store(str(folder / "om.db"), synchronous=sync)

@@ -15,9 +15,10 @@ import attrs
 
 from om_dsl.check import CheckResult, check_paths
 from om_dsl.codegen import generate
-from om_dsl.model import Catalog, lower
+from om_dsl.model import Catalog
+from om_dsl.lower import lower
 from om_dsl.model.canonical import dumps
-from om_dsl.model.lower import spec_root
+from om_dsl.lower import spec_root
 
 
 @attrs.define
@@ -33,7 +34,7 @@ class Build:
         """Every output file, `catalog/file` -> text. Given the folder they are
         written to, each sources.json also records where the specs are
         (`root`, relative to the catalog's folder), so that loading the
-        compiled catalog can tell it is stale (om_dsl.runtime.generated)."""
+        compiled catalog can tell it is stale (om_dsl.rules.generated)."""
         out = {}
         for cat in self.catalogs:
             for name, text in generate(cat).items():

@@ -19,12 +19,12 @@ import uuid
 from pathlib import Path
 
 from om_dsl.build import build, write
-from om_dsl.runtime.adapters import PythonTasks, Systems
-from om_dsl.runtime.config import Config
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.engine.view import task_entries
-from om_dsl.runtime.generated import GeneratedRules
-from om_dsl.runtime.simulators import Simulators
+from om_dsl.systems.adapters import PythonTasks, Systems
+from om_dsl.systems.config import Config
+from om_dsl.engine import state as S
+from om_dsl.engine.view import task_entries
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.simulate.simulators import Simulators
 
 from conftest import PATIENCE_S, ROOT
 from engine_helpers import TASKS_PATH, make_runner
@@ -104,7 +104,7 @@ class Embedded:
         return {r[0]: (r[2], S.decode_value(json.loads(r[3])), r[6]) for r in self.runner.store.assets(customer)}
 
     def in_flight(self, customer: str, asset: str):
-        from om_dsl.runtime.store import StoreInstalledBase
+        from om_dsl.embedded.store import StoreInstalledBase
 
         return StoreInstalledBase(self.runner.store).in_flight(asset)
 
@@ -135,8 +135,8 @@ class OnTemporal:
     name = "temporal"
 
     def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=(), wrap_systems=None):
-        from om_dsl.runtime.temporal import worker as temporal_worker
-        from om_dsl.runtime.temporal.client import TemporalOrders
+        from om_dsl.temporal import worker as temporal_worker
+        from om_dsl.temporal.client import TemporalOrders
 
         self.simulators = Simulators(str(tmp_path / "systems.db"), fail=fail)
         systems = Systems(Config(None), self.simulators)
@@ -191,7 +191,7 @@ class OnTemporal:
 
     def settle(self, order_id: str, predicate, timeout_s: float = PATIENCE_S) -> dict:
         """Wait (real time) until the order is as `predicate` says."""
-        from om_dsl.runtime.temporal.client import wait_until
+        from om_dsl.temporal.client import wait_until
 
         wait_until(self.orders, order_id, lambda v: predicate(by_id(v)), timeout_s)
         return self.view(order_id)

@@ -9,8 +9,8 @@ import json
 import pytest
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.engine.core import Rejection
+from om_dsl.engine import state as S
+from om_dsl.engine.core import Rejection
 
 from conftest import ROOT
 from engine_helpers import check_events, history, make_runner, operate
@@ -254,7 +254,7 @@ def test_a_call_failing_during_a_cancellation_is_cancelled_not_retried(runner):
     pending = runner.store.pending_commands()
     held = next((seq, cmd) for seq, cmd in pending if cmd.get("task") == "1/D1:check_address")
     runner.cancel(ORDER, "csr", "")
-    from om_dsl.runtime.engine import core as C
+    from om_dsl.engine import core as C
 
     runner.apply(ORDER, lambda now: C.CallFailed("1/D1:check_address", "503", True, now), held[0])
     operate(runner)
@@ -276,7 +276,7 @@ def test_a_skipped_task_stays_skipped_after_a_revision(runner):
 
 
 def test_a_revision_that_is_not_a_valid_order_is_kept_as_refused(runner):
-    from om_dsl.runtime.order import Rejected
+    from om_dsl.planning.order import Rejected
 
     started(runner)
     bad = json.loads(text("speed-1000"))

@@ -15,9 +15,9 @@ import shutil
 import pytest
 
 from om_dsl.build import build, write
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.engine.core import Rejection
-from om_dsl.runtime.generated import GeneratedRules
+from om_dsl.engine import state as S
+from om_dsl.engine.core import Rejection
+from om_dsl.rules.generated import GeneratedRules
 
 from conftest import ROOT
 from engine_helpers import history, make_runner, operate

@@ -14,12 +14,13 @@ import pytest
 from click.testing import CliRunner
 
 from om_dsl.cli import main
-from om_dsl.runtime import callback_auth, config as configuration
-from om_dsl.runtime.config import Config, SystemConfig
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.generated import GeneratedRules
-from om_dsl.runtime.receiver import CallbackReceiver
-from om_dsl.runtime.simulate_server import SimulatorServer
+from om_dsl.systems import callback_auth
+from om_dsl.systems import config as configuration
+from om_dsl.systems.config import Config, SystemConfig
+from om_dsl.engine import state as S
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.systems.receiver import CallbackReceiver
+from om_dsl.simulate.server import SimulatorServer
 
 from engine_helpers import ACME, make_runner, operate, order_text
 
@@ -153,7 +154,7 @@ def test_the_secret_comes_from_the_configuration_a_file_or_the_environment(tmp_p
 
 
 def test_an_async_http_call_without_a_secret_fails_with_a_reason(tmp_path):
-    from om_dsl.runtime.adapters import HttpSystem
+    from om_dsl.systems.adapters import HttpSystem
 
     result = HttpSystem(SystemConfig("voice", "http", base_url="http://127.0.0.1:9"), "http://127.0.0.1:9/callbacks").call("port_number", {}, KEY, [], True, None)
     assert result.status == "error" and not result.retryable and "no callback secret is configured" in result.message

@@ -109,6 +109,6 @@ def test_the_committed_generated_folder_records_where_its_specs_are():
 
     sources = json.loads((ROOT / "generated" / "acme" / "sources.json").read_text(encoding="utf-8"))
     assert sources["root"] == "../../specs"
-    from om_dsl.runtime.generated import changed_sources
+    from om_dsl.rules.generated import changed_sources
 
     assert changed_sources(ROOT / "generated" / "acme") == []

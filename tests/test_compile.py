@@ -192,6 +192,6 @@ def test_compile_needs_an_output_folder(in_repo):
 
 
 def test_the_generated_package_imports_cleanly_in_a_fresh_interpreter():
-    code = "from om_dsl.runtime.generated import GeneratedRules; r = GeneratedRules('generated/acme'); print(r.catalog.name, len(r.catalog.plans))"
+    code = "from om_dsl.rules.generated import GeneratedRules; r = GeneratedRules('generated/acme'); print(r.catalog.name, len(r.catalog.plans))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "acme 17"  # 7 add, 7 delete and 3 modify plans

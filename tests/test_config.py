@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from om_dsl.runtime.config import Config, ConfigError, load
+from om_dsl.systems.config import Config, ConfigError, load
 
 
 def write(tmp_path, text: str) -> str:

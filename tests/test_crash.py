@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from om_dsl.runtime.engine import state as S
+from om_dsl.engine import state as S
 
 from conftest import ROOT
 from engine_helpers import check_events, check_starts_follow_the_graph, effects_by_task, history, make_runner, operate, order_text

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from om_dsl.build import build, write
-from om_dsl.runtime.generated import GeneratedRules
-from om_dsl.runtime.interpreter import Interpreter
-from om_dsl.runtime.order import EvaluationError, Rejected
-from om_dsl.runtime.planning import plan_order
-from om_dsl.runtime.report import planned_data, rejected_data, to_json
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.rules.interpreter import Interpreter
+from om_dsl.planning.order import EvaluationError, Rejected
+from om_dsl.planning.pipeline import plan_order
+from om_dsl.planning.report import planned_data, rejected_data, to_json
 
 from conftest import ROOT
 

@@ -1,4 +1,4 @@
-"""The engine core (om_dsl.runtime.engine.core): (order state, event) ->
+"""The engine core (om_dsl.engine.core): (order state, event) ->
 (new state, commands, history), pure and deterministic.
 
 Two catalogs drive it: Acme (specs/acme, the reference catalog, its standard
@@ -20,14 +20,14 @@ import pytest
 
 from om_dsl.build import build
 from om_dsl.check import check_texts
-from om_dsl.model import lower
+from om_dsl.lower import lower
 from om_dsl.model.catalog import RetryPolicyDef
-from om_dsl.runtime.clock import parse_instant
-from om_dsl.runtime.engine import core as C
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.engine.retry import retry_delay
-from om_dsl.runtime.interpreter import Interpreter
-from om_dsl.runtime.planning import plan_order
+from om_dsl.embedded.clock import parse_instant
+from om_dsl.engine import core as C
+from om_dsl.engine import state as S
+from om_dsl.engine.retry import retry_delay
+from om_dsl.rules.interpreter import Interpreter
+from om_dsl.planning.pipeline import plan_order
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "examples" / "orders"
@@ -887,11 +887,11 @@ def test_an_order_started_from_its_plan_snapshot_is_the_same_order(name):
     """A Temporal workflow starts from the plan as plain JSON: the run, its first commands and history must be exactly those of the planned order."""
     import json as _json
 
-    from om_dsl.runtime.engine import core as C
-    from om_dsl.runtime.engine import state as S
-    from om_dsl.runtime.generated import GeneratedRules
-    from om_dsl.runtime.intake import parse_document
-    from om_dsl.runtime.planning import plan_order
+    from om_dsl.engine import core as C
+    from om_dsl.engine import state as S
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.planning.intake import parse_document
+    from om_dsl.planning.pipeline import plan_order
 
     from conftest import ROOT
 

@@ -8,11 +8,11 @@ import json
 import time
 import urllib.request
 
-from om_dsl.runtime.config import Config, OperationConfig, SystemConfig
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.generated import GeneratedRules
-from om_dsl.runtime.receiver import CallbackReceiver
-from om_dsl.runtime.simulate_server import SimulatorServer
+from om_dsl.systems.config import Config, OperationConfig, SystemConfig
+from om_dsl.engine import state as S
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.systems.receiver import CallbackReceiver
+from om_dsl.simulate.server import SimulatorServer
 
 from conftest import PATIENCE_S
 from engine_helpers import ACME, VALID_ORDERS, check_events, check_starts_follow_the_graph, history, make_runner, order_text
@@ -116,7 +116,7 @@ def test_a_system_with_its_own_api_is_mapped_by_the_configuration():
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from om_dsl.runtime.adapters import HttpSystem
+    from om_dsl.systems.adapters import HttpSystem
 
     seen = []
     answers = [(409, {"error": "reservation in progress"}), (201, {"portId": "P-9", "olt": "x"})]

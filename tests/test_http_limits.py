@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from om_dsl import limits
 from om_dsl.cli import main
-from om_dsl.runtime import callback_auth
-from om_dsl.runtime.generated import GeneratedRules
-from om_dsl.runtime.receiver import CallbackReceiver
-from om_dsl.runtime.simulate_server import SimulatorServer
+from om_dsl.systems import callback_auth
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.systems.receiver import CallbackReceiver
+from om_dsl.simulate.server import SimulatorServer
 
 from engine_helpers import ACME
 

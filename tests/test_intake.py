@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from om_dsl.check import check_paths
-from om_dsl.model import lower
-from om_dsl.runtime.intake import parse_document
-from om_dsl.runtime.interpreter import Interpreter
-from om_dsl.runtime.order import Rejected
-from om_dsl.runtime.planning import plan_order
-from om_dsl.runtime.report import planned_data, rejected_data, rejection_text
+from om_dsl.lower import lower
+from om_dsl.planning.intake import parse_document
+from om_dsl.rules.interpreter import Interpreter
+from om_dsl.planning.order import Rejected
+from om_dsl.planning.pipeline import plan_order
+from om_dsl.planning.report import planned_data, rejected_data, rejection_text
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "examples" / "orders"
@@ -487,7 +487,7 @@ def test_the_order_id_can_be_given_or_derived(catalog, plan):
     ],
 )
 def test_the_customer_of_an_order(plan, parties, customer):
-    from om_dsl.runtime.intake import customer_of
+    from om_dsl.planning.intake import customer_of
 
     doc = {"id": "ORD-3004", "relatedParty": parties, "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "TV_PACKAGE"}}]}
     assert customer_of(doc) == customer

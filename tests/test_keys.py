@@ -1,6 +1,6 @@
 """Keys and ids built from free text cannot collide (issue 16, items 2 and 3).
 
-Properties of om_dsl.runtime.engine.keys: each format reads back to the parts
+Properties of om_dsl.planning.keys: each format reads back to the parts
 it was built from (so distinct parts give distinct keys), and ordinary ids
 keep the form they always had. Then the two collisions a security probe found,
 end to end on the embedded engine with the simulated systems."""
@@ -13,9 +13,9 @@ from urllib.parse import unquote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from om_dsl.runtime.engine import keys as K
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.temporal.client import order_of
+from om_dsl.planning import keys as K
+from om_dsl.engine import state as S
+from om_dsl.temporal.client import order_of
 
 from engine_helpers import make_runner, operate, order_text
 

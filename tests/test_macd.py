@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from om_dsl.cli import main
-from om_dsl.runtime.engine import state as S
+from om_dsl.engine import state as S
 
 from conftest import ROOT
 from engine_helpers import check_starts_follow_the_graph, history, make_runner, operate
@@ -276,7 +276,7 @@ def test_the_installed_base_as_plain_data_matches_the_store(tmp_path):
     """The Temporal engine keeps each customer's installed base as plain data
     (`record_order`): after the base order and every MACD case, one after the
     other, it holds what the store's assets and inventory hold."""
-    from om_dsl.runtime.installed import empty_state, from_state, record_order
+    from om_dsl.planning.installed import empty_state, from_state, record_order
 
     runner = make_runner(tmp_path, start="2026-12-10")
     state = empty_state()
@@ -300,7 +300,7 @@ def test_the_installed_base_as_plain_data_matches_the_store(tmp_path):
 def test_the_store_reads_only_the_part_of_the_installed_base_an_order_touches(base, tmp_path):
     """assetize reads the assets and lines an order names, in chunks (SQLite bounds parameters), not the customer's whole base."""
     shutil.copy(base / "om.db", tmp_path / "part.db")
-    from om_dsl.runtime.store import Store
+    from om_dsl.embedded.store import Store
 
     store = Store(str(tmp_path / "part.db"))
     ids = [f"AST-NONE-{n}" for n in range(1200)] + [FIBER]

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.engine.core import Rejection
+from om_dsl.engine import state as S
+from om_dsl.engine.core import Rejection
 
 from engine_helpers import check_starts_follow_the_graph, effects_by_task, history, make_runner, operate, order_text
 from listener import Listener

@@ -9,9 +9,9 @@ import shutil
 import pytest
 
 from om_dsl.build import build, write
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.generated import GeneratedRules
-from om_dsl.runtime.store import MIGRATIONS, Store, StoreError
+from om_dsl.engine import state as S
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.embedded.store import MIGRATIONS, Store, StoreError
 
 from conftest import ROOT
 from engine_helpers import VALID_ORDERS, check_events, check_starts_follow_the_graph, effects_by_task, events_by_order, history, make_runner, operate, order_text
@@ -135,7 +135,7 @@ def test_a_rejected_order_keeps_its_customer_however_tmf622_names_it(tmp_path, p
 
 
 def test_resubmitting_an_order_id_is_refused(tmp_path):
-    from om_dsl.runtime.order import Rejected
+    from om_dsl.planning.order import Rejected
 
     runner = make_runner(tmp_path)
     runner.submit(order_text("tv-alone.json"))

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.engine.core import Rejection
+from om_dsl.engine import state as S
+from om_dsl.engine.core import Rejection
 
 from conftest import ROOT
 from scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc

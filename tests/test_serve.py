@@ -16,8 +16,8 @@ import urllib.request
 from click.testing import CliRunner
 
 from om_dsl.cli import main
-from om_dsl.runtime.generated import GeneratedRules
-from om_dsl.runtime.simulate_server import SimulatorServer
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.simulate.server import SimulatorServer
 
 from conftest import PATIENCE_S, ROOT
 from engine_helpers import ACME

@@ -19,9 +19,9 @@ from click.testing import CliRunner
 
 import om_dsl.cli.simulate  # noqa: F401  (registers `om simulate` until cli/__init__ imports it)
 from om_dsl.cli import main
-from om_dsl.runtime.generated import GeneratedRules
-from om_dsl.runtime.simulate_server import SimulatorServer, parse_fault, parse_fault_option
-from om_dsl.runtime.simulators import Simulators
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.simulate.server import SimulatorServer, parse_fault, parse_fault_option
+from om_dsl.simulate.simulators import Simulators
 
 from conftest import ROOT
 

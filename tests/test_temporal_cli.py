@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from om_dsl.runtime.temporal.retry import call_timeout
+from om_dsl.temporal.retry import call_timeout
 
 from conftest import PATIENCE_S, ROOT
 from scenario_engines import order_doc
@@ -196,8 +196,8 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
     """voice is served over HTTP by the simulator server; its asynchronous port_number
     answers by POSTing the callback (twice) to the worker's --listen endpoint, which
     signals the order: the call completes once."""
-    from om_dsl.runtime.generated import GeneratedRules
-    from om_dsl.runtime.simulate_server import SimulatorServer
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.simulate.server import SimulatorServer
     from temporal_dev import free_port
 
     port = free_port()

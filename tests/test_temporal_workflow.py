@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.engine.core import Rejection
-from om_dsl.runtime.order import Rejected
+from om_dsl.engine import state as S
+from om_dsl.engine.core import Rejection
+from om_dsl.planning.order import Rejected
 
 from conftest import ROOT
 from scenario_engines import OnTemporal, order_doc
@@ -20,7 +20,7 @@ from test_scenarios import ORDERS, done, macd_doc, waiting_at
 
 @pytest.fixture
 def temporal(tmp_path, temporal_server):
-    from om_dsl.runtime.generated import GeneratedRules
+    from om_dsl.rules.generated import GeneratedRules
 
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
     yield engine
@@ -111,7 +111,7 @@ def test_a_callback_whose_outputs_look_like_our_encoding_does_not_stop_the_order
 
 
 def test_a_listener_that_is_down_does_not_hold_the_installed_base_up(tmp_path, temporal_server):
-    from om_dsl.runtime.generated import GeneratedRules
+    from om_dsl.rules.generated import GeneratedRules
 
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server, listeners=["http://127.0.0.1:9/events"])
     try:
@@ -157,7 +157,7 @@ class CallsBackBeforeItAcknowledges:
     def __init__(self, systems, address: str):
         import threading
 
-        from om_dsl.runtime.temporal.client import TemporalOrders
+        from om_dsl.temporal.client import TemporalOrders
 
         self.systems = systems
         self.orders = TemporalOrders(address)
@@ -191,7 +191,7 @@ def test_a_callback_that_comes_before_its_acknowledgement_waits_for_it(tmp_path,
     the call is acknowledged, then answered, and nothing is ignored. (It used
     to complete the task at once; the acknowledgement that followed was then
     ignored, and the history differed from the embedded engine's.)"""
-    from om_dsl.runtime.generated import GeneratedRules
+    from om_dsl.rules.generated import GeneratedRules
 
     made = []
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server, wrap_systems=lambda s: made.append(CallsBackBeforeItAcknowledges(s, temporal_server.address)) or made[-1])

@@ -18,10 +18,10 @@ import pytest
 import om_dsl.build
 import om_dsl.testing.snapshot  # noqa: F401
 from om_dsl.check import check_texts
-from om_dsl.model import lower
-from om_dsl.runtime import report
-from om_dsl.runtime.interpreter import Interpreter
-from om_dsl.runtime.planning import plan_order
+from om_dsl.lower import lower
+from om_dsl.planning import report
+from om_dsl.rules.interpreter import Interpreter
+from om_dsl.planning.pipeline import plan_order
 
 pytest_plugins = ["pytester"]
 
@@ -84,7 +84,7 @@ from pathlib import Path
 
 import pytest
 
-from om_dsl.runtime.order import Rejected
+from om_dsl.planning.order import Rejected
 from om_dsl.testing import OmPlanExtension
 
 

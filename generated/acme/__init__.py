@@ -12,7 +12,7 @@
 #   acme/systems.om  sha256:1ead34ed12eda1130ac0002118acb037623da4b047f41e3b3797e0114723b20a
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """A compiled catalog (its name and version: CATALOG and VERSION below): its rules as
-plain Python functions, its plans as data. Load it with `om_dsl.runtime.generated.GeneratedRules(folder)`."""
+plain Python functions, its plans as data. Load it with `om_dsl.rules.generated.GeneratedRules(folder)`."""
 
 SCHEMA = 'om-plan/1'
 CATALOG = 'acme'

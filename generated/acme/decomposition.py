@@ -17,7 +17,7 @@
 from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
-from om_dsl.runtime import ops as _ops  # noqa: F401
+from om_dsl.rules import ops as _ops  # noqa: F401
 
 _M0 = {'GPON': 'G-2425G', 'XGS-PON': 'XS-2426G'}
 

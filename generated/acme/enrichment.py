@@ -16,7 +16,7 @@
 from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
-from om_dsl.runtime import ops as _ops  # noqa: F401
+from om_dsl.rules import ops as _ops  # noqa: F401
 
 _TABLE_0 = {100: 20, 300: 100, 1000: 1000}
 

@@ -19,7 +19,7 @@ the order's fields `o` and the installed line's values `prev`."""
 from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
-from om_dsl.runtime import ops as _ops  # noqa: F401
+from om_dsl.rules import ops as _ops  # noqa: F401
 
 _NO_OUTPUTS = {}
 

@@ -25,7 +25,7 @@ class _Om(click.Group):
     def invoke(self, ctx):
         import sqlite3
 
-        from om_dsl.runtime.store import StoreError, store_error
+        from om_dsl.embedded.store import StoreError, store_error
 
         try:
             return super().invoke(ctx)
@@ -162,7 +162,7 @@ def say(text: str, **kw) -> None:
 
 def _installed_base(db_path: str):
     """The installed base of an order database (for orders that change what customers have)."""
-    from om_dsl.runtime.store import Store, StoreInstalledBase
+    from om_dsl.embedded.store import Store, StoreInstalledBase
 
     return StoreInstalledBase(Store(db_path, create=False, write=False))
 
@@ -191,7 +191,7 @@ def unknown(what: str, name: str, known, where: str = "", quote: bool = False) -
 
 
 def _compiled(folder):
-    from om_dsl.runtime.generated import CompiledCatalogError, GeneratedRules
+    from om_dsl.rules.generated import CompiledCatalogError, GeneratedRules
 
     try:
         return GeneratedRules(folder)
@@ -213,8 +213,8 @@ def _pick(source: str, catalog: str | None, names: list[str], kind: str) -> str:
 def _load_rules(source: str, catalog: str | None, engine: str):
     """A compiled catalog (generated code: a catalog's folder, or a folder of
     them such as generated/) or specs (the interpreter)."""
-    from om_dsl.runtime.generated import compiled_catalogs
-    from om_dsl.runtime.interpreter import Interpreter
+    from om_dsl.rules.generated import compiled_catalogs
+    from om_dsl.rules.interpreter import Interpreter
 
     compiled = compiled_catalogs(source)
     if compiled is not None:
@@ -240,8 +240,8 @@ def _load_rules(source: str, catalog: str | None, engine: str):
 
 def _load_all_rules(source: str) -> list:
     """Every catalog of SOURCE (a compiled catalog, a folder of them, or specs)."""
-    from om_dsl.runtime.generated import compiled_catalogs
-    from om_dsl.runtime.interpreter import Interpreter
+    from om_dsl.rules.generated import compiled_catalogs
+    from om_dsl.rules.interpreter import Interpreter
 
     compiled = compiled_catalogs(source)
     if compiled is not None:
@@ -275,10 +275,10 @@ def plan(source: str, order: str, fmt: str, catalog: str | None, db_path: str | 
     or folders). Prints the fulfillment requests and the orchestration plan.
     Exits 0 when the order is accepted, 1 when it is rejected.
     """
-    from om_dsl.runtime import report
-    from om_dsl.runtime.intake import document_id, parse_document
-    from om_dsl.runtime.order import Rejected
-    from om_dsl.runtime.planning import plan_order
+    from om_dsl.planning import report
+    from om_dsl.planning.intake import document_id, parse_document
+    from om_dsl.planning.order import Rejected
+    from om_dsl.planning.pipeline import plan_order
 
     rules = _load_rules(source, catalog, engine)
     installed = _installed_base(db_path) if db_path is not None else None

@@ -40,7 +40,7 @@ class Target:
 
 def engine_options(f):
     """Add --engine, --address, --namespace, --task-queue; the command gets `target`."""
-    from om_dsl.runtime.temporal import DEFAULT_ADDRESS as address, DEFAULT_NAMESPACE as namespace, DEFAULT_TASK_QUEUE as queue  # no temporalio needed
+    from om_dsl.temporal import DEFAULT_ADDRESS as address, DEFAULT_NAMESPACE as namespace, DEFAULT_TASK_QUEUE as queue  # no temporalio needed
 
     @functools.wraps(f)
     def wrapper(*args, engine, address, namespace, task_queue, **kw):
@@ -65,7 +65,7 @@ def temporal(target: Target, source: Optional[str] = None, catalog_name: Optiona
     try:
         from temporalio.service import RPCError
 
-        from om_dsl.runtime.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
+        from om_dsl.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
     except ImportError:
         raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
     global CLIENT_USED
@@ -97,8 +97,8 @@ def _echo_json(data) -> None:
 def submit_files(submit, paths) -> tuple[list, bool]:
     """Submit each order file: [(order id, status)] of those that got an id,
     and whether one was rejected (reported on stderr, with every problem)."""
-    from om_dsl.runtime import report
-    from om_dsl.runtime.order import Rejected
+    from om_dsl.planning import report
+    from om_dsl.planning.order import Rejected
 
     rejected = False
     submitted = []
@@ -149,7 +149,7 @@ def list_orders(target: Target, status, jeopardy, fmt: str) -> None:
 
 
 def order_history(target: Target, order_id: str, fmt: str) -> None:
-    from om_dsl.runtime.clock import show_instant
+    from om_dsl.embedded.clock import show_instant
 
     with temporal(target) as t:
         rows = t.history(order_id)
@@ -186,7 +186,7 @@ def installed_base(target: Target, customer: Optional[str], inventory: bool) -> 
 
 def act(target: Target, order_id: str, action, quiet: bool = False, source: Optional[str] = None) -> None:
     """An operator action as an update: it answers with the order's state, or why it was refused."""
-    from om_dsl.runtime.engine.core import Rejection
+    from om_dsl.engine.core import Rejection
 
     with temporal(target, source) as t:
         try:
@@ -234,16 +234,16 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
     import os
     import signal
 
-    from om_dsl.runtime import config as configuration
-    from om_dsl.runtime.adapters import PythonTasks, Systems
-    from om_dsl.runtime.http import check_url
-    from om_dsl.runtime.simulators import Simulators
+    from om_dsl.systems import config as configuration
+    from om_dsl.systems.adapters import PythonTasks, Systems
+    from om_dsl.systems.http import check_url
+    from om_dsl.simulate.simulators import Simulators
 
     global CLIENT_USED
     if not target.temporal:
         raise click.UsageError("the embedded engine has no workers: `om run`, `om resume` or `om serve` run its orders (use --engine temporal)")
     try:
-        from om_dsl.runtime.temporal import worker as temporal_worker
+        from om_dsl.temporal import worker as temporal_worker
     except ImportError:
         raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
     for url in listeners:
@@ -263,7 +263,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
     except configuration.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     if (listen or config.callback_url) and not config.callback_secret:
-        from om_dsl.runtime.callback_auth import SECRET_ENV
+        from om_dsl.systems.callback_auth import SECRET_ENV
 
         raise click.UsageError(
             f"callbacks over HTTP need the deployment's callback secret, the same on every worker: [engine] callback_secret or callback_secret_file in the configuration, or {SECRET_ENV}"

@@ -21,10 +21,10 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _planned(rules, order: str, db_path: Optional[str]):
     """The planned order, or exit 1 with the reasons it is rejected."""
-    from om_dsl.runtime import report
-    from om_dsl.runtime.intake import document_id, parse_document
-    from om_dsl.runtime.order import Rejected
-    from om_dsl.runtime.planning import plan_order
+    from om_dsl.planning import report
+    from om_dsl.planning.intake import document_id, parse_document
+    from om_dsl.planning.order import Rejected
+    from om_dsl.planning.pipeline import plan_order
 
     installed = _installed_base(db_path) if db_path is not None else None
     text = read_input(order)

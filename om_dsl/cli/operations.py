@@ -23,7 +23,7 @@ def _by_option(f):
 
 def _act(kw: dict, order_id: str, action, quiet: bool = False):
     """Open a session, check the order, apply an operator action, run the order on."""
-    from om_dsl.runtime.engine.core import Rejection
+    from om_dsl.engine.core import Rejection
 
     with session(must_exist=True, **kw) as s:
         if not s.store.order_exists(order_id):
@@ -133,7 +133,7 @@ def systems_list(fmt, db_path, systems_db):
     """Systems taken offline (or brought back) by an operator."""
     store = _open_store(db_path)
     rows = store.db.execute("SELECT name, offline, changed_at, changed_by FROM systems ORDER BY name").fetchall()
-    from om_dsl.runtime.clock import show_instant
+    from om_dsl.embedded.clock import show_instant
 
     data = [{"system": r[0], "offline": bool(r[1]), "since": show_instant(r[2]), "by": r[3]} for r in rows]
     if fmt == "json":
@@ -163,7 +163,7 @@ def callbacks() -> None:
 @engine_options
 def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Deliver the answer of an asynchronous call (CORRELATION_ID is the call's idempotency key)."""
-    from om_dsl.runtime.runner import parse_data
+    from om_dsl.embedded.runner import parse_data
 
     try:
         outputs = parse_data(data)
@@ -197,7 +197,7 @@ def hub() -> None:
 @_run_options
 def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Register a listener: order events are POSTed to URL from now on."""
-    from om_dsl.runtime.http import check_url
+    from om_dsl.systems.http import check_url
 
     problem = check_url(url)
     if problem:
@@ -248,7 +248,7 @@ def notifications() -> None:
 @_db_option
 def notifications_list(order_id, pending, fmt, db_path, systems_db):
     """What was sent to which listener, and what is pending (with the last error)."""
-    from om_dsl.runtime.clock import show_instant
+    from om_dsl.embedded.clock import show_instant
 
     store = _open_store(db_path)
     rows = store.deliveries(order_id, "pending" if pending else None)
@@ -291,13 +291,13 @@ def serve(source, catalog_name, listen, interval, request_timeout, quiet, db_pat
     works, so `om run`, `om tasks complete` and the other commands can be
     used meanwhile."""
     from om_dsl.cli.orders import Session
-    from om_dsl.runtime.receiver import CallbackReceiver
-    from om_dsl.runtime.runner import RunnerBusy, runner_lock
+    from om_dsl.systems.receiver import CallbackReceiver
+    from om_dsl.embedded.runner import RunnerBusy, runner_lock
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.UsageError(f"--listen {listen!r} is not HOST:PORT (a port from 1 to 65535)")
-    from om_dsl.runtime.store import check_location
+    from om_dsl.embedded.store import check_location
 
     kw = _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)
     check_location(db_path, create=True)  # before the lock file is made beside it
@@ -368,8 +368,8 @@ def orders_amend(order_id, revision, force, by, quiet, db_path, systems_db, cloc
     is compared with what is in flight line by line, and the order resumes on
     the merged plan. Refused when it touches a bundle past a hard point of no
     return (or a soft one, without --force)."""
-    from om_dsl.runtime import report
-    from om_dsl.runtime.order import Rejected
+    from om_dsl.planning import report
+    from om_dsl.planning.order import Rejected
 
     text = read_input(revision)
 

@@ -53,12 +53,12 @@ class Session:
     """An open store, its runner, and what it needs; closed on exit."""
 
     def __init__(self, db_path, systems_db, clock_mode, start, tasks_path, sync, source=None, catalog_name=None, must_exist=False, config_path=None):
-        from om_dsl.runtime import config as configuration
-        from om_dsl.runtime.adapters import PythonTasks, Systems
-        from om_dsl.runtime.clock import SimulatedClock, SystemClock, parse_instant
-        from om_dsl.runtime.runner import Catalogs, Runner
-        from om_dsl.runtime.simulators import Simulators
-        from om_dsl.runtime.store import Store, check_location, store_error
+        from om_dsl.systems import config as configuration
+        from om_dsl.systems.adapters import PythonTasks, Systems
+        from om_dsl.embedded.clock import SimulatedClock, SystemClock, parse_instant
+        from om_dsl.embedded.runner import Catalogs, Runner
+        from om_dsl.simulate.simulators import Simulators
+        from om_dsl.embedded.store import Store, check_location, store_error
 
         try:
             begin = parse_instant(start) if start else None
@@ -110,8 +110,8 @@ class Busy(click.ClickException):
 def session(**kw):
     """Hold the runner lock, then open the session: the simulated clock is read
     and saved under the lock, so two commands cannot take it back in time."""
-    from om_dsl.runtime.runner import RunnerBusy, runner_lock
-    from om_dsl.runtime.store import check_location
+    from om_dsl.embedded.runner import RunnerBusy, runner_lock
+    from om_dsl.embedded.store import check_location
 
     check_location(kw["db_path"], create=not kw.get("must_exist"))  # before the lock file is made beside it
     try:
@@ -201,8 +201,8 @@ def _summary(s: Session, order_ids: list, fmt: str) -> None:
 
 
 def _order_data(s, order_id: str) -> dict:
-    from om_dsl.runtime.clock import show_instant
-    from om_dsl.runtime.engine.view import revision_state, task_entries
+    from om_dsl.embedded.clock import show_instant
+    from om_dsl.engine.view import revision_state, task_entries
 
     row = s.store.order_row(order_id)
     if row is None:
@@ -239,7 +239,7 @@ def orders() -> None:
 @engine_options
 def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
     """Every order, oldest first."""
-    from om_dsl.runtime.clock import show_instant
+    from om_dsl.embedded.clock import show_instant
 
     if target.temporal:
         return engines.list_orders(target, status, jeopardy, fmt)
@@ -291,7 +291,7 @@ def _render_order(d: dict) -> None:
 @engine_options
 def orders_history(order_id, fmt, db_path, systems_db, target):
     """Every transition of the order and its tasks, with its cause."""
-    from om_dsl.runtime.clock import show_instant
+    from om_dsl.embedded.clock import show_instant
 
     if target.temporal:
         return engines.order_history(target, order_id, fmt)
@@ -355,8 +355,8 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
 @engine_options
 def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Complete a manual task, then run the order on as far as it goes."""
-    from om_dsl.runtime.engine.core import Rejection
-    from om_dsl.runtime.runner import parse_data
+    from om_dsl.engine.core import Rejection
+    from om_dsl.embedded.runner import parse_data
 
     try:
         outputs = parse_data(data)
@@ -417,7 +417,7 @@ def no_order(store, order_id: str, db_path: str) -> click.UsageError:
 
 def _open_store(db_path: str, write: bool = False):
     """An existing database; read-only unless `write` (a read command never creates or migrates one)."""
-    from om_dsl.runtime.store import Store
+    from om_dsl.embedded.store import Store
 
     return Store(db_path, create=False, write=write)
 
@@ -426,7 +426,7 @@ class _View:
     """A store and the catalogs of its orders, for commands that only read."""
 
     def __init__(self, db_path: str):
-        from om_dsl.runtime.runner import Catalogs
+        from om_dsl.embedded.runner import Catalogs
 
         self.store = _open_store(db_path)
         self.db_path = db_path

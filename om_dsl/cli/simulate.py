@@ -1,6 +1,6 @@
 """`om simulate`: the downstream systems of a compiled catalog, served over
 HTTP/JSON with state, deterministic answers and injected faults (see
-`om_dsl.runtime.simulate_server` for the contract)."""
+`om_dsl.simulate.server` for the contract)."""
 
 from __future__ import annotations
 
@@ -39,8 +39,8 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
     a loopback address unless --allow-remote-bind.
     """
     from om_dsl.cli import StoreFailure
-    from om_dsl.runtime.simulate_server import SimulatorServer, parse_fault_option
-    from om_dsl.runtime.store import check_location, store_error
+    from om_dsl.simulate.server import SimulatorServer, parse_fault_option
+    from om_dsl.embedded.store import check_location, store_error
 
     check_location(state_path, create=True)
     catalog = _load_rules(catalog_dir, None, "generated").catalog  # one way to find a compiled catalog, fresh
@@ -65,7 +65,7 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    from om_dsl.runtime.simulate_server import is_loopback
+    from om_dsl.simulate.server import is_loopback
 
     if not is_loopback(host):
         click.echo(f"warning: listening on {host}, not a loopback address: anyone who reaches it can call the simulated systems and change their faults (/_faults has no authentication)", err=True)

@@ -5,7 +5,7 @@ plan.json, sources.json, and the modules __init__, validation, enrichment,
 decomposition and plans. Templates (Jinja2) give the modules their shape;
 `PyExpr` writes the expressions. Every module ends with a line map from its
 lines to the model elements (and so to the spec file and line) that they
-come from, which `om_dsl.runtime.generated` uses to name the spec in errors.
+come from, which `om_dsl.rules.generated` uses to name the spec in errors.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ function: `a` (the item's or line's values), `item` (for parent and
 children), `o` (the order's fields), `out` (task outputs), `prev` (the
 installed line's values). Where a value can never be null (a required
 attribute, an attribute with a default, a literal), the operation is written
-inline; elsewhere it goes through `om_dsl.runtime.ops`, the same functions
+inline; elsewhere it goes through `om_dsl.rules.ops`, the same functions
 the interpreter uses, so both give the same result for every input.
 """
 

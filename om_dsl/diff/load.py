@@ -22,7 +22,7 @@ import attrs
 from om_dsl.limits import MAX_DOCUMENT, InputLimit, load_json, read_file
 from om_dsl.model.canonical import SchemaError, loads
 from om_dsl.model.catalog import Catalog
-from om_dsl.runtime.generated import compiled_catalogs
+from om_dsl.rules.generated import compiled_catalogs
 
 
 _PLAN_DEPTH = 10_000  # past the interpreter's recursion limit, which load_json reports as too deep

@@ -74,7 +74,7 @@ def order_files(folder: str) -> list[Path]:
 
 
 def compare_orders(old: Catalog, new: Catalog, folder: str) -> list[OrderDiff]:
-    from om_dsl.runtime.interpreter import Interpreter
+    from om_dsl.rules.interpreter import Interpreter
 
     rules_old, rules_new = Interpreter(old), Interpreter(new)
     out = []
@@ -86,9 +86,9 @@ def compare_orders(old: Catalog, new: Catalog, folder: str) -> list[OrderDiff]:
 
 
 def _plan(catalog: Catalog, rules, path: Path) -> tuple[Optional[str], Outcome]:
-    from om_dsl.runtime.intake import document_id, parse_document
-    from om_dsl.runtime.order import EvaluationError, Rejected
-    from om_dsl.runtime.planning import plan_order
+    from om_dsl.planning.intake import document_id, parse_document
+    from om_dsl.planning.order import EvaluationError, Rejected
+    from om_dsl.planning.pipeline import plan_order
 
     from om_dsl.limits import InputLimit, read_file
 

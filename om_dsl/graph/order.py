@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from om_dsl.graph.catalog import task_details, task_notes
 from om_dsl.graph.model import Cluster, Edge, Graph, Node
-from om_dsl.runtime.order import show_value
-from om_dsl.runtime.planning import PlannedOrder
+from om_dsl.planning.order import show_value
+from om_dsl.planning.pipeline import PlannedOrder
 
 ITEMS = "items"
 

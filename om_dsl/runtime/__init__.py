@@ -1,2 +1,3 @@
-"""The runtime: order intake, the rules (generated or interpreted), decomposition
-and per-order planning. Execution of plans comes with the engine."""
+"""Kept for catalogs compiled before the runtime was laid out by stage: their
+generated modules import `om_dsl.runtime.ops`. Nothing else lives here; new
+code imports `om_dsl.rules.ops`."""

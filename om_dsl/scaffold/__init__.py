@@ -113,10 +113,10 @@ def _derived(target: Path, name: str) -> dict[str, str]:
     each example order; return the files written."""
     from om_dsl.build import build, write
     from om_dsl.diagnostics.render import render_text
-    from om_dsl.runtime import report
-    from om_dsl.runtime.intake import document_id, parse_document
-    from om_dsl.runtime.interpreter import Interpreter
-    from om_dsl.runtime.planning import plan_order
+    from om_dsl.planning import report
+    from om_dsl.planning.intake import document_id, parse_document
+    from om_dsl.rules.interpreter import Interpreter
+    from om_dsl.planning.pipeline import plan_order
 
     result = build([str(target / "specs")])
     if not result.ok or len(result.catalogs) != 1:  # a defect of the template

@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from om_dsl.runtime.order import Problem, Rejected
+from om_dsl.planning.order import Problem, Rejected
 
 __all__ = [
     "OmPlanExtension",
@@ -180,11 +180,11 @@ def om_rules(request: pytest.FixtureRequest, om_build, om_catalog, tmp_path_fact
     """The rules of the catalog: the interpreter, or (om_engine = generated)
     the generated modules, compiled into a temporary folder."""
     if _engine(request.config) == "interpreter":
-        from om_dsl.runtime.interpreter import Interpreter
+        from om_dsl.rules.interpreter import Interpreter
 
         return Interpreter(om_catalog)
     from om_dsl.build import write
-    from om_dsl.runtime.generated import GeneratedRules
+    from om_dsl.rules.generated import GeneratedRules
 
     out = tmp_path_factory.mktemp("om_generated")
     write(out, om_build.files(out))
@@ -198,7 +198,7 @@ def load_order(order: Any, base: Path | None = None) -> tuple[dict, str]:
     """An order (dict, JSON text, or path to a JSON file) -> (the document, its id).
 
     Malformed JSON raises Rejected (rule `malformed_json`), as `om plan` does."""
-    from om_dsl.runtime.intake import document_id, parse_document
+    from om_dsl.planning.intake import document_id, parse_document
 
     if isinstance(order, dict):
         doc = order
@@ -230,9 +230,9 @@ class OmPlanner:
 
     def __call__(self, order, *, order_id: str | None = None, installed=None):
         """Plan `order` (a dict, JSON text or a path): the PlannedOrder, or
-        Rejected. `installed`: an om_dsl.runtime.installed.InstalledBase, for
+        Rejected. `installed`: an om_dsl.planning.installed.InstalledBase, for
         orders that modify or end what a customer has."""
-        from om_dsl.runtime.planning import plan_order
+        from om_dsl.planning.pipeline import plan_order
 
         doc, derived = load_order(order, self.base)
         return plan_order(self.catalog, self.rules, doc, order_id or derived, installed)
@@ -260,7 +260,7 @@ class OmRejection(OmPlanner):
 def om_plan(request: pytest.FixtureRequest, om_catalog, om_rules) -> OmPlanner:
     """om_plan(order, *, order_id=None, installed=None) -> the PlannedOrder.
 
-    Raises om_dsl.runtime.order.Rejected (its `problems` say why) when the
+    Raises om_dsl.planning.order.Rejected (its `problems` say why) when the
     catalog rejects the order."""
     return OmPlanner(om_catalog, om_rules, request.config.rootpath)
 
@@ -268,7 +268,7 @@ def om_plan(request: pytest.FixtureRequest, om_catalog, om_rules) -> OmPlanner:
 @pytest.fixture
 def om_rejection(request: pytest.FixtureRequest, om_catalog, om_rules) -> OmRejection:
     """om_rejection(order, *, order_id=None, installed=None) -> the problems
-    ([om_dsl.runtime.order.Problem]) of an order that must be rejected; the
+    ([om_dsl.planning.order.Problem]) of an order that must be rejected; the
     test fails when the order is accepted."""
     return OmRejection(om_catalog, om_rules, request.config.rootpath)
 
@@ -280,8 +280,8 @@ def plan_text(value) -> str:
     """The text a .plan snapshot holds: for a planned order, what `om plan`
     prints; for a rejection (Rejected, or a list of Problems), what `om plan`
     prints on standard error; text as it is."""
-    from om_dsl.runtime import report
-    from om_dsl.runtime.planning import PlannedOrder
+    from om_dsl.planning import report
+    from om_dsl.planning.pipeline import PlannedOrder
 
     if isinstance(value, PlannedOrder):
         return report.to_text(value)

@@ -38,9 +38,9 @@ class OmPlanJSONExtension(SingleFileSnapshotExtension):
     _write_mode = WriteMode.TEXT
 
     def serialize(self, data, *, exclude=None, include=None, matcher=None) -> str:
-        from om_dsl.runtime import report
-        from om_dsl.runtime.order import Problem, Rejected
-        from om_dsl.runtime.planning import PlannedOrder
+        from om_dsl.planning import report
+        from om_dsl.planning.order import Problem, Rejected
+        from om_dsl.planning.pipeline import PlannedOrder
 
         if isinstance(data, PlannedOrder):
             return report.to_json(report.planned_data(data))

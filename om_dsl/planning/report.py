@@ -11,8 +11,8 @@ import json
 from decimal import Decimal
 
 from om_dsl.model.canonical import dumps
-from om_dsl.runtime.order import Rejected, show_value
-from om_dsl.runtime.planning import PlannedOrder
+from om_dsl.planning.order import Rejected, show_value
+from om_dsl.planning.pipeline import PlannedOrder
 
 
 def json_value(v):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from om_dsl.runtime.engine import state as S
+from om_dsl.engine import state as S
 
 
 def task_entries(engine, run: S.OrderRun) -> list[dict]:

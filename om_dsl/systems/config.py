@@ -138,7 +138,7 @@ class _Reader:
         return int(m.group(1)) * _UNITS[m.group(2)]
 
     def url(self, value, key: str) -> str:
-        from om_dsl.runtime.http import check_url
+        from om_dsl.systems.http import check_url
 
         text = self.string(value, key)
         problem = check_url(text)
@@ -171,7 +171,7 @@ class _Reader:
         return Config(self.file, default_adapter, callback, systems, default_base, self.secret(engine))
 
     def secret(self, engine: dict) -> Optional[str]:
-        from om_dsl.runtime.callback_auth import MIN_SECRET, SECRET_ENV
+        from om_dsl.systems.callback_auth import MIN_SECRET, SECRET_ENV
 
         if "callback_secret" in engine and "callback_secret_file" in engine:
             self.fail("engine", "give callback_secret or callback_secret_file, not both")
@@ -248,6 +248,6 @@ class _Reader:
 
 
 def _env_secret(env) -> Optional[str]:
-    from om_dsl.runtime.callback_auth import SECRET_ENV
+    from om_dsl.systems.callback_auth import SECRET_ENV
 
     return env.get(SECRET_ENV) or None

@@ -2,7 +2,7 @@
 
 `plan_order` runs an order document through one catalog's rules (the
 generated modules or the interpreter: anything with the rule interface of
-`om_dsl.runtime.interpreter.Interpreter`) and returns the `PlannedOrder`,
+`om_dsl.rules.interpreter.Interpreter`) and returns the `PlannedOrder`,
 or raises `Rejected` naming every problem.
 """
 
@@ -14,10 +14,10 @@ from typing import Optional
 import attrs
 
 from om_dsl.model.catalog import Catalog
-from om_dsl.runtime import decompose as D
-from om_dsl.runtime.intake import intake
-from om_dsl.runtime.order import FulfillmentLine, Order
-from om_dsl.runtime.planner import OrchestrationPlan, instantiate
+from om_dsl.planning import decompose as D
+from om_dsl.planning.intake import intake
+from om_dsl.planning.order import FulfillmentLine, Order
+from om_dsl.planning.tasks import OrchestrationPlan, instantiate
 
 
 @attrs.define
@@ -40,9 +40,9 @@ class PlannedOrder:
 
 def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None, installed=None) -> PlannedOrder:
     """Plan an order. Items that modify, end or keep what a customer has are
-    checked against `installed` (an om_dsl.runtime.installed.InstalledBase);
+    checked against `installed` (an om_dsl.planning.installed.InstalledBase);
     without one, such items are rejected: their asset is unknown."""
-    from om_dsl.runtime.installed import EMPTY
+    from om_dsl.planning.installed import EMPTY
 
     installed = installed or EMPTY
     # Planning allocates many small objects and frees none until it returns:

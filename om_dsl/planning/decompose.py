@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog, ids
-from om_dsl.runtime.engine import keys
-from om_dsl.runtime.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected, show_value
+from om_dsl.planning import keys
+from om_dsl.planning.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected, show_value
 
 
 def _failed(exc: EvaluationError, item=None) -> Problem:
@@ -46,7 +46,7 @@ class Decomposer:
     installed lines are deleted, and no mapping runs for them."""
 
     def __init__(self, catalog: Catalog, rules, order: Order, installed=None):
-        from om_dsl.runtime.installed import EMPTY
+        from om_dsl.planning.installed import EMPTY
 
         self.catalog = catalog
         self.rules = rules
@@ -87,7 +87,7 @@ class Decomposer:
 
     def build(self, made, item, prefix, bundle, asset, parent_key, source_line) -> list[FulfillmentLine]:
         """The lines the rules make now (actions come later), technical chains included."""
-        from om_dsl.runtime.installed import line_key
+        from om_dsl.planning.installed import line_key
 
         out = []
         customer = self.order.fields.get("customer_account")

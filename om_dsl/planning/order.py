@@ -85,7 +85,7 @@ class FulfillmentLine:
     condition: Optional[str]  # the rule's `when`, as written, when it has one
     unit: Optional[tuple] = None  # (n, of) for rules with `per`
     source_line: Optional[str] = None  # for lines decomposed from a technical line
-    key: Optional[str] = None  # its key in the installed base (see om_dsl.runtime.installed)
+    key: Optional[str] = None  # its key in the installed base (see om_dsl.planning.installed)
     source_asset: Optional[str] = None  # the commercial asset it comes from
     previous: Optional[dict] = None  # the installed line's values, when there is one
     changes: Optional[dict] = None  # modify: attribute -> (installed value, new value)

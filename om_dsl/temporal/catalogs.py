@@ -13,8 +13,8 @@ import hashlib
 import threading
 
 from om_dsl.model.canonical import loads
-from om_dsl.runtime.engine.core import Engine
-from om_dsl.runtime.interpreter import Interpreter
+from om_dsl.engine.core import Engine
+from om_dsl.rules.interpreter import Interpreter
 
 _RULES: dict = {}
 _LOCK = threading.Lock()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 from urllib.request import pathname2url
 
-from om_dsl.runtime.engine import state as S
+from om_dsl.engine import state as S
 
 DEFAULT_DB = "om.db"
 DB_ENV = "OM_DB"
@@ -487,9 +487,9 @@ class Store:
         db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     def callback_secret(self) -> str:
-        """The secret callback tokens are made with (om_dsl.runtime.callback_auth): made once, kept here,
+        """The secret callback tokens are made with (om_dsl.systems.callback_auth): made once, kept here,
         so that `om run` and `om serve` on this database agree on it."""
-        from om_dsl.runtime.callback_auth import new_secret
+        from om_dsl.systems.callback_auth import new_secret
 
         secret = self.meta("callback_secret")
         if secret is None:
@@ -733,8 +733,8 @@ class Store:
         inventory lines likewise, by their stable key. What changes is
         `installed.record_order`'s, the same rule the Temporal engine keeps
         its installed bases by; the store writes back what it touched."""
-        from om_dsl.runtime.engine.keys import asset_id, legacy_line_key
-        from om_dsl.runtime.installed import record_order
+        from om_dsl.planning.keys import asset_id, legacy_line_key
+        from om_dsl.planning.installed import record_order
 
         asset_ids = [item.asset_id or asset_id(run.id, item.id) for item in run.items]
         keys = [line.key or legacy_line_key(run.id, line_id) for line_id, line in run.lines.items()]
@@ -761,7 +761,7 @@ class Store:
         return _filtered(self.db, "SELECT id, customer, product, attributes, parent, order_id, status FROM assets", "id", customer=customer)
 
     def installed_states(self) -> dict:
-        """Each customer's installed base as plain data (om_dsl.runtime.installed), to move it to Temporal."""
+        """Each customer's installed base as plain data (om_dsl.planning.installed), to move it to Temporal."""
         states: dict = {}
         self._read_installed(self.db, lambda customer: states.setdefault(customer, _empty_state()))
         return states
@@ -801,7 +801,7 @@ class Store:
 
 
 def _empty_state() -> dict:
-    from om_dsl.runtime.installed import empty_state
+    from om_dsl.planning.installed import empty_state
 
     return empty_state()
 
@@ -814,25 +814,25 @@ def _index_row(task: Optional[S.TaskRun]) -> Optional[tuple]:
 
 
 class StoreInstalledBase:
-    """The installed base as the store holds it (see om_dsl.runtime.installed)."""
+    """The installed base as the store holds it (see om_dsl.planning.installed)."""
 
     def __init__(self, store: Store):
         self.store = store
 
     def asset(self, asset_id: str):
-        from om_dsl.runtime.installed import Asset
+        from om_dsl.planning.installed import Asset
 
         row = self.store.db.execute("SELECT id, customer, product, attributes, parent, status FROM assets WHERE id = ?", (asset_id,)).fetchone()
         return Asset(row[0], row[1], row[2], S.decode_value(self.store.decode(row[3], f"asset {asset_id!r}")), row[4], row[5]) if row else None
 
     def children(self, asset_id: str) -> list:
-        from om_dsl.runtime.installed import Asset
+        from om_dsl.planning.installed import Asset
 
         rows = self.store.db.execute("SELECT id, customer, product, attributes, parent, status FROM assets WHERE parent = ? AND status = 'active' ORDER BY id", (asset_id,))
         return [Asset(r[0], r[1], r[2], S.decode_value(self.store.decode(r[3], f"asset {r[0]!r}")), r[4], r[5]) for r in rows]
 
     def _lines(self, where: str, args: tuple) -> list:
-        from om_dsl.runtime.installed import InstalledLine
+        from om_dsl.planning.installed import InstalledLine
 
         rows = self.store.db.execute(f"SELECT line_key, product, attributes, source_asset, rule, customer, status FROM inventory WHERE {where} AND status = 'active' ORDER BY line_key", args)
         return [InstalledLine(r[0], r[1], S.decode_value(self.store.decode(r[2], f"inventory line {r[0]!r}")), r[3], r[4], r[5], r[6]) for r in rows]

@@ -4,7 +4,7 @@ asynchronous operations (`[engine] callback_url`).
     POST /callbacks/TOKEN   {"correlation_id": KEY, "status": "ok"|"failed", "outputs": {...}, "message": "..."}
                             header Idempotency-Key: the callback's own id (else derived from the correlation id)
 
-TOKEN is the call's callback token (om_dsl.runtime.callback_auth): the HTTP
+TOKEN is the call's callback token (om_dsl.systems.callback_auth): the HTTP
 adapter sends each asynchronous call the URL with its token, and the system
 POSTs its answer there. A callback without a token, or with one that is not
 the correlation id's, is refused (401) and counted (`refused`, the store's
@@ -19,7 +19,7 @@ unknown correlation id stays in the inbox, marked applied, and changes
 nothing. On Temporal (`om worker --listen`) the sink signals the order's
 workflow instead: the answer comes once the signal is in its history.
 
-Requests are bounded (om_dsl.runtime.http_server): a Content-Length is
+Requests are bounded (om_dsl.systems.http_server): a Content-Length is
 required, bodies above `limits.MAX_BODY` are refused unread, a request must
 be in within the request timeout.
 """
@@ -33,9 +33,9 @@ from typing import Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 from om_dsl import limits
-from om_dsl.runtime import callback_auth
-from om_dsl.runtime.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer, Refused
-from om_dsl.runtime.store import Store
+from om_dsl.systems import callback_auth
+from om_dsl.systems.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer, Refused
+from om_dsl.embedded.store import Store
 
 MAX_BODY = limits.MAX_BODY
 PATH = "/callbacks"

@@ -20,12 +20,12 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from om_dsl.runtime.engine import core as C
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.intake import customer_of, document_id, parse_document
-from om_dsl.runtime.order import Problem, Rejected
-from om_dsl.runtime.planning import plan_order
-from om_dsl.runtime.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
+from om_dsl.engine import core as C
+from om_dsl.engine import state as S
+from om_dsl.planning.intake import customer_of, document_id, parse_document
+from om_dsl.planning.order import Problem, Rejected
+from om_dsl.planning.pipeline import plan_order
+from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
 
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
@@ -181,8 +181,8 @@ class TemporalOrders:
         from temporalio.client import WithStartWorkflowOperation
         from temporalio.common import WorkflowIDConflictPolicy
 
-        from om_dsl.runtime.installed import changed_assets, empty_state
-        from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
+        from om_dsl.planning.installed import changed_assets, empty_state
+        from om_dsl.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
 
         assets = changed_assets(planned.order)
         if not assets:
@@ -205,8 +205,8 @@ class TemporalOrders:
 
     def installed_state(self, customer: Optional[str]) -> dict:
         """The customer's installed base as plain data (empty when it has none yet)."""
-        from om_dsl.runtime.installed import empty_state
-        from om_dsl.runtime.temporal.installed_base import workflow_id
+        from om_dsl.planning.installed import empty_state
+        from om_dsl.temporal.installed_base import workflow_id
 
         try:
             return self._query(workflow_id(customer), "view")
@@ -214,14 +214,14 @@ class TemporalOrders:
             return empty_state()
 
     def installed_base(self, customer: Optional[str]):
-        from om_dsl.runtime.installed import EMPTY, from_state
+        from om_dsl.planning.installed import EMPTY, from_state
 
         return from_state(self.installed_state(customer)) if customer else EMPTY
 
     def merge_installed(self, customer: Optional[str], state: dict) -> None:
         """Add assets and lines to the customer's installed base (starting it if it has none)."""
-        from om_dsl.runtime.installed import empty_state
-        from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
+        from om_dsl.planning.installed import empty_state
+        from om_dsl.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
 
         async def go():
             client = await self.client()
@@ -231,8 +231,8 @@ class TemporalOrders:
 
     def customers(self) -> list[Optional[str]]:
         """The customers with an installed base on this deployment (None: orders without a customer)."""
-        from om_dsl.runtime.engine.keys import customer_of_installed_base
-        from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW
+        from om_dsl.planning.keys import customer_of_installed_base
+        from om_dsl.temporal.installed_base import QUEUE, WORKFLOW
 
         async def go():
             client = await self.client()
@@ -282,7 +282,7 @@ class TemporalOrders:
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
         """A revision of an in-flight order, planned on the catalog version the order runs on."""
         from om_dsl.model.canonical import loads
-        from om_dsl.runtime.interpreter import Interpreter
+        from om_dsl.rules.interpreter import Interpreter
 
         doc = parse_document(text)
         given = doc.get("id")
@@ -316,7 +316,7 @@ class TemporalOrders:
 
 def order_of(correlation_id: str) -> str:
     """The order a call's correlation id (its idempotency key, engine/keys.py's call_key) belongs to."""
-    from om_dsl.runtime.engine.keys import order_of_key
+    from om_dsl.planning.keys import order_of_key
 
     return order_of_key(correlation_id)
 

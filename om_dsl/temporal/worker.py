@@ -21,12 +21,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from om_dsl.runtime.temporal import catalogs
-from om_dsl.runtime.temporal.client import Unreachable, signal_callback
-from om_dsl.runtime.temporal.activities import Activities
-from om_dsl.runtime.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
-from om_dsl.runtime.temporal.installed_base import InstalledBaseWorkflow
-from om_dsl.runtime.temporal.workflow import OrderWorkflow
+from om_dsl.temporal import catalogs
+from om_dsl.temporal.client import Unreachable, signal_callback
+from om_dsl.temporal.activities import Activities
+from om_dsl.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
+from om_dsl.temporal.installed_base import InstalledBaseWorkflow
+from om_dsl.temporal.workflow import OrderWorkflow
 
 # The engine core and its rules are pure and deterministic: the workflows of a
 # worker share one copy of them instead of re-importing them per workflow.
@@ -100,8 +100,8 @@ async def serve(
     /callbacks/TOKEN), checked with `callback_secret`: the deployment's, the
     same on every worker (a token one worker's call sent is checked by
     whichever worker receives the callback)."""
-    from om_dsl.runtime.receiver import CallbackReceiver
-    from om_dsl.runtime.runner import sha_of
+    from om_dsl.systems.receiver import CallbackReceiver
+    from om_dsl.embedded.runner import sha_of
 
     for r in rules:  # compiled catalogs serve their own version with their generated modules
         catalogs.register(r, sha_of(r))

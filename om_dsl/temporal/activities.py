@@ -19,7 +19,7 @@ from typing import Sequence
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from om_dsl.runtime.engine.state import decode_value, encode_value
+from om_dsl.engine.state import decode_value, encode_value
 
 CALL = "om.call"
 NOTIFY = "om.notify"
@@ -47,7 +47,7 @@ class Activities:
 
     @activity.defn(name=NOTIFY)
     def notify(self, command: dict) -> None:
-        from om_dsl.runtime import http
+        from om_dsl.systems import http
 
         if not self.listeners:
             self.systems.notify(command["key"], command["event"])
@@ -63,8 +63,8 @@ class Activities:
         starting it the first time) or ended otherwise (`release`)."""
         from temporalio.service import RPCError, RPCStatusCode
 
-        from om_dsl.runtime.installed import empty_state
-        from om_dsl.runtime.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
+        from om_dsl.planning.installed import empty_state
+        from om_dsl.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
 
         wid = workflow_id(request["customer"])
         if request["signal"] == "record":

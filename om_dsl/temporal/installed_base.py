@@ -1,7 +1,7 @@
 """Each customer's installed base on Temporal: an entity workflow.
 
 Workflow `InstalledBase`, id `installed-base:CUSTOMER`, holds the customer's
-assets and technical inventory as plain data (om_dsl.runtime.installed),
+assets and technical inventory as plain data (om_dsl.planning.installed),
 and which unfinished order changes which asset (one change in flight per
 asset). The client claims an order's assets before it starts the order (or
 applies a revision): `claim`, an update (with start) that refuses an asset
@@ -19,9 +19,9 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from om_dsl.runtime.engine import state as S
-    from om_dsl.runtime.engine.keys import installed_base_id
-    from om_dsl.runtime.installed import empty_state, record_order
+    from om_dsl.engine import state as S
+    from om_dsl.planning.keys import installed_base_id
+    from om_dsl.planning.installed import empty_state, record_order
 
 WORKFLOW = "InstalledBase"
 # Installed bases outlive any one version of the order workers (a new om-dsl runs on a new

@@ -23,13 +23,13 @@ import time
 from typing import Callable, Optional
 
 from om_dsl.model.canonical import loads
-from om_dsl.runtime.engine import core as C
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.interpreter import Interpreter
-from om_dsl.runtime.intake import customer_of, document_id, parse_document
-from om_dsl.runtime.order import Rejected
-from om_dsl.runtime.planning import plan_order
-from om_dsl.runtime.store import Store
+from om_dsl.engine import core as C
+from om_dsl.engine import state as S
+from om_dsl.rules.interpreter import Interpreter
+from om_dsl.planning.intake import customer_of, document_id, parse_document
+from om_dsl.planning.order import Rejected
+from om_dsl.planning.pipeline import plan_order
+from om_dsl.embedded.store import Store
 
 
 class RunnerBusy(Exception):
@@ -42,7 +42,7 @@ def runner_lock(db_path: str, wait_s: float = 30.0):
     try:
         f = open(db_path + ".lock", "a+")
     except OSError as exc:
-        from om_dsl.runtime.store import StoreUnwritable
+        from om_dsl.embedded.store import StoreUnwritable
 
         raise StoreUnwritable(f"cannot open the runner lock {db_path}.lock: {exc.strerror or exc}") from None
     with f:
@@ -119,7 +119,7 @@ class Runner:
         order_id = order_id or document_id(doc)
         if self.store.order_exists(order_id):
             raise Rejected([_problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")])
-        from om_dsl.runtime.store import StoreInstalledBase
+        from om_dsl.embedded.store import StoreInstalledBase
 
         try:
             planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
@@ -205,7 +205,7 @@ class Runner:
         """A revision of an in-flight order: planned on the catalog version the
         order runs on, then merged by the engine (or refused). Every revision
         is kept, applied or refused."""
-        from om_dsl.runtime.store import StoreInstalledBase
+        from om_dsl.embedded.store import StoreInstalledBase
 
         doc = parse_document(text)
         given = doc.get("id")
@@ -296,7 +296,7 @@ class Runner:
         """POST the due deliveries to their listeners: at least once, with the
         event id as idempotency key; a failure is tried again later (1 s, 2 s,
         4 s ... at most 5 min apart)."""
-        from om_dsl.runtime import http
+        from om_dsl.systems import http
 
         worked = False
         while True:  # a delivery makes the listener's next event of that order due
@@ -363,7 +363,7 @@ class Runner:
 
 
 def _problem(rule: str, message: str):
-    from om_dsl.runtime.order import Problem
+    from om_dsl.planning.order import Problem
 
     return Problem(rule, message)
 

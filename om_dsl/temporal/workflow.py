@@ -21,12 +21,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from om_dsl.runtime.engine import core as C
-    from om_dsl.runtime.engine import state as S
-    from om_dsl.runtime.engine.view import revision_state, task_entries
-    from om_dsl.runtime.temporal.activities import CALL, INSTALLED, NOTIFY
-    from om_dsl.runtime.temporal.catalogs import engine_for
-    from om_dsl.runtime.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
+    from om_dsl.engine import core as C
+    from om_dsl.engine import state as S
+    from om_dsl.engine.view import revision_state, task_entries
+    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
+    from om_dsl.temporal.catalogs import engine_for
+    from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
 
 
 CALLS = ("call", "python")  # the commands that make a call (notifications and installed-base signals do not)

@@ -19,7 +19,7 @@ import attrs
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog, PlanItemDef
-from om_dsl.runtime.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected
+from om_dsl.planning.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected
 
 
 @attrs.define

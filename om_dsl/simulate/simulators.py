@@ -12,7 +12,7 @@ that the runner collects (`pending_callbacks`) and acknowledges when it has
 applied it. The simulators also play the originating system, receiving the
 order notifications (`notify`), once per message id.
 
-The same state serves the HTTP simulators (`om_dsl.runtime.simulate_server`):
+The same state serves the HTTP simulators (`om_dsl.simulate.server`):
 `attempt` counts each try of a key, `apply` applies a call (checking that a
 repeated key names the same call), and a callback may carry a URL to push it
 to (`pushed_callbacks`, `callback`) and a number of copies to deliver (a
@@ -30,8 +30,8 @@ import threading
 import time
 from typing import NamedTuple, Optional
 
-from om_dsl.runtime.adapters import CallResult
-from om_dsl.runtime.engine.state import encode_value
+from om_dsl.systems.adapters import CallResult
+from om_dsl.engine.state import encode_value
 
 SCHEMA = ["""
 CREATE TABLE IF NOT EXISTS effects (

@@ -19,7 +19,7 @@ from decimal import Decimal
 from om_dsl.limits import InputLimit, check_id, check_number_text, load_json
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef, Catalog
-from om_dsl.runtime.order import ACTIONS, Order, OrderItem, Problem, Rejected, show_value
+from om_dsl.planning.order import ACTIONS, Order, OrderItem, Problem, Rejected, show_value
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?\Z")
@@ -119,7 +119,7 @@ def _party_id(party: dict) -> str | None:
 def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None) -> Order:
     """Read and check an order against the catalog (and, for items that change
     or end what a customer has, the installed base); raise `Rejected` with every problem."""
-    from om_dsl.runtime.installed import EMPTY
+    from om_dsl.planning.installed import EMPTY
 
     return _Intake(catalog, installed or EMPTY).run(doc, order_id)
 

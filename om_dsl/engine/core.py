@@ -24,10 +24,10 @@ import attrs
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog
-from om_dsl.runtime.engine import keys as K
-from om_dsl.runtime.engine import state as S
-from om_dsl.runtime.engine.retry import retry_delay
-from om_dsl.runtime.order import EvaluationError
+from om_dsl.planning import keys as K
+from om_dsl.engine import state as S
+from om_dsl.engine.retry import retry_delay
+from om_dsl.planning.order import EvaluationError
 from om_dsl.suggest import did_you_mean
 
 DAY_MS = 86_400_000
@@ -286,7 +286,7 @@ class Engine:
     # ---- starting an order -------------------------------------------------------------------
 
     def start(self, planned, catalog_sha: str, now: int) -> Step:
-        """A planned order (om_dsl.runtime.planning.PlannedOrder) begins."""
+        """A planned order (om_dsl.planning.pipeline.PlannedOrder) begins."""
         order = planned.order
         fields = {k: v for k, v in order.fields.items() if k not in ("root_items", "items")}
         items = [S.ItemRecord(i.id, i.product, i.action, i.parent.id if i.parent else None, dict(i.values), i.asset_id) for i in order.items]

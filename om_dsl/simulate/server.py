@@ -24,7 +24,7 @@ It is a test tool: `/_faults` has no authentication. It listens only on a
 loopback address (else ValueError) unless `allow_remote_bind`, and POSTs
 callbacks only to loopback hosts (127.0.0.0/8, ::1, localhost; names are not
 resolved) unless `allow_remote_callbacks`. Requests are bounded as the
-engine's receiver's are (om_dsl.runtime.http_server).
+engine's receiver's are (om_dsl.systems.http_server).
 
 Command line: `om simulate serve CATALOG_DIR [--port N] [--host H] [--state
 PATH] [--fault SYSTEM.OPERATION=SPEC ...] [--callback-delay-ms N]
@@ -121,10 +121,10 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 
 from om_dsl import limits
-from om_dsl.runtime import http as http_client
-from om_dsl.runtime.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer
-from om_dsl.runtime.http_server import Refused as _Refused
-from om_dsl.runtime.simulators import KeyReused, Simulators
+from om_dsl.systems import http as http_client
+from om_dsl.systems.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer
+from om_dsl.systems.http_server import Refused as _Refused
+from om_dsl.simulate.simulators import KeyReused, Simulators
 
 MAX_BODY_BYTES = limits.MAX_BODY
 HANG_LIMIT_S = 60.0

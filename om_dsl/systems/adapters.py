@@ -16,8 +16,9 @@ from typing import Optional
 
 import attrs
 
-from om_dsl.runtime import callback_auth, http
-from om_dsl.runtime.config import Config, SystemConfig
+from om_dsl.systems import callback_auth
+from om_dsl.systems import http
+from om_dsl.systems.config import Config, SystemConfig
 
 
 @attrs.frozen
@@ -84,7 +85,7 @@ class HttpSystem:
     with the arguments as a JSON body, an `Idempotency-Key` header (the same
     on every retry of the call), and for asynchronous operations an
     `X-Callback-Url` where the answer is to be POSTed later: the configured
-    callback URL with the call's token (om_dsl.runtime.callback_auth), made
+    callback URL with the call's token (om_dsl.systems.callback_auth), made
     with the secret `secret()` gives."""
 
     def __init__(self, cfg: SystemConfig, callback_url: Optional[str], secret=lambda: None):
