@@ -161,9 +161,9 @@ def test_amend_on_amend_while_a_callout_is_running(runner):
     order_id, _, _ = runner.submit(text("order"))
     # Run the calls by hand, keeping check_address's answer back: it stays running.
     pending = runner.store.pending_commands()
-    held = next((seq, cmd) for seq, cmd in pending if cmd.get("task") == "1/D1:check_address")
+    held = next((seq, cmd) for seq, cmd in pending if getattr(cmd, "task", None) == "1/D1:check_address")
     for seq, cmd in pending:
-        if cmd.get("task") != "1/D1:check_address":
+        if getattr(cmd, "task", None) != "1/D1:check_address":
             runner.execute(seq, cmd)  # the shipments go on hold: logistics is offline
     runner.amend(ORDER, text("mesh-swap"), "csr-lena")
     run = runner.store.load(ORDER)
@@ -252,7 +252,7 @@ def test_removing_an_item_after_it_shipped_returns_it(runner):
 def test_a_call_failing_during_a_cancellation_is_cancelled_not_retried(runner):
     runner.submit(text("order"))
     pending = runner.store.pending_commands()
-    held = next((seq, cmd) for seq, cmd in pending if cmd.get("task") == "1/D1:check_address")
+    held = next((seq, cmd) for seq, cmd in pending if getattr(cmd, "task", None) == "1/D1:check_address")
     runner.cancel(ORDER, "csr", "")
     from om_dsl.engine import core as C
 

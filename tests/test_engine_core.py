@@ -23,6 +23,7 @@ from om_dsl.check import check_texts
 from om_dsl.lower import lower
 from om_dsl.model.catalog import RetryPolicyDef
 from om_dsl.embedded.clock import parse_instant
+from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
 from om_dsl.engine import state as S
 from om_dsl.engine.retry import retry_delay
@@ -183,7 +184,7 @@ def mini_start(mini, now=NOV27, start_date=None):
 
 def calls(step) -> dict:
     """task id -> the call/python command of this step."""
-    return {c["task"]: c for c in step.commands if c["kind"] in ("call", "python")}
+    return {c.task: c for c in step.commands if c.kind in ("call", "python")}
 
 
 def statuses(run) -> dict:
@@ -191,9 +192,9 @@ def statuses(run) -> dict:
 
 
 def fake_outputs(cmd: dict) -> dict:
-    if cmd["kind"] == "python":
+    if cmd.kind == "python":
         return {"e164": "+31205550101"}
-    return {name: f"{name.upper()}-7" for name, _ in cmd["outputs"]}
+    return {name: f"{name.upper()}-7" for name, _ in cmd.outputs}
 
 
 class Trace:
@@ -204,31 +205,31 @@ class Trace:
         self.run = step.run
         self.commands = list(step.commands)
         self.history = list(step.history)
-        self.todo = [c for c in step.commands if c["kind"] != "notify"]
+        self.todo = [c for c in step.commands if c.kind != "notify"]
 
     def apply(self, event):
         if isinstance(event, (C.CallSucceeded, C.CallFailed, C.CallAccepted)):
-            self.todo = [c for c in self.todo if c["task"] != event.task]  # answered
+            self.todo = [c for c in self.todo if c.task != event.task]  # answered
         step = self.engine.handle(self.run, event)
         self.run = step.run
         self.commands += step.commands
         self.history += step.history
-        self.todo += [c for c in step.commands if c["kind"] != "notify"]
+        self.todo += [c for c in step.commands if c.kind != "notify"]
         return step
 
     def answer_all(self, now, skip=()):
         """Every call and auto task answers at once (async ones by callback)."""
         while True:
-            pending = [c for c in self.todo if c["task"] not in skip]
+            pending = [c for c in self.todo if c.task not in skip]
             if not pending:
                 return
             cmd = pending[0]
             self.todo.remove(cmd)
-            if cmd.get("is_async"):
-                self.apply(C.CallAccepted(cmd["task"], now))
-                self.apply(C.CallbackReceived(cmd["key"], fake_outputs(cmd), True, "", now))
+            if getattr(cmd, "is_async", False):
+                self.apply(C.CallAccepted(cmd.task, now))
+                self.apply(C.CallbackReceived(cmd.key, fake_outputs(cmd), True, "", now))
             else:
-                self.apply(C.CallSucceeded(cmd["task"], fake_outputs(cmd), now))
+                self.apply(C.CallSucceeded(cmd.task, fake_outputs(cmd), now))
 
 
 def snapshot(run) -> str:
@@ -296,7 +297,7 @@ def test_same_events_same_state_commands_and_history(acme, every_option):
         trace = Trace(eng, step)
         for event in scripted_events(step):
             trace.apply(event)
-        outcomes.append((snapshot(trace.run), json.dumps(S.encode_value(trace.commands), sort_keys=True), trace.history))
+        outcomes.append((snapshot(trace.run), json.dumps([Cmd.to_data(c) for c in trace.commands], sort_keys=True), trace.history))
     assert outcomes[0] == outcomes[1]
     assert len(outcomes[0][2]) > 40
 
@@ -367,13 +368,13 @@ def test_start_runs_only_tasks_without_open_dependencies(engine, every_option):
     assert step.history[-1]["to"] == S.IN_PROGRESS
     # every call carries the operation, its arguments, timeout and declared outputs
     ship = calls(step)[SHIP_ONT]
-    assert ship["kind"] == "call" and ship["system"] == "logistics" and ship["operation"] == "ship_device"
-    assert ship["args"] == {"device_model": "XS-2426G", "shipping": "courier"}
-    assert ship["timeout_ms"] == 30_000 and ship["attempt"] == 1 and ship["is_async"] is False
-    assert ship["outputs"] == [["shipment_id", "string"]]
+    assert ship.kind == "call" and ship.system == "logistics" and ship.operation == "ship_device"
+    assert ship.args == {"device_model": "XS-2426G", "shipping": "courier"}
+    assert ship.timeout_ms == 30_000 and ship.attempt == 1 and ship.is_async is False
+    assert ship.outputs == [["shipment_id", "string"]]
     norm = calls(step)[NORMALIZE]
-    assert norm["kind"] == "python" and norm["target"] == "acme_tasks.numbers:to_e164"
-    assert norm["args"] == {"phone_number": "+31 20 555 0101"}
+    assert norm.kind == "python" and norm.target == "acme_tasks.numbers:to_e164"
+    assert norm.args == {"phone_number": "+31 20 555 0101"}
 
 
 def test_callouts_get_arguments_from_the_line_and_sets(engine, every_option):
@@ -381,8 +382,8 @@ def test_callouts_get_arguments_from_the_line_and_sets(engine, every_option):
     trace = Trace(engine, step)
     s = trace.apply(C.CallSucceeded(CHECK_ADDRESS, {}, NOV27 + 1))
     reserve = calls(s)[RESERVE_PORT]
-    assert reserve["args"] == {"address_id": "ADDR-7731", "down_mbps": 1000}
-    assert reserve["system"] == "inventory" and reserve["operation"] == "reserve_port"
+    assert reserve.args == {"address_id": "ADDR-7731", "down_mbps": 1000}
+    assert reserve.system == "inventory" and reserve.operation == "reserve_port"
 
     s = trace.apply(C.CallSucceeded(RESERVE_PORT, {"port_id": "PORT-00042"}, NOV27 + 2))
     assert trace.run.lines["1/D1"].values["port_id"] == "PORT-00042"
@@ -398,7 +399,7 @@ def test_callouts_get_arguments_from_the_line_and_sets(engine, every_option):
 
     s = trace.apply(C.ManualCompleted(INSTALL_VISIT, {}, "alice", NOV27 + 4))
     activate = calls(s)[ACTIVATE_LINE]
-    assert activate["args"] == {"port_id": "PORT-00042", "down_mbps": 1000, "up_mbps": 1000, "technology": "XGS-PON"}
+    assert activate.args == {"port_id": "PORT-00042", "down_mbps": 1000, "up_mbps": 1000, "technology": "XGS-PON"}
 
     s = trace.apply(C.CallSucceeded(ACTIVATE_LINE, {}, NOV27 + 5))
     # the milestone completes at once, and what waited for it starts
@@ -406,22 +407,22 @@ def test_callouts_get_arguments_from_the_line_and_sets(engine, every_option):
     moves = [(h["subject"], h["from"], h["to"]) for h in s.history]
     assert (LINE_ACTIVE, S.PENDING, S.READY) in moves and (LINE_ACTIVE, S.READY, S.COMPLETED) in moves
     assert {"1/D3:assign_ip", "7/D7:activate_iptv"} <= set(calls(s))
-    assert calls(s)["7/D7:activate_iptv"]["args"] == {"channel_package": "premium", "stb_count": 2}
+    assert calls(s)["7/D7:activate_iptv"].args == {"channel_package": "premium", "stb_count": 2}
 
 
 def test_idempotency_keys_are_stable(engine, every_option):
     step = engine.start(every_option, "sha-x", NOV27)
     first = calls(step)[CHECK_ADDRESS]
-    assert first["key"] == f"ORD-1001:{CHECK_ADDRESS}:1" == step.run.tasks[CHECK_ADDRESS].key
+    assert first.key == f"ORD-1001:{CHECK_ADDRESS}:1" == step.run.tasks[CHECK_ADDRESS].key
     keys = [t.key for t in step.run.tasks.values()]
     assert len(set(keys)) == len(keys)
     failed = engine.handle(step.run, C.CallFailed(CHECK_ADDRESS, "503", True, NOV27 + 1))
     retried = engine.handle(failed.run, C.TimePassed(NOV27 + 1 + 10_000))
     again = calls(retried)[CHECK_ADDRESS]
-    assert again["key"] == first["key"]
-    assert again["attempt"] == 2 and again["args"] == first["args"]
+    assert again.key == first.key
+    assert again.attempt == 2 and again.args == first.args
     # another start of the same order gives the same keys
-    assert calls(engine.start(every_option, "sha-x", NOV27 + 99))[CHECK_ADDRESS]["key"] == first["key"]
+    assert calls(engine.start(every_option, "sha-x", NOV27 + 99))[CHECK_ADDRESS].key == first.key
 
 
 # ---- retries ----------------------------------------------------------------------------------------------------
@@ -445,8 +446,8 @@ def test_acme_standard_retry_then_fatally_failed_and_held(engine, every_option):
         assert early.commands == [] and trace.run.tasks[CHECK_ADDRESS].status == S.FAILED
         now += delay
         due = trace.apply(C.TimePassed(now))
-        assert [c["task"] for c in due.commands] == [CHECK_ADDRESS]
-        assert due.commands[0]["attempt"] == attempt + 1
+        assert [c.task for c in due.commands] == [CHECK_ADDRESS]
+        assert due.commands[0].attempt == attempt + 1
         assert trace.run.tasks[CHECK_ADDRESS].status == S.RUNNING and trace.run.tasks[CHECK_ADDRESS].next_at is None
         assert (CHECK_ADDRESS, S.FAILED, S.RUNNING, f"attempt {attempt + 1} (retry)") in [(h["subject"], h["from"], h["to"], h["cause"]) for h in due.history]
     s = trace.apply(C.CallFailed(CHECK_ADDRESS, "503 service unavailable", True, now + 1))
@@ -455,7 +456,7 @@ def test_acme_standard_retry_then_fatally_failed_and_held(engine, every_option):
     assert "no retry left after 4 attempts" in s.history[0]["cause"]
     assert trace.run.status == S.HELD
     assert s.history[-1] == {"at": now + 1, "subject": "order", "from": S.IN_PROGRESS, "to": S.HELD, "cause": "a task fatally failed: an operator must act"}
-    (event,) = [c["event"] for c in s.commands if c["kind"] == "notify"]  # held is not final, but a state change
+    (event,) = [c.event for c in s.commands if c.kind == "notify"]  # held is not final, but a state change
     assert event["eventType"] == "ProductOrderStateChangeEvent" and event["event"]["productOrder"]["state"] == S.HELD
     assert engine.waiting_for(trace.run, task) == "fatally failed: 503 service unavailable"
     # the rest of the order goes on while it is held
@@ -489,7 +490,7 @@ def test_policy_kinds_drive_the_engine(mini):
         trace.apply(C.CallFailed(RESERVE, "busy", True, now))
         assert trace.run.tasks[RESERVE].next_at == now + delay
         now += delay
-        assert calls(trace.apply(C.TimePassed(now)))[RESERVE]["attempt"] == trace.run.tasks[RESERVE].attempts
+        assert calls(trace.apply(C.TimePassed(now)))[RESERVE].attempt == trace.run.tasks[RESERVE].attempts
     s = trace.apply(C.CallFailed(RESERVE, "busy", True, now))
     assert trace.run.tasks[RESERVE].status == S.FATALLY_FAILED and trace.run.tasks[RESERVE].attempts == 5
     assert "no retry left after 5 attempts" in s.history[0]["cause"]
@@ -562,8 +563,8 @@ def _at_port_number(engine, every_option):
     step = engine.start(every_option, "sha-x", NOV27)
     s = engine.handle(step.run, C.CallSucceeded(NORMALIZE, {"e164": "+31205550101"}, NOV27 + 1))
     cmd = calls(s)[PORT_NUMBER]
-    assert cmd["is_async"] is True and cmd["args"] == {"phone_number": "+31205550101"}  # what normalize_number set
-    assert cmd["timeout_ms"] == 2 * 86_400_000
+    assert cmd.is_async is True and cmd.args == {"phone_number": "+31205550101"}  # what normalize_number set
+    assert cmd.timeout_ms == 2 * 86_400_000
     return s.run, cmd
 
 
@@ -574,7 +575,7 @@ def test_callback_completes_an_accepted_call(engine, every_option):
     assert s.commands == []
     assert s.history == [{"at": NOV27 + 2, "subject": PORT_NUMBER, "from": S.RUNNING, "to": S.RUNNING, "cause": "acknowledged: waiting for the callback"}]
     assert engine.waiting_for(s.run, s.run.tasks[PORT_NUMBER]) == "waiting for the callback, until 2026-11-29T00:00:00Z"  # the 2d timeout
-    done = engine.handle(s.run, C.CallbackReceived(cmd["key"], {"ref": "PORT-REQ-1"}, True, "", NOV27 + 3))
+    done = engine.handle(s.run, C.CallbackReceived(cmd.key, {"ref": "PORT-REQ-1"}, True, "", NOV27 + 3))
     task = done.run.tasks[PORT_NUMBER]
     # port_number declares no outputs: what the answer carries beyond the declared outputs is dropped.
     assert task.status == S.COMPLETED and task.outputs == {} and task.finished_at == NOV27 + 3
@@ -585,8 +586,8 @@ def test_callback_completes_an_accepted_call(engine, every_option):
 def test_duplicate_or_unknown_callback_changes_nothing(engine, every_option, kind):
     run, cmd = _at_port_number(engine, every_option)
     run = engine.handle(run, C.CallAccepted(PORT_NUMBER, NOV27 + 2)).run
-    run = engine.handle(run, C.CallbackReceived(cmd["key"], {}, True, "", NOV27 + 3)).run
-    key = cmd["key"] if kind == "duplicate" else "ORD-1001:no-such-call:1"
+    run = engine.handle(run, C.CallbackReceived(cmd.key, {}, True, "", NOV27 + 3)).run
+    key = cmd.key if kind == "duplicate" else "ORD-1001:no-such-call:1"
     s = engine.handle(run, C.CallbackReceived(key, {"other": 1}, True, "", NOV27 + 4))
     assert s.commands == []
     assert s.run.tasks == run.tasks and s.run.lines == run.lines and s.run.status == run.status
@@ -604,7 +605,7 @@ def test_duplicate_or_unknown_callback_changes_nothing(engine, every_option, kin
 def test_failed_callback_is_fatal(engine, every_option):
     run, cmd = _at_port_number(engine, every_option)
     run = engine.handle(run, C.CallAccepted(PORT_NUMBER, NOV27 + 2)).run
-    s = engine.handle(run, C.CallbackReceived(cmd["key"], {}, False, "number not portable", NOV27 + 3))
+    s = engine.handle(run, C.CallbackReceived(cmd.key, {}, False, "number not portable", NOV27 + 3))
     assert s.run.tasks[PORT_NUMBER].status == S.FATALLY_FAILED
     assert s.run.tasks[PORT_NUMBER].error == "number not portable"
     assert s.run.status == S.HELD
@@ -613,7 +614,7 @@ def test_failed_callback_is_fatal(engine, every_option):
 def test_accepted_call_has_a_deadline(engine, every_option):
     run, cmd = _at_port_number(engine, every_option)
     s = engine.handle(run, C.CallAccepted(PORT_NUMBER, NOV27 + 2))
-    assert engine.next_timer(s.run) == NOV27 + 2 + cmd["timeout_ms"]
+    assert engine.next_timer(s.run) == NOV27 + 2 + cmd.timeout_ms
 
 
 # ---- manual tasks -----------------------------------------------------------------------------------------------------
@@ -721,7 +722,7 @@ def test_runtime_when_false_skips_and_dependants_proceed(mini):
     assert s.run.tasks[EXTRA].status == S.SKIPPED
     assert (EXTRA, S.PENDING, S.SKIPPED, "its condition is false") in [(h["subject"], h["from"], h["to"], h["cause"]) for h in s.history]
     assert set(calls(s)) == {RESERVE}
-    assert calls(s)[RESERVE]["args"] == {"address_id": "A-1", "speed": 100}
+    assert calls(s)[RESERVE].args == {"address_id": "A-1", "speed": 100}
 
 
 def test_runtime_when_true_runs_the_task(mini):
@@ -741,13 +742,13 @@ def test_all_done_completes_the_order_with_one_notification(engine, tv_alone):
     trace.answer_all(NOV27 + 1)
     assert trace.run.status == S.ORDER_COMPLETED
     assert all(t.status in S.DONE for t in trace.run.tasks.values())
-    notify = [c for c in trace.commands if c["kind"] == "notify"]
-    assert [(c["key"], c["event"]["eventType"], c["event"]["event"]["productOrder"]["state"]) for c in notify] == [
+    notify = [c for c in trace.commands if c.kind == "notify"]
+    assert [(c.key, c.event["eventType"], c.event["event"]["productOrder"]["state"]) for c in notify] == [
         ("ORD-1002:event:1", "ProductOrderCreateEvent", "acknowledged"),
         ("ORD-1002:event:2", "ProductOrderStateChangeEvent", "inProgress"),
         ("ORD-1002:event:3", "ProductOrderStateChangeEvent", "completed"),
     ]
-    assert notify[-1]["event"] == {
+    assert notify[-1].event == {
         "eventId": "ORD-1002:event:3",
         "eventTime": "2026-11-27T00:00:00Z",
         "eventType": "ProductOrderStateChangeEvent",
@@ -776,7 +777,7 @@ def test_every_option_order_runs_to_completion(engine, every_option):
     trace.apply(C.TimePassed(DEC01))
     trace.answer_all(DEC01)
     assert trace.run.status == S.ORDER_COMPLETED
-    assert len([c for c in trace.commands if c["kind"] == "notify" and c["event"]["event"]["productOrder"]["state"] == S.ORDER_COMPLETED]) == 1
+    assert len([c for c in trace.commands if c.kind == "notify" and c.event["event"]["productOrder"]["state"] == S.ORDER_COMPLETED]) == 1
     assert trace.run.lines["5/D6"].values["phone_number"] == "+31205550101"
     assert trace.run.lines["6/D6"].values["phone_number"] == "PHONE_NUMBER-7"
     # every task transition that happened is in the history, in order
@@ -795,7 +796,7 @@ def test_held_order_still_completes_tasks_but_never_notifies(engine, tv_alone):
     trace.answer_all(NOV27 + 2)
     assert trace.run.status == S.HELD
     assert trace.run.tasks["order/D9:start_billing"].status == S.PENDING
-    assert not [c for c in trace.commands if c["kind"] == "notify" and c["event"]["event"]["productOrder"]["state"] == S.ORDER_COMPLETED]
+    assert not [c for c in trace.commands if c.kind == "notify" and c.event["event"]["productOrder"]["state"] == S.ORDER_COMPLETED]
     trace.apply(C.TimePassed(NOV27 + 10 * HOUR))  # a held order still takes events
     assert trace.run.status == S.HELD
 

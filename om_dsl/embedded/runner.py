@@ -24,11 +24,13 @@ from typing import Callable, Optional
 
 from om_dsl.model.canonical import loads
 from om_dsl.engine import core as C
+from om_dsl.engine import commands as Cmd
 from om_dsl.engine import state as S
 from om_dsl.rules.interpreter import Interpreter
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
+from om_dsl.systems import executor
 from om_dsl.embedded.store import Store
 
 
@@ -258,38 +260,27 @@ class Runner:
 
     # ---- driving -------------------------------------------------------------------------------------------
 
-    def execute(self, seq: int, cmd: dict) -> None:
-        kind = cmd["kind"]
-        order_id = cmd["order"]
-        if kind == "notify":
+    def execute(self, seq: int, cmd: Cmd.Command) -> None:
+        if isinstance(cmd, Cmd.Notify):
             self.publish(seq, cmd)
             return
-        task = cmd["task"]
-        if kind == "call":
-            if cmd["system"] in self.store.offline_systems():
-                self.apply(order_id, lambda now: C.SystemOffline(task, now), seq)
-                return
-            result = self.systems.call(cmd["system"], cmd["operation"], cmd["args"], cmd["key"], cmd.get("outputs", []), cmd.get("is_async", False), cmd.get("timeout_ms"))
-        else:
-            result = self.python_tasks.call(cmd["target"], cmd["args"], cmd["key"])
-        if result.status == "ok":
-            self.apply(order_id, lambda now: C.CallSucceeded(task, result.outputs, now), seq)
-        elif result.status == "accepted":
-            self.apply(order_id, lambda now: C.CallAccepted(task, now), seq)
-        else:
-            self.apply(order_id, lambda now: C.CallFailed(task, result.message, result.retryable, now), seq)
+        if isinstance(cmd, Cmd.Call) and cmd.system in self.store.offline_systems():
+            self.apply(cmd.order, lambda now: C.SystemOffline(cmd.task, now), seq)
+            return
+        result = executor.perform(cmd, self.systems, self.python_tasks)
+        self.apply(cmd.order, lambda now: executor.event_for(cmd.task, result, now), seq)
 
-    def publish(self, seq: int, cmd: dict) -> None:
+    def publish(self, seq: int, cmd: Cmd.Notify) -> None:
         """An order event: one delivery per registered listener (sent by
         `deliver_events`), all in the transaction that marks it done. With no
         listener registered, the simulated originating system gets it."""
         listeners = self.store.listeners()
         now = self.clock.now()
         if not listeners:
-            self.systems.notify(cmd["key"], cmd["event"])
+            self.systems.notify(cmd.key, cmd.event)
         with self.store.transaction() as db:
             for listener in listeners:
-                self.store.add_delivery(db, cmd["key"], cmd["order"], listener, cmd["event"], now)
+                self.store.add_delivery(db, cmd.key, cmd.order, listener, cmd.event, now)
             self.store.mark_done(db, seq, now)
 
     def deliver_events(self, timeout_s: float = 10.0) -> bool:

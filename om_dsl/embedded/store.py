@@ -19,6 +19,7 @@ from typing import Iterator, Optional
 from urllib.request import pathname2url
 
 from om_dsl.engine import state as S
+from om_dsl.engine import commands as Cmd
 
 DEFAULT_DB = "om.db"
 DB_ENV = "OM_DB"
@@ -572,7 +573,7 @@ class Store:
         )
         db.executemany(
             "INSERT INTO outbox (order_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
-            [(run.id, c["kind"], json.dumps(S.encode_value(c), sort_keys=True), now) for c in commands],
+            [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands],
         )
 
     def load(self, order_id: str) -> Optional[S.OrderRun]:
@@ -605,13 +606,23 @@ class Store:
 
     # ---- the outbox --------------------------------------------------------------------------------
 
-    def pending_commands(self, order_id: Optional[str] = None) -> list[tuple[int, dict]]:
+    def pending_commands(self, order_id: Optional[str] = None) -> list[tuple[int, Cmd.Command]]:
+        """The commands not done yet, oldest first. A row is the command's data
+        (`commands.to_data`), the same shape the untyped engine wrote."""
         q = "SELECT seq, payload FROM outbox WHERE done = 0"
         args: tuple = ()
         if order_id is not None:
             q += " AND order_id = ?"
             args = (order_id,)
-        return [(seq, S.decode_value(self.decode(p, f"outbox command {seq}"))) for seq, p in self.db.execute(q + " ORDER BY seq", args)]
+        return [(seq, self._command(seq, p)) for seq, p in self.db.execute(q + " ORDER BY seq", args)]
+
+    def _command(self, seq: int, payload: str) -> Cmd.Command:
+        try:
+            return Cmd.from_data(self.decode(payload, f"outbox command {seq}"))
+        except StoreDamaged:
+            raise
+        except (ArithmeticError, ValueError, TypeError) as exc:
+            raise StoreDamaged(f"the database {self.path} is damaged: outbox command {seq} does not read ({exc})") from None
 
     def mark_done(self, db, seq: int, now: int) -> None:
         db.execute("UPDATE outbox SET done = 1, done_at = ? WHERE seq = ?", (now, seq))

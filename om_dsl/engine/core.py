@@ -26,6 +26,7 @@ from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import keys as K
 from om_dsl.engine import state as S
+from om_dsl.engine import commands as Cmd
 from om_dsl.engine.retry import retry_delay
 from om_dsl.planning.order import EvaluationError
 from om_dsl.suggest import did_you_mean
@@ -155,7 +156,7 @@ class TimePassed:
 @attrs.define
 class Step:
     run: S.OrderRun
-    commands: list  # [dict]
+    commands: list  # [Cmd.Command]
     history: list  # [dict]: at, subject, from, to, cause
 
 
@@ -592,13 +593,12 @@ class Engine:
         task.attempts += 1
         cause = f"attempt {task.attempts}" + (" (retry)" if retry else "") + (f", {cause}" if cause else "")
         self._set(step, task, S.RUNNING, cause, now)
-        command = {"order": step.run.id, "task": task.id, "key": task.key, "attempt": task.attempts, "args": args, "timeout_ms": d.timeout_ms}
+        attempt = dict(order=step.run.id, task=task.id, key=task.key, attempt=task.attempts, args=args, timeout_ms=d.timeout_ms)
         if task.type == "callout":
             system, operation = d.call.target.split(".", 1)
-            command.update(kind="call", system=system, operation=operation, is_async=d.is_async, outputs=[[p.name, p.type] for p in d.outputs])
+            step.commands.append(Cmd.Call(system=system, operation=operation, is_async=d.is_async, outputs=[[p.name, p.type] for p in d.outputs], **attempt))
         else:
-            command.update(kind="python", target=d.call.target)
-        step.commands.append(command)
+            step.commands.append(Cmd.AutoTask(target=d.call.target, **attempt))
 
     def _dispatch_undo(self, step: Step, task: S.TaskRun, now: int, retry: bool, cause: Optional[str]) -> None:
         r = step.run
@@ -616,14 +616,13 @@ class Engine:
         task.args = args
         task.attempts += 1
         self._set(step, task, S.RUNNING, f"attempt {task.attempts}" + (" (retry)" if retry else "") + (f", {cause}" if cause else ""), now)
-        command = {"order": r.id, "task": task.id, "key": task.key, "attempt": task.attempts, "args": args}
+        attempt = dict(order=r.id, task=task.id, key=task.key, attempt=task.attempts, args=args)
         if d.compensate.kind == "operation":
             system, operation = d.compensate.target.split(".", 1)
             op = self.catalog.operation(system, operation)
-            command.update(kind="call", system=system, operation=operation, is_async=op.is_async, outputs=[[p.name, p.type] for p in op.outputs], timeout_ms=op.timeout_ms)
+            step.commands.append(Cmd.Call(system=system, operation=operation, is_async=op.is_async, outputs=[[p.name, p.type] for p in op.outputs], timeout_ms=op.timeout_ms, **attempt))
         else:
-            command.update(kind="python", target=d.compensate.target, timeout_ms=d.timeout_ms)
-        step.commands.append(command)
+            step.commands.append(Cmd.AutoTask(target=d.compensate.target, timeout_ms=d.timeout_ms, **attempt))
 
     def _undo_operation(self, task: S.TaskRun):
         """A compensation task's operation (None for a Python compensation)."""
@@ -714,7 +713,7 @@ class Engine:
             order["jeopardy"] = r.jeopardy
             order["tasksInJeopardy"] = sorted(t.id for t in r.tasks.values() if t.jeopardy == S.RED)
         step.commands.append(
-            {"kind": "notify", "order": r.id, "key": K.event_id(r.id, r.events), "event": {"eventId": K.event_id(r.id, r.events), "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}}}
+            Cmd.Notify(r.id, K.event_id(r.id, r.events), {"eventId": K.event_id(r.id, r.events), "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}})
         )
 
     # ---- cancellation ------------------------------------------------------------------------------------

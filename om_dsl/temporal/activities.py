@@ -19,7 +19,8 @@ from typing import Sequence
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from om_dsl.engine.state import decode_value, encode_value
+from om_dsl.engine import commands as Cmd
+from om_dsl.systems import executor
 
 CALL = "om.call"
 NOTIFY = "om.notify"
@@ -38,17 +39,12 @@ class Activities:
     def call(self, command: dict) -> dict:
         """One attempt. What the system answered, a failure included, is the
         result: the engine core decides, by the spec's policy, what comes next."""
-        cmd = decode_value(command)
-        if cmd["kind"] == "call":
-            result = self.systems.call(cmd["system"], cmd["operation"], cmd["args"], cmd["key"], cmd.get("outputs", []), cmd.get("is_async", False), cmd.get("timeout_ms"))
-        else:
-            result = self.python_tasks.call(cmd["target"], cmd["args"], cmd["key"])
-        return {"status": result.status, "outputs": encode_value(result.outputs), "message": result.message, "retryable": result.retryable}
+        return executor.result_to_data(executor.perform(Cmd.from_data(command), self.systems, self.python_tasks))
 
     @activity.defn(name=NOTIFY)
     def notify(self, command: dict) -> None:
         from om_dsl.systems import http
-
+  # the command's data (`commands.to_data`): its event is sent as it is
         if not self.listeners:
             self.systems.notify(command["key"], command["event"])
             return

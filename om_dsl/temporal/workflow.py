@@ -22,14 +22,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import core as C
+    from om_dsl.engine import commands as Cmd
     from om_dsl.engine import state as S
     from om_dsl.engine.view import revision_state, task_entries
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
     from om_dsl.temporal.catalogs import engine_for
+    from om_dsl.systems import executor
+    from om_dsl.systems.adapters import CallResult
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
-
-
-CALLS = ("call", "python")  # the commands that make a call (notifications and installed-base signals do not)
 
 
 def _instant(ms: int) -> str:
@@ -145,22 +145,22 @@ class OrderWorkflow:
     # ---- commands as activities -------------------------------------------------------------------
 
     def _tell_installed_base(self, signal: str, args: list) -> None:
-        self._launch({"kind": "installed_base", "request": {"customer": self.run_state.fields.get("customer_account"), "signal": signal, "args": args}})
+        self._launch(Cmd.TellInstalledBase(self.run_state.fields.get("customer_account"), signal, args))
 
-    def _launch(self, cmd: dict) -> None:
+    def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left)."""
         self.in_flight += 1
-        self.calls += cmd["kind"] in CALLS
+        self.calls += isinstance(cmd, Cmd.CALLS)
         asyncio.ensure_future(self._execute(cmd))
 
-    async def _execute(self, cmd: dict) -> None:
+    async def _execute(self, cmd: Cmd.Command) -> None:
         try:
-            if cmd["kind"] == "notify":
+            if isinstance(cmd, Cmd.Notify):
                 # A regular activity, not a local one: a listener that is down must not hold the workflow's tasks
                 # (a local activity's retries keep the workflow task open, and every other event waits).
-                await workflow.execute_activity(NOTIFY, S.encode_value(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
-            elif cmd["kind"] == "installed_base":
-                await workflow.execute_local_activity(INSTALLED, cmd["request"], start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                await workflow.execute_activity(NOTIFY, Cmd.to_data(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+            elif isinstance(cmd, Cmd.TellInstalledBase):
+                await workflow.execute_local_activity(INSTALLED, {"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             else:
                 try:
                     await self._call(cmd)
@@ -170,27 +170,28 @@ class OrderWorkflow:
             self.in_flight -= 1
             self.dirty = True
 
-    async def _call(self, cmd: dict) -> None:
+    async def _call(self, cmd: Cmd.Call | Cmd.AutoTask) -> None:
         """A call or an auto task: one attempt (the core times the retries by
         the spec's policy); its result back to the core, whatever it is; then
         the callbacks that came while the call was being made."""
-        self.early[cmd["key"]] = []
+        self.early[cmd.key] = []
         try:
             await self._attempt(cmd)
         finally:
-            for cb in self.early.pop(cmd["key"]):
+            for cb in self.early.pop(cmd.key):
                 self._receive(cb)
 
-    async def _attempt(self, cmd: dict) -> None:
-        task = cmd["task"]
-        timeout = call_timeout(cmd.get("timeout_ms"), cmd.get("is_async", False))
+    async def _attempt(self, cmd: Cmd.Call | Cmd.AutoTask) -> None:
+        task = cmd.task
+        timeout = call_timeout(cmd.timeout_ms, isinstance(cmd, Cmd.Call) and cmd.is_async)
         try:
-            result = await workflow.execute_activity(CALL, S.encode_value(cmd), start_to_close_timeout=timeout, retry_policy=CALL_RETRY)
+            result = await workflow.execute_activity(CALL, Cmd.to_data(cmd), start_to_close_timeout=timeout, retry_policy=CALL_RETRY)
         except ActivityError as err:  # the worker could not make the call (it died, it hung, the adapter broke)
             cause = err.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
             self._apply(lambda now: C.CallFailed(task, f"the call could not be made: {message}", True, now), tolerate=True)
             return
+        outputs = {}
         if result["status"] == "ok":
             try:
                 outputs = S.decode_value(result["outputs"])
@@ -198,11 +199,8 @@ class OrderWorkflow:
                 why = f"the answer cannot be read: {exc!r}"
                 self._apply(lambda now: C.CallFailed(task, why, False, now), tolerate=True)
                 return
-            self._apply(lambda now: C.CallSucceeded(task, outputs, now), tolerate=True)
-        elif result["status"] == "accepted":
-            self._apply(lambda now: C.CallAccepted(task, now), tolerate=True)
-        else:
-            self._apply(lambda now: C.CallFailed(task, result["message"], result["retryable"], now), tolerate=True)
+        answer = CallResult(result["status"], outputs, result["message"], result["retryable"])
+        self._apply(lambda now: executor.event_for(task, answer, now), tolerate=True)
 
     # ---- what happens to the order ----------------------------------------------------------------
 
