@@ -42,3 +42,28 @@ def temporal_server(tmp_path_factory):
     server = DevServer(tmp_path_factory.mktemp("temporal"), PATIENCE_S)
     yield server
     server.stop()
+
+
+# Markers by what a test needs, decided here so that no test can forget its own:
+# `temporal` for every test that reaches the Temporal development server (through
+# the fixture, or as the `temporal` engine of a scenario), `slow` for those listed.
+SLOW = {
+    "tests/test_fuzz.py::test_mutated_specs",
+    "tests/test_init.py::test_the_readme_setup_commands_work_in_a_fresh_venv",
+    "tests/test_bench.py::test_every_benchmark_runs_at_its_smallest_size",
+    "tests/test_differential.py::test_any_document_is_planned_or_rejected_never_a_crash",
+    "tests/test_hostile_specs.py::test_a_fifo_named_om_is_refused_not_waited_on",
+}
+
+
+# Tests that start a Temporal server of their own.
+TEMPORAL_OF_THEIR_OWN = {"tests/test_bench.py::test_every_benchmark_runs_at_its_smallest_size"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "temporal_server" in item.fixturenames or "temporal" in params.values() or item.path.name.startswith("test_temporal_") or item.nodeid in TEMPORAL_OF_THEIR_OWN:
+            item.add_marker(pytest.mark.temporal)
+        if item.nodeid.split("[")[0] in SLOW or item.path.name == "test_crash.py":
+            item.add_marker(pytest.mark.slow)

@@ -220,7 +220,7 @@ def test_a_lost_callback_times_out_and_the_call_is_retried_with_the_same_key(tmp
     for _ in range(50):
         for seq, cmd in runner.store.pending_commands():
             runner.execute(seq, cmd)
-        for cb_id, key, outputs in runner.simulators.pending_callbacks():
+        for cb_id, _key, _outputs in runner.simulators.pending_callbacks():
             runner.simulators.ack_callback(cb_id)
     run = runner.store.load(order_id)
     port = next(t for t in run.tasks.values() if t.name == "port_number")
