@@ -102,7 +102,7 @@ def temporal_run(address: str, n: int, workers: int) -> float:
 
 def measure(n: int, runs: int = 3, workers: int = 1) -> dict:
     """Both engines, the same n orders; a dev server of its own for the Temporal figures."""
-    from temporal_dev import DevServer
+    from support.temporal_dev import DevServer
 
     server = DevServer(Path(tempfile.mkdtemp(prefix="om-bench-server-")))
     try:

@@ -22,7 +22,7 @@ from om_dsl.rules.generated import GeneratedRules
 from om_dsl.systems.receiver import CallbackReceiver
 from om_dsl.simulate.server import SimulatorServer
 
-from engine_helpers import ACME, make_runner, operate, order_text
+from support.engine_helpers import ACME, make_runner, operate, order_text
 
 KEY = "ORD-1003:3/D6:port_number:1"  # predictable: ORDER:TASK:attempt
 SECRET = "s" * 64

@@ -22,8 +22,8 @@ from om_dsl.cli import main
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.simulate.server import SimulatorServer
 
-from engine_helpers import ACME
-from listener import Listener
+from support.engine_helpers import ACME
+from support.listener import Listener
 
 CATALOG = "generated/acme"
 TV_ALONE = "examples/orders/tv-alone.json"  # ORD-1002: activate_iptv, ship_device, start_billing

@@ -23,7 +23,7 @@ from om_dsl.diff import compare
 from om_dsl.model import plan_json, sources_json
 from om_dsl.lower import lower
 
-from conftest import ROOT
+from support import ROOT
 
 
 class Text(SingleFileSnapshotExtension):

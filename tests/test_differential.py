@@ -23,7 +23,7 @@ from om_dsl.planning.order import EvaluationError, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.report import planned_data, rejected_data, to_json
 
-from conftest import ROOT
+from support import ROOT
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 

@@ -893,7 +893,7 @@ def test_an_order_started_from_its_plan_snapshot_is_the_same_order(name):
     from om_dsl.planning.intake import parse_document
     from om_dsl.planning.pipeline import plan_order
 
-    from conftest import ROOT
+    from support import ROOT
 
     rules = GeneratedRules(ROOT / "generated" / "acme")
     planned = plan_order(rules.catalog, rules, parse_document((ROOT / "examples" / "orders" / name).read_text()), "O-1")

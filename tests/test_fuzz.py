@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from om_dsl.check import check_texts
 from om_dsl.diagnostics.render import render_json, render_text
-from mutations import BASIC, mutate
+from support.mutations import BASIC, mutate
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {p.relative_to(ROOT).as_posix(): p.read_text() for p in sorted((ROOT / "specs").rglob("*.om"))}

@@ -25,7 +25,7 @@ from om_dsl.rules.generated import GeneratedRules
 from om_dsl.systems.receiver import CallbackReceiver
 from om_dsl.simulate.server import SimulatorServer
 
-from engine_helpers import ACME
+from support.engine_helpers import ACME
 
 TIMEOUT_S = 0.3  # the servers' request timeout in these tests
 

@@ -20,8 +20,8 @@ import pytest
 
 from om_dsl.temporal.retry import call_timeout
 
-from conftest import PATIENCE_S, ROOT
-from scenario_engines import order_doc
+from support import PATIENCE_S, ROOT
+from support.scenario_engines import order_doc
 
 ACME = str(ROOT / "generated" / "acme")
 
@@ -198,7 +198,7 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
     signals the order: the call completes once."""
     from om_dsl.rules.generated import GeneratedRules
     from om_dsl.simulate.server import SimulatorServer
-    from temporal_dev import free_port
+    from support.temporal_dev import free_port
 
     port = free_port()
     with SimulatorServer(GeneratedRules(ACME).catalog, str(tmp_path / "http-systems.db"), faults={"voice.port_number": "twice"}, callback_delay_ms=50) as server:
@@ -217,6 +217,7 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
         assert [e["operation"] for e in effects] == ["port_number"] and "waiting for a person" in shown
 
 
+@pytest.mark.temporal  # the script starts a dev server of its own
 def test_the_temporal_demo_script_runs(tmp_path):
     """examples/run-acme-temporal.sh (docs/scale-out.md): its own dev server, two workers,
     the example orders to completed, the installed base shown."""

@@ -26,8 +26,8 @@ from om_dsl.engine.view import task_entries
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.simulate.simulators import Simulators
 
-from conftest import PATIENCE_S, ROOT
-from engine_helpers import TASKS_PATH, make_runner
+from support import PATIENCE_S, ROOT
+from support.engine_helpers import TASKS_PATH, make_runner
 
 SHORT_POLICIES = {
     "retry standard = staggered 10s, 1m, 10m": "retry standard = staggered 1s, 1s, 1s",

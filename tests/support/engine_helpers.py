@@ -13,7 +13,7 @@ from om_dsl.embedded.runner import Catalogs, Runner
 from om_dsl.simulate.simulators import Simulators
 from om_dsl.embedded.store import Store
 
-from conftest import ROOT
+from support import ROOT
 
 ACME = ROOT / "generated" / "acme"
 TASKS_PATH = str(ROOT / "examples")
