@@ -306,8 +306,8 @@ def test_deliver_a_callback_by_hand(db, tmp_path, simulator, nobody_listens):
     key = "ORD-1003:3/D6:port_number:1"
     assert (pushed["correlation_id"], pushed["deliveries"]) == (key, 0)
     # The call's callback URL carries its token: the HMAC of its key under the database's secret.
-    from om_dsl.systems.callback_auth import token
     from om_dsl.embedded.store import Store
+    from om_dsl.systems.callback_auth import token
 
     assert pushed["url"] == f"{nobody_listens}/{token(Store(db).callback_secret(), key)}"
 

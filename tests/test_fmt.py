@@ -18,6 +18,7 @@ from om_dsl.format import FormatError, format_source
 from om_dsl.format.expressions import duration, expr, string
 from om_dsl.format.scanner import scan
 from om_dsl.syntax import ast, parse_source
+
 from support.mutations import BASIC, LAYOUT, mutate
 
 ROOT = Path(__file__).resolve().parents[1]

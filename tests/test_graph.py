@@ -12,7 +12,6 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from support import ROOT
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 import om_dsl.cli.graph  # noqa: F401  (registers `om graph`)
@@ -21,6 +20,8 @@ from om_dsl.graph import Cluster, Edge, Graph, Node, to_dot, to_mermaid
 from om_dsl.graph.dot import quote
 from om_dsl.graph.mermaid import text as mermaid_text
 from om_dsl.graph.model import safe_ids
+
+from support import ROOT
 
 EVERY_OPTION = "examples/orders/new-fiber-every-option.json"
 HAS_DOT = shutil.which("dot") is not None

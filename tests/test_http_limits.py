@@ -20,10 +20,10 @@ from click.testing import CliRunner
 
 from om_dsl import limits
 from om_dsl.cli import main
-from om_dsl.systems import callback_auth
 from om_dsl.rules.generated import GeneratedRules
-from om_dsl.systems.receiver import CallbackReceiver
 from om_dsl.simulate.server import SimulatorServer
+from om_dsl.systems import callback_auth
+from om_dsl.systems.receiver import CallbackReceiver
 
 from support.engine_helpers import ACME
 

@@ -13,8 +13,8 @@ from urllib.parse import unquote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from om_dsl.planning import keys as K
 from om_dsl.engine import state as S
+from om_dsl.planning import keys as K
 from om_dsl.temporal.client import order_of
 
 from support.engine_helpers import make_runner, operate, order_text

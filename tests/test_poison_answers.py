@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from om_dsl.systems.config import Config, SystemConfig
 from om_dsl.engine import state as S
+from om_dsl.systems.config import Config, SystemConfig
 
 from support.engine_helpers import make_runner, operate, order_text
 

@@ -198,6 +198,7 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
     signals the order: the call completes once."""
     from om_dsl.rules.generated import GeneratedRules
     from om_dsl.simulate.server import SimulatorServer
+
     from support.temporal_dev import free_port
 
     port = free_port()

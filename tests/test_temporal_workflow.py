@@ -8,6 +8,7 @@ import datetime
 import json
 
 import pytest
+from test_scenarios import ORDERS, done, macd_doc, waiting_at
 
 from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
@@ -15,7 +16,6 @@ from om_dsl.planning.order import Rejected
 
 from support import ROOT
 from support.scenario_engines import OnTemporal, order_doc
-from test_scenarios import ORDERS, done, macd_doc, waiting_at
 
 
 @pytest.fixture
