@@ -27,6 +27,7 @@ def test_generated_catalog_checks_clean(tmp_path):
     assert G.catalog_files(500, seed=3) == G.catalog_files(500, seed=3)
 
 
+@pytest.mark.slow
 @pytest.mark.temporal  # bench_engines starts a dev server of its own
 def test_every_benchmark_runs_at_its_smallest_size():
     c = B.bench_compile(300, 1)
