@@ -1,16 +1,20 @@
+"""Fixtures only; the helpers the tests share are in tests/support/."""
+
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import PATIENCE_S, ROOT
 
-# How long a test waits for a condition (a server up, an order settled, a worker
-# ready) before it fails. Generous: the machine may be busy, and a test that
-# passes waits only as long as its condition takes. OM_TEST_PATIENCE_S sets it.
-PATIENCE_S = float(os.environ.get("OM_TEST_PATIENCE_S", "120"))
+
+def pytest_collection_modifyitems(items):
+    """Every test that uses the Temporal dev server is marked `temporal`, so
+    `pytest -m "not temporal"` runs without one (and no test can forget the mark)."""
+    for item in items:
+        if "temporal_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.temporal)
 
 
 @pytest.fixture
@@ -36,8 +40,8 @@ def write_spec(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def temporal_server(tmp_path_factory):
-    """A Temporal development server for the whole session (tests/temporal_dev.py)."""
-    from temporal_dev import DevServer
+    """A Temporal development server for the whole session (tests/support/temporal_dev.py)."""
+    from support.temporal_dev import DevServer
 
     server = DevServer(tmp_path_factory.mktemp("temporal"), PATIENCE_S)
     yield server

@@ -9,12 +9,12 @@ import shutil
 import pytest
 
 from om_dsl.build import build, write
+from om_dsl.embedded.store import MIGRATIONS, Store, StoreError
 from om_dsl.engine import state as S
 from om_dsl.rules.generated import GeneratedRules
-from om_dsl.embedded.store import MIGRATIONS, Store, StoreError
 
-from conftest import ROOT
-from engine_helpers import VALID_ORDERS, check_events, check_starts_follow_the_graph, effects_by_task, events_by_order, history, make_runner, operate, order_text
+from support import ROOT
+from support.engine_helpers import VALID_ORDERS, check_events, check_starts_follow_the_graph, effects_by_task, events_by_order, history, make_runner, operate, order_text
 
 
 @pytest.mark.parametrize("name", VALID_ORDERS)

@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from om_dsl.model.canonical import SchemaError, loads
-from om_dsl.rules import ops
 from om_dsl.planning.order import EvaluationError
+from om_dsl.rules import ops
 
 MODULES = ("validation", "enrichment", "decomposition", "plans")
 

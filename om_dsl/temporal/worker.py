@@ -22,8 +22,8 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from om_dsl.temporal import catalogs
-from om_dsl.temporal.client import Unreachable, signal_callback
 from om_dsl.temporal.activities import Activities
+from om_dsl.temporal.client import Unreachable, signal_callback
 from om_dsl.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
 from om_dsl.temporal.installed_base import InstalledBaseWorkflow
 from om_dsl.temporal.workflow import OrderWorkflow
