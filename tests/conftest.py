@@ -1,4 +1,4 @@
-"""Fixtures only; the helpers the tests share are in tests/support/."""
+"""Fixtures, and the markers each test gets by what it needs; the helpers the tests share are in tests/support/."""
 
 from __future__ import annotations
 
@@ -7,14 +7,6 @@ from pathlib import Path
 import pytest
 
 from support import PATIENCE_S, ROOT
-
-
-def pytest_collection_modifyitems(items):
-    """Every test that uses the Temporal dev server is marked `temporal`, so
-    `pytest -m "not temporal"` runs without one (and no test can forget the mark)."""
-    for item in items:
-        if "temporal_server" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.temporal)
 
 
 @pytest.fixture

@@ -24,11 +24,11 @@ from typing import Callable, Optional
 from om_dsl.embedded.store import Store
 from om_dsl.engine import core as C
 from om_dsl.engine import state as S
-from om_dsl.rules.generated import sha_of
-from om_dsl.rules.interpreter import Interpreter
+from om_dsl.model.canonical import loads
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
+from om_dsl.rules.generated import sha_of
 from om_dsl.rules.interpreter import Interpreter
 
 
