@@ -32,19 +32,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from run import ACME, ORDERS, engine_run, machine  # noqa: E402
-
 from om_dsl.rules.generated import GeneratedRules  # noqa: E402
+
+from run import ACME, ORDERS, engine_run, machine  # noqa: E402
 
 
 def temporal_run(address: str, n: int, workers: int) -> float:
     from temporalio.client import Client, WorkflowUpdateFailedError
 
-    from om_dsl.systems.adapters import PythonTasks, Systems
-    from om_dsl.systems.config import Config
     from om_dsl.planning.intake import parse_document
     from om_dsl.planning.pipeline import plan_order
     from om_dsl.simulate.simulators import Simulators
+    from om_dsl.systems.adapters import PythonTasks, Systems
+    from om_dsl.systems.config import Config
     from om_dsl.temporal import WORKFLOW
     from om_dsl.temporal import worker as W
     from om_dsl.temporal.client import TemporalOrders
@@ -102,7 +102,7 @@ def temporal_run(address: str, n: int, workers: int) -> float:
 
 def measure(n: int, runs: int = 3, workers: int = 1) -> dict:
     """Both engines, the same n orders; a dev server of its own for the Temporal figures."""
-    from temporal_dev import DevServer
+    from support.temporal_dev import DevServer
 
     server = DevServer(Path(tempfile.mkdtemp(prefix="om-bench-server-")))
     try:

@@ -29,18 +29,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
-import generate as G  # noqa: E402
-import handwritten_acme as H  # noqa: E402
-
 from om_dsl.check import _check  # noqa: E402
 from om_dsl.check.workspace import load  # noqa: E402
 from om_dsl.codegen import generate as codegen  # noqa: E402
 from om_dsl.lower import lower  # noqa: E402
-from om_dsl.rules.generated import GeneratedRules  # noqa: E402
-from om_dsl.rules.interpreter import Interpreter  # noqa: E402
 from om_dsl.planning.pipeline import plan_order  # noqa: E402
 from om_dsl.planning.report import planned_data  # noqa: E402
+from om_dsl.rules.generated import GeneratedRules  # noqa: E402
+from om_dsl.rules.interpreter import Interpreter  # noqa: E402
 from om_dsl.syntax.grammar import get_parser  # noqa: E402
+
+import generate as G  # noqa: E402
+import handwritten_acme as H  # noqa: E402
 
 ACME = ROOT / "generated" / "acme"
 ORDERS = ROOT / "examples" / "orders"
@@ -199,12 +199,12 @@ def bench_scale(sizes: list[int], runs: int) -> dict:
 
 
 def make_runner(folder: Path, sync: str):
-    from om_dsl.systems.adapters import PythonTasks, Systems
     from om_dsl.embedded.clock import SimulatedClock, parse_instant
-    from om_dsl.systems.config import Config
     from om_dsl.embedded.runner import Catalogs, Runner
-    from om_dsl.simulate.simulators import Simulators
     from om_dsl.embedded.store import Store
+    from om_dsl.simulate.simulators import Simulators
+    from om_dsl.systems.adapters import PythonTasks, Systems
+    from om_dsl.systems.config import Config
 
     store = Store(str(folder / "om.db"), synchronous=sync)
     runner = Runner(store, Catalogs(store, GeneratedRules(ACME)), Systems(Config(None), Simulators(str(folder / "sys.db"))), PythonTasks((str(ROOT / "examples"),)), SimulatedClock(parse_instant("2026-11-27")))
@@ -231,8 +231,8 @@ def engine_run(n: int, sync: str) -> float:
 def handwritten_run(n: int, sync: str) -> float:
     """The same orders, durably, by hand: the engine's schema (om_dsl.embedded.store), one
     transaction per task transition, each with its event and outbox row, the same simulators."""
-    from om_dsl.simulate.simulators import Simulators
     from om_dsl.embedded.store import Store
+    from om_dsl.simulate.simulators import Simulators
 
     folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
     store = Store(str(folder / "om.db"), synchronous=sync)

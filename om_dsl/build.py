@@ -15,10 +15,9 @@ import attrs
 
 from om_dsl.check import CheckResult, check_paths
 from om_dsl.codegen import generate
+from om_dsl.lower import lower, spec_root
 from om_dsl.model import Catalog
-from om_dsl.lower import lower
 from om_dsl.model.canonical import dumps
-from om_dsl.lower import spec_root
 
 
 @attrs.define

@@ -1,16 +1,12 @@
+"""Fixtures, and the markers each test gets by what it needs; the helpers the tests share are in tests/support/."""
+
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-
-# How long a test waits for a condition (a server up, an order settled, a worker
-# ready) before it fails. Generous: the machine may be busy, and a test that
-# passes waits only as long as its condition takes. OM_TEST_PATIENCE_S sets it.
-PATIENCE_S = float(os.environ.get("OM_TEST_PATIENCE_S", "120"))
+from support import PATIENCE_S, ROOT
 
 
 @pytest.fixture
@@ -36,9 +32,34 @@ def write_spec(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def temporal_server(tmp_path_factory):
-    """A Temporal development server for the whole session (tests/temporal_dev.py)."""
-    from temporal_dev import DevServer
+    """A Temporal development server for the whole session (tests/support/temporal_dev.py)."""
+    from support.temporal_dev import DevServer
 
     server = DevServer(tmp_path_factory.mktemp("temporal"), PATIENCE_S)
     yield server
     server.stop()
+
+
+# Markers by what a test needs, decided here so that no test can forget its own:
+# `temporal` for every test that reaches the Temporal development server (through
+# the fixture, or as the `temporal` engine of a scenario), `slow` for those listed.
+SLOW = {
+    "tests/test_fuzz.py::test_mutated_specs",
+    "tests/test_init.py::test_the_readme_setup_commands_work_in_a_fresh_venv",
+    "tests/test_bench.py::test_every_benchmark_runs_at_its_smallest_size",
+    "tests/test_differential.py::test_any_document_is_planned_or_rejected_never_a_crash",
+    "tests/test_hostile_specs.py::test_a_fifo_named_om_is_refused_not_waited_on",
+}
+
+
+# Tests that start a Temporal server of their own.
+TEMPORAL_OF_THEIR_OWN = {"tests/test_bench.py::test_every_benchmark_runs_at_its_smallest_size"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "temporal_server" in item.fixturenames or "temporal" in params.values() or item.path.name.startswith("test_temporal_") or item.nodeid in TEMPORAL_OF_THEIR_OWN:
+            item.add_marker(pytest.mark.temporal)
+        if item.nodeid.split("[")[0] in SLOW or item.path.name == "test_crash.py":
+            item.add_marker(pytest.mark.slow)

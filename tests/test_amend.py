@@ -12,8 +12,8 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 
-from conftest import ROOT
-from engine_helpers import check_events, history, make_runner, operate
+from support import ROOT
+from support.engine_helpers import check_events, history, make_runner, operate
 
 AMEND = ROOT / "examples" / "orders" / "amend"
 ORDER = "ORD-3000"

@@ -19,8 +19,8 @@ from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 from om_dsl.rules.generated import GeneratedRules
 
-from conftest import ROOT
-from engine_helpers import history, make_runner, operate
+from support import ROOT
+from support.engine_helpers import history, make_runner, operate
 
 AMEND = ROOT / "examples" / "orders" / "amend"
 ORDER = "ORD-3000"

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sys
 
-from conftest import ROOT
+import pytest
+
+from support import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
 
@@ -25,6 +27,8 @@ def test_generated_catalog_checks_clean(tmp_path):
     assert G.catalog_files(500, seed=3) == G.catalog_files(500, seed=3)
 
 
+@pytest.mark.slow
+@pytest.mark.temporal  # bench_engines starts a dev server of its own
 def test_every_benchmark_runs_at_its_smallest_size():
     c = B.bench_compile(300, 1)
     assert c["lines"] > 0 and c["total_s"] > 0

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from om_dsl.cli import main
-from om_dsl.embedded.store import APPLICATION_ID, MIGRATIONS, MAX_PAGES_ENV
+from om_dsl.embedded.store import APPLICATION_ID, MAX_PAGES_ENV, MIGRATIONS
 
 CATALOG = "generated/acme"
 TV_ALONE = "examples/orders/tv-alone.json"  # ORD-1002: completes on its own

@@ -14,15 +14,15 @@ import pytest
 from click.testing import CliRunner
 
 from om_dsl.cli import main
+from om_dsl.engine import state as S
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.simulate.server import SimulatorServer
 from om_dsl.systems import callback_auth
 from om_dsl.systems import config as configuration
 from om_dsl.systems.config import Config, SystemConfig
-from om_dsl.engine import state as S
-from om_dsl.rules.generated import GeneratedRules
 from om_dsl.systems.receiver import CallbackReceiver
-from om_dsl.simulate.server import SimulatorServer
 
-from engine_helpers import ACME, make_runner, operate, order_text
+from support.engine_helpers import ACME, make_runner, operate, order_text
 
 KEY = "ORD-1003:3/D6:port_number:1"  # predictable: ORDER:TASK:attempt
 SECRET = "s" * 64

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from om_dsl.cli import main
 
-from conftest import ROOT
+from support import ROOT
 
 ORDER = "examples/orders/tv-alone.json"
 

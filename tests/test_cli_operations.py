@@ -22,8 +22,8 @@ from om_dsl.cli import main
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.simulate.server import SimulatorServer
 
-from engine_helpers import ACME
-from listener import Listener
+from support.engine_helpers import ACME
+from support.listener import Listener
 
 CATALOG = "generated/acme"
 TV_ALONE = "examples/orders/tv-alone.json"  # ORD-1002: activate_iptv, ship_device, start_billing
@@ -306,8 +306,8 @@ def test_deliver_a_callback_by_hand(db, tmp_path, simulator, nobody_listens):
     key = "ORD-1003:3/D6:port_number:1"
     assert (pushed["correlation_id"], pushed["deliveries"]) == (key, 0)
     # The call's callback URL carries its token: the HMAC of its key under the database's secret.
-    from om_dsl.systems.callback_auth import token
     from om_dsl.embedded.store import Store
+    from om_dsl.systems.callback_auth import token
 
     assert pushed["url"] == f"{nobody_listens}/{token(Store(db).callback_secret(), key)}"
 

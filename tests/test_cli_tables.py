@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from om_dsl.cli import main
 from om_dsl.cli.table import table
 
-from conftest import ROOT
+from support import ROOT
 
 LONG = "FIBER_ACCESS_CUSTOMER_FACING_SERVICE"
 

@@ -16,19 +16,60 @@ from om_dsl.engine import state as S
 from om_dsl.systems import executor
 from om_dsl.systems.adapters import CallResult
 
-from engine_helpers import make_runner, operate, order_text
+from support.engine_helpers import make_runner, operate, order_text
 
 # The outbox of fiber-tv-ported-phone.json just submitted, as the untyped engine (commit 478db23) wrote it.
 OLD_OUTBOX = [
-    ("notify", '{"event": {"event": {"productOrder": {"externalId": "CPQ-88251", "id": "ORD-1003", "state": "acknowledged"}}, "eventId": "ORD-1003:event:1", "eventTime": "2026-11-27T00:00:00Z", "eventType": "ProductOrderCreateEvent"}, "key": "ORD-1003:event:1", "kind": "notify", "order": "ORD-1003"}'),
-    ("call", '{"args": {"address_id": "ADDR-1204"}, "attempt": 1, "is_async": false, "key": "ORD-1003:1/D1:check_address:1", "kind": "call", "operation": "check_address", "order": "ORD-1003", "outputs": [], "system": "inventory", "task": "1/D1:check_address", "timeout_ms": 30000}'),
-    ("call", '{"args": {"device_model": "G-2425G", "shipping": "courier"}, "attempt": 1, "is_async": false, "key": "ORD-1003:1/D2:ship_ont:1", "kind": "call", "operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "1/D2:ship_ont", "timeout_ms": 30000}'),
-    ("call", '{"args": {"device_model": "AX3000", "shipping": "technician"}, "attempt": 1, "is_async": false, "key": "ORD-1003:2/D4:ship_device:1", "kind": "call", "operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "2/D4:ship_device", "timeout_ms": 30000}'),
-    ("python", '{"args": {"phone_number": "+31 20 555 0188"}, "attempt": 1, "key": "ORD-1003:3/D6:normalize_number:1", "kind": "python", "order": "ORD-1003", "target": "acme_tasks.numbers:to_e164", "task": "3/D6:normalize_number", "timeout_ms": 30000}'),
-    ("call", '{"args": {"device_model": "STB-4K", "shipping": "courier"}, "attempt": 1, "is_async": false, "key": "ORD-1003:4/D8#1:ship_device:1", "kind": "call", "operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "4/D8#1:ship_device", "timeout_ms": 30000}'),
-    ("call", '{"args": {"device_model": "STB-4K", "shipping": "courier"}, "attempt": 1, "is_async": false, "key": "ORD-1003:4/D8#2:ship_device:1", "kind": "call", "operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "4/D8#2:ship_device", "timeout_ms": 30000}'),
-    ("call", '{"args": {"device_model": "STB-4K", "shipping": "courier"}, "attempt": 1, "is_async": false, "key": "ORD-1003:4/D8#3:ship_device:1", "kind": "call", "operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "4/D8#3:ship_device", "timeout_ms": 30000}'),
-    ("notify", '{"event": {"event": {"productOrder": {"externalId": "CPQ-88251", "id": "ORD-1003", "state": "inProgress"}}, "eventId": "ORD-1003:event:2", "eventTime": "2026-11-27T00:00:00Z", "eventType": "ProductOrderStateChangeEvent"}, "key": "ORD-1003:event:2", "kind": "notify", "order": "ORD-1003"}'),
+    (
+        "notify",
+        '{"event": {"event": {"productOrder": {"externalId": "CPQ-88251", "id": "ORD-1003", "state": "acknowledged"}}, "eventId": "ORD-1003:event:1", '
+        '"eventTime": "2026-11-27T00:00:00Z", "eventType": "ProductOrderCreateEvent"}, "key": "ORD-1003:event:1", "kind": "notify", "order": "ORD-1003"}'
+    ),
+    (
+        "call",
+        '{"args": {"address_id": "ADDR-1204"}, "attempt": 1, "is_async": false, "key": "ORD-1003:1/D1:check_address:1", "kind": "call", '
+        '"operation": "check_address", "order": "ORD-1003", "outputs": [], "system": "inventory", "task": "1/D1:check_address", "timeout_ms": 30000}'
+    ),
+    (
+        "call",
+        '{"args": {"device_model": "G-2425G", "shipping": "courier"}, "attempt": 1, "is_async": false, "key": "ORD-1003:1/D2:ship_ont:1", "kind": "call", '
+        '"operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "1/D2:ship_ont", '
+        '"timeout_ms": 30000}'
+    ),
+    (
+        "call",
+        '{"args": {"device_model": "AX3000", "shipping": "technician"}, "attempt": 1, "is_async": false, "key": "ORD-1003:2/D4:ship_device:1", "kind": "call", '
+        '"operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "2/D4:ship_device", '
+        '"timeout_ms": 30000}'
+    ),
+    (
+        "python",
+        '{"args": {"phone_number": "+31 20 555 0188"}, "attempt": 1, "key": "ORD-1003:3/D6:normalize_number:1", "kind": "python", "order": "ORD-1003", '
+        '"target": "acme_tasks.numbers:to_e164", "task": "3/D6:normalize_number", "timeout_ms": 30000}'
+    ),
+    (
+        "call",
+        '{"args": {"device_model": "STB-4K", "shipping": "courier"}, "attempt": 1, "is_async": false, "key": "ORD-1003:4/D8#1:ship_device:1", "kind": "call", '
+        '"operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "4/D8#1:ship_device", '
+        '"timeout_ms": 30000}'
+    ),
+    (
+        "call",
+        '{"args": {"device_model": "STB-4K", "shipping": "courier"}, "attempt": 1, "is_async": false, "key": "ORD-1003:4/D8#2:ship_device:1", "kind": "call", '
+        '"operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "4/D8#2:ship_device", '
+        '"timeout_ms": 30000}'
+    ),
+    (
+        "call",
+        '{"args": {"device_model": "STB-4K", "shipping": "courier"}, "attempt": 1, "is_async": false, "key": "ORD-1003:4/D8#3:ship_device:1", "kind": "call", '
+        '"operation": "ship_device", "order": "ORD-1003", "outputs": [["shipment_id", "string"]], "system": "logistics", "task": "4/D8#3:ship_device", '
+        '"timeout_ms": 30000}'
+    ),
+    (
+        "notify",
+        '{"event": {"event": {"productOrder": {"externalId": "CPQ-88251", "id": "ORD-1003", "state": "inProgress"}}, "eventId": "ORD-1003:event:2", '
+        '"eventTime": "2026-11-27T00:00:00Z", "eventType": "ProductOrderStateChangeEvent"}, "key": "ORD-1003:event:2", "kind": "notify", "order": "ORD-1003"}'
+    ),
 ]
 
 

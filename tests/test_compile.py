@@ -14,7 +14,7 @@ from om_dsl.build import build, stale, write
 from om_dsl.cli import main
 from om_dsl.model import SCHEMA, loads, plan_json, sources_json
 
-from conftest import ROOT
+from support import ROOT
 
 
 class JSONText(SingleFileSnapshotExtension):

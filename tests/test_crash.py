@@ -24,8 +24,8 @@ import pytest
 
 from om_dsl.engine import state as S
 
-from conftest import ROOT
-from engine_helpers import check_events, check_starts_follow_the_graph, effects_by_task, history, make_runner, operate, order_text
+from support import ROOT
+from support.engine_helpers import check_events, check_starts_follow_the_graph, effects_by_task, history, make_runner, operate, order_text
 
 TRIALS = int(os.environ.get("OM_CRASH_TRIALS", "20"))
 LATENCY_MS = 40  # each simulated call: half before its commit, half after

@@ -20,10 +20,10 @@ from om_dsl.check import check_texts
 from om_dsl.cli import main
 from om_dsl.diagnostics.render import render_text
 from om_dsl.diff import compare
-from om_dsl.model import plan_json, sources_json
 from om_dsl.lower import lower
+from om_dsl.model import plan_json, sources_json
 
-from conftest import ROOT
+from support import ROOT
 
 
 class Text(SingleFileSnapshotExtension):

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from om_dsl.build import build, write
-from om_dsl.rules.generated import GeneratedRules
-from om_dsl.rules.interpreter import Interpreter
 from om_dsl.planning.order import EvaluationError, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.report import planned_data, rejected_data, to_json
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.rules.interpreter import Interpreter
 
-from conftest import ROOT
+from support import ROOT
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -305,6 +305,7 @@ def odd_orders(draw):
     return doc
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(doc=st.one_of(odd_orders(), st.dictionaries(st.text(max_size=6), json_values, max_size=5)))
 def test_any_document_is_planned_or_rejected_never_a_crash(acme, doc):

@@ -20,15 +20,15 @@ import pytest
 
 from om_dsl.build import build
 from om_dsl.check import check_texts
-from om_dsl.lower import lower
-from om_dsl.model.catalog import RetryPolicyDef
 from om_dsl.embedded.clock import parse_instant
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
 from om_dsl.engine import state as S
 from om_dsl.engine.retry import retry_delay
-from om_dsl.rules.interpreter import Interpreter
+from om_dsl.lower import lower
+from om_dsl.model.catalog import RetryPolicyDef
 from om_dsl.planning.pipeline import plan_order
+from om_dsl.rules.interpreter import Interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "examples" / "orders"
@@ -890,11 +890,11 @@ def test_an_order_started_from_its_plan_snapshot_is_the_same_order(name):
 
     from om_dsl.engine import core as C
     from om_dsl.engine import state as S
-    from om_dsl.rules.generated import GeneratedRules
     from om_dsl.planning.intake import parse_document
     from om_dsl.planning.pipeline import plan_order
+    from om_dsl.rules.generated import GeneratedRules
 
-    from conftest import ROOT
+    from support import ROOT
 
     rules = GeneratedRules(ROOT / "generated" / "acme")
     planned = plan_order(rules.catalog, rules, parse_document((ROOT / "examples" / "orders" / name).read_text()), "O-1")

@@ -18,7 +18,8 @@ from om_dsl.format import FormatError, format_source
 from om_dsl.format.expressions import duration, expr, string
 from om_dsl.format.scanner import scan
 from om_dsl.syntax import ast, parse_source
-from mutations import BASIC, LAYOUT, mutate
+
+from support.mutations import BASIC, LAYOUT, mutate
 
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^```om\n(.*?)^```", re.MULTILINE | re.DOTALL)  # as tests/test_docs.py

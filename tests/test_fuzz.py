@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from om_dsl.check import check_texts
 from om_dsl.diagnostics.render import render_json, render_text
-from mutations import BASIC, mutate
+
+from support.mutations import BASIC, mutate
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = {p.relative_to(ROOT).as_posix(): p.read_text() for p in sorted((ROOT / "specs").rglob("*.om"))}
@@ -59,6 +61,7 @@ def test_random_token_soup(tokens, sep):
 MUTATIONS = st.sampled_from(BASIC)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.sampled_from(NAMES), st.lists(st.tuples(MUTATIONS, st.integers(0, 10**6), st.integers(0, 40), st.sampled_from(TOKENS)), min_size=1, max_size=4))
 def test_mutated_specs(name, mutations):

@@ -27,12 +27,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from om_dsl.diff import diff, load_side, to_json, to_text
+from om_dsl.embedded.runner import parse_data
 from om_dsl.planning import report
 from om_dsl.planning.intake import parse_document
-from om_dsl.rules.interpreter import Interpreter
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
-from om_dsl.embedded.runner import parse_data
+from om_dsl.rules.interpreter import Interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples" / "orders").glob("*.json"))]

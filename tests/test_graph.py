@@ -12,7 +12,6 @@ import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 import om_dsl.cli.graph  # noqa: F401  (registers `om graph`)
@@ -21,6 +20,8 @@ from om_dsl.graph import Cluster, Edge, Graph, Node, to_dot, to_mermaid
 from om_dsl.graph.dot import quote
 from om_dsl.graph.mermaid import text as mermaid_text
 from om_dsl.graph.model import safe_ids
+
+from support import ROOT
 
 EVERY_OPTION = "examples/orders/new-fiber-every-option.json"
 HAS_DOT = shutil.which("dot") is not None
@@ -151,7 +152,7 @@ def test_order_graph_has_one_edge_per_planned_dependency(in_repo):
 
 
 def test_order_graph_against_an_installed_base(in_repo, tmp_path):
-    from engine_helpers import make_runner, operate
+    from support.engine_helpers import make_runner, operate
 
     runner = make_runner(tmp_path)
     runner.submit((ROOT / "examples/orders/macd/base-fiber-300.json").read_text(encoding="utf-8"))

@@ -27,7 +27,7 @@ from om_dsl.cli import main
 from om_dsl.codegen import generate
 from om_dsl.limits import MAX_DURATION_MS
 
-from conftest import ROOT
+from support import ROOT
 
 ORDER = ROOT / "examples" / "orders" / "fiber-minimal.json"
 

@@ -8,14 +8,14 @@ import json
 import time
 import urllib.request
 
-from om_dsl.systems.config import Config, OperationConfig, SystemConfig
 from om_dsl.engine import state as S
 from om_dsl.rules.generated import GeneratedRules
-from om_dsl.systems.receiver import CallbackReceiver
 from om_dsl.simulate.server import SimulatorServer
+from om_dsl.systems.config import Config, OperationConfig, SystemConfig
+from om_dsl.systems.receiver import CallbackReceiver
 
-from conftest import PATIENCE_S
-from engine_helpers import ACME, VALID_ORDERS, check_events, check_starts_follow_the_graph, history, make_runner, order_text
+from support import PATIENCE_S
+from support.engine_helpers import ACME, VALID_ORDERS, check_events, check_starts_follow_the_graph, history, make_runner, order_text
 
 FAULTS = {
     "inventory.reserve_port": "fail:2",  # two 503s, then the standard policy's retries get through

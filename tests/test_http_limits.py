@@ -20,12 +20,12 @@ from click.testing import CliRunner
 
 from om_dsl import limits
 from om_dsl.cli import main
-from om_dsl.systems import callback_auth
 from om_dsl.rules.generated import GeneratedRules
-from om_dsl.systems.receiver import CallbackReceiver
 from om_dsl.simulate.server import SimulatorServer
+from om_dsl.systems import callback_auth
+from om_dsl.systems.receiver import CallbackReceiver
 
-from engine_helpers import ACME
+from support.engine_helpers import ACME
 
 TIMEOUT_S = 0.3  # the servers' request timeout in these tests
 

@@ -217,6 +217,7 @@ def test_every_requirement_resolves_against_what_is_installed(project):
             assert req.specifier.contains(metadata.version(req.name), prereleases=True), line
 
 
+@pytest.mark.slow
 def test_the_readme_setup_commands_work_in_a_fresh_venv(project, tmp_path):
     """The README's "Setting up" commands, run as written (in a new virtual
     environment, with OM_DSL as `om init` prints it), then its check and tests."""

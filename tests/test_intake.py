@@ -17,10 +17,10 @@ import pytest
 from om_dsl.check import check_paths
 from om_dsl.lower import lower
 from om_dsl.planning.intake import parse_document
-from om_dsl.rules.interpreter import Interpreter
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.report import planned_data, rejected_data, rejection_text
+from om_dsl.rules.interpreter import Interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "examples" / "orders"
@@ -356,7 +356,11 @@ def test_bool_spellings(plan, raw, expected):
 
 def test_a_whole_decimal_is_an_int(plan):
     # 1000.0 in the JSON text: parse_document reads it exactly, intake takes it as 1000.
-    doc = parse_document('{"id": "ORD-3003", "relatedParty": [{"id": "ACC-5", "role": "customer"}], "productOrderItem": [{"id": "1", "productOffering": {"id": "HOME_FIBER"}, "product": {"productCharacteristic": [{"name": "speed_mbps", "value": 1000.0}, {"name": "address_id", "value": "ADDR-1"}]}, "productOrderItem": [{"id": "2", "productOffering": {"id": "WIFI_ROUTER"}}]}]}')
+    doc = parse_document(
+        '{"id": "ORD-3003", "relatedParty": [{"id": "ACC-5", "role": "customer"}], "productOrderItem": [{"id": "1", "productOffering": {"id": "HOME_FIBER"}, '
+        '"product": {"productCharacteristic": [{"name": "speed_mbps", "value": 1000.0}, {"name": "address_id", "value": "ADDR-1"}]}, '
+        '"productOrderItem": [{"id": "2", "productOffering": {"id": "WIFI_ROUTER"}}]}]}'
+    )
     p = plan(doc)
     assert p.order.items[0].values["speed_mbps"] == 1000
     assert p.lines[0].values["technology"] == "XGS-PON"

@@ -13,11 +13,11 @@ from urllib.parse import unquote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from om_dsl.planning import keys as K
 from om_dsl.engine import state as S
+from om_dsl.planning import keys as K
 from om_dsl.temporal.client import order_of
 
-from engine_helpers import make_runner, operate, order_text
+from support.engine_helpers import make_runner, operate, order_text
 
 # Free text, biased to the characters the formats join their parts with.
 free = st.text(alphabet=st.sampled_from(list(":/-%#@ AX9é\t")) | st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8)

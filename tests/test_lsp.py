@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
 import threading
-import queue
 from pathlib import Path
 
-import pytest
-
 import pygls  # noqa: E402,F401 - in the test extra: a missing pygls fails, it is not skipped
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

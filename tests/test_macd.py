@@ -16,8 +16,8 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from om_dsl.cli import main
 from om_dsl.engine import state as S
 
-from conftest import ROOT
-from engine_helpers import check_starts_follow_the_graph, history, make_runner, operate
+from support import ROOT
+from support.engine_helpers import check_starts_follow_the_graph, history, make_runner, operate
 
 MACD = ROOT / "examples" / "orders" / "macd"
 FIBER, ROUTER, MESH_1, MESH_2 = "AST-ORD-2000-1", "AST-ORD-2000-2", "AST-ORD-2000-3", "AST-ORD-2000-4"

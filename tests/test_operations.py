@@ -10,8 +10,8 @@ import pytest
 from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 
-from engine_helpers import check_starts_follow_the_graph, effects_by_task, history, make_runner, operate, order_text
-from listener import Listener
+from support.engine_helpers import check_starts_follow_the_graph, effects_by_task, history, make_runner, operate, order_text
+from support.listener import Listener
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

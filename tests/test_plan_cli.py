@@ -11,7 +11,7 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from om_dsl.cli import main
 
-from conftest import ROOT
+from support import ROOT
 
 ORDERS = sorted(p.name for p in (ROOT / "examples" / "orders").glob("*.json"))
 

@@ -8,9 +8,9 @@ import pytest
 from om_dsl.check import check_texts
 from om_dsl.lower import lower
 from om_dsl.model.catalog import DependencyDef
-from om_dsl.rules.interpreter import Interpreter
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
+from om_dsl.rules.interpreter import Interpreter
 
 SPEC = """catalog p version "1"
 

@@ -28,9 +28,9 @@ import pytest
 from om_dsl.check import check_paths
 from om_dsl.lower import lower
 from om_dsl.planning.intake import parse_document
-from om_dsl.rules.interpreter import Interpreter
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.report import planned_data, to_json
+from om_dsl.rules.interpreter import Interpreter
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = ROOT / "examples" / "orders"

@@ -10,10 +10,10 @@ import threading
 
 import pytest
 
-from om_dsl.systems.config import Config, SystemConfig
 from om_dsl.engine import state as S
+from om_dsl.systems.config import Config, SystemConfig
 
-from engine_helpers import make_runner, operate, order_text
+from support.engine_helpers import make_runner, operate, order_text
 
 HUGE_INT = b'{"ok": ' + b"7" * 5000 + b"}"
 DEEP = b"[" * 30_000 + b"]" * 30_000  # 60 KB: within every size limit, far past the stack

@@ -9,12 +9,12 @@ import shutil
 import pytest
 
 from om_dsl.build import build, write
+from om_dsl.embedded.store import MIGRATIONS, Store, StoreError
 from om_dsl.engine import state as S
 from om_dsl.rules.generated import GeneratedRules
-from om_dsl.embedded.store import MIGRATIONS, Store, StoreError
 
-from conftest import ROOT
-from engine_helpers import VALID_ORDERS, check_events, check_starts_follow_the_graph, effects_by_task, events_by_order, history, make_runner, operate, order_text
+from support import ROOT
+from support.engine_helpers import VALID_ORDERS, check_events, check_starts_follow_the_graph, effects_by_task, events_by_order, history, make_runner, operate, order_text
 
 
 @pytest.mark.parametrize("name", VALID_ORDERS)
@@ -220,7 +220,7 @@ def test_a_lost_callback_times_out_and_the_call_is_retried_with_the_same_key(tmp
     for _ in range(50):
         for seq, cmd in runner.store.pending_commands():
             runner.execute(seq, cmd)
-        for cb_id, key, outputs in runner.simulators.pending_callbacks():
+        for cb_id, _key, _outputs in runner.simulators.pending_callbacks():
             runner.simulators.ack_callback(cb_id)
     run = runner.store.load(order_id)
     port = next(t for t in run.tasks.values() if t.name == "port_number")

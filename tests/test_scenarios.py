@@ -13,8 +13,8 @@ import pytest
 from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 
-from conftest import ROOT
-from scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
+from support import ROOT
+from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
 
 ORDERS = ROOT / "examples" / "orders"
 AMEND = ORDERS / "amend"
@@ -25,7 +25,7 @@ def short_acme(tmp_path_factory):
     return compile_short_acme(tmp_path_factory.mktemp("short-acme"))
 
 
-@pytest.fixture(params=["embedded", "temporal"])
+@pytest.fixture(params=["embedded", pytest.param("temporal", marks=pytest.mark.temporal)])
 def make_engine(request, tmp_path, short_acme):
     """make_engine(fail={"system.operation": n}) -> a driver; closed after the test."""
     made = []

@@ -19,8 +19,8 @@ from om_dsl.cli import main
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.simulate.server import SimulatorServer
 
-from conftest import PATIENCE_S, ROOT
-from engine_helpers import ACME
+from support import PATIENCE_S, ROOT
+from support.engine_helpers import ACME
 
 
 def free_port() -> int:

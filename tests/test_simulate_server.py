@@ -23,7 +23,7 @@ from om_dsl.rules.generated import GeneratedRules
 from om_dsl.simulate.server import SimulatorServer, parse_fault, parse_fault_option
 from om_dsl.simulate.simulators import Simulators
 
-from conftest import ROOT
+from support import ROOT
 
 ACME = ROOT / "generated" / "acme"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))

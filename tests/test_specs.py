@@ -12,7 +12,7 @@ from om_dsl.diagnostics.render import render_text
 def acme():
     import os
 
-    from tests.conftest import ROOT
+    from support import ROOT
 
     cwd = os.getcwd()
     os.chdir(ROOT)
@@ -124,7 +124,7 @@ def test_the_specs_are_in_the_canonical_layout():
     import om_dsl.cli.fmt  # noqa: F401 - registers the command
     from om_dsl.cli import main
 
-    from conftest import ROOT
+    from support import ROOT
 
     r = CliRunner().invoke(main, ["fmt", "--check", str(ROOT / "specs"), str(ROOT / "examples" / "variants")])
     assert r.exit_code == 0, r.output

@@ -20,8 +20,8 @@ import pytest
 
 from om_dsl.temporal.retry import call_timeout
 
-from conftest import PATIENCE_S, ROOT
-from scenario_engines import order_doc
+from support import PATIENCE_S, ROOT
+from support.scenario_engines import order_doc
 
 ACME = str(ROOT / "generated" / "acme")
 
@@ -82,6 +82,7 @@ def order_file(tmp_path: Path, name: str, order_id: str) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_an_operator_runs_an_order_on_temporal(cli, tmp_path):
     first = cli.start_worker()
     oid = f"CLI-{uuid.uuid4().hex[:8]}"
@@ -113,6 +114,7 @@ def test_an_operator_runs_an_order_on_temporal(cli, tmp_path):
     assert second.wait(PATIENCE_S) == 0
 
 
+@pytest.mark.slow
 def test_usage_errors_on_temporal(cli, tmp_path):
     assert cli.om("orders", "show", "NO-SUCH-ORDER").returncode == 2
     assert "no order NO-SUCH-ORDER" in cli.om("orders", "show", "NO-SUCH-ORDER").stderr
@@ -136,6 +138,7 @@ def test_an_attempt_waits_for_the_operation_or_for_an_acknowledgement():
     assert call_timeout(2 * 86_400_000, True).total_seconds() == 61  # a callback's deadline is the core's: the call only waits for the acknowledgement
 
 
+@pytest.mark.slow
 def test_amend_and_cancel_from_the_cli_on_temporal(cli, tmp_path):
     cli.start_worker()
     oid = f"CLI-AMEND-{uuid.uuid4().hex[:8]}"
@@ -162,6 +165,7 @@ def test_amend_and_cancel_from_the_cli_on_temporal(cli, tmp_path):
     assert cli.om("orders", "cancel", oid, check=1).stderr.startswith("Error:")
 
 
+@pytest.mark.slow
 def test_the_installed_base_moves_from_the_store_to_temporal(cli, tmp_path):
     """Migration: orders completed in the embedded store; `om assets import` copies
     the installed base; a modify order of those assets then runs on Temporal."""
@@ -198,7 +202,8 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
     signals the order: the call completes once."""
     from om_dsl.rules.generated import GeneratedRules
     from om_dsl.simulate.server import SimulatorServer
-    from temporal_dev import free_port
+
+    from support.temporal_dev import free_port
 
     port = free_port()
     with SimulatorServer(GeneratedRules(ACME).catalog, str(tmp_path / "http-systems.db"), faults={"voice.port_number": "twice"}, callback_delay_ms=50) as server:
@@ -217,6 +222,8 @@ def test_a_real_system_calls_back_over_http_to_the_worker(cli, tmp_path):
         assert [e["operation"] for e in effects] == ["port_number"] and "waiting for a person" in shown
 
 
+@pytest.mark.slow
+@pytest.mark.temporal  # the script starts a dev server of its own
 def test_the_temporal_demo_script_runs(tmp_path):
     """examples/run-acme-temporal.sh (docs/scale-out.md): its own dev server, two workers,
     the example orders to completed, the installed base shown."""

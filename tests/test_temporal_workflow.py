@@ -8,14 +8,14 @@ import datetime
 import json
 
 import pytest
+from test_scenarios import ORDERS, done, macd_doc, waiting_at
 
 from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 from om_dsl.planning.order import Rejected
 
-from conftest import ROOT
-from scenario_engines import OnTemporal, order_doc
-from test_scenarios import ORDERS, done, macd_doc, waiting_at
+from support import ROOT
+from support.scenario_engines import OnTemporal, order_doc
 
 
 @pytest.fixture

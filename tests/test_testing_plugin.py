@@ -20,8 +20,8 @@ import om_dsl.testing.snapshot  # noqa: F401
 from om_dsl.check import check_texts
 from om_dsl.lower import lower
 from om_dsl.planning import report
-from om_dsl.rules.interpreter import Interpreter
 from om_dsl.planning.pipeline import plan_order
+from om_dsl.rules.interpreter import Interpreter
 
 pytest_plugins = ["pytester"]
 

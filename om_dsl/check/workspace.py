@@ -23,9 +23,9 @@ import attrs
 
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.limits import MAX_SPEC
+from om_dsl.span import Span
 from om_dsl.syntax import ast
 from om_dsl.syntax.parser import parse_source
-from om_dsl.span import Span
 
 
 @attrs.define

@@ -319,15 +319,15 @@ def explain(code: str | None) -> None:
 
 
 # The commands that run orders live in their own module; importing it registers them.
-from om_dsl.cli import orders as _orders  # noqa: E402,F401
-from om_dsl.cli import operations as _operations  # noqa: E402,F401
-from om_dsl.cli import simulate as _simulate  # noqa: E402,F401
 from om_dsl.cli import diff as _diff  # noqa: E402,F401
 from om_dsl.cli import engines as _engines  # noqa: E402,F401
 from om_dsl.cli import fmt as _fmt  # noqa: E402,F401
 from om_dsl.cli import graph as _graph  # noqa: E402,F401
 from om_dsl.cli import init as _init  # noqa: E402,F401
 from om_dsl.cli import lsp as _lsp  # noqa: E402,F401
+from om_dsl.cli import operations as _operations  # noqa: E402,F401
+from om_dsl.cli import orders as _orders  # noqa: E402,F401
+from om_dsl.cli import simulate as _simulate  # noqa: E402,F401
 
 
 def entry() -> None:

@@ -40,7 +40,9 @@ class Target:
 
 def engine_options(f):
     """Add --engine, --address, --namespace, --task-queue; the command gets `target`."""
-    from om_dsl.temporal import DEFAULT_ADDRESS as address, DEFAULT_NAMESPACE as namespace, DEFAULT_TASK_QUEUE as queue  # no temporalio needed
+    from om_dsl.temporal import DEFAULT_ADDRESS as address  # no temporalio needed
+    from om_dsl.temporal import DEFAULT_NAMESPACE as namespace
+    from om_dsl.temporal import DEFAULT_TASK_QUEUE as queue
 
     @functools.wraps(f)
     def wrapper(*args, engine, address, namespace, task_queue, **kw):
@@ -178,7 +180,10 @@ def installed_base(target: Target, customer: Optional[str], inventory: bool) -> 
     data = []
     for _, state in states:
         if inventory:
-            data += [{"id": f"INV-{k}", "customer": v["customer"], "asset": v["asset"], "product": v["product"], "attributes": v["attributes"], "outputs": v["outputs"], "order": v["order"], "line": v["line"], "status": v["status"]} for k, v in state["inventory"].items()]
+            data += [
+                {"id": f"INV-{k}", "customer": v["customer"], "asset": v["asset"], "product": v["product"], "attributes": v["attributes"], "outputs": v["outputs"], "order": v["order"], "line": v["line"], "status": v["status"]}
+                for k, v in state["inventory"].items()
+            ]
         else:
             data += [{"id": a["id"], "customer": a["customer"], "product": a["product"], "attributes": a["attributes"], "parent": a["parent"], "order": a["order"], "status": a["status"]} for a in state["assets"].values()]
     return sorted(data, key=lambda d: d["id"])
@@ -234,10 +239,10 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
     import os
     import signal
 
+    from om_dsl.simulate.simulators import Simulators
     from om_dsl.systems import config as configuration
     from om_dsl.systems.adapters import PythonTasks, Systems
     from om_dsl.systems.http import check_url
-    from om_dsl.simulate.simulators import Simulators
 
     global CLIENT_USED
     if not target.temporal:

@@ -291,8 +291,8 @@ def serve(source, catalog_name, listen, interval, request_timeout, quiet, db_pat
     works, so `om run`, `om tasks complete` and the other commands can be
     used meanwhile."""
     from om_dsl.cli.orders import Session
-    from om_dsl.systems.receiver import CallbackReceiver
     from om_dsl.embedded.runner import RunnerBusy, runner_lock
+    from om_dsl.systems.receiver import CallbackReceiver
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:

@@ -13,10 +13,9 @@ from typing import Optional
 
 import click
 
-from om_dsl.cli import _load_rules, checked, main, say, unknown
-from om_dsl.cli import engines
-from om_dsl.cli.table import table
+from om_dsl.cli import _load_rules, checked, engines, main, say, unknown
 from om_dsl.cli.engines import engine_options
+from om_dsl.cli.table import table
 
 
 def _db_option(f):
@@ -53,12 +52,12 @@ class Session:
     """An open store, its runner, and what it needs; closed on exit."""
 
     def __init__(self, db_path, systems_db, clock_mode, start, tasks_path, sync, source=None, catalog_name=None, must_exist=False, config_path=None):
-        from om_dsl.systems import config as configuration
-        from om_dsl.systems.adapters import PythonTasks, Systems
         from om_dsl.embedded.clock import SimulatedClock, SystemClock, parse_instant
         from om_dsl.embedded.runner import Catalogs, Runner
-        from om_dsl.simulate.simulators import Simulators
         from om_dsl.embedded.store import Store, check_location, store_error
+        from om_dsl.simulate.simulators import Simulators
+        from om_dsl.systems import config as configuration
+        from om_dsl.systems.adapters import PythonTasks, Systems
 
         try:
             begin = parse_instant(start) if start else None
@@ -355,8 +354,8 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
 @engine_options
 def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Complete a manual task, then run the order on as far as it goes."""
-    from om_dsl.engine.core import Rejection
     from om_dsl.embedded.runner import parse_data
+    from om_dsl.engine.core import Rejection
 
     try:
         outputs = parse_data(data)
@@ -397,7 +396,10 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
     elif inventory:
         store = _open_store(db_path)
         rows = store.inventory(customer)
-        data = [{"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": store.decode(r[4], f"inventory line {r[0]!r}"), "outputs": store.decode(r[5], f"inventory line {r[0]!r}"), "order": r[6], "line": r[7], "status": r[8]} for r in rows]
+        data = [
+            {"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": store.decode(r[4], f"inventory line {r[0]!r}"), "outputs": store.decode(r[5], f"inventory line {r[0]!r}"), "order": r[6], "line": r[7], "status": r[8]}
+            for r in rows
+        ]
     else:
         store = _open_store(db_path)
         rows = store.assets(customer)

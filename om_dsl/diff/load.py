@@ -24,7 +24,6 @@ from om_dsl.model.canonical import SchemaError, loads
 from om_dsl.model.catalog import Catalog
 from om_dsl.rules.generated import compiled_catalogs
 
-
 _PLAN_DEPTH = 10_000  # past the interpreter's recursion limit, which load_json reports as too deep
 
 

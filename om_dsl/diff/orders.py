@@ -86,11 +86,10 @@ def compare_orders(old: Catalog, new: Catalog, folder: str) -> list[OrderDiff]:
 
 
 def _plan(catalog: Catalog, rules, path: Path) -> tuple[Optional[str], Outcome]:
+    from om_dsl.limits import InputLimit, read_file
     from om_dsl.planning.intake import document_id, parse_document
     from om_dsl.planning.order import EvaluationError, Rejected
     from om_dsl.planning.pipeline import plan_order
-
-    from om_dsl.limits import InputLimit, read_file
 
     order_id = None
     try:

@@ -184,7 +184,7 @@ def _orders_lines(result) -> list[str]:
         else:
             parts = [name for name, xs in (("items", o.items), ("lines", o.lines), ("tasks", o.tasks), ("edges", o.edges)) if xs]
             out.append(f"  ~ {who}: {', '.join(parts)} changed")
-            for name, entries in (("items", o.items), ("lines", o.lines), ("tasks", o.tasks)):
+            for _name, entries in (("items", o.items), ("lines", o.lines), ("tasks", o.tasks)):
                 for e in entries:
                     head = f"      {MARK[e.op]} {e.id}" + (f": {e.summary}" if e.summary else "")
                     out.append(head)

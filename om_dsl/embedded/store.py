@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Iterator, Optional
 from urllib.request import pathname2url
 
-from om_dsl.engine import state as S
 from om_dsl.engine import commands as Cmd
+from om_dsl.engine import state as S
 
 DEFAULT_DB = "om.db"
 DB_ENV = "OM_DB"
@@ -744,8 +744,8 @@ class Store:
         inventory lines likewise, by their stable key. What changes is
         `installed.record_order`'s, the same rule the Temporal engine keeps
         its installed bases by; the store writes back what it touched."""
-        from om_dsl.planning.keys import asset_id, legacy_line_key
         from om_dsl.planning.installed import record_order
+        from om_dsl.planning.keys import asset_id, legacy_line_key
 
         asset_ids = [item.asset_id or asset_id(run.id, item.id) for item in run.items]
         keys = [line.key or legacy_line_key(run.id, line_id) for line_id, line in run.lines.items()]

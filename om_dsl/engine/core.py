@@ -22,12 +22,12 @@ from typing import Optional
 
 import attrs
 
+from om_dsl.engine import commands as Cmd
+from om_dsl.engine import state as S
+from om_dsl.engine.retry import retry_delay
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import keys as K
-from om_dsl.engine import state as S
-from om_dsl.engine import commands as Cmd
-from om_dsl.engine.retry import retry_delay
 from om_dsl.planning.order import EvaluationError
 from om_dsl.suggest import did_you_mean
 

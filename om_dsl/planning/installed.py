@@ -98,7 +98,7 @@ def record_order(state: dict, run, now: int) -> None:
     assets of its items are created, updated or ended; inventory lines
     likewise, by their stable key. Every entry it touches gets the order's
     id and `now`."""
-    from om_dsl.engine.state import encode_value
+    from om_dsl.planning.values import encode_value
 
     assets, inventory = state["assets"], state["inventory"]
     customer = run.fields.get("customer_account")
@@ -140,7 +140,7 @@ def record_order(state: dict, run, now: int) -> None:
 
 
 def from_state(state: dict) -> InstalledBase:
-    from om_dsl.engine.state import decode_value
+    from om_dsl.planning.values import decode_value
 
     assets = [Asset(a["id"], a["customer"], a["product"], decode_value(a["attributes"]), a["parent"], a["status"]) for a in state["assets"].values()]
     lines = [InstalledLine(k, v["product"], decode_value(v["attributes"]), v["source_asset"], v["rule"], v["customer"], v["status"]) for k, v in state["inventory"].items()]

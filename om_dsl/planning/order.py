@@ -10,6 +10,7 @@ from typing import Optional
 
 import attrs
 
+
 def show_value(value) -> str:
     """A runtime value as a rejection message shows it."""
     if value is None:

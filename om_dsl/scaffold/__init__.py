@@ -115,8 +115,8 @@ def _derived(target: Path, name: str) -> dict[str, str]:
     from om_dsl.diagnostics.render import render_text
     from om_dsl.planning import report
     from om_dsl.planning.intake import document_id, parse_document
-    from om_dsl.rules.interpreter import Interpreter
     from om_dsl.planning.pipeline import plan_order
+    from om_dsl.rules.interpreter import Interpreter
 
     result = build([str(target / "specs")])
     if not result.ok or len(result.catalogs) != 1:  # a defect of the template

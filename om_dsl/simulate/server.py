@@ -121,10 +121,10 @@ from urllib.parse import parse_qs, urlsplit
 import attrs
 
 from om_dsl import limits
+from om_dsl.simulate.simulators import KeyReused, Simulators
 from om_dsl.systems import http as http_client
 from om_dsl.systems.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer
 from om_dsl.systems.http_server import Refused as _Refused
-from om_dsl.simulate.simulators import KeyReused, Simulators
 
 MAX_BODY_BYTES = limits.MAX_BODY
 HANG_LIMIT_S = 60.0

@@ -14,9 +14,9 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import PatternStr
 
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
+from om_dsl.span import Span
 from om_dsl.syntax import ast
 from om_dsl.syntax.grammar import get_parser
-from om_dsl.span import Span
 from om_dsl.syntax.transformer import SpanTransformer
 
 MAX_SYNTAX_ERRORS_PER_FILE = 20

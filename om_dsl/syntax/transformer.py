@@ -8,8 +8,8 @@ from lark import Token, Transformer, v_args
 
 from om_dsl.diagnostics.diagnostic import error
 from om_dsl.limits import MAX_DIGITS, MAX_DURATION_MS
-from om_dsl.syntax import ast
 from om_dsl.span import Span
+from om_dsl.syntax import ast
 
 _DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 

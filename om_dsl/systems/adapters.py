@@ -16,8 +16,7 @@ from typing import Optional
 
 import attrs
 
-from om_dsl.systems import callback_auth
-from om_dsl.systems import http
+from om_dsl.systems import callback_auth, http
 from om_dsl.systems.config import Config, SystemConfig
 
 

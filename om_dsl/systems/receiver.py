@@ -33,9 +33,9 @@ from typing import Callable, Optional
 from urllib.parse import unquote, urlsplit
 
 from om_dsl import limits
+from om_dsl.embedded.store import Store
 from om_dsl.systems import callback_auth
 from om_dsl.systems.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer, Refused
-from om_dsl.embedded.store import Store
 
 MAX_BODY = limits.MAX_BODY
 PATH = "/callbacks"

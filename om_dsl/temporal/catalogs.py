@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import threading
 
-from om_dsl.model.canonical import loads
 from om_dsl.engine.core import Engine
+from om_dsl.model.canonical import loads
 from om_dsl.rules.interpreter import Interpreter
 
 _RULES: dict = {}

@@ -27,7 +27,6 @@ from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
 
-
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
 QUERY_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_QUERY_TIMEOUT_S", "10")))
 UPDATE_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_UPDATE_TIMEOUT_S", "30")))
@@ -149,7 +148,8 @@ class TemporalOrders:
             out = []
             async for wf in client.list_workflows(query):
                 memo = await wf.memo()
-                out.append({"id": wf.id, "status": memo.get("status"), "customer": memo.get("customer"), "external_id": memo.get("external_id"), "jeopardy": memo.get("jeopardy"), "started": wf.start_time, "running": wf.status == WorkflowExecutionStatus.RUNNING})
+                running = wf.status == WorkflowExecutionStatus.RUNNING
+                out.append({"id": wf.id, "status": memo.get("status"), "customer": memo.get("customer"), "external_id": memo.get("external_id"), "jeopardy": memo.get("jeopardy"), "started": wf.start_time, "running": running})
             out.sort(key=lambda d: (d["started"], d["id"]))
             return out
 

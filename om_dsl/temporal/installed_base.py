@@ -20,8 +20,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import state as S
-    from om_dsl.planning.keys import installed_base_id
     from om_dsl.planning.installed import empty_state, record_order
+    from om_dsl.planning.keys import installed_base_id
 
 WORKFLOW = "InstalledBase"
 # Installed bases outlive any one version of the order workers (a new om-dsl runs on a new

@@ -22,8 +22,8 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from om_dsl.temporal import catalogs
-from om_dsl.temporal.client import Unreachable, signal_callback
 from om_dsl.temporal.activities import Activities
+from om_dsl.temporal.client import Unreachable, signal_callback
 from om_dsl.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
 from om_dsl.temporal.installed_base import InstalledBaseWorkflow
 from om_dsl.temporal.workflow import OrderWorkflow
@@ -100,8 +100,8 @@ async def serve(
     /callbacks/TOKEN), checked with `callback_secret`: the deployment's, the
     same on every worker (a token one worker's call sent is checked by
     whichever worker receives the callback)."""
+    from om_dsl.rules.generated import sha_of
     from om_dsl.systems.receiver import CallbackReceiver
-    from om_dsl.embedded.runner import sha_of
 
     for r in rules:  # compiled catalogs serve their own version with their generated modules
         catalogs.register(r, sha_of(r))

@@ -19,15 +19,15 @@ import uuid
 from pathlib import Path
 
 from om_dsl.build import build, write
-from om_dsl.systems.adapters import PythonTasks, Systems
-from om_dsl.systems.config import Config
 from om_dsl.engine import state as S
 from om_dsl.engine.view import task_entries
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.simulate.simulators import Simulators
+from om_dsl.systems.adapters import PythonTasks, Systems
+from om_dsl.systems.config import Config
 
-from conftest import PATIENCE_S, ROOT
-from engine_helpers import TASKS_PATH, make_runner
+from support import PATIENCE_S, ROOT
+from support.engine_helpers import TASKS_PATH, make_runner
 
 SHORT_POLICIES = {
     "retry standard = staggered 10s, 1m, 10m": "retry standard = staggered 1s, 1s, 1s",

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 
-from om_dsl.systems.adapters import PythonTasks, Systems
-from om_dsl.systems.config import Config
 from om_dsl.embedded.clock import SimulatedClock, parse_instant
+from om_dsl.embedded.runner import Catalogs, Runner
+from om_dsl.embedded.store import Store
 from om_dsl.engine import state as S
 from om_dsl.rules.generated import GeneratedRules
-from om_dsl.embedded.runner import Catalogs, Runner
 from om_dsl.simulate.simulators import Simulators
-from om_dsl.embedded.store import Store
+from om_dsl.systems.adapters import PythonTasks, Systems
+from om_dsl.systems.config import Config
 
-from conftest import ROOT
+from support import ROOT
 
 ACME = ROOT / "generated" / "acme"
 TASKS_PATH = str(ROOT / "examples")
