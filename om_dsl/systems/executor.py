@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from om_dsl.engine import core as C
 from om_dsl.engine.commands import AutoTask, Call
+from om_dsl.planning.values import encode_value
 from om_dsl.systems.adapters import CallResult
 
 
@@ -30,6 +31,4 @@ def event_for(task: str, result: CallResult, now: int):
 
 def result_to_data(result: CallResult) -> dict:
     """An answer as an activity's result (Temporal payload)."""
-    from om_dsl.engine.state import encode_value
-
     return {"status": result.status, "outputs": encode_value(result.outputs), "message": result.message, "retryable": result.retryable}
