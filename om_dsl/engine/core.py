@@ -45,7 +45,7 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
 )
 from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, epoch_ms  # noqa: F401
 from om_dsl.engine.retry import retry_delay
-from om_dsl.engine.timers import Timing, _wake_at
+from om_dsl.engine.timers import Timing
 from om_dsl.planning.order import EvaluationError
 
 
@@ -336,8 +336,7 @@ class Engine(Timing, Cancelling, Amending):
                     progressed = True
         self._roll_up(step, now)
         self._jeopardy(step, now)
-        for task in r.tasks.values():
-            task.wake_at = _wake_at(task)
+        self._set_wake_times(r)
         if any(h["to"] is not None for h in step.history):
             r.updated_at = now
 

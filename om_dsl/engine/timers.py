@@ -69,6 +69,11 @@ class Timing:
             if worst == S.RED:
                 self._publish(step, "ProductOrderJeopardyEvent", now)
 
+    def _set_wake_times(self, r: S.OrderRun) -> None:
+        """Each task's next wake-up, kept in the state so that a driver can set its timer (`next_timer`)."""
+        for task in r.tasks.values():
+            task.wake_at = _wake_at(task)
+
     def next_timer(self, run: S.OrderRun) -> Optional[int]:
         due = [t.wake_at for t in run.tasks.values() if t.wake_at is not None]
         return min(due) if due else None
