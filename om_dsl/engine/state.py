@@ -9,11 +9,11 @@ an order that never started).
 
 from __future__ import annotations
 
-import datetime
-from decimal import Decimal
 from typing import Optional
 
 import attrs
+
+from om_dsl.values import decode_value, encode_value  # noqa: F401 (S.encode_value is used across the engine)
 
 # Item states.
 PENDING, READY, RUNNING, COMPLETED, FAILED, FATALLY_FAILED, ON_HOLD, SKIPPED, CANCELLED = (
@@ -127,30 +127,6 @@ class OrderRun:
 
 
 # ---- JSON -----------------------------------------------------------------------------------
-
-
-def encode_value(v):
-    if isinstance(v, Decimal):
-        return {"$decimal": str(v)}
-    if isinstance(v, datetime.date):
-        return {"$date": v.isoformat()}
-    if isinstance(v, dict):
-        return {k: encode_value(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [encode_value(x) for x in v]
-    return v
-
-
-def decode_value(v):
-    if isinstance(v, dict):
-        if set(v) == {"$decimal"}:
-            return Decimal(v["$decimal"])
-        if set(v) == {"$date"}:
-            return datetime.date.fromisoformat(v["$date"])
-        return {k: decode_value(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [decode_value(x) for x in v]
-    return v
 
 
 def to_data(run: OrderRun) -> dict:

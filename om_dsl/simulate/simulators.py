@@ -31,7 +31,7 @@ import time
 from typing import NamedTuple, Optional
 
 from om_dsl.systems.adapters import CallResult
-from om_dsl.engine.state import encode_value
+from om_dsl.values import encode_value
 
 SCHEMA = ["""
 CREATE TABLE IF NOT EXISTS effects (
