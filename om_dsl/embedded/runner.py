@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import time
 from typing import Callable, Optional
@@ -25,6 +24,7 @@ from typing import Callable, Optional
 from om_dsl.model.canonical import loads
 from om_dsl.engine import core as C
 from om_dsl.engine import state as S
+from om_dsl.rules.generated import sha_of
 from om_dsl.rules.interpreter import Interpreter
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
@@ -89,13 +89,6 @@ class Catalogs:
     def engine(self, sha: str) -> C.Engine:
         catalog, rules = self.rules(sha)
         return C.Engine(catalog, rules)
-
-
-def sha_of(rules) -> str:
-    from om_dsl.model.canonical import plan_json
-
-    text = getattr(rules, "plan_text", None) or plan_json(rules.catalog)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Runner:

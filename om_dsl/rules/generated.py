@@ -18,7 +18,7 @@ from pathlib import Path
 
 from om_dsl.model.canonical import SchemaError, loads
 from om_dsl.rules import ops
-from om_dsl.planning.order import EvaluationError
+from om_dsl.rules.errors import EvaluationError
 
 MODULES = ("validation", "enrichment", "decomposition", "plans")
 
@@ -258,3 +258,13 @@ class GeneratedRules:
 
     def wait_until(self, product, action, task, a, out, o, prev=None):
         return self._call(self._task_fn(product, action, task, "wait_until"), None, a, out, o, prev)
+
+
+def sha_of(rules) -> str:
+    """A catalog's identity: the sha256 of its plan.json (the rules of a compiled
+    catalog or of the interpreter alike); both drivers key catalog versions by it."""
+
+    from om_dsl.model.canonical import plan_json
+
+    text = getattr(rules, "plan_text", None) or plan_json(rules.catalog)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -101,7 +101,7 @@ async def serve(
     same on every worker (a token one worker's call sent is checked by
     whichever worker receives the callback)."""
     from om_dsl.systems.receiver import CallbackReceiver
-    from om_dsl.embedded.runner import sha_of
+    from om_dsl.rules.generated import sha_of
 
     for r in rules:  # compiled catalogs serve their own version with their generated modules
         catalogs.register(r, sha_of(r))
