@@ -21,13 +21,20 @@ DEFAULT_DB = "om.db"
 DB_ENV = "OM_DB"
 
 
-def _filtered(db, query: str, order_by: str, **filters) -> list:
+def _named(db, query: str, args=()) -> list[sqlite3.Row]:
+    """The rows of a query, read by column name (r["status"]) or, as before, by position."""
+    cursor = db.cursor(_Cursor)
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(query, args).fetchall()
+
+
+def _filtered(db, query: str, order_by: str, **filters) -> list[sqlite3.Row]:
     """`query` (which may end in a WHERE clause of its own), narrowed by the
-    filters given (column = value; None: not filtered), ordered."""
+    filters given (column = value; None: not filtered), ordered; named rows."""
     given = [(column, value) for column, value in filters.items() if value is not None]
     joiner = " AND " if " WHERE " in query else " WHERE "
     clauses = joiner + " AND ".join(f"{column} = ?" for column, _ in given) if given else ""
-    return db.execute(f"{query}{clauses} ORDER BY {order_by}", [value for _, value in given]).fetchall()
+    return _named(db, f"{query}{clauses} ORDER BY {order_by}", [value for _, value in given])
 
 
 class StoreError(Exception):

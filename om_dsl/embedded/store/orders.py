@@ -6,7 +6,7 @@ import json
 import sqlite3
 from typing import Optional
 
-from om_dsl.embedded.store.database import StoreDamaged, _filtered
+from om_dsl.embedded.store.database import StoreDamaged, _filtered, _named
 from om_dsl.engine import state as S
 
 
@@ -82,6 +82,9 @@ class Orders:
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list:
         return _filtered(self.db, "SELECT id, status, customer, external_id, created_at, updated_at, jeopardy FROM orders", "created_at, id", status=status, jeopardy=jeopardy)
 
+    def order_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM orders ORDER BY rowid")]
+
     def unfinished_orders(self) -> list[str]:
         finals = ",".join("?" * len(S.FINAL))
         return [r[0] for r in self.db.execute(f"SELECT id FROM orders WHERE status NOT IN ({finals}) ORDER BY created_at, id", S.FINAL)]
@@ -90,7 +93,7 @@ class Orders:
         return [r[0] for r in self.db.execute("SELECT id FROM orders WHERE jeopardy = ? ORDER BY id", (level,))]
 
     def history(self, order_id: str) -> list:
-        return self.db.execute("SELECT seq, at, subject, from_state, to_state, cause FROM events WHERE order_id = ? ORDER BY seq", (order_id,)).fetchall()
+        return _named(self.db, "SELECT seq, at, subject, from_state, to_state, cause FROM events WHERE order_id = ? ORDER BY seq", (order_id,))
 
     def note(self, db, order_id: str, now: int, cause: str) -> None:
         """A line in the order's history that changes no state (an event ignored, a revision refused)."""
@@ -107,7 +110,7 @@ class Orders:
         )
 
     def revisions(self, order_id: str) -> list:
-        return self.db.execute("SELECT revision, status, reason, by, received_at FROM revisions WHERE order_id = ? ORDER BY revision", (order_id,)).fetchall()
+        return _named(self.db, "SELECT revision, status, reason, by, received_at FROM revisions WHERE order_id = ? ORDER BY revision", (order_id,))
 
 
 def _index_row(task: Optional[S.TaskRun]) -> Optional[tuple]:
