@@ -54,3 +54,24 @@ def test_an_older_database_finishes_its_orders(tmp_path, in_repo):
     assets = json.loads(om("assets", "list", "--db", db, "--format", "json").stdout)
     assert {a["customer"] for a in assets} == {"ACC-42", "ACC-57", "ACC-61", "ACC-73"}
     assert len(assets) > len(assets_before)
+
+
+def test_no_sql_of_the_store_outside_it():
+    """Every query of the store's tables is a method of om_dsl/embedded/store/: the
+    runner and the CLI ask the store (so a change of schema is made in one place)."""
+    import re
+
+    from om_dsl.embedded.store.schema import _TABLES
+
+    root = Path(__file__).resolve().parents[1] / "om_dsl"
+    store = root / "embedded" / "store"
+    pattern = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+(" + "|".join(sorted(_TABLES)) + r")\b")
+    found = [
+        f"{path.relative_to(root)}:{n}: {m.group(0)}"
+        for path in sorted(root.rglob("*.py"))
+        if store not in path.parents
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        for m in [pattern.search(line)]
+        if m
+    ]
+    assert found == []
