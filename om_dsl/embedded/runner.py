@@ -82,7 +82,7 @@ class Catalogs:
             row = self.store.catalog_version(sha)
             if row is None:
                 raise KeyError(f"catalog version {sha[:12]} is not in the store")
-            catalog = loads(row[2], row[3])
+            catalog = loads(row["plan_json"], row["sources_json"])
             self._cache[sha] = (catalog, Interpreter(catalog))
         return self._cache[sha]
 

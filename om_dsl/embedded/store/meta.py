@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from om_dsl.embedded.store.database import _named
+
 
 class Meta:
     """(A part of Store: see __init__.py.)"""
@@ -46,4 +48,5 @@ class Meta:
         return out
 
     def catalog_version(self, sha: str) -> Optional[tuple]:
-        return self.db.execute("SELECT name, version, plan_json, sources_json FROM catalog_versions WHERE sha = ?", (sha,)).fetchone()
+        found = _named(self.db, "SELECT name, version, plan_json, sources_json FROM catalog_versions WHERE sha = ?", (sha,))
+        return found[0] if found else None
