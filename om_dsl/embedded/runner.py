@@ -82,7 +82,7 @@ class Catalogs:
             row = self.store.catalog_version(sha)
             if row is None:
                 raise KeyError(f"catalog version {sha[:12]} is not in the store")
-            catalog = loads(row[2], row[3])
+            catalog = loads(row["plan_json"], row["sources_json"])
             self._cache[sha] = (catalog, Interpreter(catalog))
         return self._cache[sha]
 
@@ -159,7 +159,7 @@ class Runner:
                 if command_seq is None and not tolerate:
                     raise
                 # A command whose task moved on meanwhile: record it, do not apply it.
-                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"ignored: {exc}"))
+                self.store.note(db, order_id, now, f"ignored: {exc}")
                 if command_seq is not None:
                     self.store.mark_done(db, command_seq, now)
                 if also is not None:
@@ -216,7 +216,7 @@ class Runner:
         except Rejected as exc:  # kept too, with why
             with self.store.transaction() as db:
                 self.store.add_revision(db, order_id, revision, text, "refused", "; ".join(p.render() for p in exc.problems), by, now)
-                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"revision {revision} refused: it is not a valid order"))
+                self.store.note(db, order_id, now, f"revision {revision} refused: it is not a valid order")
             raise
         snapshot = C.plan_snapshot(planned, order_id)
 
@@ -228,7 +228,7 @@ class Runner:
         except C.Rejection as exc:
             with self.store.transaction() as db:
                 keep("refused", str(exc))(db)
-                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"revision {revision} refused: {exc}"))
+                self.store.note(db, order_id, now, f"revision {revision} refused: {exc}")
             raise
 
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:
