@@ -12,8 +12,8 @@ import pytest
 from om_dsl.embedded.store import StoreDamaged
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
+from om_dsl.engine import executor
 from om_dsl.engine import state as S
-from om_dsl.systems import executor
 from om_dsl.systems.adapters import CallResult
 
 from support.engine_helpers import make_runner, operate, order_text

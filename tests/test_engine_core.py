@@ -903,3 +903,38 @@ def test_an_order_started_from_its_plan_snapshot_is_the_same_order(name):
     again = C.Engine(rules.catalog, rules).start_snapshot(snapshot, "O-1", "sha", 1_000)
     assert S.to_data(again.run) == S.to_data(direct.run)
     assert again.commands == direct.commands and again.history == direct.history
+
+
+def test_every_event_has_its_handler():
+    """Events go to their handlers through a table: an event class without an entry would be a TypeError at run time."""
+    import attrs as _attrs
+
+    from om_dsl.engine import events
+
+    classes = [v for v in vars(events).values() if isinstance(v, type) and _attrs.has(v) and "now" in _attrs.fields_dict(v)]
+    assert len(classes) >= 13
+    assert set(classes) == set(C.Engine._HANDLERS)
+    assert all(callable(h) and getattr(C.Engine, h.__name__) is h for h in C.Engine._HANDLERS.values())
+
+
+def test_the_engine_core_modules_do_no_io_and_read_no_clock():
+    """The core is pure: its modules import nothing that does I/O or reads the clock, and nothing of the stages before planning or after the engine."""
+    import ast
+
+    import om_dsl.engine
+
+    forbidden = {"os", "io", "sys", "time", "random", "socket", "sqlite3", "subprocess", "threading", "asyncio", "urllib", "http", "pathlib", "shutil", "lark", "temporalio"}
+    forbidden_om = ("om_dsl.syntax", "om_dsl.check", "om_dsl.codegen", "om_dsl.embedded", "om_dsl.systems", "om_dsl.simulate", "om_dsl.temporal", "om_dsl.cli", "om_dsl.runtime")
+    clock = {"now", "utcnow", "today", "time", "monotonic"}
+    folder = Path(om_dsl.engine.__file__).parent
+    modules = sorted(folder.glob("*.py"))
+    assert {"core.py", "events.py", "amend.py", "cancel.py", "timers.py"} <= {p.name for p in modules}
+    for path in modules:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                assert name.split(".")[0] not in forbidden and not name.startswith(forbidden_om), f"{path.name} imports {name}"
+            if isinstance(node, ast.Attribute) and node.attr in clock:  # datetime.datetime.now(), date.today()... (not event.now)
+                owner = getattr(node.value, "id", None) or getattr(node.value, "attr", None)
+                assert owner not in ("datetime", "date", "time"), f"{path.name}:{node.lineno} reads the clock ({owner}.{node.attr})"

@@ -132,10 +132,10 @@ def systems_online(system, by, db_path, systems_db, clock, start, tasks_path, sy
 def systems_list(fmt, db_path, systems_db):
     """Systems taken offline (or brought back) by an operator."""
     store = _open_store(db_path)
-    rows = store.db.execute("SELECT name, offline, changed_at, changed_by FROM systems ORDER BY name").fetchall()
+    rows = store.system_changes()
     from om_dsl.embedded.clock import show_instant
 
-    data = [{"system": r[0], "offline": bool(r[1]), "since": show_instant(r[2]), "by": r[3]} for r in rows]
+    data = [{"system": r["name"], "offline": bool(r["offline"]), "since": show_instant(r["changed_at"]), "by": r["changed_by"]} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return

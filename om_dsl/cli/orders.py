@@ -218,7 +218,10 @@ def _order_data(s, order_id: str) -> dict:
         out["revision"] = run_.revision
         revisions = s.store.revisions(order_id)
         if revisions:
-            out["revisions"] = [{"revision": r[0], "status": revision_state(run_, r[0], r[1]), **({"reason": r[2]} if r[2] else {}), "by": r[3], "received_at": show_instant(r[4])} for r in revisions]
+            out["revisions"] = [
+                {"revision": r["revision"], "status": revision_state(run_, r["revision"], r["status"]), **({"reason": r["reason"]} if r["reason"] else {}), "by": r["by"], "received_at": show_instant(r["received_at"])}
+                for r in revisions
+            ]
     return out
 
 
@@ -245,7 +248,7 @@ def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
 
     store = _open_store(db_path)
     rows = store.orders(status, jeopardy)
-    data = [{"id": r[0], "status": r[1], "customer": r[2], "external_id": r[3], "created_at": show_instant(r[4]), "updated_at": show_instant(r[5]), "jeopardy": r[6]} for r in rows]
+    data = [{"id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"], "created_at": show_instant(r["created_at"]), "updated_at": show_instant(r["updated_at"]), "jeopardy": r["jeopardy"]} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
@@ -299,7 +302,7 @@ def orders_history(order_id, fmt, db_path, systems_db, target):
     if not store.order_exists(order_id):
         raise no_order(store, order_id, db_path)
     rows = store.history(order_id)
-    data = [{"seq": r[0], "at": show_instant(r[1]), "subject": r[2], "from": r[3], "to": r[4], "cause": r[5]} for r in rows]
+    data = [{"seq": r["seq"], "at": show_instant(r["at"]), "subject": r["subject"], "from": r["from_state"], "to": r["to_state"], "cause": r["cause"]} for r in rows]
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -329,7 +332,7 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
         data = engines.open_tasks(target, queue, order_id)
     else:
         rows = _open_store(db_path).open_manual_tasks(queue, order_id)
-        data = [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
+        data = [{"order": r["order_id"], "task": r["item_id"], "name": r["name"], "product": r["product"], "queue": r["queue"]} for r in rows]
     if ids:
         for d in data:
             say(f"{d['order']} {d['task']}")
@@ -397,13 +400,20 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
         store = _open_store(db_path)
         rows = store.inventory(customer)
         data = [
-            {"id": r[0], "customer": r[1], "asset": r[2], "product": r[3], "attributes": store.decode(r[4], f"inventory line {r[0]!r}"), "outputs": store.decode(r[5], f"inventory line {r[0]!r}"), "order": r[6], "line": r[7], "status": r[8]}
+            {
+                "id": r["id"], "customer": r["customer"], "asset": r["asset_id"], "product": r["product"],
+                "attributes": store.decode(r["attributes"], f"inventory line {r['id']!r}"), "outputs": store.decode(r["outputs"], f"inventory line {r['id']!r}"),
+                "order": r["order_id"], "line": r["line"], "status": r["status"],
+            }
             for r in rows
         ]
     else:
         store = _open_store(db_path)
         rows = store.assets(customer)
-        data = [{"id": r[0], "customer": r[1], "product": r[2], "attributes": store.decode(r[3], f"asset {r[0]!r}"), "parent": r[4], "order": r[5], "status": r[6]} for r in rows]
+        data = [
+            {"id": r["id"], "customer": r["customer"], "product": r["product"], "attributes": store.decode(r["attributes"], f"asset {r['id']!r}"), "parent": r["parent"], "order": r["order_id"], "status": r["status"]}
+            for r in rows
+        ]
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -414,7 +424,7 @@ def assets_list(customer, inventory, fmt, db_path, systems_db, target):
 
 def no_order(store, order_id: str, db_path: str) -> click.UsageError:
     """The order is not in the database: say so, with the closest order id as a hint."""
-    return unknown("order", order_id, [r[0] for r in store.db.execute("SELECT id FROM orders")], db_path)
+    return unknown("order", order_id, store.order_ids(), db_path)
 
 
 def _open_store(db_path: str, write: bool = False):

@@ -24,6 +24,7 @@ from typing import Callable, Optional
 from om_dsl.embedded.store import Store
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
+from om_dsl.engine import executor
 from om_dsl.engine import state as S
 from om_dsl.model.canonical import loads
 from om_dsl.planning.intake import customer_of, document_id, parse_document
@@ -31,7 +32,6 @@ from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.rules.generated import sha_of
 from om_dsl.rules.interpreter import Interpreter
-from om_dsl.systems import executor
 
 
 class RunnerBusy(Exception):
@@ -84,7 +84,7 @@ class Catalogs:
             row = self.store.catalog_version(sha)
             if row is None:
                 raise KeyError(f"catalog version {sha[:12]} is not in the store")
-            catalog = loads(row[2], row[3])
+            catalog = loads(row["plan_json"], row["sources_json"])
             self._cache[sha] = (catalog, Interpreter(catalog))
         return self._cache[sha]
 
@@ -161,7 +161,7 @@ class Runner:
                 if command_seq is None and not tolerate:
                     raise
                 # A command whose task moved on meanwhile: record it, do not apply it.
-                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"ignored: {exc}"))
+                self.store.note(db, order_id, now, f"ignored: {exc}")
                 if command_seq is not None:
                     self.store.mark_done(db, command_seq, now)
                 if also is not None:
@@ -218,7 +218,7 @@ class Runner:
         except Rejected as exc:  # kept too, with why
             with self.store.transaction() as db:
                 self.store.add_revision(db, order_id, revision, text, "refused", "; ".join(p.render() for p in exc.problems), by, now)
-                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"revision {revision} refused: it is not a valid order"))
+                self.store.note(db, order_id, now, f"revision {revision} refused: it is not a valid order")
             raise
         snapshot = C.plan_snapshot(planned, order_id)
 
@@ -230,7 +230,7 @@ class Runner:
         except C.Rejection as exc:
             with self.store.transaction() as db:
                 keep("refused", str(exc))(db)
-                db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, f"revision {revision} refused: {exc}"))
+                self.store.note(db, order_id, now, f"revision {revision} refused: {exc}")
             raise
 
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 import attrs
 
-from om_dsl.planning.values import decode_value, encode_value
+from om_dsl.values import decode_value, encode_value
 
 
 @attrs.frozen

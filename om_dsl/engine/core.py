@@ -20,179 +20,34 @@ from __future__ import annotations
 import datetime
 from typing import Optional
 
-import attrs
-
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import state as S
+from om_dsl.engine.amend import Amending
+from om_dsl.engine.cancel import Cancelling
+from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary: drivers import it from here)
+    Amend,
+    CallAccepted,
+    CallbackReceived,
+    CallFailed,
+    CallSucceeded,
+    CancelRequested,
+    ManualCompleted,
+    OperatorRetry,
+    OperatorSkip,
+    OrderResume,
+    Rejection,
+    Step,
+    SystemOffline,
+    SystemOnline,
+    TimePassed,
+    _no_task,
+)
+from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, epoch_ms  # noqa: F401
 from om_dsl.engine.retry import retry_delay
-from om_dsl.model import expr as E
+from om_dsl.engine.timers import Timing
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import keys as K
 from om_dsl.planning.order import EvaluationError
-from om_dsl.suggest import did_you_mean
-
-DAY_MS = 86_400_000
-CALLING = ("callout", "auto", "compensation")  # the task types that make calls
-
-
-# ---- events ----------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class CallSucceeded:
-    task: str
-    outputs: dict
-    now: int
-
-
-@attrs.frozen
-class CallAccepted:
-    """An asynchronous operation acknowledged the call; the answer comes by callback."""
-
-    task: str
-    now: int
-
-
-@attrs.frozen
-class CallFailed:
-    task: str
-    message: str
-    retryable: bool
-    now: int
-
-
-@attrs.frozen
-class CallbackReceived:
-    key: str  # the correlation id: the idempotency key of the call
-    outputs: dict
-    ok: bool
-    message: str
-    now: int
-
-
-@attrs.frozen
-class ManualCompleted:
-    task: str
-    data: dict
-    by: str
-    now: int
-
-
-@attrs.frozen
-class OperatorRetry:
-    """An operator retries a failed task (or one held for an offline system)."""
-
-    task: str
-    by: str
-    reason: str
-    now: int
-
-
-@attrs.frozen
-class OperatorSkip:
-    """An operator skips a task that has not completed: what depends on it goes ahead."""
-
-    task: str
-    by: str
-    reason: str
-    now: int
-
-
-@attrs.frozen
-class OrderResume:
-    """An operator resumes a held order: every fatally failed task is retried."""
-
-    by: str
-    reason: str
-    now: int
-
-
-@attrs.frozen
-class SystemOffline:
-    """The call of a dispatched task was not made: its system is offline. The task waits on hold."""
-
-    task: str
-    now: int
-
-
-@attrs.frozen
-class SystemOnline:
-    """A system is back: the tasks held for it are dispatched again."""
-
-    system: str
-    now: int
-
-
-@attrs.frozen
-class CancelRequested:
-    """Cancel the order: nothing new starts, running tasks finish, completed
-    tasks with a compensation are undone in reverse order, then cancelled."""
-
-    by: str
-    reason: str
-    force: bool
-    now: int
-
-
-@attrs.frozen
-class Amend:
-    """A revision of the order (a supplemental order), already planned:
-    `plan` is `plan_snapshot(...)` of it."""
-
-    revision: int
-    plan: dict
-    by: str
-    force: bool
-    now: int
-
-
-@attrs.frozen
-class TimePassed:
-    """The clock moved on: retries and waits that are due go ahead."""
-
-    now: int
-
-
-@attrs.define
-class Step:
-    run: S.OrderRun
-    commands: list  # [Cmd.Command]
-    history: list  # [dict]: at, subject, from, to, cause
-
-
-class Rejection(Exception):
-    """An event that does not apply to the order as it is (completing a task that is not open...)."""
-
-
-def _no_task(r: S.OrderRun, task_id: str) -> Rejection:
-    """An operator named a task the order does not have: the closest one is the likely one."""
-    hint = did_you_mean(task_id, r.tasks)
-    return Rejection(f"order {r.id} has no task {task_id}" + (f"; {hint}" if hint else ""))
-
-
-_RANK = {S.GREEN: 0, S.YELLOW: 1, S.RED: 2}
-
-
-def _jeopardy_of(task: S.TaskRun, now: int) -> Optional[str]:
-    if task.due_at is None or task.status in S.DONE or task.status == S.CANCELLED:
-        return None
-    if now >= task.due_at:
-        return S.RED
-    if now >= task.started_at + S.YELLOW_SHARE * (task.due_at - task.started_at):
-        return S.YELLOW
-    return S.GREEN
-
-
-def _wake_at(task: S.TaskRun) -> Optional[int]:
-    """The next moment at which time alone changes the task."""
-    times = []
-    if task.next_at is not None and task.status in (S.FAILED, S.RUNNING):
-        times.append(task.next_at)
-    if task.jeopardy == S.GREEN:
-        times.append(int(task.started_at + S.YELLOW_SHARE * (task.due_at - task.started_at)))
-    elif task.jeopardy == S.YELLOW:
-        times.append(task.due_at)
-    return min(times) if times else None
 
 
 def plan_snapshot(planned, order_id: str) -> dict:
@@ -218,41 +73,6 @@ def plan_snapshot(planned, order_id: str) -> dict:
     return S.encode_value({"lines": lines, "tasks": tasks, "items": items, "fields": fields, "skipped": skipped})
 
 
-def _touched_bundles(r: S.OrderRun, plan: dict) -> set:
-    """The bundles in which the revision adds, removes or changes a line."""
-    plan = S.decode_value(plan)
-    touched = set()
-    for line_id, data in plan["lines"].items():
-        old = r.lines.get(line_id)
-        if old is None or old.action != data["action"] or any(old.values.get(k) != v for k, v in data["values"].items() if v is not None):
-            touched.add(data["bundle"])
-    for line_id, old in r.lines.items():
-        if line_id not in plan["lines"]:
-            touched.add(old.bundle)
-    return touched
-
-
-def _ancestors(tasks: dict, task_id: str) -> set:
-    """Every task upstream of this one, through the dependencies."""
-    seen: set = set()
-    todo = list(tasks[task_id].depends_on)
-    while todo:
-        t = todo.pop()
-        if t in seen or t not in tasks:
-            continue
-        seen.add(t)
-        todo.extend(tasks[t].depends_on)
-    return seen
-
-
-def _line_outputs(tasks: dict, line: str) -> dict:
-    """The outputs of the line's completed tasks (their current runs: not a run a revision superseded)."""
-    return {t.name: t.outputs for t in tasks.values() if t.line == line and t.status == S.COMPLETED and t.outputs is not None and t.id == f"{line}:{t.name}"}
-
-
-def _busy(run: S.OrderRun) -> bool:
-    """A call is in flight (it must finish before an amendment or the undoing)."""
-    return any(t.status == S.RUNNING and t.type != "wait" for t in run.tasks.values())
 
 
 def _has_type(value, type_: str) -> bool:
@@ -271,15 +91,12 @@ def _has_type(value, type_: str) -> bool:
     return True
 
 
-def _at(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+class Engine(Timing, Cancelling, Amending):
+    """The core. Its parts by concern: `amend.Amending` (revisions),
+    `cancel.Cancelling` (cancellation, compensation), `timers.Timing`
+    (timers, jeopardy); each event goes to its handler through `_HANDLERS`."""
 
-def epoch_ms(day: datetime.date) -> int:
-    return int(datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp() * 1000)
-
-
-class Engine:
     def __init__(self, catalog: Catalog, rules):
         self.catalog = catalog
         self.rules = rules
@@ -327,74 +144,86 @@ class Engine:
     def handle(self, run: S.OrderRun, event) -> Step:
         step = Step(S.clone(run), [], [])
         self._current_run = step.run
-        now = event.now
         r = step.run
         if r.status in S.FINAL:
             raise Rejection(f"order {r.id} is {r.status}")
-        if isinstance(event, CallSucceeded):
-            task = self._open(r, event.task, (S.RUNNING,), CALLING)
-            task.next_at = None
-            self._answer(step, task, event.outputs, {"callout": "the system answered", "auto": "the auto task returned"}.get(task.type, f"undone: {task.undoes}"), now)
-        elif isinstance(event, CallAccepted):
-            task = self._open(r, event.task, (S.RUNNING,), CALLING)
-            timeout = self._timeout(task)
-            task.next_at = now + timeout if timeout else None  # no callback by then: the call failed
-            self._record(step, task.id, S.RUNNING, S.RUNNING, "acknowledged: waiting for the callback", now)
-        elif isinstance(event, CallFailed):
-            task = self._open(r, event.task, (S.RUNNING,), CALLING)
-            self._fail(step, task, event.message, event.retryable, now)
-        elif isinstance(event, CallbackReceived):
-            task = next((t for t in r.tasks.values() if t.key == event.key), None)
-            # A late answer (after the deadline, while the retry waits) is an answer all the same.
-            late = task is not None and task.status == S.FAILED and task.type == "callout" and self._definition(task).is_async
-            if task is None or (task.status != S.RUNNING and not late):
-                what = "unknown" if task is None else f"for {task.id}, which is {task.status}"
-                self._record(step, task.id if task else "order", None, None, f"callback {event.key} ignored: {what}", now)
-            elif event.ok:
-                task.next_at = None
-                self._answer(step, task, event.outputs, "callback received", now)
-            else:
-                self._fail(step, task, event.message, False, now)
-        elif isinstance(event, ManualCompleted):
-            task = self._open(r, event.task, (S.READY,))
-            if task.type != "manual":
-                raise Rejection(f"{task.id} is a {task.type}, not a manual task")
-            self._complete(step, task, dict(event.data), f"completed by {event.by}", now)
-        elif isinstance(event, TimePassed):
-            self._timers(step, now)
-        elif isinstance(event, CancelRequested):
-            self._cancel(step, event, now)
-        elif isinstance(event, Amend):
-            self._amend(step, event, now)
-        elif isinstance(event, OperatorRetry):
-            task = self._open(r, event.task, (S.FATALLY_FAILED, S.FAILED, S.ON_HOLD))
-            self._retry_now(step, task, f"retried by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
-        elif isinstance(event, OperatorSkip):
-            task = r.tasks.get(event.task)
-            if task is None:
-                raise _no_task(r, event.task)
-            if task.status in S.DONE or task.status == S.CANCELLED or (task.status == S.RUNNING and task.type != "wait"):
-                raise Rejection(f"task {task.id} of order {r.id} is {task.status}: " + ("it is done" if task.status in S.DONE else "its call is in flight; wait for its answer"))
-            task.next_at = None
-            self._set(step, task, S.SKIPPED, f"skipped by {event.by}: {event.reason}", now)
-        elif isinstance(event, OrderResume):
-            if r.status != S.HELD:
-                raise Rejection(f"order {r.id} is {r.status}, not held")
-            for task in r.tasks.values():
-                if task.status == S.FATALLY_FAILED:
-                    self._retry_now(step, task, f"order resumed by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
-        elif isinstance(event, SystemOffline):
-            task = self._open(r, event.task, (S.RUNNING,), ("callout",))
-            task.attempts -= 1  # the call was not made
-            self._set(step, task, S.ON_HOLD, f"system {task.system} is offline", now)
-        elif isinstance(event, SystemOnline):
-            for task in r.tasks.values():
-                if task.status == S.ON_HOLD and task.system == event.system:
-                    self._dispatch(step, task, now, cause=f"system {event.system} is online again")
-        else:  # pragma: no cover - programming error
+        handler = self._HANDLERS.get(type(event))
+        if handler is None:  # pragma: no cover - programming error
             raise TypeError(event)
-        self._advance(step, now)
+        handler(self, step, event, event.now)
+        self._advance(step, event.now)
         return step
+
+    def _on_call_succeeded(self, step: Step, event: CallSucceeded, now: int) -> None:
+        task = self._open(step.run, event.task, (S.RUNNING,), CALLING)
+        task.next_at = None
+        self._answer(step, task, event.outputs, {"callout": "the system answered", "auto": "the auto task returned"}.get(task.type, f"undone: {task.undoes}"), now)
+
+    def _on_call_accepted(self, step: Step, event: CallAccepted, now: int) -> None:
+        task = self._open(step.run, event.task, (S.RUNNING,), CALLING)
+        timeout = self._timeout(task)
+        task.next_at = now + timeout if timeout else None  # no callback by then: the call failed
+        self._record(step, task.id, S.RUNNING, S.RUNNING, "acknowledged: waiting for the callback", now)
+
+    def _on_call_failed(self, step: Step, event: CallFailed, now: int) -> None:
+        task = self._open(step.run, event.task, (S.RUNNING,), CALLING)
+        self._fail(step, task, event.message, event.retryable, now)
+
+    def _on_callback(self, step: Step, event: CallbackReceived, now: int) -> None:
+        task = next((t for t in step.run.tasks.values() if t.key == event.key), None)
+        # A late answer (after the deadline, while the retry waits) is an answer all the same.
+        late = task is not None and task.status == S.FAILED and task.type == "callout" and self._definition(task).is_async
+        if task is None or (task.status != S.RUNNING and not late):
+            what = "unknown" if task is None else f"for {task.id}, which is {task.status}"
+            self._record(step, task.id if task else "order", None, None, f"callback {event.key} ignored: {what}", now)
+        elif event.ok:
+            task.next_at = None
+            self._answer(step, task, event.outputs, "callback received", now)
+        else:
+            self._fail(step, task, event.message, False, now)
+
+    def _on_manual_completed(self, step: Step, event: ManualCompleted, now: int) -> None:
+        task = self._open(step.run, event.task, (S.READY,))
+        if task.type != "manual":
+            raise Rejection(f"{task.id} is a {task.type}, not a manual task")
+        self._complete(step, task, dict(event.data), f"completed by {event.by}", now)
+
+    def _on_time_passed(self, step: Step, event: TimePassed, now: int) -> None:
+        self._timers(step, now)
+
+    def _on_operator_retry(self, step: Step, event: OperatorRetry, now: int) -> None:
+        task = self._open(step.run, event.task, (S.FATALLY_FAILED, S.FAILED, S.ON_HOLD))
+        self._retry_now(step, task, f"retried by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
+
+    def _on_operator_skip(self, step: Step, event: OperatorSkip, now: int) -> None:
+        r = step.run
+        task = r.tasks.get(event.task)
+        if task is None:
+            raise _no_task(r, event.task)
+        if task.status in S.DONE or task.status == S.CANCELLED or (task.status == S.RUNNING and task.type != "wait"):
+            raise Rejection(f"task {task.id} of order {r.id} is {task.status}: " + ("it is done" if task.status in S.DONE else "its call is in flight; wait for its answer"))
+        task.next_at = None
+        self._set(step, task, S.SKIPPED, f"skipped by {event.by}: {event.reason}", now)
+
+    def _on_order_resume(self, step: Step, event: OrderResume, now: int) -> None:
+        r = step.run
+        if r.status != S.HELD:
+            raise Rejection(f"order {r.id} is {r.status}, not held")
+        for task in r.tasks.values():
+            if task.status == S.FATALLY_FAILED:
+                self._retry_now(step, task, f"order resumed by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
+
+    def _on_system_offline(self, step: Step, event: SystemOffline, now: int) -> None:
+        task = self._open(step.run, event.task, (S.RUNNING,), ("callout",))
+        task.attempts -= 1  # the call was not made
+        self._set(step, task, S.ON_HOLD, f"system {task.system} is offline", now)
+
+    def _on_system_online(self, step: Step, event: SystemOnline, now: int) -> None:
+        for task in step.run.tasks.values():
+            if task.status == S.ON_HOLD and task.system == event.system:
+                self._dispatch(step, task, now, cause=f"system {event.system} is online again")
+
+    _HANDLERS: dict = {}  # event class -> handler(engine, step, event, now); filled below the class
 
     def _open(self, r: S.OrderRun, task_id: str, states, types=None) -> S.TaskRun:
         task = r.tasks.get(task_id)
@@ -486,19 +315,6 @@ class Engine:
             task.next_at = now + delay
             self._set(step, task, S.FAILED, f"{message}; retry {task.attempts} of the policy in {delay // 1000} s", now)
 
-    def _timers(self, step: Step, now: int) -> None:
-        for task in step.run.tasks.values():
-            if task.next_at is None or task.next_at > now:
-                continue
-            if task.status == S.FAILED:
-                task.next_at = None
-                self._dispatch(step, task, now, retry=True)
-            elif task.status == S.RUNNING and task.type == "wait":
-                self._complete(step, task, {}, "the wait is over", now)
-            elif task.status == S.RUNNING:  # an acknowledged call whose callback is overdue
-                task.next_at = None
-                self._fail(step, task, f"no callback within {self._timeout(task) // 1000} s", True, now)
-
     # ---- moving on ---------------------------------------------------------------------------------
 
     def _advance(self, step: Step, now: int) -> None:
@@ -521,8 +337,7 @@ class Engine:
                     progressed = True
         self._roll_up(step, now)
         self._jeopardy(step, now)
-        for task in r.tasks.values():
-            task.wake_at = _wake_at(task)
+        self._set_wake_times(r)
         if any(h["to"] is not None for h in step.history):
             r.updated_at = now
 
@@ -600,40 +415,6 @@ class Engine:
         else:
             step.commands.append(Cmd.AutoTask(target=d.call.target, **attempt))
 
-    def _dispatch_undo(self, step: Step, task: S.TaskRun, now: int, retry: bool, cause: Optional[str]) -> None:
-        r = step.run
-        done = r.tasks[task.undoes]
-        d = self._definition(done)
-        line = r.lines[done.line]
-        outputs = self._outputs(r, done.line)
-        outputs[done.name] = done.outputs or {}  # the run being undone: its own outputs
-        try:
-            args = self.rules.compensation_args(done.product, done.action, done.name, line.values, outputs, self._order_view(r), line.previous)
-        except EvaluationError as exc:
-            task.error = f"{exc.element} ({exc.source}): {exc.message}"
-            self._set(step, task, S.FATALLY_FAILED, f"cannot evaluate: {task.error}", now)
-            return
-        task.args = args
-        task.attempts += 1
-        self._set(step, task, S.RUNNING, f"attempt {task.attempts}" + (" (retry)" if retry else "") + (f", {cause}" if cause else ""), now)
-        attempt = dict(order=r.id, task=task.id, key=task.key, attempt=task.attempts, args=args)
-        if d.compensate.kind == "operation":
-            system, operation = d.compensate.target.split(".", 1)
-            op = self.catalog.operation(system, operation)
-            step.commands.append(Cmd.Call(system=system, operation=operation, is_async=op.is_async, outputs=[[p.name, p.type] for p in op.outputs], timeout_ms=op.timeout_ms, **attempt))
-        else:
-            step.commands.append(Cmd.AutoTask(target=d.compensate.target, timeout_ms=d.timeout_ms, **attempt))
-
-    def _undo_operation(self, task: S.TaskRun):
-        """A compensation task's operation (None for a Python compensation)."""
-        call = self._definition(self._undone(task)).compensate
-        if call.kind != "operation":
-            return None
-        return self.catalog.operation(*call.target.split(".", 1))
-
-    def _undone(self, task: S.TaskRun) -> S.TaskRun:
-        return self._current_run.tasks[task.undoes]
-
     def _retry_policy(self, task: S.TaskRun):
         if task.type == "compensation":
             op = self._undo_operation(task)
@@ -683,27 +464,6 @@ class Engine:
                 for task in r.tasks.values():
                     task.next_at = None
 
-    # ---- jeopardy and events ----------------------------------------------------------------------------
-
-    def _jeopardy(self, step: Step, now: int) -> None:
-        r = step.run
-        worst = None
-        for task in r.tasks.values():
-            level = _jeopardy_of(task, now)
-            if level != task.jeopardy:
-                if level in (S.YELLOW, S.RED):
-                    self._record(step, task.id, None, None, f"jeopardy {task.jeopardy or S.GREEN} -> {level or 'done'}", now)
-                task.jeopardy = level
-            if level is not None and _RANK[level] > _RANK.get(worst, -1):
-                worst = level
-        if worst != r.jeopardy:
-            old = r.jeopardy
-            r.jeopardy = worst
-            if worst in (S.YELLOW, S.RED) or old in (S.YELLOW, S.RED):
-                self._record(step, "order", None, None, f"jeopardy {old or S.GREEN} -> {worst or S.GREEN}", now)
-            if worst == S.RED:
-                self._publish(step, "ProductOrderJeopardyEvent", now)
-
     def _publish(self, step: Step, event_type: str, now: int) -> None:
         """An order event for the originating system, TMF622-shaped, with an id of its own."""
         r = step.run
@@ -715,284 +475,6 @@ class Engine:
         step.commands.append(
             Cmd.Notify(r.id, K.event_id(r.id, r.events), {"eventId": K.event_id(r.id, r.events), "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}})
         )
-
-    # ---- cancellation ------------------------------------------------------------------------------------
-
-    def _ponr(self, r: S.OrderRun, bundles: Optional[set], force: bool, what: str) -> None:
-        """Refuse a change past a point of no return: hard always, soft unless forced."""
-        for task in r.tasks.values():
-            if task.status != S.COMPLETED or task.type == "compensation":
-                continue
-            if bundles is not None and r.lines[task.line].bundle not in bundles:
-                continue
-            kind = self._definition(task).point_of_no_return
-            if kind == "hard" or (kind == "soft" and not force):
-                hint = "" if kind == "hard" else " (a soft point of no return: force it to go ahead)"
-                raise Rejection(f"{what} is past the point of no return: {task.id} completed{hint}")
-
-    def _cancel(self, step: Step, event: CancelRequested, now: int) -> None:
-        r = step.run
-        if r.cancelling:
-            raise Rejection(f"order {r.id} is being cancelled already")
-        self._ponr(r, None, event.force, f"cancelling order {r.id}")
-        old = r.status
-        r.status = S.ASSESSING_CANCELLATION
-        self._record(step, "order", old, S.ASSESSING_CANCELLATION, f"cancellation asked by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
-        self._publish(step, "ProductOrderStateChangeEvent", now)
-        r.cancelling = True
-        r.frozen = False
-        if r.pending is not None:
-            self._record(step, "order", None, None, f"revision {r.pending['revision']} dropped: the order is cancelled", now)
-            r.pending = None
-        for task in r.tasks.values():
-            if task.type == "compensation":
-                task.depends_on = [d for d in task.depends_on if r.tasks[d].type == "compensation"]  # an undo under way goes on
-                continue
-            if task.status in (S.PENDING, S.READY, S.FAILED, S.ON_HOLD, S.FATALLY_FAILED) or (task.status == S.RUNNING and task.type == "wait"):
-                task.next_at = None
-                self._set(step, task, S.CANCELLED, "the order is cancelled", now)
-
-    def _plan_compensation(self, step: Step, now: int) -> None:
-        """Undo the completed tasks that have a compensation, one after the
-        other, the last completed first (so a task is undone after every task
-        that depended on it)."""
-        r = step.run
-        r.compensation_planned = True
-        has_undo = {t.undoes for t in r.tasks.values() if t.type == "compensation"}
-        done = [
-            t for t in r.tasks.values()
-            if t.status == S.COMPLETED and t.type != "compensation" and t.id not in has_undo and "@" not in t.id and self._definition(t).compensate is not None
-        ]
-        done.sort(key=lambda t: (-(t.done_seq or 0), t.id))
-        previous = None
-        for t in done:
-            undo = self._undo_task(r, t, [previous] if previous else [])
-            previous = undo.id
-            self._record(step, undo.id, None, S.PENDING, f"to undo {t.id} ({self._definition(t).compensate.target})", now)
-        if not done:
-            self._record(step, "order", None, None, "nothing to undo", now)
-
-    def _undo_task(self, r: S.OrderRun, task: S.TaskRun, depends_on: list) -> S.TaskRun:
-        d = self._definition(task)
-        system = d.compensate.target.split(".", 1)[0] if d.compensate.kind == "operation" else None
-        undo = S.TaskRun(
-            f"{task.id}:undo{task.generation if task.generation > 1 else ''}",
-            f"undo {task.name}",
-            "compensation",
-            task.product,
-            task.action,
-            task.line,
-            depends_on,
-            key=K.undo_key(r.id, task.id, task.generation),
-            system=system,
-            undoes=task.id,
-        )
-        r.tasks[undo.id] = undo
-        return undo
-
-    # ---- amendments ------------------------------------------------------------------------------------
-
-    def _amend(self, step: Step, event: Amend, now: int) -> None:
-        r = step.run
-        if r.cancelling:
-            raise Rejection(f"order {r.id} is being cancelled: it takes no revision")
-        if event.revision <= r.revision or (r.pending is not None and event.revision <= r.pending["revision"]):
-            raise Rejection(f"revision {event.revision} of order {r.id} is not newer than revision {max(r.revision, (r.pending or {}).get('revision', 0))}")
-        touched = _touched_bundles(r, event.plan)
-        self._ponr(r, touched, event.force, f"revision {event.revision} touches a bundle that")
-        if r.pending is not None:
-            self._record(step, "order", None, None, f"revision {event.revision} replaces revision {r.pending['revision']}, which was not applied yet", now)
-        r.pending = {"revision": event.revision, "plan": event.plan, "by": event.by, "force": event.force}
-        r.frozen = True
-        what = ", ".join(f"bundle {b}" if b else "the order scope" for b in sorted(touched, key=lambda b: b or "")) or "no bundle"
-        self._record(step, "order", None, None, f"revision {event.revision} received from {event.by} (touches {what}): frozen, running tasks finish, nothing new starts", now)
-
-    def _merge(self, step: Step, now: int) -> None:
-        """Apply the pending revision, line by line and task by task.
-
-        - a task the revision adds: pending; one it no longer has: dropped when
-          not completed, undone when completed with a compensation;
-        - not started: the revision's version;
-        - started, not finished (a manual task waiting for a person, a wait, a
-          call failed or on hold): kept as it is when the revision changes
-          nothing it started from (`_unchanged`), else replaced: it starts over;
-        - completed, inputs unchanged: kept, with its outputs and what it set;
-        - completed, inputs changed: done again, after being undone when it
-          has a compensation. So is a completed task downstream of one done
-          again that reads what that one gives (its outputs, or what it sets
-          on the line); and a task done again waits for those upstream of it.
-        Runs a revision superseded (`TASK@N`) and their undo stay as they are."""
-        r = step.run
-        pending = r.pending
-        n = pending["revision"]
-        plan = S.decode_value(pending["plan"])
-        old_tasks = r.tasks
-        old_lines = r.lines
-        items = [S.ItemRecord(**i) for i in plan["items"]]
-        # Lines: the revision's values; what fulfillment set (attributes the revision leaves empty) is kept.
-        lines = {}
-        for line_id, data in plan["lines"].items():
-            line = S.LineRun(**data)
-            before = old_lines.get(line_id)
-            if before is not None:
-                for k, v in before.values.items():
-                    if line.values.get(k) is None and v is not None:
-                        line.values[k] = v
-            lines[line_id] = line
-        tasks: dict = {}
-        redo: dict = {}  # task id -> the completed run it replaces
-        started: dict = {}  # task id -> the run that started and did not finish (kept or replaced, below)
-        for data in plan["tasks"]:
-            new = S.TaskRun(**data)
-            old = old_tasks.get(new.id)
-            if old is None:
-                new.key = K.call_key(r.id, new.id)
-                tasks[new.id] = new
-                self._record(step, new.id, None, S.PENDING, f"added by revision {n}", now)
-                continue
-            new.generation, new.key = old.generation, old.key
-            if old.status == S.COMPLETED:
-                tasks[new.id] = old  # kept, unless its inputs changed (below)
-                old.depends_on = new.depends_on
-                if self._inputs_changed(r, old, new, lines):
-                    redo[new.id] = old
-            elif old.status == S.SKIPPED:
-                tasks[new.id] = old  # skipped stays skipped (an operator's word, or its condition)
-                old.depends_on = new.depends_on
-            else:  # not completed: the revision's version, unless it started and is kept (below)
-                tasks[new.id] = new
-                if old.status != S.PENDING:
-                    started[new.id] = old
-        # Downstream of a task done again, what reads what it gives is done again too.
-        changed = True
-        while changed:
-            changed = False
-            for tid, task in tasks.items():
-                if tid in redo or task.status != S.COMPLETED or task.type not in CALLING:
-                    continue
-                reads = self._reads(task)
-                for up in redo:
-                    if up in _ancestors(tasks, tid) and tasks[up].line == task.line and (up.split(":")[-1] in reads["outputs"] or reads["attrs"] & self._writes(tasks[up])):
-                        redo[tid] = task
-                        changed = True
-                        break
-        undone: list = []
-        for tid, old in redo.items():
-            d = self._definition(old)
-            new = S.TaskRun(old.id, old.name, old.type, old.product, old.action, old.line, list(old.depends_on), queue=old.queue, system=old.system)
-            new.generation = old.generation + 1
-            new.key = K.call_key(r.id, tid, new.generation)
-            tasks[tid] = new
-            if d.compensate is not None:
-                undone.append(old)
-                self._record(step, tid, S.COMPLETED, S.PENDING, f"revision {n} changes its inputs: undone, then done again", now)
-            else:
-                self._record(step, tid, S.COMPLETED, S.PENDING, f"revision {n} changes its inputs: done again", now)
-        for tid in redo:  # a task done again waits for those done again upstream of it
-            for up in redo:
-                if up != tid and up in _ancestors(tasks, tid) and up not in tasks[tid].depends_on:
-                    tasks[tid].depends_on.append(up)
-        before = (old_lines, old_tasks, self._order_view(r))
-        after = (lines, tasks, self._order_view(r, items))
-        for tid, old in started.items():
-            if self._unchanged(old, tasks[tid], before, after):
-                old.depends_on = tasks[tid].depends_on
-                tasks[tid] = old  # its state, due time, attempts and key stay: nothing happens to it
-            else:
-                self._record(step, tid, old.status, S.PENDING, f"replaced by revision {n}", now)
-        for old in old_tasks.values():
-            if old.id in tasks:
-                continue
-            if old.type == "compensation" or "@" in old.id:
-                tasks[old.id] = old  # an earlier undo, and the run it undoes
-                continue
-            if old.status == S.COMPLETED and self._definition(old).compensate is not None:
-                undone.append(old)
-                self._record(step, old.id, None, None, f"removed by revision {n}: undone", now)
-                if old.line not in lines:  # its line is gone: kept, to undo the task (it installs nothing)
-                    gone = old_lines[old.line]
-                    gone.action = "delete"
-                    lines[old.line] = gone
-            elif old.status == S.COMPLETED:
-                self._record(step, old.id, None, None, f"removed by revision {n}: nothing to undo, kept as done", now)
-            else:
-                self._record(step, old.id, old.status, S.CANCELLED, f"dropped by revision {n}", now)
-        r.lines = lines
-        r.items = items
-        # Undo, the last completed first; a task done again waits for its undo.
-        undone.sort(key=lambda t: (-(t.done_seq or 0), t.id))
-        r.tasks = tasks
-        previous = None
-        for old in undone:
-            undo = self._undo_task(r, old, [previous] if previous else [])
-            if old.id in tasks and tasks[old.id] is not old:  # done again: the completed run is kept beside it, for its undo
-                kept = old.id + f"@{old.generation}"
-                tasks[old.id].depends_on.append(undo.id)
-                old.id = kept
-                r.tasks[kept] = old
-                undo.undoes = kept
-            else:
-                r.tasks[old.id] = old
-            previous = undo.id
-            self._record(step, undo.id, None, S.PENDING, f"to undo {undo.undoes} ({self._definition(old).compensate.target}), for revision {n}", now)
-        r.revision = n
-        r.pending = None
-        r.frozen = False
-        self._record(step, "order", None, None, f"revision {n} applied: the order resumes on the merged plan", now)
-
-    def _reads(self, task: S.TaskRun) -> dict:
-        """What a task's call arguments read: line attributes, and task outputs (by task name)."""
-        d = self._definition(task)
-        args = [e for _, e in d.call.args] if d.call is not None else []
-        return {"attrs": set().union(*(E.reads(e, "attr") for e in args)) if args else set(), "outputs": set().union(*(E.reads(e, "output") for e in args)) if args else set()}
-
-    def _writes(self, task: S.TaskRun) -> set:
-        return {attr for attr, _ in self._definition(task).sets}
-
-    def _unchanged(self, old: S.TaskRun, new: S.TaskRun, before: tuple, after: tuple) -> bool:
-        """Did a revision leave a started task as it started? The same definition
-        and dependencies; nothing upstream of it added, replaced or done again
-        (every task it waits for, directly or not, is kept as it completed or was
-        skipped); and what it read when it started reads the same: its
-        condition, its call's arguments, the time it waits until, evaluated
-        on the order before the revision (`before`: lines, tasks, order) and
-        after it (`after`)."""
-        same = ("name", "type", "product", "action", "line", "queue", "system")
-        if any(getattr(old, f) != getattr(new, f) for f in same) or set(old.depends_on) != set(new.depends_on):
-            return False
-        old_tasks, tasks = before[1], after[1]
-        if any(tasks[up] is not old_tasks.get(up) or tasks[up].status not in S.DONE for up in _ancestors(tasks, new.id)):
-            return False
-        return self._start_reads(old, *before) == self._start_reads(new, *after)
-
-    def _start_reads(self, task: S.TaskRun, lines: dict, tasks: dict, order: dict) -> Optional[list]:
-        """What starting a task evaluates (a fault is a value too)."""
-        line = lines.get(task.line)
-        if line is None:
-            return None
-        d = self._definition(task)
-        outputs = _line_outputs(tasks, task.line)
-        out = []
-        for fn, used in ((self.rules.task_when, d.when is not None), (self.rules.task_args, d.call is not None), (self.rules.wait_until, d.wait_until is not None)):
-            try:
-                out.append(fn(task.product, task.action, task.name, line.values, outputs, order, line.previous) if used else None)
-            except EvaluationError as exc:
-                out.append(("cannot evaluate", exc.element, exc.message))
-        return out
-
-    def _inputs_changed(self, r: S.OrderRun, old: S.TaskRun, new: S.TaskRun, lines: dict) -> bool:
-        """Would the task be called differently now? (Tasks that make no calls: no.)"""
-        if old.type not in CALLING or old.args is None:
-            return False
-        line = lines.get(new.line)
-        if line is None:
-            return True
-        outputs = self._outputs(r, new.line)
-        try:
-            args = self.rules.task_args(new.product, new.action, new.name, line.values, outputs, self._order_view(r), line.previous)
-        except EvaluationError:
-            return True
-        return args != old.args
 
     # ---- what an order waits for -----------------------------------------------------------------------
 
@@ -1023,6 +505,19 @@ class Engine:
             return f"on hold: system {task.system} is offline"
         return None
 
-    def next_timer(self, run: S.OrderRun) -> Optional[int]:
-        due = [t.wake_at for t in run.tasks.values() if t.wake_at is not None]
-        return min(due) if due else None
+
+Engine._HANDLERS = {
+    CallSucceeded: Engine._on_call_succeeded,
+    CallAccepted: Engine._on_call_accepted,
+    CallFailed: Engine._on_call_failed,
+    CallbackReceived: Engine._on_callback,
+    ManualCompleted: Engine._on_manual_completed,
+    TimePassed: Engine._on_time_passed,
+    CancelRequested: Engine._cancel,
+    Amend: Engine._amend,
+    OperatorRetry: Engine._on_operator_retry,
+    OperatorSkip: Engine._on_operator_skip,
+    OrderResume: Engine._on_order_resume,
+    SystemOffline: Engine._on_system_offline,
+    SystemOnline: Engine._on_system_online,
+}

@@ -13,7 +13,7 @@ from typing import Optional
 
 import attrs
 
-from om_dsl.planning.values import decode_value, encode_value  # noqa: F401 (re-exported: the state's JSON form)
+from om_dsl.values import decode_value, encode_value  # noqa: F401 (S.encode_value is used across the engine)
 
 # Item states.
 PENDING, READY, RUNNING, COMPLETED, FAILED, FATALLY_FAILED, ON_HOLD, SKIPPED, CANCELLED = (

@@ -22,6 +22,7 @@ from typing import Optional
 import attrs
 
 from om_dsl.planning import keys
+from om_dsl.values import decode_value, encode_value
 
 
 @attrs.frozen
@@ -98,7 +99,6 @@ def record_order(state: dict, run, now: int) -> None:
     assets of its items are created, updated or ended; inventory lines
     likewise, by their stable key. Every entry it touches gets the order's
     id and `now`."""
-    from om_dsl.planning.values import encode_value
 
     assets, inventory = state["assets"], state["inventory"]
     customer = run.fields.get("customer_account")
@@ -140,7 +140,6 @@ def record_order(state: dict, run, now: int) -> None:
 
 
 def from_state(state: dict) -> InstalledBase:
-    from om_dsl.planning.values import decode_value
 
     assets = [Asset(a["id"], a["customer"], a["product"], decode_value(a["attributes"]), a["parent"], a["status"]) for a in state["assets"].values()]
     lines = [InstalledLine(k, v["product"], decode_value(v["attributes"]), v["source_asset"], v["rule"], v["customer"], v["status"]) for k, v in state["inventory"].items()]

@@ -10,6 +10,8 @@ from typing import Optional
 
 import attrs
 
+from om_dsl.rules.errors import EvaluationError  # noqa: F401 (planning reports it as a problem)
+
 
 def show_value(value) -> str:
     """A runtime value as a rejection message shows it."""
@@ -129,15 +131,3 @@ class Rejected(Exception):
     def __init__(self, problems: list[Problem]):
         super().__init__("; ".join(p.render() for p in problems))
         self.problems = problems
-
-
-class EvaluationError(Exception):
-    """A rule's expression had no value for this order (division by zero...).
-
-    `element` is the plan model id of the rule, `source` its file:line."""
-
-    def __init__(self, element: str, source: Optional[str], message: str):
-        super().__init__(f"{element} ({source or 'unknown source'}): {message}")
-        self.element = element
-        self.source = source
-        self.message = message

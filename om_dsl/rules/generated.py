@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from om_dsl.model.canonical import SchemaError, loads
-from om_dsl.planning.order import EvaluationError
 from om_dsl.rules import ops
+from om_dsl.rules.errors import EvaluationError
 
 MODULES = ("validation", "enrichment", "decomposition", "plans")
 
@@ -261,7 +261,9 @@ class GeneratedRules:
 
 
 def sha_of(rules) -> str:
-    """The sha256 of a catalog version's plan.json: the version an order runs on."""
+    """A catalog's identity: the sha256 of its plan.json (the rules of a compiled
+    catalog or of the interpreter alike); both drivers key catalog versions by it."""
+
     from om_dsl.model.canonical import plan_json
 
     text = getattr(rules, "plan_text", None) or plan_json(rules.catalog)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog, ids
-from om_dsl.planning.order import EvaluationError
 from om_dsl.rules import ops
+from om_dsl.rules.errors import EvaluationError
 
 
 class Env:

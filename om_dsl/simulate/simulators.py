@@ -30,8 +30,8 @@ import threading
 import time
 from typing import NamedTuple, Optional
 
-from om_dsl.planning.values import encode_value
 from om_dsl.systems.adapters import CallResult
+from om_dsl.values import encode_value
 
 SCHEMA = ["""
 CREATE TABLE IF NOT EXISTS effects (

@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from om_dsl.engine import commands as Cmd
-from om_dsl.systems import executor
+from om_dsl.engine import executor
 
 CALL = "om.call"
 NOTIFY = "om.notify"

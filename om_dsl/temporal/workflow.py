@@ -23,9 +23,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import commands as Cmd
     from om_dsl.engine import core as C
+    from om_dsl.engine import executor
     from om_dsl.engine import state as S
     from om_dsl.engine.view import revision_state, task_entries
-    from om_dsl.systems import executor
     from om_dsl.systems.adapters import CallResult
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
     from om_dsl.temporal.catalogs import engine_for

@@ -1,6 +1,9 @@
-"""Runtime values (decimals, dates, and lists and maps of them) as JSON and
-back: `{"$decimal": "12.50"}`, `{"$date": "2026-11-27"}`. The engine's state,
-the installed base and the simulators store values in this form."""
+"""Attribute values as JSON: decimals and dates tagged so they come back as themselves.
+
+Neutral ground: the planning stage (installed base), the engine state, the
+simulators and the stores all write values this way, and none of them should
+import another stage just for this.
+"""
 
 from __future__ import annotations
 
