@@ -296,10 +296,12 @@ def plan(source: str, order: str, fmt: str, catalog: str | None, db_path: str | 
         sys.exit(1)
     if fmt == "json":
         click.echo(report.to_json(report.planned_data(planned)), nl=False)
-    elif fmt == "dot":
-        click.echo(report.to_dot(planned), nl=False)
-    elif fmt == "mermaid":
-        click.echo(report.to_mermaid(planned), nl=False)
+    elif fmt in ("dot", "mermaid"):
+        # one renderer of a planned order: the same drawing as `om graph SOURCE ORDER`
+        from om_dsl import graph as G
+
+        g = G.order_graph(planned)
+        click.echo(G.to_dot(g) if fmt == "dot" else G.to_mermaid(g), nl=False)
     else:
         click.echo(report.to_text(planned), nl=False)
 

@@ -7,7 +7,6 @@ Every form is deterministic: the same order and catalog give the same bytes.
 from __future__ import annotations
 
 import datetime
-import json
 from decimal import Decimal
 
 from om_dsl.model.canonical import dumps
@@ -172,56 +171,3 @@ def rejection_text(r: Rejected, order_id: str | None = None) -> str:
     lines = [f"{head}: {len(r.problems)} problem{'s' if len(r.problems) != 1 else ''}"]
     lines += [f"  - {p.render()}" for p in r.problems]
     return "\n".join(lines) + "\n"
-
-
-# ---- graphs --------------------------------------------------------------------------------
-
-
-def _dot_id(s: str) -> str:
-    return json.dumps(s)
-
-
-def _lines_with_tasks(p: PlannedOrder):
-    """(position, line, its planned items) for each line that has tasks, in line order."""
-    by_line: dict[str, list] = {}
-    for it in p.plan.items:
-        by_line.setdefault(it.line, []).append(it)
-    return [(n, line, by_line[line.id]) for n, line in enumerate(p.lines) if line.id in by_line]
-
-
-def to_dot(p: PlannedOrder) -> str:
-    out = [f"digraph {_dot_id(p.order.id)} {{", "  rankdir=LR;", "  node [shape=box, fontname=\"Helvetica\"];"]
-    for n, line, items in _lines_with_tasks(p):
-        out.append(f"  subgraph cluster_{n} {{")
-        out.append(f"    label={_dot_id(f'{line.id} {line.product} ({line.action})')};")
-        for it in items:
-            shape = {"manual": "box, style=rounded", "milestone": "diamond", "wait": "ellipse"}.get(it.type, "box")
-            label = f"{it.name}\\n{it.target}" if it.target else it.name
-            extra = ", color=red, penwidth=2" if it.point_of_no_return else ""
-            out.append(f"    {_dot_id(it.id)} [label=\"{label}\", shape={shape}{extra}];")
-        out.append("  }")
-    for it in p.plan.items:
-        for on in it.depends_on:
-            out.append(f"  {_dot_id(on)} -> {_dot_id(it.id)};")
-    out.append("}")
-    return "\n".join(out) + "\n"
-
-
-def to_mermaid(p: PlannedOrder) -> str:
-    ids = {it.id: f"t{n}" for n, it in enumerate(p.plan.items)}
-    out = ["flowchart LR"]
-    for n, line, items in _lines_with_tasks(p):
-        out.append(f"  subgraph l{n}[\"{line.id} {line.product} ({line.action})\"]")
-        for it in items:
-            label = f"{it.name}<br/>{it.target}" if it.target else it.name
-            open_, close = {"manual": ("([", "])"), "milestone": ("{{", "}}"), "wait": ("((", "))")}.get(it.type, ("[", "]"))
-            out.append(f"    {ids[it.id]}{open_}\"{label}\"{close}")
-        out.append("  end")
-    for it in p.plan.items:
-        for on in it.depends_on:
-            out.append(f"  {ids[on]} --> {ids[it.id]}")
-    ponr = [ids[it.id] for it in p.plan.items if it.point_of_no_return]
-    if ponr:
-        out.append("  classDef ponr stroke:#c00,stroke-width:3px")
-        out.append(f"  class {','.join(ponr)} ponr")
-    return "\n".join(out) + "\n"
