@@ -1,4 +1,9 @@
-"""Attribute values as JSON: decimals and dates tagged so they come back as themselves.
+"""Runtime values, as JSON and as messages show them.
+
+As JSON: decimals and dates tagged so they come back as themselves. As a
+message shows them (`show_value`): a spec's constant in a diagnostic, an
+order's value in a rejection, spelled as the .om language writes it (strings
+quoted, with `\\"`, `\\\\`, `\\n`, `\\t`).
 
 Neutral ground: the planning stage (installed base), the engine state, the
 simulators and the stores all write values this way, and none of them should
@@ -8,6 +13,7 @@ import another stage just for this.
 from __future__ import annotations
 
 import datetime
+import json
 from decimal import Decimal
 
 
@@ -33,3 +39,15 @@ def decode_value(v):
     if isinstance(v, list):
         return [decode_value(x) for x in v]
     return v
+
+
+def show_value(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return str(value)

@@ -96,3 +96,12 @@ def test_a_byte_order_mark_is_not_an_error(write_spec):
     path = write_spec('catalog c version "1"\n')
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert check_paths([str(path.name)]).diagnostics == []
+
+
+def test_allowed_values_are_shown_as_written_even_with_quotes():
+    # the checker had its own show_value that did not escape: `"a"b"`, not a string one could write
+    spec = BASE.replace("attr address: string required }", 'attr address: string required  attr tier: string in {"a\\"b", "c"} = "c" }', 1)
+    spec = spec.replace("{ down = speed  address = address }", '{ down = speed  address = address  port = map tier { "zz" -> "p1", "c" -> "p2" } }')
+    result = check_texts({"c.om": spec})
+    e302 = [d for d in result.diagnostics if d.code == "E302"]
+    assert len(e302) == 1 and e302[0].help == ('`tier` is one of "a\\"b", "c"',)

@@ -15,6 +15,7 @@ from om_dsl.check.scope import CatalogScope
 from om_dsl.check.suggest import did_you_mean, unknown_product
 from om_dsl.diagnostics.diagnostic import Diagnostic, error, warning
 from om_dsl.syntax import ast
+from om_dsl.values import show_value
 
 # Order-level fields an expression can read as `order.FIELD` (TMF622 productOrder).
 ORDER_FIELDS = {
@@ -605,15 +606,6 @@ def task_outputs(scope: CatalogScope, item: ast.PlanItem) -> dict[str, object] |
     if item.kind == "auto":
         return {p.name.value: T.named(p.type.value) for p in item.outputs}
     return {}
-
-
-def show_value(value) -> str:
-    """A constant as it is written in a spec."""
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 

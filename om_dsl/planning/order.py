@@ -3,28 +3,13 @@ the order's fields, fulfillment lines, and the problems that reject it."""
 
 from __future__ import annotations
 
-import datetime
-import json
 import re
 from typing import Optional
 
 import attrs
 
 from om_dsl.rules.errors import EvaluationError  # noqa: F401 (planning reports it as a problem)
-
-
-def show_value(value) -> str:
-    """A runtime value as a rejection message shows it."""
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return str(value)
-
+from om_dsl.values import show_value  # noqa: F401  (a rejection shows values as a diagnostic does)
 
 # TMF622 item actions.
 ACTIONS = ("add", "modify", "delete", "noChange")
