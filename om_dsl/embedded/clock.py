@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime
 import time
 
+from om_dsl.engine.instants import show_instant  # noqa: F401  (the clock's readers show instants with it)
+
 
 def parse_instant(text: str) -> int:
     """`2026-12-01` or `2026-12-01T09:00:00Z` -> ms since the epoch (UTC)."""
@@ -17,10 +19,6 @@ def parse_instant(text: str) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=datetime.timezone.utc)
     return int(value.timestamp() * 1000)
-
-
-def show_instant(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SystemClock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 
 from om_dsl.engine import state as S
+from om_dsl.engine.instants import show_instant as _at  # noqa: F401 (the engine modules' name for it)
 
 DAY_MS = 86_400_000
 CALLING = ("callout", "auto", "compensation")  # the task types that make calls
@@ -32,10 +33,6 @@ def _line_outputs(tasks: dict, line: str) -> dict:
 def _busy(run: S.OrderRun) -> bool:
     """A call is in flight (it must finish before an amendment or the undoing)."""
     return any(t.status == S.RUNNING and t.type != "wait" for t in run.tasks.values())
-
-
-def _at(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def epoch_ms(day: datetime.date) -> int:

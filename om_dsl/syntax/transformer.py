@@ -7,18 +7,10 @@ from decimal import Decimal
 from lark import Token, Transformer, v_args
 
 from om_dsl.diagnostics.diagnostic import error
+from om_dsl.durations import UNITS_MS, parse_duration
 from om_dsl.limits import MAX_DIGITS, MAX_DURATION_MS
 from om_dsl.span import Span
 from om_dsl.syntax import ast
-
-_DURATION_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
-def duration_ms(text: str) -> int:
-    for unit in ("ms", "s", "m", "h", "d", "w"):
-        if text.endswith(unit) and text[: -len(unit)].isdigit():
-            return int(text[: -len(unit)]) * _DURATION_UNITS_MS[unit]
-    raise ValueError(f"not a duration: {text!r}")
 
 
 def unquote(text: str) -> str:
@@ -92,14 +84,14 @@ class SpanTransformer(Transformer):
         count = text.rstrip("mshdw")
         if not self.digits_ok(tok, count):
             return 0
-        ms = duration_ms(text)
+        ms = parse_duration(text)
         if ms > MAX_DURATION_MS:
             self.diagnostics.append(
                 error(
                     "E007",
                     f"the duration {text} is longer than a century",
                     self.tspan(tok),
-                    f"at most {MAX_DURATION_MS // _DURATION_UNITS_MS['d']}d",
+                    f"at most {MAX_DURATION_MS // UNITS_MS['d']}d",
                     help="no due time, wait, timeout or retry of an order may span more than a century",
                 )
             )

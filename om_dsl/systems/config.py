@@ -41,11 +41,12 @@ from typing import Optional
 
 import attrs
 
+from om_dsl.durations import parse_duration
+
 ADAPTERS = ("simulated", "http", "python")
 DEFAULT_PATH = "om.toml"
 CONFIG_ENV = "OM_CONFIG"
-_DURATION = re.compile(r"(\d+)(ms|s|m|h|d)\Z")
-_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+_DURATION_UNITS = ("ms", "s", "m", "h", "d")  # no weeks in om.toml: timeouts and backoffs are short
 
 
 class ConfigError(Exception):
@@ -132,10 +133,13 @@ class _Reader:
         return value
 
     def duration(self, value, key: str) -> int:
-        m = _DURATION.match(value) if isinstance(value, str) else None
-        if not m or int(m.group(1)) == 0:
+        try:
+            ms = parse_duration(value, _DURATION_UNITS) if isinstance(value, str) else 0
+        except ValueError:
+            ms = 0
+        if ms == 0:
             self.fail(key, f"{value!r} is not a duration (such as 500ms, 10s, 5m, 1h)")
-        return int(m.group(1)) * _UNITS[m.group(2)]
+        return ms
 
     def url(self, value, key: str) -> str:
         from om_dsl.systems.http import check_url

@@ -25,15 +25,12 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import core as C
     from om_dsl.engine import executor
     from om_dsl.engine import state as S
+    from om_dsl.engine.instants import show_instant
     from om_dsl.engine.view import revision_state, task_entries
     from om_dsl.systems.adapters import CallResult
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
-
-
-def _instant(ms: int) -> str:
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @workflow.defn(name="Order")
@@ -277,12 +274,12 @@ class OrderWorkflow:
         r = self.run_state
         out = {
             "id": r.id, "status": r.status, "customer": r.fields.get("customer_account"), "external_id": r.external_id,
-            "created_at": _instant(r.created_at), "updated_at": _instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
+            "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
             "tasks": S.encode_value(task_entries(self.engine, r)),
         }
         if self.revisions:
             out["revisions"] = [
-                {"revision": v["revision"], "status": revision_state(r, v["revision"], v["status"]), **({"reason": v["why"]} if v["why"] else {}), "by": v["by"], "received_at": _instant(v["at"])}
+                {"revision": v["revision"], "status": revision_state(r, v["revision"], v["status"]), **({"reason": v["why"]} if v["why"] else {}), "by": v["by"], "received_at": show_instant(v["at"])}
                 for v in self.revisions
             ]
         return out
