@@ -26,12 +26,11 @@ from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
 from om_dsl.engine import executor
 from om_dsl.engine import state as S
-from om_dsl.model.canonical import loads
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.rules.generated import sha_of
-from om_dsl.rules.interpreter import Interpreter
+from om_dsl.rules.versions import RulesByVersion
 
 
 class RunnerBusy(Exception):
@@ -74,19 +73,22 @@ class Catalogs:
         self.store = store
         self.current = current
         self.remembered = False
-        self._cache: dict[str, tuple] = {}
+        self._versions = RulesByVersion()
         if current is not None:
             self.current_sha = sha_of(current)
-            self._cache[self.current_sha] = (current.catalog, current)
+            self._versions.register(self.current_sha, current)
 
     def rules(self, sha: str):
-        if sha not in self._cache:
+        """(catalog, rules) of version `sha`."""
+
+        def stored():
             row = self.store.catalog_version(sha)
-            if row is None:
-                raise KeyError(f"catalog version {sha[:12]} is not in the store")
-            catalog = loads(row["plan_json"], row["sources_json"])
-            self._cache[sha] = (catalog, Interpreter(catalog))
-        return self._cache[sha]
+            return None if row is None else (row["plan_json"], row["sources_json"])
+
+        rules = self._versions.rules(sha, stored)
+        if rules is None:
+            raise KeyError(f"catalog version {sha[:12]} is not in the store")
+        return rules.catalog, rules
 
     def engine(self, sha: str) -> C.Engine:
         catalog, rules = self.rules(sha)

@@ -10,14 +10,11 @@ workflow: it keeps the run it is working on while it handles an event.
 from __future__ import annotations
 
 import hashlib
-import threading
 
 from om_dsl.engine.core import Engine
-from om_dsl.model.canonical import loads
-from om_dsl.rules.interpreter import Interpreter
+from om_dsl.rules.versions import RulesByVersion
 
-_RULES: dict = {}
-_LOCK = threading.Lock()
+_VERSIONS = RulesByVersion()
 
 
 class CatalogMismatch(Exception):
@@ -26,15 +23,15 @@ class CatalogMismatch(Exception):
 
 def register(rules, sha: str) -> None:
     """Serve version `sha` with these rules (generated modules, say)."""
-    with _LOCK:
-        _RULES[sha] = rules
+    _VERSIONS.register(sha, rules)
 
 
 def engine_for(sha: str, plan_text: str, sources_text: str | None = None) -> Engine:
-    with _LOCK:
-        rules = _RULES.get(sha)
-        if rules is None:
-            if hashlib.sha256(plan_text.encode("utf-8")).hexdigest() != sha:
-                raise CatalogMismatch(f"the plan given is not catalog version {sha[:12]}")
-            rules = _RULES[sha] = Interpreter(loads(plan_text, sources_text))
+
+    def given():
+        if hashlib.sha256(plan_text.encode("utf-8")).hexdigest() != sha:
+            raise CatalogMismatch(f"the plan given is not catalog version {sha[:12]}")
+        return plan_text, sources_text
+
+    rules = _VERSIONS.rules(sha, given)
     return Engine(rules.catalog, rules)
