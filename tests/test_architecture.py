@@ -16,13 +16,12 @@ PACKAGE = ROOT / "om_dsl"
 DOC = ROOT / "docs" / "architecture.md"
 
 # Modules any stage may import: they import no stage themselves.
-SHARED = {"om_dsl", "span", "limits", "suggest", "values", "durations"}
+SHARED = {"om_dsl", "span", "limits", "suggest", "values", "durations", "table"}
 
 # Backward edges that exist today, by module, each with its reason in
 # docs/architecture.md. The list only shrinks: an entry that no longer holds fails.
 KNOWN_EXCEPTIONS = {
     ("om_dsl.systems.receiver", "om_dsl.embedded.store"),  # callbacks are written into the embedded store
-    ("om_dsl.scaffold", "om_dsl.cli.table"),  # `om init` prints a table
 }
 
 # Third-party packages only some stages may import.

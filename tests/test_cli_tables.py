@@ -9,7 +9,7 @@ import shutil
 from click.testing import CliRunner
 
 from om_dsl.cli import main
-from om_dsl.cli.table import table
+from om_dsl.table import table
 
 from support import ROOT
 

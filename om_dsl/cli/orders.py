@@ -15,7 +15,7 @@ import click
 
 from om_dsl.cli import _load_rules, checked, engines, main, say, unknown
 from om_dsl.cli.engines import engine_options
-from om_dsl.cli.table import table
+from om_dsl.table import table
 
 
 def _db_option(f):

@@ -71,7 +71,7 @@ LAYOUT = [
 def render(name: str) -> dict[str, str]:
     """The files of a new project called `name`: relative path -> text."""
     from om_dsl import __version__
-    from om_dsl.cli.table import table
+    from om_dsl.table import table
 
     check_name(name)
     layout = "\n".join(table([(path.format(name=name), what) for path, what in LAYOUT], gap="    "))
