@@ -3,11 +3,11 @@ the order's fields, fulfillment lines, and the problems that reject it."""
 
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 import attrs
 
+from om_dsl.limits import shown
 from om_dsl.rules.errors import EvaluationError  # noqa: F401 (planning reports it as a problem)
 from om_dsl.values import show_value  # noqa: F401  (a rejection shows values as a diagnostic does)
 
@@ -99,15 +99,7 @@ class Problem:
     def render(self) -> str:
         where = f"order item {self.item} ({self.product})" if self.item and self.product else (f"order item {self.item}" if self.item else "the order")
         at = f" [at {self.path}]" if self.path else ""
-        return _one_line(f"{where}: {self.message} (rule: {self.rule}){at}")
-
-
-# Control characters of an order (a product code or attribute name in a message) must not start lines of their own.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def _one_line(text: str) -> str:
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+        return shown(f"{where}: {self.message} (rule: {self.rule}){at}")  # an order's text cannot start lines of its own
 
 
 class Rejected(Exception):
