@@ -186,19 +186,17 @@ def check_id(value: str, what: str = "an id") -> None:
         raise InputLimit(f"{what} holds a control character")
 
 
-def read_file(path, limit: int | None = None) -> str:
-    """A regular file's UTF-8 text (newlines as `open()` reads them), at most
-    `limit` bytes (default MAX_DOCUMENT); InputLimit for anything else, OSError when it cannot be opened.
+def read_bytes(path, limit: int) -> bytes:
+    """A regular file's bytes, at most `limit`; InputLimit for anything else, OSError when it cannot be opened.
 
     A FIFO or a device is refused from its stat, before it is opened: opening
     a FIFO blocks until a writer comes, and /dev/zero never ends.
     """
-    limit = MAX_DOCUMENT if limit is None else limit
     kind = _file_kind(os.stat(path).st_mode)
     if kind:
         raise InputLimit(f"it is {kind}, not a regular file")
     # O_NONBLOCK: should a FIFO have replaced the file since the stat, the open does not wait for a writer.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(fd, "rb") as f:
         kind = _file_kind(os.fstat(f.fileno()).st_mode)
         if kind:
@@ -206,6 +204,13 @@ def read_file(path, limit: int | None = None) -> str:
         data = f.read(limit + 1)
     if len(data) > limit:
         raise InputLimit(f"it is larger than {limit} bytes, the most accepted")
+    return data
+
+
+def read_file(path, limit: int | None = None) -> str:
+    """A regular file's UTF-8 text (newlines as `open()` reads them), at most
+    `limit` bytes (default MAX_DOCUMENT); InputLimit for anything else, OSError when it cannot be opened."""
+    data = read_bytes(path, MAX_DOCUMENT if limit is None else limit)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -16,13 +16,12 @@ never a hang.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import attrs
 
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
-from om_dsl.limits import MAX_SPEC
+from om_dsl.limits import MAX_SPEC, InputLimit, read_bytes
 from om_dsl.span import Span
 from om_dsl.syntax import ast
 from om_dsl.syntax.parser import parse_source
@@ -139,25 +138,12 @@ class NotASpec(OSError):
 
 
 def read_regular(path: Path) -> bytes:
-    """The bytes of a regular file. Opened without blocking (a FIFO would wait for
-    a writer) and checked on the open file, so nothing swaps it after the check."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    """The bytes of a regular spec file of at most MAX_SPEC (limits.read_bytes:
+    a FIFO or a device is refused without waiting on it); NotASpec otherwise."""
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise NotASpec("not a regular file (a FIFO, a device or a folder)")
-        chunks, size = [], 0
-        while size <= MAX_SPEC:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_SPEC:
-            raise NotASpec(f"larger than {MAX_SPEC // (1024 * 1024)} MiB")
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        return read_bytes(path, MAX_SPEC)
+    except InputLimit as exc:
+        raise NotASpec(str(exc).removeprefix("it is ")) from None
 
 
 def _outside(shown: str, roots: list[Path]) -> Diagnostic:
