@@ -1,0 +1,2 @@
+"""TMF622 Product Ordering: the official documents (schemas/) and what om
+reads and writes in their shapes."""
