@@ -27,7 +27,7 @@ def test_amend_then_complete(tmp_path, in_repo):
     db, common = started(tmp_path)
     r = om("orders", "amend", "ORD-3000", f"{AMEND}/speed-1000.json", "--by", "csr-lena", "-q", *common)
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines()[0] == "order ORD-3000: inProgress"
+    assert r.stdout.splitlines()[0] == "order ORD-3000: inProgress (revision 2)"  # both engines say which revision is now in flight
     history = om("orders", "history", "ORD-3000", "--db", db).stdout
     assert "revision 2 received from csr-lena (touches bundle 1): frozen, running tasks finish, nothing new starts" in history
     assert "revision 2 applied: the order resumes on the merged plan" in history
