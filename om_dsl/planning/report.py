@@ -119,8 +119,9 @@ def to_text(p: PlannedOrder) -> str:
         out.append(f"customer account {o['customer_account']}")
     out.append("")
     out.append("fulfillment requests")
+    items = {i.id: i for i in p.order.items}  # one lookup per request, not a scan of every item
     for fr in p.fulfillment_requests:
-        root = next((i for i in p.order.items if i.id == fr.bundle), None)
+        root = items.get(fr.bundle)
         title = f"{fr.id}: bundle of order item {root.id} ({root.product})" if root else f"{fr.id}: order scope"
         out.append(f"  {title}")
         for n, l in enumerate(fr.lines):
