@@ -28,7 +28,10 @@ class OrderItem:
     children: list = attrs.field(factory=list)
     asset_id: Optional[str] = None  # TMF622 product.id: the installed product it changes
     enriched: list = attrs.field(factory=list)  # names of enriched attributes, in order
-    implicit: bool = False  # not in the order: an installed child of a changed item, carried along
+    implicit: bool = False  # not in the order: an installed child (or parent) of a changed item, carried along
+    unit: Optional[tuple] = None  # (n, of): one unit of an item with `quantity` of > 1
+    relies_on: list = attrs.field(factory=list)  # ids of the items whose lines this item's lines wait for (`reliesOn`)
+    request: dict = attrs.field(factory=dict)  # the item's TMF622 fields as they came (planning.request.kept)
 
     @property
     def root(self) -> "OrderItem":
@@ -48,6 +51,11 @@ class OrderItem:
 class Order:
     fields: dict  # order.FIELD -> value; every field of ORDER_FIELDS is present
     items: list  # every item, parents before children, in document order
+    # The request's TMF622 fields as they came, but the items (each keeps its
+    # own) and what om sets (planning.request.FIELDS): what the ProductOrder
+    # resource returns. Numbers are Decimals, as load_json(decimals=True) read them.
+    request: dict = attrs.field(factory=dict)
+    version: str = "v4"  # the TMF622 version the request came in (planning.request.version_of)
 
     @property
     def id(self) -> str:
