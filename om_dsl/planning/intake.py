@@ -179,8 +179,8 @@ def _preorder(roots: list[OrderItem]) -> list[OrderItem]:
 
 
 def _unit_copy(item: OrderItem, k: int, n: int, parent: OrderItem | None) -> OrderItem:
-    """Unit k of n of an item: its id `ID#k`, its subtree copied, each id suffixed alike."""
-    copy = attrs.evolve(item, id=f"{item.id}#{k}", values=dict(item.values), parent=parent, children=[], unit=(k, n) if parent is item.parent else item.unit)
+    """Unit k of n of an item: its id `ID~k`, its subtree copied, each id suffixed alike."""
+    copy = attrs.evolve(item, id=f"{item.id}~{k}", values=dict(item.values), parent=parent, children=[], unit=(k, n) if parent is item.parent else item.unit)
     copy.children = [_unit_copy(c, k, n, copy) for c in item.children]
     return copy
 
