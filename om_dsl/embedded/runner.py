@@ -26,6 +26,7 @@ from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
 from om_dsl.engine import executor
 from om_dsl.engine import state as S
+from om_dsl.engine.facts import dispatch_rank
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
@@ -103,6 +104,7 @@ class Runner:
         self.python_tasks = python_tasks
         self.clock = clock
         self.on_event = on_event or (lambda order_id, history: None)
+        self.ranks: dict = {}  # order id -> dispatch rank (its priority does not change)
 
     # ---- submitting an order ---------------------------------------------------------------------
 
@@ -178,6 +180,10 @@ class Runner:
                 self.store.assetize(db, step.run, now)
         self.on_event(order_id, step.history)
         return step
+
+    def release(self, order_id: str, by: str):
+        """A draft order (TMF622 v5 requestedInitialState: draft) starts."""
+        return self.apply(order_id, lambda now: C.OrderRelease(by, now))
 
     def complete_manual(self, order_id: str, item_id: str, data: dict, by: str):
         return self.apply(order_id, lambda now: C.ManualCompleted(item_id, data, by, now))
@@ -326,13 +332,21 @@ class Runner:
             self.apply(order_id, lambda now: C.TimePassed(now), tolerate=True)
         return bool(due)
 
+    def by_priority(self, pending: list) -> list:
+        """The outbox's commands, those of higher-priority orders first (TMF622
+        `priority`), each order's in the order its state made them."""
+        ranks = self.ranks
+        for order_id in {getattr(cmd, "order", None) for _, cmd in pending} - ranks.keys():
+            ranks[order_id] = dispatch_rank(self.store.order_priority(order_id) if order_id is not None else None)
+        return sorted(pending, key=lambda sc: (ranks[getattr(sc[1], "order", None)], sc[0]))
+
     def drive(self, max_steps: int = 1_000_000) -> None:
         """Work until nothing is left but people, callbacks and timers in the
         future. With a simulated clock, jump to the next timer and go on, but
         never while a call waits for its callback: simulated time stands
         still while something is happening elsewhere."""
         for _ in range(max_steps):
-            pending = self.store.pending_commands()
+            pending = self.by_priority(self.store.pending_commands())
             for seq, cmd in pending:
                 self.execute(seq, cmd)
             progressed = bool(pending)

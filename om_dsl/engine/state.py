@@ -34,7 +34,8 @@ DONE = (COMPLETED, SKIPPED)  # what a dependency waits for
 GREEN, YELLOW, RED = "green", "yellow", "red"
 YELLOW_SHARE = 0.75
 
-# Order states.
+# Order states. A draft (TMF622 v5 requestedInitialState) starts nothing until released.
+DRAFT = "draft"
 ASSESSING_CANCELLATION, PENDING_CANCELLATION = "assessingCancellation", "pendingCancellation"
 ACKNOWLEDGED, IN_PROGRESS, HELD, ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_CANCELLED, REJECTED = (
     "acknowledged",
@@ -124,6 +125,7 @@ class OrderRun:
     cancelling: bool = False
     compensation_planned: bool = False
     completions: int = 0
+    due_jeopardy: Optional[str] = None  # how the order is doing against its requested completion (fields["due_at"])
 
 
 # ---- JSON -----------------------------------------------------------------------------------
@@ -154,6 +156,7 @@ def from_data(d: dict) -> OrderRun:
         cancelling=d.get("cancelling", False),
         compensation_planned=d.get("compensation_planned", False),
         completions=d.get("completions", 0),
+        due_jeopardy=d.get("due_jeopardy"),
     )
 
 

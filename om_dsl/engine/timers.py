@@ -4,10 +4,12 @@ comes in the event."""
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from om_dsl.engine import state as S
 from om_dsl.engine.events import Step
+from om_dsl.engine.instants import show_instant as _at
 
 _RANK = {S.GREEN: 0, S.YELLOW: 1, S.RED: 2}
 
@@ -20,6 +22,28 @@ def _jeopardy_of(task: S.TaskRun, now: int) -> Optional[str]:
     if now >= task.started_at + S.YELLOW_SHARE * (task.due_at - task.started_at):
         return S.YELLOW
     return S.GREEN
+
+
+def _due_jeopardy(r: S.OrderRun, now: int) -> Optional[str]:
+    """How the order is doing against its requested completion (TMF622
+    requestedCompletionDate, `due_at`): as a task against its due time."""
+    due = r.fields.get("due_at")
+    if due is None or r.status in S.FINAL or r.status == S.DRAFT:
+        return None
+    if now >= due:
+        return S.RED
+    if now >= r.created_at + S.YELLOW_SHARE * (due - r.created_at):
+        return S.YELLOW
+    return S.GREEN
+
+
+def _due_wake_at(r: S.OrderRun) -> Optional[int]:
+    due = r.fields.get("due_at")
+    if r.due_jeopardy == S.GREEN:
+        return math.ceil(r.created_at + S.YELLOW_SHARE * (due - r.created_at))  # not before it turns yellow
+    if r.due_jeopardy == S.YELLOW:
+        return due
+    return None
 
 
 def _wake_at(task: S.TaskRun) -> Optional[int]:
@@ -61,6 +85,13 @@ class Timing:
                 task.jeopardy = level
             if level is not None and _RANK[level] > _RANK.get(worst, -1):
                 worst = level
+        level = _due_jeopardy(r, now)
+        if level != r.due_jeopardy:
+            if level in (S.YELLOW, S.RED):
+                self._record(step, "order", None, None, f"due date jeopardy {r.due_jeopardy or S.GREEN} -> {level} (requested completion {_at(r.fields['due_at'])})", now)
+            r.due_jeopardy = level
+        if level is not None and _RANK[level] > _RANK.get(worst, -1):
+            worst = level
         if worst != r.jeopardy:
             old = r.jeopardy
             r.jeopardy = worst
@@ -71,8 +102,13 @@ class Timing:
 
     def _set_wake_times(self, r: S.OrderRun) -> None:
         """Each task's next wake-up, kept in the state so that a driver can set its timer (`next_timer`)."""
+        due = _due_wake_at(r)
         for task in r.tasks.values():
             task.wake_at = _wake_at(task)
+            # The order's due date wakes it too: through its open tasks, whose
+            # wake times are what drivers keep (an order not done has one).
+            if due is not None and task.status not in S.DONE and task.status != S.CANCELLED:
+                task.wake_at = due if task.wake_at is None else min(task.wake_at, due)
 
     def next_timer(self, run: S.OrderRun) -> Optional[int]:
         due = [t.wake_at for t in run.tasks.values() if t.wake_at is not None]
