@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -453,3 +454,12 @@ def test_no_field_is_dropped_but_those_om_sets(plan):
     for item in planned.order.items:
         raw = next(i for i in doc["productOrderItem"] if i["id"] == item.id)
         assert item.request == {k: v for k, v in raw.items() if k not in ("state", "productOrderItem")}
+
+
+def test_the_docs_table_says_what_the_code_does():
+    """docs/tmf622.md lists every field of planning.request.FIELDS, with what om does with it."""
+    text = (ROOT / "docs" / "tmf622.md").read_text(encoding="utf-8")
+    order_table, item_table = text.split("The order:", 1)[1].split("Each order item:", 1)
+    for scope, table in (("order", order_table), ("item", item_table.split("\n\n", 2)[1])):
+        rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([^`]+)` \|[^|]*\|[^|]*\| (\w+)", table, re.MULTILINE)}
+        assert rows == {field: what for field, (what, _) in FIELDS[scope].items()}, scope
