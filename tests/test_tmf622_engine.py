@@ -155,3 +155,29 @@ def first_called(tmp_path, priorities: dict) -> str:
 def test_ready_work_of_a_higher_priority_order_is_dispatched_first(tmp_path):
     assert first_called(tmp_path / "a", {"ORD-LOW": "4", "ORD-HIGH": "0"}) == "ORD-HIGH"
     assert first_called(tmp_path / "b", {"ORD-LOW": "3", "ORD-HIGH": "3"}) == "ORD-LOW"  # equal: first come, first served
+
+
+def test_the_kept_request_is_in_the_order_state_of_both_engines(engine):
+    # The output side returns it: it must survive the embedded store's JSON and a Temporal start.
+    doc = json.loads((ROOT / "om_dsl" / "tmf622" / "schemas" / "ProductOrder.example.json").read_text(encoding="utf-8"))
+    for item, code in zip(doc["productOrderItem"], ("HOME_FIBER", "VOICE_LINE", "MESH_EXTENDER", "WIFI_ROUTER")):
+        item["productOffering"]["id"] = code
+        item["product"].pop("productCharacteristic", None)
+    doc["productOrderItem"][0]["product"]["productCharacteristic"] = [{"name": "address_id", "value": "A-1"}]
+    planned = engine.plan(parse_document(json.dumps(doc)))
+    request = planned.order.request
+    assert request["version"] == "v4" and request["items"]["120"]["itemPrice"][0]["price"]["dutyFreeAmount"]["value"] == 20
+    run = engine.start(planned, "sha", 0).run
+    stored = S.from_data(json.loads(json.dumps(S.to_data(run))))
+    assert stored.fields["request"] == request
+    snap = json.loads(json.dumps(C.plan_snapshot(planned, "ORD-1")))
+    assert engine.start_snapshot(snap, "ORD-1", "sha", 0).run.fields["request"] == request
+
+
+def test_a_rejected_v5_order_is_filed_under_its_external_id(tmp_path):
+    runner = make_runner(tmp_path)
+    doc = json.loads(DRAFT.read_text(encoding="utf-8"))
+    doc["productOrderItem"][2]["quantity"] = 4  # 4 mesh extenders: the catalog takes 0..3
+    order_id, status, problems = runner.submit(json.dumps(doc), "ORD-R1")
+    assert status == S.REJECTED and [p.rule for p in problems] == ["cardinality"]
+    assert runner.store.db.execute("SELECT external_id FROM orders WHERE id = 'ORD-R1'").fetchone()[0] == "Q-7781"

@@ -117,8 +117,9 @@ def test_the_v4_sample_adapted_is_accepted_and_plans(plan):
     assert [i.id for i in o.items] == ["100", "110", "120", "130"]
     assert {i.id: i.parent.id if i.parent else None for i in o.items} == {"100": None, "110": "100", "120": "100", "130": "100"}
     # Kept as they came; what om sets (state, orderDate, href...) is not taken from a request.
-    assert o.request["note"] == v4_sample()["note"] and o.request["channel"] == v4_sample()["channel"]
-    assert not {"state", "href", "orderDate", "completionDate", "expectedCompletionDate"} & set(o.request)
+    assert o.request["order"]["note"] == v4_sample()["note"] and o.request["order"]["channel"] == v4_sample()["channel"]
+    assert not {"state", "href", "orderDate", "completionDate", "expectedCompletionDate"} & set(o.request["order"])
+    assert o.request["items"]["120"] is next(i for i in o.items if i.id == "120").request
     item_120 = next(i for i in o.items if i.id == "120")
     assert item_120.request["billingAccount"]["id"] == "1513" and "itemPrice" in item_120.request and "state" not in item_120.request
     assert planned.plan.items
@@ -134,10 +135,10 @@ def test_every_v5_create_example_adapted_is_accepted_and_plans(plan, name):
     assert o.version == "v5"
     assert o.fields["customer_account"] == "ff55-hjy4"  # partyOrPartyRole of the party whose role is Customer
     assert o.fields["external_id"] in ("456", "785")  # the first ExternalIdentifier
-    assert o.request["externalId"] == create_examples_v5()[name]["externalId"]
+    assert o.request["order"]["externalId"] == create_examples_v5()[name]["externalId"]
     assert planned.plan.items
     if name == "CreateProductOrder_with_intent_specification":
-        assert "intentSpecification" in o.request  # beyond the schema: kept
+        assert "intentSpecification" in o.request["order"]  # beyond the schema: kept
         assert "intent" in next(i for i in o.items if i.id == "120").request["product"]
 
 
@@ -333,7 +334,8 @@ def test_the_order_fields_of_a_v5_request(plan):
     f = planned.order.fields
     assert (f["external_id"], f["customer_account"], f["billing_account"], f["priority"], f["initial_state"]) == ("Q-7781", "ACC-77", "BA-42", "1", "draft")
     assert f["due_at"] == due_instant("2026-12-20T17:00:00Z") and str(f["requested_completion_date"]) == "2026-12-20"
-    assert planned.order.request["note"][0]["text"] == "Please call before the visit"
+    assert planned.order.request["order"]["note"][0]["text"] == "Please call before the visit"
+    assert set(planned.order.request["items"]) == {"1", "2", "3", "4"}  # the units of 3 are one item of the request
 
 
 @pytest.mark.parametrize(
@@ -450,7 +452,7 @@ def test_no_field_is_dropped_but_those_om_sets(plan):
     """Every field of a request is kept, as it came, but what the table says om sets itself."""
     doc = adapt(v4_sample())
     planned = plan(doc)
-    assert set(planned.order.request) == {k for k in doc if k != "productOrderItem" and FIELDS["order"].get(k, (KEPT,))[0] != IGNORED}
+    assert set(planned.order.request["order"]) == {k for k in doc if k != "productOrderItem" and FIELDS["order"].get(k, (KEPT,))[0] != IGNORED}
     for item in planned.order.items:
         raw = next(i for i in doc["productOrderItem"] if i["id"] == item.id)
         assert item.request == {k: v for k, v in raw.items() if k not in ("state", "productOrderItem")}

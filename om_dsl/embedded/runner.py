@@ -27,6 +27,7 @@ from om_dsl.engine import core as C
 from om_dsl.engine import executor
 from om_dsl.engine import state as S
 from om_dsl.engine.facts import dispatch_rank
+from om_dsl.planning.fields import external_id_of
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
@@ -124,9 +125,8 @@ class Runner:
             planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
         except Rejected as exc:
             problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
-            external = doc.get("externalId")
             with self.store.transaction() as db:
-                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external if isinstance(external, str) and external else None)
+                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external_id_of(doc))
             return order_id, S.REJECTED, exc.problems
         sha = self.catalogs.current_sha
         step = C.Engine(rules.catalog, rules).start(planned, sha, now)

@@ -41,6 +41,15 @@ def customer_of(doc: dict) -> str | None:
     return None if n is None else _party_id(parties[n])
 
 
+def external_id_of(doc: dict) -> str | None:
+    """The order's external id as a rejected order is filed under: v4's
+    string, or the `id` of v5's first ExternalIdentifier (None when neither reads)."""
+    v = doc.get("externalId")
+    if isinstance(v, list) and v and isinstance(v[0], dict):
+        v = v[0].get("id")
+    return v if isinstance(v, str) and v and _id_problem(v, "the external id") is None else None
+
+
 def customer_party(parties: list) -> int | None:
     """Which related party is the customer: the first whose `role` is
     customer; else, among those without a role, the first that refers to a

@@ -164,6 +164,12 @@ def _id_problem(value, what: str):
     return None
 
 
+def request_of(doc: dict, version: str, items: list[OrderItem]) -> dict:
+    """What `Order.request` is (see there)."""
+    by_id = {str(i.request["id"]): i.request for i in items if not i.implicit and "id" in i.request}
+    return {"version": version, "order": kept(doc, "order"), "items": by_id}
+
+
 def _preorder(roots: list[OrderItem]) -> list[OrderItem]:
     """Parents before children, in tree order."""
     out: list[OrderItem] = []
@@ -233,7 +239,8 @@ class _Intake:
             raise Rejected(self.problems)
         fields["root_items"] = [i for i in items if i.parent is None]
         fields["items"] = list(items)
-        return Order(fields, items, kept(doc, "order"), version)
+        fields["request"] = request_of(doc, version, items)
+        return Order(fields, items)
 
     # ---- order fields ------------------------------------------------------------------
 

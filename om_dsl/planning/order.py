@@ -51,11 +51,19 @@ class OrderItem:
 class Order:
     fields: dict  # order.FIELD -> value; every field of ORDER_FIELDS is present
     items: list  # every item, parents before children, in document order
-    # The request's TMF622 fields as they came, but the items (each keeps its
-    # own) and what om sets (planning.request.FIELDS): what the ProductOrder
-    # resource returns. Numbers are Decimals, as load_json(decimals=True) read them.
-    request: dict = attrs.field(factory=dict)
-    version: str = "v4"  # the TMF622 version the request came in (planning.request.version_of)
+
+    @property
+    def request(self) -> dict:
+        """The TMF622 request as om keeps it, for the ProductOrder resource:
+        {"version": "v4" | "v5", "order": the order's fields as they came,
+        "items": {an item's id in the request: its fields as they came}}, all
+        but what om sets itself and the nested items (planning.request.kept).
+        It is `fields["request"]`, so that the engines' state carries it."""
+        return self.fields["request"]
+
+    @property
+    def version(self) -> str:
+        return self.fields["request"]["version"]
 
     @property
     def id(self) -> str:
