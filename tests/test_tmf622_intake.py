@@ -465,3 +465,20 @@ def test_the_docs_table_says_what_the_code_does():
     for scope, table in (("order", order_table), ("item", item_table.split("\n\n", 2)[1])):
         rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([^`]+)` \|[^|]*\|[^|]*\| (\w+)", table, re.MULTILINE)}
         assert rows == {field: what for field, (what, _) in FIELDS[scope].items()}, scope
+
+
+def test_a_flat_change_finds_its_parent_item_through_the_installed_base(plan, installed):
+    # The fiber changes, and one of its mesh extenders goes, flat and without `bundles`:
+    # the extender's installed parent is the fiber the order changes.
+    fiber = {"id": "1", "action": "modify", "product": {"id": "AST-ORD-2000-1", "productCharacteristic": [{"name": "speed_mbps", "value": 1000}]}}
+    mesh = {"id": "2", "action": "delete", "product": {"id": "AST-ORD-2000-4"}}
+    flat = plan(macd([fiber, mesh]), installed)
+    nested = plan(macd([dict(fiber, productOrderItem=[mesh])]), installed)
+    assert shape(flat) == shape(nested)
+    assert [(i.id, i.parent.id if i.parent else None) for i in flat.order.items if not i.implicit] == [("1", None), ("2", "1")]
+
+
+def test_a_child_modified_on_its_own(plan, installed):
+    planned = plan(macd([{"id": "r", "action": "modify", "product": {"id": "AST-ORD-2000-2", "productCharacteristic": [{"name": "model", "value": "AX6000"}]}}]), installed)
+    assert planned.order.items[0].implicit and planned.order.items[0].action == "noChange"
+    assert [(l.rule, l.action) for l in planned.lines if l.source_item == "r"] == [("D4", "modify")]

@@ -28,7 +28,7 @@ def _values(d: dict) -> dict:
 
 def planned_data(p: PlannedOrder) -> dict:
     o = p.order.fields
-    order = {k: json_value(o[k]) for k in ("id", "external_id", "category", "priority", "customer_account", "requested_start_date", "requested_completion_date") if o.get(k) is not None}
+    order = {k: json_value(o[k]) for k in ("id", "external_id", "category", "priority", "customer_account", "billing_account", "requested_start_date", "requested_completion_date") if o.get(k) is not None}
     items = []
     for i in p.order.items:
         items.append(
