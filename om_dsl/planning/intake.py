@@ -318,6 +318,8 @@ class _Intake:
 
     def link_relies_on(self, items: list[OrderItem]) -> None:
         """`reliesOn` names an item of the request: every unit of it."""
+        if not any(i.relies_on for i in items):
+            return
         units: dict[str, list[str]] = {}
         for item in items:
             if not item.implicit:

@@ -122,15 +122,15 @@ class RawItem:
 
     raw: object
     path: str  # its JSON pointer
-    index: int  # document order
+    id: Optional[str]  # its id, when it has one that reads
     parent: Optional["RawItem"] = None  # nesting or `bundles`
     children: list = attrs.field(factory=list)
     relies_on: list = attrs.field(factory=list)  # [RawItem]
 
-    @property
-    def id(self) -> Optional[str]:
-        given = self.raw.get("id") if isinstance(self.raw, dict) else None
-        return str(given) if isinstance(given, (str, int)) and not isinstance(given, bool) and str(given) else None
+
+def _id(raw) -> Optional[str]:
+    given = raw.get("id") if isinstance(raw, dict) else None
+    return str(given) if isinstance(given, (str, int)) and not isinstance(given, bool) and str(given) else None
 
 
 def item_tree(raw_items: list, path: str, max_depth: int) -> tuple[list[RawItem], list[Problem]]:
@@ -139,15 +139,18 @@ def item_tree(raw_items: list, path: str, max_depth: int) -> tuple[list[RawItem]
     Nesting and `bundles` build the same tree: a flat order whose first item
     bundles the others is its nested equivalent."""
     problems: list[Problem] = []
-    every: list[RawItem] = []
+    every: list[RawItem] = []  # in document order
+    related: list[RawItem] = []  # those with relationships
 
     def collect(items: list, where: str, parent: Optional[RawItem], depth: int) -> None:
         if depth > max_depth:
             problems.append(Problem("too_deep", f"order items nest more than {max_depth} levels deep", path=where))
             return
         for n, raw in enumerate(items):
-            node = RawItem(raw, f"{where}/{n}", len(every), parent)
+            node = RawItem(raw, f"{where}/{n}", _id(raw), parent)
             every.append(node)
+            if isinstance(raw, dict) and "productOrderItemRelationship" in raw:
+                related.append(node)
             sub = raw.get("productOrderItem") if isinstance(raw, dict) else None
             if sub is None:
                 continue
@@ -157,12 +160,18 @@ def item_tree(raw_items: list, path: str, max_depth: int) -> tuple[list[RawItem]
                 collect(sub, node.path + "/productOrderItem", node, depth + 1)
 
     collect(raw_items, path, None, 0)
+    if not related:  # nested only: the tree is the nesting
+        roots = [node for node in every if node.parent is None]
+        for node in every:
+            if node.parent is not None:
+                node.parent.children.append(node)
+        return roots, problems
     by_id: dict[str, RawItem] = {}
     for node in every:
         if node.id is not None:
             by_id.setdefault(node.id, node)
-    for node in every:
-        rels = node.raw.get("productOrderItemRelationship") if isinstance(node.raw, dict) else None
+    for node in related:
+        rels = node.raw["productOrderItemRelationship"]
         if rels is None:
             continue
         where = node.path + "/productOrderItemRelationship"
