@@ -181,3 +181,18 @@ def test_a_rejected_v5_order_is_filed_under_its_external_id(tmp_path):
     order_id, status, problems = runner.submit(json.dumps(doc), "ORD-R1")
     assert status == S.REJECTED and [p.rule for p in problems] == ["cardinality"]
     assert runner.store.db.execute("SELECT external_id FROM orders WHERE id = 'ORD-R1'").fetchone()[0] == "Q-7781"
+
+
+def test_the_order_service_releases_a_draft(tmp_path):
+    from om_dsl import service as svc
+    from om_dsl.embedded.service import Options, acting
+    from om_dsl.rules.generated import GeneratedRules
+
+    doc = json.loads(TV.read_text(encoding="utf-8"))
+    doc["requestedInitialState"] = "draft"
+    with acting(Options(str(tmp_path / "om.db"), clock="simulated"), GeneratedRules(ROOT / "generated" / "acme")) as s:
+        order_id, status, _ = s.submit(json.dumps(doc))
+        assert status == S.DRAFT and s.settle([order_id])[0]["status"] == S.DRAFT
+        assert s.release(order_id, "cpq")["status"] == S.ORDER_COMPLETED
+        with pytest.raises(svc.Refused, match="is completed"):
+            s.release(order_id, "cpq")

@@ -154,6 +154,9 @@ class EmbeddedOrders:
     def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
         return self._act(order_id, lambda r: r.cancel(order_id, by, reason, force))
 
+    def release(self, order_id: str, by: str) -> dict:
+        return self._act(order_id, lambda r: r.release(order_id, by))
+
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
         return self._act(order_id, lambda r: r.amend(order_id, text, by, force))
 

@@ -91,6 +91,10 @@ class TemporalService:
         with self._calls():
             return self.client.cancel(order_id, by, reason, force)
 
+    def release(self, order_id: str, by: str) -> dict:
+        with self._calls():
+            return self.client.release(order_id, by)
+
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
         with self._calls():
             return self.client.amend(order_id, text, by, force)
