@@ -196,3 +196,14 @@ def test_the_order_service_releases_a_draft(tmp_path):
         assert s.release(order_id, "cpq")["status"] == S.ORDER_COMPLETED
         with pytest.raises(svc.Refused, match="is completed"):
             s.release(order_id, "cpq")
+
+
+def test_a_revision_of_a_draft_applies_at_once_and_starts_nothing(engine):
+    amend = ROOT / "examples" / "orders" / "amend"
+    doc = doc_of(amend / "order.json", requestedInitialState="draft")
+    step = engine.start(engine.plan(doc), "sha", 0)
+    revision = engine.plan(doc_of(amend / "speed-1000.json", id=doc["id"]))
+    amended = engine.handle(step.run, C.Amend(2, C.plan_snapshot(revision, doc["id"]), "cpq", False, 1))
+    assert (amended.run.status, amended.run.revision, amended.run.frozen, calls(amended)) == (S.DRAFT, 2, False, [])
+    released = engine.handle(amended.run, C.OrderRelease("cpq", 2))
+    assert released.run.status == S.IN_PROGRESS and calls(released)

@@ -330,8 +330,10 @@ class Engine(Timing, Cancelling, Amending):
 
     def _advance(self, step: Step, now: int) -> None:
         r = step.run
-        if r.status == S.DRAFT and not r.cancelling:
-            return  # a draft waits for its release (an amendment waits with it)
+        if r.status == S.DRAFT and not r.cancelling:  # a draft waits for its release
+            if r.frozen and r.pending is not None:
+                self._merge(step, now)  # nothing runs in a draft: a revision applies at once
+            return
         progressed = True
         while progressed:
             progressed = False
