@@ -17,6 +17,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from om_dsl.check import check_paths
 from om_dsl.engine.core import Engine
@@ -482,3 +484,43 @@ def test_a_child_modified_on_its_own(plan, installed):
     planned = plan(macd([{"id": "r", "action": "modify", "product": {"id": "AST-ORD-2000-2", "productCharacteristic": [{"name": "model", "value": "AX6000"}]}}]), installed)
     assert planned.order.items[0].implicit and planned.order.items[0].action == "noChange"
     assert [(l.rule, l.action) for l in planned.lines if l.source_item == "r"] == [("D4", "modify")]
+
+
+# ---- any nested order and its flat form plan alike ----------------------------------------------------------------
+
+@st.composite
+def nested_orders(draw):
+    roots = []
+    for r in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()):
+            kids = [{"id": f"{r}.router", "productOffering": {"id": "WIFI_ROUTER"}}]
+            kids += [{"id": f"{r}.mesh{n}", "productOffering": {"id": "MESH_EXTENDER"}} for n in range(draw(st.integers(0, 3)))]
+            kids += [{"id": f"{r}.voice{n}", "productOffering": {"id": "VOICE_LINE"}} for n in range(draw(st.integers(0, 2)))]
+            kids = draw(st.permutations(kids))
+            roots.append({"id": f"{r}", "productOffering": {"id": "HOME_FIBER"}, "product": {"productCharacteristic": [{"name": "address_id", "value": f"A-{r}"}]}, "productOrderItem": kids})
+        else:
+            roots.append({"id": f"{r}", "productOffering": {"id": "TV_PACKAGE"}, "product": {"productCharacteristic": [{"name": "set_top_boxes", "value": draw(st.integers(1, 4))}]}})
+    return {"id": "ORD-H", "relatedParty": [{"id": "ACC-H", "role": "customer"}], "productOrderItem": roots}
+
+
+def flattened(doc: dict) -> dict:
+    """The nested order written flat, in document order: each parent bundles its children."""
+    flat = []
+
+    def walk(item):
+        kids = item.pop("productOrderItem", [])
+        if kids:
+            item["productOrderItemRelationship"] = [{"id": k["id"], "relationshipType": "bundles"} for k in kids]
+        flat.append(item)
+        for k in kids:
+            walk(k)
+
+    for root in copy.deepcopy(doc["productOrderItem"]):
+        walk(root)
+    return dict(doc, productOrderItem=flat)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=nested_orders())
+def test_any_nested_order_and_its_flat_form_plan_alike(plan, doc):
+    assert shape(plan(flattened(doc))) == shape(plan(doc))
