@@ -315,10 +315,22 @@ def test_quantity_counts_for_cardinality(problems):
     assert "has 4 MESH_EXTENDER items" in found[0].message
 
 
-@pytest.mark.parametrize("quantity", [0, -1, 1.5, "2", True, 1001])
+@pytest.mark.parametrize("quantity", [0, -1, 1.5, "2", True, 10_002, 10**30])
 def test_a_bad_quantity_is_refused(problems, quantity):
     found = problems(fiber_with([{"id": "3", "quantity": quantity, "productOffering": {"id": "MESH_EXTENDER"}}]))
     assert [(p.rule, p.item, p.path) for p in found] == [("quantity", "3", "/productOrderItem/0/productOrderItem/1/quantity")]
+
+
+def test_the_units_quantities_add_to_an_order_are_limited(problems):
+    # 2 fibers of 3,334 units with their router: 2 * 3,333 * 2 = 13,332 items added, past 10,000; the first fits.
+    doc = fiber_with([])
+    doc["productOrderItem"][0]["quantity"] = 3334
+    second = copy.deepcopy(doc["productOrderItem"][0])
+    second["id"], second["productOrderItem"][0]["id"] = "9", "10"
+    doc["productOrderItem"].append(second)
+    found = problems(doc)
+    assert [(p.rule, p.item, p.path) for p in found] == [("quantity", "9", "/productOrderItem/1/quantity")]
+    assert "at most 10,000 items" in found[0].message
 
 
 def test_a_bundle_of_two_units_gets_two_copies_of_its_children(plan):

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import attrs
 
-from om_dsl.limits import MAX_QUANTITY, InputLimit, check_id, check_number_text, load_json
+from om_dsl.limits import MAX_UNITS, InputLimit, check_id, check_number_text, load_json
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef, Catalog
 from om_dsl.planning.fields import customer_of, order_fields  # noqa: F401 (customer_of: the runners read it here)
@@ -197,6 +197,7 @@ class _Intake:
         self.installed = installed
         self.problems: list[Problem] = []
         self.unreadable_children: set[int] = set()
+        self.added_units = 0  # items `quantity` added (limits.MAX_UNITS)
         self.parents: dict[str, set] = {}
         for p in catalog.products:
             for c in p.children:
@@ -278,14 +279,16 @@ class _Intake:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             self.problem("quantity", f"`quantity` must be a whole number of units, 1 or more, not {_show_raw(n)}", item, where)
             return [item]
-        if n > MAX_QUANTITY:
-            self.problem("quantity", f"`quantity` {n} is beyond om's limit of {MAX_QUANTITY} units for one item", item, where)
-            return [item]
         if n == 1:
             return [item]
         if item.action != "add":
             self.problem("quantity", f"a {item.action} names one installed product (`product.id`): its `quantity` must be 1, not {n}", item, where)
             return [item]
+        added = (n - 1) * len(_preorder([item]))
+        if self.added_units + added > MAX_UNITS:
+            self.problem("quantity", f"`quantity` {n} takes the order past om's limit: quantities may add at most {MAX_UNITS:,} items to an order (units, and copies of their children)", item, where)
+            return [item]
+        self.added_units += added
         return [_unit_copy(item, k, n, item.parent) for k in range(1, n + 1)]
 
     def installed_parents(self, roots: list[OrderItem], customer) -> list[OrderItem]:

@@ -65,7 +65,7 @@ FIELDS = {
     "item": {
         "id": (USED, "the item's id"),
         "action": (USED, "add (the default), modify, delete, noChange"),
-        "quantity": (USED, "N units: each its own item (`ID~1`..`ID~N`), lines and asset; cardinality counts units"),
+        "quantity": (USED, "N units: each its own item (`ID~1`..`ID~N`), lines and asset; cardinality counts units; an order's quantities add at most limits.MAX_UNITS items"),
         "productOffering": (USED, "its `id` is the product code; optional on modify, delete, noChange naming `product.id`"),
         "product": (USED, "`id`: the installed product it changes; `productCharacteristic`: the attributes; `productSpecification.id`: the product code when there is no `productOffering`; the rest kept"),
         "productOrderItem": (USED, "nested items: its children"),
