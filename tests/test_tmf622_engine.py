@@ -60,6 +60,7 @@ def test_a_draft_starts_nothing_until_released(engine):
     assert step.run.status == S.DRAFT and calls(step) == []
     assert [c.event["eventType"] for c in step.commands] == ["ProductOrderCreateEvent"]
     assert all(t.status == S.PENDING for t in step.run.tasks.values())
+    assert {engine.waiting_for(step.run, t) for t in step.run.tasks.values()} == {"the order is a draft: nothing starts until it is released"}
     later = engine.handle(step.run, C.TimePassed(now + 86_400_000))  # time alone does not start it
     assert later.run.status == S.DRAFT and calls(later) == []
     released = engine.handle(later.run, C.OrderRelease("cpq", now + 90_000_000))

@@ -495,6 +495,8 @@ class Engine(Timing, Cancelling, Amending):
 
     def waiting_for(self, run: S.OrderRun, task: S.TaskRun) -> Optional[str]:
         """Why a task that is not done has not moved on (operators ask)."""
+        if task.status == S.PENDING and run.status == S.DRAFT:
+            return "the order is a draft: nothing starts until it is released"
         if task.status == S.PENDING and run.frozen:
             return f"frozen: revision {run.pending['revision']} waits for the running tasks to finish"
         if task.status == S.PENDING:
