@@ -350,6 +350,7 @@ def test_the_order_fields_of_a_v5_request(plan):
     assert f["due_at"] == due_instant("2026-12-20T17:00:00Z") and str(f["requested_completion_date"]) == "2026-12-20"
     assert planned.order.request["order"]["note"][0]["text"] == "Please call before the visit"
     assert set(planned.order.request["items"]) == {"1", "2", "3", "4"}  # the units of 3 are one item of the request
+    assert planned.order.request["units"] == {"3": ["3~1", "3~2"]}
 
 
 @pytest.mark.parametrize(

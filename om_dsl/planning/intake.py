@@ -166,8 +166,13 @@ def _id_problem(value, what: str):
 
 def request_of(doc: dict, version: str, items: list[OrderItem]) -> dict:
     """What `Order.request` is (see there)."""
-    by_id = {str(i.request["id"]): i.request for i in items if not i.implicit and "id" in i.request}
-    return {"version": version, "order": kept(doc, "order"), "items": by_id}
+    by_id: dict = {}
+    units: dict = {}
+    for i in items:
+        if not i.implicit and "id" in i.request:
+            by_id[str(i.request["id"])] = i.request
+            units.setdefault(str(i.request["id"]), []).append(i.id)
+    return {"version": version, "order": kept(doc, "order"), "items": by_id, "units": {k: v for k, v in units.items() if v != [k]}}
 
 
 def _preorder(roots: list[OrderItem]) -> list[OrderItem]:

@@ -56,8 +56,10 @@ class Order:
     def request(self) -> dict:
         """The TMF622 request as om keeps it, for the ProductOrder resource:
         {"version": "v4" | "v5", "order": the order's fields as they came,
-        "items": {an item's id in the request: its fields as they came}}, all
-        but what om sets itself and the nested items (planning.request.kept).
+        "items": {an item's id in the request: its fields as they came},
+        "units": {an item's id in the request: the ids of its units, for an
+        item with a `quantity` (or under one)}}, all but what om sets itself
+        and the nested items (planning.request.kept).
         It is `fields["request"]`, so that the engines' state carries it."""
         return self.fields["request"]
 
