@@ -537,3 +537,27 @@ def flattened(doc: dict) -> dict:
 @given(doc=nested_orders())
 def test_any_nested_order_and_its_flat_form_plan_alike(plan, doc):
     assert shape(plan(flattened(doc))) == shape(plan(doc))
+
+
+# ---- bad input: a rejection, never a traceback -------------------------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 5) | st.sampled_from(["", "1", "2", "bundles", "reliesOn", "draft", "HOME_FIBER", "MESH_EXTENDER", "AST-ORD-2000-1"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["id", "relationshipType", "name", "value", "@type", "role"]), inner, max_size=3),
+    max_leaves=8,
+)
+ORDER_KEYS = ["externalId", "billingAccount", "priority", "requestedInitialState", "relatedParty", "requestedCompletionDate", "@schemaLocation"]
+ITEM_KEYS = ["id", "action", "quantity", "productOffering", "product", "productOrderItemRelationship", "productOrderItem", "billingAccount"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.lists(st.tuples(st.integers(0, 4), st.sampled_from(ORDER_KEYS + ITEM_KEYS), JSON), min_size=1, max_size=3))
+def test_a_mangled_request_is_planned_or_rejected_never_a_crash(plan, installed, where):
+    doc = load(ORDERS / "tmf622" / "v5-flat-fiber-draft.json")
+    for n, key, value in where:
+        target = doc if key in ORDER_KEYS else doc["productOrderItem"][n % len(doc["productOrderItem"])]
+        target[key] = value
+    try:
+        plan(doc, installed)
+    except Rejected as exc:
+        assert exc.problems and all(p.rule and p.message for p in exc.problems)
