@@ -278,6 +278,18 @@ def orders_cancel(order_id, reason, force, by, quiet, db_path, systems_db, clock
     act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.cancel(order_id, by, reason, force), quiet)
 
 
+@orders.command("release")
+@click.argument("order_id", callback=checked())
+@_by_option
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+@engine_options
+def orders_release(order_id, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
+    """Start a draft order (TMF622 v5 requestedInitialState: draft): until it
+    is released it starts nothing. Refused for an order that is not a draft."""
+    act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.release(order_id, by), quiet)
+
+
 @orders.command("amend")
 @click.argument("order_id", callback=checked())
 @click.argument("revision", type=click.Path(exists=True, dir_okay=False))

@@ -127,7 +127,7 @@ def _summary(data: list, fmt: str) -> None:
 
 @main.group()
 def orders() -> None:
-    """Orders: list, show and history read them; amend, cancel and resume act on one."""
+    """Orders: list, show and history read them; amend, cancel, resume and release act on one."""
 
 
 @orders.command("list")
