@@ -17,6 +17,7 @@ from om_dsl.check import CheckResult, check_paths
 from om_dsl.codegen import generate
 from om_dsl.lower import lower, spec_root
 from om_dsl.model import Catalog
+from om_dsl.model.catalog import TASKS_FOLDER
 from om_dsl.model.canonical import dumps
 
 
@@ -38,6 +39,9 @@ class Build:
         for cat in self.catalogs:
             for name, text in generate(cat).items():
                 out[f"{cat.name}/{name}"] = text
+            # The catalog's task package, copied as it is: the compiled catalog runs from any folder.
+            for rel, text in self._scope(cat.name).task_files.items() if cat.tasks else ():
+                out[f"{cat.name}/{TASKS_FOLDER}/{cat.tasks}/{rel}"] = text
             root = self._root(cat.name, out_dir) if out_dir is not None else None
             if root is not None:
                 data = json.loads(out[f"{cat.name}/sources.json"])
@@ -45,9 +49,17 @@ class Build:
                 out[f"{cat.name}/sources.json"] = dumps(data)
         return dict(sorted(out.items()))
 
+    def tasks_folder(self, name: str) -> Optional[str]:
+        """The folder holding catalog NAME's task package, beside its specs (None without one)."""
+        scope = self._scope(name)
+        return str(Path(scope.tasks_dir).parent) if scope is not None and scope.tasks_dir is not None else None
+
+    def _scope(self, name: str):
+        return next((s for s in self.check.scopes if s.kind == "catalog" and s.name == name), None)
+
     def _root(self, name: str, out_dir: Path) -> Optional[str]:
         """The specs' root (what sources.json's paths are relative to), from out_dir/name."""
-        scope = next((s for s in self.check.scopes if s.kind == "catalog" and s.name == name), None)
+        scope = self._scope(name)
         if scope is None or not scope.files:
             return None
         try:

@@ -72,7 +72,11 @@ class _Lowering:
         self.scope = scope
         root = spec_root(scope)
         self.rel = {f.path: PurePosixPath(os.path.relpath(f.real_path, root).replace(os.sep, "/")).as_posix() for f in scope.files}
-        self.files = tuple(sorted((self.rel[f.path], "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()) for f in scope.files))
+        texts = {self.rel[f.path]: f.text for f in scope.files}
+        if scope.tasks_dir is not None:  # the task package's code too: a change to it makes the compiled catalog stale
+            where = PurePosixPath(os.path.relpath(scope.tasks_dir, root).replace(os.sep, "/"))
+            texts.update({(where / rel).as_posix(): text for rel, text in scope.task_files.items()})
+        self.files = tuple(sorted((rel, "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()) for rel, text in texts.items()))
         self.sources: dict[str, SourceRef] = {}
 
     def at(self, element_id: str, node) -> str:
@@ -97,6 +101,7 @@ class _Lowering:
             systems=sorted((self.system(x) for x in s.systems.values()), key=lambda x: x.name),
             queues=sorted((self.queue(q) for q in s.queues.values()), key=lambda q: q.name),
             plans=sorted((self.plan(p) for p in s.plans.values()), key=lambda p: (p.product, p.action)),
+            tasks=s.tasks_name,
             sources=sorted(self.sources.items()),
             files=self.files,
         )
@@ -297,6 +302,7 @@ class _Lowering:
             retry=retry,
             timeout_ms=timeout,
             is_async=is_async,
+            on_amend=i.on_amend.kind if i.on_amend is not None else None,
         )
 
 

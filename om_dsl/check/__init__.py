@@ -16,6 +16,7 @@ from om_dsl.check.plans import Usage, check_plans
 from om_dsl.check.products import check_enrichments, check_products, check_tables, check_validations
 from om_dsl.check.scope import CatalogScope, build_scope
 from om_dsl.check.systems import check_systems
+from om_dsl.check.tasks import check_task_package
 from om_dsl.check.text import check_plain_text
 from om_dsl.check.unused import check_unused
 from om_dsl.check.workspace import Workspace, load
@@ -48,7 +49,7 @@ class CheckResult:
         return next((s for s in self.scopes if s.kind == "catalog" and s.name == name), None)
 
 
-def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
+def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic], workspace: Workspace | None = None) -> None:
     exprs = ExprChecker(scope, diagnostics)
     usage = Usage()
     check_products(scope, diagnostics)
@@ -58,6 +59,7 @@ def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
     check_decompositions(scope, exprs, diagnostics)
     check_systems(scope, diagnostics, usage.policies)
     check_plans(scope, exprs, diagnostics, usage)
+    check_task_package(scope, workspace or Workspace([], [], []), diagnostics)
     if scope.kind == "catalog":
         # A library on its own has no users: its definitions are never "unused".
         check_unused(scope, exprs.used_tables, usage, diagnostics)
@@ -83,7 +85,7 @@ def _check(workspace: Workspace) -> CheckResult:
         scopes.append(scope)
         if unit.syntax_ok:
             try:
-                check_scope(scope, unit_diagnostics)
+                check_scope(scope, unit_diagnostics, workspace)
             except RecursionError:
                 first = unit.files[0]
                 unit_diagnostics.append(

@@ -232,7 +232,7 @@ def _load_rules(source: str, catalog: str | None, engine: str):
         _print_diagnostics(result.check)
         sys.exit(2)
     name = _pick(source, catalog, [c.name for c in result.catalogs], "")
-    return Interpreter(next(c for c in result.catalogs if c.name == name))
+    return Interpreter(next(c for c in result.catalogs if c.name == name), result.tasks_folder(name))
 
 
 def _load_all_rules(source: str) -> list:
@@ -249,7 +249,7 @@ def _load_all_rules(source: str) -> list:
     if not result.ok:
         _print_diagnostics(result.check)
         sys.exit(2)
-    return [Interpreter(c) for c in result.catalogs]
+    return [Interpreter(c, result.tasks_folder(c.name)) for c in result.catalogs]
 
 
 @main.command()

@@ -66,10 +66,19 @@ CODES: dict[str, str] = {
     "E508": "an invalid Python import path",
     "E509": "an invalid retry policy or duration",
     "E510": "a clause that does not apply to this kind of item",
+    # the catalog's task package, and amend strategies
+    "E520": "a task package that cannot be found or used",
+    "E521": "an auto task outside the catalog's task package",
+    "E522": "an auto task's module or function that does not exist",
+    "E523": "an auto task's function that cannot take the arguments given",
+    "E524": "`on amend undo_redo` on a task without a compensation",
     # warnings
     "W001": "an unused definition",
     "W002": "a lookup table without an entry for a possible key",
     "W003": "a technical product without a plan",
+    "W010": "a product that can be added but not modified or deleted",
+    "W011": "a dependency that can never match",
+    "W012": "enrichment that reads a child's enriched value before it exists",
 }
 
 

@@ -34,6 +34,8 @@ from om_dsl.planning.pipeline import plan_order
 from om_dsl.rules.generated import sha_of
 from om_dsl.rules.versions import RulesByVersion
 
+TASK_PACKAGES = "task_packages"  # meta: {package: the folder holding it}, of the catalogs orders were submitted with
+
 
 class RunnerBusy(Exception):
     pass
@@ -106,6 +108,44 @@ class Runner:
         self.clock = clock
         self.on_event = on_event or (lambda order_id, history: None)
         self.ranks: dict = {}  # order id -> dispatch rank (its priority does not change)
+        self._task_packages()
+
+    def _task_packages(self) -> None:
+        """Where the auto tasks' packages are: the current catalog's (beside its
+        compiled folder or its specs), then those the store remembers from the
+        catalogs orders were submitted with, so that `om resume` or `om tasks
+        complete` without a catalog runs them too."""
+        add = getattr(self.python_tasks, "add_package", None)
+        if add is None:
+            return
+        current = self._current_package()
+        if current is not None:
+            add(*current)
+        try:
+            remembered = json.loads(self.store.meta(TASK_PACKAGES) or "{}")
+        except ValueError:
+            remembered = {}
+        for name, folder in sorted(remembered.items() if isinstance(remembered, dict) else ()):
+            if isinstance(name, str) and isinstance(folder, str):
+                add(name, folder)
+
+    def _current_package(self) -> Optional[tuple]:
+        rules = self.catalogs.current
+        folder = getattr(rules, "tasks_folder", None) if rules is not None else None
+        return (rules.catalog.tasks, folder) if folder and rules.catalog.tasks else None
+
+    def _remember_package(self, db) -> None:
+        current = self._current_package()
+        if current is None:
+            return
+        try:
+            remembered = json.loads(self.store.meta(TASK_PACKAGES) or "{}")
+        except ValueError:
+            remembered = {}
+        if not isinstance(remembered, dict) or remembered.get(current[0]) != current[1]:
+            remembered = dict(remembered) if isinstance(remembered, dict) else {}
+            remembered[current[0]] = current[1]
+            self.store.set_meta(db, TASK_PACKAGES, json.dumps(remembered, sort_keys=True))
 
     # ---- submitting an order ---------------------------------------------------------------------
 
@@ -133,6 +173,7 @@ class Runner:
         with self.store.transaction() as db:
             if not self.catalogs.remembered:  # once per runner: the store keeps every version an order ran on
                 self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
+                self._remember_package(db)
                 self.catalogs.remembered = True
             self.store.insert_order(db, step.run, text)
             self.store.save(db, step.run, step.history, step.commands, now)

@@ -23,7 +23,7 @@ MAX_SYNTAX_ERRORS_PER_FILE = 20
 
 # Top-level declarations start at the beginning of a line; recovery resumes there.
 _DECLARATION_START = re.compile(
-    r"^(catalog|library|use|default|commercial|technical|table|validate|enrich|decompose|retry|system|queue|plan)\b",
+    r"^(catalog|library|use|default|commercial|technical|table|validate|enrich|decompose|retry|system|queue|plan|tasks)\b",
     re.MULTILINE,
 )
 
