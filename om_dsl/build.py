@@ -17,8 +17,8 @@ from om_dsl.check import CheckResult, check_paths
 from om_dsl.codegen import generate
 from om_dsl.lower import lower, spec_root
 from om_dsl.model import Catalog
-from om_dsl.model.catalog import TASKS_FOLDER
 from om_dsl.model.canonical import dumps
+from om_dsl.model.catalog import TASKS_FOLDER
 
 
 @attrs.define
