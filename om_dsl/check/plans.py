@@ -149,8 +149,35 @@ def _check_item(scope, plan, item: ast.PlanItem, items, before: ExprContext, aft
     check_positive(item.due, diagnostics)
     if item.timeout is not None and item.kind not in ("callout", "auto"):
         diagnostics.append(error("E510", f"a {_kind_words(item.kind)} has no timeout", item.timeout.span, f"`timeout` on a {_kind_words(item.kind)}", help="use `due` for the time a task is expected to take"))
+    if item.on_amend is not None:
+        _check_amend(item, diagnostics)
     for dep in item.after + item.before:
         _check_dependency(scope, plan, item, dep, items, tasks_by_product, diagnostics)
+
+
+def _check_amend(item: ast.PlanItem, diagnostics) -> None:
+    """`on amend`: only calls are done again by a revision, and undoing needs a compensation."""
+    strategy = item.on_amend
+    if item.kind not in ("callout", "auto"):
+        diagnostics.append(
+            error(
+                "E510",
+                f"a {_kind_words(item.kind)} is never done again by a revision",
+                strategy.span,
+                f"`on amend` on a {_kind_words(item.kind)}",
+                help="`on amend` applies to callouts and auto tasks; a revision keeps a completed " + _kind_words(item.kind) + " as it is",
+            )
+        )
+    elif strategy.kind == "undo_redo" and item.compensate is None:
+        diagnostics.append(
+            error(
+                "E524",
+                f"`{item.name.value}` is to be undone before it is done again, and has no compensation",
+                strategy.span,
+                "`on amend undo_redo` needs a `compensate` clause",
+                help="say how to undo it (`compensate system.operation(...)`), or choose `on amend redo` (done again without undoing)",
+            )
+        )
 
 
 def _check_dependency(scope, plan, item, dep: ast.Dependency, items, tasks_by_product, diagnostics) -> None:
