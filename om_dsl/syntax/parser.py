@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 import attrs
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark import Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
