@@ -238,3 +238,16 @@ def test_a_catalog_package_is_called_and_tasks_path_overrides_it(tmp_path):
 def test_a_generated_catalog_knows_its_tasks_folder():
     rules = GeneratedRules(ROOT / "generated" / "acme")
     assert rules.catalog.tasks == "acme_tasks" and Path(rules.tasks_folder) == (ROOT / "generated" / "acme" / "tasks").resolve()
+
+
+def test_a_module_that_cannot_be_copied_is_an_error(tmp_path, monkeypatch):
+    (tmp_path / "om.toml").write_text("")
+    (tmp_path / "shop.om").write_text(spec())
+    package = tmp_path / "shop_tasks"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "numbers.py").write_text(MODULE)
+    (package / "latin.py").write_bytes("# caf\xe9\n".encode("latin-1"))
+    monkeypatch.chdir(tmp_path)
+    result = check_paths(["."])
+    assert [d.code for d in result.errors] == ["E520"] and "`latin.py`" in result.errors[0].message

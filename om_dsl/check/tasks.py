@@ -53,8 +53,9 @@ class PythonSources:
         except (OSError, InputLimit, UnicodeDecodeError):
             return None
 
-    def modules(self, folder: Path) -> dict[str, str]:
-        """Every .py file under FOLDER (hidden folders and caches left out), path in it -> text, sorted."""
+    def modules(self, folder: Path, unreadable: list | None = None) -> dict[str, str]:
+        """Every .py file under FOLDER (hidden folders and caches left out), path in it -> text, sorted;
+        the paths of those that cannot be read as text (not UTF-8, too large, not a regular file) go to UNREADABLE."""
         found: dict[str, str] = {}
         if self.texts is not None:
             prefix = self._key(folder) + "/"
@@ -69,9 +70,13 @@ class PythonSources:
                     if name.endswith(".py") and len(found) < MAX_MODULES:
                         path = Path(root) / name
                         rel = path.relative_to(folder).as_posix()
-                        text = None if rel in found or path.is_symlink() else self.text(path)
+                        if rel in found:
+                            continue
+                        text = None if path.is_symlink() else self.text(path)
                         if text is not None:
                             found[rel] = text
+                        elif unreadable is not None:
+                            unreadable.append(rel)
         return dict(sorted(found.items()))
 
 
@@ -115,7 +120,19 @@ def _resolve(scope: CatalogScope, sources: PythonSources, diagnostics) -> bool:
             )
         )
         return False
-    modules = sources.modules(folder)
+    unreadable: list[str] = []
+    modules = sources.modules(folder, unreadable)
+    if unreadable:
+        diagnostics.append(
+            error(
+                "E520",
+                f"the task package `{name}` has a module om cannot copy: {', '.join(f'`{u}`' for u in unreadable[:5])}",
+                decl.path.span,
+                "not a regular UTF-8 file inside the project (a link, another encoding, or too large)",
+                help="save it as UTF-8 inside the package folder: `om compile` copies the package beside the compiled catalog",
+            )
+        )
+        return False
     if not modules:
         diagnostics.append(
             error(
