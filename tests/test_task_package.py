@@ -251,3 +251,16 @@ def test_a_module_that_cannot_be_copied_is_an_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = check_paths(["."])
     assert [d.code for d in result.errors] == ["E520"] and "`latin.py`" in result.errors[0].message
+
+
+def test_a_temporal_worker_runs_the_package_beside_its_compiled_catalog():
+    """`om worker generated/acme`: the worker registers the catalog's package before it connects."""
+    import asyncio
+
+    pytest.importorskip("temporalio")
+    from om_dsl.temporal import worker
+
+    tasks = PythonTasks()
+    with pytest.raises(worker.Unreachable):
+        asyncio.run(worker.serve("127.0.0.1:1", "default", "q", None, tasks, rules=[GeneratedRules(ROOT / "generated" / "acme")]))
+    assert tasks.packages == {"acme_tasks": str((ROOT / "generated" / "acme" / "tasks").resolve())}
