@@ -77,7 +77,13 @@ def test_w011_a_bundle_dependency_that_can_never_match(plan):
 
 
 def test_w011_follows_lines_decomposed_from_order_scoped_lines():
-    text = BASE.replace("decompose D2: order -> BILLING_RFS { account_id = order.customer_account }", "decompose D2: order -> BILLING_RFS { account_id = order.customer_account }\ntechnical TAX_RFS \"Tax\" rfs { attr account_id: string optional }\ndecompose D3: BILLING_RFS -> TAX_RFS { account_id = account_id }\nplan TAX_RFS on add { callout tax = net.bill(account_id) }\nplan TAX_RFS on delete { }")
+    tax = (
+        'technical TAX_RFS "Tax" rfs { attr account_id: string optional }\n'
+        "decompose D3: BILLING_RFS -> TAX_RFS { account_id = account_id }\n"
+        "plan TAX_RFS on add { callout tax = net.bill(account_id) }\n"
+        "plan TAX_RFS on delete { }\n"
+    )
+    text = BASE + tax
     result, codes = check(text + ACCESS.replace("DEPENDENCY", "after TAX_RFS.tax in bundle") + DELETE)
     assert codes == ["W011"], render_text(result.diagnostics, result.sources)
 

@@ -264,3 +264,15 @@ def test_a_temporal_worker_runs_the_package_beside_its_compiled_catalog():
     with pytest.raises(worker.Unreachable):
         asyncio.run(worker.serve("127.0.0.1:1", "default", "q", None, tasks, rules=[GeneratedRules(ROOT / "generated" / "acme")]))
     assert tasks.packages == {"acme_tasks": str((ROOT / "generated" / "acme" / "tasks").resolve())}
+
+
+def test_om_diff_shows_a_task_package_that_changed():
+    import attrs
+
+    from om_dsl.diff.catalogs import compare
+
+    catalog = GeneratedRules(ROOT / "generated" / "acme").catalog
+    (change,) = [c for c in compare(catalog, attrs.evolve(catalog, tasks=None)) if c.element == "catalog"]
+    assert [(f.name, f.old, f.new) for f in change.fields] == [("tasks", "acme_tasks", None)] and "acme_tasks" in change.breaking
+    (change,) = [c for c in compare(attrs.evolve(catalog, tasks=None), catalog) if c.element == "catalog"]
+    assert change.breaking is None  # a package added: nothing in flight called it

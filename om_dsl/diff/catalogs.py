@@ -97,9 +97,10 @@ class _Compare:
     # ---- catalog ---------------------------------------------------------------------
 
     def catalog(self) -> None:
-        fields = _fields([("name", self.old.name, self.new.name), ("version", self.old.version or None, self.new.version or None)])
+        fields = _fields([("name", self.old.name, self.new.name), ("version", self.old.version or None, self.new.version or None), ("tasks", self.old.tasks, self.new.tasks)])
         if fields:
-            self.add("catalog", "catalog", CHANGED, "catalog", self.new.name, fields=fields)
+            gone = self.old.tasks is not None and self.old.tasks != self.new.tasks
+            self.add("catalog", "catalog", CHANGED, "catalog", self.new.name, fields=fields, breaking=f"in-flight auto tasks call {self.old.tasks}, which the new catalog no longer ships" if gone else None)
 
     # ---- products and attributes -------------------------------------------------------
 
