@@ -222,7 +222,7 @@ def _load_rules(source: str, catalog: str | None, engine: str):
             rules = _compiled(compiled[_pick(source, catalog, sorted(compiled), "compiled ")])
         if catalog is not None and rules.catalog.name != catalog:
             raise unknown("catalog", catalog, [rules.catalog.name], f"{source} (found: {rules.catalog.name})", quote=True)
-        return Interpreter(rules.catalog) if engine == "interpreter" else rules
+        return Interpreter(rules.catalog, rules.tasks_folder) if engine == "interpreter" else rules
     if engine == "generated":
         raise click.UsageError(f"{source} is not a compiled catalog: it needs plan.json and the generated modules (run `om compile`)")
     from om_dsl.build import build
