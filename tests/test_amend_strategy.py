@@ -149,3 +149,52 @@ def test_om_plan_graph_and_diff_show_it(tmp_path, strategy):
         assert changes == []
     else:
         assert [(f.name, f.old, f.new) for c in changes for f in c.fields] == [("on amend", "undo_redo", strategy)]
+
+
+# ---- both engines: the merge is the core's, the Temporal workflow runs it too ----------------------
+
+
+@pytest.fixture(scope="module")
+def strategic_acme(tmp_path_factory):
+    """Short-retry Acme, compiled, with `on amend redo` on reserve_port and `on amend keep` on ship_ont."""
+    from om_dsl.build import write
+    from om_dsl.rules.generated import GeneratedRules
+
+    from support.scenario_engines import SHORT_POLICIES
+
+    folder = tmp_path_factory.mktemp("strategic-acme")
+    rules = acme_with(folder, reserve_port="redo", ship_ont="keep")
+    specs = folder / "specs"
+    telco = specs / "shared" / "telco.om"
+    text = telco.read_text(encoding="utf-8")
+    for old, new in SHORT_POLICIES.items():
+        text = text.replace(old, new)
+    telco.write_text(text, encoding="utf-8")
+    result = build([str(specs)])
+    assert result.ok and rules.catalog.plan("ONT_RFS", "add").item("ship_ont").on_amend == "keep"
+    write(folder / "generated", result.files(folder / "generated"))
+    return GeneratedRules(folder / "generated" / "acme")
+
+
+@pytest.fixture(params=["embedded", pytest.param("temporal", marks=pytest.mark.temporal)])
+def engine(request, tmp_path, strategic_acme):
+    from support.scenario_engines import Embedded, OnTemporal
+
+    made = Embedded(tmp_path, strategic_acme, {}) if request.param == "embedded" else OnTemporal(tmp_path, strategic_acme, {}, request.getfixturevalue("temporal_server"))
+    yield made
+    made.close()
+
+
+def test_both_engines_follow_the_strategies(engine):
+    from support.scenario_engines import order_doc
+
+    oid = engine.new_id("STRAT")
+    engine.submit(order_doc(AMEND / "order.json", oid))
+    engine.settle(oid, lambda v: v["tasks"]["1/D1:install_visit"]["status"] == S.READY)
+    engine.amend(oid, order_doc(AMEND / "speed-1000.json", oid))
+    engine.settle(oid, lambda v: v["revision"] == 2 and v["tasks"]["1/D1:install_visit"]["status"] == S.READY)
+    engine.complete(oid, "1/D1:install_visit")
+    assert engine.settle(oid, lambda v: v["status"] in S.FINAL)["status"] == S.ORDER_COMPLETED
+    calls = {key: (op, json.loads(args)) for key, _, op, args, _, _ in engine.simulators.effects() if key.startswith(oid + ":")}
+    assert calls[f"{oid}:1/D1:reserve_port:2"][1]["down_mbps"] == 1000 and f"{oid}:1/D1:reserve_port:undo:1" not in calls  # redo
+    assert f"{oid}:1/D2:ship_ont:1" in calls and not any(":1/D2:ship_ont:2" in k or "ship_ont:undo" in k for k in calls)  # keep
