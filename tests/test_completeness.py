@@ -76,6 +76,27 @@ def test_w011_a_bundle_dependency_that_can_never_match(plan):
     assert "in order" in result.diagnostics[0].help[0]
 
 
+def test_w011_lines_of_different_root_products_are_never_in_one_bundle():
+    tv = (
+        'commercial TV "TV" root { attr package: string = "basic" }\n'
+        'technical IPTV_CFS "IPTV" cfs { attr package: string required }\n'
+        "decompose D4: TV -> IPTV_CFS { package = package }\n"
+        "plan IPTV_CFS on add { callout go = net.bill(account_id = package) after ACCESS_CFS.activate in bundle }\n"
+        "plan IPTV_CFS on delete { }\n"
+    )
+    result, codes = check(BASE + ACCESS.replace("DEPENDENCY", "") + DELETE + tv)
+    assert codes == ["W011"], render_text(result.diagnostics, result.sources)
+    assert "`IPTV_CFS` lines come from `TV`, `ACCESS_CFS` lines from `INTERNET`" in result.diagnostics[0].notes[0]
+    # a child product's lines are in its root's bundle
+    extender = (
+        'technical MESH_RFS "Mesh" rfs { attr model: string required }\n'
+        "decompose D5: EXTENDER -> MESH_RFS { model = model }\n"
+        "plan MESH_RFS on add { callout go = net.bill(account_id = model) after ACCESS_CFS.activate in bundle }\n"
+        "plan MESH_RFS on delete { }\n"
+    )
+    assert check(BASE + ACCESS.replace("DEPENDENCY", "") + DELETE + extender)[1] == []
+
+
 def test_w011_follows_lines_decomposed_from_order_scoped_lines():
     tax = (
         'technical TAX_RFS "Tax" rfs { attr account_id: string optional }\n'

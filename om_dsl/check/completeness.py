@@ -2,9 +2,10 @@
 
 - W010: a technical product with a plan on add and none on modify or on
   delete: a modify or a disconnect of it "completes" with nothing done.
-- W011: a dependency `... in bundle` that can never match, because the
-  lines involved are order-scoped (decomposed from `order`): such a line
-  belongs to no bundle.
+- W011: a dependency `... in bundle` that can never match: the lines
+  involved are order-scoped (decomposed from `order`), and such a line
+  belongs to no bundle; or the two products' lines come from different root
+  products, and so are never in one bundle.
 - W012: an enrichment rule that reads a child's enriched attribute. Items are
   enriched parents first (so that `parent.x` sees enriched values): when a
   parent's rule runs, its children's enriched attributes are still null.
@@ -60,8 +61,34 @@ def order_scoped(scope: CatalogScope) -> set[str]:
     return scoped
 
 
+def bundle_roots(scope: CatalogScope) -> dict[str, set[str]]:
+    """For each product, the root commercial products whose bundles can hold its lines or items."""
+    sources: dict[str, set] = {}
+    for d in scope.decompositions.values():
+        sources.setdefault(d.target.value, set()).add(None if d.source is None else d.source.value)
+    memo: dict[str, set[str]] = {}
+
+    def roots(code: str, seen: frozenset) -> set[str]:
+        if code in memo:
+            return memo[code]
+        if code in seen:
+            return set()  # a decomposition cycle: E403 says so
+        product = scope.commercial.get(code)
+        if product is not None and product.role == "root":
+            found = {code}
+        elif product is not None:
+            found = set().union(*(roots(p.code.value, seen | {code}) for p in scope.parents_of(code))) if scope.parents_of(code) else set()
+        else:
+            found = set().union(*(roots(src, seen | {code}) for src in sources.get(code, ()) if src is not None)) if sources.get(code) else set()
+        memo[code] = found
+        return found
+
+    return {code: roots(code, frozenset()) for code in list(scope.commercial) + list(scope.technical)}
+
+
 def _bundle_dependencies(scope: CatalogScope, diagnostics) -> None:
     scoped = order_scoped(scope)
+    roots = bundle_roots(scope)
     for (code, _action), plan in sorted(scope.plans.items()):
         if not scope.is_own(plan):
             continue
@@ -73,6 +100,9 @@ def _bundle_dependencies(scope: CatalogScope, diagnostics) -> None:
                     why = f"`{code}` lines are decomposed from the order: they belong to no bundle"
                 elif dep.product is not None and dep.product.value in scoped:
                     why = f"`{dep.product.value}` lines are decomposed from the order: no bundle holds one"
+                elif dep.product is not None and roots.get(code) and roots.get(dep.product.value) and not roots[code] & roots[dep.product.value]:
+                    mine, theirs = (", ".join(f"`{r}`" for r in sorted(roots[c])) for c in (code, dep.product.value))
+                    why = f"`{code}` lines come from {mine}, `{dep.product.value}` lines from {theirs}: never one bundle"
                 else:
                     continue
                 diagnostics.append(
@@ -81,7 +111,7 @@ def _bundle_dependencies(scope: CatalogScope, diagnostics) -> None:
                         f"`{_dependency_text(dep)}` can never match",
                         dep.span,
                         "waits for nothing",
-                        help="write `in order` to wait for the order-scoped line's tasks",
+                        help="write `in order` to wait for those tasks anywhere in the order",
                         notes=(why,),
                     )
                 )
