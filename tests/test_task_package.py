@@ -276,3 +276,23 @@ def test_om_diff_shows_a_task_package_that_changed():
     assert [(f.name, f.old, f.new) for f in change.fields] == [("tasks", "acme_tasks", None)] and "acme_tasks" in change.breaking
     (change,) = [c for c in compare(attrs.evolve(catalog, tasks=None), catalog) if c.element == "catalog"]
     assert change.breaking is None  # a package added: nothing in flight called it
+
+
+def test_a_package_linked_from_outside_the_project_is_not_read(tmp_path, monkeypatch):
+    outside = tmp_path / "elsewhere" / "shop_tasks"
+    outside.mkdir(parents=True)
+    (outside / "__init__.py").write_text("")
+    (outside / "numbers.py").write_text(MODULE)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "om.toml").write_text("")
+    (project / "shop.om").write_text(spec())
+    (project / "shop_tasks").symlink_to(outside, target_is_directory=True)
+    monkeypatch.chdir(project)
+    result = check_paths(["."])
+    assert [d.code for d in result.errors] == ["E520"] and "outside" in result.errors[0].message
+
+
+def test_a_library_checked_alone_leaves_its_auto_tasks_to_the_catalog():
+    library = 'library shared\nsystem s "S" { operation go(a: string) }\n'
+    assert [d.code for d in check_texts({"lib.om": library + 'technical T "T" rfs { attr a: string optional }\nplan T on add { auto x = python "shop_tasks.numbers:tidy"(number = a) }\n'}).errors] == []

@@ -41,7 +41,10 @@ class PythonSources:
         return PurePosixPath(os.path.normpath(path)).as_posix()
 
     def allowed(self, path: Path) -> bool:
-        return inside(Path(os.path.normpath(path)), self.roots) if self.texts is not None else inside(path.resolve(), self.roots)
+        """Inside the roots as written, and, on disk, where its links lead too."""
+        if not inside(Path(os.path.normpath(path)), self.roots):
+            return False
+        return not os.path.lexists(path) or inside(Path(path).resolve(), [r.resolve() for r in self.roots])
 
     def text(self, path: Path) -> str | None:
         if self.texts is not None and self._key(path) in self.texts:
@@ -83,6 +86,8 @@ class PythonSources:
 def check_task_package(scope: CatalogScope, workspace: Workspace, diagnostics: list[Diagnostic]) -> None:
     sources = PythonSources(workspace)
     resolved = _resolve(scope, sources, diagnostics)
+    if scope.kind == "library" and scope.task_package is None:
+        return  # a library's auto tasks call the package of the catalog that uses it: checked with that catalog
     for plan in scope.plans.values():
         for item in plan.items:
             for call in (item.python, item.compensate):
