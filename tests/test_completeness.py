@@ -161,3 +161,10 @@ def test_the_files_that_parse_are_checked_when_another_does_not():
 def test_a_catalog_of_one_broken_file_reports_the_syntax_error_alone():
     result = check_texts({"c.om": BASE + "plan ACCESS_CFS on add { callout a = net.activate(address_id) afterr b }\n"})
     assert [d.code for d in result.diagnostics] == ["E001"]
+
+
+def test_a_misspelt_after_that_still_parses_gets_the_hint_on_its_unknown_task():
+    """`afterr` at the end of an item is `after r`: valid syntax, so the unknown task `r` carries the hint."""
+    text = BASE + "plan ACCESS_CFS on add {\n  callout activate = net.activate(address_id)\n  callout again = net.activate(address_id) afterr\n}\n" + DELETE
+    (diagnostic,) = check_texts({"c.om": text}).errors
+    assert diagnostic.code == "E107" and diagnostic.help == ("`afterr` reads as `after r`: did you mean `after`?",)

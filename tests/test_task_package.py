@@ -296,3 +296,9 @@ def test_a_package_linked_from_outside_the_project_is_not_read(tmp_path, monkeyp
 def test_a_library_checked_alone_leaves_its_auto_tasks_to_the_catalog():
     library = 'library shared\nsystem s "S" { operation go(a: string) }\n'
     assert [d.code for d in check_texts({"lib.om": library + 'technical T "T" rfs { attr a: string optional }\nplan T on add { auto x = python "shop_tasks.numbers:tidy"(number = a) }\n'}).errors] == []
+
+
+def test_a_module_that_is_not_python_is_an_error_once_per_call():
+    texts = with_package(spec(), "def tidy(number:\n")
+    result = check_texts(texts)
+    assert [(d.code, d.message) for d in result.errors] == [("E522", "`shop_tasks.numbers` is not valid Python (line 1)")]

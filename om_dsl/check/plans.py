@@ -195,7 +195,7 @@ def _check_dependency(scope, plan, item, dep: ast.Dependency, items, tasks_by_pr
                     f"no task `{name}` in plan `{plan.product.value} on {plan.action.value}`",
                     dep.task.span,
                     "unknown task",
-                    help=did_you_mean(name, known) or "a task of another product is written `PRODUCT.task in bundle` (or `in order`)",
+                    help=_glued_keyword(scope, dep) or did_you_mean(name, known) or "a task of another product is written `PRODUCT.task in bundle` (or `in order`)",
                 )
             )
         return
@@ -219,6 +219,19 @@ def _check_dependency(scope, plan, item, dep: ast.Dependency, items, tasks_by_pr
                 help=did_you_mean(name, tasks) or (f"the tasks of `{code}` are {', '.join(f'`{t}`' for t in sorted(tasks))}" if tasks else f"`{code}` has no plan yet"),
             )
         )
+
+
+def _glued_keyword(scope, dep: ast.Dependency) -> str:
+    """A misspelt `after`/`before` the lexer split (`afterr` is `after r`): the hint, or ""."""
+    text = next((f.text for f in scope.files if f.path == dep.span.file), None)
+    start = dep.span.start
+    if text is None or start <= 0 or start > len(text) or not (text[start - 1].isalnum() or text[start - 1] == "_"):
+        return ""
+    begin = start
+    while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] == "_"):
+        begin -= 1
+    keyword = text[begin:start]
+    return f"`{text[begin:dep.span.end]}` reads as `{keyword} {dep.task.value}`: did you mean `{keyword}`?" if keyword in ("after", "before") else ""
 
 
 def check_call(scope, call: ast.OperationCall, ctx: ExprContext, exprs: ExprChecker, diagnostics, usage: Usage) -> None:

@@ -88,11 +88,12 @@ def check_task_package(scope: CatalogScope, workspace: Workspace, diagnostics: l
     resolved = _resolve(scope, sources, diagnostics)
     if scope.kind == "library" and scope.task_package is None:
         return  # a library's auto tasks call the package of the catalog that uses it: checked with that catalog
+    parsed: dict = {}  # module path -> its tree (or the error that it does not parse), parsed once
     for plan in scope.plans.values():
         for item in plan.items:
             for call in (item.python, item.compensate):
                 if isinstance(call, ast.PythonCall):
-                    _check_call(scope, call, resolved, diagnostics)
+                    _check_call(scope, call, resolved, diagnostics, parsed)
 
 
 def _resolve(scope: CatalogScope, sources: PythonSources, diagnostics) -> bool:
@@ -155,7 +156,16 @@ def _resolve(scope: CatalogScope, sources: PythonSources, diagnostics) -> bool:
     return True
 
 
-def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagnostics) -> None:
+def _parse(scope: CatalogScope, rel: str, parsed: dict):
+    if rel not in parsed:
+        try:
+            parsed[rel] = py.parse(scope.task_files[rel], filename=rel)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            parsed[rel] = exc
+    return parsed[rel]
+
+
+def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagnostics, parsed: dict) -> None:
     target = str(call.target.value)
     module, colon, function = target.partition(":")
     if not colon or not module:
@@ -203,9 +213,9 @@ def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagn
             )
         )
         return
-    try:
-        tree = py.parse(scope.task_files[rel], filename=rel)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+    tree = _parse(scope, rel, parsed)
+    if isinstance(tree, Exception):
+        exc = tree
         where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
         diagnostics.append(error("E522", f"`{module}` is not valid Python{where}", call.target.span, "its function cannot be found", help=f"fix {scope.tasks_name}/{rel}"))
         return
