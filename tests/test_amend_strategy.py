@@ -198,3 +198,13 @@ def test_both_engines_follow_the_strategies(engine):
     calls = {key: (op, json.loads(args)) for key, _, op, args, _, _ in engine.simulators.effects() if key.startswith(oid + ":")}
     assert calls[f"{oid}:1/D1:reserve_port:2"][1]["down_mbps"] == 1000 and f"{oid}:1/D1:reserve_port:undo:1" not in calls  # redo
     assert f"{oid}:1/D2:ship_ont:1" in calls and not any(":1/D2:ship_ont:2" in k or "ship_ont:undo" in k for k in calls)  # keep
+
+
+def test_om_fmt_lays_out_tasks_and_on_amend():
+    from om_dsl.format import format_source
+    from om_dsl.syntax.parser import parse_source
+
+    src = 'catalog c version "1"\ntasks   "c_tasks"  # the code\nplan T on add {\n  callout a = s.o() on amend   redo compensate s.u()\n}\n'
+    out = format_source(src)
+    assert 'tasks "c_tasks"  # the code\n' in out and "    compensate s.u()\n    on amend redo\n" in out
+    assert parse_source(out, "x.om").module == parse_source(src, "x.om").module and format_source(out) == out
