@@ -103,7 +103,7 @@ class PythonTasks:
 
 
 # Names a task package cannot have: importing it would find the standard module (or om's own).
-_RESERVED = frozenset(sys.stdlib_module_names) | {"om_dsl", "builtins", "__main__"}
+_RESERVED = frozenset(sys.stdlib_module_names) | {"om_dsl", "lark", "attrs", "jinja2", "click", "builtins", "__main__"}
 
 
 def _parameters(fn) -> set:
