@@ -13,6 +13,7 @@ import heapq
 import os
 from pathlib import PurePosixPath
 
+from om_dsl.check.lines import AGGREGATES
 from om_dsl.check.scope import CatalogScope
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import (
@@ -348,7 +349,8 @@ class _Names:
             return ("children", e.args[0].name)
         if name == "changed":
             return ("changed",) + tuple(a.name for a in e.args)
-        return ("call", name) + tuple(self.lower(a) for a in e.args)
+        aggregate = name in AGGREGATES  # a read of several lines is theirs to aggregate
+        return ("call", name) + tuple(self._LineRead(a, many=True) if aggregate and isinstance(a, ast.LineRead) else self.lower(a) for a in e.args)
 
     def _Unary(self, e: ast.Unary):
         return ("not" if e.op == "not" else "neg", self.lower(e.operand))
@@ -358,6 +360,15 @@ class _Names:
 
     def _InSet(self, e: ast.InSet):
         return ("not in" if e.negated else "in", self.lower(e.item), self.lower(e.container))
+
+    def _LineRead(self, e: ast.LineRead, many: bool = False):
+        names = []
+        node = e.target
+        while isinstance(node, ast.Member):
+            names.insert(0, node.name.value)
+            node = node.obj
+        task = names[0] if len(names) == 2 else None
+        return ("lines" if many else "line", e.scope, node.name, task, names[-1])
 
     def _IsNull(self, e: ast.IsNull):
         return ("is not null" if e.negated else "is null", self.lower(e.operand))

@@ -44,6 +44,7 @@ def _line_context(scope: CatalogScope, plan: ast.Plan, items: dict[str, ast.Plan
         attributes={a.name.value: attribute_type(a) for a in product.attributes},
         tasks=items,
         allow_changed=plan.action.value == "modify",
+        action=plan.action.value,
     )
 
 

@@ -43,7 +43,7 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     TimePassed,
     _no_task,
 )
-from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, epoch_ms  # noqa: F401
+from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, across_outputs, across_reads, epoch_ms  # noqa: F401
 from om_dsl.engine.retry import retry_delay
 from om_dsl.engine.timers import Timing
 from om_dsl.model.catalog import Catalog
@@ -260,7 +260,14 @@ class Engine(Timing, Cancelling, Amending):
         return self.catalog.plan(task.product, task.action).item(task.name)
 
     def _outputs(self, r: S.OrderRun, line: str) -> dict:
-        return _line_outputs(r.tasks, line)
+        """What a line's expressions read of tasks: its own tasks' outputs, and
+        the values of other lines its plan reads (`P.task.output in bundle`)."""
+        out = _line_outputs(r.tasks, line)
+        run_line = r.lines.get(line)
+        reads = across_reads(self.catalog, run_line.product, run_line.action) if run_line is not None else ()
+        if reads:
+            out.update(across_outputs(r, line, reads))
+        return out
 
     def _order_view(self, r: S.OrderRun, items: Optional[list] = None) -> dict:
         """The order as expressions read it (with `items`: those items instead of the order's)."""

@@ -107,6 +107,15 @@ class InSet(Node):
 
 
 @attrs.frozen
+class LineRead(Node):
+    """`PRODUCT.task.output in bundle` or `PRODUCT.attribute in order`: a value
+    of another fulfillment line; `target` is the member chain as written."""
+
+    target: Expr
+    scope: str  # "bundle" or "order"
+
+
+@attrs.frozen
 class IsNull(Node):
     """`operand is null` or `operand is not null`."""
 
@@ -140,7 +149,7 @@ class MapExpr(Node):
     entries: tuple[MapEntry, ...]
 
 
-Expr = Union[Literal, Ref, OrderField, Member, Lookup, Call, Unary, Binary, InSet, IsNull, IfElse, SetLiteral, MapExpr]
+Expr = Union[Literal, Ref, OrderField, Member, Lookup, Call, Unary, Binary, InSet, LineRead, IsNull, IfElse, SetLiteral, MapExpr]
 
 
 # ---- file structure -------------------------------------------------------------

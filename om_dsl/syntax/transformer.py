@@ -141,6 +141,7 @@ class SpanTransformer(Transformer):
 
     ponr_kind = commercial_role
     scope = commercial_role
+    line_scope = commercial_role
     compare_op = commercial_role
     add_op = commercial_role
     mul_op = commercial_role
@@ -521,6 +522,10 @@ class SpanTransformer(Transformer):
     @v_args(meta=True)
     def not_in_op(self, meta, c):
         return ast.InSet(c[0], c[1], True, span=self.span(meta))
+
+    @v_args(meta=True)
+    def line_read(self, meta, c):
+        return ast.LineRead(c[0], str(c[1]), span=self.span(meta))
 
     @v_args(meta=True)
     def is_null(self, meta, c):
