@@ -226,7 +226,8 @@ def check_line_read(checker, expr: ast.LineRead, ctx, many: bool):
         item = facts.task(code, task)
         if item is None:
             tasks = facts.tasks_of(code)
-            report(error("E107", f"no plan of `{code}` defines a task `{task}`", task_span, "unknown task", help=did_you_mean(task, tasks) or (f"the tasks of `{code}` are {', '.join(f'`{t}`' for t in tasks)}" if tasks else f"`{code}` has no plan yet")))
+            known = f"the tasks of `{code}` are {', '.join(f'`{t}`' for t in tasks)}" if tasks else f"`{code}` has no plan yet"
+            report(error("E107", f"no plan of `{code}` defines a task `{task}`", task_span, "unknown task", help=did_you_mean(task, tasks) or known))
             return T.UNKNOWN
         outputs = task_outputs(scope, item)
         if outputs is None:
@@ -240,7 +241,8 @@ def check_line_read(checker, expr: ast.LineRead, ctx, many: bool):
         (name, name_span), = rest
         attributes = {a.name.value: T.named(a.type.value) for a in scope.technical[code].attributes}
         if name not in attributes:
-            report(error("E102", f"unknown attribute `{name}` of `{code}`", name_span, f"not an attribute of `{code}`", help=did_you_mean(name, attributes) or (f"a task output is read as `{code}.TASK.{name} in {where}`" if facts.tasks_of(code) else "")))
+            hint = f"a task output is read as `{code}.TASK.{name} in {where}`" if facts.tasks_of(code) else ""
+            report(error("E102", f"unknown attribute `{name}` of `{code}`", name_span, f"not an attribute of `{code}`", help=did_you_mean(name, attributes) or hint))
             return T.UNKNOWN
         value, needed = attributes[name], facts.setters(code, name)
     for task in needed:
@@ -273,7 +275,11 @@ def check_line_read(checker, expr: ast.LineRead, ctx, many: bool):
                 expr.span,
                 "which one?",
                 help=f"aggregate their values: `first({'.'.join(n for n, _ in chain)} in {where})`, or `count(...)`, `any(...)`, `all(...)`, `sum(...)`",
-                notes=[f"one root order item's bundle holds one `{code}` line at most, unless a `per` or a `has` whose maximum is above 1 multiplies it" if where == "bundle" else "an order may hold several root items: only an order-scoped rule without `per` makes one line per order"],
+                notes=[
+                    f"one root order item's bundle holds one `{code}` line at most, unless a `per` or a `has` whose maximum is above 1 multiplies it"
+                    if where == "bundle"
+                    else "an order may hold several root items: only an order-scoped rule without `per` makes one line per order"
+                ],
             )
         )
     return T.ListOf(value) if many else value

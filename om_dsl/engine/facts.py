@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime
 
 from om_dsl.engine import state as S
-from om_dsl.model import expr as E
 from om_dsl.engine.instants import show_instant as _at  # noqa: F401 (the engine modules' name for it)
+from om_dsl.model import expr as E
 
 DAY_MS = 86_400_000
 CALLING = ("callout", "auto", "compensation")  # the task types that make calls
