@@ -13,6 +13,8 @@ import heapq
 import os
 from pathlib import PurePosixPath
 
+import attrs
+
 from om_dsl.check.lines import AGGREGATES
 from om_dsl.check.scope import CatalogScope
 from om_dsl.model import expr as E
@@ -180,13 +182,29 @@ class _Lowering:
     # ---- systems --------------------------------------------------------------------------
 
     def retry(self, spec) -> RetryPolicyDef:
+        """A policy resolved: its delays, and the failure classes it retries and
+        refuses (the nearest `for` and `fatal` along the references)."""
+        retried, fatal = None, None
         seen = set()
-        while isinstance(spec, ast.RetryRef):
+        while isinstance(spec, (ast.RetryRef, ast.RetryFiltered)):
+            if isinstance(spec, ast.RetryFiltered):
+                if retried is None and spec.retried is not None:
+                    retried = tuple(c.text for c in spec.retried)
+                if fatal is None and spec.fatal:
+                    fatal = tuple(c.text for c in spec.fatal)
+                spec = spec.spec
+                continue
             name = spec.name.value
             if name in seen:  # the checker reports circles; be safe anyway
                 return RetryPolicyDef("none")
             seen.add(name)
             spec = self.scope.retry_policies[name].spec
+        base = self._retry_kind(spec)
+        if retried is None and fatal is None:
+            return base
+        return attrs.evolve(base, retry_on=retried, fatal_on=fatal or ())
+
+    def _retry_kind(self, spec) -> RetryPolicyDef:
         if spec is None or isinstance(spec, ast.RetryNone):
             return RetryPolicyDef("none")
         if isinstance(spec, ast.RetryFixed):
@@ -298,6 +316,7 @@ class _Lowering:
             retry=retry,
             timeout_ms=timeout,
             is_async=is_async,
+            fallout=i.fallout.value if i.fallout is not None else None,
         )
 
 

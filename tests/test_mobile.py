@@ -1,15 +1,20 @@
 """The mobile catalog (specs/mobile) on both engines: the subscription's plan
 reads what the SIM line's plan allocated (`SIM_RFS.allocate_sim.iccid in
-bundle`), and the ported number of the porting line, at run time."""
+bundle`), and the ported number of the porting line, at run time; porting
+retries by failure class (`for timeout, unreachable, 5xx, 429 fatal 409`) and
+routes a refusal to the porting desk's queue (`fallout porting_desk`), whose
+resolution moves the order on."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from om_dsl.build import build, write
 from om_dsl.engine import state as S
+from om_dsl.engine.core import Rejection
 from om_dsl.rules.generated import GeneratedRules
 
 from support import ROOT
@@ -18,23 +23,45 @@ from support.scenario_engines import Embedded, OnTemporal, order_doc
 ORDER = ROOT / "examples" / "orders" / "mobile" / "sim-handset-port.json"
 
 
+PORTING = "retry porting = staggered 10s, 1m, 10m for"
+
+
 @pytest.fixture(scope="module")
 def mobile(tmp_path_factory):
+    """The mobile catalog, its porting retries a second apart (Temporal waits in real time)."""
     folder = tmp_path_factory.mktemp("mobile")
-    result = build([str(ROOT / "specs")])
+    specs = folder / "specs"
+    shutil.copytree(ROOT / "specs", specs)
+    catalog = specs / "mobile" / "catalog.om"
+    text = catalog.read_text(encoding="utf-8")
+    assert PORTING in text, "specs/mobile/catalog.om no longer says " + PORTING
+    catalog.write_text(text.replace(PORTING, "retry porting = staggered 1s, 1s, 1s for"), encoding="utf-8")
+    result = build([str(specs)])
     assert result.ok
-    write(folder, result.files())
-    return GeneratedRules(folder / "mobile")
+    write(folder / "generated", result.files())
+    return GeneratedRules(folder / "generated" / "mobile")
 
 
 @pytest.fixture(params=["embedded", pytest.param("temporal", marks=pytest.mark.temporal)])
-def engine(request, tmp_path, mobile):
-    if request.param == "embedded":
-        made = Embedded(tmp_path, mobile, {})
-    else:
-        made = OnTemporal(tmp_path, mobile, {}, request.getfixturevalue("temporal_server"))
-    yield made
-    made.close()
+def make_engine(request, tmp_path, mobile):
+    made = []
+
+    def make(fail=None):
+        if request.param == "embedded":
+            engine = Embedded(tmp_path, mobile, dict(fail or {}))
+        else:
+            engine = OnTemporal(tmp_path, mobile, dict(fail or {}), request.getfixturevalue("temporal_server"))
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()
+
+
+@pytest.fixture
+def engine(make_engine):
+    return make_engine()
 
 
 def calls(engine, order_id) -> dict:
@@ -73,3 +100,84 @@ def test_without_porting_a_number_is_assigned_and_provisioned(engine):
     assigned = done["1/M2:assign_msisdn"][2]["msisdn"]
     assert done["1/M2:provision"][1]["msisdn"] == assigned
     assert done["1/M2:provision"][1]["iccid"] == done["1/M1:allocate_sim"][2]["iccid"]
+
+
+# ---- retries by failure class, and fallout --------------------------------------------------------
+
+PORT_IN = "3/M4:port_in"
+FALLOUT = PORT_IN + ".fallout"
+
+
+def open_in_queue(engine, queue: str) -> list:
+    """(order, task) of the open manual tasks of a queue: what `om tasks list --queue` shows."""
+    if engine.name == "embedded":
+        return [(r[0], r[1]) for r in engine.runner.store.open_manual_tasks(queue=queue)]
+    return [(r[0], r[1]) for r in engine.orders.open_manual_tasks(queue=queue)]
+
+
+def causes(engine, order_id, subject) -> list:
+    return [h["cause"] for h in engine.history(order_id) if h["subject"] == subject]
+
+
+def in_fallout(view) -> bool:
+    return view["tasks"].get(FALLOUT, {}).get("status") == S.READY and view["tasks"]["1/M2:provision"]["status"] == S.PENDING and not any(
+        t["status"] in (S.RUNNING, S.FAILED) for t in view["tasks"].values()
+    )
+
+
+def test_a_retried_class_of_failure_is_retried_by_the_policy(make_engine):
+    engine = make_engine(fail={"numbers.port_in": "503:2"})
+    oid = engine.submit(order_doc(ORDER, engine.new_id("MOB503")))
+    view = engine.settle(oid, lambda v: v["status"] in S.FINAL)
+    assert view["status"] == S.ORDER_COMPLETED and view["tasks"][PORT_IN]["attempts"] == 3
+    assert FALLOUT not in view["tasks"]
+    assert sum("retry" in c and "of the policy" in c for c in causes(engine, oid, PORT_IN)) == 2
+
+
+def test_a_fatal_failure_opens_a_fallout_task_instead_of_holding_the_order(make_engine):
+    engine = make_engine(fail={"numbers.port_in": "409:1"})
+    oid = engine.submit(order_doc(ORDER, engine.new_id("MOBFALL")))
+    view = engine.settle(oid, in_fallout)
+    # 409 is fatal for `porting` at once: one attempt, no retry; the order is not held.
+    assert view["status"] == S.IN_PROGRESS
+    assert view["tasks"][PORT_IN]["status"] == S.FATALLY_FAILED and view["tasks"][PORT_IN]["attempts"] == 1
+    assert view["tasks"][PORT_IN]["waiting_for"] == f"in fallout: {FALLOUT} waits for a person in queue porting_desk"
+    assert view["tasks"][FALLOUT]["queue"] == "porting_desk"
+    # The rest of the order went on: the SIM and the handset.
+    assert view["tasks"]["1/M1:allocate_sim"]["status"] == S.COMPLETED and view["tasks"]["2/M3:ship_handset"]["status"] == S.COMPLETED
+    assert (oid, FALLOUT) in open_in_queue(engine, "porting_desk") and (oid, FALLOUT) not in open_in_queue(engine, "field_ops")
+    assert any("`409` is fatal for its retry policy" in c for c in causes(engine, oid, PORT_IN))
+    assert any(c.startswith(f"fallout of {PORT_IN}") for c in causes(engine, oid, FALLOUT))
+    with pytest.raises(Rejection, match="needs a resolution"):
+        engine.complete(oid, FALLOUT, {"note": "called the donor"})
+    engine.complete(oid, FALLOUT, {"resolution": "retried"}, by="desk-ines")
+    view = engine.settle(oid, lambda v: v["status"] in S.FINAL)
+    assert view["status"] == S.ORDER_COMPLETED
+    assert view["tasks"][PORT_IN]["status"] == S.COMPLETED and view["tasks"][FALLOUT]["outputs"] == {"resolution": "retried"}
+    assert any(c.endswith(f"fallout {FALLOUT} resolved by desk-ines: retried") for c in causes(engine, oid, PORT_IN))  # "attempt 2, ..."
+    assert (oid, FALLOUT) not in open_in_queue(engine, "porting_desk")
+
+
+@pytest.mark.parametrize("resolution", ["skipped", "fixed"])
+def test_a_fallout_resolved_by_hand_moves_the_order_on(make_engine, resolution):
+    engine = make_engine(fail={"numbers.port_in": "409:9"})  # the donor refuses every time
+    oid = engine.submit(order_doc(ORDER, engine.new_id("MOBHAND")))
+    engine.settle(oid, in_fallout)
+    with pytest.raises(Rejection, match="go with resolution=fixed only"):
+        engine.complete(oid, FALLOUT, {"resolution": "skipped", "msisdn": "+31600000000"})
+    engine.complete(oid, FALLOUT, {"resolution": resolution}, by="desk-ines")
+    view = engine.settle(oid, lambda v: v["status"] in S.FINAL)
+    assert view["status"] == S.ORDER_COMPLETED
+    assert view["tasks"][PORT_IN]["status"] == (S.SKIPPED if resolution == "skipped" else S.COMPLETED)
+    assert view["tasks"][PORT_IN]["attempts"] == 1  # not called again
+    done = "skipped" if resolution == "skipped" else "fixed by hand"
+    assert f"fallout {FALLOUT} resolved by desk-ines: {done}" in causes(engine, oid, PORT_IN)
+    assert calls(engine, oid)["1/M2:provision"][1]["msisdn"] == "+31612345678"
+
+
+def test_a_failure_the_policy_does_not_name_is_fatal_at_once(make_engine):
+    engine = make_engine(fail={"numbers.port_in": "400:1"})  # not in `for timeout, unreachable, 5xx, 429`
+    oid = engine.submit(order_doc(ORDER, engine.new_id("MOB400")))
+    view = engine.settle(oid, in_fallout)
+    assert view["tasks"][PORT_IN]["attempts"] == 1
+    assert any("its retry policy retries only timeout, unreachable, 5xx, 429, not `400`" in c for c in causes(engine, oid, PORT_IN))

@@ -2,8 +2,8 @@
 # Edit the specs and run `om compile` again. Decomposition rules.
 #
 # Sources:
-#   mobile/catalog.om  sha256:f431f0c1151d648ca452bce85c7bd2d1aefe4cd250daac490e6196abcc5882ab
-#   mobile/plans.om  sha256:374073d48ec07c42a119a3a89bcc4b03c9811d555daf37c0d297e68206ec372c
+#   mobile/catalog.om  sha256:ec2649d7efb7a3661c1f4d48d28cc29a363650e9878f9bc7d5c4ea6231f29774
+#   mobile/plans.om  sha256:7845bda88e1123559c57ec1ff72554b548e7503819b1369206d67f25131e04ad
 #   mobile/systems.om  sha256:7185f6dcd9e35f2d125969303e3e6229803edb4456782f6543580e7287105242
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Decomposition: each function returns the lines its source makes, as
@@ -18,9 +18,9 @@ from om_dsl.rules import ops as _ops  # noqa: F401
 
 def decompose__HANDSET(a, item, o):
     lines = []
-    # @om decomposition:M3  mobile/catalog.om:54
+    # @om decomposition:M3  mobile/catalog.om:61
     lines.append(('M3', 1, {
-        # @om mapping:M3.model  mobile/catalog.om:55
+        # @om mapping:M3.model  mobile/catalog.om:62
         'model': a['model'],
     }))
     return lines
@@ -28,14 +28,14 @@ def decompose__HANDSET(a, item, o):
 
 def decompose__MOBILE_SUBSCRIPTION(a, item, o):
     lines = []
-    # @om decomposition:M1  mobile/catalog.om:46
+    # @om decomposition:M1  mobile/catalog.om:53
     lines.append(('M1', 1, {
-        # @om mapping:M1.sim_type  mobile/catalog.om:47
+        # @om mapping:M1.sim_type  mobile/catalog.om:54
         'sim_type': a['sim_type'],
     }))
-    # @om decomposition:M2  mobile/catalog.om:50
+    # @om decomposition:M2  mobile/catalog.om:57
     lines.append(('M2', 1, {
-        # @om mapping:M2.tariff  mobile/catalog.om:51
+        # @om mapping:M2.tariff  mobile/catalog.om:58
         'tariff': a['tariff'],
     }))
     return lines
@@ -43,11 +43,11 @@ def decompose__MOBILE_SUBSCRIPTION(a, item, o):
 
 def decompose__NUMBER_PORT(a, item, o):
     lines = []
-    # @om decomposition:M4  mobile/catalog.om:58
+    # @om decomposition:M4  mobile/catalog.om:65
     lines.append(('M4', 1, {
-        # @om mapping:M4.donor  mobile/catalog.om:60
+        # @om mapping:M4.donor  mobile/catalog.om:67
         'donor': a['donor'],
-        # @om mapping:M4.msisdn  mobile/catalog.om:59
+        # @om mapping:M4.msisdn  mobile/catalog.om:66
         'msisdn': a['msisdn'],
     }))
     return lines

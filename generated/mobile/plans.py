@@ -2,8 +2,8 @@
 # Edit the specs and run `om compile` again. Orchestration plans.
 #
 # Sources:
-#   mobile/catalog.om  sha256:f431f0c1151d648ca452bce85c7bd2d1aefe4cd250daac490e6196abcc5882ab
-#   mobile/plans.om  sha256:374073d48ec07c42a119a3a89bcc4b03c9811d555daf37c0d297e68206ec372c
+#   mobile/catalog.om  sha256:ec2649d7efb7a3661c1f4d48d28cc29a363650e9878f9bc7d5c4ea6231f29774
+#   mobile/plans.om  sha256:7845bda88e1123559c57ec1ff72554b548e7503819b1369206d67f25131e04ad
 #   mobile/systems.om  sha256:7185f6dcd9e35f2d125969303e3e6229803edb4456782f6543580e7287105242
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Orchestration plans: the plan definitions as data, and their expressions
@@ -21,7 +21,7 @@ _NO_OUTPUTS = {}
 
 
 def args__HANDSET_RFS__add__ship_handset(a, out, o, prev):
-    # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:32
+    # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
     return {
         'device_model': a['model'],
         'iccid': _ops.first(_ops.across(out, 'SIM_RFS in bundle', 'iccid')),
@@ -58,25 +58,25 @@ def compensate__SIM_RFS__add__allocate_sim(a, out, o, prev):
 
 
 def when__SUBSCRIPTION_CFS__add__assign_msisdn(a, out, o, prev):
-    # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:19
+    # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
     return (_ops.first(_ops.across(out, 'PORT_IN_RFS in bundle', 'msisdn')) is None)
 
 
 def args__SUBSCRIPTION_CFS__add__assign_msisdn(a, out, o, prev):
-    # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:19
+    # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
     return {
     }
 
 
 def sets__SUBSCRIPTION_CFS__add__assign_msisdn(a, out, o, prev):
-    # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:19
+    # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
     return {
         'msisdn': (out.get('assign_msisdn') or _NO_OUTPUTS).get('msisdn'),
     }
 
 
 def args__SUBSCRIPTION_CFS__add__provision(a, out, o, prev):
-    # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:23
+    # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
     return {
         'iccid': _ops.first(_ops.across(out, 'SIM_RFS.allocate_sim in bundle', 'iccid')),
         'imsi': _ops.first(_ops.across(out, 'SIM_RFS.allocate_sim in bundle', 'imsi')),
@@ -140,10 +140,13 @@ DEFINITIONS = {'HANDSET_RFS.add': {'action': 'add',
                                                              'msisdn': ['attr', 'msisdn']},
                                                     'kind': 'operation',
                                                     'target': 'numbers.port_in'},
+                                           'fallout': 'porting_desk',
                                            'id': 'task:PORT_IN_RFS.add.port_in',
                                            'kind': 'callout',
                                            'retry': {'delays_ms': [10000, 60000, 600000],
-                                                     'kind': 'staggered'},
+                                                     'fatal_on': ['409'],
+                                                     'kind': 'staggered',
+                                                     'retry_on': ['timeout', 'unreachable', '5xx', '429']},
                                            'timeout_ms': 30000}},
                      'product': 'PORT_IN_RFS'},
  'SIM_RFS.add': {'action': 'add',

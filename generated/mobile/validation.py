@@ -2,8 +2,8 @@
 # Edit the specs and run `om compile` again. Validation rules.
 #
 # Sources:
-#   mobile/catalog.om  sha256:f431f0c1151d648ca452bce85c7bd2d1aefe4cd250daac490e6196abcc5882ab
-#   mobile/plans.om  sha256:374073d48ec07c42a119a3a89bcc4b03c9811d555daf37c0d297e68206ec372c
+#   mobile/catalog.om  sha256:ec2649d7efb7a3661c1f4d48d28cc29a363650e9878f9bc7d5c4ea6231f29774
+#   mobile/plans.om  sha256:7845bda88e1123559c57ec1ff72554b548e7503819b1369206d67f25131e04ad
 #   mobile/systems.om  sha256:7185f6dcd9e35f2d125969303e3e6229803edb4456782f6543580e7287105242
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Validation rules: each function returns the rules an order item breaks."""

@@ -170,6 +170,13 @@ def retry_spec(spec: ast.RetrySpec) -> str:
         return f"exponential {spec.count} times from {literal(spec.initial)}{factor} cap {literal(spec.cap)}"
     if isinstance(spec, ast.RetryRef):
         return spec.name.value
+    if isinstance(spec, ast.RetryFiltered):
+        text = retry_spec(spec.spec)
+        if spec.retried is not None:
+            text += " for " + ", ".join(c.text for c in spec.retried)
+        if spec.fatal:
+            text += " fatal " + ", ".join(c.text for c in spec.fatal)
+        return text
     raise TypeError(f"not a retry spec: {type(spec).__name__}")
 
 

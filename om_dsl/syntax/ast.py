@@ -323,7 +323,24 @@ class RetryRef(Node):
     name: Name
 
 
-RetrySpec = Union[RetryNone, RetryFixed, RetryStaggered, RetryExponential, RetryRef]
+@attrs.frozen
+class FailureClass(Node):
+    """A kind of failure a retry policy names: `timeout`, `unreachable`, `error`, `409`, `5xx`."""
+
+    text: str
+
+
+@attrs.frozen
+class RetryFiltered(Node):
+    """A policy with the failures it retries (`for ...`; None: every retryable
+    one) and those that fail at once (`fatal ...`)."""
+
+    spec: "RetrySpec"
+    retried: tuple[FailureClass, ...] | None
+    fatal: tuple[FailureClass, ...]
+
+
+RetrySpec = Union[RetryNone, RetryFixed, RetryStaggered, RetryExponential, RetryRef, RetryFiltered]
 
 
 @attrs.frozen
@@ -442,6 +459,7 @@ class PlanItem(Node):
     due: Literal | None = None
     retry: RetrySpec | None = None
     timeout: Literal | None = None
+    fallout: Name | None = None  # the queue a fatal failure opens a fallout task in
 
 
 @attrs.frozen

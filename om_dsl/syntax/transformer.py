@@ -297,6 +297,26 @@ class SpanTransformer(Transformer):
         return ast.RetryRef(self.name(c[0]), span=self.span(meta))
 
     @v_args(meta=True)
+    def retry_spec(self, meta, c):
+        if len(c) == 1:
+            return c[0]
+        parts = dict(c[1:])
+        return ast.RetryFiltered(c[0], parts.get("for"), parts.get("fatal", ()), span=self.span(meta))
+
+    def retry_kind(self, c):  # pragma: no cover - every alternative is aliased
+        return c[0]
+
+    def retry_for(self, c):
+        return ("for", tuple(c))
+
+    def retry_fatal(self, c):
+        return ("fatal", tuple(c))
+
+    @v_args(meta=True)
+    def failure_class(self, meta, c):
+        return ast.FailureClass(str(c[0]), span=self.span(meta))
+
+    @v_args(meta=True)
     def system(self, meta, c):
         name = self.name(c[0])
         rest = c[1:]
@@ -474,6 +494,9 @@ class SpanTransformer(Transformer):
 
     def timeout_clause(self, c):
         return ("timeout", self.duration_tok(c[0]))
+
+    def fallout_clause(self, c):
+        return ("fallout", self.name(c[0]))
 
     @v_args(meta=True)
     def sets_clause(self, meta, c):
