@@ -102,6 +102,24 @@ def test_without_porting_a_number_is_assigned_and_provisioned(engine):
     assert done["1/M2:provision"][1]["iccid"] == done["1/M1:allocate_sim"][2]["iccid"]
 
 
+
+def test_the_order_scoped_billing_line_aggregates_every_sim_of_the_order(engine):
+    """Two subscriptions in one order: two SIM lines in the order, one in each bundle."""
+    doc = json.loads(order_doc(ORDER, engine.new_id("MOBTWO")))
+    second = json.loads(json.dumps(doc["productOrderItem"][0]))
+    second["id"] = "10"
+    second["productOrderItem"] = []
+    doc["productOrderItem"].append(second)
+    oid = engine.submit(json.dumps(doc))
+    view = engine.settle(oid, lambda v: v["status"] in S.FINAL)
+    assert view["status"] == S.ORDER_COMPLETED
+    done = calls(engine, oid)
+    iccids = [done[f"{item}/M1:allocate_sim"][2]["iccid"] for item in ("1", "10")]
+    assert len(set(iccids)) == 2
+    assert done["order/M5:open_account"][1]["sims"] == 2 and done["order/M5:open_account"][1]["first_iccid"] == iccids[0]
+    # each subscription reads its own bundle's SIM
+    assert [done[f"{item}/M2:provision"][1]["iccid"] for item in ("1", "10")] == iccids
+
 # ---- retries by failure class, and fallout --------------------------------------------------------
 
 PORT_IN = "3/M4:port_in"

@@ -2,9 +2,9 @@
 # Edit the specs and run `om compile` again. The package.
 #
 # Sources:
-#   mobile/catalog.om  sha256:ec2649d7efb7a3661c1f4d48d28cc29a363650e9878f9bc7d5c4ea6231f29774
-#   mobile/plans.om  sha256:7845bda88e1123559c57ec1ff72554b548e7503819b1369206d67f25131e04ad
-#   mobile/systems.om  sha256:7185f6dcd9e35f2d125969303e3e6229803edb4456782f6543580e7287105242
+#   mobile/catalog.om  sha256:58985cf03436b9819322d712ae8bd41b20e6d1c83c8cbc0dd8c60e7b745d5869
+#   mobile/plans.om  sha256:f5de1fdfb446f98ec3c02dbfa4037f7a85303b08b1c5c04f244c4735a4cc8b41
+#   mobile/systems.om  sha256:2eed78f05e34f589ab00dd8a09c06b4910b31fb9fbc08165119e4d1cb3439415
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """A compiled catalog (its name and version: CATALOG and VERSION below): its rules as
 plain Python functions, its plans as data. Load it with `om_dsl.rules.generated.GeneratedRules(folder)`."""
@@ -14,4 +14,4 @@ CATALOG = 'mobile'
 VERSION = '2026.12'
 # The sha256 of this catalog's plan.json: the generated modules and the
 # model they were generated from belong together.
-PLAN_SHA256 = 'c7f59893e0b91d63e16a32c0abbcd87a1dd11ad300ef1c01b640789c37109f66'
+PLAN_SHA256 = 'a7d099ff90bd7b89158cae3ff3d83e9bd3b7ec65fc13cfd8605e62b8bc92f828'

@@ -2,9 +2,9 @@
 # Edit the specs and run `om compile` again. Decomposition rules.
 #
 # Sources:
-#   mobile/catalog.om  sha256:ec2649d7efb7a3661c1f4d48d28cc29a363650e9878f9bc7d5c4ea6231f29774
-#   mobile/plans.om  sha256:7845bda88e1123559c57ec1ff72554b548e7503819b1369206d67f25131e04ad
-#   mobile/systems.om  sha256:7185f6dcd9e35f2d125969303e3e6229803edb4456782f6543580e7287105242
+#   mobile/catalog.om  sha256:58985cf03436b9819322d712ae8bd41b20e6d1c83c8cbc0dd8c60e7b745d5869
+#   mobile/plans.om  sha256:f5de1fdfb446f98ec3c02dbfa4037f7a85303b08b1c5c04f244c4735a4cc8b41
+#   mobile/systems.om  sha256:2eed78f05e34f589ab00dd8a09c06b4910b31fb9fbc08165119e4d1cb3439415
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Decomposition: each function returns the lines its source makes, as
 (rule, number of lines, target attribute values)."""
@@ -18,9 +18,9 @@ from om_dsl.rules import ops as _ops  # noqa: F401
 
 def decompose__HANDSET(a, item, o):
     lines = []
-    # @om decomposition:M3  mobile/catalog.om:61
+    # @om decomposition:M3  mobile/catalog.om:65
     lines.append(('M3', 1, {
-        # @om mapping:M3.model  mobile/catalog.om:62
+        # @om mapping:M3.model  mobile/catalog.om:66
         'model': a['model'],
     }))
     return lines
@@ -28,14 +28,14 @@ def decompose__HANDSET(a, item, o):
 
 def decompose__MOBILE_SUBSCRIPTION(a, item, o):
     lines = []
-    # @om decomposition:M1  mobile/catalog.om:53
+    # @om decomposition:M1  mobile/catalog.om:57
     lines.append(('M1', 1, {
-        # @om mapping:M1.sim_type  mobile/catalog.om:54
+        # @om mapping:M1.sim_type  mobile/catalog.om:58
         'sim_type': a['sim_type'],
     }))
-    # @om decomposition:M2  mobile/catalog.om:57
+    # @om decomposition:M2  mobile/catalog.om:61
     lines.append(('M2', 1, {
-        # @om mapping:M2.tariff  mobile/catalog.om:58
+        # @om mapping:M2.tariff  mobile/catalog.om:62
         'tariff': a['tariff'],
     }))
     return lines
@@ -43,13 +43,24 @@ def decompose__MOBILE_SUBSCRIPTION(a, item, o):
 
 def decompose__NUMBER_PORT(a, item, o):
     lines = []
-    # @om decomposition:M4  mobile/catalog.om:65
+    # @om decomposition:M4  mobile/catalog.om:69
     lines.append(('M4', 1, {
-        # @om mapping:M4.donor  mobile/catalog.om:67
+        # @om mapping:M4.donor  mobile/catalog.om:71
         'donor': a['donor'],
-        # @om mapping:M4.msisdn  mobile/catalog.om:66
+        # @om mapping:M4.msisdn  mobile/catalog.om:70
         'msisdn': a['msisdn'],
     }))
+    return lines
+
+
+def decompose_order(a, item, o):
+    lines = []
+    # @om decomposition:M5  mobile/catalog.om:75
+    if (_ops.count(o['root_items']) > 0):
+        lines.append(('M5', 1, {
+            # @om mapping:M5.account_id  mobile/catalog.om:76
+            'account_id': o['customer_account'],
+        }))
     return lines
 
 
@@ -57,6 +68,7 @@ DECOMPOSE = {
     'HANDSET': decompose__HANDSET,
     'MOBILE_SUBSCRIPTION': decompose__MOBILE_SUBSCRIPTION,
     'NUMBER_PORT': decompose__NUMBER_PORT,
+    None: decompose_order,
 }
 
 # Generated lines -> the model elements they come from (see sources.json).
@@ -70,4 +82,6 @@ LINE_MAP = (
     (46, 47, 'decomposition:M4'),
     (48, 49, 'mapping:M4.donor'),
     (50, 55, 'mapping:M4.msisdn'),
+    (58, 60, 'decomposition:M5'),
+    (61, 66, 'mapping:M5.account_id'),
 )

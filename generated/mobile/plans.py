@@ -2,9 +2,9 @@
 # Edit the specs and run `om compile` again. Orchestration plans.
 #
 # Sources:
-#   mobile/catalog.om  sha256:ec2649d7efb7a3661c1f4d48d28cc29a363650e9878f9bc7d5c4ea6231f29774
-#   mobile/plans.om  sha256:7845bda88e1123559c57ec1ff72554b548e7503819b1369206d67f25131e04ad
-#   mobile/systems.om  sha256:7185f6dcd9e35f2d125969303e3e6229803edb4456782f6543580e7287105242
+#   mobile/catalog.om  sha256:58985cf03436b9819322d712ae8bd41b20e6d1c83c8cbc0dd8c60e7b745d5869
+#   mobile/plans.om  sha256:f5de1fdfb446f98ec3c02dbfa4037f7a85303b08b1c5c04f244c4735a4cc8b41
+#   mobile/systems.om  sha256:2eed78f05e34f589ab00dd8a09c06b4910b31fb9fbc08165119e4d1cb3439415
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Orchestration plans: the plan definitions as data, and their expressions
 (conditions, arguments, values set on the line, compensation arguments,
@@ -18,6 +18,15 @@ from om_dsl.rules import ops as _ops  # noqa: F401
 
 _NO_OUTPUTS = {}
 
+
+
+def args__BILLING_RFS__add__open_account(a, out, o, prev):
+    # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
+    return {
+        'account_id': a['account_id'],
+        'first_iccid': _ops.first(_ops.across(out, 'SIM_RFS.allocate_sim in order', 'iccid')),
+        'sims': _ops.count(_ops.across(out, 'SIM_RFS.allocate_sim in order', 'iccid')),
+    }
 
 
 def args__HANDSET_RFS__add__ship_handset(a, out, o, prev):
@@ -87,6 +96,12 @@ def args__SUBSCRIPTION_CFS__add__provision(a, out, o, prev):
 
 # (product, action) -> the plan's condition and, per task, its functions.
 PLANS = {
+    ('BILLING_RFS', 'add'): {
+        "when": None,
+        "tasks": {
+            'open_account': {'args': args__BILLING_RFS__add__open_account},
+        },
+    },
     ('HANDSET_RFS', 'add'): {
         "when": None,
         "tasks": {
@@ -116,7 +131,33 @@ PLANS = {
 }
 
 # The plan definitions, as in plan.json.
-DEFINITIONS = {'HANDSET_RFS.add': {'action': 'add',
+DEFINITIONS = {'BILLING_RFS.add': {'action': 'add',
+                     'id': 'plan:BILLING_RFS.add',
+                     'items': {'open_account': {'after': ['SIM_RFS.allocate_sim in order'],
+                                                'call': {'args': {'account_id': ['attr', 'account_id'],
+                                                                  'first_iccid': ['call',
+                                                                                  'first',
+                                                                                  ['lines',
+                                                                                   'order',
+                                                                                   'SIM_RFS',
+                                                                                   'allocate_sim',
+                                                                                   'iccid']],
+                                                                  'sims': ['call',
+                                                                           'count',
+                                                                           ['lines',
+                                                                            'order',
+                                                                            'SIM_RFS',
+                                                                            'allocate_sim',
+                                                                            'iccid']]},
+                                                         'kind': 'operation',
+                                                         'target': 'billing.open_account'},
+                                                'id': 'task:BILLING_RFS.add.open_account',
+                                                'kind': 'callout',
+                                                'retry': {'delays_ms': [10000, 60000, 600000],
+                                                          'kind': 'staggered'},
+                                                'timeout_ms': 30000}},
+                     'product': 'BILLING_RFS'},
+ 'HANDSET_RFS.add': {'action': 'add',
                      'id': 'plan:HANDSET_RFS.add',
                      'items': {'ship_handset': {'after': ['SIM_RFS.allocate_sim in bundle'],
                                                 'call': {'args': {'device_model': ['attr', 'model'],
@@ -223,13 +264,14 @@ DEFINITIONS = {'HANDSET_RFS.add': {'action': 'add',
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (24, 30, 'task:HANDSET_RFS.add.ship_handset'),
-    (32, 38, 'task:PORT_IN_RFS.add.port_in'),
-    (40, 45, 'task:SIM_RFS.add.allocate_sim'),
-    (47, 52, 'task:SIM_RFS.add.allocate_sim'),
-    (54, 59, 'task:SIM_RFS.add.allocate_sim'),
-    (61, 64, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (66, 70, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (72, 77, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (79, 88, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (24, 31, 'task:BILLING_RFS.add.open_account'),
+    (33, 39, 'task:HANDSET_RFS.add.ship_handset'),
+    (41, 47, 'task:PORT_IN_RFS.add.port_in'),
+    (49, 54, 'task:SIM_RFS.add.allocate_sim'),
+    (56, 61, 'task:SIM_RFS.add.allocate_sim'),
+    (63, 68, 'task:SIM_RFS.add.allocate_sim'),
+    (70, 73, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (75, 79, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (81, 86, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (88, 97, 'task:SUBSCRIPTION_CFS.add.provision'),
 )
