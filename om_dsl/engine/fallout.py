@@ -36,14 +36,17 @@ class Fallout:
         r = step.run
         fid = f"{task.id}.fallout"
         fallout = r.tasks.get(fid)
-        if fallout is None:
-            fallout = S.TaskRun(fid, f"{task.name}.fallout", "manual", task.product, task.action, task.line, [], queue=queue, fallout_of=task.id)
+        cause = f"fallout of {task.id}: {message}; waiting for a person in queue {queue}"
+        if fallout is None:  # new: it comes from nowhere, as a planned task comes from planning
+            fallout = S.TaskRun(fid, f"{task.name}.fallout", "manual", task.product, task.action, task.line, [], status=S.READY, queue=queue, fallout_of=task.id)
             r.tasks[fid] = fallout
+            self._record(step, fid, None, S.READY, cause, now)
+        else:  # the task failed again after a resolution: the same fallout task opens again
+            self._set(step, fallout, S.READY, cause, now)
         fallout.outputs = None
         fallout.error = message
         fallout.started_at = now
         fallout.finished_at = None
-        self._set(step, fallout, S.READY, f"fallout of {task.id}: {message}; waiting for a person in queue {queue}", now)
         return True
 
     def _in_fallout(self, r: S.OrderRun, task: S.TaskRun) -> bool:
