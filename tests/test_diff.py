@@ -645,3 +645,14 @@ def test_docs_show_real_output(args, expected, code, in_repo):
 
 def test_docs_have_the_examples():
     assert len(doc_runs()) >= 5
+
+
+def test_failure_classes_and_fallout_are_compared(tmp_path, in_repo):
+    """specs/ holds acme and mobile: --catalog says which; the classes and the fallout queue are fields of their own."""
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    for f in (tmp_path / "specs" / "mobile").glob("*.om"):
+        f.write_text(f.read_text(encoding="utf-8").replace("    fallout porting_desk\n", "").replace(" fatal 409", ""), encoding="utf-8")
+    r = om("diff", "specs", str(tmp_path / "specs"), "--catalog", "mobile")
+    assert r.exit_code == 0, r.output
+    assert "policy: staggered 10s, 1m, 10m for timeout, unreachable, 5xx, 429 fatal 409 -> staggered 10s, 1m, 10m for timeout, unreachable, 5xx, 429" in r.stdout
+    assert "- fallout: porting_desk" in r.stdout

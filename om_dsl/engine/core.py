@@ -274,7 +274,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         run_line = r.lines.get(line)
         reads = across_reads(self.catalog, run_line.product, run_line.action) if run_line is not None else ()
         if reads:
-            out.update(across_outputs(r, line, reads))
+            out.update(across_outputs(r.lines, r.tasks, line, reads))
         return out
 
     def _order_view(self, r: S.OrderRun, items: Optional[list] = None) -> dict:

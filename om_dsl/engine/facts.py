@@ -49,21 +49,21 @@ def across_reads(catalog, product: str, action: str) -> tuple:
     return catalog.memo("engine.across", build).get((product, action), ())
 
 
-def across_outputs(run: S.OrderRun, line_id: str, reads: tuple) -> dict:
+def across_outputs(lines: dict, tasks: dict, line_id: str, reads: tuple) -> dict:
     """The values of other lines a line's tasks read, keyed as the rules look
     them up (E.across_key): per read, one entry per line of that product in
     the reader's bundle (or order), in line order: the task's outputs when it
     completed (else None), or the line's attributes."""
-    me = run.lines[line_id]
+    me = lines[line_id]
     out = {}
     for scope, product, task in reads:
-        lines = [lid for lid, l in run.lines.items() if l.product == product and (scope == "order" or (me.bundle is not None and l.bundle == me.bundle))]
+        found = [lid for lid, l in lines.items() if l.product == product and (scope == "order" or (me.bundle is not None and l.bundle == me.bundle))]
         if task is None:
-            out[E.across_key(scope, product, None)] = [run.lines[lid].values for lid in lines]
+            out[E.across_key(scope, product, None)] = [lines[lid].values for lid in found]
             continue
         values = []
-        for lid in lines:
-            t = run.tasks.get(f"{lid}:{task}")
+        for lid in found:
+            t = tasks.get(f"{lid}:{task}")
             values.append(t.outputs if t is not None and t.status == S.COMPLETED else None)
         out[E.across_key(scope, product, task)] = values
     return out
