@@ -199,3 +199,18 @@ def test_a_failure_the_policy_does_not_name_is_fatal_at_once(make_engine):
     view = engine.settle(oid, in_fallout)
     assert view["tasks"][PORT_IN]["attempts"] == 1
     assert any("its retry policy retries only timeout, unreachable, 5xx, 429, not `400`" in c for c in causes(engine, oid, PORT_IN))
+
+
+def test_om_run_of_several_catalogs_runs_the_one_that_sells_the_orders(tmp_path, in_repo):
+    from click.testing import CliRunner
+
+    from om_dsl.cli import main
+
+    db = ["--db", str(tmp_path / "om.db"), "--clock", "simulated", "--start", "2026-12-01", "--systems-db", str(tmp_path / "systems.db")]
+    for source in ("generated", "specs"):  # each holds acme and mobile
+        r = CliRunner().invoke(main, ["run", source, "examples/orders/mobile/sim-handset-port.json", "-q", *db])
+        assert r.exit_code == 0, r.output
+        assert "order ORD-2001: completed" in r.output
+        db[1] = str(tmp_path / "again.db")
+    r = CliRunner().invoke(main, ["run", "generated", "examples/orders/mobile/sim-handset-port.json", "examples/orders/fiber-minimal.json", "-q", *db])
+    assert r.exit_code == 2 and "holds 2 compiled catalogs (acme, mobile); choose one with --catalog" in r.output

@@ -196,19 +196,22 @@ def _compiled(folder):
         raise click.UsageError(str(exc)) from None
 
 
-def _order_products(order_path: str | None) -> set[str]:
-    """The product codes an order names (productOffering ids, at any depth); none
-    when it cannot be read: the order's own errors are reported where it is planned."""
+def _order_products(order_path) -> set[str]:
+    """The product codes orders name (productOffering ids, at any depth), of one
+    path or several; none when one cannot be read: an order's own errors are
+    reported where it is planned."""
     from om_dsl.limits import InputLimit, load_json, read_file
 
     if order_path is None:
         return set()
-    try:
-        doc = load_json(read_file(order_path))
-    except (OSError, ValueError, InputLimit):
-        return set()
+    docs = []
+    for path in [order_path] if isinstance(order_path, str) else order_path:
+        try:
+            docs.append(load_json(read_file(path)))
+        except (OSError, ValueError, InputLimit):
+            return set()
     codes: set[str] = set()
-    todo = [doc]
+    todo = list(docs)
     while todo:
         node = todo.pop()
         if isinstance(node, dict):
@@ -242,7 +245,7 @@ def _sells(codes: set[str]):
     return lambda catalog: bool(codes) and codes <= {p.code for p in catalog.products if p.kind == "commercial"}
 
 
-def _load_rules(source: str, catalog: str | None, engine: str, order: str | None = None):
+def _load_rules(source: str, catalog: str | None, engine: str, order=None):
     """A compiled catalog (generated code: a catalog's folder, or a folder of
     them such as generated/) or specs (the interpreter). When SOURCE holds
     several and --catalog names none, the one that sells ORDER's products."""
