@@ -214,3 +214,31 @@ def test_om_run_of_several_catalogs_runs_the_one_that_sells_the_orders(tmp_path,
         db[1] = str(tmp_path / "again.db")
     r = CliRunner().invoke(main, ["run", "generated", "examples/orders/mobile/sim-handset-port.json", "examples/orders/fiber-minimal.json", "-q", *db])
     assert r.exit_code == 2 and "holds 2 compiled catalogs (acme, mobile); choose one with --catalog" in r.output
+
+
+
+
+def test_om_tasks_list_shows_the_fallout_of_a_queue_and_completing_it_resolves_it(tmp_path, in_repo):
+    """The CLI, with the numbers system over HTTP (the simulator on 127.0.0.1) refusing the first port-in."""
+    from click.testing import CliRunner
+
+    from om_dsl.cli import main
+    from om_dsl.simulate.server import SimulatorServer
+
+    server = SimulatorServer(GeneratedRules(ROOT / "generated" / "mobile").catalog, str(tmp_path / "sim.db"), port=0, faults={"numbers.port_in": "status:409:1"}).start()
+    try:
+        config = tmp_path / "om.toml"
+        config.write_text(f'[systems.numbers]\nbase_url = "{server.url}"\n', encoding="utf-8")
+        db = ["--db", str(tmp_path / "om.db"), "--systems-db", str(tmp_path / "systems.db"), "--config", str(config), "--clock", "simulated", "--start", "2026-12-01"]
+        r = CliRunner().invoke(main, ["run", "generated/mobile", "examples/orders/mobile/sim-handset-port.json", "-q", *db])
+        assert r.exit_code == 0 and "order ORD-2001: inProgress" in r.output, r.output
+        listed = CliRunner().invoke(main, ["tasks", "list", "--queue", "porting_desk", "--db", str(tmp_path / "om.db")])
+        assert listed.output == f"ORD-2001 {FALLOUT}         queue porting_desk   (om tasks complete ORD-2001 {FALLOUT} --data resolution=retried|skipped|fixed)\n"
+        refused = CliRunner().invoke(main, ["tasks", "complete", "ORD-2001", FALLOUT, *db])
+        assert refused.exit_code == 1 and "needs a resolution" in refused.output
+        done = CliRunner().invoke(main, ["tasks", "complete", "ORD-2001", FALLOUT, "--data", "resolution=retried", "--by", "ines", "-q", *db])
+        assert done.exit_code == 0 and "order ORD-2001: completed" in done.output, done.output
+        history = CliRunner().invoke(main, ["orders", "history", "ORD-2001", "--db", str(tmp_path / "om.db")]).output
+        assert "resolved by ines: retried" in history and "(`409` is fatal for its retry policy)" in history
+    finally:
+        server.stop()

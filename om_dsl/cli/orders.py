@@ -221,10 +221,12 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
+    from om_dsl.engine.fallout import completing_hint
+
     if not data:
         click.echo("no open manual tasks")
     for d in data:
-        say(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']})")
+        say(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']}{completing_hint(d['task'])})")
 
 
 @tasks.command("complete")

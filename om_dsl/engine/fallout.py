@@ -17,6 +17,12 @@ from om_dsl.engine.events import Rejection
 from om_dsl.model.catalog import PlanItemDef
 
 RESOLUTIONS = ("retried", "skipped", "fixed")
+SUFFIX = ".fallout"  # a fallout task's id: the failed task's, then this
+
+
+def completing_hint(task_id: str) -> str:
+    """What completing a manual task takes beyond its id: a fallout task, its resolution."""
+    return " --data resolution=" + "|".join(RESOLUTIONS) if task_id.endswith(SUFFIX) else ""
 FALLOUT_DEFINITION = PlanItemDef(name="fallout", kind="manual")  # no compensation, no point of no return, nothing set
 
 
