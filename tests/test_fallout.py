@@ -94,6 +94,14 @@ def test_an_operator_retry_of_the_failed_task_closes_its_fallout(engine):
         engine.handle(step.run, C.ManualCompleted(FALLOUT, {"resolution": "retried"}, "desk", NOW + 6))
 
 
+def test_a_fallout_task_is_resolved_not_skipped(engine):
+    r = failed(engine).run
+    with pytest.raises(C.Rejection, match="complete it with the resolution `skipped`"):
+        engine.handle(r, C.OperatorSkip(FALLOUT, "ops", "not ours", NOW + 4))
+    step = engine.handle(r, C.OperatorSkip(RESERVE, "ops", "reserved by hand", NOW + 4))  # the failed task itself may be
+    assert step.run.tasks[FALLOUT].status == S.SKIPPED and step.run.tasks[ACTIVATE].status == S.RUNNING  # called
+
+
 def test_a_cancelled_order_cancels_its_open_fallout(engine):
     r = failed(engine).run
     step = engine.handle(r, C.CancelRequested("csr", "moved", False, NOW + 3))

@@ -216,6 +216,8 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         task = r.tasks.get(event.task)
         if task is None:
             raise _no_task(r, event.task)
+        if task.fallout_of is not None and task.status == S.READY:
+            raise Rejection(f"{task.id} is the fallout of {task.fallout_of}: complete it with the resolution `skipped` to skip {task.fallout_of}")
         if task.status in S.DONE or task.status == S.CANCELLED or (task.status == S.RUNNING and task.type != "wait"):
             raise Rejection(f"task {task.id} of order {r.id} is {task.status}: " + ("it is done" if task.status in S.DONE else "its call is in flight; wait for its answer"))
         task.next_at = None
