@@ -106,3 +106,16 @@ def test_a_cancelled_order_cancels_its_open_fallout(engine):
     r = failed(engine).run
     step = engine.handle(r, C.CancelRequested("csr", "moved", False, NOW + 3))
     assert step.run.tasks[FALLOUT].status == S.CANCELLED and step.run.status == S.ORDER_CANCELLED
+
+
+def revision(engine, site: str) -> dict:
+    doc = {"id": "F-1", "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "SVC"}, "product": {"productCharacteristic": [{"name": "site", "value": site}]}}]}
+    return C.plan_snapshot(plan_order(engine.catalog, engine.rules, doc, "F-1"), "F-1")
+
+
+def test_an_amendment_keeps_the_fallout_of_a_task_it_keeps_and_drops_that_of_one_it_replaces(engine):
+    r = failed(engine).run
+    kept = engine.handle(r, C.Amend(2, revision(engine, "S-1"), "csr", False, NOW + 5)).run  # the same site: reserve is kept as it failed
+    assert kept.tasks[RESERVE].status == S.FATALLY_FAILED and kept.tasks[FALLOUT].status == S.READY and kept.status == S.IN_PROGRESS
+    moved = engine.handle(r, C.Amend(2, revision(engine, "S-2"), "csr", False, NOW + 5)).run  # another site: reserve starts over
+    assert FALLOUT not in moved.tasks and moved.tasks[RESERVE].status == S.RUNNING and moved.tasks[RESERVE].args == {"site": "S-2"}

@@ -185,6 +185,10 @@ class Amending:
             if old.type == "compensation" or "@" in old.id:
                 tasks[old.id] = old  # an earlier undo, and the run it undoes
                 continue
+            failed = tasks.get(old.fallout_of) if old.fallout_of is not None else None
+            if old.fallout_of is not None and (old.status != S.READY or (failed is not None and failed.status == S.FATALLY_FAILED)):
+                tasks[old.id] = old  # the fallout of a failed task the revision kept as it was (or a resolved one: its record)
+                continue
             if old.status == S.COMPLETED and self._definition(old).compensate is not None:
                 m.undone.append(old)
                 self._record(step, old.id, None, None, f"removed by revision {m.n}: undone", now)
