@@ -89,3 +89,30 @@ def test_the_policy_decides_by_class(policy, failure, retryable, expected):
     retried, why = retry_verdict(policy, failure, retryable)
     assert retried is expected
     assert (why is None) == (expected or (not policy.retry_on and not policy.fatal_on))
+
+
+def test_a_reference_replaces_the_named_policys_classes_one_kind_at_a_time():
+    from om_dsl.check import check_texts
+    from om_dsl.lower import lower
+
+    spec = """catalog c version "1"
+retry base = staggered 1s, 2s for timeout, 5xx fatal 409
+commercial C "C" root {}
+technical T cfs {}
+decompose d: C -> T {}
+system s { operation o() operation p() operation q() }
+plan T on add {
+  callout o = s.o() retry base
+  callout p = s.p() retry base fatal 404
+  callout q = s.q() retry base for error
+}
+"""
+    result = check_texts({"c.om": spec})
+    assert result.errors == []
+    plan = lower(result.scopes[0]).plan("T", "add")
+    got = {name: (plan.item(name).retry.retry_on, plan.item(name).retry.fatal_on, plan.item(name).retry.delays_ms) for name in ("o", "p", "q")}
+    assert got == {
+        "o": (("timeout", "5xx"), ("409",), (1000, 2000)),
+        "p": (("timeout", "5xx"), ("404",), (1000, 2000)),
+        "q": (("error",), ("409",), (1000, 2000)),
+    }
