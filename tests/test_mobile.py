@@ -120,6 +120,28 @@ def test_the_order_scoped_billing_line_aggregates_every_sim_of_the_order(engine)
     # each subscription reads its own bundle's SIM
     assert [done[f"{item}/M2:provision"][1]["iccid"] for item in ("1", "10")] == iccids
 
+
+def test_a_disconnect_reads_the_iccid_the_sim_line_kept_from_the_earlier_order(engine):
+    base, customer = engine.new_id("MOBBASE"), engine.new_id("ACC")
+    engine.submit(order_doc(ORDER, base, customer=customer))
+    assert engine.settle(base, lambda v: v["status"] in S.FINAL)["status"] == S.ORDER_COMPLETED
+    engine.settle(base, lambda v: f"AST-{base}-1" in engine.assets(customer))  # Temporal: the installed base hears of it just after
+    iccid = calls(engine, base)["1/M1:allocate_sim"][2]["iccid"]
+    gone = engine.new_id("MOBDEL")
+    doc = order_doc(ROOT / "examples" / "orders" / "mobile" / "disconnect.json", gone, customer=customer).replace("AST-ORD-2001-", f"AST-{base}-")
+    engine.submit(doc)
+    view = engine.settle(gone, lambda v: v["status"] in S.FINAL)
+    assert view["status"] == S.ORDER_COMPLETED
+    done = calls(engine, gone)
+    assert done["1/M2:deprovision"][1] == {"iccid": iccid} and done["1/M1:release_sim"][1] == {"iccid": iccid}
+    assert _before(engine, gone, "1/M2:deprovision", "1/M1:release_sim")  # `before SIM_RFS.release_sim in bundle`
+
+
+def _before(engine, order_id, first, then) -> bool:
+    """`first` completed before `then` started, by the order's history."""
+    story = [(h["subject"], h["to"]) for h in engine.history(order_id)]
+    return story.index((first, S.COMPLETED)) < story.index((then, S.RUNNING))
+
 # ---- retries by failure class, and fallout --------------------------------------------------------
 
 PORT_IN = "3/M4:port_in"

@@ -3,8 +3,8 @@
 #
 # Sources:
 #   mobile/catalog.om  sha256:58985cf03436b9819322d712ae8bd41b20e6d1c83c8cbc0dd8c60e7b745d5869
-#   mobile/plans.om  sha256:f5de1fdfb446f98ec3c02dbfa4037f7a85303b08b1c5c04f244c4735a4cc8b41
-#   mobile/systems.om  sha256:2eed78f05e34f589ab00dd8a09c06b4910b31fb9fbc08165119e4d1cb3439415
+#   mobile/plans.om  sha256:524f669eb3caadf54bb1cd331c9ae2bd4ff786f660b7805dabc2ad71dc7e5dee
+#   mobile/systems.om  sha256:da19c2bd156b2bf3018046ad87ba9b6666f2e44cb29471b8fd9eb9a3aa8eed8b
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Decomposition: each function returns the lines its source makes, as
 (rule, number of lines, target attribute values)."""

@@ -3,8 +3,8 @@
 #
 # Sources:
 #   mobile/catalog.om  sha256:58985cf03436b9819322d712ae8bd41b20e6d1c83c8cbc0dd8c60e7b745d5869
-#   mobile/plans.om  sha256:f5de1fdfb446f98ec3c02dbfa4037f7a85303b08b1c5c04f244c4735a4cc8b41
-#   mobile/systems.om  sha256:2eed78f05e34f589ab00dd8a09c06b4910b31fb9fbc08165119e4d1cb3439415
+#   mobile/plans.om  sha256:524f669eb3caadf54bb1cd331c9ae2bd4ff786f660b7805dabc2ad71dc7e5dee
+#   mobile/systems.om  sha256:da19c2bd156b2bf3018046ad87ba9b6666f2e44cb29471b8fd9eb9a3aa8eed8b
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Orchestration plans: the plan definitions as data, and their expressions
 (conditions, arguments, values set on the line, compensation arguments,
@@ -66,6 +66,13 @@ def compensate__SIM_RFS__add__allocate_sim(a, out, o, prev):
     }
 
 
+def args__SIM_RFS__delete__release_sim(a, out, o, prev):
+    # @om task:SIM_RFS.delete.release_sim  mobile/plans.om:50
+    return {
+        'iccid': a['iccid'],
+    }
+
+
 def when__SUBSCRIPTION_CFS__add__assign_msisdn(a, out, o, prev):
     # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
     return (_ops.first(_ops.across(out, 'PORT_IN_RFS in bundle', 'msisdn')) is None)
@@ -91,6 +98,13 @@ def args__SUBSCRIPTION_CFS__add__provision(a, out, o, prev):
         'imsi': _ops.first(_ops.across(out, 'SIM_RFS.allocate_sim in bundle', 'imsi')),
         'msisdn': _ops.coalesce(a['msisdn'], _ops.first(_ops.across(out, 'PORT_IN_RFS in bundle', 'msisdn'))),
         'tariff': a['tariff'],
+    }
+
+
+def args__SUBSCRIPTION_CFS__delete__deprovision(a, out, o, prev):
+    # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
+    return {
+        'iccid': _ops.first(_ops.across(out, 'SIM_RFS in bundle', 'iccid')),
     }
 
 
@@ -120,12 +134,24 @@ PLANS = {
             'allocate_sim': {'args': args__SIM_RFS__add__allocate_sim, 'compensate': compensate__SIM_RFS__add__allocate_sim, 'sets': sets__SIM_RFS__add__allocate_sim},
         },
     },
+    ('SIM_RFS', 'delete'): {
+        "when": None,
+        "tasks": {
+            'release_sim': {'args': args__SIM_RFS__delete__release_sim},
+        },
+    },
     ('SUBSCRIPTION_CFS', 'add'): {
         "when": None,
         "tasks": {
             'active': {},
             'assign_msisdn': {'args': args__SUBSCRIPTION_CFS__add__assign_msisdn, 'sets': sets__SUBSCRIPTION_CFS__add__assign_msisdn, 'when': when__SUBSCRIPTION_CFS__add__assign_msisdn},
             'provision': {'args': args__SUBSCRIPTION_CFS__add__provision},
+        },
+    },
+    ('SUBSCRIPTION_CFS', 'delete'): {
+        "when": None,
+        "tasks": {
+            'deprovision': {'args': args__SUBSCRIPTION_CFS__delete__deprovision},
         },
     },
 }
@@ -208,6 +234,17 @@ DEFINITIONS = {'BILLING_RFS.add': {'action': 'add',
                                             'sets': {'iccid': ['output', 'allocate_sim', 'iccid']},
                                             'timeout_ms': 30000}},
                  'product': 'SIM_RFS'},
+ 'SIM_RFS.delete': {'action': 'delete',
+                    'id': 'plan:SIM_RFS.delete',
+                    'items': {'release_sim': {'call': {'args': {'iccid': ['attr', 'iccid']},
+                                                       'kind': 'operation',
+                                                       'target': 'sim.release_sim'},
+                                              'id': 'task:SIM_RFS.delete.release_sim',
+                                              'kind': 'callout',
+                                              'retry': {'delays_ms': [10000, 60000, 600000],
+                                                        'kind': 'staggered'},
+                                              'timeout_ms': 30000}},
+                    'product': 'SIM_RFS'},
  'SUBSCRIPTION_CFS.add': {'action': 'add',
                           'id': 'plan:SUBSCRIPTION_CFS.add',
                           'items': {'active': {'after': ['provision'],
@@ -260,7 +297,23 @@ DEFINITIONS = {'BILLING_RFS.add': {'action': 'add',
                                                   'retry': {'delays_ms': [10000, 60000, 600000],
                                                             'kind': 'staggered'},
                                                   'timeout_ms': 30000}},
-                          'product': 'SUBSCRIPTION_CFS'}}
+                          'product': 'SUBSCRIPTION_CFS'},
+ 'SUBSCRIPTION_CFS.delete': {'action': 'delete',
+                             'id': 'plan:SUBSCRIPTION_CFS.delete',
+                             'items': {'deprovision': {'before': ['SIM_RFS.release_sim in bundle'],
+                                                       'call': {'args': {'iccid': ['line',
+                                                                                   'bundle',
+                                                                                   'SIM_RFS',
+                                                                                   None,
+                                                                                   'iccid']},
+                                                                'kind': 'operation',
+                                                                'target': 'hlr.deprovision_subscriber'},
+                                                       'id': 'task:SUBSCRIPTION_CFS.delete.deprovision',
+                                                       'kind': 'callout',
+                                                       'retry': {'delays_ms': [10000, 60000, 600000],
+                                                                 'kind': 'staggered'},
+                                                       'timeout_ms': 30000}},
+                             'product': 'SUBSCRIPTION_CFS'}}
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
@@ -270,8 +323,10 @@ LINE_MAP = (
     (49, 54, 'task:SIM_RFS.add.allocate_sim'),
     (56, 61, 'task:SIM_RFS.add.allocate_sim'),
     (63, 68, 'task:SIM_RFS.add.allocate_sim'),
-    (70, 73, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (75, 79, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (81, 86, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (88, 97, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (70, 75, 'task:SIM_RFS.delete.release_sim'),
+    (77, 80, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (82, 86, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (88, 93, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (95, 103, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (105, 111, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

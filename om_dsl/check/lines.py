@@ -145,11 +145,13 @@ class LineFacts:
                 return False
         return True
 
-    def setters(self, product: str, attribute: str) -> list[str]:
-        """The tasks of `product`'s plans that set this attribute of its line."""
+    def setters(self, product: str, attribute: str, action: str) -> list[str]:
+        """The tasks of `product`'s plan for `action` that set this attribute of its
+        line. (Those of its other plans run in other orders, or, in a modify order
+        that adds the line, the planner makes the reader wait for them.)"""
         out = []
-        for (code, _action), plan in self.scope.plans.items():
-            if code == product:
+        for (code, plan_action), plan in self.scope.plans.items():
+            if code == product and plan_action == action:
                 out.extend(i.name.value for i in plan.items if any(s.attribute.value == attribute for s in i.sets) and i.name.value not in out)
         return sorted(out)
 
@@ -244,7 +246,7 @@ def check_line_read(checker, expr: ast.LineRead, ctx, many: bool):
             hint = f"a task output is read as `{code}.TASK.{name} in {where}`" if facts.tasks_of(code) else ""
             report(error("E102", f"unknown attribute `{name}` of `{code}`", name_span, f"not an attribute of `{code}`", help=did_you_mean(name, attributes) or hint))
             return T.UNKNOWN
-        value, needed = attributes[name], facts.setters(code, name)
+        value, needed = attributes[name], facts.setters(code, name, ctx.action)
     for task in needed:
         if not facts.upstream(reader, code, task, where):
             report(
