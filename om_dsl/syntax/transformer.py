@@ -303,9 +303,6 @@ class SpanTransformer(Transformer):
         parts = dict(c[1:])
         return ast.RetryFiltered(c[0], parts.get("for"), parts.get("fatal", ()), span=self.span(meta))
 
-    def retry_kind(self, c):  # pragma: no cover - every alternative is aliased
-        return c[0]
-
     def retry_for(self, c):
         return ("for", tuple(c))
 
