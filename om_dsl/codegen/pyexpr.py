@@ -14,7 +14,7 @@ from __future__ import annotations
 from om_dsl.model import expr as E
 
 NON_NULL_ORDER_FIELDS = {"id", "root_items", "items"}
-NULL_SAFE_FUNCTIONS = {"count", "sum", "any", "all"}  # `first` gives null on no value
+NULL_SAFE_FUNCTIONS = {"count", "sum", "any", "all"}
 
 
 class Constants:
@@ -60,6 +60,8 @@ class PyExpr:
             name, args = x[1], x[2:]
             if name in NULL_SAFE_FUNCTIONS:
                 return False
+            if name == "first":  # of no value (an empty list, or only nulls): null
+                return True
             if name == "coalesce":
                 return all(self.nullable(a) for a in args)
             return any(self.nullable(a) for a in args)
