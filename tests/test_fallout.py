@@ -119,3 +119,18 @@ def test_an_amendment_keeps_the_fallout_of_a_task_it_keeps_and_drops_that_of_one
     assert kept.tasks[RESERVE].status == S.FATALLY_FAILED and kept.tasks[FALLOUT].status == S.READY and kept.status == S.IN_PROGRESS
     moved = engine.handle(r, C.Amend(2, revision(engine, "S-2"), "csr", False, NOW + 5)).run  # another site: reserve starts over
     assert FALLOUT not in moved.tasks and moved.tasks[RESERVE].status == S.RUNNING and moved.tasks[RESERVE].args == {"site": "S-2"}
+
+
+def test_fixed_by_hand_takes_decimals_and_dates_as_a_person_types_them():
+    import datetime
+    from decimal import Decimal
+
+    spec = SPEC.replace("-> (port: string, slot: int)", "-> (port: string, slot: int, fee: decimal, ready_on: date)")
+    result = check_texts({"f.om": spec})
+    catalog = lower(result.scopes[0])
+    other = C.Engine(catalog, Interpreter(catalog))
+    r = failed(None, spec=other).run
+    with pytest.raises(C.Rejection, match="`fee` = 'cheap' is not a decimal; `ready_on` = 'soon' is not a date"):
+        other.handle(r, C.ManualCompleted(FALLOUT, {"resolution": "fixed", "port": "P-1", "slot": 1, "fee": "cheap", "ready_on": "soon"}, "desk", NOW + 2))
+    step = other.handle(r, C.ManualCompleted(FALLOUT, {"resolution": "fixed", "port": "P-1", "slot": 1, "fee": 12.5, "ready_on": "2026-12-24"}, "desk", NOW + 2))
+    assert step.run.tasks[RESERVE].outputs == {"port": "P-1", "slot": 1, "fee": Decimal("12.5"), "ready_on": datetime.date(2026, 12, 24)}

@@ -26,6 +26,22 @@ def completing_hint(task_id: str) -> str:
 FALLOUT_DEFINITION = PlanItemDef(name="fallout", kind="manual")  # no compensation, no point of no return, nothing set
 
 
+def _typed(value, type_):
+    """A value a person typed (JSON: numbers, strings) as the output's type: a
+    decimal from a number or its text, a date from its ISO text; else as given."""
+    import datetime
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        if type_ == "decimal" and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return Decimal(str(value))
+        if type_ == "date" and isinstance(value, str):
+            return datetime.date.fromisoformat(value)
+    except (InvalidOperation, ValueError):
+        pass
+    return value
+
+
 class Fallout:
     """The part of the engine that routes fatal failures to people (mixed into `Engine`)."""
 
@@ -86,6 +102,7 @@ class Fallout:
         if resolution == "fixed":
             from om_dsl.engine.core import _has_type
 
+            outputs = {k: _typed(v, next((p.type for p in declared if p.name == k), None)) for k, v in outputs.items()}
             wrong = [f"no `{p.name}`" for p in declared if outputs.get(p.name) is None]
             wrong += [f"`{p.name}` = {outputs[p.name]!r} is not {'an' if p.type == 'int' else 'a'} {p.type}" for p in declared if outputs.get(p.name) is not None and not _has_type(outputs[p.name], p.type)]
             wrong += [f"`{k}` is not an output of {failed.id}" for k in sorted(outputs) if k not in {p.name for p in declared}]
