@@ -103,7 +103,7 @@ plan T on add {
 plan T on delete { }
 queue q "Q"
 """
-    for strategy, expected in (("undo_redo", ["E510", "E524"]), ("redo", ["E510"]), ("keep", ["E510"])):
+    for strategy, expected in (("undo_redo", ["E510", "E534"]), ("redo", ["E510"]), ("keep", ["E510"])):
         result = check_texts({"c.om": spec.replace("STRATEGY", strategy)})
         assert sorted(d.code for d in result.errors) == expected
     fixed = spec.replace("s.go(a) on amend STRATEGY", "s.go(a) compensate s.stop(a) on amend undo_redo").replace(" on amend redo\n", "\n")

@@ -80,13 +80,13 @@ def test_a_function_of_the_package_with_the_arguments_it_takes_checks_clean():
 @pytest.mark.parametrize(
     "path,args,code",
     [
-        ("os:system", "command = number", "E521"),  # any importable function: refused
-        ("subprocess:run", "args = number", "E521"),
-        ("shop_tasks.nums:tidy", "number", "E522"),  # no such module
-        ("shop_tasks.numbers:tidy2", "number", "E522"),  # no such function
-        ("shop_tasks.numbers:tidy", "", "E523"),  # a parameter without a default not given
-        ("shop_tasks.numbers:tidy", "number, region = number", "E523"),  # no such parameter
-        ("shop_tasks.numbers:later", "number", "E523"),  # async def
+        ("os:system", "command = number", "E531"),  # any importable function: refused
+        ("subprocess:run", "args = number", "E531"),
+        ("shop_tasks.nums:tidy", "number", "E532"),  # no such module
+        ("shop_tasks.numbers:tidy2", "number", "E532"),  # no such function
+        ("shop_tasks.numbers:tidy", "", "E533"),  # a parameter without a default not given
+        ("shop_tasks.numbers:tidy", "number, region = number", "E533"),  # no such parameter
+        ("shop_tasks.numbers:later", "number", "E533"),  # async def
     ],
 )
 def test_a_call_the_package_cannot_answer_is_an_error(path, args, code):
@@ -96,7 +96,7 @@ def test_a_call_the_package_cannot_answer_is_an_error(path, args, code):
 def test_a_python_task_without_a_declared_package_is_refused():
     text = spec().replace('tasks "shop_tasks"\n', "")
     result = check_texts(with_package(text))
-    assert [d.code for d in result.errors] == ["E521"]
+    assert [d.code for d in result.errors] == ["E531"]
     assert 'tasks "shop_tasks"' in result.errors[0].help[0]
 
 
@@ -111,7 +111,7 @@ def test_a_python_task_without_a_declared_package_is_refused():
 )
 def test_a_package_that_cannot_serve_is_an_error(declared, files):
     text = spec().replace('"shop_tasks"', declared, 1)
-    assert "E520" in codes({"shop.om": text, **files})
+    assert "E530" in codes({"shop.om": text, **files})
 
 
 def test_a_package_outside_the_project_is_not_read(tmp_path, monkeypatch):
@@ -125,7 +125,7 @@ def test_a_package_outside_the_project_is_not_read(tmp_path, monkeypatch):
     (project / "shop.om").write_text(spec().replace('"shop_tasks"', '"../elsewhere/shop_tasks"', 1))
     monkeypatch.chdir(project)
     result = check_paths(["."])
-    assert [d.code for d in result.errors] == ["E520"] and "outside" in result.errors[0].message
+    assert [d.code for d in result.errors] == ["E530"] and "outside" in result.errors[0].message
 
 
 def test_the_package_is_read_never_imported(tmp_path, monkeypatch):
@@ -250,7 +250,7 @@ def test_a_module_that_cannot_be_copied_is_an_error(tmp_path, monkeypatch):
     (package / "latin.py").write_bytes("# caf\xe9\n".encode("latin-1"))
     monkeypatch.chdir(tmp_path)
     result = check_paths(["."])
-    assert [d.code for d in result.errors] == ["E520"] and "`latin.py`" in result.errors[0].message
+    assert [d.code for d in result.errors] == ["E530"] and "`latin.py`" in result.errors[0].message
 
 
 def test_a_temporal_worker_runs_the_package_beside_its_compiled_catalog():
@@ -290,7 +290,7 @@ def test_a_package_linked_from_outside_the_project_is_not_read(tmp_path, monkeyp
     (project / "shop_tasks").symlink_to(outside, target_is_directory=True)
     monkeypatch.chdir(project)
     result = check_paths(["."])
-    assert [d.code for d in result.errors] == ["E520"] and "outside" in result.errors[0].message
+    assert [d.code for d in result.errors] == ["E530"] and "outside" in result.errors[0].message
 
 
 def test_a_library_checked_alone_leaves_its_auto_tasks_to_the_catalog():
@@ -301,4 +301,4 @@ def test_a_library_checked_alone_leaves_its_auto_tasks_to_the_catalog():
 def test_a_module_that_is_not_python_is_an_error_once_per_call():
     texts = with_package(spec(), "def tidy(number:\n")
     result = check_texts(texts)
-    assert [(d.code, d.message) for d in result.errors] == [("E522", "`shop_tasks.numbers` is not valid Python (line 1)")]
+    assert [(d.code, d.message) for d in result.errors] == [("E532", "`shop_tasks.numbers` is not valid Python (line 1)")]

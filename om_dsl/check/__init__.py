@@ -71,7 +71,7 @@ def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic], workspace: W
 
 # Diagnostics a declaration lost to a syntax error can cause elsewhere: a name it
 # defined is unknown, a task it depended on is missing, what it used is unused.
-_CASCADING = {"E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "E109", "E110", "E111", "E305", "E401", "E501", "E520", "E521"}
+_CASCADING = {"E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "E109", "E110", "E111", "E305", "E401", "E501", "E521", "E522", "E523", "E530", "E531"}
 
 
 def _despite_syntax_errors(scope: CatalogScope, unit, workspace: Workspace) -> list[Diagnostic]:

@@ -3,9 +3,9 @@
 The package is a folder beside the specs, named relative to the file that
 declares it; its name is the folder's. Every `python "pkg.module:function"`
 of the catalog (auto tasks and compensations) must name a function of it:
-anything else (`os:system`) is refused (E521). The modules are read and
+anything else (`os:system`) is refused (E531). The modules are read and
 parsed with Python's `ast`, never imported: a function that does not exist
-(E522) or cannot take the arguments the spec gives (E523) is found by
+(E532) or cannot take the arguments the spec gives (E533) is found by
 `om check`, not as a failed task at run time. `om compile` copies the
 package beside the compiled catalog (om_dsl.build).
 """
@@ -104,7 +104,7 @@ def _resolve(scope: CatalogScope, sources: PythonSources, diagnostics) -> bool:
     given = str(decl.path.value)
     if file.is_library:
         diagnostics.append(
-            error("E520", "a library has no task package of its own", decl.span, "`tasks` in a library", help="declare the task package in a file of the catalog that uses this library")
+            error("E530", "a library has no task package of its own", decl.span, "`tasks` in a library", help="declare the task package in a file of the catalog that uses this library")
         )
         return False
     folder = Path(os.path.normpath(file.real_path.parent / given))
@@ -112,13 +112,13 @@ def _resolve(scope: CatalogScope, sources: PythonSources, diagnostics) -> bool:
     if not name.isidentifier() or keyword.iskeyword(name) or name in RESERVED:
         why = "the name of a standard or om module" if name in RESERVED else "not a Python package name"
         diagnostics.append(
-            error("E520", f"`{name or given}` cannot be the catalog's task package", decl.path.span, why, help="name the folder after your catalog, for example `acme_tasks`")
+            error("E530", f"`{name or given}` cannot be the catalog's task package", decl.path.span, why, help="name the folder after your catalog, for example `acme_tasks`")
         )
         return False
     if not sources.allowed(folder):
         diagnostics.append(
             error(
-                "E520",
+                "E530",
                 f"`{given}` is outside the folders om reads specs from",
                 decl.path.span,
                 "not read: the task package ships with its catalog",
@@ -131,7 +131,7 @@ def _resolve(scope: CatalogScope, sources: PythonSources, diagnostics) -> bool:
     if unreadable:
         diagnostics.append(
             error(
-                "E520",
+                "E530",
                 f"the task package `{name}` has a module om cannot copy: {', '.join(f'`{u}`' for u in unreadable[:5])}",
                 decl.path.span,
                 "not a regular UTF-8 file inside the project (a link, another encoding, or too large)",
@@ -142,7 +142,7 @@ def _resolve(scope: CatalogScope, sources: PythonSources, diagnostics) -> bool:
     if not modules:
         diagnostics.append(
             error(
-                "E520",
+                "E530",
                 f"no Python package at `{given}`",
                 decl.path.span,
                 f"no folder `{given}` of Python modules beside this file",
@@ -174,7 +174,7 @@ def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagn
     if scope.task_package is None:
         diagnostics.append(
             error(
-                "E521",
+                "E531",
                 f"`{module}` is not the catalog's task package: the catalog declares none",
                 call.target.span,
                 "an auto task may call only its catalog's own task package",
@@ -183,11 +183,11 @@ def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagn
         )
         return
     if not resolved:
-        return  # E520 said why
+        return  # E530 said why
     if top != scope.tasks_name:
         diagnostics.append(
             error(
-                "E521",
+                "E531",
                 f"`{module}` is not in the catalog's task package `{scope.tasks_name}`",
                 call.target.span,
                 "an auto task may call only its catalog's own task package",
@@ -205,7 +205,7 @@ def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagn
         known = sorted(".".join([scope.tasks_name, *PurePosixPath(r).with_suffix("").parts]).removesuffix(".__init__") for r in scope.task_files)
         diagnostics.append(
             error(
-                "E522",
+                "E532",
                 f"no module `{module}` in the task package",
                 call.target.span,
                 "no such module",
@@ -217,7 +217,7 @@ def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagn
     if isinstance(tree, Exception):
         exc = tree
         where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
-        diagnostics.append(error("E522", f"`{module}` is not valid Python{where}", call.target.span, "its function cannot be found", help=f"fix {scope.tasks_name}/{rel}"))
+        diagnostics.append(error("E532", f"`{module}` is not valid Python{where}", call.target.span, "its function cannot be found", help=f"fix {scope.tasks_name}/{rel}"))
         return
     defined = _top_level(tree)
     node = defined.get(function)
@@ -225,7 +225,7 @@ def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagn
         functions = [n for n, d in defined.items() if isinstance(d, (py.FunctionDef, py.AsyncFunctionDef))]
         diagnostics.append(
             error(
-                "E522",
+                "E532",
                 f"`{module}` has no function `{function}`",
                 call.target.span,
                 "no such function",
@@ -234,7 +234,7 @@ def _check_call(scope: CatalogScope, call: ast.PythonCall, resolved: bool, diagn
         )
         return
     if isinstance(node, py.AsyncFunctionDef):
-        diagnostics.append(error("E523", f"`{target}` is `async def`", call.target.span, "om calls auto tasks as plain functions", help="make it a plain `def`"))
+        diagnostics.append(error("E533", f"`{target}` is `async def`", call.target.span, "om calls auto tasks as plain functions", help="make it a plain `def`"))
     elif isinstance(node, py.FunctionDef) and not node.decorator_list:
         _check_arguments(target, node, call, diagnostics)
     # anything else bound at the module's top (an import, an assignment): it exists; its arguments cannot be read
@@ -267,7 +267,7 @@ def _check_arguments(target: str, fn: py.FunctionDef, call: ast.PythonCall, diag
             continue
         diagnostics.append(
             error(
-                "E523",
+                "E533",
                 f"`{target}` takes no argument `{name}`",
                 arg.name.span,
                 "not a parameter of the function",
@@ -280,7 +280,7 @@ def _check_arguments(target: str, fn: py.FunctionDef, call: ast.PythonCall, diag
         names = ", ".join(f"`{m}`" for m in missing)
         diagnostics.append(
             error(
-                "E523",
+                "E533",
                 f"`{target}` needs the argument{'s' if len(missing) > 1 else ''} {names}",
                 call.span,
                 f"{names} not given",

@@ -66,12 +66,16 @@ CODES: dict[str, str] = {
     "E508": "an invalid Python import path",
     "E509": "an invalid retry policy or duration",
     "E510": "a clause that does not apply to this kind of item",
+    # reads across fulfillment lines
+    "E521": "a read of another line that cannot be made here",
+    "E522": "an ambiguous read of another line: several lines of that product may be in scope",
+    "E523": "another line's task read before it is guaranteed to have completed",
     # the catalog's task package, and amend strategies
-    "E520": "a task package that cannot be found or used",
-    "E521": "an auto task outside the catalog's task package",
-    "E522": "an auto task's module or function that does not exist",
-    "E523": "an auto task's function that cannot take the arguments given",
-    "E524": "`on amend undo_redo` on a task without a compensation",
+    "E530": "a task package that cannot be found or used",
+    "E531": "an auto task outside the catalog's task package",
+    "E532": "an auto task's module or function that does not exist",
+    "E533": "an auto task's function that cannot take the arguments given",
+    "E534": "`on amend undo_redo` on a task without a compensation",
     # warnings
     "W001": "an unused definition",
     "W002": "a lookup table without an entry for a possible key",

@@ -11,7 +11,7 @@ from typing import Optional
 
 from om_dsl.engine import state as S
 from om_dsl.engine.events import Amend, Rejection, Step
-from om_dsl.engine.facts import CALLING, _ancestors, _line_outputs
+from om_dsl.engine.facts import CALLING, _ancestors, _line_outputs, across_outputs, across_reads
 from om_dsl.model import expr as E
 from om_dsl.planning import keys as K
 from om_dsl.planning.order import EvaluationError
@@ -123,7 +123,7 @@ class Amending:
                 m.tasks[new.id] = old  # kept, unless its inputs changed (below)
                 old.depends_on = new.depends_on
                 if self._inputs_changed(r, old, new, m.lines):
-                    if self._definition(old).amend_strategy() == "keep":
+                    if self._strategy(old) == "keep":
                         self._record(step, new.id, None, None, f"revision {m.n} changes its inputs: kept as it completed (on amend keep)", now)
                     else:
                         m.redo[new.id] = old
@@ -193,6 +193,10 @@ class Amending:
             if old.type == "compensation" or "@" in old.id:
                 tasks[old.id] = old  # an earlier undo, and the run it undoes
                 continue
+            failed = tasks.get(old.fallout_of) if old.fallout_of is not None else None
+            if old.fallout_of is not None and (old.status != S.READY or (failed is not None and failed.status == S.FATALLY_FAILED)):
+                tasks[old.id] = old  # the fallout of a failed task the revision kept as it was (or a resolved one: its record)
+                continue
             if old.status == S.COMPLETED and self._strategy(old) == "keep":
                 self._record(step, old.id, None, None, f"removed by revision {m.n}: kept as done (on amend keep)", now)
             elif old.status == S.COMPLETED and self._definition(old).compensate is not None:
@@ -240,8 +244,9 @@ class Amending:
         return {"attrs": set().union(*(E.reads(e, "attr") for e in args)) if args else set(), "outputs": set().union(*(E.reads(e, "output") for e in args)) if args else set()}
 
     def _strategy(self, task: S.TaskRun) -> str:
-        """The task's `on amend` (keep, redo, undo_redo), its default made explicit."""
-        return self._definition(task).amend_strategy()
+        """The task's `on amend` (keep, redo, undo_redo), its default made explicit (redo for what no plan defines)."""
+        d = self._definition(task)
+        return d.amend_strategy() if d is not None else "redo"
 
     def _writes(self, task: S.TaskRun) -> set:
         return {attr for attr, _ in self._definition(task).sets}
@@ -269,6 +274,9 @@ class Amending:
             return None
         d = self._definition(task)
         outputs = _line_outputs(tasks, task.line)
+        reads = across_reads(self.catalog, line.product, line.action)
+        if reads:  # what it reads of other lines counts too
+            outputs.update(across_outputs(lines, tasks, task.line, reads))
         out = []
         for fn, used in ((self.rules.task_when, d.when is not None), (self.rules.task_args, d.call is not None), (self.rules.wait_until, d.wait_until is not None)):
             try:

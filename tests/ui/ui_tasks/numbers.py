@@ -1,4 +1,4 @@
-"""Read by `om check` (never imported) for the E522 and E523 cases."""
+"""Read by `om check` (never imported) for the E532 and E533 cases."""
 
 
 def to_e164(phone_number, country="31"):
