@@ -19,7 +19,7 @@ import jinja2
 
 from om_dsl import __version__
 from om_dsl.codegen.pyexpr import Constants, PyExpr
-from om_dsl.model.canonical import plan_json, sources_json, to_data
+from om_dsl.model.canonical import dumps, sources_json, to_data
 from om_dsl.model.catalog import SCHEMA, Catalog, ids
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -187,7 +187,7 @@ class _Generator:
             functions.append({"name": name, "product": source, "rules": rules})
         return self.render("decomposition.py.j2", "Decomposition rules.", functions=functions, constants=k.lines)
 
-    def plans(self) -> str:
+    def plans(self, definitions_data: dict) -> str:
         k = Constants()
         tables = self.tables(k)
         functions = []
@@ -226,17 +226,41 @@ class _Generator:
                 table = "{" + ", ".join(f"{kind!r}: {fn}" for kind, fn in sorted(fns.items())) + "}"
                 tasks.append({"name": item.name, "functions": table})
             plans.append({"product": plan.product, "action": plan.action, "when": plan_fn, "tasks": tasks})
-        definitions = pprint.pformat(to_data(self.cat)["plans"], width=110, sort_dicts=True)
+        definitions = _Printer(width=110, sort_dicts=True).pformat(definitions_data)
         return self.render("plans.py.j2", "Orchestration plans.", functions=functions, plans=plans, constants=k.lines, definitions=definitions)
 
     def package_init(self, plan_text: str) -> str:
         return self.render("__init__.py.j2", "The package.", plan_sha256=hashlib.sha256(plan_text.encode()).hexdigest())
 
 
+class _Printer(pprint.PrettyPrinter):
+    """pprint's own layout, with each container's one-line repr computed once.
+
+    pprint asks for the repr of every container at every level it descends
+    through, each time rebuilding the reprs of everything inside: quadratic in
+    the depth of a plan's definitions (seconds for a 100k-line catalog). The
+    reprs do not change while one value is printed, so they are kept by id
+    (every object lives in the printed value for as long as the call lasts).
+    """
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self._reprs: dict[int, tuple] = {}
+
+    def format(self, object, context, maxlevels, level):
+        if type(object) not in (dict, list, tuple):
+            return super().format(object, context, maxlevels, level)
+        found = self._reprs.get(id(object))
+        if found is None:
+            found = self._reprs[id(object)] = super().format(object, context, maxlevels, level)
+        return found
+
+
 def generate(catalog: Catalog) -> dict[str, str]:
     """Every file of one compiled catalog: {path relative to its folder: text}."""
     g = _Generator(catalog)
-    plan_text = plan_json(catalog)
+    data = to_data(catalog)  # once: plan.json and the plans module's definitions both print it
+    plan_text = dumps(data)
     return {
         "plan.json": plan_text,
         "sources.json": sources_json(catalog),
@@ -244,7 +268,7 @@ def generate(catalog: Catalog) -> dict[str, str]:
         "validation.py": g.validation(),
         "enrichment.py": g.enrichment(),
         "decomposition.py": g.decomposition(),
-        "plans.py": g.plans(),
+        "plans.py": g.plans(data["plans"]),
     }
 
 

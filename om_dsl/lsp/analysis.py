@@ -37,8 +37,9 @@ def discover(root: Path) -> list[Path]:
     return found
 
 
-def check_workspace(root: Path | None, overlays: dict[str, str]) -> CheckResult:
-    """Check every .om file under `root`, open documents' texts (by absolute path) over the disk."""
+def check_workspace(root: Path | None, overlays: dict[str, str], cache=None) -> CheckResult:
+    """Check every .om file under `root`, open documents' texts (by absolute path) over the disk
+    (parses found in `cache`, the compile cache `om compile` uses, when given)."""
     texts: dict[str, str] = {}
     # As `om check`: only regular files (a FIFO would hang the server), only inside the workspace folder.
     roots = [root.resolve()] if root is not None else []
@@ -64,7 +65,7 @@ def check_workspace(root: Path | None, overlays: dict[str, str]) -> CheckResult:
                     texts[target] = read_regular(Path(target).resolve()).decode("utf-8-sig").replace("\r\n", "\n")
                 except (OSError, UnicodeDecodeError):
                     pass
-    return check_texts(texts)
+    return check_texts(texts, cache=cache)
 
 
 @attrs.frozen
