@@ -19,7 +19,7 @@ from om_dsl.check.cache import dumps as cache_dumps
 from om_dsl.check.cache import loads as cache_loads
 from om_dsl.check.workspace import load
 from om_dsl.codegen import generate
-from om_dsl.lower import file_hashes, files_root, lower, spec_root
+from om_dsl.lower import files_root, lower, spec_root
 from om_dsl.model import Catalog
 from om_dsl.model.canonical import dumps, loads
 
@@ -106,12 +106,12 @@ def _lowered(scope) -> Compiled:
 
 
 # ---- the cache ---------------------------------------------------------------------------
-# A unit (a catalog, or a library on its own) is keyed by its files' ASTs
-# (spans included, so every diagnostic and source line is the same) and
-# paths. Its entry holds its own diagnostics and, for a catalog without
-# errors, generate()'s files. Only sources.json's file hashes can differ
-# between two texts with the same AST (a comment at the end, a touched
-# file): they are recomputed from the texts read now.
+# A unit (a catalog, or a library on its own) is keyed by its files' paths
+# and texts (and, through digest, the compiler's code). Its entry holds its
+# own diagnostics and, for a catalog without errors, generate()'s files.
+# Keying by text, not by AST, is deliberate: every generated module's header
+# and sources.json record each file's sha256, so any edit, a comment too,
+# changes the output.
 
 
 def _unit_key(unit) -> str:
@@ -149,7 +149,7 @@ def _cached_build(paths: list[str], cache) -> Build:
             out = found[id(unit)]
             if result.ok and unit.kind == "catalog":
                 name, version, generated = out
-                compiled.append(Compiled(name, version, files_root(unit.all_files), generated=_fresh_hashes(dict(generated), unit.all_files)))
+                compiled.append(Compiled(name, version, files_root(unit.all_files), generated=dict(generated)))
             continue
         scope, diagnostics = result.checked[id(unit)]
         if any(d.is_error for d in diagnostics) or unit.kind != "catalog":
@@ -159,15 +159,6 @@ def _cached_build(paths: list[str], cache) -> Build:
             compiled.append(c)
             cache.put("unit", keys[id(unit)], cache_dumps((tuple(diagnostics), (c.name, c.version, c.files()))))
     return Build(result, sorted(compiled, key=lambda c: c.name) if result.ok else [])
-
-
-def _fresh_hashes(generated: dict, files) -> dict:
-    data = json.loads(generated["sources.json"])
-    fresh = dict(file_hashes(files))
-    if data.get("files") != fresh:
-        data["files"] = fresh
-        generated["sources.json"] = dumps(data)
-    return generated
 
 
 def write(out_dir: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:

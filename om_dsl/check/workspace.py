@@ -15,7 +15,6 @@ never a hang.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -77,7 +76,7 @@ class SourceFile:
     text: str
     parsed: Parsed
     syntax_ok: bool
-    fingerprint: str = ""  # with a cache: the hash of its AST (spans included), which keys its catalog
+    fingerprint: str = ""  # with a cache: its entry's key (a hash of its text), part of its catalog's key
 
     @property
     def module(self) -> ast.Module:
@@ -209,8 +208,8 @@ def _outside(shown: str, roots: list[Path]) -> Diagnostic:
 
 
 def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
-    """A file's parse and (with a cache) its fingerprint: from the cache when
-    this text was parsed before under this path by this om, else parsed now and stored."""
+    """A file's parse and (with a cache) its key: from the cache when this text
+    was parsed before by this om (under any path), else parsed now and stored."""
     if cache is None:
         result = parse_source(text, shown)
         return Parsed.of(result.module, result.diagnostics), ""
@@ -224,18 +223,16 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
     if payload is not None:
         try:
             head, blob = loads(payload)
-            diags, plain, header, uses, fingerprint = loads(head, shown)
-            found = (Parsed(None, diags, plain, header, uses, blob=blob, shown=shown, reparse=lambda: parse_source(text, shown).module), fingerprint)
+            diags, plain, header, uses = loads(head, shown)
+            found = (Parsed(None, diags, plain, header, uses, blob=blob, shown=shown, reparse=lambda: parse_source(text, shown).module), key)
         except Exception:  # noqa: BLE001 - an entry this om cannot read: parse again
             found = None
     if found is None:
         result = parse_source(text, shown)
         parsed = Parsed.of(result.module, result.diagnostics)
-        blob = dumps(result.module, shown)
-        fingerprint = hashlib.sha256(blob).hexdigest()
-        head = dumps((parsed.diagnostics, parsed.plain_text, parsed.header, parsed.uses, fingerprint), shown)
-        cache.put("file", key, dumps((head, blob)))
-        found = (parsed, fingerprint)
+        head = dumps((parsed.diagnostics, parsed.plain_text, parsed.header, parsed.uses), shown)
+        cache.put("file", key, dumps((head, dumps(result.module, shown))))
+        found = (parsed, key)
     cache.remember((key, shown), found)
     return found
 
