@@ -3,9 +3,11 @@ recompiles through the compile cache (om_dsl/check/cache.py).
 
     python bench/compile_bench.py [--lines 100000] [--runs 5]
 
-Every figure is the median of `runs` after a warm-up, and every ratio is
-between figures of the same run, in one process (so the grammar is built
-once, as in the language server; a fresh `om compile` adds its start-up):
+Every figure is the median of `runs` after a warm-up round; the figures
+are taken in turn, round after round, so that on a shared machine each sees
+the same load, and every ratio is between figures of the same run. All in
+one process (the grammar is built once, as in the language server; a fresh
+`om compile` adds its start-up, about half a second):
 
 - bare: Lark's parse of every file's text with om's grammar, no AST; the
   cyclic GC paused, as the compile pauses it (with the collector on, the
@@ -43,17 +45,6 @@ from om_dsl.lower import lower  # noqa: E402
 from om_dsl.syntax.grammar import build_parser, get_parser  # noqa: E402
 
 import generate as G  # noqa: E402
-
-
-def _median(fn, runs: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def compile_stages(folder: Path) -> dict:
@@ -106,46 +97,63 @@ def bench_compile(lines: int, runs: int) -> dict:
         n = sum(t.count("\n") for t in files.values())
         texts = list(files.values())
         build_parser()  # the grammar, built once in this process
-        bare = _median(lambda: _bare(texts, get_parser()), runs)
-        compile_stages(folder)  # warm-up
-        samples = [compile_stages(folder) for _ in range(runs)]
-        med = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
-        plain = build([str(folder)]).files(folder.parent / "out")
-
+        plain = build([str(folder)]).files(work / "out")
+        lc = _lark_cython_parser()
+        cache_dir = work / "cache"
+        edited = sorted(folder.glob("families_*.om"))[0]
+        original = edited.read_text()
         counter = iter(range(10**6))
 
         def cold():
-            cache_dir = work / f"cold-{next(counter)}"
-            assert _cached_compile(folder, cache_dir) == plain
-            shutil.rmtree(cache_dir)
-
-        cold_s = _median(cold, runs)
-        cache_dir = work / "cache"
-        _cached_compile(folder, cache_dir)
-        warm_s = _median(lambda: _cached_compile(folder, cache_dir), runs)
-        edited = sorted(folder.glob("families_*.om"))[0]
-        original = edited.read_text()
+            cold_dir = work / f"cold-{next(counter)}"
+            _cached_compile(folder, cold_dir)
+            return cold_dir
 
         def edit():
             edited.write_text(original + f"# edit {next(counter)}\n")
             _cached_compile(folder, cache_dir)
 
-        edit_s = _median(edit, runs, warmup=0)
+        samples: dict = {"bare": [], "stages": [], "cold": [], "warm": [], "edit": [], "lark_cython": []}
+        # Interleaved, after one warm-up round: on a shared machine every figure sees the same load.
+        for round_ in range(runs + 1):
+            t = time.perf_counter()
+            _bare(texts, get_parser())
+            bare = time.perf_counter() - t
+            stages = compile_stages(folder)
+            t = time.perf_counter()
+            cold_dir = cold()
+            cold_s = time.perf_counter() - t
+            shutil.rmtree(cold_dir)
+            edited.write_text(original)
+            _cached_compile(folder, cache_dir)
+            t = time.perf_counter()
+            _cached_compile(folder, cache_dir)
+            warm = time.perf_counter() - t
+            t = time.perf_counter()
+            edit()
+            edit_s = time.perf_counter() - t
+            if lc is not None:
+                t = time.perf_counter()
+                _bare(texts, lc)
+                samples["lark_cython"].append(time.perf_counter() - t)
+            if round_:
+                for k, v in (("bare", bare), ("stages", stages), ("cold", cold_s), ("warm", warm), ("edit", edit_s)):
+                    samples[k].append(v)
         edited.write_text(original)
         assert _cached_compile(folder, cache_dir) == plain  # the cache changed nothing
-        lc = _lark_cython_parser()
-        lc_s = _median(lambda: _bare(texts, lc), runs) if lc is not None else None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    med = {k: statistics.median(s[k] for s in samples["stages"]) for k in samples["stages"][0]}
+    bare = statistics.median(samples["bare"])
     out = {"lines": n, "files": len(files), "bare_parse_s": bare, **{f"{k}_s": v for k, v in med.items()}}
     out["lines_per_s"] = {k: n / med[k] for k in ("parse", "check", "lower", "codegen", "total")}
     out["lines_per_s"]["bare_parse"] = n / bare
     out["total_over_bare"] = med["total"] / bare
-    out["cold_cache_s"] = cold_s
-    out["warm_cache_s"] = warm_s
-    out["recompile_one_file_s"] = edit_s
-    out["recompile_over_bare"] = edit_s / bare
-    out["lark_cython_bare_parse_s"] = lc_s
+    out["cold_cache_s"] = statistics.median(samples["cold"])
+    out["warm_cache_s"] = statistics.median(samples["warm"])
+    out["recompile_one_file_s"] = statistics.median(samples["edit"])
+    out["recompile_over_bare"] = out["recompile_one_file_s"] / bare
+    out["lark_cython_bare_parse_s"] = statistics.median(samples["lark_cython"][1:]) if lc is not None else None
     return out
 
 
