@@ -114,13 +114,17 @@ def _lowered(scope) -> Compiled:
 # changes the output.
 
 
-def _unit_key(unit) -> str:
+def _unit_key(unit) -> tuple[str, str]:
+    """(its slot, its content's key). One slot per catalog and place: a new
+    version of a catalog replaces the entry of the one before (a 100k-line
+    catalog's entry is tens of MB; one per edit would fill a disk)."""
     parts = [unit.kind, unit.name]
     for group in (unit.files, unit.libraries):
         parts.append("|")
         for f in group:
             parts += [f.path, str(f.real_path), f.fingerprint, "ok" if f.syntax_ok else "syntax"]
-    return digest("unit", *parts)
+    first = unit.files[0] if unit.files else None
+    return digest("slot", unit.kind, unit.name, str(first.real_path) if first else ""), digest("unit", *parts)
 
 
 def _cached_build(paths: list[str], cache) -> Build:
@@ -129,14 +133,17 @@ def _cached_build(paths: list[str], cache) -> Build:
     known: dict = {}
     found: dict = {}
     for unit in ws.units:
-        payload = cache.get("unit", keys[id(unit)])
+        slot, key = keys[id(unit)]
+        payload = cache.get("unit", slot)
         if payload is None:
             continue
         try:
-            diagnostics, out = cache_loads(payload)
+            stored, diagnostics, out = cache_loads(payload)
             diagnostics = list(diagnostics)
         except Exception:  # noqa: BLE001 - unreadable: check it again
             continue
+        if stored != key:
+            continue  # an older version of this catalog
         has_errors = any(d.is_error for d in diagnostics)
         if unit.kind == "catalog" and not has_errors and out is None:
             continue  # stored without its files: check it again
@@ -152,12 +159,13 @@ def _cached_build(paths: list[str], cache) -> Build:
                 compiled.append(Compiled(name, version, files_root(unit.all_files), generated=dict(generated)))
             continue
         scope, diagnostics = result.checked[id(unit)]
+        slot, key = keys[id(unit)]
         if any(d.is_error for d in diagnostics) or unit.kind != "catalog":
-            cache.put("unit", keys[id(unit)], cache_dumps((tuple(diagnostics), None)))
+            cache.put("unit", slot, cache_dumps((key, tuple(diagnostics), None)))
         elif result.ok:
             c = _lowered(scope)
             compiled.append(c)
-            cache.put("unit", keys[id(unit)], cache_dumps((tuple(diagnostics), (c.name, c.version, c.files()))))
+            cache.put("unit", slot, cache_dumps((key, tuple(diagnostics), (c.name, c.version, c.files()))))
     return Build(result, sorted(compiled, key=lambda c: c.name) if result.ok else [])
 
 

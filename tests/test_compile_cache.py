@@ -114,7 +114,8 @@ def test_a_comment_is_an_edit_too(specs, tmp_path, counted):
 
 
 def _entries(cache_dir):
-    return [p for p in cache_dir.rglob("*") if p.is_file() and p.name != "key"]
+    """Entries live at KIND/XX/KEY (the folder's own files, `key` and `pruned`, are not entries)."""
+    return [p for p in cache_dir.glob("*/*/*") if p.is_file()]
 
 
 def test_a_corrupted_entry_is_ignored_and_rebuilt(specs, tmp_path, counted):
@@ -161,6 +162,37 @@ def test_the_unpickler_makes_only_ast_and_diagnostic_classes():
         cache_mod.loads(pickle.dumps(_Boom()))
     with pytest.raises(pickle.UnpicklingError):
         cache_mod.loads(pickle.dumps(shutil.rmtree))  # a function, even by name: refused
+
+
+def test_a_new_version_of_a_catalog_replaces_the_entry_of_the_one_before(specs, tmp_path):
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    products = specs / "acme" / "products.om"
+    for n in range(3):
+        products.write_text(products.read_text() + f"# edit {n}\n")
+        _files(specs, Cache(cache_dir))
+    assert len(list((cache_dir / "unit").rglob("*"))) == 2  # one folder, one entry
+    assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "file"]) == _om_files(specs) + 3
+
+
+def test_entries_nobody_used_for_a_month_are_pruned(specs, tmp_path, counted):
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    products = specs / "acme" / "products.om"
+    old = products.read_text()
+    products.write_text(old + "# a version of the file nobody compiles again\n")
+    _files(specs, Cache(cache_dir))
+    products.write_text(old)
+    month_ago = __import__("time").time() - 31 * 86400
+    for path in _entries(cache_dir):
+        os.utime(path, (month_ago, month_ago))
+    _files(specs, Cache(cache_dir))  # pruning runs at most once a day: not yet; these entries are used, so touched
+    (cache_dir / "pruned").unlink()
+    Cache(cache_dir)
+    assert len(_entries(cache_dir)) == _om_files(specs) + 1  # the unused version of products.om is gone
+    counted()
+    _files(specs, Cache(cache_dir))
+    assert counted() == {"parsed": 0, "checked": 0}
 
 
 CALLED: list = []

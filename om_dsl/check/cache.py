@@ -32,6 +32,7 @@ import secrets
 import stat
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -39,6 +40,7 @@ ENV = "OM_CACHE_DIR"
 _MAGIC = b"om-cache1\n"
 _KEY_FILE = "key"
 _MEMORY = 4096  # parsed files kept in memory per process (the language server re-checks often)
+PRUNE_DAYS = 30
 
 # Only these classes may come out of an entry (module -> allowed names; None: every class defined there).
 _ALLOWED: dict[str, Optional[frozenset]] = {
@@ -139,7 +141,10 @@ class Cache:
     work is done again (`problem` says why a directory was refused)."""
 
     def __init__(self, root: Optional[Path] = None):
-        self.root = Path(root) if root is not None else default_dir()
+        try:
+            self.root = Path(root) if root is not None else default_dir()
+        except RuntimeError:  # no home folder to be found
+            self.root = Path(os.devnull)
         self.problem: Optional[str] = None
         self._key: Optional[bytes] = None
         self.memory: dict[str, object] = {}
@@ -148,6 +153,8 @@ class Cache:
             self._key = self._open()
         except OSError as exc:
             self.problem = f"cannot use {self.root}: {exc.strerror or exc}"
+        if self._key is not None:
+            self._prune()
 
     @property
     def usable(self) -> bool:
@@ -203,6 +210,10 @@ class Cache:
             self.misses += 1
             return None
         self.hits += 1
+        try:
+            os.utime(self._path(kind, key))  # used now: pruning keeps it
+        except OSError:
+            pass
         return payload
 
     def put(self, kind: str, key: str, payload: bytes) -> None:
@@ -222,6 +233,29 @@ class Cache:
                 raise
         except OSError:
             pass  # a full disk or a read-only home: the next run does the work again
+
+    def _prune(self) -> None:
+        """At most once a day: remove the entries nobody used for PRUNE_DAYS
+        (every parse of every version of every file would otherwise stay)."""
+        stamp = self.root / "pruned"
+        now = time.time()
+        try:
+            if now - os.stat(stamp).st_mtime < 86400:
+                return
+        except OSError:
+            pass
+        try:
+            stamp.touch()
+            for kind in os.scandir(self.root):
+                if not kind.is_dir(follow_symlinks=False):
+                    continue
+                for folder in os.scandir(kind.path):
+                    if folder.is_dir(follow_symlinks=False):
+                        for entry in os.scandir(folder.path):
+                            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > PRUNE_DAYS * 86400:
+                                os.unlink(entry.path)
+        except OSError:
+            pass
 
     def remember(self, key, value) -> None:
         """Keep a value in memory for this process (bounded: the oldest goes first)."""
