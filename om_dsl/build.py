@@ -66,14 +66,15 @@ class Build:
         (`root`, relative to the catalog's folder), so that loading the
         compiled catalog can tell it is stale (om_dsl.rules.generated)."""
         out = {}
-        for c in self.compiled:
-            for name, text in c.files().items():
-                out[f"{c.name}/{name}"] = text
-            root = self._root(c, out_dir) if out_dir is not None else None
-            if root is not None:
-                data = json.loads(out[f"{c.name}/sources.json"])
-                data["root"] = root
-                out[f"{c.name}/sources.json"] = dumps(data)
+        with without_gc():
+            for c in self.compiled:
+                for name, text in c.files().items():
+                    out[f"{c.name}/{name}"] = text
+                root = self._root(c, out_dir) if out_dir is not None else None
+                if root is not None:
+                    data = json.loads(out[f"{c.name}/sources.json"])
+                    data["root"] = root
+                    out[f"{c.name}/sources.json"] = dumps(data)
         return dict(sorted(out.items()))
 
     @staticmethod

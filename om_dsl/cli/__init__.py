@@ -97,6 +97,13 @@ def compile_(paths: tuple[str, ...], output: str, check_only: bool, no_cache: bo
     ($OM_CACHE_DIR, else ~/.cache/om-dsl); the output is the same with or
     without it. Exits 0 on success, 1 on spec errors (or stale output with --check).
     """
+    from om_dsl.check import without_gc
+
+    with without_gc():  # the whole command: a collection would scan the AST and the model again and again
+        _compile(paths, output, check_only, no_cache)
+
+
+def _compile(paths: tuple[str, ...], output: str, check_only: bool, no_cache: bool) -> None:
     from pathlib import Path
 
     from om_dsl.build import build, stale, write
