@@ -339,3 +339,14 @@ def _old_dumps(data) -> str:
 @given(_json)
 def test_canonical_dumps_is_unchanged(value):
     assert dumps(value) == _old_dumps(value)
+
+
+def test_the_editor_writes_no_entry_for_an_unsaved_buffer(specs, tmp_path):
+    from om_dsl.lsp.analysis import check_workspace
+
+    products = specs / "acme" / "products.om"
+    typing = products.read_text() + "# typed, not saved\n"
+    cache_dir = tmp_path / "c"
+    for n in range(3):  # three keystrokes
+        check_workspace(specs, {str(products.resolve()): typing + "#" * n}, Cache(cache_dir))
+    assert len(_entries(cache_dir)) == _om_files(specs) - 1  # the other files as saved; none for the buffer (its saved text is not read)

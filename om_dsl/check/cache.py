@@ -39,7 +39,7 @@ from typing import Optional
 ENV = "OM_CACHE_DIR"
 _MAGIC = b"om-cache1\n"
 _KEY_FILE = "key"
-_MEMORY = 4096  # parsed files kept in memory per process (the language server re-checks often)
+_MEMORY = 4096  # paths whose last parse is kept in memory (the language server re-checks often)
 PRUNE_DAYS = 30
 
 # Only these classes may come out of an entry (module -> allowed names; None: every class defined there).
@@ -147,7 +147,7 @@ class Cache:
             self.root = Path(os.devnull)
         self.problem: Optional[str] = None
         self._key: Optional[bytes] = None
-        self.memory: dict[str, object] = {}
+        self.memory: dict[str, tuple] = {}  # shown path -> (key, its parse): one per path, never one per version
         self.hits = self.misses = 0
         try:
             self._key = self._open()
@@ -257,11 +257,12 @@ class Cache:
         except OSError:
             pass
 
-    def remember(self, key, value) -> None:
-        """Keep a value in memory for this process (bounded: the oldest goes first)."""
+    def remember(self, path: str, value) -> None:
+        """Keep a path's last parse in memory for this process (at most _MEMORY paths: the oldest goes first)."""
+        self.memory.pop(path, None)
         if len(self.memory) >= _MEMORY:
             self.memory.pop(next(iter(self.memory)))
-        self.memory[key] = value
+        self.memory[path] = value
 
 
 def open_cache(enabled: bool = True) -> Optional[Cache]:

@@ -216,9 +216,10 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
     from om_dsl.check.cache import digest, dumps, loads
 
     key = digest("file", text)  # not the path: spans are stored without it (cache._Pickler)
-    found = cache.memory.get((key, shown))
-    if found is not None:
-        return found
+    kept = cache.memory.get(shown)  # this process's last parse of this path
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    found = None
     payload = cache.get("file", key)
     if payload is not None:
         try:
@@ -233,7 +234,7 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
         head = dumps((parsed.diagnostics, parsed.plain_text, parsed.header, parsed.uses), shown)
         cache.put("file", key, dumps((head, dumps(result.module, shown))))
         found = (parsed, key)
-    cache.remember((key, shown), found)
+    cache.remember(shown, (key, found))
     return found
 
 

@@ -52,6 +52,7 @@ def check_workspace(root: Path | None, overlays: dict[str, str], cache=None) -> 
                 texts[str(real)] = read_regular(real).decode("utf-8-sig").replace("\r\n", "\n")
             except (OSError, UnicodeDecodeError):
                 continue
+    saved = set(texts.values())
     for path, text in overlays.items():
         texts[path] = text.replace("\r\n", "\n")
     # `use` paths of open files outside the workspace folder: load the used library
@@ -63,9 +64,34 @@ def check_workspace(root: Path | None, overlays: dict[str, str], cache=None) -> 
             if target not in texts and inside(Path(target).resolve(), allowed):
                 try:
                     texts[target] = read_regular(Path(target).resolve()).decode("utf-8-sig").replace("\r\n", "\n")
+                    saved.add(texts[target])
                 except (OSError, UnicodeDecodeError):
                     pass
-    return check_texts(texts, cache=cache)
+    return check_texts(texts, cache=SavedOnly(cache, saved) if cache is not None else None)
+
+
+class SavedOnly:
+    """The compile cache as the editor uses it: every entry may be read, but
+    only texts as saved on disk are written (an entry per keystroke of an
+    unsaved buffer would fill the disk); the memory keeps each path's last parse."""
+
+    def __init__(self, cache, saved_texts: set[str]):
+        self._cache = cache
+        self._saved = saved_texts
+
+    def __getattr__(self, name):
+        return getattr(self._cache, name)
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        if kind != "file" or key in self._saved_keys():
+            self._cache.put(kind, key, payload)
+
+    def _saved_keys(self) -> set[str]:
+        if not hasattr(self, "_keys"):
+            from om_dsl.check.cache import digest
+
+            self._keys = {digest("file", t) for t in self._saved}
+        return self._keys
 
 
 @attrs.frozen
