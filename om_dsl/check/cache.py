@@ -170,13 +170,19 @@ class Cache:
             self.problem = f"{self.root} is not a folder only this user can write"
             return None
         path = self.root / _KEY_FILE
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(secrets.token_bytes(32))
+        if not os.path.lexists(path):
+            # Written aside, then linked into place: a process starting at the same
+            # moment sees no key or the whole key, never half of one.
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".key-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass  # another process won: use its key
+            finally:
+                os.unlink(tmp)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
