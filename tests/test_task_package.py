@@ -302,3 +302,35 @@ def test_a_module_that_is_not_python_is_an_error_once_per_call():
     texts = with_package(spec(), "def tidy(number:\n")
     result = check_texts(texts)
     assert [(d.code, d.message) for d in result.errors] == [("E532", "`shop_tasks.numbers` is not valid Python (line 1)")]
+
+
+def test_the_compile_cache_knows_the_task_package(tmp_path):
+    """A catalog found in the compile cache carries its package's copies; an edit
+    to the task code (not to any .om file) is a new entry: copied, and checked again."""
+    from om_dsl.check.cache import Cache
+
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs, ignore=shutil.ignore_patterns("__pycache__"))
+    cache = Cache(tmp_path / "cache")
+    cold = build([str(specs)], cache=cache)
+    warm = build([str(specs)], cache=cache)
+    assert warm.files(tmp_path / "out") == cold.files(tmp_path / "out") == build([str(specs)]).files(tmp_path / "out")
+    assert warm.tasks_folder("acme") == cold.tasks_folder("acme") == str(specs / "acme")
+    numbers = specs / "acme" / "acme_tasks" / "numbers.py"
+    numbers.write_text(numbers.read_text(encoding="utf-8").replace("def to_e164(phone_number: str | None)", "def to_e164(number: str | None)"), encoding="utf-8")
+    edited = build([str(specs)], cache=cache)
+    assert [d.code for d in edited.check.errors] == ["E533", "E533"]  # checked again: phone_number is no parameter now, number is not given
+
+
+def test_the_compile_cache_copies_the_edited_task_code(tmp_path):
+    from om_dsl.check.cache import Cache
+
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "specs", specs, ignore=shutil.ignore_patterns("__pycache__"))
+    cache = Cache(tmp_path / "cache")
+    build([str(specs)], cache=cache).files()
+    numbers = specs / "acme" / "acme_tasks" / "numbers.py"
+    numbers.write_text(numbers.read_text(encoding="utf-8").replace('COUNTRY = "31"', 'COUNTRY = "32"'), encoding="utf-8")
+    files = build([str(specs)], cache=cache).files()
+    assert 'COUNTRY = "32"' in files["acme/tasks/acme_tasks/numbers.py"]
+    assert files == build([str(specs)]).files()
