@@ -43,6 +43,7 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     _no_task,
 )
 from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, epoch_ms  # noqa: F401
+from om_dsl.engine.index import OrderIndex
 from om_dsl.engine.retry import retry_delay
 from om_dsl.engine.timers import Timing
 from om_dsl.model.catalog import Catalog
@@ -141,17 +142,22 @@ class Engine(Timing, Cancelling, Amending):
 
     # ---- events --------------------------------------------------------------------------------
 
-    def handle(self, run: S.OrderRun, event) -> Step:
-        step = Step(S.clone(run), [], [])
+    def handle(self, run: S.OrderRun, event, in_place: bool = False) -> Step:
+        """The event applied to a copy of `run`; or, `in_place`, to `run` itself
+        (a driver that holds the order's state: an event then costs what it
+        changes, not a copy of every task). A Rejection is raised before
+        anything is changed, so `run` stays as it was."""
+        if run.status in S.FINAL:
+            raise Rejection(f"order {run.id} is {run.status}")
+        step = Step(run if in_place else S.clone(run), [], [])
         self._current_run = step.run
-        r = step.run
-        if r.status in S.FINAL:
-            raise Rejection(f"order {r.id} is {r.status}")
         handler = self._HANDLERS.get(type(event))
         if handler is None:  # pragma: no cover - programming error
             raise TypeError(event)
+        tasks, n = step.run.tasks, len(step.run.tasks)
         handler(self, step, event, event.now)
         self._advance(step, event.now)
+        step.reshaped = step.reshaped or step.run.tasks is not tasks or len(step.run.tasks) != n
         return step
 
     def _on_call_succeeded(self, step: Step, event: CallSucceeded, now: int) -> None:
@@ -170,7 +176,7 @@ class Engine(Timing, Cancelling, Amending):
         self._fail(step, task, event.message, event.retryable, now)
 
     def _on_callback(self, step: Step, event: CallbackReceived, now: int) -> None:
-        task = next((t for t in step.run.tasks.values() if t.key == event.key), None)
+        task = step.run.tasks.get(OrderIndex.of(step.run).by_key.get(event.key))
         # A late answer (after the deadline, while the retry waits) is an answer all the same.
         late = task is not None and task.status == S.FAILED and task.type == "callout" and self._definition(task).is_async
         if task is None or (task.status != S.RUNNING and not late):
@@ -239,21 +245,31 @@ class Engine(Timing, Cancelling, Amending):
 
     def _record(self, step: Step, subject: str, old, new, cause: str, now: int) -> None:
         step.history.append({"at": now, "subject": subject, "from": old, "to": new, "cause": cause})
+        if subject in step.run.tasks:
+            step.changed.add(subject)  # (what a task's record tells changed the task: the driver writes it)
 
     def _set(self, step: Step, task: S.TaskRun, new: str, cause: str, now: int) -> None:
         old = task.status
         task.status = new
+        ix = step.run.index
+        if ix is not None and ix.tasks is step.run.tasks and task.id in ix.pos:
+            ix.moved(task, old, new)
         self._record(step, task.id, old, new, cause, now)
 
     def _definition(self, task: S.TaskRun):
         return self.catalog.plan(task.product, task.action).item(task.name)
 
     def _outputs(self, r: S.OrderRun, line: str) -> dict:
-        return _line_outputs(r.tasks, line)
+        return OrderIndex.of(r).outputs(line)
 
     def _order_view(self, r: S.OrderRun, items: Optional[list] = None) -> dict:
-        """The order as expressions read it (with `items`: those items instead of the order's)."""
-        items = r.items if items is None else items
+        """The order as expressions read it (with `items`: those items instead of the order's).
+        The order's own view is built once per items list, not per evaluation (rules do not change it)."""
+        if items is None:
+            ix = OrderIndex.of(r)
+            if ix.view_of is not r.items:
+                ix.view, ix.view_of = self._order_view(r, r.items), r.items
+            return ix.view
         o = dict(r.fields)
         o["items"] = list(items)
         o["root_items"] = [i for i in items if i.parent is None]
@@ -284,6 +300,7 @@ class Engine(Timing, Cancelling, Amending):
             ok, values = self._eval(step, task, self.rules.task_sets, now)
             if ok:
                 step.run.lines[task.line].values.update(values)
+                step.lines_changed.add(task.line)
                 self._record(step, task.line, None, None, "line attributes set: " + ", ".join(f"{k}" for k in sorted(values)), now)
 
     def _answer(self, step: Step, task: S.TaskRun, outputs: dict, cause: str, now: int) -> None:
@@ -318,17 +335,24 @@ class Engine(Timing, Cancelling, Amending):
     # ---- moving on ---------------------------------------------------------------------------------
 
     def _advance(self, step: Step, now: int) -> None:
+        """Start what is ready, pass after pass in plan order (a pass reaches a task
+        made ready by one before it in plan order; the next pass the others),
+        as long as something moves. The index keeps the ready tasks: a pass looks
+        at them only."""
         r = step.run
         progressed = True
         while progressed:
             progressed = False
-            for task in list(r.tasks.values()):
-                if task.status != S.PENDING or r.frozen or (r.cancelling and task.type != "compensation"):
-                    continue
-                if all(r.tasks[d].status in S.DONE for d in task.depends_on if d in r.tasks):
-                    self._ready(step, task, now)
-                    progressed = True
-            if not _busy(r):
+            ix = OrderIndex.of(r)
+            if not r.frozen:
+                ix.ready_pass(lambda t: not r.cancelling or t.type == "compensation")
+                try:
+                    while (task := ix.next_ready()) is not None:
+                        self._ready(step, task, now)
+                        progressed = True
+                finally:
+                    ix.end_pass()
+            if ix.busy == 0:
                 if r.frozen and r.pending is not None:
                     self._merge(step, now)
                     progressed = True
@@ -337,7 +361,7 @@ class Engine(Timing, Cancelling, Amending):
                     progressed = True
         self._roll_up(step, now)
         self._jeopardy(step, now)
-        self._set_wake_times(r)
+        self._set_wake_times(step)
         if any(h["to"] is not None for h in step.history):
             r.updated_at = now
 
@@ -435,16 +459,16 @@ class Engine(Timing, Cancelling, Amending):
 
     def _roll_up(self, step: Step, now: int) -> None:
         r = step.run
-        states = [t.status for t in r.tasks.values()]
+        ix = OrderIndex.of(r)
         if r.cancelling:
             undo = [t for t in r.tasks.values() if t.type == "compensation"]
-            if r.compensation_planned and not _busy(r) and all(t.status in S.DONE for t in undo):
+            if r.compensation_planned and not ix.busy and all(t.status in S.DONE for t in undo):
                 new = S.ORDER_CANCELLED
             else:
                 new = S.PENDING_CANCELLATION
-        elif all(s in S.DONE for s in states):
+        elif ix.all_done():
             new = S.ORDER_COMPLETED
-        elif any(s == S.FATALLY_FAILED for s in states):
+        elif ix.fatal:
             new = S.HELD
         else:
             new = S.IN_PROGRESS
@@ -462,7 +486,9 @@ class Engine(Timing, Cancelling, Amending):
             self._publish(step, "ProductOrderStateChangeEvent", now)
             if new in S.FINAL:
                 for task in r.tasks.values():
-                    task.next_at = None
+                    if task.next_at is not None:
+                        task.next_at = None
+                        step.changed.add(task.id)
 
     def _publish(self, step: Step, event_type: str, now: int) -> None:
         """An order event for the originating system, TMF622-shaped, with an id of its own."""

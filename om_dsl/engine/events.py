@@ -132,6 +132,11 @@ class Step:
     run: S.OrderRun
     commands: list  # [commands.Command]
     history: list  # [dict]: at, subject, from, to, cause
+    # What the step changed, for a driver that writes only that: the tasks and
+    # lines, or (`reshaped`: tasks added, removed or rewired) all of them.
+    changed: set = attrs.Factory(set)
+    lines_changed: set = attrs.Factory(set)
+    reshaped: bool = False
 
 
 class Rejection(Exception):

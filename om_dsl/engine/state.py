@@ -124,13 +124,73 @@ class OrderRun:
     cancelling: bool = False
     compensation_planned: bool = False
     completions: int = 0
+    # What the core derives from the tasks (engine/index.py): not part of the state, never stored or compared.
+    index: object = attrs.field(default=None, eq=False, repr=False)
 
 
 # ---- JSON -----------------------------------------------------------------------------------
 
 
+# Written per class, field by field (not attrs.asdict and a walk over every
+# value): only the values that may hold decimals or dates go through
+# encode_value. The output is the one asdict + encode_value gave, key for key.
+
+_TASK_FIELDS = tuple(f.name for f in attrs.fields(TaskRun))
+_TASK_VALUES = ("outputs", "args")  # the fields that hold attribute values
+_HEAD = ("id", "catalog", "status")
+_SCALARS = ("created_at", "updated_at", "external_id", "jeopardy", "events", "revision", "frozen", "pending", "cancelling", "compensation_planned", "completions")
+
+
+def task_data(t: TaskRun) -> dict:
+    d = {name: getattr(t, name) for name in _TASK_FIELDS}
+    d["depends_on"] = list(t.depends_on)
+    for name in _TASK_VALUES:
+        if d[name] is not None:
+            d[name] = encode_value(d[name])
+    return d
+
+
+def line_data(line: LineRun) -> dict:
+    return {
+        "product": line.product, "action": line.action, "values": encode_value(line.values), "bundle": line.bundle, "source_item": line.source_item,
+        "rule": line.rule, "key": line.key, "source_asset": line.source_asset, "previous": encode_value(line.previous),
+    }
+
+
+def item_data(i: ItemRecord) -> dict:
+    return {"id": i.id, "product": i.product, "action": i.action, "parent": i.parent, "values": encode_value(i.values), "asset_id": i.asset_id}
+
+
+def head_data(run: OrderRun) -> dict:
+    """The order's own scalars (what every event may change, apart from tasks and lines)."""
+    return {name: encode_value(getattr(run, name)) for name in _HEAD + _SCALARS}
+
+
 def to_data(run: OrderRun) -> dict:
-    return encode_value(attrs.asdict(run, recurse=True))
+    d = {name: getattr(run, name) for name in _HEAD}
+    d["fields"] = encode_value(run.fields)
+    d["items"] = [item_data(i) for i in run.items]
+    d["lines"] = {k: line_data(v) for k, v in run.lines.items()}
+    d["tasks"] = {k: task_data(v) for k, v in run.tasks.items()}
+    for name in _SCALARS:
+        d[name] = encode_value(getattr(run, name))
+    return d
+
+
+def task_from_data(d: dict) -> TaskRun:
+    d = dict(d)
+    for name in _TASK_VALUES:
+        if d.get(name) is not None:
+            d[name] = decode_value(d[name])
+    return TaskRun(**d)
+
+
+def line_from_data(d: dict) -> LineRun:
+    return LineRun(**{**d, "values": decode_value(d["values"]), "previous": decode_value(d.get("previous"))})
+
+
+def item_from_data(d: dict) -> ItemRecord:
+    return ItemRecord(**{**d, "values": decode_value(d["values"])})
 
 
 def from_data(d: dict) -> OrderRun:
@@ -163,6 +223,7 @@ def clone(run: OrderRun) -> OrderRun:
     import copy
 
     new = copy.copy(run)
+    new.index = None
     new.tasks = {}
     for k, t in run.tasks.items():
         c = copy.copy(t)

@@ -8,6 +8,7 @@ from typing import Optional
 
 from om_dsl.engine import state as S
 from om_dsl.engine.events import Step
+from om_dsl.engine.index import OrderIndex
 
 _RANK = {S.GREEN: 0, S.YELLOW: 1, S.RED: 2}
 
@@ -35,10 +36,14 @@ def _wake_at(task: S.TaskRun) -> Optional[int]:
 
 
 class Timing:
-    """The part of the engine that time drives (mixed into `Engine`)."""
+    """The part of the engine that time drives (mixed into `Engine`). It looks
+    only at the tasks time can change (`OrderIndex.timed`), in plan order."""
 
     def _timers(self, step: Step, now: int) -> None:
-        for task in step.run.tasks.values():
+        r = step.run
+        ix = OrderIndex.of(r)
+        for tid in ix.in_order(ix.timed):
+            task = r.tasks[tid]
             if task.next_at is None or task.next_at > now:
                 continue
             if task.status == S.FAILED:
@@ -52,13 +57,18 @@ class Timing:
 
     def _jeopardy(self, step: Step, now: int) -> None:
         r = step.run
+        ix = OrderIndex.of(r)
         worst = None
-        for task in r.tasks.values():
+        for tid in ix.in_order(ix.due | step.changed):
+            task = r.tasks.get(tid)
+            if task is None:
+                continue
             level = _jeopardy_of(task, now)
             if level != task.jeopardy:
                 if level in (S.YELLOW, S.RED):
                     self._record(step, task.id, None, None, f"jeopardy {task.jeopardy or S.GREEN} -> {level or 'done'}", now)
                 task.jeopardy = level
+                step.changed.add(tid)
             if level is not None and _RANK[level] > _RANK.get(worst, -1):
                 worst = level
         if worst != r.jeopardy:
@@ -69,11 +79,22 @@ class Timing:
             if worst == S.RED:
                 self._publish(step, "ProductOrderJeopardyEvent", now)
 
-    def _set_wake_times(self, r: S.OrderRun) -> None:
-        """Each task's next wake-up, kept in the state so that a driver can set its timer (`next_timer`)."""
-        for task in r.tasks.values():
-            task.wake_at = _wake_at(task)
+    def _set_wake_times(self, step: Step) -> None:
+        """Each task's next wake-up, kept in the state so that a driver can set its timer (`next_timer`).
+        Only a task the step changed, or one time may change, can have a new one."""
+        r = step.run
+        ix = OrderIndex.of(r)
+        for tid in ix.timed | step.changed:
+            task = r.tasks.get(tid)
+            if task is None:
+                continue
+            wake = _wake_at(task)
+            if wake != task.wake_at:
+                task.wake_at = wake
+                step.changed.add(tid)
+            ix.track(task)
 
     def next_timer(self, run: S.OrderRun) -> Optional[int]:
-        due = [t.wake_at for t in run.tasks.values() if t.wake_at is not None]
+        ix = OrderIndex.of(run)
+        due = [run.tasks[tid].wake_at for tid in ix.timed if run.tasks[tid].wake_at is not None]
         return min(due) if due else None
