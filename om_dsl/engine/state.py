@@ -217,6 +217,15 @@ def from_data(d: dict) -> OrderRun:
     )
 
 
+def from_parts(head: dict, body: dict, lines: dict, tasks: dict) -> OrderRun:
+    """An order from its parts as a store keeps them: `head_data`, fields and items (encoded), lines and tasks (read)."""
+    head = decode_value(head)
+    return OrderRun(
+        fields=decode_value(body["fields"]), items=[item_from_data(i) for i in body["items"]], lines=lines, tasks=tasks,
+        **{name: head[name] for name in _HEAD + _SCALARS},
+    )
+
+
 def clone(run: OrderRun) -> OrderRun:
     """A copy the core may change without touching `run` (much cheaper than
     deepcopy: only what an event can change is copied)."""
