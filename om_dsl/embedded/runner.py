@@ -117,11 +117,7 @@ class Runner:
 
     def _run(self, order_id: str) -> Optional[S.OrderRun]:
         """The order's state as stored: from memory when no other connection
-        committed since (call inside a transaction, so none can meanwhile)."""
-        version = self.store.data_version()
-        if version != self._seen:
-            self._held.clear()
-            self._seen = version
+        committed since (`_writing` checks, and holds the write lock)."""
         run = self._held.get(order_id)
         if run is None:
             run = self.store.load(order_id)
@@ -193,15 +189,20 @@ class Runner:
         ahead of the database: they are read again."""
         try:
             with self.store.transaction() as db:
-                yield db
+                version = self.store.data_version()
+                if version != self._seen:  # another connection committed: what is held may be stale
+                    self._held.clear()
+                    self._seen = version
+                if self.clock.simulated:  # a killed process must not take simulated time back
+                    self.store.set_meta(db, "clock_ms", str(self.clock.now()))
+                with self.store.batched(db):
+                    yield db
         except BaseException:
             self._held.clear()
             raise
 
     def _apply_in(self, db, order_id: str, make_event, command_seq, tolerate: bool, also, done: list):
         now = self.clock.now()
-        if self.clock.simulated:  # a killed process must not take simulated time back
-            self.store.set_meta(db, "clock_ms", str(now))
         run = self._run(order_id)
         if run is None:
             row = self.store.order_row(order_id)

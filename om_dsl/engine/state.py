@@ -163,7 +163,10 @@ def item_data(i: ItemRecord) -> dict:
 
 def head_data(run: OrderRun) -> dict:
     """The order's own scalars (what every event may change, apart from tasks and lines)."""
-    return {name: encode_value(getattr(run, name)) for name in _HEAD + _SCALARS}
+    d = {name: getattr(run, name) for name in _HEAD + _SCALARS}
+    if run.pending is not None:  # (the only one that holds values)
+        d["pending"] = encode_value(run.pending)
+    return d
 
 
 def to_data(run: OrderRun) -> dict:
@@ -173,7 +176,9 @@ def to_data(run: OrderRun) -> dict:
     d["lines"] = {k: line_data(v) for k, v in run.lines.items()}
     d["tasks"] = {k: task_data(v) for k, v in run.tasks.items()}
     for name in _SCALARS:
-        d[name] = encode_value(getattr(run, name))
+        d[name] = getattr(run, name)
+    if run.pending is not None:
+        d["pending"] = encode_value(run.pending)
     return d
 
 

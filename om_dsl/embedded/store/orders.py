@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from typing import Optional
+from typing import Iterator, Optional
 
 from om_dsl.embedded.store.database import StoreDamaged, _filtered, _named
 from om_dsl.engine import commands as Cmd
@@ -45,28 +46,31 @@ class Orders:
         the `changed` step that made this state from the one stored, only what
         it changed is written: the head, the tasks and lines it touched.
         Without it (a new order), when the step added, removed or rewired
-        tasks, or for an order stored before schema 7, every part is."""
+        tasks, or for an order stored before schema 7, every part is.
+        Inside `batched`, the writes wait for the end of the batch."""
+        writes = self._batch or _Writes()
         if changed is None or changed.reshaped or run.id in self._whole:
             self._save_whole(db, run)
         else:
-            db.execute("UPDATE orders SET status = ?, updated_at = ?, jeopardy = ? WHERE id = ?", (run.status, run.updated_at, run.jeopardy, run.id))
-            tasks = [t for t in map(run.tasks.get, changed.changed) if t is not None]
-            db.executemany(
-                "UPDATE tasks SET status = ?, queue = ?, attempts = ?, next_at = ?, call_key = ?, wake_at = ?, jeopardy = ?, system = ? WHERE order_id = ? AND item_id = ?",
-                [(t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system, run.id, t.id) for t in tasks],
-            )
-            parts = [(run.id, "head", json.dumps(S.head_data(run)))]
-            parts += [(run.id, "t:" + t.id, json.dumps(S.task_data(t))) for t in tasks]
-            parts += [(run.id, "l:" + k, json.dumps(S.line_data(run.lines[k]))) for k in changed.lines_changed if k in run.lines]
-            db.executemany("INSERT INTO order_state (order_id, part, data) VALUES (?, ?, ?) ON CONFLICT (order_id, part) DO UPDATE SET data = excluded.data", parts)
-        db.executemany(
-            "INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)",
-            [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history],
-        )
-        db.executemany(
-            "INSERT INTO outbox (order_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
-            [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands],
-        )
+            writes.changed(run, changed)
+        writes.events += [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
+        writes.outbox += [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands]
+        if writes is not self._batch:
+            writes.flush(db)
+
+    _batch: "Optional[_Writes]" = None
+
+    @contextlib.contextmanager
+    def batched(self, db) -> Iterator[None]:
+        """Orders saved inside are written once, at the end (each order's head,
+        each task and line changed, the events and commands of all in one
+        statement each): the events of one transaction cost fewer statements."""
+        self._batch = writes = _Writes()
+        try:
+            yield
+            writes.flush(db)
+        finally:
+            self._batch = None
 
     def _save_whole(self, db, run: S.OrderRun) -> None:
         changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
@@ -134,7 +138,10 @@ class Orders:
 
     def note(self, db, order_id: str, now: int, cause: str) -> None:
         """A line in the order's history that changes no state (an event ignored, a revision refused)."""
-        db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, cause))
+        writes = self._batch or _Writes()
+        writes.events.append((order_id, now, "order", None, None, cause))
+        if writes is not self._batch:
+            writes.flush(db)
 
     def next_revision(self, order_id: str) -> int:
         row = self.db.execute("SELECT MAX(revision) FROM revisions WHERE order_id = ?", (order_id,)).fetchone()
@@ -148,6 +155,44 @@ class Orders:
 
     def revisions(self, order_id: str) -> list:
         return _named(self.db, "SELECT revision, status, reason, by, received_at FROM revisions WHERE order_id = ? ORDER BY revision", (order_id,))
+
+
+class _Writes:
+    """What saving orders writes, gathered: a statement per kind of row."""
+
+    def __init__(self):
+        self.runs: dict = {}  # order id -> the order (its head and parts are read when flushed: the latest)
+        self.tasks: dict = {}  # order id -> ids of tasks changed
+        self.lines: dict = {}  # order id -> ids of lines changed
+        self.events: list = []
+        self.outbox: list = []
+        self.done: list = []
+
+    def changed(self, run: S.OrderRun, step: Step) -> None:
+        self.runs[run.id] = run
+        self.tasks.setdefault(run.id, set()).update(step.changed)
+        self.lines.setdefault(run.id, set()).update(step.lines_changed)
+
+    def flush(self, db) -> None:
+        runs = self.runs.values()
+        tasks = [(r.id, t) for r in runs for t in map(r.tasks.get, self.tasks[r.id]) if t is not None]
+        if runs:
+            db.executemany("UPDATE orders SET status = ?, updated_at = ?, jeopardy = ? WHERE id = ?", [(r.status, r.updated_at, r.jeopardy, r.id) for r in runs])
+            parts = [(r.id, "head", json.dumps(S.head_data(r))) for r in runs]
+            parts += [(order_id, "t:" + t.id, json.dumps(S.task_data(t))) for order_id, t in tasks]
+            parts += [(r.id, "l:" + k, json.dumps(S.line_data(r.lines[k]))) for r in runs for k in self.lines[r.id] if k in r.lines]
+            db.executemany("INSERT INTO order_state (order_id, part, data) VALUES (?, ?, ?) ON CONFLICT (order_id, part) DO UPDATE SET data = excluded.data", parts)
+        if tasks:
+            db.executemany(
+                "UPDATE tasks SET status = ?, queue = ?, attempts = ?, next_at = ?, call_key = ?, wake_at = ?, jeopardy = ?, system = ? WHERE order_id = ? AND item_id = ?",
+                [(t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system, order_id, t.id) for order_id, t in tasks],
+            )
+        if self.events:
+            db.executemany("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)", self.events)
+        if self.outbox:
+            db.executemany("INSERT INTO outbox (order_id, kind, payload, created_at) VALUES (?, ?, ?, ?)", self.outbox)
+        if self.done:
+            db.executemany("UPDATE outbox SET done = 1, done_at = ? WHERE seq = ?", self.done)
 
 
 def _index_row(task: Optional[S.TaskRun]) -> Optional[tuple]:
