@@ -26,6 +26,7 @@ from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
+from om_dsl.temporal.codec import data_converter
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
 QUERY_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_QUERY_TIMEOUT_S", "10")))
@@ -66,7 +67,7 @@ class TemporalOrders:
     async def client(self) -> Client:
         if self._client is None:
             try:
-                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace), CONNECT_TIMEOUT_S)
+                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace, data_converter=data_converter()), CONNECT_TIMEOUT_S)
             except RuntimeError as exc:
                 raise Unreachable(f"cannot reach Temporal at {self.address}: {exc}") from None
             except asyncio.TimeoutError:

@@ -14,6 +14,7 @@ events (`workflow.now()`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 from typing import Optional
 
@@ -33,6 +34,13 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
 
 
+# Activities one order runs at once, at most: Temporal refuses a workflow more
+# than 2,000 pending ones (a fan-out of a big order releases thousands of calls
+# at once); the rest wait in the workflow, in order, for one to finish.
+MAX_ACTIVITIES = 500
+BOUNDED = "om-bounded-activities"  # the patch marker: workflows started before it launched them all at once
+
+
 @workflow.defn(name="Order")
 class OrderWorkflow:
     @workflow.init
@@ -43,7 +51,9 @@ class OrderWorkflow:
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
-        self.in_flight = 0  # commands running: calls, notifications, installed-base signals
+        self.in_flight = 0  # commands running or waiting to: calls, notifications, installed-base signals
+        self.running = 0  # of which activities started (at most MAX_ACTIVITIES)
+        self.waiting: collections.deque = collections.deque()  # commands waiting for a free activity
         self.calls = 0  # of which calls and auto tasks (the order ends when none is left)
         self.dirty = False
         self.alarm: Optional[asyncio.Future] = None
@@ -130,7 +140,7 @@ class OrderWorkflow:
         timer, recorded and dropped."""
         now = self._now()
         try:
-            step = self.engine.handle(self.run_state, make_event(now))
+            step = self.engine.handle(self.run_state, make_event(now), in_place=True)  # (the core's index makes an event cost what it changes)
         except C.Rejection as exc:
             if not tolerate:
                 raise ApplicationError(str(exc), type="Rejection", non_retryable=True) from None
@@ -145,9 +155,14 @@ class OrderWorkflow:
         self._launch(Cmd.TellInstalledBase(self.run_state.fields.get("customer_account"), signal, args))
 
     def _launch(self, cmd: Cmd.Command) -> None:
-        """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left)."""
+        """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left);
+        past MAX_ACTIVITIES running, it waits for one to finish."""
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
+        if self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED):
+            self.waiting.append(cmd)
+            return
+        self.running += 1
         asyncio.ensure_future(self._execute(cmd))
 
     async def _execute(self, cmd: Cmd.Command) -> None:
@@ -166,6 +181,10 @@ class OrderWorkflow:
         finally:
             self.in_flight -= 1
             self.dirty = True
+            if self.waiting:  # its activity goes to the next command waiting
+                asyncio.ensure_future(self._execute(self.waiting.popleft()))
+            else:
+                self.running -= 1
 
     async def _call(self, cmd: Cmd.Call | Cmd.AutoTask) -> None:
         """A call or an auto task: one attempt (the core times the retries by

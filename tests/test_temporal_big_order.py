@@ -1,0 +1,80 @@
+"""Big orders on Temporal (issue 23): payloads of a big order are compressed
+(om_dsl/temporal/codec.py) on every client and worker, so an order whose
+workflow input passes Temporal's 2 MB payload limit runs; before, past
+about 1,500 items, it was refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import zlib
+
+import pytest
+from temporalio.api.common.v1 import Payload
+
+from om_dsl.engine import state as S
+from om_dsl.temporal import codec
+
+from support import ROOT
+from support.scenario_engines import OnTemporal
+
+sys.path.insert(0, str(ROOT / "bench"))
+import generate as G  # noqa: E402
+
+LIMIT = 2 * 1024 * 1024  # Temporal's payload size limit (the dev server's default)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def payload(size: int) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps({"items": ["x" * 40] * (size // 44)}).encode())
+
+
+def test_a_big_payload_is_compressed_and_comes_back_whole():
+    big = payload(3 * LIMIT)
+    (encoded,) = run(codec.ZlibCodec().encode([big]))
+    assert encoded.metadata["encoding"] == codec.ENCODING and len(encoded.data) < LIMIT // 10
+    (decoded,) = run(codec.ZlibCodec().decode([encoded]))
+    assert decoded == big
+
+
+def test_a_small_payload_and_one_written_before_the_codec_stay_as_they_are():
+    small = payload(1000)
+    assert run(codec.ZlibCodec().encode([small])) == [small]
+    assert run(codec.ZlibCodec().decode([small])) == [small]
+
+
+def test_a_payload_that_inflates_past_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(codec, "MAX_PAYLOAD", 1024 * 1024)
+    bomb = Payload(metadata={"encoding": codec.ENCODING}, data=zlib.compress(b"\0" * (8 * 1024 * 1024)))
+    with pytest.raises(codec.PayloadTooBig):
+        run(codec.ZlibCodec().decode([bomb]))
+
+
+@pytest.mark.slow
+def test_an_order_past_the_old_payload_limit_runs_to_completed(tmp_path, temporal_server):
+    """2,000 items (4,004 tasks): the workflow input is over 2 MB as JSON; it
+    starts, its visit is completed, the fan-out releases 1,998 IPTV calls, and
+    it completes."""
+    from om_dsl.planning.pipeline import plan_order
+    from om_dsl.rules.generated import GeneratedRules
+
+    rules = GeneratedRules(ROOT / "generated" / "acme")
+    engine = OnTemporal(tmp_path, rules, {}, temporal_server)
+    try:
+        order_id = engine.new_id("BIG")
+        doc = G.acme_order(2000, order_id=order_id)
+        planned = plan_order(rules.catalog, rules, doc, order_id)
+        assert len(json.dumps(engine.orders.workflow_input(planned))) > LIMIT
+        engine.submit(json.dumps(doc))
+        view = engine.settle(order_id, lambda v: v["tasks"]["1/D1:install_visit"]["status"] == S.READY, timeout_s=300)
+        assert len(view["tasks"]) == 4004
+        engine.complete(order_id, "1/D1:install_visit")
+        view = engine.settle(order_id, lambda v: v["status"] in S.FINAL, timeout_s=600)
+        assert view["status"] == S.ORDER_COMPLETED
+        assert {t["status"] for t in view["tasks"].values()} == {S.COMPLETED}
+    finally:
+        engine.close()
