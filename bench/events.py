@@ -12,9 +12,10 @@
 2. Per event as the order grows: one Acme order of about 10, 100, 1,000 and
    5,000 tasks (a HOME_FIBER, then TV_PACKAGE roots whose IPTV line waits for
    the fiber's line_active) run through the runner at synchronous NORMAL;
-   the time of each event applied (load, core, save; the call to the
-   simulator is not in it), the median of the ordinary events and the
-   fan-out event (line_active releasing every IPTV call) per task it releases.
+   each transaction that applies events is timed (the core, and writing what
+   they changed; the simulators' calls are made before it): the median per
+   event of the ordinary ones, and the fan-out's (line_active releasing
+   every IPTV call), per task it releases.
 
 Writes bench/results/events.md and events.json; bench/run.py includes it.
 Medians of several runs; every ratio compares figures of the same run.
@@ -133,20 +134,37 @@ def big_order(tasks: int) -> dict:
 
 
 def event_costs(tasks: int) -> dict:
-    """One order of about `tasks` tasks through the runner (NORMAL); each event's time, the fan-out's apart."""
+    """One order of about `tasks` tasks through the runner (NORMAL); the time of
+    each transaction that applies events (the core, and writing what they
+    changed; the simulators' calls are made before it), per event in it; the
+    fan-out's transaction apart."""
+    import contextlib
+
     folder = Path(tempfile.mkdtemp(prefix="om-bench-grow-"))
     runner, store, _ = make_runner(folder, "NORMAL")
-    times: list = []
-    apply_in = runner._apply_in
+    txs: list = []  # [seconds, events, calls released]
+    applies: list = []  # (seconds, calls released): the core's part of each event, and what it noted to write
+    apply_in, writing = runner._apply_in, runner._writing
 
-    def timed(db, order_id, make_event, *rest):
+    def counted(db, order_id, make_event, *rest):
         t = time.perf_counter()
         step = apply_in(db, order_id, make_event, *rest)
         if step is not None:
-            times.append((time.perf_counter() - t, len(step.changed), sum(1 for c in step.commands if c.kind == "call")))
+            applies.append((time.perf_counter() - t, sum(1 for c in step.commands if c.kind == "call")))
+        if step is not None and txs:
+            txs[-1][1] += 1
+            txs[-1][2] = max(txs[-1][2], sum(1 for c in step.commands if c.kind == "call"))
         return step
 
-    runner._apply_in = timed
+    @contextlib.contextmanager
+    def timed():
+        txs.append([0.0, 0, 0])
+        t = time.perf_counter()
+        with writing() as db:
+            yield db
+        txs[-1][0] = time.perf_counter() - t
+
+    runner._apply_in, runner._writing = counted, timed
     runner.submit(json.dumps(big_order(tasks)))
     runner.drive()
     for order_id, item_id, *_ in store.open_manual_tasks():
@@ -154,10 +172,12 @@ def event_costs(tasks: int) -> dict:
     runner.drive()
     run = store.load("ORD-BIG")
     assert run.status == "completed", run.status
-    fan = max(times, key=lambda t: t[2])
-    ordinary = [t for t, _, calls in times if calls <= 2]
+    applied = [t for t in txs if t[1]]
+    fan = max(applied, key=lambda t: t[2])
+    ordinary = [t[0] / t[1] for t in applied if t is not fan and t[2] <= 64]
     store.close()
-    return {"tasks": len(run.tasks), "events": len(times), "event_ms": statistics.median(ordinary) * 1000, "fan_out_ms": fan[0] * 1000, "fan_out_released": fan[2],
+    core = [t for t, calls in applies if calls <= 2]
+    return {"tasks": len(run.tasks), "events": sum(t[1] for t in applied), "event_ms": statistics.median(ordinary) * 1000, "core_ms": statistics.median(core) * 1000, "fan_out_ms": fan[0] * 1000, "fan_out_released": fan[2],
             "fan_out_us_per_task": fan[0] * 1e6 / fan[2]}
 
 
@@ -167,13 +187,59 @@ def bench_growth(sizes: list, runs: int) -> dict:
         rs = [event_costs(size) for _ in range(runs if size <= 1000 else max(1, runs // 2))]
         out[str(size)] = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
     small, big = out[str(sizes[0])], out[str(sizes[-1])]
-    out["ratio"] = {"event": big["event_ms"] / small["event_ms"], "fan_out_per_task": big["fan_out_us_per_task"] / small["fan_out_us_per_task"]}
+    out["ratio"] = {"event": big["event_ms"] / small["event_ms"], "core": big["core_ms"] / small["core_ms"], "fan_out_per_task": big["fan_out_us_per_task"] / small["fan_out_us_per_task"]}
     return out
 
 
-def measure(quick: bool) -> dict:
+# ---- 3. a big order on Temporal -------------------------------------------------------------------
+
+
+def temporal_big_order(items: int) -> dict:
+    """One order of `items` items on a Temporal dev server (started here) and one
+    worker: its workflow input's size as JSON and compressed, and the time from
+    submission to completed (its visit completed as soon as it is open). One run:
+    it takes minutes."""
+    import zlib
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        from support.scenario_engines import OnTemporal
+        from support.temporal_dev import DevServer
+    except ImportError as exc:  # temporalio missing (the test extra has it)
+        return {"skipped": str(exc)}
+    from om_dsl.planning.pipeline import plan_order
+
+    import generate as G
+
+    folder = Path(tempfile.mkdtemp(prefix="om-bench-big-"))
+    rules = GeneratedRules(ACME)
+    server = DevServer(folder)
+    engine = None
+    try:
+        engine = OnTemporal(folder, rules, {}, server)
+        order_id = engine.new_id("BIG")
+        doc = G.acme_order(items, order_id=order_id)
+        raw = json.dumps(engine.orders.workflow_input(plan_order(rules.catalog, rules, doc, order_id))).encode()
+        start = time.perf_counter()
+        engine.submit(json.dumps(doc))
+        view = engine.settle(order_id, lambda v: v["tasks"]["1/D1:install_visit"]["status"] == "ready", timeout_s=1200)
+        engine.complete(order_id, "1/D1:install_visit")
+        view = engine.settle(order_id, lambda v: v["status"] in ("completed", "held", "failed"), timeout_s=3600)
+        elapsed = time.perf_counter() - start
+        return {"items": items, "tasks": len(view["tasks"]), "status": view["status"], "input_mb": len(raw) / 2**20, "compressed_mb": len(zlib.compress(raw, 6)) / 2**20, "seconds": elapsed,
+                "tasks_per_s": len(view["tasks"]) / elapsed}
+    finally:
+        if engine is not None:
+            engine.close()
+        server.stop()
+
+
+def measure(quick: bool, temporal: bool = True) -> dict:
     runs = 3 if quick else 5
-    return {"transitions": bench_transitions(10 if quick else 50, runs), "growth": bench_growth([10, 100, 1_000] if quick else [10, 100, 1_000, 5_000], runs)}
+    r = {"transitions": bench_transitions(10 if quick else 50, runs), "growth": bench_growth([10, 100, 1_000] if quick else [10, 100, 1_000, 5_000], runs)}
+    if temporal:
+        r["temporal"] = temporal_big_order(500 if quick else 2_000)
+    return r
 
 
 def table(r: dict) -> str:
@@ -181,20 +247,28 @@ def table(r: dict) -> str:
     for sync, d in r["transitions"].items():
         out.append(f"| {sync} | {d['orders']} | {d['transitions']:,} | {d['engine_per_s']:,.0f} | {d['loop_per_s']:,.0f} | {d['engine_over_loop']:.2f}x | {d['commits_per_order']:.1f} + {d['simulator_commits_per_order']:.1f} |")
     g = r["growth"]
-    out += ["", "| tasks in the order | events | ordinary event | fan-out event | tasks it releases | fan-out per released task |", "|---|---|---|---|---|---|"]
+    out += ["", "| tasks in the order | events | event, in its transaction | of which the core's part | fan-out event | tasks it releases | fan-out per released task |", "|---|---|---|---|---|---|---|"]
     for k, d in g.items():
         if k != "ratio":
-            out.append(f"| {d['tasks']:,.0f} | {d['events']:,.0f} | {d['event_ms']:.2f} ms | {d['fan_out_ms']:.1f} ms | {d['fan_out_released']:,.0f} | {d['fan_out_us_per_task']:.0f} us |")
-    out += ["", f"Largest / smallest order: ordinary event {g['ratio']['event']:.2f}x, fan-out per released task {g['ratio']['fan_out_per_task']:.2f}x."]
+            out.append(f"| {d['tasks']:,.0f} | {d['events']:,.0f} | {d['event_ms']:.3f} ms | {d['core_ms']:.3f} ms | {d['fan_out_ms']:.1f} ms | {d['fan_out_released']:,.0f} | {d['fan_out_us_per_task']:.0f} us |")
+    ratio = g["ratio"]
+    t = r.get("temporal")
+    if t and "skipped" not in t:
+        out += ["", "| Temporal: items | tasks | workflow input (JSON) | compressed | submission to completed | tasks/s |", "|---|---|---|---|---|---|",
+                f"| {t['items']:,} | {t['tasks']:,} | {t['input_mb']:.2f} MB | {t['compressed_mb']:.2f} MB | {t['seconds']:.0f} s ({t['status']}) | {t['tasks_per_s']:.0f} |"]
+    elif t:
+        out += ["", f"Temporal big order: not measured ({t['skipped']})."]
+    out += ["", f"Largest / smallest order: an event {ratio['event']:.2f}x (its core part {ratio['core']:.2f}x), the fan-out per released task {ratio['fan_out_per_task']:.2f}x."]
     return "\n".join(out) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-temporal", action="store_true", help="leave out the Temporal big order")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args()
-    r = measure(args.quick)
+    r = measure(args.quick, temporal=not args.no_temporal)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "events.json").write_text(json.dumps(r, indent=2) + "\n")
