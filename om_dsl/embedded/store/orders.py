@@ -50,7 +50,7 @@ class Orders:
         Inside `batched`, the writes wait for the end of the batch."""
         writes = self._batch or _Writes()
         if changed is None or changed.reshaped or run.id in self._whole:
-            self._save_whole(db, run)
+            self._save_whole(db, run, new=changed is None)
         else:
             writes.changed(run, changed)
         writes.events += [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
@@ -72,7 +72,8 @@ class Orders:
         finally:
             self._batch = None
 
-    def _save_whole(self, db, run: S.OrderRun) -> None:
+    def _save_whole(self, db, run: S.OrderRun, new: bool = False) -> None:
+        """Every part of the order (`new`: just inserted, it has none to replace)."""
         changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
         body = {
             "format": 2, "fields": S.encode_value(run.fields), "items": [S.item_data(i) for i in run.items],
@@ -82,12 +83,13 @@ class Orders:
             "UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ?, changes = ? WHERE id = ?",
             (run.status, json.dumps(body), run.updated_at, run.jeopardy, f" {changes} " if changes else None, run.id),
         )
-        db.execute("DELETE FROM tasks WHERE order_id = ?", (run.id,))
+        if not new:
+            db.execute("DELETE FROM tasks WHERE order_id = ?", (run.id,))
+            db.execute("DELETE FROM order_state WHERE order_id = ?", (run.id,))
         db.executemany(
             "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(run.id, *_index_row(t)) for t in run.tasks.values()],
         )
-        db.execute("DELETE FROM order_state WHERE order_id = ?", (run.id,))
         parts = [(run.id, "head", json.dumps(S.head_data(run)))]
         parts += [(run.id, "t:" + k, json.dumps(S.task_data(t))) for k, t in run.tasks.items()]
         parts += [(run.id, "l:" + k, json.dumps(S.line_data(line))) for k, line in run.lines.items()]
