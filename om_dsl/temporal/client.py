@@ -148,6 +148,8 @@ class TemporalOrders:
             query = f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{self.task_queue}"' + (' AND ExecutionStatus = "Running"' if running_only else "")
             out = []
             async for wf in client.list_workflows(query):
+                if wf.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                    continue  # a big order's earlier run: its latest run is listed
                 memo = await wf.memo()
                 running = wf.status == WorkflowExecutionStatus.RUNNING
                 out.append({"id": wf.id, "status": memo.get("status"), "customer": memo.get("customer"), "external_id": memo.get("external_id"), "jeopardy": memo.get("jeopardy"), "started": wf.start_time, "running": running})

@@ -40,6 +40,12 @@ with workflow.unsafe.imports_passed_through():
 MAX_ACTIVITIES = 500
 BOUNDED = "om-bounded-activities"  # the patch marker: workflows started before it launched them all at once
 
+# Past this many events in its history (Temporal ends a workflow at 51,200),
+# the order goes on in a new run of the same workflow (continue-as-new): it
+# stops starting activities, lets the running ones finish, and hands its
+# state, history and the commands still to run to the next run.
+CONTINUE_AFTER = 20_000
+
 
 @workflow.defn(name="Order")
 class OrderWorkflow:
@@ -59,23 +65,37 @@ class OrderWorkflow:
         self.alarm: Optional[asyncio.Future] = None
         self.alarm_at: Optional[int] = None
         self.memo: dict = {}
+        self.draining = False  # its history is long: no activity starts, the next run starts them
+        carried = start.get("carried")
+        if carried is not None:  # an earlier run of this order continued as this one
+            self.run_state = S.from_data(carried["state"])
+            self.history, self.revisions, self.memo = carried["history"], carried["revisions"], carried["memo"]
+            self.callbacks = set(carried["callbacks"])
+            self.to_launch = [Cmd.from_data(c) for c in carried["waiting"]]
+            return
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
-        self.first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
-        self.run_state = self.first.run
-        self.history.extend(self.first.history)
+        first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
+        self.run_state = first.run
+        self.history.extend(first.history)
+        self.to_launch = list(first.commands)
 
     # ---- the run ----------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: dict) -> dict:
-        for cmd in self.first.commands:
+        for cmd in self.to_launch:
             self._launch(cmd)
+        self.to_launch = []
         self._update_memo()
         while True:
             r = self.run_state
             if r.status in S.FINAL and self.calls == 0:
                 break
+            if not self.draining and workflow.info().get_current_history_length() > CONTINUE_AFTER:
+                self.draining = True
+            if self.draining and self.running == 0:
+                await self._continue_as_new()
             nxt = None if r.status in S.FINAL else self.engine.next_timer(r)
             if nxt is not None and nxt <= self._now():
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
@@ -84,6 +104,8 @@ class OrderWorkflow:
             self.dirty = False
             await workflow.wait_condition(lambda: self.dirty)
         self._set_alarm(None)
+        self.draining = False  # (the notifications left go out in this run)
+        self._pump()
         # The installed base hears of the outcome now, not after the notifications
         # (a listener that is down must not hold the customer's assets up).
         r = self.run_state
@@ -94,6 +116,17 @@ class OrderWorkflow:
         await workflow.wait_condition(lambda: self.in_flight == 0)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return {"order": self.run_state.id, "status": self.run_state.status}
+
+    async def _continue_as_new(self) -> None:
+        """The order goes on in a new run: its state, history, revisions, the
+        callbacks seen and the commands not started yet (no activity runs now)."""
+        self._set_alarm(None)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = {
+            "state": S.to_data(self.run_state), "history": self.history, "revisions": self.revisions, "memo": self.memo,
+            "callbacks": sorted(self.callbacks), "waiting": [Cmd.to_data(c) for c in self.waiting],
+        }
+        workflow.continue_as_new({**{k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}, "carried": carried}, memo=self.memo)
 
     def _set_alarm(self, at: Optional[int]) -> None:
         """One durable timer, for the next moment time alone changes the order
@@ -159,7 +192,7 @@ class OrderWorkflow:
         past MAX_ACTIVITIES running, it waits for one to finish."""
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
-        if self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED):
+        if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
             self.waiting.append(cmd)
             return
         self.running += 1
@@ -181,10 +214,14 @@ class OrderWorkflow:
         finally:
             self.in_flight -= 1
             self.dirty = True
-            if self.waiting:  # its activity goes to the next command waiting
-                asyncio.ensure_future(self._execute(self.waiting.popleft()))
-            else:
-                self.running -= 1
+            self.running -= 1
+            self._pump()
+
+    def _pump(self) -> None:
+        """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining)."""
+        while self.waiting and not self.draining and self.running < MAX_ACTIVITIES:
+            self.running += 1
+            asyncio.ensure_future(self._execute(self.waiting.popleft()))
 
     async def _call(self, cmd: Cmd.Call | Cmd.AutoTask) -> None:
         """A call or an auto task: one attempt (the core times the retries by
