@@ -281,3 +281,16 @@ def test_the_store_reads_what_it_wrote_in_parts(tmp_path):
         store.insert_order(db, step.run, "{}")
         store.save(db, step.run, step.history, step.commands, NOV27)
     assert S.to_data(store.load("ORD-BIG")) == S.to_data(step.run)
+
+
+def test_the_orders_held_in_memory_are_bounded(tmp_path, monkeypatch):
+    runner = make_runner(tmp_path)
+    monkeypatch.setattr(runner, "HELD", 3)
+    doc = json.loads(order_text("fiber-minimal.json"))
+    for n in range(6):
+        doc["id"] = f"ORD-{n}"
+        runner.submit(json.dumps(doc))
+    assert list(runner._held) == ["ORD-3", "ORD-4", "ORD-5"]
+    monkeypatch.setattr(runner, "HELD_TASKS", 10)  # an order has 8 tasks: one fits
+    operate(runner)
+    assert len(runner._held) == 1 and {r["status"] for r in runner.store.orders()} == {S.ORDER_COMPLETED}

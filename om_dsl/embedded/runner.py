@@ -112,8 +112,10 @@ class Runner:
         self.on_event = on_event or (lambda order_id, history: None)
         self._held: collections.OrderedDict = collections.OrderedDict()  # order id -> its state, the most recently used last
         self._seen = None  # the store's data_version when `_held` was last known to be current
+        self._held_tasks = 0  # (about: counted when each order was taken in)
 
-    HELD = 512  # orders kept in memory at most (the least recently used go first)
+    HELD = 512  # orders kept in memory at most (the least recently used go first) ...
+    HELD_TASKS = 200_000  # ... and tasks of those orders at most (a few big orders need not crowd out memory)
 
     def _run(self, order_id: str) -> Optional[S.OrderRun]:
         """The order's state as stored: from memory when no other connection
@@ -126,11 +128,20 @@ class Runner:
         self._hold(run)
         return run
 
+    def _forget(self) -> None:
+        self._held.clear()
+        self._held_tasks = 0
+
     def _hold(self, run: S.OrderRun) -> None:
-        self._held[run.id] = run
-        self._held.move_to_end(run.id)
-        while len(self._held) > self.HELD:
-            self._held.popitem(last=False)
+        held = self._held
+        if run.id in held:
+            held.move_to_end(run.id)
+            return
+        held[run.id] = run
+        self._held_tasks += len(run.tasks)
+        while len(held) > 1 and (len(held) > self.HELD or self._held_tasks > self.HELD_TASKS):
+            _, gone = held.popitem(last=False)
+            self._held_tasks -= len(gone.tasks)
 
     # ---- submitting an order ---------------------------------------------------------------------
 
@@ -191,14 +202,14 @@ class Runner:
             with self.store.transaction() as db:
                 version = self.store.data_version()
                 if version != self._seen:  # another connection committed: what is held may be stale
-                    self._held.clear()
+                    self._forget()
                     self._seen = version
                 if self.clock.simulated:  # a killed process must not take simulated time back
                     self.store.set_meta(db, "clock_ms", str(self.clock.now()))
                 with self.store.batched(db):
                     yield db
         except BaseException:
-            self._held.clear()
+            self._forget()
             raise
 
     def _apply_in(self, db, order_id: str, make_event, command_seq, tolerate: bool, also, done: list):
