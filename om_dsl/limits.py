@@ -25,6 +25,9 @@ MAX_TEXT = 4096  # characters in a one-line text an operator gives (a reason, wh
 MAX_DOCUMENT = 16 * 1024 * 1024  # bytes of an order or data file
 MAX_BODY = 1024 * 1024  # bytes of an HTTP request or answer body
 MAX_SPEC = 16 * 1024 * 1024  # bytes of one .om spec file
+# Items TMF622 `quantity` may add to one order, all items together (each unit
+# beyond the first, and the copies of its children): each is an item with lines and tasks.
+MAX_UNITS = 10_000
 MAX_DURATION_MS = 100 * 365 * 24 * 3600 * 1000  # a century: what any due time, wait or retry may span
 
 _NUMBER = re.compile(r"-?(?P<int>\d+)(?:\.(?P<frac>\d+))?(?:[eE](?P<exp>[+-]?\d+))?\Z")

@@ -20,3 +20,11 @@ def closest(name: str, candidates: Iterable[str]) -> str | None:
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     match = closest(name, candidates)
     return f"did you mean `{match}`?" if match else ""
+
+
+def no_such(what: str, name: str, known: Iterable[str], where: str = "", quote: bool = False) -> str:
+    """"no order X in om.db; did you mean Y?": an id that is not there, with the closest known one."""
+    match = closest(name, known)
+    q = "`" if quote else ""
+    hint = f"; did you mean {match}?" if match and not quote else (f"; did you mean `{match}`?" if match else "")
+    return f"no {what} {q}{name}{q}" + (f" in {where}" if where else "") + hint

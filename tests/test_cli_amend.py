@@ -27,7 +27,7 @@ def test_amend_then_complete(tmp_path, in_repo):
     db, common = started(tmp_path)
     r = om("orders", "amend", "ORD-3000", f"{AMEND}/speed-1000.json", "--by", "csr-lena", "-q", *common)
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines()[0] == "order ORD-3000: inProgress"
+    assert r.stdout.splitlines()[0] == "order ORD-3000: inProgress (revision 2)"  # both engines say which revision is now in flight
     history = om("orders", "history", "ORD-3000", "--db", db).stdout
     assert "revision 2 received from csr-lena (touches bundle 1): frozen, running tasks finish, nothing new starts" in history
     assert "revision 2 applied: the order resumes on the merged plan" in history
@@ -109,3 +109,18 @@ def test_a_task_a_revision_drops_leaves_the_task_list(tmp_path, in_repo):
     r = om("tasks", "complete", "ORD-3000", "1/D1:install_visit", "-q", *common)
     assert r.stdout.splitlines()[0] == "order ORD-3000: completed"
     assert om("tasks", "list", "--db", db).stdout == "no open manual tasks\n"
+
+
+def test_a_draft_starts_when_released(tmp_path, in_repo):
+    db = tmp_path / "om.db"
+    common = ["--db", db, "--clock", "simulated", "--start", "2026-11-27", "--tasks-path", "examples"]
+    r = om("run", "generated/acme", "examples/orders/tmf622/v5-flat-fiber-draft.json", "-q", *common)
+    assert r.exit_code == 0, r.output
+    order_id = r.stdout.split()[1].rstrip(":")
+    assert r.stdout.startswith(f"order {order_id}: draft")
+    r = om("orders", "release", order_id, "--by", "csr-lena", "-q", *common)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0] == f"order {order_id}: inProgress"
+    assert "released by csr-lena" in om("orders", "history", order_id, "--db", db).stdout
+    again = om("orders", "release", order_id, "-q", *common)
+    assert again.exit_code == 1 and "not a draft" in again.stderr

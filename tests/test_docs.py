@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from om_dsl.check import check_texts
+from om_dsl.check import check_paths, check_texts
 from om_dsl.diagnostics.codes import CODES
 from om_dsl.diagnostics.render import render_text
 
@@ -78,3 +78,36 @@ def test_explanation_exists_and_its_example_fails_with_its_code(code):
     if len(fixed) == 2 and FENCE.search(fixed[1]):
         result = check_texts(_files(blocks_of(fixed[1])))
         assert result.errors == [], render_text(result.diagnostics, result.sources)
+
+
+# TMF622 JSON in docs/tmf622.md: each order is accepted and plans, and validates
+# against its version's create schema; each Error validates in both versions.
+JSON_FENCE = re.compile(r"^```json\n(.*?)^```", re.MULTILINE | re.DOTALL)
+TMF622_JSON = JSON_FENCE.findall((ROOT / "docs" / "tmf622.md").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("index", range(len(TMF622_JSON)))
+def test_tmf622_doc_json_is_what_it_says(index):
+    import json
+
+    from om_dsl.lower import lower
+    from om_dsl.planning.intake import parse_document
+    from om_dsl.planning.pipeline import plan_order
+    from om_dsl.planning.request import version_of
+    from om_dsl.rules.interpreter import Interpreter
+
+    from support.tmf622_schemas import errors_of
+
+    text = TMF622_JSON[index]
+    doc = json.loads(text)
+    if "productOrderItem" in doc:
+        version = version_of(doc)
+        assert errors_of(version, "ProductOrder_Create" if version == "v4" else "ProductOrder_FVO", doc) == []
+        catalog = lower(check_paths([str(ROOT / "specs")]).catalog("acme"))
+        assert plan_order(catalog, Interpreter(catalog), parse_document(text)).plan.items
+    else:
+        assert errors_of("v4", "Error", doc) == [] and errors_of("v5", "Error", doc) == []
+
+
+def test_tmf622_doc_has_its_examples():
+    assert len(TMF622_JSON) >= 2

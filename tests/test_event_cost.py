@@ -294,3 +294,16 @@ def test_the_orders_held_in_memory_are_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "HELD_TASKS", 10)  # an order has 8 tasks: one fits
     operate(runner)
     assert len(runner._held) == 1 and {r["status"] for r in runner.store.orders()} == {S.ORDER_COMPLETED}
+
+
+@pytest.mark.parametrize("sync, level", [("FULL", 2), ("NORMAL", 1)])
+def test_the_embedded_service_opens_the_simulators_at_its_sync(tmp_path, sync, level):
+    """`--sync NORMAL` reaches the simulators' database too (it stayed at FULL: a commit in it cost an fsync per call)."""
+    from om_dsl.embedded.service import EmbeddedOrders, Options
+
+    orders = EmbeddedOrders.open(Options(db_path=str(tmp_path / "om.db"), sync=sync), GeneratedRules(ACME))
+    try:
+        assert orders.store.db.execute("PRAGMA synchronous").fetchone()[0] == level
+        assert orders.systems.simulators.db.execute("PRAGMA synchronous").fetchone()[0] == level
+    finally:
+        orders.close()

@@ -20,7 +20,8 @@ from click.testing import CliRunner
 import om_dsl.cli.simulate  # noqa: F401  (registers `om simulate` until cli/__init__ imports it)
 from om_dsl.cli import main
 from om_dsl.rules.generated import GeneratedRules
-from om_dsl.simulate.server import SimulatorServer, parse_fault, parse_fault_option
+from om_dsl.simulate.faults import parse_fault, parse_fault_option
+from om_dsl.simulate.server import SimulatorServer
 from om_dsl.simulate.simulators import Simulators
 
 from support import ROOT

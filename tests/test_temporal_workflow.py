@@ -223,3 +223,17 @@ def signalled_before_the_result(engine, order_id: str, key: str) -> bool:
         return signal < completed
 
     return engine.orders._run(go())
+
+
+def test_a_draft_waits_for_its_release(temporal):
+    # TMF622 v5 requestedInitialState: draft: the workflow starts nothing until the release update.
+    oid = temporal.new_id("DRAFT")
+    doc = json.loads(order_doc(ORDERS / "tv-alone.json", oid))
+    doc["requestedInitialState"] = "draft"
+    temporal.submit(json.dumps(doc))
+    view = temporal.settle(oid, lambda v: v["status"] == S.DRAFT)
+    assert all(t["status"] == S.PENDING for t in view["tasks"].values())
+    temporal.orders.release(oid, "cpq")
+    assert temporal.settle(oid, done)["status"] == S.ORDER_COMPLETED
+    with pytest.raises(Rejection, match="not a draft|no longer running"):  # (a finished workflow takes no update)
+        temporal.orders.release(oid, "cpq")

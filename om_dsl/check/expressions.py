@@ -24,6 +24,7 @@ ORDER_FIELDS = {
     "category": T.STRING,
     "priority": T.STRING,
     "customer_account": T.STRING,  # the related party whose role is `customer`
+    "billing_account": T.STRING,  # TMF622 billingAccount.id of the order
     "requested_start_date": T.DATE,
     "requested_completion_date": T.DATE,
     "root_items": T.ListOf(T.ItemOf(())),

@@ -162,9 +162,9 @@ def say(text: str, **kw) -> None:
 
 def _installed_base(db_path: str):
     """The installed base of an order database (for orders that change what customers have)."""
-    from om_dsl.embedded.store import Store, StoreInstalledBase
+    from om_dsl.embedded.service import installed_base_of
 
-    return StoreInstalledBase(Store(db_path, create=False, write=False))
+    return installed_base_of(db_path)
 
 
 def read_input(path: str) -> str:
@@ -182,12 +182,9 @@ def read_input(path: str) -> str:
 
 def unknown(what: str, name: str, known, where: str = "", quote: bool = False) -> click.UsageError:
     """A usage error for an id that is not there, with the closest known one as a hint."""
-    from om_dsl.suggest import closest
+    from om_dsl.suggest import no_such
 
-    match = closest(name, known)
-    q = "`" if quote else ""
-    hint = f"; did you mean {match}?" if match and not quote else (f"; did you mean `{match}`?" if match else "")
-    return click.UsageError(f"no {what} {q}{name}{q}" + (f" in {where}" if where else "") + hint)
+    return click.UsageError(no_such(what, name, known, where, quote))
 
 
 def _compiled(folder):

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
-import sys
-from typing import Optional
 
 import attrs
 import click
 
-from om_dsl.cli import _load_all_rules, _load_rules, finite, main, read_input
+from om_dsl.cli import _load_all_rules, finite, main, read_input
 from om_dsl.cli.install import pip_install
 
 EMBEDDED, TEMPORAL = "embedded", "temporal"
@@ -36,6 +33,9 @@ class Target:
     @property
     def temporal(self) -> bool:
         return self.engine == TEMPORAL
+
+
+EMBEDDED_ONLY = Target(EMBEDDED, "", "", "")  # for the commands that only the embedded engine has
 
 
 def engine_options(f):
@@ -58,42 +58,56 @@ def engine_options(f):
 
 
 class Unavailable(click.ClickException):
-    exit_code = 3  # like a busy database: nothing was done, try again
+    exit_code = 3  # a busy database, an unreachable cluster: nothing was done, try again
+
+
+def pick_engine(target: Target, options=None, rules=None, mode: str = "act", must_exist: bool = False):
+    """The order service of the engine the command runs on: the one place that
+    knows which engine it is. `mode`: act (run orders: the embedded engine takes
+    the runner lock), read (an existing store, read-only), write (an existing
+    store, written without running orders)."""
+    global CLIENT_USED
+    if target.temporal:
+        try:
+            from om_dsl.temporal.service import TemporalService
+        except ImportError:
+            raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
+        CLIENT_USED = True
+        return contextlib.closing(TemporalService(target.address, target.namespace, target.task_queue, rules))
+    from om_dsl.embedded import service as embedded
+
+    if mode == "act":
+        return embedded.acting(options, rules, must_exist)
+    return embedded.reading(options, write=mode == "write")
+
+
+def pick_worker(target: Target):
+    """The worker of the engine: only Temporal's orders run in workers."""
+    if not target.temporal:
+        raise click.UsageError("the embedded engine has no workers: `om run`, `om resume` or `om serve` run its orders (use --engine temporal)")
+    try:
+        from om_dsl.temporal import worker
+    except ImportError:
+        raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
+    return worker
 
 
 @contextlib.contextmanager
-def temporal(target: Target, source: Optional[str] = None, catalog_name: Optional[str] = None):
-    """A client of the Temporal namespace (with SOURCE's catalog, to plan new orders)."""
-    try:
-        from temporalio.service import RPCError
+def order_service(target: Target, options=None, rules=None, mode: str = "act", must_exist: bool = False):
+    """`pick_engine`, with the service's failures as the CLI's exit codes:
+    no order 2, refused 1, unavailable 3, a bad configuration 2."""
+    from om_dsl import service as svc
 
-        from om_dsl.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
-    except ImportError:
-        raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
-    global CLIENT_USED
-    CLIENT_USED = True
-    rules = _load_rules(source, catalog_name, "auto") if source else None
-    orders = TemporalOrders(target.address, target.namespace, target.task_queue, rules)
     try:
-        yield orders
-    except Unreachable as exc:
-        raise Unavailable(str(exc)) from None
-    except NoOrder as exc:
+        with pick_engine(target, options, rules, mode, must_exist) as orders:
+            orders.warnings = getattr(orders, "warnings", [])
+            yield orders
+    except (svc.NoOrder, svc.Misconfigured) as exc:
         raise click.UsageError(str(exc)) from None
-    except Unanswered as exc:
+    except svc.Refused as exc:
+        raise click.ClickException(str(exc)) from None
+    except svc.Unavailable as exc:
         raise Unavailable(str(exc)) from None
-    except RPCError as exc:  # the cluster refused or timed out (a query no worker answers, say)
-        hint = f" (is a worker polling task queue {target.task_queue}?)" if "timeout" in (exc.message or "").lower() or exc.status.name == "DEADLINE_EXCEEDED" else ""
-        raise Unavailable(f"Temporal at {target.address}: {exc.message or exc.status.name}{hint}") from None
-    finally:
-        orders.close()
-
-
-def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-# ---- the commands, on Temporal ----------------------------------------------------------------------
 
 
 def submit_files(submit, paths) -> tuple[list, bool]:
@@ -116,103 +130,6 @@ def submit_files(submit, paths) -> tuple[list, bool]:
             rejected = True
         submitted.append((order_id, status))
     return submitted, rejected
-
-
-def run_orders(target: Target, source: str, catalog_name, paths, fmt: str) -> None:
-    with temporal(target, source, catalog_name) as t:
-        submitted, rejected = submit_files(t.submit, paths)
-    started = [{"id": order_id, "status": status} for order_id, status in submitted if status != "rejected"]  # a rejected order never started
-    if fmt == "json":
-        _echo_json(started)
-    else:
-        for d in started:
-            click.echo(f"order {d['id']}: {d['status']} (started on Temporal, task queue {target.task_queue}; `om orders show {d['id']} --engine temporal`)")
-    sys.exit(1 if rejected else 0)
-
-
-def show_order(target: Target, order_id: str, fmt: str, render) -> None:
-    with temporal(target) as t:
-        d = t.order(order_id)
-    if fmt == "json":
-        _echo_json(d)
-    else:
-        render(d)
-
-
-def list_orders(target: Target, status, jeopardy, fmt: str) -> None:
-    with temporal(target) as t:
-        rows = [r for r in t.orders(status) if jeopardy is None or r["jeopardy"] == jeopardy]
-    data = [{"id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"], "jeopardy": r["jeopardy"], "created_at": r["started"].strftime("%Y-%m-%dT%H:%M:%SZ")} for r in rows]
-    if fmt == "json":
-        _echo_json(data)
-        return
-    for d in data:
-        click.echo(f"{d['id']:<16} {d['status'] or '-':<13} {d['customer'] or '-':<10} {d['created_at']}  {d['jeopardy'] or ''}".rstrip())
-
-
-def order_history(target: Target, order_id: str, fmt: str) -> None:
-    from om_dsl.embedded.clock import show_instant
-
-    with temporal(target) as t:
-        rows = t.history(order_id)
-    data = [{"seq": n, "at": show_instant(h["at"]), "subject": h["subject"], "from": h["from"], "to": h["to"], "cause": h["cause"]} for n, h in enumerate(rows, 1)]
-    if fmt == "json":
-        _echo_json(data)
-        return
-    for d in data:
-        change = f"{d['from'] or '-'} -> {d['to']}" if d["to"] else ""
-        click.echo(f"{d['at']}  {d['subject']:<28} {change:<28} {d['cause']}")
-
-
-def open_tasks(target: Target, queue, order_id) -> list[dict]:
-    unanswered: list = []
-    with temporal(target) as t:
-        rows = t.open_manual_tasks(queue, order_id, unanswered)
-    for oid, why in unanswered:
-        click.echo(f"order {oid} did not answer (is a worker polling task queue {target.task_queue}?): {why}", err=True)
-    return [{"order": r[0], "task": r[1], "name": r[2], "product": r[3], "queue": r[4]} for r in rows]
-
-
-def installed_base(target: Target, customer: Optional[str], inventory: bool) -> list[dict]:
-    """Assets (or inventory) of one customer's installed base, or of every customer's, as the embedded store lists them."""
-    with temporal(target) as t:
-        states = [(c, t.installed_state(c)) for c in ([customer] if customer else t.customers())]
-    data = []
-    for _, state in states:
-        if inventory:
-            data += [
-                {"id": f"INV-{k}", "customer": v["customer"], "asset": v["asset"], "product": v["product"], "attributes": v["attributes"], "outputs": v["outputs"], "order": v["order"], "line": v["line"], "status": v["status"]}
-                for k, v in state["inventory"].items()
-            ]
-        else:
-            data += [{"id": a["id"], "customer": a["customer"], "product": a["product"], "attributes": a["attributes"], "parent": a["parent"], "order": a["order"], "status": a["status"]} for a in state["assets"].values()]
-    return sorted(data, key=lambda d: d["id"])
-
-
-def act(target: Target, order_id: str, action, quiet: bool = False, source: Optional[str] = None) -> None:
-    """An operator action as an update: it answers with the order's state, or why it was refused."""
-    from om_dsl.engine.core import Rejection
-
-    with temporal(target, source) as t:
-        try:
-            answer = action(t)
-        except Rejection as exc:
-            raise click.ClickException(str(exc)) from None
-    if not quiet:
-        for h in answer.get("history", []):
-            if h["to"] is None and h["from"] is None:
-                continue
-            click.echo(f"  {order_id}  {h['subject']:<28} {(h['from'] or '-') + ' -> ' + h['to']:<28} {h['cause']}", err=True)
-    click.echo(f"order {order_id}: {answer['status']}" + (f" (revision {answer['revision']})" if "revision" in answer else ""))
-
-
-def deliver_callback(target: Target, correlation_id: str, outputs: dict, ok: bool, message: str, callback_id) -> None:
-    with temporal(target) as t:
-        found = t.deliver_callback(correlation_id, outputs, ok, message, callback_id)
-    if found:
-        click.echo(f"delivered to order {correlation_id.split(':', 1)[0]}")
-    else:
-        click.echo(f"no running order has the correlation id {correlation_id}: ignored")
 
 
 # ---- om worker --------------------------------------------------------------------------------------
@@ -245,12 +162,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
     from om_dsl.systems.http import check_url
 
     global CLIENT_USED
-    if not target.temporal:
-        raise click.UsageError("the embedded engine has no workers: `om run`, `om resume` or `om serve` run its orders (use --engine temporal)")
-    try:
-        from om_dsl.temporal import worker as temporal_worker
-    except ImportError:
-        raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
+    temporal_worker = pick_worker(target)
     for url in listeners:
         problem = check_url(url)
         if problem:

@@ -8,37 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import click
 
-from om_dsl.cli import checked, engines, finite, main, read_input, say
-from om_dsl.cli.engines import engine_options
-from om_dsl.cli.orders import _db_option, _fmt_option, _open_store, _progress, _run_options, _summary, assets, no_order, orders, session, tasks  # noqa: F401
+from om_dsl.cli import checked, finite, main, read_input, say
+from om_dsl.cli.engines import EMBEDDED_ONLY, engine_options, order_service
+from om_dsl.cli.orders import _db_option, _fmt_option, _progress, _run_options, _summary, act, assets, options, orders, rules_of, tasks
 
 
 def _by_option(f):
     return click.option("--by", default=lambda: os.environ.get("USER", "operator"), callback=checked(text=True), help="Who acts (recorded in the history).")(f)
 
 
-def _act(kw: dict, order_id: str, action, quiet: bool = False):
-    """Open a session, check the order, apply an operator action, run the order on."""
-    from om_dsl.engine.core import Rejection
-
-    with session(must_exist=True, **kw) as s:
-        if not s.store.order_exists(order_id):
-            raise no_order(s.store, order_id, kw["db_path"])
-        s.runner.on_event = _progress(not quiet)
-        try:
-            action(s.runner)
-        except Rejection as exc:
-            raise click.ClickException(str(exc)) from None
-        s.runner.drive()
-        _summary(s, [order_id], "text")
-
-
-def _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path) -> dict:
-    return dict(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, config_path=config_path)
+def _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path):
+    return options(db_path, systems_db, clock, start, tasks_path, sync, config_path)
 
 
 @tasks.command("retry")
@@ -51,9 +34,7 @@ def _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path
 @engine_options
 def tasks_retry(order_id, task_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Retry a fatally failed task now (its retry policy starts over)."""
-    if target.temporal:
-        return engines.act(target, order_id, lambda r: r.retry_task(order_id, task_id, by, reason), quiet)
-    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.retry_task(order_id, task_id, by, reason), quiet)
+    act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.retry_task(order_id, task_id, by, reason), quiet)
 
 
 @tasks.command("skip")
@@ -68,9 +49,7 @@ def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock,
     """Skip a task that has not completed: what depends on it goes ahead."""
     if not (reason or "").strip():  # checked here, not by click: the message says what the reason is for
         raise click.UsageError("--reason must say why the task is skipped")
-    if target.temporal:
-        return engines.act(target, order_id, lambda r: r.skip_task(order_id, task_id, by, reason), quiet)
-    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.skip_task(order_id, task_id, by, reason), quiet)
+    act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.skip_task(order_id, task_id, by, reason), quiet)
 
 
 @orders.command("resume")
@@ -82,9 +61,7 @@ def tasks_skip(order_id, task_id, reason, by, quiet, db_path, systems_db, clock,
 @engine_options
 def orders_resume(order_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Resume a held order: every fatally failed task is retried."""
-    if target.temporal:
-        return engines.act(target, order_id, lambda r: r.resume_order(order_id, by, reason), quiet)
-    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.resume_order(order_id, by, reason), quiet)
+    act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.resume(order_id, by, reason), quiet)
 
 
 # ---- systems ---------------------------------------------------------------------------------------
@@ -95,13 +72,14 @@ def systems() -> None:
     """Downstream systems: take one offline (its calls wait on hold), bring it online again, list those an operator changed."""
 
 
-def _set_system(system: str, offline: bool, by: str, kw: dict) -> None:
-    with session(must_exist=False, **kw) as s:
-        known = s.store.known_systems()
-        if known and system not in known:
-            raise click.UsageError(f"no system {system!r} in the catalogs of this database (its systems: {', '.join(sorted(known))})")
-        moved = s.runner.set_system(system, offline, by)
-        s.runner.drive()
+def _set_system(system: str, offline: bool, by: str, opts) -> None:
+    from om_dsl import service as svc
+
+    with order_service(EMBEDDED_ONLY, opts) as s:
+        try:
+            moved = s.set_system(system, offline, by)
+        except svc.Refused as exc:  # an unknown system: a usage mistake
+            raise click.UsageError(str(exc)) from None
         if offline:
             click.echo(f"{system} is offline: its calls wait on hold until `om systems online {system}`")
         else:
@@ -114,7 +92,7 @@ def _set_system(system: str, offline: bool, by: str, kw: dict) -> None:
 @_run_options
 def systems_offline(system, by, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Put a system's callouts on hold (not failed) until it is online again."""
-    _set_system(system, True, by, _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path))
+    _set_system(system, True, by, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path))
 
 
 @systems.command("online")
@@ -123,7 +101,7 @@ def systems_offline(system, by, db_path, systems_db, clock, start, tasks_path, s
 @_run_options
 def systems_online(system, by, db_path, systems_db, clock, start, tasks_path, sync, config_path):
     """Bring a system back: the calls held for it go out again."""
-    _set_system(system, False, by, _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path))
+    _set_system(system, False, by, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path))
 
 
 @systems.command("list")
@@ -131,11 +109,8 @@ def systems_online(system, by, db_path, systems_db, clock, start, tasks_path, sy
 @_db_option
 def systems_list(fmt, db_path, systems_db):
     """Systems taken offline (or brought back) by an operator."""
-    store = _open_store(db_path)
-    rows = store.system_changes()
-    from om_dsl.embedded.clock import show_instant
-
-    data = [{"system": r["name"], "offline": bool(r["offline"]), "since": show_instant(r["changed_at"]), "by": r["changed_by"]} for r in rows]
+    with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="read") as s:
+        data = s.system_changes()
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -169,19 +144,15 @@ def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path
         outputs = parse_data(data)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    if target.temporal:
-        return engines.deliver_callback(target, correlation_id, outputs, failure is None, failure or "", callback_id)
-    with session(must_exist=True, **_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
-        order_id = s.store.order_of_call(correlation_id)
-        fresh = s.runner.deliver_callback(correlation_id, outputs, failure is None, failure or "", callback_id)
-        s.runner.on_event = _progress(not quiet)
-        s.runner.drive()
-        if not fresh:
-            click.echo("this callback was delivered before: ignored")
-        elif order_id is None:
-            click.echo(f"no call has the correlation id {correlation_id}: recorded and ignored")
-        else:
-            _summary(s, [order_id], "text")
+    with order_service(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), must_exist=True) as s:
+        s.on_event = _progress(not quiet)
+        answer = s.deliver_callback(correlation_id, outputs, failure is None, failure or "", callback_id)
+    if not answer["delivered"]:
+        click.echo("this callback was delivered before: ignored")
+    elif "orders" in answer:
+        _summary(answer["orders"], "text")
+    else:
+        click.echo(answer["note"])
 
 
 # ---- the hub and notifications ---------------------------------------------------------------------
@@ -202,9 +173,8 @@ def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, confi
     problem = check_url(url)
     if problem:
         raise click.UsageError(f"{url!r} is not an http(s) URL ({problem})")
-    with session(must_exist=False, **_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
-        with s.store.transaction() as db:
-            fresh = s.store.register(db, url, s.clock.now())
+    with order_service(EMBEDDED_ONLY, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
+        fresh = s.register_listener(url)
     click.echo(f"{url} is registered" if fresh else f"{url} was registered already")
 
 
@@ -213,9 +183,8 @@ def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, confi
 @_db_option
 def hub_unregister(url, db_path, systems_db):
     """Stop sending events to a listener (what is pending for it stays pending)."""
-    store = _open_store(db_path, write=True)
-    with store.transaction() as db:
-        gone = store.unregister(db, url)
+    with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="write") as s:
+        gone = s.unregister_listener(url)
     if not gone:
         raise click.UsageError(f"{url} is not registered")
     click.echo(f"{url} is unregistered")
@@ -226,7 +195,8 @@ def hub_unregister(url, db_path, systems_db):
 @_db_option
 def hub_list(fmt, db_path, systems_db):
     """Registered listeners."""
-    listeners = _open_store(db_path).listeners()
+    with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="read") as s:
+        listeners = s.listeners()
     if fmt == "json":
         click.echo(json.dumps(listeners, indent=2))
         return
@@ -248,21 +218,8 @@ def notifications() -> None:
 @_db_option
 def notifications_list(order_id, pending, fmt, db_path, systems_db):
     """What was sent to which listener, and what is pending (with the last error)."""
-    from om_dsl.embedded.clock import show_instant
-
-    store = _open_store(db_path)
-    rows = store.deliveries(order_id, "pending" if pending else None)
-    data = []
-    for seq, event_id, order, listener, payload, status, attempts, next_try_at, last_error, delivered_at in rows:
-        event = store.decode(payload, f"notification {seq}")
-        entry = {"event": event_id, "type": event.get("eventType"), "order": order, "state": event.get("event", {}).get("productOrder", {}).get("state"), "listener": listener, "status": status, "attempts": attempts}
-        if status == "pending":
-            entry["next_try_at"] = show_instant(next_try_at)
-            if last_error:
-                entry["last_error"] = last_error
-        else:
-            entry["delivered_at"] = show_instant(delivered_at)
-        data.append(entry)
+    with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="read") as s:
+        data = s.notifications(order_id, pending)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -290,47 +247,17 @@ def serve(source, catalog_name, listen, interval, request_timeout, quiet, db_pat
     stopped (Ctrl-C). Each round of work holds the runner lock only while it
     works, so `om run`, `om tasks complete` and the other commands can be
     used meanwhile."""
-    from om_dsl.cli.orders import Session
-    from om_dsl.embedded.runner import RunnerBusy, runner_lock
-    from om_dsl.systems.receiver import CallbackReceiver
+    from om_dsl import service as svc
+    from om_dsl.embedded.service import serve as serve_orders
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.UsageError(f"--listen {listen!r} is not HOST:PORT (a port from 1 to 65535)")
-    from om_dsl.embedded.store import check_location
-
-    kw = _session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path)
-    check_location(db_path, create=True)  # before the lock file is made beside it
-    with runner_lock(db_path):
-        s = Session(source=source, catalog_name=catalog_name, **kw)
-    s.runner.on_event = _progress(not quiet)
+    opts = _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path)
     try:
-        receiver = CallbackReceiver(db_path, host, int(port), clock=s.clock.now, secret=s.config.callback_secret, request_timeout_s=request_timeout).start()
-    except (OSError, OverflowError) as exc:
-        s.close()
-        raise click.UsageError(f"cannot listen on {listen}: {exc}") from None
-    click.echo(f"om serve: callbacks at {receiver.url}; database {db_path}", err=True)
-    try:
-        while True:
-            try:
-                with runner_lock(db_path, wait_s=interval):
-                    if s.clock.simulated:  # another command may have moved simulated time on
-                        stored = s.store.meta("clock_ms")
-                        if stored:
-                            s.clock.advance_to(int(stored))
-                    s.runner.drive()
-                    if s.clock.simulated:
-                        with s.store.transaction() as db:
-                            s.store.set_meta(db, "clock_ms", str(s.clock.now()))
-            except RunnerBusy:
-                pass
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        receiver.stop()
-        s.systems.close()
-        s.store.close()
+        serve_orders(opts, rules_of(source, catalog_name), (host, int(port)), interval, request_timeout, _progress(not quiet), lambda url: click.echo(f"om serve: callbacks at {url}; database {db_path}", err=True))
+    except svc.Misconfigured as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 # ---- in-flight change ------------------------------------------------------------------------------
@@ -348,9 +275,19 @@ def orders_cancel(order_id, reason, force, by, quiet, db_path, systems_db, clock
     """Cancel an order: nothing new starts, running tasks finish, completed
     tasks with a compensation are undone (the last completed first), then the
     order is cancelled. Refused past a hard point of no return."""
-    if target.temporal:
-        return engines.act(target, order_id, lambda r: r.cancel(order_id, by, reason, force), quiet)
-    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda r: r.cancel(order_id, by, reason, force), quiet)
+    act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.cancel(order_id, by, reason, force), quiet)
+
+
+@orders.command("release")
+@click.argument("order_id", callback=checked())
+@_by_option
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+@engine_options
+def orders_release(order_id, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
+    """Start a draft order (TMF622 v5 requestedInitialState: draft): until it
+    is released it starts nothing. Refused for an order that is not a draft."""
+    act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.release(order_id, by), quiet)
 
 
 @orders.command("amend")
@@ -373,15 +310,13 @@ def orders_amend(order_id, revision, force, by, quiet, db_path, systems_db, cloc
 
     text = read_input(revision)
 
-    def amend(runner):
+    def amend(s):
         try:
-            return runner.amend(order_id, text, by, force)
+            return s.amend(order_id, text, by, force)
         except Rejected as exc:
             raise click.ClickException("the revision is rejected:\n" + report.rejection_text(exc, order_id).rstrip()) from None
 
-    if target.temporal:
-        return engines.act(target, order_id, amend, quiet)
-    _act(_session_kw(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, amend, quiet)
+    act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, amend, quiet, amended=True)
 
 
 # ---- moving to Temporal -----------------------------------------------------------------------------
@@ -395,10 +330,11 @@ def assets_import(db_path, systems_db, target):
     customer's assets and inventory, so that modify and delete orders run on
     Temporal against what orders completed in the store. What Temporal holds
     already stays. Needs --engine temporal."""
-    if not target.temporal:
-        raise click.UsageError("om assets import copies an embedded store's installed base into Temporal's: give --engine temporal (and --db, the store)")
-    states = _open_store(db_path).installed_states()
-    with engines.temporal(target) as t:
+    with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="read") as store:
+        states = store.installed_states()
+    with order_service(target, options(db_path, systems_db), mode="read") as t:
+        if not hasattr(t, "merge_installed"):  # the store's own engine: there is nowhere to copy to
+            raise click.UsageError("om assets import copies an embedded store's installed base into Temporal's: give --engine temporal (and --db, the store)")
         for customer, state in sorted(states.items(), key=lambda kv: kv[0] or ""):
             t.merge_installed(customer, state)
             say(f"{customer or '(no customer)'}: {len(state['assets'])} assets, {len(state['inventory'])} inventory lines")

@@ -3,18 +3,14 @@ on the embedded engine (SQLite) against the simulated downstream systems."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
 import sys
-from pathlib import Path
-from typing import Optional
 
 import click
 
-from om_dsl.cli import _load_rules, checked, engines, main, say, unknown
-from om_dsl.cli.engines import engine_options
+from om_dsl.cli import _load_rules, checked, engines, main, say
+from om_dsl.cli.engines import EMBEDDED_ONLY, engine_options, order_service
 from om_dsl.table import table
 
 
@@ -41,87 +37,20 @@ def _fmt_option(f):
     return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)(f)
 
 
-def _systems_path(db_path: str, given: Optional[str]) -> str:
-    if given:
-        return given
-    p = Path(db_path)
-    return str(p.with_name(p.stem + ".systems" + (p.suffix or ".db")))
+def options(db_path="om.db", systems_db=None, clock=None, start=None, tasks_path=(), sync="FULL", config_path=None):
+    """The embedded engine's options, from the command's."""
+    from om_dsl.embedded.clock import parse_instant
+    from om_dsl.embedded.service import Options
 
-
-class Session:
-    """An open store, its runner, and what it needs; closed on exit."""
-
-    def __init__(self, db_path, systems_db, clock_mode, start, tasks_path, sync, source=None, catalog_name=None, must_exist=False, config_path=None):
-        from om_dsl.embedded.clock import SimulatedClock, SystemClock, parse_instant
-        from om_dsl.embedded.runner import Catalogs, Runner
-        from om_dsl.embedded.store import Store, check_location, store_error
-        from om_dsl.simulate.simulators import Simulators
-        from om_dsl.systems import config as configuration
-        from om_dsl.systems.adapters import PythonTasks, Systems
-
-        try:
-            begin = parse_instant(start) if start else None
-        except ValueError:
-            raise click.UsageError(f"--start {start!r} is not an ISO date or date-time") from None
-        rules = _load_rules(source, catalog_name, "auto") if source else None
-        try:
-            known = {x.name: {o.name for o in x.operations} for x in rules.catalog.systems} if rules is not None else None
-            self.config = configuration.load(config_path, known_systems=known)
-        except configuration.ConfigError as exc:
-            raise click.UsageError(str(exc)) from None
-        self.store = Store(db_path, synchronous=sync, create=not must_exist)
-        stored_mode = self.store.meta("clock")
-        mode = clock_mode or stored_mode or "system"
-        if mode == "simulated":
-            stored = self.store.meta("clock_ms")
-            candidates = [int(stored) if stored else None, begin]
-            self.clock = SimulatedClock(max([c for c in candidates if c is not None] or [SystemClock().now()]))
-        else:
-            self.clock = SystemClock()
-        if start and mode != "simulated":
-            raise click.UsageError("--start needs --clock simulated: the system clock cannot be set")
-        if mode != stored_mode:
-            with self.store.transaction() as db:
-                self.store.set_meta(db, "clock", mode)
-        systems_path = _systems_path(db_path, systems_db)
-        check_location(systems_path, create=True)
-        try:
-            self.systems = Systems(self.config, Simulators(systems_path), callback_secret=self.store.callback_secret)
-        except sqlite3.Error as exc:
-            self.store.close()
-            raise store_error(exc, systems_path) from None
-        self.runner = Runner(self.store, Catalogs(self.store, rules), self.systems, PythonTasks(tuple(os.path.abspath(p) for p in tasks_path)), self.clock)
-        self.db_path = db_path
-
-    def close(self) -> None:
-        if self.clock.simulated:
-            with self.store.transaction() as db:
-                self.store.set_meta(db, "clock_ms", str(self.clock.now()))
-        self.systems.close()
-        self.store.close()
-
-
-class Busy(click.ClickException):
-    exit_code = 3  # another runner holds the database: try again later
-
-
-@contextlib.contextmanager
-def session(**kw):
-    """Hold the runner lock, then open the session: the simulated clock is read
-    and saved under the lock, so two commands cannot take it back in time."""
-    from om_dsl.embedded.runner import RunnerBusy, runner_lock
-    from om_dsl.embedded.store import check_location
-
-    check_location(kw["db_path"], create=not kw.get("must_exist"))  # before the lock file is made beside it
     try:
-        with runner_lock(kw["db_path"]):
-            s = Session(**kw)
-            try:
-                yield s
-            finally:
-                s.close()
-    except RunnerBusy as exc:
-        raise Busy(str(exc)) from None
+        begin = parse_instant(start) if start else None
+    except ValueError:
+        raise click.UsageError(f"--start {start!r} is not an ISO date or date-time") from None
+    return Options(db_path, systems_db, clock, begin, tuple(tasks_path), sync, config_path)
+
+
+def rules_of(source, catalog_name=None):
+    return _load_rules(source, catalog_name, "auto") if source else None
 
 
 def _progress(enabled: bool):
@@ -156,15 +85,10 @@ def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, st
     order was accepted, 1 when one was rejected. With --engine temporal the
     orders are planned here and started as workflows; workers run them.
     """
-    if target.temporal:
-        return engines.run_orders(target, source, catalog_name, orders, fmt)
-
-    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name, config_path=config_path) as s:
-        s.runner.on_event = _progress(not quiet and fmt == "text")
-        submitted, rejected = engines.submit_files(s.runner.submit, orders)
-        results = [order_id for order_id, _ in submitted]  # a rejected order is stored too
-        s.runner.drive()
-        _summary(s, results, fmt)
+    with order_service(target, options(db_path, systems_db, clock, start, tasks_path, sync, config_path), rules_of(source, catalog_name)) as s:
+        s.on_event = _progress(not quiet and fmt == "text")
+        submitted, rejected = engines.submit_files(s.submit, orders)
+        _summary(s.settle([order_id for order_id, _ in submitted]), fmt)  # a rejected order is kept too
     sys.exit(1 if rejected else 0)
 
 
@@ -181,48 +105,21 @@ def resume(source, catalog_name, quiet, fmt, db_path, systems_db, clock, start, 
     Orders run on the catalog version they started with (from the store);
     SOURCE, when given, serves its own version with its generated modules.
     """
-    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, source=source, catalog_name=catalog_name, must_exist=True, config_path=config_path) as s:
-        s.runner.on_event = _progress(not quiet and fmt == "text")
-        s.runner.drive()
-        _summary(s, s.store.unfinished_orders(), fmt)
+    with order_service(EMBEDDED_ONLY, options(db_path, systems_db, clock, start, tasks_path, sync, config_path), rules_of(source, catalog_name), must_exist=True) as s:
+        s.on_event = _progress(not quiet and fmt == "text")
+        _summary([s.order(order_id) for order_id in s.resume_all()], fmt)
 
 
-def _summary(s: Session, order_ids: list, fmt: str) -> None:
-    data = [_order_data(s, oid) for oid in order_ids]
+def _summary(data: list, fmt: str) -> None:
+    """Orders as a command that ran them leaves them: each one's state, and what its tasks wait for."""
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
     for d in data:
-        say(f"order {d['id']}: {d['status']}")
-        for t in d["tasks"]:
+        say(f"order {d['id']}: {d['status']}" + (f" ({d['note']})" if d.get("note") else ""))
+        for t in d.get("tasks", []):
             if t.get("waiting_for"):
                 say(f"  {t['id']:<28} {t['status']:<13} {t['waiting_for']}")
-
-
-def _order_data(s, order_id: str) -> dict:
-    from om_dsl.embedded.clock import show_instant
-    from om_dsl.engine.view import revision_state, task_entries
-
-    row = s.store.order_row(order_id)
-    if row is None:
-        raise no_order(s.store, order_id, s.db_path)
-    out = {"id": order_id, "status": row["status"], "customer": row["customer"], "external_id": row["external_id"], "created_at": show_instant(row["created_at"]), "updated_at": show_instant(row["updated_at"])}
-    if row["problems"]:
-        out["problems"] = s.store.decode(row["problems"], f"the problems of order {order_id!r}")
-    run_ = s.store.load(order_id)
-    out["tasks"] = []
-    if run_ is not None:
-        out["tasks"] = task_entries(s.runner.catalogs.engine(run_.catalog), run_)
-        out["catalog"] = run_.catalog
-        out["jeopardy"] = run_.jeopardy
-        out["revision"] = run_.revision
-        revisions = s.store.revisions(order_id)
-        if revisions:
-            out["revisions"] = [
-                {"revision": r["revision"], "status": revision_state(run_, r["revision"], r["status"]), **({"reason": r["reason"]} if r["reason"] else {}), "by": r["by"], "received_at": show_instant(r["received_at"])}
-                for r in revisions
-            ]
-    return out
 
 
 # ---- om orders ------------------------------------------------------------------------------------
@@ -230,7 +127,7 @@ def _order_data(s, order_id: str) -> dict:
 
 @main.group()
 def orders() -> None:
-    """Orders: list, show and history read them; amend, cancel and resume act on one."""
+    """Orders: list, show and history read them; amend, cancel, resume and release act on one."""
 
 
 @orders.command("list")
@@ -241,18 +138,12 @@ def orders() -> None:
 @engine_options
 def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
     """Every order, oldest first."""
-    from om_dsl.embedded.clock import show_instant
-
-    if target.temporal:
-        return engines.list_orders(target, status, jeopardy, fmt)
-
-    store = _open_store(db_path)
-    rows = store.orders(status, jeopardy)
-    data = [{"id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"], "created_at": show_instant(r["created_at"]), "updated_at": show_instant(r["updated_at"]), "jeopardy": r["jeopardy"]} for r in rows]
+    with order_service(target, options(db_path, systems_db), mode="read") as s:
+        data = s.orders(status, jeopardy)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        for line in table((d["id"], d["status"], d["customer"], d["updated_at"], d["jeopardy"] or "") for d in data):
+        for line in table((d["id"], d["status"] or "-", d["customer"], d.get("updated_at") or d["created_at"], d["jeopardy"] or "") for d in data):
             say(line)
 
 
@@ -263,10 +154,8 @@ def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
 @engine_options
 def orders_show(order_id, fmt, db_path, systems_db, target):
     """An order's state, and for each task its state and what it waits for."""
-    if target.temporal:
-        return engines.show_order(target, order_id, fmt, _render_order)
-    with _readonly_session(db_path, systems_db) as s:
-        d = _order_data(s, order_id)
+    with order_service(target, options(db_path, systems_db), mode="read") as s:
+        d = s.order(order_id)
     if fmt == "json":
         click.echo(json.dumps(d, indent=2, sort_keys=True))
         return
@@ -293,16 +182,8 @@ def _render_order(d: dict) -> None:
 @engine_options
 def orders_history(order_id, fmt, db_path, systems_db, target):
     """Every transition of the order and its tasks, with its cause."""
-    from om_dsl.embedded.clock import show_instant
-
-    if target.temporal:
-        return engines.order_history(target, order_id, fmt)
-
-    store = _open_store(db_path)
-    if not store.order_exists(order_id):
-        raise no_order(store, order_id, db_path)
-    rows = store.history(order_id)
-    data = [{"seq": r["seq"], "at": show_instant(r["at"]), "subject": r["subject"], "from": r["from_state"], "to": r["to_state"], "cause": r["cause"]} for r in rows]
+    with order_service(target, options(db_path, systems_db), mode="read") as s:
+        data = s.history(order_id)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
@@ -328,11 +209,10 @@ def tasks() -> None:
 @engine_options
 def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
     """Open manual tasks, waiting for a person."""
-    if target.temporal:
-        data = engines.open_tasks(target, queue, order_id)
-    else:
-        rows = _open_store(db_path).open_manual_tasks(queue, order_id)
-        data = [{"order": r["order_id"], "task": r["item_id"], "name": r["name"], "product": r["product"], "queue": r["queue"]} for r in rows]
+    with order_service(target, options(db_path, systems_db), mode="read") as s:
+        data = s.manual_tasks(queue, order_id)
+        for warning in s.warnings:
+            click.echo(warning, err=True)
     if ids:
         for d in data:
             say(f"{d['order']} {d['task']}")
@@ -358,24 +238,26 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
 def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Complete a manual task, then run the order on as far as it goes."""
     from om_dsl.embedded.runner import parse_data
-    from om_dsl.engine.core import Rejection
 
     try:
         outputs = parse_data(data)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    if target.temporal:
-        return engines.act(target, order_id, lambda t: t.complete_manual(order_id, task_id, outputs, by), quiet)
-    with session(db_path=db_path, systems_db=systems_db, clock_mode=clock, start=start, tasks_path=tasks_path, sync=sync, must_exist=True, config_path=config_path) as s:
-        if not s.store.order_exists(order_id):
-            raise no_order(s.store, order_id, db_path)
-        s.runner.on_event = _progress(not quiet and fmt == "text")
-        try:
-            s.runner.complete_manual(order_id, task_id, outputs, by)
-        except Rejection as exc:
-            raise click.ClickException(str(exc)) from None
-        s.runner.drive()
-        _summary(s, [order_id], fmt)
+    act(target, options(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.complete_task(order_id, task_id, outputs, by), quiet, fmt)
+
+
+def act(target, opts, order_id: str, action, quiet: bool = False, fmt: str = "text", source=None, amended: bool = False) -> None:
+    """An operator action on one order: its progress (or the history it
+    answers with), then the order as it stands, and what its tasks wait for."""
+    with order_service(target, opts, rules_of(source), must_exist=True) as s:
+        s.on_event = _progress(not quiet and fmt == "text")
+        answer = action(s)
+    if fmt == "json":
+        click.echo(json.dumps([answer], indent=2, sort_keys=True))
+        return
+    if not quiet:
+        _progress(True)(order_id, answer.get("history", []))
+    _summary([{**answer, "id": order_id, **({"note": f"revision {answer['revision']}"} if amended else {})}], "text")
 
 
 # ---- om assets ------------------------------------------------------------------------------------
@@ -394,61 +276,11 @@ def assets() -> None:
 @engine_options
 def assets_list(customer, inventory, fmt, db_path, systems_db, target):
     """Commercial assets (or technical inventory) of completed orders."""
-    if target.temporal:
-        data = engines.installed_base(target, customer, inventory)
-    elif inventory:
-        store = _open_store(db_path)
-        rows = store.inventory(customer)
-        data = [
-            {
-                "id": r["id"], "customer": r["customer"], "asset": r["asset_id"], "product": r["product"],
-                "attributes": store.decode(r["attributes"], f"inventory line {r['id']!r}"), "outputs": store.decode(r["outputs"], f"inventory line {r['id']!r}"),
-                "order": r["order_id"], "line": r["line"], "status": r["status"],
-            }
-            for r in rows
-        ]
-    else:
-        store = _open_store(db_path)
-        rows = store.assets(customer)
-        data = [
-            {"id": r["id"], "customer": r["customer"], "product": r["product"], "attributes": store.decode(r["attributes"], f"asset {r['id']!r}"), "parent": r["parent"], "order": r["order_id"], "status": r["status"]}
-            for r in rows
-        ]
+    with order_service(target, options(db_path, systems_db), mode="read") as s:
+        data = s.installed_base(customer, inventory)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
     rows = [(d["id"], d["product"], d["status"], ", ".join(f"{k}={v}" for k, v in sorted(d["attributes"].items()) if v is not None)) for d in data]
     for line in table(rows):  # columns as wide as their content: product codes can be long
         say(line)
-
-
-def no_order(store, order_id: str, db_path: str) -> click.UsageError:
-    """The order is not in the database: say so, with the closest order id as a hint."""
-    return unknown("order", order_id, store.order_ids(), db_path)
-
-
-def _open_store(db_path: str, write: bool = False):
-    """An existing database; read-only unless `write` (a read command never creates or migrates one)."""
-    from om_dsl.embedded.store import Store
-
-    return Store(db_path, create=False, write=write)
-
-
-class _View:
-    """A store and the catalogs of its orders, for commands that only read."""
-
-    def __init__(self, db_path: str):
-        from om_dsl.embedded.runner import Catalogs
-
-        self.store = _open_store(db_path)
-        self.db_path = db_path
-        self.runner = type("R", (), {"catalogs": Catalogs(self.store)})()
-
-
-@contextlib.contextmanager
-def _readonly_session(db_path, systems_db):
-    v = _View(db_path)
-    try:
-        yield v
-    finally:
-        v.store.close()

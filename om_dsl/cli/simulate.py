@@ -40,7 +40,8 @@ def serve(catalog_dir: str, host: str, port: int, state_path: str, fault_options
     """
     from om_dsl.cli import StoreFailure
     from om_dsl.embedded.store import check_location, store_error
-    from om_dsl.simulate.server import SimulatorServer, parse_fault_option
+    from om_dsl.simulate.faults import parse_fault_option
+    from om_dsl.simulate.server import SimulatorServer
 
     check_location(state_path, create=True)
     catalog = _load_rules(catalog_dir, None, "generated").catalog  # one way to find a compiled catalog, fresh

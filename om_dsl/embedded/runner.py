@@ -33,6 +33,8 @@ from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
 from om_dsl.engine import executor
 from om_dsl.engine import state as S
+from om_dsl.engine.facts import dispatch_rank
+from om_dsl.planning.fields import external_id_of
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
@@ -110,6 +112,7 @@ class Runner:
         self.python_tasks = python_tasks
         self.clock = clock
         self.on_event = on_event or (lambda order_id, history: None)
+        self.ranks: dict = {}  # order id -> dispatch rank (its priority does not change)
         self._held: collections.OrderedDict = collections.OrderedDict()  # order id -> its state, the most recently used last
         self._seen = None  # the store's data_version when `_held` was last known to be current
         self._held_tasks = 0  # (about: counted when each order was taken in)
@@ -161,9 +164,8 @@ class Runner:
             planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
         except Rejected as exc:
             problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
-            external = doc.get("externalId")
             with self.store.transaction() as db:
-                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external if isinstance(external, str) and external else None)
+                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external_id_of(doc))
             return order_id, S.REJECTED, exc.problems
         sha = self.catalogs.current_sha
         step = C.Engine(rules.catalog, rules).start(planned, sha, now)
@@ -242,6 +244,10 @@ class Runner:
             self.store.assetize(db, step.run, now)
         done.append((order_id, step.history))
         return step
+
+    def release(self, order_id: str, by: str):
+        """A draft order (TMF622 v5 requestedInitialState: draft) starts."""
+        return self.apply(order_id, lambda now: C.OrderRelease(by, now))
 
     def complete_manual(self, order_id: str, item_id: str, data: dict, by: str):
         return self.apply(order_id, lambda now: C.ManualCompleted(item_id, data, by, now))
@@ -421,13 +427,21 @@ class Runner:
                 self.on_event(*args)
         return bool(due)
 
+    def by_priority(self, pending: list) -> list:
+        """The outbox's commands, those of higher-priority orders first (TMF622
+        `priority`), each order's in the order its state made them."""
+        ranks = self.ranks
+        for order_id in {getattr(cmd, "order", None) for _, cmd in pending} - ranks.keys():
+            ranks[order_id] = dispatch_rank(self.store.order_priority(order_id) if order_id is not None else None)
+        return sorted(pending, key=lambda sc: (ranks[getattr(sc[1], "order", None)], sc[0]))
+
     def drive(self, max_steps: int = 1_000_000) -> None:
         """Work until nothing is left but people, callbacks and timers in the
         future. With a simulated clock, jump to the next timer and go on, but
         never while a call waits for its callback: simulated time stands
         still while something is happening elsewhere."""
         for _ in range(max_steps):
-            pending = self.store.pending_commands()
+            pending = self.by_priority(self.store.pending_commands())
             self.execute_all(pending)
             progressed = bool(pending)
             progressed |= self.deliver_callbacks()

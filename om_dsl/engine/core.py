@@ -34,6 +34,7 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     ManualCompleted,
     OperatorRetry,
     OperatorSkip,
+    OrderRelease,
     OrderResume,
     Rejection,
     Step,
@@ -130,15 +131,25 @@ class Engine(Timing, Cancelling, Amending):
         return self._begin(order_id, snap["fields"], items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
 
     def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int) -> Step:
-        run = S.OrderRun(order_id, catalog_sha, S.ACKNOWLEDGED, fields, items, lines, tasks, now, now, fields.get("external_id"))
+        draft = fields.get("initial_state") == S.DRAFT
+        status = S.DRAFT if draft else S.ACKNOWLEDGED
+        run = S.OrderRun(order_id, catalog_sha, status, fields, items, lines, tasks, now, now, fields.get("external_id"))
         step = Step(run, [], [])
         self._current_run = run
-        self._record(step, "order", None, S.ACKNOWLEDGED, "order accepted", now)
+        self._record(step, "order", None, status, "order accepted as a draft: nothing starts until it is released" if draft else "order accepted", now)
         self._publish(step, "ProductOrderCreateEvent", now)
         for task_id, reason in skipped:
             self._record(step, task_id, None, S.SKIPPED, f"skipped at planning: {reason}", now)
         self._advance(step, now)
         return step
+
+    def _on_order_release(self, step: Step, event: OrderRelease, now: int) -> None:
+        r = step.run
+        if r.status != S.DRAFT:
+            raise Rejection(f"order {r.id} is {r.status}, not a draft: there is nothing to release")
+        r.status = S.ACKNOWLEDGED
+        self._record(step, "order", S.DRAFT, S.ACKNOWLEDGED, f"released by {event.by}", now)
+        self._publish(step, "ProductOrderStateChangeEvent", now)
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -340,6 +351,10 @@ class Engine(Timing, Cancelling, Amending):
         as long as something moves. The index keeps the ready tasks: a pass looks
         at them only."""
         r = step.run
+        if r.status == S.DRAFT and not r.cancelling:  # a draft waits for its release
+            if r.frozen and r.pending is not None:
+                self._merge(step, now)  # nothing runs in a draft: a revision applies at once
+            return
         progressed = True
         while progressed:
             progressed = False
@@ -506,6 +521,8 @@ class Engine(Timing, Cancelling, Amending):
 
     def waiting_for(self, run: S.OrderRun, task: S.TaskRun) -> Optional[str]:
         """Why a task that is not done has not moved on (operators ask)."""
+        if task.status == S.PENDING and run.status == S.DRAFT:
+            return "the order is a draft: nothing starts until it is released"
         if task.status == S.PENDING and run.frozen:
             return f"frozen: revision {run.pending['revision']} waits for the running tasks to finish"
         if task.status == S.PENDING:
@@ -544,6 +561,7 @@ Engine._HANDLERS = {
     OperatorRetry: Engine._on_operator_retry,
     OperatorSkip: Engine._on_operator_skip,
     OrderResume: Engine._on_order_resume,
+    OrderRelease: Engine._on_order_release,
     SystemOffline: Engine._on_system_offline,
     SystemOnline: Engine._on_system_online,
 }

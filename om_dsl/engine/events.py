@@ -82,6 +82,14 @@ class OrderResume:
 
 
 @attrs.frozen
+class OrderRelease:
+    """A draft order is released: it starts."""
+
+    by: str
+    now: int
+
+
+@attrs.frozen
 class SystemOffline:
     """The call of a dispatched task was not made: its system is offline. The task waits on hold."""
 

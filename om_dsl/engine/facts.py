@@ -38,3 +38,9 @@ def _busy(run: S.OrderRun) -> bool:
 def epoch_ms(day: datetime.date) -> int:
     return int(datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.timezone.utc).timestamp() * 1000)
 
+
+
+def dispatch_rank(priority) -> int:
+    """Where an order's ready work goes among other orders' (lower first): its
+    TMF622 priority, "0" (the highest) to "4"; an order without one ranks as "2"."""
+    return int(priority) if priority in ("0", "1", "2", "3", "4") else 2

@@ -18,6 +18,9 @@ from typing import Optional
 from om_dsl.engine import state as S
 
 
+_UNKNOWN = object()
+
+
 class OrderIndex:
     def __init__(self, run: S.OrderRun):
         tasks = run.tasks
@@ -30,6 +33,7 @@ class OrderIndex:
         self.by_key: dict = {}
         self.open_deps: dict = {}  # task id -> how many of its dependencies are not done
         self.done = 0
+        self.cancelled = 0
         self.fatal = 0
         self.busy = 0  # calls in flight (running tasks that are not waits)
         self.candidates: set = set()  # pending tasks whose dependencies are done
@@ -37,6 +41,7 @@ class OrderIndex:
         self.due: set = set()  # of which those with a due time (jeopardy)
         self.view = None  # the order as expressions read it, built once per items list
         self.view_of = None
+        self.due_wake: object = _UNKNOWN  # the order's due-date wake-up the tasks' wake times hold
         self._pass: Optional[list] = None  # the heap of the pass `_advance` is making
         self._cursor = -1
         for tid, t in tasks.items():
@@ -64,6 +69,8 @@ class OrderIndex:
     def _count(self, status: str, type_: str, n: int) -> None:
         if status in S.DONE:
             self.done += n
+        elif status == S.CANCELLED:
+            self.cancelled += n
         elif status == S.FATALLY_FAILED:
             self.fatal += n
         elif status == S.RUNNING and type_ != "wait":
@@ -117,6 +124,10 @@ class OrderIndex:
     def all_done(self) -> bool:
         return self.done == self.size
 
+    def open(self) -> int:
+        """Tasks neither done nor cancelled."""
+        return self.size - self.done - self.cancelled
+
     def outputs(self, line: str) -> dict:
         """The outputs of the line's completed tasks (their current runs: not a run a revision superseded)."""
         out = {}
@@ -137,7 +148,7 @@ class OrderIndex:
             self.due.add(t.id)
         else:
             self.due.discard(t.id)
-        if due or t.next_at is not None or t.wake_at is not None:
+        if due or t.next_at is not None:  # (a wake time from the order's due date alone: see timers.py)
             self.timed.add(t.id)
         else:
             self.timed.discard(t.id)

@@ -34,7 +34,8 @@ DONE = (COMPLETED, SKIPPED)  # what a dependency waits for
 GREEN, YELLOW, RED = "green", "yellow", "red"
 YELLOW_SHARE = 0.75
 
-# Order states.
+# Order states. A draft (TMF622 v5 requestedInitialState) starts nothing until released.
+DRAFT = "draft"
 ASSESSING_CANCELLATION, PENDING_CANCELLATION = "assessingCancellation", "pendingCancellation"
 ACKNOWLEDGED, IN_PROGRESS, HELD, ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_CANCELLED, REJECTED = (
     "acknowledged",
@@ -124,6 +125,7 @@ class OrderRun:
     cancelling: bool = False
     compensation_planned: bool = False
     completions: int = 0
+    due_jeopardy: Optional[str] = None  # how the order is doing against its requested completion (fields["due_at"])
     # What the core derives from the tasks (engine/index.py): not part of the state, never stored or compared.
     index: object = attrs.field(default=None, eq=False, repr=False)
 
@@ -138,7 +140,7 @@ class OrderRun:
 _TASK_FIELDS = tuple(f.name for f in attrs.fields(TaskRun))
 _TASK_VALUES = ("outputs", "args")  # the fields that hold attribute values
 _HEAD = ("id", "catalog", "status")
-_SCALARS = ("created_at", "updated_at", "external_id", "jeopardy", "events", "revision", "frozen", "pending", "cancelling", "compensation_planned", "completions")
+_SCALARS = ("created_at", "updated_at", "external_id", "jeopardy", "events", "revision", "frozen", "pending", "cancelling", "compensation_planned", "completions", "due_jeopardy")
 
 
 def task_data(t: TaskRun) -> dict:
@@ -219,6 +221,7 @@ def from_data(d: dict) -> OrderRun:
         cancelling=d.get("cancelling", False),
         compensation_planned=d.get("compensation_planned", False),
         completions=d.get("completions", 0),
+        due_jeopardy=d.get("due_jeopardy"),
     )
 
 
@@ -227,7 +230,7 @@ def from_parts(head: dict, body: dict, lines: dict, tasks: dict) -> OrderRun:
     head = decode_value(head)
     return OrderRun(
         fields=decode_value(body["fields"]), items=[item_from_data(i) for i in body["items"]], lines=lines, tasks=tasks,
-        **{name: head[name] for name in _HEAD + _SCALARS},
+        **{name: head[name] for name in _HEAD + _SCALARS if name in head},  # (a scalar added later: its default)
     )
 
 

@@ -4,11 +4,13 @@ comes in the event."""
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from om_dsl.engine import state as S
 from om_dsl.engine.events import Step
 from om_dsl.engine.index import OrderIndex
+from om_dsl.engine.instants import show_instant as _at
 
 _RANK = {S.GREEN: 0, S.YELLOW: 1, S.RED: 2}
 
@@ -21,6 +23,28 @@ def _jeopardy_of(task: S.TaskRun, now: int) -> Optional[str]:
     if now >= task.started_at + S.YELLOW_SHARE * (task.due_at - task.started_at):
         return S.YELLOW
     return S.GREEN
+
+
+def _due_jeopardy(r: S.OrderRun, now: int) -> Optional[str]:
+    """How the order is doing against its requested completion (TMF622
+    requestedCompletionDate, `due_at`): as a task against its due time."""
+    due = r.fields.get("due_at")
+    if due is None or r.status in S.FINAL or r.status == S.DRAFT:
+        return None
+    if now >= due:
+        return S.RED
+    if now >= r.created_at + S.YELLOW_SHARE * (due - r.created_at):
+        return S.YELLOW
+    return S.GREEN
+
+
+def _due_wake_at(r: S.OrderRun) -> Optional[int]:
+    due = r.fields.get("due_at")
+    if r.due_jeopardy == S.GREEN:
+        return math.ceil(r.created_at + S.YELLOW_SHARE * (due - r.created_at))  # not before it turns yellow
+    if r.due_jeopardy == S.YELLOW:
+        return due
+    return None
 
 
 def _wake_at(task: S.TaskRun) -> Optional[int]:
@@ -71,6 +95,13 @@ class Timing:
                 step.changed.add(tid)
             if level is not None and _RANK[level] > _RANK.get(worst, -1):
                 worst = level
+        level = _due_jeopardy(r, now)
+        if level != r.due_jeopardy:
+            if level in (S.YELLOW, S.RED):
+                self._record(step, "order", None, None, f"due date jeopardy {r.due_jeopardy or S.GREEN} -> {level} (requested completion {_at(r.fields['due_at'])})", now)
+            r.due_jeopardy = level
+        if level is not None and _RANK[level] > _RANK.get(worst, -1):
+            worst = level
         if worst != r.jeopardy:
             old = r.jeopardy
             r.jeopardy = worst
@@ -81,14 +112,22 @@ class Timing:
 
     def _set_wake_times(self, step: Step) -> None:
         """Each task's next wake-up, kept in the state so that a driver can set its timer (`next_timer`).
-        Only a task the step changed, or one time may change, can have a new one."""
+        The order's due date wakes it too: through its open tasks, whose wake
+        times are what drivers keep (an order not done has one). Only a task the
+        step changed, or one time may change, can have a new one; every task,
+        when the order's due wake-up moved."""
         r = step.run
         ix = OrderIndex.of(r)
-        for tid in ix.timed | step.changed:
+        due = _due_wake_at(r)
+        ids = list(r.tasks) if due != ix.due_wake else ix.timed | step.changed
+        ix.due_wake = due
+        for tid in ids:
             task = r.tasks.get(tid)
             if task is None:
                 continue
             wake = _wake_at(task)
+            if due is not None and task.status not in S.DONE and task.status != S.CANCELLED:
+                wake = due if wake is None else min(wake, due)
             if wake != task.wake_at:
                 task.wake_at = wake
                 step.changed.add(tid)
@@ -97,4 +136,7 @@ class Timing:
     def next_timer(self, run: S.OrderRun) -> Optional[int]:
         ix = OrderIndex.of(run)
         due = [run.tasks[tid].wake_at for tid in ix.timed if run.tasks[tid].wake_at is not None]
+        order_due = _due_wake_at(run)
+        if order_due is not None and ix.open():  # (what every open task's wake time holds)
+            due.append(order_due)
         return min(due) if due else None

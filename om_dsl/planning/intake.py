@@ -16,16 +16,19 @@ import math
 import re
 from decimal import Decimal
 
-from om_dsl.limits import InputLimit, check_id, check_number_text, load_json
+import attrs
+
+from om_dsl.limits import MAX_UNITS, InputLimit, check_id, check_number_text, load_json
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef, Catalog
+from om_dsl.planning.fields import customer_of, order_fields  # noqa: F401 (customer_of: the runners read it here)
+from om_dsl.planning.fields import show_raw as _show_raw
 from om_dsl.planning.order import ACTIONS, Order, OrderItem, Problem, Rejected, show_value
+from om_dsl.planning.request import item_tree, kept, version_of
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# A TMF622 date-time (or a plain date): the calendar day is what plans read.
-_DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 MAX_DEPTH = 32  # nesting of productOrderItem: beyond this, the document is not an order
 
@@ -83,37 +86,6 @@ def document_id(doc: dict) -> str:
         return given
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
     return "ORD-" + digest[:10].upper()
-
-
-def customer_of(doc: dict) -> str | None:
-    """The id of the order's customer party, if it names one (intake reports what is wrong with it)."""
-    parties = doc.get("relatedParty")
-    n = _customer_party(parties if isinstance(parties, list) else [])
-    return None if n is None else _party_id(parties[n])
-
-
-def _customer_party(parties: list) -> int | None:
-    """Which related party is the customer: the first whose `role` is
-    customer; else, among those without a role, the first that refers to a
-    Customer (`@referredType`: TMF622 v4 on the party, v5 on its
-    `partyOrPartyRole`)."""
-    for n, party in enumerate(parties):
-        if isinstance(party, dict) and str(party.get("role", "")).lower() == "customer":
-            return n
-    for n, party in enumerate(parties):
-        if isinstance(party, dict) and party.get("role") is None:
-            ref = party.get("partyOrPartyRole")
-            referred = (ref.get("@referredType") if isinstance(ref, dict) else None) or party.get("@referredType")
-            if str(referred or "").lower() == "customer":
-                return n
-    return None
-
-
-def _party_id(party: dict) -> str | None:
-    pid = party.get("id")
-    if pid is None and isinstance(party.get("partyOrPartyRole"), dict):  # TMF622 v5
-        pid = party["partyOrPartyRole"].get("id")
-    return pid if isinstance(pid, str) and pid else None
 
 
 def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None) -> Order:
@@ -183,11 +155,6 @@ def _coerce(attr: AttributeDef, raw):
     raise ValueError(f"is not {'an' if t == 'int' else 'a'} {t}")
 
 
-def _show_raw(raw) -> str:
-    shown = json.dumps(raw, default=str) if not isinstance(raw, Decimal) else str(raw)
-    return shown if len(shown) <= 80 else shown[:60] + f"... ({len(shown)} characters)"
-
-
 def _id_problem(value, what: str):
     """Why an id (or a field shown like one) cannot be taken: too long, or a control character; None when it can."""
     try:
@@ -197,12 +164,45 @@ def _id_problem(value, what: str):
     return None
 
 
+def request_of(doc: dict, version: str, items: list[OrderItem]) -> dict:
+    """What `Order.request` is (see there)."""
+    by_id: dict = {}
+    units: dict = {}
+    for i in items:
+        if not i.implicit and "id" in i.request:
+            by_id[str(i.request["id"])] = i.request
+            units.setdefault(str(i.request["id"]), []).append(i.id)
+    return {"version": version, "order": kept(doc, "order"), "items": by_id, "units": {k: v for k, v in units.items() if v != [k]}}
+
+
+def _preorder(roots: list[OrderItem]) -> list[OrderItem]:
+    """Parents before children, in tree order."""
+    out: list[OrderItem] = []
+
+    def walk(item: OrderItem) -> None:
+        out.append(item)
+        for kid in item.children:
+            walk(kid)
+
+    for root in roots:
+        walk(root)
+    return out
+
+
+def _unit_copy(item: OrderItem, k: int, n: int, parent: OrderItem | None) -> OrderItem:
+    """Unit k of n of an item: its id `ID~k`, its subtree copied, each id suffixed alike."""
+    copy = attrs.evolve(item, id=f"{item.id}~{k}", values=dict(item.values), parent=parent, children=[], unit=(k, n) if parent is item.parent else item.unit)
+    copy.children = [_unit_copy(c, k, n, copy) for c in item.children]
+    return copy
+
+
 class _Intake:
     def __init__(self, catalog: Catalog, installed):
         self.catalog = catalog
         self.installed = installed
         self.problems: list[Problem] = []
         self.unreadable_children: set[int] = set()
+        self.added_units = 0  # items `quantity` added (limits.MAX_UNITS)
         self.parents: dict[str, set] = {}
         for p in catalog.products:
             for c in p.children:
@@ -212,6 +212,7 @@ class _Intake:
         self.problems.append(Problem(rule, message, item.id if item else item_id, item.product if item else product, path))
 
     def run(self, doc: dict, order_id: str | None) -> Order:
+        version = version_of(doc)
         fields = self.fields(doc, order_id)
         self.order_id = fields["id"]
         items: list[OrderItem] = []
@@ -219,7 +220,12 @@ class _Intake:
         if not isinstance(raw_items, list) or not raw_items:
             self.problem("no_items", "the order has no productOrderItem", path="/productOrderItem")
         else:
-            self.read_items(raw_items, None, "/productOrderItem", items, 0)
+            roots, problems = item_tree(raw_items, "/productOrderItem", MAX_DEPTH)
+            self.problems.extend(problems)
+            made = self.read_items(roots, None)
+            made = self.installed_parents(made, fields.get("customer_account"))
+            items = _preorder(made)
+            self.link_relies_on(items)
         if not self.problems:
             items = self.installed_items(items, fields.get("customer_account"))
         else:  # the installed children of a change are not known: no cardinality for it
@@ -239,88 +245,95 @@ class _Intake:
             raise Rejected(self.problems)
         fields["root_items"] = [i for i in items if i.parent is None]
         fields["items"] = list(items)
+        fields["request"] = request_of(doc, version, items)
         return Order(fields, items)
 
     # ---- order fields ------------------------------------------------------------------
 
     def fields(self, doc: dict, order_id: str | None) -> dict:
-        def text(key):
-            v = doc.get(key)
-            if v is None:
-                return None
-            if not isinstance(v, (str, int)) or isinstance(v, bool):
-                self.problem("order_field", f"`{key}` must be a string", path=f"/{key}")
-                return None
-            why = _id_problem(str(v), f"`{key}`")
-            if why:
-                self.problem("bad_id" if key == "externalId" else "order_field", why, path=f"/{key}")
-                return None
-            return str(v)
-
-        def date(key):
-            v = doc.get(key)
-            if v is None:
-                return None
-            # TMF622 dates are date-times; the calendar day is what plans use.
-            m = _DATE_TIME.fullmatch(v.strip()) if isinstance(v, str) else None
-            if m:
-                try:
-                    return datetime.date.fromisoformat(m.group(1))
-                except ValueError:
-                    pass
-            self.problem("order_field", f"`{key}` must be a date (YYYY-MM-DD or a date-time), not {_show_raw(v)}", path=f"/{key}")
-            return None
-
-        account = None
-        parties = doc.get("relatedParty")
-        if parties is not None:
-            if not isinstance(parties, list):
-                self.problem("order_field", "`relatedParty` must be a list", path="/relatedParty")
-            else:
-                n = _customer_party(parties)
-                if n is not None:
-                    party = parties[n]
-                    pid = _party_id(party)
-                    where = f"/relatedParty/{n}/id" if party.get("id") is not None else f"/relatedParty/{n}/partyOrPartyRole/id"
-                    if pid is None:
-                        self.problem("order_field", "the related party that is the customer has no id", path=f"/relatedParty/{n}")
-                    elif why := _id_problem(pid, "the customer's id"):
-                        self.problem("bad_id", why, path=where)
-                    else:
-                        account = pid
-        return {
-            "id": order_id or document_id(doc),
-            "external_id": text("externalId"),
-            "category": text("category"),
-            "priority": text("priority"),
-            "customer_account": account,
-            "requested_start_date": date("requestedStartDate"),
-            "requested_completion_date": date("requestedCompletionDate"),
-        }
+        fields = order_fields(doc, self.problem)
+        fields["id"] = order_id or document_id(doc)
+        return fields
 
     # ---- items ---------------------------------------------------------------------------
 
-    def read_items(self, raw_items, parent: OrderItem | None, path: str, out: list, depth: int) -> list[OrderItem]:
+    def read_items(self, nodes: list, parent: OrderItem | None) -> list[OrderItem]:
+        """The items of these nodes and their subtrees; an item with a `quantity`
+        of N > 1 as N units, each with its own copy of the subtree."""
         made = []
-        if depth > MAX_DEPTH:
-            self.problem("too_deep", f"order items nest more than {MAX_DEPTH} levels deep", path=path)
-            return made
-        for n, raw in enumerate(raw_items):
-            here = f"{path}/{n}"
-            item = self.read_item(raw, parent, here)
+        for node in nodes:
+            item = self.read_item(node.raw, parent, node.path)
             if item is None:
                 if parent is not None:
                     self.unreadable_children.add(id(parent))  # its cardinalities cannot be judged
                 continue
-            out.append(item)
-            made.append(item)
-            sub = raw.get("productOrderItem")
-            if sub is not None:
-                if not isinstance(sub, list):
-                    self.problem("malformed_item", "`productOrderItem` must be a list", item, here + "/productOrderItem")
-                else:
-                    item.children = self.read_items(sub, item, here + "/productOrderItem", out, depth + 1)
+            item.relies_on = [n.id for n in node.relies_on]
+            item.children = self.read_items(node.children, item)
+            units = self.quantity(node.raw, item)
+            if len(units) > 1 and id(item) in self.unreadable_children:
+                self.unreadable_children.update(id(u) for u in units)
+            made.extend(units)
         return made
+
+    def quantity(self, raw: dict, item: OrderItem) -> list[OrderItem]:
+        """`quantity`: N units of the item (1 when absent)."""
+        n = raw.get("quantity", 1)
+        where = item.path + "/quantity"
+        if isinstance(n, Decimal) and n == int(n):
+            n = int(n)
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            self.problem("quantity", f"`quantity` must be a whole number of units, 1 or more, not {_show_raw(n)}", item, where)
+            return [item]
+        if n == 1:
+            return [item]
+        if item.action != "add":
+            self.problem("quantity", f"a {item.action} names one installed product (`product.id`): its `quantity` must be 1, not {n}", item, where)
+            return [item]
+        added = (n - 1) * len(_preorder([item]))
+        if self.added_units + added > MAX_UNITS:
+            self.problem("quantity", f"`quantity` {n} takes the order past om's limit: quantities may add at most {MAX_UNITS:,} items to an order (units, and copies of their children)", item, where)
+            return [item]
+        self.added_units += added
+        return [_unit_copy(item, k, n, item.parent) for k in range(1, n + 1)]
+
+    def installed_parents(self, roots: list[OrderItem], customer) -> list[OrderItem]:
+        """A child product changed or ended on its own (no parent in the order):
+        its parent is the one the installed base has, in the order as noChange
+        (or the item of the order that changes that parent)."""
+        out: list[OrderItem] = []
+        parents: dict[str, OrderItem] = {r.asset_id: r for r in roots if r.asset_id and r.action != "add"}
+        for item in roots:
+            product = self.catalog.product(item.product)
+            if product.role != "child" or item.action == "add" or not item.asset_id:
+                out.append(item)
+                continue
+            asset = self.installed.asset(item.asset_id)
+            if asset is None or asset.parent is None or asset.customer != customer:
+                out.append(item)  # asset_of says what is wrong with it
+                continue
+            parent = parents.get(asset.parent)
+            if parent is None:
+                pa = self.installed.asset(asset.parent)
+                if pa is None:
+                    out.append(item)
+                    continue
+                parent = OrderItem(pa.id, pa.product, "noChange", {}, f"{item.path} (installed parent {pa.id})", None, asset_id=pa.id, implicit=True)
+                parents[pa.id] = parent
+                out.append(parent)
+            item.parent = parent
+            parent.children.append(item)
+        return out
+
+    def link_relies_on(self, items: list[OrderItem]) -> None:
+        """`reliesOn` names an item of the request: every unit of it."""
+        if not any(i.relies_on for i in items):
+            return
+        units: dict[str, list[str]] = {}
+        for item in items:
+            if not item.implicit:
+                units.setdefault(str(item.request.get("id")), []).append(item.id)
+        for item in items:
+            item.relies_on = [unit for base in item.relies_on for unit in units.get(base, ())]
 
     def read_item(self, raw, parent, path) -> OrderItem | None:
         if not isinstance(raw, dict):
@@ -335,22 +348,20 @@ class _Intake:
         if why:
             self.problem("bad_id", why, path=path + "/id", item_id=_shown_id(item_id))
             return None
-        offering = raw.get("productOffering")
-        code = offering.get("id") if isinstance(offering, dict) else None
-        if not isinstance(code, str) or not code:
-            self.problem("malformed_item", "the order item has no `productOffering.id` (the product code)", path=path + "/productOffering", item_id=item_id)
+        prod = raw.get("product")
+        action = raw.get("action", "add")
+        code, where = self.product_code(raw, prod, action, path, item_id)
+        if code is None:
             return None
         product = self.catalog.product(code)
         if product is None or product.kind != "commercial":
             known = ", ".join(p.code for p in self.catalog.products if p.kind == "commercial")
             what = "a technical product: orders name commercial products" if product is not None else "not a product of this catalog"
-            self.problem("unknown_product", f"`{code}` is {what} (the catalog sells {known})", path=path + "/productOffering/id", item_id=item_id, product=code)
+            self.problem("unknown_product", f"`{code}` is {what} (the catalog sells {known})", path=where, item_id=item_id, product=code)
             return None
-        action = raw.get("action", "add")
-        item = OrderItem(item_id, code, action if isinstance(action, str) else "add", {}, path, parent)
+        item = OrderItem(item_id, code, action if isinstance(action, str) else "add", {}, path, parent, request=kept(raw, "item"))
         if action not in ACTIONS:
             self.problem("unknown_action", f"the action {_show_raw(action)} is not one of {', '.join(ACTIONS)}", item, path + "/action")
-        prod = raw.get("product")
         chars = []
         if prod is not None:
             if not isinstance(prod, dict):
@@ -368,6 +379,32 @@ class _Intake:
                     chars = []
         self.attributes(item, product, chars, path + "/product/productCharacteristic")
         return item
+
+    def product_code(self, raw: dict, prod, action, path: str, item_id: str):
+        """The product an item orders, and the pointer to where it is named:
+        `productOffering.id`; else, for a change of an installed product, that
+        product's; else `product.productSpecification.id`."""
+        offering = raw.get("productOffering")
+        if offering is not None:
+            code = offering.get("id") if isinstance(offering, dict) else None
+            if isinstance(code, str) and code:
+                return code, path + "/productOffering/id"
+            self.problem("malformed_item", "`productOffering` has no `id` (the product code)", path=path + "/productOffering", item_id=item_id)
+            return None, None
+        prod = prod if isinstance(prod, dict) else {}
+        asset_id = prod.get("id")
+        if action in ACTIONS and action != "add" and isinstance(asset_id, (str, int)) and not isinstance(asset_id, bool):
+            asset = self.installed.asset(str(asset_id))
+            if asset is None:
+                self.problem("unknown_asset", f"`{asset_id}` is not in the installed base (and the item names no `productOffering`)", path=path + "/product/id", item_id=item_id)
+                return None, None
+            return asset.product, path + "/product/id"
+        spec = prod.get("productSpecification")
+        code = spec.get("id") if isinstance(spec, dict) else None
+        if isinstance(code, str) and code:
+            return code, path + "/product/productSpecification/id"
+        self.problem("malformed_item", "the order item names no product: `productOffering.id` (the product code), or `product.id` of an installed product to change", path=path + "/productOffering", item_id=item_id)
+        return None, None
 
     def attributes(self, item: OrderItem, product, chars: list, path: str) -> None:
         given: dict = {}

@@ -28,7 +28,10 @@ class OrderItem:
     children: list = attrs.field(factory=list)
     asset_id: Optional[str] = None  # TMF622 product.id: the installed product it changes
     enriched: list = attrs.field(factory=list)  # names of enriched attributes, in order
-    implicit: bool = False  # not in the order: an installed child of a changed item, carried along
+    implicit: bool = False  # not in the order: an installed child (or parent) of a changed item, carried along
+    unit: Optional[tuple] = None  # (n, of): one unit of an item with `quantity` of > 1
+    relies_on: list = attrs.field(factory=list)  # ids of the items whose lines this item's lines wait for (`reliesOn`)
+    request: dict = attrs.field(factory=dict)  # the item's TMF622 fields as they came (planning.request.kept)
 
     @property
     def root(self) -> "OrderItem":
@@ -48,6 +51,21 @@ class OrderItem:
 class Order:
     fields: dict  # order.FIELD -> value; every field of ORDER_FIELDS is present
     items: list  # every item, parents before children, in document order
+
+    @property
+    def request(self) -> dict:
+        """The TMF622 request as om keeps it, for the ProductOrder resource:
+        {"version": "v4" | "v5", "order": the order's fields as they came,
+        "items": {an item's id in the request: its fields as they came},
+        "units": {an item's id in the request: the ids of its units, for an
+        item with a `quantity` (or under one)}}, all but what om sets itself
+        and the nested items (planning.request.kept).
+        It is `fields["request"]`, so that the engines' state carries it."""
+        return self.fields["request"]
+
+    @property
+    def version(self) -> str:
+        return self.fields["request"]["version"]
 
     @property
     def id(self) -> str:

@@ -28,7 +28,7 @@ def _values(d: dict) -> dict:
 
 def planned_data(p: PlannedOrder) -> dict:
     o = p.order.fields
-    order = {k: json_value(o[k]) for k in ("id", "external_id", "category", "priority", "customer_account", "requested_start_date", "requested_completion_date") if o.get(k) is not None}
+    order = {k: json_value(o[k]) for k in ("id", "external_id", "category", "priority", "customer_account", "billing_account", "requested_start_date", "requested_completion_date") if o.get(k) is not None}
     items = []
     for i in p.order.items:
         items.append(
@@ -119,8 +119,9 @@ def to_text(p: PlannedOrder) -> str:
         out.append(f"customer account {o['customer_account']}")
     out.append("")
     out.append("fulfillment requests")
+    items = {i.id: i for i in p.order.items}  # one lookup per request, not a scan of every item
     for fr in p.fulfillment_requests:
-        root = next((i for i in p.order.items if i.id == fr.bundle), None)
+        root = items.get(fr.bundle)
         title = f"{fr.id}: bundle of order item {root.id} ({root.product})" if root else f"{fr.id}: order scope"
         out.append(f"  {title}")
         for n, l in enumerate(fr.lines):

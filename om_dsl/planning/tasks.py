@@ -212,6 +212,7 @@ class _Planner:
                 for target in self.targets(line, dep):
                     if target != item_id:
                         self.edges[target].append(Dependency(item_id, via))
+        self.relies_on()
         # Through skipped items: wait for what they waited for.
         for item in self.items.values():
             out: list[Dependency] = []
@@ -228,6 +229,22 @@ class _Planner:
                 else:
                     out.append(dep)
             item.dependencies = sorted(out, key=lambda d: d.on)
+
+    def relies_on(self) -> None:
+        """`reliesOn` between order items: each task of the relying item's lines
+        waits for every task of the lines of the items it relies on (the
+        tasks of a skipped one count through what it waited for, as above)."""
+        relying = [i for i in self.order.items if i.relies_on]
+        if not relying:
+            return
+        of_item: dict = {}
+        for item_id, (line, _) in self.info.items():
+            of_item.setdefault(line.source_item, []).append(item_id)
+        for item in relying:
+            for other in item.relies_on:
+                for target in of_item.get(other, ()):
+                    for task in of_item.get(item.id, ()):
+                        self.edges[task].append(Dependency(target, f"order item {item.id} reliesOn {other}"))
 
     def topological(self) -> list[PlannedItem]:
         position = {l.id: n for n, l in enumerate(self.lines)}

@@ -114,13 +114,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from decimal import Decimal, InvalidOperation
 from typing import Callable, Optional
 from urllib.parse import parse_qs, urlsplit
 
-import attrs
-
 from om_dsl import limits
+from om_dsl.simulate.arguments import check_arguments
+from om_dsl.simulate.faults import Fault, parse_fault
 from om_dsl.simulate.simulators import KeyReused, Simulators
 from om_dsl.systems import http as http_client
 from om_dsl.systems.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer
@@ -146,68 +145,6 @@ def is_loopback(host: Optional[str]) -> bool:
 
 
 # ---- faults ----------------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class Fault:
-    """What to do to every call of one operation (see the module docstring)."""
-
-    status: Optional[int] = None  # answer this instead of the call (fail:N is status 503)
-    times: Optional[int] = None  # ... for the first `times` attempts of each key; None: always
-    slow_ms: int = 0
-    hang: bool = False
-    twice: bool = False
-    spec: str = ""  # as given, normalized
-
-    def refuses(self, attempt: int) -> bool:
-        return self.status is not None and (self.times is None or attempt <= self.times)
-
-
-def _count(text: str, what: str, spec: str) -> int:
-    if not re.fullmatch(r"[0-9]+", text):
-        raise ValueError(f"fault {spec!r}: {what} must be a whole number, not {text!r}")
-    return int(text)
-
-
-def parse_fault(spec: str) -> Fault:
-    """`fail:N`, `status:CODE`, `status:CODE:N`, `slow:MS`, `hang`, `twice`, joined by `,`."""
-    if not isinstance(spec, str) or not spec.strip():
-        raise ValueError(f"fault {spec!r}: expected fail:N, status:CODE[:N], slow:MS, hang or twice (joined by ',')")
-    fields: dict = {}
-    parts = []
-    for raw in spec.split(","):
-        part = raw.strip()
-        name, *values = part.split(":")
-        if name in fields:
-            raise ValueError(f"fault {spec!r}: {name} is given twice")
-        if name in ("fail", "status") and {"fail", "status"} & set(fields):
-            raise ValueError(f"fault {spec!r}: give fail or status, not both (fail:N is status:503:N)")
-        if name == "fail" and len(values) == 1:
-            n = _count(values[0], "fail's count", spec)
-            fields["fail"] = (503, n)
-        elif name == "status" and len(values) in (1, 2):
-            code = _count(values[0], "the status code", spec)
-            if not 400 <= code <= 599:
-                raise ValueError(f"fault {spec!r}: status {code} is not an error status (400-599)")
-            fields["status"] = (code, _count(values[1], "the status's count", spec) if len(values) == 2 else None)
-        elif name == "slow" and len(values) == 1:
-            fields["slow"] = _count(values[0], "slow's milliseconds", spec)
-        elif name in ("hang", "twice") and not values:
-            fields[name] = True
-        else:
-            known = "fail:N, status:CODE, status:CODE:N, slow:MS, hang, twice"
-            raise ValueError(f"fault {spec!r}: cannot read {part!r} (expected one of {known}, joined by ',')")
-        parts.append(part)
-    status, times = fields.get("fail") or fields.get("status") or (None, None)
-    return Fault(status, times, fields.get("slow", 0), fields.get("hang", False), fields.get("twice", False), ",".join(parts))
-
-
-def parse_fault_option(text: str) -> tuple[str, str]:
-    """`SYSTEM.OPERATION=SPEC` (the --fault option) -> (target, spec)."""
-    target, sep, spec = text.partition("=")
-    if not sep or not target.strip() or not spec.strip():
-        raise ValueError(f"--fault {text!r}: expected SYSTEM.OPERATION=SPEC, e.g. inventory.reserve_port=fail:2")
-    return target.strip(), spec.strip()
 
 
 # ---- the server -----------------------------------------------------------------------------------------
@@ -427,63 +364,6 @@ class SimulatorServer:
 
 
 # ---- requests -------------------------------------------------------------------------------------------
-
-
-def _type_problem(value, type_: str) -> Optional[str]:
-    if value is None:
-        return None
-    if type_ == "string":
-        ok = isinstance(value, str)
-    elif type_ == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif type_ == "bool":
-        ok = isinstance(value, bool)
-    elif type_ == "decimal":
-        if isinstance(value, dict) and set(value) == {"$decimal"}:
-            value = value["$decimal"]
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            ok = True
-        else:
-            try:
-                ok = isinstance(value, str) and Decimal(value).is_finite()
-            except InvalidOperation:
-                ok = False
-    elif type_ == "date":
-        import datetime
-
-        if isinstance(value, dict) and set(value) == {"$date"}:
-            value = value["$date"]
-        try:
-            ok = isinstance(value, str) and bool(datetime.date.fromisoformat(value))
-        except ValueError:
-            ok = False
-    else:
-        ok = True
-    return None if ok else f"{json.dumps(value)[:60]} is not {'an' if type_[0] in 'aeiou' else 'a'} {type_}"
-
-
-def check_arguments(op, args) -> Optional[str]:
-    """What is wrong with these arguments for this operation, or None."""
-    name = f"{op.system}.{op.name}"
-    takes = ", ".join(f"{p.name}: {p.type}" for p in op.inputs) or "no arguments"
-    if not isinstance(args, dict):
-        return f"{name}: the body must be a JSON object of the arguments ({takes}), not {type(args).__name__ if args is not None else 'null'}"
-    declared = {p.name: p.type for p in op.inputs}
-    problems = []
-    missing = [n for n in declared if n not in args]
-    unknown = sorted(n for n in args if n not in declared)
-    if missing:
-        problems.append(f"missing argument{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-    if unknown:
-        problems.append(f"unknown argument{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-    for n, type_ in declared.items():
-        if n in args:
-            problem = _type_problem(args[n], type_)
-            if problem:
-                problems.append(f"argument {n}: {problem}")
-    if problems:
-        return f"{name}: {'; '.join(problems)} (it takes {takes})"
-    return None
 
 
 class _Handler(BoundedHandler):

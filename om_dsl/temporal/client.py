@@ -279,6 +279,10 @@ class TemporalOrders:
     def resume_order(self, order_id: str, by: str, reason: str = "") -> dict:
         return self._update(order_id, "resume", {"by": by, "reason": reason})
 
+    def release(self, order_id: str, by: str) -> dict:
+        """A draft order starts (the workflow's `release` update)."""
+        return self._update(order_id, "release", {"by": by})
+
     def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
         return self._update(order_id, "cancel", {"by": by, "reason": reason, "force": force})
 

@@ -297,6 +297,11 @@ class OrderWorkflow:
     def resume(self, req: dict) -> dict:
         return self._answer(self._apply(lambda now: C.OrderResume(req["by"], req.get("reason", ""), now)))
 
+    @workflow.update(name="release")
+    def release(self, req: dict) -> dict:
+        """A draft order (TMF622 v5 requestedInitialState: draft) starts."""
+        return self._answer(self._apply(lambda now: C.OrderRelease(req["by"], now)))
+
     @workflow.update(name="cancel")
     def cancel(self, req: dict) -> dict:
         return self._answer(self._apply(lambda now: C.CancelRequested(req["by"], req.get("reason", ""), bool(req.get("force")), now)))

@@ -35,6 +35,11 @@ class Orders:
             (run.id, run.catalog, run.status, run.fields.get("customer_account"), run.external_id, document, run.created_at, run.updated_at),
         )
 
+    def order_priority(self, order_id: str) -> Optional[str]:
+        """The order's TMF622 priority, read off its state without decoding all of it."""
+        row = self.db.execute("SELECT json_extract(state, '$.fields.priority') FROM orders WHERE id = ?", (order_id,)).fetchone()
+        return row[0] if row and isinstance(row[0], str) else None
+
     def save(self, db, run: S.OrderRun, history: list, commands: list, now: int, changed: Optional[Step] = None) -> None:
         """The new state of an order, its history and its commands: call inside a transaction.
 
