@@ -131,6 +131,7 @@ class Engine(Timing, Cancelling, Amending):
         return self._begin(order_id, snap["fields"], items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
 
     def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int) -> Step:
+        self._shape = None
         draft = fields.get("initial_state") == S.DRAFT
         status = S.DRAFT if draft else S.ACKNOWLEDGED
         run = S.OrderRun(order_id, catalog_sha, status, fields, items, lines, tasks, now, now, fields.get("external_id"))
@@ -165,11 +166,18 @@ class Engine(Timing, Cancelling, Amending):
         handler = self._HANDLERS.get(type(event))
         if handler is None:  # pragma: no cover - programming error
             raise TypeError(event)
-        tasks, n = step.run.tasks, len(step.run.tasks)
+        self._shape = (step.run.tasks, len(step.run.tasks))
         handler(self, step, event, event.now)
         self._advance(step, event.now)
-        step.reshaped = step.reshaped or step.run.tasks is not tasks or len(step.run.tasks) != n
+        step.reshaped = self._reshaped(step)
         return step
+
+    _shape = None  # the order's tasks (dict, count) as the event found them
+
+    def _reshaped(self, step: Step) -> bool:
+        """Tasks added, removed or rewired by this step (or a new order): not only changed."""
+        tasks, n = self._shape or (None, -1)
+        return step.reshaped or step.run.tasks is not tasks or len(step.run.tasks) != n
 
     def _on_call_succeeded(self, step: Step, event: CallSucceeded, now: int) -> None:
         task = self._open(step.run, event.task, (S.RUNNING,), CALLING)

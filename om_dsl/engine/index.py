@@ -17,8 +17,7 @@ from typing import Optional
 
 from om_dsl.engine import state as S
 
-
-_UNKNOWN = object()
+UNKNOWN = object()
 
 
 class OrderIndex:
@@ -41,7 +40,7 @@ class OrderIndex:
         self.due: set = set()  # of which those with a due time (jeopardy)
         self.view = None  # the order as expressions read it, built once per items list
         self.view_of = None
-        self.due_wake: object = _UNKNOWN  # the order's due-date wake-up the tasks' wake times hold
+        self.due_wake: object = UNKNOWN  # the order's due-date wake-up the tasks' wake times hold
         self._pass: Optional[list] = None  # the heap of the pass `_advance` is making
         self._cursor = -1
         for tid, t in tasks.items():

@@ -9,7 +9,7 @@ from typing import Optional
 
 from om_dsl.engine import state as S
 from om_dsl.engine.events import Step
-from om_dsl.engine.index import OrderIndex
+from om_dsl.engine.index import UNKNOWN, OrderIndex
 from om_dsl.engine.instants import show_instant as _at
 
 _RANK = {S.GREEN: 0, S.YELLOW: 1, S.RED: 2}
@@ -119,7 +119,9 @@ class Timing:
         r = step.run
         ix = OrderIndex.of(r)
         due = _due_wake_at(r)
-        ids = list(r.tasks) if due != ix.due_wake else ix.timed | step.changed
+        if ix.due_wake is UNKNOWN and not self._reshaped(step):
+            ix.due_wake = due  # an index of an order as stored: its wake times hold the due date as it is
+        ids = list(r.tasks) if due != ix.due_wake or self._reshaped(step) else ix.timed | step.changed
         ix.due_wake = due
         for tid in ids:
             task = r.tasks.get(tid)
