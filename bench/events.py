@@ -220,14 +220,28 @@ def temporal_big_order(items: int) -> dict:
         order_id = engine.new_id("BIG")
         doc = G.acme_order(items, order_id=order_id)
         raw = json.dumps(engine.orders.workflow_input(plan_order(rules.catalog, rules, doc, order_id))).encode()
+        from om_dsl.engine.core import Rejection
+        from om_dsl.temporal.client import Unanswered
+
+        tasks = len(plan_order(rules.catalog, rules, doc, order_id).plan.items)
         start = time.perf_counter()
         engine.submit(json.dumps(doc))
-        view = engine.settle(order_id, lambda v: v["tasks"]["1/D1:install_visit"]["status"] == "ready", timeout_s=1200)
-        engine.complete(order_id, "1/D1:install_visit")
-        view = engine.settle(order_id, lambda v: v["status"] in ("completed", "held", "failed"), timeout_s=3600)
+        while True:  # the visit completed as soon as it is open (an update; not a query of every task, polled)
+            try:
+                engine.complete(order_id, "1/D1:install_visit")
+                break
+            except (Rejection, Unanswered):
+                time.sleep(1)
+
+        async def result():  # through the runs it continued as
+            client = await engine.orders.client()
+            return await client.get_workflow_handle(order_id).result()
+
+        status = engine.orders._run(result())["status"]
         elapsed = time.perf_counter() - start
-        return {"items": items, "tasks": len(view["tasks"]), "status": view["status"], "input_mb": len(raw) / 2**20, "compressed_mb": len(zlib.compress(raw, 6)) / 2**20, "seconds": elapsed,
-                "tasks_per_s": len(view["tasks"]) / elapsed}
+        return {"items": items, "tasks": tasks, "status": status, "input_mb": len(raw) / 2**20, "compressed_mb": len(zlib.compress(raw, 6)) / 2**20, "seconds": elapsed, "tasks_per_s": tasks / elapsed}
+    except Exception as exc:  # noqa: BLE001 - a figure not measured says why, the others stand
+        return {"skipped": f"{type(exc).__name__}: {exc}"}
     finally:
         if engine is not None:
             engine.close()
