@@ -13,6 +13,9 @@ import heapq
 import os
 from pathlib import PurePosixPath
 
+import attrs
+
+from om_dsl.check.lines import AGGREGATES
 from om_dsl.check.scope import CatalogScope
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import (
@@ -179,13 +182,29 @@ class _Lowering:
     # ---- systems --------------------------------------------------------------------------
 
     def retry(self, spec) -> RetryPolicyDef:
+        """A policy resolved: its delays, and the failure classes it retries and
+        refuses (the nearest `for` and `fatal` along the references)."""
+        retried, fatal = None, None
         seen = set()
-        while isinstance(spec, ast.RetryRef):
+        while isinstance(spec, (ast.RetryRef, ast.RetryFiltered)):
+            if isinstance(spec, ast.RetryFiltered):
+                if retried is None and spec.retried is not None:
+                    retried = tuple(c.text for c in spec.retried)
+                if fatal is None and spec.fatal:
+                    fatal = tuple(c.text for c in spec.fatal)
+                spec = spec.spec
+                continue
             name = spec.name.value
             if name in seen:  # the checker reports circles; be safe anyway
                 return RetryPolicyDef("none")
             seen.add(name)
             spec = self.scope.retry_policies[name].spec
+        base = self._retry_kind(spec)
+        if retried is None and fatal is None:
+            return base
+        return attrs.evolve(base, retry_on=retried, fatal_on=fatal or ())
+
+    def _retry_kind(self, spec) -> RetryPolicyDef:
         if spec is None or isinstance(spec, ast.RetryNone):
             return RetryPolicyDef("none")
         if isinstance(spec, ast.RetryFixed):
@@ -297,6 +316,7 @@ class _Lowering:
             retry=retry,
             timeout_ms=timeout,
             is_async=is_async,
+            fallout=i.fallout.value if i.fallout is not None else None,
         )
 
 
@@ -348,7 +368,8 @@ class _Names:
             return ("children", e.args[0].name)
         if name == "changed":
             return ("changed",) + tuple(a.name for a in e.args)
-        return ("call", name) + tuple(self.lower(a) for a in e.args)
+        aggregate = name in AGGREGATES  # a read of several lines is theirs to aggregate
+        return ("call", name) + tuple(self._LineRead(a, many=True) if aggregate and isinstance(a, ast.LineRead) else self.lower(a) for a in e.args)
 
     def _Unary(self, e: ast.Unary):
         return ("not" if e.op == "not" else "neg", self.lower(e.operand))
@@ -358,6 +379,15 @@ class _Names:
 
     def _InSet(self, e: ast.InSet):
         return ("not in" if e.negated else "in", self.lower(e.item), self.lower(e.container))
+
+    def _LineRead(self, e: ast.LineRead, many: bool = False):
+        names = []
+        node = e.target
+        while isinstance(node, ast.Member):
+            names.insert(0, node.name.value)
+            node = node.obj
+        task = names[0] if len(names) == 2 else None
+        return ("lines" if many else "line", e.scope, node.name, task, names[-1])
 
     def _IsNull(self, e: ast.IsNull):
         return ("is not null" if e.negated else "is null", self.lower(e.operand))

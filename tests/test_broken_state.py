@@ -201,14 +201,41 @@ def test_a_file_that_is_not_a_database(tmp_path, in_repo):
 # ---- a full disk ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("room", [0, 3, 6, 9])
-def test_a_full_disk_loses_nothing_and_says_so(db, room):
-    """The database may grow by `room` pages only (PRAGMA max_page_count, as a
-    full disk): the command stops at the first write that does not fit, with
-    exit 5; that change is rolled back whole; what was there stays, and the
-    order goes on when there is room again."""
-    pages = sqlite3.connect(db).execute("PRAGMA page_count").fetchone()[0]
-    r = om("run", CATALOG, NEW_FIBER, "--db", db, "-q", *CLOCK, env={MAX_PAGES_ENV: str(pages + room)})
+def _pages(path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("PRAGMA page_count").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def pages_the_run_needs(made, tmp_path_factory):
+    """How many pages the order's run adds to the made database, measured, so
+    the disk can be made full at a fraction of the way whatever the state's size."""
+    folder = tmp_path_factory.mktemp("measure")
+    shutil.copy(made, folder / "om.db")
+    root = Path(__file__).resolve().parents[1]
+    import os
+
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        assert om("run", CATALOG, NEW_FIBER, "--db", folder / "om.db", "-q", *CLOCK).exit_code == 0
+    finally:
+        os.chdir(old)
+    return _pages(folder / "om.db") - _pages(made)
+
+
+@pytest.mark.parametrize("fraction", [0, 0.2, 0.6])
+def test_a_full_disk_loses_nothing_and_says_so(db, fraction, pages_the_run_needs):
+    """The database may grow by a fraction of the pages the run needs (PRAGMA
+    max_page_count, as a full disk): the command stops at the first write that
+    does not fit, with exit 5; that change is rolled back whole; what was there
+    stays, and the order goes on when there is room again."""
+    room = int(pages_the_run_needs * fraction)
+    assert room < pages_the_run_needs
+    r = om("run", CATALOG, NEW_FIBER, "--db", db, "-q", *CLOCK, env={MAX_PAGES_ENV: str(_pages(db) + room)})
     assert failed(r, UNWRITABLE, f"cannot write {db}: the disk is full")
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -105,3 +105,82 @@ def test_allowed_values_are_shown_as_written_even_with_quotes():
     result = check_texts({"c.om": spec})
     e302 = [d for d in result.diagnostics if d.code == "E302"]
     assert len(e302) == 1 and e302[0].help == ('`tier` is one of "a\\"b", "c"',)
+
+
+# ---- reads across lines, failure classes, fallout ------------------------------------------------
+
+LINES = '''catalog c version "1"
+commercial PLAN "Plan" root { has EXTRA [0..2] }
+commercial EXTRA "Extra" child {}
+technical SIM "SIM" rfs { attr iccid: string optional  attr kind: string = "x" }
+technical SUB "Subscription" cfs {}
+technical ADDON "Add-on" rfs {}
+technical ACCOUNT "Account" rfs {}
+decompose d1: PLAN -> SIM {}
+decompose d2: PLAN -> SUB {}
+decompose d3: EXTRA -> ADDON {}
+decompose d4: order -> ACCOUNT {}
+system s {
+  operation alloc() -> (iccid: string, slot: int)
+  operation use(iccid: string, n: int)
+}
+plan SIM on add { callout alloc = s.alloc() sets iccid = alloc.iccid }
+plan ADDON on add { callout alloc = s.alloc() }
+'''
+
+
+def lines_check(plan: str):
+    return check_texts({"c.om": LINES + plan})
+
+
+def test_a_read_across_lines_is_typed_proved_upstream_and_aggregated_when_several():
+    ok = lines_check(
+        """plan SUB on add {
+  callout u = s.use(iccid = SIM.alloc.iccid in bundle, n = (SIM.alloc.slot in bundle) + count(ADDON.alloc.slot in bundle))
+    after SIM.alloc in bundle, ADDON.alloc in bundle
+  callout v = s.use(iccid = coalesce(SIM.iccid in bundle, "none"), n = count(SIM.kind in order))
+    after u
+}
+plan ACCOUNT on add { callout w = s.use(iccid = first(SIM.alloc.iccid in order), n = sum(SIM.alloc.slot in order)) after SIM.alloc in order }
+"""
+    )
+    assert ok.errors == [], render_text(ok.diagnostics, ok.sources)
+    bad = lines_check(
+        """plan SUB on add {
+  callout u = s.use(iccid = SIM.alloc.slot in bundle, n = ADDON.alloc.slot in bundle)
+    after SIM.alloc in bundle, ADDON.alloc in bundle
+  callout v = s.use(iccid = SIM.iccid in bundle, n = count(SIM.alloc.slot in order))
+    after SIM.alloc in bundle
+}
+plan ACCOUNT on add { callout w = s.use(iccid = first(SIM.alloc.iccid in bundle), n = 1) after SIM.alloc in order }
+"""
+    )
+    # an int where a string goes; two add-ons may be in the bundle; the set attribute and the order
+    # read need their task upstream `in order`; an order-scoped line is in no bundle
+    assert sorted(codes(bad)) == ["E301", "E521", "E522", "E523"], render_text(bad.diagnostics, bad.sources)
+
+
+def test_an_upstream_read_may_go_through_other_tasks_and_plans():
+    result = lines_check(
+        """plan ADDON on modify { milestone ready after SIM.alloc in bundle }
+plan SUB on add {
+  milestone gate after ADDON.ready in bundle
+  callout u = s.use(iccid = SIM.alloc.iccid in bundle, n = 1) after gate
+}
+"""
+    )
+    assert result.errors == [], render_text(result.diagnostics, result.sources)
+
+
+def test_failure_classes_and_fallout_are_checked():
+    plan = """queue desk "Desk"
+retry r = staggered 1s, 2s for timeout, unreachable, error, 5xx, 429 fatal 409, 4xx
+plan SUB on add {
+  callout u = s.use(iccid = "x", n = 1) retry r fallout desk
+  callout v = s.use(iccid = "y", n = 2) retry fixed 2 times every 1s for 503 fallout desk
+}
+"""
+    ok = lines_check(plan)
+    assert ok.errors == [], render_text(ok.diagnostics, ok.sources)
+    bad = lines_check(plan.replace("fatal 409, 4xx", "fatal 5xx, 200, timeot").replace("fallout desk\n  callout v", "fallout dsk\n  callout v") + "plan ACCOUNT on add { milestone m fallout desk }\n")
+    assert sorted(codes(bad)) == ["E106", "E509", "E509", "E509", "E510"], render_text(bad.diagnostics, bad.sources)

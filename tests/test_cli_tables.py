@@ -32,7 +32,7 @@ def test_the_helper_pads_to_the_widest_cell():
 
 def test_inventory_columns_stay_in_line_with_long_product_codes(tmp_path, monkeypatch):
     specs = tmp_path / "specs"
-    shutil.copytree(ROOT / "specs", specs)
+    shutil.copytree(ROOT / "specs", specs, ignore=shutil.ignore_patterns("mobile"))  # acme alone: `om run specs` takes one catalog
     for f in specs.rglob("*.om"):
         f.write_text(f.read_text(encoding="utf-8").replace("FIBER_ACCESS_CFS", LONG), encoding="utf-8")
     shutil.copytree(ROOT / "examples", tmp_path / "examples")

@@ -84,7 +84,7 @@ def test_variants_check_clean(variant, in_repo):
 
 
 def test_variants_differ_from_specs_only_where_intended(in_repo):
-    specs = {p.relative_to(ROOT / "specs").as_posix(): p.read_text() for p in (ROOT / "specs").rglob("*.om")}
+    specs = {p.relative_to(ROOT / "specs").as_posix(): p.read_text() for p in (ROOT / "specs").rglob("*.om") if "mobile" not in p.parts}  # acme's variants
     for variant, changed in (("speed-tier", {"acme/catalog.om", "acme/products.om", "acme/enrichment.om", "acme/decomposition.om"}), ("removed-attribute", {"acme/catalog.om", "acme/products.om"})):
         folder = ROOT / "examples" / "variants" / variant
         files = {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*.om")}
@@ -519,7 +519,7 @@ def test_plan_json_and_compiled_folders(tmp_path, in_repo):
     write(out, result.files())
     # The committed compiled catalog is the specs: no change, in every form.
     for old in ("generated", "generated/acme", "generated/acme/plan.json"):
-        r = om("diff", old, "specs", "--fail-on", "any")
+        r = om("diff", old, "specs/acme", "--fail-on", "any")  # generated/ holds acme and mobile: the other side says which
         assert r.exit_code == 0 and "no change: the two catalogs mean the same" in r.stdout, (old, r.output)
     r = om("diff", "generated/acme/plan.json", str(out / "acme" / "plan.json"), "--fail-on", "breaking")
     assert r.exit_code == 1 and "- attribute HOME_FIBER.contract_months" in r.stdout
@@ -569,7 +569,7 @@ def test_several_catalogs_need_catalog(tmp_path):
 def test_fail_on_any(in_repo):
     assert om("diff", "specs", "examples/variants/speed-tier", "--fail-on", "any").exit_code == 1
     assert om("diff", "specs", "examples/variants/speed-tier").exit_code == 0
-    assert om("diff", "specs", "specs", "--fail-on", "any").exit_code == 0
+    assert om("diff", "specs", "specs", "--fail-on", "any", "--catalog", "acme").exit_code == 0
 
 
 def test_specs_with_errors_exit_2_with_diagnostics(tmp_path, in_repo):
@@ -645,3 +645,14 @@ def test_docs_show_real_output(args, expected, code, in_repo):
 
 def test_docs_have_the_examples():
     assert len(doc_runs()) >= 5
+
+
+def test_failure_classes_and_fallout_are_compared(tmp_path, in_repo):
+    """specs/ holds acme and mobile: --catalog says which; the classes and the fallout queue are fields of their own."""
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    for f in (tmp_path / "specs" / "mobile").glob("*.om"):
+        f.write_text(f.read_text(encoding="utf-8").replace("    fallout porting_desk\n", "").replace(" fatal 409", ""), encoding="utf-8")
+    r = om("diff", "specs", str(tmp_path / "specs"), "--catalog", "mobile")
+    assert r.exit_code == 0, r.output
+    assert "policy: staggered 10s, 1m, 10m for timeout, unreachable, 5xx, 429 fatal 409 -> staggered 10s, 1m, 10m for timeout, unreachable, 5xx, 429" in r.stdout
+    assert "- fallout: porting_desk" in r.stdout

@@ -203,7 +203,7 @@ def exprs_orders(draw):
     return doc
 
 
-outputs_strategy = st.dictionaries(
+_own_outputs = st.dictionaries(
     st.sampled_from(["provision", "again", "reserve_port", "ship_ont", "ship_device", "assign_ip", "assign_number", "normalize_number"]),
     st.fixed_dictionaries(
         {},
@@ -218,6 +218,33 @@ outputs_strategy = st.dictionaries(
         },
     ),
 )
+
+
+# What a task reads of other lines (`P.task.output in bundle`, `P.attr in order`):
+# one entry per line in scope, None where its task did not complete.
+_provided = st.fixed_dictionaries({}, optional={"ref": st.sampled_from(["R1", "R-2"]), "slot": st.integers(0, 6)})
+_lines = st.fixed_dictionaries(
+    {},
+    optional={
+        "fee": st.sampled_from([Decimal("0"), Decimal("35.91"), 7]),
+        "kind": st.sampled_from(["k", None]),
+        "tier": st.sampled_from(["gold", "bronze", None]),
+        "share": st.sampled_from([Decimal("1.5"), Decimal("0.25"), None, 3]),
+        "n": st.integers(0, 3),
+    },
+)
+_across = st.fixed_dictionaries(
+    {},
+    optional={
+        "ACCESS_CFS.provision in bundle": st.lists(st.none() | _provided, max_size=1),
+        "ACCESS_CFS in bundle": st.lists(_lines, max_size=1),
+        "ACCESS_CFS.provision in order": st.lists(st.none() | _provided, max_size=3),
+        "ACCESS_CFS in order": st.lists(_lines, max_size=3),
+        "SITE_RFS in order": st.lists(_lines, max_size=3),
+        "SITE_RFS.site_provision in order": st.lists(st.none() | _provided, max_size=3),
+    },
+)
+outputs_strategy = st.builds(lambda own, across: {**own, **across}, _own_outputs, _across)
 
 
 @SETTINGS

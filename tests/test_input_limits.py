@@ -130,12 +130,12 @@ def test_a_long_integer_in_diff_orders_is_a_rejection(tmp_path):
     folder.mkdir()
     write(folder, tv_order("1" + "0" * 5000, name='"set_top_boxes"'), "big.json")
     write(folder, tv_order(order_id='"ORD-1\\nforged"'), "forged.json")
-    r = om("diff", "specs", "specs", "--orders", folder, "--format", "json")
+    r = om("diff", "specs/acme", "specs/acme", "--orders", folder, "--format", "json")
     assert r.exit_code == 0, r.output
     orders = {o["file"]: o for o in json.loads(r.stdout)["orders"]["orders"]}
     assert "a number has 5001 digits" in json.dumps(orders["big.json"])
     assert "bad_id" in json.dumps(orders["forged.json"])
-    text = om("diff", "specs", "specs", "--orders", folder).stdout
+    text = om("diff", "specs/acme", "specs/acme", "--orders", folder).stdout
     assert not any(line.startswith("forged") for line in text.splitlines())
 
 
@@ -199,7 +199,7 @@ def test_diff_orders_skips_a_fifo_and_refuses_one_as_a_side(tmp_path):
     fifo(folder, "a.json")
     (folder / "zero.json").symlink_to("/dev/zero")
     write(folder, (ORDERS / "tv-alone.json").read_text(), "tv.json")
-    r = om_process("diff", "specs", "specs", "--orders", folder, "--format", "json")
+    r = om_process("diff", "specs/acme", "specs/acme", "--orders", folder, "--format", "json")
     assert r.returncode == 0, r.stderr
     assert [o["file"] for o in json.loads(r.stdout)["orders"]["orders"]] == ["tv.json"]
     r = om_process("diff", fifo(tmp_path, "plan.json"), "specs")

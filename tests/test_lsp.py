@@ -198,3 +198,20 @@ def test_diagnostics_after_change(client):
     assert "E107" in hover["contents"]["value"]
     client.notify("textDocument/didChange", {"textDocument": {"uri": u, "version": 3}, "contentChanges": [{"text": original}]})
     assert client.wait_diagnostics(u) == []
+
+
+def test_a_read_of_another_line_refers_to_its_product_task_and_attribute_and_fallout_to_its_queue():
+    from om_dsl.check import check_paths
+    from om_dsl.lsp.analysis import Index
+
+    index = Index(check_paths([str(ROOT / "specs")]))
+    plans = str(ROOT / "specs" / "mobile" / "plans.om")
+
+    def lines(key):
+        return sorted(span.line for span in index.refs.get(key, []) if span.file.endswith("mobile/plans.om") or span.file == plans)
+
+    assert len(lines(("mobile", "task", "SIM_RFS", "allocate_sim"))) >= 4  # the dependencies and the reads of its outputs
+    assert lines(("mobile", "attribute", "SIM_RFS", "iccid"))  # `SIM_RFS.iccid in bundle`
+    assert lines(("mobile", "attribute", "PORT_IN_RFS", "msisdn"))
+    assert lines(("mobile", "queue", "porting_desk"))  # `fallout porting_desk`
+    assert not lines(("mobile", "attribute", "SUBSCRIPTION_CFS", "SIM_RFS"))

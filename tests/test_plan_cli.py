@@ -36,8 +36,8 @@ def test_example_order_snapshot(order, snapshot, in_repo):
 
 @pytest.mark.parametrize("order", ORDERS)
 def test_specs_and_compiled_catalog_give_the_same_answer(order, in_repo):
-    """From specs (the interpreter) or from generated/acme (the generated modules)."""
-    a = plan("specs", f"examples/orders/{order}", "--format", "json")
+    """From specs (the interpreter; specs/ holds acme and mobile) or from generated/acme (the generated modules)."""
+    a = plan("specs", f"examples/orders/{order}", "--format", "json", "--catalog", "acme")
     b = plan("generated/acme", f"examples/orders/{order}", "--format", "json")
     assert (a.exit_code, a.output) == (b.exit_code, b.output)
 
@@ -72,7 +72,7 @@ def test_rejected_order_exits_1_with_the_reason_and_no_traceback(in_repo):
 
 
 def test_malformed_order_names_line_and_column(in_repo):
-    r = CliRunner().invoke(main, ["plan", "specs", "examples/orders/invalid-malformed-json.json"])
+    r = CliRunner().invoke(main, ["plan", "specs/acme", "examples/orders/invalid-malformed-json.json"])
     assert r.exit_code == 1 and "line 32, column 1" in r.stderr
 
 
@@ -116,3 +116,12 @@ def test_a_stale_compiled_catalog_is_refused(in_repo, tmp_path):
     plan_file.write_text(plan_file.read_text().replace('"2026.11"', '"2026.12"'))
     r = plan(str(copy), "examples/orders/tv-alone.json")
     assert r.exit_code == 2 and "were not generated from its plan.json" in r.output
+
+
+def test_a_source_of_several_catalogs_plans_with_the_one_that_sells_the_order(in_repo):
+    """specs/ and generated/ hold acme and mobile: the order's products choose."""
+    for source in ("specs", "generated"):
+        assert "against catalog mobile" in plan(source, "examples/orders/mobile/sim-handset-port.json").output
+        assert "against catalog acme" in plan(source, "examples/orders/fiber-minimal.json").output
+    r = plan("specs", "examples/orders/invalid-unknown-product.json")  # no catalog sells it: say which to use
+    assert r.exit_code == 2 and "holds 2 catalogs (acme, mobile); choose one with --catalog" in r.output

@@ -11,6 +11,7 @@ from __future__ import annotations
 import attrs
 
 from om_dsl.check import types as T
+from om_dsl.check.lines import AGGREGATES, LineFacts, check_line_read
 from om_dsl.check.scope import CatalogScope
 from om_dsl.check.suggest import did_you_mean, unknown_product
 from om_dsl.diagnostics.diagnostic import Diagnostic, error, warning
@@ -49,6 +50,7 @@ class ExprContext:
     tasks: dict[str, ast.PlanItem] | None = None  # the plan's items, by name
     completed: set[str] = attrs.field(factory=set)  # tasks guaranteed done before the reader
     reader: str | None = None
+    action: str | None = None  # the reader's plan's action (reads of other lines need it)
     allow_changed: bool = False
     # Why an enriched attribute is not readable yet (validation runs before enrichment).
     before_enrichment: bool = False
@@ -59,6 +61,7 @@ class ExprChecker:
         self.scope = scope
         self.diagnostics = diagnostics
         self.used_tables: set[str] = set()
+        self.lines = LineFacts(scope)
 
     # ---- entry points -----------------------------------------------------------
 
@@ -343,6 +346,9 @@ class ExprChecker:
             self.mismatch(expr.item, container.elem, item, "the value tested with `in`")
         return T.BOOL
 
+    def _LineRead(self, expr: ast.LineRead, ctx, many: bool = False):
+        return check_line_read(self, expr, ctx, many)
+
     def _IsNull(self, expr: ast.IsNull, ctx):
         self.infer(expr.operand, ctx)
         return T.BOOL
@@ -454,7 +460,7 @@ class ExprChecker:
             for arg in expr.args:
                 self.infer(arg, ctx)
             return T.UNKNOWN
-        arg_types = [self.infer(arg, ctx) for arg in expr.args]
+        arg_types = [self._LineRead(arg, ctx, many=True) if isinstance(arg, ast.LineRead) and name in AGGREGATES else self.infer(arg, ctx) for arg in expr.args]
         return rule(self, expr, arg_types)
 
     def _children(self, expr: ast.Call, ctx: ExprContext):
@@ -545,6 +551,15 @@ def _same_numeric(checker, expr, types_):
     return result
 
 
+def _first(checker, expr, types_):
+    t = types_[0]
+    if isinstance(t, T.ListOf):
+        return t.elem
+    if t != T.UNKNOWN:
+        checker.mismatch(expr.args[0], "a list", t, "the argument of `first`")
+    return T.UNKNOWN
+
+
 def _coalesce(checker, expr, types_):
     result = T.NULL
     for arg, t in zip(expr.args, types_):
@@ -567,6 +582,7 @@ FUNCTIONS = {
     "sum": (1, 1, _numeric_list),
     "any": (1, 1, _bool_list),
     "all": (1, 1, _bool_list),
+    "first": (1, 1, _first),
     "coalesce": (1, None, _coalesce),
     "lower": (1, 1, _fixed([T.STRING], T.STRING)),
     "upper": (1, 1, _fixed([T.STRING], T.STRING)),

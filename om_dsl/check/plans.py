@@ -44,6 +44,7 @@ def _line_context(scope: CatalogScope, plan: ast.Plan, items: dict[str, ast.Plan
         attributes={a.name.value: attribute_type(a) for a in product.attributes},
         tasks=items,
         allow_changed=plan.action.value == "modify",
+        action=plan.action.value,
     )
 
 
@@ -141,6 +142,8 @@ def _check_item(scope, plan, item: ast.PlanItem, items, before: ExprContext, aft
             check_call(scope, item.compensate, after, exprs, diagnostics, usage)
         else:
             check_python_call(item.compensate, after, exprs, diagnostics)
+    if item.fallout is not None:
+        _check_fallout(scope, item, diagnostics, usage)
     if item.retry is not None:
         if item.kind not in ("callout", "auto"):
             diagnostics.append(error("E510", f"a {_kind_words(item.kind)} is never retried", item.retry.span, f"`retry` on a {_kind_words(item.kind)}", help="`retry` applies to callouts and auto tasks"))
@@ -151,6 +154,18 @@ def _check_item(scope, plan, item: ast.PlanItem, items, before: ExprContext, aft
         diagnostics.append(error("E510", f"a {_kind_words(item.kind)} has no timeout", item.timeout.span, f"`timeout` on a {_kind_words(item.kind)}", help="use `due` for the time a task is expected to take"))
     for dep in item.after + item.before:
         _check_dependency(scope, plan, item, dep, items, tasks_by_product, diagnostics)
+
+
+def _check_fallout(scope, item: ast.PlanItem, diagnostics, usage: Usage) -> None:
+    queue = item.fallout.value
+    if item.kind not in ("callout", "auto"):
+        diagnostics.append(
+            error("E510", f"a {_kind_words(item.kind)} never fails", item.fallout.span, f"`fallout` on a {_kind_words(item.kind)}", help="`fallout` applies to callouts and auto tasks: what fails there goes to people")
+        )
+    if queue in scope.queues:
+        usage.queues.add(queue)
+    else:
+        diagnostics.append(error("E106", f"unknown queue `{queue}`", item.fallout.span, "no queue of that name", help=did_you_mean(queue, scope.queues) or f"define it with `queue {queue} \"...\"`"))
 
 
 def _check_dependency(scope, plan, item, dep: ast.Dependency, items, tasks_by_product, diagnostics) -> None:

@@ -8,8 +8,46 @@ from om_dsl.check.suggest import did_you_mean
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.syntax import ast
 
+FAILURE_WORDS = {"timeout": "no answer in time", "unreachable": "the system could not be reached", "error": "an auto task raised, or a failure of no other class"}
+
+
+def _failure_class(c: ast.FailureClass, diagnostics: list[Diagnostic]) -> bool:
+    text = c.text
+    if text in FAILURE_WORDS or (len(text) == 3 and text[0] in "45" and text[1:] == "xx"):
+        return True
+    if text.isdigit() and 400 <= int(text) <= 599:
+        return True
+    diagnostics.append(
+        error(
+            "E509",
+            f"`{text}` is not a kind of failure",
+            c.span,
+            "not a failure class",
+            help=did_you_mean(text, FAILURE_WORDS) or "failures are `timeout`, `unreachable`, `error`, an error status (`409`) or a class of them (`4xx`, `5xx`)",
+        )
+    )
+    return False
+
+
+def _check_filter(spec: ast.RetryFiltered, diagnostics: list[Diagnostic]) -> None:
+    retried = {c.text: c for c in spec.retried or ()}
+    for group in (spec.retried or (), spec.fatal):
+        seen: set[str] = set()
+        for c in group:
+            if _failure_class(c, diagnostics) and c.text in seen:
+                diagnostics.append(error("E509", f"the failure `{c.text}` is named twice", c.span, "named again here"))
+            seen.add(c.text)
+    for c in spec.fatal:
+        if c.text in retried:
+            diagnostics.append(error("E509", f"`{c.text}` is both retried and fatal", c.span, "fatal here", secondary=[(retried[c.text].span, "retried here")], help="say it once: `for` retries it, `fatal` fails at once"))
+    if isinstance(spec.spec, ast.RetryNone):
+        diagnostics.append(error("E509", "a policy that never retries has no failures to choose", spec.span, "`none` with `for` or `fatal`", help="give delays (`staggered 10s, 1m`), or write `none` alone"))
+
 
 def check_retry(spec, scope: CatalogScope, diagnostics: list[Diagnostic], used_policies: set[str]) -> None:
+    if isinstance(spec, ast.RetryFiltered):
+        _check_filter(spec, diagnostics)
+        spec = spec.spec
     if isinstance(spec, ast.RetryRef):
         name = spec.name.value
         if name in scope.retry_policies:
@@ -35,6 +73,11 @@ def check_retry(spec, scope: CatalogScope, diagnostics: list[Diagnostic], used_p
             diagnostics.append(error("E509", "the cap of an exponential retry policy is below its first delay", spec.cap.span, f"the cap, {spec.cap.text}", secondary=[(spec.initial.span, f"the first delay, {spec.initial.text}")]))
 
 
+def _plain(spec):
+    """A policy without its failure classes."""
+    return spec.spec if isinstance(spec, ast.RetryFiltered) else spec
+
+
 def check_positive(duration: ast.Literal | None, diagnostics: list[Diagnostic]) -> None:
     if duration is not None and duration.value <= 0:
         diagnostics.append(error("E509", f"the duration {duration.text} is zero", duration.span, "must be longer than zero"))
@@ -43,10 +86,10 @@ def check_positive(duration: ast.Literal | None, diagnostics: list[Diagnostic]) 
 def check_systems(scope: CatalogScope, diagnostics: list[Diagnostic], used_policies: set[str]) -> None:
     for policy in scope.retry_policies.values():
         chain = [policy.name.value]
-        spec = policy.spec
+        spec = _plain(policy.spec)
         while isinstance(spec, ast.RetryRef) and spec.name.value in scope.retry_policies and spec.name.value not in chain:
             chain.append(spec.name.value)
-            spec = scope.retry_policies[spec.name.value].spec
+            spec = _plain(scope.retry_policies[spec.name.value].spec)
         if isinstance(spec, ast.RetryRef) and spec.name.value in chain:
             circle = chain[chain.index(spec.name.value) :]
             if policy.name.value != min(circle):

@@ -196,30 +196,79 @@ def _compiled(folder):
         raise click.UsageError(str(exc)) from None
 
 
-def _pick(source: str, catalog: str | None, names: list[str], kind: str) -> str:
-    """The catalog to use among NAMES (those SOURCE holds): --catalog, or the only one."""
+def _order_products(order_path) -> set[str]:
+    """The product codes orders name (productOffering ids, at any depth), of one
+    path or several; none when one cannot be read: an order's own errors are
+    reported where it is planned."""
+    from om_dsl.limits import InputLimit, load_json, read_file
+
+    if order_path is None:
+        return set()
+    docs = []
+    for path in [order_path] if isinstance(order_path, str) else order_path:
+        try:
+            docs.append(load_json(read_file(path)))
+        except (OSError, ValueError, InputLimit):
+            return set()
+    codes: set[str] = set()
+    todo = list(docs)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            offering = node.get("productOffering")
+            if isinstance(offering, dict) and isinstance(offering.get("id"), str):
+                codes.add(offering["id"])
+            todo.extend(node.values())
+        elif isinstance(node, list):
+            todo.extend(node)
+    return codes
+
+
+def _pick(source: str, catalog: str | None, names: list[str], kind: str, selling=None) -> str:
+    """The catalog to use among NAMES (those SOURCE holds): --catalog, the only
+    one, or the only one that sells every product of the order (`selling`:
+    name -> whether it does)."""
     if catalog is not None:
         if catalog not in names:
             raise unknown("catalog", catalog, names, f"{source} (found: {', '.join(names) or 'none'})", quote=True)
         return catalog
+    fits = [n for n in names if selling is not None and selling(n)]
+    if len(names) > 1 and len(fits) == 1:
+        return fits[0]
     if len(names) != 1:
         raise click.UsageError(f"{source} holds {len(names)} {kind}catalogs ({', '.join(names) or 'none'}); choose one with --catalog")
     return names[0]
 
 
-def _load_rules(source: str, catalog: str | None, engine: str):
+def _sells(codes: set[str]):
+    """name -> does that catalog (a plan model) sell every one of these products?"""
+    return lambda catalog: bool(codes) and codes <= {p.code for p in catalog.products if p.kind == "commercial"}
+
+
+def _load_rules(source: str, catalog: str | None, engine: str, order=None):
     """A compiled catalog (generated code: a catalog's folder, or a folder of
-    them such as generated/) or specs (the interpreter)."""
+    them such as generated/) or specs (the interpreter). When SOURCE holds
+    several and --catalog names none, the one that sells ORDER's products."""
     from om_dsl.rules.generated import compiled_catalogs
     from om_dsl.rules.interpreter import Interpreter
 
+    codes = _order_products(order)
     compiled = compiled_catalogs(source)
     if compiled is not None:
         folders = list(compiled.values())
         if len(folders) == 1 and catalog is None:
             rules = _compiled(folders[0])
         else:
-            rules = _compiled(compiled[_pick(source, catalog, sorted(compiled), "compiled ")])
+
+            def selling(name):
+                from om_dsl.model.canonical import loads
+
+                try:
+                    return _sells(codes)(loads((compiled[name] / "plan.json").read_text(encoding="utf-8")))
+                except (OSError, ValueError, KeyError, TypeError):
+                    return False
+
+            rules = _compiled(compiled[_pick(source, catalog, sorted(compiled), "compiled ", selling if codes else None)])
         if catalog is not None and rules.catalog.name != catalog:
             raise unknown("catalog", catalog, [rules.catalog.name], f"{source} (found: {rules.catalog.name})", quote=True)
         return Interpreter(rules.catalog) if engine == "interpreter" else rules
@@ -231,8 +280,9 @@ def _load_rules(source: str, catalog: str | None, engine: str):
     if not result.ok:
         _print_diagnostics(result.check)
         sys.exit(2)
-    name = _pick(source, catalog, [c.name for c in result.catalogs], "")
-    return Interpreter(next(c for c in result.catalogs if c.name == name))
+    by_name = {c.name: c for c in result.catalogs}
+    name = _pick(source, catalog, list(by_name), "", (lambda n: _sells(codes)(by_name[n])) if codes else None)
+    return Interpreter(by_name[name])
 
 
 def _load_all_rules(source: str) -> list:
@@ -277,7 +327,7 @@ def plan(source: str, order: str, fmt: str, catalog: str | None, db_path: str | 
     from om_dsl.planning.order import Rejected
     from om_dsl.planning.pipeline import plan_order
 
-    rules = _load_rules(source, catalog, engine)
+    rules = _load_rules(source, catalog, engine, order)
     installed = _installed_base(db_path) if db_path is not None else None
     text = read_input(order)
     order_id = None

@@ -30,17 +30,27 @@ def diff_(old: str, new: str, catalog: str | None, orders_dir: str | None, fmt: 
     with errors.
     """
     from om_dsl.diff import LoadError, SpecErrors, diff, load_side, to_json, to_text
+    from om_dsl.diff.load import SeveralCatalogs
     from om_dsl.diff.orders import order_files
 
-    sides = []
-    for path in (old, new):
+    def side(path, prefer=None, several_ok=False):
         try:
-            sides.append(load_side(path, catalog))
+            return load_side(path, catalog, prefer)
+        except SeveralCatalogs:
+            if several_ok:
+                return None  # the other side may say which: it holds one
+            raise click.UsageError(str(sys.exc_info()[1])) from None
         except LoadError as exc:
             raise click.UsageError(str(exc)) from None
         except SpecErrors as exc:
             _print_spec_errors(exc)
             sys.exit(2)
+
+    # Without --catalog, a side holding several catalogs compares the one of
+    # the other side's name (specs/ holds acme and mobile; a variant, acme).
+    first = side(old, several_ok=True)
+    second = side(new, prefer=first.catalog.name if first else None)
+    sides = [first or side(old, prefer=second.catalog.name), second]
     if orders_dir is not None and not order_files(orders_dir):
         raise click.UsageError(f"no order (*.json) in {orders_dir}")
     result = diff(sides[0], sides[1], orders_dir)

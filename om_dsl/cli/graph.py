@@ -71,7 +71,7 @@ def graph(source: str, order: Optional[str], fmt: str, catalog: Optional[str], d
             "  or use --format dot or --format html (a self-contained page that lists the graph), which work without it;\n"
             "  --format mermaid gives text that Mermaid viewers draw."
         )
-    rules = _load_rules(source, catalog, "auto")
+    rules = _load_rules(source, catalog, "auto", order)
     g = G.order_graph(_planned(rules, order, db_path)) if order is not None else G.catalog_graph(rules.catalog)
 
     if fmt == "mermaid":

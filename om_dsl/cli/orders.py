@@ -49,8 +49,9 @@ def options(db_path="om.db", systems_db=None, clock=None, start=None, tasks_path
     return Options(db_path, systems_db, clock, begin, tuple(tasks_path), sync, config_path)
 
 
-def rules_of(source, catalog_name=None):
-    return _load_rules(source, catalog_name, "auto") if source else None
+def rules_of(source, catalog_name=None, orders=None):
+    """SOURCE's rules; of several catalogs, --catalog's, or the one that sells every product of ORDERS."""
+    return _load_rules(source, catalog_name, "auto", orders) if source else None
 
 
 def _progress(enabled: bool):
@@ -85,7 +86,7 @@ def run(source, orders, catalog_name, quiet, fmt, db_path, systems_db, clock, st
     order was accepted, 1 when one was rejected. With --engine temporal the
     orders are planned here and started as workflows; workers run them.
     """
-    with order_service(target, options(db_path, systems_db, clock, start, tasks_path, sync, config_path), rules_of(source, catalog_name)) as s:
+    with order_service(target, options(db_path, systems_db, clock, start, tasks_path, sync, config_path), rules_of(source, catalog_name, orders)) as s:
         s.on_event = _progress(not quiet and fmt == "text")
         submitted, rejected = engines.submit_files(s.submit, orders)
         _summary(s.settle([order_id for order_id, _ in submitted]), fmt)  # a rejected order is kept too
@@ -220,10 +221,12 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
         return
+    from om_dsl.engine.fallout import completing_hint
+
     if not data:
         click.echo("no open manual tasks")
     for d in data:
-        say(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']})")
+        say(f"{d['order']} {d['task']:<28} queue {d['queue']}   (om tasks complete {d['order']} {d['task']}{completing_hint(d['task'])})")
 
 
 @tasks.command("complete")

@@ -44,13 +44,13 @@ class PyExpr:
         if not isinstance(x, tuple):
             return x is None
         head = x[0]
-        if head in ("decimal", "date", "duration", "children", "pluck", "set", "changed"):
+        if head in ("decimal", "date", "duration", "children", "pluck", "set", "changed", "lines"):
             return False
         if head == "attr":
             return self.nullable_attrs.get(x[1], True)
         if head == "order":
             return x[1] not in NON_NULL_ORDER_FIELDS
-        if head in ("parent", "output", "lookup", "map"):
+        if head in ("parent", "output", "lookup", "map", "line"):
             return True
         if head == "if":
             return self.nullable(x[2]) or self.nullable(x[3])
@@ -60,6 +60,8 @@ class PyExpr:
             name, args = x[1], x[2:]
             if name in NULL_SAFE_FUNCTIONS:
                 return False
+            if name == "first":  # of no value (an empty list, or only nulls): null
+                return True
             if name == "coalesce":
                 return all(self.nullable(a) for a in args)
             return any(self.nullable(a) for a in args)
@@ -122,6 +124,12 @@ class PyExpr:
 
     def _output(self, x):
         return f"(out.get({x[1]!r}) or _NO_OUTPUTS).get({x[2]!r})"
+
+    def _lines(self, x):
+        return f"_ops.across(out, {E.across_key(x[1], x[2], x[3])!r}, {x[4]!r})"
+
+    def _line(self, x):
+        return f"_ops.first({self._lines(x)})"
 
     def _children(self, x):
         return f"item.children_of({x[1]!r})"

@@ -66,6 +66,10 @@ CODES: dict[str, str] = {
     "E508": "an invalid Python import path",
     "E509": "an invalid retry policy or duration",
     "E510": "a clause that does not apply to this kind of item",
+    # reads across fulfillment lines
+    "E521": "a read of another line that cannot be made here",
+    "E522": "an ambiguous read of another line: several lines of that product may be in scope",
+    "E523": "another line's task read before it is guaranteed to have completed",
     # warnings
     "W001": "an unused definition",
     "W002": "a lookup table without an entry for a possible key",

@@ -427,6 +427,7 @@ class _Compare:
                 ("due", show.duration(io.due_ms), show.duration(inew.due_ms)),
                 ("retry", show.retry(io.retry), show.retry(inew.retry)),
                 ("timeout", show.duration(io.timeout_ms), show.duration(inew.timeout_ms)),
+                ("fallout", io.fallout, inew.fallout),
             ]
             fields = _fields(pairs)
             if fields:  # after/before changes are edges, below

@@ -47,22 +47,28 @@ class Side:
     catalog: Catalog
 
 
-def load_side(path: str, catalog: Optional[str] = None) -> Side:
+class SeveralCatalogs(LoadError):
+    """A side that holds several catalogs, and nothing says which."""
+
+
+def load_side(path: str, catalog: Optional[str] = None, prefer: Optional[str] = None) -> Side:
+    """One side of a comparison; `prefer`: the catalog to take when the side
+    holds several and `catalog` names none (the other side's)."""
     p = Path(path)
     if not p.exists():
         raise LoadError(f"{path} does not exist")
     if not p.is_file() and not p.is_dir():  # a FIFO would block the read, a device never end it
         raise LoadError(f"{path} is neither a regular file nor a folder")
     if p.is_file() and p.suffix == ".json":
-        return Side(path, "plan.json", _pick([_load_plan(p)], path, catalog))
+        return Side(path, "plan.json", _pick([_load_plan(p)], path, catalog, prefer))
     compiled = compiled_catalogs(p)  # a compiled catalog is compared as it is, stale or not
     if compiled is not None:
-        return Side(path, "compiled", _pick([_load_plan(f / "plan.json") for f in compiled.values()], path, catalog))
+        return Side(path, "compiled", _pick([_load_plan(f / "plan.json") for f in compiled.values()], path, catalog, prefer))
     if p.is_dir() and not any(p.rglob("*.om")):
         raise LoadError(f"{path} holds no .om file, no plan.json and no compiled catalog")
     if p.is_file() and p.suffix != ".om":
         raise LoadError(f"{path} is neither specs (.om), a plan.json nor a compiled catalog folder")
-    return Side(path, "specs", _pick(_build(path), path, catalog))
+    return Side(path, "specs", _pick(_build(path), path, catalog, prefer))
 
 
 def _build(path: str) -> list[Catalog]:
@@ -118,8 +124,10 @@ def _sources_text(path: Path, catalog) -> Optional[str]:
     return text
 
 
-def _pick(catalogs: list[Catalog], path: str, name: Optional[str]) -> Catalog:
+def _pick(catalogs: list[Catalog], path: str, name: Optional[str], prefer: Optional[str] = None) -> Catalog:
     found = ", ".join(c.name for c in catalogs) or "none"
+    if name is None and len(catalogs) > 1 and prefer is not None:
+        name = prefer if any(c.name == prefer for c in catalogs) else None
     if name is not None:
         chosen = [c for c in catalogs if c.name == name]
         if not chosen:
@@ -128,5 +136,5 @@ def _pick(catalogs: list[Catalog], path: str, name: Optional[str]) -> Catalog:
     if len(catalogs) != 1:
         if not catalogs:
             raise LoadError(f"{path} holds no catalog (only libraries?)")
-        raise LoadError(f"{path} holds {len(catalogs)} catalogs ({found}); choose one with --catalog")
+        raise SeveralCatalogs(f"{path} holds {len(catalogs)} catalogs ({found}); choose one with --catalog")
     return catalogs[0]

@@ -53,6 +53,11 @@ def child(c: ChildDef) -> str:
 def retry(r: Optional[RetryPolicyDef]) -> Optional[str]:
     if r is None:
         return None
+    classes = (" for " + ", ".join(r.retry_on) if r.retry_on is not None else "") + (" fatal " + ", ".join(r.fatal_on) if r.fatal_on else "")
+    return _retry_kind(r) + classes
+
+
+def _retry_kind(r: RetryPolicyDef) -> str:
     if r.kind == "none":
         return "none"
     if r.kind == "fixed":

@@ -11,7 +11,7 @@ from typing import Optional
 
 from om_dsl.engine import state as S
 from om_dsl.engine.events import Amend, Rejection, Step
-from om_dsl.engine.facts import CALLING, _ancestors, _line_outputs
+from om_dsl.engine.facts import CALLING, _ancestors, _line_outputs, across_outputs, across_reads
 from om_dsl.model import expr as E
 from om_dsl.planning import keys as K
 from om_dsl.planning.order import EvaluationError
@@ -185,6 +185,10 @@ class Amending:
             if old.type == "compensation" or "@" in old.id:
                 tasks[old.id] = old  # an earlier undo, and the run it undoes
                 continue
+            failed = tasks.get(old.fallout_of) if old.fallout_of is not None else None
+            if old.fallout_of is not None and (old.status != S.READY or (failed is not None and failed.status == S.FATALLY_FAILED)):
+                tasks[old.id] = old  # the fallout of a failed task the revision kept as it was (or a resolved one: its record)
+                continue
             if old.status == S.COMPLETED and self._definition(old).compensate is not None:
                 m.undone.append(old)
                 self._record(step, old.id, None, None, f"removed by revision {m.n}: undone", now)
@@ -255,6 +259,9 @@ class Amending:
             return None
         d = self._definition(task)
         outputs = _line_outputs(tasks, task.line)
+        reads = across_reads(self.catalog, line.product, line.action)
+        if reads:  # what it reads of other lines counts too
+            outputs.update(across_outputs(lines, tasks, task.line, reads))
         out = []
         for fn, used in ((self.rules.task_when, d.when is not None), (self.rules.task_args, d.call is not None), (self.rules.wait_until, d.wait_until is not None)):
             try:

@@ -43,9 +43,10 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     TimePassed,
     _no_task,
 )
-from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, epoch_ms  # noqa: F401
+from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, across_outputs, across_reads, epoch_ms  # noqa: F401
+from om_dsl.engine.fallout import FALLOUT_DEFINITION, Fallout
 from om_dsl.engine.index import OrderIndex
-from om_dsl.engine.retry import retry_delay
+from om_dsl.engine.retry import retry_delay, retry_verdict
 from om_dsl.engine.timers import Timing
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import keys as K
@@ -94,10 +95,11 @@ def _has_type(value, type_: str) -> bool:
 
 
 
-class Engine(Timing, Cancelling, Amending):
+class Engine(Timing, Cancelling, Amending, Fallout):
     """The core. Its parts by concern: `amend.Amending` (revisions),
     `cancel.Cancelling` (cancellation, compensation), `timers.Timing`
-    (timers, jeopardy); each event goes to its handler through `_HANDLERS`."""
+    (timers, jeopardy), `fallout.Fallout` (fatal failures routed to a
+    queue); each event goes to its handler through `_HANDLERS`."""
 
     def __init__(self, catalog: Catalog, rules):
         self.catalog = catalog
@@ -192,7 +194,7 @@ class Engine(Timing, Cancelling, Amending):
 
     def _on_call_failed(self, step: Step, event: CallFailed, now: int) -> None:
         task = self._open(step.run, event.task, (S.RUNNING,), CALLING)
-        self._fail(step, task, event.message, event.retryable, now)
+        self._fail(step, task, event.message, event.retryable, now, event.failure)
 
     def _on_callback(self, step: Step, event: CallbackReceived, now: int) -> None:
         task = step.run.tasks.get(OrderIndex.of(step.run).by_key.get(event.key))
@@ -211,6 +213,9 @@ class Engine(Timing, Cancelling, Amending):
         task = self._open(step.run, event.task, (S.READY,))
         if task.type != "manual":
             raise Rejection(f"{task.id} is a {task.type}, not a manual task")
+        if task.fallout_of is not None:
+            self._resolve_fallout(step, task, dict(event.data), event.by, now)
+            return
         self._complete(step, task, dict(event.data), f"completed by {event.by}", now)
 
     def _on_time_passed(self, step: Step, event: TimePassed, now: int) -> None:
@@ -225,10 +230,13 @@ class Engine(Timing, Cancelling, Amending):
         task = r.tasks.get(event.task)
         if task is None:
             raise _no_task(r, event.task)
+        if task.fallout_of is not None and task.status == S.READY:
+            raise Rejection(f"{task.id} is the fallout of {task.fallout_of}: complete it with the resolution `skipped` to skip {task.fallout_of}")
         if task.status in S.DONE or task.status == S.CANCELLED or (task.status == S.RUNNING and task.type != "wait"):
             raise Rejection(f"task {task.id} of order {r.id} is {task.status}: " + ("it is done" if task.status in S.DONE else "its call is in flight; wait for its answer"))
         task.next_at = None
         self._set(step, task, S.SKIPPED, f"skipped by {event.by}: {event.reason}", now)
+        self._close_fallout(step, task, f"{task.id} skipped by {event.by}", now)
 
     def _on_order_resume(self, step: Step, event: OrderResume, now: int) -> None:
         r = step.run
@@ -276,10 +284,19 @@ class Engine(Timing, Cancelling, Amending):
         self._record(step, task.id, old, new, cause, now)
 
     def _definition(self, task: S.TaskRun):
+        if task.fallout_of is not None:
+            return FALLOUT_DEFINITION
         return self.catalog.plan(task.product, task.action).item(task.name)
 
     def _outputs(self, r: S.OrderRun, line: str) -> dict:
-        return OrderIndex.of(r).outputs(line)
+        """What a line's expressions read of tasks: its own tasks' outputs, and
+        the values of other lines its plan reads (`P.task.output in bundle`)."""
+        out = OrderIndex.of(r).outputs(line)
+        run_line = r.lines.get(line)
+        reads = across_reads(self.catalog, run_line.product, run_line.action) if run_line is not None else ()
+        if reads:
+            out.update(across_outputs(r.lines, r.tasks, line, reads))
+        return out
 
     def _order_view(self, r: S.OrderRun, items: Optional[list] = None) -> dict:
         """The order as expressions read it (with `items`: those items instead of the order's).
@@ -337,16 +354,19 @@ class Engine(Timing, Cancelling, Amending):
         declared = {p.name for p in self._declared_outputs(task)}
         self._complete(step, task, {k: v for k, v in outputs.items() if k in declared}, cause, now)
 
-    def _fail(self, step: Step, task: S.TaskRun, message: str, retryable: bool, now: int) -> None:
+    def _fail(self, step: Step, task: S.TaskRun, message: str, retryable: bool, now: int, failure: Optional[str] = None) -> None:
         task.error = message
         if step.run.cancelling and task.type != "compensation":
             task.next_at = None
             self._set(step, task, S.CANCELLED, f"{message} (the order is cancelled: no retry)", now)
             return
-        delay = retry_delay(self._retry_policy(task), task.attempts) if retryable else None
+        policy = self._retry_policy(task)
+        retryable, refused = retry_verdict(policy, failure, retryable)
+        delay = retry_delay(policy, task.attempts) if retryable else None
         if delay is None:
-            why = "not retryable" if not retryable else f"no retry left after {task.attempts} attempt{'s' if task.attempts != 1 else ''}"
+            why = refused or ("not retryable" if not retryable else f"no retry left after {task.attempts} attempt{'s' if task.attempts != 1 else ''}")
             self._set(step, task, S.FATALLY_FAILED, f"{message} ({why})", now)
+            self._open_fallout(step, task, f"{message} ({why})", now)
         else:
             task.next_at = now + delay
             self._set(step, task, S.FAILED, f"{message}; retry {task.attempts} of the policy in {delay // 1000} s", now)
@@ -438,6 +458,7 @@ class Engine(Timing, Cancelling, Amending):
         task.attempts = 0
         task.error = None
         task.next_at = None
+        self._close_fallout(step, task, f"{task.id} retried: {cause}", now)
         if task.type not in CALLING:
             self._set(step, task, S.PENDING, cause, now)
             return
@@ -491,7 +512,7 @@ class Engine(Timing, Cancelling, Amending):
                 new = S.PENDING_CANCELLATION
         elif ix.all_done():
             new = S.ORDER_COMPLETED
-        elif ix.fatal:
+        elif ix.fatal and any(t.status == S.FATALLY_FAILED and not self._in_fallout(r, t) for t in r.tasks.values()):  # (looked for only when a task fatally failed)
             new = S.HELD
         else:
             new = S.IN_PROGRESS
@@ -550,6 +571,8 @@ class Engine(Timing, Cancelling, Amending):
             return "waiting for the system to answer"
         if task.status == S.FAILED and task.next_at:
             return f"retry due at {_at(task.next_at)}"
+        if task.status == S.FATALLY_FAILED and self._in_fallout(run, task):
+            return f"in fallout: {task.id}.fallout waits for a person in queue {run.tasks[task.id + '.fallout'].queue}"
         if task.status == S.FATALLY_FAILED:
             return f"fatally failed: {task.error}"
         if task.status == S.ON_HOLD:

@@ -4,6 +4,8 @@ not apply. `core` re-exports them: drivers import them from there."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 import attrs
 
 from om_dsl.engine import state as S
@@ -33,6 +35,7 @@ class CallFailed:
     message: str
     retryable: bool
     now: int
+    failure: Optional[str] = None  # its kind, for retry policies that choose: "503", "timeout", ...
 
 
 @attrs.frozen

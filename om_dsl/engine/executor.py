@@ -28,9 +28,9 @@ def event_for(task: str, result, now: int):
         return C.CallSucceeded(task, result.outputs, now)
     if result.status == "accepted":
         return C.CallAccepted(task, now)
-    return C.CallFailed(task, result.message, result.retryable, now)
+    return C.CallFailed(task, result.message, result.retryable, now, getattr(result, "failure", None))
 
 
 def result_to_data(result) -> dict:
     """An answer as an activity's result (Temporal payload)."""
-    return {"status": result.status, "outputs": encode_value(result.outputs), "message": result.message, "retryable": result.retryable}
+    return {"status": result.status, "outputs": encode_value(result.outputs), "message": result.message, "retryable": result.retryable, "failure": getattr(result, "failure", None)}

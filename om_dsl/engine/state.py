@@ -78,6 +78,7 @@ class TaskRun:
     generation: int = 1  # how many times it was (re)done: part of its idempotency key
     undoes: Optional[str] = None  # a compensation task: the task it undoes
     done_seq: Optional[int] = None  # the order in which the order's tasks completed (undo goes backwards)
+    fallout_of: Optional[str] = None  # a fallout task: the fatally failed task it resolves
 
 
 @attrs.define

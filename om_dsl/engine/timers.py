@@ -77,7 +77,7 @@ class Timing:
                 self._complete(step, task, {}, "the wait is over", now)
             elif task.status == S.RUNNING:  # an acknowledged call whose callback is overdue
                 task.next_at = None
-                self._fail(step, task, f"no callback within {self._timeout(task) // 1000} s", True, now)
+                self._fail(step, task, f"no callback within {self._timeout(task) // 1000} s", True, now, "timeout")
 
     def _jeopardy(self, step: Step, now: int) -> None:
         r = step.run

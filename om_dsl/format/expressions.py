@@ -100,7 +100,7 @@ def precedence(e: ast.Expr) -> int:
         raise ValueError(f"unknown operator {e.op!r}")
     if isinstance(e, ast.Unary):
         return 3 if e.op == "not" else 7
-    if isinstance(e, (ast.InSet, ast.IsNull)):
+    if isinstance(e, (ast.InSet, ast.IsNull, ast.LineRead)):
         return 4
     if isinstance(e, ast.Literal):
         return 7 if literal(e).startswith("-") else 9
@@ -140,6 +140,8 @@ def _expr(e: ast.Expr) -> str:
     if isinstance(e, ast.InSet):
         op = "not in" if e.negated else "in"
         return f"{expr(e.item, 5)} {op} {expr(e.container, 5)}"
+    if isinstance(e, ast.LineRead):
+        return f"{expr(e.target, 5)} in {e.scope}"
     if isinstance(e, ast.IsNull):
         return f"{expr(e.operand, 5)} is {'not ' if e.negated else ''}null"
     if isinstance(e, ast.IfElse):
@@ -168,6 +170,13 @@ def retry_spec(spec: ast.RetrySpec) -> str:
         return f"exponential {spec.count} times from {literal(spec.initial)}{factor} cap {literal(spec.cap)}"
     if isinstance(spec, ast.RetryRef):
         return spec.name.value
+    if isinstance(spec, ast.RetryFiltered):
+        text = retry_spec(spec.spec)
+        if spec.retried is not None:
+            text += " for " + ", ".join(c.text for c in spec.retried)
+        if spec.fatal:
+            text += " fatal " + ", ".join(c.text for c in spec.fatal)
+        return text
     raise TypeError(f"not a retry spec: {type(spec).__name__}")
 
 

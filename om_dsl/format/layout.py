@@ -293,6 +293,8 @@ class Printer:
             self.sub(f"retry {fx.retry_spec(item.retry)}", [self.kw(item.retry, "retry")])
         if item.timeout is not None:
             self.sub(f"timeout {fx.literal(item.timeout)}", [self.kw(item.timeout, "timeout")])
+        if item.fallout is not None:
+            self.sub(f"fallout {item.fallout.value}", [self.kw(item.fallout, "fallout")])
 
     def sub(self, text: str, extents: list[tuple[int, int]]) -> None:
         self.add(2, text, extents, "sub", False)

@@ -23,7 +23,8 @@ KEYWORDS = sorted(
     required optional in has table validate when require message enrich decompose order per none fixed
     times forever every staggered exponential from factor cap system operation async queue plan on add
     modify delete callout manual auto milestone wait for until python after before compensate
-    point_of_no_return hard soft due sets task bundle if then else or and not is null true false map""".split()
+    point_of_no_return hard soft due sets task bundle if then else or and not is null true false map
+    fallout fatal""".split()
 )
 TYPES = ["bool", "date", "decimal", "duration", "int", "string"]
 
@@ -132,7 +133,23 @@ class Index:
     def _expr(self, scope: CatalogScope, node, product: str | None, tasks: set[str] = frozenset(), plan_product: str | None = None) -> None:
         s = scope.name
         attrs_ = self._product_attrs(scope, product)
+        reads = [n for n in _walk(node) if isinstance(n, ast.LineRead)]
+        across = {id(r.target) for r in reads}
+        for r in reads:  # `PRODUCT.task.output in bundle`, `PRODUCT.attribute in order`: another line's names
+            names, head = [], r.target
+            while isinstance(head, ast.Member):
+                names.insert(0, head.name)
+                head = head.obj
+                across.add(id(head))
+            if isinstance(head, ast.Ref) and head.name in scope.technical:
+                self._add(head.span, (s, "product", head.name), False)
+                if len(names) == 2:
+                    self._add(names[0].span, (s, "task", head.name, names[0].value), False)
+                elif len(names) == 1:
+                    self._add(names[0].span, (s, "attribute", head.name, names[0].value), False)
         for n in _walk(node):
+            if id(n) in across:
+                continue
             if isinstance(n, ast.Ref):
                 if n.name in tasks:
                     self._add(n.span, (s, "task", plan_product, n.name), False)
@@ -200,6 +217,8 @@ class Index:
                         self._add(item.name.span, (s, "task", code, item.name.value), True, item)
                         if item.queue is not None:
                             self._add(item.queue.span, (s, "queue", item.queue.value), False)
+                        if item.fallout is not None:
+                            self._add(item.fallout.span, (s, "queue", item.fallout.value), False)
                         for dep in item.after + item.before:
                             if dep.product is not None:
                                 self._add(dep.product.span, (s, "product", dep.product.value), False)

@@ -59,7 +59,18 @@ def _clean(d: dict) -> dict:
 def _retry(r: RetryPolicyDef | None):
     if r is None:
         return None
-    return _clean({"kind": r.kind, "count": r.count if r.kind in ("fixed", "exponential") else None, "forever": (r.kind == "fixed" and r.count is None) or None, "delays_ms": list(r.delays_ms), "factor": r.factor, "cap_ms": r.cap_ms})
+    return _clean(
+        {
+            "kind": r.kind,
+            "count": r.count if r.kind in ("fixed", "exponential") else None,
+            "forever": (r.kind == "fixed" and r.count is None) or None,
+            "delays_ms": list(r.delays_ms),
+            "factor": r.factor,
+            "cap_ms": r.cap_ms,
+            "retry_on": list(r.retry_on) if r.retry_on is not None else None,
+            "fatal_on": list(r.fatal_on),
+        }
+    )
 
 
 def _params(ps) -> list:
@@ -130,6 +141,7 @@ def to_data(cat: Catalog) -> dict:
                     "due_ms": i.due_ms,
                     "retry": _retry(i.retry),
                     "timeout_ms": i.timeout_ms,
+                    "fallout": i.fallout,
                 }
             )
         plans[f"{pl.product}.{pl.action}"] = _clean({"id": ids.plan(pl.product, pl.action), "product": pl.product, "action": pl.action, "when": _ir(pl.when), "items": items})
@@ -256,7 +268,7 @@ def _load_retry(d) -> RetryPolicyDef | None:
     count = None if d.get("forever") else d.get("count", 0 if kind == "none" else None)
     if kind == "staggered":
         count = len(d.get("delays_ms", []))
-    return RetryPolicyDef(kind, count, tuple(d.get("delays_ms", [])), d.get("factor"), d.get("cap_ms"))
+    return RetryPolicyDef(kind, count, tuple(d.get("delays_ms", [])), d.get("factor"), d.get("cap_ms"), d.get("retry_on"), tuple(d.get("fatal_on", ())))
 
 
 def _load_call(d) -> CallDef | None:
@@ -311,6 +323,7 @@ def from_data(data: dict, sources: dict | None = None) -> Catalog:
                     retry=_load_retry(i.get("retry")),
                     timeout_ms=i.get("timeout_ms"),
                     is_async=i.get("async", False),
+                    fallout=i.get("fallout"),
                 )
             )
         plans.append(PlanDef(pl["product"], pl["action"], _tup(pl.get("when")), sorted(items, key=lambda i: i.name)))

@@ -130,6 +130,11 @@ class RetryPolicyDef:
     delays_ms: tuple[int, ...] = attrs.field(converter=_tuple, default=())
     factor: Optional[str] = None  # a decimal, as text
     cap_ms: Optional[int] = None
+    # Failure classes (`timeout`, `unreachable`, `error`, `409`, `5xx`): the
+    # only ones retried (None: every failure the system calls retryable), and
+    # those that fail at once whatever else the policy says.
+    retry_on: Optional[tuple[str, ...]] = attrs.field(default=None, converter=attrs.converters.optional(_tuple))
+    fatal_on: tuple[str, ...] = attrs.field(converter=_tuple, default=())
 
 
 @attrs.frozen
@@ -206,6 +211,7 @@ class PlanItemDef:
     retry: Optional[RetryPolicyDef] = None  # callouts and auto tasks only
     timeout_ms: Optional[int] = None
     is_async: bool = False
+    fallout: Optional[str] = None  # a queue: a fatal failure opens a fallout task there instead of holding the order
 
 
 @attrs.frozen

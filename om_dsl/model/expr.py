@@ -8,6 +8,11 @@ An expression is a constant or a tuple whose first element says what it is:
                 ("parent", name)          an attribute of the parent item
                 ("order", field)          a field of the order
                 ("output", task, name)    an output of a task of the plan
+                ("line", scope, product, task, name)
+                                          another line's task output (task None:
+                                          its attribute), in bundle or order: one value
+                ("lines", scope, product, task, name)
+                                          ... every line's, a list (aggregated)
                 ("children", code)        the item's children of a product
                 ("pluck", list, name)     each element's attribute
                 ("lookup", table, key)    a table lookup
@@ -62,7 +67,7 @@ def children(expr) -> list:
     if not isinstance(expr, tuple) or is_constant(expr):
         return []
     head = expr[0]
-    if head in ("attr", "parent", "order", "output", "children", "changed"):
+    if head in ("attr", "parent", "order", "output", "children", "changed", "line", "lines"):
         return []
     if head == "pluck":
         return [expr[1]]
@@ -95,6 +100,23 @@ def reads(expr, kind: str) -> set:
                 out.update(node[1:])
             else:
                 out.add(node[1])
+    return out
+
+
+def across_key(scope: str, product: str, task) -> str:
+    """Where the values of other lines wait in a task's outputs (`out`), beside
+    its own line's tasks: no task name holds a dot or a space."""
+    return f"{product}.{task} in {scope}" if task is not None else f"{product} in {scope}"
+
+
+def across(expr) -> set:
+    """The reads of other lines in an expression: {(scope, product, task, name), ...}."""
+    out = set()
+    if expr is None:
+        return out
+    for node in walk(expr):
+        if isinstance(node, tuple) and node and node[0] in ("line", "lines"):
+            out.add(tuple(node[1:5]))
     return out
 
 
@@ -147,6 +169,9 @@ def _render(expr) -> tuple[str, int]:
         return f"{expr[1]}.{expr[2]}", atom
     if head == "children":
         return f"children({expr[1]})", atom
+    if head in ("line", "lines"):
+        path = ".".join(p for p in expr[2:] if p is not None)
+        return f"{path} in {expr[1]}", _PRECEDENCE["cmp"]
     if head == "pluck":
         return f"{_wrap(expr[1], atom)}.{expr[2]}", atom
     if head == "lookup":

@@ -18,7 +18,7 @@ from typing import Optional
 import attrs
 
 from om_dsl.model import expr as E
-from om_dsl.model.catalog import Catalog, PlanItemDef
+from om_dsl.model.catalog import Catalog, DependencyDef, PlanItemDef
 from om_dsl.planning.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected
 
 
@@ -80,6 +80,7 @@ class _TaskInfo:
     when_text: Optional[str]
     after: tuple  # ((DependencyDef, "after ..."), ...)
     before: tuple
+    reads: tuple = ()  # ((DependencyDef, "reads ..."), ...): tasks of other lines whose values it reads
 
 
 def _plan_index(catalog: Catalog) -> dict:
@@ -91,18 +92,37 @@ def _plan_index(catalog: Catalog) -> dict:
             written = {attr for i in plan.items for attr, _ in i.sets}
             tasks = {}
             for d in plan.items:
-                static = d.when is not None and not E.reads(d.when, "output") and not (E.reads(d.when, "attr") & written)
+                static = d.when is not None and not E.reads(d.when, "output") and not E.across(d.when) and not (E.reads(d.when, "attr") & written)
                 tasks[d.name] = _TaskInfo(
                     d,
                     static,
                     E.render(d.when) if d.when is not None else None,
                     tuple((dep, f"after {dep.describe()}") for dep in d.after),
                     tuple((dep, f"{d.name} before {dep.describe()}") for dep in d.before),
+                    _reads_across(catalog, d),
                 )
             out[(plan.product, plan.action)] = (plan, tasks)
         return out
 
     return catalog.memo("planner.index", build)
+
+
+def _reads_across(catalog: Catalog, d: PlanItemDef) -> tuple:
+    """The tasks of other lines an item reads the values of (an attribute: the
+    tasks that set it). The checker proved them upstream through the plans'
+    dependencies; waiting for them here keeps a read right even when a line
+    on that path is not in the order."""
+    exprs = [d.when, d.wait_until] + [e for _, e in d.sets] + ([e for _, e in d.call.args] if d.call else [])
+    out = set()
+    for e in exprs:
+        for scope, product, task, name in E.across(e):
+            if task is not None:
+                out.add((DependencyDef(product, task, scope), f"reads {product}.{task}.{name} in {scope}"))
+                continue
+            for plan in catalog.plans:
+                if plan.product == product:
+                    out.update((DependencyDef(product, i.name, scope), f"reads {product}.{name} in {scope}, set by {i.name}") for i in plan.items if any(a == name for a, _ in i.sets))
+    return tuple(sorted(out, key=lambda x: (x[0].product, x[0].task, x[0].scope, x[1])))
 
 
 def instantiate(catalog: Catalog, rules, order: Order, lines: list[FulfillmentLine], previous: dict | None = None) -> OrchestrationPlan:
@@ -204,7 +224,7 @@ class _Planner:
             self.lines_by_product.setdefault((l.bundle, True, l.product), []).append(l)
             self.lines_by_product.setdefault((None, False, l.product), []).append(l)
         for item_id, (line, info) in self.info.items():
-            for dep, via in info.after:
+            for dep, via in info.after + info.reads:
                 for target in self.targets(line, dep):
                     if target != item_id:
                         self.edges[item_id].append(Dependency(target, via))

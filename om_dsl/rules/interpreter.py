@@ -144,6 +144,9 @@ class Interpreter:
         if head == "output":
             done = (env.out or {}).get(x[1])
             return None if done is None else done.get(x[2])
+        if head in ("line", "lines"):
+            values = ops.across(env.out or {}, E.across_key(x[1], x[2], x[3]), x[4])
+            return values if head == "lines" else ops.first(values)
         if head == "parent":
             parent = env.item.parent if env.item is not None else None
             return None if parent is None else parent.values.get(x[1])

@@ -111,6 +111,18 @@ def all_(xs) -> bool:
     return all(x is True for x in xs or () if x is not None)
 
 
+def first(xs):
+    """The first value that is not null, or null."""
+    return next((x for x in xs or () if x is not None), None)
+
+
+def across(out, key: str, name: str) -> list:
+    """One output (or attribute) of the other lines a task reads: one value per
+    line in scope, in the order's line order; null where its task has not
+    completed (skipped, or not in this order)."""
+    return [None if v is None else v.get(name) for v in out.get(key, ())]
+
+
 def coalesce(*args):
     for a in args:
         if a is not None:
@@ -185,6 +197,7 @@ FUNCTIONS = {
     "sum": sum_,
     "any": any_,
     "all": all_,
+    "first": first,
     "coalesce": coalesce,
     "lower": lower,
     "upper": upper,

@@ -28,6 +28,7 @@ import os
 import sqlite3
 import threading
 import time
+from http import HTTPStatus
 from typing import NamedTuple, Optional
 
 from om_dsl.systems.adapters import CallResult
@@ -70,6 +71,26 @@ FORMATS = {
 CALLBACK_COLUMNS = (("url", "TEXT"), ("copies", "INTEGER NOT NULL DEFAULT 1"), ("deliveries", "INTEGER NOT NULL DEFAULT 0"))
 
 
+def _failure(spec) -> tuple[str, int]:
+    """An injected failure: 3 (503, three times), "409:2", "timeout:1"."""
+    if isinstance(spec, int):
+        return "503", spec
+    kind, _, n = str(spec).partition(":")
+    return kind, int(n or 1)
+
+
+def _simulated_failure(target: str, failure: str, attempt: int) -> CallResult:
+    if failure == "timeout":
+        return CallResult.error(f"{target}: no answer in time (simulated, attempt {attempt})", True, "timeout")
+    status = int(failure)
+    retryable = status >= 500 or status in (408, 429)  # as the HTTP adapter says
+    try:
+        phrase = " " + HTTPStatus(status).phrase.lower()
+    except ValueError:
+        phrase = ""
+    return CallResult.error(f"{target}: {status}{phrase} (simulated, attempt {attempt})", retryable, failure)
+
+
 class KeyReused(Exception):
     """An idempotency key sent again for another call (another operation or other arguments)."""
 
@@ -86,7 +107,9 @@ class Simulators:
         simulated system keeps its state as durably as the engine that calls it."""
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError("synchronous must be FULL or NORMAL")
-        self.fail = fail or {}  # "system.operation" -> how many first attempts of each call fail
+        # "system.operation" -> how many first attempts of each call fail: N (a
+        # 503), or "CODE:N" / "timeout:N" (that failure, for retry policies that choose).
+        self.fail = fail or {}
         self.latency_ms = latency_ms or int(os.environ.get("OM_SIM_LATENCY_MS", "0"))
         self.lock = threading.RLock()  # one connection, shared by the threads of a server
         self.db = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
@@ -136,9 +159,10 @@ class Simulators:
                     self.db.execute("COMMIT")
                     return CallResult.accepted() if is_async else CallResult.ok(json.loads(row[0]))
                 attempt = self._count_attempt(key)
-                if attempt <= self.fail.get(f"{system}.{operation}", 0):
+                failure, failing = _failure(self.fail.get(f"{system}.{operation}", 0))
+                if attempt <= failing:
                     self.db.execute("COMMIT")
-                    return CallResult.error(f"{system}.{operation}: 503 service unavailable (simulated, attempt {attempt})")
+                    return _simulated_failure(f"{system}.{operation}", failure, attempt)
                 answer, _ = self._new_effect(system, operation, args, key, outputs, is_async)
                 self.db.execute("COMMIT")
             except BaseException:

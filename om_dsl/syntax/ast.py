@@ -107,6 +107,15 @@ class InSet(Node):
 
 
 @attrs.frozen
+class LineRead(Node):
+    """`PRODUCT.task.output in bundle` or `PRODUCT.attribute in order`: a value
+    of another fulfillment line; `target` is the member chain as written."""
+
+    target: Expr
+    scope: str  # "bundle" or "order"
+
+
+@attrs.frozen
 class IsNull(Node):
     """`operand is null` or `operand is not null`."""
 
@@ -140,7 +149,7 @@ class MapExpr(Node):
     entries: tuple[MapEntry, ...]
 
 
-Expr = Union[Literal, Ref, OrderField, Member, Lookup, Call, Unary, Binary, InSet, IsNull, IfElse, SetLiteral, MapExpr]
+Expr = Union[Literal, Ref, OrderField, Member, Lookup, Call, Unary, Binary, InSet, LineRead, IsNull, IfElse, SetLiteral, MapExpr]
 
 
 # ---- file structure -------------------------------------------------------------
@@ -314,7 +323,24 @@ class RetryRef(Node):
     name: Name
 
 
-RetrySpec = Union[RetryNone, RetryFixed, RetryStaggered, RetryExponential, RetryRef]
+@attrs.frozen
+class FailureClass(Node):
+    """A kind of failure a retry policy names: `timeout`, `unreachable`, `error`, `409`, `5xx`."""
+
+    text: str
+
+
+@attrs.frozen
+class RetryFiltered(Node):
+    """A policy with the failures it retries (`for ...`; None: every retryable
+    one) and those that fail at once (`fatal ...`)."""
+
+    spec: "RetrySpec"
+    retried: tuple[FailureClass, ...] | None
+    fatal: tuple[FailureClass, ...]
+
+
+RetrySpec = Union[RetryNone, RetryFixed, RetryStaggered, RetryExponential, RetryRef, RetryFiltered]
 
 
 @attrs.frozen
@@ -433,6 +459,7 @@ class PlanItem(Node):
     due: Literal | None = None
     retry: RetrySpec | None = None
     timeout: Literal | None = None
+    fallout: Name | None = None  # the queue a fatal failure opens a fallout task in
 
 
 @attrs.frozen

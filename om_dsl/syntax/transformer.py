@@ -141,6 +141,7 @@ class SpanTransformer(Transformer):
 
     ponr_kind = commercial_role
     scope = commercial_role
+    line_scope = commercial_role
     compare_op = commercial_role
     add_op = commercial_role
     mul_op = commercial_role
@@ -294,6 +295,23 @@ class SpanTransformer(Transformer):
     @v_args(meta=True)
     def retry_ref(self, meta, c):
         return ast.RetryRef(self.name(c[0]), span=self.span(meta))
+
+    @v_args(meta=True)
+    def retry_spec(self, meta, c):
+        if len(c) == 1:
+            return c[0]
+        parts = dict(c[1:])
+        return ast.RetryFiltered(c[0], parts.get("for"), parts.get("fatal", ()), span=self.span(meta))
+
+    def retry_for(self, c):
+        return ("for", tuple(c))
+
+    def retry_fatal(self, c):
+        return ("fatal", tuple(c))
+
+    @v_args(meta=True)
+    def failure_class(self, meta, c):
+        return ast.FailureClass(str(c[0]), span=self.span(meta))
 
     @v_args(meta=True)
     def system(self, meta, c):
@@ -474,6 +492,9 @@ class SpanTransformer(Transformer):
     def timeout_clause(self, c):
         return ("timeout", self.duration_tok(c[0]))
 
+    def fallout_clause(self, c):
+        return ("fallout", self.name(c[0]))
+
     @v_args(meta=True)
     def sets_clause(self, meta, c):
         return ("sets", [ast.SetsLine(self.name(c[0]), c[1], span=self.span(meta))])
@@ -521,6 +542,10 @@ class SpanTransformer(Transformer):
     @v_args(meta=True)
     def not_in_op(self, meta, c):
         return ast.InSet(c[0], c[1], True, span=self.span(meta))
+
+    @v_args(meta=True)
+    def line_read(self, meta, c):
+        return ast.LineRead(c[0], str(c[1]), span=self.span(meta))
 
     @v_args(meta=True)
     def is_null(self, meta, c):

@@ -26,6 +26,10 @@ class CallResult:
     outputs: dict = attrs.field(factory=dict)
     message: str = ""
     retryable: bool = True
+    # What kind of failure, for retry policies that choose (`for 5xx, timeout`,
+    # `fatal 409`): an HTTP status ("409"), "timeout", "unreachable", "error"
+    # (an auto task or adapter raised); None when it is none of those.
+    failure: Optional[str] = None
 
     @classmethod
     def ok(cls, outputs: Optional[dict] = None) -> "CallResult":
@@ -36,8 +40,8 @@ class CallResult:
         return cls("accepted")
 
     @classmethod
-    def error(cls, message: str, retryable: bool = True) -> "CallResult":
-        return cls("error", {}, message, retryable)
+    def error(cls, message: str, retryable: bool = True, failure: Optional[str] = None) -> "CallResult":
+        return cls("error", {}, message, retryable, failure)
 
 
 class PythonTasks:
@@ -63,7 +67,7 @@ class PythonTasks:
                 kwargs["idempotency_key"] = key
             result = fn(**kwargs)
         except Exception as exc:  # the task's own failure: retried by its policy
-            return CallResult.error(f"{target} raised {type(exc).__name__}: {exc}")
+            return CallResult.error(f"{target} raised {type(exc).__name__}: {exc}", failure="error")
         if result is not None and not isinstance(result, dict):
             return CallResult.error(f"{target} returned {type(result).__name__}, not a dict of outputs", retryable=False)
         return CallResult.ok(result or {})
@@ -110,10 +114,10 @@ class HttpSystem:
         method = op.method if op else "POST"
         answer = http.post_json(self.cfg.base_url + path, args, headers, timeout, self.cfg.max_response_bytes, self.cfg.retryable_status, method)
         if answer.error:
-            return CallResult.error(answer.error, retryable=answer.retryable)
+            return CallResult.error(answer.error, retryable=answer.retryable, failure=answer.failure)
         if is_async:
             if answer.status != 202 and answer.status != 200:
-                return CallResult.error(f"{self.cfg.base_url + path} answered {answer.status} to an asynchronous call", retryable=False)
+                return CallResult.error(f"{self.cfg.base_url + path} answered {answer.status} to an asynchronous call", retryable=False, failure=str(answer.status))
             return CallResult.accepted()
         if not isinstance(answer.body, dict):
             return CallResult.error(f"{self.cfg.base_url + path} answered {answer.status} without a JSON object of outputs", retryable=False)
@@ -148,7 +152,7 @@ class PythonSystem:
         try:
             result = fn(operation, dict(args), key)
         except Exception as exc:  # the adapter's own failure: retried by the policy
-            return CallResult.error(f"{self.cfg.name}.{operation}: {type(exc).__name__}: {exc}")
+            return CallResult.error(f"{self.cfg.name}.{operation}: {type(exc).__name__}: {exc}", failure="error")
         if is_async:
             return CallResult.accepted()
         if result is not None and not isinstance(result, dict):

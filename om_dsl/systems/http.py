@@ -24,6 +24,7 @@ class Answer:
     body: object = None  # parsed JSON; None when there was no answer, or it was not JSON
     error: str = ""
     retryable: bool = True
+    failure: Optional[str] = None  # the kind of failure, as retry policies name it: "503", "timeout", "unreachable"
 
 
 def plain_json(value):
@@ -76,14 +77,16 @@ def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int
             raw = b""
         detail = _detail(raw)
         retryable = status >= 500 or status in (408, 429) or status in retryable_status
-        return Answer(status, None, f"{url} answered {status}" + (f": {detail}" if detail else ""), retryable)
+        return Answer(status, None, f"{url} answered {status}" + (f": {detail}" if detail else ""), retryable, str(status))
     except (socket.timeout, TimeoutError):
-        return Answer(None, None, f"{url} did not answer within {timeout_s:g} s", True)
+        return Answer(None, None, f"{url} did not answer within {timeout_s:g} s", True, "timeout")
     except _Late:
-        return Answer(None, None, f"{url} did not finish its answer within {timeout_s:g} s", True)
+        return Answer(None, None, f"{url} did not finish its answer within {timeout_s:g} s", True, "timeout")
     except (urllib.error.URLError, ConnectionError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return Answer(None, None, f"cannot reach {url}: {reason}", True)
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            return Answer(None, None, f"{url} did not answer within {timeout_s:g} s", True, "timeout")
+        return Answer(None, None, f"cannot reach {url}: {reason}", True, "unreachable")
     except http.client.HTTPException as exc:  # a broken status line, too many or too long headers, a short body
         return Answer(None, None, f"{url} answered what is not HTTP: {type(exc).__name__}: {str(exc)[:200]}", True)
     except ValueError as exc:  # http.client.InvalidURL and the like

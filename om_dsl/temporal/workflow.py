@@ -252,7 +252,7 @@ class OrderWorkflow:
                 why = f"the answer cannot be read: {exc!r}"
                 self._apply(lambda now: C.CallFailed(task, why, False, now), tolerate=True)
                 return
-        answer = CallResult(result["status"], outputs, result["message"], result["retryable"])
+        answer = CallResult(result["status"], outputs, result["message"], result["retryable"], result.get("failure"))
         self._apply(lambda now: executor.event_for(task, answer, now), tolerate=True)
 
     # ---- what happens to the order ----------------------------------------------------------------
