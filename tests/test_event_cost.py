@@ -307,3 +307,21 @@ def test_the_embedded_service_opens_the_simulators_at_its_sync(tmp_path, sync, l
         assert orders.systems.simulators.db.execute("PRAGMA synchronous").fetchone()[0] == level
     finally:
         orders.close()
+
+
+def test_a_step_starts_at_most_max_starts_and_says_more(acme):
+    """A driver that keeps its steps short (a Temporal workflow task) starts the
+    ready tasks in batches: the same starts, in the same order, over several steps."""
+    catalog, rules = acme
+    planned = plan_order(catalog, rules, big_order(60))
+    whole = C.Engine(catalog, rules).start(planned, sha_of(rules), NOV27)
+    engine = C.Engine(catalog, rules)
+    snapshot = C.plan_snapshot(planned, "ORD-BIG")
+    step = engine.start_snapshot(snapshot, "ORD-BIG", sha_of(rules), NOV27, max_starts=10)
+    run, calls, steps = step.run, [c.task for c in step.commands if isinstance(c, Cmd.CALLS)], 1
+    assert step.more and len(calls) == 10
+    while step.more:
+        step = engine.handle(run, C.TimePassed(NOV27), in_place=True, max_starts=10)
+        calls += [c.task for c in step.commands if isinstance(c, Cmd.CALLS)]
+        steps += 1
+    assert calls == [c.task for c in whole.commands if isinstance(c, Cmd.CALLS)] and steps > 5

@@ -17,7 +17,7 @@ keys.py's: they escape the free ids they hold, so that no two orders share one).
 
 from __future__ import annotations
 
-import datetime
+import datetime  # noqa: F401 (tests replace the clock through it: test_no_clock_is_read)
 from typing import Optional
 
 from om_dsl.engine import commands as Cmd
@@ -43,7 +43,7 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     TimePassed,
     _no_task,
 )
-from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, across_outputs, across_reads, epoch_ms  # noqa: F401
+from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _has_type, _line_outputs, across_outputs, across_reads, epoch_ms  # noqa: F401
 from om_dsl.engine.fallout import FALLOUT_DEFINITION, Fallout
 from om_dsl.engine.index import OrderIndex
 from om_dsl.engine.retry import retry_delay, retry_verdict
@@ -78,22 +78,6 @@ def plan_snapshot(planned, order_id: str) -> dict:
 
 
 
-def _has_type(value, type_: str) -> bool:
-    from decimal import Decimal
-
-    if type_ == "string":
-        return isinstance(value, str)
-    if type_ == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if type_ == "decimal":
-        return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
-    if type_ == "bool":
-        return isinstance(value, bool)
-    if type_ == "date":
-        return isinstance(value, datetime.date)
-    return True
-
-
 
 class Engine(Timing, Cancelling, Amending, Fallout):
     """The core. Its parts by concern: `amend.Amending` (revisions),
@@ -109,6 +93,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
 
     def start(self, planned, catalog_sha: str, now: int) -> Step:
         """A planned order (om_dsl.planning.pipeline.PlannedOrder) begins."""
+        self._max_starts = None
         order = planned.order
         fields = {k: v for k, v in order.fields.items() if k not in ("root_items", "items")}
         items = [S.ItemRecord(i.id, i.product, i.action, i.parent.id if i.parent else None, dict(i.values), i.asset_id) for i in order.items]
@@ -120,20 +105,22 @@ class Engine(Timing, Cancelling, Amending, Fallout):
             tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=K.call_key(order.id, it.id), system=system)
         return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now)
 
-    def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int) -> Step:
+    def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int, max_starts: Optional[int] = None) -> Step:
         """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)`
-        of it (plain data, as a Temporal workflow receives it)."""
-        snap = S.decode_value(snapshot)
-        items = [S.ItemRecord(i["id"], i["product"], i["action"], i["parent"], i["values"], i["asset_id"]) for i in snap["items"]]
-        lines = {line_id: S.LineRun(**data) for line_id, data in snap["lines"].items()}
+        of it (plain data, as a Temporal workflow receives it). `max_starts`: as `handle`'s."""
+        self._max_starts = max_starts
+        snap = snapshot  # (decoded where it holds values only: items, lines, fields; not every task)
+        items = [S.ItemRecord(i["id"], i["product"], i["action"], i["parent"], S.decode_value(i["values"]), i["asset_id"]) for i in snap["items"]]
+        lines = {line_id: S.line_from_data(data) for line_id, data in snap["lines"].items()}
         tasks = {
             t["id"]: S.TaskRun(t["id"], t["name"], t["type"], t["product"], t["action"], t["line"], list(t["depends_on"]), queue=t["queue"], key=K.call_key(order_id, t["id"]), system=t["system"])
             for t in snap["tasks"]
         }
-        return self._begin(order_id, snap["fields"], items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
+        return self._begin(order_id, S.decode_value(snap["fields"]), items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
 
     def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int) -> Step:
         self._shape = None
+        self._started = 0
         draft = fields.get("initial_state") == S.DRAFT
         status = S.DRAFT if draft else S.ACKNOWLEDGED
         run = S.OrderRun(order_id, catalog_sha, status, fields, items, lines, tasks, now, now, fields.get("external_id"))
@@ -156,11 +143,12 @@ class Engine(Timing, Cancelling, Amending, Fallout):
 
     # ---- events --------------------------------------------------------------------------------
 
-    def handle(self, run: S.OrderRun, event, in_place: bool = False) -> Step:
-        """The event applied to a copy of `run`; or, `in_place`, to `run` itself
-        (a driver that holds the order's state: an event then costs what it
-        changes, not a copy of every task). A Rejection is raised before
-        anything is changed, so `run` stays as it was."""
+    def handle(self, run: S.OrderRun, event, in_place: bool = False, max_starts: Optional[int] = None) -> Step:
+        """The event applied to a copy of `run`, or (`in_place`) to `run` itself: no
+        copy of every task. A Rejection comes before any change. `max_starts`:
+        start at most that many ready tasks; `step.more` says some are left
+        (a driver keeping its steps short starts them with a `TimePassed`)."""
+        self._max_starts, self._started = max_starts, 0
         if run.status in S.FINAL:
             raise Rejection(f"order {run.id} is {run.status}")
         step = Step(run if in_place else S.clone(run), [], [])
@@ -174,10 +162,10 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         step.reshaped = self._reshaped(step)
         return step
 
-    _shape = None  # the order's tasks (dict, count) as the event found them
+    _shape, _max_starts, _started = None, None, 0  # per call: the tasks (dict, count) as the event found them; the starts
 
     def _reshaped(self, step: Step) -> bool:
-        """Tasks added, removed or rewired by this step (or a new order): not only changed."""
+        """Tasks added, removed or rewired by this step (or a new order)."""
         tasks, n = self._shape or (None, -1)
         return step.reshaped or step.run.tasks is not tasks or len(step.run.tasks) != n
 
@@ -299,8 +287,8 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         return out
 
     def _order_view(self, r: S.OrderRun, items: Optional[list] = None) -> dict:
-        """The order as expressions read it (with `items`: those items instead of the order's).
-        The order's own view is built once per items list, not per evaluation (rules do not change it)."""
+        """The order as expressions read it (with `items`: those items instead of the order's);
+        its own view built once per items list (rules do not change it)."""
         if items is None:
             ix = OrderIndex.of(r)
             if ix.view_of is not r.items:
@@ -374,10 +362,8 @@ class Engine(Timing, Cancelling, Amending, Fallout):
     # ---- moving on ---------------------------------------------------------------------------------
 
     def _advance(self, step: Step, now: int) -> None:
-        """Start what is ready, pass after pass in plan order (a pass reaches a task
-        made ready by one before it in plan order; the next pass the others),
-        as long as something moves. The index keeps the ready tasks: a pass looks
-        at them only."""
+        """Start what is ready (the index keeps it), pass after pass in plan order,
+        as long as something moves: a pass reaches a task readied before it in plan order."""
         r = step.run
         if r.status == S.DRAFT and not r.cancelling:  # a draft waits for its release
             if r.frozen and r.pending is not None:
@@ -391,10 +377,17 @@ class Engine(Timing, Cancelling, Amending, Fallout):
                 ix.ready_pass(lambda t: not r.cancelling or t.type == "compensation")
                 try:
                     while (task := ix.next_ready()) is not None:
+                        if self._max_starts is not None and self._started >= self._max_starts:
+                            ix.candidates.add(task.id)  # (it stays ready, for the next step)
+                            step.more = True
+                            break
+                        self._started += 1
                         self._ready(step, task, now)
                         progressed = True
                 finally:
                     ix.end_pass()
+            if step.more:
+                break
             if ix.busy == 0:
                 if r.frozen and r.pending is not None:
                     self._merge(step, now)

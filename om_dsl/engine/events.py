@@ -148,6 +148,7 @@ class Step:
     changed: set = attrs.Factory(set)
     lines_changed: set = attrs.Factory(set)
     reshaped: bool = False
+    more: bool = False  # ready tasks left to start (handle's max_starts): the driver sends TimePassed
 
 
 class Rejection(Exception):

@@ -197,20 +197,23 @@ def line_from_data(d: dict) -> LineRun:
     return LineRun(**{**d, "values": decode_value(d["values"]), "previous": decode_value(d.get("previous"))})
 
 
+
 def item_from_data(d: dict) -> ItemRecord:
     return ItemRecord(**{**d, "values": decode_value(d["values"])})
 
 
 def from_data(d: dict) -> OrderRun:
-    d = decode_value(d)
+    """Per class, as `to_data`: only the fields that hold values are decoded
+    (a walk over every value of a big order is what a Temporal workflow task
+    cannot afford)."""
     return OrderRun(
         id=d["id"],
         catalog=d["catalog"],
         status=d["status"],
-        fields=d["fields"],
-        items=[ItemRecord(**i) for i in d["items"]],
-        lines={k: LineRun(**v) for k, v in d["lines"].items()},
-        tasks={k: TaskRun(**v) for k, v in d["tasks"].items()},
+        fields=decode_value(d["fields"]),
+        items=[item_from_data(i) for i in d["items"]],
+        lines={k: line_from_data(v) for k, v in d["lines"].items()},
+        tasks={k: task_from_data(v) for k, v in d["tasks"].items()},
         created_at=d["created_at"],
         updated_at=d["updated_at"],
         external_id=d.get("external_id"),
@@ -218,7 +221,7 @@ def from_data(d: dict) -> OrderRun:
         events=d.get("events", 0),
         revision=d.get("revision", 1),
         frozen=d.get("frozen", False),
-        pending=d.get("pending"),
+        pending=decode_value(d.get("pending")),
         cancelling=d.get("cancelling", False),
         compensation_planned=d.get("compensation_planned", False),
         completions=d.get("completions", 0),

@@ -46,6 +46,13 @@ BOUNDED = "om-bounded-activities"  # the patch marker: workflows started before 
 # state, history and the commands still to run to the next run.
 CONTINUE_AFTER = 20_000
 
+# Tasks one event starts, at most (the core's max_starts): a workflow task must
+# finish within seconds (Temporal's deadlock detection: 2 s), and a big order
+# readies thousands at once (at its start, at a fan-out). The rest start after
+# a 1 ms timer, in the next workflow task, in the same order.
+MAX_STARTS = 300
+BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started before it started all at once
+
 
 @workflow.defn(name="Order")
 class OrderWorkflow:
@@ -66,16 +73,20 @@ class OrderWorkflow:
         self.alarm_at: Optional[int] = None
         self.memo: dict = {}
         self.draining = False  # its history is long: no activity starts, the next run starts them
+        self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
+        self.more = False  # ready tasks left to start (the core's step said so)
         carried = start.get("carried")
         if carried is not None:  # an earlier run of this order continued as this one
             self.run_state = S.from_data(carried["state"])
             self.history, self.revisions, self.memo = carried["history"], carried["revisions"], carried["memo"]
             self.callbacks = set(carried["callbacks"])
             self.to_launch = [Cmd.from_data(c) for c in carried["waiting"]]
+            self.more = carried.get("more", False)
             return
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
-        first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
+        first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now(), max_starts=self.max_starts)
+        self.more = first.more
         self.run_state = first.run
         self.history.extend(first.history)
         self.to_launch = list(first.commands)
@@ -96,6 +107,11 @@ class OrderWorkflow:
                 self.draining = True
             if self.draining and self.running == 0:
                 await self._continue_as_new()
+            if self.more:  # the next ready tasks start in a workflow task of their own
+                self.more = False
+                await asyncio.sleep(0.001)
+                self._apply(lambda now: C.TimePassed(now), tolerate=True)
+                continue
             nxt = None if r.status in S.FINAL else self.engine.next_timer(r)
             if nxt is not None and nxt <= self._now():
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
@@ -124,7 +140,7 @@ class OrderWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         carried = {
             "state": S.to_data(self.run_state), "history": self.history, "revisions": self.revisions, "memo": self.memo,
-            "callbacks": sorted(self.callbacks), "waiting": [Cmd.to_data(c) for c in self.waiting],
+            "callbacks": sorted(self.callbacks), "waiting": [Cmd.to_data(c) for c in self.waiting], "more": self.more,
         }
         workflow.continue_as_new({**{k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}, "carried": carried}, memo=self.memo)
 
@@ -150,6 +166,7 @@ class OrderWorkflow:
 
     def _take(self, step: C.Step) -> None:
         self.run_state = step.run
+        self.more = self.more or step.more
         self.history.extend(step.history)
         self.dirty = True
         for cmd in step.commands:
@@ -173,7 +190,7 @@ class OrderWorkflow:
         timer, recorded and dropped."""
         now = self._now()
         try:
-            step = self.engine.handle(self.run_state, make_event(now), in_place=True)  # (the core's index makes an event cost what it changes)
+            step = self.engine.handle(self.run_state, make_event(now), in_place=True, max_starts=self.max_starts)  # (the core's index makes an event cost what it changes)
         except C.Rejection as exc:
             if not tolerate:
                 raise ApplicationError(str(exc), type="Rejection", non_retryable=True) from None
