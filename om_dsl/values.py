@@ -31,10 +31,11 @@ def encode_value(v):
 
 def decode_value(v):
     if isinstance(v, dict):
-        if set(v) == {"$decimal"}:
-            return Decimal(v["$decimal"])
-        if set(v) == {"$date"}:
-            return datetime.date.fromisoformat(v["$date"])
+        if len(v) == 1:  # (a tagged value has one key; no set built for every dict)
+            if "$decimal" in v:
+                return Decimal(v["$decimal"])
+            if "$date" in v:
+                return datetime.date.fromisoformat(v["$date"])
         return {k: decode_value(x) for k, x in v.items()}
     if isinstance(v, list):
         return [decode_value(x) for x in v]
