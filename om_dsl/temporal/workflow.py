@@ -66,7 +66,7 @@ class OrderWorkflow:
         self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
         self.in_flight = 0  # commands running or waiting to: calls, notifications, installed-base signals
         self.running = 0  # of which activities started (at most MAX_ACTIVITIES)
-        self.waiting: collections.deque = collections.deque()  # commands waiting for a free activity
+        self.waiting: collections.deque = collections.deque()  # commands waiting for a free activity (carried ones as data, read when they start)
         self.calls = 0  # of which calls and auto tasks (the order ends when none is left)
         self.dirty = False
         self.alarm: Optional[asyncio.Future] = None
@@ -80,7 +80,11 @@ class OrderWorkflow:
             self.run_state = S.from_data(carried["state"])
             self.history, self.revisions, self.memo = carried["history"], carried["revisions"], carried["memo"]
             self.callbacks = set(carried["callbacks"])
-            self.to_launch = [Cmd.from_data(c) for c in carried["waiting"]]
+            self.to_launch = []
+            for data in carried["waiting"]:  # (read one by one as they start: a workflow task must stay short)
+                self.in_flight += 1
+                self.calls += data.get("kind") in ("call", "python")
+                self.waiting.append(data)
             self.more = carried.get("more", False)
             return
         # The order begins here, not in run(): an update or a signal may come in
@@ -98,6 +102,7 @@ class OrderWorkflow:
         for cmd in self.to_launch:
             self._launch(cmd)
         self.to_launch = []
+        self._pump()
         self._update_memo()
         while True:
             r = self.run_state
@@ -140,7 +145,7 @@ class OrderWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         carried = {
             "state": S.to_data(self.run_state), "history": self.history, "revisions": self.revisions, "memo": self.memo,
-            "callbacks": sorted(self.callbacks), "waiting": [Cmd.to_data(c) for c in self.waiting], "more": self.more,
+            "callbacks": sorted(self.callbacks), "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "more": self.more,
         }
         workflow.continue_as_new({**{k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}, "carried": carried}, memo=self.memo)
 
@@ -238,7 +243,8 @@ class OrderWorkflow:
         """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining)."""
         while self.waiting and not self.draining and self.running < MAX_ACTIVITIES:
             self.running += 1
-            asyncio.ensure_future(self._execute(self.waiting.popleft()))
+            cmd = self.waiting.popleft()
+            asyncio.ensure_future(self._execute(Cmd.from_data(cmd) if isinstance(cmd, dict) else cmd))
 
     async def _call(self, cmd: Cmd.Call | Cmd.AutoTask) -> None:
         """A call or an auto task: one attempt (the core times the retries by
