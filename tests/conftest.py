@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from support import PATIENCE_S, ROOT
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compile_cache(tmp_path_factory):
+    """`om compile`'s cache (om_dsl/check/cache.py) in a folder of this run, never the user's ~/.cache."""
+    os.environ["OM_CACHE_DIR"] = str(tmp_path_factory.mktemp("om-cache"))
 
 
 @pytest.fixture
