@@ -24,7 +24,7 @@ from typing import Callable, Optional
 from om_dsl.embedded.store import Store
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
-from om_dsl.engine import executor
+from om_dsl.engine import executor, progress
 from om_dsl.engine import state as S
 from om_dsl.engine.facts import dispatch_rank
 from om_dsl.planning.fields import external_id_of
@@ -33,6 +33,7 @@ from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.rules.generated import sha_of
 from om_dsl.rules.versions import RulesByVersion
+from om_dsl.tmf622 import events as tmf_events
 
 
 class RunnerBusy(Exception):
@@ -178,6 +179,8 @@ class Runner:
                 also(db)
             if step.run.status == S.ORDER_COMPLETED and run.status != S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
+            elif step.run.status == S.PARTIAL and run.status != S.PARTIAL:  # what it delivered is installed
+                self.store.assetize(db, progress.kept_part(step.run), now)
         self.on_event(order_id, step.history)
         return step
 
@@ -203,6 +206,10 @@ class Runner:
 
     def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False):
         return self.apply(order_id, lambda now: C.CancelRequested(by, reason, force, now))
+
+    def fail(self, order_id: str, by: str, reason: str):
+        """Give a held order up: it ends partial or failed (see engine.cancel)."""
+        return self.apply(order_id, lambda now: C.GiveUp(by, reason, now))
 
     def amend(self, order_id: str, text: str, by: str, force: bool = False):
         """A revision of an in-flight order: planned on the catalog version the
@@ -277,12 +284,21 @@ class Runner:
         listener registered, the simulated originating system gets it."""
         listeners = self.store.listeners()
         now = self.clock.now()
+        event = tmf_events.render(cmd.event, self.request_of(cmd.order))
         if not listeners:
-            self.systems.notify(cmd.key, cmd.event)
+            self.systems.notify(cmd.key, event)
         with self.store.transaction() as db:
             for listener in listeners:
-                self.store.add_delivery(db, cmd.key, cmd.order, listener, cmd.event, now)
+                self.store.add_delivery(db, cmd.key, cmd.order, listener, event, now)
             self.store.mark_done(db, seq, now)
+
+    def request_of(self, order_id: str) -> Optional[dict]:
+        """The order's request document, as it was accepted (events and the resource return what it carried)."""
+        row = self.store.order_row(order_id)
+        if row is None or row["document"] is None:
+            return None
+        doc = self.store.decode(row["document"], f"the document of order {order_id!r}")
+        return doc if isinstance(doc, dict) else None
 
     def deliver_events(self, timeout_s: float = 10.0) -> bool:
         """POST the due deliveries to their listeners: at least once, with the

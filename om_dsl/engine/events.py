@@ -120,6 +120,16 @@ class CancelRequested:
 
 
 @attrs.frozen
+class GiveUp:
+    """An operator gives a held order up: it ends partial (some items completed)
+    or failed (none did), once the work of what did not complete is undone."""
+
+    by: str
+    reason: str
+    now: int
+
+
+@attrs.frozen
 class Amend:
     """A revision of the order (a supplemental order), already planned:
     `plan` is `plan_snapshot(...)` of it."""

@@ -45,11 +45,14 @@ class Activities:
     def notify(self, command: dict) -> None:
         from om_dsl.systems import http
   # the command's data (`commands.to_data`): its event is sent as it is
+        from om_dsl.tmf622 import events as tmf_events
+
+        event = tmf_events.render(command["event"])  # in v4: the workflow does not keep the request document
         if not self.listeners:
-            self.systems.notify(command["key"], command["event"])
+            self.systems.notify(command["key"], event)
             return
         for listener in self.listeners:
-            answer = http.post_json(listener, command["event"], {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
+            answer = http.post_json(listener, event, {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
             if answer.error:  # Temporal tries again, backing off; the listener dedupes by event id
                 raise ApplicationError(f"{listener}: {answer.error}", type="DeliveryFailed")
 

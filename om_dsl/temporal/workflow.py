@@ -23,7 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import commands as Cmd
     from om_dsl.engine import core as C
-    from om_dsl.engine import executor
+    from om_dsl.engine import executor, progress
     from om_dsl.engine import state as S
     from om_dsl.engine.instants import show_instant
     from om_dsl.engine.view import revision_state, task_entries
@@ -79,6 +79,8 @@ class OrderWorkflow:
         r = self.run_state
         if r.status == S.ORDER_COMPLETED:
             self._tell_installed_base("record", [r.id, S.to_data(r)])
+        elif r.status == S.PARTIAL:  # what it delivered is installed; the rest is released
+            self._tell_installed_base("record", [r.id, S.to_data(progress.kept_part(r))])
         else:
             self._tell_installed_base("release", [r.id])
         await workflow.wait_condition(lambda: self.in_flight == 0)
@@ -249,6 +251,11 @@ class OrderWorkflow:
     @workflow.update(name="cancel")
     def cancel(self, req: dict) -> dict:
         return self._answer(self._apply(lambda now: C.CancelRequested(req["by"], req.get("reason", ""), bool(req.get("force")), now)))
+
+    @workflow.update(name="fail")
+    def fail(self, req: dict) -> dict:
+        """An operator gives the held order up: it ends partial or failed."""
+        return self._answer(self._apply(lambda now: C.GiveUp(req["by"], req["reason"], now)))
 
     @workflow.update(name="amend")
     def amend(self, req: dict) -> dict:

@@ -1,0 +1,151 @@
+"""The ProductOrder resource, in the TMF622 version the order came in.
+
+Everything the request carried, as it carried it, plus what om knows: the
+order's state and each item's (rolled up from its lines' tasks), the dates
+(`orderDate` in v4, `creationDate` in v5; `completionDate`,
+`expectedCompletionDate`, `cancellationDate`), each item's `product.id` set
+to the installed product it changed or, once it is created, the one it
+created, and `id`, `href`, `@type`. Pure: the same order and request give
+the same resource.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+from urllib.parse import quote
+
+from om_dsl.engine import progress
+from om_dsl.engine import state as S
+from om_dsl.engine.instants import show_instant
+from om_dsl.tmf622.states import V4, V5, item_state, order_state, version_of
+
+# What the server sets: a request's own values of these are not returned.
+SERVER_SET = ("id", "href", "state", "orderDate", "creationDate", "completionDate", "expectedCompletionDate", "cancellationDate")
+ENDED = (S.ORDER_COMPLETED, S.PARTIAL, S.ORDER_FAILED)
+
+
+def href(order_id: str, version: str, what: str = "productOrder") -> str:
+    return f"/tmf-api/productOrderingManagement/{version}/{what}/{quote(order_id, safe='')}"
+
+
+def product_order(run: S.OrderRun, request: Optional[dict], version: Optional[str] = None) -> dict:
+    """The resource of a running or ended order: its state (`run`), its
+    request document (what the store keeps; `None`: only what the engine knows)."""
+    version = version or version_of(request)
+    facts = progress.order_facts(run, run.updated_at)
+    out = shape(facts, request, version, full=True)
+    expected = expected_completion(run, request)
+    if expected is not None:
+        out["expectedCompletionDate"] = expected
+    return out
+
+
+def rejected_order(order_id: str, request: Optional[dict], at: int, external_id: Optional[str] = None) -> dict:
+    """The resource of an order that was rejected at intake: it never ran."""
+    version = version_of(request)
+    items = [{"id": i["id"], "action": i.get("action"), "state": S.REJECTED} for i in _request_items(request) if isinstance(i.get("id"), str)]
+    facts = {"id": order_id, "state": S.REJECTED, "orderDate": show_instant(at), "items": items}
+    if external_id is not None:
+        facts["externalId"] = external_id
+    return shape(facts, request, version, full=True)
+
+
+def expected_completion(run: S.OrderRun, request: Optional[dict]) -> Optional[str]:
+    """When om expects the order to complete: when it did; else the latest due
+    time of its open tasks that have one; else the requested completion date."""
+    if run.status in ENDED:
+        return show_instant(run.updated_at)
+    if run.status in S.FINAL:
+        return None
+    due = [t.due_at for t in run.tasks.values() if t.due_at is not None and t.status not in S.DONE and t.status != S.CANCELLED]
+    if due:
+        return show_instant(max(due))
+    asked = (request or {}).get("requestedCompletionDate")
+    return asked if isinstance(asked, str) else None
+
+
+# ---- shaping --------------------------------------------------------------------------------------
+
+
+def shape(facts: dict, request: Optional[dict], version: str, full: bool) -> dict:
+    """A ProductOrder from an order's facts (`progress.order_facts`): with
+    `full`, everything the request carried too; else the order's id, state,
+    dates and items' states (what a state change event carries)."""
+    base = copy.deepcopy(request) if full and isinstance(request, dict) else {}
+    out: dict = {"id": facts["id"], "href": href(facts["id"], version), "@type": base.get("@type") or "ProductOrder"}
+    for k, v in base.items():
+        if k not in SERVER_SET and k not in out and k != "productOrderItem" and k != "externalId":
+            out[k] = v
+    external = _external_id(base.get("externalId", facts.get("externalId")), version)
+    if external is not None:
+        out["externalId"] = external
+    state = facts["state"]
+    out["state"] = order_state(state, version)
+    out["orderDate" if version == V4 else "creationDate"] = facts["orderDate"]
+    if state == S.ORDER_CANCELLED and "completionDate" in facts:
+        out["cancellationDate"] = facts["completionDate"]
+    elif state in ENDED and "completionDate" in facts:
+        out["completionDate"] = facts["completionDate"]
+    by_id = {i["id"]: i for i in facts["items"]}
+    if full and _request_items(request):
+        out["productOrderItem"] = [_item(i, by_id, state, version) for i in copy.deepcopy(request["productOrderItem"]) if isinstance(i, dict)]
+    else:
+        known = facts["items"] or [i for i in (request or {}).get("productOrderItem") or [] if isinstance(i, dict)]  # an old notice has no items
+        out["productOrderItem"] = [_item({"id": str(i.get("id")), "action": i.get("action")}, by_id, state, version) for i in known]
+    return out
+
+
+def _item(item: dict, by_id: dict, order: str, version: str) -> dict:
+    """A request's item (and its nested items) with its state and its product's id."""
+    fact = by_id.get(str(item.get("id")))
+    state = fact["state"] if fact is not None else _state_without_items(order)
+    item["state"] = item_state(state, version)
+    if fact is not None and fact.get("asset"):
+        product = item.get("product") if isinstance(item.get("product"), dict) else {}
+        product["id"] = fact["asset"]
+        item["product"] = product
+    if version == V5:
+        item.setdefault("@type", "ProductOrderItem")
+        if isinstance(item.get("product"), dict):
+            p = item["product"]
+            p.setdefault("@type", "ProductRef" if set(p) <= {"id", "href", "name", "@referredType"} else "Product")
+    children = item.get("productOrderItem")
+    if isinstance(children, list):
+        item["productOrderItem"] = [_item(c, by_id, order, version) for c in children if isinstance(c, dict)]
+    return item
+
+
+def _state_without_items(order: str) -> str:
+    """An item of the request the engine does not know by its id: it is where the order is."""
+    return {S.PARTIAL: S.ORDER_COMPLETED}.get(order, order)
+
+
+def _external_id(value, version: str):
+    """v4: a string; v5: a list of ExternalIdentifier (a string becomes one)."""
+    if value is None:
+        return None
+    if version == V4:
+        if isinstance(value, list):  # a v5 list read back in v4: its first id
+            first = next((e.get("id") for e in value if isinstance(e, dict) and isinstance(e.get("id"), str)), None)
+            return first
+        return value if isinstance(value, str) else None
+    if isinstance(value, str):
+        return [{"@type": "ExternalIdentifier", "id": value}]
+    if isinstance(value, list):
+        return [{"@type": "ExternalIdentifier", **e} if isinstance(e, dict) else e for e in value]
+    return None
+
+
+def _request_items(request) -> list:
+    """Every item of a request document, nested ones too (ids as given)."""
+    if not isinstance(request, dict) or not isinstance(request.get("productOrderItem"), list):
+        return []
+    out, todo = [], list(request["productOrderItem"])
+    while todo:
+        i = todo.pop(0)
+        if isinstance(i, dict):
+            out.append(i)
+            if isinstance(i.get("productOrderItem"), list):
+                todo.extend(i["productOrderItem"])
+    return out
