@@ -77,6 +77,8 @@ def shape(facts: dict, request: Optional[dict], version: str, full: bool) -> dic
     for k, v in base.items():
         if k not in SERVER_SET and k not in out and k != "productOrderItem" and k != "externalId":
             out[k] = v
+    if version == V4 and isinstance(out.get("relatedParty"), list):
+        out["relatedParty"] = [_referred(p) for p in out["relatedParty"]]
     external = _external_id(base.get("externalId", facts.get("externalId")), version)
     if external is not None:
         out["externalId"] = external
@@ -114,6 +116,14 @@ def _item(item: dict, by_id: dict, order: str, version: str) -> dict:
     if isinstance(children, list):
         item["productOrderItem"] = [_item(c, by_id, order, version) for c in children if isinstance(c, dict)]
     return item
+
+
+def _referred(party):
+    """v4 requires a related party's `@referredType`; a customer named by
+    `role` alone (as om reads it) is returned as the Customer it is."""
+    if isinstance(party, dict) and "@referredType" not in party and str(party.get("role", "")).lower() == "customer":
+        return {**party, "@referredType": "Customer"}
+    return party
 
 
 def _state_without_items(order: str) -> str:
