@@ -1,0 +1,317 @@
+"""TMF622 out: the ProductOrder resource and the order events, in the version
+the order came in, checked against the official schema of that version;
+real Acme orders run by the embedded runner to completion, held, given up
+(partial, failed), cancelled, amended and in jeopardy."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from om_dsl.engine import core as C
+from om_dsl.engine import state as S
+from om_dsl.engine.instants import show_instant
+from om_dsl.planning.order import Rejected
+from om_dsl.planning.pipeline import plan_order
+from om_dsl.tmf622 import events as E
+from om_dsl.tmf622 import resource as R
+from om_dsl.tmf622.states import V4, V5, version_of
+
+from support import ROOT
+from support.engine_helpers import make_runner, operate
+from support.tmf622_schema import event_problems, problems
+
+ORDERS = ROOT / "examples" / "orders"
+VERSIONS = (V4, V5)
+
+
+def document(name: str, version: str) -> dict:
+    """An example order as a CPQ system sends it in `version` (v5: `@type`s, the customer as partyOrPartyRole)."""
+    doc = json.loads((ORDERS / name).read_text(encoding="utf-8"))
+    if version == V4:
+        return doc
+    doc["@type"] = "ProductOrder"
+    doc.pop("externalId", None)  # v5's list form is the intake's (issue 19, items 1-2)
+    doc["relatedParty"] = [
+        {"@type": "RelatedPartyRefOrPartyRoleRef", "role": p["role"], "partyOrPartyRole": {"@type": "PartyRoleRef", "@referredType": "Customer", "id": p["id"], "name": p.get("name", p["id"])}}
+        for p in doc["relatedParty"]
+    ]
+
+    def typed(item: dict) -> None:
+        item["@type"] = "ProductOrderItem"
+        item["productOffering"]["@type"] = "ProductOfferingRef"
+        if "product" in item:
+            item["product"]["@type"] = "Product"
+            for c in item["product"].get("productCharacteristic", []):
+                c["@type"] = "Characteristic"
+        for child in item.get("productOrderItem", []):
+            typed(child)
+
+    for item in doc["productOrderItem"]:
+        typed(item)
+    assert version_of(doc) == V5 and problems(doc, V5, "ProductOrder_FVO") == []
+    return doc
+
+
+def submitted(tmp_path, name: str, version: str, fail=None):
+    runner = make_runner(tmp_path, fail=fail)
+    order_id, status, found = runner.submit(json.dumps(document(name, version)))
+    assert status != S.REJECTED, found
+    return runner, order_id
+
+
+def sent(runner, order_id: str, version: str) -> list[dict]:
+    """The events the originating system received for the order, in order; each valid in `version`."""
+    got = sorted((int(mid.rsplit(":", 1)[1]), json.loads(payload)) for mid, payload, _ in runner.simulators.notifications() if mid.startswith(order_id + ":event:"))
+    out = [e for _, e in got]
+    for event in out:
+        assert event_problems(event, version) == [], event
+        assert event["@type"] == event["eventType"] and event["correlationId"] == order_id
+    assert len({e["eventId"] for e in out}) == len(out)
+    return out
+
+
+def resource(runner, order_id: str, version: str) -> dict:
+    out = R.product_order(runner.store.load(order_id), runner.request_of(order_id))
+    assert problems(out, version, "ProductOrder") == [], out
+    return out
+
+
+def items(po: dict) -> dict:
+    """item id -> the item, nested ones too."""
+    out, todo = {}, list(po["productOrderItem"])
+    while todo:
+        item = todo.pop(0)
+        out[item["id"]] = item
+        todo.extend(item.get("productOrderItem", []))
+    return out
+
+
+def kinds(events: list) -> list:
+    return [(e["eventType"], (e["event"].get("productOrder") or e["event"].get("cancelProductOrder"))["state"]) for e in events]
+
+
+# ---- completed -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_completed_order_in_its_version(tmp_path, version):
+    runner, oid = submitted(tmp_path, "fiber-tv-ported-phone.json", version)
+    started = resource(runner, oid, version)  # accepted, its calls not made yet
+    assert started["state"] == S.IN_PROGRESS and {i["state"] for i in items(started).values()} == {"inProgress"}
+    operate(runner)
+    events = sent(runner, oid, version)
+    assert kinds(events)[:2] == [("ProductOrderCreateEvent", "acknowledged"), ("ProductOrderStateChangeEvent", "inProgress")]
+    assert kinds(events)[-1] == ("ProductOrderStateChangeEvent", "completed")
+    # The create event carries the request as it came, item states added.
+    created = events[0]["event"]["productOrder"]
+    assert created["category"] == "residential" and created["requestedStartDate"] == "2026-12-15T08:00:00+01:00"
+    assert set(items(created)) == {"1", "2", "3", "4"} and {i["state"] for i in items(created).values()} == {"acknowledged"}
+    # The spec's milestone (line_active): v5's milestone event; v4 has none, an attribute value change carries it.
+    milestones = [e for e in events if "productOrderMilestone" in e["event"]["productOrder"]]
+    assert [e["eventType"] for e in milestones] == ["ProductOrderMilestoneEvent" if version == V5 else "ProductOrderAttributeValueChangeEvent"]
+    (m,) = milestones[0]["event"]["productOrder"]["productOrderMilestone"]
+    assert (m["name"], m["status"], m["productOrderItem"][0]["productOrderItemId"]) == ("line_active", "Completed", "1")
+    # Every item completed, each product's id the asset it created.
+    done = resource(runner, oid, version)
+    assert done["state"] == "completed" and done["completionDate"] == done["expectedCompletionDate"]
+    assert done["href"].endswith(f"/{version}/productOrder/{oid}") and done["@type"] == "ProductOrder"
+    assert done["orderDate" if version == V4 else "creationDate"] == "2026-11-27T00:00:00Z"
+    assert {k: (i["state"], i["product"]["id"]) for k, i in items(done).items()} == {k: ("completed", f"AST-{oid}-{k}") for k in "1234"}
+    assert {a["id"] for a in runner.store.assets()} == {f"AST-{oid}-{k}" for k in "1234"}
+    final = events[-1]["event"]["productOrder"]
+    assert {i["id"]: i["state"] for i in final["productOrderItem"]} == {k: "completed" for k in "1234"}
+    if version == V4:
+        assert done["externalId"] == "CPQ-88251" and done["relatedParty"][0]["@referredType"] == "Customer"
+
+
+# ---- held, given up --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_held_order_given_up_ends_partial(tmp_path, version):
+    """The line cannot be activated: fiber, voice and TV never complete, the router did. Given up: partial."""
+    runner, oid = submitted(tmp_path, "fiber-tv-ported-phone.json", version, fail={"network.activate_line": 99})
+    operate(runner)
+    held = resource(runner, oid, version)
+    assert held["state"] == "held"
+    assert {k: i["state"] for k, i in items(held).items()} == {"1": "held", "2": "completed", "3": "inProgress", "4": "inProgress"}
+    runner.fail(oid, "ops-anna", "the line cannot be activated")
+    operate(runner)
+    run = runner.store.load(oid)
+    assert run.status == S.PARTIAL
+    # What did not complete is undone (the catalog's compensations), the last done first; the router stays.
+    undone = sorted(t.undoes for t in run.tasks.values() if t.type == "compensation")
+    assert undone == ["1/D1:reserve_port", "1/D2:ship_ont", "4/D8#1:ship_device", "4/D8#2:ship_device", "4/D8#3:ship_device"]
+    assert all(run.tasks[u + ":undo"].status == S.COMPLETED for u in undone)
+    assert run.tasks["2/D4:ship_device"].status == S.COMPLETED and "2/D4:ship_device:undo" not in run.tasks
+    done = resource(runner, oid, version)
+    assert done["state"] == "partial" and "completionDate" in done
+    assert {k: i["state"] for k, i in items(done).items()} == {"1": "failed", "2": "completed", "3": "failed", "4": "failed"}
+    assert items(done)["2"]["product"]["id"] == f"AST-{oid}-2" and "id" not in items(done)["1"].get("product", {})
+    assert [a["id"] for a in runner.store.assets()] == [f"AST-{oid}-2"]  # what it delivered is installed, no more
+    events = sent(runner, oid, version)
+    assert ("ProductOrderStateChangeEvent", "held") in kinds(events) and kinds(events)[-1] == ("ProductOrderStateChangeEvent", "partial")
+    assert any(h["cause"] == "given up by ops-anna: the line cannot be activated" for h in runner.store.history(oid))
+
+
+def test_a_held_order_given_up_with_nothing_completed_fails(tmp_path):
+    runner, oid = submitted(tmp_path, "tv-alone.json", V4, fail={"iptv.activate_iptv": 99})
+    operate(runner)
+    assert runner.store.load(oid).status == S.HELD
+    runner.fail(oid, "ops-anna", "no IPTV for this address")
+    operate(runner)
+    run = runner.store.load(oid)
+    assert run.status == S.ORDER_FAILED
+    assert sorted(t.undoes for t in run.tasks.values() if t.type == "compensation") == ["1/D8#1:ship_device"]  # the set-top box goes back
+    done = resource(runner, oid, V4)
+    assert done["state"] == "failed" and {i["state"] for i in items(done).values()} == {"failed"}
+    assert runner.store.assets() == []
+    assert kinds(sent(runner, oid, V4))[-1] == ("ProductOrderStateChangeEvent", "failed")
+
+
+def test_only_a_held_order_can_be_given_up(tmp_path):
+    runner, oid = submitted(tmp_path, "tv-alone.json", V4)
+    with pytest.raises(C.Rejection, match="is inProgress, not held: only a held order can be given up"):
+        runner.fail(oid, "ops", "why not")
+    operate(runner)
+    with pytest.raises(C.Rejection, match="is completed"):
+        runner.fail(oid, "ops", "too late")
+
+
+def test_a_held_order_being_given_up_takes_no_cancellation(tmp_path):
+    runner, oid = submitted(tmp_path, "fiber-minimal.json", V4, fail={"network.activate_line": 99})
+    operate(runner)
+    engine = runner.catalogs.engine(runner.store.load(oid).catalog)
+    step = engine.handle(runner.store.load(oid), C.GiveUp("ops", "gone", runner.clock.now()))
+    assert step.run.giving_up and step.run.status == S.HELD  # its undo calls are under way
+    with pytest.raises(C.Rejection, match="is being given up"):
+        engine.handle(step.run, C.CancelRequested("csr", "", False, runner.clock.now()))
+
+
+# ---- cancelled ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_cancelled_order_tells_its_cancellation(tmp_path, version):
+    runner, oid = submitted(tmp_path, "fiber-minimal.json", version)
+    runner.drive()  # up to the installation visit
+    runner.cancel(oid, "csr-lena", "the customer moved")
+    operate(runner)
+    events = sent(runner, oid, version)
+    told = kinds(events)
+    i = told.index(("CancelProductOrderCreateEvent", "acknowledged"))
+    assert told[i:] == [
+        ("CancelProductOrderCreateEvent", "acknowledged"),
+        ("ProductOrderStateChangeEvent", "assessingCancellation"),
+        ("ProductOrderStateChangeEvent", "pendingCancellation"),
+        ("CancelProductOrderStateChangeEvent", "inProgress"),
+        ("ProductOrderStateChangeEvent", "cancelled"),
+        ("CancelProductOrderStateChangeEvent", "done"),
+    ]
+    request = events[i]["event"]["cancelProductOrder"]
+    assert request["cancellationReason"] == "the customer moved" and request["productOrder"]["id"] == oid
+    assert "effectiveCancellationDate" in events[-1]["event"]["cancelProductOrder"]
+    done = resource(runner, oid, version)
+    assert done["state"] == "cancelled" and "cancellationDate" in done and "completionDate" not in done
+    assert {i["state"] for i in items(done).values()} == {"cancelled"}
+
+
+# ---- amended, jeopardy ------------------------------------------------------------------------------------------------
+
+
+def test_an_applied_revision_is_an_attribute_value_change(tmp_path):
+    runner = make_runner(tmp_path)
+    oid, _, _ = runner.submit((ORDERS / "amend" / "order.json").read_text(encoding="utf-8"))
+    runner.drive()
+    runner.amend(oid, (ORDERS / "amend" / "speed-1000.json").read_text(encoding="utf-8"), "csr-lena")
+    mid = resource(runner, oid, V4)
+    assert mid["state"] == "inProgress"
+    operate(runner)
+    events = sent(runner, oid, V4)
+    changes = [e for e in events if e["eventType"] == "ProductOrderAttributeValueChangeEvent" and not {"productOrderMilestone", "productOrderJeopardyAlert"} & set(e["event"]["productOrder"])]
+    assert len(changes) == 1 and {i["state"] for i in changes[0]["event"]["productOrder"]["productOrderItem"]} <= {"inProgress", "completed", "acknowledged"}
+    assert resource(runner, oid, V4)["state"] == "completed"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_order_in_jeopardy_raises_an_alert(tmp_path, version):
+    runner, oid = submitted(tmp_path, "fiber-minimal.json", version)
+    runner.drive()  # nobody comes: the visit (due 3d) turns red
+    run = runner.store.load(oid)
+    assert run.jeopardy == S.RED
+    events = sent(runner, oid, version)
+    (alert,) = [e for e in events if "productOrderJeopardyAlert" in e["event"]["productOrder"]]
+    assert alert["eventType"] == ("ProductOrderJeopardyAlertEvent" if version == V5 else "ProductOrderAttributeValueChangeEvent")
+    (a,) = alert["event"]["productOrder"]["productOrderJeopardyAlert"]
+    assert a["id"] == "1/D1:install_visit:jeopardy" and a["productOrderItem"][0]["productOrderItemId"] == "1"
+    assert a["message"].startswith("task 1/D1:install_visit was due at ")
+    po = resource(runner, oid, version)
+    visit = run.tasks["1/D1:install_visit"]
+    assert po["expectedCompletionDate"] == show_instant(visit.due_at)  # the latest due time of its open tasks
+
+
+# ---- what failed the schemas before, and what has no order run ----------------------------------------------------------
+
+
+OLD = [  # notify rows as the engine wrote them before (still in outboxes)
+    {"eventId": "O-1:event:1", "eventTime": "2026-11-27T00:00:00Z", "eventType": "ProductOrderCreateEvent", "event": {"productOrder": {"id": "O-1", "externalId": None, "state": "acknowledged"}}},
+    {"eventId": "O-1:event:3", "eventTime": "2026-11-30T00:00:00Z", "eventType": "ProductOrderJeopardyEvent", "event": {"productOrder": {"id": "O-1", "externalId": "X", "state": "inProgress", "jeopardy": "red", "tasksInJeopardy": ["1/D1:install_visit"]}}},
+]
+REQUEST = {
+    V4: {"id": "O-1", "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "TV_PACKAGE"}}]},
+    V5: {"@type": "ProductOrder", "id": "O-1", "productOrderItem": [{"@type": "ProductOrderItem", "id": "1", "action": "add", "productOffering": {"@type": "ProductOfferingRef", "id": "TV_PACKAGE"}}]},
+}
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_old_events_failed_the_schemas_and_are_sent_in_shape(version):
+    for old in OLD:
+        assert event_problems(old, version) != []  # no @type (v5), externalId null, no items, a jeopardy event in neither version
+        new = E.render(old, REQUEST[version], version)
+        assert event_problems(new, version) == [], new
+    assert E.render(OLD[1], REQUEST[version], version)["eventType"] == ("ProductOrderJeopardyAlertEvent" if version == V5 else "ProductOrderAttributeValueChangeEvent")
+    assert "externalId" not in E.render(OLD[0], REQUEST[version], version)["event"]["productOrder"]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_draft_missing_what_it_needs_is_told_what(tmp_path, version):
+    runner = make_runner(tmp_path)
+    doc = document("invalid-missing-address.json", version)
+    rules = runner.catalogs.current
+    with pytest.raises(Rejected) as exc:
+        plan_order(rules.catalog, rules, doc, doc["id"], None)
+    event = E.information_required(doc["id"], 1, runner.clock.now(), exc.value.problems, doc)
+    assert event_problems(event, version) == [], event
+    pointer = exc.value.problems[0].path
+    assert pointer and (event["fieldPath"] if version == V4 else event["event"]["informationRequired"]["path"]) == pointer
+    assert "address_id" in event["description"]
+
+
+def test_a_rejected_order_as_a_resource(tmp_path):
+    runner = make_runner(tmp_path)
+    text = (ORDERS / "invalid-missing-address.json").read_text(encoding="utf-8")
+    oid, status, _ = runner.submit(text)
+    assert status == S.REJECTED
+    row = runner.store.order_row(oid)
+    po = R.rejected_order(oid, json.loads(text), row["created_at"], row["external_id"])
+    assert problems(po, V4, "ProductOrder") == [] and po["state"] == "rejected"
+    assert {i["state"] for i in items(po).values()} == {"rejected"}
+
+
+def test_the_version_an_order_speaks():
+    assert version_of({"productOrderItem": []}) == V4
+    assert version_of({"externalId": [{"id": "x"}]}) == V5
+    assert version_of({"requestedInitialState": "draft"}) == V5
+    assert version_of({"relatedParty": [{"role": "customer", "partyOrPartyRole": {"id": "C"}}]}) == V5
+    assert version_of({"@schemaLocation": "https://x/tmf622/v4/ProductOrder.schema.json", "externalId": [{"id": "x"}]}) == V4
+    assert version_of("not an order") == V4
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_external_ids_in_each_version(version):
+    facts = {"id": "O-1", "state": "inProgress", "orderDate": "2026-11-27T00:00:00Z", "externalId": "CPQ-1", "items": [{"id": "1", "action": "add", "state": "inProgress"}]}
+    po = R.shape(facts, None, version, full=False)
+    assert po["externalId"] == ("CPQ-1" if version == V4 else [{"@type": "ExternalIdentifier", "id": "CPQ-1"}])
+    assert problems(po, version, "ProductOrder") == []
