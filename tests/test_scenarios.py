@@ -176,6 +176,25 @@ def test_cancellation_compensates_what_was_done(make_engine):
     assert ("CancelProductOrderCreateEvent", "acknowledged") in told and ("CancelProductOrderStateChangeEvent", "inProgress") in told
 
 
+def test_a_held_order_given_up_keeps_what_completed(make_engine):
+    """The line cannot be activated: given up, the fiber's work is undone, the router (completed) stays: partial."""
+    engine = make_engine(fail={"network.activate_line": 100})
+    oid = engine.submit(order_doc(ORDERS / "fiber-minimal.json", engine.new_id("GIVEUP")))
+    engine.settle(oid, waiting_at("1/D1:install_visit"))
+    engine.complete(oid, "1/D1:install_visit")
+    engine.settle(oid, lambda v: v["status"] == S.HELD)
+    engine.give_up(oid, reason="no line at this address")
+    view = engine.settle(oid, done)
+    assert view["status"] == S.PARTIAL
+    calls = effects(engine)
+    assert calls[f"{oid}:1/D1:reserve_port:undo:1"][0] == "release_port" and calls[f"{oid}:1/D2:ship_ont:undo:1"][0] == "return_device"
+    assert not [k for k in calls if k.startswith(f"{oid}:2/") and ":undo:" in k]  # the router is kept
+    assert all(c[3] == 1 for k, c in calls.items() if k.startswith(oid + ":"))
+    assert events(engine, oid)[-1] == ("ProductOrderStateChangeEvent", "partial")
+    engine.settle(oid, lambda v: engine.assets(f"ACC-{oid}"))  # on Temporal, the installed base hears of it just after
+    assert {a: v[2] for a, v in engine.assets(f"ACC-{oid}").items()} == {f"AST-{oid}-2": "active"}  # what it delivered is installed, no more
+
+
 def test_cancellation_stops_a_call_that_waits_for_its_retry(make_engine):
     # reserve_port keeps failing; the order is cancelled while it does: no more calls
     # go out (on the embedded engine, simulated time has run the retries out by then).

@@ -126,6 +126,9 @@ class Embedded:
     def amend(self, order_id, text, by="csr", force=False):
         self.runner.amend(order_id, text, by, force)
 
+    def give_up(self, order_id, by="ops", reason="it cannot be done"):
+        self.runner.fail(order_id, by, reason)
+
     def close(self):
         self.runner.systems.close()
         self.runner.store.close()
@@ -222,6 +225,10 @@ class OnTemporal:
 
     def amend(self, order_id, text, by="csr", force=False):
         self.orders.amend(order_id, text, by, force)
+
+    def give_up(self, order_id, by="ops", reason="it cannot be done"):
+        # The workflow's `fail` update; the client gets its method with the order service.
+        self.orders._update(order_id, "fail", {"by": by, "reason": reason})
 
     def close(self):
         self._terminate_leftovers()
