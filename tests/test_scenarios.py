@@ -14,8 +14,8 @@ from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 
 from support import ROOT
-from support.tmf622_schema import event_problems
 from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
+from support.tmf622_schema import event_problems
 
 ORDERS = ROOT / "examples" / "orders"
 AMEND = ORDERS / "amend"

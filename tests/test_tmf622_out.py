@@ -257,7 +257,10 @@ def test_an_order_in_jeopardy_raises_an_alert(tmp_path, version):
 
 OLD = [  # notify rows as the engine wrote them before (still in outboxes)
     {"eventId": "O-1:event:1", "eventTime": "2026-11-27T00:00:00Z", "eventType": "ProductOrderCreateEvent", "event": {"productOrder": {"id": "O-1", "externalId": None, "state": "acknowledged"}}},
-    {"eventId": "O-1:event:3", "eventTime": "2026-11-30T00:00:00Z", "eventType": "ProductOrderJeopardyEvent", "event": {"productOrder": {"id": "O-1", "externalId": "X", "state": "inProgress", "jeopardy": "red", "tasksInJeopardy": ["1/D1:install_visit"]}}},
+    {
+        "eventId": "O-1:event:3", "eventTime": "2026-11-30T00:00:00Z", "eventType": "ProductOrderJeopardyEvent",
+        "event": {"productOrder": {"id": "O-1", "externalId": "X", "state": "inProgress", "jeopardy": "red", "tasksInJeopardy": ["1/D1:install_visit"]}},
+    },
 ]
 REQUEST = {
     V4: {"id": "O-1", "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "TV_PACKAGE"}}]},

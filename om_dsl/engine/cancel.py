@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Optional
 
 from om_dsl.engine import commands as Cmd
-from om_dsl.engine import state as S
 from om_dsl.engine import progress
+from om_dsl.engine import state as S
 from om_dsl.engine.events import CancelRequested, GiveUp, Rejection, Step
 from om_dsl.planning import keys as K
 from om_dsl.planning.order import EvaluationError

@@ -44,7 +44,8 @@ class Activities:
     @activity.defn(name=NOTIFY)
     def notify(self, command: dict) -> None:
         from om_dsl.systems import http
-  # the command's data (`commands.to_data`): its event is sent as it is
+
+        # the command's data (`commands.to_data`): its event is sent as it is
         from om_dsl.tmf622 import events as tmf_events
 
         event = tmf_events.render(command["event"])  # in v4: the workflow does not keep the request document
