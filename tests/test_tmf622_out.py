@@ -173,7 +173,7 @@ def test_a_held_order_given_up_with_nothing_completed_fails(tmp_path):
 
 def test_only_a_held_order_can_be_given_up(tmp_path):
     runner, oid = submitted(tmp_path, "tv-alone.json", V4)
-    with pytest.raises(C.Rejection, match="is inProgress, not held: only a held order can be given up"):
+    with pytest.raises(C.Rejection, match=r"is inProgress, not held: only a held order can be given up \(cancel it instead\)"):
         runner.fail(oid, "ops", "why not")
     operate(runner)
     with pytest.raises(C.Rejection, match="is completed"):
@@ -188,6 +188,9 @@ def test_a_held_order_being_given_up_takes_no_cancellation(tmp_path):
     assert step.run.giving_up and step.run.status == S.HELD  # its undo calls are under way
     with pytest.raises(C.Rejection, match="is being given up"):
         engine.handle(step.run, C.CancelRequested("csr", "", False, runner.clock.now()))
+    with pytest.raises(C.Rejection, match="is being given up already"):
+        engine.handle(step.run, C.GiveUp("ops", "again", runner.clock.now()))
+    assert {step.run.tasks[t].status for t in ("1/D1:activate_line", "1/D1:line_active")} == {S.CANCELLED}
 
 
 # ---- cancelled ---------------------------------------------------------------------------------------------------------

@@ -49,8 +49,10 @@ class Cancelling:
         order's own lines' too when no item completed); the order ends
         partial when an item completed, failed when none did."""
         r = step.run
-        if r.status != S.HELD or r.cancelling:
-            raise Rejection(f"order {r.id} is {r.status}, not held: only a held order can be given up" + ("" if r.status != S.IN_PROGRESS else " (cancel it instead)"))
+        if r.cancelling:
+            raise Rejection(f"order {r.id} is being " + ("given up already" if r.giving_up else "cancelled"))
+        if r.status != S.HELD:
+            raise Rejection(f"order {r.id} is {r.status}, not held: only a held order can be given up" + (" (cancel it instead)" if r.status == S.IN_PROGRESS else ""))
         r.giving_up = True
         self._record(step, "order", None, None, f"given up by {event.by}: {event.reason}", now)
         self._stop(step, now)
@@ -61,7 +63,7 @@ class Cancelling:
         r.cancelling = True
         r.frozen = False
         if r.pending is not None:
-            self._record(step, "order", None, None, f"revision {r.pending['revision']} dropped: the order is cancelled", now)
+            self._record(step, "order", None, None, f"revision {r.pending['revision']} dropped: the order is " + ("given up" if r.giving_up else "cancelled"), now)
             r.pending = None
         for task in r.tasks.values():
             if task.type == "compensation":
@@ -69,7 +71,7 @@ class Cancelling:
                 continue
             if task.status in (S.PENDING, S.READY, S.FAILED, S.ON_HOLD, S.FATALLY_FAILED) or (task.status == S.RUNNING and task.type == "wait"):
                 task.next_at = None
-                self._set(step, task, S.CANCELLED, "the order is cancelled", now)
+                self._set(step, task, S.CANCELLED, "the order is given up" if r.giving_up else "the order is cancelled", now)
 
     def _plan_compensation(self, step: Step, now: int) -> None:
         """Undo the completed tasks that have a compensation, one after the

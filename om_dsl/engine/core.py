@@ -335,7 +335,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         task.error = message
         if step.run.cancelling and task.type != "compensation":
             task.next_at = None
-            self._set(step, task, S.CANCELLED, f"{message} (the order is cancelled: no retry)", now)
+            self._set(step, task, S.CANCELLED, f"{message} (the order is {'given up' if step.run.giving_up else 'cancelled'}: no retry)", now)
             return
         policy = self._retry_policy(task)
         retryable, refused = retry_verdict(policy, failure, retryable)
