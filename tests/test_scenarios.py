@@ -15,7 +15,7 @@ from om_dsl.engine.core import Rejection
 
 from support import ROOT
 from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
-from support.tmf622_schema import event_problems
+from support.tmf622_schema import event_problems, problems
 
 ORDERS = ROOT / "examples" / "orders"
 AMEND = ORDERS / "amend"
@@ -191,6 +191,14 @@ def test_a_held_order_given_up_keeps_what_completed(make_engine):
     assert not [k for k in calls if k.startswith(f"{oid}:2/") and ":undo:" in k]  # the router is kept
     assert all(c[3] == 1 for k, c in calls.items() if k.startswith(oid + ":"))
     assert events(engine, oid)[-1] == ("ProductOrderStateChangeEvent", "partial")
+    po = engine.product_order(oid)
+    assert problems(po, "v4", "ProductOrder") == [] and po["state"] == "partial"
+    seen, todo = {}, list(po["productOrderItem"])  # nested as the request had it (embedded), or flat (Temporal keeps no request)
+    while todo:
+        item = todo.pop()
+        seen[item["id"]] = (item["state"], item.get("product", {}).get("id"))
+        todo.extend(item.get("productOrderItem", []))
+    assert seen == {"1": ("failed", None), "2": ("completed", f"AST-{oid}-2")}
     engine.settle(oid, lambda v: engine.assets(f"ACC-{oid}"))  # on Temporal, the installed base hears of it just after
     assert {a: v[2] for a, v in engine.assets(f"ACC-{oid}").items()} == {f"AST-{oid}-2": "active"}  # what it delivered is installed, no more
 

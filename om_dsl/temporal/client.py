@@ -283,6 +283,9 @@ class TemporalOrders:
     def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
         return self._update(order_id, "cancel", {"by": by, "reason": reason, "force": force})
 
+    def give_up(self, order_id: str, by: str, reason: str) -> dict:
+        return self._update(order_id, "fail", {"by": by, "reason": reason})
+
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
         """A revision of an in-flight order, planned on the catalog version the order runs on."""
         from om_dsl.model.canonical import loads
