@@ -15,7 +15,7 @@ from om_dsl.engine.core import Rejection
 
 from support import ROOT
 from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
-from support.tmf622_schema import event_problems, problems
+from support.tmf622_schema import as_v5, event_problems, problems
 
 ORDERS = ROOT / "examples" / "orders"
 AMEND = ORDERS / "amend"
@@ -63,8 +63,9 @@ def tries(engine, key: str) -> int:
     return row[0] if row else 0
 
 
-def events(engine, order_id) -> list:
-    """(event type, order state) of each notification the originating system received for the order, in id order."""
+def events(engine, order_id, version="v4") -> list:
+    """(event type, order state) of each notification the originating system received for the order, in id order;
+    each in TMF622's shape of the order's version (the examples are v4 orders)."""
     got = []
     for mid, payload, deliveries in engine.simulators.notifications():
         if mid.startswith(order_id + ":event:"):
@@ -73,7 +74,7 @@ def events(engine, order_id) -> list:
     for _, payload, deliveries in sorted(got):
         body = json.loads(payload)
         assert deliveries >= 1
-        assert event_problems(body, "v4") == [], body  # TMF622's own shape (the examples are v4 orders)
+        assert event_problems(body, version) == [], body
         out.append((body["eventType"], (body["event"].get("productOrder") or body["event"].get("cancelProductOrder"))["state"]))
     return out
 
@@ -201,6 +202,20 @@ def test_a_held_order_given_up_keeps_what_completed(make_engine):
     assert seen == {"1": ("failed", None), "2": ("completed", f"AST-{oid}-2")}
     engine.settle(oid, lambda v: engine.assets(f"ACC-{oid}"))  # on Temporal, the installed base hears of it just after
     assert {a: v[2] for a, v in engine.assets(f"ACC-{oid}").items()} == {f"AST-{oid}-2": "active"}  # what it delivered is installed, no more
+
+
+def test_a_v5_order_hears_v5_back(make_engine):
+    """Events and the resource in the version the order came in, on both engines (Temporal keeps the request in the workflow)."""
+    engine = make_engine()
+    oid = engine.new_id("V5")
+    engine.submit(json.dumps(as_v5(json.loads(order_doc(ORDERS / "tv-alone.json", oid)))))
+    assert engine.settle(oid, done)["status"] == S.ORDER_COMPLETED
+    told = events(engine, oid, "v5")
+    assert told[0] == ("ProductOrderCreateEvent", "acknowledged") and told[-1] == ("ProductOrderStateChangeEvent", "completed")
+    po = engine.product_order(oid)
+    assert problems(po, "v5", "ProductOrder") == [] and po["state"] == "completed" and "creationDate" in po
+    assert po["relatedParty"][0]["partyOrPartyRole"]["id"] == f"ACC-{oid}"  # what the request carried
+    assert po["productOrderItem"][0]["product"]["id"] == f"AST-{oid}-1"
 
 
 def test_cancellation_stops_a_call_that_waits_for_its_retry(make_engine):

@@ -20,36 +20,18 @@ from om_dsl.tmf622.states import V4, V5, version_of
 
 from support import ROOT
 from support.engine_helpers import make_runner, operate
-from support.tmf622_schema import event_problems, problems
+from support.tmf622_schema import as_v5, event_problems, problems
 
 ORDERS = ROOT / "examples" / "orders"
 VERSIONS = (V4, V5)
 
 
 def document(name: str, version: str) -> dict:
-    """An example order as a CPQ system sends it in `version` (v5: `@type`s, the customer as partyOrPartyRole)."""
+    """An example order as a CPQ system sends it in `version`."""
     doc = json.loads((ORDERS / name).read_text(encoding="utf-8"))
     if version == V4:
         return doc
-    doc["@type"] = "ProductOrder"
-    doc.pop("externalId", None)  # v5's list form is the intake's (issue 19, items 1-2)
-    doc["relatedParty"] = [
-        {"@type": "RelatedPartyRefOrPartyRoleRef", "role": p["role"], "partyOrPartyRole": {"@type": "PartyRoleRef", "@referredType": "Customer", "id": p["id"], "name": p.get("name", p["id"])}}
-        for p in doc["relatedParty"]
-    ]
-
-    def typed(item: dict) -> None:
-        item["@type"] = "ProductOrderItem"
-        item["productOffering"]["@type"] = "ProductOfferingRef"
-        if "product" in item:
-            item["product"]["@type"] = "Product"
-            for c in item["product"].get("productCharacteristic", []):
-                c["@type"] = "Characteristic"
-        for child in item.get("productOrderItem", []):
-            typed(child)
-
-    for item in doc["productOrderItem"]:
-        typed(item)
+    doc = as_v5(doc)
     assert version_of(doc) == V5 and problems(doc, V5, "ProductOrder_FVO") == []
     return doc
 

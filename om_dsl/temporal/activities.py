@@ -48,7 +48,9 @@ class Activities:
         # the command's data (`commands.to_data`): its event is sent as it is
         from om_dsl.tmf622 import events as tmf_events
 
-        event = tmf_events.render(command["event"])  # in v4: the workflow does not keep the request document
+        event = command["event"]
+        if "@type" not in event:  # a notice from a workflow that began before events were shaped there
+            event = tmf_events.render(event)
         if not self.listeners:
             self.systems.notify(command["key"], event)
             return

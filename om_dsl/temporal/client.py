@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from om_dsl.engine import core as C
 from om_dsl.engine import state as S
+from om_dsl.limits import load_json
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
@@ -75,9 +76,13 @@ class TemporalOrders:
 
     # ---- submitting ------------------------------------------------------------------------------------
 
-    def workflow_input(self, planned) -> dict:
-        """An order workflow's input: the order as planned, and the catalog version it runs on."""
-        return {"order": planned.order.id, **self._version(), "snapshot": C.plan_snapshot(planned, planned.order.id)}
+    def workflow_input(self, planned, request: Optional[dict] = None) -> dict:
+        """An order workflow's input: the order as planned, the catalog version it
+        runs on, and its request document (its events and TMF622 resource return it)."""
+        out = {"order": planned.order.id, **self._version(), "snapshot": C.plan_snapshot(planned, planned.order.id)}
+        if request is not None:
+            out["request"] = request
+        return out
 
     def _version(self) -> dict:
         """The compiled catalog new orders start on, as their workflows' input carries it (made once)."""
@@ -103,7 +108,7 @@ class TemporalOrders:
         refused = self._claim(planned)
         if refused:
             return order_id, S.REJECTED, [refused]
-        start = self.workflow_input(planned)
+        start = self.workflow_input(planned, load_json(text))  # numbers as JSON has them (the plan's decimals are in the snapshot)
 
         async def go():
             client = await self.client()
@@ -134,6 +139,10 @@ class TemporalOrders:
 
     def state(self, order_id: str) -> S.OrderRun:
         return S.from_data(self._query(order_id, "state"))
+
+    def request(self, order_id: str) -> Optional[dict]:
+        """The order's request document (None for a workflow started without one)."""
+        return self._query(order_id, "request")
 
     def history(self, order_id: str) -> list:
         return self._query(order_id, "history")

@@ -136,11 +136,10 @@ class TemporalService:
             return self.client.order(order_id)
 
     def product_order(self, order_id: str) -> dict:
-        """In v4: the workflow keeps the order as planned, not its request document."""
         from om_dsl.tmf622 import resource
 
         with self._calls():
-            return resource.product_order(self.client.state(order_id), None)
+            return resource.product_order(self.client.state(order_id), self.client.request(order_id))
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         with self._calls():

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
+    from om_dsl.tmf622 import events as tmf_events
 
 
 @workflow.defn(name="Order")
@@ -148,6 +149,8 @@ class OrderWorkflow:
 
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left)."""
+        if isinstance(cmd, Cmd.Notify):  # in TMF622's shape, in the version of the order's request (pure: replays the same)
+            cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.start.get("request")))
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
         asyncio.ensure_future(self._execute(cmd))
@@ -300,6 +303,11 @@ class OrderWorkflow:
     def state(self) -> dict:
         """The core's state of the order, as the embedded store keeps it."""
         return S.to_data(self.run_state)
+
+    @workflow.query(name="request")
+    def request(self) -> Optional[dict]:
+        """The order's request document, as the client submitted it."""
+        return self.start.get("request")
 
     @workflow.query(name="history")
     def events(self) -> list:

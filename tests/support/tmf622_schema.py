@@ -101,3 +101,31 @@ def examples(version: str = "v5") -> dict:
     """The v5 document's own examples, by name (`ProductOrderStateChangeEvent_request`...)."""
     doc = json.loads((SCHEMAS / FILES[version]).read_text(encoding="utf-8"))
     return {k: v["value"] for k, v in doc["components"]["examples"].items()}
+
+
+def as_v5(doc: dict) -> dict:
+    """A v4 example order as a CPQ system sends it in v5: `@type` on each
+    object, the customer as `partyOrPartyRole`, no `externalId` (v5's list
+    form is the intake's, issue 19 items 1-2)."""
+    doc = json.loads(json.dumps(doc))
+    doc["@type"] = "ProductOrder"
+    doc.pop("externalId", None)
+    doc["relatedParty"] = [
+        {"@type": "RelatedPartyRefOrPartyRoleRef", "role": p["role"], "partyOrPartyRole": {"@type": "PartyRoleRef", "@referredType": "Customer", "id": p["id"], "name": p.get("name", p["id"])}}
+        for p in doc.get("relatedParty", [])
+    ]
+
+    def typed(item: dict) -> None:
+        item["@type"] = "ProductOrderItem"
+        if isinstance(item.get("productOffering"), dict):
+            item["productOffering"]["@type"] = "ProductOfferingRef"
+        if "product" in item:
+            item["product"]["@type"] = "Product"
+            for c in item["product"].get("productCharacteristic", []):
+                c["@type"] = "Characteristic"
+        for child in item.get("productOrderItem", []):
+            typed(child)
+
+    for item in doc.get("productOrderItem", []):
+        typed(item)
+    return doc
