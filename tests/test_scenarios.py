@@ -252,6 +252,8 @@ def test_amendment_changes_the_speed_in_flight(make_engine):
     first, second = calls[f"{oid}:1/D1:reserve_port:1"][2]["port_id"], calls[f"{oid}:1/D1:reserve_port:2"][2]["port_id"]
     assert calls[f"{oid}:1/D1:reserve_port:undo:1"][:2] == ("release_port", {"port_id": first}) and args["port_id"] == second
     assert all(c[3] == 1 for k, c in calls.items() if k.startswith(oid + ":"))
+    po = engine.product_order(oid)  # what the revision in force carried
+    assert po["description"] == "Revision: the customer wants 1000 Mbps after all." and problems(po, "v4", "ProductOrder") == []
     # A finished order takes no revision.
     with pytest.raises(Rejection):
         engine.amend(oid, order_doc(AMEND / "order.json", oid))

@@ -55,7 +55,8 @@ def sent(runner, order_id: str, version: str) -> list[dict]:
 
 
 def resource(runner, order_id: str, version: str) -> dict:
-    out = R.product_order(runner.store.load(order_id), runner.request_of(order_id))
+    run = runner.store.load(order_id)
+    out = R.product_order(run, runner.request_of(order_id, run.revision))  # the request of the revision in force
     assert problems(out, version, "ProductOrder") == [], out
     return out
 
@@ -217,7 +218,12 @@ def test_an_applied_revision_is_an_attribute_value_change(tmp_path):
     events = sent(runner, oid, V4)
     changes = [e for e in events if e["eventType"] == "ProductOrderAttributeValueChangeEvent" and not {"productOrderMilestone", "productOrderJeopardyAlert"} & set(e["event"]["productOrder"])]
     assert len(changes) == 1 and {i["state"] for i in changes[0]["event"]["productOrder"]["productOrderItem"]} <= {"inProgress", "completed", "acknowledged"}
-    assert resource(runner, oid, V4)["state"] == "completed"
+    done = resource(runner, oid, V4)
+    assert done["state"] == "completed"
+    # What the revision in force carried: its description, its speed; the create event kept the first's.
+    assert done["description"] == "Revision: the customer wants 1000 Mbps after all."
+    assert items(done)["1"]["product"]["productCharacteristic"][0] == {"name": "speed_mbps", "value": 1000}
+    assert events[0]["event"]["productOrder"]["description"].startswith("A new 300 Mbps fiber")
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -107,6 +107,7 @@ class Runner:
         self.clock = clock
         self.on_event = on_event or (lambda order_id, history: None)
         self.ranks: dict = {}  # order id -> dispatch rank (its priority does not change)
+        self._requests: dict = {}  # (order id, revision) -> its request document (request_of)
 
     # ---- submitting an order ---------------------------------------------------------------------
 
@@ -284,7 +285,7 @@ class Runner:
         listener registered, the simulated originating system gets it."""
         listeners = self.store.listeners()
         now = self.clock.now()
-        event = tmf_events.render(cmd.event, self.request_of(cmd.order))
+        event = tmf_events.render(cmd.event, self.request_of(cmd.order, tmf_events.revision_of(cmd.event)))
         if not listeners:
             self.systems.notify(cmd.key, event)
         with self.store.transaction() as db:
@@ -292,13 +293,17 @@ class Runner:
                 self.store.add_delivery(db, cmd.key, cmd.order, listener, event, now)
             self.store.mark_done(db, seq, now)
 
-    def request_of(self, order_id: str) -> Optional[dict]:
-        """The order's request document, as it was accepted (events and the resource return what it carried)."""
-        row = self.store.order_row(order_id)
-        if row is None or row["document"] is None:
-            return None
-        doc = self.store.decode(row["document"], f"the document of order {order_id!r}")
-        return doc if isinstance(doc, dict) else None
+    def request_of(self, order_id: str, revision: int = 1) -> Optional[dict]:
+        """The request document of the order's revision, as it was accepted (its
+        events and resource return what it carried). Read once: it never changes."""
+        key = (order_id, revision)
+        if key not in self._requests:
+            text = self.store.revision_document(order_id, revision)
+            doc = self.store.decode(text, f"the document of order {order_id!r}, revision {revision}") if text is not None else None
+            if len(self._requests) >= 256:
+                self._requests.clear()
+            self._requests[key] = doc if isinstance(doc, dict) else None
+        return self._requests[key]
 
     def deliver_events(self, timeout_s: float = 10.0) -> bool:
         """POST the due deliveries to their listeners: at least once, with the

@@ -249,11 +249,10 @@ class EmbeddedOrders:
         row = self.store.order_row(order_id)
         if row is None:
             raise self._no_order(order_id)
-        request = _request(row["document"])
         run = self.store.load(order_id)
         if run is None:  # rejected at intake: it never ran
-            return resource.rejected_order(order_id, request, row["created_at"], row["external_id"])
-        return resource.product_order(run, request)
+            return resource.rejected_order(order_id, _request(row["document"]), row["created_at"], row["external_id"])
+        return resource.product_order(run, _request(self.store.revision_document(order_id, run.revision)))  # the revision in force
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         return [

@@ -111,6 +111,8 @@ def order_facts(run: S.OrderRun, now: int) -> dict:
     }
     if run.external_id is not None:
         order["externalId"] = run.external_id
+    if run.revision > 1:  # the request in force is that revision's (a driver returns what it carried)
+        order["revision"] = run.revision
     if run.status in S.FINAL:
         order["completionDate"] = show_instant(run.updated_at if run.updated_at <= now else now)
     return order

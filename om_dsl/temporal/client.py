@@ -321,7 +321,7 @@ class TemporalOrders:
         refused = self._claim(planned)  # a revision may change assets the order did not
         if refused:
             raise Rejected([refused])
-        return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force})
+        return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force, "request": load_json(text)})
 
     def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> bool:
         async def go():

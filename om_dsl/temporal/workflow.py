@@ -50,6 +50,7 @@ class OrderWorkflow:
         self.alarm: Optional[asyncio.Future] = None
         self.alarm_at: Optional[int] = None
         self.memo: dict = {}
+        self.requests: dict = {1: start.get("request")}  # revision -> its request document
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
         self.first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
@@ -150,7 +151,7 @@ class OrderWorkflow:
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left)."""
         if isinstance(cmd, Cmd.Notify):  # in TMF622's shape, in the version of the order's request (pure: replays the same)
-            cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.start.get("request")))
+            cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.requests.get(tmf_events.revision_of(cmd.event))))
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
         asyncio.ensure_future(self._execute(cmd))
@@ -271,6 +272,8 @@ class OrderWorkflow:
             entry.update(status="refused", why=req["refused"])
             self._note(f"revision {revision} refused: it is not a valid order")
             raise ApplicationError(req["refused"], type="Rejection", non_retryable=True)
+        if req.get("request") is not None:  # its events and resource return what it carried, once it is in force
+            self.requests[revision] = req["request"]
         try:
             step = self._apply(lambda now: C.Amend(revision, req["plan"], req["by"], bool(req.get("force")), now))
         except ApplicationError as exc:
@@ -306,8 +309,8 @@ class OrderWorkflow:
 
     @workflow.query(name="request")
     def request(self) -> Optional[dict]:
-        """The order's request document, as the client submitted it."""
-        return self.start.get("request")
+        """The request document of the revision in force, as the client submitted it."""
+        return self.requests.get(self.run_state.revision)
 
     @workflow.query(name="history")
     def events(self) -> list:

@@ -53,6 +53,11 @@ def render(notice: dict, request: Optional[dict] = None, version: Optional[str] 
     return out
 
 
+def revision_of(notice: dict) -> int:
+    """The order's revision when the notice was made: its request is that revision's."""
+    return (notice.get("order") or {}).get("revision", 1)
+
+
 def information_required(order_id: str, n: int, now: int, problems: list, request: Optional[dict], external_id: Optional[str] = None) -> dict:
     """A draft that cannot start yet: what it lacks, as a ProductOrderInformationRequiredEvent.
     `problems` are a rejection's (`planning.order.Problem`, or dicts with `path` and `message`);
