@@ -52,19 +52,16 @@ def _state(tasks: list, order: str) -> str:
     if order in FOLLOW_ORDER:
         return order
     work = [t for t in tasks if t.type != "compensation"]
-    if order == S.ACKNOWLEDGED and all(t.status == S.PENDING for t in work):
+    done = all(t.status in S.DONE for t in work)
+    if order in (S.ORDER_FAILED, S.PARTIAL):  # given up: what had not completed failed
+        return COMPLETED if done and (work or order == S.PARTIAL) else FAILED
+    if all(t.status == S.PENDING for t in work) and (order == S.ACKNOWLEDGED or work):
         return ACKNOWLEDGED
-    if not work:  # nothing to do: done as soon as the order runs, failed with a failed order
-        return FAILED if order == S.ORDER_FAILED else COMPLETED
-    if all(t.status in S.DONE for t in work):
+    if not work:  # nothing to do: done as soon as the order runs
         return COMPLETED
-    if order in (S.ORDER_FAILED, S.PARTIAL):
-        return FAILED
-    if any(t.status in (S.FATALLY_FAILED, S.ON_HOLD) for t in tasks):
+    if any(t.status in (S.FATALLY_FAILED, S.ON_HOLD) for t in tasks):  # an undo of its own too
         return HELD
-    if all(t.status == S.PENDING for t in work):
-        return ACKNOWLEDGED
-    return IN_PROGRESS
+    return COMPLETED if done else IN_PROGRESS
 
 
 def item_states(run: S.OrderRun) -> dict:
