@@ -201,7 +201,7 @@ def test_resume_a_held_order_and_not_one_that_is_not_held(db, tmp_path, simulato
 
 
 def test_give_up_a_held_order_and_show_it_as_tmf622(db, tmp_path, simulator):
-    from support.tmf622_schema import problems
+    from support.tmf622_schemas import problems
 
     set_faults(simulator, {"iptv.activate_iptv": "status:400"})
     common = ["--db", db, "--config", write_config(tmp_path, simulator, "iptv"), *CLOCK]

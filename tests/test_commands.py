@@ -17,7 +17,7 @@ from om_dsl.engine import state as S
 from om_dsl.systems.adapters import CallResult
 
 from support.engine_helpers import make_runner, operate, order_text
-from support.tmf622_schema import event_problems
+from support.tmf622_schemas import event_problems
 
 # The outbox of fiber-tv-ported-phone.json just submitted, as the untyped engine (commit 478db23) wrote it.
 OLD_OUTBOX = [

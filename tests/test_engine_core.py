@@ -753,7 +753,7 @@ def test_all_done_completes_the_order_with_one_notification(engine, tv_alone):
         "eventTime": "2026-11-27T00:00:00Z",
         "eventType": "ProductOrderStateChangeEvent",
         "order": {
-            "id": "ORD-1002", "externalId": "CPQ-88240", "state": "completed", "orderDate": "2026-11-27T00:00:00Z", "completionDate": "2026-11-27T00:00:00Z",
+            "id": "ORD-1002", "externalId": "CPQ-88240", "state": "completed", "orderDate": "2026-11-27T00:00:00Z", "completionDate": "2026-11-27T00:00:00Z", "version": "v4",
             "items": [{"id": "1", "action": "add", "state": "completed", "asset": "AST-ORD-1002-1"}],
         },
     }

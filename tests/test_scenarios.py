@@ -15,7 +15,7 @@ from om_dsl.engine.core import Rejection
 
 from support import ROOT
 from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
-from support.tmf622_schema import as_v5, event_problems, problems
+from support.tmf622_schemas import as_v5, event_problems, problems
 
 ORDERS = ROOT / "examples" / "orders"
 AMEND = ORDERS / "amend"

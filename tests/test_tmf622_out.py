@@ -20,7 +20,7 @@ from om_dsl.tmf622.states import V4, V5, version_of
 
 from support import ROOT
 from support.engine_helpers import make_runner, operate
-from support.tmf622_schema import as_v5, event_problems, problems
+from support.tmf622_schemas import as_v5, event_problems, problems
 
 ORDERS = ROOT / "examples" / "orders"
 VERSIONS = (V4, V5)
@@ -367,7 +367,50 @@ def test_the_events_shown_in_the_docs_are_valid():
     import re
 
     text = (ROOT / "docs" / "tmf622.md").read_text(encoding="utf-8")
-    shown = [json.loads(line) for block in re.findall(r"^```json\n(.*?)^```", text, re.MULTILINE | re.DOTALL) for line in block.splitlines() if line.strip()]
+    shown = []
+    for block in re.findall(r"^```json\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
+        try:
+            shown.append(json.loads(block))
+        except json.JSONDecodeError:  # one event a line
+            shown.extend(json.loads(line) for line in block.splitlines() if line.strip())
+    shown = [d for d in shown if isinstance(d, dict) and "eventType" in d]
     assert len(shown) >= 3
     for event in shown:
         assert event_problems(event, V5 if event.get("@baseType") else V4) == [], event
+
+
+# ---- drafts and quantities (the intake's), as they come back ---------------------------------------------------------
+
+
+def test_a_v5_draft_with_quantities_comes_back_item_by_request_item(tmp_path):
+    """The official-shape v5 example: a draft, 2 mesh extenders as `quantity: 2` (units 3~1, 3~2 in om)."""
+    runner = make_runner(tmp_path)
+    oid, status, _ = runner.submit((ORDERS / "tmf622" / "v5-flat-fiber-draft.json").read_text(encoding="utf-8"))
+    assert status == "draft"
+    draft = resource(runner, oid, V5)
+    assert draft["state"] == "draft" and {i["id"] for i in draft["productOrderItem"]} == {"1", "2", "3", "4"}
+    runner.release(oid, "csr-lena")
+    operate(runner)
+    events = sent(runner, oid, V5)
+    assert kinds(events)[0] == ("ProductOrderCreateEvent", "draft") and kinds(events)[-1] == ("ProductOrderStateChangeEvent", "completed")
+    for e in events:  # the units are one item, under the request's id
+        assert {i["id"] for i in e["event"]["productOrder"]["productOrderItem"]} == {"1", "2", "3", "4"}
+    done = resource(runner, oid, V5)
+    assert {i["id"]: i["state"] for i in done["productOrderItem"]} == {k: "completed" for k in "1234"}
+    assert "id" not in next(i for i in done["productOrderItem"] if i["id"] == "3").get("product", {})  # two assets: no one product id
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_units_in_different_states_are_one_item(version):
+    def po(*states):
+        facts = {"id": "O-1", "state": "partial", "orderDate": "2026-11-27T00:00:00Z", "units": {"3": ["3~1", "3~2"]},
+                 "items": [{"id": f"3~{n}", "action": "add", "state": s} for n, s in enumerate(states, 1)]}
+        out = R.shape(facts, None, version, full=False)
+        assert problems(out, version, "ProductOrder") == []
+        (item,) = out["productOrderItem"]
+        return item["id"], item["state"]
+
+    assert po("completed", "failed") == ("3", "partial" if version == V5 else "failed")
+    assert po("completed", "completed") == ("3", "completed")
+    assert po("held", "completed") == ("3", "held")
+    assert po("acknowledged", "completed") == ("3", "inProgress")

@@ -108,6 +108,12 @@ def order_facts(run: S.OrderRun, now: int) -> dict:
     }
     if run.external_id is not None:
         order["externalId"] = run.external_id
+    kept = run.fields.get("request") or {}
+    if kept.get("version"):  # the version the order speaks (intake's), for a driver without its request
+        order["version"] = kept["version"]
+    units = kept.get("units")
+    if units:  # a request item with a quantity is several items here: its units
+        order["units"] = units
     if run.revision > 1:  # the request in force is that revision's (a driver returns what it carried)
         order["revision"] = run.revision
     if run.status in S.FINAL:

@@ -35,8 +35,8 @@ def render(notice: dict, request: Optional[dict] = None, version: Optional[str] 
     """An engine notice as the TMF622 event of the order's version (`request`:
     the order's request document, when the driver has it)."""
     notice = _current(notice)
-    version = version or version_of(request)
     order, facts = notice["order"], notice.get("facts", {})
+    version = version or (version_of(request) if isinstance(request, dict) else order.get("version", V4))
     kind = notice["eventType"]
     if version == V4 and kind in V5_ONLY:
         kind = ATTRIBUTE_CHANGE

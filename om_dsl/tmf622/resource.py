@@ -32,8 +32,8 @@ def href(order_id: str, version: str, what: str = "productOrder") -> str:
 def product_order(run: S.OrderRun, request: Optional[dict], version: Optional[str] = None) -> dict:
     """The resource of a running or ended order: its state (`run`), its
     request document (what the store keeps; `None`: only what the engine knows)."""
-    version = version or version_of(request)
     facts = progress.order_facts(run, run.updated_at)
+    version = version or (version_of(request) if isinstance(request, dict) else facts.get("version", V4))
     out = shape(facts, request, version, full=True)
     expected = expected_completion(run, request)
     if expected is not None:
@@ -89,13 +89,41 @@ def shape(facts: dict, request: Optional[dict], version: str, full: bool) -> dic
         out["cancellationDate"] = facts["completionDate"]
     elif state in ENDED and "completionDate" in facts:
         out["completionDate"] = facts["completionDate"]
-    by_id = {i["id"]: i for i in facts["items"]}
+    by_id = _by_request_item(facts)
     if full and _request_items(request):
         out["productOrderItem"] = [_item(i, by_id, state, version) for i in copy.deepcopy(request["productOrderItem"]) if isinstance(i, dict)]
     else:
-        known = facts["items"] or [i for i in (request or {}).get("productOrderItem") or [] if isinstance(i, dict)]  # an old notice has no items
+        known = list(by_id.values()) or [i for i in (request or {}).get("productOrderItem") or [] if isinstance(i, dict)]  # an old notice has no items
         out["productOrderItem"] = [_item({"id": str(i.get("id")), "action": i.get("action")}, by_id, state, version) for i in known]
     return out
+
+
+def _by_request_item(facts: dict) -> dict:
+    """The order's items by their id in the request: the units of an item with
+    a `quantity` (`ID~1`..`ID~N`) are one item, in one state."""
+    unit_of = {u: r for r, us in (facts.get("units") or {}).items() for u in us}
+    groups: dict = {}
+    for i in facts["items"]:
+        groups.setdefault(unit_of.get(i["id"], i["id"]), []).append(i)
+    out = {}
+    for rid, group in groups.items():
+        if len(group) == 1 and group[0]["id"] == rid:
+            out[rid] = group[0]
+            continue
+        out[rid] = {"id": rid, "action": group[0]["action"], "state": _together([i["state"] for i in group])}
+    return out
+
+
+def _together(states: list) -> str:
+    """One state for several units: theirs when they agree; else held when one
+    is, in progress while one is under way, partial when some completed and
+    some failed (v4 items have no partial: failed)."""
+    if len(set(states)) == 1:
+        return states[0]
+    for s in (S.HELD, S.IN_PROGRESS, S.ACKNOWLEDGED):
+        if s in states:
+            return S.IN_PROGRESS if s == S.ACKNOWLEDGED else s
+    return S.PARTIAL if S.ORDER_COMPLETED in states and S.ORDER_FAILED in states else states[0]
 
 
 def _item(item: dict, by_id: dict, order: str, version: str) -> dict:

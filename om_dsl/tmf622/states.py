@@ -10,7 +10,7 @@ nearest it has.
 
 from __future__ import annotations
 
-from typing import Optional
+from om_dsl.planning import request
 
 V4, V5 = "v4", "v5"
 VERSIONS = (V4, V5)
@@ -38,31 +38,15 @@ def order_state(state: str, version: str) -> str:
 def item_state(state: str, version: str) -> str:
     if state == "draft":
         return "pending" if version == V4 else "acknowledged"
+    if state == "partial" and version == V4:  # units of one item, some completed, some failed
+        return "failed"
     return state
 
 
 def version_of(document) -> str:
-    """The TMF622 version an order document speaks: v5 when it says so
-    (`@schemaLocation` or `@baseType`... naming v5) or uses what only v5
-    has (`externalId` as a list, `requestedInitialState`, a party as
-    `partyOrPartyRole`); v4 otherwise, the version most CPQ systems send."""
+    """The TMF622 version an order document speaks: intake's rule
+    (`planning.request.version_of`, docs/tmf622.md#how-the-version-is-known);
+    v4 for anything that is not an order document."""
     if not isinstance(document, dict):
         return V4
-    said = _said(document)
-    if said is not None:
-        return said
-    if isinstance(document.get("externalId"), list) or "requestedInitialState" in document:
-        return V5
-    parties = document.get("relatedParty")
-    if isinstance(parties, list) and any(isinstance(p, dict) and "partyOrPartyRole" in p for p in parties):
-        return V5
-    return V4
-
-
-def _said(document: dict) -> Optional[str]:
-    where = document.get("@schemaLocation")
-    if isinstance(where, str):
-        for v in (V5, V4):
-            if f"/{v}/" in where.lower() or f"{v}." in where.lower():
-                return v
-    return None
+    return request.version_of(document)
