@@ -362,23 +362,6 @@ def test_a_draft_is_pending_in_v4():
         assert problems(R.shape(facts, None, version, full=False), version, "ProductOrder") == []
 
 
-def test_the_events_shown_in_the_docs_are_valid():
-    """docs/tmf622.md's event examples are real events: each validates in its version."""
-    import re
-
-    text = (ROOT / "docs" / "tmf622.md").read_text(encoding="utf-8")
-    shown = []
-    for block in re.findall(r"^```json\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
-        try:
-            shown.append(json.loads(block))
-        except json.JSONDecodeError:  # one event a line
-            shown.extend(json.loads(line) for line in block.splitlines() if line.strip())
-    shown = [d for d in shown if isinstance(d, dict) and "eventType" in d]
-    assert len(shown) >= 3
-    for event in shown:
-        assert event_problems(event, V5 if event.get("@baseType") else V4) == [], event
-
-
 # ---- drafts and quantities (the intake's), as they come back ---------------------------------------------------------
 
 
