@@ -371,7 +371,9 @@ def test_a_v5_draft_with_quantities_comes_back_item_by_request_item(tmp_path):
     oid, status, _ = runner.submit((ORDERS / "tmf622" / "v5-flat-fiber-draft.json").read_text(encoding="utf-8"))
     assert status == "draft"
     draft = resource(runner, oid, V5)
-    assert draft["state"] == "draft" and {i["id"] for i in draft["productOrderItem"]} == {"1", "2", "3", "4"}
+    assert draft["state"] == "draft" and {i["id"]: i["state"] for i in draft["productOrderItem"]} == {k: "acknowledged" for k in "1234"}
+    in_v4 = R.product_order(runner.store.load(oid), runner.request_of(oid), V4)  # as a v4 reader would see it
+    assert in_v4["state"] == "pending" and {i["state"] for i in in_v4["productOrderItem"]} == {"pending"}
     runner.release(oid, "csr-lena")
     operate(runner)
     events = sent(runner, oid, V5)

@@ -129,7 +129,7 @@ def _together(states: list) -> str:
 def _item(item: dict, by_id: dict, order: str, version: str) -> dict:
     """A request's item (and its nested items) with its state and its product's id."""
     fact = by_id.get(str(item.get("id")))
-    state = fact["state"] if fact is not None else _state_without_items(order)
+    state = fact["state"] if fact is not None and order != "draft" else _state_without_items(order)  # a draft's items are in draft
     item["state"] = item_state(state, version)
     if fact is not None and fact.get("asset"):
         product = item.get("product") if isinstance(item.get("product"), dict) else {}
