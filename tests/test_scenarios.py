@@ -75,7 +75,7 @@ def events(engine, order_id, version="v4") -> list:
         body = json.loads(payload)
         assert deliveries >= 1
         assert event_problems(body, version) == [], body
-        out.append((body["eventType"], (body["event"].get("productOrder") or body["event"].get("cancelProductOrder"))["state"]))
+        out.append((body["eventType"], (body["event"].get("productOrder") or body["event"].get("cancelProductOrder")).get("state")))  # v5's information required: a reference, no state
     return out
 
 
@@ -216,6 +216,25 @@ def test_a_v5_order_hears_v5_back(make_engine):
     assert problems(po, "v5", "ProductOrder") == [] and po["state"] == "completed" and "creationDate" in po
     assert po["relatedParty"][0]["partyOrPartyRole"]["id"] == f"ACC-{oid}"  # what the request carried
     assert po["productOrderItem"][0]["product"]["id"] == f"AST-{oid}-1"
+
+
+def test_a_draft_revised_without_an_address_asks_for_it(make_engine):
+    """A refused revision of a draft: the draft stays, its originating system hears what it lacks (v5)."""
+    from om_dsl.planning.order import Rejected
+
+    engine = make_engine()
+    oid = engine.new_id("DRAFT")
+    doc = json.loads((ORDERS / "tmf622" / "v5-flat-fiber-draft.json").read_text(encoding="utf-8"))
+    doc["id"] = oid
+    doc["relatedParty"][0]["partyOrPartyRole"]["id"] = f"ACC-{oid}"
+    engine.submit(json.dumps(doc))
+    engine.settle(oid, lambda v: v["status"] == S.DRAFT)
+    fiber = doc["productOrderItem"][0]["product"]
+    fiber["productCharacteristic"] = [c for c in fiber["productCharacteristic"] if c["name"] != "address_id"]
+    with pytest.raises(Rejected):
+        engine.amend(oid, json.dumps(doc))
+    engine.settle(oid, lambda v: ("ProductOrderInformationRequiredEvent", None) in events(engine, oid, "v5"))
+    assert engine.view(oid)["status"] == S.DRAFT
 
 
 def test_cancellation_stops_a_call_that_waits_for_its_retry(make_engine):

@@ -399,3 +399,33 @@ def test_units_in_different_states_are_one_item(version):
     assert po("completed", "completed") == ("3", "completed")
     assert po("held", "completed") == ("3", "held")
     assert po("acknowledged", "completed") == ("3", "inProgress")
+
+
+def test_a_draft_revised_without_what_it_needs_says_what(tmp_path):
+    """A revision of a draft that cannot be planned is refused; the draft stays,
+    and its originating system gets a ProductOrderInformationRequiredEvent naming the field."""
+    runner = make_runner(tmp_path)
+    text = (ORDERS / "tmf622" / "v5-flat-fiber-draft.json").read_text(encoding="utf-8")
+    oid, status, _ = runner.submit(text)
+    assert status == "draft"
+    revision = json.loads(text)
+    fiber = revision["productOrderItem"][0]["product"]
+    fiber["productCharacteristic"] = [c for c in fiber["productCharacteristic"] if c["name"] != "address_id"]
+    with pytest.raises(Rejected) as exc:
+        runner.amend(oid, json.dumps(revision), "csr-lena")
+    runner.drive()
+    assert runner.store.load(oid).status == "draft"
+    (event,) = [e for e in sent(runner, oid, V5) if e["eventType"] == "ProductOrderInformationRequiredEvent"]
+    pointer = exc.value.problems[0].path
+    assert pointer.startswith("/productOrderItem/0") and event["event"]["informationRequired"] == {"op": "add", "path": pointer}
+    assert "address_id" in event["description"] and event["event"]["productOrder"]["id"] == oid
+    assert any(h["cause"].startswith("information required from csr-lena: ") for h in runner.store.history(oid))
+    # The same notice, as a v4 reader gets it: fieldPath, the order in v4 (pending).
+    (cmd,) = [json.loads(p) for k, p in runner.store.db.execute("SELECT kind, payload FROM outbox ORDER BY seq") if k == "notify" and "InformationRequired" in p]
+    in_v4 = E.render(cmd["event"], None, V4)
+    assert event_problems(in_v4, V4) == [] and in_v4["fieldPath"] == pointer and in_v4["event"]["productOrder"]["state"] == "pending"
+    # Not a draft: nothing to require.
+    runner.release(oid, "csr-lena")
+    with pytest.raises(Rejected):
+        runner.amend(oid, json.dumps(revision), "csr-lena")
+    assert len([e for e in sent(runner, oid, V5) if e["eventType"] == "ProductOrderInformationRequiredEvent"]) == 1

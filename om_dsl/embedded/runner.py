@@ -235,6 +235,9 @@ class Runner:
             with self.store.transaction() as db:
                 self.store.add_revision(db, order_id, revision, text, "refused", "; ".join(p.render() for p in exc.problems), by, now)
                 self.store.note(db, order_id, now, f"revision {revision} refused: it is not a valid order")
+            if run.status == S.DRAFT:  # the draft stays; its originating system hears what it lacks
+                missing = [{"path": p.path, "message": p.render()} for p in exc.problems]
+                self.apply(order_id, lambda now: C.InformationRequired(missing, by, now), tolerate=True)
             raise
         snapshot = C.plan_snapshot(planned, order_id)
 

@@ -33,6 +33,7 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     CallSucceeded,
     CancelRequested,
     GiveUp,
+    InformationRequired,
     ManualCompleted,
     OperatorRetry,
     OperatorSkip,
@@ -153,6 +154,15 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         r.status = S.ACKNOWLEDGED
         self._record(step, "order", S.DRAFT, S.ACKNOWLEDGED, f"released by {event.by}", now)
         self._publish(step, "ProductOrderStateChangeEvent", now)
+
+    def _on_information_required(self, step: Step, event: InformationRequired, now: int) -> None:
+        """The originating system hears what its draft lacks (its revision was refused)."""
+        r = step.run
+        if r.status != S.DRAFT:
+            raise Rejection(f"order {r.id} is {r.status}, not a draft")
+        missing = [{"path": m.get("path"), "message": m.get("message")} for m in event.missing]
+        self._record(step, "order", None, None, f"information required from {event.by}: " + "; ".join(str(m["message"]) for m in missing), now)
+        self._publish(step, "ProductOrderInformationRequiredEvent", now, informationRequired=missing)
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -565,6 +575,7 @@ Engine._HANDLERS = {
     OperatorSkip: Engine._on_operator_skip,
     OrderResume: Engine._on_order_resume,
     OrderRelease: Engine._on_order_release,
+    InformationRequired: Engine._on_information_required,
     SystemOffline: Engine._on_system_offline,
     SystemOnline: Engine._on_system_online,
 }

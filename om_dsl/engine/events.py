@@ -93,6 +93,16 @@ class OrderRelease:
 
 
 @attrs.frozen
+class InformationRequired:
+    """A revision of a draft was refused: the draft lacks what it needs to be
+    planned. `missing` is [{"path": JSON pointer, "message"}], as the rejection says."""
+
+    missing: list
+    by: str
+    now: int
+
+
+@attrs.frozen
 class SystemOffline:
     """The call of a dispatched task was not made: its system is offline. The task waits on hold."""
 

@@ -314,7 +314,8 @@ class TemporalOrders:
             planned = plan_order(rules.catalog, rules, doc, order_id, installed)
         except Rejected as exc:
             try:
-                self._update(order_id, "amend", {"by": by, "refused": "; ".join(p.render() for p in exc.problems)})
+                refused = {"by": by, "refused": "; ".join(p.render() for p in exc.problems), "missing": [{"path": p.path, "message": p.render()} for p in exc.problems]}
+                self._update(order_id, "amend", refused)
             except C.Rejection:
                 pass
             raise

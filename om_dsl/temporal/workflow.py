@@ -271,6 +271,8 @@ class OrderWorkflow:
         if req.get("refused"):  # not a valid order: planning refused it
             entry.update(status="refused", why=req["refused"])
             self._note(f"revision {revision} refused: it is not a valid order")
+            if self.run_state.status == S.DRAFT and req.get("missing"):  # the draft stays; its originating system hears what it lacks
+                self._apply(lambda now: C.InformationRequired(req["missing"], req["by"], now), tolerate=True)
             raise ApplicationError(req["refused"], type="Rejection", non_retryable=True)
         if req.get("request") is not None:  # its events and resource return what it carried, once it is in force
             self.requests[revision] = req["request"]

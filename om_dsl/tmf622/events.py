@@ -41,6 +41,8 @@ def render(notice: dict, request: Optional[dict] = None, version: Optional[str] 
     if version == V4 and kind in V5_ONLY:
         kind = ATTRIBUTE_CHANGE
     out = _envelope(notice, kind, order["id"], version)
+    if kind == "ProductOrderInformationRequiredEvent":
+        return _needs(out, order, facts.get("informationRequired") or [], request, version)
     if kind.startswith("CancelProductOrder"):
         out["event"] = {"cancelProductOrder": _cancellation(order, facts.get("cancellation") or {}, notice["eventTime"], version)}
         return out
@@ -59,21 +61,25 @@ def revision_of(notice: dict) -> int:
 
 
 def information_required(order_id: str, n: int, now: int, problems: list, request: Optional[dict], external_id: Optional[str] = None) -> dict:
-    """A draft that cannot start yet: what it lacks, as a ProductOrderInformationRequiredEvent.
-    `problems` are a rejection's (`planning.order.Problem`, or dicts with `path` and `message`);
-    the first names the field (a JSON pointer), all are in the description."""
+    """What a draft lacks, as a ProductOrderInformationRequiredEvent, straight
+    from a rejection's problems (`planning.order.Problem`, or dicts with `path`
+    and `message`); the engine makes the same from its `InformationRequired`."""
     version = version_of(request)
     notice = {"eventId": K.event_id(order_id, n), "eventTime": show_instant(now), "eventType": "ProductOrderInformationRequiredEvent"}
-    out = _envelope(notice, notice["eventType"], order_id, version)
-    said = [_said(p) for p in problems]
-    path = next((p for p, _ in said if p), "/")
-    out["description"] = "; ".join(m for _, m in said if m)[:2000]
+    order = {"id": order_id, "state": "draft", "orderDate": notice["eventTime"], "items": [], **({"externalId": external_id} if external_id else {})}
+    missing = [dict(zip(("path", "message"), _said(p))) for p in problems]
+    return _needs(_envelope(notice, notice["eventType"], order_id, version), order, missing, request, version)
+
+
+def _needs(out: dict, order: dict, missing: list, request: Optional[dict], version: str) -> dict:
+    """The first missing field names where (a JSON pointer); every problem is in the description."""
+    path = next((m["path"] for m in missing if m.get("path")), "/")
+    out["description"] = "; ".join(str(m["message"]) for m in missing if m.get("message"))[:2000]
     if version == V4:
-        facts = {"id": order_id, "state": "draft", "orderDate": notice["eventTime"], "items": [], **({"externalId": external_id} if external_id else {})}
         out["fieldPath"] = path
-        out["event"] = {"productOrder": R.shape(facts, request, V4, full=True)}
+        out["event"] = {"productOrder": R.shape(order, request, V4, full=True)}
     else:
-        ref = {"@type": "ProductOrderRef", "@referredType": "ProductOrder", "id": order_id, "href": R.href(order_id, V5)}
+        ref = {"@type": "ProductOrderRef", "@referredType": "ProductOrder", "id": order["id"], "href": R.href(order["id"], V5)}
         out["event"] = {"productOrder": ref, "informationRequired": {"op": "add", "path": path}}
     return out
 
