@@ -230,6 +230,24 @@ def test_give_up_a_held_order_and_show_it_as_tmf622(db, tmp_path, simulator):
     assert (r.exit_code, r.stderr) == (1, "Error: order ORD-1002 is failed\n")
 
 
+def test_a_refused_revision_of_a_draft_tells_what_it_lacks(db, tmp_path):
+    import sqlite3
+
+    draft = json.loads(open("examples/orders/tmf622/v5-flat-fiber-draft.json", encoding="utf-8").read())
+    draft["id"] = "ORD-DRAFT"
+    (tmp_path / "draft.json").write_text(json.dumps(draft), encoding="utf-8")
+    fiber = draft["productOrderItem"][0]["product"]
+    fiber["productCharacteristic"] = [c for c in fiber["productCharacteristic"] if c["name"] != "address_id"]
+    (tmp_path / "revision.json").write_text(json.dumps(draft), encoding="utf-8")
+    assert om("run", CATALOG, tmp_path / "draft.json", "--db", db, *CLOCK, "-q").stdout.startswith("order ORD-DRAFT: draft")
+    r = om("orders", "amend", "ORD-DRAFT", tmp_path / "revision.json", "--db", db, *CLOCK)
+    assert r.exit_code == 1 and "the revision is rejected" in r.stderr
+    sent = sqlite3.connect(str(tmp_path / "om.systems.db")).execute("SELECT payload FROM notifications WHERE message_id LIKE 'ORD-DRAFT:%'").fetchall()
+    (needs,) = [json.loads(p) for (p,) in sent if json.loads(p)["eventType"] == "ProductOrderInformationRequiredEvent"]
+    assert needs["event"]["informationRequired"]["path"].startswith("/productOrderItem/0")
+    assert show(db, "ORD-DRAFT")["status"] == "draft"
+
+
 def test_a_rejected_order_as_tmf622(db):
     assert om("run", CATALOG, "examples/orders/invalid-missing-address.json", "--db", db, *CLOCK, "-q").exit_code == 1
     (order,) = as_json(om("orders", "list", "--db", db, "--format", "json"))

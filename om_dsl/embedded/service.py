@@ -158,7 +158,13 @@ class EmbeddedOrders:
         return self._act(order_id, lambda r: r.release(order_id, by))
 
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
-        return self._act(order_id, lambda r: r.amend(order_id, text, by, force))
+        from om_dsl.planning.order import Rejected
+
+        try:
+            return self._act(order_id, lambda r: r.amend(order_id, text, by, force))
+        except Rejected:
+            self._drive()  # a refused revision of a draft has an event to send (information required)
+            raise
 
     def give_up(self, order_id: str, by: str, reason: str) -> dict:
         return self._act(order_id, lambda r: r.fail(order_id, by, reason))
