@@ -429,3 +429,47 @@ def test_a_draft_revised_without_what_it_needs_says_what(tmp_path):
     with pytest.raises(Rejected):
         runner.amend(oid, json.dumps(revision), "csr-lena")
     assert len([e for e in sent(runner, oid, V5) if e["eventType"] == "ProductOrderInformationRequiredEvent"]) == 1
+
+
+# ---- every example order, every MACD case ------------------------------------------------------------------------------
+
+EXAMPLES = sorted(
+    p.relative_to(ORDERS).as_posix() for p in [*ORDERS.glob("*.json"), *(ORDERS / "tmf622").glob("*.json"), ORDERS / "amend" / "order.json"] if not p.name.startswith("invalid-")
+)
+MACD_CASES = sorted(p.stem for p in (ORDERS / "macd").glob("*.json") if p.stem != "base-fiber-300")
+
+
+def run_to_the_end(runner, text: str) -> str:
+    oid, status, found = runner.submit(text)
+    assert status != S.REJECTED, found
+    if status == "draft":
+        runner.release(oid, "csr")
+    operate(runner)
+    assert runner.store.load(oid).status == S.ORDER_COMPLETED
+    return oid
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_order_speaks_its_version_back(tmp_path, name):
+    text = (ORDERS / name).read_text(encoding="utf-8")
+    version = version_of(json.loads(text))
+    runner = make_runner(tmp_path)
+    oid = run_to_the_end(runner, text)
+    events = sent(runner, oid, version)  # each valid in the order's version
+    assert events[0]["eventType"] == "ProductOrderCreateEvent" and kinds(events)[-1] == ("ProductOrderStateChangeEvent", "completed")
+    done = resource(runner, oid, version)
+    assert {i["state"] for i in items(done).values()} == {"completed"}
+
+
+@pytest.mark.parametrize("case", MACD_CASES)
+def test_every_macd_case_names_the_products_it_changed(tmp_path, case):
+    runner = make_runner(tmp_path)
+    run_to_the_end(runner, (ORDERS / "macd" / "base-fiber-300.json").read_text(encoding="utf-8"))
+    text = (ORDERS / "macd" / f"{case}.json").read_text(encoding="utf-8")
+    oid = run_to_the_end(runner, text)
+    sent(runner, oid, V4)
+    done = resource(runner, oid, V4)
+    run = runner.store.load(oid)
+    for item_id, item in items(done).items():
+        record = next(i for i in run.items if i.id == item_id)
+        assert item["state"] == "completed" and item["product"]["id"] == (record.asset_id or f"AST-{oid}-{item_id}")
