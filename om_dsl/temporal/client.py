@@ -15,7 +15,7 @@ import hashlib
 import os
 from typing import Optional
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -141,8 +141,12 @@ class TemporalOrders:
         return S.from_data(self._query(order_id, "state"))
 
     def request(self, order_id: str) -> Optional[dict]:
-        """The order's request document (None for a workflow started without one)."""
-        return self._query(order_id, "request")
+        """The request document of the order's revision in force (None for a
+        workflow started before workflows kept it: it has no such query)."""
+        try:
+            return self._query(order_id, "request")
+        except WorkflowQueryFailedError:
+            return None
 
     def history(self, order_id: str) -> list:
         return self._query(order_id, "history")
