@@ -13,7 +13,6 @@ from om_dsl.engine import core as C
 from om_dsl.engine import state as S
 from om_dsl.engine.instants import show_instant
 from om_dsl.planning.order import Rejected
-from om_dsl.planning.pipeline import plan_order
 from om_dsl.tmf622 import events as E
 from om_dsl.tmf622 import resource as R
 from om_dsl.tmf622.states import V4, V5, version_of
@@ -267,20 +266,6 @@ def test_the_old_events_failed_the_schemas_and_are_sent_in_shape(version):
         assert event_problems(new, version) == [], new
     assert E.render(OLD[1], REQUEST[version], version)["eventType"] == ("ProductOrderJeopardyAlertEvent" if version == V5 else "ProductOrderAttributeValueChangeEvent")
     assert "externalId" not in E.render(OLD[0], REQUEST[version], version)["event"]["productOrder"]
-
-
-@pytest.mark.parametrize("version", VERSIONS)
-def test_a_draft_missing_what_it_needs_is_told_what(tmp_path, version):
-    runner = make_runner(tmp_path)
-    doc = document("invalid-missing-address.json", version)
-    rules = runner.catalogs.current
-    with pytest.raises(Rejected) as exc:
-        plan_order(rules.catalog, rules, doc, doc["id"], None)
-    event = E.information_required(doc["id"], 1, runner.clock.now(), exc.value.problems, doc)
-    assert event_problems(event, version) == [], event
-    pointer = exc.value.problems[0].path
-    assert pointer and (event["fieldPath"] if version == V4 else event["event"]["informationRequired"]["path"]) == pointer
-    assert "address_id" in event["description"]
 
 
 def test_a_rejected_order_as_a_resource(tmp_path):

@@ -12,6 +12,7 @@ here, in the version of the order's request, when it sends it:
 | ProductOrderMilestoneEvent (a `milestone` task reached) | `productOrderMilestone` | v4 has none: an AttributeValueChangeEvent with `productOrderMilestone` |
 | ProductOrderJeopardyAlertEvent (the order turned red) | `productOrderJeopardyAlert`, one per late task | v4 has none: an AttributeValueChangeEvent with `productOrderJeopardyAlert` |
 | CancelProductOrderCreateEvent, ...StateChangeEvent | the cancellation request | the same |
+| ProductOrderInformationRequiredEvent (a draft's revision refused) | a reference to the order, `informationRequired` (a JSON Patch at the missing field) | the order, and `fieldPath` |
 
 The envelope is the standard's: `eventId` (the delivery's idempotency key),
 `eventTime`, `eventType`, `correlationId` (the order's id: every event of an
@@ -23,7 +24,6 @@ from __future__ import annotations
 from typing import Optional
 
 from om_dsl.engine.instants import show_instant
-from om_dsl.planning import keys as K
 from om_dsl.tmf622 import resource as R
 from om_dsl.tmf622.states import V4, V5, version_of
 
@@ -60,19 +60,8 @@ def revision_of(notice: dict) -> int:
     return (notice.get("order") or {}).get("revision", 1)
 
 
-def information_required(order_id: str, n: int, now: int, problems: list, request: Optional[dict], external_id: Optional[str] = None) -> dict:
-    """What a draft lacks, as a ProductOrderInformationRequiredEvent, straight
-    from a rejection's problems (`planning.order.Problem`, or dicts with `path`
-    and `message`); the engine makes the same from its `InformationRequired`."""
-    version = version_of(request)
-    notice = {"eventId": K.event_id(order_id, n), "eventTime": show_instant(now), "eventType": "ProductOrderInformationRequiredEvent"}
-    order = {"id": order_id, "state": "draft", "orderDate": notice["eventTime"], "items": [], **({"externalId": external_id} if external_id else {})}
-    missing = [dict(zip(("path", "message"), _said(p))) for p in problems]
-    return _needs(_envelope(notice, notice["eventType"], order_id, version), order, missing, request, version)
-
-
 def _needs(out: dict, order: dict, missing: list, request: Optional[dict], version: str) -> dict:
-    """The first missing field names where (a JSON pointer); every problem is in the description."""
+    """What a draft lacks: the first missing field names where (a JSON pointer); every problem is in the description."""
     path = next((m["path"] for m in missing if m.get("path")), "/")
     out["description"] = "; ".join(str(m["message"]) for m in missing if m.get("message"))[:2000]
     if version == V4:
