@@ -458,3 +458,17 @@ def test_every_macd_case_names_the_products_it_changed(tmp_path, case):
     for item_id, item in items(done).items():
         record = next(i for i in run.items if i.id == item_id)
         assert item["state"] == "completed" and item["product"]["id"] == (record.asset_id or f"AST-{oid}-{item_id}")
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_order_past_its_requested_completion_raises_an_alert_of_its_own(tmp_path, version):
+    doc = document("tv-alone.json", version)
+    doc["requestedCompletionDate"] = "2026-11-28T12:00:00Z"
+    runner = make_runner(tmp_path, fail={"iptv.activate_iptv": 99})
+    oid, _, _ = runner.submit(json.dumps(doc))
+    assert resource(runner, oid, version)["expectedCompletionDate"] == "2026-11-28T12:00:00Z"  # no task has a due time: the requested date
+    runner.drive()  # held; time runs on to the due date
+    assert runner.store.load(oid).jeopardy == S.RED
+    (alert,) = [e for e in sent(runner, oid, version) if "productOrderJeopardyAlert" in e["event"]["productOrder"]]
+    (a,) = alert["event"]["productOrder"]["productOrderJeopardyAlert"]
+    assert (a["id"], a["name"], a["message"]) == (f"{oid}:jeopardy", "requestedCompletionDate", f"order {oid} was due at 2026-11-28T12:00:00Z (its requestedCompletionDate)")

@@ -50,7 +50,10 @@ def render(notice: dict, request: Optional[dict] = None, version: Optional[str] 
     if "milestone" in facts:
         po["productOrderMilestone"] = [_milestone(order["id"], facts["milestone"], notice["eventTime"], version)]
     if "jeopardy" in facts:
-        po["productOrderJeopardyAlert"] = [_alert(order["id"], t, notice["eventTime"], version) for t in facts["jeopardy"].get("tasks", [])]
+        alerts = [_alert(order["id"], t, notice["eventTime"], version) for t in facts["jeopardy"].get("tasks", [])]
+        if facts["jeopardy"].get("order"):
+            alerts.append(_overdue(order["id"], facts["jeopardy"]["order"]["due"], notice["eventTime"]))
+        po["productOrderJeopardyAlert"] = alerts
     out["event"] = {"productOrder": po}
     return out
 
@@ -96,6 +99,14 @@ def _alert(order_id: str, t: dict, at: str, version: str) -> dict:
     return {
         "@type": "ProductOrderJeopardyAlert", "id": f"{t['id']}:jeopardy", "name": t.get("name") or t["id"], "jeopardyType": "Overdue", "alertDate": at,
         "message": f"task {t['id']}{due}", "productOrderItem": _item_ref(order_id, t.get("item")),
+    }
+
+
+def _overdue(order_id: str, due: int, at: str) -> dict:
+    """The order itself is late: past its requested completion date."""
+    return {
+        "@type": "ProductOrderJeopardyAlert", "id": f"{order_id}:jeopardy", "name": "requestedCompletionDate", "jeopardyType": "Overdue", "alertDate": at,
+        "message": f"order {order_id} was due at {show_instant(due)} (its requestedCompletionDate)",
     }
 
 

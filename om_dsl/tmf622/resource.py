@@ -35,7 +35,7 @@ def product_order(run: S.OrderRun, request: Optional[dict], version: Optional[st
     facts = progress.order_facts(run, run.updated_at)
     version = version or (version_of(request) if isinstance(request, dict) else facts.get("version", V4))
     out = shape(facts, request, version, full=True)
-    expected = expected_completion(run, request)
+    expected = expected_completion(run)
     if expected is not None:
         out["expectedCompletionDate"] = expected
     return out
@@ -51,7 +51,7 @@ def rejected_order(order_id: str, request: Optional[dict], at: int, external_id:
     return shape(facts, request, version, full=True)
 
 
-def expected_completion(run: S.OrderRun, request: Optional[dict]) -> Optional[str]:
+def expected_completion(run: S.OrderRun) -> Optional[str]:
     """When om expects the order to complete: when it did; else the latest due
     time of its open tasks that have one; else the requested completion date."""
     if run.status in ENDED:
@@ -61,8 +61,8 @@ def expected_completion(run: S.OrderRun, request: Optional[dict]) -> Optional[st
     due = [t.due_at for t in run.tasks.values() if t.due_at is not None and t.status not in S.DONE and t.status != S.CANCELLED]
     if due:
         return show_instant(max(due))
-    asked = (request or {}).get("requestedCompletionDate")
-    return asked if isinstance(asked, str) else None
+    asked = run.fields.get("due_at")  # the requested completion date, as intake read it (ms)
+    return show_instant(asked) if asked is not None else None
 
 
 # ---- shaping --------------------------------------------------------------------------------------
