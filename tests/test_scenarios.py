@@ -182,6 +182,8 @@ def test_a_held_order_given_up_keeps_what_completed(make_engine):
     engine = make_engine(fail={"network.activate_line": 100})
     oid = engine.submit(order_doc(ORDERS / "fiber-minimal.json", engine.new_id("GIVEUP")))
     engine.settle(oid, waiting_at("1/D1:install_visit"))
+    with pytest.raises(Rejection, match="not held: only a held order can be given up"):
+        engine.give_up(oid, reason="too early")
     engine.complete(oid, "1/D1:install_visit")
     engine.settle(oid, lambda v: v["status"] == S.HELD)
     engine.give_up(oid, reason="no line at this address")
