@@ -70,3 +70,28 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.temporal)
         if item.nodeid.split("[")[0] in SLOW or item.path.name == "test_crash.py":
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def every_event_is_tmf622(monkeypatch):
+    """Every order event the suite sends (`om_dsl.tmf622.events.render`, which
+    both engines call) is checked against TMF622's official schema of its
+    version (v5's carry `@baseType`). A problem is collected, not raised (an
+    exception inside a Temporal workflow would retry, not fail), and fails
+    the test at its end."""
+    from om_dsl.tmf622 import events
+
+    from support.tmf622_schemas import event_problems
+
+    render, bad = events.render, []
+
+    def checked(*args, **kwargs):
+        out = render(*args, **kwargs)
+        found = event_problems(out, "v5" if out.get("@baseType") else "v4")
+        if found:
+            bad.append((out.get("eventId"), found[:3]))
+        return out
+
+    monkeypatch.setattr(events, "render", checked)
+    yield
+    assert bad == [], f"events that break TMF622's schema: {bad[:5]}"

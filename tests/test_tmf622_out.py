@@ -472,3 +472,19 @@ def test_an_order_past_its_requested_completion_raises_an_alert_of_its_own(tmp_p
     (alert,) = [e for e in sent(runner, oid, version) if "productOrderJeopardyAlert" in e["event"]["productOrder"]]
     (a,) = alert["event"]["productOrder"]["productOrderJeopardyAlert"]
     assert (a["id"], a["name"], a["message"]) == (f"{oid}:jeopardy", "requestedCompletionDate", f"order {oid} was due at 2026-11-28T12:00:00Z (its requestedCompletionDate)")
+
+
+def test_what_om_takes_loosely_comes_back_as_the_schemas_have_it(tmp_path):
+    """om takes a v5 request without `@type`s, and plain dates; the resource returns them typed, as date-times."""
+    doc = document("tv-alone.json", V5)
+    for part in (doc["productOrderItem"][0]["productOffering"], doc["relatedParty"][0], *doc["productOrderItem"][0]["product"]["productCharacteristic"]):
+        del part["@type"]
+    doc["requestedStartDate"], doc["requestedCompletionDate"] = "2026-12-06", "2026-12-20T17:00:00"
+    runner = make_runner(tmp_path)
+    oid, status, found = runner.submit(json.dumps(doc))
+    assert status != S.REJECTED, found
+    po = resource(runner, oid, V5)  # valid v5
+    assert po["productOrderItem"][0]["productOffering"]["@type"] == "ProductOfferingRef" and po["relatedParty"][0]["@type"] == "RelatedPartyRefOrPartyRoleRef"
+    assert (po["requestedStartDate"], po["requestedCompletionDate"]) == ("2026-12-06T00:00:00Z", "2026-12-20T17:00:00Z")
+    operate(runner)
+    sent(runner, oid, V5)  # the create event too

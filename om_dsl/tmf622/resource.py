@@ -12,12 +12,14 @@ the same resource.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Optional
 from urllib.parse import quote
 
 from om_dsl.engine import progress
 from om_dsl.engine import state as S
 from om_dsl.engine.instants import show_instant
+from om_dsl.planning.fields import due_instant
 from om_dsl.tmf622.states import V4, V5, item_state, order_state, version_of
 
 # What the server sets: a request's own values of these are not returned.
@@ -73,6 +75,11 @@ def shape(facts: dict, request: Optional[dict], version: str, full: bool) -> dic
     `full`, everything the request carried too; else the order's id, state,
     dates and items' states (what a state change event carries)."""
     base = copy.deepcopy(request) if full and isinstance(request, dict) else {}
+    for k in ("requestedStartDate", "requestedCompletionDate"):
+        if k in base:
+            base[k] = _date_time(base[k], end_of_day=k == "requestedCompletionDate")
+    if version == V5:
+        base = _typed(base, None)
     out: dict = {"id": facts["id"], "href": href(facts["id"], version), "@type": base.get("@type") or "ProductOrder"}
     for k, v in base.items():
         if k not in SERVER_SET and k not in out and k != "productOrderItem" and k != "externalId":
@@ -91,7 +98,7 @@ def shape(facts: dict, request: Optional[dict], version: str, full: bool) -> dic
         out["completionDate"] = facts["completionDate"]
     by_id = _by_request_item(facts)
     if full and _request_items(request):
-        out["productOrderItem"] = [_item(i, by_id, state, version) for i in copy.deepcopy(request["productOrderItem"]) if isinstance(i, dict)]
+        out["productOrderItem"] = [_item(i, by_id, state, version) for i in base["productOrderItem"] if isinstance(i, dict)]
     else:
         known = list(by_id.values()) or [i for i in (request or {}).get("productOrderItem") or [] if isinstance(i, dict)]  # an old notice has no items
         out["productOrderItem"] = [_item({"id": str(i.get("id")), "action": i.get("action")}, by_id, state, version) for i in known]
@@ -144,6 +151,42 @@ def _item(item: dict, by_id: dict, order: str, version: str) -> dict:
     if isinstance(children, list):
         item["productOrderItem"] = [_item(c, by_id, order, version) for c in children if isinstance(c, dict)]
     return item
+
+
+# v5 wants `@type` on every object (Extensible); om takes a request without
+# them, and returns the objects it knows typed: key -> (in a list, alone).
+V5_TYPES = {
+    "productOrderItem": ("ProductOrderItem", None), "productOffering": (None, "ProductOfferingRef"), "productSpecification": (None, "ProductSpecificationRef"),
+    "productCharacteristic": ("Characteristic", None), "relatedParty": ("RelatedPartyRefOrPartyRoleRef", None), "partyOrPartyRole": (None, "PartyRoleRef"),
+    "billingAccount": (None, "BillingAccountRef"), "channel": ("RelatedChannel", "ChannelRef"), "note": ("Note", None), "externalId": ("ExternalIdentifier", None),
+    "productOrderItemRelationship": ("OrderItemRelationship", None), "orderRelationship": ("OrderRelationship", None), "agreement": ("AgreementRef", None),
+    "quote": ("QuoteRef", None), "payment": ("PaymentRef", None), "appointment": (None, "AppointmentRef"), "quoteItem": (None, "QuoteItemRef"),
+    "place": ("RelatedPlaceRefOrValue", None), "productOfferingQualification": ("ProductOfferingQualificationRef", None),
+}
+
+
+def _typed(node, key):
+    """A v5 copy of a request's part with the `@type`s it left out."""
+    if isinstance(node, list):
+        kind = V5_TYPES.get(key, (None, None))[0]
+        return [_typed({"@type": kind, **n} if kind and isinstance(n, dict) and "@type" not in n else n, None) for n in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: _typed({"@type": V5_TYPES[k][1], **v} if isinstance(v, dict) and "@type" not in v and V5_TYPES.get(k, (None, None))[1] else v, k) for k, v in node.items()}
+
+
+def _date_time(value, end_of_day: bool):
+    """A request's date as the date-time TMF622 has (om takes a plain date, or
+    one without a zone, as UTC: a start date from the start of its day, a
+    completion date at its end)."""
+    if not isinstance(value, str) or re.search(r"T.*(Z|[+-]\d\d:?\d\d)$", value):
+        return value
+    at = due_instant(value)
+    if at is None:
+        return value
+    if re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value) and not end_of_day:
+        at -= 86_400_000  # due_instant reads a plain date as its end
+    return show_instant(at)
 
 
 def _referred(party):
