@@ -301,7 +301,6 @@ def test_external_ids_in_each_version(version):
 
 
 def test_item_states_roll_up_from_their_lines_tasks(tmp_path):
-
     runner, oid = submitted(tmp_path, "fiber-tv-ported-phone.json", V4)
     run = runner.store.load(oid)
     assert progress.item_states(run) == {"1": "inProgress", "2": "inProgress", "3": "inProgress", "4": "inProgress"}
