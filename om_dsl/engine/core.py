@@ -21,6 +21,7 @@ import datetime  # noqa: F401 (tests replace the clock through it: test_no_clock
 from typing import Optional
 
 from om_dsl.engine import commands as Cmd
+from om_dsl.engine import progress
 from om_dsl.engine import state as S
 from om_dsl.engine.amend import Amending
 from om_dsl.engine.cancel import Cancelling
@@ -31,6 +32,8 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     CallFailed,
     CallSucceeded,
     CancelRequested,
+    GiveUp,
+    InformationRequired,
     ManualCompleted,
     OperatorRetry,
     OperatorSkip,
@@ -106,8 +109,8 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now)
 
     def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int, max_starts: Optional[int] = None) -> Step:
-        """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)`
-        of it (plain data, as a Temporal workflow receives it). `max_starts`: as `handle`'s."""
+        """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)` of it
+        (plain data, as a Temporal workflow receives it). `max_starts`: as `handle`'s."""
         self._max_starts = max_starts
         snap = snapshot  # (decoded where it holds values only: items, lines, fields; not every task)
         items = [S.ItemRecord(i["id"], i["product"], i["action"], i["parent"], S.decode_value(i["values"]), i["asset_id"]) for i in snap["items"]]
@@ -119,8 +122,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         return self._begin(order_id, S.decode_value(snap["fields"]), items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
 
     def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int) -> Step:
-        self._shape = None
-        self._started = 0
+        self._shape, self._started = None, 0
         draft = fields.get("initial_state") == S.DRAFT
         status = S.DRAFT if draft else S.ACKNOWLEDGED
         run = S.OrderRun(order_id, catalog_sha, status, fields, items, lines, tasks, now, now, fields.get("external_id"))
@@ -141,13 +143,20 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         self._record(step, "order", S.DRAFT, S.ACKNOWLEDGED, f"released by {event.by}", now)
         self._publish(step, "ProductOrderStateChangeEvent", now)
 
+    def _on_information_required(self, step: Step, event: InformationRequired, now: int) -> None:
+        """The originating system hears what its draft lacks (its revision was refused)."""
+        r = step.run
+        if r.status != S.DRAFT:
+            raise Rejection(f"order {r.id} is {r.status}, not a draft")
+        missing = [{"path": m.get("path"), "message": m.get("message")} for m in event.missing]
+        self._record(step, "order", None, None, f"information required from {event.by}: " + "; ".join(str(m["message"]) for m in missing), now)
+        self._publish(step, "ProductOrderInformationRequiredEvent", now, informationRequired=missing)
+
     # ---- events --------------------------------------------------------------------------------
 
     def handle(self, run: S.OrderRun, event, in_place: bool = False, max_starts: Optional[int] = None) -> Step:
-        """The event applied to a copy of `run`, or (`in_place`) to `run` itself: no
-        copy of every task. A Rejection comes before any change. `max_starts`:
-        start at most that many ready tasks; `step.more` says some are left
-        (a driver keeping its steps short starts them with a `TimePassed`)."""
+        """The event applied to a copy of `run`, or (`in_place`) to `run` itself; a Rejection comes before any change.
+        `max_starts`: at most that many ready tasks start; `step.more` says some are left (docs/engine.md)."""
         self._max_starts, self._started = max_starts, 0
         if run.status in S.FINAL:
             raise Rejection(f"order {run.id} is {run.status}")
@@ -163,11 +172,8 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         return step
 
     _shape, _max_starts, _started = None, None, 0  # per call: the tasks (dict, count) as the event found them; the starts
-
-    def _reshaped(self, step: Step) -> bool:
-        """Tasks added, removed or rewired by this step (or a new order)."""
-        tasks, n = self._shape or (None, -1)
-        return step.reshaped or step.run.tasks is not tasks or len(step.run.tasks) != n
+    def _reshaped(self, step: Step) -> bool:  # tasks added, removed or rewired by this step (or a new order)
+        return step.reshaped or self._shape is None or step.run.tasks is not self._shape[0] or len(step.run.tasks) != self._shape[1]
 
     def _on_call_succeeded(self, step: Step, event: CallSucceeded, now: int) -> None:
         task = self._open(step.run, event.task, (S.RUNNING,), CALLING)
@@ -266,9 +272,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
     def _set(self, step: Step, task: S.TaskRun, new: str, cause: str, now: int) -> None:
         old = task.status
         task.status = new
-        ix = step.run.index
-        if ix is not None and ix.tasks is step.run.tasks and task.id in ix.pos:
-            ix.moved(task, old, new)
+        OrderIndex.moved_in(step.run, task, old, new)
         self._record(step, task.id, old, new, cause, now)
 
     def _definition(self, task: S.TaskRun):
@@ -287,8 +291,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         return out
 
     def _order_view(self, r: S.OrderRun, items: Optional[list] = None) -> dict:
-        """The order as expressions read it (with `items`: those items instead of the order's);
-        its own view built once per items list (rules do not change it)."""
+        """The order as expressions read it (with `items`: those items instead of the order's; its own built once)."""
         if items is None:
             ix = OrderIndex.of(r)
             if ix.view_of is not r.items:
@@ -346,7 +349,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         task.error = message
         if step.run.cancelling and task.type != "compensation":
             task.next_at = None
-            self._set(step, task, S.CANCELLED, f"{message} (the order is cancelled: no retry)", now)
+            self._set(step, task, S.CANCELLED, f"{message} (the order is {'given up' if step.run.giving_up else 'cancelled'}: no retry)", now)
             return
         policy = self._retry_policy(task)
         retryable, refused = retry_verdict(policy, failure, retryable)
@@ -421,6 +424,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         if task.type == "milestone":
             self._set(step, task, S.READY, "its dependencies completed", now)
             self._complete(step, task, {}, "milestone reached", now)
+            self._publish(step, "ProductOrderMilestoneEvent", now, milestone={"id": task.id, "name": task.name, "item": step.run.lines[task.line].source_item})
         elif task.type == "manual":
             self._set(step, task, S.READY, f"waiting for a person in queue {task.queue}", now)
         elif task.type == "wait":
@@ -499,10 +503,11 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         ix = OrderIndex.of(r)
         if r.cancelling:
             undo = [t for t in r.tasks.values() if t.type == "compensation"]
-            if r.compensation_planned and not ix.busy and all(t.status in S.DONE for t in undo):
-                new = S.ORDER_CANCELLED
+            undone = r.compensation_planned and not ix.busy and all(t.status in S.DONE for t in undo)
+            if r.giving_up:
+                new = (S.PARTIAL if progress.completed_items(r) else S.ORDER_FAILED) if undone else r.status
             else:
-                new = S.PENDING_CANCELLATION
+                new = S.ORDER_CANCELLED if undone else S.PENDING_CANCELLATION
         elif ix.all_done():
             new = S.ORDER_COMPLETED
         elif ix.fatal and any(t.status == S.FATALLY_FAILED and not self._in_fallout(r, t) for t in r.tasks.values()):  # (looked for only when a task fatally failed)
@@ -518,26 +523,27 @@ class Engine(Timing, Cancelling, Amending, Fallout):
                 S.IN_PROGRESS: "tasks are running",
                 S.PENDING_CANCELLATION: "running tasks finish, completed ones are undone",
                 S.ORDER_CANCELLED: "every compensation is done",
+                S.PARTIAL: "given up: some items completed, the rest is undone",
+                S.ORDER_FAILED: "given up: no item completed, what was done is undone",
             }[new]
             self._record(step, "order", old, new, cause, now)
             self._publish(step, "ProductOrderStateChangeEvent", now)
+            if new in (S.PENDING_CANCELLATION, S.ORDER_CANCELLED):
+                self._publish(step, "CancelProductOrderStateChangeEvent", now, cancellation={"state": "inProgress" if new == S.PENDING_CANCELLATION else "done"})
             if new in S.FINAL:
                 for task in r.tasks.values():
                     if task.next_at is not None:
                         task.next_at = None
                         step.changed.add(task.id)
 
-    def _publish(self, step: Step, event_type: str, now: int) -> None:
-        """An order event for the originating system, TMF622-shaped, with an id of its own."""
+    def _publish(self, step: Step, event_type: str, now: int, **facts) -> None:
+        """An order event for the originating system, with an id of its own:
+        its facts as of now (`progress.notice`); the driver sends it in
+        TMF622's shape (`om_dsl.tmf622.events`)."""
         r = step.run
         r.events += 1
-        order = {"id": r.id, "externalId": r.external_id, "state": r.status}
-        if event_type == "ProductOrderJeopardyEvent":
-            order["jeopardy"] = r.jeopardy
-            order["tasksInJeopardy"] = sorted(t.id for t in r.tasks.values() if t.jeopardy == S.RED)
-        step.commands.append(
-            Cmd.Notify(r.id, K.event_id(r.id, r.events), {"eventId": K.event_id(r.id, r.events), "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}})
-        )
+        notice = progress.notice(r, event_type, now, **facts)
+        step.commands.append(Cmd.Notify(r.id, notice["eventId"], notice))
 
     # ---- what an order waits for -----------------------------------------------------------------------
 
@@ -581,11 +587,13 @@ Engine._HANDLERS = {
     ManualCompleted: Engine._on_manual_completed,
     TimePassed: Engine._on_time_passed,
     CancelRequested: Engine._cancel,
+    GiveUp: Engine._give_up,
     Amend: Engine._amend,
     OperatorRetry: Engine._on_operator_retry,
     OperatorSkip: Engine._on_operator_skip,
     OrderResume: Engine._on_order_resume,
     OrderRelease: Engine._on_order_release,
+    InformationRequired: Engine._on_information_required,
     SystemOffline: Engine._on_system_offline,
     SystemOnline: Engine._on_system_online,
 }

@@ -75,6 +75,13 @@ class OrderIndex:
         elif status == S.RUNNING and type_ != "wait":
             self.busy += n
 
+    @staticmethod
+    def moved_in(run: S.OrderRun, task: S.TaskRun, old: str, new: str) -> None:
+        """A status change, told to the order's index if it has one that is current."""
+        ix = run.index
+        if ix is not None and ix.tasks is run.tasks and task.id in ix.pos:
+            ix.moved(task, old, new)
+
     def moved(self, task: S.TaskRun, old: str, new: str) -> None:
         """A task's status changed from `old` to `new`."""
         self._count(old, task.type, -1)

@@ -124,6 +124,7 @@ class OrderRun:
     frozen: bool = False  # an amendment waits for running tasks: nothing new starts
     pending: Optional[dict] = None  # that amendment: {"revision", "plan", "by", "force"}
     cancelling: bool = False
+    giving_up: bool = False  # an operator gave the held order up: it ends failed or partial
     compensation_planned: bool = False
     completions: int = 0
     due_jeopardy: Optional[str] = None  # how the order is doing against its requested completion (fields["due_at"])
@@ -141,7 +142,9 @@ class OrderRun:
 _TASK_FIELDS = tuple(f.name for f in attrs.fields(TaskRun))
 _TASK_VALUES = ("outputs", "args")  # the fields that hold attribute values
 _HEAD = ("id", "catalog", "status")
-_SCALARS = ("created_at", "updated_at", "external_id", "jeopardy", "events", "revision", "frozen", "pending", "cancelling", "compensation_planned", "completions", "due_jeopardy")
+_PARTS = ("fields", "items", "lines", "tasks")
+# Every other field of OrderRun, in its order (a field added later is stored with them).
+_SCALARS = tuple(f.name for f in attrs.fields(OrderRun) if f.name not in _HEAD + _PARTS + ("index",))
 
 
 def task_data(t: TaskRun) -> dict:
@@ -223,6 +226,7 @@ def from_data(d: dict) -> OrderRun:
         frozen=d.get("frozen", False),
         pending=decode_value(d.get("pending")),
         cancelling=d.get("cancelling", False),
+        giving_up=d.get("giving_up", False),
         compensation_planned=d.get("compensation_planned", False),
         completions=d.get("completions", 0),
         due_jeopardy=d.get("due_jeopardy"),

@@ -24,7 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import commands as Cmd
     from om_dsl.engine import core as C
-    from om_dsl.engine import executor
+    from om_dsl.engine import executor, progress
     from om_dsl.engine import state as S
     from om_dsl.engine.instants import show_instant
     from om_dsl.engine.view import revision_state, task_entries
@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
+    from om_dsl.tmf622 import events as tmf_events
 
 
 # Activities one order runs at once, at most: Temporal refuses a workflow more
@@ -72,6 +73,7 @@ class OrderWorkflow:
         self.alarm: Optional[asyncio.Future] = None
         self.alarm_at: Optional[int] = None
         self.memo: dict = {}
+        self.requests: dict = {1: start.get("request")}  # revision -> its request document
         self.draining = False  # its history is long: no activity starts, the next run starts them
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
         self.more = False  # ready tasks left to start (the core's step said so)
@@ -80,6 +82,7 @@ class OrderWorkflow:
             self.run_state = S.from_data(carried["state"])
             self.history, self.revisions, self.memo = carried["history"], carried["revisions"], carried["memo"]
             self.callbacks = set(carried["callbacks"])
+            self.requests.update({int(k): v for k, v in carried.get("requests", {}).items()})
             self.to_launch = []
             for data in carried["waiting"]:  # (read one by one as they start: a workflow task must stay short)
                 self.in_flight += 1
@@ -132,6 +135,8 @@ class OrderWorkflow:
         r = self.run_state
         if r.status == S.ORDER_COMPLETED:
             self._tell_installed_base("record", [r.id, S.to_data(r)])
+        elif r.status == S.PARTIAL:  # what it delivered is installed; the rest is released
+            self._tell_installed_base("record", [r.id, S.to_data(progress.kept_part(r))])
         else:
             self._tell_installed_base("release", [r.id])
         await workflow.wait_condition(lambda: self.in_flight == 0)
@@ -145,7 +150,7 @@ class OrderWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         carried = {
             "state": S.to_data(self.run_state), "history": self.history, "revisions": self.revisions, "memo": self.memo,
-            "callbacks": sorted(self.callbacks), "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "more": self.more,
+            "callbacks": sorted(self.callbacks), "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "more": self.more, "requests": {str(k): v for k, v in self.requests.items()},
         }
         workflow.continue_as_new({**{k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}, "carried": carried}, memo=self.memo)
 
@@ -212,6 +217,8 @@ class OrderWorkflow:
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left);
         past MAX_ACTIVITIES running, it waits for one to finish."""
+        if isinstance(cmd, Cmd.Notify):  # in TMF622's shape, in the version of the order's request (pure: replays the same)
+            cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.requests.get(tmf_events.revision_of(cmd.event))))
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
         if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
@@ -329,6 +336,11 @@ class OrderWorkflow:
     def cancel(self, req: dict) -> dict:
         return self._answer(self._apply(lambda now: C.CancelRequested(req["by"], req.get("reason", ""), bool(req.get("force")), now)))
 
+    @workflow.update(name="fail")
+    def fail(self, req: dict) -> dict:
+        """An operator gives the held order up: it ends partial or failed."""
+        return self._answer(self._apply(lambda now: C.GiveUp(req["by"], req["reason"], now)))
+
     @workflow.update(name="amend")
     def amend(self, req: dict) -> dict:
         """A revision planned by the client on this order's catalog version.
@@ -339,7 +351,11 @@ class OrderWorkflow:
         if req.get("refused"):  # not a valid order: planning refused it
             entry.update(status="refused", why=req["refused"])
             self._note(f"revision {revision} refused: it is not a valid order")
+            if self.run_state.status == S.DRAFT and req.get("missing"):  # the draft stays; its originating system hears what it lacks
+                self._apply(lambda now: C.InformationRequired(req["missing"], req["by"], now), tolerate=True)
             raise ApplicationError(req["refused"], type="Rejection", non_retryable=True)
+        if req.get("request") is not None:  # its events and resource return what it carried, once it is in force
+            self.requests[revision] = req["request"]
         try:
             step = self._apply(lambda now: C.Amend(revision, req["plan"], req["by"], bool(req.get("force")), now))
         except ApplicationError as exc:
@@ -372,6 +388,11 @@ class OrderWorkflow:
     def state(self) -> dict:
         """The core's state of the order, as the embedded store keeps it."""
         return S.to_data(self.run_state)
+
+    @workflow.query(name="request")
+    def request(self) -> Optional[dict]:
+        """The request document of the revision in force, as the client submitted it."""
+        return self.requests.get(self.run_state.revision)
 
     @workflow.query(name="history")
     def events(self) -> list:

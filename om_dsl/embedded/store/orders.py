@@ -127,6 +127,18 @@ class Orders:
         finally:
             self.db.row_factory = None
 
+    def order_document(self, order_id: str) -> Optional[str]:
+        """The order's document as it was submitted."""
+        row = self.db.execute("SELECT document FROM orders WHERE id = ?", (order_id,)).fetchone()
+        return row[0] if row else None
+
+    def revision_document(self, order_id: str, revision: int) -> Optional[str]:
+        """A revision's document as it was submitted (revision 1: the order's)."""
+        if revision <= 1:
+            return self.order_document(order_id)
+        row = self.db.execute("SELECT document FROM revisions WHERE order_id = ? AND revision = ?", (order_id, revision)).fetchone()
+        return row[0] if row else None
+
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list:
         return _filtered(self.db, "SELECT id, status, customer, external_id, created_at, updated_at, jeopardy FROM orders", "created_at, id", status=status, jeopardy=jeopardy)
 
