@@ -4,17 +4,24 @@ SQLite store, the system adapters and a clock.
 Driving means: execute the commands in the outbox (call a system, run an
 auto task, notify the originating system), collect callbacks of
 asynchronous operations, and fire retries and waits that are due, each
-result going back to the core as an event. Every event is applied in one
+result going back to the core as an event. Every event is applied in a
 transaction that also marks its command done, so a crash anywhere leaves
 either the old state with the command still to do (it is done again, with
-the same idempotency key) or the new state with the command done.
+the same idempotency key) or the new state with the command done. The
+results of the commands found pending together are applied in one
+transaction (`drive`): a crash before it commits redoes all of them, each
+with its key, which is the same guarantee for fewer fsyncs.
 
 One runner at a time works on a database: a lock file next to it keeps a
-second one waiting (a killed runner's lock goes with its process).
+second one waiting (a killed runner's lock goes with its process). While it
+works, the runner keeps the orders it drives in memory (`Runner._held`) and
+writes only what each event changed; a change committed by another
+connection (SQLite's data_version) makes it read them again.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import json
@@ -24,7 +31,7 @@ from typing import Callable, Optional
 from om_dsl.embedded.store import Store
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
-from om_dsl.engine import executor
+from om_dsl.engine import executor, progress
 from om_dsl.engine import state as S
 from om_dsl.engine.facts import dispatch_rank
 from om_dsl.planning.fields import external_id_of
@@ -33,6 +40,7 @@ from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.rules.generated import sha_of
 from om_dsl.rules.versions import RulesByVersion
+from om_dsl.tmf622 import events as tmf_events
 
 TASK_PACKAGES = "task_packages"  # meta: {package: the folder holding it}, of the catalogs orders were submitted with
 
@@ -108,7 +116,40 @@ class Runner:
         self.clock = clock
         self.on_event = on_event or (lambda order_id, history: None)
         self.ranks: dict = {}  # order id -> dispatch rank (its priority does not change)
+        self._requests: dict = {}  # (order id, revision) -> its request document (request_of)
+        self._held: collections.OrderedDict = collections.OrderedDict()  # order id -> its state, the most recently used last
+        self._seen = None  # the store's data_version when `_held` was last known to be current
+        self._held_tasks = 0  # (about: counted when each order was taken in)
         self._task_packages()
+
+    HELD = 512  # orders kept in memory at most (the least recently used go first) ...
+    HELD_TASKS = 200_000  # ... and tasks of those orders at most (a few big orders need not crowd out memory)
+
+    def _run(self, order_id: str) -> Optional[S.OrderRun]:
+        """The order's state as stored: from memory when no other connection
+        committed since (`_writing` checks, and holds the write lock)."""
+        run = self._held.get(order_id)
+        if run is None:
+            run = self.store.load(order_id)
+            if run is None:
+                return None
+        self._hold(run)
+        return run
+
+    def _forget(self) -> None:
+        self._held.clear()
+        self._held_tasks = 0
+
+    def _hold(self, run: S.OrderRun) -> None:
+        held = self._held
+        if run.id in held:
+            held.move_to_end(run.id)
+            return
+        held[run.id] = run
+        self._held_tasks += len(run.tasks)
+        while len(held) > 1 and (len(held) > self.HELD or self._held_tasks > self.HELD_TASKS):
+            _, gone = held.popitem(last=False)
+            self._held_tasks -= len(gone.tasks)
 
     def _task_packages(self) -> None:
         """Where the auto tasks' packages are: the current catalog's (beside its
@@ -179,6 +220,7 @@ class Runner:
             self.store.save(db, step.run, step.history, step.commands, now)
             if step.run.status == S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
+        self._hold(step.run)
         self.on_event(order_id, step.history)
         return order_id, step.run.status, []
 
@@ -190,36 +232,62 @@ class Runner:
         With a command, or `tolerate`, an event the order no longer accepts
         (its task moved on; the order finished) is recorded and dropped.
         `also(db)` runs in the same transaction (an inbox entry marked applied)."""
+        done: list = []
+        with self._writing() as db:
+            step = self._apply_in(db, order_id, make_event, command_seq, tolerate, also, done)
+        for args in done:
+            self.on_event(*args)
+        return step
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """A transaction; if it does not commit, the orders held in memory may be
+        ahead of the database: they are read again."""
+        try:
+            with self.store.transaction() as db:
+                version = self.store.data_version()
+                if version != self._seen:  # another connection committed: what is held may be stale
+                    self._forget()
+                    self._seen = version
+                if self.clock.simulated:  # a killed process must not take simulated time back
+                    self.store.set_meta(db, "clock_ms", str(self.clock.now()))
+                with self.store.batched(db):
+                    yield db
+        except BaseException:
+            self._forget()
+            raise
+
+    def _apply_in(self, db, order_id: str, make_event, command_seq, tolerate: bool, also, done: list):
         now = self.clock.now()
-        with self.store.transaction() as db:
-            if self.clock.simulated:  # a killed process must not take simulated time back
-                self.store.set_meta(db, "clock_ms", str(now))
-            run = self.store.load(order_id)
-            if run is None:
-                row = self.store.order_row(order_id)
-                raise C.Rejection(f"order {order_id} is {row['status']}" if row else f"no order {order_id}")
-            engine = self.catalogs.engine(run.catalog)
-            event = make_event(now)
-            try:
-                step = engine.handle(run, event)
-            except C.Rejection as exc:
-                if command_seq is None and not tolerate:
-                    raise
-                # A command whose task moved on meanwhile: record it, do not apply it.
-                self.store.note(db, order_id, now, f"ignored: {exc}")
-                if command_seq is not None:
-                    self.store.mark_done(db, command_seq, now)
-                if also is not None:
-                    also(db)
-                return None
-            self.store.save(db, step.run, step.history, step.commands, now, before=run)
+        run = self._run(order_id)
+        if run is None:
+            row = self.store.order_row(order_id)
+            raise C.Rejection(f"order {order_id} is {row['status']}" if row else f"no order {order_id}")
+        engine = self.catalogs.engine(run.catalog)
+        event = make_event(now)
+        was_completed, was_partial = run.status == S.ORDER_COMPLETED, run.status == S.PARTIAL
+        try:
+            step = engine.handle(run, event, in_place=True)  # (a Rejection leaves `run` as it was)
+        except C.Rejection as exc:
+            if command_seq is None and not tolerate:
+                raise
+            # A command whose task moved on meanwhile: record it, do not apply it.
+            self.store.note(db, order_id, now, f"ignored: {exc}")
             if command_seq is not None:
                 self.store.mark_done(db, command_seq, now)
             if also is not None:
                 also(db)
-            if step.run.status == S.ORDER_COMPLETED and run.status != S.ORDER_COMPLETED:
-                self.store.assetize(db, step.run, now)
-        self.on_event(order_id, step.history)
+            return None
+        self.store.save(db, step.run, step.history, step.commands, now, changed=step)
+        if command_seq is not None:
+            self.store.mark_done(db, command_seq, now)
+        if also is not None:
+            also(db)
+        if step.run.status == S.ORDER_COMPLETED and not was_completed:
+            self.store.assetize(db, step.run, now)
+        elif step.run.status == S.PARTIAL and not was_partial:  # what it delivered is installed
+            self.store.assetize(db, progress.kept_part(step.run), now)
+        done.append((order_id, step.history))
         return step
 
     def release(self, order_id: str, by: str):
@@ -245,6 +313,10 @@ class Runner:
     def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False):
         return self.apply(order_id, lambda now: C.CancelRequested(by, reason, force, now))
 
+    def fail(self, order_id: str, by: str, reason: str):
+        """Give a held order up: it ends partial or failed (see engine.cancel)."""
+        return self.apply(order_id, lambda now: C.GiveUp(by, reason, now))
+
     def amend(self, order_id: str, text: str, by: str, force: bool = False):
         """A revision of an in-flight order: planned on the catalog version the
         order runs on, then merged by the engine (or refused). Every revision
@@ -268,6 +340,9 @@ class Runner:
             with self.store.transaction() as db:
                 self.store.add_revision(db, order_id, revision, text, "refused", "; ".join(p.render() for p in exc.problems), by, now)
                 self.store.note(db, order_id, now, f"revision {revision} refused: it is not a valid order")
+            if run.status == S.DRAFT:  # the draft stays; its originating system hears what it lacks
+                missing = [{"path": p.path, "message": p.render()} for p in exc.problems]
+                self.apply(order_id, lambda now: C.InformationRequired(missing, by, now), tolerate=True)
             raise
         snapshot = C.plan_snapshot(planned, order_id)
 
@@ -302,28 +377,66 @@ class Runner:
 
     # ---- driving -------------------------------------------------------------------------------------------
 
+    BATCH = 64  # commands whose results one transaction applies, at most
+
     def execute(self, seq: int, cmd: Cmd.Command) -> None:
+        self.execute_all([(seq, cmd)])
+
+    def execute_all(self, pending: list) -> None:
+        """Execute commands (the I/O first, each with its idempotency key), then
+        apply their results and mark them done in one transaction per batch:
+        a crash before it commits leaves them all to do again."""
+        for i in range(0, len(pending), self.BATCH):
+            writes = [self._perform(seq, cmd) for seq, cmd in pending[i : i + self.BATCH]]
+            done: list = []
+            with self._writing() as db:
+                for write in writes:
+                    write(db, done)
+            for args in done:
+                self.on_event(*args)
+
+    def _perform(self, seq: int, cmd: Cmd.Command) -> Callable:
+        """One command's I/O; returns what writes its outcome, `write(db, done)`."""
         if isinstance(cmd, Cmd.Notify):
-            self.publish(seq, cmd)
-            return
+            return self._publish(seq, cmd)
         if isinstance(cmd, Cmd.Call) and cmd.system in self.store.offline_systems():
-            self.apply(cmd.order, lambda now: C.SystemOffline(cmd.task, now), seq)
-            return
-        result = executor.perform(cmd, self.systems, self.python_tasks)
-        self.apply(cmd.order, lambda now: executor.event_for(cmd.task, result, now), seq)
+            event = lambda now: C.SystemOffline(cmd.task, now)  # noqa: E731
+        else:
+            result = executor.perform(cmd, self.systems, self.python_tasks)
+            event = lambda now: executor.event_for(cmd.task, result, now)  # noqa: E731
+        return lambda db, done: self._apply_in(db, cmd.order, event, seq, False, None, done)
 
     def publish(self, seq: int, cmd: Cmd.Notify) -> None:
+        self.execute_all([(seq, cmd)])
+
+    def _publish(self, seq: int, cmd: Cmd.Notify) -> Callable:
         """An order event: one delivery per registered listener (sent by
         `deliver_events`), all in the transaction that marks it done. With no
         listener registered, the simulated originating system gets it."""
         listeners = self.store.listeners()
         now = self.clock.now()
+        event = tmf_events.render(cmd.event, self.request_of(cmd.order, tmf_events.revision_of(cmd.event)))
         if not listeners:
-            self.systems.notify(cmd.key, cmd.event)
-        with self.store.transaction() as db:
+            self.systems.notify(cmd.key, event)
+
+        def write(db, done):
             for listener in listeners:
-                self.store.add_delivery(db, cmd.key, cmd.order, listener, cmd.event, now)
+                self.store.add_delivery(db, cmd.key, cmd.order, listener, event, now)
             self.store.mark_done(db, seq, now)
+
+        return write
+
+    def request_of(self, order_id: str, revision: int = 1) -> Optional[dict]:
+        """The request document of the order's revision, as it was accepted (its
+        events and resource return what it carried). Read once: it never changes."""
+        key = (order_id, revision)
+        if key not in self._requests:
+            text = self.store.revision_document(order_id, revision)
+            doc = self.store.decode(text, f"the document of order {order_id!r}, revision {revision}") if text is not None else None
+            if len(self._requests) >= 256:
+                self._requests.clear()
+            self._requests[key] = doc if isinstance(doc, dict) else None
+        return self._requests[key]
 
     def deliver_events(self, timeout_s: float = 10.0) -> bool:
         """POST the due deliveries to their listeners: at least once, with the
@@ -368,9 +481,15 @@ class Runner:
         return delivered
 
     def fire_timers(self) -> bool:
+        """Time passed for every order it changes: one transaction for up to BATCH of them."""
         due = self.store.due_orders(self.clock.now())
-        for order_id in due:
-            self.apply(order_id, lambda now: C.TimePassed(now), tolerate=True)
+        for i in range(0, len(due), self.BATCH):
+            done: list = []
+            with self._writing() as db:
+                for order_id in due[i : i + self.BATCH]:
+                    self._apply_in(db, order_id, lambda now: C.TimePassed(now), None, True, None, done)
+            for args in done:
+                self.on_event(*args)
         return bool(due)
 
     def by_priority(self, pending: list) -> list:
@@ -388,8 +507,7 @@ class Runner:
         still while something is happening elsewhere."""
         for _ in range(max_steps):
             pending = self.by_priority(self.store.pending_commands())
-            for seq, cmd in pending:
-                self.execute(seq, cmd)
+            self.execute_all(pending)
             progressed = bool(pending)
             progressed |= self.deliver_callbacks()
             progressed |= self.fire_timers()

@@ -87,7 +87,7 @@ class EmbeddedOrders:
                 store.set_meta(db, "clock", mode)
         check_location(options.systems_path, create=True)
         try:
-            systems = Systems(config, Simulators(options.systems_path), callback_secret=store.callback_secret)
+            systems = Systems(config, Simulators(options.systems_path, synchronous=options.sync), callback_secret=store.callback_secret)  # as durable as the engine (--sync)
         except sqlite3.Error as exc:
             store.close()
             raise store_error(exc, options.systems_path) from None
@@ -158,7 +158,16 @@ class EmbeddedOrders:
         return self._act(order_id, lambda r: r.release(order_id, by))
 
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
-        return self._act(order_id, lambda r: r.amend(order_id, text, by, force))
+        from om_dsl.planning.order import Rejected
+
+        try:
+            return self._act(order_id, lambda r: r.amend(order_id, text, by, force))
+        except Rejected:
+            self._drive()  # a refused revision of a draft has an event to send (information required)
+            raise
+
+    def give_up(self, order_id: str, by: str, reason: str) -> dict:
+        return self._act(order_id, lambda r: r.fail(order_id, by, reason))
 
     def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> dict:
         order_id = self.store.order_of_call(correlation_id)
@@ -199,7 +208,9 @@ class EmbeddedOrders:
         out = []
         for seq, event_id, order, listener, payload, status, attempts, next_try_at, last_error, delivered_at in self.store.deliveries(order_id, "pending" if pending else None):
             event = self.store.decode(payload, f"notification {seq}")
-            entry = {"event": event_id, "type": event.get("eventType"), "order": order, "state": event.get("event", {}).get("productOrder", {}).get("state"), "listener": listener, "status": status, "attempts": attempts}
+            about = event.get("event", {})
+            state = (about.get("productOrder") or about.get("cancelProductOrder") or {}).get("state")  # a cancellation's events: the cancellation's state
+            entry = {"event": event_id, "type": event.get("eventType"), "order": order, "state": state, "listener": listener, "status": status, "attempts": attempts}
             if status == "pending":
                 entry["next_try_at"] = show_instant(next_try_at)
                 if last_error:
@@ -237,6 +248,17 @@ class EmbeddedOrders:
                     for r in revisions
                 ]
         return out
+
+    def product_order(self, order_id: str) -> dict:
+        from om_dsl.tmf622 import resource
+
+        row = self.store.order_row(order_id)
+        if row is None:
+            raise self._no_order(order_id)
+        run = self.store.load(order_id)
+        if run is None:  # rejected at intake: it never ran
+            return resource.rejected_order(order_id, _request(row["document"]), row["created_at"], row["external_id"])
+        return resource.product_order(run, _request(self.store.revision_document(order_id, run.revision)))  # the revision in force
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         return [
@@ -352,3 +374,14 @@ def serve(options: Options, rules, listen: tuple[str, int], interval_s: float, r
         receiver.stop()
         orders.systems.close()
         store.close()
+
+
+def _request(document: Optional[str]) -> Optional[dict]:
+    """An order's request document as it was submitted (a rejected one may not be JSON: None)."""
+    from om_dsl.limits import load_json
+
+    try:
+        doc = load_json(document) if document else None
+    except ValueError:  # malformed, or past om's limits (InputLimit)
+        return None
+    return doc if isinstance(doc, dict) else None

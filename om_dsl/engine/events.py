@@ -93,6 +93,16 @@ class OrderRelease:
 
 
 @attrs.frozen
+class InformationRequired:
+    """A revision of a draft was refused: the draft lacks what it needs to be
+    planned. `missing` is [{"path": JSON pointer, "message"}], as the rejection says."""
+
+    missing: list
+    by: str
+    now: int
+
+
+@attrs.frozen
 class SystemOffline:
     """The call of a dispatched task was not made: its system is offline. The task waits on hold."""
 
@@ -120,6 +130,16 @@ class CancelRequested:
 
 
 @attrs.frozen
+class GiveUp:
+    """An operator gives a held order up: it ends partial (some items completed)
+    or failed (none did), once the work of what did not complete is undone."""
+
+    by: str
+    reason: str
+    now: int
+
+
+@attrs.frozen
 class Amend:
     """A revision of the order (a supplemental order), already planned:
     `plan` is `plan_snapshot(...)` of it."""
@@ -143,6 +163,12 @@ class Step:
     run: S.OrderRun
     commands: list  # [commands.Command]
     history: list  # [dict]: at, subject, from, to, cause
+    # What the step changed, for a driver that writes only that: the tasks and
+    # lines, or (`reshaped`: tasks added, removed or rewired) all of them.
+    changed: set = attrs.Factory(set)
+    lines_changed: set = attrs.Factory(set)
+    reshaped: bool = False
+    more: bool = False  # ready tasks left to start (handle's max_starts): the driver sends TimePassed
 
 
 class Rejection(Exception):

@@ -95,6 +95,10 @@ class TemporalService:
         with self._calls():
             return self.client.release(order_id, by)
 
+    def give_up(self, order_id: str, by: str, reason: str) -> dict:
+        with self._calls():
+            return self.client.give_up(order_id, by, reason)
+
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
         with self._calls():
             return self.client.amend(order_id, text, by, force)
@@ -130,6 +134,12 @@ class TemporalService:
     def order(self, order_id: str) -> dict:
         with self._calls():
             return self.client.order(order_id)
+
+    def product_order(self, order_id: str) -> dict:
+        from om_dsl.tmf622 import resource
+
+        with self._calls():
+            return resource.product_order(self.client.state(order_id), self.client.request(order_id))
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         with self._calls():
