@@ -26,11 +26,13 @@ from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
 from om_dsl.engine import executor, progress
 from om_dsl.engine import state as S
+from om_dsl.engine import waits as W
 from om_dsl.engine.facts import dispatch_rank
 from om_dsl.planning.fields import external_id_of
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
+from om_dsl.planning.relationships import OtherOrder, check as check_prerequisites
 from om_dsl.rules.generated import sha_of
 from om_dsl.rules.versions import RulesByVersion
 from om_dsl.tmf622 import events as tmf_events
@@ -125,6 +127,7 @@ class Runner:
 
         try:
             planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
+            self._check_prerequisites(order_id, planned)
         except Rejected as exc:
             problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
             with self.store.transaction() as db:
@@ -138,6 +141,8 @@ class Runner:
                 self.catalogs.remembered = True
             self.store.insert_order(db, step.run, text)
             self.store.save(db, step.run, step.history, step.commands, now)
+            if step.run.waits_for:
+                self.store.set_waits(db, order_id, W.open_waits(step.run))
             if step.run.status == S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
         self.on_event(order_id, step.history)
@@ -174,6 +179,9 @@ class Runner:
                     also(db)
                 return None
             self.store.save(db, step.run, step.history, step.commands, now, before=run)
+            if run.waits_for or step.run.waits_for:
+                if W.open_waits(run) != W.open_waits(step.run):
+                    self.store.set_waits(db, order_id, W.open_waits(step.run))
             if command_seq is not None:
                 self.store.mark_done(db, command_seq, now)
             if also is not None:
@@ -231,6 +239,7 @@ class Runner:
         now = self.clock.now()
         try:
             planned = plan_order(catalog, rules, doc, order_id, StoreInstalledBase(self.store))
+            self._check_prerequisites(order_id, planned)
         except Rejected as exc:  # kept too, with why
             with self.store.transaction() as db:
                 self.store.add_revision(db, order_id, revision, text, "refused", "; ".join(p.render() for p in exc.problems), by, now)
@@ -251,6 +260,36 @@ class Runner:
                 keep("refused", str(exc))(db)
                 self.store.note(db, order_id, now, f"revision {revision} refused: {exc}")
             raise
+
+    # ---- orders that wait for other orders ------------------------------------------------------------
+
+    def other_order(self, order_id: str) -> Optional[OtherOrder]:
+        """What the store knows of an order another one wants to wait for."""
+        row = self.store.order_row(order_id)
+        if row is None:
+            return None
+        run = self.store.load(order_id)
+        if run is None:  # rejected: it never ran
+            return OtherOrder(row["status"])
+        return OtherOrder(run.status, tuple(W.milestones(run)), tuple(W.milestones_reached(run)), tuple(W.open_waits(run)))
+
+    def _check_prerequisites(self, order_id: str, planned) -> None:
+        problems = check_prerequisites(order_id, planned.waits_for, self.other_order)
+        if problems:
+            raise Rejected(problems)
+
+    def wake_waiting(self) -> bool:
+        """Tell each waiting order how the orders it waits for stand, when they
+        moved since it was last told (the store knows: a crash in between tells
+        it again, and the event is idempotent)."""
+        news = self.store.waits_with_news()
+        for waiting, other, seq in news:
+            run = self.store.load(other)
+            row = self.store.order_row(other)
+            got = W.progress(run, row["status"] if row is not None else None)
+            event = lambda now, other=other, got=got: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now)  # noqa: E731
+            self.apply(waiting, event, tolerate=True, also=lambda db, waiting=waiting, other=other, seq=seq: self.store.told(db, waiting, other, seq))
+        return bool(news)
 
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:
         """Take a system offline (its calls wait on hold) or bring it back
@@ -376,6 +415,7 @@ class Runner:
             progressed = bool(pending)
             progressed |= self.deliver_callbacks()
             progressed |= self.fire_timers()
+            progressed |= self.wake_waiting()
             self.deliver_events()  # a listener that is down does not hold the orders up
             if progressed:
                 continue

@@ -48,6 +48,7 @@ ACKNOWLEDGED, IN_PROGRESS, HELD, ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_C
     "rejected",
 )
 FINAL = (ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_CANCELLED, REJECTED)
+ORDER_PENDING = "pending"  # TMF622's state of an order that waits for another order (engine/waits.py)
 
 
 @attrs.define
@@ -128,6 +129,7 @@ class OrderRun:
     compensation_planned: bool = False
     completions: int = 0
     due_jeopardy: Optional[str] = None  # how the order is doing against its requested completion (fields["due_at"])
+    waits_for: list = attrs.field(factory=list)  # other orders it waits for: engine/waits.py's entries
 
 
 # ---- JSON -----------------------------------------------------------------------------------
@@ -160,6 +162,7 @@ def from_data(d: dict) -> OrderRun:
         compensation_planned=d.get("compensation_planned", False),
         completions=d.get("completions", 0),
         due_jeopardy=d.get("due_jeopardy"),
+        waits_for=d.get("waits_for", []),
     )
 
 
@@ -180,4 +183,5 @@ def clone(run: OrderRun) -> OrderRun:
         c.values = dict(line.values)
         new.lines[k] = c
     new.items = list(run.items)
+    new.waits_for = [dict(w) for w in run.waits_for]
     return new

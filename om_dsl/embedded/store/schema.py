@@ -200,6 +200,19 @@ MIGRATIONS = [
         # timer kept waking its order). Rows of tasks the state no longer has go.
         "DELETE FROM tasks WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = tasks.order_id AND json_type(o.state, '$.tasks.' || json_quote(tasks.item_id)) IS NOT NULL)",
     ],
+    [
+        # Orders waiting for other orders (engine/waits.py): who waits for whom,
+        # and the last event of the other order the waiting one has heard of.
+        """
+        CREATE TABLE waits (
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            other TEXT NOT NULL,
+            seen_seq INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (order_id, other)
+        )
+        """,
+        "CREATE INDEX waits_by_other ON waits(other)",
+    ],
 ]
 
 # Every table of the current schema (a missing one means a damaged database).
