@@ -5,7 +5,11 @@ the order as planned (`plan_snapshot`). Everything the core asks for is an
 activity; everything that happens to the order is an event for the core:
 an activity's result, an update (a manual task completed, an operator's
 retry or skip, a resume, a cancellation, an amendment), a callback signal,
-or a timer firing (a retry, a wait, a callback deadline, jeopardy). The
+or a timer firing (a retry, a wait, a callback deadline, jeopardy). An
+order that waits for other orders (engine/waits.py) polls them: an activity
+queries each one's workflow, at first every second, then less often while
+nothing changes (at most every 30 s), and its answer is the core's
+`OtherOrderProgressed`. The
 workflow's state is the core's state: replaying the history rebuilds it
 exactly, because the core is deterministic and reads time only from the
 events (`workflow.now()`).
@@ -25,13 +29,17 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import core as C
     from om_dsl.engine import executor, progress
     from om_dsl.engine import state as S
+    from om_dsl.engine import waits as W
     from om_dsl.engine.instants import show_instant
-    from om_dsl.engine.view import revision_state, task_entries
+    from om_dsl.engine.view import revision_state, task_entries, wait_entries
     from om_dsl.systems.adapters import CallResult
-    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
+    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
     from om_dsl.tmf622 import events as tmf_events
+
+
+POLL_FIRST_MS, POLL_MAX_MS = 1_000, 30_000  # polling the orders one waits for
 
 
 @workflow.defn(name="Order")
@@ -51,6 +59,8 @@ class OrderWorkflow:
         self.alarm_at: Optional[int] = None
         self.memo: dict = {}
         self.requests: dict = {1: start.get("request")}  # revision -> its request document
+        self.poll_at: Optional[int] = None  # when to ask again how the orders it waits for stand
+        self.poll_every = POLL_FIRST_MS
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
         self.first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
@@ -68,10 +78,16 @@ class OrderWorkflow:
             r = self.run_state
             if r.status in S.FINAL and self.calls == 0:
                 break
+            waits = W.open_waits(r)
+            if waits and (self.poll_at is None or self.poll_at <= self._now()):
+                await self._poll(waits)
+                continue
             nxt = None if r.status in S.FINAL else self.engine.next_timer(r)
             if nxt is not None and nxt <= self._now():
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
                 continue
+            if waits:
+                nxt = self.poll_at if nxt is None else min(nxt, self.poll_at)
             self._set_alarm(nxt)
             self.dirty = False
             await workflow.wait_condition(lambda: self.dirty)
@@ -88,6 +104,17 @@ class OrderWorkflow:
         await workflow.wait_condition(lambda: self.in_flight == 0)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return {"order": self.run_state.id, "status": self.run_state.status}
+
+    async def _poll(self, others: list) -> None:
+        """Ask how each order it waits for stands; tell the core. Sooner again
+        after a change, later and later while nothing changes."""
+        moved = False
+        for other in others:
+            got = await workflow.execute_activity(PROGRESS, other, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+            step = self._apply(lambda now: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now), tolerate=True)
+            moved |= bool(step is not None and step.history)
+        self.poll_every = POLL_FIRST_MS if moved else min(self.poll_every * 2, POLL_MAX_MS)
+        self.poll_at = self._now() + self.poll_every
 
     def _set_alarm(self, at: Optional[int]) -> None:
         """One durable timer, for the next moment time alone changes the order
@@ -297,12 +324,21 @@ class OrderWorkflow:
             "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
             "tasks": S.encode_value(task_entries(self.engine, r)),
         }
+        if r.waits_for:
+            out["waits_for"] = wait_entries(r)
         if self.revisions:
             out["revisions"] = [
                 {"revision": v["revision"], "status": revision_state(r, v["revision"], v["status"]), **({"reason": v["why"]} if v["why"] else {}), "by": v["by"], "received_at": show_instant(v["at"])}
                 for v in self.revisions
             ]
         return out
+
+    @workflow.query(name="progress")
+    def progress(self) -> dict:
+        """How the order stands for those that wait for it (engine/waits.py):
+        its status, the milestones it reached, all its milestones, and the orders it waits for."""
+        r = self.run_state
+        return {**W.progress(r), "all_milestones": W.milestones(r), "waits": W.open_waits(r)}
 
     @workflow.query(name="state")
     def state(self) -> dict:

@@ -1,0 +1,216 @@
+"""Cross-order dependencies (issue 20, item 6; docs/order-dependencies.md): an
+order whose TMF622 `orderRelationship` says it `dependsOn` another waits until
+that order completes, or reaches the milestone named; it is refused when the
+other order is unknown, ended badly, lacks the milestone, or the wait would
+form a cycle. The scenarios run on both engines; a restart and the reading of
+the relationships are the embedded engine's and planning's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from om_dsl.engine import state as S
+from om_dsl.planning.order import Rejected
+from om_dsl.planning.relationships import OtherOrder, check, read
+
+from support import ROOT
+from support.engine_helpers import make_runner
+from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
+
+ORDERS = ROOT / "examples" / "orders"
+VISIT = "1/D1:install_visit"
+
+
+@pytest.fixture(scope="module")
+def short_acme(tmp_path_factory):
+    return compile_short_acme(tmp_path_factory.mktemp("short-acme"))
+
+
+@pytest.fixture(params=["embedded", pytest.param("temporal", marks=pytest.mark.temporal)])
+def make_engine(request, tmp_path, short_acme):
+    made = []
+
+    def make(fail=None):
+        if request.param == "embedded":
+            engine = Embedded(tmp_path, short_acme, dict(fail or {}))
+        else:
+            engine = OnTemporal(tmp_path, short_acme, dict(fail or {}), request.getfixturevalue("temporal_server"))
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()
+
+
+def depending(path, order_id: str, on: str, milestone: str | None = None, kind: str = "dependsOn") -> str:
+    """An example order under a fresh id that depends on order `on` (or its milestone)."""
+    doc = json.loads(order_doc(path, order_id))
+    rel = {"id": on, "relationshipType": kind, "@referredType": "ProductOrder"}
+    if milestone:
+        rel["milestone"] = milestone
+    doc["orderRelationship"] = [rel]
+    return json.dumps(doc)
+
+
+def done(view) -> bool:
+    return view["status"] in S.FINAL
+
+
+def at_visit(view) -> bool:
+    return view["tasks"][VISIT]["status"] == S.READY
+
+
+def causes(engine, order_id) -> list[str]:
+    return [h["cause"] for h in engine.history(order_id)]
+
+
+# ---- on both engines ---------------------------------------------------------------------------------
+
+
+def test_tv_order_waits_for_the_fiber_order(make_engine):
+    engine = make_engine()
+    fiber, tv = engine.new_id("FIBER"), engine.new_id("TV")
+    engine.submit(order_doc(ORDERS / "fiber-minimal.json", fiber))
+    engine.settle(fiber, at_visit)
+    engine.submit(depending(ORDERS / "tv-alone.json", tv, fiber))
+    view = engine.settle(tv, lambda v: v["status"] == S.ORDER_PENDING)
+    assert view["waits_for"] == [{"order": fiber, "state": "waiting"}]
+    assert all(t["status"] == S.PENDING and t["waiting_for"] == f"waiting for order {fiber} to complete" for t in view["tasks"].values())
+    engine.complete(fiber, VISIT)
+    assert engine.settle(fiber, done)["status"] == S.ORDER_COMPLETED
+    view = engine.settle(tv, done)
+    assert view["status"] == S.ORDER_COMPLETED and view["waits_for"] == [{"order": fiber, "state": "met"}]
+    assert f"order {fiber} completed: no longer waited for" in causes(engine, tv)
+
+
+def test_waiting_for_a_milestone_of_the_other_order(make_engine):
+    # The static IP is assigned after the milestone line_active, and fails for good:
+    # the fiber order is held past its milestone, and the TV order goes ahead.
+    engine = make_engine(fail={"ipam.assign_ip": 99})
+    fiber, tv = engine.new_id("FIBER"), engine.new_id("TV")
+    engine.submit(order_doc(ORDERS / "new-fiber-every-option.json", fiber))
+    engine.settle(fiber, at_visit)
+    engine.submit(depending(ORDERS / "tv-alone.json", tv, fiber, milestone="line_active"))
+    assert engine.settle(tv, lambda v: v["status"] == S.ORDER_PENDING)["tasks"]
+    engine.complete(fiber, VISIT)
+    assert engine.settle(fiber, lambda v: v["status"] == S.HELD)["tasks"]["1/D1:line_active"]["status"] == S.COMPLETED
+    view = engine.settle(tv, done)
+    assert view["status"] == S.ORDER_COMPLETED and view["waits_for"] == [{"order": fiber, "milestone": "line_active", "state": "met"}]
+    assert f"order {fiber} reached its milestone line_active: no longer waited for" in causes(engine, tv)
+
+
+def test_refused_when_the_other_order_is_unknown_ended_or_has_no_such_milestone(make_engine):
+    engine = make_engine()
+    fiber = engine.new_id("FIBER")
+    assert engine.submit_rejected(depending(ORDERS / "tv-alone.json", engine.new_id("TV"), "NO-SUCH-ORDER")) == ["unknown_order"]
+    engine.submit(order_doc(ORDERS / "fiber-minimal.json", fiber))
+    engine.settle(fiber, at_visit)
+    assert engine.submit_rejected(depending(ORDERS / "tv-alone.json", engine.new_id("TV"), fiber, milestone="line_activ")) == ["unknown_milestone"]
+    tv = engine.new_id("TV")
+    assert engine.submit_rejected(depending(ORDERS / "tv-alone.json", tv, tv)) == ["order_dependency_cycle"]
+    engine.cancel(fiber)
+    assert engine.settle(fiber, done)["status"] == S.ORDER_CANCELLED
+    assert engine.submit_rejected(depending(ORDERS / "tv-alone.json", engine.new_id("TV"), fiber)) == ["order_ended"]
+
+
+def test_a_revision_that_would_wait_in_a_cycle_is_refused(make_engine):
+    engine = make_engine()
+    fiber, tv = engine.new_id("FIBER"), engine.new_id("TV")
+    engine.submit(order_doc(ORDERS / "fiber-minimal.json", fiber))
+    engine.settle(fiber, at_visit)
+    engine.submit(depending(ORDERS / "tv-alone.json", tv, fiber))
+    engine.settle(tv, lambda v: v["status"] == S.ORDER_PENDING)
+    # The fiber order revised to wait for the TV order, which waits for it: refused.
+    with pytest.raises(Rejected, match="order_dependency_cycle") as refused:
+        engine.amend(fiber, depending(ORDERS / "fiber-minimal.json", fiber, tv))
+    assert f"{fiber} -> {tv} -> {fiber}" in str(refused.value)
+    engine.complete(fiber, VISIT)
+    assert engine.settle(tv, done)["status"] == S.ORDER_COMPLETED  # nothing changed
+
+
+def test_the_other_order_cancelled_holds_the_waiting_one_until_an_operator_resumes_it(make_engine):
+    engine = make_engine()
+    fiber, tv = engine.new_id("FIBER"), engine.new_id("TV")
+    engine.submit(order_doc(ORDERS / "fiber-minimal.json", fiber))
+    engine.settle(fiber, at_visit)
+    engine.submit(depending(ORDERS / "tv-alone.json", tv, fiber, kind="requires"))
+    engine.settle(tv, lambda v: v["status"] == S.ORDER_PENDING)
+    engine.cancel(fiber)
+    view = engine.settle(tv, lambda v: v["status"] == S.HELD)
+    assert view["waits_for"] == [{"order": fiber, "state": "ended", "why": f"order {fiber} ended cancelled"}]
+    assert all(t["status"] == S.PENDING for t in view["tasks"].values())
+    engine.resume(tv, by="ops", reason="the TV goes over the old line")
+    view = engine.settle(tv, done)
+    assert view["status"] == S.ORDER_COMPLETED and view["waits_for"][0]["state"] == "waived"
+    assert f"order {fiber} to complete waived by ops: the TV goes over the old line" in causes(engine, tv)
+
+
+# ---- the embedded engine ------------------------------------------------------------------------------
+
+
+def test_a_restart_in_the_middle_still_releases_the_waiting_order(tmp_path, short_acme):
+    first = make_runner(tmp_path, rules=short_acme)
+    first.submit(order_doc(ORDERS / "fiber-minimal.json", "FIBER-1"))
+    first.submit(depending(ORDERS / "tv-alone.json", "TV-1", "FIBER-1"))
+    first.drive()
+    assert first.store.load("TV-1").status == S.ORDER_PENDING
+    first.complete_manual("FIBER-1", VISIT, {}, "tech")  # applied; the TV order not yet told: the process dies here
+    first.systems.close()
+    first.store.close()
+    second = make_runner(tmp_path, rules=short_acme)
+    assert second.store.waiting_on("TV-1") == ["FIBER-1"]
+    second.drive()
+    assert second.store.load("FIBER-1").status == S.ORDER_COMPLETED
+    assert second.store.load("TV-1").status == S.ORDER_COMPLETED
+    assert second.store.waiting_on("TV-1") == []
+    second.systems.close()
+    second.store.close()
+
+
+def test_a_waiting_order_is_told_once_per_change_of_the_other(tmp_path, short_acme):
+    runner = make_runner(tmp_path, rules=short_acme)
+    runner.submit(order_doc(ORDERS / "fiber-minimal.json", "FIBER-1"))
+    runner.submit(depending(ORDERS / "tv-alone.json", "TV-1", "FIBER-1"))
+    runner.drive()
+    assert runner.wake_waiting() is False  # nothing new: nothing to tell
+    runner.cancel("TV-1", "csr", "changed her mind")
+    runner.drive()
+    assert runner.store.load("TV-1").status == S.ORDER_CANCELLED and runner.store.waiting_on("TV-1") == []
+    runner.systems.close()
+    runner.store.close()
+
+
+# ---- planning: reading the relationships ---------------------------------------------------------------
+
+
+def test_relationships_are_read_with_a_pointer_for_each_problem():
+    doc = {"orderRelationship": [
+        {"id": "ORD-1", "relationshipType": "dependsOn"},
+        {"id": "ORD-2", "relationshipType": "requires", "milestone": "line_active"},
+        {"id": "ORD-3", "relationshipType": "bundled"},  # another kind: no wait
+        {"id": "ORD-4", "relationshipType": "dependson"},
+        {"relationshipType": "dependsOn"},
+        {"id": "ORD-5", "relationshipType": "dependsOn", "milestone": 7},
+        "ORD-6",
+    ]}
+    prerequisites, problems = read(doc, "ORD-9")
+    assert [(p.order, p.milestone) for p in prerequisites] == [("ORD-1", None), ("ORD-2", "line_active")]
+    assert [(p.rule, p.path) for p in problems] == [
+        ("order_relationship", "/orderRelationship/3/relationshipType"),
+        ("order_relationship", "/orderRelationship/4/id"),
+        ("order_relationship", "/orderRelationship/5/milestone"),
+        ("order_relationship", "/orderRelationship/6"),
+    ]
+    assert "did you mean `dependsOn`?" in problems[0].message
+    assert read({"orderRelationship": {"id": "ORD-1"}}, "ORD-9")[1][0].path == "/orderRelationship"
+
+
+def test_a_cycle_through_several_orders_is_found():
+    known = {"A": OtherOrder("pending", waits=("B",)), "B": OtherOrder("pending", waits=("C",)), "C": OtherOrder("inProgress")}
+    prerequisites, _ = read({"orderRelationship": [{"id": "A", "relationshipType": "dependsOn"}]}, "C")
+    problems = check("C", prerequisites, known.get)
+    assert [(p.rule, p.message) for p in problems] == [("order_dependency_cycle", "waiting would form a cycle: C -> A -> B -> C")]
+    assert check("D", prerequisites, known.get) == []
