@@ -32,7 +32,8 @@ from om_dsl.planning.fields import external_id_of
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
-from om_dsl.planning.relationships import OtherOrder, check as check_prerequisites
+from om_dsl.planning.relationships import OtherOrder
+from om_dsl.planning.relationships import check as check_prerequisites
 from om_dsl.rules.generated import sha_of
 from om_dsl.rules.versions import RulesByVersion
 from om_dsl.tmf622 import events as tmf_events
