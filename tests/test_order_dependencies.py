@@ -84,6 +84,10 @@ def test_tv_order_waits_for_the_fiber_order(make_engine):
     view = engine.settle(tv, done)
     assert view["status"] == S.ORDER_COMPLETED and view["waits_for"] == [{"order": fiber, "state": "met"}]
     assert f"order {fiber} completed: no longer waited for" in causes(engine, tv)
+    # An order that depends on one already completed runs at once.
+    later = engine.new_id("TV")
+    engine.submit(depending(ORDERS / "tv-alone.json", later, fiber))
+    assert engine.settle(later, done)["status"] == S.ORDER_COMPLETED
 
 
 def test_waiting_for_a_milestone_of_the_other_order(make_engine):
@@ -131,6 +135,23 @@ def test_a_revision_that_would_wait_in_a_cycle_is_refused(make_engine):
     assert engine.settle(tv, done)["status"] == S.ORDER_COMPLETED  # nothing changed
 
 
+def test_a_revision_can_make_an_order_in_flight_wait(make_engine):
+    # Two fiber orders at their visits; the second is revised to wait for the first.
+    engine = make_engine()
+    first, second = engine.new_id("FIBER"), engine.new_id("FIBER")
+    for oid in (first, second):
+        engine.submit(order_doc(ORDERS / "fiber-minimal.json", oid))
+        engine.settle(oid, at_visit)
+    engine.amend(second, depending(ORDERS / "fiber-minimal.json", second, first))
+    view = engine.settle(second, lambda v: v["revision"] == 2 and v["status"] == S.ORDER_PENDING)
+    assert view["tasks"][VISIT]["status"] == S.READY  # what had started goes on
+    engine.complete(second, VISIT)
+    view = engine.settle(second, lambda v: v["tasks"][VISIT]["status"] == S.COMPLETED)
+    assert view["status"] == S.ORDER_PENDING and view["tasks"]["1/D1:activate_line"]["waiting_for"] == f"waiting for order {first} to complete"
+    engine.complete(first, VISIT)
+    assert engine.settle(second, done)["status"] == S.ORDER_COMPLETED
+
+
 def test_the_other_order_cancelled_holds_the_waiting_one_until_an_operator_resumes_it(make_engine):
     engine = make_engine()
     fiber, tv = engine.new_id("FIBER"), engine.new_id("TV")
@@ -146,6 +167,42 @@ def test_the_other_order_cancelled_holds_the_waiting_one_until_an_operator_resum
     view = engine.settle(tv, done)
     assert view["status"] == S.ORDER_COMPLETED and view["waits_for"][0]["state"] == "waived"
     assert f"order {fiber} to complete waived by ops: the TV goes over the old line" in causes(engine, tv)
+
+
+# ---- Temporal ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.temporal
+def test_on_temporal_the_waiting_workflow_polls_and_replays_exactly(tmp_path, short_acme, temporal_server):
+    """The waiting order asked the fiber order's workflow how it stands (an
+    activity each time), and its history replays on the current code: a
+    worker that restarts rebuilds the same state."""
+    from temporalio.worker import Replayer
+
+    from om_dsl.temporal.activities import PROGRESS
+    from om_dsl.temporal.worker import _sandbox
+    from om_dsl.temporal.workflow import OrderWorkflow
+
+    engine = OnTemporal(tmp_path, short_acme, {}, temporal_server)
+    try:
+        fiber, tv = engine.new_id("FIBER"), engine.new_id("TV")
+        engine.submit(order_doc(ORDERS / "fiber-minimal.json", fiber))
+        engine.settle(fiber, at_visit)
+        engine.submit(depending(ORDERS / "tv-alone.json", tv, fiber))
+        engine.settle(tv, lambda v: v["status"] == S.ORDER_PENDING)
+        engine.complete(fiber, VISIT)
+        assert engine.settle(tv, done)["status"] == S.ORDER_COMPLETED
+
+        async def go():
+            client = await engine.orders.client()
+            history = await client.get_workflow_handle(tv).fetch_history()
+            asked = [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes") and e.activity_task_scheduled_event_attributes.activity_type.name == PROGRESS]
+            await Replayer(workflows=[OrderWorkflow], workflow_runner=_sandbox()).replay_workflow(history)
+            return len(asked)
+
+        assert engine.orders._run(go()) >= 2  # at least: while the fiber order ran, and once it had completed
+    finally:
+        engine.close()
 
 
 # ---- the embedded engine ------------------------------------------------------------------------------
@@ -214,3 +271,40 @@ def test_a_cycle_through_several_orders_is_found():
     problems = check("C", prerequisites, known.get)
     assert [(p.rule, p.message) for p in problems] == [("order_dependency_cycle", "waiting would form a cycle: C -> A -> B -> C")]
     assert check("D", prerequisites, known.get) == []
+
+
+# ---- the core: pure -------------------------------------------------------------------------------------
+
+
+def test_the_core_holds_every_task_and_hears_the_same_news_once(short_acme):
+    from om_dsl.engine import commands as Cmd
+    from om_dsl.engine import core as C
+    from om_dsl.planning.pipeline import plan_order
+
+    rules = short_acme
+    doc = json.loads(depending(ORDERS / "tv-alone.json", "TV-1", "FIBER-1", milestone="line_active"))
+    planned = plan_order(rules.catalog, rules, doc, "TV-1")
+    engine = C.Engine(rules.catalog, rules)
+    step = engine.start(planned, "sha", 0)
+    assert step.run.status == S.ORDER_PENDING and all(isinstance(c, Cmd.Notify) for c in step.commands)  # created, pending: no call
+    assert step.run.waits_for == [{"order": "FIBER-1", "milestone": "line_active", "state": "waiting"}]
+    # Other news of that order, or news of another, change nothing.
+    for news in (C.OtherOrderProgressed("FIBER-1", S.IN_PROGRESS, (), 1), C.OtherOrderProgressed("OTHER", S.ORDER_CANCELLED, (), 1)):
+        quiet = engine.handle(step.run, news)
+        assert quiet.history == [] and quiet.commands == [] and quiet.run.status == S.ORDER_PENDING
+    # The time passing changes nothing either: nothing starts while it waits.
+    assert engine.handle(step.run, C.TimePassed(10 * 86_400_000)).commands == []
+    reached = engine.handle(step.run, C.OtherOrderProgressed("FIBER-1", S.IN_PROGRESS, ("line_active",), 2))
+    assert reached.run.status == S.IN_PROGRESS and [c for c in reached.commands if isinstance(c, Cmd.Call)]
+    again = engine.handle(reached.run, C.OtherOrderProgressed("FIBER-1", S.IN_PROGRESS, ("line_active",), 3))
+    assert again.history == [] and again.commands == []
+    # The plan snapshot (Temporal's workflow input) carries the wait.
+    snap = engine.start_snapshot(C.plan_snapshot(planned, "TV-1"), "TV-1", "sha", 0)
+    assert snap.run.waits_for == step.run.waits_for and snap.run.status == S.ORDER_PENDING
+    # A held order (the other ended) is resumed: the wait is waived, the order goes on.
+    ended = engine.handle(step.run, C.OtherOrderProgressed("FIBER-1", S.ORDER_FAILED, (), 4))
+    assert ended.run.status == S.HELD and ended.run.waits_for[0]["why"] == "order FIBER-1 ended failed before its milestone line_active"
+    resumed = engine.handle(ended.run, C.OrderResume("ops", "", 5))
+    assert resumed.run.waits_for[0]["state"] == "waived" and resumed.run.status == S.IN_PROGRESS
+    # State survives its JSON form (the store, a Temporal query).
+    assert S.from_data(json.loads(json.dumps(S.to_data(ended.run)))).waits_for == ended.run.waits_for
