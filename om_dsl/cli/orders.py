@@ -132,7 +132,7 @@ def orders() -> None:
 
 
 @orders.command("list")
-@click.option("--status", help="Only orders in this state (inProgress, completed, held, rejected...).")
+@click.option("--status", help="Only orders in this state (inProgress, pending, completed, held, rejected...).")
 @click.option("--jeopardy", type=click.Choice(["green", "yellow", "red"]), help="Only orders in this jeopardy (a task is due soon: yellow, overdue: red).")
 @_fmt_option
 @_db_option

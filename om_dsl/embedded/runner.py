@@ -284,12 +284,22 @@ class Runner:
         moved since it was last told (the store knows: a crash in between tells
         it again, and the event is idempotent)."""
         news = self.store.waits_with_news()
+        stands: dict = {}  # each other order read once (many may wait for one)
+        moot = []  # news that can change no wait (the other order runs on, no milestone yet): noted in one transaction
         for waiting, other, seq in news:
-            run = self.store.load(other)
-            row = self.store.order_row(other)
-            got = W.progress(run, row["status"] if row is not None else None)
+            if other not in stands:
+                row = self.store.order_row(other)
+                stands[other] = W.progress(self.store.load(other), row["status"] if row is not None else None)
+            got = stands[other]
+            if got["status"] not in S.FINAL and got["status"] != W.UNKNOWN and not got["milestones"]:
+                moot.append((waiting, other, seq))
+                continue
             event = lambda now, other=other, got=got: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now)  # noqa: E731
             self.apply(waiting, event, tolerate=True, also=lambda db, waiting=waiting, other=other, seq=seq: self.store.told(db, waiting, other, seq))
+        if moot:
+            with self.store.transaction() as db:
+                for waiting, other, seq in moot:
+                    self.store.told(db, waiting, other, seq)
         return bool(news)
 
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:
