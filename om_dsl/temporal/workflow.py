@@ -61,6 +61,7 @@ class OrderWorkflow:
         self.requests: dict = {1: start.get("request")}  # revision -> its request document
         self.poll_at: Optional[int] = None  # when to ask again how the orders it waits for stand
         self.poll_every = POLL_FIRST_MS
+        self.polling = False  # a poll runs beside the loop: timers and events go on meanwhile
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
         self.first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
@@ -78,9 +79,10 @@ class OrderWorkflow:
             r = self.run_state
             if r.status in S.FINAL and self.calls == 0:
                 break
-            waits = W.open_waits(r)
+            waits = [] if self.polling else W.open_waits(r)
             if waits and (self.poll_at is None or self.poll_at <= self._now()):
-                await self._poll(waits)
+                self.polling = True
+                asyncio.ensure_future(self._poll(waits))
                 continue
             nxt = None if r.status in S.FINAL else self.engine.next_timer(r)
             if nxt is not None and nxt <= self._now():
@@ -101,7 +103,7 @@ class OrderWorkflow:
             self._tell_installed_base("record", [r.id, S.to_data(progress.kept_part(r))])
         else:
             self._tell_installed_base("release", [r.id])
-        await workflow.wait_condition(lambda: self.in_flight == 0)
+        await workflow.wait_condition(lambda: self.in_flight == 0 and not self.polling)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return {"order": self.run_state.id, "status": self.run_state.status}
 
@@ -109,12 +111,18 @@ class OrderWorkflow:
         """Ask how each order it waits for stands; tell the core. Sooner again
         after a change, later and later while nothing changes."""
         moved = False
-        for other in others:
-            got = await workflow.execute_activity(PROGRESS, other, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
-            step = self._apply(lambda now: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now), tolerate=True)
-            moved |= bool(step is not None and step.history)
-        self.poll_every = POLL_FIRST_MS if moved else min(self.poll_every * 2, POLL_MAX_MS)
-        self.poll_at = self._now() + self.poll_every
+        try:
+            for other in others:
+                got = await workflow.execute_activity(PROGRESS, other, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                if self.run_state.status in S.FINAL:
+                    break  # (cancelled meanwhile)
+                step = self._apply(lambda now: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now), tolerate=True)
+                moved |= bool(step is not None and step.history)
+        finally:
+            self.poll_every = POLL_FIRST_MS if moved else min(self.poll_every * 2, POLL_MAX_MS)
+            self.poll_at = self._now() + self.poll_every
+            self.polling = False
+            self.dirty = True
 
     def _set_alarm(self, at: Optional[int]) -> None:
         """One durable timer, for the next moment time alone changes the order
