@@ -205,6 +205,54 @@ def test_on_temporal_the_waiting_workflow_polls_and_replays_exactly(tmp_path, sh
         engine.close()
 
 
+def restart_worker(engine, server, rules) -> None:
+    """Stop the test's Temporal worker and start another on its task queue: the
+    new one has none of the workflows in its cache and replays each one."""
+    import asyncio
+    import threading
+
+    from om_dsl.systems.adapters import PythonTasks, Systems
+    from om_dsl.systems.config import Config
+    from om_dsl.temporal import worker as temporal_worker
+
+    from support import PATIENCE_S
+    from support.engine_helpers import TASKS_PATH
+
+    engine._loop.call_soon_threadsafe(engine._stop.set)
+    engine._thread.join(PATIENCE_S)
+    assert not engine._thread.is_alive()
+    engine._loop, engine._stop, ready, failed = asyncio.new_event_loop(), asyncio.Event(), threading.Event(), []
+
+    def work():
+        asyncio.set_event_loop(engine._loop)
+        try:
+            engine._loop.run_until_complete(temporal_worker.serve(server.address, "default", engine.queue, Systems(Config(None), engine.simulators), PythonTasks((TASKS_PATH,)), rules=[rules], stop=engine._stop, ready=ready.set))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failed.append(exc)
+            ready.set()
+
+    engine._thread = threading.Thread(target=work, daemon=True)
+    engine._thread.start()
+    assert ready.wait(PATIENCE_S) and not failed, failed
+
+
+@pytest.mark.temporal
+def test_on_temporal_a_worker_restart_while_an_order_waits_still_releases_it(tmp_path, short_acme, temporal_server):
+    engine = OnTemporal(tmp_path, short_acme, {}, temporal_server)
+    try:
+        fiber, tv = engine.new_id("FIBER"), engine.new_id("TV")
+        engine.submit(order_doc(ORDERS / "fiber-minimal.json", fiber))
+        engine.settle(fiber, at_visit)
+        engine.submit(depending(ORDERS / "tv-alone.json", tv, fiber))
+        engine.settle(tv, lambda v: v["status"] == S.ORDER_PENDING)
+        restart_worker(engine, temporal_server, short_acme)
+        assert engine.view(tv)["waits_for"] == [{"order": fiber, "state": "waiting"}]  # rebuilt by replay
+        engine.complete(fiber, VISIT)
+        assert engine.settle(tv, done)["status"] == S.ORDER_COMPLETED
+    finally:
+        engine.close()
+
+
 # ---- the embedded engine ------------------------------------------------------------------------------
 
 
