@@ -143,7 +143,7 @@ class Runner:
             self.store.insert_order(db, step.run, text)
             self.store.save(db, step.run, step.history, step.commands, now)
             if step.run.waits_for:
-                self.store.set_waits(db, order_id, W.open_waits(step.run))
+                self.store.set_waits(db, order_id, W.waited_milestones(step.run))
             if step.run.status == S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
         self.on_event(order_id, step.history)
@@ -181,8 +181,8 @@ class Runner:
                 return None
             self.store.save(db, step.run, step.history, step.commands, now, before=run)
             if run.waits_for or step.run.waits_for:
-                if W.open_waits(run) != W.open_waits(step.run):
-                    self.store.set_waits(db, order_id, W.open_waits(step.run))
+                if W.waited_milestones(run) != W.waited_milestones(step.run):
+                    self.store.set_waits(db, order_id, W.waited_milestones(step.run))
             if command_seq is not None:
                 self.store.mark_done(db, command_seq, now)
             if also is not None:
@@ -265,17 +265,28 @@ class Runner:
     # ---- orders that wait for other orders ------------------------------------------------------------
 
     def other_order(self, order_id: str) -> Optional[OtherOrder]:
-        """What the store knows of an order another one wants to wait for."""
+        """What the store knows of an order another one wants to wait for, from
+        its row and indexes (many orders may ask of one: no state is decoded)."""
         row = self.store.order_row(order_id)
         if row is None:
             return None
-        run = self.store.load(order_id)
-        if run is None:  # rejected: it never ran
-            return OtherOrder(row["status"])
-        return OtherOrder(run.status, tuple(W.milestones(run)), tuple(W.milestones_reached(run)), tuple(W.open_waits(run)))
+        tasks = self.store.milestone_tasks(order_id)
+        return OtherOrder(row["status"], tuple(sorted({name for name, _ in tasks})), tuple(W.reached(tasks)), tuple(self.store.waiting_on(order_id)))
+
+    def _progress(self, order_id: str) -> dict:
+        """How an order stands for those that wait for it: engine/waits.py's `progress`."""
+        other = self.other_order(order_id)
+        return {"status": W.UNKNOWN, "milestones": []} if other is None else {"status": other.status, "milestones": list(other.reached)}
 
     def _check_prerequisites(self, order_id: str, planned) -> None:
-        problems = check_prerequisites(order_id, planned.waits_for, self.other_order)
+        known: dict = {}
+
+        def lookup(other: str):  # each order read once per check (the cycle walk asks again)
+            if other not in known:
+                known[other] = self.other_order(other)
+            return known[other]
+
+        problems = check_prerequisites(order_id, planned.waits_for, lookup)
         if problems:
             raise Rejected(problems)
 
@@ -285,13 +296,12 @@ class Runner:
         it again, and the event is idempotent)."""
         news = self.store.waits_with_news()
         stands: dict = {}  # each other order read once (many may wait for one)
-        moot = []  # news that can change no wait (the other order runs on, no milestone yet): noted in one transaction
-        for waiting, other, seq in news:
+        moot = []  # news that can change no wait (the other runs on, short of the milestones waited for): noted in one transaction
+        for waiting, other, milestones, seq in news:
             if other not in stands:
-                row = self.store.order_row(other)
-                stands[other] = W.progress(self.store.load(other), row["status"] if row is not None else None)
+                stands[other] = self._progress(other)
             got = stands[other]
-            if got["status"] not in S.FINAL and got["status"] != W.UNKNOWN and not got["milestones"]:
+            if got["status"] not in S.FINAL and got["status"] != W.UNKNOWN and not set(milestones) & set(got["milestones"]):
                 moot.append((waiting, other, seq))
                 continue
             event = lambda now, other=other, got=got: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now)  # noqa: E731

@@ -45,9 +45,20 @@ def blocked(run: S.OrderRun) -> bool:
 
 def open_waits(run: S.OrderRun) -> list[str]:
     """The orders whose progress this one still needs to hear of."""
+    return sorted(waited_milestones(run))
+
+
+def waited_milestones(run: S.OrderRun) -> dict:
+    """Each order this one still needs to hear of -> the milestones of it waited for (none: its completion)."""
     if run.status in S.FINAL:
-        return []
-    return sorted({w["order"] for w in run.waits_for if w["state"] == WAITING})
+        return {}
+    out: dict = {}
+    for w in run.waits_for:
+        if w["state"] == WAITING:
+            out.setdefault(w["order"], [])
+            if w["milestone"] and w["milestone"] not in out[w["order"]]:
+                out[w["order"]].append(w["milestone"])
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def milestones(run: S.OrderRun) -> list[str]:
@@ -57,10 +68,14 @@ def milestones(run: S.OrderRun) -> list[str]:
 
 def milestones_reached(run: S.OrderRun) -> list[str]:
     """Milestones every task of that name has passed (completed, or skipped: its condition was false)."""
+    return reached((t.name, t.status) for t in run.tasks.values() if t.type == "milestone")
+
+
+def reached(milestone_tasks) -> list[str]:
+    """The same, from (name, status) of each milestone task (a store's index of them)."""
     by_name: dict = {}
-    for t in run.tasks.values():
-        if t.type == "milestone":
-            by_name.setdefault(t.name, []).append(t.status in S.DONE)
+    for name, status in milestone_tasks:
+        by_name.setdefault(name, []).append(status in S.DONE)
     return sorted(name for name, done in by_name.items() if all(done))
 
 

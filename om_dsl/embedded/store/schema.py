@@ -202,11 +202,13 @@ MIGRATIONS = [
     ],
     [
         # Orders waiting for other orders (engine/waits.py): who waits for whom,
-        # and the last event of the other order the waiting one has heard of.
+        # for which milestones (a JSON list; empty: its completion), and the
+        # last event of the other order the waiting one has heard of.
         """
         CREATE TABLE waits (
             order_id TEXT NOT NULL REFERENCES orders(id),
             other TEXT NOT NULL,
+            milestones TEXT NOT NULL DEFAULT '[]',
             seen_seq INTEGER NOT NULL DEFAULT 0,
             PRIMARY KEY (order_id, other)
         )
