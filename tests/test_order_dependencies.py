@@ -275,6 +275,29 @@ def test_a_restart_in_the_middle_still_releases_the_waiting_order(tmp_path, shor
     second.store.close()
 
 
+def test_a_chain_of_waits_is_released_in_one_go(tmp_path, short_acme):
+    runner = make_runner(tmp_path, rules=short_acme)
+    runner.submit(order_doc(ORDERS / "fiber-minimal.json", "FIBER-1"))
+    runner.submit(depending(ORDERS / "tv-alone.json", "TV-1", "FIBER-1"))
+    runner.submit(depending(ORDERS / "tv-alone.json", "TV-2", "TV-1"))  # waits for an order that waits
+    runner.drive()
+    assert [runner.store.load(o).status for o in ("TV-1", "TV-2")] == [S.ORDER_PENDING, S.ORDER_PENDING]
+    runner.complete_manual("FIBER-1", VISIT, {}, "tech")
+    runner.drive()
+    assert [runner.store.load(o).status for o in ("FIBER-1", "TV-1", "TV-2")] == [S.ORDER_COMPLETED] * 3
+    runner.systems.close()
+    runner.store.close()
+
+
+def test_om_plan_says_what_the_order_will_wait_for(in_repo):
+    from click.testing import CliRunner
+
+    from om_dsl.cli import main
+
+    r = CliRunner().invoke(main, ["plan", "generated/acme", "examples/orders/tv-after-fiber.json"])
+    assert r.exit_code == 0 and "waits for order ORD-1004 to complete\n" in r.stdout
+
+
 def test_a_waiting_order_is_told_once_per_change_of_the_other(tmp_path, short_acme):
     runner = make_runner(tmp_path, rules=short_acme)
     runner.submit(order_doc(ORDERS / "fiber-minimal.json", "FIBER-1"))
@@ -354,5 +377,11 @@ def test_the_core_holds_every_task_and_hears_the_same_news_once(short_acme):
     assert ended.run.status == S.HELD and ended.run.waits_for[0]["why"] == "order FIBER-1 ended failed before its milestone line_active"
     resumed = engine.handle(ended.run, C.OrderResume("ops", "", 5))
     assert resumed.run.waits_for[0]["state"] == "waived" and resumed.run.status == S.IN_PROGRESS
+    # A draft that waits starts nothing when released: it waits on.
+    draft_doc = dict(doc, requestedInitialState="draft")
+    draft = engine.start(plan_order(rules.catalog, rules, draft_doc, "TV-2"), "sha", 0)
+    assert draft.run.status == S.DRAFT
+    released = engine.handle(draft.run, C.OrderRelease("csr", 1))
+    assert released.run.status == S.ORDER_PENDING and not [c for c in released.commands if isinstance(c, Cmd.Call)]
     # State survives its JSON form (the store, a Temporal query).
     assert S.from_data(json.loads(json.dumps(S.to_data(ended.run)))).waits_for == ended.run.waits_for
