@@ -336,6 +336,15 @@ def test_relationships_are_read_with_a_pointer_for_each_problem():
     assert read({"orderRelationship": {"id": "ORD-1"}}, "ORD-9")[1][0].path == "/orderRelationship"
 
 
+def test_an_order_waits_for_at_most_max_waits_orders():
+    from om_dsl.limits import MAX_WAITS
+
+    many = {"orderRelationship": [{"id": f"ORD-{n}", "relationshipType": "dependsOn"} for n in range(MAX_WAITS + 1)]}
+    prerequisites, problems = read(many, "ORD-X")
+    assert prerequisites == [] and [(p.rule, p.path) for p in problems] == [("order_relationship", "/orderRelationship")]
+    assert len(read({"orderRelationship": many["orderRelationship"][:MAX_WAITS]}, "ORD-X")[0]) == MAX_WAITS
+
+
 def test_a_cycle_through_several_orders_is_found():
     known = {"A": OtherOrder("pending", waits=("B",)), "B": OtherOrder("pending", waits=("C",)), "C": OtherOrder("inProgress")}
     prerequisites, _ = read({"orderRelationship": [{"id": "A", "relationshipType": "dependsOn"}]}, "C")

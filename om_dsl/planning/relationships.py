@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 import attrs
 
-from om_dsl.limits import InputLimit, check_id
+from om_dsl.limits import MAX_WAITS, InputLimit, check_id
 from om_dsl.planning.order import Problem
 from om_dsl.suggest import closest
 
@@ -88,6 +88,9 @@ def read(doc: dict, order_id: str) -> tuple[list[Prerequisite], list[Problem]]:
             problems.append(Problem("order_dependency_cycle", f"order {order_id} cannot wait for itself", path=path + "/id"))
             continue
         out.append(Prerequisite(other, milestone, path))
+    if len({p.order for p in out}) > MAX_WAITS:
+        problems.append(Problem("order_relationship", f"the order depends on {len({p.order for p in out})} orders; om's limit is {MAX_WAITS} (limits.MAX_WAITS)", path="/orderRelationship"))
+        return [], problems
     return out, problems
 
 
