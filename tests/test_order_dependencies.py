@@ -294,8 +294,10 @@ def test_om_plan_says_what_the_order_will_wait_for(in_repo):
 
     from om_dsl.cli import main
 
-    r = CliRunner().invoke(main, ["plan", "generated/acme", "examples/orders/tv-after-fiber.json"])
+    r = CliRunner().invoke(main, ["plan", "generated/acme", "examples/orders/dependencies/tv-after-fiber.json"])
     assert r.exit_code == 0 and "waits for order ORD-1004 to complete\n" in r.stdout
+    r = CliRunner().invoke(main, ["plan", "generated/acme", "examples/orders/dependencies/tv-after-fiber.json", "--format", "json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["order"]["waits_for"] == [{"order": "ORD-1004"}]
 
 
 def test_om_orders_show_json_lists_what_the_order_waits_for(tmp_path, in_repo):
@@ -307,12 +309,12 @@ def test_om_orders_show_json_lists_what_the_order_waits_for(tmp_path, in_repo):
         return CliRunner().invoke(main, [*args, "--db", str(tmp_path / "om.db")], catch_exceptions=False)
 
     assert om("run", "generated/acme", "examples/orders/fiber-minimal.json", "--clock", "simulated", "--start", "2026-11-27", "-q").exit_code == 0
-    assert om("run", "generated/acme", "examples/orders/tv-after-fiber.json", "-q").exit_code == 0
+    assert om("run", "generated/acme", "examples/orders/dependencies/tv-after-fiber.json", "-q").exit_code == 0
     shown = json.loads(om("orders", "show", "ORD-1006", "--format", "json").stdout)
     assert shown["status"] == S.ORDER_PENDING and shown["waits_for"] == [{"order": "ORD-1004", "state": "waiting"}]
     assert [o["status"] for o in json.loads(om("orders", "list", "--status", "pending", "--format", "json").stdout)] == [S.ORDER_PENDING]
     # A second order that would wait for an unknown one is rejected, naming the relationship.
-    doc = json.loads((ORDERS / "tv-after-fiber.json").read_text(encoding="utf-8"))
+    doc = json.loads((ORDERS / "dependencies" / "tv-after-fiber.json").read_text(encoding="utf-8"))
     doc["id"], doc["orderRelationship"][0]["id"] = "ORD-1007", "ORD-404"
     (tmp_path / "bad.json").write_text(json.dumps(doc), encoding="utf-8")
     r = om("run", "generated/acme", str(tmp_path / "bad.json"), "-q")
