@@ -44,3 +44,15 @@ def test_every_benchmark_runs_at_its_smallest_size():
     assert e["embedded_orders_per_s"] > 0 and e["temporal_orders_per_s"] > 0
     md = B.markdown({"quick": True, "runs": 1, "seconds": 0, "machine": B.machine(), "compile": [c], "planning": p, "scale": s, "durable": d, "memory": m, "engines": e})
     assert "Compile" in md and "Temporal / embedded" in md
+
+
+@pytest.mark.slow
+@pytest.mark.temporal  # the big order on Temporal starts a dev server of its own
+def test_the_durable_events_benchmark_runs_at_its_smallest_size():
+    import events
+
+    r = {"transitions": events.bench_transitions(2, 1), "growth": events.bench_growth([10, 100], 1), "temporal": events.temporal_big_order(10)}
+    assert r["transitions"]["FULL"]["loop_per_s"] > 0 and r["growth"]["100"]["fan_out_released"] == 48
+    assert r["temporal"]["status"] == "completed"
+    md = events.table(r)
+    assert "engine / loop" in md and "fan-out per released task" in md and "Temporal: items" in md

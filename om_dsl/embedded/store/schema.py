@@ -201,11 +201,27 @@ MIGRATIONS = [
         "DELETE FROM tasks WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = tasks.order_id AND json_type(o.state, '$.tasks.' || json_quote(tasks.item_id)) IS NOT NULL)",
     ],
     [
-        # Orders waiting for other orders (engine/waits.py): who waits for whom,
+        # 7: an order's state in parts, so that an event writes what it changed:
+        # a row per part, "head" (the order's scalars), "t:" + a task id,
+        # "l:" + a line id; `orders.state` keeps the fields, the items and the
+        # plan order of tasks and lines ({"format": 2, ...}). An order written
+        # before keeps its whole state in `orders.state` until its next event.
+        # (IF NOT EXISTS: a database marked older than it is may run it again.)
+        """
+        CREATE TABLE IF NOT EXISTS order_state (
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            part TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (order_id, part)
+        )
+        """,
+    ],
+    [
+        # 8: orders waiting for other orders (engine/waits.py): who waits for whom,
         # for which milestones (a JSON list; empty: its completion), and the
         # last event of the other order the waiting one has heard of.
         """
-        CREATE TABLE waits (
+        CREATE TABLE IF NOT EXISTS waits (
             order_id TEXT NOT NULL REFERENCES orders(id),
             other TEXT NOT NULL,
             milestones TEXT NOT NULL DEFAULT '[]',
@@ -213,9 +229,15 @@ MIGRATIONS = [
             PRIMARY KEY (order_id, other)
         )
         """,
-        "CREATE INDEX waits_by_other ON waits(other)",
+        "CREATE INDEX IF NOT EXISTS waits_by_other ON waits(other)",
     ],
 ]
 
+# The oldest schema a command that only reads opens as it is: the migrations
+# after it add only what the rows written before them do not use (7: the
+# order_state table, read only for orders written in parts; 8: the waits
+# table, read only by the runner).
+READABLE_FROM = 6
+
 # Every table of the current schema (a missing one means a damaged database).
-_TABLES = {"schema_version"} | {m[1] for step in MIGRATIONS for statement in step for m in [re.match(r"\s*CREATE TABLE (\w+)", statement)] if m}
+_TABLES = {"schema_version"} | {m[1] for step in MIGRATIONS for statement in step for m in [re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement)] if m}
