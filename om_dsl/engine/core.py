@@ -51,38 +51,12 @@ from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _has_type, _line_ou
 from om_dsl.engine.fallout import FALLOUT_DEFINITION, Fallout
 from om_dsl.engine.index import OrderIndex
 from om_dsl.engine.retry import retry_delay, retry_verdict
+from om_dsl.engine.snapshot import plan_snapshot  # noqa: F401 (drivers call it as core's)
 from om_dsl.engine.timers import Timing
 from om_dsl.engine.waits import Waiting, blocked, entries
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import keys as K
 from om_dsl.planning.order import EvaluationError
-
-
-def plan_snapshot(planned, order_id: str) -> dict:
-    """A planned revision as plain data (it may wait in the order's state)."""
-    lines = {
-        line.id: {
-            "product": line.product, "action": line.action, "values": dict(line.values), "bundle": line.bundle, "source_item": line.source_item,
-            "rule": line.rule, "key": line.key, "source_asset": line.source_asset, "previous": line.previous,
-        }
-        for line in planned.lines
-    }
-    tasks = []
-    for it in planned.plan.items:
-        d = it.definition
-        system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
-        tasks.append({"id": it.id, "name": it.name, "type": it.type, "product": it.product, "action": it.action, "line": it.line, "depends_on": list(it.depends_on), "queue": d.queue, "system": system})
-    items = [
-        {"id": i.id, "product": i.product, "action": i.action, "parent": i.parent.id if i.parent else None, "values": dict(i.values), "asset_id": i.asset_id}
-        for i in planned.order.items
-    ]
-    fields = {k: v for k, v in planned.order.fields.items() if k not in ("root_items", "items")}
-    skipped = [[s.id, s.reason] for s in planned.plan.skipped]
-    waits = [[p.order, p.milestone] for p in getattr(planned, "waits_for", ())]
-    return S.encode_value({"lines": lines, "tasks": tasks, "items": items, "fields": fields, "skipped": skipped, "waits_for": waits})
-
-
-
 
 
 class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
@@ -110,8 +84,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
             d = it.definition
             system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
             tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=K.call_key(order.id, it.id), system=system)
-        waits = entries((p.order, p.milestone) for p in getattr(planned, "waits_for", ()))
-        return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now, waits)
+        return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now, entries((p.order, p.milestone) for p in getattr(planned, "waits_for", ())))
 
     def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int, max_starts: Optional[int] = None) -> Step:
         """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)` of it
@@ -124,7 +97,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
             t["id"]: S.TaskRun(t["id"], t["name"], t["type"], t["product"], t["action"], t["line"], list(t["depends_on"]), queue=t["queue"], key=K.call_key(order_id, t["id"]), system=t["system"])
             for t in snap["tasks"]
         }
-        waits = entries(tuple(w) for w in snap.get("waits_for", ()))
+        waits = entries(tuple(w) for w in snap.get("waits_for", ()))  # (none in a snapshot from before)
         return self._begin(order_id, S.decode_value(snap["fields"]), items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now, waits)
 
     def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int, waits: list = ()) -> Step:
@@ -508,8 +481,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
     def _roll_up(self, step: Step, now: int) -> None:
         r = step.run
         ix = OrderIndex.of(r)
-        why = None
-        held = None if r.cancelling else self._waits_roll_up(r)
+        held = None if r.cancelling else self._waits_roll_up(r)  # (status, cause) while another order holds it
         if r.cancelling:
             undo = [t for t in r.tasks.values() if t.type == "compensation"]
             undone = r.compensation_planned and not ix.busy and all(t.status in S.DONE for t in undo)
@@ -518,7 +490,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
             else:
                 new = S.ORDER_CANCELLED if undone else S.PENDING_CANCELLATION
         elif held is not None:
-            new, why = held
+            new = held[0]
         elif ix.all_done():
             new = S.ORDER_COMPLETED
         elif ix.fatal and any(t.status == S.FATALLY_FAILED and not self._in_fallout(r, t) for t in r.tasks.values()):  # (looked for only when a task fatally failed)
@@ -528,7 +500,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
         if new != r.status:
             old = r.status
             r.status = new
-            cause = why or {
+            cause = held[1] if held is not None and new == held[0] else {
                 S.ORDER_COMPLETED: "every task is completed or skipped",
                 S.HELD: "a task fatally failed: an operator must act",
                 S.IN_PROGRESS: "tasks are running",
