@@ -28,6 +28,9 @@ MAX_SPEC = 16 * 1024 * 1024  # bytes of one .om spec file
 # Items TMF622 `quantity` may add to one order, all items together (each unit
 # beyond the first, and the copies of its children): each is an item with lines and tasks.
 MAX_UNITS = 10_000
+# Orders one order may wait for (TMF622 `orderRelationship` dependsOn): each is
+# looked up at submit, walked for cycles, and polled on Temporal.
+MAX_WAITS = 100
 MAX_DURATION_MS = 100 * 365 * 24 * 3600 * 1000  # a century: what any due time, wait or retry may span
 
 _NUMBER = re.compile(r"-?(?P<int>\d+)(?:\.(?P<frac>\d+))?(?:[eE](?P<exp>[+-]?\d+))?\Z")

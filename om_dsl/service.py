@@ -55,7 +55,9 @@ class OrderService(Protocol):
     # ---- submitting and running
     def submit(self, text: str) -> tuple[str, str, list]:
         """A TMF622 order: (order id, status, problems). A rejected order with an
-        id is kept (status "rejected"); one without raises `Rejected`."""
+        id is kept (status "rejected"); one without raises `Rejected`. An order
+        that depends on others (`orderRelationship`) is refused here when one is
+        unknown, ended badly or the wait would form a cycle."""
 
     def settle(self, order_ids: Iterable[str]) -> list[dict]:
         """Let the orders go as far as they can now, then report each:
@@ -102,7 +104,8 @@ class OrderService(Protocol):
     # ---- reading
     def order(self, order_id: str) -> dict:
         """{"id", "status", "customer", "external_id", "tasks": [...], "catalog",
-        "jeopardy", "revision", "revisions"?, "problems"?} (`om orders show`)."""
+        "jeopardy", "revision", "revisions"?, "waits_for"?, "problems"?} (`om orders show`;
+        "waits_for": the other orders it waits for, docs/order-dependencies.md)."""
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         """{"id", "status", "customer", "external_id", "created_at", "jeopardy", ...}, oldest first."""

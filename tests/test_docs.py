@@ -126,3 +126,30 @@ def test_tmf622_doc_json_is_what_it_says(index):
 
 def test_tmf622_doc_has_its_examples():
     assert len(TMF622_JSON) >= 2
+
+
+# ---- docs/order-dependencies.md: its session runs, with the output it shows -----------------------
+
+
+def session(path: Path, db_dir: str) -> list[tuple[list[str], str]]:
+    """(om arguments, the output shown) for each `$ om ...` line of a page's text blocks."""
+    import shlex
+
+    runs = []
+    for block in re.findall(r"^```text\n(.*?)^```", path.read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL):
+        for part in re.split(r"^\$ ", block, flags=re.MULTILINE)[1:]:
+            command, _, output = part.partition("\n")
+            runs.append((shlex.split(command.replace(db_dir, "{tmp}"))[1:], output))
+    return runs
+
+
+def test_the_order_dependencies_session_shows_real_output(tmp_path, in_repo):
+    from click.testing import CliRunner
+
+    from om_dsl.cli import main
+
+    runs = session(ROOT / "docs" / "order-dependencies.md", "/tmp/deps")
+    assert len(runs) >= 5
+    for args, shown in runs:
+        r = CliRunner().invoke(main, [a.replace("{tmp}", str(tmp_path)) for a in args], catch_exceptions=False)
+        assert (r.exit_code, r.stdout) == (0, shown), " ".join(args)

@@ -132,7 +132,7 @@ def orders() -> None:
 
 
 @orders.command("list")
-@click.option("--status", help="Only orders in this state (inProgress, completed, held, rejected...).")
+@click.option("--status", help="Only orders in this state (inProgress, pending, completed, held, rejected...).")
 @click.option("--jeopardy", type=click.Choice(["green", "yellow", "red"]), help="Only orders in this jeopardy (a task is due soon: yellow, overdue: red).")
 @_fmt_option
 @_db_option
@@ -169,6 +169,9 @@ def _render_order(d: dict) -> None:
         say(f"  rejected: {p.get('item') and 'item ' + p['item'] + ': ' or ''}{p['message']} ({p['rule']})")
     for rev in d.get("revisions", []):
         say(f"  revision {rev['revision']} from {rev['by']} at {rev['received_at']}: {rev['status']}" + (f" ({rev['reason']})" if rev.get("reason") else ""))
+    for w in d.get("waits_for", []):
+        what = f"order {w['order']}" + (f", milestone {w['milestone']}" if w.get("milestone") else "")
+        say(f"  waits for {what}: {w['state']}" + (f" ({w['why']})" if w.get("why") else ""))
     for t in d["tasks"]:
         line = f"  {t['id']:<28} {t['type']:<9} {t['status']:<13} {t.get('jeopardy') or '':<6}"
         if t.get("waiting_for"):

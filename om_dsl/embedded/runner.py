@@ -33,11 +33,14 @@ from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
 from om_dsl.engine import executor, progress
 from om_dsl.engine import state as S
+from om_dsl.engine import waits as W
 from om_dsl.engine.facts import dispatch_rank
 from om_dsl.planning.fields import external_id_of
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
+from om_dsl.planning.relationships import OtherOrder
+from om_dsl.planning.relationships import check as check_prerequisites
 from om_dsl.rules.generated import sha_of
 from om_dsl.rules.versions import RulesByVersion
 from om_dsl.tmf622 import events as tmf_events
@@ -204,6 +207,7 @@ class Runner:
 
         try:
             planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
+            self._check_prerequisites(order_id, planned)
         except Rejected as exc:
             problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
             with self.store.transaction() as db:
@@ -218,6 +222,8 @@ class Runner:
                 self.catalogs.remembered = True
             self.store.insert_order(db, step.run, text)
             self.store.save(db, step.run, step.history, step.commands, now)
+            if step.run.waits_for:
+                self.store.set_waits(db, order_id, W.waited_milestones(step.run))
             if step.run.status == S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
         self._hold(step.run)
@@ -266,6 +272,7 @@ class Runner:
         engine = self.catalogs.engine(run.catalog)
         event = make_event(now)
         was_completed, was_partial = run.status == S.ORDER_COMPLETED, run.status == S.PARTIAL
+        waits_before = W.waited_milestones(run)  # (the event changes `run` in place)
         try:
             step = engine.handle(run, event, in_place=True)  # (a Rejection leaves `run` as it was)
         except C.Rejection as exc:
@@ -279,6 +286,10 @@ class Runner:
                 also(db)
             return None
         self.store.save(db, step.run, step.history, step.commands, now, changed=step)
+        if waits_before or step.run.waits_for:
+            waits_after = W.waited_milestones(step.run)
+            if waits_after != waits_before:
+                self.store.set_waits(db, order_id, waits_after)
         if command_seq is not None:
             self.store.mark_done(db, command_seq, now)
         if also is not None:
@@ -336,6 +347,7 @@ class Runner:
         now = self.clock.now()
         try:
             planned = plan_order(catalog, rules, doc, order_id, StoreInstalledBase(self.store))
+            self._check_prerequisites(order_id, planned)
         except Rejected as exc:  # kept too, with why
             with self.store.transaction() as db:
                 self.store.add_revision(db, order_id, revision, text, "refused", "; ".join(p.render() for p in exc.problems), by, now)
@@ -356,6 +368,56 @@ class Runner:
                 keep("refused", str(exc))(db)
                 self.store.note(db, order_id, now, f"revision {revision} refused: {exc}")
             raise
+
+    # ---- orders that wait for other orders ------------------------------------------------------------
+
+    def other_order(self, order_id: str) -> Optional[OtherOrder]:
+        """What the store knows of an order another one wants to wait for, from
+        its row and indexes (many orders may ask of one: no state is decoded)."""
+        row = self.store.order_row(order_id)
+        if row is None:
+            return None
+        tasks = self.store.milestone_tasks(order_id)
+        return OtherOrder(row["status"], tuple(sorted({name for name, _ in tasks})), tuple(W.reached(tasks)), tuple(self.store.waiting_on(order_id)))
+
+    def _progress(self, order_id: str) -> dict:
+        """How an order stands for those that wait for it: engine/waits.py's `progress`."""
+        other = self.other_order(order_id)
+        return {"status": W.UNKNOWN, "milestones": []} if other is None else {"status": other.status, "milestones": list(other.reached)}
+
+    def _check_prerequisites(self, order_id: str, planned) -> None:
+        known: dict = {}
+
+        def lookup(other: str):  # each order read once per check (the cycle walk asks again)
+            if other not in known:
+                known[other] = self.other_order(other)
+            return known[other]
+
+        problems = check_prerequisites(order_id, planned.waits_for, lookup)
+        if problems:
+            raise Rejected(problems)
+
+    def wake_waiting(self) -> bool:
+        """Tell each waiting order how the orders it waits for stand, when they
+        moved since it was last told (the store knows: a crash in between tells
+        it again, and the event is idempotent)."""
+        news = self.store.waits_with_news()
+        stands: dict = {}  # each other order read once (many may wait for one)
+        moot = []  # news that can change no wait (the other runs on, short of the milestones waited for): noted in one transaction
+        for waiting, other, milestones, seq in news:
+            if other not in stands:
+                stands[other] = self._progress(other)
+            got = stands[other]
+            if got["status"] not in S.FINAL and got["status"] != W.UNKNOWN and not set(milestones) & set(got["milestones"]):
+                moot.append((waiting, other, seq))
+                continue
+            event = lambda now, other=other, got=got: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now)  # noqa: E731
+            self.apply(waiting, event, tolerate=True, also=lambda db, waiting=waiting, other=other, seq=seq: self.store.told(db, waiting, other, seq))
+        if moot:
+            with self.store.transaction() as db:
+                for waiting, other, seq in moot:
+                    self.store.told(db, waiting, other, seq)
+        return bool(news)
 
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:
         """Take a system offline (its calls wait on hold) or bring it back
@@ -511,6 +573,7 @@ class Runner:
             progressed = bool(pending)
             progressed |= self.deliver_callbacks()
             progressed |= self.fire_timers()
+            progressed |= self.wake_waiting()
             self.deliver_events()  # a listener that is down does not hold the orders up
             if progressed:
                 continue

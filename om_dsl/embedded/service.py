@@ -226,7 +226,7 @@ class EmbeddedOrders:
         return svc.NoOrder(no_such("order", order_id, self.store.order_ids(), self.db_path))
 
     def order(self, order_id: str) -> dict:
-        from om_dsl.engine.view import revision_state, task_entries
+        from om_dsl.engine.view import revision_state, task_entries, wait_entries
 
         row = self.store.order_row(order_id)
         if row is None:
@@ -241,6 +241,8 @@ class EmbeddedOrders:
             out["catalog"] = run.catalog
             out["jeopardy"] = run.jeopardy
             out["revision"] = run.revision
+            if run.waits_for:
+                out["waits_for"] = wait_entries(run)
             revisions = self.store.revisions(order_id)
             if revisions:
                 out["revisions"] = [

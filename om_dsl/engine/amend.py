@@ -12,6 +12,7 @@ from typing import Optional
 from om_dsl.engine import state as S
 from om_dsl.engine.events import Amend, Rejection, Step
 from om_dsl.engine.facts import CALLING, _ancestors, _line_outputs, across_outputs, across_reads
+from om_dsl.engine.waits import entries, merged
 from om_dsl.model import expr as E
 from om_dsl.planning import keys as K
 from om_dsl.planning.order import EvaluationError
@@ -232,6 +233,8 @@ class Amending:
                 r.tasks[old.id] = old
             previous = undo.id
             self._record(step, undo.id, None, S.PENDING, f"to undo {undo.undoes} ({self._definition(old).compensate.target}), for revision {n}", now)
+        if m.plan.get("waits_for") is not None:  # the revision's prerequisites (engine/waits.py)
+            r.waits_for = merged(r.waits_for, entries(tuple(w) for w in m.plan["waits_for"]))
         r.revision = n
         r.pending = None
         r.frozen = False

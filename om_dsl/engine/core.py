@@ -39,6 +39,7 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     OperatorSkip,
     OrderRelease,
     OrderResume,
+    OtherOrderProgressed,
     Rejection,
     Step,
     SystemOffline,
@@ -50,43 +51,20 @@ from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _has_type, _line_ou
 from om_dsl.engine.fallout import FALLOUT_DEFINITION, Fallout
 from om_dsl.engine.index import OrderIndex
 from om_dsl.engine.retry import retry_delay, retry_verdict
+from om_dsl.engine.snapshot import plan_snapshot  # noqa: F401 (drivers call it as core's)
 from om_dsl.engine.timers import Timing
+from om_dsl.engine.waits import Waiting, blocked, entries
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import keys as K
 from om_dsl.planning.order import EvaluationError
 
 
-def plan_snapshot(planned, order_id: str) -> dict:
-    """A planned revision as plain data (it may wait in the order's state)."""
-    lines = {
-        line.id: {
-            "product": line.product, "action": line.action, "values": dict(line.values), "bundle": line.bundle, "source_item": line.source_item,
-            "rule": line.rule, "key": line.key, "source_asset": line.source_asset, "previous": line.previous,
-        }
-        for line in planned.lines
-    }
-    tasks = []
-    for it in planned.plan.items:
-        d = it.definition
-        system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
-        tasks.append({"id": it.id, "name": it.name, "type": it.type, "product": it.product, "action": it.action, "line": it.line, "depends_on": list(it.depends_on), "queue": d.queue, "system": system})
-    items = [
-        {"id": i.id, "product": i.product, "action": i.action, "parent": i.parent.id if i.parent else None, "values": dict(i.values), "asset_id": i.asset_id}
-        for i in planned.order.items
-    ]
-    fields = {k: v for k, v in planned.order.fields.items() if k not in ("root_items", "items")}
-    skipped = [[s.id, s.reason] for s in planned.plan.skipped]
-    return S.encode_value({"lines": lines, "tasks": tasks, "items": items, "fields": fields, "skipped": skipped})
-
-
-
-
-
-class Engine(Timing, Cancelling, Amending, Fallout):
+class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
     """The core. Its parts by concern: `amend.Amending` (revisions),
     `cancel.Cancelling` (cancellation, compensation), `timers.Timing`
     (timers, jeopardy), `fallout.Fallout` (fatal failures routed to a
-    queue); each event goes to its handler through `_HANDLERS`."""
+    queue), `waits.Waiting` (other orders it waits for); each event goes to
+    its handler through `_HANDLERS`."""
 
     def __init__(self, catalog: Catalog, rules):
         self.catalog = catalog
@@ -106,7 +84,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
             d = it.definition
             system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
             tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=K.call_key(order.id, it.id), system=system)
-        return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now)
+        return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now, entries((p.order, p.milestone) for p in getattr(planned, "waits_for", ())))
 
     def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int, max_starts: Optional[int] = None) -> Step:
         """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)` of it
@@ -119,13 +97,14 @@ class Engine(Timing, Cancelling, Amending, Fallout):
             t["id"]: S.TaskRun(t["id"], t["name"], t["type"], t["product"], t["action"], t["line"], list(t["depends_on"]), queue=t["queue"], key=K.call_key(order_id, t["id"]), system=t["system"])
             for t in snap["tasks"]
         }
-        return self._begin(order_id, S.decode_value(snap["fields"]), items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
+        waits = entries(tuple(w) for w in snap.get("waits_for", ()))  # (none in a snapshot from before)
+        return self._begin(order_id, S.decode_value(snap["fields"]), items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now, waits)
 
-    def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int) -> Step:
+    def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int, waits: list = ()) -> Step:
         self._shape, self._started = None, 0
         draft = fields.get("initial_state") == S.DRAFT
         status = S.DRAFT if draft else S.ACKNOWLEDGED
-        run = S.OrderRun(order_id, catalog_sha, status, fields, items, lines, tasks, now, now, fields.get("external_id"))
+        run = S.OrderRun(order_id, catalog_sha, status, fields, items, lines, tasks, now, now, fields.get("external_id"), waits_for=list(waits))
         step = Step(run, [], [])
         self._current_run = run
         self._record(step, "order", None, status, "order accepted as a draft: nothing starts until it is released" if draft else "order accepted", now)
@@ -236,6 +215,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         r = step.run
         if r.status != S.HELD:
             raise Rejection(f"order {r.id} is {r.status}, not held")
+        self._waive_ended(step, event.by, event.reason, now)
         for task in r.tasks.values():
             if task.status == S.FATALLY_FAILED:
                 self._retry_now(step, task, f"order resumed by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
@@ -376,7 +356,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         while progressed:
             progressed = False
             ix = OrderIndex.of(r)
-            if not r.frozen:
+            if not r.frozen and not (blocked(r) and not r.cancelling):  # (while it waits for another order, nothing starts)
                 ix.ready_pass(lambda t: not r.cancelling or t.type == "compensation")
                 try:
                     while (task := ix.next_ready()) is not None:
@@ -501,6 +481,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
     def _roll_up(self, step: Step, now: int) -> None:
         r = step.run
         ix = OrderIndex.of(r)
+        held = None if r.cancelling else self._waits_roll_up(r)  # (status, cause) while another order holds it
         if r.cancelling:
             undo = [t for t in r.tasks.values() if t.type == "compensation"]
             undone = r.compensation_planned and not ix.busy and all(t.status in S.DONE for t in undo)
@@ -508,6 +489,8 @@ class Engine(Timing, Cancelling, Amending, Fallout):
                 new = (S.PARTIAL if progress.completed_items(r) else S.ORDER_FAILED) if undone else r.status
             else:
                 new = S.ORDER_CANCELLED if undone else S.PENDING_CANCELLATION
+        elif held is not None:
+            new = held[0]
         elif ix.all_done():
             new = S.ORDER_COMPLETED
         elif ix.fatal and any(t.status == S.FATALLY_FAILED and not self._in_fallout(r, t) for t in r.tasks.values()):  # (looked for only when a task fatally failed)
@@ -517,7 +500,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         if new != r.status:
             old = r.status
             r.status = new
-            cause = {
+            cause = held[1] if held is not None and new == held[0] else {
                 S.ORDER_COMPLETED: "every task is completed or skipped",
                 S.HELD: "a task fatally failed: an operator must act",
                 S.IN_PROGRESS: "tasks are running",
@@ -553,6 +536,8 @@ class Engine(Timing, Cancelling, Amending, Fallout):
             return "the order is a draft: nothing starts until it is released"
         if task.status == S.PENDING and run.frozen:
             return f"frozen: revision {run.pending['revision']} waits for the running tasks to finish"
+        if task.status == S.PENDING and blocked(run) and not run.cancelling:
+            return self._waits_reason(run)
         if task.status == S.PENDING:
             open_deps = [d for d in task.depends_on if d in run.tasks and run.tasks[d].status not in S.DONE]
             if not open_deps:
@@ -596,4 +581,5 @@ Engine._HANDLERS = {
     InformationRequired: Engine._on_information_required,
     SystemOffline: Engine._on_system_offline,
     SystemOnline: Engine._on_system_online,
+    OtherOrderProgressed: Engine._on_other_order,
 }

@@ -152,6 +152,17 @@ class Amend:
 
 
 @attrs.frozen
+class OtherOrderProgressed:
+    """How an order this one waits for stands (engine/waits.py): its status
+    and the milestones it reached. Idempotent: a driver may repeat it."""
+
+    order: str
+    status: str
+    milestones: tuple
+    now: int
+
+
+@attrs.frozen
 class TimePassed:
     """The clock moved on: retries and waits that are due go ahead."""
 

@@ -48,6 +48,7 @@ ACKNOWLEDGED, IN_PROGRESS, HELD, ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_C
     "rejected",
 )
 FINAL = (ORDER_COMPLETED, ORDER_FAILED, PARTIAL, ORDER_CANCELLED, REJECTED)
+ORDER_PENDING = "pending"  # TMF622's state of an order that waits for another order (engine/waits.py)
 
 
 @attrs.define
@@ -128,6 +129,7 @@ class OrderRun:
     compensation_planned: bool = False
     completions: int = 0
     due_jeopardy: Optional[str] = None  # how the order is doing against its requested completion (fields["due_at"])
+    waits_for: list = attrs.field(factory=list)  # other orders it waits for: engine/waits.py's entries
     # What the core derives from the tasks (engine/index.py): not part of the state, never stored or compared.
     index: object = attrs.field(default=None, eq=False, repr=False)
 
@@ -230,6 +232,7 @@ def from_data(d: dict) -> OrderRun:
         compensation_planned=d.get("compensation_planned", False),
         completions=d.get("completions", 0),
         due_jeopardy=d.get("due_jeopardy"),
+        waits_for=d.get("waits_for", []),
     )
 
 
@@ -260,4 +263,5 @@ def clone(run: OrderRun) -> OrderRun:
         c.values = dict(line.values)
         new.lines[k] = c
     new.items = list(run.items)
+    new.waits_for = [dict(w) for w in run.waits_for]
     return new

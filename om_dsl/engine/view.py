@@ -31,3 +31,16 @@ def revision_state(run: S.OrderRun, n: int, stored: str) -> str:
     if n == run.revision:
         return "applied"
     return "replaced" if n < run.revision else "dropped"
+
+
+def wait_entries(run: S.OrderRun) -> list[dict]:
+    """The other orders it waits for (engine/waits.py), as `om orders show` lists them."""
+    out = []
+    for w in run.waits_for:
+        entry = {"order": w["order"], "state": w["state"]}
+        if w["milestone"]:
+            entry["milestone"] = w["milestone"]
+        if w.get("why"):
+            entry["why"] = w["why"]
+        out.append(entry)
+    return out

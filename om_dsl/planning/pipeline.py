@@ -15,8 +15,9 @@ import attrs
 
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import decompose as D
-from om_dsl.planning.intake import intake
-from om_dsl.planning.order import FulfillmentLine, Order
+from om_dsl.planning.intake import document_id, intake
+from om_dsl.planning.order import FulfillmentLine, Order, Rejected
+from om_dsl.planning.relationships import read as read_prerequisites
 from om_dsl.planning.tasks import OrchestrationPlan, instantiate
 
 
@@ -36,6 +37,7 @@ class PlannedOrder:
     lines: list  # [FulfillmentLine]
     fulfillment_requests: list  # [FulfillmentRequest]
     plan: OrchestrationPlan
+    waits_for: list = attrs.field(factory=list)  # [relationships.Prerequisite]: other orders it waits for
 
 
 def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None, installed=None) -> PlannedOrder:
@@ -58,12 +60,18 @@ def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None, 
 
 
 def _plan(catalog: Catalog, rules, doc: dict, order_id, installed) -> PlannedOrder:
-    order = intake(catalog, doc, order_id, installed)
+    prerequisites, problems = read_prerequisites(doc, order_id or document_id(doc))
+    try:
+        order = intake(catalog, doc, order_id, installed)
+    except Rejected as exc:
+        raise Rejected(exc.problems + problems) from None
+    if problems:
+        raise Rejected(problems)
     D.validate(rules, order)
     D.enrich(rules, order)
     lines = D.decompose(catalog, rules, order, installed)
     plan = instantiate(catalog, rules, order, lines, {line.id: line.previous for line in lines if line.previous is not None})
-    return PlannedOrder(catalog, order, lines, _requests(order, lines), plan)
+    return PlannedOrder(catalog, order, lines, _requests(order, lines), plan, prerequisites)
 
 
 def _requests(order: Order, lines: list[FulfillmentLine]) -> list[FulfillmentRequest]:

@@ -29,6 +29,8 @@ def _values(d: dict) -> dict:
 def planned_data(p: PlannedOrder) -> dict:
     o = p.order.fields
     order = {k: json_value(o[k]) for k in ("id", "external_id", "category", "priority", "customer_account", "billing_account", "requested_start_date", "requested_completion_date") if o.get(k) is not None}
+    if p.waits_for:  # other orders it will wait for (docs/order-dependencies.md)
+        order["waits_for"] = [{"order": w.order, **({"milestone": w.milestone} if w.milestone else {})} for w in p.waits_for]
     items = []
     for i in p.order.items:
         items.append(
@@ -119,6 +121,8 @@ def to_text(p: PlannedOrder) -> str:
     out.append(f"order {o['id']}" + (f" (external id {o['external_id']})" if o.get("external_id") else "") + f" against catalog {p.catalog.name} {p.catalog.version}")
     if o.get("customer_account"):
         out.append(f"customer account {o['customer_account']}")
+    for w in p.waits_for:
+        out.append(f"waits for order {w.order}" + (f" to reach its milestone {w.milestone}" if w.milestone else " to complete"))
     out.append("")
     out.append("fulfillment requests")
     items = {i.id: i for i in p.order.items}  # one lookup per request, not a scan of every item

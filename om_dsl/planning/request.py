@@ -46,7 +46,7 @@ FIELDS = {
         "payment": (KEPT, ""),
         "productOfferingQualification": (KEPT, ""),
         "quote": (KEPT, ""),
-        "orderRelationship": (KEPT, "v5"),
+        "orderRelationship": (USED, "v5: `dependsOn` or `requires` (with om's `milestone`): the order waits for that order (docs/order-dependencies.md); other types kept"),
         "productOrderErrorMessage": (KEPT, "v5"),
         "productOrderJeopardyAlert": (KEPT, "v5"),
         "productOrderMilestone": (KEPT, "v5"),

@@ -7,6 +7,8 @@ Its result is what the adapter answered, a failure included (retryable or
 not): the engine core applies the spec's retry policy.
 `om.installed_base` tells a customer's installed base (an entity workflow)
 that an order claims assets, completed, or ended otherwise.
+`om.order_progress` reads how another order stands (its status and the
+milestones it reached), for an order that waits for it.
 `om.notify` sends an order event to the listeners, or to the simulated
 originating system when there is none: at least once, the event id as its
 idempotency key.
@@ -25,6 +27,7 @@ from om_dsl.engine import executor
 CALL = "om.call"
 NOTIFY = "om.notify"
 INSTALLED = "om.installed_base"
+PROGRESS = "om.order_progress"
 
 
 class Activities:
@@ -77,3 +80,19 @@ class Activities:
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:  # no installed base: nothing was claimed
                 raise
+
+    @activity.defn(name=PROGRESS)
+    async def order_progress(self, order_id: str) -> dict:
+        """How another order stands, by a query of its workflow (running or
+        closed): {"status", "milestones"}; status `unknown` when there is none."""
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from om_dsl.engine.waits import UNKNOWN
+
+        try:
+            got = await self.client.get_workflow_handle(order_id).query("progress")
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise  # tried again (the worker of that order may be down)
+            return {"status": UNKNOWN, "milestones": []}
+        return {"status": got["status"], "milestones": got["milestones"]}

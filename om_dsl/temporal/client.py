@@ -26,6 +26,8 @@ from om_dsl.limits import load_json
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
+from om_dsl.planning.relationships import OtherOrder
+from om_dsl.planning.relationships import check as check_prerequisites
 from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
 from om_dsl.temporal.codec import data_converter
 
@@ -106,6 +108,9 @@ class TemporalOrders:
             planned = plan_order(rules.catalog, rules, doc, order_id, installed)
         except Rejected as exc:
             return order_id, S.REJECTED, exc.problems
+        waits = check_prerequisites(order_id, planned.waits_for, self.other_order)
+        if waits:
+            return order_id, S.REJECTED, waits
         refused = self._claim(planned)
         if refused:
             return order_id, S.REJECTED, [refused]
@@ -137,6 +142,14 @@ class TemporalOrders:
 
     def order(self, order_id: str) -> dict:
         return self._query(order_id, "order")
+
+    def other_order(self, order_id: str) -> Optional[OtherOrder]:
+        """What an order's workflow says of it to one that wants to wait for it (None: no such order)."""
+        try:
+            got = self._query(order_id, "progress")
+        except NoOrder:
+            return None
+        return OtherOrder(got["status"], tuple(got["all_milestones"]), tuple(got["milestones"]), tuple(got["waits"]))
 
     def state(self, order_id: str) -> S.OrderRun:
         return S.from_data(self._query(order_id, "state"))
@@ -319,6 +332,9 @@ class TemporalOrders:
         installed = self.installed if self.installed is not None else self.installed_base(customer_of(doc))
         try:
             planned = plan_order(rules.catalog, rules, doc, order_id, installed)
+            waits = check_prerequisites(order_id, planned.waits_for, self.other_order)
+            if waits:
+                raise Rejected(waits)
         except Rejected as exc:
             try:
                 refused = {"by": by, "refused": "; ".join(p.render() for p in exc.problems), "missing": [{"path": p.path, "message": p.render()} for p in exc.problems]}

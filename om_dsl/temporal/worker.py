@@ -45,7 +45,7 @@ def make_workers(client: Client, task_queue: str, systems, python_tasks, listene
         client,
         task_queue=task_queue,
         workflows=[OrderWorkflow],
-        activities=[acts.call, acts.notify, acts.installed_base],
+        activities=[acts.call, acts.notify, acts.installed_base, acts.order_progress],
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=_sandbox(),

@@ -5,7 +5,11 @@ the order as planned (`plan_snapshot`). Everything the core asks for is an
 activity; everything that happens to the order is an event for the core:
 an activity's result, an update (a manual task completed, an operator's
 retry or skip, a resume, a cancellation, an amendment), a callback signal,
-or a timer firing (a retry, a wait, a callback deadline, jeopardy). The
+or a timer firing (a retry, a wait, a callback deadline, jeopardy). An
+order that waits for other orders (engine/waits.py) polls them: an activity
+queries each one's workflow, at first every second, then less often while
+nothing changes (at most every 30 s), and its answer is the core's
+`OtherOrderProgressed`. The
 workflow's state is the core's state: replaying the history rebuilds it
 exactly, because the core is deterministic and reads time only from the
 events (`workflow.now()`).
@@ -26,13 +30,17 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import core as C
     from om_dsl.engine import executor, progress
     from om_dsl.engine import state as S
+    from om_dsl.engine import waits as W
     from om_dsl.engine.instants import show_instant
-    from om_dsl.engine.view import revision_state, task_entries
+    from om_dsl.engine.view import revision_state, task_entries, wait_entries
     from om_dsl.systems.adapters import CallResult
-    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
+    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
     from om_dsl.tmf622 import events as tmf_events
+
+
+POLL_FIRST_MS, POLL_MAX_MS = 1_000, 30_000  # polling the orders one waits for
 
 
 # Activities one order runs at once, at most: Temporal refuses a workflow more
@@ -74,6 +82,9 @@ class OrderWorkflow:
         self.alarm_at: Optional[int] = None
         self.memo: dict = {}
         self.requests: dict = {1: start.get("request")}  # revision -> its request document
+        self.poll_at: Optional[int] = None  # when to ask again how the orders it waits for stand
+        self.poll_every = POLL_FIRST_MS
+        self.polling = False  # a poll runs beside the loop: timers and events go on meanwhile
         self.draining = False  # its history is long: no activity starts, the next run starts them
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
         self.more = False  # ready tasks left to start (the core's step said so)
@@ -113,17 +124,24 @@ class OrderWorkflow:
                 break
             if not self.draining and workflow.info().get_current_history_length() > CONTINUE_AFTER:
                 self.draining = True
-            if self.draining and self.running == 0:
+            if self.draining and self.running == 0 and not self.polling:  # (a poll of the orders it waits for is an activity too)
                 await self._continue_as_new()
             if self.more:  # the next ready tasks start in a workflow task of their own
                 self.more = False
                 await asyncio.sleep(0.001)
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
                 continue
+            waits = [] if self.polling or self.draining else W.open_waits(r)
+            if waits and (self.poll_at is None or self.poll_at <= self._now()):
+                self.polling = True
+                asyncio.ensure_future(self._poll(waits))
+                continue
             nxt = None if r.status in S.FINAL else self.engine.next_timer(r)
             if nxt is not None and nxt <= self._now():
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
                 continue
+            if waits:
+                nxt = self.poll_at if nxt is None else min(nxt, self.poll_at)
             self._set_alarm(nxt)
             self.dirty = False
             await workflow.wait_condition(lambda: self.dirty)
@@ -139,9 +157,26 @@ class OrderWorkflow:
             self._tell_installed_base("record", [r.id, S.to_data(progress.kept_part(r))])
         else:
             self._tell_installed_base("release", [r.id])
-        await workflow.wait_condition(lambda: self.in_flight == 0)
+        await workflow.wait_condition(lambda: self.in_flight == 0 and not self.polling)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return {"order": self.run_state.id, "status": self.run_state.status}
+
+    async def _poll(self, others: list) -> None:
+        """Ask how each order it waits for stands; tell the core. Sooner again
+        after a change, later and later while nothing changes."""
+        moved = False
+        try:
+            for other in others:
+                got = await workflow.execute_activity(PROGRESS, other, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                if self.run_state.status in S.FINAL:
+                    break  # (cancelled meanwhile)
+                step = self._apply(lambda now: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now), tolerate=True)
+                moved |= bool(step is not None and step.history)
+        finally:
+            self.poll_every = POLL_FIRST_MS if moved else min(self.poll_every * 2, POLL_MAX_MS)
+            self.poll_at = self._now() + self.poll_every
+            self.polling = False
+            self.dirty = True
 
     async def _continue_as_new(self) -> None:
         """The order goes on in a new run: its state, history, revisions, the
@@ -377,12 +412,21 @@ class OrderWorkflow:
             "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
             "tasks": S.encode_value(task_entries(self.engine, r)),
         }
+        if r.waits_for:
+            out["waits_for"] = wait_entries(r)
         if self.revisions:
             out["revisions"] = [
                 {"revision": v["revision"], "status": revision_state(r, v["revision"], v["status"]), **({"reason": v["why"]} if v["why"] else {}), "by": v["by"], "received_at": show_instant(v["at"])}
                 for v in self.revisions
             ]
         return out
+
+    @workflow.query(name="progress")
+    def progress(self) -> dict:
+        """How the order stands for those that wait for it (engine/waits.py):
+        its status, the milestones it reached, all its milestones, and the orders it waits for."""
+        r = self.run_state
+        return {**W.progress(r), "all_milestones": W.milestones(r), "waits": W.open_waits(r)}
 
     @workflow.query(name="state")
     def state(self) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from om_dsl.build import build, write
 from om_dsl.engine import state as S
-from om_dsl.engine.view import task_entries
+from om_dsl.engine.view import task_entries, wait_entries
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.simulate.simulators import Simulators
 from om_dsl.systems.adapters import PythonTasks, Systems
@@ -87,7 +87,10 @@ class Embedded:
 
     def view(self, order_id: str) -> dict:
         run = self.runner.store.load(order_id)
-        return by_id({"id": order_id, "status": run.status, "revision": run.revision, "tasks": task_entries(self.runner.catalogs.engine(run.catalog), run)})
+        view = {"id": order_id, "status": run.status, "revision": run.revision, "tasks": task_entries(self.runner.catalogs.engine(run.catalog), run)}
+        if run.waits_for:
+            view["waits_for"] = wait_entries(run)
+        return by_id(view)
 
     def settle(self, order_id: str, predicate, timeout_s: float = PATIENCE_S) -> dict:
         """Run until nothing moves without a person; the order must then be as `predicate` says."""
@@ -122,6 +125,9 @@ class Embedded:
 
     def cancel(self, order_id, by="csr", reason="the customer moved", force=False):
         self.runner.cancel(order_id, by, reason, force)
+
+    def resume(self, order_id, by="ops", reason=""):
+        self.runner.resume_order(order_id, by, reason)
 
     def amend(self, order_id, text, by="csr", force=False):
         self.runner.amend(order_id, text, by, force)
@@ -228,6 +234,9 @@ class OnTemporal:
 
     def cancel(self, order_id, by="csr", reason="the customer moved", force=False):
         self.orders.cancel(order_id, by, reason, force)
+
+    def resume(self, order_id, by="ops", reason=""):
+        self.orders.resume_order(order_id, by, reason)
 
     def amend(self, order_id, text, by="csr", force=False):
         self.orders.amend(order_id, text, by, force)

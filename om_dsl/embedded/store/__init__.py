@@ -31,9 +31,10 @@ from om_dsl.embedded.store.outbox import Outbox
 from om_dsl.embedded.store.schema import MIGRATIONS
 from om_dsl.embedded.store.systems import Systems
 from om_dsl.embedded.store.tasks import Tasks
+from om_dsl.embedded.store.waits import Waits
 
 
-class Store(Database, Meta, Orders, Tasks, Outbox, Inbox, Hub, Systems, Assets):
+class Store(Database, Meta, Orders, Tasks, Outbox, Inbox, Hub, Systems, Assets, Waits):
     """One om database and every query om makes of it."""
 
 

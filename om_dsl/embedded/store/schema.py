@@ -216,11 +216,27 @@ MIGRATIONS = [
         )
         """,
     ],
+    [
+        # 8: orders waiting for other orders (engine/waits.py): who waits for whom,
+        # for which milestones (a JSON list; empty: its completion), and the
+        # last event of the other order the waiting one has heard of.
+        """
+        CREATE TABLE IF NOT EXISTS waits (
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            other TEXT NOT NULL,
+            milestones TEXT NOT NULL DEFAULT '[]',
+            seen_seq INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (order_id, other)
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS waits_by_other ON waits(other)",
+    ],
 ]
 
 # The oldest schema a command that only reads opens as it is: the migrations
 # after it add only what the rows written before them do not use (7: the
-# order_state table, read only for orders written in parts).
+# order_state table, read only for orders written in parts; 8: the waits
+# table, read only by the runner).
 READABLE_FROM = 6
 
 # Every table of the current schema (a missing one means a damaged database).
