@@ -109,8 +109,9 @@ class Runner:
 
     # ---- submitting an order ---------------------------------------------------------------------
 
-    def submit(self, text: str, order_id: Optional[str] = None):
-        """Accept (plan and start) or reject an order document; returns (order id, status, problems)."""
+    def submit(self, text: str, order_id: Optional[str] = None, by: Optional[str] = None):
+        """Accept (plan and start) or reject an order document; returns (order id, status, problems).
+        `by`: who submitted it (an API token's name), kept with the order."""
         from om_dsl.model.canonical import plan_json, sources_json
 
         rules = self.catalogs.current
@@ -126,7 +127,7 @@ class Runner:
         except Rejected as exc:
             problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
             with self.store.transaction() as db:
-                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external_id_of(doc))
+                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external_id_of(doc), by)
             return order_id, S.REJECTED, exc.problems
         sha = self.catalogs.current_sha
         step = C.Engine(rules.catalog, rules).start(planned, sha, now)
@@ -134,7 +135,7 @@ class Runner:
             if not self.catalogs.remembered:  # once per runner: the store keeps every version an order ran on
                 self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
                 self.catalogs.remembered = True
-            self.store.insert_order(db, step.run, text)
+            self.store.insert_order(db, step.run, text, by)
             self.store.save(db, step.run, step.history, step.commands, now)
             if step.run.status == S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
@@ -272,12 +273,19 @@ class Runner:
         self.apply(cmd.order, lambda now: executor.event_for(cmd.task, result, now), seq)
 
     def publish(self, seq: int, cmd: Cmd.Notify) -> None:
-        """An order event: one delivery per registered listener (sent by
-        `deliver_events`), all in the transaction that marks it done. With no
-        listener registered, the simulated originating system gets it."""
-        listeners = self.store.listeners()
+        """An order event: one delivery per registered listener whose query it
+        matches (sent by `deliver_events`), all in the transaction that marks it
+        done. With no listener registered, the simulated originating system gets it."""
+        from om_dsl.engine.hub import query_matches
+
+        subscriptions = self.store.subscriptions()
+        owner = None
+        if any(s[3] is not None for s in subscriptions):  # a subscription of a submitter gets its own orders' events only
+            row = self.store.order_row(cmd.order)
+            owner = row["submitted_by"] if row is not None else None
+        listeners = [callback for _, callback, query, sub_owner in subscriptions if (sub_owner is None or sub_owner == owner) and query_matches(query, cmd.event)]
         now = self.clock.now()
-        if not listeners:
+        if not subscriptions:
             self.systems.notify(cmd.key, cmd.event)
         with self.store.transaction() as db:
             for listener in listeners:

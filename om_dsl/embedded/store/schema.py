@@ -200,6 +200,27 @@ MIGRATIONS = [
         # timer kept waking its order). Rows of tasks the state no longer has go.
         "DELETE FROM tasks WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = tasks.order_id AND json_type(o.state, '$.tasks.' || json_quote(tasks.item_id)) IS NOT NULL)",
     ],
+    [
+        # The TMF622 API (migration 7): who submitted an order (a submitter
+        # token sees its own); hub subscriptions with a query and an owner
+        # (a subscription's id is the hub's row id); cancellation requests.
+        "ALTER TABLE orders ADD COLUMN submitted_by TEXT",
+        "ALTER TABLE hub ADD COLUMN query TEXT",
+        "ALTER TABLE hub ADD COLUMN owner TEXT",
+        """
+        CREATE TABLE cancellations (
+            id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            state TEXT NOT NULL,
+            reason TEXT,
+            by TEXT NOT NULL,
+            message TEXT,
+            requested_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX cancellations_by_order ON cancellations(order_id)",
+    ],
 ]
 
 # Every table of the current schema (a missing one means a damaged database).
