@@ -74,7 +74,7 @@ class Api:
             raise ApiError(code, "; ".join(p.message for p in exc.problems) or "the order is rejected", first.path if first is not None else None) from None
 
     @staticmethod
-    async def body(request: Request, version: str, kind: str):
+    async def body(request: Request, version: str, kind: str, first: Optional[Callable] = None):
         from om_dsl.systems.asgi import read_body
 
         try:
@@ -85,6 +85,8 @@ class Api:
             doc = limits.load_json(raw)
         except ValueError as exc:  # InputLimit, JSONDecodeError
             raise ApiError("invalidBody", f"the body is not readable JSON: {exc}", getattr(exc, "path", None) or None) from None
+        if first is not None:  # om's own check, before the schema's
+            first(doc)
         problem = schemas.problem(version, kind, doc)
         if problem is not None:
             raise ApiError("schemaViolation", problem[1], problem[0])
@@ -138,13 +140,13 @@ class Api:
                 found.append(None)
         page = found[offset : offset + limit]
         fields = _fields(q.get("fields"))
-        body = [_select(o, fields) for o in page]
+        body = [_select(o, fields, version) for o in page]
         return JSONResponse(body, 200, headers={"X-Total-Count": str(len(found)), "X-Result-Count": str(len(body))})
 
     async def get_order(self, request: Request, version: str) -> Response:
         caller = self.caller(request, "viewer", "reading an order")
         order = await self.owned_order(caller, request.path_params["id"])
-        return JSONResponse(_select(await self.render(request, version, order), _fields(request.query_params.get("fields"))))
+        return JSONResponse(_select(await self.render(request, version, order), _fields(request.query_params.get("fields")), version))
 
     async def patch_order(self, request: Request, version: str) -> Response:
         caller = self.caller(request, "submitter", "changing an order")
@@ -156,10 +158,7 @@ class Api:
             raise ApiError("unsupportedMediaType", f"PATCH takes {MERGE_PATCH} (a supplemental order as a JSON merge patch), not {media or 'no Content-Type'}")
         order_id = request.path_params["id"]
         order = await self.owned_order(caller, order_id)
-        patch = await self.body(request, version, "patch")
-        for key in READ_ONLY:
-            if key in patch:
-                raise ApiError("schemaViolation", f"{key} is set by om: an order is cancelled by POST /cancelProductOrder, and changed by its items and fields", "/" + key)
+        patch = await self.body(request, version, "patch", first=_no_read_only)
         current = await self.call(self.service.order_document, order_id)
         if current is None:
             raise ApiError("refused", f"order {order_id} is {order['status']}: it has no document to change")
@@ -299,6 +298,12 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None) ->
 # ---- helpers -------------------------------------------------------------------------------------------
 
 
+def _no_read_only(patch) -> None:
+    for key in READ_ONLY:
+        if isinstance(patch, dict) and key in patch:
+            raise ApiError("schemaViolation", f"{key} is set by om: an order is cancelled by POST /cancelProductOrder, and changed by its items and fields", "/" + key)
+
+
 def merge_patch(target, patch):
     """RFC 7386 JSON merge patch: objects merge, null removes, anything else (arrays too) replaces."""
     if not isinstance(patch, dict):
@@ -347,11 +352,14 @@ def _fields(text: Optional[str]) -> Optional[set]:
     return {f.strip() for f in text.split(",") if f.strip()} if text else None
 
 
-def _select(order: dict, fields: Optional[set]) -> dict:
-    """`fields=a,b`: those (and id, href, @type) only."""
+ALWAYS = {"v4": ("id", "href", "@type", "productOrderItem"), "v5": ("id", "href", "@type")}  # v4's schema requires the items
+
+
+def _select(order: dict, fields: Optional[set], version: str) -> dict:
+    """`fields=a,b`: those only (and id, href, @type, and what the version's schema requires)."""
     if not fields:
         return order
-    return {k: v for k, v in order.items() if k in fields or k in ("id", "href", "@type")}
+    return {k: v for k, v in order.items() if k in fields or k in ALWAYS[version]}
 
 
 def _matches(order: dict, wanted: dict) -> bool:

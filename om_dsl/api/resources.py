@@ -75,7 +75,7 @@ def product_order(version: str, base: str, order: dict, document: Optional[dict]
     if problems:
         if version == "v5":
             out["errorMessage"] = [
-                {"@type": "ProductOrderErrorMessage", "code": p.get("rule", "rejected"), "reason": "the order breaks a catalog rule", "message": p.get("message", ""), "status": "rejected",
+                {"@type": "ProductOrderErrorMessage", "code": p.get("rule", "rejected"), "reason": "the order breaks a catalog rule", "message": p.get("message", "") + (f" (at {p['path']})" if p.get("path") else ""), "status": "rejected",
                  **({"productOrderItem": [{"@type": "ProductOrderItemRef", "itemId": p["item"], "productOrderId": order["id"]}]} if p.get("item") else {})}
                 for p in problems
             ]

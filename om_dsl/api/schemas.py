@@ -39,7 +39,32 @@ def validator(version: str, name: str) -> Draft7Validator:
     doc = document(version)
     if version == "v4":
         return Draft7Validator({"$ref": f"#/definitions/{name}", "definitions": doc["definitions"]})
-    return Draft7Validator({"$ref": f"#/components/schemas/{name}", "components": doc["components"]})
+    return Draft7Validator({"$ref": f"#/components/schemas/{name}", "components": {"schemas": _v5_schemas()}})
+
+
+@functools.lru_cache(maxsize=None)
+def _v5_schemas() -> dict:
+    """v5's schemas with OpenAPI's discriminator made JSON Schema: JSON Schema's
+    oneOf fails a value that two branches accept (a PartyRef is also a valid
+    PartyRoleRef), where OpenAPI picks the branch its `@type` names. So a oneOf
+    with a discriminator mapping becomes: one of the branches (anyOf), and the
+    one that `@type` names, when it names one."""
+    return {name: _discriminated(schema) for name, schema in document("v5")["components"]["schemas"].items()}
+
+
+def _discriminated(node):
+    if isinstance(node, list):
+        return [_discriminated(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _discriminated(v) for k, v in node.items()}
+    mapping = (node.get("discriminator") or {}).get("mapping")
+    if "oneOf" in out and mapping:
+        prop = node["discriminator"].get("propertyName", "@type")
+        branches = out.pop("oneOf")
+        named = [{"if": {"properties": {prop: {"const": k}}, "required": [prop]}, "then": {"$ref": ref}} for k, ref in mapping.items()]
+        out["allOf"] = out.get("allOf", []) + [{"anyOf": branches}] + named
+    return out
 
 
 def problem(version: str, kind: str, body) -> Optional[tuple[str, str]]:
