@@ -348,13 +348,17 @@ class Runner:
             ranks[order_id] = dispatch_rank(self.store.order_priority(order_id) if order_id is not None else None)
         return sorted(pending, key=lambda sc: (ranks[getattr(sc[1], "order", None)], sc[0]))
 
-    def drive(self, max_steps: int = 1_000_000) -> None:
+    def drive(self, max_steps: int = 1_000_000, max_commands: Optional[int] = None) -> None:
         """Work until nothing is left but people, callbacks and timers in the
         future. With a simulated clock, jump to the next timer and go on, but
         never while a call waits for its callback: simulated time stands
-        still while something is happening elsewhere."""
+        still while something is happening elsewhere. `max_commands`: at most
+        so many of the outbox's commands per step (by priority, then the oldest), so that
+        one step is short (`om serve` takes API requests between steps)."""
         for _ in range(max_steps):
             pending = self.by_priority(self.store.pending_commands())
+            if max_commands is not None:
+                pending = pending[:max_commands]
             for seq, cmd in pending:
                 self.execute(seq, cmd)
             progressed = bool(pending)

@@ -15,6 +15,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -376,6 +377,9 @@ def installed_base_of(db_path: str):
 # ---- om serve: one store for the API's requests and the work loop ---------------------------------------
 
 
+STEP_COMMANDS = 8  # commands `om serve`'s loop executes per turn of the lock (each its own commit)
+
+
 class Shared:
     """The service `om serve` gives its API: one `EmbeddedOrders`, each call
     under a thread lock and the runner lock, so the API's request threads and
@@ -389,6 +393,8 @@ class Shared:
         self.lock = threading.Lock()
         self.wake = threading.Event()  # work came in (an order, a callback): the loop goes now
         self.callbacks = None
+        self._queue: list = []  # orders waiting for the next batch (`submit`)
+        self._queue_lock = threading.Lock()
 
     @property
     def on_event(self):
@@ -404,16 +410,55 @@ class Shared:
         with self.lock:
             try:
                 with runner_lock(self.db_path, wait_s=self.wait_s):
+                    before = None
                     if clock.simulated:  # another command may have moved simulated time on
                         stored = store.meta("clock_ms")
                         if stored:
                             clock.advance_to(int(stored))
+                        before = clock.now()
                     yield self.inner
-                    if clock.simulated:
+                    if clock.simulated and clock.now() != before:  # (a commit only when time moved)
                         with store.transaction() as db:
                             store.set_meta(db, "clock_ms", str(clock.now()))
             except RunnerBusy as exc:
                 raise svc.Unavailable(str(exc)) from None
+
+    def submit(self, text: str, by: Optional[str] = None) -> tuple[str, str, list]:
+        """Orders submitted at the same time share one commit (group commit:
+        one fsync for many): each request queues its order, and whichever takes
+        the lock first submits every queued one in one batch. Each answers once
+        the batch has committed."""
+        mine = _Queued(text, by)
+        with self._queue_lock:
+            self._queue.append(mine)
+        with self.using() as orders:
+            with self._queue_lock:
+                batch, self._queue = self._queue, []
+            if batch:  # else another request's turn took ours
+                self._submit_batch(orders, batch)
+        mine.done.wait()  # (the loop starts it on its next round: within --interval)
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    @staticmethod
+    def _submit_batch(orders: EmbeddedOrders, batch: list) -> None:
+        try:
+            with orders.store.batch():
+                for q in batch:
+                    try:
+                        q.result = orders.submit(q.text, q.by)
+                    except Exception as exc:  # noqa: BLE001 - this order's answer (a rejection); the others go on
+                        q.error = exc
+        except BaseException as exc:  # the batch did not commit: no order of it was accepted
+            orders.catalogs.remembered = False  # (it may have been remembered in the batch)
+            for q in batch:
+                q.error = exc if isinstance(exc, Exception) else svc.Unavailable("the server is stopping: the order was not kept, send it again")
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for q in batch:
+                q.done.set()
 
     def __getattr__(self, name: str):
         attr = getattr(self.inner, name)
@@ -423,7 +468,7 @@ class Shared:
         def call(*args, **kwargs):
             with self.using() as orders:
                 answer = getattr(orders, name)(*args, **kwargs)
-            if name in ("submit", "amend", "request_cancellation", "subscribe"):
+            if name in ("amend", "request_cancellation", "subscribe"):
                 self.wake.set()
             return answer
 
@@ -431,19 +476,35 @@ class Shared:
 
     def work(self, interval_s: float, stop: threading.Event) -> None:
         """Drive every order (callbacks, retries, waits, event deliveries)
-        round after round until `stop`; a round holds the locks only while it works."""
+        until `stop`, a short step of the runner per turn (at most
+        STEP_COMMANDS commands): the API's requests get the lock between
+        steps, so a busy loop delays a request by one short step, not by all
+        the work there is."""
         while not stop.is_set():
+            more = False
             try:
                 with self.using() as orders:
-                    orders._drive()
+                    orders.runner.on_event = orders._progress
+                    orders.runner.drive(max_steps=1, max_commands=STEP_COMMANDS)
+                    more = bool(orders.store.pending_commands())
             except svc.Unavailable:
                 pass  # another process holds the runner lock: the next round
+            if more:
+                time.sleep(0.001)  # a request waiting for the lock takes it now
+                continue
             self.wake.wait(interval_s)
             self.wake.clear()
 
     def close(self) -> None:
         with self.lock:
             self.inner.close()
+
+
+class _Queued:
+    def __init__(self, text: str, by: Optional[str]):
+        self.text, self.by = text, by
+        self.result, self.error = None, None
+        self.done = threading.Event()
 
 
 @contextlib.contextmanager
