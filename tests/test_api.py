@@ -133,7 +133,7 @@ def test_an_unknown_order_is_404_with_a_tmf_error(server):
 def test_the_same_order_twice_is_409(server):
     created(server.client(), order_body())
     r = server.client().post("/productOrder", order_body())
-    assert r.status_code == 409 and r.json()["code"] == "duplicateOrder"
+    assert r.status_code == 409 and r.json()["code"] == "duplicate_order"  # om_dsl/tmf622/errors.py's code
 
 
 def test_list_filters_fields_and_pages(server):
@@ -207,6 +207,32 @@ def test_patch_before_any_point_of_no_return_is_a_supplemental_order(server, in_
     r = client.request("PATCH", f"/productOrder/{order['id']}", json=_speed_patch(), headers=MERGE)
     assert r.status_code == 200, r.text
     assert [x["revision"] for x in server.service.order(order["id"])["revisions"]] == [2]
+
+
+def test_a_revision_breaking_a_catalog_rule_is_400_with_the_rules_code(server):
+    client = server.client("submitter")
+    order = created(client, order_body())
+    items = order_body()["productOrderItem"]
+    items[0]["product"]["productCharacteristic"].append({"name": "speed_mbps", "value": 500})
+    r = client.request("PATCH", f"/productOrder/{order['id']}", json={"productOrderItem": items}, headers=MERGE)
+    assert (r.status_code, r.json()["code"]) == (400, "allowed_values")
+    assert r.json()["referenceError"].endswith("#/productOrderItem/0/product/productCharacteristic/1/value")
+    assert [x["status"] for x in server.service.order(order["id"])["revisions"]] == ["refused"]
+
+
+def test_a_draft_is_released_by_patching_its_state(server):
+    client = server.client("submitter", "v5")
+    order = created(client, order_body(version="v5", requestedInitialState="draft"))
+    assert order["state"] == "draft"
+    server.service.settle([order["id"]])
+    assert server.service.manual_tasks(order_id=order["id"]) == []  # a draft starts nothing
+    r = client.request("PATCH", f"/productOrder/{order['id']}", json={"@type": "ProductOrder", "state": "completed"}, headers=MERGE)
+    assert r.status_code == 400 and r.json()["referenceError"].endswith("#/state")
+    r = client.request("PATCH", f"/productOrder/{order['id']}", json={"@type": "ProductOrder", "state": "acknowledged"}, headers=MERGE)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] != "draft"
+    server.service.settle([order["id"]])
+    assert server.service.manual_tasks(order_id=order["id"])  # released: it runs up to the visit
 
 
 def test_patch_takes_merge_patch_and_no_read_only_field(server):

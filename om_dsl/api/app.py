@@ -29,6 +29,7 @@ from om_dsl.api import auth, resources, schemas
 from om_dsl.api.errors import ApiError, code_for_status, error_response
 from om_dsl.engine.hub import parse_query
 from om_dsl.systems.http_server import Refused
+from om_dsl.tmf622 import errors as tmf_errors
 
 PREFIX = "/tmf-api/productOrderingManagement"
 VERSIONS = ("v4", "v5")
@@ -68,10 +69,9 @@ class Api:
             raise ApiError("pointOfNoReturn" if "point of no return" in text else "refused", text) from None
         except svc.Unavailable as exc:
             raise ApiError("unavailable", str(exc), headers={"Retry-After": "1"}) from None
-        except Rejected as exc:
+        except Rejected as exc:  # as TMF622 Errors (om_dsl.tmf622.errors): its codes are the rejections' rules
             first = exc.problems[0] if exc.problems else None
-            code = "duplicateOrder" if first is not None and first.rule == "duplicate_order" else "invalidBody"
-            raise ApiError(code, "; ".join(p.message for p in exc.problems) or "the order is rejected", first.path if first is not None else None) from None
+            raise ApiError.rejection(tmf_errors.response(exc), first.path if first is not None else None) from None
 
     @staticmethod
     async def body(request: Request, version: str, kind: str, first: Optional[Callable] = None):
@@ -158,18 +158,20 @@ class Api:
             raise ApiError("unsupportedMediaType", f"PATCH takes {MERGE_PATCH} (a supplemental order as a JSON merge patch), not {media or 'no Content-Type'}")
         order_id = request.path_params["id"]
         order = await self.owned_order(caller, order_id)
-        patch = await self.body(request, version, "patch", first=_no_read_only)
+        if order["status"] == "draft":
+            patch = await self.body(request, version, "patch", first=_release_only)
+            if patch.get("state") is not None:  # a draft is released by patching its state
+                await self.call(self.service.release, order_id, caller.name)
+                order = await self.call(self.service.order, order_id)
+                return JSONResponse(await self.render(request, version, order))
+        else:
+            patch = await self.body(request, version, "patch", first=_no_read_only)
         current = await self.call(self.service.order_document, order_id)
         if current is None:
             raise ApiError("refused", f"order {order_id} is {order['status']}: it has no document to change")
         revised = merge_patch(current, patch)
         revised["id"] = order_id
-        try:
-            await self.call(self.service.amend, order_id, json.dumps(revised), caller.name, force)
-        except ApiError as exc:
-            if exc.code == "invalidBody":
-                exc.code, exc.status = "revisionRejected", 400
-            raise
+        await self.call(self.service.amend, order_id, json.dumps(revised), caller.name, force)
         order = await self.call(self.service.order, order_id)
         return JSONResponse(await self.render(request, version, order, revised))
 
@@ -302,6 +304,15 @@ def _no_read_only(patch) -> None:
     for key in READ_ONLY:
         if isinstance(patch, dict) and key in patch:
             raise ApiError("schemaViolation", f"{key} is set by om: an order is cancelled by POST /cancelProductOrder, and changed by its items and fields", "/" + key)
+
+
+def _release_only(patch) -> None:
+    """A draft's patch: its state to acknowledged (released), alone; or any change but the state."""
+    if isinstance(patch, dict) and "state" in patch:
+        if patch["state"] not in ("acknowledged", "inProgress") or set(patch) - {"state", "@type"}:
+            raise ApiError("schemaViolation", "a draft is released by a patch of its state alone, to acknowledged", "/state")
+    else:
+        _no_read_only(patch)
 
 
 def merge_patch(target, patch):

@@ -19,8 +19,6 @@ CODES = {
     "methodNotAllowed": (405, "The resource does not take this method"),
     "pointOfNoReturn": (409, "The order is past a point of no return"),
     "refused": (409, "The order refused the change"),
-    "revisionRejected": (400, "The revised order breaks a catalog rule"),
-    "duplicateOrder": (409, "An order with this id exists"),
     "lengthRequired": (411, "A Content-Length is required"),
     "bodyTooLarge": (413, "The body is over the size limit"),
     "unsupportedMediaType": (415, "The body's media type is not taken here"),
@@ -33,15 +31,25 @@ class ApiError(Exception):
     def __init__(self, code: str, message: str, pointer: Optional[str] = None, headers: Optional[dict] = None):
         super().__init__(message)
         self.code, self.message, self.pointer, self.headers = code, message, pointer, headers or {}
-        self.status = CODES[code][0]
+        self.status, self.reason = CODES[code] if code in CODES else (400, "")
+
+    @classmethod
+    def rejection(cls, error: dict, pointer: Optional[str]) -> "ApiError":
+        """An order or revision the planner rejects, as om_dsl.tmf622.errors words it (its code is the rule's family)."""
+        exc = cls.__new__(cls)
+        Exception.__init__(exc, error["message"])
+        exc.code, exc.message, exc.pointer, exc.headers = error["code"], error["message"], pointer, {}
+        exc.status, exc.reason = int(error["status"]), error["reason"]
+        return exc
 
 
 def code_for_status(status: int) -> str:
     return _BY_STATUS.get(status, "invalidBody")
 
 
-def error_body(code: str, message: str, reference: Optional[str] = None) -> dict:
-    status, reason = CODES[code]
+def error_body(code: str, message: str, reference: Optional[str] = None, status: Optional[int] = None, reason: Optional[str] = None) -> dict:
+    if status is None:
+        status, reason = CODES[code]
     body = {"@type": "Error", "code": code, "reason": reason, "message": message, "status": str(status)}
     if reference:
         body["referenceError"] = reference
@@ -50,5 +58,5 @@ def error_body(code: str, message: str, reference: Optional[str] = None) -> dict
 
 def error_response(exc: ApiError, url: str) -> JSONResponse:
     """`referenceError`: the field at fault, as a JSON pointer in the fragment of the URL the body was sent to."""
-    reference = f"{url.split('#')[0]}#{quote(exc.pointer, safe='/~')}" if exc.pointer is not None else None
-    return JSONResponse(error_body(exc.code, exc.message, reference), exc.status, headers=exc.headers)
+    reference = f"{url.split('#')[0]}#{quote(exc.pointer, safe='/~@')}" if exc.pointer is not None else None
+    return JSONResponse(error_body(exc.code, exc.message, reference, exc.status, exc.reason), exc.status, headers=exc.headers)

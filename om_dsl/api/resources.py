@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Optional
 
+from om_dsl.planning.order import Problem
+from om_dsl.tmf622 import errors as tmf_errors
+
 ORDER_STATES = {
     "v4": {"acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "completed", "failed", "partial", "assessingCancellation", "pendingCancellation"},
     "v5": {"acknowledged", "rejected", "pending", "held", "inProgress", "cancelled", "completed", "failed", "partial", "assessingCancellation", "pendingCancellation", "draft"},
@@ -18,13 +21,22 @@ KEPT = ("externalId", "description", "category", "priority", "requestedCompletio
 
 
 def order_state(version: str, status: str) -> str:
-    return status if status in ORDER_STATES[version] else "inProgress"
+    if status in ORDER_STATES[version]:
+        return status
+    return "acknowledged" if status == "draft" else "inProgress"  # v4 has no draft
 
 
 def _item_state(order_status: str) -> str:
     if order_status in ITEM_STATES:
         return order_status
+    if order_status == "draft":
+        return "acknowledged"
     return "failed" if order_status == "partial" else "inProgress"
+
+
+def _problem(p: dict) -> Problem:
+    """A rejection's problem as the store keeps it (item, rule, message, path)."""
+    return Problem(str(p.get("rule") or "rejected"), str(p.get("message") or ""), p.get("item"), p.get("product"), p.get("path"))
 
 
 def _items(items, state: str, version: str) -> list:
@@ -71,17 +83,16 @@ def product_order(version: str, base: str, order: dict, document: Optional[dict]
     if order["status"] in ("completed", "cancelled", "failed", "partial") and order.get("updated_at"):
         out["completionDate"] = order["updated_at"]
     out["productOrderItem"] = _items(doc.get("productOrderItem"), _item_state(order["status"]), version)
-    problems = order.get("problems") or []
+    problems = [_problem(p) for p in order.get("problems") or [] if isinstance(p, dict)]
     if problems:
-        if version == "v5":
+        if version == "v5":  # each as TMF622 errors (om_dsl.tmf622.errors), with the item it names
             out["errorMessage"] = [
-                {"@type": "ProductOrderErrorMessage", "code": p.get("rule", "rejected"), "reason": "the order breaks a catalog rule", "message": p.get("message", "") + (f" (at {p['path']})" if p.get("path") else ""), "status": "rejected",
-                 **({"productOrderItem": [{"@type": "ProductOrderItemRef", "itemId": p["item"], "productOrderId": order["id"]}]} if p.get("item") else {})}
+                {**tmf_errors.error(p, version), "@type": "ProductOrderErrorMessage", **({"productOrderItem": [{"@type": "ProductOrderItemRef", "itemId": p.item, "productOrderId": order["id"]}]} if p.item else {})}
                 for p in problems
             ]
-        else:
+        else:  # v4 has no error field on an order: each reason is a note
             notes = [n for n in out.get("note", []) if isinstance(n, dict)]
-            out["note"] = notes + [{"text": f"rejected: {p.get('message', '')}" + (f" (item {p['item']}, rule {p.get('rule')}, at {p['path']})" if p.get("item") else "")} for p in problems]
+            out["note"] = notes + [{"text": "rejected: " + p.render()} for p in problems]
     return out
 
 

@@ -10,14 +10,14 @@ import json
 
 import httpx
 
-from om_dsl.api import auth, schemas
+from om_dsl.api import auth
 from om_dsl.api.app import PREFIX
 from om_dsl.api.server import in_thread
 from om_dsl.embedded.service import Options, serving
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.systems.config import ApiToken
 
-from support import ROOT
+from support import ROOT, tmf622_schemas
 from support.engine_helpers import ACME
 
 TOKENS = {"submitter": "cpq-secret-1", "other": "cpq-secret-2", "operator": "noc-secret", "viewer": "bi-secret", "admin": "root-secret"}
@@ -76,10 +76,10 @@ class Client:
 
 
 def check(version: str, kind: str, body) -> None:
-    """Raise when `body` (or each element of a list) breaks the official schema."""
-    validator = schemas.validator(version, RESOURCES[(version, kind)])
+    """Raise when `body` (or each element of a list) breaks the official schema
+    (the suite's own validator, tests/support/tmf622_schemas.py, not the API's)."""
     for one in body if isinstance(body, list) else [body]:
-        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(one)]
+        errors = tmf622_schemas.errors_of(version, RESOURCES[(version, kind)], one)
         assert not errors, f"{version} {kind} breaks the official schema: {errors[:3]}\n{json.dumps(one)[:500]}"
 
 
