@@ -113,8 +113,17 @@ class Api:
         caller = self.caller(request, "submitter", "creating an order")
         doc = await self.body(request, version, "create")
         text = json.dumps(doc)
-        order_id, _, _ = await self.call(self.service.submit, text, by=caller.name)
-        order = await self.call(self.service.order, order_id)
+        order_id, status, problems = await self.call(self.service.submit, text, by=caller.name)
+        try:
+            order = await self.call(self.service.order, order_id)
+        except ApiError as exc:
+            if exc.code != "notFound" or status != "rejected":
+                raise
+            # An engine that keeps no rejected order (Temporal): nothing was kept, so the answer is the rejection.
+            from om_dsl.planning.order import Rejected
+
+            rejected = Rejected([p if not isinstance(p, dict) else resources._problem(p) for p in problems])
+            raise ApiError.rejection(tmf_errors.response(rejected, version), rejected.problems[0].path if rejected.problems else None) from None
         body = await self.render(request, version, order, doc)
         return JSONResponse(body, 201, headers={"Location": body["href"]})
 

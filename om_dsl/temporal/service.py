@@ -161,9 +161,15 @@ class TemporalService:
         return [{"seq": n, "at": show_instant(h["at"]), "subject": h["subject"], "from": h["from"], "to": h["to"], "cause": h["cause"]} for n, h in enumerate(rows, 1)]
 
     def order_document(self, order_id: str) -> Optional[dict]:
-        """The workflow does not answer with its order's document: the API renders the order without its request fields."""
-        self.order(order_id)  # NoOrder when there is none
-        return None
+        """The request the workflow's state keeps (`Order.request`), flat: the
+        order's fields and each request item (without the nesting; a flat
+        TMF622 order without its relationships)."""
+        with self._calls():
+            run = self.client.state(order_id)
+        request = run.fields.get("request") if isinstance(run.fields, dict) else None
+        if not isinstance(request, dict):
+            return None
+        return {**request.get("order", {}), "productOrderItem": list(request.get("items", {}).values())}
 
     def manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list[dict]:
         unanswered: list = []
