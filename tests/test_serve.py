@@ -141,3 +141,13 @@ def test_serve_answers_the_api_over_tls_with_the_demo_token(tmp_path, in_repo):
         except subprocess.TimeoutExpired:
             service.kill()
             raise
+
+
+def test_serve_with_unreadable_tls_files_or_half_of_them_is_a_usage_error(tmp_path, in_repo):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("not a certificate")
+    key.write_text("not a key")
+    r = CliRunner().invoke(main, ["serve", "--listen", f"127.0.0.1:{free_port()}", "--db", str(tmp_path / "om.db"), "-q", "--tls-cert", str(cert), "--tls-key", str(key)])
+    assert r.exit_code == 2 and "cannot use the TLS certificate" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["serve", "--db", str(tmp_path / "om.db"), "-q", "--tls-cert", str(cert)])
+    assert r.exit_code == 2 and "--tls-cert and --tls-key go together" in r.output

@@ -26,10 +26,18 @@ def serve(
     """Serve until interrupted. `work(stop)`: the engine's loop, run on its own thread."""
     import uvicorn
 
+    from om_dsl import service as svc
+
     app = build_app(service, tokens, callbacks)
     config = server_config(app, request_timeout_s, *tls)
-    config.load()  # a certificate that cannot be read fails here, before anything listens
-    sock = listening_socket(*listen)
+    try:
+        config.load()  # a certificate that cannot be read fails here, before anything listens
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise svc.Misconfigured(f"cannot use the TLS certificate {tls[0]} and key {tls[1]}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        sock = listening_socket(*listen)
+    except (OSError, OverflowError) as exc:
+        raise svc.Misconfigured(f"cannot listen on {listen[0]}:{listen[1]}: {getattr(exc, 'strerror', None) or exc}") from None
     stop = threading.Event()
     loop = threading.Thread(target=work, args=(stop,), name="om-work", daemon=True) if work else None
     try:

@@ -281,8 +281,6 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
             service.on_event = _progress(not quiet)
             work = (lambda stop: service.work(interval, stop)) if service.work else None
             serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), ready)
-    except OSError as exc:
-        raise click.UsageError(f"cannot listen on {listen} (or read the TLS files): {exc.strerror or exc}") from None
     except svc.Misconfigured as exc:
         raise click.UsageError(str(exc)) from None
     except svc.Unavailable as exc:
