@@ -357,3 +357,14 @@ def test_a_slow_client_does_not_hold_up_another(tmp_path):
                 slow.recv(1)
     finally:
         s.close()
+
+
+def test_a_head_over_16_kib_is_431_and_closed(server):
+    host, port = server.http.server_address
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.sendall(f"GET {PREFIX}/v4/productOrder HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * 20_000}\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.split(b" ", 2)[1] == b"431" and b'"error"' in answer
+    assert httpx.get(server.url + "/health").status_code == 200

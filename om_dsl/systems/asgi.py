@@ -95,6 +95,22 @@ class BoundedH11(H11Protocol):
         self.transport.close()
 
 
+class BoundedHead:
+    """ASGI middleware: a request whose line and headers are over MAX_HEAD is
+    431 (h11 bounds only a head that arrives in pieces; this one came whole)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"") + sum(len(k) + len(v) + 4 for k, v in scope.get("headers", []))
+            if size > MAX_HEAD:
+                await JSONResponse({"error": f"the request's head is over {MAX_HEAD} bytes"}, 431, headers={"Connection": "close"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def bounded_protocol(request_timeout_s: float) -> type:
     if not request_timeout_s > 0:
         raise ValueError("the request timeout must be positive")
@@ -153,7 +169,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def server_config(app, request_timeout_s: float = REQUEST_TIMEOUT_S, tls_cert: Optional[str] = None, tls_key: Optional[str] = None) -> uvicorn.Config:
     return uvicorn.Config(
-        app,
+        BoundedHead(app),
         http=bounded_protocol(request_timeout_s),
         ws="none",
         lifespan="off",
