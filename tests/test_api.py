@@ -130,6 +130,15 @@ def test_an_unknown_order_is_404_with_a_tmf_error(server):
     assert r.status_code == 404
 
 
+def test_an_id_is_escaped_in_its_href_and_a_404_names_no_other_order(server):
+    client = server.client("submitter")
+    order = created(client, order_body(id="ORD 1/x#y"))
+    assert order["href"].endswith("/productOrder/ORD%201%2Fx%23y")
+    assert client.get(order["href"]).json()["id"] == "ORD 1/x#y"
+    r = server.client("other").get("/productOrder/ORD 1")
+    assert r.status_code == 404 and "ORD 1/x#y" not in r.text
+
+
 def test_the_same_order_twice_is_409(server):
     created(server.client(), order_body())
     r = server.client().post("/productOrder", order_body())

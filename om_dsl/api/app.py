@@ -62,8 +62,8 @@ class Api:
 
         try:
             return await run_in_threadpool(fn, *args, **kwargs)
-        except svc.NoOrder as exc:
-            raise ApiError("notFound", str(exc)) from None
+        except svc.NoOrder:  # (not the CLI's "did you mean": it would name other callers' orders)
+            raise ApiError("notFound", "no order has this id") from None
         except svc.Refused as exc:
             text = str(exc)
             raise ApiError("pointOfNoReturn" if "point of no return" in text else "refused", text) from None
@@ -289,11 +289,11 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None) ->
     routes = [
         route("/productOrder", api.create_order, ["POST"]),
         route("/productOrder", api.list_orders, ["GET"]),
-        route("/productOrder/{id}", api.get_order, ["GET"]),
-        route("/productOrder/{id}", api.patch_order, ["PATCH"]),
+        route("/productOrder/{id:path}", api.get_order, ["GET"]),
+        route("/productOrder/{id:path}", api.patch_order, ["PATCH"]),
         route("/cancelProductOrder", api.create_cancellation, ["POST"]),
         route("/cancelProductOrder", api.list_cancellations, ["GET"]),
-        route("/cancelProductOrder/{id}", api.get_cancellation, ["GET"]),
+        route("/cancelProductOrder/{id:path}", api.get_cancellation, ["GET"]),
         route("/hub", api.subscribe, ["POST"]),
         route("/hub/{id}", api.get_subscription, ["GET"]),
         route("/hub/{id}", api.unsubscribe, ["DELETE"]),

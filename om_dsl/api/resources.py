@@ -7,6 +7,7 @@ items' states, and why a rejected order was rejected (v5 `errorMessage`, v4
 from __future__ import annotations
 
 from typing import Optional
+from urllib.parse import quote
 
 from om_dsl.planning.order import Problem
 from om_dsl.tmf622 import errors as tmf_errors
@@ -67,7 +68,7 @@ def _external_id(value, version: str):
 def product_order(version: str, base: str, order: dict, document: Optional[dict]) -> dict:
     """`order`: the service's `order()`; `document`: its `order_document()`."""
     doc = document or {}
-    out = {"id": order["id"], "href": f"{base}/productOrder/{order['id']}", "@type": "ProductOrder"}
+    out = {"id": order["id"], "href": f"{base}/productOrder/{quote(order['id'], safe='')}", "@type": "ProductOrder"}
     for key in KEPT:
         if key in doc:
             out[key] = doc[key]
@@ -99,9 +100,9 @@ def product_order(version: str, base: str, order: dict, document: Optional[dict]
 def cancellation(version: str, base: str, c: dict) -> dict:
     out = {
         "id": c["id"],
-        "href": f"{base}/cancelProductOrder/{c['id']}",
+        "href": f"{base}/cancelProductOrder/{quote(c['id'], safe='')}",
         "@type": "CancelProductOrder",
-        "productOrder": {"id": c["order"], "href": f"{base}/productOrder/{c['order']}", **({"@type": "ProductOrderRef"} if version == "v5" else {})},
+        "productOrder": {"id": c["order"], "href": f"{base}/productOrder/{quote(c['order'], safe='')}", **({"@type": "ProductOrderRef"} if version == "v5" else {})},
         "state": c["state"],
     }
     if c.get("reason"):
