@@ -99,7 +99,7 @@ class Api:
     async def owned_order(self, caller: auth.Caller, order_id: str) -> dict:
         order = await self.call(self.service.order, order_id)
         if not caller.owns(order.get("submitted_by")):  # a submitter does not learn of others' orders
-            raise ApiError("notFound", f"no order {order_id} of token {caller.name!r}")
+            raise ApiError("notFound", "no order has this id")  # the same answer as for an order that does not exist
         return order
 
     async def render(self, request: Request, version: str, order: dict, document: Optional[dict] = None) -> dict:
