@@ -395,6 +395,7 @@ class Shared:
         self.callbacks = None
         self._queue: list = []  # orders waiting for the next batch (`submit`)
         self._queue_lock = threading.Lock()
+        self._leader = threading.Lock()  # held by the request that submits the queue
 
     @property
     def on_event(self):
@@ -431,12 +432,15 @@ class Shared:
         mine = _Queued(text, by)
         with self._queue_lock:
             self._queue.append(mine)
-        with self.using() as orders:
-            with self._queue_lock:
-                batch, self._queue = self._queue, []
-            if batch:  # else another request's turn took ours
-                self._submit_batch(orders, batch)
-        mine.done.wait()  # (the loop starts it on its next round: within --interval)
+        while not mine.done.is_set():
+            with self._leader:  # one request at a time submits the queue; the others wait for it
+                if mine.done.is_set():  # the one before took ours
+                    break
+                with self.using() as orders:
+                    with self._queue_lock:
+                        batch, self._queue = self._queue, []
+                    self._submit_batch(orders, batch)
+        # (the loop starts it on its next round: within --interval)
         if mine.error is not None:
             raise mine.error
         return mine.result
