@@ -378,3 +378,16 @@ def test_a_head_over_16_kib_is_431_and_closed(server):
             answer += chunk
     assert answer.split(b" ", 2)[1] == b"431" and b'"error"' in answer
     assert httpx.get(server.url + "/health").status_code == 200
+
+
+def test_om_hub_list_shows_the_apis_subscriptions(server, tmp_path):
+    from click.testing import CliRunner
+
+    from om_dsl.cli import main
+
+    r = server.client("other").post("/hub", {"callback": "http://127.0.0.1:9/events", "query": "eventType=ProductOrderStateChangeEvent"}, kind="hub")
+    sub = r.json()
+    out = CliRunner().invoke(main, ["hub", "list", "--db", str(tmp_path / "om.db")]).stdout
+    assert out == f"http://127.0.0.1:9/events  (subscription {sub['id']}: query eventType=ProductOrderStateChangeEvent, owner other)\n"
+    assert CliRunner().invoke(main, ["hub", "unregister", "http://127.0.0.1:9/events", "--db", str(tmp_path / "om.db")]).exit_code == 0
+    assert server.client("other").request("DELETE", f"/hub/{sub['id']}").status_code == 404  # the same subscription: gone

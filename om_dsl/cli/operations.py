@@ -197,11 +197,13 @@ def hub_list(fmt, db_path, systems_db):
     """Registered listeners."""
     with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="read") as s:
         listeners = s.listeners()
+        subscriptions = s.subscriptions()
     if fmt == "json":
         click.echo(json.dumps(listeners, indent=2))
         return
-    for url in listeners:
-        say(url)
+    for sub in subscriptions:  # the API's subscriptions (POST /hub) say their id, query and owner
+        extra = [f"{k} {sub[k]}" for k in ("query", "owner") if sub.get(k)]
+        say(sub["callback"] + (f"  (subscription {sub['id']}: {', '.join(extra)})" if extra else ""))
     if not listeners:
         click.echo("no listener: events go to the simulated originating system")
 
