@@ -57,7 +57,8 @@ class OrderService(Protocol):
         """A TMF622 order: (order id, status, problems). A rejected order with an
         id is kept (status "rejected"); one without raises `Rejected`. `by`: who
         submitted it (the API's token name), kept with the order where the
-        engine can (`order()["submitted_by"]`)."""
+        engine can (`order()["submitted_by"]`, and in `orders()`; absent when
+        none was given)."""
 
     def settle(self, order_ids: Iterable[str]) -> list[dict]:
         """Let the orders go as far as they can now, then report each:

@@ -269,7 +269,9 @@ class EmbeddedOrders:
         row = self.store.order_row(order_id)
         if row is None:
             raise self._no_order(order_id)
-        out = {"id": order_id, "status": row["status"], "customer": row["customer"], "external_id": row["external_id"], "created_at": show_instant(row["created_at"]), "updated_at": show_instant(row["updated_at"]), "submitted_by": row["submitted_by"]}
+        out = {"id": order_id, "status": row["status"], "customer": row["customer"], "external_id": row["external_id"], "created_at": show_instant(row["created_at"]), "updated_at": show_instant(row["updated_at"])}
+        if row["submitted_by"] is not None:  # who submitted it over the API (an order from the CLI has none)
+            out["submitted_by"] = row["submitted_by"]
         if row["problems"]:
             out["problems"] = self.store.decode(row["problems"], f"the problems of order {order_id!r}")
         run = self.store.load(order_id)
@@ -291,7 +293,8 @@ class EmbeddedOrders:
         return [
             {
                 "id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"],
-                "created_at": show_instant(r["created_at"]), "updated_at": show_instant(r["updated_at"]), "jeopardy": r["jeopardy"], "submitted_by": r["submitted_by"],
+                "created_at": show_instant(r["created_at"]), "updated_at": show_instant(r["updated_at"]), "jeopardy": r["jeopardy"],
+                **({"submitted_by": r["submitted_by"]} if r["submitted_by"] is not None else {}),  # (an order from the CLI has none)
             }
             for r in self.store.orders(status, jeopardy)
         ]
