@@ -391,3 +391,34 @@ def test_om_hub_list_shows_the_apis_subscriptions(server, tmp_path):
     assert out == f"http://127.0.0.1:9/events  (subscription {sub['id']}: query eventType=ProductOrderStateChangeEvent, owner other)\n"
     assert CliRunner().invoke(main, ["hub", "unregister", "http://127.0.0.1:9/events", "--db", str(tmp_path / "om.db")]).exit_code == 0
     assert server.client("other").request("DELETE", f"/hub/{sub['id']}").status_code == 404  # the same subscription: gone
+
+
+def test_a_json_patch_is_a_supplemental_order_too(server, in_repo):
+    client = server.client("submitter")
+    order = created(client, order_body("amend/order.json", id="ORD-3000"))
+    speed = next(n for n, c in enumerate(order["productOrderItem"][0]["product"]["productCharacteristic"]) if c["name"] == "speed_mbps")
+    ops = [
+        {"op": "test", "path": f"/productOrderItem/0/product/productCharacteristic/{speed}/value", "value": 300},
+        {"op": "replace", "path": f"/productOrderItem/0/product/productCharacteristic/{speed}/value", "value": 1000},
+        {"op": "add", "path": "/description", "value": "1000 Mbps"},
+    ]
+    headers = {"Content-Type": "application/json-patch+json"}
+    r = client.request("PATCH", f"/productOrder/{order['id']}", content=json.dumps(ops), headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["description"] == "1000 Mbps"
+    assert [x["revision"] for x in server.service.order(order["id"])["revisions"]] == [2]
+    for bad, pointer in (([{"op": "test", "path": "/description", "value": "no"}], "#/0"), ([{"op": "remove", "path": "/nothing"}], "#/0"), ([{"op": "replace", "path": "/state", "value": "x"}], "#/0/path")):
+        r = client.request("PATCH", f"/productOrder/{order['id']}", content=json.dumps(bad), headers=headers)
+        assert (r.status_code, r.json()["code"]) == (400, "schemaViolation") and r.json()["referenceError"].endswith(pointer), r.text
+    assert [x["revision"] for x in server.service.order(order["id"])["revisions"]] == [2]  # none of those was taken
+
+
+def test_json_patch_operations():
+    from om_dsl.api.patch import PatchError, json_patch
+
+    doc = {"a": [1, 2], "b": {"c": 1}}
+    assert json_patch(doc, [{"op": "add", "path": "/a/-", "value": 3}, {"op": "move", "from": "/b/c", "path": "/d"}, {"op": "copy", "from": "/d", "path": "/e"}]) == {"a": [1, 2, 3], "b": {}, "d": 1, "e": 1}
+    assert doc == {"a": [1, 2], "b": {"c": 1}}  # all or nothing: the original is untouched
+    for ops in ([{"op": "add", "path": "/a/9", "value": 0}], [{"op": "move", "from": "/b", "path": "/b/x"}], [{"op": "jump", "path": "/a"}], "not a list", [{"op": "remove", "path": ""}]):
+        with pytest.raises(PatchError):
+            json_patch(doc, ops)

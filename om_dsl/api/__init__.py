@@ -6,5 +6,6 @@
 - `errors`: TMF Error bodies and the statuses and codes the API answers.
 - `schemas`: the official v4 and v5 documents as request validators.
 - `resources`: om's orders, cancellations and subscriptions as TMF622 resources.
+- `patch`: JSON merge patch (RFC 7386) and JSON Patch (RFC 6902).
 - `app`: the routes; `server`: running it with the work loop beside it.
 """
