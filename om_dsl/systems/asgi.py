@@ -11,6 +11,9 @@ the TMF622 API of `om serve`), held to what every client is held to.
   than `limits.MAX_BODY` bytes are refused (413) without being read.
 - A request that is not readable HTTP gets 400 with a JSON body, and the
   connection is closed.
+- At most MAX_CONNECTIONS open connections: past it a request is answered
+  503 at once, so a flood of idle connections costs sockets up to a bound,
+  never the file descriptors the store needs.
 - TLS through uvicorn's own options (a certificate and key file).
 """
 
@@ -35,6 +38,7 @@ from om_dsl.systems.http_server import REQUEST_TIMEOUT_S, Refused
 
 BACKLOG = 1024  # connections waiting to be accepted (the kernel may cap it: net.core.somaxconn)
 MAX_HEAD = 16 * 1024  # bytes of a request line and headers
+MAX_CONNECTIONS = 4096  # open connections; past it a request is answered 503 at once (nothing is queued behind the slow)
 IDLE_S = 5.0  # a connection that sends nothing (yet) is closed after this, or the request timeout if longer
 _LENGTH = re.compile(r"[0-9]{1,18}\Z")
 _IN = (h11.DONE, h11.MUST_CLOSE)  # the client has sent its whole request
@@ -167,7 +171,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server_config(app, request_timeout_s: float = REQUEST_TIMEOUT_S, tls_cert: Optional[str] = None, tls_key: Optional[str] = None) -> uvicorn.Config:
+def server_config(app, request_timeout_s: float = REQUEST_TIMEOUT_S, tls_cert: Optional[str] = None, tls_key: Optional[str] = None, max_connections: int = MAX_CONNECTIONS) -> uvicorn.Config:
     return uvicorn.Config(
         BoundedHead(app),
         http=bounded_protocol(request_timeout_s),
@@ -178,6 +182,7 @@ def server_config(app, request_timeout_s: float = REQUEST_TIMEOUT_S, tls_cert: O
         log_config=None,
         log_level="warning",
         backlog=BACKLOG,
+        limit_concurrency=max_connections,
         timeout_keep_alive=max(1, int(request_timeout_s)),
         timeout_graceful_shutdown=5,
         h11_max_incomplete_event_size=MAX_HEAD,
@@ -192,8 +197,11 @@ class ServerThread:
     """A uvicorn server on its own thread and event loop (tests, the Temporal
     worker's receiver); `om serve` runs its server on the main thread."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, request_timeout_s: float = REQUEST_TIMEOUT_S, tls_cert: Optional[str] = None, tls_key: Optional[str] = None, name: str = "om-http"):
-        self.config = server_config(app, request_timeout_s, tls_cert, tls_key)
+    def __init__(
+        self, app, host: str = "127.0.0.1", port: int = 0, request_timeout_s: float = REQUEST_TIMEOUT_S, tls_cert: Optional[str] = None, tls_key: Optional[str] = None,
+        name: str = "om-http", max_connections: int = MAX_CONNECTIONS,
+    ):
+        self.config = server_config(app, request_timeout_s, tls_cert, tls_key, max_connections)
         self.config.load()  # a bad certificate fails here, in the caller
         self.socket = listening_socket(host, port)
         self.server = uvicorn.Server(self.config)
