@@ -422,3 +422,15 @@ def test_json_patch_operations():
     for ops in ([{"op": "add", "path": "/a/9", "value": 0}], [{"op": "move", "from": "/b", "path": "/b/x"}], [{"op": "jump", "path": "/a"}], "not a list", [{"op": "remove", "path": ""}]):
         with pytest.raises(PatchError):
             json_patch(doc, ops)
+
+
+def test_an_engine_failure_is_a_503_tmf_error_not_a_traceback(server, monkeypatch):
+    import sqlite3
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(server.service.inner, "order", broken)
+    r = server.client("admin").get("/productOrder/ORD-1")
+    assert (r.status_code, r.json()["code"]) == (503, "unavailable") and r.headers["retry-after"] == "1"
+    assert "OperationalError" in r.json()["message"] and "Traceback" not in r.text

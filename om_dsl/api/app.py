@@ -14,6 +14,7 @@ thread pool, so the event loop keeps serving other connections meanwhile.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
@@ -33,6 +34,7 @@ from om_dsl.systems.http_server import Refused
 from om_dsl.tmf622 import errors as tmf_errors
 
 PREFIX = "/tmf-api/productOrderingManagement"
+log = logging.getLogger("om_dsl.api")
 VERSIONS = ("v4", "v5")
 MAX_LIMIT = 1000  # orders in one page
 READ_ONLY = ("state", "orderDate", "completionDate", "errorMessage", "href")
@@ -74,6 +76,9 @@ class Api:
         except Rejected as exc:  # as TMF622 Errors (om_dsl.tmf622.errors): its codes are the rejections' rules
             first = exc.problems[0] if exc.problems else None
             raise ApiError.rejection(tmf_errors.response(exc), first.path if first is not None else None) from None
+        except Exception as exc:  # noqa: BLE001 - the engine failed (a full disk, a damaged store): a TMF Error, the cause in the log
+            log.error("the order service failed in %s", getattr(fn, "__name__", "a call"), exc_info=True)
+            raise ApiError("unavailable", f"the engine could not answer ({type(exc).__name__}); an order is kept only when it was answered 201: try again", headers={"Retry-After": "1"}) from None
 
     @staticmethod
     async def body(request: Request, version: str, kind: str, first: Optional[Callable] = None):
