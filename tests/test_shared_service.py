@@ -108,3 +108,37 @@ def test_a_hub_query_keeps_the_events_it_names(query, matches):
 def test_a_bad_hub_query_is_refused_with_a_reason(query):
     with pytest.raises(ValueError):
         parse_query(query)
+
+
+def test_a_listener_that_hangs_holds_up_no_request(shared):
+    """Order events are POSTed outside the service's locks: while a listener
+    takes its time, orders are still accepted and read."""
+    import socket
+
+    hanging = socket.socket()
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(16)  # accepts connections, never answers
+    url = f"http://127.0.0.1:{hanging.getsockname()[1]}/events"
+    shared.subscribe(url, None, None)
+    stop = threading.Event()
+    loop = threading.Thread(target=shared.work, args=(0.01, stop))
+    loop.start()
+    try:
+        shared.submit(order(1))
+        hanging.settimeout(PATIENCE_S)
+        conn, _ = hanging.accept()  # the loop is POSTing the first event: it waits for an answer that never comes
+        second, status, _ = shared.submit(order(2))  # with the POST under the lock, this would wait for its timeout
+        assert shared.order(second)["status"] == status
+        conn.setblocking(False)
+        try:
+            while conn.recv(65536):  # the request; then still open (no EOF): the POST is still waiting
+                pass
+            still_waiting = False
+        except BlockingIOError:
+            still_waiting = True
+        conn.close()
+        assert still_waiting, "the request waited for the listener's timeout"
+    finally:
+        stop.set()
+        hanging.close()
+        loop.join()

@@ -296,23 +296,29 @@ class Runner:
         """POST the due deliveries to their listeners: at least once, with the
         event id as idempotency key; a failure is tried again later (1 s, 2 s,
         4 s ... at most 5 min apart)."""
-        from om_dsl.systems import http
-
         worked = False
         while True:  # a delivery makes the listener's next event of that order due
             delivered = False
-            for seq, event_id, listener, payload, attempts in self.store.due_deliveries(self.clock.now()):
-                answer = http.post_json(listener, self.store.decode(payload, f"the delivery of event {event_id}"), {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536)
-                now = self.clock.now()
-                with self.store.transaction() as db:
-                    if answer.error:
-                        self.store.delivery_failed(db, seq, answer.error, now + min(1000 * 2**attempts, 300_000))
-                    else:
-                        self.store.delivered(db, seq, now)
-                        delivered = True
+            for due in self.due_deliveries():
+                delivered |= self.record_delivery(due, post_delivery(due, timeout_s))
                 worked = True
             if not delivered:
                 return worked
+
+    def due_deliveries(self) -> list[tuple]:
+        """(seq, event id, listener, event, attempts) of each delivery due now."""
+        return [(seq, event_id, listener, self.store.decode(payload, f"the delivery of event {event_id}"), attempts) for seq, event_id, listener, payload, attempts in self.store.due_deliveries(self.clock.now())]
+
+    def record_delivery(self, due: tuple, error: Optional[str]) -> bool:
+        """What a listener answered a delivery (`post_delivery`): delivered (True), or tried again later."""
+        seq, attempts = due[0], due[4]
+        now = self.clock.now()
+        with self.store.transaction() as db:
+            if error:
+                self.store.delivery_failed(db, seq, error, now + min(1000 * 2**attempts, 300_000))
+                return False
+            self.store.delivered(db, seq, now)
+            return True
 
     def deliver_callbacks(self) -> bool:
         delivered = False
@@ -348,7 +354,7 @@ class Runner:
             ranks[order_id] = dispatch_rank(self.store.order_priority(order_id) if order_id is not None else None)
         return sorted(pending, key=lambda sc: (ranks[getattr(sc[1], "order", None)], sc[0]))
 
-    def drive(self, max_steps: int = 1_000_000, max_commands: Optional[int] = None) -> None:
+    def drive(self, max_steps: int = 1_000_000, max_commands: Optional[int] = None, deliver: bool = True) -> None:
         """Work until nothing is left but people, callbacks and timers in the
         future. With a simulated clock, jump to the next timer and go on, but
         never while a call waits for its callback: simulated time stands
@@ -364,7 +370,8 @@ class Runner:
             progressed = bool(pending)
             progressed |= self.deliver_callbacks()
             progressed |= self.fire_timers()
-            self.deliver_events()  # a listener that is down does not hold the orders up
+            if deliver:  # (`om serve` delivers outside its lock: a slow listener holds up no request)
+                self.deliver_events()  # a listener that is down does not hold the orders up
             if progressed:
                 continue
             nxt = self.store.next_timer()
@@ -372,6 +379,14 @@ class Runner:
                 self.clock.advance_to(nxt)
                 continue
             return
+
+
+def post_delivery(due: tuple, timeout_s: float = 10.0) -> Optional[str]:
+    """POST one due delivery (`Runner.due_deliveries`); the error, or None when the listener took it. No store, no lock."""
+    from om_dsl.systems import http
+
+    _, event_id, listener, event, _ = due
+    return http.post_json(listener, event, {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536).error
 
 
 def _problem(rule: str, message: str):

@@ -486,14 +486,23 @@ class Shared:
         until `stop`, a short step of the runner per turn (at most
         STEP_COMMANDS commands): the API's requests get the lock between
         steps, so a busy loop delays a request by one short step, not by all
-        the work there is."""
+        the work there is. Order events are POSTed to listeners outside the
+        locks. (Calls to downstream systems are made inside a step: a slow
+        system delays requests by up to its timeout.)"""
+        from om_dsl.embedded.runner import post_delivery
+
         while not stop.is_set():
-            more = False
+            more, due = False, []
             try:
                 with self.using() as orders:
                     orders.runner.on_event = orders._progress
-                    orders.runner.drive(max_steps=1, max_commands=STEP_COMMANDS)
+                    orders.runner.drive(max_steps=1, max_commands=STEP_COMMANDS, deliver=False)
                     more = bool(orders.store.pending_commands())
+                    due = orders.runner.due_deliveries()
+                for delivery in due:  # POSTed outside the locks: a slow listener holds up no request
+                    error = post_delivery(delivery)
+                    with self.using() as orders:
+                        more |= orders.runner.record_delivery(delivery, error)  # (its order's next event may be due now)
             except svc.Unavailable:
                 pass  # another process holds the runner lock: the next round
             if more:
