@@ -142,3 +142,14 @@ def test_a_listener_that_hangs_holds_up_no_request(shared):
         stop.set()
         hanging.close()
         loop.join()
+
+
+def test_an_action_in_a_request_takes_one_short_step_and_leaves_the_backlog_to_the_loop(shared):
+    for n in range(5):
+        shared.submit(order(n))
+    backlog = len(shared.inner.store.pending_commands())
+    assert backlog > 8
+    shared.cancel("ORD-C0", "noc", "the customer moved")
+    assert len(shared.inner.store.pending_commands()) > backlog - 8 - 5  # the others' work is still there, for the loop
+    shared.settle([])
+    assert shared.inner.store.pending_commands() == [] and shared.order("ORD-C0")["status"] == "cancelled"

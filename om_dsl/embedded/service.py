@@ -57,6 +57,7 @@ class EmbeddedOrders:
         self.catalogs = runner.catalogs if runner is not None else catalogs
         self.config, self.clock, self.systems = config, clock, systems
         self.on_event = None
+        self.act_step: Optional[int] = None  # `om serve` (Shared): an action runs at most so many commands, the loop the rest
 
     # ---- opening ------------------------------------------------------------------------------------
 
@@ -139,7 +140,10 @@ class EmbeddedOrders:
             action(self.runner)
         except Rejection as exc:
             raise svc.Refused(str(exc)) from None
-        self._drive()
+        if self.act_step is None:
+            self._drive()
+        else:  # `om serve`: one short step here, the work loop does the rest (a request does not run every order's backlog)
+            self.runner.drive(max_steps=1, max_commands=self.act_step, deliver=False)
         return self.order(order_id)
 
     def complete_task(self, order_id: str, task_id: str, data: dict, by: str) -> dict:
@@ -393,6 +397,7 @@ class Shared:
 
     def __init__(self, orders: EmbeddedOrders, db_path: str, wait_s: float = 30.0):
         self.inner, self.db_path, self.wait_s = orders, db_path, wait_s
+        orders.act_step = STEP_COMMANDS
         self.lock = threading.Lock()
         self.wake = threading.Event()  # work came in (an order, a callback): the loop goes now
         self.callbacks = None
@@ -475,7 +480,7 @@ class Shared:
         def call(*args, **kwargs):
             with self.using() as orders:
                 answer = getattr(orders, name)(*args, **kwargs)
-            if name in ("amend", "request_cancellation", "subscribe"):
+            if name in ("amend", "request_cancellation", "subscribe", "complete_task", "retry_task", "skip_task", "resume", "cancel", "release"):
                 self.wake.set()
             return answer
 
