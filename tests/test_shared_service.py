@@ -153,3 +153,10 @@ def test_an_action_in_a_request_takes_one_short_step_and_leaves_the_backlog_to_t
     assert len(shared.inner.store.pending_commands()) > backlog - 8 - 5  # the others' work is still there, for the loop
     shared.settle([])
     assert shared.inner.store.pending_commands() == [] and shared.order("ORD-C0")["status"] == "cancelled"
+
+
+def test_serving_keeps_where_simulated_time_starts_for_the_other_commands(shared, tmp_path):
+    from om_dsl.embedded.service import reading
+
+    with reading(Options(db_path=str(tmp_path / "om.db"))) as other:
+        assert other.store.meta("clock_ms") == "1795780800000"  # what `om run` in another process starts from

@@ -541,6 +541,9 @@ def serving(options: Options, rules):
             orders = EmbeddedOrders.open(options, rules, shared=True)
     except RunnerBusy as exc:
         raise svc.Unavailable(str(exc)) from None
+    if orders.clock.simulated:  # kept at once: other commands read where simulated time stands (Shared saves it only when it moves)
+        with orders.store.transaction() as db:
+            orders.store.set_meta(db, "clock_ms", str(orders.clock.now()))
     shared = Shared(orders, options.db_path)
     try:
         shared.callbacks = Callbacks(options.db_path, clock=orders.clock.now, on_callback=shared.wake.set, secret=orders.config.callback_secret)
