@@ -273,8 +273,8 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
         raise click.UsageError(str(exc)) from None
     tokens = auth.Tokens(config.api_tokens)
 
-    def ready(url):
-        click.echo(f"om serve: API at {url}/tmf-api/productOrderingManagement/v4|v5, callbacks at {url}/callbacks; database {db_path}", err=True)
+    def ready(url, where):
+        click.echo(f"om serve: API at {url}/tmf-api/productOrderingManagement/v4|v5{where}", err=True)
         if not tokens:
             click.echo(f"om serve: no API tokens ([api] tokens in the configuration, or {auth.TOKEN_ENV}): every API request is refused (401)", err=True)
 
@@ -282,7 +282,8 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
         with pick_engine(target, opts, rules, mode="serve") as service:
             service.on_event = _progress(not quiet)
             work = (lambda stop: service.work(interval, stop)) if service.work else None
-            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), ready)
+            where = f", callbacks at {{url}}/callbacks; database {db_path}" if service.callbacks is not None else f"; orders on Temporal at {target.address}"
+            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), lambda url: ready(url, where.replace("{url}", url)))
     except svc.Misconfigured as exc:
         raise click.UsageError(str(exc)) from None
     except svc.Unavailable as exc:
