@@ -44,3 +44,11 @@ def test_every_benchmark_runs_at_its_smallest_size():
     assert e["embedded_orders_per_s"] > 0 and e["temporal_orders_per_s"] > 0
     md = B.markdown({"quick": True, "runs": 1, "seconds": 0, "machine": B.machine(), "compile": [c], "planning": p, "scale": s, "durable": d, "memory": m, "engines": e})
     assert "Compile" in md and "Temporal / embedded" in md
+
+
+def test_the_api_benchmark_runs_at_its_smallest_size():
+    import api as A  # bench/api.py
+
+    api = A.api_run(20, 5, "S", 0.2)  # `om serve` as a process of its own, 5 clients
+    assert api["orders_per_s"] > 0 and 0 < api["p50_ms"] <= api["p99_ms"]
+    assert A.om_run_path(20, "S") > 0
