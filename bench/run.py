@@ -29,15 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 
-from om_dsl.check import _check  # noqa: E402
-from om_dsl.check.workspace import load  # noqa: E402
-from om_dsl.codegen import generate as codegen  # noqa: E402
-from om_dsl.lower import lower  # noqa: E402
+import compile_bench as CB  # noqa: E402
+
 from om_dsl.planning.pipeline import plan_order  # noqa: E402
 from om_dsl.planning.report import planned_data  # noqa: E402
 from om_dsl.rules.generated import GeneratedRules  # noqa: E402
 from om_dsl.rules.interpreter import Interpreter  # noqa: E402
-from om_dsl.syntax.grammar import get_parser  # noqa: E402
 
 import generate as G  # noqa: E402
 import handwritten_acme as H  # noqa: E402
@@ -59,48 +56,10 @@ def median_time(fn, runs: int, warmup: int = 1) -> float:
 
 
 # ---- 1. compile ------------------------------------------------------------------------------------
+# bench/compile_bench.py: om compile against a bare Lark parse, and recompiles through the compile cache.
 
-
-def compile_stages(folder: Path) -> dict:
-    t0 = time.perf_counter()
-    ws = load([str(folder)])
-    t1 = time.perf_counter()
-    result = _check(ws)
-    assert result.ok, [d.message for d in result.errors][:3]
-    t2 = time.perf_counter()
-    cats = [lower(s) for s in result.scopes if s.kind == "catalog"]
-    t3 = time.perf_counter()
-    for c in cats:
-        codegen(c)
-    t4 = time.perf_counter()
-    return {"parse": t1 - t0, "check": t2 - t1, "lower": t3 - t2, "codegen": t4 - t3, "total": t4 - t0}
-
-
-def bench_compile(lines: int, runs: int) -> dict:
-    folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
-    files = G.write_catalog(folder, lines)
-    n = sum(t.count("\n") for t in files.values())
-    texts = [t for t in files.values()]
-    parser = get_parser()
-    bare = median_time(lambda: [parser.parse(t) for t in texts], runs)
-    compile_stages(folder)  # warm-up
-    samples = [compile_stages(folder) for _ in range(runs)]
-    med = {k: statistics.median(s[k] for s in samples) for k in samples[0]}
-    # Edit one file (a comment line, so the catalog stays valid) and compile again: no cache, all work again.
-    edited = sorted(folder.glob("families_*.om"))[0]
-    original = edited.read_text()
-
-    def recompile():
-        edited.write_text(original + f"# edit {time.perf_counter()}\n")
-        compile_stages(folder)
-
-    incremental = median_time(recompile, runs, warmup=0)
-    edited.write_text(original)
-    out = {"lines": n, "files": len(files), "bare_parse_s": bare, **{f"{k}_s": v for k, v in med.items()}, "recompile_one_file_s": incremental}
-    out["lines_per_s"] = {k: n / med[k] for k in ("parse", "check", "lower", "codegen", "total")}
-    out["lines_per_s"]["bare_parse"] = n / bare
-    out["total_over_bare"] = med["total"] / bare
-    return out
+compile_stages = CB.compile_stages
+bench_compile = CB.bench_compile
 
 
 # ---- 2. planning ----------------------------------------------------------------------------------
@@ -395,11 +354,7 @@ def markdown(r: dict) -> str:
     m = r["machine"]
     out = [f"# om-dsl benchmarks ({'quick' if r['quick'] else 'full'})", "", f"Machine: {m['cpus']} CPUs, Python {m['python']}, {m['platform']} ({m['processor']}). "
            f"Medians of {r['runs']} runs after a warm-up; ratios within one run. Total {r['seconds']:.0f} s.", ""]
-    out += ["## 1. Compile (synthetic catalog)", "", "| lines | files | bare Lark parse | parse | check | lower | codegen | total | total / bare | recompile after editing 1 file |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for c in r["compile"]:
-        lps = c["lines_per_s"]
-        out.append(f"| {c['lines']:,} | {c['files']} | {lps['bare_parse']:,.0f} l/s | {lps['parse']:,.0f} l/s | {lps['check']:,.0f} l/s | {lps['lower']:,.0f} l/s | {lps['codegen']:,.0f} l/s | "
-                   f"{c['total_s']:.2f} s ({lps['total']:,.0f} l/s) | {c['total_over_bare']:.2f}x | {c['recompile_one_file_s']:.2f} s |")
+    out += ["## 1. Compile (synthetic catalog; bench/compile_bench.py)", ""] + CB.rows(r["compile"])
     p = r["planning"]
     out += ["", "## 2. Planning new-fiber-every-option.json (Acme, 12 items)", "", "| engine | orders/s |", "|---|---|"]
     for k, v in p["orders_per_s"].items():

@@ -13,21 +13,52 @@ from typing import Optional
 
 import attrs
 
-from om_dsl.check import CheckResult, check_paths
+from om_dsl.check import CheckResult, _check, check_paths, without_gc
+from om_dsl.check.cache import digest
+from om_dsl.check.cache import dumps as cache_dumps
+from om_dsl.check.cache import loads as cache_loads
+from om_dsl.check.workspace import load
 from om_dsl.codegen import generate
-from om_dsl.lower import lower, spec_root
+from om_dsl.lower import files_root, lower, spec_root
 from om_dsl.model import Catalog
-from om_dsl.model.canonical import dumps
+from om_dsl.model.canonical import dumps, loads
+
+
+@attrs.define
+class Compiled:
+    """One catalog's compiled form: lowered in this run, or its files found in the cache."""
+
+    name: str
+    version: str
+    root: str  # the specs' root (lower.spec_root), what sources.json's paths are relative to
+    catalog: Optional[Catalog] = None
+    generated: Optional[dict] = None  # generate()'s files, made on first use
+
+    def files(self) -> dict[str, str]:
+        if self.generated is None:
+            with without_gc():
+                self.generated = generate(self.catalog)
+        return self.generated
+
+    def model(self) -> Catalog:
+        if self.catalog is None:
+            files = self.files()
+            self.catalog = loads(files["plan.json"], files["sources.json"])
+        return self.catalog
 
 
 @attrs.define
 class Build:
     check: CheckResult
-    catalogs: list  # [Catalog]
+    compiled: list  # [Compiled], by name
 
     @property
     def ok(self) -> bool:
         return self.check.ok
+
+    @property
+    def catalogs(self) -> list:
+        return [c.model() for c in self.compiled]
 
     def files(self, out_dir: Optional[Path] = None) -> dict[str, str]:
         """Every output file, `catalog/file` -> text. Given the folder they are
@@ -35,34 +66,108 @@ class Build:
         (`root`, relative to the catalog's folder), so that loading the
         compiled catalog can tell it is stale (om_dsl.rules.generated)."""
         out = {}
-        for cat in self.catalogs:
-            for name, text in generate(cat).items():
-                out[f"{cat.name}/{name}"] = text
-            root = self._root(cat.name, out_dir) if out_dir is not None else None
-            if root is not None:
-                data = json.loads(out[f"{cat.name}/sources.json"])
-                data["root"] = root
-                out[f"{cat.name}/sources.json"] = dumps(data)
+        with without_gc():
+            for c in self.compiled:
+                for name, text in c.files().items():
+                    out[f"{c.name}/{name}"] = text
+                root = self._root(c, out_dir) if out_dir is not None else None
+                if root is not None:
+                    data = json.loads(out[f"{c.name}/sources.json"])
+                    data["root"] = root
+                    out[f"{c.name}/sources.json"] = dumps(data)
         return dict(sorted(out.items()))
 
-    def _root(self, name: str, out_dir: Path) -> Optional[str]:
+    @staticmethod
+    def _root(c: Compiled, out_dir: Path) -> Optional[str]:
         """The specs' root (what sources.json's paths are relative to), from out_dir/name."""
-        scope = next((s for s in self.check.scopes if s.kind == "catalog" and s.name == name), None)
-        if scope is None or not scope.files:
-            return None
         try:
-            rel = os.path.relpath(spec_root(scope), (Path(out_dir) / name).resolve())
+            rel = os.path.relpath(c.root, (Path(out_dir) / c.name).resolve())
         except ValueError:  # another drive: no relative path
             return None
         return Path(rel).as_posix()
 
 
-def build(paths: list[str]) -> Build:
-    result = check_paths(paths)
-    catalogs: list[Catalog] = []
-    if result.ok:
-        catalogs = [lower(s) for s in result.scopes if s.kind == "catalog"]
-    return Build(result, sorted(catalogs, key=lambda c: c.name))
+def build(paths: list[str], cache=None) -> Build:
+    """Check, lower and (on demand) generate. With a cache (om_dsl.check.cache.Cache),
+    files and catalogs whose inputs did not change are not parsed, checked,
+    lowered or generated again; the output is the same."""
+    with without_gc():
+        if cache is not None:
+            return _cached_build(paths, cache)
+        result = check_paths(paths)
+        compiled = []
+        if result.ok:
+            compiled = [_lowered(s) for s in result.scopes if s.kind == "catalog"]
+        return Build(result, sorted(compiled, key=lambda c: c.name))
+
+
+def _lowered(scope) -> Compiled:
+    catalog = lower(scope)
+    return Compiled(catalog.name, catalog.version, spec_root(scope), catalog)
+
+
+# ---- the cache ---------------------------------------------------------------------------
+# A unit (a catalog, or a library on its own) is keyed by its files' paths
+# and texts (and, through digest, the compiler's code). Its entry holds its
+# own diagnostics and, for a catalog without errors, generate()'s files.
+# Keying by text, not by AST, is deliberate: every generated module's header
+# and sources.json record each file's sha256, so any edit, a comment too,
+# changes the output.
+
+
+def _unit_key(unit) -> tuple[str, str]:
+    """(its slot, its content's key). One slot per catalog and place: a new
+    version of a catalog replaces the entry of the one before (a 100k-line
+    catalog's entry is tens of MB; one per edit would fill a disk)."""
+    parts = [unit.kind, unit.name]
+    for group in (unit.files, unit.libraries):
+        parts.append("|")
+        for f in group:
+            parts += [f.path, str(f.real_path), f.fingerprint, "ok" if f.syntax_ok else "syntax"]
+    first = unit.files[0] if unit.files else None
+    return digest("slot", unit.kind, unit.name, str(first.real_path) if first else ""), digest("unit", *parts)
+
+
+def _cached_build(paths: list[str], cache) -> Build:
+    ws = load(paths, cache=cache)
+    keys = {id(u): _unit_key(u) for u in ws.units}
+    known: dict = {}
+    found: dict = {}
+    for unit in ws.units:
+        slot, key = keys[id(unit)]
+        payload = cache.get("unit", slot)
+        if payload is None:
+            continue
+        try:
+            stored, diagnostics, out = cache_loads(payload)
+            diagnostics = list(diagnostics)
+        except Exception:  # noqa: BLE001 - unreadable: check it again
+            continue
+        if stored != key:
+            continue  # an older version of this catalog
+        has_errors = any(d.is_error for d in diagnostics)
+        if unit.kind == "catalog" and not has_errors and out is None:
+            continue  # stored without its files: check it again
+        known[id(unit)] = diagnostics
+        found[id(unit)] = out
+    result = _check(ws, known)
+    compiled = []
+    for unit in ws.units:
+        if id(unit) in known:
+            out = found[id(unit)]
+            if result.ok and unit.kind == "catalog":
+                name, version, generated = out
+                compiled.append(Compiled(name, version, files_root(unit.all_files), generated=dict(generated)))
+            continue
+        scope, diagnostics = result.checked[id(unit)]
+        slot, key = keys[id(unit)]
+        if any(d.is_error for d in diagnostics) or unit.kind != "catalog":
+            cache.put("unit", slot, cache_dumps((key, tuple(diagnostics), None)))
+        elif result.ok:
+            c = _lowered(scope)
+            compiled.append(c)
+            cache.put("unit", slot, cache_dumps((key, tuple(diagnostics), (c.name, c.version, c.files()))))
+    return Build(result, sorted(compiled, key=lambda c: c.name) if result.ok else [])
 
 
 def write(out_dir: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:

@@ -49,8 +49,22 @@ def lower(scope: CatalogScope) -> Catalog:
 
 def spec_root(scope: CatalogScope) -> str:
     """The folder a catalog's source paths are recorded relative to: the common parent of its files."""
-    real = [f.real_path for f in scope.files]
+    return files_root(scope.files)
+
+
+def files_root(files) -> str:
+    real = [f.real_path for f in files]
     return os.path.commonpath([str(p.parent) for p in real]) if real else "."
+
+
+def _relative(real_path, root: str) -> str:
+    return PurePosixPath(os.path.relpath(real_path, root).replace(os.sep, "/")).as_posix()
+
+
+def file_hashes(files) -> tuple[tuple[str, str], ...]:
+    """(path relative to the specs' root, sha256 of the text) of each file, as sources.json records them."""
+    root = files_root(files)
+    return tuple(sorted((_relative(f.real_path, root), "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()) for f in files))
 
 
 def literal(lit: ast.Literal):
@@ -74,8 +88,8 @@ class _Lowering:
     def __init__(self, scope: CatalogScope):
         self.scope = scope
         root = spec_root(scope)
-        self.rel = {f.path: PurePosixPath(os.path.relpath(f.real_path, root).replace(os.sep, "/")).as_posix() for f in scope.files}
-        self.files = tuple(sorted((self.rel[f.path], "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()) for f in scope.files))
+        self.rel = {f.path: _relative(f.real_path, root) for f in scope.files}
+        self.files = file_hashes(scope.files)
         self.sources: dict[str, SourceRef] = {}
 
     def at(self, element_id: str, node) -> str:

@@ -78,6 +78,10 @@ class OrderService(Protocol):
         """A draft order (TMF622 v5 requestedInitialState: draft) starts; Refused when it is not a draft."""
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict: ...
 
+    def give_up(self, order_id: str, by: str, reason: str) -> dict:
+        """Give a held order up: what did not complete is undone, and it ends
+        partial (some items completed) or failed (none did)."""
+
     def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> dict:
         """An asynchronous call's answer: {"delivered": bool (False: seen before),
         "order": the order id, or None when no call has this correlation id}."""
@@ -127,6 +131,10 @@ class OrderService(Protocol):
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         """{"id", "status", "customer", "external_id", "created_at", "jeopardy", ...}, oldest first."""
+
+    def product_order(self, order_id: str) -> dict:
+        """The order as a TMF622 ProductOrder, in the version it came in
+        (`om orders show --format tmf622`; om_dsl.tmf622.resource)."""
 
     def history(self, order_id: str) -> list[dict]:
         """{"seq", "at", "subject", "from", "to", "cause"}, in order."""

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from support import PATIENCE_S, ROOT
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compile_cache(tmp_path_factory):
+    """`om compile`'s cache (om_dsl/check/cache.py) in a folder of this run, never the user's ~/.cache."""
+    os.environ["OM_CACHE_DIR"] = str(tmp_path_factory.mktemp("om-cache"))
 
 
 @pytest.fixture
@@ -63,3 +70,37 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.temporal)
         if item.nodeid.split("[")[0] in SLOW or item.path.name == "test_crash.py":
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def every_event_is_tmf622(monkeypatch):
+    """Every order event the suite sends (`om_dsl.tmf622.events.render`, which
+    both engines call) and every ProductOrder resource of an order that ran
+    (`resource.product_order`) is checked against TMF622's official schema of
+    its version (v5's events carry `@baseType`, its resources `creationDate`).
+    A problem is collected, not raised (an exception inside a Temporal
+    workflow would retry, not fail), and fails the test at its end."""
+    from om_dsl.tmf622 import events, resource
+
+    from support.tmf622_schemas import event_problems, problems
+
+    render, product_order, bad = events.render, resource.product_order, []
+
+    def checked_event(*args, **kwargs):
+        out = render(*args, **kwargs)
+        found = event_problems(out, "v5" if out.get("@baseType") else "v4")
+        if found:
+            bad.append((out.get("eventId"), found[:3]))
+        return out
+
+    def checked_resource(*args, **kwargs):
+        out = product_order(*args, **kwargs)
+        found = problems(out, "v5" if "creationDate" in out else "v4", "ProductOrder")
+        if found:
+            bad.append((out.get("id"), found[:3]))
+        return out
+
+    monkeypatch.setattr(events, "render", checked_event)
+    monkeypatch.setattr(resource, "product_order", checked_resource)
+    yield
+    assert bad == [], f"events or resources that break TMF622's schema: {bad[:5]}"

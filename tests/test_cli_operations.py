@@ -197,6 +197,64 @@ def test_resume_a_held_order_and_not_one_that_is_not_held(db, tmp_path, simulato
     assert show(db, "ORD-1004")["status"] == "inProgress"  # the other order is untouched
 
 
+# ---- om orders fail, om orders show --format tmf622 ----------------------------------------------------------
+
+
+def test_give_up_a_held_order_and_show_it_as_tmf622(db, tmp_path, simulator):
+    from support.tmf622_schemas import problems
+
+    set_faults(simulator, {"iptv.activate_iptv": "status:400"})
+    common = ["--db", db, "--config", write_config(tmp_path, simulator, "iptv"), *CLOCK]
+    assert om("run", CATALOG, TV_ALONE, FIBER_MINIMAL, "-q", *common).exit_code == 0
+    held = as_json(om("orders", "show", "ORD-1002", "--db", db, "--format", "tmf622"))
+    assert held["state"] == "held" and held["productOrderItem"][0]["state"] == "held" and problems(held, "v4", "ProductOrder") == []
+
+    r = om("orders", "fail", "ORD-1002", *common)
+    assert r.exit_code == 2 and "--reason must say why the order is given up" in r.stderr
+    r = om("orders", "fail", "ORD-1004", "--reason", "x", *common)
+    assert (r.exit_code, r.stdout, r.stderr) == (1, "", "Error: order ORD-1004 is inProgress, not held: only a held order can be given up (cancel it instead)\n")
+    r = om("orders", "fail", "NOPE", "--reason", "x", *common)
+    assert r.exit_code == 2 and f"Error: no order NOPE in {db}" in r.stderr and no_traceback(r)
+
+    r = om("orders", "fail", "ORD-1002", "--reason", "no IPTV at this address", "--by", "ops-anna", *common)
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "order ORD-1002: failed\n"
+    assert "given up by ops-anna: no IPTV at this address" in causes(db, "ORD-1002", "order")
+    assert "held -> failed               given up: no item completed, what was done is undone" in r.stderr
+    assert [e["key"] for e in get_json(simulator.url + "/_effects") if ":undo:" in e["key"]] == []  # the set-top boxes are simulated in process
+    assert "1/D8#1:ship_device:undo" in {t["id"] for t in show(db, "ORD-1002")["tasks"]}
+    failed = as_json(om("orders", "show", "ORD-1002", "--db", db, "--format", "tmf622"))
+    assert failed["state"] == "failed" and failed["productOrderItem"][0]["state"] == "failed" and problems(failed, "v4", "ProductOrder") == []
+    assert failed["externalId"] == "CPQ-88240" and failed["href"] == "/tmf-api/productOrderingManagement/v4/productOrder/ORD-1002"
+    r = om("orders", "fail", "ORD-1002", "--reason", "again", *common)
+    assert (r.exit_code, r.stderr) == (1, "Error: order ORD-1002 is failed\n")
+
+
+def test_a_refused_revision_of_a_draft_tells_what_it_lacks(db, tmp_path):
+    import sqlite3
+
+    draft = json.loads(open("examples/orders/tmf622/v5-flat-fiber-draft.json", encoding="utf-8").read())
+    draft["id"] = "ORD-DRAFT"
+    (tmp_path / "draft.json").write_text(json.dumps(draft), encoding="utf-8")
+    fiber = draft["productOrderItem"][0]["product"]
+    fiber["productCharacteristic"] = [c for c in fiber["productCharacteristic"] if c["name"] != "address_id"]
+    (tmp_path / "revision.json").write_text(json.dumps(draft), encoding="utf-8")
+    assert om("run", CATALOG, tmp_path / "draft.json", "--db", db, *CLOCK, "-q").stdout.startswith("order ORD-DRAFT: draft")
+    r = om("orders", "amend", "ORD-DRAFT", tmp_path / "revision.json", "--db", db, *CLOCK)
+    assert r.exit_code == 1 and "the revision is rejected" in r.stderr
+    sent = sqlite3.connect(str(tmp_path / "om.systems.db")).execute("SELECT payload FROM notifications WHERE message_id LIKE 'ORD-DRAFT:%'").fetchall()
+    (needs,) = [json.loads(p) for (p,) in sent if json.loads(p)["eventType"] == "ProductOrderInformationRequiredEvent"]
+    assert needs["event"]["informationRequired"]["path"].startswith("/productOrderItem/0")
+    assert show(db, "ORD-DRAFT")["status"] == "draft"
+
+
+def test_a_rejected_order_as_tmf622(db):
+    assert om("run", CATALOG, "examples/orders/invalid-missing-address.json", "--db", db, *CLOCK, "-q").exit_code == 1
+    (order,) = as_json(om("orders", "list", "--db", db, "--format", "json"))
+    po = as_json(om("orders", "show", order["id"], "--db", db, "--format", "tmf622"))
+    assert po["state"] == "rejected" and {i["state"] for i in po["productOrderItem"]} == {"rejected"}
+
+
 # ---- om tasks skip -------------------------------------------------------------------------------------------
 
 

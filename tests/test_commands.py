@@ -17,6 +17,7 @@ from om_dsl.engine import state as S
 from om_dsl.systems.adapters import CallResult
 
 from support.engine_helpers import make_runner, operate, order_text
+from support.tmf622_schemas import event_problems
 
 # The outbox of fiber-tv-ported-phone.json just submitted, as the untyped engine (commit 478db23) wrote it.
 OLD_OUTBOX = [
@@ -74,11 +75,18 @@ OLD_OUTBOX = [
 
 
 def test_the_outbox_keeps_the_untyped_shape(tmp_path):
-    """A new order's outbox rows are, byte for byte, what the untyped engine wrote: older and newer runners read each other's rows."""
+    """A new order's call rows are, byte for byte, what the untyped engine wrote: older and newer runners read each other's rows.
+    Notify rows carry the event's facts since TMF622's shapes came (`engine.progress.notice`); the old ones still send (below)."""
     runner = make_runner(tmp_path)
     order_id, _, _ = runner.submit(order_text("fiber-tv-ported-phone.json"))
     assert order_id == "ORD-1003"
-    assert runner.store.db.execute("SELECT kind, payload FROM outbox ORDER BY seq").fetchall() == OLD_OUTBOX
+    rows = runner.store.db.execute("SELECT kind, payload FROM outbox ORDER BY seq").fetchall()
+    assert [r for r in rows if r[0] != "notify"] == [r for r in OLD_OUTBOX if r[0] != "notify"]
+    notices = [json.loads(p)["event"] for k, p in rows if k == "notify"]
+    assert [(n["eventId"], n["eventType"], n["order"]["state"]) for n in notices] == [
+        ("ORD-1003:event:1", "ProductOrderCreateEvent", "acknowledged"),
+        ("ORD-1003:event:2", "ProductOrderStateChangeEvent", "inProgress"),
+    ]
 
 
 def test_outbox_rows_written_before_commands_were_typed_still_execute(tmp_path):
@@ -94,7 +102,11 @@ def test_outbox_rows_written_before_commands_were_typed_still_execute(tmp_path):
     assert run.status == S.ORDER_COMPLETED
     assert run.tasks["1/D1:check_address"].status == S.COMPLETED and run.tasks["3/D6:normalize_number"].outputs
     assert {"ORD-1003:1/D1:check_address:1", "ORD-1003:4/D8#3:ship_device:1"} <= {row[0] for row in runner.simulators.effects()}
-    assert {"ORD-1003:event:1", "ORD-1003:event:2"} <= {row[0] for row in runner.simulators.notifications()}
+    sent = {row[0]: json.loads(row[1]) for row in runner.simulators.notifications()}
+    assert {"ORD-1003:event:1", "ORD-1003:event:2"} <= set(sent)
+    for event_id in ("ORD-1003:event:1", "ORD-1003:event:2"):  # an old row goes out in TMF622's shape too
+        assert sent[event_id]["@type"] == sent[event_id]["eventType"] and sent[event_id]["event"]["productOrder"]["productOrderItem"]
+        assert event_problems(sent[event_id], "v4") == []
 
 
 @pytest.mark.parametrize(

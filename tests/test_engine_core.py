@@ -457,7 +457,7 @@ def test_acme_standard_retry_then_fatally_failed_and_held(engine, every_option):
     assert trace.run.status == S.HELD
     assert s.history[-1] == {"at": now + 1, "subject": "order", "from": S.IN_PROGRESS, "to": S.HELD, "cause": "a task fatally failed: an operator must act"}
     (event,) = [c.event for c in s.commands if c.kind == "notify"]  # held is not final, but a state change
-    assert event["eventType"] == "ProductOrderStateChangeEvent" and event["event"]["productOrder"]["state"] == S.HELD
+    assert event["eventType"] == "ProductOrderStateChangeEvent" and event["order"]["state"] == S.HELD
     assert engine.waiting_for(trace.run, task) == "fatally failed: 503 service unavailable"
     # the rest of the order goes on while it is held
     s = trace.apply(C.CallSucceeded(SHIP_ONT, {"shipment_id": "S"}, now + 2))
@@ -743,16 +743,19 @@ def test_all_done_completes_the_order_with_one_notification(engine, tv_alone):
     assert trace.run.status == S.ORDER_COMPLETED
     assert all(t.status in S.DONE for t in trace.run.tasks.values())
     notify = [c for c in trace.commands if c.kind == "notify"]
-    assert [(c.key, c.event["eventType"], c.event["event"]["productOrder"]["state"]) for c in notify] == [
+    assert [(c.key, c.event["eventType"], c.event["order"]["state"]) for c in notify] == [
         ("ORD-1002:event:1", "ProductOrderCreateEvent", "acknowledged"),
         ("ORD-1002:event:2", "ProductOrderStateChangeEvent", "inProgress"),
         ("ORD-1002:event:3", "ProductOrderStateChangeEvent", "completed"),
     ]
-    assert notify[-1].event == {
+    assert notify[-1].event == {  # the facts of the event, as of then: the driver sends them in TMF622's shape
         "eventId": "ORD-1002:event:3",
         "eventTime": "2026-11-27T00:00:00Z",
         "eventType": "ProductOrderStateChangeEvent",
-        "event": {"productOrder": {"id": "ORD-1002", "externalId": "CPQ-88240", "state": "completed"}},
+        "order": {
+            "id": "ORD-1002", "externalId": "CPQ-88240", "state": "completed", "orderDate": "2026-11-27T00:00:00Z", "completionDate": "2026-11-27T00:00:00Z", "version": "v4",
+            "items": [{"id": "1", "action": "add", "state": "completed", "asset": "AST-ORD-1002-1"}],
+        },
     }
     assert trace.history[-1] == {"at": NOV27 + 1, "subject": "order", "from": S.IN_PROGRESS, "to": S.ORDER_COMPLETED, "cause": "every task is completed or skipped"}
     # a final order takes no further events
@@ -777,7 +780,7 @@ def test_every_option_order_runs_to_completion(engine, every_option):
     trace.apply(C.TimePassed(DEC01))
     trace.answer_all(DEC01)
     assert trace.run.status == S.ORDER_COMPLETED
-    assert len([c for c in trace.commands if c.kind == "notify" and c.event["event"]["productOrder"]["state"] == S.ORDER_COMPLETED]) == 1
+    assert len([c for c in trace.commands if c.kind == "notify" and c.event["order"]["state"] == S.ORDER_COMPLETED]) == 1
     assert trace.run.lines["5/D6"].values["phone_number"] == "+31205550101"
     assert trace.run.lines["6/D6"].values["phone_number"] == "PHONE_NUMBER-7"
     # every task transition that happened is in the history, in order
@@ -796,7 +799,7 @@ def test_held_order_still_completes_tasks_but_never_notifies(engine, tv_alone):
     trace.answer_all(NOV27 + 2)
     assert trace.run.status == S.HELD
     assert trace.run.tasks["order/D9:start_billing"].status == S.PENDING
-    assert not [c for c in trace.commands if c.kind == "notify" and c.event["event"]["productOrder"]["state"] == S.ORDER_COMPLETED]
+    assert not [c for c in trace.commands if c.kind == "notify" and c.event["order"]["state"] == S.ORDER_COMPLETED]
     trace.apply(C.TimePassed(NOV27 + 10 * HOUR))  # a held order still takes events
     assert trace.run.status == S.HELD
 

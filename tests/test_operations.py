@@ -96,8 +96,9 @@ def test_jeopardy_turns_yellow_then_red_and_raises_an_event(tmp_path):
         (3 * DAY, "order", "jeopardy yellow -> red"),
     ]
     assert runner.store.orders_in_jeopardy(S.RED) == [order_id]
-    jeopardy_events = [json.loads(p) for _, p, _ in runner.simulators.notifications() if json.loads(p)["eventType"] == "ProductOrderJeopardyEvent"]
-    assert len(jeopardy_events) == 1 and jeopardy_events[0]["event"]["productOrder"]["tasksInJeopardy"] == ["1/D1:install_visit"]
+    # v4 has no jeopardy event: the alert rides on an attribute value change (docs/tmf622.md)
+    alerts = [e["event"]["productOrder"]["productOrderJeopardyAlert"] for e in (json.loads(p) for _, p, _ in runner.simulators.notifications()) if "productOrderJeopardyAlert" in e["event"]["productOrder"]]
+    assert len(alerts) == 1 and [a["id"] for a in alerts[0]] == ["1/D1:install_visit:jeopardy"]
     runner.complete_manual(order_id, "1/D1:install_visit", {}, "tech")
     operate(runner)
     run = runner.store.load(order_id)

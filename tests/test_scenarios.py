@@ -15,6 +15,7 @@ from om_dsl.engine.core import Rejection
 
 from support import ROOT
 from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
+from support.tmf622_schemas import as_v5, event_problems, problems
 
 ORDERS = ROOT / "examples" / "orders"
 AMEND = ORDERS / "amend"
@@ -62,8 +63,9 @@ def tries(engine, key: str) -> int:
     return row[0] if row else 0
 
 
-def events(engine, order_id) -> list:
-    """(event type, order state) of each notification the originating system received for the order, in id order."""
+def events(engine, order_id, version="v4") -> list:
+    """(event type, order state) of each notification the originating system received for the order, in id order;
+    each in TMF622's shape of the order's version (the examples are v4 orders)."""
     got = []
     for mid, payload, deliveries in engine.simulators.notifications():
         if mid.startswith(order_id + ":event:"):
@@ -72,7 +74,8 @@ def events(engine, order_id) -> list:
     for _, payload, deliveries in sorted(got):
         body = json.loads(payload)
         assert deliveries >= 1
-        out.append((body["eventType"], body["event"]["productOrder"]["state"]))
+        assert event_problems(body, version) == [], body
+        out.append((body["eventType"], (body["event"].get("productOrder") or body["event"].get("cancelProductOrder")).get("state")))  # v5's information required: a reference, no state
     return out
 
 
@@ -169,7 +172,71 @@ def test_cancellation_compensates_what_was_done(make_engine):
     assert f"{oid}:1/D1:activate_line:1" not in calls  # nothing new started
     states = [h["to"] for h in engine.history(oid) if h["subject"] == "order" and h["to"]]
     assert states[-3:] == [S.ASSESSING_CANCELLATION, S.PENDING_CANCELLATION, S.ORDER_CANCELLED]
-    assert events(engine, oid)[-1] == ("ProductOrderStateChangeEvent", "cancelled")
+    told = events(engine, oid)
+    assert told[-2:] == [("ProductOrderStateChangeEvent", "cancelled"), ("CancelProductOrderStateChangeEvent", "done")]
+    assert ("CancelProductOrderCreateEvent", "acknowledged") in told and ("CancelProductOrderStateChangeEvent", "inProgress") in told
+
+
+def test_a_held_order_given_up_keeps_what_completed(make_engine):
+    """The line cannot be activated: given up, the fiber's work is undone, the router (completed) stays: partial."""
+    engine = make_engine(fail={"network.activate_line": 100})
+    oid = engine.submit(order_doc(ORDERS / "fiber-minimal.json", engine.new_id("GIVEUP")))
+    engine.settle(oid, waiting_at("1/D1:install_visit"))
+    with pytest.raises(Rejection, match="not held: only a held order can be given up"):
+        engine.give_up(oid, reason="too early")
+    engine.complete(oid, "1/D1:install_visit")
+    engine.settle(oid, lambda v: v["status"] == S.HELD)
+    engine.give_up(oid, reason="no line at this address")
+    view = engine.settle(oid, done)
+    assert view["status"] == S.PARTIAL
+    calls = effects(engine)
+    assert calls[f"{oid}:1/D1:reserve_port:undo:1"][0] == "release_port" and calls[f"{oid}:1/D2:ship_ont:undo:1"][0] == "return_device"
+    assert not [k for k in calls if k.startswith(f"{oid}:2/") and ":undo:" in k]  # the router is kept
+    assert all(c[3] == 1 for k, c in calls.items() if k.startswith(oid + ":"))
+    assert events(engine, oid)[-1] == ("ProductOrderStateChangeEvent", "partial")
+    po = engine.product_order(oid)
+    assert problems(po, "v4", "ProductOrder") == [] and po["state"] == "partial"
+    seen, todo = {}, list(po["productOrderItem"])  # nested as the request had it (embedded), or flat (Temporal keeps no request)
+    while todo:
+        item = todo.pop()
+        seen[item["id"]] = (item["state"], item.get("product", {}).get("id"))
+        todo.extend(item.get("productOrderItem", []))
+    assert seen == {"1": ("failed", None), "2": ("completed", f"AST-{oid}-2")}
+    engine.settle(oid, lambda v: engine.assets(f"ACC-{oid}"))  # on Temporal, the installed base hears of it just after
+    assert {a: v[2] for a, v in engine.assets(f"ACC-{oid}").items()} == {f"AST-{oid}-2": "active"}  # what it delivered is installed, no more
+
+
+def test_a_v5_order_hears_v5_back(make_engine):
+    """Events and the resource in the version the order came in, on both engines (Temporal keeps the request in the workflow)."""
+    engine = make_engine()
+    oid = engine.new_id("V5")
+    engine.submit(json.dumps(as_v5(json.loads(order_doc(ORDERS / "tv-alone.json", oid)))))
+    assert engine.settle(oid, done)["status"] == S.ORDER_COMPLETED
+    told = events(engine, oid, "v5")
+    assert told[0] == ("ProductOrderCreateEvent", "acknowledged") and told[-1] == ("ProductOrderStateChangeEvent", "completed")
+    po = engine.product_order(oid)
+    assert problems(po, "v5", "ProductOrder") == [] and po["state"] == "completed" and "creationDate" in po
+    assert po["relatedParty"][0]["partyOrPartyRole"]["id"] == f"ACC-{oid}"  # what the request carried
+    assert po["productOrderItem"][0]["product"]["id"] == f"AST-{oid}-1"
+
+
+def test_a_draft_revised_without_an_address_asks_for_it(make_engine):
+    """A refused revision of a draft: the draft stays, its originating system hears what it lacks (v5)."""
+    from om_dsl.planning.order import Rejected
+
+    engine = make_engine()
+    oid = engine.new_id("DRAFT")
+    doc = json.loads((ORDERS / "tmf622" / "v5-flat-fiber-draft.json").read_text(encoding="utf-8"))
+    doc["id"] = oid
+    doc["relatedParty"][0]["partyOrPartyRole"]["id"] = f"ACC-{oid}"
+    engine.submit(json.dumps(doc))
+    engine.settle(oid, lambda v: v["status"] == S.DRAFT)
+    fiber = doc["productOrderItem"][0]["product"]
+    fiber["productCharacteristic"] = [c for c in fiber["productCharacteristic"] if c["name"] != "address_id"]
+    with pytest.raises(Rejected):
+        engine.amend(oid, json.dumps(doc))
+    engine.settle(oid, lambda v: ("ProductOrderInformationRequiredEvent", None) in events(engine, oid, "v5"))
+    assert engine.view(oid)["status"] == S.DRAFT
 
 
 def test_cancellation_stops_a_call_that_waits_for_its_retry(make_engine):
@@ -206,6 +273,8 @@ def test_amendment_changes_the_speed_in_flight(make_engine):
     first, second = calls[f"{oid}:1/D1:reserve_port:1"][2]["port_id"], calls[f"{oid}:1/D1:reserve_port:2"][2]["port_id"]
     assert calls[f"{oid}:1/D1:reserve_port:undo:1"][:2] == ("release_port", {"port_id": first}) and args["port_id"] == second
     assert all(c[3] == 1 for k, c in calls.items() if k.startswith(oid + ":"))
+    po = engine.product_order(oid)  # what the revision in force carried
+    assert po["description"] == "Revision: the customer wants 1000 Mbps after all." and problems(po, "v4", "ProductOrder") == []
     # A finished order takes no revision.
     with pytest.raises(Rejection):
         engine.amend(oid, order_doc(AMEND / "order.json", oid))

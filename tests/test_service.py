@@ -37,7 +37,7 @@ def test_each_engine_implements_every_method_with_the_same_parameters(impl):
 
 def test_the_protocol_covers_what_a_front_end_needs():
     wanted = {"submit", "settle", "amend", "cancel", "complete_task", "retry_task", "skip_task", "resume", "set_system", "deliver_callback",
-              "register_listener", "unregister_listener", "listeners", "orders", "order", "history", "manual_tasks", "installed_base", "notifications"}
+              "register_listener", "unregister_listener", "listeners", "orders", "order", "history", "manual_tasks", "installed_base", "notifications", "give_up", "product_order"}
     assert wanted <= set(PROTOCOL)
 
 

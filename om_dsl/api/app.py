@@ -110,9 +110,14 @@ class Api:
         return order
 
     async def render(self, request: Request, version: str, order: dict, document: Optional[dict] = None) -> dict:
-        if document is None:
-            document = await self.call(self.service.order_document, order["id"])
-        return resources.product_order(version, self.base(request, version), order, document)
+        """The ProductOrder as the engine renders it (om_dsl.tmf622.resource: in the version the order came in), its href absolute."""
+        body = await self.call(self.service.product_order, order["id"])
+        for node in [body, *_items(body.get("productOrderItem"))]:
+            for ref in ([node] if node is body else []) + [v for v in node.values() if isinstance(v, dict)]:
+                if isinstance(ref.get("href"), str) and ref["href"].startswith("/"):
+                    ref["href"] = f"{request.url.scheme}://{request.url.netloc}{ref['href']}"
+        shaped = "v5" if "creationDate" in body else "v4"  # the version the order came in (v5 dates it creationDate)
+        return resources.with_reasons(shaped, body, order)
 
     # ---- productOrder -------------------------------------------------------------------------------------
 
@@ -129,7 +134,7 @@ class Api:
             # An engine that keeps no rejected order (Temporal): nothing was kept, so the answer is the rejection.
             from om_dsl.planning.order import Rejected
 
-            rejected = Rejected([p if not isinstance(p, dict) else resources._problem(p) for p in problems])
+            rejected = Rejected([p if not isinstance(p, dict) else resources.problem(p) for p in problems])
             raise ApiError.rejection(tmf_errors.response(rejected, version), rejected.problems[0].path if rejected.problems else None) from None
         body = await self.render(request, version, order, doc)
         return JSONResponse(body, 201, headers={"Location": body["href"]})
@@ -342,6 +347,16 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None) ->
 
 
 # ---- helpers -------------------------------------------------------------------------------------------
+
+
+def _items(items) -> list:
+    out, stack = [], list(items) if isinstance(items, list) else []
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            out.append(item)
+            stack.extend(item.get("productOrderItem") or [])
+    return out
 
 
 def _no_read_only(patch) -> None:

@@ -8,6 +8,9 @@ broken declaration does not cause a cascade of unknown-name errors.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+
 import attrs
 
 from om_dsl.check.decomposition import check_decompositions
@@ -27,6 +30,7 @@ class CheckResult:
     workspace: Workspace
     scopes: list[CatalogScope]
     diagnostics: list[Diagnostic]
+    checked: dict = attrs.field(factory=dict, repr=False)  # id(unit) -> (its scope, its own diagnostics), for the units checked now
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -63,21 +67,43 @@ def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
         check_unused(scope, exprs.used_tables, usage, diagnostics)
 
 
-def check_paths(paths: list[str]) -> CheckResult:
-    """Check the .om files under these files and folders."""
-    return _check(load(paths))
+@contextlib.contextmanager
+def without_gc():
+    """The cyclic collector paused: a compile builds millions of objects and frees
+    almost none until it is done, so each collection would scan the growing AST
+    and model again (bench/run.py: a third of a 100k-line compile)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
-def check_texts(texts: dict[str, str]) -> CheckResult:
+def check_paths(paths: list[str], cache=None) -> CheckResult:
+    """Check the .om files under these files and folders (parses from `cache`, an om_dsl.check.cache.Cache, when given)."""
+    with without_gc():
+        return _check(load(paths, cache=cache))
+
+
+def check_texts(texts: dict[str, str], cache=None) -> CheckResult:
     """Check in-memory files, `{path: text}`; `use` paths resolve among them."""
-    return _check(load([], texts))
+    with without_gc():
+        return _check(load([], texts, cache=cache))
 
 
-def _check(workspace: Workspace) -> CheckResult:
+def _check(workspace: Workspace, known: dict | None = None) -> CheckResult:
+    """`known`: id(unit) -> its diagnostics, for units whose check the cache
+    holds; they are not checked again and have no scope in the result."""
     diagnostics = list(workspace.diagnostics)
     check_plain_text(workspace.files, diagnostics)
     scopes = []
+    checked = {}
     for unit in workspace.units:
+        if known is not None and id(unit) in known:
+            diagnostics.extend(known[id(unit)])
+            continue
         unit_diagnostics: list[Diagnostic] = []
         scope = build_scope(unit, unit_diagnostics)
         scopes.append(scope)
@@ -96,10 +122,11 @@ def _check(workspace: Workspace) -> CheckResult:
                     )
                 )
         diagnostics.extend(unit_diagnostics)
+        checked[id(unit)] = (scope, unit_diagnostics)
     # A library used by several catalogs is checked with each: report once.
     unique = {(d.code, d.message, d.primary.span): d for d in diagnostics}
     ordered = sorted(unique.values(), key=Diagnostic.sort_key)
-    return CheckResult(workspace, scopes, ordered)
+    return CheckResult(workspace, scopes, ordered, checked)
 
 
-__all__ = ["CheckResult", "check_paths", "check_texts", "check_scope"]
+__all__ = ["CheckResult", "check_paths", "check_texts", "check_scope", "without_gc"]

@@ -32,18 +32,22 @@ def _plain_texts(module: ast.Module):
 
 def check_plain_text(files, diagnostics: list[Diagnostic]) -> None:
     for source in files:
-        for what, literal in _plain_texts(source.module):
-            if literal is None:
-                continue
-            try:
-                check_id(str(literal.value), what)
-            except InputLimit as exc:
-                diagnostics.append(
-                    error(
-                        "E013",
-                        f"{exc.reason}",
-                        literal.span,
-                        "must be one line of plain text",
-                        help="remove the `\\n`, `\\t` and other control characters (or shorten it)",
-                    )
+        diagnostics.extend(source.parsed.plain_text)  # found when the file was parsed (and cached with it)
+
+
+def check_plain_text_of(module: ast.Module, diagnostics: list[Diagnostic]) -> None:
+    for what, literal in _plain_texts(module):
+        if literal is None:
+            continue
+        try:
+            check_id(str(literal.value), what)
+        except InputLimit as exc:
+            diagnostics.append(
+                error(
+                    "E013",
+                    f"{exc.reason}",
+                    literal.span,
+                    "must be one line of plain text",
+                    help="remove the `\\n`, `\\t` and other control characters (or shorten it)",
                 )
+            )

@@ -33,6 +33,7 @@ def check_unused(scope: CatalogScope, used_tables: set[str], usage: Usage, diagn
             if op not in called:
                 diagnostics.append(warning("W001", f"the operation `{name}.{op.name.value}` is never called", op.name.span, "no callout or compensation calls it", help="remove it, or call it from a plan"))
     targets = {rule.target.value for rule in scope.decompositions.values()}
+    planned = {code for code, _ in scope.plans}  # one set, not a scan of every plan per product
     for code, product in scope.technical.items():
         if not own(product):
             continue
@@ -40,7 +41,7 @@ def check_unused(scope: CatalogScope, used_tables: set[str], usage: Usage, diagn
             diagnostics.append(
                 _unused("technical product", product.code, "no decomposition produces it", help=f"add `decompose NAME: SOURCE -> {code} {{ ... }}`, or remove it")
             )
-        elif not any(c == code for c, _ in scope.plans):
+        elif code not in planned:
             diagnostics.append(
                 warning("W003", f"`{code}` has no plan", product.code.span, "nothing will be fulfilled for its lines", help=f"add `plan {code} on add {{ ... }}`")
             )

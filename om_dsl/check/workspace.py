@@ -20,6 +20,7 @@ from pathlib import Path
 
 import attrs
 
+from om_dsl.check.text import check_plain_text_of
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.limits import MAX_SPEC, InputLimit, read_bytes
 from om_dsl.span import Span
@@ -27,17 +28,67 @@ from om_dsl.syntax import ast
 from om_dsl.syntax.parser import parse_source
 
 
+class Parsed:
+    """One file's parse: its module, and what grouping files into catalogs
+    needs of it (header, `use` declarations) and its own diagnostics apart, so
+    that a file found in the cache unpickles its module only when a check
+    reads it (a catalog found in the cache never does)."""
+
+    def __init__(self, module: ast.Module | None, diagnostics, plain_text, header, uses, blob: bytes | None = None, shown: str = "", reparse=None):
+        self._module = module
+        self._blob = blob  # the cached module, pickled: loaded on first use
+        self._shown = shown  # the path its spans are in
+        self._reparse = reparse  # should that fail after all
+        self.diagnostics = tuple(diagnostics)  # syntax and number diagnostics of the parse
+        self.plain_text = tuple(plain_text)  # E013: strings that must be one line of plain text
+        self.header = header
+        self.uses = tuple(uses)
+
+    @classmethod
+    def of(cls, module: ast.Module, diagnostics) -> "Parsed":
+        plain: list[Diagnostic] = []
+        check_plain_text_of(module, plain)
+        return cls(module, diagnostics, plain, module.header, [d for d in module.declarations if isinstance(d, ast.Use)])
+
+    @property
+    def module(self) -> ast.Module:
+        if self._module is None:
+            from om_dsl.check.cache import loads
+
+            try:
+                module = loads(self._blob, self._shown)
+                if not isinstance(module, ast.Module):
+                    raise TypeError("not a module")
+            except Exception:  # noqa: BLE001 - an entry this om cannot read: the text is still here
+                module = self._reparse()
+            self._module, self._blob = module, None
+        return self._module
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
 @attrs.define
 class SourceFile:
     path: str  # as shown in diagnostics: relative to the working directory when inside it
     real_path: Path
     text: str
-    module: ast.Module
+    parsed: Parsed
     syntax_ok: bool
+    fingerprint: str = ""  # with a cache: its entry's key (a hash of its text), part of its catalog's key
+
+    @property
+    def module(self) -> ast.Module:
+        return self.parsed.module
+
+    @property
+    def header(self):
+        return self.parsed.header
 
     @property
     def is_library(self) -> bool:
-        return isinstance(self.module.header, ast.LibraryHeader)
+        return isinstance(self.header, ast.LibraryHeader)
 
 
 @attrs.define
@@ -156,15 +207,46 @@ def _outside(shown: str, roots: list[Path]) -> Diagnostic:
     )
 
 
-def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] | None = None, roots: list[Path] | None = None) -> SourceFile | None:
+def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
+    """A file's parse and (with a cache) its key: from the cache when this text
+    was parsed before by this om (under any path), else parsed now and stored."""
+    if cache is None:
+        result = parse_source(text, shown)
+        return Parsed.of(result.module, result.diagnostics), ""
+    from om_dsl.check.cache import digest, dumps, loads
+
+    key = digest("file", text)  # not the path: spans are stored without it (cache._Pickler)
+    kept = cache.memory.get(shown)  # this process's last parse of this path
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    found = None
+    payload = cache.get("file", key)
+    if payload is not None:
+        try:
+            head, blob = loads(payload)
+            diags, plain, header, uses = loads(head, shown)
+            found = (Parsed(None, diags, plain, header, uses, blob=blob, shown=shown, reparse=lambda: parse_source(text, shown).module), key)
+        except Exception:  # noqa: BLE001 - an entry this om cannot read: parse again
+            found = None
+    if found is None:
+        result = parse_source(text, shown)
+        parsed = Parsed.of(result.module, result.diagnostics)
+        head = dumps((parsed.diagnostics, parsed.plain_text, parsed.header, parsed.uses), shown)
+        cache.put("file", key, dumps((head, dumps(result.module, shown))))
+        found = (parsed, key)
+    cache.remember(shown, (key, found))
+    return found
+
+
+def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] | None = None, roots: list[Path] | None = None, cache=None) -> SourceFile | None:
     if texts is not None:
         # In-memory sources (tests, editors): paths are names, nothing touches the disk.
         shown = path.as_posix()
         if shown not in texts:
             return None
-        result = parse_source(texts[shown], shown)
-        diagnostics.extend(result.diagnostics)
-        return SourceFile(shown, path, texts[shown], result.module, result.ok)
+        parsed, fingerprint = parse_file(texts[shown], shown, cache)
+        diagnostics.extend(parsed.diagnostics)
+        return SourceFile(shown, path, texts[shown], parsed, parsed.ok, fingerprint)
     shown = display_path(path)
     real = path.resolve()
     if roots is not None and not inside(real, roots):
@@ -184,20 +266,21 @@ def read_file(path: Path, diagnostics: list[Diagnostic], texts: dict[str, str] |
         diagnostics.append(error("E005", f"cannot read this file: {exc.strerror or exc}", _file_span(shown)))
         return None
     text = text.replace("\r\n", "\n")
-    result = parse_source(text, shown)
-    diagnostics.extend(result.diagnostics)
-    return SourceFile(shown, real, text, result.module, result.ok)
+    parsed, fingerprint = parse_file(text, shown, cache)
+    diagnostics.extend(parsed.diagnostics)
+    return SourceFile(shown, real, text, parsed, parsed.ok, fingerprint)
 
 
-def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
-    """Load the .om files under `paths`, or, given `texts`, those in-memory files."""
+def load(paths: list[str], texts: dict[str, str] | None = None, cache=None) -> Workspace:
+    """Load the .om files under `paths`, or, given `texts`, those in-memory files
+    (parses from `cache`, an om_dsl.check.cache.Cache, when given)."""
     diagnostics: list[Diagnostic] = []
     files: list[SourceFile] = []
     by_real: dict[Path, SourceFile] = {}
     found = [Path(name) for name in sorted(texts)] if texts is not None else discover(paths)
     roots = [_texts_root(texts)] if texts is not None else roots_of(paths)
     for path in found:
-        source = read_file(path, diagnostics, texts, roots if texts is None else None)
+        source = read_file(path, diagnostics, texts, roots if texts is None else None, cache)
         if source is not None:
             files.append(source)
             by_real[source.real_path] = source
@@ -227,7 +310,7 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
                 error("E012", f"cannot find `{use.path.value}`", use.path.span, "no such file", help="the path is relative to the folder of this file")
             )
             return None
-        source = read_file(target, diagnostics, roots=roots)
+        source = read_file(target, diagnostics, roots=roots, cache=cache)
         if source is not None:
             files.append(source)
             by_real[source.real_path] = source
@@ -238,14 +321,12 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
         todo = list(start)
         while todo:
             user = todo.pop(0)
-            for decl in user.module.declarations:
-                if not isinstance(decl, ast.Use):
-                    continue
+            for decl in user.parsed.uses:
                 lib = resolve_use(user, decl)
                 if lib is None:
                     continue
                 if not lib.is_library:
-                    if lib.module.header is None and lib.syntax_ok:
+                    if lib.header is None and lib.syntax_ok:
                         diagnostics.append(
                             error(
                                 "E012",
@@ -255,14 +336,14 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
                                 help="start the used file with `library NAME`",
                             )
                         )
-                    if lib.module.header is not None:
+                    if lib.header is not None:
                         diagnostics.append(
                             error(
                                 "E012",
                                 f"`{decl.path.value}` is a catalog, not a library",
                                 decl.path.span,
                                 "only a file that starts with `library NAME` can be used",
-                                secondary=[(lib.module.header.span, "this file declares a catalog")],
+                                secondary=[(lib.header.span, "this file declares a catalog")],
                             )
                         )
                     continue
@@ -274,7 +355,7 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
     catalogs: dict[str, list[SourceFile]] = {}
     standalone_libraries: list[SourceFile] = []
     for source in list(files):
-        header = source.module.header
+        header = source.header
         if isinstance(header, ast.CatalogHeader):
             catalogs.setdefault(header.name.value, []).append(source)
         elif isinstance(header, ast.LibraryHeader):
@@ -300,5 +381,5 @@ def load(paths: list[str], texts: dict[str, str] | None = None) -> Workspace:
     # A library no catalog uses is still checked, on its own.
     for lib in standalone_libraries:
         if lib not in used:
-            units.append(Unit("library", lib.module.header.name.value, [lib], libraries_of([lib])))
+            units.append(Unit("library", lib.header.name.value, [lib], libraries_of([lib])))
     return Workspace(files, units, diagnostics)

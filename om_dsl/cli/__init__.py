@@ -89,25 +89,36 @@ def _print_diagnostics(result) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=True, file_okay=True))
 @click.option("-o", "--output", "output", required=True, type=click.Path(file_okay=False), help="The folder to write into: one subfolder per catalog.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; exit 1 and name the stale files when the output differs.")
-def compile_(paths: tuple[str, ...], output: str, check_only: bool) -> None:
+@click.option("--no-cache", is_flag=True, help="Parse, check and generate everything again; neither read nor write the compile cache (OM_CACHE_DIR).")
+def compile_(paths: tuple[str, ...], output: str, check_only: bool, no_cache: bool) -> None:
     """Compile specs into plan.json and generated Python modules, per catalog.
 
-    Exits 0 on success, 1 on spec errors (or stale output with --check).
+    Files and catalogs compiled before are found in the compile cache
+    ($OM_CACHE_DIR, else ~/.cache/om-dsl); the output is the same with or
+    without it. Exits 0 on success, 1 on spec errors (or stale output with --check).
     """
+    from om_dsl.check import without_gc
+
+    with without_gc():  # the whole command: a collection would scan the AST and the model again and again
+        _compile(paths, output, check_only, no_cache)
+
+
+def _compile(paths: tuple[str, ...], output: str, check_only: bool, no_cache: bool) -> None:
     from pathlib import Path
 
     from om_dsl.build import build, stale, write
+    from om_dsl.check.cache import open_cache
 
-    result = build(list(paths))
+    result = build(list(paths), cache=open_cache(not no_cache))
     _print_diagnostics(result.check)
     if not result.ok:
         sys.exit(1)
-    if not result.catalogs:
+    if not result.compiled:
         click.echo("compile: no catalog in the given specs (only libraries?)", err=True)
         sys.exit(1)
     out_dir = Path(output)
     files = result.files(out_dir)
-    names = ", ".join(f"{c.name} {c.version}" for c in result.catalogs)
+    names = ", ".join(f"{c.name} {c.version}" for c in result.compiled)
     if check_only:
         outdated = stale(out_dir, files)
         if outdated:

@@ -320,6 +320,22 @@ def orders_release(order_id, by, quiet, db_path, systems_db, clock, start, tasks
     act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.release(order_id, by), quiet)
 
 
+@orders.command("fail")
+@click.argument("order_id", callback=checked())
+@click.option("--reason", callback=checked(text=True), help="Why it is given up (required; recorded in the history).")
+@_by_option
+@click.option("--quiet", "-q", is_flag=True)
+@_run_options
+@engine_options
+def orders_fail(order_id, reason, by, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
+    """Give a held order up: nothing new starts, running calls finish, the work
+    of the items that did not complete is undone (compensation); it ends
+    partial when some items completed, failed when none did."""
+    if not (reason or "").strip():
+        raise click.UsageError("--reason must say why the order is given up")
+    act(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.give_up(order_id, by, reason), quiet)
+
+
 @orders.command("amend")
 @click.argument("order_id", callback=checked())
 @click.argument("revision", type=click.Path(exists=True, dir_okay=False))

@@ -128,7 +128,7 @@ def _summary(data: list, fmt: str) -> None:
 
 @main.group()
 def orders() -> None:
-    """Orders: list, show and history read them; amend, cancel, resume and release act on one."""
+    """Orders: list, show and history read them; amend, cancel, resume, release and fail act on one."""
 
 
 @orders.command("list")
@@ -150,14 +150,14 @@ def orders_list(status, jeopardy, fmt, db_path, systems_db, target):
 
 @orders.command("show")
 @click.argument("order_id", callback=checked())
-@_fmt_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "tmf622"]), default="text", show_default=True, help="tmf622: the order as a TMF622 ProductOrder, in the version it came in.")
 @_db_option
 @engine_options
 def orders_show(order_id, fmt, db_path, systems_db, target):
     """An order's state, and for each task its state and what it waits for."""
     with order_service(target, options(db_path, systems_db), mode="read") as s:
-        d = s.order(order_id)
-    if fmt == "json":
+        d = s.product_order(order_id) if fmt == "tmf622" else s.order(order_id)
+    if fmt in ("json", "tmf622"):
         click.echo(json.dumps(d, indent=2, sort_keys=True))
         return
     _render_order(d)

@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import pprint
 import re
+import types
 from pathlib import Path
 
 import jinja2
 
 from om_dsl import __version__
 from om_dsl.codegen.pyexpr import Constants, PyExpr
-from om_dsl.model.canonical import plan_json, sources_json, to_data
+from om_dsl.model.canonical import dumps, sources_json, to_data
 from om_dsl.model.catalog import SCHEMA, Catalog, ids
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -187,7 +188,7 @@ class _Generator:
             functions.append({"name": name, "product": source, "rules": rules})
         return self.render("decomposition.py.j2", "Decomposition rules.", functions=functions, constants=k.lines)
 
-    def plans(self) -> str:
+    def plans(self, definitions_data: dict) -> str:
         k = Constants()
         tables = self.tables(k)
         functions = []
@@ -226,17 +227,89 @@ class _Generator:
                 table = "{" + ", ".join(f"{kind!r}: {fn}" for kind, fn in sorted(fns.items())) + "}"
                 tasks.append({"name": item.name, "functions": table})
             plans.append({"product": plan.product, "action": plan.action, "when": plan_fn, "tasks": tasks})
-        definitions = pprint.pformat(to_data(self.cat)["plans"], width=110, sort_dicts=True)
+        definitions = pformat(definitions_data, width=110)
         return self.render("plans.py.j2", "Orchestration plans.", functions=functions, plans=plans, constants=k.lines, definitions=definitions)
 
     def package_init(self, plan_text: str) -> str:
         return self.render("__init__.py.j2", "The package.", plan_sha256=hashlib.sha256(plan_text.encode()).hexdigest())
 
 
+def pformat(value, width: int = 110) -> str:
+    """`pprint.pformat(value, width=width, sort_dicts=True)`, byte for byte, in linear time.
+
+    pprint asks for the one-line repr of every container at each level it
+    descends through, rebuilding the reprs of everything inside: quadratic in
+    the depth (seconds for a 100k-line catalog's plans). Here each repr is
+    built once, bottom up. Dicts, lists and scalars are laid out as pprint
+    does; a string too long for its line, and any other type, is handed to
+    pprint's own code (tests/test_compile_cache.py compares the two on random data).
+    """
+    reprs: dict[int, str] = {}
+    pp = pprint.PrettyPrinter(width=width, sort_dicts=True)
+
+    def rep(x) -> str:
+        t = type(x)
+        if t is dict or t is list:
+            found = reprs.get(id(x))
+            if found is None:
+                if t is dict:
+                    found = "{" + ", ".join(f"{rep(k)}: {rep(x[k])}" for k in sorted(x)) + "}"
+                else:
+                    found = "[" + ", ".join(rep(e) for e in x) + "]"
+                reprs[id(x)] = found  # x lives in `value` for the whole call: its id is not reused
+            return found
+        if t in (str, int, bool, float) or x is None:
+            return repr(x)
+        return pp.format(x, {}, 0, 0)[0]
+
+    out: list[str] = []
+    write = out.append
+
+    stream = types.SimpleNamespace(write=write)  # what pprint's own layout functions write to
+
+    def layout(x, indent: int, allowance: int, level: int) -> None:
+        r = rep(x)
+        if len(r) <= width - indent - allowance:
+            write(r)
+            return
+        t = type(x)
+        if t is dict and all(type(k) is str for k in x):
+            write("{")
+            inner = indent + 1
+            keys = sorted(x)
+            last = len(keys) - 1
+            for n, k in enumerate(keys):
+                kr = rep(k)
+                write(kr + ": ")
+                layout(x[k], inner + len(kr) + 2, allowance + 1 if n == last else 1, level + 1)
+                if n != last:
+                    write(",\n" + " " * inner)
+            write("}")
+        elif t is list:
+            write("[")
+            inner = indent + 1
+            last = len(x) - 1
+            for n, e in enumerate(x):
+                if n:
+                    write(",\n" + " " * inner)
+                layout(e, inner, allowance + 1 if n == last else 1, level + 1)
+            write("]")
+        elif t is str:
+            pp._pprint_str(x, stream, indent, allowance, {}, level + 1)
+        elif t in (int, bool, float) or x is None:
+            write(r)
+        else:
+            pp._format(x, stream, indent, allowance, {}, level)
+
+    layout(value, 0, 0, 0)
+    return "".join(out)
+
+
 def generate(catalog: Catalog) -> dict[str, str]:
     """Every file of one compiled catalog: {path relative to its folder: text}."""
     g = _Generator(catalog)
-    plan_text = plan_json(catalog)
+    data = to_data(catalog)  # once: plan.json and the plans module's definitions both print it
+    plan_text = dumps(data)
     return {
         "plan.json": plan_text,
         "sources.json": sources_json(catalog),
@@ -244,7 +317,7 @@ def generate(catalog: Catalog) -> dict[str, str]:
         "validation.py": g.validation(),
         "enrichment.py": g.enrichment(),
         "decomposition.py": g.decomposition(),
-        "plans.py": g.plans(),
+        "plans.py": g.plans(data["plans"]),
     }
 
 

@@ -24,7 +24,7 @@ from typing import Callable, Optional
 from om_dsl.embedded.store import Store
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
-from om_dsl.engine import executor
+from om_dsl.engine import executor, progress
 from om_dsl.engine import state as S
 from om_dsl.engine.facts import dispatch_rank
 from om_dsl.planning.fields import external_id_of
@@ -33,6 +33,7 @@ from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.rules.generated import sha_of
 from om_dsl.rules.versions import RulesByVersion
+from om_dsl.tmf622 import events as tmf_events
 
 
 class RunnerBusy(Exception):
@@ -106,6 +107,7 @@ class Runner:
         self.clock = clock
         self.on_event = on_event or (lambda order_id, history: None)
         self.ranks: dict = {}  # order id -> dispatch rank (its priority does not change)
+        self._requests: dict = {}  # (order id, revision) -> its request document (request_of)
 
     # ---- submitting an order ---------------------------------------------------------------------
 
@@ -179,6 +181,8 @@ class Runner:
                 also(db)
             if step.run.status == S.ORDER_COMPLETED and run.status != S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
+            elif step.run.status == S.PARTIAL and run.status != S.PARTIAL:  # what it delivered is installed
+                self.store.assetize(db, progress.kept_part(step.run), now)
         self.on_event(order_id, step.history)
         return step
 
@@ -205,6 +209,10 @@ class Runner:
     def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False):
         return self.apply(order_id, lambda now: C.CancelRequested(by, reason, force, now))
 
+    def fail(self, order_id: str, by: str, reason: str):
+        """Give a held order up: it ends partial or failed (see engine.cancel)."""
+        return self.apply(order_id, lambda now: C.GiveUp(by, reason, now))
+
     def amend(self, order_id: str, text: str, by: str, force: bool = False):
         """A revision of an in-flight order: planned on the catalog version the
         order runs on, then merged by the engine (or refused). Every revision
@@ -228,6 +236,9 @@ class Runner:
             with self.store.transaction() as db:
                 self.store.add_revision(db, order_id, revision, text, "refused", "; ".join(p.render() for p in exc.problems), by, now)
                 self.store.note(db, order_id, now, f"revision {revision} refused: it is not a valid order")
+            if run.status == S.DRAFT:  # the draft stays; its originating system hears what it lacks
+                missing = [{"path": p.path, "message": p.render()} for p in exc.problems]
+                self.apply(order_id, lambda now: C.InformationRequired(missing, by, now), tolerate=True)
             raise
         snapshot = C.plan_snapshot(planned, order_id)
 
@@ -278,19 +289,32 @@ class Runner:
         done. With no listener registered, the simulated originating system gets it."""
         from om_dsl.engine.hub import query_matches
 
+        event = tmf_events.render(cmd.event, self.request_of(cmd.order, tmf_events.revision_of(cmd.event)))  # the official shape: what queries read
         subscriptions = self.store.subscriptions()
         owner = None
         if any(s[3] is not None for s in subscriptions):  # a subscription of a submitter gets its own orders' events only
             row = self.store.order_row(cmd.order)
             owner = row["submitted_by"] if row is not None else None
-        listeners = [callback for _, callback, query, sub_owner in subscriptions if (sub_owner is None or sub_owner == owner) and query_matches(query, cmd.event)]
+        listeners = [callback for _, callback, query, sub_owner in subscriptions if (sub_owner is None or sub_owner == owner) and query_matches(query, event)]
         now = self.clock.now()
         if not subscriptions:
-            self.systems.notify(cmd.key, cmd.event)
+            self.systems.notify(cmd.key, event)
         with self.store.transaction() as db:
             for listener in listeners:
-                self.store.add_delivery(db, cmd.key, cmd.order, listener, cmd.event, now)
+                self.store.add_delivery(db, cmd.key, cmd.order, listener, event, now)
             self.store.mark_done(db, seq, now)
+
+    def request_of(self, order_id: str, revision: int = 1) -> Optional[dict]:
+        """The request document of the order's revision, as it was accepted (its
+        events and resource return what it carried). Read once: it never changes."""
+        key = (order_id, revision)
+        if key not in self._requests:
+            text = self.store.revision_document(order_id, revision)
+            doc = self.store.decode(text, f"the document of order {order_id!r}, revision {revision}") if text is not None else None
+            if len(self._requests) >= 256:
+                self._requests.clear()
+            self._requests[key] = doc if isinstance(doc, dict) else None
+        return self._requests[key]
 
     def deliver_events(self, timeout_s: float = 10.0) -> bool:
         """POST the due deliveries to their listeners: at least once, with the

@@ -165,7 +165,16 @@ class EmbeddedOrders:
         return self._act(order_id, lambda r: r.release(order_id, by))
 
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
-        return self._act(order_id, lambda r: r.amend(order_id, text, by, force))
+        from om_dsl.planning.order import Rejected
+
+        try:
+            return self._act(order_id, lambda r: r.amend(order_id, text, by, force))
+        except Rejected:
+            self._drive()  # a refused revision of a draft has an event to send (information required)
+            raise
+
+    def give_up(self, order_id: str, by: str, reason: str) -> dict:
+        return self._act(order_id, lambda r: r.fail(order_id, by, reason))
 
     def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> dict:
         order_id = self.store.order_of_call(correlation_id)
@@ -252,7 +261,9 @@ class EmbeddedOrders:
         out = []
         for seq, event_id, order, listener, payload, status, attempts, next_try_at, last_error, delivered_at in self.store.deliveries(order_id, "pending" if pending else None):
             event = self.store.decode(payload, f"notification {seq}")
-            entry = {"event": event_id, "type": event.get("eventType"), "order": order, "state": event.get("event", {}).get("productOrder", {}).get("state"), "listener": listener, "status": status, "attempts": attempts}
+            about = event.get("event", {})
+            state = (about.get("productOrder") or about.get("cancelProductOrder") or {}).get("state")  # a cancellation's events: the cancellation's state
+            entry = {"event": event_id, "type": event.get("eventType"), "order": order, "state": state, "listener": listener, "status": status, "attempts": attempts}
             if status == "pending":
                 entry["next_try_at"] = show_instant(next_try_at)
                 if last_error:
@@ -293,6 +304,17 @@ class EmbeddedOrders:
                 ]
         return out
 
+    def product_order(self, order_id: str) -> dict:
+        from om_dsl.tmf622 import resource
+
+        row = self.store.order_row(order_id)
+        if row is None:
+            raise self._no_order(order_id)
+        run = self.store.load(order_id)
+        if run is None:  # rejected at intake: it never ran
+            return resource.rejected_order(order_id, _request(row["document"]), row["created_at"], row["external_id"])
+        return resource.product_order(run, _request(self.store.revision_document(order_id, run.revision)))  # the revision in force
+
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         return [
             {
@@ -309,16 +331,10 @@ class EmbeddedOrders:
         return [{"seq": r["seq"], "at": show_instant(r["at"]), "subject": r["subject"], "from": r["from_state"], "to": r["to_state"], "cause": r["cause"]} for r in self.store.history(order_id)]
 
     def order_document(self, order_id: str) -> Optional[dict]:
-        import json
-
-        text = self.store.order_document(order_id)
-        if text is None:
+        if not self.store.order_exists(order_id):
             raise self._no_order(order_id)
-        try:
-            doc = json.loads(text)
-        except ValueError:  # a rejected order may be kept as it came, unreadable
-            return None
-        return doc if isinstance(doc, dict) else None
+        run = self.store.load(order_id)  # the revision in force (a rejected order never ran: its document)
+        return _request(self.store.revision_document(order_id, run.revision if run is not None else 1))
 
     def manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list[dict]:
         return [{"order": r["order_id"], "task": r["item_id"], "name": r["name"], "product": r["product"], "queue": r["queue"]} for r in self.store.open_manual_tasks(queue, order_id)]
@@ -555,3 +571,14 @@ def serving(options: Options, rules):
     finally:
         shared.callbacks.close()
         shared.close()
+
+
+def _request(document: Optional[str]) -> Optional[dict]:
+    """An order's request document as it was submitted (a rejected one may not be JSON: None)."""
+    from om_dsl.limits import load_json
+
+    try:
+        doc = load_json(document) if document else None
+    except ValueError:  # malformed, or past om's limits (InputLimit)
+        return None
+    return doc if isinstance(doc, dict) else None

@@ -226,6 +226,7 @@ class Amending:
         r.pending = None
         r.frozen = False
         self._record(step, "order", None, None, f"revision {n} applied: the order resumes on the merged plan", now)
+        self._publish(step, "ProductOrderAttributeValueChangeEvent", now, revision=n)
 
     def _reads(self, task: S.TaskRun) -> dict:
         """What a task's call arguments read: line attributes, and task outputs (by task name)."""

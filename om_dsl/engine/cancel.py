@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Optional
 
 from om_dsl.engine import commands as Cmd
+from om_dsl.engine import progress
 from om_dsl.engine import state as S
-from om_dsl.engine.events import CancelRequested, Rejection, Step
+from om_dsl.engine.events import CancelRequested, GiveUp, Rejection, Step
 from om_dsl.planning import keys as K
 from om_dsl.planning.order import EvaluationError
 
@@ -33,16 +34,36 @@ class Cancelling:
     def _cancel(self, step: Step, event: CancelRequested, now: int) -> None:
         r = step.run
         if r.cancelling:
-            raise Rejection(f"order {r.id} is being cancelled already")
+            raise Rejection(f"order {r.id} is being " + ("given up" if r.giving_up else "cancelled already"))
         self._ponr(r, None, event.force, f"cancelling order {r.id}")
         old = r.status
         r.status = S.ASSESSING_CANCELLATION
         self._record(step, "order", old, S.ASSESSING_CANCELLATION, f"cancellation asked by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
+        self._publish(step, "CancelProductOrderCreateEvent", now, cancellation={"state": "acknowledged", "reason": event.reason, "by": event.by})
         self._publish(step, "ProductOrderStateChangeEvent", now)
+        self._stop(step, now)
+
+    def _give_up(self, step: Step, event: GiveUp, now: int) -> None:
+        """An operator gives a held order up: nothing new starts, running calls
+        finish, the work of the items that did not complete is undone (the
+        order's own lines' too when no item completed); the order ends
+        partial when an item completed, failed when none did."""
+        r = step.run
+        if r.cancelling:
+            raise Rejection(f"order {r.id} is being " + ("given up already" if r.giving_up else "cancelled"))
+        if r.status != S.HELD:
+            raise Rejection(f"order {r.id} is {r.status}, not held: only a held order can be given up" + (" (cancel it instead)" if r.status == S.IN_PROGRESS else ""))
+        r.giving_up = True
+        self._record(step, "order", None, None, f"given up by {event.by}: {event.reason}", now)
+        self._stop(step, now)
+
+    def _stop(self, step: Step, now: int) -> None:
+        """Nothing new starts; what waits is cancelled (an undo under way goes on)."""
+        r = step.run
         r.cancelling = True
         r.frozen = False
         if r.pending is not None:
-            self._record(step, "order", None, None, f"revision {r.pending['revision']} dropped: the order is cancelled", now)
+            self._record(step, "order", None, None, f"revision {r.pending['revision']} dropped: the order is " + ("given up" if r.giving_up else "cancelled"), now)
             r.pending = None
         for task in r.tasks.values():
             if task.type == "compensation":
@@ -50,7 +71,7 @@ class Cancelling:
                 continue
             if task.status in (S.PENDING, S.READY, S.FAILED, S.ON_HOLD, S.FATALLY_FAILED) or (task.status == S.RUNNING and task.type == "wait"):
                 task.next_at = None
-                self._set(step, task, S.CANCELLED, "the order is cancelled", now)
+                self._set(step, task, S.CANCELLED, "the order is given up" if r.giving_up else "the order is cancelled", now)
 
     def _plan_compensation(self, step: Step, now: int) -> None:
         """Undo the completed tasks that have a compensation, one after the
@@ -59,9 +80,10 @@ class Cancelling:
         r = step.run
         r.compensation_planned = True
         has_undo = {t.undoes for t in r.tasks.values() if t.type == "compensation"}
+        kept = self._kept_lines(r) if r.giving_up else set()
         done = [
             t for t in r.tasks.values()
-            if t.status == S.COMPLETED and t.type != "compensation" and t.id not in has_undo and "@" not in t.id and self._definition(t).compensate is not None
+            if t.status == S.COMPLETED and t.type != "compensation" and t.id not in has_undo and "@" not in t.id and t.line not in kept and self._definition(t).compensate is not None
         ]
         done.sort(key=lambda t: (-(t.done_seq or 0), t.id))
         previous = None
@@ -71,6 +93,12 @@ class Cancelling:
             self._record(step, undo.id, None, S.PENDING, f"to undo {t.id} ({self._definition(t).compensate.target})", now)
         if not done:
             self._record(step, "order", None, None, "nothing to undo", now)
+
+    def _kept_lines(self, r: S.OrderRun) -> set:
+        """Given up: the lines whose work stays, those of the items that completed
+        (and the order's own lines, when any item did)."""
+        done = progress.completed_items(r)
+        return {k for k, line in r.lines.items() if (line.source_item in done) or (line.source_item is None and done)}
 
     def _undo_task(self, r: S.OrderRun, task: S.TaskRun, depends_on: list) -> S.TaskRun:
         d = self._definition(task)

@@ -21,6 +21,7 @@ import datetime
 from typing import Optional
 
 from om_dsl.engine import commands as Cmd
+from om_dsl.engine import progress
 from om_dsl.engine import state as S
 from om_dsl.engine.amend import Amending
 from om_dsl.engine.cancel import Cancelling
@@ -31,6 +32,8 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     CallFailed,
     CallSucceeded,
     CancelRequested,
+    GiveUp,
+    InformationRequired,
     ManualCompleted,
     OperatorRetry,
     OperatorSkip,
@@ -151,6 +154,15 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         r.status = S.ACKNOWLEDGED
         self._record(step, "order", S.DRAFT, S.ACKNOWLEDGED, f"released by {event.by}", now)
         self._publish(step, "ProductOrderStateChangeEvent", now)
+
+    def _on_information_required(self, step: Step, event: InformationRequired, now: int) -> None:
+        """The originating system hears what its draft lacks (its revision was refused)."""
+        r = step.run
+        if r.status != S.DRAFT:
+            raise Rejection(f"order {r.id} is {r.status}, not a draft")
+        missing = [{"path": m.get("path"), "message": m.get("message")} for m in event.missing]
+        self._record(step, "order", None, None, f"information required from {event.by}: " + "; ".join(str(m["message"]) for m in missing), now)
+        self._publish(step, "ProductOrderInformationRequiredEvent", now, informationRequired=missing)
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -333,7 +345,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         task.error = message
         if step.run.cancelling and task.type != "compensation":
             task.next_at = None
-            self._set(step, task, S.CANCELLED, f"{message} (the order is cancelled: no retry)", now)
+            self._set(step, task, S.CANCELLED, f"{message} (the order is {'given up' if step.run.giving_up else 'cancelled'}: no retry)", now)
             return
         policy = self._retry_policy(task)
         retryable, refused = retry_verdict(policy, failure, retryable)
@@ -396,6 +408,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         if task.type == "milestone":
             self._set(step, task, S.READY, "its dependencies completed", now)
             self._complete(step, task, {}, "milestone reached", now)
+            self._publish(step, "ProductOrderMilestoneEvent", now, milestone={"id": task.id, "name": task.name, "item": step.run.lines[task.line].source_item})
         elif task.type == "manual":
             self._set(step, task, S.READY, f"waiting for a person in queue {task.queue}", now)
         elif task.type == "wait":
@@ -474,10 +487,11 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         states = [t.status for t in r.tasks.values()]
         if r.cancelling:
             undo = [t for t in r.tasks.values() if t.type == "compensation"]
-            if r.compensation_planned and not _busy(r) and all(t.status in S.DONE for t in undo):
-                new = S.ORDER_CANCELLED
+            undone = r.compensation_planned and not _busy(r) and all(t.status in S.DONE for t in undo)
+            if r.giving_up:
+                new = (S.PARTIAL if progress.completed_items(r) else S.ORDER_FAILED) if undone else r.status
             else:
-                new = S.PENDING_CANCELLATION
+                new = S.ORDER_CANCELLED if undone else S.PENDING_CANCELLATION
         elif all(s in S.DONE for s in states):
             new = S.ORDER_COMPLETED
         elif any(t.status == S.FATALLY_FAILED and not self._in_fallout(r, t) for t in r.tasks.values()):
@@ -493,24 +507,25 @@ class Engine(Timing, Cancelling, Amending, Fallout):
                 S.IN_PROGRESS: "tasks are running",
                 S.PENDING_CANCELLATION: "running tasks finish, completed ones are undone",
                 S.ORDER_CANCELLED: "every compensation is done",
+                S.PARTIAL: "given up: some items completed, the rest is undone",
+                S.ORDER_FAILED: "given up: no item completed, what was done is undone",
             }[new]
             self._record(step, "order", old, new, cause, now)
             self._publish(step, "ProductOrderStateChangeEvent", now)
+            if new in (S.PENDING_CANCELLATION, S.ORDER_CANCELLED):
+                self._publish(step, "CancelProductOrderStateChangeEvent", now, cancellation={"state": "inProgress" if new == S.PENDING_CANCELLATION else "done"})
             if new in S.FINAL:
                 for task in r.tasks.values():
                     task.next_at = None
 
-    def _publish(self, step: Step, event_type: str, now: int) -> None:
-        """An order event for the originating system, TMF622-shaped, with an id of its own."""
+    def _publish(self, step: Step, event_type: str, now: int, **facts) -> None:
+        """An order event for the originating system, with an id of its own:
+        its facts as of now (`progress.notice`); the driver sends it in
+        TMF622's shape (`om_dsl.tmf622.events`)."""
         r = step.run
         r.events += 1
-        order = {"id": r.id, "externalId": r.external_id, "state": r.status}
-        if event_type == "ProductOrderJeopardyEvent":
-            order["jeopardy"] = r.jeopardy
-            order["tasksInJeopardy"] = sorted(t.id for t in r.tasks.values() if t.jeopardy == S.RED)
-        step.commands.append(
-            Cmd.Notify(r.id, K.event_id(r.id, r.events), {"eventId": K.event_id(r.id, r.events), "eventTime": _at(now), "eventType": event_type, "event": {"productOrder": order}})
-        )
+        notice = progress.notice(r, event_type, now, **facts)
+        step.commands.append(Cmd.Notify(r.id, notice["eventId"], notice))
 
     # ---- what an order waits for -----------------------------------------------------------------------
 
@@ -554,11 +569,13 @@ Engine._HANDLERS = {
     ManualCompleted: Engine._on_manual_completed,
     TimePassed: Engine._on_time_passed,
     CancelRequested: Engine._cancel,
+    GiveUp: Engine._give_up,
     Amend: Engine._amend,
     OperatorRetry: Engine._on_operator_retry,
     OperatorSkip: Engine._on_operator_skip,
     OrderResume: Engine._on_order_resume,
     OrderRelease: Engine._on_order_release,
+    InformationRequired: Engine._on_information_required,
     SystemOffline: Engine._on_system_offline,
     SystemOnline: Engine._on_system_online,
 }

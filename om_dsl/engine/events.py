@@ -93,6 +93,16 @@ class OrderRelease:
 
 
 @attrs.frozen
+class InformationRequired:
+    """A revision of a draft was refused: the draft lacks what it needs to be
+    planned. `missing` is [{"path": JSON pointer, "message"}], as the rejection says."""
+
+    missing: list
+    by: str
+    now: int
+
+
+@attrs.frozen
 class SystemOffline:
     """The call of a dispatched task was not made: its system is offline. The task waits on hold."""
 
@@ -116,6 +126,16 @@ class CancelRequested:
     by: str
     reason: str
     force: bool
+    now: int
+
+
+@attrs.frozen
+class GiveUp:
+    """An operator gives a held order up: it ends partial (some items completed)
+    or failed (none did), once the work of what did not complete is undone."""
+
+    by: str
+    reason: str
     now: int
 
 

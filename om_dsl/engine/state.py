@@ -124,6 +124,7 @@ class OrderRun:
     frozen: bool = False  # an amendment waits for running tasks: nothing new starts
     pending: Optional[dict] = None  # that amendment: {"revision", "plan", "by", "force"}
     cancelling: bool = False
+    giving_up: bool = False  # an operator gave the held order up: it ends failed or partial
     compensation_planned: bool = False
     completions: int = 0
     due_jeopardy: Optional[str] = None  # how the order is doing against its requested completion (fields["due_at"])
@@ -155,6 +156,7 @@ def from_data(d: dict) -> OrderRun:
         frozen=d.get("frozen", False),
         pending=d.get("pending"),
         cancelling=d.get("cancelling", False),
+        giving_up=d.get("giving_up", False),
         compensation_planned=d.get("compensation_planned", False),
         completions=d.get("completions", 0),
         due_jeopardy=d.get("due_jeopardy"),

@@ -98,7 +98,10 @@ class Timing:
             if worst in (S.YELLOW, S.RED) or old in (S.YELLOW, S.RED):
                 self._record(step, "order", None, None, f"jeopardy {old or S.GREEN} -> {worst or S.GREEN}", now)
             if worst == S.RED:
-                self._publish(step, "ProductOrderJeopardyEvent", now)
+                late = sorted((t for t in r.tasks.values() if t.jeopardy == S.RED), key=lambda t: t.id)
+                tasks = [{"id": t.id, "name": t.name, "item": r.lines[t.line].source_item, "due": t.due_at} for t in late]
+                overdue = {"due": r.fields["due_at"]} if r.due_jeopardy == S.RED else None  # the order itself, past its requested completion
+                self._publish(step, "ProductOrderJeopardyAlertEvent", now, jeopardy={"level": S.RED, "tasks": tasks, **({"order": overdue} if overdue else {})})
 
     def _set_wake_times(self, r: S.OrderRun) -> None:
         """Each task's next wake-up, kept in the state so that a driver can set its timer (`next_timer`)."""

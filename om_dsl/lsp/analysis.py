@@ -37,8 +37,9 @@ def discover(root: Path) -> list[Path]:
     return found
 
 
-def check_workspace(root: Path | None, overlays: dict[str, str]) -> CheckResult:
-    """Check every .om file under `root`, open documents' texts (by absolute path) over the disk."""
+def check_workspace(root: Path | None, overlays: dict[str, str], cache=None) -> CheckResult:
+    """Check every .om file under `root`, open documents' texts (by absolute path) over the disk
+    (parses found in `cache`, the compile cache `om compile` uses, when given)."""
     texts: dict[str, str] = {}
     # As `om check`: only regular files (a FIFO would hang the server), only inside the workspace folder.
     roots = [root.resolve()] if root is not None else []
@@ -51,6 +52,7 @@ def check_workspace(root: Path | None, overlays: dict[str, str]) -> CheckResult:
                 texts[str(real)] = read_regular(real).decode("utf-8-sig").replace("\r\n", "\n")
             except (OSError, UnicodeDecodeError):
                 continue
+    saved = set(texts.values())
     for path, text in overlays.items():
         texts[path] = text.replace("\r\n", "\n")
     # `use` paths of open files outside the workspace folder: load the used library
@@ -62,9 +64,34 @@ def check_workspace(root: Path | None, overlays: dict[str, str]) -> CheckResult:
             if target not in texts and inside(Path(target).resolve(), allowed):
                 try:
                     texts[target] = read_regular(Path(target).resolve()).decode("utf-8-sig").replace("\r\n", "\n")
+                    saved.add(texts[target])
                 except (OSError, UnicodeDecodeError):
                     pass
-    return check_texts(texts)
+    return check_texts(texts, cache=SavedOnly(cache, saved) if cache is not None else None)
+
+
+class SavedOnly:
+    """The compile cache as the editor uses it: every entry may be read, but
+    only texts as saved on disk are written (an entry per keystroke of an
+    unsaved buffer would fill the disk); the memory keeps each path's last parse."""
+
+    def __init__(self, cache, saved_texts: set[str]):
+        self._cache = cache
+        self._saved = saved_texts
+
+    def __getattr__(self, name):
+        return getattr(self._cache, name)
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        if kind != "file" or key in self._saved_keys():
+            self._cache.put(kind, key, payload)
+
+    def _saved_keys(self) -> set[str]:
+        if not hasattr(self, "_keys"):
+            from om_dsl.check.cache import digest
+
+            self._keys = {digest("file", t) for t in self._saved}
+        return self._keys
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from om_dsl import __version__
+from om_dsl.check.cache import open_cache
 from om_dsl.diagnostics.codes import explanation
 from om_dsl.lsp import analysis
 from om_dsl.span import Span
@@ -56,6 +57,13 @@ class OmServer(LanguageServer):
         super().__init__("om-lsp", __version__)
         self.index: analysis.Index | None = None
         self.published: set[str] = set()
+        self._cache = None  # `om compile`'s: a file parsed by either is parsed once
+
+    @property
+    def cache(self):
+        if self._cache is None:
+            self._cache = open_cache() or False  # False: none to be had, do not ask again
+        return self._cache or None
         self.diagnostics: dict[str, list] = {}
 
     # The workspace folder: files under it are checked together.
@@ -75,7 +83,7 @@ class OmServer(LanguageServer):
 
     def refresh(self, uri: str) -> None:
         path = to_fs_path(uri)
-        result = analysis.check_workspace(self.root(path), self.overlays())
+        result = analysis.check_workspace(self.root(path), self.overlays(), self.cache)
         by_file: dict[str, list[T.Diagnostic]] = {f.path: [] for f in result.workspace.files}
         self.diagnostics = {}
         for d in result.diagnostics:

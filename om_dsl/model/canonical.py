@@ -211,8 +211,20 @@ def dumps(data) -> str:
     return "".join(out) + "\n"
 
 
+_inline = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+_string = json.encoder.encode_basestring  # the C encoder json.dumps itself uses (ensure_ascii=False)
+
+
 def _scalar(x) -> str:
-    return json.dumps(x, ensure_ascii=False, separators=(", ", ": "))
+    """One value on one line. Strings and ints, most of a plan, skip json.dumps's set-up."""
+    t = type(x)
+    if t is str:
+        return _string(x)
+    if t is int:
+        return int.__repr__(x)
+    if x is None:
+        return "null"
+    return _inline(x)
 
 
 def _has_dict(x) -> bool:
@@ -226,11 +238,15 @@ def _dump(x, indent: int, out: list[str]) -> None:
             out.append("{}")
             return
         out.append("{\n")
-        keys = sorted(x)
-        for n, k in enumerate(keys):
-            out.append(f"{pad}{_scalar(k)}: ")
-            _dump(x[k], indent + 1, out)
-            out.append(",\n" if n < len(keys) - 1 else "\n")
+        last = len(x) - 1
+        for n, k in enumerate(sorted(x)):
+            v = x[k]
+            if type(v) is str and type(k) is str:  # most values (sources.json's elements): no call per entry
+                out.append(f"{pad}{_string(k)}: {_string(v)}")
+            else:
+                out.append(f"{pad}{_scalar(k)}: ")
+                _dump(v, indent + 1, out)
+            out.append(",\n" if n < last else "\n")
         out.append("  " * indent + "}")
     elif isinstance(x, list) and _has_dict(x):
         out.append("[\n")

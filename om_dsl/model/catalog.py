@@ -252,7 +252,7 @@ class Catalog:
     sources: tuple[tuple[str, SourceRef], ...] = attrs.field(converter=_tuple, default=(), eq=False)
     files: tuple[tuple[str, str], ...] = attrs.field(converter=_tuple, default=(), eq=False)
 
-    # ---- lookups (cheap enough: catalogs hold tens to thousands of elements) ----
+    # ---- lookups: each an index built on first use (a 100k-line catalog holds thousands of elements) ----
 
     def product(self, code: str) -> Optional[ProductDef]:
         return self._index("_products", self.products, lambda p: p.code).get(code)
@@ -264,20 +264,20 @@ class Catalog:
         return self._index("_tables", self.tables, lambda t: t.name).get(name)
 
     def operation(self, system: str, name: str) -> Optional[OperationDef]:
-        ops = self._index("_ops", [o for s in self.systems for o in s.operations], lambda o: (o.system, o.name))
+        ops = self._index("_ops", (o for s in self.systems for o in s.operations), lambda o: (o.system, o.name))  # a generator: walked once, when the index is built
         return ops.get((system, name))
 
     def source(self, element_id: str) -> Optional[SourceRef]:
         return self._index("_sources", self.sources, lambda s: s[0]).get(element_id, (None, None))[1]
 
     def validations_of(self, code: str) -> list[ValidationRule]:
-        return [v for v in self.validations if v.product == code]
+        return list(self._groups("_validations_of", self.validations, lambda v: v.product).get(code, ()))
 
     def enrichments_of(self, code: str) -> list[EnrichmentRule]:
-        return [e for e in self.enrichments if e.product == code]
+        return list(self._groups("_enrichments_of", self.enrichments, lambda e: e.product).get(code, ()))
 
     def decompositions_from(self, source: Optional[str]) -> list[DecompositionDef]:
-        return [d for d in self.decompositions if d.source == source]
+        return list(self._groups("_decompositions_from", self.decompositions, lambda d: d.source).get(source, ()))
 
     def memo(self, key: str, build):
         """A value derived from this (immutable) catalog, computed once."""
@@ -288,6 +288,17 @@ class Catalog:
         if key not in cache:
             cache[key] = build()
         return cache[key]
+
+    def _groups(self, key: str, items, keyfn) -> dict:
+        """Items by a key, in their order: one pass, not one scan per lookup."""
+
+        def build():
+            groups: dict = {}
+            for x in items:
+                groups.setdefault(keyfn(x), []).append(x)
+            return groups
+
+        return self.memo(key, build)
 
     def _index(self, key: str, items, keyfn) -> dict:
         cache = self.__dict__.get("_cache")

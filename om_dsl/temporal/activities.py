@@ -44,12 +44,18 @@ class Activities:
     @activity.defn(name=NOTIFY)
     def notify(self, command: dict) -> None:
         from om_dsl.systems import http
-  # the command's data (`commands.to_data`): its event is sent as it is
+
+        # the command's data (`commands.to_data`): its event is sent as it is
+        from om_dsl.tmf622 import events as tmf_events
+
+        event = command["event"]
+        if "@type" not in event:  # a notice from a workflow that began before events were shaped there
+            event = tmf_events.render(event)
         if not self.listeners:
-            self.systems.notify(command["key"], command["event"])
+            self.systems.notify(command["key"], event)
             return
         for listener in self.listeners:
-            answer = http.post_json(listener, command["event"], {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
+            answer = http.post_json(listener, event, {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
             if answer.error:  # Temporal tries again, backing off; the listener dedupes by event id
                 raise ApplicationError(f"{listener}: {answer.error}", type="DeliveryFailed")
 

@@ -15,13 +15,14 @@ import hashlib
 import os
 from typing import Optional
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from om_dsl.engine import core as C
 from om_dsl.engine import state as S
+from om_dsl.limits import load_json
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
@@ -75,9 +76,13 @@ class TemporalOrders:
 
     # ---- submitting ------------------------------------------------------------------------------------
 
-    def workflow_input(self, planned) -> dict:
-        """An order workflow's input: the order as planned, and the catalog version it runs on."""
-        return {"order": planned.order.id, **self._version(), "snapshot": C.plan_snapshot(planned, planned.order.id)}
+    def workflow_input(self, planned, request: Optional[dict] = None) -> dict:
+        """An order workflow's input: the order as planned, the catalog version it
+        runs on, and its request document (its events and TMF622 resource return it)."""
+        out = {"order": planned.order.id, **self._version(), "snapshot": C.plan_snapshot(planned, planned.order.id)}
+        if request is not None:
+            out["request"] = request
+        return out
 
     def _version(self) -> dict:
         """The compiled catalog new orders start on, as their workflows' input carries it (made once)."""
@@ -103,7 +108,7 @@ class TemporalOrders:
         refused = self._claim(planned)
         if refused:
             return order_id, S.REJECTED, [refused]
-        start = self.workflow_input(planned)
+        start = self.workflow_input(planned, load_json(text))  # numbers as JSON has them (the plan's decimals are in the snapshot)
 
         async def go():
             client = await self.client()
@@ -134,6 +139,14 @@ class TemporalOrders:
 
     def state(self, order_id: str) -> S.OrderRun:
         return S.from_data(self._query(order_id, "state"))
+
+    def request(self, order_id: str) -> Optional[dict]:
+        """The request document of the order's revision in force (None for a
+        workflow started before workflows kept it: it has no such query)."""
+        try:
+            return self._query(order_id, "request")
+        except WorkflowQueryFailedError:
+            return None
 
     def history(self, order_id: str) -> list:
         return self._query(order_id, "history")
@@ -283,6 +296,9 @@ class TemporalOrders:
     def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
         return self._update(order_id, "cancel", {"by": by, "reason": reason, "force": force})
 
+    def give_up(self, order_id: str, by: str, reason: str) -> dict:
+        return self._update(order_id, "fail", {"by": by, "reason": reason})
+
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
         """A revision of an in-flight order, planned on the catalog version the order runs on."""
         from om_dsl.model.canonical import loads
@@ -302,14 +318,15 @@ class TemporalOrders:
             planned = plan_order(rules.catalog, rules, doc, order_id, installed)
         except Rejected as exc:
             try:
-                self._update(order_id, "amend", {"by": by, "refused": "; ".join(p.render() for p in exc.problems)})
+                refused = {"by": by, "refused": "; ".join(p.render() for p in exc.problems), "missing": [{"path": p.path, "message": p.render()} for p in exc.problems]}
+                self._update(order_id, "amend", refused)
             except C.Rejection:
                 pass
             raise
         refused = self._claim(planned)  # a revision may change assets the order did not
         if refused:
             raise Rejected([refused])
-        return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force})
+        return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force, "request": load_json(text)})
 
     def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> bool:
         async def go():

@@ -96,6 +96,10 @@ class TemporalService:
         with self._calls():
             return self.client.release(order_id, by)
 
+    def give_up(self, order_id: str, by: str, reason: str) -> dict:
+        with self._calls():
+            return self.client.give_up(order_id, by, reason)
+
     def amend(self, order_id: str, text: str, by: str, force: bool = False) -> dict:
         with self._calls():
             return self.client.amend(order_id, text, by, force)
@@ -147,6 +151,12 @@ class TemporalService:
         with self._calls():
             return self.client.order(order_id)
 
+    def product_order(self, order_id: str) -> dict:
+        from om_dsl.tmf622 import resource
+
+        with self._calls():
+            return resource.product_order(self.client.state(order_id), self.client.request(order_id))
+
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         with self._calls():
             rows = [r for r in self.client.orders(status) if jeopardy is None or r["jeopardy"] == jeopardy]
@@ -161,15 +171,9 @@ class TemporalService:
         return [{"seq": n, "at": show_instant(h["at"]), "subject": h["subject"], "from": h["from"], "to": h["to"], "cause": h["cause"]} for n, h in enumerate(rows, 1)]
 
     def order_document(self, order_id: str) -> Optional[dict]:
-        """The request the workflow's state keeps (`Order.request`), flat: the
-        order's fields and each request item (without the nesting; a flat
-        TMF622 order without its relationships)."""
+        """The request document of the revision in force, as the workflow keeps it."""
         with self._calls():
-            run = self.client.state(order_id)
-        request = run.fields.get("request") if isinstance(run.fields, dict) else None
-        if not isinstance(request, dict):
-            return None
-        return {**request.get("order", {}), "productOrderItem": list(request.get("items", {}).values())}
+            return self.client.request(order_id)
 
     def manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list[dict]:
         unanswered: list = []

@@ -23,7 +23,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import commands as Cmd
     from om_dsl.engine import core as C
-    from om_dsl.engine import executor
+    from om_dsl.engine import executor, progress
     from om_dsl.engine import state as S
     from om_dsl.engine.instants import show_instant
     from om_dsl.engine.view import revision_state, task_entries
@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
+    from om_dsl.tmf622 import events as tmf_events
 
 
 @workflow.defn(name="Order")
@@ -49,6 +50,7 @@ class OrderWorkflow:
         self.alarm: Optional[asyncio.Future] = None
         self.alarm_at: Optional[int] = None
         self.memo: dict = {}
+        self.requests: dict = {1: start.get("request")}  # revision -> its request document
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
         self.first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
@@ -79,6 +81,8 @@ class OrderWorkflow:
         r = self.run_state
         if r.status == S.ORDER_COMPLETED:
             self._tell_installed_base("record", [r.id, S.to_data(r)])
+        elif r.status == S.PARTIAL:  # what it delivered is installed; the rest is released
+            self._tell_installed_base("record", [r.id, S.to_data(progress.kept_part(r))])
         else:
             self._tell_installed_base("release", [r.id])
         await workflow.wait_condition(lambda: self.in_flight == 0)
@@ -146,6 +150,8 @@ class OrderWorkflow:
 
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left)."""
+        if isinstance(cmd, Cmd.Notify):  # in TMF622's shape, in the version of the order's request (pure: replays the same)
+            cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.requests.get(tmf_events.revision_of(cmd.event))))
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
         asyncio.ensure_future(self._execute(cmd))
@@ -250,6 +256,11 @@ class OrderWorkflow:
     def cancel(self, req: dict) -> dict:
         return self._answer(self._apply(lambda now: C.CancelRequested(req["by"], req.get("reason", ""), bool(req.get("force")), now)))
 
+    @workflow.update(name="fail")
+    def fail(self, req: dict) -> dict:
+        """An operator gives the held order up: it ends partial or failed."""
+        return self._answer(self._apply(lambda now: C.GiveUp(req["by"], req["reason"], now)))
+
     @workflow.update(name="amend")
     def amend(self, req: dict) -> dict:
         """A revision planned by the client on this order's catalog version.
@@ -260,7 +271,11 @@ class OrderWorkflow:
         if req.get("refused"):  # not a valid order: planning refused it
             entry.update(status="refused", why=req["refused"])
             self._note(f"revision {revision} refused: it is not a valid order")
+            if self.run_state.status == S.DRAFT and req.get("missing"):  # the draft stays; its originating system hears what it lacks
+                self._apply(lambda now: C.InformationRequired(req["missing"], req["by"], now), tolerate=True)
             raise ApplicationError(req["refused"], type="Rejection", non_retryable=True)
+        if req.get("request") is not None:  # its events and resource return what it carried, once it is in force
+            self.requests[revision] = req["request"]
         try:
             step = self._apply(lambda now: C.Amend(revision, req["plan"], req["by"], bool(req.get("force")), now))
         except ApplicationError as exc:
@@ -293,6 +308,11 @@ class OrderWorkflow:
     def state(self) -> dict:
         """The core's state of the order, as the embedded store keeps it."""
         return S.to_data(self.run_state)
+
+    @workflow.query(name="request")
+    def request(self) -> Optional[dict]:
+        """The request document of the revision in force, as the client submitted it."""
+        return self.requests.get(self.run_state.revision)
 
     @workflow.query(name="history")
     def events(self) -> list:

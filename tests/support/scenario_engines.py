@@ -126,6 +126,15 @@ class Embedded:
     def amend(self, order_id, text, by="csr", force=False):
         self.runner.amend(order_id, text, by, force)
 
+    def give_up(self, order_id, by="ops", reason="it cannot be done"):
+        self.runner.fail(order_id, by, reason)
+
+    def product_order(self, order_id) -> dict:
+        """The order service's TMF622 resource."""
+        from om_dsl.embedded.service import EmbeddedOrders
+
+        return EmbeddedOrders(self.runner.store, self.runner.store.path, self.runner).product_order(order_id)
+
     def close(self):
         self.runner.systems.close()
         self.runner.store.close()
@@ -222,6 +231,19 @@ class OnTemporal:
 
     def amend(self, order_id, text, by="csr", force=False):
         self.orders.amend(order_id, text, by, force)
+
+    def give_up(self, order_id, by="ops", reason="it cannot be done"):
+        self.orders.give_up(order_id, by, reason)
+
+    def product_order(self, order_id) -> dict:
+        """The order service's TMF622 resource (TemporalService over a client of its own)."""
+        from om_dsl.temporal.service import TemporalService
+
+        service = TemporalService(self.orders.address, "default", self.queue)
+        try:
+            return service.product_order(order_id)
+        finally:
+            service.close()
 
     def close(self):
         self._terminate_leftovers()

@@ -12,12 +12,16 @@ a `oneOf` with a `discriminator` is read as OpenAPI says: the schema its
 mapping names for the instance's `@type` (without it, v5's own examples fail:
 a PartyRef is also a valid PartyRoleRef, so "exactly one of" never holds);
 other discriminators are ignored, the `allOf`s carry the constraints.
-`format` is not asserted (the documents' date-times are checked by what reads them).
+`format` is not asserted by `errors_of` (a request's date-times are checked
+by what reads them); `problems`, for what om sends back (resources and events,
+`event_problems` by their `eventType`), asserts `date-time` too: ISO 8601 with
+a zone.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime
 import functools
 import json
 
@@ -117,3 +121,60 @@ def create_examples_v5() -> dict[str, dict]:
             example = doc["components"]["examples"][example["$ref"].rsplit("/", 1)[1]]
         out[name] = copy.deepcopy(example["value"])
     return out
+
+
+# ---- what om sends back -------------------------------------------------------------------------------
+
+_formats = jsonschema.FormatChecker(formats=())
+
+
+@_formats.checks("date-time", raises=ValueError)
+def _date_time(value) -> bool:
+    if isinstance(value, str):
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None or "T" not in value:
+            raise ValueError(f"{value!r} is not a date-time with a zone")
+    return True
+
+
+def problems(instance, version: str, name: str) -> list[str]:
+    """As `errors_of`, the `date-time` format asserted too."""
+    found = validator(version, name).evolve(format_checker=_formats).iter_errors(copy.deepcopy(instance))
+    return ["/" + "/".join(map(str, e.absolute_path)) + ": " + e.message[:300] for e in sorted(found, key=lambda e: list(map(str, e.absolute_path)))]
+
+
+def event_problems(event: dict, version: str) -> list[str]:
+    """An event, checked against the schema its `eventType` names."""
+    kind = event.get("eventType")
+    if not isinstance(kind, str):
+        return ["/eventType: missing"]
+    if kind not in schema_names(version):
+        return [f"/eventType: {kind} is not a definition of TMF622 {version}"]
+    return problems(event, version, kind)
+
+
+def as_v5(doc: dict) -> dict:
+    """A v4 example order as a CPQ system sends it in v5: `@type` on each
+    object, the customer as `partyOrPartyRole`, no `externalId`."""
+    doc = copy.deepcopy(doc)
+    doc["@type"] = "ProductOrder"
+    doc.pop("externalId", None)
+    doc["relatedParty"] = [
+        {"@type": "RelatedPartyRefOrPartyRoleRef", "role": p["role"], "partyOrPartyRole": {"@type": "PartyRoleRef", "@referredType": "Customer", "id": p["id"], "name": p.get("name", p["id"])}}
+        for p in doc.get("relatedParty", [])
+    ]
+
+    def typed(item: dict) -> None:
+        item["@type"] = "ProductOrderItem"
+        if isinstance(item.get("productOffering"), dict):
+            item["productOffering"]["@type"] = "ProductOfferingRef"
+        if "product" in item:
+            item["product"]["@type"] = "Product"
+            for c in item["product"].get("productCharacteristic", []):
+                c["@type"] = "Characteristic"
+        for child in item.get("productOrderItem", []):
+            typed(child)
+
+    for item in doc.get("productOrderItem", []):
+        typed(item)
+    return doc

@@ -85,15 +85,20 @@ class Orders:
         finally:
             self.db.row_factory = None
 
+    def order_document(self, order_id: str) -> Optional[str]:
+        """The order's document as it was submitted."""
+        row = self.db.execute("SELECT document FROM orders WHERE id = ?", (order_id,)).fetchone()
+        return row[0] if row else None
+
+    def revision_document(self, order_id: str, revision: int) -> Optional[str]:
+        """A revision's document as it was submitted (revision 1: the order's)."""
+        if revision <= 1:
+            return self.order_document(order_id)
+        row = self.db.execute("SELECT document FROM revisions WHERE order_id = ? AND revision = ?", (order_id, revision)).fetchone()
+        return row[0] if row else None
+
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list:
         return _filtered(self.db, "SELECT id, status, customer, external_id, created_at, updated_at, jeopardy, submitted_by FROM orders", "created_at, id", status=status, jeopardy=jeopardy)
-
-    def order_document(self, order_id: str) -> Optional[str]:
-        """The order as it stands: its last revision not refused, else the one submitted."""
-        row = self.db.execute("SELECT document FROM revisions WHERE order_id = ? AND status != 'refused' ORDER BY revision DESC LIMIT 1", (order_id,)).fetchone()
-        if row is None:
-            row = self.db.execute("SELECT document FROM orders WHERE id = ?", (order_id,)).fetchone()
-        return row[0] if row else None
 
     def order_ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM orders ORDER BY rowid")]

@@ -1,0 +1,209 @@
+"""Compile benchmarks (issue 23): `om compile` against a bare Lark parse, and
+recompiles through the compile cache (om_dsl/check/cache.py).
+
+    python bench/compile_bench.py [--lines 100000] [--runs 5]
+
+Every figure is the median of `runs` after a warm-up round; the figures
+are taken in turn, round after round, so that on a shared machine each sees
+the same load, and every ratio is between figures of the same run. All in
+one process (the grammar is built once, as in the language server; a fresh
+`om compile` adds its start-up, about half a second):
+
+- bare: Lark's parse of every file's text with om's grammar, no AST; the
+  cyclic GC paused, as the compile pauses it (with the collector on, the
+  bare parse is slower, and so the ratio would look better than it is)
+- stages (no cache, `om compile --no-cache`): read and parse into the AST,
+  check, lower, generate
+- cold: a compile that fills an empty cache (the cost of writing it)
+- warm: a compile after which nothing changed (every file and the catalog found)
+- one file edited: a comment line appended to one file, then a compile: every
+  other file's parse found, the catalog checked, lowered and generated again
+- `om compile` as a process: nothing changed, and one file edited, with start-up and writing
+- lark-cython: the bare parse with lark-cython's plugin, when it is installed
+  (it is not a dependency: see the README's benchmark notes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from om_dsl.build import build  # noqa: E402
+from om_dsl.check import _check, without_gc  # noqa: E402
+from om_dsl.check.cache import Cache  # noqa: E402
+from om_dsl.check.workspace import load  # noqa: E402
+from om_dsl.codegen import generate as codegen  # noqa: E402
+from om_dsl.lower import lower  # noqa: E402
+from om_dsl.syntax.grammar import build_parser, get_parser  # noqa: E402
+
+import generate as G  # noqa: E402
+
+
+def compile_stages(folder: Path) -> dict:
+    """What `om compile --no-cache` does, stage by stage (nothing written)."""
+    with without_gc():
+        t0 = time.perf_counter()
+        ws = load([str(folder)])
+        t1 = time.perf_counter()
+        result = _check(ws)
+        assert result.ok, [d.message for d in result.errors][:3]
+        t2 = time.perf_counter()
+        cats = [lower(s) for s in result.scopes if s.kind == "catalog"]
+        t3 = time.perf_counter()
+        for c in cats:
+            codegen(c)
+        t4 = time.perf_counter()
+    return {"parse": t1 - t0, "check": t2 - t1, "lower": t3 - t2, "codegen": t4 - t3, "total": t4 - t0}
+
+
+def _cached_compile(folder: Path, cache_dir: Path) -> dict:
+    """A compile through the cache, as `om compile` runs it (a new Cache: nothing remembered in memory; the GC paused throughout)."""
+    with without_gc():
+        result = build([str(folder)], cache=Cache(cache_dir))
+        assert result.ok
+        return result.files(folder.parent / "out")
+
+
+def _om_compile(folder: Path, cache_dir: Path) -> float:
+    """`om compile` as a user runs it, a process of its own (start-up included), writing its output."""
+    env = dict(os.environ, OM_CACHE_DIR=str(cache_dir), PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "from om_dsl.cli import entry; entry()", "compile", str(folder), "-o", str(folder.parent / "out")], env=env, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def _bare(texts: list[str], parser) -> None:
+    with without_gc():
+        for t in texts:
+            parser.parse(t)
+
+
+def _lark_cython_parser():
+    try:
+        import lark_cython
+    except ImportError:
+        return None
+    from lark import Lark
+
+    from om_dsl.syntax.grammar import grammar_text
+
+    return Lark(grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False, _plugins=lark_cython.plugins)
+
+
+def bench_compile(lines: int, runs: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="om-bench-"))
+    folder = work / "specs"
+    try:
+        files = G.write_catalog(folder, lines)
+        n = sum(t.count("\n") for t in files.values())
+        texts = list(files.values())
+        build_parser()  # the grammar, built once in this process
+        plain = build([str(folder)]).files(work / "out")
+        lc = _lark_cython_parser()
+        cache_dir = work / "cache"
+        edited = sorted(folder.glob("families_*.om"))[0]
+        original = edited.read_text()
+        counter = iter(range(10**6))
+
+        def cold():
+            cold_dir = work / f"cold-{next(counter)}"
+            _cached_compile(folder, cold_dir)
+            return cold_dir
+
+        def edit():
+            edited.write_text(original + f"# edit {next(counter)}\n")
+            _cached_compile(folder, cache_dir)
+
+        samples: dict = {"bare": [], "stages": [], "cold": [], "warm": [], "edit": [], "lark_cython": [], "process_warm": [], "process_edit": []}
+        # Interleaved, after one warm-up round: on a shared machine every figure sees the same load.
+        for round_ in range(runs + 1):
+            t = time.perf_counter()
+            _bare(texts, get_parser())
+            bare = time.perf_counter() - t
+            stages = compile_stages(folder)
+            t = time.perf_counter()
+            cold_dir = cold()
+            cold_s = time.perf_counter() - t
+            shutil.rmtree(cold_dir)
+            edited.write_text(original)
+            _cached_compile(folder, cache_dir)
+            t = time.perf_counter()
+            _cached_compile(folder, cache_dir)
+            warm = time.perf_counter() - t
+            t = time.perf_counter()
+            edit()
+            edit_s = time.perf_counter() - t
+            if lc is not None:
+                t = time.perf_counter()
+                _bare(texts, lc)
+                samples["lark_cython"].append(time.perf_counter() - t)
+            edited.write_text(original)
+            _om_compile(folder, cache_dir)
+            samples["process_warm"].append(_om_compile(folder, cache_dir))
+            edited.write_text(original + f"# edit {next(counter)}\n")
+            samples["process_edit"].append(_om_compile(folder, cache_dir))
+            if round_:
+                for k, v in (("bare", bare), ("stages", stages), ("cold", cold_s), ("warm", warm), ("edit", edit_s)):
+                    samples[k].append(v)
+        edited.write_text(original)
+        assert _cached_compile(folder, cache_dir) == plain  # the cache changed nothing
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    med = {k: statistics.median(s[k] for s in samples["stages"]) for k in samples["stages"][0]}
+    bare = statistics.median(samples["bare"])
+    out = {"lines": n, "files": len(files), "bare_parse_s": bare, **{f"{k}_s": v for k, v in med.items()}}
+    out["lines_per_s"] = {k: n / med[k] for k in ("parse", "check", "lower", "codegen", "total")}
+    out["lines_per_s"]["bare_parse"] = n / bare
+    out["total_over_bare"] = med["total"] / bare
+    out["cold_cache_s"] = statistics.median(samples["cold"])
+    out["warm_cache_s"] = statistics.median(samples["warm"])
+    out["recompile_one_file_s"] = statistics.median(samples["edit"])
+    out["recompile_over_bare"] = out["recompile_one_file_s"] / bare
+    out["lark_cython_bare_parse_s"] = statistics.median(samples["lark_cython"][1:]) if lc is not None else None
+    out["om_compile_nothing_changed_s"] = statistics.median(samples["process_warm"][1:])
+    out["om_compile_one_file_edited_s"] = statistics.median(samples["process_edit"][1:])
+    return out
+
+
+def rows(results: list[dict]) -> list[str]:
+    out = [
+        "| lines | files | bare Lark parse | parse | check | lower | codegen | total (no cache) | total / bare | cold cache | nothing changed | 1 file edited |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in results:
+        lps = c["lines_per_s"]
+        out.append(
+            f"| {c['lines']:,} | {c['files']} | {c['bare_parse_s']:.2f} s | {c['parse_s']:.2f} s | {c['check_s']:.2f} s | {c['lower_s']:.2f} s | {c['codegen_s']:.2f} s | "
+            f"{c['total_s']:.2f} s ({lps['total']:,.0f} l/s) | {c['total_over_bare']:.2f}x | {c['cold_cache_s']:.2f} s | {c['warm_cache_s']:.2f} s | {c['recompile_one_file_s']:.2f} s |"
+        )
+    out += ["", "`om compile` as a process (start-up included, output written): " + ", ".join(
+        f"{c['lines']:,} lines: nothing changed {c['om_compile_nothing_changed_s']:.2f} s, 1 file edited {c['om_compile_one_file_edited_s']:.2f} s" for c in results)]
+    lc = [c for c in results if c.get("lark_cython_bare_parse_s")]
+    if lc:
+        out += ["", "lark-cython bare parse: " + ", ".join(f"{c['lines']:,} lines {c['lark_cython_bare_parse_s']:.2f} s ({c['lark_cython_bare_parse_s'] / c['bare_parse_s']:.2f}x Lark's)" for c in lc)]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=int, action="append", help="catalog sizes (default 1,000, 10,000 and 100,000)")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    results = [bench_compile(n, args.runs) for n in (args.lines or [1_000, 10_000, 100_000])]
+    print(json.dumps(results, indent=2))
+    print("\n".join(rows(results)))
+
+
+if __name__ == "__main__":
+    main()

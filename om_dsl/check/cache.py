@@ -1,0 +1,279 @@
+"""The compile cache: work already done, found again by the content it was done on.
+
+Two kinds of entry. A *file* entry holds one .om file's parse (its AST and
+syntax diagnostics), keyed by the file's text and the code that parses it
+(the path it is shown by is left out, and put back when it is loaded). A *catalog* entry (om_dsl.build) holds a catalog's check
+diagnostics and generated files, keyed by the ASTs of its files. `om compile`
+and `om lsp` share the one cache directory; `om compile --no-cache` bypasses it.
+
+Where: `$OM_CACHE_DIR`, else `$XDG_CACHE_HOME/om-dsl`, else `~/.cache/om-dsl`;
+never inside a project, so a repository cannot ship entries. Entries are
+pickles, which can run code when loaded, so an entry is trusted only when
+all of these hold: the directory is ours (created 0700, owned by this user,
+not writable by group or others, not a symbolic link); the entry carries an
+HMAC-SHA256 under a random key kept in that directory (0600), which also
+catches a truncated or corrupted write and an entry copied from another
+cache; and the unpickler resolves only AST, span and diagnostic classes.
+Anything else is ignored and the work is done again: a cache can make a
+compile faster, never different. Keys include a hash of om's own compiler
+sources (and the grammar, and the Python version), so entries written by
+another version of om, or a working copy with edited code, are never read.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import io
+import os
+import pickle
+import secrets
+import stat
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+ENV = "OM_CACHE_DIR"
+_MAGIC = b"om-cache1\n"
+_KEY_FILE = "key"
+_MEMORY = 4096  # paths whose last parse is kept in memory (the language server re-checks often)
+PRUNE_DAYS = 30
+
+# Only these classes may come out of an entry (module -> allowed names; None: every class defined there).
+_ALLOWED: dict[str, Optional[frozenset]] = {
+    "om_dsl.syntax.ast": None,
+    "om_dsl.span": None,
+    "om_dsl.diagnostics.diagnostic": None,
+    "decimal": frozenset({"Decimal"}),
+    "datetime": frozenset({"date"}),
+}
+
+
+def default_dir() -> Path:
+    given = os.environ.get(ENV)
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "om-dsl"
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """A hash of everything that decides what an entry holds: the compiler's own
+    sources (syntax, check, diagnostics, lower, model, codegen and its
+    templates, build), the grammar and the Python version."""
+    import om_dsl
+    from om_dsl.syntax.grammar import grammar_text
+
+    package = Path(om_dsl.__file__).parent
+    h = hashlib.sha256(f"{om_dsl.__version__}|{sys.version_info[:2]}|{pickle.DEFAULT_PROTOCOL}\n".encode())
+    h.update(grammar_text().encode("utf-8"))
+    paths = [package / name for name in ("__init__.py", "build.py", "lower.py", "span.py", "limits.py", "values.py", "durations.py", "suggest.py")]
+    for sub in ("syntax", "check", "diagnostics", "model", "codegen"):
+        paths += sorted(p for p in (package / sub).rglob("*") if p.is_file() and p.suffix in (".py", ".j2", ".lark") and "__pycache__" not in p.parts)
+    for p in paths:
+        if p.is_file():
+            h.update(p.relative_to(package).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def digest(*parts: str | bytes) -> str:
+    """A key from its parts (each length-prefixed, so parts cannot run into each other)."""
+    h = hashlib.sha256(code_fingerprint().encode())
+    for part in parts:
+        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.hexdigest()
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a parse without its file's path, so that one entry serves every
+    path a file is shown by (`specs/a.om` from `om compile`, `/home/.../a.om`
+    from the language server): every span of a parse shares one path object."""
+
+    def __init__(self, out, file: str):
+        super().__init__(out, pickle.HIGHEST_PROTOCOL)
+        self._file = file
+
+    def persistent_id(self, obj):
+        return "file" if obj is self._file else None
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, file: Optional[str]):
+        super().__init__(io.BytesIO(data))
+        self._file = file
+
+    def persistent_load(self, pid):
+        if pid != "file" or self._file is None:
+            raise pickle.UnpicklingError("unknown persistent id")
+        return self._file
+
+    def find_class(self, module: str, name: str):
+        allowed = _ALLOWED.get(module, frozenset())
+        if allowed is not None and name not in allowed:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
+        found = super().find_class(module, name)
+        if not isinstance(found, type) or (allowed is None and found.__module__ != module):
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
+        return found
+
+
+def dumps(value, file: Optional[str] = None) -> bytes:
+    """Pickled; `file`, the path every span of a parse holds, is left out (see _Pickler)."""
+    if file is None:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    out = io.BytesIO()
+    _Pickler(out, file).dump(value)
+    return out.getvalue()
+
+
+def loads(data: bytes, file: Optional[str] = None):
+    """An entry's value, its spans in `file`; only the allowed classes are resolved."""
+    return _Unpickler(data, file).load()
+
+
+class Cache:
+    """One cache directory. Every failure to read or write it is silent: the
+    work is done again (`problem` says why a directory was refused)."""
+
+    def __init__(self, root: Optional[Path] = None):
+        try:
+            self.root = Path(root) if root is not None else default_dir()
+        except RuntimeError:  # no home folder to be found
+            self.root = Path(os.devnull)
+        self.problem: Optional[str] = None
+        self._key: Optional[bytes] = None
+        self.memory: dict[str, tuple] = {}  # shown path -> (key, its parse): one per path, never one per version
+        self.hits = self.misses = 0
+        try:
+            self._key = self._open()
+        except OSError as exc:
+            self.problem = f"cannot use {self.root}: {exc.strerror or exc}"
+        if self._key is not None:
+            self._prune()
+
+    @property
+    def usable(self) -> bool:
+        return self._key is not None
+
+    def _open(self) -> Optional[bytes]:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.stat(self.root, follow_symlinks=False)
+        if not stat.S_ISDIR(st.st_mode):
+            self.problem = f"{self.root} is not a folder"
+            return None
+        if hasattr(os, "geteuid") and (st.st_uid != os.geteuid() or st.st_mode & 0o022):
+            self.problem = f"{self.root} is not a folder only this user can write"
+            return None
+        path = self.root / _KEY_FILE
+        if not os.path.lexists(path):
+            # Written aside, then linked into place: a process starting at the same
+            # moment sees no key or the whole key, never half of one.
+            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".key-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(secrets.token_bytes(32))
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    pass  # another process won: use its key
+            finally:
+                os.unlink(tmp)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            key = f.read(33)
+        if len(key) != 32 or (hasattr(os, "geteuid") and (st.st_uid != os.geteuid() or st.st_mode & 0o077)):
+            self.problem = f"{path} is not a key this user wrote"
+            return None
+        return key
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / key
+
+    def _mac(self, kind: str, key: str, payload: bytes) -> bytes:
+        return hmac.new(self._key, kind.encode() + b"\0" + key.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+    def get(self, kind: str, key: str) -> Optional[bytes]:
+        """The payload stored under (kind, key), or None: absent, corrupt, or not ours."""
+        if self._key is None:
+            return None
+        try:
+            fd = os.open(self._path(kind, key), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as f:
+                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                    return None
+                data = f.read()
+        except OSError:
+            self.misses += 1
+            return None
+        head, mac, payload = data[: len(_MAGIC)], data[len(_MAGIC) : len(_MAGIC) + 32], data[len(_MAGIC) + 32 :]
+        if head != _MAGIC or not hmac.compare_digest(mac, self._mac(kind, key, payload)):
+            self.misses += 1
+            return None
+        self.hits += 1
+        try:
+            os.utime(self._path(kind, key))  # used now: pruning keeps it
+        except OSError:
+            pass
+        return payload
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        """Store a payload: written aside, then renamed into place (a reader never sees half an entry)."""
+        if self._key is None:
+            return
+        path = self._path(kind, key)
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(_MAGIC + self._mac(kind, key, payload) + payload)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            pass  # a full disk or a read-only home: the next run does the work again
+
+    def _prune(self) -> None:
+        """At most once a day: remove the entries nobody used for PRUNE_DAYS
+        (every parse of every version of every file would otherwise stay)."""
+        stamp = self.root / "pruned"
+        now = time.time()
+        try:
+            if now - os.stat(stamp).st_mtime < 86400:
+                return
+        except OSError:
+            pass
+        try:
+            stamp.touch()
+            for kind in os.scandir(self.root):
+                if not kind.is_dir(follow_symlinks=False):
+                    continue
+                for folder in os.scandir(kind.path):
+                    if folder.is_dir(follow_symlinks=False):
+                        for entry in os.scandir(folder.path):
+                            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > PRUNE_DAYS * 86400:
+                                os.unlink(entry.path)
+        except OSError:
+            pass
+
+    def remember(self, path: str, value) -> None:
+        """Keep a path's last parse in memory for this process (at most _MEMORY paths: the oldest goes first)."""
+        self.memory.pop(path, None)
+        if len(self.memory) >= _MEMORY:
+            self.memory.pop(next(iter(self.memory)))
+        self.memory[path] = value
+
+
+def open_cache(enabled: bool = True) -> Optional[Cache]:
+    """The default cache, or None when disabled or unusable."""
+    if not enabled:
+        return None
+    cache = Cache()
+    return cache if cache.usable else None

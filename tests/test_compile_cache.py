@@ -1,0 +1,358 @@
+"""The compile cache (om_dsl/check/cache.py): what it saves, and that it never changes the output.
+
+Each test uses a cache folder of its own (a fresh `Cache` object, so nothing
+is remembered in memory between two builds unless the test says so), and
+counts the work done: parses (`workspace.parse_source`) and catalog checks
+(`build_scope`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import pprint
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from om_dsl import check as check_stage
+from om_dsl.build import build
+from om_dsl.check import cache as cache_mod
+from om_dsl.check import workspace
+from om_dsl.check.cache import Cache
+from om_dsl.cli import main
+from om_dsl.codegen.emit import pformat
+from om_dsl.diagnostics.render import render_text
+from om_dsl.model.canonical import dumps
+
+from support import ROOT
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How many files were parsed and how many units checked, since the last reset."""
+    counts = {"parsed": 0, "checked": 0}
+    parse, build_scope = workspace.parse_source, check_stage.build_scope
+
+    def counting_parse(text, file):
+        counts["parsed"] += 1
+        return parse(text, file)
+
+    def counting_build_scope(unit, diagnostics):
+        counts["checked"] += 1
+        return build_scope(unit, diagnostics)
+
+    monkeypatch.setattr(workspace, "parse_source", counting_parse)
+    monkeypatch.setattr(check_stage, "build_scope", counting_build_scope)
+
+    def take():
+        seen = dict(counts)
+        counts.update(parsed=0, checked=0)
+        return seen
+
+    return take
+
+
+@pytest.fixture
+def specs(tmp_path):
+    """A copy of the Acme specs (catalog and shared library) to edit."""
+    shutil.copytree(ROOT / "specs", tmp_path / "specs")
+    return tmp_path / "specs"
+
+
+def _files(specs, cache=None):
+    result = build([str(specs)], cache=cache)
+    assert result.ok, [d.message for d in result.check.errors]
+    return result.files(specs.parent / "out")
+
+
+def _om_files(specs) -> int:
+    return len(list(specs.rglob("*.om")))
+
+
+def _catalogs(specs) -> int:
+    return len(build([str(specs)]).compiled)
+
+
+def test_output_is_the_same_with_and_without_the_cache(specs, tmp_path, counted):
+    plain = _files(specs)
+    counted()
+    cold = _files(specs, Cache(tmp_path / "c"))
+    assert counted() == {"parsed": _om_files(specs), "checked": _catalogs(specs)}
+    counted()
+    warm = _files(specs, Cache(tmp_path / "c"))
+    assert counted() == {"parsed": 0, "checked": 0}  # nothing parsed, nothing checked
+    assert cold == plain and warm == plain
+    assert warm["acme/plan.json"] == (ROOT / "generated" / "acme" / "plan.json").read_text()
+
+
+def test_an_edited_file_is_parsed_again_and_its_catalog_checked_again(specs, tmp_path, counted):
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    counted()
+    products = specs / "acme" / "products.om"
+    text = products.read_text()
+    assert '"Home Fiber Internet"' in text
+    products.write_text(text.replace('"Home Fiber Internet"', '"Home Fibre Internet"', 1))
+    cached = _files(specs, Cache(cache_dir))
+    assert counted() == {"parsed": 1, "checked": 1}  # the one edited file; its catalog
+    assert cached == _files(specs)
+    assert '"name": "Home Fibre Internet"' in cached["acme/plan.json"]
+
+
+def test_a_comment_is_an_edit_too(specs, tmp_path, counted):
+    """Every generated module's header and sources.json hold each file's sha256: a comment changes them."""
+    cache_dir = tmp_path / "c"
+    before = _files(specs, Cache(cache_dir))
+    counted()
+    products = specs / "acme" / "products.om"
+    products.write_text(products.read_text() + "# a comment at the end changes no span, but the file's hash\n")
+    cached = _files(specs, Cache(cache_dir))
+    assert counted() == {"parsed": 1, "checked": 1}
+    assert cached == _files(specs)
+    assert cached["acme/sources.json"] != before["acme/sources.json"] and cached["acme/plans.py"] != before["acme/plans.py"]
+    assert cached["acme/plan.json"] == before["acme/plan.json"]
+
+
+def _entries(cache_dir):
+    """Entries live at KIND/XX/KEY (the folder's own files, `key` and `pruned`, are not entries)."""
+    return [p for p in cache_dir.glob("*/*/*") if p.is_file()]
+
+
+def test_a_corrupted_entry_is_ignored_and_rebuilt(specs, tmp_path, counted):
+    cache_dir = tmp_path / "c"
+    plain = _files(specs)
+    catalogs = _catalogs(specs)
+    _files(specs, Cache(cache_dir))
+    counted()
+    entries = _entries(cache_dir)
+    assert len(entries) == _om_files(specs) + catalogs  # every file, and each catalog (its libraries are checked with it)
+    for n, path in enumerate(entries):
+        data = bytearray(path.read_bytes())
+        if n % 2:
+            data[len(data) // 2] ^= 0xFF  # a flipped byte
+        else:
+            del data[len(data) // 3 :]  # a write cut short
+        path.write_bytes(bytes(data))
+    assert _files(specs, Cache(cache_dir)) == plain
+    assert counted() == {"parsed": _om_files(specs), "checked": catalogs}
+    assert _files(specs, Cache(cache_dir)) == plain  # rewritten: found again
+    assert counted() == {"parsed": 0, "checked": 0}
+
+
+def test_an_entry_from_another_cache_is_not_trusted(specs, tmp_path, counted):
+    """Each cache folder has its own key: entries copied from elsewhere fail their HMAC."""
+    _files(specs, Cache(tmp_path / "a"))
+    Cache(tmp_path / "b")
+    for path in _entries(tmp_path / "a"):
+        target = tmp_path / "b" / path.relative_to(tmp_path / "a")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    counted()
+    assert _files(specs, Cache(tmp_path / "b")) == _files(specs)
+    assert counted()["parsed"] == 2 * _om_files(specs)  # the copied entries, then the plain build
+
+
+def test_the_unpickler_makes_only_ast_and_diagnostic_classes():
+    class Boom:
+        def __reduce__(self):
+            return (os.getpid, ())
+
+    with pytest.raises(pickle.UnpicklingError):
+        cache_mod.loads(pickle.dumps(Boom()))
+    with pytest.raises(pickle.UnpicklingError):
+        cache_mod.loads(pickle.dumps(_Boom()))
+    with pytest.raises(pickle.UnpicklingError):
+        cache_mod.loads(pickle.dumps(shutil.rmtree))  # a function, even by name: refused
+
+
+def test_a_new_version_of_a_catalog_replaces_the_entry_of_the_one_before(specs, tmp_path):
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    products = specs / "acme" / "products.om"
+    for n in range(3):
+        products.write_text(products.read_text() + f"# edit {n}\n")
+        _files(specs, Cache(cache_dir))
+    assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "unit"]) == _catalogs(specs)  # one entry per catalog
+    assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "file"]) == _om_files(specs) + 3
+
+
+def test_entries_nobody_used_for_a_month_are_pruned(specs, tmp_path, counted):
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    products = specs / "acme" / "products.om"
+    old = products.read_text()
+    products.write_text(old + "# a version of the file nobody compiles again\n")
+    _files(specs, Cache(cache_dir))
+    products.write_text(old)
+    month_ago = __import__("time").time() - 31 * 86400
+    for path in _entries(cache_dir):
+        os.utime(path, (month_ago, month_ago))
+    _files(specs, Cache(cache_dir))  # pruning runs at most once a day: not yet; these entries are used, so touched
+    (cache_dir / "pruned").unlink()
+    Cache(cache_dir)
+    assert len(_entries(cache_dir)) == _om_files(specs) + _catalogs(specs)  # the unused version of products.om is gone
+    counted()
+    _files(specs, Cache(cache_dir))
+    assert counted() == {"parsed": 0, "checked": 0}
+
+
+CALLED: list = []
+
+
+def _boom():
+    CALLED.append(1)
+
+
+class _Boom:
+    def __reduce__(self):
+        return (_boom, ())
+
+
+def test_an_entry_that_passes_its_hmac_but_names_a_function_is_not_run(specs, tmp_path, counted):
+    """Defence in depth: a well-signed entry whose pickle would call a function is refused and parsed again."""
+    cache = Cache(tmp_path / "c")
+    _files(specs, cache)
+    counted()
+    for path in _entries(tmp_path / "c"):
+        if path.parent.parent.name == "file":
+            cache.put("file", path.name, pickle.dumps((pickle.dumps(_Boom()), pickle.dumps(_Boom()))))
+    assert _files(specs, Cache(tmp_path / "c")) == _files(specs)
+    assert CALLED == []
+    assert counted()["parsed"] == 2 * _om_files(specs)
+
+
+def test_a_folder_others_can_write_is_not_used(specs, tmp_path, counted):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    cache = Cache(folder)
+    assert not cache.usable and "only this user" in cache.problem
+    counted()
+    assert _files(specs, cache) == _files(specs)
+    assert list(folder.iterdir()) == []
+
+
+def test_a_parse_found_by_another_path_reports_the_path_it_is_shown_by(tmp_path):
+    """Entries are keyed by text, not path (`om compile` shows relative paths, `om lsp` absolute ones)."""
+    text = 'catalog c version "1"\ncommercial P "P" root {\n  attr x: int = 1\n}\nenrich P {\n  y: int = nope\n}\n'
+    cache = Cache(tmp_path / "c")
+    first = check_stage.check_texts({"a/spec.om": text}, cache=cache)
+    cache = Cache(tmp_path / "c")
+    second = check_stage.check_texts({"/elsewhere/spec.om": text}, cache=cache)
+    assert cache.hits >= 1
+    plain = check_stage.check_texts({"/elsewhere/spec.om": text})
+    assert [d.primary.span for d in second.diagnostics] == [d.primary.span for d in plain.diagnostics]
+    assert {d.primary.span.file for d in second.diagnostics} == {"/elsewhere/spec.om"}
+    assert render_text(second.diagnostics, second.sources) == render_text(plain.diagnostics, plain.sources)
+    assert render_text(first.diagnostics, first.sources).replace("a/spec.om", "/elsewhere/spec.om") == render_text(plain.diagnostics, plain.sources)
+
+
+def test_another_version_of_om_does_not_read_the_entries(specs, tmp_path, counted, monkeypatch):
+    _files(specs, Cache(tmp_path / "c"))
+    counted()
+    monkeypatch.setattr(cache_mod, "code_fingerprint", lambda: "another om")
+    _files(specs, Cache(tmp_path / "c"))
+    assert counted() == {"parsed": _om_files(specs), "checked": _catalogs(specs)}
+
+
+def test_errors_come_back_from_the_cache_as_they_were(write_spec, tmp_path, monkeypatch):
+    monkeypatch.setenv("OM_CACHE_DIR", str(tmp_path / "c"))
+    write_spec('catalog c version "1"\ncommercial P "P" root {\n  attr x: int = 1\n}\nenrich P {\n  y: int = nope\n}\ntable unused: int -> int {\n  1: 2\n}\n')
+    runs = [CliRunner().invoke(main, ["compile", ".", "-o", str(tmp_path / "out")]) for _ in range(2)]
+    plain = CliRunner().invoke(main, ["compile", ".", "-o", str(tmp_path / "out"), "--no-cache"])
+    assert [r.exit_code for r in runs + [plain]] == [1, 1, 1]
+    assert "E1" in plain.output and "W001" in plain.output
+    assert runs[0].output == runs[1].output == plain.output
+
+
+def test_no_cache_reads_and_writes_nothing(tmp_path, in_repo, monkeypatch):
+    monkeypatch.setenv("OM_CACHE_DIR", str(tmp_path / "c"))
+    r = CliRunner().invoke(main, ["compile", "specs", "-o", str(tmp_path / "out"), "--no-cache"])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "c").exists()
+    r = CliRunner().invoke(main, ["compile", "specs", "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0 and "0 written" in r.output
+    assert len(_entries(tmp_path / "c")) > 0
+
+
+def test_the_language_server_shares_the_cache(specs, tmp_path, counted):
+    from om_dsl.lsp.analysis import check_workspace
+
+    _files(specs, Cache(tmp_path / "c"))  # as `om compile` leaves it
+    counted()
+    cached = check_workspace(specs, {}, Cache(tmp_path / "c"))
+    assert counted()["parsed"] == 0
+    plain = check_workspace(specs, {})
+    assert render_text(cached.diagnostics, cached.sources) == render_text(plain.diagnostics, plain.sources)
+    assert [s.name for s in cached.scopes] == [s.name for s in plain.scopes]
+
+
+# ---- the faster printers are the same printers -------------------------------------------------
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.text(st.characters(blacklist_categories=("Cs",)), max_size=150))
+_json = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=6), st.dictionaries(st.text(max_size=12), inner, max_size=6)), max_leaves=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_pformat_is_pprints_layout(value):
+    assert pformat(value, width=110) == pprint.pformat(value, width=110, sort_dicts=True)
+
+
+def _old_dumps(data) -> str:
+    """canonical.dumps as it was: one json.dumps per scalar."""
+    out: list[str] = []
+
+    def scalar(x):
+        return json.dumps(x, ensure_ascii=False, separators=(", ", ": "))
+
+    def has_dict(x):
+        return isinstance(x, dict) or (isinstance(x, list) and any(has_dict(e) for e in x))
+
+    def dump(x, indent):
+        pad = "  " * (indent + 1)
+        if isinstance(x, dict):
+            if not x:
+                out.append("{}")
+                return
+            out.append("{\n")
+            keys = sorted(x)
+            for n, k in enumerate(keys):
+                out.append(f"{pad}{scalar(k)}: ")
+                dump(x[k], indent + 1)
+                out.append(",\n" if n < len(keys) - 1 else "\n")
+            out.append("  " * indent + "}")
+        elif isinstance(x, list) and has_dict(x):
+            out.append("[\n")
+            for n, e in enumerate(x):
+                out.append(pad)
+                dump(e, indent + 1)
+                out.append(",\n" if n < len(x) - 1 else "\n")
+            out.append("  " * indent + "]")
+        else:
+            out.append(scalar(x))
+
+    dump(data, 0)
+    return "".join(out) + "\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json)
+def test_canonical_dumps_is_unchanged(value):
+    assert dumps(value) == _old_dumps(value)
+
+
+def test_the_editor_writes_no_entry_for_an_unsaved_buffer(specs, tmp_path):
+    from om_dsl.lsp.analysis import check_workspace
+
+    products = specs / "acme" / "products.om"
+    typing = products.read_text() + "# typed, not saved\n"
+    cache_dir = tmp_path / "c"
+    for n in range(3):  # three keystrokes
+        check_workspace(specs, {str(products.resolve()): typing + "#" * n}, Cache(cache_dir))
+    assert len(_entries(cache_dir)) == _om_files(specs) - 1  # the other files as saved; none for the buffer (its saved text is not read)
