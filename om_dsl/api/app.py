@@ -110,7 +110,8 @@ class Api:
         return order
 
     async def render(self, request: Request, version: str, order: dict, document: Optional[dict] = None) -> dict:
-        """The ProductOrder as the engine renders it (om_dsl.tmf622.resource: in the version the order came in), its href absolute."""
+        """The ProductOrder as the engine renders it (om_dsl.tmf622.resource: in the version the order came in), its href absolute;
+        `order`: its id, and the problems of a rejected one (`order()` or `submit`'s)."""
         body = await self.call(self.service.product_order, order["id"])
         for node in [body, *_items(body.get("productOrderItem"))]:
             for ref in ([node] if node is body else []) + [v for v in node.values() if isinstance(v, dict)]:
@@ -127,7 +128,7 @@ class Api:
         text = json.dumps(doc)
         order_id, status, problems = await self.call(self.service.submit, text, by=caller.name)
         try:
-            order = await self.call(self.service.order, order_id)
+            body = await self.render(request, version, {"id": order_id, "problems": problems})
         except ApiError as exc:
             if exc.code != "notFound" or status != "rejected":
                 raise
@@ -136,7 +137,6 @@ class Api:
 
             rejected = Rejected([p if not isinstance(p, dict) else resources.problem(p) for p in problems])
             raise ApiError.rejection(tmf_errors.response(rejected, version), rejected.problems[0].path if rejected.problems else None) from None
-        body = await self.render(request, version, order, doc)
         return JSONResponse(body, 201, headers={"Location": body["href"]})
 
     async def list_orders(self, request: Request, version: str) -> Response:

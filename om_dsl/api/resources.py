@@ -20,7 +20,7 @@ def with_reasons(version: str, out: dict, order: dict) -> dict:
     """A rejected order's reasons on its resource, so that CPQ can read why:
     v5 `errorMessage` (each a TMF622 error, om_dsl.tmf622.errors, with the
     item it names); v4 has no error field on an order, so each is a `note`."""
-    problems = [problem(p) for p in order.get("problems") or [] if isinstance(p, dict)]
+    problems = [p if isinstance(p, Problem) else problem(p) for p in order.get("problems") or [] if isinstance(p, (dict, Problem))]
     if problems:
         if version == "v5":  # each as TMF622 errors (om_dsl.tmf622.errors), with the item it names
             out["errorMessage"] = [
