@@ -48,6 +48,7 @@ def temporal_run(address: str, n: int, workers: int) -> float:
     from om_dsl.temporal import WORKFLOW
     from om_dsl.temporal import worker as W
     from om_dsl.temporal.client import TemporalOrders
+    from om_dsl.temporal.codec import data_converter
 
     rules = GeneratedRules(ACME)
     folder = Path(tempfile.mkdtemp(prefix="om-bench-temporal-"))
@@ -87,7 +88,7 @@ def temporal_run(address: str, n: int, workers: int) -> float:
         assert result["status"] == "completed", result
 
     async def drive():
-        client = await Client.connect(address)
+        client = await Client.connect(address, data_converter=data_converter())
         begin = time.perf_counter()
         await asyncio.gather(*(one(client, i) for i in range(n)))
         return time.perf_counter() - begin

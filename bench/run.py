@@ -368,6 +368,11 @@ def markdown(r: dict) -> str:
     out += ["", "## 4. Durable orchestration (fiber-minimal.json to completed, in-process simulators)", "", "| synchronous | orders | engine orders/s | hand-written loop orders/s | engine / hand-written |", "|---|---|---|---|---|"]
     for sync, d in r["durable"].items():
         out.append(f"| {sync} | {d['orders']} | {d['engine_orders_per_s']:,.1f} | {d['handwritten_orders_per_s']:,.1f} | {d['engine_over_handwritten']:.2f}x |")
+    if r.get("events"):
+        import events
+
+        out += ["", "## 4b. Durable events (bench/events.py: both databases at the same synchronous setting; per event as the order grows at NORMAL)", ""]
+        out += events.table(r["events"]).rstrip("\n").split("\n")
     out += ["", "## 5. Memory (orders in flight, waiting at their manual task; one subprocess each)", "", "| orders | peak RSS | per order |", "|---|---|---|"]
     for d in r["memory"].values():
         out.append(f"| {d['orders']:,} | {d['peak_rss_mb']:,.1f} MB | {('%.1f KB' % d['kb_per_order']) if 'kb_per_order' in d else 'baseline'} |")
@@ -400,6 +405,9 @@ def main() -> None:
     r["scale"] = bench_scale([10, 100, 1_000] if quick else [10, 100, 1_000, 10_000], runs)
     print("scale done", file=sys.stderr)
     r["durable"] = bench_durable(10 if quick else 50, runs)
+    import events
+
+    r["events"] = events.measure(quick)  # issue 23: per task transition against the minimal loop, per event as the order grows, a big order on Temporal
     print("durable done", file=sys.stderr)
     r["memory"] = bench_memory([100, 1_000] if quick else [1_000, 10_000])
     print("memory done", file=sys.stderr)

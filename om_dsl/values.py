@@ -29,15 +29,22 @@ def encode_value(v):
     return v
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def decode_value(v):
-    if isinstance(v, dict):
-        if set(v) == {"$decimal"}:
-            return Decimal(v["$decimal"])
-        if set(v) == {"$date"}:
-            return datetime.date.fromisoformat(v["$date"])
-        return {k: decode_value(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [decode_value(x) for x in v]
+    t = type(v)
+    if t in _PLAIN:  # (most values: told by their type, not isinstance, which Temporal's sandbox makes slow)
+        return v
+    if t is dict or isinstance(v, dict):
+        if len(v) == 1:  # (a tagged value has one key; no set built for every dict)
+            if "$decimal" in v:
+                return Decimal(v["$decimal"])
+            if "$date" in v:
+                return datetime.date.fromisoformat(v["$date"])
+        return {k: x if type(x) in _PLAIN else decode_value(x) for k, x in v.items()}
+    if t is list or isinstance(v, list):
+        return [x if type(x) in _PLAIN else decode_value(x) for x in v]
     return v
 
 

@@ -52,3 +52,15 @@ def test_the_api_benchmark_runs_at_its_smallest_size():
     api = A.api_run(20, 5, "S", 0.2)  # `om serve` as a process of its own, 5 clients
     assert api["orders_per_s"] > 0 and 0 < api["p50_ms"] <= api["p99_ms"]
     assert A.om_run_path(20, "S") > 0
+
+
+@pytest.mark.slow
+@pytest.mark.temporal  # the big order on Temporal starts a dev server of its own
+def test_the_durable_events_benchmark_runs_at_its_smallest_size():
+    import events
+
+    r = {"transitions": events.bench_transitions(2, 1), "growth": events.bench_growth([10, 100], 1), "temporal": events.temporal_big_order(10)}
+    assert r["transitions"]["FULL"]["loop_per_s"] > 0 and r["growth"]["100"]["fan_out_released"] == 48
+    assert r["temporal"]["status"] == "completed"
+    md = events.table(r)
+    assert "engine / loop" in md and "fan-out per released task" in md and "Temporal: items" in md

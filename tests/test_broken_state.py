@@ -105,7 +105,7 @@ def test_a_read_command_never_creates_or_changes_a_database(tmp_path, in_repo):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.db"]  # no -wal, -shm, .lock either
 
 
-# The last migration's changes, taken out again: the database one version older (7: the TMF622 API's).
+# The last migration's changes, taken out again: the database one version older (8: the TMF622 API's).
 UNDO_LAST_MIGRATION = ("DROP TABLE cancellations", "ALTER TABLE hub DROP COLUMN owner", "ALTER TABLE hub DROP COLUMN query", "ALTER TABLE orders DROP COLUMN submitted_by")
 
 

@@ -174,7 +174,7 @@ def test_an_order_keeps_its_plan_version_after_a_recompile(tmp_path):
 
 # What the migrations after 6 add, taken out again (newest first).
 UNDO_AFTER_6 = [
-    "DROP INDEX cancellations_by_order", "DROP TABLE cancellations",  # 7: the TMF622 API's
+    "DROP INDEX cancellations_by_order", "DROP TABLE cancellations",  # 8: the TMF622 API's (7's table is made IF NOT EXISTS)
     "ALTER TABLE hub DROP COLUMN owner", "ALTER TABLE hub DROP COLUMN query", "ALTER TABLE orders DROP COLUMN submitted_by",
 ]
 

@@ -4,17 +4,24 @@ SQLite store, the system adapters and a clock.
 Driving means: execute the commands in the outbox (call a system, run an
 auto task, notify the originating system), collect callbacks of
 asynchronous operations, and fire retries and waits that are due, each
-result going back to the core as an event. Every event is applied in one
+result going back to the core as an event. Every event is applied in a
 transaction that also marks its command done, so a crash anywhere leaves
 either the old state with the command still to do (it is done again, with
-the same idempotency key) or the new state with the command done.
+the same idempotency key) or the new state with the command done. The
+results of the commands found pending together are applied in one
+transaction (`drive`): a crash before it commits redoes all of them, each
+with its key, which is the same guarantee for fewer fsyncs.
 
 One runner at a time works on a database: a lock file next to it keeps a
-second one waiting (a killed runner's lock goes with its process).
+second one waiting (a killed runner's lock goes with its process). While it
+works, the runner keeps the orders it drives in memory (`Runner._held`) and
+writes only what each event changed; a change committed by another
+connection (SQLite's data_version) makes it read them again.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import json
@@ -108,6 +115,38 @@ class Runner:
         self.on_event = on_event or (lambda order_id, history: None)
         self.ranks: dict = {}  # order id -> dispatch rank (its priority does not change)
         self._requests: dict = {}  # (order id, revision) -> its request document (request_of)
+        self._held: collections.OrderedDict = collections.OrderedDict()  # order id -> its state, the most recently used last
+        self._seen = None  # the store's data_version when `_held` was last known to be current
+        self._held_tasks = 0  # (about: counted when each order was taken in)
+
+    HELD = 512  # orders kept in memory at most (the least recently used go first) ...
+    HELD_TASKS = 200_000  # ... and tasks of those orders at most (a few big orders need not crowd out memory)
+
+    def _run(self, order_id: str) -> Optional[S.OrderRun]:
+        """The order's state as stored: from memory when no other connection
+        committed since (`_writing` checks, and holds the write lock)."""
+        run = self._held.get(order_id)
+        if run is None:
+            run = self.store.load(order_id)
+            if run is None:
+                return None
+        self._hold(run)
+        return run
+
+    def _forget(self) -> None:
+        self._held.clear()
+        self._held_tasks = 0
+
+    def _hold(self, run: S.OrderRun) -> None:
+        held = self._held
+        if run.id in held:
+            held.move_to_end(run.id)
+            return
+        held[run.id] = run
+        self._held_tasks += len(run.tasks)
+        while len(held) > 1 and (len(held) > self.HELD or self._held_tasks > self.HELD_TASKS):
+            _, gone = held.popitem(last=False)
+            self._held_tasks -= len(gone.tasks)
 
     # ---- submitting an order ---------------------------------------------------------------------
 
@@ -141,6 +180,7 @@ class Runner:
             self.store.save(db, step.run, step.history, step.commands, now)
             if step.run.status == S.ORDER_COMPLETED:
                 self.store.assetize(db, step.run, now)
+        self._hold(step.run)
         self.on_event(order_id, step.history)
         return order_id, step.run.status, []
 
@@ -152,38 +192,62 @@ class Runner:
         With a command, or `tolerate`, an event the order no longer accepts
         (its task moved on; the order finished) is recorded and dropped.
         `also(db)` runs in the same transaction (an inbox entry marked applied)."""
+        done: list = []
+        with self._writing() as db:
+            step = self._apply_in(db, order_id, make_event, command_seq, tolerate, also, done)
+        for args in done:
+            self.on_event(*args)
+        return step
+
+    @contextlib.contextmanager
+    def _writing(self):
+        """A transaction; if it does not commit, the orders held in memory may be
+        ahead of the database: they are read again."""
+        try:
+            with self.store.transaction() as db:
+                version = self.store.data_version()
+                if version != self._seen:  # another connection committed: what is held may be stale
+                    self._forget()
+                    self._seen = version
+                if self.clock.simulated:  # a killed process must not take simulated time back
+                    self.store.set_meta(db, "clock_ms", str(self.clock.now()))
+                with self.store.batched(db):
+                    yield db
+        except BaseException:
+            self._forget()
+            raise
+
+    def _apply_in(self, db, order_id: str, make_event, command_seq, tolerate: bool, also, done: list):
         now = self.clock.now()
-        with self.store.transaction() as db:
-            if self.clock.simulated:  # a killed process must not take simulated time back
-                self.store.set_meta(db, "clock_ms", str(now))
-            run = self.store.load(order_id)
-            if run is None:
-                row = self.store.order_row(order_id)
-                raise C.Rejection(f"order {order_id} is {row['status']}" if row else f"no order {order_id}")
-            engine = self.catalogs.engine(run.catalog)
-            event = make_event(now)
-            try:
-                step = engine.handle(run, event)
-            except C.Rejection as exc:
-                if command_seq is None and not tolerate:
-                    raise
-                # A command whose task moved on meanwhile: record it, do not apply it.
-                self.store.note(db, order_id, now, f"ignored: {exc}")
-                if command_seq is not None:
-                    self.store.mark_done(db, command_seq, now)
-                if also is not None:
-                    also(db)
-                return None
-            self.store.save(db, step.run, step.history, step.commands, now, before=run)
+        run = self._run(order_id)
+        if run is None:
+            row = self.store.order_row(order_id)
+            raise C.Rejection(f"order {order_id} is {row['status']}" if row else f"no order {order_id}")
+        engine = self.catalogs.engine(run.catalog)
+        event = make_event(now)
+        was_completed, was_partial = run.status == S.ORDER_COMPLETED, run.status == S.PARTIAL
+        try:
+            step = engine.handle(run, event, in_place=True)  # (a Rejection leaves `run` as it was)
+        except C.Rejection as exc:
+            if command_seq is None and not tolerate:
+                raise
+            # A command whose task moved on meanwhile: record it, do not apply it.
+            self.store.note(db, order_id, now, f"ignored: {exc}")
             if command_seq is not None:
                 self.store.mark_done(db, command_seq, now)
             if also is not None:
                 also(db)
-            if step.run.status == S.ORDER_COMPLETED and run.status != S.ORDER_COMPLETED:
-                self.store.assetize(db, step.run, now)
-            elif step.run.status == S.PARTIAL and run.status != S.PARTIAL:  # what it delivered is installed
-                self.store.assetize(db, progress.kept_part(step.run), now)
-        self.on_event(order_id, step.history)
+            return None
+        self.store.save(db, step.run, step.history, step.commands, now, changed=step)
+        if command_seq is not None:
+            self.store.mark_done(db, command_seq, now)
+        if also is not None:
+            also(db)
+        if step.run.status == S.ORDER_COMPLETED and not was_completed:
+            self.store.assetize(db, step.run, now)
+        elif step.run.status == S.PARTIAL and not was_partial:  # what it delivered is installed
+            self.store.assetize(db, progress.kept_part(step.run), now)
+        done.append((order_id, step.history))
         return step
 
     def release(self, order_id: str, by: str):
@@ -273,17 +337,39 @@ class Runner:
 
     # ---- driving -------------------------------------------------------------------------------------------
 
+    BATCH = 64  # commands whose results one transaction applies, at most
+
     def execute(self, seq: int, cmd: Cmd.Command) -> None:
+        self.execute_all([(seq, cmd)])
+
+    def execute_all(self, pending: list) -> None:
+        """Execute commands (the I/O first, each with its idempotency key), then
+        apply their results and mark them done in one transaction per batch:
+        a crash before it commits leaves them all to do again."""
+        for i in range(0, len(pending), self.BATCH):
+            writes = [self._perform(seq, cmd) for seq, cmd in pending[i : i + self.BATCH]]
+            done: list = []
+            with self._writing() as db:
+                for write in writes:
+                    write(db, done)
+            for args in done:
+                self.on_event(*args)
+
+    def _perform(self, seq: int, cmd: Cmd.Command) -> Callable:
+        """One command's I/O; returns what writes its outcome, `write(db, done)`."""
         if isinstance(cmd, Cmd.Notify):
-            self.publish(seq, cmd)
-            return
+            return self._publish(seq, cmd)
         if isinstance(cmd, Cmd.Call) and cmd.system in self.store.offline_systems():
-            self.apply(cmd.order, lambda now: C.SystemOffline(cmd.task, now), seq)
-            return
-        result = executor.perform(cmd, self.systems, self.python_tasks)
-        self.apply(cmd.order, lambda now: executor.event_for(cmd.task, result, now), seq)
+            event = lambda now: C.SystemOffline(cmd.task, now)  # noqa: E731
+        else:
+            result = executor.perform(cmd, self.systems, self.python_tasks)
+            event = lambda now: executor.event_for(cmd.task, result, now)  # noqa: E731
+        return lambda db, done: self._apply_in(db, cmd.order, event, seq, False, None, done)
 
     def publish(self, seq: int, cmd: Cmd.Notify) -> None:
+        self.execute_all([(seq, cmd)])
+
+    def _publish(self, seq: int, cmd: Cmd.Notify) -> Callable:
         """An order event: one delivery per registered listener whose query it
         matches (sent by `deliver_events`), all in the transaction that marks it
         done. With no listener registered, the simulated originating system gets it."""
@@ -299,10 +385,13 @@ class Runner:
         now = self.clock.now()
         if not subscriptions:
             self.systems.notify(cmd.key, event)
-        with self.store.transaction() as db:
+
+        def write(db, done):
             for listener in listeners:
                 self.store.add_delivery(db, cmd.key, cmd.order, listener, event, now)
             self.store.mark_done(db, seq, now)
+
+        return write
 
     def request_of(self, order_id: str, revision: int = 1) -> Optional[dict]:
         """The request document of the order's revision, as it was accepted (its
@@ -365,9 +454,15 @@ class Runner:
         return delivered
 
     def fire_timers(self) -> bool:
+        """Time passed for every order it changes: one transaction for up to BATCH of them."""
         due = self.store.due_orders(self.clock.now())
-        for order_id in due:
-            self.apply(order_id, lambda now: C.TimePassed(now), tolerate=True)
+        for i in range(0, len(due), self.BATCH):
+            done: list = []
+            with self._writing() as db:
+                for order_id in due[i : i + self.BATCH]:
+                    self._apply_in(db, order_id, lambda now: C.TimePassed(now), None, True, None, done)
+            for args in done:
+                self.on_event(*args)
         return bool(due)
 
     def by_priority(self, pending: list) -> list:
@@ -389,8 +484,7 @@ class Runner:
             pending = self.by_priority(self.store.pending_commands())
             if max_commands is not None:
                 pending = pending[:max_commands]
-            for seq, cmd in pending:
-                self.execute(seq, cmd)
+            self.execute_all(pending)
             progressed = bool(pending)
             progressed |= self.deliver_callbacks()
             progressed |= self.fire_timers()

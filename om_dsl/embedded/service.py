@@ -91,7 +91,7 @@ class EmbeddedOrders:
                 store.set_meta(db, "clock", mode)
         check_location(options.systems_path, create=True)
         try:
-            systems = Systems(config, Simulators(options.systems_path), callback_secret=store.callback_secret)
+            systems = Systems(config, Simulators(options.systems_path, synchronous=options.sync), callback_secret=store.callback_secret)  # as durable as the engine (--sync)
         except sqlite3.Error as exc:
             store.close()
             raise store_error(exc, options.systems_path) from None

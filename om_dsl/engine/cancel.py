@@ -72,6 +72,8 @@ class Cancelling:
             if task.status in (S.PENDING, S.READY, S.FAILED, S.ON_HOLD, S.FATALLY_FAILED) or (task.status == S.RUNNING and task.type == "wait"):
                 task.next_at = None
                 self._set(step, task, S.CANCELLED, "the order is given up" if r.giving_up else "the order is cancelled", now)
+        r.index = None  # undo tasks rewired: the index is built again
+        step.reshaped = True
 
     def _plan_compensation(self, step: Step, now: int) -> None:
         """Undo the completed tasks that have a compensation, one after the

@@ -72,8 +72,21 @@ KINDS = {c.kind: c for c in (Call, AutoTask, Notify, TellInstalledBase)}
 CALLS = (Call, AutoTask)  # the commands that make a call and end in a call's event
 
 
+# Per class, field by field: only the fields that hold values (arguments, an
+# event, a signal's arguments) go through encode_value. The same data as
+# encode_value over attrs.asdict, key for key.
+_FIELDS = {c: tuple(f.name for f in attrs.fields(c)) for c in (Call, AutoTask, Notify, TellInstalledBase)}
+_VALUES = {Call: ("args", "outputs"), AutoTask: ("args",), Notify: ("event",), TellInstalledBase: ("args",)}
+
+
 def to_data(cmd: Command) -> dict:
-    return encode_value({"kind": cmd.kind, **attrs.asdict(cmd, recurse=False)})
+    cls = type(cmd)
+    d = {"kind": cmd.kind}
+    for name in _FIELDS[cls]:
+        d[name] = getattr(cmd, name)
+    for name in _VALUES[cls]:
+        d[name] = encode_value(d[name])
+    return d
 
 
 def from_data(data: dict) -> Command:

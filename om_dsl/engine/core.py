@@ -17,7 +17,7 @@ keys.py's: they escape the free ids they hold, so that no two orders share one).
 
 from __future__ import annotations
 
-import datetime
+import datetime  # noqa: F401 (tests replace the clock through it: test_no_clock_is_read)
 from typing import Optional
 
 from om_dsl.engine import commands as Cmd
@@ -46,8 +46,9 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     TimePassed,
     _no_task,
 )
-from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _line_outputs, across_outputs, across_reads, epoch_ms  # noqa: F401
+from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _has_type, _line_outputs, across_outputs, across_reads, epoch_ms  # noqa: F401
 from om_dsl.engine.fallout import FALLOUT_DEFINITION, Fallout
+from om_dsl.engine.index import OrderIndex
 from om_dsl.engine.retry import retry_delay, retry_verdict
 from om_dsl.engine.timers import Timing
 from om_dsl.model.catalog import Catalog
@@ -80,22 +81,6 @@ def plan_snapshot(planned, order_id: str) -> dict:
 
 
 
-def _has_type(value, type_: str) -> bool:
-    from decimal import Decimal
-
-    if type_ == "string":
-        return isinstance(value, str)
-    if type_ == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if type_ == "decimal":
-        return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
-    if type_ == "bool":
-        return isinstance(value, bool)
-    if type_ == "date":
-        return isinstance(value, datetime.date)
-    return True
-
-
 
 class Engine(Timing, Cancelling, Amending, Fallout):
     """The core. Its parts by concern: `amend.Amending` (revisions),
@@ -111,6 +96,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
 
     def start(self, planned, catalog_sha: str, now: int) -> Step:
         """A planned order (om_dsl.planning.pipeline.PlannedOrder) begins."""
+        self._max_starts = None
         order = planned.order
         fields = {k: v for k, v in order.fields.items() if k not in ("root_items", "items")}
         items = [S.ItemRecord(i.id, i.product, i.action, i.parent.id if i.parent else None, dict(i.values), i.asset_id) for i in order.items]
@@ -122,19 +108,21 @@ class Engine(Timing, Cancelling, Amending, Fallout):
             tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=K.call_key(order.id, it.id), system=system)
         return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now)
 
-    def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int) -> Step:
-        """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)`
-        of it (plain data, as a Temporal workflow receives it)."""
-        snap = S.decode_value(snapshot)
-        items = [S.ItemRecord(i["id"], i["product"], i["action"], i["parent"], i["values"], i["asset_id"]) for i in snap["items"]]
-        lines = {line_id: S.LineRun(**data) for line_id, data in snap["lines"].items()}
+    def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int, max_starts: Optional[int] = None) -> Step:
+        """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)` of it
+        (plain data, as a Temporal workflow receives it). `max_starts`: as `handle`'s."""
+        self._max_starts = max_starts
+        snap = snapshot  # (decoded where it holds values only: items, lines, fields; not every task)
+        items = [S.ItemRecord(i["id"], i["product"], i["action"], i["parent"], S.decode_value(i["values"]), i["asset_id"]) for i in snap["items"]]
+        lines = {line_id: S.line_from_data(data) for line_id, data in snap["lines"].items()}
         tasks = {
             t["id"]: S.TaskRun(t["id"], t["name"], t["type"], t["product"], t["action"], t["line"], list(t["depends_on"]), queue=t["queue"], key=K.call_key(order_id, t["id"]), system=t["system"])
             for t in snap["tasks"]
         }
-        return self._begin(order_id, snap["fields"], items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
+        return self._begin(order_id, S.decode_value(snap["fields"]), items, lines, tasks, [tuple(s) for s in snap["skipped"]], catalog_sha, now)
 
     def _begin(self, order_id: str, fields: dict, items: list, lines: dict, tasks: dict, skipped: list, catalog_sha: str, now: int) -> Step:
+        self._shape, self._started = None, 0
         draft = fields.get("initial_state") == S.DRAFT
         status = S.DRAFT if draft else S.ACKNOWLEDGED
         run = S.OrderRun(order_id, catalog_sha, status, fields, items, lines, tasks, now, now, fields.get("external_id"))
@@ -166,18 +154,26 @@ class Engine(Timing, Cancelling, Amending, Fallout):
 
     # ---- events --------------------------------------------------------------------------------
 
-    def handle(self, run: S.OrderRun, event) -> Step:
-        step = Step(S.clone(run), [], [])
+    def handle(self, run: S.OrderRun, event, in_place: bool = False, max_starts: Optional[int] = None) -> Step:
+        """The event applied to a copy of `run`, or (`in_place`) to `run` itself; a Rejection comes before any change.
+        `max_starts`: at most that many ready tasks start; `step.more` says some are left (docs/engine.md)."""
+        self._max_starts, self._started = max_starts, 0
+        if run.status in S.FINAL:
+            raise Rejection(f"order {run.id} is {run.status}")
+        step = Step(run if in_place else S.clone(run), [], [])
         self._current_run = step.run
-        r = step.run
-        if r.status in S.FINAL:
-            raise Rejection(f"order {r.id} is {r.status}")
         handler = self._HANDLERS.get(type(event))
         if handler is None:  # pragma: no cover - programming error
             raise TypeError(event)
+        self._shape = (step.run.tasks, len(step.run.tasks))
         handler(self, step, event, event.now)
         self._advance(step, event.now)
+        step.reshaped = self._reshaped(step)
         return step
+
+    _shape, _max_starts, _started = None, None, 0  # per call: the tasks (dict, count) as the event found them; the starts
+    def _reshaped(self, step: Step) -> bool:  # tasks added, removed or rewired by this step (or a new order)
+        return step.reshaped or self._shape is None or step.run.tasks is not self._shape[0] or len(step.run.tasks) != self._shape[1]
 
     def _on_call_succeeded(self, step: Step, event: CallSucceeded, now: int) -> None:
         task = self._open(step.run, event.task, (S.RUNNING,), CALLING)
@@ -195,7 +191,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         self._fail(step, task, event.message, event.retryable, now, event.failure)
 
     def _on_callback(self, step: Step, event: CallbackReceived, now: int) -> None:
-        task = next((t for t in step.run.tasks.values() if t.key == event.key), None)
+        task = step.run.tasks.get(OrderIndex.of(step.run).by_key.get(event.key))
         # A late answer (after the deadline, while the retry waits) is an answer all the same.
         late = task is not None and task.status == S.FAILED and task.type == "callout" and self._definition(task).is_async
         if task is None or (task.status != S.RUNNING and not late):
@@ -270,10 +266,13 @@ class Engine(Timing, Cancelling, Amending, Fallout):
 
     def _record(self, step: Step, subject: str, old, new, cause: str, now: int) -> None:
         step.history.append({"at": now, "subject": subject, "from": old, "to": new, "cause": cause})
+        if subject in step.run.tasks:
+            step.changed.add(subject)  # (what a task's record tells changed the task: the driver writes it)
 
     def _set(self, step: Step, task: S.TaskRun, new: str, cause: str, now: int) -> None:
         old = task.status
         task.status = new
+        OrderIndex.moved_in(step.run, task, old, new)
         self._record(step, task.id, old, new, cause, now)
 
     def _definition(self, task: S.TaskRun):
@@ -284,7 +283,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
     def _outputs(self, r: S.OrderRun, line: str) -> dict:
         """What a line's expressions read of tasks: its own tasks' outputs, and
         the values of other lines its plan reads (`P.task.output in bundle`)."""
-        out = _line_outputs(r.tasks, line)
+        out = OrderIndex.of(r).outputs(line)
         run_line = r.lines.get(line)
         reads = across_reads(self.catalog, run_line.product, run_line.action) if run_line is not None else ()
         if reads:
@@ -292,8 +291,12 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         return out
 
     def _order_view(self, r: S.OrderRun, items: Optional[list] = None) -> dict:
-        """The order as expressions read it (with `items`: those items instead of the order's)."""
-        items = r.items if items is None else items
+        """The order as expressions read it (with `items`: those items instead of the order's; its own built once)."""
+        if items is None:
+            ix = OrderIndex.of(r)
+            if ix.view_of is not r.items:
+                ix.view, ix.view_of = self._order_view(r, r.items), r.items
+            return ix.view
         o = dict(r.fields)
         o["items"] = list(items)
         o["root_items"] = [i for i in items if i.parent is None]
@@ -324,6 +327,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
             ok, values = self._eval(step, task, self.rules.task_sets, now)
             if ok:
                 step.run.lines[task.line].values.update(values)
+                step.lines_changed.add(task.line)
                 self._record(step, task.line, None, None, "line attributes set: " + ", ".join(f"{k}" for k in sorted(values)), now)
 
     def _answer(self, step: Step, task: S.TaskRun, outputs: dict, cause: str, now: int) -> None:
@@ -361,6 +365,8 @@ class Engine(Timing, Cancelling, Amending, Fallout):
     # ---- moving on ---------------------------------------------------------------------------------
 
     def _advance(self, step: Step, now: int) -> None:
+        """Start what is ready (the index keeps it), pass after pass in plan order,
+        as long as something moves: a pass reaches a task readied before it in plan order."""
         r = step.run
         if r.status == S.DRAFT and not r.cancelling:  # a draft waits for its release
             if r.frozen and r.pending is not None:
@@ -369,13 +375,23 @@ class Engine(Timing, Cancelling, Amending, Fallout):
         progressed = True
         while progressed:
             progressed = False
-            for task in list(r.tasks.values()):
-                if task.status != S.PENDING or r.frozen or (r.cancelling and task.type != "compensation"):
-                    continue
-                if all(r.tasks[d].status in S.DONE for d in task.depends_on if d in r.tasks):
-                    self._ready(step, task, now)
-                    progressed = True
-            if not _busy(r):
+            ix = OrderIndex.of(r)
+            if not r.frozen:
+                ix.ready_pass(lambda t: not r.cancelling or t.type == "compensation")
+                try:
+                    while (task := ix.next_ready()) is not None:
+                        if self._max_starts is not None and self._started >= self._max_starts:
+                            ix.candidates.add(task.id)  # (it stays ready, for the next step)
+                            step.more = True
+                            break
+                        self._started += 1
+                        self._ready(step, task, now)
+                        progressed = True
+                finally:
+                    ix.end_pass()
+            if step.more:
+                break
+            if ix.busy == 0:
                 if r.frozen and r.pending is not None:
                     self._merge(step, now)
                     progressed = True
@@ -384,7 +400,7 @@ class Engine(Timing, Cancelling, Amending, Fallout):
                     progressed = True
         self._roll_up(step, now)
         self._jeopardy(step, now)
-        self._set_wake_times(r)
+        self._set_wake_times(step)
         if any(h["to"] is not None for h in step.history):
             r.updated_at = now
 
@@ -484,17 +500,17 @@ class Engine(Timing, Cancelling, Amending, Fallout):
 
     def _roll_up(self, step: Step, now: int) -> None:
         r = step.run
-        states = [t.status for t in r.tasks.values()]
+        ix = OrderIndex.of(r)
         if r.cancelling:
             undo = [t for t in r.tasks.values() if t.type == "compensation"]
-            undone = r.compensation_planned and not _busy(r) and all(t.status in S.DONE for t in undo)
+            undone = r.compensation_planned and not ix.busy and all(t.status in S.DONE for t in undo)
             if r.giving_up:
                 new = (S.PARTIAL if progress.completed_items(r) else S.ORDER_FAILED) if undone else r.status
             else:
                 new = S.ORDER_CANCELLED if undone else S.PENDING_CANCELLATION
-        elif all(s in S.DONE for s in states):
+        elif ix.all_done():
             new = S.ORDER_COMPLETED
-        elif any(t.status == S.FATALLY_FAILED and not self._in_fallout(r, t) for t in r.tasks.values()):
+        elif ix.fatal and any(t.status == S.FATALLY_FAILED and not self._in_fallout(r, t) for t in r.tasks.values()):  # (looked for only when a task fatally failed)
             new = S.HELD
         else:
             new = S.IN_PROGRESS
@@ -516,7 +532,9 @@ class Engine(Timing, Cancelling, Amending, Fallout):
                 self._publish(step, "CancelProductOrderStateChangeEvent", now, cancellation={"state": "inProgress" if new == S.PENDING_CANCELLATION else "done"})
             if new in S.FINAL:
                 for task in r.tasks.values():
-                    task.next_at = None
+                    if task.next_at is not None:
+                        task.next_at = None
+                        step.changed.add(task.id)
 
     def _publish(self, step: Step, event_type: str, now: int, **facts) -> None:
         """An order event for the originating system, with an id of its own:

@@ -163,6 +163,12 @@ class Step:
     run: S.OrderRun
     commands: list  # [commands.Command]
     history: list  # [dict]: at, subject, from, to, cause
+    # What the step changed, for a driver that writes only that: the tasks and
+    # lines, or (`reshaped`: tasks added, removed or rewired) all of them.
+    changed: set = attrs.Factory(set)
+    lines_changed: set = attrs.Factory(set)
+    reshaped: bool = False
+    more: bool = False  # ready tasks left to start (handle's max_starts): the driver sends TimePassed
 
 
 class Rejection(Exception):

@@ -83,3 +83,20 @@ def dispatch_rank(priority) -> int:
     """Where an order's ready work goes among other orders' (lower first): its
     TMF622 priority, "0" (the highest) to "4"; an order without one ranks as "2"."""
     return int(priority) if priority in ("0", "1", "2", "3", "4") else 2
+
+
+def _has_type(value, type_: str) -> bool:
+    """Is an answer's value of the type the plan declares for that output?"""
+    from decimal import Decimal
+
+    if type_ == "string":
+        return isinstance(value, str)
+    if type_ == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if type_ == "decimal":
+        return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+    if type_ == "bool":
+        return isinstance(value, bool)
+    if type_ == "date":
+        return isinstance(value, datetime.date)
+    return True

@@ -128,25 +128,95 @@ class OrderRun:
     compensation_planned: bool = False
     completions: int = 0
     due_jeopardy: Optional[str] = None  # how the order is doing against its requested completion (fields["due_at"])
+    # What the core derives from the tasks (engine/index.py): not part of the state, never stored or compared.
+    index: object = attrs.field(default=None, eq=False, repr=False)
 
 
 # ---- JSON -----------------------------------------------------------------------------------
 
 
+# Written per class, field by field (not attrs.asdict and a walk over every
+# value): only the values that may hold decimals or dates go through
+# encode_value. The output is the one asdict + encode_value gave, key for key.
+
+_TASK_FIELDS = tuple(f.name for f in attrs.fields(TaskRun))
+_TASK_VALUES = ("outputs", "args")  # the fields that hold attribute values
+_HEAD = ("id", "catalog", "status")
+_PARTS = ("fields", "items", "lines", "tasks")
+# Every other field of OrderRun, in its order (a field added later is stored with them).
+_SCALARS = tuple(f.name for f in attrs.fields(OrderRun) if f.name not in _HEAD + _PARTS + ("index",))
+
+
+def task_data(t: TaskRun) -> dict:
+    d = {name: getattr(t, name) for name in _TASK_FIELDS}
+    d["depends_on"] = list(t.depends_on)
+    for name in _TASK_VALUES:
+        if d[name] is not None:
+            d[name] = encode_value(d[name])
+    return d
+
+
+def line_data(line: LineRun) -> dict:
+    return {
+        "product": line.product, "action": line.action, "values": encode_value(line.values), "bundle": line.bundle, "source_item": line.source_item,
+        "rule": line.rule, "key": line.key, "source_asset": line.source_asset, "previous": encode_value(line.previous),
+    }
+
+
+def item_data(i: ItemRecord) -> dict:
+    return {"id": i.id, "product": i.product, "action": i.action, "parent": i.parent, "values": encode_value(i.values), "asset_id": i.asset_id}
+
+
+def head_data(run: OrderRun) -> dict:
+    """The order's own scalars (what every event may change, apart from tasks and lines)."""
+    d = {name: getattr(run, name) for name in _HEAD + _SCALARS}
+    if run.pending is not None:  # (the only one that holds values)
+        d["pending"] = encode_value(run.pending)
+    return d
+
+
 def to_data(run: OrderRun) -> dict:
-    return encode_value(attrs.asdict(run, recurse=True))
+    d = {name: getattr(run, name) for name in _HEAD}
+    d["fields"] = encode_value(run.fields)
+    d["items"] = [item_data(i) for i in run.items]
+    d["lines"] = {k: line_data(v) for k, v in run.lines.items()}
+    d["tasks"] = {k: task_data(v) for k, v in run.tasks.items()}
+    for name in _SCALARS:
+        d[name] = getattr(run, name)
+    if run.pending is not None:
+        d["pending"] = encode_value(run.pending)
+    return d
+
+
+def task_from_data(d: dict) -> TaskRun:
+    d = dict(d)
+    for name in _TASK_VALUES:
+        if d.get(name) is not None:
+            d[name] = decode_value(d[name])
+    return TaskRun(**d)
+
+
+def line_from_data(d: dict) -> LineRun:
+    return LineRun(**{**d, "values": decode_value(d["values"]), "previous": decode_value(d.get("previous"))})
+
+
+
+def item_from_data(d: dict) -> ItemRecord:
+    return ItemRecord(**{**d, "values": decode_value(d["values"])})
 
 
 def from_data(d: dict) -> OrderRun:
-    d = decode_value(d)
+    """Per class, as `to_data`: only the fields that hold values are decoded
+    (a walk over every value of a big order is what a Temporal workflow task
+    cannot afford)."""
     return OrderRun(
         id=d["id"],
         catalog=d["catalog"],
         status=d["status"],
-        fields=d["fields"],
-        items=[ItemRecord(**i) for i in d["items"]],
-        lines={k: LineRun(**v) for k, v in d["lines"].items()},
-        tasks={k: TaskRun(**v) for k, v in d["tasks"].items()},
+        fields=decode_value(d["fields"]),
+        items=[item_from_data(i) for i in d["items"]],
+        lines={k: line_from_data(v) for k, v in d["lines"].items()},
+        tasks={k: task_from_data(v) for k, v in d["tasks"].items()},
         created_at=d["created_at"],
         updated_at=d["updated_at"],
         external_id=d.get("external_id"),
@@ -154,12 +224,21 @@ def from_data(d: dict) -> OrderRun:
         events=d.get("events", 0),
         revision=d.get("revision", 1),
         frozen=d.get("frozen", False),
-        pending=d.get("pending"),
+        pending=decode_value(d.get("pending")),
         cancelling=d.get("cancelling", False),
         giving_up=d.get("giving_up", False),
         compensation_planned=d.get("compensation_planned", False),
         completions=d.get("completions", 0),
         due_jeopardy=d.get("due_jeopardy"),
+    )
+
+
+def from_parts(head: dict, body: dict, lines: dict, tasks: dict) -> OrderRun:
+    """An order from its parts as a store keeps them: `head_data`, fields and items (encoded), lines and tasks (read)."""
+    head = decode_value(head)
+    return OrderRun(
+        fields=decode_value(body["fields"]), items=[item_from_data(i) for i in body["items"]], lines=lines, tasks=tasks,
+        **{name: head[name] for name in _HEAD + _SCALARS if name in head},  # (a scalar added later: its default)
     )
 
 
@@ -169,6 +248,7 @@ def clone(run: OrderRun) -> OrderRun:
     import copy
 
     new = copy.copy(run)
+    new.index = None
     new.tasks = {}
     for k, t in run.tasks.items():
         c = copy.copy(t)

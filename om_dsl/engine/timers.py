@@ -9,6 +9,7 @@ from typing import Optional
 
 from om_dsl.engine import state as S
 from om_dsl.engine.events import Step
+from om_dsl.engine.index import UNKNOWN, OrderIndex
 from om_dsl.engine.instants import show_instant as _at
 
 _RANK = {S.GREEN: 0, S.YELLOW: 1, S.RED: 2}
@@ -59,10 +60,14 @@ def _wake_at(task: S.TaskRun) -> Optional[int]:
 
 
 class Timing:
-    """The part of the engine that time drives (mixed into `Engine`)."""
+    """The part of the engine that time drives (mixed into `Engine`). It looks
+    only at the tasks time can change (`OrderIndex.timed`), in plan order."""
 
     def _timers(self, step: Step, now: int) -> None:
-        for task in step.run.tasks.values():
+        r = step.run
+        ix = OrderIndex.of(r)
+        for tid in ix.in_order(ix.timed):
+            task = r.tasks[tid]
             if task.next_at is None or task.next_at > now:
                 continue
             if task.status == S.FAILED:
@@ -76,13 +81,18 @@ class Timing:
 
     def _jeopardy(self, step: Step, now: int) -> None:
         r = step.run
+        ix = OrderIndex.of(r)
         worst = None
-        for task in r.tasks.values():
+        for tid in ix.in_order(ix.due | step.changed):
+            task = r.tasks.get(tid)
+            if task is None:
+                continue
             level = _jeopardy_of(task, now)
             if level != task.jeopardy:
                 if level in (S.YELLOW, S.RED):
                     self._record(step, task.id, None, None, f"jeopardy {task.jeopardy or S.GREEN} -> {level or 'done'}", now)
                 task.jeopardy = level
+                step.changed.add(tid)
             if level is not None and _RANK[level] > _RANK.get(worst, -1):
                 worst = level
         level = _due_jeopardy(r, now)
@@ -103,16 +113,35 @@ class Timing:
                 overdue = {"due": r.fields["due_at"]} if r.due_jeopardy == S.RED else None  # the order itself, past its requested completion
                 self._publish(step, "ProductOrderJeopardyAlertEvent", now, jeopardy={"level": S.RED, "tasks": tasks, **({"order": overdue} if overdue else {})})
 
-    def _set_wake_times(self, r: S.OrderRun) -> None:
-        """Each task's next wake-up, kept in the state so that a driver can set its timer (`next_timer`)."""
+    def _set_wake_times(self, step: Step) -> None:
+        """Each task's next wake-up, kept in the state so that a driver can set its timer (`next_timer`).
+        The order's due date wakes it too: through its open tasks, whose wake
+        times are what drivers keep (an order not done has one). Only a task the
+        step changed, or one time may change, can have a new one; every task,
+        when the order's due wake-up moved."""
+        r = step.run
+        ix = OrderIndex.of(r)
         due = _due_wake_at(r)
-        for task in r.tasks.values():
-            task.wake_at = _wake_at(task)
-            # The order's due date wakes it too: through its open tasks, whose
-            # wake times are what drivers keep (an order not done has one).
+        if ix.due_wake is UNKNOWN and not self._reshaped(step):
+            ix.due_wake = due  # an index of an order as stored: its wake times hold the due date as it is
+        ids = list(r.tasks) if due != ix.due_wake or self._reshaped(step) else ix.timed | step.changed
+        ix.due_wake = due
+        for tid in ids:
+            task = r.tasks.get(tid)
+            if task is None:
+                continue
+            wake = _wake_at(task)
             if due is not None and task.status not in S.DONE and task.status != S.CANCELLED:
-                task.wake_at = due if task.wake_at is None else min(task.wake_at, due)
+                wake = due if wake is None else min(wake, due)
+            if wake != task.wake_at:
+                task.wake_at = wake
+                step.changed.add(tid)
+            ix.track(task)
 
     def next_timer(self, run: S.OrderRun) -> Optional[int]:
-        due = [t.wake_at for t in run.tasks.values() if t.wake_at is not None]
+        ix = OrderIndex.of(run)
+        due = [run.tasks[tid].wake_at for tid in ix.timed if run.tasks[tid].wake_at is not None]
+        order_due = _due_wake_at(run)
+        if order_due is not None and ix.open():  # (what every open task's wake time holds)
+            due.append(order_due)
         return min(due) if due else None

@@ -118,6 +118,10 @@ def record_order(state: dict, run, now: int) -> None:
             "attributes": encode_value(dict(item.values)), "parent": old["parent"] if old else parent,
             "order": run.id, "item": item.id, "status": old["status"] if old else "active", "updated_at": now,
         }
+    given: dict = {}  # line -> the outputs of its tasks' current runs (one walk over the tasks, not one per line)
+    for t in run.tasks.values():
+        if t.outputs and t.id == f"{t.line}:{t.name}":
+            given.setdefault(t.line, {})[t.name] = t.outputs
     for line_id, line in run.lines.items():
         key = line.key or keys.legacy_line_key(run.id, line_id)
         old = inventory.get(key)
@@ -128,7 +132,7 @@ def record_order(state: dict, run, now: int) -> None:
         if line.action == "noChange":
             continue
         outputs = dict(old["outputs"]) if old is not None and line.action == "modify" else {}  # what earlier orders' tasks gave stays, unless redone
-        outputs.update(encode_value({t.name: t.outputs for t in run.tasks.values() if t.line == line_id and t.outputs and t.id == f"{line_id}:{t.name}"}))
+        outputs.update(encode_value(given.get(line_id, {})))
         inventory[key] = {
             "key": key, "customer": old["customer"] if old else customer, "asset": old["asset"] if old else (asset_of.get(line.bundle) if line.bundle else None),
             "product": old["product"] if old else line.product, "attributes": encode_value(dict(line.values)), "outputs": outputs,

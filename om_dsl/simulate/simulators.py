@@ -102,7 +102,11 @@ class Applied(NamedTuple):
 
 
 class Simulators:
-    def __init__(self, path: str, fail: Optional[dict] = None, latency_ms: int = 0):
+    def __init__(self, path: str, fail: Optional[dict] = None, latency_ms: int = 0, synchronous: str = "FULL"):
+        """`synchronous`: FULL or NORMAL, as the engine's database (`--sync`): a
+        simulated system keeps its state as durably as the engine that calls it."""
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError("synchronous must be FULL or NORMAL")
         # "system.operation" -> how many first attempts of each call fail: N (a
         # 503), or "CODE:N" / "timeout:N" (that failure, for retry policies that choose).
         self.fail = fail or {}
@@ -110,7 +114,7 @@ class Simulators:
         self.lock = threading.RLock()  # one connection, shared by the threads of a server
         self.db = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = FULL")
+        self.db.execute(f"PRAGMA synchronous = {synchronous}")
         for statement in SCHEMA:
             self.db.execute(statement)
         self._upgrade()

@@ -27,6 +27,7 @@ from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
+from om_dsl.temporal.codec import data_converter
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
 QUERY_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_QUERY_TIMEOUT_S", "10")))
@@ -67,7 +68,7 @@ class TemporalOrders:
     async def client(self) -> Client:
         if self._client is None:
             try:
-                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace), CONNECT_TIMEOUT_S)
+                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace, data_converter=data_converter()), CONNECT_TIMEOUT_S)
             except RuntimeError as exc:
                 raise Unreachable(f"cannot reach Temporal at {self.address}: {exc}") from None
             except asyncio.TimeoutError:
@@ -160,6 +161,8 @@ class TemporalOrders:
             query = f'WorkflowType = "{WORKFLOW}" AND TaskQueue = "{self.task_queue}"' + (' AND ExecutionStatus = "Running"' if running_only else "")
             out = []
             async for wf in client.list_workflows(query):
+                if wf.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                    continue  # a big order's earlier run: its latest run is listed
                 memo = await wf.memo()
                 running = wf.status == WorkflowExecutionStatus.RUNNING
                 out.append({"id": wf.id, "status": memo.get("status"), "customer": memo.get("customer"), "external_id": memo.get("external_id"), "jeopardy": memo.get("jeopardy"), "started": wf.start_time, "running": running})

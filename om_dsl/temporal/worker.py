@@ -24,6 +24,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from om_dsl.temporal import catalogs
 from om_dsl.temporal.activities import Activities
 from om_dsl.temporal.client import Unreachable, signal_callback
+from om_dsl.temporal.codec import data_converter
 from om_dsl.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
 from om_dsl.temporal.installed_base import InstalledBaseWorkflow
 from om_dsl.temporal.workflow import OrderWorkflow
@@ -106,7 +107,7 @@ async def serve(
     for r in rules:  # compiled catalogs serve their own version with their generated modules
         catalogs.register(r, sha_of(r))
     try:
-        client = await Client.connect(address, namespace=namespace)
+        client = await Client.connect(address, namespace=namespace, data_converter=data_converter())
     except RuntimeError as exc:
         raise Unreachable(f"cannot reach Temporal at {address}: {exc}") from None
     stop = stop or asyncio.Event()

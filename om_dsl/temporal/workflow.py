@@ -14,6 +14,7 @@ events (`workflow.now()`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime
 from typing import Optional
 
@@ -34,6 +35,26 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.tmf622 import events as tmf_events
 
 
+# Activities one order runs at once, at most: Temporal refuses a workflow more
+# than 2,000 pending ones (a fan-out of a big order releases thousands of calls
+# at once); the rest wait in the workflow, in order, for one to finish.
+MAX_ACTIVITIES = 500
+BOUNDED = "om-bounded-activities"  # the patch marker: workflows started before it launched them all at once
+
+# Past this many events in its history (Temporal ends a workflow at 51,200),
+# the order goes on in a new run of the same workflow (continue-as-new): it
+# stops starting activities, lets the running ones finish, and hands its
+# state, history and the commands still to run to the next run.
+CONTINUE_AFTER = 20_000
+
+# Tasks one event starts, at most (the core's max_starts): a workflow task must
+# finish within seconds (Temporal's deadlock detection: 2 s), and a big order
+# readies thousands at once (at its start, at a fan-out). The rest start after
+# a 1 ms timer, in the next workflow task, in the same order.
+MAX_STARTS = 300
+BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started before it started all at once
+
+
 @workflow.defn(name="Order")
 class OrderWorkflow:
     @workflow.init
@@ -44,30 +65,61 @@ class OrderWorkflow:
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
-        self.in_flight = 0  # commands running: calls, notifications, installed-base signals
+        self.in_flight = 0  # commands running or waiting to: calls, notifications, installed-base signals
+        self.running = 0  # of which activities started (at most MAX_ACTIVITIES)
+        self.waiting: collections.deque = collections.deque()  # commands waiting for a free activity (carried ones as data, read when they start)
         self.calls = 0  # of which calls and auto tasks (the order ends when none is left)
         self.dirty = False
         self.alarm: Optional[asyncio.Future] = None
         self.alarm_at: Optional[int] = None
         self.memo: dict = {}
         self.requests: dict = {1: start.get("request")}  # revision -> its request document
+        self.draining = False  # its history is long: no activity starts, the next run starts them
+        self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
+        self.more = False  # ready tasks left to start (the core's step said so)
+        carried = start.get("carried")
+        if carried is not None:  # an earlier run of this order continued as this one
+            self.run_state = S.from_data(carried["state"])
+            self.history, self.revisions, self.memo = carried["history"], carried["revisions"], carried["memo"]
+            self.callbacks = set(carried["callbacks"])
+            self.requests.update({int(k): v for k, v in carried.get("requests", {}).items()})
+            self.to_launch = []
+            for data in carried["waiting"]:  # (read one by one as they start: a workflow task must stay short)
+                self.in_flight += 1
+                self.calls += data.get("kind") in ("call", "python")
+                self.waiting.append(data)
+            self.more = carried.get("more", False)
+            return
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
-        self.first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now())
-        self.run_state = self.first.run
-        self.history.extend(self.first.history)
+        first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now(), max_starts=self.max_starts)
+        self.more = first.more
+        self.run_state = first.run
+        self.history.extend(first.history)
+        self.to_launch = list(first.commands)
 
     # ---- the run ----------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: dict) -> dict:
-        for cmd in self.first.commands:
+        for cmd in self.to_launch:
             self._launch(cmd)
+        self.to_launch = []
+        self._pump()
         self._update_memo()
         while True:
             r = self.run_state
             if r.status in S.FINAL and self.calls == 0:
                 break
+            if not self.draining and workflow.info().get_current_history_length() > CONTINUE_AFTER:
+                self.draining = True
+            if self.draining and self.running == 0:
+                await self._continue_as_new()
+            if self.more:  # the next ready tasks start in a workflow task of their own
+                self.more = False
+                await asyncio.sleep(0.001)
+                self._apply(lambda now: C.TimePassed(now), tolerate=True)
+                continue
             nxt = None if r.status in S.FINAL else self.engine.next_timer(r)
             if nxt is not None and nxt <= self._now():
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
@@ -76,6 +128,8 @@ class OrderWorkflow:
             self.dirty = False
             await workflow.wait_condition(lambda: self.dirty)
         self._set_alarm(None)
+        self.draining = False  # (the notifications left go out in this run)
+        self._pump()
         # The installed base hears of the outcome now, not after the notifications
         # (a listener that is down must not hold the customer's assets up).
         r = self.run_state
@@ -88,6 +142,17 @@ class OrderWorkflow:
         await workflow.wait_condition(lambda: self.in_flight == 0)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return {"order": self.run_state.id, "status": self.run_state.status}
+
+    async def _continue_as_new(self) -> None:
+        """The order goes on in a new run: its state, history, revisions, the
+        callbacks seen and the commands not started yet (no activity runs now)."""
+        self._set_alarm(None)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        carried = {
+            "state": S.to_data(self.run_state), "history": self.history, "revisions": self.revisions, "memo": self.memo,
+            "callbacks": sorted(self.callbacks), "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "more": self.more, "requests": {str(k): v for k, v in self.requests.items()},
+        }
+        workflow.continue_as_new({**{k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}, "carried": carried}, memo=self.memo)
 
     def _set_alarm(self, at: Optional[int]) -> None:
         """One durable timer, for the next moment time alone changes the order
@@ -111,6 +176,7 @@ class OrderWorkflow:
 
     def _take(self, step: C.Step) -> None:
         self.run_state = step.run
+        self.more = self.more or step.more
         self.history.extend(step.history)
         self.dirty = True
         for cmd in step.commands:
@@ -134,7 +200,7 @@ class OrderWorkflow:
         timer, recorded and dropped."""
         now = self._now()
         try:
-            step = self.engine.handle(self.run_state, make_event(now))
+            step = self.engine.handle(self.run_state, make_event(now), in_place=True, max_starts=self.max_starts)  # (the core's index makes an event cost what it changes)
         except C.Rejection as exc:
             if not tolerate:
                 raise ApplicationError(str(exc), type="Rejection", non_retryable=True) from None
@@ -149,11 +215,16 @@ class OrderWorkflow:
         self._launch(Cmd.TellInstalledBase(self.run_state.fields.get("customer_account"), signal, args))
 
     def _launch(self, cmd: Cmd.Command) -> None:
-        """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left)."""
+        """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left);
+        past MAX_ACTIVITIES running, it waits for one to finish."""
         if isinstance(cmd, Cmd.Notify):  # in TMF622's shape, in the version of the order's request (pure: replays the same)
             cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.requests.get(tmf_events.revision_of(cmd.event))))
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
+        if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
+            self.waiting.append(cmd)
+            return
+        self.running += 1
         asyncio.ensure_future(self._execute(cmd))
 
     async def _execute(self, cmd: Cmd.Command) -> None:
@@ -172,6 +243,15 @@ class OrderWorkflow:
         finally:
             self.in_flight -= 1
             self.dirty = True
+            self.running -= 1
+            self._pump()
+
+    def _pump(self) -> None:
+        """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining)."""
+        while self.waiting and not self.draining and self.running < MAX_ACTIVITIES:
+            self.running += 1
+            cmd = self.waiting.popleft()
+            asyncio.ensure_future(self._execute(Cmd.from_data(cmd) if isinstance(cmd, dict) else cmd))
 
     async def _call(self, cmd: Cmd.Call | Cmd.AutoTask) -> None:
         """A call or an auto task: one attempt (the core times the retries by

@@ -33,8 +33,16 @@ def make_runner(tmp_path, rules=None, fail=None, start="2026-11-27", config=None
     systems = Systems(config or Config(None), simulators, callback_secret=store.callback_secret)
     runner = Runner(store, Catalogs(store, rules), systems, PythonTasks((TASKS_PATH,)), SimulatedClock(parse_instant(start)))
     runner.simulators = simulators
-    runner.on_event = lambda order_id, _: check_task_index(store, order_id)
+    runner.on_event = lambda order_id, _: (check_task_index(store, order_id), check_held(runner, order_id))
     return runner
+
+
+def check_held(runner, order_id: str) -> None:
+    """The state the runner holds in memory is the one it wrote, part by part:
+    read back from the database, it is the same (nothing changed went unwritten)."""
+    held = runner._held.get(order_id)
+    if held is not None:
+        assert S.to_data(runner.store.load(order_id)) == S.to_data(held), f"order {order_id}: the stored state differs from the one held"
 
 
 INDEX_COLUMNS = ("item_id", "name", "type", "product", "status", "queue", "attempts", "next_at", "call_key", "wake_at", "jeopardy", "system")

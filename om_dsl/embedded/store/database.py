@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.request import pathname2url
 
-from om_dsl.embedded.store.schema import _TABLES, MIGRATIONS
+from om_dsl.embedded.store.schema import _TABLES, MIGRATIONS, READABLE_FROM
 
 DEFAULT_DB = "om.db"
 DB_ENV = "OM_DB"
@@ -211,7 +211,7 @@ class Database:
     def close(self) -> None:
         self.db.close()
 
-    _batch = False  # inside `batch()`: a transaction is a savepoint of the batch's
+    _in_batch = False  # inside `batch()`: a transaction is a savepoint of the batch's
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -219,7 +219,7 @@ class Database:
         inside is a savepoint, undone alone when it fails; nothing is durable
         until the batch commits. `om serve` submits concurrent API orders so."""
         self.db.execute("BEGIN IMMEDIATE")
-        self._batch = True
+        self._in_batch = True
         try:
             yield
         except BaseException:
@@ -234,11 +234,11 @@ class Database:
                     self.db.execute("ROLLBACK")
                 raise
         finally:
-            self._batch = False
+            self._in_batch = False
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        if self._batch:
+        if self._in_batch:
             self.db.execute("SAVEPOINT om_step")
             try:
                 yield self.db
@@ -289,7 +289,7 @@ class Database:
         if current > len(MIGRATIONS):
             raise StoreError(f"{self.path} has schema version {current}; this om knows up to {len(MIGRATIONS)}: upgrade om")
         if not write:
-            if current < len(MIGRATIONS):
+            if current < len(MIGRATIONS) and not (current >= READABLE_FROM and app == APPLICATION_ID):
                 raise StoreError(f"{self.path} has schema version {current}, older than this om's {len(MIGRATIONS)}: a command that runs orders (om resume) brings it up to date")
         return current < len(MIGRATIONS) or app != APPLICATION_ID
 
@@ -315,6 +315,10 @@ class Database:
             else:
                 db.execute("UPDATE schema_version SET version = ?", (len(MIGRATIONS),))
             db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+
+    def data_version(self) -> int:
+        """Changes when another connection commits (SQLite's PRAGMA data_version): what is held in memory may be stale."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
 
     def decode(self, text: str, what: str):
         """A JSON value stored by om; StoreDamaged when it does not decode."""

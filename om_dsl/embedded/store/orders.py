@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from typing import Optional
+from typing import Iterator, Optional
 
 from om_dsl.embedded.store.database import StoreDamaged, _filtered, _named
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import state as S
+from om_dsl.engine.events import Step
 
 
 class Orders:
     """(A part of Store: see __init__.py.)"""
+
+    _whole: frozenset = frozenset()  # orders read as written before schema 7: their next save writes every part
 
     def order_exists(self, order_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM orders WHERE id = ?", (order_id,)).fetchone() is not None
@@ -36,43 +40,81 @@ class Orders:
         row = self.db.execute("SELECT json_extract(state, '$.fields.priority') FROM orders WHERE id = ?", (order_id,)).fetchone()
         return row[0] if row and isinstance(row[0], str) else None
 
-    def save(self, db, run: S.OrderRun, history: list, commands: list, now: int, before: Optional[S.OrderRun] = None) -> None:
+    def save(self, db, run: S.OrderRun, history: list, commands: list, now: int, changed: Optional[Step] = None) -> None:
         """The new state of an order, its history and its commands: call inside a transaction.
 
-        The tasks table is an index of the state (open manual tasks, timers,
-        call keys, calls on hold): one row per task of the order, no more.
-        Given the state `before` the event (what the table holds), only the
-        rows that changed are written, and those of tasks the order no longer
-        has (dropped or removed by a revision) are deleted."""
+        The state is kept in parts (schema 7): `orders.state` holds the fields,
+        the items and the plan order of tasks and lines; the table order_state
+        a row per part: the order's scalars ("head"), each task, each line.
+        The tasks table indexes the tasks (open manual tasks, timers, call
+        keys, calls on hold): one row per task of the order, no more. Given
+        the `changed` step that made this state from the one stored, only what
+        it changed is written: the head, the tasks and lines it touched.
+        Without it (a new order), when the step added, removed or rewired
+        tasks, or for an order stored before schema 7, every part is.
+        Inside `batched`, the writes wait for the end of the batch."""
+        writes = self._batch or _Writes()
+        if changed is None or changed.reshaped or run.id in self._whole:
+            self._save_whole(db, run, new=changed is None)
+        else:
+            writes.changed(run, changed)
+        writes.events += [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
+        writes.outbox += [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands]
+        if writes is not self._batch:
+            writes.flush(db)
+
+    _batch: "Optional[_Writes]" = None
+
+    @contextlib.contextmanager
+    def batched(self, db) -> Iterator[None]:
+        """Orders saved inside are written once, at the end (each order's head,
+        each task and line changed, the events and commands of all in one
+        statement each): the events of one transaction cost fewer statements."""
+        self._batch = writes = _Writes()
+        try:
+            yield
+            writes.flush(db)
+        finally:
+            self._batch = None
+
+    def _save_whole(self, db, run: S.OrderRun, new: bool = False) -> None:
+        """Every part of the order (`new`: just inserted, it has none to replace)."""
         changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
+        body = {
+            "format": 2, "fields": S.encode_value(run.fields), "items": [S.item_data(i) for i in run.items],
+            "tasks": {k: n for n, k in enumerate(run.tasks)}, "lines": {k: n for n, k in enumerate(run.lines)},
+        }
         db.execute(
             "UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ?, changes = ? WHERE id = ?",
-            (run.status, json.dumps(S.to_data(run)), run.updated_at, run.jeopardy, f" {changes} " if changes else None, run.id),  # tasks keep their plan order
+            (run.status, json.dumps(body), run.updated_at, run.jeopardy, f" {changes} " if changes else None, run.id),
         )
+        if not new:
+            db.execute("DELETE FROM tasks WHERE order_id = ?", (run.id,))
+            db.execute("DELETE FROM order_state WHERE order_id = ?", (run.id,))
         db.executemany(
-            "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (order_id, item_id) DO UPDATE SET name = excluded.name, type = excluded.type, product = excluded.product, status = excluded.status, "
-            "queue = excluded.queue, attempts = excluded.attempts, next_at = excluded.next_at, call_key = excluded.call_key, wake_at = excluded.wake_at, "
-            "jeopardy = excluded.jeopardy, system = excluded.system",
-            [(run.id, *_index_row(t)) for t in run.tasks.values() if before is None or _index_row(t) != _index_row(before.tasks.get(t.id))],
+            "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(run.id, *_index_row(t)) for t in run.tasks.values()],
         )
-        if before is not None:
-            db.executemany("DELETE FROM tasks WHERE order_id = ? AND item_id = ?", [(run.id, task_id) for task_id in before.tasks if task_id not in run.tasks])
-        db.executemany(
-            "INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)",
-            [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history],
-        )
-        db.executemany(
-            "INSERT INTO outbox (order_id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
-            [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands],
-        )
+        parts = [(run.id, "head", json.dumps(S.head_data(run)))]
+        parts += [(run.id, "t:" + k, json.dumps(S.task_data(t))) for k, t in run.tasks.items()]
+        parts += [(run.id, "l:" + k, json.dumps(S.line_data(line))) for k, line in run.lines.items()]
+        db.executemany("INSERT INTO order_state (order_id, part, data) VALUES (?, ?, ?)", parts)
+        self._whole = self._whole - {run.id}
 
     def load(self, order_id: str) -> Optional[S.OrderRun]:
         row = self.db.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
         if row is None or row[0] is None:
             return None
+        what = f"the state of order {order_id!r}"
         try:
-            return S.from_data(self.decode(row[0], f"the state of order {order_id!r}"))
+            body = self.decode(row[0], what)
+            if body.get("format") != 2:  # written before schema 7: the whole state in one document
+                self._whole = self._whole | {order_id}
+                return S.from_data(body)
+            parts = {part: data for part, data in self.db.execute("SELECT part, data FROM order_state WHERE order_id = ?", (order_id,))}
+            lines = {k: S.line_from_data(self.decode(parts["l:" + k], what)) for k in body["lines"]}
+            tasks = {k: S.task_from_data(self.decode(parts["t:" + k], what)) for k in body["tasks"]}
+            return S.from_parts(self.decode(parts["head"], what), body, lines, tasks)
         except StoreDamaged:
             raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -115,7 +157,10 @@ class Orders:
 
     def note(self, db, order_id: str, now: int, cause: str) -> None:
         """A line in the order's history that changes no state (an event ignored, a revision refused)."""
-        db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, NULL, ?)", (order_id, now, cause))
+        writes = self._batch or _Writes()
+        writes.events.append((order_id, now, "order", None, None, cause))
+        if writes is not self._batch:
+            writes.flush(db)
 
     def next_revision(self, order_id: str) -> int:
         row = self.db.execute("SELECT MAX(revision) FROM revisions WHERE order_id = ?", (order_id,)).fetchone()
@@ -129,6 +174,44 @@ class Orders:
 
     def revisions(self, order_id: str) -> list:
         return _named(self.db, "SELECT revision, status, reason, by, received_at FROM revisions WHERE order_id = ? ORDER BY revision", (order_id,))
+
+
+class _Writes:
+    """What saving orders writes, gathered: a statement per kind of row."""
+
+    def __init__(self):
+        self.runs: dict = {}  # order id -> the order (its head and parts are read when flushed: the latest)
+        self.tasks: dict = {}  # order id -> ids of tasks changed
+        self.lines: dict = {}  # order id -> ids of lines changed
+        self.events: list = []
+        self.outbox: list = []
+        self.done: list = []
+
+    def changed(self, run: S.OrderRun, step: Step) -> None:
+        self.runs[run.id] = run
+        self.tasks.setdefault(run.id, set()).update(step.changed)
+        self.lines.setdefault(run.id, set()).update(step.lines_changed)
+
+    def flush(self, db) -> None:
+        runs = self.runs.values()
+        tasks = [(r.id, t) for r in runs for t in map(r.tasks.get, self.tasks[r.id]) if t is not None]
+        if runs:
+            db.executemany("UPDATE orders SET status = ?, updated_at = ?, jeopardy = ? WHERE id = ?", [(r.status, r.updated_at, r.jeopardy, r.id) for r in runs])
+            parts = [(r.id, "head", json.dumps(S.head_data(r))) for r in runs]
+            parts += [(order_id, "t:" + t.id, json.dumps(S.task_data(t))) for order_id, t in tasks]
+            parts += [(r.id, "l:" + k, json.dumps(S.line_data(r.lines[k]))) for r in runs for k in self.lines[r.id] if k in r.lines]
+            db.executemany("INSERT INTO order_state (order_id, part, data) VALUES (?, ?, ?) ON CONFLICT (order_id, part) DO UPDATE SET data = excluded.data", parts)
+        if tasks:
+            db.executemany(
+                "UPDATE tasks SET status = ?, queue = ?, attempts = ?, next_at = ?, call_key = ?, wake_at = ?, jeopardy = ?, system = ? WHERE order_id = ? AND item_id = ?",
+                [(t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system, order_id, t.id) for order_id, t in tasks],
+            )
+        if self.events:
+            db.executemany("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)", self.events)
+        if self.outbox:
+            db.executemany("INSERT INTO outbox (order_id, kind, payload, created_at) VALUES (?, ?, ?, ?)", self.outbox)
+        if self.done:
+            db.executemany("UPDATE outbox SET done = 1, done_at = ? WHERE seq = ?", self.done)
 
 
 def _index_row(task: Optional[S.TaskRun]) -> Optional[tuple]:

@@ -30,4 +30,7 @@ class Outbox:
             raise StoreDamaged(f"the database {self.path} is damaged: outbox command {seq} does not read ({exc})") from None
 
     def mark_done(self, db, seq: int, now: int) -> None:
+        if self._batch is not None:  # (Orders.batched: written with the batch)
+            self._batch.done.append((now, seq))
+            return
         db.execute("UPDATE outbox SET done = 1, done_at = ? WHERE seq = ?", (now, seq))

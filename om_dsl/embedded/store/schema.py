@@ -201,7 +201,23 @@ MIGRATIONS = [
         "DELETE FROM tasks WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = tasks.order_id AND json_type(o.state, '$.tasks.' || json_quote(tasks.item_id)) IS NOT NULL)",
     ],
     [
-        # The TMF622 API (migration 7): who submitted an order (a submitter
+        # 7: an order's state in parts, so that an event writes what it changed:
+        # a row per part, "head" (the order's scalars), "t:" + a task id,
+        # "l:" + a line id; `orders.state` keeps the fields, the items and the
+        # plan order of tasks and lines ({"format": 2, ...}). An order written
+        # before keeps its whole state in `orders.state` until its next event.
+        # (IF NOT EXISTS: a database marked older than it is may run it again.)
+        """
+        CREATE TABLE IF NOT EXISTS order_state (
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            part TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (order_id, part)
+        )
+        """,
+    ],
+    [
+        # 8: the TMF622 API: who submitted an order (a submitter
         # token sees its own); hub subscriptions with a query and an owner
         # (a subscription's id is the hub's row id); cancellation requests.
         "ALTER TABLE orders ADD COLUMN submitted_by TEXT",
@@ -223,5 +239,12 @@ MIGRATIONS = [
     ],
 ]
 
+# The oldest schema a command that only reads opens as it is: the migrations
+# after it add only what the rows written before them do not use (7: the
+# order_state table, read only for orders written in parts). 8's columns
+# (submitted_by, the hub's query and owner) are read by every listing, so a
+# database older than 8 is brought up to date by a command that writes first.
+READABLE_FROM = 8
+
 # Every table of the current schema (a missing one means a damaged database).
-_TABLES = {"schema_version"} | {m[1] for step in MIGRATIONS for statement in step for m in [re.match(r"\s*CREATE TABLE (\w+)", statement)] if m}
+_TABLES = {"schema_version"} | {m[1] for step in MIGRATIONS for statement in step for m in [re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement)] if m}

@@ -1,0 +1,63 @@
+"""Big payloads compressed: a Temporal PayloadCodec (zlib) on every client and worker.
+
+An order's workflow input (its plan snapshot and the catalog's plan.json),
+its state and history as queries return them, and the installed base's
+record of it grow with the order; past about 1,500 items the input alone
+passed Temporal's 2 MB payload limit and the order was refused. JSON of an
+order compresses about tenfold, so an order of 10,000 items fits.
+
+Only payloads of COMPRESS_FROM bytes or more are compressed: small ones
+(almost all: calls, answers, updates) stay as they are, readable by any
+client, and a payload written before the codec decodes as it was. A
+compressed payload is marked by its encoding, and decompressed at most to
+MAX_PAYLOAD bytes (a payload that claims more is refused, not expanded).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from typing import Sequence
+
+import temporalio.converter
+from temporalio.api.common.v1 import Payload
+
+ENCODING = b"binary/zlib"
+COMPRESS_FROM = 64 * 1024
+MAX_PAYLOAD = 256 * 1024 * 1024
+
+
+class PayloadTooBig(ValueError):
+    pass
+
+
+class ZlibCodec(temporalio.converter.PayloadCodec):
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = []
+        for p in payloads:
+            data = p.SerializeToString()
+            if len(data) < COMPRESS_FROM:
+                out.append(p)
+            else:
+                out.append(Payload(metadata={"encoding": ENCODING}, data=zlib.compress(data, 6)))
+        return out
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        out = []
+        for p in payloads:
+            if p.metadata.get("encoding") != ENCODING:
+                out.append(p)
+                continue
+            inflate = zlib.decompressobj()
+            data = inflate.decompress(p.data, MAX_PAYLOAD)
+            if inflate.unconsumed_tail:
+                raise PayloadTooBig(f"a compressed payload holds more than {MAX_PAYLOAD // (1024 * 1024)} MB")
+            inner = Payload()
+            inner.ParseFromString(data)
+            out.append(inner)
+        return out
+
+
+def data_converter() -> temporalio.converter.DataConverter:
+    """The default converter with the codec: give it to every Client.connect of om's."""
+    return dataclasses.replace(temporalio.converter.default(), payload_codec=ZlibCodec())

@@ -1,0 +1,131 @@
+"""Big orders on Temporal (issue 23): payloads of a big order are compressed
+(om_dsl/temporal/codec.py) on every client and worker, so an order whose
+workflow input passes Temporal's 2 MB payload limit runs; before, past
+about 1,500 items, it was refused."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import zlib
+
+import pytest
+from temporalio.api.common.v1 import Payload
+
+from om_dsl.engine import state as S
+from om_dsl.engine.core import Rejection
+from om_dsl.temporal import codec
+
+from support import ROOT
+from support.scenario_engines import OnTemporal
+
+sys.path.insert(0, str(ROOT / "bench"))
+import generate as G  # noqa: E402
+
+LIMIT = 2 * 1024 * 1024  # Temporal's payload size limit (the dev server's default)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def payload(size: int) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps({"items": ["x" * 40] * (size // 44)}).encode())
+
+
+def test_a_big_payload_is_compressed_and_comes_back_whole():
+    big = payload(3 * LIMIT)
+    (encoded,) = run(codec.ZlibCodec().encode([big]))
+    assert encoded.metadata["encoding"] == codec.ENCODING and len(encoded.data) < LIMIT // 10
+    (decoded,) = run(codec.ZlibCodec().decode([encoded]))
+    assert decoded == big
+
+
+def test_a_small_payload_and_one_written_before_the_codec_stay_as_they_are():
+    small = payload(1000)
+    assert run(codec.ZlibCodec().encode([small])) == [small]
+    assert run(codec.ZlibCodec().decode([small])) == [small]
+
+
+def test_a_payload_that_inflates_past_the_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(codec, "MAX_PAYLOAD", 1024 * 1024)
+    bomb = Payload(metadata={"encoding": codec.ENCODING}, data=zlib.compress(b"\0" * (8 * 1024 * 1024)))
+    with pytest.raises(codec.PayloadTooBig):
+        run(codec.ZlibCodec().decode([bomb]))
+
+
+@pytest.mark.slow
+def test_an_order_past_the_old_payload_limit_runs_to_completed(tmp_path, temporal_server):
+    """2,000 items (4,004 tasks): the workflow input is over 2 MB as JSON; it
+    starts, its visit is completed, the fan-out releases 1,998 IPTV calls, and
+    it completes."""
+    from om_dsl.planning.pipeline import plan_order
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal.client import Unanswered
+
+    rules = GeneratedRules(ROOT / "generated" / "acme")
+    engine = OnTemporal(tmp_path, rules, {}, temporal_server)
+    try:
+        order_id = engine.new_id("BIG")
+        doc = G.acme_order(2000, order_id=order_id)
+        planned = plan_order(rules.catalog, rules, doc, order_id)
+        assert len(json.dumps(engine.orders.workflow_input(planned))) > LIMIT
+        engine.submit(json.dumps(doc))
+        # The visit is completed as soon as it is open. (Not by polling the
+        # order's view: a query of 4,004 tasks every 0.1 s is most of what a
+        # busy worker would do.)
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                engine.complete(order_id, "1/D1:install_visit")
+                break
+            except (Rejection, Unanswered):  # not open yet; or the worker is busy
+                assert time.monotonic() < deadline, "the visit did not open"
+                time.sleep(2)
+
+        async def result():  # the workflow's result, through the runs it continued as
+            client = await engine.orders.client()
+            return await asyncio.wait_for(client.get_workflow_handle(order_id).result(), 900)
+
+        # completed: every task of the 4,004 completed or skipped (a query of the
+        # finished workflow would replay its whole history: slow on a busy machine)
+        assert engine.orders._run(result())["status"] == S.ORDER_COMPLETED
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_a_long_history_goes_on_in_a_new_run(tmp_path, temporal_server, monkeypatch):
+    """Temporal ends a workflow at 51,200 history events; an order of 10,000
+    items makes more. Past CONTINUE_AFTER events the order continues as new:
+    here after 300, so an order of 100 items (204 tasks) runs in more than one,
+    completes, keeps its whole history, and is listed once."""
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal import workflow as W
+
+    monkeypatch.setattr(W, "CONTINUE_AFTER", 300)
+    engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
+    try:
+        order_id = engine.new_id("LONG")
+        engine.submit(json.dumps(G.acme_order(100, order_id=order_id)))
+        engine.settle(order_id, lambda v: v["tasks"]["1/D1:install_visit"]["status"] == S.READY, timeout_s=120)
+        engine.complete(order_id, "1/D1:install_visit")
+        view = engine.settle(order_id, lambda v: v["status"] in S.FINAL, timeout_s=300)
+        assert view["status"] == S.ORDER_COMPLETED and len(view["tasks"]) == 204
+
+        async def continued_from():  # the run that completed began as the continuation of another
+            client = await engine.orders.client()
+            first = (await client.get_workflow_handle(order_id).fetch_history()).events[0]
+            return first.workflow_execution_started_event_attributes.continued_execution_run_id
+
+        assert engine.orders._run(continued_from())
+        history = engine.history(order_id)  # the whole story, carried from run to run
+        assert history[0]["cause"] == "order accepted" and sum(1 for h in history if h["to"] == S.COMPLETED and h["subject"] != "order") == 204
+        deadline = time.monotonic() + 30  # (the list of workflows lags behind)
+        while [o["id"] for o in engine.orders.orders()].count(order_id) != 1:
+            assert time.monotonic() < deadline, [o for o in engine.orders.orders() if o["id"] == order_id]
+            time.sleep(0.5)
+    finally:
+        engine.close()
