@@ -16,7 +16,7 @@ rm -rf demo-temporal && mkdir demo-temporal
 
 free_port() { python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 PORT=$(free_port)
-export OM_ENGINE=temporal OM_TEMPORAL_ADDRESS="127.0.0.1:$PORT" OM_TASK_QUEUE=acme-demo OM_TASKS_PATH=examples
+export OM_ENGINE=temporal OM_TEMPORAL_ADDRESS="127.0.0.1:$PORT" OM_TASK_QUEUE=acme-demo
 
 temporal server start-dev --headless --ip 127.0.0.1 --port "$PORT" --db-filename demo-temporal/temporal.db --log-level error > demo-temporal/server.log 2>&1 &
 SERVER_PID=$!

@@ -18,7 +18,7 @@
 set -e
 cd "$(dirname "$0")/.."
 rm -rf demo && mkdir demo
-export OM_DB=demo/om.db OM_CONFIG=demo/om.toml OM_TASKS_PATH=examples
+export OM_DB=demo/om.db OM_CONFIG=demo/om.toml
 
 om compile specs -o generated
 

@@ -90,6 +90,10 @@ class _Lowering:
         root = spec_root(scope)
         self.rel = {f.path: _relative(f.real_path, root) for f in scope.files}
         self.files = file_hashes(scope.files)
+        if scope.tasks_dir is not None:  # the task package's code too: a change to it makes the compiled catalog stale
+            where = PurePosixPath(_relative(scope.tasks_dir, root))
+            digests = {(where / rel).as_posix(): "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest() for rel, text in scope.task_files.items()}
+            self.files = tuple(sorted(dict(self.files, **digests).items()))
         self.sources: dict[str, SourceRef] = {}
 
     def at(self, element_id: str, node) -> str:
@@ -114,6 +118,7 @@ class _Lowering:
             systems=sorted((self.system(x) for x in s.systems.values()), key=lambda x: x.name),
             queues=sorted((self.queue(q) for q in s.queues.values()), key=lambda q: q.name),
             plans=sorted((self.plan(p) for p in s.plans.values()), key=lambda p: (p.product, p.action)),
+            tasks=s.tasks_name,
             sources=sorted(self.sources.items()),
             files=self.files,
         )
@@ -331,6 +336,7 @@ class _Lowering:
             timeout_ms=timeout,
             is_async=is_async,
             fallout=i.fallout.value if i.fallout is not None else None,
+            on_amend=i.on_amend.kind if i.on_amend is not None else None,
         )
 
 

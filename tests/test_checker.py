@@ -42,7 +42,7 @@ def test_output_is_deterministic():
 def test_definitions_from_a_used_library_are_visible_and_never_unused():
     library = 'library shared\nretry standard = staggered 10s, 60s\nretry spare = none\nqueue ops "Ops"\n'
     catalog = BASE.replace('catalog c version "1"\n', 'catalog c version "1"\nuse "../shared/lib.om"\ndefault retry standard\n')
-    catalog += "plan ACCESS on add { callout r = inventory.reserve(address)  callout a = inventory.activate(port = r.port, down) after r  manual v queue ops after a }\n"
+    catalog += "plan ACCESS on add { callout r = inventory.reserve(address)  callout a = inventory.activate(port = r.port, down) after r  manual v queue ops after a }\nplan ACCESS on delete { }\n"
     result = check_texts({"specs/c/c.om": catalog, "specs/shared/lib.om": library})
     assert result.diagnostics == [], render_text(result.diagnostics, result.sources)
     assert result.catalog("c").retry_policies.keys() == {"standard", "spare"}
@@ -52,7 +52,7 @@ def test_a_catalog_spans_several_files_in_any_order():
     products, rest = BASE.split("decompose", 1)
     files = {
         "z.om": products,
-        "a.om": 'catalog c\ndecompose' + rest + "plan ACCESS on add { callout r = inventory.reserve(address) callout a = inventory.activate(port = r.port, down) after r }\n",
+        "a.om": 'catalog c\ndecompose' + rest + "plan ACCESS on add { callout r = inventory.reserve(address) callout a = inventory.activate(port = r.port, down) after r }\nplan ACCESS on delete { }\n",
     }
     result = check_texts(files)
     assert result.diagnostics == [], render_text(result.diagnostics, result.sources)

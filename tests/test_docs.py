@@ -27,6 +27,12 @@ def blocks_of(text: str) -> list[str]:
 
 
 FILE_NAME = re.compile(r"^# (\S+\.om)\n")
+# A ```python block that starts with `# PATH.py` is a file of a catalog's task package, beside the examples.
+PY_FILE = re.compile(r"^```python\n# (?P<name>\S+\.py)\n(?P<text>.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def python_files(text: str) -> dict[str, str]:
+    return {m.group("name"): m.group("text") for m in PY_FILE.finditer(text)}
 
 
 def _files(examples: list[str]) -> dict[str, str]:
@@ -41,6 +47,7 @@ def _files(examples: list[str]) -> dict[str, str]:
 
 
 DOC_EXAMPLES = [(p.relative_to(ROOT).as_posix(), i, text) for p in sorted((ROOT / "docs").rglob("*.md")) for i, text in enumerate(blocks(p))]
+DOC_PYTHON = {p.relative_to(ROOT).as_posix(): python_files(p.read_text(encoding="utf-8")) for p in sorted((ROOT / "docs").rglob("*.md"))}
 
 
 DOC_ERRORS = [(p.relative_to(ROOT).as_posix(), m.group("code"), m.group("text")) for p in sorted((ROOT / "docs").rglob("*.md")) for m in ERROR_FENCE.finditer(p.read_text(encoding="utf-8"))]
@@ -48,7 +55,7 @@ DOC_ERRORS = [(p.relative_to(ROOT).as_posix(), m.group("code"), m.group("text"))
 
 @pytest.mark.parametrize("path,code,text", DOC_ERRORS, ids=[f"{p}:{c}" for p, c, _ in DOC_ERRORS])
 def test_doc_mistake_reports_its_code(path, code, text):
-    result = check_texts({"example.om": text})
+    result = check_texts({"example.om": text, **DOC_PYTHON[path]})
     assert code in {d.code for d in result.diagnostics}, render_text(result.diagnostics, result.sources)
 
 
@@ -58,7 +65,7 @@ def test_the_language_reference_has_examples():
 
 @pytest.mark.parametrize("path,index,text", DOC_EXAMPLES, ids=[f"{p}#{i}" for p, i, _ in DOC_EXAMPLES])
 def test_doc_example_checks_clean(path, index, text):
-    result = check_texts({f"example{index}.om": text})
+    result = check_texts({f"example{index}.om": text, **DOC_PYTHON[path]})
     assert result.errors == [], render_text(result.diagnostics, result.sources)
 
 
@@ -72,11 +79,11 @@ def test_explanation_exists_and_its_example_fails_with_its_code(code):
     if code in ("E005", "E006"):  # an unreadable file, a huge expression: shown in words
         return
     assert examples, f"{code}.md has no example"
-    result = check_texts(_files(blocks_of(text.split("Fixed", 1)[0])))
+    result = check_texts(_files(blocks_of(text.split("Fixed", 1)[0])) | python_files(text))
     assert code in {d.code for d in result.diagnostics}, render_text(result.diagnostics, result.sources)
     fixed = text.split("Fixed", 1)
     if len(fixed) == 2 and FENCE.search(fixed[1]):
-        result = check_texts(_files(blocks_of(fixed[1])))
+        result = check_texts(_files(blocks_of(fixed[1])) | python_files(text))
         assert result.errors == [], render_text(result.diagnostics, result.sources)
 
 

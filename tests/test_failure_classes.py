@@ -49,7 +49,11 @@ def test_the_http_adapter_reports_the_status_the_timeout_and_the_unreachable(sim
 
 
 def test_an_auto_task_that_raises_is_an_error_and_the_simulators_inject_a_class(tmp_path):
-    raised = PythonTasks().call("json:loads", {"s": "{"}, "k-1")
+    package = tmp_path / "fc_tasks"  # a task package: only those are called (json:loads would be refused)
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "steps.py").write_text("def boom():\n    raise ValueError('no')\n")
+    raised = PythonTasks((str(tmp_path),)).call("fc_tasks.steps:boom", {}, "k-1")
     assert (raised.status, raised.failure) == ("error", "error")
     sims = Simulators(str(tmp_path / "sims.db"), fail={"inventory.reserve_port": "429:1", "ipam.assign_ip": "timeout:1", "network.activate_line": 1})
     try:

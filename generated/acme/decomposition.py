@@ -2,7 +2,9 @@
 # Edit the specs and run `om compile` again. Decomposition rules.
 #
 # Sources:
-#   acme/catalog.om  sha256:1ad33a39086151488fd3a35fe34d1443b60b2ae61a96610ce25747b4f3d33615
+#   acme/acme_tasks/__init__.py  sha256:e62e61b7cbf1f818ff21a595650e8b0ef7b12d9696ebf8036fa0004852cbc0bd
+#   acme/acme_tasks/numbers.py  sha256:d67eed18ea69ff880ea03abd95bb05df4e97fbae72b51b0544894d6c13177d42
+#   acme/catalog.om  sha256:acda995b2dde8d71679faa882f01a87446f228ef6448d029ce479571d06f703c
 #   acme/decomposition.om  sha256:3e12d2140aaf8dd96415513115055f56b3a507df41a6be94cff54ac9a1468d03
 #   acme/enrichment.om  sha256:113b161f1bdb672b7673f5e98186343a026e075d49028e018f6b8a52d839ec7d
 #   acme/plans_add.om  sha256:e69cf5866a9e1101f3a101899e6e9f517afced1515b95954122d0c0661967808
@@ -128,30 +130,30 @@ DECOMPOSE = {
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (27, 28, 'decomposition:D1'),
-    (29, 30, 'mapping:D1.address_id'),
-    (31, 32, 'mapping:D1.down_mbps'),
-    (33, 34, 'mapping:D1.technology'),
-    (35, 37, 'mapping:D1.up_mbps'),
-    (38, 39, 'decomposition:D2'),
-    (40, 42, 'mapping:D2.ont_model'),
-    (43, 45, 'decomposition:D3'),
-    (46, 51, 'mapping:D3.ip_version'),
-    (54, 55, 'decomposition:D5'),
-    (56, 57, 'mapping:D5.device_model'),
-    (58, 63, 'mapping:D5.shipping'),
-    (66, 67, 'decomposition:D7'),
-    (68, 69, 'mapping:D7.channel_package'),
-    (70, 72, 'mapping:D7.stb_count'),
-    (73, 76, 'decomposition:D8'),
-    (77, 78, 'mapping:D8.device_model'),
-    (79, 84, 'mapping:D8.shipping'),
-    (87, 88, 'decomposition:D6'),
-    (89, 90, 'mapping:D6.number_source'),
-    (91, 96, 'mapping:D6.phone_number'),
-    (99, 100, 'decomposition:D4'),
-    (101, 102, 'mapping:D4.device_model'),
-    (103, 108, 'mapping:D4.shipping'),
-    (111, 113, 'decomposition:D9'),
-    (114, 119, 'mapping:D9.account_id'),
+    (29, 30, 'decomposition:D1'),
+    (31, 32, 'mapping:D1.address_id'),
+    (33, 34, 'mapping:D1.down_mbps'),
+    (35, 36, 'mapping:D1.technology'),
+    (37, 39, 'mapping:D1.up_mbps'),
+    (40, 41, 'decomposition:D2'),
+    (42, 44, 'mapping:D2.ont_model'),
+    (45, 47, 'decomposition:D3'),
+    (48, 53, 'mapping:D3.ip_version'),
+    (56, 57, 'decomposition:D5'),
+    (58, 59, 'mapping:D5.device_model'),
+    (60, 65, 'mapping:D5.shipping'),
+    (68, 69, 'decomposition:D7'),
+    (70, 71, 'mapping:D7.channel_package'),
+    (72, 74, 'mapping:D7.stb_count'),
+    (75, 78, 'decomposition:D8'),
+    (79, 80, 'mapping:D8.device_model'),
+    (81, 86, 'mapping:D8.shipping'),
+    (89, 90, 'decomposition:D6'),
+    (91, 92, 'mapping:D6.number_source'),
+    (93, 98, 'mapping:D6.phone_number'),
+    (101, 102, 'decomposition:D4'),
+    (103, 104, 'mapping:D4.device_model'),
+    (105, 110, 'mapping:D4.shipping'),
+    (113, 115, 'decomposition:D9'),
+    (116, 121, 'mapping:D9.account_id'),
 )

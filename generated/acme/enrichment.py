@@ -2,7 +2,9 @@
 # Edit the specs and run `om compile` again. Enrichment rules.
 #
 # Sources:
-#   acme/catalog.om  sha256:1ad33a39086151488fd3a35fe34d1443b60b2ae61a96610ce25747b4f3d33615
+#   acme/acme_tasks/__init__.py  sha256:e62e61b7cbf1f818ff21a595650e8b0ef7b12d9696ebf8036fa0004852cbc0bd
+#   acme/acme_tasks/numbers.py  sha256:d67eed18ea69ff880ea03abd95bb05df4e97fbae72b51b0544894d6c13177d42
+#   acme/catalog.om  sha256:acda995b2dde8d71679faa882f01a87446f228ef6448d029ce479571d06f703c
 #   acme/decomposition.om  sha256:3e12d2140aaf8dd96415513115055f56b3a507df41a6be94cff54ac9a1468d03
 #   acme/enrichment.om  sha256:113b161f1bdb672b7673f5e98186343a026e075d49028e018f6b8a52d839ec7d
 #   acme/plans_add.om  sha256:e69cf5866a9e1101f3a101899e6e9f517afced1515b95954122d0c0661967808
@@ -42,7 +44,7 @@ ENRICH = {
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (25, 26, 'enrichment:HOME_FIBER.technology'),
-    (27, 31, 'enrichment:HOME_FIBER.upload_mbps'),
-    (33, 37, 'enrichment:VOICE_LINE.number_source'),
+    (27, 28, 'enrichment:HOME_FIBER.technology'),
+    (29, 33, 'enrichment:HOME_FIBER.upload_mbps'),
+    (35, 39, 'enrichment:VOICE_LINE.number_source'),
 )

@@ -3,7 +3,7 @@
 #
 # Sources:
 #   mobile/catalog.om  sha256:58985cf03436b9819322d712ae8bd41b20e6d1c83c8cbc0dd8c60e7b745d5869
-#   mobile/plans.om  sha256:524f669eb3caadf54bb1cd331c9ae2bd4ff786f660b7805dabc2ad71dc7e5dee
+#   mobile/plans.om  sha256:751f6e196fe69409a1ac5848cbc678d6a209679bb333fea6fc792284f0f7384d
 #   mobile/systems.om  sha256:da19c2bd156b2bf3018046ad87ba9b6666f2e44cb29471b8fd9eb9a3aa8eed8b
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Decomposition: each function returns the lines its source makes, as

@@ -3,7 +3,7 @@
 #
 # Sources:
 #   mobile/catalog.om  sha256:58985cf03436b9819322d712ae8bd41b20e6d1c83c8cbc0dd8c60e7b745d5869
-#   mobile/plans.om  sha256:524f669eb3caadf54bb1cd331c9ae2bd4ff786f660b7805dabc2ad71dc7e5dee
+#   mobile/plans.om  sha256:751f6e196fe69409a1ac5848cbc678d6a209679bb333fea6fc792284f0f7384d
 #   mobile/systems.om  sha256:da19c2bd156b2bf3018046ad87ba9b6666f2e44cb29471b8fd9eb9a3aa8eed8b
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
 """Orchestration plans: the plan definitions as data, and their expressions
@@ -116,16 +116,31 @@ PLANS = {
             'open_account': {'args': args__BILLING_RFS__add__open_account},
         },
     },
+    ('BILLING_RFS', 'delete'): {
+        "when": None,
+        "tasks": {
+        },
+    },
     ('HANDSET_RFS', 'add'): {
         "when": None,
         "tasks": {
             'ship_handset': {'args': args__HANDSET_RFS__add__ship_handset},
         },
     },
+    ('HANDSET_RFS', 'delete'): {
+        "when": None,
+        "tasks": {
+        },
+    },
     ('PORT_IN_RFS', 'add'): {
         "when": None,
         "tasks": {
             'port_in': {'args': args__PORT_IN_RFS__add__port_in},
+        },
+    },
+    ('PORT_IN_RFS', 'delete'): {
+        "when": None,
+        "tasks": {
         },
     },
     ('SIM_RFS', 'add'): {
@@ -183,6 +198,7 @@ DEFINITIONS = {'BILLING_RFS.add': {'action': 'add',
                                                           'kind': 'staggered'},
                                                 'timeout_ms': 30000}},
                      'product': 'BILLING_RFS'},
+ 'BILLING_RFS.delete': {'action': 'delete', 'id': 'plan:BILLING_RFS.delete', 'product': 'BILLING_RFS'},
  'HANDSET_RFS.add': {'action': 'add',
                      'id': 'plan:HANDSET_RFS.add',
                      'items': {'ship_handset': {'after': ['SIM_RFS.allocate_sim in bundle'],
@@ -201,6 +217,7 @@ DEFINITIONS = {'BILLING_RFS.add': {'action': 'add',
                                                           'kind': 'staggered'},
                                                 'timeout_ms': 30000}},
                      'product': 'HANDSET_RFS'},
+ 'HANDSET_RFS.delete': {'action': 'delete', 'id': 'plan:HANDSET_RFS.delete', 'product': 'HANDSET_RFS'},
  'PORT_IN_RFS.add': {'action': 'add',
                      'id': 'plan:PORT_IN_RFS.add',
                      'items': {'port_in': {'call': {'args': {'donor': ['attr', 'donor'],
@@ -216,6 +233,7 @@ DEFINITIONS = {'BILLING_RFS.add': {'action': 'add',
                                                      'retry_on': ['timeout', 'unreachable', '5xx', '429']},
                                            'timeout_ms': 30000}},
                      'product': 'PORT_IN_RFS'},
+ 'PORT_IN_RFS.delete': {'action': 'delete', 'id': 'plan:PORT_IN_RFS.delete', 'product': 'PORT_IN_RFS'},
  'SIM_RFS.add': {'action': 'add',
                  'id': 'plan:SIM_RFS.add',
                  'items': {'allocate_sim': {'call': {'args': {'sim_type': ['attr', 'sim_type']},

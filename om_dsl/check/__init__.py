@@ -2,8 +2,9 @@
 
 `check_paths` loads .om files (syntax stage), groups them into catalogs, and
 runs the checks on each. It reports every problem it finds, not only the
-first; a catalog whose files do not parse is not checked further, so that a
-broken declaration does not cause a cascade of unknown-name errors.
+first. In a catalog one of whose files does not parse, the files that parse
+are still checked, and their errors reported, save those a broken declaration
+could cause (an unknown name, a missing task): no cascade of errors.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import gc
 
 import attrs
 
+from om_dsl.check.completeness import check_completeness
 from om_dsl.check.decomposition import check_decompositions
 from om_dsl.check.expressions import ExprChecker
 from om_dsl.check.plans import Usage, check_plans
 from om_dsl.check.products import check_enrichments, check_products, check_tables, check_validations
 from om_dsl.check.scope import CatalogScope, build_scope
 from om_dsl.check.systems import check_systems
+from om_dsl.check.tasks import check_task_package
 from om_dsl.check.text import check_plain_text
 from om_dsl.check.unused import check_unused
 from om_dsl.check.workspace import Workspace, load
@@ -52,7 +55,7 @@ class CheckResult:
         return next((s for s in self.scopes if s.kind == "catalog" and s.name == name), None)
 
 
-def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
+def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic], workspace: Workspace | None = None) -> None:
     exprs = ExprChecker(scope, diagnostics)
     usage = Usage()
     check_products(scope, diagnostics)
@@ -62,9 +65,30 @@ def check_scope(scope: CatalogScope, diagnostics: list[Diagnostic]) -> None:
     check_decompositions(scope, exprs, diagnostics)
     check_systems(scope, diagnostics, usage.policies)
     check_plans(scope, exprs, diagnostics, usage)
+    check_task_package(scope, workspace or Workspace([], [], []), diagnostics)
     if scope.kind == "catalog":
         # A library on its own has no users: its definitions are never "unused".
         check_unused(scope, exprs.used_tables, usage, diagnostics)
+        if not any(d.is_error for d in diagnostics):  # what a catalog leaves undone, once it is whole
+            check_completeness(scope, diagnostics)
+
+
+# Diagnostics a declaration lost to a syntax error can cause elsewhere: a name it
+# defined is unknown, a task it depended on is missing, what it used is unused.
+_CASCADING = {"E101", "E102", "E103", "E104", "E105", "E106", "E107", "E108", "E109", "E110", "E111", "E305", "E401", "E501", "E521", "E522", "E523", "E530", "E531"}
+
+
+def _despite_syntax_errors(scope: CatalogScope, unit, workspace: Workspace) -> list[Diagnostic]:
+    """The errors of a catalog with a file that does not parse, in its files that
+    parse, that the broken declarations (blanked by the parser's recovery) cannot
+    have caused. Warnings wait until every file parses."""
+    found: list[Diagnostic] = []
+    try:
+        check_scope(scope, found, workspace)
+    except RecursionError:
+        return []
+    clean = {f.path for f in unit.all_files if f.syntax_ok}
+    return [d for d in found if d.is_error and d.code not in _CASCADING and d.primary.span.file in clean]
 
 
 @contextlib.contextmanager
@@ -107,9 +131,13 @@ def _check(workspace: Workspace, known: dict | None = None) -> CheckResult:
         unit_diagnostics: list[Diagnostic] = []
         scope = build_scope(unit, unit_diagnostics)
         scopes.append(scope)
-        if unit.syntax_ok:
+        if not unit.syntax_ok:
+            # The files that parsed are checked too, on what the broken ones still declare;
+            # only what a broken declaration cannot have caused is reported (see _despite_syntax_errors).
+            unit_diagnostics.extend(_despite_syntax_errors(scope, unit, workspace))
+        else:
             try:
-                check_scope(scope, unit_diagnostics)
+                check_scope(scope, unit_diagnostics, workspace)
             except RecursionError:
                 first = unit.files[0]
                 unit_diagnostics.append(

@@ -152,8 +152,35 @@ def _check_item(scope, plan, item: ast.PlanItem, items, before: ExprContext, aft
     check_positive(item.due, diagnostics)
     if item.timeout is not None and item.kind not in ("callout", "auto"):
         diagnostics.append(error("E510", f"a {_kind_words(item.kind)} has no timeout", item.timeout.span, f"`timeout` on a {_kind_words(item.kind)}", help="use `due` for the time a task is expected to take"))
+    if item.on_amend is not None:
+        _check_amend(item, diagnostics)
     for dep in item.after + item.before:
         _check_dependency(scope, plan, item, dep, items, tasks_by_product, diagnostics)
+
+
+def _check_amend(item: ast.PlanItem, diagnostics) -> None:
+    """`on amend`: only calls are done again by a revision, and undoing needs a compensation."""
+    strategy = item.on_amend
+    if item.kind not in ("callout", "auto"):
+        diagnostics.append(
+            error(
+                "E510",
+                f"a {_kind_words(item.kind)} is never done again by a revision",
+                strategy.span,
+                f"`on amend` on a {_kind_words(item.kind)}",
+                help="`on amend` applies to callouts and auto tasks; a revision keeps a completed " + _kind_words(item.kind) + " as it is",
+            )
+        )
+    elif strategy.kind == "undo_redo" and item.compensate is None:
+        diagnostics.append(
+            error(
+                "E534",
+                f"`{item.name.value}` is to be undone before it is done again, and has no compensation",
+                strategy.span,
+                "`on amend undo_redo` needs a `compensate` clause",
+                help="say how to undo it (`compensate system.operation(...)`), or choose `on amend redo` (done again without undoing)",
+            )
+        )
 
 
 def _check_fallout(scope, item: ast.PlanItem, diagnostics, usage: Usage) -> None:
@@ -183,7 +210,7 @@ def _check_dependency(scope, plan, item, dep: ast.Dependency, items, tasks_by_pr
                     f"no task `{name}` in plan `{plan.product.value} on {plan.action.value}`",
                     dep.task.span,
                     "unknown task",
-                    help=did_you_mean(name, known) or "a task of another product is written `PRODUCT.task in bundle` (or `in order`)",
+                    help=_glued_keyword(scope, dep) or did_you_mean(name, known) or "a task of another product is written `PRODUCT.task in bundle` (or `in order`)",
                 )
             )
         return
@@ -207,6 +234,19 @@ def _check_dependency(scope, plan, item, dep: ast.Dependency, items, tasks_by_pr
                 help=did_you_mean(name, tasks) or (f"the tasks of `{code}` are {', '.join(f'`{t}`' for t in sorted(tasks))}" if tasks else f"`{code}` has no plan yet"),
             )
         )
+
+
+def _glued_keyword(scope, dep: ast.Dependency) -> str:
+    """A misspelt `after`/`before` the lexer split (`afterr` is `after r`): the hint, or ""."""
+    text = next((f.text for f in scope.files if f.path == dep.span.file), None)
+    start = dep.span.start
+    if text is None or start <= 0 or start > len(text) or not (text[start - 1].isalnum() or text[start - 1] == "_"):
+        return ""
+    begin = start
+    while begin > 0 and (text[begin - 1].isalnum() or text[begin - 1] == "_"):
+        begin -= 1
+    keyword = text[begin:start]
+    return f"`{text[begin:dep.span.end]}` reads as `{keyword} {dep.task.value}`: did you mean `{keyword}`?" if keyword in ("after", "before") else ""
 
 
 def check_call(scope, call: ast.OperationCall, ctx: ExprContext, exprs: ExprChecker, diagnostics, usage: Usage) -> None:

@@ -33,6 +33,11 @@ class CatalogScope:
     plans: dict[tuple[str, str], ast.Plan] = attrs.field(factory=dict)
     default_retry: ast.DefaultRetry | None = None
     default_timeout: ast.DefaultTimeout | None = None
+    # `tasks "FOLDER"` as written, with the file that says it; check.tasks resolves it:
+    task_package: tuple[ast.TaskPackage, SourceFile] | None = None
+    tasks_name: str | None = None  # the package's import name
+    tasks_dir: object = None  # its folder (a Path), when found
+    task_files: dict[str, str] = attrs.field(factory=dict)  # its modules, path in the package -> text
     # Definitions that come from a used library: never reported as unused.
     from_library: set[int] = attrs.field(factory=set)
 
@@ -63,6 +68,7 @@ def _kind_word(node) -> str:
         ast.Plan: "plan",
         ast.DefaultRetry: "default retry policy",
         ast.DefaultTimeout: "default timeout",
+        ast.TaskPackage: "task package",
     }[type(node)]
 
 
@@ -190,4 +196,18 @@ def build_scope(unit: Unit, diagnostics: list[Diagnostic]) -> CatalogScope:
                     diagnostics.append(_duplicate_default("timeout", decl, scope.default_timeout))
                 else:
                     scope.default_timeout = decl
+            elif isinstance(decl, ast.TaskPackage):
+                if scope.task_package is not None:
+                    diagnostics.append(
+                        error(
+                            "E120",
+                            "the catalog's task package is given twice",
+                            decl.span,
+                            "given again here",
+                            secondary=[(scope.task_package[0].span, "first given here")],
+                            help="a catalog has one Python package of auto tasks: keep one `tasks` line",
+                        )
+                    )
+                else:
+                    scope.task_package = (decl, f)
     return scope

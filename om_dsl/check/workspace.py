@@ -114,6 +114,9 @@ class Workspace:
     files: list[SourceFile]
     units: list[Unit]
     diagnostics: list[Diagnostic]
+    # Where other files (a catalog's Python task package) may be read from: in-memory texts first, then the roots.
+    texts: dict[str, str] | None = None
+    roots: list[Path] = attrs.field(factory=list)
 
     @property
     def sources(self) -> dict[str, str]:
@@ -277,7 +280,7 @@ def load(paths: list[str], texts: dict[str, str] | None = None, cache=None) -> W
     diagnostics: list[Diagnostic] = []
     files: list[SourceFile] = []
     by_real: dict[Path, SourceFile] = {}
-    found = [Path(name) for name in sorted(texts)] if texts is not None else discover(paths)
+    found = [Path(name) for name in sorted(texts) if name.endswith(".om")] if texts is not None else discover(paths)
     roots = [_texts_root(texts)] if texts is not None else roots_of(paths)
     for path in found:
         source = read_file(path, diagnostics, texts, roots if texts is None else None, cache)
@@ -382,4 +385,4 @@ def load(paths: list[str], texts: dict[str, str] | None = None, cache=None) -> W
     for lib in standalone_libraries:
         if lib not in used:
             units.append(Unit("library", lib.header.name.value, [lib], libraries_of([lib])))
-    return Workspace(files, units, diagnostics)
+    return Workspace(files, units, diagnostics, texts, roots)

@@ -282,7 +282,7 @@ def _load_rules(source: str, catalog: str | None, engine: str, order=None):
             rules = _compiled(compiled[_pick(source, catalog, sorted(compiled), "compiled ", selling if codes else None)])
         if catalog is not None and rules.catalog.name != catalog:
             raise unknown("catalog", catalog, [rules.catalog.name], f"{source} (found: {rules.catalog.name})", quote=True)
-        return Interpreter(rules.catalog) if engine == "interpreter" else rules
+        return Interpreter(rules.catalog, rules.tasks_folder) if engine == "interpreter" else rules
     if engine == "generated":
         raise click.UsageError(f"{source} is not a compiled catalog: it needs plan.json and the generated modules (run `om compile`)")
     from om_dsl.build import build
@@ -293,7 +293,7 @@ def _load_rules(source: str, catalog: str | None, engine: str, order=None):
         sys.exit(2)
     by_name = {c.name: c for c in result.catalogs}
     name = _pick(source, catalog, list(by_name), "", (lambda n: _sells(codes)(by_name[n])) if codes else None)
-    return Interpreter(by_name[name])
+    return Interpreter(by_name[name], result.tasks_folder(name))
 
 
 def _load_all_rules(source: str) -> list:
@@ -310,7 +310,7 @@ def _load_all_rules(source: str) -> list:
     if not result.ok:
         _print_diagnostics(result.check)
         sys.exit(2)
-    return [Interpreter(c) for c in result.catalogs]
+    return [Interpreter(c, result.tasks_folder(c.name)) for c in result.catalogs]
 
 
 @main.command()

@@ -21,7 +21,7 @@ import jinja2
 from om_dsl import __version__
 from om_dsl.codegen.pyexpr import Constants, PyExpr
 from om_dsl.model.canonical import dumps, sources_json, to_data
-from om_dsl.model.catalog import SCHEMA, Catalog, ids
+from om_dsl.model.catalog import Catalog, ids
 
 _TEMPLATES = Path(__file__).parent / "templates"
 _MARKER = re.compile(r"^\s*# @om (\S+)")
@@ -112,7 +112,7 @@ class _Generator:
         return nullable
 
     def render(self, template: str, purpose: str, **ctx) -> str:
-        text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=SCHEMA, **ctx)
+        text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=self.cat.schema, **ctx)
         return with_line_map(text) if template != "__init__.py.j2" else text
 
     # ---- modules ---------------------------------------------------------------------

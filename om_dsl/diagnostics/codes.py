@@ -70,10 +70,19 @@ CODES: dict[str, str] = {
     "E521": "a read of another line that cannot be made here",
     "E522": "an ambiguous read of another line: several lines of that product may be in scope",
     "E523": "another line's task read before it is guaranteed to have completed",
+    # the catalog's task package, and amend strategies
+    "E530": "a task package that cannot be found or used",
+    "E531": "an auto task outside the catalog's task package",
+    "E532": "an auto task's module or function that does not exist",
+    "E533": "an auto task's function that cannot take the arguments given",
+    "E534": "`on amend undo_redo` on a task without a compensation",
     # warnings
     "W001": "an unused definition",
     "W002": "a lookup table without an entry for a possible key",
     "W003": "a technical product without a plan",
+    "W010": "a product that can be added but not modified or deleted",
+    "W011": "a dependency that can never match",
+    "W012": "enrichment that reads a child's enriched value before it exists",
 }
 
 

@@ -97,9 +97,10 @@ class _Compare:
     # ---- catalog ---------------------------------------------------------------------
 
     def catalog(self) -> None:
-        fields = _fields([("name", self.old.name, self.new.name), ("version", self.old.version or None, self.new.version or None)])
+        fields = _fields([("name", self.old.name, self.new.name), ("version", self.old.version or None, self.new.version or None), ("tasks", self.old.tasks, self.new.tasks)])
         if fields:
-            self.add("catalog", "catalog", CHANGED, "catalog", self.new.name, fields=fields)
+            gone = self.old.tasks is not None and self.old.tasks != self.new.tasks
+            self.add("catalog", "catalog", CHANGED, "catalog", self.new.name, fields=fields, breaking=f"in-flight auto tasks call {self.old.tasks}, which the new catalog no longer ships" if gone else None)
 
     # ---- products and attributes -------------------------------------------------------
 
@@ -424,6 +425,7 @@ class _Compare:
             pairs += [
                 ("compensate", show.call(io.compensate), show.call(inew.compensate), True),
                 ("point of no return", io.point_of_no_return, inew.point_of_no_return),
+                ("on amend", _amend(io), _amend(inew)),
                 ("due", show.duration(io.due_ms), show.duration(inew.due_ms)),
                 ("retry", show.retry(io.retry), show.retry(inew.retry)),
                 ("timeout", show.duration(io.timeout_ms), show.duration(inew.timeout_ms)),
@@ -457,6 +459,11 @@ def _product_summary(p: ProductDef) -> str:
 
 def _opt(v) -> Optional[str]:
     return None if v is None else show.const(v)
+
+
+def _amend(i) -> Optional[str]:
+    """What a revision does to the task once completed (`on amend`, the default made explicit): calls only."""
+    return i.amend_strategy() if i.kind in ("callout", "auto") else None
 
 
 def _opt_str(s) -> Optional[str]:

@@ -106,6 +106,8 @@ def task(i: PlanItemDef) -> str:
         text += " after " + ", ".join(d.describe() for d in i.after)
     if i.before:
         text += " before " + ", ".join(d.describe() for d in i.before)
+    if i.on_amend is not None:
+        text += f" on amend {i.on_amend}"
     return text
 
 

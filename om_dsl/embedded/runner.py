@@ -42,6 +42,8 @@ from om_dsl.rules.generated import sha_of
 from om_dsl.rules.versions import RulesByVersion
 from om_dsl.tmf622 import events as tmf_events
 
+TASK_PACKAGES = "task_packages"  # meta: {package: the folder holding it}, of the catalogs orders were submitted with
+
 
 class RunnerBusy(Exception):
     pass
@@ -118,6 +120,7 @@ class Runner:
         self._held: collections.OrderedDict = collections.OrderedDict()  # order id -> its state, the most recently used last
         self._seen = None  # the store's data_version when `_held` was last known to be current
         self._held_tasks = 0  # (about: counted when each order was taken in)
+        self._task_packages()
 
     HELD = 512  # orders kept in memory at most (the least recently used go first) ...
     HELD_TASKS = 200_000  # ... and tasks of those orders at most (a few big orders need not crowd out memory)
@@ -148,6 +151,43 @@ class Runner:
             _, gone = held.popitem(last=False)
             self._held_tasks -= len(gone.tasks)
 
+    def _task_packages(self) -> None:
+        """Where the auto tasks' packages are: the current catalog's (beside its
+        compiled folder or its specs), then those the store remembers from the
+        catalogs orders were submitted with, so that `om resume` or `om tasks
+        complete` without a catalog runs them too."""
+        add = getattr(self.python_tasks, "add_package", None)
+        if add is None:
+            return
+        current = self._current_package()
+        if current is not None:
+            add(*current)
+        try:
+            remembered = json.loads(self.store.meta(TASK_PACKAGES) or "{}")
+        except ValueError:
+            remembered = {}
+        for name, folder in sorted(remembered.items() if isinstance(remembered, dict) else ()):
+            if isinstance(name, str) and isinstance(folder, str):
+                add(name, folder)
+
+    def _current_package(self) -> Optional[tuple]:
+        rules = self.catalogs.current
+        folder = getattr(rules, "tasks_folder", None) if rules is not None else None
+        return (rules.catalog.tasks, folder) if folder and rules.catalog.tasks else None
+
+    def _remember_package(self, db) -> None:
+        current = self._current_package()
+        if current is None:
+            return
+        try:
+            remembered = json.loads(self.store.meta(TASK_PACKAGES) or "{}")
+        except ValueError:
+            remembered = {}
+        if not isinstance(remembered, dict) or remembered.get(current[0]) != current[1]:
+            remembered = dict(remembered) if isinstance(remembered, dict) else {}
+            remembered[current[0]] = current[1]
+            self.store.set_meta(db, TASK_PACKAGES, json.dumps(remembered, sort_keys=True))
+
     # ---- submitting an order ---------------------------------------------------------------------
 
     def submit(self, text: str, order_id: Optional[str] = None, by: Optional[str] = None):
@@ -175,6 +215,7 @@ class Runner:
         with self.store.transaction() as db:
             if not self.catalogs.remembered:  # once per runner: the store keeps every version an order ran on
                 self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
+                self._remember_package(db)
                 self.catalogs.remembered = True
             self.store.insert_order(db, step.run, text, by)
             self.store.save(db, step.run, step.history, step.commands, now)

@@ -79,6 +79,9 @@ class Amending:
           has a compensation. So is a completed task downstream of one done
           again that reads what that one gives (its outputs, or what it sets
           on the line); and a task done again waits for those upstream of it.
+          A task's `on amend` overrides this: `keep` (kept as it completed,
+          and not undone when the revision removes it), `redo` (done again,
+          never undone first), `undo_redo` (undone, then done again).
         Runs a revision superseded (`TASK@N`) and their undo stay as they are.
 
         The phases run in this order (the history records come in it): the
@@ -120,7 +123,10 @@ class Amending:
                 m.tasks[new.id] = old  # kept, unless its inputs changed (below)
                 old.depends_on = new.depends_on
                 if self._inputs_changed(r, old, new, m.lines):
-                    m.redo[new.id] = old
+                    if self._strategy(old) == "keep":
+                        self._record(step, new.id, None, None, f"revision {m.n} changes its inputs: kept as it completed (on amend keep)", now)
+                    else:
+                        m.redo[new.id] = old
             elif old.status == S.SKIPPED:
                 m.tasks[new.id] = old  # skipped stays skipped (an operator's word, or its condition)
                 old.depends_on = new.depends_on
@@ -136,7 +142,7 @@ class Amending:
         while changed:
             changed = False
             for tid, task in tasks.items():
-                if tid in redo or task.status != S.COMPLETED or task.type not in CALLING:
+                if tid in redo or task.status != S.COMPLETED or task.type not in CALLING or self._strategy(task) == "keep":
                     continue
                 reads = self._reads(task)
                 for up in redo:
@@ -155,9 +161,11 @@ class Amending:
             new.generation = old.generation + 1
             new.key = K.call_key(r.id, tid, new.generation)
             tasks[tid] = new
-            if d.compensate is not None:
+            if d.amend_strategy() == "undo_redo":
                 m.undone.append(old)
                 self._record(step, tid, S.COMPLETED, S.PENDING, f"revision {m.n} changes its inputs: undone, then done again", now)
+            elif d.compensate is not None:  # on amend redo: the call again is enough
+                self._record(step, tid, S.COMPLETED, S.PENDING, f"revision {m.n} changes its inputs: done again, not undone first (on amend redo)", now)
             else:
                 self._record(step, tid, S.COMPLETED, S.PENDING, f"revision {m.n} changes its inputs: done again", now)
         for tid in m.redo:
@@ -189,7 +197,9 @@ class Amending:
             if old.fallout_of is not None and (old.status != S.READY or (failed is not None and failed.status == S.FATALLY_FAILED)):
                 tasks[old.id] = old  # the fallout of a failed task the revision kept as it was (or a resolved one: its record)
                 continue
-            if old.status == S.COMPLETED and self._definition(old).compensate is not None:
+            if old.status == S.COMPLETED and self._strategy(old) == "keep":
+                self._record(step, old.id, None, None, f"removed by revision {m.n}: kept as done (on amend keep)", now)
+            elif old.status == S.COMPLETED and self._definition(old).compensate is not None:
                 m.undone.append(old)
                 self._record(step, old.id, None, None, f"removed by revision {m.n}: undone", now)
                 if old.line not in lines:  # its line is gone: kept, to undo the task (it installs nothing)
@@ -233,6 +243,11 @@ class Amending:
         d = self._definition(task)
         args = [e for _, e in d.call.args] if d.call is not None else []
         return {"attrs": set().union(*(E.reads(e, "attr") for e in args)) if args else set(), "outputs": set().union(*(E.reads(e, "output") for e in args)) if args else set()}
+
+    def _strategy(self, task: S.TaskRun) -> str:
+        """The task's `on amend` (keep, redo, undo_redo), its default made explicit (redo for what no plan defines)."""
+        d = self._definition(task)
+        return d.amend_strategy() if d is not None else "redo"
 
     def _writes(self, task: S.TaskRun) -> set:
         return {attr for attr, _ in self._definition(task).sets}

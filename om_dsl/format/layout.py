@@ -31,7 +31,7 @@ from om_dsl.syntax import ast
 INDENT = "  "
 
 # Declarations printed on one line; every other one is a `{ ... }` block.
-_ONE_LINE = (ast.Use, ast.DefaultRetry, ast.DefaultTimeout, ast.RetryPolicy, ast.Queue)
+_ONE_LINE = (ast.Use, ast.DefaultRetry, ast.DefaultTimeout, ast.RetryPolicy, ast.Queue, ast.TaskPackage)
 
 Call = Union[ast.OperationCall, ast.PythonCall]
 
@@ -120,6 +120,8 @@ class Printer:
         span = (d.span.start, d.span.end)
         if isinstance(d, ast.Use):
             self.add(0, f"use {fx.literal(d.path)}", [span], "top", blank)
+        elif isinstance(d, ast.TaskPackage):
+            self.add(0, f"tasks {fx.literal(d.path)}", [span], "top", blank)
         elif isinstance(d, ast.DefaultRetry):
             self.add(0, f"default retry {fx.retry_spec(d.policy)}", [span], "top", blank)
         elif isinstance(d, ast.DefaultTimeout):
@@ -287,6 +289,8 @@ class Printer:
         if item.point_of_no_return is not None:
             p = item.point_of_no_return
             self.sub("point_of_no_return" + (" soft" if p.kind == "soft" else ""), [(p.span.start, p.span.end)])
+        if item.on_amend is not None:
+            self.sub(f"on amend {item.on_amend.kind}", [(item.on_amend.span.start, item.on_amend.span.end)])
         if item.due is not None:
             self.sub(f"due {fx.literal(item.due)}", [self.kw(item.due, "due")])
         if item.retry is not None:

@@ -96,6 +96,8 @@ def task_details(d: PlanItemDef, when: Optional[str]) -> list:
         out.append(f"compensate: {d.compensate.target}")
     if d.point_of_no_return:
         out.append(f"point of no return ({d.point_of_no_return})")
+    if d.on_amend is not None:
+        out.append(f"on amend {d.on_amend}")
     return out
 
 

@@ -23,7 +23,7 @@ KEYWORDS = sorted(
     required optional in has table validate when require message enrich decompose order per none fixed
     times forever every staggered exponential from factor cap system operation async queue plan on add
     modify delete callout manual auto milestone wait for until python after before compensate
-    point_of_no_return hard soft due sets task bundle if then else or and not is null true false map
+    point_of_no_return hard soft due sets task bundle tasks amend keep redo undo_redo if then else or and not is null true false map
     fallout fatal""".split()
 )
 TYPES = ["bool", "date", "decimal", "duration", "int", "string"]

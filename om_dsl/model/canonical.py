@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from om_dsl.model.catalog import (
-    SCHEMA,
+    SCHEMAS,
     AttributeDef,
     CallDef,
     Catalog,
@@ -51,9 +51,9 @@ def _ir(x):
     return x
 
 
-def _clean(d: dict) -> dict:
-    """Leave out absent fields (flags are passed as None when false)."""
-    return {k: v for k, v in d.items() if v is not None and v != [] and v != {}}
+def _clean(d: dict, keep=()) -> dict:
+    """Leave out absent fields (flags are passed as None when false); those in `keep` stay even when empty."""
+    return {k: v for k, v in d.items() if k in keep or (v is not None and v != [] and v != {})}
 
 
 def _retry(r: RetryPolicyDef | None):
@@ -142,12 +142,14 @@ def to_data(cat: Catalog) -> dict:
                     "retry": _retry(i.retry),
                     "timeout_ms": i.timeout_ms,
                     "fallout": i.fallout,
+                    "on_amend": i.on_amend,
                 }
             )
         plans[f"{pl.product}.{pl.action}"] = _clean({"id": ids.plan(pl.product, pl.action), "product": pl.product, "action": pl.action, "when": _ir(pl.when), "items": items})
-    return {
-        "schema": SCHEMA,
+    return _clean({
+        "schema": cat.schema,
         "catalog": cat.name,
+        "tasks": cat.tasks,
         "version": cat.version,
         "products": products,
         "tables": {t.name: {"id": ids.table(t.name), "key_type": t.key_type, "value_type": t.value_type, "entries": _ir(t.entries)} for t in cat.tables},
@@ -194,11 +196,11 @@ def to_data(cat: Catalog) -> dict:
         },
         "queues": {q.name: _clean({"id": ids.queue(q.name), "name": q.display_name}) for q in cat.queues},
         "plans": plans,
-    }
+    }, keep=("tables", "validations", "enrichments", "decompositions", "retry_policies", "systems", "queues", "plans", "products"))
 
 
 def sources_data(cat: Catalog) -> dict:
-    return {"schema": SCHEMA, "catalog": cat.name, "files": dict(cat.files), "elements": {k: str(v) for k, v in cat.sources}}
+    return {"schema": cat.schema, "catalog": cat.name, "files": dict(cat.files), "elements": {k: str(v) for k, v in cat.sources}}
 
 
 # ---- plain data -> text ------------------------------------------------------------------
@@ -306,8 +308,8 @@ def _load_deps(ds) -> list[DependencyDef]:
 
 
 def from_data(data: dict, sources: dict | None = None) -> Catalog:
-    if data.get("schema") != SCHEMA:
-        raise SchemaError(f"this plan is {data.get('schema')!r}; this version of om reads {SCHEMA!r}: compile the specs again")
+    if data.get("schema") not in SCHEMAS:
+        raise SchemaError(f"this plan is {data.get('schema')!r}; this version of om reads {' and '.join(repr(s) for s in SCHEMAS)}: compile the specs again")
     products = []
     for code, p in data.get("products", {}).items():
         attributes = [
@@ -340,6 +342,7 @@ def from_data(data: dict, sources: dict | None = None) -> Catalog:
                     timeout_ms=i.get("timeout_ms"),
                     is_async=i.get("async", False),
                     fallout=i.get("fallout"),
+                    on_amend=i.get("on_amend"),
                 )
             )
         plans.append(PlanDef(pl["product"], pl["action"], _tup(pl.get("when")), sorted(items, key=lambda i: i.name)))
@@ -385,6 +388,7 @@ def from_data(data: dict, sources: dict | None = None) -> Catalog:
         systems=sorted(systems, key=lambda s: s.name),
         queues=sorted((QueueDef(n, q.get("name")) for n, q in data.get("queues", {}).items()), key=lambda q: q.name),
         plans=sorted(plans, key=lambda p: (p.product, p.action)),
+        tasks=data.get("tasks"),
         sources=sorted((k, _source_ref(v)) for k, v in src.get("elements", {}).items()),
         files=sorted(src.get("files", {}).items()),
     )

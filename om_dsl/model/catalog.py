@@ -19,6 +19,13 @@ from typing import Optional
 import attrs
 
 SCHEMA = "om-plan/1"
+# om-plan/2: a catalog that declares its task package (`tasks`) or an item's
+# amend strategy (`on_amend`). A catalog that uses neither is written as
+# om-plan/1, byte for byte as before; both are read.
+SCHEMA_2 = "om-plan/2"
+SCHEMAS = (SCHEMA, SCHEMA_2)
+AMEND_STRATEGIES = ("keep", "redo", "undo_redo")
+TASKS_FOLDER = "tasks"  # in a compiled catalog's folder: its task package, copied (tasks/acme_tasks/...)
 
 
 def _tuple(x):
@@ -212,6 +219,11 @@ class PlanItemDef:
     timeout_ms: Optional[int] = None
     is_async: bool = False
     fallout: Optional[str] = None  # a queue: a fatal failure opens a fallout task there instead of holding the order
+    on_amend: Optional[str] = None  # keep, redo or undo_redo; None: undo and redo when it has a compensation, else redo
+
+    def amend_strategy(self) -> str:
+        """What a revision that changes this completed task's inputs does to it."""
+        return self.on_amend or ("undo_redo" if self.compensate is not None else "redo")
 
 
 @attrs.frozen
@@ -247,12 +259,19 @@ class Catalog:
     systems: tuple[SystemDef, ...] = attrs.field(converter=_tuple)
     queues: tuple[QueueDef, ...] = attrs.field(converter=_tuple)
     plans: tuple[PlanDef, ...] = attrs.field(converter=_tuple)
+    tasks: Optional[str] = None  # the catalog's own Python package of auto tasks (compiled beside it, in tasks/)
     # Kept apart from the content: where each element is defined, and the
     # hash of each source file.
     sources: tuple[tuple[str, SourceRef], ...] = attrs.field(converter=_tuple, default=(), eq=False)
     files: tuple[tuple[str, str], ...] = attrs.field(converter=_tuple, default=(), eq=False)
 
     # ---- lookups: each an index built on first use (a 100k-line catalog holds thousands of elements) ----
+
+    @property
+    def schema(self) -> str:
+        """The plan.json schema this catalog needs: om-plan/2 only for what om-plan/1 cannot say."""
+        new = self.tasks is not None or any(i.on_amend is not None for p in self.plans for i in p.items)
+        return SCHEMA_2 if new else SCHEMA
 
     def product(self, code: str) -> Optional[ProductDef]:
         return self._index("_products", self.products, lambda p: p.code).get(code)

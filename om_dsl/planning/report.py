@@ -80,6 +80,8 @@ def planned_data(p: PlannedOrder) -> dict:
             entry["due_ms"] = it.definition.due_ms
         if it.definition.compensate is not None:
             entry["compensation"] = it.definition.compensate.target
+        if it.definition.on_amend is not None:
+            entry["on_amend"] = it.definition.on_amend
         plan_items.append(entry)
     return {
         "status": "accepted",
@@ -146,6 +148,8 @@ def to_text(p: PlannedOrder) -> str:
             flags.append(f"point of no return ({it.point_of_no_return})")
         if it.condition:
             flags.append(f"when {it.condition}")
+        if it.definition.on_amend is not None:
+            flags.append(f"on amend {it.definition.on_amend}")
         head = f"  {n:>3}. {it.id}  {it.type}"
         if it.target:
             head += f"  {it.target}"

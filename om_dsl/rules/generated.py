@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from om_dsl.model.canonical import SchemaError, loads
+from om_dsl.model.catalog import TASKS_FOLDER
 from om_dsl.rules import ops
 from om_dsl.rules.errors import EvaluationError
 
@@ -162,6 +163,9 @@ class GeneratedRules:
             raise CompiledCatalogError(f"{plan_file} is not a plan model om can read ({type(exc).__name__}: {exc}): compile the specs again") from None
         sha = hashlib.sha256(plan_text.encode("utf-8")).hexdigest()
         self.plan_text = plan_text
+        # The catalog's task package, copied beside it by `om compile` (tasks/PACKAGE/).
+        tasks = folder / TASKS_FOLDER
+        self.tasks_folder = str(tasks.resolve()) if self.catalog.tasks and (tasks / self.catalog.tasks).is_dir() else None
         name = _import_package(folder, sha)
         package = sys.modules[name]
         if getattr(package, "PLAN_SHA256", None) != sha:

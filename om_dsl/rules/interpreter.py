@@ -29,8 +29,9 @@ class Interpreter:
 
     kind = "interpreter"
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, tasks_folder=None):
         self.catalog = catalog
+        self.tasks_folder = tasks_folder  # the folder holding the catalog's task package (beside its specs), when known
         self.tables = {t.name: {E.constant_value(k): E.constant_value(v) for k, v in t.entries} for t in catalog.tables}
         self._validations: dict = {}
         self._enrichments: dict = {}

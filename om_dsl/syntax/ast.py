@@ -172,6 +172,14 @@ class Use(Node):
 
 
 @attrs.frozen
+class TaskPackage(Node):
+    """`tasks "acme_tasks"`: the folder of the catalog's own Python package of
+    auto tasks, relative to the file that says it; the folder's name is the package's."""
+
+    path: Literal
+
+
+@attrs.frozen
 class DefaultRetry(Node):
     policy: RetrySpec
 
@@ -433,6 +441,13 @@ class PointOfNoReturn(Node):
 
 
 @attrs.frozen
+class AmendStrategy(Node):
+    """`on amend keep | redo | undo_redo`: what a revision does to the task once it completed."""
+
+    kind: str
+
+
+@attrs.frozen
 class PlanItem(Node):
     """An orchestration item; `kind` is callout, manual, auto, milestone or wait.
 
@@ -460,6 +475,7 @@ class PlanItem(Node):
     retry: RetrySpec | None = None
     timeout: Literal | None = None
     fallout: Name | None = None  # the queue a fatal failure opens a fallout task in
+    on_amend: AmendStrategy | None = None
 
 
 @attrs.frozen
@@ -484,6 +500,7 @@ Declaration = Union[
     System,
     Queue,
     Plan,
+    TaskPackage,
 ]
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 
 import attrs
+from lark import Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.lexer import PatternStr
 
 from om_dsl.diagnostics.diagnostic import Diagnostic, error
 from om_dsl.span import Span
+from om_dsl.suggest import closest
 from om_dsl.syntax import ast
 from om_dsl.syntax.grammar import get_parser
 from om_dsl.syntax.transformer import SpanTransformer
@@ -23,7 +25,7 @@ MAX_SYNTAX_ERRORS_PER_FILE = 20
 
 # Top-level declarations start at the beginning of a line; recovery resumes there.
 _DECLARATION_START = re.compile(
-    r"^(catalog|library|use|default|commercial|technical|table|validate|enrich|decompose|retry|system|queue|plan)\b",
+    r"^(catalog|library|use|default|commercial|technical|table|validate|enrich|decompose|retry|system|queue|plan|tasks)\b",
     re.MULTILINE,
 )
 
@@ -79,6 +81,53 @@ def _acceptable(exc: UnexpectedToken) -> set[str]:
     return accepted or set(exc.expected)
 
 
+def _keyword_typo(word: str, acceptable: set[str]) -> str | None:
+    """The keyword the parser would accept here that WORD is a slip of (`afterr` -> `after`)."""
+    keywords = []
+    for term in get_parser().terminals:
+        if term.name in acceptable and isinstance(term.pattern, PatternStr) and term.pattern.value.isidentifier():
+            keywords.append(term.pattern.value)
+    return closest(word, keywords)
+
+
+_WORD_BEFORE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*\Z")
+
+
+def _glued_keyword(text: str, exc: UnexpectedInput) -> tuple[int, str, str] | None:
+    """A misspelt keyword the lexer read as the keyword and a name (`afterr x`:
+    `after` `r`, then `x` is unexpected). Where only keywords may come, the
+    lexer matches a keyword's letters without looking at what follows; the
+    error then comes a word later. (start, word, keyword) when the word just
+    before the error starts with a keyword it is a slip of."""
+    if not isinstance(exc, UnexpectedToken) or exc.interactive_parser is None:
+        return None
+    pos = exc.token.start_pos if exc.token.type != "$END" else len(text)
+    line_start = text.rfind("\n", 0, pos) + 1
+    m = _WORD_BEFORE.search(text, line_start, pos)
+    if m is None:
+        return None
+    word = m.group(1)
+    keywords = [t.pattern.value for t in get_parser().terminals if isinstance(t.pattern, PatternStr) and t.pattern.value.isidentifier()]
+    if word in keywords:
+        return None
+    prefix = next((k for k in sorted(keywords, key=len, reverse=True) if word.startswith(k)), None)
+    if prefix is None or closest(word, keywords) != prefix:
+        return None
+    # Only when the parser did take the word apart: a token of it ends inside it.
+    split = m.start(1) + len(prefix)
+    if not any(getattr(t, "end_pos", None) == split for t in _tokens(exc.interactive_parser.parser_state.value_stack)):
+        return None
+    return m.start(1), word, prefix
+
+
+def _tokens(values):
+    for v in values:
+        if isinstance(v, Token):
+            yield v
+        elif isinstance(v, Tree):
+            yield from _tokens(v.children)
+
+
 def _starts_declaration(text: str, pos: int) -> bool:
     return bool(_DECLARATION_START.match(text, pos)) and (pos == 0 or text[pos - 1] == "\n")
 
@@ -121,11 +170,22 @@ def _syntax_diagnostic(file: str, text: str, exc: UnexpectedInput) -> tuple[Diag
             ),
             pos,
         )
+    glued = _glued_keyword(text, exc)
+    if glued is not None:
+        start, word, keyword = glued
+        return (
+            error("E001", f"unexpected `{word}`", _point(file, text, start, len(word)), "not a word of the .om language", help=f"did you mean `{keyword}`?"),
+            start,
+        )
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         tok = exc.token
         pos = tok.start_pos
+        acceptable = _acceptable(exc)
+        typo = _keyword_typo(str(tok), acceptable) if tok.type == "NAME" else None
         if tok.type in ("CATALOG", "LIBRARY"):
             hint = f"`{tok} NAME` must be the first line of the file (comments aside)"
+        elif typo:
+            hint = f"did you mean `{typo}`?"
         elif _starts_declaration(text, pos) and pos > 0:
             hint = "the declaration above is not finished: is a `}` missing?"
         else:
@@ -135,7 +195,7 @@ def _syntax_diagnostic(file: str, text: str, exc: UnexpectedInput) -> tuple[Diag
                 "E001",
                 f"unexpected `{tok}`",
                 _point(file, text, pos, len(str(tok))),
-                f"expected {_expected(_acceptable(exc))}",
+                f"expected {_expected(acceptable)}",
                 help=hint,
             ),
             pos,

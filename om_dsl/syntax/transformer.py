@@ -144,6 +144,10 @@ class SpanTransformer(Transformer):
         return ast.Use(self.string_lit_tok(c[0]), span=self.span(meta))
 
     @v_args(meta=True)
+    def task_package(self, meta, c):
+        return ast.TaskPackage(self.string_lit_tok(c[0]), span=self.span(meta))
+
+    @v_args(meta=True)
     def default_retry(self, meta, c):
         return ast.DefaultRetry(c[0], span=self.span(meta))
 
@@ -163,6 +167,7 @@ class SpanTransformer(Transformer):
         return self.name(c[0])
 
     ponr_kind = commercial_role
+    amend_strategy = commercial_role
     scope = commercial_role
     line_scope = commercial_role
     compare_op = commercial_role
@@ -422,13 +427,14 @@ class SpanTransformer(Transformer):
                 merged[key].extend(value)
             else:
                 if key in merged:
+                    words = "on amend" if key == "on_amend" else key
                     self.diagnostics.append(
                         error(
                             "E004",
-                            f"`{key}` is given twice for `{name_tok}`",
+                            f"`{words}` is given twice for `{name_tok}`",
                             self.tspan(name_tok),
-                            f"this item has two `{key}` clauses",
-                            help=f"keep one `{key}` clause per orchestration item",
+                            f"this item has two `{words}` clauses",
+                            help=f"keep one `{words}` clause per orchestration item",
                         )
                     )
                 merged[key] = value
@@ -505,6 +511,10 @@ class SpanTransformer(Transformer):
     @v_args(meta=True)
     def ponr_clause(self, meta, c):
         return ("point_of_no_return", ast.PointOfNoReturn(c[0] if c else "hard", span=self.span(meta)))
+
+    @v_args(meta=True)
+    def amend_clause(self, meta, c):
+        return ("on_amend", ast.AmendStrategy(str(c[0]), span=self.span(meta)))
 
     def due_clause(self, c):
         return ("due", self.duration_tok(c[0]))

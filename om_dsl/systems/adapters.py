@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import os
 import sys
 from typing import Optional
 
@@ -48,15 +49,47 @@ class PythonTasks:
     """Auto tasks: `"package.module:function"`, called with the task's
     arguments as keywords; it returns a dict of outputs (or None). A function
     that takes an `idempotency_key` parameter gets the call's key too, the
-    same on every retry and after a crash, so that it can apply its effect once."""
+    same on every retry and after a crash, so that it can apply its effect once.
+
+    Only a task package's functions are called: a catalog's own
+    (`add_package`: the copy beside its compiled folder, or the folder beside
+    its specs), or a package in a `--tasks-path` folder (searched first: an
+    override). Anything else (`os:system`) is refused without a retry: the
+    checker refuses it too (E531); this is for catalogs compiled before."""
 
     def __init__(self, paths: tuple[str, ...] = ()):
-        for p in reversed(paths):  # the first path given is searched first
+        self.paths = tuple(paths)
+        self.packages: dict[str, str] = {}  # a catalog's package name -> the folder holding it
+        for p in reversed(self.paths):  # the first path given is searched first
             if p not in sys.path:
                 sys.path.insert(0, p)
 
+    def add_package(self, name: str, folder: str) -> None:
+        """A catalog's task package NAME, in FOLDER. The first folder given for a
+        name serves it: one package of a name per process (Python imports it once)."""
+        if name in self.packages or not name.isidentifier() or name in _RESERVED:
+            return
+        folder = os.path.abspath(folder)
+        self.packages[name] = folder
+        if folder not in sys.path:
+            given = [sys.path.index(p) for p in self.paths if p in sys.path]
+            sys.path.insert(max(given) + 1 if given else 0, folder)
+
+    def refusal(self, module: str) -> Optional[str]:
+        """Why MODULE may not be called, or None."""
+        top = module.split(".")[0]
+        if top in _RESERVED:
+            return f"`{top}` is not a task package"
+        if top in self.packages or any(os.path.isdir(os.path.join(p, top)) or os.path.isfile(os.path.join(p, top + ".py")) for p in self.paths):
+            return None
+        known = ", ".join(sorted(self.packages)) or "none"
+        return f"`{top}` is neither the catalog's task package (known: {known}) nor in a --tasks-path folder"
+
     def call(self, target: str, args: dict, key: str) -> CallResult:
         module_name, _, function = target.partition(":")
+        refused = self.refusal(module_name)
+        if refused:
+            return CallResult.error(f"refused to call {target}: {refused}", retryable=False)
         try:
             fn = getattr(importlib.import_module(module_name), function)
         except (ImportError, AttributeError) as exc:
@@ -71,6 +104,10 @@ class PythonTasks:
         if result is not None and not isinstance(result, dict):
             return CallResult.error(f"{target} returned {type(result).__name__}, not a dict of outputs", retryable=False)
         return CallResult.ok(result or {})
+
+
+# Names a task package cannot have: importing it would find the standard module (or om's own).
+_RESERVED = frozenset(sys.stdlib_module_names) | {"om_dsl", "lark", "attrs", "jinja2", "click", "builtins", "__main__"}
 
 
 def _parameters(fn) -> set:

@@ -106,6 +106,9 @@ async def serve(
 
     for r in rules:  # compiled catalogs serve their own version with their generated modules
         catalogs.register(r, sha_of(r))
+        folder = getattr(r, "tasks_folder", None)  # and run their auto tasks from the package copied beside them
+        if folder and r.catalog.tasks and hasattr(python_tasks, "add_package"):
+            python_tasks.add_package(r.catalog.tasks, folder)
     try:
         client = await Client.connect(address, namespace=namespace, data_converter=data_converter())
     except RuntimeError as exc:

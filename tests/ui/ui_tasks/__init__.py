@@ -1,0 +1,1 @@
+"""The auto tasks of the UI cases that declare `tasks "ui_tasks"`."""
