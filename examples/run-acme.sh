@@ -7,10 +7,14 @@
 #
 #   sh examples/run-acme.sh            (from the repository's root)
 #
+# One order comes in over the TMF622 API, as a CPQ system sends it: POSTed
+# with a bearer token, followed with GET, its events received by a listener
+# subscribed through /hub (docs/api.md).
+#
 # Everything it writes is under demo/ (deleted first): the order database,
-# the simulators' state, the deployment configuration (demo/om.toml). The
-# clock is simulated: the waits (billing starts on the requested date) take
-# no time.
+# the simulators' state, the deployment configuration (demo/om.toml), the
+# events the listener got (demo/events.jsonl). The clock is simulated: the
+# waits (billing starts on the requested date) take no time.
 set -e
 cd "$(dirname "$0")/.."
 rm -rf demo && mkdir demo
@@ -21,6 +25,10 @@ om compile specs -o generated
 free_port() { python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 SIM_PORT=$(free_port)
 ENGINE_PORT=$(free_port)
+LISTENER_PORT=$(free_port)
+# The API's token for this run (one admin token, from the environment: never in a file).
+OM_API_TOKEN=$(python -c 'import secrets; print(secrets.token_hex(24))')
+export OM_API_TOKEN
 
 # The downstream systems: the inventory fails twice before it reserves a port
 # (the standard retry policy gets through), the network answers 500 once.
@@ -28,7 +36,29 @@ om simulate serve generated/acme --port "$SIM_PORT" --state demo/systems.db --qu
   --fault inventory.reserve_port=fail:2 --fault network.activate_line=status:500:1 > demo/simulator.url &
 SIM_PID=$!
 ENGINE_PID=
-trap 'kill $SIM_PID $ENGINE_PID 2>/dev/null || true' EXIT HUP INT PIPE TERM
+LISTENER_PID=
+trap 'kill $SIM_PID $ENGINE_PID $LISTENER_PID 2>/dev/null || true' EXIT HUP INT PIPE TERM
+
+# CPQ's listener: every event POSTed to it, one JSON line each in demo/events.jsonl.
+python - "$LISTENER_PORT" <<'PY' &
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Listener(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open("demo/events.jsonl", "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Listener).serve_forever()
+PY
+LISTENER_PID=$!
 
 {
   printf '[engine]\ncallback_url = "http://127.0.0.1:%s/callbacks"\n\n' "$ENGINE_PORT"
@@ -64,6 +94,28 @@ om run generated/acme \
   --quiet > /dev/null || true
 
 echo
+echo "== CPQ over the TMF622 API: subscribe to state changes, submit ORD-5001, follow it"
+python - "$ENGINE_PORT" "$LISTENER_PORT" <<'PY'
+import json, os, sys, urllib.request
+
+api = f"http://127.0.0.1:{sys.argv[1]}/tmf-api/productOrderingManagement/v4"
+auth = {"Authorization": "Bearer " + os.environ["OM_API_TOKEN"], "Content-Type": "application/json"}
+
+def call(method, url, body=None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None, method=method, headers=auth)
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return r.status, dict(r.headers), json.loads(r.read())
+
+status, _, hub = call("POST", api + "/hub", {"callback": f"http://127.0.0.1:{sys.argv[2]}/events", "query": "eventType=ProductOrderStateChangeEvent"})
+print(f"  POST /hub -> {status}, subscription {hub['id']}")
+with open("examples/api/order-v4.json") as f:
+    status, headers, order = call("POST", api + "/productOrder", json.load(f))
+print(f"  POST /productOrder -> {status} {order['id']} {order['state']}, Location {headers['location']}")
+status, _, order = call("GET", headers["location"])
+print(f"  GET {order['id']} -> {status} {order['state']}")
+PY
+
+echo
 echo "== field operations: the technician completes each visit as it comes up"
 # The service works on in the background (retries, callbacks): poll like a
 # field operations desk would, until every order is final.
@@ -95,3 +147,22 @@ om orders history ORD-1001 | grep "1/D1:reserve_port" | head -n 6
 echo
 echo "== assets of customer ACC-42"
 om assets list --customer ACC-42
+echo
+echo "== ORD-5001 over the API, and the events its listener got"
+python - "$ENGINE_PORT" <<'PY'
+import json, os, sys, time, urllib.request
+
+url = f"http://127.0.0.1:{sys.argv[1]}/tmf-api/productOrderingManagement/v4/productOrder/ORD-5001"
+request = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["OM_API_TOKEN"]})
+with urllib.request.urlopen(request, timeout=30) as r:
+    order = json.loads(r.read())
+print(f"  GET ORD-5001 -> {order['state']}, items {[i['state'] for i in order['productOrderItem']]}")
+for _ in range(200):  # the last delivery may still be on its way
+    events = [json.loads(line) for line in open("demo/events.jsonl")] if os.path.exists("demo/events.jsonl") else []
+    mine = [e for e in events if e["event"]["productOrder"]["id"] == "ORD-5001"]
+    if mine and mine[-1]["event"]["productOrder"]["state"] == order["state"]:
+        break
+    time.sleep(0.05)
+for e in mine:
+    print(f"  {e['eventType']}: {e['event']['productOrder']['state']}")
+PY

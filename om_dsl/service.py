@@ -53,11 +53,14 @@ class OrderService(Protocol):
     on_event: Optional[OnEvent]
 
     # ---- submitting and running
-    def submit(self, text: str) -> tuple[str, str, list]:
+    def submit(self, text: str, by: Optional[str] = None) -> tuple[str, str, list]:
         """A TMF622 order: (order id, status, problems). A rejected order with an
         id is kept (status "rejected"); one without raises `Rejected`. An order
         that depends on others (`orderRelationship`) is refused here when one is
-        unknown, ended badly or the wait would form a cycle."""
+        unknown, ended badly or the wait would form a cycle. `by`: who
+        submitted it (the API's token name), kept with the order where the
+        engine can (`order()["submitted_by"]`, and in `orders()`; absent when
+        none was given)."""
 
     def settle(self, order_ids: Iterable[str]) -> list[dict]:
         """Let the orders go as far as they can now, then report each:
@@ -98,6 +101,28 @@ class OrderService(Protocol):
     def unregister_listener(self, url: str) -> bool: ...
     def listeners(self) -> list[str]: ...
 
+    def subscribe(self, callback: str, query: Optional[str], owner: Optional[str]) -> dict:
+        """A hub subscription (TMF622 POST /hub): {"id", "callback", "query"}.
+        Events go to the callback when they match the query
+        (`om_dsl.engine.hub`); with an owner, only events of the orders it
+        submitted. The same callback again keeps its id, takes the new query."""
+
+    def unsubscribe(self, subscription_id: str) -> bool:
+        """False when no subscription has this id."""
+
+    def subscriptions(self) -> list[dict]:
+        """{"id", "callback", "query", "owner"} of every listener, `om hub register`'s too."""
+
+    def request_cancellation(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
+        """A cancellation request (TMF622 CancelProductOrder), kept: it cancels
+        the order as `cancel` does, and answers {"id", "order", "state",
+        "reason", "by", "message"?, "requested_at", "updated_at"} with state
+        done, inProgress (compensation running) or terminatedWithError (refused:
+        the message says why). NoOrder when the order is not known."""
+
+    def cancellations(self, cancel_id: Optional[str] = None) -> list[dict]:
+        """Cancellation requests, oldest first (one, or none, with an id)."""
+
     def notifications(self, order_id: Optional[str] = None, pending: bool = False) -> list[dict]:
         """Order events and where they went: {"event", "type", "order", "state", "listener", "status", "attempts", ...}."""
 
@@ -116,6 +141,10 @@ class OrderService(Protocol):
 
     def history(self, order_id: str) -> list[dict]:
         """{"seq", "at", "subject", "from", "to", "cause"}, in order."""
+
+    def order_document(self, order_id: str) -> Optional[dict]:
+        """The TMF622 order as it stands (its last revision not refused), as
+        submitted; None when the engine does not keep it."""
 
     def manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list[dict]:
         """Open manual tasks: {"order", "task", "name", "product", "queue"}."""

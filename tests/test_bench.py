@@ -46,6 +46,14 @@ def test_every_benchmark_runs_at_its_smallest_size():
     assert "Compile" in md and "Temporal / embedded" in md
 
 
+def test_the_api_benchmark_runs_at_its_smallest_size():
+    import api as A  # bench/api.py
+
+    api = A.api_run(20, 5, "S", 0.2)  # `om serve` as a process of its own, 5 clients
+    assert api["orders_per_s"] > 0 and 0 < api["p50_ms"] <= api["p99_ms"]
+    assert A.om_run_path(20, "S") > 0
+
+
 @pytest.mark.slow
 @pytest.mark.temporal  # the big order on Temporal starts a dev server of its own
 def test_the_durable_events_benchmark_runs_at_its_smallest_size():

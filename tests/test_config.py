@@ -97,3 +97,38 @@ def test_an_operation_the_catalog_lacks_is_named(tmp_path):
     path = write(tmp_path, '[systems.inventory]\nbase_url = "http://inv"\n\n[systems.inventory.operations.reserve_prot]\npath = "/p"\n')
     with pytest.raises(ConfigError, match=r"systems.inventory.operations.reserve_prot: inventory has no operation reserve_prot \(its operations: check_address, reserve_port\)"):
         load(path, env={}, known_systems={"inventory": {"check_address", "reserve_port"}})
+
+
+# ---- [api]: the API's bearer tokens, hashes only ------------------------------------------------
+
+
+def test_api_tokens_by_hash_or_from_the_environment(tmp_path):
+    import hashlib
+
+    digest = hashlib.sha256(b"cpq-token").hexdigest()
+    path = tmp_path / "om.toml"
+    path.write_text(f'[api]\ntokens = [\n  {{ name = "cpq", role = "submitter", hash = "sha256:{digest}" }},\n  {{ name = "noc", role = "operator", token = "$NOC_TOKEN" }},\n]\n')
+    config = load(str(path), env={"NOC_TOKEN": "noc-token"})
+    assert [(t.name, t.role) for t in config.api_tokens] == [("cpq", "submitter"), ("noc", "operator")]
+    assert config.api_tokens[0].digest == hashlib.sha256(b"cpq-token").digest()
+    assert config.api_tokens[1].digest == hashlib.sha256(b"noc-token").digest()
+    assert "noc-token" not in repr(config) and digest not in repr(config)
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ('{ name = "a", role = "submitter", token = "plain-secret" }', "a token is never written in a file"),
+        ('{ name = "a", role = "boss", hash = "sha256:' + "0" * 64 + '" }', "is not a role"),
+        ('{ name = "a", role = "viewer", hash = "md5:abc" }', "must be sha256:"),
+        ('{ name = "a", role = "viewer" }', "give the token's hash"),
+        ('{ name = "a", role = "viewer", token = "$MISSING" }', "MISSING is not set"),
+    ],
+)
+def test_api_token_mistakes_name_the_key(tmp_path, entry, message):
+    path = tmp_path / "om.toml"
+    path.write_text(f"[api]\ntokens = [{entry}]\n")
+    with pytest.raises(ConfigError, match="api.tokens") as exc:
+        load(str(path), env={})
+    assert message in str(exc.value)
+    assert "plain-secret" not in str(exc.value)

@@ -183,3 +183,34 @@ def test_the_simulator_calls_back_only_loopback_hosts_unless_told(tmp_path):
             assert got == status, answer
             if not allow:
                 assert "not on a loopback host" in answer["error"] and "--allow-remote-callbacks" in answer["error"]
+
+
+def test_past_the_connection_limit_a_request_is_503_at_once_and_served_again_after(tmp_path):
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from om_dsl.systems.asgi import ServerThread
+
+    async def ok(request):
+        return JSONResponse({"ok": True})
+
+    server = ServerThread(Starlette(routes=[Route("/", ok)]), max_connections=5).start()
+    try:
+        host, port = server.server_address
+        idle = [socket.create_connection((host, port), timeout=30) for _ in range(5)]
+        for s in idle:  # each is a connection the server holds (its first request is never finished)
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        deadline = time.monotonic() + 30  # the server takes the five in (a bound, not a measure)
+        while httpx.get(server.url + "/", timeout=30).status_code != 503:
+            assert time.monotonic() < deadline, "the sixth connection was served"
+            time.sleep(0.05)
+        for s in idle:
+            s.close()
+        deadline = time.monotonic() + 30
+        while httpx.get(server.url + "/", timeout=30).status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        server.stop()

@@ -65,7 +65,8 @@ def pick_engine(target: Target, options=None, rules=None, mode: str = "act", mus
     """The order service of the engine the command runs on: the one place that
     knows which engine it is. `mode`: act (run orders: the embedded engine takes
     the runner lock), read (an existing store, read-only), write (an existing
-    store, written without running orders)."""
+    store, written without running orders), serve (`om serve`: called from
+    many request threads; the embedded engine's has `.callbacks` and `.work`)."""
     global CLIENT_USED
     if target.temporal:
         try:
@@ -73,12 +74,38 @@ def pick_engine(target: Target, options=None, rules=None, mode: str = "act", mus
         except ImportError:
             raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
         CLIENT_USED = True
-        return contextlib.closing(TemporalService(target.address, target.namespace, target.task_queue, rules))
+        service = TemporalService(target.address, target.namespace, target.task_queue, rules)
+        return contextlib.closing(Serialized(service) if mode == "serve" else service)
     from om_dsl.embedded import service as embedded
 
+    if mode == "serve":  # om serve: one service for the API's requests and the work loop
+        return embedded.serving(options, rules)
     if mode == "act":
         return embedded.acting(options, rules, must_exist)
     return embedded.reading(options, write=mode == "write")
+
+
+class Serialized:
+    """A service whose calls come from many request threads, one at a time (the Temporal client's, under `om serve`)."""
+
+    callbacks = None  # Temporal's workers receive the callbacks (om worker --listen)
+    work = None  # ... and run the orders
+
+    def __init__(self, service):
+        import threading
+
+        self._service, self._lock = service, threading.Lock()
+
+    def __getattr__(self, name):
+        attr = getattr(self._service, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
 
 
 def pick_worker(target: Target):

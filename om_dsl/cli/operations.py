@@ -197,11 +197,13 @@ def hub_list(fmt, db_path, systems_db):
     """Registered listeners."""
     with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="read") as s:
         listeners = s.listeners()
+        subscriptions = s.subscriptions()
     if fmt == "json":
         click.echo(json.dumps(listeners, indent=2))
         return
-    for url in listeners:
-        say(url)
+    for sub in subscriptions:  # the API's subscriptions (POST /hub) say their id, query and owner
+        extra = [f"{k} {sub[k]}" for k in ("query", "owner") if sub.get(k)]
+        say(sub["callback"] + (f"  (subscription {sub['id']}: {', '.join(extra)})" if extra else ""))
     if not listeners:
         click.echo("no listener: events go to the simulated originating system")
 
@@ -236,28 +238,56 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 @main.command()
 @click.argument("source", required=False, type=click.Path(exists=True))
 @click.option("--catalog", "catalog_name", callback=checked(), help="Which catalog of SOURCE, when it holds several.")
-@click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the callback endpoint (POST /callbacks/TOKEN; each call's X-Callback-Url carries its token).")
+@click.option("--listen", default="127.0.0.1:8790", show_default=True, help="HOST:PORT of the API, the callbacks (POST /callbacks/TOKEN) and GET /health; 0.0.0.0 only when told.")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate (PEM; with --tls-key).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key (PEM).")
 @click.option("--interval", type=click.FloatRange(0.01, 3600), callback=finite, default=0.2, show_default=True, help="Seconds between rounds of work (0.01 to 3600).")
-@click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="Seconds a client has to send a whole callback request (a slower one is cut off).")
+@click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="Seconds a client has to send a whole request, from its first byte (a slower one is cut off).")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
-def serve(source, catalog_name, listen, interval, request_timeout, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path):
-    """Run the engine as a service: receive callbacks over HTTP, and keep
-    driving every order (callbacks, retries, waits, event deliveries) until
-    stopped (Ctrl-C). Each round of work holds the runner lock only while it
+@engine_options
+def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_timeout, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
+    """Run the engine as a service: the TMF622 API (docs/api.md), callbacks
+    over HTTP and GET /health on one port, and keep driving every order
+    (callbacks, retries, waits, event deliveries) until stopped (Ctrl-C).
+    Each request and each round of work holds the runner lock only while it
     works, so `om run`, `om tasks complete` and the other commands can be
-    used meanwhile."""
+    used meanwhile. With --engine temporal: the API only (workers run the
+    orders and receive their callbacks)."""
     from om_dsl import service as svc
-    from om_dsl.embedded.service import serve as serve_orders
+    from om_dsl.api import auth
+    from om_dsl.api.server import serve as serve_api
+    from om_dsl.cli.engines import pick_engine
+    from om_dsl.systems import config as configuration
 
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise click.UsageError(f"--listen {listen!r} is not HOST:PORT (a port from 1 to 65535)")
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
     opts = _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path)
+    rules = rules_of(source, catalog_name)
     try:
-        serve_orders(opts, rules_of(source, catalog_name), (host, int(port)), interval, request_timeout, _progress(not quiet), lambda url: click.echo(f"om serve: callbacks at {url}; database {db_path}", err=True))
+        config = configuration.load(config_path)
+    except configuration.ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    tokens = auth.Tokens(config.api_tokens)
+
+    def ready(url, where):
+        click.echo(f"om serve: API at {url}/tmf-api/productOrderingManagement/v4|v5{where}", err=True)
+        if not tokens:
+            click.echo(f"om serve: no API tokens ([api] tokens in the configuration, or {auth.TOKEN_ENV}): every API request is refused (401)", err=True)
+
+    try:
+        with pick_engine(target, opts, rules, mode="serve") as service:
+            service.on_event = _progress(not quiet)
+            work = (lambda stop: service.work(interval, stop)) if service.work else None
+            where = f", callbacks at {{url}}/callbacks; database {db_path}" if service.callbacks is not None else f"; orders on Temporal at {target.address}"
+            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), lambda url: ready(url, where.replace("{url}", url)))
     except svc.Misconfigured as exc:
         raise click.UsageError(str(exc)) from None
+    except svc.Unavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 # ---- in-flight change ------------------------------------------------------------------------------

@@ -193,8 +193,9 @@ class Runner:
 
     # ---- submitting an order ---------------------------------------------------------------------
 
-    def submit(self, text: str, order_id: Optional[str] = None):
-        """Accept (plan and start) or reject an order document; returns (order id, status, problems)."""
+    def submit(self, text: str, order_id: Optional[str] = None, by: Optional[str] = None):
+        """Accept (plan and start) or reject an order document; returns (order id, status, problems).
+        `by`: who submitted it (an API token's name), kept with the order."""
         from om_dsl.model.canonical import plan_json, sources_json
 
         rules = self.catalogs.current
@@ -211,7 +212,7 @@ class Runner:
         except Rejected as exc:
             problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
             with self.store.transaction() as db:
-                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external_id_of(doc))
+                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external_id_of(doc), by)
             return order_id, S.REJECTED, exc.problems
         sha = self.catalogs.current_sha
         step = C.Engine(rules.catalog, rules).start(planned, sha, now)
@@ -220,7 +221,7 @@ class Runner:
                 self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
                 self._remember_package(db)
                 self.catalogs.remembered = True
-            self.store.insert_order(db, step.run, text)
+            self.store.insert_order(db, step.run, text, by)
             self.store.save(db, step.run, step.history, step.commands, now)
             if step.run.waits_for:
                 self.store.set_waits(db, order_id, W.waited_milestones(step.run))
@@ -472,13 +473,20 @@ class Runner:
         self.execute_all([(seq, cmd)])
 
     def _publish(self, seq: int, cmd: Cmd.Notify) -> Callable:
-        """An order event: one delivery per registered listener (sent by
-        `deliver_events`), all in the transaction that marks it done. With no
-        listener registered, the simulated originating system gets it."""
-        listeners = self.store.listeners()
+        """An order event: one delivery per registered listener whose query it
+        matches (sent by `deliver_events`), all in the transaction that marks it
+        done. With no listener registered, the simulated originating system gets it."""
+        from om_dsl.engine.hub import query_matches
+
+        event = tmf_events.render(cmd.event, self.request_of(cmd.order, tmf_events.revision_of(cmd.event)))  # the official shape: what queries read
+        subscriptions = self.store.subscriptions()
+        owner = None
+        if any(s[3] is not None for s in subscriptions):  # a subscription of a submitter gets its own orders' events only
+            row = self.store.order_row(cmd.order)
+            owner = row["submitted_by"] if row is not None else None
+        listeners = [callback for _, callback, query, sub_owner in subscriptions if (sub_owner is None or sub_owner == owner) and query_matches(query, event)]
         now = self.clock.now()
-        event = tmf_events.render(cmd.event, self.request_of(cmd.order, tmf_events.revision_of(cmd.event)))
-        if not listeners:
+        if not subscriptions:
             self.systems.notify(cmd.key, event)
 
         def write(db, done):
@@ -504,23 +512,29 @@ class Runner:
         """POST the due deliveries to their listeners: at least once, with the
         event id as idempotency key; a failure is tried again later (1 s, 2 s,
         4 s ... at most 5 min apart)."""
-        from om_dsl.systems import http
-
         worked = False
         while True:  # a delivery makes the listener's next event of that order due
             delivered = False
-            for seq, event_id, listener, payload, attempts in self.store.due_deliveries(self.clock.now()):
-                answer = http.post_json(listener, self.store.decode(payload, f"the delivery of event {event_id}"), {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536)
-                now = self.clock.now()
-                with self.store.transaction() as db:
-                    if answer.error:
-                        self.store.delivery_failed(db, seq, answer.error, now + min(1000 * 2**attempts, 300_000))
-                    else:
-                        self.store.delivered(db, seq, now)
-                        delivered = True
+            for due in self.due_deliveries():
+                delivered |= self.record_delivery(due, post_delivery(due, timeout_s))
                 worked = True
             if not delivered:
                 return worked
+
+    def due_deliveries(self) -> list[tuple]:
+        """(seq, event id, listener, event, attempts) of each delivery due now."""
+        return [(seq, event_id, listener, self.store.decode(payload, f"the delivery of event {event_id}"), attempts) for seq, event_id, listener, payload, attempts in self.store.due_deliveries(self.clock.now())]
+
+    def record_delivery(self, due: tuple, error: Optional[str]) -> bool:
+        """What a listener answered a delivery (`post_delivery`): delivered (True), or tried again later."""
+        seq, attempts = due[0], due[4]
+        now = self.clock.now()
+        with self.store.transaction() as db:
+            if error:
+                self.store.delivery_failed(db, seq, error, now + min(1000 * 2**attempts, 300_000))
+                return False
+            self.store.delivered(db, seq, now)
+            return True
 
     def deliver_callbacks(self) -> bool:
         delivered = False
@@ -562,19 +576,24 @@ class Runner:
             ranks[order_id] = dispatch_rank(self.store.order_priority(order_id) if order_id is not None else None)
         return sorted(pending, key=lambda sc: (ranks[getattr(sc[1], "order", None)], sc[0]))
 
-    def drive(self, max_steps: int = 1_000_000) -> None:
+    def drive(self, max_steps: int = 1_000_000, max_commands: Optional[int] = None, deliver: bool = True) -> None:
         """Work until nothing is left but people, callbacks and timers in the
         future. With a simulated clock, jump to the next timer and go on, but
         never while a call waits for its callback: simulated time stands
-        still while something is happening elsewhere."""
+        still while something is happening elsewhere. `max_commands`: at most
+        so many of the outbox's commands per step (by priority, then the oldest), so that
+        one step is short (`om serve` takes API requests between steps)."""
         for _ in range(max_steps):
             pending = self.by_priority(self.store.pending_commands())
+            if max_commands is not None:
+                pending = pending[:max_commands]
             self.execute_all(pending)
             progressed = bool(pending)
             progressed |= self.deliver_callbacks()
             progressed |= self.fire_timers()
             progressed |= self.wake_waiting()
-            self.deliver_events()  # a listener that is down does not hold the orders up
+            if deliver:  # (`om serve` delivers outside its lock: a slow listener holds up no request)
+                self.deliver_events()  # a listener that is down does not hold the orders up
             if progressed:
                 continue
             nxt = self.store.next_timer()
@@ -582,6 +601,14 @@ class Runner:
                 self.clock.advance_to(nxt)
                 continue
             return
+
+
+def post_delivery(due: tuple, timeout_s: float = 10.0) -> Optional[str]:
+    """POST one due delivery (`Runner.due_deliveries`); the error, or None when the listener took it. No store, no lock."""
+    from om_dsl.systems import http
+
+    _, event_id, listener, event, _ = due
+    return http.post_json(listener, event, {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536).error
 
 
 def _problem(rule: str, message: str):

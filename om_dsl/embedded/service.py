@@ -4,8 +4,9 @@ downstream systems, in this process (`om_dsl.service.OrderService`).
 A service that acts holds the runner lock for its lifetime (`acting`), so
 the store has one writer and the simulated clock is read and saved under
 the lock; one that only reads opens the store read-only (`reading`) and
-never creates, migrates or locks it. `serve` is `om serve`'s loop: it takes
-the lock for each round of work only, so other commands run meanwhile.
+never creates, migrates or locks it. `Shared` is `om serve`'s: the API's
+requests and the work loop share one service, taking the lock for each call
+and each round of work only, so other commands run meanwhile.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Iterable, Optional
@@ -55,12 +57,14 @@ class EmbeddedOrders:
         self.catalogs = runner.catalogs if runner is not None else catalogs
         self.config, self.clock, self.systems = config, clock, systems
         self.on_event = None
+        self.act_step: Optional[int] = None  # `om serve` (Shared): an action runs at most so many commands, the loop the rest
 
     # ---- opening ------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, options: Options, rules=None, must_exist: bool = False) -> "EmbeddedOrders":
-        """Open the store and what runs its orders (the caller holds the runner lock)."""
+    def open(cls, options: Options, rules=None, must_exist: bool = False, shared: bool = False) -> "EmbeddedOrders":
+        """Open the store and what runs its orders (the caller holds the runner lock).
+        `shared`: used from several threads, one at a time (`Shared`)."""
         from om_dsl.simulate.simulators import Simulators
         from om_dsl.systems import config as configuration
         from om_dsl.systems.adapters import PythonTasks, Systems
@@ -70,7 +74,7 @@ class EmbeddedOrders:
             config = configuration.load(options.config_path, known_systems=known)
         except configuration.ConfigError as exc:
             raise svc.Misconfigured(str(exc)) from None
-        store = Store(options.db_path, synchronous=options.sync, create=not must_exist)
+        store = Store(options.db_path, synchronous=options.sync, create=not must_exist, shared=shared)
         stored_mode = store.meta("clock")
         mode = options.clock or stored_mode or "system"
         if options.start is not None and mode != "simulated":
@@ -112,9 +116,9 @@ class EmbeddedOrders:
         self.runner.on_event = self._progress
         self.runner.drive()
 
-    def submit(self, text: str) -> tuple[str, str, list]:
+    def submit(self, text: str, by: Optional[str] = None) -> tuple[str, str, list]:
         self.runner.on_event = self._progress
-        return self.runner.submit(text)
+        return self.runner.submit(text, by=by)
 
     def settle(self, order_ids: Iterable[str]) -> list[dict]:
         self._drive()
@@ -136,7 +140,10 @@ class EmbeddedOrders:
             action(self.runner)
         except Rejection as exc:
             raise svc.Refused(str(exc)) from None
-        self._drive()
+        if self.act_step is None:
+            self._drive()
+        else:  # `om serve`: one short step here, the work loop does the rest (a request does not run every order's backlog)
+            self.runner.drive(max_steps=1, max_commands=self.act_step, deliver=False)
         return self.order(order_id)
 
     def complete_task(self, order_id: str, task_id: str, data: dict, by: str) -> dict:
@@ -204,6 +211,52 @@ class EmbeddedOrders:
     def listeners(self) -> list[str]:
         return self.store.listeners()
 
+    def _now(self) -> int:
+        return self.clock.now() if self.clock else SystemClock().now()
+
+    def subscribe(self, callback: str, query: Optional[str], owner: Optional[str]) -> dict:
+        with self.store.transaction() as db:
+            sub_id = self.store.subscribe(db, callback, query or None, owner, self._now())
+        return {"id": str(sub_id), "callback": callback, "query": query or None}
+
+    def unsubscribe(self, subscription_id: str) -> bool:
+        if not subscription_id.isdigit() or len(subscription_id) > 18:
+            return False
+        with self.store.transaction() as db:
+            return self.store.unsubscribe(db, int(subscription_id))
+
+    def subscriptions(self) -> list[dict]:
+        return [{"id": str(i), "callback": c, "query": q, "owner": o} for i, c, q, o in self.store.subscriptions()]
+
+    def request_cancellation(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
+        if not self.store.order_exists(order_id):
+            raise self._no_order(order_id)
+        now = self._now()
+        with self.store.transaction() as db:  # kept before it acts: a request is never lost
+            cancel_id = f"CAN-{self.store.cancellation_count() + 1}"
+            self.store.add_cancellation(db, cancel_id, order_id, by, reason, now)
+        try:
+            after = self.cancel(order_id, by, reason or "cancelled over the API", force)
+            state, message = ("done" if after["status"] == "cancelled" else "inProgress"), None
+        except svc.Refused as exc:
+            state, message = "terminatedWithError", str(exc)
+        with self.store.transaction() as db:
+            self.store.set_cancellation(db, cancel_id, state, message, self._now())
+        return self.cancellations(cancel_id)[0]
+
+    def cancellations(self, cancel_id: Optional[str] = None) -> list[dict]:
+        out = []
+        for r in self.store.cancellations(cancel_id):
+            state = r["state"]
+            if state in ("acknowledged", "inProgress"):  # it goes on after the request answered: read where it is
+                row = self.store.order_row(r["order_id"])
+                state = "done" if row is not None and row["status"] == "cancelled" else "inProgress"
+            entry = {"id": r["id"], "order": r["order_id"], "state": state, "reason": r["reason"] or "", "by": r["by"], "requested_at": show_instant(r["requested_at"]), "updated_at": show_instant(r["updated_at"])}
+            if r["message"]:
+                entry["message"] = r["message"]
+            out.append(entry)
+        return out
+
     def notifications(self, order_id: Optional[str] = None, pending: bool = False) -> list[dict]:
         out = []
         for seq, event_id, order, listener, payload, status, attempts, next_try_at, last_error, delivered_at in self.store.deliveries(order_id, "pending" if pending else None):
@@ -232,6 +285,8 @@ class EmbeddedOrders:
         if row is None:
             raise self._no_order(order_id)
         out = {"id": order_id, "status": row["status"], "customer": row["customer"], "external_id": row["external_id"], "created_at": show_instant(row["created_at"]), "updated_at": show_instant(row["updated_at"])}
+        if row["submitted_by"] is not None:  # who submitted it over the API (an order from the CLI has none)
+            out["submitted_by"] = row["submitted_by"]
         if row["problems"]:
             out["problems"] = self.store.decode(row["problems"], f"the problems of order {order_id!r}")
         run = self.store.load(order_id)
@@ -264,7 +319,11 @@ class EmbeddedOrders:
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         return [
-            {"id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"], "created_at": show_instant(r["created_at"]), "updated_at": show_instant(r["updated_at"]), "jeopardy": r["jeopardy"]}
+            {
+                "id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"],
+                "created_at": show_instant(r["created_at"]), "updated_at": show_instant(r["updated_at"]), "jeopardy": r["jeopardy"],
+                **({"submitted_by": r["submitted_by"]} if r["submitted_by"] is not None else {}),  # (an order from the CLI has none)
+            }
             for r in self.store.orders(status, jeopardy)
         ]
 
@@ -272,6 +331,12 @@ class EmbeddedOrders:
         if not self.store.order_exists(order_id):
             raise self._no_order(order_id)
         return [{"seq": r["seq"], "at": show_instant(r["at"]), "subject": r["subject"], "from": r["from_state"], "to": r["to_state"], "cause": r["cause"]} for r in self.store.history(order_id)]
+
+    def order_document(self, order_id: str) -> Optional[dict]:
+        if not self.store.order_exists(order_id):
+            raise self._no_order(order_id)
+        run = self.store.load(order_id)  # the revision in force (a rejected order never ran: its document)
+        return _request(self.store.revision_document(order_id, run.revision if run is not None else 1))
 
     def manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list[dict]:
         return [{"order": r["order_id"], "task": r["item_id"], "name": r["name"], "product": r["product"], "queue": r["queue"]} for r in self.store.open_manual_tasks(queue, order_id)]
@@ -334,48 +399,180 @@ def installed_base_of(db_path: str):
     return StoreInstalledBase(Store(db_path, create=False, write=False))
 
 
-# ---- om serve ---------------------------------------------------------------------------------------
+# ---- om serve: one store for the API's requests and the work loop ---------------------------------------
 
 
-def serve(options: Options, rules, listen: tuple[str, int], interval_s: float, request_timeout_s: float, on_event=None, ready=None) -> None:
-    """Receive callbacks over HTTP and keep driving every order (callbacks,
-    retries, waits, event deliveries) until interrupted. Each round of work
-    holds the runner lock only while it works."""
-    from om_dsl.systems.receiver import CallbackReceiver
+STEP_COMMANDS = 8  # commands `om serve`'s loop executes per turn of the lock (each its own commit)
 
-    check_location(options.db_path, create=True)  # before the lock file is made beside it
-    with runner_lock(options.db_path):
-        orders = EmbeddedOrders.open(options, rules)
-    orders.on_event = on_event
-    try:
-        receiver = CallbackReceiver(options.db_path, listen[0], listen[1], clock=orders.clock.now, secret=orders.config.callback_secret, request_timeout_s=request_timeout_s).start()
-    except (OSError, OverflowError) as exc:
-        orders.close()
-        raise svc.Misconfigured(f"cannot listen on {listen[0]}:{listen[1]}: {exc}") from None
-    if ready is not None:
-        ready(receiver.url)
-    clock, store = orders.clock, orders.store
-    try:
-        while True:
+
+class Shared:
+    """The service `om serve` gives its API: one `EmbeddedOrders`, each call
+    under a thread lock and the runner lock, so the API's request threads and
+    the work loop take turns, and other om processes (`om run`, `om tasks
+    complete`) run between calls. A call returns once its transaction has
+    committed: a submitted order is durable before the API answers 201.
+    Every OrderService method is here (by delegation)."""
+
+    def __init__(self, orders: EmbeddedOrders, db_path: str, wait_s: float = 30.0):
+        self.inner, self.db_path, self.wait_s = orders, db_path, wait_s
+        orders.act_step = STEP_COMMANDS
+        self.lock = threading.Lock()
+        self.wake = threading.Event()  # work came in (an order, a callback): the loop goes now
+        self.callbacks = None
+        self._queue: list = []  # orders waiting for the next batch (`submit`)
+        self._queue_lock = threading.Lock()
+        self._leader = threading.Lock()  # held by the request that submits the queue
+
+    @property
+    def on_event(self):
+        return self.inner.on_event
+
+    @on_event.setter
+    def on_event(self, value) -> None:
+        self.inner.on_event = value
+
+    @contextlib.contextmanager
+    def using(self):
+        clock, store = self.inner.clock, self.inner.store
+        with self.lock:
             try:
-                with runner_lock(options.db_path, wait_s=interval_s):
+                with runner_lock(self.db_path, wait_s=self.wait_s):
+                    before = None
                     if clock.simulated:  # another command may have moved simulated time on
                         stored = store.meta("clock_ms")
                         if stored:
                             clock.advance_to(int(stored))
-                    orders._drive()
-                    if clock.simulated:
+                        before = clock.now()
+                    yield self.inner
+                    if clock.simulated and clock.now() != before:  # (a commit only when time moved)
                         with store.transaction() as db:
                             store.set_meta(db, "clock_ms", str(clock.now()))
-            except RunnerBusy:
-                pass
-            time.sleep(interval_s)
-    except KeyboardInterrupt:
-        pass
+            except RunnerBusy as exc:
+                raise svc.Unavailable(str(exc)) from None
+
+    def submit(self, text: str, by: Optional[str] = None) -> tuple[str, str, list]:
+        """Orders submitted at the same time share one commit (group commit:
+        one fsync for many): each request queues its order, and whichever takes
+        the lock first submits every queued one in one batch. Each answers once
+        the batch has committed."""
+        mine = _Queued(text, by)
+        with self._queue_lock:
+            self._queue.append(mine)
+        while not mine.done.is_set():
+            with self._leader:  # one request at a time submits the queue; the others wait for it
+                if mine.done.is_set():  # the one before took ours
+                    break
+                with self.using() as orders:
+                    with self._queue_lock:
+                        batch, self._queue = self._queue, []
+                    self._submit_batch(orders, batch)
+        # (the loop starts it on its next round: within --interval)
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    @staticmethod
+    def _submit_batch(orders: EmbeddedOrders, batch: list) -> None:
+        try:
+            with orders.store.batch():
+                for q in batch:
+                    try:
+                        q.result = orders.submit(q.text, q.by)
+                    except Exception as exc:  # noqa: BLE001 - this order's answer (a rejection); the others go on
+                        q.error = exc
+        except BaseException as exc:  # the batch did not commit: no order of it was accepted
+            orders.catalogs.remembered = False  # (it may have been remembered in the batch)
+            for q in batch:
+                q.error = exc if isinstance(exc, Exception) else svc.Unavailable("the server is stopping: the order was not kept, send it again")
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for q in batch:
+                q.done.set()
+
+    def __getattr__(self, name: str):
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            with self.using() as orders:
+                answer = getattr(orders, name)(*args, **kwargs)
+            if name in ("amend", "request_cancellation", "subscribe", "complete_task", "retry_task", "skip_task", "resume", "cancel", "release"):
+                self.wake.set()
+            return answer
+
+        return call
+
+    def work(self, interval_s: float, stop: threading.Event) -> None:
+        """Drive every order (callbacks, retries, waits, event deliveries)
+        until `stop`, a short step of the runner per turn (at most
+        STEP_COMMANDS commands): the API's requests get the lock between
+        steps, so a busy loop delays a request by one short step, not by all
+        the work there is. Order events are POSTed to listeners outside the
+        locks. (Calls to downstream systems are made inside a step: a slow
+        system delays requests by up to its timeout.)"""
+        from om_dsl.embedded.runner import post_delivery
+
+        while not stop.is_set():
+            more, due = False, []
+            try:
+                with self.using() as orders:
+                    orders.runner.on_event = orders._progress
+                    orders.runner.drive(max_steps=1, max_commands=STEP_COMMANDS, deliver=False)
+                    more = bool(orders.store.pending_commands())
+                    due = orders.runner.due_deliveries()
+                for delivery in due:  # POSTed outside the locks: a slow listener holds up no request
+                    error = post_delivery(delivery)
+                    with self.using() as orders:
+                        more |= orders.runner.record_delivery(delivery, error)  # (its order's next event may be due now)
+            except svc.Unavailable:
+                pass  # another process holds the runner lock: the next round
+            if more:
+                time.sleep(0.001)  # a request waiting for the lock takes it now
+                continue
+            self.wake.wait(interval_s)
+            self.wake.clear()
+
+    def close(self) -> None:
+        with self.lock:
+            self.inner.close()
+
+
+class _Queued:
+    def __init__(self, text: str, by: Optional[str]):
+        self.text, self.by = text, by
+        self.result, self.error = None, None
+        self.done = threading.Event()
+
+
+@contextlib.contextmanager
+def serving(options: Options, rules):
+    """`om serve`'s service: the store opened (and migrated) under the runner
+    lock, then shared; `.callbacks` is its callback endpoint (into the store's
+    inbox, waking the work loop), `.work(interval, stop)` its loop."""
+    from om_dsl.systems.receiver import Callbacks
+
+    check_location(options.db_path, create=True)  # before the lock file is made beside it
+    try:
+        with runner_lock(options.db_path):
+            orders = EmbeddedOrders.open(options, rules, shared=True)
+    except RunnerBusy as exc:
+        raise svc.Unavailable(str(exc)) from None
+    if orders.clock.simulated:  # kept at once: other commands read where simulated time stands (Shared saves it only when it moves)
+        with orders.store.transaction() as db:
+            orders.store.set_meta(db, "clock_ms", str(orders.clock.now()))
+    shared = Shared(orders, options.db_path)
+    try:
+        shared.callbacks = Callbacks(options.db_path, clock=orders.clock.now, on_callback=shared.wake.set, secret=orders.config.callback_secret)
+    except BaseException:
+        shared.close()
+        raise
+    try:
+        yield shared
     finally:
-        receiver.stop()
-        orders.systems.close()
-        store.close()
+        shared.callbacks.close()
+        shared.close()
 
 
 def _request(document: Optional[str]) -> Optional[dict]:

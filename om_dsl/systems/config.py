@@ -28,6 +28,12 @@ system, where it is, how long to wait. One TOML file per deployment
     adapter = "python"
     target = "acme_adapters.voice:call"   # or entry_point = "voice" (group om_dsl.adapters)
 
+    [api]                          # who may call `om serve`'s TMF622 API (docs/api.md)
+    tokens = [
+      { name = "cpq", role = "submitter", hash = "sha256:<64 hex digits>" },   # sha256 of the token
+      { name = "noc", role = "operator", token = "$NOC_API_TOKEN" },            # or the token itself, from the environment
+    ]
+
 Every problem is reported with the key it is at: `om.toml: systems.inventory.timeout: "10x" is not a duration`.
 """
 
@@ -47,6 +53,10 @@ ADAPTERS = ("simulated", "http", "python")
 DEFAULT_PATH = "om.toml"
 CONFIG_ENV = "OM_CONFIG"
 _DURATION_UNITS = ("ms", "s", "m", "h", "d")  # no weeks in om.toml: timeouts and backoffs are short
+
+
+API_ROLES = ("viewer", "submitter", "operator", "admin")
+_HASH = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 
 class ConfigError(Exception):
@@ -75,6 +85,15 @@ class SystemConfig:
 
 
 @attrs.frozen
+class ApiToken:
+    """A bearer token of the API, known by its SHA-256 only (a file never holds the token)."""
+
+    name: str
+    role: str
+    digest: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen
 class Config:
     path: Optional[str]
     default_adapter: str = "simulated"
@@ -82,6 +101,7 @@ class Config:
     systems: dict = attrs.field(factory=dict)  # name -> SystemConfig
     default_base_url: Optional[str] = None  # with `[defaults] adapter = "http"`: where unlisted systems are
     callback_secret: Optional[str] = attrs.field(default=None, repr=False)  # never in a log or a traceback
+    api_tokens: tuple = ()  # ApiToken, from [api]
 
     def system(self, name: str) -> SystemConfig:
         return self.systems.get(name) or SystemConfig(name, self.default_adapter, base_url=self.default_base_url)
@@ -151,7 +171,7 @@ class _Reader:
         return text.rstrip("/")
 
     def config(self, data: dict) -> Config:
-        self.table(data, "", {"engine", "defaults", "systems"})
+        self.table(data, "", {"engine", "defaults", "systems", "api"})
         engine = self.table(data.get("engine", {}), "engine", {"callback_url", "callback_secret", "callback_secret_file"})
         defaults = self.table(data.get("defaults", {}), "defaults", {"adapter", "base_url"})
         default_adapter = defaults.get("adapter", "simulated")
@@ -172,7 +192,40 @@ class _Reader:
             unlisted = sorted(set(self.known) - set(systems))
             if unlisted:
                 self.fail("defaults", f"adapter = \"http\" needs a base_url for {', '.join(unlisted)}")
-        return Config(self.file, default_adapter, callback, systems, default_base, self.secret(engine))
+        return Config(self.file, default_adapter, callback, systems, default_base, self.secret(engine), self.api(data.get("api", {})))
+
+    def api(self, raw) -> tuple:
+        """[api] tokens: each a name, a role, and the token's sha256 (`hash`), or the token from the environment (`token = "$NAME"`)."""
+        import hashlib
+
+        api = self.table(raw, "api", {"tokens"})
+        given = api.get("tokens", [])
+        if not isinstance(given, list):
+            self.fail("api.tokens", "must be an array of tables: { name, role, hash | token }")
+        tokens, names = [], set()
+        for n, entry in enumerate(given):
+            key = f"api.tokens[{n}]"
+            self.table(entry, key, {"name", "role", "hash", "token"})
+            name = self.string(entry.get("name"), f"{key}.name")
+            role = self.string(entry.get("role"), f"{key}.role")
+            if role not in API_ROLES:
+                self.fail(f"{key}.role", f"{role!r} is not a role (roles: {', '.join(API_ROLES)})")
+            if name in names:
+                self.fail(f"{key}.name", f"a second token named {name!r}")
+            names.add(name)
+            if ("hash" in entry) == ("token" in entry):
+                self.fail(key, "give the token's hash (sha256:HEX) or token = \"$NAME\" (from the environment), one of them")
+            if "token" in entry:
+                if not isinstance(entry["token"], str) or not entry["token"].startswith("$"):
+                    self.fail(f"{key}.token", "a token is never written in a file: give its hash (sha256:HEX, e.g. printf %s TOKEN | sha256sum) or \"$NAME\" to read it from the environment")
+                digest = hashlib.sha256(self.string(entry["token"], f"{key}.token").encode("utf-8")).digest()
+            else:
+                text = self.string(entry["hash"], f"{key}.hash").lower()
+                if not _HASH.match(text):
+                    self.fail(f"{key}.hash", "must be sha256: and 64 hex digits (printf %s TOKEN | sha256sum)")
+                digest = bytes.fromhex(text.split(":", 1)[1])
+            tokens.append(ApiToken(name, role, digest))
+        return tuple(tokens)
 
     def secret(self, engine: dict) -> Optional[str]:
         from om_dsl.systems.callback_auth import MIN_SECRET, SECRET_ENV

@@ -19,9 +19,10 @@ unknown correlation id stays in the inbox, marked applied, and changes
 nothing. On Temporal (`om worker --listen`) the sink signals the order's
 workflow instead: the answer comes once the signal is in its history.
 
-Requests are bounded (om_dsl.systems.http_server): a Content-Length is
-required, bodies above `limits.MAX_BODY` are refused unread, a request must
-be in within the request timeout.
+Requests are bounded (om_dsl.systems.asgi, Starlette on uvicorn): a
+Content-Length is required, bodies above `limits.MAX_BODY` are refused
+unread, a request must be in within the request timeout. `om serve` mounts
+the same endpoint (`Callbacks.routes()`) on its API app, one port for both.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ import json
 import logging
 import threading
 from typing import Callable, Optional
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from om_dsl import limits
 from om_dsl.embedded.store import Store
 from om_dsl.systems import callback_auth
-from om_dsl.systems.http_server import REQUEST_TIMEOUT_S, BoundedHandler, BoundedServer, Refused
+from om_dsl.systems.http_server import REQUEST_TIMEOUT_S, Refused
 
 MAX_BODY = limits.MAX_BODY
 PATH = "/callbacks"
@@ -73,17 +74,11 @@ class StoreInbox:
         self.store.close()
 
 
-class CallbackReceiver:
-    def __init__(
-        self,
-        sink,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        clock: Optional[Callable[[], int]] = None,
-        on_callback: Optional[Callable] = None,
-        secret: Optional[str] = None,
-        request_timeout_s: float = REQUEST_TIMEOUT_S,
-    ):
+class Callbacks:
+    """The callback endpoint's logic, on any ASGI app: `routes()` to mount it
+    (the standalone receiver below, `om serve`'s API app)."""
+
+    def __init__(self, sink, clock: Optional[Callable[[], int]] = None, on_callback: Optional[Callable] = None, secret: Optional[str] = None):
         """`sink`: a database path (the embedded store's inbox, and its secret unless `secret` is given), or
         anything with `receive(callback id, correlation id, payload) -> fresh` and `close()` (then `secret` is required)."""
         self.sink = StoreInbox(sink, clock, on_callback, secret) if isinstance(sink, str) else sink
@@ -92,71 +87,56 @@ class CallbackReceiver:
             raise ValueError("a callback receiver needs the deployment's callback secret")
         self.refused = 0  # callbacks refused for want of a valid token, since the start
         self._refused_lock = threading.Lock()
-        receiver = self
 
-        class Handler(BoundedHandler):
-            def log_message(self, *args):  # quiet: the history says what happened
-                pass
+    def routes(self) -> list:
+        from starlette.routing import Route
 
-            def _answer(self, status: int, body: dict, close: bool = False) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if close:
-                    self.send_header("Connection", "close")
-                    self.close_connection = True
-                self.end_headers()
-                self.wfile.write(data)
+        return [Route(PATH, self.post, methods=["POST"]), Route(PATH + "/{token:path}", self.post, methods=["POST"])]
 
-            def do_GET(self):
-                if urlsplit(self.path).path == "/_health":
-                    self._answer(200, {"ok": True, "refused": receiver.refused})
-                else:
-                    self._answer(404, {"error": "not found"})
+    async def post(self, request):
+        from starlette.concurrency import run_in_threadpool
 
-            def do_POST(self):
-                try:
-                    self._callback()
-                except Refused as exc:
-                    self._answer(exc.status, {"error": exc.message}, close=exc.close)
+        from om_dsl.systems.asgi import read_body, refusal
 
-            def _callback(self):
-                path = urlsplit(self.path).path.rstrip("/")
-                head, _, token = path.rpartition("/")
-                if path != PATH and head != PATH:
-                    raise Refused(404, f"no endpoint {path[:80]}: callbacks go to the X-Callback-Url of their call", close=True)
-                raw = self.read_body(MAX_BODY)  # read (within the bounds) even when refused: the client then sees the answer
-                if path == PATH:
-                    try:
-                        said = _body(raw)["correlation_id"]
-                    except Refused:
-                        said = None
-                    receiver._refuse(self.client_address[0], said, "no callback token in the URL")
-                    raise Refused(401, "a callback goes to the URL its call gave (X-Callback-Url), with its token", close=True)
-                body = _body(raw)
-                correlation_id = body["correlation_id"]
-                if not callback_auth.valid(receiver.secret, correlation_id, unquote(token)):
-                    receiver._refuse(self.client_address[0], correlation_id, "the token is not the call's")
-                    raise Refused(401, "the callback's token is not its call's", close=True)
-                given = self.headers.get("Idempotency-Key")
-                default = f"callback:{correlation_id}"
-                if given is not None:
-                    try:
-                        limits.check_id(given, "the Idempotency-Key")
-                    except limits.InputLimit as exc:
-                        raise Refused(400, str(exc)) from None
-                # The id is scoped by the correlation id: one call's system cannot take the id of another call's callback.
-                callback_id = default if given in (None, "", default) else f"{default}#{given}"
-                payload = {"status": body.get("status", "ok"), "outputs": body.get("outputs") or {}, "message": body.get("message") or ""}
-                try:
-                    fresh = receiver.sink.receive(callback_id, correlation_id, payload)
-                except Exception as exc:  # noqa: BLE001 - not kept: the system must send it again
-                    raise Refused(503, f"the callback was not kept, send it again: {type(exc).__name__}") from None
-                self._answer(202 if fresh else 200, {"received": callback_id, "duplicate": not fresh})
+        try:
+            raw = await read_body(request, MAX_BODY)  # read (within the bounds) even when refused: the client then sees the answer
+            status, body = await run_in_threadpool(self._callback, request, raw)
+        except Refused as exc:
+            return refusal(exc)
+        from starlette.responses import JSONResponse
 
-        self.server = BoundedServer((host, port), Handler, request_timeout_s)
-        self.thread: Optional[threading.Thread] = None
+        return JSONResponse(body, status)
+
+    def _callback(self, request, raw: bytes) -> tuple[int, dict]:
+        peer = request.client.host if request.client else "?"
+        token = request.path_params.get("token")
+        if not token or "/" in token:
+            try:
+                said = _body(raw)["correlation_id"]
+            except Refused:
+                said = None
+            self._refuse(peer, said, "no callback token in the URL")
+            raise Refused(401, "a callback goes to the URL its call gave (X-Callback-Url), with its token", close=True)
+        body = _body(raw)
+        correlation_id = body["correlation_id"]
+        if not callback_auth.valid(self.secret, correlation_id, unquote(token)):
+            self._refuse(peer, correlation_id, "the token is not the call's")
+            raise Refused(401, "the callback's token is not its call's", close=True)
+        given = request.headers.get("Idempotency-Key")
+        default = f"callback:{correlation_id}"
+        if given is not None:
+            try:
+                limits.check_id(given, "the Idempotency-Key")
+            except limits.InputLimit as exc:
+                raise Refused(400, str(exc)) from None
+        # The id is scoped by the correlation id: one call's system cannot take the id of another call's callback.
+        callback_id = default if given in (None, "", default) else f"{default}#{given}"
+        payload = {"status": body.get("status", "ok"), "outputs": body.get("outputs") or {}, "message": body.get("message") or ""}
+        try:
+            fresh = self.sink.receive(callback_id, correlation_id, payload)
+        except Exception as exc:  # noqa: BLE001 - not kept: the system must send it again
+            raise Refused(503, f"the callback was not kept, send it again: {type(exc).__name__}") from None
+        return (202 if fresh else 200), {"received": callback_id, "duplicate": not fresh}
 
     def _refuse(self, peer: str, correlation_id: Optional[str], reason: str) -> None:
         """Count and report a callback without a valid token; what it said is not kept, only its (bounded) correlation id."""
@@ -171,22 +151,59 @@ class CallbackReceiver:
             except Exception:  # noqa: BLE001 - counting must not turn a 401 into a 500
                 log.warning("a refused callback could not be counted in the store", exc_info=True)
 
+    def health(self) -> dict:
+        return {"ok": True, "refused": self.refused}
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+class CallbackReceiver(Callbacks):
+    """The callbacks and `GET /_health` on a server of their own (`om worker
+    --listen`, tests): a Starlette app on uvicorn, on its own thread."""
+
+    def __init__(
+        self,
+        sink,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Optional[Callable[[], int]] = None,
+        on_callback: Optional[Callable] = None,
+        secret: Optional[str] = None,
+        request_timeout_s: float = REQUEST_TIMEOUT_S,
+    ):
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        from om_dsl.systems.asgi import ServerThread
+
+        super().__init__(sink, clock, on_callback, secret)
+
+        async def health(request):
+            return JSONResponse(self.health())
+
+        async def not_found(request, exc):
+            return JSONResponse({"error": f"no endpoint {request.url.path[:80]}: callbacks go to the X-Callback-Url of their call"}, 404, headers={"Connection": "close"})
+
+        app = Starlette(routes=[Route("/_health", health), Route("/health", health), *self.routes()], exception_handlers={404: not_found, 405: not_found})
+        try:
+            self.server = ServerThread(app, host, port, request_timeout_s, name="om-callbacks")
+        except BaseException:
+            self.sink.close()
+            raise
+
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}{PATH}"
+        return self.server.url + PATH
 
     def start(self) -> "CallbackReceiver":
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, name="om-callbacks", daemon=True)
-        self.thread.start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        if self.thread is not None:
-            self.thread.join()
-        self.sink.close()
+        self.server.stop()
+        self.close()
 
     def __enter__(self):
         return self.start()

@@ -51,7 +51,8 @@ class TemporalService:
 
     # ---- submitting and running ---------------------------------------------------------------------
 
-    def submit(self, text: str) -> tuple[str, str, list]:
+    def submit(self, text: str, by: Optional[str] = None) -> tuple[str, str, list]:
+        """(`by` is not kept on Temporal yet: a submitter token does not see the order; docs/api.md.)"""
         with self._calls():
             order_id, status, problems = self.client.submit(text)
         self._started[order_id] = status
@@ -129,6 +130,21 @@ class TemporalService:
     def notifications(self, order_id: Optional[str] = None, pending: bool = False) -> list[dict]:
         raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
 
+    def subscribe(self, callback: str, query: Optional[str], owner: Optional[str]) -> dict:
+        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+
+    def unsubscribe(self, subscription_id: str) -> bool:
+        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+
+    def subscriptions(self) -> list[dict]:
+        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+
+    def request_cancellation(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
+        raise svc.Refused("cancellation requests are kept by the embedded engine's store; on Temporal, `om orders cancel ID --engine temporal`")
+
+    def cancellations(self, cancel_id: Optional[str] = None) -> list[dict]:
+        raise svc.Refused("cancellation requests are kept by the embedded engine's store")
+
     # ---- reading: queries ---------------------------------------------------------------------------
 
     def order(self, order_id: str) -> dict:
@@ -153,6 +169,11 @@ class TemporalService:
         with self._calls():
             rows = self.client.history(order_id)
         return [{"seq": n, "at": show_instant(h["at"]), "subject": h["subject"], "from": h["from"], "to": h["to"], "cause": h["cause"]} for n, h in enumerate(rows, 1)]
+
+    def order_document(self, order_id: str) -> Optional[dict]:
+        """The request document of the revision in force, as the workflow keeps it."""
+        with self._calls():
+            return self.client.request(order_id)
 
     def manual_tasks(self, queue: Optional[str] = None, order_id: Optional[str] = None) -> list[dict]:
         unanswered: list = []

@@ -211,8 +211,44 @@ class Database:
     def close(self) -> None:
         self.db.close()
 
+    _in_batch = False  # inside `batch()`: a transaction is a savepoint of the batch's
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many transactions, one commit (one fsync): each `transaction()`
+        inside is a savepoint, undone alone when it fails; nothing is durable
+        until the batch commits. `om serve` submits concurrent API orders so."""
+        self.db.execute("BEGIN IMMEDIATE")
+        self._in_batch = True
+        try:
+            yield
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                self.db.execute("COMMIT")
+            except StoreError:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+        finally:
+            self._in_batch = False
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        if self._in_batch:
+            self.db.execute("SAVEPOINT om_step")
+            try:
+                yield self.db
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK TO om_step")
+                    self.db.execute("RELEASE om_step")
+                raise
+            self.db.execute("RELEASE om_step")
+            return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db

@@ -21,18 +21,18 @@ class Orders:
     def order_exists(self, order_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM orders WHERE id = ?", (order_id,)).fetchone() is not None
 
-    def insert_rejected(self, db, order_id: str, document: str, problems: list, now: int, customer: Optional[str] = None, external_id: Optional[str] = None) -> None:
+    def insert_rejected(self, db, order_id: str, document: str, problems: list, now: int, customer: Optional[str] = None, external_id: Optional[str] = None, submitted_by: Optional[str] = None) -> None:
         """A rejected order is kept with what it says of itself: whose it is, its id in the originating system."""
         db.execute(
-            "INSERT INTO orders (id, status, customer, external_id, document, problems, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (order_id, S.REJECTED, customer, external_id, document, json.dumps(problems), now, now),
+            "INSERT INTO orders (id, status, customer, external_id, document, problems, created_at, updated_at, submitted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (order_id, S.REJECTED, customer, external_id, document, json.dumps(problems), now, now, submitted_by),
         )
         db.execute("INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, 'order', NULL, ?, ?)", (order_id, now, S.REJECTED, "; ".join(p["message"] for p in problems)))
 
-    def insert_order(self, db, run: S.OrderRun, document: str) -> None:
+    def insert_order(self, db, run: S.OrderRun, document: str, submitted_by: Optional[str] = None) -> None:
         db.execute(
-            "INSERT INTO orders (id, catalog_sha, status, customer, external_id, document, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (run.id, run.catalog, run.status, run.fields.get("customer_account"), run.external_id, document, run.created_at, run.updated_at),
+            "INSERT INTO orders (id, catalog_sha, status, customer, external_id, document, created_at, updated_at, submitted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run.id, run.catalog, run.status, run.fields.get("customer_account"), run.external_id, document, run.created_at, run.updated_at, submitted_by),
         )
 
     def order_priority(self, order_id: str) -> Optional[str]:
@@ -140,7 +140,7 @@ class Orders:
         return row[0] if row else None
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list:
-        return _filtered(self.db, "SELECT id, status, customer, external_id, created_at, updated_at, jeopardy FROM orders", "created_at, id", status=status, jeopardy=jeopardy)
+        return _filtered(self.db, "SELECT id, status, customer, external_id, created_at, updated_at, jeopardy, submitted_by FROM orders", "created_at, id", status=status, jeopardy=jeopardy)
 
     def order_ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM orders ORDER BY rowid")]

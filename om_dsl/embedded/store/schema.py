@@ -231,13 +231,36 @@ MIGRATIONS = [
         """,
         "CREATE INDEX IF NOT EXISTS waits_by_other ON waits(other)",
     ],
+    [
+        # 9: the TMF622 API: who submitted an order (a submitter
+        # token sees its own); hub subscriptions with a query and an owner
+        # (a subscription's id is the hub's row id); cancellation requests.
+        "ALTER TABLE orders ADD COLUMN submitted_by TEXT",
+        "ALTER TABLE hub ADD COLUMN query TEXT",
+        "ALTER TABLE hub ADD COLUMN owner TEXT",
+        """
+        CREATE TABLE cancellations (
+            id TEXT PRIMARY KEY,
+            order_id TEXT NOT NULL REFERENCES orders(id),
+            state TEXT NOT NULL,
+            reason TEXT,
+            by TEXT NOT NULL,
+            message TEXT,
+            requested_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX cancellations_by_order ON cancellations(order_id)",
+    ],
 ]
 
 # The oldest schema a command that only reads opens as it is: the migrations
 # after it add only what the rows written before them do not use (7: the
 # order_state table, read only for orders written in parts; 8: the waits
-# table, read only by the runner).
-READABLE_FROM = 6
+# table, read only by the runner). 9's columns (submitted_by, the hub's query
+# and owner) are read by every listing, so a database older than 9 is brought
+# up to date by a command that writes first.
+READABLE_FROM = 9
 
 # Every table of the current schema (a missing one means a damaged database).
 _TABLES = {"schema_version"} | {m[1] for step in MIGRATIONS for statement in step for m in [re.match(r"\s*CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement)] if m}
