@@ -49,6 +49,12 @@ REASONS = {
     "installed_product": (BAD_REQUEST, "The installed product is no longer in the catalog"),
     "asset_in_flight": (CONFLICT, "The installed product is being changed by another order"),
     "duplicate_order": (CONFLICT, "The order was submitted before"),
+    # orders that wait for other orders (orderRelationship)
+    "order_relationship": (BAD_REQUEST, "An order relationship cannot be read"),
+    "unknown_order": (BAD_REQUEST, "The order depends on an order that is not known"),
+    "order_ended": (CONFLICT, "The order depends on an order that ended without completing"),
+    "unknown_milestone": (BAD_REQUEST, "The order waits for a milestone the other order does not have"),
+    "order_dependency_cycle": (CONFLICT, "The order's dependencies would form a cycle"),
     "revision_of_another_order": (CONFLICT, "The revision names another order"),
     "plan_cycle": (BAD_REQUEST, "The order's tasks would wait for each other"),
     "validation": (BAD_REQUEST, "The order breaks a validation rule of the catalog"),
