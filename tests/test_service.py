@@ -79,11 +79,11 @@ def test_an_unknown_order_is_a_service_error_with_a_hint(tmp_path):
 
 
 def test_a_second_acting_service_is_unavailable_not_blocked(tmp_path, monkeypatch):
-    from om_dsl.embedded import runner
+    from om_dsl.embedded import lock
     from om_dsl.embedded.service import Options, acting
 
     opts = Options(str(tmp_path / "om.db"))
-    real = runner.runner_lock
+    real = lock.runner_lock
     monkeypatch.setattr("om_dsl.embedded.service.runner_lock", lambda path, wait_s=0.0: real(path, wait_s=0.0))
     with acting(opts):
         with pytest.raises(svc.Unavailable):

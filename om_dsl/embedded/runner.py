@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import fcntl
 import json
-import time
 from typing import Callable, Optional
 
+from om_dsl.embedded.catalogs import Catalogs
 from om_dsl.embedded.store import Store
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import core as C
@@ -41,73 +40,9 @@ from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.relationships import OtherOrder
 from om_dsl.planning.relationships import check as check_prerequisites
-from om_dsl.rules.generated import sha_of
-from om_dsl.rules.versions import RulesByVersion
 from om_dsl.tmf622 import events as tmf_events
 
 TASK_PACKAGES = "task_packages"  # meta: {package: the folder holding it}, of the catalogs orders were submitted with
-
-
-class RunnerBusy(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def runner_lock(db_path: str, wait_s: float = 30.0):
-    """Hold the database's runner lock (a flock on DB.lock)."""
-    try:
-        f = open(db_path + ".lock", "a+")
-    except OSError as exc:
-        from om_dsl.embedded.store import StoreUnwritable
-
-        raise StoreUnwritable(f"cannot open the runner lock {db_path}.lock: {exc.strerror or exc}") from None
-    with f:
-        deadline = time.monotonic() + wait_s
-        while True:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise RunnerBusy(f"another om process is running orders on {db_path}") from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-class Catalogs:
-    """The rules for each catalog version an order may run on.
-
-    The current compiled catalog serves its own version with its generated
-    modules; an older version an order started on is served by the
-    interpreter, from the plan.json the store kept when the order began."""
-
-    def __init__(self, store: Store, current=None):
-        self.store = store
-        self.current = current
-        self.remembered = False
-        self._versions = RulesByVersion()
-        if current is not None:
-            self.current_sha = sha_of(current)
-            self._versions.register(self.current_sha, current)
-
-    def rules(self, sha: str):
-        """(catalog, rules) of version `sha`."""
-
-        def stored():
-            row = self.store.catalog_version(sha)
-            return None if row is None else (row["plan_json"], row["sources_json"])
-
-        rules = self._versions.rules(sha, stored)
-        if rules is None:
-            raise KeyError(f"catalog version {sha[:12]} is not in the store")
-        return rules.catalog, rules
-
-    def engine(self, sha: str) -> C.Engine:
-        catalog, rules = self.rules(sha)
-        return C.Engine(catalog, rules)
 
 
 class Runner:

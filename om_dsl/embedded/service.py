@@ -22,8 +22,10 @@ from typing import Iterable, Optional
 import attrs
 
 from om_dsl import service as svc
+from om_dsl.embedded.catalogs import Catalogs
 from om_dsl.embedded.clock import SimulatedClock, SystemClock, show_instant
-from om_dsl.embedded.runner import Catalogs, Runner, RunnerBusy, runner_lock
+from om_dsl.embedded.lock import RunnerBusy, runner_lock
+from om_dsl.embedded.runner import Runner
 from om_dsl.embedded.store import Store, check_location, store_error
 from om_dsl.engine.core import Rejection
 from om_dsl.suggest import no_such
