@@ -218,12 +218,21 @@ class Database:
         """Many transactions, one commit (one fsync): each `transaction()`
         inside is a savepoint, undone alone when it fails; nothing is durable
         until the batch commits. `om serve` submits concurrent API orders so."""
-        self.db.execute("BEGIN IMMEDIATE")
         self._in_batch = True
+        try:
+            with self._immediate():
+                yield
+        finally:
+            self._in_batch = False
+
+    @contextlib.contextmanager
+    def _immediate(self) -> Iterator[None]:
+        """One write transaction: committed whole, or rolled back whole."""
+        self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            if self.db.in_transaction:
+            if self.db.in_transaction:  # (SQLite may have rolled back itself: a full disk)
                 self.db.execute("ROLLBACK")
             raise
         else:
@@ -233,8 +242,6 @@ class Database:
                 if self.db.in_transaction:
                     self.db.execute("ROLLBACK")
                 raise
-        finally:
-            self._in_batch = False
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -249,20 +256,8 @@ class Database:
                 raise
             self.db.execute("RELEASE om_step")
             return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._immediate():
             yield self.db
-        except BaseException:
-            if self.db.in_transaction:  # (SQLite may have rolled back itself: a full disk)
-                self.db.execute("ROLLBACK")
-            raise
-        else:
-            try:
-                self.db.execute("COMMIT")
-            except StoreError:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
 
     def _check(self, write: bool) -> bool:
         """Check that this is an om database of a schema this om knows (or,
