@@ -164,7 +164,7 @@ class OrderWorkflow:
     async def _poll(self, others: list) -> None:
         """Ask how each order it waits for stands; tell the core. Sooner again
         after a change, later and later while nothing changes."""
-        moved = False
+        moved = evicted = False
         try:
             for other in others:
                 got = await workflow.execute_activity(PROGRESS, other, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
@@ -172,11 +172,19 @@ class OrderWorkflow:
                     break  # (cancelled meanwhile)
                 step = self._apply(lambda now: C.OtherOrderProgressed(other, got["status"], tuple(got["milestones"]), now), tolerate=True)
                 moved |= bool(step is not None and step.history)
+        except GeneratorExit:  # the worker evicted the workflow from its cache: no workflow context is left to book into
+            evicted = True
+            raise
         finally:
-            self.poll_every = POLL_FIRST_MS if moved else min(self.poll_every * 2, POLL_MAX_MS)
-            self.poll_at = self._now() + self.poll_every
-            self.polling = False
-            self.dirty = True
+            if not evicted:
+                self._polled(moved)
+
+    def _polled(self, moved: bool) -> None:
+        """When to ask again: sooner after a change, later and later while nothing changes."""
+        self.poll_every = POLL_FIRST_MS if moved else min(self.poll_every * 2, POLL_MAX_MS)
+        self.poll_at = self._now() + self.poll_every
+        self.polling = False
+        self.dirty = True
 
     async def _continue_as_new(self) -> None:
         """The order goes on in a new run: its state, history, revisions, the
