@@ -383,6 +383,10 @@ def wait_until(orders: TemporalOrders, order_id: str, predicate, timeout_s: floa
             view = orders.order(order_id)
         except NoOrder:
             view = None
+        except RPCError as exc:  # no worker answered in time (one restarting replays the order first): ask again
+            if exc.status != RPCStatusCode.DEADLINE_EXCEEDED and "timeout" not in (exc.message or "").lower():
+                raise
+            view = None
         if view is not None and predicate(view):
             return view
         if time.monotonic() > deadline:
