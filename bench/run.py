@@ -157,34 +157,15 @@ def bench_scale(sizes: list[int], runs: int) -> dict:
 # ---- 4. durable orchestration ---------------------------------------------------------------------
 
 
-def make_runner(folder: Path, sync: str):
-    from om_dsl.embedded.clock import SimulatedClock, parse_instant
-    from om_dsl.embedded.runner import Catalogs, Runner
-    from om_dsl.embedded.store import Store
-    from om_dsl.simulate.simulators import Simulators
-    from om_dsl.systems.adapters import PythonTasks, Systems
-    from om_dsl.systems.config import Config
-
-    store = Store(str(folder / "om.db"), synchronous=sync)
-    runner = Runner(store, Catalogs(store, GeneratedRules(ACME)), Systems(Config(None), Simulators(str(folder / "sys.db"))), PythonTasks((str(ROOT / "examples"),)), SimulatedClock(parse_instant("2026-11-27")))
-    return runner, store
-
-
 def engine_run(n: int, sync: str) -> float:
-    folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
-    runner, store = make_runner(folder, sync)
-    doc = json.loads((ORDERS / "fiber-minimal.json").read_text())
-    start = time.perf_counter()
-    for i in range(n):
-        doc["id"] = f"B-{i}"
-        runner.submit(json.dumps(doc))
-    runner.drive()
-    for order_id, item_id, *_ in store.open_manual_tasks():
-        runner.complete_manual(order_id, item_id, {}, "bench")
-    runner.drive()
-    elapsed = time.perf_counter() - start
-    assert all(store.load(f"B-{i}").status == "completed" for i in range(n))
-    return elapsed
+    """The engine's side of the durable benchmark (its runner is the events benchmark's: both databases at `sync`)."""
+    import events
+
+    runner, store, _ = events.make_runner(Path(tempfile.mkdtemp(prefix="om-bench-")), sync)
+    try:
+        return events.complete_fiber_orders(runner, store, n)
+    finally:
+        store.close()
 
 
 def handwritten_run(n: int, sync: str) -> float:
@@ -293,8 +274,9 @@ def bench_durable(n: int, runs: int) -> dict:
 
 
 def memory_child(n: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="om-bench-"))
-    runner, store = make_runner(folder, "NORMAL")
+    import events
+
+    runner, store, _ = events.make_runner(Path(tempfile.mkdtemp(prefix="om-bench-")), "NORMAL")
     doc = json.loads((ORDERS / "fiber-minimal.json").read_text())
     for i in range(n):
         doc["id"] = f"M-{i}"

@@ -51,6 +51,7 @@ class OrderService(Protocol):
     history; each answers {"status", ...} as the order stands after it."""
 
     on_event: Optional[OnEvent]
+    warnings: list  # what a front end should show beside an answer (an order that did not answer a listing)
 
     # ---- submitting and running
     def submit(self, text: str, by: Optional[str] = None) -> tuple[str, str, list]:

@@ -127,7 +127,6 @@ def order_service(target: Target, options=None, rules=None, mode: str = "act", m
 
     try:
         with pick_engine(target, options, rules, mode, must_exist) as orders:
-            orders.warnings = getattr(orders, "warnings", [])
             yield orders
     except (svc.NoOrder, svc.Misconfigured) as exc:
         raise click.UsageError(str(exc)) from None

@@ -252,10 +252,10 @@ def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db,
     act(target, options(db_path, systems_db, clock, start, tasks_path, sync, config_path), order_id, lambda s: s.complete_task(order_id, task_id, outputs, by), quiet, fmt)
 
 
-def act(target, opts, order_id: str, action, quiet: bool = False, fmt: str = "text", source=None, amended: bool = False) -> None:
+def act(target, opts, order_id: str, action, quiet: bool = False, fmt: str = "text", amended: bool = False) -> None:
     """An operator action on one order: its progress (or the history it
     answers with), then the order as it stands, and what its tasks wait for."""
-    with order_service(target, opts, rules_of(source), must_exist=True) as s:
+    with order_service(target, opts, must_exist=True) as s:  # an order runs on the catalog version it started with
         s.on_event = _progress(not quiet and fmt == "text")
         answer = action(s)
     if fmt == "json":

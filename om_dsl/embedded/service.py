@@ -59,6 +59,7 @@ class EmbeddedOrders:
         self.catalogs = runner.catalogs if runner is not None else catalogs
         self.config, self.clock, self.systems = config, clock, systems
         self.on_event = None
+        self.warnings: list[str] = []  # (the Temporal service's listings may leave out orders that do not answer; these never do)
         self.act_step: Optional[int] = None  # `om serve` (Shared): an action runs at most so many commands, the loop the rest
 
     # ---- opening ------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ def show_raw(raw) -> str:
     return shown if len(shown) <= 80 else shown[:60] + f"... ({len(shown)} characters)"
 
 
-def _id_problem(value, what: str):
+def id_problem(value, what: str) -> str | None:
+    """Why an id (or a field shown like one) cannot be taken: too long, or a control character; None when it can."""
     try:
         check_id(value, what)
     except InputLimit as exc:
@@ -47,7 +48,7 @@ def external_id_of(doc: dict) -> str | None:
     v = doc.get("externalId")
     if isinstance(v, list) and v and isinstance(v[0], dict):
         v = v[0].get("id")
-    return v if isinstance(v, str) and v and _id_problem(v, "the external id") is None else None
+    return v if isinstance(v, str) and v and id_problem(v, "the external id") is None else None
 
 
 def customer_party(parties: list) -> int | None:
@@ -104,7 +105,7 @@ def order_fields(doc: dict, problem) -> dict:
         if not isinstance(v, (str, int)) or isinstance(v, bool):
             problem("order_field", f"`{key}` must be a string", path=where)
             return None
-        why = _id_problem(str(v), f"`{key}`")
+        why = id_problem(str(v), f"`{key}`")
         if why:
             problem("bad_id" if key == "externalId" else "order_field", why, path=where)
             return None
@@ -168,7 +169,7 @@ def order_fields(doc: dict, problem) -> dict:
                 where = f"/relatedParty/{n}/id" if party.get("id") is not None else f"/relatedParty/{n}/partyOrPartyRole/id"
                 if pid is None:
                     problem("order_field", "the related party that is the customer has no id", path=f"/relatedParty/{n}")
-                elif why := _id_problem(pid, "the customer's id"):
+                elif why := id_problem(pid, "the customer's id"):
                     problem("bad_id", why, path=where)
                 else:
                     account = pid

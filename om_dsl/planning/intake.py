@@ -21,7 +21,7 @@ import attrs
 from om_dsl.limits import MAX_UNITS, InputLimit, check_id, check_number_text, load_json
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef, Catalog
-from om_dsl.planning.fields import customer_of, order_fields  # noqa: F401 (customer_of: the runners read it here)
+from om_dsl.planning.fields import customer_of, id_problem, order_fields  # noqa: F401 (customer_of: the runners read it here)
 from om_dsl.planning.fields import show_raw as _show_raw
 from om_dsl.planning.order import ACTIONS, Order, OrderItem, Problem, Rejected, show_value
 from om_dsl.planning.request import item_tree, kept, version_of
@@ -153,15 +153,6 @@ def _coerce(attr: AttributeDef, raw):
             except ValueError:
                 raise ValueError("is not a calendar date") from None
     raise ValueError(f"is not {'an' if t == 'int' else 'a'} {t}")
-
-
-def _id_problem(value, what: str):
-    """Why an id (or a field shown like one) cannot be taken: too long, or a control character; None when it can."""
-    try:
-        check_id(value, what)
-    except InputLimit as exc:
-        return str(exc)
-    return None
 
 
 def request_of(doc: dict, version: str, items: list[OrderItem]) -> dict:
@@ -344,7 +335,7 @@ class _Intake:
             self.problem("malformed_item", "the order item has no `id`", path=path + "/id")
             return None
         item_id = str(item_id)
-        why = _id_problem(item_id, "the order item's id")
+        why = id_problem(item_id, "the order item's id")
         if why:
             self.problem("bad_id", why, path=path + "/id", item_id=_shown_id(item_id))
             return None
@@ -369,7 +360,7 @@ class _Intake:
             else:
                 asset = prod.get("id")
                 item.asset_id = str(asset) if isinstance(asset, (str, int)) and not isinstance(asset, bool) else None
-                why = _id_problem(item.asset_id, "the installed product's id (`product.id`)") if item.asset_id else None
+                why = id_problem(item.asset_id, "the installed product's id (`product.id`)") if item.asset_id else None
                 if why:
                     self.problem("bad_id", why, item, path + "/product/id")
                     item.asset_id = None

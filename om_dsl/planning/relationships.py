@@ -17,7 +17,8 @@ from typing import Callable, Optional
 
 import attrs
 
-from om_dsl.limits import MAX_WAITS, InputLimit, check_id
+from om_dsl.limits import MAX_WAITS
+from om_dsl.planning.fields import id_problem
 from om_dsl.planning.order import Problem
 from om_dsl.suggest import closest
 
@@ -75,12 +76,12 @@ def read(doc: dict, order_id: str) -> tuple[list[Prerequisite], list[Problem]]:
             problems.append(Problem("order_relationship", "the order depended on needs an `id`", path=path + "/id"))
             continue
         milestone = rel.get("milestone")
-        why = _id_problem(other, "the id of the order depended on")
+        why = id_problem(other, "the id of the order depended on")
         if why:
             problems.append(Problem("order_relationship", why, path=path + "/id"))
             continue
         if milestone is not None:
-            why = "`milestone` must be the name of a milestone of the other order" if not isinstance(milestone, str) or not milestone else _id_problem(milestone, "a milestone's name")
+            why = "`milestone` must be the name of a milestone of the other order" if not isinstance(milestone, str) or not milestone else id_problem(milestone, "a milestone's name")
             if why:
                 problems.append(Problem("order_relationship", why, path=path + "/milestone"))
                 continue
@@ -116,14 +117,6 @@ def check(order_id: str, prerequisites: list[Prerequisite], lookup: Callable[[st
         if cycle:
             problems.append(Problem("order_dependency_cycle", "waiting would form a cycle: " + " -> ".join([order_id, *cycle]), path=p.path + "/id"))
     return problems
-
-
-def _id_problem(value: str, what: str) -> Optional[str]:
-    try:
-        check_id(value, what)
-    except InputLimit as exc:
-        return str(exc)
-    return None
 
 
 def _cycle(order_id: str, start: str, lookup) -> Optional[list[str]]:
