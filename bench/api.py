@@ -58,12 +58,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, interval: float) -> tuple[subprocess.Popen, str]:
+def start_server(folder: Path, interval: float, workers: int = 1) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "OM_API_TOKEN": TOKEN, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-c", "from om_dsl.cli import main; main()", "serve", str(ACME), "--listen", f"127.0.0.1:{port}", "-q", "--interval", str(interval),
-         "--clock", "simulated", "--db", str(folder / "om.db"), "--tasks-path", str(ROOT / "examples")],
+         "--clock", "simulated", "--db", str(folder / "om.db"), "--tasks-path", str(ROOT / "examples"), "--workers", str(workers)],
         cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     import httpx

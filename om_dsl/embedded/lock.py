@@ -23,6 +23,7 @@ def runner_lock(db_path: str, wait_s: float = 30.0):
         raise StoreUnwritable(f"cannot open the runner lock {db_path}.lock: {exc.strerror or exc}") from None
     with f:
         deadline = time.monotonic() + wait_s
+        pause = 0.0005  # short at first: `om serve --workers` processes hand the lock on every few milliseconds
         while True:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -30,7 +31,8 @@ def runner_lock(db_path: str, wait_s: float = 30.0):
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     raise RunnerBusy(f"another om process is running orders on {db_path}") from None
-                time.sleep(0.05)
+                time.sleep(pause)
+                pause = min(pause * 1.5, 0.05)
         try:
             yield
         finally:

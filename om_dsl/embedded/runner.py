@@ -34,8 +34,7 @@ from om_dsl.engine import executor, progress
 from om_dsl.engine import state as S
 from om_dsl.engine import waits as W
 from om_dsl.engine.facts import dispatch_rank
-from om_dsl.planning.fields import external_id_of
-from om_dsl.planning.intake import customer_of, document_id, parse_document
+from om_dsl.planning.intake import parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.relationships import OtherOrder
@@ -130,41 +129,12 @@ class Runner:
 
     def submit(self, text: str, order_id: Optional[str] = None, by: Optional[str] = None):
         """Accept (plan and start) or reject an order document; returns (order id, status, problems).
-        `by`: who submitted it (an API token's name), kept with the order."""
-        from om_dsl.model.canonical import plan_json, sources_json
-
-        rules = self.catalogs.current
-        now = self.clock.now()
-        doc = parse_document(text)  # malformed JSON: Rejected, and nothing is stored (the order has no id)
-        order_id = order_id or document_id(doc)
-        if self.store.order_exists(order_id):
-            raise Rejected([_problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")])
+        `by`: who submitted it (an API token's name), kept with the order. (embedded/intake.py:
+        `om serve` plans orders outside the lock and keeps them under it.)"""
+        from om_dsl.embedded import intake
         from om_dsl.embedded.store import StoreInstalledBase
 
-        try:
-            planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
-            self._check_prerequisites(order_id, planned)
-        except Rejected as exc:
-            problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
-            with self.store.transaction() as db:
-                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external_id_of(doc), by)
-            return order_id, S.REJECTED, exc.problems
-        sha = self.catalogs.current_sha
-        step = C.Engine(rules.catalog, rules).start(planned, sha, now)
-        with self.store.transaction() as db:
-            if not self.catalogs.remembered:  # once per runner: the store keeps every version an order ran on
-                self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
-                self._remember_package(db)
-                self.catalogs.remembered = True
-            self.store.insert_order(db, step.run, text, by)
-            self.store.save(db, step.run, step.history, step.commands, now)
-            if step.run.waits_for:
-                self.store.set_waits(db, order_id, W.waited_milestones(step.run))
-            if step.run.status == S.ORDER_COMPLETED:
-                self.store.assetize(db, step.run, now)
-        self._hold(step.run)
-        self.on_event(order_id, step.history)
-        return order_id, step.run.status, []
+        return intake.accept(self, intake.prepare(self, text, order_id, by, StoreInstalledBase(self.store)))
 
     # ---- applying events ------------------------------------------------------------------------------
 
