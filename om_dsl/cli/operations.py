@@ -243,7 +243,7 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key (PEM).")
 @click.option("--interval", type=click.FloatRange(0.01, 3600), callback=finite, default=0.2, show_default=True, help="Seconds between rounds of work (0.01 to 3600).")
 @click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="Seconds a client has to send a whole request, from its first byte (a slower one is cut off).")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes serving the API over the one port and store (embedded engine); the first also runs the orders.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes serving the API over the one port, each with its own connections; the first also runs the orders (embedded engine).")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
 @engine_options
@@ -269,8 +269,6 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
         raise click.UsageError(f"--listen {listen!r} is not HOST:PORT (a port from 1 to 65535)")
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
-    if workers > 1 and target.temporal:
-        raise click.UsageError("--workers is for the embedded engine (on Temporal, run more `om worker`s)")
     opts = _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path)
     rules = rules_of(source, catalog_name)
     try:
