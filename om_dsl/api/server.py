@@ -3,11 +3,13 @@ work loop (embedded: driving orders, timers, deliveries) on a thread beside
 it, both over the one service; stopped by Ctrl-C or SIGTERM (uvicorn's
 graceful shutdown: requests in flight are answered first).
 
-`processes`: `om serve --workers N` forks N - 1 more processes over the one
-listening socket (the kernel hands each new connection to one of them), each
-with its own service (its own connections to the store), so HTTP, the schema
-check, planning and rendering use every core; the runner lock serializes
-their commits. Only the first process runs the work loop.
+`processes`: `om serve --workers N` forks N - 1 more processes, each with a
+listening socket of its own on the one port (SO_REUSEPORT: the kernel spreads
+new connections evenly over them, where one shared socket lets whichever
+process wakes first take them all) and its own service (its own connections
+to the store), so HTTP, the schema check, planning and rendering use every
+core; the runner lock serializes their commits. Only the first process runs
+the work loop.
 """
 
 from __future__ import annotations
@@ -73,11 +75,11 @@ def in_thread(service, tokens: auth.Tokens, host: str = "127.0.0.1", port: int =
     return ServerThread(build_app(service, tokens, callbacks), host, port, request_timeout_s, *tls, name="om-api")
 
 
-def bind(listen: tuple[str, int]):
+def bind(listen: tuple[str, int], reuse_port: bool = False):
     from om_dsl import service as svc
 
     try:
-        return listening_socket(*listen)
+        return listening_socket(*listen, reuse_port=reuse_port)
     except (OSError, OverflowError) as exc:
         raise svc.Misconfigured(f"cannot listen on {listen[0]}:{listen[1]}: {getattr(exc, 'strerror', None) or exc}") from None
 
@@ -87,13 +89,14 @@ STOP_S = 10.0  # a worker process has this long to answer its requests in flight
 
 @contextlib.contextmanager
 def processes(listen: tuple[str, int], count: int, run: Callable[[object], None]) -> Iterator[object]:
-    """Bind `listen`, fork `count - 1` worker processes that each call `run(sock)`
-    (their exit code: 0, or 1 when it raised), and yield the socket to this one.
+    """Bind `listen`, fork `count - 1` worker processes that each bind the same
+    port and call `run(sock)` (their exit code: 0, or 1 when it raised), and
+    yield this one's socket.
     Call it before anything opens a database or starts a thread: a forked child
     gets copies of neither. On the way out each worker is sent SIGTERM (uvicorn
     answers what is in flight, then stops) and reaped; a worker whose parent
     dies stops too."""
-    sock = bind(listen)
+    sock = bind(listen, reuse_port=count > 1)
     parent, children = os.getpid(), []
     if count > 1:  # SIGTERM: as Ctrl-C, so that the way out (stopping the workers) is taken
         signal.signal(signal.SIGTERM, _interrupt)
@@ -120,7 +123,9 @@ def _worker(parent: int, sock, run: Callable[[object], None]) -> None:
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (uvicorn takes it over to shut down gracefully)
         threading.Thread(target=_orphaned, args=(parent,), name="om-parent", daemon=True).start()
-        run(sock)
+        own = bind(sock.getsockname()[:2], reuse_port=True)
+        sock.close()  # (the parent's: connections queued on it are the parent's to take)
+        run(own)
         code = 0
     except KeyboardInterrupt:
         code = 0

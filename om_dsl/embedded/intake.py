@@ -15,6 +15,7 @@ duplicate check is `accept`'s alone.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Optional
 
 import attrs
@@ -42,6 +43,7 @@ class Prepared:
     problems: Optional[list] = None
     kept: bool = False  # accept kept this step as planned (not planned again under the lock)
     reads: Optional[list] = None  # what planning read of the installed base outside the lock: (method, args, answer)
+    rows: Optional[dict] = None  # its rows, made outside the lock (store.orders.new_rows), for `accept_all`
 
 
 class NeedsStore(Exception):
@@ -75,11 +77,11 @@ class Recorded:
         return read
 
 
-def prepare(runner, text: str, order_id: Optional[str] = None, by: Optional[str] = None, installed=None) -> Prepared:
+def prepare(runner, text: str, order_id: Optional[str] = None, by: Optional[str] = None, installed=None, rows: bool = False) -> Prepared:
     """Parse and plan an order. Rejected (nothing kept) for a document without a
     readable id. `installed`: the store's installed base (the caller holds the
     lock); a `Recorded` one (outside the lock); or None: planned without it, or
-    left to `accept` when it is needed."""
+    left to `accept` when it is needed. `rows`: its rows made too (`accept_all`)."""
     rules = runner.catalogs.current
     now = runner.clock.now()
     doc = parse_document(text)  # malformed JSON: Rejected, and nothing is stored (the order has no id)
@@ -98,12 +100,16 @@ def prepare(runner, text: str, order_id: Optional[str] = None, by: Optional[str]
     except Rejected as exc:
         p.problems = exc.problems
         return p
-    p.step = C.Engine(rules.catalog, rules).start(planned, runner.catalogs.current_sha, now)
+    p.step = step = C.Engine(rules.catalog, rules).start(planned, runner.catalogs.current_sha, now)
+    if rows and not step.run.waits_for and step.run.status != S.ORDER_COMPLETED:  # (those are kept one by one)
+        from om_dsl.embedded.store.orders import new_rows
+
+        p.rows = new_rows(step.run, text, by, step.history, step.commands, now)
     return p
 
 
 def _unplanned(p: Prepared) -> Prepared:
-    p.step = p.problems = p.reads = None
+    p.step = p.problems = p.reads = p.rows = None
     return p
 
 
@@ -113,31 +119,43 @@ def _stale(p: Prepared, installed, clock) -> bool:
         return True
     if clock.simulated and p.now != clock.now():
         return True
-    return p.reads is not None and any(getattr(installed, name)(*args) != answer for name, args, answer in p.reads)
+    return p.reads is not None and any(installed(name, args) != answer for name, args, answer in p.reads)
+
+
+def _asking(installed):
+    """`installed(name, args)`: the installed base's answer, each question asked once (a batch's orders often ask the same)."""
+    answers: dict = {}
+
+    def ask(name: str, args: tuple):
+        try:
+            key = (name, args)
+            if key not in answers:
+                answers[key] = getattr(installed, name)(*args)
+            return answers[key]
+        except TypeError:  # (an argument that is not hashable)
+            return getattr(installed, name)(*args)
+
+    return ask
 
 
 def accept(runner, p: Prepared) -> tuple[str, str, list]:
     """Keep a prepared order (the caller holds the runner lock): (order id, status,
     problems). Rejected, nothing kept, for an id already taken."""
     from om_dsl.embedded.store import StoreInstalledBase
-    from om_dsl.model.canonical import plan_json, sources_json
 
     store, given = runner.store, p
     if store.order_exists(p.order_id):
-        raise Rejected([Problem("duplicate_order", f"order {p.order_id} was submitted before; amend it, or give the new order another id")])
-    if _stale(p, StoreInstalledBase(store), runner.clock):
+        raise _duplicate(p.order_id)
+    if _stale(p, _asking(StoreInstalledBase(store)), runner.clock):
         p = prepare(runner, p.text, p.order_id, p.by, StoreInstalledBase(store))
     if p.problems is not None:
         problems = [{k: v for k, v in (("item", x.item), ("rule", x.rule), ("message", x.message), ("path", x.path)) if v is not None} for x in p.problems]
         with store.transaction() as db:
             store.insert_rejected(db, p.order_id, p.text, problems, runner.clock.now(), customer_of(p.doc), external_id_of(p.doc), p.by)
         return p.order_id, S.REJECTED, p.problems
-    step, rules = p.step, runner.catalogs.current
+    step = p.step
     with store.transaction() as db:
-        if not runner.catalogs.remembered:  # once per runner: the store keeps every version an order ran on
-            store.remember_catalog(db, runner.catalogs.current_sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), p.now)
-            runner._remember_package(db)
-            runner.catalogs.remembered = True
+        _remember(runner, db, p.now)
         store.insert_order(db, step.run, p.text, p.by)
         store.save(db, step.run, step.history, step.commands, p.now)
         if step.run.waits_for:
@@ -148,3 +166,66 @@ def accept(runner, p: Prepared) -> tuple[str, str, list]:
     runner._hold(step.run)
     runner.on_event(p.order_id, step.history)
     return p.order_id, step.run.status, []
+
+
+def accept_all(runner, batch: list) -> list:
+    """Keep prepared orders in the caller's transaction (`om serve`'s group commit);
+    each one's answer: (order id, status, problems), or the exception it was refused with.
+
+    Those whose plans stand and whose rows were made are written together, a
+    statement per table for all of them: the write lock is held for a few
+    statements, not a few per order. The others go one by one (`accept`)."""
+    from om_dsl.embedded.store import StoreInstalledBase
+
+    store = runner.store
+    taken = store.taken([p.order_id for p in batch])
+    ask = _asking(StoreInstalledBase(store))
+    answers: list = [None] * len(batch)
+    together = []
+    for n, p in enumerate(batch):
+        if p.order_id in taken:
+            answers[n] = _duplicate(p.order_id)
+            continue
+        taken.add(p.order_id)
+        if p.rows is not None and not _stale(p, ask, runner.clock):
+            together.append(n)
+            continue
+        try:
+            answers[n] = accept(runner, p)  # (its writes: one transaction, a savepoint of the caller's)
+        except Exception as exc:  # noqa: BLE001 - this order's answer (a rejection); the others go on
+            answers[n] = exc
+    if together:
+        try:
+            with store.transaction() as db:
+                _remember(runner, db, batch[together[0]].now)
+                store.insert_new(db, [batch[n].rows for n in together])
+        except sqlite3.Error:  # (one of them could not be written: each alone, so the others are kept)
+            runner.catalogs.remembered = False
+            for n in together:
+                try:
+                    answers[n] = accept(runner, batch[n])
+                except Exception as exc:  # noqa: BLE001
+                    answers[n] = exc
+            return answers
+        for n in together:
+            p = batch[n]
+            p.kept = True
+            runner._hold(p.step.run)
+            runner.on_event(p.order_id, p.step.history)
+            answers[n] = (p.order_id, p.step.run.status, [])
+    return answers
+
+
+def _duplicate(order_id: str) -> Rejected:
+    return Rejected([Problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")])
+
+
+def _remember(runner, db, now: int) -> None:
+    """The catalog version orders are kept with, once per runner: the store keeps every version an order ran on."""
+    from om_dsl.model.canonical import plan_json, sources_json
+
+    if not runner.catalogs.remembered:
+        rules = runner.catalogs.current
+        runner.store.remember_catalog(db, runner.catalogs.current_sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
+        runner._remember_package(db)
+        runner.catalogs.remembered = True

@@ -74,7 +74,7 @@ class Shared:
         one in one batch. Each answers once the batch has committed."""
         from om_dsl.embedded import intake
 
-        prepared = intake.prepare(self.inner.runner, text, by=by, installed=self._installed())  # Rejected (nothing kept): no readable id
+        prepared = intake.prepare(self.inner.runner, text, by=by, installed=self._installed(), rows=True)  # Rejected (nothing kept): no readable id
         rendered = self._render(prepared)
         mine = _Queued(prepared)
         with self._queue_lock:
@@ -129,13 +129,15 @@ class Shared:
 
         try:
             with orders.store.batch():
-                for q in batch:
-                    try:
-                        q.result = intake.accept(orders.runner, q.prepared)
-                    except Exception as exc:  # noqa: BLE001 - this order's answer (a rejection); the others go on
-                        q.error = exc
+                answers = intake.accept_all(orders.runner, [q.prepared for q in batch])
+            for q, answer in zip(batch, answers):
+                if isinstance(answer, Exception):
+                    q.error = answer
+                else:
+                    q.result = answer
         except BaseException as exc:  # the batch did not commit: no order of it was accepted
             orders.catalogs.remembered = False  # (it may have been remembered in the batch)
+            orders.runner._forget()  # (nor are the orders it held)
             for q in batch:
                 q.error = exc if isinstance(exc, Exception) else svc.Unavailable("the server is stopping: the order was not kept, send it again")
                 q.prepared.kept = False
