@@ -282,13 +282,16 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
         if not tokens:
             click.echo(f"om serve: no API tokens ([api] tokens in the configuration, or {auth.TOKEN_ENV}): every API request is refused (401)", err=True)
 
+    def worker_ready(url):
+        click.echo(f"om serve: worker process {os.getpid()} ready", err=True)
+
     def run(sock, main: bool) -> None:
         with pick_engine(target, opts, rules, mode="serve") as service:
             service.on_event = _progress(not quiet)
             work = (lambda stop: service.work(interval, stop)) if service.work and main else None
             where = f", callbacks at {{url}}/callbacks; database {db_path}" if service.callbacks is not None else f"; orders on Temporal at {target.address}"
             where += f"; {workers} processes" if workers > 1 else ""
-            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), (lambda url: ready(url, where.replace("{url}", url))) if main else None, sock)
+            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), (lambda url: ready(url, where.replace("{url}", url))) if main else worker_ready, sock)
 
     try:
         with processes((host, int(port)), workers, lambda sock: run(sock, False)) as sock:
