@@ -10,7 +10,7 @@ import time
 from typing import Optional
 
 from om_dsl import service as svc
-from om_dsl.embedded.lock import RunnerBusy, runner_lock
+from om_dsl.embedded.lock import RunnerBusy, others_waiting, runner_lock
 from om_dsl.embedded.service import EmbeddedOrders, Options, _request
 from om_dsl.embedded.store import check_location
 
@@ -187,6 +187,10 @@ class Shared:
                 pass  # another process holds the runner lock: the next round
             if more:
                 time.sleep(0.001)  # a request waiting for the lock takes it now
+                for _ in range(100):  # ... and one in another process (`om serve --workers`), for up to 0.2 s
+                    if not others_waiting(self.db_path):
+                        break
+                    time.sleep(0.002)
                 continue
             waited = 0.0
             while not stop.is_set() and waited < interval_s and not self.wake.wait(min(0.5, interval_s - waited)):
