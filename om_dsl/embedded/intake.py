@@ -155,6 +155,7 @@ def accept(runner, p: Prepared) -> tuple[str, str, list]:
         return p.order_id, S.REJECTED, p.problems
     step = p.step
     with store.transaction() as db:
+        runner._current()  # (so the order it holds next is not read again at the next event)
         _remember(runner, db, p.now)
         store.insert_order(db, step.run, p.text, p.by)
         store.save(db, step.run, step.history, step.commands, p.now)
@@ -197,6 +198,7 @@ def accept_all(runner, batch: list) -> list:
     if together:
         try:
             with store.transaction() as db:
+                runner._current()
                 _remember(runner, db, batch[together[0]].now)
                 store.insert_new(db, [batch[n].rows for n in together])
         except sqlite3.Error:  # (one of them could not be written: each alone, so the others are kept)

@@ -73,6 +73,13 @@ class Runner:
         self._hold(run)
         return run
 
+    def _current(self) -> None:
+        """Inside a write transaction: forget the orders held when another connection committed since (they may be stale)."""
+        version = self.store.data_version()
+        if version != self._seen:
+            self._forget()
+            self._seen = version
+
     def _forget(self) -> None:
         self._held.clear()
         self._held_tasks = 0
@@ -157,10 +164,7 @@ class Runner:
         ahead of the database: they are read again."""
         try:
             with self.store.transaction() as db:
-                version = self.store.data_version()
-                if version != self._seen:  # another connection committed: what is held may be stale
-                    self._forget()
-                    self._seen = version
+                self._current()
                 if self.clock.simulated:  # a killed process must not take simulated time back
                     self.store.set_meta(db, "clock_ms", str(self.clock.now()))
                 with self.store.batched(db):
@@ -355,7 +359,11 @@ class Runner:
         apply their results and mark them done in one transaction per batch:
         a crash before it commits leaves them all to do again."""
         for i in range(0, len(pending), self.BATCH):
-            writes = [self._perform(seq, cmd) for seq, cmd in pending[i : i + self.BATCH]]
+            self._read_once = {}  # the offline systems and the hub's listeners, read once per batch (not per command)
+            try:
+                writes = [self._perform(seq, cmd) for seq, cmd in pending[i : i + self.BATCH]]
+            finally:
+                self._read_once = None
             done: list = []
             with self._writing() as db:
                 for write in writes:
@@ -367,12 +375,21 @@ class Runner:
         """One command's I/O; returns what writes its outcome, `write(db, done)`."""
         if isinstance(cmd, Cmd.Notify):
             return self._publish(seq, cmd)
-        if isinstance(cmd, Cmd.Call) and cmd.system in self.store.offline_systems():
+        if isinstance(cmd, Cmd.Call) and cmd.system in self._once("offline", self.store.offline_systems):
             event = lambda now: C.SystemOffline(cmd.task, now)  # noqa: E731
         else:
             result = executor.perform(cmd, self.systems, self.python_tasks)
             event = lambda now: executor.event_for(cmd.task, result, now)  # noqa: E731
         return lambda db, done: self._apply_in(db, cmd.order, event, seq, False, None, done)
+
+    _read_once: Optional[dict] = None
+
+    def _once(self, what: str, read: Callable):
+        if self._read_once is None:
+            return read()
+        if what not in self._read_once:
+            self._read_once[what] = read()
+        return self._read_once[what]
 
     def publish(self, seq: int, cmd: Cmd.Notify) -> None:
         self.execute_all([(seq, cmd)])
@@ -384,7 +401,7 @@ class Runner:
         from om_dsl.engine.hub import query_matches
 
         event = tmf_events.render(cmd.event, self.request_of(cmd.order, tmf_events.revision_of(cmd.event)))  # the official shape: what queries read
-        subscriptions = self.store.subscriptions()
+        subscriptions = self._once("subscriptions", self.store.subscriptions)
         owner = None
         if any(s[3] is not None for s in subscriptions):  # a subscription of a submitter gets its own orders' events only
             row = self.store.order_row(cmd.order)
