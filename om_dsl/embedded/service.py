@@ -316,7 +316,7 @@ class EmbeddedOrders:
         run = self.store.load(order_id)
         if run is None:  # rejected at intake: it never ran
             return resource.rejected_order(order_id, _request(row["document"]), row["created_at"], row["external_id"])
-        return resource.product_order(run, _request(self.store.revision_document(order_id, run.revision)))  # the revision in force
+        return resource.product_order(run, _request(self.store.revision_document(order_id, run.revision)), owned=True)  # the revision in force (parsed here)
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         return [

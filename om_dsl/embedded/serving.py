@@ -113,7 +113,7 @@ class Shared:
             return None
         from om_dsl.tmf622 import resource
 
-        return resource.product_order(prepared.step.run, _request(prepared.text))
+        return resource.product_order(prepared.step.run, _request(prepared.text), owned=True)  # (parsed here: nobody else holds it)
 
     def product_order(self, order_id: str) -> dict:
         """The ProductOrder; of an order this process just accepted, as rendered then (`submit`)."""
