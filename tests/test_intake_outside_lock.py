@@ -117,3 +117,17 @@ def test_a_duplicate_in_one_batch_or_in_the_store_is_refused_alone(tmp_path):
         with shared.using() as orders, orders.store.batch():
             (answer,) = intake.accept_all(runner, [again])
         assert answer.problems[0].rule == "duplicate_order"
+
+
+def test_the_product_order_rendered_at_acceptance_answers_only_the_call_right_after_the_submit(tmp_path):
+    with serving(options(tmp_path / "serve.db"), GeneratedRules(ACME)) as shared:
+        first, second = texts()[2:4]
+        order_id, _, _ = shared.submit(first)
+        assert shared.product_order(order_id)["state"] == "inProgress"  # (as accepted)
+        shared.cancel(order_id, "cpq", "the customer moved")
+        assert shared.product_order(order_id)["state"] != "inProgress"  # read from the store: cancelled, or on its way
+        other, _, _ = shared.submit(second)
+        shared.cancel(other, "cpq", "the customer moved")  # another call first: the one rendered at acceptance is dropped
+        answered = shared.product_order(other)
+        with shared.using() as orders:
+            assert answered == orders.product_order(other) and answered["state"] != "inProgress"

@@ -14,7 +14,6 @@ from om_dsl.embedded.lock import RunnerBusy, others_waiting, runner_lock
 from om_dsl.embedded.service import EmbeddedOrders, Options, _request
 from om_dsl.embedded.store import check_location
 
-RENDERED = 1024  # ProductOrders rendered at acceptance, kept until read (an answer not read is dropped, oldest first)
 STEP_COMMANDS = 8  # commands `om serve`'s loop executes per turn of the lock (each its own commit)
 
 
@@ -36,7 +35,7 @@ class Shared:
         self._queue_lock = threading.Lock()
         self._leader = threading.Lock()  # held by the request that submits the queue
         self._reader, self._reader_lock = None, threading.Lock()  # planning's connection (`_installed`)
-        self._rendered: dict = {}  # order id -> its ProductOrder as accepted (submit), until product_order asks
+        self._just = threading.local()  # .accepted: (order id, its ProductOrder) of this thread's last submit, until its next call
 
     @property
     def on_event(self):
@@ -74,6 +73,7 @@ class Shared:
         one in one batch. Each answers once the batch has committed."""
         from om_dsl.embedded import intake
 
+        self._just.accepted = None
         prepared = intake.prepare(self.inner.runner, text, by=by, installed=self._installed(), rows=True)  # Rejected (nothing kept): no readable id
         rendered = self._render(prepared)
         mine = _Queued(prepared)
@@ -90,10 +90,8 @@ class Shared:
         # (the loop starts it on its next round: within --interval)
         if mine.error is not None:
             raise mine.error
-        if rendered is not None and prepared.kept:  # what product_order answers next for it, without the lock
-            self._rendered[prepared.order_id] = rendered
-            while len(self._rendered) > RENDERED:
-                self._rendered.pop(next(iter(self._rendered)))
+        if rendered is not None and prepared.kept:  # what product_order answers next, on this thread, for it: without the lock
+            self._just.accepted = (prepared.order_id, rendered)
         return mine.result
 
     def _installed(self):
@@ -116,10 +114,11 @@ class Shared:
         return resource.product_order(prepared.step.run, _request(prepared.text), owned=True)  # (parsed here: nobody else holds it)
 
     def product_order(self, order_id: str) -> dict:
-        """The ProductOrder; of an order this process just accepted, as rendered then (`submit`)."""
-        rendered = self._rendered.pop(order_id, None)
-        if rendered is not None:
-            return rendered
+        """The ProductOrder; of the order this thread's last call submitted, as rendered then
+        (`submit`; the API answers a POST so), else as the store has it now."""
+        just, self._just.accepted = getattr(self._just, "accepted", None), None
+        if just is not None and just[0] == order_id:
+            return just[1]
         with self.using() as orders:
             return orders.product_order(order_id)
 
@@ -153,6 +152,7 @@ class Shared:
             return attr
 
         def call(*args, **kwargs):
+            self._just.accepted = None  # (product_order right after submit only)
             with self.using() as orders:
                 answer = getattr(orders, name)(*args, **kwargs)
             if name in ("amend", "request_cancellation", "subscribe", "complete_task", "retry_task", "skip_task", "resume", "cancel", "release"):
