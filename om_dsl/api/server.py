@@ -9,7 +9,7 @@ import threading
 from typing import Callable, Optional
 
 from om_dsl.api import auth
-from om_dsl.api.app import build_app
+from om_dsl.api.app import DEFAULTS, Settings, build_app
 from om_dsl.systems.asgi import ServerThread, listening_socket, server_config
 
 
@@ -22,13 +22,14 @@ def serve(
     request_timeout_s: float = 5.0,
     tls: tuple = (None, None),
     ready: Optional[Callable[[str], None]] = None,
+    settings: Settings = DEFAULTS,
 ) -> None:
     """Serve until interrupted. `work(stop)`: the engine's loop, run on its own thread."""
     import uvicorn
 
     from om_dsl import service as svc
 
-    app = build_app(service, tokens, callbacks)
+    app = build_app(service, tokens, callbacks, settings)
     config = server_config(app, request_timeout_s, *tls)
     try:
         config.load()  # a certificate that cannot be read fails here, before anything listens
@@ -56,6 +57,6 @@ def serve(
         sock.close()
 
 
-def in_thread(service, tokens: auth.Tokens, host: str = "127.0.0.1", port: int = 0, callbacks=None, request_timeout_s: float = 5.0, tls: tuple = (None, None)) -> ServerThread:
+def in_thread(service, tokens: auth.Tokens, host: str = "127.0.0.1", port: int = 0, callbacks=None, request_timeout_s: float = 5.0, tls: tuple = (None, None), settings: Settings = DEFAULTS) -> ServerThread:
     """The API on a thread of its own (tests, the benchmark): `.start()`, `.url`, `.stop()`."""
-    return ServerThread(build_app(service, tokens, callbacks), host, port, request_timeout_s, *tls, name="om-api")
+    return ServerThread(build_app(service, tokens, callbacks, settings), host, port, request_timeout_s, *tls, name="om-api")
