@@ -88,12 +88,13 @@ def document_id(doc: dict) -> str:
     return "ORD-" + digest[:10].upper()
 
 
-def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None) -> Order:
+def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None, generated: dict | None = None) -> Order:
     """Read and check an order against the catalog (and, for items that change
-    or end what a customer has, the installed base); raise `Rejected` with every problem."""
+    or end what a customer has, the installed base); raise `Rejected` with every problem.
+    `generated`: a compiled catalog's coercion per product (planner.py's ATTRIBUTES)."""
     from om_dsl.planning.installed import EMPTY
 
-    return _Intake(catalog, installed or EMPTY).run(doc, order_id)
+    return _Intake(catalog, installed or EMPTY, generated).run(doc, order_id)
 
 
 def coerce(attr: AttributeDef, raw):
@@ -188,9 +189,10 @@ def _unit_copy(item: OrderItem, k: int, n: int, parent: OrderItem | None) -> Ord
 
 
 class _Intake:
-    def __init__(self, catalog: Catalog, installed):
+    def __init__(self, catalog: Catalog, installed, generated: dict | None = None):
         self.catalog = catalog
         self.installed = installed
+        self.generated = generated or {}
         self.problems: list[Problem] = []
         self.unreadable_children: set[int] = set()
         self.added_units = 0  # items `quantity` added (limits.MAX_UNITS)
@@ -398,6 +400,11 @@ class _Intake:
         return None, None
 
     def attributes(self, item: OrderItem, product, chars: list, path: str) -> None:
+        fast = self.generated.get(product.code) if item.action == "add" else None
+        values = fast(chars) if fast is not None else None
+        if values is not None:  # the generated coercion took every value as it is
+            item.values = values
+            return
         given: dict = {}
         named: set = set()  # given, even if its value was rejected
         for n, ch in enumerate(chars):
