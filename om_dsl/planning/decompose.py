@@ -120,6 +120,8 @@ class Decomposer:
                 )
                 out.append(line)
                 # A technical line can be decomposed further (CFS -> RFS).
+                if self.generated is not None and line.product not in self.generated.LINES:
+                    continue  # the generated planner knows it has no rules
                 try:
                     further = self.rules.decompose(line, self.order.fields)
                 except EvaluationError as exc:
