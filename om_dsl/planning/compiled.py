@@ -97,17 +97,21 @@ class CompiledPlanner(_Planner):
             if line.id in self.by_line:
                 generated[(line.product, line.action)][1](self, line, line.id)
         self.relies_on()
-        skipped = self.skipped
-        for item in self.items.values():
-            mine = self.edges[item.id]
+        skipped, edges = self.skipped, self.edges
+        for item_id, item in self.items.items():
+            mine = edges[item_id]
+            if not mine:
+                continue  # dependencies: [] already
             if skipped and any(d.on in skipped for d in mine):
                 item.dependencies = self.waits_through_skipped(item)
-                continue
-            first: dict = {}
-            for d in mine:
-                if d.on not in first:
-                    first[d.on] = d
-            item.dependencies = [first[on] for on in sorted(first)]
+            elif len(mine) == 1:
+                item.dependencies = mine
+            else:  # once each, the first clause that made the edge naming it, by id
+                first: dict = {}
+                for d in mine:
+                    if d.on not in first:
+                        first[d.on] = d
+                item.dependencies = [first[on] for on in sorted(first)]
 
     def topological(self) -> list:
         position = {l.id: n for n, l in enumerate(self.lines)}

@@ -43,6 +43,8 @@ Formats (E: escaped; the separators each part is escaped for):
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Optional
 from urllib.parse import unquote
 
@@ -67,9 +69,18 @@ def escape(text: str, separators: str, ascii_only: bool = False) -> str:
     printable ASCII: white space, control characters, non-ASCII letters)
     percent-encoded; anything else as it is."""
     text = str(text)
-    if "%" not in text and not any(c in separators for c in text) and not (ascii_only and not all(_plain(c) for c in text)):
+    if _untouched(separators, ascii_only).fullmatch(text):
         return text  # the usual case: an ordinary id stays as it is
     return "".join(_pct(c) if c == "%" or c in separators or (ascii_only and not _plain(c)) else c for c in text)
+
+
+@lru_cache(maxsize=None)
+def _untouched(separators: str, ascii_only: bool) -> re.Pattern:
+    """Text escape leaves as it is: no `%`, no separator (and, with ascii_only, printable ASCII only)."""
+    banned = "%" + separators
+    if ascii_only:
+        return re.compile("[" + "".join(re.escape(chr(c)) for c in range(0x21, 0x7F) if chr(c) not in banned) + "]*")
+    return re.compile(f"[^{re.escape(banned)}]*", re.DOTALL)
 
 
 def _reserved(encoded: str, word: str) -> str:
