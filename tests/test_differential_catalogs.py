@@ -207,3 +207,12 @@ def test_a_planner_py_of_another_abi_is_not_used(catalogs, monkeypatch):
     counting = Counting(generated)
     plan_order(counting.catalog, counting, json.loads((ORDERS / "tv-alone.json").read_text()), "ORD-T")
     assert "decompose" in counting.calls and "plan_applies" in counting.calls
+
+
+def test_a_cycle_of_relies_on_is_named_alike(catalogs):
+    """Items that rely on each other: both planners reject the order naming the same cycle."""
+    generated, interpreter, _ = catalogs["acme"]
+    doc = json.loads((ORDERS / "tmf622" / "v4-flat-fiber.json").read_text())
+    doc["productOrderItem"][0]["productOrderItemRelationship"].append({"id": "20", "relationshipType": "reliesOn"})
+    text = agree(generated, interpreter, doc)
+    assert '"rule": "plan_cycle"' in text

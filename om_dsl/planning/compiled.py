@@ -16,6 +16,8 @@ is one module (`ABI` numbers it).
 
 from __future__ import annotations
 
+import heapq
+
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
 from om_dsl.planning.intake import coerce
@@ -64,15 +66,17 @@ class CompiledPlanner(_Planner):
 
     def __init__(self, catalog, rules, order, lines, previous, module):
         super().__init__(catalog, rules, order, lines, previous)
-        self.generated = module.TASKS
-        self.defs = catalog.memo("planner.definitions", lambda: {key: {d.name: d for d in plan.items} for key, (plan, _) in self.index.items()})
+        # (product, action) -> (its tasks' function, its dependencies' function, {task: definition})
+        self.generated = catalog.memo(
+            f"planner.generated.{id(module)}", lambda: {key: (*fns, {d.name: d for d in self.index[key][0].items}) for key, fns in module.TASKS.items()}
+        )
 
     def instantiate_line(self, line, o) -> None:
         fns = self.generated.get((line.product, line.action)) if line.action != "noChange" else None
         if fns is None:
             return super().instantiate_line(line, o)
         try:
-            made = fns[0](line.values, o, self.previous.get(line.id), line.id, line.bundle, self.defs[(line.product, line.action)])
+            made = fns[0](line.values, o, self.previous.get(line.id), line.id, line.bundle, fns[2])
         except (ops.Fault, ArithmeticError):
             return super().instantiate_line(line, o)  # the reference rejects the order, naming the rule
         if made is None:
@@ -114,17 +118,33 @@ class CompiledPlanner(_Planner):
                 item.dependencies = [first[on] for on in sorted(first)]
 
     def topological(self) -> list:
+        """The shared planner's order (ready items by line position, then id), with less bookkeeping."""
         position = {l.id: n for n, l in enumerate(self.lines)}
         items = self.items
         waiting: dict = {}
-        users: dict = {i: [] for i in items}
+        users: dict = {}
         ready = []
         for i, item in items.items():
             deps = item.dependencies  # one per item waited for (resolve)
             waiting[i] = len(deps)
-            for d in deps:
-                users[d.on].append(i)
             if not deps:
                 ready.append((position[item.line], i))
-        return self.in_order(ready, waiting, users, position)
+            for d in deps:
+                found = users.get(d.on)
+                if found is None:
+                    users[d.on] = [i]
+                else:
+                    found.append(i)
+        heapq.heapify(ready)
+        out = []
+        while ready:
+            item = items[heapq.heappop(ready)[1]]
+            out.append(item)
+            for u in users.get(item.id, ()):
+                waiting[u] -= 1
+                if not waiting[u]:
+                    heapq.heappush(ready, (position[items[u].line], u))
+        if len(out) != len(items):
+            return self.in_order([], waiting, users, position)  # the shared planner names the cycle
+        return out
 
