@@ -58,9 +58,10 @@ class Decomposer:
         self.rule_defs = catalog.memo("decompose.rules", lambda: {d.name: d for d in catalog.decompositions})
         self.conditions = catalog.memo("decompose.conditions", lambda: {d.name: E.render(d.when) for d in catalog.decompositions if d.when is not None})
         self.generated = planner_of(rules)  # a compiled catalog's decomposition per product (planning/compiled.py)
+        self.asset_ids = keys.asset_ids(order.id)
 
     def asset_of(self, item) -> str:
-        return item.asset_id or keys.asset_id(self.order.id, item.id)
+        return item.asset_id or self.asset_ids(item.id)
 
     def run(self) -> list[FulfillmentLine]:
         o = self.order.fields

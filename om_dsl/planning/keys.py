@@ -83,6 +83,10 @@ def _untouched(separators: str, ascii_only: bool) -> re.Pattern:
     return re.compile(f"[^{re.escape(banned)}]*", re.DOTALL)
 
 
+_PLAIN_ITEM_IN_LINE = _untouched(_ITEM_IN_LINE, True).fullmatch
+_PLAIN_ITEM_IN_ASSET = _untouched(_IN_ASSET + "-", True).fullmatch
+
+
 def _reserved(encoded: str, word: str) -> str:
     """An encoded part that would read as `word` (which stands for "none") gets its first character encoded."""
     return _pct(encoded[0]) + encoded[1:] if encoded == word else encoded
@@ -93,6 +97,8 @@ def _reserved(encoded: str, word: str) -> str:
 
 def line_prefix(item_id: str) -> str:
     """The item part of its lines' ids (and so of its tasks' ids)."""
+    if type(item_id) is str and _PLAIN_ITEM_IN_LINE(item_id):
+        return item_id  # escape would leave it as it is (planning asks once per item)
     return escape(item_id, _ITEM_IN_LINE, ascii_only=True)
 
 
@@ -122,6 +128,18 @@ def order_of_key(key: str) -> str:
 def asset_id(order_id: str, item_id: str) -> str:
     """The id of the asset an order item adds."""
     return f"AST-{escape(order_id, _IN_ASSET, ascii_only=True)}-{escape(item_id, _IN_ASSET + '-', ascii_only=True)}"
+
+
+def asset_ids(order_id: str):
+    """`asset_id` for the items of one order: its part of the id escaped once."""
+    head = f"AST-{escape(order_id, _IN_ASSET, ascii_only=True)}-"
+
+    def of(item_id: str) -> str:
+        if type(item_id) is str and _PLAIN_ITEM_IN_ASSET(item_id):
+            return head + item_id
+        return head + escape(item_id, _IN_ASSET + "-", ascii_only=True)
+
+    return of
 
 
 def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, unit: Optional[int], parent_key: Optional[str] = None) -> str:
