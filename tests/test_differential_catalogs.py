@@ -216,3 +216,20 @@ def test_a_cycle_of_relies_on_is_named_alike(catalogs):
     doc["productOrderItem"][0]["productOrderItemRelationship"].append({"id": "20", "relationshipType": "reliesOn"})
     text = agree(generated, interpreter, doc)
     assert '"rule": "plan_cycle"' in text
+
+
+def test_a_planner_py_generated_from_another_plan_json_is_refused(catalogs, tmp_path, monkeypatch):
+    """Like the other generated modules (PLAN_SHA256 in __init__.py), planner.py names its plan.json."""
+    import sys
+
+    from om_dsl.rules.generated import CompiledCatalogError
+
+    for name in [m for m in sys.modules if m.startswith("_om_generated_")]:
+        monkeypatch.delitem(sys.modules, name)  # this process loaded the catalog: load the folder afresh
+    _, _, acme = catalogs["acme"]
+    _, _, mobile = catalogs["mobile"]
+    mixed = tmp_path / "acme"
+    shutil.copytree(acme, mixed)
+    shutil.copy(mobile / "planner.py", mixed / "planner.py")
+    with pytest.raises(CompiledCatalogError, match="planner.py was not generated from its plan.json"):
+        GeneratedRules(mixed, check_sources=False)

@@ -235,10 +235,10 @@ class _Generator:
         definitions = pformat(definitions_data, width=110)
         return self.render("plans.py.j2", "Orchestration plans.", functions=functions, plans=plans, constants=k.lines, definitions=definitions)
 
-    def planner(self) -> str:
+    def planner(self, plan_text: str) -> str:
         from om_dsl.codegen.planner import PlannerModule  # it builds on this module's helpers
 
-        return PlannerModule(self).render(self.enriched_nullability())
+        return PlannerModule(self).render(self.enriched_nullability(), hashlib.sha256(plan_text.encode()).hexdigest())
 
     def package_init(self, plan_text: str) -> str:
         return self.render("__init__.py.j2", "The package.", plan_sha256=hashlib.sha256(plan_text.encode()).hexdigest())
@@ -328,7 +328,7 @@ def generate(catalog: Catalog) -> dict[str, str]:
         "enrichment.py": g.enrichment(),
         "decomposition.py": g.decomposition(),
         "plans.py": g.plans(data["plans"]),
-        "planner.py": g.planner(),
+        "planner.py": g.planner(plan_text),
     }
 
 

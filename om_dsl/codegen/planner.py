@@ -297,7 +297,7 @@ class PlannerModule:
 
     # ---- the module ----------------------------------------------------------------------------
 
-    def render(self, enriched_nullable: dict) -> str:
+    def render(self, enriched_nullable: dict, plan_sha256: str) -> str:
         cat = self.cat
         attributes = {p.code: self.attributes(p) for p in cat.products if p.kind == "commercial"}
         lines = {}
@@ -309,6 +309,7 @@ class PlannerModule:
             "planner.py.j2",
             "Planning specialized to this catalog.",
             abi=PLANNER_ABI,
+            plan_sha256=plan_sha256,
             functions=self.functions,
             constants=self.k.lines,
             attributes=attributes,
