@@ -253,20 +253,62 @@ def lines__HOME_FIBER(a, item, o, source_item, prefix, bundle, asset, base, sour
         return None
     if v_up_mbps is None:
         return None
-    line = _Line(id=prefix + '/D1', values={'address_id': v_address_id, 'down_mbps': v_down_mbps, 'port_id': None, 'technology': v_technology, 'up_mbps': v_up_mbps}, key=base + '/D1', product='FIBER_ACCESS_CFS', action='add', source_item=source_item, bundle=bundle, rule='D1', relationship='HOME_FIBER -> FIBER_ACCESS_CFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/D1',
+        key=base + '/D1',
+        product='FIBER_ACCESS_CFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='D1',
+        relationship='HOME_FIBER -> FIBER_ACCESS_CFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'address_id': v_address_id, 'down_mbps': v_down_mbps, 'port_id': None, 'technology': v_technology, 'up_mbps': v_up_mbps},
+    )
     lines.append(line)
     # @om decomposition:D2  acme/decomposition.om:15
     # @om mapping:D2.ont_model  acme/decomposition.om:16
     v_ont_model = _M5.get(a['technology'])
     if v_ont_model is None:
         return None
-    line = _Line(id=prefix + '/D2', values={'ont_model': v_ont_model, 'shipment_id': None}, key=base + '/D2', product='ONT_RFS', action='add', source_item=source_item, bundle=bundle, rule='D2', relationship='HOME_FIBER -> ONT_RFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/D2',
+        key=base + '/D2',
+        product='ONT_RFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='D2',
+        relationship='HOME_FIBER -> ONT_RFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'ont_model': v_ont_model, 'shipment_id': None},
+    )
     lines.append(line)
     # @om decomposition:D3  acme/decomposition.om:19
     if a['static_ip']:
         # @om mapping:D3.ip_version  acme/decomposition.om:20
         v_ip_version = 'v4'
-        line = _Line(id=prefix + '/D3', values={'ip_address': None, 'ip_version': v_ip_version}, key=base + '/D3', product='STATIC_IP_RFS', action='add', source_item=source_item, bundle=bundle, rule='D3', relationship='HOME_FIBER -> STATIC_IP_RFS', condition='static_ip', source_line=source_line, source_asset=asset, why='its item is added')
+        line = _Line(
+            id=prefix + '/D3',
+            key=base + '/D3',
+            product='STATIC_IP_RFS',
+            action='add',
+            source_item=source_item,
+            bundle=bundle,
+            rule='D3',
+            relationship='HOME_FIBER -> STATIC_IP_RFS',
+            condition='static_ip',
+            source_line=source_line,
+            source_asset=asset,
+            why='its item is added',
+            values={'ip_address': None, 'ip_version': v_ip_version},
+        )
         lines.append(line)
     return lines
 
@@ -278,7 +320,21 @@ def lines__MESH_EXTENDER(a, item, o, source_item, prefix, bundle, asset, base, s
     v_device_model = 'MESH-1'
     # @om mapping:D5.shipping  acme/decomposition.om:30
     v_shipping = 'courier'
-    line = _Line(id=prefix + '/D5', values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping}, key=base + '/D5', product='CPE_RFS', action='add', source_item=source_item, bundle=bundle, rule='D5', relationship='MESH_EXTENDER -> CPE_RFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/D5',
+        key=base + '/D5',
+        product='CPE_RFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='D5',
+        relationship='MESH_EXTENDER -> CPE_RFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},
+    )
     lines.append(line)
     return lines
 
@@ -294,7 +350,21 @@ def lines__TV_PACKAGE(a, item, o, source_item, prefix, bundle, asset, base, sour
         return None
     if v_stb_count is None:
         return None
-    line = _Line(id=prefix + '/D7', values={'channel_package': v_channel_package, 'stb_count': v_stb_count}, key=base + '/D7', product='IPTV_CFS', action='add', source_item=source_item, bundle=bundle, rule='D7', relationship='TV_PACKAGE -> IPTV_CFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/D7',
+        key=base + '/D7',
+        product='IPTV_CFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='D7',
+        relationship='TV_PACKAGE -> IPTV_CFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'channel_package': v_channel_package, 'stb_count': v_stb_count},
+    )
     lines.append(line)
     # @om decomposition:D8  acme/decomposition.om:44
     n = a['set_top_boxes']
@@ -304,7 +374,22 @@ def lines__TV_PACKAGE(a, item, o, source_item, prefix, bundle, asset, base, sour
         # @om mapping:D8.shipping  acme/decomposition.om:46
         v_shipping = 'courier'
         for unit in range(1, n + 1):
-            line = _Line(id=f'{prefix}/D8#{unit}', values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping}, key=f'{base}/D8#{unit}', product='CPE_RFS', action='add', source_item=source_item, bundle=bundle, rule='D8', relationship='TV_PACKAGE -> CPE_RFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added', unit=(unit, n))
+            line = _Line(
+                id=f'{prefix}/D8#{unit}',
+                key=f'{base}/D8#{unit}',
+                product='CPE_RFS',
+                action='add',
+                source_item=source_item,
+                bundle=bundle,
+                rule='D8',
+                relationship='TV_PACKAGE -> CPE_RFS',
+                condition=None,
+                source_line=source_line,
+                source_asset=asset,
+                why='its item is added',
+                unit=(unit, n),
+                values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},
+            )
             lines.append(line)
     return lines
 
@@ -320,7 +405,21 @@ def lines__VOICE_LINE(a, item, o, source_item, prefix, bundle, asset, base, sour
         return None
     if v_number_source not in _ALLOWED_6:
         return None
-    line = _Line(id=prefix + '/D6', values={'number_source': v_number_source, 'phone_number': v_phone_number}, key=base + '/D6', product='VOICE_CFS', action='add', source_item=source_item, bundle=bundle, rule='D6', relationship='VOICE_LINE -> VOICE_CFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/D6',
+        key=base + '/D6',
+        product='VOICE_CFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='D6',
+        relationship='VOICE_LINE -> VOICE_CFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'number_source': v_number_source, 'phone_number': v_phone_number},
+    )
     lines.append(line)
     return lines
 
@@ -336,7 +435,21 @@ def lines__WIFI_ROUTER(a, item, o, source_item, prefix, bundle, asset, base, sou
         return None
     if v_shipping is None:
         return None
-    line = _Line(id=prefix + '/D4', values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping}, key=base + '/D4', product='CPE_RFS', action='add', source_item=source_item, bundle=bundle, rule='D4', relationship='WIFI_ROUTER -> CPE_RFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/D4',
+        key=base + '/D4',
+        product='CPE_RFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='D4',
+        relationship='WIFI_ROUTER -> CPE_RFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},
+    )
     lines.append(line)
     return lines
 
@@ -705,87 +818,87 @@ LINE_MAP = (
     (240, 241, 'mapping:D1.address_id'),
     (242, 243, 'mapping:D1.down_mbps'),
     (244, 245, 'mapping:D1.technology'),
-    (246, 257, 'mapping:D1.up_mbps'),
-    (258, 258, 'decomposition:D2'),
-    (259, 264, 'mapping:D2.ont_model'),
-    (265, 266, 'decomposition:D3'),
-    (267, 273, 'mapping:D3.ip_version'),
-    (276, 276, 'decomposition:D5'),
-    (277, 278, 'mapping:D5.device_model'),
-    (279, 285, 'mapping:D5.shipping'),
-    (288, 288, 'decomposition:D7'),
-    (289, 290, 'mapping:D7.channel_package'),
-    (291, 298, 'mapping:D7.stb_count'),
-    (299, 301, 'decomposition:D8'),
-    (302, 303, 'mapping:D8.device_model'),
-    (304, 311, 'mapping:D8.shipping'),
-    (314, 314, 'decomposition:D6'),
-    (315, 316, 'mapping:D6.number_source'),
-    (317, 327, 'mapping:D6.phone_number'),
-    (330, 330, 'decomposition:D4'),
-    (331, 332, 'mapping:D4.device_model'),
-    (333, 343, 'mapping:D4.shipping'),
-    (345, 345, 'plan:BILLING_RFS.add'),
-    (346, 348, 'task:BILLING_RFS.add.requested_start'),
-    (349, 350, 'task:BILLING_RFS.add.requested_start'),
-    (351, 355, 'task:BILLING_RFS.add.start_billing'),
-    (358, 365, 'task:BILLING_RFS.add.start_billing'),
-    (367, 368, 'plan:BILLING_RFS.delete'),
-    (369, 373, 'task:BILLING_RFS.delete.stop_billing'),
-    (376, 382, 'task:BILLING_RFS.delete.stop_billing'),
-    (384, 385, 'plan:BILLING_RFS.modify'),
-    (386, 390, 'task:BILLING_RFS.modify.update_billing'),
-    (393, 399, 'task:BILLING_RFS.modify.update_billing'),
-    (401, 402, 'plan:CPE_RFS.add'),
-    (403, 407, 'task:CPE_RFS.add.ship_device'),
-    (413, 414, 'plan:CPE_RFS.delete'),
-    (415, 419, 'task:CPE_RFS.delete.return_device'),
-    (425, 426, 'plan:FIBER_ACCESS_CFS.add'),
-    (427, 428, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (429, 430, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (431, 432, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (433, 434, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (435, 439, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (442, 444, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (445, 450, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (451, 453, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (454, 458, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (460, 461, 'plan:FIBER_ACCESS_CFS.delete'),
-    (462, 463, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (464, 468, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (471, 475, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (476, 480, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (482, 485, 'plan:FIBER_ACCESS_CFS.modify'),
-    (486, 490, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (496, 497, 'plan:IPTV_CFS.add'),
-    (498, 502, 'task:IPTV_CFS.add.activate_iptv'),
-    (505, 511, 'task:IPTV_CFS.add.activate_iptv'),
-    (513, 514, 'plan:IPTV_CFS.delete'),
-    (515, 519, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (525, 526, 'plan:ONT_RFS.add'),
-    (527, 531, 'task:ONT_RFS.add.ship_ont'),
-    (537, 538, 'plan:ONT_RFS.delete'),
-    (539, 543, 'task:ONT_RFS.delete.return_device'),
-    (549, 552, 'plan:ONT_RFS.modify'),
-    (553, 554, 'task:ONT_RFS.modify.ship_ont'),
-    (555, 559, 'task:ONT_RFS.modify.swap_visit'),
-    (562, 566, 'task:ONT_RFS.modify.swap_visit'),
-    (568, 569, 'plan:STATIC_IP_RFS.add'),
-    (570, 574, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (577, 583, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (585, 586, 'plan:STATIC_IP_RFS.delete'),
-    (587, 591, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (597, 597, 'plan:VOICE_CFS.add'),
-    (598, 599, 'task:VOICE_CFS.add.assign_number'),
-    (600, 601, 'task:VOICE_CFS.add.normalize_number'),
-    (602, 604, 'task:VOICE_CFS.add.port_number'),
-    (605, 606, 'task:VOICE_CFS.add.activate_voice'),
-    (607, 608, 'task:VOICE_CFS.add.assign_number'),
-    (609, 610, 'task:VOICE_CFS.add.normalize_number'),
-    (611, 615, 'task:VOICE_CFS.add.port_number'),
-    (618, 625, 'task:VOICE_CFS.add.activate_voice'),
-    (626, 630, 'task:VOICE_CFS.add.port_number'),
-    (632, 633, 'plan:VOICE_CFS.delete'),
-    (634, 638, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (641, 648, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (246, 271, 'mapping:D1.up_mbps'),
+    (272, 272, 'decomposition:D2'),
+    (273, 292, 'mapping:D2.ont_model'),
+    (293, 294, 'decomposition:D3'),
+    (295, 315, 'mapping:D3.ip_version'),
+    (318, 318, 'decomposition:D5'),
+    (319, 320, 'mapping:D5.device_model'),
+    (321, 341, 'mapping:D5.shipping'),
+    (344, 344, 'decomposition:D7'),
+    (345, 346, 'mapping:D7.channel_package'),
+    (347, 368, 'mapping:D7.stb_count'),
+    (369, 371, 'decomposition:D8'),
+    (372, 373, 'mapping:D8.device_model'),
+    (374, 396, 'mapping:D8.shipping'),
+    (399, 399, 'decomposition:D6'),
+    (400, 401, 'mapping:D6.number_source'),
+    (402, 426, 'mapping:D6.phone_number'),
+    (429, 429, 'decomposition:D4'),
+    (430, 431, 'mapping:D4.device_model'),
+    (432, 456, 'mapping:D4.shipping'),
+    (458, 458, 'plan:BILLING_RFS.add'),
+    (459, 461, 'task:BILLING_RFS.add.requested_start'),
+    (462, 463, 'task:BILLING_RFS.add.requested_start'),
+    (464, 468, 'task:BILLING_RFS.add.start_billing'),
+    (471, 478, 'task:BILLING_RFS.add.start_billing'),
+    (480, 481, 'plan:BILLING_RFS.delete'),
+    (482, 486, 'task:BILLING_RFS.delete.stop_billing'),
+    (489, 495, 'task:BILLING_RFS.delete.stop_billing'),
+    (497, 498, 'plan:BILLING_RFS.modify'),
+    (499, 503, 'task:BILLING_RFS.modify.update_billing'),
+    (506, 512, 'task:BILLING_RFS.modify.update_billing'),
+    (514, 515, 'plan:CPE_RFS.add'),
+    (516, 520, 'task:CPE_RFS.add.ship_device'),
+    (526, 527, 'plan:CPE_RFS.delete'),
+    (528, 532, 'task:CPE_RFS.delete.return_device'),
+    (538, 539, 'plan:FIBER_ACCESS_CFS.add'),
+    (540, 541, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (542, 543, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (544, 545, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (546, 547, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (548, 552, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (555, 557, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (558, 563, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (564, 566, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (567, 571, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (573, 574, 'plan:FIBER_ACCESS_CFS.delete'),
+    (575, 576, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (577, 581, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (584, 588, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (589, 593, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (595, 598, 'plan:FIBER_ACCESS_CFS.modify'),
+    (599, 603, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (609, 610, 'plan:IPTV_CFS.add'),
+    (611, 615, 'task:IPTV_CFS.add.activate_iptv'),
+    (618, 624, 'task:IPTV_CFS.add.activate_iptv'),
+    (626, 627, 'plan:IPTV_CFS.delete'),
+    (628, 632, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (638, 639, 'plan:ONT_RFS.add'),
+    (640, 644, 'task:ONT_RFS.add.ship_ont'),
+    (650, 651, 'plan:ONT_RFS.delete'),
+    (652, 656, 'task:ONT_RFS.delete.return_device'),
+    (662, 665, 'plan:ONT_RFS.modify'),
+    (666, 667, 'task:ONT_RFS.modify.ship_ont'),
+    (668, 672, 'task:ONT_RFS.modify.swap_visit'),
+    (675, 679, 'task:ONT_RFS.modify.swap_visit'),
+    (681, 682, 'plan:STATIC_IP_RFS.add'),
+    (683, 687, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (690, 696, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (698, 699, 'plan:STATIC_IP_RFS.delete'),
+    (700, 704, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (710, 710, 'plan:VOICE_CFS.add'),
+    (711, 712, 'task:VOICE_CFS.add.assign_number'),
+    (713, 714, 'task:VOICE_CFS.add.normalize_number'),
+    (715, 717, 'task:VOICE_CFS.add.port_number'),
+    (718, 719, 'task:VOICE_CFS.add.activate_voice'),
+    (720, 721, 'task:VOICE_CFS.add.assign_number'),
+    (722, 723, 'task:VOICE_CFS.add.normalize_number'),
+    (724, 728, 'task:VOICE_CFS.add.port_number'),
+    (731, 738, 'task:VOICE_CFS.add.activate_voice'),
+    (739, 743, 'task:VOICE_CFS.add.port_number'),
+    (745, 746, 'plan:VOICE_CFS.delete'),
+    (747, 751, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (754, 761, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

@@ -142,7 +142,21 @@ def lines__HANDSET(a, item, o, source_item, prefix, bundle, asset, base, source_
     v_model = a['model']
     if v_model is None:
         return None
-    line = _Line(id=prefix + '/M3', values={'model': v_model}, key=base + '/M3', product='HANDSET_RFS', action='add', source_item=source_item, bundle=bundle, rule='M3', relationship='HANDSET -> HANDSET_RFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/M3',
+        key=base + '/M3',
+        product='HANDSET_RFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='M3',
+        relationship='HANDSET -> HANDSET_RFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'model': v_model},
+    )
     lines.append(line)
     return lines
 
@@ -154,14 +168,42 @@ def lines__MOBILE_SUBSCRIPTION(a, item, o, source_item, prefix, bundle, asset, b
     v_sim_type = a['sim_type']
     if v_sim_type is None:
         return None
-    line = _Line(id=prefix + '/M1', values={'iccid': None, 'sim_type': v_sim_type}, key=base + '/M1', product='SIM_RFS', action='add', source_item=source_item, bundle=bundle, rule='M1', relationship='MOBILE_SUBSCRIPTION -> SIM_RFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/M1',
+        key=base + '/M1',
+        product='SIM_RFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='M1',
+        relationship='MOBILE_SUBSCRIPTION -> SIM_RFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'iccid': None, 'sim_type': v_sim_type},
+    )
     lines.append(line)
     # @om decomposition:M2  mobile/catalog.om:61
     # @om mapping:M2.tariff  mobile/catalog.om:62
     v_tariff = a['tariff']
     if v_tariff is None:
         return None
-    line = _Line(id=prefix + '/M2', values={'msisdn': None, 'tariff': v_tariff}, key=base + '/M2', product='SUBSCRIPTION_CFS', action='add', source_item=source_item, bundle=bundle, rule='M2', relationship='MOBILE_SUBSCRIPTION -> SUBSCRIPTION_CFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/M2',
+        key=base + '/M2',
+        product='SUBSCRIPTION_CFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='M2',
+        relationship='MOBILE_SUBSCRIPTION -> SUBSCRIPTION_CFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'msisdn': None, 'tariff': v_tariff},
+    )
     lines.append(line)
     return lines
 
@@ -177,7 +219,21 @@ def lines__NUMBER_PORT(a, item, o, source_item, prefix, bundle, asset, base, sou
         return None
     if v_msisdn is None:
         return None
-    line = _Line(id=prefix + '/M4', values={'donor': v_donor, 'msisdn': v_msisdn}, key=base + '/M4', product='PORT_IN_RFS', action='add', source_item=source_item, bundle=bundle, rule='M4', relationship='NUMBER_PORT -> PORT_IN_RFS', condition=None, source_line=source_line, source_asset=asset, why='its item is added')
+    line = _Line(
+        id=prefix + '/M4',
+        key=base + '/M4',
+        product='PORT_IN_RFS',
+        action='add',
+        source_item=source_item,
+        bundle=bundle,
+        rule='M4',
+        relationship='NUMBER_PORT -> PORT_IN_RFS',
+        condition=None,
+        source_line=source_line,
+        source_asset=asset,
+        why='its item is added',
+        values={'donor': v_donor, 'msisdn': v_msisdn},
+    )
     lines.append(line)
     return lines
 
@@ -381,36 +437,36 @@ LINE_MAP = (
     (110, 119, 'attribute:NUMBER_PORT.donor'),
     (120, 137, 'attribute:NUMBER_PORT.msisdn'),
     (140, 140, 'decomposition:M3'),
-    (141, 149, 'mapping:M3.model'),
-    (152, 152, 'decomposition:M1'),
-    (153, 158, 'mapping:M1.sim_type'),
-    (159, 159, 'decomposition:M2'),
-    (160, 168, 'mapping:M2.tariff'),
-    (171, 171, 'decomposition:M4'),
-    (172, 173, 'mapping:M4.donor'),
-    (174, 184, 'mapping:M4.msisdn'),
-    (186, 187, 'plan:BILLING_RFS.add'),
-    (188, 192, 'task:BILLING_RFS.add.open_account'),
-    (195, 204, 'task:BILLING_RFS.add.open_account'),
-    (206, 210, 'plan:BILLING_RFS.delete'),
-    (216, 217, 'plan:HANDSET_RFS.add'),
-    (218, 222, 'task:HANDSET_RFS.add.ship_handset'),
-    (225, 234, 'task:HANDSET_RFS.add.ship_handset'),
-    (236, 240, 'plan:HANDSET_RFS.delete'),
-    (246, 247, 'plan:PORT_IN_RFS.add'),
-    (248, 252, 'task:PORT_IN_RFS.add.port_in'),
-    (258, 262, 'plan:PORT_IN_RFS.delete'),
-    (268, 269, 'plan:SIM_RFS.add'),
-    (270, 274, 'task:SIM_RFS.add.allocate_sim'),
-    (280, 281, 'plan:SIM_RFS.delete'),
-    (282, 286, 'task:SIM_RFS.delete.release_sim'),
-    (292, 293, 'plan:SUBSCRIPTION_CFS.add'),
-    (294, 295, 'task:SUBSCRIPTION_CFS.add.active'),
-    (296, 297, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (298, 302, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (305, 307, 'task:SUBSCRIPTION_CFS.add.active'),
-    (308, 324, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (326, 327, 'plan:SUBSCRIPTION_CFS.delete'),
-    (328, 332, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (335, 345, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (141, 163, 'mapping:M3.model'),
+    (166, 166, 'decomposition:M1'),
+    (167, 186, 'mapping:M1.sim_type'),
+    (187, 187, 'decomposition:M2'),
+    (188, 210, 'mapping:M2.tariff'),
+    (213, 213, 'decomposition:M4'),
+    (214, 215, 'mapping:M4.donor'),
+    (216, 240, 'mapping:M4.msisdn'),
+    (242, 243, 'plan:BILLING_RFS.add'),
+    (244, 248, 'task:BILLING_RFS.add.open_account'),
+    (251, 260, 'task:BILLING_RFS.add.open_account'),
+    (262, 266, 'plan:BILLING_RFS.delete'),
+    (272, 273, 'plan:HANDSET_RFS.add'),
+    (274, 278, 'task:HANDSET_RFS.add.ship_handset'),
+    (281, 290, 'task:HANDSET_RFS.add.ship_handset'),
+    (292, 296, 'plan:HANDSET_RFS.delete'),
+    (302, 303, 'plan:PORT_IN_RFS.add'),
+    (304, 308, 'task:PORT_IN_RFS.add.port_in'),
+    (314, 318, 'plan:PORT_IN_RFS.delete'),
+    (324, 325, 'plan:SIM_RFS.add'),
+    (326, 330, 'task:SIM_RFS.add.allocate_sim'),
+    (336, 337, 'plan:SIM_RFS.delete'),
+    (338, 342, 'task:SIM_RFS.delete.release_sim'),
+    (348, 349, 'plan:SUBSCRIPTION_CFS.add'),
+    (350, 351, 'task:SUBSCRIPTION_CFS.add.active'),
+    (352, 353, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (354, 358, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (361, 363, 'task:SUBSCRIPTION_CFS.add.active'),
+    (364, 380, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (382, 383, 'plan:SUBSCRIPTION_CFS.delete'),
+    (384, 388, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (391, 401, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

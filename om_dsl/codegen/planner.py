@@ -212,7 +212,10 @@ class PlannerModule:
             fields["unit"] = "(unit, n)"
         else:
             line_id, key = f"prefix + {'/' + d.name!r}", f"base + {'/' + d.name!r}"
-        w(f"line = _Line(id={line_id}, values={{{', '.join(values)}}}, key={key}, " + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")")
+        w("line = _Line(")
+        for k, v in {"id": line_id, "key": key, **fields, "values": "{" + ", ".join(values) + "}"}.items():
+            w(f"    {k}={v},")
+        w(")")
         w("lines.append(line)")
         if d.target in self.sources:  # a technical line decomposed further (CFS -> RFS)
             w(f"further = {_ident('lines', d.target)}(line.values, line, o, source_item, line.id, bundle, asset, line.key, line.id)")
