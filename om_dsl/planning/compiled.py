@@ -106,16 +106,15 @@ class CompiledPlanner(_Planner):
             mine = edges[item_id]
             if not mine:
                 continue  # dependencies: [] already
-            if skipped and any(d.on in skipped for d in mine):
-                item.dependencies = self.waits_through_skipped(item)
-            elif len(mine) == 1:
-                item.dependencies = mine
-            else:  # once each, the first clause that made the edge naming it, by id
-                first: dict = {}
-                for d in mine:
-                    if d.on not in first:
-                        first[d.on] = d
-                item.dependencies = [first[on] for on in sorted(first)]
+            first: dict = {}  # once each, the first clause that made the edge naming it, by id
+            for d in mine:
+                if d.on in skipped:
+                    item.dependencies = self.waits_through_skipped(item)
+                    break
+                if d.on not in first:
+                    first[d.on] = d
+            else:
+                item.dependencies = mine if len(mine) == 1 else [first[on] for on in sorted(first)]
 
     def topological(self) -> list:
         """The shared planner's order (ready items by line position, then id), with less bookkeeping."""

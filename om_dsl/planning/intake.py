@@ -268,9 +268,11 @@ class _Intake:
                 if parent is not None:
                     self.unreadable_children.add(id(parent))  # its cardinalities cannot be judged
                 continue
-            item.relies_on = [n.id for n in node.relies_on]
-            item.children = self.read_items(node.children, item)
-            units = self.quantity(node.raw, item)
+            if node.relies_on:
+                item.relies_on = [n.id for n in node.relies_on]
+            if node.children:
+                item.children = self.read_items(node.children, item)
+            units = self.quantity(node.raw, item) if "quantity" in node.raw else [item]
             if len(units) > 1 and id(item) in self.unreadable_children:
                 self.unreadable_children.update(id(u) for u in units)
             made.extend(units)
