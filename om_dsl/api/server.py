@@ -23,7 +23,7 @@ import time
 from typing import Callable, Iterator, Optional
 
 from om_dsl.api import auth
-from om_dsl.api.app import build_app
+from om_dsl.api.app import DEFAULTS, Settings, build_app
 from om_dsl.systems.asgi import ServerThread, listening_socket, server_config
 
 
@@ -36,6 +36,7 @@ def serve(
     request_timeout_s: float = 5.0,
     tls: tuple = (None, None),
     ready: Optional[Callable[[str], None]] = None,
+    settings: Settings = DEFAULTS,
     sock=None,
 ) -> None:
     """Serve until interrupted. `work(stop)`: the engine's loop, run on its own thread.
@@ -44,7 +45,7 @@ def serve(
 
     from om_dsl import service as svc
 
-    app = build_app(service, tokens, callbacks)
+    app = build_app(service, tokens, callbacks, settings)
     config = server_config(app, request_timeout_s, *tls)
     try:
         config.load()  # a certificate that cannot be read fails here, before anything listens
@@ -70,9 +71,9 @@ def serve(
         sock.close()
 
 
-def in_thread(service, tokens: auth.Tokens, host: str = "127.0.0.1", port: int = 0, callbacks=None, request_timeout_s: float = 5.0, tls: tuple = (None, None)) -> ServerThread:
+def in_thread(service, tokens: auth.Tokens, host: str = "127.0.0.1", port: int = 0, callbacks=None, request_timeout_s: float = 5.0, tls: tuple = (None, None), settings: Settings = DEFAULTS) -> ServerThread:
     """The API on a thread of its own (tests, the benchmark): `.start()`, `.url`, `.stop()`."""
-    return ServerThread(build_app(service, tokens, callbacks), host, port, request_timeout_s, *tls, name="om-api")
+    return ServerThread(build_app(service, tokens, callbacks, settings), host, port, request_timeout_s, *tls, name="om-api")
 
 
 def bind(listen: tuple[str, int], reuse_port: bool = False):

@@ -275,7 +275,10 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
         config = configuration.load(config_path)
     except configuration.ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    tokens = auth.Tokens(config.api_tokens)
+    try:
+        tokens, settings = api_access(config)
+    except RuntimeError as exc:
+        raise click.UsageError(str(exc)) from None
 
     def ready(url, where):
         click.echo(f"om serve: API at {url}/tmf-api/productOrderingManagement/v4|v5{where}", err=True)
@@ -291,7 +294,7 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
             work = (lambda stop: service.work(interval, stop)) if service.work and main else None
             where = f", callbacks at {{url}}/callbacks; database {db_path}" if service.callbacks is not None else f"; orders on Temporal at {target.address}"
             where += f"; {workers} processes" if workers > 1 else ""
-            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), (lambda url: ready(url, where.replace("{url}", url))) if main else worker_ready, sock)
+            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), (lambda url: ready(url, where.replace("{url}", url))) if main else worker_ready, settings, sock)
 
     try:
         with processes((host, int(port)), workers, lambda sock: run(sock, False)) as sock:
@@ -300,6 +303,20 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
         raise click.UsageError(str(exc)) from None
     except svc.Unavailable as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def api_access(config):
+    """The API's callers (tokens, and JWTs with [api.oauth2]) and its other [api] settings."""
+    from om_dsl.api import auth
+    from om_dsl.api.app import Settings
+    from om_dsl.systems.egress import CallbackPolicy
+
+    verifier = None
+    if config.api_oauth2 is not None:
+        from om_dsl.api.oauth2 import JwtVerifier
+
+        verifier = JwtVerifier(config.api_oauth2)
+    return auth.Tokens(config.api_tokens, jwt=verifier), Settings(config.api_public_url, CallbackPolicy.of(config.api_hub_callbacks))
 
 
 # ---- in-flight change ------------------------------------------------------------------------------

@@ -527,9 +527,12 @@ class Runner:
 
 def post_delivery(due: tuple, timeout_s: float = 10.0) -> Optional[str]:
     """POST one due delivery (`Runner.due_deliveries`); the error, or None when the listener took it. No store, no lock."""
-    from om_dsl.systems import http
+    from om_dsl.systems import egress, http
 
     _, event_id, listener, event, _ = due
+    refusal = egress.ANY.refusal(listener)  # checked again at each delivery: a host name can be re-pointed
+    if refusal:
+        return f"not sent: {refusal}"
     return http.post_json(listener, event, {"Idempotency-Key": event_id, "X-Event-Id": event_id}, timeout_s, 65_536).error
 
 
