@@ -361,7 +361,8 @@ class Runner:
         for i in range(0, len(pending), self.BATCH):
             self._read_once = {}  # the offline systems and the hub's listeners, read once per batch (not per command)
             try:
-                writes = [self._perform(seq, cmd) for seq, cmd in pending[i : i + self.BATCH]]
+                with self._systems_batch():  # the in-process simulators commit the batch's calls once, before its results are applied
+                    writes = [self._perform(seq, cmd) for seq, cmd in pending[i : i + self.BATCH]]
             finally:
                 self._read_once = None
             done: list = []
@@ -383,6 +384,10 @@ class Runner:
         return lambda db, done: self._apply_in(db, cmd.order, event, seq, False, None, done)
 
     _read_once: Optional[dict] = None
+
+    def _systems_batch(self):
+        batch = getattr(self.systems, "batch", None)
+        return batch() if batch is not None else contextlib.nullcontext()
 
     def _once(self, what: str, read: Callable):
         if self._read_once is None:
