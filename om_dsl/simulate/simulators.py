@@ -5,7 +5,9 @@ out ids for declared outputs (port ids, shipment ids, IP addresses, phone
 numbers), and it applies each call once per idempotency key: a repeated key
 gets the first answer back and no new effect. Their state lives in a SQLite
 file of its own, committed independently of the engine's, as a real system
-would be: that is what makes the crash trials honest.
+would be: that is what makes the crash trials honest. (The embedded runner
+makes a batch of calls inside `batch()`: one commit for all of them, before
+it applies their results in its own database.)
 
 Asynchronous operations are acknowledged; their answer waits as a callback
 that the runner collects (`pending_callbacks`) and acknowledges when it has
