@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Callable, Iterator, Optional
 
-from om_dsl.api import auth
+from om_dsl.api import auth, schemas
 from om_dsl.api.app import DEFAULTS, Settings, build_app
 from om_dsl.systems.asgi import ServerThread, listening_socket, server_config
 
@@ -46,6 +46,7 @@ def serve(
     from om_dsl import service as svc
 
     app = build_app(service, tokens, callbacks, settings)
+    threading.Thread(target=schemas.warm, name="om-schemas", daemon=True).start()  # the request checks compiled before the first orders come
     config = server_config(app, request_timeout_s, *tls)
     try:
         config.load()  # a certificate that cannot be read fails here, before anything listens
