@@ -32,31 +32,36 @@ class Parsed:
     """One file's parse: its module, and what grouping files into catalogs
     needs of it (header, `use` declarations) and its own diagnostics apart, so
     that a file found in the cache unpickles its module only when a check
-    reads it (a catalog found in the cache never does)."""
+    reads it (a catalog found in the cache never does). With a cache, also
+    its shape (cache.shape_of: what it says, not where) and its spans'
+    positions in a fixed order (cache.dump_tree), which pair up the spans of
+    two texts of one shape."""
 
-    def __init__(self, module: ast.Module | None, diagnostics, plain_text, header, uses, blob: bytes | None = None, shown: str = "", reparse=None):
+    def __init__(self, module: ast.Module | None, diagnostics, plain_text, header, uses, blob: tuple | None = None, shown: str = "", reparse=None, shape: str = "", spans: tuple | None = None):
         self._module = module
-        self._blob = blob  # the cached module, pickled: loaded on first use
+        self._blob = blob  # the cached module: (its pickle without spans, its spans pickled), loaded on first use
         self._shown = shown  # the path its spans are in
         self._reparse = reparse  # should that fail after all
+        self._spans = spans
+        self.shape = shape
         self.diagnostics = tuple(diagnostics)  # syntax and number diagnostics of the parse
         self.plain_text = tuple(plain_text)  # E013: strings that must be one line of plain text
         self.header = header
         self.uses = tuple(uses)
 
     @classmethod
-    def of(cls, module: ast.Module, diagnostics) -> "Parsed":
+    def of(cls, module: ast.Module, diagnostics, shape: str = "", spans: tuple | None = None) -> "Parsed":
         plain: list[Diagnostic] = []
         check_plain_text_of(module, plain)
-        return cls(module, diagnostics, plain, module.header, [d for d in module.declarations if isinstance(d, ast.Use)])
+        return cls(module, diagnostics, plain, module.header, [d for d in module.declarations if isinstance(d, ast.Use)], shape=shape, spans=spans)
 
     @property
     def module(self) -> ast.Module:
         if self._module is None:
-            from om_dsl.check.cache import loads
+            from om_dsl.check.cache import load_tree
 
             try:
-                module = loads(self._blob, self._shown)
+                module = load_tree(self._blob[0], self.spans, self._shown)
                 if not isinstance(module, ast.Module):
                     raise TypeError("not a module")
             except Exception:  # noqa: BLE001 - an entry this om cannot read: the text is still here
@@ -65,8 +70,36 @@ class Parsed:
         return self._module
 
     @property
+    def spans(self) -> tuple | None:
+        """Its spans' positions in dump_tree's order (None without a cache)."""
+        if self._spans is None and self._blob is not None:
+            from om_dsl.check.cache import loads
+
+            self._spans = _positions(loads(self._blob[1]))
+        return self._spans
+
+    @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
+
+
+def _positions(spans) -> tuple:
+    if not isinstance(spans, tuple):  # each one is checked as it becomes a Span (cache.load_tree)
+        raise TypeError("not span positions")
+    return spans
+
+
+def stored_spans(cache, key: str) -> tuple | None:
+    """The span positions of the file entry `key` (a text parsed before), or None when it is gone."""
+    from om_dsl.check.cache import loads
+
+    payload = cache.get("file", key, touch=False)
+    if payload is None:
+        return None
+    try:
+        return _positions(loads(loads(payload)[3]))
+    except Exception:  # noqa: BLE001 - unreadable: as good as gone
+        return None
 
 
 @attrs.define
@@ -216,7 +249,7 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
     if cache is None:
         result = parse_source(text, shown)
         return Parsed.of(result.module, result.diagnostics), ""
-    from om_dsl.check.cache import digest, dumps, loads
+    from om_dsl.check.cache import digest, dump_tree, dumps, loads, shape_of, warm_parser
 
     key = digest("file", text)  # not the path: spans are stored without it (cache._Pickler)
     kept = cache.memory.get(shown)  # this process's last parse of this path
@@ -226,16 +259,20 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
     payload = cache.get("file", key)
     if payload is not None:
         try:
-            head, blob = loads(payload)
+            head, shape, tree, spans = loads(payload)
             diags, plain, header, uses = loads(head, shown)
-            found = (Parsed(None, diags, plain, header, uses, blob=blob, shown=shown, reparse=lambda: parse_source(text, shown).module), key)
+            if not isinstance(shape, str) or not isinstance(tree, bytes) or not isinstance(spans, bytes):
+                raise TypeError("not a file entry")
+            found = (Parsed(None, diags, plain, header, uses, blob=(tree, spans), shown=shown, reparse=lambda: parse_source(text, shown).module, shape=shape), key)
         except Exception:  # noqa: BLE001 - an entry this om cannot read: parse again
             found = None
     if found is None:
+        warm_parser(cache)
         result = parse_source(text, shown)
-        parsed = Parsed.of(result.module, result.diagnostics)
+        tree, spans = dump_tree(result.module, shown)
+        parsed = Parsed.of(result.module, result.diagnostics, shape_of(tree), spans)
         head = dumps((parsed.diagnostics, parsed.plain_text, parsed.header, parsed.uses), shown)
-        cache.put("file", key, dumps((head, dumps(result.module, shown))))
+        cache.put("file", key, dumps((head, parsed.shape, tree, dumps(spans))))
         found = (parsed, key)
     cache.remember(shown, (key, found))
     return found

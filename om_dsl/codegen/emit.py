@@ -6,6 +6,12 @@ decomposition and plans. Templates (Jinja2) give the modules their shape;
 `PyExpr` writes the expressions. Every module ends with a line map from its
 lines to the model elements (and so to the spec file and line) that they
 come from, which `om_dsl.rules.generated` uses to name the spec in errors.
+
+Generation is in two steps: `skeleton(catalog)` writes every file with slots
+where an element's `file:line` and a spec file's sha256 go, and `fill` puts
+them in. A skeleton depends on what the specs say and on their files' paths,
+not on where in the files things are or on comments, so the compile cache
+(om_dsl.build) keeps skeletons and fills them again after such an edit.
 """
 
 from __future__ import annotations
@@ -37,8 +43,31 @@ def _env() -> jinja2.Environment:
         autoescape=False,  # Python source, not HTML: every value from a spec or a path goes through a filter
     )
     env.filters["py"] = repr
-    env.filters["comment"] = comment_text
+    env.filters["comment"] = lambda value: value if type(value) is _Slot else comment_text(value)
     return env
+
+
+class _Slot(str):
+    """A place in a skeleton that `fill` writes: NUL, S + an element id (where
+    it is defined) or H + an index into the catalog's files (that file's
+    sha256), NUL. Generated text holds no other NUL: every string from a spec
+    reaches it through repr, JSON or comment_text, which all escape it."""
+
+
+def _slot(kind: str, name: str) -> _Slot:
+    if "\0" in name:
+        raise ValueError(f"not an element id: {name!r}")  # pragma: no cover - ids are made of spec names
+    return _Slot(f"\0{kind}{name}\0")
+
+
+def fill(text: str, sources: dict[str, str], digests: list[str]) -> str:
+    """A skeleton's text with its slots written: `sources` maps an element id to
+    its `file:line`, `digests` are the sha256s of the catalog's files in order."""
+    parts = text.split("\0")
+    for n in range(1, len(parts), 2):
+        slot = parts[n]
+        parts[n] = comment_text(sources.get(slot[1:], "") if slot[0] == "S" else digests[int(slot[1:])])
+    return "".join(parts)
 
 
 def comment_text(value) -> str:
@@ -97,8 +126,7 @@ class _Generator:
         self.env = _env()
 
     def source(self, element: str) -> str:
-        ref = self.cat.source(element)
-        return str(ref) if ref else ""
+        return _slot("S", element)
 
     def tables(self, k: Constants) -> "_Tables":
         return _Tables(self.cat, k)
@@ -123,7 +151,8 @@ class _Generator:
         return out
 
     def render(self, template: str, purpose: str, **ctx) -> str:
-        text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=self.cat.schema, **ctx)
+        header_files = [(path, _slot("H", str(n))) for n, (path, _digest) in enumerate(self.cat.files)]
+        text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=self.cat.schema, header_files=header_files, **ctx)
         return with_line_map(text) if template != "__init__.py.j2" else text
 
     # ---- modules ---------------------------------------------------------------------
@@ -315,14 +344,13 @@ def pformat(value, width: int = 110) -> str:
     return "".join(out)
 
 
-def generate(catalog: Catalog) -> dict[str, str]:
-    """Every file of one compiled catalog: {path relative to its folder: text}."""
+def skeleton(catalog: Catalog) -> dict[str, str]:
+    """Every file of one compiled catalog but sources.json, its slots unwritten (see fill)."""
     g = _Generator(catalog)
     data = to_data(catalog)  # once: plan.json and the plans module's definitions both print it
     plan_text = dumps(data)
     return {
         "plan.json": plan_text,
-        "sources.json": sources_json(catalog),
         "__init__.py": g.package_init(plan_text),
         "validation.py": g.validation(),
         "enrichment.py": g.enrichment(),
@@ -332,4 +360,15 @@ def generate(catalog: Catalog) -> dict[str, str]:
     }
 
 
-__all__ = ["generate"]
+def filled(skeleton_files: dict[str, str], sources: dict[str, str], digests: list[str]) -> dict[str, str]:
+    """A skeleton's files with their slots written (plan.json has none)."""
+    return {name: text if name == "plan.json" else fill(text, sources, digests) for name, text in skeleton_files.items()}
+
+
+def generate(catalog: Catalog) -> dict[str, str]:
+    """Every file of one compiled catalog: {path relative to its folder: text}."""
+    files = filled(skeleton(catalog), {element: str(ref) for element, ref in catalog.sources}, [digest for _path, digest in catalog.files])
+    return {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files}
+
+
+__all__ = ["filled", "generate", "skeleton"]
