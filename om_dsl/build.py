@@ -82,9 +82,7 @@ class Build:
                     out[f"{c.name}/{name}"] = text
                 root = self._root(c, out_dir) if out_dir is not None else None
                 if root is not None:
-                    data = json.loads(out[f"{c.name}/sources.json"])
-                    data["root"] = root
-                    out[f"{c.name}/sources.json"] = dumps(data)
+                    out[f"{c.name}/sources.json"] = _with_root(out[f"{c.name}/sources.json"], root)
         return dict(sorted(out.items()))
 
     @staticmethod
@@ -95,6 +93,20 @@ class Build:
         except ValueError:  # another drive: no relative path
             return None
         return Path(rel).as_posix()
+
+
+_SCHEMA_LINE = '\n  "schema": '
+
+
+def _with_root(sources: str, root: str) -> str:
+    """sources.json's text with `root` added, as canonical dumps would write it:
+    the keys are sorted, so `root` comes just before `schema`, the last one (a
+    100k-line catalog's sources.json is not parsed and printed again for it)."""
+    if sources.count(_SCHEMA_LINE) != 1 or '\n  "root": ' in sources:
+        data = json.loads(sources)
+        data["root"] = root
+        return dumps(data)
+    return sources.replace(_SCHEMA_LINE, f'\n  "root": {dumps(root).strip()},{_SCHEMA_LINE}')
 
 
 def build(paths: list[str], cache=None) -> Build:

@@ -138,7 +138,7 @@ def test_an_edit_that_moves_elements_puts_them_at_their_new_lines(specs, tmp_pat
     assert len(moved) > 10 and all(json.loads(cached["acme/sources.json"])["elements"][k].startswith("acme/products.om:") for k in moved)
 
 
-def _entries(cache_dir, kinds=("file", "unit", "shape")):
+def _entries(cache_dir, kinds=("file", "tree", "unit", "shape")):
     """Entries live at KIND/XX/KEY (the folder's own files, `key` and `pruned`, are not entries);
     the parser's tables (kind `grammar`) are left out unless asked for."""
     return [p for p in cache_dir.glob("*/*/*") if p.is_file() and p.parent.parent.name in kinds]
@@ -151,7 +151,7 @@ def test_a_corrupted_entry_is_ignored_and_rebuilt(specs, tmp_path, counted):
     _files(specs, Cache(cache_dir))
     counted()
     entries = _entries(cache_dir)
-    assert len(entries) == _om_files(specs) + 2 * catalogs  # every file, and each catalog's two (its libraries are checked with it)
+    assert len(entries) == 2 * _om_files(specs) + 2 * catalogs  # every file's two, and each catalog's two (its libraries are checked with it)
     for n, path in enumerate(entries):
         data = bytearray(path.read_bytes())
         if n % 2:
@@ -201,6 +201,7 @@ def test_a_new_version_of_a_catalog_replaces_the_entry_of_the_one_before(specs, 
     assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "unit"]) == _catalogs(specs)  # one entry per catalog
     assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "shape"]) == _catalogs(specs)
     assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "file"]) == _om_files(specs) + 3
+    assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "tree"]) == _om_files(specs) + 3
 
 
 def test_entries_nobody_used_for_a_month_are_pruned(specs, tmp_path, counted):
@@ -217,7 +218,7 @@ def test_entries_nobody_used_for_a_month_are_pruned(specs, tmp_path, counted):
     _files(specs, Cache(cache_dir))  # pruning runs at most once a day: not yet; these entries are used, so touched
     (cache_dir / "pruned").unlink()
     Cache(cache_dir)
-    assert len(_entries(cache_dir)) == _om_files(specs) + 2 * _catalogs(specs)  # the unused version of products.om is gone
+    assert len(_entries(cache_dir)) == 2 * _om_files(specs) + 2 * _catalogs(specs)  # the unused version of products.om is gone
     counted()
     _files(specs, Cache(cache_dir))
     assert counted() == {"parsed": 0, "checked": 0}
@@ -235,17 +236,22 @@ class _Boom:
         return (_boom, ())
 
 
-def test_an_entry_that_passes_its_hmac_but_names_a_function_is_not_run(specs, tmp_path, counted):
-    """Defence in depth: a well-signed entry whose pickle would call a function is refused and parsed again."""
+@pytest.mark.parametrize("kind", ["file", "tree"])
+def test_an_entry_that_passes_its_hmac_but_names_a_function_is_not_run(specs, tmp_path, counted, kind):
+    """Defence in depth: a well-signed entry whose pickle would call a function is refused and parsed again
+    (a file's head, read on every compile; its tree, read when its catalog is checked again)."""
     cache = Cache(tmp_path / "c")
     _files(specs, cache)
     counted()
-    for path in _entries(tmp_path / "c"):
-        if path.parent.parent.name == "file":
-            cache.put("file", path.name, pickle.dumps((pickle.dumps(_Boom()), "shape", pickle.dumps(_Boom()), pickle.dumps(_Boom()))))
+    for path in _entries(tmp_path / "c", (kind,)):
+        cache.put(kind, path.name, pickle.dumps((pickle.dumps(_Boom()), "shape") if kind == "file" else (pickle.dumps(_Boom()), ((1, 1, 1, 2, 0, 1),))))
+    if kind == "tree":  # a meaning changed: the catalog is checked, every file's tree read
+        products = specs / "acme" / "products.om"
+        products.write_text(products.read_text().replace('"Home Fiber Internet"', '"Home Fibre Internet"', 1))
     assert _files(specs, Cache(tmp_path / "c")) == _files(specs)
     assert CALLED == []
-    assert counted()["parsed"] == 2 * _om_files(specs)
+    again = _om_files(specs) if kind == "file" else len(list((specs / "acme").glob("*.om"))) + 1  # acme's files and the shared library
+    assert counted()["parsed"] == again + _om_files(specs)  # each again (refused or edited), then the plain build
 
 
 def test_a_folder_others_can_write_is_not_used(specs, tmp_path, counted):
@@ -377,7 +383,7 @@ def test_the_editor_writes_no_entry_for_an_unsaved_buffer(specs, tmp_path):
     cache_dir = tmp_path / "c"
     for n in range(3):  # three keystrokes
         check_workspace(specs, {str(products.resolve()): typing + "#" * n}, Cache(cache_dir))
-    assert len(_entries(cache_dir)) == _om_files(specs) - 1  # the other files as saved; none for the buffer (its saved text is not read)
+    assert len(_entries(cache_dir)) == 2 * (_om_files(specs) - 1)  # the other files as saved; none for the buffer (its saved text is not read)
 
 
 # ---- the parser's tables ---------------------------------------------------------------------

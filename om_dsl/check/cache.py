@@ -282,11 +282,15 @@ class Cache:
             return None
         self.hits += 1
         if touch:
-            try:
-                os.utime(self._path(kind, key))  # used now: pruning keeps it
-            except OSError:
-                pass
+            self.touch(kind, key)
         return payload
+
+    def touch(self, kind: str, key: str) -> None:
+        """Mark an entry used now, unread: pruning keeps it."""
+        try:
+            os.utime(self._path(kind, key))
+        except OSError:
+            pass
 
     def put(self, kind: str, key: str, payload: bytes) -> None:
         """Store a payload: written aside, then renamed into place (a reader never sees half an entry)."""

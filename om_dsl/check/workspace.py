@@ -31,18 +31,19 @@ from om_dsl.syntax.parser import parse_source
 class Parsed:
     """One file's parse: its module, and what grouping files into catalogs
     needs of it (header, `use` declarations) and its own diagnostics apart, so
-    that a file found in the cache unpickles its module only when a check
-    reads it (a catalog found in the cache never does). With a cache, also
-    its shape (cache.shape_of: what it says, not where) and its spans'
+    that a file found in the cache reads and unpickles its module only when a
+    check reads it (a catalog found in the cache never does). With a cache,
+    also its shape (cache.shape_of: what it says, not where) and its spans'
     positions in a fixed order (cache.dump_tree), which pair up the spans of
     two texts of one shape."""
 
-    def __init__(self, module: ast.Module | None, diagnostics, plain_text, header, uses, blob: tuple | None = None, shown: str = "", reparse=None, shape: str = "", spans: tuple | None = None):
+    def __init__(self, module: ast.Module | None, diagnostics, plain_text, header, uses, stored=None, shown: str = "", reparse=None, shape: str = "", spans: tuple | None = None):
         self._module = module
-        self._blob = blob  # the cached module: (its pickle without spans, its spans pickled), loaded on first use
+        self._stored = stored  # () -> (the module pickled without spans, its spans) or None: the cache's, read on first use
         self._shown = shown  # the path its spans are in
-        self._reparse = reparse  # should that fail after all
+        self._reparse = reparse  # should that fail
         self._spans = spans
+        self._cached_tree: tuple | None = None
         self.shape = shape
         self.diagnostics = tuple(diagnostics)  # syntax and number diagnostics of the parse
         self.plain_text = tuple(plain_text)  # E013: strings that must be one line of plain text
@@ -55,27 +56,36 @@ class Parsed:
         check_plain_text_of(module, plain)
         return cls(module, diagnostics, plain, module.header, [d for d in module.declarations if isinstance(d, ast.Use)], shape=shape, spans=spans)
 
+    def _tree(self) -> tuple | None:
+        if self._stored is not None:
+            tree, self._stored = self._stored(), None
+            if tree is not None and self._spans is None:
+                self._spans = tree[1]
+            self._cached_tree = tree
+        return self._cached_tree
+
     @property
     def module(self) -> ast.Module:
         if self._module is None:
             from om_dsl.check.cache import load_tree
 
             try:
-                module = load_tree(self._blob[0], self.spans, self._shown)
+                tree = self._tree()
+                if tree is None:
+                    raise LookupError("no tree in the cache")
+                module = load_tree(tree[0], tree[1], self._shown)
                 if not isinstance(module, ast.Module):
                     raise TypeError("not a module")
             except Exception:  # noqa: BLE001 - an entry this om cannot read: the text is still here
                 module = self._reparse()
-            self._module, self._blob = module, None
+            self._module, self._cached_tree = module, None
         return self._module
 
     @property
     def spans(self) -> tuple | None:
         """Its spans' positions in dump_tree's order (None without a cache)."""
-        if self._spans is None and self._blob is not None:
-            from om_dsl.check.cache import loads
-
-            self._spans = _positions(loads(self._blob[1]))
+        if self._spans is None:
+            self._tree()
         return self._spans
 
     @property
@@ -83,23 +93,27 @@ class Parsed:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def _positions(spans) -> tuple:
-    if not isinstance(spans, tuple):  # each one is checked as it becomes a Span (cache.load_tree)
-        raise TypeError("not span positions")
-    return spans
-
-
-def stored_spans(cache, key: str) -> tuple | None:
-    """The span positions of the file entry `key` (a text parsed before), or None when it is gone."""
+def stored_tree(cache, key: str, touch: bool = True) -> tuple | None:
+    """The tree entry of the text `key`: (its module pickled without spans, its
+    spans' positions), or None when it is gone or unreadable."""
     from om_dsl.check.cache import loads
 
-    payload = cache.get("file", key, touch=False)
+    payload = cache.get("tree", key, touch=touch)
     if payload is None:
         return None
     try:
-        return _positions(loads(loads(payload)[3]))
+        tree, spans = loads(payload)
     except Exception:  # noqa: BLE001 - unreadable: as good as gone
         return None
+    # Each position is checked as it becomes a Span (cache.load_tree).
+    return (tree, spans) if isinstance(tree, bytes) and isinstance(spans, tuple) else None
+
+
+def stored_spans(cache, key: str) -> tuple | None:
+    """The span positions of a text parsed before (its previous version, when a
+    file was edited: reading them does not count as a use, see Cache.get)."""
+    tree = stored_tree(cache, key, touch=False)
+    return tree[1] if tree is not None else None
 
 
 @attrs.define
@@ -259,11 +273,13 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
     payload = cache.get("file", key)
     if payload is not None:
         try:
-            head, shape, tree, spans = loads(payload)
+            head, shape = loads(payload)
             diags, plain, header, uses = loads(head, shown)
-            if not isinstance(shape, str) or not isinstance(tree, bytes) or not isinstance(spans, bytes):
+            if not isinstance(shape, str):
                 raise TypeError("not a file entry")
-            found = (Parsed(None, diags, plain, header, uses, blob=(tree, spans), shown=shown, reparse=lambda: parse_source(text, shown).module, shape=shape), key)
+            parsed = Parsed(None, diags, plain, header, uses, stored=lambda: stored_tree(cache, key), shown=shown, reparse=lambda: parse_source(text, shown).module, shape=shape)
+            cache.touch("tree", key)  # used with its head, read or not: pruned with it
+            found = (parsed, key)
         except Exception:  # noqa: BLE001 - an entry this om cannot read: parse again
             found = None
     if found is None:
@@ -272,7 +288,9 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
         tree, spans = dump_tree(result.module, shown)
         parsed = Parsed.of(result.module, result.diagnostics, shape_of(tree), spans)
         head = dumps((parsed.diagnostics, parsed.plain_text, parsed.header, parsed.uses), shown)
-        cache.put("file", key, dumps((head, parsed.shape, tree, dumps(spans))))
+        # Two entries: the tree, read only when a catalog is checked again, and the rest, read on every compile.
+        cache.put("tree", key, dumps((tree, spans)))
+        cache.put("file", key, dumps((head, parsed.shape)))
         found = (parsed, key)
     cache.remember(shown, (key, found))
     return found
