@@ -17,8 +17,14 @@ one process (the grammar is built once, as in the language server; a fresh
 - cold: a compile that fills an empty cache (the cost of writing it)
 - warm: a compile after which nothing changed (every file and the catalog found)
 - one file edited: a comment line appended to one file, then a compile: every
-  other file's parse found, the catalog checked, lowered and generated again
-- `om compile` as a process: nothing changed, and one file edited, with start-up and writing
+  other file's parse found; the catalog found by its files' shapes (what they
+  say, not where), its generated files filled in again from its skeleton
+- elements moved: a comment line put first in one file (every element of it
+  one line down), then a compile: as above, the file's elements at their new lines
+- a rule edited: one validation message changed in one file, then a compile:
+  the other files' parses found, the catalog checked, lowered and generated again
+- `om compile` as a process: nothing changed, one file edited (a comment), a
+  rule edited, with start-up and writing
 - lark-cython: the bare parse with lark-cython's plugin, when it is installed
   (it is not a dependency: see the README's benchmark notes)
 """
@@ -125,7 +131,16 @@ def bench_compile(lines: int, runs: int) -> dict:
             edited.write_text(original + f"# edit {next(counter)}\n")
             _cached_compile(folder, cache_dir)
 
-        samples: dict = {"bare": [], "stages": [], "cold": [], "warm": [], "edit": [], "lark_cython": [], "process_warm": [], "process_edit": []}
+        def move():
+            edited.write_text(f"# moved {next(counter)}\n" + original)
+            _cached_compile(folder, cache_dir)
+
+        def rule(compile_=_cached_compile):
+            edited.write_text(original.replace("a premium product needs 300 Mbps or more", f"a premium product needs 300 Mbps or more ({next(counter)})", 1))
+            return compile_(folder, cache_dir)
+
+        assert "a premium product needs 300 Mbps or more" in original
+        samples: dict = {"bare": [], "stages": [], "cold": [], "warm": [], "edit": [], "move": [], "rule": [], "lark_cython": [], "process_warm": [], "process_edit": [], "process_rule": []}
         # Interleaved, after one warm-up round: on a shared machine every figure sees the same load.
         for round_ in range(runs + 1):
             t = time.perf_counter()
@@ -144,6 +159,12 @@ def bench_compile(lines: int, runs: int) -> dict:
             t = time.perf_counter()
             edit()
             edit_s = time.perf_counter() - t
+            t = time.perf_counter()
+            move()
+            move_s = time.perf_counter() - t
+            t = time.perf_counter()
+            rule()
+            rule_s = time.perf_counter() - t
             if lc is not None:
                 t = time.perf_counter()
                 _bare(texts, lc)
@@ -153,8 +174,9 @@ def bench_compile(lines: int, runs: int) -> dict:
             samples["process_warm"].append(_om_compile(folder, cache_dir))
             edited.write_text(original + f"# edit {next(counter)}\n")
             samples["process_edit"].append(_om_compile(folder, cache_dir))
+            samples["process_rule"].append(rule(_om_compile))
             if round_:
-                for k, v in (("bare", bare), ("stages", stages), ("cold", cold_s), ("warm", warm), ("edit", edit_s)):
+                for k, v in (("bare", bare), ("stages", stages), ("cold", cold_s), ("warm", warm), ("edit", edit_s), ("move", move_s), ("rule", rule_s)):
                     samples[k].append(v)
         edited.write_text(original)
         assert _cached_compile(folder, cache_dir) == plain  # the cache changed nothing
@@ -170,25 +192,30 @@ def bench_compile(lines: int, runs: int) -> dict:
     out["warm_cache_s"] = statistics.median(samples["warm"])
     out["recompile_one_file_s"] = statistics.median(samples["edit"])
     out["recompile_over_bare"] = out["recompile_one_file_s"] / bare
+    out["recompile_moved_s"] = statistics.median(samples["move"])
+    out["recompile_rule_edited_s"] = statistics.median(samples["rule"])
     out["lark_cython_bare_parse_s"] = statistics.median(samples["lark_cython"][1:]) if lc is not None else None
     out["om_compile_nothing_changed_s"] = statistics.median(samples["process_warm"][1:])
     out["om_compile_one_file_edited_s"] = statistics.median(samples["process_edit"][1:])
+    out["om_compile_rule_edited_s"] = statistics.median(samples["process_rule"][1:])
     return out
 
 
 def rows(results: list[dict]) -> list[str]:
     out = [
-        "| lines | files | bare Lark parse | parse | check | lower | codegen | total (no cache) | total / bare | cold cache | nothing changed | 1 file edited |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| lines | files | bare Lark parse | parse | check | lower | codegen | total (no cache) | total / bare | cold cache | nothing changed | 1 file edited (a comment) | elements moved | a rule edited |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in results:
         lps = c["lines_per_s"]
         out.append(
             f"| {c['lines']:,} | {c['files']} | {c['bare_parse_s']:.2f} s | {c['parse_s']:.2f} s | {c['check_s']:.2f} s | {c['lower_s']:.2f} s | {c['codegen_s']:.2f} s | "
-            f"{c['total_s']:.2f} s ({lps['total']:,.0f} l/s) | {c['total_over_bare']:.2f}x | {c['cold_cache_s']:.2f} s | {c['warm_cache_s']:.2f} s | {c['recompile_one_file_s']:.2f} s |"
+            f"{c['total_s']:.2f} s ({lps['total']:,.0f} l/s) | {c['total_over_bare']:.2f}x | {c['cold_cache_s']:.2f} s | {c['warm_cache_s']:.2f} s | {c['recompile_one_file_s']:.2f} s | "
+            f"{c['recompile_moved_s']:.2f} s | {c['recompile_rule_edited_s']:.2f} s |"
         )
     out += ["", "`om compile` as a process (start-up included, output written): " + ", ".join(
-        f"{c['lines']:,} lines: nothing changed {c['om_compile_nothing_changed_s']:.2f} s, 1 file edited {c['om_compile_one_file_edited_s']:.2f} s" for c in results)]
+        f"{c['lines']:,} lines: nothing changed {c['om_compile_nothing_changed_s']:.2f} s, 1 file edited (a comment) {c['om_compile_one_file_edited_s']:.2f} s, "
+        f"a rule edited {c['om_compile_rule_edited_s']:.2f} s" for c in results)]
     lc = [c for c in results if c.get("lark_cython_bare_parse_s")]
     if lc:
         out += ["", "lark-cython bare parse: " + ", ".join(f"{c['lines']:,} lines {c['lark_cython_bare_parse_s']:.2f} s ({c['lark_cython_bare_parse_s'] / c['bare_parse_s']:.2f}x Lark's)" for c in lc)]
