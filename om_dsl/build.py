@@ -22,10 +22,12 @@ from om_dsl.check.cache import loads as cache_loads
 from om_dsl.check.workspace import inside, load, stored_spans
 from om_dsl.codegen import generate
 from om_dsl.codegen.emit import filled, skeleton
+from om_dsl.diagnostics.diagnostic import Diagnostic
 from om_dsl.lower import files_root, lower, relative_path, spec_root
 from om_dsl.model import Catalog, sources_json
 from om_dsl.model.canonical import dumps, loads, sources_of
 from om_dsl.model.catalog import TASKS_FOLDER
+from om_dsl.span import Span
 
 
 @attrs.define
@@ -224,44 +226,71 @@ def _read(cache, kind: str, slot: str, size: int) -> Optional[tuple]:
     return entry if isinstance(entry, tuple) and len(entry) == size else None
 
 
+def _pairs(old: tuple, new: tuple) -> tuple[dict, dict]:
+    """Two texts of one shape: each span's start offset in the old one -> (line,
+    column, offset) in the new one, and the same for span ends. Spans that start
+    together begin with one token, so they do in any layout; should two not
+    (a span not made of tokens), the place is None: it cannot be told."""
+    starts: dict[int, Optional[tuple]] = {}
+    ends: dict[int, Optional[tuple]] = {}
+    for o, n in zip(old, new):
+        for places, key, place in ((starts, o[4], (n[0], n[1], n[4])), (ends, o[5], (n[2], n[3], n[5]))):
+            if places.setdefault(key, place) != place:
+                places[key] = None
+    return starts, ends
+
+
+def _moved_diagnostic(d: Diagnostic, moves: dict) -> Optional[Diagnostic]:
+    labels = []
+    for label in d.labels:
+        span = label.span
+        if span.file in moves:
+            starts, ends = moves[span.file]
+            start, end = starts.get(span.start), ends.get(span.end)
+            if start is None or end is None:
+                return None
+            span = Span(span.file, start[0], start[1], end[0], end[1], start[2], end[2])
+        labels.append(attrs.evolve(label, span=span))
+    return attrs.evolve(d, labels=tuple(labels))
+
+
 def _moved(unit, entry, cache) -> Optional[tuple]:
     """After an edit of comments or layout only: (diagnostics, sources, digests)
-    with the edited files' elements at their new lines; None when they cannot
-    all be placed (the catalog is then checked again)."""
+    with the edited files' elements and diagnostics at their new places; None
+    when they cannot all be placed (the catalog is then checked again)."""
     _text, _shape, texts, diagnostics, outcome = entry
     before = dict(texts)
-    edited = [f for f in unit.all_files if before.get(f.path) != f.fingerprint]
-    paths = {f.path for f in edited}
-    if any(label.span.file in paths for d in diagnostics for label in d.labels):
-        return None  # its place moved too: checked again (rare: a catalog with warnings in the edited file)
+    moves = {}  # shown path of an edited file -> _pairs of its old and new spans
+    for f in unit.all_files:
+        if before.get(f.path) != f.fingerprint:
+            old, new = stored_spans(cache, before.get(f.path, "")), f.parsed.spans
+            if old is None or new is None or len(old) != len(new):
+                return None
+            moves[f.path] = _pairs(old, new)
+    diagnostics = [_moved_diagnostic(d, moves) for d in diagnostics]
+    if None in diagnostics:
+        return None
     if outcome is None:
-        return diagnostics, None, None
+        return tuple(diagnostics), None, None
     sources, digests = outcome
     root = files_root(unit.all_files)
     sources = list(sources)
     digests = dict(digests)
-    for f in edited:
-        old, new = stored_spans(cache, before.get(f.path, "")), f.parsed.spans
-        if old is None or new is None or len(old) != len(new):
-            return None
-        # A span's start in the old text -> its line and start in the new; two spans that
-        # start together begin with one token, so they do in any layout (else: unplaceable).
-        moves: dict[int, Optional[tuple]] = {}
-        for o, n in zip(old, new):
-            place = (n[0], n[4])
-            if moves.setdefault(o[4], place) != place:
-                moves[o[4]] = None
+    for f in unit.all_files:
+        if f.path not in moves:
+            continue
+        starts = moves[f.path][0]
         rel = relative_path(f.real_path, root)
         for i, (element, file, _line, start) in enumerate(sources):
             if file == rel:
-                place = moves.get(start)
+                place = starts.get(start)
                 if place is None:
                     return None
-                sources[i] = (element, file, *place)
+                sources[i] = (element, file, place[0], place[2])
         if rel not in digests:
             return None
         digests[rel] = "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()
-    return diagnostics, tuple(sources), tuple(sorted(digests.items()))
+    return tuple(diagnostics), tuple(sources), tuple(sorted(digests.items()))
 
 
 def _from_skeleton(unit, shape_entry, sources, digests) -> Optional[Compiled]:

@@ -455,6 +455,7 @@ def _edits(specs):
         ("a product's name", acme / "products.om", lambda t: t.replace('"Home Fiber Internet"', '"Home Fibre Internet"', 1)),
         ("an unused table: a warning", acme / "enrichment.om", lambda t: t + unused),
         ("a comment beside the warning", acme / "enrichment.om", lambda t: "# above everything\n" + t),
+        ("the warned table laid out otherwise", acme / "enrichment.om", lambda t: t.replace("never_used: int -> int {\n  1: 2\n}", "never_used:\n  int -> int\n{\n\n  1:   2 }")),
         ("a comment in another file while the warning stands", acme / "plans_add.om", lambda t: "# plans\n" + t),
         ("an unknown name: an error", acme / "enrichment.om", lambda t: t.replace("upload_for_speed[speed_mbps]", "upload_for_speed[speed_mbsp]", 1)),
         ("a comment while the error stands", acme / "enrichment.om", lambda t: t + "# still broken\n"),
@@ -474,7 +475,9 @@ def test_after_each_edit_the_cache_gives_what_a_compile_without_it_gives(specs, 
     checked = {}
     for what, path, edit in _edits(specs):
         originals.setdefault(path, path.read_text())
-        path.write_text(edit(path.read_text()))
+        text = path.read_text()
+        assert edit(text) != text, what
+        path.write_text(edit(text))
         counted()
         cached = _outcome(specs, Cache(cache_dir))
         checked[what] = counted()["checked"]
@@ -485,14 +488,25 @@ def test_after_each_edit_the_cache_gives_what_a_compile_without_it_gives(specs, 
     found = _outcome(specs, Cache(cache_dir))
     assert counted()["parsed"] == 0
     assert found == _outcome(specs)
-    # Comments and layout, where no diagnostic points, are not checked again; the rest is. A syntax
+    # Comments and layout are not checked again (their diagnostics move with them); the rest is. A syntax
     # error stores no entry (it is reported before the catalog): fixed, the version before is found.
     assert {what for what, n in checked.items() if n == 0} == {
         "the syntax error fixed",
         "a comment at the end",
         "blank lines and a comment at the top",
         "a product laid out otherwise",
+        "a comment beside the warning",
+        "the warned table laid out otherwise",
         "a comment in another file while the warning stands",
+        "a comment while the error stands",
         "a comment elsewhere while the error stands",
         "the library's layout",
     }
+
+
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=5), st.text(max_size=30))
+def test_the_root_goes_into_sources_json_as_printing_it_would_put_it(elements, root):
+    from om_dsl.build import _with_root
+
+    data = {"catalog": "c", "elements": elements, "files": {"a.om": "sha256:0"}, "schema": "om-plan/1"}
+    assert _with_root(dumps(data), root) == dumps(dict(data, root=root))

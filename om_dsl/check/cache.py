@@ -186,9 +186,7 @@ def warm_parser(cache) -> None:
 
     if cache is None or grammar.parser_made():
         return
-    import lark
-
-    key = digest("grammar", lark.__version__)
+    key = digest("grammar", grammar.LARK_VERSION)
     payload = cache.get("grammar", key)
     if payload is not None:
         try:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import lark
 from lark import Lark
+
+LARK_VERSION = lark.__version__  # part of the key of the saved tables: another Lark may read them otherwise
 
 _PACKAGED = Path(__file__).with_name("om.lark")
 _REPOSITORY = Path(__file__).resolve().parents[2] / "grammar" / "om.lark"
