@@ -21,7 +21,7 @@ from om_dsl.check.cache import dumps as cache_dumps
 from om_dsl.check.cache import loads as cache_loads
 from om_dsl.check.workspace import inside, load, stored_spans
 from om_dsl.codegen import generate
-from om_dsl.codegen.emit import filled, skeleton
+from om_dsl.codegen.slots import filled
 from om_dsl.diagnostics.diagnostic import Diagnostic
 from om_dsl.lower import files_root, lower, relative_path, spec_root
 from om_dsl.model import Catalog, sources_json
@@ -363,6 +363,8 @@ def _texts(unit) -> tuple:
 
 def _lowered_for_cache(scope, slot: str, shape_key: Optional[str], cache) -> tuple[Compiled, Optional[tuple]]:
     """A catalog lowered and generated, its skeleton stored; (it, its unit entry's outcome)."""
+    from om_dsl.codegen.emit import skeleton  # the code generator: loaded only when a catalog is generated
+
     starts: dict = {}
     catalog = lower(scope, starts)
     c = _compiled(scope, catalog)

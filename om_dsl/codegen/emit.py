@@ -26,6 +26,7 @@ import jinja2
 
 from om_dsl import __version__
 from om_dsl.codegen.pyexpr import Constants, PyExpr
+from om_dsl.codegen.slots import comment_text, filled, slot
 from om_dsl.model.canonical import dumps, sources_json, to_data
 from om_dsl.model.catalog import Catalog, ids
 
@@ -43,39 +44,10 @@ def _env() -> jinja2.Environment:
         autoescape=False,  # Python source, not HTML: every value from a spec or a path goes through a filter
     )
     env.filters["py"] = repr
-    env.filters["comment"] = lambda value: value if type(value) is _Slot else comment_text(value)
+    env.filters["comment"] = comment_text
     return env
 
 
-class _Slot(str):
-    """A place in a skeleton that `fill` writes: NUL, S + an element id (where
-    it is defined) or H + an index into the catalog's files (that file's
-    sha256), NUL. Generated text holds no other NUL: every string from a spec
-    reaches it through repr, JSON or comment_text, which all escape it."""
-
-
-def _slot(kind: str, name: str) -> _Slot:
-    if "\0" in name:
-        raise ValueError(f"not an element id: {name!r}")  # pragma: no cover - ids are made of spec names
-    return _Slot(f"\0{kind}{name}\0")
-
-
-def fill(text: str, sources: dict[str, str], digests: list[str]) -> str:
-    """A skeleton's text with its slots written: `sources` maps an element id to
-    its `file:line`, `digests` are the sha256s of the catalog's files in order."""
-    parts = text.split("\0")
-    for n in range(1, len(parts), 2):
-        slot = parts[n]
-        parts[n] = comment_text(sources.get(slot[1:], "") if slot[0] == "S" else digests[int(slot[1:])])
-    return "".join(parts)
-
-
-def comment_text(value) -> str:
-    """Text for a `#` comment of generated code: printable text as it is, anything
-    else (a newline, a carriage return, a NUL, a line separator) as its `repr`, so
-    that a version or a file name can never end the comment and start code."""
-    text = str(value)
-    return text if text.isprintable() else repr(text)
 
 
 def _ident(*parts: str) -> str:
@@ -126,7 +98,7 @@ class _Generator:
         self.env = _env()
 
     def source(self, element: str) -> str:
-        return _slot("S", element)
+        return slot("S", element)
 
     def tables(self, k: Constants) -> "_Tables":
         return _Tables(self.cat, k)
@@ -151,7 +123,7 @@ class _Generator:
         return out
 
     def render(self, template: str, purpose: str, **ctx) -> str:
-        header_files = [(path, _slot("H", str(n))) for n, (path, _digest) in enumerate(self.cat.files)]
+        header_files = [(path, slot("H", str(n))) for n, (path, _digest) in enumerate(self.cat.files)]
         text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=self.cat.schema, header_files=header_files, **ctx)
         return with_line_map(text) if template != "__init__.py.j2" else text
 
@@ -360,15 +332,10 @@ def skeleton(catalog: Catalog) -> dict[str, str]:
     }
 
 
-def filled(skeleton_files: dict[str, str], sources: dict[str, str], digests: list[str]) -> dict[str, str]:
-    """A skeleton's files with their slots written (plan.json has none)."""
-    return {name: text if name == "plan.json" else fill(text, sources, digests) for name, text in skeleton_files.items()}
-
-
 def generate(catalog: Catalog) -> dict[str, str]:
     """Every file of one compiled catalog: {path relative to its folder: text}."""
     files = filled(skeleton(catalog), {element: str(ref) for element, ref in catalog.sources}, [digest for _path, digest in catalog.files])
     return {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files}
 
 
-__all__ = ["filled", "generate", "skeleton"]
+__all__ = ["comment_text", "filled", "generate", "skeleton"]
