@@ -306,38 +306,51 @@ def _from_skeleton(unit, shape_entry, sources, digests) -> Optional[Compiled]:
     return Compiled(name, version, files_root(unit.all_files), generated={**text, **files, **copies}, tasks_folder=str(folder.parent) if copied else None)
 
 
+def _found(unit, keys: tuple, cache) -> Optional[tuple]:
+    """(its diagnostics, its Compiled or None) from the cache, or None: check it."""
+    slot, text_key, shape_key = keys
+    entry = _read(cache, "unit", slot, 5)
+    if entry is None or shape_key is None or entry[1] != shape_key:
+        return None
+    if entry[0] == text_key:
+        diagnostics, outcome = entry[3], entry[4]
+        sources, digests = outcome if outcome is not None else (None, None)
+    elif unit.syntax_ok:
+        moved = _moved(unit, entry, cache)
+        if moved is None:
+            return None
+        diagnostics, sources, digests = moved
+    else:
+        return None
+    diagnostics = list(diagnostics)
+    compiled = None
+    if unit.kind == "catalog" and not any(d.is_error for d in diagnostics):
+        shape_entry = _read(cache, "shape", slot, 7)
+        if sources is None or shape_entry is None or shape_entry[0] != shape_key:
+            return None
+        compiled = _from_skeleton(unit, shape_entry, sources, digests)
+        if compiled is None:
+            return None
+    if entry[0] != text_key:
+        cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), (sources, digests) if sources is not None else None)))
+    return diagnostics, compiled
+
+
 def _cached_build(paths: list[str], cache) -> Build:
     ws = load(paths, cache=cache)
     known: dict = {}  # id(unit) -> its diagnostics, found
     found: dict = {}  # id(unit) -> its Compiled, found
     keys = {}
     for unit in ws.units:
-        slot, text_key, shape_key = keys[id(unit)] = _unit_keys(unit, ws.roots)
-        entry = _read(cache, "unit", slot, 5)
-        if entry is None or shape_key is None or entry[1] != shape_key:
-            continue
-        if entry[0] == text_key:
-            diagnostics, outcome = entry[3], entry[4]
-            sources, digests = outcome if outcome is not None else (None, None)
-        elif unit.syntax_ok:
-            moved = _moved(unit, entry, cache)
-            if moved is None:
-                continue
-            diagnostics, sources, digests = moved
-        else:
-            continue
-        diagnostics = list(diagnostics)
-        if unit.kind == "catalog" and not any(d.is_error for d in diagnostics):
-            shape_entry = _read(cache, "shape", slot, 7)
-            if sources is None or shape_entry is None or shape_entry[0] != shape_key:
-                continue
-            compiled = _from_skeleton(unit, shape_entry, sources, digests)
-            if compiled is None:
-                continue
-            found[id(unit)] = compiled
-        known[id(unit)] = diagnostics
-        if entry[0] != text_key:
-            cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), (sources, digests) if sources is not None else None)))
+        keys[id(unit)] = _unit_keys(unit, ws.roots)
+        try:
+            hit = _found(unit, keys[id(unit)], cache)
+        except Exception:  # noqa: BLE001 - an entry this om cannot use (it is ours, so it should not happen): check it
+            hit = None
+        if hit is not None:
+            known[id(unit)], compiled = hit
+            if compiled is not None:
+                found[id(unit)] = compiled
     result = _check(ws, known)
     compiled = []
     for unit in ws.units:

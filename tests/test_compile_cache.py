@@ -510,3 +510,18 @@ def test_the_root_goes_into_sources_json_as_printing_it_would_put_it(elements, r
 
     data = {"catalog": "c", "elements": elements, "files": {"a.om": "sha256:0"}, "schema": "om-plan/1"}
     assert _with_root(dumps(data), root) == dumps(dict(data, root=root))
+
+
+def test_a_well_signed_catalog_entry_this_om_cannot_use_is_checked_again(specs, tmp_path, counted):
+    """Entries are ours, so this should not happen; should it, the catalog is checked, never a traceback."""
+    cache = Cache(tmp_path / "c")
+    _files(specs, cache)
+    for path in _entries(tmp_path / "c", ("unit",)):
+        entry = list(cache_mod.loads(cache.get("unit", path.name)))
+        entry[2] = 5  # its files' text keys: not a list of pairs
+        cache.put("unit", path.name, cache_mod.dumps(tuple(entry)))
+    products = specs / "acme" / "products.om"
+    products.write_text(products.read_text() + "# a comment: found by shape, were the entry usable\n")
+    counted()
+    assert _files(specs, Cache(tmp_path / "c")) == _files(specs)
+    assert counted()["checked"] == 1 + _catalogs(specs)  # acme's entry is tried, fails and acme is checked; then the plain build
