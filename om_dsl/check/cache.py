@@ -1,10 +1,16 @@
 """The compile cache: work already done, found again by the content it was done on.
 
-Two kinds of entry. A *file* entry holds one .om file's parse (its AST and
-syntax diagnostics), keyed by the file's text and the code that parses it
-(the path it is shown by is left out, and put back when it is loaded). A *catalog* entry (om_dsl.build) holds a catalog's check
-diagnostics and generated files, keyed by the ASTs of its files. `om compile`
-and `om lsp` share the one cache directory; `om compile --no-cache` bypasses it.
+The entries. A *file* entry holds what every compile needs of one .om file's
+parse (its header, `use`s, syntax diagnostics and shape), a *tree* entry its
+AST, read only when its catalog is checked; both are keyed by the file's text
+and the code that parses it (the path it is shown by is left out, and put
+back when it is loaded). A tree is stored without its spans' positions, which
+are kept beside it in a fixed order (dump_tree): its hash is the file's shape,
+what it says and not where. The *unit* and *shape* entries (om_dsl.build) hold
+a catalog's check diagnostics, where its elements are, and its generated
+files with slots for those places. A *grammar* entry holds the parser's
+tables. `om compile` and `om lsp` share the one cache directory; `om compile
+--no-cache` bypasses it.
 
 Where: `$OM_CACHE_DIR`, else `$XDG_CACHE_HOME/om-dsl`, else `~/.cache/om-dsl`;
 never inside a project, so a repository cannot ship entries. Entries are
