@@ -525,3 +525,38 @@ def test_a_well_signed_catalog_entry_this_om_cannot_use_is_checked_again(specs, 
     counted()
     assert _files(specs, Cache(tmp_path / "c")) == _files(specs)
     assert counted()["checked"] == 1 + _catalogs(specs)  # acme's entry is tried, fails and acme is checked; then the plain build
+
+
+def test_spans_that_start_together_in_one_layout_and_not_in_the_other_cannot_be_placed():
+    from om_dsl.build import _pairs
+
+    old = ((1, 1, 1, 9, 0, 8), (1, 1, 1, 4, 0, 3), (2, 1, 2, 4, 9, 12))
+    new = ((1, 1, 2, 4, 0, 12), (1, 1, 1, 4, 0, 3), (3, 1, 3, 4, 14, 17))  # the first two made of different tokens: not a layout of one text
+    starts, ends = _pairs(old, new)
+    assert starts[0] == (1, 1, 0) and starts[9] == (3, 1, 14)
+    assert ends[8] == (2, 4, 12) and ends[3] == (1, 4, 3) and ends[12] == (3, 4, 17)
+    conflicting = _pairs(old, ((1, 1, 1, 9, 0, 8), (2, 1, 2, 4, 9, 12), (3, 1, 3, 4, 14, 17)))[0]
+    assert conflicting[0] is None  # two spans that started together no longer do: no place for either
+
+
+def test_a_comment_edit_whose_previous_text_is_gone_from_the_cache_is_checked_again(specs, tmp_path, counted):
+    """The previous version's spans are what place the elements; without them (pruned, deleted) the catalog is checked."""
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    shutil.rmtree(cache_dir / "tree")
+    products = specs / "acme" / "products.om"
+    products.write_text("# a comment first: every element moves\n" + products.read_text())
+    counted()
+    assert _files(specs, Cache(cache_dir)) == _files(specs)
+    assert counted()["checked"] == 1 + _catalogs(specs)  # acme checked, its trees parsed again; then the plain build
+
+
+def test_a_tree_gone_from_the_cache_is_parsed_again_when_its_catalog_is_checked(specs, tmp_path, counted):
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    shutil.rmtree(cache_dir / "tree")
+    products = specs / "acme" / "products.om"
+    products.write_text(products.read_text().replace('"Home Fiber Internet"', '"Home Fibre Internet"', 1))
+    counted()
+    assert _files(specs, Cache(cache_dir)) == _files(specs)
+    assert counted()["parsed"] == len(list((specs / "acme").glob("*.om"))) + 1 + _om_files(specs)  # acme's files and the library; then the plain build
