@@ -124,22 +124,8 @@ class _Pickler(pickle.Pickler):
         return None
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, file: Optional[str], spans: Optional[tuple] = None):
-        super().__init__(io.BytesIO(data))
-        self._file = file
-        self._spans = spans
-        self._made: dict[int, Span] = {}
-
-    def persistent_load(self, pid):
-        if pid == "file" and self._file is not None:
-            return self._file
-        if type(pid) is int and self._spans is not None and self._file is not None and 0 <= pid < len(self._spans):
-            span = self._made.get(pid)
-            if span is None:
-                span = self._made[pid] = Span(self._file, *self._spans[pid])
-            return span
-        raise pickle.UnpicklingError("unknown persistent id")
+class _Restricted(pickle.Unpickler):
+    """Resolves only the allowed classes (_ALLOWED)."""
 
     def find_class(self, module: str, name: str):
         allowed = _ALLOWED.get(module, frozenset())
@@ -149,6 +135,17 @@ class _Unpickler(pickle.Unpickler):
         if not isinstance(found, type) or (allowed is None and found.__module__ != module):
             raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
         return found
+
+
+class _Unpickler(_Restricted):
+    def __init__(self, data: bytes, file: Optional[str]):
+        super().__init__(io.BytesIO(data))
+        self._file = file
+
+    def persistent_load(self, pid):
+        if pid == "file" and self._file is not None:
+            return self._file
+        raise pickle.UnpicklingError("unknown persistent id")
 
 
 def dumps(value, file: Optional[str] = None) -> bytes:
@@ -174,8 +171,13 @@ def dump_tree(tree, file: str) -> tuple[bytes, tuple]:
 
 
 def load_tree(data: bytes, spans: tuple, file: str):
-    """dump_tree's tree again, its spans in `file`."""
-    return _Unpickler(data, file, spans).load()
+    """dump_tree's tree again, its spans in `file`. The spans are made first and
+    handed out by index from C (list.__getitem__): a Python call per span was a
+    fifth of loading a tree."""
+    made = [Span(file, *place) for place in spans]
+    unpickler = _Restricted(io.BytesIO(data))
+    unpickler.persistent_load = made.__getitem__  # any other id (a str, a float) fails: the entry is not used
+    return unpickler.load()
 
 
 def shape_of(tree_data: bytes) -> str:
