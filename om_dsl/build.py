@@ -155,10 +155,10 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 # The text key found: nothing is checked, the skeleton is filled. Only the
 # shape key found (an edit of comments or layout): the edited files' spans
 # are paired with those of the text before (both parses list their spans in
-# one order, cache.dump_tree), the elements in them take their new lines, and
-# the skeleton is filled; should anything not pair up, or a diagnostic point
-# into an edited file, the catalog is checked again. Neither found: checked,
-# lowered and generated, and both entries written.
+# one order, cache.dump_tree), the elements and diagnostics in them take their
+# new places, and the skeleton is filled; should anything not pair up (or the
+# text before be gone from the cache), the catalog is checked again. Neither
+# found: checked, lowered and generated, and both entries written.
 
 
 def _unit_keys(unit, roots) -> tuple[str, str, Optional[str]]:
