@@ -9,9 +9,12 @@ not): the engine core applies the spec's retry policy.
 that an order claims assets, completed, or ended otherwise.
 `om.order_progress` reads how another order stands (its status and the
 milestones it reached), for an order that waits for it.
-`om.notify` sends an order event to the listeners, or to the simulated
-originating system when there is none: at least once, the event id as its
-idempotency key.
+`om.notify` sends an order event to the listeners (the worker's
+`--listener`s, and the hub's subscriptions whose query and owner match:
+om_dsl/temporal/hub.py), or to the simulated originating system when there
+is none: at least once, the event id as its idempotency key.
+`om.cancel_order` sends an order's workflow the `cancel` update for a
+CancelProductOrder request (om_dsl/temporal/cancellations.py).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ CALL = "om.call"
 NOTIFY = "om.notify"
 INSTALLED = "om.installed_base"
 PROGRESS = "om.order_progress"
+CANCEL = "om.cancel_order"
 
 
 class Activities:
@@ -45,8 +49,11 @@ class Activities:
         return executor.result_to_data(executor.perform(Cmd.from_data(command), self.systems, self.python_tasks))
 
     @activity.defn(name=NOTIFY)
-    def notify(self, command: dict) -> None:
-        from om_dsl.systems import egress, http
+    async def notify(self, command: dict) -> None:
+        import asyncio
+
+        from om_dsl.engine.hub import query_matches
+        from om_dsl.systems import http
 
         # the command's data (`commands.to_data`): its event is sent as it is
         from om_dsl.tmf622 import events as tmf_events
@@ -54,16 +61,55 @@ class Activities:
         event = command["event"]
         if "@type" not in event:  # a notice from a workflow that began before events were shaped there
             event = tmf_events.render(event)
-        if not self.listeners:
-            self.systems.notify(command["key"], event)
+        subscriptions = await self.subscriptions(activity.info().task_queue)
+        if not self.listeners and not subscriptions:
+            await asyncio.to_thread(self.systems.notify, command["key"], event)
             return
-        for listener in self.listeners:
-            refusal = egress.ANY.refusal(listener)  # checked at each delivery: a host name can be re-pointed
-            if refusal:
-                raise ApplicationError(f"{listener}: not sent: {refusal}", type="DeliveryFailed")
-            answer = http.post_json(listener, event, {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
-            if answer.error:  # Temporal tries again, backing off; the listener dedupes by event id
-                raise ApplicationError(f"{listener}: {answer.error}", type="DeliveryFailed")
+        owner = command.get("owner")  # a submitter's subscription takes its own orders' events only
+        matching = [s["callback"] for s in subscriptions if (s.get("owner") is None or s["owner"] == owner) and query_matches(s.get("query"), event)]
+        failed = []
+        for listener in dict.fromkeys([*self.listeners, *matching]):  # (each once)
+            answer = await asyncio.to_thread(http.post_json, listener, event, {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
+            if answer.error:
+                failed.append(f"{listener}: {answer.error}")
+        if failed:  # Temporal tries again, backing off (every listener: at least once); a listener dedupes by event id
+            raise ApplicationError("; ".join(failed), type="DeliveryFailed")
+
+    async def subscriptions(self, task_queue: str) -> list:
+        """The hub's subscriptions (its memo: a describe, no worker answers it); none when it has never started."""
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from om_dsl.temporal.hub import workflow_id
+
+        try:
+            described = await self.client.get_workflow_handle(workflow_id(task_queue)).describe()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise  # tried again
+            return []
+        return (await described.memo()).get("subscriptions") or []
+
+    @activity.defn(name=CANCEL)
+    async def cancel_order(self, request: dict) -> dict:
+        """The `cancel` update of the order's workflow: {"status"} as the order
+        stands after it, or {"refused": why} (it refused, or it has ended)."""
+        from temporalio.client import WorkflowUpdateFailedError
+        from temporalio.service import RPCError, RPCStatusCode
+
+        handle = self.client.get_workflow_handle(request["order"])
+        try:
+            answer = await handle.execute_update("cancel", {k: request[k] for k in ("by", "reason", "force")})
+        except WorkflowUpdateFailedError as exc:
+            return {"refused": exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)}
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND and "completed" not in (exc.message or ""):
+                raise  # tried again
+            try:
+                status = (await (await handle.describe()).memo()).get("status")
+            except RPCError:
+                return {"refused": f"no order {request['order']}"}
+            return {"refused": f"order {request['order']} is {status}: it has ended, there is nothing left to cancel"}
+        return {"status": answer["status"]}
 
     @activity.defn(name=INSTALLED)
     async def installed_base(self, request: dict) -> None:

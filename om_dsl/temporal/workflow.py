@@ -62,13 +62,23 @@ CONTINUE_AFTER = 20_000
 MAX_STARTS = 300
 BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started before it started all at once
 
+# An order's events go to the hub one at a time, in order (a listener hears an
+# order's story in order, as on the embedded engine); workflows started before
+# this marker sent them side by side.
+ORDERED_EVENTS = "om-ordered-events"
+
 
 @workflow.defn(name="Order")
 class OrderWorkflow:
     @workflow.init
     def __init__(self, start: dict) -> None:
         self.start = start
+        self.rejected: Optional[dict] = start.get("rejected")  # an order rejected at submit: kept, never run
+        if self.rejected is not None:
+            self.created_at = self._now()
+            return
         self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
+        self.notices = asyncio.Lock()  # its events go out one at a time, in order (ORDERED_EVENTS)
         self.history: list = []
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
@@ -113,6 +123,8 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, start: dict) -> dict:
+        if self.rejected is not None:  # kept so that its submitter can read why (its memo says rejected)
+            return {"order": start["order"], "status": S.REJECTED}
         for cmd in self.to_launch:
             self._launch(cmd)
         self.to_launch = []
@@ -233,6 +245,8 @@ class OrderWorkflow:
     def _update_memo(self) -> None:
         r = self.run_state
         memo = {"status": r.status, "jeopardy": r.jeopardy, "customer": r.fields.get("customer_account"), "external_id": r.external_id}
+        if self.start.get("submitted_by"):  # (listings show a submitter its own orders)
+            memo["submitted_by"] = self.start["submitted_by"]
         if memo != self.memo:
             self.memo = memo
             workflow.upsert_memo(memo)
@@ -275,7 +289,13 @@ class OrderWorkflow:
             if isinstance(cmd, Cmd.Notify):
                 # A regular activity, not a local one: a listener that is down must not hold the workflow's tasks
                 # (a local activity's retries keep the workflow task open, and every other event waits).
-                await workflow.execute_activity(NOTIFY, Cmd.to_data(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                # The submitter goes with it: a submitter's hub subscription takes its own orders' events only.
+                data = {**Cmd.to_data(cmd), **({"owner": self.start["submitted_by"]} if self.start.get("submitted_by") else {})}
+                if workflow.patched(ORDERED_EVENTS):
+                    async with self.notices:
+                        await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                else:
+                    await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             elif isinstance(cmd, Cmd.TellInstalledBase):
                 await workflow.execute_local_activity(INSTALLED, {"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             else:
@@ -414,12 +434,16 @@ class OrderWorkflow:
 
     @workflow.query(name="order")
     def order(self) -> dict:
+        if self.rejected is not None:
+            return self._rejected_view()
         r = self.run_state
         out = {
             "id": r.id, "status": r.status, "customer": r.fields.get("customer_account"), "external_id": r.external_id,
             "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
             "tasks": S.encode_value(task_entries(self.engine, r)),
         }
+        if self.start.get("submitted_by"):
+            out["submitted_by"] = self.start["submitted_by"]
         if r.waits_for:
             out["waits_for"] = wait_entries(r)
         if self.revisions:
@@ -429,10 +453,28 @@ class OrderWorkflow:
             ]
         return out
 
+    def _rejected_view(self) -> dict:
+        """A rejected order as the embedded store shows one: its problems, no tasks."""
+        at, rejected = show_instant(self.created_at), self.rejected
+        out = {"id": self.start["order"], "status": S.REJECTED, "customer": rejected.get("customer"), "external_id": rejected.get("external_id"), "created_at": at, "updated_at": at}
+        if self.start.get("submitted_by"):
+            out["submitted_by"] = self.start["submitted_by"]
+        return {**out, "problems": rejected["problems"], "tasks": []}
+
+    @workflow.query(name="resource")
+    def resource(self) -> dict:
+        """What its TMF622 resource is made of (one query): the core's state (or,
+        rejected, its facts: rejected_at, external_id) and the request in force."""
+        if self.rejected is not None:
+            return {"rejected": {"at": self.created_at, "external_id": self.rejected.get("external_id")}, "request": self.start.get("request")}
+        return {"state": S.to_data(self.run_state), "request": self.request()}
+
     @workflow.query(name="progress")
     def progress(self) -> dict:
         """How the order stands for those that wait for it (engine/waits.py):
         its status, the milestones it reached, all its milestones, and the orders it waits for."""
+        if self.rejected is not None:
+            return {"status": S.REJECTED, "milestones": [], "all_milestones": [], "waits": []}
         r = self.run_state
         return {**W.progress(r), "all_milestones": W.milestones(r), "waits": W.open_waits(r)}
 
@@ -444,13 +486,17 @@ class OrderWorkflow:
     @workflow.query(name="request")
     def request(self) -> Optional[dict]:
         """The request document of the revision in force, as the client submitted it."""
+        if self.rejected is not None:
+            return self.start.get("request")
         return self.requests.get(self.run_state.revision)
 
     @workflow.query(name="history")
     def events(self) -> list:
-        return self.history
+        return [] if self.rejected is not None else self.history
 
     @workflow.query(name="plan")
     def plan(self) -> dict:
         """The catalog version the order runs on: an amendment is planned on it."""
+        if self.rejected is not None:
+            return {"rejected": True}
         return {"catalog": self.start["catalog"], "plan": self.start["plan"], "sources": self.start.get("sources")}
