@@ -62,7 +62,7 @@ for _ in range(300):
         om("tasks", "complete", order, task, "--by", "field-engineer", "--quiet")
         print(f"  completed {task} of {order}")
     orders = json.loads(om("orders", "list", "--format", "json"))
-    if orders and all(o["status"] in ("completed", "held", "failed", "cancelled") for o in orders):
+    if orders and all(o["status"] in ("completed", "held", "failed", "cancelled", "rejected") for o in orders):
         break
     time.sleep(0.2)
 else:
