@@ -450,6 +450,57 @@ def test_events_reach_a_listener_in_order_through_its_refusals(temporal, listene
         temporal.client("operator").request("DELETE", f"/hub/{sub['id']}")
 
 
+def test_a_listener_that_refuses_holds_up_no_other_listener(temporal, listener):
+    """On Temporal, as on the embedded engine: each listener gets an order's
+    events in order, and one that refuses them waits alone (its events are
+    sent again, in order, once it takes them)."""
+    down = Listener().start()
+    down.refuse = 1_000_000
+    subs = [_subscribed(temporal, "operator", {"callback": url}) for url in (listener.url, down.url)]
+    try:
+        order = created(temporal.client("submitter"), order_body())
+        temporal.settle(order["id"], lambda v: any(t["status"] == "ready" and t["type"] == "manual" for t in v["tasks"]))
+        assert temporal.client("submitter").post("/cancelProductOrder", {"productOrder": {"id": order["id"]}}, kind="cancel").status_code == 201
+
+        def numbers(got):  # the n of each event id (ORDER:event:n) of the order the listener took, as it took them
+            return [int(n) for of, n in (h["Idempotency-Key"].rsplit(":event:", 1) for h, _ in list(got.received)) if of == order["id"]]
+
+        def finished(got):  # the order's last event: its cancellation is done
+            return any(b["eventType"] == "CancelProductOrderStateChangeEvent" and b["event"]["cancelProductOrder"]["state"] == "done" for _, b in list(got.received))
+
+        temporal.until(lambda: finished(listener))
+        assert numbers(listener) == list(range(1, len(numbers(listener)) + 1)) and down.received == []
+        down.refuse = 0  # it is back: what it missed comes, in order
+        temporal.until(lambda: finished(down))
+        assert numbers(down) == numbers(listener)
+    finally:
+        for sub in subs:
+            temporal.client("operator").request("DELETE", f"/hub/{sub['id']}")
+        down.stop()
+
+
+def test_the_hub_keeps_its_subscriptions_when_it_continues_as_new(temporal, listener, monkeypatch):
+    """The Hub workflow continues as new before its history grows long; its subscriptions, and the memo the notifiers read, go on."""
+    from om_dsl.temporal import hub
+
+    monkeypatch.setattr(hub, "LONG_HISTORY", 5)  # (the worker runs in this process: its workflows read om_dsl's modules as they are)
+    subs = [_subscribed(temporal, "operator", {"callback": f"{listener.url}?n={n}"}) for n in range(3)]
+    orders = temporal.engine.orders
+
+    async def runs():
+        client = await orders.client()
+        return [wf.run_id async for wf in client.list_workflows(f'WorkflowId = "{hub.workflow_id(temporal.engine.queue)}"')]
+
+    try:
+        temporal.until(lambda: len(orders._run(runs())) > 1)
+        assert {s["id"] for s in subs} <= {s["id"] for s in temporal.service.subscriptions()}
+        order = created(temporal.client("submitter"), order_body())
+        temporal.until(lambda: [h["Idempotency-Key"] for h, _ in list(listener.received)].count(f"{order['id']}:event:1") == 3)  # one per subscription
+    finally:
+        for sub in subs:
+            temporal.client("operator").request("DELETE", f"/hub/{sub['id']}")
+
+
 @pytest.mark.parametrize("body", [{"callback": "ftp://x"}, {"callback": "http://127.0.0.1:9/x", "query": "&&"}, {"query": "eventType=X"}])
 def test_a_bad_subscription_is_400(server, body):
     r = server.client().post("/hub", body, kind="hub")

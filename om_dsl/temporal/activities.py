@@ -12,14 +12,16 @@ milestones it reached), for an order that waits for it.
 `om.notify` sends an order event to the listeners (the worker's
 `--listener`s, and the hub's subscriptions whose query and owner match:
 om_dsl/temporal/hub.py), or to the simulated originating system when there
-is none: at least once, the event id as its idempotency key.
+is none: at least once, the event id as its idempotency key; `om.deliver`
+sends one again to a listener that did not take it.
 `om.cancel_order` sends an order's workflow the `cancel` update for a
 CancelProductOrder request (om_dsl/temporal/cancellations.py).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import asyncio
+from typing import Optional, Sequence
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -32,6 +34,7 @@ NOTIFY = "om.notify"
 INSTALLED = "om.installed_base"
 PROGRESS = "om.order_progress"
 CANCEL = "om.cancel_order"
+DELIVER = "om.deliver"
 
 
 class Activities:
@@ -49,11 +52,15 @@ class Activities:
         return executor.result_to_data(executor.perform(Cmd.from_data(command), self.systems, self.python_tasks))
 
     @activity.defn(name=NOTIFY)
-    async def notify(self, command: dict) -> None:
-        import asyncio
-
+    async def notify(self, command: dict) -> Optional[dict]:
+        """The event to every listener that takes it: the worker's `--listener`s,
+        and the hub's subscriptions whose query it matches and whose owner (if
+        any) submitted the order. {"later": the listeners that did not take it,
+        or that have older events of the order waiting (`command["later"]`),
+        not sent: the workflow sends them again, in order}. (A workflow started
+        before it kept those gives no "later": the activity fails, and is tried
+        again, until every listener took the event.)"""
         from om_dsl.engine.hub import query_matches
-        from om_dsl.systems import http
 
         # the command's data (`commands.to_data`): its event is sent as it is
         from om_dsl.tmf622 import events as tmf_events
@@ -64,16 +71,36 @@ class Activities:
         subscriptions = await self.subscriptions(activity.info().task_queue)
         if not self.listeners and not subscriptions:
             await asyncio.to_thread(self.systems.notify, command["key"], event)
-            return
+            return {"later": []}
         owner = command.get("owner")  # a submitter's subscription takes its own orders' events only
         matching = [s["callback"] for s in subscriptions if (s.get("owner") is None or s["owner"] == owner) and query_matches(s.get("query"), event)]
-        failed = []
+        queued = set(command.get("later") or ())
+        later, failed = [], []
         for listener in dict.fromkeys([*self.listeners, *matching]):  # (each once)
-            answer = await asyncio.to_thread(http.post_json, listener, event, {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
-            if answer.error:
-                failed.append(f"{listener}: {answer.error}")
+            if listener in queued:
+                later.append(listener)
+                continue
+            error = await asyncio.to_thread(self._post, listener, command["key"], event)
+            if error:
+                later.append(listener)
+                failed.append(f"{listener}: {error}")
+        if "later" in command:
+            return {"later": later}
         if failed:  # Temporal tries again, backing off (every listener: at least once); a listener dedupes by event id
             raise ApplicationError("; ".join(failed), type="DeliveryFailed")
+        return None
+
+    @activity.defn(name=DELIVER)
+    async def deliver(self, request: dict) -> None:
+        """An event again, to the one listener that did not take it: fails (and is tried again) until it does."""
+        error = await asyncio.to_thread(self._post, request["listener"], request["key"], request["event"])
+        if error:
+            raise ApplicationError(f"{request['listener']}: {error}", type="DeliveryFailed")
+
+    def _post(self, listener: str, key: str, event: dict) -> Optional[str]:
+        from om_dsl.systems import http
+
+        return http.post_json(listener, event, {"Idempotency-Key": key, "X-Event-Id": key}, self.timeout_s, 65_536).error
 
     async def subscriptions(self, task_queue: str) -> list:
         """The hub's subscriptions (its memo: a describe, no worker answers it); none when it has never started."""

@@ -42,7 +42,7 @@ class HubWorkflow:
     @workflow.run
     async def run(self, state: Optional[dict]) -> None:
         await workflow.wait_condition(lambda: workflow.info().get_current_history_length() > LONG_HISTORY and workflow.all_handlers_finished())
-        workflow.continue_as_new(self.state)
+        workflow.continue_as_new(self.state, memo={"subscriptions": self.state["subscriptions"]})  # (the SDK would carry the memo too: said here, it is what notifiers read)
 
     def _changed(self) -> None:
         workflow.upsert_memo({"subscriptions": self.state["subscriptions"]})

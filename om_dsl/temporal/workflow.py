@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine.instants import show_instant
     from om_dsl.engine.view import revision_state, task_entries, wait_entries
     from om_dsl.systems.adapters import CallResult
-    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
+    from om_dsl.temporal.activities import CALL, DELIVER, INSTALLED, NOTIFY, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
     from om_dsl.tmf622 import events as tmf_events
@@ -62,9 +62,11 @@ CONTINUE_AFTER = 20_000
 MAX_STARTS = 300
 BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started before it started all at once
 
-# An order's events go to the hub one at a time, in order (a listener hears an
-# order's story in order, as on the embedded engine); workflows started before
-# this marker sent them side by side.
+# An order's events go to the listeners one at a time, in order (a listener
+# hears an order's story in order, as on the embedded engine); one a listener
+# did not take waits in that listener's queue (`later`), with the events after
+# it, while the others go on. Workflows started before this marker sent them
+# side by side, each retried until every listener took it.
 ORDERED_EVENTS = "om-ordered-events"
 
 
@@ -79,6 +81,7 @@ class OrderWorkflow:
             return
         self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
         self.notices = asyncio.Lock()  # its events go out one at a time, in order (ORDERED_EVENTS)
+        self.later: dict = {}  # listener -> the events it has yet to take, oldest first (it refused the first)
         self.history: list = []
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
@@ -110,6 +113,9 @@ class OrderWorkflow:
                 self.calls += data.get("kind") in ("call", "python")
                 self.waiting.append(data)
             self.more = carried.get("more", False)
+            for listener, events in carried.get("later", {}).items():  # (sent again from the first: at least once)
+                self.later[listener] = collections.deque(events)
+                self.in_flight += len(events)
             return
         # The order begins here, not in run(): an update or a signal may come in
         # the same first workflow task, before run() starts, and finds it begun.
@@ -128,6 +134,8 @@ class OrderWorkflow:
         for cmd in self.to_launch:
             self._launch(cmd)
         self.to_launch = []
+        for listener in self.later:
+            asyncio.ensure_future(self._redeliver(listener))
         self._pump()
         self._update_memo()
         while True:
@@ -206,6 +214,7 @@ class OrderWorkflow:
         carried = {
             "state": S.to_data(self.run_state), "history": self.history, "revisions": self.revisions, "memo": self.memo,
             "callbacks": sorted(self.callbacks), "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "more": self.more, "requests": {str(k): v for k, v in self.requests.items()},
+            "later": {k: list(v) for k, v in self.later.items()},
         }
         workflow.continue_as_new({**{k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}, "carried": carried}, memo=self.memo)
 
@@ -293,7 +302,9 @@ class OrderWorkflow:
                 data = {**Cmd.to_data(cmd), **({"owner": self.start["submitted_by"]} if self.start.get("submitted_by") else {})}
                 if workflow.patched(ORDERED_EVENTS):
                     async with self.notices:
-                        await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                        got = await workflow.execute_activity(NOTIFY, {**data, "later": sorted(self.later)}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                        for listener in got["later"]:  # (before the next event goes out: it queues behind this one)
+                            self._hold(listener, {"key": data["key"], "event": data["event"]})
                 else:
                     await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             elif isinstance(cmd, Cmd.TellInstalledBase):
@@ -308,6 +319,24 @@ class OrderWorkflow:
             self.dirty = True
             self.running -= 1
             self._pump()
+
+    def _hold(self, listener: str, event: dict) -> None:
+        """An event the listener did not take (or that queues behind one it did not): sent again, in order."""
+        queue = self.later.setdefault(listener, collections.deque())
+        queue.append(event)
+        self.in_flight += 1
+        if len(queue) == 1:
+            asyncio.ensure_future(self._redeliver(listener))
+
+    async def _redeliver(self, listener: str) -> None:
+        """The listener's queue, oldest first, each tried until it takes it (an event leaves the queue once taken)."""
+        queue = self.later[listener]
+        while queue:
+            await workflow.execute_activity(DELIVER, {"listener": listener, **queue[0]}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+            queue.popleft()
+            self.in_flight -= 1
+            self.dirty = True
+        del self.later[listener]
 
     def _pump(self) -> None:
         """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining)."""
