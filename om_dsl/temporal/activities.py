@@ -120,7 +120,7 @@ class Activities:
     async def cancel_order(self, request: dict) -> dict:
         """The `cancel` update of the order's workflow: {"status"} as the order
         stands after it, or {"refused": why} (it refused, or it has ended)."""
-        from temporalio.client import WorkflowUpdateFailedError
+        from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
         from temporalio.service import RPCError, RPCStatusCode
 
         handle = self.client.get_workflow_handle(request["order"])
@@ -128,13 +128,16 @@ class Activities:
             answer = await handle.execute_update("cancel", {k: request[k] for k in ("by", "reason", "force")})
         except WorkflowUpdateFailedError as exc:
             return {"refused": exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)}
-        except RPCError as exc:
-            if exc.status != RPCStatusCode.NOT_FOUND and "completed" not in (exc.message or ""):
-                raise  # tried again
+        except RPCError:  # the order's workflow has ended (it takes no update), or the cluster failed
             try:
-                status = (await (await handle.describe()).memo()).get("status")
-            except RPCError:
+                described = await handle.describe()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise  # tried again
                 return {"refused": f"no order {request['order']}"}
+            if described.status == WorkflowExecutionStatus.RUNNING:
+                raise  # tried again
+            status = (await described.memo()).get("status")
             return {"refused": f"order {request['order']} is {status}: it has ended, there is nothing left to cancel"}
         return {"status": answer["status"]}
 
