@@ -98,8 +98,12 @@ class Activities:
             raise ApplicationError(f"{request['listener']}: {error}", type="DeliveryFailed")
 
     def _post(self, listener: str, key: str, event: dict) -> Optional[str]:
-        from om_dsl.systems import http
+        """POST the event; the error, or None when the listener took it."""
+        from om_dsl.systems import egress, http
 
+        refusal = egress.ANY.refusal(listener)  # checked at each delivery: a host name can be re-pointed
+        if refusal:
+            return f"not sent: {refusal}"
         return http.post_json(listener, event, {"Idempotency-Key": key, "X-Event-Id": key}, self.timeout_s, 65_536).error
 
     async def subscriptions(self, task_queue: str) -> list:
