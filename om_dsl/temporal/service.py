@@ -19,7 +19,7 @@ from om_dsl.engine.core import Rejection
 from om_dsl.engine.instants import show_instant
 from om_dsl.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
 
-ON_TEMPORAL = "on Temporal, workers take listeners and downstream systems from their own options and configuration (docs/scale-out.md)"
+ON_TEMPORAL = "on Temporal, workers take downstream systems from their own configuration (docs/scale-out.md)"
 
 
 class TemporalService:
@@ -111,7 +111,7 @@ class TemporalService:
             return {"delivered": True, "order": None, "note": f"no running order has the correlation id {correlation_id}: ignored"}
         return {"delivered": True, "order": correlation_id.split(":", 1)[0], "note": f"delivered to order {correlation_id.split(':', 1)[0]}"}
 
-    # ---- systems and the hub ------------------------------------------------------------------------
+    # ---- systems and the hub (the deployment's Hub workflow, om_dsl/temporal/hub.py) ----------------
 
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:
         raise svc.Refused(f"systems are taken offline in the embedded engine's store: {ON_TEMPORAL}")
@@ -147,6 +147,7 @@ class TemporalService:
             return [{"id": s["id"], "callback": s["callback"], "query": s.get("query"), "owner": s.get("owner")} for s in self.client.subscriptions()]
 
     def request_cancellation(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
+        """A CancelProductOrder workflow of its own (om_dsl/temporal/cancellations.py), answered once it has acted."""
         with self._calls():
             return self.client.request_cancellation(order_id, by, reason, force)
 
