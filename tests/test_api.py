@@ -373,6 +373,38 @@ def test_a_refusal_past_a_point_of_no_return_is_kept_too(embedded, in_repo):
     assert client.get(f"/productOrder/{order['id']}").json()["state"] == "inProgress"
 
 
+def test_a_cancellation_no_worker_takes_yet_is_kept_and_acts_when_one_does(tmp_path, temporal_server, monkeypatch):
+    """On Temporal a CancelProductOrder is a workflow, kept before it acts: with
+    no worker polling, it answers acknowledged; a worker that starts later carries it out."""
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal import client as temporal_client
+    from om_dsl.temporal.service import TemporalService
+
+    from support.engine_helpers import ACME
+    from support.scenario_engines import OnTemporal
+
+    monkeypatch.setattr(temporal_client, "UPDATE_TIMEOUT", temporal_client.datetime.timedelta(seconds=1))
+    queue, rules = f"late-{uuid.uuid4().hex[:8]}", GeneratedRules(ACME)
+    service = TemporalService(temporal_server.address, "default", queue, rules)
+    try:
+        order_id, status, _ = service.submit(json.dumps(order_body()), by="submitter")  # planned here, its workflow waits for a worker
+        cancel = service.request_cancellation(order_id, "submitter", "the customer moved")
+        assert cancel["state"] == "acknowledged" and service.cancellations(cancel["id"])[0]["state"] == "acknowledged"
+        worker = OnTemporal(tmp_path, rules, {}, temporal_server, queue=queue)
+        try:
+            server = TemporalServer(worker)
+            try:
+                client = server.client("submitter")
+                got = server.until(lambda: client.get(f"/cancelProductOrder/{cancel['id']}", kind="cancel").json()["state"] == "done")
+                assert got and client.get(f"/productOrder/{order_id}").json()["state"] == "cancelled"
+            finally:
+                server.close()
+        finally:
+            worker.close()
+    finally:
+        service.close()
+
+
 # ---- hub ------------------------------------------------------------------------------------------
 
 

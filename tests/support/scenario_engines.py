@@ -149,7 +149,7 @@ class Embedded:
 class OnTemporal:
     name = "temporal"
 
-    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=(), wrap_systems=None):
+    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=(), wrap_systems=None, queue=None):
         from om_dsl.temporal import worker as temporal_worker
         from om_dsl.temporal.client import TemporalOrders
 
@@ -157,7 +157,7 @@ class OnTemporal:
         systems = Systems(Config(None), self.simulators)
         if wrap_systems is not None:  # a test's own behaviour of the systems around the simulators
             systems = wrap_systems(systems)
-        queue = f"scenarios-{uuid.uuid4().hex[:8]}"  # a worker of its own per test
+        queue = queue or f"scenarios-{uuid.uuid4().hex[:8]}"  # a worker of its own per test
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
