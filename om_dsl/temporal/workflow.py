@@ -82,6 +82,7 @@ class OrderWorkflow:
         self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
         self.notices = asyncio.Lock()  # its events go out one at a time, in order (ORDERED_EVENTS)
         self.later: dict = {}  # listener -> the events it has yet to take, oldest first (it refused the first)
+        self.notifying = 0  # events waiting for their turn to go out (they take no activity slot: one goes at a time)
         self.history: list = []
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
@@ -144,7 +145,7 @@ class OrderWorkflow:
                 break
             if not self.draining and workflow.info().get_current_history_length() > CONTINUE_AFTER:
                 self.draining = True
-            if self.draining and self.running == 0 and not self.polling:  # (a poll of the orders it waits for is an activity too)
+            if self.draining and self.running == 0 and self.notifying == 0 and not self.polling:  # (a poll of the orders it waits for is an activity too)
                 await self._continue_as_new()
             if self.more:  # the next ready tasks start in a workflow task of their own
                 self.more = False
@@ -285,6 +286,11 @@ class OrderWorkflow:
         past MAX_ACTIVITIES running, it waits for one to finish."""
         if isinstance(cmd, Cmd.Notify):  # in TMF622's shape, in the version of the order's request (pure: replays the same)
             cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.requests.get(tmf_events.revision_of(cmd.event))))
+            if workflow.patched(ORDERED_EVENTS):  # in turn, outside the activity slots (calls do not wait behind events)
+                self.in_flight += 1
+                self.notifying += 1
+                asyncio.ensure_future(self._notify(self._event_data(cmd)))
+                return
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
         if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
@@ -298,15 +304,11 @@ class OrderWorkflow:
             if isinstance(cmd, Cmd.Notify):
                 # A regular activity, not a local one: a listener that is down must not hold the workflow's tasks
                 # (a local activity's retries keep the workflow task open, and every other event waits).
-                # The submitter goes with it: a submitter's hub subscription takes its own orders' events only.
-                data = {**Cmd.to_data(cmd), **({"owner": self.start["submitted_by"]} if self.start.get("submitted_by") else {})}
+                # (Here: a workflow started before ORDERED_EVENTS, or an event carried from such a run.)
                 if workflow.patched(ORDERED_EVENTS):
-                    async with self.notices:
-                        got = await workflow.execute_activity(NOTIFY, {**data, "later": sorted(self.later)}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
-                        for listener in got["later"]:  # (before the next event goes out: it queues behind this one)
-                            self._hold(listener, {"key": data["key"], "event": data["event"]})
+                    await self._send_event(self._event_data(cmd))
                 else:
-                    await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                    await workflow.execute_activity(NOTIFY, self._event_data(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             elif isinstance(cmd, Cmd.TellInstalledBase):
                 await workflow.execute_local_activity(INSTALLED, {"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             else:
@@ -319,6 +321,26 @@ class OrderWorkflow:
             self.dirty = True
             self.running -= 1
             self._pump()
+
+    def _event_data(self, cmd: Cmd.Notify) -> dict:
+        """The event as `om.notify` takes it; the submitter goes with it (a submitter's hub subscription takes its own orders' events only)."""
+        return {**Cmd.to_data(cmd), **({"owner": self.start["submitted_by"]} if self.start.get("submitted_by") else {})}
+
+    async def _notify(self, data: dict) -> None:
+        try:
+            await self._send_event(data)
+        finally:
+            self.notifying -= 1
+            self.in_flight -= 1
+            self.dirty = True
+
+    async def _send_event(self, data: dict) -> None:
+        """One event to the listeners, once the order's earlier events went out; a listener that did not take it
+        (or has earlier ones waiting) gets it from its queue."""
+        async with self.notices:
+            got = await workflow.execute_activity(NOTIFY, {**data, "later": sorted(self.later)}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+            for listener in got["later"]:  # (before the next event goes out: it queues behind this one)
+                self._hold(listener, {"key": data["key"], "event": data["event"]})
 
     def _hold(self, listener: str, event: dict) -> None:
         """An event the listener did not take (or that queues behind one it did not): sent again, in order."""
