@@ -53,7 +53,7 @@ def server(request, tmp_path):
 
 @pytest.fixture
 def temporal(api_worker):
-    """Temporal alone: what the embedded engine's own tests cover there."""
+    """Temporal alone: delivery there (the embedded engine's: tests/test_operations.py, tests/test_cli_operations.py)."""
     s = TemporalServer(api_worker)
     yield s
     s.close()
@@ -459,7 +459,7 @@ def test_a_submitters_subscription_gets_its_own_orders_events_only(server, liste
 
 
 def test_events_reach_a_listener_in_order_through_its_refusals(temporal, listener):
-    """On Temporal (the embedded engine's deliveries: tests/test_serve.py): at
+    """On Temporal (the embedded engine's deliveries: tests/test_operations.py): at
     least once, retried, in order per order, while the listener answers 503 twice first."""
     listener.refuse = 2
     sub = _subscribed(temporal, "operator", {"callback": listener.url})
