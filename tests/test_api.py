@@ -352,7 +352,8 @@ def test_cancel_an_order_then_read_the_request(server):
     assert server.client("operator").get(f"/cancelProductOrder/{cancel['id']}", kind="cancel").status_code == 200
     r = client.post("/cancelProductOrder", {"productOrder": {"id": "ORD-NOPE"}}, kind="cancel")
     assert r.status_code == 404
-    assert client.get("/cancelProductOrder/CAN-NOPE", kind="cancel").status_code == 404
+    for nope in ("CAN-NOPE", "CAN-" + "F" * 12, "x" * 2000, "../..%2F"):
+        assert client.get(f"/cancelProductOrder/{nope}", kind="cancel").status_code == 404, nope
 
 
 def test_a_refused_cancellation_is_kept_terminated_with_error(server):

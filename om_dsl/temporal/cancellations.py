@@ -34,6 +34,15 @@ def workflow_id(cancel_id: str) -> str:
     return PREFIX + cancel_id
 
 
+def new_id(random_hex: str) -> str:
+    """A request's id, CAN- and 12 hex digits (random: requests come from any number of API servers)."""
+    return "CAN-" + random_hex[:12].upper()
+
+
+def is_id(text: str) -> bool:
+    return len(text) == 16 and text.startswith("CAN-") and all(c in "0123456789ABCDEF" for c in text[4:])
+
+
 @workflow.defn(name=WORKFLOW)
 class CancellationWorkflow:
     @workflow.init

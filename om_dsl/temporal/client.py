@@ -417,7 +417,7 @@ class TemporalOrders:
 
         if self._memo(order_id) is None:
             raise NoOrder(f"no order {order_id} on {self.address} ({self.namespace})")
-        cancel_id = f"CAN-{uuid.uuid4().hex[:12].upper()}"
+        cancel_id = cancellations.new_id(uuid.uuid4().hex)
         request = {"id": cancel_id, "order": order_id, "by": by, "reason": reason, "force": force}
 
         async def go():
@@ -443,6 +443,8 @@ class TemporalOrders:
             return [{**await wf.memo(), "_started": wf.start_time} async for wf in (await self.client()).list_workflows(query)]
 
         if cancel_id is not None:
+            if not cancellations.is_id(cancel_id):  # (not one of ours: no request to read, whatever its length or characters)
+                return []
             memo = self._memo(cancellations.workflow_id(cancel_id))
             memos = [memo] if memo is not None and memo["_task_queue"] == self.task_queue else []
         else:
