@@ -112,6 +112,8 @@ class Activities:
 
         from om_dsl.temporal.hub import workflow_id
 
+        if self.client is None:  # (activities made without a client, as a program may: no hub)
+            return []
         try:
             described = await self.client.get_workflow_handle(workflow_id(task_queue)).describe()
         except RPCError as exc:
