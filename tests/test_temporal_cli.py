@@ -236,5 +236,7 @@ def test_the_temporal_demo_script_runs(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert "order ORD-1107 rejected" in done.stdout + done.stderr
+    assert "POST /productOrder -> 201 ORD-5001" in out and "GET ORD-5001 -> completed" in out, out  # the API over Temporal
+    assert "ProductOrderStateChangeEvent: completed" in out, out  # ... and its events, through /hub
     assert all(re.search(rf"ORD-{n}\s+completed", out) for n in (1001, 1002, 1003)), out
     assert re.search(r"AST-ORD-1001-1\s+HOME_FIBER\s+active", out), out
