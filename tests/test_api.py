@@ -32,14 +32,14 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
 @pytest.fixture(scope="module")
-def api_worker(tmp_path_factory, request):
+def api_worker(tmp_path_factory, temporal_server):
     """A Temporal worker for the module's tests (one task queue, the session's dev server)."""
     from om_dsl.rules.generated import GeneratedRules
 
     from support.engine_helpers import ACME
     from support.scenario_engines import OnTemporal
 
-    engine = OnTemporal(tmp_path_factory.mktemp("api-worker"), GeneratedRules(ACME), {}, request.getfixturevalue("temporal_server"))
+    engine = OnTemporal(tmp_path_factory.mktemp("api-worker"), GeneratedRules(ACME), {}, temporal_server)
     yield engine
     engine.close()
 
