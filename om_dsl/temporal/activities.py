@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import executor
+from om_dsl.engine import state as S
 
 CALL = "om.call"
 NOTIFY = "om.notify"
@@ -52,8 +53,8 @@ class Activities:
         from om_dsl.tmf622 import events as tmf_events
 
         event = command["event"]
-        if "@type" not in event:  # a notice from a workflow that began before events were shaped there
-            event = tmf_events.render(event)
+        if "@type" not in event:  # a notice: shaped here, in the version of the order's request (the workflow gives it)
+            event = tmf_events.render(S.decode_value(event), command.get("request"))
         if not self.listeners:
             self.systems.notify(command["key"], event)
             return
@@ -76,7 +77,10 @@ class Activities:
 
         wid = workflow_id(request["customer"])
         if request["signal"] == "record":
-            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=request["args"])
+            args = request["args"]
+            if "parts" in args[1]:  # an order that came in parts: what the installed base reads of it, made here
+                args = [args[0], recorded(args[1]["parts"], args[1]["partial"])]
+            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=args)
             return
         try:
             await self.client.get_workflow_handle(wid).signal(request["signal"], *request["args"])
@@ -99,3 +103,19 @@ class Activities:
                 raise  # tried again (the worker of that order may be down)
             return {"status": UNKNOWN, "milestones": []}
         return {"status": got["status"], "milestones": got["milestones"]}
+
+
+def recorded(parts: dict, partial: bool) -> dict:
+    """A finished order, from its parts, as the installed base records it
+    (`planning.installed.record_order`): a partial order's delivered part; of
+    its tasks, those whose outputs the inventory keeps."""
+    from om_dsl.engine.progress import kept_part
+    from om_dsl.temporal.parts import Loader
+
+    loader = Loader(parts)
+    loader.read(loader.records)
+    run = loader.run()
+    if partial:
+        run = kept_part(run)
+    run.tasks = {k: t for k, t in run.tasks.items() if t.outputs}
+    return S.to_data(run)

@@ -28,7 +28,7 @@ from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.relationships import OtherOrder
 from om_dsl.planning.relationships import check as check_prerequisites
-from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
+from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW, parts
 from om_dsl.temporal.codec import data_converter
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
@@ -80,9 +80,11 @@ class TemporalOrders:
     # ---- submitting ------------------------------------------------------------------------------------
 
     def workflow_input(self, planned, request: Optional[dict] = None) -> dict:
-        """An order workflow's input: the order as planned, the catalog version it
-        runs on, and its request document (its events and TMF622 resource return it)."""
-        out = {"order": planned.order.id, **self._version(), "snapshot": C.plan_snapshot(planned, planned.order.id)}
+        """An order workflow's input: the order as planned (the core's records
+        before it begins, in text parts: temporal/parts.py), the catalog version
+        it runs on, and its request document (its events and TMF622 resource return it)."""
+        fields, items, lines, tasks, skipped, waits = C.start_records(planned, planned.order.id)
+        out = {"order": planned.order.id, **self._version(), "parts": parts.encode(fields, items, lines, tasks), "skipped": [list(s) for s in skipped], "waits_for": [list(w) for w in waits]}
         if request is not None:
             out["request"] = request
         return out

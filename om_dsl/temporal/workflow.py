@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine.instants import show_instant
     from om_dsl.engine.view import revision_state, task_entries, wait_entries
     from om_dsl.systems.adapters import CallResult
+    from om_dsl.temporal import parts as P
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
@@ -62,6 +63,12 @@ CONTINUE_AFTER = 20_000
 MAX_STARTS = 300
 BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started before it started all at once
 
+# An order's state comes in text parts (temporal/parts.py): an order of at most
+# this many records (items, lines, tasks) is read in its first workflow task, a
+# bigger one P.PART records per workflow task (a 1 ms timer apart), and encoded
+# again so when it continues as new or tells its installed base.
+LOAD_AT_ONCE = 4_000
+
 
 @workflow.defn(name="Order")
 class OrderWorkflow:
@@ -69,7 +76,6 @@ class OrderWorkflow:
     def __init__(self, start: dict) -> None:
         self.start = start
         self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
-        self.history: list = []
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
@@ -88,31 +94,74 @@ class OrderWorkflow:
         self.draining = False  # its history is long: no activity starts, the next run starts them
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
         self.more = False  # ready tasks left to start (the core's step said so)
+        self.history = P.History()
+        self.run_state: Optional[S.OrderRun] = None  # None while its parts are read
+        self.loader: Optional[P.Loader] = None  # reading the parts of an order that came in parts
+        self.packed: Optional[P.Packed] = None  # their texts, kept current (None: an order started before parts)
+        self.to_launch: list = []
         carried = start.get("carried")
         if carried is not None:  # an earlier run of this order continued as this one
-            self.run_state = S.from_data(carried["state"])
-            self.history, self.revisions, self.memo = carried["history"], carried["revisions"], carried["memo"]
+            self.history = P.History(carried.get("history_parts"), carried.get("history"))
+            self.revisions, self.memo = carried["revisions"], carried["memo"]
             self.callbacks = set(carried["callbacks"])
             self.requests.update({int(k): v for k, v in carried.get("requests", {}).items()})
-            self.to_launch = []
             for data in carried["waiting"]:  # (read one by one as they start: a workflow task must stay short)
                 self.in_flight += 1
                 self.calls += data.get("kind") in ("call", "python")
                 self.waiting.append(data)
             self.more = carried.get("more", False)
+            if "parts" in carried:
+                self._read(P.Loader(carried["parts"]))
+            else:
+                self.run_state = S.from_data(carried["state"])
             return
-        # The order begins here, not in run(): an update or a signal may come in
-        # the same first workflow task, before run() starts, and finds it begun.
-        first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now(), max_starts=self.max_starts)
+        if "parts" in start:
+            self._read(P.Loader(start["parts"]))
+            return
+        # (an order started before parts: its snapshot, read at once)
+        self._begun(self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now(), max_starts=self.max_starts))
+
+    def _read(self, loader: P.Loader) -> None:
+        """A small order is read at once: the order begins here, not in run(), so an
+        update or a signal in the same first workflow task finds it begun. A big one
+        is read in run(), part by part; until then updates and signals wait."""
+        self.loader = loader
+        if loader.records <= LOAD_AT_ONCE:
+            loader.read(LOAD_AT_ONCE + P.PART)
+            self._loaded()
+
+    def _loaded(self) -> None:
+        loader, self.loader = self.loader, None
+        self.packed = loader.packed
+        if loader.head is not None:  # a continued run: the order as it was
+            self.run_state = loader.run()
+            return
+        start = self.start
+        records = (loader.fields, loader.items, loader.lines, loader.tasks, start["skipped"], start["waits_for"])
+        first = self.engine.start_from_records(start["order"], records, start["catalog"], self._now(), max_starts=self.max_starts)
+        self.packed.changed(first)
+        self._begun(first)
+
+    def _begun(self, first: C.Step) -> None:
         self.more = first.more
         self.run_state = first.run
         self.history.extend(first.history)
         self.to_launch = list(first.commands)
 
+    async def _until_read(self) -> None:
+        """Updates and signals wait while the order's parts are read (a second or so for a big order)."""
+        if self.run_state is None:
+            await workflow.wait_condition(lambda: self.run_state is not None)
+
     # ---- the run ----------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: dict) -> dict:
+        while self.loader is not None:  # a big order: P.PART records per workflow task
+            if self.loader.read(P.PART):
+                self._loaded()
+            else:
+                await asyncio.sleep(0.001)
         for cmd in self.to_launch:
             self._launch(cmd)
         self.to_launch = []
@@ -151,7 +200,10 @@ class OrderWorkflow:
         # The installed base hears of the outcome now, not after the notifications
         # (a listener that is down must not hold the customer's assets up).
         r = self.run_state
-        if r.status == S.ORDER_COMPLETED:
+        if r.status in (S.ORDER_COMPLETED, S.PARTIAL) and self.packed is not None:  # (the activity reads the parts, and keeps a partial order's delivered part)
+            await self._pack()
+            self._tell_installed_base("record", [r.id, {"parts": self.packed.parts(r), "partial": r.status == S.PARTIAL}])
+        elif r.status == S.ORDER_COMPLETED:
             self._tell_installed_base("record", [r.id, S.to_data(r)])
         elif r.status == S.PARTIAL:  # what it delivered is installed; the rest is released
             self._tell_installed_base("record", [r.id, S.to_data(progress.kept_part(r))])
@@ -191,11 +243,26 @@ class OrderWorkflow:
         callbacks seen and the commands not started yet (no activity runs now)."""
         self._set_alarm(None)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._pack()
         carried = {
-            "state": S.to_data(self.run_state), "history": self.history, "revisions": self.revisions, "memo": self.memo,
-            "callbacks": sorted(self.callbacks), "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "more": self.more, "requests": {str(k): v for k, v in self.requests.items()},
+            "revisions": self.revisions, "memo": self.memo, "callbacks": sorted(self.callbacks), "more": self.more,
+            "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "requests": {str(k): v for k, v in self.requests.items()},
         }
-        workflow.continue_as_new({**{k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}, "carried": carried}, memo=self.memo)
+        if self.packed is None:  # an order started before parts
+            carried.update(state=S.to_data(self.run_state), history=self.history.all())
+            given = {k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}
+        else:  # the parts as they are now, and the history's (its request is in `requests`)
+            carried.update(parts=self.packed.parts(self.run_state), history_parts=self.history.packed())
+            given = {k: v for k, v in self.start.items() if k not in ("parts", "carried", "request")}
+        workflow.continue_as_new({**given, "carried": carried}, memo=self.memo)
+
+    async def _pack(self) -> None:
+        """Encode again the parts of the state that changed since they were read,
+        P.PART records per workflow task, until every one is current (an event
+        meanwhile changes some again). An order started before parts: nothing."""
+        while self.packed is not None and not self.packed.pack(self.run_state, P.PART):
+            await asyncio.sleep(0.001)
+            await workflow.wait_condition(workflow.all_handlers_finished)
 
     def _set_alarm(self, at: Optional[int]) -> None:
         """One durable timer, for the next moment time alone changes the order
@@ -221,6 +288,8 @@ class OrderWorkflow:
         self.run_state = step.run
         self.more = self.more or step.more
         self.history.extend(step.history)
+        if self.packed is not None:
+            self.packed.changed(step)
         self.dirty = True
         for cmd in step.commands:
             self._launch(cmd)
@@ -260,8 +329,6 @@ class OrderWorkflow:
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left);
         past MAX_ACTIVITIES running, it waits for one to finish."""
-        if isinstance(cmd, Cmd.Notify):  # in TMF622's shape, in the version of the order's request (pure: replays the same)
-            cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.requests.get(tmf_events.revision_of(cmd.event))))
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
         if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
@@ -275,7 +342,10 @@ class OrderWorkflow:
             if isinstance(cmd, Cmd.Notify):
                 # A regular activity, not a local one: a listener that is down must not hold the workflow's tasks
                 # (a local activity's retries keep the workflow task open, and every other event waits).
-                await workflow.execute_activity(NOTIFY, Cmd.to_data(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                # The activity renders it in TMF622's shape, in the version of the order's request: the
+                # rendering of a big order (every item, a copy of the request) costs what a workflow task cannot.
+                data = {**Cmd.to_data(cmd), "request": self.requests.get(tmf_events.revision_of(cmd.event))}
+                await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             elif isinstance(cmd, Cmd.TellInstalledBase):
                 await workflow.execute_local_activity(INSTALLED, {"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             else:
@@ -331,8 +401,9 @@ class OrderWorkflow:
     # ---- what happens to the order ----------------------------------------------------------------
 
     @workflow.signal(name="callback")
-    def callback(self, cb: dict) -> None:
+    async def callback(self, cb: dict) -> None:
         """An asynchronous operation's answer, by the call's correlation id (its idempotency key)."""
+        await self._until_read()
         if cb.get("id") in self.callbacks:
             return
         if cb.get("id"):
@@ -355,39 +426,47 @@ class OrderWorkflow:
         self._apply(lambda now: C.CallbackReceived(str(cb.get("key")), outputs, bool(cb.get("ok", True)), str(cb.get("message", "")), now), tolerate=True)
 
     @workflow.update(name="complete_task")
-    def complete_task(self, req: dict) -> dict:
+    async def complete_task(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.ManualCompleted(req["task"], S.decode_value(req.get("data") or {}), req["by"], now)))
 
     @workflow.update(name="retry_task")
-    def retry_task(self, req: dict) -> dict:
+    async def retry_task(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.OperatorRetry(req["task"], req["by"], req.get("reason", ""), now)))
 
     @workflow.update(name="skip_task")
-    def skip_task(self, req: dict) -> dict:
+    async def skip_task(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.OperatorSkip(req["task"], req["by"], req["reason"], now)))
 
     @workflow.update(name="resume")
-    def resume(self, req: dict) -> dict:
+    async def resume(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.OrderResume(req["by"], req.get("reason", ""), now)))
 
     @workflow.update(name="release")
-    def release(self, req: dict) -> dict:
+    async def release(self, req: dict) -> dict:
         """A draft order (TMF622 v5 requestedInitialState: draft) starts."""
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.OrderRelease(req["by"], now)))
 
     @workflow.update(name="cancel")
-    def cancel(self, req: dict) -> dict:
+    async def cancel(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.CancelRequested(req["by"], req.get("reason", ""), bool(req.get("force")), now)))
 
     @workflow.update(name="fail")
-    def fail(self, req: dict) -> dict:
+    async def fail(self, req: dict) -> dict:
         """An operator gives the held order up: it ends partial or failed."""
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.GiveUp(req["by"], req["reason"], now)))
 
     @workflow.update(name="amend")
-    def amend(self, req: dict) -> dict:
+    async def amend(self, req: dict) -> dict:
         """A revision planned by the client on this order's catalog version.
         Every revision is kept, applied or refused (with why)."""
+        await self._until_read()
         revision = len(self.revisions) + 2
         entry = {"revision": revision, "status": "received", "why": None, "by": req["by"], "at": self._now()}
         self.revisions.append(entry)
@@ -415,6 +494,9 @@ class OrderWorkflow:
     @workflow.query(name="order")
     def order(self) -> dict:
         r = self.run_state
+        if r is None:  # its parts are being read: what is known already
+            head = self.loader.head or {}
+            return {"id": self.start["order"], "status": head.get("status", S.ACKNOWLEDGED), "catalog": self.start["catalog"], "revision": head.get("revision", 1), "tasks": [], "note": f"loading: {self.loader.progress()}"}
         out = {
             "id": r.id, "status": r.status, "customer": r.fields.get("customer_account"), "external_id": r.external_id,
             "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
@@ -433,22 +515,27 @@ class OrderWorkflow:
     def progress(self) -> dict:
         """How the order stands for those that wait for it (engine/waits.py):
         its status, the milestones it reached, all its milestones, and the orders it waits for."""
-        r = self.run_state
+        r = self._read_state()
         return {**W.progress(r), "all_milestones": W.milestones(r), "waits": W.open_waits(r)}
 
     @workflow.query(name="state")
     def state(self) -> dict:
         """The core's state of the order, as the embedded store keeps it."""
-        return S.to_data(self.run_state)
+        return S.to_data(self._read_state())
 
     @workflow.query(name="request")
     def request(self) -> Optional[dict]:
         """The request document of the revision in force, as the client submitted it."""
-        return self.requests.get(self.run_state.revision)
+        return self.requests.get(self.run_state.revision if self.run_state else (self.loader.head or {}).get("revision", 1))
 
     @workflow.query(name="history")
     def events(self) -> list:
-        return self.history
+        return self.history.all()
+
+    def _read_state(self) -> S.OrderRun:
+        if self.run_state is None:  # (the caller asks again: a second or so)
+            raise ApplicationError(f"order {self.start['order']} is being loaded ({self.loader.progress()}): ask again", type="Loading")
+        return self.run_state
 
     @workflow.query(name="plan")
     def plan(self) -> dict:
