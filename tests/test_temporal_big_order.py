@@ -129,3 +129,58 @@ def test_a_long_history_goes_on_in_a_new_run(tmp_path, temporal_server, monkeypa
             time.sleep(0.5)
     finally:
         engine.close()
+
+
+@pytest.mark.slow
+def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays(tmp_path, temporal_server, monkeypatch):
+    """The state of an order comes in text parts (temporal/parts.py) and is read
+    a part per workflow task; continuing as new, the parts that changed are
+    encoded again, a part per workflow task, and the next run reads them so.
+    Here with parts of 40 records, an order of 60 items (124 tasks) in more
+    than one run: it completes with its whole history, and the history of each
+    run replays on the current code (a worker that restarts rebuilds it)."""
+    from temporalio.worker import Replayer
+
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal import parts as P
+    from om_dsl.temporal import workflow as W
+    from om_dsl.temporal.worker import _sandbox
+
+    monkeypatch.setattr(P, "PART", 40)
+    monkeypatch.setattr(W, "LOAD_AT_ONCE", 40)
+    monkeypatch.setattr(W, "CONTINUE_AFTER", 250)
+    engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
+    try:
+        order_id = engine.new_id("PARTS")
+        engine.submit(json.dumps(G.acme_order(60, order_id=order_id)))
+        engine.settle(order_id, lambda v: v["tasks"].get("1/D1:install_visit", {}).get("status") == S.READY, timeout_s=120)
+        engine.complete(order_id, "1/D1:install_visit")
+        view = engine.settle(order_id, lambda v: v["status"] in S.FINAL, timeout_s=300)
+        assert view["status"] == S.ORDER_COMPLETED and len(view["tasks"]) == 124
+        history = engine.history(order_id)
+        assert history[0]["cause"] == "order accepted" and sum(1 for h in history if h["to"] == S.COMPLETED and h["subject"] != "order") == 124
+
+        async def runs():  # every run of the order, last first, and the timers that split its reads
+            client = await engine.orders.client()
+            out, run_id = [], None
+            while True:
+                got = await client.get_workflow_handle(order_id, run_id=run_id).fetch_history()
+                out.append(got)
+                run_id = got.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+                if not run_id:
+                    return out
+
+        histories = engine.orders._run(runs())
+        assert len(histories) > 1
+        first = histories[-1]
+        started = [e for e in first.events if e.HasField("timer_started_event_attributes")]
+        assert len(started) >= 4  # its parts read over several workflow tasks (about 14 parts of 40 records)
+
+        async def replay():
+            replayer = Replayer(workflows=[W.OrderWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter())
+            for h in histories:
+                await replayer.replay_workflow(h)
+
+        engine.orders._run(replay())
+    finally:
+        engine.close()
