@@ -111,6 +111,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
         for task_id, reason in skipped:
             self._record(step, task_id, None, S.SKIPPED, f"skipped at planning: {reason}", now)
         self._advance(step, now)
+        step.started = self._started
         return step
 
     def _on_order_release(self, step: Step, event: OrderRelease, now: int) -> None:
@@ -147,6 +148,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
         handler(self, step, event, event.now)
         self._advance(step, event.now)
         step.reshaped = self._reshaped(step)
+        step.started = self._started
         return step
 
     _shape, _max_starts, _started = None, None, 0  # per call: the tasks (dict, count) as the event found them; the starts
@@ -356,18 +358,22 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
             progressed = False
             ix = OrderIndex.of(r)
             if not r.frozen and not (blocked(r) and not r.cancelling):  # (while it waits for another order, nothing starts)
-                ix.ready_pass(lambda t: not r.cancelling or t.type == "compensation")
-                try:
-                    while (task := ix.next_ready()) is not None:
-                        if self._max_starts is not None and self._started >= self._max_starts:
-                            ix.candidates.add(task.id)  # (it stays ready, for the next step)
-                            step.more = True
-                            break
-                        self._started += 1
-                        self._ready(step, task, now)
-                        progressed = True
-                finally:
-                    ix.end_pass()
+                spent = self._max_starts is not None and self._started >= self._max_starts
+                if spent and ix.candidates:  # no start left: no pass over thousands of ready tasks (the next step starts them)
+                    step.more = True
+                elif not spent:
+                    ix.ready_pass(lambda t: not r.cancelling or t.type == "compensation")
+                    try:
+                        while (task := ix.next_ready()) is not None:
+                            if self._max_starts is not None and self._started >= self._max_starts:
+                                ix.candidates.add(task.id)  # (it stays ready, for the next step)
+                                step.more = True
+                                break
+                            self._started += 1
+                            self._ready(step, task, now)
+                            progressed = True
+                    finally:
+                        ix.end_pass()
             if step.more:
                 break
             if ix.busy == 0:

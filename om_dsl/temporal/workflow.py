@@ -62,6 +62,9 @@ CONTINUE_AFTER = 20_000
 # a 1 ms timer, in the next workflow task, in the same order.
 MAX_STARTS = 300
 BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started before it started all at once
+# ... per workflow task, not per event: 300 calls answered in one workflow task
+# would otherwise each start 300 more (a 10,000-item order's fan-out in one go).
+STARTS_PER_TASK = "om-starts-per-workflow-task"  # the patch marker: workflows started before it counted per event
 
 # An order's state comes in text parts (temporal/parts.py): an order of at most
 # this many records (items, lines, tasks) is read in its first workflow task, a
@@ -93,6 +96,8 @@ class OrderWorkflow:
         self.polling = False  # a poll runs beside the loop: timers and events go on meanwhile
         self.draining = False  # its history is long: no activity starts, the next run starts them
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
+        self.per_task = self.max_starts is not None and workflow.patched(STARTS_PER_TASK)
+        self.started_in: tuple = (-1, 0)  # (the workflow task, by its history length; the tasks started in it)
         self.more = False  # ready tasks left to start (the core's step said so)
         self.history = P.History()
         self.run_state: Optional[S.OrderRun] = None  # None while its parts are read
@@ -140,6 +145,8 @@ class OrderWorkflow:
         records = (loader.fields, loader.items, loader.lines, loader.tasks, start["skipped"], start["waits_for"])
         first = self.engine.start_from_records(start["order"], records, start["catalog"], self._now(), max_starts=self.max_starts)
         self.packed.changed(first)
+        if self.per_task:
+            self.started_in = (workflow.info().get_current_history_length(), first.started)
         self._begun(first)
 
     def _begun(self, first: C.Step) -> None:
@@ -312,14 +319,25 @@ class OrderWorkflow:
         timer, recorded and dropped."""
         now = self._now()
         try:
-            step = self.engine.handle(self.run_state, make_event(now), in_place=True, max_starts=self.max_starts)  # (the core's index makes an event cost what it changes)
+            step = self.engine.handle(self.run_state, make_event(now), in_place=True, max_starts=self._starts_left())  # (the core's index makes an event cost what it changes)
         except C.Rejection as exc:
             if not tolerate:
                 raise ApplicationError(str(exc), type="Rejection", non_retryable=True) from None
             self._note(f"ignored: {exc}")
             return None
         self._take(step)
+        if self.per_task:
+            self.started_in = (self.started_in[0], self.started_in[1] + step.started)
         return step
+
+    def _starts_left(self) -> Optional[int]:
+        """Tasks this workflow task may still start (MAX_STARTS in all)."""
+        if not self.per_task:
+            return self.max_starts
+        at = workflow.info().get_current_history_length()
+        if at != self.started_in[0]:
+            self.started_in = (at, 0)
+        return max(0, self.max_starts - self.started_in[1])
 
     # ---- commands as activities -------------------------------------------------------------------
 
