@@ -46,9 +46,9 @@ def test_an_order_read_in_parts_begins_as_the_order_planned_here(rules, monkeypa
     planned = planned_order(rules, 120)
     fields, items, lines, tasks, skipped, waits = C.start_records(planned, "BIG")
     parts = P.encode(fields, items, lines, tasks)
-    assert len(parts["tasks"]) == -(-len(tasks) // 50) > 1 and len(parts["lines"]) > 1 and len(parts["items"]) > 1
+    assert len(parts["tasks"]) == -(-len(tasks) // 50) > 1 and len(parts["lines"]) > 1 and len(parts["items"]) > 1 and len(parts["asked"]) > 1  # (the request's items apart from the fields)
     loader, rounds = read_all(parts, 50)
-    assert loader.total == 1 + len(parts["items"]) + len(parts["lines"]) + len(parts["tasks"]) and 1 < rounds <= loader.total  # a part or two per round
+    assert loader.total == 1 + len(parts["asked"]) + len(parts["items"]) + len(parts["lines"]) + len(parts["tasks"]) and 1 < rounds <= loader.total  # a part or two per round
     engine = C.Engine(rules.catalog, rules)
     got = engine.start_from_records("BIG", (loader.fields, loader.items, loader.lines, loader.tasks, json.loads(json.dumps(skipped)), json.loads(json.dumps(waits))), "sha", 1000)
     want = C.Engine(rules.catalog, rules).start(planned, "sha", 1000)
@@ -63,8 +63,10 @@ def test_a_read_takes_about_its_budget_of_records(rules, monkeypatch):
     loader = P.Loader(P.encode(fields, items, lines, tasks))
     loader.read(1)  # one part at least: the fields
     assert not loader.items and loader.progress() == f"1 of {loader.total} parts read"
-    loader.read(80)  # two parts of 40 items
-    assert len(loader.items) == 80 and not loader.lines
+    loader.read(80)  # two parts of 40 of the request's items
+    assert len(loader.fields["request"]["items"]) == 80 and not loader.items
+    loader.read(40)
+    assert len(loader.fields["request"]["items"]) == 100 and len(loader.items) == 40 and not loader.lines  # (a part of 20, one of 40)
 
 
 def test_only_the_parts_a_step_changed_are_encoded_again_and_they_read_back_as_the_order(rules, monkeypatch):

@@ -5,7 +5,8 @@ time, on a worker that may be busy). Reading or writing the whole state of
 a 10,000-item order (20,004 tasks, 20,000 lines: 19 MB of JSON) in one
 workflow task took longer than that in the sandbox. So an order's state
 travels as JSON text in parts of at most PART records (items, lines or
-tasks), and the fields (which hold the request) as one part of their own:
+tasks); the order's fields are one more part, and the items of its request
+(most of a big order's fields) parts of their own:
 
 - the client encodes the order's starting state so (`encode`);
 - a workflow reads the parts, a few records per workflow task (`Loader`),
@@ -43,11 +44,21 @@ def _chunks(seq: list, size: int) -> list:
     return [seq[n:n + size] for n in range(0, len(seq), size)] or [[]]
 
 
+def split_fields(fields: dict) -> tuple[dict, list]:
+    """The order's fields without its request's items, and those items in chunks of PART."""
+    request = fields.get("request")
+    if not isinstance(request, dict) or not isinstance(request.get("items"), dict) or not request["items"]:
+        return fields, []
+    return {**fields, "request": {**request, "items": {}}}, _chunks(list(request["items"].items()), PART)
+
+
 def encode(fields: dict, items: list, lines: dict, tasks: dict, part: Optional[int] = None) -> dict:
-    """An order's state (read objects) as text parts: {"fields", "items", "lines", "tasks"}."""
+    """An order's state (read objects) as text parts: {"fields", "asked" (the request's items), "items", "lines", "tasks"}."""
     size = part or PART
+    own, asked = split_fields(fields)
     return {
-        "fields": dumps(encode_value(fields)),
+        "fields": dumps(encode_value(own)),
+        "asked": [dumps(encode_value(dict(chunk))) for chunk in asked],
         "items": [dumps([S.item_data(i) for i in chunk]) for chunk in _chunks(items, size)],
         "lines": [dumps([[k, S.line_data(lines[k])] for k in chunk]) for chunk in _chunks(list(lines), size)],
         "tasks": [dumps([S.task_data(tasks[k]) for k in chunk]) for chunk in _chunks(list(tasks), size)],
@@ -56,15 +67,17 @@ def encode(fields: dict, items: list, lines: dict, tasks: dict, part: Optional[i
 
 def records(parts: dict) -> int:
     """How many records the parts hold, about (PART per part, one for the fields)."""
-    return 1 + PART * (len(parts["items"]) + len(parts["lines"]) + len(parts["tasks"]))
+    return 1 + PART * (len(parts.get("asked", ())) + len(parts["items"]) + len(parts["lines"]) + len(parts["tasks"]))
 
 
 class Packed:
     """The text of each part of an order's state, as read or last encoded, and
     the parts changed since: what continuing as new must encode again."""
 
+    asked: list = []  # the request's items in chunks, as last split anew
+
     def __init__(self, parts: dict):
-        self.texts = {"fields": [parts["fields"]], "items": list(parts["items"]), "lines": list(parts["lines"]), "tasks": list(parts["tasks"])}
+        self.texts = {"fields": [parts["fields"]], "asked": list(parts.get("asked", ())), "items": list(parts["items"]), "lines": list(parts["lines"]), "tasks": list(parts["tasks"])}
         self.ids: dict = {"lines": [], "tasks": []}  # part -> the ids of its records, in plan order
         self.part_of: dict = {"lines": {}, "tasks": {}}  # id -> its part
         self.dirty: set = set()  # (kind, part)
@@ -92,21 +105,19 @@ class Packed:
                     return
                 self.dirty.add((kind, part))
 
-    def pending(self) -> bool:
-        return self.stale or bool(self.dirty)
-
     def pack(self, run: S.OrderRun, budget: int = PART) -> bool:
         """Encode again the changed parts, about `budget` records of them (one part at least); True when every part is current."""
         if self.stale:  # split anew, in plan order: which parts hold which ids
             self.stale = False
             self.ids = {"lines": [], "tasks": []}
             self.part_of = {"lines": {}, "tasks": {}}
-            self.texts = {"fields": [""], "items": [""] * len(_chunks(run.items, PART)), "lines": [], "tasks": []}
+            self.asked = split_fields(run.fields)[1]
+            self.texts = {"fields": [""], "asked": [""] * len(self.asked), "items": [""] * len(_chunks(run.items, PART)), "lines": [], "tasks": []}
             for kind, ids in (("lines", list(run.lines)), ("tasks", list(run.tasks))):
                 for n, chunk in enumerate(_chunks(ids, PART)):
                     self.read(kind, n, chunk)
                     self.texts[kind].append("")
-            self.dirty = {("fields", 0)} | {("items", n) for n in range(len(self.texts["items"]))}
+            self.dirty = {("fields", 0)} | {(kind, n) for kind in ("asked", "items") for n in range(len(self.texts[kind]))}
             self.dirty |= {(kind, n) for kind in ("lines", "tasks") for n in range(len(self.ids[kind]))}
             return False
         used = 0
@@ -119,7 +130,9 @@ class Packed:
 
     def _encode(self, run: S.OrderRun, kind: str, n: int) -> str:
         if kind == "fields":
-            return dumps(encode_value(run.fields))
+            return dumps(encode_value(split_fields(run.fields)[0]))
+        if kind == "asked":
+            return dumps(encode_value(dict(self.asked[n])))
         if kind == "items":
             return dumps([S.item_data(i) for i in run.items[n * PART:(n + 1) * PART]])
         if kind == "lines":
@@ -128,7 +141,7 @@ class Packed:
 
     def parts(self, run: S.OrderRun) -> dict:
         """The state as parts (call when `pack` said every part is current): the order's own scalars, and the texts."""
-        return {"head": S.head_data(run), "fields": self.texts["fields"][0], "items": list(self.texts["items"]), "lines": list(self.texts["lines"]), "tasks": list(self.texts["tasks"])}
+        return {"head": S.head_data(run), "fields": self.texts["fields"][0], "asked": list(self.texts["asked"]), "items": list(self.texts["items"]), "lines": list(self.texts["lines"]), "tasks": list(self.texts["tasks"])}
 
 
 class Loader:
@@ -137,7 +150,7 @@ class Loader:
     def __init__(self, parts: dict):
         self.head = parts.get("head")  # (a continued run's; none for an order that begins)
         self.packed = Packed(parts)
-        self.todo = deque([("fields", 0)] + [(kind, n) for kind in ("items", "lines", "tasks") for n in range(len(parts[kind]))])
+        self.todo = deque([("fields", 0)] + [(kind, n) for kind in ("asked", "items", "lines", "tasks") for n in range(len(self.packed.texts[kind]))])
         self.total = len(self.todo)
         self.records = records(parts)
         self.fields: dict = {}
@@ -153,6 +166,8 @@ class Loader:
             data = json.loads(self.packed.texts[kind][n])
             if kind == "fields":
                 self.fields = decode_value(data)
+            elif kind == "asked":  # (the fields come first: their request's items are filled in)
+                self.fields["request"]["items"].update(decode_value(data))
             elif kind == "items":
                 self.items.extend(S.item_from_data(d) for d in data)
             elif kind == "lines":

@@ -164,11 +164,10 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, start: dict) -> dict:
-        while self.loader is not None:  # a big order: P.PART records per workflow task
+        while self.loader is not None:  # a big order: P.PART records per workflow task (decoding the input was this one's work)
+            await asyncio.sleep(0.001)
             if self.loader.read(P.PART):
                 self._loaded()
-            else:
-                await asyncio.sleep(0.001)
         for cmd in self.to_launch:
             self._launch(cmd)
         self.to_launch = []
