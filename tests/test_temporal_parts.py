@@ -33,7 +33,7 @@ def planned_order(rules, items: int, order_id: str = "BIG"):
 
 
 def read_all(parts: dict, budget: int) -> tuple[P.Loader, int]:
-    loader, rounds = P.Loader(json.loads(json.dumps(parts))), 1  # (as a payload brings them: JSON)
+    loader, rounds = P.Loader(P.from_bytes(P.to_bytes(parts))[0]), 1  # (as their payload brings them)
     while not loader.read(budget):
         rounds += 1
     return loader, rounds
@@ -127,7 +127,8 @@ def test_history_lines_are_packed_as_they_come_and_read_back_in_order(monkeypatc
     history.extend(lines[3:])
     assert len(history.parts) == 2 and history.tail == []  # (packed when the tail reached 3)
     assert history.all() == lines
-    carried = P.History(json.loads(json.dumps(history.packed())))
+    state = {"records": 0, "fields": "{}", "asked": [], "items": [], "lines": [], "tasks": []}
+    carried = P.History(P.from_bytes(P.to_bytes(state, history.packed()))[1])  # (as a continued run's payload brings them)
     carried.append({"at": 9, "subject": "order", "from": None, "to": None, "cause": "after"})
     assert carried.all() == lines + [{"at": 9, "subject": "order", "from": None, "to": None, "cause": "after"}]
 

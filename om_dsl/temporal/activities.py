@@ -19,11 +19,13 @@ from __future__ import annotations
 from typing import Sequence
 
 from temporalio import activity
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import executor
 from om_dsl.engine import state as S
+from om_dsl.temporal import parts as P
 
 CALL = "om.call"
 NOTIFY = "om.notify"
@@ -67,7 +69,7 @@ class Activities:
                 raise ApplicationError(f"{listener}: {answer.error}", type="DeliveryFailed")
 
     @activity.defn(name=INSTALLED)
-    async def installed_base(self, request: dict) -> None:
+    async def installed_base(self, request: dict, raw: RawValue = None) -> None:
         """Tell the customer's installed base an order completed (`record`,
         starting it the first time) or ended otherwise (`release`)."""
         from temporalio.service import RPCError, RPCStatusCode
@@ -78,8 +80,8 @@ class Activities:
         wid = workflow_id(request["customer"])
         if request["signal"] == "record":
             args = request["args"]
-            if "parts" in args[1]:  # an order that came in parts: what the installed base reads of it, made here
-                args = [args[0], recorded(args[1]["parts"], args[1]["partial"])]
+            if raw is not None and raw.payload is not None:  # an order in parts: what the installed base reads of it, made here
+                args = [args[0], recorded(P.from_bytes(raw.payload.data)[0], args[1]["partial"])]
             await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=args)
             return
         try:
@@ -110,9 +112,8 @@ def recorded(parts: dict, partial: bool) -> dict:
     (`planning.installed.record_order`): a partial order's delivered part; of
     its tasks, those whose outputs the inventory keeps."""
     from om_dsl.engine.progress import kept_part
-    from om_dsl.temporal.parts import Loader
 
-    loader = Loader(parts)
+    loader = P.Loader(parts)
     loader.read(loader.records)
     run = loader.run()
     if partial:

@@ -29,7 +29,7 @@ from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.relationships import OtherOrder
 from om_dsl.planning.relationships import check as check_prerequisites
 from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW, parts
-from om_dsl.temporal.codec import data_converter
+from om_dsl.temporal.codec import binary, data_converter
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
 QUERY_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_QUERY_TIMEOUT_S", "10")))
@@ -121,7 +121,9 @@ class TemporalOrders:
         async def go():
             client = await self.client()
             try:
-                await client.start_workflow(WORKFLOW, start, id=order_id, task_queue=self.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED})
+                # the order's parts go as a binary payload of their own (temporal/parts.py)
+                given = {k: v for k, v in start.items() if k != "parts"}
+                await client.start_workflow(WORKFLOW, args=[given, binary(parts.to_bytes(start["parts"]))], id=order_id, task_queue=self.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED})
             except WorkflowAlreadyStartedError:
                 raise Rejected([Problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")]) from None
 

@@ -57,6 +57,7 @@ def encode(fields: dict, items: list, lines: dict, tasks: dict, part: Optional[i
     size = part or PART
     own, asked = split_fields(fields)
     return {
+        "records": sum(map(len, asked)) + len(items) + len(lines) + len(tasks),
         "fields": dumps(encode_value(own)),
         "asked": [dumps(encode_value(dict(chunk))) for chunk in asked],
         "items": [dumps([S.item_data(i) for i in chunk]) for chunk in _chunks(items, size)],
@@ -66,8 +67,31 @@ def encode(fields: dict, items: list, lines: dict, tasks: dict, part: Optional[i
 
 
 def records(parts: dict) -> int:
-    """How many records the parts hold, about (PART per part, one for the fields)."""
-    return 1 + PART * (len(parts.get("asked", ())) + len(parts["items"]) + len(parts["lines"]) + len(parts["tasks"]))
+    """How many records the parts hold (the request's items, items, lines, tasks)."""
+    return parts["records"]
+
+
+KINDS = ("asked", "items", "lines", "tasks")
+
+
+def to_bytes(parts: dict, history: list = ()) -> bytes:
+    """The parts (and history parts) as the data of one binary payload: a line
+    of counts and the order's head, then one part a line (JSON text has no raw
+    newline). Not JSON in JSON: no part is escaped, or unescaped, as a whole."""
+    header = {"counts": {k: len(parts[k]) for k in KINDS}, "records": parts["records"], "head": parts.get("head"), "history": len(history)}
+    texts = [dumps(header), parts["fields"], *(t for k in KINDS for t in parts[k]), *history]
+    return b"\n".join(t if isinstance(t, bytes) else t.encode() for t in texts)
+
+
+def from_bytes(data: bytes) -> tuple[dict, list]:
+    """`to_bytes` read back: (parts, history parts), each part as bytes (json reads them as they are)."""
+    texts = data.split(b"\n")
+    header = json.loads(texts[0])
+    parts, n = {"head": header["head"], "records": header["records"], "fields": texts[1]}, 2
+    for k in KINDS:
+        parts[k] = texts[n:n + header["counts"][k]]
+        n += header["counts"][k]
+    return parts, texts[n:n + header["history"]]
 
 
 class Packed:
@@ -141,7 +165,10 @@ class Packed:
 
     def parts(self, run: S.OrderRun) -> dict:
         """The state as parts (call when `pack` said every part is current): the order's own scalars, and the texts."""
-        return {"head": S.head_data(run), "fields": self.texts["fields"][0], "asked": list(self.texts["asked"]), "items": list(self.texts["items"]), "lines": list(self.texts["lines"]), "tasks": list(self.texts["tasks"])}
+        request = run.fields.get("request")
+        asked = request["items"] if isinstance(request, dict) and isinstance(request.get("items"), dict) else ()
+        records = len(asked) + len(run.items) + len(run.lines) + len(run.tasks)
+        return {"head": S.head_data(run), "records": records, "fields": self.texts["fields"][0], "asked": list(self.texts["asked"]), "items": list(self.texts["items"]), "lines": list(self.texts["lines"]), "tasks": list(self.texts["tasks"])}
 
 
 class Loader:
@@ -150,7 +177,7 @@ class Loader:
     def __init__(self, parts: dict):
         self.head = parts.get("head")  # (a continued run's; none for an order that begins)
         self.packed = Packed(parts)
-        self.todo = deque([("fields", 0)] + [(kind, n) for kind in ("asked", "items", "lines", "tasks") for n in range(len(self.packed.texts[kind]))])
+        self.todo = deque([("fields", 0)] + [(kind, n) for kind in KINDS for n in range(len(self.packed.texts[kind]))])
         self.total = len(self.todo)
         self.records = records(parts)
         self.fields: dict = {}

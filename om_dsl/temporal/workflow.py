@@ -23,6 +23,7 @@ import datetime
 from typing import Optional
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.temporal import parts as P
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
+    from om_dsl.temporal.codec import binary
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
     from om_dsl.tmf622 import events as tmf_events
 
@@ -76,7 +78,7 @@ LOAD_AT_ONCE = 4_000
 @workflow.defn(name="Order")
 class OrderWorkflow:
     @workflow.init
-    def __init__(self, start: dict) -> None:
+    def __init__(self, start: dict, raw: RawValue = None) -> None:  # (raw: the order's parts; none for an order started before them)
         self.start = start
         self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
         self.revisions: list = []  # [{revision, status, why, by, at}]
@@ -104,9 +106,11 @@ class OrderWorkflow:
         self.loader: Optional[P.Loader] = None  # reading the parts of an order that came in parts
         self.packed: Optional[P.Packed] = None  # their texts, kept current (None: an order started before parts)
         self.to_launch: list = []
+        self.recorded: Optional[bytes] = None  # the parts the installed base records the order from
+        given = P.from_bytes(raw.payload.data) if raw is not None and raw.payload is not None else None
         carried = start.get("carried")
         if carried is not None:  # an earlier run of this order continued as this one
-            self.history = P.History(carried.get("history_parts"), carried.get("history"))
+            self.history = P.History(given[1] if given else None, carried.get("history"))
             self.revisions, self.memo = carried["revisions"], carried["memo"]
             self.callbacks = set(carried["callbacks"])
             self.requests.update({int(k): v for k, v in carried.get("requests", {}).items()})
@@ -115,13 +119,13 @@ class OrderWorkflow:
                 self.calls += data.get("kind") in ("call", "python")
                 self.waiting.append(data)
             self.more = carried.get("more", False)
-            if "parts" in carried:
-                self._read(P.Loader(carried["parts"]))
+            if given is not None:
+                self._read(P.Loader(given[0]))
             else:
                 self.run_state = S.from_data(carried["state"])
             return
-        if "parts" in start:
-            self._read(P.Loader(start["parts"]))
+        if given is not None:
+            self._read(P.Loader(given[0]))
             return
         # (an order started before parts: its snapshot, read at once)
         self._begun(self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now(), max_starts=self.max_starts))
@@ -163,7 +167,7 @@ class OrderWorkflow:
     # ---- the run ----------------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, start: dict) -> dict:
+    async def run(self, start: dict, raw: RawValue = None) -> dict:
         while self.loader is not None:  # a big order: P.PART records per workflow task (decoding the input was this one's work)
             await asyncio.sleep(0.001)
             if self.loader.read(P.PART):
@@ -208,7 +212,7 @@ class OrderWorkflow:
         r = self.run_state
         if r.status in (S.ORDER_COMPLETED, S.PARTIAL) and self.packed is not None:  # (the activity reads the parts, and keeps a partial order's delivered part)
             await self._pack()
-            self._tell_installed_base("record", [r.id, {"parts": self.packed.parts(r), "partial": r.status == S.PARTIAL}])
+            self._tell_installed_base("record", [r.id, {"partial": r.status == S.PARTIAL}], P.to_bytes(self.packed.parts(r)))
         elif r.status == S.ORDER_COMPLETED:
             self._tell_installed_base("record", [r.id, S.to_data(r)])
         elif r.status == S.PARTIAL:  # what it delivered is installed; the rest is released
@@ -257,10 +261,10 @@ class OrderWorkflow:
         if self.packed is None:  # an order started before parts
             carried.update(state=S.to_data(self.run_state), history=self.history.all())
             given = {k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}
-        else:  # the parts as they are now, and the history's (its request is in `requests`)
-            carried.update(parts=self.packed.parts(self.run_state), history_parts=self.history.packed())
-            given = {k: v for k, v in self.start.items() if k not in ("parts", "carried", "request")}
-        workflow.continue_as_new({**given, "carried": carried}, memo=self.memo)
+            workflow.continue_as_new({**given, "carried": carried}, memo=self.memo)
+        # the parts as they are now, and the history's, as a binary payload (its request is in `requests`)
+        given = {k: v for k, v in self.start.items() if k not in ("carried", "request")}
+        workflow.continue_as_new(args=[{**given, "carried": carried}, binary(P.to_bytes(self.packed.parts(self.run_state), self.history.packed()))], memo=self.memo)
 
     async def _pack(self) -> None:
         """Encode again the parts of the state that changed since they were read,
@@ -340,7 +344,9 @@ class OrderWorkflow:
 
     # ---- commands as activities -------------------------------------------------------------------
 
-    def _tell_installed_base(self, signal: str, args: list) -> None:
+    def _tell_installed_base(self, signal: str, args: list, parts: Optional[bytes] = None) -> None:
+        """`parts`: the order's, for the activity to read what the installed base records (a binary payload)."""
+        self.recorded = parts
         self._launch(Cmd.TellInstalledBase(self.run_state.fields.get("customer_account"), signal, args))
 
     def _launch(self, cmd: Cmd.Command) -> None:
@@ -364,7 +370,8 @@ class OrderWorkflow:
                 data = {**Cmd.to_data(cmd), "request": self.requests.get(tmf_events.revision_of(cmd.event))}
                 await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             elif isinstance(cmd, Cmd.TellInstalledBase):
-                await workflow.execute_local_activity(INSTALLED, {"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                given = [{"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}] + ([binary(self.recorded)] if self.recorded is not None else [])
+                await workflow.execute_local_activity(INSTALLED, args=given, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             else:
                 try:
                     await self._call(cmd)
