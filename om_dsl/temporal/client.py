@@ -34,6 +34,10 @@ from om_dsl.temporal.codec import binary, data_converter
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
 QUERY_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_QUERY_TIMEOUT_S", "10")))
 UPDATE_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_UPDATE_TIMEOUT_S", "30")))
+# A workflow task of a big order carries megabytes (its parts, compressed by the worker before the task
+# completes): Temporal's default of 10 s to complete one is short on a busy worker (its deadlock detection,
+# 2 s of the workflow's own code, is another limit, kept).
+TASK_TIMEOUT = datetime.timedelta(seconds=30)
 # Connecting gives up too: an address that drops packets would otherwise hold a command for minutes.
 CONNECT_TIMEOUT_S = float(os.environ.get("OM_TEMPORAL_CONNECT_TIMEOUT_S", "10"))
 
@@ -123,7 +127,10 @@ class TemporalOrders:
             try:
                 # the order's parts go as a binary payload of their own (temporal/parts.py)
                 given = {k: v for k, v in start.items() if k != "parts"}
-                await client.start_workflow(WORKFLOW, args=[given, binary(parts.to_bytes(start["parts"]))], id=order_id, task_queue=self.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED})
+                await client.start_workflow(
+                    WORKFLOW, args=[given, binary(parts.to_bytes(start["parts"]))], id=order_id, task_queue=self.task_queue, task_timeout=TASK_TIMEOUT,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED},
+                )
             except WorkflowAlreadyStartedError:
                 raise Rejected([Problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")]) from None
 

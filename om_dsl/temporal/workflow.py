@@ -100,6 +100,7 @@ class OrderWorkflow:
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
         self.per_task = self.max_starts is not None and workflow.patched(STARTS_PER_TASK)
         self.started_in: tuple = (-1, 0)  # (the workflow task, by its history length; the tasks started in it)
+        self.launched_in: tuple = (-1, 0)  # (likewise; the waiting commands started in it)
         self.more = False  # ready tasks left to start (the core's step said so)
         self.history = P.History()
         self.run_state: Optional[S.OrderRun] = None  # None while its parts are read
@@ -188,6 +189,8 @@ class OrderWorkflow:
             if self.more:  # the next ready tasks start in a workflow task of their own
                 self.more = False
                 await asyncio.sleep(0.001)
+                if self.per_task:
+                    self._pump()  # (and the next waiting commands)
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
                 continue
             waits = [] if self.polling or self.draining else W.open_waits(r)
@@ -262,9 +265,10 @@ class OrderWorkflow:
             carried.update(state=S.to_data(self.run_state), history=self.history.all())
             given = {k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}
             workflow.continue_as_new({**given, "carried": carried}, memo=self.memo)
-        # the parts as they are now, and the history's, as a binary payload (its request is in `requests`)
-        given = {k: v for k, v in self.start.items() if k not in ("carried", "request")}
-        workflow.continue_as_new(args=[{**given, "carried": carried}, binary(P.to_bytes(self.packed.parts(self.run_state), self.history.packed()))], memo=self.memo)
+        else:  # the parts as they are now, and the history's, as a binary payload (its request is in `requests`)
+            given = {k: v for k, v in self.start.items() if k not in ("carried", "request")}
+            data = P.to_bytes(self.packed.parts(self.run_state), self.history.packed())
+            workflow.continue_as_new(args=[{**given, "carried": carried}, binary(data)], memo=self.memo, task_timeout=workflow.info().task_timeout)
 
     async def _pack(self) -> None:
         """Encode again the parts of the state that changed since they were read,
@@ -384,8 +388,16 @@ class OrderWorkflow:
             self._pump()
 
     def _pump(self) -> None:
-        """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining)."""
+        """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining);
+        at most MAX_STARTS in a workflow task (a continued run's first would start 500), the rest in the next."""
         while self.waiting and not self.draining and self.running < MAX_ACTIVITIES:
+            if self.per_task:
+                at = workflow.info().get_current_history_length()
+                launched = self.launched_in[1] if self.launched_in[0] == at else 0
+                if launched >= self.max_starts:
+                    self.more = True  # (the loop goes on in the next workflow task)
+                    return
+                self.launched_in = (at, launched + 1)
             self.running += 1
             cmd = self.waiting.popleft()
             asyncio.ensure_future(self._execute(Cmd.from_data(cmd) if isinstance(cmd, dict) else cmd))
