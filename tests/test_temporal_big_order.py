@@ -172,6 +172,8 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
 
         histories = engine.orders._run(runs())
         assert len(histories) > 1
+        # every run has 30 s to complete a workflow task (a big order's carry megabytes), not Temporal's default 10 s
+        assert {h.events[0].workflow_execution_started_event_attributes.workflow_task_timeout.ToSeconds() for h in histories} == {30}
         first = histories[-1]
         started = [e for e in first.events if e.HasField("timer_started_event_attributes")]
         assert len(started) >= 4  # its parts read over several workflow tasks (about 14 parts of 40 records)
