@@ -52,9 +52,9 @@ def split_fields(fields: dict) -> tuple[dict, list]:
     return {**fields, "request": {**request, "items": {}}}, _chunks(list(request["items"].items()), PART)
 
 
-def encode(fields: dict, items: list, lines: dict, tasks: dict, part: Optional[int] = None) -> dict:
+def encode(fields: dict, items: list, lines: dict, tasks: dict) -> dict:
     """An order's state (read objects) as text parts: {"fields", "asked" (the request's items), "items", "lines", "tasks"}."""
-    size = part or PART
+    size = PART
     own, asked = split_fields(fields)
     return {
         "records": sum(map(len, asked)) + len(items) + len(lines) + len(tasks),
