@@ -51,7 +51,8 @@ class Activities:
     def notify(self, command: dict) -> None:
         from om_dsl.systems import egress, http
 
-        # the command's data (`commands.to_data`): its event is sent as it is
+        # the command's data (`commands.to_data`): the engine's notice, with the request it is shaped by
+        # (or, from a workflow of before, an event shaped already: sent as it is)
         from om_dsl.tmf622 import events as tmf_events
 
         event = command["event"]
