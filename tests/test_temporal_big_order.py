@@ -186,3 +186,36 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
         engine.orders._run(replay())
     finally:
         engine.close()
+
+
+@pytest.mark.slow
+def test_an_update_while_the_parts_are_read_waits_for_them(tmp_path, temporal_server, monkeypatch):
+    """An update that comes while a big order's parts are still being read (its
+    first workflow tasks) waits for the order to begin, then applies: here a
+    cancellation sent right after the submission, accepted before any call
+    was scheduled; the order ends cancelled."""
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal import parts as P
+    from om_dsl.temporal import workflow as W
+
+    monkeypatch.setattr(P, "PART", 20)
+    monkeypatch.setattr(W, "LOAD_AT_ONCE", 20)
+    engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
+    try:
+        order_id = engine.new_id("EARLY")
+        engine.submit(json.dumps(G.acme_order(60, order_id=order_id)))
+        engine.cancel(order_id)
+        view = engine.settle(order_id, lambda v: v["status"] in S.FINAL, timeout_s=300)
+        assert view["status"] == S.ORDER_CANCELLED
+
+        async def events():
+            client = await engine.orders.client()
+            return (await client.get_workflow_handle(order_id).fetch_history()).events
+
+        kinds = [e.WhichOneof("attributes") for e in engine.orders._run(events())]
+        accepted = kinds.index("workflow_execution_update_accepted_event_attributes")
+        first_call = kinds.index("activity_task_scheduled_event_attributes")
+        assert accepted < first_call  # it came before the order began: while its parts were read,
+        assert kinds[accepted:first_call].count("timer_started_event_attributes") >= 3  # a part or two per workflow task after it
+    finally:
+        engine.close()
