@@ -532,7 +532,10 @@ class OrderWorkflow:
         r = self.run_state
         if r is None:  # its parts are being read: what is known already
             head = self.loader.head or {}
-            return {"id": self.start["order"], "status": head.get("status", S.ACKNOWLEDGED), "catalog": self.start["catalog"], "revision": head.get("revision", 1), "tasks": [], "note": f"loading: {self.loader.progress()}"}
+            return {
+                "id": self.start["order"], "status": head.get("status", S.ACKNOWLEDGED), "customer": None, "external_id": head.get("external_id"), "created_at": None, "updated_at": None,
+                "catalog": self.start["catalog"], "jeopardy": head.get("jeopardy"), "revision": head.get("revision", 1), "tasks": [], "note": f"loading: {self.loader.progress()}",
+            }
         out = {
             "id": r.id, "status": r.status, "customer": r.fields.get("customer_account"), "external_id": r.external_id,
             "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
