@@ -93,6 +93,11 @@ class TemporalOrders:
             out["request"] = request
         return out
 
+    @staticmethod
+    def workflow_args(start: dict) -> list:
+        """What starts the workflow: its input, and the order's parts as a binary payload of their own (temporal/parts.py)."""
+        return [{k: v for k, v in start.items() if k != "parts"}, binary(parts.to_bytes(start["parts"]))]
+
     def _version(self) -> dict:
         """The compiled catalog new orders start on, as their workflows' input carries it (made once)."""
         if self._catalog_version is None:
@@ -125,10 +130,8 @@ class TemporalOrders:
         async def go():
             client = await self.client()
             try:
-                # the order's parts go as a binary payload of their own (temporal/parts.py)
-                given = {k: v for k, v in start.items() if k != "parts"}
                 await client.start_workflow(
-                    WORKFLOW, args=[given, binary(parts.to_bytes(start["parts"]))], id=order_id, task_queue=self.task_queue, task_timeout=TASK_TIMEOUT,
+                    WORKFLOW, args=self.workflow_args(start), id=order_id, task_queue=self.task_queue, task_timeout=TASK_TIMEOUT,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED},
                 )
             except WorkflowAlreadyStartedError:
