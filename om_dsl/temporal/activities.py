@@ -24,10 +24,13 @@ import asyncio
 from typing import Optional, Sequence
 
 from temporalio import activity
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import executor
+from om_dsl.engine import state as S
+from om_dsl.temporal import parts as P
 
 CALL = "om.call"
 NOTIFY = "om.notify"
@@ -62,12 +65,13 @@ class Activities:
         again, until every listener took the event.)"""
         from om_dsl.engine.hub import query_matches
 
-        # the command's data (`commands.to_data`): its event is sent as it is
+        # the command's data (`commands.to_data`): the engine's notice, with the request it is shaped by
+        # (or, from a workflow of before, an event shaped already: sent as it is)
         from om_dsl.tmf622 import events as tmf_events
 
         event = command["event"]
-        if "@type" not in event:  # a notice from a workflow that began before events were shaped there
-            event = tmf_events.render(event)
+        if "@type" not in event:  # a notice: shaped here, in the version of the order's request (the workflow gives it)
+            event = tmf_events.render(S.decode_value(event), command.get("request"))
         subscriptions = await self.subscriptions(activity.info().task_queue)
         if not self.listeners and not subscriptions:
             await asyncio.to_thread(self.systems.notify, command["key"], event)
@@ -93,7 +97,12 @@ class Activities:
     @activity.defn(name=DELIVER)
     async def deliver(self, request: dict) -> None:
         """An event again, to the one listener that did not take it: fails (and is tried again) until it does."""
-        error = await asyncio.to_thread(self._post, request["listener"], request["key"], request["event"])
+        from om_dsl.tmf622 import events as tmf_events
+
+        event = request["event"]
+        if "@type" not in event:  # a notice, shaped as om.notify shapes it
+            event = tmf_events.render(S.decode_value(event), request.get("request"))
+        error = await asyncio.to_thread(self._post, request["listener"], request["key"], event)
         if error:
             raise ApplicationError(f"{request['listener']}: {error}", type="DeliveryFailed")
 
@@ -148,7 +157,7 @@ class Activities:
         return {"status": answer["status"]}
 
     @activity.defn(name=INSTALLED)
-    async def installed_base(self, request: dict) -> None:
+    async def installed_base(self, request: dict, raw: RawValue = None) -> None:
         """Tell the customer's installed base an order completed (`record`,
         starting it the first time) or ended otherwise (`release`)."""
         from temporalio.service import RPCError, RPCStatusCode
@@ -158,7 +167,10 @@ class Activities:
 
         wid = workflow_id(request["customer"])
         if request["signal"] == "record":
-            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=request["args"])
+            args = request["args"]
+            if raw is not None and raw.payload is not None:  # an order in parts: what the installed base reads of it, made here
+                args = [args[0], recorded(P.from_bytes(raw.payload.data)[0], args[1]["partial"])]
+            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=args)
             return
         try:
             await self.client.get_workflow_handle(wid).signal(request["signal"], *request["args"])
@@ -181,3 +193,18 @@ class Activities:
                 raise  # tried again (the worker of that order may be down)
             return {"status": UNKNOWN, "milestones": []}
         return {"status": got["status"], "milestones": got["milestones"]}
+
+
+def recorded(parts: dict, partial: bool) -> dict:
+    """A finished order, from its parts, as the installed base records it
+    (`planning.installed.record_order`): a partial order's delivered part; of
+    its tasks, those whose outputs the inventory keeps."""
+    from om_dsl.engine.progress import kept_part
+
+    loader = P.Loader(parts)
+    loader.read(loader.records)
+    run = loader.run()
+    if partial:
+        run = kept_part(run)
+    run.tasks = {k: t for k, t in run.tasks.items() if t.outputs}
+    return S.to_data(run)
