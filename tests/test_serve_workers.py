@@ -181,3 +181,29 @@ def test_workers_must_be_a_positive_count(tmp_path):
         cwd=ROOT, capture_output=True, text=True,
     )
     assert r.returncode == 2 and "--workers" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc, forks")
+def test_a_console_session_holds_in_every_worker_process(tmp_path, in_repo):
+    """The console's sessions are signed with one key made before the processes fork: a
+    cookie is taken by each process (each answers while the other is stopped)."""
+    proc, url = start(tmp_path)
+    try:
+        login = httpx.post(url + "/console/login", data={"token": TOKEN}, timeout=PATIENCE_S)
+        assert login.status_code == 303
+        for stopped in (proc.pid, *children(proc.pid)):
+            os.kill(stopped, signal.SIGSTOP)  # (idle: the loop waits --interval 3600, it holds no lock)
+            try:
+                answer = None
+                for _ in range(24):  # new connections land on either socket: the stopped one's time out
+                    try:
+                        answer = httpx.get(url + "/console/orders", cookies=login.cookies, timeout=8)
+                        break
+                    except httpx.TimeoutException:
+                        continue
+                assert answer is not None, "no process answered"
+                assert answer.status_code == 200 and 'id="whoami"' in answer.text, answer.text[:300]  # the session, not the login page
+            finally:
+                os.kill(stopped, signal.SIGCONT)
+    finally:
+        stop(proc)

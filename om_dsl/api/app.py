@@ -50,6 +50,9 @@ class Settings:
 
     public_url: Optional[str] = None  # the base of every href; else the request's own scheme and Host
     hub_callbacks: CallbackPolicy = ANY  # where /hub may send events (om_dsl.systems.egress)
+    # The console's session key (docs/console.md): made once per `om serve`, before `--workers` forks, so that
+    # every process takes the others' sessions; None: one of the app's own.
+    console_secret: Optional[bytes] = attrs.field(default=None, repr=False)
 
 
 DEFAULTS = Settings()
@@ -366,7 +369,10 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, se
         async def to_console(request: Request) -> Response:
             return RedirectResponse("/console/orders", 303)
 
-        routes += [Route("/console", to_console), Mount("/console", app=operator_console.build(service, tokens.login))]
+        from om_dsl.console.session import Sessions
+
+        sessions = Sessions(settings.console_secret)
+        routes += [Route("/console", to_console), Mount("/console", app=operator_console.build(service, tokens.login, sessions))]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
 
 
