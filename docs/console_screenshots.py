@@ -1,0 +1,264 @@
+"""Screenshots of the operator console (docs/console.md), taken in a real browser.
+
+    python docs/console_screenshots.py            # writes docs/console/*.png
+    python docs/console_screenshots.py -o DIR     # ... somewhere else
+
+It starts the Acme demo (`Demo`: the downstream systems' HTTP simulator,
+`om serve` with the console, the example orders submitted over the TMF622
+API), opens the console in headless Chromium (Debian's `chromium`, driven by
+Playwright: `launch_chromium`) with an operator's token, and saves each main
+page as a PNG. The PNGs in docs/console/ are this script's output: after a
+change to the console's pages, run it again and commit what it wrote.
+
+The browser tests (tests/test_console_browser.py) drive the same `Demo`.
+Everything runs on 127.0.0.1; nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("OM_CHROMIUM", "/usr/bin/chromium")
+# Headless, no sandbox (CI runs as root), no GPU, and nothing that calls home:
+# the machine's network is closed, and a browser test must not wait on it.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SYSTEMS = ("inventory", "network", "logistics", "ipam", "voice", "iptv", "billing")
+# The example orders the demo submits, as CPQ would. ORD-1001 is held at once:
+# its new phone number's assignment is refused once with 422 (a fatal failure,
+# which the retry policy does not retry), so an operator has to retry it.
+ORDERS = ("new-fiber-every-option.json", "fiber-minimal.json", "tv-alone.json", "fiber-tv-ported-phone.json")
+HELD_ORDER, HELD_TASK = "ORD-1001", "6/D6:assign_number"
+FAULTS = {"voice.assign_number": "status:422:1"}
+START = "2026-11-27"  # the simulated clock's start (waits take no time)
+API = "/tmf-api/productOrderingManagement/v4"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def om_command(*args: str) -> list[str]:
+    """`om ARGS` with this interpreter (the `om` script may not be on PATH)."""
+    return [sys.executable, "-c", "from om_dsl.cli import main; main()", *args]
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, under Playwright (no browser of
+    Playwright's own is downloaded or used). Playwright gives each launch a
+    fresh profile (a new temporary user data dir, removed at close): no
+    state from an earlier run, no first-run dialogs."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+class Demo:
+    """The Acme demo behind the console, in `folder`: the systems' HTTP
+    simulator (with `FAULTS`), `om serve generated/acme` on a free port of
+    127.0.0.1 with a simulated clock, two API tokens (an operator, a viewer;
+    made here, passed through the environment, never written down), and
+    the example orders submitted over the API. A context manager."""
+
+    def __init__(self, folder: Path, patience_s: float = 120.0, faults: dict | None = None, offline: tuple[str, ...] = ()):
+        self.folder = Path(folder)
+        self.patience_s = patience_s
+        self.faults = FAULTS if faults is None else faults
+        self.offline = offline
+        self.operator_token = secrets.token_hex(16)
+        self.viewer_token = secrets.token_hex(16)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.db = self.folder / "om.db"
+        self.config = self.folder / "om.toml"
+        self._sim = None
+        self._serve = None
+
+    def __enter__(self) -> "Demo":
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        from om_dsl.rules.generated import GeneratedRules
+        from om_dsl.simulate.server import SimulatorServer
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        catalog = GeneratedRules(ROOT / "generated" / "acme").catalog
+        self._sim = SimulatorServer(catalog, str(self.folder / "systems.db"), faults=self.faults, callback_delay_ms=20).start()
+        self.config.write_text(
+            f'[engine]\ncallback_url = "{self.url}/callbacks"\n\n'
+            '[api]\ntokens = [\n'
+            '  { name = "noc-operator", role = "operator", token = "$OM_DEMO_OPERATOR_TOKEN" },\n'
+            '  { name = "bi-viewer", role = "viewer", token = "$OM_DEMO_VIEWER_TOKEN" },\n]\n\n'
+            + "".join(f'[systems.{name}]\nbase_url = "{self._sim.url}"\n\n' for name in SYSTEMS),
+            encoding="utf-8",
+        )
+        for system in self.offline:  # before the first order: its calls wait on hold
+            self.om("systems", "offline", system)
+        self._log = open(self.folder / "serve.log", "wb")
+        self._serve = subprocess.Popen(
+            om_command("serve", "generated/acme", "--listen", f"127.0.0.1:{self.port}", "--interval", "0.05", "--quiet", "--clock", "simulated", "--start", START, *self.common),
+            cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self.wait_healthy()
+        for name in ORDERS:
+            self.submit(name)
+
+    @property
+    def env(self) -> dict:
+        """The environment of the demo's `om` processes: the tokens' values, and no other token."""
+        env = {k: v for k, v in os.environ.items() if k != "OM_API_TOKEN"}
+        return {**env, "OM_DEMO_OPERATOR_TOKEN": self.operator_token, "OM_DEMO_VIEWER_TOKEN": self.viewer_token}
+
+    @property
+    def common(self) -> list[str]:
+        return ["--db", str(self.db), "--config", str(self.config), "--systems-db", str(self.folder / "om.systems.db")]
+
+    def om(self, *args: str) -> str:
+        """An `om` command on the demo's store, beside the running service (run in
+        the demo's folder, so whatever a command writes by default lands there)."""
+        env = {**self.env, "OM_DB": str(self.db), "OM_CONFIG": str(self.config)}
+        done = subprocess.run(om_command(*args), cwd=self.folder, env=env, capture_output=True, text=True, timeout=self.patience_s)
+        if done.returncode:
+            raise RuntimeError(f"om {' '.join(args)} failed ({done.returncode}): {done.stderr or done.stdout}")
+        return done.stdout
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.patience_s
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                    r.read()
+                return
+            except OSError:
+                if self._serve.poll() is not None:
+                    raise RuntimeError(f"om serve exited ({self._serve.returncode}): {self.log_text()[-2000:]}") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"om serve did not answer on {self.url} within {self.patience_s:.0f} s: {self.log_text()[-2000:]}") from None
+                time.sleep(0.05)
+
+    def log_text(self) -> str:
+        return (self.folder / "serve.log").read_text(encoding="utf-8", errors="replace")
+
+    def api(self, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
+        headers = {"Authorization": f"Bearer {token or self.operator_token}", "Content-Type": "application/json"}
+        request = urllib.request.Request(self.url + API + path, data=None if body is None else json.dumps(body).encode(), method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.patience_s) as r:
+                return r.status, json.loads(r.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+    def submit(self, name: str) -> str:
+        """An example order, POSTed as CPQ sends it (each party says what it refers to)."""
+        doc = json.loads((ROOT / "examples" / "orders" / name).read_text(encoding="utf-8"))
+        for party in doc.get("relatedParty", []):
+            party.setdefault("@referredType", "Customer")
+        status, order = self.api("POST", "/productOrder", doc)
+        if status != 201:
+            raise RuntimeError(f"POST {name}: {status} {order}")
+        return order["id"]
+
+    def order(self, order_id: str) -> dict:
+        status, order = self.api("GET", f"/productOrder/{order_id}")
+        if status != 200:
+            raise RuntimeError(f"GET {order_id}: {status} {order}")
+        return order
+
+    def close(self) -> None:
+        if self._serve is not None:
+            self._serve.terminate()
+            try:
+                self._serve.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._serve.kill()
+                self._serve.wait()
+            self._serve = None
+            self._log.close()
+        if self._sim is not None:
+            self._sim.stop()
+            self._sim = None
+
+    def wait_until(self, what: str, condition) -> None:
+        """Poll `condition()` until it holds (the service works in the background)."""
+        deadline = time.monotonic() + self.patience_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the demo did not reach {what} within {self.patience_s:.0f} s: {self.om('orders', 'list')}")
+            time.sleep(0.1)
+
+    def statuses(self) -> dict[str, str]:
+        return {o["id"]: o["status"] for o in json.loads(self.om("orders", "list", "--format", "json"))}
+
+    def settled(self) -> None:
+        """Wait for the demo's first stop: ORD-1001 held, the TV order completed, and
+        each fiber order's field visit waiting for a technician."""
+        def done() -> bool:
+            visits = [line.split() for line in self.om("tasks", "list", "--ids").splitlines() if line.strip()]
+            return self.statuses().get(HELD_ORDER) == "held" and self.statuses().get("ORD-1002") == "completed" and len(visits) == 3
+        self.wait_until("its first stop", done)
+
+
+# ---- the screenshots -------------------------------------------------------------------------------
+
+# The main pages, each as docs/console/NAME.png. Paths as the console serves them (docs/console.md).
+PAGES = (
+    ("orders", "/console/orders"),
+    ("order", f"/console/orders/{HELD_ORDER}"),
+    ("fallout", "/console/fallout"),
+    ("worklist", "/console/worklist"),
+    ("systems", "/console/systems"),
+)
+
+
+def sign_in(page, token: str) -> None:
+    """The console's sign-in form: the API token, then the orders page."""
+    page.goto("/console/login")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/**")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Screenshots of the console's main pages (docs/console.md), from the Acme demo in headless Chromium.")
+    parser.add_argument("-o", "--out", type=Path, default=ROOT / "docs" / "console", help="where the PNGs go (default: docs/console/)")
+    parser.add_argument("--width", type=int, default=1280, help="the window's width in CSS pixels (default: 1280)")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="om-console-demo-") as folder, Demo(Path(folder)) as demo, sync_playwright() as p:
+        demo.settled()
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(base_url=demo.url, viewport={"width": args.width, "height": 800})
+            sign_in(page, demo.operator_token)
+            for name, path in PAGES:
+                page.goto(path)
+                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True, animations="disabled")
+                print(f"wrote {args.out / f'{name}.png'}")
+        finally:
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
