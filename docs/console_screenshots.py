@@ -67,23 +67,45 @@ def launch_chromium(playwright):
 class Demo:
     """The Acme demo behind the console, in `folder`: the systems' HTTP
     simulator (with `FAULTS`), `om serve generated/acme` on a free port of
-    127.0.0.1 with a simulated clock, two API tokens (an operator, a viewer;
-    made here, passed through the environment, never written down), and
-    the example orders submitted over the API. A context manager."""
+    127.0.0.1, two API tokens (an operator, a viewer; made here, passed
+    through the environment, never written down), and the example orders
+    submitted over the API. A context manager.
 
-    def __init__(self, folder: Path, patience_s: float = 120.0, faults: dict | None = None, offline: tuple[str, ...] = ()):
+    On the embedded engine the clock is simulated (waits take no time). With
+    `temporal` (a dev server's HOST:PORT) the orders run on Temporal instead:
+    an `om worker` (which also receives the callbacks) on a task queue of
+    the demo's own, `om serve --engine temporal` for the API and the
+    console, the real clock (so the orders leave out their requested start
+    date), and each order's and customer's id suffixed with `tag` (the
+    server keeps every workflow id and installed base it has seen)."""
+
+    def __init__(self, folder: Path, patience_s: float = 120.0, faults: dict | None = None, offline: tuple[str, ...] = (), temporal: str | None = None):
         self.folder = Path(folder)
         self.patience_s = patience_s
         self.faults = FAULTS if faults is None else faults
         self.offline = offline
+        self.temporal = temporal
+        self.tag = f"-{secrets.token_hex(3)}" if temporal else ""
         self.operator_token = secrets.token_hex(16)
         self.viewer_token = secrets.token_hex(16)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = self.folder / "om.db"
         self.config = self.folder / "om.toml"
+        self.env = {k: v for k, v in os.environ.items() if k not in ("OM_API_TOKEN", "OM_ENGINE", "OM_DB", "OM_CONFIG")}  # only the demo's tokens
+        self.env.update(OM_DEMO_OPERATOR_TOKEN=self.operator_token, OM_DEMO_VIEWER_TOKEN=self.viewer_token, OM_DB=str(self.db), OM_CONFIG=str(self.config))
+        if temporal:
+            self.env.update(OM_ENGINE="temporal", OM_TEMPORAL_ADDRESS=temporal, OM_TASK_QUEUE=f"console-demo{self.tag}", OM_CALLBACK_SECRET=secrets.token_hex(16))
         self._sim = None
-        self._serve = None
+        self._processes: list[tuple[subprocess.Popen, object]] = []
+
+    def id(self, order_id: str) -> str:
+        """The demo's id of an example order (ORD-1001, or ORD-1001-TAG on Temporal)."""
+        return order_id + self.tag
+
+    @property
+    def held_order(self) -> str:
+        return self.id(HELD_ORDER)
 
     def __enter__(self) -> "Demo":
         try:
@@ -103,8 +125,9 @@ class Demo:
         self.folder.mkdir(parents=True, exist_ok=True)
         catalog = GeneratedRules(ROOT / "generated" / "acme").catalog
         self._sim = SimulatorServer(catalog, str(self.folder / "systems.db"), faults=self.faults, callback_delay_ms=20).start()
+        callbacks = free_port() if self.temporal else self.port  # on Temporal the worker receives them
         self.config.write_text(
-            f'[engine]\ncallback_url = "{self.url}/callbacks"\n\n'
+            f'[engine]\ncallback_url = "http://127.0.0.1:{callbacks}/callbacks"\n\n'
             '[api]\ntokens = [\n'
             '  { name = "noc-operator", role = "operator", token = "$OM_DEMO_OPERATOR_TOKEN" },\n'
             '  { name = "bi-viewer", role = "viewer", token = "$OM_DEMO_VIEWER_TOKEN" },\n]\n\n'
@@ -113,30 +136,37 @@ class Demo:
         )
         for system in self.offline:  # before the first order: its calls wait on hold
             self.om("systems", "offline", system)
-        self._log = open(self.folder / "serve.log", "wb")
-        self._serve = subprocess.Popen(
-            om_command("serve", "generated/acme", "--listen", f"127.0.0.1:{self.port}", "--interval", "0.05", "--quiet", "--clock", "simulated", "--start", START, *self.common),
-            cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-        )
+        systems_db = ("--systems-db", str(self.folder / "om.systems.db"))
+        if self.temporal:
+            worker = self._spawn("worker", "generated/acme", "--listen", f"127.0.0.1:{callbacks}", *systems_db)
+            self._wait_for(": ready", worker)
+            self._spawn("serve", "generated/acme", "--listen", f"127.0.0.1:{self.port}", "--quiet")
+        else:
+            self._spawn("serve", "generated/acme", "--listen", f"127.0.0.1:{self.port}", "--interval", "0.05", "--quiet", "--clock", "simulated", "--start", START, *systems_db)
         self.wait_healthy()
         for name in ORDERS:
             self.submit(name)
 
-    @property
-    def env(self) -> dict:
-        """The environment of the demo's `om` processes: the tokens' values, and no other token."""
-        env = {k: v for k, v in os.environ.items() if k != "OM_API_TOKEN"}
-        return {**env, "OM_DEMO_OPERATOR_TOKEN": self.operator_token, "OM_DEMO_VIEWER_TOKEN": self.viewer_token}
+    def _spawn(self, *args: str) -> Path:
+        """`om ARGS` in the background, its output in the demo's folder (answers the log's path)."""
+        log_path = self.folder / f"{args[0]}{len(self._processes)}.log"
+        log = open(log_path, "wb")
+        process = subprocess.Popen(om_command(*args), cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self._processes.append((process, log))
+        return log_path
 
-    @property
-    def common(self) -> list[str]:
-        return ["--db", str(self.db), "--config", str(self.config), "--systems-db", str(self.folder / "om.systems.db")]
+    def _wait_for(self, text: str, log_path: Path) -> None:
+        process = self._processes[-1][0]
+        deadline = time.monotonic() + self.patience_s
+        while text not in log_path.read_text(encoding="utf-8", errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(process.args[3:5])} did not get ready ({process.poll()}): {self.logs()}")
+            time.sleep(0.05)
 
     def om(self, *args: str) -> str:
         """An `om` command on the demo's store, beside the running service (run in
         the demo's folder, so whatever a command writes by default lands there)."""
-        env = {**self.env, "OM_DB": str(self.db), "OM_CONFIG": str(self.config)}
-        done = subprocess.run(om_command(*args), cwd=self.folder, env=env, capture_output=True, text=True, timeout=self.patience_s)
+        done = subprocess.run(om_command(*args), cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=self.patience_s)
         if done.returncode:
             raise RuntimeError(f"om {' '.join(args)} failed ({done.returncode}): {done.stderr or done.stdout}")
         return done.stdout
@@ -149,14 +179,13 @@ class Demo:
                     r.read()
                 return
             except OSError:
-                if self._serve.poll() is not None:
-                    raise RuntimeError(f"om serve exited ({self._serve.returncode}): {self.log_text()[-2000:]}") from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"om serve did not answer on {self.url} within {self.patience_s:.0f} s: {self.log_text()[-2000:]}") from None
+                if any(p.poll() is not None for p, _ in self._processes) or time.monotonic() > deadline:
+                    raise RuntimeError(f"om serve did not answer on {self.url}: {self.logs()}") from None
                 time.sleep(0.05)
 
-    def log_text(self) -> str:
-        return (self.folder / "serve.log").read_text(encoding="utf-8", errors="replace")
+    def logs(self) -> str:
+        """The last lines of each background process's output (for a failure's message)."""
+        return "\n".join(f"== {p.args[3]} ({p.poll()}):\n{Path(log.name).read_text(encoding='utf-8', errors='replace')[-1500:]}" for p, log in self._processes)
 
     def api(self, method: str, path: str, body=None, token: str | None = None) -> tuple[int, dict]:
         headers = {"Authorization": f"Bearer {token or self.operator_token}", "Content-Type": "application/json"}
@@ -170,10 +199,14 @@ class Demo:
     def submit(self, name: str) -> str:
         """An example order, POSTed as CPQ sends it (each party says what it refers to)."""
         doc = json.loads((ROOT / "examples" / "orders" / name).read_text(encoding="utf-8"))
+        doc["id"] = self.id(doc["id"])
         for party in doc.get("relatedParty", []):
             party.setdefault("@referredType", "Customer")
+            party["id"] += self.tag
+        if self.temporal:
+            doc.pop("requestedStartDate", None)  # on the real clock, that wait would last weeks
         status, order = self.api("POST", "/productOrder", doc)
-        if status != 201:
+        if status != 201 or order.get("state") == "rejected":
             raise RuntimeError(f"POST {name}: {status} {order}")
         return order["id"]
 
@@ -184,15 +217,15 @@ class Demo:
         return order
 
     def close(self) -> None:
-        if self._serve is not None:
-            self._serve.terminate()
+        for process, log in reversed(self._processes):
+            process.terminate()
             try:
-                self._serve.wait(timeout=30)
+                process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self._serve.kill()
-                self._serve.wait()
-            self._serve = None
-            self._log.close()
+                process.kill()
+                process.wait()
+            log.close()
+        self._processes = []
         if self._sim is not None:
             self._sim.stop()
             self._sim = None
@@ -206,14 +239,21 @@ class Demo:
             time.sleep(0.1)
 
     def statuses(self) -> dict[str, str]:
-        return {o["id"]: o["status"] for o in json.loads(self.om("orders", "list", "--format", "json"))}
+        """Each of the demo's orders' status (om's, not TMF622's: `held` is om's)."""
+        mine = {self.id(o) for o in ("ORD-1001", "ORD-1002", "ORD-1003", "ORD-1004")}
+        return {o["id"]: o["status"] for o in json.loads(self.om("orders", "list", "--format", "json")) if o["id"] in mine}
+
+    def visits(self) -> list[tuple[str, str]]:
+        """The open manual tasks of the demo's orders: (order, task)."""
+        found = [tuple(line.split()) for line in self.om("tasks", "list", "--ids").splitlines() if line.strip()]
+        return [(o, t) for o, t in found if o.endswith(self.tag)]
 
     def settled(self) -> None:
         """Wait for the demo's first stop: ORD-1001 held, the TV order completed, and
         each fiber order's field visit waiting for a technician."""
         def done() -> bool:
-            visits = [line.split() for line in self.om("tasks", "list", "--ids").splitlines() if line.strip()]
-            return self.statuses().get(HELD_ORDER) == "held" and self.statuses().get("ORD-1002") == "completed" and len(visits) == 3
+            statuses = self.statuses()
+            return statuses.get(self.held_order) == "held" and statuses.get(self.id("ORD-1002")) == "completed" and len(self.visits()) == 3
         self.wait_until("its first stop", done)
 
 
