@@ -138,7 +138,7 @@ def callbacks() -> None:
 @engine_options
 def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Deliver the answer of an asynchronous call (CORRELATION_ID is the call's idempotency key)."""
-    from om_dsl.embedded.runner import parse_data
+    from om_dsl.limits import parse_data
 
     try:
         outputs = parse_data(data)
