@@ -61,6 +61,7 @@ class Console(Web):
     async def logout(self, request: Request) -> Response:
         s = self.who(request)
         await self.form(request, s)
+        self.sessions.end(s, time.time())
         response = RedirectResponse(ROOT + "/login", 303)
         response.delete_cookie(COOKIE, path=ROOT, httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response

@@ -54,6 +54,7 @@ class Sessions:
     def __init__(self, secret: Optional[bytes] = None, lifetime_s: int = LIFETIME_S):
         self.secret = secret or secrets.token_bytes(32)
         self.lifetime_s = lifetime_s
+        self.ended: dict = {}  # nonce -> expiry: sessions signed out before they expire (in memory: a restart ends all anyway)
 
     def _sign(self, what: bytes) -> bytes:
         return hmac.new(self.secret, what, hashlib.sha256).digest()
@@ -79,9 +80,14 @@ class Sessions:
             name, role, expires, nonce = json.loads(body)
         except (ValueError, TypeError):
             return None
-        if not isinstance(expires, int) or expires <= now:
+        if not isinstance(expires, int) or expires <= now or nonce in self.ended:
             return None
         return Session(str(name), str(role), expires, str(nonce))
+
+    def end(self, session: Session, now: float) -> None:
+        """Sign out: the cookie is refused from now on, even if a copy of it was kept."""
+        self.ended = {n: e for n, e in self.ended.items() if e > now}
+        self.ended[session.nonce] = session.expires
 
     def csrf(self, session: Session) -> str:
         """The CSRF token of a session's forms."""

@@ -20,8 +20,9 @@ def filtered(rows: list, customer: str = "", external_id: str = "") -> list:
     return [r for r in rows if (not c or c in (r.get("customer") or "").lower()) and (not x or x in (r.get("external_id") or "").lower())]
 
 
-def paged(rows: list, page: int, size: int = PAGE_SIZE) -> tuple[list, int]:
+def paged(rows: list, page: int, size: Optional[int] = None) -> tuple[list, int]:
     """One page of rows (counted from 1), and how many pages there are (at least 1)."""
+    size = size or PAGE_SIZE
     pages = max(1, -(-len(rows) // size))
     page = min(max(page, 1), pages)
     return rows[(page - 1) * size : page * size], pages
