@@ -276,3 +276,77 @@ def test_amend_by_a_revision_and_its_fate_on_the_order_page(server):
     assert r.status_code == 200, text_of(r.text)
     page = text_of(op.get(f"/console/orders/{order_id}").text)
     assert "Revisions" in page and re.search(r"2 (applied|waiting) operator", page), page[page.index("Revisions") :][:300]
+
+
+# ---- a fallout task's typed form ------------------------------------------------------------------------------
+
+TYPED = """catalog f version "1"
+queue desk "Desk"
+retry quick = staggered 1s for 5xx fatal 409
+commercial SVC "Service" root { attr site: string required }
+technical LINE "Line" cfs { attr site: string required  attr port: string optional }
+decompose d: SVC -> LINE { site = site }
+system inv {
+  operation reserve(site: string) -> (port: string, slot: int)
+  operation activate(port: string, slot: int)
+}
+plan LINE on add {
+  callout reserve = inv.reserve(site) retry quick fallout desk sets port = reserve.port
+  callout activate = inv.activate(port, slot = reserve.slot) after reserve
+}
+"""
+
+
+@pytest.fixture
+def typed(tmp_path):
+    """A catalog whose reserve call refuses (409, fatal) once and falls out to queue desk; its outputs are a string and an int."""
+    from om_dsl.api.server import in_thread
+    from om_dsl.check import check_texts
+    from om_dsl.embedded.service import Options, serving
+    from om_dsl.lower import lower
+    from om_dsl.rules.interpreter import Interpreter
+    from om_dsl.simulate.server import SimulatorServer
+
+    from support.api_server import tokens
+
+    catalog = lower(check_texts({"f.om": TYPED}).scopes[0])
+    sim = SimulatorServer(catalog, str(tmp_path / "sim.db"), port=0, faults={"inv.reserve": "status:409:1"}).start()
+    config = tmp_path / "om.toml"
+    config.write_text(f'[systems.inv]\nbase_url = "{sim.url}"\n', encoding="utf-8")
+    with serving(Options(db_path=str(tmp_path / "om.db"), clock="simulated", start=1_795_780_800_000, config_path=str(config)), Interpreter(catalog)) as service:
+        http = in_thread(service, tokens(), callbacks=service.callbacks).start()
+        doc = {"id": "F-1", "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "SVC"}, "product": {"productCharacteristic": [{"name": "site", "value": "S-1"}]}}]}
+        order_id, _, _ = service.submit(json.dumps(doc))
+        service.settle([order_id])
+        try:
+            yield http.url, service, order_id
+        finally:
+            http.stop()
+            sim.stop()
+
+
+def test_a_fallout_forms_fields_are_the_failed_tasks_outputs_typed_and_checked(typed):
+    url, service, order_id = typed
+    fallout = "1/d:reserve.fallout"
+    op = Browser(url, "operator")
+    work = op.get("/console/worklists?queue=desk")
+    assert f'data-task="{fallout}"' in work.text
+    form = op.get(f"/console/tasks/complete?order={order_id}&task={fallout}").text
+    assert re.search(r'<label for="out-resolution">resolution <small>\(one of retried, skipped, fixed\)</small></label>', form)
+    assert '<label for="out-slot">slot <small>(int)</small></label>' in form and 'inputmode="numeric"' in form
+    assert '<label for="out-port">port <small>(string)</small></label>' in form
+
+    bad = op.post("/console/tasks/complete", {"order": order_id, "task": fallout, "out.resolution": "fixed", "out.port": "P-9", "out.slot": "seven"})
+    assert bad.status_code == 400
+    assert "1/d:reserve fixed by hand needs its outputs: `slot` = 'seven' is not an int" in text_of(bad.text)  # the engine's own check, as for --data
+    assert 'value="seven"' in bad.text  # the form again, as it was filled in
+    none = op.post("/console/tasks/complete", {"order": order_id, "task": fallout, "out.resolution": ""})
+    assert none.status_code == 400 and "needs a resolution" in text_of(none.text)
+
+    ok = op.post("/console/tasks/complete", {"order": order_id, "task": fallout, "out.resolution": "fixed", "out.port": "P-9", "out.slot": "7"})
+    assert ok.status_code == 200, text_of(ok.text)
+    service.settle([order_id])
+    tasks = {t["id"]: t for t in service.order(order_id)["tasks"]}
+    assert tasks["1/d:reserve"]["outputs"] == {"port": "P-9", "slot": 7}
+    assert tasks["1/d:activate"]["status"] == "completed"
+    assert any(h["cause"] == f"fallout {fallout} resolved by operator: fixed by hand" for h in service.history(order_id))

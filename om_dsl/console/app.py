@@ -118,7 +118,8 @@ class Console(Web):
         if force:
             self.who(request, "operator", "cancelling past a soft point of no return")
         reason = text(fields, "reason", "the reason", required=True)
-        after = await self.call(self.service.cancel, order["id"], s.name, reason, force)
+        await self.call(self.service.cancel, order["id"], s.name, reason, force)
+        after = await self.call(self.service.order, order["id"])
         return self.done(request, s, f"order {order['id']} cancelled", [{"what": f"order {order['id']}", "ok": True, "state": after["status"]}], order["id"])
 
     async def amend(self, request: Request) -> Response:
@@ -137,7 +138,8 @@ class Console(Web):
             limits.load_json(revision)
         except ValueError as exc:
             raise Problem(400, f"the revision is not readable JSON: {exc}") from None
-        after = await self.call(self.service.amend, order["id"], revision, s.name, force)
+        await self.call(self.service.amend, order["id"], revision, s.name, force)
+        after = await self.call(self.service.order, order["id"])
         return self.done(request, s, f"order {order['id']} amended", [{"what": f"order {order['id']} revision {after.get('revision')}", "ok": True, "state": after["status"]}], order["id"])
 
     def done(self, request: Request, s, title: str, outcomes: list, order_id: Optional[str] = None, back: Optional[str] = None) -> Response:
@@ -212,7 +214,8 @@ class Console(Web):
         order_id, task_id = first(fields, "order"), first(fields, "task")
         reason = text(fields, "reason", "the reason")
         await self.order_of(s, order_id)
-        after = await self.call(self.service.claim_task, order_id, task_id, s.name, reason)
+        await self.call(self.service.claim_task, order_id, task_id, s.name, reason)
+        after = await self.call(self.service.order, order_id)  # re-checked (an engine's answer to an action need not carry the tasks)
         task = next((t for t in after.get("tasks") or [] if t["id"] == task_id), {})
         ok = task.get("claimed_by") == s.name
         return self.done(request, s, f"{task_id} claimed", [{"what": f"{task_id} of order {order_id}", "ok": ok, "state": f"claimed by {task.get('claimed_by')}", "order": order_id}], order_id, ROOT + "/worklists")
@@ -247,11 +250,12 @@ class Console(Web):
         except ValueError as exc:
             return again(400, str(exc))
         try:
-            after = await self.call(self.service.complete_task, order["id"], task["id"], data, s.name)
+            await self.call(self.service.complete_task, order["id"], task["id"], data, s.name)
         except Problem as exc:
             if exc.status in (400, 409):  # the engine refused the values: the form again, with why
                 return again(400, exc.message)
             raise
+        after = await self.call(self.service.order, order["id"])  # re-checked
         done = next((t for t in after.get("tasks") or [] if t["id"] == task["id"]), {})
         return self.done(request, s, f"{task['id']} completed", [{"what": f"{task['id']} of order {order['id']}", "ok": done.get("status") == "completed", "state": done.get("status"), "order": order["id"]}], order["id"], ROOT + "/worklists")
 
