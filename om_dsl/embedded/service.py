@@ -158,6 +158,9 @@ class EmbeddedOrders:
     def skip_task(self, order_id: str, task_id: str, by: str, reason: str) -> dict:
         return self._act(order_id, lambda r: r.skip_task(order_id, task_id, by, reason))
 
+    def claim_task(self, order_id: str, task_id: str, by: str, reason: str = "") -> dict:
+        return self._act(order_id, lambda r: r.claim_task(order_id, task_id, by, reason))
+
     def resume(self, order_id: str, by: str, reason: str = "") -> dict:
         return self._act(order_id, lambda r: r.resume_order(order_id, by, reason))
 

@@ -366,6 +366,10 @@ class OrderWorkflow:
     def skip_task(self, req: dict) -> dict:
         return self._answer(self._apply(lambda now: C.OperatorSkip(req["task"], req["by"], req["reason"], now)))
 
+    @workflow.update(name="claim_task")
+    def claim_task(self, req: dict) -> dict:
+        return self._answer(self._apply(lambda now: C.TaskClaimed(req["task"], req["by"], req.get("reason", ""), now)))
+
     @workflow.update(name="resume")
     def resume(self, req: dict) -> dict:
         return self._answer(self._apply(lambda now: C.OrderResume(req["by"], req.get("reason", ""), now)))

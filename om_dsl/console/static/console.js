@@ -1,0 +1,46 @@
+// The om console's one script: no framework, nothing fetched but the console's own pages.
+(function () {
+  "use strict";
+
+  // An order's graph and tasks, fetched again every few seconds while the page is open
+  // (not while the operator is typing in a form inside them).
+  var live = document.getElementById("order-live");
+  if (live && live.dataset.refresh) {
+    var busy = false;
+    setInterval(function () {
+      if (busy || document.hidden || live.contains(document.activeElement)) return;
+      var typed = Array.prototype.some.call(live.querySelectorAll("input[name=reason]"), function (i) { return i.value; });
+      if (typed) return;
+      busy = true;
+      fetch(live.dataset.refresh, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html === null) return;
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var fresh = doc.getElementById("order-live-fragment");
+          if (fresh) live.innerHTML = fresh.innerHTML;
+        })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }, 3000);
+  }
+
+  // A revision file read into the amend form's text (the form posts text: no upload library).
+  Array.prototype.forEach.call(document.querySelectorAll("input[type=file][data-into]"), function (input) {
+    input.addEventListener("change", function () {
+      var target = document.getElementById(input.dataset.into);
+      if (!target || !input.files || !input.files[0]) return;
+      var reader = new FileReader();
+      reader.onload = function () { target.value = reader.result; };
+      reader.readAsText(input.files[0]);
+    });
+  });
+
+  // "All of this group" on the fallout page.
+  Array.prototype.forEach.call(document.querySelectorAll("input.select-all"), function (box) {
+    box.addEventListener("change", function () {
+      var group = document.getElementById(box.dataset.group);
+      Array.prototype.forEach.call(group.querySelectorAll("input[name=select]"), function (c) { c.checked = box.checked; });
+    });
+  });
+})();
