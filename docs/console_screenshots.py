@@ -264,7 +264,7 @@ PAGES = (
     ("orders", "/console/orders"),
     ("order", f"/console/orders/{HELD_ORDER}"),
     ("fallout", "/console/fallout"),
-    ("worklist", "/console/worklist"),
+    ("worklists", "/console/worklists"),
     ("systems", "/console/systems"),
 )
 
