@@ -166,7 +166,13 @@ class Demo:
     def om(self, *args: str) -> str:
         """An `om` command on the demo's store, beside the running service (run in
         the demo's folder, so whatever a command writes by default lands there)."""
-        done = subprocess.run(om_command(*args), cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=self.patience_s)
+        for _ in range(3):
+            done = subprocess.run(om_command(*args), cwd=self.folder, env=self.env, capture_output=True, text=True, timeout=self.patience_s)
+            # On Temporal, an `om` process now and then aborts at exit (SIGABRT from the Temporal
+            # client's native thread while Python finalizes); the demo's commands are reads, or
+            # idempotent, so it asks again.
+            if done.returncode >= 0:
+                break
         if done.returncode:
             raise RuntimeError(f"om {' '.join(args)} failed ({done.returncode}): {done.stderr or done.stdout}")
         return done.stdout

@@ -15,9 +15,10 @@ import json
 import pytest
 
 from support import PATIENCE_S
-from support.browser import Demo, chromium, horizontal_overflow, unlabelled_controls
+from support.browser import HELD_TASK, Demo, chromium, horizontal_overflow, sign_in, unlabelled_controls
 
 pytestmark = pytest.mark.browser
+WAIT_MS = PATIENCE_S * 1000  # how long an expectation waits for the page (it passes as soon as it holds)
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +33,18 @@ def demo(tmp_path_factory, browser):
         yield d
 
 
+def new_page(browser, demo, width: int = 1280):
+    """A page of a new browser context (its own cookies) on `demo`'s console."""
+    context = browser.new_context(base_url=demo.url, viewport={"width": width, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    return context.new_page()
+
+
 @pytest.fixture
 def page(browser, demo):
-    context = browser.new_context(base_url=demo.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(PATIENCE_S * 1000)
-    page = context.new_page()
+    page = new_page(browser, demo)
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_the_browser_reaches_om_serve(page, demo):
@@ -75,3 +81,74 @@ def test_without_chromium_the_tests_fail_and_skip_only_when_told_outside_ci(monk
     message = str(raised.value)
     assert f"no Chromium at {tmp_path / 'no-chromium'}: apt-get install chromium" in message
     assert ("never skipped there" in message) == (outcome == "failed" and ci == "true")
+
+
+# ---- the issue's "Done when": from submitted to completed with only a browser ----------------------
+
+
+@pytest.fixture(params=["embedded", "temporal"])
+def own_demo(request, tmp_path):
+    """A demo of the test's own (it is taken to the end), on each engine."""
+    address = request.getfixturevalue("temporal_server").address if request.param == "temporal" else None
+    with Demo(tmp_path, PATIENCE_S, temporal=address) as d:
+        d.settled()
+        yield d
+
+
+def test_an_operator_takes_the_demo_to_completed_with_only_a_browser(browser, own_demo):
+    """Sign in with a token; find the held order by its state; read why on its
+    page; retry its task from the fallout page; complete every field visit
+    through the worklist's form; watch the held order's tasks complete on
+    its page (it refreshes itself); every order ends completed, and the
+    history says who retried and why."""
+    from playwright.sync_api import expect
+
+    demo = own_demo
+    held = demo.held_order
+    page = new_page(browser, demo)
+    sign_in(page, demo.operator_token)
+    expect(page.locator("#whoami")).to_have_text("noc-operator (operator)")
+
+    page.select_option("#f-state", "held")
+    page.click("#filter")
+    rows = page.locator("tr.order-row")
+    expect(rows).to_have_count(1)
+    assert rows.get_attribute("data-order") == held
+    rows.locator("a.order-link").click()
+    expect(page.locator("#order-status")).to_have_text("held")
+    failed = page.locator(f'#tasks tr.task[data-task="{HELD_TASK}"]')
+    expect(failed).to_have_attribute("data-state", "fatallyFailed")
+    expect(failed).to_contain_text("422")
+
+    page.click("#nav-fallout")
+    item = page.locator(f'li.fallout-task[data-order="{held}"][data-task="{HELD_TASK}"]')
+    item.get_by_role("checkbox").check()
+    page.get_by_label("Reason (required to skip)").fill("the number pool was refilled")
+    page.get_by_role("button", name="Retry selected").click()
+    expect(page.locator("#outcomes tr.outcome.ok")).to_have_count(1)
+    expect(page.locator("#outcomes tr.outcome.not-ok")).to_have_count(0)
+
+    visits = demo.visits()
+    assert sorted(o for o, _ in visits) == sorted(demo.id(o) for o in ("ORD-1001", "ORD-1003", "ORD-1004"))
+    for order_id, task_id in visits:
+        page.click("#nav-worklists")
+        row = page.locator(f'tr.manual-task[data-order="{order_id}"][data-task="{task_id}"]')
+        row.get_by_role("link", name="Complete").click()
+        expect(page.locator("h1")).to_have_text(f"Complete {task_id}")
+        page.get_by_role("button", name="Complete task").click()
+        expect(page.locator("#outcomes tr.outcome.ok")).to_have_count(1)
+    page.click("#nav-worklists")
+    expect(page.locator("#no-work")).to_be_visible()
+
+    page.goto(f"/console/orders/{held}")  # opened before the order finishes: its tasks refresh in place
+    expect(page.locator("#tasks tr.task")).not_to_have_count(0)
+    unfinished = page.locator('#tasks tr.task:not([data-state="completed"]):not([data-state="skipped"])')
+    expect(unfinished).to_have_count(0, timeout=WAIT_MS)
+    page.reload()
+    expect(page.locator("#order-status")).to_have_text("completed")
+
+    demo.wait_until("every order completed", lambda: set(demo.statuses().values()) == {"completed"})
+    history = demo.om("orders", "history", held)
+    retried = [line for line in history.splitlines() if HELD_TASK in line and "noc-operator" in line]
+    assert retried and "the number pool was refilled" in retried[0], history
+    page.context.close()

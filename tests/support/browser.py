@@ -28,6 +28,8 @@ import console_screenshots  # noqa: E402  (docs/console_screenshots.py: the demo
 
 CHROMIUM = console_screenshots.CHROMIUM
 Demo = console_screenshots.Demo
+HELD_TASK = console_screenshots.HELD_TASK
+sign_in = console_screenshots.sign_in
 
 
 def under_ci() -> bool:
