@@ -152,3 +152,122 @@ def test_an_operator_takes_the_demo_to_completed_with_only_a_browser(browser, ow
     retried = [line for line in history.splitlines() if HELD_TASK in line and "noc-operator" in line]
     assert retried and "the number pool was refilled" in retried[0], history
     page.context.close()
+
+
+# ---- usable at 1280 and 800 pixels, labelled, by keyboard (issue 22, item 4) -----------------------
+
+MAIN_PAGES = {
+    "login": "/console/login",
+    "orders": "/console/orders",
+    "order": "/console/orders/ORD-1001",
+    "fallout": "/console/fallout",
+    "worklists": "/console/worklists",
+    "complete": "/console/tasks/complete?order=ORD-1001&task=1/D1:install_visit",
+    "systems": "/console/systems",
+}
+
+
+@pytest.fixture(scope="module")
+def signed_in(browser, demo):
+    """One operator's session on the module's demo, settled (its held order, its visits)."""
+    demo.settled()
+    page = new_page(browser, demo)
+    sign_in(page, demo.operator_token)
+    yield page
+    page.context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_the_main_pages_have_no_horizontal_overflow(signed_in, width):
+    """At 1280 and 800 px wide no page is wider than its window: a wide table
+    scrolls inside its own box, the rest wraps."""
+    page = signed_in
+    page.set_viewport_size({"width": width, "height": 900})
+    found = {}
+    for name, path in MAIN_PAGES.items():
+        page.goto(path)
+        found[name] = horizontal_overflow(page)
+    assert found == dict.fromkeys(MAIN_PAGES), found
+
+
+def test_every_control_of_the_main_pages_has_a_label(signed_in):
+    """Every link, button and field has an accessible name, and no field is
+    named by its placeholder alone (Chromium's accessibility tree)."""
+    page = signed_in
+    found = {}
+    for name, path in MAIN_PAGES.items():
+        page.goto(path)
+        expect_controls = page.locator("a[href], button, input:not([type=hidden]), select, textarea").count()
+        assert expect_controls > 0, f"{name}: no control at all"
+        found[name] = unlabelled_controls(page)
+    assert found == {name: [] for name in MAIN_PAGES}, found
+
+
+@pytest.fixture
+def fresh_demo(tmp_path):
+    with Demo(tmp_path, PATIENCE_S) as d:
+        d.settled()
+        yield d
+
+
+def test_the_main_actions_work_by_keyboard_alone(browser, fresh_demo):
+    """Sign in, go to the fallout page, select the held task and retry it, go
+    to the worklists and complete a field visit: Tab, Space and Enter only."""
+    from playwright.sync_api import expect
+
+    from support.browser import tab_to
+
+    demo = fresh_demo
+    page = new_page(browser, demo)
+    page.goto("/console/login")
+    expect(page.locator("#token")).to_be_focused()  # the login form's field has the focus at once
+    page.keyboard.type(demo.operator_token)
+    page.keyboard.press("Enter")
+    expect(page.locator("#whoami")).to_have_text("noc-operator (operator)")
+
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()  # the first stop: past the header
+    tab_to(page, page.locator("#nav-fallout"))
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Fallout")
+    checkbox = page.locator(f'li.fallout-task[data-order="{demo.held_order}"][data-task="{HELD_TASK}"] input[type=checkbox]')
+    tab_to(page, checkbox)
+    page.keyboard.press("Space")
+    expect(checkbox).to_be_checked()
+    tab_to(page, page.locator("#retry"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#outcomes tr.outcome.ok")).to_have_count(1)
+
+    tab_to(page, page.locator("#nav-worklists"))
+    page.keyboard.press("Enter")
+    order_id, task_id = demo.visits()[0]
+    tab_to(page, page.locator(f'tr.manual-task[data-order="{order_id}"][data-task="{task_id}"] a.complete-link'))
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text(f"Complete {task_id}")
+    tab_to(page, page.locator("#complete"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#outcomes tr.outcome.ok")).to_have_count(1)
+    assert (order_id, task_id) not in demo.visits()
+    assert demo.statuses()[demo.held_order] != "held"
+    page.context.close()
+
+
+def test_a_viewer_sees_the_fallout_and_the_work_but_has_no_control_to_act(browser, demo):
+    """The viewer role reads every page; the pages offer it no retry, skip,
+    claim or complete (the server refuses them too: tests/test_console.py)."""
+    from playwright.sync_api import expect
+
+    demo.settled()
+    page = new_page(browser, demo)
+    sign_in(page, demo.viewer_token)
+    expect(page.locator("#whoami")).to_have_text("bi-viewer (viewer)")
+    page.goto("/console/fallout")
+    expect(page.locator(f'li.fallout-task[data-order="{demo.held_order}"][data-task="{HELD_TASK}"]')).to_be_visible()
+    expect(page.locator("#retry, #skip, input[name=select]")).to_have_count(0)
+    page.goto(f"/console/orders/{demo.held_order}")
+    expect(page.locator(f'#tasks tr.task[data-task="{HELD_TASK}"]')).to_have_attribute("data-state", "fatallyFailed")
+    expect(page.locator("form.task-action, a.complete-link")).to_have_count(0)
+    page.goto("/console/worklists")
+    expect(page.locator("tr.manual-task")).to_have_count(3)
+    expect(page.locator("form.claim-form, a.complete-link")).to_have_count(0)
+    page.context.close()
