@@ -79,7 +79,7 @@ class Demo:
     date), and each order's and customer's id suffixed with `tag` (the
     server keeps every workflow id and installed base it has seen)."""
 
-    def __init__(self, folder: Path, patience_s: float = 120.0, faults: dict | None = None, offline: tuple[str, ...] = (), temporal: str | None = None):
+    def __init__(self, folder: Path, patience_s: float = 120.0, faults: dict | None = None, offline: tuple[str, ...] = (), temporal: str | None = None, port: int = 0, systems_port: int = 0):
         self.folder = Path(folder)
         self.patience_s = patience_s
         self.faults = FAULTS if faults is None else faults
@@ -88,7 +88,8 @@ class Demo:
         self.tag = f"-{secrets.token_hex(3)}" if temporal else ""
         self.operator_token = secrets.token_hex(16)
         self.viewer_token = secrets.token_hex(16)
-        self.port = free_port()
+        self.port = port or free_port()
+        self.systems_port = systems_port  # 0: any free port
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = self.folder / "om.db"
         self.config = self.folder / "om.toml"
@@ -124,7 +125,7 @@ class Demo:
 
         self.folder.mkdir(parents=True, exist_ok=True)
         catalog = GeneratedRules(ROOT / "generated" / "acme").catalog
-        self._sim = SimulatorServer(catalog, str(self.folder / "systems.db"), faults=self.faults, callback_delay_ms=20).start()
+        self._sim = SimulatorServer(catalog, str(self.folder / "systems.db"), port=self.systems_port, faults=self.faults, callback_delay_ms=20).start()
         callbacks = free_port() if self.temporal else self.port  # on Temporal the worker receives them
         self.config.write_text(
             f'[engine]\ncallback_url = "http://127.0.0.1:{callbacks}/callbacks"\n\n'
@@ -134,8 +135,8 @@ class Demo:
             + "".join(f'[systems.{name}]\nbase_url = "{self._sim.url}"\n\n' for name in SYSTEMS),
             encoding="utf-8",
         )
-        for system in self.offline:  # before the first order: its calls wait on hold
-            self.om("systems", "offline", system)
+        for system in self.offline:  # before the first order (on the demo's clock): its calls wait on hold
+            self.om("systems", "offline", system, "--by", "noc-operator", "--clock", "simulated", "--start", START)
         systems_db = ("--systems-db", str(self.folder / "om.systems.db"))
         if self.temporal:
             worker = self._spawn("worker", "generated/acme", "--listen", f"127.0.0.1:{callbacks}", *systems_db)
@@ -255,11 +256,14 @@ class Demo:
         return [(o, t) for o, t in found if o.endswith(self.tag)]
 
     def settled(self) -> None:
-        """Wait for the demo's first stop: ORD-1001 held, the TV order completed, and
-        each fiber order's field visit waiting for a technician."""
+        """Wait for the demo's first stop: ORD-1001 held, the TV order completed (or its
+        billing call on hold, when billing is offline), and each fiber order's field
+        visit waiting for a technician."""
         def done() -> bool:
-            statuses = self.statuses()
-            return statuses.get(self.held_order) == "held" and statuses.get(self.id("ORD-1002")) == "completed" and len(self.visits()) == 3
+            statuses, tv = self.statuses(), self.id("ORD-1002")
+            if statuses.get(self.held_order) != "held" or len(self.visits()) != 3:
+                return False
+            return statuses.get(tv) == "completed" or any(t["status"] == "onHold" for t in json.loads(self.om("orders", "show", tv, "--format", "json"))["tasks"])
         self.wait_until("its first stop", done)
 
 
@@ -274,6 +278,8 @@ PAGES = (
     ("systems", "/console/systems"),
 )
 
+MAX_HEIGHT = 2400  # CSS pixels of a page at most: an order's whole history would make a poster
+
 
 def sign_in(page, token: str) -> None:
     """The console's sign-in form: the API token, then the orders page."""
@@ -287,11 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Screenshots of the console's main pages (docs/console.md), from the Acme demo in headless Chromium.")
     parser.add_argument("-o", "--out", type=Path, default=ROOT / "docs" / "console", help="where the PNGs go (default: docs/console/)")
     parser.add_argument("--width", type=int, default=1280, help="the window's width in CSS pixels (default: 1280)")
+    # Fixed ports, so that a page showing a system's URL (an error) is the same at every run.
+    parser.add_argument("--port", type=int, default=8790, help="om serve's port on 127.0.0.1 (default: 8790)")
+    parser.add_argument("--systems-port", type=int, default=8791, help="the simulated systems' port on 127.0.0.1 (default: 8791)")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="om-console-demo-") as folder, Demo(Path(folder)) as demo, sync_playwright() as p:
+    # Billing offline: the TV order's last call waits on hold, so the fallout and systems pages show a held call too.
+    with tempfile.TemporaryDirectory(prefix="om-console-demo-") as folder, Demo(Path(folder), offline=("billing",), port=args.port, systems_port=args.systems_port) as demo, sync_playwright() as p:
         demo.settled()
         browser = launch_chromium(p)
         try:
@@ -299,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             sign_in(page, demo.operator_token)
             for name, path in PAGES:
                 page.goto(path)
-                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True, animations="disabled")
+                height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
+                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True, clip={"x": 0, "y": 0, "width": args.width, "height": height}, animations="disabled")
                 print(f"wrote {args.out / f'{name}.png'}")
         finally:
             browser.close()

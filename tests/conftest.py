@@ -58,6 +58,7 @@ SLOW = {
     "tests/test_hostile_specs.py::test_a_fifo_named_om_is_refused_not_waited_on",
     "tests/test_console_browser.py::test_an_operator_takes_the_demo_to_completed_with_only_a_browser",
     "tests/test_console_browser.py::test_the_main_actions_work_by_keyboard_alone",
+    "tests/test_console_browser.py::test_the_screenshot_script_writes_every_page",
 }
 
 

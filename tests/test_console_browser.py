@@ -271,3 +271,44 @@ def test_a_viewer_sees_the_fallout_and_the_work_but_has_no_control_to_act(browse
     expect(page.locator("tr.manual-task")).to_have_count(3)
     expect(page.locator("form.claim-form, a.complete-link")).to_have_count(0)
     page.context.close()
+
+
+# ---- the screenshots of docs/console.md ---------------------------------------------------------
+
+
+def png_size(path) -> tuple[int, int]:
+    """A PNG's width and height, from its IHDR chunk (checking that it is a PNG)."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", f"{path} is not a PNG"
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_the_console_page_shows_each_main_page_as_a_committed_screenshot():
+    """docs/console.md shows a PNG of every page the script takes, each committed, 1280 px wide."""
+    from support import ROOT
+    from support.browser import console_screenshots
+
+    page = (ROOT / "docs" / "console.md").read_text(encoding="utf-8")
+    for name, _ in console_screenshots.PAGES:
+        assert f"](console/{name}.png)" in page, name
+        width, height = png_size(ROOT / "docs" / "console" / f"{name}.png")
+        assert width == 1280 and 300 < height <= console_screenshots.MAX_HEIGHT, (name, width, height)
+
+
+def test_the_screenshot_script_writes_every_page(browser, tmp_path):
+    """docs/console_screenshots.py, run as the docs say (on free ports here), writes a PNG of each main page."""
+    import subprocess
+    import sys
+
+    from support import ROOT
+    from support.browser import console_screenshots, free_port
+
+    out = tmp_path / "shots"
+    done = subprocess.run(
+        [sys.executable, "docs/console_screenshots.py", "-o", str(out), "--port", str(free_port()), "--systems-port", str(free_port())],
+        cwd=ROOT, capture_output=True, text=True, timeout=PATIENCE_S * 3,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = [name for name, _ in console_screenshots.PAGES]
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.png" for n in names)
+    assert {png_size(out / f"{n}.png")[0] for n in names} == {1280}

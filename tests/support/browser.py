@@ -29,6 +29,7 @@ import console_screenshots  # noqa: E402  (docs/console_screenshots.py: the demo
 CHROMIUM = console_screenshots.CHROMIUM
 Demo = console_screenshots.Demo
 HELD_TASK = console_screenshots.HELD_TASK
+free_port = console_screenshots.free_port
 sign_in = console_screenshots.sign_in
 
 
