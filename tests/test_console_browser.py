@@ -15,7 +15,7 @@ import json
 import pytest
 
 from support import PATIENCE_S
-from support.browser import HELD_TASK, Demo, chromium, horizontal_overflow, sign_in, unlabelled_controls
+from support.browser import HELD_TASK, Demo, chromium, horizontal_overflow, sign_in, unlabelled_controls, unreachable_by_tab
 
 pytestmark = pytest.mark.browser
 WAIT_MS = PATIENCE_S * 1000  # how long an expectation waits for the page (it passes as soon as it holds)
@@ -66,6 +66,9 @@ def test_the_page_checks_find_what_they_look_for(page):
     assert "div reaches 1208 px" in (horizontal_overflow(page) or "")  # 1200 px and the body's 8 px margin
     found = unlabelled_controls(page)
     assert len(found) == 2 and found[0].startswith("button without a name") and "named only by placeholder" in found[1], found
+    page.set_content("<main><a href='#a'>First</a><div style='overflow:auto;height:40px'><p style='height:400px'>a scroller</p></div>"
+                     "<button tabindex='-1'>Mouse only</button><button>Last</button></main>")
+    assert unreachable_by_tab(page) == ['<button tabindex="-1">Mouse only</button>']
 
 
 @pytest.mark.parametrize("ci, skip, outcome", [("true", "1", "failed"), ("", "1", "skipped"), ("", "", "failed"), ("0", "1", "skipped")])
@@ -190,17 +193,20 @@ def test_the_main_pages_have_no_horizontal_overflow(signed_in, width):
     assert found == dict.fromkeys(MAIN_PAGES), found
 
 
-def test_every_control_of_the_main_pages_has_a_label(signed_in):
+def test_every_control_of_the_main_pages_has_a_label_and_is_reached_by_tab(signed_in):
     """Every link, button and field has an accessible name, and no field is
-    named by its placeholder alone (Chromium's accessibility tree)."""
+    named by its placeholder alone (Chromium's accessibility tree); Tab,
+    once round each page, reaches every visible control."""
     page = signed_in
-    found = {}
+    unlabelled, unreachable = {}, {}
     for name, path in MAIN_PAGES.items():
         page.goto(path)
-        expect_controls = page.locator("a[href], button, input:not([type=hidden]), select, textarea").count()
-        assert expect_controls > 0, f"{name}: no control at all"
-        found[name] = unlabelled_controls(page)
-    assert found == {name: [] for name in MAIN_PAGES}, found
+        assert page.locator("a[href], button, input:not([type=hidden]), select, textarea").count() > 0, f"{name}: no control at all"
+        unlabelled[name] = unlabelled_controls(page)
+        page.goto(path)
+        unreachable[name] = unreachable_by_tab(page)
+    assert unlabelled == {name: [] for name in MAIN_PAGES}, unlabelled
+    assert unreachable == {name: [] for name in MAIN_PAGES}, unreachable
 
 
 @pytest.fixture

@@ -148,3 +148,32 @@ def tab_to(page, target, presses: int = 300) -> int:
         if page.evaluate("e => document.activeElement === e", handle):
             return n
     raise AssertionError(f"Tab never reached {target} in {presses} presses")
+
+
+# Controls as the page lists them, in document order: a control's index is its identity
+# across the order page's refresh (which replaces the tasks' nodes with equal ones).
+CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex='-1'])"
+_FOCUSED_INDEX = "sel => Array.from(document.querySelectorAll(sel)).indexOf(document.activeElement)"
+_VISIBLE = """sel => Array.from(document.querySelectorAll(sel)).map((e, i) => [i, e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden' && !e.disabled, e.outerHTML.slice(0, 120)])"""
+
+
+def unreachable_by_tab(page, presses: int = 400) -> list[str]:
+    """The visible controls that Tab never reaches, going once round the page
+    from a fresh load (each as its outer HTML, cut short). Focus may also
+    stop on what is not a control (a scrolling box: Chromium lets the
+    keyboard scroll it) and leave the page (to the browser) before it comes
+    round to the top again; a control reached twice ends the round."""
+    reached, elsewhere = set(), 0
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        index = page.evaluate(_FOCUSED_INDEX, CONTROLS)
+        if index in reached:
+            break
+        if index < 0:
+            elsewhere += 1
+            if elsewhere > 20:  # no control takes the focus at all
+                break
+            continue
+        reached.add(index)
+        elsewhere = 0
+    return [html for i, visible, html in page.evaluate(_VISIBLE, CONTROLS) if visible and i not in reached]
