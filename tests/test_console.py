@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import shutil
+from html.parser import HTMLParser
 
 import pytest
 
@@ -157,8 +158,10 @@ def test_orders_are_filtered_and_paged(server, monkeypatch):
     customer = server.service.order(third)["customer"]
     assert third in ids(f"?customer={customer}")
     assert ids("?state=completed") == [o for o in (first, second, third) if server.service.order(o)["status"] == "completed"]
-    catalog = server.service.order(first)["catalog"]
-    assert ids(f"?catalog={catalog[:12]}") == [first, second, third]
+    catalog = server.service.order(first)
+    assert catalog["catalog_version"].startswith("acme ")
+    assert ids(f"?catalog={catalog['catalog_version'].upper()}") == [first, second, third]
+    assert ids(f"?catalog={catalog['catalog'][:12]}") == [first, second, third]  # or its plan's hash
     assert ids("?catalog=no-such-version") == []
     assert op.get("/console/orders?state=bogus").status_code == 400
 
@@ -350,3 +353,77 @@ def test_a_fallout_forms_fields_are_the_failed_tasks_outputs_typed_and_checked(t
     assert tasks["1/d:reserve"]["outputs"] == {"port": "P-9", "slot": 7}
     assert tasks["1/d:activate"]["status"] == "completed"
     assert any(h["cause"] == f"fallout {fallout} resolved by operator: fixed by hand" for h in service.history(order_id))
+
+
+def test_a_fatally_failed_task_is_grouped_and_retried_from_the_fallout_page(typed):
+    url, service, order_id = typed
+    op = Browser(url, "operator")
+    page = op.get("/console/fallout").text
+    group = re.search(r'<fieldset class="fallout-group".*?</fieldset>', page, re.S).group(0)
+    assert '<span class="system">inv</span>.<span class="operation">reserve</span>' in group and "fatallyFailed" in group and "409" in group
+    r = op.post("/console/fallout", {"select": views.select_value(order_id, "1/d:reserve"), "action": "retry", "reason": "the desk fixed the port"})
+    assert r.status_code == 200 and '<tr class="outcome ok">' in r.text, text_of(r.text)  # re-read: it left fallout (the fault was once only)
+    assert any(h["subject"] == "1/d:reserve" and "retried by operator: the desk fixed the port" in h["cause"] for h in service.history(order_id))
+    service.settle([order_id])
+    assert service.order(order_id)["status"] == "completed"
+    assert "No fallout" in op.get("/console/fallout").text
+
+
+class Controls(HTMLParser):
+    """Every form control of a page, and the labels that name them."""
+
+    def __init__(self):
+        super().__init__()
+        self.controls, self.labelled, self.depth, self.buttons = [], set(), 0, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "label":
+            self.depth += 1
+            if a.get("for"):
+                self.labelled.add(a["for"])
+        elif tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            self.controls.append((a.get("id"), a.get("name"), self.depth > 0 or bool(a.get("aria-label"))))
+        elif tag == "button":
+            self.buttons.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.buttons and not self.buttons[-1]:
+            self.buttons[-1] = data.strip()
+
+
+def test_every_control_of_every_page_has_a_label(server):
+    op = Browser(server.url, "operator")
+    op.post("/console/systems", {"system": "inventory", "state": "offline"})
+    held = submit(server)
+    op.post("/console/systems", {"system": "inventory", "state": "online"})
+    server.service.settle([held])
+    order_id = submit(server)
+    pages = ["/console/login", "/console/orders", f"/console/orders/{order_id}", "/console/fallout", "/console/worklists", "/console/systems", f"/console/tasks/complete?order={order_id}&task={VISIT}"]
+    op.post("/console/systems", {"system": "inventory", "state": "offline"})
+    submit(server)  # one held call: the fallout page has its controls
+    for path in pages:
+        r = op.get(path)
+        assert r.status_code == 200, path
+        found = Controls()
+        found.feed(r.text)
+        assert found.controls, path
+        unlabelled = [(i, n) for i, n, wrapped in found.controls if not wrapped and i not in found.labelled]
+        assert unlabelled == [], path
+        assert all(found.buttons), path  # every button says what it does
+    systems = text_of(op.get("/console/systems").text)
+    assert re.search(r"acme 2026\.\d+ \(plan [0-9a-f]{12}\) ?: 3 unfinished order", systems)
+
+
+def test_console_home_and_unknown_pages(server):
+    b = Browser(server.url, "viewer")
+    assert b.http.get("/console").headers["location"] == "/console/orders"
+    assert b.http.get("/console/").headers["location"] == "/console/orders"
+    r = b.get("/console/nowhere")
+    assert r.status_code == 404 and "no page at /console/nowhere" in text_of(r.text)
+    assert b.get("/console/orders/ORD-NOPE").status_code == 404
+    assert b.http.get("/console/static/console.css").headers["content-type"].startswith("text/css")

@@ -81,7 +81,7 @@ class Console(Web):
         rows = [r for r in await self.call(self.service.orders, state, jeopardy) if s.owns(r.get("submitted_by"))]
         rows = views.filtered(rows, customer, external_id)
         if catalog:  # the listing does not carry it: each order is read
-            rows = [r for r in rows if catalog.lower() in ((await self.call(self.service.order, r["id"])).get("catalog") or "").lower()]
+            rows = [r for r in rows if _catalog_matches(await self.call(self.service.order, r["id"]), catalog)]
         shown, pages = views.paged(rows, page)
         query = {"state": state or "", "jeopardy": jeopardy or "", "customer": customer, "external_id": external_id, "catalog": catalog}
         return self.page(request, "orders.html", s, rows=shown, total=len(rows), page=min(max(page, 1), pages), pages=pages, q=query, states=views.ORDER_STATES, jeopardies=views.JEOPARDY)
@@ -271,7 +271,7 @@ class Console(Web):
         catalogs: dict = {}
         for o in orders:
             if o.get("catalog"):
-                catalogs.setdefault(o["catalog"], []).append(o["id"])
+                catalogs.setdefault((o.get("catalog_version") or "?", o["catalog"]), []).append(o["id"])
         return self.page(request, "systems.html", s, systems=views.systems(changes, orders), note=note, catalogs=dict(sorted(catalogs.items())))
 
     async def systems_post(self, request: Request) -> Response:
@@ -342,6 +342,12 @@ def build(service: svc.OrderService, login, sessions: Optional[Sessions] = None,
         return c.problem(request, Problem(405, f"{request.method} is not taken at {request.url.path[:100]}"))
 
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+
+
+def _catalog_matches(order: dict, text: str) -> bool:
+    """A catalog version as people name it (`acme 2026.11`), or the start of its plan's hash."""
+    t = text.lower()
+    return t in (order.get("catalog_version") or "").lower() or (order.get("catalog") or "").lower().startswith(t)
 
 
 def _safe_next(value: Optional[str]) -> str:

@@ -39,6 +39,11 @@ def task_entries(engine, run: S.OrderRun) -> list[dict]:
     return out
 
 
+def catalog_version(engine) -> str:
+    """The catalog an order runs on as people name it (`acme 1.0`): its `catalog` is the plan's hash."""
+    return f"{engine.catalog.name} {engine.catalog.version}"
+
+
 def revision_state(run: S.OrderRun, n: int, stored: str) -> str:
     """A revision as the order stands: refused, waiting, applied, replaced or dropped."""
     if stored != "received":
