@@ -427,3 +427,75 @@ def test_console_home_and_unknown_pages(server):
     assert r.status_code == 404 and "no page at /console/nowhere" in text_of(r.text)
     assert b.get("/console/orders/ORD-NOPE").status_code == 404
     assert b.http.get("/console/static/console.css").headers["content-type"].startswith("text/css")
+
+
+def test_an_id_with_a_slash_and_a_hash_has_its_page_and_actions(server):
+    order_id = submit(server, id="ORD 1/x#y")
+    assert order_id == "ORD 1/x#y"
+    op = Browser(server.url, "operator")
+    listed = op.get("/console/orders").text
+    assert 'href="/console/orders/ORD%201/x%23y"' in listed
+    page = op.get("/console/orders/ORD%201/x%23y")
+    assert page.status_code == 200 and "Order ORD 1/x#y" in text_of(page.text)
+    assert 'action="/console/orders/ORD%201/x%23y/cancel"' in page.text
+    assert op.get("/console/orders/ORD%201/x%23y/live").status_code == 200
+    r = op.post("/console/orders/ORD%201/x%23y/cancel", {"reason": "a test"})
+    assert r.status_code == 200, text_of(r.text)
+
+
+@pytest.fixture
+def held(tmp_path):
+    """The Acme catalog with its inventory over HTTP refusing check_address once (400: fatal at once): the order is held."""
+    from om_dsl.api.server import in_thread
+    from om_dsl.embedded.service import Options, serving
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.simulate.server import SimulatorServer
+
+    from support.api_server import tokens
+    from support.engine_helpers import ACME
+
+    rules = GeneratedRules(ACME)
+    sim = SimulatorServer(rules.catalog, str(tmp_path / "sim.db"), port=0, faults={"inventory.check_address": "status:400:1"}).start()
+    config = tmp_path / "om.toml"
+    config.write_text(f'[systems.inventory]\nbase_url = "{sim.url}"\n', encoding="utf-8")
+    with serving(Options(db_path=str(tmp_path / "om.db"), clock="simulated", start=1_795_780_800_000, config_path=str(config)), rules) as service:
+        http = in_thread(service, tokens(), callbacks=service.callbacks).start()
+        order_id, _, _ = service.submit(json.dumps(order_body("fiber-minimal.json")))
+        service.settle([order_id])
+        try:
+            yield http.url, service, order_id
+        finally:
+            http.stop()
+            sim.stop()
+
+
+def test_a_held_order_is_resumed_from_its_page(held):
+    url, service, order_id = held
+    assert service.order(order_id)["status"] == "held"
+    op, viewer = Browser(url, "operator"), Browser(url, "viewer")
+    assert 'id="resume-form"' not in viewer.get(f"/console/orders/{order_id}").text
+    page = op.get(f"/console/orders/{order_id}").text
+    assert 'id="resume-form"' in page and '<label for="resume-reason">' in page
+    assert re.search(r'data-task="1/D1:check_address" data-state="fatallyFailed"', page)
+    assert viewer.post(f"/console/orders/{order_id}/resume", {"reason": "x"}).status_code == 403
+    r = op.post(f"/console/orders/{order_id}/resume", {"reason": "inventory fixed"})
+    assert r.status_code == 200 and '<tr class="outcome ok">' in r.text, text_of(r.text)
+    assert any("order resumed by operator: inventory fixed" in h["cause"] for h in service.history(order_id))
+
+
+def test_a_session_ends_at_its_expiry_and_holds_only_what_was_signed():
+    from om_dsl.console.session import LIFETIME_S, Sessions
+
+    sessions = Sessions(b"k" * 32)
+    s, cookie = sessions.issue("ops-anna", "operator", 1000.0)
+    assert sessions.read(cookie, 1000.0 + LIFETIME_S - 1) == s
+    assert sessions.read(cookie, 1000.0 + LIFETIME_S) is None  # expired
+    assert Sessions(b"x" * 32).read(cookie, 1000.0) is None  # another server's secret (a restart)
+    body, mac = cookie.split(".")
+    import base64
+
+    promoted = base64.urlsafe_b64encode(json.dumps(["ops-anna", "admin", s.expires, s.nonce]).encode()).decode().rstrip("=")
+    assert sessions.read(f"{promoted}.{mac}", 1000.0) is None  # a role written in by hand
+    assert sessions.csrf_ok(s, sessions.csrf(s)) and not sessions.csrf_ok(s, sessions.csrf(sessions.issue("ops-anna", "operator", 1000.0)[0]))
+    for junk in ("", ".", "a.b", "x" * 5000, "%%%.%%%"):
+        assert sessions.read(junk, 1000.0) is None

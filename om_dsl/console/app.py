@@ -4,6 +4,7 @@
     GET  /orders                                   filtered, paged
     GET  /orders/{id}                              one order; /orders/{id}/live: its graph and tasks (the page's refresh)
     POST /orders/{id}/cancel, /orders/{id}/amend   submitter (its own orders) and up; force: operator
+    POST /orders/{id}/resume                       a held order: every fatally failed task retried (operator)
     GET  /fallout,  POST /fallout                  retry or skip, one or many
     GET  /worklists, POST /tasks/claim, GET|POST /tasks/complete
     GET  /systems,  POST /systems                  offline / online
@@ -141,6 +142,17 @@ class Console(Web):
         await self.call(self.service.amend, order["id"], revision, s.name, force)
         after = await self.call(self.service.order, order["id"])
         return self.done(request, s, f"order {order['id']} amended", [{"what": f"order {order['id']} revision {after.get('revision')}", "ok": True, "state": after["status"]}], order["id"])
+
+    async def resume(self, request: Request) -> Response:
+        s = self.who(request, "operator", "resuming a held order")
+        fields = await self.form(request, s)
+        order = await self.order_of(s, request.path_params["id"])
+        reason = text(fields, "reason", "the reason")
+        await self.call(self.service.resume, order["id"], s.name, reason)
+        after = await self.call(self.service.order, order["id"])
+        stuck = [t["id"] for t in after.get("tasks") or [] if t["status"] == "fatallyFailed"]
+        outcome = {"what": f"order {order['id']}", "ok": not stuck, "state": after["status"], "message": f"still fatally failed: {', '.join(stuck)}" if stuck else None}
+        return self.done(request, s, f"order {order['id']} resumed", [outcome], order["id"])
 
     def done(self, request: Request, s, title: str, outcomes: list, order_id: Optional[str] = None, back: Optional[str] = None) -> Response:
         status = 200 if all(o["ok"] for o in outcomes) else 409
@@ -319,10 +331,12 @@ def build(service: svc.OrderService, login, sessions: Optional[Sessions] = None,
         Route("/login", page(c.login_post), methods=["POST"]),
         Route("/logout", page(c.logout), methods=["POST"]),
         Route("/orders", page(c.orders)),
-        Route("/orders/{id}", page(c.order)),
-        Route("/orders/{id}/live", page(c.order_live)),
-        Route("/orders/{id}/cancel", page(c.cancel), methods=["POST"]),
-        Route("/orders/{id}/amend", page(c.amend), methods=["POST"]),
+        # (an id may hold a slash: the action routes come before the order's own)
+        Route("/orders/{id:path}/live", page(c.order_live)),
+        Route("/orders/{id:path}/cancel", page(c.cancel), methods=["POST"]),
+        Route("/orders/{id:path}/amend", page(c.amend), methods=["POST"]),
+        Route("/orders/{id:path}/resume", page(c.resume), methods=["POST"]),
+        Route("/orders/{id:path}", page(c.order)),
         Route("/fallout", page(c.fallout), methods=["GET"]),
         Route("/fallout", page(c.fallout_post), methods=["POST"]),
         Route("/worklists", page(c.worklists)),
