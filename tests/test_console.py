@@ -184,6 +184,7 @@ def test_the_order_page_shows_tasks_graph_history_and_points_of_no_return(server
     assert "waiting for a person in queue field_ops" in row.group(1) and "2026-" in row.group(1)  # what it waits for, its due time
     assert "1/D1:activate_line: soft, not passed" in text  # the plan's point of no return
     assert "PORT-" in text  # an output
+    assert 'sets <code>port_id = &#34;PORT-00001&#34;</code>' in page  # and the line value it set
     assert "claimed by" not in row.group(1)
     if shutil.which("dot"):
         assert "<svg" in page and "#fff2cc" in page  # the ready task drawn in the ready colour
