@@ -214,8 +214,10 @@ def test_held_calls_are_grouped_and_a_bulk_retry_is_rechecked(server):
     groups = re.findall(r'<fieldset class="fallout-group".*?</fieldset>', page.text, re.S)
     assert len(groups) == 1 and "inventory" in groups[0] and "check_address" in groups[0] and "onHold" in groups[0]
     assert 'data-order="%s"' % a in groups[0] and 'data-order="%s"' % b in groups[0]
-    systems = text_of(op.get("/console/systems").text)
-    assert "inventory offline" in systems and f"{a} 1/D1:check_address" in systems
+    systems = op.get("/console/systems").text
+    assert re.search(r'data-system="inventory">\s*<th scope="row">inventory</th>\s*<td class="system-state">offline</td>', systems)
+    assert f"{a} 1/D1:check_address" in text_of(systems) and "Bring online" in systems
+    assert re.search(r'data-system="logistics">\s*<th scope="row">logistics</th>\s*<td class="system-state">online</td>', systems)  # one the orders call
 
     both = [views.select_value(o, "1/D1:check_address") for o in (a, b)]
     r = op.post("/console/fallout", [("select", v) for v in both] + [("action", "retry"), ("reason", "try again")])
