@@ -193,6 +193,7 @@ def test_the_order_page_shows_tasks_graph_history_and_points_of_no_return(server
     assert "1/D1:reserve_port" in text and "running → completed" in text  # the history, as a timeline
     live = op.get(f"/console/orders/{order_id}/live")
     assert live.status_code == 200 and 'id="order-live-fragment"' in live.text and VISIT in live.text
+    assert '<span id="order-status" class="state state-inProgress">inProgress</span>' in live.text  # the state refreshes with the tasks
 
 
 def test_the_graph_falls_back_to_lists_without_graphviz(server, monkeypatch):
