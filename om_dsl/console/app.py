@@ -16,6 +16,7 @@ and the form's reason as why: both land in the order's history.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Optional
 
@@ -31,9 +32,12 @@ from om_dsl.console.web import HERE, ROOT, Problem, Web, first, log, text
 
 FINAL = ("completed", "failed", "partial", "cancelled", "rejected")
 MAX_READ = 500  # orders one fallout or systems page reads (the oldest unfinished first)
+DRAWN = 256  # graphs kept drawn (SVG), oldest dropped first
 
 
 class Console(Web):
+    drawn: dict  # sha256 of a graph's DOT -> its SVG
+
     # ---- signing in -----------------------------------------------------------------------------------
 
     async def login_page(self, request: Request) -> Response:
@@ -51,7 +55,7 @@ class Console(Web):
             raise Problem(exc.status, exc.message) from None
         fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10)
         token, nxt = first(fields, "token").strip(), _safe_next(first(fields, "next"))
-        found = self.login(token) if token else None
+        found = await _threaded(self.login, token) if token else None  # (a JWT's check may fetch its issuer's keys)
         if found is None:
             return self.page(request, "login.html", None, 401, error="that token is not known", next=nxt)
         _, cookie = self.sessions.issue(found[0], found[1], time.time())
@@ -105,11 +109,17 @@ class Console(Web):
 
         if not self.graphviz or not order.get("tasks"):
             return None
-        try:
-            svg = await _threaded(to_svg, to_dot(run_graph(order)), 20)
-        except (GraphvizMissing, GraphvizFailed):
-            return None
-        return svg[svg.index("<svg") :] if "<svg" in svg else None  # without the XML prolog and doctype: inline in the page
+        dot = to_dot(run_graph(order))
+        key = hashlib.sha256(dot.encode("utf-8")).digest()
+        if key not in self.drawn:  # (the same states draw the same picture: a page refreshing every 3 s runs `dot` only when a task moved)
+            try:
+                svg = await _threaded(to_svg, dot, 20)
+            except (GraphvizMissing, GraphvizFailed):
+                return None
+            if len(self.drawn) >= DRAWN:
+                self.drawn.pop(next(iter(self.drawn)))
+            self.drawn[key] = svg[svg.index("<svg") :] if "<svg" in svg else None  # without the XML prolog and doctype: inline in the page
+        return self.drawn[key]
 
     async def cancel(self, request: Request) -> Response:
         s = self.who(request, "submitter", "cancelling an order")
@@ -303,6 +313,7 @@ class Console(Web):
 def build(service: svc.OrderService, login, sessions: Optional[Sessions] = None, graphviz: bool = True) -> Starlette:
     """The console over `service`, to mount at /console. `login(token)`: (name, role), or None for an unknown token."""
     c = Console(service, login, sessions, graphviz)
+    c.drawn = {}
 
     def page(handler):
         async def endpoint(request: Request) -> Response:
