@@ -503,3 +503,29 @@ def test_a_session_ends_at_its_expiry_and_holds_only_what_was_signed():
     assert sessions.csrf_ok(s, sessions.csrf(s)) and not sessions.csrf_ok(s, sessions.csrf(sessions.issue("ops-anna", "operator", 1000.0)[0]))
     for junk in ("", ".", "a.b", "x" * 5000, "%%%.%%%"):
         assert sessions.read(junk, 1000.0) is None
+
+
+def test_bad_input_is_a_page_that_says_why_never_a_traceback(server):
+    op = Browser(server.url, "operator")
+    csrf = op.csrf
+    cases = [
+        (op.post("/console/fallout", {"select": "not json", "action": "retry"}), 400, "the selection is not readable"),
+        (op.post("/console/fallout", {"select": '["only one"]', "action": "retry"}), 400, "the selection is not readable"),
+        (op.post("/console/fallout", {"action": "retry"}), 400, "select at least one task"),
+        (op.post("/console/fallout", {"select": views.select_value("ORD-NOPE", "x"), "action": "explode"}), 400, "the action is retry or skip"),
+        (op.post("/console/tasks/complete", {"order": "ORD-NOPE", "task": "x"}), 404, "no order has this id"),
+        (op.post("/console/tasks/claim", {"order": "ORD-NOPE", "task": "x", "reason": "line\nbreak"}), 400, "the reason holds a control character"),
+        (op.post("/console/systems", {"system": "inventory", "state": "sideways"}), 400, "the state is offline or online"),
+        (op.http.post("/console/fallout", content=b'{"action": "retry"}', headers={"Content-Type": "application/json"}), 415, "the console takes forms"),
+        (op.http.post("/console/fallout", content=b"csrf=" + csrf.encode() + b"&action=\xff\xfe", headers={"Content-Type": "application/x-www-form-urlencoded"}), 400, "the form is not readable"),
+        (op.http.post("/console/fallout", content=b"&".join([b"a=1"] * 2100), headers={"Content-Type": "application/x-www-form-urlencoded"}), 400, "the form is not readable"),
+        (op.get("/console/orders?jeopardy=purple"), 400, "jeopardy is green, yellow or red"),
+    ]
+    for r, status, says in cases:
+        assert (r.status_code, says in text_of(r.text)) == (status, True), text_of(r.text)[-300:]
+        assert "Traceback" not in r.text
+    big = op.http.post("/console/fallout", content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert big.status_code == 413  # refused unread
+    submit(server)  # (a store knows its catalogs' systems once an order ran)
+    r = op.post("/console/systems", {"system": "nosuch", "state": "offline"})
+    assert r.status_code == 409 and "no system 'nosuch'" in text_of(r.text)
