@@ -9,6 +9,7 @@ import itertools
 import json
 import re
 import shutil
+from html.parser import HTMLParser
 
 import pytest
 
@@ -157,8 +158,10 @@ def test_orders_are_filtered_and_paged(server, monkeypatch):
     customer = server.service.order(third)["customer"]
     assert third in ids(f"?customer={customer}")
     assert ids("?state=completed") == [o for o in (first, second, third) if server.service.order(o)["status"] == "completed"]
-    catalog = server.service.order(first)["catalog"]
-    assert ids(f"?catalog={catalog[:12]}") == [first, second, third]
+    catalog = server.service.order(first)
+    assert catalog["catalog_version"].startswith("acme ")
+    assert ids(f"?catalog={catalog['catalog_version'].upper()}") == [first, second, third]
+    assert ids(f"?catalog={catalog['catalog'][:12]}") == [first, second, third]  # or its plan's hash
     assert ids("?catalog=no-such-version") == []
     assert op.get("/console/orders?state=bogus").status_code == 400
 
@@ -181,6 +184,7 @@ def test_the_order_page_shows_tasks_graph_history_and_points_of_no_return(server
     assert "waiting for a person in queue field_ops" in row.group(1) and "2026-" in row.group(1)  # what it waits for, its due time
     assert "1/D1:activate_line: soft, not passed" in text  # the plan's point of no return
     assert "PORT-" in text  # an output
+    assert 'sets <code>port_id = &#34;PORT-00001&#34;</code>' in page  # and the line value it set
     assert "claimed by" not in row.group(1)
     if shutil.which("dot"):
         assert "<svg" in page and "#fff2cc" in page  # the ready task drawn in the ready colour
@@ -189,6 +193,7 @@ def test_the_order_page_shows_tasks_graph_history_and_points_of_no_return(server
     assert "1/D1:reserve_port" in text and "running → completed" in text  # the history, as a timeline
     live = op.get(f"/console/orders/{order_id}/live")
     assert live.status_code == 200 and 'id="order-live-fragment"' in live.text and VISIT in live.text
+    assert '<span id="order-status" class="state state-inProgress">inProgress</span>' in live.text  # the state refreshes with the tasks
 
 
 def test_the_graph_falls_back_to_lists_without_graphviz(server, monkeypatch):
@@ -210,8 +215,10 @@ def test_held_calls_are_grouped_and_a_bulk_retry_is_rechecked(server):
     groups = re.findall(r'<fieldset class="fallout-group".*?</fieldset>', page.text, re.S)
     assert len(groups) == 1 and "inventory" in groups[0] and "check_address" in groups[0] and "onHold" in groups[0]
     assert 'data-order="%s"' % a in groups[0] and 'data-order="%s"' % b in groups[0]
-    systems = text_of(op.get("/console/systems").text)
-    assert "inventory offline" in systems and f"{a} 1/D1:check_address" in systems
+    systems = op.get("/console/systems").text
+    assert re.search(r'data-system="inventory">\s*<th scope="row">inventory</th>\s*<td class="system-state">offline</td>', systems)
+    assert f"{a} 1/D1:check_address" in text_of(systems) and "Bring online" in systems
+    assert re.search(r'data-system="logistics">\s*<th scope="row">logistics</th>\s*<td class="system-state">online</td>', systems)  # one the orders call
 
     both = [views.select_value(o, "1/D1:check_address") for o in (a, b)]
     r = op.post("/console/fallout", [("select", v) for v in both] + [("action", "retry"), ("reason", "try again")])
@@ -350,3 +357,175 @@ def test_a_fallout_forms_fields_are_the_failed_tasks_outputs_typed_and_checked(t
     assert tasks["1/d:reserve"]["outputs"] == {"port": "P-9", "slot": 7}
     assert tasks["1/d:activate"]["status"] == "completed"
     assert any(h["cause"] == f"fallout {fallout} resolved by operator: fixed by hand" for h in service.history(order_id))
+
+
+def test_a_fatally_failed_task_is_grouped_and_retried_from_the_fallout_page(typed):
+    url, service, order_id = typed
+    op = Browser(url, "operator")
+    page = op.get("/console/fallout").text
+    group = re.search(r'<fieldset class="fallout-group".*?</fieldset>', page, re.S).group(0)
+    assert '<span class="system">inv</span>.<span class="operation">reserve</span>' in group and "fatallyFailed" in group and "409" in group
+    r = op.post("/console/fallout", {"select": views.select_value(order_id, "1/d:reserve"), "action": "retry", "reason": "the desk fixed the port"})
+    assert r.status_code == 200 and '<tr class="outcome ok">' in r.text, text_of(r.text)  # re-read: it left fallout (the fault was once only)
+    assert any(h["subject"] == "1/d:reserve" and "retried by operator: the desk fixed the port" in h["cause"] for h in service.history(order_id))
+    service.settle([order_id])
+    assert service.order(order_id)["status"] == "completed"
+    assert "No fallout" in op.get("/console/fallout").text
+
+
+class Controls(HTMLParser):
+    """Every form control of a page, and the labels that name them."""
+
+    def __init__(self):
+        super().__init__()
+        self.controls, self.labelled, self.depth, self.buttons = [], set(), 0, []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "label":
+            self.depth += 1
+            if a.get("for"):
+                self.labelled.add(a["for"])
+        elif tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            self.controls.append((a.get("id"), a.get("name"), self.depth > 0 or bool(a.get("aria-label"))))
+        elif tag == "button":
+            self.buttons.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.buttons and not self.buttons[-1]:
+            self.buttons[-1] = data.strip()
+
+
+def test_every_control_of_every_page_has_a_label(server):
+    op = Browser(server.url, "operator")
+    op.post("/console/systems", {"system": "inventory", "state": "offline"})
+    held = submit(server)
+    op.post("/console/systems", {"system": "inventory", "state": "online"})
+    server.service.settle([held])
+    order_id = submit(server)
+    pages = ["/console/login", "/console/orders", f"/console/orders/{order_id}", "/console/fallout", "/console/worklists", "/console/systems", f"/console/tasks/complete?order={order_id}&task={VISIT}"]
+    op.post("/console/systems", {"system": "inventory", "state": "offline"})
+    submit(server)  # one held call: the fallout page has its controls
+    for path in pages:
+        r = op.get(path)
+        assert r.status_code == 200, path
+        found = Controls()
+        found.feed(r.text)
+        assert found.controls, path
+        unlabelled = [(i, n) for i, n, wrapped in found.controls if not wrapped and i not in found.labelled]
+        assert unlabelled == [], path
+        assert all(found.buttons), path  # every button says what it does
+    systems = text_of(op.get("/console/systems").text)
+    assert re.search(r"acme 2026\.\d+ \(plan [0-9a-f]{12}\) ?: 3 unfinished order", systems)
+
+
+def test_console_home_and_unknown_pages(server):
+    b = Browser(server.url, "viewer")
+    assert b.http.get("/console").headers["location"] == "/console/orders"
+    assert b.http.get("/console/").headers["location"] == "/console/orders"
+    r = b.get("/console/nowhere")
+    assert r.status_code == 404 and "no page at /console/nowhere" in text_of(r.text)
+    assert b.get("/console/orders/ORD-NOPE").status_code == 404
+    assert b.http.get("/console/static/console.css").headers["content-type"].startswith("text/css")
+
+
+def test_an_id_with_a_slash_and_a_hash_has_its_page_and_actions(server):
+    order_id = submit(server, id="ORD 1/x#y")
+    assert order_id == "ORD 1/x#y"
+    op = Browser(server.url, "operator")
+    listed = op.get("/console/orders").text
+    assert 'href="/console/orders/ORD%201/x%23y"' in listed
+    page = op.get("/console/orders/ORD%201/x%23y")
+    assert page.status_code == 200 and "Order ORD 1/x#y" in text_of(page.text)
+    assert 'action="/console/orders/ORD%201/x%23y/cancel"' in page.text
+    assert op.get("/console/orders/ORD%201/x%23y/live").status_code == 200
+    r = op.post("/console/orders/ORD%201/x%23y/cancel", {"reason": "a test"})
+    assert r.status_code == 200, text_of(r.text)
+
+
+@pytest.fixture
+def held(tmp_path):
+    """The Acme catalog with its inventory over HTTP refusing check_address once (400: fatal at once): the order is held."""
+    from om_dsl.api.server import in_thread
+    from om_dsl.embedded.service import Options, serving
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.simulate.server import SimulatorServer
+
+    from support.api_server import tokens
+    from support.engine_helpers import ACME
+
+    rules = GeneratedRules(ACME)
+    sim = SimulatorServer(rules.catalog, str(tmp_path / "sim.db"), port=0, faults={"inventory.check_address": "status:400:1"}).start()
+    config = tmp_path / "om.toml"
+    config.write_text(f'[systems.inventory]\nbase_url = "{sim.url}"\n', encoding="utf-8")
+    with serving(Options(db_path=str(tmp_path / "om.db"), clock="simulated", start=1_795_780_800_000, config_path=str(config)), rules) as service:
+        http = in_thread(service, tokens(), callbacks=service.callbacks).start()
+        order_id, _, _ = service.submit(json.dumps(order_body("fiber-minimal.json")))
+        service.settle([order_id])
+        try:
+            yield http.url, service, order_id
+        finally:
+            http.stop()
+            sim.stop()
+
+
+def test_a_held_order_is_resumed_from_its_page(held):
+    url, service, order_id = held
+    assert service.order(order_id)["status"] == "held"
+    op, viewer = Browser(url, "operator"), Browser(url, "viewer")
+    assert 'id="resume-form"' not in viewer.get(f"/console/orders/{order_id}").text
+    page = op.get(f"/console/orders/{order_id}").text
+    assert 'id="resume-form"' in page and '<label for="resume-reason">' in page
+    assert re.search(r'data-task="1/D1:check_address" data-state="fatallyFailed"', page)
+    assert viewer.post(f"/console/orders/{order_id}/resume", {"reason": "x"}).status_code == 403
+    r = op.post(f"/console/orders/{order_id}/resume", {"reason": "inventory fixed"})
+    assert r.status_code == 200 and '<tr class="outcome ok">' in r.text, text_of(r.text)
+    assert any("order resumed by operator: inventory fixed" in h["cause"] for h in service.history(order_id))
+
+
+def test_a_session_ends_at_its_expiry_and_holds_only_what_was_signed():
+    from om_dsl.console.session import LIFETIME_S, Sessions
+
+    sessions = Sessions(b"k" * 32)
+    s, cookie = sessions.issue("ops-anna", "operator", 1000.0)
+    assert sessions.read(cookie, 1000.0 + LIFETIME_S - 1) == s
+    assert sessions.read(cookie, 1000.0 + LIFETIME_S) is None  # expired
+    assert Sessions(b"x" * 32).read(cookie, 1000.0) is None  # another server's secret (a restart)
+    body, mac = cookie.split(".")
+    import base64
+
+    promoted = base64.urlsafe_b64encode(json.dumps(["ops-anna", "admin", s.expires, s.nonce]).encode()).decode().rstrip("=")
+    assert sessions.read(f"{promoted}.{mac}", 1000.0) is None  # a role written in by hand
+    assert sessions.csrf_ok(s, sessions.csrf(s)) and not sessions.csrf_ok(s, sessions.csrf(sessions.issue("ops-anna", "operator", 1000.0)[0]))
+    for junk in ("", ".", "a.b", "x" * 5000, "%%%.%%%"):
+        assert sessions.read(junk, 1000.0) is None
+
+
+def test_bad_input_is_a_page_that_says_why_never_a_traceback(server):
+    op = Browser(server.url, "operator")
+    csrf = op.csrf
+    cases = [
+        (op.post("/console/fallout", {"select": "not json", "action": "retry"}), 400, "the selection is not readable"),
+        (op.post("/console/fallout", {"select": '["only one"]', "action": "retry"}), 400, "the selection is not readable"),
+        (op.post("/console/fallout", {"action": "retry"}), 400, "select at least one task"),
+        (op.post("/console/fallout", {"select": views.select_value("ORD-NOPE", "x"), "action": "explode"}), 400, "the action is retry or skip"),
+        (op.post("/console/tasks/complete", {"order": "ORD-NOPE", "task": "x"}), 404, "no order has this id"),
+        (op.post("/console/tasks/claim", {"order": "ORD-NOPE", "task": "x", "reason": "line\nbreak"}), 400, "the reason holds a control character"),
+        (op.post("/console/systems", {"system": "inventory", "state": "sideways"}), 400, "the state is offline or online"),
+        (op.http.post("/console/fallout", content=b'{"action": "retry"}', headers={"Content-Type": "application/json"}), 415, "the console takes forms"),
+        (op.http.post("/console/fallout", content=b"csrf=" + csrf.encode() + b"&action=\xff\xfe", headers={"Content-Type": "application/x-www-form-urlencoded"}), 400, "the form is not readable"),
+        (op.http.post("/console/fallout", content=b"&".join([b"a=1"] * 2100), headers={"Content-Type": "application/x-www-form-urlencoded"}), 400, "the form is not readable"),
+        (op.get("/console/orders?jeopardy=purple"), 400, "jeopardy is green, yellow or red"),
+    ]
+    for r, status, says in cases:
+        assert (r.status_code, says in text_of(r.text)) == (status, True), text_of(r.text)[-300:]
+        assert "Traceback" not in r.text
+    big = op.http.post("/console/fallout", content=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert big.status_code == 413  # refused unread
+    submit(server)  # (a store knows its catalogs' systems once an order ran)
+    r = op.post("/console/systems", {"system": "nosuch", "state": "offline"})
+    assert r.status_code == 409 and "no system 'nosuch'" in text_of(r.text)

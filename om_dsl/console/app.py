@@ -4,6 +4,7 @@
     GET  /orders                                   filtered, paged
     GET  /orders/{id}                              one order; /orders/{id}/live: its graph and tasks (the page's refresh)
     POST /orders/{id}/cancel, /orders/{id}/amend   submitter (its own orders) and up; force: operator
+    POST /orders/{id}/resume                       a held order: every fatally failed task retried (operator)
     GET  /fallout,  POST /fallout                  retry or skip, one or many
     GET  /worklists, POST /tasks/claim, GET|POST /tasks/complete
     GET  /systems,  POST /systems                  offline / online
@@ -15,6 +16,7 @@ and the form's reason as why: both land in the order's history.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Optional
 
@@ -30,9 +32,12 @@ from om_dsl.console.web import HERE, ROOT, Problem, Web, first, log, text
 
 FINAL = ("completed", "failed", "partial", "cancelled", "rejected")
 MAX_READ = 500  # orders one fallout or systems page reads (the oldest unfinished first)
+DRAWN = 256  # graphs kept drawn (SVG), oldest dropped first
 
 
 class Console(Web):
+    drawn: dict  # sha256 of a graph's DOT -> its SVG
+
     # ---- signing in -----------------------------------------------------------------------------------
 
     async def login_page(self, request: Request) -> Response:
@@ -50,7 +55,7 @@ class Console(Web):
             raise Problem(exc.status, exc.message) from None
         fields = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10)
         token, nxt = first(fields, "token").strip(), _safe_next(first(fields, "next"))
-        found = self.login(token) if token else None
+        found = await _threaded(self.login, token) if token else None  # (a JWT's check may fetch its issuer's keys)
         if found is None:
             return self.page(request, "login.html", None, 401, error="that token is not known", next=nxt)
         _, cookie = self.sessions.issue(found[0], found[1], time.time())
@@ -81,7 +86,7 @@ class Console(Web):
         rows = [r for r in await self.call(self.service.orders, state, jeopardy) if s.owns(r.get("submitted_by"))]
         rows = views.filtered(rows, customer, external_id)
         if catalog:  # the listing does not carry it: each order is read
-            rows = [r for r in rows if catalog.lower() in ((await self.call(self.service.order, r["id"])).get("catalog") or "").lower()]
+            rows = [r for r in rows if _catalog_matches(await self.call(self.service.order, r["id"]), catalog)]
         shown, pages = views.paged(rows, page)
         query = {"state": state or "", "jeopardy": jeopardy or "", "customer": customer, "external_id": external_id, "catalog": catalog}
         return self.page(request, "orders.html", s, rows=shown, total=len(rows), page=min(max(page, 1), pages), pages=pages, q=query, states=views.ORDER_STATES, jeopardies=views.JEOPARDY)
@@ -104,11 +109,17 @@ class Console(Web):
 
         if not self.graphviz or not order.get("tasks"):
             return None
-        try:
-            svg = await _threaded(to_svg, to_dot(run_graph(order)), 20)
-        except (GraphvizMissing, GraphvizFailed):
-            return None
-        return svg[svg.index("<svg") :] if "<svg" in svg else None  # without the XML prolog and doctype: inline in the page
+        dot = to_dot(run_graph(order))
+        key = hashlib.sha256(dot.encode("utf-8")).digest()
+        if key not in self.drawn:  # (the same states draw the same picture: a page refreshing every 3 s runs `dot` only when a task moved)
+            try:
+                svg = await _threaded(to_svg, dot, 20)
+            except (GraphvizMissing, GraphvizFailed):
+                return None
+            if len(self.drawn) >= DRAWN:
+                self.drawn.pop(next(iter(self.drawn)))
+            self.drawn[key] = svg[svg.index("<svg") :] if "<svg" in svg else None  # without the XML prolog and doctype: inline in the page
+        return self.drawn[key]
 
     async def cancel(self, request: Request) -> Response:
         s = self.who(request, "submitter", "cancelling an order")
@@ -141,6 +152,17 @@ class Console(Web):
         await self.call(self.service.amend, order["id"], revision, s.name, force)
         after = await self.call(self.service.order, order["id"])
         return self.done(request, s, f"order {order['id']} amended", [{"what": f"order {order['id']} revision {after.get('revision')}", "ok": True, "state": after["status"]}], order["id"])
+
+    async def resume(self, request: Request) -> Response:
+        s = self.who(request, "operator", "resuming a held order")
+        fields = await self.form(request, s)
+        order = await self.order_of(s, request.path_params["id"])
+        reason = text(fields, "reason", "the reason")
+        await self.call(self.service.resume, order["id"], s.name, reason)
+        after = await self.call(self.service.order, order["id"])
+        stuck = [t["id"] for t in after.get("tasks") or [] if t["status"] == "fatallyFailed"]
+        outcome = {"what": f"order {order['id']}", "ok": not stuck, "state": after["status"], "message": f"still fatally failed: {', '.join(stuck)}" if stuck else None}
+        return self.done(request, s, f"order {order['id']} resumed", [outcome], order["id"])
 
     def done(self, request: Request, s, title: str, outcomes: list, order_id: Optional[str] = None, back: Optional[str] = None) -> Response:
         status = 200 if all(o["ok"] for o in outcomes) else 409
@@ -271,7 +293,7 @@ class Console(Web):
         catalogs: dict = {}
         for o in orders:
             if o.get("catalog"):
-                catalogs.setdefault(o["catalog"], []).append(o["id"])
+                catalogs.setdefault((o.get("catalog_version") or "?", o["catalog"]), []).append(o["id"])
         return self.page(request, "systems.html", s, systems=views.systems(changes, orders), note=note, catalogs=dict(sorted(catalogs.items())))
 
     async def systems_post(self, request: Request) -> Response:
@@ -291,6 +313,7 @@ class Console(Web):
 def build(service: svc.OrderService, login, sessions: Optional[Sessions] = None, graphviz: bool = True) -> Starlette:
     """The console over `service`, to mount at /console. `login(token)`: (name, role), or None for an unknown token."""
     c = Console(service, login, sessions, graphviz)
+    c.drawn = {}
 
     def page(handler):
         async def endpoint(request: Request) -> Response:
@@ -319,10 +342,12 @@ def build(service: svc.OrderService, login, sessions: Optional[Sessions] = None,
         Route("/login", page(c.login_post), methods=["POST"]),
         Route("/logout", page(c.logout), methods=["POST"]),
         Route("/orders", page(c.orders)),
-        Route("/orders/{id}", page(c.order)),
-        Route("/orders/{id}/live", page(c.order_live)),
-        Route("/orders/{id}/cancel", page(c.cancel), methods=["POST"]),
-        Route("/orders/{id}/amend", page(c.amend), methods=["POST"]),
+        # (an id may hold a slash: the action routes come before the order's own)
+        Route("/orders/{id:path}/live", page(c.order_live)),
+        Route("/orders/{id:path}/cancel", page(c.cancel), methods=["POST"]),
+        Route("/orders/{id:path}/amend", page(c.amend), methods=["POST"]),
+        Route("/orders/{id:path}/resume", page(c.resume), methods=["POST"]),
+        Route("/orders/{id:path}", page(c.order)),
         Route("/fallout", page(c.fallout), methods=["GET"]),
         Route("/fallout", page(c.fallout_post), methods=["POST"]),
         Route("/worklists", page(c.worklists)),
@@ -342,6 +367,12 @@ def build(service: svc.OrderService, login, sessions: Optional[Sessions] = None,
         return c.problem(request, Problem(405, f"{request.method} is not taken at {request.url.path[:100]}"))
 
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+
+
+def _catalog_matches(order: dict, text: str) -> bool:
+    """A catalog version as people name it (`acme 2026.11`), or the start of its plan's hash."""
+    t = text.lower()
+    return t in (order.get("catalog_version") or "").lower() or (order.get("catalog") or "").lower().startswith(t)
 
 
 def _safe_next(value: Optional[str]) -> str:

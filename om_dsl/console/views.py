@@ -103,12 +103,15 @@ def timeline(history: list) -> list:
 
 
 def systems(changes: list, orders: list) -> list:
-    """Each system named by an operator's change or a held call: offline or online, and the calls it holds."""
+    """Each system an operator changed or an unfinished order calls: offline or online, and the calls it holds."""
     by: dict = {c["system"]: {**c, "held": []} for c in changes}
     for order in orders:
         for t in order.get("tasks") or []:
+            target = t.get("call") or ""
+            if t["type"] != "callout" or "." not in target:
+                continue
+            name = target.split(".", 1)[0]
+            entry = by.setdefault(name, {"system": name, "offline": t["status"] == "onHold", "since": None, "by": None, "held": []})
             if t["status"] == "onHold":
-                target = t.get("call") or ""
-                name = target.split(".", 1)[0] if target else "?"
-                by.setdefault(name, {"system": name, "offline": True, "since": None, "by": None, "held": []})["held"].append({"order": order["id"], "task": t["id"]})
+                entry["held"].append({"order": order["id"], "task": t["id"]})
     return [by[k] for k in sorted(by)]

@@ -23,6 +23,7 @@ from om_dsl import limits
 from om_dsl import service as svc
 from om_dsl.console.session import COOKIE, Session, Sessions
 from om_dsl.systems.config import API_ROLES
+from om_dsl.values import decode_value, show_value
 
 HERE = Path(__file__).parent
 ROOT = "/console"  # where `om serve` mounts it
@@ -30,6 +31,7 @@ RANK = {role: n for n, role in enumerate(API_ROLES)}  # viewer < submitter < ope
 log = logging.getLogger("om_dsl.console")
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True, trim_blocks=True, lstrip_blocks=True)
+_env.filters["value"] = lambda v: show_value(decode_value(v))  # a value as the .om language writes it (decimals and dates untagged)
 
 
 class Problem(Exception):

@@ -285,7 +285,7 @@ class EmbeddedOrders:
         return svc.NoOrder(no_such("order", order_id, self.store.order_ids(), self.db_path))
 
     def order(self, order_id: str) -> dict:
-        from om_dsl.engine.view import revision_state, task_entries, wait_entries
+        from om_dsl.engine.view import catalog_version, revision_state, task_entries, wait_entries
 
         row = self.store.order_row(order_id)
         if row is None:
@@ -298,8 +298,9 @@ class EmbeddedOrders:
         run = self.store.load(order_id)
         out["tasks"] = []
         if run is not None:
-            out["tasks"] = task_entries(self.catalogs.engine(run.catalog), run)
-            out["catalog"] = run.catalog
+            engine = self.catalogs.engine(run.catalog)
+            out["tasks"] = task_entries(engine, run)
+            out["catalog"], out["catalog_version"] = run.catalog, catalog_version(engine)
             out["jeopardy"] = run.jeopardy
             out["revision"] = run.revision
             if run.waits_for:
