@@ -529,3 +529,27 @@ def test_bad_input_is_a_page_that_says_why_never_a_traceback(server):
     submit(server)  # (a store knows its catalogs' systems once an order ran)
     r = op.post("/console/systems", {"system": "nosuch", "state": "offline"})
     assert r.status_code == 409 and "no system 'nosuch'" in text_of(r.text)
+
+
+def test_a_session_ends_when_the_token_it_came_from_expires(server):
+    """A JWT's `exp` caps its console session (om's own tokens do not expire: 8 hours)."""
+    import base64
+    import time
+
+    from om_dsl.api.auth import _expiry
+    from om_dsl.console.session import LIFETIME_S, Sessions
+
+    def jwt(claims: dict) -> str:
+        part = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJSUzI1NiJ9.{part}.c2ln"
+
+    assert _expiry(jwt({"exp": 2_000_000_000, "sub": "x"})) == 2_000_000_000
+    assert _expiry(TOKENS["operator"]) is None and _expiry("a.b.c") is None and _expiry(jwt({"exp": True})) is None
+    sessions = Sessions(b"k" * 32)
+    s, _ = sessions.issue("ops", "operator", 1000.0, until=1600)
+    assert s.expires == 1600
+    s, _ = sessions.issue("ops", "operator", 1000.0, until=10**12)
+    assert s.expires == 1000 + LIFETIME_S
+    r = Browser(server.url).login(TOKENS["operator"])  # an opaque token: the whole working day
+    assert f"Max-Age={LIFETIME_S}" in r.headers["set-cookie"]
+    assert time.time() < 2_000_000_000

@@ -58,9 +58,12 @@ class Console(Web):
         found = await _threaded(self.login, token) if token else None  # (a JWT's check may fetch its issuer's keys)
         if found is None:
             return self.page(request, "login.html", None, 401, error="that token is not known", next=nxt)
-        _, cookie = self.sessions.issue(found[0], found[1], time.time())
+        now = time.time()
+        session, cookie = self.sessions.issue(*found[:2], now, found[2] if len(found) > 2 else None)
+        if session.expires <= now:
+            return self.page(request, "login.html", None, 401, error="that token has expired", next=nxt)
         response = RedirectResponse(nxt, 303)
-        response.set_cookie(COOKIE, cookie, max_age=LIFETIME_S, path=ROOT, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        response.set_cookie(COOKIE, cookie, max_age=min(LIFETIME_S, session.expires - int(now)), path=ROOT, httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -311,7 +314,8 @@ class Console(Web):
 
 
 def build(service: svc.OrderService, login, sessions: Optional[Sessions] = None, graphviz: bool = True) -> Starlette:
-    """The console over `service`, to mount at /console. `login(token)`: (name, role), or None for an unknown token."""
+    """The console over `service`, to mount at /console. `login(token)`: (name, role[, until]), or None for an unknown token
+    (`until`: when the token expires, unix seconds; a session ends then at the latest)."""
     c = Console(service, login, sessions, graphviz)
     c.drawn = {}
 
