@@ -553,3 +553,23 @@ def test_a_session_ends_when_the_token_it_came_from_expires(server):
     r = Browser(server.url).login(TOKENS["operator"])  # an opaque token: the whole working day
     assert f"Max-Age={LIFETIME_S}" in r.headers["set-cookie"]
     assert time.time() < 2_000_000_000
+
+
+def test_fallout_is_grouped_by_system_operation_state_and_error():
+    def task(tid, status, call, error):
+        return {"id": tid, "type": "callout", "status": status, "call": call, "error": error, "attempts": 1}
+
+    orders = [
+        {"id": "A", "tasks": [task("1/D1:x", "fatallyFailed", "inv.reserve", "409"), task("1/D1:y", "onHold", "net.activate", None) | {"waiting_for": "on hold: system net is offline"}]},
+        {"id": "B", "tasks": [task("1/D1:x", "fatallyFailed", "inv.reserve", "409"), task("1/D1:z", "fatallyFailed", "inv.reserve", "500"), task("1/D1:q", "completed", "inv.reserve", None)]},
+        {"id": "C", "tasks": [task("1/D1:t", "fatallyFailed", "acme_tasks.numbers:to_e164", "ValueError")]},
+    ]
+    groups = [(g["system"], g["operation"], g["status"], g["error"], [(t["order"], t["id"]) for t in g["tasks"]]) for g in views.fallout_groups(orders)]
+    assert groups == [
+        ("inv", "reserve", "fatallyFailed", "409", [("A", "1/D1:x"), ("B", "1/D1:x")]),
+        ("inv", "reserve", "fatallyFailed", "500", [("B", "1/D1:z")]),
+        ("net", "activate", "onHold", "on hold: system net is offline", [("A", "1/D1:y")]),
+        ("python", "acme_tasks.numbers:to_e164", "fatallyFailed", "ValueError", [("C", "1/D1:t")]),
+    ]
+    assert views.selected([views.select_value("O 1/#", "t")] * 2) == [("O 1/#", "t")]  # a task selected twice is acted on once
+    assert views.paged(list(range(5)), 9, 2) == ([4], 3) and views.paged([], 1, 2) == ([], 1)
