@@ -573,3 +573,16 @@ def test_fallout_is_grouped_by_system_operation_state_and_error():
     ]
     assert views.selected([views.select_value("O 1/#", "t")] * 2) == [("O 1/#", "t")]  # a task selected twice is acted on once
     assert views.paged(list(range(5)), 9, 2) == ([4], 3) and views.paged([], 1, 2) == ([], 1)
+
+
+def test_fallout_says_what_it_left_out_and_shows_the_rest(server, monkeypatch):
+    from om_dsl.console import app
+
+    op = Browser(server.url, "operator")
+    op.post("/console/systems", {"system": "inventory", "state": "offline"})
+    ids = [submit(server) for _ in range(3)]
+    monkeypatch.setattr(app, "MAX_READ", 2)
+    page = op.get("/console/fallout")
+    assert page.status_code == 200
+    assert "only the oldest 2 of 3 unfinished orders are read here" in text_of(page.text)
+    assert sum(f'data-order="{i}"' in page.text for i in ids) == 2  # the rest is shown

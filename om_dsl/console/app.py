@@ -173,14 +173,25 @@ class Console(Web):
 
     # ---- fallout ------------------------------------------------------------------------------------------
 
-    async def unfinished(self, s) -> list:
+    async def unfinished(self, s) -> tuple[list, list]:
+        """The unfinished orders (the oldest MAX_READ), read one by one; and what a page must say it left out
+        (an order that did not answer, on Temporal; or too many orders): the rest of the page is still shown."""
         rows = [r for r in await self.call(self.service.orders) if r["status"] not in FINAL and s.owns(r.get("submitted_by"))]
-        return [await self.call(self.service.order, r["id"]) for r in rows[:MAX_READ]]
+        orders, left_out = [], []
+        for r in rows[:MAX_READ]:
+            try:
+                orders.append(await self.call(self.service.order, r["id"]))
+            except Problem as exc:
+                if exc.status != 404:  # (finished and gone meanwhile: nothing to say)
+                    left_out.append(f"order {r['id']} is left out: {exc.message}")
+        if len(rows) > MAX_READ:
+            left_out.append(f"only the oldest {MAX_READ} of {len(rows)} unfinished orders are read here")
+        return orders, left_out
 
     async def fallout(self, request: Request) -> Response:
         s = self.who(request)
-        orders = await self.unfinished(s)
-        return self.page(request, "fallout.html", s, groups=views.fallout_groups(orders))
+        orders, left_out = await self.unfinished(s)
+        return self.page(request, "fallout.html", s, groups=views.fallout_groups(orders), left_out=left_out)
 
     async def fallout_post(self, request: Request) -> Response:
         s = self.who(request, "operator", "retrying or skipping a task")
@@ -288,7 +299,7 @@ class Console(Web):
 
     async def systems(self, request: Request) -> Response:
         s = self.who(request)
-        orders = await self.unfinished(s)
+        orders, left_out = await self.unfinished(s)
         try:
             changes, note = await self.call(self.service.system_changes), None
         except Problem as exc:  # Temporal: workers take systems from their own configuration
@@ -297,7 +308,7 @@ class Console(Web):
         for o in orders:
             if o.get("catalog"):
                 catalogs.setdefault((o.get("catalog_version") or "?", o["catalog"]), []).append(o["id"])
-        return self.page(request, "systems.html", s, systems=views.systems(changes, orders), note=note, catalogs=dict(sorted(catalogs.items())))
+        return self.page(request, "systems.html", s, systems=views.systems(changes, orders), note=note, catalogs=dict(sorted(catalogs.items())), left_out=left_out)
 
     async def systems_post(self, request: Request) -> Response:
         s = self.who(request, "operator", "taking a system offline or online")
