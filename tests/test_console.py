@@ -586,3 +586,20 @@ def test_fallout_says_what_it_left_out_and_shows_the_rest(server, monkeypatch):
     assert page.status_code == 200
     assert "only the oldest 2 of 3 unfinished orders are read here" in text_of(page.text)
     assert sum(f'data-order="{i}"' in page.text for i in ids) == 2  # the rest is shown
+
+
+def test_a_running_orders_graph_fills_each_task_with_its_states_colour():
+    from om_dsl.graph import run_graph, to_dot
+    from om_dsl.graph.dot import STATE_FILL
+
+    order = {"id": "O-1", "status": "inProgress", "tasks": [
+        {"id": "1/D1:a", "name": "a", "type": "callout", "line": "1/D1", "status": "completed", "attempts": 1},
+        {"id": "1/D1:b", "name": "b", "type": "manual", "line": "1/D1", "status": "ready", "attempts": 0, "depends_on": ["1/D1:a"], "jeopardy": "red"},
+        {"id": "1/D2:c", "name": "c", "type": "callout", "line": "1/D2", "status": "fatallyFailed", "attempts": 3, "depends_on": ["1/D1:b"], "point_of_no_return": "soft", "error": "409"},
+    ]}
+    dot = to_dot(run_graph(order))
+    assert f'"task:1/D1:a" [label="a\\ncallout: completed\\nattempts 1", shape=box, style="filled", fillcolor="{STATE_FILL["completed"]}"' in dot
+    assert f'style="rounded,filled", fillcolor="{STATE_FILL["ready"]}"' in dot  # a manual task keeps its rounded corners
+    assert f'fillcolor="{STATE_FILL["fatallyFailed"]}", color="#c00000", penwidth=2.5' in dot  # and a point of no return its red outline
+    assert '"task:1/D1:a" -> "task:1/D1:b";' in dot and '"task:1/D1:b" -> "task:1/D2:c" [style=dashed];' in dot
+    assert to_dot(run_graph(order)) == dot  # the same order, the same picture (the console keeps it drawn by this text)
