@@ -71,7 +71,8 @@ def test_login_gives_a_signed_httponly_strict_cookie_and_logout_ends_it(server):
     assert "Secure" not in cookie  # plain HTTP here: Secure under TLS only
     page = b.get("/console/orders")
     assert page.status_code == 200 and "operator (operator)" in text_of(page.text)
-    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    csp = page.headers["content-security-policy"]
+    assert csp.startswith("default-src 'none'") and "connect-src 'self'" in csp  # (the order page's refresh is a fetch)
 
     value = b.http.cookies[COOKIE]
     body, mac = value.split(".")
