@@ -71,7 +71,8 @@ def test_login_gives_a_signed_httponly_strict_cookie_and_logout_ends_it(server):
     assert "Secure" not in cookie  # plain HTTP here: Secure under TLS only
     page = b.get("/console/orders")
     assert page.status_code == 200 and "operator (operator)" in text_of(page.text)
-    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    csp = page.headers["content-security-policy"]
+    assert csp.startswith("default-src 'none'") and "connect-src 'self'" in csp  # (the order page's refresh is a fetch)
 
     value = b.http.cookies[COOKIE]
     body, mac = value.split(".")
@@ -529,3 +530,77 @@ def test_bad_input_is_a_page_that_says_why_never_a_traceback(server):
     submit(server)  # (a store knows its catalogs' systems once an order ran)
     r = op.post("/console/systems", {"system": "nosuch", "state": "offline"})
     assert r.status_code == 409 and "no system 'nosuch'" in text_of(r.text)
+
+
+def test_a_session_ends_when_the_token_it_came_from_expires(server):
+    """A JWT's `exp` caps its console session (om's own tokens do not expire: 8 hours)."""
+    import base64
+    import time
+
+    from om_dsl.api.auth import _expiry
+    from om_dsl.console.session import LIFETIME_S, Sessions
+
+    def jwt(claims: dict) -> str:
+        part = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+        return f"eyJhbGciOiJSUzI1NiJ9.{part}.c2ln"
+
+    assert _expiry(jwt({"exp": 2_000_000_000, "sub": "x"})) == 2_000_000_000
+    assert _expiry(TOKENS["operator"]) is None and _expiry("a.b.c") is None and _expiry(jwt({"exp": True})) is None
+    sessions = Sessions(b"k" * 32)
+    s, _ = sessions.issue("ops", "operator", 1000.0, until=1600)
+    assert s.expires == 1600
+    s, _ = sessions.issue("ops", "operator", 1000.0, until=10**12)
+    assert s.expires == 1000 + LIFETIME_S
+    r = Browser(server.url).login(TOKENS["operator"])  # an opaque token: the whole working day
+    assert f"Max-Age={LIFETIME_S}" in r.headers["set-cookie"]
+    assert time.time() < 2_000_000_000
+
+
+def test_fallout_is_grouped_by_system_operation_state_and_error():
+    def task(tid, status, call, error):
+        return {"id": tid, "type": "callout", "status": status, "call": call, "error": error, "attempts": 1}
+
+    orders = [
+        {"id": "A", "tasks": [task("1/D1:x", "fatallyFailed", "inv.reserve", "409"), task("1/D1:y", "onHold", "net.activate", None) | {"waiting_for": "on hold: system net is offline"}]},
+        {"id": "B", "tasks": [task("1/D1:x", "fatallyFailed", "inv.reserve", "409"), task("1/D1:z", "fatallyFailed", "inv.reserve", "500"), task("1/D1:q", "completed", "inv.reserve", None)]},
+        {"id": "C", "tasks": [task("1/D1:t", "fatallyFailed", "acme_tasks.numbers:to_e164", "ValueError")]},
+    ]
+    groups = [(g["system"], g["operation"], g["status"], g["error"], [(t["order"], t["id"]) for t in g["tasks"]]) for g in views.fallout_groups(orders)]
+    assert groups == [
+        ("inv", "reserve", "fatallyFailed", "409", [("A", "1/D1:x"), ("B", "1/D1:x")]),
+        ("inv", "reserve", "fatallyFailed", "500", [("B", "1/D1:z")]),
+        ("net", "activate", "onHold", "on hold: system net is offline", [("A", "1/D1:y")]),
+        ("python", "acme_tasks.numbers:to_e164", "fatallyFailed", "ValueError", [("C", "1/D1:t")]),
+    ]
+    assert views.selected([views.select_value("O 1/#", "t")] * 2) == [("O 1/#", "t")]  # a task selected twice is acted on once
+    assert views.paged(list(range(5)), 9, 2) == ([4], 3) and views.paged([], 1, 2) == ([], 1)
+
+
+def test_fallout_says_what_it_left_out_and_shows_the_rest(server, monkeypatch):
+    from om_dsl.console import app
+
+    op = Browser(server.url, "operator")
+    op.post("/console/systems", {"system": "inventory", "state": "offline"})
+    ids = [submit(server) for _ in range(3)]
+    monkeypatch.setattr(app, "MAX_READ", 2)
+    page = op.get("/console/fallout")
+    assert page.status_code == 200
+    assert "only the oldest 2 of 3 unfinished orders are read here" in text_of(page.text)
+    assert sum(f'data-order="{i}"' in page.text for i in ids) == 2  # the rest is shown
+
+
+def test_a_running_orders_graph_fills_each_task_with_its_states_colour():
+    from om_dsl.graph import run_graph, to_dot
+    from om_dsl.graph.dot import STATE_FILL
+
+    order = {"id": "O-1", "status": "inProgress", "tasks": [
+        {"id": "1/D1:a", "name": "a", "type": "callout", "line": "1/D1", "status": "completed", "attempts": 1},
+        {"id": "1/D1:b", "name": "b", "type": "manual", "line": "1/D1", "status": "ready", "attempts": 0, "depends_on": ["1/D1:a"], "jeopardy": "red"},
+        {"id": "1/D2:c", "name": "c", "type": "callout", "line": "1/D2", "status": "fatallyFailed", "attempts": 3, "depends_on": ["1/D1:b"], "point_of_no_return": "soft", "error": "409"},
+    ]}
+    dot = to_dot(run_graph(order))
+    assert f'"task:1/D1:a" [label="a\\ncallout: completed\\nattempts 1", shape=box, style="filled", fillcolor="{STATE_FILL["completed"]}"' in dot
+    assert f'style="rounded,filled", fillcolor="{STATE_FILL["ready"]}"' in dot  # a manual task keeps its rounded corners
+    assert f'fillcolor="{STATE_FILL["fatallyFailed"]}", color="#c00000", penwidth=2.5' in dot  # and a point of no return its red outline
+    assert '"task:1/D1:a" -> "task:1/D1:b";' in dot and '"task:1/D1:b" -> "task:1/D2:c" [style=dashed];' in dot
+    assert to_dot(run_graph(order)) == dot  # the same order, the same picture (the console keeps it drawn by this text)

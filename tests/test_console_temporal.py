@@ -95,4 +95,5 @@ def test_systems_and_fallout_pages_on_temporal(console):
     op = Browser(url, "operator")
     systems = op.get("/console/systems")
     assert systems.status_code == 200 and "workers take listeners and downstream systems from their own options" in text_of(systems.text)
+    assert 'class="system-form"' not in systems.text and 'id="system-offline-form"' not in systems.text  # nothing to press that cannot work
     assert op.get("/console/fallout").status_code == 200

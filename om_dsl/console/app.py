@@ -58,9 +58,12 @@ class Console(Web):
         found = await _threaded(self.login, token) if token else None  # (a JWT's check may fetch its issuer's keys)
         if found is None:
             return self.page(request, "login.html", None, 401, error="that token is not known", next=nxt)
-        _, cookie = self.sessions.issue(found[0], found[1], time.time())
+        now = time.time()
+        session, cookie = self.sessions.issue(*found[:2], now, found[2] if len(found) > 2 else None)
+        if session.expires <= now:
+            return self.page(request, "login.html", None, 401, error="that token has expired", next=nxt)
         response = RedirectResponse(nxt, 303)
-        response.set_cookie(COOKIE, cookie, max_age=LIFETIME_S, path=ROOT, httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        response.set_cookie(COOKIE, cookie, max_age=min(LIFETIME_S, session.expires - int(now)), path=ROOT, httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
 
     async def logout(self, request: Request) -> Response:
@@ -170,14 +173,25 @@ class Console(Web):
 
     # ---- fallout ------------------------------------------------------------------------------------------
 
-    async def unfinished(self, s) -> list:
+    async def unfinished(self, s) -> tuple[list, list]:
+        """The unfinished orders (the oldest MAX_READ), read one by one; and what a page must say it left out
+        (an order that did not answer, on Temporal; or too many orders): the rest of the page is still shown."""
         rows = [r for r in await self.call(self.service.orders) if r["status"] not in FINAL and s.owns(r.get("submitted_by"))]
-        return [await self.call(self.service.order, r["id"]) for r in rows[:MAX_READ]]
+        orders, left_out = [], []
+        for r in rows[:MAX_READ]:
+            try:
+                orders.append(await self.call(self.service.order, r["id"]))
+            except Problem as exc:
+                if exc.status != 404:  # (finished and gone meanwhile: nothing to say)
+                    left_out.append(f"order {r['id']} is left out: {exc.message}")
+        if len(rows) > MAX_READ:
+            left_out.append(f"only the oldest {MAX_READ} of {len(rows)} unfinished orders are read here")
+        return orders, left_out
 
     async def fallout(self, request: Request) -> Response:
         s = self.who(request)
-        orders = await self.unfinished(s)
-        return self.page(request, "fallout.html", s, groups=views.fallout_groups(orders))
+        orders, left_out = await self.unfinished(s)
+        return self.page(request, "fallout.html", s, groups=views.fallout_groups(orders), left_out=left_out)
 
     async def fallout_post(self, request: Request) -> Response:
         s = self.who(request, "operator", "retrying or skipping a task")
@@ -285,7 +299,7 @@ class Console(Web):
 
     async def systems(self, request: Request) -> Response:
         s = self.who(request)
-        orders = await self.unfinished(s)
+        orders, left_out = await self.unfinished(s)
         try:
             changes, note = await self.call(self.service.system_changes), None
         except Problem as exc:  # Temporal: workers take systems from their own configuration
@@ -294,7 +308,7 @@ class Console(Web):
         for o in orders:
             if o.get("catalog"):
                 catalogs.setdefault((o.get("catalog_version") or "?", o["catalog"]), []).append(o["id"])
-        return self.page(request, "systems.html", s, systems=views.systems(changes, orders), note=note, catalogs=dict(sorted(catalogs.items())))
+        return self.page(request, "systems.html", s, systems=views.systems(changes, orders), note=note, catalogs=dict(sorted(catalogs.items())), left_out=left_out)
 
     async def systems_post(self, request: Request) -> Response:
         s = self.who(request, "operator", "taking a system offline or online")
@@ -311,7 +325,8 @@ class Console(Web):
 
 
 def build(service: svc.OrderService, login, sessions: Optional[Sessions] = None, graphviz: bool = True) -> Starlette:
-    """The console over `service`, to mount at /console. `login(token)`: (name, role), or None for an unknown token."""
+    """The console over `service`, to mount at /console. `login(token)`: (name, role[, until]), or None for an unknown token
+    (`until`: when the token expires, unix seconds; a session ends then at the latest)."""
     c = Console(service, login, sessions, graphviz)
     c.drawn = {}
 

@@ -59,9 +59,10 @@ class Sessions:
     def _sign(self, what: bytes) -> bytes:
         return hmac.new(self.secret, what, hashlib.sha256).digest()
 
-    def issue(self, name: str, role: str, now: float) -> tuple[Session, str]:
-        """A new session and its cookie value."""
-        s = Session(name, role, int(now) + self.lifetime_s, secrets.token_urlsafe(16))
+    def issue(self, name: str, role: str, now: float, until: Optional[int] = None) -> tuple[Session, str]:
+        """A new session and its cookie value; `until`: when the token it came from expires (a JWT's `exp`), the latest it may end."""
+        ends = int(now) + self.lifetime_s
+        s = Session(name, role, ends if until is None else min(ends, int(until)), secrets.token_urlsafe(16))
         body = json.dumps([s.name, s.role, s.expires, s.nonce], separators=(",", ":")).encode("utf-8")
         return s, f"{_b64(body)}.{_b64(self._sign(body))}"
 

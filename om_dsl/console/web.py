@@ -43,7 +43,7 @@ class Problem(Exception):
 
 
 class Web:
-    """What every page handler uses. `login(token)`: (name, role) of a known API token, else None."""
+    """What every page handler uses. `login(token)`: (name, role[, until]) of a known API token, else None."""
 
     def __init__(self, service: svc.OrderService, login: Callable[[str], Optional[tuple]], sessions: Optional[Sessions] = None, graphviz: bool = True):
         self.service, self.login, self.graphviz = service, login, graphviz

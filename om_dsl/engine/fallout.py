@@ -143,4 +143,3 @@ class Fallout:
             raise Rejection(f"{task.id} is claimed by {task.claimed_by}")
         task.claimed_by = event.by
         self._record(step, task.id, task.status, task.status, f"claimed by {event.by}" + (f": {event.reason}" if event.reason else ""), now)
-

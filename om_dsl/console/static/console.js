@@ -18,7 +18,14 @@
           if (html === null) return;
           var doc = new DOMParser().parseFromString(html, "text/html");
           var fresh = doc.getElementById("order-live-fragment");
-          if (fresh) live.innerHTML = fresh.innerHTML;
+          if (!fresh) return;
+          var before = document.getElementById("order-status");
+          var was = before ? before.textContent : null;
+          live.innerHTML = fresh.innerHTML;
+          // Screen readers hear the order's state when it changes, not the whole table every 3 s.
+          var now = document.getElementById("order-status");
+          var note = document.getElementById("live-note");
+          if (note && now && now.textContent !== was) note.textContent = "Order state: " + now.textContent;
         })
         .catch(function () {})
         .then(function () { busy = false; });
