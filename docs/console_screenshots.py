@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             sign_in(page, demo.operator_token)
             for name, path in PAGES:
                 page.goto(path)
+                page.wait_for_load_state("networkidle")
+                page.evaluate("() => document.fonts.ready.then(() => true)")  # the page as drawn with its fonts, not a fallback
                 height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
                 page.screenshot(path=str(args.out / f"{name}.png"), full_page=True, clip={"x": 0, "y": 0, "width": args.width, "height": height}, animations="disabled")
                 print(f"wrote {args.out / f'{name}.png'}")
