@@ -2,8 +2,9 @@
 Chromium, driven by Playwright, against a real `om serve` on 127.0.0.1
 running the Acme demo (docs/console_screenshots.py's `Demo`: the systems'
 HTTP simulator, the example orders submitted over the API, ORD-1001 held by
-a fatally failed call). One browser and one demo for the module; each test
-has its own browser context (its own cookies).
+a fatally failed call). One browser for the module, and one demo for the
+tests that only read; a test that takes orders on has a demo of its own.
+Each test has its own browser context (its own cookies).
 
 Without Chromium these tests fail, saying how to install it
 (tests/support/browser.py); OM_SKIP_BROWSER=1 skips them, outside CI only."""

@@ -6,9 +6,9 @@ Without Chromium (or Playwright) a browser test fails, saying how to get
 it. `OM_SKIP_BROWSER=1` skips them instead, on a developer's machine only:
 under CI (`CI` set, as `.ci/run` sets it) they never skip.
 
-What a page must be, whatever its content (issue 22, item 4), is checked
-here once for every test: no horizontal overflow at a width, an accessible
-name on every control, and the controls reachable with Tab.
+The checks any page must pass, whatever its content (issue 22, item 4), are
+here: no horizontal overflow at a width, an accessible name on every
+control, every control reached by Tab.
 """
 
 from __future__ import annotations
