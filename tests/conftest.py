@@ -59,6 +59,7 @@ SLOW = {
     "tests/test_console_browser.py::test_an_operator_takes_the_demo_to_completed_with_only_a_browser",
     "tests/test_console_browser.py::test_the_main_actions_work_by_keyboard_alone",
     "tests/test_console_browser.py::test_the_screenshot_script_writes_every_page",
+    "tests/test_console_browser.py::test_an_operator_brings_an_offline_system_online_and_the_call_it_held_goes_out",
 }
 
 
