@@ -289,33 +289,52 @@ def sign_in(page, token: str) -> None:
     page.wait_for_url("**/console/**")
 
 
+def whole(low: int, high: int):
+    """An argument type: a whole number from `low` to `high`."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {low} to {high}")
+        return int(text)
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Screenshots of the console's main pages (docs/console.md), from the Acme demo in headless Chromium.")
     parser.add_argument("-o", "--out", type=Path, default=ROOT / "docs" / "console", help="where the PNGs go (default: docs/console/)")
-    parser.add_argument("--width", type=int, default=1280, help="the window's width in CSS pixels (default: 1280)")
+    parser.add_argument("--width", type=whole(320, 4096), default=1280, metavar="PX", help="the window's width in CSS pixels (default: 1280)")
     # Fixed ports, so that a page showing a system's URL (an error) is the same at every run.
-    parser.add_argument("--port", type=int, default=8790, help="om serve's port on 127.0.0.1 (default: 8790)")
-    parser.add_argument("--systems-port", type=int, default=8791, help="the simulated systems' port on 127.0.0.1 (default: 8791)")
+    parser.add_argument("--port", type=whole(1, 65535), default=8790, metavar="PORT", help="om serve's port on 127.0.0.1 (default: 8790)")
+    parser.add_argument("--systems-port", type=whole(1, 65535), default=8791, metavar="PORT", help="the simulated systems' port on 127.0.0.1 (default: 8791)")
     args = parser.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    # Billing offline: the TV order's last call waits on hold, so the fallout and systems pages show a held call too.
-    with tempfile.TemporaryDirectory(prefix="om-console-demo-") as folder, Demo(Path(folder), offline=("billing",), port=args.port, systems_port=args.systems_port) as demo, sync_playwright() as p:
-        demo.settled()
-        browser = launch_chromium(p)
-        try:
-            page = browser.new_page(base_url=demo.url, viewport={"width": args.width, "height": 800})
-            sign_in(page, demo.operator_token)
-            for name, path in PAGES:
-                page.goto(path)
-                page.wait_for_load_state("networkidle")
-                page.evaluate("() => document.fonts.ready.then(() => true)")  # the page as drawn with its fonts, not a fallback
-                height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
-                page.screenshot(path=str(args.out / f"{name}.png"), full_page=True, clip={"x": 0, "y": 0, "width": args.width, "height": height}, animations="disabled")
-                print(f"wrote {args.out / f'{name}.png'}")
-        finally:
-            browser.close()
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        parser.exit(2, "console_screenshots: Playwright is not installed: python -m pip install '.[test]'\n")
+    if not os.access(CHROMIUM, os.X_OK):
+        parser.exit(2, f"console_screenshots: no Chromium at {CHROMIUM}: apt-get install chromium (or OM_CHROMIUM=PATH)\n")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        # Billing offline: the TV order's last call waits on hold, so the fallout and systems pages show a held call too.
+        with tempfile.TemporaryDirectory(prefix="om-console-demo-") as folder, Demo(Path(folder), offline=("billing",), port=args.port, systems_port=args.systems_port) as demo, sync_playwright() as p:
+            demo.settled()
+            browser = launch_chromium(p)
+            try:
+                page = browser.new_page(base_url=demo.url, viewport={"width": args.width, "height": 800})
+                sign_in(page, demo.operator_token)
+                for name, path in PAGES:
+                    page.goto(path)
+                    page.wait_for_load_state("networkidle")
+                    page.evaluate("() => document.fonts.ready.then(() => true)")  # the page as drawn with its fonts, not a fallback
+                    height = min(page.evaluate("document.documentElement.scrollHeight"), MAX_HEIGHT)
+                    page.screenshot(path=str(args.out / f"{name}.png"), full_page=True, clip={"x": 0, "y": 0, "width": args.width, "height": height}, animations="disabled")
+                    print(f"wrote {args.out / f'{name}.png'}")
+            finally:
+                browser.close()
+    except OSError as exc:  # a port taken, a folder not writable
+        parser.exit(1, f"console_screenshots: {exc} (a port in use? --port and --systems-port choose others)\n")
+    except (RuntimeError, PlaywrightError) as exc:  # the demo did not come up, or a page lacks what it should have
+        parser.exit(1, f"console_screenshots: {exc}\n")
     return 0
 
 
