@@ -210,13 +210,22 @@ MAIN_PAGES = {
 
 
 @pytest.fixture(scope="module")
-def signed_in(browser, demo):
-    """One operator's session on the module's demo, settled (its held order, its visits)."""
+def operator(browser, demo):
+    """A browser context signed in as the module demo's operator (settled: its held order, its visits)."""
     demo.settled()
     page = new_page(browser, demo)
     sign_in(page, demo.operator_token)
-    yield page
+    page.close()
+    yield page.context
     page.context.close()
+
+
+@pytest.fixture
+def signed_in(operator):
+    """A new page of the operator's session (its own listeners and window size)."""
+    page = operator.new_page()
+    yield page
+    page.close()
 
 
 def test_the_main_pages_load_without_a_browser_error_and_the_order_page_refreshes(signed_in):
