@@ -390,3 +390,29 @@ def test_the_screenshot_script_writes_every_page(browser, tmp_path):
     names = [name for name, _ in console_screenshots.PAGES]
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.png" for n in names)
     assert {png_size(out / f"{n}.png")[0] for n in names} == {1280}
+
+
+def test_the_order_page_does_not_take_the_focus_from_an_operator_when_it_refreshes(signed_in):
+    """A refresh whose answer lands after the operator tabbed into the tasks
+    table leaves the table (and the focus) alone: a keyboard user keeps
+    their place. The answer is held back until the focus is in the table;
+    the test counts the answers the page has read, so it knows the page has
+    decided before it looks."""
+    page = signed_in
+    page.add_init_script("""(() => {
+      const text = Response.prototype.text;
+      Response.prototype.text = function () {
+        return text.call(this).then(t => { if (this.url.endsWith('/live')) window.liveAnswersRead = (window.liveAnswersRead || 0) + 1; return t; });
+      };
+    })()""")
+    held_back = []
+    page.route("**/ORD-1001/live", lambda route: held_back.append(route))
+    page.goto(MAIN_PAGES["order"])
+    with page.expect_request("**/ORD-1001/live"):
+        pass  # the page's own timer asks; the answer waits in held_back
+    retry = page.locator(f'#tasks tr.task[data-task="{HELD_TASK}"] button', has_text="Retry")
+    retry.evaluate("e => { e.dataset.before = 'refresh'; e.focus(); }")
+    held_back[0].continue_()
+    page.wait_for_function("() => window.liveAnswersRead === 1")
+    page.evaluate("() => new Promise(r => setTimeout(r, 0))")  # after the answer's handler: it has swapped the table in, or not
+    assert page.evaluate("() => document.activeElement.dataset.before === 'refresh'"), "the refresh replaced the table under the focus"
