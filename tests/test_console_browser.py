@@ -19,6 +19,8 @@ from support import PATIENCE_S
 from support.browser import HELD_TASK, Demo, chromium, horizontal_overflow, sign_in, unlabelled_controls, unreachable_by_tab
 
 pytestmark = pytest.mark.browser
+# playwright is imported inside the tests and fixtures: without it the tests fail saying
+# how to install it (support.browser.require_browser), not the whole run at collection.
 WAIT_MS = PATIENCE_S * 1000  # how long an expectation waits for the page (it passes as soon as it holds)
 
 
