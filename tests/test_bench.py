@@ -49,8 +49,9 @@ def test_every_benchmark_runs_at_its_smallest_size():
 def test_the_api_benchmark_runs_at_its_smallest_size():
     import api as A  # bench/api.py
 
-    api = A.api_run(20, 5, "S", 0.2)  # `om serve` as a process of its own, 5 clients
+    api = A.api_run(20, 5, "S", 0.2, workers=2)  # `om serve --workers 2` as processes of their own, 5 clients
     assert api["orders_per_s"] > 0 and 0 < api["p50_ms"] <= api["p99_ms"]
+    assert api["stored"] == 20  # (api_run counts them in the store)
     assert A.om_run_path(20, "S") > 0
 
 
@@ -64,3 +65,13 @@ def test_the_durable_events_benchmark_runs_at_its_smallest_size():
     assert r["temporal"]["status"] == "completed"
     md = events.table(r)
     assert "engine / loop" in md and "fan-out per released task" in md and "Temporal: items" in md
+
+
+def test_the_planning_benchmark_runs_at_its_smallest_size():
+    """bench/planning.py's sections: the split times the generated path, big orders run on both engines."""
+    p = B.bench_planning(2, 1)
+    assert set(p["generated_share"]) == {"intake", "validate+enrich", "decompose", "plan"}
+    s = B.bench_scale([10], 1)
+    assert s["10"]["lines"] == 20 and s["10"]["interpreter_seconds"] > 0 and s["10"]["generated_over_interpreter"] > 0
+    rows = "\n".join(B.planning_rows({"planning": p, "scale": s}))
+    assert "generated / interpreter" in rows and "| 10 | 20 | 24 |" in rows

@@ -146,8 +146,8 @@ def test_compile_writes_then_check_passes(tmp_path, in_repo):
     out = tmp_path / "gen"
     r = runner.invoke(main, ["compile", "specs", "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "compiled acme 2026.11, mobile 2026.12" in r.output and "16 written" in r.output
-    assert sorted(p.name for p in (out / "acme").iterdir()) == ["__init__.py", "decomposition.py", "enrichment.py", "plan.json", "plans.py", "sources.json", "tasks", "validation.py"]
+    assert "compiled acme 2026.11, mobile 2026.12" in r.output and "18 written" in r.output
+    assert sorted(p.name for p in (out / "acme").iterdir()) == ["__init__.py", "decomposition.py", "enrichment.py", "plan.json", "planner.py", "plans.py", "sources.json", "tasks", "validation.py"]
     r = runner.invoke(main, ["compile", "specs", "-o", str(out), "--check"])
     assert r.exit_code == 0 and "up to date" in r.output
     r = runner.invoke(main, ["compile", "specs", "-o", str(out)])

@@ -35,6 +35,7 @@ FILES = [
     "generated/home_net/decomposition.py",
     "generated/home_net/enrichment.py",
     "generated/home_net/plan.json",
+    "generated/home_net/planner.py",
     "generated/home_net/plans.py",
     "generated/home_net/sources.json",
     "generated/home_net/validation.py",
@@ -93,7 +94,7 @@ def test_the_project_checks_and_compiles(project):
     assert result.output == "generated is up to date (home_net 0.1.0)\n"
     result = om("compile", "specs", "-o", "generated")
     assert result.exit_code == 0, result.output
-    assert result.output == "compiled home_net 0.1.0 -> generated: 7 files, 0 written\n"
+    assert result.output == "compiled home_net 0.1.0 -> generated: 8 files, 0 written\n"
 
 
 def test_the_snapshot_is_what_om_plan_prints(project):

@@ -201,3 +201,10 @@ def test_orders_whose_asset_ids_joined_the_same_way_make_an_asset_each(tmp_path)
     # Each customer's technical inventory is its own, under its own asset.
     lines = {c: sorted((row[2], json.loads(row[4])["address_id"]) for row in runner.store.inventory(c) if row[3] == "FIBER_ACCESS_CFS") for c in ("ACC-A", "ACC-B")}
     assert lines == {"ACC-A": [("AST-Y-9-1", "ADDR-1111")], "ACC-B": [("AST-Y-9%2D1", "ADDR-2222")]}
+
+
+@given(free, free)
+def test_the_shortcuts_planning_takes_make_the_same_ids(order, item):
+    """asset_ids (the order's part escaped once) and line_prefix's check for a plain id."""
+    assert K.asset_ids(order)(item) == K.asset_id(order, item)
+    assert K.line_prefix(item) == K.escape(item, "/:#@", ascii_only=True)

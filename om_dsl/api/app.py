@@ -18,6 +18,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
+import attrs
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -30,6 +31,7 @@ from om_dsl.api import auth, resources, schemas
 from om_dsl.api.errors import ApiError, code_for_status, error_response
 from om_dsl.api.patch import PatchError, json_patch, merge_patch
 from om_dsl.engine.hub import parse_query
+from om_dsl.systems.egress import ANY, CallbackPolicy
 from om_dsl.systems.http_server import Refused
 from om_dsl.tmf622 import errors as tmf_errors
 
@@ -42,20 +44,30 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
 
+@attrs.frozen
+class Settings:
+    """[api] beyond its tokens (om_dsl.systems.config)."""
+
+    public_url: Optional[str] = None  # the base of every href; else the request's own scheme and Host
+    hub_callbacks: CallbackPolicy = ANY  # where /hub may send events (om_dsl.systems.egress)
+
+
+DEFAULTS = Settings()
+
+
 class Api:
-    def __init__(self, service: svc.OrderService, tokens: auth.Tokens):
-        self.service, self.tokens = service, tokens
+    def __init__(self, service: svc.OrderService, tokens: auth.Tokens, settings: Settings = DEFAULTS):
+        self.service, self.tokens, self.settings = service, tokens, settings
 
     # ---- plumbing ---------------------------------------------------------------------------------------
 
     def caller(self, request: Request, role: str, what: str) -> auth.Caller:
         try:
             caller = self.tokens.caller(request.headers.get("authorization"))
+            auth.require(caller, role, what)
         except auth.Unauthenticated as exc:
             bad = request.headers.get("authorization") is not None
             raise ApiError("unauthorized", str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"' if bad else "Bearer"}) from None
-        try:
-            auth.require(caller, role, what)
         except auth.Forbidden as exc:
             raise ApiError("forbidden", str(exc)) from None
         return caller
@@ -99,9 +111,13 @@ class Api:
             raise ApiError("schemaViolation", problem[1], problem[0])
         return doc
 
-    @staticmethod
-    def base(request: Request, version: str) -> str:
-        return f"{request.url.scheme}://{request.url.netloc}{PREFIX}/{version}"
+    def origin(self, request: Request) -> str:
+        """Where hrefs point: `[api] public_url` when the deployment says (behind a proxy, or so
+        that a forged Host header cannot make the API hand out links elsewhere), else this request's."""
+        return self.settings.public_url or f"{request.url.scheme}://{request.url.netloc}"
+
+    def base(self, request: Request, version: str) -> str:
+        return f"{self.origin(request)}{PREFIX}/{version}"
 
     async def owned_order(self, caller: auth.Caller, order_id: str) -> dict:
         order = await self.call(self.service.order, order_id)
@@ -109,14 +125,23 @@ class Api:
             raise ApiError("notFound", "no order has this id")  # the same answer as for an order that does not exist
         return order
 
-    async def render(self, request: Request, version: str, order: dict, document: Optional[dict] = None) -> dict:
+    def _submitted(self, text: str, by: str) -> tuple:
+        """Submit, then read the ProductOrder, in one trip to the thread pool: (submit's answer, the ProductOrder or None)."""
+        answer = self.service.submit(text, by=by)
+        try:
+            return answer, self.service.product_order(answer[0])
+        except svc.NoOrder:  # (an engine that keeps no rejected order: `create_order` answers the rejection)
+            return answer, None
+
+    async def render(self, request: Request, version: str, order: dict, document: Optional[dict] = None, body: Optional[dict] = None) -> dict:
         """The ProductOrder as the engine renders it (om_dsl.tmf622.resource: in the version the order came in), its href absolute;
-        `order`: its id, and the problems of a rejected one (`order()` or `submit`'s)."""
-        body = await self.call(self.service.product_order, order["id"])
+        `order`: its id, and the problems of a rejected one (`order()` or `submit`'s). `body`: the ProductOrder, already read."""
+        if body is None:
+            body = await self.call(self.service.product_order, order["id"])
         for node in [body, *_items(body.get("productOrderItem"))]:
             for ref in ([node] if node is body else []) + [v for v in node.values() if isinstance(v, dict)]:
                 if isinstance(ref.get("href"), str) and ref["href"].startswith("/"):
-                    ref["href"] = f"{request.url.scheme}://{request.url.netloc}{ref['href']}"
+                    ref["href"] = f"{self.origin(request)}{ref['href']}"
         shaped = "v5" if "creationDate" in body else "v4"  # the version the order came in (v5 dates it creationDate)
         return resources.with_reasons(shaped, body, order)
 
@@ -126,9 +151,9 @@ class Api:
         caller = self.caller(request, "submitter", "creating an order")
         doc = await self.body(request, version, "create")
         text = json.dumps(doc)
-        order_id, status, problems = await self.call(self.service.submit, text, by=caller.name)
+        (order_id, status, problems), body = await self.call(self._submitted, text, caller.name)
         try:
-            body = await self.render(request, version, {"id": order_id, "problems": problems})
+            body = await self.render(request, version, {"id": order_id, "problems": problems}, body=body)
         except ApiError as exc:
             if exc.code != "notFound" or status != "rejected":
                 raise
@@ -268,6 +293,9 @@ class Api:
         problem = check_url(callback) if isinstance(callback, str) else "it is missing"
         if problem:
             raise ApiError("schemaViolation", f"callback is not an http(s) URL ({problem})", "/callback")
+        refusal = await run_in_threadpool(self.settings.hub_callbacks.refusal, callback)  # resolves the host
+        if refusal:
+            raise ApiError("callbackRefused", f"events are not sent to {callback[:200]}: {refusal}", "/callback")
         query = doc.get("query")
         try:
             parse_query(query)
@@ -301,10 +329,10 @@ class Api:
 # ---- the app -------------------------------------------------------------------------------------------
 
 
-def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, console: bool = True) -> Starlette:
+def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, settings: Settings = DEFAULTS, console: bool = True) -> Starlette:
     """The API over `service`; `callbacks` (om_dsl.systems.receiver.Callbacks) adds POST /callbacks/TOKEN;
     `console`: the operator console under /console (om_dsl/console, docs/console.md), signed in with the same tokens."""
-    api = Api(service, tokens)
+    api = Api(service, tokens, settings)
 
     def route(path: str, handler, methods: list[str]) -> Route:
         async def endpoint(request: Request) -> Response:

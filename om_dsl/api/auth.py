@@ -58,15 +58,18 @@ class Forbidden(Exception):
 
 
 class Tokens:
-    def __init__(self, tokens: Iterable[ApiToken], env: Optional[dict] = None):
+    """The API's callers: its configured tokens, and JWTs when `jwt` (om_dsl.api.oauth2.JwtVerifier) is given."""
+
+    def __init__(self, tokens: Iterable[ApiToken], env: Optional[dict] = None, jwt=None):
         env = os.environ if env is None else env
         self.tokens = list(tokens)
+        self.jwt = jwt
         demo = env.get(TOKEN_ENV)
         if demo:
             self.tokens.append(ApiToken(DEMO_NAME, "admin", hashlib.sha256(demo.encode("utf-8")).digest()))
 
     def __bool__(self) -> bool:
-        return bool(self.tokens)
+        return bool(self.tokens) or self.jwt is not None
 
     def caller(self, authorization: Optional[str]) -> Caller:
         """The caller an Authorization header names; Unauthenticated when none does."""
@@ -75,7 +78,10 @@ class Tokens:
         scheme, _, given = authorization.partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
             raise Unauthenticated("this API takes Authorization: Bearer <token>")
-        digest = hashlib.sha256(given.strip().encode("utf-8", "replace")).digest()
+        given = given.strip()
+        if self.jwt is not None and given.count(".") == 2:  # a JWT (header.payload.signature); ours are opaque
+            return self.jwt.caller(given)
+        digest = hashlib.sha256(given.encode("utf-8", "replace")).digest()
         found = None
         for token in self.tokens:  # every one is compared: the time taken does not depend on which matched
             if hmac.compare_digest(token.digest, digest):

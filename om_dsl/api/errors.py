@@ -13,6 +13,7 @@ CODES = {
     "invalidBody": (400, "The body is not a readable JSON document"),
     "schemaViolation": (400, "The body does not follow the TMF622 schema"),
     "invalidQuery": (400, "A query parameter cannot be used"),
+    "callbackRefused": (400, "Events are not sent to that callback"),
     "unauthorized": (401, "A valid bearer token is required"),
     "forbidden": (403, "The token's role may not do this"),
     "notFound": (404, "No such resource"),

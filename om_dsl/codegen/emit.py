@@ -69,7 +69,7 @@ def with_line_map(text: str) -> str:
             if current is not None:
                 regions.append((start, n - 1, current))
             current, start = m.group(1), n
-        elif current is not None and (line.startswith("def ") or line.startswith("VALIDATE") or line.startswith("ENRICH") or line.startswith("DECOMPOSE") or line.startswith("PLANS")):
+        elif current is not None and (line.startswith("def ") or line.startswith("VALIDATE") or line.startswith("ENRICH") or line.startswith("DECOMPOSE") or line.startswith("PLANS") or line.startswith("ATTRIBUTES")):
             regions.append((start, n - 1, current))
             current = None
     if current is not None:
@@ -110,6 +110,17 @@ class _Generator:
             # A technical line as a source: only required attributes are sure to be set.
             nullable = {a.name: not a.required for a in p.attributes}
         return nullable
+
+    def enriched_nullability(self) -> dict[str, dict]:
+        """Product -> {attribute: may it be null}, its enriched attributes included."""
+        out: dict[str, dict] = {}
+        for code in sorted({e.product for e in self.cat.enrichments}):
+            nullable = self.item_nullability(code)
+            px = PyExpr(Constants(), nullable, self.tables(Constants()))
+            for e in self.cat.enrichments_of(code):
+                nullable[e.name] = px.nullable(e.expr)
+            out[code] = nullable
+        return out
 
     def render(self, template: str, purpose: str, **ctx) -> str:
         text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=self.cat.schema, **ctx)
@@ -157,13 +168,7 @@ class _Generator:
     def decomposition(self) -> str:
         k = Constants()
         tables = self.tables(k)
-        enriched_nullable: dict[str, dict] = {}
-        for code in sorted({e.product for e in self.cat.enrichments}):
-            nullable = self.item_nullability(code)
-            px = PyExpr(Constants(), nullable, tables)
-            for e in self.cat.enrichments_of(code):
-                nullable[e.name] = px.nullable(e.expr)
-            enriched_nullable[code] = nullable
+        enriched_nullable = self.enriched_nullability()
         functions = []
         sources = sorted({d.source for d in self.cat.decompositions}, key=lambda s: (s is None, s or ""))
         for source in sources:
@@ -229,6 +234,11 @@ class _Generator:
             plans.append({"product": plan.product, "action": plan.action, "when": plan_fn, "tasks": tasks})
         definitions = pformat(definitions_data, width=110)
         return self.render("plans.py.j2", "Orchestration plans.", functions=functions, plans=plans, constants=k.lines, definitions=definitions)
+
+    def planner(self, plan_text: str) -> str:
+        from om_dsl.codegen.planner import PlannerModule  # it builds on this module's helpers
+
+        return PlannerModule(self).render(self.enriched_nullability(), hashlib.sha256(plan_text.encode()).hexdigest())
 
     def package_init(self, plan_text: str) -> str:
         return self.render("__init__.py.j2", "The package.", plan_sha256=hashlib.sha256(plan_text.encode()).hexdigest())
@@ -318,6 +328,7 @@ def generate(catalog: Catalog) -> dict[str, str]:
         "enrichment.py": g.enrichment(),
         "decomposition.py": g.decomposition(),
         "plans.py": g.plans(data["plans"]),
+        "planner.py": g.planner(plan_text),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog, ids
 from om_dsl.planning import keys
+from om_dsl.planning.compiled import lines_of, planner_of
 from om_dsl.planning.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected, show_value
 
 
@@ -56,9 +57,11 @@ class Decomposer:
         self.problems: list[Problem] = []
         self.rule_defs = catalog.memo("decompose.rules", lambda: {d.name: d for d in catalog.decompositions})
         self.conditions = catalog.memo("decompose.conditions", lambda: {d.name: E.render(d.when) for d in catalog.decompositions if d.when is not None})
+        self.generated = planner_of(rules)  # a compiled catalog's decomposition per product (planning/compiled.py)
+        self.asset_ids = keys.asset_ids(order.id)
 
     def asset_of(self, item) -> str:
-        return item.asset_id or keys.asset_id(self.order.id, item.id)
+        return item.asset_id or self.asset_ids(item.id)
 
     def run(self) -> list[FulfillmentLine]:
         o = self.order.fields
@@ -68,6 +71,11 @@ class Decomposer:
                 for inst in self.installed.lines_of(asset):
                     self.lines.append(self.installed_line(inst, item, asset, "delete", "disconnected with its item: no mapping runs"))
                 continue
+            if item.action == "add" and self.generated is not None:
+                new = lines_of(self.generated, item, o, keys.line_prefix(item.id), asset)
+                if new is not None:
+                    self.lines.extend(new)
+                    continue
             try:
                 made = self.rules.decompose(item, o)
             except EvaluationError as exc:
@@ -113,6 +121,8 @@ class Decomposer:
                 )
                 out.append(line)
                 # A technical line can be decomposed further (CFS -> RFS).
+                if self.generated is not None and line.product not in self.generated.LINES:
+                    continue  # the generated planner knows it has no rules
                 try:
                     further = self.rules.decompose(line, self.order.fields)
                 except EvaluationError as exc:

@@ -88,12 +88,13 @@ def document_id(doc: dict) -> str:
     return "ORD-" + digest[:10].upper()
 
 
-def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None) -> Order:
+def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None, generated: dict | None = None) -> Order:
     """Read and check an order against the catalog (and, for items that change
-    or end what a customer has, the installed base); raise `Rejected` with every problem."""
+    or end what a customer has, the installed base); raise `Rejected` with every problem.
+    `generated`: a compiled catalog's coercion per product (planner.py's ATTRIBUTES)."""
     from om_dsl.planning.installed import EMPTY
 
-    return _Intake(catalog, installed or EMPTY).run(doc, order_id)
+    return _Intake(catalog, installed or EMPTY, generated).run(doc, order_id)
 
 
 def coerce(attr: AttributeDef, raw):
@@ -187,17 +188,26 @@ def _unit_copy(item: OrderItem, k: int, n: int, parent: OrderItem | None) -> Ord
     return copy
 
 
+def _parents(catalog: Catalog) -> dict[str, set]:
+    """Product -> the products it may sit under."""
+    parents: dict[str, set] = {}
+    for p in catalog.products:
+        for c in p.children:
+            parents.setdefault(c.product, set()).add(p.code)
+    return parents
+
+
 class _Intake:
-    def __init__(self, catalog: Catalog, installed):
+    def __init__(self, catalog: Catalog, installed, generated: dict | None = None):
         self.catalog = catalog
         self.installed = installed
+        self.generated = generated or {}
         self.problems: list[Problem] = []
         self.unreadable_children: set[int] = set()
         self.added_units = 0  # items `quantity` added (limits.MAX_UNITS)
-        self.parents: dict[str, set] = {}
-        for p in catalog.products:
-            for c in p.children:
-                self.parents.setdefault(c.product, set()).add(p.code)
+        self.products = catalog.memo("intake.products", lambda: {p.code: p for p in catalog.products})
+        self.parents = catalog.memo("intake.parents", lambda: _parents(catalog))
+        self.child_products = catalog.memo("intake.children", lambda: {p.code: {c.product for c in p.children} for p in catalog.products})
 
     def problem(self, rule: str, message: str, item: OrderItem | None = None, path: str | None = None, item_id=None, product=None) -> None:
         self.problems.append(Problem(rule, message, item.id if item else item_id, item.product if item else product, path))
@@ -258,9 +268,11 @@ class _Intake:
                 if parent is not None:
                     self.unreadable_children.add(id(parent))  # its cardinalities cannot be judged
                 continue
-            item.relies_on = [n.id for n in node.relies_on]
-            item.children = self.read_items(node.children, item)
-            units = self.quantity(node.raw, item)
+            if node.relies_on:
+                item.relies_on = [n.id for n in node.relies_on]
+            if node.children:
+                item.children = self.read_items(node.children, item)
+            units = self.quantity(node.raw, item) if "quantity" in node.raw else [item]
             if len(units) > 1 and id(item) in self.unreadable_children:
                 self.unreadable_children.update(id(u) for u in units)
             made.extend(units)
@@ -294,7 +306,7 @@ class _Intake:
         out: list[OrderItem] = []
         parents: dict[str, OrderItem] = {r.asset_id: r for r in roots if r.asset_id and r.action != "add"}
         for item in roots:
-            product = self.catalog.product(item.product)
+            product = self.products.get(item.product)
             if product.role != "child" or item.action == "add" or not item.asset_id:
                 out.append(item)
                 continue
@@ -344,7 +356,7 @@ class _Intake:
         code, where = self.product_code(raw, prod, action, path, item_id)
         if code is None:
             return None
-        product = self.catalog.product(code)
+        product = self.products.get(code)
         if product is None or product.kind != "commercial":
             known = ", ".join(p.code for p in self.catalog.products if p.kind == "commercial")
             what = "a technical product: orders name commercial products" if product is not None else "not a product of this catalog"
@@ -398,6 +410,11 @@ class _Intake:
         return None, None
 
     def attributes(self, item: OrderItem, product, chars: list, path: str) -> None:
+        fast = self.generated.get(product.code) if item.action == "add" else None
+        values = fast(chars) if fast is not None else None
+        if values is not None:  # the generated coercion took every value as it is
+            item.values = values
+            return
         given: dict = {}
         named: set = set()  # given, even if its value was rejected
         for n, ch in enumerate(chars):
@@ -452,6 +469,8 @@ class _Intake:
         """Items that modify, end or keep an installed product: check their
         asset, merge what they change onto it, and carry along the installed
         children the order does not mention (kept, or ended with their parent)."""
+        if all(i.action == "add" and not i.asset_id for i in items):
+            return items  # nothing installed to check or carry along: the order stays as it is
         mentioned = {i.asset_id for i in items if i.asset_id}
         for item in list(items):
             if item.action == "add":
@@ -531,19 +550,22 @@ class _Intake:
 
     def structure(self, items: list[OrderItem]) -> None:
         for item in items:
-            product = self.catalog.product(item.product)
+            product = self.products.get(item.product)
             if item.parent is None and product.role == "child":
                 parents = " or ".join(sorted(self.parents.get(item.product, ()))) or "no product"
                 self.problem("placement", f"{item.product} cannot be ordered on its own: it belongs under {parents}", item, item.path)
             elif item.parent is not None:
-                parent_product = self.catalog.product(item.parent.product)
-                if not any(c.product == item.product for c in parent_product.children):
+                if item.product not in self.child_products[item.parent.product]:
                     where = " or ".join(sorted(self.parents.get(item.product, ()))) or "nothing: it is a root product"
                     self.problem("placement", f"{item.product} cannot be under {item.parent.product} (item {item.parent.id}); it belongs under {where}", item, item.path)
-            if item.action == "delete":
+            if item.action == "delete" or not product.children:
                 continue  # an ended item keeps no cardinality
+            counts: dict = {}
+            for k in item.children:
+                if k.action != "delete":
+                    counts[k.product] = counts.get(k.product, 0) + 1
             for c in product.children if id(item) not in self.unreadable_children else ():
-                n = len([k for k in item.children_of(c.product) if k.action != "delete"])
+                n = counts.get(c.product, 0)
                 if n < c.min or (c.max is not None and n > c.max):
                     card = f"exactly {c.min}" if c.min == c.max else (f"at least {c.min}" if c.max is None else f"{c.min} to {c.max}")
                     self.problem("cardinality", f"has {n} {c.product} item{'s' if n != 1 else ''}; {item.product} takes {card}", item, item.path)

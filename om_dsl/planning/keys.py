@@ -43,6 +43,8 @@ Formats (E: escaped; the separators each part is escaped for):
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Optional
 from urllib.parse import unquote
 
@@ -67,9 +69,22 @@ def escape(text: str, separators: str, ascii_only: bool = False) -> str:
     printable ASCII: white space, control characters, non-ASCII letters)
     percent-encoded; anything else as it is."""
     text = str(text)
-    if "%" not in text and not any(c in separators for c in text) and not (ascii_only and not all(_plain(c) for c in text)):
+    if _untouched(separators, ascii_only).fullmatch(text):
         return text  # the usual case: an ordinary id stays as it is
     return "".join(_pct(c) if c == "%" or c in separators or (ascii_only and not _plain(c)) else c for c in text)
+
+
+@lru_cache(maxsize=None)
+def _untouched(separators: str, ascii_only: bool) -> re.Pattern:
+    """Text escape leaves as it is: no `%`, no separator (and, with ascii_only, printable ASCII only)."""
+    banned = "%" + separators
+    if ascii_only:
+        return re.compile("[" + "".join(re.escape(chr(c)) for c in range(0x21, 0x7F) if chr(c) not in banned) + "]*")
+    return re.compile(f"[^{re.escape(banned)}]*", re.DOTALL)
+
+
+_PLAIN_ITEM_IN_LINE = _untouched(_ITEM_IN_LINE, True).fullmatch
+_PLAIN_ITEM_IN_ASSET = _untouched(_IN_ASSET + "-", True).fullmatch
 
 
 def _reserved(encoded: str, word: str) -> str:
@@ -82,6 +97,8 @@ def _reserved(encoded: str, word: str) -> str:
 
 def line_prefix(item_id: str) -> str:
     """The item part of its lines' ids (and so of its tasks' ids)."""
+    if type(item_id) is str and _PLAIN_ITEM_IN_LINE(item_id):
+        return item_id  # escape would leave it as it is (planning asks once per item)
     return escape(item_id, _ITEM_IN_LINE, ascii_only=True)
 
 
@@ -111,6 +128,18 @@ def order_of_key(key: str) -> str:
 def asset_id(order_id: str, item_id: str) -> str:
     """The id of the asset an order item adds."""
     return f"AST-{escape(order_id, _IN_ASSET, ascii_only=True)}-{escape(item_id, _IN_ASSET + '-', ascii_only=True)}"
+
+
+def asset_ids(order_id: str):
+    """`asset_id` for the items of one order: its part of the id escaped once."""
+    head = f"AST-{escape(order_id, _IN_ASSET, ascii_only=True)}-"
+
+    def of(item_id: str) -> str:
+        if type(item_id) is str and _PLAIN_ITEM_IN_ASSET(item_id):
+            return head + item_id
+        return head + escape(item_id, _IN_ASSET + "-", ascii_only=True)
+
+    return of
 
 
 def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, unit: Optional[int], parent_key: Optional[str] = None) -> str:

@@ -15,6 +15,7 @@ import attrs
 
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import decompose as D
+from om_dsl.planning.compiled import CompiledPlanner, planner_of
 from om_dsl.planning.intake import document_id, intake
 from om_dsl.planning.order import FulfillmentLine, Order, Rejected
 from om_dsl.planning.relationships import read as read_prerequisites
@@ -60,9 +61,10 @@ def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None, 
 
 
 def _plan(catalog: Catalog, rules, doc: dict, order_id, installed) -> PlannedOrder:
+    generated = planner_of(rules)  # a compiled catalog's planner.py: the fast path (planning/compiled.py)
     prerequisites, problems = read_prerequisites(doc, order_id or document_id(doc))
     try:
-        order = intake(catalog, doc, order_id, installed)
+        order = intake(catalog, doc, order_id, installed, generated.ATTRIBUTES if generated else None)
     except Rejected as exc:
         raise Rejected(exc.problems + problems) from None
     if problems:
@@ -70,7 +72,11 @@ def _plan(catalog: Catalog, rules, doc: dict, order_id, installed) -> PlannedOrd
     D.validate(rules, order)
     D.enrich(rules, order)
     lines = D.decompose(catalog, rules, order, installed)
-    plan = instantiate(catalog, rules, order, lines, {line.id: line.previous for line in lines if line.previous is not None})
+    previous = {line.id: line.previous for line in lines if line.previous is not None}
+    if generated is not None:
+        plan = CompiledPlanner(catalog, rules, order, lines, previous, generated).run()
+    else:
+        plan = instantiate(catalog, rules, order, lines, previous)
     return PlannedOrder(catalog, order, lines, _requests(order, lines), plan, prerequisites)
 
 

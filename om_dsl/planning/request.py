@@ -87,6 +87,9 @@ FIELDS = {
     },
 }
 
+# Per scope, the fields `kept` leaves out: the items, and what om sets itself.
+_DROPPED = {scope: frozenset(["productOrderItem"] + [k for k, (use, _) in table.items() if use == IGNORED]) for scope, table in FIELDS.items()}
+
 # Fields only v5 has: a request with one of them is v5.
 _V5_ONLY = ("requestedInitialState", "orderRelationship", "productOrderErrorMessage", "productOrderJeopardyAlert", "productOrderMilestone")
 _VERSION_IN_LOCATION = re.compile(r"(?:\bv|/)([45])(?:\.\d+)*\b|\b([45])\.\d+\.\d+\b")
@@ -112,8 +115,8 @@ def version_of(doc: dict) -> str:
 def kept(raw: dict, scope: str) -> dict:
     """The fields of an order (scope "order") or item ("item") om keeps, as they
     came: all but the items (each item keeps its own) and what om sets itself."""
-    table = FIELDS[scope]
-    return {k: v for k, v in raw.items() if k != "productOrderItem" and table.get(k, (KEPT,))[0] != IGNORED}
+    dropped = _DROPPED[scope]
+    return {k: v for k, v in raw.items() if k not in dropped}
 
 
 @attrs.define(eq=False)

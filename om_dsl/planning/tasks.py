@@ -18,7 +18,8 @@ from typing import Optional
 import attrs
 
 from om_dsl.model import expr as E
-from om_dsl.model.catalog import Catalog, DependencyDef, PlanItemDef
+from om_dsl.model.catalog import Catalog, PlanItemDef
+from om_dsl.model.plans import reads_across, static_when
 from om_dsl.planning.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected
 
 
@@ -89,40 +90,20 @@ def _plan_index(catalog: Catalog) -> dict:
     def build():
         out = {}
         for plan in catalog.plans:
-            written = {attr for i in plan.items for attr, _ in i.sets}
             tasks = {}
             for d in plan.items:
-                static = d.when is not None and not E.reads(d.when, "output") and not E.across(d.when) and not (E.reads(d.when, "attr") & written)
                 tasks[d.name] = _TaskInfo(
                     d,
-                    static,
+                    static_when(plan, d),
                     E.render(d.when) if d.when is not None else None,
                     tuple((dep, f"after {dep.describe()}") for dep in d.after),
                     tuple((dep, f"{d.name} before {dep.describe()}") for dep in d.before),
-                    _reads_across(catalog, d),
+                    reads_across(catalog, d),
                 )
             out[(plan.product, plan.action)] = (plan, tasks)
         return out
 
     return catalog.memo("planner.index", build)
-
-
-def _reads_across(catalog: Catalog, d: PlanItemDef) -> tuple:
-    """The tasks of other lines an item reads the values of (an attribute: the
-    tasks that set it). The checker proved them upstream through the plans'
-    dependencies; waiting for them here keeps a read right even when a line
-    on that path is not in the order."""
-    exprs = [d.when, d.wait_until] + [e for _, e in d.sets] + ([e for _, e in d.call.args] if d.call else [])
-    out = set()
-    for e in exprs:
-        for scope, product, task, name in E.across(e):
-            if task is not None:
-                out.add((DependencyDef(product, task, scope), f"reads {product}.{task}.{name} in {scope}"))
-                continue
-            for plan in catalog.plans:
-                if plan.product == product:
-                    out.update((DependencyDef(product, i.name, scope), f"reads {product}.{name} in {scope}, set by {i.name}") for i in plan.items if any(a == name for a, _ in i.sets))
-    return tuple(sorted(out, key=lambda x: (x[0].product, x[0].task, x[0].scope, x[1])))
 
 
 def instantiate(catalog: Catalog, rules, order: Order, lines: list[FulfillmentLine], previous: dict | None = None) -> OrchestrationPlan:
@@ -216,13 +197,16 @@ class _Planner:
                 out.append(tasks[dep.task])
         return out
 
-    def resolve(self) -> None:
+    def index_lines(self) -> None:
         self.lines_in_bundle: dict = {}
         self.lines_by_product: dict = {}  # (bundle or None, in bundle?, product) -> lines, in order
         for l in self.lines:
             self.lines_in_bundle.setdefault(l.bundle, []).append(l)
             self.lines_by_product.setdefault((l.bundle, True, l.product), []).append(l)
             self.lines_by_product.setdefault((None, False, l.product), []).append(l)
+
+    def resolve(self) -> None:
+        self.index_lines()
         for item_id, (line, info) in self.info.items():
             for dep, via in info.after + info.reads:
                 for target in self.targets(line, dep):
@@ -233,22 +217,25 @@ class _Planner:
                     if target != item_id:
                         self.edges[target].append(Dependency(item_id, via))
         self.relies_on()
-        # Through skipped items: wait for what they waited for.
         for item in self.items.values():
-            out: list[Dependency] = []
-            seen: set[str] = set()
-            todo = deque(self.edges[item.id])
-            while todo:
-                dep = todo.popleft()
-                if dep.on in seen:
-                    continue
-                seen.add(dep.on)
-                if dep.on in self.skipped:
-                    skipped = self.skipped[dep.on]
-                    todo.extend(Dependency(d.on, f"{dep.via}, skipped ({skipped.reason}), which waits for it") for d in self.edges[dep.on])
-                else:
-                    out.append(dep)
-            item.dependencies = sorted(out, key=lambda d: d.on)
+            item.dependencies = self.waits_through_skipped(item)
+
+    def waits_through_skipped(self, item: PlannedItem) -> list[Dependency]:
+        """What an item waits for, once each, by id; through a skipped item: what it waited for."""
+        out: list[Dependency] = []
+        seen: set[str] = set()
+        todo = deque(self.edges[item.id])
+        while todo:
+            dep = todo.popleft()
+            if dep.on in seen:
+                continue
+            seen.add(dep.on)
+            if dep.on in self.skipped:
+                skipped = self.skipped[dep.on]
+                todo.extend(Dependency(d.on, f"{dep.via}, skipped ({skipped.reason}), which waits for it") for d in self.edges[dep.on])
+            else:
+                out.append(dep)
+        return sorted(out, key=lambda d: d.on)
 
     def relies_on(self) -> None:
         """`reliesOn` between order items: each task of the relying item's lines
@@ -279,6 +266,14 @@ class _Planner:
             for on in set(item.depends_on):
                 users[on].append(i)
         ready = [key(i) for i, n in waiting.items() if n == 0]
+        return self.in_order(ready, waiting, users, position)
+
+    def in_order(self, ready: list, waiting: dict, users: dict, position: dict) -> list[PlannedItem]:
+        """Ready items first by their line's position, then by id; a cycle rejects the order."""
+
+        def key(item_id: str):
+            return (position[self.items[item_id].line], item_id)
+
         heapq.heapify(ready)
         out = []
         while ready:

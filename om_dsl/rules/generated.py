@@ -176,6 +176,11 @@ class GeneratedRules:
         self._decompose = mods["decomposition"].DECOMPOSE
         self._plans = mods["plans"].PLANS
         self._line_maps = {Path(m.__file__).resolve(): m.LINE_MAP for m in mods.values()}
+        # Planning specialized to the catalog (om_dsl.planning.compiled drives it); a catalog
+        # compiled before om wrote one is planned by the shared planner alone.
+        self.planner = importlib.import_module(f"{name}.planner") if (folder / "planner.py").is_file() else None
+        if self.planner is not None and getattr(self.planner, "PLAN_SHA256", None) != sha:
+            raise CompiledCatalogError(f"{folder / 'planner.py'} was not generated from its plan.json: run `om compile` again")
 
     # ---- errors ----------------------------------------------------------------------
 

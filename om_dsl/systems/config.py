@@ -33,6 +33,15 @@ system, where it is, how long to wait. One TOML file per deployment
       { name = "cpq", role = "submitter", hash = "sha256:<64 hex digits>" },   # sha256 of the token
       { name = "noc", role = "operator", token = "$NOC_API_TOKEN" },            # or the token itself, from the environment
     ]
+    public_url = "https://om.example.com"       # the hrefs the API answers with (else from the request's Host)
+    hub_callbacks = ["cpq.example.com", "10.20.0.0/16"]   # the only hosts /hub may send events to (docs/security.md)
+
+    [api.oauth2]                   # OAuth2 bearer JWTs too (the oauth2 extra: PyJWT)
+    issuer = "https://login.example.com/"
+    audience = "om"
+    jwks_url = "https://login.example.com/.well-known/jwks.json"
+    roles_claim = "roles"          # the claim with the caller's roles (a list, or a space-separated string)
+    role_prefix = "om:"            # its roles are om:viewer, om:submitter, om:operator, om:admin
 
 Every problem is reported with the key it is at: `om.toml: systems.inventory.timeout: "10x" is not a duration`.
 """
@@ -94,6 +103,19 @@ class ApiToken:
 
 
 @attrs.frozen
+class OAuth2Config:
+    """[api.oauth2]: bearer JWTs signed by the issuer's keys (its JWKS)."""
+
+    issuer: str
+    audience: str
+    jwks_url: str
+    roles_claim: str = "roles"
+    role_prefix: str = ""
+    name_claim: str = "sub"
+    algorithms: tuple = ("RS256", "ES256")
+
+
+@attrs.frozen
 class Config:
     path: Optional[str]
     default_adapter: str = "simulated"
@@ -102,6 +124,9 @@ class Config:
     default_base_url: Optional[str] = None  # with `[defaults] adapter = "http"`: where unlisted systems are
     callback_secret: Optional[str] = attrs.field(default=None, repr=False)  # never in a log or a traceback
     api_tokens: tuple = ()  # ApiToken, from [api]
+    api_public_url: Optional[str] = None  # [api] public_url: the base of the API's hrefs
+    api_hub_callbacks: tuple = ()  # [api] hub_callbacks: host names and networks (om_dsl.systems.egress)
+    api_oauth2: Optional["OAuth2Config"] = None  # [api.oauth2]
 
     def system(self, name: str) -> SystemConfig:
         return self.systems.get(name) or SystemConfig(name, self.default_adapter, base_url=self.default_base_url)
@@ -192,14 +217,51 @@ class _Reader:
             unlisted = sorted(set(self.known) - set(systems))
             if unlisted:
                 self.fail("defaults", f"adapter = \"http\" needs a base_url for {', '.join(unlisted)}")
-        return Config(self.file, default_adapter, callback, systems, default_base, self.secret(engine), self.api(data.get("api", {})))
+        api = self.table(data.get("api", {}), "api", {"tokens", "public_url", "hub_callbacks", "oauth2"})
+        return Config(
+            self.file, default_adapter, callback, systems, default_base, self.secret(engine), self.api(api),
+            self.url(api["public_url"], "api.public_url") if "public_url" in api else None,
+            self.hub_callbacks(api.get("hub_callbacks", [])),
+            self.oauth2(api["oauth2"]) if "oauth2" in api else None,
+        )
+
+    def hub_callbacks(self, raw) -> tuple:
+        from om_dsl.systems.egress import CallbackPolicy
+
+        if not isinstance(raw, list):
+            self.fail("api.hub_callbacks", "must be an array of host names and networks (\"cpq.example.com\", \"10.0.0.0/8\")")
+        entries = tuple(self.string(v, f"api.hub_callbacks[{n}]") for n, v in enumerate(raw))
+        try:
+            CallbackPolicy.of(entries)
+        except ValueError as exc:
+            self.fail("api.hub_callbacks", str(exc))
+        return entries
+
+    def oauth2(self, raw) -> OAuth2Config:
+        key = "api.oauth2"
+        table = self.table(raw, key, {"issuer", "audience", "jwks_url", "roles_claim", "role_prefix", "name_claim", "algorithms"})
+        for needed in ("issuer", "audience", "jwks_url"):
+            if needed not in table:
+                self.fail(key, f"needs {needed}")
+        algorithms = table.get("algorithms", ["RS256", "ES256"])
+        allowed = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+        if not isinstance(algorithms, list) or not algorithms or any(a not in allowed for a in algorithms):
+            self.fail(f"{key}.algorithms", f"must be a list of asymmetric algorithms ({', '.join(allowed)}): a shared secret is not a key we take")
+        return OAuth2Config(
+            self.string(table["issuer"], f"{key}.issuer"),
+            self.string(table["audience"], f"{key}.audience"),
+            self.url(table["jwks_url"], f"{key}.jwks_url"),
+            self.string(table.get("roles_claim", "roles"), f"{key}.roles_claim"),
+            table.get("role_prefix", "") and self.string(table["role_prefix"], f"{key}.role_prefix"),
+            self.string(table.get("name_claim", "sub"), f"{key}.name_claim"),
+            tuple(algorithms),
+        )
 
     def api(self, raw) -> tuple:
         """[api] tokens: each a name, a role, and the token's sha256 (`hash`), or the token from the environment (`token = "$NAME"`)."""
         import hashlib
 
-        api = self.table(raw, "api", {"tokens"})
-        given = api.get("tokens", [])
+        given = raw.get("tokens", [])
         if not isinstance(given, list):
             self.fail("api.tokens", "must be an array of tables: { name, role, hash | token }")
         tokens, names = [], set()

@@ -46,7 +46,7 @@ class Activities:
 
     @activity.defn(name=NOTIFY)
     def notify(self, command: dict) -> None:
-        from om_dsl.systems import http
+        from om_dsl.systems import egress, http
 
         # the command's data (`commands.to_data`): its event is sent as it is
         from om_dsl.tmf622 import events as tmf_events
@@ -58,6 +58,9 @@ class Activities:
             self.systems.notify(command["key"], event)
             return
         for listener in self.listeners:
+            refusal = egress.ANY.refusal(listener)  # checked at each delivery: a host name can be re-pointed
+            if refusal:
+                raise ApplicationError(f"{listener}: not sent: {refusal}", type="DeliveryFailed")
             answer = http.post_json(listener, event, {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
             if answer.error:  # Temporal tries again, backing off; the listener dedupes by event id
                 raise ApplicationError(f"{listener}: {answer.error}", type="DeliveryFailed")

@@ -36,11 +36,12 @@ def tokens() -> auth.Tokens:
 
 
 class Server:
-    def __init__(self, tmp_path, request_timeout_s: float = 5.0):
+    def __init__(self, tmp_path, request_timeout_s: float = 5.0, callers: auth.Tokens = None, settings=None):
         self.rules = GeneratedRules(ACME)
         self._serving = serving(Options(db_path=str(tmp_path / "om.db"), clock="simulated", start=1_795_780_800_000, tasks_path=(str(ROOT / "examples"),)), self.rules)
         self.service = self._serving.__enter__()
-        self.http = in_thread(self.service, tokens(), callbacks=self.service.callbacks, request_timeout_s=request_timeout_s).start()
+        extra = {"settings": settings} if settings is not None else {}
+        self.http = in_thread(self.service, callers or tokens(), callbacks=self.service.callbacks, request_timeout_s=request_timeout_s, **extra).start()
 
     @property
     def url(self) -> str:
