@@ -232,3 +232,25 @@ def _file_kind(mode: int) -> str:
         if test(mode):
             return kind
     return "not a regular file"
+
+
+def parse_data(pairs: tuple[str, ...]) -> dict:
+    """`key=value` pairs (`om tasks complete --data`, the console's completion form) -> outputs of a manual task (values stay strings; JSON is parsed when it is JSON).
+
+    ValueError (a usage error) for a pair that is not key=value, or whose key
+    or JSON value is beyond om's limits (om_dsl.limits)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, got {pair[:80]!r}")
+        try:
+            check_id(key, "an output's name")
+            try:
+                out[key] = load_json(value)
+            except json.JSONDecodeError:  # a plain string, held to the same limits (length, lone surrogates)
+                out[key] = load_json(json.dumps(value))
+            load_json(json.dumps(key))
+        except InputLimit as exc:
+            raise ValueError(f"--data {key[:80]!r}: {exc}") from None
+    return out

@@ -1,5 +1,5 @@
-"""The order service: what a front end (the CLI today; the TMF622 API and the
-operator console next) can ask of the engine that runs the orders.
+"""The order service: what a front end (the CLI, the TMF622 API, the
+operator console) can ask of the engine that runs the orders.
 
 Two implementations: `om_dsl.embedded.service.EmbeddedOrders` drives the
 SQLite store in this process; `om_dsl.temporal.client.TemporalOrders` talks
@@ -75,6 +75,9 @@ class OrderService(Protocol):
     def complete_task(self, order_id: str, task_id: str, data: dict, by: str) -> dict: ...
     def retry_task(self, order_id: str, task_id: str, by: str, reason: str = "") -> dict: ...
     def skip_task(self, order_id: str, task_id: str, by: str, reason: str) -> dict: ...
+    def claim_task(self, order_id: str, task_id: str, by: str, reason: str = "") -> dict:
+        """Take an open manual task from its queue (`claimed_by` in its task
+        entry, a history line with who and why); Refused when another has it."""
     def resume(self, order_id: str, by: str, reason: str = "") -> dict: ...
     def cancel(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict: ...
     def release(self, order_id: str, by: str) -> dict:
@@ -130,7 +133,8 @@ class OrderService(Protocol):
     # ---- reading
     def order(self, order_id: str) -> dict:
         """{"id", "status", "customer", "external_id", "tasks": [...], "catalog",
-        "jeopardy", "revision", "revisions"?, "waits_for"?, "problems"?} (`om orders show`;
+        "catalog_version", "jeopardy", "revision", "revisions"?, "waits_for"?, "problems"?}
+        (`om orders show`; each task's fields: docs/running.md;
         "waits_for": the other orders it waits for, docs/order-dependencies.md)."""
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:

@@ -129,6 +129,7 @@ def test_every_option_order_waits_for_a_person_then_completes(db):
         "id": "1/D1:install_visit", "name": "install_visit", "type": "manual", "product": "FIBER_ACCESS_CFS", "line": "1/D1",
         "status": "ready", "attempts": 0, "queue": "field_ops", "waiting_for": "waiting for a person in queue field_ops",
         "jeopardy": "red",  # due in 3 days; the simulated clock went on to the billing date, 1 December
+        "due": "2026-11-30T00:00:00Z", "depends_on": ["1/D1:reserve_port", "1/D2:ship_ont"],
     }
     assert tasks["1/D1:reserve_port"]["outputs"] == {"port_id": "PORT-00001"}
     assert tasks["5/D6:normalize_number"]["outputs"] == {"e164": "+31205550101"}  # the auto task ran from --tasks-path

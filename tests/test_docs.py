@@ -153,3 +153,37 @@ def test_the_order_dependencies_session_shows_real_output(tmp_path, in_repo):
     for args, shown in runs:
         r = CliRunner().invoke(main, [a.replace("{tmp}", str(tmp_path)) for a in args], catch_exceptions=False)
         assert (r.exit_code, r.stdout) == (0, shown), " ".join(args)
+
+
+# docs/console.md: each `$` line of its console block, against a fresh `om serve`.
+CONSOLE_BLOCK = re.compile(r"^```console\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def console_examples() -> list[tuple[str, str]]:
+    out = []
+    for block in CONSOLE_BLOCK.findall((ROOT / "docs" / "console.md").read_text(encoding="utf-8")):
+        for chunk in re.split(r"^\$ ", block, flags=re.MULTILINE)[1:]:
+            command, _, printed = chunk.partition("\n")
+            out.append((command, printed))
+    return out
+
+
+def test_the_console_page_has_its_examples():
+    assert len(console_examples()) >= 4
+
+
+@pytest.mark.skipif(__import__("shutil").which("curl") is None, reason="the examples use curl")
+def test_the_console_examples_print_what_the_page_shows(tmp_path, in_repo):
+    import os
+    import subprocess
+
+    from support.api_server import TOKENS, Server
+
+    server = Server(tmp_path)
+    try:
+        env = {**os.environ, "OM": server.url, "TOKEN": TOKENS["operator"], "JAR": str(tmp_path / "cookies.txt")}
+        for command, printed in console_examples():
+            done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+            assert (done.returncode, done.stdout) == (0, printed), f"$ {command}\n{done.stderr}"
+    finally:
+        server.close()

@@ -3,7 +3,7 @@ or a usage error, never another exception and never a hang.
 
 Three doors: an order (parse_document, then planning against the Acme
 catalog, then its text and JSON output), the `--data` pairs of `om tasks
-complete` (runner.parse_data) and the orders folder of `om diff --orders`.
+complete` (limits.parse_data) and the orders folder of `om diff --orders`.
 The text is arbitrary, JSON-like token soup, example orders mutated, or an
 example order with one value replaced by an extreme literal.
 
@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from om_dsl.diff import diff, load_side, to_json, to_text
-from om_dsl.embedded.runner import parse_data
+from om_dsl.limits import parse_data
 from om_dsl.planning import report
 from om_dsl.planning.intake import parse_document
 from om_dsl.planning.order import Rejected

@@ -128,6 +128,10 @@ def test_serve_answers_the_api_over_tls_with_the_demo_token(tmp_path, in_repo):
         assert httpx.post(api, json=order, verify=trust).status_code == 401
         r = httpx.post(api, json=order, verify=trust, headers={"Authorization": "Bearer demo-token-123"})
         assert r.status_code == 201, r.text
+        login = httpx.post(base + "/console/login", data={"token": "demo-token-123"}, verify=trust)  # the console, on the same port
+        assert login.status_code == 303 and "Secure" in login.headers["set-cookie"] and "HttpOnly" in login.headers["set-cookie"]  # Secure under TLS
+        page = httpx.get(base + "/console/orders", cookies=login.cookies, verify=trust)
+        assert page.status_code == 200 and r.json()["id"] in page.text
         with pytest.raises(httpx.HTTPError):  # plain HTTP is not served on a TLS port
             httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).raise_for_status()
         deadline = time.monotonic() + PATIENCE_S  # the work loop beside the API runs the order on

@@ -22,8 +22,8 @@ import attrs
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
 
 from om_dsl import limits
 from om_dsl import service as svc
@@ -317,8 +317,9 @@ class Api:
 # ---- the app -------------------------------------------------------------------------------------------
 
 
-def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, settings: Settings = DEFAULTS) -> Starlette:
-    """The API over `service`; `callbacks` (om_dsl.systems.receiver.Callbacks) adds POST /callbacks/TOKEN."""
+def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, settings: Settings = DEFAULTS, console: bool = True) -> Starlette:
+    """The API over `service`; `callbacks` (om_dsl.systems.receiver.Callbacks) adds POST /callbacks/TOKEN;
+    `console`: the operator console under /console (om_dsl/console, docs/console.md), signed in with the same tokens."""
     api = Api(service, tokens, settings)
 
     def route(path: str, handler, methods: list[str]) -> Route:
@@ -359,6 +360,13 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, se
     ]
     if callbacks is not None:
         routes += callbacks.routes()
+    if console:
+        from om_dsl import console as operator_console
+
+        async def to_console(request: Request) -> Response:
+            return RedirectResponse("/console/orders", 303)
+
+        routes += [Route("/console", to_console), Mount("/console", app=operator_console.build(service, tokens.login))]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
 
 

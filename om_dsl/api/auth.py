@@ -90,6 +90,31 @@ class Tokens:
             raise Unauthenticated("the bearer token is not known")
         return Caller(found.name, found.role)
 
+    def login(self, token: str) -> Optional[tuple]:
+        """(name, role, until) of a token pasted into the console's login page; None when it is not known.
+        `until`: a JWT's `exp` (unix seconds), which a session may not outlive; None for om's own tokens."""
+        try:
+            caller = self.caller(f"Bearer {token}")
+        except Unauthenticated:
+            return None
+        return caller.name, caller.role, _expiry(token)
+
+
+def _expiry(token: str) -> Optional[int]:
+    """The `exp` claim of a token that is a JWT (checked by `caller` already), else None."""
+    import base64
+    import json
+
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return int(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
+
 
 def require(caller: Caller, role: str, what: str) -> None:
     if not caller.at_least(role):

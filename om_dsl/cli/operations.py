@@ -138,7 +138,7 @@ def callbacks() -> None:
 @engine_options
 def callbacks_deliver(correlation_id, data, failure, callback_id, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Deliver the answer of an asynchronous call (CORRELATION_ID is the call's idempotency key)."""
-    from om_dsl.embedded.runner import parse_data
+    from om_dsl.limits import parse_data
 
     try:
         outputs = parse_data(data)
@@ -285,6 +285,7 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
 
     def ready(url, where):
         click.echo(f"om serve: API at {url}/tmf-api/productOrderingManagement/v4|v5{where}", err=True)
+        click.echo(f"om serve: operator console at {url}/console (sign in with an API token; docs/console.md)", err=True)
         if not tokens:
             click.echo(f"om serve: no API tokens ([api] tokens in the configuration, or {auth.TOKEN_ENV}): every API request is refused (401)", err=True)
 

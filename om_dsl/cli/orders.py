@@ -243,7 +243,7 @@ def tasks_list(queue, order_id, ids, fmt, db_path, systems_db, target):
 @engine_options
 def tasks_complete(order_id, task_id, data, by, quiet, fmt, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Complete a manual task, then run the order on as far as it goes."""
-    from om_dsl.embedded.runner import parse_data
+    from om_dsl.limits import parse_data
 
     try:
         outputs = parse_data(data)

@@ -228,6 +228,9 @@ class Runner:
     def skip_task(self, order_id: str, item_id: str, by: str, reason: str):
         return self.apply(order_id, lambda now: C.OperatorSkip(item_id, by, reason, now))
 
+    def claim_task(self, order_id: str, item_id: str, by: str, reason: str = ""):
+        return self.apply(order_id, lambda now: C.TaskClaimed(item_id, by, reason, now))
+
     def resume_order(self, order_id: str, by: str, reason: str = ""):
         return self.apply(order_id, lambda now: C.OrderResume(by, reason, now))
 
@@ -545,27 +548,3 @@ def _problem(rule: str, message: str):
     from om_dsl.planning.order import Problem
 
     return Problem(rule, message)
-
-
-def parse_data(pairs: tuple[str, ...]) -> dict:
-    """`key=value` pairs -> outputs of a manual task (values stay strings; JSON is parsed when it is JSON).
-
-    ValueError (a usage error) for a pair that is not key=value, or whose key
-    or JSON value is beyond om's limits (om_dsl.limits)."""
-    from om_dsl.limits import InputLimit, check_id, load_json
-
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"expected key=value, got {pair[:80]!r}")
-        try:
-            check_id(key, "an output's name")
-            try:
-                out[key] = load_json(value)
-            except json.JSONDecodeError:  # a plain string, held to the same limits (length, lone surrogates)
-                out[key] = load_json(json.dumps(value))
-            load_json(json.dumps(key))
-        except InputLimit as exc:
-            raise ValueError(f"--data {key[:80]!r}: {exc}") from None
-    return out

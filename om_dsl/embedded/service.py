@@ -156,6 +156,9 @@ class EmbeddedOrders:
     def skip_task(self, order_id: str, task_id: str, by: str, reason: str) -> dict:
         return self._act(order_id, lambda r: r.skip_task(order_id, task_id, by, reason))
 
+    def claim_task(self, order_id: str, task_id: str, by: str, reason: str = "") -> dict:
+        return self._act(order_id, lambda r: r.claim_task(order_id, task_id, by, reason))
+
     def resume(self, order_id: str, by: str, reason: str = "") -> dict:
         return self._act(order_id, lambda r: r.resume_order(order_id, by, reason))
 
@@ -280,7 +283,7 @@ class EmbeddedOrders:
         return svc.NoOrder(no_such("order", order_id, self.store.order_ids(), self.db_path))
 
     def order(self, order_id: str) -> dict:
-        from om_dsl.engine.view import revision_state, task_entries, wait_entries
+        from om_dsl.engine.view import catalog_version, revision_state, task_entries, wait_entries
 
         row = self.store.order_row(order_id)
         if row is None:
@@ -293,8 +296,9 @@ class EmbeddedOrders:
         run = self.store.load(order_id)
         out["tasks"] = []
         if run is not None:
-            out["tasks"] = task_entries(self.catalogs.engine(run.catalog), run)
-            out["catalog"] = run.catalog
+            engine = self.catalogs.engine(run.catalog)
+            out["tasks"] = task_entries(engine, run)
+            out["catalog"], out["catalog_version"] = run.catalog, catalog_version(engine)
             out["jeopardy"] = run.jeopardy
             out["revision"] = run.revision
             if run.waits_for:

@@ -44,6 +44,7 @@ from om_dsl.engine.events import (  # noqa: F401  (the core's public vocabulary:
     Step,
     SystemOffline,
     SystemOnline,
+    TaskClaimed,
     TimePassed,
     _no_task,
 )
@@ -581,6 +582,7 @@ Engine._HANDLERS = {
     Amend: Engine._amend,
     OperatorRetry: Engine._on_operator_retry,
     OperatorSkip: Engine._on_operator_skip,
+    TaskClaimed: Engine._on_task_claimed,
     OrderResume: Engine._on_order_resume,
     OrderRelease: Engine._on_order_release,
     InformationRequired: Engine._on_information_required,

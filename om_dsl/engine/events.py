@@ -76,6 +76,16 @@ class OperatorSkip:
 
 
 @attrs.frozen
+class TaskClaimed:
+    """A person takes an open manual task from its queue: others see who has it."""
+
+    task: str
+    by: str
+    reason: str
+    now: int
+
+
+@attrs.frozen
 class OrderResume:
     """An operator resumes a held order: every fatally failed task is retried."""
 

@@ -120,3 +120,26 @@ class Fallout:
         else:
             failed.error = None
             self._complete(step, failed, dict(outputs), f"{cause}: fixed by hand", now)
+
+    # ---- what an operator sees of manual work (engine/view.py), and claims
+
+    def definition_of(self, task: S.TaskRun):
+        """The plan item a task runs (None for a compensation: it runs the undo of another)."""
+        return None if task.type == "compensation" else self._definition(task)
+
+    def completion_fields(self, run: S.OrderRun, task: S.TaskRun) -> list:
+        """What completing an open manual task takes, [[name, type]]: a fallout
+        task's resolution, then its failed task's outputs (with `fixed`); a
+        plain manual task's declared outputs."""
+        if task.fallout_of is not None:
+            return [["resolution", "|".join(RESOLUTIONS)]] + [[p.name, p.type] for p in self._declared_outputs(run.tasks[task.fallout_of])]
+        return [[p.name, p.type] for p in self._declared_outputs(task)]
+
+    def _on_task_claimed(self, step, event, now: int) -> None:
+        task = self._open(step.run, event.task, (S.READY,))
+        if task.type != "manual":
+            raise Rejection(f"{task.id} is a {task.type}, not a manual task: only manual work is claimed")
+        if task.claimed_by is not None and task.claimed_by != event.by:
+            raise Rejection(f"{task.id} is claimed by {task.claimed_by}")
+        task.claimed_by = event.by
+        self._record(step, task.id, task.status, task.status, f"claimed by {event.by}" + (f": {event.reason}" if event.reason else ""), now)

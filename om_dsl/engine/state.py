@@ -80,6 +80,7 @@ class TaskRun:
     undoes: Optional[str] = None  # a compensation task: the task it undoes
     done_seq: Optional[int] = None  # the order in which the order's tasks completed (undo goes backwards)
     fallout_of: Optional[str] = None  # a fallout task: the fatally failed task it resolves
+    claimed_by: Optional[str] = None  # an open manual task a person took from its queue
 
 
 @attrs.define

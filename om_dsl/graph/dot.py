@@ -63,6 +63,13 @@ _CLUSTER_STYLE = {
 }
 
 
+# A running order's tasks, filled by state (om_dsl/graph/run.py; the console's legend uses the same colours).
+STATE_FILL = {
+    "pending": "#ffffff", "ready": "#fff2cc", "running": "#dae8fc", "completed": "#d5e8d4", "failed": "#ffe6cc",
+    "fatallyFailed": "#f8cecc", "onHold": "#e1d5e7", "skipped": "#eeeeee", "cancelled": "#dddddd",
+}
+
+
 def _label(title: str, details) -> str:
     return quote("\n".join([title, *details]))
 
@@ -70,6 +77,10 @@ def _label(title: str, details) -> str:
 def _node(n: Node, indent: str) -> str:
     pairs = [("label", _label(n.title, n.details))]
     pairs += _TASK_STYLE.get(n.type or "", [("shape", "box")]) if n.kind == "task" else _NODE_STYLE.get(n.kind, [])
+    if n.state is not None:
+        style = next((v.strip('"') for k, v in pairs if k == "style"), "")
+        pairs = [(k, v) for k, v in pairs if k != "style"]
+        pairs += [("style", quote(",".join(filter(None, [style, "filled"])))), ("fillcolor", quote(STATE_FILL.get(n.state, "#ffffff")))]
     if n.ponr:
         pairs += [("color", '"#c00000"'), ("penwidth", "2.5")]
     if n.notes:

@@ -50,6 +50,7 @@ class Node:
     type: Optional[str] = None  # a task's type (TASK_TYPES)
     ponr: Optional[str] = None  # a point of no return: hard or soft
     source: Optional[str] = None  # where it is defined (file:line): the HTML lists only
+    state: Optional[str] = None  # a running order's task: its state (the fill colour)
 
 
 @attrs.frozen

@@ -334,6 +334,9 @@ class TemporalOrders:
     def skip_task(self, order_id: str, task_id: str, by: str, reason: str) -> dict:
         return self._update(order_id, "skip_task", {"task": task_id, "by": by, "reason": reason})
 
+    def claim_task(self, order_id: str, task_id: str, by: str, reason: str = "") -> dict:
+        return self._update(order_id, "claim_task", {"task": task_id, "by": by, "reason": reason})
+
     def resume_order(self, order_id: str, by: str, reason: str = "") -> dict:
         return self._update(order_id, "resume", {"by": by, "reason": reason})
 

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import state as S
     from om_dsl.engine import waits as W
     from om_dsl.engine.instants import show_instant
-    from om_dsl.engine.view import revision_state, task_entries, wait_entries
+    from om_dsl.engine.view import catalog_version, revision_state, task_entries, wait_entries
 
 
 class OrderQueries:
@@ -34,7 +34,7 @@ class OrderQueries:
         out = {
             "id": r.id, "status": r.status, "customer": r.fields.get("customer_account"), "external_id": r.external_id,
             "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
-            "tasks": S.encode_value(task_entries(self.engine, r)),
+            "catalog_version": catalog_version(self.engine), "tasks": S.encode_value(task_entries(self.engine, r)),
         }
         if self.start.get("submitted_by"):
             out["submitted_by"] = self.start["submitted_by"]

@@ -84,6 +84,10 @@ class TemporalService:
         with self._calls():
             return self.client.skip_task(order_id, task_id, by, reason)
 
+    def claim_task(self, order_id: str, task_id: str, by: str, reason: str = "") -> dict:
+        with self._calls():
+            return self.client.claim_task(order_id, task_id, by, reason)
+
     def resume(self, order_id: str, by: str, reason: str = "") -> dict:
         with self._calls():
             return self.client.resume_order(order_id, by, reason)
