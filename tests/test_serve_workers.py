@@ -181,3 +181,17 @@ def test_workers_must_be_a_positive_count(tmp_path):
         cwd=ROOT, capture_output=True, text=True,
     )
     assert r.returncode == 2 and "--workers" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks")
+def test_a_console_session_signed_by_one_process_is_read_by_the_others(tmp_path):
+    proc, url = start(tmp_path)
+    try:
+        signed_in = httpx.post(f"{url}/console/login", data={"token": TOKEN, "next": "/console/orders"}, timeout=PATIENCE_S)
+        assert signed_in.status_code == 303 and "om_console" in signed_in.cookies
+        cookie = signed_in.cookies["om_console"]
+        for _ in range(16):  # each a new connection: the kernel spreads them over both processes (all 16 on one: 1 in 32,768)
+            r = httpx.get(f"{url}/console/orders", cookies={"om_console": cookie}, timeout=PATIENCE_S)
+            assert r.status_code == 200 and "Sign out" in r.text, r.status_code
+    finally:
+        stop(proc)

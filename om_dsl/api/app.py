@@ -50,6 +50,7 @@ class Settings:
 
     public_url: Optional[str] = None  # the base of every href; else the request's own scheme and Host
     hub_callbacks: CallbackPolicy = ANY  # where /hub may send events (om_dsl.systems.egress)
+    console_secret: Optional[bytes] = attrs.field(default=None, repr=False)  # signs console sessions; one for every `om serve --workers` process
 
 
 DEFAULTS = Settings()
@@ -366,7 +367,7 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, se
         async def to_console(request: Request) -> Response:
             return RedirectResponse("/console/orders", 303)
 
-        routes += [Route("/console", to_console), Mount("/console", app=operator_console.build(service, tokens.login))]
+        routes += [Route("/console", to_console), Mount("/console", app=operator_console.build(service, tokens.login, operator_console.Sessions(settings.console_secret)))]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
 
 

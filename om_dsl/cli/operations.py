@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 
+import attrs
 import click
 
 from om_dsl.cli import checked, finite, main, read_input, say
@@ -300,6 +302,8 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
             where += f"; {workers} processes" if workers > 1 else ""
             serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), (lambda url: ready(url, where.replace("{url}", url))) if main else worker_ready, settings, sock)
 
+    # One console secret for every process (made before they fork): a session signed by one is read by the others.
+    settings = attrs.evolve(settings, console_secret=secrets.token_bytes(32))
     try:
         with processes((host, int(port)), workers, lambda sock: run(sock, False)) as sock:
             run(sock, True)
