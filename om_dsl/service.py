@@ -153,4 +153,12 @@ class OrderService(Protocol):
     def installed_base(self, customer: Optional[str] = None, inventory: bool = False) -> list[dict]:
         """Commercial assets, or the technical inventory, of completed orders."""
 
+    def stats(self) -> dict:
+        """What /metrics reports (om_dsl.observe.metrics), read now: {"orders":
+        {state: n}, "jeopardy": {level: n} (unfinished orders), "tasks": [{"state",
+        "type", "count"}] (of unfinished orders), "held": {system: n}, and where the
+        engine keeps them "outbox": n, "deliveries": {"pending", "failing"},
+        "calls": [{"system", "operation", "outcomes", "retries", "buckets", "sum",
+        "count"}] (om_dsl.observe.calls; on Temporal the workers count calls)}."""
+
     def close(self) -> None: ...

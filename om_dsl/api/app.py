@@ -5,6 +5,7 @@
     /tmf-api/productOrderingManagement/{v4|v5}/hub[/{id}]                 POST, GET, DELETE
     /tmf-api/productOrderingManagement/{v4|v5}/openapi.json               the official document
     /health (and /_health)                                                 no token needed
+    /metrics                                                               Prometheus (a viewer token; api/metrics.py)
     /callbacks/TOKEN                                                       downstream systems' answers
 
 Service calls block (SQLite, a Temporal client): each runs on Starlette's
@@ -27,7 +28,7 @@ from starlette.routing import Route
 
 from om_dsl import limits
 from om_dsl import service as svc
-from om_dsl.api import auth, resources, schemas
+from om_dsl.api import auth, metrics, resources, schemas
 from om_dsl.api.errors import ApiError, code_for_status, error_response
 from om_dsl.api.patch import PatchError, json_patch, merge_patch
 from om_dsl.engine.hub import parse_query
@@ -359,6 +360,7 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, se
         route("/openapi.json", api.openapi, ["GET"]),
         Route("/health", health),
         Route("/_health", health),
+        metrics.route(service.stats, tokens),
     ]
     if callbacks is not None:
         routes += callbacks.routes()

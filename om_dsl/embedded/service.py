@@ -360,6 +360,9 @@ class EmbeddedOrders:
             for r in store.assets(customer)
         ]
 
+    def stats(self) -> dict:
+        return {**self.store.state_counts(), "calls": self.store.call_stats()}
+
     def installed_states(self) -> dict:
         """Every customer's installed base as plain data (to copy into another engine)."""
         return self.store.installed_states()
@@ -506,6 +509,11 @@ class Shared:
             return answer
 
         return call
+
+    def stats(self) -> dict:
+        """Read without the runner lock (a scrape waits for no `om run`)."""
+        with self.lock:
+            return self.inner.stats()
 
     def work(self, interval_s: float, stop: threading.Event) -> None:
         """Drive every order (callbacks, retries, waits, event deliveries)

@@ -28,7 +28,7 @@ from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.relationships import OtherOrder
 from om_dsl.planning.relationships import check as check_prerequisites
-from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW
+from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW, tracing
 from om_dsl.temporal.codec import data_converter
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
@@ -70,7 +70,7 @@ class TemporalOrders:
     async def client(self) -> Client:
         if self._client is None:
             try:
-                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace, data_converter=data_converter()), CONNECT_TIMEOUT_S)
+                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace, data_converter=data_converter(), interceptors=tracing.interceptors()), CONNECT_TIMEOUT_S)
             except RuntimeError as exc:
                 raise Unreachable(f"cannot reach Temporal at {self.address}: {exc}") from None
             except asyncio.TimeoutError:
