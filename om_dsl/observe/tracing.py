@@ -170,7 +170,7 @@ def ended(run, history: list) -> None:
             if task.system:
                 attributes["om.system"] = task.system
             _emit(f"task {task.name}", (trace_id(run.id), task_span_id(run.id, task_key(task))), _context(run.id, order_span_id(run.id)), start, line["at"], attributes)
-    if run.status in _FINAL and any(line["subject"] == run.id and line["to"] == run.status for line in history):
+    if run.status in _FINAL and any(line["subject"] == "order" and line["to"] == run.status for line in history):
         attributes = {"om.order": run.id, "om.order.status": run.status, "om.catalog": run.catalog}
         _emit("order", (trace_id(run.id), order_span_id(run.id)), Context(), run.created_at, history[-1]["at"], attributes, None if run.status == "completed" else f"the order ended {run.status}")
 

@@ -1,0 +1,193 @@
+"""Traces (om_dsl.observe.tracing): the SDK's in-memory exporter records an
+Acme order run by the embedded runner, its inventory and network behind the
+HTTP simulator with a recording proxy on 127.0.0.1 in front: a span per
+order, task and call, linked parent to child in one trace per order, and the
+`traceparent` each downstream HTTP call carried naming its call's span.
+Without traces switched on, or without the SDK, nothing is sent and nothing fails."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+from om_dsl.observe import tracing
+from om_dsl.rules.generated import GeneratedRules
+from om_dsl.simulate.server import SimulatorServer
+from om_dsl.systems import config as configuration
+
+from support import ROOT
+from support.engine_helpers import ACME, make_runner, order_text
+
+PROXIED = ("inventory", "network")
+
+
+class Recorder:
+    """A proxy to the simulator that records each request's path and `traceparent`."""
+
+    def __init__(self, target: str):
+        self.target, self.seen = target, []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                recorder.seen.append((self.path, self.headers.get("traceparent")))
+                forward = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "idempotency-key", "x-correlation-id", "x-callback-url")}
+                try:
+                    with urllib.request.urlopen(urllib.request.Request(recorder.target + self.path, body, forward, method="POST"), timeout=30) as r:
+                        status, answer = r.status, r.read()
+                except urllib.error.HTTPError as exc:
+                    status, answer = exc.code, exc.read()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def downstream(tmp_path):
+    with SimulatorServer(GeneratedRules(ACME).catalog, str(tmp_path / "sim.db"), faults={"inventory.reserve_port": "fail:2"}) as sim:
+        proxy = Recorder(sim.url)
+        path = tmp_path / "om.toml"
+        path.write_text("".join(f'[systems.{name}]\nadapter = "http"\nbase_url = "{proxy.url}"\n\n' for name in PROXIED))
+        try:
+            yield proxy, configuration.load(str(path), env={})
+        finally:
+            proxy.close()
+
+
+@pytest.fixture
+def spans():
+    exporter = InMemorySpanExporter()
+    tracing.configure(exporter=exporter, batch=False)
+    try:
+        yield exporter
+    finally:
+        tracing.shutdown()
+
+
+def run_order(tmp_path, config, name="fiber-minimal.json"):
+    runner = make_runner(tmp_path, config=config)
+    order_id, _, _ = runner.submit(order_text(name))
+    runner.drive()
+    for order, task, *_ in runner.store.open_manual_tasks():
+        runner.complete_manual(order, task, {}, "technician")
+    runner.drive()
+    assert runner.store.order_row(order_id)["status"] == "completed"
+    return runner, order_id
+
+
+def test_an_order_is_one_trace_of_its_tasks_and_calls(tmp_path, downstream, spans):
+    proxy, config = downstream
+    runner, order_id = run_order(tmp_path, config)
+    finished = spans.get_finished_spans()
+    trace_id = tracing.trace_id(order_id)
+    assert {s.context.trace_id for s in finished} == {trace_id}
+
+    (order,) = [s for s in finished if s.name == "order"]
+    assert order.parent is None and order.attributes["om.order"] == order_id and order.status.status_code != StatusCode.ERROR
+    tasks = {s.context.span_id: s for s in finished if s.name.startswith("task ")}
+    assert all(t.parent.span_id == order.context.span_id for t in tasks.values())
+    done = runner.store.db.execute("SELECT COUNT(*) FROM tasks WHERE order_id = ? AND status IN ('completed', 'skipped')", (order_id,)).fetchone()[0]
+    assert len(tasks) == done > 0
+    calls = [s for s in finished if s.name.startswith(("call ", "auto "))]
+    assert calls
+    for call in calls:  # each under its task's span
+        task = tasks[call.parent.span_id]
+        assert task.attributes["om.task"] == call.attributes["om.task"]
+        assert task.start_time <= order.end_time and order.start_time <= task.end_time
+    # the inventory failed twice: three calls under one task span, two of them errors
+    reserve = [c for c in calls if c.name == "call inventory.reserve_port"]
+    assert len(reserve) == 3 and len({c.parent.span_id for c in reserve}) == 1
+    assert [c.attributes["om.attempt"] for c in reserve] == [1, 2, 3]
+    assert [c.status.status_code == StatusCode.ERROR for c in reserve] == [True, True, False]
+    assert tasks[reserve[0].parent.span_id].attributes["om.task.attempts"] == 3
+
+    # each downstream HTTP call carried its call's span as traceparent
+    by_span = {c.context.span_id: c for c in calls}
+    assert len(proxy.seen) >= 3
+    for path, traceparent in proxy.seen:
+        version, trace, span, flags = traceparent.split("-")
+        assert (version, int(trace, 16), flags) == ("00", trace_id, "01")
+        call = by_span[int(span, 16)]
+        assert path == f"/{call.attributes['om.system']}/{call.attributes['om.operation']}"
+    assert sorted(p for p, _ in proxy.seen) == sorted(f"/{c.attributes['om.system']}/{c.attributes['om.operation']}" for c in calls if c.attributes.get("om.system") in PROXIED)
+    runner.store.close()
+
+
+def test_the_ids_are_the_same_in_every_process(tmp_path, downstream, spans):
+    """A task completed later (another process: here, a runner on the same
+    store opened again) ends its span under the same order span."""
+    _, config = downstream
+    runner = make_runner(tmp_path, config=config)
+    order_id, _, _ = runner.submit(order_text("fiber-minimal.json"))
+    runner.drive()
+    runner.store.close()
+    again = make_runner(tmp_path, config=config)
+    for order, task, *_ in again.store.open_manual_tasks():
+        again.complete_manual(order, task, {}, "technician")
+    again.drive()
+    finished = spans.get_finished_spans()
+    (order,) = [s for s in finished if s.name == "order"]
+    assert {s.parent.span_id for s in finished if s.name.startswith("task ")} == {order.context.span_id}
+    assert {s.context.trace_id for s in finished} == {tracing.trace_id(order_id)}
+    again.store.close()
+
+
+def test_without_traces_nothing_is_sent(tmp_path, downstream):
+    proxy, config = downstream
+    assert not tracing.active()
+    runner, _ = run_order(tmp_path, config)
+    assert proxy.seen and all(traceparent is None for _, traceparent in proxy.seen)
+    runner.store.close()
+
+
+def om_process(tmp_path, env: dict, hide_otel: bool = False):
+    prelude = "import sys; sys.modules['opentelemetry'] = None; " if hide_otel else ""
+    return subprocess.run(
+        [sys.executable, "-c", prelude + "from om_dsl.cli import entry; entry()", "run", "generated/acme", "examples/orders/fiber-minimal.json", "--db", str(tmp_path / "om.db"), "-q"],
+        cwd=ROOT, capture_output=True, text=True, env={**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}, **env}, timeout=300,
+    )
+
+
+def test_the_standard_variables_switch_traces_on(tmp_path):
+    """OTEL_TRACES_EXPORTER=console: the SDK's console exporter prints the spans, flushed before om exits."""
+    r = om_process(tmp_path, {"OTEL_TRACES_EXPORTER": "console", "OTEL_SERVICE_NAME": "om-test"})
+    assert r.returncode == 0, r.stderr
+    assert '"name": "call inventory.reserve_port"' in r.stdout and '"service.name": "om-test"' in r.stdout
+
+
+def test_without_the_sdk_nothing_fails(tmp_path):
+    r = om_process(tmp_path, {"OTEL_TRACES_EXPORTER": "console"}, hide_otel=True)
+    assert r.returncode == 0, r.stderr
+    assert "the OpenTelemetry SDK is not installed (pip install 'om-dsl[otel]'): no traces" in r.stderr
+    (tmp_path / "again").mkdir()
+    r = om_process(tmp_path / "again", {}, hide_otel=True)  # traces not asked for: not a word about them
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_an_unknown_exporter_is_said_once(tmp_path):
+    r = om_process(tmp_path, {"OTEL_TRACES_EXPORTER": "nosuch"})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("OTEL_TRACES_EXPORTER=nosuch: no such exporter is installed") == 1
