@@ -16,12 +16,10 @@ import time
 import httpx
 import pytest
 from click.testing import CliRunner
-from prometheus_client.parser import text_string_to_metric_families
 
 from om_dsl.api import metrics as api_metrics
 from om_dsl.api.server import in_thread
 from om_dsl.cli import main
-from om_dsl.embedded.runner import Runner  # noqa: F401 - (the runner the helper makes)
 from om_dsl.observe import calls as observed
 from om_dsl.observe import metrics
 from om_dsl.rules.generated import GeneratedRules
@@ -31,6 +29,7 @@ from om_dsl.systems.asgi import ServerThread
 from support import PATIENCE_S, ROOT
 from support.api_server import tokens as api_tokens
 from support.engine_helpers import ACME, make_runner, order_text
+from support.observe import samples, value
 
 VIEWER = "prometheus-scrape-secret"
 SYSTEMS = ("inventory", "network", "logistics", "ipam", "voice", "iptv", "billing")
@@ -46,14 +45,6 @@ def scrape(url: str, token=VIEWER) -> dict:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/plain")
     return samples(r.text)
-
-
-def samples(text: str) -> dict:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value for family in text_string_to_metric_families(text) for s in family.samples}
-
-
-def value(found: dict, name: str, **labels) -> float:
-    return found[(name, tuple(sorted(labels.items())))]
 
 
 @pytest.fixture
