@@ -34,8 +34,8 @@ TOKEN = "worker-scrape-secret"
 def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
     cli = Cli(temporal_server, tmp_path)
     cli.env["OM_API_TOKEN"] = TOKEN
-    port = _free_port()
-    cli.worker_args = ["--metrics", f"127.0.0.1:{port}"]
+    port, sdk_port = _free_port(), _free_port()
+    cli.worker_args = ["--metrics", f"127.0.0.1:{port}", "--sdk-metrics", f"127.0.0.1:{sdk_port}"]
     worker = cli.start_worker()
     try:
         url = f"http://127.0.0.1:{port}/metrics"
@@ -50,6 +50,9 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
         assert value(found, "om_call_duration_seconds_count", system="network", operation="activate_line") == 1
         assert value(found, "om_call_retries_total", system="inventory", operation="reserve_port") == 0
         assert not any(name == "om_outbox_depth" for name, _ in found)
+        # the SDK's own metrics, on their port (temporalio's exporter)
+        sdk = samples(httpx.get(f"http://127.0.0.1:{sdk_port}/metrics", timeout=30).text)
+        assert any(name.startswith("temporal_") and dict(labels).get("task_queue") == cli.queue for name, labels in sdk)
 
         # the order service's stats (om serve --engine temporal's /metrics): this task queue's orders
         from om_dsl.temporal.service import TemporalService
@@ -122,3 +125,20 @@ def test_temporal_traces_an_order_with_its_interceptor(temporal_server, tmp_path
     for path, traceparent in proxy.seen:
         _, trace, span, _ = traceparent.split("-")
         assert by_id[int(span, 16)].name == f"call inventory{path.replace('/inventory/', '.')}" and int(trace, 16) == reserve[0].context.trace_id
+
+
+def test_a_taken_port_is_a_usage_error(tmp_path):
+    import socket
+
+    from click.testing import CliRunner
+
+    from om_dsl.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = CliRunner().invoke(main, ["worker", str(ROOT / "generated" / "acme"), "--engine", "temporal", "--address", "127.0.0.1:9", "--sdk-metrics", f"127.0.0.1:{port}"])
+    assert r.exit_code == 2 and f"--sdk-metrics 127.0.0.1:{port}: Failed starting Prometheus exporter: Address already in use" in r.output, r.output
+    r = CliRunner().invoke(main, ["worker", str(ROOT / "generated" / "acme"), "--engine", "temporal", "--metrics", "nohost"])
+    assert r.exit_code == 2 and "--metrics 'nohost' is not HOST:PORT" in r.output, r.output

@@ -170,8 +170,9 @@ def submit_files(submit, paths) -> tuple[list, bool]:
 @click.option("--listen", help="Also receive callbacks of asynchronous operations over HTTP, on HOST:PORT (POST /callbacks/TOKEN; the configuration's callback_url points here).")
 @click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="With --listen: seconds a client has to send a whole callback request.")
 @click.option("--metrics", "metrics_listen", help="Serve GET /metrics (Prometheus: this worker's calls, a viewer token of [api] tokens) on HOST:PORT (docs/metrics.md).")
+@click.option("--sdk-metrics", "sdk_listen", help="Serve the Temporal SDK's own Prometheus metrics (slots, polls, latencies; no token) on HOST:PORT.")
 @engine_options
-def worker(sources, listeners, config_path, tasks_path, systems_db, listen, request_timeout, metrics_listen, target):
+def worker(sources, listeners, config_path, tasks_path, systems_db, listen, request_timeout, metrics_listen, sdk_listen, target):
     """Run orders on Temporal: a worker polls the task queue for order
     workflows and their calls, until stopped (Ctrl-C, SIGTERM).
 
@@ -197,6 +198,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
             raise click.UsageError(f"--listener {url!r} is not an http(s) URL ({problem})")
     endpoint = _host_port("--listen", listen) if listen else None
     metrics_at = _host_port("--metrics", metrics_listen) if metrics_listen else None
+    sdk_at = _host_port("--sdk-metrics", sdk_listen) if sdk_listen else None
     rules = [r for s in sources for r in _load_all_rules(s)]
     known = {x.name: {o.name for o in x.operations} for r in rules for x in r.catalog.systems} or None
     try:
@@ -209,6 +211,10 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
         raise click.UsageError(
             f"callbacks over HTTP need the deployment's callback secret, the same on every worker: [engine] callback_secret or callback_secret_file in the configuration, or {SECRET_ENV}"
         )
+    try:
+        runtime = temporal_worker.sdk_runtime(sdk_at) if sdk_at else None
+    except ValueError as exc:  # the port is taken, the address does not parse
+        raise click.UsageError(f"--sdk-metrics {sdk_listen}: {exc}") from None
     stats = CallStats()
     metrics_server = _metrics_server(metrics_at, stats, config) if metrics_at else None
     systems = Systems(config, Simulators(systems_db))
@@ -223,7 +229,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
         def ready(url=None):
             click.echo(f"worker on {target.address} ({target.namespace}), task queue {target.task_queue}" + (f", callbacks at {url}" if url else "") + ": ready", err=True)
 
-        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready, endpoint, config.callback_secret, request_timeout, stats)
+        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready, endpoint, config.callback_secret, request_timeout, stats, runtime)
 
     try:
         asyncio.run(go())

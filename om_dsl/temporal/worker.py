@@ -93,15 +93,26 @@ class SignalSink:
         pass
 
 
+def sdk_runtime(at: tuple):
+    """A runtime whose metrics (task slots, polls, schedule-to-start and
+    execution latencies, per namespace, task queue, workflow and activity type)
+    temporalio's own exporter serves at `at` (no token: they name no order).
+    ValueError when it cannot listen there."""
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{at[0]}:{at[1]}", counters_total_suffix=True, durations_as_seconds=True)))
+
+
 async def serve(
     address: str, namespace: str, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), rules: Sequence = (), stop: Optional[asyncio.Event] = None, ready=None, listen: Optional[tuple] = None,
-    callback_secret: Optional[str] = None, request_timeout_s: float = 5.0, stats=None,
+    callback_secret: Optional[str] = None, request_timeout_s: float = 5.0, stats=None, runtime=None,
 ) -> None:
     """Run a worker until `stop` is set (or the process is stopped). With
     `listen` (host, port) it also receives callbacks over HTTP (POST
     /callbacks/TOKEN), checked with `callback_secret`: the deployment's, the
     same on every worker (a token one worker's call sent is checked by
-    whichever worker receives the callback)."""
+    whichever worker receives the callback). `runtime`: the SDK's runtime
+    (`sdk_runtime`: its metrics served, `om worker --sdk-metrics`)."""
     from om_dsl.rules.generated import sha_of
     from om_dsl.systems.receiver import CallbackReceiver
 
@@ -111,7 +122,7 @@ async def serve(
         if folder and r.catalog.tasks and hasattr(python_tasks, "add_package"):
             python_tasks.add_package(r.catalog.tasks, folder)
     try:
-        client = await Client.connect(address, namespace=namespace, data_converter=data_converter(), interceptors=tracing.interceptors())
+        client = await Client.connect(address, namespace=namespace, data_converter=data_converter(), interceptors=tracing.interceptors(), runtime=runtime)
     except RuntimeError as exc:
         raise Unreachable(f"cannot reach Temporal at {address}: {exc}") from None
     stop = stop or asyncio.Event()
