@@ -159,6 +159,7 @@ class OrderService(Protocol):
         "type", "count"}] (of unfinished orders), "held": {system: n}, and where the
         engine keeps them "outbox": n, "deliveries": {"pending", "failing"},
         "calls": [{"system", "operation", "outcomes", "retries", "buckets", "sum",
-        "count"}] (om_dsl.observe.calls; on Temporal the workers count calls)}."""
+        "count"}] (om_dsl.observe.calls; on Temporal the workers count calls),
+        "unanswered": n (Temporal: running orders whose tasks were not read)}."""
 
     def close(self) -> None: ...

@@ -62,8 +62,21 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
             stats = service.stats()
         finally:
             service.close()
-        assert stats["orders"] == {"completed": 1} and stats["tasks"] == []
+        assert stats["orders"] == {"completed": 1} and stats["tasks"] == [] and stats["unanswered"] == 0
         assert value(samples(metrics.render(metrics.registry(lambda: stats, process=False)).decode()), "om_orders", state="completed") == 1
+
+        # an order running while no worker answers: counted as unanswered, its tasks left out (a query times out)
+        waiting = f"MET-{uuid.uuid4().hex[:8]}"
+        cli.om("run", str(ROOT / "generated" / "acme"), order_file(tmp_path, "fiber-minimal.json", waiting), check=0)
+        cli.until(lambda out: waiting in out, "tasks", "list", "--ids")
+        worker.terminate()
+        worker.wait(30)
+        service = TemporalService(temporal_server.address, "default", cli.queue)
+        try:
+            stats = service.stats()
+        finally:
+            service.close()
+        assert stats["orders"] == {"completed": 1, "inProgress": 1} and stats["unanswered"] == 1 and stats["tasks"] == []
     finally:
         worker.terminate()
         worker.wait(30)

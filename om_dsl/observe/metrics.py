@@ -6,6 +6,7 @@ the outbox, deliveries) and the counters and latency histogram of the calls
     om_orders{state}                                     orders by state
     om_orders_in_jeopardy{level}                         unfinished orders with a task at yellow or red
     om_tasks{state,type}                                 the tasks of unfinished orders
+    om_orders_unanswered                                 running orders whose tasks were not read (Temporal)
     om_calls_held{system}                                calls held while their system is offline
     om_outbox_depth                                      commands not executed yet (embedded)
     om_event_deliveries{state}                           pending; failing (its last attempt failed)
@@ -47,6 +48,8 @@ def families(stats: dict) -> list:
         for t in stats["tasks"]:
             g.add_metric([t["state"], t["type"]], t["count"])
         out.append(g)
+    if "unanswered" in stats:
+        out.append(GaugeMetricFamily("om_orders_unanswered", "Running orders whose tasks could not be read at this scrape (Temporal: no worker answered the query).", value=stats["unanswered"]))
     if "held" in stats:
         g = GaugeMetricFamily("om_calls_held", "Calls held while their system is offline.", labels=["system"])
         for system, n in sorted(stats["held"].items()):
