@@ -235,3 +235,31 @@ def test_the_api_in_a_thread_serves_metrics_too(tmp_path):
             assert r.status_code == 200  # a submitter is a viewer and more
         finally:
             server.stop()
+
+
+def test_jeopardy_held_calls_and_failing_deliveries(tmp_path):
+    """An order past a task's due date (red), calls held while their system is
+    offline, events for a listener that does not answer: each in its gauge."""
+    from om_dsl.embedded.service import EmbeddedOrders
+
+    runner = make_runner(tmp_path)
+    runner.on_event = lambda *args: None
+    with runner.store.transaction() as db:
+        runner.store.register(db, "http://127.0.0.1:9/events", runner.clock.now())  # nothing listens on port 9
+    runner.submit(order_text("new-fiber-every-option.json"))
+    runner.drive()  # billing waits until 1 December: the simulated clock goes past install_visit's 3-day due date
+    runner.set_system("iptv", True, "ops")
+    runner.submit(order_text("tv-alone.json"))
+    runner.drive()
+    orders = EmbeddedOrders(runner.store, str(tmp_path / "om.db"), runner)
+    found = samples(metrics.render(metrics.registry(orders.stats, process=False)).decode())
+
+    red = [o["id"] for o in orders.orders(jeopardy="red")]
+    assert red == ["ORD-1001"] and value(found, "om_orders_in_jeopardy", level="red") == 1
+    held = runner.store.db.execute("SELECT COUNT(*) FROM tasks WHERE status = 'onHold' AND system = 'iptv'").fetchone()[0]
+    assert held > 0 and value(found, "om_calls_held", system="iptv") == held
+    pending = orders.notifications(pending=True)
+    failing = [n for n in pending if n.get("last_error")]
+    assert failing and value(found, "om_event_deliveries", state="pending") == len(pending)
+    assert value(found, "om_event_deliveries", state="failing") == len(failing)
+    runner.store.close()
