@@ -153,3 +153,17 @@ def test_an_unknown_exporter_is_said_once(tmp_path):
     r = om_process(tmp_path, {"OTEL_TRACES_EXPORTER": "nosuch"})
     assert r.returncode == 0, r.stderr
     assert r.stderr.count("OTEL_TRACES_EXPORTER=nosuch: no such exporter is installed") == 1
+
+
+def test_the_service_is_named_by_the_standard_variables(monkeypatch):
+    exporter = InMemorySpanExporter()
+    for env, name in (({}, "om"), ({"OTEL_SERVICE_NAME": "om-eu"}, "om-eu"), ({"OTEL_RESOURCE_ATTRIBUTES": "service.name=om-us,deployment.environment=prod"}, "om-us")):
+        for key in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"):
+            monkeypatch.delenv(key, raising=False)
+        for key, v in env.items():
+            monkeypatch.setenv(key, v)
+        tracing.configure(exporter=exporter, batch=False)
+        try:
+            assert tracing.tracer().resource.attributes["service.name"] == name
+        finally:
+            tracing.shutdown()

@@ -66,7 +66,10 @@ def configure(exporter=None, env: Optional[dict] = None, batch: bool = True) -> 
             if not found:
                 return f"{EXPORTER_ENV}={name}: no such exporter is installed (otlp: pip install opentelemetry-exporter-otlp): no traces"
             exporters.append(found[0].load()())
-    provider = TracerProvider(resource=Resource.create({"service.name": env.get("OTEL_SERVICE_NAME") or "om"}), id_generator=_order_ids())
+    resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES ...
+    if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):  # neither names the service
+        resource = resource.merge(Resource({"service.name": "om"}))
+    provider = TracerProvider(resource=resource, id_generator=_order_ids())
     for e in exporters:
         provider.add_span_processor(BatchSpanProcessor(e) if batch else SimpleSpanProcessor(e))
     if _provider is not None:
