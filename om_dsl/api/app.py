@@ -360,7 +360,7 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, se
         route("/openapi.json", api.openapi, ["GET"]),
         Route("/health", health),
         Route("/_health", health),
-        metrics.route(service.stats, tokens),
+        metrics.route(lambda: service.stats(), tokens),  # (looked up at each scrape)
     ]
     if callbacks is not None:
         routes += callbacks.routes()
