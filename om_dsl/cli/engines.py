@@ -254,9 +254,10 @@ def _metrics_server(at: tuple[str, int], stats, config):
     """`om worker --metrics`: GET /metrics of this worker's calls, on a thread of its own."""
     from om_dsl.api import auth
     from om_dsl.api import metrics as api_metrics
+    from om_dsl.cli.operations import api_access
     from om_dsl.systems.asgi import ServerThread
 
-    tokens = auth.Tokens(config.api_tokens)
+    tokens = api_access(config)[0]  # om serve's: tokens, and JWTs with [api.oauth2]
     if not tokens:
         click.echo(f"om worker: no API tokens ([api] tokens in the configuration, or {auth.TOKEN_ENV}): every scrape of /metrics is refused (401)", err=True)
     try:
