@@ -155,7 +155,7 @@ class OrderService(Protocol):
 
     def stats(self) -> dict:
         """What /metrics reports (om_dsl.observe.metrics), read now: {"orders":
-        {state: n}, "jeopardy": {level: n} (unfinished orders), "tasks": [{"state",
+        {state: n} (every state, 0 included), "jeopardy": {level: n} (unfinished orders; each level), "tasks": [{"state",
         "type", "count"}] (of unfinished orders), "held": {system: n}, and where the
         engine keeps them "outbox": n, "deliveries": {"pending", "failing"},
         "calls": [{"system", "operation", "outcomes", "retries", "buckets", "sum",

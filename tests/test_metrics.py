@@ -117,6 +117,7 @@ def test_a_scrape_counts_the_acme_run(served):
     # orders by state: what `om orders list` says
     completed = sum(o["status"] == "completed" for o in listed)
     assert completed == 2 and value(found, "om_orders", state="completed") == completed
+    assert value(found, "om_orders", state="held") == 0  # every state has its series, 0 included
     # the inventory failed twice for each order, then reserved its port: two retries, three calls each
     attempts = [t["attempts"] for o in listed for t in json.loads(om("orders", "show", o["id"], "--format", "json", "--db", db).stdout)["tasks"] if t["name"] == "reserve_port"]
     assert attempts == [3, 3]

@@ -62,7 +62,8 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
             stats = service.stats()
         finally:
             service.close()
-        assert stats["orders"] == {"completed": 1} and stats["tasks"] == [] and stats["unanswered"] == 0
+        assert {k: n for k, n in stats["orders"].items() if n} == {"completed": 1} and stats["orders"]["held"] == 0
+        assert stats["tasks"] == [] and stats["unanswered"] == 0
         assert value(samples(metrics.render(metrics.registry(lambda: stats, process=False)).decode()), "om_orders", state="completed") == 1
 
         # an order running while no worker answers: counted as unanswered, its tasks left out (a query times out)
@@ -76,7 +77,7 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
             stats = service.stats()
         finally:
             service.close()
-        assert stats["orders"] == {"completed": 1, "inProgress": 1} and stats["unanswered"] == 1 and stats["tasks"] == []
+        assert {k: n for k, n in stats["orders"].items() if n} == {"completed": 1, "inProgress": 1} and stats["unanswered"] == 1 and stats["tasks"] == []
     finally:
         worker.terminate()
         worker.wait(30)

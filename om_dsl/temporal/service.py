@@ -15,6 +15,7 @@ from typing import Iterable, Optional
 from temporalio.service import RPCError
 
 from om_dsl import service as svc
+from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 from om_dsl.engine.instants import show_instant
 from om_dsl.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
@@ -219,8 +220,8 @@ class TemporalService:
                 continue
             tasks.update((t["status"], t["type"]) for t in view["tasks"])
         return {
-            "orders": dict(Counter(r["status"] for r in rows if r["status"])),
-            "jeopardy": dict(Counter(r["jeopardy"] for r in rows if r["running"] and r["jeopardy"])),
+            "orders": {**dict.fromkeys(S.ORDER_STATES, 0), **Counter(r["status"] for r in rows if r["status"])},
+            "jeopardy": {**dict.fromkeys((S.GREEN, S.YELLOW, S.RED), 0), **Counter(r["jeopardy"] for r in rows if r["running"] and r["jeopardy"])},
             "tasks": [{"state": s, "type": t, "count": n} for (s, t), n in sorted(tasks.items())],
             "unanswered": unanswered,
         }

@@ -42,8 +42,8 @@ class Stats:
         unfinished = f"SELECT id FROM orders WHERE status NOT IN ({finals})"
         one = lambda q, args=(): self.db.execute(q, args).fetchone()[0]  # noqa: E731
         return {
-            "orders": dict(self.db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status")),
-            "jeopardy": dict(self.db.execute(f"SELECT jeopardy, COUNT(*) FROM orders WHERE jeopardy IS NOT NULL AND status NOT IN ({finals}) GROUP BY jeopardy ORDER BY jeopardy", S.FINAL)),
+            "orders": {**dict.fromkeys(S.ORDER_STATES, 0), **dict(self.db.execute("SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY status"))},
+            "jeopardy": {**dict.fromkeys((S.GREEN, S.YELLOW, S.RED), 0), **dict(self.db.execute(f"SELECT jeopardy, COUNT(*) FROM orders WHERE jeopardy IS NOT NULL AND status NOT IN ({finals}) GROUP BY jeopardy", S.FINAL))},
             "tasks": [{"state": r[0], "type": r[1], "count": r[2]} for r in _named(self.db, f"SELECT status, type, COUNT(*) FROM tasks WHERE order_id IN ({unfinished}) GROUP BY status, type ORDER BY status, type", S.FINAL)],
             "held": dict(self.db.execute(f"SELECT system, COUNT(*) FROM tasks WHERE status = ? AND order_id IN ({unfinished}) GROUP BY system ORDER BY system", (S.ON_HOLD, *S.FINAL))),
             "outbox": one("SELECT COUNT(*) FROM outbox WHERE done = 0"),
