@@ -33,6 +33,7 @@ from typing import Optional
 
 EXPORTER_ENV = "OTEL_TRACES_EXPORTER"
 _provider = None  # the TracerProvider `configure` made: None, nothing is traced
+_tracer = None  # ... and its tracer
 _ids: contextvars.ContextVar = contextvars.ContextVar("om_span_ids", default=None)  # (trace id, span id) the next span takes
 
 
@@ -46,7 +47,7 @@ def configure(exporter=None, env: Optional[dict] = None, batch: bool = True) -> 
     as the SDK's own configuration finds them). Nothing when the variable is
     unset or `none`, or OTEL_SDK_DISABLED is true. Returns a warning for the
     operator when traces were asked for and cannot be had (nothing fails)."""
-    global _provider
+    global _provider, _tracer
     env = os.environ if env is None else env
     names = [n.strip() for n in env.get(EXPORTER_ENV, "").split(",") if n.strip() and n.strip() != "none"]
     if exporter is None and (not names or env.get("OTEL_SDK_DISABLED", "").lower() == "true"):
@@ -65,29 +66,31 @@ def configure(exporter=None, env: Optional[dict] = None, batch: bool = True) -> 
             found = list(entry_points(group="opentelemetry_traces_exporter", name=name))
             if not found:
                 return f"{EXPORTER_ENV}={name}: no such exporter is installed (otlp: pip install opentelemetry-exporter-otlp): no traces"
-            exporters.append(found[0].load()())
+            try:
+                exporters.append(found[0].load()())
+            except Exception as exc:  # noqa: BLE001 - its own settings (OTEL_EXPORTER_*) do not hold: said, and no traces
+                return f"{EXPORTER_ENV}={name}: the exporter cannot start ({type(exc).__name__}: {str(exc)[:200]}): no traces"
     resource = Resource.create()  # OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES ...
     if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):  # neither names the service
         resource = resource.merge(Resource({"service.name": "om"}))
     provider = TracerProvider(resource=resource, id_generator=_order_ids())
     for e in exporters:
         provider.add_span_processor(BatchSpanProcessor(e) if batch else SimpleSpanProcessor(e))
-    if _provider is not None:
-        _provider.shutdown()
-    _provider = provider
+    shutdown()
+    _provider, _tracer = provider, provider.get_tracer("om_dsl")  # (not the global provider's: `configure` may be called again)
     return None
 
 
 def shutdown() -> None:
     """Send what is buffered and stop (a process that ends without its atexit hooks calls it first)."""
-    global _provider
+    global _provider, _tracer
     if _provider is not None:
         _provider.shutdown()
-        _provider = None
+    _provider = _tracer = None
 
 
 def tracer():
-    return _provider.get_tracer("om_dsl") if _provider is not None else None  # (not the global provider: `configure` may be called again)
+    return _tracer
 
 
 def _order_ids():
