@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode  # noqa: E402
 from test_temporal_cli import Cli, order_file  # noqa: E402
 
-from om_dsl.observe import metrics, tracing  # noqa: E402
+from om_dsl.observe import tracing  # noqa: E402
 from om_dsl.rules.generated import GeneratedRules  # noqa: E402
 
 from support import PATIENCE_S, ROOT  # noqa: E402
@@ -64,7 +64,22 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
             service.close()
         assert {k: n for k, n in stats["orders"].items() if n} == {"completed": 1} and stats["orders"]["held"] == 0
         assert stats["tasks"] == [] and stats["unanswered"] == 0
-        assert value(samples(metrics.render(metrics.registry(lambda: stats, process=False)).decode()), "om_orders", state="completed") == 1
+        # ... as om serve --engine temporal serves it: the API's /metrics over HTTP, a viewer token
+        from om_dsl.api.server import in_thread
+        from om_dsl.cli.engines import Serialized
+
+        from support.api_server import tokens
+
+        service = Serialized(TemporalService(temporal_server.address, "default", cli.queue))
+        server = in_thread(service, tokens()).start()
+        try:
+            assert httpx.get(server.url + "/metrics", timeout=30).status_code == 401
+            scraped = samples(httpx.get(server.url + "/metrics", headers={"Authorization": "Bearer bi-secret"}, timeout=60).text)
+        finally:
+            server.stop()
+            service.close()
+        assert value(scraped, "om_orders", state="completed") == 1 and value(scraped, "om_orders_unanswered") == 0
+        assert not any(name in ("om_outbox_depth", "om_calls_total") for name, _ in scraped)  # the workers count calls
 
         # an order running while no worker answers: counted as unanswered, its tasks left out (a query times out)
         waiting = f"MET-{uuid.uuid4().hex[:8]}"
