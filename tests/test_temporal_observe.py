@@ -43,6 +43,15 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
         oid = f"MET-{uuid.uuid4().hex[:8]}"
         cli.om("run", str(ROOT / "generated" / "acme"), order_file(tmp_path, "fiber-minimal.json", oid), check=0)
         cli.until(lambda out: "install_visit" in out, "tasks", "list", "--ids")
+        from om_dsl.temporal.service import TemporalService
+
+        service = TemporalService(temporal_server.address, "default", cli.queue)
+        try:
+            stats = service.stats()  # the running order answers its query: its tasks are counted
+        finally:
+            service.close()
+        assert {"state": "ready", "type": "manual", "count": 1} in stats["tasks"] and stats["unanswered"] == 0
+        assert stats["orders"]["inProgress"] == 1
         cli.om("tasks", "complete", oid, "1/D1:install_visit", check=0)
         cli.until(lambda out: json.loads(out)["status"] == "completed", "orders", "show", oid, "--format", "json")
         found = samples(httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).text)
@@ -55,8 +64,6 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
         assert any(name.startswith("temporal_") and dict(labels).get("task_queue") == cli.queue for name, labels in sdk)
 
         # the order service's stats (om serve --engine temporal's /metrics): this task queue's orders
-        from om_dsl.temporal.service import TemporalService
-
         service = TemporalService(temporal_server.address, "default", cli.queue)
         try:
             stats = service.stats()

@@ -143,6 +143,24 @@ class TemporalOrders:
     def order(self, order_id: str) -> dict:
         return self._query(order_id, "order")
 
+    def views(self, order_ids: list, at_once: int = 32) -> dict:
+        """The `order` query of each order, `at_once` in flight at most (a scrape
+        waits for the slowest, not for their sum): {id: view, or None when it did not answer}."""
+
+        async def go():
+            client, gate = await self.client(), asyncio.Semaphore(at_once)
+
+            async def one(order_id: str):
+                async with gate:
+                    try:
+                        return await client.get_workflow_handle(order_id).query("order", rpc_timeout=QUERY_TIMEOUT)
+                    except (RPCError, WorkflowQueryFailedError):
+                        return None
+
+            return dict(zip(order_ids, await asyncio.gather(*(one(o) for o in order_ids))))
+
+        return self._run(go())
+
     def other_order(self, order_id: str) -> Optional[OtherOrder]:
         """What an order's workflow says of it to one that wants to wait for it (None: no such order)."""
         try:

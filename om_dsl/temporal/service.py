@@ -208,17 +208,9 @@ class TemporalService:
 
         with self._calls():
             rows = self.client.orders()
-        tasks: Counter = Counter()
-        unanswered = 0
-        for r in rows:
-            if not r["running"]:
-                continue
-            try:
-                view = self.order(r["id"])
-            except svc.ServiceError:  # (not a warning: a long-running server would pile them up, one per scrape)
-                unanswered += 1
-                continue
-            tasks.update((t["status"], t["type"]) for t in view["tasks"])
+            views = self.client.views([r["id"] for r in rows if r["running"]])  # (not warnings: a long-running server would pile them up)
+        unanswered = sum(v is None for v in views.values())
+        tasks = Counter((t["status"], t["type"]) for v in views.values() if v is not None for t in v["tasks"])
         return {
             "orders": {**dict.fromkeys(S.ORDER_STATES, 0), **Counter(r["status"] for r in rows if r["status"])},
             "jeopardy": {**dict.fromkeys((S.GREEN, S.YELLOW, S.RED), 0), **Counter(r["jeopardy"] for r in rows if r["running"] and r["jeopardy"])},
