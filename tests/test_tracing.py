@@ -167,3 +167,22 @@ def test_the_service_is_named_by_the_standard_variables(monkeypatch):
             assert tracing.tracer().resource.attributes["service.name"] == name
         finally:
             tracing.shutdown()
+
+
+def test_a_cancelled_order_traces_its_compensation(tmp_path, spans):
+    """Undo calls are children of their compensation tasks' spans; the order's span ends in error, cancelled."""
+    runner = make_runner(tmp_path)
+    order_id, _, _ = runner.submit(order_text("fiber-minimal.json"))
+    runner.drive()
+    runner.cancel(order_id, "csr", "the customer moved")
+    runner.drive()
+    assert runner.store.order_row(order_id)["status"] == "cancelled"
+    finished = spans.get_finished_spans()
+    (order,) = [s for s in finished if s.name == "order"]
+    assert order.status.status_code == StatusCode.ERROR and order.attributes["om.order.status"] == "cancelled"
+    tasks = {s.context.span_id: s for s in finished if s.name.startswith("task ")}
+    calls = [s for s in finished if s.name.startswith(("call ", "auto "))]
+    undo = [c for c in calls if ":undo" in c.attributes["om.task"]]
+    assert undo, [c.attributes["om.task"] for c in calls]
+    assert all(tasks[c.parent.span_id].attributes["om.task"] == c.attributes["om.task"] for c in calls)
+    runner.store.close()
