@@ -69,6 +69,8 @@ def test_an_order_is_one_trace_of_its_tasks_and_calls(tmp_path, downstream, span
 
     (order,) = [s for s in finished if s.name == "order"]
     assert order.parent is None and order.attributes["om.order"] == order_id and order.status.status_code != StatusCode.ERROR
+    row = runner.store.order_row(order_id)
+    assert (order.start_time, order.end_time) == (row["created_at"] * 1_000_000, row["updated_at"] * 1_000_000)  # the engine's clock (simulated here)
     tasks = {s.context.span_id: s for s in finished if s.name.startswith("task ")}
     assert all(t.parent.span_id == order.context.span_id for t in tasks.values())
     done = runner.store.db.execute("SELECT COUNT(*) FROM tasks WHERE order_id = ? AND status IN ('completed', 'skipped')", (order_id,)).fetchone()[0]
