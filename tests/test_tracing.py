@@ -188,3 +188,27 @@ def test_a_cancelled_order_traces_its_compensation(tmp_path, spans):
     assert undo, [c.attributes["om.task"] for c in calls]
     assert all(tasks[c.parent.span_id].attributes["om.task"] == c.attributes["om.task"] for c in calls)
     runner.store.close()
+
+
+def test_an_order_over_the_api_joins_the_callers_trace(tmp_path, in_repo, spans):
+    """CPQ sends its traceparent with the order: om's span of the request is a
+    child of CPQ's span, linked to the order's own trace."""
+    from support.api_server import Server, order_body
+
+    server = Server(tmp_path)
+    try:
+        cpq_trace, cpq_span = 0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331
+        headers = {"traceparent": f"00-{cpq_trace:032x}-{cpq_span:016x}-01"}
+        r = server.client("submitter").post("/productOrder", order_body(), headers=headers)
+        assert r.status_code == 201, r.text
+        untraced = server.client("submitter").post("/productOrder", order_body(id="ORD-UNTRACED"))
+        assert untraced.status_code == 201, untraced.text
+    finally:
+        server.close()
+    submits = {s.attributes["om.order"]: s for s in spans.get_finished_spans() if s.name == "submit order"}
+    order_id = r.json()["id"]
+    span = submits[order_id]
+    assert (span.context.trace_id, span.parent.span_id) == (cpq_trace, cpq_span)
+    assert [(link.context.trace_id, link.context.span_id) for link in span.links] == [(tracing.trace_id(order_id), tracing.order_span_id(order_id))]
+    alone = submits["ORD-UNTRACED"]  # no traceparent: a trace of its own, linked all the same
+    assert alone.parent is None and alone.context.trace_id != cpq_trace and alone.links[0].context.trace_id == tracing.trace_id("ORD-UNTRACED")

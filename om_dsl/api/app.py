@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
@@ -32,6 +33,7 @@ from om_dsl.api import auth, metrics, resources, schemas
 from om_dsl.api.errors import ApiError, code_for_status, error_response
 from om_dsl.api.patch import PatchError, json_patch, merge_patch
 from om_dsl.engine.hub import parse_query
+from om_dsl.observe import tracing
 from om_dsl.systems.egress import ANY, CallbackPolicy
 from om_dsl.systems.http_server import Refused
 from om_dsl.tmf622 import errors as tmf_errors
@@ -140,10 +142,12 @@ class Api:
     # ---- productOrder -------------------------------------------------------------------------------------
 
     async def create_order(self, request: Request, version: str) -> Response:
+        started = time.time_ns()
         caller = self.caller(request, "submitter", "creating an order")
         doc = await self.body(request, version, "create")
         text = json.dumps(doc)
         order_id, status, problems = await self.call(self.service.submit, text, by=caller.name)
+        tracing.submitted(request.headers, order_id, started)  # the caller's trace, linked to the order's (docs/metrics.md)
         try:
             body = await self.render(request, version, {"id": order_id, "problems": problems})
         except ApiError as exc:

@@ -222,6 +222,20 @@ class _Span:
             self.span.set_status(Status(StatusCode.ERROR, (result.message or "")[:200]))
 
 
+def submitted(headers, order_id: str, start_ns: int) -> None:
+    """An order that came in over the API: a span in the caller's trace (its
+    `traceparent`, when it sent one) from the request to the order's
+    acceptance, linked to the order's own trace."""
+    if _provider is None:
+        return
+    from opentelemetry import propagate
+    from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
+
+    order = SpanContext(trace_id(order_id), order_span_id(order_id), is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    span = _tracer.start_span("submit order", context=propagate.extract(dict(headers)), kind=SpanKind.SERVER, start_time=start_ns, links=[Link(order)], attributes={"om.order": order_id})
+    span.end()
+
+
 def inject(headers: dict) -> None:
     """The current span as `traceparent` (and `tracestate`) in outgoing headers (the propagators OTEL_PROPAGATORS names)."""
     if _provider is not None:
