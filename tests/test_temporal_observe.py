@@ -77,7 +77,8 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
 
         from support.api_server import tokens
 
-        service = Serialized(TemporalService(temporal_server.address, "default", cli.queue))
+        # (as om serve makes it: the scrapes on a client of their own, so that a slow one holds up no API request)
+        service = Serialized(TemporalService(temporal_server.address, "default", cli.queue), lambda: TemporalService(temporal_server.address, "default", cli.queue))
         server = in_thread(service, tokens()).start()
         try:
             assert httpx.get(server.url + "/metrics", timeout=30).status_code == 401
@@ -86,6 +87,7 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
             server.stop()
             service.close()
         assert value(scraped, "om_orders", state="completed") == 1 and value(scraped, "om_orders_unanswered") == 0
+        assert service._reader is not None and service._reader is not service._service
         assert not any(name in ("om_outbox_depth", "om_calls_total") for name, _ in scraped)  # the workers count calls
 
         # an order running while no worker answers: counted as unanswered, its tasks left out (a query times out)

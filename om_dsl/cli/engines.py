@@ -75,7 +75,9 @@ def pick_engine(target: Target, options=None, rules=None, mode: str = "act", mus
             raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
         CLIENT_USED = True
         service = TemporalService(target.address, target.namespace, target.task_queue, rules)
-        return contextlib.closing(Serialized(service) if mode == "serve" else service)
+        if mode == "serve":  # /metrics reads through a client of its own (Serialized.stats)
+            return contextlib.closing(Serialized(service, lambda: TemporalService(target.address, target.namespace, target.task_queue, rules)))
+        return contextlib.closing(service)
     from om_dsl.embedded import service as embedded
 
     if mode == "serve":  # om serve: one service for the API's requests and the work loop
@@ -91,10 +93,29 @@ class Serialized:
     callbacks = None  # Temporal's workers receive the callbacks (om worker --listen)
     work = None  # ... and run the orders
 
-    def __init__(self, service):
+    def __init__(self, service, reader=None):
         import threading
 
         self._service, self._lock = service, threading.Lock()
+        self._make_reader, self._reader, self._reader_lock = reader, None, threading.Lock()
+
+    def stats(self):
+        """A scrape, on a service of its own when `reader` makes one: its queries
+        (each up to its timeout when no worker answers) hold up no API request."""
+        if self._make_reader is None:
+            with self._lock:
+                return self._service.stats()
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = self._make_reader()
+            return self._reader.stats()
+
+    def close(self) -> None:
+        with self._lock:
+            self._service.close()
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
 
     def __getattr__(self, name):
         attr = getattr(self._service, name)
