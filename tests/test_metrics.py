@@ -269,3 +269,24 @@ def test_jeopardy_held_calls_and_failing_deliveries(tmp_path):
     assert failing and value(found, "om_event_deliveries", state="pending") == len(pending)
     assert value(found, "om_event_deliveries", state="failing") == len(failing)
     runner.store.close()
+
+
+def test_a_scrape_waits_for_neither_the_loop_nor_another_runner(tmp_path):
+    """`om serve`'s stats read on a connection of their own: not under the
+    lock the work loop holds through a step (a slow system's call), nor the
+    runner lock `om run` holds."""
+    import threading
+
+    from om_dsl.embedded.lock import runner_lock
+    from om_dsl.embedded.service import Options, serving
+
+    db = str(tmp_path / "om.db")
+    with serving(Options(db, clock="simulated", start=1_795_780_800_000, tasks_path=(str(ROOT / "examples"),)), GeneratedRules(ACME)) as service:
+        service.submit(order_text("fiber-minimal.json"))
+        got: list = []
+        with service.lock, runner_lock(db):  # the loop mid-step, and another process's runner
+            reader = threading.Thread(target=lambda: got.append(service.stats()))
+            reader.start()
+            reader.join(PATIENCE_S)
+            assert got, "the scrape waited for a lock"
+        assert sum(got[0]["orders"].values()) == 1 and got[0]["outbox"] == len(service.inner.store.pending_commands())

@@ -361,7 +361,7 @@ class EmbeddedOrders:
         ]
 
     def stats(self) -> dict:
-        return {**self.store.state_counts(), "calls": self.store.call_stats()}
+        return self.store.stats()
 
     def installed_states(self) -> dict:
         """Every customer's installed base as plain data (to copy into another engine)."""
@@ -511,9 +511,9 @@ class Shared:
         return call
 
     def stats(self) -> dict:
-        """Read without the runner lock (a scrape waits for no `om run`)."""
-        with self.lock:
-            return self.inner.stats()
+        """On a read-only connection of its own: a scrape waits neither for `om run` nor for the loop's step (a slow system's call)."""
+        with contextlib.closing(Store(self.db_path, create=False, write=False)) as reader:
+            return reader.stats()
 
     def work(self, interval_s: float, stop: threading.Event) -> None:
         """Drive every order (callbacks, retries, waits, event deliveries)

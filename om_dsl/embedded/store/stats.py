@@ -25,6 +25,10 @@ class Stats:
             kept = self.decode(row[0], f"the call statistics of {system}.{operation}") if row else calls.empty()
             self.set_meta(db, key, json.dumps(calls.merge(kept, entry), sort_keys=True))
 
+    def stats(self) -> dict:
+        """The order service's `stats()`: `state_counts`, and the calls (`call_stats`)."""
+        return {**self.state_counts(), "calls": self.call_stats()}
+
     def call_stats(self) -> list[dict]:
         """[{"system", "operation", **entry}] of every call the runners of this database made."""
         out = []
