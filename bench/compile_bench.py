@@ -17,8 +17,14 @@ one process (the grammar is built once, as in the language server; a fresh
 - cold: a compile that fills an empty cache (the cost of writing it)
 - warm: a compile after which nothing changed (every file and the catalog found)
 - one file edited: a comment line appended to one file, then a compile: every
-  other file's parse found, the catalog checked, lowered and generated again
-- `om compile` as a process: nothing changed, and one file edited, with start-up and writing
+  other file's parse found; the catalog found by its files' shapes (what they
+  say, not where), its generated files filled in again from its skeleton
+- elements moved: a comment line put first in one file (every element of it
+  one line down), then a compile: as above, the file's elements at their new lines
+- a rule edited: one validation message changed in one file, then a compile:
+  the other files' parses found, the catalog checked, lowered and generated again
+- `om compile` as a process: nothing changed, one file edited (a comment), a
+  rule edited, with start-up and writing
 - lark-cython: the bare parse with lark-cython's plugin, when it is installed
   (it is not a dependency: see the README's benchmark notes)
 """
@@ -28,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -53,6 +60,7 @@ import generate as G  # noqa: E402
 def compile_stages(folder: Path) -> dict:
     """What `om compile --no-cache` does, stage by stage (nothing written)."""
     with without_gc():
+        c0 = time.process_time()
         t0 = time.perf_counter()
         ws = load([str(folder)])
         t1 = time.perf_counter()
@@ -64,7 +72,7 @@ def compile_stages(folder: Path) -> dict:
         for c in cats:
             codegen(c)
         t4 = time.perf_counter()
-    return {"parse": t1 - t0, "check": t2 - t1, "lower": t3 - t2, "codegen": t4 - t3, "total": t4 - t0}
+    return {"parse": t1 - t0, "check": t2 - t1, "lower": t3 - t2, "codegen": t4 - t3, "total": t4 - t0, "total_cpu": time.process_time() - c0}
 
 
 def _cached_compile(folder: Path, cache_dir: Path) -> dict:
@@ -75,12 +83,23 @@ def _cached_compile(folder: Path, cache_dir: Path) -> dict:
         return result.files(folder.parent / "out")
 
 
-def _om_compile(folder: Path, cache_dir: Path) -> float:
-    """`om compile` as a user runs it, a process of its own (start-up included), writing its output."""
+def _om_compile(folder: Path, cache_dir: Path) -> tuple[float, float]:
+    """`om compile` as a user runs it, a process of its own (start-up included), writing its output:
+    (seconds, CPU seconds of the process: on a busy machine, what it cost apart from waiting for a CPU)."""
     env = dict(os.environ, OM_CACHE_DIR=str(cache_dir), PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-c", "from om_dsl.cli import entry; entry()", "compile", str(folder), "-o", str(folder.parent / "out")], env=env, check=True, capture_output=True)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _timed(fn) -> tuple[float, float]:
+    """(seconds, CPU seconds of this process) of fn()."""
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
 
 
 def _bare(texts: list[str], parser) -> None:
@@ -125,12 +144,20 @@ def bench_compile(lines: int, runs: int) -> dict:
             edited.write_text(original + f"# edit {next(counter)}\n")
             _cached_compile(folder, cache_dir)
 
-        samples: dict = {"bare": [], "stages": [], "cold": [], "warm": [], "edit": [], "lark_cython": [], "process_warm": [], "process_edit": []}
+        def move():
+            edited.write_text(f"# moved {next(counter)}\n" + original)
+            _cached_compile(folder, cache_dir)
+
+        def rule(compile_=_cached_compile):
+            edited.write_text(original.replace("a premium product needs 300 Mbps or more", f"a premium product needs 300 Mbps or more ({next(counter)})", 1))
+            return compile_(folder, cache_dir)
+
+        assert "a premium product needs 300 Mbps or more" in original
+        samples: dict = {"bare": [], "stages": [], "cold": [], "warm": [], "edit": [], "move": [], "rule": [], "lark_cython": [], "process_warm": [], "process_edit": [], "process_rule": []}
+        cpu: dict = {k: [] for k in ("bare", "warm", "edit", "move", "rule", "process_warm", "process_edit", "process_rule")}
         # Interleaved, after one warm-up round: on a shared machine every figure sees the same load.
         for round_ in range(runs + 1):
-            t = time.perf_counter()
-            _bare(texts, get_parser())
-            bare = time.perf_counter() - t
+            bare, bare_cpu = _timed(lambda: _bare(texts, get_parser()))
             stages = compile_stages(folder)
             t = time.perf_counter()
             cold_dir = cold()
@@ -138,24 +165,29 @@ def bench_compile(lines: int, runs: int) -> dict:
             shutil.rmtree(cold_dir)
             edited.write_text(original)
             _cached_compile(folder, cache_dir)
-            t = time.perf_counter()
-            _cached_compile(folder, cache_dir)
-            warm = time.perf_counter() - t
-            t = time.perf_counter()
-            edit()
-            edit_s = time.perf_counter() - t
+            warm = _timed(lambda: _cached_compile(folder, cache_dir))
+            edit_s = _timed(edit)
+            move_s = _timed(move)
+            rule_s = _timed(rule)
             if lc is not None:
                 t = time.perf_counter()
                 _bare(texts, lc)
                 samples["lark_cython"].append(time.perf_counter() - t)
             edited.write_text(original)
             _om_compile(folder, cache_dir)
-            samples["process_warm"].append(_om_compile(folder, cache_dir))
+            process = {"process_warm": _om_compile(folder, cache_dir)}
             edited.write_text(original + f"# edit {next(counter)}\n")
-            samples["process_edit"].append(_om_compile(folder, cache_dir))
+            process["process_edit"] = _om_compile(folder, cache_dir)
+            process["process_rule"] = rule(_om_compile)
+            for k, (wall, used) in process.items():
+                samples[k].append(wall)
+                cpu[k].append(used)
             if round_:
-                for k, v in (("bare", bare), ("stages", stages), ("cold", cold_s), ("warm", warm), ("edit", edit_s)):
-                    samples[k].append(v)
+                for k, v in (("bare", (bare, bare_cpu)), ("warm", warm), ("edit", edit_s), ("move", move_s), ("rule", rule_s)):
+                    samples[k].append(v[0])
+                    cpu[k].append(v[1])
+                samples["stages"].append(stages)
+                samples["cold"].append(cold_s)
         edited.write_text(original)
         assert _cached_compile(folder, cache_dir) == plain  # the cache changed nothing
     finally:
@@ -170,25 +202,36 @@ def bench_compile(lines: int, runs: int) -> dict:
     out["warm_cache_s"] = statistics.median(samples["warm"])
     out["recompile_one_file_s"] = statistics.median(samples["edit"])
     out["recompile_over_bare"] = out["recompile_one_file_s"] / bare
+    out["recompile_moved_s"] = statistics.median(samples["move"])
+    out["recompile_rule_edited_s"] = statistics.median(samples["rule"])
     out["lark_cython_bare_parse_s"] = statistics.median(samples["lark_cython"][1:]) if lc is not None else None
     out["om_compile_nothing_changed_s"] = statistics.median(samples["process_warm"][1:])
     out["om_compile_one_file_edited_s"] = statistics.median(samples["process_edit"][1:])
+    out["om_compile_rule_edited_s"] = statistics.median(samples["process_rule"][1:])
+    # CPU seconds, the same medians: what each took apart from waiting for a CPU on a shared machine.
+    out["cpu_s"] = {k: statistics.median(v[1:] if k.startswith("process") else v) for k, v in cpu.items()}
+    out["cpu_s"]["total_no_cache"] = med["total_cpu"]
+    out["total_over_bare_cpu"] = med["total_cpu"] / out["cpu_s"]["bare"]
     return out
 
 
 def rows(results: list[dict]) -> list[str]:
     out = [
-        "| lines | files | bare Lark parse | parse | check | lower | codegen | total (no cache) | total / bare | cold cache | nothing changed | 1 file edited |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| lines | files | bare Lark parse | parse | check | lower | codegen | total (no cache) | total / bare | cold cache | nothing changed | 1 file edited (a comment) | elements moved | a rule edited |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in results:
         lps = c["lines_per_s"]
         out.append(
             f"| {c['lines']:,} | {c['files']} | {c['bare_parse_s']:.2f} s | {c['parse_s']:.2f} s | {c['check_s']:.2f} s | {c['lower_s']:.2f} s | {c['codegen_s']:.2f} s | "
-            f"{c['total_s']:.2f} s ({lps['total']:,.0f} l/s) | {c['total_over_bare']:.2f}x | {c['cold_cache_s']:.2f} s | {c['warm_cache_s']:.2f} s | {c['recompile_one_file_s']:.2f} s |"
+            f"{c['total_s']:.2f} s ({lps['total']:,.0f} l/s) | {c['total_over_bare']:.2f}x | {c['cold_cache_s']:.2f} s | {c['warm_cache_s']:.2f} s | {c['recompile_one_file_s']:.2f} s | "
+            f"{c['recompile_moved_s']:.2f} s | {c['recompile_rule_edited_s']:.2f} s |"
         )
     out += ["", "`om compile` as a process (start-up included, output written): " + ", ".join(
-        f"{c['lines']:,} lines: nothing changed {c['om_compile_nothing_changed_s']:.2f} s, 1 file edited {c['om_compile_one_file_edited_s']:.2f} s" for c in results)]
+        f"{c['lines']:,} lines: nothing changed {c['om_compile_nothing_changed_s']:.2f} s, 1 file edited (a comment) {c['om_compile_one_file_edited_s']:.2f} s, "
+        f"a rule edited {c['om_compile_rule_edited_s']:.2f} s" for c in results)]
+    out += ["", "CPU seconds (the same medians; on a shared machine, the time each took apart from waiting for a CPU): " + "; ".join(
+        f"{c['lines']:,} lines: " + ", ".join(f"{k} {v:.2f} s" for k, v in c["cpu_s"].items()) + f" (total / bare {c['total_over_bare_cpu']:.2f}x)" for c in results if "cpu_s" in c)]
     lc = [c for c in results if c.get("lark_cython_bare_parse_s")]
     if lc:
         out += ["", "lark-cython bare parse: " + ", ".join(f"{c['lines']:,} lines {c['lark_cython_bare_parse_s']:.2f} s ({c['lark_cython_bare_parse_s'] / c['bare_parse_s']:.2f}x Lark's)" for c in lc)]

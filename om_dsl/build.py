@@ -19,12 +19,15 @@ from om_dsl.check import CheckResult, _check, check_paths, without_gc
 from om_dsl.check.cache import digest
 from om_dsl.check.cache import dumps as cache_dumps
 from om_dsl.check.cache import loads as cache_loads
-from om_dsl.check.workspace import inside, load
+from om_dsl.check.workspace import inside, load, stored_spans
 from om_dsl.codegen import generate
-from om_dsl.lower import files_root, lower, spec_root
-from om_dsl.model import Catalog
-from om_dsl.model.canonical import dumps, loads
+from om_dsl.codegen.slots import filled
+from om_dsl.diagnostics.diagnostic import Diagnostic
+from om_dsl.lower import files_root, lower, relative_path, spec_root
+from om_dsl.model import Catalog, sources_json
+from om_dsl.model.canonical import dumps, loads, sources_of
 from om_dsl.model.catalog import TASKS_FOLDER
+from om_dsl.span import Span
 
 
 @attrs.define
@@ -81,9 +84,7 @@ class Build:
                     out[f"{c.name}/{name}"] = text
                 root = self._root(c, out_dir) if out_dir is not None else None
                 if root is not None:
-                    data = json.loads(out[f"{c.name}/sources.json"])
-                    data["root"] = root
-                    out[f"{c.name}/sources.json"] = dumps(data)
+                    out[f"{c.name}/sources.json"] = _with_root(out[f"{c.name}/sources.json"], root)
         return dict(sorted(out.items()))
 
     @staticmethod
@@ -94,6 +95,20 @@ class Build:
         except ValueError:  # another drive: no relative path
             return None
         return Path(rel).as_posix()
+
+
+_SCHEMA_LINE = '\n  "schema": '
+
+
+def _with_root(sources: str, root: str) -> str:
+    """sources.json's text with `root` added, as canonical dumps would write it:
+    the keys are sorted, so `root` comes just before `schema`, the last one (a
+    100k-line catalog's sources.json is not parsed and printed again for it)."""
+    if sources.count(_SCHEMA_LINE) != 1 or '\n  "root": ' in sources:
+        data = json.loads(sources)
+        data["root"] = root
+        return dumps(data)
+    return sources.replace(_SCHEMA_LINE, f'\n  "root": {dumps(root).strip()},{_SCHEMA_LINE}')
 
 
 def build(paths: list[str], cache=None) -> Build:
@@ -111,7 +126,10 @@ def build(paths: list[str], cache=None) -> Build:
 
 
 def _lowered(scope) -> Compiled:
-    catalog = lower(scope)
+    return _compiled(scope, lower(scope))
+
+
+def _compiled(scope, catalog: Catalog) -> Compiled:
     # The catalog's task package, copied as it is: the compiled catalog runs from any folder.
     copies = {f"{TASKS_FOLDER}/{catalog.tasks}/{rel}": text for rel, text in scope.task_files.items()} if catalog.tasks else {}
     folder = str(Path(scope.tasks_dir).parent) if scope.tasks_dir is not None else None
@@ -119,27 +137,50 @@ def _lowered(scope) -> Compiled:
 
 
 # ---- the cache ---------------------------------------------------------------------------
-# A unit (a catalog, or a library on its own) is keyed by its files' paths
-# and texts, its task package's files (and, through digest, the compiler's code). Its entry holds its
-# own diagnostics and, for a catalog without errors, generate()'s files.
-# Keying by text, not by AST, is deliberate: every generated module's header
-# and sources.json record each file's sha256, so any edit, a comment too,
-# changes the output.
+# A unit (a catalog, or a library on its own) has two keys, both with its
+# files' paths, its task package's files (and, through digest, the
+# compiler's code): its *text* key holds its files' texts, its *shape* key
+# their shapes (cache.shape_of: what a file says, not where; comments and
+# layout are not in it). Two entries per unit, each in a slot of its own (one
+# per catalog and place: a new version replaces the one before, so edits do
+# not fill a disk):
+#
+# - "unit": its text key, its shape key, its files' text keys, its own
+#   diagnostics and, for a catalog without errors, where each element is
+#   ((element, file, line, offset), ...) and each file's sha256: small;
+# - "shape": its shape key and codegen's skeleton (every generated file with
+#   slots for those `file:line`s and sha256s, codegen.emit.fill) and the task
+#   package's copies: large, written only when the catalog was checked.
+#
+# The text key found: nothing is checked, the skeleton is filled. Only the
+# shape key found (an edit of comments or layout): the edited files' spans
+# are paired with those of the text before (both parses list their spans in
+# one order, cache.dump_tree), the elements and diagnostics in them take their
+# new places, and the skeleton is filled; should anything not pair up (or the
+# text before be gone from the cache), the catalog is checked again. Neither
+# found: checked, lowered and generated, and both entries written.
 
 
-def _unit_key(unit, roots) -> tuple[str, str]:
-    """(its slot, its content's key). One slot per catalog and place: a new
-    version of a catalog replaces the entry of the one before (a 100k-line
-    catalog's entry is tens of MB; one per edit would fill a disk). The task
-    package's files are part of the content: its code is checked and copied."""
-    parts = [unit.kind, unit.name]
+def _unit_keys(unit, roots) -> tuple[str, str, Optional[str]]:
+    """(its slot, its text key, its shape key: None when a file's shape is unknown).
+    The task package's files are part of both: its code is checked and copied."""
+    text = [unit.kind, unit.name]
+    shape = [unit.kind, unit.name]
     for group in (unit.files, unit.libraries):
-        parts.append("|")
+        text.append("|")
+        shape.append("|")
         for f in group:
-            parts += [f.path, str(f.real_path), f.fingerprint, "ok" if f.syntax_ok else "syntax"]
-    parts += ["|", *_task_package_parts(unit, roots)]
+            where = [f.path, str(f.real_path)]
+            text += [*where, f.fingerprint, "ok" if f.syntax_ok else "syntax"]
+            shape += [*where, f.parsed.shape, "ok" if f.syntax_ok else "syntax"]
+    package = ["|", *_task_package_parts(unit, roots)]
     first = unit.files[0] if unit.files else None
-    return digest("slot", unit.kind, unit.name, str(first.real_path) if first else ""), digest("unit", *parts)
+    known_shapes = all(f.parsed.shape for f in unit.all_files)
+    return (
+        digest("slot", unit.kind, unit.name, str(first.real_path) if first else ""),
+        digest("unit", *text, *package),
+        digest("shape", *shape, *package) if known_shapes else None,
+    )
 
 
 _TASKS_LINE = re.compile(r'^tasks[ \t]+"([^"\\\n]*)"', re.MULTILINE)
@@ -174,48 +215,181 @@ def _task_package_parts(unit, roots) -> list[str]:
     return parts
 
 
+def _read(cache, kind: str, slot: str, size: int) -> Optional[tuple]:
+    payload = cache.get(kind, slot)
+    if payload is None:
+        return None
+    try:
+        entry = cache_loads(payload)
+    except Exception:  # noqa: BLE001 - unreadable: as good as absent
+        return None
+    return entry if isinstance(entry, tuple) and len(entry) == size else None
+
+
+def _pairs(old: tuple, new: tuple) -> tuple[dict, dict]:
+    """Two texts of one shape: each span's start offset in the old one -> (line,
+    column, offset) in the new one, and the same for span ends. Spans that start
+    together begin with one token, so they do in any layout; should two not
+    (a span not made of tokens), the place is None: it cannot be told."""
+    starts: dict[int, Optional[tuple]] = {}
+    ends: dict[int, Optional[tuple]] = {}
+    for o, n in zip(old, new):
+        for places, key, place in ((starts, o[4], (n[0], n[1], n[4])), (ends, o[5], (n[2], n[3], n[5]))):
+            if places.setdefault(key, place) != place:
+                places[key] = None
+    return starts, ends
+
+
+def _moved_diagnostic(d: Diagnostic, moves: dict) -> Optional[Diagnostic]:
+    labels = []
+    for label in d.labels:
+        span = label.span
+        if span.file in moves:
+            starts, ends = moves[span.file]
+            start, end = starts.get(span.start), ends.get(span.end)
+            if start is None or end is None:
+                return None
+            span = Span(span.file, start[0], start[1], end[0], end[1], start[2], end[2])
+        labels.append(attrs.evolve(label, span=span))
+    return attrs.evolve(d, labels=tuple(labels))
+
+
+def _moved(unit, entry, cache) -> Optional[tuple]:
+    """After an edit of comments or layout only: (diagnostics, sources, digests)
+    with the edited files' elements and diagnostics at their new places; None
+    when they cannot all be placed (the catalog is then checked again)."""
+    _text, _shape, texts, diagnostics, outcome = entry
+    before = dict(texts)
+    moves = {}  # shown path of an edited file -> _pairs of its old and new spans
+    for f in unit.all_files:
+        if before.get(f.path) != f.fingerprint:
+            old, new = stored_spans(cache, before.get(f.path, "")), f.parsed.spans
+            if old is None or new is None or len(old) != len(new):
+                return None
+            moves[f.path] = _pairs(old, new)
+    diagnostics = [_moved_diagnostic(d, moves) for d in diagnostics]
+    if None in diagnostics:
+        return None
+    if outcome is None:
+        return tuple(diagnostics), None, None
+    sources, digests = outcome
+    root = files_root(unit.all_files)
+    sources = list(sources)
+    digests = dict(digests)
+    for f in unit.all_files:
+        if f.path not in moves:
+            continue
+        starts = moves[f.path][0]
+        rel = relative_path(f.real_path, root)
+        for i, (element, file, _line, start) in enumerate(sources):
+            if file == rel:
+                place = starts.get(start)
+                if place is None:
+                    return None
+                sources[i] = (element, file, place[0], place[2])
+        if rel not in digests:
+            return None
+        digests[rel] = "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()
+    return tuple(diagnostics), tuple(sources), tuple(sorted(digests.items()))
+
+
+def _from_skeleton(unit, shape_entry, sources, digests) -> Optional[Compiled]:
+    """A catalog's files from its skeleton, its elements' places and its files' sha256s."""
+    _key, name, version, schema, skeleton_files, copies, paths = shape_entry
+    if tuple(path for path, _digest in digests) != paths:
+        return None  # not the files the skeleton was made with
+    elements = {element: f"{file}:{line}" for element, file, line, _start in sources}
+    files = filled(skeleton_files, elements, [d for _path, d in digests])
+    text = {"plan.json": files.pop("plan.json"), "sources.json": dumps(sources_of(schema, name, digests, elements))}
+    folder = _declared_tasks(unit)
+    copied = folder is not None and any(k.startswith(f"{TASKS_FOLDER}/{folder.name}/") for k in copies)
+    return Compiled(name, version, files_root(unit.all_files), generated={**text, **files, **copies}, tasks_folder=str(folder.parent) if copied else None)
+
+
+def _found(unit, keys: tuple, cache) -> Optional[tuple]:
+    """(its diagnostics, its Compiled or None) from the cache, or None: check it."""
+    slot, text_key, shape_key = keys
+    entry = _read(cache, "unit", slot, 5)
+    if entry is None or shape_key is None or entry[1] != shape_key:
+        return None
+    if entry[0] == text_key:
+        diagnostics, outcome = entry[3], entry[4]
+        sources, digests = outcome if outcome is not None else (None, None)
+    elif unit.syntax_ok:
+        moved = _moved(unit, entry, cache)
+        if moved is None:
+            return None
+        diagnostics, sources, digests = moved
+    else:
+        return None
+    diagnostics = list(diagnostics)
+    compiled = None
+    if unit.kind == "catalog" and not any(d.is_error for d in diagnostics):
+        shape_entry = _read(cache, "shape", slot, 7)
+        if sources is None or shape_entry is None or shape_entry[0] != shape_key:
+            return None
+        compiled = _from_skeleton(unit, shape_entry, sources, digests)
+        if compiled is None:
+            return None
+    if entry[0] != text_key:
+        cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), (sources, digests) if sources is not None else None)))
+    return diagnostics, compiled
+
+
 def _cached_build(paths: list[str], cache) -> Build:
     ws = load(paths, cache=cache)
-    keys = {id(u): _unit_key(u, ws.roots) for u in ws.units}
-    known: dict = {}
-    found: dict = {}
+    known: dict = {}  # id(unit) -> its diagnostics, found
+    found: dict = {}  # id(unit) -> its Compiled, found
+    keys = {}
     for unit in ws.units:
-        slot, key = keys[id(unit)]
-        payload = cache.get("unit", slot)
-        if payload is None:
-            continue
+        keys[id(unit)] = _unit_keys(unit, ws.roots)
         try:
-            stored, diagnostics, out = cache_loads(payload)
-            diagnostics = list(diagnostics)
-        except Exception:  # noqa: BLE001 - unreadable: check it again
-            continue
-        if stored != key:
-            continue  # an older version of this catalog
-        has_errors = any(d.is_error for d in diagnostics)
-        if unit.kind == "catalog" and not has_errors and out is None:
-            continue  # stored without its files: check it again
-        known[id(unit)] = diagnostics
-        found[id(unit)] = out
+            hit = _found(unit, keys[id(unit)], cache)
+        except Exception:  # noqa: BLE001 - an entry this om cannot use (it is ours, so it should not happen): check it
+            hit = None
+        if hit is not None:
+            known[id(unit)], compiled = hit
+            if compiled is not None:
+                found[id(unit)] = compiled
     result = _check(ws, known)
     compiled = []
     for unit in ws.units:
         if id(unit) in known:
-            out = found[id(unit)]
-            if result.ok and unit.kind == "catalog":
-                name, version, generated = out
-                folder = _declared_tasks(unit)
-                copied = folder is not None and any(k.startswith(f"{TASKS_FOLDER}/{folder.name}/") for k in generated)
-                compiled.append(Compiled(name, version, files_root(unit.all_files), generated=dict(generated), tasks_folder=str(folder.parent) if copied else None))
+            if result.ok and id(unit) in found:
+                compiled.append(found[id(unit)])
             continue
         scope, diagnostics = result.checked[id(unit)]
-        slot, key = keys[id(unit)]
-        if any(d.is_error for d in diagnostics) or unit.kind != "catalog":
-            cache.put("unit", slot, cache_dumps((key, tuple(diagnostics), None)))
-        elif result.ok:
-            c = _lowered(scope)
+        slot, text_key, shape_key = keys[id(unit)]
+        outcome = None
+        if unit.kind == "catalog" and not any(d.is_error for d in diagnostics) and result.ok:
+            c, outcome = _lowered_for_cache(scope, slot, shape_key, cache)
             compiled.append(c)
-            cache.put("unit", slot, cache_dumps((key, tuple(diagnostics), (c.name, c.version, c.files()))))
+        if shape_key is not None and (outcome is not None or unit.kind != "catalog" or any(d.is_error for d in diagnostics)):
+            cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), outcome)))
     return Build(result, sorted(compiled, key=lambda c: c.name) if result.ok else [])
+
+
+def _texts(unit) -> tuple:
+    """Each file's text key, by the path it is shown by."""
+    return tuple((f.path, f.fingerprint) for f in unit.all_files)
+
+
+def _lowered_for_cache(scope, slot: str, shape_key: Optional[str], cache) -> tuple[Compiled, Optional[tuple]]:
+    """A catalog lowered and generated, its skeleton stored; (it, its unit entry's outcome)."""
+    from om_dsl.codegen.emit import skeleton  # the code generator: loaded only when a catalog is generated
+
+    starts: dict = {}
+    catalog = lower(scope, starts)
+    c = _compiled(scope, catalog)
+    skeleton_files = skeleton(catalog)
+    sources = tuple((element, ref.file, ref.line, starts.get(element, -1)) for element, ref in catalog.sources)
+    elements = {element: str(ref) for element, ref in catalog.sources}
+    files = filled(skeleton_files, elements, [d for _path, d in catalog.files])
+    c.generated = {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files, **c.copies}
+    if shape_key is None:
+        return c, None
+    cache.put("shape", slot, cache_dumps((shape_key, c.name, c.version, catalog.schema, skeleton_files, c.copies, tuple(path for path, _digest in catalog.files))))
+    return c, (sources, catalog.files)
 
 
 def write(out_dir: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:

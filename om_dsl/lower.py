@@ -43,8 +43,15 @@ from om_dsl.model.catalog import (
 from om_dsl.syntax import ast
 
 
-def lower(scope: CatalogScope) -> Catalog:
-    return _Lowering(scope).catalog()
+def lower(scope: CatalogScope, starts: dict | None = None) -> Catalog:
+    """The catalog's plan model. Given `starts`, also fills it with each element's
+    place in its file, as a character offset (the compile cache moves elements'
+    lines by it after an edit that changes no meaning: om_dsl.build)."""
+    lowering = _Lowering(scope)
+    catalog = lowering.catalog()
+    if starts is not None:
+        starts.update(lowering.starts)
+    return catalog
 
 
 def spec_root(scope: CatalogScope) -> str:
@@ -57,14 +64,15 @@ def files_root(files) -> str:
     return os.path.commonpath([str(p.parent) for p in real]) if real else "."
 
 
-def _relative(real_path, root: str) -> str:
+def relative_path(real_path, root: str) -> str:
+    """A spec file's path as the compiled catalog records it: relative to the specs' root, `/`-separated."""
     return PurePosixPath(os.path.relpath(real_path, root).replace(os.sep, "/")).as_posix()
 
 
 def file_hashes(files) -> tuple[tuple[str, str], ...]:
     """(path relative to the specs' root, sha256 of the text) of each file, as sources.json records them."""
     root = files_root(files)
-    return tuple(sorted((_relative(f.real_path, root), "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()) for f in files))
+    return tuple(sorted((relative_path(f.real_path, root), "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()) for f in files))
 
 
 def literal(lit: ast.Literal):
@@ -88,17 +96,19 @@ class _Lowering:
     def __init__(self, scope: CatalogScope):
         self.scope = scope
         root = spec_root(scope)
-        self.rel = {f.path: _relative(f.real_path, root) for f in scope.files}
+        self.rel = {f.path: relative_path(f.real_path, root) for f in scope.files}
         self.files = file_hashes(scope.files)
         if scope.tasks_dir is not None:  # the task package's code too: a change to it makes the compiled catalog stale
-            where = PurePosixPath(_relative(scope.tasks_dir, root))
+            where = PurePosixPath(relative_path(scope.tasks_dir, root))
             digests = {(where / rel).as_posix(): "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest() for rel, text in scope.task_files.items()}
             self.files = tuple(sorted(dict(self.files, **digests).items()))
         self.sources: dict[str, SourceRef] = {}
+        self.starts: dict[str, int] = {}
 
     def at(self, element_id: str, node) -> str:
         span = node.span
         self.sources[element_id] = SourceRef(self.rel.get(span.file, span.file), span.line)
+        self.starts[element_id] = span.start
         return element_id
 
     # ---- the catalog ---------------------------------------------------------------

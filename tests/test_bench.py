@@ -49,8 +49,9 @@ def test_every_benchmark_runs_at_its_smallest_size():
 def test_the_api_benchmark_runs_at_its_smallest_size():
     import api as A  # bench/api.py
 
-    api = A.api_run(20, 5, "S", 0.2)  # `om serve` as a process of its own, 5 clients
+    api = A.api_run(20, 5, "S", 0.2, workers=2)  # `om serve --workers 2` as processes of their own, 5 clients
     assert api["orders_per_s"] > 0 and 0 < api["p50_ms"] <= api["p99_ms"]
+    assert api["stored"] == 20  # (api_run counts them in the store)
     assert A.om_run_path(20, "S") > 0
 
 

@@ -104,23 +104,44 @@ def test_an_edited_file_is_parsed_again_and_its_catalog_checked_again(specs, tmp
     assert '"name": "Home Fibre Internet"' in cached["acme/plan.json"]
 
 
-def test_a_comment_is_an_edit_too(specs, tmp_path, counted):
-    """Every generated module's header and sources.json hold each file's sha256: a comment changes them."""
+def test_a_comment_is_an_edit_that_is_not_checked_again(specs, tmp_path, counted):
+    """Every generated module's header and sources.json hold each file's sha256: a comment changes
+    them, but not what the catalog says (its shape): the catalog is not checked again, its skeleton is filled."""
     cache_dir = tmp_path / "c"
     before = _files(specs, Cache(cache_dir))
     counted()
     products = specs / "acme" / "products.om"
     products.write_text(products.read_text() + "# a comment at the end changes no span, but the file's hash\n")
     cached = _files(specs, Cache(cache_dir))
-    assert counted() == {"parsed": 1, "checked": 1}
+    assert counted() == {"parsed": 1, "checked": 0}
     assert cached == _files(specs)
     assert cached["acme/sources.json"] != before["acme/sources.json"] and cached["acme/plans.py"] != before["acme/plans.py"]
     assert cached["acme/plan.json"] == before["acme/plan.json"]
 
 
-def _entries(cache_dir):
-    """Entries live at KIND/XX/KEY (the folder's own files, `key` and `pruned`, are not entries)."""
-    return [p for p in cache_dir.glob("*/*/*") if p.is_file()]
+def test_an_edit_that_moves_elements_puts_them_at_their_new_lines(specs, tmp_path, counted):
+    """Comments and blank lines above, a declaration laid out on more lines: every element after them
+    moves. Found by shape, the catalog's elements take their new lines, as a compile without the cache gives them."""
+    cache_dir = tmp_path / "c"
+    before = _files(specs, Cache(cache_dir))
+    products = specs / "acme" / "products.om"
+    text = products.read_text()
+    first = text.index("\n", text.index("commercial ")) + 1  # after the first product's opening line
+    products.write_text(text[:first] + "\n  # a note\n\n" + text[first:].replace(" {\n", "\n{\n", 3))
+    counted()
+    cached = _files(specs, Cache(cache_dir))
+    assert counted() == {"parsed": 1, "checked": 0}
+    plain = _files(specs)
+    assert cached == plain
+    assert cached["acme/plan.json"] == before["acme/plan.json"] and cached["acme/sources.json"] != before["acme/sources.json"]
+    moved = [k for k, v in json.loads(cached["acme/sources.json"])["elements"].items() if v != json.loads(before["acme/sources.json"])["elements"][k]]
+    assert len(moved) > 10 and all(json.loads(cached["acme/sources.json"])["elements"][k].startswith("acme/products.om:") for k in moved)
+
+
+def _entries(cache_dir, kinds=("file", "tree", "unit", "shape")):
+    """Entries live at KIND/XX/KEY (the folder's own files, `key` and `pruned`, are not entries);
+    the parser's tables (kind `grammar`) are left out unless asked for."""
+    return [p for p in cache_dir.glob("*/*/*") if p.is_file() and p.parent.parent.name in kinds]
 
 
 def test_a_corrupted_entry_is_ignored_and_rebuilt(specs, tmp_path, counted):
@@ -130,7 +151,7 @@ def test_a_corrupted_entry_is_ignored_and_rebuilt(specs, tmp_path, counted):
     _files(specs, Cache(cache_dir))
     counted()
     entries = _entries(cache_dir)
-    assert len(entries) == _om_files(specs) + catalogs  # every file, and each catalog (its libraries are checked with it)
+    assert len(entries) == 2 * _om_files(specs) + 2 * catalogs  # every file's two, and each catalog's two (its libraries are checked with it)
     for n, path in enumerate(entries):
         data = bytearray(path.read_bytes())
         if n % 2:
@@ -178,7 +199,9 @@ def test_a_new_version_of_a_catalog_replaces_the_entry_of_the_one_before(specs, 
         products.write_text(products.read_text() + f"# edit {n}\n")
         _files(specs, Cache(cache_dir))
     assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "unit"]) == _catalogs(specs)  # one entry per catalog
+    assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "shape"]) == _catalogs(specs)
     assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "file"]) == _om_files(specs) + 3
+    assert len([p for p in _entries(cache_dir) if p.parent.parent.name == "tree"]) == _om_files(specs) + 3
 
 
 def test_entries_nobody_used_for_a_month_are_pruned(specs, tmp_path, counted):
@@ -195,7 +218,7 @@ def test_entries_nobody_used_for_a_month_are_pruned(specs, tmp_path, counted):
     _files(specs, Cache(cache_dir))  # pruning runs at most once a day: not yet; these entries are used, so touched
     (cache_dir / "pruned").unlink()
     Cache(cache_dir)
-    assert len(_entries(cache_dir)) == _om_files(specs) + _catalogs(specs)  # the unused version of products.om is gone
+    assert len(_entries(cache_dir)) == 2 * _om_files(specs) + 2 * _catalogs(specs)  # the unused version of products.om is gone
     counted()
     _files(specs, Cache(cache_dir))
     assert counted() == {"parsed": 0, "checked": 0}
@@ -213,17 +236,22 @@ class _Boom:
         return (_boom, ())
 
 
-def test_an_entry_that_passes_its_hmac_but_names_a_function_is_not_run(specs, tmp_path, counted):
-    """Defence in depth: a well-signed entry whose pickle would call a function is refused and parsed again."""
+@pytest.mark.parametrize("kind", ["file", "tree"])
+def test_an_entry_that_passes_its_hmac_but_names_a_function_is_not_run(specs, tmp_path, counted, kind):
+    """Defence in depth: a well-signed entry whose pickle would call a function is refused and parsed again
+    (a file's head, read on every compile; its tree, read when its catalog is checked again)."""
     cache = Cache(tmp_path / "c")
     _files(specs, cache)
     counted()
-    for path in _entries(tmp_path / "c"):
-        if path.parent.parent.name == "file":
-            cache.put("file", path.name, pickle.dumps((pickle.dumps(_Boom()), pickle.dumps(_Boom()))))
+    for path in _entries(tmp_path / "c", (kind,)):
+        cache.put(kind, path.name, pickle.dumps((pickle.dumps(_Boom()), "shape") if kind == "file" else (pickle.dumps(_Boom()), ((1, 1, 1, 2, 0, 1),))))
+    if kind == "tree":  # a meaning changed: the catalog is checked, every file's tree read
+        products = specs / "acme" / "products.om"
+        products.write_text(products.read_text().replace('"Home Fiber Internet"', '"Home Fibre Internet"', 1))
     assert _files(specs, Cache(tmp_path / "c")) == _files(specs)
     assert CALLED == []
-    assert counted()["parsed"] == 2 * _om_files(specs)
+    again = _om_files(specs) if kind == "file" else len(list((specs / "acme").glob("*.om"))) + 1  # acme's files and the shared library
+    assert counted()["parsed"] == again + _om_files(specs)  # each again (refused or edited), then the plain build
 
 
 def test_a_folder_others_can_write_is_not_used(specs, tmp_path, counted):
@@ -355,4 +383,180 @@ def test_the_editor_writes_no_entry_for_an_unsaved_buffer(specs, tmp_path):
     cache_dir = tmp_path / "c"
     for n in range(3):  # three keystrokes
         check_workspace(specs, {str(products.resolve()): typing + "#" * n}, Cache(cache_dir))
-    assert len(_entries(cache_dir)) == _om_files(specs) - 1  # the other files as saved; none for the buffer (its saved text is not read)
+    assert len(_entries(cache_dir)) == 2 * (_om_files(specs) - 1)  # the other files as saved; none for the buffer (its saved text is not read)
+
+
+# ---- the parser's tables ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_parser(monkeypatch):
+    """A process that has no parser yet; counts the parsers built from the grammar."""
+    from om_dsl.syntax import grammar
+
+    built = []
+    build_parser = grammar.build_parser
+    monkeypatch.setattr(grammar, "_parser", None)
+    monkeypatch.setattr(grammar, "build_parser", lambda **kw: built.append(1) or build_parser(**kw))
+    return built
+
+
+def test_a_fresh_process_makes_its_parser_from_the_cached_tables(specs, tmp_path, fresh_parser, monkeypatch):
+    from om_dsl.syntax import grammar
+
+    cache_dir = tmp_path / "c"
+    plain = _files(specs, Cache(cache_dir))
+    assert fresh_parser == [1] and len(_entries(cache_dir, ("grammar",))) == 1
+    monkeypatch.setattr(grammar, "_parser", None)  # the next process
+    products = specs / "acme" / "products.om"
+    products.write_text(products.read_text().replace('"Home Fiber Internet"', '"Home Fibre Internet"', 1))
+    edited = _files(specs, Cache(cache_dir))
+    assert fresh_parser == [1]  # made from the tables, not built
+    monkeypatch.setattr(grammar, "_parser", None)
+    assert edited == _files(specs) != plain
+
+
+@pytest.mark.parametrize("bad", ["corrupt", "function"])
+def test_bad_parser_tables_are_not_used(specs, tmp_path, fresh_parser, monkeypatch, bad):
+    from om_dsl.syntax import grammar
+
+    cache_dir = tmp_path / "c"
+    cache = Cache(cache_dir)
+    _files(specs, cache)
+    [entry] = _entries(cache_dir, ("grammar",))
+    if bad == "corrupt":
+        entry.write_bytes(entry.read_bytes()[:-10])
+    else:  # well signed, but a pickle that would call a function: refused by the unpickler
+        cache.put("grammar", entry.name, pickle.dumps(_Boom()))
+    monkeypatch.setattr(grammar, "_parser", None)
+    shutil.rmtree(cache_dir / "file")  # every file parsed again
+    assert _files(specs, Cache(cache_dir)) == _files(specs)
+    assert fresh_parser == [1, 1] and CALLED == []
+
+
+# ---- differential: after each edit, the cache gives what a compile without it gives ----------
+
+
+def _outcome(specs, cache=None):
+    """What a user sees of a compile: the rendered diagnostics, and the files when it compiled."""
+    result = build([str(specs)], cache=cache)
+    shown = render_text(result.check.diagnostics, result.check.sources)
+    return shown, (result.files(specs.parent / "out") if result.ok else None)
+
+
+def _edits(specs):
+    """A session of edits, each (what, file, how): comments, layout, meaning, errors and warnings, undone."""
+    acme = specs / "acme"
+    unused = "\ntable never_used: int -> int {\n  1: 2\n}\n"
+    return [
+        ("a comment at the end", acme / "products.om", lambda t: t + "# note\n"),
+        ("blank lines and a comment at the top", acme / "decomposition.om", lambda t: t.replace("\n", "\n\n# moved down\n\n", 2)),
+        ("a product laid out otherwise", acme / "products.om", lambda t: t.replace(" {\n", "\n{\n", 4).replace(": ", ":  ", 5)),
+        ("a product's name", acme / "products.om", lambda t: t.replace('"Home Fiber Internet"', '"Home Fibre Internet"', 1)),
+        ("an unused table: a warning", acme / "enrichment.om", lambda t: t + unused),
+        ("a comment beside the warning", acme / "enrichment.om", lambda t: "# above everything\n" + t),
+        ("the warned table laid out otherwise", acme / "enrichment.om", lambda t: t.replace("never_used: int -> int {\n  1: 2\n}", "never_used:\n  int -> int\n{\n\n  1:   2 }")),
+        ("a comment in another file while the warning stands", acme / "plans_add.om", lambda t: "# plans\n" + t),
+        ("an unknown name: an error", acme / "enrichment.om", lambda t: t.replace("upload_for_speed[speed_mbps]", "upload_for_speed[speed_mbsp]", 1)),
+        ("a comment while the error stands", acme / "enrichment.om", lambda t: t + "# still broken\n"),
+        ("a comment elsewhere while the error stands", acme / "systems.om", lambda t: t + "# elsewhere\n"),
+        ("the error fixed", acme / "enrichment.om", lambda t: t.replace("speed_mbsp]", "speed_mbps]", 1)),
+        ("the library's layout", specs / "shared" / "telco.om", lambda t: "\n\n" + t.replace("\n", "\n\n", 3)),
+        ("a syntax error", acme / "systems.om", lambda t: t + "system {\n"),
+        ("the syntax error fixed", acme / "systems.om", lambda t: t.removesuffix("system {\n")),
+        ("the task package's code", acme / "acme_tasks" / "numbers.py", lambda t: t + "\n# a comment in Python\n"),
+    ]
+
+
+def test_after_each_edit_the_cache_gives_what_a_compile_without_it_gives(specs, tmp_path, counted):
+    cache_dir = tmp_path / "c"
+    originals = {}
+    assert _outcome(specs, Cache(cache_dir)) == _outcome(specs)
+    checked = {}
+    for what, path, edit in _edits(specs):
+        originals.setdefault(path, path.read_text())
+        text = path.read_text()
+        assert edit(text) != text, what
+        path.write_text(edit(text))
+        counted()
+        cached = _outcome(specs, Cache(cache_dir))
+        checked[what] = counted()["checked"]
+        assert cached == _outcome(specs), what
+    for path, text in originals.items():  # every edit undone: the first version's parses are found again
+        path.write_text(text)
+    counted()
+    found = _outcome(specs, Cache(cache_dir))
+    assert counted()["parsed"] == 0
+    assert found == _outcome(specs)
+    # Comments and layout are not checked again (their diagnostics move with them); the rest is. A syntax
+    # error stores no entry (it is reported before the catalog): fixed, the version before is found.
+    assert {what for what, n in checked.items() if n == 0} == {
+        "the syntax error fixed",
+        "a comment at the end",
+        "blank lines and a comment at the top",
+        "a product laid out otherwise",
+        "a comment beside the warning",
+        "the warned table laid out otherwise",
+        "a comment in another file while the warning stands",
+        "a comment while the error stands",
+        "a comment elsewhere while the error stands",
+        "the library's layout",
+    }
+
+
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=20), max_size=5), st.text(max_size=30))
+def test_the_root_goes_into_sources_json_as_printing_it_would_put_it(elements, root):
+    from om_dsl.build import _with_root
+
+    data = {"catalog": "c", "elements": elements, "files": {"a.om": "sha256:0"}, "schema": "om-plan/1"}
+    assert _with_root(dumps(data), root) == dumps(dict(data, root=root))
+
+
+def test_a_well_signed_catalog_entry_this_om_cannot_use_is_checked_again(specs, tmp_path, counted):
+    """Entries are ours, so this should not happen; should it, the catalog is checked, never a traceback."""
+    cache = Cache(tmp_path / "c")
+    _files(specs, cache)
+    for path in _entries(tmp_path / "c", ("unit",)):
+        entry = list(cache_mod.loads(cache.get("unit", path.name)))
+        entry[2] = 5  # its files' text keys: not a list of pairs
+        cache.put("unit", path.name, cache_mod.dumps(tuple(entry)))
+    products = specs / "acme" / "products.om"
+    products.write_text(products.read_text() + "# a comment: found by shape, were the entry usable\n")
+    counted()
+    assert _files(specs, Cache(tmp_path / "c")) == _files(specs)
+    assert counted()["checked"] == 1 + _catalogs(specs)  # acme's entry is tried, fails and acme is checked; then the plain build
+
+
+def test_spans_that_start_together_in_one_layout_and_not_in_the_other_cannot_be_placed():
+    from om_dsl.build import _pairs
+
+    old = ((1, 1, 1, 9, 0, 8), (1, 1, 1, 4, 0, 3), (2, 1, 2, 4, 9, 12))
+    new = ((1, 1, 2, 4, 0, 12), (1, 1, 1, 4, 0, 3), (3, 1, 3, 4, 14, 17))  # the first two made of different tokens: not a layout of one text
+    starts, ends = _pairs(old, new)
+    assert starts[0] == (1, 1, 0) and starts[9] == (3, 1, 14)
+    assert ends[8] == (2, 4, 12) and ends[3] == (1, 4, 3) and ends[12] == (3, 4, 17)
+    conflicting = _pairs(old, ((1, 1, 1, 9, 0, 8), (2, 1, 2, 4, 9, 12), (3, 1, 3, 4, 14, 17)))[0]
+    assert conflicting[0] is None  # two spans that started together no longer do: no place for either
+
+
+def test_a_comment_edit_whose_previous_text_is_gone_from_the_cache_is_checked_again(specs, tmp_path, counted):
+    """The previous version's spans are what place the elements; without them (pruned, deleted) the catalog is checked."""
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    shutil.rmtree(cache_dir / "tree")
+    products = specs / "acme" / "products.om"
+    products.write_text("# a comment first: every element moves\n" + products.read_text())
+    counted()
+    assert _files(specs, Cache(cache_dir)) == _files(specs)
+    assert counted()["checked"] == 1 + _catalogs(specs)  # acme checked, its trees parsed again; then the plain build
+
+
+def test_a_tree_gone_from_the_cache_is_parsed_again_when_its_catalog_is_checked(specs, tmp_path, counted):
+    cache_dir = tmp_path / "c"
+    _files(specs, Cache(cache_dir))
+    shutil.rmtree(cache_dir / "tree")
+    products = specs / "acme" / "products.om"
+    products.write_text(products.read_text().replace('"Home Fiber Internet"', '"Home Fibre Internet"', 1))
+    counted()
+    assert _files(specs, Cache(cache_dir)) == _files(specs)
+    assert counted()["parsed"] == len(list((specs / "acme").glob("*.om"))) + 1 + _om_files(specs)  # acme's files and the library; then the plain build

@@ -128,10 +128,19 @@ class Api:
             raise ApiError("notFound", "no order has this id")  # the same answer as for an order that does not exist
         return order
 
-    async def render(self, request: Request, version: str, order: dict, document: Optional[dict] = None) -> dict:
+    def _submitted(self, text: str, by: str) -> tuple:
+        """Submit, then read the ProductOrder, in one trip to the thread pool: (submit's answer, the ProductOrder or None)."""
+        answer = self.service.submit(text, by=by)
+        try:
+            return answer, self.service.product_order(answer[0])
+        except svc.NoOrder:  # (an engine that keeps no rejected order: `create_order` answers the rejection)
+            return answer, None
+
+    async def render(self, request: Request, version: str, order: dict, document: Optional[dict] = None, body: Optional[dict] = None) -> dict:
         """The ProductOrder as the engine renders it (om_dsl.tmf622.resource: in the version the order came in), its href absolute;
-        `order`: its id, and the problems of a rejected one (`order()` or `submit`'s)."""
-        body = await self.call(self.service.product_order, order["id"])
+        `order`: its id, and the problems of a rejected one (`order()` or `submit`'s). `body`: the ProductOrder, already read."""
+        if body is None:
+            body = await self.call(self.service.product_order, order["id"])
         for node in [body, *_items(body.get("productOrderItem"))]:
             for ref in ([node] if node is body else []) + [v for v in node.values() if isinstance(v, dict)]:
                 if isinstance(ref.get("href"), str) and ref["href"].startswith("/"):
@@ -146,10 +155,10 @@ class Api:
         caller = self.caller(request, "submitter", "creating an order")
         doc = await self.body(request, version, "create")
         text = json.dumps(doc)
-        order_id, status, problems = await self.call(self.service.submit, text, by=caller.name)
+        (order_id, status, problems), body = await self.call(self._submitted, text, caller.name)
         tracing.submitted(request.headers, order_id, started)  # the caller's trace, linked to the order's (docs/metrics.md)
         try:
-            body = await self.render(request, version, {"id": order_id, "problems": problems})
+            body = await self.render(request, version, {"id": order_id, "problems": problems}, body=body)
         except ApiError as exc:
             if exc.code != "notFound" or status != "rejected":
                 raise

@@ -1,10 +1,16 @@
 """The compile cache: work already done, found again by the content it was done on.
 
-Two kinds of entry. A *file* entry holds one .om file's parse (its AST and
-syntax diagnostics), keyed by the file's text and the code that parses it
-(the path it is shown by is left out, and put back when it is loaded). A *catalog* entry (om_dsl.build) holds a catalog's check
-diagnostics and generated files, keyed by the ASTs of its files. `om compile`
-and `om lsp` share the one cache directory; `om compile --no-cache` bypasses it.
+The entries. A *file* entry holds what every compile needs of one .om file's
+parse (its header, `use`s, syntax diagnostics and shape), a *tree* entry its
+AST, read only when its catalog is checked; both are keyed by the file's text
+and the code that parses it (the path it is shown by is left out, and put
+back when it is loaded). A tree is stored without its spans' positions, which
+are kept beside it in a fixed order (dump_tree): its hash is the file's shape,
+what it says and not where. The *unit* and *shape* entries (om_dsl.build) hold
+a catalog's check diagnostics, where its elements are, and its generated
+files with slots for those places. A *grammar* entry holds the parser's
+tables. `om compile` and `om lsp` share the one cache directory; `om compile
+--no-cache` bypasses it.
 
 Where: `$OM_CACHE_DIR`, else `$XDG_CACHE_HOME/om-dsl`, else `~/.cache/om-dsl`;
 never inside a project, so a repository cannot ship entries. Entries are
@@ -35,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Optional
+
+from om_dsl.span import Span
 
 ENV = "OM_CACHE_DIR"
 _MAGIC = b"om-cache1\n"
@@ -92,25 +100,32 @@ def digest(*parts: str | bytes) -> str:
 class _Pickler(pickle.Pickler):
     """Pickles a parse without its file's path, so that one entry serves every
     path a file is shown by (`specs/a.om` from `om compile`, `/home/.../a.om`
-    from the language server): every span of a parse shares one path object."""
+    from the language server): every span of a parse shares one path object.
+    Given a list `spans`, it also leaves the spans in that file out, putting
+    their positions in the list instead: the pickle then holds only what the
+    file says, not where, so two layouts of one spec give the same bytes (its
+    shape, see shape_of), and the list's order pairs up their spans."""
 
-    def __init__(self, out, file: str):
+    def __init__(self, out, file: str, spans: Optional[list] = None):
         super().__init__(out, pickle.HIGHEST_PROTOCOL)
         self._file = file
+        self._spans = spans
+        self._seen: dict[int, int] = {}  # id(span) -> its index (the tree is alive while pickled: ids stay unique)
 
     def persistent_id(self, obj):
-        return "file" if obj is self._file else None
+        if obj is self._file:
+            return "file"
+        if self._spans is not None and type(obj) is Span and obj.file is self._file:
+            n = self._seen.get(id(obj))
+            if n is None:
+                n = self._seen[id(obj)] = len(self._spans)
+                self._spans.append((obj.line, obj.column, obj.end_line, obj.end_column, obj.start, obj.end))
+            return n
+        return None
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, file: Optional[str]):
-        super().__init__(io.BytesIO(data))
-        self._file = file
-
-    def persistent_load(self, pid):
-        if pid != "file" or self._file is None:
-            raise pickle.UnpicklingError("unknown persistent id")
-        return self._file
+class _Restricted(pickle.Unpickler):
+    """Resolves only the allowed classes (_ALLOWED)."""
 
     def find_class(self, module: str, name: str):
         allowed = _ALLOWED.get(module, frozenset())
@@ -120,6 +135,17 @@ class _Unpickler(pickle.Unpickler):
         if not isinstance(found, type) or (allowed is None and found.__module__ != module):
             raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
         return found
+
+
+class _Unpickler(_Restricted):
+    def __init__(self, data: bytes, file: Optional[str]):
+        super().__init__(io.BytesIO(data))
+        self._file = file
+
+    def persistent_load(self, pid):
+        if pid == "file" and self._file is not None:
+            return self._file
+        raise pickle.UnpicklingError("unknown persistent id")
 
 
 def dumps(value, file: Optional[str] = None) -> bytes:
@@ -134,6 +160,49 @@ def dumps(value, file: Optional[str] = None) -> bytes:
 def loads(data: bytes, file: Optional[str] = None):
     """An entry's value, its spans in `file`; only the allowed classes are resolved."""
     return _Unpickler(data, file).load()
+
+
+def dump_tree(tree, file: str) -> tuple[bytes, tuple]:
+    """(the tree pickled without its spans in `file`, those spans' positions): see _Pickler."""
+    out = io.BytesIO()
+    spans: list = []
+    _Pickler(out, file, spans).dump(tree)
+    return out.getvalue(), tuple(spans)
+
+
+def load_tree(data: bytes, spans: tuple, file: str):
+    """dump_tree's tree again, its spans in `file`. The spans are made first and
+    handed out by index from C (list.__getitem__): a Python call per span was a
+    fifth of loading a tree."""
+    made = [Span(file, *place) for place in spans]
+    unpickler = _Restricted(io.BytesIO(data))
+    unpickler.persistent_load = made.__getitem__  # any other id (a str, a float) fails: the entry is not used
+    return unpickler.load()
+
+
+def shape_of(tree_data: bytes) -> str:
+    """A tree's shape: a hash of what it says, not where (dump_tree's pickle).
+    Two texts of one shape differ only in comments and layout."""
+    return hashlib.sha256(tree_data).hexdigest()
+
+
+def warm_parser(cache) -> None:
+    """Before a parse: in a process that has no parser yet, make it from the tables
+    stored in the cache (an entry of plain data, so the restricted unpickler reads
+    it), or build it and store its tables."""
+    from om_dsl.syntax import grammar
+
+    if cache is None or grammar.parser_made():
+        return
+    key = digest("grammar", grammar.LARK_VERSION)
+    payload = cache.get("grammar", key)
+    if payload is not None:
+        try:
+            grammar.use_tables(loads(payload))
+            return
+        except Exception:  # noqa: BLE001 - unreadable, or not this grammar's: build it
+            pass
+    cache.put("grammar", key, grammar.tables(grammar.get_parser()))
 
 
 class Cache:
@@ -198,8 +267,10 @@ class Cache:
     def _mac(self, kind: str, key: str, payload: bytes) -> bytes:
         return hmac.new(self._key, kind.encode() + b"\0" + key.encode() + b"\0" + payload, hashlib.sha256).digest()
 
-    def get(self, kind: str, key: str) -> Optional[bytes]:
-        """The payload stored under (kind, key), or None: absent, corrupt, or not ours."""
+    def get(self, kind: str, key: str, touch: bool = True) -> Optional[bytes]:
+        """The payload stored under (kind, key), or None: absent, corrupt, or not ours.
+        `touch`: mark it used, so that pruning keeps it (not when a file's previous
+        version is read to pair up its spans with the new one's)."""
         if self._key is None:
             return None
         try:
@@ -216,11 +287,16 @@ class Cache:
             self.misses += 1
             return None
         self.hits += 1
+        if touch:
+            self.touch(kind, key)
+        return payload
+
+    def touch(self, kind: str, key: str) -> None:
+        """Mark an entry used now, unread: pruning keeps it."""
         try:
-            os.utime(self._path(kind, key))  # used now: pruning keeps it
+            os.utime(self._path(kind, key))
         except OSError:
             pass
-        return payload
 
     def put(self, kind: str, key: str, payload: bytes) -> None:
         """Store a payload: written aside, then renamed into place (a reader never sees half an entry)."""

@@ -31,42 +31,89 @@ from om_dsl.syntax.parser import parse_source
 class Parsed:
     """One file's parse: its module, and what grouping files into catalogs
     needs of it (header, `use` declarations) and its own diagnostics apart, so
-    that a file found in the cache unpickles its module only when a check
-    reads it (a catalog found in the cache never does)."""
+    that a file found in the cache reads and unpickles its module only when a
+    check reads it (a catalog found in the cache never does). With a cache,
+    also its shape (cache.shape_of: what it says, not where) and its spans'
+    positions in a fixed order (cache.dump_tree), which pair up the spans of
+    two texts of one shape."""
 
-    def __init__(self, module: ast.Module | None, diagnostics, plain_text, header, uses, blob: bytes | None = None, shown: str = "", reparse=None):
+    def __init__(self, module: ast.Module | None, diagnostics, plain_text, header, uses, stored=None, shown: str = "", reparse=None, shape: str = "", spans: tuple | None = None):
         self._module = module
-        self._blob = blob  # the cached module, pickled: loaded on first use
+        self._stored = stored  # () -> (the module pickled without spans, its spans) or None: the cache's, read on first use
         self._shown = shown  # the path its spans are in
-        self._reparse = reparse  # should that fail after all
+        self._reparse = reparse  # should that fail
+        self._spans = spans
+        self._cached_tree: tuple | None = None
+        self.shape = shape
         self.diagnostics = tuple(diagnostics)  # syntax and number diagnostics of the parse
         self.plain_text = tuple(plain_text)  # E013: strings that must be one line of plain text
         self.header = header
         self.uses = tuple(uses)
 
     @classmethod
-    def of(cls, module: ast.Module, diagnostics) -> "Parsed":
+    def of(cls, module: ast.Module, diagnostics, shape: str = "", spans: tuple | None = None) -> "Parsed":
         plain: list[Diagnostic] = []
         check_plain_text_of(module, plain)
-        return cls(module, diagnostics, plain, module.header, [d for d in module.declarations if isinstance(d, ast.Use)])
+        return cls(module, diagnostics, plain, module.header, [d for d in module.declarations if isinstance(d, ast.Use)], shape=shape, spans=spans)
+
+    def _tree(self) -> tuple | None:
+        if self._stored is not None:
+            tree, self._stored = self._stored(), None
+            if tree is not None and self._spans is None:
+                self._spans = tree[1]
+            self._cached_tree = tree
+        return self._cached_tree
 
     @property
     def module(self) -> ast.Module:
         if self._module is None:
-            from om_dsl.check.cache import loads
+            from om_dsl.check.cache import load_tree
 
             try:
-                module = loads(self._blob, self._shown)
+                tree = self._tree()
+                if tree is None:
+                    raise LookupError("no tree in the cache")
+                module = load_tree(tree[0], tree[1], self._shown)
                 if not isinstance(module, ast.Module):
                     raise TypeError("not a module")
             except Exception:  # noqa: BLE001 - an entry this om cannot read: the text is still here
                 module = self._reparse()
-            self._module, self._blob = module, None
+            self._module, self._cached_tree = module, None
         return self._module
+
+    @property
+    def spans(self) -> tuple | None:
+        """Its spans' positions in dump_tree's order (None without a cache)."""
+        if self._spans is None:
+            self._tree()
+        return self._spans
 
     @property
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
+
+
+def stored_tree(cache, key: str, touch: bool = True) -> tuple | None:
+    """The tree entry of the text `key`: (its module pickled without spans, its
+    spans' positions), or None when it is gone or unreadable."""
+    from om_dsl.check.cache import loads
+
+    payload = cache.get("tree", key, touch=touch)
+    if payload is None:
+        return None
+    try:
+        tree, spans = loads(payload)
+    except Exception:  # noqa: BLE001 - unreadable: as good as gone
+        return None
+    # Each position is checked as it becomes a Span (cache.load_tree).
+    return (tree, spans) if isinstance(tree, bytes) and isinstance(spans, tuple) else None
+
+
+def stored_spans(cache, key: str) -> tuple | None:
+    """The span positions of a text parsed before (its previous version, when a
+    file was edited: reading them does not count as a use, see Cache.get)."""
+    tree = stored_tree(cache, key, touch=False)
+    return tree[1] if tree is not None else None
 
 
 @attrs.define
@@ -216,7 +263,7 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
     if cache is None:
         result = parse_source(text, shown)
         return Parsed.of(result.module, result.diagnostics), ""
-    from om_dsl.check.cache import digest, dumps, loads
+    from om_dsl.check.cache import digest, dump_tree, dumps, loads, shape_of, warm_parser
 
     key = digest("file", text)  # not the path: spans are stored without it (cache._Pickler)
     kept = cache.memory.get(shown)  # this process's last parse of this path
@@ -226,16 +273,24 @@ def parse_file(text: str, shown: str, cache=None) -> tuple[Parsed, str]:
     payload = cache.get("file", key)
     if payload is not None:
         try:
-            head, blob = loads(payload)
+            head, shape = loads(payload)
             diags, plain, header, uses = loads(head, shown)
-            found = (Parsed(None, diags, plain, header, uses, blob=blob, shown=shown, reparse=lambda: parse_source(text, shown).module), key)
+            if not isinstance(shape, str):
+                raise TypeError("not a file entry")
+            parsed = Parsed(None, diags, plain, header, uses, stored=lambda: stored_tree(cache, key), shown=shown, reparse=lambda: parse_source(text, shown).module, shape=shape)
+            cache.touch("tree", key)  # used with its head, read or not: pruned with it
+            found = (parsed, key)
         except Exception:  # noqa: BLE001 - an entry this om cannot read: parse again
             found = None
     if found is None:
+        warm_parser(cache)
         result = parse_source(text, shown)
-        parsed = Parsed.of(result.module, result.diagnostics)
+        tree, spans = dump_tree(result.module, shown)
+        parsed = Parsed.of(result.module, result.diagnostics, shape_of(tree), spans)
         head = dumps((parsed.diagnostics, parsed.plain_text, parsed.header, parsed.uses), shown)
-        cache.put("file", key, dumps((head, dumps(result.module, shown))))
+        # Two entries: the tree, read only when a catalog is checked again, and the rest, read on every compile.
+        cache.put("tree", key, dumps((tree, spans)))
+        cache.put("file", key, dumps((head, parsed.shape)))
         found = (parsed, key)
     cache.remember(shown, (key, found))
     return found

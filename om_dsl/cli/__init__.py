@@ -23,19 +23,21 @@ class _Om(click.Group):
     any command with a message and its exit code, never a traceback."""
 
     def invoke(self, ctx):
-        import sqlite3
-
-        from om_dsl.embedded.store import StoreError, store_error
-
         try:
             return super().invoke(ctx)
-        except StoreError as exc:
-            raise StoreFailure(str(exc), exc.exit_code) from None
-        except sqlite3.Error as exc:  # a database without om's Store around it (the simulated systems' state)
-            error = store_error(exc, "a database of this command (the orders' or the simulated systems')")
-            if error is exc:
-                raise
-            raise StoreFailure(str(error), error.exit_code) from None
+        except Exception as exc:
+            # The store is imported only now: a command that opens no database (`om compile`) never loads it.
+            import sqlite3
+
+            from om_dsl.embedded.store import StoreError, store_error
+
+            if isinstance(exc, StoreError):
+                raise StoreFailure(str(exc), exc.exit_code) from None
+            if isinstance(exc, sqlite3.Error):  # a database without om's Store around it (the simulated systems' state)
+                error = store_error(exc, "a database of this command (the orders' or the simulated systems')")
+                if error is not exc:
+                    raise StoreFailure(str(error), error.exit_code) from None
+            raise
 
 
 @click.group(cls=_Om, context_settings={"help_option_names": ["-h", "--help"]})

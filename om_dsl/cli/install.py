@@ -7,7 +7,6 @@ installed it from (PEP 610's direct_url.json), or from an index."""
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
@@ -27,6 +26,8 @@ def _checkout() -> Optional[Path]:
 
 
 def _direct_url() -> Optional[dict]:
+    from importlib import metadata  # here, not at the top: its import is a tenth of every `om` command's start-up
+
     try:
         text = metadata.distribution(DIST).read_text("direct_url.json")
     except metadata.PackageNotFoundError:

@@ -243,19 +243,23 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key (PEM).")
 @click.option("--interval", type=click.FloatRange(0.01, 3600), callback=finite, default=0.2, show_default=True, help="Seconds between rounds of work (0.01 to 3600).")
 @click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="Seconds a client has to send a whole request, from its first byte (a slower one is cut off).")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="Processes serving the API over the one port, each with its own connections; the first also runs the orders (embedded engine).")
 @click.option("--quiet", "-q", is_flag=True)
 @_run_options
 @engine_options
-def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_timeout, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
+def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_timeout, workers, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Run the engine as a service: the TMF622 API (docs/api.md), callbacks
     over HTTP, GET /health and GET /metrics (docs/metrics.md) on one port, and keep driving every order
     (callbacks, retries, waits, event deliveries) until stopped (Ctrl-C).
     Each request and each round of work holds the runner lock only while it
     works, so `om run`, `om tasks complete` and the other commands can be
     used meanwhile. With --engine temporal: the API only (workers run the
-    orders and receive their callbacks)."""
+    orders and receive their callbacks). --workers N: N processes accept API
+    requests (each plans and renders on its own core; their commits take
+    turns), the first also runs the orders."""
     from om_dsl import service as svc
     from om_dsl.api import auth
+    from om_dsl.api.server import processes
     from om_dsl.api.server import serve as serve_api
     from om_dsl.cli.engines import pick_engine
     from om_dsl.systems import config as configuration
@@ -281,12 +285,20 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
         if not tokens:
             click.echo(f"om serve: no API tokens ([api] tokens in the configuration, or {auth.TOKEN_ENV}): every API request is refused (401)", err=True)
 
-    try:
+    def worker_ready(url):
+        click.echo(f"om serve: worker process {os.getpid()} ready", err=True)
+
+    def run(sock, main: bool) -> None:
         with pick_engine(target, opts, rules, mode="serve") as service:
             service.on_event = _progress(not quiet)
-            work = (lambda stop: service.work(interval, stop)) if service.work else None
+            work = (lambda stop: service.work(interval, stop)) if service.work and main else None
             where = f", callbacks at {{url}}/callbacks; database {db_path}" if service.callbacks is not None else f"; orders on Temporal at {target.address}"
-            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), lambda url: ready(url, where.replace("{url}", url)), settings)
+            where += f"; {workers} processes" if workers > 1 else ""
+            serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), (lambda url: ready(url, where.replace("{url}", url))) if main else worker_ready, settings, sock)
+
+    try:
+        with processes((host, int(port)), workers, lambda sock: run(sock, False)) as sock:
+            run(sock, True)
     except svc.Misconfigured as exc:
         raise click.UsageError(str(exc)) from None
     except svc.Unavailable as exc:

@@ -6,6 +6,12 @@ decomposition and plans. Templates (Jinja2) give the modules their shape;
 `PyExpr` writes the expressions. Every module ends with a line map from its
 lines to the model elements (and so to the spec file and line) that they
 come from, which `om_dsl.rules.generated` uses to name the spec in errors.
+
+Generation is in two steps: `skeleton(catalog)` writes every file with slots
+where an element's `file:line` and a spec file's sha256 go, and `fill` puts
+them in. A skeleton depends on what the specs say and on their files' paths,
+not on where in the files things are or on comments, so the compile cache
+(om_dsl.build) keeps skeletons and fills them again after such an edit.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import jinja2
 
 from om_dsl import __version__
 from om_dsl.codegen.pyexpr import Constants, PyExpr
+from om_dsl.codegen.slots import comment_text, filled, slot
 from om_dsl.model.canonical import dumps, sources_json, to_data
 from om_dsl.model.catalog import Catalog, ids
 
@@ -41,12 +48,6 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def comment_text(value) -> str:
-    """Text for a `#` comment of generated code: printable text as it is, anything
-    else (a newline, a carriage return, a NUL, a line separator) as its `repr`, so
-    that a version or a file name can never end the comment and start code."""
-    text = str(value)
-    return text if text.isprintable() else repr(text)
 
 
 def _ident(*parts: str) -> str:
@@ -97,8 +98,7 @@ class _Generator:
         self.env = _env()
 
     def source(self, element: str) -> str:
-        ref = self.cat.source(element)
-        return str(ref) if ref else ""
+        return slot("S", element)
 
     def tables(self, k: Constants) -> "_Tables":
         return _Tables(self.cat, k)
@@ -123,7 +123,8 @@ class _Generator:
         return out
 
     def render(self, template: str, purpose: str, **ctx) -> str:
-        text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=self.cat.schema, **ctx)
+        header_files = [(path, slot("H", str(n))) for n, (path, _digest) in enumerate(self.cat.files)]
+        text = self.env.get_template(template).render(catalog=self.cat, om_version=__version__, purpose=purpose, schema=self.cat.schema, header_files=header_files, **ctx)
         return with_line_map(text) if template != "__init__.py.j2" else text
 
     # ---- modules ---------------------------------------------------------------------
@@ -315,14 +316,13 @@ def pformat(value, width: int = 110) -> str:
     return "".join(out)
 
 
-def generate(catalog: Catalog) -> dict[str, str]:
-    """Every file of one compiled catalog: {path relative to its folder: text}."""
+def skeleton(catalog: Catalog) -> dict[str, str]:
+    """Every file of one compiled catalog but sources.json, its slots unwritten (see fill)."""
     g = _Generator(catalog)
     data = to_data(catalog)  # once: plan.json and the plans module's definitions both print it
     plan_text = dumps(data)
     return {
         "plan.json": plan_text,
-        "sources.json": sources_json(catalog),
         "__init__.py": g.package_init(plan_text),
         "validation.py": g.validation(),
         "enrichment.py": g.enrichment(),
@@ -332,4 +332,10 @@ def generate(catalog: Catalog) -> dict[str, str]:
     }
 
 
-__all__ = ["generate"]
+def generate(catalog: Catalog) -> dict[str, str]:
+    """Every file of one compiled catalog: {path relative to its folder: text}."""
+    files = filled(skeleton(catalog), {element: str(ref) for element, ref in catalog.sources}, [digest for _path, digest in catalog.files])
+    return {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files}
+
+
+__all__ = ["comment_text", "filled", "generate", "skeleton"]

@@ -36,8 +36,7 @@ from om_dsl.engine import waits as W
 from om_dsl.engine.facts import dispatch_rank
 from om_dsl.observe import calls as observed
 from om_dsl.observe import tracing
-from om_dsl.planning.fields import external_id_of
-from om_dsl.planning.intake import customer_of, document_id, parse_document
+from om_dsl.planning.intake import parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.relationships import OtherOrder
@@ -75,6 +74,13 @@ class Runner:
                 return None
         self._hold(run)
         return run
+
+    def _current(self) -> None:
+        """Inside a write transaction: forget the orders held when another connection committed since (they may be stale)."""
+        version = self.store.data_version()
+        if version != self._seen:
+            self._forget()
+            self._seen = version
 
     def _forget(self) -> None:
         self._held.clear()
@@ -132,41 +138,12 @@ class Runner:
 
     def submit(self, text: str, order_id: Optional[str] = None, by: Optional[str] = None):
         """Accept (plan and start) or reject an order document; returns (order id, status, problems).
-        `by`: who submitted it (an API token's name), kept with the order."""
-        from om_dsl.model.canonical import plan_json, sources_json
-
-        rules = self.catalogs.current
-        now = self.clock.now()
-        doc = parse_document(text)  # malformed JSON: Rejected, and nothing is stored (the order has no id)
-        order_id = order_id or document_id(doc)
-        if self.store.order_exists(order_id):
-            raise Rejected([_problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")])
+        `by`: who submitted it (an API token's name), kept with the order. (embedded/intake.py:
+        `om serve` plans orders outside the lock and keeps them under it.)"""
+        from om_dsl.embedded import intake
         from om_dsl.embedded.store import StoreInstalledBase
 
-        try:
-            planned = plan_order(rules.catalog, rules, doc, order_id, StoreInstalledBase(self.store))
-            self._check_prerequisites(order_id, planned)
-        except Rejected as exc:
-            problems = [{k: v for k, v in (("item", p.item), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None} for p in exc.problems]
-            with self.store.transaction() as db:
-                self.store.insert_rejected(db, order_id, text, problems, now, customer_of(doc), external_id_of(doc), by)
-            return order_id, S.REJECTED, exc.problems
-        sha = self.catalogs.current_sha
-        step = C.Engine(rules.catalog, rules).start(planned, sha, now)
-        with self.store.transaction() as db:
-            if not self.catalogs.remembered:  # once per runner: the store keeps every version an order ran on
-                self.store.remember_catalog(db, sha, rules.catalog.name, rules.catalog.version, plan_json(rules.catalog), sources_json(rules.catalog), now)
-                self._remember_package(db)
-                self.catalogs.remembered = True
-            self.store.insert_order(db, step.run, text, by)
-            self.store.save(db, step.run, step.history, step.commands, now)
-            if step.run.waits_for:
-                self.store.set_waits(db, order_id, W.waited_milestones(step.run))
-            if step.run.status == S.ORDER_COMPLETED:
-                self.store.assetize(db, step.run, now)
-        self._hold(step.run)
-        self._told([(order_id, step.history)])
-        return order_id, step.run.status, []
+        return intake.accept(self, intake.prepare(self, text, order_id, by, StoreInstalledBase(self.store)))
 
     # ---- applying events ------------------------------------------------------------------------------
 
@@ -194,10 +171,7 @@ class Runner:
         ahead of the database: they are read again."""
         try:
             with self.store.transaction() as db:
-                version = self.store.data_version()
-                if version != self._seen:  # another connection committed: what is held may be stale
-                    self._forget()
-                    self._seen = version
+                self._current()
                 if self.clock.simulated:  # a killed process must not take simulated time back
                     self.store.set_meta(db, "clock_ms", str(self.clock.now()))
                 with self.store.batched(db):
@@ -393,7 +367,12 @@ class Runner:
         a crash before it commits leaves them all to do again."""
         for i in range(0, len(pending), self.BATCH):
             calls: dict = {}  # (system, operation) -> what the batch's calls count (om_dsl.observe.calls)
-            writes = [self._perform(seq, cmd, calls) for seq, cmd in pending[i : i + self.BATCH]]
+            self._read_once = {}  # the offline systems and the hub's listeners, read once per batch (not per command)
+            try:
+                with self._systems_batch():  # the in-process simulators commit the batch's calls once, before its results are applied
+                    writes = [self._perform(seq, cmd, calls) for seq, cmd in pending[i : i + self.BATCH]]
+            finally:
+                self._read_once = None
             done: list = []
             with self._writing() as db:
                 for write in writes:
@@ -406,7 +385,7 @@ class Runner:
         """One command's I/O; returns what writes its outcome, `write(db, done)`; a call counted into `calls`."""
         if isinstance(cmd, Cmd.Notify):
             return self._publish(seq, cmd)
-        if isinstance(cmd, Cmd.Call) and cmd.system in self.store.offline_systems():
+        if isinstance(cmd, Cmd.Call) and cmd.system in self._once("offline", self.store.offline_systems):
             event = lambda now: C.SystemOffline(cmd.task, now)  # noqa: E731
         else:
             with tracing.call_span(cmd) as span, observed.Timer() as timer:
@@ -415,6 +394,19 @@ class Runner:
             observed.add(calls.setdefault(observed.labels(cmd), observed.empty()), observed.outcome(result), timer.seconds, cmd.attempt > 1)
             event = lambda now: executor.event_for(cmd.task, result, now)  # noqa: E731
         return lambda db, done: self._apply_in(db, cmd.order, event, seq, False, None, done)
+
+    _read_once: Optional[dict] = None
+
+    def _systems_batch(self):
+        batch = getattr(self.systems, "batch", None)
+        return batch() if batch is not None else contextlib.nullcontext()
+
+    def _once(self, what: str, read: Callable):
+        if self._read_once is None:
+            return read()
+        if what not in self._read_once:
+            self._read_once[what] = read()
+        return self._read_once[what]
 
     def publish(self, seq: int, cmd: Cmd.Notify) -> None:
         self.execute_all([(seq, cmd)])
@@ -426,7 +418,7 @@ class Runner:
         from om_dsl.engine.hub import query_matches
 
         event = tmf_events.render(cmd.event, self.request_of(cmd.order, tmf_events.revision_of(cmd.event)))  # the official shape: what queries read
-        subscriptions = self.store.subscriptions()
+        subscriptions = self._once("subscriptions", self.store.subscriptions)
         owner = None
         if any(s[3] is not None for s in subscriptions):  # a subscription of a submitter gets its own orders' events only
             row = self.store.order_row(cmd.order)

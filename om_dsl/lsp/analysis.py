@@ -83,7 +83,7 @@ class SavedOnly:
         return getattr(self._cache, name)
 
     def put(self, kind: str, key: str, payload: bytes) -> None:
-        if kind != "file" or key in self._saved_keys():
+        if kind not in ("file", "tree") or key in self._saved_keys():
             self._cache.put(kind, key, payload)
 
     def _saved_keys(self) -> set[str]:

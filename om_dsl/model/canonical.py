@@ -200,7 +200,12 @@ def to_data(cat: Catalog) -> dict:
 
 
 def sources_data(cat: Catalog) -> dict:
-    return {"schema": cat.schema, "catalog": cat.name, "files": dict(cat.files), "elements": {k: str(v) for k, v in cat.sources}}
+    return sources_of(cat.schema, cat.name, cat.files, {k: str(v) for k, v in cat.sources})
+
+
+def sources_of(schema: str, name: str, files, elements: dict[str, str]) -> dict:
+    """sources.json's data: each file's sha256, each element's `file:line`."""
+    return {"schema": schema, "catalog": name, "files": dict(files), "elements": elements}
 
 
 # ---- plain data -> text ------------------------------------------------------------------

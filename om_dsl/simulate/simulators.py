@@ -5,7 +5,9 @@ out ids for declared outputs (port ids, shipment ids, IP addresses, phone
 numbers), and it applies each call once per idempotency key: a repeated key
 gets the first answer back and no new effect. Their state lives in a SQLite
 file of its own, committed independently of the engine's, as a real system
-would be: that is what makes the crash trials honest.
+would be: that is what makes the crash trials honest. (The embedded runner
+makes a batch of calls inside `batch()`: one commit for all of them, before
+it applies their results in its own database.)
 
 Asynchronous operations are acknowledged; their answer waits as a callback
 that the runner collects (`pending_callbacks`) and acknowledges when it has
@@ -23,13 +25,14 @@ several threads of one process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
 import threading
 import time
 from http import HTTPStatus
-from typing import NamedTuple, Optional
+from typing import Iterator, NamedTuple, Optional
 
 from om_dsl.systems.adapters import CallResult
 from om_dsl.values import encode_value
@@ -136,6 +139,46 @@ class Simulators:
         with self.lock:
             self.db.close()
 
+    # ---- transactions: each call its own, or a savepoint of a batch's ----------------------------------
+
+    _batched = False
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """The calls made inside (by this thread) share one transaction, each call a
+        savepoint of it: one commit for many (the embedded runner's batch of
+        commands, whose results it then applies in one transaction of its own). A
+        crash before the commit loses the batch's calls, and the runner, which
+        has not applied their results either, makes them again with their keys."""
+        with self.lock:
+            if self._batched:
+                yield
+                return
+            self.db.execute("BEGIN IMMEDIATE")
+            self._batched = True
+            try:
+                yield
+            except BaseException:
+                self._batched = False
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self._batched = False
+            self.db.execute("COMMIT")
+
+    def _begin(self) -> None:
+        self.db.execute("SAVEPOINT sim_call" if self._batched else "BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self.db.execute("RELEASE sim_call" if self._batched else "COMMIT")
+
+    def _rollback(self) -> None:
+        if self._batched:
+            self.db.execute("ROLLBACK TO sim_call")
+            self.db.execute("RELEASE sim_call")
+        else:
+            self.db.execute("ROLLBACK")
+
     def _pause(self) -> None:
         if self.latency_ms:
             time.sleep(self.latency_ms / 2000)
@@ -151,22 +194,22 @@ class Simulators:
         (`timeout_ms`, the call's timeout, is taken as `Systems.call` takes it: in-process, nothing waits.)"""
         self._pause()
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 row = self.db.execute("SELECT outputs FROM effects WHERE key = ?", (key,)).fetchone()
                 if row is not None:  # the same call again: the first answer, no new effect
                     self._replay(key, is_async)
-                    self.db.execute("COMMIT")
+                    self._commit()
                     return CallResult.accepted() if is_async else CallResult.ok(json.loads(row[0]))
                 attempt = self._count_attempt(key)
                 failure, failing = _failure(self.fail.get(f"{system}.{operation}", 0))
                 if attempt <= failing:
-                    self.db.execute("COMMIT")
+                    self._commit()
                     return _simulated_failure(f"{system}.{operation}", failure, attempt)
                 answer, _ = self._new_effect(system, operation, args, key, outputs, is_async)
-                self.db.execute("COMMIT")
+                self._commit()
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
         self._pause()
         return CallResult.accepted() if is_async else CallResult.ok(answer)
@@ -174,12 +217,12 @@ class Simulators:
     def attempt(self, key: str) -> int:
         """Count one more try of the call with this key; its number (1 the first time)."""
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 n = self._count_attempt(key)
-                self.db.execute("COMMIT")
+                self._commit()
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
             return n
 
@@ -202,7 +245,7 @@ class Simulators:
         for another operation or other arguments raises KeyReused."""
         args_text = json.dumps(encode_value(args), sort_keys=True)
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 row = self.db.execute("SELECT system, operation, args, outputs FROM effects WHERE key = ?", (key,)).fetchone()
                 if row is not None:
@@ -218,9 +261,9 @@ class Simulators:
                 if is_async:
                     found = self.db.execute("SELECT id FROM callbacks WHERE key = ?", (key,)).fetchone()
                     callback_id = found[0] if found else None
-                self.db.execute("COMMIT")
+                self._commit()
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
         return Applied(answer, replayed, callback_id)
 
@@ -308,16 +351,16 @@ class Simulators:
     def notify(self, message_id: str, payload: dict) -> bool:
         """Receive an order notification; True the first time this message arrives."""
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._begin()
             try:
                 first = self.db.execute("SELECT 1 FROM notifications WHERE message_id = ?", (message_id,)).fetchone() is None
                 self.db.execute(
                     "INSERT INTO notifications (message_id, payload, deliveries) VALUES (?, ?, 1) ON CONFLICT (message_id) DO UPDATE SET deliveries = deliveries + 1",
                     (message_id, json.dumps(payload, sort_keys=True)),
                 )
-                self.db.execute("COMMIT")
+                self._commit()
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self._rollback()
                 raise
             return first
 

@@ -7,10 +7,13 @@ source checkout or an editable install reads the repository's file.
 
 from __future__ import annotations
 
-import functools
+import io
 from pathlib import Path
 
+import lark
 from lark import Lark
+
+LARK_VERSION = lark.__version__  # part of the key of the saved tables: another Lark may read them otherwise
 
 _PACKAGED = Path(__file__).with_name("om.lark")
 _REPOSITORY = Path(__file__).resolve().parents[2] / "grammar" / "om.lark"
@@ -39,6 +42,35 @@ def build_parser(*, strict: bool = False) -> Lark:
     )
 
 
-@functools.lru_cache(maxsize=1)
+_parser: Lark | None = None
+
+
 def get_parser() -> Lark:
-    return build_parser()
+    """The parser every parse uses: built on first use, or made from tables (use_tables)."""
+    global _parser
+    if _parser is None:
+        _parser = build_parser()
+    return _parser
+
+
+def parser_made() -> bool:
+    return _parser is not None
+
+
+def tables(parser: Lark) -> bytes:
+    """A parser's tables, as Lark saves them: a pickle of plain dicts, lists and strings."""
+    out = io.BytesIO()
+    parser.save(out)
+    return out.getvalue()
+
+
+def use_tables(data: dict) -> None:
+    """Make the parser from the tables of one built from this grammar (tables(),
+    unpickled): Lark skips reading the grammar, the LALR analysis and the
+    terminal collision checks (the compile cache keeps them: a fresh `om
+    compile` would spend 0.3 s to 1 s on them)."""
+    global _parser
+    parser = Lark.load(data)
+    if parser.options.parser != "lalr" or not parser.options.propagate_positions:
+        raise ValueError("not tables of om's parser")
+    _parser = parser

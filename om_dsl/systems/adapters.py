@@ -8,6 +8,7 @@ idempotency key), or `error` (retryable or not).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import inspect
@@ -218,6 +219,11 @@ class Systems:
         self.simulators = simulators
         self.callback_secret = callback_secret
         self._adapters: dict = {}
+
+    def batch(self):
+        """Calls made inside share one commit of the in-process simulators' database (`Simulators.batch`); other adapters are unaffected."""
+        batch = getattr(self.simulators, "batch", None)
+        return batch() if batch is not None else contextlib.nullcontext()
 
     def secret(self) -> Optional[str]:
         if self.config.callback_secret:

@@ -156,12 +156,16 @@ def refusal(exc: Refused) -> JSONResponse:
 # ---- running a server ---------------------------------------------------------------------------------
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """Bound and listening before the server starts: port 0 gets a free port, known at once."""
+def listening_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """Bound and listening before the server starts: port 0 gets a free port, known at once.
+    `reuse_port`: other sockets of this user may listen on the port too, and the
+    kernel spreads new connections over them (`om serve --workers`)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(BACKLOG)
     except BaseException:

@@ -31,12 +31,13 @@ def href(order_id: str, version: str, what: str = "productOrder") -> str:
     return f"/tmf-api/productOrderingManagement/{version}/{what}/{quote(order_id, safe='')}"
 
 
-def product_order(run: S.OrderRun, request: Optional[dict], version: Optional[str] = None) -> dict:
+def product_order(run: S.OrderRun, request: Optional[dict], version: Optional[str] = None, owned: bool = False) -> dict:
     """The resource of a running or ended order: its state (`run`), its
-    request document (what the store keeps; `None`: only what the engine knows)."""
+    request document (what the store keeps; `None`: only what the engine knows;
+    `owned`: a copy the caller gives away, used as it is rather than copied)."""
     facts = progress.order_facts(run, run.updated_at)
     version = version or (version_of(request) if isinstance(request, dict) else facts.get("version", V4))
-    out = shape(facts, request, version, full=True)
+    out = shape(facts, request, version, full=True, owned=owned)
     expected = expected_completion(run)
     if expected is not None:
         out["expectedCompletionDate"] = expected
@@ -70,11 +71,11 @@ def expected_completion(run: S.OrderRun) -> Optional[str]:
 # ---- shaping --------------------------------------------------------------------------------------
 
 
-def shape(facts: dict, request: Optional[dict], version: str, full: bool) -> dict:
+def shape(facts: dict, request: Optional[dict], version: str, full: bool, owned: bool = False) -> dict:
     """A ProductOrder from an order's facts (`progress.order_facts`): with
     `full`, everything the request carried too; else the order's id, state,
     dates and items' states (what a state change event carries)."""
-    base = copy.deepcopy(request) if full and isinstance(request, dict) else {}
+    base = (request if owned else copy.deepcopy(request)) if full and isinstance(request, dict) else {}
     for k in ("requestedStartDate", "requestedCompletionDate"):
         if k in base:
             base[k] = _date_time(base[k], end_of_day=k == "requestedCompletionDate")

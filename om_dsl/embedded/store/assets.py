@@ -25,22 +25,24 @@ class Assets:
         keys = [line.key or legacy_line_key(run.id, line_id) for line_id, line in run.lines.items()]
         state = self._installed_part(db, asset_ids, keys)  # only what the order can touch: not the customer's whole base
         record_order(state, run, now)
-        for a in state["assets"].values():
-            if a["order"] == run.id and a["updated_at"] == now:
-                db.execute(
-                    "INSERT INTO assets (id, customer, product, attributes, parent, order_id, item_id, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, order_id = excluded.order_id, item_id = excluded.item_id, status = excluded.status, updated_at = excluded.updated_at",
-                    (a["id"], a["customer"], a["product"], json.dumps(a["attributes"], sort_keys=True), a["parent"], run.id, a["item"], a["status"], now),
-                )
-        for key, v in state["inventory"].items():
-            if v["order"] == run.id and v["updated_at"] == now:
-                db.execute(
-                    "INSERT INTO inventory (id, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, line_key, source_asset, rule) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, outputs = excluded.outputs, order_id = excluded.order_id, line = excluded.line, "
-                    "status = excluded.status, updated_at = excluded.updated_at",
-                    (f"INV-{key}", v["customer"], v["asset"], v["product"], json.dumps(v["attributes"], sort_keys=True), json.dumps(v["outputs"], sort_keys=True), run.id, v["line"], v["status"], now, key, v["source_asset"], v["rule"]),
-                )
+        db.executemany(  # (a statement for all the assets, one for all the lines: an order has several of each)
+            "INSERT INTO assets (id, customer, product, attributes, parent, order_id, item_id, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, order_id = excluded.order_id, item_id = excluded.item_id, status = excluded.status, updated_at = excluded.updated_at",
+            [
+                (a["id"], a["customer"], a["product"], json.dumps(a["attributes"], sort_keys=True), a["parent"], run.id, a["item"], a["status"], now)
+                for a in state["assets"].values() if a["order"] == run.id and a["updated_at"] == now
+            ],
+        )
+        db.executemany(
+            "INSERT INTO inventory (id, customer, asset_id, product, attributes, outputs, order_id, line, status, updated_at, line_key, source_asset, rule) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, outputs = excluded.outputs, order_id = excluded.order_id, line = excluded.line, "
+            "status = excluded.status, updated_at = excluded.updated_at",
+            [
+                (f"INV-{key}", v["customer"], v["asset"], v["product"], json.dumps(v["attributes"], sort_keys=True), json.dumps(v["outputs"], sort_keys=True), run.id, v["line"], v["status"], now, key, v["source_asset"], v["rule"])
+                for key, v in state["inventory"].items() if v["order"] == run.id and v["updated_at"] == now
+            ],
+        )
 
     def assets(self, customer: Optional[str] = None) -> list:
         return _filtered(self.db, "SELECT id, customer, product, attributes, parent, order_id, status FROM assets", "id", customer=customer)

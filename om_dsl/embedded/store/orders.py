@@ -21,6 +21,14 @@ class Orders:
     def order_exists(self, order_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM orders WHERE id = ?", (order_id,)).fetchone() is not None
 
+    def taken(self, order_ids: list) -> set:
+        """Which of these ids an order already has."""
+        out: set = set()
+        for n in range(0, len(order_ids), 500):
+            chunk = order_ids[n : n + 500]
+            out.update(r[0] for r in self.db.execute(f"SELECT id FROM orders WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+        return out
+
     def insert_rejected(self, db, order_id: str, document: str, problems: list, now: int, customer: Optional[str] = None, external_id: Optional[str] = None, submitted_by: Optional[str] = None) -> None:
         """A rejected order is kept with what it says of itself: whose it is, its id in the originating system."""
         db.execute(
@@ -79,27 +87,24 @@ class Orders:
 
     def _save_whole(self, db, run: S.OrderRun, new: bool = False) -> None:
         """Every part of the order (`new`: just inserted, it has none to replace)."""
-        changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
-        body = {
-            "format": 2, "fields": S.encode_value(run.fields), "items": [S.item_data(i) for i in run.items],
-            "tasks": {k: n for n, k in enumerate(run.tasks)}, "lines": {k: n for n, k in enumerate(run.lines)},
-        }
-        db.execute(
-            "UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ?, changes = ? WHERE id = ?",
-            (run.status, json.dumps(body), run.updated_at, run.jeopardy, f" {changes} " if changes else None, run.id),
-        )
+        rows = whole_rows(run)
+        db.execute("UPDATE orders SET status = ?, state = ?, updated_at = ?, jeopardy = ?, changes = ? WHERE id = ?", (*rows["head"], run.id))
         if not new:
             db.execute("DELETE FROM tasks WHERE order_id = ?", (run.id,))
             db.execute("DELETE FROM order_state WHERE order_id = ?", (run.id,))
-        db.executemany(
-            "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(run.id, *_index_row(t)) for t in run.tasks.values()],
-        )
-        parts = [(run.id, "head", json.dumps(S.head_data(run)))]
-        parts += [(run.id, "t:" + k, json.dumps(S.task_data(t))) for k, t in run.tasks.items()]
-        parts += [(run.id, "l:" + k, json.dumps(S.line_data(line))) for k, line in run.lines.items()]
-        db.executemany("INSERT INTO order_state (order_id, part, data) VALUES (?, ?, ?)", parts)
+        db.executemany(INSERT_TASK, rows["tasks"])
+        db.executemany(INSERT_PART, rows["parts"])
         self._whole = self._whole - {run.id}
+
+    def insert_new(self, db, orders: list) -> None:
+        """New orders, each `new_rows(...)`'s (made before the transaction): a
+        statement per table for all of them. The same rows as `insert_order`
+        then `save` of each."""
+        db.executemany(INSERT_NEW, [o["order"] for o in orders])
+        db.executemany(INSERT_TASK, [t for o in orders for t in o["tasks"]])
+        db.executemany(INSERT_PART, [x for o in orders for x in o["parts"]])
+        db.executemany(INSERT_EVENT, [e for o in orders for e in o["events"]])
+        db.executemany(INSERT_OUTBOX, [c for o in orders for c in o["outbox"]])
 
     def load(self, order_id: str) -> Optional[S.OrderRun]:
         row = self.db.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
@@ -174,6 +179,43 @@ class Orders:
 
     def revisions(self, order_id: str) -> list:
         return _named(self.db, "SELECT revision, status, reason, by, received_at FROM revisions WHERE order_id = ? ORDER BY revision", (order_id,))
+
+
+INSERT_TASK = "INSERT INTO tasks (order_id, item_id, name, type, product, status, queue, attempts, next_at, call_key, wake_at, jeopardy, system) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_PART = "INSERT INTO order_state (order_id, part, data) VALUES (?, ?, ?)"
+INSERT_EVENT = "INSERT INTO events (order_id, at, subject, from_state, to_state, cause) VALUES (?, ?, ?, ?, ?, ?)"
+INSERT_OUTBOX = "INSERT INTO outbox (order_id, kind, payload, created_at) VALUES (?, ?, ?, ?)"
+INSERT_NEW = (
+    "INSERT INTO orders (id, catalog_sha, status, customer, external_id, document, created_at, updated_at, submitted_by, state, jeopardy, changes)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def whole_rows(run: S.OrderRun) -> dict:
+    """Every part of an order as rows: its head (status, state, updated_at, jeopardy, changes), tasks, parts."""
+    changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
+    body = {
+        "format": 2, "fields": S.encode_value(run.fields), "items": [S.item_data(i) for i in run.items],
+        "tasks": {k: n for n, k in enumerate(run.tasks)}, "lines": {k: n for n, k in enumerate(run.lines)},
+    }
+    parts = [(run.id, "head", json.dumps(S.head_data(run)))]
+    parts += [(run.id, "t:" + k, json.dumps(S.task_data(t))) for k, t in run.tasks.items()]
+    parts += [(run.id, "l:" + k, json.dumps(S.line_data(line))) for k, line in run.lines.items()]
+    return {
+        "head": (run.status, json.dumps(body), run.updated_at, run.jeopardy, f" {changes} " if changes else None),
+        "tasks": [(run.id, *_index_row(t)) for t in run.tasks.values()],
+        "parts": parts,
+    }
+
+
+def new_rows(run: S.OrderRun, document: str, submitted_by: Optional[str], history: list, commands: list, now: int) -> dict:
+    """A new order's rows (`Orders.insert_new`): pure, so made outside the transaction."""
+    rows = whole_rows(run)
+    status, state, updated_at, jeopardy, changes = rows["head"]
+    rows["order"] = (run.id, run.catalog, status, run.fields.get("customer_account"), run.external_id, document, run.created_at, updated_at, submitted_by, state, jeopardy, changes)
+    rows["events"] = [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
+    rows["outbox"] = [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands]
+    return rows
 
 
 class _Writes:
