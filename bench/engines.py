@@ -47,7 +47,7 @@ def temporal_run(address: str, n: int, workers: int) -> float:
     from om_dsl.systems.config import Config
     from om_dsl.temporal import WORKFLOW
     from om_dsl.temporal import worker as W
-    from om_dsl.temporal.client import TemporalOrders
+    from om_dsl.temporal.client import TASK_TIMEOUT, TemporalOrders
     from om_dsl.temporal.codec import data_converter
 
     rules = GeneratedRules(ACME)
@@ -77,7 +77,7 @@ def temporal_run(address: str, n: int, workers: int) -> float:
         oid = f"T-{queue}-{i}"
         doc_i = dict(doc, id=oid)
         planned = plan_order(rules.catalog, rules, parse_document(json.dumps(doc_i)), oid)
-        handle = await client.start_workflow(WORKFLOW, inputs.workflow_input(planned), id=oid, task_queue=queue)
+        handle = await client.start_workflow(WORKFLOW, args=inputs.workflow_args(inputs.workflow_input(planned)), id=oid, task_queue=queue, task_timeout=TASK_TIMEOUT)
         while True:  # complete the visit as soon as it is open: the update says when it is not yet
             try:
                 await handle.execute_update("complete_task", {"task": "1/D1:install_visit", "data": {}, "by": "bench"})

@@ -330,3 +330,21 @@ def test_a_step_starts_at_most_max_starts_and_says_more(acme):
         calls += [c.task for c in step.commands if isinstance(c, Cmd.CALLS)]
         steps += 1
     assert calls == [c.task for c in whole.commands if isinstance(c, Cmd.CALLS)] and steps > 5
+
+
+def test_a_step_with_no_start_left_starts_none_and_says_more(acme):
+    """A Temporal workflow task counts its starts across the events it handles:
+    an event past that budget (max_starts=0) starts nothing, looks at none of
+    the ready tasks, and says more are ready; the next step starts them."""
+    catalog, rules = acme
+    planned = plan_order(catalog, rules, big_order(60))
+    engine = C.Engine(catalog, rules)
+    step = engine.start_snapshot(C.plan_snapshot(planned, "ORD-BIG"), "ORD-BIG", sha_of(rules), NOV27, max_starts=10)
+    run = step.run
+    assert step.started == 10 and step.more
+    call = next(c.task for c in step.commands if isinstance(c, Cmd.CALLS))
+    step = engine.handle(run, C.CallSucceeded(call, {}, NOV27 + 1000), in_place=True, max_starts=0)
+    assert step.started == 0 and step.more and not [c for c in step.commands if isinstance(c, Cmd.CALLS)]
+    assert run.tasks[call].status == S.COMPLETED  # (the event itself applied)
+    step = engine.handle(run, C.TimePassed(NOV27 + 2000), in_place=True, max_starts=10)
+    assert step.started == 10 and len([c for c in step.commands if isinstance(c, Cmd.CALLS)]) == 10

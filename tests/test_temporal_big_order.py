@@ -31,6 +31,14 @@ def run(coro):
     return asyncio.run(coro)
 
 
+def order_of(items: int, order_id: str) -> dict:
+    """An Acme order of its own customer: the installed base a big order records
+    into (one entity workflow per customer) is no other test's to read."""
+    doc = G.acme_order(items, order_id=order_id)
+    doc["relatedParty"][0]["id"] = f"ACC-{order_id}"
+    return doc
+
+
 def payload(size: int) -> Payload:
     return Payload(metadata={"encoding": b"json/plain"}, data=json.dumps({"items": ["x" * 40] * (size // 44)}).encode())
 
@@ -69,7 +77,7 @@ def test_an_order_past_the_old_payload_limit_runs_to_completed(tmp_path, tempora
     engine = OnTemporal(tmp_path, rules, {}, temporal_server)
     try:
         order_id = engine.new_id("BIG")
-        doc = G.acme_order(2000, order_id=order_id)
+        doc = order_of(2000, order_id)
         planned = plan_order(rules.catalog, rules, doc, order_id)
         assert len(json.dumps(engine.orders.workflow_input(planned))) > LIMIT
         engine.submit(json.dumps(doc))
@@ -109,7 +117,7 @@ def test_a_long_history_goes_on_in_a_new_run(tmp_path, temporal_server, monkeypa
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
     try:
         order_id = engine.new_id("LONG")
-        engine.submit(json.dumps(G.acme_order(100, order_id=order_id)))
+        engine.submit(json.dumps(order_of(100, order_id)))
         engine.settle(order_id, lambda v: v["tasks"]["1/D1:install_visit"]["status"] == S.READY, timeout_s=120)
         engine.complete(order_id, "1/D1:install_visit")
         view = engine.settle(order_id, lambda v: v["status"] in S.FINAL, timeout_s=300)
@@ -127,5 +135,95 @@ def test_a_long_history_goes_on_in_a_new_run(tmp_path, temporal_server, monkeypa
         while [o["id"] for o in engine.orders.orders()].count(order_id) != 1:
             assert time.monotonic() < deadline, [o for o in engine.orders.orders() if o["id"] == order_id]
             time.sleep(0.5)
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays(tmp_path, temporal_server, monkeypatch):
+    """The state of an order comes in text parts (temporal/parts.py) and is read
+    a part per workflow task; continuing as new, the parts that changed are
+    encoded again, a part per workflow task, and the next run reads them so.
+    Here with parts of 40 records, an order of 60 items (124 tasks) in more
+    than one run: it completes with its whole history, and the history of each
+    run replays on the current code (a worker that restarts rebuilds it)."""
+    from temporalio.worker import Replayer
+
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal import parts as P
+    from om_dsl.temporal import workflow as W
+    from om_dsl.temporal.worker import _sandbox
+
+    monkeypatch.setattr(P, "PART", 40)
+    monkeypatch.setattr(W, "LOAD_AT_ONCE", 40)
+    monkeypatch.setattr(W, "CONTINUE_AFTER", 250)
+    engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
+    try:
+        order_id = engine.new_id("PARTS")
+        engine.submit(json.dumps(order_of(60, order_id)))
+        engine.settle(order_id, lambda v: v["tasks"].get("1/D1:install_visit", {}).get("status") == S.READY, timeout_s=120)
+        engine.complete(order_id, "1/D1:install_visit")
+        view = engine.settle(order_id, lambda v: v["status"] in S.FINAL, timeout_s=300)
+        assert view["status"] == S.ORDER_COMPLETED and len(view["tasks"]) == 124
+        history = engine.history(order_id)
+        assert history[0]["cause"] == "order accepted" and sum(1 for h in history if h["to"] == S.COMPLETED and h["subject"] != "order") == 124
+
+        async def runs():  # every run of the order, last first, and the timers that split its reads
+            client = await engine.orders.client()
+            out, run_id = [], None
+            while True:
+                got = await client.get_workflow_handle(order_id, run_id=run_id).fetch_history()
+                out.append(got)
+                run_id = got.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+                if not run_id:
+                    return out
+
+        histories = engine.orders._run(runs())
+        assert len(histories) > 1
+        # every run has 30 s to complete a workflow task (a big order's carry megabytes), not Temporal's default 10 s
+        assert {h.events[0].workflow_execution_started_event_attributes.workflow_task_timeout.ToSeconds() for h in histories} == {30}
+        first = histories[-1]
+        started = [e for e in first.events if e.HasField("timer_started_event_attributes")]
+        assert len(started) >= 4  # its parts read over several workflow tasks (about 14 parts of 40 records)
+
+        async def replay():
+            replayer = Replayer(workflows=[W.OrderWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter())
+            for h in histories:
+                await replayer.replay_workflow(h)
+
+        engine.orders._run(replay())
+    finally:
+        engine.close()
+
+
+@pytest.mark.slow
+def test_an_update_while_the_parts_are_read_waits_for_them(tmp_path, temporal_server, monkeypatch):
+    """An update that comes while a big order's parts are still being read (its
+    first workflow tasks) waits for the order to begin, then applies: here a
+    cancellation sent right after the submission, accepted before any call
+    was scheduled; the order ends cancelled."""
+    from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal import parts as P
+    from om_dsl.temporal import workflow as W
+
+    monkeypatch.setattr(P, "PART", 20)
+    monkeypatch.setattr(W, "LOAD_AT_ONCE", 20)
+    engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
+    try:
+        order_id = engine.new_id("EARLY")
+        engine.submit(json.dumps(order_of(60, order_id)))
+        engine.cancel(order_id)
+        view = engine.settle(order_id, lambda v: v["status"] in S.FINAL, timeout_s=300)
+        assert view["status"] == S.ORDER_CANCELLED
+
+        async def events():
+            client = await engine.orders.client()
+            return (await client.get_workflow_handle(order_id).fetch_history()).events
+
+        kinds = [e.WhichOneof("attributes") for e in engine.orders._run(events())]
+        accepted = kinds.index("workflow_execution_update_accepted_event_attributes")
+        first_call = kinds.index("activity_task_scheduled_event_attributes")
+        assert accepted < first_call  # it came before the order began: while its parts were read,
+        assert kinds[accepted:first_call].count("timer_started_event_attributes") >= 3  # a part or two per workflow task after it
     finally:
         engine.close()

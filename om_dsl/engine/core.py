@@ -51,7 +51,7 @@ from om_dsl.engine.facts import CALLING, DAY_MS, _at, _busy, _has_type, _line_ou
 from om_dsl.engine.fallout import FALLOUT_DEFINITION, Fallout
 from om_dsl.engine.index import OrderIndex
 from om_dsl.engine.retry import retry_delay, retry_verdict
-from om_dsl.engine.snapshot import plan_snapshot  # noqa: F401 (drivers call it as core's)
+from om_dsl.engine.snapshot import plan_snapshot, start_records  # noqa: F401 (drivers call plan_snapshot as core's)
 from om_dsl.engine.timers import Timing
 from om_dsl.engine.waits import Waiting, blocked, entries
 from om_dsl.model.catalog import Catalog
@@ -75,16 +75,15 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
     def start(self, planned, catalog_sha: str, now: int) -> Step:
         """A planned order (om_dsl.planning.pipeline.PlannedOrder) begins."""
         self._max_starts = None
-        order = planned.order
-        fields = {k: v for k, v in order.fields.items() if k not in ("root_items", "items")}
-        items = [S.ItemRecord(i.id, i.product, i.action, i.parent.id if i.parent else None, dict(i.values), i.asset_id) for i in order.items]
-        lines = {l.id: S.LineRun(l.product, l.action, dict(l.values), l.bundle, l.source_item, l.rule, l.key, l.source_asset, l.previous) for l in planned.lines}
-        tasks = {}
-        for it in planned.plan.items:
-            d = it.definition
-            system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
-            tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=K.call_key(order.id, it.id), system=system)
-        return self._begin(order.id, fields, items, lines, tasks, [(s.id, s.reason) for s in planned.plan.skipped], catalog_sha, now, entries((p.order, p.milestone) for p in getattr(planned, "waits_for", ())))
+        fields, items, lines, tasks, skipped, waits = start_records(planned, planned.order.id)
+        return self._begin(planned.order.id, fields, items, lines, tasks, skipped, catalog_sha, now, entries(waits))
+
+    def start_from_records(self, order_id: str, records: tuple, catalog_sha: str, now: int, max_starts: Optional[int] = None) -> Step:
+        """An order planned elsewhere begins from its records (`snapshot.start_records`,
+        as a Temporal workflow reads them back: temporal/parts.py). `max_starts`: as `handle`'s."""
+        self._max_starts = max_starts
+        fields, items, lines, tasks, skipped, waits = records
+        return self._begin(order_id, fields, items, lines, tasks, [tuple(s) for s in skipped], catalog_sha, now, entries(tuple(w) for w in waits))
 
     def start_snapshot(self, snapshot: dict, order_id: str, catalog_sha: str, now: int, max_starts: Optional[int] = None) -> Step:
         """An order planned elsewhere begins: `snapshot` is `plan_snapshot(...)` of it
@@ -112,6 +111,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
         for task_id, reason in skipped:
             self._record(step, task_id, None, S.SKIPPED, f"skipped at planning: {reason}", now)
         self._advance(step, now)
+        step.started = self._started
         return step
 
     def _on_order_release(self, step: Step, event: OrderRelease, now: int) -> None:
@@ -148,6 +148,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
         handler(self, step, event, event.now)
         self._advance(step, event.now)
         step.reshaped = self._reshaped(step)
+        step.started = self._started
         return step
 
     _shape, _max_starts, _started = None, None, 0  # per call: the tasks (dict, count) as the event found them; the starts
@@ -357,18 +358,22 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
             progressed = False
             ix = OrderIndex.of(r)
             if not r.frozen and not (blocked(r) and not r.cancelling):  # (while it waits for another order, nothing starts)
-                ix.ready_pass(lambda t: not r.cancelling or t.type == "compensation")
-                try:
-                    while (task := ix.next_ready()) is not None:
-                        if self._max_starts is not None and self._started >= self._max_starts:
-                            ix.candidates.add(task.id)  # (it stays ready, for the next step)
-                            step.more = True
-                            break
-                        self._started += 1
-                        self._ready(step, task, now)
-                        progressed = True
-                finally:
-                    ix.end_pass()
+                spent = self._max_starts is not None and self._started >= self._max_starts
+                if spent and ix.candidates:  # no start left: no pass over thousands of ready tasks (the next step starts them)
+                    step.more = True
+                elif not spent:
+                    ix.ready_pass(lambda t: not r.cancelling or t.type == "compensation")
+                    try:
+                        while (task := ix.next_ready()) is not None:
+                            if self._max_starts is not None and self._started >= self._max_starts:
+                                ix.candidates.add(task.id)  # (it stays ready, for the next step)
+                                step.more = True
+                                break
+                            self._started += 1
+                            self._ready(step, task, now)
+                            progressed = True
+                    finally:
+                        ix.end_pass()
             if step.more:
                 break
             if ix.busy == 0:

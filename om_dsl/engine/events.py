@@ -180,6 +180,7 @@ class Step:
     lines_changed: set = attrs.Factory(set)
     reshaped: bool = False
     more: bool = False  # ready tasks left to start (handle's max_starts): the driver sends TimePassed
+    started: int = 0  # tasks the step started (what handle's max_starts counts)
 
 
 class Rejection(Exception):

@@ -4,6 +4,7 @@ workflow starts from, and what an amendment waits with in the order's state."""
 from __future__ import annotations
 
 from om_dsl.engine import state as S
+from om_dsl.planning import keys as K
 
 
 def plan_snapshot(planned, order_id: str) -> dict:
@@ -27,3 +28,20 @@ def plan_snapshot(planned, order_id: str) -> dict:
     fields = {k: v for k, v in planned.order.fields.items() if k not in ("root_items", "items")}
     skipped = [[s.id, s.reason] for s in planned.plan.skipped]
     return S.encode_value({"lines": lines, "tasks": tasks, "items": items, "fields": fields, "skipped": skipped, "waits_for": [[p.order, p.milestone] for p in getattr(planned, "waits_for", ())]})
+
+
+def start_records(planned, order_id: str) -> tuple:
+    """A planned order as the core's records, before it begins: (fields,
+    items, lines, tasks, skipped, waits_for), as `Engine.start` builds them
+    (a Temporal client sends them to the workflow: temporal/parts.py)."""
+    order = planned.order
+    fields = {k: v for k, v in order.fields.items() if k not in ("root_items", "items")}
+    items = [S.ItemRecord(i.id, i.product, i.action, i.parent.id if i.parent else None, dict(i.values), i.asset_id) for i in order.items]
+    lines = {l.id: S.LineRun(l.product, l.action, dict(l.values), l.bundle, l.source_item, l.rule, l.key, l.source_asset, l.previous) for l in planned.lines}  # noqa: E741
+    tasks = {}
+    for it in planned.plan.items:
+        d = it.definition
+        system = d.call.target.split(".", 1)[0] if it.type == "callout" else None
+        tasks[it.id] = S.TaskRun(it.id, it.name, it.type, it.product, it.action, it.line, list(it.depends_on), queue=d.queue, key=K.call_key(order_id, it.id), system=system)
+    skipped = [(s.id, s.reason) for s in planned.plan.skipped]
+    return fields, items, lines, tasks, skipped, [(p.order, p.milestone) for p in getattr(planned, "waits_for", ())]

@@ -239,11 +239,13 @@ def from_data(d: dict) -> OrderRun:
 
 def from_parts(head: dict, body: dict, lines: dict, tasks: dict) -> OrderRun:
     """An order from its parts as a store keeps them: `head_data`, fields and items (encoded), lines and tasks (read)."""
+    return from_loaded(head, decode_value(body["fields"]), [item_from_data(i) for i in body["items"]], lines, tasks)
+
+
+def from_loaded(head: dict, fields: dict, items: list, lines: dict, tasks: dict) -> OrderRun:
+    """An order from `head_data` and its parts, read."""
     head = decode_value(head)
-    return OrderRun(
-        fields=decode_value(body["fields"]), items=[item_from_data(i) for i in body["items"]], lines=lines, tasks=tasks,
-        **{name: head[name] for name in _HEAD + _SCALARS if name in head},  # (a scalar added later: its default)
-    )
+    return OrderRun(fields=fields, items=items, lines=lines, tasks=tasks, **{name: head[name] for name in _HEAD + _SCALARS if name in head})  # (a scalar added later: its default)
 
 
 def clone(run: OrderRun) -> OrderRun:

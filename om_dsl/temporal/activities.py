@@ -19,12 +19,15 @@ from __future__ import annotations
 from typing import Sequence
 
 from temporalio import activity
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import executor
+from om_dsl.engine import state as S
 from om_dsl.observe import tracing
 from om_dsl.observe.calls import CallStats, Timer
+from om_dsl.temporal import parts as P
 
 CALL = "om.call"
 NOTIFY = "om.notify"
@@ -56,12 +59,13 @@ class Activities:
     def notify(self, command: dict) -> None:
         from om_dsl.systems import egress, http
 
-        # the command's data (`commands.to_data`): its event is sent as it is
+        # the command's data (`commands.to_data`): the engine's notice, with the request it is shaped by
+        # (or, from a workflow of before, an event shaped already: sent as it is)
         from om_dsl.tmf622 import events as tmf_events
 
         event = command["event"]
-        if "@type" not in event:  # a notice from a workflow that began before events were shaped there
-            event = tmf_events.render(event)
+        if "@type" not in event:  # a notice: shaped here, in the version of the order's request (the workflow gives it)
+            event = tmf_events.render(S.decode_value(event), command.get("request"))
         if not self.listeners:
             self.systems.notify(command["key"], event)
             return
@@ -74,7 +78,7 @@ class Activities:
                 raise ApplicationError(f"{listener}: {answer.error}", type="DeliveryFailed")
 
     @activity.defn(name=INSTALLED)
-    async def installed_base(self, request: dict) -> None:
+    async def installed_base(self, request: dict, raw: RawValue = None) -> None:
         """Tell the customer's installed base an order completed (`record`,
         starting it the first time) or ended otherwise (`release`)."""
         from temporalio.service import RPCError, RPCStatusCode
@@ -84,7 +88,10 @@ class Activities:
 
         wid = workflow_id(request["customer"])
         if request["signal"] == "record":
-            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=request["args"])
+            args = request["args"]
+            if raw is not None and raw.payload is not None:  # an order in parts: what the installed base reads of it, made here
+                args = [args[0], recorded(P.from_bytes(raw.payload.data)[0], args[1]["partial"])]
+            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=args)
             return
         try:
             await self.client.get_workflow_handle(wid).signal(request["signal"], *request["args"])
@@ -107,3 +114,18 @@ class Activities:
                 raise  # tried again (the worker of that order may be down)
             return {"status": UNKNOWN, "milestones": []}
         return {"status": got["status"], "milestones": got["milestones"]}
+
+
+def recorded(parts: dict, partial: bool) -> dict:
+    """A finished order, from its parts, as the installed base records it
+    (`planning.installed.record_order`): a partial order's delivered part; of
+    its tasks, those whose outputs the inventory keeps."""
+    from om_dsl.engine.progress import kept_part
+
+    loader = P.Loader(parts)
+    loader.read(loader.records)
+    run = loader.run()
+    if partial:
+        run = kept_part(run)
+    run.tasks = {k: t for k, t in run.tasks.items() if t.outputs}
+    return S.to_data(run)

@@ -28,12 +28,16 @@ from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.relationships import OtherOrder
 from om_dsl.planning.relationships import check as check_prerequisites
-from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW, tracing
-from om_dsl.temporal.codec import data_converter
+from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW, parts, tracing
+from om_dsl.temporal.codec import binary, data_converter
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
 QUERY_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_QUERY_TIMEOUT_S", "10")))
 UPDATE_TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("OM_TEMPORAL_UPDATE_TIMEOUT_S", "30")))
+# A workflow task of a big order carries megabytes (its parts, compressed by the worker before the task
+# completes): Temporal's default of 10 s to complete one is short on a busy worker (its deadlock detection,
+# 2 s of the workflow's own code, is another limit, kept).
+TASK_TIMEOUT = datetime.timedelta(seconds=30)
 # Connecting gives up too: an address that drops packets would otherwise hold a command for minutes.
 CONNECT_TIMEOUT_S = float(os.environ.get("OM_TEMPORAL_CONNECT_TIMEOUT_S", "10"))
 
@@ -80,12 +84,19 @@ class TemporalOrders:
     # ---- submitting ------------------------------------------------------------------------------------
 
     def workflow_input(self, planned, request: Optional[dict] = None) -> dict:
-        """An order workflow's input: the order as planned, the catalog version it
-        runs on, and its request document (its events and TMF622 resource return it)."""
-        out = {"order": planned.order.id, **self._version(), "snapshot": C.plan_snapshot(planned, planned.order.id)}
+        """An order workflow's input: the order as planned (the core's records
+        before it begins, in text parts: temporal/parts.py), the catalog version
+        it runs on, and its request document (its events and TMF622 resource return it)."""
+        fields, items, lines, tasks, skipped, waits = C.start_records(planned, planned.order.id)
+        out = {"order": planned.order.id, **self._version(), "parts": parts.encode(fields, items, lines, tasks), "skipped": [list(s) for s in skipped], "waits_for": [list(w) for w in waits]}
         if request is not None:
             out["request"] = request
         return out
+
+    @staticmethod
+    def workflow_args(start: dict) -> list:
+        """What starts the workflow: its input, and the order's parts as a binary payload of their own (temporal/parts.py)."""
+        return [{k: v for k, v in start.items() if k != "parts"}, binary(parts.to_bytes(start["parts"]))]
 
     def _version(self) -> dict:
         """The compiled catalog new orders start on, as their workflows' input carries it (made once)."""
@@ -119,7 +130,10 @@ class TemporalOrders:
         async def go():
             client = await self.client()
             try:
-                await client.start_workflow(WORKFLOW, start, id=order_id, task_queue=self.task_queue, id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED})
+                await client.start_workflow(
+                    WORKFLOW, args=self.workflow_args(start), id=order_id, task_queue=self.task_queue, task_timeout=TASK_TIMEOUT,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED},
+                )
             except WorkflowAlreadyStartedError:
                 raise Rejected([Problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")]) from None
 

@@ -15,15 +15,18 @@ MAX_PAYLOAD bytes (a payload that claims more is refused, not expanded).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import zlib
 from typing import Sequence
 
+import temporalio.common
 import temporalio.converter
 from temporalio.api.common.v1 import Payload
 
 ENCODING = b"binary/zlib"
 COMPRESS_FROM = 64 * 1024
+IN_THREAD_FROM = 4 * 1024 * 1024  # a big order's parts: (de)compressed in a thread, not on the worker's event loop (zlib lets go of the GIL)
 MAX_PAYLOAD = 256 * 1024 * 1024
 
 
@@ -39,7 +42,8 @@ class ZlibCodec(temporalio.converter.PayloadCodec):
             if len(data) < COMPRESS_FROM:
                 out.append(p)
             else:
-                out.append(Payload(metadata={"encoding": ENCODING}, data=zlib.compress(data, 6)))
+                packed = await asyncio.to_thread(zlib.compress, data, 6) if len(data) >= IN_THREAD_FROM else zlib.compress(data, 6)
+                out.append(Payload(metadata={"encoding": ENCODING}, data=packed))
         return out
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
@@ -49,13 +53,19 @@ class ZlibCodec(temporalio.converter.PayloadCodec):
                 out.append(p)
                 continue
             inflate = zlib.decompressobj()
-            data = inflate.decompress(p.data, MAX_PAYLOAD)
+            data = await asyncio.to_thread(inflate.decompress, p.data, MAX_PAYLOAD) if len(p.data) * 8 >= IN_THREAD_FROM else inflate.decompress(p.data, MAX_PAYLOAD)
             if inflate.unconsumed_tail:
                 raise PayloadTooBig(f"a compressed payload holds more than {MAX_PAYLOAD // (1024 * 1024)} MB")
             inner = Payload()
             inner.ParseFromString(data)
             out.append(inner)
         return out
+
+
+def binary(data: bytes) -> temporalio.common.RawValue:
+    """Bytes as a payload of their own (`binary/plain`), past the JSON converter: an
+    order's parts (temporal/parts.py) go so, compressed by the codec like any other."""
+    return temporalio.common.RawValue(Payload(metadata={"encoding": b"binary/plain"}, data=data))
 
 
 def data_converter() -> temporalio.converter.DataConverter:

@@ -23,6 +23,7 @@ import datetime
 from typing import Optional
 
 from temporalio import workflow
+from temporalio.common import RawValue
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -34,8 +35,10 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine.instants import show_instant
     from om_dsl.engine.view import revision_state, task_entries, wait_entries
     from om_dsl.systems.adapters import CallResult
+    from om_dsl.temporal import parts as P
     from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
+    from om_dsl.temporal.codec import binary
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
     from om_dsl.tmf622 import events as tmf_events
 
@@ -61,15 +64,23 @@ CONTINUE_AFTER = 20_000
 # a 1 ms timer, in the next workflow task, in the same order.
 MAX_STARTS = 300
 BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started before it started all at once
+# ... per workflow task, not per event: 300 calls answered in one workflow task
+# would otherwise each start 300 more (a 10,000-item order's fan-out in one go).
+STARTS_PER_TASK = "om-starts-per-workflow-task"  # the patch marker: workflows started before it counted per event
+
+# An order's state comes in text parts (temporal/parts.py): an order of at most
+# this many records (items, lines, tasks) is read in its first workflow task, a
+# bigger one P.PART records per workflow task (a 1 ms timer apart), and encoded
+# again so when it continues as new or tells its installed base.
+LOAD_AT_ONCE = 4_000
 
 
 @workflow.defn(name="Order")
 class OrderWorkflow:
     @workflow.init
-    def __init__(self, start: dict) -> None:
+    def __init__(self, start: dict, raw: RawValue = None) -> None:  # (raw: the order's parts; none for an order started before them)
         self.start = start
         self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
-        self.history: list = []
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
@@ -87,32 +98,81 @@ class OrderWorkflow:
         self.polling = False  # a poll runs beside the loop: timers and events go on meanwhile
         self.draining = False  # its history is long: no activity starts, the next run starts them
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
+        self.per_task = self.max_starts is not None and workflow.patched(STARTS_PER_TASK)
+        self.started_in: tuple = (-1, 0)  # (the workflow task, by its history length; the tasks started in it)
+        self.launched_in: tuple = (-1, 0)  # (likewise; the waiting commands started in it)
         self.more = False  # ready tasks left to start (the core's step said so)
+        self.history = P.History()
+        self.run_state: Optional[S.OrderRun] = None  # None while its parts are read
+        self.loader: Optional[P.Loader] = None  # reading the parts of an order that came in parts
+        self.packed: Optional[P.Packed] = None  # their texts, kept current (None: an order started before parts)
+        self.to_launch: list = []
+        self.recorded: Optional[bytes] = None  # the parts the installed base records the order from
+        given = P.from_bytes(raw.payload.data) if raw is not None and raw.payload is not None else None
         carried = start.get("carried")
         if carried is not None:  # an earlier run of this order continued as this one
-            self.run_state = S.from_data(carried["state"])
-            self.history, self.revisions, self.memo = carried["history"], carried["revisions"], carried["memo"]
+            self.history = P.History(given[1] if given else None, carried.get("history"))
+            self.revisions, self.memo = carried["revisions"], carried["memo"]
             self.callbacks = set(carried["callbacks"])
             self.requests.update({int(k): v for k, v in carried.get("requests", {}).items()})
-            self.to_launch = []
             for data in carried["waiting"]:  # (read one by one as they start: a workflow task must stay short)
                 self.in_flight += 1
                 self.calls += data.get("kind") in ("call", "python")
                 self.waiting.append(data)
             self.more = carried.get("more", False)
+            if given is not None:
+                self._read(P.Loader(given[0]))
+            else:
+                self.run_state = S.from_data(carried["state"])
             return
-        # The order begins here, not in run(): an update or a signal may come in
-        # the same first workflow task, before run() starts, and finds it begun.
-        first = self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now(), max_starts=self.max_starts)
+        if given is not None:
+            self._read(P.Loader(given[0]))
+            return
+        # (an order started before parts: its snapshot, read at once)
+        self._begun(self.engine.start_snapshot(start["snapshot"], start["order"], start["catalog"], self._now(), max_starts=self.max_starts))
+
+    def _read(self, loader: P.Loader) -> None:
+        """A small order is read at once: the order begins here, not in run(), so an
+        update or a signal in the same first workflow task finds it begun. A big one
+        is read in run(), part by part; until then updates and signals wait."""
+        self.loader = loader
+        if loader.records <= LOAD_AT_ONCE:
+            loader.read(LOAD_AT_ONCE + P.PART)
+            self._loaded()
+
+    def _loaded(self) -> None:
+        loader, self.loader = self.loader, None
+        self.packed = loader.packed
+        if loader.head is not None:  # a continued run: the order as it was
+            self.run_state = loader.run()
+            return
+        start = self.start
+        records = (loader.fields, loader.items, loader.lines, loader.tasks, start["skipped"], start["waits_for"])
+        first = self.engine.start_from_records(start["order"], records, start["catalog"], self._now(), max_starts=self.max_starts)
+        self.packed.changed(first)
+        if self.per_task:
+            self.started_in = (workflow.info().get_current_history_length(), first.started)
+        self._begun(first)
+
+    def _begun(self, first: C.Step) -> None:
         self.more = first.more
         self.run_state = first.run
         self.history.extend(first.history)
         self.to_launch = list(first.commands)
 
+    async def _until_read(self) -> None:
+        """Updates and signals wait while the order's parts are read (a second or so for a big order)."""
+        if self.run_state is None:
+            await workflow.wait_condition(lambda: self.run_state is not None)
+
     # ---- the run ----------------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, start: dict) -> dict:
+    async def run(self, start: dict, raw: RawValue = None) -> dict:
+        while self.loader is not None:  # a big order: P.PART records per workflow task (decoding the input was this one's work)
+            await asyncio.sleep(0.001)
+            if self.loader.read(P.PART):
+                self._loaded()
         for cmd in self.to_launch:
             self._launch(cmd)
         self.to_launch = []
@@ -129,6 +189,8 @@ class OrderWorkflow:
             if self.more:  # the next ready tasks start in a workflow task of their own
                 self.more = False
                 await asyncio.sleep(0.001)
+                if self.per_task:
+                    self._pump()  # (and the next waiting commands)
                 self._apply(lambda now: C.TimePassed(now), tolerate=True)
                 continue
             waits = [] if self.polling or self.draining else W.open_waits(r)
@@ -151,7 +213,10 @@ class OrderWorkflow:
         # The installed base hears of the outcome now, not after the notifications
         # (a listener that is down must not hold the customer's assets up).
         r = self.run_state
-        if r.status == S.ORDER_COMPLETED:
+        if r.status in (S.ORDER_COMPLETED, S.PARTIAL) and self.packed is not None:  # (the activity reads the parts, and keeps a partial order's delivered part)
+            await self._pack()
+            self._tell_installed_base("record", [r.id, {"partial": r.status == S.PARTIAL}], P.to_bytes(self.packed.parts(r)))
+        elif r.status == S.ORDER_COMPLETED:
             self._tell_installed_base("record", [r.id, S.to_data(r)])
         elif r.status == S.PARTIAL:  # what it delivered is installed; the rest is released
             self._tell_installed_base("record", [r.id, S.to_data(progress.kept_part(r))])
@@ -191,11 +256,27 @@ class OrderWorkflow:
         callbacks seen and the commands not started yet (no activity runs now)."""
         self._set_alarm(None)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._pack()
         carried = {
-            "state": S.to_data(self.run_state), "history": self.history, "revisions": self.revisions, "memo": self.memo,
-            "callbacks": sorted(self.callbacks), "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "more": self.more, "requests": {str(k): v for k, v in self.requests.items()},
+            "revisions": self.revisions, "memo": self.memo, "callbacks": sorted(self.callbacks), "more": self.more,
+            "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "requests": {str(k): v for k, v in self.requests.items()},
         }
-        workflow.continue_as_new({**{k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}, "carried": carried}, memo=self.memo)
+        if self.packed is None:  # an order started before parts
+            carried.update(state=S.to_data(self.run_state), history=self.history.all())
+            given = {k: v for k, v in self.start.items() if k not in ("snapshot", "carried")}
+            workflow.continue_as_new({**given, "carried": carried}, memo=self.memo)
+        else:  # the parts as they are now, and the history's, as a binary payload (its request is in `requests`)
+            given = {k: v for k, v in self.start.items() if k not in ("carried", "request")}
+            data = P.to_bytes(self.packed.parts(self.run_state), self.history.packed())
+            workflow.continue_as_new(args=[{**given, "carried": carried}, binary(data)], memo=self.memo, task_timeout=workflow.info().task_timeout)
+
+    async def _pack(self) -> None:
+        """Encode again the parts of the state that changed since they were read,
+        P.PART records per workflow task, until every one is current (an event
+        meanwhile changes some again). An order started before parts: nothing."""
+        while self.packed is not None and not self.packed.pack(self.run_state, P.PART):
+            await asyncio.sleep(0.001)
+            await workflow.wait_condition(workflow.all_handlers_finished)
 
     def _set_alarm(self, at: Optional[int]) -> None:
         """One durable timer, for the next moment time alone changes the order
@@ -221,6 +302,8 @@ class OrderWorkflow:
         self.run_state = step.run
         self.more = self.more or step.more
         self.history.extend(step.history)
+        if self.packed is not None:
+            self.packed.changed(step)
         self.dirty = True
         for cmd in step.commands:
             self._launch(cmd)
@@ -243,25 +326,36 @@ class OrderWorkflow:
         timer, recorded and dropped."""
         now = self._now()
         try:
-            step = self.engine.handle(self.run_state, make_event(now), in_place=True, max_starts=self.max_starts)  # (the core's index makes an event cost what it changes)
+            step = self.engine.handle(self.run_state, make_event(now), in_place=True, max_starts=self._starts_left())  # (the core's index makes an event cost what it changes)
         except C.Rejection as exc:
             if not tolerate:
                 raise ApplicationError(str(exc), type="Rejection", non_retryable=True) from None
             self._note(f"ignored: {exc}")
             return None
         self._take(step)
+        if self.per_task:
+            self.started_in = (self.started_in[0], self.started_in[1] + step.started)
         return step
+
+    def _starts_left(self) -> Optional[int]:
+        """Tasks this workflow task may still start (MAX_STARTS in all)."""
+        if not self.per_task:
+            return self.max_starts
+        at = workflow.info().get_current_history_length()
+        if at != self.started_in[0]:
+            self.started_in = (at, 0)
+        return max(0, self.max_starts - self.started_in[1])
 
     # ---- commands as activities -------------------------------------------------------------------
 
-    def _tell_installed_base(self, signal: str, args: list) -> None:
+    def _tell_installed_base(self, signal: str, args: list, parts: Optional[bytes] = None) -> None:
+        """`parts`: the order's, for the activity to read what the installed base records (a binary payload)."""
+        self.recorded = parts
         self._launch(Cmd.TellInstalledBase(self.run_state.fields.get("customer_account"), signal, args))
 
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left);
         past MAX_ACTIVITIES running, it waits for one to finish."""
-        if isinstance(cmd, Cmd.Notify):  # in TMF622's shape, in the version of the order's request (pure: replays the same)
-            cmd = Cmd.Notify(cmd.order, cmd.key, tmf_events.render(cmd.event, self.requests.get(tmf_events.revision_of(cmd.event))))
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
         if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
@@ -275,9 +369,13 @@ class OrderWorkflow:
             if isinstance(cmd, Cmd.Notify):
                 # A regular activity, not a local one: a listener that is down must not hold the workflow's tasks
                 # (a local activity's retries keep the workflow task open, and every other event waits).
-                await workflow.execute_activity(NOTIFY, Cmd.to_data(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                # The activity renders it in TMF622's shape, in the version of the order's request: the
+                # rendering of a big order (every item, a copy of the request) costs what a workflow task cannot.
+                data = {**Cmd.to_data(cmd), "request": self.requests.get(tmf_events.revision_of(cmd.event))}
+                await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             elif isinstance(cmd, Cmd.TellInstalledBase):
-                await workflow.execute_local_activity(INSTALLED, {"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                given = [{"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}] + ([binary(self.recorded)] if self.recorded is not None else [])
+                await workflow.execute_local_activity(INSTALLED, args=given, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             else:
                 try:
                     await self._call(cmd)
@@ -290,8 +388,16 @@ class OrderWorkflow:
             self._pump()
 
     def _pump(self) -> None:
-        """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining)."""
+        """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining);
+        at most MAX_STARTS in a workflow task (a continued run's first would start 500), the rest in the next."""
         while self.waiting and not self.draining and self.running < MAX_ACTIVITIES:
+            if self.per_task:
+                at = workflow.info().get_current_history_length()
+                launched = self.launched_in[1] if self.launched_in[0] == at else 0
+                if launched >= self.max_starts:
+                    self.more = True  # (the loop goes on in the next workflow task)
+                    return
+                self.launched_in = (at, launched + 1)
             self.running += 1
             cmd = self.waiting.popleft()
             asyncio.ensure_future(self._execute(Cmd.from_data(cmd) if isinstance(cmd, dict) else cmd))
@@ -331,8 +437,9 @@ class OrderWorkflow:
     # ---- what happens to the order ----------------------------------------------------------------
 
     @workflow.signal(name="callback")
-    def callback(self, cb: dict) -> None:
+    async def callback(self, cb: dict) -> None:
         """An asynchronous operation's answer, by the call's correlation id (its idempotency key)."""
+        await self._until_read()
         if cb.get("id") in self.callbacks:
             return
         if cb.get("id"):
@@ -355,39 +462,47 @@ class OrderWorkflow:
         self._apply(lambda now: C.CallbackReceived(str(cb.get("key")), outputs, bool(cb.get("ok", True)), str(cb.get("message", "")), now), tolerate=True)
 
     @workflow.update(name="complete_task")
-    def complete_task(self, req: dict) -> dict:
+    async def complete_task(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.ManualCompleted(req["task"], S.decode_value(req.get("data") or {}), req["by"], now)))
 
     @workflow.update(name="retry_task")
-    def retry_task(self, req: dict) -> dict:
+    async def retry_task(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.OperatorRetry(req["task"], req["by"], req.get("reason", ""), now)))
 
     @workflow.update(name="skip_task")
-    def skip_task(self, req: dict) -> dict:
+    async def skip_task(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.OperatorSkip(req["task"], req["by"], req["reason"], now)))
 
     @workflow.update(name="resume")
-    def resume(self, req: dict) -> dict:
+    async def resume(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.OrderResume(req["by"], req.get("reason", ""), now)))
 
     @workflow.update(name="release")
-    def release(self, req: dict) -> dict:
+    async def release(self, req: dict) -> dict:
         """A draft order (TMF622 v5 requestedInitialState: draft) starts."""
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.OrderRelease(req["by"], now)))
 
     @workflow.update(name="cancel")
-    def cancel(self, req: dict) -> dict:
+    async def cancel(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.CancelRequested(req["by"], req.get("reason", ""), bool(req.get("force")), now)))
 
     @workflow.update(name="fail")
-    def fail(self, req: dict) -> dict:
+    async def fail(self, req: dict) -> dict:
         """An operator gives the held order up: it ends partial or failed."""
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.GiveUp(req["by"], req["reason"], now)))
 
     @workflow.update(name="amend")
-    def amend(self, req: dict) -> dict:
+    async def amend(self, req: dict) -> dict:
         """A revision planned by the client on this order's catalog version.
         Every revision is kept, applied or refused (with why)."""
+        await self._until_read()
         revision = len(self.revisions) + 2
         entry = {"revision": revision, "status": "received", "why": None, "by": req["by"], "at": self._now()}
         self.revisions.append(entry)
@@ -415,6 +530,12 @@ class OrderWorkflow:
     @workflow.query(name="order")
     def order(self) -> dict:
         r = self.run_state
+        if r is None:  # its parts are being read: what is known already
+            head = self.loader.head or {}
+            return {
+                "id": self.start["order"], "status": head.get("status", S.ACKNOWLEDGED), "customer": None, "external_id": head.get("external_id"), "created_at": None, "updated_at": None,
+                "catalog": self.start["catalog"], "jeopardy": head.get("jeopardy"), "revision": head.get("revision", 1), "tasks": [], "note": f"loading: {self.loader.progress()}",
+            }
         out = {
             "id": r.id, "status": r.status, "customer": r.fields.get("customer_account"), "external_id": r.external_id,
             "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
@@ -433,22 +554,27 @@ class OrderWorkflow:
     def progress(self) -> dict:
         """How the order stands for those that wait for it (engine/waits.py):
         its status, the milestones it reached, all its milestones, and the orders it waits for."""
-        r = self.run_state
+        r = self._read_state()
         return {**W.progress(r), "all_milestones": W.milestones(r), "waits": W.open_waits(r)}
 
     @workflow.query(name="state")
     def state(self) -> dict:
         """The core's state of the order, as the embedded store keeps it."""
-        return S.to_data(self.run_state)
+        return S.to_data(self._read_state())
 
     @workflow.query(name="request")
     def request(self) -> Optional[dict]:
         """The request document of the revision in force, as the client submitted it."""
-        return self.requests.get(self.run_state.revision)
+        return self.requests.get(self.run_state.revision if self.run_state else (self.loader.head or {}).get("revision", 1))
 
     @workflow.query(name="history")
     def events(self) -> list:
-        return self.history
+        return self.history.all()
+
+    def _read_state(self) -> S.OrderRun:
+        if self.run_state is None:  # (the caller asks again: a second or so)
+            raise ApplicationError(f"order {self.start['order']} is being loaded ({self.loader.progress()}): ask again", type="Loading")
+        return self.run_state
 
     @workflow.query(name="plan")
     def plan(self) -> dict:
