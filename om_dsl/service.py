@@ -89,8 +89,8 @@ class OrderService(Protocol):
         """An asynchronous call's answer: {"delivered": bool (False: seen before),
         "order": the order id, or None when no call has this correlation id}."""
 
-    # ---- downstream systems and the hub (the embedded engine's today: on
-    # Temporal, workers take listeners and systems from their configuration)
+    # ---- downstream systems (taken offline: the embedded engine's; on Temporal,
+    # workers take systems from their configuration) and the hub (both engines)
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:
         """Take a system offline (its calls wait on hold) or bring it back; the
         tasks whose held calls went out again."""

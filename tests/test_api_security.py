@@ -271,3 +271,11 @@ def test_om_serve_takes_jwts_and_the_other_settings_from_its_configuration(tmp_p
     assert callers.caller("Bearer " + idp.token("dana", ["om:operator"])) == auth.Caller("dana", "operator")
     assert settings.public_url == "https://om.example.com"
     assert "not in [api] hub_callbacks" in settings.hub_callbacks.refusal("http://127.0.0.1/x")
+
+
+def test_a_temporal_delivery_to_a_refused_address_is_not_sent_either():
+    pytest.importorskip("temporalio")
+    from om_dsl.temporal.activities import Activities
+
+    error = Activities(None, None, timeout_s=0.5)._post("http://169.254.169.254/latest/", "EVT-1", {"eventId": "EVT-1"})
+    assert error.startswith("not sent:") and "link-local" in error  # (the event waits in the listener's queue, tried again)

@@ -110,6 +110,9 @@ def test_refused_when_the_other_order_is_unknown_ended_or_has_no_such_milestone(
     engine = make_engine()
     fiber = engine.new_id("FIBER")
     assert engine.submit_rejected(depending(ORDERS / "tv-alone.json", engine.new_id("TV"), "NO-SUCH-ORDER")) == ["unknown_order"]
+    rejected = engine.new_id("BAD")  # kept on both engines, rejected: it has ended
+    assert engine.submit_rejected(order_doc(ORDERS / "invalid-speed-not-allowed.json", rejected)) == ["allowed_values"]
+    assert engine.submit_rejected(depending(ORDERS / "tv-alone.json", engine.new_id("TV"), rejected)) == ["order_ended"]
     engine.submit(order_doc(ORDERS / "fiber-minimal.json", fiber))
     engine.settle(fiber, at_visit)
     assert engine.submit_rejected(depending(ORDERS / "tv-alone.json", engine.new_id("TV"), fiber, milestone="line_activ")) == ["unknown_milestone"]

@@ -129,12 +129,9 @@ class Api:
         return order
 
     def _submitted(self, text: str, by: str) -> tuple:
-        """Submit, then read the ProductOrder, in one trip to the thread pool: (submit's answer, the ProductOrder or None)."""
+        """Submit, then read the ProductOrder, in one trip to the thread pool: (submit's answer, the ProductOrder)."""
         answer = self.service.submit(text, by=by)
-        try:
-            return answer, self.service.product_order(answer[0])
-        except svc.NoOrder:  # (an engine that keeps no rejected order: `create_order` answers the rejection)
-            return answer, None
+        return answer, self.service.product_order(answer[0])  # (a rejected order's too: both engines keep it)
 
     async def render(self, request: Request, version: str, order: dict, document: Optional[dict] = None, body: Optional[dict] = None) -> dict:
         """The ProductOrder as the engine renders it (om_dsl.tmf622.resource: in the version the order came in), its href absolute;
@@ -155,18 +152,9 @@ class Api:
         caller = self.caller(request, "submitter", "creating an order")
         doc = await self.body(request, version, "create")
         text = json.dumps(doc)
-        (order_id, status, problems), body = await self.call(self._submitted, text, caller.name)
+        (order_id, _, problems), body = await self.call(self._submitted, text, caller.name)
         tracing.submitted(request.headers, order_id, started)  # the caller's trace, linked to the order's (docs/metrics.md)
-        try:
-            body = await self.render(request, version, {"id": order_id, "problems": problems}, body=body)
-        except ApiError as exc:
-            if exc.code != "notFound" or status != "rejected":
-                raise
-            # An engine that keeps no rejected order (Temporal): nothing was kept, so the answer is the rejection.
-            from om_dsl.planning.order import Rejected
-
-            rejected = Rejected([p if not isinstance(p, dict) else resources.problem(p) for p in problems])
-            raise ApiError.rejection(tmf_errors.response(rejected, version), rejected.problems[0].path if rejected.problems else None) from None
+        body = await self.render(request, version, {"id": order_id, "problems": problems}, body=body)  # (both engines keep a rejected order)
         return JSONResponse(body, 201, headers={"Location": body["href"]})
 
     async def list_orders(self, request: Request, version: str) -> Response:

@@ -166,14 +166,15 @@ def hub() -> None:
 @hub.command("register")
 @click.argument("url", callback=checked(text=True))
 @_run_options
-def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, config_path):
+@engine_options
+def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Register a listener: order events are POSTed to URL from now on."""
     from om_dsl.systems.http import check_url
 
     problem = check_url(url)
     if problem:
         raise click.UsageError(f"{url!r} is not an http(s) URL ({problem})")
-    with order_service(EMBEDDED_ONLY, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
+    with order_service(target, _opts(db_path, systems_db, clock, start, tasks_path, sync, config_path)) as s:
         fresh = s.register_listener(url)
     click.echo(f"{url} is registered" if fresh else f"{url} was registered already")
 
@@ -181,9 +182,10 @@ def hub_register(url, db_path, systems_db, clock, start, tasks_path, sync, confi
 @hub.command("unregister")
 @click.argument("url", callback=checked(text=True))
 @_db_option
-def hub_unregister(url, db_path, systems_db):
+@engine_options
+def hub_unregister(url, db_path, systems_db, target):
     """Stop sending events to a listener (what is pending for it stays pending)."""
-    with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="write") as s:
+    with order_service(target, options(db_path, systems_db), mode="write") as s:
         gone = s.unregister_listener(url)
     if not gone:
         raise click.UsageError(f"{url} is not registered")
@@ -193,11 +195,12 @@ def hub_unregister(url, db_path, systems_db):
 @hub.command("list")
 @_fmt_option
 @_db_option
-def hub_list(fmt, db_path, systems_db):
-    """Registered listeners."""
-    with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="read") as s:
-        listeners = s.listeners()
+@engine_options
+def hub_list(fmt, db_path, systems_db, target):
+    """Registered listeners, and the API's subscriptions (their id, query and owner)."""
+    with order_service(target, options(db_path, systems_db), mode="read") as s:
         subscriptions = s.subscriptions()
+    listeners = [sub["callback"] for sub in subscriptions]
     if fmt == "json":
         click.echo(json.dumps(listeners, indent=2))
         return

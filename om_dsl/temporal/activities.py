@@ -9,14 +9,19 @@ not): the engine core applies the spec's retry policy.
 that an order claims assets, completed, or ended otherwise.
 `om.order_progress` reads how another order stands (its status and the
 milestones it reached), for an order that waits for it.
-`om.notify` sends an order event to the listeners, or to the simulated
-originating system when there is none: at least once, the event id as its
-idempotency key.
+`om.notify` sends an order event to the listeners (the worker's
+`--listener`s, and the hub's subscriptions whose query and owner match:
+om_dsl/temporal/hub.py), or to the simulated originating system when there
+is none: at least once, the event id as its idempotency key; `om.deliver`
+sends one again to a listener that did not take it.
+`om.cancel_order` sends an order's workflow the `cancel` update for a
+CancelProductOrder request (om_dsl/temporal/cancellations.py).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+import asyncio
+from typing import Optional, Sequence
 
 from temporalio import activity
 from temporalio.common import RawValue
@@ -33,6 +38,8 @@ CALL = "om.call"
 NOTIFY = "om.notify"
 INSTALLED = "om.installed_base"
 PROGRESS = "om.order_progress"
+CANCEL = "om.cancel_order"
+DELIVER = "om.deliver"
 
 
 class Activities:
@@ -56,8 +63,15 @@ class Activities:
         return executor.result_to_data(result)
 
     @activity.defn(name=NOTIFY)
-    def notify(self, command: dict) -> None:
-        from om_dsl.systems import egress, http
+    async def notify(self, command: dict) -> Optional[dict]:
+        """The event to every listener that takes it: the worker's `--listener`s,
+        and the hub's subscriptions whose query it matches and whose owner (if
+        any) submitted the order. {"later": the listeners that did not take it,
+        or that have older events of the order waiting (`command["later"]`),
+        not sent: the workflow sends them again, in order}. (A workflow started
+        before it kept those gives no "later": the activity fails, and is tried
+        again, until every listener took the event.)"""
+        from om_dsl.engine.hub import query_matches
 
         # the command's data (`commands.to_data`): the engine's notice, with the request it is shaped by
         # (or, from a workflow of before, an event shaped already: sent as it is)
@@ -66,16 +80,89 @@ class Activities:
         event = command["event"]
         if "@type" not in event:  # a notice: shaped here, in the version of the order's request (the workflow gives it)
             event = tmf_events.render(S.decode_value(event), command.get("request"))
-        if not self.listeners:
-            self.systems.notify(command["key"], event)
-            return
-        for listener in self.listeners:
-            refusal = egress.ANY.refusal(listener)  # checked at each delivery: a host name can be re-pointed
-            if refusal:
-                raise ApplicationError(f"{listener}: not sent: {refusal}", type="DeliveryFailed")
-            answer = http.post_json(listener, event, {"Idempotency-Key": command["key"], "X-Event-Id": command["key"]}, self.timeout_s, 65_536)
-            if answer.error:  # Temporal tries again, backing off; the listener dedupes by event id
-                raise ApplicationError(f"{listener}: {answer.error}", type="DeliveryFailed")
+        subscriptions = await self.subscriptions(activity.info().task_queue)
+        if not self.listeners and not subscriptions:
+            await asyncio.to_thread(self.systems.notify, command["key"], event)
+            return {"later": []}
+        owner = command.get("owner")  # a submitter's subscription takes its own orders' events only
+        matching = [s["callback"] for s in subscriptions if (s.get("owner") is None or s["owner"] == owner) and query_matches(s.get("query"), event)]
+        queued = set(command.get("later") or ())
+        later, failed = [], []
+        for listener in dict.fromkeys([*self.listeners, *matching]):  # (each once)
+            if listener in queued:
+                later.append(listener)
+                continue
+            error = await asyncio.to_thread(self._post, listener, command["key"], event)
+            if error:
+                later.append(listener)
+                failed.append(f"{listener}: {error}")
+        if "later" in command:
+            return {"later": later}
+        if failed:  # Temporal tries again, backing off (every listener: at least once); a listener dedupes by event id
+            raise ApplicationError("; ".join(failed), type="DeliveryFailed")
+        return None
+
+    @activity.defn(name=DELIVER)
+    async def deliver(self, request: dict) -> None:
+        """An event again, to the one listener that did not take it: fails (and is tried again) until it does."""
+        from om_dsl.tmf622 import events as tmf_events
+
+        event = request["event"]
+        if "@type" not in event:  # a notice, shaped as om.notify shapes it
+            event = tmf_events.render(S.decode_value(event), request.get("request"))
+        error = await asyncio.to_thread(self._post, request["listener"], request["key"], event)
+        if error:
+            raise ApplicationError(f"{request['listener']}: {error}", type="DeliveryFailed")
+
+    def _post(self, listener: str, key: str, event: dict) -> Optional[str]:
+        """POST the event; the error, or None when the listener took it."""
+        from om_dsl.systems import egress, http
+
+        refusal = egress.ANY.refusal(listener)  # checked at each delivery: a host name can be re-pointed
+        if refusal:
+            return f"not sent: {refusal}"
+        return http.post_json(listener, event, {"Idempotency-Key": key, "X-Event-Id": key}, self.timeout_s, 65_536).error
+
+    async def subscriptions(self, task_queue: str) -> list:
+        """The hub's subscriptions (its memo: a describe, no worker answers it); none when it has never started."""
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from om_dsl.temporal.hub import workflow_id
+
+        if self.client is None:  # (activities made without a client, as a program may: no hub)
+            return []
+        try:
+            described = await self.client.get_workflow_handle(workflow_id(task_queue)).describe()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise  # tried again
+            return []
+        return (await described.memo()).get("subscriptions") or []
+
+    @activity.defn(name=CANCEL)
+    async def cancel_order(self, request: dict) -> dict:
+        """The `cancel` update of the order's workflow: {"status"} as the order
+        stands after it, or {"refused": why} (it refused, or it has ended)."""
+        from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
+        from temporalio.service import RPCError, RPCStatusCode
+
+        handle = self.client.get_workflow_handle(request["order"])
+        try:
+            answer = await handle.execute_update("cancel", {k: request[k] for k in ("by", "reason", "force")})
+        except WorkflowUpdateFailedError as exc:
+            return {"refused": exc.cause.message if isinstance(exc.cause, ApplicationError) else str(exc.cause or exc)}
+        except RPCError:  # the order's workflow has ended (it takes no update), or the cluster failed
+            try:
+                described = await handle.describe()
+            except RPCError as exc:
+                if exc.status != RPCStatusCode.NOT_FOUND:
+                    raise  # tried again
+                return {"refused": f"no order {request['order']}"}
+            if described.status == WorkflowExecutionStatus.RUNNING:
+                raise  # tried again
+            status = (await described.memo()).get("status")
+            return {"refused": f"order {request['order']} is {status}: it has ended, there is nothing left to cancel"}
+        return {"status": answer["status"]}
 
     @activity.defn(name=INSTALLED)
     async def installed_base(self, request: dict, raw: RawValue = None) -> None:

@@ -23,6 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from om_dsl.engine import core as C
 from om_dsl.engine import state as S
 from om_dsl.limits import load_json
+from om_dsl.planning.fields import external_id_of
 from om_dsl.planning.intake import customer_of, document_id, parse_document
 from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
@@ -107,8 +108,11 @@ class TemporalOrders:
             self._catalog_version = {"catalog": hashlib.sha256(plan_text.encode("utf-8")).hexdigest(), "plan": plan_text, "sources": sources_json(self.rules.catalog)}
         return self._catalog_version
 
-    def submit(self, text: str, order_id: Optional[str] = None):
-        """Plan and start an order; returns (order id, status, problems) like the embedded runner."""
+    def submit(self, text: str, order_id: Optional[str] = None, by: Optional[str] = None):
+        """Plan and start an order; returns (order id, status, problems) like the
+        embedded runner. A rejected order is kept too, as a workflow that ends at
+        once (status rejected, its problems: its submitter reads why). `by`: who
+        submitted it, in the workflow's input and memo (the API's ownership)."""
         rules = self.rules
         doc = parse_document(text)
         order_id = order_id or document_id(doc)
@@ -117,28 +121,32 @@ class TemporalOrders:
         installed = self.installed if self.installed is not None else self.installed_base(customer_of(doc))
         try:
             planned = plan_order(rules.catalog, rules, doc, order_id, installed)
+            problems = check_prerequisites(order_id, planned.waits_for, self.other_order)
+            refused = None if problems else self._claim(planned)
+            problems = problems or ([refused] if refused else [])
         except Rejected as exc:
-            return order_id, S.REJECTED, exc.problems
-        waits = check_prerequisites(order_id, planned.waits_for, self.other_order)
-        if waits:
-            return order_id, S.REJECTED, waits
-        refused = self._claim(planned)
-        if refused:
-            return order_id, S.REJECTED, [refused]
-        start = self.workflow_input(planned, load_json(text))  # numbers as JSON has them (the plan's decimals are in the snapshot)
+            problems = exc.problems
+        owner = {"submitted_by": by} if by else {}
+        if problems:
+            kept = {"customer": customer_of(doc), "external_id": external_id_of(doc), "problems": [problem_data(p) for p in problems]}
+            self._start(order_id, {"order": order_id, "rejected": kept, "request": load_json(text), **owner}, {"status": S.REJECTED, "customer": kept["customer"], "external_id": kept["external_id"], **owner})
+            return order_id, S.REJECTED, problems
+        start = {**self.workflow_input(planned, load_json(text)), **owner}  # numbers as JSON has them (the plan's decimals are in the snapshot)
+        self._start(order_id, start, {"status": S.ACKNOWLEDGED, **owner})
+        return order_id, S.ACKNOWLEDGED, []
 
+    def _start(self, order_id: str, start: dict, memo: dict) -> None:
         async def go():
             client = await self.client()
             try:
                 await client.start_workflow(
-                    WORKFLOW, args=self.workflow_args(start), id=order_id, task_queue=self.task_queue, task_timeout=TASK_TIMEOUT,
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo={"status": S.ACKNOWLEDGED},
+                    WORKFLOW, args=self.workflow_args(start) if "parts" in start else [start], id=order_id, task_queue=self.task_queue, task_timeout=TASK_TIMEOUT,  # (a rejected order has no parts)
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE, memo=memo,
                 )
             except WorkflowAlreadyStartedError:
                 raise Rejected([Problem("duplicate_order", f"order {order_id} was submitted before; amend it, or give the new order another id")]) from None
 
         self._run(go())
-        return order_id, S.ACKNOWLEDGED, []
 
     # ---- reading ---------------------------------------------------------------------------------------
 
@@ -186,6 +194,15 @@ class TemporalOrders:
     def state(self, order_id: str) -> S.OrderRun:
         return S.from_data(self._query(order_id, "state"))
 
+    def resource(self, order_id: str) -> dict:
+        """The order's TMF622 ProductOrder, in the version it came in (one query; a rejected order's too)."""
+        from om_dsl.tmf622 import resource
+
+        got = self._query(order_id, "resource")
+        if "rejected" in got:
+            return resource.rejected_order(order_id, got["request"], got["rejected"]["at"], got["rejected"]["external_id"])
+        return resource.product_order(S.from_data(got["state"]), got["request"])
+
     def request(self, order_id: str) -> Optional[dict]:
         """The request document of the order's revision in force (None for a
         workflow started before workflows kept it: it has no such query)."""
@@ -210,7 +227,8 @@ class TemporalOrders:
                     continue  # a big order's earlier run: its latest run is listed
                 memo = await wf.memo()
                 running = wf.status == WorkflowExecutionStatus.RUNNING
-                out.append({"id": wf.id, "status": memo.get("status"), "customer": memo.get("customer"), "external_id": memo.get("external_id"), "jeopardy": memo.get("jeopardy"), "started": wf.start_time, "running": running})
+                row = {"id": wf.id, "status": memo.get("status"), "customer": memo.get("customer"), "external_id": memo.get("external_id"), "jeopardy": memo.get("jeopardy"), "started": wf.start_time, "running": running}
+                out.append({**row, "submitted_by": memo["submitted_by"]} if memo.get("submitted_by") else row)
             out.sort(key=lambda d: (d["started"], d["id"]))
             return out
 
@@ -360,6 +378,8 @@ class TemporalOrders:
             version = self._query(order_id, "plan")
         except NoOrder as exc:
             raise C.Rejection(str(exc)) from None
+        if version.get("rejected"):
+            raise C.Rejection(f"order {order_id} was rejected: it has nothing to amend; submit a new order")
         rules = self.rules if self.rules is not None and self._version()["catalog"] == version["catalog"] else Interpreter(loads(version["plan"], version["sources"]))
         installed = self.installed if self.installed is not None else self.installed_base(customer_of(doc))
         try:
@@ -379,11 +399,108 @@ class TemporalOrders:
             raise Rejected([refused])
         return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force, "request": load_json(text)})
 
+    # ---- the hub and cancellation requests (om_dsl/temporal/hub.py, cancellations.py) -------------------
+
+    def hub_update(self, name: str, arg):
+        """An update of the deployment's hub workflow, starting it the first time."""
+        from temporalio.client import WithStartWorkflowOperation
+        from temporalio.common import WorkflowIDConflictPolicy
+
+        from om_dsl.temporal import hub
+
+        async def go():
+            client = await self.client()
+            start = WithStartWorkflowOperation(hub.WORKFLOW, hub.empty(), id=hub.workflow_id(self.task_queue), task_queue=self.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, memo={"subscriptions": []})
+            try:
+                return await asyncio.wait_for(client.execute_update_with_start_workflow(name, arg, start_workflow_operation=start, rpc_timeout=UPDATE_TIMEOUT), UPDATE_TIMEOUT.total_seconds())
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, asyncio.TimeoutError):
+                raise Unanswered(f"the hub did not answer in {UPDATE_TIMEOUT.total_seconds():g} s (is a worker polling task queue {self.task_queue}?)") from None
+
+        return self._run(go())
+
+    def subscriptions(self) -> list[dict]:
+        """The hub's subscriptions, from its memo (none before the first)."""
+        from om_dsl.temporal import hub
+
+        memo = self._memo(hub.workflow_id(self.task_queue))
+        return (memo or {}).get("subscriptions") or []
+
+    def _memo(self, workflow_id: str) -> Optional[dict]:
+        """A workflow's memo (a describe: no worker answers it); None when there is no such workflow."""
+
+        async def go():
+            try:
+                described = await (await self.client()).get_workflow_handle(workflow_id).describe()
+            except RPCError as exc:
+                if exc.status == RPCStatusCode.NOT_FOUND:
+                    return None
+                raise
+            return {**await described.memo(), "_task_queue": described.task_queue, "_started": described.start_time}
+
+        return self._run(go())
+
+    def request_cancellation(self, order_id: str, by: str, reason: str, force: bool) -> dict:
+        """A CancelProductOrder request, started as its own workflow (kept
+        before it acts); its answer once it has acted, or acknowledged when it
+        has not in UPDATE_TIMEOUT (it goes on)."""
+        import uuid
+
+        from om_dsl.temporal import cancellations
+
+        if self._memo(order_id) is None:
+            raise NoOrder(f"no order {order_id} on {self.address} ({self.namespace})")
+        cancel_id = cancellations.new_id(uuid.uuid4().hex)
+        request = {"id": cancel_id, "order": order_id, "by": by, "reason": reason, "force": force}
+
+        async def go():
+            client = await self.client()
+            handle = await client.start_workflow(cancellations.WORKFLOW, request, id=cancellations.workflow_id(cancel_id), task_queue=self.task_queue, memo={**request, "state": "acknowledged"})
+            try:
+                return await asyncio.wait_for(handle.result(), UPDATE_TIMEOUT.total_seconds())
+            except asyncio.TimeoutError:
+                return None
+
+        entry = self._run(go())
+        return entry if entry is not None else self.cancellations(cancel_id)[0]
+
+    def cancellations(self, cancel_id: Optional[str] = None) -> list[dict]:
+        """Cancellation requests of this deployment, oldest first (their memos; a
+        visibility listing), or the one with this id. One acknowledged or
+        inProgress is done once its order is cancelled (as on the embedded engine)."""
+        from om_dsl.engine.instants import show_instant
+        from om_dsl.temporal import cancellations
+
+        async def listed():
+            query = f'WorkflowType = "{cancellations.WORKFLOW}" AND TaskQueue = "{self.task_queue}"'
+            return [{**await wf.memo(), "_started": wf.start_time} async for wf in (await self.client()).list_workflows(query)]
+
+        if cancel_id is not None:
+            if not cancellations.is_id(cancel_id):  # (not one of ours: no request to read, whatever its length or characters)
+                return []
+            memo = self._memo(cancellations.workflow_id(cancel_id))
+            memos = [memo] if memo is not None and memo["_task_queue"] == self.task_queue else []
+        else:
+            memos = self._run(listed())
+        out = []
+        for memo in memos:
+            entry = {k: memo[k] for k in ("id", "order", "state", "reason", "by", "requested_at", "updated_at", "message") if memo.get(k) is not None}
+            if "requested_at" not in entry:  # not acted on yet: the memo it was started with
+                entry["requested_at"] = entry["updated_at"] = show_instant(int(memo["_started"].timestamp() * 1000))
+            if entry["state"] in ("acknowledged", "inProgress") and (self._memo(entry["order"]) or {}).get("status") == "cancelled":
+                entry["state"] = "done"
+            out.append(entry)
+        return sorted(out, key=lambda e: (e["requested_at"], e["id"]))
+
     def deliver_callback(self, correlation_id: str, outputs: dict, ok: bool = True, message: str = "", callback_id: Optional[str] = None) -> bool:
         async def go():
             return await signal_callback(await self.client(), callback_id or f"callback:{correlation_id}", correlation_id, outputs, ok, message)
 
         return self._run(go())
+
+
+def problem_data(p: Problem) -> dict:
+    """A rejection's problem as plain data, as the embedded store keeps it."""
+    return {k: v for k, v in (("item", p.item), ("product", p.product), ("rule", p.rule), ("message", p.message), ("path", p.path)) if v is not None}
 
 
 def order_of(correlation_id: str) -> str:

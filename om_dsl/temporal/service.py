@@ -20,7 +20,7 @@ from om_dsl.engine.core import Rejection
 from om_dsl.engine.instants import show_instant
 from om_dsl.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
 
-ON_TEMPORAL = "on Temporal, workers take listeners and downstream systems from their own options and configuration (docs/scale-out.md)"
+ON_TEMPORAL = "on Temporal, workers take downstream systems from their own configuration (docs/scale-out.md)"
 
 
 class TemporalService:
@@ -53,9 +53,9 @@ class TemporalService:
     # ---- submitting and running ---------------------------------------------------------------------
 
     def submit(self, text: str, by: Optional[str] = None) -> tuple[str, str, list]:
-        """(`by` is not kept on Temporal yet: a submitter token does not see the order; docs/api.md.)"""
+        """A rejected order is kept as a workflow that ended at once; `by` in its input and memo."""
         with self._calls():
-            order_id, status, problems = self.client.submit(text)
+            order_id, status, problems = self.client.submit(text, by=by)
         self._started[order_id] = status
         return order_id, status, problems
 
@@ -112,7 +112,7 @@ class TemporalService:
             return {"delivered": True, "order": None, "note": f"no running order has the correlation id {correlation_id}: ignored"}
         return {"delivered": True, "order": correlation_id.split(":", 1)[0], "note": f"delivered to order {correlation_id.split(':', 1)[0]}"}
 
-    # ---- systems and the hub ------------------------------------------------------------------------
+    # ---- systems and the hub (the deployment's Hub workflow, om_dsl/temporal/hub.py) ----------------
 
     def set_system(self, system: str, offline: bool, by: str) -> list[str]:
         raise svc.Refused(f"systems are taken offline in the embedded engine's store: {ON_TEMPORAL}")
@@ -121,30 +121,40 @@ class TemporalService:
         raise svc.Refused(f"systems are taken offline in the embedded engine's store: {ON_TEMPORAL}")
 
     def register_listener(self, url: str) -> bool:
-        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+        with self._calls():
+            return self.client.hub_update("register", url)
 
-    unregister_listener = register_listener
+    def unregister_listener(self, url: str) -> bool:
+        with self._calls():
+            return self.client.hub_update("unregister", url)
 
     def listeners(self) -> list[str]:
-        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+        return [s["callback"] for s in self.subscriptions()]
 
     def notifications(self, order_id: Optional[str] = None, pending: bool = False) -> list[dict]:
-        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+        raise svc.Refused("on Temporal, what was sent to which listener is each order workflow's history of om.notify and om.deliver activities (the Temporal UI, `temporal workflow show`): om keeps no list of its own")
 
     def subscribe(self, callback: str, query: Optional[str], owner: Optional[str]) -> dict:
-        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+        with self._calls():
+            sub = self.client.hub_update("subscribe", {"callback": callback, "query": query or None, "owner": owner})
+        return {"id": sub["id"], "callback": sub["callback"], "query": sub["query"]}
 
     def unsubscribe(self, subscription_id: str) -> bool:
-        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+        with self._calls():
+            return self.client.hub_update("unsubscribe", subscription_id)
 
     def subscriptions(self) -> list[dict]:
-        raise svc.Refused(f"the hub is the embedded engine's: {ON_TEMPORAL}")
+        with self._calls():
+            return [{"id": s["id"], "callback": s["callback"], "query": s.get("query"), "owner": s.get("owner")} for s in self.client.subscriptions()]
 
     def request_cancellation(self, order_id: str, by: str, reason: str = "", force: bool = False) -> dict:
-        raise svc.Refused("cancellation requests are kept by the embedded engine's store; on Temporal, `om orders cancel ID --engine temporal`")
+        """A CancelProductOrder workflow of its own (om_dsl/temporal/cancellations.py), answered once it has acted."""
+        with self._calls():
+            return self.client.request_cancellation(order_id, by, reason, force)
 
     def cancellations(self, cancel_id: Optional[str] = None) -> list[dict]:
-        raise svc.Refused("cancellation requests are kept by the embedded engine's store")
+        with self._calls():
+            return self.client.cancellations(cancel_id)
 
     # ---- reading: queries ---------------------------------------------------------------------------
 
@@ -153,16 +163,17 @@ class TemporalService:
             return self.client.order(order_id)
 
     def product_order(self, order_id: str) -> dict:
-        from om_dsl.tmf622 import resource
-
         with self._calls():
-            return resource.product_order(self.client.state(order_id), self.client.request(order_id))
+            return self.client.resource(order_id)
 
     def orders(self, status: Optional[str] = None, jeopardy: Optional[str] = None) -> list[dict]:
         with self._calls():
             rows = [r for r in self.client.orders(status) if jeopardy is None or r["jeopardy"] == jeopardy]
         return [
-            {"id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"], "jeopardy": r["jeopardy"], "created_at": r["started"].strftime("%Y-%m-%dT%H:%M:%SZ")}
+            {
+                "id": r["id"], "status": r["status"], "customer": r["customer"], "external_id": r["external_id"], "jeopardy": r["jeopardy"], "created_at": r["started"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+                **({"submitted_by": r["submitted_by"]} if "submitted_by" in r else {}),  # (an order from the CLI has none)
+            }
             for r in rows
         ]
 

@@ -23,8 +23,10 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from om_dsl.temporal import catalogs, tracing
 from om_dsl.temporal.activities import Activities
+from om_dsl.temporal.cancellations import CancellationWorkflow
 from om_dsl.temporal.client import Unreachable, signal_callback
 from om_dsl.temporal.codec import data_converter
+from om_dsl.temporal.hub import HubWorkflow
 from om_dsl.temporal.installed_base import QUEUE as INSTALLED_BASE_QUEUE
 from om_dsl.temporal.installed_base import InstalledBaseWorkflow
 from om_dsl.temporal.workflow import OrderWorkflow
@@ -45,8 +47,8 @@ def make_workers(client: Client, task_queue: str, systems, python_tasks, listene
     orders = Worker(
         client,
         task_queue=task_queue,
-        workflows=[OrderWorkflow],
-        activities=[acts.call, acts.notify, acts.installed_base, acts.order_progress],
+        workflows=[OrderWorkflow, HubWorkflow, CancellationWorkflow],  # (the deployment's hub and cancellation requests live beside its orders)
+        activities=[acts.call, acts.notify, acts.deliver, acts.installed_base, acts.order_progress, acts.cancel_order],
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=_sandbox(),

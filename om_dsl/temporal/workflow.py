@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine.view import revision_state, task_entries, wait_entries
     from om_dsl.systems.adapters import CallResult
     from om_dsl.temporal import parts as P
-    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
+    from om_dsl.temporal.activities import CALL, DELIVER, INSTALLED, NOTIFY, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.codec import binary
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
@@ -74,13 +74,27 @@ STARTS_PER_TASK = "om-starts-per-workflow-task"  # the patch marker: workflows s
 # again so when it continues as new or tells its installed base.
 LOAD_AT_ONCE = 4_000
 
+# An order's events go to the listeners one at a time, in order (a listener
+# hears an order's story in order, as on the embedded engine); one a listener
+# did not take waits in that listener's queue (`later`), with the events after
+# it, while the others go on. Workflows started before this marker sent them
+# side by side, each retried until every listener took it.
+ORDERED_EVENTS = "om-ordered-events"
+
 
 @workflow.defn(name="Order")
 class OrderWorkflow:
     @workflow.init
     def __init__(self, start: dict, raw: RawValue = None) -> None:  # (raw: the order's parts; none for an order started before them)
         self.start = start
+        self.rejected: Optional[dict] = start.get("rejected")  # an order rejected at submit: kept, never run
+        if self.rejected is not None:
+            self.created_at = self._now()
+            return
         self.engine = engine_for(start["catalog"], start["plan"], start.get("sources"))
+        self.notices = asyncio.Lock()  # its events go out one at a time, in order (ORDERED_EVENTS)
+        self.later: dict = {}  # listener -> the events it has yet to take, oldest first (it refused the first)
+        self.notifying = 0  # events waiting for their turn to go out (they take no activity slot: one goes at a time)
         self.revisions: list = []  # [{revision, status, why, by, at}]
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
@@ -120,6 +134,9 @@ class OrderWorkflow:
                 self.calls += data.get("kind") in ("call", "python")
                 self.waiting.append(data)
             self.more = carried.get("more", False)
+            for listener, events in carried.get("later", {}).items():  # (sent again from the first: at least once)
+                self.later[listener] = collections.deque(events)
+                self.in_flight += len(events)
             if given is not None:
                 self._read(P.Loader(given[0]))
             else:
@@ -169,6 +186,8 @@ class OrderWorkflow:
 
     @workflow.run
     async def run(self, start: dict, raw: RawValue = None) -> dict:
+        if self.rejected is not None:  # kept so that its submitter can read why (its memo says rejected)
+            return {"order": start["order"], "status": S.REJECTED}
         while self.loader is not None:  # a big order: P.PART records per workflow task (decoding the input was this one's work)
             await asyncio.sleep(0.001)
             if self.loader.read(P.PART):
@@ -176,6 +195,8 @@ class OrderWorkflow:
         for cmd in self.to_launch:
             self._launch(cmd)
         self.to_launch = []
+        for listener in self.later:
+            asyncio.ensure_future(self._redeliver(listener))
         self._pump()
         self._update_memo()
         while True:
@@ -184,7 +205,7 @@ class OrderWorkflow:
                 break
             if not self.draining and workflow.info().get_current_history_length() > CONTINUE_AFTER:
                 self.draining = True
-            if self.draining and self.running == 0 and not self.polling:  # (a poll of the orders it waits for is an activity too)
+            if self.draining and self.running == 0 and self.notifying == 0 and not self.polling:  # (a poll of the orders it waits for is an activity too)
                 await self._continue_as_new()
             if self.more:  # the next ready tasks start in a workflow task of their own
                 self.more = False
@@ -260,6 +281,7 @@ class OrderWorkflow:
         carried = {
             "revisions": self.revisions, "memo": self.memo, "callbacks": sorted(self.callbacks), "more": self.more,
             "waiting": [c if isinstance(c, dict) else Cmd.to_data(c) for c in self.waiting], "requests": {str(k): v for k, v in self.requests.items()},
+            "later": {k: list(v) for k, v in self.later.items()},
         }
         if self.packed is None:  # an order started before parts
             carried.update(state=S.to_data(self.run_state), history=self.history.all())
@@ -316,6 +338,8 @@ class OrderWorkflow:
     def _update_memo(self) -> None:
         r = self.run_state
         memo = {"status": r.status, "jeopardy": r.jeopardy, "customer": r.fields.get("customer_account"), "external_id": r.external_id}
+        if self.start.get("submitted_by"):  # (listings show a submitter its own orders)
+            memo["submitted_by"] = self.start["submitted_by"]
         if memo != self.memo:
             self.memo = memo
             workflow.upsert_memo(memo)
@@ -356,6 +380,11 @@ class OrderWorkflow:
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left);
         past MAX_ACTIVITIES running, it waits for one to finish."""
+        if isinstance(cmd, Cmd.Notify) and workflow.patched(ORDERED_EVENTS):  # in turn, outside the activity slots (calls do not wait behind events)
+            self.in_flight += 1
+            self.notifying += 1
+            asyncio.ensure_future(self._notify(self._event_data(cmd)))
+            return
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
         if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
@@ -369,10 +398,11 @@ class OrderWorkflow:
             if isinstance(cmd, Cmd.Notify):
                 # A regular activity, not a local one: a listener that is down must not hold the workflow's tasks
                 # (a local activity's retries keep the workflow task open, and every other event waits).
-                # The activity renders it in TMF622's shape, in the version of the order's request: the
-                # rendering of a big order (every item, a copy of the request) costs what a workflow task cannot.
-                data = {**Cmd.to_data(cmd), "request": self.requests.get(tmf_events.revision_of(cmd.event))}
-                await workflow.execute_activity(NOTIFY, data, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+                # (Here: a workflow started before ORDERED_EVENTS, or an event carried from such a run.)
+                if workflow.patched(ORDERED_EVENTS):
+                    await self._send_event(self._event_data(cmd))
+                else:
+                    await workflow.execute_activity(NOTIFY, self._event_data(cmd), start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
             elif isinstance(cmd, Cmd.TellInstalledBase):
                 given = [{"customer": cmd.customer, "signal": cmd.signal, "args": cmd.args}] + ([binary(self.recorded)] if self.recorded is not None else [])
                 await workflow.execute_local_activity(INSTALLED, args=given, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
@@ -386,6 +416,47 @@ class OrderWorkflow:
             self.dirty = True
             self.running -= 1
             self._pump()
+
+    def _event_data(self, cmd: Cmd.Notify) -> dict:
+        """The event as `om.notify` takes it: the engine's notice and the request it is shaped by (the activity
+        renders it: the rendering of a big order, every item and a copy of the request, costs what a workflow
+        task cannot); and the submitter (a submitter's hub subscription takes its own orders' events only)."""
+        owner = {"owner": self.start["submitted_by"]} if self.start.get("submitted_by") else {}
+        return {**Cmd.to_data(cmd), "request": self.requests.get(tmf_events.revision_of(cmd.event)), **owner}
+
+    async def _notify(self, data: dict) -> None:
+        try:
+            await self._send_event(data)
+        finally:
+            self.notifying -= 1
+            self.in_flight -= 1
+            self.dirty = True
+
+    async def _send_event(self, data: dict) -> None:
+        """One event to the listeners, once the order's earlier events went out; a listener that did not take it
+        (or has earlier ones waiting) gets it from its queue."""
+        async with self.notices:
+            got = await workflow.execute_activity(NOTIFY, {**data, "later": sorted(self.later)}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+            for listener in got["later"]:  # (before the next event goes out: it queues behind this one)
+                self._hold(listener, {"key": data["key"], "event": data["event"], "request": data["request"]})
+
+    def _hold(self, listener: str, event: dict) -> None:
+        """An event the listener did not take (or that queues behind one it did not): sent again, in order."""
+        queue = self.later.setdefault(listener, collections.deque())
+        queue.append(event)
+        self.in_flight += 1
+        if len(queue) == 1:
+            asyncio.ensure_future(self._redeliver(listener))
+
+    async def _redeliver(self, listener: str) -> None:
+        """The listener's queue, oldest first, each tried until it takes it (an event leaves the queue once taken)."""
+        queue = self.later[listener]
+        while queue:
+            await workflow.execute_activity(DELIVER, {"listener": listener, **queue[0]}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
+            queue.popleft()
+            self.in_flight -= 1
+            self.dirty = True
+        del self.later[listener]
 
     def _pump(self) -> None:
         """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining);
@@ -529,6 +600,8 @@ class OrderWorkflow:
 
     @workflow.query(name="order")
     def order(self) -> dict:
+        if self.rejected is not None:
+            return self._rejected_view()
         r = self.run_state
         if r is None:  # its parts are being read: what is known already
             head = self.loader.head or {}
@@ -541,6 +614,8 @@ class OrderWorkflow:
             "created_at": show_instant(r.created_at), "updated_at": show_instant(r.updated_at), "catalog": r.catalog, "jeopardy": r.jeopardy, "revision": r.revision,
             "tasks": S.encode_value(task_entries(self.engine, r)),
         }
+        if self.start.get("submitted_by"):
+            out["submitted_by"] = self.start["submitted_by"]
         if r.waits_for:
             out["waits_for"] = wait_entries(r)
         if self.revisions:
@@ -550,10 +625,28 @@ class OrderWorkflow:
             ]
         return out
 
+    def _rejected_view(self) -> dict:
+        """A rejected order as the embedded store shows one: its problems, no tasks."""
+        at, rejected = show_instant(self.created_at), self.rejected
+        out = {"id": self.start["order"], "status": S.REJECTED, "customer": rejected.get("customer"), "external_id": rejected.get("external_id"), "created_at": at, "updated_at": at}
+        if self.start.get("submitted_by"):
+            out["submitted_by"] = self.start["submitted_by"]
+        return {**out, "problems": rejected["problems"], "tasks": []}
+
+    @workflow.query(name="resource")
+    def resource(self) -> dict:
+        """What its TMF622 resource is made of (one query): the core's state (or,
+        rejected, its facts: rejected_at, external_id) and the request in force."""
+        if self.rejected is not None:
+            return {"rejected": {"at": self.created_at, "external_id": self.rejected.get("external_id")}, "request": self.start.get("request")}
+        return {"state": S.to_data(self.run_state), "request": self.request()}
+
     @workflow.query(name="progress")
     def progress(self) -> dict:
         """How the order stands for those that wait for it (engine/waits.py):
         its status, the milestones it reached, all its milestones, and the orders it waits for."""
+        if self.rejected is not None:
+            return {"status": S.REJECTED, "milestones": [], "all_milestones": [], "waits": []}
         r = self._read_state()
         return {**W.progress(r), "all_milestones": W.milestones(r), "waits": W.open_waits(r)}
 
@@ -565,11 +658,13 @@ class OrderWorkflow:
     @workflow.query(name="request")
     def request(self) -> Optional[dict]:
         """The request document of the revision in force, as the client submitted it."""
+        if self.rejected is not None:
+            return self.start.get("request")
         return self.requests.get(self.run_state.revision if self.run_state else (self.loader.head or {}).get("revision", 1))
 
     @workflow.query(name="history")
     def events(self) -> list:
-        return self.history.all()
+        return [] if self.rejected is not None else self.history.all()
 
     def _read_state(self) -> S.OrderRun:
         if self.run_state is None:  # (the caller asks again: a second or so)
@@ -579,4 +674,6 @@ class OrderWorkflow:
     @workflow.query(name="plan")
     def plan(self) -> dict:
         """The catalog version the order runs on: an amendment is planned on it."""
+        if self.rejected is not None:
+            return {"rejected": True}
         return {"catalog": self.start["catalog"], "plan": self.start["plan"], "sources": self.start.get("sources")}

@@ -17,7 +17,7 @@ from om_dsl.embedded.service import Options, serving
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.systems.config import ApiToken
 
-from support import ROOT, tmf622_schemas
+from support import PATIENCE_S, ROOT, tmf622_schemas
 from support.engine_helpers import ACME
 
 TOKENS = {"submitter": "cpq-secret-1", "other": "cpq-secret-2", "operator": "noc-secret", "viewer": "bi-secret", "admin": "root-secret"}
@@ -36,12 +36,15 @@ def tokens() -> auth.Tokens:
 
 
 class Server:
+    engine_name = "embedded"
+
     def __init__(self, tmp_path, request_timeout_s: float = 5.0, callers: auth.Tokens = None, settings=None):
         self.rules = GeneratedRules(ACME)
         self._serving = serving(Options(db_path=str(tmp_path / "om.db"), clock="simulated", start=1_795_780_800_000, tasks_path=(str(ROOT / "examples"),)), self.rules)
         self.service = self._serving.__enter__()
         extra = {"settings": settings} if settings is not None else {}
         self.http = in_thread(self.service, callers or tokens(), callbacks=self.service.callbacks, request_timeout_s=request_timeout_s, **extra).start()
+        self.cli_args = ["--db", str(tmp_path / "om.db")]  # `om ...` on the same orders
 
     @property
     def url(self) -> str:
@@ -49,6 +52,19 @@ class Server:
 
     def client(self, who: str = "submitter", version: str = "v4") -> "Client":
         return Client(self, who, version)
+
+    def settle(self, order_id: str, predicate=lambda view: True) -> dict:
+        """Run the order as far as it goes (what `om serve`'s work loop does); its view, which must satisfy `predicate`."""
+        self.service.settle([order_id])
+        view = self.service.order(order_id)
+        assert predicate(view), view
+        return view
+
+    def until(self, check):
+        """`check()`'s answer, which must be true: here at once (the orders were settled)."""
+        got = check()
+        assert got, got
+        return got
 
     def close(self) -> None:
         self.http.stop()
@@ -112,3 +128,47 @@ def order_body(name: str = "fiber-minimal.json", version: str = "v4", **changes)
 
         typed(doc["productOrderItem"])
     return doc
+
+
+class TemporalServer:
+    """The same API over the Temporal engine (`om serve --engine temporal`):
+    TemporalService on `engine`'s task queue (an OnTemporal worker, shared by
+    a module's tests), served on 127.0.0.1. Quacks like `Server`."""
+
+    engine_name = "temporal"
+
+    def __init__(self, engine):
+        from om_dsl.cli.engines import Serialized
+        from om_dsl.temporal.service import TemporalService
+
+        self.engine, self.rules = engine, engine.orders.rules
+        self.service = Serialized(TemporalService(engine.orders.address, "default", engine.queue, self.rules))
+        self.http = in_thread(self.service, tokens()).start()
+        self.cli_args = ["--engine", "temporal", "--address", engine.orders.address, "--task-queue", engine.queue]  # `om ...` on the same orders
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    def client(self, who: str = "submitter", version: str = "v4") -> Client:
+        return Client(self, who, version)
+
+    def settle(self, order_id: str, predicate=lambda view: True) -> dict:
+        """Wait (real time, up to PATIENCE_S) until the workers have brought the order where `predicate` says."""
+        from om_dsl.temporal.client import wait_until
+
+        return wait_until(self.engine.orders, order_id, predicate, PATIENCE_S)
+
+    def until(self, check):
+        """Wait (up to PATIENCE_S) until `check()` is true (an event delivered, a listing caught up); its answer."""
+        import time
+
+        deadline = time.monotonic() + PATIENCE_S
+        while not (got := check()):
+            assert time.monotonic() < deadline, f"not there in {PATIENCE_S} s: {got}"
+            time.sleep(0.1)
+        return got
+
+    def close(self) -> None:
+        self.http.stop()
+        self.service.close()

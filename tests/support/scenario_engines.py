@@ -149,7 +149,7 @@ class Embedded:
 class OnTemporal:
     name = "temporal"
 
-    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=(), wrap_systems=None):
+    def __init__(self, tmp_path: Path, rules, fail: dict, server, listeners=(), wrap_systems=None, queue=None):
         from om_dsl.temporal import worker as temporal_worker
         from om_dsl.temporal.client import TemporalOrders
 
@@ -157,7 +157,7 @@ class OnTemporal:
         systems = Systems(Config(None), self.simulators)
         if wrap_systems is not None:  # a test's own behaviour of the systems around the simulators
             systems = wrap_systems(systems)
-        queue = f"scenarios-{uuid.uuid4().hex[:8]}"  # a worker of its own per test
+        queue = queue or f"scenarios-{uuid.uuid4().hex[:8]}"  # a worker of its own per test
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
         self._stop = asyncio.Event()
@@ -203,6 +203,18 @@ class OnTemporal:
 
     def view(self, order_id: str) -> dict:
         return by_id(self.orders.order(order_id))
+
+    def quiet(self, order_id: str, timeout_s: float = PATIENCE_S) -> None:
+        """Wait until the originating system (the simulators: no listener here)
+        has every event the order made so far: on Temporal they go out one at a
+        time, after the state they tell of."""
+        import time
+
+        made = self.orders.state(order_id).events
+        deadline = time.monotonic() + timeout_s
+        while made and f"{order_id}:event:{made}" not in {mid for mid, _, _ in self.simulators.notifications()}:
+            assert time.monotonic() < deadline, f"the events of order {order_id} did not go out in {timeout_s} s"
+            time.sleep(0.05)
 
     def settle(self, order_id: str, predicate, timeout_s: float = PATIENCE_S) -> dict:
         """Wait (real time) until the order is as `predicate` says."""
