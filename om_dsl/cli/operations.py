@@ -254,7 +254,7 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 @engine_options
 def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_timeout, workers, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Run the engine as a service: the TMF622 API (docs/api.md), callbacks
-    over HTTP and GET /health on one port, and keep driving every order
+    over HTTP, GET /health and GET /metrics (docs/metrics.md) on one port, and keep driving every order
     (callbacks, retries, waits, event deliveries) until stopped (Ctrl-C).
     Each request and each round of work holds the runner lock only while it
     works, so `om run`, `om tasks complete` and the other commands can be
