@@ -157,4 +157,13 @@ class OrderService(Protocol):
     def installed_base(self, customer: Optional[str] = None, inventory: bool = False) -> list[dict]:
         """Commercial assets, or the technical inventory, of completed orders."""
 
+    def stats(self) -> dict:
+        """What /metrics reports (om_dsl.observe.metrics), read now: {"orders":
+        {state: n} (every state, 0 included), "jeopardy": {level: n} (unfinished orders; each level), "tasks": [{"state",
+        "type", "count"}] (of unfinished orders), "held": {system: n}, and where the
+        engine keeps them "outbox": n, "deliveries": {"pending", "failing"},
+        "calls": [{"system", "operation", "outcomes", "retries", "buckets", "sum",
+        "count"}] (om_dsl.observe.calls; on Temporal the workers count calls),
+        "unanswered": n (Temporal: running orders whose tasks were not read)}."""
+
     def close(self) -> None: ...

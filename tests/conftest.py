@@ -56,6 +56,10 @@ SLOW = {
     "tests/test_bench.py::test_every_benchmark_runs_at_its_smallest_size",
     "tests/test_differential.py::test_any_document_is_planned_or_rejected_never_a_crash",
     "tests/test_hostile_specs.py::test_a_fifo_named_om_is_refused_not_waited_on",
+    "tests/test_console_browser.py::test_an_operator_takes_the_demo_to_completed_with_only_a_browser",
+    "tests/test_console_browser.py::test_the_main_actions_work_by_keyboard_alone",
+    "tests/test_console_browser.py::test_the_screenshot_script_writes_every_page",
+    "tests/test_console_browser.py::test_an_operator_brings_an_offline_system_online_and_the_call_it_held_goes_out",
 }
 
 

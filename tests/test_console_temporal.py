@@ -18,6 +18,7 @@ pytest.importorskip("temporalio")
 from om_dsl.api.server import in_thread  # noqa: E402
 from om_dsl.cli.engines import Serialized  # noqa: E402
 from om_dsl.rules.generated import GeneratedRules  # noqa: E402
+from om_dsl.temporal.service import ON_TEMPORAL  # noqa: E402
 
 from support.api_server import tokens  # noqa: E402
 from support.console_client import Browser, text_of  # noqa: E402
@@ -94,6 +95,6 @@ def test_systems_and_fallout_pages_on_temporal(console):
     url, _ = console
     op = Browser(url, "operator")
     systems = op.get("/console/systems")
-    assert systems.status_code == 200 and "workers take downstream systems from their own configuration" in text_of(systems.text)
+    assert systems.status_code == 200 and ON_TEMPORAL in text_of(systems.text)  # the service's own words
     assert 'class="system-form"' not in systems.text and 'id="system-offline-form"' not in systems.text  # nothing to press that cannot work
     assert op.get("/console/fallout").status_code == 200

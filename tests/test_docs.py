@@ -187,3 +187,34 @@ def test_the_console_examples_print_what_the_page_shows(tmp_path, in_repo):
             assert (done.returncode, done.stdout) == (0, printed), f"$ {command}\n{done.stderr}"
     finally:
         server.close()
+
+
+# ---- docs/metrics.md: its session runs against a served database, with the output it shows ----------
+
+
+def test_the_metrics_session_shows_real_output(tmp_path, in_repo):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from support.api_server import TOKENS, Server
+
+    if shutil.which("curl") is None:
+        pytest.skip("the examples use curl")
+    runs = []
+    for block in re.findall(r"^```console\n(.*?)^```", (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8"), re.MULTILINE | re.DOTALL):
+        for part in re.split(r"^\$ ", block, flags=re.MULTILINE)[1:]:
+            command, _, output = part.partition("\n")
+            runs.append((command, output))
+    assert len(runs) >= 4
+    server = Server(tmp_path)
+    try:
+        path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+        env = {**os.environ, "OM": server.url, "TOKEN": TOKENS["viewer"], "OM_DB": str(tmp_path / "om.db"), "PYTHONPATH": str(ROOT), "PATH": path}
+        env.pop("OM_CONFIG", None)
+        for command, shown in runs:
+            done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+            assert (done.returncode, done.stdout) == (0, shown), f"$ {command}\n{done.stderr}"
+    finally:
+        server.close()

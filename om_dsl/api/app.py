@@ -5,6 +5,7 @@
     /tmf-api/productOrderingManagement/{v4|v5}/hub[/{id}]                 POST, GET, DELETE
     /tmf-api/productOrderingManagement/{v4|v5}/openapi.json               the official document
     /health (and /_health)                                                 no token needed
+    /metrics                                                               Prometheus (a viewer token; api/metrics.py)
     /callbacks/TOKEN                                                       downstream systems' answers
 
 Service calls block (SQLite, a Temporal client): each runs on Starlette's
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
@@ -27,10 +29,11 @@ from starlette.routing import Mount, Route
 
 from om_dsl import limits
 from om_dsl import service as svc
-from om_dsl.api import auth, resources, schemas
+from om_dsl.api import auth, metrics, resources, schemas
 from om_dsl.api.errors import ApiError, code_for_status, error_response
 from om_dsl.api.patch import PatchError, json_patch, merge_patch
 from om_dsl.engine.hub import parse_query
+from om_dsl.observe import tracing
 from om_dsl.systems.egress import ANY, CallbackPolicy
 from om_dsl.systems.http_server import Refused
 from om_dsl.tmf622 import errors as tmf_errors
@@ -50,9 +53,7 @@ class Settings:
 
     public_url: Optional[str] = None  # the base of every href; else the request's own scheme and Host
     hub_callbacks: CallbackPolicy = ANY  # where /hub may send events (om_dsl.systems.egress)
-    # The console's session key (docs/console.md): made once per `om serve`, before `--workers` forks, so that
-    # every process takes the others' sessions; None: one of the app's own.
-    console_secret: Optional[bytes] = attrs.field(default=None, repr=False)
+    console_secret: Optional[bytes] = attrs.field(default=None, repr=False)  # signs console sessions; one for every `om serve --workers` process
 
 
 DEFAULTS = Settings()
@@ -148,10 +149,12 @@ class Api:
     # ---- productOrder -------------------------------------------------------------------------------------
 
     async def create_order(self, request: Request, version: str) -> Response:
+        started = time.time_ns()
         caller = self.caller(request, "submitter", "creating an order")
         doc = await self.body(request, version, "create")
         text = json.dumps(doc)
         (order_id, _, problems), body = await self.call(self._submitted, text, caller.name)
+        tracing.submitted(request.headers, order_id, started)  # the caller's trace, linked to the order's (docs/metrics.md)
         body = await self.render(request, version, {"id": order_id, "problems": problems}, body=body)  # (both engines keep a rejected order)
         return JSONResponse(body, 201, headers={"Location": body["href"]})
 
@@ -360,6 +363,7 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, se
         route("/openapi.json", api.openapi, ["GET"]),
         Route("/health", health),
         Route("/_health", health),
+        metrics.route(lambda: service.stats(), tokens),  # (looked up at each scrape)
     ]
     if callbacks is not None:
         routes += callbacks.routes()
@@ -369,10 +373,7 @@ def build_app(service: svc.OrderService, tokens: auth.Tokens, callbacks=None, se
         async def to_console(request: Request) -> Response:
             return RedirectResponse("/console/orders", 303)
 
-        from om_dsl.console.session import Sessions
-
-        sessions = Sessions(settings.console_secret)
-        routes += [Route("/console", to_console), Mount("/console", app=operator_console.build(service, tokens.login, sessions))]
+        routes += [Route("/console", to_console), Mount("/console", app=operator_console.build(service, tokens.login, operator_console.Sessions(settings.console_secret)))]
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
 
 

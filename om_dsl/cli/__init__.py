@@ -48,6 +48,11 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    from om_dsl.observe import tracing
+
+    warning = tracing.configure()  # traces, when OTEL_TRACES_EXPORTER asks for them (docs/metrics.md)
+    if warning:
+        click.echo(f"om: {warning}", err=True)
 
 
 @main.command()
@@ -404,6 +409,9 @@ def entry() -> None:
         code = exc.code
     else:  # pragma: no cover - click's standalone mode always exits
         code = 0
+    from om_dsl.observe import tracing
+
+    tracing.shutdown()  # the spans still buffered go out (os._exit below runs no atexit hook)
     if _engines.CLIENT_USED:
         sys.stdout.flush()
         sys.stderr.flush()

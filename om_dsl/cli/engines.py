@@ -75,7 +75,9 @@ def pick_engine(target: Target, options=None, rules=None, mode: str = "act", mus
             raise click.UsageError(f"the Temporal engine needs the temporalio package: {pip_install('temporal')}") from None
         CLIENT_USED = True
         service = TemporalService(target.address, target.namespace, target.task_queue, rules)
-        return contextlib.closing(Serialized(service) if mode == "serve" else service)
+        if mode == "serve":  # /metrics reads through a client of its own (Serialized.stats)
+            return contextlib.closing(Serialized(service, lambda: TemporalService(target.address, target.namespace, target.task_queue, rules)))
+        return contextlib.closing(service)
     from om_dsl.embedded import service as embedded
 
     if mode == "serve":  # om serve: one service for the API's requests and the work loop
@@ -91,10 +93,29 @@ class Serialized:
     callbacks = None  # Temporal's workers receive the callbacks (om worker --listen)
     work = None  # ... and run the orders
 
-    def __init__(self, service):
+    def __init__(self, service, reader=None):
         import threading
 
         self._service, self._lock = service, threading.Lock()
+        self._make_reader, self._reader, self._reader_lock = reader, None, threading.Lock()
+
+    def stats(self):
+        """A scrape, on a service of its own when `reader` makes one: its queries
+        (each up to its timeout when no worker answers) hold up no API request."""
+        if self._make_reader is None:
+            with self._lock:
+                return self._service.stats()
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = self._make_reader()
+            return self._reader.stats()
+
+    def close(self) -> None:
+        with self._lock:
+            self._service.close()
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
 
     def __getattr__(self, name):
         attr = getattr(self._service, name)
@@ -169,8 +190,10 @@ def submit_files(submit, paths) -> tuple[list, bool]:
 @click.option("--systems-db", default="om.systems.db", show_default=True, help="The in-process simulators' state (systems the configuration does not serve otherwise).")
 @click.option("--listen", help="Also receive callbacks of asynchronous operations over HTTP, on HOST:PORT (POST /callbacks/TOKEN; the configuration's callback_url points here).")
 @click.option("--request-timeout", type=click.FloatRange(0, 3600, min_open=True), callback=finite, default=5.0, show_default=True, help="With --listen: seconds a client has to send a whole callback request.")
+@click.option("--metrics", "metrics_listen", help="Serve GET /metrics (Prometheus: this worker's calls, a viewer token of [api] tokens) on HOST:PORT (docs/metrics.md).")
+@click.option("--sdk-metrics", "sdk_listen", help="Serve the Temporal SDK's own Prometheus metrics (slots, polls, latencies; no token) on HOST:PORT.")
 @engine_options
-def worker(sources, listeners, config_path, tasks_path, systems_db, listen, request_timeout, target):
+def worker(sources, listeners, config_path, tasks_path, systems_db, listen, request_timeout, metrics_listen, sdk_listen, target):
     """Run orders on Temporal: a worker polls the task queue for order
     workflows and their calls, until stopped (Ctrl-C, SIGTERM).
 
@@ -182,6 +205,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
     import os
     import signal
 
+    from om_dsl.observe.calls import CallStats
     from om_dsl.simulate.simulators import Simulators
     from om_dsl.systems import config as configuration
     from om_dsl.systems.adapters import PythonTasks, Systems
@@ -193,12 +217,9 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
         problem = check_url(url)
         if problem:
             raise click.UsageError(f"--listener {url!r} is not an http(s) URL ({problem})")
-    endpoint = None
-    if listen:
-        host, _, port = listen.rpartition(":")
-        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
-            raise click.UsageError(f"--listen {listen!r} is not HOST:PORT")
-        endpoint = (host, int(port))
+    endpoint = _host_port("--listen", listen) if listen else None
+    metrics_at = _host_port("--metrics", metrics_listen) if metrics_listen else None
+    sdk_at = _host_port("--sdk-metrics", sdk_listen) if sdk_listen else None
     rules = [r for s in sources for r in _load_all_rules(s)]
     known = {x.name: {o.name for o in x.operations} for r in rules for x in r.catalog.systems} or None
     try:
@@ -211,6 +232,12 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
         raise click.UsageError(
             f"callbacks over HTTP need the deployment's callback secret, the same on every worker: [engine] callback_secret or callback_secret_file in the configuration, or {SECRET_ENV}"
         )
+    try:
+        runtime = temporal_worker.sdk_runtime(sdk_at) if sdk_at else None
+    except ValueError as exc:  # the port is taken, the address does not parse
+        raise click.UsageError(f"--sdk-metrics {sdk_listen}: {exc}") from None
+    stats = CallStats()
+    metrics_server = _metrics_server(metrics_at, stats, config) if metrics_at else None
     systems = Systems(config, Simulators(systems_db))
     CLIENT_USED = True
     python_tasks = PythonTasks(tuple(os.path.abspath(p) for p in tasks_path))
@@ -223,7 +250,7 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
         def ready(url=None):
             click.echo(f"worker on {target.address} ({target.namespace}), task queue {target.task_queue}" + (f", callbacks at {url}" if url else "") + ": ready", err=True)
 
-        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready, endpoint, config.callback_secret, request_timeout)
+        await temporal_worker.serve(target.address, target.namespace, target.task_queue, systems, python_tasks, listeners, rules, stop, ready, endpoint, config.callback_secret, request_timeout, stats, runtime)
 
     try:
         asyncio.run(go())
@@ -233,3 +260,30 @@ def worker(sources, listeners, config_path, tasks_path, systems_db, listen, requ
         raise click.UsageError(f"--listen {listen}: {exc.strerror or exc}") from None
     finally:
         systems.close()
+        if metrics_server is not None:
+            metrics_server.stop()
+
+
+def _host_port(option: str, text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise click.UsageError(f"{option} {text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def _metrics_server(at: tuple[str, int], stats, config):
+    """`om worker --metrics`: GET /metrics of this worker's calls, on a thread of its own."""
+    from om_dsl.api import auth
+    from om_dsl.api import metrics as api_metrics
+    from om_dsl.cli.operations import api_access
+    from om_dsl.systems.asgi import ServerThread
+
+    tokens = api_access(config)[0]  # om serve's: tokens, and JWTs with [api.oauth2]
+    if not tokens:
+        click.echo(f"om worker: no API tokens ([api] tokens in the configuration, or {auth.TOKEN_ENV}): every scrape of /metrics is refused (401)", err=True)
+    try:
+        server = ServerThread(api_metrics.app(lambda: {"calls": stats.snapshot()}, tokens), *at, name="om-metrics").start()
+    except (OSError, OverflowError) as exc:
+        raise click.UsageError(f"--metrics {at[0]}:{at[1]}: {getattr(exc, 'strerror', None) or exc}") from None
+    click.echo(f"om worker: metrics at {server.url}/metrics", err=True)
+    return server

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 
+import attrs
 import click
 
 from om_dsl.cli import checked, finite, main, read_input, say
@@ -252,7 +254,7 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
 @engine_options
 def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_timeout, workers, quiet, db_path, systems_db, clock, start, tasks_path, sync, config_path, target):
     """Run the engine as a service: the TMF622 API (docs/api.md), callbacks
-    over HTTP and GET /health on one port, and keep driving every order
+    over HTTP, GET /health and GET /metrics (docs/metrics.md) on one port, and keep driving every order
     (callbacks, retries, waits, event deliveries) until stopped (Ctrl-C).
     Each request and each round of work holds the runner lock only while it
     works, so `om run`, `om tasks complete` and the other commands can be
@@ -300,6 +302,8 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
             where += f"; {workers} processes" if workers > 1 else ""
             serve_api(service, tokens, (host, int(port)), service.callbacks, work, request_timeout, (tls_cert, tls_key), (lambda url: ready(url, where.replace("{url}", url))) if main else worker_ready, settings, sock)
 
+    # One console secret for every process (made before they fork): a session signed by one is read by the others.
+    settings = attrs.evolve(settings, console_secret=secrets.token_bytes(32))
     try:
         with processes((host, int(port)), workers, lambda sock: run(sock, False)) as sock:
             run(sock, True)

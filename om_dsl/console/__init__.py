@@ -4,5 +4,6 @@ order service, mounted by `om serve` under /console on both engines; a
 session from an API token, CSRF on every form."""
 
 from om_dsl.console.app import build
+from om_dsl.console.session import Sessions
 
-__all__ = ["build"]
+__all__ = ["build", "Sessions"]

@@ -34,6 +34,8 @@ from om_dsl.engine import executor, progress
 from om_dsl.engine import state as S
 from om_dsl.engine import waits as W
 from om_dsl.engine.facts import dispatch_rank
+from om_dsl.observe import calls as observed
+from om_dsl.observe import tracing
 from om_dsl.planning.intake import parse_document
 from om_dsl.planning.order import Rejected
 from om_dsl.planning.pipeline import plan_order
@@ -154,9 +156,14 @@ class Runner:
         done: list = []
         with self._writing() as db:
             step = self._apply_in(db, order_id, make_event, command_seq, tolerate, also, done)
-        for args in done:
-            self.on_event(*args)
+        self._told(done)
         return step
+
+    def _told(self, done: list) -> None:
+        """After a commit: what the steps changed, to whoever follows (`on_event`) and as the spans of what ended."""
+        for order_id, history in done:
+            self.on_event(order_id, history)
+            tracing.ended(self._held.get(order_id), history)
 
     @contextlib.contextmanager
     def _writing(self):
@@ -362,27 +369,32 @@ class Runner:
         apply their results and mark them done in one transaction per batch:
         a crash before it commits leaves them all to do again."""
         for i in range(0, len(pending), self.BATCH):
+            calls: dict = {}  # (system, operation) -> what the batch's calls count (om_dsl.observe.calls)
             self._read_once = {}  # the offline systems and the hub's listeners, read once per batch (not per command)
             try:
                 with self._systems_batch():  # the in-process simulators commit the batch's calls once, before its results are applied
-                    writes = [self._perform(seq, cmd) for seq, cmd in pending[i : i + self.BATCH]]
+                    writes = [self._perform(seq, cmd, calls) for seq, cmd in pending[i : i + self.BATCH]]
             finally:
                 self._read_once = None
             done: list = []
             with self._writing() as db:
                 for write in writes:
                     write(db, done)
-            for args in done:
-                self.on_event(*args)
+                if calls:
+                    self.store.add_call_stats(db, calls)
+            self._told(done)
 
-    def _perform(self, seq: int, cmd: Cmd.Command) -> Callable:
-        """One command's I/O; returns what writes its outcome, `write(db, done)`."""
+    def _perform(self, seq: int, cmd: Cmd.Command, calls: dict) -> Callable:
+        """One command's I/O; returns what writes its outcome, `write(db, done)`; a call counted into `calls`."""
         if isinstance(cmd, Cmd.Notify):
             return self._publish(seq, cmd)
         if isinstance(cmd, Cmd.Call) and cmd.system in self._once("offline", self.store.offline_systems):
             event = lambda now: C.SystemOffline(cmd.task, now)  # noqa: E731
         else:
-            result = executor.perform(cmd, self.systems, self.python_tasks)
+            with tracing.call_span(cmd) as span, observed.Timer() as timer:
+                result = executor.perform(cmd, self.systems, self.python_tasks)
+                span.done(result)
+            observed.add(calls.setdefault(observed.labels(cmd), observed.empty()), observed.outcome(result), timer.seconds, cmd.attempt > 1)
             event = lambda now: executor.event_for(cmd.task, result, now)  # noqa: E731
         return lambda db, done: self._apply_in(db, cmd.order, event, seq, False, None, done)
 
@@ -494,8 +506,7 @@ class Runner:
             with self._writing() as db:
                 for order_id in due[i : i + self.BATCH]:
                     self._apply_in(db, order_id, lambda now: C.TimePassed(now), None, True, None, done)
-            for args in done:
-                self.on_event(*args)
+            self._told(done)
         return bool(due)
 
     def by_priority(self, pending: list) -> list:

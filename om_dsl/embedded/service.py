@@ -362,6 +362,9 @@ class EmbeddedOrders:
             for r in store.assets(customer)
         ]
 
+    def stats(self) -> dict:
+        return self.store.stats()
+
     def installed_states(self) -> dict:
         """Every customer's installed base as plain data (to copy into another engine)."""
         return self.store.installed_states()

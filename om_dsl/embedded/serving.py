@@ -161,6 +161,13 @@ class Shared:
 
         return call
 
+    def stats(self) -> dict:
+        """On a read-only connection of its own: a scrape waits neither for `om run` nor for the loop's step (a slow system's call)."""
+        from om_dsl.embedded.store import Store
+
+        with contextlib.closing(Store(self.db_path, create=False, write=False)) as reader:
+            return reader.stats()
+
     def work(self, interval_s: float, stop: threading.Event) -> None:
         """Drive every order (callbacks, retries, waits, event deliveries)
         until `stop`, a short step of the runner per turn (at most

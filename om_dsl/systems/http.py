@@ -16,6 +16,7 @@ from typing import Optional
 import attrs
 
 from om_dsl import limits
+from om_dsl.observe import tracing
 
 
 @attrs.frozen
@@ -63,7 +64,9 @@ def post_json(url: str, payload, headers: dict, timeout_s: float, max_bytes: int
     a broken status line or headers, an answer that does not end within
     `timeout_s` are errors (retryable: the retry policy decides)."""
     data = json.dumps(plain_json(payload)).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", "Accept": "application/json", **headers})
+    headers = {"Content-Type": "application/json", "Accept": "application/json", **headers}
+    tracing.inject(headers)  # the current call's span as `traceparent`, when traces are on (om_dsl.observe.tracing)
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     deadline = time.monotonic() + timeout_s
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:

@@ -30,6 +30,8 @@ from temporalio.exceptions import ApplicationError
 from om_dsl.engine import commands as Cmd
 from om_dsl.engine import executor
 from om_dsl.engine import state as S
+from om_dsl.observe import tracing
+from om_dsl.observe.calls import CallStats, Timer
 from om_dsl.temporal import parts as P
 
 CALL = "om.call"
@@ -41,8 +43,9 @@ DELIVER = "om.deliver"
 
 
 class Activities:
-    def __init__(self, systems, python_tasks, listeners: Sequence[str] = (), timeout_s: float = 10.0, client=None):
+    def __init__(self, systems, python_tasks, listeners: Sequence[str] = (), timeout_s: float = 10.0, client=None, stats=None):
         self.client = client  # to signal the customers' installed bases
+        self.stats = stats if stats is not None else CallStats()  # the calls of this worker (`om worker --metrics`)
         self.systems = systems
         self.python_tasks = python_tasks
         self.listeners = tuple(listeners)
@@ -52,7 +55,12 @@ class Activities:
     def call(self, command: dict) -> dict:
         """One attempt. What the system answered, a failure included, is the
         result: the engine core decides, by the spec's policy, what comes next."""
-        return executor.result_to_data(executor.perform(Cmd.from_data(command), self.systems, self.python_tasks))
+        cmd = Cmd.from_data(command)
+        with tracing.call_span(cmd, parent="current") as span, Timer() as timer:  # (a child of the interceptor's activity span)
+            result = executor.perform(cmd, self.systems, self.python_tasks)
+            span.done(result)
+        self.stats.record(cmd, result, timer.seconds)
+        return executor.result_to_data(result)
 
     @activity.defn(name=NOTIFY)
     async def notify(self, command: dict) -> Optional[dict]:

@@ -29,7 +29,7 @@ from om_dsl.planning.order import Problem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.relationships import OtherOrder
 from om_dsl.planning.relationships import check as check_prerequisites
-from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW, parts
+from om_dsl.temporal import DEFAULT_ADDRESS, DEFAULT_NAMESPACE, DEFAULT_TASK_QUEUE, WORKFLOW, parts, tracing
 from om_dsl.temporal.codec import binary, data_converter
 
 # A query or an update waits for a worker to answer it: not for ever (none may be polling).
@@ -75,7 +75,7 @@ class TemporalOrders:
     async def client(self) -> Client:
         if self._client is None:
             try:
-                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace, data_converter=data_converter()), CONNECT_TIMEOUT_S)
+                self._client = await asyncio.wait_for(Client.connect(self.address, namespace=self.namespace, data_converter=data_converter(), interceptors=tracing.interceptors()), CONNECT_TIMEOUT_S)
             except RuntimeError as exc:
                 raise Unreachable(f"cannot reach Temporal at {self.address}: {exc}") from None
             except asyncio.TimeoutError:
@@ -164,6 +164,24 @@ class TemporalOrders:
 
     def order(self, order_id: str) -> dict:
         return self._query(order_id, "order")
+
+    def views(self, order_ids: list, at_once: int = 32) -> dict:
+        """The `order` query of each order, `at_once` in flight at most (a scrape
+        waits for the slowest, not for their sum): {id: view, or None when it did not answer}."""
+
+        async def go():
+            client, gate = await self.client(), asyncio.Semaphore(at_once)
+
+            async def one(order_id: str):
+                async with gate:
+                    try:
+                        return await client.get_workflow_handle(order_id).query("order", rpc_timeout=QUERY_TIMEOUT)
+                    except (RPCError, WorkflowQueryFailedError):
+                        return None
+
+            return dict(zip(order_ids, await asyncio.gather(*(one(o) for o in order_ids))))
+
+        return self._run(go())
 
     def other_order(self, order_id: str) -> Optional[OtherOrder]:
         """What an order's workflow says of it to one that wants to wait for it (None: no such order)."""

@@ -15,6 +15,7 @@ from typing import Iterable, Optional
 from temporalio.service import RPCError
 
 from om_dsl import service as svc
+from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 from om_dsl.engine.instants import show_instant
 from om_dsl.temporal.client import NoOrder, TemporalOrders, Unanswered, Unreachable
@@ -212,6 +213,25 @@ class TemporalService:
             else:
                 data += [{"id": a["id"], "customer": a["customer"], "product": a["product"], "attributes": a["attributes"], "parent": a["parent"], "order": a["order"], "status": a["status"]} for a in state["assets"].values()]
         return sorted(data, key=lambda d: d["id"])
+
+    def stats(self) -> dict:
+        """Orders by state and jeopardy from the workflows' memos (one listing);
+        the tasks of running orders by a query of each (one that does not answer
+        is left out, and counted: "unanswered"). No outbox, no deliveries, no held
+        calls: Temporal keeps its own queues; the workers count calls (`om worker --metrics`)."""
+        from collections import Counter
+
+        with self._calls():
+            rows = self.client.orders()
+            views = self.client.views([r["id"] for r in rows if r["running"]])  # (not warnings: a long-running server would pile them up)
+        unanswered = sum(v is None for v in views.values())
+        tasks = Counter((t["status"], t["type"]) for v in views.values() if v is not None for t in v["tasks"])
+        return {
+            "orders": {**dict.fromkeys(S.ORDER_STATES, 0), **Counter(r["status"] for r in rows if r["status"])},
+            "jeopardy": {**dict.fromkeys((S.GREEN, S.YELLOW, S.RED), 0), **Counter(r["jeopardy"] for r in rows if r["running"] and r["jeopardy"])},
+            "tasks": [{"state": s, "type": t, "count": n} for (s, t), n in sorted(tasks.items())],
+            "unanswered": unanswered,
+        }
 
     def merge_installed(self, customer: Optional[str], state: dict) -> None:
         """Add a customer's assets and lines (from another engine's store) to Temporal's installed base."""

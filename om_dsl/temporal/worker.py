@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from om_dsl.temporal import catalogs
+from om_dsl.temporal import catalogs, tracing
 from om_dsl.temporal.activities import Activities
 from om_dsl.temporal.cancellations import CancellationWorkflow
 from om_dsl.temporal.client import Unreachable, signal_callback
@@ -33,16 +33,17 @@ from om_dsl.temporal.workflow import OrderWorkflow
 
 # The engine core and its rules are pure and deterministic: the workflows of a
 # worker share one copy of them instead of re-importing them per workflow.
-PASSTHROUGH = ("om_dsl", "attrs", "lark", "jinja2", "click")
+PASSTHROUGH = ("om_dsl", "attrs", "lark", "jinja2", "click", "opentelemetry")  # (the tracing interceptor's context: one copy, not the sandbox's)
 
 
 def _sandbox() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH))
 
 
-def make_workers(client: Client, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), max_concurrent_activities: int = 64) -> list[Worker]:
-    """The orders' worker on `task_queue`, and one for the customers' installed bases on their own queue."""
-    acts = Activities(systems, python_tasks, listeners, client=client)
+def make_workers(client: Client, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), max_concurrent_activities: int = 64, stats=None) -> list[Worker]:
+    """The orders' worker on `task_queue`, and one for the customers' installed bases on their own queue.
+    `stats`: where the calls are counted (om_dsl.observe.calls.CallStats; `om worker --metrics` serves it)."""
+    acts = Activities(systems, python_tasks, listeners, client=client, stats=stats)
     orders = Worker(
         client,
         task_queue=task_queue,
@@ -94,15 +95,26 @@ class SignalSink:
         pass
 
 
+def sdk_runtime(at: tuple):
+    """A runtime whose metrics (task slots, polls, schedule-to-start and
+    execution latencies, per namespace, task queue, workflow and activity type)
+    temporalio's own exporter serves at `at` (no token: they name no order).
+    ValueError when it cannot listen there."""
+    from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"{at[0]}:{at[1]}", counters_total_suffix=True, durations_as_seconds=True)))
+
+
 async def serve(
     address: str, namespace: str, task_queue: str, systems, python_tasks, listeners: Sequence[str] = (), rules: Sequence = (), stop: Optional[asyncio.Event] = None, ready=None, listen: Optional[tuple] = None,
-    callback_secret: Optional[str] = None, request_timeout_s: float = 5.0,
+    callback_secret: Optional[str] = None, request_timeout_s: float = 5.0, stats=None, runtime=None,
 ) -> None:
     """Run a worker until `stop` is set (or the process is stopped). With
     `listen` (host, port) it also receives callbacks over HTTP (POST
     /callbacks/TOKEN), checked with `callback_secret`: the deployment's, the
     same on every worker (a token one worker's call sent is checked by
-    whichever worker receives the callback)."""
+    whichever worker receives the callback). `runtime`: the SDK's runtime
+    (`sdk_runtime`: its metrics served, `om worker --sdk-metrics`)."""
     from om_dsl.rules.generated import sha_of
     from om_dsl.systems.receiver import CallbackReceiver
 
@@ -112,11 +124,11 @@ async def serve(
         if folder and r.catalog.tasks and hasattr(python_tasks, "add_package"):
             python_tasks.add_package(r.catalog.tasks, folder)
     try:
-        client = await Client.connect(address, namespace=namespace, data_converter=data_converter())
+        client = await Client.connect(address, namespace=namespace, data_converter=data_converter(), interceptors=tracing.interceptors(), runtime=runtime)
     except RuntimeError as exc:
         raise Unreachable(f"cannot reach Temporal at {address}: {exc}") from None
     stop = stop or asyncio.Event()
-    orders, installed = make_workers(client, task_queue, systems, python_tasks, listeners)
+    orders, installed = make_workers(client, task_queue, systems, python_tasks, listeners, stats=stats)
     receiver = CallbackReceiver(SignalSink(client, asyncio.get_running_loop()), *listen, secret=callback_secret, request_timeout_s=request_timeout_s).start() if listen else None
     try:
         async with orders, installed:

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -25,6 +26,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def in_thread(call):
+    """`call()` in a thread of its own, its exception raised here: asyncio.run
+    refuses to start in a thread whose event loop runs (Playwright's sync API
+    runs one while a browser test's module holds its browser)."""
+    failed = []
+
+    def run():
+        try:
+            call()
+        except BaseException as exc:  # handed to the caller
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="temporal-probe")
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
 
 
 class DevServer:
@@ -55,7 +75,7 @@ class DevServer:
                     client = await Client.connect(self.address)
                     await client.count_workflows()  # the namespace and visibility answer
 
-                asyncio.run(probe())
+                in_thread(lambda: asyncio.run(probe()))
                 return
             except Exception as exc:  # not up yet
                 last = exc

@@ -7,10 +7,12 @@
   var live = document.getElementById("order-live");
   if (live && live.dataset.refresh) {
     var busy = false;
+    // In use: the focus inside (a keyboard user keeps their place) or a reason typed there.
+    var inUse = function () {
+      return live.contains(document.activeElement) || Array.prototype.some.call(live.querySelectorAll("input[name=reason]"), function (i) { return i.value; });
+    };
     setInterval(function () {
-      if (busy || document.hidden || live.contains(document.activeElement)) return;
-      var typed = Array.prototype.some.call(live.querySelectorAll("input[name=reason]"), function (i) { return i.value; });
-      if (typed) return;
+      if (busy || document.hidden || inUse()) return;
       busy = true;
       fetch(live.dataset.refresh, { credentials: "same-origin", headers: { "Accept": "text/html" } })
         .then(function (r) { return r.ok ? r.text() : null; })
@@ -18,7 +20,7 @@
           if (html === null) return;
           var doc = new DOMParser().parseFromString(html, "text/html");
           var fresh = doc.getElementById("order-live-fragment");
-          if (!fresh) return;
+          if (!fresh || inUse()) return;  // the operator moved in while the answer was on its way
           var before = document.getElementById("order-status");
           var was = before ? before.textContent : null;
           live.innerHTML = fresh.innerHTML;

@@ -29,12 +29,13 @@ from om_dsl.embedded.store.meta import Meta
 from om_dsl.embedded.store.orders import Orders
 from om_dsl.embedded.store.outbox import Outbox
 from om_dsl.embedded.store.schema import MIGRATIONS
+from om_dsl.embedded.store.stats import Stats
 from om_dsl.embedded.store.systems import Systems
 from om_dsl.embedded.store.tasks import Tasks
 from om_dsl.embedded.store.waits import Waits
 
 
-class Store(Database, Meta, Orders, Tasks, Outbox, Inbox, Hub, Systems, Assets, Waits):
+class Store(Database, Meta, Orders, Tasks, Outbox, Inbox, Hub, Systems, Assets, Waits, Stats):
     """One om database and every query om makes of it."""
 
 
