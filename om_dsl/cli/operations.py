@@ -315,8 +315,6 @@ def serve(source, catalog_name, listen, tls_cert, tls_key, interval, request_tim
 
 def api_access(config):
     """The API's callers (tokens, and JWTs with [api.oauth2]) and its other [api] settings."""
-    import secrets
-
     from om_dsl.api import auth
     from om_dsl.api.app import Settings
     from om_dsl.systems.egress import CallbackPolicy
@@ -326,8 +324,7 @@ def api_access(config):
         from om_dsl.api.oauth2 import JwtVerifier
 
         verifier = JwtVerifier(config.api_oauth2)
-    console_secret = secrets.token_bytes(32)  # (made here, before --workers forks: every process signs the console's sessions alike)
-    return auth.Tokens(config.api_tokens, jwt=verifier), Settings(config.api_public_url, CallbackPolicy.of(config.api_hub_callbacks), console_secret)
+    return auth.Tokens(config.api_tokens, jwt=verifier), Settings(config.api_public_url, CallbackPolicy.of(config.api_hub_callbacks))
 
 
 # ---- in-flight change ------------------------------------------------------------------------------

@@ -3,16 +3,15 @@
 Its input is the compiled, versioned plan (plan.json and its sha256) and
 the order as planned (`plan_snapshot`). Everything the core asks for is an
 activity; everything that happens to the order is an event for the core:
-an activity's result, an update (a manual task completed, an operator's
-retry or skip, a resume, a cancellation, an amendment), a callback signal,
-or a timer firing (a retry, a wait, a callback deadline, jeopardy). An
-order that waits for other orders (engine/waits.py) polls them: an activity
-queries each one's workflow, at first every second, then less often while
-nothing changes (at most every 30 s), and its answer is the core's
-`OtherOrderProgressed`. The
-workflow's state is the core's state: replaying the history rebuilds it
-exactly, because the core is deterministic and reads time only from the
-events (`workflow.now()`).
+an activity's result, an update (a manual task claimed or completed, an
+operator's retry or skip, a resume, a cancellation, an amendment), a
+callback signal, or a timer firing (a retry, a wait, a callback deadline,
+jeopardy). An order that waits for other orders (engine/waits.py) polls
+them: an activity queries each one's workflow, at first every second, then
+less often while nothing changes (at most every 30 s), and its answer is
+the core's `OtherOrderProgressed`. The workflow's state is the core's
+state: replaying the history rebuilds it exactly, because the core is
+deterministic and reads time only from the events (`workflow.now()`).
 """
 
 from __future__ import annotations
@@ -547,7 +546,8 @@ class OrderWorkflow(OrderQueries):
         return self._answer(self._apply(lambda now: C.OperatorSkip(req["task"], req["by"], req["reason"], now)))
 
     @workflow.update(name="claim_task")
-    def claim_task(self, req: dict) -> dict:
+    async def claim_task(self, req: dict) -> dict:
+        await self._until_read()
         return self._answer(self._apply(lambda now: C.TaskClaimed(req["task"], req["by"], req.get("reason", ""), now)))
 
     @workflow.update(name="resume")
