@@ -128,13 +128,18 @@ def test_modify_delete_and_nochange_orders_agree(catalogs, name):
     assert '"status": "accepted"' in text, text  # each example is a valid change of the base order
 
 
-@pytest.mark.parametrize("path", sorted(p.relative_to(ORDERS).as_posix() for p in ORDERS.rglob("*.json")))
-def test_every_example_order_agrees(catalogs, path):
-    """The examples, valid and invalid (malformed JSON aside), on the catalog that sells them."""
+def _is_json(path) -> bool:
     try:
-        doc = json.loads((ORDERS / path).read_text())
-    except ValueError:
-        pytest.skip("not JSON: refused before any catalog reads it")
+        json.loads(path.read_text())
+    except ValueError:  # (a malformed example: refused before any catalog reads it, so nothing to compare)
+        return False
+    return True
+
+
+@pytest.mark.parametrize("path", sorted(p.relative_to(ORDERS).as_posix() for p in ORDERS.rglob("*.json") if _is_json(p)))
+def test_every_example_order_agrees(catalogs, path):
+    """The examples, valid and invalid (malformed JSON left out), on the catalog that sells them."""
+    doc = json.loads((ORDERS / path).read_text())
     name = "mobile" if path.startswith("mobile/") else "acme"
     generated, interpreter, _ = catalogs[name]
     agree(generated, interpreter, doc)
