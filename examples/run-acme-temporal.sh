@@ -52,24 +52,7 @@ for n in 1 2; do
 done
 
 # CPQ's listener: every event POSTed to it, one JSON line each in demo-temporal/events.jsonl.
-python - "$LISTENER_PORT" <<'PY' &
-import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-class Listener(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with open("demo-temporal/events.jsonl", "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-HTTPServer(("127.0.0.1", int(sys.argv[1])), Listener).serve_forever()
-PY
+python examples/listener.py "$LISTENER_PORT" demo-temporal/events.jsonl &
 LISTENER_PID=$!
 
 # The TMF622 API over Temporal: the workers run its orders.

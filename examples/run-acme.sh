@@ -40,24 +40,7 @@ LISTENER_PID=
 trap 'kill $SIM_PID $ENGINE_PID $LISTENER_PID 2>/dev/null || true' EXIT HUP INT PIPE TERM
 
 # CPQ's listener: every event POSTed to it, one JSON line each in demo/events.jsonl.
-python - "$LISTENER_PORT" <<'PY' &
-import json, sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-class Listener(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with open("demo/events.jsonl", "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-HTTPServer(("127.0.0.1", int(sys.argv[1])), Listener).serve_forever()
-PY
+python examples/listener.py "$LISTENER_PORT" demo/events.jsonl &
 LISTENER_PID=$!
 
 {
