@@ -18,6 +18,7 @@ from om_dsl.console.session import COOKIE
 
 from support.api_server import TOKENS, Server, order_body
 from support.console_client import Browser, text_of
+from support.engine_helpers import FALLOUT_SPEC
 
 VISIT = "1/D1:install_visit"
 
@@ -288,21 +289,7 @@ def test_amend_by_a_revision_and_its_fate_on_the_order_page(server):
 
 # ---- a fallout task's typed form ------------------------------------------------------------------------------
 
-TYPED = """catalog f version "1"
-queue desk "Desk"
-retry quick = staggered 1s for 5xx fatal 409
-commercial SVC "Service" root { attr site: string required }
-technical LINE "Line" cfs { attr site: string required  attr port: string optional }
-decompose d: SVC -> LINE { site = site }
-system inv {
-  operation reserve(site: string) -> (port: string, slot: int)
-  operation activate(port: string, slot: int)
-}
-plan LINE on add {
-  callout reserve = inv.reserve(site) retry quick fallout desk sets port = reserve.port
-  callout activate = inv.activate(port, slot = reserve.slot) after reserve
-}
-"""
+TYPED = FALLOUT_SPEC
 
 
 @pytest.fixture

@@ -13,21 +13,8 @@ from om_dsl.lower import lower
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.rules.interpreter import Interpreter
 
-SPEC = """catalog f version "1"
-queue desk "Desk"
-retry quick = staggered 1s for 5xx fatal 409
-commercial SVC "Service" root { attr site: string required }
-technical LINE "Line" cfs { attr site: string required  attr port: string optional }
-decompose d: SVC -> LINE { site = site }
-system inv {
-  operation reserve(site: string) -> (port: string, slot: int)
-  operation activate(port: string, slot: int)
-}
-plan LINE on add {
-  callout reserve = inv.reserve(site) retry quick fallout desk sets port = reserve.port
-  callout activate = inv.activate(port, slot = reserve.slot) after reserve
-}
-"""
+from support.engine_helpers import FALLOUT_SPEC as SPEC
+
 NOW = 1_000_000
 RESERVE, ACTIVATE, FALLOUT = "1/d:reserve", "1/d:activate", "1/d:reserve.fallout"
 

@@ -123,3 +123,22 @@ def check_events(simulators, store, order_id) -> None:
     assert received[f"{order_id}:event:1"][0] == "ProductOrderCreateEvent"
     completed = [mid for mid, (kind, state) in received.items() if kind == "ProductOrderStateChangeEvent" and state == "completed"]
     assert len(completed) == (1 if run.status == "completed" else 0)
+
+
+# A catalog whose reserve call retries 5xx, fails fatally on 409 and falls out to the desk queue
+# (tests/test_fallout.py, and the console's typed fallout form in tests/test_console.py).
+FALLOUT_SPEC = """catalog f version "1"
+queue desk "Desk"
+retry quick = staggered 1s for 5xx fatal 409
+commercial SVC "Service" root { attr site: string required }
+technical LINE "Line" cfs { attr site: string required  attr port: string optional }
+decompose d: SVC -> LINE { site = site }
+system inv {
+  operation reserve(site: string) -> (port: string, slot: int)
+  operation activate(port: string, slot: int)
+}
+plan LINE on add {
+  callout reserve = inv.reserve(site) retry quick fallout desk sets port = reserve.port
+  callout activate = inv.activate(port, slot = reserve.slot) after reserve
+}
+"""
