@@ -108,3 +108,37 @@ def every_event_is_tmf622(monkeypatch):
     monkeypatch.setattr(resource, "product_order", checked_resource)
     yield
     assert bad == [], f"events or resources that break TMF622's schema: {bad[:5]}"
+
+
+@pytest.fixture(scope="session")
+def short_acme(tmp_path_factory):
+    """The Acme catalog with short timers, compiled once (tests/support/scenario_engines.py)."""
+    from support.scenario_engines import compile_short_acme
+
+    return compile_short_acme(tmp_path_factory.mktemp("short-acme"))
+
+
+@pytest.fixture
+def engine_catalog(short_acme):
+    """The compiled catalog `make_engine` runs; a module overrides it to run another (tests/test_mobile.py)."""
+    return short_acme
+
+
+@pytest.fixture(params=["embedded", pytest.param("temporal", marks=pytest.mark.temporal)])
+def make_engine(request, tmp_path, engine_catalog):
+    """make_engine(fail={"system.operation": n}) -> a driver on each engine; closed after the test."""
+    from support.scenario_engines import Embedded, OnTemporal
+
+    made = []
+
+    def make(fail=None):
+        if request.param == "embedded":
+            engine = Embedded(tmp_path, engine_catalog, dict(fail or {}))
+        else:
+            engine = OnTemporal(tmp_path, engine_catalog, dict(fail or {}), request.getfixturevalue("temporal_server"))
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.close()

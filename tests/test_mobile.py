@@ -18,7 +18,7 @@ from om_dsl.engine.core import Rejection
 from om_dsl.rules.generated import GeneratedRules
 
 from support import ROOT
-from support.scenario_engines import Embedded, OnTemporal, order_doc
+from support.scenario_engines import order_doc
 
 ORDER = ROOT / "examples" / "orders" / "mobile" / "sim-handset-port.json"
 
@@ -42,21 +42,9 @@ def mobile(tmp_path_factory):
     return GeneratedRules(folder / "generated" / "mobile")
 
 
-@pytest.fixture(params=["embedded", pytest.param("temporal", marks=pytest.mark.temporal)])
-def make_engine(request, tmp_path, mobile):
-    made = []
-
-    def make(fail=None):
-        if request.param == "embedded":
-            engine = Embedded(tmp_path, mobile, dict(fail or {}))
-        else:
-            engine = OnTemporal(tmp_path, mobile, dict(fail or {}), request.getfixturevalue("temporal_server"))
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.close()
+@pytest.fixture
+def engine_catalog(mobile):
+    return mobile
 
 
 @pytest.fixture

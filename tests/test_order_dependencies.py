@@ -17,32 +17,12 @@ from om_dsl.planning.relationships import OtherOrder, check, read
 
 from support import ROOT
 from support.engine_helpers import make_runner
-from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
+from support.scenario_engines import OnTemporal, order_doc
 
 ORDERS = ROOT / "examples" / "orders"
 VISIT = "1/D1:install_visit"
 
 
-@pytest.fixture(scope="module")
-def short_acme(tmp_path_factory):
-    return compile_short_acme(tmp_path_factory.mktemp("short-acme"))
-
-
-@pytest.fixture(params=["embedded", pytest.param("temporal", marks=pytest.mark.temporal)])
-def make_engine(request, tmp_path, short_acme):
-    made = []
-
-    def make(fail=None):
-        if request.param == "embedded":
-            engine = Embedded(tmp_path, short_acme, dict(fail or {}))
-        else:
-            engine = OnTemporal(tmp_path, short_acme, dict(fail or {}), request.getfixturevalue("temporal_server"))
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.close()
 
 
 def depending(path, order_id: str, on: str, milestone: str | None = None, kind: str = "dependsOn") -> str:

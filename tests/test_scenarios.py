@@ -14,34 +14,13 @@ from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 
 from support import ROOT
-from support.scenario_engines import Embedded, OnTemporal, compile_short_acme, order_doc
+from support.scenario_engines import order_doc
 from support.tmf622_schemas import as_v5, event_problems, problems
 
 ORDERS = ROOT / "examples" / "orders"
 AMEND = ORDERS / "amend"
 
 
-@pytest.fixture(scope="session")
-def short_acme(tmp_path_factory):
-    return compile_short_acme(tmp_path_factory.mktemp("short-acme"))
-
-
-@pytest.fixture(params=["embedded", pytest.param("temporal", marks=pytest.mark.temporal)])
-def make_engine(request, tmp_path, short_acme):
-    """make_engine(fail={"system.operation": n}) -> a driver; closed after the test."""
-    made = []
-
-    def make(fail=None):
-        if request.param == "embedded":
-            engine = Embedded(tmp_path, short_acme, dict(fail or {}))
-        else:
-            engine = OnTemporal(tmp_path, short_acme, dict(fail or {}), request.getfixturevalue("temporal_server"))
-        made.append(engine)
-        return engine
-
-    yield make
-    for engine in made:
-        engine.close()
 
 
 def done(view) -> bool:
