@@ -165,7 +165,7 @@ def accept(runner, p: Prepared) -> tuple[str, str, list]:
             store.assetize(db, step.run, p.now)
     given.kept = p is given
     runner._hold(step.run)
-    runner._told([(p.order_id, step.history)])  # (on_event, and the spans of what ended: om_dsl.observe.tracing)
+    runner.told([(p.order_id, step.history)])  # (on_event, and the spans of what ended: om_dsl.observe.tracing)
     return p.order_id, step.run.status, []
 
 
@@ -213,7 +213,7 @@ def accept_all(runner, batch: list) -> list:
             p = batch[n]
             p.kept = True
             runner._hold(p.step.run)
-            runner._told([(p.order_id, p.step.history)])
+            runner.told([(p.order_id, p.step.history)])
             answers[n] = (p.order_id, p.step.run.status, [])
     return answers
 

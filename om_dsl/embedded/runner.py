@@ -156,10 +156,10 @@ class Runner:
         done: list = []
         with self._writing() as db:
             step = self._apply_in(db, order_id, make_event, command_seq, tolerate, also, done)
-        self._told(done)
+        self.told(done)
         return step
 
-    def _told(self, done: list) -> None:
+    def told(self, done: list) -> None:
         """After a commit: what the steps changed, to whoever follows (`on_event`) and as the spans of what ended."""
         for order_id, history in done:
             self.on_event(order_id, history)
@@ -382,7 +382,7 @@ class Runner:
                     write(db, done)
                 if calls:
                     self.store.add_call_stats(db, calls)
-            self._told(done)
+            self.told(done)
 
     def _perform(self, seq: int, cmd: Cmd.Command, calls: dict) -> Callable:
         """One command's I/O; returns what writes its outcome, `write(db, done)`; a call counted into `calls`."""
@@ -506,7 +506,7 @@ class Runner:
             with self._writing() as db:
                 for order_id in due[i : i + self.BATCH]:
                     self._apply_in(db, order_id, lambda now: C.TimePassed(now), None, True, None, done)
-            self._told(done)
+            self.told(done)
         return bool(due)
 
     def by_priority(self, pending: list) -> list:
