@@ -137,7 +137,7 @@ def planning_split(generated, text: str, n: int) -> dict:
         for _ in range(n):
             d = json.loads(text)
             t0 = cpu()
-            order = intake(generated.catalog, d, "ORD-B", EMPTY, generated.planner.ATTRIBUTES)
+            order = intake(generated.catalog, d, "ORD-B", EMPTY, generated.planner)
             t1 = cpu()
             D.validate(generated, order)
             D.enrich(generated, order)

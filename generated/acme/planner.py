@@ -13,23 +13,25 @@
 #   acme/products.om  sha256:7a97be2e0eb63f70090e74f6b1996e53944260efc2506749b1e9e192a1e798e2
 #   acme/systems.om  sha256:1ead34ed12eda1130ac0002118acb037623da4b047f41e3b3797e0114723b20a
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
-"""Planning specialized to this catalog: intake's coercion per product,
-decomposition per product, plan instantiation per product and action, as
-straight-line code (om_dsl.planning.compiled runs it). Each function does the
-usual case and returns None for anything else; the shared planner, the
-reference, then does that item or line itself, and reports what is wrong."""
+"""Planning specialized to this catalog: intake per product (an item read,
+coerced and placed), decomposition per product, plan instantiation per
+product and action, as straight-line code (om_dsl.planning.compiled and
+compiled_intake run it). Each function does the usual case and returns None
+for anything else; the shared planner, the reference, then does that order,
+item or line itself, and reports what is wrong."""
 
 from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
 from om_dsl.model.catalog import DependencyDef as _DependencyDef  # noqa: F401
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
+from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, added as _added, code_of as _code, plain as _plain  # noqa: F401
 from om_dsl.planning.compiled import Dependency as _Dep, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
 # The interface this module was generated for (om_dsl.planning.compiled.ABI), and the
 # plan.json it was generated from (the loader refuses it beside another).
-ABI = 1
+ABI = 2
 PLAN_SHA256 = '2e76e711ff30af48f03acde11c4a83c8bfb85e73ba2b44d12a33d03d55228fa2'
 
 _NO_OUTPUTS = {}
@@ -234,6 +236,108 @@ def attributes__WIFI_ROUTER(chars):
     return {'delivery': v_delivery, 'model': v_model}
 
 
+def item__HOME_FIBER(raw, path, parent, depth, items):
+    # @om product:HOME_FIBER  acme/products.om:7
+    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
+    if read is None:
+        return None
+    values = attributes__HOME_FIBER(read[1])
+    if values is None:
+        return None
+    item = _added(read[0], 'HOME_FIBER', values, path, parent, raw)
+    items.append(item)
+    kids = raw.get('productOrderItem')
+    if kids is not None:
+        if type(kids) is not list or depth >= _MAX_DEPTH:
+            return None
+        n_MESH_EXTENDER = n_VOICE_LINE = n_WIFI_ROUTER = 0
+        for k, kid in enumerate(kids):
+            code = _code(kid)
+            if code == 'MESH_EXTENDER':
+                n_MESH_EXTENDER += 1
+                kid = item__MESH_EXTENDER(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+            elif code == 'VOICE_LINE':
+                n_VOICE_LINE += 1
+                kid = item__VOICE_LINE(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+            elif code == 'WIFI_ROUTER':
+                n_WIFI_ROUTER += 1
+                kid = item__WIFI_ROUTER(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+            else:
+                return None  # not a child of HOME_FIBER: the reference says where it belongs
+            if kid is None:
+                return None
+            item.children.append(kid)
+        if n_MESH_EXTENDER > 3 or n_VOICE_LINE > 2 or n_WIFI_ROUTER != 1:
+            return None  # a cardinality: the reference says which
+    else:
+        return None  # it needs WIFI_ROUTER
+    return item
+
+
+def item__MESH_EXTENDER(raw, path, parent, depth, items):
+    # @om product:MESH_EXTENDER  acme/products.om:23
+    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
+    if read is None:
+        return None
+    values = attributes__MESH_EXTENDER(read[1])
+    if values is None:
+        return None
+    item = _added(read[0], 'MESH_EXTENDER', values, path, parent, raw)
+    items.append(item)
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # MESH_EXTENDER takes no children
+    return item
+
+
+def item__TV_PACKAGE(raw, path, parent, depth, items):
+    # @om product:TV_PACKAGE  acme/products.om:31
+    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
+    if read is None:
+        return None
+    values = attributes__TV_PACKAGE(read[1])
+    if values is None:
+        return None
+    item = _added(read[0], 'TV_PACKAGE', values, path, parent, raw)
+    items.append(item)
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # TV_PACKAGE takes no children
+    return item
+
+
+def item__VOICE_LINE(raw, path, parent, depth, items):
+    # @om product:VOICE_LINE  acme/products.om:26
+    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
+    if read is None:
+        return None
+    values = attributes__VOICE_LINE(read[1])
+    if values is None:
+        return None
+    item = _added(read[0], 'VOICE_LINE', values, path, parent, raw)
+    items.append(item)
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # VOICE_LINE takes no children
+    return item
+
+
+def item__WIFI_ROUTER(raw, path, parent, depth, items):
+    # @om product:WIFI_ROUTER  acme/products.om:18
+    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
+    if read is None:
+        return None
+    values = attributes__WIFI_ROUTER(read[1])
+    if values is None:
+        return None
+    item = _added(read[0], 'WIFI_ROUTER', values, path, parent, raw)
+    items.append(item)
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # WIFI_ROUTER takes no children
+    return item
+
+
 def lines__HOME_FIBER(a, item, o, source_item, prefix, bundle, asset, base, source_line):
     lines = []
     # @om decomposition:D1  acme/decomposition.om:7
@@ -253,20 +357,23 @@ def lines__HOME_FIBER(a, item, o, source_item, prefix, bundle, asset, base, sour
         return None
     if v_up_mbps is None:
         return None
-    line = _Line(
-        id=prefix + '/D1',
-        key=base + '/D1',
-        product='FIBER_ACCESS_CFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='D1',
-        relationship='HOME_FIBER -> FIBER_ACCESS_CFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'address_id': v_address_id, 'down_mbps': v_down_mbps, 'port_id': None, 'technology': v_technology, 'up_mbps': v_up_mbps},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/D1',  # id
+        'FIBER_ACCESS_CFS',  # product
+        'add',  # action
+        {'address_id': v_address_id, 'down_mbps': v_down_mbps, 'port_id': None, 'technology': v_technology, 'up_mbps': v_up_mbps},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'D1',  # rule
+        'HOME_FIBER -> FIBER_ACCESS_CFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/D1',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
     # @om decomposition:D2  acme/decomposition.om:15
@@ -274,40 +381,46 @@ def lines__HOME_FIBER(a, item, o, source_item, prefix, bundle, asset, base, sour
     v_ont_model = _M5.get(a['technology'])
     if v_ont_model is None:
         return None
-    line = _Line(
-        id=prefix + '/D2',
-        key=base + '/D2',
-        product='ONT_RFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='D2',
-        relationship='HOME_FIBER -> ONT_RFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'ont_model': v_ont_model, 'shipment_id': None},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/D2',  # id
+        'ONT_RFS',  # product
+        'add',  # action
+        {'ont_model': v_ont_model, 'shipment_id': None},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'D2',  # rule
+        'HOME_FIBER -> ONT_RFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/D2',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
     # @om decomposition:D3  acme/decomposition.om:19
     if a['static_ip']:
         # @om mapping:D3.ip_version  acme/decomposition.om:20
         v_ip_version = 'v4'
-        line = _Line(
-            id=prefix + '/D3',
-            key=base + '/D3',
-            product='STATIC_IP_RFS',
-            action='add',
-            source_item=source_item,
-            bundle=bundle,
-            rule='D3',
-            relationship='HOME_FIBER -> STATIC_IP_RFS',
-            condition='static_ip',
-            source_line=source_line,
-            source_asset=asset,
-            why='its item is added',
-            values={'ip_address': None, 'ip_version': v_ip_version},
+        line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+            prefix + '/D3',  # id
+            'STATIC_IP_RFS',  # product
+            'add',  # action
+            {'ip_address': None, 'ip_version': v_ip_version},  # values
+            source_item,  # source_item
+            bundle,  # bundle
+            'D3',  # rule
+            'HOME_FIBER -> STATIC_IP_RFS',  # relationship
+            'static_ip',  # condition
+            None,  # unit
+            source_line,  # source_line
+            base + '/D3',  # key
+            asset,  # source_asset
+            None,  # previous
+            None,  # changes
+            'its item is added',  # why
         )
         lines.append(line)
     return lines
@@ -320,20 +433,23 @@ def lines__MESH_EXTENDER(a, item, o, source_item, prefix, bundle, asset, base, s
     v_device_model = 'MESH-1'
     # @om mapping:D5.shipping  acme/decomposition.om:30
     v_shipping = 'courier'
-    line = _Line(
-        id=prefix + '/D5',
-        key=base + '/D5',
-        product='CPE_RFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='D5',
-        relationship='MESH_EXTENDER -> CPE_RFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/D5',  # id
+        'CPE_RFS',  # product
+        'add',  # action
+        {'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'D5',  # rule
+        'MESH_EXTENDER -> CPE_RFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/D5',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
     return lines
@@ -350,20 +466,23 @@ def lines__TV_PACKAGE(a, item, o, source_item, prefix, bundle, asset, base, sour
         return None
     if v_stb_count is None:
         return None
-    line = _Line(
-        id=prefix + '/D7',
-        key=base + '/D7',
-        product='IPTV_CFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='D7',
-        relationship='TV_PACKAGE -> IPTV_CFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'channel_package': v_channel_package, 'stb_count': v_stb_count},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/D7',  # id
+        'IPTV_CFS',  # product
+        'add',  # action
+        {'channel_package': v_channel_package, 'stb_count': v_stb_count},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'D7',  # rule
+        'TV_PACKAGE -> IPTV_CFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/D7',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
     # @om decomposition:D8  acme/decomposition.om:44
@@ -374,21 +493,23 @@ def lines__TV_PACKAGE(a, item, o, source_item, prefix, bundle, asset, base, sour
         # @om mapping:D8.shipping  acme/decomposition.om:46
         v_shipping = 'courier'
         for unit in range(1, n + 1):
-            line = _Line(
-                id=f'{prefix}/D8#{unit}',
-                key=f'{base}/D8#{unit}',
-                product='CPE_RFS',
-                action='add',
-                source_item=source_item,
-                bundle=bundle,
-                rule='D8',
-                relationship='TV_PACKAGE -> CPE_RFS',
-                condition=None,
-                source_line=source_line,
-                source_asset=asset,
-                why='its item is added',
-                unit=(unit, n),
-                values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},
+            line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+                f'{prefix}/D8#{unit}',  # id
+                'CPE_RFS',  # product
+                'add',  # action
+                {'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},  # values
+                source_item,  # source_item
+                bundle,  # bundle
+                'D8',  # rule
+                'TV_PACKAGE -> CPE_RFS',  # relationship
+                None,  # condition
+                (unit, n),  # unit
+                source_line,  # source_line
+                f'{base}/D8#{unit}',  # key
+                asset,  # source_asset
+                None,  # previous
+                None,  # changes
+                'its item is added',  # why
             )
             lines.append(line)
     return lines
@@ -405,20 +526,23 @@ def lines__VOICE_LINE(a, item, o, source_item, prefix, bundle, asset, base, sour
         return None
     if v_number_source not in _ALLOWED_6:
         return None
-    line = _Line(
-        id=prefix + '/D6',
-        key=base + '/D6',
-        product='VOICE_CFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='D6',
-        relationship='VOICE_LINE -> VOICE_CFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'number_source': v_number_source, 'phone_number': v_phone_number},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/D6',  # id
+        'VOICE_CFS',  # product
+        'add',  # action
+        {'number_source': v_number_source, 'phone_number': v_phone_number},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'D6',  # rule
+        'VOICE_LINE -> VOICE_CFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/D6',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
     return lines
@@ -435,22 +559,55 @@ def lines__WIFI_ROUTER(a, item, o, source_item, prefix, bundle, asset, base, sou
         return None
     if v_shipping is None:
         return None
-    line = _Line(
-        id=prefix + '/D4',
-        key=base + '/D4',
-        product='CPE_RFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='D4',
-        relationship='WIFI_ROUTER -> CPE_RFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/D4',  # id
+        'CPE_RFS',  # product
+        'add',  # action
+        {'device_model': v_device_model, 'shipment_id': None, 'shipping': v_shipping},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'D4',  # rule
+        'WIFI_ROUTER -> CPE_RFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/D4',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
+    return lines
+
+
+def lines__order(a, item, o, source_item, prefix, bundle, asset, base, source_line):
+    lines = []
+    # @om decomposition:D9  acme/decomposition.om:51
+    if (_ops.count(o['root_items']) > 0):
+        # @om mapping:D9.account_id  acme/decomposition.om:52
+        v_account_id = o['customer_account']
+        if v_account_id is None:
+            return None
+        line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+            prefix + '/D9',  # id
+            'BILLING_RFS',  # product
+            'add',  # action
+            {'account_id': v_account_id},  # values
+            source_item,  # source_item
+            bundle,  # bundle
+            'D9',  # rule
+            'order -> BILLING_RFS',  # relationship
+            'count(order.root_items) > 0',  # condition
+            None,  # unit
+            source_line,  # source_line
+            base + '/D9',  # key
+            asset,  # source_asset
+            None,  # previous
+            None,  # changes
+            'a root item is added',  # why
+        )
+        lines.append(line)
     return lines
 
 
@@ -767,6 +924,12 @@ ATTRIBUTES = {
     'WIFI_ROUTER': attributes__WIFI_ROUTER,
 }
 
+# Commercial product an order may start with -> its item's intake (and its subtree's).
+ROOTS = {
+    'HOME_FIBER': item__HOME_FIBER,
+    'TV_PACKAGE': item__TV_PACKAGE,
+}
+
 # Product -> the lines an added item (or a line) of it makes.
 LINES = {
     'HOME_FIBER': lines__HOME_FIBER,
@@ -775,6 +938,9 @@ LINES = {
     'VOICE_LINE': lines__VOICE_LINE,
     'WIFI_ROUTER': lines__WIFI_ROUTER,
 }
+
+# The order scope's lines (None: the catalog has no order-scoped rule).
+ORDER_LINES = lines__order
 
 # (product, action) -> its planned items, and their dependencies.
 TASKS = {
@@ -799,106 +965,113 @@ TASKS = {
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (53, 59, 'product:HOME_FIBER'),
-    (60, 69, 'attribute:HOME_FIBER.address_id'),
-    (70, 81, 'attribute:HOME_FIBER.contract_months'),
-    (82, 93, 'attribute:HOME_FIBER.speed_mbps'),
-    (94, 115, 'attribute:HOME_FIBER.static_ip'),
-    (117, 120, 'product:MESH_EXTENDER'),
-    (122, 128, 'product:TV_PACKAGE'),
-    (129, 140, 'attribute:TV_PACKAGE.package'),
-    (141, 160, 'attribute:TV_PACKAGE.set_top_boxes'),
-    (162, 168, 'product:VOICE_LINE'),
-    (169, 178, 'attribute:VOICE_LINE.phone_number'),
-    (179, 196, 'attribute:VOICE_LINE.port_in'),
-    (198, 204, 'product:WIFI_ROUTER'),
-    (205, 216, 'attribute:WIFI_ROUTER.delivery'),
-    (217, 236, 'attribute:WIFI_ROUTER.model'),
-    (239, 239, 'decomposition:D1'),
-    (240, 241, 'mapping:D1.address_id'),
-    (242, 243, 'mapping:D1.down_mbps'),
-    (244, 245, 'mapping:D1.technology'),
-    (246, 271, 'mapping:D1.up_mbps'),
-    (272, 272, 'decomposition:D2'),
-    (273, 292, 'mapping:D2.ont_model'),
-    (293, 294, 'decomposition:D3'),
-    (295, 315, 'mapping:D3.ip_version'),
-    (318, 318, 'decomposition:D5'),
-    (319, 320, 'mapping:D5.device_model'),
-    (321, 341, 'mapping:D5.shipping'),
-    (344, 344, 'decomposition:D7'),
-    (345, 346, 'mapping:D7.channel_package'),
-    (347, 368, 'mapping:D7.stb_count'),
-    (369, 371, 'decomposition:D8'),
-    (372, 373, 'mapping:D8.device_model'),
-    (374, 396, 'mapping:D8.shipping'),
-    (399, 399, 'decomposition:D6'),
-    (400, 401, 'mapping:D6.number_source'),
-    (402, 426, 'mapping:D6.phone_number'),
-    (429, 429, 'decomposition:D4'),
-    (430, 431, 'mapping:D4.device_model'),
-    (432, 456, 'mapping:D4.shipping'),
-    (458, 458, 'plan:BILLING_RFS.add'),
-    (459, 461, 'task:BILLING_RFS.add.requested_start'),
-    (462, 463, 'task:BILLING_RFS.add.requested_start'),
-    (464, 468, 'task:BILLING_RFS.add.start_billing'),
-    (471, 478, 'task:BILLING_RFS.add.start_billing'),
-    (480, 481, 'plan:BILLING_RFS.delete'),
-    (482, 486, 'task:BILLING_RFS.delete.stop_billing'),
-    (489, 495, 'task:BILLING_RFS.delete.stop_billing'),
-    (497, 498, 'plan:BILLING_RFS.modify'),
-    (499, 503, 'task:BILLING_RFS.modify.update_billing'),
-    (506, 512, 'task:BILLING_RFS.modify.update_billing'),
-    (514, 515, 'plan:CPE_RFS.add'),
-    (516, 520, 'task:CPE_RFS.add.ship_device'),
-    (526, 527, 'plan:CPE_RFS.delete'),
-    (528, 532, 'task:CPE_RFS.delete.return_device'),
-    (538, 539, 'plan:FIBER_ACCESS_CFS.add'),
-    (540, 541, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (542, 543, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (544, 545, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (546, 547, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (548, 552, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (555, 557, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (558, 563, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (564, 566, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (567, 571, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (573, 574, 'plan:FIBER_ACCESS_CFS.delete'),
-    (575, 576, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (577, 581, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (584, 588, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (589, 593, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (595, 598, 'plan:FIBER_ACCESS_CFS.modify'),
-    (599, 603, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (609, 610, 'plan:IPTV_CFS.add'),
-    (611, 615, 'task:IPTV_CFS.add.activate_iptv'),
-    (618, 624, 'task:IPTV_CFS.add.activate_iptv'),
-    (626, 627, 'plan:IPTV_CFS.delete'),
-    (628, 632, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (638, 639, 'plan:ONT_RFS.add'),
-    (640, 644, 'task:ONT_RFS.add.ship_ont'),
-    (650, 651, 'plan:ONT_RFS.delete'),
-    (652, 656, 'task:ONT_RFS.delete.return_device'),
-    (662, 665, 'plan:ONT_RFS.modify'),
-    (666, 667, 'task:ONT_RFS.modify.ship_ont'),
-    (668, 672, 'task:ONT_RFS.modify.swap_visit'),
-    (675, 679, 'task:ONT_RFS.modify.swap_visit'),
-    (681, 682, 'plan:STATIC_IP_RFS.add'),
-    (683, 687, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (690, 696, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (698, 699, 'plan:STATIC_IP_RFS.delete'),
-    (700, 704, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (710, 710, 'plan:VOICE_CFS.add'),
-    (711, 712, 'task:VOICE_CFS.add.assign_number'),
-    (713, 714, 'task:VOICE_CFS.add.normalize_number'),
-    (715, 717, 'task:VOICE_CFS.add.port_number'),
-    (718, 719, 'task:VOICE_CFS.add.activate_voice'),
-    (720, 721, 'task:VOICE_CFS.add.assign_number'),
-    (722, 723, 'task:VOICE_CFS.add.normalize_number'),
-    (724, 728, 'task:VOICE_CFS.add.port_number'),
-    (731, 738, 'task:VOICE_CFS.add.activate_voice'),
-    (739, 743, 'task:VOICE_CFS.add.port_number'),
-    (745, 746, 'plan:VOICE_CFS.delete'),
-    (747, 751, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (754, 761, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (55, 61, 'product:HOME_FIBER'),
+    (62, 71, 'attribute:HOME_FIBER.address_id'),
+    (72, 83, 'attribute:HOME_FIBER.contract_months'),
+    (84, 95, 'attribute:HOME_FIBER.speed_mbps'),
+    (96, 117, 'attribute:HOME_FIBER.static_ip'),
+    (119, 122, 'product:MESH_EXTENDER'),
+    (124, 130, 'product:TV_PACKAGE'),
+    (131, 142, 'attribute:TV_PACKAGE.package'),
+    (143, 162, 'attribute:TV_PACKAGE.set_top_boxes'),
+    (164, 170, 'product:VOICE_LINE'),
+    (171, 180, 'attribute:VOICE_LINE.phone_number'),
+    (181, 198, 'attribute:VOICE_LINE.port_in'),
+    (200, 206, 'product:WIFI_ROUTER'),
+    (207, 218, 'attribute:WIFI_ROUTER.delivery'),
+    (219, 238, 'attribute:WIFI_ROUTER.model'),
+    (240, 276, 'product:HOME_FIBER'),
+    (278, 292, 'product:MESH_EXTENDER'),
+    (294, 308, 'product:TV_PACKAGE'),
+    (310, 324, 'product:VOICE_LINE'),
+    (326, 340, 'product:WIFI_ROUTER'),
+    (343, 343, 'decomposition:D1'),
+    (344, 345, 'mapping:D1.address_id'),
+    (346, 347, 'mapping:D1.down_mbps'),
+    (348, 349, 'mapping:D1.technology'),
+    (350, 378, 'mapping:D1.up_mbps'),
+    (379, 379, 'decomposition:D2'),
+    (380, 402, 'mapping:D2.ont_model'),
+    (403, 404, 'decomposition:D3'),
+    (405, 428, 'mapping:D3.ip_version'),
+    (431, 431, 'decomposition:D5'),
+    (432, 433, 'mapping:D5.device_model'),
+    (434, 457, 'mapping:D5.shipping'),
+    (460, 460, 'decomposition:D7'),
+    (461, 462, 'mapping:D7.channel_package'),
+    (463, 487, 'mapping:D7.stb_count'),
+    (488, 490, 'decomposition:D8'),
+    (491, 492, 'mapping:D8.device_model'),
+    (493, 517, 'mapping:D8.shipping'),
+    (520, 520, 'decomposition:D6'),
+    (521, 522, 'mapping:D6.number_source'),
+    (523, 550, 'mapping:D6.phone_number'),
+    (553, 553, 'decomposition:D4'),
+    (554, 555, 'mapping:D4.device_model'),
+    (556, 583, 'mapping:D4.shipping'),
+    (586, 587, 'decomposition:D9'),
+    (588, 613, 'mapping:D9.account_id'),
+    (615, 615, 'plan:BILLING_RFS.add'),
+    (616, 618, 'task:BILLING_RFS.add.requested_start'),
+    (619, 620, 'task:BILLING_RFS.add.requested_start'),
+    (621, 625, 'task:BILLING_RFS.add.start_billing'),
+    (628, 635, 'task:BILLING_RFS.add.start_billing'),
+    (637, 638, 'plan:BILLING_RFS.delete'),
+    (639, 643, 'task:BILLING_RFS.delete.stop_billing'),
+    (646, 652, 'task:BILLING_RFS.delete.stop_billing'),
+    (654, 655, 'plan:BILLING_RFS.modify'),
+    (656, 660, 'task:BILLING_RFS.modify.update_billing'),
+    (663, 669, 'task:BILLING_RFS.modify.update_billing'),
+    (671, 672, 'plan:CPE_RFS.add'),
+    (673, 677, 'task:CPE_RFS.add.ship_device'),
+    (683, 684, 'plan:CPE_RFS.delete'),
+    (685, 689, 'task:CPE_RFS.delete.return_device'),
+    (695, 696, 'plan:FIBER_ACCESS_CFS.add'),
+    (697, 698, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (699, 700, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (701, 702, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (703, 704, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (705, 709, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (712, 714, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (715, 720, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (721, 723, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (724, 728, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (730, 731, 'plan:FIBER_ACCESS_CFS.delete'),
+    (732, 733, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (734, 738, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (741, 745, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (746, 750, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (752, 755, 'plan:FIBER_ACCESS_CFS.modify'),
+    (756, 760, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (766, 767, 'plan:IPTV_CFS.add'),
+    (768, 772, 'task:IPTV_CFS.add.activate_iptv'),
+    (775, 781, 'task:IPTV_CFS.add.activate_iptv'),
+    (783, 784, 'plan:IPTV_CFS.delete'),
+    (785, 789, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (795, 796, 'plan:ONT_RFS.add'),
+    (797, 801, 'task:ONT_RFS.add.ship_ont'),
+    (807, 808, 'plan:ONT_RFS.delete'),
+    (809, 813, 'task:ONT_RFS.delete.return_device'),
+    (819, 822, 'plan:ONT_RFS.modify'),
+    (823, 824, 'task:ONT_RFS.modify.ship_ont'),
+    (825, 829, 'task:ONT_RFS.modify.swap_visit'),
+    (832, 836, 'task:ONT_RFS.modify.swap_visit'),
+    (838, 839, 'plan:STATIC_IP_RFS.add'),
+    (840, 844, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (847, 853, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (855, 856, 'plan:STATIC_IP_RFS.delete'),
+    (857, 861, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (867, 867, 'plan:VOICE_CFS.add'),
+    (868, 869, 'task:VOICE_CFS.add.assign_number'),
+    (870, 871, 'task:VOICE_CFS.add.normalize_number'),
+    (872, 874, 'task:VOICE_CFS.add.port_number'),
+    (875, 876, 'task:VOICE_CFS.add.activate_voice'),
+    (877, 878, 'task:VOICE_CFS.add.assign_number'),
+    (879, 880, 'task:VOICE_CFS.add.normalize_number'),
+    (881, 885, 'task:VOICE_CFS.add.port_number'),
+    (888, 895, 'task:VOICE_CFS.add.activate_voice'),
+    (896, 900, 'task:VOICE_CFS.add.port_number'),
+    (902, 903, 'plan:VOICE_CFS.delete'),
+    (904, 908, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (911, 918, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

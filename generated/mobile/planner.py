@@ -6,23 +6,25 @@
 #   mobile/plans.om  sha256:751f6e196fe69409a1ac5848cbc678d6a209679bb333fea6fc792284f0f7384d
 #   mobile/systems.om  sha256:da19c2bd156b2bf3018046ad87ba9b6666f2e44cb29471b8fd9eb9a3aa8eed8b
 #   shared/telco.om  sha256:714ded9f6d80f805b8d4c68a32d00a8c251b6917799bfada051cb65d9c4440a4
-"""Planning specialized to this catalog: intake's coercion per product,
-decomposition per product, plan instantiation per product and action, as
-straight-line code (om_dsl.planning.compiled runs it). Each function does the
-usual case and returns None for anything else; the shared planner, the
-reference, then does that item or line itself, and reports what is wrong."""
+"""Planning specialized to this catalog: intake per product (an item read,
+coerced and placed), decomposition per product, plan instantiation per
+product and action, as straight-line code (om_dsl.planning.compiled and
+compiled_intake run it). Each function does the usual case and returns None
+for anything else; the shared planner, the reference, then does that order,
+item or line itself, and reports what is wrong."""
 
 from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
 from om_dsl.model.catalog import DependencyDef as _DependencyDef  # noqa: F401
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
+from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, added as _added, code_of as _code, plain as _plain  # noqa: F401
 from om_dsl.planning.compiled import Dependency as _Dep, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
 # The interface this module was generated for (om_dsl.planning.compiled.ABI), and the
 # plan.json it was generated from (the loader refuses it beside another).
-ABI = 1
+ABI = 2
 PLAN_SHA256 = '9e8997ecf4374a1b44edb3972bfc1adb0547507eb2dd0ea64da2a75aff47741b'
 
 _NO_OUTPUTS = {}
@@ -135,6 +137,71 @@ def attributes__NUMBER_PORT(chars):
     return {'donor': v_donor, 'msisdn': v_msisdn}
 
 
+def item__HANDSET(raw, path, parent, depth, items):
+    # @om product:HANDSET  mobile/catalog.om:25
+    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
+    if read is None:
+        return None
+    values = attributes__HANDSET(read[1])
+    if values is None:
+        return None
+    item = _added(read[0], 'HANDSET', values, path, parent, raw)
+    items.append(item)
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # HANDSET takes no children
+    return item
+
+
+def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
+    # @om product:MOBILE_SUBSCRIPTION  mobile/catalog.om:18
+    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
+    if read is None:
+        return None
+    values = attributes__MOBILE_SUBSCRIPTION(read[1])
+    if values is None:
+        return None
+    item = _added(read[0], 'MOBILE_SUBSCRIPTION', values, path, parent, raw)
+    items.append(item)
+    kids = raw.get('productOrderItem')
+    if kids is not None:
+        if type(kids) is not list or depth >= _MAX_DEPTH:
+            return None
+        n_HANDSET = n_NUMBER_PORT = 0
+        for k, kid in enumerate(kids):
+            code = _code(kid)
+            if code == 'HANDSET':
+                n_HANDSET += 1
+                kid = item__HANDSET(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+            elif code == 'NUMBER_PORT':
+                n_NUMBER_PORT += 1
+                kid = item__NUMBER_PORT(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+            else:
+                return None  # not a child of MOBILE_SUBSCRIPTION: the reference says where it belongs
+            if kid is None:
+                return None
+            item.children.append(kid)
+        if n_HANDSET > 1 or n_NUMBER_PORT > 1:
+            return None  # a cardinality: the reference says which
+    return item
+
+
+def item__NUMBER_PORT(raw, path, parent, depth, items):
+    # @om product:NUMBER_PORT  mobile/catalog.om:29
+    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
+    if read is None:
+        return None
+    values = attributes__NUMBER_PORT(read[1])
+    if values is None:
+        return None
+    item = _added(read[0], 'NUMBER_PORT', values, path, parent, raw)
+    items.append(item)
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # NUMBER_PORT takes no children
+    return item
+
+
 def lines__HANDSET(a, item, o, source_item, prefix, bundle, asset, base, source_line):
     lines = []
     # @om decomposition:M3  mobile/catalog.om:65
@@ -142,20 +209,23 @@ def lines__HANDSET(a, item, o, source_item, prefix, bundle, asset, base, source_
     v_model = a['model']
     if v_model is None:
         return None
-    line = _Line(
-        id=prefix + '/M3',
-        key=base + '/M3',
-        product='HANDSET_RFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='M3',
-        relationship='HANDSET -> HANDSET_RFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'model': v_model},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/M3',  # id
+        'HANDSET_RFS',  # product
+        'add',  # action
+        {'model': v_model},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'M3',  # rule
+        'HANDSET -> HANDSET_RFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/M3',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
     return lines
@@ -168,20 +238,23 @@ def lines__MOBILE_SUBSCRIPTION(a, item, o, source_item, prefix, bundle, asset, b
     v_sim_type = a['sim_type']
     if v_sim_type is None:
         return None
-    line = _Line(
-        id=prefix + '/M1',
-        key=base + '/M1',
-        product='SIM_RFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='M1',
-        relationship='MOBILE_SUBSCRIPTION -> SIM_RFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'iccid': None, 'sim_type': v_sim_type},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/M1',  # id
+        'SIM_RFS',  # product
+        'add',  # action
+        {'iccid': None, 'sim_type': v_sim_type},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'M1',  # rule
+        'MOBILE_SUBSCRIPTION -> SIM_RFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/M1',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
     # @om decomposition:M2  mobile/catalog.om:61
@@ -189,20 +262,23 @@ def lines__MOBILE_SUBSCRIPTION(a, item, o, source_item, prefix, bundle, asset, b
     v_tariff = a['tariff']
     if v_tariff is None:
         return None
-    line = _Line(
-        id=prefix + '/M2',
-        key=base + '/M2',
-        product='SUBSCRIPTION_CFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='M2',
-        relationship='MOBILE_SUBSCRIPTION -> SUBSCRIPTION_CFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'msisdn': None, 'tariff': v_tariff},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/M2',  # id
+        'SUBSCRIPTION_CFS',  # product
+        'add',  # action
+        {'msisdn': None, 'tariff': v_tariff},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'M2',  # rule
+        'MOBILE_SUBSCRIPTION -> SUBSCRIPTION_CFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/M2',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
     return lines
@@ -219,22 +295,55 @@ def lines__NUMBER_PORT(a, item, o, source_item, prefix, bundle, asset, base, sou
         return None
     if v_msisdn is None:
         return None
-    line = _Line(
-        id=prefix + '/M4',
-        key=base + '/M4',
-        product='PORT_IN_RFS',
-        action='add',
-        source_item=source_item,
-        bundle=bundle,
-        rule='M4',
-        relationship='NUMBER_PORT -> PORT_IN_RFS',
-        condition=None,
-        source_line=source_line,
-        source_asset=asset,
-        why='its item is added',
-        values={'donor': v_donor, 'msisdn': v_msisdn},
+    line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+        prefix + '/M4',  # id
+        'PORT_IN_RFS',  # product
+        'add',  # action
+        {'donor': v_donor, 'msisdn': v_msisdn},  # values
+        source_item,  # source_item
+        bundle,  # bundle
+        'M4',  # rule
+        'NUMBER_PORT -> PORT_IN_RFS',  # relationship
+        None,  # condition
+        None,  # unit
+        source_line,  # source_line
+        base + '/M4',  # key
+        asset,  # source_asset
+        None,  # previous
+        None,  # changes
+        'its item is added',  # why
     )
     lines.append(line)
+    return lines
+
+
+def lines__order(a, item, o, source_item, prefix, bundle, asset, base, source_line):
+    lines = []
+    # @om decomposition:M5  mobile/catalog.om:75
+    if (_ops.count(o['root_items']) > 0):
+        # @om mapping:M5.account_id  mobile/catalog.om:76
+        v_account_id = o['customer_account']
+        if v_account_id is None:
+            return None
+        line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)
+            prefix + '/M5',  # id
+            'BILLING_RFS',  # product
+            'add',  # action
+            {'account_id': v_account_id},  # values
+            source_item,  # source_item
+            bundle,  # bundle
+            'M5',  # rule
+            'order -> BILLING_RFS',  # relationship
+            'count(order.root_items) > 0',  # condition
+            None,  # unit
+            source_line,  # source_line
+            base + '/M5',  # key
+            asset,  # source_asset
+            None,  # previous
+            None,  # changes
+            'a root item is added',  # why
+        )
+        lines.append(line)
     return lines
 
 
@@ -405,12 +514,20 @@ ATTRIBUTES = {
     'NUMBER_PORT': attributes__NUMBER_PORT,
 }
 
+# Commercial product an order may start with -> its item's intake (and its subtree's).
+ROOTS = {
+    'MOBILE_SUBSCRIPTION': item__MOBILE_SUBSCRIPTION,
+}
+
 # Product -> the lines an added item (or a line) of it makes.
 LINES = {
     'HANDSET': lines__HANDSET,
     'MOBILE_SUBSCRIPTION': lines__MOBILE_SUBSCRIPTION,
     'NUMBER_PORT': lines__NUMBER_PORT,
 }
+
+# The order scope's lines (None: the catalog has no order-scoped rule).
+ORDER_LINES = lines__order
 
 # (product, action) -> its planned items, and their dependencies.
 TASKS = {
@@ -428,45 +545,50 @@ TASKS = {
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (39, 45, 'product:HANDSET'),
-    (46, 61, 'attribute:HANDSET.model'),
-    (63, 69, 'product:MOBILE_SUBSCRIPTION'),
-    (70, 81, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
-    (82, 101, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
-    (103, 109, 'product:NUMBER_PORT'),
-    (110, 119, 'attribute:NUMBER_PORT.donor'),
-    (120, 137, 'attribute:NUMBER_PORT.msisdn'),
-    (140, 140, 'decomposition:M3'),
-    (141, 163, 'mapping:M3.model'),
-    (166, 166, 'decomposition:M1'),
-    (167, 186, 'mapping:M1.sim_type'),
-    (187, 187, 'decomposition:M2'),
-    (188, 210, 'mapping:M2.tariff'),
-    (213, 213, 'decomposition:M4'),
-    (214, 215, 'mapping:M4.donor'),
-    (216, 240, 'mapping:M4.msisdn'),
-    (242, 243, 'plan:BILLING_RFS.add'),
-    (244, 248, 'task:BILLING_RFS.add.open_account'),
-    (251, 260, 'task:BILLING_RFS.add.open_account'),
-    (262, 266, 'plan:BILLING_RFS.delete'),
-    (272, 273, 'plan:HANDSET_RFS.add'),
-    (274, 278, 'task:HANDSET_RFS.add.ship_handset'),
-    (281, 290, 'task:HANDSET_RFS.add.ship_handset'),
-    (292, 296, 'plan:HANDSET_RFS.delete'),
-    (302, 303, 'plan:PORT_IN_RFS.add'),
-    (304, 308, 'task:PORT_IN_RFS.add.port_in'),
-    (314, 318, 'plan:PORT_IN_RFS.delete'),
-    (324, 325, 'plan:SIM_RFS.add'),
-    (326, 330, 'task:SIM_RFS.add.allocate_sim'),
-    (336, 337, 'plan:SIM_RFS.delete'),
-    (338, 342, 'task:SIM_RFS.delete.release_sim'),
-    (348, 349, 'plan:SUBSCRIPTION_CFS.add'),
-    (350, 351, 'task:SUBSCRIPTION_CFS.add.active'),
-    (352, 353, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (354, 358, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (361, 363, 'task:SUBSCRIPTION_CFS.add.active'),
-    (364, 380, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (382, 383, 'plan:SUBSCRIPTION_CFS.delete'),
-    (384, 388, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (391, 401, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (41, 47, 'product:HANDSET'),
+    (48, 63, 'attribute:HANDSET.model'),
+    (65, 71, 'product:MOBILE_SUBSCRIPTION'),
+    (72, 83, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
+    (84, 103, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
+    (105, 111, 'product:NUMBER_PORT'),
+    (112, 121, 'attribute:NUMBER_PORT.donor'),
+    (122, 139, 'attribute:NUMBER_PORT.msisdn'),
+    (141, 155, 'product:HANDSET'),
+    (157, 188, 'product:MOBILE_SUBSCRIPTION'),
+    (190, 204, 'product:NUMBER_PORT'),
+    (207, 207, 'decomposition:M3'),
+    (208, 233, 'mapping:M3.model'),
+    (236, 236, 'decomposition:M1'),
+    (237, 259, 'mapping:M1.sim_type'),
+    (260, 260, 'decomposition:M2'),
+    (261, 286, 'mapping:M2.tariff'),
+    (289, 289, 'decomposition:M4'),
+    (290, 291, 'mapping:M4.donor'),
+    (292, 319, 'mapping:M4.msisdn'),
+    (322, 323, 'decomposition:M5'),
+    (324, 349, 'mapping:M5.account_id'),
+    (351, 352, 'plan:BILLING_RFS.add'),
+    (353, 357, 'task:BILLING_RFS.add.open_account'),
+    (360, 369, 'task:BILLING_RFS.add.open_account'),
+    (371, 375, 'plan:BILLING_RFS.delete'),
+    (381, 382, 'plan:HANDSET_RFS.add'),
+    (383, 387, 'task:HANDSET_RFS.add.ship_handset'),
+    (390, 399, 'task:HANDSET_RFS.add.ship_handset'),
+    (401, 405, 'plan:HANDSET_RFS.delete'),
+    (411, 412, 'plan:PORT_IN_RFS.add'),
+    (413, 417, 'task:PORT_IN_RFS.add.port_in'),
+    (423, 427, 'plan:PORT_IN_RFS.delete'),
+    (433, 434, 'plan:SIM_RFS.add'),
+    (435, 439, 'task:SIM_RFS.add.allocate_sim'),
+    (445, 446, 'plan:SIM_RFS.delete'),
+    (447, 451, 'task:SIM_RFS.delete.release_sim'),
+    (457, 458, 'plan:SUBSCRIPTION_CFS.add'),
+    (459, 460, 'task:SUBSCRIPTION_CFS.add.active'),
+    (461, 462, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (463, 467, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (470, 472, 'task:SUBSCRIPTION_CFS.add.active'),
+    (473, 489, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (491, 492, 'plan:SUBSCRIPTION_CFS.delete'),
+    (493, 497, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (500, 510, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

@@ -30,7 +30,11 @@ from om_dsl.model.plans import reads_across, static_when
 
 # The interface between this module and om_dsl.planning.compiled: a compiled
 # catalog whose planner.py says another number is planned by the shared planner.
-PLANNER_ABI = 1
+PLANNER_ABI = 2
+
+# om_dsl.planning.order.FulfillmentLine's fields, in order: generated code makes lines
+# positionally (tests/test_compiled_intake.py checks the order; a change is a new PLANNER_ABI).
+LINE_FIELDS = ("id", "product", "action", "values", "source_item", "bundle", "rule", "relationship", "condition", "unit", "source_line", "key", "source_asset", "previous", "changes", "why")
 
 # Python types whose values a characteristic may give as they are (others go through `coerced`).
 _PLAIN = {"int": "int", "bool": "bool", "string": "str"}
@@ -141,10 +145,72 @@ class PlannerModule:
         self.functions.append(f"def {name}(chars):\n{w.text()}")
         return name
 
+    def item(self, product, attributes: str) -> str:
+        """`item__P(raw, path, parent, depth, items)`: the whole intake of an added item of P and
+        its subtree (om_dsl.planning.compiled_intake drives it), or None: the reference reads the order."""
+        name = _ident("item", product.code)
+        w = _Writer()
+        w(_marker(self.g, ids.product(product.code)))
+        w("read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item")
+        w("if read is None:")
+        w("    return None")
+        w(f"values = {attributes}(read[1])")
+        w("if values is None:")
+        w("    return None")
+        w(f"item = _added(read[0], {product.code!r}, values, path, parent, raw)")
+        w("items.append(item)")
+        w("kids = raw.get('productOrderItem')")
+        children = product.children
+        if not children:
+            w("if kids is not None and (kids != [] or depth >= _MAX_DEPTH):")
+            w(f"    return None  # {product.code} takes no children")
+            w("return item")
+            self.functions.append(f"def {name}(raw, path, parent, depth, items):\n{w.text()}")
+            return name
+        w("if kids is not None:")
+        w.depth += 1
+        w("if type(kids) is not list or depth >= _MAX_DEPTH:")
+        w("    return None")
+        w(" = ".join(f"n_{c.product}" for c in children) + " = 0")
+        w("for k, kid in enumerate(kids):")
+        w.depth += 1
+        w("code = _code(kid)")
+        for n, c in enumerate(children):
+            w(f"{'if' if n == 0 else 'elif'} code == {c.product!r}:")
+            w(f"    n_{c.product} += 1")
+            w(f"    kid = {_ident('item', c.product)}(kid, f'{{path}}/productOrderItem/{{k}}', item, depth + 1, items)")
+        w("else:")
+        w(f"    return None  # not a child of {product.code}: the reference says where it belongs")
+        w("if kid is None:")
+        w("    return None")
+        w("item.children.append(kid)")
+        w.depth -= 1
+        wrong = []  # the counts a cardinality refuses
+        for c in children:
+            if c.max is not None and c.min == c.max:
+                wrong.append(f"n_{c.product} != {c.min}")
+                continue
+            if c.min > 0:
+                wrong.append(f"n_{c.product} < {c.min}")
+            if c.max is not None:
+                wrong.append(f"n_{c.product} > {c.max}")
+        if wrong:
+            w(f"if {' or '.join(wrong)}:")
+            w("    return None  # a cardinality: the reference says which")
+        w.depth -= 1
+        needed = [c.product for c in children if c.min > 0]
+        if needed:
+            w("else:")
+            w(f"    return None  # it needs {', '.join(needed)}")
+        w("return item")
+        self.functions.append(f"def {name}(raw, path, parent, depth, items):\n{w.text()}")
+        return name
+
     # ---- decomposition: an item (or a line) -> its lines ----------------------------------
 
-    def lines(self, code: str, nullable: dict) -> str:
-        name = _ident("lines", code)
+    def lines(self, code: str | None, nullable: dict) -> str:
+        """`lines__P`: the lines an added item (or a line) of P makes; `lines__order` (code None): the order scope's."""
+        name = _ident("lines", code) if code is not None else "lines__order"
         px = PyExpr(self.k, nullable, self.tables)
         w = _Writer()
         w("lines = []")
@@ -201,20 +267,24 @@ class PlannerModule:
             "rule": repr(d.name),
             "relationship": repr(f"{d.source or 'order'} -> {d.target}"),
             "condition": repr(E.render(d.when)) if d.when is not None else "None",
+            "unit": "None",
             "source_line": "source_line",
             "source_asset": "asset",
-            "why": "'its item is added'",
+            "previous": "None",
+            "changes": "None",
+            "why": repr("its item is added" if d.source is not None else "a root item is added"),
         }
         if d.per is not None:
             w("for unit in range(1, n + 1):")
             w.depth += 1
-            line_id, key = f"f'{{prefix}}/{d.name}#{{unit}}'", f"f'{{base}}/{d.name}#{{unit}}'"
+            fields["id"], fields["key"] = f"f'{{prefix}}/{d.name}#{{unit}}'", f"f'{{base}}/{d.name}#{{unit}}'"
             fields["unit"] = "(unit, n)"
         else:
-            line_id, key = f"prefix + {'/' + d.name!r}", f"base + {'/' + d.name!r}"
-        w("line = _Line(")
-        for k, v in {"id": line_id, "key": key, **fields, "values": "{" + ", ".join(values) + "}"}.items():
-            w(f"    {k}={v},")
+            fields["id"], fields["key"] = f"prefix + {'/' + d.name!r}", f"base + {'/' + d.name!r}"
+        fields["values"] = "{" + ", ".join(values) + "}"
+        w("line = _Line(  # its fields in their order (positional: a keyword call costs twice as much)")
+        for k in LINE_FIELDS:
+            w(f"    {fields[k]},  # {k}")
         w(")")
         w("lines.append(line)")
         if d.target in self.sources:  # a technical line decomposed further (CFS -> RFS)
@@ -303,10 +373,13 @@ class PlannerModule:
     def render(self, enriched_nullable: dict, plan_sha256: str) -> str:
         cat = self.cat
         attributes = {p.code: self.attributes(p) for p in cat.products if p.kind == "commercial"}
+        items = {p.code: self.item(p, attributes[p.code]) for p in cat.products if p.kind == "commercial"}
+        roots = {code: fn for code, fn in items.items() if cat.product(code).role != "child"}
         lines = {}
         for p in cat.products:
             if p.code in self.sources or p.kind == "commercial":
                 lines[p.code] = self.lines(p.code, enriched_nullable.get(p.code) or self.g.item_nullability(p.code))
+        order_lines = self.lines(None, {}) if cat.decompositions_from(None) else None
         tasks = {(p.product, p.action): (self.tasks(p), self.edges(p)) for p in cat.plans}
         return self.g.render(
             "planner.py.j2",
@@ -316,6 +389,8 @@ class PlannerModule:
             functions=self.functions,
             constants=self.k.lines,
             attributes=attributes,
+            roots=roots,
             lines=lines,
+            order_lines=order_lines,
             tasks=tasks,
         )

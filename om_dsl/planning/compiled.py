@@ -20,14 +20,16 @@ import heapq
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
+from om_dsl.planning.compiled_intake import added, code_of, plain  # intake's fast path (planner.py's item functions)
 from om_dsl.planning.intake import coerce
 from om_dsl.planning.order import FulfillmentLine
+from om_dsl.planning.request import MAX_DEPTH
 from om_dsl.planning.tasks import Dependency, PlannedItem, SkippedItem, _Planner
 from om_dsl.rules import ops
 
-__all__ = ["ABI", "BAD", "UNSET", "coerced", "Dependency", "FulfillmentLine", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
+__all__ = ["ABI", "BAD", "UNSET", "MAX_DEPTH", "added", "code_of", "coerced", "plain", "Dependency", "FulfillmentLine", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
 
-ABI = 1  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
+ABI = 2  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
 
 BAD = object()  # a characteristic's value that intake does not take as it is: the reference reports it
 UNSET = object()  # a characteristic not given
@@ -48,17 +50,6 @@ def planner_of(rules):
     a catalog compiled before there was one, or one generated for another ABI)."""
     module = getattr(rules, "planner", None)
     return module if module is not None and getattr(module, "ABI", None) == ABI else None
-
-
-def lines_of(module, item, o, prefix: str, asset: str):
-    """The lines an added item makes, through the generated code, or None: the reference decides."""
-    fn = module.LINES.get(item.product)
-    if fn is None:
-        return None
-    try:
-        return fn(item.values, item, o, item.id, prefix, item.root.id, asset, asset, None)
-    except (ops.Fault, ArithmeticError):  # the reference names the rule and its spec line
-        return None
 
 
 class CompiledPlanner(_Planner):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog, ids
 from om_dsl.planning import keys
-from om_dsl.planning.compiled import lines_of, planner_of
+from om_dsl.planning.compiled import planner_of
 from om_dsl.planning.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected, show_value
+from om_dsl.rules import ops
 
 
 def _failed(exc: EvaluationError, item=None) -> Problem:
@@ -55,27 +58,42 @@ class Decomposer:
         self.installed = installed or EMPTY
         self.lines: list[FulfillmentLine] = []
         self.problems: list[Problem] = []
-        self.rule_defs = catalog.memo("decompose.rules", lambda: {d.name: d for d in catalog.decompositions})
-        self.conditions = catalog.memo("decompose.conditions", lambda: {d.name: E.render(d.when) for d in catalog.decompositions if d.when is not None})
         self.generated = planner_of(rules)  # a compiled catalog's decomposition per product (planning/compiled.py)
         self.asset_ids = keys.asset_ids(order.id)
+
+    # The catalog's rules by name, and their conditions as written: only the reference's steps read them.
+    @functools.cached_property
+    def rule_defs(self) -> dict:
+        return self.catalog.memo("decompose.rules", lambda: {d.name: d for d in self.catalog.decompositions})
+
+    @functools.cached_property
+    def conditions(self) -> dict:
+        return self.catalog.memo("decompose.conditions", lambda: {d.name: E.render(d.when) for d in self.catalog.decompositions if d.when is not None})
 
     def asset_of(self, item) -> str:
         return item.asset_id or self.asset_ids(item.id)
 
     def run(self) -> list[FulfillmentLine]:
         o = self.order.fields
+        generated = self.generated.LINES if self.generated is not None else {}
         for item in self.order.items:
+            if item.action == "add":
+                fn = generated.get(item.product)
+                if fn is not None:  # the generated decomposition of an added item; None: the reference does it
+                    iid = item.id
+                    asset = item.asset_id or self.asset_ids(iid)
+                    try:
+                        new = fn(item.values, item, o, iid, keys.line_prefix(iid), item.root.id, asset, asset, None)
+                    except (ops.Fault, ArithmeticError):  # the reference names the rule and its spec line
+                        new = None
+                    if new is not None:
+                        self.lines.extend(new)
+                        continue
             asset = self.asset_of(item)
             if item.action == "delete":
                 for inst in self.installed.lines_of(asset):
                     self.lines.append(self.installed_line(inst, item, asset, "delete", "disconnected with its item: no mapping runs"))
                 continue
-            if item.action == "add" and self.generated is not None:
-                new = lines_of(self.generated, item, o, keys.line_prefix(item.id), asset)
-                if new is not None:
-                    self.lines.extend(new)
-                    continue
             try:
                 made = self.rules.decompose(item, o)
             except EvaluationError as exc:
@@ -88,7 +106,8 @@ class Decomposer:
                 self.lines.extend(new)
             else:
                 self.compare(new, {inst.key: inst for inst in self.installed.lines_of(asset)}, item, asset)
-        self.order_scope(o)
+        if not self.added_order_scope(o):
+            self.order_scope(o)
         if self.problems:
             raise Rejected(self.problems)
         return self.lines
@@ -193,6 +212,28 @@ class Decomposer:
             previous=dict(inst.attributes),
             why=why,
         )
+
+    def added_order_scope(self, o) -> bool:
+        """The order scope's lines through the generated code, when a root item is added
+        (order_scope's first case); False: order_scope does it."""
+        fn = self.generated.ORDER_LINES if self.generated is not None else None
+        if fn is None or not any(i.action == "add" for i in self.order.root_items):
+            return False
+        base = keys.order_base(o.get("customer_account"))
+        try:
+            made = fn({}, None, o, None, "order", None, None, base, None)
+        except (ops.Fault, ArithmeticError):
+            return False
+        if made is None:
+            return False
+        installed = self.installed
+        for line in made:
+            line.why = "a root item is added"  # (the lines decomposed from an order-scoped line too)
+            inst = installed.line(line.key)
+            if inst is not None:
+                line.previous = dict(inst.attributes)
+        self.lines.extend(made)
+        return True
 
     def order_scope(self, o) -> None:
         """Order-scoped lines (billing): add when any root item is added, delete

@@ -9,6 +9,7 @@ intake's); the field is then left out, and the order is rejected.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import re
 from decimal import Decimal
@@ -33,6 +34,17 @@ def id_problem(value, what: str) -> str | None:
     except InputLimit as exc:
         return str(exc)
     return None
+
+
+def document_id(doc: dict) -> str:
+    """The order's id: its own, or one derived from its content (deterministic)."""
+    given = doc.get("id")
+    if isinstance(given, int) and not isinstance(given, bool):
+        return str(given)
+    if isinstance(given, str) and given:
+        return given
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    return "ORD-" + digest[:10].upper()
 
 
 def customer_of(doc: dict) -> str | None:

@@ -10,7 +10,6 @@ sits and how many there are. Rules (validation, enrichment...) come after.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import math
 import re
@@ -21,16 +20,15 @@ import attrs
 from om_dsl.limits import MAX_UNITS, InputLimit, check_id, check_number_text, load_json
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef, Catalog
-from om_dsl.planning.fields import customer_of, id_problem, order_fields  # noqa: F401 (customer_of: the runners read it here)
+from om_dsl.planning.compiled_intake import order_of as compiled_order
+from om_dsl.planning.fields import customer_of, document_id, id_problem, order_fields  # noqa: F401 (customer_of, document_id: read here by the runners)
 from om_dsl.planning.fields import show_raw as _show_raw
 from om_dsl.planning.order import ACTIONS, Order, OrderItem, Problem, Rejected, show_value
-from om_dsl.planning.request import item_tree, kept, version_of
+from om_dsl.planning.request import MAX_DEPTH, item_tree, kept, version_of
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _DECIMAL = re.compile(r"[+-]?\d+(\.\d+)?\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-MAX_DEPTH = 32  # nesting of productOrderItem: beyond this, the document is not an order
 
 
 def parse_document(text: str) -> dict:
@@ -77,24 +75,19 @@ def _shown_id(value: str) -> str:
     return shown if len(shown) <= 40 else shown[:40] + "..."
 
 
-def document_id(doc: dict) -> str:
-    """The order's id: its own, or one derived from its content (deterministic)."""
-    given = doc.get("id")
-    if isinstance(given, int) and not isinstance(given, bool):
-        return str(given)
-    if isinstance(given, str) and given:
-        return given
-    digest = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-    return "ORD-" + digest[:10].upper()
-
-
-def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None, generated: dict | None = None) -> Order:
+def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=None, generated=None) -> Order:
     """Read and check an order against the catalog (and, for items that change
     or end what a customer has, the installed base); raise `Rejected` with every problem.
-    `generated`: a compiled catalog's coercion per product (planner.py's ATTRIBUTES)."""
+    `generated`: a compiled catalog's planner.py (om_dsl.planning.compiled.planner_of), whose
+    item functions read the usual order (om_dsl.planning.compiled_intake); this module, the
+    reference, reads any other (with the generated coercion per product) and reports what is wrong."""
+    if generated is not None:
+        order = compiled_order(doc, order_id, generated)
+        if order is not None:
+            return order
     from om_dsl.planning.installed import EMPTY
 
-    return _Intake(catalog, installed or EMPTY, generated).run(doc, order_id)
+    return _Intake(catalog, installed or EMPTY, generated.ATTRIBUTES if generated is not None else None).run(doc, order_id)
 
 
 def coerce(attr: AttributeDef, raw):

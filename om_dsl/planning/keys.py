@@ -149,8 +149,13 @@ def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, un
     elif source_asset is not None:
         base = source_asset
     else:
-        base = _reserved(escape(customer, "/"), NO_CUSTOMER) if customer else NO_CUSTOMER
+        base = order_base(customer)
     return f"{base}/{rule}" + (f"#{unit}" if unit is not None else "")
+
+
+def order_base(customer: Optional[str]) -> str:
+    """The base of an order-scoped line's key: its customer, escaped for `/`, or `order`."""
+    return _reserved(escape(customer, "/"), NO_CUSTOMER) if customer else NO_CUSTOMER
 
 
 def legacy_line_key(order_id: str, line_id: str) -> str:

@@ -64,7 +64,7 @@ def _plan(catalog: Catalog, rules, doc: dict, order_id, installed) -> PlannedOrd
     generated = planner_of(rules)  # a compiled catalog's planner.py: the fast path (planning/compiled.py)
     prerequisites, problems = read_prerequisites(doc, order_id or document_id(doc))
     try:
-        order = intake(catalog, doc, order_id, installed, generated.ATTRIBUTES if generated else None)
+        order = intake(catalog, doc, order_id, installed, generated)
     except Rejected as exc:
         raise Rejected(exc.problems + problems) from None
     if problems:

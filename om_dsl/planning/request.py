@@ -19,6 +19,7 @@ import attrs
 from om_dsl.planning.order import Problem
 
 V4, V5 = "v4", "v5"
+MAX_DEPTH = 32  # nesting of productOrderItem: beyond this, the document is not an order
 USED, KEPT, IGNORED = "used", "kept", "ignored"
 
 # What om does with each field: used (read, and kept as it came), kept (not
@@ -115,8 +116,11 @@ def version_of(doc: dict) -> str:
 def kept(raw: dict, scope: str) -> dict:
     """The fields of an order (scope "order") or item ("item") om keeps, as they
     came: all but the items (each item keeps its own) and what om sets itself."""
-    dropped = _DROPPED[scope]
-    return {k: v for k, v in raw.items() if k not in dropped}
+    out = raw.copy()  # (a copy, then the few dropped fields deleted: cheaper than a filtered comprehension)
+    for k in _DROPPED[scope]:
+        if k in out:
+            del out[k]
+    return out
 
 
 @attrs.define(eq=False)
