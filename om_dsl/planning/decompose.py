@@ -8,6 +8,7 @@ from om_dsl.model import expr as E
 from om_dsl.model.catalog import Catalog, ids
 from om_dsl.planning import keys
 from om_dsl.planning.compiled import planner_of
+from om_dsl.planning.installed import EMPTY, line_key
 from om_dsl.planning.order import EvaluationError, FulfillmentLine, Order, Problem, Rejected, show_value
 from om_dsl.rules import ops
 
@@ -50,8 +51,6 @@ class Decomposer:
     installed lines are deleted, and no mapping runs for them."""
 
     def __init__(self, catalog: Catalog, rules, order: Order, installed=None):
-        from om_dsl.planning.installed import EMPTY
-
         self.catalog = catalog
         self.rules = rules
         self.order = order
@@ -114,8 +113,6 @@ class Decomposer:
 
     def build(self, made, item, prefix, bundle, asset, parent_key, source_line) -> list[FulfillmentLine]:
         """The lines the rules make now (actions come later), technical chains included."""
-        from om_dsl.planning.installed import line_key
-
         out = []
         customer = self.order.fields.get("customer_account")
         for rule_name, count, values in made:

@@ -14,7 +14,7 @@ import json
 import re
 from decimal import Decimal
 
-from om_dsl.limits import InputLimit, check_id
+from om_dsl.limits import InputLimit, check_id, plain_id
 
 # A TMF622 date-time (or a plain date): the calendar day is what plans read.
 DATE_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
@@ -29,6 +29,8 @@ def show_raw(raw) -> str:
 
 def id_problem(value, what: str) -> str | None:
     """Why an id (or a field shown like one) cannot be taken: too long, or a control character; None when it can."""
+    if type(value) is str and plain_id(value):
+        return None  # the usual id, in one match
     try:
         check_id(value, what)
     except InputLimit as exc:
@@ -106,95 +108,106 @@ def due_instant(text: str) -> int | None:
     return int(at.timestamp() * 1000)
 
 
-def order_fields(doc: dict, problem) -> dict:
-    """The order's fields (`order.FIELD`, and `due_at`, `initial_state` for the engine), but its id."""
-
-    def text(key, value=None, where=None):
-        v = doc.get(key) if value is None else value
-        where = where or f"/{key}"
-        if v is None:
-            return None
-        if not isinstance(v, (str, int)) or isinstance(v, bool):
-            problem("order_field", f"`{key}` must be a string", path=where)
-            return None
-        why = id_problem(str(v), f"`{key}`")
-        if why:
-            problem("bad_id" if key == "externalId" else "order_field", why, path=where)
-            return None
-        return str(v)
-
-    def date(key):
-        v = doc.get(key)
-        if v is None:
-            return None
-        # TMF622 dates are date-times; the calendar day is what plans use.
-        m = DATE_TIME.fullmatch(v.strip()) if isinstance(v, str) else None
-        if m:
-            try:
-                return datetime.date.fromisoformat(m.group(1))
-            except ValueError:
-                pass
-        problem("order_field", f"`{key}` must be a date (YYYY-MM-DD or a date-time), not {show_raw(v)}", path=f"/{key}")
+def _text(doc: dict, problem, key: str, value=None, where=None):
+    v = doc.get(key) if value is None else value
+    if v is None:
         return None
+    where = where or f"/{key}"
+    if not isinstance(v, (str, int)) or isinstance(v, bool):
+        problem("order_field", f"`{key}` must be a string", path=where)
+        return None
+    why = id_problem(str(v), f"`{key}`")
+    if why:
+        problem("bad_id" if key == "externalId" else "order_field", why, path=where)
+        return None
+    return str(v)
 
-    def external_id():
-        v = doc.get("externalId")
-        if not isinstance(v, list):  # v4: a string
-            return text("externalId")
-        # v5: a list of ExternalIdentifier; the first names the order for om
-        for n, ext in enumerate(v):
-            if not isinstance(ext, dict) or not isinstance(ext.get("id"), str) or not ext["id"]:
-                problem("order_field", "an ExternalIdentifier of `externalId` must be an object with an `id` string", path=f"/externalId/{n}")
-                return None
-        return text("externalId", v[0]["id"], "/externalId/0/id") if v else None
 
-    def billing_account():
-        v = doc.get("billingAccount")
-        if v is None:
-            return None
-        if not isinstance(v, dict) or not isinstance(v.get("id"), str) or not v["id"]:
-            problem("order_field", "`billingAccount` must be a BillingAccountRef: an object with an `id` string", path="/billingAccount")
-            return None
-        return text("billingAccount", v["id"], "/billingAccount/id")
+def _date(doc: dict, problem, key: str):
+    v = doc.get(key)
+    if v is None:
+        return None
+    # TMF622 dates are date-times; the calendar day is what plans use.
+    m = DATE_TIME.fullmatch(v.strip()) if isinstance(v, str) else None
+    if m:
+        try:
+            return datetime.date.fromisoformat(m.group(1))
+        except ValueError:
+            pass
+    problem("order_field", f"`{key}` must be a date (YYYY-MM-DD or a date-time), not {show_raw(v)}", path=f"/{key}")
+    return None
 
-    def choice(key, allowed):
-        v = doc.get(key)
-        if v is None:
-            return None
-        if isinstance(v, int) and not isinstance(v, bool):
-            v = str(v)
-        if v not in allowed:
-            problem("order_field", f"`{key}` must be one of {', '.join(json.dumps(a) for a in allowed)}, not {show_raw(v)}", path=f"/{key}")
-            return None
-        return v
 
-    account = None
+def _external_id(doc: dict, problem):
+    v = doc.get("externalId")
+    if not isinstance(v, list):  # v4: a string
+        return _text(doc, problem, "externalId")
+    # v5: a list of ExternalIdentifier; the first names the order for om
+    for n, ext in enumerate(v):
+        if not isinstance(ext, dict) or not isinstance(ext.get("id"), str) or not ext["id"]:
+            problem("order_field", "an ExternalIdentifier of `externalId` must be an object with an `id` string", path=f"/externalId/{n}")
+            return None
+    return _text(doc, problem, "externalId", v[0]["id"], "/externalId/0/id") if v else None
+
+
+def _billing_account(doc: dict, problem):
+    v = doc.get("billingAccount")
+    if v is None:
+        return None
+    if not isinstance(v, dict) or not isinstance(v.get("id"), str) or not v["id"]:
+        problem("order_field", "`billingAccount` must be a BillingAccountRef: an object with an `id` string", path="/billingAccount")
+        return None
+    return _text(doc, problem, "billingAccount", v["id"], "/billingAccount/id")
+
+
+def _choice(doc: dict, problem, key: str, allowed: tuple):
+    v = doc.get(key)
+    if v is None:
+        return None
+    if isinstance(v, int) and not isinstance(v, bool):
+        v = str(v)
+    if v not in allowed:
+        problem("order_field", f"`{key}` must be one of {', '.join(json.dumps(a) for a in allowed)}, not {show_raw(v)}", path=f"/{key}")
+        return None
+    return v
+
+
+def _customer_account(doc: dict, problem):
     parties = doc.get("relatedParty")
-    if parties is not None:
-        if not isinstance(parties, list):
-            problem("order_field", "`relatedParty` must be a list", path="/relatedParty")
-        else:
-            n = customer_party(parties)
-            if n is not None:
-                party = parties[n]
-                pid = _party_id(party)
-                where = f"/relatedParty/{n}/id" if party.get("id") is not None else f"/relatedParty/{n}/partyOrPartyRole/id"
-                if pid is None:
-                    problem("order_field", "the related party that is the customer has no id", path=f"/relatedParty/{n}")
-                elif why := id_problem(pid, "the customer's id"):
-                    problem("bad_id", why, path=where)
-                else:
-                    account = pid
-    completion = date("requestedCompletionDate")
+    if parties is None:
+        return None
+    if not isinstance(parties, list):
+        problem("order_field", "`relatedParty` must be a list", path="/relatedParty")
+        return None
+    n = customer_party(parties)
+    if n is None:
+        return None
+    party = parties[n]
+    pid = _party_id(party)
+    where = f"/relatedParty/{n}/id" if party.get("id") is not None else f"/relatedParty/{n}/partyOrPartyRole/id"
+    if pid is None:
+        problem("order_field", "the related party that is the customer has no id", path=f"/relatedParty/{n}")
+    elif why := id_problem(pid, "the customer's id"):
+        problem("bad_id", why, path=where)
+    else:
+        return pid
+    return None
+
+
+def order_fields(doc: dict, problem) -> dict:
+    """The order's fields (`order.FIELD`, and `due_at`, `initial_state` for the engine), but its id.
+    (Module-level helpers, not closures: planning reads an order's fields once per order.)"""
+    account = _customer_account(doc, problem)
+    completion = _date(doc, problem, "requestedCompletionDate")
     return {
-        "external_id": external_id(),
-        "category": text("category"),
-        "priority": choice("priority", PRIORITIES),
+        "external_id": _external_id(doc, problem),
+        "category": _text(doc, problem, "category"),
+        "priority": _choice(doc, problem, "priority", PRIORITIES),
         "customer_account": account,
-        "billing_account": billing_account(),
-        "requested_start_date": date("requestedStartDate"),
+        "billing_account": _billing_account(doc, problem),
+        "requested_start_date": _date(doc, problem, "requestedStartDate"),
         "requested_completion_date": completion,
         # For the engine, not for rules: the due instant (ms), and draft or not.
         "due_at": due_instant(doc["requestedCompletionDate"]) if completion is not None else None,
-        "initial_state": choice("requestedInitialState", INITIAL_STATES) or "acknowledged",
+        "initial_state": _choice(doc, problem, "requestedInitialState", INITIAL_STATES) or "acknowledged",
     }

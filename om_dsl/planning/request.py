@@ -105,7 +105,7 @@ def version_of(doc: dict) -> str:
     loc = doc.get("@schemaLocation")
     if isinstance(loc, str) and (m := _VERSION_IN_LOCATION.search(loc)):
         return V5 if (m.group(1) or m.group(2)) == "5" else V4
-    if any(k in doc for k in _V5_ONLY) or isinstance(doc.get("externalId"), list):
+    if not doc.keys().isdisjoint(_V5_ONLY) or isinstance(doc.get("externalId"), list):
         return V5
     parties = doc.get("relatedParty")
     if isinstance(parties, list) and any(isinstance(p, dict) and "partyOrPartyRole" in p for p in parties):
