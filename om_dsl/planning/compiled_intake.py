@@ -80,21 +80,24 @@ def order_of(doc: dict, order_id: str | None, module) -> Order | None:
     raw_items = doc.get("productOrderItem")
     if type(raw_items) is not list or not raw_items:
         return None
-    roots = module.ROOTS
+    readers = module.ROOTS
     items: list[OrderItem] = []  # parents before children, in document order
+    roots = []
     for n, raw in enumerate(raw_items):
-        read = roots.get(code_of(raw))
-        if read is None or read(raw, f"/productOrderItem/{n}", None, 0, items) is None:
+        read = readers.get(code_of(raw))
+        root = read(raw, f"/productOrderItem/{n}", None, 0, items) if read is not None else None
+        if root is None:
             return None
+        roots.append(root)
     ids = {item.id for item in items}
-    if len(ids) != len(items) or "order" in ids and any(i.id == "order" and i.parent is None for i in items):
+    if len(ids) != len(items) or "order" in ids and any(i.id == "order" for i in roots):
         return None  # a duplicate id, or the reserved `order`
     try:
         fields = order_fields(doc, _refuse)
     except _Unusual:
         return None
     fields["id"] = order_id or document_id(doc)
-    fields["root_items"] = [i for i in items if i.parent is None]
+    fields["root_items"] = roots
     fields["items"] = list(items)
     # intake.request_of, for items without units: each item's fields under its own id
     fields["request"] = {"version": version_of(doc), "order": kept(doc, "order"), "items": {i.id: i.request for i in items}, "units": {}}

@@ -214,7 +214,7 @@ class Decomposer:
         """The order scope's lines through the generated code, when a root item is added
         (order_scope's first case); False: order_scope does it."""
         fn = self.generated.ORDER_LINES if self.generated is not None else None
-        if fn is None or not any(i.action == "add" for i in self.order.root_items):
+        if fn is None or not any(i.action == "add" for i in o["root_items"]):
             return False
         base = keys.order_base(o.get("customer_account"))
         try:
