@@ -56,6 +56,7 @@ _ORDER_IN_KEY = ":"
 _IN_ASSET = "/#"
 
 
+@lru_cache(maxsize=1024)
 def _pct(ch: str) -> str:
     return "".join(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))  # (JSON can carry a lone surrogate)
 
@@ -71,7 +72,18 @@ def escape(text: str, separators: str, ascii_only: bool = False) -> str:
     text = str(text)
     if _untouched(separators, ascii_only).fullmatch(text):
         return text  # the usual case: an ordinary id stays as it is
-    return "".join(_pct(c) if c == "%" or c in separators or (ascii_only and not _plain(c)) else c for c in text)
+    return _escaped(separators, ascii_only).sub(_pct_of, text)  # (one match per character to escape, not a loop over all)
+
+
+def _pct_of(m: re.Match) -> str:
+    return _pct(m.group())
+
+
+@lru_cache(maxsize=None)
+def _escaped(separators: str, ascii_only: bool) -> re.Pattern:
+    """One character escape encodes: `%`, a separator (and, with ascii_only, anything but printable ASCII)."""
+    banned = "[" + re.escape("%" + separators) + "]"
+    return re.compile(f"{banned}|[^!-~]" if ascii_only else banned)
 
 
 @lru_cache(maxsize=None)
