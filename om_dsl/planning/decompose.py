@@ -18,10 +18,18 @@ def _failed(exc: EvaluationError, item=None) -> Problem:
     return Problem(exc.element, f"{exc.element}{where} cannot be evaluated: {exc.message}", item.id if item else None, item.product if item else None, item.path if item else None)
 
 
+def _ruled(catalog: Catalog, key: str, kind: str) -> frozenset:
+    """The products with validation (or enrichment) rules: an item of another has none to run."""
+    return catalog.memo(key, lambda: frozenset(r.product for r in getattr(catalog, kind)))
+
+
 def validate(rules, order: Order) -> None:
     problems = []
     o = order.fields
+    ruled = _ruled(rules.catalog, "decompose.validations", "validations")
     for item in order.items:
+        if item.product not in ruled:
+            continue
         try:
             for name, message in rules.validate(item, o):
                 problems.append(Problem(ids.validation(item.product, name), message, item.id, item.product, item.path))
@@ -33,7 +41,10 @@ def validate(rules, order: Order) -> None:
 
 def enrich(rules, order: Order) -> None:
     o = order.fields
+    ruled = _ruled(rules.catalog, "decompose.enrichments", "enrichments")
     for item in order.items:  # parents before children: `parent.x` sees enriched values
+        if item.product not in ruled:
+            continue
         try:
             rules.enrich(item, o)
         except EvaluationError as exc:
