@@ -85,11 +85,11 @@ def _requests(order: Order, lines: list[FulfillmentLine]) -> list[FulfillmentReq
     by_bundle: dict = {}
     for l in lines:
         by_bundle.setdefault(l.bundle, []).append(l)
-    for root in order.root_items:
-        mine = by_bundle.get(root.id, [])
+    for root in order.fields["root_items"]:
+        mine = by_bundle.get(root.id)
         if mine:
             out.append(FulfillmentRequest(f"FR-{root.id}", root.id, mine))
-    scoped = [l for l in lines if l.bundle is None]
+    scoped = by_bundle.get(None)  # the order scope's lines, in their order
     if scoped:
         out.append(FulfillmentRequest("FR-order", None, scoped))
     return out
