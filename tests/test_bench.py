@@ -75,3 +75,12 @@ def test_the_planning_benchmark_runs_at_its_smallest_size():
     assert s["10"]["lines"] == 20 and s["10"]["interpreter_seconds"] > 0 and s["10"]["generated_over_interpreter"] > 0
     rows = "\n".join(B.planning_rows({"planning": p, "scale": s}))
     assert "generated / interpreter" in rows and "| 10 | 20 | 24 |" in rows
+
+
+def test_the_intake_benchmark_runs_at_its_smallest_size():
+    """bench/planning.py's section 2b: intake alone, generated, shared and hand-written."""
+    import planning as P
+
+    i = P.bench_intake(2, 1)
+    assert set(i["us_per_order"]) == {"generated", "shared, generated coercion", "handwritten"} and all(v > 0 for v in i["us_per_order"].values())
+    assert "generated / hand-written" in "\n".join(P.intake_rows(i))
