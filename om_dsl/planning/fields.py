@@ -112,6 +112,8 @@ def _text(doc: dict, problem, key: str, value=None, where=None):
     v = doc.get(key) if value is None else value
     if v is None:
         return None
+    if type(v) is str and plain_id(v):
+        return v  # the usual value, in one match
     where = where or f"/{key}"
     if not isinstance(v, (str, int)) or isinstance(v, bool):
         problem("order_field", f"`{key}` must be a string", path=where)
@@ -184,10 +186,10 @@ def _customer_account(doc: dict, problem):
         return None
     party = parties[n]
     pid = _party_id(party)
-    where = f"/relatedParty/{n}/id" if party.get("id") is not None else f"/relatedParty/{n}/partyOrPartyRole/id"
     if pid is None:
         problem("order_field", "the related party that is the customer has no id", path=f"/relatedParty/{n}")
     elif why := id_problem(pid, "the customer's id"):
+        where = f"/relatedParty/{n}/id" if party.get("id") is not None else f"/relatedParty/{n}/partyOrPartyRole/id"
         problem("bad_id", why, path=where)
     else:
         return pid
