@@ -306,31 +306,84 @@ def test_the_usual_order_is_read_by_the_generated_code(catalogs, exprs, data):  
     generated, orders = pairs[name]
     doc = data.draw(orders)
     accepted = same_intake(generated, doc)[0] == "order"
-    assert (order_of(copy.deepcopy(doc), "ORD-T", planner_of(generated)) is not None) == accepted
+    assert (order_of(copy.deepcopy(doc), "ORD-T", planner_of(generated), generated.catalog) is not None) == accepted
 
 
 @pytest.mark.parametrize("path", ["new-fiber-every-option.json", "fiber-tv-ported-phone.json", "fiber-minimal.json", "tv-alone.json", "mobile/sim-handset-port.json"])
 def test_the_example_orders_are_read_by_the_generated_code(catalogs, path):  # noqa: F811
     generated, _, _ = catalogs["mobile" if path.startswith("mobile/") else "acme"]
     doc = json.loads((ORDERS / path).read_text())
-    assert order_of(copy.deepcopy(doc), "ORD-T", planner_of(generated)) is not None
+    assert order_of(copy.deepcopy(doc), "ORD-T", planner_of(generated), generated.catalog) is not None
     assert same_intake(generated, doc)[0] == "order"
 
 
 def test_what_the_generated_code_does_not_read_goes_to_the_reference(catalogs):  # noqa: F811
-    """A quantity, a flat order (`bundles`), a modify: the reference reads each, and says the same."""
+    """A quantity, a modify, an id not a string: the reference reads each, and says the same."""
     generated, interpreter, _ = catalogs["acme"]
     module = planner_of(generated)
     doc = json.loads((ORDERS / "new-fiber-every-option.json").read_text())
-    for change in ({"quantity": 2}, {"action": "modify"}, {"productOrderItemRelationship": []}, {"id": 1}):
+    for change in ({"quantity": 2}, {"action": "modify"}, {"id": 1}):
         changed = copy.deepcopy(doc)
         changed["productOrderItem"][1].update(change)
-        assert order_of(copy.deepcopy(changed), "ORD-T", module) is None
+        assert order_of(copy.deepcopy(changed), "ORD-T", module, generated.catalog) is None
         same_intake(generated, changed)
         agree(generated, interpreter, changed)
+
+
+def test_a_flat_order_is_read_through_the_generated_coercion(catalogs):  # noqa: F811
+    """`bundles` and `reliesOn` (the TMF622 examples): the tree as the reference builds it, then item by item."""
+    generated, interpreter, _ = catalogs["acme"]
+    module = planner_of(generated)
     flat = json.loads((ORDERS / "tmf622" / "v4-flat-fiber.json").read_text())
-    assert order_of(copy.deepcopy(flat), "ORD-T", module) is None
+    order = order_of(copy.deepcopy(flat), "ORD-T", module, generated.catalog)
+    assert order is not None and [(i.id, [c.id for c in i.children], i.relies_on) for i in order.items] == [("10", ["11"], []), ("11", [], []), ("20", [], ["10"])]
+    assert order_of(copy.deepcopy(flat), "ORD-T", module) is None  # (without the catalog: the reference)
     assert same_intake(generated, flat)[0] == "order"
+    agree(generated, interpreter, flat)
+
+
+@st.composite
+def flat(draw, orders):
+    """An order of the strategy written flat: children after their parent, named by `bundles`; now and then a `reliesOn`."""
+    doc = draw(orders)
+    out: list = []
+
+    def walk(raw):
+        kids = raw.pop("productOrderItem", None) or []
+        out.append(raw)
+        if kids:
+            raw["productOrderItemRelationship"] = [{"id": k["id"], "relationshipType": "bundles"} for k in kids]
+        for k in kids:
+            walk(k)
+
+    for raw in doc["productOrderItem"]:
+        walk(raw)
+    for _ in range(draw(st.integers(0, 2))):
+        a, b = draw(st.sampled_from(out)), draw(st.sampled_from(out))
+        if a is not b:
+            a.setdefault("productOrderItemRelationship", []).append({"id": b["id"], "relationshipType": "reliesOn"})
+    doc["productOrderItem"] = out
+    return doc
+
+
+@SETTINGS
+@given(data=st.data())
+def test_flat_orders_read_alike_and_through_the_generated_coercion(catalogs, exprs, data):  # noqa: F811
+    pairs = {"acme": (catalogs["acme"][:2], acme_orders()), "mobile": (catalogs["mobile"][:2], mobile_orders()), "exprs": (exprs, exprs_orders())}
+    (generated, interpreter), orders = pairs[data.draw(st.sampled_from(sorted(pairs)))]
+    doc = data.draw(flat(orders))
+    accepted = same_intake(generated, doc)[0] == "order"
+    assert (order_of(copy.deepcopy(doc), "ORD-T", planner_of(generated), generated.catalog) is not None) == accepted
+    agree(generated, interpreter, doc)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_broken_flat_orders_read_alike(catalogs, data):  # noqa: F811
+    generated, interpreter, _ = catalogs["acme"]
+    doc = data.draw(broken(flat(acme_orders()), _codes(generated), _names(generated)))
+    same_intake(generated, doc)
+    agree(generated, interpreter, doc)
 
 
 @pytest.mark.parametrize("last", ["BOX or CRATE", "TAG"])

@@ -10,9 +10,11 @@ order may start with. This module drives them over the document and adds
 what no catalog decides: the order's fields, duplicate ids, the request kept
 as it came.
 
-Only the usual order goes this way: every item added, nested (no
-`productOrderItemRelationship`), no `quantity` but 1, ids and values that
-need no coercion beyond the plain one, nothing the reference would report.
+Only the usual order goes this way: every item added, no `quantity` but 1,
+ids and values that need no coercion beyond the plain one, nothing the
+reference would report. A nested order is read by the item functions alone;
+a flat one (`bundles`, `reliesOn`) gets its tree from the reference's own
+reader (request.item_tree) and each item through the generated coercion.
 On anything else `order_of` returns None and the reference (om_dsl.planning.
 intake, which the interpreter always uses) reads the whole order again, so
 every rejection is its own, word for word and pointer for pointer. The fast
@@ -25,7 +27,7 @@ from __future__ import annotations
 from om_dsl.limits import plain_id
 from om_dsl.planning.fields import document_id, order_fields
 from om_dsl.planning.order import Order, OrderItem
-from om_dsl.planning.request import kept, version_of
+from om_dsl.planning.request import MAX_DEPTH, item_tree, kept, version_of
 
 __all__ = ["added", "code_of", "order_of", "plain"]
 
@@ -47,12 +49,13 @@ def code_of(raw) -> str | None:
     return code if type(code) is str else None
 
 
-def plain(raw: dict):
+def plain(raw: dict, related: bool = False):
     """(id, characteristics) of a plainly added item, or None: an id check_id
-    takes, action add, no `quantity` but 1, no relationships, no installed
-    product (`product.id`), characteristics a list when given."""
+    takes, action add, no `quantity` but 1, no relationships (unless `related`:
+    a flat order's, which item_tree read), no installed product (`product.id`),
+    characteristics a list when given."""
     item_id = raw.get("id")
-    if type(item_id) is not str or not plain_id(item_id) or raw.get("action", "add") != "add" or "productOrderItemRelationship" in raw:
+    if type(item_id) is not str or not plain_id(item_id) or raw.get("action", "add") != "add" or ("productOrderItemRelationship" in raw and not related):
         return None
     if "quantity" in raw:
         q = raw["quantity"]
@@ -69,25 +72,88 @@ def plain(raw: dict):
     return (item_id, chars) if type(chars) is list else None
 
 
+def _related(raw_items: list) -> bool:
+    """Whether an item of the order (a nested one too) names relationships: then its tree is theirs."""
+    todo = list(raw_items)
+    while todo:
+        raw = todo.pop()
+        if type(raw) is dict:
+            if "productOrderItemRelationship" in raw:
+                return True
+            kids = raw.get("productOrderItem")
+            if type(kids) is list:
+                todo.extend(kids)
+    return False
+
+
+def _flat(raw_items: list, module, catalog, items: list, roots: list) -> bool:
+    """A flat order read into `items` (and `roots`): its tree as the reference builds it
+    (request.item_tree), each item's characteristics through the generated coercion,
+    placement and cardinality checked against the catalog; False: the reference reads it."""
+    tree, problems = item_tree(raw_items, "/productOrderItem", MAX_DEPTH)
+    if problems:
+        return False
+    coercion = module.ATTRIBUTES
+    children = catalog.memo("compiled_intake.children", lambda: {p.code: p.children for p in catalog.products})
+
+    def read(node, parent):  # as deep as item_tree allows
+        raw = node.raw
+        code = code_of(raw)
+        if code not in (module.ROOTS if parent is None else {c.product for c in children[parent.product]}):
+            return None
+        got = plain(raw, related=True)
+        values = coercion[code](got[1]) if got is not None else None
+        if values is None:
+            return None
+        item = added(got[0], code, values, node.path, parent, raw)
+        items.append(item)
+        if node.relies_on:
+            item.relies_on = [n.id for n in node.relies_on]  # (no quantities: each names one item)
+        counts: dict = {}
+        for kid in node.children:
+            made = read(kid, item)
+            if made is None:
+                return None
+            item.children.append(made)
+            counts[made.product] = counts.get(made.product, 0) + 1
+        for c in children[code]:
+            n = counts.get(c.product, 0)
+            if n < c.min or (c.max is not None and n > c.max):
+                return None
+        return item
+
+    for node in tree:
+        root = read(node, None)
+        if root is None:
+            return False
+        roots.append(root)
+    return True
+
+
 def added(item_id: str, code: str, values: dict, path: str, parent, raw: dict) -> OrderItem:
     """The added item as intake makes it (every field given: no attrs factories run)."""
     return OrderItem(item_id, code, "add", values, path, parent, [], None, [], False, None, [], kept(raw, "item"))
 
 
-def order_of(doc: dict, order_id: str | None, module) -> Order | None:
+def order_of(doc: dict, order_id: str | None, module, catalog=None) -> Order | None:
     """The order, read through the generated item functions of `module` (a
-    compiled catalog's planner.py), or None: the reference reads it."""
+    compiled catalog's planner.py), or None: the reference reads it. A flat
+    order (items related by `bundles`, `reliesOn`) is read item by item with the
+    generated coercion when `catalog` is given."""
     raw_items = doc.get("productOrderItem")
     if type(raw_items) is not list or not raw_items:
         return None
     readers = module.ROOTS
     items: list[OrderItem] = []  # parents before children, in document order
-    roots = []
+    roots: list[OrderItem] = []
     for n, raw in enumerate(raw_items):
         read = readers.get(code_of(raw))
         root = read(raw, f"/productOrderItem/{n}", None, 0, items) if read is not None else None
         if root is None:
-            return None
+            items, roots = [], []
+            if catalog is None or not _related(raw_items) or not _flat(raw_items, module, catalog, items, roots):
+                return None
+            break
         roots.append(root)
     ids = {item.id for item in items}
     if len(ids) != len(items) or "order" in ids and any(i.id == "order" for i in roots):

@@ -82,7 +82,7 @@ def intake(catalog: Catalog, doc: dict, order_id: str | None = None, installed=N
     item functions read the usual order (om_dsl.planning.compiled_intake); this module, the
     reference, reads any other (with the generated coercion per product) and reports what is wrong."""
     if generated is not None:
-        order = compiled_order(doc, order_id, generated)
+        order = compiled_order(doc, order_id, generated, catalog)
         if order is not None:
             return order
     from om_dsl.planning.installed import EMPTY
