@@ -93,41 +93,43 @@ def _flat(raw_items: list, module, catalog, items: list, roots: list) -> bool:
     tree, problems = item_tree(raw_items, "/productOrderItem", MAX_DEPTH)
     if problems:
         return False
-    coercion = module.ATTRIBUTES
-    children = catalog.memo("compiled_intake.children", lambda: {p.code: p.children for p in catalog.products})
-
-    def read(node, parent):  # as deep as item_tree allows
-        raw = node.raw
-        code = code_of(raw)
-        if code not in (module.ROOTS if parent is None else {c.product for c in children[parent.product]}):
-            return None
-        got = plain(raw, related=True)
-        values = coercion[code](got[1]) if got is not None else None
-        if values is None:
-            return None
-        item = added(got[0], code, values, node.path, parent, raw)
-        items.append(item)
-        if node.relies_on:
-            item.relies_on = [n.id for n in node.relies_on]  # (no quantities: each names one item)
-        counts: dict = {}
-        for kid in node.children:
-            made = read(kid, item)
-            if made is None:
-                return None
-            item.children.append(made)
-            counts[made.product] = counts.get(made.product, 0) + 1
-        for c in children[code]:
-            n = counts.get(c.product, 0)
-            if n < c.min or (c.max is not None and n > c.max):
-                return None
-        return item
-
+    children = catalog.memo("compiled_intake.children", lambda: {p.code: (p.children, frozenset(c.product for c in p.children)) for p in catalog.products})
     for node in tree:
-        root = read(node, None)
+        root = _read_node(node, None, module.ROOTS, module, children, items)
         if root is None:
             return False
         roots.append(root)
     return True
+
+
+def _read_node(node, parent, allowed, module, children: dict, items: list):
+    """One item of a flat order's tree and its subtree, or None (a function of the module, not a
+    closure that calls itself: that would be a reference cycle holding the order)."""
+    raw = node.raw
+    code = code_of(raw)
+    if code not in allowed:
+        return None
+    got = plain(raw, related=True)
+    values = module.ATTRIBUTES[code](got[1]) if got is not None else None
+    if values is None:
+        return None
+    item = added(got[0], code, values, node.path, parent, raw)
+    items.append(item)
+    if node.relies_on:
+        item.relies_on = [n.id for n in node.relies_on]  # (no quantities: each names one item)
+    takes, codes = children[code]
+    counts: dict = {}
+    for kid in node.children:
+        made = _read_node(kid, item, codes, module, children, items)
+        if made is None:
+            return None
+        item.children.append(made)
+        counts[made.product] = counts.get(made.product, 0) + 1
+    for c in takes:
+        n = counts.get(c.product, 0)
+        if n < c.min or (c.max is not None and n > c.max):
+            return None
+    return item
 
 
 def added(item_id: str, code: str, values: dict, path: str, parent, raw: dict) -> OrderItem:
