@@ -184,8 +184,7 @@ class Simulators:
             time.sleep(self.latency_ms / 2000)
 
     def _next(self, name: str) -> int:
-        self.db.execute("INSERT INTO counters (name, n) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1", (name,))
-        return self.db.execute("SELECT n FROM counters WHERE name = ?", (name,)).fetchone()[0]
+        return self.db.execute("INSERT INTO counters (name, n) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1 RETURNING n", (name,)).fetchone()[0]
 
     def call(
         self, system: str, operation: str, args: dict, key: str, outputs: list, is_async: bool = False, timeout_ms: Optional[int] = None
@@ -268,8 +267,7 @@ class Simulators:
         return Applied(answer, replayed, callback_id)
 
     def _count_attempt(self, key: str) -> int:
-        self.db.execute("INSERT INTO attempts (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1", (key,))
-        return self.db.execute("SELECT n FROM attempts WHERE key = ?", (key,)).fetchone()[0]
+        return self.db.execute("INSERT INTO attempts (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1 RETURNING n", (key,)).fetchone()[0]
 
     def _replay(self, key: str, is_async: bool, callback_url: Optional[str] = None, copies: int = 1) -> None:
         self.db.execute("UPDATE effects SET calls = calls + 1 WHERE key = ?", (key,))
@@ -350,19 +348,13 @@ class Simulators:
 
     def notify(self, message_id: str, payload: dict) -> bool:
         """Receive an order notification; True the first time this message arrives."""
-        with self.lock:
-            self._begin()
-            try:
-                first = self.db.execute("SELECT 1 FROM notifications WHERE message_id = ?", (message_id,)).fetchone() is None
-                self.db.execute(
-                    "INSERT INTO notifications (message_id, payload, deliveries) VALUES (?, ?, 1) ON CONFLICT (message_id) DO UPDATE SET deliveries = deliveries + 1",
-                    (message_id, json.dumps(payload, sort_keys=True)),
-                )
-                self._commit()
-            except BaseException:
-                self._rollback()
-                raise
-            return first
+        text = json.dumps(payload, sort_keys=True)
+        with self.lock:  # one statement: atomic alone (in a batch's transaction, or its own)
+            row = self.db.execute(
+                "INSERT INTO notifications (message_id, payload, deliveries) VALUES (?, ?, 1) ON CONFLICT (message_id) DO UPDATE SET deliveries = deliveries + 1 RETURNING deliveries",
+                (message_id, text),
+            ).fetchone()
+            return row[0] == 1
 
     # ---- what happened (tests and demos) ----------------------------------------------------------------
 

@@ -67,11 +67,23 @@ class Orders:
         else:
             writes.changed(run, changed)
         writes.events += [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
-        writes.outbox += [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands]
+        writes.outbox += [(run.id, c.kind, self._command_text(c), now) for c in commands]
         if writes is not self._batch:
             writes.flush(db)
 
     _batch: "Optional[_Writes]" = None
+    _written: Optional[dict] = None  # the outbox's payload text -> the command it encodes (Outbox.pending_commands reads it back)
+
+    def _command_text(self, c: Cmd.Command) -> str:
+        """A command as its outbox row holds it; remembered, so that reading the
+        outbox back needs no decoding of what this process wrote (the same text
+        decodes to an equal command: commands are values)."""
+        text = command_text(c)
+        written = self._written
+        if written is None or len(written) >= 4096:  # (bounded: a command not read back soon is decoded as before)
+            written = self._written = {}
+        written[text] = c
+        return text
 
     @contextlib.contextmanager
     def batched(self, db) -> Iterator[None]:
@@ -191,6 +203,17 @@ INSERT_NEW = (
 )
 
 
+# The encoders, made once (json.dumps makes one per call when given options); the
+# text is json.dumps's with the same options (no check for cycles: the state has none).
+_json = json.JSONEncoder(check_circular=False).encode
+_sorted_json = json.JSONEncoder(sort_keys=True, check_circular=False).encode
+
+
+def command_text(c: Cmd.Command) -> str:
+    """A command as the outbox holds it: its data (`commands.to_data`), keys sorted."""
+    return _sorted_json(Cmd.to_data(c))
+
+
 def whole_rows(run: S.OrderRun) -> dict:
     """Every part of an order as rows: its head (status, state, updated_at, jeopardy, changes), tasks, parts."""
     changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
@@ -198,11 +221,11 @@ def whole_rows(run: S.OrderRun) -> dict:
         "format": 2, "fields": S.encode_value(run.fields), "items": [S.item_data(i) for i in run.items],
         "tasks": {k: n for n, k in enumerate(run.tasks)}, "lines": {k: n for n, k in enumerate(run.lines)},
     }
-    parts = [(run.id, "head", json.dumps(S.head_data(run)))]
-    parts += [(run.id, "t:" + k, json.dumps(S.task_data(t))) for k, t in run.tasks.items()]
-    parts += [(run.id, "l:" + k, json.dumps(S.line_data(line))) for k, line in run.lines.items()]
+    parts = [(run.id, "head", _json(S.head_data(run)))]
+    parts += [(run.id, "t:" + k, _json(S.task_data(t))) for k, t in run.tasks.items()]
+    parts += [(run.id, "l:" + k, _json(S.line_data(line))) for k, line in run.lines.items()]
     return {
-        "head": (run.status, json.dumps(body), run.updated_at, run.jeopardy, f" {changes} " if changes else None),
+        "head": (run.status, _json(body), run.updated_at, run.jeopardy, f" {changes} " if changes else None),
         "tasks": [(run.id, *_index_row(t)) for t in run.tasks.values()],
         "parts": parts,
     }
@@ -214,7 +237,7 @@ def new_rows(run: S.OrderRun, document: str, submitted_by: Optional[str], histor
     status, state, updated_at, jeopardy, changes = rows["head"]
     rows["order"] = (run.id, run.catalog, status, run.fields.get("customer_account"), run.external_id, document, run.created_at, updated_at, submitted_by, state, jeopardy, changes)
     rows["events"] = [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
-    rows["outbox"] = [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands]
+    rows["outbox"] = [(run.id, c.kind, command_text(c), now) for c in commands]
     return rows
 
 
@@ -239,9 +262,9 @@ class _Writes:
         tasks = [(r.id, t) for r in runs for t in map(r.tasks.get, self.tasks[r.id]) if t is not None]
         if runs:
             db.executemany("UPDATE orders SET status = ?, updated_at = ?, jeopardy = ? WHERE id = ?", [(r.status, r.updated_at, r.jeopardy, r.id) for r in runs])
-            parts = [(r.id, "head", json.dumps(S.head_data(r))) for r in runs]
-            parts += [(order_id, "t:" + t.id, json.dumps(S.task_data(t))) for order_id, t in tasks]
-            parts += [(r.id, "l:" + k, json.dumps(S.line_data(r.lines[k]))) for r in runs for k in self.lines[r.id] if k in r.lines]
+            parts = [(r.id, "head", _json(S.head_data(r))) for r in runs]
+            parts += [(order_id, "t:" + t.id, _json(S.task_data(t))) for order_id, t in tasks]
+            parts += [(r.id, "l:" + k, _json(S.line_data(r.lines[k]))) for r in runs for k in self.lines[r.id] if k in r.lines]
             db.executemany("INSERT INTO order_state (order_id, part, data) VALUES (?, ?, ?) ON CONFLICT (order_id, part) DO UPDATE SET data = excluded.data", parts)
         if tasks:
             db.executemany(
