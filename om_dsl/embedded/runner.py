@@ -189,6 +189,7 @@ class Runner:
         engine = self.catalogs.engine(run.catalog)
         event = make_event(now)
         was_completed, was_partial = run.status == S.ORDER_COMPLETED, run.status == S.PARTIAL
+        row = (run.status, run.updated_at, run.jeopardy)  # its row in the orders table, as stored (written again only if they move)
         waits_before = W.waited_milestones(run)  # (the event changes `run` in place)
         try:
             step = engine.handle(run, event, in_place=True)  # (a Rejection leaves `run` as it was)
@@ -202,7 +203,7 @@ class Runner:
             if also is not None:
                 also(db)
             return None
-        self.store.save(db, step.run, step.history, step.commands, now, changed=step)
+        self.store.save(db, step.run, step.history, step.commands, now, changed=step, was=row)
         if waits_before or step.run.waits_for:
             waits_after = W.waited_milestones(step.run)
             if waits_after != waits_before:
