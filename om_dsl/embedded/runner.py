@@ -82,9 +82,12 @@ class Runner:
             self._forget()
             self._seen = version
 
+    _clock_kept = None  # the simulated time this runner last wrote (in a transaction that committed, unless forgotten since)
+
     def _forget(self) -> None:
         self._held.clear()
         self._held_tasks = 0
+        self._clock_kept = None
 
     def _hold(self, run: S.OrderRun) -> None:
         held = self._held
@@ -172,8 +175,10 @@ class Runner:
         try:
             with self.store.transaction() as db:
                 self._current()
-                if self.clock.simulated:  # a killed process must not take simulated time back
-                    self.store.set_meta(db, "clock_ms", str(self.clock.now()))
+                now = self.clock.now()
+                if self.clock.simulated and now != self._clock_kept:  # a killed process must not take simulated time back
+                    self.store.set_meta(db, "clock_ms", str(now))
+                    self._clock_kept = now
                 with self.store.batched(db):
                     yield db
         except BaseException:

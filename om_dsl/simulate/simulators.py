@@ -98,6 +98,8 @@ class KeyReused(Exception):
     """An idempotency key sent again for another call (another operation or other arguments)."""
 
 
+_sorted_json = json.JSONEncoder(sort_keys=True, check_circular=False).encode  # json.dumps(..., sort_keys=True), its encoder made once
+
 class Applied(NamedTuple):
     outputs: dict
     replayed: bool  # the key was seen before: its first answer, no new effect
@@ -242,7 +244,7 @@ class Simulators:
         asynchronous operation its callback is sent again, to `callback_url`
         (None: it waits to be collected), `copies` times. A key already used
         for another operation or other arguments raises KeyReused."""
-        args_text = json.dumps(encode_value(args), sort_keys=True)
+        args_text = _sorted_json(encode_value(args))
         with self.lock:
             self._begin()
             try:
@@ -284,13 +286,13 @@ class Simulators:
             answer[name] = FORMATS.get(name, f"{name.upper()}-{{:05d}}").format(n) if type_ == "string" else n
         self.db.execute(
             "INSERT INTO effects (key, system, operation, args, outputs, calls) VALUES (?, ?, ?, ?, ?, 1)",
-            (key, system, operation, json.dumps(encode_value(args), sort_keys=True), json.dumps(answer, sort_keys=True)),
+            (key, system, operation, _sorted_json(encode_value(args)), _sorted_json(answer)),
         )
         callback_id = None
         if is_async:
             cur = self.db.execute(
                 "INSERT INTO callbacks (key, outputs, url, copies) VALUES (?, ?, ?, ?)",
-                (key, json.dumps(answer, sort_keys=True), callback_url, copies),
+                (key, _sorted_json(answer), callback_url, copies),
             )
             callback_id = cur.lastrowid
         return answer, callback_id
@@ -348,7 +350,7 @@ class Simulators:
 
     def notify(self, message_id: str, payload: dict) -> bool:
         """Receive an order notification; True the first time this message arrives."""
-        text = json.dumps(payload, sort_keys=True)
+        text = _sorted_json(payload)
         with self.lock:  # one statement: atomic alone (in a batch's transaction, or its own)
             row = self.db.execute(
                 "INSERT INTO notifications (message_id, payload, deliveries) VALUES (?, ?, 1) ON CONFLICT (message_id) DO UPDATE SET deliveries = deliveries + 1 RETURNING deliveries",
