@@ -9,9 +9,8 @@ an order that never started).
 
 from __future__ import annotations
 
-from typing import Optional
-
 import operator
+from typing import Optional
 
 import attrs
 
