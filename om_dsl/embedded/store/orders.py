@@ -81,11 +81,13 @@ class Orders:
         outbox back needs no decoding of what this process wrote (the same text
         decodes to an equal command: commands are values)."""
         text = command_text(c)
-        written = self._written
-        if written is None or len(written) >= 4096:  # (bounded: a command not read back soon is decoded as before)
-            written = self._written = {}
-        written[text] = c
+        self._remember_written({text: c})
         return text
+
+    def _remember_written(self, written: dict) -> None:
+        if self._written is None or len(self._written) >= 4096:  # (bounded: a command not read back soon is decoded as before)
+            self._written = {}
+        self._written.update(written)
 
     @contextlib.contextmanager
     def batched(self, db) -> Iterator[None]:
@@ -119,6 +121,8 @@ class Orders:
         db.executemany(INSERT_PART, [x for o in orders for x in o["parts"]])
         db.executemany(INSERT_EVENT, [e for o in orders for e in o["events"]])
         db.executemany(INSERT_OUTBOX, [c for o in orders for c in o["outbox"]])
+        for o in orders:
+            self._remember_written(o["written"])
 
     def load(self, order_id: str) -> Optional[S.OrderRun]:
         row = self.db.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
@@ -239,7 +243,9 @@ def new_rows(run: S.OrderRun, document: str, submitted_by: Optional[str], histor
     status, state, updated_at, jeopardy, changes = rows["head"]
     rows["order"] = (run.id, run.catalog, status, run.fields.get("customer_account"), run.external_id, document, run.created_at, updated_at, submitted_by, state, jeopardy, changes)
     rows["events"] = [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
-    rows["outbox"] = [(run.id, c.kind, command_text(c), now) for c in commands]
+    texts = [command_text(c) for c in commands]
+    rows["outbox"] = [(run.id, c.kind, text, now) for c, text in zip(commands, texts)]
+    rows["written"] = dict(zip(texts, commands))  # (what the outbox's rows decode to: Outbox.pending_commands)
     return rows
 
 
