@@ -98,6 +98,8 @@ class Orders:
         try:
             yield
             writes.flush(db)
+            if writes.completed:
+                self.assetize_all(db, writes.completed)
         finally:
             self._batch = None
 
@@ -260,6 +262,7 @@ class _Writes:
         self.events: list = []
         self.outbox: list = []
         self.done: list = []
+        self.completed: list = []  # (order, now) of each order completed (Assets.assetize)
 
     def changed(self, run: S.OrderRun, step: Step, was: Optional[tuple] = None) -> None:
         self.runs[run.id] = run
