@@ -25,6 +25,8 @@ def encode_value(v):
         return v
     if t is dict:
         return {k: x if type(x) in _PLAIN else encode_value(x) for k, x in v.items()}
+    if t is list:
+        return [x if type(x) in _PLAIN else encode_value(x) for x in v]
     if isinstance(v, Decimal):
         return {"$decimal": str(v)}
     if isinstance(v, datetime.date):

@@ -202,12 +202,14 @@ _SCALAR_DEFAULTS = {
 }
 
 
+_scalar_values = operator.attrgetter(*_SCALARS)
+_SCALAR_DEFAULT = tuple(_SCALAR_DEFAULTS.get(name, attrs.NOTHING) for name in _SCALARS)  # (NOTHING: always written)
+
+
 def head_part(run: OrderRun) -> dict:
     """`head_data` less the scalars at their default (`from_loaded` reads either): what a store keeps as the head."""
-    d = {name: getattr(run, name) for name in _HEAD}
-    for name in _SCALARS:
-        v = getattr(run, name)
-        default = _SCALAR_DEFAULTS.get(name, attrs.NOTHING)
+    d = {"id": run.id, "catalog": run.catalog, "status": run.status}
+    for name, v, default in zip(_SCALARS, _scalar_values(run), _SCALAR_DEFAULT):
         if default is attrs.NOTHING or type(v) is not type(default) or v != default:
             d[name] = v
     if "pending" in d:
