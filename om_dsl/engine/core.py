@@ -267,7 +267,6 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
             found = self._definitions[key] = self.catalog.plan(task.product, task.action).item(task.name)
         return found
 
-
     def _outputs(self, r: S.OrderRun, line: str) -> dict:
         """What a line's expressions read of tasks: its own tasks' outputs, and
         the values of other lines its plan reads (`P.task.output in bundle`)."""
