@@ -15,24 +15,19 @@ reference, then does that item or line itself, and reports what is wrong."""
 from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
-from om_dsl.model.catalog import DependencyDef as _DependencyDef  # noqa: F401
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
-from om_dsl.planning.compiled import Dependency as _Dep, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
+from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
 # The interface this module was generated for (om_dsl.planning.compiled.ABI), and the
 # plan.json it was generated from (the loader refuses it beside another).
-ABI = 1
+ABI = 2
 PLAN_SHA256 = '9e8997ecf4374a1b44edb3972bfc1adb0547507eb2dd0ea64da2a75aff47741b'
 
 _NO_OUTPUTS = {}
 
 _ALLOWED_0 = frozenset({'esim', 'physical'})
 _ALLOWED_1 = frozenset({'L', 'M', 'S'})
-_DEP_2 = _DependencyDef('SIM_RFS', 'allocate_sim', 'order')
-_DEP_3 = _DependencyDef('SIM_RFS', 'allocate_sim', 'bundle')
-_DEP_4 = _DependencyDef('PORT_IN_RFS', 'port_in', 'bundle')
-_DEP_5 = _DependencyDef('SIM_RFS', 'release_sim', 'bundle')
 
 
 def attributes__HANDSET(chars):
@@ -238,164 +233,161 @@ def lines__NUMBER_PORT(a, item, o, source_item, prefix, bundle, asset, base, sou
     return lines
 
 
-def tasks__BILLING_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:BILLING_RFS.add  mobile/plans.om:38
-    return (
-        # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
-        ('open_account', _Item(lid + ':open_account', 'open_account', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['open_account'])),
-    )
+    items = x.items
+    # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
+    t_open_account = lid + ':open_account'
+    items[t_open_account] = _Item(t_open_account, 'open_account', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['open_account'])
+    return True
 
 
-def edges__BILLING_RFS__add(p, line, lid):
-    e = p.edges
+def edges__BILLING_RFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
     me = lid + ':open_account'
-    for t in p.targets(line, _DEP_2):
+    for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after SIM_RFS.allocate_sim in order'))
-    for t in p.targets(line, _DEP_2):
+            e[me].append((t, 'after SIM_RFS.allocate_sim in order'))
+    for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.allocate_sim.iccid in order'))
+            e[me].append((t, 'reads SIM_RFS.allocate_sim.iccid in order'))
 
 
-def tasks__BILLING_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:BILLING_RFS.delete  mobile/plans.om:67
-    return (
-    )
+    items = x.items
+    return True
 
 
-def edges__BILLING_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__HANDSET_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__HANDSET_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:HANDSET_RFS.add  mobile/plans.om:32
-    return (
-        # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
-        ('ship_handset', _Item(lid + ':ship_handset', 'ship_handset', 'callout', 'HANDSET_RFS', 'add', lid, bundle, defs['ship_handset'])),
-    )
+    items = x.items
+    # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
+    t_ship_handset = lid + ':ship_handset'
+    items[t_ship_handset] = _Item(t_ship_handset, 'ship_handset', 'callout', 'HANDSET_RFS', 'add', lid, bundle, defs['ship_handset'])
+    return True
 
 
-def edges__HANDSET_RFS__add(p, line, lid):
-    e = p.edges
+def edges__HANDSET_RFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
     me = lid + ':ship_handset'
-    for t in p.targets(line, _DEP_3):
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after SIM_RFS.allocate_sim in bundle'))
-    for t in p.targets(line, _DEP_3):
+            e[me].append((t, 'after SIM_RFS.allocate_sim in bundle'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
+            e[me].append((t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
 
 
-def tasks__HANDSET_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__HANDSET_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:HANDSET_RFS.delete  mobile/plans.om:64
-    return (
-    )
+    items = x.items
+    return True
 
 
-def edges__HANDSET_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__PORT_IN_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__PORT_IN_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:PORT_IN_RFS.add  mobile/plans.om:12
-    return (
-        # @om task:PORT_IN_RFS.add.port_in  mobile/plans.om:13
-        ('port_in', _Item(lid + ':port_in', 'port_in', 'callout', 'PORT_IN_RFS', 'add', lid, bundle, defs['port_in'])),
-    )
+    items = x.items
+    # @om task:PORT_IN_RFS.add.port_in  mobile/plans.om:13
+    t_port_in = lid + ':port_in'
+    items[t_port_in] = _Item(t_port_in, 'port_in', 'callout', 'PORT_IN_RFS', 'add', lid, bundle, defs['port_in'])
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('PORT_IN_RFS', 'port_in')].append(t_port_in)
+    if bundle is not None:
+        index[(bundle, 'PORT_IN_RFS', 'port_in')].append(t_port_in)
+    return True
 
 
-def edges__PORT_IN_RFS__add(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__PORT_IN_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__PORT_IN_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:PORT_IN_RFS.delete  mobile/plans.om:61
-    return (
-    )
+    items = x.items
+    return True
 
 
-def edges__PORT_IN_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__SIM_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__SIM_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:SIM_RFS.add  mobile/plans.om:6
-    return (
-        # @om task:SIM_RFS.add.allocate_sim  mobile/plans.om:7
-        ('allocate_sim', _Item(lid + ':allocate_sim', 'allocate_sim', 'callout', 'SIM_RFS', 'add', lid, bundle, defs['allocate_sim'])),
-    )
+    items = x.items
+    # @om task:SIM_RFS.add.allocate_sim  mobile/plans.om:7
+    t_allocate_sim = lid + ':allocate_sim'
+    items[t_allocate_sim] = _Item(t_allocate_sim, 'allocate_sim', 'callout', 'SIM_RFS', 'add', lid, bundle, defs['allocate_sim'])
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('SIM_RFS', 'allocate_sim')].append(t_allocate_sim)
+    if bundle is not None:
+        index[(bundle, 'SIM_RFS', 'allocate_sim')].append(t_allocate_sim)
+    return True
 
 
-def edges__SIM_RFS__add(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__SIM_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__SIM_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:SIM_RFS.delete  mobile/plans.om:49
-    return (
-        # @om task:SIM_RFS.delete.release_sim  mobile/plans.om:50
-        ('release_sim', _Item(lid + ':release_sim', 'release_sim', 'callout', 'SIM_RFS', 'delete', lid, bundle, defs['release_sim'])),
-    )
+    items = x.items
+    # @om task:SIM_RFS.delete.release_sim  mobile/plans.om:50
+    t_release_sim = lid + ':release_sim'
+    items[t_release_sim] = _Item(t_release_sim, 'release_sim', 'callout', 'SIM_RFS', 'delete', lid, bundle, defs['release_sim'])
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('SIM_RFS', 'release_sim')].append(t_release_sim)
+    if bundle is not None:
+        index[(bundle, 'SIM_RFS', 'release_sim')].append(t_release_sim)
+    return True
 
 
-def edges__SIM_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__SUBSCRIPTION_CFS__add(a, o, prev, lid, bundle, defs):
+def tasks__SUBSCRIPTION_CFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:SUBSCRIPTION_CFS.add  mobile/plans.om:18
-    return (
-        # @om task:SUBSCRIPTION_CFS.add.active  mobile/plans.om:28
-        ('active', _Item(lid + ':active', 'active', 'milestone', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['active'])),
-        # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
-        ('assign_msisdn', _Item(lid + ':assign_msisdn', 'assign_msisdn', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['assign_msisdn'], condition='(PORT_IN_RFS.msisdn in bundle) is null')),
-        # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
-        ('provision', _Item(lid + ':provision', 'provision', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['provision'])),
-    )
-
-
-def edges__SUBSCRIPTION_CFS__add(p, line, lid):
-    e = p.edges
+    items = x.items
     # @om task:SUBSCRIPTION_CFS.add.active  mobile/plans.om:28
-    me = lid + ':active'
-    e[me].append(_Dep(lid + ':provision', 'after provision'))
+    t_active = lid + ':active'
+    items[t_active] = _Item(t_active, 'active', 'milestone', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['active'], [lid + ':provision'], 'after provision')
+    # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
+    t_assign_msisdn = lid + ':assign_msisdn'
+    items[t_assign_msisdn] = _Item(t_assign_msisdn, 'assign_msisdn', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['assign_msisdn'], condition='(PORT_IN_RFS.msisdn in bundle) is null')
+    # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
+    t_provision = lid + ':provision'
+    items[t_provision] = _Item(t_provision, 'provision', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['provision'])
+    return True
+
+
+def edges__SUBSCRIPTION_CFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
     me = lid + ':provision'
-    for t in p.targets(line, _DEP_4):
+    for t in x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after PORT_IN_RFS.port_in in bundle'))
-    for t in p.targets(line, _DEP_3):
+            e[me].append((t, 'after PORT_IN_RFS.port_in in bundle'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after SIM_RFS.allocate_sim in bundle'))
-    e[me].append(_Dep(lid + ':assign_msisdn', 'after assign_msisdn'))
-    for t in p.targets(line, _DEP_3):
+            e[me].append((t, 'after SIM_RFS.allocate_sim in bundle'))
+    e[me].append((lid + ':assign_msisdn', 'after assign_msisdn'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.allocate_sim.iccid in bundle'))
-    for t in p.targets(line, _DEP_3):
+            e[me].append((t, 'reads SIM_RFS.allocate_sim.iccid in bundle'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.allocate_sim.imsi in bundle'))
+            e[me].append((t, 'reads SIM_RFS.allocate_sim.imsi in bundle'))
 
 
-def tasks__SUBSCRIPTION_CFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__SUBSCRIPTION_CFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:SUBSCRIPTION_CFS.delete  mobile/plans.om:53
-    return (
-        # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
-        ('deprovision', _Item(lid + ':deprovision', 'deprovision', 'callout', 'SUBSCRIPTION_CFS', 'delete', lid, bundle, defs['deprovision'])),
-    )
+    items = x.items
+    # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
+    t_deprovision = lid + ':deprovision'
+    items[t_deprovision] = _Item(t_deprovision, 'deprovision', 'callout', 'SUBSCRIPTION_CFS', 'delete', lid, bundle, defs['deprovision'])
+    return True
 
 
-def edges__SUBSCRIPTION_CFS__delete(p, line, lid):
-    e = p.edges
+def edges__SUBSCRIPTION_CFS__delete(x, lid, bundle):
+    e = x.edges
     # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
     me = lid + ':deprovision'
-    for t in p.targets(line, _DEP_3):
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
-    for t in p.targets(line, _DEP_5):
+            e[me].append((t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'release_sim'), ()):
         if t != me:
-            e[t].append(_Dep(me, 'deprovision before SIM_RFS.release_sim in bundle'))
+            e[t].append((me, 'deprovision before SIM_RFS.release_sim in bundle'))
 
 
 # Commercial product -> its characteristics' values (added items).
@@ -412,61 +404,61 @@ LINES = {
     'NUMBER_PORT': lines__NUMBER_PORT,
 }
 
-# (product, action) -> its planned items, and their dependencies.
+# (product, action) -> its planned items (with the dependencies the catalog fixes), and
+# the edges of the others (None: it has none to make).
 TASKS = {
     ('BILLING_RFS', 'add'): (tasks__BILLING_RFS__add, edges__BILLING_RFS__add),
-    ('BILLING_RFS', 'delete'): (tasks__BILLING_RFS__delete, edges__BILLING_RFS__delete),
+    ('BILLING_RFS', 'delete'): (tasks__BILLING_RFS__delete, None),
     ('HANDSET_RFS', 'add'): (tasks__HANDSET_RFS__add, edges__HANDSET_RFS__add),
-    ('HANDSET_RFS', 'delete'): (tasks__HANDSET_RFS__delete, edges__HANDSET_RFS__delete),
-    ('PORT_IN_RFS', 'add'): (tasks__PORT_IN_RFS__add, edges__PORT_IN_RFS__add),
-    ('PORT_IN_RFS', 'delete'): (tasks__PORT_IN_RFS__delete, edges__PORT_IN_RFS__delete),
-    ('SIM_RFS', 'add'): (tasks__SIM_RFS__add, edges__SIM_RFS__add),
-    ('SIM_RFS', 'delete'): (tasks__SIM_RFS__delete, edges__SIM_RFS__delete),
+    ('HANDSET_RFS', 'delete'): (tasks__HANDSET_RFS__delete, None),
+    ('PORT_IN_RFS', 'add'): (tasks__PORT_IN_RFS__add, None),
+    ('PORT_IN_RFS', 'delete'): (tasks__PORT_IN_RFS__delete, None),
+    ('SIM_RFS', 'add'): (tasks__SIM_RFS__add, None),
+    ('SIM_RFS', 'delete'): (tasks__SIM_RFS__delete, None),
     ('SUBSCRIPTION_CFS', 'add'): (tasks__SUBSCRIPTION_CFS__add, edges__SUBSCRIPTION_CFS__add),
     ('SUBSCRIPTION_CFS', 'delete'): (tasks__SUBSCRIPTION_CFS__delete, edges__SUBSCRIPTION_CFS__delete),
 }
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (39, 45, 'product:HANDSET'),
-    (46, 61, 'attribute:HANDSET.model'),
-    (63, 69, 'product:MOBILE_SUBSCRIPTION'),
-    (70, 81, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
-    (82, 101, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
-    (103, 109, 'product:NUMBER_PORT'),
-    (110, 119, 'attribute:NUMBER_PORT.donor'),
-    (120, 137, 'attribute:NUMBER_PORT.msisdn'),
-    (140, 140, 'decomposition:M3'),
-    (141, 163, 'mapping:M3.model'),
-    (166, 166, 'decomposition:M1'),
-    (167, 186, 'mapping:M1.sim_type'),
-    (187, 187, 'decomposition:M2'),
-    (188, 210, 'mapping:M2.tariff'),
-    (213, 213, 'decomposition:M4'),
-    (214, 215, 'mapping:M4.donor'),
-    (216, 240, 'mapping:M4.msisdn'),
-    (242, 243, 'plan:BILLING_RFS.add'),
-    (244, 248, 'task:BILLING_RFS.add.open_account'),
-    (251, 260, 'task:BILLING_RFS.add.open_account'),
-    (262, 266, 'plan:BILLING_RFS.delete'),
-    (272, 273, 'plan:HANDSET_RFS.add'),
-    (274, 278, 'task:HANDSET_RFS.add.ship_handset'),
-    (281, 290, 'task:HANDSET_RFS.add.ship_handset'),
-    (292, 296, 'plan:HANDSET_RFS.delete'),
-    (302, 303, 'plan:PORT_IN_RFS.add'),
-    (304, 308, 'task:PORT_IN_RFS.add.port_in'),
-    (314, 318, 'plan:PORT_IN_RFS.delete'),
-    (324, 325, 'plan:SIM_RFS.add'),
-    (326, 330, 'task:SIM_RFS.add.allocate_sim'),
-    (336, 337, 'plan:SIM_RFS.delete'),
-    (338, 342, 'task:SIM_RFS.delete.release_sim'),
-    (348, 349, 'plan:SUBSCRIPTION_CFS.add'),
-    (350, 351, 'task:SUBSCRIPTION_CFS.add.active'),
-    (352, 353, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (354, 358, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (361, 363, 'task:SUBSCRIPTION_CFS.add.active'),
-    (364, 380, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (382, 383, 'plan:SUBSCRIPTION_CFS.delete'),
-    (384, 388, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (391, 401, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (34, 40, 'product:HANDSET'),
+    (41, 56, 'attribute:HANDSET.model'),
+    (58, 64, 'product:MOBILE_SUBSCRIPTION'),
+    (65, 76, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
+    (77, 96, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
+    (98, 104, 'product:NUMBER_PORT'),
+    (105, 114, 'attribute:NUMBER_PORT.donor'),
+    (115, 132, 'attribute:NUMBER_PORT.msisdn'),
+    (135, 135, 'decomposition:M3'),
+    (136, 158, 'mapping:M3.model'),
+    (161, 161, 'decomposition:M1'),
+    (162, 181, 'mapping:M1.sim_type'),
+    (182, 182, 'decomposition:M2'),
+    (183, 205, 'mapping:M2.tariff'),
+    (208, 208, 'decomposition:M4'),
+    (209, 210, 'mapping:M4.donor'),
+    (211, 235, 'mapping:M4.msisdn'),
+    (237, 238, 'plan:BILLING_RFS.add'),
+    (239, 244, 'task:BILLING_RFS.add.open_account'),
+    (247, 256, 'task:BILLING_RFS.add.open_account'),
+    (258, 262, 'plan:BILLING_RFS.delete'),
+    (264, 265, 'plan:HANDSET_RFS.add'),
+    (266, 271, 'task:HANDSET_RFS.add.ship_handset'),
+    (274, 283, 'task:HANDSET_RFS.add.ship_handset'),
+    (285, 289, 'plan:HANDSET_RFS.delete'),
+    (291, 292, 'plan:PORT_IN_RFS.add'),
+    (293, 303, 'task:PORT_IN_RFS.add.port_in'),
+    (305, 309, 'plan:PORT_IN_RFS.delete'),
+    (311, 312, 'plan:SIM_RFS.add'),
+    (313, 323, 'task:SIM_RFS.add.allocate_sim'),
+    (325, 326, 'plan:SIM_RFS.delete'),
+    (327, 337, 'task:SIM_RFS.delete.release_sim'),
+    (339, 340, 'plan:SUBSCRIPTION_CFS.add'),
+    (341, 343, 'task:SUBSCRIPTION_CFS.add.active'),
+    (344, 346, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (347, 352, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (355, 371, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (373, 374, 'plan:SUBSCRIPTION_CFS.delete'),
+    (375, 380, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (383, 393, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

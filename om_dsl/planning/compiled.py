@@ -17,20 +17,22 @@ is one module (`ABI` numbers it).
 from __future__ import annotations
 
 import heapq
+from collections import defaultdict, deque
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
 from om_dsl.planning.intake import coerce
 from om_dsl.planning.order import FulfillmentLine
-from om_dsl.planning.tasks import Dependency, PlannedItem, SkippedItem, _Planner
+from om_dsl.planning.tasks import OrchestrationPlan, PlannedItem, SkippedItem, _Planner
 from om_dsl.rules import ops
 
-__all__ = ["ABI", "BAD", "UNSET", "coerced", "Dependency", "FulfillmentLine", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
+__all__ = ["ABI", "BAD", "ORDER", "UNSET", "coerced", "FulfillmentLine", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
 
-ABI = 1  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
+ABI = 2  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
 
 BAD = object()  # a characteristic's value that intake does not take as it is: the reference reports it
 UNSET = object()  # a characteristic not given
+ORDER = object()  # the scope of a clause `every task in order` (a bundle's is its root item's id)
 
 _TYPES = {t: AttributeDef("value", t) for t in ("int", "decimal", "bool", "string", "date")}
 
@@ -61,89 +63,143 @@ def lines_of(module, item, o, prefix: str, asset: str):
         return None
 
 
-class CompiledPlanner(_Planner):
-    """The shared planner over generated plan instantiation (see the module's docstring)."""
+def _plans(catalog, module) -> dict:
+    """(product, action) -> (its tasks' function, its edges' function or None, {task:
+    definition}, why a line has no tasks when the plan's `when` is false)."""
+    out = {}
+    for plan in catalog.plans:
+        fns = module.TASKS.get((plan.product, plan.action))
+        if fns is not None:
+            why = f"the plan's condition is false: when {E.render(plan.when)}" if plan.when is not None else ""
+            out[(plan.product, plan.action)] = (*fns, {d.name: d for d in plan.items}, why)
+    return out
+
+
+class CompiledPlanner:
+    """The order's plan through the generated functions: each line's tasks are made
+    with the dependencies the catalog fixes (planner.py's `tasks__P__A`), the other
+    edges as (id, clause) pairs (`edges__P__A`), and what waits for a skipped task
+    waits for what it waited for. An order the generated code does not cover (a
+    rule that faults, `reliesOn` between items, a cycle) is planned by the shared
+    planner, the reference, which names the problem."""
 
     def __init__(self, catalog, rules, order, lines, previous, module):
-        super().__init__(catalog, rules, order, lines, previous)
-        # (product, action) -> (its tasks' function, its dependencies' function, {task: definition})
-        self.generated = catalog.memo(
-            f"planner.generated.{id(module)}", lambda: {key: (*fns, {d.name: d for d in self.index[key][0].items}) for key, fns in module.TASKS.items()}
-        )
+        self.catalog, self.rules, self.order, self.lines, self.previous = catalog, rules, order, lines, previous
+        self.generated = catalog.memo(f"planner.generated.{id(module)}", lambda: _plans(catalog, module))
+        self.items: dict = {}  # item id -> PlannedItem
+        self.skipped: dict = {}  # item id -> SkippedItem
+        self.edges: dict = defaultdict(list)  # item id (kept or skipped) -> [(id waited for, clause)], as made
+        self.index: dict = defaultdict(list)  # (product, task) and (bundle, product, task) -> ids, in line order
+        self.every_order: list = []  # [(product, ids of one line's tasks)], in line order
+        self.every_bundle: dict = defaultdict(list)  # bundle -> the same, for its lines
 
-    def instantiate_line(self, line, o) -> None:
-        fns = self.generated.get((line.product, line.action)) if line.action != "noChange" else None
-        if fns is None:
-            return super().instantiate_line(line, o)
+    def reference(self) -> OrchestrationPlan:
+        return _Planner(self.catalog, self.rules, self.order, self.lines, self.previous).run()
+
+    def run(self) -> OrchestrationPlan:
+        if any(i.relies_on for i in self.order.items):
+            return self.reference()
+        o, generated, previous = self.order.fields, self.generated, self.previous
+        without: dict = {}
+        pending = []
         try:
-            made = fns[0](line.values, o, self.previous.get(line.id), line.id, line.bundle, fns[2])
+            for line in self.lines:
+                lid = line.id
+                if line.action == "noChange":
+                    without[lid] = "noChange: nothing to fulfill"
+                    continue
+                entry = generated.get((line.product, line.action))
+                if entry is None:
+                    without[lid] = f"{line.product} has no plan for {line.action}"
+                    continue
+                if not entry[0](self, line.values, o, previous.get(lid), lid, line.bundle, entry[2]):
+                    without[lid] = entry[3]
+                    continue
+                if entry[1] is not None:
+                    pending.append((entry[1], lid, line.bundle))
+            for fn, lid, bundle in pending:
+                fn(self, lid, bundle)
         except (ops.Fault, ArithmeticError):
-            return super().instantiate_line(line, o)  # the reference rejects the order, naming the rule
-        if made is None:
-            self.without[line.id] = f"the plan's condition is false: when {E.render(self.index[(line.product, line.action)][0].when)}"
-            return
-        tasks = self.by_line.setdefault(line.id, {})
-        info, edges, items, skipped = self.info, self.edges, self.items, self.skipped
-        for name, x in made:
-            item_id = x.id
-            tasks[name] = item_id
-            info[item_id] = (line, None)
-            edges[item_id] = []
-            if type(x) is SkippedItem:
-                skipped[item_id] = x
-            else:
-                items[item_id] = x
+            return self.reference()  # it rejects the order, naming the rule and its spec line
+        self.resolve()
+        ordered = self.topological()
+        if ordered is None:
+            return self.reference()  # a cycle: the reference names it
+        return OrchestrationPlan(ordered, sorted(self.skipped.values(), key=lambda s: s.id), without)
+
+    # ---- what the generated functions call ------------------------------------------------
+
+    def every_other(self, scope, product: str) -> list:
+        """`every task in bundle` (scope: the bundle) or `in order` (ORDER): the tasks of the other products' lines."""
+        lines = self.every_order if scope is ORDER else self.every_bundle.get(scope, ())
+        return [t for p, ids in lines if p != product for t in ids]
+
+    # ---- dependencies -------------------------------------------------------------------------
 
     def resolve(self) -> None:
-        self.index_lines()
-        generated = self.generated
-        for line in self.lines:
-            if line.id in self.by_line:
-                generated[(line.product, line.action)][1](self, line, line.id)
-        self.relies_on()
-        skipped, edges = self.skipped, self.edges
-        for item_id, item in self.items.items():
-            mine = edges[item_id]
-            if not mine:
-                continue  # dependencies: [] already
-            first: dict = {}  # once each, the first clause that made the edge naming it, by id
-            for d in mine:
-                if d.on in skipped:
-                    item.dependencies = self.waits_through_skipped(item)
-                    break
-                if d.on not in first:
-                    first[d.on] = d
-            else:
-                item.dependencies = mine if len(mine) == 1 else [first[on] for on in sorted(first)]
+        """Each item's edges, once each by id (the first clause naming it), sorted by id."""
+        items, skipped = self.items, self.skipped
+        for item_id, found in self.edges.items():
+            item = items.get(item_id)
+            if item is None:
+                continue  # a skipped task: its edges pass to what waits for it
+            if len(found) == 1 and found[0][0] not in skipped:
+                item.depends_on, item.vias = [found[0][0]], found[0][1]
+                continue
+            first = dict(reversed(found))  # the first clause naming each id wins
+            if skipped and not first.keys().isdisjoint(skipped):
+                first = dict(self.through_skipped(found))
+            on = sorted(first)
+            item.depends_on, item.vias = on, [first[i] for i in on]
 
-    def topological(self) -> list:
-        """The shared planner's order (ready items by line position, then id), with less bookkeeping."""
-        position = {l.id: n for n, l in enumerate(self.lines)}
-        items = self.items
-        waiting: dict = {}
-        users: dict = {}
-        ready = []
-        for i, item in items.items():
-            deps = item.dependencies  # one per item waited for (resolve)
-            waiting[i] = len(deps)
-            if not deps:
-                ready.append((position[item.line], i))
-            for d in deps:
-                found = users.get(d.on)
-                if found is None:
-                    users[d.on] = [i]
-                else:
-                    found.append(i)
-        heapq.heapify(ready)
-        out = []
-        while ready:
-            item = items[heapq.heappop(ready)[1]]
-            out.append(item)
-            for u in users.get(item.id, ()):
-                waiting[u] -= 1
-                if not waiting[u]:
-                    heapq.heappush(ready, (position[items[u].line], u))
-        if len(out) != len(items):
-            return self.in_order([], waiting, users, position)  # the shared planner names the cycle
+    def through_skipped(self, found: list) -> list:
+        """As the shared planner's `waits_through_skipped`: through a skipped item, what it waited for."""
+        out, seen, skipped, edges = [], set(), self.skipped, self.edges
+        todo = deque(found)
+        while todo:
+            on, via = todo.popleft()
+            if on in seen:
+                continue
+            seen.add(on)
+            s = skipped.get(on)
+            if s is None:
+                out.append((on, via))
+            else:
+                todo.extend((d, f"{via}, skipped ({s.reason}), which waits for it") for d, _ in edges.get(on, ()))
         return out
 
+    def topological(self):
+        """The shared planner's order (ready items by line position, then id); None on a cycle.
+        The generated functions add each line's tasks by name, line after line, so the
+        order in which they were added is that key: a task's rank stands for it."""
+        items = self.items
+        order = list(items.values())
+        rank = {i: n for n, i in enumerate(items)}
+        waiting = [0] * len(order)
+        users: list = [None] * len(order)
+        ready = []
+        for k, item in enumerate(order):
+            deps = item.depends_on  # once each (resolve)
+            if not deps:
+                ready.append(k)  # in rank order: a heap already
+                continue
+            waiting[k] = len(deps)
+            for d in deps:
+                r = rank[d]
+                found = users[r]
+                if found is None:
+                    users[r] = [k]
+                else:
+                    found.append(k)
+        out = []
+        pop, push = heapq.heappop, heapq.heappush
+        while ready:
+            k = pop(ready)
+            out.append(order[k])
+            found = users[k]
+            if found is not None:
+                for u in found:
+                    waiting[u] -= 1
+                    if not waiting[u]:
+                        push(ready, u)
+        return out if len(out) == len(order) else None
