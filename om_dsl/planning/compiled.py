@@ -17,7 +17,7 @@ is one module (`ABI` numbers it).
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict, deque
+from collections import defaultdict
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
@@ -138,8 +138,8 @@ class CompiledPlanner:
 
     def resolve(self) -> None:
         """Each item's edges, once each by id (the first clause naming it), sorted by id."""
-        items, skipped = self.items, self.skipped
-        for item_id, found in self.edges.items():
+        items, skipped, edges = self.items, self.skipped, self.edges
+        for item_id, found in edges.items():
             item = items.get(item_id)
             if item is None:
                 continue  # a skipped task: its edges pass to what waits for it
@@ -147,31 +147,64 @@ class CompiledPlanner:
                 item.depends_on, item.vias = [found[0][0]], found[0][1]
                 continue
             first = dict(reversed(found))  # the first clause naming each id wins
-            if skipped and not first.keys().isdisjoint(skipped):
-                first = dict(self.through_skipped(found))
+            if skipped:
+                hidden = first.keys() & skipped.keys()
+                if hidden:
+                    if any(h in edges for h in hidden):
+                        first = self.through_skipped(found)
+                    else:  # skipped tasks that waited for nothing: nothing to wait for through them
+                        for h in hidden:
+                            del first[h]
             on = sorted(first)
             item.depends_on, item.vias = on, [first[i] for i in on]
 
-    def through_skipped(self, found: list) -> list:
-        """As the shared planner's `waits_through_skipped`: through a skipped item, what it waited for."""
-        out, seen, skipped, edges = [], set(), self.skipped, self.edges
-        todo = deque(found)
-        while todo:
-            on, via = todo.popleft()
-            if on in seen:
-                continue
-            seen.add(on)
-            s = skipped.get(on)
-            if s is None:
-                out.append((on, via))
-            else:
-                todo.extend((d, f"{via}, skipped ({s.reason}), which waits for it") for d, _ in edges.get(on, ()))
-        return out
+    def through_skipped(self, found: list) -> dict:
+        """As the shared planner's `waits_through_skipped` (a breadth-first walk): through a
+        skipped item, what it waited for, with the clause that reached the skipped one."""
+        skipped, edges = self.skipped, self.edges
+        seen: dict = {}
+        level = found
+        while level:
+            after = []
+            for on, via in level:
+                if on in seen:
+                    continue
+                seen[on] = via
+                s = skipped.get(on)
+                if s is not None and on in edges:
+                    why = f"{via}, skipped ({s.reason}), which waits for it"
+                    after += [(d, why) for d, _ in edges[on]]
+            level = after
+        return {on: via for on, via in seen.items() if on not in skipped}
 
     def topological(self):
         """The shared planner's order (ready items by line position, then id); None on a cycle.
         The generated functions add each line's tasks by name, line after line, so the
-        order in which they were added is that key: a task's rank stands for it."""
+        items come in that order: each is placed when reached if what it waits for is,
+        else held until it is (held ones first, the earliest first)."""
+        done: set = set()
+        out: list = []
+        held: list = []
+        for item in self.items.values():
+            deps = item.depends_on
+            if deps and not done.issuperset(deps):
+                held.append(item)
+                if len(held) > 16:  # many held: the heap's cost grows slower
+                    return self.kahn()
+                continue
+            out.append(item)
+            done.add(item.id)
+            while held:
+                n = next((n for n, h in enumerate(held) if done.issuperset(h.depends_on)), None)
+                if n is None:
+                    break
+                h = held.pop(n)
+                out.append(h)
+                done.add(h.id)
+        return None if held else out
+
+    def kahn(self):
+        """Kahn's algorithm, ready items by rank (their order in `items`); None on a cycle."""
         items = self.items
         order = list(items.values())
         rank = {i: n for n, i in enumerate(items)}
