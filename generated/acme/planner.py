@@ -462,7 +462,7 @@ def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
     t_start_billing = lid + ':start_billing'
     items[t_start_billing] = _Item(t_start_billing, 'start_billing', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['start_billing'])
-    tasks = ('BILLING_RFS', (t_requested_start, t_start_billing,))
+    tasks = ('BILLING_RFS', (t_requested_start, t_start_billing))
     x.every_order.append(tasks)
     if bundle is not None:
         x.every_bundle[bundle].append(tasks)
@@ -572,7 +572,7 @@ def tasks__FIBER_ACCESS_CFS__add(x, a, o, prev, lid, bundle, defs):
     index[('FIBER_ACCESS_CFS', 'line_active')].append(t_line_active)
     if bundle is not None:
         index[(bundle, 'FIBER_ACCESS_CFS', 'line_active')].append(t_line_active)
-    tasks = ('FIBER_ACCESS_CFS', (t_activate_line, t_check_address, t_install_visit, t_line_active, t_reserve_port,))
+    tasks = ('FIBER_ACCESS_CFS', (t_activate_line, t_check_address, t_install_visit, t_line_active, t_reserve_port))
     x.every_order.append(tasks)
     if bundle is not None:
         x.every_bundle[bundle].append(tasks)
@@ -603,7 +603,7 @@ def tasks__FIBER_ACCESS_CFS__delete(x, a, o, prev, lid, bundle, defs):
     index[('FIBER_ACCESS_CFS', 'deactivate_line')].append(t_deactivate_line)
     if bundle is not None:
         index[(bundle, 'FIBER_ACCESS_CFS', 'deactivate_line')].append(t_deactivate_line)
-    tasks = ('FIBER_ACCESS_CFS', (t_deactivate_line, t_release_port,))
+    tasks = ('FIBER_ACCESS_CFS', (t_deactivate_line, t_release_port))
     x.every_order.append(tasks)
     if bundle is not None:
         x.every_bundle[bundle].append(tasks)
@@ -716,7 +716,7 @@ def tasks__ONT_RFS__modify(x, a, o, prev, lid, bundle, defs):
     index[('ONT_RFS', 'ship_ont')].append(t_ship_ont)
     if bundle is not None:
         index[(bundle, 'ONT_RFS', 'ship_ont')].append(t_ship_ont)
-    tasks = ('ONT_RFS', (t_ship_ont, t_swap_visit,))
+    tasks = ('ONT_RFS', (t_ship_ont, t_swap_visit))
     x.every_order.append(tasks)
     if bundle is not None:
         x.every_bundle[bundle].append(tasks)
@@ -794,7 +794,7 @@ def tasks__VOICE_CFS__add(x, a, o, prev, lid, bundle, defs):
         items[t_port_number] = _Item(t_port_number, 'port_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['port_number'])
     else:
         skipped[t_port_number] = _Skipped(t_port_number, lid, 'when number_source == "port" is false')
-    tasks = ('VOICE_CFS', (t_activate_voice, t_assign_number, t_normalize_number, t_port_number,))
+    tasks = ('VOICE_CFS', (t_activate_voice, t_assign_number, t_normalize_number, t_port_number))
     x.every_order.append(tasks)
     if bundle is not None:
         x.every_bundle[bundle].append(tasks)

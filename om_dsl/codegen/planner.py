@@ -36,6 +36,11 @@ PLANNER_ABI = 2
 _PLAIN = {"int": "int", "bool": "bool", "string": "str"}
 
 
+def _tuple(codes) -> str:
+    codes = list(codes)
+    return f"({codes[0]},)" if len(codes) == 1 else "(" + ", ".join(codes) + ")"  # () for none
+
+
 class _Writer:
     """Lines of one function, indented."""
 
@@ -315,7 +320,7 @@ class PlannerModule:
             if deps:  # fixed by the catalog: its final dependencies
                 vias = {via for _, via in deps}
                 args.append("[" + ", ".join(f"lid + {':' + task!r}" for task, _ in deps) + "]")
-                args.append(repr(next(iter(vias))) if len(vias) == 1 else "(" + ", ".join(repr(via) for _, via in deps) + ",)")
+                args.append(repr(next(iter(vias))) if len(vias) == 1 else _tuple(repr(via) for _, via in deps))
             if d.when is not None and d.name not in decided:
                 args.append(f"condition={E.render(d.when)!r}")
             item = f"items[{tid}] = _Item({', '.join(args)})"
@@ -336,7 +341,7 @@ class PlannerModule:
             for task in indexed:
                 w(f"    index[(bundle, {plan.product!r}, {task!r})].append(t_{task})")
         if every:  # a clause `every task in ...` reads them
-            w(f"tasks = ({plan.product!r}, (" + "".join(f"t_{d.name}, " for d in plan.items).rstrip(" ") + "))")
+            w(f"tasks = ({plan.product!r}, {_tuple(f't_{d.name}' for d in plan.items)})")
             w("x.every_order.append(tasks)")
             w("if bundle is not None:")
             w("    x.every_bundle[bundle].append(tasks)")
