@@ -103,16 +103,14 @@ class CompiledPlanner:
         without: dict = {}
         pending = []
         try:
+            plan_of = generated.get
             for line in self.lines:
                 lid = line.id
-                if line.action == "noChange":
-                    without[lid] = "noChange: nothing to fulfill"
-                    continue
-                entry = generated.get((line.product, line.action))
+                entry = plan_of((line.product, line.action))  # plans are for add, modify and delete
                 if entry is None:
-                    without[lid] = f"{line.product} has no plan for {line.action}"
+                    without[lid] = "noChange: nothing to fulfill" if line.action == "noChange" else f"{line.product} has no plan for {line.action}"
                     continue
-                if not entry[0](self, line.values, o, previous.get(lid), lid, line.bundle, entry[2]):
+                if not entry[0](self, line.values, o, previous.get(lid) if previous else None, lid, line.bundle, entry[2]):
                     without[lid] = entry[3]
                     continue
                 if entry[1] is not None:
@@ -150,32 +148,37 @@ class CompiledPlanner:
             if skipped:
                 hidden = first.keys() & skipped.keys()
                 if hidden:
-                    if any(h in edges for h in hidden):
-                        first = self.through_skipped(found)
-                    else:  # skipped tasks that waited for nothing: nothing to wait for through them
-                        for h in hidden:
-                            del first[h]
+                    gone = {h: first.pop(h) for h in hidden}
+                    if any(h in edges for h in hidden):  # (one that waited for nothing passes nothing on)
+                        self.through_skipped(found, first, gone)
             on = sorted(first)
             item.depends_on, item.vias = on, [first[i] for i in on]
 
-    def through_skipped(self, found: list) -> dict:
-        """As the shared planner's `waits_through_skipped` (a breadth-first walk): through a
-        skipped item, what it waited for, with the clause that reached the skipped one."""
+    def through_skipped(self, found: list, first: dict, gone: dict) -> None:
+        """As the shared planner's `waits_through_skipped`, a breadth-first walk: what the
+        skipped items of `found` (`gone`: each with the first clause naming it) waited for,
+        with the clause that reached the skipped one, added to `first` (found's other ids)."""
         skipped, edges = self.skipped, self.edges
-        seen: dict = {}
-        level = found
+        seen = set(gone)
+        level = []
+        for h in dict.fromkeys(on for on, _ in found if on in gone):  # in the order found names them
+            if h in edges:
+                why = f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it"
+                level += [(d, why) for d, _ in edges[h]]
         while level:
             after = []
             for on, via in level:
-                if on in seen:
+                if on in seen or on in first:
                     continue
-                seen[on] = via
                 s = skipped.get(on)
-                if s is not None and on in edges:
+                if s is None:
+                    first[on] = via
+                    continue
+                seen.add(on)
+                if on in edges:
                     why = f"{via}, skipped ({s.reason}), which waits for it"
                     after += [(d, why) for d, _ in edges[on]]
             level = after
-        return {on: via for on, via in seen.items() if on not in skipped}
 
     def topological(self):
         """The shared planner's order (ready items by line position, then id); None on a cycle.
@@ -195,10 +198,12 @@ class CompiledPlanner:
             out.append(item)
             done.add(item.id)
             while held:
-                n = next((n for n, h in enumerate(held) if done.issuperset(h.depends_on)), None)
-                if n is None:
+                for h in held:
+                    if done.issuperset(h.depends_on):
+                        break
+                else:
                     break
-                h = held.pop(n)
+                held.remove(h)
                 out.append(h)
                 done.add(h.id)
         return None if held else out
