@@ -464,8 +464,6 @@ def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     items[t_start_billing] = _Item(t_start_billing, 'start_billing', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['start_billing'])
     tasks = ('BILLING_RFS', (t_requested_start, t_start_billing))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -487,8 +485,6 @@ def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
     items[t_stop_billing] = _Item(t_stop_billing, 'stop_billing', 'callout', 'BILLING_RFS', 'delete', lid, bundle, defs['stop_billing'])
     tasks = ('BILLING_RFS', (t_stop_billing,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -509,8 +505,6 @@ def tasks__BILLING_RFS__modify(x, a, o, prev, lid, bundle, defs):
     items[t_update_billing] = _Item(t_update_billing, 'update_billing', 'callout', 'BILLING_RFS', 'modify', lid, bundle, defs['update_billing'])
     tasks = ('BILLING_RFS', (t_update_billing,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -531,8 +525,6 @@ def tasks__CPE_RFS__add(x, a, o, prev, lid, bundle, defs):
     items[t_ship_device] = _Item(t_ship_device, 'ship_device', 'callout', 'CPE_RFS', 'add', lid, bundle, defs['ship_device'])
     tasks = ('CPE_RFS', (t_ship_device,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -544,8 +536,6 @@ def tasks__CPE_RFS__delete(x, a, o, prev, lid, bundle, defs):
     items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'CPE_RFS', 'delete', lid, bundle, defs['return_device'])
     tasks = ('CPE_RFS', (t_return_device,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -574,8 +564,6 @@ def tasks__FIBER_ACCESS_CFS__add(x, a, o, prev, lid, bundle, defs):
         index[(bundle, 'FIBER_ACCESS_CFS', 'line_active')].append(t_line_active)
     tasks = ('FIBER_ACCESS_CFS', (t_activate_line, t_check_address, t_install_visit, t_line_active, t_reserve_port))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -605,8 +593,6 @@ def tasks__FIBER_ACCESS_CFS__delete(x, a, o, prev, lid, bundle, defs):
         index[(bundle, 'FIBER_ACCESS_CFS', 'deactivate_line')].append(t_deactivate_line)
     tasks = ('FIBER_ACCESS_CFS', (t_deactivate_line, t_release_port))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -629,8 +615,6 @@ def tasks__FIBER_ACCESS_CFS__modify(x, a, o, prev, lid, bundle, defs):
     items[t_modify_profile] = _Item(t_modify_profile, 'modify_profile', 'callout', 'FIBER_ACCESS_CFS', 'modify', lid, bundle, defs['modify_profile'])
     tasks = ('FIBER_ACCESS_CFS', (t_modify_profile,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -642,8 +626,6 @@ def tasks__IPTV_CFS__add(x, a, o, prev, lid, bundle, defs):
     items[t_activate_iptv] = _Item(t_activate_iptv, 'activate_iptv', 'callout', 'IPTV_CFS', 'add', lid, bundle, defs['activate_iptv'])
     tasks = ('IPTV_CFS', (t_activate_iptv,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -664,8 +646,6 @@ def tasks__IPTV_CFS__delete(x, a, o, prev, lid, bundle, defs):
     items[t_deactivate_iptv] = _Item(t_deactivate_iptv, 'deactivate_iptv', 'callout', 'IPTV_CFS', 'delete', lid, bundle, defs['deactivate_iptv'])
     tasks = ('IPTV_CFS', (t_deactivate_iptv,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -682,8 +662,6 @@ def tasks__ONT_RFS__add(x, a, o, prev, lid, bundle, defs):
         index[(bundle, 'ONT_RFS', 'ship_ont')].append(t_ship_ont)
     tasks = ('ONT_RFS', (t_ship_ont,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -695,8 +673,6 @@ def tasks__ONT_RFS__delete(x, a, o, prev, lid, bundle, defs):
     items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'ONT_RFS', 'delete', lid, bundle, defs['return_device'])
     tasks = ('ONT_RFS', (t_return_device,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -718,8 +694,6 @@ def tasks__ONT_RFS__modify(x, a, o, prev, lid, bundle, defs):
         index[(bundle, 'ONT_RFS', 'ship_ont')].append(t_ship_ont)
     tasks = ('ONT_RFS', (t_ship_ont, t_swap_visit))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -731,8 +705,6 @@ def tasks__STATIC_IP_RFS__add(x, a, o, prev, lid, bundle, defs):
     items[t_assign_ip] = _Item(t_assign_ip, 'assign_ip', 'callout', 'STATIC_IP_RFS', 'add', lid, bundle, defs['assign_ip'])
     tasks = ('STATIC_IP_RFS', (t_assign_ip,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -758,8 +730,6 @@ def tasks__STATIC_IP_RFS__delete(x, a, o, prev, lid, bundle, defs):
         index[(bundle, 'STATIC_IP_RFS', 'release_ip')].append(t_release_ip)
     tasks = ('STATIC_IP_RFS', (t_release_ip,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -796,8 +766,6 @@ def tasks__VOICE_CFS__add(x, a, o, prev, lid, bundle, defs):
         skipped[t_port_number] = _Skipped(t_port_number, lid, 'when number_source == "port" is false')
     tasks = ('VOICE_CFS', (t_activate_voice, t_assign_number, t_normalize_number, t_port_number))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -824,8 +792,6 @@ def tasks__VOICE_CFS__delete(x, a, o, prev, lid, bundle, defs):
     items[t_deactivate_voice] = _Item(t_deactivate_voice, 'deactivate_voice', 'callout', 'VOICE_CFS', 'delete', lid, bundle, defs['deactivate_voice'])
     tasks = ('VOICE_CFS', (t_deactivate_voice,))
     x.every_order.append(tasks)
-    if bundle is not None:
-        x.every_bundle[bundle].append(tasks)
     return True
 
 
@@ -922,59 +888,59 @@ LINE_MAP = (
     (451, 451, 'plan:BILLING_RFS.add'),
     (452, 455, 'task:BILLING_RFS.add.requested_start'),
     (456, 461, 'task:BILLING_RFS.add.requested_start'),
-    (462, 471, 'task:BILLING_RFS.add.start_billing'),
-    (474, 481, 'task:BILLING_RFS.add.start_billing'),
-    (483, 484, 'plan:BILLING_RFS.delete'),
-    (485, 494, 'task:BILLING_RFS.delete.stop_billing'),
-    (497, 503, 'task:BILLING_RFS.delete.stop_billing'),
-    (505, 506, 'plan:BILLING_RFS.modify'),
-    (507, 516, 'task:BILLING_RFS.modify.update_billing'),
-    (519, 525, 'task:BILLING_RFS.modify.update_billing'),
-    (527, 528, 'plan:CPE_RFS.add'),
-    (529, 538, 'task:CPE_RFS.add.ship_device'),
-    (540, 541, 'plan:CPE_RFS.delete'),
-    (542, 551, 'task:CPE_RFS.delete.return_device'),
-    (553, 554, 'plan:FIBER_ACCESS_CFS.add'),
-    (555, 557, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (558, 560, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (561, 563, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (564, 566, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (567, 581, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (584, 591, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (593, 594, 'plan:FIBER_ACCESS_CFS.delete'),
-    (595, 597, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (598, 612, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (615, 621, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (623, 626, 'plan:FIBER_ACCESS_CFS.modify'),
-    (627, 636, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (638, 639, 'plan:IPTV_CFS.add'),
-    (640, 649, 'task:IPTV_CFS.add.activate_iptv'),
-    (652, 658, 'task:IPTV_CFS.add.activate_iptv'),
-    (660, 661, 'plan:IPTV_CFS.delete'),
-    (662, 671, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (673, 674, 'plan:ONT_RFS.add'),
-    (675, 689, 'task:ONT_RFS.add.ship_ont'),
-    (691, 692, 'plan:ONT_RFS.delete'),
-    (693, 702, 'task:ONT_RFS.delete.return_device'),
-    (704, 707, 'plan:ONT_RFS.modify'),
-    (708, 710, 'task:ONT_RFS.modify.ship_ont'),
-    (711, 725, 'task:ONT_RFS.modify.swap_visit'),
-    (727, 728, 'plan:STATIC_IP_RFS.add'),
-    (729, 738, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (741, 747, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (749, 750, 'plan:STATIC_IP_RFS.delete'),
-    (751, 765, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (767, 767, 'plan:VOICE_CFS.add'),
-    (768, 769, 'task:VOICE_CFS.add.assign_number'),
-    (770, 771, 'task:VOICE_CFS.add.normalize_number'),
-    (772, 775, 'task:VOICE_CFS.add.port_number'),
-    (776, 778, 'task:VOICE_CFS.add.activate_voice'),
-    (779, 784, 'task:VOICE_CFS.add.assign_number'),
-    (785, 790, 'task:VOICE_CFS.add.normalize_number'),
-    (791, 803, 'task:VOICE_CFS.add.port_number'),
-    (806, 813, 'task:VOICE_CFS.add.activate_voice'),
-    (814, 818, 'task:VOICE_CFS.add.port_number'),
-    (820, 821, 'plan:VOICE_CFS.delete'),
-    (822, 831, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (834, 841, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (462, 469, 'task:BILLING_RFS.add.start_billing'),
+    (472, 479, 'task:BILLING_RFS.add.start_billing'),
+    (481, 482, 'plan:BILLING_RFS.delete'),
+    (483, 490, 'task:BILLING_RFS.delete.stop_billing'),
+    (493, 499, 'task:BILLING_RFS.delete.stop_billing'),
+    (501, 502, 'plan:BILLING_RFS.modify'),
+    (503, 510, 'task:BILLING_RFS.modify.update_billing'),
+    (513, 519, 'task:BILLING_RFS.modify.update_billing'),
+    (521, 522, 'plan:CPE_RFS.add'),
+    (523, 530, 'task:CPE_RFS.add.ship_device'),
+    (532, 533, 'plan:CPE_RFS.delete'),
+    (534, 541, 'task:CPE_RFS.delete.return_device'),
+    (543, 544, 'plan:FIBER_ACCESS_CFS.add'),
+    (545, 547, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (548, 550, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (551, 553, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (554, 556, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (557, 569, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (572, 579, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (581, 582, 'plan:FIBER_ACCESS_CFS.delete'),
+    (583, 585, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (586, 598, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (601, 607, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (609, 612, 'plan:FIBER_ACCESS_CFS.modify'),
+    (613, 620, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (622, 623, 'plan:IPTV_CFS.add'),
+    (624, 631, 'task:IPTV_CFS.add.activate_iptv'),
+    (634, 640, 'task:IPTV_CFS.add.activate_iptv'),
+    (642, 643, 'plan:IPTV_CFS.delete'),
+    (644, 651, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (653, 654, 'plan:ONT_RFS.add'),
+    (655, 667, 'task:ONT_RFS.add.ship_ont'),
+    (669, 670, 'plan:ONT_RFS.delete'),
+    (671, 678, 'task:ONT_RFS.delete.return_device'),
+    (680, 683, 'plan:ONT_RFS.modify'),
+    (684, 686, 'task:ONT_RFS.modify.ship_ont'),
+    (687, 699, 'task:ONT_RFS.modify.swap_visit'),
+    (701, 702, 'plan:STATIC_IP_RFS.add'),
+    (703, 710, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (713, 719, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (721, 722, 'plan:STATIC_IP_RFS.delete'),
+    (723, 735, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (737, 737, 'plan:VOICE_CFS.add'),
+    (738, 739, 'task:VOICE_CFS.add.assign_number'),
+    (740, 741, 'task:VOICE_CFS.add.normalize_number'),
+    (742, 745, 'task:VOICE_CFS.add.port_number'),
+    (746, 748, 'task:VOICE_CFS.add.activate_voice'),
+    (749, 754, 'task:VOICE_CFS.add.assign_number'),
+    (755, 760, 'task:VOICE_CFS.add.normalize_number'),
+    (761, 771, 'task:VOICE_CFS.add.port_number'),
+    (774, 781, 'task:VOICE_CFS.add.activate_voice'),
+    (782, 786, 'task:VOICE_CFS.add.port_number'),
+    (788, 789, 'plan:VOICE_CFS.delete'),
+    (790, 797, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (800, 807, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

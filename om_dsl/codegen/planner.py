@@ -9,8 +9,11 @@ walk out once, per product and per plan, as straight-line Python:
 - `lines__P(...)`: the fulfillment lines an added item (or a line) of P makes,
   completed and checked, chained decompositions included;
 - `tasks__P__A(...)`: the planned items of a line of P with action A, its
-  `when`s decided at planning time evaluated;
-- `edges__P__A(...)`: their dependencies, those within the plan as constants.
+  `when`s decided at planning time evaluated; a task whose dependencies the
+  catalog fixes (all within its plan, nothing in the plan skippable, no clause
+  of another line reaching it) is made with them, as constants; the tasks that
+  clauses of other lines name are indexed;
+- `edges__P__A(...)`: the other tasks' edges, as (id, clause) pairs.
 
 Each function covers the usual case and returns None on anything else (a
 problem to report, a value to coerce that is not plain): the shared planner,
@@ -234,11 +237,11 @@ class PlannerModule:
     def crossing(self) -> tuple:
         """What edges between lines reach, over the whole catalog: the (product, task)
         pairs a clause `in bundle` / `in order` names (their ids are indexed as lines are
-        planned), those a cross-line `before` adds edges to, whether a clause says
-        `every task` (then each line's tasks are indexed too), and whether a `before` does
-        (then any task may gain edges)."""
+        planned), those a cross-line `before` adds edges to, the scopes of the clauses that
+        say `every task` (each line's tasks are indexed for those), and whether a `before`
+        does (then any task may gain edges)."""
         if not hasattr(self, "_crossing"):
-            named, gains, every, every_gains = set(), set(), False, False
+            named, gains, every, every_gains = set(), set(), set(), False
             for plan in self.cat.plans:
                 for d in plan.items:
                     clauses = [(dep, False) for dep in d.after] + [(dep, False) for dep, _ in reads_across(self.cat, d)] + [(dep, True) for dep in d.before]
@@ -246,7 +249,7 @@ class PlannerModule:
                         if dep.scope == "plan":
                             continue
                         if dep.task is None:
-                            every = True
+                            every.add(dep.scope)
                             every_gains = every_gains or before
                         else:
                             named.add((dep.product, dep.task))
@@ -342,9 +345,11 @@ class PlannerModule:
                 w(f"    index[(bundle, {plan.product!r}, {task!r})].append(t_{task})")
         if every:  # a clause `every task in ...` reads them
             w(f"tasks = ({plan.product!r}, {_tuple(f't_{d.name}' for d in plan.items)})")
-            w("x.every_order.append(tasks)")
-            w("if bundle is not None:")
-            w("    x.every_bundle[bundle].append(tasks)")
+            if "order" in every:
+                w("x.every_order.append(tasks)")
+            if "bundle" in every:
+                w("if bundle is not None:")
+                w("    x.every_bundle[bundle].append(tasks)")
         w("return True")
         self.functions.append(f"def {name}(x, a, o, prev, lid, bundle, defs):\n{w.text()}")
         return name

@@ -4,11 +4,13 @@
 (om_dsl/codegen/planner.py says what): intake's coercion per product,
 decomposition per product, plan instantiation per product and action. Intake
 and decomposition call those functions through the hooks here; the plan of an
-order is instantiated by `CompiledPlanner`, the shared planner with its
-per-line walk of the plan definitions replaced by the generated functions.
-Whatever a generated function does not cover it returns None for, and the
-shared planner (the reference, which the interpreter always uses) does it.
-The differential tests hold both paths to the same plans and rejections.
+order is made by `CompiledPlanner` from the generated functions alone: the
+tasks of each line, with the dependencies the catalog fixes, then the edges
+that depend on the order, then the dependency order. Whatever a generated
+function does not cover it returns None for (or, for a plan, `CompiledPlanner`
+hands the whole plan over), and the shared planner (the reference, which the
+interpreter always uses) does it. The differential tests hold both paths to
+the same plans and rejections.
 
 What the generated module imports from om lives here, so that its interface
 is one module (`ABI` numbers it).
