@@ -99,8 +99,9 @@ class CompiledPlanner:
         return _Planner(self.catalog, self.rules, self.order, self.lines, self.previous).run()
 
     def run(self) -> OrchestrationPlan:
-        if any(i.relies_on for i in self.order.items):
-            return self.reference()
+        for i in self.order.items:
+            if i.relies_on:
+                return self.reference()
         o, generated, previous = self.order.fields, self.generated, self.previous
         without: dict = {}
         pending = []
@@ -147,14 +148,11 @@ class CompiledPlanner:
                 item.depends_on, item.vias = [found[0][0]], found[0][1]
                 continue
             first = dict(reversed(found))  # the first clause naming each id wins
-            if skipped:
-                hidden = first.keys() & skipped.keys()
-                if hidden:
-                    gone = {h: first.pop(h) for h in hidden}
-                    if any(h in edges for h in hidden):  # (one that waited for nothing passes nothing on)
-                        self.through_skipped(found, first, gone)
-            on = sorted(first)
-            item.depends_on, item.vias = on, [first[i] for i in on]
+            if skipped and not first.keys().isdisjoint(skipped):
+                gone = {h: first.pop(h) for h in first.keys() & skipped.keys()}
+                if any(h in edges for h in gone):  # (one that waited for nothing passes nothing on)
+                    self.through_skipped(found, first, gone)
+            item.depends_on, item.vias = sorted(first), first
 
     def through_skipped(self, found: list, first: dict, gone: dict) -> None:
         """As the shared planner's `waits_through_skipped`, a breadth-first walk: what the

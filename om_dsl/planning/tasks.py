@@ -33,8 +33,9 @@ class Dependency:
 class PlannedItem:
     """A task of the order's plan. What it waits for is kept as ids (`depends_on`,
     sorted, once each) with the clause that made each edge beside them (`vias`:
-    one string for all, or one per id); `dependencies` pairs them up when
-    something asks why (the plan's JSON, the report, the graph)."""
+    one string for all, a sequence with one per id, or a mapping id -> clause);
+    `dependencies` pairs them up when something asks why (the plan's JSON, the
+    report, the graph)."""
 
     id: str  # "<line id>:<task>"
     name: str
@@ -45,7 +46,7 @@ class PlannedItem:
     bundle: Optional[str]
     definition: PlanItemDef
     depends_on: list = attrs.field(factory=list)  # [item id]
-    vias: object = ""  # str: every edge's clause; or a sequence, one per id of depends_on
+    vias: object = ""  # str: every edge's clause; a sequence: one per id of depends_on; a dict: by id
     condition: Optional[str] = None  # a `when` evaluated at run time, as written
 
     @property
@@ -53,6 +54,8 @@ class PlannedItem:
         v = self.vias
         if type(v) is str:
             return [Dependency(on, v) for on in self.depends_on]
+        if type(v) is dict:
+            return [Dependency(on, v[on]) for on in self.depends_on]
         return [Dependency(on, via) for on, via in zip(self.depends_on, v)]
 
     @dependencies.setter
