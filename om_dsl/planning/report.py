@@ -68,7 +68,7 @@ def planned_data(p: PlannedOrder) -> dict:
             "type": it.type,
             "product": it.product,
             "line": it.line,
-            "depends_on": it.depends_on,
+            "depends_on": list(it.depends_on),
             "dependencies": [{"on": d.on, "via": d.via} for d in it.dependencies],
             "point_of_no_return": it.point_of_no_return is not None,
         }
