@@ -4,7 +4,7 @@ not exercise: dependencies the catalog fixes made with the tasks (an intra-plan
 `before`, the same edge said twice), a cross-line `before` and `every task`
 `before` (which leave the tasks they reach open), waits through skipped tasks
 across lines, tasks held for a later line (placed in one pass, or by Kahn's heap
-when many are held), and `reliesOn` (planned by the reference). Each plan is
+when many are held), and `reliesOn` (a cycle: the reference names it). Each plan is
 held to the interpreter's, byte for byte, as tests/test_differential*.py do."""
 
 from __future__ import annotations
@@ -172,7 +172,16 @@ def test_many_tasks_held_for_a_later_line_take_kahns_heap(engines, monkeypatch):
     assert calls == [1]
 
 
-def test_an_order_with_relies_on_is_planned_by_the_reference(engines):
+def test_relies_on_is_planned_through_the_generated_code_and_a_cycle_by_the_reference(engines, monkeypatch):
     generated, interpreter, _, _ = engines
+    calls = []
+    reference = CompiledPlanner.reference
+    monkeypatch.setattr(CompiledPlanner, "reference", lambda self: calls.append(1) or reference(self))
     planned = plan_order(generated.catalog, generated, order([True, False], tail=False, relies=(0, 1)), "O-1")
-    assert any(d.via == "order item 1 reliesOn 2" for i in planned.plan.items for d in i.dependencies)
+    assert calls == []
+    b = next(i for i in planned.plan.items if i.id == "1/C1:b")  # made with its dependencies, then given more
+    assert [(d.on, d.via) for d in b.dependencies][:3] == [("1/C1:a", "after a"), ("1/C1:c", "c before b"), ("1/C1:d", "after d")]
+    assert {d.on for d in b.dependencies if d.via == "order item 1 reliesOn 2"} == {"2/C1:a", "2/C1:b", "2/C1:c", "2/C1:d", "2/C1:w", "2/C2:p", "2/C2:q", "2/C2:r"} - {"2/C2:p", "2/C2:q"}
+    with pytest.raises(Rejected, match="dependency cycle"):
+        plan_order(generated.catalog, generated, ORDERS["relies on, a cycle"], "O-1")
+    assert calls == [1]

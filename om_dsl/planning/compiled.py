@@ -80,10 +80,10 @@ def _plans(catalog, module) -> dict:
 class CompiledPlanner:
     """The order's plan through the generated functions: each line's tasks are made
     with the dependencies the catalog fixes (planner.py's `tasks__P__A`), the other
-    edges as (id, clause) pairs (`edges__P__A`), and what waits for a skipped task
-    waits for what it waited for. An order the generated code does not cover (a
-    rule that faults, `reliesOn` between items, a cycle) is planned by the shared
-    planner, the reference, which names the problem."""
+    edges as (id, clause) pairs (`edges__P__A`, then `reliesOn` between items), and
+    what waits for a skipped task waits for what it waited for. An order the
+    generated code does not cover (a rule that faults, a cycle) is planned by the
+    shared planner, the reference, which names the problem."""
 
     def __init__(self, catalog, rules, order, lines, previous, module):
         self.catalog, self.rules, self.order, self.lines, self.previous = catalog, rules, order, lines, previous
@@ -99,9 +99,7 @@ class CompiledPlanner:
         return _Planner(self.catalog, self.rules, self.order, self.lines, self.previous).run()
 
     def run(self) -> OrchestrationPlan:
-        for i in self.order.items:
-            if i.relies_on:
-                return self.reference()
+        relying = [i for i in self.order.items if i.relies_on]
         o, generated, previous = self.order.fields, self.generated, self.previous
         without: dict = {}
         pending = []
@@ -122,6 +120,8 @@ class CompiledPlanner:
                 fn(self, lid, bundle)
         except (ops.Fault, ArithmeticError):
             return self.reference()  # it rejects the order, naming the rule and its spec line
+        if relying:
+            self.relies_on(relying)
         self.resolve()
         ordered = self.topological()
         if ordered is None:
@@ -153,6 +153,33 @@ class CompiledPlanner:
                 if any(h in edges for h in gone):  # (one that waited for nothing passes nothing on)
                     self.through_skipped(found, first, gone)
             item.depends_on, item.vias = sorted(first), first
+
+    def relies_on(self, relying: list) -> None:
+        """`reliesOn` between order items, as the shared planner's `relies_on`: each task of
+        the relying item's lines waits for every task of the lines of the items it relies
+        on, after its other edges (a task made with its dependencies gets them back as edges)."""
+        of_line = defaultdict(list)  # line id -> its tasks, kept and skipped
+        for i in self.items.values():
+            of_line[i.line].append(i.id)
+        for i in self.skipped.values():
+            of_line[i.line].append(i.id)
+        of_item: dict = {}  # order item -> its lines' tasks, line after line, each line's by name
+        for line in self.lines:
+            ids = of_line.get(line.id)
+            if ids:
+                of_item.setdefault(line.source_item, []).extend(sorted(ids))
+        edges, items = self.edges, self.items
+        for item in relying:
+            mine = of_item.get(item.id, ())
+            for other in item.relies_on:
+                why = f"order item {item.id} reliesOn {other}"
+                for target in of_item.get(other, ()):
+                    for task in mine:
+                        found = edges.get(task)
+                        if found is None:
+                            made = items.get(task)
+                            found = edges[task] = [(d.on, d.via) for d in made.dependencies] if made is not None else []
+                        found.append((target, why))
 
     def through_skipped(self, found: list, first: dict, gone: dict) -> None:
         """As the shared planner's `waits_through_skipped`, a breadth-first walk: what the
