@@ -188,10 +188,12 @@ class CompiledPlanner:
         skipped, edges = self.skipped, self.edges
         seen = set(gone)
         level = []
-        for h in dict.fromkeys(on for on, _ in found if on in gone):  # in the order found names them
-            if h in edges:
-                why = f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it"
-                level += [(d, why) for d, _ in edges[h]]
+        passing = [h for h in gone if h in edges]  # the skipped ones that waited for something
+        if len(passing) > 1:  # walked in the order found names them
+            passing = [h for h in dict.fromkeys(on for on, _ in found) if h in gone and h in edges]
+        for h in passing:
+            why = f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it"
+            level += [(d, why) for d, _ in edges[h]]
         while level:
             after = []
             for on, via in level:
