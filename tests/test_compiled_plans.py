@@ -9,6 +9,7 @@ held to the interpreter's, byte for byte, as tests/test_differential*.py do."""
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -17,11 +18,14 @@ from hypothesis import strategies as st
 
 from om_dsl.build import build, write
 from om_dsl.planning.compiled import CompiledPlanner, planner_of
-from om_dsl.planning.order import Rejected
+from om_dsl.planning.order import Order, OrderItem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.report import planned_data, rejected_data, to_json
+from om_dsl.planning.tasks import PlannedItem
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.rules.interpreter import Interpreter
+
+from support import ROOT
 
 SPEC = """catalog cp version "1"
 
@@ -210,3 +214,25 @@ def test_relies_on_is_planned_through_the_generated_code_and_a_cycle_by_the_refe
     with pytest.raises(Rejected, match="dependency cycle"):
         plan_order(generated.catalog, generated, ORDERS["relies on, a cycle"], "O-1")
     assert calls == [1]
+
+
+def test_a_planned_order_is_freed_when_dropped_with_no_collector_pass():
+    """No reference cycles in the order model or the plan (an item holds its parent weakly,
+    intake's walks let go of the items): dropping a planned order frees it at once."""
+    rules = GeneratedRules(ROOT / "generated" / "acme")
+    doc = json.loads((ROOT / "examples" / "orders" / "new-fiber-every-option.json").read_text())
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        planned = plan_order(rules.catalog, rules, doc, "O-1")
+        router = next(i for i in planned.order.items if i.parent is not None)
+        assert router.parent.id == "1" and router.root.id == "1"
+        del planned, router
+        gc.collect()
+        left = [type(o).__name__ for o in gc.garbage if isinstance(o, (Order, OrderItem, PlannedItem))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []
