@@ -41,7 +41,7 @@ _PLAIN = {"int": "int", "bool": "bool", "string": "str"}
 
 def _tuple(codes) -> str:
     codes = list(codes)
-    return f"({codes[0]},)" if len(codes) == 1 else "(" + ", ".join(codes) + ")"  # () for none
+    return f"({codes[0]},)" if len(codes) == 1 else "(" + ", ".join(codes) + ")"
 
 
 class _Writer:
