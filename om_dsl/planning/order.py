@@ -20,7 +20,7 @@ def _weak(parent):
     return parent if parent is None or type(parent) is weakref.ref else weakref.ref(parent)
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, on_setattr=attrs.setters.NO_OP)  # (no __setattr__ hook: `parent`'s setter makes the weak reference)
 class OrderItem:
     """A commercial order item (TMF622 productOrderItem) after intake.
 
