@@ -51,12 +51,16 @@ class PlannedItem:
 
     @property
     def dependencies(self) -> list[Dependency]:
+        return [Dependency(on, via) for on, via in self.waits()]
+
+    def waits(self) -> list[tuple[str, str]]:
+        """(id waited for, the clause that made the edge), in the order of depends_on."""
         v = self.vias
         if type(v) is str:
-            return [Dependency(on, v) for on in self.depends_on]
+            return [(on, v) for on in self.depends_on]
         if type(v) is dict:
-            return [Dependency(on, v[on]) for on in self.depends_on]
-        return [Dependency(on, via) for on, via in zip(self.depends_on, v)]
+            return [(on, v[on]) for on in self.depends_on]
+        return list(zip(self.depends_on, v))
 
     @dependencies.setter
     def dependencies(self, deps: list) -> None:
