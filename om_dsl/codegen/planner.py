@@ -90,6 +90,8 @@ class PlannerModule:
         self.tables = g.tables(self.k)
         self.functions: list[str] = []
         self.sources = {d.source for d in self.cat.decompositions if d.source is not None}
+        self._reads: dict = {}  # id(task definition) -> reads_across
+        self._closed: dict = {}  # (product, action) -> closed()
 
     # ---- intake: characteristics -> attribute values -----------------------------------
 
@@ -234,6 +236,13 @@ class PlannerModule:
 
     # ---- plans: a line -> its planned items, and their dependencies ----------------------------
 
+    def reads(self, d) -> tuple:
+        """reads_across(catalog, d), once per task (it scans the plans for attributes read)."""
+        found = self._reads.get(id(d))
+        if found is None:
+            found = self._reads[id(d)] = reads_across(self.cat, d)
+        return found
+
     def crossing(self) -> tuple:
         """What edges between lines reach, over the whole catalog: the (product, task)
         pairs a clause `in bundle` / `in order` names (their ids are indexed as lines are
@@ -244,7 +253,7 @@ class PlannerModule:
             named, gains, every, every_gains = set(), set(), set(), False
             for plan in self.cat.plans:
                 for d in plan.items:
-                    clauses = [(dep, False) for dep in d.after] + [(dep, False) for dep, _ in reads_across(self.cat, d)] + [(dep, True) for dep in d.before]
+                    clauses = [(dep, False) for dep in d.after] + [(dep, False) for dep, _ in self.reads(d)] + [(dep, True) for dep in d.before]
                     for dep, before in clauses:
                         if dep.scope == "plan":
                             continue
@@ -264,6 +273,12 @@ class PlannerModule:
         another line, and no other line's clause can add an edge to it. The edges are
         made in the shared planner's order (each task's `after`s, then its `before`s, in
         the plan's order), the first clause naming a task kept, sorted by id."""
+        key = (plan.product, plan.action)
+        if key not in self._closed:
+            self._closed[key] = self._fixed(plan)
+        return self._closed[key]
+
+    def _fixed(self, plan) -> dict:
         _, gains, _, every_gains = self.crossing()
         if every_gains or any(static_when(plan, d) for d in plan.items):
             return {}
@@ -271,7 +286,7 @@ class PlannerModule:
         edges: dict = {d.name: [] for d in plan.items}
         open_ = set()
         for d in plan.items:
-            if reads_across(self.cat, d) or any(dep.scope != "plan" for dep in d.after) or (plan.product, d.name) in gains:
+            if self.reads(d) or any(dep.scope != "plan" for dep in d.after) or (plan.product, d.name) in gains:
                 open_.add(d.name)
             for dep in d.after:
                 if dep.scope == "plan" and dep.task in names and dep.task != d.name:
@@ -365,7 +380,7 @@ class PlannerModule:
         w("e = x.edges")
         for d in plan.items:
             mine = d.name not in closed
-            after = [(dep, f"after {dep.describe()}") for dep in d.after] + list(reads_across(self.cat, d))
+            after = [(dep, f"after {dep.describe()}") for dep in d.after] + list(self.reads(d))
             before = [(dep, f"{d.name} before {dep.describe()}") for dep in d.before]
             body = _Writer()
             body.depth = w.depth
