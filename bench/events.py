@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -55,11 +56,12 @@ def make_runner(folder: Path, sync: str):
     return runner, store, sims
 
 
-def complete_fiber_orders(runner, store, n: int) -> float:
+def complete_fiber_orders(runner, store, n: int, cpu: Optional[list] = None) -> float:
     """n fiber-minimal orders submitted, run, their installation visits
-    completed, run to completed: the seconds it took."""
+    completed, run to completed: the seconds it took (and, into `cpu`, the
+    process's CPU seconds: the machine is shared, CPU time is the steadier figure)."""
     doc = json.loads((ORDERS / "fiber-minimal.json").read_text())
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for i in range(n):
         doc["id"] = f"B-{i}"
         runner.submit(json.dumps(doc))
@@ -68,6 +70,8 @@ def complete_fiber_orders(runner, store, n: int) -> float:
         runner.complete_manual(order_id, item_id, {}, "bench")
     runner.drive()
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     assert {r["status"] for r in store.orders()} == {"completed"}
     return elapsed
 
@@ -88,17 +92,19 @@ def engine_transitions(n: int, sync: str, count_commits: bool = False) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="om-bench-events-"))
     runner, store, sims = make_runner(folder, sync)
     om_commits, sim_commits = (_commits(store.db), _commits(sims.db)) if count_commits else ([], [])
-    elapsed = complete_fiber_orders(runner, store, n)
+    cpu: list = []
+    elapsed = complete_fiber_orders(runner, store, n, cpu)
     transitions = store.db.execute("SELECT COUNT(*) FROM events WHERE subject != 'order' AND to_state IS NOT NULL").fetchone()[0]
     store.close()
-    out = {"seconds": elapsed, "transitions": transitions}
+    out = {"seconds": elapsed, "cpu_seconds": cpu[0], "transitions": transitions}
     if count_commits:
         out.update(commits_per_order=len(om_commits) / n, simulator_commits_per_order=len(sim_commits) / n)
     return out
 
 
-def minimal_loop(transitions: int, sync: str) -> float:
-    """The durable floor: per task transition, one transaction updating the task row and appending an event and an outbox row."""
+def minimal_loop(transitions: int, sync: str, cpu: Optional[list] = None) -> float:
+    """The durable floor: per task transition, one transaction updating the task row and appending an event and an outbox row
+    (its seconds; into `cpu`, its CPU seconds)."""
     from om_dsl.embedded.store import Store
 
     folder = Path(tempfile.mkdtemp(prefix="om-bench-loop-"))
@@ -109,7 +115,7 @@ def minimal_loop(transitions: int, sync: str) -> float:
     db.execute("INSERT INTO orders (id, status, document, created_at, updated_at) VALUES ('L', 'inProgress', '{}', 0, 0)")
     db.executemany("INSERT INTO tasks (order_id, item_id, name, type, product, status, attempts) VALUES ('L', ?, ?, 'callout', 'P', 'pending', 0)", [(f"t{i}", f"t{i}") for i in range(tasks)])
     db.execute("COMMIT")
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     for i in range(transitions):
         tid = f"t{i % tasks}"
         db.execute("BEGIN IMMEDIATE")
@@ -118,6 +124,8 @@ def minimal_loop(transitions: int, sync: str) -> float:
         db.execute("INSERT INTO outbox (order_id, kind, payload, created_at) VALUES ('L', 'call', ?, ?)", (json.dumps({"task": tid, "attempt": i}), i))
         db.execute("COMMIT")
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     store.close()
     return elapsed
 
@@ -126,13 +134,16 @@ def bench_transitions(n: int, runs: int) -> dict:
     out = {}
     for sync in ("FULL", "NORMAL"):
         counted = engine_transitions(n, sync, count_commits=True)  # warm-up, and the commits counted
-        e, loop, info = [], [], {}
-        for _ in range(runs):
+        e, loop, e_cpu, loop_cpu, info = [], [], [], [], {}
+        for _ in range(runs):  # (alternated: a busy moment slows both)
             info = engine_transitions(n, sync)
             e.append(info["transitions"] / info["seconds"])
-            loop.append(info["transitions"] / minimal_loop(info["transitions"], sync))
+            e_cpu.append(info["cpu_seconds"] / info["transitions"])
+            loop.append(info["transitions"] / minimal_loop(info["transitions"], sync, loop_cpu))
         er, lr = statistics.median(e), statistics.median(loop)
+        ec, lc = statistics.median(e_cpu), statistics.median(loop_cpu) / info["transitions"]
         out[sync] = {"orders": n, "transitions": info["transitions"], "engine_per_s": er, "loop_per_s": lr, "engine_over_loop": er / lr,
+                     "engine_cpu_us": ec * 1e6, "loop_cpu_us": lc * 1e6, "engine_over_loop_cpu": lc / ec,
                      "commits_per_order": counted["commits_per_order"], "simulator_commits_per_order": counted["simulator_commits_per_order"]}
     return out
 
@@ -310,9 +321,11 @@ def measure(quick: bool, temporal: bool = True) -> dict:
 
 
 def table(r: dict) -> str:
-    out = ["| synchronous | orders | task transitions | engine transitions/s | minimal loop transitions/s | engine / loop | commits per order (om db + simulators') |", "|---|---|---|---|---|---|---|"]
+    out = ["| synchronous | orders | task transitions | engine transitions/s | minimal loop transitions/s | engine / loop | CPU per transition, engine / loop | engine / loop (CPU) | commits per order (om db + simulators') |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for sync, d in r["transitions"].items():
-        out.append(f"| {sync} | {d['orders']} | {d['transitions']:,} | {d['engine_per_s']:,.0f} | {d['loop_per_s']:,.0f} | {d['engine_over_loop']:.2f}x | {d['commits_per_order']:.1f} + {d['simulator_commits_per_order']:.1f} |")
+        cpu = f"{d['engine_cpu_us']:.0f} us / {d['loop_cpu_us']:.0f} us | {d['engine_over_loop_cpu']:.2f}x" if "engine_cpu_us" in d else "- | -"  # (results written before CPU was measured)
+        out.append(f"| {sync} | {d['orders']} | {d['transitions']:,} | {d['engine_per_s']:,.0f} | {d['loop_per_s']:,.0f} | {d['engine_over_loop']:.2f}x | {cpu} | {d['commits_per_order']:.1f} + {d['simulator_commits_per_order']:.1f} |")
     g = r["growth"]
     out += ["", "| tasks in the order | events | event, in its transaction | of which the core's part | fan-out event | tasks it releases | fan-out per released task |", "|---|---|---|---|---|---|---|"]
     for k, d in g.items():

@@ -16,8 +16,17 @@ import datetime
 import json
 from decimal import Decimal
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
 
 def encode_value(v):
+    t = type(v)
+    if t in _PLAIN:  # (most values: told by their type before any isinstance)
+        return v
+    if t is dict:
+        return {k: x if type(x) in _PLAIN else encode_value(x) for k, x in v.items()}
+    if t is list:
+        return [x if type(x) in _PLAIN else encode_value(x) for x in v]
     if isinstance(v, Decimal):
         return {"$decimal": str(v)}
     if isinstance(v, datetime.date):
@@ -27,9 +36,6 @@ def encode_value(v):
     if isinstance(v, list):
         return [encode_value(x) for x in v]
     return v
-
-
-_PLAIN = frozenset((str, int, float, bool, type(None)))
 
 
 def decode_value(v):

@@ -23,15 +23,14 @@ item or line itself, and reports what is wrong."""
 from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
-from om_dsl.model.catalog import DependencyDef as _DependencyDef  # noqa: F401
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
 from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, added as _added, code_of as _code, plain as _plain  # noqa: F401
-from om_dsl.planning.compiled import Dependency as _Dep, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
+from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
 # The interface this module was generated for (om_dsl.planning.compiled.ABI), and the
 # plan.json it was generated from (the loader refuses it beside another).
-ABI = 2
+ABI = 3
 PLAN_SHA256 = '2e76e711ff30af48f03acde11c4a83c8bfb85e73ba2b44d12a33d03d55228fa2'
 
 _NO_OUTPUTS = {}
@@ -43,12 +42,6 @@ _ALLOWED_3 = frozenset({'courier', 'technician'})
 _ALLOWED_4 = frozenset({'AX3000', 'AX6000'})
 _M5 = {'GPON': 'G-2425G', 'XGS-PON': 'XS-2426G'}
 _ALLOWED_6 = frozenset({'assign', 'customer', 'port'})
-_DEP_7 = _DependencyDef(None, None, 'order')
-_DEP_8 = _DependencyDef('ONT_RFS', 'ship_ont', 'bundle')
-_DEP_9 = _DependencyDef('STATIC_IP_RFS', 'release_ip', 'bundle')
-_DEP_10 = _DependencyDef('FIBER_ACCESS_CFS', 'line_active', 'order')
-_DEP_11 = _DependencyDef('FIBER_ACCESS_CFS', 'line_active', 'bundle')
-_DEP_12 = _DependencyDef('FIBER_ACCESS_CFS', 'deactivate_line', 'bundle')
 
 
 def attributes__HOME_FIBER(chars):
@@ -611,259 +604,293 @@ def lines__order(a, item, o, source_item, prefix, bundle, asset, base, source_li
     return lines
 
 
-def tasks__BILLING_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:BILLING_RFS.add  acme/plans_add.om:73
     # @om task:BILLING_RFS.add.requested_start  acme/plans_add.om:76
     when_requested_start = (o['requested_start_date'] is not None)
-    return (
-        # @om task:BILLING_RFS.add.requested_start  acme/plans_add.om:76
-        ('requested_start', _Item(lid + ':requested_start', 'requested_start', 'wait', 'BILLING_RFS', 'add', lid, bundle, defs['requested_start']) if when_requested_start else _Skipped(lid + ':requested_start', lid, 'when order.requested_start_date is not null is false')),
-        # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
-        ('start_billing', _Item(lid + ':start_billing', 'start_billing', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['start_billing'])),
-    )
+    items = x.items
+    skipped = x.skipped
+    # @om task:BILLING_RFS.add.requested_start  acme/plans_add.om:76
+    t_requested_start = lid + ':requested_start'
+    if when_requested_start:
+        items[t_requested_start] = _Item(t_requested_start, 'requested_start', 'wait', 'BILLING_RFS', 'add', lid, bundle, defs['requested_start'])
+    else:
+        skipped[t_requested_start] = _Skipped(t_requested_start, lid, 'when order.requested_start_date is not null is false')
+    # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
+    t_start_billing = lid + ':start_billing'
+    items[t_start_billing] = _Item(t_start_billing, 'start_billing', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['start_billing'])
+    tasks = ('BILLING_RFS', (t_requested_start, t_start_billing))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__BILLING_RFS__add(p, line, lid):
-    e = p.edges
+def edges__BILLING_RFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
     me = lid + ':start_billing'
-    for t in p.targets(line, _DEP_7):
+    for t in x.every_other(_ORDER, 'BILLING_RFS'):
         if t != me:
-            e[me].append(_Dep(t, 'after every task in order'))
-    e[me].append(_Dep(lid + ':requested_start', 'after requested_start'))
+            e[me].append((t, 'after every task in order'))
+    e[me].append((lid + ':requested_start', 'after requested_start'))
 
 
-def tasks__BILLING_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:BILLING_RFS.delete  acme/plans_delete.om:36
-    return (
-        # @om task:BILLING_RFS.delete.stop_billing  acme/plans_delete.om:37
-        ('stop_billing', _Item(lid + ':stop_billing', 'stop_billing', 'callout', 'BILLING_RFS', 'delete', lid, bundle, defs['stop_billing'])),
-    )
+    items = x.items
+    # @om task:BILLING_RFS.delete.stop_billing  acme/plans_delete.om:37
+    t_stop_billing = lid + ':stop_billing'
+    items[t_stop_billing] = _Item(t_stop_billing, 'stop_billing', 'callout', 'BILLING_RFS', 'delete', lid, bundle, defs['stop_billing'])
+    tasks = ('BILLING_RFS', (t_stop_billing,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__BILLING_RFS__delete(p, line, lid):
-    e = p.edges
+def edges__BILLING_RFS__delete(x, lid, bundle):
+    e = x.edges
     # @om task:BILLING_RFS.delete.stop_billing  acme/plans_delete.om:37
     me = lid + ':stop_billing'
-    for t in p.targets(line, _DEP_7):
+    for t in x.every_other(_ORDER, 'BILLING_RFS'):
         if t != me:
-            e[me].append(_Dep(t, 'after every task in order'))
+            e[me].append((t, 'after every task in order'))
 
 
-def tasks__BILLING_RFS__modify(a, o, prev, lid, bundle, defs):
+def tasks__BILLING_RFS__modify(x, a, o, prev, lid, bundle, defs):
     # @om plan:BILLING_RFS.modify  acme/plans_modify.om:20
-    return (
-        # @om task:BILLING_RFS.modify.update_billing  acme/plans_modify.om:21
-        ('update_billing', _Item(lid + ':update_billing', 'update_billing', 'callout', 'BILLING_RFS', 'modify', lid, bundle, defs['update_billing'])),
-    )
+    items = x.items
+    # @om task:BILLING_RFS.modify.update_billing  acme/plans_modify.om:21
+    t_update_billing = lid + ':update_billing'
+    items[t_update_billing] = _Item(t_update_billing, 'update_billing', 'callout', 'BILLING_RFS', 'modify', lid, bundle, defs['update_billing'])
+    tasks = ('BILLING_RFS', (t_update_billing,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__BILLING_RFS__modify(p, line, lid):
-    e = p.edges
+def edges__BILLING_RFS__modify(x, lid, bundle):
+    e = x.edges
     # @om task:BILLING_RFS.modify.update_billing  acme/plans_modify.om:21
     me = lid + ':update_billing'
-    for t in p.targets(line, _DEP_7):
+    for t in x.every_other(_ORDER, 'BILLING_RFS'):
         if t != me:
-            e[me].append(_Dep(t, 'after every task in order'))
+            e[me].append((t, 'after every task in order'))
 
 
-def tasks__CPE_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__CPE_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:CPE_RFS.add  acme/plans_add.om:35
-    return (
-        # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:36
-        ('ship_device', _Item(lid + ':ship_device', 'ship_device', 'callout', 'CPE_RFS', 'add', lid, bundle, defs['ship_device'])),
-    )
+    items = x.items
+    # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:36
+    t_ship_device = lid + ':ship_device'
+    items[t_ship_device] = _Item(t_ship_device, 'ship_device', 'callout', 'CPE_RFS', 'add', lid, bundle, defs['ship_device'])
+    tasks = ('CPE_RFS', (t_ship_device,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__CPE_RFS__add(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__CPE_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__CPE_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:CPE_RFS.delete  acme/plans_delete.om:17
-    return (
-        # @om task:CPE_RFS.delete.return_device  acme/plans_delete.om:18
-        ('return_device', _Item(lid + ':return_device', 'return_device', 'manual', 'CPE_RFS', 'delete', lid, bundle, defs['return_device'])),
-    )
+    items = x.items
+    # @om task:CPE_RFS.delete.return_device  acme/plans_delete.om:18
+    t_return_device = lid + ':return_device'
+    items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'CPE_RFS', 'delete', lid, bundle, defs['return_device'])
+    tasks = ('CPE_RFS', (t_return_device,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__CPE_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__FIBER_ACCESS_CFS__add(a, o, prev, lid, bundle, defs):
+def tasks__FIBER_ACCESS_CFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:FIBER_ACCESS_CFS.add  acme/plans_add.om:7
-    return (
-        # @om task:FIBER_ACCESS_CFS.add.activate_line  acme/plans_add.om:21
-        ('activate_line', _Item(lid + ':activate_line', 'activate_line', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['activate_line'])),
-        # @om task:FIBER_ACCESS_CFS.add.check_address  acme/plans_add.om:8
-        ('check_address', _Item(lid + ':check_address', 'check_address', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['check_address'])),
-        # @om task:FIBER_ACCESS_CFS.add.install_visit  acme/plans_add.om:15
-        ('install_visit', _Item(lid + ':install_visit', 'install_visit', 'manual', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['install_visit'])),
-        # @om task:FIBER_ACCESS_CFS.add.line_active  acme/plans_add.om:25
-        ('line_active', _Item(lid + ':line_active', 'line_active', 'milestone', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['line_active'])),
-        # @om task:FIBER_ACCESS_CFS.add.reserve_port  acme/plans_add.om:10
-        ('reserve_port', _Item(lid + ':reserve_port', 'reserve_port', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['reserve_port'])),
-    )
-
-
-def edges__FIBER_ACCESS_CFS__add(p, line, lid):
-    e = p.edges
+    items = x.items
     # @om task:FIBER_ACCESS_CFS.add.activate_line  acme/plans_add.om:21
-    me = lid + ':activate_line'
-    e[me].append(_Dep(lid + ':install_visit', 'after install_visit'))
+    t_activate_line = lid + ':activate_line'
+    items[t_activate_line] = _Item(t_activate_line, 'activate_line', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['activate_line'], [lid + ':install_visit'], 'after install_visit')
+    # @om task:FIBER_ACCESS_CFS.add.check_address  acme/plans_add.om:8
+    t_check_address = lid + ':check_address'
+    items[t_check_address] = _Item(t_check_address, 'check_address', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['check_address'])
+    # @om task:FIBER_ACCESS_CFS.add.install_visit  acme/plans_add.om:15
+    t_install_visit = lid + ':install_visit'
+    items[t_install_visit] = _Item(t_install_visit, 'install_visit', 'manual', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['install_visit'])
+    # @om task:FIBER_ACCESS_CFS.add.line_active  acme/plans_add.om:25
+    t_line_active = lid + ':line_active'
+    items[t_line_active] = _Item(t_line_active, 'line_active', 'milestone', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['line_active'], [lid + ':activate_line'], 'after activate_line')
+    # @om task:FIBER_ACCESS_CFS.add.reserve_port  acme/plans_add.om:10
+    t_reserve_port = lid + ':reserve_port'
+    items[t_reserve_port] = _Item(t_reserve_port, 'reserve_port', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['reserve_port'], [lid + ':check_address'], 'after check_address')
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('FIBER_ACCESS_CFS', 'line_active')].append(t_line_active)
+    if bundle is not None:
+        index[(bundle, 'FIBER_ACCESS_CFS', 'line_active')].append(t_line_active)
+    tasks = ('FIBER_ACCESS_CFS', (t_activate_line, t_check_address, t_install_visit, t_line_active, t_reserve_port))
+    x.every_order.append(tasks)
+    return True
+
+
+def edges__FIBER_ACCESS_CFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:FIBER_ACCESS_CFS.add.install_visit  acme/plans_add.om:15
     me = lid + ':install_visit'
-    for t in p.targets(line, _DEP_8):
+    for t in x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after ONT_RFS.ship_ont in bundle'))
-    e[me].append(_Dep(lid + ':reserve_port', 'after reserve_port'))
-    # @om task:FIBER_ACCESS_CFS.add.line_active  acme/plans_add.om:25
-    me = lid + ':line_active'
-    e[me].append(_Dep(lid + ':activate_line', 'after activate_line'))
-    # @om task:FIBER_ACCESS_CFS.add.reserve_port  acme/plans_add.om:10
-    me = lid + ':reserve_port'
-    e[me].append(_Dep(lid + ':check_address', 'after check_address'))
+            e[me].append((t, 'after ONT_RFS.ship_ont in bundle'))
+    e[me].append((lid + ':reserve_port', 'after reserve_port'))
 
 
-def tasks__FIBER_ACCESS_CFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__FIBER_ACCESS_CFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:FIBER_ACCESS_CFS.delete  acme/plans_delete.om:6
-    return (
-        # @om task:FIBER_ACCESS_CFS.delete.deactivate_line  acme/plans_delete.om:7
-        ('deactivate_line', _Item(lid + ':deactivate_line', 'deactivate_line', 'callout', 'FIBER_ACCESS_CFS', 'delete', lid, bundle, defs['deactivate_line'])),
-        # @om task:FIBER_ACCESS_CFS.delete.release_port  acme/plans_delete.om:9
-        ('release_port', _Item(lid + ':release_port', 'release_port', 'callout', 'FIBER_ACCESS_CFS', 'delete', lid, bundle, defs['release_port'])),
-    )
+    items = x.items
+    # @om task:FIBER_ACCESS_CFS.delete.deactivate_line  acme/plans_delete.om:7
+    t_deactivate_line = lid + ':deactivate_line'
+    items[t_deactivate_line] = _Item(t_deactivate_line, 'deactivate_line', 'callout', 'FIBER_ACCESS_CFS', 'delete', lid, bundle, defs['deactivate_line'])
+    # @om task:FIBER_ACCESS_CFS.delete.release_port  acme/plans_delete.om:9
+    t_release_port = lid + ':release_port'
+    items[t_release_port] = _Item(t_release_port, 'release_port', 'callout', 'FIBER_ACCESS_CFS', 'delete', lid, bundle, defs['release_port'], [lid + ':deactivate_line'], 'after deactivate_line')
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('FIBER_ACCESS_CFS', 'deactivate_line')].append(t_deactivate_line)
+    if bundle is not None:
+        index[(bundle, 'FIBER_ACCESS_CFS', 'deactivate_line')].append(t_deactivate_line)
+    tasks = ('FIBER_ACCESS_CFS', (t_deactivate_line, t_release_port))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__FIBER_ACCESS_CFS__delete(p, line, lid):
-    e = p.edges
+def edges__FIBER_ACCESS_CFS__delete(x, lid, bundle):
+    e = x.edges
     # @om task:FIBER_ACCESS_CFS.delete.deactivate_line  acme/plans_delete.om:7
     me = lid + ':deactivate_line'
-    for t in p.targets(line, _DEP_9):
+    for t in x.index.get((bundle, 'STATIC_IP_RFS', 'release_ip'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after STATIC_IP_RFS.release_ip in bundle'))
-    # @om task:FIBER_ACCESS_CFS.delete.release_port  acme/plans_delete.om:9
-    me = lid + ':release_port'
-    e[me].append(_Dep(lid + ':deactivate_line', 'after deactivate_line'))
+            e[me].append((t, 'after STATIC_IP_RFS.release_ip in bundle'))
 
 
-def tasks__FIBER_ACCESS_CFS__modify(a, o, prev, lid, bundle, defs):
+def tasks__FIBER_ACCESS_CFS__modify(x, a, o, prev, lid, bundle, defs):
     # @om plan:FIBER_ACCESS_CFS.modify  acme/plans_modify.om:6
     if not (prev is None or a.get('down_mbps') != prev.get('down_mbps') or a.get('up_mbps') != prev.get('up_mbps')):
-        return None
-    return (
-        # @om task:FIBER_ACCESS_CFS.modify.modify_profile  acme/plans_modify.om:7
-        ('modify_profile', _Item(lid + ':modify_profile', 'modify_profile', 'callout', 'FIBER_ACCESS_CFS', 'modify', lid, bundle, defs['modify_profile'])),
-    )
+        return False
+    items = x.items
+    # @om task:FIBER_ACCESS_CFS.modify.modify_profile  acme/plans_modify.om:7
+    t_modify_profile = lid + ':modify_profile'
+    items[t_modify_profile] = _Item(t_modify_profile, 'modify_profile', 'callout', 'FIBER_ACCESS_CFS', 'modify', lid, bundle, defs['modify_profile'])
+    tasks = ('FIBER_ACCESS_CFS', (t_modify_profile,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__FIBER_ACCESS_CFS__modify(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__IPTV_CFS__add(a, o, prev, lid, bundle, defs):
+def tasks__IPTV_CFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:IPTV_CFS.add  acme/plans_add.om:67
-    return (
-        # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
-        ('activate_iptv', _Item(lid + ':activate_iptv', 'activate_iptv', 'callout', 'IPTV_CFS', 'add', lid, bundle, defs['activate_iptv'])),
-    )
+    items = x.items
+    # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
+    t_activate_iptv = lid + ':activate_iptv'
+    items[t_activate_iptv] = _Item(t_activate_iptv, 'activate_iptv', 'callout', 'IPTV_CFS', 'add', lid, bundle, defs['activate_iptv'])
+    tasks = ('IPTV_CFS', (t_activate_iptv,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__IPTV_CFS__add(p, line, lid):
-    e = p.edges
+def edges__IPTV_CFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
     me = lid + ':activate_iptv'
-    for t in p.targets(line, _DEP_10):
+    for t in x.index.get(('FIBER_ACCESS_CFS', 'line_active'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after FIBER_ACCESS_CFS.line_active in order'))
+            e[me].append((t, 'after FIBER_ACCESS_CFS.line_active in order'))
 
 
-def tasks__IPTV_CFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__IPTV_CFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:IPTV_CFS.delete  acme/plans_delete.om:32
-    return (
-        # @om task:IPTV_CFS.delete.deactivate_iptv  acme/plans_delete.om:33
-        ('deactivate_iptv', _Item(lid + ':deactivate_iptv', 'deactivate_iptv', 'callout', 'IPTV_CFS', 'delete', lid, bundle, defs['deactivate_iptv'])),
-    )
+    items = x.items
+    # @om task:IPTV_CFS.delete.deactivate_iptv  acme/plans_delete.om:33
+    t_deactivate_iptv = lid + ':deactivate_iptv'
+    items[t_deactivate_iptv] = _Item(t_deactivate_iptv, 'deactivate_iptv', 'callout', 'IPTV_CFS', 'delete', lid, bundle, defs['deactivate_iptv'])
+    tasks = ('IPTV_CFS', (t_deactivate_iptv,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__IPTV_CFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__ONT_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__ONT_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:ONT_RFS.add  acme/plans_add.om:29
-    return (
-        # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:30
-        ('ship_ont', _Item(lid + ':ship_ont', 'ship_ont', 'callout', 'ONT_RFS', 'add', lid, bundle, defs['ship_ont'])),
-    )
+    items = x.items
+    # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:30
+    t_ship_ont = lid + ':ship_ont'
+    items[t_ship_ont] = _Item(t_ship_ont, 'ship_ont', 'callout', 'ONT_RFS', 'add', lid, bundle, defs['ship_ont'])
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('ONT_RFS', 'ship_ont')].append(t_ship_ont)
+    if bundle is not None:
+        index[(bundle, 'ONT_RFS', 'ship_ont')].append(t_ship_ont)
+    tasks = ('ONT_RFS', (t_ship_ont,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__ONT_RFS__add(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__ONT_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__ONT_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:ONT_RFS.delete  acme/plans_delete.om:13
-    return (
-        # @om task:ONT_RFS.delete.return_device  acme/plans_delete.om:14
-        ('return_device', _Item(lid + ':return_device', 'return_device', 'manual', 'ONT_RFS', 'delete', lid, bundle, defs['return_device'])),
-    )
+    items = x.items
+    # @om task:ONT_RFS.delete.return_device  acme/plans_delete.om:14
+    t_return_device = lid + ':return_device'
+    items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'ONT_RFS', 'delete', lid, bundle, defs['return_device'])
+    tasks = ('ONT_RFS', (t_return_device,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__ONT_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__ONT_RFS__modify(a, o, prev, lid, bundle, defs):
+def tasks__ONT_RFS__modify(x, a, o, prev, lid, bundle, defs):
     # @om plan:ONT_RFS.modify  acme/plans_modify.om:10
     if not (prev is None or a.get('ont_model') != prev.get('ont_model')):
-        return None
-    return (
-        # @om task:ONT_RFS.modify.ship_ont  acme/plans_modify.om:11
-        ('ship_ont', _Item(lid + ':ship_ont', 'ship_ont', 'callout', 'ONT_RFS', 'modify', lid, bundle, defs['ship_ont'])),
-        # @om task:ONT_RFS.modify.swap_visit  acme/plans_modify.om:14
-        ('swap_visit', _Item(lid + ':swap_visit', 'swap_visit', 'manual', 'ONT_RFS', 'modify', lid, bundle, defs['swap_visit'])),
-    )
-
-
-def edges__ONT_RFS__modify(p, line, lid):
-    e = p.edges
+        return False
+    items = x.items
+    # @om task:ONT_RFS.modify.ship_ont  acme/plans_modify.om:11
+    t_ship_ont = lid + ':ship_ont'
+    items[t_ship_ont] = _Item(t_ship_ont, 'ship_ont', 'callout', 'ONT_RFS', 'modify', lid, bundle, defs['ship_ont'])
     # @om task:ONT_RFS.modify.swap_visit  acme/plans_modify.om:14
-    me = lid + ':swap_visit'
-    e[me].append(_Dep(lid + ':ship_ont', 'after ship_ont'))
+    t_swap_visit = lid + ':swap_visit'
+    items[t_swap_visit] = _Item(t_swap_visit, 'swap_visit', 'manual', 'ONT_RFS', 'modify', lid, bundle, defs['swap_visit'], [lid + ':ship_ont'], 'after ship_ont')
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('ONT_RFS', 'ship_ont')].append(t_ship_ont)
+    if bundle is not None:
+        index[(bundle, 'ONT_RFS', 'ship_ont')].append(t_ship_ont)
+    tasks = ('ONT_RFS', (t_ship_ont, t_swap_visit))
+    x.every_order.append(tasks)
+    return True
 
 
-def tasks__STATIC_IP_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__STATIC_IP_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:STATIC_IP_RFS.add  acme/plans_add.om:41
-    return (
-        # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
-        ('assign_ip', _Item(lid + ':assign_ip', 'assign_ip', 'callout', 'STATIC_IP_RFS', 'add', lid, bundle, defs['assign_ip'])),
-    )
+    items = x.items
+    # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
+    t_assign_ip = lid + ':assign_ip'
+    items[t_assign_ip] = _Item(t_assign_ip, 'assign_ip', 'callout', 'STATIC_IP_RFS', 'add', lid, bundle, defs['assign_ip'])
+    tasks = ('STATIC_IP_RFS', (t_assign_ip,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__STATIC_IP_RFS__add(p, line, lid):
-    e = p.edges
+def edges__STATIC_IP_RFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
     me = lid + ':assign_ip'
-    for t in p.targets(line, _DEP_11):
+    for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after FIBER_ACCESS_CFS.line_active in bundle'))
+            e[me].append((t, 'after FIBER_ACCESS_CFS.line_active in bundle'))
 
 
-def tasks__STATIC_IP_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__STATIC_IP_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:STATIC_IP_RFS.delete  acme/plans_delete.om:21
-    return (
-        # @om task:STATIC_IP_RFS.delete.release_ip  acme/plans_delete.om:22
-        ('release_ip', _Item(lid + ':release_ip', 'release_ip', 'callout', 'STATIC_IP_RFS', 'delete', lid, bundle, defs['release_ip'])),
-    )
+    items = x.items
+    # @om task:STATIC_IP_RFS.delete.release_ip  acme/plans_delete.om:22
+    t_release_ip = lid + ':release_ip'
+    items[t_release_ip] = _Item(t_release_ip, 'release_ip', 'callout', 'STATIC_IP_RFS', 'delete', lid, bundle, defs['release_ip'])
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('STATIC_IP_RFS', 'release_ip')].append(t_release_ip)
+    if bundle is not None:
+        index[(bundle, 'STATIC_IP_RFS', 'release_ip')].append(t_release_ip)
+    tasks = ('STATIC_IP_RFS', (t_release_ip,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__STATIC_IP_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__VOICE_CFS__add(a, o, prev, lid, bundle, defs):
+def tasks__VOICE_CFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:VOICE_CFS.add  acme/plans_add.om:48
     # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:59
     when_assign_number = (a['number_source'] == 'assign')
@@ -871,48 +898,67 @@ def tasks__VOICE_CFS__add(a, o, prev, lid, bundle, defs):
     when_normalize_number = (a['number_source'] != 'assign')
     # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
     when_port_number = (a['number_source'] == 'port')
-    return (
-        # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
-        ('activate_voice', _Item(lid + ':activate_voice', 'activate_voice', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['activate_voice'])),
-        # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:59
-        ('assign_number', _Item(lid + ':assign_number', 'assign_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['assign_number']) if when_assign_number else _Skipped(lid + ':assign_number', lid, 'when number_source == "assign" is false')),
-        # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:51
-        ('normalize_number', _Item(lid + ':normalize_number', 'normalize_number', 'auto', 'VOICE_CFS', 'add', lid, bundle, defs['normalize_number']) if when_normalize_number else _Skipped(lid + ':normalize_number', lid, 'when number_source != "assign" is false')),
-        # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
-        ('port_number', _Item(lid + ':port_number', 'port_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['port_number']) if when_port_number else _Skipped(lid + ':port_number', lid, 'when number_source == "port" is false')),
-    )
+    items = x.items
+    skipped = x.skipped
+    # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
+    t_activate_voice = lid + ':activate_voice'
+    items[t_activate_voice] = _Item(t_activate_voice, 'activate_voice', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['activate_voice'])
+    # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:59
+    t_assign_number = lid + ':assign_number'
+    if when_assign_number:
+        items[t_assign_number] = _Item(t_assign_number, 'assign_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['assign_number'])
+    else:
+        skipped[t_assign_number] = _Skipped(t_assign_number, lid, 'when number_source == "assign" is false')
+    # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:51
+    t_normalize_number = lid + ':normalize_number'
+    if when_normalize_number:
+        items[t_normalize_number] = _Item(t_normalize_number, 'normalize_number', 'auto', 'VOICE_CFS', 'add', lid, bundle, defs['normalize_number'])
+    else:
+        skipped[t_normalize_number] = _Skipped(t_normalize_number, lid, 'when number_source != "assign" is false')
+    # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
+    t_port_number = lid + ':port_number'
+    if when_port_number:
+        items[t_port_number] = _Item(t_port_number, 'port_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['port_number'])
+    else:
+        skipped[t_port_number] = _Skipped(t_port_number, lid, 'when number_source == "port" is false')
+    tasks = ('VOICE_CFS', (t_activate_voice, t_assign_number, t_normalize_number, t_port_number))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__VOICE_CFS__add(p, line, lid):
-    e = p.edges
+def edges__VOICE_CFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
     me = lid + ':activate_voice'
-    for t in p.targets(line, _DEP_11):
+    for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after FIBER_ACCESS_CFS.line_active in bundle'))
-    e[me].append(_Dep(lid + ':assign_number', 'after assign_number'))
-    e[me].append(_Dep(lid + ':normalize_number', 'after normalize_number'))
-    e[me].append(_Dep(lid + ':port_number', 'after port_number'))
+            e[me].append((t, 'after FIBER_ACCESS_CFS.line_active in bundle'))
+    e[me].append((lid + ':assign_number', 'after assign_number'))
+    e[me].append((lid + ':normalize_number', 'after normalize_number'))
+    e[me].append((lid + ':port_number', 'after port_number'))
     # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
     me = lid + ':port_number'
-    e[me].append(_Dep(lid + ':normalize_number', 'after normalize_number'))
+    e[me].append((lid + ':normalize_number', 'after normalize_number'))
 
 
-def tasks__VOICE_CFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__VOICE_CFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:VOICE_CFS.delete  acme/plans_delete.om:25
-    return (
-        # @om task:VOICE_CFS.delete.deactivate_voice  acme/plans_delete.om:28
-        ('deactivate_voice', _Item(lid + ':deactivate_voice', 'deactivate_voice', 'callout', 'VOICE_CFS', 'delete', lid, bundle, defs['deactivate_voice'])),
-    )
+    items = x.items
+    # @om task:VOICE_CFS.delete.deactivate_voice  acme/plans_delete.om:28
+    t_deactivate_voice = lid + ':deactivate_voice'
+    items[t_deactivate_voice] = _Item(t_deactivate_voice, 'deactivate_voice', 'callout', 'VOICE_CFS', 'delete', lid, bundle, defs['deactivate_voice'])
+    tasks = ('VOICE_CFS', (t_deactivate_voice,))
+    x.every_order.append(tasks)
+    return True
 
 
-def edges__VOICE_CFS__delete(p, line, lid):
-    e = p.edges
+def edges__VOICE_CFS__delete(x, lid, bundle):
+    e = x.edges
     # @om task:VOICE_CFS.delete.deactivate_voice  acme/plans_delete.om:28
     me = lid + ':deactivate_voice'
-    for t in p.targets(line, _DEP_12):
+    for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'deactivate_line'), ()):
         if t != me:
-            e[t].append(_Dep(me, 'deactivate_voice before FIBER_ACCESS_CFS.deactivate_line in bundle'))
+            e[t].append((me, 'deactivate_voice before FIBER_ACCESS_CFS.deactivate_line in bundle'))
 
 
 # Commercial product -> its characteristics' values (added items).
@@ -942,136 +988,132 @@ LINES = {
 # The order scope's lines (None: the catalog has no order-scoped rule).
 ORDER_LINES = lines__order
 
-# (product, action) -> its planned items, and their dependencies.
+# (product, action) -> its planned items (with the dependencies the catalog fixes), and
+# the edges of the others (None: it has none to make).
 TASKS = {
     ('BILLING_RFS', 'add'): (tasks__BILLING_RFS__add, edges__BILLING_RFS__add),
     ('BILLING_RFS', 'delete'): (tasks__BILLING_RFS__delete, edges__BILLING_RFS__delete),
     ('BILLING_RFS', 'modify'): (tasks__BILLING_RFS__modify, edges__BILLING_RFS__modify),
-    ('CPE_RFS', 'add'): (tasks__CPE_RFS__add, edges__CPE_RFS__add),
-    ('CPE_RFS', 'delete'): (tasks__CPE_RFS__delete, edges__CPE_RFS__delete),
+    ('CPE_RFS', 'add'): (tasks__CPE_RFS__add, None),
+    ('CPE_RFS', 'delete'): (tasks__CPE_RFS__delete, None),
     ('FIBER_ACCESS_CFS', 'add'): (tasks__FIBER_ACCESS_CFS__add, edges__FIBER_ACCESS_CFS__add),
     ('FIBER_ACCESS_CFS', 'delete'): (tasks__FIBER_ACCESS_CFS__delete, edges__FIBER_ACCESS_CFS__delete),
-    ('FIBER_ACCESS_CFS', 'modify'): (tasks__FIBER_ACCESS_CFS__modify, edges__FIBER_ACCESS_CFS__modify),
+    ('FIBER_ACCESS_CFS', 'modify'): (tasks__FIBER_ACCESS_CFS__modify, None),
     ('IPTV_CFS', 'add'): (tasks__IPTV_CFS__add, edges__IPTV_CFS__add),
-    ('IPTV_CFS', 'delete'): (tasks__IPTV_CFS__delete, edges__IPTV_CFS__delete),
-    ('ONT_RFS', 'add'): (tasks__ONT_RFS__add, edges__ONT_RFS__add),
-    ('ONT_RFS', 'delete'): (tasks__ONT_RFS__delete, edges__ONT_RFS__delete),
-    ('ONT_RFS', 'modify'): (tasks__ONT_RFS__modify, edges__ONT_RFS__modify),
+    ('IPTV_CFS', 'delete'): (tasks__IPTV_CFS__delete, None),
+    ('ONT_RFS', 'add'): (tasks__ONT_RFS__add, None),
+    ('ONT_RFS', 'delete'): (tasks__ONT_RFS__delete, None),
+    ('ONT_RFS', 'modify'): (tasks__ONT_RFS__modify, None),
     ('STATIC_IP_RFS', 'add'): (tasks__STATIC_IP_RFS__add, edges__STATIC_IP_RFS__add),
-    ('STATIC_IP_RFS', 'delete'): (tasks__STATIC_IP_RFS__delete, edges__STATIC_IP_RFS__delete),
+    ('STATIC_IP_RFS', 'delete'): (tasks__STATIC_IP_RFS__delete, None),
     ('VOICE_CFS', 'add'): (tasks__VOICE_CFS__add, edges__VOICE_CFS__add),
     ('VOICE_CFS', 'delete'): (tasks__VOICE_CFS__delete, edges__VOICE_CFS__delete),
 }
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (55, 61, 'product:HOME_FIBER'),
-    (62, 71, 'attribute:HOME_FIBER.address_id'),
-    (72, 83, 'attribute:HOME_FIBER.contract_months'),
-    (84, 95, 'attribute:HOME_FIBER.speed_mbps'),
-    (96, 117, 'attribute:HOME_FIBER.static_ip'),
-    (119, 122, 'product:MESH_EXTENDER'),
-    (124, 130, 'product:TV_PACKAGE'),
-    (131, 142, 'attribute:TV_PACKAGE.package'),
-    (143, 162, 'attribute:TV_PACKAGE.set_top_boxes'),
-    (164, 170, 'product:VOICE_LINE'),
-    (171, 180, 'attribute:VOICE_LINE.phone_number'),
-    (181, 198, 'attribute:VOICE_LINE.port_in'),
-    (200, 206, 'product:WIFI_ROUTER'),
-    (207, 218, 'attribute:WIFI_ROUTER.delivery'),
-    (219, 238, 'attribute:WIFI_ROUTER.model'),
-    (240, 276, 'product:HOME_FIBER'),
-    (278, 292, 'product:MESH_EXTENDER'),
-    (294, 308, 'product:TV_PACKAGE'),
-    (310, 324, 'product:VOICE_LINE'),
-    (326, 340, 'product:WIFI_ROUTER'),
-    (343, 343, 'decomposition:D1'),
-    (344, 345, 'mapping:D1.address_id'),
-    (346, 347, 'mapping:D1.down_mbps'),
-    (348, 349, 'mapping:D1.technology'),
-    (350, 378, 'mapping:D1.up_mbps'),
-    (379, 379, 'decomposition:D2'),
-    (380, 402, 'mapping:D2.ont_model'),
-    (403, 404, 'decomposition:D3'),
-    (405, 428, 'mapping:D3.ip_version'),
-    (431, 431, 'decomposition:D5'),
-    (432, 433, 'mapping:D5.device_model'),
-    (434, 457, 'mapping:D5.shipping'),
-    (460, 460, 'decomposition:D7'),
-    (461, 462, 'mapping:D7.channel_package'),
-    (463, 487, 'mapping:D7.stb_count'),
-    (488, 490, 'decomposition:D8'),
-    (491, 492, 'mapping:D8.device_model'),
-    (493, 517, 'mapping:D8.shipping'),
-    (520, 520, 'decomposition:D6'),
-    (521, 522, 'mapping:D6.number_source'),
-    (523, 550, 'mapping:D6.phone_number'),
-    (553, 553, 'decomposition:D4'),
-    (554, 555, 'mapping:D4.device_model'),
-    (556, 583, 'mapping:D4.shipping'),
-    (586, 587, 'decomposition:D9'),
-    (588, 613, 'mapping:D9.account_id'),
-    (615, 615, 'plan:BILLING_RFS.add'),
-    (616, 618, 'task:BILLING_RFS.add.requested_start'),
-    (619, 620, 'task:BILLING_RFS.add.requested_start'),
-    (621, 625, 'task:BILLING_RFS.add.start_billing'),
-    (628, 635, 'task:BILLING_RFS.add.start_billing'),
-    (637, 638, 'plan:BILLING_RFS.delete'),
-    (639, 643, 'task:BILLING_RFS.delete.stop_billing'),
-    (646, 652, 'task:BILLING_RFS.delete.stop_billing'),
-    (654, 655, 'plan:BILLING_RFS.modify'),
-    (656, 660, 'task:BILLING_RFS.modify.update_billing'),
-    (663, 669, 'task:BILLING_RFS.modify.update_billing'),
-    (671, 672, 'plan:CPE_RFS.add'),
-    (673, 677, 'task:CPE_RFS.add.ship_device'),
-    (683, 684, 'plan:CPE_RFS.delete'),
-    (685, 689, 'task:CPE_RFS.delete.return_device'),
-    (695, 696, 'plan:FIBER_ACCESS_CFS.add'),
-    (697, 698, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (699, 700, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (701, 702, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (703, 704, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (705, 709, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (712, 714, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (715, 720, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (721, 723, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (724, 728, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (730, 731, 'plan:FIBER_ACCESS_CFS.delete'),
-    (732, 733, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (734, 738, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (741, 745, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (746, 750, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (752, 755, 'plan:FIBER_ACCESS_CFS.modify'),
-    (756, 760, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (766, 767, 'plan:IPTV_CFS.add'),
-    (768, 772, 'task:IPTV_CFS.add.activate_iptv'),
-    (775, 781, 'task:IPTV_CFS.add.activate_iptv'),
-    (783, 784, 'plan:IPTV_CFS.delete'),
-    (785, 789, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (795, 796, 'plan:ONT_RFS.add'),
-    (797, 801, 'task:ONT_RFS.add.ship_ont'),
-    (807, 808, 'plan:ONT_RFS.delete'),
-    (809, 813, 'task:ONT_RFS.delete.return_device'),
-    (819, 822, 'plan:ONT_RFS.modify'),
-    (823, 824, 'task:ONT_RFS.modify.ship_ont'),
-    (825, 829, 'task:ONT_RFS.modify.swap_visit'),
-    (832, 836, 'task:ONT_RFS.modify.swap_visit'),
-    (838, 839, 'plan:STATIC_IP_RFS.add'),
-    (840, 844, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (847, 853, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (855, 856, 'plan:STATIC_IP_RFS.delete'),
-    (857, 861, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (867, 867, 'plan:VOICE_CFS.add'),
-    (868, 869, 'task:VOICE_CFS.add.assign_number'),
-    (870, 871, 'task:VOICE_CFS.add.normalize_number'),
-    (872, 874, 'task:VOICE_CFS.add.port_number'),
-    (875, 876, 'task:VOICE_CFS.add.activate_voice'),
-    (877, 878, 'task:VOICE_CFS.add.assign_number'),
-    (879, 880, 'task:VOICE_CFS.add.normalize_number'),
-    (881, 885, 'task:VOICE_CFS.add.port_number'),
-    (888, 895, 'task:VOICE_CFS.add.activate_voice'),
-    (896, 900, 'task:VOICE_CFS.add.port_number'),
-    (902, 903, 'plan:VOICE_CFS.delete'),
-    (904, 908, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (911, 918, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (48, 54, 'product:HOME_FIBER'),
+    (55, 64, 'attribute:HOME_FIBER.address_id'),
+    (65, 76, 'attribute:HOME_FIBER.contract_months'),
+    (77, 88, 'attribute:HOME_FIBER.speed_mbps'),
+    (89, 110, 'attribute:HOME_FIBER.static_ip'),
+    (112, 115, 'product:MESH_EXTENDER'),
+    (117, 123, 'product:TV_PACKAGE'),
+    (124, 135, 'attribute:TV_PACKAGE.package'),
+    (136, 155, 'attribute:TV_PACKAGE.set_top_boxes'),
+    (157, 163, 'product:VOICE_LINE'),
+    (164, 173, 'attribute:VOICE_LINE.phone_number'),
+    (174, 191, 'attribute:VOICE_LINE.port_in'),
+    (193, 199, 'product:WIFI_ROUTER'),
+    (200, 211, 'attribute:WIFI_ROUTER.delivery'),
+    (212, 231, 'attribute:WIFI_ROUTER.model'),
+    (233, 269, 'product:HOME_FIBER'),
+    (271, 285, 'product:MESH_EXTENDER'),
+    (287, 301, 'product:TV_PACKAGE'),
+    (303, 317, 'product:VOICE_LINE'),
+    (319, 333, 'product:WIFI_ROUTER'),
+    (336, 336, 'decomposition:D1'),
+    (337, 338, 'mapping:D1.address_id'),
+    (339, 340, 'mapping:D1.down_mbps'),
+    (341, 342, 'mapping:D1.technology'),
+    (343, 371, 'mapping:D1.up_mbps'),
+    (372, 372, 'decomposition:D2'),
+    (373, 395, 'mapping:D2.ont_model'),
+    (396, 397, 'decomposition:D3'),
+    (398, 421, 'mapping:D3.ip_version'),
+    (424, 424, 'decomposition:D5'),
+    (425, 426, 'mapping:D5.device_model'),
+    (427, 450, 'mapping:D5.shipping'),
+    (453, 453, 'decomposition:D7'),
+    (454, 455, 'mapping:D7.channel_package'),
+    (456, 480, 'mapping:D7.stb_count'),
+    (481, 483, 'decomposition:D8'),
+    (484, 485, 'mapping:D8.device_model'),
+    (486, 510, 'mapping:D8.shipping'),
+    (513, 513, 'decomposition:D6'),
+    (514, 515, 'mapping:D6.number_source'),
+    (516, 543, 'mapping:D6.phone_number'),
+    (546, 546, 'decomposition:D4'),
+    (547, 548, 'mapping:D4.device_model'),
+    (549, 576, 'mapping:D4.shipping'),
+    (579, 580, 'decomposition:D9'),
+    (581, 606, 'mapping:D9.account_id'),
+    (608, 608, 'plan:BILLING_RFS.add'),
+    (609, 612, 'task:BILLING_RFS.add.requested_start'),
+    (613, 618, 'task:BILLING_RFS.add.requested_start'),
+    (619, 626, 'task:BILLING_RFS.add.start_billing'),
+    (629, 636, 'task:BILLING_RFS.add.start_billing'),
+    (638, 639, 'plan:BILLING_RFS.delete'),
+    (640, 647, 'task:BILLING_RFS.delete.stop_billing'),
+    (650, 656, 'task:BILLING_RFS.delete.stop_billing'),
+    (658, 659, 'plan:BILLING_RFS.modify'),
+    (660, 667, 'task:BILLING_RFS.modify.update_billing'),
+    (670, 676, 'task:BILLING_RFS.modify.update_billing'),
+    (678, 679, 'plan:CPE_RFS.add'),
+    (680, 687, 'task:CPE_RFS.add.ship_device'),
+    (689, 690, 'plan:CPE_RFS.delete'),
+    (691, 698, 'task:CPE_RFS.delete.return_device'),
+    (700, 701, 'plan:FIBER_ACCESS_CFS.add'),
+    (702, 704, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (705, 707, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (708, 710, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (711, 713, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (714, 726, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (729, 736, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (738, 739, 'plan:FIBER_ACCESS_CFS.delete'),
+    (740, 742, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (743, 755, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (758, 764, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (766, 769, 'plan:FIBER_ACCESS_CFS.modify'),
+    (770, 777, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (779, 780, 'plan:IPTV_CFS.add'),
+    (781, 788, 'task:IPTV_CFS.add.activate_iptv'),
+    (791, 797, 'task:IPTV_CFS.add.activate_iptv'),
+    (799, 800, 'plan:IPTV_CFS.delete'),
+    (801, 808, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (810, 811, 'plan:ONT_RFS.add'),
+    (812, 824, 'task:ONT_RFS.add.ship_ont'),
+    (826, 827, 'plan:ONT_RFS.delete'),
+    (828, 835, 'task:ONT_RFS.delete.return_device'),
+    (837, 840, 'plan:ONT_RFS.modify'),
+    (841, 843, 'task:ONT_RFS.modify.ship_ont'),
+    (844, 856, 'task:ONT_RFS.modify.swap_visit'),
+    (858, 859, 'plan:STATIC_IP_RFS.add'),
+    (860, 867, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (870, 876, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (878, 879, 'plan:STATIC_IP_RFS.delete'),
+    (880, 892, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (894, 894, 'plan:VOICE_CFS.add'),
+    (895, 896, 'task:VOICE_CFS.add.assign_number'),
+    (897, 898, 'task:VOICE_CFS.add.normalize_number'),
+    (899, 902, 'task:VOICE_CFS.add.port_number'),
+    (903, 905, 'task:VOICE_CFS.add.activate_voice'),
+    (906, 911, 'task:VOICE_CFS.add.assign_number'),
+    (912, 917, 'task:VOICE_CFS.add.normalize_number'),
+    (918, 928, 'task:VOICE_CFS.add.port_number'),
+    (931, 938, 'task:VOICE_CFS.add.activate_voice'),
+    (939, 943, 'task:VOICE_CFS.add.port_number'),
+    (945, 946, 'plan:VOICE_CFS.delete'),
+    (947, 954, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (957, 964, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

@@ -16,25 +16,20 @@ item or line itself, and reports what is wrong."""
 from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
-from om_dsl.model.catalog import DependencyDef as _DependencyDef  # noqa: F401
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
 from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, added as _added, code_of as _code, plain as _plain  # noqa: F401
-from om_dsl.planning.compiled import Dependency as _Dep, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
+from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
 # The interface this module was generated for (om_dsl.planning.compiled.ABI), and the
 # plan.json it was generated from (the loader refuses it beside another).
-ABI = 2
+ABI = 3
 PLAN_SHA256 = '9e8997ecf4374a1b44edb3972bfc1adb0547507eb2dd0ea64da2a75aff47741b'
 
 _NO_OUTPUTS = {}
 
 _ALLOWED_0 = frozenset({'esim', 'physical'})
 _ALLOWED_1 = frozenset({'L', 'M', 'S'})
-_DEP_2 = _DependencyDef('SIM_RFS', 'allocate_sim', 'order')
-_DEP_3 = _DependencyDef('SIM_RFS', 'allocate_sim', 'bundle')
-_DEP_4 = _DependencyDef('PORT_IN_RFS', 'port_in', 'bundle')
-_DEP_5 = _DependencyDef('SIM_RFS', 'release_sim', 'bundle')
 
 
 def attributes__HANDSET(chars):
@@ -347,164 +342,161 @@ def lines__order(a, item, o, source_item, prefix, bundle, asset, base, source_li
     return lines
 
 
-def tasks__BILLING_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:BILLING_RFS.add  mobile/plans.om:38
-    return (
-        # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
-        ('open_account', _Item(lid + ':open_account', 'open_account', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['open_account'])),
-    )
+    items = x.items
+    # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
+    t_open_account = lid + ':open_account'
+    items[t_open_account] = _Item(t_open_account, 'open_account', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['open_account'])
+    return True
 
 
-def edges__BILLING_RFS__add(p, line, lid):
-    e = p.edges
+def edges__BILLING_RFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
     me = lid + ':open_account'
-    for t in p.targets(line, _DEP_2):
+    for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after SIM_RFS.allocate_sim in order'))
-    for t in p.targets(line, _DEP_2):
+            e[me].append((t, 'after SIM_RFS.allocate_sim in order'))
+    for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.allocate_sim.iccid in order'))
+            e[me].append((t, 'reads SIM_RFS.allocate_sim.iccid in order'))
 
 
-def tasks__BILLING_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:BILLING_RFS.delete  mobile/plans.om:67
-    return (
-    )
+    items = x.items
+    return True
 
 
-def edges__BILLING_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__HANDSET_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__HANDSET_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:HANDSET_RFS.add  mobile/plans.om:32
-    return (
-        # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
-        ('ship_handset', _Item(lid + ':ship_handset', 'ship_handset', 'callout', 'HANDSET_RFS', 'add', lid, bundle, defs['ship_handset'])),
-    )
+    items = x.items
+    # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
+    t_ship_handset = lid + ':ship_handset'
+    items[t_ship_handset] = _Item(t_ship_handset, 'ship_handset', 'callout', 'HANDSET_RFS', 'add', lid, bundle, defs['ship_handset'])
+    return True
 
 
-def edges__HANDSET_RFS__add(p, line, lid):
-    e = p.edges
+def edges__HANDSET_RFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
     me = lid + ':ship_handset'
-    for t in p.targets(line, _DEP_3):
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after SIM_RFS.allocate_sim in bundle'))
-    for t in p.targets(line, _DEP_3):
+            e[me].append((t, 'after SIM_RFS.allocate_sim in bundle'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
+            e[me].append((t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
 
 
-def tasks__HANDSET_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__HANDSET_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:HANDSET_RFS.delete  mobile/plans.om:64
-    return (
-    )
+    items = x.items
+    return True
 
 
-def edges__HANDSET_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__PORT_IN_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__PORT_IN_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:PORT_IN_RFS.add  mobile/plans.om:12
-    return (
-        # @om task:PORT_IN_RFS.add.port_in  mobile/plans.om:13
-        ('port_in', _Item(lid + ':port_in', 'port_in', 'callout', 'PORT_IN_RFS', 'add', lid, bundle, defs['port_in'])),
-    )
+    items = x.items
+    # @om task:PORT_IN_RFS.add.port_in  mobile/plans.om:13
+    t_port_in = lid + ':port_in'
+    items[t_port_in] = _Item(t_port_in, 'port_in', 'callout', 'PORT_IN_RFS', 'add', lid, bundle, defs['port_in'])
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('PORT_IN_RFS', 'port_in')].append(t_port_in)
+    if bundle is not None:
+        index[(bundle, 'PORT_IN_RFS', 'port_in')].append(t_port_in)
+    return True
 
 
-def edges__PORT_IN_RFS__add(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__PORT_IN_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__PORT_IN_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:PORT_IN_RFS.delete  mobile/plans.om:61
-    return (
-    )
+    items = x.items
+    return True
 
 
-def edges__PORT_IN_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__SIM_RFS__add(a, o, prev, lid, bundle, defs):
+def tasks__SIM_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:SIM_RFS.add  mobile/plans.om:6
-    return (
-        # @om task:SIM_RFS.add.allocate_sim  mobile/plans.om:7
-        ('allocate_sim', _Item(lid + ':allocate_sim', 'allocate_sim', 'callout', 'SIM_RFS', 'add', lid, bundle, defs['allocate_sim'])),
-    )
+    items = x.items
+    # @om task:SIM_RFS.add.allocate_sim  mobile/plans.om:7
+    t_allocate_sim = lid + ':allocate_sim'
+    items[t_allocate_sim] = _Item(t_allocate_sim, 'allocate_sim', 'callout', 'SIM_RFS', 'add', lid, bundle, defs['allocate_sim'])
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('SIM_RFS', 'allocate_sim')].append(t_allocate_sim)
+    if bundle is not None:
+        index[(bundle, 'SIM_RFS', 'allocate_sim')].append(t_allocate_sim)
+    return True
 
 
-def edges__SIM_RFS__add(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__SIM_RFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__SIM_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:SIM_RFS.delete  mobile/plans.om:49
-    return (
-        # @om task:SIM_RFS.delete.release_sim  mobile/plans.om:50
-        ('release_sim', _Item(lid + ':release_sim', 'release_sim', 'callout', 'SIM_RFS', 'delete', lid, bundle, defs['release_sim'])),
-    )
+    items = x.items
+    # @om task:SIM_RFS.delete.release_sim  mobile/plans.om:50
+    t_release_sim = lid + ':release_sim'
+    items[t_release_sim] = _Item(t_release_sim, 'release_sim', 'callout', 'SIM_RFS', 'delete', lid, bundle, defs['release_sim'])
+    # the tasks a clause of another line names, by scope
+    index = x.index
+    index[('SIM_RFS', 'release_sim')].append(t_release_sim)
+    if bundle is not None:
+        index[(bundle, 'SIM_RFS', 'release_sim')].append(t_release_sim)
+    return True
 
 
-def edges__SIM_RFS__delete(p, line, lid):
-    pass  # its tasks wait for nothing
-
-
-def tasks__SUBSCRIPTION_CFS__add(a, o, prev, lid, bundle, defs):
+def tasks__SUBSCRIPTION_CFS__add(x, a, o, prev, lid, bundle, defs):
     # @om plan:SUBSCRIPTION_CFS.add  mobile/plans.om:18
-    return (
-        # @om task:SUBSCRIPTION_CFS.add.active  mobile/plans.om:28
-        ('active', _Item(lid + ':active', 'active', 'milestone', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['active'])),
-        # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
-        ('assign_msisdn', _Item(lid + ':assign_msisdn', 'assign_msisdn', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['assign_msisdn'], condition='(PORT_IN_RFS.msisdn in bundle) is null')),
-        # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
-        ('provision', _Item(lid + ':provision', 'provision', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['provision'])),
-    )
-
-
-def edges__SUBSCRIPTION_CFS__add(p, line, lid):
-    e = p.edges
+    items = x.items
     # @om task:SUBSCRIPTION_CFS.add.active  mobile/plans.om:28
-    me = lid + ':active'
-    e[me].append(_Dep(lid + ':provision', 'after provision'))
+    t_active = lid + ':active'
+    items[t_active] = _Item(t_active, 'active', 'milestone', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['active'], [lid + ':provision'], 'after provision')
+    # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
+    t_assign_msisdn = lid + ':assign_msisdn'
+    items[t_assign_msisdn] = _Item(t_assign_msisdn, 'assign_msisdn', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['assign_msisdn'], condition='(PORT_IN_RFS.msisdn in bundle) is null')
+    # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
+    t_provision = lid + ':provision'
+    items[t_provision] = _Item(t_provision, 'provision', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['provision'])
+    return True
+
+
+def edges__SUBSCRIPTION_CFS__add(x, lid, bundle):
+    e = x.edges
     # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
     me = lid + ':provision'
-    for t in p.targets(line, _DEP_4):
+    for t in x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after PORT_IN_RFS.port_in in bundle'))
-    for t in p.targets(line, _DEP_3):
+            e[me].append((t, 'after PORT_IN_RFS.port_in in bundle'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'after SIM_RFS.allocate_sim in bundle'))
-    e[me].append(_Dep(lid + ':assign_msisdn', 'after assign_msisdn'))
-    for t in p.targets(line, _DEP_3):
+            e[me].append((t, 'after SIM_RFS.allocate_sim in bundle'))
+    e[me].append((lid + ':assign_msisdn', 'after assign_msisdn'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.allocate_sim.iccid in bundle'))
-    for t in p.targets(line, _DEP_3):
+            e[me].append((t, 'reads SIM_RFS.allocate_sim.iccid in bundle'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.allocate_sim.imsi in bundle'))
+            e[me].append((t, 'reads SIM_RFS.allocate_sim.imsi in bundle'))
 
 
-def tasks__SUBSCRIPTION_CFS__delete(a, o, prev, lid, bundle, defs):
+def tasks__SUBSCRIPTION_CFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om plan:SUBSCRIPTION_CFS.delete  mobile/plans.om:53
-    return (
-        # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
-        ('deprovision', _Item(lid + ':deprovision', 'deprovision', 'callout', 'SUBSCRIPTION_CFS', 'delete', lid, bundle, defs['deprovision'])),
-    )
+    items = x.items
+    # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
+    t_deprovision = lid + ':deprovision'
+    items[t_deprovision] = _Item(t_deprovision, 'deprovision', 'callout', 'SUBSCRIPTION_CFS', 'delete', lid, bundle, defs['deprovision'])
+    return True
 
 
-def edges__SUBSCRIPTION_CFS__delete(p, line, lid):
-    e = p.edges
+def edges__SUBSCRIPTION_CFS__delete(x, lid, bundle):
+    e = x.edges
     # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
     me = lid + ':deprovision'
-    for t in p.targets(line, _DEP_3):
+    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
         if t != me:
-            e[me].append(_Dep(t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
-    for t in p.targets(line, _DEP_5):
+            e[me].append((t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
+    for t in x.index.get((bundle, 'SIM_RFS', 'release_sim'), ()):
         if t != me:
-            e[t].append(_Dep(me, 'deprovision before SIM_RFS.release_sim in bundle'))
+            e[t].append((me, 'deprovision before SIM_RFS.release_sim in bundle'))
 
 
 # Commercial product -> its characteristics' values (added items).
@@ -529,66 +521,66 @@ LINES = {
 # The order scope's lines (None: the catalog has no order-scoped rule).
 ORDER_LINES = lines__order
 
-# (product, action) -> its planned items, and their dependencies.
+# (product, action) -> its planned items (with the dependencies the catalog fixes), and
+# the edges of the others (None: it has none to make).
 TASKS = {
     ('BILLING_RFS', 'add'): (tasks__BILLING_RFS__add, edges__BILLING_RFS__add),
-    ('BILLING_RFS', 'delete'): (tasks__BILLING_RFS__delete, edges__BILLING_RFS__delete),
+    ('BILLING_RFS', 'delete'): (tasks__BILLING_RFS__delete, None),
     ('HANDSET_RFS', 'add'): (tasks__HANDSET_RFS__add, edges__HANDSET_RFS__add),
-    ('HANDSET_RFS', 'delete'): (tasks__HANDSET_RFS__delete, edges__HANDSET_RFS__delete),
-    ('PORT_IN_RFS', 'add'): (tasks__PORT_IN_RFS__add, edges__PORT_IN_RFS__add),
-    ('PORT_IN_RFS', 'delete'): (tasks__PORT_IN_RFS__delete, edges__PORT_IN_RFS__delete),
-    ('SIM_RFS', 'add'): (tasks__SIM_RFS__add, edges__SIM_RFS__add),
-    ('SIM_RFS', 'delete'): (tasks__SIM_RFS__delete, edges__SIM_RFS__delete),
+    ('HANDSET_RFS', 'delete'): (tasks__HANDSET_RFS__delete, None),
+    ('PORT_IN_RFS', 'add'): (tasks__PORT_IN_RFS__add, None),
+    ('PORT_IN_RFS', 'delete'): (tasks__PORT_IN_RFS__delete, None),
+    ('SIM_RFS', 'add'): (tasks__SIM_RFS__add, None),
+    ('SIM_RFS', 'delete'): (tasks__SIM_RFS__delete, None),
     ('SUBSCRIPTION_CFS', 'add'): (tasks__SUBSCRIPTION_CFS__add, edges__SUBSCRIPTION_CFS__add),
     ('SUBSCRIPTION_CFS', 'delete'): (tasks__SUBSCRIPTION_CFS__delete, edges__SUBSCRIPTION_CFS__delete),
 }
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (41, 47, 'product:HANDSET'),
-    (48, 63, 'attribute:HANDSET.model'),
-    (65, 71, 'product:MOBILE_SUBSCRIPTION'),
-    (72, 83, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
-    (84, 103, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
-    (105, 111, 'product:NUMBER_PORT'),
-    (112, 121, 'attribute:NUMBER_PORT.donor'),
-    (122, 139, 'attribute:NUMBER_PORT.msisdn'),
-    (141, 155, 'product:HANDSET'),
-    (157, 188, 'product:MOBILE_SUBSCRIPTION'),
-    (190, 204, 'product:NUMBER_PORT'),
-    (207, 207, 'decomposition:M3'),
-    (208, 233, 'mapping:M3.model'),
-    (236, 236, 'decomposition:M1'),
-    (237, 259, 'mapping:M1.sim_type'),
-    (260, 260, 'decomposition:M2'),
-    (261, 286, 'mapping:M2.tariff'),
-    (289, 289, 'decomposition:M4'),
-    (290, 291, 'mapping:M4.donor'),
-    (292, 319, 'mapping:M4.msisdn'),
-    (322, 323, 'decomposition:M5'),
-    (324, 349, 'mapping:M5.account_id'),
-    (351, 352, 'plan:BILLING_RFS.add'),
-    (353, 357, 'task:BILLING_RFS.add.open_account'),
-    (360, 369, 'task:BILLING_RFS.add.open_account'),
-    (371, 375, 'plan:BILLING_RFS.delete'),
-    (381, 382, 'plan:HANDSET_RFS.add'),
-    (383, 387, 'task:HANDSET_RFS.add.ship_handset'),
-    (390, 399, 'task:HANDSET_RFS.add.ship_handset'),
-    (401, 405, 'plan:HANDSET_RFS.delete'),
-    (411, 412, 'plan:PORT_IN_RFS.add'),
-    (413, 417, 'task:PORT_IN_RFS.add.port_in'),
-    (423, 427, 'plan:PORT_IN_RFS.delete'),
-    (433, 434, 'plan:SIM_RFS.add'),
-    (435, 439, 'task:SIM_RFS.add.allocate_sim'),
-    (445, 446, 'plan:SIM_RFS.delete'),
-    (447, 451, 'task:SIM_RFS.delete.release_sim'),
-    (457, 458, 'plan:SUBSCRIPTION_CFS.add'),
-    (459, 460, 'task:SUBSCRIPTION_CFS.add.active'),
-    (461, 462, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (463, 467, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (470, 472, 'task:SUBSCRIPTION_CFS.add.active'),
-    (473, 489, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (491, 492, 'plan:SUBSCRIPTION_CFS.delete'),
-    (493, 497, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (500, 510, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (36, 42, 'product:HANDSET'),
+    (43, 58, 'attribute:HANDSET.model'),
+    (60, 66, 'product:MOBILE_SUBSCRIPTION'),
+    (67, 78, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
+    (79, 98, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
+    (100, 106, 'product:NUMBER_PORT'),
+    (107, 116, 'attribute:NUMBER_PORT.donor'),
+    (117, 134, 'attribute:NUMBER_PORT.msisdn'),
+    (136, 150, 'product:HANDSET'),
+    (152, 183, 'product:MOBILE_SUBSCRIPTION'),
+    (185, 199, 'product:NUMBER_PORT'),
+    (202, 202, 'decomposition:M3'),
+    (203, 228, 'mapping:M3.model'),
+    (231, 231, 'decomposition:M1'),
+    (232, 254, 'mapping:M1.sim_type'),
+    (255, 255, 'decomposition:M2'),
+    (256, 281, 'mapping:M2.tariff'),
+    (284, 284, 'decomposition:M4'),
+    (285, 286, 'mapping:M4.donor'),
+    (287, 314, 'mapping:M4.msisdn'),
+    (317, 318, 'decomposition:M5'),
+    (319, 344, 'mapping:M5.account_id'),
+    (346, 347, 'plan:BILLING_RFS.add'),
+    (348, 353, 'task:BILLING_RFS.add.open_account'),
+    (356, 365, 'task:BILLING_RFS.add.open_account'),
+    (367, 371, 'plan:BILLING_RFS.delete'),
+    (373, 374, 'plan:HANDSET_RFS.add'),
+    (375, 380, 'task:HANDSET_RFS.add.ship_handset'),
+    (383, 392, 'task:HANDSET_RFS.add.ship_handset'),
+    (394, 398, 'plan:HANDSET_RFS.delete'),
+    (400, 401, 'plan:PORT_IN_RFS.add'),
+    (402, 412, 'task:PORT_IN_RFS.add.port_in'),
+    (414, 418, 'plan:PORT_IN_RFS.delete'),
+    (420, 421, 'plan:SIM_RFS.add'),
+    (422, 432, 'task:SIM_RFS.add.allocate_sim'),
+    (434, 435, 'plan:SIM_RFS.delete'),
+    (436, 446, 'task:SIM_RFS.delete.release_sim'),
+    (448, 449, 'plan:SUBSCRIPTION_CFS.add'),
+    (450, 452, 'task:SUBSCRIPTION_CFS.add.active'),
+    (453, 455, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (456, 461, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (464, 480, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (482, 483, 'plan:SUBSCRIPTION_CFS.delete'),
+    (484, 489, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (492, 502, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

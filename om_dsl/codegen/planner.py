@@ -9,8 +9,11 @@ walk out once, per product and per plan, as straight-line Python:
 - `lines__P(...)`: the fulfillment lines an added item (or a line) of P makes,
   completed and checked, chained decompositions included;
 - `tasks__P__A(...)`: the planned items of a line of P with action A, its
-  `when`s decided at planning time evaluated;
-- `edges__P__A(...)`: their dependencies, those within the plan as constants.
+  `when`s decided at planning time evaluated; a task whose dependencies the
+  catalog fixes (all within its plan, nothing in the plan skippable, no clause
+  of another line reaching it) is made with them, as constants; the tasks that
+  clauses of other lines name are indexed;
+- `edges__P__A(...)`: the other tasks' edges, as (id, clause) pairs.
 
 Each function covers the usual case and returns None on anything else (a
 problem to report, a value to coerce that is not plain): the shared planner,
@@ -30,7 +33,7 @@ from om_dsl.model.plans import reads_across, static_when
 
 # The interface between this module and om_dsl.planning.compiled: a compiled
 # catalog whose planner.py says another number is planned by the shared planner.
-PLANNER_ABI = 2
+PLANNER_ABI = 3
 
 # om_dsl.planning.order.FulfillmentLine's fields, in order: generated code makes lines
 # positionally (tests/test_compiled_intake.py checks the order; a change is a new PLANNER_ABI).
@@ -38,6 +41,11 @@ LINE_FIELDS = ("id", "product", "action", "values", "source_item", "bundle", "ru
 
 # Python types whose values a characteristic may give as they are (others go through `coerced`).
 _PLAIN = {"int": "int", "bool": "bool", "string": "str"}
+
+
+def _tuple(codes) -> str:
+    codes = list(codes)
+    return f"({codes[0]},)" if len(codes) == 1 else "(" + ", ".join(codes) + ")"
 
 
 class _Writer:
@@ -86,6 +94,8 @@ class PlannerModule:
         self.tables = g.tables(self.k)
         self.functions: list[str] = []
         self.sources = {d.source for d in self.cat.decompositions if d.source is not None}
+        self._reads: dict = {}  # id(task definition) -> reads_across
+        self._closed: dict = {}  # (product, action) -> closed()
 
     # ---- intake: characteristics -> attribute values -----------------------------------
 
@@ -296,12 +306,82 @@ class PlannerModule:
 
     # ---- plans: a line -> its planned items, and their dependencies ----------------------------
 
+    def reads(self, d) -> tuple:
+        """reads_across(catalog, d), once per task (it scans the plans for attributes read)."""
+        found = self._reads.get(id(d))
+        if found is None:
+            found = self._reads[id(d)] = reads_across(self.cat, d)
+        return found
+
+    def crossing(self) -> tuple:
+        """What edges between lines reach, over the whole catalog: the (product, task)
+        pairs a clause `in bundle` / `in order` names (their ids are indexed as lines are
+        planned), those a cross-line `before` adds edges to, the scopes of the clauses that
+        say `every task` (each line's tasks are indexed for those), and whether a `before`
+        does (then any task may gain edges)."""
+        if not hasattr(self, "_crossing"):
+            named, gains, every, every_gains = set(), set(), set(), False
+            for plan in self.cat.plans:
+                for d in plan.items:
+                    clauses = [(dep, False) for dep in d.after] + [(dep, False) for dep, _ in self.reads(d)] + [(dep, True) for dep in d.before]
+                    for dep, before in clauses:
+                        if dep.scope == "plan":
+                            continue
+                        if dep.task is None:
+                            every.add(dep.scope)
+                            every_gains = every_gains or before
+                        else:
+                            named.add((dep.product, dep.task))
+                            if before:
+                                gains.add((dep.product, dep.task))
+            self._crossing = (named, gains, every, every_gains)
+        return self._crossing
+
+    def closed(self, plan) -> dict:
+        """Task name -> its final dependencies [(task, via)], for the tasks whose edges the
+        catalog fixes: nothing in the plan can be skipped, no clause of the task reaches
+        another line, and no other line's clause can add an edge to it. The edges are
+        made in the shared planner's order (each task's `after`s, then its `before`s, in
+        the plan's order), the first clause naming a task kept, sorted by id."""
+        key = (plan.product, plan.action)
+        if key not in self._closed:
+            self._closed[key] = self._fixed(plan)
+        return self._closed[key]
+
+    def _fixed(self, plan) -> dict:
+        _, gains, _, every_gains = self.crossing()
+        if every_gains or any(static_when(plan, d) for d in plan.items):
+            return {}
+        names = {d.name for d in plan.items}
+        edges: dict = {d.name: [] for d in plan.items}
+        open_ = set()
+        for d in plan.items:
+            if self.reads(d) or any(dep.scope != "plan" for dep in d.after) or (plan.product, d.name) in gains:
+                open_.add(d.name)
+            for dep in d.after:
+                if dep.scope == "plan" and dep.task in names and dep.task != d.name:
+                    edges[d.name].append((dep.task, f"after {dep.describe()}"))
+            for dep in d.before:
+                if dep.scope == "plan" and dep.task in names and dep.task != d.name:
+                    edges[dep.task].append((d.name, f"{d.name} before {dep.describe()}"))
+        out = {}
+        for name, found in edges.items():
+            if name in open_:
+                continue
+            first: dict = {}
+            for task, via in found:
+                first.setdefault(task, via)
+            out[name] = [(task, first[task]) for task in sorted(first)]
+        return out
+
     def tasks(self, plan) -> str:
         g = self.g
         name = _ident("tasks", plan.product, plan.action)
         product = self.cat.product(plan.product)
         written = {attr for i in plan.items for attr, _ in i.sets}
         px = PyExpr(self.k, {a.name: not a.required or a.name in written for a in product.attributes}, self.tables)
+        named, _, every, _ = self.crossing()
+        closed = self.closed(plan)
         w = _Writer()
         w(_marker(g, ids.plan(plan.product, plan.action)))
         decided = {d.name for d in plan.items if static_when(plan, d)}
@@ -312,61 +392,100 @@ class PlannerModule:
         for task, code in conditions:
             if task is None:
                 w(f"if not {code}:")
-                w("    return None")
+                w("    return False")
             else:
                 w(_marker(g, ids.task(plan.product, plan.action, task)))
                 w(f"when_{task} = {code}")
-        w("return (")
+        w("items = x.items")
+        if decided:
+            w("skipped = x.skipped")
         for d in plan.items:
-            w(f"    {_marker(g, ids.task(plan.product, plan.action, d.name))}")
-            args = [f"lid + {':' + d.name!r}", repr(d.name), repr(d.kind), repr(plan.product), repr(plan.action), "lid", "bundle", f"defs[{d.name!r}]"]
-            if d.when is not None and d.name in decided:
-                skipped = f"_Skipped(lid + {':' + d.name!r}, lid, {('when ' + E.render(d.when) + ' is false')!r})"
-                w(f"    ({d.name!r}, _Item({', '.join(args)}) if when_{d.name} else {skipped}),")
-                continue
-            if d.when is not None:
+            w(_marker(g, ids.task(plan.product, plan.action, d.name)))
+            tid = f"t_{d.name}"
+            w(f"{tid} = lid + {':' + d.name!r}")
+            args = [tid, repr(d.name), repr(d.kind), repr(plan.product), repr(plan.action), "lid", "bundle", f"defs[{d.name!r}]"]
+            deps = closed.get(d.name)
+            if deps:  # fixed by the catalog: its final dependencies
+                vias = {via for _, via in deps}
+                args.append("[" + ", ".join(f"lid + {':' + task!r}" for task, _ in deps) + "]")
+                args.append(repr(next(iter(vias))) if len(vias) == 1 else _tuple(repr(via) for _, via in deps))
+            if d.when is not None and d.name not in decided:
                 args.append(f"condition={E.render(d.when)!r}")
-            w(f"    ({d.name!r}, _Item({', '.join(args)})),")
-        w(")")
-        self.functions.append(f"def {name}(a, o, prev, lid, bundle, defs):\n{w.text()}")
+            item = f"items[{tid}] = _Item({', '.join(args)})"
+            if d.name in decided:
+                w(f"if when_{d.name}:")
+                w(f"    {item}")
+                w("else:")
+                w(f"    skipped[{tid}] = _Skipped({tid}, lid, {('when ' + E.render(d.when) + ' is false')!r})")
+            else:
+                w(item)
+        indexed = [d.name for d in plan.items if (plan.product, d.name) in named]
+        if indexed:
+            w("# the tasks a clause of another line names, by scope")
+            w("index = x.index")
+            for task in indexed:
+                w(f"index[{(plan.product, task)!r}].append(t_{task})")
+            w("if bundle is not None:")
+            for task in indexed:
+                w(f"    index[(bundle, {plan.product!r}, {task!r})].append(t_{task})")
+        if every:  # a clause `every task in ...` reads them
+            w(f"tasks = ({plan.product!r}, {_tuple(f't_{d.name}' for d in plan.items)})")
+            if "order" in every:
+                w("x.every_order.append(tasks)")
+            if "bundle" in every:
+                w("if bundle is not None:")
+                w("    x.every_bundle[bundle].append(tasks)")
+        w("return True")
+        self.functions.append(f"def {name}(x, a, o, prev, lid, bundle, defs):\n{w.text()}")
         return name
 
-    def edges(self, plan) -> str:
+    def edges(self, plan) -> str | None:
+        """The edges of the tasks `closed` does not fix, made as the shared planner makes
+        them (om_dsl.planning.tasks: `resolve`), into x.edges; None when there are none."""
         g = self.g
         name = _ident("edges", plan.product, plan.action)
         names = {d.name for d in plan.items}
+        closed = self.closed(plan)
         w = _Writer()
-        w("e = p.edges")
+        w("e = x.edges")
         for d in plan.items:
-            after = [(dep, f"after {dep.describe()}") for dep in d.after] + list(reads_across(self.cat, d))
+            mine = d.name not in closed
+            after = [(dep, f"after {dep.describe()}") for dep in d.after] + list(self.reads(d))
             before = [(dep, f"{d.name} before {dep.describe()}") for dep in d.before]
-            if not after and not before:
-                continue
-            w(_marker(g, ids.task(plan.product, plan.action, d.name)))
-            w(f"me = lid + {':' + d.name!r}")
-            for dep, via in after:
+            body = _Writer()
+            body.depth = w.depth
+            for dep, via in after if mine else ():
                 if dep.scope == "plan":
                     if dep.task in names and dep.task != d.name:
-                        w(f"e[me].append(_Dep(lid + {':' + dep.task!r}, {via!r}))")
+                        body(f"e[me].append((lid + {':' + dep.task!r}, {via!r}))")
                     continue
-                w(f"for t in p.targets(line, {self.dependency(dep)}):")
-                w("    if t != me:")
-                w(f"        e[me].append(_Dep(t, {via!r}))")
+                body(f"for t in {self.targets(plan, dep)}:")
+                body("    if t != me:")
+                body(f"        e[me].append((t, {via!r}))")
             for dep, via in before:
                 if dep.scope == "plan":
-                    if dep.task in names and dep.task != d.name:
-                        w(f"e[lid + {':' + dep.task!r}].append(_Dep(me, {via!r}))")
+                    if dep.task in names and dep.task != d.name and dep.task not in closed:
+                        body(f"e[lid + {':' + dep.task!r}].append((me, {via!r}))")
                     continue
-                w(f"for t in p.targets(line, {self.dependency(dep)}):")
-                w("    if t != me:")
-                w(f"        e[t].append(_Dep(me, {via!r}))")
+                body(f"for t in {self.targets(plan, dep)}:")
+                body("    if t != me:")
+                body(f"        e[t].append((me, {via!r}))")
+            if body.lines:
+                w(_marker(g, ids.task(plan.product, plan.action, d.name)))
+                w(f"me = lid + {':' + d.name!r}")
+                w.lines += body.lines
         if len(w.lines) == 1:
-            w.lines = ["    pass  # its tasks wait for nothing"]
-        self.functions.append(f"def {name}(p, line, lid):\n{w.text()}")
+            return None
+        self.functions.append(f"def {name}(x, lid, bundle):\n{w.text()}")
         return name
 
-    def dependency(self, dep) -> str:
-        return self.k.add("DEP_", f"_DependencyDef({dep.product!r}, {dep.task!r}, {dep.scope!r})")
+    def targets(self, plan, dep) -> str:
+        """The ids (kept or skipped) a clause `in bundle` / `in order` of a line of the plan points at."""
+        if dep.task is None:  # every task of the other products' lines
+            return f"x.every_other({'bundle' if dep.scope == 'bundle' else '_ORDER'}, {plan.product!r})"
+        if dep.scope == "bundle":
+            return f"x.index.get((bundle, {dep.product!r}, {dep.task!r}), ())"
+        return f"x.index.get({(dep.product, dep.task)!r}, ())"
 
     # ---- the module ----------------------------------------------------------------------------
 

@@ -153,12 +153,14 @@ def accept(runner, p: Prepared) -> tuple[str, str, list]:
         with store.transaction() as db:
             store.insert_rejected(db, p.order_id, p.text, problems, runner.clock.now(), customer_of(p.doc), external_id_of(p.doc), p.by)
         return p.order_id, S.REJECTED, p.problems
+    from om_dsl.embedded.store.orders import new_rows
+
     step = p.step
+    rows = p.rows or new_rows(step.run, p.text, p.by, step.history, step.commands, p.now)  # (made before the transaction)
     with store.transaction() as db:
         runner._current()  # (so the order it holds next is not read again at the next event)
         _remember(runner, db, p.now)
-        store.insert_order(db, step.run, p.text, p.by)
-        store.save(db, step.run, step.history, step.commands, p.now)
+        store.insert_new(db, [rows])
         if step.run.waits_for:
             store.set_waits(db, p.order_id, W.waited_milestones(step.run))
         if step.run.status == S.ORDER_COMPLETED:

@@ -82,9 +82,12 @@ class Runner:
             self._forget()
             self._seen = version
 
+    _clock_kept = None  # the simulated time this runner last wrote (in a transaction that committed, unless forgotten since)
+
     def _forget(self) -> None:
         self._held.clear()
         self._held_tasks = 0
+        self._clock_kept = None
 
     def _hold(self, run: S.OrderRun) -> None:
         held = self._held
@@ -172,8 +175,10 @@ class Runner:
         try:
             with self.store.transaction() as db:
                 self._current()
-                if self.clock.simulated:  # a killed process must not take simulated time back
-                    self.store.set_meta(db, "clock_ms", str(self.clock.now()))
+                now = self.clock.now()
+                if self.clock.simulated and now != self._clock_kept:  # a killed process must not take simulated time back
+                    self.store.set_meta(db, "clock_ms", str(now))
+                    self._clock_kept = now
                 with self.store.batched(db):
                     yield db
         except BaseException:
@@ -189,6 +194,7 @@ class Runner:
         engine = self.catalogs.engine(run.catalog)
         event = make_event(now)
         was_completed, was_partial = run.status == S.ORDER_COMPLETED, run.status == S.PARTIAL
+        row = (run.status, run.updated_at, run.jeopardy)  # its row in the orders table, as stored (written again only if they move)
         waits_before = W.waited_milestones(run)  # (the event changes `run` in place)
         try:
             step = engine.handle(run, event, in_place=True)  # (a Rejection leaves `run` as it was)
@@ -202,7 +208,7 @@ class Runner:
             if also is not None:
                 also(db)
             return None
-        self.store.save(db, step.run, step.history, step.commands, now, changed=step)
+        self.store.save(db, step.run, step.history, step.commands, now, changed=step, was=row)
         if waits_before or step.run.waits_for:
             waits_after = W.waited_milestones(step.run)
             if waits_after != waits_before:

@@ -70,6 +70,7 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
     def __init__(self, catalog: Catalog, rules):
         self.catalog = catalog
         self.rules = rules
+        self._definitions = catalog.memo("engine_definitions", dict)  # (product, action, task name) -> its plan item: `_definition`
 
     # ---- starting an order -------------------------------------------------------------------
 
@@ -260,7 +261,11 @@ class Engine(Timing, Cancelling, Amending, Fallout, Waiting):
     def _definition(self, task: S.TaskRun):
         if task.fallout_of is not None:
             return FALLOUT_DEFINITION
-        return self.catalog.plan(task.product, task.action).item(task.name)
+        key = (task.product, task.action, task.name)
+        found = self._definitions.get(key)
+        if found is None:  # (each plan item looked up once per catalog, not scanned for at every step)
+            found = self._definitions[key] = self.catalog.plan(task.product, task.action).item(task.name)
+        return found
 
     def _outputs(self, r: S.OrderRun, line: str) -> dict:
         """What a line's expressions read of tasks: its own tasks' outputs, and

@@ -9,6 +9,7 @@ an order that never started).
 
 from __future__ import annotations
 
+import operator
 from typing import Optional
 
 import attrs
@@ -160,6 +161,22 @@ def task_data(t: TaskRun) -> dict:
     return d
 
 
+# A task's fields whose default is None: a part written without them reads back the same (`task_part`).
+_TASK_OPTIONAL = frozenset(f.name for f in attrs.fields(TaskRun) if f.default is None)
+_task_values = operator.attrgetter(*_TASK_FIELDS)  # (every field in one call)
+
+
+def task_part(t: TaskRun) -> dict:
+    """`task_data` less the fields at their None default (`task_from_data` reads
+    either): what a store keeps per task, a third fewer keys to encode and write."""
+    d = {name: v for name, v in zip(_TASK_FIELDS, _task_values(t)) if v is not None or name not in _TASK_OPTIONAL}
+    d["depends_on"] = list(t.depends_on)
+    for name in _TASK_VALUES:
+        if name in d:
+            d[name] = encode_value(d[name])
+    return d
+
+
 def line_data(line: LineRun) -> dict:
     return {
         "product": line.product, "action": line.action, "values": encode_value(line.values), "bundle": line.bundle, "source_item": line.source_item,
@@ -176,6 +193,27 @@ def head_data(run: OrderRun) -> dict:
     d = {name: getattr(run, name) for name in _HEAD + _SCALARS}
     if run.pending is not None:  # (the only one that holds values)
         d["pending"] = encode_value(run.pending)
+    return d
+
+
+_SCALAR_DEFAULTS = {
+    f.name: f.default.factory() if isinstance(f.default, attrs.Factory) else f.default  # type: ignore[union-attr]
+    for f in attrs.fields(OrderRun) if f.name in _SCALARS and f.default is not attrs.NOTHING
+}
+
+
+_scalar_values = operator.attrgetter(*_SCALARS)
+_SCALAR_DEFAULT = tuple(_SCALAR_DEFAULTS.get(name, attrs.NOTHING) for name in _SCALARS)  # (NOTHING: always written)
+
+
+def head_part(run: OrderRun) -> dict:
+    """`head_data` less the scalars at their default (`from_loaded` reads either): what a store keeps as the head."""
+    d = {"id": run.id, "catalog": run.catalog, "status": run.status}
+    for name, v, default in zip(_SCALARS, _scalar_values(run), _SCALAR_DEFAULT):
+        if default is attrs.NOTHING or type(v) is not type(default) or v != default:
+            d[name] = v
+    if "pending" in d:
+        d["pending"] = encode_value(d["pending"])
     return d
 
 

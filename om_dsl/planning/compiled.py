@@ -4,11 +4,13 @@
 (om_dsl/codegen/planner.py says what): intake's coercion per product,
 decomposition per product, plan instantiation per product and action. Intake
 and decomposition call those functions through the hooks here; the plan of an
-order is instantiated by `CompiledPlanner`, the shared planner with its
-per-line walk of the plan definitions replaced by the generated functions.
-Whatever a generated function does not cover it returns None for, and the
-shared planner (the reference, which the interpreter always uses) does it.
-The differential tests hold both paths to the same plans and rejections.
+order is made by `CompiledPlanner` from the generated functions alone: the
+tasks of each line, with the dependencies the catalog fixes, then the edges
+that depend on the order, then the dependency order. Whatever a generated
+function does not cover it returns None for (or, for a plan, `CompiledPlanner`
+hands the whole plan over), and the shared planner (the reference, which the
+interpreter always uses) does it. The differential tests hold both paths to
+the same plans and rejections.
 
 What the generated module imports from om lives here, so that its interface
 is one module (`ABI` numbers it).
@@ -17,6 +19,7 @@ is one module (`ABI` numbers it).
 from __future__ import annotations
 
 import heapq
+from collections import defaultdict
 
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
@@ -24,15 +27,16 @@ from om_dsl.planning.compiled_intake import added, code_of, plain  # intake's fa
 from om_dsl.planning.intake import coerce
 from om_dsl.planning.order import FulfillmentLine
 from om_dsl.planning.request import MAX_DEPTH
-from om_dsl.planning.tasks import Dependency, PlannedItem, SkippedItem, _Planner
+from om_dsl.planning.tasks import OrchestrationPlan, PlannedItem, SkippedItem, _Planner
 from om_dsl.rules import ops
 
-__all__ = ["ABI", "BAD", "UNSET", "MAX_DEPTH", "added", "code_of", "coerced", "plain", "Dependency", "FulfillmentLine", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
+__all__ = ["ABI", "BAD", "MAX_DEPTH", "ORDER", "UNSET", "added", "code_of", "coerced", "plain", "FulfillmentLine", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
 
-ABI = 2  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
+ABI = 3  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
 
 BAD = object()  # a characteristic's value that intake does not take as it is: the reference reports it
 UNSET = object()  # a characteristic not given
+ORDER = object()  # the scope of a clause `every task in order` (a bundle's is its root item's id)
 
 _TYPES = {t: AttributeDef("value", t) for t in ("int", "decimal", "bool", "string", "date")}
 
@@ -52,89 +56,208 @@ def planner_of(rules):
     return module if module is not None and getattr(module, "ABI", None) == ABI else None
 
 
-class CompiledPlanner(_Planner):
-    """The shared planner over generated plan instantiation (see the module's docstring)."""
+def _plans(catalog, module) -> dict:
+    """(product, action) -> (its tasks' function, its edges' function or None, {task:
+    definition}, why a line has no tasks when the plan's `when` is false)."""
+    out = {}
+    for plan in catalog.plans:
+        fns = module.TASKS.get((plan.product, plan.action))
+        if fns is not None:
+            why = f"the plan's condition is false: when {E.render(plan.when)}" if plan.when is not None else ""
+            out[(plan.product, plan.action)] = (*fns, {d.name: d for d in plan.items}, why)
+    return out
+
+
+class CompiledPlanner:
+    """The order's plan through the generated functions: each line's tasks are made
+    with the dependencies the catalog fixes (planner.py's `tasks__P__A`), the other
+    edges as (id, clause) pairs (`edges__P__A`, then `reliesOn` between items), and
+    what waits for a skipped task waits for what it waited for. An order the
+    generated code does not cover (a rule that faults, a cycle) is planned by the
+    shared planner, the reference, which names the problem."""
 
     def __init__(self, catalog, rules, order, lines, previous, module):
-        super().__init__(catalog, rules, order, lines, previous)
-        # (product, action) -> (its tasks' function, its dependencies' function, {task: definition})
-        self.generated = catalog.memo(
-            f"planner.generated.{id(module)}", lambda: {key: (*fns, {d.name: d for d in self.index[key][0].items}) for key, fns in module.TASKS.items()}
-        )
+        self.catalog, self.rules, self.order, self.lines, self.previous = catalog, rules, order, lines, previous
+        self.generated = catalog.memo(f"planner.generated.{id(module)}", lambda: _plans(catalog, module))
+        self.items: dict = {}  # item id -> PlannedItem
+        self.skipped: dict = {}  # item id -> SkippedItem
+        self.edges: dict = defaultdict(list)  # item id (kept or skipped) -> [(id waited for, clause)], as made
+        self.index: dict = defaultdict(list)  # (product, task) and (bundle, product, task) -> ids, in line order
+        self.every_order: list = []  # [(product, ids of one line's tasks)], in line order
+        self.every_bundle: dict = defaultdict(list)  # bundle -> the same, for its lines
 
-    def instantiate_line(self, line, o) -> None:
-        fns = self.generated.get((line.product, line.action)) if line.action != "noChange" else None
-        if fns is None:
-            return super().instantiate_line(line, o)
+    def reference(self) -> OrchestrationPlan:
+        return _Planner(self.catalog, self.rules, self.order, self.lines, self.previous).run()
+
+    def run(self) -> OrchestrationPlan:
+        relying = [i for i in self.order.items if i.relies_on]
+        o, generated, previous = self.order.fields, self.generated, self.previous
+        without: dict = {}
+        pending = []
         try:
-            made = fns[0](line.values, o, self.previous.get(line.id), line.id, line.bundle, fns[2])
+            plan_of = generated.get
+            for line in self.lines:
+                lid = line.id
+                entry = plan_of((line.product, line.action))  # plans are for add, modify and delete
+                if entry is None:
+                    without[lid] = "noChange: nothing to fulfill" if line.action == "noChange" else f"{line.product} has no plan for {line.action}"
+                    continue
+                if not entry[0](self, line.values, o, previous.get(lid) if previous else None, lid, line.bundle, entry[2]):
+                    without[lid] = entry[3]
+                    continue
+                if entry[1] is not None:
+                    pending.append((entry[1], lid, line.bundle))
+            for fn, lid, bundle in pending:
+                fn(self, lid, bundle)
         except (ops.Fault, ArithmeticError):
-            return super().instantiate_line(line, o)  # the reference rejects the order, naming the rule
-        if made is None:
-            self.without[line.id] = f"the plan's condition is false: when {E.render(self.index[(line.product, line.action)][0].when)}"
-            return
-        tasks = self.by_line.setdefault(line.id, {})
-        info, edges, items, skipped = self.info, self.edges, self.items, self.skipped
-        for name, x in made:
-            item_id = x.id
-            tasks[name] = item_id
-            info[item_id] = (line, None)
-            edges[item_id] = []
-            if type(x) is SkippedItem:
-                skipped[item_id] = x
-            else:
-                items[item_id] = x
+            return self.reference()  # it rejects the order, naming the rule and its spec line
+        if relying:
+            self.relies_on(relying)
+        self.resolve()
+        ordered = self.topological()
+        if ordered is None:
+            return self.reference()  # a cycle: the reference names it
+        return OrchestrationPlan(ordered, sorted(self.skipped.values(), key=lambda s: s.id), without)
+
+    # ---- what the generated functions call ------------------------------------------------
+
+    def every_other(self, scope, product: str) -> list:
+        """`every task in bundle` (scope: the bundle) or `in order` (ORDER): the tasks of the other products' lines."""
+        lines = self.every_order if scope is ORDER else self.every_bundle.get(scope, ())
+        return [t for p, ids in lines if p != product for t in ids]
+
+    # ---- dependencies -------------------------------------------------------------------------
 
     def resolve(self) -> None:
-        self.index_lines()
-        generated = self.generated
+        """Each item's edges, once each by id (the first clause naming it), sorted by id."""
+        items, skipped, edges = self.items, self.skipped, self.edges
+        for item_id, found in edges.items():
+            item = items.get(item_id)
+            if item is None:
+                continue  # a skipped task: its edges pass to what waits for it
+            if len(found) == 1 and found[0][0] not in skipped:
+                item.depends_on, item.vias = [found[0][0]], found[0][1]
+                continue
+            first = dict(reversed(found))  # the first clause naming each id wins
+            if skipped and not first.keys().isdisjoint(skipped):
+                gone = {h: first.pop(h) for h in first.keys() & skipped.keys()}
+                if any(h in edges for h in gone):  # (one that waited for nothing passes nothing on)
+                    self.through_skipped(found, first, gone)
+            item.depends_on, item.vias = sorted(first), first
+
+    def relies_on(self, relying: list) -> None:
+        """`reliesOn` between order items, as the shared planner's `relies_on`: each task of
+        the relying item's lines waits for every task of the lines of the items it relies
+        on, after its other edges (a task made with its dependencies gets them back as edges)."""
+        of_line = defaultdict(list)  # line id -> its tasks, kept and skipped
+        for i in self.items.values():
+            of_line[i.line].append(i.id)
+        for i in self.skipped.values():
+            of_line[i.line].append(i.id)
+        of_item: dict = {}  # order item -> its lines' tasks, line after line, each line's by name
         for line in self.lines:
-            if line.id in self.by_line:
-                generated[(line.product, line.action)][1](self, line, line.id)
-        self.relies_on()
+            ids = of_line.get(line.id)
+            if ids:
+                of_item.setdefault(line.source_item, []).extend(sorted(ids))
+        edges, items = self.edges, self.items
+        for item in relying:
+            mine = of_item.get(item.id, ())
+            for other in item.relies_on:
+                why = f"order item {item.id} reliesOn {other}"
+                for target in of_item.get(other, ()):
+                    for task in mine:
+                        found = edges.get(task)
+                        if found is None:
+                            made = items.get(task)
+                            found = edges[task] = [(d.on, d.via) for d in made.dependencies] if made is not None else []
+                        found.append((target, why))
+
+    def through_skipped(self, found: list, first: dict, gone: dict) -> None:
+        """As the shared planner's `waits_through_skipped`, a breadth-first walk: what the
+        skipped items of `found` (`gone`: each with the first clause naming it) waited for,
+        with the clause that reached the skipped one, added to `first` (found's other ids)."""
         skipped, edges = self.skipped, self.edges
-        for item_id, item in self.items.items():
-            mine = edges[item_id]
-            if not mine:
-                continue  # dependencies: [] already
-            first: dict = {}  # once each, the first clause that made the edge naming it, by id
-            for d in mine:
-                if d.on in skipped:
-                    item.dependencies = self.waits_through_skipped(item)
-                    break
-                if d.on not in first:
-                    first[d.on] = d
-            else:
-                item.dependencies = mine if len(mine) == 1 else [first[on] for on in sorted(first)]
+        seen = set(gone)
+        level = []
+        passing = [h for h in gone if h in edges]  # the skipped ones that waited for something
+        if len(passing) > 1:  # walked in the order found names them
+            passing = [h for h in dict.fromkeys(on for on, _ in found) if h in gone and h in edges]
+        for h in passing:
+            why = f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it"
+            level += [(d, why) for d, _ in edges[h]]
+        while level:
+            after = []
+            for on, via in level:
+                if on in seen or on in first:
+                    continue
+                s = skipped.get(on)
+                if s is None:
+                    first[on] = via
+                    continue
+                seen.add(on)
+                if on in edges:
+                    why = f"{via}, skipped ({s.reason}), which waits for it"
+                    after += [(d, why) for d, _ in edges[on]]
+            level = after
 
-    def topological(self) -> list:
-        """The shared planner's order (ready items by line position, then id), with less bookkeeping."""
-        position = {l.id: n for n, l in enumerate(self.lines)}
-        items = self.items
-        waiting: dict = {}
-        users: dict = {}
-        ready = []
-        for i, item in items.items():
-            deps = item.dependencies  # one per item waited for (resolve)
-            waiting[i] = len(deps)
-            if not deps:
-                ready.append((position[item.line], i))
-            for d in deps:
-                found = users.get(d.on)
-                if found is None:
-                    users[d.on] = [i]
-                else:
-                    found.append(i)
-        heapq.heapify(ready)
-        out = []
-        while ready:
-            item = items[heapq.heappop(ready)[1]]
+    def topological(self):
+        """The shared planner's order (ready items by line position, then id); None on a cycle.
+        The generated functions add each line's tasks by name, line after line, so the
+        items come in that order: each is placed when reached if what it waits for is,
+        else held until it is (held ones first, the earliest first)."""
+        done: set = set()
+        out: list = []
+        held: list = []
+        for item in self.items.values():
+            deps = item.depends_on
+            if deps and not done.issuperset(deps):
+                held.append(item)
+                if len(held) > 16:  # many held: the heap's cost grows slower
+                    return self.kahn()
+                continue
             out.append(item)
-            for u in users.get(item.id, ()):
-                waiting[u] -= 1
-                if not waiting[u]:
-                    heapq.heappush(ready, (position[items[u].line], u))
-        if len(out) != len(items):
-            return self.in_order([], waiting, users, position)  # the shared planner names the cycle
-        return out
+            done.add(item.id)
+            while held:
+                for h in held:
+                    if done.issuperset(h.depends_on):
+                        break
+                else:
+                    break
+                held.remove(h)
+                out.append(h)
+                done.add(h.id)
+        return None if held else out
 
+    def kahn(self):
+        """Kahn's algorithm, ready items by rank (their order in `items`); None on a cycle."""
+        items = self.items
+        order = list(items.values())
+        rank = {i: n for n, i in enumerate(items)}
+        waiting = [0] * len(order)
+        users: list = [None] * len(order)
+        ready = []
+        for k, item in enumerate(order):
+            deps = item.depends_on  # once each (resolve)
+            if not deps:
+                ready.append(k)  # in rank order: a heap already
+                continue
+            waiting[k] = len(deps)
+            for d in deps:
+                r = rank[d]
+                found = users[r]
+                if found is None:
+                    users[r] = [k]
+                else:
+                    found.append(k)
+        out = []
+        pop, push = heapq.heappop, heapq.heappush
+        while ready:
+            k = pop(ready)
+            out.append(order[k])
+            found = users[k]
+            if found is not None:
+                for u in found:
+                    waiting[u] -= 1
+                    if not waiting[u]:
+                        push(ready, u)
+        return out if len(out) == len(order) else None

@@ -163,14 +163,11 @@ def request_of(doc: dict, version: str, items: list[OrderItem]) -> dict:
 def _preorder(roots: list[OrderItem]) -> list[OrderItem]:
     """Parents before children, in tree order."""
     out: list[OrderItem] = []
-
-    def walk(item: OrderItem) -> None:
+    todo = roots[::-1]  # a stack, not a function that calls itself (a reference cycle holding `out`)
+    while todo:
+        item = todo.pop()
         out.append(item)
-        for kid in item.children:
-            walk(kid)
-
-    for root in roots:
-        walk(root)
+        todo.extend(reversed(item.children))
     return out
 
 
@@ -500,16 +497,7 @@ class _Intake:
                 item.children.append(kid)
                 mentioned.add(child.id)
         # Parents before children, in document order, the carried-along children after the others.
-        ordered: list[OrderItem] = []
-
-        def walk(item: OrderItem) -> None:
-            ordered.append(item)
-            for kid in item.children:
-                walk(kid)
-
-        for root in [i for i in items if i.parent is None]:
-            walk(root)
-        return ordered
+        return _preorder([i for i in items if i.parent is None])
 
     def asset_of(self, item: OrderItem, customer):
         if not item.asset_id:

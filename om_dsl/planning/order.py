@@ -3,6 +3,7 @@ the order's fields, fulfillment lines, and the problems that reject it."""
 
 from __future__ import annotations
 
+import weakref
 from typing import Optional
 
 import attrs
@@ -15,16 +16,23 @@ from om_dsl.values import show_value  # noqa: F401  (a rejection shows values as
 ACTIONS = ("add", "modify", "delete", "noChange")
 
 
-@attrs.define(eq=False)
+def _weak(parent):
+    return parent if parent is None or type(parent) is weakref.ref else weakref.ref(parent)
+
+
+@attrs.define(eq=False, on_setattr=attrs.setters.NO_OP)  # (no __setattr__ hook: `parent`'s setter makes the weak reference)
 class OrderItem:
-    """A commercial order item (TMF622 productOrderItem) after intake."""
+    """A commercial order item (TMF622 productOrderItem) after intake.
+
+    An item holds its parent weakly (the order's `items` hold every item), so
+    that an order is freed as soon as it is dropped, with no collector pass."""
 
     id: str
     product: str
     action: str
     values: dict  # attribute -> value (Decimal, date, ...); enriched ones added later
     path: str  # JSON pointer into the order document, for messages
-    parent: Optional["OrderItem"] = None
+    _parent: Optional[weakref.ref] = attrs.field(default=None, alias="parent", converter=_weak, repr=False)
     children: list = attrs.field(factory=list)
     asset_id: Optional[str] = None  # TMF622 product.id: the installed product it changes
     enriched: list = attrs.field(factory=list)  # names of enriched attributes, in order
@@ -32,6 +40,15 @@ class OrderItem:
     unit: Optional[tuple] = None  # (n, of): one unit of an item with `quantity` of > 1
     relies_on: list = attrs.field(factory=list)  # ids of the items whose lines this item's lines wait for (`reliesOn`)
     request: dict = attrs.field(factory=dict)  # the item's TMF622 fields as they came (planning.request.kept)
+
+    @property
+    def parent(self) -> Optional["OrderItem"]:
+        ref = self._parent
+        return None if ref is None else ref()
+
+    @parent.setter
+    def parent(self, parent: Optional["OrderItem"]) -> None:
+        self._parent = _weak(parent)
 
     @property
     def root(self) -> "OrderItem":

@@ -22,8 +22,14 @@ def json_value(v):
     return v
 
 
+_TAGGED = (Decimal, datetime.date)
+
+
 def _values(d: dict) -> dict:
-    return {k: json_value(v) for k, v in d.items()}
+    for v in d.values():
+        if isinstance(v, _TAGGED):
+            return {k: json_value(v) for k, v in d.items()}
+    return dict(d)  # (most values are JSON as they are: one copy, no call per value)
 
 
 def planned_data(p: PlannedOrder) -> dict:
@@ -68,8 +74,8 @@ def planned_data(p: PlannedOrder) -> dict:
             "type": it.type,
             "product": it.product,
             "line": it.line,
-            "depends_on": it.depends_on,
-            "dependencies": [{"on": d.on, "via": d.via} for d in it.dependencies],
+            "depends_on": list(it.depends_on),
+            "dependencies": [{"on": on, "via": via} for on, via in it.waits()],
             "point_of_no_return": it.point_of_no_return is not None,
         }
         if it.point_of_no_return:

@@ -167,6 +167,7 @@ def item_tree(raw_items: list, path: str, max_depth: int) -> tuple[list[RawItem]
                 collect(sub, node.path + "/productOrderItem", node, depth + 1)
 
     collect(raw_items, path, None, 0)
+    collect = None  # noqa: F841  (a function that calls itself is a reference cycle: let the document go with the order)
     if not related:  # nested only: the tree is the nesting
         roots = [node for node in every if node.parent is None]
         for node in every:

@@ -31,6 +31,12 @@ class Dependency:
 
 @attrs.define
 class PlannedItem:
+    """A task of the order's plan. What it waits for is kept as ids (`depends_on`,
+    sorted, once each) with the clause that made each edge beside them (`vias`:
+    one string for all, a sequence with one per id, or a mapping id -> clause);
+    `dependencies` pairs them up when something asks why (the plan's JSON, the
+    report, the graph)."""
+
     id: str  # "<line id>:<task>"
     name: str
     type: str  # callout, manual, auto, milestone, wait
@@ -39,12 +45,27 @@ class PlannedItem:
     line: str
     bundle: Optional[str]
     definition: PlanItemDef
-    dependencies: list = attrs.field(factory=list)  # [Dependency]
+    depends_on: list = attrs.field(factory=list)  # [item id]
+    vias: object = ""  # str: every edge's clause; a sequence: one per id of depends_on; a dict: by id
     condition: Optional[str] = None  # a `when` evaluated at run time, as written
 
     @property
-    def depends_on(self) -> list[str]:
-        return [d.on for d in self.dependencies]
+    def dependencies(self) -> list[Dependency]:
+        return [Dependency(on, via) for on, via in self.waits()]
+
+    def waits(self) -> list[tuple[str, str]]:
+        """(id waited for, the clause that made the edge), in the order of depends_on."""
+        v = self.vias
+        if type(v) is str:
+            return [(on, v) for on in self.depends_on]
+        if type(v) is dict:
+            return [(on, v[on]) for on in self.depends_on]
+        return list(zip(self.depends_on, v))
+
+    @dependencies.setter
+    def dependencies(self, deps: list) -> None:
+        self.depends_on = [d.on for d in deps]
+        self.vias = [d.via for d in deps]
 
     @property
     def point_of_no_return(self) -> Optional[str]:

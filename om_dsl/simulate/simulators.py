@@ -98,6 +98,8 @@ class KeyReused(Exception):
     """An idempotency key sent again for another call (another operation or other arguments)."""
 
 
+_sorted_json = json.JSONEncoder(sort_keys=True, check_circular=False).encode  # json.dumps(..., sort_keys=True), its encoder made once
+
 class Applied(NamedTuple):
     outputs: dict
     replayed: bool  # the key was seen before: its first answer, no new effect
@@ -184,8 +186,7 @@ class Simulators:
             time.sleep(self.latency_ms / 2000)
 
     def _next(self, name: str) -> int:
-        self.db.execute("INSERT INTO counters (name, n) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1", (name,))
-        return self.db.execute("SELECT n FROM counters WHERE name = ?", (name,)).fetchone()[0]
+        return self.db.execute("INSERT INTO counters (name, n) VALUES (?, 1) ON CONFLICT (name) DO UPDATE SET n = n + 1 RETURNING n", (name,)).fetchone()[0]
 
     def call(
         self, system: str, operation: str, args: dict, key: str, outputs: list, is_async: bool = False, timeout_ms: Optional[int] = None
@@ -243,7 +244,7 @@ class Simulators:
         asynchronous operation its callback is sent again, to `callback_url`
         (None: it waits to be collected), `copies` times. A key already used
         for another operation or other arguments raises KeyReused."""
-        args_text = json.dumps(encode_value(args), sort_keys=True)
+        args_text = _sorted_json(encode_value(args))
         with self.lock:
             self._begin()
             try:
@@ -268,8 +269,7 @@ class Simulators:
         return Applied(answer, replayed, callback_id)
 
     def _count_attempt(self, key: str) -> int:
-        self.db.execute("INSERT INTO attempts (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1", (key,))
-        return self.db.execute("SELECT n FROM attempts WHERE key = ?", (key,)).fetchone()[0]
+        return self.db.execute("INSERT INTO attempts (key, n) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET n = n + 1 RETURNING n", (key,)).fetchone()[0]
 
     def _replay(self, key: str, is_async: bool, callback_url: Optional[str] = None, copies: int = 1) -> None:
         self.db.execute("UPDATE effects SET calls = calls + 1 WHERE key = ?", (key,))
@@ -286,13 +286,13 @@ class Simulators:
             answer[name] = FORMATS.get(name, f"{name.upper()}-{{:05d}}").format(n) if type_ == "string" else n
         self.db.execute(
             "INSERT INTO effects (key, system, operation, args, outputs, calls) VALUES (?, ?, ?, ?, ?, 1)",
-            (key, system, operation, json.dumps(encode_value(args), sort_keys=True), json.dumps(answer, sort_keys=True)),
+            (key, system, operation, _sorted_json(encode_value(args)), _sorted_json(answer)),
         )
         callback_id = None
         if is_async:
             cur = self.db.execute(
                 "INSERT INTO callbacks (key, outputs, url, copies) VALUES (?, ?, ?, ?)",
-                (key, json.dumps(answer, sort_keys=True), callback_url, copies),
+                (key, _sorted_json(answer), callback_url, copies),
             )
             callback_id = cur.lastrowid
         return answer, callback_id
@@ -350,19 +350,13 @@ class Simulators:
 
     def notify(self, message_id: str, payload: dict) -> bool:
         """Receive an order notification; True the first time this message arrives."""
-        with self.lock:
-            self._begin()
-            try:
-                first = self.db.execute("SELECT 1 FROM notifications WHERE message_id = ?", (message_id,)).fetchone() is None
-                self.db.execute(
-                    "INSERT INTO notifications (message_id, payload, deliveries) VALUES (?, ?, 1) ON CONFLICT (message_id) DO UPDATE SET deliveries = deliveries + 1",
-                    (message_id, json.dumps(payload, sort_keys=True)),
-                )
-                self._commit()
-            except BaseException:
-                self._rollback()
-                raise
-            return first
+        text = _sorted_json(payload)
+        with self.lock:  # one statement: atomic alone (in a batch's transaction, or its own)
+            row = self.db.execute(
+                "INSERT INTO notifications (message_id, payload, deliveries) VALUES (?, ?, 1) ON CONFLICT (message_id) DO UPDATE SET deliveries = deliveries + 1 RETURNING deliveries",
+                (message_id, text),
+            ).fetchone()
+            return row[0] == 1
 
     # ---- what happened (tests and demos) ----------------------------------------------------------------
 

@@ -56,6 +56,8 @@ def check_task_index(store, order_id: str) -> None:
     rows = {r[0]: r for r in store.db.execute(f"SELECT {', '.join(INDEX_COLUMNS)} FROM tasks WHERE order_id = ?", (order_id,))}
     tasks = {} if run is None else {t.id: (t.id, t.name, t.type, t.product, t.status, t.queue, t.attempts, t.next_at, t.key, t.wake_at, t.jeopardy, t.system) for t in run.tasks.values()}
     assert rows == tasks, f"the tasks table of {order_id} disagrees with its state: rows only {sorted(set(rows) - set(tasks))}, tasks only {sorted(set(tasks) - set(rows))}, different {sorted(k for k in set(rows) & set(tasks) if rows[k] != tasks[k])}"
+    if run is not None:  # the order's row too (listings read it): an event writes it only when these move
+        assert tuple(store.db.execute("SELECT status, updated_at, jeopardy FROM orders WHERE id = ?", (order_id,)).fetchone()) == (run.status, run.updated_at, run.jeopardy), f"the orders row of {order_id} disagrees with its state"
     open_manual = sorted(t.id for t in (run.tasks.values() if run else ()) if t.type == "manual" and t.status == S.READY)
     assert [r[1] for r in store.open_manual_tasks(order_id=order_id)] == open_manual
 

@@ -8,6 +8,8 @@ from typing import Optional
 from om_dsl.embedded.store.database import _filtered, _json
 from om_dsl.engine import state as S
 
+_sorted_json = json.JSONEncoder(sort_keys=True, check_circular=False).encode  # json.dumps(..., sort_keys=True)
+
 
 class Assets:
     """(A part of Store: see __init__.py.)"""
@@ -17,20 +19,31 @@ class Assets:
         its items are created (add), updated (modify) or ended (delete);
         inventory lines likewise, by their stable key. What changes is
         `installed.record_order`'s, the same rule the Temporal engine keeps
-        its installed bases by; the store writes back what it touched."""
+        its installed bases by; the store writes back what it touched.
+        Inside `batched`, with the batch's other writes (the orders completed
+        in one transaction read and write the installed base together)."""
+        if self._batch is not None:
+            self._batch.completed.append((run, now))
+            return
+        self.assetize_all(db, [(run, now)])
+
+    def assetize_all(self, db, completed: list) -> None:
+        """`assetize` of each (order, now), in order: a statement per table for all of them."""
         from om_dsl.planning.installed import record_order
         from om_dsl.planning.keys import asset_id, legacy_line_key
 
-        asset_ids = [item.asset_id or asset_id(run.id, item.id) for item in run.items]
-        keys = [line.key or legacy_line_key(run.id, line_id) for line_id, line in run.lines.items()]
-        state = self._installed_part(db, asset_ids, keys)  # only what the order can touch: not the customer's whole base
-        record_order(state, run, now)
-        db.executemany(  # (a statement for all the assets, one for all the lines: an order has several of each)
+        asset_ids = list(dict.fromkeys(item.asset_id or asset_id(run.id, item.id) for run, _ in completed for item in run.items))
+        keys = list(dict.fromkeys(line.key or legacy_line_key(run.id, line_id) for run, _ in completed for line_id, line in run.lines.items()))
+        state = self._installed_part(db, asset_ids, keys)  # only what the orders can touch: not the customers' whole bases
+        for run, now in completed:  # (one after the other, as if each were alone: a later one sees what an earlier one changed)
+            record_order(state, run, now)
+        touched = {(run.id, now) for run, now in completed}
+        db.executemany(  # (a statement for all the assets, one for all the lines)
             "INSERT INTO assets (id, customer, product, attributes, parent, order_id, item_id, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, order_id = excluded.order_id, item_id = excluded.item_id, status = excluded.status, updated_at = excluded.updated_at",
             [
-                (a["id"], a["customer"], a["product"], json.dumps(a["attributes"], sort_keys=True), a["parent"], run.id, a["item"], a["status"], now)
-                for a in state["assets"].values() if a["order"] == run.id and a["updated_at"] == now
+                (a["id"], a["customer"], a["product"], _sorted_json(a["attributes"]), a["parent"], a["order"], a["item"], a["status"], a["updated_at"])
+                for a in state["assets"].values() if (a["order"], a["updated_at"]) in touched
             ],
         )
         db.executemany(
@@ -39,8 +52,8 @@ class Assets:
             "ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, outputs = excluded.outputs, order_id = excluded.order_id, line = excluded.line, "
             "status = excluded.status, updated_at = excluded.updated_at",
             [
-                (f"INV-{key}", v["customer"], v["asset"], v["product"], json.dumps(v["attributes"], sort_keys=True), json.dumps(v["outputs"], sort_keys=True), run.id, v["line"], v["status"], now, key, v["source_asset"], v["rule"])
-                for key, v in state["inventory"].items() if v["order"] == run.id and v["updated_at"] == now
+                (f"INV-{key}", v["customer"], v["asset"], v["product"], _sorted_json(v["attributes"]), _sorted_json(v["outputs"]), v["order"], v["line"], v["status"], v["updated_at"], key, v["source_asset"], v["rule"])
+                for key, v in state["inventory"].items() if (v["order"], v["updated_at"]) in touched
             ],
         )
 

@@ -48,7 +48,7 @@ class Orders:
         row = self.db.execute("SELECT json_extract(state, '$.fields.priority') FROM orders WHERE id = ?", (order_id,)).fetchone()
         return row[0] if row and isinstance(row[0], str) else None
 
-    def save(self, db, run: S.OrderRun, history: list, commands: list, now: int, changed: Optional[Step] = None) -> None:
+    def save(self, db, run: S.OrderRun, history: list, commands: list, now: int, changed: Optional[Step] = None, was: Optional[tuple] = None) -> None:
         """The new state of an order, its history and its commands: call inside a transaction.
 
         The state is kept in parts (schema 7): `orders.state` holds the fields,
@@ -57,7 +57,9 @@ class Orders:
         The tasks table indexes the tasks (open manual tasks, timers, call
         keys, calls on hold): one row per task of the order, no more. Given
         the `changed` step that made this state from the one stored, only what
-        it changed is written: the head, the tasks and lines it touched.
+        it changed is written: the head, the tasks and lines it touched (and
+        the order's row when its status, updated_at or jeopardy moved from
+        `was`, those three as stored before the step; None: not known).
         Without it (a new order), when the step added, removed or rewired
         tasks, or for an order stored before schema 7, every part is.
         Inside `batched`, the writes wait for the end of the batch."""
@@ -65,13 +67,27 @@ class Orders:
         if changed is None or changed.reshaped or run.id in self._whole:
             self._save_whole(db, run, new=changed is None)
         else:
-            writes.changed(run, changed)
+            writes.changed(run, changed, was)
         writes.events += [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
-        writes.outbox += [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands]
+        writes.outbox += [(run.id, c.kind, self._command_text(c), now) for c in commands]
         if writes is not self._batch:
             writes.flush(db)
 
     _batch: "Optional[_Writes]" = None
+    _written: Optional[dict] = None  # the outbox's payload text -> the command it encodes (Outbox.pending_commands reads it back)
+
+    def _command_text(self, c: Cmd.Command) -> str:
+        """A command as its outbox row holds it; remembered, so that reading the
+        outbox back needs no decoding of what this process wrote (the same text
+        decodes to an equal command: commands are values)."""
+        text = command_text(c)
+        self._remember_written({text: c})
+        return text
+
+    def _remember_written(self, written: dict) -> None:
+        if self._written is None or len(self._written) >= 4096:  # (bounded: a command not read back soon is decoded as before)
+            self._written = {}
+        self._written.update(written)
 
     @contextlib.contextmanager
     def batched(self, db) -> Iterator[None]:
@@ -82,6 +98,8 @@ class Orders:
         try:
             yield
             writes.flush(db)
+            if writes.completed:
+                self.assetize_all(db, writes.completed)
         finally:
             self._batch = None
 
@@ -105,6 +123,8 @@ class Orders:
         db.executemany(INSERT_PART, [x for o in orders for x in o["parts"]])
         db.executemany(INSERT_EVENT, [e for o in orders for e in o["events"]])
         db.executemany(INSERT_OUTBOX, [c for o in orders for c in o["outbox"]])
+        for o in orders:
+            self._remember_written(o["written"])
 
     def load(self, order_id: str) -> Optional[S.OrderRun]:
         row = self.db.execute("SELECT state FROM orders WHERE id = ?", (order_id,)).fetchone()
@@ -191,6 +211,17 @@ INSERT_NEW = (
 )
 
 
+# The encoders, made once (json.dumps makes one per call when given options); the
+# text is json.dumps's with the same options (no check for cycles: the state has none).
+_json = json.JSONEncoder(check_circular=False).encode
+_sorted_json = json.JSONEncoder(sort_keys=True, check_circular=False).encode
+
+
+def command_text(c: Cmd.Command) -> str:
+    """A command as the outbox holds it: its data (`commands.to_data`), keys sorted."""
+    return _sorted_json(Cmd.to_data(c))
+
+
 def whole_rows(run: S.OrderRun) -> dict:
     """Every part of an order as rows: its head (status, state, updated_at, jeopardy, changes), tasks, parts."""
     changes = " ".join(sorted({i.asset_id for i in run.items if i.asset_id and i.action != "noChange"}))
@@ -198,11 +229,11 @@ def whole_rows(run: S.OrderRun) -> dict:
         "format": 2, "fields": S.encode_value(run.fields), "items": [S.item_data(i) for i in run.items],
         "tasks": {k: n for n, k in enumerate(run.tasks)}, "lines": {k: n for n, k in enumerate(run.lines)},
     }
-    parts = [(run.id, "head", json.dumps(S.head_data(run)))]
-    parts += [(run.id, "t:" + k, json.dumps(S.task_data(t))) for k, t in run.tasks.items()]
-    parts += [(run.id, "l:" + k, json.dumps(S.line_data(line))) for k, line in run.lines.items()]
+    parts = [(run.id, "head", _json(S.head_part(run)))]
+    parts += [(run.id, "t:" + k, _json(S.task_part(t))) for k, t in run.tasks.items()]
+    parts += [(run.id, "l:" + k, _json(S.line_data(line))) for k, line in run.lines.items()]
     return {
-        "head": (run.status, json.dumps(body), run.updated_at, run.jeopardy, f" {changes} " if changes else None),
+        "head": (run.status, _json(body), run.updated_at, run.jeopardy, f" {changes} " if changes else None),
         "tasks": [(run.id, *_index_row(t)) for t in run.tasks.values()],
         "parts": parts,
     }
@@ -214,7 +245,9 @@ def new_rows(run: S.OrderRun, document: str, submitted_by: Optional[str], histor
     status, state, updated_at, jeopardy, changes = rows["head"]
     rows["order"] = (run.id, run.catalog, status, run.fields.get("customer_account"), run.external_id, document, run.created_at, updated_at, submitted_by, state, jeopardy, changes)
     rows["events"] = [(run.id, h["at"], h["subject"], h["from"], h["to"], h["cause"]) for h in history]
-    rows["outbox"] = [(run.id, c.kind, json.dumps(Cmd.to_data(c), sort_keys=True), now) for c in commands]
+    texts = [command_text(c) for c in commands]
+    rows["outbox"] = [(run.id, c.kind, text, now) for c, text in zip(commands, texts)]
+    rows["written"] = dict(zip(texts, commands))  # (what the outbox's rows decode to: Outbox.pending_commands)
     return rows
 
 
@@ -225,12 +258,15 @@ class _Writes:
         self.runs: dict = {}  # order id -> the order (its head and parts are read when flushed: the latest)
         self.tasks: dict = {}  # order id -> ids of tasks changed
         self.lines: dict = {}  # order id -> ids of lines changed
+        self.rows: dict = {}  # order id -> its row's (status, updated_at, jeopardy) as stored before the batch (None: not known)
         self.events: list = []
         self.outbox: list = []
         self.done: list = []
+        self.completed: list = []  # (order, now) of each order completed (Assets.assetize)
 
-    def changed(self, run: S.OrderRun, step: Step) -> None:
+    def changed(self, run: S.OrderRun, step: Step, was: Optional[tuple] = None) -> None:
         self.runs[run.id] = run
+        self.rows.setdefault(run.id, was)
         self.tasks.setdefault(run.id, set()).update(step.changed)
         self.lines.setdefault(run.id, set()).update(step.lines_changed)
 
@@ -238,10 +274,12 @@ class _Writes:
         runs = self.runs.values()
         tasks = [(r.id, t) for r in runs for t in map(r.tasks.get, self.tasks[r.id]) if t is not None]
         if runs:
-            db.executemany("UPDATE orders SET status = ?, updated_at = ?, jeopardy = ? WHERE id = ?", [(r.status, r.updated_at, r.jeopardy, r.id) for r in runs])
-            parts = [(r.id, "head", json.dumps(S.head_data(r))) for r in runs]
-            parts += [(order_id, "t:" + t.id, json.dumps(S.task_data(t))) for order_id, t in tasks]
-            parts += [(r.id, "l:" + k, json.dumps(S.line_data(r.lines[k]))) for r in runs for k in self.lines[r.id] if k in r.lines]
+            moved = [(r.status, r.updated_at, r.jeopardy, r.id) for r in runs if self.rows.get(r.id) != (r.status, r.updated_at, r.jeopardy)]
+            if moved:  # (an order's row is wide: most events leave these three as they were)
+                db.executemany("UPDATE orders SET status = ?, updated_at = ?, jeopardy = ? WHERE id = ?", moved)
+            parts = [(r.id, "head", _json(S.head_part(r))) for r in runs]
+            parts += [(order_id, "t:" + t.id, _json(S.task_part(t))) for order_id, t in tasks]
+            parts += [(r.id, "l:" + k, _json(S.line_data(r.lines[k]))) for r in runs for k in self.lines[r.id] if k in r.lines]
             db.executemany("INSERT INTO order_state (order_id, part, data) VALUES (?, ?, ?) ON CONFLICT (order_id, part) DO UPDATE SET data = excluded.data", parts)
         if tasks:
             db.executemany(

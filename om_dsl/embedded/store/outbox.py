@@ -22,6 +22,9 @@ class Outbox:
         return [(seq, self._command(seq, p)) for seq, p in self.db.execute(q + " ORDER BY seq", args)]
 
     def _command(self, seq: int, payload: str) -> Cmd.Command:
+        known = self._written.get(payload) if self._written else None  # (Orders._command_text: written by this process)
+        if known is not None:
+            return known
         try:
             return Cmd.from_data(self.decode(payload, f"outbox command {seq}"))
         except StoreDamaged:
