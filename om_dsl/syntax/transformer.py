@@ -64,6 +64,8 @@ class SpanTransformer(Transformer):
     # ---- helpers -----------------------------------------------------------
 
     def span(self, meta) -> Span:
+        if type(meta) is Span:  # built during the parse (syntax/inline.py)
+            return meta
         if getattr(meta, "empty", False):
             return Span(self.file, 1, 1, 1, 1, 0, 0)
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos)
