@@ -31,7 +31,6 @@ from om_dsl.model.canonical import dumps, sources_json, to_data
 from om_dsl.model.catalog import Catalog, ids
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_MARKER = re.compile(r"^\s*# @om (\S+)")
 
 
 def _env() -> jinja2.Environment:
@@ -58,23 +57,28 @@ def _ident(*parts: str) -> str:
     return name
 
 
+# A marked region starts at `# @om ELEMENT` and ends before the next marker or top-level definition.
+_REGION_EDGE = re.compile(r"^(?:[^\S\n]*# @om (\S+)|def |VALIDATE|ENRICH|DECOMPOSE|PLANS|ATTRIBUTES)", re.MULTILINE)
+
+
 def with_line_map(text: str) -> str:
     """Append `LINE_MAP`: (first line, last line, element id) for each marked region."""
     regions = []
     current = None
     start = 0
-    lines = text.split("\n")
-    for n, line in enumerate(lines, 1):
-        m = _MARKER.match(line)
-        if m:
+    n, at = 1, 0  # line n starts at or before offset `at`: lines are counted between edges, not split
+    for m in _REGION_EDGE.finditer(text):
+        n += text.count("\n", at, m.start())
+        at = m.start()
+        if m.group(1) is not None:
             if current is not None:
                 regions.append((start, n - 1, current))
             current, start = m.group(1), n
-        elif current is not None and (line.startswith("def ") or line.startswith("VALIDATE") or line.startswith("ENRICH") or line.startswith("DECOMPOSE") or line.startswith("PLANS") or line.startswith("ATTRIBUTES")):
+        elif current is not None:
             regions.append((start, n - 1, current))
             current = None
     if current is not None:
-        regions.append((start, len(lines), current))
+        regions.append((start, text.count("\n") + 1, current))
     body = "".join(f"    ({a}, {b}, {e!r}),\n" for a, b, e in regions)
     return text + f"\n# Generated lines -> the model elements they come from (see sources.json).\nLINE_MAP = (\n{body})\n"
 
