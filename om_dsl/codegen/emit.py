@@ -58,7 +58,8 @@ def _ident(*parts: str) -> str:
 
 
 # A marked region starts at `# @om ELEMENT` and ends before the next marker or top-level definition.
-_REGION_EDGE = re.compile(r"^(?:[^\S\n]*# @om (\S+)|def |VALIDATE|ENRICH|DECOMPOSE|PLANS|ATTRIBUTES)", re.MULTILINE)
+# Searched from a line break (a literal first: the regex engine skips to each one), the first line apart.
+_REGION_EDGE = re.compile(r"\n(?:[^\S\n]*# @om (\S+)|def |VALIDATE|ENRICH|DECOMPOSE|PLANS|ATTRIBUTES)")
 
 
 def with_line_map(text: str) -> str:
@@ -66,8 +67,9 @@ def with_line_map(text: str) -> str:
     regions = []
     current = None
     start = 0
-    n, at = 1, 0  # line n starts at or before offset `at`: lines are counted between edges, not split
-    for m in _REGION_EDGE.finditer(text):
+    n, at = 1, 0  # line n starts after offset `at`: lines are counted between edges, not split
+    edges = _REGION_EDGE.finditer("\n" + text)  # offsets one ahead: m.start() is where the line starts in text
+    for m in edges:
         n += text.count("\n", at, m.start())
         at = m.start()
         if m.group(1) is not None:
