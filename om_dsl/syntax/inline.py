@@ -23,6 +23,7 @@ tree walk (which runs out of stack at about 490 levels).
 from __future__ import annotations
 
 import copy
+from operator import itemgetter
 
 from lark import Lark
 from lark.visitors import _vargs_meta, _VArgsWrapper
@@ -55,9 +56,10 @@ class _Built:
 
 
 def _plans(lark: Lark) -> list[tuple] | None:
-    """Per rule of the parse table: (rule, the method's name, which children it
-    keeps and how, whether it passes a single child up); None when a rule has
-    no method and Lark would build a Tree for it (not a grammar of om's)."""
+    """Per rule of the parse table: (rule, its method (a function of the class)
+    or None, whether the method takes the span, which children it keeps and
+    how, whether it passes a single child up, whether that is all it has); None when a rule has no method
+    and Lark would build a Tree for it (not a grammar of om's)."""
     rules = lark.parser.parser.parser.callbacks  # Lark's own callbacks: keyed by the parse table's rules
     plans = []
     for rule in rules:
@@ -70,14 +72,18 @@ def _plans(lark: Lark) -> list[tuple] | None:
         )
         expand1 = bool(rule.options.expand1) and not rule.alias
         method = getattr(SpanTransformer, name, None)
+        takes_span = False
         if method is None:
             inlined = name.startswith("_") and not expand1
             passes_one = expand1 and len(kinds) == 1 and kinds[0][1] != _SPLICE
             if not (inlined or passes_one):
                 return None
-        elif isinstance(method, _VArgsWrapper) and method.visit_wrapper is not _vargs_meta:
-            return None
-        plans.append((rule, name, kinds, expand1))
+        elif isinstance(method, _VArgsWrapper):
+            if method.visit_wrapper is not _vargs_meta:
+                return None
+            method, takes_span = method.base_func, True
+        passes_on = expand1 and len(rule.expansion) == 1 and kinds == ((0, _RULE),)
+        plans.append((rule, method, takes_span, kinds, expand1, passes_on))
     return plans
 
 
@@ -95,34 +101,33 @@ def _plans_of(lark: Lark) -> list[tuple] | None:
     return _cache[1]
 
 
-def _callback(transformer: SpanTransformer, name: str, kinds: tuple, expand1: bool):
-    method = getattr(SpanTransformer, name, None)
-    takes_span = False
-    if isinstance(method, _VArgsWrapper):
-        method, takes_span = method.base_func, True
+def _ends(children) -> tuple:
+    """The first and last tokens under these children, skipping empty rules."""
+    tokens = [t for c in children for t in ((c.first, c.last) if type(c) is _Built else (c, c)) if t is not None]
+    return (tokens[0], tokens[-1]) if tokens else (None, None)
+
+
+_PASS_ON = itemgetter(0)  # a `?rule` of one symbol, a rule (`?sum: term`): its child's value, positions and depth as they are
+
+
+def _callback(transformer: SpanTransformer, method, takes_span: bool, kinds: tuple, expand1: bool, passes_on: bool):
+    if passes_on:
+        return _PASS_ON
     if method is not None:
         method = method.__get__(transformer)
     file = transformer.file
 
     def reduce(children):
-        first = last = None
-        for c in children:
-            if type(c) is _Built:
-                if c.first is not None:
-                    first = c.first
-                    break
-            else:
-                first = c
-                break
-        if first is not None:
-            for c in reversed(children):
-                if type(c) is _Built:
-                    if c.last is not None:
-                        last = c.last
-                        break
-                else:
-                    last = c
-                    break
+        # Lark's propagate_positions: from the first child with a position to the last one.
+        if children:
+            c = children[0]
+            first = c.first if type(c) is _Built else c
+            c = children[-1]
+            last = c.last if type(c) is _Built else c
+            if first is None or last is None:  # an empty rule at an end (not in om's grammar)
+                first, last = _ends(children)
+        else:
+            first = last = None
         kids = []
         depth = 0
         for i, kind in kinds:
@@ -160,7 +165,7 @@ def parse_inline(lark: Lark, text: str, transformer: SpanTransformer):
     plans = _plans_of(lark)
     if plans is None:
         return None
-    callbacks = {rule: _callback(transformer, name, kinds, expand1) for rule, name, kinds, expand1 in plans}
+    callbacks = {rule: _callback(transformer, *plan) for rule, *plan in plans}
     frontend = lark.parser
     parser = copy.copy(frontend.parser.parser)  # the LALR tables, with these callbacks
     parser.callbacks = callbacks
