@@ -270,14 +270,24 @@ def pformat(value, width: int = 110) -> str:
             found = reprs.get(id(x))
             if found is None:
                 if t is dict:
-                    found = "{" + ", ".join(f"{rep(k)}: {rep(x[k])}" for k in sorted(x)) + "}"
+                    found = "{" + ", ".join(f"{repr(k) if type(k) is str else rep(k)}: {rep_value(x[k])}" for k in sorted(x)) + "}"
                 else:
-                    found = "[" + ", ".join(rep(e) for e in x) + "]"
+                    # repr in C is pprint's own for a list without a dict or set in it (only their
+                    # elements are sorted), which shows as a `{` (or, at worst, a string with one)
+                    found = repr(x)
+                    if "{" in found:
+                        found = "[" + ", ".join(rep(e) for e in x) + "]"
                 reprs[id(x)] = found  # x lives in `value` for the whole call: its id is not reused
             return found
         if t in (str, int, bool, float) or x is None:
             return repr(x)
         return pp.format(x, {}, 0, 0)[0]
+
+    def rep_value(x) -> str:
+        t = type(x)
+        if t is str or t is int or x is None:
+            return repr(x)
+        return rep(x)
 
     out: list[str] = []
     write = out.append
