@@ -139,8 +139,10 @@ def _callback(transformer: SpanTransformer, method, takes_span: bool, kinds: tup
                 depth = c.depth
             if kind == _RULE:
                 kids.append(c.value)
-            else:
+            elif kids:
                 kids.extend(c.value)
+            else:  # Lark's `x*` is left-recursive: its list grows in place, as Lark's ChildFilterLALR does
+                kids = c.value
         if expand1 and len(kids) == 1:
             return _Built(kids[0], first, last, depth)
         if method is None:  # an inlined rule (`_name`, Lark's `x*`): its children go into the parent's
