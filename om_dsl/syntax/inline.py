@@ -26,7 +26,11 @@ import copy
 from operator import itemgetter
 
 from lark import Lark
-from lark.visitors import _vargs_meta, _VArgsWrapper
+
+try:  # Lark's own names for `v_args(meta=True)`: another Lark may lack them, then the usual way only
+    from lark.visitors import _vargs_meta, _VArgsWrapper
+except ImportError:  # pragma: no cover - lark 1.2 and 1.3 have them
+    _vargs_meta = _VArgsWrapper = None
 
 from om_dsl.span import Span
 from om_dsl.syntax.transformer import SpanTransformer
@@ -60,6 +64,8 @@ def _plans(lark: Lark) -> list[tuple] | None:
     or None, whether the method takes the span, which children it keeps and
     how, whether it passes a single child up, whether that is all it has); None when a rule has no method
     and Lark would build a Tree for it (not a grammar of om's)."""
+    if _VArgsWrapper is None:
+        return None
     rules = lark.parser.parser.parser.callbacks  # Lark's own callbacks: keyed by the parse table's rules
     plans = []
     for rule in rules:

@@ -1,4 +1,8 @@
-"""Lark parse tree -> typed AST nodes, each with its span."""
+"""Lark parse tree -> typed AST nodes, each with its span.
+
+The same methods build the AST during the parse (syntax/inline.py, which
+passes each a Span instead of Lark's Meta); the tree walk is for files with
+a syntax error, whose recovery works on Lark's trees."""
 
 from __future__ import annotations
 
