@@ -62,8 +62,9 @@ class _Built:
 def _plans(lark: Lark) -> list[tuple] | None:
     """Per rule of the parse table: (rule, its method (a function of the class)
     or None, whether the method takes the span, which children it keeps and
-    how, whether it passes a single child up, whether that is all it has); None when a rule has no method
-    and Lark would build a Tree for it (not a grammar of om's)."""
+    how, whether it passes a single child up, whether that child is all it
+    has); None when a rule has no method and Lark would build a Tree for it
+    (not a grammar of om's)."""
     if _VArgsWrapper is None:
         return None
     rules = lark.parser.parser.parser.callbacks  # Lark's own callbacks: keyed by the parse table's rules
