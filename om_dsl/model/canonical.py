@@ -219,16 +219,27 @@ def dumps(data) -> str:
 
 
 _inline = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-if json.encoder.c_make_encoder is not None:
-    # The encoder JSONEncoder.encode makes on every call, made once: a list on one line is
-    # most of a plan's lists, and the set-up was half of encoding one (no cycle check: the
-    # data is to_data's, a tree).
-    _c_inline = json.encoder.c_make_encoder(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
 
-    def _inline_list(x: list) -> str:
-        return "".join(_c_inline(x, 0))
-else:  # pragma: no cover - a Python without the _json accelerator
-    _inline_list = _inline
+
+def _c_inline_list():
+    """The encoder JSONEncoder.encode makes on every call, made once: a list on one line is
+    most of a plan's lists, and the set-up was half of encoding one (no cycle check: the
+    data is to_data's, a tree). JSONEncoder.encode itself where _json is missing or differs."""
+    try:
+        encode = json.encoder.c_make_encoder(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+
+        def inline_list(x: list) -> str:
+            return "".join(encode(x, 0))
+
+        sample = [1, "é\n", None, True, 1.5, [2, []]]
+        if inline_list(sample) == _inline(sample):
+            return inline_list
+    except (TypeError, AttributeError):  # pragma: no cover - another Python's _json
+        pass
+    return _inline  # pragma: no cover
+
+
+_inline_list = _c_inline_list()
 _string = json.encoder.encode_basestring  # the C encoder json.dumps itself uses (ensure_ascii=False)
 
 
