@@ -152,11 +152,24 @@ def _children_reads(expr):
                 yield node, inner.args[0].name
 
 
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _fields_of(t: type) -> tuple[str, ...] | None:
+    """The field names of an attrs class (None for any other type), asked of attrs once per type."""
+    try:
+        return _FIELDS[t]
+    except KeyError:
+        names = _FIELDS[t] = tuple(f.name for f in attrs.fields(t)) if attrs.has(t) else None
+        return names
+
+
 def _walk(node):
     yield node
-    if attrs.has(type(node)):
-        for field in attrs.fields(type(node)):
-            value = getattr(node, field.name)
+    names = _fields_of(type(node))
+    if names is not None:
+        for name in names:
+            value = getattr(node, name)
             for child in value if isinstance(value, tuple) else (value,):
-                if attrs.has(type(child)) and not isinstance(child, ast.Name):
+                if _fields_of(type(child)) is not None and not isinstance(child, ast.Name):
                     yield from _walk(child)

@@ -16,6 +16,7 @@ not on where in the files things are or on comments, so the compile cache
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import pprint
 import re
@@ -31,10 +32,11 @@ from om_dsl.model.canonical import dumps, sources_json, to_data
 from om_dsl.model.catalog import Catalog, ids
 
 _TEMPLATES = Path(__file__).parent / "templates"
-_MARKER = re.compile(r"^\s*# @om (\S+)")
 
 
+@functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    """One environment per process: it keeps the compiled templates (compiling them took 20 ms a catalog)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         trim_blocks=True,
@@ -58,23 +60,30 @@ def _ident(*parts: str) -> str:
     return name
 
 
+# A marked region starts at `# @om ELEMENT` and ends before the next marker or top-level definition.
+# Searched from a line break (a literal first: the regex engine skips to each one), the first line apart.
+_REGION_EDGE = re.compile(r"\n(?:[^\S\n]*# @om (\S+)|def |VALIDATE|ENRICH|DECOMPOSE|PLANS|ATTRIBUTES)")
+
+
 def with_line_map(text: str) -> str:
     """Append `LINE_MAP`: (first line, last line, element id) for each marked region."""
     regions = []
     current = None
     start = 0
-    lines = text.split("\n")
-    for n, line in enumerate(lines, 1):
-        m = _MARKER.match(line)
-        if m:
+    n, at = 1, 0  # line n starts after offset `at`: lines are counted between edges, not split
+    edges = _REGION_EDGE.finditer("\n" + text)  # offsets one ahead: m.start() is where the line starts in text
+    for m in edges:
+        n += text.count("\n", at, m.start())
+        at = m.start()
+        if m.group(1) is not None:
             if current is not None:
                 regions.append((start, n - 1, current))
             current, start = m.group(1), n
-        elif current is not None and (line.startswith("def ") or line.startswith("VALIDATE") or line.startswith("ENRICH") or line.startswith("DECOMPOSE") or line.startswith("PLANS") or line.startswith("ATTRIBUTES")):
+        elif current is not None:
             regions.append((start, n - 1, current))
             current = None
     if current is not None:
-        regions.append((start, len(lines), current))
+        regions.append((start, text.count("\n") + 1, current))
     body = "".join(f"    ({a}, {b}, {e!r}),\n" for a, b, e in regions)
     return text + f"\n# Generated lines -> the model elements they come from (see sources.json).\nLINE_MAP = (\n{body})\n"
 
@@ -264,14 +273,24 @@ def pformat(value, width: int = 110) -> str:
             found = reprs.get(id(x))
             if found is None:
                 if t is dict:
-                    found = "{" + ", ".join(f"{rep(k)}: {rep(x[k])}" for k in sorted(x)) + "}"
+                    found = "{" + ", ".join(f"{repr(k) if type(k) is str else rep(k)}: {rep_value(x[k])}" for k in sorted(x)) + "}"
                 else:
-                    found = "[" + ", ".join(rep(e) for e in x) + "]"
+                    # repr in C is pprint's own for a list without a dict or set in it (only their
+                    # elements are sorted), which shows as a `{` (or, at worst, a string with one)
+                    found = repr(x)
+                    if "{" in found:
+                        found = "[" + ", ".join(rep(e) for e in x) + "]"
                 reprs[id(x)] = found  # x lives in `value` for the whole call: its id is not reused
             return found
         if t in (str, int, bool, float) or x is None:
             return repr(x)
         return pp.format(x, {}, 0, 0)[0]
+
+    def rep_value(x) -> str:
+        t = type(x)
+        if t is str or t is int or x is None:
+            return repr(x)
+        return rep(x)
 
     out: list[str] = []
     write = out.append

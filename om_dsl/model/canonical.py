@@ -219,6 +219,27 @@ def dumps(data) -> str:
 
 
 _inline = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+
+
+def _c_inline_list():
+    """The encoder JSONEncoder.encode makes on every call, made once: a list on one line is
+    most of a plan's lists, and the set-up was half of encoding one (no cycle check: the
+    data is to_data's, a tree). JSONEncoder.encode itself where _json is missing or differs."""
+    try:
+        encode = json.encoder.c_make_encoder(None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+
+        def inline_list(x: list) -> str:
+            return "".join(encode(x, 0))
+
+        sample = [1, "é\n", None, True, 1.5, [2, []]]
+        if inline_list(sample) == _inline(sample):
+            return inline_list
+    except (TypeError, AttributeError):  # pragma: no cover - another Python's _json
+        pass
+    return _inline  # pragma: no cover
+
+
+_inline_list = _c_inline_list()
 _string = json.encoder.encode_basestring  # the C encoder json.dumps itself uses (ensure_ascii=False)
 
 
@@ -239,29 +260,46 @@ def _has_dict(x) -> bool:
 
 
 def _dump(x, indent: int, out: list[str]) -> None:
-    pad = "  " * (indent + 1)
+    """x as canonical JSON at `indent`. One append per entry, scalars written
+    in place; a list is encoded whole by the C encoder first, and laid out
+    line by line only when it holds a dict (a list of dicts is known by its
+    first element, anything else with a `{` is asked _has_dict)."""
     if isinstance(x, dict):
         if not x:
             out.append("{}")
             return
-        out.append("{\n")
-        last = len(x) - 1
-        for n, k in enumerate(sorted(x)):
+        pad = "  " * (indent + 1)
+        sep = "{\n"
+        for k in sorted(x):
             v = x[k]
-            if type(v) is str and type(k) is str:  # most values (sources.json's elements): no call per entry
-                out.append(f"{pad}{_string(k)}: {_string(v)}")
-            else:
-                out.append(f"{pad}{_scalar(k)}: ")
+            key = _string(k) if type(k) is str else _scalar(k)
+            t = type(v)
+            if t is str:
+                out.append(f"{sep}{pad}{key}: {_string(v)}")
+            elif t is int:
+                out.append(f"{sep}{pad}{key}: {int.__repr__(v)}")
+            elif v is None:
+                out.append(f"{sep}{pad}{key}: null")
+            elif isinstance(v, (dict, list)):
+                out.append(f"{sep}{pad}{key}: ")
                 _dump(v, indent + 1, out)
-            out.append(",\n" if n < last else "\n")
-        out.append("  " * indent + "}")
-    elif isinstance(x, list) and _has_dict(x):
-        out.append("[\n")
-        for n, e in enumerate(x):
-            out.append(pad)
+            else:
+                out.append(f"{sep}{pad}{key}: {_inline(v)}")
+            sep = ",\n"
+        out.append("\n" + "  " * indent + "}")
+    elif isinstance(x, list):
+        if not (x and type(x[0]) is dict):
+            line = _inline_list(x)
+            if "{" not in line or not _has_dict(x):
+                out.append(line)
+                return
+        pad = "  " * (indent + 1)
+        sep = "[\n"
+        for e in x:
+            out.append(sep + pad)
             _dump(e, indent + 1, out)
-            out.append(",\n" if n < len(x) - 1 else "\n")
-        out.append("  " * indent + "]")
+            sep = ",\n"
+        out.append("\n" + "  " * indent + "]")
     else:
         out.append(_scalar(x))
 

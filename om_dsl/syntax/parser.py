@@ -19,6 +19,7 @@ from om_dsl.span import Span
 from om_dsl.suggest import closest
 from om_dsl.syntax import ast
 from om_dsl.syntax.grammar import get_parser
+from om_dsl.syntax.inline import parse_inline
 from om_dsl.syntax.transformer import SpanTransformer
 
 MAX_SYNTAX_ERRORS_PER_FILE = 20
@@ -246,8 +247,16 @@ def _declaration_bounds(text: str, pos: int) -> tuple[int, int]:
 
 def parse_source(text: str, file: str) -> ParseResult:
     """Parse a .om file's text; `file` is the path shown in diagnostics."""
-    diagnostics: list[Diagnostic] = []
     parser = get_parser()
+    transformer = SpanTransformer(file)
+    try:
+        module = parse_inline(parser, text, transformer)
+    except Exception:  # noqa: BLE001 - a syntax error, a deep expression (or a bug): the tree walk below says which
+        module = None
+    if module is not None:
+        return ParseResult(module, tuple(transformer.diagnostics))
+    # The parse tree, then the AST; after a syntax error, the declaration blanked out and the rest parsed again.
+    diagnostics: list[Diagnostic] = []
     current = text
     while True:
         transformer = SpanTransformer(file)

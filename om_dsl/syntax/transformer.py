@@ -1,4 +1,8 @@
-"""Lark parse tree -> typed AST nodes, each with its span."""
+"""Lark parse tree -> typed AST nodes, each with its span.
+
+The same methods build the AST during the parse (syntax/inline.py, which
+passes each a Span instead of Lark's Meta); the tree walk is for files with
+a syntax error, whose recovery works on Lark's trees."""
 
 from __future__ import annotations
 
@@ -64,6 +68,8 @@ class SpanTransformer(Transformer):
     # ---- helpers -----------------------------------------------------------
 
     def span(self, meta) -> Span:
+        if type(meta) is Span:  # built during the parse (syntax/inline.py)
+            return meta
         if getattr(meta, "empty", False):
             return Span(self.file, 1, 1, 1, 1, 0, 0)
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos)
