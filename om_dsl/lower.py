@@ -54,6 +54,28 @@ def lower(scope: CatalogScope, starts: dict | None = None) -> Catalog:
     return catalog
 
 
+def lower_part(scope: CatalogScope, products=(), tables=(), validations=()) -> Catalog:
+    """A part of a catalog's model: these products, tables and validation rules
+    (their codes, names and (product, name) keys in `scope`), lowered as `lower`
+    lowers them. The compile cache regenerates one product's validation rules
+    from such a part after an edit of a rule (om_dsl.recompile)."""
+    low = _Lowering(scope)
+    s = scope
+    return Catalog(
+        name=s.name,
+        version=s.version or "",
+        products=sorted((low.product(s.commercial[c], "commercial") if c in s.commercial else low.product(s.technical[c], "technical") for c in products), key=lambda p: p.code),
+        tables=sorted((low.table(s.tables[t]) for t in tables), key=lambda t: t.name),
+        validations=sorted((low.validation(s.validations[k]) for k in validations), key=lambda v: (v.product, v.name)),
+        enrichments=(),
+        decompositions=(),
+        retry_policies=(),
+        systems=(),
+        queues=(),
+        plans=(),
+    )
+
+
 def spec_root(scope: CatalogScope) -> str:
     """The folder a catalog's source paths are recorded relative to: the common parent of its files."""
     return files_root(scope.files)

@@ -132,24 +132,26 @@ class _Generator:
     def validation(self) -> str:
         k = Constants()
         tables = self.tables(k)
-        functions = []
-        for code in sorted({v.product for v in self.cat.validations}):
-            px = PyExpr(k, self.item_nullability(code), tables)
-            rules = []
-            for v in self.cat.validations_of(code):
-                element = ids.validation(code, v.name)
-                rules.append(
-                    {
-                        "element": element,
-                        "source": self.source(element),
-                        "name": v.name,
-                        "message": v.message,
-                        "when": px.truth(v.when) if v.when is not None else None,
-                        "require": f"({px.truth(v.require)})",
-                    }
-                )
-            functions.append({"name": _ident("validate", code), "product": code, "rules": rules})
+        functions = [self.validation_function(code, k, tables) for code in sorted({v.product for v in self.cat.validations})]
         return self.render("validation.py.j2", "Validation rules.", functions=functions, constants=k.lines)
+
+    def validation_function(self, code: str, k: Constants, tables) -> dict:
+        """The function of product CODE's validation rules (its constants hoisted into k)."""
+        px = PyExpr(k, self.item_nullability(code), tables)
+        rules = []
+        for v in self.cat.validations_of(code):
+            element = ids.validation(code, v.name)
+            rules.append(
+                {
+                    "element": element,
+                    "source": self.source(element),
+                    "name": v.name,
+                    "message": v.message,
+                    "when": px.truth(v.when) if v.when is not None else None,
+                    "require": f"({px.truth(v.require)})",
+                }
+            )
+        return {"name": _ident("validate", code), "product": code, "rules": rules}
 
     def enrichment(self) -> str:
         k = Constants()
@@ -332,10 +334,41 @@ def skeleton(catalog: Catalog) -> dict[str, str]:
     }
 
 
+# ---- one function of a module, for the compile cache's splice (om_dsl.recompile) ----------------
+
+_CONSTANT = re.compile(r"^(_[A-Z]+_?\d+) = (.*)$", re.MULTILINE)
+
+
+def constants_of(module_text: str) -> list[tuple[str, str]]:
+    """A generated module's hoisted constants, (name, source) in order: the lines above its first function."""
+    end = module_text.find("\n\n\ndef ")
+    return _CONSTANT.findall(module_text[: end if end >= 0 else len(module_text)])
+
+
+def function_segment(module_text: str, name: str):
+    """(start, end) of function NAME in a generated module: from the blank lines above
+    its `def` to those below it (functions hold no blank line); None when absent."""
+    start = module_text.find(f"\n\n\ndef {name}(")
+    if start < 0:
+        return None
+    end = module_text.find("\n\n\n", start + 3)
+    return (start, end) if end >= 0 else None
+
+
+def validation_segment(catalog: Catalog, code: str, k: Constants) -> str:
+    """The text of product CODE's validation function as validation.py holds it (slots
+    unwritten), its constants named by k: a catalog holding CODE and what its rules read."""
+    g = _Generator(catalog)
+    f = g.validation_function(code, k, g.tables(k))
+    text = g.env.get_template("validation.py.j2").render(catalog=catalog, om_version=__version__, purpose="", schema="", header_files=[], functions=[f], constants=[])
+    where = function_segment(text, f["name"])
+    return text[where[0] : where[1]]
+
+
 def generate(catalog: Catalog) -> dict[str, str]:
     """Every file of one compiled catalog: {path relative to its folder: text}."""
     files = filled(skeleton(catalog), {element: str(ref) for element, ref in catalog.sources}, [digest for _path, digest in catalog.files])
     return {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files}
 
 
-__all__ = ["comment_text", "filled", "generate", "skeleton"]
+__all__ = ["comment_text", "constants_of", "filled", "function_segment", "generate", "skeleton", "validation_segment"]

@@ -153,10 +153,7 @@ def to_data(cat: Catalog) -> dict:
         "version": cat.version,
         "products": products,
         "tables": {t.name: {"id": ids.table(t.name), "key_type": t.key_type, "value_type": t.value_type, "entries": _ir(t.entries)} for t in cat.tables},
-        "validations": {
-            f"{v.product}.{v.name}": _clean({"id": ids.validation(v.product, v.name), "product": v.product, "name": v.name, "when": _ir(v.when), "require": _ir(v.require), "message": v.message})
-            for v in cat.validations
-        },
+        "validations": {f"{v.product}.{v.name}": validation_data(v) for v in cat.validations},
         "enrichments": enrichments,
         "decompositions": {
             d.name: _clean(
@@ -197,6 +194,11 @@ def to_data(cat: Catalog) -> dict:
         "queues": {q.name: _clean({"id": ids.queue(q.name), "name": q.display_name}) for q in cat.queues},
         "plans": plans,
     }, keep=("tables", "validations", "enrichments", "decompositions", "retry_policies", "systems", "queues", "plans", "products"))
+
+
+def validation_data(v) -> dict:
+    """One validation rule as plan.json holds it, under `validations` and its key `PRODUCT.NAME`."""
+    return _clean({"id": ids.validation(v.product, v.name), "product": v.product, "name": v.name, "when": _ir(v.when), "require": _ir(v.require), "message": v.message})
 
 
 def sources_data(cat: Catalog) -> dict:
@@ -264,6 +266,14 @@ def _dump(x, indent: int, out: list[str]) -> None:
         out.append("  " * indent + "]")
     else:
         out.append(_scalar(x))
+
+
+def member_text(key: str, value, depth: int) -> str:
+    """`"key": value` as dumps writes it as a member of a dict `depth` levels down
+    (the compile cache splices one rule's entry into plan.json: om_dsl.recompile)."""
+    out = ["  " * depth, _scalar(key), ": "]
+    _dump(value, depth, out)
+    return "".join(out)
 
 
 def plan_json(cat: Catalog) -> str:

@@ -1,0 +1,384 @@
+"""Recompiling after an edit of a rule's body, without checking, lowering or
+generating the whole catalog again (the compile cache's third path: om_dsl.build).
+
+An edit that changes what a file says but not the catalog's *interface*
+(what one declaration can see of another: names, kinds, attributes, types,
+which tables a rule looks up) needs only the edited declarations checked,
+lowered and generated again, and their fragments spliced into the catalog's
+cached output. Here that is done for validation rules: an edit whose changed
+declarations are all validation rules, each keeping its product and name and
+the tables it looks up (its message, `when` and `require` may change).
+
+The edited declarations are checked and lowered in a *part* of the catalog:
+the files that declare their product, its parents and children, its
+enrichments, its other validation rules and the tables they look up (the
+cache's `index` entry, written by the full path, says which). Nothing else
+is unpickled. Every splice is first proven on the text before the edit: the
+old rules, checked, lowered and generated in the same part, must give exactly
+the diagnostics, plan.json entry and function the cache holds, and the
+function's hoisted constants must be asked for in the same order, so that the
+numbering of the whole module stays as a full generation makes it. Should any
+of this not hold (another kind of declaration changed, a rule renamed, a new
+error, a constant added), None: the catalog takes the full path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Optional
+
+import attrs
+
+from om_dsl.check.cache import load_tree
+from om_dsl.check.scope import build_scope
+from om_dsl.check.workspace import Parsed, SourceFile, Unit, stored_tree
+from om_dsl.codegen.pyexpr import Constants
+from om_dsl.diagnostics.diagnostic import Diagnostic
+from om_dsl.lower import files_root, lower_part, relative_path
+from om_dsl.model.canonical import member_text, validation_data
+from om_dsl.span import Span
+from om_dsl.syntax import ast
+
+_VALIDATION_FILE = "validation.py"
+
+
+def index_of(unit, scope) -> dict:
+    """What the part of a catalog an edited rule needs is made of: which file
+    declares each product, table and validation rule (as the scope holds them),
+    enrichments by product, children by product, and the validation keys given twice."""
+    where: dict[int, str] = {}
+    given: Counter = Counter()
+    for f in unit.all_files:
+        for d in f.module.declarations:
+            where[id(d)] = f.path
+            if isinstance(d, ast.Validation):
+                given[(d.product.value, d.name.value)] += 1
+    products = {**scope.technical, **scope.commercial}
+    return {
+        "products": {code: where.get(id(p), "") for code, p in products.items()},
+        "commercial": frozenset(scope.commercial),
+        "children": {code: tuple(h.product.value for h in p.children) for code, p in scope.commercial.items()},
+        "tables": {name: where.get(id(t), "") for name, t in scope.tables.items()},
+        "validations": {key: where.get(id(v), "") for key, v in scope.validations.items()},
+        "twice": frozenset(key for key, n in given.items() if n > 1),
+        "enrichments": {code: tuple(sorted({where.get(id(b), "") for b in blocks})) for code, blocks in scope.enrichments.items()},
+    }
+
+
+class _Logged(Constants):
+    """A module's constants as they are, and the order in which a function asks for them."""
+
+    def __init__(self, known: list):
+        super().__init__()
+        for name, source in known:
+            self._names[source] = name
+            self.lines.append(f"{name} = {source}")
+        self.asked: list[str] = []
+
+    def add(self, prefix: str, source: str) -> str:
+        self.asked.append(source)
+        return super().add(prefix, source)
+
+
+def _place(s: Span) -> tuple:
+    return (s.line, s.column, s.end_line, s.end_column, s.start, s.end)
+
+
+def _same(a, b, old_spans: list, new_spans: list) -> bool:
+    """Whether two declarations say the same, wherever they are (their spans aside);
+    their spans' places are appended, in one order, as they are compared."""
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is Span:
+        old_spans.append(_place(a))
+        new_spans.append(_place(b))
+        return True
+    if ta is tuple or ta is list:
+        return len(a) == len(b) and all(_same(x, y, old_spans, new_spans) for x, y in zip(a, b))
+    fields = getattr(ta, "__attrs_attrs__", None)
+    if fields is None:
+        return a == b
+    return all(_same(getattr(a, f.name), getattr(b, f.name), old_spans, new_spans) for f in fields)
+
+
+def _names_in(node, out: set) -> set:
+    """Every string a declaration holds (a superset of the tables it looks up)."""
+    if isinstance(node, str):
+        out.add(node)
+    elif isinstance(node, (tuple, list)):
+        for x in node:
+            _names_in(x, out)
+    elif hasattr(node, "__attrs_attrs__") and not isinstance(node, Span):
+        for a in node.__attrs_attrs__:
+            _names_in(getattr(node, a.name), out)
+    return out
+
+
+def _touches(d: Diagnostic, path: str, spans: list) -> bool:
+    return any(label.span.file == path and any(s.start <= label.span.start and label.span.end <= s.end for s in spans) for label in d.labels)
+
+
+class _Edit:
+    """One edited file: its old and new modules, its changed validation rules, and its spans paired."""
+
+    def __init__(self, f: SourceFile, old_module):
+        self.file = f
+        self.old = old_module
+        self.new = f.module
+        self.changed: dict[tuple, tuple] = {}  # (product, name) -> (old rule, new rule)
+        self.old_spans: list = []
+        self.new_spans: list = []
+
+    def compare(self) -> bool:
+        old, new = self.old, self.new
+        if len(old.declarations) != len(new.declarations) or (old.header is None) != (new.header is None):
+            return False
+        pairs = [(old.header, new.header)] if old.header is not None else []
+        pairs += list(zip(old.declarations, new.declarations))
+        for o, n in pairs:
+            ospans: list = []
+            nspans: list = []
+            if _same(o, n, ospans, nspans):
+                self.old_spans += ospans
+                self.new_spans += nspans
+                continue
+            if not (isinstance(o, ast.Validation) and isinstance(n, ast.Validation)):
+                return False
+            key = (o.product.value, o.name.value)
+            if key != (n.product.value, n.name.value) or key in self.changed:
+                return False
+            self.changed[key] = (o, n)
+            self.old_spans.append(_place(o.span))
+            self.new_spans.append(_place(n.span))
+        return True
+
+
+def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Optional[tuple]:
+    """After an edit of validation rules only: (diagnostics, sources, digests,
+    skeleton files) of the catalog as it is now, or None (check it all again)."""
+    _text, _shape_key, texts, diagnostics, outcome, _token = entry
+    diagnostics = list(diagnostics)
+    if outcome is None or unit.kind != "catalog" or not unit.syntax_ok:
+        return None
+    before = dict(texts)
+    if [path for path, _ in texts] != [f.path for f in unit.all_files]:
+        return None
+    own = {f.path for f in unit.files}
+    edits: list[_Edit] = []
+    for f in unit.all_files:
+        if before[f.path] == f.fingerprint:
+            continue
+        stored = stored_tree(cache, before[f.path], touch=False)
+        if f.path not in own or stored is None:
+            return None
+        edit = _Edit(f, load_tree(stored[0], stored[1], f.path))
+        if not isinstance(edit.old, ast.Module) or not edit.compare():
+            return None
+        edits.append(edit)
+    changed = {key: (edit, pair) for edit in edits for key, pair in edit.changed.items()}
+    if not changed:
+        return None
+    for key, (edit, _pair) in changed.items():
+        if key in index["twice"] or index["validations"].get(key) != edit.file.path or key[0] not in index["commercial"]:
+            return None
+    part = _part(unit, index, edits, changed)
+    if part is None:
+        return None
+    old_scope, new_scope = part
+    old_diags, old_tables = _checked(old_scope, changed)
+    new_diags, new_tables = _checked(new_scope, changed)
+    if old_diags is None or new_diags is None or old_tables != new_tables or any(d.is_error for d in new_diags):
+        return None
+    # The diagnostics the old rules had must be those the cache holds of them.
+    spans = {edit.file.path: [pair[0].span for pair in edit.changed.values()] for edit in edits}
+    touching = [d for d in diagnostics if any(_touches(d, path, s) for path, s in spans.items())]
+    if sorted(map(repr, touching)) != sorted(map(repr, old_diags)):
+        return None
+    skeleton = dict(shape_entry[4])
+    spliced = _spliced(skeleton, old_scope, new_scope, changed)
+    if spliced is None:
+        return None
+    placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], outcome)
+    if placed is None:
+        return None
+    moved_diags, sources, digests = placed
+    return (*moved_diags, *new_diags), sources, digests, spliced
+
+
+def _part(unit, index: dict, edits: list, changed: dict) -> Optional[tuple]:
+    """The part of the catalog the changed rules need, before and after the edit: two scopes."""
+    products = index["products"]
+    want: set[str] = set()
+    codes = {key[0] for key in changed}
+    for code in codes:
+        want.add(products.get(code, ""))
+        want.update(products.get(c, "") for c in index["children"].get(code, ()))
+        want.update(products.get(p, "") for p, children in index["children"].items() if code in children)
+        want.update(index["enrichments"].get(code, ()))
+        want.update(path for key, path in index["validations"].items() if key[0] == code)
+    by_path = {f.path: f for f in unit.all_files}
+    if "" in want or not want <= set(by_path):
+        return None
+    # The tables the rules of these products can look up: every name they hold that is a table's.
+    names: set = set()
+    for path in want:
+        for d in by_path[path].module.declarations:
+            if isinstance(d, ast.Validation) and d.product.value in codes:
+                _names_in(d, names)
+    for edit in edits:
+        for old, _new in edit.changed.values():
+            _names_in(old, names)
+    want.update(index["tables"][t] for t in names & set(index["tables"]))
+    if "" in want or not want <= set(by_path):
+        return None
+    edited = {edit.file.path: edit for edit in edits}
+    new_files = [f for f in unit.all_files if f.path in want]
+    old_files = [_as_before(f, edited[f.path].old) if f.path in edited else f for f in new_files]
+    return build_scope(Unit("catalog", unit.name, old_files), []), build_scope(Unit("catalog", unit.name, new_files), [])
+
+
+def _as_before(f: SourceFile, module) -> SourceFile:
+    return SourceFile(f.path, f.real_path, "", Parsed(module, (), (), module.header, ()), True)
+
+
+def _checked(scope, changed: dict) -> tuple:
+    """(the diagnostics of the changed rules, checked in this scope, and the tables they look up); (None, None) if they cannot be."""
+    from om_dsl.check.expressions import ExprChecker
+    from om_dsl.check.products import check_validations
+
+    rules = {key: scope.validations.get(key) for key in changed}
+    if any(rule is not pair[0] and rule is not pair[1] for rule, (_edit, pair) in zip(rules.values(), changed.values())):
+        return None, None
+    everything = scope.validations
+    diags: list[Diagnostic] = []
+    try:
+        scope.validations = rules
+        exprs = ExprChecker(scope, diags)
+        check_validations(scope, exprs, diags)
+    except RecursionError:
+        return None, None
+    finally:
+        scope.validations = everything
+    return diags, exprs.used_tables
+
+
+def _spliced(skeleton: dict, old_scope, new_scope, changed: dict) -> Optional[dict]:
+    """The skeleton with the changed rules' plan.json entries and validation functions
+    replaced, and the plan's sha256 where the modules hold it; None when a splice is not proven."""
+    from om_dsl.codegen.emit import constants_of, function_segment, validation_segment
+
+    plan, module = skeleton["plan.json"], skeleton.get(_VALIDATION_FILE, "")
+    section = plan.find('\n  "validations": {\n')
+    section_end = plan.find("\n  }", section + 1)
+    if section < 0 or section_end < 0:
+        return None
+    known = constants_of(module)
+    codes = sorted({key[0] for key in changed})
+    parts = {}
+    for name, scope in (("old", old_scope), ("new", new_scope)):
+        keys = [key for key in scope.validations if key[0] in codes]
+        tables = sorted(scope.tables)
+        try:
+            parts[name] = lower_part(scope, codes, tables, keys)
+        except (KeyError, RecursionError):
+            return None
+    pieces = []  # (start, end, new text) in plan.json
+    for key in sorted(changed):
+        old_rule = next(v for v in parts["old"].validations if (v.product, v.name) == key)
+        new_rule = next(v for v in parts["new"].validations if (v.product, v.name) == key)
+        old_text = "\n" + member_text(f"{key[0]}.{key[1]}", validation_data(old_rule), 2)
+        at = plan.find(old_text, section, section_end)
+        if at < 0 or plan[at + len(old_text)] not in ",\n":
+            return None
+        pieces.append((at, at + len(old_text), "\n" + member_text(f"{key[0]}.{key[1]}", validation_data(new_rule), 2)))
+    functions = []  # (start, end, new text) in validation.py
+    for code in codes:
+        texts = {}
+        for name in ("old", "new"):
+            k = _Logged(known)
+            texts[name] = (validation_segment(parts[name], code, k), k.asked, len(k.lines))
+        where = function_segment(module, f"validate__{code}")
+        (old_text, old_asked, old_n), (new_text, new_asked, new_n) = texts["old"], texts["new"]
+        if where is None or module[where[0] : where[1]] != old_text or old_asked != new_asked or old_n != len(known) or new_n != len(known):
+            return None
+        if _markers(old_text) != _markers(new_text):
+            return None  # the line map would move
+        functions.append((where[0], where[1], new_text))
+    new_plan = _replaced(plan, pieces)
+    old_sha, new_sha = (hashlib.sha256(t.encode()).hexdigest() for t in (plan, new_plan))
+    out = dict(skeleton, **{"plan.json": new_plan, _VALIDATION_FILE: _replaced(module, functions)})
+    for name in ("__init__.py", "planner.py"):
+        if name in out:
+            if out[name].count(repr(old_sha)) != 1:
+                return None
+            out[name] = out[name].replace(repr(old_sha), repr(new_sha))
+    return out
+
+
+def _markers(text: str) -> list:
+    """Where a function's lines and `# @om` markers are: what LINE_MAP is made of."""
+    return [(n, line.strip()) for n, line in enumerate(text.split("\n")) if line.lstrip().startswith("# @om ")] + [text.count("\n")]
+
+
+def _replaced(text: str, pieces: list) -> str:
+    out, at = [], 0
+    for start, end, new in sorted(pieces):
+        if start < at:
+            raise ValueError("overlapping pieces")  # pragma: no cover - each piece is one key's
+        out += [text[at:start], new]
+        at = end
+    return "".join(out) + text[at:]
+
+
+def _pairs(old: tuple, new: tuple) -> tuple[dict, dict]:
+    """Two texts of one shape: each span's start offset in the old one -> (line,
+    column, offset) in the new one, and the same for span ends. Spans that start
+    together begin with one token, so they do in any layout; should two not
+    (a span not made of tokens), the place is None: it cannot be told."""
+    starts: dict[int, Optional[tuple]] = {}
+    ends: dict[int, Optional[tuple]] = {}
+    for o, n in zip(old, new):
+        for places, key, place in ((starts, o[4], (n[0], n[1], n[4])), (ends, o[5], (n[2], n[3], n[5]))):
+            if places.setdefault(key, place) != place:
+                places[key] = None
+    return starts, ends
+
+
+def _moved_diagnostic(d: Diagnostic, moves: dict) -> Optional[Diagnostic]:
+    labels = []
+    for label in d.labels:
+        span = label.span
+        if span.file in moves:
+            starts, ends = moves[span.file]
+            start, end = starts.get(span.start), ends.get(span.end)
+            if start is None or end is None:
+                return None
+            span = Span(span.file, start[0], start[1], end[0], end[1], start[2], end[2])
+        labels.append(attrs.evolve(label, span=span))
+    return attrs.evolve(d, labels=tuple(labels))
+
+
+def _placed(unit, edits: list, diagnostics: list, outcome: tuple) -> Optional[tuple]:
+    """The edited files' elements and diagnostics at their new places, and the files' new sha256s."""
+    moves = {edit.file.path: _pairs(tuple(edit.old_spans), tuple(edit.new_spans)) for edit in edits}
+    moved = [_moved_diagnostic(d, moves) for d in diagnostics]
+    if None in moved:
+        return None
+    sources, digests = outcome
+    root = files_root(unit.all_files)
+    sources, digests = list(sources), dict(digests)
+    for edit in edits:
+        starts = moves[edit.file.path][0]
+        rel = relative_path(edit.file.real_path, root)
+        for i, (element, file, _line, start) in enumerate(sources):
+            if file == rel:
+                place = starts.get(start)
+                if place is None:
+                    return None
+                sources[i] = (element, file, place[0], place[2])
+        if rel not in digests:
+            return None
+        digests[rel] = "sha256:" + hashlib.sha256(edit.file.text.encode("utf-8")).hexdigest()
+    return moved, tuple(sources), tuple(sorted(digests.items()))
