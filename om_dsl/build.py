@@ -284,12 +284,15 @@ def _found(unit, keys: tuple, cache) -> Optional[tuple]:
     entry = _read(cache, "unit", slot, 6)
     if entry is None or shape_key is None:
         return None
-    skeleton = None
+    shape_entry = None
     if entry[1] != shape_key:
         found = _recompiled(unit, entry, slot, package, cache)
         if found is None:
             return None
-        diagnostics, sources, digests, skeleton = found
+        diagnostics, sources, digests, skeleton, shape_entry = found
+        # The rules' edit spliced in: the skeleton stored under the new shape.
+        shape_entry = (shape_key, *shape_entry[1:4], skeleton, *shape_entry[5:])
+        cache.put("shape", slot, cache_dumps(shape_entry))
     elif entry[0] == text_key:
         diagnostics, outcome = entry[3], entry[4]
         sources, digests = outcome if outcome is not None else (None, None)
@@ -303,12 +306,9 @@ def _found(unit, keys: tuple, cache) -> Optional[tuple]:
     diagnostics = list(diagnostics)
     compiled = None
     if unit.kind == "catalog" and not any(d.is_error for d in diagnostics):
-        shape_entry = _read(cache, "shape", slot, 7)
-        if sources is None or shape_entry is None or shape_entry[0] != (shape_key if skeleton is None else entry[1]):
+        shape_entry = shape_entry or _read(cache, "shape", slot, 7)
+        if sources is None or shape_entry is None or shape_entry[0] != shape_key:
             return None
-        if skeleton is not None:  # the rules' edit spliced in: stored under the new shape
-            shape_entry = (shape_key, *shape_entry[1:4], skeleton, *shape_entry[5:])
-            cache.put("shape", slot, cache_dumps(shape_entry))
         compiled = _from_skeleton(unit, shape_entry, sources, digests)
         if compiled is None:
             return None
@@ -324,7 +324,8 @@ def _recompiled(unit, entry: tuple, slot: str, package: str, cache) -> Optional[
     shape_entry = _read(cache, "shape", slot, 7)
     if index is None or shape_entry is None or index[0] != entry[5] or index[1] != package or shape_entry[0] != entry[1]:
         return None
-    return recompiled(unit, entry, shape_entry, index[2], cache)
+    found = recompiled(unit, entry, shape_entry, index[2], cache)
+    return (*found, shape_entry) if found is not None else None
 
 
 def _cached_build(paths: list[str], cache) -> Build:

@@ -16,6 +16,7 @@ not on where in the files things are or on comments, so the compile cache
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import pprint
 import re
@@ -34,7 +35,9 @@ _TEMPLATES = Path(__file__).parent / "templates"
 _MARKER = re.compile(r"^\s*# @om (\S+)")
 
 
+@functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
+    """One environment per process: its templates are compiled once (a splice renders one function)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         trim_blocks=True,

@@ -1,0 +1,282 @@
+"""Recompiling after an edit of validation rules (om_dsl/recompile.py): only the
+edited rules are checked, lowered and generated, spliced into the cached output,
+and the output and diagnostics are exactly those of a compile without the cache.
+
+Each edit of the table below is made in turn on a small catalog, then compiled
+with the cache (a fresh `Cache`, nothing remembered in memory) and without it;
+the table also says which edits the splice does and which take the full path.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from om_dsl import build as build_mod
+from om_dsl.build import build
+from om_dsl.check import cache as cache_mod
+from om_dsl.check.cache import Cache
+from om_dsl.diagnostics.render import render_text
+
+SHOP = {
+    "catalog.om": """\
+catalog shop version "1"
+
+retry std = staggered 10s, 1m
+default retry std
+queue ops "Operations"
+""",
+    "products.om": """\
+catalog shop
+
+commercial NET "Internet" root {
+  attr speed: int in {100, 300, 1000} = 300
+  attr tier: string in {"basic", "premium"} = "basic"
+  attr site_id: string required
+  has BOX [0..2]
+}
+
+commercial BOX "Box" child {
+  attr model: string in {"M1", "M2"} = "M1"
+}
+
+technical ACCESS "Access" cfs {
+  attr down: int required
+  attr up: int required
+  attr site_id: string required
+}
+
+decompose A: NET -> ACCESS {
+  down = speed
+  up = upload
+  site_id = site_id
+}
+
+system net "Network" {
+  operation activate(down: int, up: int)
+  operation release(down: int)
+}
+
+plan ACCESS on add {
+  callout activate = net.activate(down, up)
+}
+
+plan ACCESS on delete {
+  callout release = net.release(down)
+  manual check "Check the line" queue ops
+    after release
+}
+""",
+    "tables.om": """\
+catalog shop
+
+table up_for: int -> int {
+  100: 10
+  300: 50
+}
+
+enrich NET {
+  upload: int = if speed >= 1000 then 1000 else 100
+}
+""",
+    "rules.om": """\
+catalog shop
+
+validate NET premium_speed {
+  when tier == "premium"
+  require speed >= 300
+  message "a premium product needs 300 Mbps or more"
+}
+
+validate NET upload_known {
+  require up_for[speed] is not null
+  message "no upload speed for this speed"
+}
+
+validate BOX model_known {
+  require model in {"M1", "M2"}
+  message "an unknown model"
+}
+""",
+}
+
+
+@pytest.fixture
+def shop(tmp_path):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    for name, text in SHOP.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.fixture
+def spliced(monkeypatch):
+    """How many compiles took the splice (om_dsl.recompile.recompiled gave an answer), since the last call."""
+    counts = {"spliced": 0}
+    real = build_mod.recompiled
+
+    def counting(*args):
+        found = real(*args)
+        counts["spliced"] += found is not None
+        return found
+
+    monkeypatch.setattr(build_mod, "recompiled", counting)
+
+    def take() -> int:
+        n, counts["spliced"] = counts["spliced"], 0
+        return n
+
+    return take
+
+
+def _outcome(folder, cache=None):
+    """What a user sees of a compile: the rendered diagnostics, and the files when it compiled."""
+    result = build([str(folder)], cache=cache)
+    shown = render_text(result.check.diagnostics, result.check.sources)
+    return shown, (result.files(folder.parent / "out") if result.ok else None)
+
+
+def _replace(old: str, new: str):
+    def edit(text: str) -> str:
+        assert old in text, old
+        return text.replace(old, new, 1)
+
+    return edit
+
+
+# (what, file, edit, spliced): `spliced` says whether the edit is one the splice does.
+EDITS = [
+    ("a message", "rules.om", _replace("needs 300 Mbps or more", "needs at least 300 Mbps"), True),
+    ("a `when` taken out: the rules below move up a line", "rules.om", _replace('  when tier == "premium"\n', ""), True),
+    ("a `when` put back, another condition", "rules.om", _replace("  require speed >= 300\n", '  when tier == "premium" and site_id != ""\n  require speed >= 300\n'), True),
+    ("a `require` that keeps its warning (W002)", "rules.om", _replace("up_for[speed] is not null", "up_for[speed] is not null and speed > 0"), True),
+    ("a message with quotes, a backslash and accents", "rules.om", _replace("an unknown model", 'un mod\u00e8le \\"inconnu\\" \\\\ ici'), True),
+    ("a rule laid out otherwise and its message changed", "rules.om", _replace('validate BOX model_known {\n  require model in {"M1", "M2"}', 'validate BOX model_known\n{\n\n  require model in {"M2", "M1"}'), True),
+    ("a condition with a new constant (a set): the module's constants would be numbered otherwise", "rules.om", _replace('model in {"M2", "M1"}', 'model in {"M1"}'), False),
+    ("a comment in another file and a message", "products.om", lambda t: "# products\n" + t, False),
+    ("a message while a comment was made elsewhere", "rules.om", _replace("no upload speed", "no upload"), True),
+    ("a type error: an error", "rules.om", _replace("require speed >= 300", 'require speed >= "300"'), False),
+    ("a message while the error stands", "rules.om", _replace("needs at least", "needs"), False),
+    ("the error fixed", "rules.om", _replace('require speed >= "300"', "require speed >= 300"), False),
+    ("a message after the fix", "rules.om", _replace("no upload", "no upload speed known"), True),
+    ("a rule that looks a table up that it did not", "rules.om", _replace("require speed >= 300", "require speed >= 300 or up_for[speed] == 50"), False),
+    ("a rule renamed", "rules.om", _replace("validate NET upload_known", "validate NET upload_given"), False),
+    ("a message after the rename", "rules.om", _replace("no upload speed known", "no upload speed is known"), True),
+    ("an empty message: an error", "rules.om", _replace('"no upload speed is known for this speed"', '" "'), False),
+    ("a message again", "rules.om", _replace('" "', '"the upload speed is unknown"'), False),
+    ("an attribute's default: not a rule", "products.om", _replace('= "basic"', '= "premium"'), False),
+    ("a table's entry: not a rule", "tables.om", _replace("300: 50", "300: 60"), False),
+    ("two rules at once", "rules.om", lambda t: t.replace("the upload speed is unknown", "upload unknown").replace("a premium product", "a premium line"), True),
+    ("a rule given twice: an error", "rules.om", lambda t: t + '\nvalidate BOX model_known {\n  require true\n  message "again"\n}\n', False),
+    ("the second one's message", "rules.om", _replace('"again"', '"once more"'), False),
+    ("the second one taken out", "rules.om", lambda t: t[: t.index("\nvalidate BOX model_known {\n  require true")] + "\n", False),
+    ("a message once more", "rules.om", _replace("upload unknown", "the upload is unknown"), True),
+]
+
+
+def test_after_each_edit_the_splice_gives_what_a_compile_without_the_cache_gives(shop, tmp_path, spliced):
+    cache_dir = tmp_path / "c"
+    assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
+    took = {}
+    for what, name, edit, _ in EDITS:
+        path = shop / name
+        text = path.read_text()
+        assert edit(text) != text, what
+        path.write_text(edit(text))
+        spliced()
+        cached = _outcome(shop, Cache(cache_dir))
+        took[what] = spliced()
+        assert cached == _outcome(shop), what
+        assert _outcome(shop, Cache(cache_dir)) == cached, what  # and again: found as it was
+    assert {what for what, n in took.items() if n} == {what for what, _name, _edit, splice in EDITS if splice}
+
+
+def test_a_spliced_compile_checks_no_catalog_and_unpickles_only_the_part_it_needs(shop, tmp_path, spliced, monkeypatch):
+    cache_dir = tmp_path / "c"
+    _outcome(shop, Cache(cache_dir))
+    from om_dsl import check as check_stage
+    from om_dsl.check import workspace
+
+    checked, loaded = [], []
+    monkeypatch.setattr(check_stage, "build_scope", lambda *a: checked.append(a) or pytest.fail("the whole catalog checked"))
+    real = workspace.Parsed.module.fget
+
+    def module(self):
+        loaded.append(self._shown)
+        return real(self)
+
+    monkeypatch.setattr(workspace.Parsed, "module", property(module))
+    (shop / "rules.om").write_text((shop / "rules.om").read_text().replace("an unknown model", "a model we do not sell"))
+    shown, files = _outcome(shop, Cache(cache_dir))
+    assert spliced() == 1 and not checked
+    assert "a model we do not sell" in files["shop/plan.json"] and "a model we do not sell" in files["shop/validation.py"]
+    # rules.om was parsed now; of the trees in the cache, BOX's rule needs BOX's file (its parent NET
+    # is there too): catalog.om and tables.om stay unread.
+    assert {p.rsplit("/", 1)[-1] for p in loaded if p} == {"products.om"}
+
+
+def test_the_index_entry_is_trusted_only_under_our_key(shop, tmp_path, spliced):
+    """The index says which files a rule's part is read from: corrupt, another cache's,
+    naming a function, or well signed and wrong, it is not used (or its part is refused)."""
+    cache_dir = tmp_path / "c"
+    cache = Cache(cache_dir)
+    _outcome(shop, cache)
+    _outcome(shop, Cache(tmp_path / "other"))
+    [entry] = [p for p in (cache_dir / "index").rglob("*") if p.is_file()]
+    foreign = tmp_path / "other" / entry.relative_to(cache_dir)
+    rules = shop / "rules.om"
+    for damage in ["corrupt", "foreign", "function", "wrong"]:
+        if damage == "corrupt":
+            entry.write_bytes(entry.read_bytes()[:-7])
+        elif damage == "foreign":
+            entry.write_bytes(foreign.read_bytes())
+        elif damage == "function":
+            cache.put("index", entry.name, cache_mod.dumps((None, None, _Boom())))
+        else:  # well signed, naming a file that holds none of the products: the part misses them
+            token, package, index = cache_mod.loads(cache.get("index", entry.name))
+            first = str(shop / "catalog.om")
+            cache.put("index", entry.name, cache_mod.dumps((token, package, dict(index, products={code: first for code in index["products"]}))))
+        rules.write_text(rules.read_text().replace("an unknown model", f"an unknown model ({damage})"))
+        assert _outcome(shop, Cache(cache_dir)) == _outcome(shop), damage
+        assert spliced() == 0, damage
+        rules.write_text(rules.read_text().replace(f" ({damage})", ""))
+        _outcome(shop, Cache(cache_dir))  # the full path wrote a good index again: this one is spliced
+        assert spliced() == 1
+    rules.write_text(rules.read_text().replace("an unknown model", "an unknown model (at last)"))
+    assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
+    assert spliced() == 1
+
+
+def _boom():
+    raise AssertionError("an entry ran code")
+
+
+class _Boom:
+    def __reduce__(self):
+        return (_boom, ())
+
+
+_MESSAGES = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40).filter(lambda m: m.strip())
+_CONDITIONS = st.sampled_from(["speed >= 300", "speed > 100 and tier == \"premium\"", "site_id != \"\"", "not (speed == 100)", "speed in {100, 1000}", "tier in {\"basic\"}"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_MESSAGES, _CONDITIONS, st.booleans()), min_size=1, max_size=4))
+def test_any_message_and_condition_is_spliced_as_a_compile_without_the_cache_writes_it(shop, tmp_path_factory, rules):
+    cache_dir = tmp_path_factory.mktemp("c")
+    original = (shop / "rules.om").read_text()
+    try:
+        _outcome(shop, Cache(cache_dir))
+        for message, condition, with_when in rules:
+            when = '  when tier == "premium"\n' if with_when else ""
+            text = original.replace('  when tier == "premium"\n  require speed >= 300\n  message "a premium product needs 300 Mbps or more"', f"{when}  require {condition}\n  message {_quoted(message)}")
+            (shop / "rules.om").write_text(text)
+            assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
+    finally:
+        (shop / "rules.om").write_text(original)
+
+
+def _quoted(message: str) -> str:
+    return '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'
