@@ -140,16 +140,19 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 # files' paths, its task package's files (and, through digest, the
 # compiler's code): its *text* key holds its files' texts, its *shape* key
 # their shapes (cache.shape_of: what a file says, not where; comments and
-# layout are not in it). Two entries per unit, each in a slot of its own (one
+# layout are not in it). Three entries per unit, each in a slot of its own (one
 # per catalog and place: a new version replaces the one before, so edits do
 # not fill a disk):
 #
 # - "unit": its text key, its shape key, its files' text keys, its own
 #   diagnostics and, for a catalog without errors, where each element is
-#   ((element, file, line, offset), ...) and each file's sha256: small;
+#   ((element, file, line, offset), ...) and each file's sha256, and the
+#   token of its index (below): small;
 # - "shape": its shape key and codegen's skeleton (every generated file with
 #   slots for those `file:line`s and sha256s, codegen.emit.fill) and the task
-#   package's copies: large, written only when the catalog was checked.
+#   package's copies: large, written when the catalog was checked or a rule spliced in;
+# - "index": the token, the task package's key and which file declares each
+#   product, table and validation rule (recompile.index_of), written with a full check.
 #
 # The text key found: nothing is checked, the skeleton is filled. Only the
 # shape key found (an edit of comments or layout): the edited files' spans
@@ -157,7 +160,10 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 # one order, cache.dump_tree), the elements and diagnostics in them take their
 # new places, and the skeleton is filled; should anything not pair up (or the
 # text before be gone from the cache), the catalog is checked again. Neither
-# found: checked, lowered and generated, and both entries written.
+# found: an edit of validation rules only is spliced into the skeleton
+# (om_dsl.recompile, with the "index" entry the last full check wrote, whose
+# token the unit entry carries); anything else is checked, lowered and
+# generated, and the entries written.
 
 
 def _unit_keys(unit, roots) -> tuple[str, str, Optional[str], str]:

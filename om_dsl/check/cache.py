@@ -8,7 +8,8 @@ back when it is loaded). A tree is stored without its spans' positions, which
 are kept beside it in a fixed order (dump_tree): its hash is the file's shape,
 what it says and not where. The *unit* and *shape* entries (om_dsl.build) hold
 a catalog's check diagnostics, where its elements are, and its generated
-files with slots for those places. A *grammar* entry holds the parser's
+files with slots for those places; its *index* entry which file declares
+what, for splicing an edit of a rule into that output (om_dsl.recompile). A *grammar* entry holds the parser's
 tables. `om compile` and `om lsp` share the one cache directory; `om compile
 --no-cache` bypasses it.
 
