@@ -36,11 +36,12 @@ from om_dsl.check.workspace import Parsed, SourceFile, Unit, stored_tree
 from om_dsl.codegen.pyexpr import Constants
 from om_dsl.diagnostics.diagnostic import Diagnostic
 from om_dsl.lower import files_root, lower_part, relative_path
-from om_dsl.model.canonical import member_text, validation_data
+from om_dsl.model.canonical import member_text, product_data, validation_data
 from om_dsl.span import Span
 from om_dsl.syntax import ast
 
 _VALIDATION_FILE = "validation.py"
+_PLANNER_FILE = "planner.py"
 
 
 def index_of(unit, scope) -> dict:
@@ -63,6 +64,7 @@ def index_of(unit, scope) -> dict:
         "validations": {key: where.get(id(v), "") for key, v in scope.validations.items()},
         "twice": frozenset(key for key, n in given.items() if n > 1),
         "enrichments": {code: tuple(sorted({where.get(id(b), "") for b in blocks})) for code, blocks in scope.enrichments.items()},
+        "targets": frozenset(d.target.value for d in scope.decompositions.values()),
     }
 
 
@@ -116,6 +118,11 @@ def _names_in(node, out: set) -> set:
     return out
 
 
+def _without_defaults(product):
+    """A product with its attributes' defaults left out: what else it says."""
+    return attrs.evolve(product, attributes=tuple(attrs.evolve(a, default=None) for a in product.attributes))
+
+
 def _touches(d: Diagnostic, path: str, spans: list) -> bool:
     return any(label.span.file == path and any(s.start <= label.span.start and label.span.end <= s.end for s in spans) for label in d.labels)
 
@@ -128,6 +135,7 @@ class _Edit:
         self.old = old_module
         self.new = f.module
         self.changed: dict[tuple, tuple] = {}  # (product, name) -> (old rule, new rule)
+        self.products: dict[str, tuple] = {}  # code -> (old, new): a commercial product whose attributes' defaults changed
         self.old_spans: list = []
         self.new_spans: list = []
 
@@ -144,6 +152,17 @@ class _Edit:
                 self.old_spans += ospans
                 self.new_spans += nspans
                 continue
+            if isinstance(o, ast.CommercialProduct) and isinstance(n, ast.CommercialProduct):
+                ospans, nspans = [], []
+                code = o.code.value
+                if not _same(_without_defaults(o), _without_defaults(n), ospans, nspans) or code in self.products:
+                    return False
+                if any((a.default is None) != (b.default is None) for a, b in zip(o.attributes, n.attributes)):
+                    return False  # an attribute that may be null, or no longer: what other rules' code is written for
+                self.products[code] = (o, n)
+                self.old_spans += ospans
+                self.new_spans += nspans
+                continue
             if not (isinstance(o, ast.Validation) and isinstance(n, ast.Validation)):
                 return False
             key = (o.product.value, o.name.value)
@@ -156,8 +175,8 @@ class _Edit:
 
 
 def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Optional[tuple]:
-    """After an edit of validation rules only: (diagnostics, sources, digests,
-    skeleton files) of the catalog as it is now, or None (check it all again)."""
+    """After an edit of validation rules and attribute defaults only: (diagnostics,
+    sources, digests, skeleton files) of the catalog as it is now, or None (check it all again)."""
     _text, _shape_key, texts, diagnostics, outcome, _token = entry
     diagnostics = list(diagnostics)
     if outcome is None or unit.kind != "catalog" or not unit.syntax_ok:
@@ -177,27 +196,33 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         if not isinstance(edit.old, ast.Module) or not edit.compare():
             return None
         edits.append(edit)
-    changed = {key: (edit, pair) for edit in edits for key, pair in edit.changed.items()}
-    if not changed:
+    rules = {key: (edit, pair) for edit in edits for key, pair in edit.changed.items()}
+    products = {code: (edit, pair) for edit in edits for code, pair in edit.products.items()}
+    if not rules and not products:
         return None
-    for key, (edit, _pair) in changed.items():
+    for key, (edit, _pair) in rules.items():
         if key in index["twice"] or index["validations"].get(key) != edit.file.path or key[0] not in index["commercial"]:
             return None
-    part = _part(unit, index, edits, changed)
+    for code, (edit, _pair) in products.items():
+        # A decomposition's target has its defaults written into its sources' code too: not spliced.
+        if index["products"].get(code) != edit.file.path or code not in index["commercial"] or code in index["targets"]:
+            return None
+    part = _part(unit, index, edits, rules, products)
     if part is None:
         return None
     old_scope, new_scope = part
-    old_diags, old_tables = _checked(old_scope, changed)
-    new_diags, new_tables = _checked(new_scope, changed)
+    old_diags, old_tables = _checked(old_scope, rules, products, 0)
+    new_diags, new_tables = _checked(new_scope, rules, products, 1)
     if old_diags is None or new_diags is None or old_tables != new_tables or any(d.is_error for d in new_diags):
         return None
-    # The diagnostics the old rules had must be those the cache holds of them.
-    spans = {edit.file.path: [pair[0].span for pair in edit.changed.values()] for edit in edits}
+    # The diagnostics the old declarations had must be those the cache holds of them.
+    spans: dict = {}
+    for edit in edits:
+        spans[edit.file.path] = [pair[0].span for pair in (*edit.changed.values(), *edit.products.values())]
     touching = [d for d in diagnostics if any(_touches(d, path, s) for path, s in spans.items())]
     if sorted(map(repr, touching)) != sorted(map(repr, old_diags)):
         return None
-    skeleton = dict(shape_entry[4])
-    spliced = _spliced(skeleton, old_scope, new_scope, changed)
+    spliced = _spliced(dict(shape_entry[4]), old_scope, new_scope, rules, products)
     if spliced is None:
         return None
     placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], outcome)
@@ -207,14 +232,15 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     return (*moved_diags, *new_diags), sources, digests, spliced
 
 
-def _part(unit, index: dict, edits: list, changed: dict) -> Optional[tuple]:
-    """The part of the catalog the changed rules need, before and after the edit: two scopes."""
+def _part(unit, index: dict, edits: list, rules: dict, changed_products: dict) -> Optional[tuple]:
+    """The part of the catalog the changed declarations need, before and after the edit: two scopes."""
     products = index["products"]
     want: set[str] = set()
-    codes = {key[0] for key in changed}
-    for code in codes:
+    codes = {key[0] for key in rules}
+    for code in codes | set(changed_products):
         want.add(products.get(code, ""))
         want.update(products.get(c, "") for c in index["children"].get(code, ()))
+    for code in codes:
         want.update(products.get(p, "") for p, children in index["children"].items() if code in children)
         want.update(index["enrichments"].get(code, ()))
         want.update(path for key, path in index["validations"].items() if key[0] == code)
@@ -243,78 +269,101 @@ def _as_before(f: SourceFile, module) -> SourceFile:
     return SourceFile(f.path, f.real_path, "", Parsed(module, (), (), module.header, ()), True)
 
 
-def _checked(scope, changed: dict) -> tuple:
-    """(the diagnostics of the changed rules, checked in this scope, and the tables they look up); (None, None) if they cannot be."""
+def _checked(scope, rules: dict, products: dict, side: int) -> tuple:
+    """(the diagnostics of the changed declarations, checked in this scope, and the
+    tables the rules look up); (None, None) if they cannot be. `side`: 0 before the edit, 1 after."""
     from om_dsl.check.expressions import ExprChecker
-    from om_dsl.check.products import check_validations
+    from om_dsl.check.products import check_products, check_validations
 
-    rules = {key: scope.validations.get(key) for key in changed}
-    if any(rule is not pair[0] and rule is not pair[1] for rule, (_edit, pair) in zip(rules.values(), changed.values())):
+    found = {key: scope.validations.get(key) for key in rules}
+    if any(rule is not pair[side] for rule, (_edit, pair) in zip(found.values(), rules.values())):
+        return None, None
+    if any(scope.commercial.get(code) is not pair[side] for code, (_edit, pair) in products.items()):
         return None, None
     everything = scope.validations
     diags: list[Diagnostic] = []
+    used: set = set()
     try:
-        scope.validations = rules
-        exprs = ExprChecker(scope, diags)
-        check_validations(scope, exprs, diags)
+        if rules:
+            scope.validations = found
+            exprs = ExprChecker(scope, diags)
+            check_validations(scope, exprs, diags)
+            used = exprs.used_tables
+        if products:
+            # Every product of the part is checked: of those, only what the changed ones are told counts.
+            checked: list[Diagnostic] = []
+            check_products(scope, checked)
+            diags += [d for d in checked if any(_touches(d, edit.file.path, [pair[side].span]) for edit, pair in products.values())]
     except RecursionError:
         return None, None
     finally:
         scope.validations = everything
-    return diags, exprs.used_tables
+    return diags, used
 
 
-def _spliced(skeleton: dict, old_scope, new_scope, changed: dict) -> Optional[dict]:
-    """The skeleton with the changed rules' plan.json entries and validation functions
+def _spliced(skeleton: dict, old_scope, new_scope, rules: dict, products: dict) -> Optional[dict]:
+    """The skeleton with the changed declarations' plan.json entries and functions
     replaced, and the plan's sha256 where the modules hold it; None when a splice is not proven."""
-    from om_dsl.codegen.emit import constants_of, function_segment, validation_segment
+    from om_dsl.codegen.emit import attributes_segment, constants_of, function_segment, validation_segment  # the code generator: loaded for a splice only
 
-    plan, module = skeleton["plan.json"], skeleton.get(_VALIDATION_FILE, "")
-    section = plan.find('\n  "validations": {\n')
-    section_end = plan.find("\n  }", section + 1)
-    if section < 0 or section_end < 0:
-        return None
-    known = constants_of(module)
-    codes = sorted({key[0] for key in changed})
+    codes = sorted({key[0] for key in rules})
     parts = {}
-    for name, scope in (("old", old_scope), ("new", new_scope)):
+    for side, scope in enumerate((old_scope, new_scope)):
         keys = [key for key in scope.validations if key[0] in codes]
-        tables = sorted(scope.tables)
         try:
-            parts[name] = lower_part(scope, codes, tables, keys)
+            parts[side] = lower_part(scope, sorted(set(codes) | set(products)), sorted(scope.tables), keys)
         except (KeyError, RecursionError):
             return None
+    plan = skeleton["plan.json"]
     pieces = []  # (start, end, new text) in plan.json
-    for key in sorted(changed):
-        old_rule = next(v for v in parts["old"].validations if (v.product, v.name) == key)
-        new_rule = next(v for v in parts["new"].validations if (v.product, v.name) == key)
-        old_text = "\n" + member_text(f"{key[0]}.{key[1]}", validation_data(old_rule), 2)
-        at = plan.find(old_text, section, section_end)
-        if at < 0 or plan[at + len(old_text)] not in ",\n":
-            return None
-        pieces.append((at, at + len(old_text), "\n" + member_text(f"{key[0]}.{key[1]}", validation_data(new_rule), 2)))
-    functions = []  # (start, end, new text) in validation.py
-    for code in codes:
-        texts = {}
-        for name in ("old", "new"):
-            k = _Logged(known)
-            texts[name] = (validation_segment(parts[name], code, k), k.asked, len(k.lines))
-        where = function_segment(module, f"validate__{code}")
-        (old_text, old_asked, old_n), (new_text, new_asked, new_n) = texts["old"], texts["new"]
-        if where is None or module[where[0] : where[1]] != old_text or old_asked != new_asked or old_n != len(known) or new_n != len(known):
-            return None
-        if _markers(old_text) != _markers(new_text):
-            return None  # the line map would move
-        functions.append((where[0], where[1], new_text))
-    new_plan = _replaced(plan, pieces)
-    old_sha, new_sha = (hashlib.sha256(t.encode()).hexdigest() for t in (plan, new_plan))
-    out = dict(skeleton, **{"plan.json": new_plan, _VALIDATION_FILE: _replaced(module, functions)})
-    for name in ("__init__.py", "planner.py"):
+    for key in sorted(rules):
+        entry = f"{key[0]}.{key[1]}"
+        old, new = (validation_data(next(v for v in parts[side].validations if (v.product, v.name) == key)) for side in (0, 1))
+        pieces.append(_member(plan, "validations", entry, old, new))
+    for code in sorted(products):
+        pieces.append(_member(plan, "products", code, product_data(parts[0].product(code)), product_data(parts[1].product(code))))
+    if None in pieces:
+        return None
+    out = dict(skeleton, **{"plan.json": _replaced(plan, pieces)})
+    # The functions: each made before and after the edit with the module's constants, which it must ask for alike.
+    for module, name, make, wanted in ((_VALIDATION_FILE, "validate__", validation_segment, codes), (_PLANNER_FILE, "attributes__", attributes_segment, sorted(products))):
+        if not wanted:
+            continue
+        text = skeleton.get(module, "")
+        functions = []
+        for code in wanted:
+            made = []
+            for side in (0, 1):
+                k = _Logged(constants_of(text))
+                made.append((make(parts[side], code, k), k.asked, len(k.lines) - len(constants_of(text))))
+            where = function_segment(text, name + code)
+            (old_text, old_asked, old_added), (new_text, new_asked, new_added) = made
+            if where is None or text[where[0] : where[1]] != old_text or old_asked != new_asked or old_added or new_added:
+                return None
+            if _markers(old_text) != _markers(new_text):
+                return None  # the line map would move
+            functions.append((where[0], where[1], new_text))
+        out[module] = _replaced(text, functions)
+    old_sha, new_sha = (hashlib.sha256(t.encode()).hexdigest() for t in (plan, out["plan.json"]))
+    for name in ("__init__.py", _PLANNER_FILE):
         if name in out:
             if out[name].count(repr(old_sha)) != 1:
                 return None
             out[name] = out[name].replace(repr(old_sha), repr(new_sha))
     return out
+
+
+def _member(plan: str, section: str, key: str, old, new) -> Optional[tuple]:
+    """Where in plan.json the member KEY of SECTION is, as OLD prints: (start, end, NEW printed); None if not there."""
+    start = plan.find(f'\n  "{section}": {{\n')
+    end = plan.find("\n  }", start + 1)
+    if start < 0 or end < 0:
+        return None
+    old_text = "\n" + member_text(key, old, 2)
+    at = plan.find(old_text, start, end)
+    if at < 0 or plan[at + len(old_text)] not in ",\n":
+        return None
+    return at, at + len(old_text), "\n" + member_text(key, new, 2)
 
 
 def _markers(text: str) -> list:

@@ -1,5 +1,6 @@
-"""Recompiling after an edit of validation rules (om_dsl/recompile.py): only the
-edited rules are checked, lowered and generated, spliced into the cached output,
+"""Recompiling after an edit of validation rules or attribute defaults
+(om_dsl/recompile.py): only the edited declarations are checked, lowered and
+generated, spliced into the cached output,
 and the output and diagnostics are exactly those of a compile without the cache.
 
 Each edit of the table below is made in turn on a small catalog, then compiled
@@ -146,7 +147,8 @@ def _replace(old: str, new: str):
     return edit
 
 
-# (what, file, edit, spliced): `spliced` says whether the edit is one the splice does.
+# (what, file, edit, spliced): `spliced` says whether the edit is one the splice does. An edit
+# of several files at once gives a tuple of files and a tuple of edits.
 EDITS = [
     ("a message", "rules.om", _replace("needs 300 Mbps or more", "needs at least 300 Mbps"), True),
     ("a `when` taken out: the rules below move up a line", "rules.om", _replace('  when tier == "premium"\n', ""), True),
@@ -166,7 +168,16 @@ EDITS = [
     ("a message after the rename", "rules.om", _replace("no upload speed known", "no upload speed is known"), True),
     ("an empty message: an error", "rules.om", _replace('"no upload speed is known for this speed"', '" "'), False),
     ("a message again", "rules.om", _replace('" "', '"the upload speed is unknown"'), False),
-    ("an attribute's default: not a rule", "products.om", _replace('= "basic"', '= "premium"'), False),
+    ("an attribute's default", "products.om", _replace('= "basic"', '= "premium"'), True),
+    ("a child product's default and a rule's message, in two files at once", ("products.om", "rules.om"), (_replace('= "M1"', '= "M2"'), _replace('message "un mod', 'message "Un mod')), True),
+    ("a default that is not an allowed value: an error", "products.om", _replace("= 300\n", "= 200\n"), False),
+    ("an allowed default again", "products.om", _replace("= 200\n", "= 1000\n"), False),
+    ("a default taken away: the attribute may now be null", "products.om", _replace(' = "premium"', ""), False),
+    ("a default given back", "products.om", _replace('attr tier: string in {"basic", "premium"}', 'attr tier: string in {"basic", "premium"} = "basic"'), False),
+    ("the allowed values of an attribute: the interface", "products.om", _replace("in {100, 300, 1000}", "in {100, 300, 1000, 2000}"), False),
+    ("an attribute added: the interface", "products.om", _replace('  attr site_id: string required\n', '  attr site_id: string required\n  attr note: string optional\n'), False),
+    ("a default while an attribute was added", "products.om", _replace('= "M2"', '= "M1"'), True),
+    ("a technical product's attribute: read by its sources' code", "products.om", _replace("attr down: int required", "attr down: int optional"), False),
     ("a table's entry: not a rule", "tables.om", _replace("300: 50", "300: 60"), False),
     ("two rules at once", "rules.om", lambda t: t.replace("the upload speed is unknown", "upload unknown").replace("a premium product", "a premium line"), True),
     ("a rule given twice: an error", "rules.om", lambda t: t + '\nvalidate BOX model_known {\n  require true\n  message "again"\n}\n', False),
@@ -180,11 +191,12 @@ def test_after_each_edit_the_splice_gives_what_a_compile_without_the_cache_gives
     cache_dir = tmp_path / "c"
     assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
     took = {}
-    for what, name, edit, _ in EDITS:
-        path = shop / name
-        text = path.read_text()
-        assert edit(text) != text, what
-        path.write_text(edit(text))
+    for what, names, edits, _ in EDITS:
+        for name, edit in zip(*((names, edits) if isinstance(names, tuple) else ((names,), (edits,)))):
+            path = shop / name
+            text = path.read_text()
+            assert edit(text) != text, what
+            path.write_text(edit(text))
         spliced()
         cached = _outcome(shop, Cache(cache_dir))
         took[what] = spliced()
@@ -263,19 +275,22 @@ _CONDITIONS = st.sampled_from(["speed >= 300", "speed > 100 and tier == \"premiu
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(_MESSAGES, _CONDITIONS, st.booleans()), min_size=1, max_size=4))
-def test_any_message_and_condition_is_spliced_as_a_compile_without_the_cache_writes_it(shop, tmp_path_factory, rules):
+@given(st.lists(st.tuples(_MESSAGES, _CONDITIONS, st.booleans(), st.sampled_from(["100", "300", "1000"])), min_size=1, max_size=4))
+def test_any_message_condition_and_default_is_spliced_as_a_compile_without_the_cache_writes_it(shop, tmp_path_factory, edits):
     cache_dir = tmp_path_factory.mktemp("c")
-    original = (shop / "rules.om").read_text()
+    rules, products = shop / "rules.om", shop / "products.om"
+    originals = {rules: rules.read_text(), products: products.read_text()}
     try:
         _outcome(shop, Cache(cache_dir))
-        for message, condition, with_when in rules:
+        for message, condition, with_when, speed in edits:
             when = '  when tier == "premium"\n' if with_when else ""
-            text = original.replace('  when tier == "premium"\n  require speed >= 300\n  message "a premium product needs 300 Mbps or more"', f"{when}  require {condition}\n  message {_quoted(message)}")
-            (shop / "rules.om").write_text(text)
+            rule = f"{when}  require {condition}\n  message {_quoted(message)}"
+            rules.write_text(originals[rules].replace('  when tier == "premium"\n  require speed >= 300\n  message "a premium product needs 300 Mbps or more"', rule))
+            products.write_text(originals[products].replace("in {100, 300, 1000} = 300", f"in {{100, 300, 1000}} = {speed}"))
             assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
     finally:
-        (shop / "rules.om").write_text(original)
+        for path, text in originals.items():
+            path.write_text(text)
 
 
 def _quoted(message: str) -> str:

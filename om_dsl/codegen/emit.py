@@ -368,10 +368,20 @@ def validation_segment(catalog: Catalog, code: str, k: Constants) -> str:
     return text[where[0] : where[1]]
 
 
+def attributes_segment(catalog: Catalog, code: str, k: Constants) -> str:
+    """The text of commercial product CODE's `attributes__CODE` as planner.py holds it, its constants named by k."""
+    from om_dsl.codegen.planner import PlannerModule
+
+    planner = PlannerModule(_Generator(catalog))
+    planner.k, planner.tables = k, planner.g.tables(k)
+    planner.attributes(catalog.product(code))
+    return "\n\n\n" + planner.functions[-1]
+
+
 def generate(catalog: Catalog) -> dict[str, str]:
     """Every file of one compiled catalog: {path relative to its folder: text}."""
     files = filled(skeleton(catalog), {element: str(ref) for element, ref in catalog.sources}, [digest for _path, digest in catalog.files])
     return {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files}
 
 
-__all__ = ["comment_text", "constants_of", "filled", "function_segment", "generate", "skeleton", "validation_segment"]
+__all__ = ["attributes_segment", "comment_text", "constants_of", "filled", "function_segment", "generate", "skeleton", "validation_segment"]

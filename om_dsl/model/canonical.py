@@ -89,31 +89,34 @@ def _dep(d: DependencyDef) -> str:
     return d.describe()
 
 
+def product_data(p) -> dict:
+    """One product as plan.json holds it, under `products` and its code."""
+    return _clean(
+        {
+            "id": ids.product(p.code),
+            "name": p.name,
+            "kind": p.kind,
+            "role": p.role,
+            "attributes": {
+                a.name: _clean(
+                    {
+                        "id": ids.attribute(p.code, a.name),
+                        "type": a.type,
+                        "allowed": _ir(a.allowed) if a.allowed is not None else None,
+                        "range": _ir(a.range) if a.range is not None else None,
+                        "default": _ir(a.default),
+                        "required": a.required or None,
+                    }
+                )
+                for a in p.attributes
+            },
+            "children": {c.product: {"min": c.min, "max": c.max} for c in p.children},
+        }
+    )
+
+
 def to_data(cat: Catalog) -> dict:
-    products = {}
-    for p in cat.products:
-        products[p.code] = _clean(
-            {
-                "id": ids.product(p.code),
-                "name": p.name,
-                "kind": p.kind,
-                "role": p.role,
-                "attributes": {
-                    a.name: _clean(
-                        {
-                            "id": ids.attribute(p.code, a.name),
-                            "type": a.type,
-                            "allowed": _ir(a.allowed) if a.allowed is not None else None,
-                            "range": _ir(a.range) if a.range is not None else None,
-                            "default": _ir(a.default),
-                            "required": a.required or None,
-                        }
-                    )
-                    for a in p.attributes
-                },
-                "children": {c.product: {"min": c.min, "max": c.max} for c in p.children},
-            }
-        )
+    products = {p.code: product_data(p) for p in cat.products}
     enrichments: dict[str, list] = {}
     for e in cat.enrichments:
         enrichments.setdefault(e.product, []).append({"id": ids.enrichment(e.product, e.name), "name": e.name, "type": e.type, "expr": _ir(e.expr)})
