@@ -54,11 +54,11 @@ def lower(scope: CatalogScope, starts: dict | None = None) -> Catalog:
     return catalog
 
 
-def lower_part(scope: CatalogScope, products=(), tables=(), validations=()) -> Catalog:
-    """A part of a catalog's model: these products, tables and validation rules
-    (their codes, names and (product, name) keys in `scope`), lowered as `lower`
-    lowers them. The compile cache regenerates one product's validation rules
-    from such a part after an edit of a rule (om_dsl.recompile)."""
+def lower_part(scope: CatalogScope, products=(), tables=(), validations=(), plans=()) -> Catalog:
+    """A part of a catalog's model: these products, tables, validation rules and
+    plans (their codes, names and keys in `scope`), lowered as `lower` lowers
+    them. The compile cache regenerates what an edit changed from such a part
+    (om_dsl.recompile)."""
     low = _Lowering(scope)
     s = scope
     return Catalog(
@@ -72,7 +72,7 @@ def lower_part(scope: CatalogScope, products=(), tables=(), validations=()) -> C
         retry_policies=(),
         systems=(),
         queues=(),
-        plans=(),
+        plans=sorted((low.plan(s.plans[k]) for k in plans), key=lambda p: (p.product, p.action)),
     )
 
 

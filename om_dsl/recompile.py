@@ -36,12 +36,13 @@ from om_dsl.check.workspace import Parsed, SourceFile, Unit, stored_tree
 from om_dsl.codegen.pyexpr import Constants
 from om_dsl.diagnostics.diagnostic import Diagnostic
 from om_dsl.lower import files_root, lower_part, relative_path
-from om_dsl.model.canonical import member_text, product_data, validation_data
+from om_dsl.model.canonical import member_text, plan_data, product_data, validation_data
 from om_dsl.span import Span
 from om_dsl.syntax import ast
 
 _VALIDATION_FILE = "validation.py"
 _PLANNER_FILE = "planner.py"
+_PLANS_FILE = "plans.py"
 
 
 def index_of(unit, scope) -> dict:
@@ -65,6 +66,11 @@ def index_of(unit, scope) -> dict:
         "twice": frozenset(key for key, n in given.items() if n > 1),
         "enrichments": {code: tuple(sorted({where.get(id(b), "") for b in blocks})) for code, blocks in scope.enrichments.items()},
         "targets": frozenset(d.target.value for d in scope.decompositions.values()),
+        "plans": {key: where.get(id(p), "") for key, p in scope.plans.items()},
+        "systems": {name: where.get(id(x), "") for name, x in scope.systems.items()},
+        "queues": {name: where.get(id(q), "") for name, q in scope.queues.items()},
+        "retry": {name: where.get(id(r), "") for name, r in scope.retry_policies.items()},
+        "defaults": tuple(sorted({where.get(id(d), "") for d in (scope.default_retry, scope.default_timeout) if d is not None})),
     }
 
 
@@ -123,6 +129,15 @@ def _without_defaults(product):
     return attrs.evolve(product, attributes=tuple(attrs.evolve(a, default=None) for a in product.attributes))
 
 
+# A task's settings: what no code is generated from and no other declaration reads.
+_SETTINGS = ("retry", "timeout", "due", "description", "wait_for")
+
+
+def _without_settings(plan):
+    """A plan with its tasks' settings left out: what else it says."""
+    return attrs.evolve(plan, items=tuple(attrs.evolve(i, **dict.fromkeys(_SETTINGS)) for i in plan.items))
+
+
 def _touches(d: Diagnostic, path: str, spans: list) -> bool:
     return any(label.span.file == path and any(s.start <= label.span.start and label.span.end <= s.end for s in spans) for label in d.labels)
 
@@ -136,6 +151,7 @@ class _Edit:
         self.new = f.module
         self.changed: dict[tuple, tuple] = {}  # (product, name) -> (old rule, new rule)
         self.products: dict[str, tuple] = {}  # code -> (old, new): a commercial product whose attributes' defaults changed
+        self.plans: dict[tuple, tuple] = {}  # (product, action) -> (old, new): a plan whose tasks' settings changed
         self.old_spans: list = []
         self.new_spans: list = []
 
@@ -160,6 +176,15 @@ class _Edit:
                 if any((a.default is None) != (b.default is None) for a, b in zip(o.attributes, n.attributes)):
                     return False  # an attribute that may be null, or no longer: what other rules' code is written for
                 self.products[code] = (o, n)
+                self.old_spans += ospans
+                self.new_spans += nspans
+                continue
+            if isinstance(o, ast.Plan) and isinstance(n, ast.Plan):
+                ospans, nspans = [], []
+                key = (o.product.value, o.action.value)
+                if not _same(_without_settings(o), _without_settings(n), ospans, nspans) or key in self.plans:
+                    return False
+                self.plans[key] = (o, n)
                 self.old_spans += ospans
                 self.new_spans += nspans
                 continue
@@ -198,7 +223,8 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         edits.append(edit)
     rules = {key: (edit, pair) for edit in edits for key, pair in edit.changed.items()}
     products = {code: (edit, pair) for edit in edits for code, pair in edit.products.items()}
-    if not rules and not products:
+    plans = {key: (edit, pair) for edit in edits for key, pair in edit.plans.items()}
+    if not rules and not products and not plans:
         return None
     for key, (edit, _pair) in rules.items():
         if key in index["twice"] or index["validations"].get(key) != edit.file.path or key[0] not in index["commercial"]:
@@ -207,22 +233,28 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         # A decomposition's target has its defaults written into its sources' code too: not spliced.
         if index["products"].get(code) != edit.file.path or code not in index["commercial"] or code in index["targets"]:
             return None
-    part = _part(unit, index, edits, rules, products)
+    for key, (edit, _pair) in plans.items():
+        if index["plans"].get(key) != edit.file.path:
+            return None
+    changed = _Changed(rules, products, plans)
+    part = _part(unit, index, edits, changed)
     if part is None:
         return None
     old_scope, new_scope = part
-    old_diags, old_tables = _checked(old_scope, rules, products, 0)
-    new_diags, new_tables = _checked(new_scope, rules, products, 1)
-    if old_diags is None or new_diags is None or old_tables != new_tables or any(d.is_error for d in new_diags):
+    old_diags, old_used = _checked(old_scope, changed, 0)
+    new_diags, new_used = _checked(new_scope, changed, 1)
+    if old_diags is None or new_diags is None or any(d.is_error for d in new_diags):
+        return None
+    if not _uses_alike(old_used, new_used, old_scope, diagnostics):
         return None
     # The diagnostics the old declarations had must be those the cache holds of them.
     spans: dict = {}
     for edit in edits:
-        spans[edit.file.path] = [pair[0].span for pair in (*edit.changed.values(), *edit.products.values())]
+        spans[edit.file.path] = [pair[0].span for pair in (*edit.changed.values(), *edit.products.values(), *edit.plans.values())]
     touching = [d for d in diagnostics if any(_touches(d, path, s) for path, s in spans.items())]
     if sorted(map(repr, touching)) != sorted(map(repr, old_diags)):
         return None
-    spliced = _spliced(dict(shape_entry[4]), old_scope, new_scope, rules, products)
+    spliced = _spliced(dict(shape_entry[4]), old_scope, new_scope, changed)
     if spliced is None:
         return None
     placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], outcome)
@@ -232,12 +264,20 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     return (*moved_diags, *new_diags), sources, digests, spliced
 
 
-def _part(unit, index: dict, edits: list, rules: dict, changed_products: dict) -> Optional[tuple]:
+class _Changed:
+    """The changed declarations, each (its edit, (old, new)): rules by (product, name),
+    products by code, plans by (product, action)."""
+
+    def __init__(self, rules: dict, products: dict, plans: dict):
+        self.rules, self.products, self.plans = rules, products, plans
+
+
+def _part(unit, index: dict, edits: list, changed: _Changed) -> Optional[tuple]:
     """The part of the catalog the changed declarations need, before and after the edit: two scopes."""
     products = index["products"]
     want: set[str] = set()
-    codes = {key[0] for key in rules}
-    for code in codes | set(changed_products):
+    codes = {key[0] for key in changed.rules}
+    for code in codes | set(changed.products):
         want.add(products.get(code, ""))
         want.update(products.get(c, "") for c in index["children"].get(code, ()))
     for code in codes:
@@ -256,6 +296,18 @@ def _part(unit, index: dict, edits: list, rules: dict, changed_products: dict) -
     for edit in edits:
         for old, _new in edit.changed.values():
             _names_in(old, names)
+    # A plan's: its product's file and its other plans, what it calls, the queues its
+    # tasks land in, the plans of the products it waits for, every retry policy and the defaults.
+    for (code, _action), (_edit, (old, new)) in changed.plans.items():
+        said = _names_in(new, _names_in(old, set()))
+        names |= said
+        for other in said & set(products) | {code}:
+            want.add(products[other])
+            want.update(path for key, path in index["plans"].items() if key[0] == other)
+        want.update(index["systems"][x] for x in said & set(index["systems"]))
+        want.update(index["queues"][q] for q in said & set(index["queues"]))
+        want.update(index["retry"].values())
+        want.update(index["defaults"])
     want.update(index["tables"][t] for t in names & set(index["tables"]))
     if "" in want or not want <= set(by_path):
         return None
@@ -269,31 +321,46 @@ def _as_before(f: SourceFile, module) -> SourceFile:
     return SourceFile(f.path, f.real_path, "", Parsed(module, (), (), module.header, ()), True)
 
 
-def _checked(scope, rules: dict, products: dict, side: int) -> tuple:
-    """(the diagnostics of the changed declarations, checked in this scope, and the
-    tables the rules look up); (None, None) if they cannot be. `side`: 0 before the edit, 1 after."""
+def _checked(scope, changed: _Changed, side: int) -> tuple:
+    """(the diagnostics of the changed declarations, checked in this scope, and what
+    they use that a check of the whole catalog counts: tables, operations, queues,
+    retry policies); (None, None) if they cannot be. `side`: 0 before the edit, 1 after."""
     from om_dsl.check.expressions import ExprChecker
+    from om_dsl.check.plans import Usage, check_plans
     from om_dsl.check.products import check_products, check_validations
 
+    rules, products, plans = changed.rules, changed.products, changed.plans
     found = {key: scope.validations.get(key) for key in rules}
     if any(rule is not pair[side] for rule, (_edit, pair) in zip(found.values(), rules.values())):
         return None, None
     if any(scope.commercial.get(code) is not pair[side] for code, (_edit, pair) in products.items()):
         return None, None
+    if any(scope.plans.get(key) is not pair[side] for key, (_edit, pair) in plans.items()):
+        return None, None
     everything = scope.validations
     diags: list[Diagnostic] = []
-    used: set = set()
+    used: dict[str, set] = {"tables": set(), "operations": set(), "queues": set(), "policies": set()}
     try:
         if rules:
             scope.validations = found
             exprs = ExprChecker(scope, diags)
             check_validations(scope, exprs, diags)
-            used = exprs.used_tables
+            used["tables"] |= exprs.used_tables
+        # Every product (plan) of the part is checked: of those, only what the changed ones are told counts.
         if products:
-            # Every product of the part is checked: of those, only what the changed ones are told counts.
             checked: list[Diagnostic] = []
             check_products(scope, checked)
             diags += [d for d in checked if any(_touches(d, edit.file.path, [pair[side].span]) for edit, pair in products.values())]
+        if plans:
+            checked = []
+            usage = Usage()
+            exprs = ExprChecker(scope, checked)
+            check_plans(scope, exprs, checked, usage)
+            diags += [d for d in checked if any(_touches(d, edit.file.path, [pair[side].span]) for edit, pair in plans.values())]
+            used["tables"] |= exprs.used_tables
+            used["operations"] |= usage.operations
+            used["queues"] |= usage.queues
+            used["policies"] |= usage.policies
     except RecursionError:
         return None, None
     finally:
@@ -301,9 +368,36 @@ def _checked(scope, rules: dict, products: dict, side: int) -> tuple:
     return diags, used
 
 
-def _spliced(skeleton: dict, old_scope, new_scope, rules: dict, products: dict) -> Optional[dict]:
+def _uses_alike(old: dict, new: dict, scope, diagnostics: list) -> bool:
+    """Whether the edit leaves the catalog's unused definitions (W001) as they were.
+    Uses are counted in the part (all its rules, or all its plans): one it no
+    longer makes may leave a definition unused elsewhere unseen, so it is refused;
+    one it makes anew changes nothing if the definition was used already: had it
+    not been, the cache's diagnostics would warn at its name."""
+    unused = {d.primary.span for d in diagnostics if d.code == "W001"}
+    for kind, before in old.items():
+        if before - new[kind]:
+            return False
+        for name in new[kind] - before:
+            if kind == "tables":
+                names = [scope.tables[name].name] if name in scope.tables else None
+            elif kind == "queues":
+                names = [scope.queues[name].name] if name in scope.queues else None
+            elif kind == "policies":
+                names = [scope.retry_policies[name].name] if name in scope.retry_policies else None
+            else:
+                system = scope.systems.get(name[0])
+                op = next((o for o in system.operations if o.name.value == name[1]), None) if system is not None else None
+                names = [system.name, op.name] if op is not None else None
+            if names is None or any(n.span in unused for n in names):
+                return False
+    return True
+
+
+def _spliced(skeleton: dict, old_scope, new_scope, changed: _Changed) -> Optional[dict]:
     """The skeleton with the changed declarations' plan.json entries and functions
     replaced, and the plan's sha256 where the modules hold it; None when a splice is not proven."""
+    rules, products, plans = changed.rules, changed.products, changed.plans
     from om_dsl.codegen.emit import attributes_segment, constants_of, function_segment, validation_segment  # the code generator: loaded for a splice only
 
     codes = sorted({key[0] for key in rules})
@@ -311,7 +405,7 @@ def _spliced(skeleton: dict, old_scope, new_scope, rules: dict, products: dict) 
     for side, scope in enumerate((old_scope, new_scope)):
         keys = [key for key in scope.validations if key[0] in codes]
         try:
-            parts[side] = lower_part(scope, sorted(set(codes) | set(products)), sorted(scope.tables), keys)
+            parts[side] = lower_part(scope, sorted(set(codes) | set(products)), sorted(scope.tables), keys, sorted(plans))
         except (KeyError, RecursionError):
             return None
     plan = skeleton["plan.json"]
@@ -322,9 +416,16 @@ def _spliced(skeleton: dict, old_scope, new_scope, rules: dict, products: dict) 
         pieces.append(_member(plan, "validations", entry, old, new))
     for code in sorted(products):
         pieces.append(_member(plan, "products", code, product_data(parts[0].product(code)), product_data(parts[1].product(code))))
-    if None in pieces:
+    definitions = []  # (start, end, new text) in plans.py
+    for key in sorted(plans):
+        old, new = (plan_data(parts[side].plan(*key)) for side in (0, 1))
+        pieces.append(_member(plan, "plans", f"{key[0]}.{key[1]}", old, new))
+        definitions.append(_definition(skeleton.get(_PLANS_FILE, ""), f"{key[0]}.{key[1]}", old, new))
+    if None in pieces or None in definitions:
         return None
     out = dict(skeleton, **{"plan.json": _replaced(plan, pieces)})
+    if definitions:
+        out[_PLANS_FILE] = _replaced(skeleton[_PLANS_FILE], definitions)
     # The functions: each made before and after the edit with the module's constants, which it must ask for alike.
     for module, name, make, wanted in ((_VALIDATION_FILE, "validate__", validation_segment, codes), (_PLANNER_FILE, "attributes__", attributes_segment, sorted(products))):
         if not wanted:
@@ -338,7 +439,8 @@ def _spliced(skeleton: dict, old_scope, new_scope, rules: dict, products: dict) 
                 made.append((make(parts[side], code, k), k.asked, len(k.lines) - len(constants_of(text))))
             where = function_segment(text, name + code)
             (old_text, old_asked, old_added), (new_text, new_asked, new_added) = made
-            if where is None or text[where[0] : where[1]] != old_text or old_asked != new_asked or old_added or new_added:
+            # Constants are numbered in the order the module first asks for them: each function's first asks must stay.
+            if where is None or text[where[0] : where[1]] != old_text or _firsts(old_asked) != _firsts(new_asked) or old_added or new_added:
                 return None
             if _markers(old_text) != _markers(new_text):
                 return None  # the line map would move
@@ -353,6 +455,30 @@ def _spliced(skeleton: dict, old_scope, new_scope, rules: dict, products: dict) 
     return out
 
 
+def _definition(module: str, key: str, old, new) -> Optional[tuple]:
+    """Where in plans.py's DEFINITIONS (pformat of the plans) the plan KEY is, as OLD
+    prints: (start, end, NEW printed); None if not there, or should the layout move."""
+    from om_dsl.codegen.emit import one_line_length, pformat_member
+
+    head = "\nDEFINITIONS = {"
+    start = module.find(head)
+    if start < 0 or len(repr(key)) + 4 + one_line_length(new) <= 110:
+        return None  # a dict of plans that could fit on one line: laid out otherwise
+    # DEFINITIONS comes after every function: its lines are in no region of the line map.
+    line_map = module.find("\nLINE_MAP = (", start)
+    if line_map < 0:
+        return None
+    regions = module[line_map:].split("\n")
+    last = regions[-3] if len(regions) > 3 and regions[-3].startswith("    (") else "    (0, 0"
+    if int(last.split(",")[1]) >= module.count("\n", 0, start) + 2:
+        return None
+    old_text = pformat_member(key, old)
+    at = start + len(head) if module.startswith(old_text, start + len(head)) else module.find("\n " + old_text, start) + 2
+    if at < 2 or module[at + len(old_text)] not in ",}":
+        return None
+    return at, at + len(old_text), pformat_member(key, new)
+
+
 def _member(plan: str, section: str, key: str, old, new) -> Optional[tuple]:
     """Where in plan.json the member KEY of SECTION is, as OLD prints: (start, end, NEW printed); None if not there."""
     start = plan.find(f'\n  "{section}": {{\n')
@@ -364,6 +490,10 @@ def _member(plan: str, section: str, key: str, old, new) -> Optional[tuple]:
     if at < 0 or plan[at + len(old_text)] not in ",\n":
         return None
     return at, at + len(old_text), "\n" + member_text(key, new, 2)
+
+
+def _firsts(asked: list) -> list:
+    return list(dict.fromkeys(asked))
 
 
 def _markers(text: str) -> list:

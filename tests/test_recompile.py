@@ -25,6 +25,7 @@ SHOP = {
 catalog shop version "1"
 
 retry std = staggered 10s, 1m
+retry slow = staggered 1m, 10m
 default retry std
 queue ops "Operations"
 """,
@@ -163,7 +164,8 @@ EDITS = [
     ("a message while the error stands", "rules.om", _replace("needs at least", "needs"), False),
     ("the error fixed", "rules.om", _replace('require speed >= "300"', "require speed >= 300"), False),
     ("a message after the fix", "rules.om", _replace("no upload", "no upload speed known"), True),
-    ("a rule that looks a table up that it did not", "rules.om", _replace("require speed >= 300", "require speed >= 300 or up_for[speed] == 50"), False),
+    ("a rule that looks up a table another rule looks up", "rules.om", _replace("require speed >= 300", "require speed >= 300 or up_for[speed] == 50"), True),
+    ("a rule that no longer looks a table up: is it used elsewhere?", "rules.om", _replace(" or up_for[speed] == 50", ""), False),
     ("a rule renamed", "rules.om", _replace("validate NET upload_known", "validate NET upload_given"), False),
     ("a message after the rename", "rules.om", _replace("no upload speed known", "no upload speed is known"), True),
     ("an empty message: an error", "rules.om", _replace('"no upload speed is known for this speed"', '" "'), False),
@@ -178,6 +180,20 @@ EDITS = [
     ("an attribute added: the interface", "products.om", _replace('  attr site_id: string required\n', '  attr site_id: string required\n  attr note: string optional\n'), False),
     ("a default while an attribute was added", "products.om", _replace('= "M2"', '= "M1"'), True),
     ("a technical product's attribute: read by its sources' code", "products.om", _replace("attr down: int required", "attr down: int optional"), False),
+    ("a task's retry, a policy the default uses", "products.om", _replace("net.activate(down, up)\n", "net.activate(down, up)\n    retry std\n"), True),
+    ("a task's retry written out: `std` no longer used here, is it elsewhere?", "products.om", _replace("    retry std\n", "    retry fixed 3 times every 10s\n"), False),
+    ("a task's timeout", "products.om", _replace("every 10s\n", "every 10s\n    timeout 45s\n"), True),
+    ("a manual task's description and due time", "products.om", _replace('"Check the line" queue ops\n', '"Check the line twice" queue ops\n    due 2d\n'), True),
+    ("a task's retry naming a policy nothing used: its warning goes", "products.om", _replace("retry fixed 3 times every 10s", "retry slow"), False),
+    ("the retry back: the policy unused again", "products.om", _replace("retry slow", "retry fixed 3 times every 10s"), False),
+    ("a retry on a manual task: an error", "products.om", _replace("    due 2d\n", "    due 2d\n    retry std\n"), False),
+    ("the error fixed", "products.om", _replace("    due 2d\n    retry std\n", "    due 3d\n"), False),
+    ("a timeout of zero: an error", "products.om", _replace("timeout 45s", "timeout 0s"), False),
+    ("a timeout again", "products.om", _replace("timeout 0s", "timeout 1m"), False),
+    ("a task's timeout and a rule's message, in two files at once", ("products.om", "rules.om"), (_replace("timeout 1m", "timeout 2m"), _replace('message "Un mod', 'message "UN mod')), True),
+    ("a task's dependency: what the plan graph reads", "products.om", _replace("    after release\n", ""), False),
+    ("a task added", "products.om", _replace("plan ACCESS on add {\n", "plan ACCESS on add {\n  milestone started\n"), False),
+    ("a task's settings with a task before it", "products.om", _replace("timeout 2m", "timeout 3m"), True),
     ("a table's entry: not a rule", "tables.om", _replace("300: 50", "300: 60"), False),
     ("two rules at once", "rules.om", lambda t: t.replace("the upload speed is unknown", "upload unknown").replace("a premium product", "a premium line"), True),
     ("a rule given twice: an error", "rules.om", lambda t: t + '\nvalidate BOX model_known {\n  require true\n  message "again"\n}\n', False),
@@ -274,19 +290,24 @@ _MESSAGES = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"))
 _CONDITIONS = st.sampled_from(["speed >= 300", "speed > 100 and tier == \"premium\"", "site_id != \"\"", "not (speed == 100)", "speed in {100, 1000}", "tier in {\"basic\"}"])
 
 
+_RETRIES = st.sampled_from(["", "    retry std\n", "    retry none\n", "    retry fixed 2 times every 5s\n", "    retry exponential 3 times from 1s factor 1.5 cap 1m\n", "    retry staggered 1s, 2s for timeout\n"])
+_TIMEOUTS = st.one_of(st.just(""), st.integers(1, 5000).map(lambda n: f"    timeout {n}s\n"))
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(_MESSAGES, _CONDITIONS, st.booleans(), st.sampled_from(["100", "300", "1000"])), min_size=1, max_size=4))
-def test_any_message_condition_and_default_is_spliced_as_a_compile_without_the_cache_writes_it(shop, tmp_path_factory, edits):
+@given(st.lists(st.tuples(_MESSAGES, _CONDITIONS, st.booleans(), st.sampled_from(["100", "300", "1000"]), _RETRIES, _TIMEOUTS), min_size=1, max_size=4))
+def test_any_message_condition_default_and_setting_is_spliced_as_a_compile_without_the_cache_writes_it(shop, tmp_path_factory, edits):
     cache_dir = tmp_path_factory.mktemp("c")
     rules, products = shop / "rules.om", shop / "products.om"
     originals = {rules: rules.read_text(), products: products.read_text()}
     try:
         _outcome(shop, Cache(cache_dir))
-        for message, condition, with_when, speed in edits:
+        for message, condition, with_when, speed, retry, timeout in edits:
             when = '  when tier == "premium"\n' if with_when else ""
             rule = f"{when}  require {condition}\n  message {_quoted(message)}"
             rules.write_text(originals[rules].replace('  when tier == "premium"\n  require speed >= 300\n  message "a premium product needs 300 Mbps or more"', rule))
-            products.write_text(originals[products].replace("in {100, 300, 1000} = 300", f"in {{100, 300, 1000}} = {speed}"))
+            text = originals[products].replace("in {100, 300, 1000} = 300", f"in {{100, 300, 1000}} = {speed}")
+            products.write_text(text.replace("net.activate(down, up)\n", f"net.activate(down, up)\n{retry}{timeout}"))
             assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
     finally:
         for path, text in originals.items():

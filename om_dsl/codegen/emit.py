@@ -260,31 +260,53 @@ def pformat(value, width: int = 110) -> str:
     does; a string too long for its line, and any other type, is handed to
     pprint's own code (tests/test_compile_cache.py compares the two on random data).
     """
-    reprs: dict[int, str] = {}
-    pp = pprint.PrettyPrinter(width=width, sort_dicts=True)
+    printer = _Printer(width)
+    printer.layout(value, 0, 0, 0)
+    return "".join(printer.out)
 
-    def rep(x) -> str:
+
+def pformat_member(key: str, value, width: int = 110) -> str:
+    """`'key': value` as pformat lays it out as a member of a dict of strings that
+    does not fit on one line, at the top level (the compile cache splices one
+    plan's definition into plans.py: om_dsl.recompile)."""
+    printer = _Printer(width)
+    kr = printer.rep(key)
+    printer.out.append(kr + ": ")
+    printer.layout(value, 1 + len(kr) + 2, 1, 1)
+    return "".join(printer.out)
+
+
+def one_line_length(value) -> int:
+    """The length of a value's repr as pformat makes it (sorted dicts)."""
+    return len(_Printer(110).rep(value))
+
+
+class _Printer:
+    def __init__(self, width: int):
+        self.width = width
+        self.reprs: dict[int, str] = {}
+        self.pp = pprint.PrettyPrinter(width=width, sort_dicts=True)
+        self.out: list[str] = []
+        self.stream = types.SimpleNamespace(write=self.out.append)  # what pprint's own layout functions write to
+
+    def rep(self, x) -> str:
         t = type(x)
         if t is dict or t is list:
-            found = reprs.get(id(x))
+            found = self.reprs.get(id(x))
             if found is None:
                 if t is dict:
-                    found = "{" + ", ".join(f"{rep(k)}: {rep(x[k])}" for k in sorted(x)) + "}"
+                    found = "{" + ", ".join(f"{self.rep(k)}: {self.rep(x[k])}" for k in sorted(x)) + "}"
                 else:
-                    found = "[" + ", ".join(rep(e) for e in x) + "]"
-                reprs[id(x)] = found  # x lives in `value` for the whole call: its id is not reused
+                    found = "[" + ", ".join(self.rep(e) for e in x) + "]"
+                self.reprs[id(x)] = found  # x lives in `value` for the whole call: its id is not reused
             return found
         if t in (str, int, bool, float) or x is None:
             return repr(x)
-        return pp.format(x, {}, 0, 0)[0]
+        return self.pp.format(x, {}, 0, 0)[0]
 
-    out: list[str] = []
-    write = out.append
-
-    stream = types.SimpleNamespace(write=write)  # what pprint's own layout functions write to
-
-    def layout(x, indent: int, allowance: int, level: int) -> None:
-        r = rep(x)
+    def layout(self, x, indent: int, allowance: int, level: int) -> None:
+        write, width = self.out.append, self.width
+        r = self.rep(x)
         if len(r) <= width - indent - allowance:
             write(r)
             return
@@ -295,9 +317,9 @@ def pformat(value, width: int = 110) -> str:
             keys = sorted(x)
             last = len(keys) - 1
             for n, k in enumerate(keys):
-                kr = rep(k)
+                kr = self.rep(k)
                 write(kr + ": ")
-                layout(x[k], inner + len(kr) + 2, allowance + 1 if n == last else 1, level + 1)
+                self.layout(x[k], inner + len(kr) + 2, allowance + 1 if n == last else 1, level + 1)
                 if n != last:
                     write(",\n" + " " * inner)
             write("}")
@@ -308,17 +330,14 @@ def pformat(value, width: int = 110) -> str:
             for n, e in enumerate(x):
                 if n:
                     write(",\n" + " " * inner)
-                layout(e, inner, allowance + 1 if n == last else 1, level + 1)
+                self.layout(e, inner, allowance + 1 if n == last else 1, level + 1)
             write("]")
         elif t is str:
-            pp._pprint_str(x, stream, indent, allowance, {}, level + 1)
+            self.pp._pprint_str(x, self.stream, indent, allowance, {}, level + 1)
         elif t in (int, bool, float) or x is None:
             write(r)
         else:
-            pp._format(x, stream, indent, allowance, {}, level)
-
-    layout(value, 0, 0, 0)
-    return "".join(out)
+            self.pp._format(x, self.stream, indent, allowance, {}, level)
 
 
 def skeleton(catalog: Catalog) -> dict[str, str]:
@@ -384,4 +403,4 @@ def generate(catalog: Catalog) -> dict[str, str]:
     return {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files}
 
 
-__all__ = ["attributes_segment", "comment_text", "constants_of", "filled", "function_segment", "generate", "skeleton", "validation_segment"]
+__all__ = ["attributes_segment", "comment_text", "one_line_length", "pformat", "pformat_member", "constants_of", "filled", "function_segment", "generate", "skeleton", "validation_segment"]

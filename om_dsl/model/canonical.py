@@ -115,40 +115,43 @@ def product_data(p) -> dict:
     )
 
 
+def plan_data(pl) -> dict:
+    """One plan as plan.json holds it, under `plans` and its key `PRODUCT.ACTION`."""
+    items = {}
+    for i in pl.items:
+        items[i.name] = _clean(
+            {
+                "id": ids.task(pl.product, pl.action, i.name),
+                "kind": i.kind,
+                "call": _call(i.call),
+                "outputs": _params(i.outputs),
+                "async": i.is_async or None,
+                "queue": i.queue,
+                "description": i.description,
+                "wait_for_ms": i.wait_for_ms,
+                "wait_until": _ir(i.wait_until),
+                "after": [_dep(d) for d in i.after],
+                "before": [_dep(d) for d in i.before],
+                "when": _ir(i.when),
+                "sets": {attr: _ir(e) for attr, e in i.sets},
+                "compensate": _call(i.compensate),
+                "point_of_no_return": i.point_of_no_return,
+                "due_ms": i.due_ms,
+                "retry": _retry(i.retry),
+                "timeout_ms": i.timeout_ms,
+                "fallout": i.fallout,
+                "on_amend": i.on_amend,
+            }
+        )
+    return _clean({"id": ids.plan(pl.product, pl.action), "product": pl.product, "action": pl.action, "when": _ir(pl.when), "items": items})
+
+
 def to_data(cat: Catalog) -> dict:
     products = {p.code: product_data(p) for p in cat.products}
     enrichments: dict[str, list] = {}
     for e in cat.enrichments:
         enrichments.setdefault(e.product, []).append({"id": ids.enrichment(e.product, e.name), "name": e.name, "type": e.type, "expr": _ir(e.expr)})
-    plans = {}
-    for pl in cat.plans:
-        items = {}
-        for i in pl.items:
-            items[i.name] = _clean(
-                {
-                    "id": ids.task(pl.product, pl.action, i.name),
-                    "kind": i.kind,
-                    "call": _call(i.call),
-                    "outputs": _params(i.outputs),
-                    "async": i.is_async or None,
-                    "queue": i.queue,
-                    "description": i.description,
-                    "wait_for_ms": i.wait_for_ms,
-                    "wait_until": _ir(i.wait_until),
-                    "after": [_dep(d) for d in i.after],
-                    "before": [_dep(d) for d in i.before],
-                    "when": _ir(i.when),
-                    "sets": {attr: _ir(e) for attr, e in i.sets},
-                    "compensate": _call(i.compensate),
-                    "point_of_no_return": i.point_of_no_return,
-                    "due_ms": i.due_ms,
-                    "retry": _retry(i.retry),
-                    "timeout_ms": i.timeout_ms,
-                    "fallout": i.fallout,
-                    "on_amend": i.on_amend,
-                }
-            )
-        plans[f"{pl.product}.{pl.action}"] = _clean({"id": ids.plan(pl.product, pl.action), "product": pl.product, "action": pl.action, "when": _ir(pl.when), "items": items})
+    plans = {f"{pl.product}.{pl.action}": plan_data(pl) for pl in cat.plans}
     return _clean({
         "schema": cat.schema,
         "catalog": cat.name,
