@@ -1,25 +1,34 @@
-"""Recompiling after an edit of a rule's body, without checking, lowering or
-generating the whole catalog again (the compile cache's third path: om_dsl.build).
+"""Recompiling after an edit of meaning, without checking, lowering or generating
+the whole catalog again (the compile cache's third path: om_dsl.build).
 
-An edit that changes what a file says but not the catalog's *interface*
-(what one declaration can see of another: names, kinds, attributes, types,
-which tables a rule looks up) needs only the edited declarations checked,
-lowered and generated again, and their fragments spliced into the catalog's
-cached output. Here that is done for validation rules: an edit whose changed
-declarations are all validation rules, each keeping its product and name and
-the tables it looks up (its message, `when` and `require` may change).
+An edit that changes what a file says but not the catalog's *interface* (what
+one declaration can see of another: names, kinds, attributes, their types and
+whether they may be null, tasks and their dependencies, what a rule looks up
+or a task calls) needs only the edited declarations checked, lowered and
+generated again, and their fragments spliced into the catalog's cached
+output. Three kinds of edit are spliced, in any number of the catalog's own
+files at once:
 
-The edited declarations are checked and lowered in a *part* of the catalog:
-the files that declare their product, its parents and children, its
-enrichments, its other validation rules and the tables they look up (the
-cache's `index` entry, written by the full path, says which). Nothing else
-is unpickled. Every splice is first proven on the text before the edit: the
-old rules, checked, lowered and generated in the same part, must give exactly
-the diagnostics, plan.json entry and function the cache holds, and the
-function's hoisted constants must be asked for in the same order, so that the
-numbering of the whole module stays as a full generation makes it. Should any
-of this not hold (another kind of declaration changed, a rule renamed, a new
-error, a constant added), None: the catalog takes the full path.
+- a validation rule's message, `when` or `require` (its product and name kept):
+  its plan.json entry and its product's `validate__P` in validation.py;
+- a commercial product's attribute defaults (each attribute keeping a default,
+  or none; not a decomposition's target): its plan.json entry and
+  `attributes__P` in planner.py;
+- a plan's task settings (`retry`, `timeout`, `due`, a description, a wait's
+  `for`): its plan.json entry and its entry in plans.py's DEFINITIONS;
+
+and the plan's sha256 where __init__.py and planner.py hold it. The edited
+declarations are checked and lowered in a *part* of the catalog: the files
+that declare what they read (the cache's `index` entry, written by the full
+path, says which). Nothing else is unpickled. Every splice is first proven on
+the text before the edit: the old declarations, checked, lowered and generated
+in the same part, must give exactly the diagnostics, plan.json entries and
+functions the cache holds; a function's hoisted constants must be first asked
+for in the same order, so that the numbering of the whole module stays as a
+full generation makes it; and what the edit uses must leave the warnings for
+unused definitions as they were. Should any of this not hold (another kind of
+declaration changed, a rule renamed, a new error, a constant added), None: the
+catalog takes the full path.
 """
 
 from __future__ import annotations
@@ -46,9 +55,10 @@ _PLANS_FILE = "plans.py"
 
 
 def index_of(unit, scope) -> dict:
-    """What the part of a catalog an edited rule needs is made of: which file
-    declares each product, table and validation rule (as the scope holds them),
-    enrichments by product, children by product, and the validation keys given twice."""
+    """What the part of a catalog an edit needs is made of: which file declares
+    each product, table, validation rule, plan, system, queue and retry policy
+    (as the scope holds them) and the defaults, enrichments and children by
+    product, decompositions' targets, and the validation keys given twice."""
     where: dict[int, str] = {}
     given: Counter = Counter()
     for f in unit.all_files:
@@ -143,7 +153,7 @@ def _touches(d: Diagnostic, path: str, spans: list) -> bool:
 
 
 class _Edit:
-    """One edited file: its old and new modules, its changed validation rules, and its spans paired."""
+    """One edited file: its old and new modules, its changed declarations, and its spans paired."""
 
     def __init__(self, f: SourceFile, old_module):
         self.file = f
