@@ -152,13 +152,14 @@ def _replace(old: str, new: str):
 # of several files at once gives a tuple of files and a tuple of edits.
 EDITS = [
     ("a message", "rules.om", _replace("needs 300 Mbps or more", "needs at least 300 Mbps"), True),
+    ("a comment after a splice: its elements move", "rules.om", lambda t: "# rules\n" + t, False),
     ("a `when` taken out: the rules below move up a line", "rules.om", _replace('  when tier == "premium"\n', ""), True),
     ("a `when` put back, another condition", "rules.om", _replace("  require speed >= 300\n", '  when tier == "premium" and site_id != ""\n  require speed >= 300\n'), True),
     ("a `require` that keeps its warning (W002)", "rules.om", _replace("up_for[speed] is not null", "up_for[speed] is not null and speed > 0"), True),
     ("a message with quotes, a backslash and accents", "rules.om", _replace("an unknown model", 'un mod\u00e8le \\"inconnu\\" \\\\ ici'), True),
     ("a rule laid out otherwise and its message changed", "rules.om", _replace('validate BOX model_known {\n  require model in {"M1", "M2"}', 'validate BOX model_known\n{\n\n  require model in {"M2", "M1"}'), True),
     ("a condition with a new constant (a set): the module's constants would be numbered otherwise", "rules.om", _replace('model in {"M2", "M1"}', 'model in {"M1"}'), False),
-    ("a comment in another file and a message", "products.om", lambda t: "# products\n" + t, False),
+    ("a comment in another file", "products.om", lambda t: "# products\n" + t, False),
     ("a message while a comment was made elsewhere", "rules.om", _replace("no upload speed", "no upload"), True),
     ("a type error: an error", "rules.om", _replace("require speed >= 300", 'require speed >= "300"'), False),
     ("a message while the error stands", "rules.om", _replace("needs at least", "needs"), False),
@@ -187,7 +188,7 @@ EDITS = [
     ("a task's retry naming a policy nothing used: its warning goes", "products.om", _replace("retry fixed 3 times every 10s", "retry slow"), False),
     ("the retry back: the policy unused again", "products.om", _replace("retry slow", "retry fixed 3 times every 10s"), False),
     ("a retry on a manual task: an error", "products.om", _replace("    due 2d\n", "    due 2d\n    retry std\n"), False),
-    ("the error fixed", "products.om", _replace("    due 2d\n    retry std\n", "    due 3d\n"), False),
+    ("the retry taken off the manual task", "products.om", _replace("    due 2d\n    retry std\n", "    due 3d\n"), False),
     ("a timeout of zero: an error", "products.om", _replace("timeout 45s", "timeout 0s"), False),
     ("a timeout again", "products.om", _replace("timeout 0s", "timeout 1m"), False),
     ("a task's timeout and a rule's message, in two files at once", ("products.om", "rules.om"), (_replace("timeout 1m", "timeout 2m"), _replace('message "Un mod', 'message "UN mod')), True),
@@ -218,6 +219,7 @@ def test_after_each_edit_the_splice_gives_what_a_compile_without_the_cache_gives
         took[what] = spliced()
         assert cached == _outcome(shop), what
         assert _outcome(shop, Cache(cache_dir)) == cached, what  # and again: found as it was
+    assert len(took) == len(EDITS)
     assert {what for what, n in took.items() if n} == {what for what, _name, _edit, splice in EDITS if splice}
 
 
