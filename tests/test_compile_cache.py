@@ -465,6 +465,10 @@ def _edits(specs):
         ("a syntax error", acme / "systems.om", lambda t: t + "system {\n"),
         ("the syntax error fixed", acme / "systems.om", lambda t: t.removesuffix("system {\n")),
         ("the task package's code", acme / "acme_tasks" / "numbers.py", lambda t: t + "\n# a comment in Python\n"),
+        # Edits of meaning that leave the interface as it was: spliced (tests/test_recompile.py), not checked.
+        ("a validation message", acme / "products.om", lambda t: t.replace("needs the phone_number to port in", "needs the number to port in", 1)),
+        ("an attribute's default", acme / "products.om", lambda t: t.replace("int in {0, 12, 24} = 12", "int in {0, 12, 24} = 24", 1)),
+        ("a task's timeout", acme / "plans_add.om", lambda t: t.replace("  callout assign_ip = ipam.assign_ip(ip_version)\n", "  callout assign_ip = ipam.assign_ip(ip_version)\n    timeout 45s\n", 1)),
     ]
 
 
@@ -501,6 +505,9 @@ def test_after_each_edit_the_cache_gives_what_a_compile_without_it_gives(specs, 
         "a comment while the error stands",
         "a comment elsewhere while the error stands",
         "the library's layout",
+        "a validation message",
+        "an attribute's default",
+        "a task's timeout",
     }
 
 
