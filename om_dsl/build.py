@@ -26,7 +26,7 @@ from om_dsl.lower import files_root, lower, relative_path, spec_root
 from om_dsl.model import Catalog, sources_json
 from om_dsl.model.canonical import dumps, loads, sources_of
 from om_dsl.model.catalog import TASKS_FOLDER
-from om_dsl.recompile import _moved_diagnostic, _pairs, index_of, recompiled
+from om_dsl.recompile import index_of, moved_diagnostic, recompiled, span_pairs
 
 
 @attrs.define
@@ -150,9 +150,9 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 #   token of its index (below): small;
 # - "shape": its shape key and codegen's skeleton (every generated file with
 #   slots for those `file:line`s and sha256s, codegen.emit.fill) and the task
-#   package's copies: large, written when the catalog was checked or a rule spliced in;
-# - "index": the token, the task package's key and which file declares each
-#   product, table and validation rule (recompile.index_of), written with a full check.
+#   package's copies: large, written when the catalog was checked or an edit spliced in;
+# - "index": the token, the task package's key and which file declares what
+#   (recompile.index_of), written with a full check.
 #
 # The text key found: nothing is checked, the skeleton is filled. Only the
 # shape key found (an edit of comments or layout): the edited files' spans
@@ -160,10 +160,11 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 # one order, cache.dump_tree), the elements and diagnostics in them take their
 # new places, and the skeleton is filled; should anything not pair up (or the
 # text before be gone from the cache), the catalog is checked again. Neither
-# found: an edit of validation rules only is spliced into the skeleton
-# (om_dsl.recompile, with the "index" entry the last full check wrote, whose
-# token the unit entry carries); anything else is checked, lowered and
-# generated, and the entries written.
+# found: an edit the catalog's interface does not see (a validation rule's
+# body, an attribute's default, a task's settings) is spliced into the
+# skeleton (om_dsl.recompile, with the "index" entry the last full check
+# wrote, whose token the unit entry carries); anything else is checked,
+# lowered and generated, and the entries written.
 
 
 def _unit_keys(unit, roots) -> tuple[str, str, Optional[str], str]:
@@ -238,14 +239,14 @@ def _moved(unit, entry, cache) -> Optional[tuple]:
     when they cannot all be placed (the catalog is then checked again)."""
     _text, _shape, texts, diagnostics, outcome, _token = entry
     before = dict(texts)
-    moves = {}  # shown path of an edited file -> _pairs of its old and new spans
+    moves = {}  # shown path of an edited file -> span_pairs of its old and new spans
     for f in unit.all_files:
         if before.get(f.path) != f.fingerprint:
             old, new = stored_spans(cache, before.get(f.path, "")), f.parsed.spans
             if old is None or new is None or len(old) != len(new):
                 return None
-            moves[f.path] = _pairs(old, new)
-    diagnostics = [_moved_diagnostic(d, moves) for d in diagnostics]
+            moves[f.path] = span_pairs(old, new)
+    diagnostics = [moved_diagnostic(d, moves) for d in diagnostics]
     if None in diagnostics:
         return None
     if outcome is None:
@@ -296,7 +297,7 @@ def _found(unit, keys: tuple, cache) -> Optional[tuple]:
         if found is None:
             return None
         diagnostics, sources, digests, skeleton, shape_entry = found
-        # The rules' edit spliced in: the skeleton stored under the new shape.
+        # The edit spliced in: the skeleton stored under the new shape.
         shape_entry = (shape_key, *shape_entry[1:4], skeleton, *shape_entry[5:])
         cache.put("shape", slot, cache_dumps(shape_entry))
     elif entry[0] == text_key:

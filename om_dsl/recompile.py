@@ -521,7 +521,7 @@ def _replaced(text: str, pieces: list) -> str:
     return "".join(out) + text[at:]
 
 
-def _pairs(old: tuple, new: tuple) -> tuple[dict, dict]:
+def span_pairs(old: tuple, new: tuple) -> tuple[dict, dict]:
     """Two texts of one shape: each span's start offset in the old one -> (line,
     column, offset) in the new one, and the same for span ends. Spans that start
     together begin with one token, so they do in any layout; should two not
@@ -535,7 +535,7 @@ def _pairs(old: tuple, new: tuple) -> tuple[dict, dict]:
     return starts, ends
 
 
-def _moved_diagnostic(d: Diagnostic, moves: dict) -> Optional[Diagnostic]:
+def moved_diagnostic(d: Diagnostic, moves: dict) -> Optional[Diagnostic]:
     labels = []
     for label in d.labels:
         span = label.span
@@ -551,8 +551,8 @@ def _moved_diagnostic(d: Diagnostic, moves: dict) -> Optional[Diagnostic]:
 
 def _placed(unit, edits: list, diagnostics: list, outcome: tuple) -> Optional[tuple]:
     """The edited files' elements and diagnostics at their new places, and the files' new sha256s."""
-    moves = {edit.file.path: _pairs(tuple(edit.old_spans), tuple(edit.new_spans)) for edit in edits}
-    moved = [_moved_diagnostic(d, moves) for d in diagnostics]
+    moves = {edit.file.path: span_pairs(tuple(edit.old_spans), tuple(edit.new_spans)) for edit in edits}
+    moved = [moved_diagnostic(d, moves) for d in diagnostics]
     if None in moved:
         return None
     sources, digests = outcome

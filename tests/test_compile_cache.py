@@ -535,14 +535,14 @@ def test_a_well_signed_catalog_entry_this_om_cannot_use_is_checked_again(specs, 
 
 
 def test_spans_that_start_together_in_one_layout_and_not_in_the_other_cannot_be_placed():
-    from om_dsl.build import _pairs
+    from om_dsl.recompile import span_pairs
 
     old = ((1, 1, 1, 9, 0, 8), (1, 1, 1, 4, 0, 3), (2, 1, 2, 4, 9, 12))
     new = ((1, 1, 2, 4, 0, 12), (1, 1, 1, 4, 0, 3), (3, 1, 3, 4, 14, 17))  # the first two made of different tokens: not a layout of one text
-    starts, ends = _pairs(old, new)
+    starts, ends = span_pairs(old, new)
     assert starts[0] == (1, 1, 0) and starts[9] == (3, 1, 14)
     assert ends[8] == (2, 4, 12) and ends[3] == (1, 4, 3) and ends[12] == (3, 4, 17)
-    conflicting = _pairs(old, ((1, 1, 1, 9, 0, 8), (2, 1, 2, 4, 9, 12), (3, 1, 3, 4, 14, 17)))[0]
+    conflicting = span_pairs(old, ((1, 1, 1, 9, 0, 8), (2, 1, 2, 4, 9, 12), (3, 1, 3, 4, 14, 17)))[0]
     assert conflicting[0] is None  # two spans that started together no longer do: no place for either
 
 
