@@ -10,6 +10,9 @@ the table also says which edits the splice does and which take the full path.
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +22,8 @@ from om_dsl.build import build
 from om_dsl.check import cache as cache_mod
 from om_dsl.check.cache import Cache
 from om_dsl.diagnostics.render import render_text
+
+from support import ROOT
 
 SHOP = {
     "catalog.om": """\
@@ -318,3 +323,44 @@ def test_any_message_condition_default_and_setting_is_spliced_as_a_compile_witho
 
 def _quoted(message: str) -> str:
     return '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---- the synthetic catalog of the benchmarks: random edits of many families, in several files ----------
+
+sys.path.insert(0, str(ROOT / "bench"))
+
+import generate as G  # noqa: E402
+
+
+def _family(text: str, i: int) -> tuple[int, int]:
+    """Where family I is in its file's text."""
+    start = text.index(f"# ---- family {i} ")
+    end = text.find("# ---- family ", start + 1)
+    return start, end if end >= 0 else len(text)
+
+
+_FAMILY_EDITS = {
+    "message": lambda body, n: re.sub(r'message "[^"]*"', f'message "premium needs 300 Mbps ({n})"', body, count=1),
+    "when": lambda body, n: body.replace('  when tier == "premium"\n', "", 1) if n % 2 else body.replace("  require speed >= 300", f"  require speed >= {(100, 300, 1000)[n % 3]}", 1),
+    "default": lambda body, n: re.sub(r"attr months: int in \{0, 12, 24\} = \d+", f"attr months: int in {{0, 12, 24}} = {(0, 12, 24)[n % 3]}", body, count=1),
+    "retry": lambda body, n: body.replace("    sets port_id = reserve.port_id\n", f"    sets port_id = reserve.port_id\n    retry fixed {n % 4 + 1} times every {n % 50 + 1}s\n", 1),
+    "timeout": lambda body, n: re.sub(r"(  callout ship = sys_\d+\.ship\(model\)\n)", rf"\g<1>    timeout {n % 90 + 1}s\n", body, count=1),
+    "comment": lambda body, n: f"# note {n}\n" + body,
+}
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 8), st.sampled_from(sorted(_FAMILY_EDITS)), st.integers(0, 999)), min_size=1, max_size=3), min_size=1, max_size=4))
+def test_random_edits_of_the_benchmarks_catalog_compile_as_without_the_cache(tmp_path_factory, sessions):
+    folder = tmp_path_factory.mktemp("synth") / "specs"
+    files = G.write_catalog(folder, 900, per_file=3)  # families in files of 3, plans waiting for other families' milestones
+    assert G.families_of(files) >= 9
+    cache_dir = folder.parent / "c"
+    assert _outcome(folder, Cache(cache_dir)) == _outcome(folder)
+    for session in sessions:  # each: one compile after a few edits, in one file or several
+        for family, kind, n in session:
+            path = folder / f"families_{family // 3:04d}.om"
+            text = path.read_text()
+            start, end = _family(text, family)
+            path.write_text(text[:start] + _FAMILY_EDITS[kind](text[start:end], n) + text[end:])
+        assert _outcome(folder, Cache(cache_dir)) == _outcome(folder)
