@@ -209,7 +209,12 @@ EDITS = [
 ]
 
 
-def test_after_each_edit_the_splice_gives_what_a_compile_without_the_cache_gives(shop, tmp_path, spliced):
+def test_after_each_edit_the_splice_gives_what_a_compile_without_the_cache_gives(shop, tmp_path, spliced, monkeypatch):
+    from om_dsl import check as check_stage
+
+    checked = []
+    real = check_stage.build_scope
+    monkeypatch.setattr(check_stage, "build_scope", lambda *a: checked.append(1) or real(*a))
     cache_dir = tmp_path / "c"
     assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
     took = {}
@@ -223,7 +228,9 @@ def test_after_each_edit_the_splice_gives_what_a_compile_without_the_cache_gives
         cached = _outcome(shop, Cache(cache_dir))
         took[what] = spliced()
         assert cached == _outcome(shop), what
-        assert _outcome(shop, Cache(cache_dir)) == cached, what  # and again: found as it was
+        checked.clear()
+        assert _outcome(shop, Cache(cache_dir)) == cached, what  # and again: found as it was, nothing checked
+        assert not checked and not spliced(), what
     assert len(took) == len(EDITS)
     assert {what for what, n in took.items() if n} == {what for what, _name, _edit, splice in EDITS if splice}
 
