@@ -22,9 +22,17 @@ one process (the grammar is built once, as in the language server; a fresh
 - elements moved: a comment line put first in one file (every element of it
   one line down), then a compile: as above, the file's elements at their new lines
 - a rule edited: one validation message changed in one file, then a compile:
-  the other files' parses found, the catalog checked, lowered and generated again
+  the rule checked, lowered and generated alone, in the part of the catalog it
+  reads, and spliced into the cached output (om_dsl/recompile.py)
+- a default edited: one attribute's default changed (another allowed value),
+  then a compile: spliced as a rule is
+- a task's retry edited: a retry policy written out on one callout, then a
+  compile: spliced as a rule is
+- an interface edit: one attribute renamed (nothing reads it), then a compile:
+  what other declarations can see changed, so the catalog takes the full path
+  (the other files' parses found; checked, lowered and generated again)
 - `om compile` as a process: nothing changed, one file edited (a comment), a
-  rule edited, with start-up and writing
+  rule edited, an interface edit, with start-up and writing
 - lark-cython: the bare parse with lark-cython's plugin, when it is installed
   (it is not a dependency: see the README's benchmark notes)
 """
@@ -34,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -152,9 +161,31 @@ def bench_compile(lines: int, runs: int) -> dict:
             edited.write_text(original.replace("a premium product needs 300 Mbps or more", f"a premium product needs 300 Mbps or more ({next(counter)})", 1))
             return compile_(folder, cache_dir)
 
-        assert "a premium product needs 300 Mbps or more" in original
-        samples: dict = {"bare": [], "stages": [], "cold": [], "warm": [], "edit": [], "move": [], "rule": [], "lark_cython": [], "process_warm": [], "process_edit": [], "process_rule": []}
-        cpu: dict = {k: [] for k in ("bare", "warm", "edit", "move", "rule", "process_warm", "process_edit", "process_rule")}
+        months = re.search(r"attr months: int in \{0, 12, 24\} = (\d+)", original)
+        assert months, "the first family's `months` attribute"
+
+        others = [v for v in ("0", "12", "24") if v != months.group(1)]
+
+        def default(compile_=_cached_compile):
+            edited.write_text(original[: months.start(1)] + others[next(counter) % 2] + original[months.end(1) :])
+            return compile_(folder, cache_dir)
+
+        callout = re.search(r"\n    compensate sys_0\.release\(port_id = reserve\.port_id\)\n", original)
+        assert callout, "the first family's reserve callout"
+
+        def task(compile_=_cached_compile):
+            retry = f"    retry fixed {next(counter) % 5 + 1} times every 10s\n"
+            edited.write_text(original[: callout.end()] + retry + original[callout.end() :])
+            return compile_(folder, cache_dir)
+
+        def interface(compile_=_cached_compile):
+            edited.write_text(original.replace("attr static_ip: bool", f"attr static_ip_{next(counter)}: bool", 1))
+            return compile_(folder, cache_dir)
+
+        assert "a premium product needs 300 Mbps or more" in original and "attr static_ip: bool" in original
+        kinds = ("bare", "stages", "cold", "warm", "edit", "move", "rule", "default", "task", "interface", "lark_cython", "process_warm", "process_edit", "process_rule", "process_interface")
+        samples: dict = {k: [] for k in kinds}
+        cpu: dict = {k: [] for k in ("bare", "warm", "edit", "move", "rule", "default", "task", "interface", "process_warm", "process_edit", "process_rule", "process_interface")}
         # Interleaved, after one warm-up round: on a shared machine every figure sees the same load.
         for round_ in range(runs + 1):
             bare, bare_cpu = _timed(lambda: _bare(texts, get_parser()))
@@ -169,6 +200,9 @@ def bench_compile(lines: int, runs: int) -> dict:
             edit_s = _timed(edit)
             move_s = _timed(move)
             rule_s = _timed(rule)
+            default_s = _timed(default)
+            task_s = _timed(task)
+            interface_s = _timed(interface)
             if lc is not None:
                 t = time.perf_counter()
                 _bare(texts, lc)
@@ -179,11 +213,12 @@ def bench_compile(lines: int, runs: int) -> dict:
             edited.write_text(original + f"# edit {next(counter)}\n")
             process["process_edit"] = _om_compile(folder, cache_dir)
             process["process_rule"] = rule(_om_compile)
+            process["process_interface"] = interface(_om_compile)
             for k, (wall, used) in process.items():
                 samples[k].append(wall)
                 cpu[k].append(used)
             if round_:
-                for k, v in (("bare", (bare, bare_cpu)), ("warm", warm), ("edit", edit_s), ("move", move_s), ("rule", rule_s)):
+                for k, v in (("bare", (bare, bare_cpu)), ("warm", warm), ("edit", edit_s), ("move", move_s), ("rule", rule_s), ("default", default_s), ("task", task_s), ("interface", interface_s)):
                     samples[k].append(v[0])
                     cpu[k].append(v[1])
                 samples["stages"].append(stages)
@@ -204,10 +239,14 @@ def bench_compile(lines: int, runs: int) -> dict:
     out["recompile_over_bare"] = out["recompile_one_file_s"] / bare
     out["recompile_moved_s"] = statistics.median(samples["move"])
     out["recompile_rule_edited_s"] = statistics.median(samples["rule"])
+    out["recompile_default_edited_s"] = statistics.median(samples["default"])
+    out["recompile_task_edited_s"] = statistics.median(samples["task"])
+    out["recompile_interface_edited_s"] = statistics.median(samples["interface"])
     out["lark_cython_bare_parse_s"] = statistics.median(samples["lark_cython"][1:]) if lc is not None else None
     out["om_compile_nothing_changed_s"] = statistics.median(samples["process_warm"][1:])
     out["om_compile_one_file_edited_s"] = statistics.median(samples["process_edit"][1:])
     out["om_compile_rule_edited_s"] = statistics.median(samples["process_rule"][1:])
+    out["om_compile_interface_edited_s"] = statistics.median(samples["process_interface"][1:])
     # CPU seconds, the same medians: what each took apart from waiting for a CPU on a shared machine.
     out["cpu_s"] = {k: statistics.median(v[1:] if k.startswith("process") else v) for k, v in cpu.items()}
     out["cpu_s"]["total_no_cache"] = med["total_cpu"]
@@ -217,19 +256,20 @@ def bench_compile(lines: int, runs: int) -> dict:
 
 def rows(results: list[dict]) -> list[str]:
     out = [
-        "| lines | files | bare Lark parse | parse | check | lower | codegen | total (no cache) | total / bare | cold cache | nothing changed | 1 file edited (a comment) | elements moved | a rule edited |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| lines | files | bare Lark parse | parse | check | lower | codegen | total (no cache) | total / bare | cold cache | nothing changed | 1 file edited (a comment) "
+        "| elements moved | a rule edited | a default edited | a task's retry edited | an interface edit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in results:
         lps = c["lines_per_s"]
         out.append(
             f"| {c['lines']:,} | {c['files']} | {c['bare_parse_s']:.2f} s | {c['parse_s']:.2f} s | {c['check_s']:.2f} s | {c['lower_s']:.2f} s | {c['codegen_s']:.2f} s | "
             f"{c['total_s']:.2f} s ({lps['total']:,.0f} l/s) | {c['total_over_bare']:.2f}x | {c['cold_cache_s']:.2f} s | {c['warm_cache_s']:.2f} s | {c['recompile_one_file_s']:.2f} s | "
-            f"{c['recompile_moved_s']:.2f} s | {c['recompile_rule_edited_s']:.2f} s |"
+            f"{c['recompile_moved_s']:.2f} s | {c['recompile_rule_edited_s']:.2f} s | {c['recompile_default_edited_s']:.2f} s | {c['recompile_task_edited_s']:.2f} s | {c['recompile_interface_edited_s']:.2f} s |"
         )
     out += ["", "`om compile` as a process (start-up included, output written): " + ", ".join(
         f"{c['lines']:,} lines: nothing changed {c['om_compile_nothing_changed_s']:.2f} s, 1 file edited (a comment) {c['om_compile_one_file_edited_s']:.2f} s, "
-        f"a rule edited {c['om_compile_rule_edited_s']:.2f} s" for c in results)]
+        f"a rule edited {c['om_compile_rule_edited_s']:.2f} s, an interface edit {c['om_compile_interface_edited_s']:.2f} s" for c in results)]
     out += ["", "CPU seconds (the same medians; on a shared machine, the time each took apart from waiting for a CPU): " + "; ".join(
         f"{c['lines']:,} lines: " + ", ".join(f"{k} {v:.2f} s" for k, v in c["cpu_s"].items()) + f" (total / bare {c['total_over_bare_cpu']:.2f}x)" for c in results if "cpu_s" in c)]
     lc = [c for c in results if c.get("lark_cython_bare_parse_s")]

@@ -22,12 +22,11 @@ from om_dsl.check.cache import loads as cache_loads
 from om_dsl.check.workspace import inside, load, stored_spans
 from om_dsl.codegen import generate
 from om_dsl.codegen.slots import filled
-from om_dsl.diagnostics.diagnostic import Diagnostic
 from om_dsl.lower import files_root, lower, relative_path, spec_root
 from om_dsl.model import Catalog, sources_json
 from om_dsl.model.canonical import dumps, loads, sources_of
 from om_dsl.model.catalog import TASKS_FOLDER
-from om_dsl.span import Span
+from om_dsl.recompile import index_of, moved_diagnostic, recompiled, span_pairs
 
 
 @attrs.define
@@ -141,16 +140,19 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 # files' paths, its task package's files (and, through digest, the
 # compiler's code): its *text* key holds its files' texts, its *shape* key
 # their shapes (cache.shape_of: what a file says, not where; comments and
-# layout are not in it). Two entries per unit, each in a slot of its own (one
+# layout are not in it). Three entries per unit, each in a slot of its own (one
 # per catalog and place: a new version replaces the one before, so edits do
 # not fill a disk):
 #
 # - "unit": its text key, its shape key, its files' text keys, its own
 #   diagnostics and, for a catalog without errors, where each element is
-#   ((element, file, line, offset), ...) and each file's sha256: small;
+#   ((element, file, line, offset), ...) and each file's sha256, and the
+#   token of its index (below): small;
 # - "shape": its shape key and codegen's skeleton (every generated file with
 #   slots for those `file:line`s and sha256s, codegen.emit.fill) and the task
-#   package's copies: large, written only when the catalog was checked.
+#   package's copies: large, written when the catalog was checked or an edit spliced in;
+# - "index": the token, the task package's key and which file declares what
+#   (recompile.index_of), written with a full check.
 #
 # The text key found: nothing is checked, the skeleton is filled. Only the
 # shape key found (an edit of comments or layout): the edited files' spans
@@ -158,11 +160,15 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 # one order, cache.dump_tree), the elements and diagnostics in them take their
 # new places, and the skeleton is filled; should anything not pair up (or the
 # text before be gone from the cache), the catalog is checked again. Neither
-# found: checked, lowered and generated, and both entries written.
+# found: an edit the catalog's interface does not see (a validation rule's
+# body, an attribute's default, a task's settings) is spliced into the
+# skeleton (om_dsl.recompile, with the "index" entry the last full check
+# wrote, whose token the unit entry carries); anything else is checked,
+# lowered and generated, and the entries written.
 
 
-def _unit_keys(unit, roots) -> tuple[str, str, Optional[str]]:
-    """(its slot, its text key, its shape key: None when a file's shape is unknown).
+def _unit_keys(unit, roots) -> tuple[str, str, Optional[str], str]:
+    """(its slot, its text key, its shape key: None when a file's shape is unknown, its task package's key).
     The task package's files are part of both: its code is checked and copied."""
     text = [unit.kind, unit.name]
     shape = [unit.kind, unit.name]
@@ -180,6 +186,7 @@ def _unit_keys(unit, roots) -> tuple[str, str, Optional[str]]:
         digest("slot", unit.kind, unit.name, str(first.real_path) if first else ""),
         digest("unit", *text, *package),
         digest("shape", *shape, *package) if known_shapes else None,
+        digest("package", *package),
     )
 
 
@@ -226,48 +233,20 @@ def _read(cache, kind: str, slot: str, size: int) -> Optional[tuple]:
     return entry if isinstance(entry, tuple) and len(entry) == size else None
 
 
-def _pairs(old: tuple, new: tuple) -> tuple[dict, dict]:
-    """Two texts of one shape: each span's start offset in the old one -> (line,
-    column, offset) in the new one, and the same for span ends. Spans that start
-    together begin with one token, so they do in any layout; should two not
-    (a span not made of tokens), the place is None: it cannot be told."""
-    starts: dict[int, Optional[tuple]] = {}
-    ends: dict[int, Optional[tuple]] = {}
-    for o, n in zip(old, new):
-        for places, key, place in ((starts, o[4], (n[0], n[1], n[4])), (ends, o[5], (n[2], n[3], n[5]))):
-            if places.setdefault(key, place) != place:
-                places[key] = None
-    return starts, ends
-
-
-def _moved_diagnostic(d: Diagnostic, moves: dict) -> Optional[Diagnostic]:
-    labels = []
-    for label in d.labels:
-        span = label.span
-        if span.file in moves:
-            starts, ends = moves[span.file]
-            start, end = starts.get(span.start), ends.get(span.end)
-            if start is None or end is None:
-                return None
-            span = Span(span.file, start[0], start[1], end[0], end[1], start[2], end[2])
-        labels.append(attrs.evolve(label, span=span))
-    return attrs.evolve(d, labels=tuple(labels))
-
-
 def _moved(unit, entry, cache) -> Optional[tuple]:
     """After an edit of comments or layout only: (diagnostics, sources, digests)
     with the edited files' elements and diagnostics at their new places; None
     when they cannot all be placed (the catalog is then checked again)."""
-    _text, _shape, texts, diagnostics, outcome = entry
+    _text, _shape, texts, diagnostics, outcome, _token = entry
     before = dict(texts)
-    moves = {}  # shown path of an edited file -> _pairs of its old and new spans
+    moves = {}  # shown path of an edited file -> span_pairs of its old and new spans
     for f in unit.all_files:
         if before.get(f.path) != f.fingerprint:
             old, new = stored_spans(cache, before.get(f.path, "")), f.parsed.spans
             if old is None or new is None or len(old) != len(new):
                 return None
-            moves[f.path] = _pairs(old, new)
-    diagnostics = [_moved_diagnostic(d, moves) for d in diagnostics]
+            moves[f.path] = span_pairs(old, new)
+    diagnostics = [moved_diagnostic(d, moves) for d in diagnostics]
     if None in diagnostics:
         return None
     if outcome is None:
@@ -308,11 +287,20 @@ def _from_skeleton(unit, shape_entry, sources, digests) -> Optional[Compiled]:
 
 def _found(unit, keys: tuple, cache) -> Optional[tuple]:
     """(its diagnostics, its Compiled or None) from the cache, or None: check it."""
-    slot, text_key, shape_key = keys
-    entry = _read(cache, "unit", slot, 5)
-    if entry is None or shape_key is None or entry[1] != shape_key:
+    slot, text_key, shape_key, package = keys
+    entry = _read(cache, "unit", slot, 6)
+    if entry is None or shape_key is None:
         return None
-    if entry[0] == text_key:
+    shape_entry = None
+    if entry[1] != shape_key:
+        found = _recompiled(unit, entry, slot, package, cache)
+        if found is None:
+            return None
+        diagnostics, sources, digests, skeleton, shape_entry = found
+        # The edit spliced in: the skeleton stored under the new shape.
+        shape_entry = (shape_key, *shape_entry[1:4], skeleton, *shape_entry[5:])
+        cache.put("shape", slot, cache_dumps(shape_entry))
+    elif entry[0] == text_key:
         diagnostics, outcome = entry[3], entry[4]
         sources, digests = outcome if outcome is not None else (None, None)
     elif unit.syntax_ok:
@@ -325,15 +313,26 @@ def _found(unit, keys: tuple, cache) -> Optional[tuple]:
     diagnostics = list(diagnostics)
     compiled = None
     if unit.kind == "catalog" and not any(d.is_error for d in diagnostics):
-        shape_entry = _read(cache, "shape", slot, 7)
+        shape_entry = shape_entry or _read(cache, "shape", slot, 7)
         if sources is None or shape_entry is None or shape_entry[0] != shape_key:
             return None
         compiled = _from_skeleton(unit, shape_entry, sources, digests)
         if compiled is None:
             return None
     if entry[0] != text_key:
-        cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), (sources, digests) if sources is not None else None)))
+        cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), (sources, digests) if sources is not None else None, entry[5])))
     return diagnostics, compiled
+
+
+def _recompiled(unit, entry: tuple, slot: str, package: str, cache) -> Optional[tuple]:
+    """After an edit of what a file says: om_dsl.recompile's splice, when the edit is
+    one it can do and the entries it needs are there (the index of the same check)."""
+    index = _read(cache, "index", slot, 3)
+    shape_entry = _read(cache, "shape", slot, 7)
+    if index is None or shape_entry is None or index[0] != entry[5] or index[1] != package or shape_entry[0] != entry[1]:
+        return None
+    found = recompiled(unit, entry, shape_entry, index[2], cache)
+    return (*found, shape_entry) if found is not None else None
 
 
 def _cached_build(paths: list[str], cache) -> Build:
@@ -359,13 +358,18 @@ def _cached_build(paths: list[str], cache) -> Build:
                 compiled.append(found[id(unit)])
             continue
         scope, diagnostics = result.checked[id(unit)]
-        slot, text_key, shape_key = keys[id(unit)]
+        slot, text_key, shape_key, package = keys[id(unit)]
         outcome = None
         if unit.kind == "catalog" and not any(d.is_error for d in diagnostics) and result.ok:
             c, outcome = _lowered_for_cache(scope, slot, shape_key, cache)
             compiled.append(c)
         if shape_key is not None and (outcome is not None or unit.kind != "catalog" or any(d.is_error for d in diagnostics)):
-            cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), outcome)))
+            token = None
+            if outcome is not None and unit.syntax_ok:
+                # What a later edit of a rule needs to find the part of the catalog it reads (om_dsl.recompile).
+                token = text_key
+                cache.put("index", slot, cache_dumps((token, package, index_of(unit, scope))))
+            cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), outcome, token)))
     return Build(result, sorted(compiled, key=lambda c: c.name) if result.ok else [])
 
 

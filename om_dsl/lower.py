@@ -54,6 +54,28 @@ def lower(scope: CatalogScope, starts: dict | None = None) -> Catalog:
     return catalog
 
 
+def lower_part(scope: CatalogScope, products=(), tables=(), validations=(), plans=()) -> Catalog:
+    """A part of a catalog's model: these products, tables, validation rules and
+    plans (their codes, names and keys in `scope`), lowered as `lower` lowers
+    them. The compile cache regenerates what an edit changed from such a part
+    (om_dsl.recompile)."""
+    low = _Lowering(scope)
+    s = scope
+    return Catalog(
+        name=s.name,
+        version=s.version or "",
+        products=sorted((low.product(s.commercial[c], "commercial") if c in s.commercial else low.product(s.technical[c], "technical") for c in products), key=lambda p: p.code),
+        tables=sorted((low.table(s.tables[t]) for t in tables), key=lambda t: t.name),
+        validations=sorted((low.validation(s.validations[k]) for k in validations), key=lambda v: (v.product, v.name)),
+        enrichments=(),
+        decompositions=(),
+        retry_policies=(),
+        systems=(),
+        queues=(),
+        plans=sorted((low.plan(s.plans[k]) for k in plans), key=lambda p: (p.product, p.action)),
+    )
+
+
 def spec_root(scope: CatalogScope) -> str:
     """The folder a catalog's source paths are recorded relative to: the common parent of its files."""
     return files_root(scope.files)

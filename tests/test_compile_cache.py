@@ -465,6 +465,10 @@ def _edits(specs):
         ("a syntax error", acme / "systems.om", lambda t: t + "system {\n"),
         ("the syntax error fixed", acme / "systems.om", lambda t: t.removesuffix("system {\n")),
         ("the task package's code", acme / "acme_tasks" / "numbers.py", lambda t: t + "\n# a comment in Python\n"),
+        # Edits of meaning that leave the interface as it was: spliced (tests/test_recompile.py), not checked.
+        ("a validation message", acme / "products.om", lambda t: t.replace("needs the phone_number to port in", "needs the number to port in", 1)),
+        ("an attribute's default", acme / "products.om", lambda t: t.replace("int in {0, 12, 24} = 12", "int in {0, 12, 24} = 24", 1)),
+        ("a task's timeout", acme / "plans_add.om", lambda t: t.replace("  callout assign_ip = ipam.assign_ip(ip_version)\n", "  callout assign_ip = ipam.assign_ip(ip_version)\n    timeout 45s\n", 1)),
     ]
 
 
@@ -501,6 +505,9 @@ def test_after_each_edit_the_cache_gives_what_a_compile_without_it_gives(specs, 
         "a comment while the error stands",
         "a comment elsewhere while the error stands",
         "the library's layout",
+        "a validation message",
+        "an attribute's default",
+        "a task's timeout",
     }
 
 
@@ -528,14 +535,14 @@ def test_a_well_signed_catalog_entry_this_om_cannot_use_is_checked_again(specs, 
 
 
 def test_spans_that_start_together_in_one_layout_and_not_in_the_other_cannot_be_placed():
-    from om_dsl.build import _pairs
+    from om_dsl.recompile import span_pairs
 
     old = ((1, 1, 1, 9, 0, 8), (1, 1, 1, 4, 0, 3), (2, 1, 2, 4, 9, 12))
     new = ((1, 1, 2, 4, 0, 12), (1, 1, 1, 4, 0, 3), (3, 1, 3, 4, 14, 17))  # the first two made of different tokens: not a layout of one text
-    starts, ends = _pairs(old, new)
+    starts, ends = span_pairs(old, new)
     assert starts[0] == (1, 1, 0) and starts[9] == (3, 1, 14)
     assert ends[8] == (2, 4, 12) and ends[3] == (1, 4, 3) and ends[12] == (3, 4, 17)
-    conflicting = _pairs(old, ((1, 1, 1, 9, 0, 8), (2, 1, 2, 4, 9, 12), (3, 1, 3, 4, 14, 17)))[0]
+    conflicting = span_pairs(old, ((1, 1, 1, 9, 0, 8), (2, 1, 2, 4, 9, 12), (3, 1, 3, 4, 14, 17)))[0]
     assert conflicting[0] is None  # two spans that started together no longer do: no place for either
 
 

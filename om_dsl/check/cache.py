@@ -8,7 +8,8 @@ back when it is loaded). A tree is stored without its spans' positions, which
 are kept beside it in a fixed order (dump_tree): its hash is the file's shape,
 what it says and not where. The *unit* and *shape* entries (om_dsl.build) hold
 a catalog's check diagnostics, where its elements are, and its generated
-files with slots for those places. A *grammar* entry holds the parser's
+files with slots for those places; its *index* entry which file declares
+what, for splicing an edit of a rule into that output (om_dsl.recompile). A *grammar* entry holds the parser's
 tables. `om compile` and `om lsp` share the one cache directory; `om compile
 --no-cache` bypasses it.
 
@@ -79,7 +80,7 @@ def code_fingerprint() -> str:
     package = Path(om_dsl.__file__).parent
     h = hashlib.sha256(f"{om_dsl.__version__}|{sys.version_info[:2]}|{pickle.DEFAULT_PROTOCOL}\n".encode())
     h.update(grammar_text().encode("utf-8"))
-    paths = [package / name for name in ("__init__.py", "build.py", "lower.py", "span.py", "limits.py", "values.py", "durations.py", "suggest.py")]
+    paths = [package / name for name in ("__init__.py", "build.py", "recompile.py", "lower.py", "span.py", "limits.py", "values.py", "durations.py", "suggest.py")]
     for sub in ("syntax", "check", "diagnostics", "model", "codegen"):
         paths += sorted(p for p in (package / sub).rglob("*") if p.is_file() and p.suffix in (".py", ".j2", ".lark") and "__pycache__" not in p.parts)
     for p in paths:

@@ -36,7 +36,7 @@ _TEMPLATES = Path(__file__).parent / "templates"
 
 @functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    """One environment per process: it keeps the compiled templates (compiling them took 20 ms a catalog)."""
+    """One environment per process: its templates are compiled once (20 ms a catalog; a splice renders one function)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         trim_blocks=True,
@@ -141,24 +141,26 @@ class _Generator:
     def validation(self) -> str:
         k = Constants()
         tables = self.tables(k)
-        functions = []
-        for code in sorted({v.product for v in self.cat.validations}):
-            px = PyExpr(k, self.item_nullability(code), tables)
-            rules = []
-            for v in self.cat.validations_of(code):
-                element = ids.validation(code, v.name)
-                rules.append(
-                    {
-                        "element": element,
-                        "source": self.source(element),
-                        "name": v.name,
-                        "message": v.message,
-                        "when": px.truth(v.when) if v.when is not None else None,
-                        "require": f"({px.truth(v.require)})",
-                    }
-                )
-            functions.append({"name": _ident("validate", code), "product": code, "rules": rules})
+        functions = [self.validation_function(code, k, tables) for code in sorted({v.product for v in self.cat.validations})]
         return self.render("validation.py.j2", "Validation rules.", functions=functions, constants=k.lines)
+
+    def validation_function(self, code: str, k: Constants, tables) -> dict:
+        """The function of product CODE's validation rules (its constants hoisted into k)."""
+        px = PyExpr(k, self.item_nullability(code), tables)
+        rules = []
+        for v in self.cat.validations_of(code):
+            element = ids.validation(code, v.name)
+            rules.append(
+                {
+                    "element": element,
+                    "source": self.source(element),
+                    "name": v.name,
+                    "message": v.message,
+                    "when": px.truth(v.when) if v.when is not None else None,
+                    "require": f"({px.truth(v.require)})",
+                }
+            )
+        return {"name": _ident("validate", code), "product": code, "rules": rules}
 
     def enrichment(self) -> str:
         k = Constants()
@@ -264,41 +266,63 @@ def pformat(value, width: int = 110) -> str:
     does; a string too long for its line, and any other type, is handed to
     pprint's own code (tests/test_compile_cache.py compares the two on random data).
     """
-    reprs: dict[int, str] = {}
-    pp = pprint.PrettyPrinter(width=width, sort_dicts=True)
+    printer = _Printer(width)
+    printer.layout(value, 0, 0, 0)
+    return "".join(printer.out)
 
-    def rep(x) -> str:
+
+def pformat_member(key: str, value, width: int = 110) -> str:
+    """`'key': value` as pformat lays it out as a member of a dict of strings that
+    does not fit on one line, at the top level (the compile cache splices one
+    plan's definition into plans.py: om_dsl.recompile)."""
+    printer = _Printer(width)
+    kr = printer.rep(key)
+    printer.out.append(kr + ": ")
+    printer.layout(value, 1 + len(kr) + 2, 1, 1)
+    return "".join(printer.out)
+
+
+def one_line_length(value) -> int:
+    """The length of a value's repr as pformat makes it (sorted dicts)."""
+    return len(_Printer(110).rep(value))
+
+
+class _Printer:
+    def __init__(self, width: int):
+        self.width = width
+        self.reprs: dict[int, str] = {}
+        self.pp = pprint.PrettyPrinter(width=width, sort_dicts=True)
+        self.out: list[str] = []
+        self.stream = types.SimpleNamespace(write=self.out.append)  # what pprint's own layout functions write to
+
+    def rep(self, x) -> str:
         t = type(x)
         if t is dict or t is list:
-            found = reprs.get(id(x))
+            found = self.reprs.get(id(x))
             if found is None:
                 if t is dict:
-                    found = "{" + ", ".join(f"{repr(k) if type(k) is str else rep(k)}: {rep_value(x[k])}" for k in sorted(x)) + "}"
+                    found = "{" + ", ".join(f"{repr(k) if type(k) is str else self.rep(k)}: {self.rep_value(x[k])}" for k in sorted(x)) + "}"
                 else:
                     # repr in C is pprint's own for a list without a dict or set in it (only their
                     # elements are sorted), which shows as a `{` (or, at worst, a string with one)
                     found = repr(x)
                     if "{" in found:
-                        found = "[" + ", ".join(rep(e) for e in x) + "]"
-                reprs[id(x)] = found  # x lives in `value` for the whole call: its id is not reused
+                        found = "[" + ", ".join(self.rep(e) for e in x) + "]"
+                self.reprs[id(x)] = found  # x lives in `value` for the whole call: its id is not reused
             return found
         if t in (str, int, bool, float) or x is None:
             return repr(x)
-        return pp.format(x, {}, 0, 0)[0]
+        return self.pp.format(x, {}, 0, 0)[0]
 
-    def rep_value(x) -> str:
+    def rep_value(self, x) -> str:
         t = type(x)
         if t is str or t is int or x is None:
             return repr(x)
-        return rep(x)
+        return self.rep(x)
 
-    out: list[str] = []
-    write = out.append
-
-    stream = types.SimpleNamespace(write=write)  # what pprint's own layout functions write to
-
-    def layout(x, indent: int, allowance: int, level: int) -> None:
-        r = rep(x)
+    def layout(self, x, indent: int, allowance: int, level: int) -> None:
+        write, width = self.out.append, self.width
+        r = self.rep(x)
         if len(r) <= width - indent - allowance:
             write(r)
             return
@@ -309,9 +333,9 @@ def pformat(value, width: int = 110) -> str:
             keys = sorted(x)
             last = len(keys) - 1
             for n, k in enumerate(keys):
-                kr = rep(k)
+                kr = self.rep(k)
                 write(kr + ": ")
-                layout(x[k], inner + len(kr) + 2, allowance + 1 if n == last else 1, level + 1)
+                self.layout(x[k], inner + len(kr) + 2, allowance + 1 if n == last else 1, level + 1)
                 if n != last:
                     write(",\n" + " " * inner)
             write("}")
@@ -322,17 +346,14 @@ def pformat(value, width: int = 110) -> str:
             for n, e in enumerate(x):
                 if n:
                     write(",\n" + " " * inner)
-                layout(e, inner, allowance + 1 if n == last else 1, level + 1)
+                self.layout(e, inner, allowance + 1 if n == last else 1, level + 1)
             write("]")
         elif t is str:
-            pp._pprint_str(x, stream, indent, allowance, {}, level + 1)
+            self.pp._pprint_str(x, self.stream, indent, allowance, {}, level + 1)
         elif t in (int, bool, float) or x is None:
             write(r)
         else:
-            pp._format(x, stream, indent, allowance, {}, level)
-
-    layout(value, 0, 0, 0)
-    return "".join(out)
+            self.pp._format(x, self.stream, indent, allowance, {}, level)
 
 
 def skeleton(catalog: Catalog) -> dict[str, str]:
@@ -351,10 +372,51 @@ def skeleton(catalog: Catalog) -> dict[str, str]:
     }
 
 
+# ---- one function of a module, for the compile cache's splice (om_dsl.recompile) ----------------
+
+_CONSTANT = re.compile(r"^(_[A-Z]+_?\d+) = (.*)$", re.MULTILINE)
+
+
+def constants_of(module_text: str) -> list[tuple[str, str]]:
+    """A generated module's hoisted constants, (name, source) in order: the lines above its first function."""
+    end = module_text.find("\n\n\ndef ")
+    return _CONSTANT.findall(module_text[: end if end >= 0 else len(module_text)])
+
+
+def function_segment(module_text: str, name: str):
+    """(start, end) of function NAME in a generated module: from the blank lines above
+    its `def` to those below it (functions hold no blank line); None when absent."""
+    start = module_text.find(f"\n\n\ndef {name}(")
+    if start < 0:
+        return None
+    end = module_text.find("\n\n\n", start + 3)
+    return (start, end) if end >= 0 else None
+
+
+def validation_segment(catalog: Catalog, code: str, k: Constants) -> str:
+    """The text of product CODE's validation function as validation.py holds it (slots
+    unwritten), its constants named by k: a catalog holding CODE and what its rules read."""
+    g = _Generator(catalog)
+    f = g.validation_function(code, k, g.tables(k))
+    text = g.env.get_template("validation.py.j2").render(catalog=catalog, om_version=__version__, purpose="", schema="", header_files=[], functions=[f], constants=[])
+    where = function_segment(text, f["name"])
+    return text[where[0] : where[1]]
+
+
+def attributes_segment(catalog: Catalog, code: str, k: Constants) -> str:
+    """The text of commercial product CODE's `attributes__CODE` as planner.py holds it, its constants named by k."""
+    from om_dsl.codegen.planner import PlannerModule
+
+    planner = PlannerModule(_Generator(catalog))
+    planner.k, planner.tables = k, planner.g.tables(k)
+    planner.attributes(catalog.product(code))
+    return "\n\n\n" + planner.functions[-1]
+
+
 def generate(catalog: Catalog) -> dict[str, str]:
     """Every file of one compiled catalog: {path relative to its folder: text}."""
     files = filled(skeleton(catalog), {element: str(ref) for element, ref in catalog.sources}, [digest for _path, digest in catalog.files])
     return {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files}
 
 
-__all__ = ["comment_text", "filled", "generate", "skeleton"]
+__all__ = ["attributes_segment", "comment_text", "one_line_length", "pformat", "pformat_member", "constants_of", "filled", "function_segment", "generate", "skeleton", "validation_segment"]

@@ -89,63 +89,69 @@ def _dep(d: DependencyDef) -> str:
     return d.describe()
 
 
-def to_data(cat: Catalog) -> dict:
-    products = {}
-    for p in cat.products:
-        products[p.code] = _clean(
+def product_data(p) -> dict:
+    """One product as plan.json holds it, under `products` and its code."""
+    return _clean(
+        {
+            "id": ids.product(p.code),
+            "name": p.name,
+            "kind": p.kind,
+            "role": p.role,
+            "attributes": {
+                a.name: _clean(
+                    {
+                        "id": ids.attribute(p.code, a.name),
+                        "type": a.type,
+                        "allowed": _ir(a.allowed) if a.allowed is not None else None,
+                        "range": _ir(a.range) if a.range is not None else None,
+                        "default": _ir(a.default),
+                        "required": a.required or None,
+                    }
+                )
+                for a in p.attributes
+            },
+            "children": {c.product: {"min": c.min, "max": c.max} for c in p.children},
+        }
+    )
+
+
+def plan_data(pl) -> dict:
+    """One plan as plan.json holds it, under `plans` and its key `PRODUCT.ACTION`."""
+    items = {}
+    for i in pl.items:
+        items[i.name] = _clean(
             {
-                "id": ids.product(p.code),
-                "name": p.name,
-                "kind": p.kind,
-                "role": p.role,
-                "attributes": {
-                    a.name: _clean(
-                        {
-                            "id": ids.attribute(p.code, a.name),
-                            "type": a.type,
-                            "allowed": _ir(a.allowed) if a.allowed is not None else None,
-                            "range": _ir(a.range) if a.range is not None else None,
-                            "default": _ir(a.default),
-                            "required": a.required or None,
-                        }
-                    )
-                    for a in p.attributes
-                },
-                "children": {c.product: {"min": c.min, "max": c.max} for c in p.children},
+                "id": ids.task(pl.product, pl.action, i.name),
+                "kind": i.kind,
+                "call": _call(i.call),
+                "outputs": _params(i.outputs),
+                "async": i.is_async or None,
+                "queue": i.queue,
+                "description": i.description,
+                "wait_for_ms": i.wait_for_ms,
+                "wait_until": _ir(i.wait_until),
+                "after": [_dep(d) for d in i.after],
+                "before": [_dep(d) for d in i.before],
+                "when": _ir(i.when),
+                "sets": {attr: _ir(e) for attr, e in i.sets},
+                "compensate": _call(i.compensate),
+                "point_of_no_return": i.point_of_no_return,
+                "due_ms": i.due_ms,
+                "retry": _retry(i.retry),
+                "timeout_ms": i.timeout_ms,
+                "fallout": i.fallout,
+                "on_amend": i.on_amend,
             }
         )
+    return _clean({"id": ids.plan(pl.product, pl.action), "product": pl.product, "action": pl.action, "when": _ir(pl.when), "items": items})
+
+
+def to_data(cat: Catalog) -> dict:
+    products = {p.code: product_data(p) for p in cat.products}
     enrichments: dict[str, list] = {}
     for e in cat.enrichments:
         enrichments.setdefault(e.product, []).append({"id": ids.enrichment(e.product, e.name), "name": e.name, "type": e.type, "expr": _ir(e.expr)})
-    plans = {}
-    for pl in cat.plans:
-        items = {}
-        for i in pl.items:
-            items[i.name] = _clean(
-                {
-                    "id": ids.task(pl.product, pl.action, i.name),
-                    "kind": i.kind,
-                    "call": _call(i.call),
-                    "outputs": _params(i.outputs),
-                    "async": i.is_async or None,
-                    "queue": i.queue,
-                    "description": i.description,
-                    "wait_for_ms": i.wait_for_ms,
-                    "wait_until": _ir(i.wait_until),
-                    "after": [_dep(d) for d in i.after],
-                    "before": [_dep(d) for d in i.before],
-                    "when": _ir(i.when),
-                    "sets": {attr: _ir(e) for attr, e in i.sets},
-                    "compensate": _call(i.compensate),
-                    "point_of_no_return": i.point_of_no_return,
-                    "due_ms": i.due_ms,
-                    "retry": _retry(i.retry),
-                    "timeout_ms": i.timeout_ms,
-                    "fallout": i.fallout,
-                    "on_amend": i.on_amend,
-                }
-            )
-        plans[f"{pl.product}.{pl.action}"] = _clean({"id": ids.plan(pl.product, pl.action), "product": pl.product, "action": pl.action, "when": _ir(pl.when), "items": items})
+    plans = {f"{pl.product}.{pl.action}": plan_data(pl) for pl in cat.plans}
     return _clean({
         "schema": cat.schema,
         "catalog": cat.name,
@@ -153,10 +159,7 @@ def to_data(cat: Catalog) -> dict:
         "version": cat.version,
         "products": products,
         "tables": {t.name: {"id": ids.table(t.name), "key_type": t.key_type, "value_type": t.value_type, "entries": _ir(t.entries)} for t in cat.tables},
-        "validations": {
-            f"{v.product}.{v.name}": _clean({"id": ids.validation(v.product, v.name), "product": v.product, "name": v.name, "when": _ir(v.when), "require": _ir(v.require), "message": v.message})
-            for v in cat.validations
-        },
+        "validations": {f"{v.product}.{v.name}": validation_data(v) for v in cat.validations},
         "enrichments": enrichments,
         "decompositions": {
             d.name: _clean(
@@ -197,6 +200,11 @@ def to_data(cat: Catalog) -> dict:
         "queues": {q.name: _clean({"id": ids.queue(q.name), "name": q.display_name}) for q in cat.queues},
         "plans": plans,
     }, keep=("tables", "validations", "enrichments", "decompositions", "retry_policies", "systems", "queues", "plans", "products"))
+
+
+def validation_data(v) -> dict:
+    """One validation rule as plan.json holds it, under `validations` and its key `PRODUCT.NAME`."""
+    return _clean({"id": ids.validation(v.product, v.name), "product": v.product, "name": v.name, "when": _ir(v.when), "require": _ir(v.require), "message": v.message})
 
 
 def sources_data(cat: Catalog) -> dict:
@@ -302,6 +310,14 @@ def _dump(x, indent: int, out: list[str]) -> None:
         out.append("\n" + "  " * indent + "]")
     else:
         out.append(_scalar(x))
+
+
+def member_text(key: str, value, depth: int) -> str:
+    """`"key": value` as dumps writes it as a member of a dict `depth` levels down
+    (the compile cache splices one rule's entry into plan.json: om_dsl.recompile)."""
+    out = ["  " * depth, _scalar(key), ": "]
+    _dump(value, depth, out)
+    return "".join(out)
 
 
 def plan_json(cat: Catalog) -> str:

@@ -1,0 +1,373 @@
+"""Recompiling after an edit of validation rules or attribute defaults
+(om_dsl/recompile.py): only the edited declarations are checked, lowered and
+generated, spliced into the cached output,
+and the output and diagnostics are exactly those of a compile without the cache.
+
+Each edit of the table below is made in turn on a small catalog, then compiled
+with the cache (a fresh `Cache`, nothing remembered in memory) and without it;
+the table also says which edits the splice does and which take the full path.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from om_dsl import build as build_mod
+from om_dsl.build import build
+from om_dsl.check import cache as cache_mod
+from om_dsl.check.cache import Cache
+from om_dsl.diagnostics.render import render_text
+
+from support import ROOT
+
+SHOP = {
+    "catalog.om": """\
+catalog shop version "1"
+
+retry std = staggered 10s, 1m
+retry slow = staggered 1m, 10m
+default retry std
+queue ops "Operations"
+""",
+    "products.om": """\
+catalog shop
+
+commercial NET "Internet" root {
+  attr speed: int in {100, 300, 1000} = 300
+  attr tier: string in {"basic", "premium"} = "basic"
+  attr site_id: string required
+  has BOX [0..2]
+}
+
+commercial BOX "Box" child {
+  attr model: string in {"M1", "M2"} = "M1"
+}
+
+technical ACCESS "Access" cfs {
+  attr down: int required
+  attr up: int required
+  attr site_id: string required
+}
+
+decompose A: NET -> ACCESS {
+  down = speed
+  up = upload
+  site_id = site_id
+}
+
+system net "Network" {
+  operation activate(down: int, up: int)
+  operation release(down: int)
+}
+
+plan ACCESS on add {
+  callout activate = net.activate(down, up)
+}
+
+plan ACCESS on delete {
+  callout release = net.release(down)
+  manual check "Check the line" queue ops
+    after release
+}
+""",
+    "tables.om": """\
+catalog shop
+
+table up_for: int -> int {
+  100: 10
+  300: 50
+}
+
+enrich NET {
+  upload: int = if speed >= 1000 then 1000 else 100
+}
+""",
+    "rules.om": """\
+catalog shop
+
+validate NET premium_speed {
+  when tier == "premium"
+  require speed >= 300
+  message "a premium product needs 300 Mbps or more"
+}
+
+validate NET upload_known {
+  require up_for[speed] is not null
+  message "no upload speed for this speed"
+}
+
+validate BOX model_known {
+  require model in {"M1", "M2"}
+  message "an unknown model"
+}
+""",
+}
+
+
+@pytest.fixture
+def shop(tmp_path):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    for name, text in SHOP.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.fixture
+def spliced(monkeypatch):
+    """How many compiles took the splice (om_dsl.recompile.recompiled gave an answer), since the last call."""
+    counts = {"spliced": 0}
+    real = build_mod.recompiled
+
+    def counting(*args):
+        found = real(*args)
+        counts["spliced"] += found is not None
+        return found
+
+    monkeypatch.setattr(build_mod, "recompiled", counting)
+
+    def take() -> int:
+        n, counts["spliced"] = counts["spliced"], 0
+        return n
+
+    return take
+
+
+def _outcome(folder, cache=None):
+    """What a user sees of a compile: the rendered diagnostics, and the files when it compiled."""
+    result = build([str(folder)], cache=cache)
+    shown = render_text(result.check.diagnostics, result.check.sources)
+    return shown, (result.files(folder.parent / "out") if result.ok else None)
+
+
+def _replace(old: str, new: str):
+    def edit(text: str) -> str:
+        assert old in text, old
+        return text.replace(old, new, 1)
+
+    return edit
+
+
+# (what, file, edit, spliced): `spliced` says whether the edit is one the splice does. An edit
+# of several files at once gives a tuple of files and a tuple of edits.
+EDITS = [
+    ("a message", "rules.om", _replace("needs 300 Mbps or more", "needs at least 300 Mbps"), True),
+    ("a comment after a splice: its elements move", "rules.om", lambda t: "# rules\n" + t, False),
+    ("a `when` taken out: the rules below move up a line", "rules.om", _replace('  when tier == "premium"\n', ""), True),
+    ("a `when` put back, another condition", "rules.om", _replace("  require speed >= 300\n", '  when tier == "premium" and site_id != ""\n  require speed >= 300\n'), True),
+    ("a `require` that keeps its warning (W002)", "rules.om", _replace("up_for[speed] is not null", "up_for[speed] is not null and speed > 0"), True),
+    ("a message with quotes, a backslash and accents", "rules.om", _replace("an unknown model", 'un mod\u00e8le \\"inconnu\\" \\\\ ici'), True),
+    ("a rule laid out otherwise and its message changed", "rules.om", _replace('validate BOX model_known {\n  require model in {"M1", "M2"}', 'validate BOX model_known\n{\n\n  require model in {"M2", "M1"}'), True),
+    ("a condition with a new constant (a set): the module's constants would be numbered otherwise", "rules.om", _replace('model in {"M2", "M1"}', 'model in {"M1"}'), False),
+    ("a comment in another file", "products.om", lambda t: "# products\n" + t, False),
+    ("a message while a comment was made elsewhere", "rules.om", _replace("no upload speed", "no upload"), True),
+    ("a type error: an error", "rules.om", _replace("require speed >= 300", 'require speed >= "300"'), False),
+    ("a message while the error stands", "rules.om", _replace("needs at least", "needs"), False),
+    ("the error fixed", "rules.om", _replace('require speed >= "300"', "require speed >= 300"), False),
+    ("a message after the fix", "rules.om", _replace("no upload", "no upload speed known"), True),
+    ("a rule that looks up a table another rule looks up", "rules.om", _replace("require speed >= 300", "require speed >= 300 or up_for[speed] == 50"), True),
+    ("a rule that no longer looks a table up: is it used elsewhere?", "rules.om", _replace(" or up_for[speed] == 50", ""), False),
+    ("a rule renamed", "rules.om", _replace("validate NET upload_known", "validate NET upload_given"), False),
+    ("a message after the rename", "rules.om", _replace("no upload speed known", "no upload speed is known"), True),
+    ("an empty message: an error", "rules.om", _replace('"no upload speed is known for this speed"', '" "'), False),
+    ("a message again", "rules.om", _replace('" "', '"the upload speed is unknown"'), False),
+    ("an attribute's default", "products.om", _replace('= "basic"', '= "premium"'), True),
+    ("a child product's default and a rule's message, in two files at once", ("products.om", "rules.om"), (_replace('= "M1"', '= "M2"'), _replace('message "un mod', 'message "Un mod')), True),
+    ("a default that is not an allowed value: an error", "products.om", _replace("= 300\n", "= 200\n"), False),
+    ("an allowed default again", "products.om", _replace("= 200\n", "= 1000\n"), False),
+    ("a default taken away: the attribute may now be null", "products.om", _replace(' = "premium"', ""), False),
+    ("a default given back", "products.om", _replace('attr tier: string in {"basic", "premium"}', 'attr tier: string in {"basic", "premium"} = "basic"'), False),
+    ("the allowed values of an attribute: the interface", "products.om", _replace("in {100, 300, 1000}", "in {100, 300, 1000, 2000}"), False),
+    ("an attribute added: the interface", "products.om", _replace('  attr site_id: string required\n', '  attr site_id: string required\n  attr note: string optional\n'), False),
+    ("a default while an attribute was added", "products.om", _replace('= "M2"', '= "M1"'), True),
+    ("a technical product's attribute: read by its sources' code", "products.om", _replace("attr down: int required", "attr down: int optional"), False),
+    ("a task's retry, a policy the default uses", "products.om", _replace("net.activate(down, up)\n", "net.activate(down, up)\n    retry std\n"), True),
+    ("a task's retry written out: `std` no longer used here, is it elsewhere?", "products.om", _replace("    retry std\n", "    retry fixed 3 times every 10s\n"), False),
+    ("a task's timeout", "products.om", _replace("every 10s\n", "every 10s\n    timeout 45s\n"), True),
+    ("a manual task's description and due time", "products.om", _replace('"Check the line" queue ops\n', '"Check the line twice" queue ops\n    due 2d\n'), True),
+    ("a task's retry naming a policy nothing used: its warning goes", "products.om", _replace("retry fixed 3 times every 10s", "retry slow"), False),
+    ("the retry back: the policy unused again", "products.om", _replace("retry slow", "retry fixed 3 times every 10s"), False),
+    ("a retry on a manual task: an error", "products.om", _replace("    due 2d\n", "    due 2d\n    retry std\n"), False),
+    ("the retry taken off the manual task", "products.om", _replace("    due 2d\n    retry std\n", "    due 3d\n"), False),
+    ("a timeout of zero: an error", "products.om", _replace("timeout 45s", "timeout 0s"), False),
+    ("a timeout again", "products.om", _replace("timeout 0s", "timeout 1m"), False),
+    ("a task's timeout and a rule's message, in two files at once", ("products.om", "rules.om"), (_replace("timeout 1m", "timeout 2m"), _replace('message "Un mod', 'message "UN mod')), True),
+    ("a task's dependency: what the plan graph reads", "products.om", _replace("    after release\n", ""), False),
+    ("a task added", "products.om", _replace("plan ACCESS on add {\n", "plan ACCESS on add {\n  milestone started\n"), False),
+    ("a task's settings with a task before it", "products.om", _replace("timeout 2m", "timeout 3m"), True),
+    ("a table's entry: not a rule", "tables.om", _replace("300: 50", "300: 60"), False),
+    ("two rules at once", "rules.om", lambda t: t.replace("the upload speed is unknown", "upload unknown").replace("a premium product", "a premium line"), True),
+    ("a rule given twice: an error", "rules.om", lambda t: t + '\nvalidate BOX model_known {\n  require true\n  message "again"\n}\n', False),
+    ("the second one's message", "rules.om", _replace('"again"', '"once more"'), False),
+    ("the second one taken out", "rules.om", lambda t: t[: t.index("\nvalidate BOX model_known {\n  require true")] + "\n", False),
+    ("a message once more", "rules.om", _replace("upload unknown", "the upload is unknown"), True),
+]
+
+
+def test_after_each_edit_the_splice_gives_what_a_compile_without_the_cache_gives(shop, tmp_path, spliced, monkeypatch):
+    from om_dsl import check as check_stage
+
+    checked = []
+    real = check_stage.build_scope
+    monkeypatch.setattr(check_stage, "build_scope", lambda *a: checked.append(1) or real(*a))
+    cache_dir = tmp_path / "c"
+    assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
+    took = {}
+    for what, names, edits, _ in EDITS:
+        for name, edit in zip(*((names, edits) if isinstance(names, tuple) else ((names,), (edits,)))):
+            path = shop / name
+            text = path.read_text()
+            assert edit(text) != text, what
+            path.write_text(edit(text))
+        spliced()
+        cached = _outcome(shop, Cache(cache_dir))
+        took[what] = spliced()
+        assert cached == _outcome(shop), what
+        checked.clear()
+        assert _outcome(shop, Cache(cache_dir)) == cached, what  # and again: found as it was, nothing checked
+        assert not checked and not spliced(), what
+    assert len(took) == len(EDITS)
+    assert {what for what, n in took.items() if n} == {what for what, _name, _edit, splice in EDITS if splice}
+
+
+def test_a_spliced_compile_checks_no_catalog_and_unpickles_only_the_part_it_needs(shop, tmp_path, spliced, monkeypatch):
+    cache_dir = tmp_path / "c"
+    _outcome(shop, Cache(cache_dir))
+    from om_dsl import check as check_stage
+    from om_dsl.check import workspace
+
+    checked, loaded = [], []
+    monkeypatch.setattr(check_stage, "build_scope", lambda *a: checked.append(a) or pytest.fail("the whole catalog checked"))
+    real = workspace.Parsed.module.fget
+
+    def module(self):
+        loaded.append(self._shown)
+        return real(self)
+
+    monkeypatch.setattr(workspace.Parsed, "module", property(module))
+    (shop / "rules.om").write_text((shop / "rules.om").read_text().replace("an unknown model", "a model we do not sell"))
+    shown, files = _outcome(shop, Cache(cache_dir))
+    assert spliced() == 1 and not checked
+    assert "a model we do not sell" in files["shop/plan.json"] and "a model we do not sell" in files["shop/validation.py"]
+    # rules.om was parsed now; of the trees in the cache, BOX's rule needs BOX's file (its parent NET
+    # is there too): catalog.om and tables.om stay unread.
+    assert {p.rsplit("/", 1)[-1] for p in loaded if p} == {"products.om"}
+
+
+def test_the_index_entry_is_trusted_only_under_our_key(shop, tmp_path, spliced):
+    """The index says which files a rule's part is read from: corrupt, another cache's,
+    naming a function, or well signed and wrong, it is not used (or its part is refused)."""
+    cache_dir = tmp_path / "c"
+    cache = Cache(cache_dir)
+    _outcome(shop, cache)
+    _outcome(shop, Cache(tmp_path / "other"))
+    [entry] = [p for p in (cache_dir / "index").rglob("*") if p.is_file()]
+    foreign = tmp_path / "other" / entry.relative_to(cache_dir)
+    rules = shop / "rules.om"
+    for damage in ["corrupt", "foreign", "function", "wrong"]:
+        if damage == "corrupt":
+            entry.write_bytes(entry.read_bytes()[:-7])
+        elif damage == "foreign":
+            entry.write_bytes(foreign.read_bytes())
+        elif damage == "function":
+            cache.put("index", entry.name, cache_mod.dumps((None, None, _Boom())))
+        else:  # well signed, naming a file that holds none of the products: the part misses them
+            token, package, index = cache_mod.loads(cache.get("index", entry.name))
+            first = str(shop / "catalog.om")
+            cache.put("index", entry.name, cache_mod.dumps((token, package, dict(index, products={code: first for code in index["products"]}))))
+        rules.write_text(rules.read_text().replace("an unknown model", f"an unknown model ({damage})"))
+        assert _outcome(shop, Cache(cache_dir)) == _outcome(shop), damage
+        assert spliced() == 0, damage
+        rules.write_text(rules.read_text().replace(f" ({damage})", ""))
+        _outcome(shop, Cache(cache_dir))  # the full path wrote a good index again: this one is spliced
+        assert spliced() == 1
+    rules.write_text(rules.read_text().replace("an unknown model", "an unknown model (at last)"))
+    assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
+    assert spliced() == 1
+
+
+def _boom():
+    raise AssertionError("an entry ran code")
+
+
+class _Boom:
+    def __reduce__(self):
+        return (_boom, ())
+
+
+_MESSAGES = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40).filter(lambda m: m.strip())
+_CONDITIONS = st.sampled_from(["speed >= 300", "speed > 100 and tier == \"premium\"", "site_id != \"\"", "not (speed == 100)", "speed in {100, 1000}", "tier in {\"basic\"}"])
+
+
+_RETRIES = st.sampled_from(["", "    retry std\n", "    retry none\n", "    retry fixed 2 times every 5s\n", "    retry exponential 3 times from 1s factor 1.5 cap 1m\n", "    retry staggered 1s, 2s for timeout\n"])
+_TIMEOUTS = st.one_of(st.just(""), st.integers(1, 5000).map(lambda n: f"    timeout {n}s\n"))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_MESSAGES, _CONDITIONS, st.booleans(), st.sampled_from(["100", "300", "1000"]), _RETRIES, _TIMEOUTS), min_size=1, max_size=4))
+def test_any_message_condition_default_and_setting_is_spliced_as_a_compile_without_the_cache_writes_it(shop, tmp_path_factory, edits):
+    cache_dir = tmp_path_factory.mktemp("c")
+    rules, products = shop / "rules.om", shop / "products.om"
+    originals = {rules: rules.read_text(), products: products.read_text()}
+    try:
+        _outcome(shop, Cache(cache_dir))
+        for message, condition, with_when, speed, retry, timeout in edits:
+            when = '  when tier == "premium"\n' if with_when else ""
+            rule = f"{when}  require {condition}\n  message {_quoted(message)}"
+            rules.write_text(originals[rules].replace('  when tier == "premium"\n  require speed >= 300\n  message "a premium product needs 300 Mbps or more"', rule))
+            text = originals[products].replace("in {100, 300, 1000} = 300", f"in {{100, 300, 1000}} = {speed}")
+            products.write_text(text.replace("net.activate(down, up)\n", f"net.activate(down, up)\n{retry}{timeout}"))
+            assert _outcome(shop, Cache(cache_dir)) == _outcome(shop)
+    finally:
+        for path, text in originals.items():
+            path.write_text(text)
+
+
+def _quoted(message: str) -> str:
+    return '"' + message.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---- the synthetic catalog of the benchmarks: random edits of many families, in several files ----------
+
+sys.path.insert(0, str(ROOT / "bench"))
+
+import generate as G  # noqa: E402
+
+
+def _family(text: str, i: int) -> tuple[int, int]:
+    """Where family I is in its file's text."""
+    start = text.index(f"# ---- family {i} ")
+    end = text.find("# ---- family ", start + 1)
+    return start, end if end >= 0 else len(text)
+
+
+_FAMILY_EDITS = {
+    "message": lambda body, n: re.sub(r'message "[^"]*"', f'message "premium needs 300 Mbps ({n})"', body, count=1),
+    "when": lambda body, n: body.replace('  when tier == "premium"\n', "", 1) if n % 2 else body.replace("  require speed >= 300", f"  require speed >= {(100, 300, 1000)[n % 3]}", 1),
+    "default": lambda body, n: re.sub(r"attr months: int in \{0, 12, 24\} = \d+", f"attr months: int in {{0, 12, 24}} = {(0, 12, 24)[n % 3]}", body, count=1),
+    "retry": lambda body, n: body.replace("    sets port_id = reserve.port_id\n", f"    sets port_id = reserve.port_id\n    retry fixed {n % 4 + 1} times every {n % 50 + 1}s\n", 1),
+    "timeout": lambda body, n: re.sub(r"(  callout ship = sys_\d+\.ship\(model\)\n)", rf"\g<1>    timeout {n % 90 + 1}s\n", body, count=1),
+    "comment": lambda body, n: f"# note {n}\n" + body,
+}
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 8), st.sampled_from(sorted(_FAMILY_EDITS)), st.integers(0, 999)), min_size=1, max_size=3), min_size=1, max_size=4))
+def test_random_edits_of_the_benchmarks_catalog_compile_as_without_the_cache(tmp_path_factory, sessions):
+    folder = tmp_path_factory.mktemp("synth") / "specs"
+    files = G.write_catalog(folder, 900, per_file=3)  # families in files of 3, plans waiting for other families' milestones
+    assert G.families_of(files) >= 9
+    cache_dir = folder.parent / "c"
+    assert _outcome(folder, Cache(cache_dir)) == _outcome(folder)
+    for session in sessions:  # each: one compile after a few edits, in one file or several
+        for family, kind, n in session:
+            path = folder / f"families_{family // 3:04d}.om"
+            text = path.read_text()
+            start, end = _family(text, family)
+            path.write_text(text[:start] + _FAMILY_EDITS[kind](text[start:end], n) + text[end:])
+        assert _outcome(folder, Cache(cache_dir)) == _outcome(folder)
