@@ -149,7 +149,9 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
     run replays on the current code (a worker that restarts rebuilds it)."""
     from temporalio.worker import Replayer
 
+    from om_dsl.planning.installed import empty_state, order_entries, record_order
     from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal import installed_base as IB
     from om_dsl.temporal import parts as P
     from om_dsl.temporal import workflow as W
     from om_dsl.temporal.worker import _sandbox
@@ -157,6 +159,7 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
     monkeypatch.setattr(P, "PART", 40)
     monkeypatch.setattr(W, "LOAD_AT_ONCE", 40)
     monkeypatch.setattr(W, "CONTINUE_AFTER", 250)
+    monkeypatch.setattr(IB, "ENTRIES_PER_PART", 50)
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
     try:
         order_id = engine.new_id("PARTS")
@@ -192,8 +195,79 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
                 await replayer.replay_workflow(h)
 
         engine.orders._run(replay())
+
+        # Its installed base records it from its entries (an asset per item, a line per fulfillment line),
+        # 50 to a signal, exactly as `record_order` records the order's final state; that history replays too.
+        customer = f"ACC-{order_id}"
+        deadline = time.monotonic() + 60
+        while len(engine.orders.installed_state(customer)["assets"]) < 60:
+            assert time.monotonic() < deadline, "the installed base did not record the order"
+            time.sleep(0.5)
+        final = engine.orders.state(order_id)
+        expected = empty_state()
+        record_order(expected, final, final.updated_at)
+        assert engine.orders.installed_state(customer) == expected
+
+        async def installed_base():
+            client = await engine.orders.client()
+            return await client.get_workflow_handle(IB.workflow_id(customer)).fetch_history()
+
+        base = engine.orders._run(installed_base())
+        signals = [e.workflow_execution_signaled_event_attributes.signal_name for e in base.events if e.HasField("workflow_execution_signaled_event_attributes")]
+        parts = -(-len(order_entries(final, final.updated_at)) // 50)
+        assert parts > 1 and signals == ["record_entries"] * parts
+
+        async def replay_base():
+            await Replayer(workflows=[IB.InstalledBaseWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter()).replay_workflow(base)
+
+        engine.orders._run(replay_base())
     finally:
         engine.close()
+
+
+def test_an_installed_base_applies_parts_that_came_together_one_workflow_task_at_a_time(temporal_server, monkeypatch):
+    """A big order's entries come in parts; parts that arrive together (here six,
+    signalled before any worker polls) are applied PARTS_PER_TASK (here 1) per
+    workflow task, a 1 ms timer apart, not all in one (recording a 10,000-item
+    order in one workflow task took about 1 s; Temporal fails one of 2 s). The
+    order's claims are released with its last part; the result is the entries
+    applied in order; the history replays."""
+    import uuid
+
+    from temporalio.client import Client
+    from temporalio.worker import Replayer, Worker
+
+    from om_dsl.planning.installed import apply_entries
+    from om_dsl.temporal import installed_base as IB
+    from om_dsl.temporal.worker import _sandbox
+
+    monkeypatch.setattr(IB, "PARTS_PER_TASK", 1)
+    queue, wid = f"base-{uuid.uuid4().hex[:8]}", f"installed-base:TEST-{uuid.uuid4().hex[:8]}"
+    entries = [
+        {"kind": "asset", "key": f"AST-ORD-9-{n}", "action": "add", "order": "ORD-9", "item": str(n), "customer": "TEST", "product": "TV_PACKAGE", "attributes": {"set_top_boxes": n}, "parent": None, "at": 1000}
+        for n in range(12)
+    ]
+
+    async def go():
+        client = await Client.connect(temporal_server.address, data_converter=codec.data_converter())
+        handle = await client.start_workflow(IB.WORKFLOW, {"assets": {}, "inventory": {}, "claims": {"AST-ORD-9-0": "ORD-9"}}, id=wid, task_queue=queue)
+        for n in range(0, 12, 2):
+            await handle.signal("record_entries", {"order": "ORD-9", "entries": entries[n:n + 2], "last": n == 10})
+        async with Worker(client, task_queue=queue, workflows=[IB.InstalledBaseWorkflow], workflow_runner=_sandbox()):
+            deadline = time.monotonic() + 60
+            while (state := await handle.query("view"))["claims"]:
+                assert time.monotonic() < deadline, state
+                await asyncio.sleep(0.2)
+            history = await handle.fetch_history()
+        await handle.terminate("the test is over")
+        await Replayer(workflows=[IB.InstalledBaseWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter()).replay_workflow(history)
+        return state, history
+
+    state, history = run(go())
+    expected = {"assets": {}, "inventory": {}, "claims": {}}
+    apply_entries(expected, entries)
+    assert state == expected
+    assert sum(1 for e in history.events if e.HasField("timer_started_event_attributes")) == 5  # six parts, one per workflow task
 
 
 @pytest.mark.slow

@@ -166,19 +166,23 @@ class Activities:
 
     @activity.defn(name=INSTALLED)
     async def installed_base(self, request: dict, raw: RawValue = None) -> None:
-        """Tell the customer's installed base an order completed (`record`,
-        starting it the first time) or ended otherwise (`release`)."""
+        """Tell the customer's installed base an order completed (what it
+        writes, in parts of `record_entries`, starting it the first time) or
+        ended otherwise (`release`)."""
         from temporalio.service import RPCError, RPCStatusCode
 
         from om_dsl.planning.installed import empty_state
-        from om_dsl.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
+        from om_dsl.temporal.installed_base import ENTRIES_PER_PART, QUEUE, WORKFLOW, workflow_id
 
         wid = workflow_id(request["customer"])
         if request["signal"] == "record":
-            args = request["args"]
-            if raw is not None and raw.payload is not None:  # an order in parts: what the installed base reads of it, made here
-                args = [args[0], recorded(P.from_bytes(raw.payload.data)[0], args[1]["partial"])]
-            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=args)
+            order, given = request["args"]
+            parts = P.from_bytes(raw.payload.data)[0] if raw is not None and raw.payload is not None else None  # an order in parts
+            entries = await asyncio.to_thread(recorded, parts, given)  # (seconds of a big order's decoding: not on the worker's event loop)
+            chunks = [entries[n:n + ENTRIES_PER_PART] for n in range(0, len(entries), ENTRIES_PER_PART)] or [[]]
+            for n, chunk in enumerate(chunks):  # one at a time, in order: the last releases the order's claims
+                part = {"order": order, "entries": chunk, "last": n == len(chunks) - 1}
+                await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record_entries", start_signal_args=[part])
             return
         try:
             await self.client.get_workflow_handle(wid).signal(request["signal"], *request["args"])
@@ -203,16 +207,17 @@ class Activities:
         return {"status": got["status"], "milestones": got["milestones"]}
 
 
-def recorded(parts: dict, partial: bool) -> dict:
-    """A finished order, from its parts, as the installed base records it
-    (`planning.installed.record_order`): a partial order's delivered part; of
-    its tasks, those whose outputs the inventory keeps."""
+def recorded(parts: Optional[dict], given: dict) -> list:
+    """What a finished order writes into its installed base (`planning.installed.order_entries`),
+    at the time it ended (so an attempt again sends the same): a partial order's delivered part.
+    The order from its parts, or (a workflow started before parts) as `given`, the state it sent."""
     from om_dsl.engine.progress import kept_part
+    from om_dsl.planning.installed import order_entries
 
+    if parts is None:
+        run = S.from_data(given)
+        return order_entries(run, run.updated_at)
     loader = P.Loader(parts)
     loader.read(loader.records)
     run = loader.run()
-    if partial:
-        run = kept_part(run)
-    run.tasks = {k: t for k, t in run.tasks.items() if t.outputs}
-    return S.to_data(run)
+    return order_entries(kept_part(run) if given["partial"] else run, run.updated_at)
