@@ -149,6 +149,31 @@ def test_two_changes_of_one_asset_submitted_back_to_back(temporal):
     assert temporal.submit_rejected(macd_doc("speed-300-to-1000", second, base, customer)) == ["asset_in_flight"]
 
 
+def test_a_duplicate_submission_leaves_no_claim_behind(temporal):
+    """Assets are claimed before the workflow starts; a start refused as a duplicate
+    gave its claim back to nobody: the asset stayed in flight for ever. The claim
+    is in the order id's name: while that order runs it keeps it; once it has
+    ended, a duplicate's claim is released."""
+    base, customer = temporal.new_id("BASE"), temporal.new_id("ACC")
+    fiber = f"AST-{base}-1"
+    temporal.submit(macd_doc("base-fiber-300", base, base, customer))
+    temporal.settle(base, waiting_at("1/D1:install_visit"))
+    temporal.complete(base, "1/D1:install_visit")
+    temporal.settle(base, lambda v: done(v) and fiber in temporal.assets(customer))
+    change = temporal.new_id("CHANGE")
+    text = macd_doc("speed-300-to-1000", change, base, customer)
+    temporal.submit(text)
+    temporal.settle(change, waiting_at("1/D2:swap_visit"))
+    with pytest.raises(Rejected, match="was submitted before"):
+        temporal.orders.submit(text)
+    assert temporal.in_flight(customer, fiber) == change  # (running: still its own)
+    temporal.complete(change, "1/D2:swap_visit")
+    temporal.settle(change, lambda v: done(v) and temporal.in_flight(customer, fiber) is None)
+    with pytest.raises(Rejected, match="was submitted before"):
+        temporal.orders.submit(text)  # ended: the claim this made goes
+    assert temporal.in_flight(customer, fiber) is None
+
+
 class CallsBackBeforeItAcknowledges:
     """The systems, with an asynchronous operation that answers faster than its
     acknowledgement travels: its callback is signalled to the order before the

@@ -132,8 +132,29 @@ class TemporalOrders:
             self._start(order_id, {"order": order_id, "rejected": kept, "request": load_json(text), **owner}, {"status": S.REJECTED, "customer": kept["customer"], "external_id": kept["external_id"], **owner})
             return order_id, S.REJECTED, problems
         start = {**self.workflow_input(planned, load_json(text)), **owner}  # numbers as JSON has them (the plan's decimals are in the snapshot)
-        self._start(order_id, start, {"status": S.ACKNOWLEDGED, **owner})
+        try:
+            self._start(order_id, start, {"status": S.ACKNOWLEDGED, **owner})
+        except Rejected:  # a duplicate: what it claimed above is not left behind
+            self._unclaim_duplicate(planned)
+            raise
         return order_id, S.ACKNOWLEDGED, []
+
+    def _unclaim_duplicate(self, planned) -> None:
+        """A duplicate's claims are in the name of its id, the order that has it already: a running one
+        keeps them (its own, or released when it ends); one that has ended held none, so they go."""
+        from om_dsl.planning.installed import changed_assets
+        from om_dsl.temporal.installed_base import workflow_id
+
+        if not changed_assets(planned.order):
+            return
+
+        async def go():
+            client = await self.client()
+            described = await client.get_workflow_handle(planned.order.id).describe()
+            if described.status != WorkflowExecutionStatus.RUNNING:
+                await client.get_workflow_handle(workflow_id(planned.order.fields.get("customer_account"))).signal("release", planned.order.id)
+
+        self._run(go())
 
     def _start(self, order_id: str, start: dict, memo: dict) -> None:
         async def go():
