@@ -195,6 +195,9 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
                 await replayer.replay_workflow(h)
 
         engine.orders._run(replay())
+        # At most WITHIN_BUFFER calls pending at once (the fan-out releases 59): the server
+        # force-closes a workflow task while which more than 100 events come ("task not found").
+        assert max(most_pending(h) for h in histories) <= W.WITHIN_BUFFER <= 45  # (two events a call: under 100 with room for the rest)
 
         # Its installed base records it from its entries (an asset per item, a line per fulfillment line),
         # 50 to a signal, exactly as `record_order` records the order's final state; that history replays too.
@@ -223,6 +226,52 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
         engine.orders._run(replay_base())
     finally:
         engine.close()
+
+
+DONE = ("activity_task_completed_event_attributes", "activity_task_failed_event_attributes", "activity_task_timed_out_event_attributes", "activity_task_canceled_event_attributes")
+
+
+def most_pending(history) -> int:
+    """The most calls (om.call activities) a run had scheduled and not yet finished, at any point of its
+    history (its events go out beside them, one at a time)."""
+    calls, top = set(), 0
+    for e in history.events:
+        if e.HasField("activity_task_scheduled_event_attributes") and e.activity_task_scheduled_event_attributes.activity_type.name == "om.call":
+            calls.add(e.event_id)
+            top = max(top, len(calls))
+        for f in DONE:
+            if e.HasField(f):
+                calls.discard(getattr(e, f).scheduled_event_id)
+    return top
+
+
+def test_an_order_started_before_the_bound_within_the_buffer_replays_on_the_current_code(monkeypatch):
+    """A 50-item order's history recorded before at most WITHIN_BUFFER calls ran at
+    once, with MAX_ACTIVITIES at 45 (an order past 500 pending, in small; 45
+    pending at its fan-out, tests/fixtures/temporal/): a worker of this version
+    rebuilds it exactly (the patch `om-activities-within-buffer` keeps it on its
+    old bound), so upgrading breaks no order in flight; without the patch it
+    would not."""
+    import gzip
+
+    from temporalio.client import WorkflowHistory
+    from temporalio.worker import Replayer
+
+    from om_dsl.temporal import workflow as W
+    from om_dsl.temporal.worker import _sandbox
+
+    with gzip.open(ROOT / "tests" / "fixtures" / "temporal" / "order-before-within-buffer.json.gz", "rt") as f:
+        history = WorkflowHistory.from_json("REPLAY-BUFFER-1", f.read())
+    monkeypatch.setattr(W, "MAX_ACTIVITIES", 45)
+    assert most_pending(history) == 45 > W.WITHIN_BUFFER
+
+    def replay():
+        replayer = Replayer(workflows=[W.OrderWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter())
+        return run(replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
+
+    assert replay() is None
+    monkeypatch.setattr(W, "WITHIN_BUFFER_MARKER", "om-bounded-starts")  # (a marker the history has: as if there were no patch)
+    assert "Nondeterminism" in str(replay())
 
 
 def test_an_installed_base_applies_parts_that_came_together_one_workflow_task_at_a_time(temporal_server, monkeypatch):

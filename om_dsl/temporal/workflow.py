@@ -33,12 +33,12 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import waits as W
     from om_dsl.systems.adapters import CallResult
     from om_dsl.temporal import parts as P
-    from om_dsl.temporal.activities import CALL, DELIVER, INSTALLED, NOTIFY, PROGRESS
+    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.codec import binary
+    from om_dsl.temporal.delivery import EventDelivery
     from om_dsl.temporal.queries import OrderQueries
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
-    from om_dsl.tmf622 import events as tmf_events
 
 
 POLL_FIRST_MS, POLL_MAX_MS = 1_000, 30_000  # polling the orders one waits for
@@ -49,6 +49,13 @@ POLL_FIRST_MS, POLL_MAX_MS = 1_000, 30_000  # polling the orders one waits for
 # at once); the rest wait in the workflow, in order, for one to finish.
 MAX_ACTIVITIES = 500
 BOUNDED = "om-bounded-activities"  # the patch marker: workflows started before it launched them all at once
+# ... and fewer: the server force-closes a workflow task while which more than 100 events came
+# (history.maximumBufferedEventsBatch; the worker's completion is then "task not found", the work
+# done again, from the whole history when the worker dropped the order from its cache, while more
+# come: at 2,000 items five in a row). A finished activity is two events (started, completed), so 40
+# leave room for the order's event delivery, its poll, timers and signals.
+WITHIN_BUFFER = 40
+WITHIN_BUFFER_MARKER = "om-activities-within-buffer"  # the patch marker: workflows started before it ran MAX_ACTIVITIES
 
 # Past this many events in its history (Temporal ends a workflow at 51,200),
 # the order goes on in a new run of the same workflow (continue-as-new): it
@@ -81,7 +88,7 @@ ORDERED_EVENTS = "om-ordered-events"
 
 
 @workflow.defn(name="Order")
-class OrderWorkflow(OrderQueries):
+class OrderWorkflow(OrderQueries, EventDelivery):
     @workflow.init
     def __init__(self, start: dict, raw: RawValue = None) -> None:  # (raw: the order's parts; none for an order started before them)
         self.start = start
@@ -97,7 +104,7 @@ class OrderWorkflow(OrderQueries):
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
         self.in_flight = 0  # commands running or waiting to: calls, notifications, installed-base signals
-        self.running = 0  # of which activities started (at most MAX_ACTIVITIES)
+        self.running = 0  # of which activities started (at most self.most)
         self.waiting: collections.deque = collections.deque()  # commands waiting for a free activity (carried ones as data, read when they start)
         self.calls = 0  # of which calls and auto tasks (the order ends when none is left)
         self.dirty = False
@@ -110,6 +117,7 @@ class OrderWorkflow(OrderQueries):
         self.polling = False  # a poll runs beside the loop: timers and events go on meanwhile
         self.draining = False  # its history is long: no activity starts, the next run starts them
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
+        self.most = WITHIN_BUFFER if workflow.patched(WITHIN_BUFFER_MARKER) else MAX_ACTIVITIES
         self.per_task = self.max_starts is not None and workflow.patched(STARTS_PER_TASK)
         self.started_in: tuple = (-1, 0)  # (the workflow task, by its history length; the tasks started in it)
         self.launched_in: tuple = (-1, 0)  # (likewise; the waiting commands started in it)
@@ -377,7 +385,7 @@ class OrderWorkflow(OrderQueries):
 
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left);
-        past MAX_ACTIVITIES running, it waits for one to finish."""
+        past self.most running, it waits for one to finish."""
         if isinstance(cmd, Cmd.Notify) and workflow.patched(ORDERED_EVENTS):  # in turn, outside the activity slots (calls do not wait behind events)
             self.in_flight += 1
             self.notifying += 1
@@ -385,7 +393,7 @@ class OrderWorkflow(OrderQueries):
             return
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
-        if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
+        if self.draining or (self.running >= self.most and workflow.patched(BOUNDED)):
             self.waiting.append(cmd)
             return
         self.running += 1
@@ -415,51 +423,10 @@ class OrderWorkflow(OrderQueries):
             self.running -= 1
             self._pump()
 
-    def _event_data(self, cmd: Cmd.Notify) -> dict:
-        """The event as `om.notify` takes it: the engine's notice and the request it is shaped by (the activity
-        renders it: the rendering of a big order, every item and a copy of the request, costs what a workflow
-        task cannot); and the submitter (a submitter's hub subscription takes its own orders' events only)."""
-        owner = {"owner": self.start["submitted_by"]} if self.start.get("submitted_by") else {}
-        return {**Cmd.to_data(cmd), "request": self.requests.get(tmf_events.revision_of(cmd.event)), **owner}
-
-    async def _notify(self, data: dict) -> None:
-        try:
-            await self._send_event(data)
-        finally:
-            self.notifying -= 1
-            self.in_flight -= 1
-            self.dirty = True
-
-    async def _send_event(self, data: dict) -> None:
-        """One event to the listeners, once the order's earlier events went out; a listener that did not take it
-        (or has earlier ones waiting) gets it from its queue."""
-        async with self.notices:
-            got = await workflow.execute_activity(NOTIFY, {**data, "later": sorted(self.later)}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
-            for listener in got["later"]:  # (before the next event goes out: it queues behind this one)
-                self._hold(listener, {"key": data["key"], "event": data["event"], "request": data["request"]})
-
-    def _hold(self, listener: str, event: dict) -> None:
-        """An event the listener did not take (or that queues behind one it did not): sent again, in order."""
-        queue = self.later.setdefault(listener, collections.deque())
-        queue.append(event)
-        self.in_flight += 1
-        if len(queue) == 1:
-            asyncio.ensure_future(self._redeliver(listener))
-
-    async def _redeliver(self, listener: str) -> None:
-        """The listener's queue, oldest first, each tried until it takes it (an event leaves the queue once taken)."""
-        queue = self.later[listener]
-        while queue:
-            await workflow.execute_activity(DELIVER, {"listener": listener, **queue[0]}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
-            queue.popleft()
-            self.in_flight -= 1
-            self.dirty = True
-        del self.later[listener]
-
     def _pump(self) -> None:
-        """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining);
+        """Start commands waiting for an activity, up to self.most (none while draining);
         at most MAX_STARTS in a workflow task (a continued run's first would start 500), the rest in the next."""
-        while self.waiting and not self.draining and self.running < MAX_ACTIVITIES:
+        while self.waiting and not self.draining and self.running < self.most:
             if self.per_task:
                 at = workflow.info().get_current_history_length()
                 launched = self.launched_in[1] if self.launched_in[0] == at else 0
