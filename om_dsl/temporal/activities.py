@@ -68,7 +68,9 @@ class Activities:
         and the hub's subscriptions whose query it matches and whose owner (if
         any) submitted the order. {"later": the listeners that did not take it,
         or that have older events of the order waiting (`command["later"]`),
-        not sent: the workflow sends them again, in order}. (A workflow started
+        not sent: the workflow sends them again, in order; "sent": those that
+        took it; "failed": {listener: why} of those that did not (`om
+        notifications list` reads them in the history)}. (A workflow started
         before it kept those gives no "later": the activity fails, and is tried
         again, until every listener took the event.)"""
         from om_dsl.engine.hub import query_matches
@@ -87,7 +89,7 @@ class Activities:
         owner = command.get("owner")  # a submitter's subscription takes its own orders' events only
         matching = [s["callback"] for s in subscriptions if (s.get("owner") is None or s["owner"] == owner) and query_matches(s.get("query"), event)]
         queued = set(command.get("later") or ())
-        later, failed = [], []
+        later, sent, failed = [], [], {}
         for listener in dict.fromkeys([*self.listeners, *matching]):  # (each once)
             if listener in queued:
                 later.append(listener)
@@ -95,11 +97,13 @@ class Activities:
             error = await asyncio.to_thread(self._post, listener, command["key"], event)
             if error:
                 later.append(listener)
-                failed.append(f"{listener}: {error}")
+                failed[listener] = error
+            else:
+                sent.append(listener)
         if "later" in command:
-            return {"later": later}
+            return {"later": later, "sent": sent, "failed": failed}
         if failed:  # Temporal tries again, backing off (every listener: at least once); a listener dedupes by event id
-            raise ApplicationError("; ".join(failed), type="DeliveryFailed")
+            raise ApplicationError("; ".join(f"{k}: {v}" for k, v in failed.items()), type="DeliveryFailed")
         return None
 
     @activity.defn(name=DELIVER)

@@ -423,6 +423,26 @@ class TemporalOrders:
             raise Rejected([refused])
         return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force, "request": load_json(text)})
 
+    def notifications(self, order_id: Optional[str] = None, pending: bool = False) -> list[dict]:
+        """Order events and where they went, read from the orders' workflow histories (temporal/notifications.py):
+        one order's, or every order's (each history read: give the order when there are many)."""
+        from om_dsl.temporal.notifications import of_order
+
+        ids = [order_id] if order_id else [o["id"] for o in self.orders()]
+
+        async def go():
+            client = await self.client()
+            out = []
+            for oid in ids:
+                try:
+                    out.extend(await of_order(client, oid))
+                except RPCError as exc:
+                    if exc.status != RPCStatusCode.NOT_FOUND:  # (no such order: it sent nothing)
+                        raise
+            return out
+
+        return [e for e in self._run(go()) if not pending or e["status"] == "pending"]
+
     # ---- the hub and cancellation requests (om_dsl/temporal/hub.py, cancellations.py) -------------------
 
     def hub_update(self, name: str, arg):
