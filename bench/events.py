@@ -346,10 +346,15 @@ def table(r: dict) -> str:
     big = [big] if isinstance(big, dict) else big  # (results written before several sizes)
     ran = [t for t in big if "skipped" not in t]
     if ran:
-        out += ["", "| Temporal: items | tasks | workflow input (JSON) | compressed | submission to completed | per task | workflow activations | longest activation (wall / CPU) |", "|---|---|---|---|---|---|---|---|"]
+        head = "| Temporal: items | tasks | workflow input (JSON) | compressed | submission to completed | per task | installed base recorded | workflow activations | longest activation (wall / CPU), of which workflow |"
+        out += ["", head, "|---|---|---|---|---|---|---|---|---|"]
         for t in ran:
             longest = f"{t['longest_wall_s']:.2f} s / {t['longest_cpu_s']:.2f} s" if "longest_wall_s" in t else "-"
-            out.append(f"| {t['items']:,} | {t['tasks']:,} | {t['input_mb']:.2f} MB | {t['compressed_mb']:.2f} MB | {t['seconds']:.0f} s ({t['status']}) | {t['seconds'] * 1000 / t['tasks']:.1f} ms | {t.get('workflow_tasks', '-')} | {longest} |")
+            slowest = (t.get("slowest") or [{}])[0]
+            which = f", {slowest['workflow']} ({slowest['kinds']})" if slowest else ""
+            recorded = f"{t['recorded_s']:.0f} s" if "recorded_s" in t else "-"
+            sizes = f"{t['items']:,} | {t['tasks']:,} | {t['input_mb']:.2f} MB | {t['compressed_mb']:.2f} MB"
+            out.append(f"| {sizes} | {t['seconds']:.0f} s ({t['status']}) | {t['seconds'] * 1000 / t['tasks']:.1f} ms | {recorded} | {t.get('workflow_tasks', '-')} | {longest}{which} |")
         if len(ran) > 1:
             out.append(f"\nLargest / smallest Temporal order, time per task: {ran[-1]['seconds'] / ran[-1]['tasks'] / (ran[0]['seconds'] / ran[0]['tasks']):.2f}x (1.00x: cost linear in the order).")
     for t in big:
