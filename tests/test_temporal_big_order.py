@@ -186,8 +186,9 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
         # every run has 30 s to complete a workflow task (a big order's carry megabytes), not Temporal's default 10 s
         assert {h.events[0].workflow_execution_started_event_attributes.workflow_task_timeout.ToSeconds() for h in histories} == {30}
         first = histories[-1]
-        started = [e for e in first.events if e.HasField("timer_started_event_attributes")]
-        assert len(started) >= 4  # its parts read over several workflow tasks (about 14 parts of 40 records)
+        passes = [e for e in first.events if e.HasField("marker_recorded_event_attributes") and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+        assert len(passes) >= 4  # its parts read over several activations (about 14 parts of 40 records), a no-op local activity apart
+        assert not [e for e in first.events if e.HasField("timer_started_event_attributes") and e.timer_started_event_attributes.start_to_fire_timeout.ToMilliseconds() <= 1]  # (no 1 ms timer: a second each)
 
         async def replay():
             replayer = Replayer(workflows=[W.OrderWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter())
@@ -245,33 +246,40 @@ def most_pending(history) -> int:
     return top
 
 
-def test_an_order_started_before_the_bound_within_the_buffer_replays_on_the_current_code(monkeypatch):
-    """A 50-item order's history recorded before at most WITHIN_BUFFER calls ran at
-    once, with MAX_ACTIVITIES at 45 (an order past 500 pending, in small; 45
-    pending at its fan-out, tests/fixtures/temporal/): a worker of this version
-    rebuilds it exactly (the patch `om-activities-within-buffer` keeps it on its
-    old bound), so upgrading breaks no order in flight; without the patch it
-    would not."""
+def test_an_order_started_before_the_bound_within_the_buffer_and_the_local_passes_replays(monkeypatch):
+    """A 50-item order's history recorded before at most WITHIN_BUFFER calls ran
+    at once and before its parts were read a local activity apart, with
+    MAX_ACTIVITIES at 45 and parts of 40 records (an order past 500 pending and
+    read part by part, in small; tests/fixtures/temporal/): a worker of this
+    version rebuilds it exactly (the patches `om-activities-within-buffer` and
+    `om-parts-by-local-activity` keep it on its old ways), so upgrading breaks no
+    order in flight; without either patch it would not."""
     import gzip
 
     from temporalio.client import WorkflowHistory
     from temporalio.worker import Replayer
 
+    from om_dsl.temporal import parts as P
     from om_dsl.temporal import workflow as W
     from om_dsl.temporal.worker import _sandbox
 
     with gzip.open(ROOT / "tests" / "fixtures" / "temporal" / "order-before-within-buffer.json.gz", "rt") as f:
         history = WorkflowHistory.from_json("REPLAY-BUFFER-1", f.read())
     monkeypatch.setattr(W, "MAX_ACTIVITIES", 45)
+    monkeypatch.setattr(P, "PART", 40)
+    monkeypatch.setattr(W, "LOAD_AT_ONCE", 40)
     assert most_pending(history) == 45 > W.WITHIN_BUFFER
+    assert sum(1 for e in history.events if e.HasField("timer_started_event_attributes")) > 5  # (its parts read a 1 ms timer apart)
 
     def replay():
         replayer = Replayer(workflows=[W.OrderWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter())
         return run(replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
 
     assert replay() is None
-    monkeypatch.setattr(W, "WITHIN_BUFFER_MARKER", "om-bounded-starts")  # (a marker the history has: as if there were no patch)
-    assert "Nondeterminism" in str(replay())
+    for marker in ("WITHIN_BUFFER_MARKER", "PARTS_BY_LOCAL_ACTIVITY"):
+        with monkeypatch.context() as m:
+            m.setattr(W, marker, "om-bounded-starts")  # (a marker the history has: as if there were no patch)
+            assert "Nondeterminism" in str(replay()), marker
 
 
 def test_an_installed_base_applies_parts_that_came_together_one_workflow_task_at_a_time(temporal_server, monkeypatch):
@@ -322,7 +330,7 @@ def test_an_installed_base_applies_parts_that_came_together_one_workflow_task_at
 @pytest.mark.slow
 def test_an_update_while_the_parts_are_read_waits_for_them(tmp_path, temporal_server, monkeypatch):
     """An update that comes while a big order's parts are still being read (its
-    first workflow tasks) waits for the order to begin, then applies: here a
+    first activations) waits for the order to begin, then applies: here a
     cancellation sent right after the submission, accepted before any call
     was scheduled; the order ends cancelled."""
     from om_dsl.rules.generated import GeneratedRules
@@ -347,6 +355,6 @@ def test_an_update_while_the_parts_are_read_waits_for_them(tmp_path, temporal_se
         accepted = kinds.index("workflow_execution_update_accepted_event_attributes")
         first_call = kinds.index("activity_task_scheduled_event_attributes")
         assert accepted < first_call  # it came before the order began: while its parts were read,
-        assert kinds[accepted:first_call].count("timer_started_event_attributes") >= 3  # a part or two per workflow task after it
+        assert kinds[accepted:first_call].count("marker_recorded_event_attributes") >= 3  # a part or two per activation after it (a no-op local activity apart)
     finally:
         engine.close()

@@ -16,6 +16,8 @@ is none: at least once, the event id as its idempotency key; `om.deliver`
 sends one again to a listener that did not take it.
 `om.cancel_order` sends an order's workflow the `cancel` update for a
 CancelProductOrder request (om_dsl/temporal/cancellations.py).
+`om.pass` does nothing: the workflow awaits it, as a local activity, to go on
+in a new activation between two parts of a big order.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ INSTALLED = "om.installed_base"
 PROGRESS = "om.order_progress"
 CANCEL = "om.cancel_order"
 DELIVER = "om.deliver"
+PASS = "om.pass"
 
 
 class Activities:
@@ -61,6 +64,11 @@ class Activities:
             span.done(result)
         self.stats.record(cmd, result, timer.seconds)
         return executor.result_to_data(result)
+
+    @activity.defn(name=PASS)
+    async def pass_(self) -> None:
+        """Nothing: a local activity the order workflow awaits to go on in a new activation of the same
+        workflow task, between two parts of a big order (a timer would fire a second later)."""
 
     @activity.defn(name=NOTIFY)
     async def notify(self, command: dict) -> Optional[dict]:

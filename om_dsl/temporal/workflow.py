@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import waits as W
     from om_dsl.systems.adapters import CallResult
     from om_dsl.temporal import parts as P
-    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PROGRESS
+    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PASS, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.codec import binary
     from om_dsl.temporal.delivery import EventDelivery
@@ -73,9 +73,15 @@ BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started befo
 # would otherwise each start 300 more (a 10,000-item order's fan-out in one go).
 STARTS_PER_TASK = "om-starts-per-workflow-task"  # the patch marker: workflows started before it counted per event
 
+# Between two parts the workflow goes on in a new activation (Temporal's deadlock detection counts
+# per activation): a no-op local activity, answered at once in the same workflow task. A timer, however
+# short, fires about a second later (the server's grain): reading a 10,000-item order's 31 parts took
+# 31 s, and each continue-as-new encodes and reads them again.
+PARTS_BY_LOCAL_ACTIVITY = "om-parts-by-local-activity"  # the patch marker: workflows started before it slept 1 ms
+
 # An order's state comes in text parts (temporal/parts.py): an order of at most
 # this many records (items, lines, tasks) is read in its first workflow task, a
-# bigger one P.PART records per workflow task (a 1 ms timer apart), and encoded
+# bigger one P.PART records per activation (PARTS_BY_LOCAL_ACTIVITY), and encoded
 # again so when it continues as new or tells its installed base.
 LOAD_AT_ONCE = 4_000
 
@@ -118,6 +124,7 @@ class OrderWorkflow(OrderQueries, EventDelivery):
         self.draining = False  # its history is long: no activity starts, the next run starts them
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
         self.most = WITHIN_BUFFER if workflow.patched(WITHIN_BUFFER_MARKER) else MAX_ACTIVITIES
+        self.by_local = workflow.patched(PARTS_BY_LOCAL_ACTIVITY)
         self.per_task = self.max_starts is not None and workflow.patched(STARTS_PER_TASK)
         self.started_in: tuple = (-1, 0)  # (the workflow task, by its history length; the tasks started in it)
         self.launched_in: tuple = (-1, 0)  # (likewise; the waiting commands started in it)
@@ -194,8 +201,8 @@ class OrderWorkflow(OrderQueries, EventDelivery):
     async def run(self, start: dict, raw: RawValue = None) -> dict:
         if self.rejected is not None:  # kept so that its submitter can read why (its memo says rejected)
             return {"order": start["order"], "status": S.REJECTED}
-        while self.loader is not None:  # a big order: P.PART records per workflow task (decoding the input was this one's work)
-            await asyncio.sleep(0.001)
+        while self.loader is not None:  # a big order: P.PART records per activation (decoding the input was this one's work)
+            await self._next_part()
             if self.loader.read(P.PART):
                 self._loaded()
         for cmd in self.to_launch:
@@ -300,11 +307,18 @@ class OrderWorkflow(OrderQueries, EventDelivery):
 
     async def _pack(self) -> None:
         """Encode again the parts of the state that changed since they were read,
-        P.PART records per workflow task, until every one is current (an event
+        P.PART records per activation, until every one is current (an event
         meanwhile changes some again). An order started before parts: nothing."""
         while self.packed is not None and not self.packed.pack(self.run_state, P.PART):
-            await asyncio.sleep(0.001)
+            await self._next_part()
             await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _next_part(self) -> None:
+        """Go on in a new activation (PARTS_BY_LOCAL_ACTIVITY)."""
+        if self.by_local:
+            await workflow.execute_local_activity(PASS, start_to_close_timeout=datetime.timedelta(seconds=30))
+        else:
+            await asyncio.sleep(0.001)
 
     def _set_alarm(self, at: Optional[int]) -> None:
         """One durable timer, for the next moment time alone changes the order
