@@ -297,6 +297,32 @@ def test_the_installed_base_as_plain_data_matches_the_store(tmp_path):
     assert installed.asset(FIBER).status == "ended" and installed.lines_of(FIBER) == []
 
 
+def test_an_orders_entries_applied_in_slices_and_again_leave_what_recording_it_leaves(tmp_path):
+    """The Temporal installed base applies a big order's entries (`order_entries`,
+    made outside it) a few at a time, as JSON, and an activity tried again sends
+    them again: after the base order and every MACD case, in slices of 3, each
+    slice applied twice, it holds exactly what `record_order` makes."""
+    from om_dsl.planning.installed import apply_entries, empty_state, order_entries, record_order, release_claims
+
+    runner = make_runner(tmp_path, start="2026-12-10")
+    whole, sliced = empty_state(), empty_state()
+    for name in ["base-fiber-300", "speed-300-to-1000", "add-static-ip", "add-phone-line", "remove-mesh-extender", "change-nothing-technical", "disconnect"]:
+        order_id, status, problems = runner.submit(text(name))
+        assert status != S.REJECTED, (name, problems)
+        operate(runner)
+        run = runner.store.load(order_id)
+        whole["claims"][FIBER] = sliced["claims"][FIBER] = order_id
+        record_order(whole, run, run.updated_at)
+        entries = json.loads(json.dumps(order_entries(run, run.updated_at)))  # (as a signal carries them)
+        assert entries, name
+        for n in range(0, len(entries), 3):
+            apply_entries(sliced, entries[n:n + 3])
+            apply_entries(sliced, entries[n:n + 3])
+        release_claims(sliced, order_id)
+        assert sliced == whole and not whole["claims"], name
+    assert whole["assets"][FIBER]["status"] == "ended"
+
+
 def test_the_store_reads_only_the_part_of_the_installed_base_an_order_touches(base, tmp_path):
     """assetize reads the assets and lines an order names, in chunks (SQLite bounds parameters), not the customer's whole base."""
     shutil.copy(base / "om.db", tmp_path / "part.db")

@@ -149,7 +149,9 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
     run replays on the current code (a worker that restarts rebuilds it)."""
     from temporalio.worker import Replayer
 
+    from om_dsl.planning.installed import empty_state, order_entries, record_order
     from om_dsl.rules.generated import GeneratedRules
+    from om_dsl.temporal import installed_base as IB
     from om_dsl.temporal import parts as P
     from om_dsl.temporal import workflow as W
     from om_dsl.temporal.worker import _sandbox
@@ -157,6 +159,7 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
     monkeypatch.setattr(P, "PART", 40)
     monkeypatch.setattr(W, "LOAD_AT_ONCE", 40)
     monkeypatch.setattr(W, "CONTINUE_AFTER", 250)
+    monkeypatch.setattr(IB, "ENTRIES_PER_PART", 50)
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
     try:
         order_id = engine.new_id("PARTS")
@@ -183,8 +186,9 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
         # every run has 30 s to complete a workflow task (a big order's carry megabytes), not Temporal's default 10 s
         assert {h.events[0].workflow_execution_started_event_attributes.workflow_task_timeout.ToSeconds() for h in histories} == {30}
         first = histories[-1]
-        started = [e for e in first.events if e.HasField("timer_started_event_attributes")]
-        assert len(started) >= 4  # its parts read over several workflow tasks (about 14 parts of 40 records)
+        passes = [e for e in first.events if e.HasField("marker_recorded_event_attributes") and e.marker_recorded_event_attributes.marker_name == "core_local_activity"]
+        assert len(passes) >= 4  # its parts read over several activations (about 14 parts of 40 records), a no-op local activity apart
+        assert not [e for e in first.events if e.HasField("timer_started_event_attributes") and e.timer_started_event_attributes.start_to_fire_timeout.ToMilliseconds() <= 1]  # (no 1 ms timer: a second each)
 
         async def replay():
             replayer = Replayer(workflows=[W.OrderWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter())
@@ -192,14 +196,141 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
                 await replayer.replay_workflow(h)
 
         engine.orders._run(replay())
+        # At most WITHIN_BUFFER calls pending at once (the fan-out releases 59): the server
+        # force-closes a workflow task while which more than 100 events come ("task not found").
+        assert max(most_pending(h) for h in histories) <= W.WITHIN_BUFFER <= 45  # (two events a call: under 100 with room for the rest)
+
+        # Its installed base records it from its entries (an asset per item, a line per fulfillment line),
+        # 50 to a signal, exactly as `record_order` records the order's final state; that history replays too.
+        customer = f"ACC-{order_id}"
+        deadline = time.monotonic() + 60
+        while len(engine.orders.installed_state(customer)["assets"]) < 60:
+            assert time.monotonic() < deadline, "the installed base did not record the order"
+            time.sleep(0.5)
+        final = engine.orders.state(order_id)
+        expected = empty_state()
+        record_order(expected, final, final.updated_at)
+        assert engine.orders.installed_state(customer) == expected
+
+        async def installed_base():
+            client = await engine.orders.client()
+            return await client.get_workflow_handle(IB.workflow_id(customer)).fetch_history()
+
+        base = engine.orders._run(installed_base())
+        signals = [e.workflow_execution_signaled_event_attributes.signal_name for e in base.events if e.HasField("workflow_execution_signaled_event_attributes")]
+        parts = -(-len(order_entries(final, final.updated_at)) // 50)
+        assert parts > 1 and signals == ["record_entries"] * parts
+
+        async def replay_base():
+            await Replayer(workflows=[IB.InstalledBaseWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter()).replay_workflow(base)
+
+        engine.orders._run(replay_base())
     finally:
         engine.close()
+
+
+DONE = ("activity_task_completed_event_attributes", "activity_task_failed_event_attributes", "activity_task_timed_out_event_attributes", "activity_task_canceled_event_attributes")
+
+
+def most_pending(history) -> int:
+    """The most calls (om.call activities) a run had scheduled and not yet finished, at any point of its
+    history (its events go out beside them, one at a time)."""
+    calls, top = set(), 0
+    for e in history.events:
+        if e.HasField("activity_task_scheduled_event_attributes") and e.activity_task_scheduled_event_attributes.activity_type.name == "om.call":
+            calls.add(e.event_id)
+            top = max(top, len(calls))
+        for f in DONE:
+            if e.HasField(f):
+                calls.discard(getattr(e, f).scheduled_event_id)
+    return top
+
+
+def test_an_order_started_before_the_bound_within_the_buffer_and_the_local_passes_replays(monkeypatch):
+    """A 50-item order's history recorded before at most WITHIN_BUFFER calls ran
+    at once and before its parts were read a local activity apart, with
+    MAX_ACTIVITIES at 45 and parts of 40 records (an order past 500 pending and
+    read part by part, in small; tests/fixtures/temporal/): a worker of this
+    version rebuilds it exactly (the patches `om-activities-within-buffer` and
+    `om-parts-by-local-activity` keep it on its old ways), so upgrading breaks no
+    order in flight; without either patch it would not."""
+    import gzip
+
+    from temporalio.client import WorkflowHistory
+    from temporalio.worker import Replayer
+
+    from om_dsl.temporal import parts as P
+    from om_dsl.temporal import workflow as W
+    from om_dsl.temporal.worker import _sandbox
+
+    with gzip.open(ROOT / "tests" / "fixtures" / "temporal" / "order-before-within-buffer.json.gz", "rt") as f:
+        history = WorkflowHistory.from_json("REPLAY-BUFFER-1", f.read())
+    monkeypatch.setattr(W, "MAX_ACTIVITIES", 45)
+    monkeypatch.setattr(P, "PART", 40)
+    monkeypatch.setattr(W, "LOAD_AT_ONCE", 40)
+    assert most_pending(history) == 45 > W.WITHIN_BUFFER
+    assert sum(1 for e in history.events if e.HasField("timer_started_event_attributes")) > 5  # (its parts read a 1 ms timer apart)
+
+    def replay():
+        replayer = Replayer(workflows=[W.OrderWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter())
+        return run(replayer.replay_workflow(history, raise_on_replay_failure=False)).replay_failure
+
+    assert replay() is None
+    for marker in ("WITHIN_BUFFER_MARKER", "PARTS_BY_LOCAL_ACTIVITY"):
+        with monkeypatch.context() as m:
+            m.setattr(W, marker, "om-bounded-starts")  # (a marker the history has: as if there were no patch)
+            assert "Nondeterminism" in str(replay()), marker
+
+
+def test_an_installed_base_applies_parts_that_came_together_one_workflow_task_at_a_time(temporal_server, monkeypatch):
+    """A big order's entries come in parts; parts that arrive together (here six,
+    signalled before any worker polls) are applied PARTS_PER_TASK (here 1) per
+    workflow task, a 1 ms timer apart, not all in one (recording a 10,000-item
+    order in one workflow task took about 1 s; Temporal fails one of 2 s). The
+    order's claims are released with its last part; the result is the entries
+    applied in order; the history replays."""
+    import uuid
+
+    from temporalio.client import Client
+    from temporalio.worker import Replayer, Worker
+
+    from om_dsl.planning.installed import apply_entries
+    from om_dsl.temporal import installed_base as IB
+    from om_dsl.temporal.worker import _sandbox
+
+    monkeypatch.setattr(IB, "PARTS_PER_TASK", 1)
+    queue, wid = f"base-{uuid.uuid4().hex[:8]}", f"installed-base:TEST-{uuid.uuid4().hex[:8]}"
+    entries = [
+        {"kind": "asset", "key": f"AST-ORD-9-{n}", "action": "add", "order": "ORD-9", "item": str(n), "customer": "TEST", "product": "TV_PACKAGE", "attributes": {"set_top_boxes": n}, "parent": None, "at": 1000}
+        for n in range(12)
+    ]
+
+    async def go():
+        client = await Client.connect(temporal_server.address, data_converter=codec.data_converter())
+        handle = await client.start_workflow(IB.WORKFLOW, {"assets": {}, "inventory": {}, "claims": {"AST-ORD-9-0": "ORD-9"}}, id=wid, task_queue=queue)
+        for n in range(0, 12, 2):
+            await handle.signal("record_entries", {"order": "ORD-9", "entries": entries[n:n + 2], "last": n == 10})
+        async with Worker(client, task_queue=queue, workflows=[IB.InstalledBaseWorkflow], workflow_runner=_sandbox()):
+            deadline = time.monotonic() + 60
+            while (state := await handle.query("view"))["claims"]:
+                assert time.monotonic() < deadline, state
+                await asyncio.sleep(0.2)
+            history = await handle.fetch_history()
+        await handle.terminate("the test is over")
+        await Replayer(workflows=[IB.InstalledBaseWorkflow], workflow_runner=_sandbox(), data_converter=codec.data_converter()).replay_workflow(history)
+        return state, history
+
+    state, history = run(go())
+    expected = {"assets": {}, "inventory": {}, "claims": {}}
+    apply_entries(expected, entries)
+    assert state == expected
+    assert sum(1 for e in history.events if e.HasField("timer_started_event_attributes")) == 5  # six parts, one per workflow task
 
 
 @pytest.mark.slow
 def test_an_update_while_the_parts_are_read_waits_for_them(tmp_path, temporal_server, monkeypatch):
     """An update that comes while a big order's parts are still being read (its
-    first workflow tasks) waits for the order to begin, then applies: here a
+    first activations) waits for the order to begin, then applies: here a
     cancellation sent right after the submission, accepted before any call
     was scheduled; the order ends cancelled."""
     from om_dsl.rules.generated import GeneratedRules
@@ -224,6 +355,6 @@ def test_an_update_while_the_parts_are_read_waits_for_them(tmp_path, temporal_se
         accepted = kinds.index("workflow_execution_update_accepted_event_attributes")
         first_call = kinds.index("activity_task_scheduled_event_attributes")
         assert accepted < first_call  # it came before the order began: while its parts were read,
-        assert kinds[accepted:first_call].count("timer_started_event_attributes") >= 3  # a part or two per workflow task after it
+        assert kinds[accepted:first_call].count("marker_recorded_event_attributes") >= 3  # a part or two per activation after it (a no-op local activity apart)
     finally:
         engine.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
+import time
 
 import pytest
 from test_scenarios import ORDERS, done, macd_doc, waiting_at
@@ -127,6 +128,42 @@ def test_a_listener_that_is_down_does_not_hold_the_installed_base_up(tmp_path, t
         engine.close()
 
 
+def test_om_notifications_reads_what_each_listener_got_from_the_histories(tmp_path, temporal_server):
+    """`om notifications list` on Temporal (it refused before): each event and
+    listener, pending with its attempts and last error while the listener
+    refuses (the later events queued behind the first), delivered once it
+    takes them, attempts counted as the embedded engine counts them."""
+    from om_dsl.rules.generated import GeneratedRules
+
+    from support.listener import Listener
+
+    listener = Listener().start()
+    listener.refuse = 10**6
+    engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server, listeners=[listener.url])
+    try:
+        oid = engine.submit(order_doc(ORDERS / "tv-alone.json", engine.new_id("SENT")))
+        engine.settle(oid, done)
+        expected = [(f"{oid}:event:1", "ProductOrderCreateEvent", "acknowledged"), (f"{oid}:event:2", "ProductOrderStateChangeEvent", "inProgress"), (f"{oid}:event:3", "ProductOrderStateChangeEvent", "completed")]
+        deadline = time.monotonic() + 60
+        while len(pending := engine.orders.notifications(oid, pending=True)) < 3:  # (the last goes out after the order completed)
+            assert time.monotonic() < deadline, pending
+            time.sleep(0.2)
+        assert [(p["event"], p["type"], p["state"]) for p in pending] == expected and {p["listener"] for p in pending} == {listener.url}
+        assert "answered 503" in pending[0]["last_error"] and pending[0]["attempts"] >= 1 and [p["attempts"] for p in pending[1:]] == [0, 0]
+        listener.refuse = 0
+        deadline = time.monotonic() + 60
+        while len(listener.ids()) < 3:
+            assert time.monotonic() < deadline, listener.ids()
+            time.sleep(0.2)
+        got = engine.orders.notifications(oid)
+        assert [(g["event"], g["type"], g["state"]) for g in got] == expected and {g["status"] for g in got} == {"delivered"}
+        assert got[0]["attempts"] >= 2 and [g["attempts"] for g in got[1:]] == [1, 1] and "last_error" not in got[0]
+        assert engine.orders.notifications(oid, pending=True) == [] and engine.orders.notifications("NO-SUCH-ORDER") == []
+    finally:
+        engine.close()
+        listener.stop()
+
+
 def pending_activities(engine, order_id: str) -> list:
     """The activities the order's workflow has scheduled and not seen complete (as Temporal describes them)."""
 
@@ -147,6 +184,31 @@ def test_two_changes_of_one_asset_submitted_back_to_back(temporal):
     first, second = temporal.new_id("FIRST"), temporal.new_id("SECOND")
     temporal.submit(macd_doc("speed-300-to-1000", first, base, customer))
     assert temporal.submit_rejected(macd_doc("speed-300-to-1000", second, base, customer)) == ["asset_in_flight"]
+
+
+def test_a_duplicate_submission_leaves_no_claim_behind(temporal):
+    """Assets are claimed before the workflow starts; a start refused as a duplicate
+    gave its claim back to nobody: the asset stayed in flight for ever. The claim
+    is in the order id's name: while that order runs it keeps it; once it has
+    ended, a duplicate's claim is released."""
+    base, customer = temporal.new_id("BASE"), temporal.new_id("ACC")
+    fiber = f"AST-{base}-1"
+    temporal.submit(macd_doc("base-fiber-300", base, base, customer))
+    temporal.settle(base, waiting_at("1/D1:install_visit"))
+    temporal.complete(base, "1/D1:install_visit")
+    temporal.settle(base, lambda v: done(v) and fiber in temporal.assets(customer))
+    change = temporal.new_id("CHANGE")
+    text = macd_doc("speed-300-to-1000", change, base, customer)
+    temporal.submit(text)
+    temporal.settle(change, waiting_at("1/D2:swap_visit"))
+    with pytest.raises(Rejected, match="was submitted before"):
+        temporal.orders.submit(text)
+    assert temporal.in_flight(customer, fiber) == change  # (running: still its own)
+    temporal.complete(change, "1/D2:swap_visit")
+    temporal.settle(change, lambda v: done(v) and temporal.in_flight(customer, fiber) is None)
+    with pytest.raises(Rejected, match="was submitted before"):
+        temporal.orders.submit(text)  # ended: the claim this made goes
+    assert temporal.in_flight(customer, fiber) is None
 
 
 class CallsBackBeforeItAcknowledges:

@@ -219,13 +219,14 @@ def notifications() -> None:
 
 
 @notifications.command("list")
-@click.option("--order", "order_id", callback=checked(), help="Only this order's events.")
+@click.option("--order", "order_id", callback=checked(), help="Only this order's events (on Temporal, every order's history is read without it).")
 @click.option("--pending", is_flag=True, help="Only events not delivered yet.")
 @_fmt_option
 @_db_option
-def notifications_list(order_id, pending, fmt, db_path, systems_db):
+@engine_options
+def notifications_list(order_id, pending, fmt, db_path, systems_db, target):
     """What was sent to which listener, and what is pending (with the last error)."""
-    with order_service(EMBEDDED_ONLY, options(db_path, systems_db), mode="read") as s:
+    with order_service(target, options(db_path, systems_db), mode="read") as s:
         data = s.notifications(order_id, pending)
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
@@ -233,7 +234,7 @@ def notifications_list(order_id, pending, fmt, db_path, systems_db):
     if not data:
         click.echo("no notifications" + (" pending" if pending else ""))
     for d in data:
-        tail = f"delivered {d['delivered_at']}" if d["status"] == "delivered" else f"pending, next try {d['next_try_at']}" + (f" ({d['last_error']})" if d.get("last_error") else "")
+        tail = f"delivered {d['delivered_at']}" if d["status"] == "delivered" else "pending" + (f", next try {d['next_try_at']}" if d.get("next_try_at") else "") + (f" ({d['last_error']})" if d.get("last_error") else "")
         say(f"{d['event']:<22} {d['type'] or '-':<30} {d['state'] or '':<12} -> {d['listener']}  {tail}")
 
 

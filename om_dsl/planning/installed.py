@@ -99,47 +99,75 @@ def record_order(state: dict, run, now: int) -> None:
     assets of its items are created, updated or ended; inventory lines
     likewise, by their stable key. Every entry it touches gets the order's
     id and `now`."""
+    apply_entries(state, order_entries(run, now))
+    release_claims(state, run.id)
 
-    assets, inventory = state["assets"], state["inventory"]
+
+def order_entries(run, now: int) -> list[dict]:
+    """What a completed order writes, entry by entry ({"kind": "asset" or
+    "line", "key": its id or key, ...}, JSON all through), read from the order alone: what
+    an entry keeps of the installed base's own (an asset's customer, product
+    and parent; a modified line's earlier outputs) is `apply_entries`'. So a
+    big order's entries are made outside the installed base and applied in
+    slices (the Temporal installed base applies some per workflow task);
+    applied twice, they leave what applying them once did."""
     customer = run.fields.get("customer_account")
     asset_of = {item.id: item.asset_id or keys.asset_id(run.id, item.id) for item in run.items}
+    out: list = []
     for item in run.items:
-        asset_id = asset_of[item.id]
-        if item.action == "delete":
-            if asset_id in assets:
-                assets[asset_id].update(status="ended", order=run.id, item=item.id, updated_at=now)
-            continue
         if item.action == "noChange":
             continue
-        old = assets.get(asset_id)
         parent = asset_of.get(item.parent) if item.parent else None
-        assets[asset_id] = {
-            "id": asset_id, "customer": old["customer"] if old else customer, "product": old["product"] if old else item.product,
-            "attributes": encode_value(dict(item.values)), "parent": old["parent"] if old else parent,
-            "order": run.id, "item": item.id, "status": old["status"] if old else "active", "updated_at": now,
-        }
+        out.append({"kind": "asset", "key": asset_of[item.id], "action": item.action, "order": run.id, "item": item.id, "customer": customer, "product": item.product, "attributes": encode_value(dict(item.values)), "parent": parent, "at": now})
     given: dict = {}  # line -> the outputs of its tasks' current runs (one walk over the tasks, not one per line)
     for t in run.tasks.values():
         if t.outputs and t.id == f"{t.line}:{t.name}":
             given.setdefault(t.line, {})[t.name] = t.outputs
     for line_id, line in run.lines.items():
-        key = line.key or keys.legacy_line_key(run.id, line_id)
-        old = inventory.get(key)
-        if line.action == "delete":
-            if old is not None and old["status"] == "active":
-                old.update(status="ended", order=run.id, line=line_id, updated_at=now)
-            continue
         if line.action == "noChange":
             continue
-        outputs = dict(old["outputs"]) if old is not None and line.action == "modify" else {}  # what earlier orders' tasks gave stays, unless redone
-        outputs.update(encode_value(given.get(line_id, {})))
+        out.append({
+            "kind": "line", "key": line.key or keys.legacy_line_key(run.id, line_id), "action": line.action, "order": run.id, "id": line_id, "customer": customer,
+            "asset": asset_of.get(line.bundle) if line.bundle else None, "product": line.product, "attributes": encode_value(dict(line.values)),
+            "outputs": encode_value(given.get(line_id, {})), "source_asset": line.source_asset, "rule": line.rule, "at": now,
+        })
+    return out
+
+
+def apply_entries(state: dict, entries: list) -> None:
+    """`order_entries` into the installed base's plain data, in order."""
+    assets, inventory = state["assets"], state["inventory"]
+    for e in entries:
+        if e["kind"] == "asset":
+            asset_id, old = e["key"], assets.get(e["key"])
+            if e["action"] == "delete":
+                if old is not None:
+                    old.update(status="ended", order=e["order"], item=e["item"], updated_at=e["at"])
+                continue
+            assets[asset_id] = {
+                "id": asset_id, "customer": old["customer"] if old else e["customer"], "product": old["product"] if old else e["product"],
+                "attributes": e["attributes"], "parent": old["parent"] if old else e["parent"],
+                "order": e["order"], "item": e["item"], "status": old["status"] if old else "active", "updated_at": e["at"],
+            }
+            continue
+        key, old = e["key"], inventory.get(e["key"])
+        if e["action"] == "delete":
+            if old is not None and old["status"] == "active":
+                old.update(status="ended", order=e["order"], line=e["id"], updated_at=e["at"])
+            continue
+        outputs = dict(old["outputs"]) if old is not None and e["action"] == "modify" else {}  # what earlier orders' tasks gave stays, unless redone
+        outputs.update(e["outputs"])
         inventory[key] = {
-            "key": key, "customer": old["customer"] if old else customer, "asset": old["asset"] if old else (asset_of.get(line.bundle) if line.bundle else None),
-            "product": old["product"] if old else line.product, "attributes": encode_value(dict(line.values)), "outputs": outputs,
-            "order": run.id, "line": line_id, "status": "active", "updated_at": now,
-            "source_asset": old["source_asset"] if old else line.source_asset, "rule": old["rule"] if old else line.rule,
+            "key": key, "customer": old["customer"] if old else e["customer"], "asset": old["asset"] if old else e["asset"],
+            "product": old["product"] if old else e["product"], "attributes": e["attributes"], "outputs": outputs,
+            "order": e["order"], "line": e["id"], "status": "active", "updated_at": e["at"],
+            "source_asset": old["source_asset"] if old else e["source_asset"], "rule": old["rule"] if old else e["rule"],
         }
-    for asset_id in [a for a, order in state["claims"].items() if order == run.id]:
+
+
+def release_claims(state: dict, order_id: str) -> None:
+    """The order changes none of its assets any more."""
+    for asset_id in [a for a, order in state["claims"].items() if order == order_id]:
         del state["claims"][asset_id]
 
 

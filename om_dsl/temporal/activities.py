@@ -16,6 +16,8 @@ is none: at least once, the event id as its idempotency key; `om.deliver`
 sends one again to a listener that did not take it.
 `om.cancel_order` sends an order's workflow the `cancel` update for a
 CancelProductOrder request (om_dsl/temporal/cancellations.py).
+`om.pass` does nothing: the workflow awaits it, as a local activity, to go on
+in a new activation between two parts of a big order.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ INSTALLED = "om.installed_base"
 PROGRESS = "om.order_progress"
 CANCEL = "om.cancel_order"
 DELIVER = "om.deliver"
+PASS = "om.pass"
 
 
 class Activities:
@@ -62,13 +65,20 @@ class Activities:
         self.stats.record(cmd, result, timer.seconds)
         return executor.result_to_data(result)
 
+    @activity.defn(name=PASS)
+    async def pass_(self) -> None:
+        """Nothing: a local activity the order workflow awaits to go on in a new activation of the same
+        workflow task, between two parts of a big order (a timer would fire a second later)."""
+
     @activity.defn(name=NOTIFY)
     async def notify(self, command: dict) -> Optional[dict]:
         """The event to every listener that takes it: the worker's `--listener`s,
         and the hub's subscriptions whose query it matches and whose owner (if
         any) submitted the order. {"later": the listeners that did not take it,
         or that have older events of the order waiting (`command["later"]`),
-        not sent: the workflow sends them again, in order}. (A workflow started
+        not sent: the workflow sends them again, in order; "sent": those that
+        took it; "failed": {listener: why} of those that did not (`om
+        notifications list` reads them in the history)}. (A workflow started
         before it kept those gives no "later": the activity fails, and is tried
         again, until every listener took the event.)"""
         from om_dsl.engine.hub import query_matches
@@ -87,7 +97,7 @@ class Activities:
         owner = command.get("owner")  # a submitter's subscription takes its own orders' events only
         matching = [s["callback"] for s in subscriptions if (s.get("owner") is None or s["owner"] == owner) and query_matches(s.get("query"), event)]
         queued = set(command.get("later") or ())
-        later, failed = [], []
+        later, sent, failed = [], [], {}
         for listener in dict.fromkeys([*self.listeners, *matching]):  # (each once)
             if listener in queued:
                 later.append(listener)
@@ -95,11 +105,13 @@ class Activities:
             error = await asyncio.to_thread(self._post, listener, command["key"], event)
             if error:
                 later.append(listener)
-                failed.append(f"{listener}: {error}")
+                failed[listener] = error
+            else:
+                sent.append(listener)
         if "later" in command:
-            return {"later": later}
+            return {"later": later, "sent": sent, "failed": failed}
         if failed:  # Temporal tries again, backing off (every listener: at least once); a listener dedupes by event id
-            raise ApplicationError("; ".join(failed), type="DeliveryFailed")
+            raise ApplicationError("; ".join(f"{k}: {v}" for k, v in failed.items()), type="DeliveryFailed")
         return None
 
     @activity.defn(name=DELIVER)
@@ -166,19 +178,23 @@ class Activities:
 
     @activity.defn(name=INSTALLED)
     async def installed_base(self, request: dict, raw: RawValue = None) -> None:
-        """Tell the customer's installed base an order completed (`record`,
-        starting it the first time) or ended otherwise (`release`)."""
+        """Tell the customer's installed base an order completed (what it
+        writes, in parts of `record_entries`, starting it the first time) or
+        ended otherwise (`release`)."""
         from temporalio.service import RPCError, RPCStatusCode
 
         from om_dsl.planning.installed import empty_state
-        from om_dsl.temporal.installed_base import QUEUE, WORKFLOW, workflow_id
+        from om_dsl.temporal.installed_base import ENTRIES_PER_PART, QUEUE, WORKFLOW, workflow_id
 
         wid = workflow_id(request["customer"])
         if request["signal"] == "record":
-            args = request["args"]
-            if raw is not None and raw.payload is not None:  # an order in parts: what the installed base reads of it, made here
-                args = [args[0], recorded(P.from_bytes(raw.payload.data)[0], args[1]["partial"])]
-            await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record", start_signal_args=args)
+            order, given = request["args"]
+            parts = P.from_bytes(raw.payload.data)[0] if raw is not None and raw.payload is not None else None  # an order in parts
+            entries = await asyncio.to_thread(recorded, parts, given)  # (seconds of a big order's decoding: not on the worker's event loop)
+            chunks = [entries[n:n + ENTRIES_PER_PART] for n in range(0, len(entries), ENTRIES_PER_PART)] or [[]]
+            for n, chunk in enumerate(chunks):  # one at a time, in order: the last releases the order's claims
+                part = {"order": order, "entries": chunk, "last": n == len(chunks) - 1}
+                await self.client.start_workflow(WORKFLOW, empty_state(), id=wid, task_queue=QUEUE, start_signal="record_entries", start_signal_args=[part])
             return
         try:
             await self.client.get_workflow_handle(wid).signal(request["signal"], *request["args"])
@@ -203,16 +219,17 @@ class Activities:
         return {"status": got["status"], "milestones": got["milestones"]}
 
 
-def recorded(parts: dict, partial: bool) -> dict:
-    """A finished order, from its parts, as the installed base records it
-    (`planning.installed.record_order`): a partial order's delivered part; of
-    its tasks, those whose outputs the inventory keeps."""
+def recorded(parts: Optional[dict], given: dict) -> list:
+    """What a finished order writes into its installed base (`planning.installed.order_entries`),
+    at the time it ended (so an attempt again sends the same): a partial order's delivered part.
+    The order from its parts, or (a workflow started before parts) as `given`, the state it sent."""
     from om_dsl.engine.progress import kept_part
+    from om_dsl.planning.installed import order_entries
 
+    if parts is None:
+        run = S.from_data(given)
+        return order_entries(run, run.updated_at)
     loader = P.Loader(parts)
     loader.read(loader.records)
     run = loader.run()
-    if partial:
-        run = kept_part(run)
-    run.tasks = {k: t for k, t in run.tasks.items() if t.outputs}
-    return S.to_data(run)
+    return order_entries(kept_part(run) if given["partial"] else run, run.updated_at)

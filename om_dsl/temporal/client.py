@@ -132,8 +132,29 @@ class TemporalOrders:
             self._start(order_id, {"order": order_id, "rejected": kept, "request": load_json(text), **owner}, {"status": S.REJECTED, "customer": kept["customer"], "external_id": kept["external_id"], **owner})
             return order_id, S.REJECTED, problems
         start = {**self.workflow_input(planned, load_json(text)), **owner}  # numbers as JSON has them (the plan's decimals are in the snapshot)
-        self._start(order_id, start, {"status": S.ACKNOWLEDGED, **owner})
+        try:
+            self._start(order_id, start, {"status": S.ACKNOWLEDGED, **owner})
+        except Rejected:  # a duplicate: what it claimed above is not left behind
+            self._unclaim_duplicate(planned)
+            raise
         return order_id, S.ACKNOWLEDGED, []
+
+    def _unclaim_duplicate(self, planned) -> None:
+        """A duplicate's claims are in the name of its id, the order that has it already: a running one
+        keeps them (its own, or released when it ends); one that has ended held none, so they go."""
+        from om_dsl.planning.installed import changed_assets
+        from om_dsl.temporal.installed_base import workflow_id
+
+        if not changed_assets(planned.order):
+            return
+
+        async def go():
+            client = await self.client()
+            described = await client.get_workflow_handle(planned.order.id).describe()
+            if described.status != WorkflowExecutionStatus.RUNNING:
+                await client.get_workflow_handle(workflow_id(planned.order.fields.get("customer_account"))).signal("release", planned.order.id)
+
+        self._run(go())
 
     def _start(self, order_id: str, start: dict, memo: dict) -> None:
         async def go():
@@ -401,6 +422,26 @@ class TemporalOrders:
         if refused:
             raise Rejected([refused])
         return self._update(order_id, "amend", {"plan": C.plan_snapshot(planned, order_id), "by": by, "force": force, "request": load_json(text)})
+
+    def notifications(self, order_id: Optional[str] = None, pending: bool = False) -> list[dict]:
+        """Order events and where they went, read from the orders' workflow histories (temporal/notifications.py):
+        one order's, or every order's (each history read: give the order when there are many)."""
+        from om_dsl.temporal.notifications import of_order
+
+        ids = [order_id] if order_id else [o["id"] for o in self.orders()]
+
+        async def go():
+            client = await self.client()
+            out = []
+            for oid in ids:
+                try:
+                    out.extend(await of_order(client, oid))
+                except RPCError as exc:
+                    if exc.status != RPCStatusCode.NOT_FOUND:  # (no such order: it sent nothing)
+                        raise
+            return out
+
+        return [e for e in self._run(go()) if not pending or e["status"] == "pending"]
 
     # ---- the hub and cancellation requests (om_dsl/temporal/hub.py, cancellations.py) -------------------
 

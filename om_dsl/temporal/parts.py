@@ -9,17 +9,17 @@ tasks); the order's fields are one more part, and the items of its request
 (most of a big order's fields) parts of their own:
 
 - the client encodes the order's starting state so (`encode`);
-- a workflow reads the parts, a few records per workflow task (`Loader`),
+- a workflow reads the parts, a few records per activation (`Loader`),
   and keeps the text of each part it read (`Packed`) until a task or a line
   in it changes (the core's step says which: `Step.changed`, as the embedded
   store writes only those rows);
 - to continue as new, or to tell the installed base, it encodes again only
-  the parts that changed, one per workflow task, and hands over the texts;
+  the parts that changed, one per activation, and hands over the texts;
 - the order's history lines are packed as they come, HISTORY_PART at a time
   (they never change).
 
 The texts cost a second copy of the state in the worker's memory; in return
-no workflow task of an order does more than about PART records of work,
+no activation of an order does more than about PART records of work,
 whatever the order's size, save the order's begin (its index: one pass).
 """
 
@@ -32,7 +32,7 @@ from typing import Optional
 from om_dsl.engine import state as S
 from om_dsl.values import decode_value, encode_value
 
-PART = 2_000  # records (items, lines or tasks) per part: the work of one workflow task
+PART = 2_000  # records (items, lines or tasks) per part: the work of one activation
 HISTORY_PART = 2_000  # history lines per packed part
 
 

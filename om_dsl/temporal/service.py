@@ -136,7 +136,9 @@ class TemporalService:
         return [s["callback"] for s in self.subscriptions()]
 
     def notifications(self, order_id: Optional[str] = None, pending: bool = False) -> list[dict]:
-        raise svc.Refused("on Temporal, what was sent to which listener is each order workflow's history of om.notify and om.deliver activities (the Temporal UI, `temporal workflow show`): om keeps no list of its own")
+        """Read from each order workflow's history of om.notify and om.deliver activities (temporal/notifications.py)."""
+        with self._calls():
+            return self.client.notifications(order_id, pending)
 
     def subscribe(self, callback: str, query: Optional[str], owner: Optional[str]) -> dict:
         with self._calls():

@@ -48,7 +48,7 @@ def make_workers(client: Client, task_queue: str, systems, python_tasks, listene
         client,
         task_queue=task_queue,
         workflows=[OrderWorkflow, HubWorkflow, CancellationWorkflow],  # (the deployment's hub and cancellation requests live beside its orders)
-        activities=[acts.call, acts.notify, acts.deliver, acts.installed_base, acts.order_progress, acts.cancel_order],
+        activities=[acts.call, acts.notify, acts.deliver, acts.installed_base, acts.order_progress, acts.cancel_order, acts.pass_],
         activity_executor=concurrent.futures.ThreadPoolExecutor(max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=_sandbox(),

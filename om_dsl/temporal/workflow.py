@@ -33,12 +33,12 @@ with workflow.unsafe.imports_passed_through():
     from om_dsl.engine import waits as W
     from om_dsl.systems.adapters import CallResult
     from om_dsl.temporal import parts as P
-    from om_dsl.temporal.activities import CALL, DELIVER, INSTALLED, NOTIFY, PROGRESS
+    from om_dsl.temporal.activities import CALL, INSTALLED, NOTIFY, PASS, PROGRESS
     from om_dsl.temporal.catalogs import engine_for
     from om_dsl.temporal.codec import binary
+    from om_dsl.temporal.delivery import EventDelivery
     from om_dsl.temporal.queries import OrderQueries
     from om_dsl.temporal.retry import CALL_RETRY, DELIVERY_RETRY, call_timeout
-    from om_dsl.tmf622 import events as tmf_events
 
 
 POLL_FIRST_MS, POLL_MAX_MS = 1_000, 30_000  # polling the orders one waits for
@@ -49,6 +49,13 @@ POLL_FIRST_MS, POLL_MAX_MS = 1_000, 30_000  # polling the orders one waits for
 # at once); the rest wait in the workflow, in order, for one to finish.
 MAX_ACTIVITIES = 500
 BOUNDED = "om-bounded-activities"  # the patch marker: workflows started before it launched them all at once
+# ... and fewer: the server force-closes a workflow task while which more than 100 events came
+# (history.maximumBufferedEventsBatch; the worker's completion is then "task not found", the work
+# done again, from the whole history when the worker dropped the order from its cache, while more
+# come: at 2,000 items five in a row). A finished activity is two events (started, completed), so 40
+# leave room for the order's event delivery, its poll, timers and signals.
+WITHIN_BUFFER = 40
+WITHIN_BUFFER_MARKER = "om-activities-within-buffer"  # the patch marker: workflows started before it ran MAX_ACTIVITIES
 
 # Past this many events in its history (Temporal ends a workflow at 51,200),
 # the order goes on in a new run of the same workflow (continue-as-new): it
@@ -66,9 +73,15 @@ BOUNDED_STARTS = "om-bounded-starts"  # the patch marker: workflows started befo
 # would otherwise each start 300 more (a 10,000-item order's fan-out in one go).
 STARTS_PER_TASK = "om-starts-per-workflow-task"  # the patch marker: workflows started before it counted per event
 
+# Between two parts the workflow goes on in a new activation (Temporal's deadlock detection counts
+# per activation): a no-op local activity, answered at once in the same workflow task. A timer, however
+# short, fires about a second later (the server's grain): reading a 10,000-item order's 31 parts took
+# 31 s, and each continue-as-new encodes and reads them again.
+PARTS_BY_LOCAL_ACTIVITY = "om-parts-by-local-activity"  # the patch marker: workflows started before it slept 1 ms
+
 # An order's state comes in text parts (temporal/parts.py): an order of at most
 # this many records (items, lines, tasks) is read in its first workflow task, a
-# bigger one P.PART records per workflow task (a 1 ms timer apart), and encoded
+# bigger one P.PART records per activation (PARTS_BY_LOCAL_ACTIVITY), and encoded
 # again so when it continues as new or tells its installed base.
 LOAD_AT_ONCE = 4_000
 
@@ -81,7 +94,7 @@ ORDERED_EVENTS = "om-ordered-events"
 
 
 @workflow.defn(name="Order")
-class OrderWorkflow(OrderQueries):
+class OrderWorkflow(OrderQueries, EventDelivery):
     @workflow.init
     def __init__(self, start: dict, raw: RawValue = None) -> None:  # (raw: the order's parts; none for an order started before them)
         self.start = start
@@ -97,7 +110,7 @@ class OrderWorkflow(OrderQueries):
         self.callbacks: set = set()  # callback ids seen: a duplicate is dropped
         self.early: dict = {}  # idempotency key of a call being made -> the callbacks that came before its result
         self.in_flight = 0  # commands running or waiting to: calls, notifications, installed-base signals
-        self.running = 0  # of which activities started (at most MAX_ACTIVITIES)
+        self.running = 0  # of which activities started (at most self.most)
         self.waiting: collections.deque = collections.deque()  # commands waiting for a free activity (carried ones as data, read when they start)
         self.calls = 0  # of which calls and auto tasks (the order ends when none is left)
         self.dirty = False
@@ -110,6 +123,8 @@ class OrderWorkflow(OrderQueries):
         self.polling = False  # a poll runs beside the loop: timers and events go on meanwhile
         self.draining = False  # its history is long: no activity starts, the next run starts them
         self.max_starts = MAX_STARTS if workflow.patched(BOUNDED_STARTS) else None
+        self.most = WITHIN_BUFFER if workflow.patched(WITHIN_BUFFER_MARKER) else MAX_ACTIVITIES
+        self.by_local = workflow.patched(PARTS_BY_LOCAL_ACTIVITY)
         self.per_task = self.max_starts is not None and workflow.patched(STARTS_PER_TASK)
         self.started_in: tuple = (-1, 0)  # (the workflow task, by its history length; the tasks started in it)
         self.launched_in: tuple = (-1, 0)  # (likewise; the waiting commands started in it)
@@ -186,8 +201,8 @@ class OrderWorkflow(OrderQueries):
     async def run(self, start: dict, raw: RawValue = None) -> dict:
         if self.rejected is not None:  # kept so that its submitter can read why (its memo says rejected)
             return {"order": start["order"], "status": S.REJECTED}
-        while self.loader is not None:  # a big order: P.PART records per workflow task (decoding the input was this one's work)
-            await asyncio.sleep(0.001)
+        while self.loader is not None:  # a big order: P.PART records per activation (decoding the input was this one's work)
+            await self._next_part()
             if self.loader.read(P.PART):
                 self._loaded()
         for cmd in self.to_launch:
@@ -292,11 +307,18 @@ class OrderWorkflow(OrderQueries):
 
     async def _pack(self) -> None:
         """Encode again the parts of the state that changed since they were read,
-        P.PART records per workflow task, until every one is current (an event
+        P.PART records per activation, until every one is current (an event
         meanwhile changes some again). An order started before parts: nothing."""
         while self.packed is not None and not self.packed.pack(self.run_state, P.PART):
-            await asyncio.sleep(0.001)
+            await self._next_part()
             await workflow.wait_condition(workflow.all_handlers_finished)
+
+    async def _next_part(self) -> None:
+        """Go on in a new activation (PARTS_BY_LOCAL_ACTIVITY)."""
+        if self.by_local:
+            await workflow.execute_local_activity(PASS, start_to_close_timeout=datetime.timedelta(seconds=30))
+        else:
+            await asyncio.sleep(0.001)
 
     def _set_alarm(self, at: Optional[int]) -> None:
         """One durable timer, for the next moment time alone changes the order
@@ -377,7 +399,7 @@ class OrderWorkflow(OrderQueries):
 
     def _launch(self, cmd: Cmd.Command) -> None:
         """Run a command as an activity, counted until it is done (calls apart: the order ends when none is left);
-        past MAX_ACTIVITIES running, it waits for one to finish."""
+        past self.most running, it waits for one to finish."""
         if isinstance(cmd, Cmd.Notify) and workflow.patched(ORDERED_EVENTS):  # in turn, outside the activity slots (calls do not wait behind events)
             self.in_flight += 1
             self.notifying += 1
@@ -385,7 +407,7 @@ class OrderWorkflow(OrderQueries):
             return
         self.in_flight += 1
         self.calls += isinstance(cmd, Cmd.CALLS)
-        if self.draining or (self.running >= MAX_ACTIVITIES and workflow.patched(BOUNDED)):
+        if self.draining or (self.running >= self.most and workflow.patched(BOUNDED)):
             self.waiting.append(cmd)
             return
         self.running += 1
@@ -415,51 +437,10 @@ class OrderWorkflow(OrderQueries):
             self.running -= 1
             self._pump()
 
-    def _event_data(self, cmd: Cmd.Notify) -> dict:
-        """The event as `om.notify` takes it: the engine's notice and the request it is shaped by (the activity
-        renders it: the rendering of a big order, every item and a copy of the request, costs what a workflow
-        task cannot); and the submitter (a submitter's hub subscription takes its own orders' events only)."""
-        owner = {"owner": self.start["submitted_by"]} if self.start.get("submitted_by") else {}
-        return {**Cmd.to_data(cmd), "request": self.requests.get(tmf_events.revision_of(cmd.event)), **owner}
-
-    async def _notify(self, data: dict) -> None:
-        try:
-            await self._send_event(data)
-        finally:
-            self.notifying -= 1
-            self.in_flight -= 1
-            self.dirty = True
-
-    async def _send_event(self, data: dict) -> None:
-        """One event to the listeners, once the order's earlier events went out; a listener that did not take it
-        (or has earlier ones waiting) gets it from its queue."""
-        async with self.notices:
-            got = await workflow.execute_activity(NOTIFY, {**data, "later": sorted(self.later)}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
-            for listener in got["later"]:  # (before the next event goes out: it queues behind this one)
-                self._hold(listener, {"key": data["key"], "event": data["event"], "request": data["request"]})
-
-    def _hold(self, listener: str, event: dict) -> None:
-        """An event the listener did not take (or that queues behind one it did not): sent again, in order."""
-        queue = self.later.setdefault(listener, collections.deque())
-        queue.append(event)
-        self.in_flight += 1
-        if len(queue) == 1:
-            asyncio.ensure_future(self._redeliver(listener))
-
-    async def _redeliver(self, listener: str) -> None:
-        """The listener's queue, oldest first, each tried until it takes it (an event leaves the queue once taken)."""
-        queue = self.later[listener]
-        while queue:
-            await workflow.execute_activity(DELIVER, {"listener": listener, **queue[0]}, start_to_close_timeout=datetime.timedelta(seconds=30), retry_policy=DELIVERY_RETRY)
-            queue.popleft()
-            self.in_flight -= 1
-            self.dirty = True
-        del self.later[listener]
-
     def _pump(self) -> None:
-        """Start commands waiting for an activity, up to MAX_ACTIVITIES (none while draining);
+        """Start commands waiting for an activity, up to self.most (none while draining);
         at most MAX_STARTS in a workflow task (a continued run's first would start 500), the rest in the next."""
-        while self.waiting and not self.draining and self.running < MAX_ACTIVITIES:
+        while self.waiting and not self.draining and self.running < self.most:
             if self.per_task:
                 at = workflow.info().get_current_history_length()
                 launched = self.launched_in[1] if self.launched_in[0] == at else 0
