@@ -22,11 +22,11 @@ from om_dsl.check.cache import loads as cache_loads
 from om_dsl.check.workspace import inside, load, stored_spans
 from om_dsl.codegen import generate
 from om_dsl.codegen.slots import filled
-from om_dsl.lower import files_root, lower, relative_path, spec_root
+from om_dsl.lower import files_root, lower, spec_root
 from om_dsl.model import Catalog, sources_json
 from om_dsl.model.canonical import dumps, loads, sources_of
 from om_dsl.model.catalog import TASKS_FOLDER
-from om_dsl.recompile import index_of, moved_diagnostic, recompiled, span_pairs
+from om_dsl.recompile import index_of, moved_diagnostic, moved_outcome, recompiled, span_pairs
 
 
 @attrs.define
@@ -251,25 +251,8 @@ def _moved(unit, entry, cache) -> Optional[tuple]:
         return None
     if outcome is None:
         return tuple(diagnostics), None, None
-    sources, digests = outcome
-    root = files_root(unit.all_files)
-    sources = list(sources)
-    digests = dict(digests)
-    for f in unit.all_files:
-        if f.path not in moves:
-            continue
-        starts = moves[f.path][0]
-        rel = relative_path(f.real_path, root)
-        for i, (element, file, _line, start) in enumerate(sources):
-            if file == rel:
-                place = starts.get(start)
-                if place is None:
-                    return None
-                sources[i] = (element, file, place[0], place[2])
-        if rel not in digests:
-            return None
-        digests[rel] = "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()
-    return tuple(diagnostics), tuple(sources), tuple(sorted(digests.items()))
+    placed = moved_outcome(unit, [f for f in unit.all_files if f.path in moves], moves, outcome)
+    return None if placed is None else (tuple(diagnostics), *placed)
 
 
 def _from_skeleton(unit, shape_entry, sources, digests) -> Optional[Compiled]:

@@ -555,12 +555,20 @@ def _placed(unit, edits: list, diagnostics: list, outcome: tuple) -> Optional[tu
     moved = [moved_diagnostic(d, moves) for d in diagnostics]
     if None in moved:
         return None
+    placed = moved_outcome(unit, [edit.file for edit in edits], moves, outcome)
+    return None if placed is None else (moved, *placed)
+
+
+def moved_outcome(unit, files, moves: dict, outcome: tuple) -> Optional[tuple]:
+    """(sources, digests) of a cached outcome with the elements of `files` (edited:
+    `moves` pairs their old spans with their new ones) at their new lines, and their
+    new sha256s; None when an element cannot be placed."""
     sources, digests = outcome
     root = files_root(unit.all_files)
     sources, digests = list(sources), dict(digests)
-    for edit in edits:
-        starts = moves[edit.file.path][0]
-        rel = relative_path(edit.file.real_path, root)
+    for f in files:
+        starts = moves[f.path][0]
+        rel = relative_path(f.real_path, root)
         for i, (element, file, _line, start) in enumerate(sources):
             if file == rel:
                 place = starts.get(start)
@@ -569,5 +577,5 @@ def _placed(unit, edits: list, diagnostics: list, outcome: tuple) -> Optional[tu
                 sources[i] = (element, file, place[0], place[2])
         if rel not in digests:
             return None
-        digests[rel] = "sha256:" + hashlib.sha256(edit.file.text.encode("utf-8")).hexdigest()
-    return moved, tuple(sources), tuple(sorted(digests.items()))
+        digests[rel] = "sha256:" + hashlib.sha256(f.text.encode("utf-8")).hexdigest()
+    return tuple(sources), tuple(sorted(digests.items()))
