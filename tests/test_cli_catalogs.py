@@ -112,3 +112,18 @@ def test_the_committed_generated_folder_records_where_its_specs_are():
     from om_dsl.rules.generated import changed_sources
 
     assert changed_sources(ROOT / "generated" / "acme") == []
+
+
+def test_one_process_loads_each_projects_own_compiled_catalog(tmp_path, monkeypatch):
+    """The same relative path in two working directories names two catalogs: each
+    load takes its own folder's modules (the import system caches a finder per path
+    string, so a relative package path found the first folder's planner.py)."""
+    for project, name in (("a", "Home Fiber A"), ("b", "Home Fiber B")):
+        folder = tmp_path / project
+        shutil.copytree(ROOT / "specs", folder / "specs")
+        spec = folder / "specs" / "acme" / "products.om"
+        spec.write_text(spec.read_text(encoding="utf-8").replace("Home Fiber", name), encoding="utf-8")
+        monkeypatch.chdir(folder)
+        assert om("compile", "specs", "-o", "generated", "--no-cache").exit_code == 0
+        r = om("plan", "generated/acme", ROOT / ORDER)
+        assert r.exit_code == 0, r.output  # b's, before the fix: "generated/acme/planner.py was not generated from its plan.json"

@@ -130,6 +130,10 @@ def _import_package(folder: Path, plan_sha: str):
     name = f"_om_generated_{plan_sha[:16]}"
     if name in sys.modules:
         return name
+    # An absolute path: the import system caches a finder per path string, so a relative
+    # "generated/acme" would find the submodules of whichever folder it named first
+    # (another working directory's, in a process that changed it).
+    folder = folder.resolve()
     spec = importlib.util.spec_from_file_location(name, folder / "__init__.py", submodule_search_locations=[str(folder)])
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
