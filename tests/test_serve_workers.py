@@ -43,6 +43,29 @@ def start(tmp_path, workers: int = 2) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
+def idle(pid: int, db) -> None:
+    """Until the process is idle: each of its threads asleep, three looks in a row, and
+    the store's write lock free. Its loop's first round starts as it serves: stopped
+    inside that round's transaction, it would hold the lock every process writes under
+    (SQLite has one writer), and no process could accept an order."""
+    quiet, deadline = 0, time.monotonic() + PATIENCE_S
+    while quiet < 3:
+        assert time.monotonic() < deadline, "om serve did not go idle"
+        states = [open(f"/proc/{pid}/task/{t}/stat").read().rsplit(")", 1)[1].split()[0] for t in os.listdir(f"/proc/{pid}/task")]
+        free = True
+        if all(state == "S" for state in states):
+            db_ = sqlite3.connect(db, timeout=0.05, isolation_level=None)
+            try:
+                db_.execute("BEGIN IMMEDIATE")
+                db_.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                free = False
+            finally:
+                db_.close()
+        quiet = quiet + 1 if free and all(state == "S" for state in states) else 0
+        time.sleep(0.05)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -111,6 +134,7 @@ def test_the_second_process_accepts_while_the_first_is_stopped(tmp_path):
     proc, url = start(tmp_path)
     first = proc.pid
     try:
+        idle(first, tmp_path / "om.db")
         os.kill(first, signal.SIGSTOP)  # (idle: its loop waits --interval 3600, it holds no lock)
         try:
             # New connections land on either process's socket; those the stopped one
