@@ -324,3 +324,33 @@ def test_an_order_started_before_ordered_events_replays_on_the_current_code():
 
     result = asyncio.run(replay())
     assert result.replay_failure is None, result.replay_failure
+
+
+def test_polling_an_order_asks_again_after_an_error_that_passes_and_stops_at_one_that_does_not():
+    # CI once saw "h2 protocol error" from a query sent while a worker restarted: a poller asks again
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from om_dsl.temporal.client import wait_until
+
+    class Orders:
+        def __init__(self, errors):
+            self.errors, self.asked = list(errors), 0
+
+        def order(self, order_id):
+            self.asked += 1
+            if self.errors:
+                raise self.errors.pop(0)
+            return {"id": order_id, "status": S.ORDER_COMPLETED}
+
+    passing = [
+        RPCError("h2 protocol error: http2 error", RPCStatusCode.UNKNOWN, b""),
+        RPCError("query timed out", RPCStatusCode.DEADLINE_EXCEEDED, b""),
+        RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b""),
+    ]
+    orders = Orders(passing)
+    assert wait_until(orders, "ORD-1", done, timeout_s=30, every_s=0)["status"] == S.ORDER_COMPLETED
+    assert orders.asked == 4
+    lasting = Orders([RPCError("request unauthorized", RPCStatusCode.PERMISSION_DENIED, b"")])
+    with pytest.raises(RPCError, match="unauthorized"):
+        wait_until(lasting, "ORD-1", done, timeout_s=30, every_s=0)
+    assert lasting.asked == 1

@@ -566,6 +566,19 @@ async def signal_callback(client: Client, callback_id: str, correlation_id: str,
     return True
 
 
+# Gone by the next call: a connection the server reset mid-query (an HTTP/2 stream error, seen while
+# a worker restarts), a server that is briefly unavailable, a query no worker answered in time.
+_PASSING_STATUS = (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE)
+_PASSING_TEXT = ("timeout", "timed out", "protocol error", "transport error", "connection reset", "broken pipe")
+
+
+def passing(exc: RPCError) -> bool:
+    """Whether a query that failed so may be asked again: a query changes nothing (a command that
+    failed so may or may not have been carried out, and its caller is told)."""
+    text = (exc.message or "").lower()
+    return exc.status in _PASSING_STATUS or any(t in text for t in _PASSING_TEXT)
+
+
 def wait_until(orders: TemporalOrders, order_id: str, predicate, timeout_s: float = 60.0, every_s: float = 0.1) -> dict:
     """Poll the order (a query) until `predicate(order view)` holds; the view."""
     import time
@@ -576,8 +589,8 @@ def wait_until(orders: TemporalOrders, order_id: str, predicate, timeout_s: floa
             view = orders.order(order_id)
         except NoOrder:
             view = None
-        except RPCError as exc:  # no worker answered in time (one restarting replays the order first): ask again
-            if exc.status != RPCStatusCode.DEADLINE_EXCEEDED and "timeout" not in (exc.message or "").lower():
+        except RPCError as exc:
+            if not passing(exc):
                 raise
             view = None
         if view is not None and predicate(view):
