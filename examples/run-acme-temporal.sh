@@ -52,7 +52,7 @@ for n in 1 2; do
 done
 
 # CPQ's listener: every event POSTed to it, one JSON line each in demo-temporal/events.jsonl.
-python examples/listener.py "$LISTENER_PORT" demo-temporal/events.jsonl &
+python examples/listener.py listen "$LISTENER_PORT" demo-temporal/events.jsonl &
 LISTENER_PID=$!
 
 # The TMF622 API over Temporal: the workers run its orders.
@@ -69,31 +69,7 @@ done
 
 echo
 echo "== CPQ over the TMF622 API: subscribe to state changes, submit ORD-5001, follow it"
-python - "$API_PORT" "$LISTENER_PORT" <<'PY'
-import json, os, sys, time, urllib.error, urllib.request
-
-api = f"http://127.0.0.1:{sys.argv[1]}/tmf-api/productOrderingManagement/v4"
-auth = {"Authorization": "Bearer " + os.environ["OM_API_TOKEN"], "Content-Type": "application/json"}
-
-def call(method, url, body=None):
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None, method=method, headers=auth)
-    with urllib.request.urlopen(request, timeout=60) as r:
-        return r.status, dict(r.headers), json.loads(r.read())
-
-for _ in range(300):  # until om serve listens
-    try:
-        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/health", timeout=5).close()
-        break
-    except OSError:
-        time.sleep(0.1)
-status, _, hub = call("POST", api + "/hub", {"callback": f"http://127.0.0.1:{sys.argv[2]}/events", "query": "eventType=ProductOrderStateChangeEvent"})
-print(f"  POST /hub -> {status}, subscription {hub['id']}")
-with open("examples/api/order-v4.json") as f:
-    status, headers, order = call("POST", api + "/productOrder", json.load(f))
-print(f"  POST /productOrder -> {status} {order['id']}, Location {headers['location']}")
-status, _, order = call("GET", headers["location"])
-print(f"  GET {order['id']} -> {status}")
-PY
+python examples/listener.py submit "$API_PORT" "$LISTENER_PORT"
 
 echo
 echo "== field operations: the technician completes each visit as it comes up"
@@ -121,23 +97,7 @@ echo "== the orders"
 om orders list
 echo
 echo "== ORD-5001 over the API, and the events its listener got"
-python - "$API_PORT" <<'PY'
-import json, os, sys, time, urllib.request
-
-url = f"http://127.0.0.1:{sys.argv[1]}/tmf-api/productOrderingManagement/v4/productOrder/ORD-5001"
-request = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["OM_API_TOKEN"]})
-with urllib.request.urlopen(request, timeout=60) as r:
-    order = json.loads(r.read())
-print(f"  GET ORD-5001 -> {order['state']}, items {[i['state'] for i in order['productOrderItem']]}")
-for _ in range(600):  # the last delivery may still be on its way
-    events = [json.loads(line) for line in open("demo-temporal/events.jsonl")] if os.path.exists("demo-temporal/events.jsonl") else []
-    mine = [e for e in events if e["event"]["productOrder"]["id"] == "ORD-5001"]
-    if mine and mine[-1]["event"]["productOrder"]["state"] == order["state"]:
-        break
-    time.sleep(0.1)
-for e in mine:
-    print(f"  {e['eventType']}: {e['event']['productOrder']['state']}")
-PY
+python examples/listener.py show "$API_PORT" demo-temporal/events.jsonl
 echo
 echo "== the installed base of customer ACC-42"
 om assets list --customer ACC-42

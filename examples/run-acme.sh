@@ -40,7 +40,7 @@ LISTENER_PID=
 trap 'kill $SIM_PID $ENGINE_PID $LISTENER_PID 2>/dev/null || true' EXIT HUP INT PIPE TERM
 
 # CPQ's listener: every event POSTed to it, one JSON line each in demo/events.jsonl.
-python examples/listener.py "$LISTENER_PORT" demo/events.jsonl &
+python examples/listener.py listen "$LISTENER_PORT" demo/events.jsonl &
 LISTENER_PID=$!
 
 {
@@ -78,25 +78,7 @@ om run generated/acme \
 
 echo
 echo "== CPQ over the TMF622 API: subscribe to state changes, submit ORD-5001, follow it"
-python - "$ENGINE_PORT" "$LISTENER_PORT" <<'PY'
-import json, os, sys, urllib.request
-
-api = f"http://127.0.0.1:{sys.argv[1]}/tmf-api/productOrderingManagement/v4"
-auth = {"Authorization": "Bearer " + os.environ["OM_API_TOKEN"], "Content-Type": "application/json"}
-
-def call(method, url, body=None):
-    request = urllib.request.Request(url, data=json.dumps(body).encode() if body is not None else None, method=method, headers=auth)
-    with urllib.request.urlopen(request, timeout=30) as r:
-        return r.status, dict(r.headers), json.loads(r.read())
-
-status, _, hub = call("POST", api + "/hub", {"callback": f"http://127.0.0.1:{sys.argv[2]}/events", "query": "eventType=ProductOrderStateChangeEvent"})
-print(f"  POST /hub -> {status}, subscription {hub['id']}")
-with open("examples/api/order-v4.json") as f:
-    status, headers, order = call("POST", api + "/productOrder", json.load(f))
-print(f"  POST /productOrder -> {status} {order['id']} {order['state']}, Location {headers['location']}")
-status, _, order = call("GET", headers["location"])
-print(f"  GET {order['id']} -> {status} {order['state']}")
-PY
+python examples/listener.py submit "$ENGINE_PORT" "$LISTENER_PORT"
 
 echo
 echo "== field operations: the technician completes each visit as it comes up"
@@ -132,20 +114,4 @@ echo "== assets of customer ACC-42"
 om assets list --customer ACC-42
 echo
 echo "== ORD-5001 over the API, and the events its listener got"
-python - "$ENGINE_PORT" <<'PY'
-import json, os, sys, time, urllib.request
-
-url = f"http://127.0.0.1:{sys.argv[1]}/tmf-api/productOrderingManagement/v4/productOrder/ORD-5001"
-request = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["OM_API_TOKEN"]})
-with urllib.request.urlopen(request, timeout=30) as r:
-    order = json.loads(r.read())
-print(f"  GET ORD-5001 -> {order['state']}, items {[i['state'] for i in order['productOrderItem']]}")
-for _ in range(200):  # the last delivery may still be on its way
-    events = [json.loads(line) for line in open("demo/events.jsonl")] if os.path.exists("demo/events.jsonl") else []
-    mine = [e for e in events if e["event"]["productOrder"]["id"] == "ORD-5001"]
-    if mine and mine[-1]["event"]["productOrder"]["state"] == order["state"]:
-        break
-    time.sleep(0.05)
-for e in mine:
-    print(f"  {e['eventType']}: {e['event']['productOrder']['state']}")
-PY
+python examples/listener.py show "$ENGINE_PORT" demo/events.jsonl
