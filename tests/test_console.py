@@ -295,29 +295,16 @@ TYPED = FALLOUT_SPEC
 @pytest.fixture
 def typed(tmp_path):
     """A catalog whose reserve call refuses (409, fatal) once and falls out to queue desk; its outputs are a string and an int."""
-    from om_dsl.api.server import in_thread
     from om_dsl.check import check_texts
-    from om_dsl.embedded.service import Options, serving
     from om_dsl.lower import lower
     from om_dsl.rules.interpreter import Interpreter
-    from om_dsl.simulate.server import SimulatorServer
 
-    from support.api_server import tokens
+    from support.api_server import one_order_served
 
-    catalog = lower(check_texts({"f.om": TYPED}).scopes[0])
-    sim = SimulatorServer(catalog, str(tmp_path / "sim.db"), port=0, faults={"inv.reserve": "status:409:1"}).start()
-    config = tmp_path / "om.toml"
-    config.write_text(f'[systems.inv]\nbase_url = "{sim.url}"\n', encoding="utf-8")
-    with serving(Options(db_path=str(tmp_path / "om.db"), clock="simulated", start=1_795_780_800_000, config_path=str(config)), Interpreter(catalog)) as service:
-        http = in_thread(service, tokens(), callbacks=service.callbacks).start()
-        doc = {"id": "F-1", "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "SVC"}, "product": {"productCharacteristic": [{"name": "site", "value": "S-1"}]}}]}
-        order_id, _, _ = service.submit(json.dumps(doc))
-        service.settle([order_id])
-        try:
-            yield http.url, service, order_id
-        finally:
-            http.stop()
-            sim.stop()
+    rules = Interpreter(lower(check_texts({"f.om": TYPED}).scopes[0]))
+    doc = {"id": "F-1", "productOrderItem": [{"id": "1", "action": "add", "productOffering": {"id": "SVC"}, "product": {"productCharacteristic": [{"name": "site", "value": "S-1"}]}}]}
+    with one_order_served(tmp_path, rules, "inv", {"inv.reserve": "status:409:1"}, doc) as served:
+        yield served
 
 
 def test_a_fallout_forms_fields_are_the_failed_tasks_outputs_typed_and_checked(typed):
@@ -438,27 +425,13 @@ def test_an_id_with_a_slash_and_a_hash_has_its_page_and_actions(server):
 @pytest.fixture
 def held(tmp_path):
     """The Acme catalog with its inventory over HTTP refusing check_address once (400: fatal at once): the order is held."""
-    from om_dsl.api.server import in_thread
-    from om_dsl.embedded.service import Options, serving
     from om_dsl.rules.generated import GeneratedRules
-    from om_dsl.simulate.server import SimulatorServer
 
-    from support.api_server import tokens
+    from support.api_server import one_order_served
     from support.engine_helpers import ACME
 
-    rules = GeneratedRules(ACME)
-    sim = SimulatorServer(rules.catalog, str(tmp_path / "sim.db"), port=0, faults={"inventory.check_address": "status:400:1"}).start()
-    config = tmp_path / "om.toml"
-    config.write_text(f'[systems.inventory]\nbase_url = "{sim.url}"\n', encoding="utf-8")
-    with serving(Options(db_path=str(tmp_path / "om.db"), clock="simulated", start=1_795_780_800_000, config_path=str(config)), rules) as service:
-        http = in_thread(service, tokens(), callbacks=service.callbacks).start()
-        order_id, _, _ = service.submit(json.dumps(order_body("fiber-minimal.json")))
-        service.settle([order_id])
-        try:
-            yield http.url, service, order_id
-        finally:
-            http.stop()
-            sim.stop()
+    with one_order_served(tmp_path, GeneratedRules(ACME), "inventory", {"inventory.check_address": "status:400:1"}, order_body("fiber-minimal.json")) as served:
+        yield served
 
 
 def test_a_held_order_is_resumed_from_its_page(held):

@@ -34,15 +34,9 @@ def families(stats: dict) -> list:
     """The metric families of one `stats()` answer."""
     out = []
     if "orders" in stats:
-        g = GaugeMetricFamily("om_orders", "Orders by state.", labels=["state"])
-        for state, n in sorted(stats["orders"].items()):
-            g.add_metric([state], n)
-        out.append(g)
+        out.append(_by_label("om_orders", "Orders by state.", "state", stats["orders"]))
     if "jeopardy" in stats:
-        g = GaugeMetricFamily("om_orders_in_jeopardy", "Unfinished orders by jeopardy (the worst of their tasks with a due time).", labels=["level"])
-        for level, n in sorted(stats["jeopardy"].items()):
-            g.add_metric([level], n)
-        out.append(g)
+        out.append(_by_label("om_orders_in_jeopardy", "Unfinished orders by jeopardy (the worst of their tasks with a due time).", "level", stats["jeopardy"]))
     if "tasks" in stats:
         g = GaugeMetricFamily("om_tasks", "Tasks of unfinished orders by state and type.", labels=["state", "type"])
         for t in stats["tasks"]:
@@ -51,20 +45,22 @@ def families(stats: dict) -> list:
     if "unanswered" in stats:
         out.append(GaugeMetricFamily("om_orders_unanswered", "Running orders whose tasks could not be read at this scrape (Temporal: no worker answered the query).", value=stats["unanswered"]))
     if "held" in stats:
-        g = GaugeMetricFamily("om_calls_held", "Calls held while their system is offline.", labels=["system"])
-        for system, n in sorted(stats["held"].items()):
-            g.add_metric([system or ""], n)
-        out.append(g)
+        out.append(_by_label("om_calls_held", "Calls held while their system is offline.", "system", stats["held"]))
     if "outbox" in stats:
         out.append(GaugeMetricFamily("om_outbox_depth", "Commands in the outbox not executed yet.", value=stats["outbox"]))
     if "deliveries" in stats:
-        g = GaugeMetricFamily("om_event_deliveries", "Deliveries of order events to listeners not made yet: pending (all), failing (the last attempt failed; tried again later).", labels=["state"])
-        for state, n in sorted(stats["deliveries"].items()):
-            g.add_metric([state], n)
-        out.append(g)
+        out.append(_by_label("om_event_deliveries", "Deliveries of order events to listeners not made yet: pending (all), failing (the last attempt failed; tried again later).", "state", stats["deliveries"]))
     if "calls" in stats:
         out.extend(call_families(stats["calls"]))
     return out
+
+
+def _by_label(name: str, help: str, label: str, counts: dict) -> GaugeMetricFamily:
+    """A gauge with one sample per key of `counts`, in key order (a None key is the empty label)."""
+    g = GaugeMetricFamily(name, help, labels=[label])
+    for key, n in sorted(counts.items(), key=lambda kv: kv[0] or ""):
+        g.add_metric([key or ""], n)
+    return g
 
 
 def call_families(calls: list) -> list:

@@ -4,6 +4,7 @@ check every answer against the official TMF622 schema of its version."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -33,6 +34,28 @@ RESOURCES = {
 
 def tokens() -> auth.Tokens:
     return auth.Tokens([ApiToken(name, ROLES[name], hashlib.sha256(t.encode()).digest()) for name, t in TOKENS.items()], env={})
+
+
+@contextlib.contextmanager
+def one_order_served(tmp_path, rules, system: str, faults: dict, doc: dict):
+    """The API on the embedded engine with `system` over HTTP (a simulator of `rules`' catalog with
+    `faults`), and `doc` submitted and run as far as it goes: (the API's url, the service, the order id)."""
+    from om_dsl.simulate.server import SimulatorServer
+
+    sim = SimulatorServer(rules.catalog, str(tmp_path / "sim.db"), port=0, faults=faults).start()
+    config = tmp_path / "om.toml"
+    config.write_text(f'[systems.{system}]\nbase_url = "{sim.url}"\n', encoding="utf-8")
+    try:
+        with serving(Options(db_path=str(tmp_path / "om.db"), clock="simulated", start=1_795_780_800_000, config_path=str(config)), rules) as service:
+            http = in_thread(service, tokens(), callbacks=service.callbacks).start()
+            try:
+                order_id, _, _ = service.submit(json.dumps(doc))
+                service.settle([order_id])
+                yield http.url, service, order_id
+            finally:
+                http.stop()
+    finally:
+        sim.stop()
 
 
 class Server:
