@@ -331,8 +331,9 @@ def test_an_installed_base_applies_parts_that_came_together_one_workflow_task_at
 def test_an_update_while_the_parts_are_read_waits_for_them(tmp_path, temporal_server, monkeypatch):
     """An update that comes while a big order's parts are still being read (its
     first activations) waits for the order to begin, then applies: here a
-    cancellation sent right after the submission, accepted before any call
-    was scheduled; the order ends cancelled."""
+    cancellation started with the order (update-with-start: it is in the first
+    workflow task, whatever the machine's load), accepted before any call was
+    scheduled; the order ends cancelled."""
     from om_dsl.rules.generated import GeneratedRules
     from om_dsl.temporal import parts as P
     from om_dsl.temporal import workflow as W
@@ -342,8 +343,7 @@ def test_an_update_while_the_parts_are_read_waits_for_them(tmp_path, temporal_se
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server)
     try:
         order_id = engine.new_id("EARLY")
-        engine.submit(json.dumps(order_of(60, order_id)))
-        engine.cancel(order_id)
+        engine.submit_with_update(json.dumps(order_of(60, order_id)), "cancel", {"by": "csr", "reason": "the customer moved", "force": False})
         view = engine.settle(order_id, lambda v: v["status"] in S.FINAL, timeout_s=300)
         assert view["status"] == S.ORDER_CANCELLED
 

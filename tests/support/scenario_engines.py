@@ -20,6 +20,7 @@ from pathlib import Path
 
 from om_dsl.build import build, write
 from om_dsl.engine import state as S
+from om_dsl.engine.core import Rejection
 from om_dsl.engine.view import task_entries, wait_entries
 from om_dsl.rules.generated import GeneratedRules
 from om_dsl.simulate.simulators import Simulators
@@ -200,6 +201,32 @@ class OnTemporal:
         order_id, status, problems = self.orders.submit(text)
         assert status != S.REJECTED, problems
         return order_id
+
+    def submit_with_update(self, text: str, update: str, request: dict):
+        """Start the order with an update in its first workflow task (update-with-start), as
+        `submit` then the update would on an idle machine, but without the race: the update's
+        answer, or the Rejection it failed with (the workflow has started either way)."""
+        from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError
+        from temporalio.common import WorkflowIDConflictPolicy
+
+        from om_dsl.limits import load_json
+        from om_dsl.planning.intake import customer_of
+        from om_dsl.planning.pipeline import plan_order
+        from om_dsl.temporal import WORKFLOW
+
+        orders, doc = self.orders, load_json(text)
+        installed = orders.installed if orders.installed is not None else orders.installed_base(customer_of(doc))
+        start = orders.workflow_input(plan_order(orders.rules.catalog, orders.rules, doc, doc["id"], installed), doc)
+
+        async def go():
+            client = await orders.client()
+            begin = WithStartWorkflowOperation(WORKFLOW, args=orders.workflow_args(start), id=doc["id"], task_queue=orders.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL, memo={"status": S.ACKNOWLEDGED})
+            try:
+                return await client.execute_update_with_start_workflow(update, request, start_workflow_operation=begin)
+            except WorkflowUpdateFailedError as exc:
+                raise Rejection(exc.cause.message) from None
+
+        return orders._run(go())
 
     def view(self, order_id: str) -> dict:
         return by_id(self.orders.order(order_id))
