@@ -54,11 +54,11 @@ def lower(scope: CatalogScope, starts: dict | None = None) -> Catalog:
     return catalog
 
 
-def lower_part(scope: CatalogScope, products=(), tables=(), validations=(), plans=()) -> Catalog:
-    """A part of a catalog's model: these products, tables, validation rules and
-    plans (their codes, names and keys in `scope`), lowered as `lower` lowers
-    them. The compile cache regenerates what an edit changed from such a part
-    (om_dsl.recompile)."""
+def lower_part(scope: CatalogScope, products=(), tables=(), validations=(), plans=(), enrichments=(), decompositions=()) -> Catalog:
+    """A part of a catalog's model: these products, tables, validation rules,
+    plans, products' enrichments and decompositions (their codes, names and
+    keys in `scope`), lowered as `lower` lowers them. The compile cache
+    regenerates what an edit changed from such a part (om_dsl.recompile)."""
     low = _Lowering(scope)
     s = scope
     return Catalog(
@@ -67,8 +67,8 @@ def lower_part(scope: CatalogScope, products=(), tables=(), validations=(), plan
         products=sorted((low.product(s.commercial[c], "commercial") if c in s.commercial else low.product(s.technical[c], "technical") for c in products), key=lambda p: p.code),
         tables=sorted((low.table(s.tables[t]) for t in tables), key=lambda t: t.name),
         validations=sorted((low.validation(s.validations[k]) for k in validations), key=lambda v: (v.product, v.name)),
-        enrichments=(),
-        decompositions=(),
+        enrichments=low.enrichments(enrichments),
+        decompositions=sorted((low.decomposition(s.decompositions[d]) for d in decompositions), key=lambda d: d.name),
         retry_policies=(),
         systems=(),
         queues=(),
@@ -193,9 +193,10 @@ class _Lowering:
         ctx = _Names(self.scope, v.product.value)
         return ValidationRule(v.product.value, v.name.value, ctx.lower_opt(v.when), ctx.lower(v.require), str(v.message.value))
 
-    def enrichments(self) -> list[EnrichmentRule]:
+    def enrichments(self, codes=None) -> list[EnrichmentRule]:
+        """The enrichment rules of every product (of CODES only, when given)."""
         out: list[EnrichmentRule] = []
-        for code in sorted(self.scope.enrichments):
+        for code in sorted(self.scope.enrichments if codes is None else set(codes) & set(self.scope.enrichments)):
             ctx = _Names(self.scope, code)
             rules = {}
             for block in self.scope.enrichments[code]:

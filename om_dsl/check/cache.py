@@ -80,8 +80,8 @@ def code_fingerprint() -> str:
     package = Path(om_dsl.__file__).parent
     h = hashlib.sha256(f"{om_dsl.__version__}|{sys.version_info[:2]}|{pickle.DEFAULT_PROTOCOL}\n".encode())
     h.update(grammar_text().encode("utf-8"))
-    paths = [package / name for name in ("__init__.py", "build.py", "recompile.py", "lower.py", "span.py", "limits.py", "values.py", "durations.py", "suggest.py")]
-    for sub in ("syntax", "check", "diagnostics", "model", "codegen"):
+    paths = [package / name for name in ("__init__.py", "build.py", "lower.py", "span.py", "limits.py", "values.py", "durations.py", "suggest.py")]
+    for sub in ("syntax", "check", "diagnostics", "model", "codegen", "recompile"):
         paths += sorted(p for p in (package / sub).rglob("*") if p.is_file() and p.suffix in (".py", ".j2", ".lark") and "__pycache__" not in p.parts)
     for p in paths:
         if p.is_file():

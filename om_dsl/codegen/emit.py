@@ -85,7 +85,17 @@ def with_line_map(text: str) -> str:
     if current is not None:
         regions.append((start, text.count("\n") + 1, current))
     body = "".join(f"    ({a}, {b}, {e!r}),\n" for a, b, e in regions)
-    return text + f"\n# Generated lines -> the model elements they come from (see sources.json).\nLINE_MAP = (\n{body})\n"
+    return text + f"{_LINE_MAP_HEAD}(\n{body})\n"
+
+
+_LINE_MAP_HEAD = "\n# Generated lines -> the model elements they come from (see sources.json).\nLINE_MAP = "
+
+
+def with_new_line_map(module_text: str) -> str | None:
+    """A generated module whose functions moved (one spliced in has more or fewer
+    marked lines) with its LINE_MAP made again; None without one."""
+    at = module_text.rfind(_LINE_MAP_HEAD)
+    return with_line_map(module_text[:at]) if at >= 0 else None
 
 
 class _Tables:
@@ -165,45 +175,49 @@ class _Generator:
     def enrichment(self) -> str:
         k = Constants()
         tables = self.tables(k)
-        functions = []
-        for code in sorted({e.product for e in self.cat.enrichments}):
-            nullable = self.item_nullability(code)
-            px = PyExpr(k, nullable, tables)
-            rules = []
-            for e in self.cat.enrichments_of(code):
-                element = ids.enrichment(code, e.name)
-                rules.append({"element": element, "source": self.source(element), "name": e.name, "code": px.code(e.expr)})
-                nullable[e.name] = px.nullable(e.expr)
-            functions.append({"name": _ident("enrich", code), "product": code, "rules": rules, "names": [e.name for e in self.cat.enrichments_of(code)]})
+        functions = [self.enrichment_function(code, k, tables) for code in sorted({e.product for e in self.cat.enrichments})]
         return self.render("enrichment.py.j2", "Enrichment rules.", functions=functions, constants=k.lines)
+
+    def enrichment_function(self, code: str, k: Constants, tables) -> dict:
+        """The function of product CODE's enrichment rules (its constants hoisted into k)."""
+        nullable = self.item_nullability(code)
+        px = PyExpr(k, nullable, tables)
+        rules = []
+        for e in self.cat.enrichments_of(code):
+            element = ids.enrichment(code, e.name)
+            rules.append({"element": element, "source": self.source(element), "name": e.name, "code": px.code(e.expr)})
+            nullable[e.name] = px.nullable(e.expr)
+        return {"name": _ident("enrich", code), "product": code, "rules": rules, "names": [e.name for e in self.cat.enrichments_of(code)]}
 
     def decomposition(self) -> str:
         k = Constants()
         tables = self.tables(k)
         enriched_nullable = self.enriched_nullability()
-        functions = []
         sources = sorted({d.source for d in self.cat.decompositions}, key=lambda s: (s is None, s or ""))
-        for source in sources:
-            nullable = enriched_nullable.get(source) or (self.item_nullability(source) if source else {})
-            px = PyExpr(k, nullable, tables)
-            rules = []
-            for d in self.cat.decompositions_from(source):
-                element = ids.decomposition(d.name)
-                rules.append(
-                    {
-                        "element": element,
-                        "source": self.source(element),
-                        "name": d.name,
-                        "when": px.truth(d.when) if d.when is not None else None,
-                        "per": px.code(d.per) if d.per is not None else None,
-                        "mappings": [
-                            {"element": ids.mapping(d.name, m.target), "source": self.source(ids.mapping(d.name, m.target)), "target": m.target, "code": px.code(m.expr)} for m in d.mappings
-                        ],
-                    }
-                )
-            name = _ident("decompose", source) if source else "decompose_order"
-            functions.append({"name": name, "product": source, "rules": rules})
+        functions = [self.decomposition_function(source, k, tables, enriched_nullable) for source in sources]
         return self.render("decomposition.py.j2", "Decomposition rules.", functions=functions, constants=k.lines)
+
+    def decomposition_function(self, source, k: Constants, tables, enriched_nullable: dict) -> dict:
+        """The function of the decompositions from SOURCE (None: the order), its constants hoisted into k."""
+        nullable = enriched_nullable.get(source) or (self.item_nullability(source) if source else {})
+        px = PyExpr(k, nullable, tables)
+        rules = []
+        for d in self.cat.decompositions_from(source):
+            element = ids.decomposition(d.name)
+            rules.append(
+                {
+                    "element": element,
+                    "source": self.source(element),
+                    "name": d.name,
+                    "when": px.truth(d.when) if d.when is not None else None,
+                    "per": px.code(d.per) if d.per is not None else None,
+                    "mappings": [
+                        {"element": ids.mapping(d.name, m.target), "source": self.source(ids.mapping(d.name, m.target)), "target": m.target, "code": px.code(m.expr)} for m in d.mappings
+                    ],
+                }
+            )
+        name = _ident("decompose", source) if source else "decompose_order"
+        return {"name": name, "product": source, "rules": rules}
 
     def plans(self, definitions_data: dict) -> str:
         k = Constants()
@@ -393,14 +407,48 @@ def function_segment(module_text: str, name: str):
     return (start, end) if end >= 0 else None
 
 
+def _segment(catalog: Catalog, template: str, f: dict) -> str:
+    """One function's text as the module TEMPLATE renders it among others (slots unwritten)."""
+    text = _env().get_template(template).render(catalog=catalog, om_version=__version__, purpose="", schema="", header_files=[], functions=[f], constants=[])
+    where = function_segment(text, f["name"])
+    return text[where[0] : where[1]]
+
+
 def validation_segment(catalog: Catalog, code: str, k: Constants) -> str:
     """The text of product CODE's validation function as validation.py holds it (slots
     unwritten), its constants named by k: a catalog holding CODE and what its rules read."""
     g = _Generator(catalog)
-    f = g.validation_function(code, k, g.tables(k))
-    text = g.env.get_template("validation.py.j2").render(catalog=catalog, om_version=__version__, purpose="", schema="", header_files=[], functions=[f], constants=[])
-    where = function_segment(text, f["name"])
-    return text[where[0] : where[1]]
+    return _segment(catalog, "validation.py.j2", g.validation_function(code, k, g.tables(k)))
+
+
+def enrichment_segment(catalog: Catalog, code: str, k: Constants) -> str:
+    """The text of product CODE's `enrich__CODE` as enrichment.py holds it, its constants named by k."""
+    g = _Generator(catalog)
+    return _segment(catalog, "enrichment.py.j2", g.enrichment_function(code, k, g.tables(k)))
+
+
+def decomposition_segment(catalog: Catalog, source: str, k: Constants) -> str:
+    """The text of `decompose__SOURCE` as decomposition.py holds it: a catalog holding
+    SOURCE, its enrichments, its decompositions and their targets, its constants named by k."""
+    g = _Generator(catalog)
+    return _segment(catalog, "decomposition.py.j2", g.decomposition_function(source, k, g.tables(k), g.enriched_nullability()))
+
+
+def enriched_nullability(catalog: Catalog, code: str) -> dict:
+    """Product CODE's attributes, its enriched ones included: may each be null? (what its decompositions' code is written for)."""
+    return _Generator(catalog).enriched_nullability().get(code) or {}
+
+
+def lines_segment(catalog: Catalog, code: str, k: Constants, sources: set) -> str:
+    """The text of `lines__CODE` as planner.py holds it, its constants named by k;
+    SOURCES: every product the whole catalog decomposes (its lines are decomposed further)."""
+    from om_dsl.codegen.planner import PlannerModule
+
+    g = _Generator(catalog)
+    planner = PlannerModule(g)
+    planner.k, planner.tables, planner.sources = k, g.tables(k), set(sources)
+    planner.lines(code, g.enriched_nullability().get(code) or g.item_nullability(code))
+    return "\n\n\n" + planner.functions[-1]
 
 
 def attributes_segment(catalog: Catalog, code: str, k: Constants) -> str:
@@ -419,4 +467,21 @@ def generate(catalog: Catalog) -> dict[str, str]:
     return {"plan.json": files.pop("plan.json"), "sources.json": sources_json(catalog), **files}
 
 
-__all__ = ["attributes_segment", "comment_text", "one_line_length", "pformat", "pformat_member", "constants_of", "filled", "function_segment", "generate", "skeleton", "validation_segment"]
+__all__ = [
+    "attributes_segment",
+    "comment_text",
+    "constants_of",
+    "decomposition_segment",
+    "enriched_nullability",
+    "enrichment_segment",
+    "filled",
+    "function_segment",
+    "generate",
+    "lines_segment",
+    "one_line_length",
+    "pformat",
+    "pformat_member",
+    "skeleton",
+    "validation_segment",
+    "with_new_line_map",
+]

@@ -150,7 +150,7 @@ def to_data(cat: Catalog) -> dict:
     products = {p.code: product_data(p) for p in cat.products}
     enrichments: dict[str, list] = {}
     for e in cat.enrichments:
-        enrichments.setdefault(e.product, []).append({"id": ids.enrichment(e.product, e.name), "name": e.name, "type": e.type, "expr": _ir(e.expr)})
+        enrichments.setdefault(e.product, []).append(enrichment_data(e))
     plans = {f"{pl.product}.{pl.action}": plan_data(pl) for pl in cat.plans}
     return _clean({
         "schema": cat.schema,
@@ -161,19 +161,7 @@ def to_data(cat: Catalog) -> dict:
         "tables": {t.name: {"id": ids.table(t.name), "key_type": t.key_type, "value_type": t.value_type, "entries": _ir(t.entries)} for t in cat.tables},
         "validations": {f"{v.product}.{v.name}": validation_data(v) for v in cat.validations},
         "enrichments": enrichments,
-        "decompositions": {
-            d.name: _clean(
-                {
-                    "id": ids.decomposition(d.name),
-                    "source": d.source if d.source is not None else "order",
-                    "target": d.target,
-                    "when": _ir(d.when),
-                    "per": _ir(d.per),
-                    "mappings": {m.target: {"id": ids.mapping(d.name, m.target), "expr": _ir(m.expr)} for m in d.mappings},
-                }
-            )
-            for d in cat.decompositions
-        },
+        "decompositions": {d.name: decomposition_data(d) for d in cat.decompositions},
         "retry_policies": {name: dict(_retry(r), id=ids.retry(name)) for name, r in cat.retry_policies},
         "systems": {
             s.name: _clean(
@@ -200,6 +188,25 @@ def to_data(cat: Catalog) -> dict:
         "queues": {q.name: _clean({"id": ids.queue(q.name), "name": q.display_name}) for q in cat.queues},
         "plans": plans,
     }, keep=("tables", "validations", "enrichments", "decompositions", "retry_policies", "systems", "queues", "plans", "products"))
+
+
+def enrichment_data(e) -> dict:
+    """One enrichment rule as plan.json lists it, under `enrichments` and its product."""
+    return {"id": ids.enrichment(e.product, e.name), "name": e.name, "type": e.type, "expr": _ir(e.expr)}
+
+
+def decomposition_data(d) -> dict:
+    """One decomposition as plan.json holds it, under `decompositions` and its name."""
+    return _clean(
+        {
+            "id": ids.decomposition(d.name),
+            "source": d.source if d.source is not None else "order",
+            "target": d.target,
+            "when": _ir(d.when),
+            "per": _ir(d.per),
+            "mappings": {m.target: {"id": ids.mapping(d.name, m.target), "expr": _ir(m.expr)} for m in d.mappings},
+        }
+    )
 
 
 def validation_data(v) -> dict:

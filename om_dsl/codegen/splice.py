@@ -1,0 +1,84 @@
+"""One declaration's generated text put into a catalog's generated files: where
+its plan.json member, its function or its plans.py definition is, and the
+files with the new ones in their place. The compile cache (om_dsl.recompile)
+proves each piece on the text before the edit, then splices the new one.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from om_dsl.codegen.pyexpr import Constants
+from om_dsl.model.canonical import member_text
+
+
+class Logged(Constants):
+    """A module's constants as they are, and the order in which a function asks for them."""
+
+    def __init__(self, known: list):
+        super().__init__()
+        for name, source in known:
+            self._names[source] = name
+            self.lines.append(f"{name} = {source}")
+        self.asked: list[str] = []
+
+    def add(self, prefix: str, source: str) -> str:
+        self.asked.append(source)
+        return super().add(prefix, source)
+
+
+def definition(module: str, key: str, old, new) -> Optional[tuple]:
+    """Where in plans.py's DEFINITIONS (pformat of the plans) the plan KEY is, as OLD
+    prints: (start, end, NEW printed); None if not there, or should the layout move."""
+    from om_dsl.codegen.emit import one_line_length, pformat_member
+
+    head = "\nDEFINITIONS = {"
+    start = module.find(head)
+    if start < 0 or len(repr(key)) + 4 + one_line_length(new) <= 110:
+        return None  # a dict of plans that could fit on one line: laid out otherwise
+    # DEFINITIONS comes after every function: its lines are in no region of the line map.
+    line_map = module.find("\nLINE_MAP = (", start)
+    if line_map < 0:
+        return None
+    regions = module[line_map:].split("\n")
+    last = regions[-3] if len(regions) > 3 and regions[-3].startswith("    (") else "    (0, 0"
+    if int(last.split(",")[1]) >= module.count("\n", 0, start) + 2:
+        return None
+    old_text = pformat_member(key, old)
+    at = start + len(head) if module.startswith(old_text, start + len(head)) else module.find("\n " + old_text, start) + 2
+    if at < 2 or module[at + len(old_text)] not in ",}":
+        return None
+    return at, at + len(old_text), pformat_member(key, new)
+
+
+def member(plan: str, section: str, key: str, old, new) -> Optional[tuple]:
+    """Where in plan.json the member KEY of SECTION is, as OLD prints: (start, end, NEW printed); None if not there."""
+    start = plan.find(f'\n  "{section}": {{\n')
+    end = plan.find("\n  }", start + 1)
+    if start < 0 or end < 0:
+        return None
+    old_text = "\n" + member_text(key, old, 2)
+    at = plan.find(old_text, start, end)
+    if at < 0 or plan[at + len(old_text)] not in ",\n":
+        return None
+    return at, at + len(old_text), "\n" + member_text(key, new, 2)
+
+
+def firsts(asked: list) -> list:
+    return list(dict.fromkeys(asked))
+
+
+def markers(text: str) -> list:
+    """Where a function's lines and `# @om` markers are: what LINE_MAP is made of."""
+    return [(n, line.strip()) for n, line in enumerate(text.split("\n")) if line.lstrip().startswith("# @om ")] + [text.count("\n")]
+
+
+def replaced(text: str, pieces: list) -> str:
+    """TEXT with each (start, end, new text) piece put in; pieces do not overlap."""
+    out, at = [], 0
+    for start, end, new in sorted(pieces):
+        if start < at:
+            raise ValueError("overlapping pieces")  # pragma: no cover - each piece is one key's
+        out += [text[at:start], new]
+        at = end
+    return "".join(out) + text[at:]

@@ -1,0 +1,399 @@
+"""Recompiling after an edit of meaning, without checking, lowering or generating
+the whole catalog again (the compile cache's third path: om_dsl.build).
+
+An edit that changes what a file says but not the catalog's *interface* (what
+one declaration can see of another: names, kinds, attributes, their types and
+whether they may be null, tasks and their dependencies, what a rule looks up
+or a task calls) needs only the edited declarations checked, lowered and
+generated again, and their fragments spliced into the catalog's cached
+output. Three kinds of edit are spliced, in any number of the catalog's own
+files at once:
+
+- a validation rule's message, `when` or `require` (its product and name kept):
+  its plan.json entry and its product's `validate__P` in validation.py;
+- a commercial product's attribute defaults (each attribute keeping a default,
+  or none; not a decomposition's target): its plan.json entry and
+  `attributes__P` in planner.py;
+- a plan's task settings (`retry`, `timeout`, `due`, a description, a wait's
+  `for`): its plan.json entry and its entry in plans.py's DEFINITIONS;
+
+and the plan's sha256 where __init__.py and planner.py hold it. The edited
+declarations are checked and lowered in a *part* of the catalog: the files
+that declare what they read (the cache's `index` entry, written by the full
+path, says which). Nothing else is unpickled. Every splice is first proven on
+the text before the edit: the old declarations, checked, lowered and generated
+in the same part, must give exactly the diagnostics, plan.json entries and
+functions the cache holds; a function's hoisted constants must be first asked
+for in the same order, so that the numbering of the whole module stays as a
+full generation makes it; and what the edit uses must leave the warnings for
+unused definitions as they were. Should any of this not hold (another kind of
+declaration changed, a rule renamed, a new error, a constant added), None: the
+catalog takes the full path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from typing import Optional
+
+import attrs
+
+from om_dsl.check.cache import load_tree
+from om_dsl.check.workspace import SourceFile, stored_tree
+from om_dsl.codegen.splice import Logged, definition, firsts, markers, member, replaced
+from om_dsl.lower import lower_part
+from om_dsl.model.canonical import decomposition_data, enrichment_data, plan_data, product_data, validation_data
+from om_dsl.recompile.part import Changed, checked, names_in, part_scopes, touches, uses_alike
+from om_dsl.recompile.place import moved_diagnostic, moved_outcome, span_pairs
+from om_dsl.span import Span
+from om_dsl.syntax import ast
+
+_VALIDATION_FILE = "validation.py"
+_PLANNER_FILE = "planner.py"
+_PLANS_FILE = "plans.py"
+_ENRICHMENT_FILE = "enrichment.py"
+_DECOMPOSITION_FILE = "decomposition.py"
+
+
+def index_of(unit, scope) -> dict:
+    """What the part of a catalog an edit needs is made of: which file declares
+    each product, table, validation rule, plan, system, queue and retry policy
+    (as the scope holds them) and the defaults, enrichments and children by
+    product, decompositions' targets, each decomposition's file, source and
+    target, and the validation keys given twice."""
+    where: dict[int, str] = {}
+    given: Counter = Counter()
+    for f in unit.all_files:
+        for d in f.module.declarations:
+            where[id(d)] = f.path
+            if isinstance(d, ast.Validation):
+                given[(d.product.value, d.name.value)] += 1
+    products = {**scope.technical, **scope.commercial}
+    return {
+        "products": {code: where.get(id(p), "") for code, p in products.items()},
+        "commercial": frozenset(scope.commercial),
+        "children": {code: tuple(h.product.value for h in p.children) for code, p in scope.commercial.items()},
+        "tables": {name: where.get(id(t), "") for name, t in scope.tables.items()},
+        "validations": {key: where.get(id(v), "") for key, v in scope.validations.items()},
+        "twice": frozenset(key for key, n in given.items() if n > 1),
+        "enrichments": {code: tuple(sorted({where.get(id(b), "") for b in blocks})) for code, blocks in scope.enrichments.items()},
+        "targets": frozenset(d.target.value for d in scope.decompositions.values()),
+        "plans": {key: where.get(id(p), "") for key, p in scope.plans.items()},
+        "systems": {name: where.get(id(x), "") for name, x in scope.systems.items()},
+        "queues": {name: where.get(id(q), "") for name, q in scope.queues.items()},
+        "retry": {name: where.get(id(r), "") for name, r in scope.retry_policies.items()},
+        "defaults": tuple(sorted({where.get(id(d), "") for d in (scope.default_retry, scope.default_timeout) if d is not None})),
+        "decompositions": {name: (where.get(id(d), ""), d.source.value if d.source is not None else None, d.target.value) for name, d in scope.decompositions.items()},
+    }
+
+
+def _place(s: Span) -> tuple:
+    return (s.line, s.column, s.end_line, s.end_column, s.start, s.end)
+
+
+def _same(a, b, old_spans: list, new_spans: list) -> bool:
+    """Whether two declarations say the same, wherever they are (their spans aside);
+    their spans' places are appended, in one order, as they are compared."""
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is Span:
+        old_spans.append(_place(a))
+        new_spans.append(_place(b))
+        return True
+    if ta is tuple or ta is list:
+        return len(a) == len(b) and all(_same(x, y, old_spans, new_spans) for x, y in zip(a, b))
+    fields = getattr(ta, "__attrs_attrs__", None)
+    if fields is None:
+        return a == b
+    return all(_same(getattr(a, f.name), getattr(b, f.name), old_spans, new_spans) for f in fields)
+
+
+def _without_defaults(product):
+    """A product with its attributes' defaults left out: what else it says."""
+    return attrs.evolve(product, attributes=tuple(attrs.evolve(a, default=None) for a in product.attributes))
+
+
+# A task's settings: what no code is generated from and no other declaration reads.
+_SETTINGS = ("retry", "timeout", "due", "description", "wait_for")
+
+
+def _without_settings(plan):
+    """A plan with its tasks' settings left out: what else it says."""
+    return attrs.evolve(plan, items=tuple(attrs.evolve(i, **dict.fromkeys(_SETTINGS)) for i in plan.items))
+
+
+def _without_exprs(d):
+    """An enrichment block or a decomposition with its expressions left out: what
+    else it says (names, types, source, target, the attributes it maps)."""
+    if isinstance(d, ast.Enrichment):
+        return attrs.evolve(d, rules=tuple(attrs.evolve(r, expr=None) for r in d.rules))
+    return attrs.evolve(d, when=None, per=None, mappings=tuple(attrs.evolve(m, expr=None) for m in d.mappings))
+
+
+class _Edit:
+    """One edited file: its old and new modules, its changed declarations, and its spans paired."""
+
+    def __init__(self, f: SourceFile, old_module):
+        self.file = f
+        self.old = old_module
+        self.new = f.module
+        self.changed: dict[tuple, tuple] = {}  # (product, name) -> (old rule, new rule)
+        self.products: dict[str, tuple] = {}  # code -> (old, new): a commercial product whose attributes' defaults changed
+        self.plans: dict[tuple, tuple] = {}  # (product, action) -> (old, new): a plan whose tasks' settings changed
+        self.enrichments: dict[str, tuple] = {}  # product -> (old, new): an enrichment block whose expressions changed
+        self.decompositions: dict[str, tuple] = {}  # name -> (old, new): a decomposition whose `when`, `per` or values changed
+        self.old_spans: list = []
+        self.new_spans: list = []
+
+    def compare(self) -> bool:
+        old, new = self.old, self.new
+        if len(old.declarations) != len(new.declarations) or (old.header is None) != (new.header is None):
+            return False
+        pairs = [(old.header, new.header)] if old.header is not None else []
+        pairs += list(zip(old.declarations, new.declarations))
+        for o, n in pairs:
+            ospans: list = []
+            nspans: list = []
+            if _same(o, n, ospans, nspans):
+                self.old_spans += ospans
+                self.new_spans += nspans
+                continue
+            if isinstance(o, ast.CommercialProduct) and isinstance(n, ast.CommercialProduct):
+                ospans, nspans = [], []
+                code = o.code.value
+                if not _same(_without_defaults(o), _without_defaults(n), ospans, nspans) or code in self.products:
+                    return False
+                if any((a.default is None) != (b.default is None) for a, b in zip(o.attributes, n.attributes)):
+                    return False  # an attribute that may be null, or no longer: what other rules' code is written for
+                self.products[code] = (o, n)
+                self.old_spans += ospans
+                self.new_spans += nspans
+                continue
+            if isinstance(o, ast.Plan) and isinstance(n, ast.Plan):
+                ospans, nspans = [], []
+                key = (o.product.value, o.action.value)
+                if not _same(_without_settings(o), _without_settings(n), ospans, nspans) or key in self.plans:
+                    return False
+                self.plans[key] = (o, n)
+                self.old_spans += ospans
+                self.new_spans += nspans
+                continue
+            if type(o) is type(n) and isinstance(o, (ast.Enrichment, ast.Decomposition)):
+                ospans, nspans = [], []
+                found = self.enrichments if isinstance(o, ast.Enrichment) else self.decompositions
+                key = o.product.value if isinstance(o, ast.Enrichment) else o.name.value
+                if not _same(_without_exprs(o), _without_exprs(n), ospans, nspans) or key in found:
+                    return False
+                found[key] = (o, n)
+                self.old_spans += ospans
+                self.new_spans += nspans
+                continue
+            if not (isinstance(o, ast.Validation) and isinstance(n, ast.Validation)):
+                return False
+            key = (o.product.value, o.name.value)
+            if key != (n.product.value, n.name.value) or key in self.changed:
+                return False
+            self.changed[key] = (o, n)
+            self.old_spans.append(_place(o.span))
+            self.new_spans.append(_place(n.span))
+        return True
+
+
+def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Optional[tuple]:
+    """After an edit of validation rules and attribute defaults only: (diagnostics,
+    sources, digests, skeleton files) of the catalog as it is now, or None (check it all again)."""
+    _text, _shape_key, texts, diagnostics, outcome, _token = entry
+    diagnostics = list(diagnostics)
+    if outcome is None or unit.kind != "catalog" or not unit.syntax_ok:
+        return None
+    before = dict(texts)
+    if [path for path, _ in texts] != [f.path for f in unit.all_files]:
+        return None
+    own = {f.path for f in unit.files}
+    edits: list[_Edit] = []
+    for f in unit.all_files:
+        if before[f.path] == f.fingerprint:
+            continue
+        stored = stored_tree(cache, before[f.path], touch=False)
+        if f.path not in own or stored is None:
+            return None
+        edit = _Edit(f, load_tree(stored[0], stored[1], f.path))
+        if not isinstance(edit.old, ast.Module) or not edit.compare():
+            return None
+        edits.append(edit)
+    rules = {key: (edit, pair) for edit in edits for key, pair in edit.changed.items()}
+    products = {code: (edit, pair) for edit in edits for code, pair in edit.products.items()}
+    plans = {key: (edit, pair) for edit in edits for key, pair in edit.plans.items()}
+    enrichments = {code: (edit, pair) for edit in edits for code, pair in edit.enrichments.items()}
+    decompositions = {name: (edit, pair) for edit in edits for name, pair in edit.decompositions.items()}
+    if not rules and not products and not plans and not enrichments and not decompositions:
+        return None
+    for key, (edit, _pair) in rules.items():
+        if key in index["twice"] or index["validations"].get(key) != edit.file.path or key[0] not in index["commercial"]:
+            return None
+    for code, (edit, _pair) in products.items():
+        # A decomposition's target has its defaults written into its sources' code too: not spliced.
+        if index["products"].get(code) != edit.file.path or code not in index["commercial"] or code in index["targets"]:
+            return None
+    for key, (edit, _pair) in plans.items():
+        if index["plans"].get(key) != edit.file.path:
+            return None
+    for code, (edit, pair) in enrichments.items():
+        # A rule reading a child's enriched value is warned of (W012) by a check of the whole catalog.
+        if code not in index["commercial"] or edit.file.path not in index["enrichments"].get(code, ()) or any(_reads_children(block) for block in pair):
+            return None
+    for name, (edit, (old, _new)) in decompositions.items():
+        # The order scope's decompositions: not spliced (an order's lines have no item to read).
+        if old.source is None or index["decompositions"].get(name) != (edit.file.path, old.source.value, old.target.value):
+            return None
+    changed = Changed(rules, products, plans, enrichments, decompositions)
+    part = part_scopes(unit, index, edits, changed)
+    if part is None:
+        return None
+    old_scope, new_scope = part
+    old_diags, old_used = checked(old_scope, changed, 0)
+    new_diags, new_used = checked(new_scope, changed, 1)
+    if old_diags is None or new_diags is None or any(d.is_error for d in new_diags):
+        return None
+    if not uses_alike(old_used, new_used, old_scope, diagnostics):
+        return None
+    # The diagnostics the old declarations had must be those the cache holds of them.
+    spans: dict = {}
+    for edit in edits:
+        spans[edit.file.path] = [pair[0].span for pair in (*edit.changed.values(), *edit.products.values(), *edit.plans.values(), *edit.enrichments.values(), *edit.decompositions.values())]
+    touching = [d for d in diagnostics if any(touches(d, path, s) for path, s in spans.items())]
+    if sorted(map(repr, touching)) != sorted(map(repr, old_diags)):
+        return None
+    spliced = _spliced(dict(shape_entry[4]), old_scope, new_scope, changed, index)
+    if spliced is None:
+        return None
+    placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], outcome)
+    if placed is None:
+        return None
+    moved_diags, sources, digests = placed
+    return (*moved_diags, *new_diags), sources, digests, spliced
+
+
+def _reads_children(block) -> bool:
+    """Whether a block may read `children(...)` (a superset: any name `children` in it)."""
+    return "children" in names_in(block, set())
+
+
+def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict) -> Optional[dict]:
+    """The skeleton with the changed declarations' plan.json entries and functions
+    replaced, and the plan's sha256 where the modules hold it; None when a splice is not proven."""
+    rules, products, plans, enrichments = changed.rules, changed.products, changed.plans, changed.enrichments
+    from om_dsl.codegen import emit  # the code generator: loaded for a splice only
+
+    codes = sorted({key[0] for key in rules})
+    sources = changed.sources()
+    decomposed = sorted(name for name, (_path, source, _target) in index["decompositions"].items() if source in sources)
+    targets = {index["decompositions"][name][2] for name in decomposed}
+    parts = {}
+    for side, scope in enumerate((old_scope, new_scope)):
+        keys = [key for key in scope.validations if key[0] in codes]
+        wanted = sorted(set(codes) | set(products) | set(enrichments) | set(sources) | targets)
+        try:
+            parts[side] = lower_part(scope, wanted, sorted(scope.tables), keys, sorted(plans), sorted(set(enrichments) | set(sources)), decomposed)
+        except (KeyError, RecursionError):
+            return None
+    # What the code of other declarations is written for: whether each enriched value may be null.
+    if any(emit.enriched_nullability(parts[0], code) != emit.enriched_nullability(parts[1], code) for code in enrichments):
+        return None
+    plan = skeleton["plan.json"]
+    pieces = []  # (start, end, new text) in plan.json
+    for key in sorted(rules):
+        entry = f"{key[0]}.{key[1]}"
+        old, new = (validation_data(next(v for v in parts[side].validations if (v.product, v.name) == key)) for side in (0, 1))
+        pieces.append(member(plan, "validations", entry, old, new))
+    for code in sorted(products):
+        pieces.append(member(plan, "products", code, product_data(parts[0].product(code)), product_data(parts[1].product(code))))
+    for code in sorted(enrichments):
+        old, new = ([enrichment_data(e) for e in parts[side].enrichments_of(code)] for side in (0, 1))
+        pieces.append(member(plan, "enrichments", code, old, new))
+    for name in sorted(changed.decompositions):
+        old, new = (decomposition_data(next(d for d in parts[side].decompositions if d.name == name)) for side in (0, 1))
+        pieces.append(member(plan, "decompositions", name, old, new))
+    definitions = []  # (start, end, new text) in plans.py
+    for key in sorted(plans):
+        old, new = (plan_data(parts[side].plan(*key)) for side in (0, 1))
+        pieces.append(member(plan, "plans", f"{key[0]}.{key[1]}", old, new))
+        definitions.append(definition(skeleton.get(_PLANS_FILE, ""), f"{key[0]}.{key[1]}", old, new))
+    if None in pieces or None in definitions:
+        return None
+    out = dict(skeleton, **{"plan.json": replaced(plan, pieces)})
+    if definitions:
+        out[_PLANS_FILE] = replaced(skeleton[_PLANS_FILE], definitions)
+    every_source = {source for _path, source, _target in index["decompositions"].values() if source is not None}
+
+    def lines(part, code, k):
+        return emit.lines_segment(part, code, k, every_source)
+
+    # The functions: each made before and after the edit with the module's constants, which it must ask for alike.
+    functions = (
+        (_VALIDATION_FILE, "validate__", emit.validation_segment, codes),
+        (_PLANNER_FILE, "attributes__", emit.attributes_segment, sorted(products)),
+        (_ENRICHMENT_FILE, "enrich__", emit.enrichment_segment, sorted(enrichments)),
+        (_DECOMPOSITION_FILE, "decompose__", emit.decomposition_segment, sources),
+        (_PLANNER_FILE, "lines__", lines, sources),
+    )
+    by_module: dict[str, list] = {}
+    for module, name, make, wanted in functions:
+        text = skeleton.get(module, "")
+        for code in wanted:
+            try:
+                piece = _function(text, name + code, lambda side, k: make(parts[side], code, k))
+            except (LookupError, RecursionError):
+                return None
+            if piece is None:
+                return None
+            by_module.setdefault(module, []).append(piece)
+    for module, pieces in by_module.items():
+        out[module] = replaced(skeleton[module], [piece[:3] for piece in pieces])
+        if any(piece[3] for piece in pieces):
+            out[module] = emit.with_new_line_map(out[module])
+            if out[module] is None:
+                return None
+    old_sha, new_sha = (hashlib.sha256(t.encode()).hexdigest() for t in (plan, out["plan.json"]))
+    for name in ("__init__.py", _PLANNER_FILE):
+        if name in out:
+            if out[name].count(repr(old_sha)) != 1:
+                return None
+            out[name] = out[name].replace(repr(old_sha), repr(new_sha))
+    return out
+
+
+def _function(text: str, name: str, make) -> Optional[tuple]:
+    """(start, end, new text, whether its marked lines moved) of function NAME in module
+    TEXT, made again after the edit (make(1, constants)), once the same made before it
+    (make(0, constants)) is proven to be the text there; None should it not be, or should
+    it ask for its constants otherwise."""
+    from om_dsl.codegen.emit import constants_of, function_segment
+
+    known = constants_of(text)
+    made = []
+    for side in (0, 1):
+        k = Logged(known)
+        made.append((make(side, k), k.asked, len(k.lines) - len(known)))
+    where = function_segment(text, name)
+    (old_text, old_asked, old_added), (new_text, new_asked, new_added) = made
+    # Constants are numbered in the order the module first asks for them: each function's first asks must stay.
+    if where is None or text[where[0] : where[1]] != old_text or firsts(old_asked) != firsts(new_asked) or old_added or new_added:
+        return None
+    # Its marked lines moved: the module's line map is made again (see _spliced).
+    return where[0], where[1], new_text, markers(old_text) != markers(new_text)
+
+
+def _placed(unit, edits: list, diagnostics: list, outcome: tuple) -> Optional[tuple]:
+    """The edited files' elements and diagnostics at their new places, and the files' new sha256s."""
+    moves = {edit.file.path: span_pairs(tuple(edit.old_spans), tuple(edit.new_spans)) for edit in edits}
+    moved = [moved_diagnostic(d, moves) for d in diagnostics]
+    if None in moved:
+        return None
+    placed = moved_outcome(unit, [edit.file for edit in edits], moves, outcome)
+    return None if placed is None else (moved, *placed)
+
+
+__all__ = ["index_of", "moved_diagnostic", "moved_outcome", "recompiled", "span_pairs"]

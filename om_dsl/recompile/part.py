@@ -1,0 +1,201 @@
+"""The part of a catalog an edit needs, and the changed declarations checked in it
+(om_dsl.recompile): the files that declare what they read, before and after the
+edit (the cache's index says which), made into two scopes; no other file's
+syntax tree is read.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from om_dsl.check.scope import build_scope
+from om_dsl.check.workspace import Parsed, SourceFile, Unit
+from om_dsl.diagnostics.diagnostic import Diagnostic
+from om_dsl.span import Span
+from om_dsl.syntax import ast
+
+
+class Changed:
+    """The changed declarations, each (its edit, (old, new)): rules by (product, name),
+    products by code, plans by (product, action), enrichment blocks by product,
+    decompositions by name."""
+
+    def __init__(self, rules: dict, products: dict, plans: dict, enrichments: dict, decompositions: dict):
+        self.rules, self.products, self.plans = rules, products, plans
+        self.enrichments, self.decompositions = enrichments, decompositions
+
+    def sources(self) -> list:
+        """The products whose decompositions changed."""
+        return sorted({old.source.value for _edit, (old, _new) in self.decompositions.values()})
+
+
+def part_scopes(unit, index: dict, edits: list, changed: Changed) -> Optional[tuple]:
+    """The part of the catalog the changed declarations need, before and after the edit: two scopes."""
+    products = index["products"]
+    want: set[str] = set()
+    codes = {key[0] for key in changed.rules}
+    for code in codes | set(changed.products):
+        want.add(products.get(code, ""))
+        want.update(products.get(c, "") for c in index["children"].get(code, ()))
+    for code in codes:
+        want.update(products.get(p, "") for p, children in index["children"].items() if code in children)
+        want.update(index["enrichments"].get(code, ()))
+        want.update(path for key, path in index["validations"].items() if key[0] == code)
+    by_path = {f.path: f for f in unit.all_files}
+    if "" in want or not want <= set(by_path):
+        return None
+    # An enrichment's or a decomposition's: its product's (its source's) file, parents,
+    # children and the enrichments of all of them (`parent.x` reads enriched values), its
+    # targets, and every decomposition from its source (their function is made again whole).
+    enriched = set(changed.enrichments)
+    sources = changed.sources()
+    decomposed = [name for name, (_path, source, _target) in index["decompositions"].items() if source in sources]
+    for code in enriched | set(sources):
+        family = {code, *index["children"].get(code, ()), *(p for p, children in index["children"].items() if code in children)}
+        want.update(products.get(c, "") for c in family)
+        for c in family:
+            want.update(index["enrichments"].get(c, ()))
+    for name in decomposed:
+        path, _source, target = index["decompositions"][name]
+        want.update((path, products.get(target, "")))
+    if "" in want or not want <= set(by_path):
+        return None
+    # The tables the rules of these products can look up: every name they hold that is a table's.
+    names: set = set()
+    for path in want:
+        for d in by_path[path].module.declarations:
+            if isinstance(d, ast.Validation) and d.product.value in codes or isinstance(d, ast.Enrichment) or isinstance(d, ast.Decomposition) and d.name.value in decomposed:
+                names_in(d, names)
+    for edit in edits:
+        for old, _new in (*edit.changed.values(), *edit.enrichments.values(), *edit.decompositions.values()):
+            names_in(old, names)
+    # A plan's: its product's file and its other plans, what it calls, the queues its
+    # tasks land in, the plans of the products it waits for, every retry policy and the defaults.
+    for (code, _action), (_edit, (old, new)) in changed.plans.items():
+        said = names_in(new, names_in(old, set()))
+        names |= said
+        for other in said & set(products) | {code}:
+            want.add(products[other])
+            want.update(path for key, path in index["plans"].items() if key[0] == other)
+        want.update(index["systems"][x] for x in said & set(index["systems"]))
+        want.update(index["queues"][q] for q in said & set(index["queues"]))
+        want.update(index["retry"].values())
+        want.update(index["defaults"])
+    want.update(index["tables"][t] for t in names & set(index["tables"]))
+    if "" in want or not want <= set(by_path):
+        return None
+    edited = {edit.file.path: edit for edit in edits}
+    new_files = [f for f in unit.all_files if f.path in want]
+    old_files = [_as_before(f, edited[f.path].old) if f.path in edited else f for f in new_files]
+    return build_scope(Unit("catalog", unit.name, old_files), []), build_scope(Unit("catalog", unit.name, new_files), [])
+
+
+def _as_before(f: SourceFile, module) -> SourceFile:
+    return SourceFile(f.path, f.real_path, "", Parsed(module, (), (), module.header, ()), True)
+
+
+def checked(scope, changed: Changed, side: int) -> tuple:
+    """(the diagnostics of the changed declarations, checked in this scope, and what
+    they use that a check of the whole catalog counts: tables, operations, queues,
+    retry policies); (None, None) if they cannot be. `side`: 0 before the edit, 1 after."""
+    from om_dsl.check.decomposition import check_decompositions
+    from om_dsl.check.expressions import ExprChecker
+    from om_dsl.check.plans import Usage, check_plans
+    from om_dsl.check.products import check_enrichments, check_products, check_validations
+
+    rules, products, plans = changed.rules, changed.products, changed.plans
+    enrichments, decompositions = changed.enrichments, changed.decompositions
+    if any(pair[side] not in scope.enrichments.get(code, ()) for code, (_edit, pair) in enrichments.items()):
+        return None, None
+    if any(scope.decompositions.get(name) is not pair[side] for name, (_edit, pair) in decompositions.items()):
+        return None, None
+    found = {key: scope.validations.get(key) for key in rules}
+    if any(rule is not pair[side] for rule, (_edit, pair) in zip(found.values(), rules.values())):
+        return None, None
+    if any(scope.commercial.get(code) is not pair[side] for code, (_edit, pair) in products.items()):
+        return None, None
+    if any(scope.plans.get(key) is not pair[side] for key, (_edit, pair) in plans.items()):
+        return None, None
+    everything, every_decomposition = scope.validations, scope.decompositions
+    diags: list[Diagnostic] = []
+    used: dict[str, set] = {"tables": set(), "operations": set(), "queues": set(), "policies": set()}
+    try:
+        if rules:
+            scope.validations = found
+            exprs = ExprChecker(scope, diags)
+            check_validations(scope, exprs, diags)
+            used["tables"] |= exprs.used_tables
+        # Every product (plan) of the part is checked: of those, only what the changed ones are told counts.
+        if products:
+            checked: list[Diagnostic] = []
+            check_products(scope, checked)
+            diags += [d for d in checked if any(touches(d, edit.file.path, [pair[side].span]) for edit, pair in products.values())]
+        if plans:
+            checked = []
+            usage = Usage()
+            exprs = ExprChecker(scope, checked)
+            check_plans(scope, exprs, checked, usage)
+            diags += [d for d in checked if any(touches(d, edit.file.path, [pair[side].span]) for edit, pair in plans.values())]
+            used["tables"] |= exprs.used_tables
+            used["operations"] |= usage.operations
+            used["queues"] |= usage.queues
+            used["policies"] |= usage.policies
+        if enrichments:  # every block of the part: a rule is checked with the blocks before it
+            checked = []
+            exprs = ExprChecker(scope, checked)
+            check_enrichments(scope, exprs, checked)
+            diags += [d for d in checked if any(touches(d, edit.file.path, [pair[side].span]) for edit, pair in enrichments.values())]
+            used["tables"] |= exprs.used_tables
+        if decompositions:
+            scope.decompositions = {name: pair[side] for name, (_edit, pair) in decompositions.items()}
+            exprs = ExprChecker(scope, diags)
+            check_decompositions(scope, exprs, diags)
+            used["tables"] |= exprs.used_tables
+    except RecursionError:
+        return None, None
+    finally:
+        scope.validations, scope.decompositions = everything, every_decomposition
+    return diags, used
+
+
+def uses_alike(old: dict, new: dict, scope, diagnostics: list) -> bool:
+    """Whether the edit leaves the catalog's unused definitions (W001) as they were.
+    Uses are counted in the part (all its rules, or all its plans): one it no
+    longer makes may leave a definition unused elsewhere unseen, so it is refused;
+    one it makes anew changes nothing if the definition was used already: had it
+    not been, the cache's diagnostics would warn at its name."""
+    unused = {d.primary.span for d in diagnostics if d.code == "W001"}
+    for kind, before in old.items():
+        if before - new[kind]:
+            return False
+        for name in new[kind] - before:
+            if kind == "tables":
+                names = [scope.tables[name].name] if name in scope.tables else None
+            elif kind == "queues":
+                names = [scope.queues[name].name] if name in scope.queues else None
+            elif kind == "policies":
+                names = [scope.retry_policies[name].name] if name in scope.retry_policies else None
+            else:
+                system = scope.systems.get(name[0])
+                op = next((o for o in system.operations if o.name.value == name[1]), None) if system is not None else None
+                names = [system.name, op.name] if op is not None else None
+            if names is None or any(n.span in unused for n in names):
+                return False
+    return True
+
+
+def names_in(node, out: set) -> set:
+    """Every string a declaration holds (a superset of the tables it looks up)."""
+    if isinstance(node, str):
+        out.add(node)
+    elif isinstance(node, (tuple, list)):
+        for x in node:
+            names_in(x, out)
+    elif hasattr(node, "__attrs_attrs__") and not isinstance(node, Span):
+        for a in node.__attrs_attrs__:
+            names_in(getattr(node, a.name), out)
+    return out
+
+
+def touches(d: Diagnostic, path: str, spans: list) -> bool:
+    return any(label.span.file == path and any(s.start <= label.span.start and label.span.end <= s.end for s in spans) for label in d.labels)
