@@ -1,5 +1,5 @@
-"""Recompiling after an edit of validation rules or attribute defaults
-(om_dsl/recompile.py): only the edited declarations are checked, lowered and
+"""Recompiling after an edit of meaning that leaves the catalog's interface as it
+was (om_dsl/recompile/): only the edited declarations are checked, lowered and
 generated, spliced into the cached output,
 and the output and diagnostics are exactly those of a compile without the cache.
 
@@ -206,6 +206,33 @@ EDITS = [
     ("the second one's message", "rules.om", _replace('"again"', '"once more"'), False),
     ("the second one taken out", "rules.om", lambda t: t[: t.index("\nvalidate BOX model_known {\n  require true")] + "\n", False),
     ("a message once more", "rules.om", _replace("upload unknown", "the upload is unknown"), True),
+    # Enrichments and decompositions: their values, spliced as long as what other code is written for stays.
+    ("an enrichment's value", "tables.om", _replace("then 1000 else 100", "then 1000 else 200"), True),
+    ("an enrichment's value that may now be null: its decompositions' code is written otherwise", "tables.om", _replace("if speed >= 1000 then 1000 else 200", "up_for[speed]"), False),
+    ("an enrichment that no longer looks a table up: is it used elsewhere?", "tables.om", _replace("up_for[speed]", "if speed >= 1000 then 1000 else 300"), False),
+    ("an enrichment's condition", "tables.om", _replace("speed >= 1000", "speed > 300"), True),
+    ("an enrichment of the wrong type: an error", "tables.om", _replace("else 300", 'else "300"'), False),
+    ("the enrichment fixed", "tables.om", _replace('else "300"', "else 100"), False),
+    ("an enrichment reading another, added: the interface", "tables.om", _replace("enrich NET {\n", "enrich NET {\n  base: int = 100\n"), False),
+    ("an enrichment now reading the other: their order changes", "tables.om", _replace("else 100\n", "else base\n"), True),
+    ("an enrichment's value and a comment above it", "tables.om", lambda t: t.replace("enrich NET {", "# derived\nenrich NET {").replace("base: int = 100", "base: int = 150"), True),
+    ("an enrichment reading a child's values: what W012 looks at", "tables.om", _replace("base: int = 150", "base: int = count(children(BOX)) * 10"), False),
+    ("the children read no more: the text before read them", "tables.om", _replace("count(children(BOX)) * 10", "150"), False),
+    ("a decomposition's value", "products.om", _replace("  down = speed\n", "  down = speed * 2\n"), True),
+    ("a decomposition's `when`: its marked lines move", "products.om", _replace("decompose A: NET -> ACCESS {", 'decompose A: NET -> ACCESS when tier == "premium" {'), True),
+    ("a decomposition's `when` changed", "products.om", _replace('when tier == "premium" {', 'when tier == "basic" or speed > 100 {'), True),
+    ("a decomposition's `when` taken out", "products.om", _replace(' when tier == "basic" or speed > 100 {', " {"), True),
+    ("a decomposition's value that looks a table up: a new constant", "products.om", _replace("  up = upload\n", "  up = coalesce(up_for[speed], upload)\n"), False),
+    ("a decomposition's value, the lookup kept", "products.om", _replace("speed * 2", "speed * 3"), True),
+    ("a decomposition's value of the wrong type: an error", "products.om", _replace("speed * 3", '"fast"'), False),
+    ("the value fixed", "products.om", _replace('"fast"', "speed"), False),
+    ("a decomposition's `per`", "products.om", _replace("decompose A: NET -> ACCESS {", "decompose A: NET -> ACCESS per 2 {"), True),
+    ("a decomposition's attribute mapped no more: an error (E401)", "products.om", _replace("  site_id = site_id\n", ""), False),
+    ("the mapping back", "products.om", _replace("  down = speed\n", "  down = speed\n  site_id = site_id\n"), False),
+    ("a decomposition's value and an enrichment's, in two files at once", ("products.om", "tables.om"), (_replace("down = speed\n", "down = speed + 1\n"), _replace("then 1000", "then 900")), True),
+    ("a lookup by a key the table may lack no more: its warning (W002) goes", "products.om", _replace("up_for[speed]", "up_for[speed * 1]"), True),
+    ("the lookup by speed again: the warning is back", "products.om", _replace("up_for[speed * 1]", "up_for[speed]"), True),
+    ("a decomposition renamed: the interface", "products.om", _replace("decompose A:", "decompose A2:"), False),
 ]
 
 
@@ -353,6 +380,9 @@ _FAMILY_EDITS = {
     "retry": lambda body, n: body.replace("    sets port_id = reserve.port_id\n", f"    sets port_id = reserve.port_id\n    retry fixed {n % 4 + 1} times every {n % 50 + 1}s\n", 1),
     "timeout": lambda body, n: re.sub(r"(  callout ship = sys_\d+\.ship\(model\)\n)", rf"\g<1>    timeout {n % 90 + 1}s\n", body, count=1),
     "comment": lambda body, n: f"# note {n}\n" + body,
+    "enrichment": lambda body, n: re.sub(r'if speed >= \d+ then "XGS-PON" else "GPON[^"]*"', f'if speed >= {(100, 300, 1000)[n % 3]} then "XGS-PON" else "GPON{n % 2 or ""}"', body, count=1),
+    "mapping": lambda body, n: re.sub(r"\n  down = speed[^\n]*\n", f"\n  down = speed + {n % 5}\n" if n % 5 else "\n  down = speed\n", body, count=1),
+    "decompose when": lambda body, n: re.sub(r"(decompose A\d+: ROOT_\d+ -> ACCESS_\d+)[^{]*\{", rf"\g<1> when speed >= {(100, 300)[n % 2]} {{" if n % 3 else r"\g<1> {", body, count=1),
 }
 
 
