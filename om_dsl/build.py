@@ -315,7 +315,11 @@ def _recompiled(unit, entry: tuple, slot: str, package: str, cache) -> Optional[
     if index is None or shape_entry is None or index[0] != entry[5] or index[1] != package or shape_entry[0] != entry[1]:
         return None
     found = recompiled(unit, entry, shape_entry, index[2], cache)
-    return (*found, shape_entry) if found is not None else None
+    if found is None:
+        return None
+    if found[4] is not index[2]:  # rules added or taken out: the index says where they are now
+        cache.put("index", slot, cache_dumps((index[0], index[1], found[4])))
+    return (*found[:4], shape_entry)
 
 
 def _cached_build(paths: list[str], cache) -> Build:

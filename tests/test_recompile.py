@@ -172,7 +172,7 @@ EDITS = [
     ("a message after the fix", "rules.om", _replace("no upload", "no upload speed known"), True),
     ("a rule that looks up a table another rule looks up", "rules.om", _replace("require speed >= 300", "require speed >= 300 or up_for[speed] == 50"), True),
     ("a rule that no longer looks a table up: is it used elsewhere?", "rules.om", _replace(" or up_for[speed] == 50", ""), False),
-    ("a rule renamed", "rules.om", _replace("validate NET upload_known", "validate NET upload_given"), False),
+    ("a rule renamed: one taken out, one added", "rules.om", _replace("validate NET upload_known", "validate NET upload_given"), True),
     ("a message after the rename", "rules.om", _replace("no upload speed known", "no upload speed is known"), True),
     ("an empty message: an error", "rules.om", _replace('"no upload speed is known for this speed"', '" "'), False),
     ("a message again", "rules.om", _replace('" "', '"the upload speed is unknown"'), False),
@@ -233,6 +233,22 @@ EDITS = [
     ("a lookup by a key the table may lack no more: its warning (W002) goes", "products.om", _replace("up_for[speed]", "up_for[speed * 1]"), True),
     ("the lookup by speed again: the warning is back", "products.om", _replace("up_for[speed * 1]", "up_for[speed]"), True),
     ("a decomposition renamed: the interface", "products.om", _replace("decompose A:", "decompose A2:"), False),
+    # Validation rules added and taken out: their product's rules made again.
+    ("a rule added", "rules.om", lambda t: t + '\nvalidate NET site_given {\n  require site_id != ""\n  message "a site is needed"\n}\n', True),
+    ("a rule added first in the file, with a warning (W002)", "rules.om", _replace("catalog shop\n", 'catalog shop\n\nvalidate NET a_known_upload {\n  require up_for[speed] > 0\n  message "no upload"\n}\n'), True),
+    ("a rule taken out", "rules.om", lambda t: t[: t.index("\nvalidate NET site_given")] + "\n", True),
+    ("a rule added in another file", "tables.om", lambda t: t + '\nvalidate BOX m2_only {\n  require model == "M2"\n  message "M2 only"\n}\n', True),
+    ("the same rule added in a second file, where the index written by the splice says the first is: an error", "rules.om", lambda t: t + '\nvalidate BOX m2_only {\n  require true\n  message "twice"\n}\n', False),
+    ("the second one taken out again", "rules.om", lambda t: t[: t.index("\nvalidate BOX m2_only")] + "\n", False),
+    ("a rule moved between files", ("tables.om", "rules.om"), (lambda t: t[: t.index("\nvalidate BOX m2_only")] + "\n", lambda t: t + '\nvalidate BOX m2_only {\n  require model == "M2"\n  message "M2 only"\n}\n'), False),
+    ("a rule added with a name another rule has: an error", "tables.om", lambda t: t + '\nvalidate BOX m2_only {\n  require true\n  message "again"\n}\n', False),
+    ("the rule given twice taken out", "tables.om", lambda t: t[: t.index("\nvalidate BOX m2_only")] + "\n", False),
+    ("a rule added with a type error: an error", "rules.om", lambda t: t + '\nvalidate NET typed {\n  require speed == "fast"\n  message "typed"\n}\n', False),
+    ("the added rule's error fixed", "rules.om", _replace('speed == "fast"', "speed == 100"), False),
+    ("a rule taken out that looked a table up: is it used elsewhere?", "rules.om", lambda t: t[: t.index("validate NET a_known_upload")] + t[t.index("validate NET premium_speed"):], False),
+    ("a rule added and another edited, one product", "rules.om", lambda t: t.replace("the upload is unknown", "no upload known") + '\nvalidate NET tier_known {\n  require tier != ""\n  message "a tier"\n}\n', True),
+    ("two rules taken out, two products", "rules.om", lambda t: t[: t.index("\nvalidate NET tier_known")].replace('validate NET typed {\n  require speed == 100\n  message "typed"\n}\n', "") + "\n", True),
+    ("a rule of a product without rules: its function would be new", "products.om", lambda t: t + '\nvalidate ACCESS down_known {\n  require down > 0\n  message "down"\n}\n', False),
 ]
 
 

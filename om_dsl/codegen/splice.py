@@ -64,6 +64,21 @@ def member(plan: str, section: str, key: str, old, new) -> Optional[tuple]:
     return at, at + len(old_text), "\n" + member_text(key, new, 2)
 
 
+def members(plan: str, section: str, old: list, new: list) -> Optional[tuple]:
+    """Where in plan.json a run of members of SECTION is, as OLD ((key, value), ...,
+    sorted) prints: (start, end, NEW printed); None if not there, or if NEW is empty.
+    A product's validation rules are such a run: `P.` sorts apart from every other key."""
+    start = plan.find(f'\n  "{section}": {{\n')
+    end = plan.find("\n  }", start + 1)
+    if start < 0 or end < 0 or not old or not new:
+        return None
+    old_text = "\n" + ",\n".join(member_text(key, value, 2) for key, value in old)
+    at = plan.find(old_text, start, end)
+    if at < 0 or plan[at + len(old_text)] not in ",\n":
+        return None
+    return at, at + len(old_text), "\n" + ",\n".join(member_text(key, value, 2) for key, value in new)
+
+
 def firsts(asked: list) -> list:
     return list(dict.fromkeys(asked))
 

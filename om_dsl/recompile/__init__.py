@@ -41,9 +41,10 @@ import attrs
 
 from om_dsl.check.cache import load_tree
 from om_dsl.check.workspace import SourceFile, stored_tree
-from om_dsl.codegen.splice import Logged, definition, firsts, markers, member, replaced
-from om_dsl.lower import lower_part
+from om_dsl.codegen.splice import Logged, definition, firsts, markers, member, members, replaced
+from om_dsl.lower import files_root, lower_part, relative_path
 from om_dsl.model.canonical import decomposition_data, enrichment_data, plan_data, product_data, validation_data
+from om_dsl.model.catalog import ids
 from om_dsl.recompile.part import Changed, checked, names_in, part_scopes, touches, uses_alike
 from om_dsl.recompile.place import moved_diagnostic, moved_outcome, span_pairs
 from om_dsl.span import Span
@@ -148,11 +149,19 @@ class _Edit:
         self.new_spans: list = []
 
     def compare(self) -> bool:
+        """Pair the old and new declarations (validation rules by product and name, the others
+        in order) and note what changed; False for any change the splice does not do."""
         old, new = self.old, self.new
-        if len(old.declarations) != len(new.declarations) or (old.header is None) != (new.header is None):
+        old_rules, new_rules = _rules_of(old), _rules_of(new)
+        old_others, new_others = ([d for d in m.declarations if not isinstance(d, ast.Validation)] for m in (old, new))
+        if len(old_others) != len(new_others) or (old.header is None) != (new.header is None) or old_rules is None or new_rules is None:
             return False
         pairs = [(old.header, new.header)] if old.header is not None else []
-        pairs += list(zip(old.declarations, new.declarations))
+        pairs += list(zip(old_others, new_others))
+        pairs += [(rule, new_rules[key]) for key, rule in old_rules.items() if key in new_rules]
+        # A rule taken out, or one added: (old, None), (None, new).
+        self.changed.update({key: (rule, None) for key, rule in old_rules.items() if key not in new_rules})
+        self.changed.update({key: (None, rule) for key, rule in new_rules.items() if key not in old_rules})
         for o, n in pairs:
             ospans: list = []
             nspans: list = []
@@ -193,12 +202,16 @@ class _Edit:
             if not (isinstance(o, ast.Validation) and isinstance(n, ast.Validation)):
                 return False
             key = (o.product.value, o.name.value)
-            if key != (n.product.value, n.name.value) or key in self.changed:
-                return False
             self.changed[key] = (o, n)
             self.old_spans.append(_place(o.span))
             self.new_spans.append(_place(n.span))
         return True
+
+
+def _rules_of(module) -> Optional[dict]:
+    """A module's validation rules by (product, name); None when it gives one twice."""
+    rules = {(d.product.value, d.name.value): d for d in module.declarations if isinstance(d, ast.Validation)}
+    return rules if len(rules) == sum(isinstance(d, ast.Validation) for d in module.declarations) else None
 
 
 def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Optional[tuple]:
@@ -224,14 +237,20 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
             return None
         edits.append(edit)
     rules = {key: (edit, pair) for edit in edits for key, pair in edit.changed.items()}
+    if len(rules) != sum(len(edit.changed) for edit in edits):
+        return None  # a rule moved from one file to another
     products = {code: (edit, pair) for edit in edits for code, pair in edit.products.items()}
     plans = {key: (edit, pair) for edit in edits for key, pair in edit.plans.items()}
     enrichments = {code: (edit, pair) for edit in edits for code, pair in edit.enrichments.items()}
     decompositions = {name: (edit, pair) for edit in edits for name, pair in edit.decompositions.items()}
     if not rules and not products and not plans and not enrichments and not decompositions:
         return None
-    for key, (edit, _pair) in rules.items():
-        if key in index["twice"] or index["validations"].get(key) != edit.file.path or key[0] not in index["commercial"]:
+    for key, (edit, (old, _new)) in rules.items():
+        # A rule added must be new to the catalog (no rule of its name elsewhere); its product must have rules already.
+        where = edit.file.path if old is not None else None
+        if key in index["twice"] or index["validations"].get(key) != where or key[0] not in index["commercial"]:
+            return None
+        if old is None and not any(k[0] == key[0] for k in index["validations"]):
             return None
     for code, (edit, _pair) in products.items():
         # A decomposition's target has its defaults written into its sources' code too: not spliced.
@@ -262,18 +281,38 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     # The diagnostics the old declarations had must be those the cache holds of them.
     spans: dict = {}
     for edit in edits:
-        spans[edit.file.path] = [pair[0].span for pair in (*edit.changed.values(), *edit.products.values(), *edit.plans.values(), *edit.enrichments.values(), *edit.decompositions.values())]
+        pairs = (*edit.changed.values(), *edit.products.values(), *edit.plans.values(), *edit.enrichments.values(), *edit.decompositions.values())
+        spans[edit.file.path] = [pair[0].span for pair in pairs if pair[0] is not None]
     touching = [d for d in diagnostics if any(touches(d, path, s) for path, s in spans.items())]
     if sorted(map(repr, touching)) != sorted(map(repr, old_diags)):
         return None
     spliced = _spliced(dict(shape_entry[4]), old_scope, new_scope, changed, index)
     if spliced is None:
         return None
-    placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], outcome)
+    # The elements of rules taken out go; those of rules added come, at their places.
+    gone = {ids.validation(*key) for key, (_edit, (_old, new)) in rules.items() if new is None}
+    placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], (tuple(s for s in outcome[0] if s[0] not in gone), outcome[1]))
     if placed is None:
         return None
     moved_diags, sources, digests = placed
-    return (*moved_diags, *new_diags), sources, digests, spliced
+    root = files_root(unit.all_files)
+    came = [(ids.validation(*key), relative_path(edit.file.real_path, root), new.span.line, new.span.start) for key, (edit, (old, new)) in rules.items() if old is None]
+    if came:
+        sources = tuple(sorted((*sources, *came)))
+    return (*moved_diags, *new_diags), sources, digests, spliced, _indexed(index, rules)
+
+
+def _indexed(index: dict, rules: dict) -> dict:
+    """The index after rules were added or taken out (itself when none were)."""
+    if all(old is not None and new is not None for _edit, (old, new) in rules.values()):
+        return index
+    validations = dict(index["validations"])
+    for key, (edit, (_old, new)) in rules.items():
+        if new is None:
+            del validations[key]
+        else:
+            validations[key] = edit.file.path
+    return dict(index, validations=validations)
 
 
 def _reads_children(block) -> bool:
@@ -304,7 +343,12 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
         return None
     plan = skeleton["plan.json"]
     pieces = []  # (start, end, new text) in plan.json
-    for key in sorted(rules):
+    # A product that gained or lost a rule: the run of its rules in plan.json replaced whole.
+    runs = {key[0] for key, (_edit, (old, new)) in rules.items() if old is None or new is None}
+    for code in sorted(runs):
+        old, new = ([(f"{v.product}.{v.name}", validation_data(v)) for v in parts[side].validations if v.product == code] for side in (0, 1))
+        pieces.append(members(plan, "validations", old, new))
+    for key in sorted(k for k in rules if k[0] not in runs):
         entry = f"{key[0]}.{key[1]}"
         old, new = (validation_data(next(v for v in parts[side].validations if (v.product, v.name) == key)) for side in (0, 1))
         pieces.append(member(plan, "validations", entry, old, new))

@@ -41,6 +41,7 @@ def part_scopes(unit, index: dict, edits: list, changed: Changed) -> Optional[tu
         want.update(products.get(p, "") for p, children in index["children"].items() if code in children)
         want.update(index["enrichments"].get(code, ()))
         want.update(path for key, path in index["validations"].items() if key[0] == code)
+    want.update(edit.file.path for edit in edits if edit.changed)  # where a rule is added
     by_path = {f.path: f for f in unit.all_files}
     if "" in want or not want <= set(by_path):
         return None
@@ -112,6 +113,7 @@ def checked(scope, changed: Changed, side: int) -> tuple:
     found = {key: scope.validations.get(key) for key in rules}
     if any(rule is not pair[side] for rule, (_edit, pair) in zip(found.values(), rules.values())):
         return None, None
+    found = {key: rule for key, rule in found.items() if rule is not None}  # a rule added is not there before, nor one taken out after
     if any(scope.commercial.get(code) is not pair[side] for code, (_edit, pair) in products.items()):
         return None, None
     if any(scope.plans.get(key) is not pair[side] for key, (_edit, pair) in plans.items()):
