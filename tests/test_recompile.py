@@ -398,8 +398,20 @@ _FAMILY_EDITS = {
     "comment": lambda body, n: f"# note {n}\n" + body,
     "enrichment": lambda body, n: re.sub(r'if speed >= \d+ then "XGS-PON" else "GPON[^"]*"', f'if speed >= {(100, 300, 1000)[n % 3]} then "XGS-PON" else "GPON{n % 2 or ""}"', body, count=1),
     "mapping": lambda body, n: re.sub(r"\n  down = speed[^\n]*\n", f"\n  down = speed + {n % 5}\n" if n % 5 else "\n  down = speed\n", body, count=1),
+    "rule added or taken out": lambda body, n: _toggled_rule(body, n),
     "decompose when": lambda body, n: re.sub(r"(decompose A\d+: ROOT_\d+ -> ACCESS_\d+)[^{]*\{", rf"\g<1> when speed >= {(100, 300)[n % 2]} {{" if n % 3 else r"\g<1> {", body, count=1),
 }
+
+
+def _toggled_rule(body: str, n: int) -> str:
+    """A family's second validation rule added (after its first), or taken out when it is there."""
+    i = re.search(r"commercial ROOT_(\d+)", body).group(1)
+    rule = f'validate ROOT_{i} extra_{i} {{\n  require speed >= {(100, 300)[n % 2]}\n  message "extra {n}"\n}}\n\n'
+    found = re.search(rf"validate ROOT_{i} extra_{i} {{\n[^}}]*}}\n\n", body)
+    if found:
+        return body[: found.start()] + body[found.end() :]
+    at = body.index("table up_")
+    return body[:at] + rule + body[at:]
 
 
 @settings(max_examples=10, deadline=None)
@@ -417,3 +429,21 @@ def test_random_edits_of_the_benchmarks_catalog_compile_as_without_the_cache(tmp
             start, end = _family(text, family)
             path.write_text(text[:start] + _FAMILY_EDITS[kind](text[start:end], n) + text[end:])
         assert _outcome(folder, Cache(cache_dir)) == _outcome(folder)
+
+
+def test_each_kind_of_edit_of_the_benchmarks_catalog_is_spliced(tmp_path, spliced):
+    """The sessions above compare outputs; here, each kind of edit they make (a comment aside) takes the splice."""
+    folder = tmp_path / "specs"
+    G.write_catalog(folder, 900, per_file=3)
+    cache_dir = tmp_path / "c"
+    _outcome(folder, Cache(cache_dir))
+    path = folder / "families_0000.om"
+    for n, kind in enumerate(sorted(set(_FAMILY_EDITS) - {"comment"}), start=1):
+        text = path.read_text()
+        start, end = _family(text, 1)
+        edited = text[:start] + _FAMILY_EDITS[kind](text[start:end], n) + text[end:]
+        assert edited != text, kind
+        path.write_text(edited)
+        spliced()
+        assert _outcome(folder, Cache(cache_dir)) == _outcome(folder), kind
+        assert spliced() == 1, kind
