@@ -225,41 +225,48 @@ class _Generator:
         functions = []
         plans = []
         for plan in self.cat.plans:
-            product = self.cat.product(plan.product)
-            written = {attr for i in plan.items for attr, _ in i.sets}
-            nullable = {a.name: not a.required or a.name in written for a in product.attributes}
-            px = PyExpr(k, nullable, tables)
-            plan_fn = None
-            if plan.when is not None:
-                plan_fn = _ident("when", plan.product, plan.action)
-                element = ids.plan(plan.product, plan.action)
-                functions.append({"name": plan_fn, "element": element, "source": self.source(element), "kind": "value", "code": px.truth(plan.when)})
-            tasks = []
-            for item in plan.items:
-                element = ids.task(plan.product, plan.action, item.name)
-                src = self.source(element)
-                fns = {}
-
-                def add(kind: str, fn: dict) -> None:
-                    name = _ident(kind, plan.product, plan.action, item.name)
-                    functions.append(dict(fn, name=name, element=element, source=src))
-                    fns[kind] = name
-
-                if item.when is not None:
-                    add("when", {"kind": "value", "code": px.truth(item.when)})
-                if item.call is not None:
-                    add("args", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.call.args]})
-                if item.sets:
-                    add("sets", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.sets]})
-                if item.compensate is not None:
-                    add("compensate", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.compensate.args]})
-                if item.wait_until is not None:
-                    add("wait_until", {"kind": "value", "code": px.code(item.wait_until)})
-                table = "{" + ", ".join(f"{kind!r}: {fn}" for kind, fn in sorted(fns.items())) + "}"
-                tasks.append({"name": item.name, "functions": table})
-            plans.append({"product": plan.product, "action": plan.action, "when": plan_fn, "tasks": tasks})
+            plan_functions, entry = self.plan_functions(plan, k, tables)
+            functions += plan_functions
+            plans.append(entry)
         definitions = pformat(definitions_data, width=110)
         return self.render("plans.py.j2", "Orchestration plans.", functions=functions, plans=plans, constants=k.lines, definitions=definitions)
+
+    def plan_functions(self, plan, k: Constants, tables) -> tuple[list, dict]:
+        """A plan's functions (its constants hoisted into k) and its entry in PLANS."""
+        functions = []
+        product = self.cat.product(plan.product)
+        written = {attr for i in plan.items for attr, _ in i.sets}
+        nullable = {a.name: not a.required or a.name in written for a in product.attributes}
+        px = PyExpr(k, nullable, tables)
+        plan_fn = None
+        if plan.when is not None:
+            plan_fn = _ident("when", plan.product, plan.action)
+            element = ids.plan(plan.product, plan.action)
+            functions.append({"name": plan_fn, "element": element, "source": self.source(element), "kind": "value", "code": px.truth(plan.when)})
+        tasks = []
+        for item in plan.items:
+            element = ids.task(plan.product, plan.action, item.name)
+            src = self.source(element)
+            fns = {}
+
+            def add(kind: str, fn: dict) -> None:
+                name = _ident(kind, plan.product, plan.action, item.name)
+                functions.append(dict(fn, name=name, element=element, source=src))
+                fns[kind] = name
+
+            if item.when is not None:
+                add("when", {"kind": "value", "code": px.truth(item.when)})
+            if item.call is not None:
+                add("args", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.call.args]})
+            if item.sets:
+                add("sets", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.sets]})
+            if item.compensate is not None:
+                add("compensate", {"kind": "dict", "entries": [(n, px.code(e)) for n, e in item.compensate.args]})
+            if item.wait_until is not None:
+                add("wait_until", {"kind": "value", "code": px.code(item.wait_until)})
+            table = "{" + ", ".join(f"{kind!r}: {fn}" for kind, fn in sorted(fns.items())) + "}"
+            tasks.append({"name": item.name, "functions": table})
+        return functions, {"product": plan.product, "action": plan.action, "when": plan_fn, "tasks": tasks}
 
     def planner(self, plan_text: str) -> str:
         from om_dsl.codegen.planner import PlannerModule  # it builds on this module's helpers
@@ -407,9 +414,9 @@ def function_segment(module_text: str, name: str):
     return (start, end) if end >= 0 else None
 
 
-def _segment(catalog: Catalog, template: str, f: dict) -> str:
+def _segment(catalog: Catalog, template: str, f: dict, **ctx) -> str:
     """One function's text as the module TEMPLATE renders it among others (slots unwritten)."""
-    text = _env().get_template(template).render(catalog=catalog, om_version=__version__, purpose="", schema="", header_files=[], functions=[f], constants=[])
+    text = _env().get_template(template).render(catalog=catalog, om_version=__version__, purpose="", schema="", header_files=[], functions=[f], constants=[], **ctx)
     where = function_segment(text, f["name"])
     return text[where[0] : where[1]]
 
@@ -419,6 +426,14 @@ def validation_segment(catalog: Catalog, code: str, k: Constants) -> str:
     unwritten), its constants named by k: a catalog holding CODE and what its rules read."""
     g = _Generator(catalog)
     return _segment(catalog, "validation.py.j2", g.validation_function(code, k, g.tables(k)))
+
+
+def plan_segments(catalog: Catalog, key: tuple, k: Constants) -> dict:
+    """The texts of plan KEY's functions as plans.py holds them, by name, their constants
+    named by k (asked for in the module's order: the plan's functions one after another)."""
+    g = _Generator(catalog)
+    functions, _entry = g.plan_functions(catalog.plan(*key), k, g.tables(k))
+    return {f["name"]: _segment(catalog, "plans.py.j2", f, plans=[], definitions="{}") for f in functions}
 
 
 def enrichment_segment(catalog: Catalog, code: str, k: Constants) -> str:
@@ -481,6 +496,7 @@ __all__ = [
     "one_line_length",
     "pformat",
     "pformat_member",
+    "plan_segments",
     "skeleton",
     "validation_segment",
     "with_new_line_map",

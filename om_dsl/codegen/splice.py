@@ -97,3 +97,49 @@ def replaced(text: str, pieces: list) -> str:
         out += [text[at:start], new]
         at = end
     return "".join(out) + text[at:]
+
+
+def proven_function(text: str, name: str, make) -> Optional[tuple]:
+    """(start, end, new text, whether its marked lines moved) of function NAME in module
+    TEXT, made again after the edit (make(1, constants)), once the same made before it
+    (make(0, constants)) is proven to be the text there; None should it not be, or should
+    it ask for its constants otherwise."""
+    from om_dsl.codegen.emit import constants_of, function_segment
+
+    known = constants_of(text)
+    made = []
+    for side in (0, 1):
+        k = Logged(known)
+        made.append((make(side, k), k.asked, len(k.lines) - len(known)))
+    where = function_segment(text, name)
+    (old_text, old_asked, old_added), (new_text, new_asked, new_added) = made
+    # Constants are numbered in the order the module first asks for them: each function's first asks must stay.
+    if where is None or text[where[0] : where[1]] != old_text or firsts(old_asked) != firsts(new_asked) or old_added or new_added:
+        return None
+    # Its marked lines moved: the module's line map is made again (emit.with_new_line_map).
+    return where[0], where[1], new_text, markers(old_text) != markers(new_text)
+
+
+def proven_functions(text: str, make) -> Optional[list]:
+    """[(start, end, new text, whether its marked lines moved)] of the functions MAKE
+    gives by name (a plan's, in plans.py) that the edit changed, once each made before
+    it is proven to be the text there; None should one not be, or should they ask for
+    their constants otherwise."""
+    from om_dsl.codegen.emit import constants_of, function_segment
+
+    known = constants_of(text)
+    made = []
+    for side in (0, 1):
+        k = Logged(known)
+        made.append((make(side, k), k.asked, len(k.lines) - len(known)))
+    (old, old_asked, old_added), (new, new_asked, new_added) = made
+    if list(old) != list(new) or firsts(old_asked) != firsts(new_asked) or old_added or new_added:
+        return None
+    pieces = []
+    for name, old_text in old.items():
+        where = function_segment(text, name)
+        if where is None or text[where[0] : where[1]] != old_text:
+            return None
+        if new[name] != old_text:
+            pieces.append((where[0], where[1], new[name], markers(old_text) != markers(new[name])))
+    return pieces

@@ -41,10 +41,11 @@ import attrs
 
 from om_dsl.check.cache import load_tree
 from om_dsl.check.workspace import SourceFile, stored_tree
-from om_dsl.codegen.splice import Logged, definition, firsts, markers, member, members, replaced
+from om_dsl.codegen.splice import definition, member, members, proven_function, proven_functions, replaced
 from om_dsl.lower import files_root, lower_part, relative_path
 from om_dsl.model.canonical import decomposition_data, enrichment_data, plan_data, product_data, validation_data
 from om_dsl.model.catalog import ids
+from om_dsl.model.plans import reads_across
 from om_dsl.recompile.part import Changed, checked, names_in, part_scopes, touches, uses_alike
 from om_dsl.recompile.place import moved_diagnostic, moved_outcome, span_pairs
 from om_dsl.span import Span
@@ -121,8 +122,18 @@ _SETTINGS = ("retry", "timeout", "due", "description", "wait_for")
 
 
 def _without_settings(plan):
-    """A plan with its tasks' settings left out: what else it says."""
-    return attrs.evolve(plan, items=tuple(attrs.evolve(i, **dict.fromkeys(_SETTINGS)) for i in plan.items))
+    """A plan with its tasks' settings and the values of their arguments (a call's, a
+    compensation's) and of what they set left out: what else it says (which functions
+    it has, what they are called with, what they set)."""
+
+    def call(c):
+        return None if c is None else attrs.evolve(c, args=tuple(attrs.evolve(a, expr=None, shorthand=False) for a in c.args))
+
+    def item(i):
+        sets = tuple(attrs.evolve(x, expr=None) for x in i.sets)
+        return attrs.evolve(i, call=call(i.call), python=call(i.python), compensate=call(i.compensate), sets=sets, **dict.fromkeys(_SETTINGS))
+
+    return attrs.evolve(plan, items=tuple(item(i) for i in plan.items))
 
 
 def _without_exprs(d):
@@ -333,7 +344,7 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
     parts = {}
     for side, scope in enumerate((old_scope, new_scope)):
         keys = [key for key in scope.validations if key[0] in codes]
-        wanted = sorted(set(codes) | set(products) | set(enrichments) | set(sources) | targets)
+        wanted = sorted(set(codes) | set(products) | set(enrichments) | set(sources) | targets | {key[0] for key in plans})
         try:
             parts[side] = lower_part(scope, wanted, sorted(scope.tables), keys, sorted(plans), sorted(set(enrichments) | set(sources)), decomposed)
         except (KeyError, RecursionError):
@@ -362,14 +373,15 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
         pieces.append(member(plan, "decompositions", name, old, new))
     definitions = []  # (start, end, new text) in plans.py
     for key in sorted(plans):
+        # The tasks of other lines each task reads: what the planner's edges are made of, catalog-wide.
+        if any(reads_across(parts[0], a) != reads_across(parts[1], b) for a, b in zip(parts[0].plan(*key).items, parts[1].plan(*key).items)):
+            return None
         old, new = (plan_data(parts[side].plan(*key)) for side in (0, 1))
         pieces.append(member(plan, "plans", f"{key[0]}.{key[1]}", old, new))
         definitions.append(definition(skeleton.get(_PLANS_FILE, ""), f"{key[0]}.{key[1]}", old, new))
     if None in pieces or None in definitions:
         return None
     out = dict(skeleton, **{"plan.json": replaced(plan, pieces)})
-    if definitions:
-        out[_PLANS_FILE] = replaced(skeleton[_PLANS_FILE], definitions)
     every_source = {source for _path, source, _target in index["decompositions"].values() if source is not None}
 
     def lines(part, code, k):
@@ -383,12 +395,20 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
         (_DECOMPOSITION_FILE, "decompose__", emit.decomposition_segment, sources),
         (_PLANNER_FILE, "lines__", lines, sources),
     )
-    by_module: dict[str, list] = {}
+    by_module: dict[str, list] = {_PLANS_FILE: [(*piece, False) for piece in definitions]} if definitions else {}
+    for key in sorted(plans):  # the plan's functions in plans.py, one after another: their constants asked for in turn
+        try:
+            found = proven_functions(skeleton.get(_PLANS_FILE, ""), lambda side, k: emit.plan_segments(parts[side], key, k))
+        except (LookupError, RecursionError):
+            return None
+        if found is None:
+            return None
+        by_module.setdefault(_PLANS_FILE, []).extend(found)
     for module, name, make, wanted in functions:
         text = skeleton.get(module, "")
         for code in wanted:
             try:
-                piece = _function(text, name + code, lambda side, k: make(parts[side], code, k))
+                piece = proven_function(text, name + code, lambda side, k: make(parts[side], code, k))
             except (LookupError, RecursionError):
                 return None
             if piece is None:
@@ -407,27 +427,6 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
                 return None
             out[name] = out[name].replace(repr(old_sha), repr(new_sha))
     return out
-
-
-def _function(text: str, name: str, make) -> Optional[tuple]:
-    """(start, end, new text, whether its marked lines moved) of function NAME in module
-    TEXT, made again after the edit (make(1, constants)), once the same made before it
-    (make(0, constants)) is proven to be the text there; None should it not be, or should
-    it ask for its constants otherwise."""
-    from om_dsl.codegen.emit import constants_of, function_segment
-
-    known = constants_of(text)
-    made = []
-    for side in (0, 1):
-        k = Logged(known)
-        made.append((make(side, k), k.asked, len(k.lines) - len(known)))
-    where = function_segment(text, name)
-    (old_text, old_asked, old_added), (new_text, new_asked, new_added) = made
-    # Constants are numbered in the order the module first asks for them: each function's first asks must stay.
-    if where is None or text[where[0] : where[1]] != old_text or firsts(old_asked) != firsts(new_asked) or old_added or new_added:
-        return None
-    # Its marked lines moved: the module's line map is made again (see _spliced).
-    return where[0], where[1], new_text, markers(old_text) != markers(new_text)
 
 
 def _placed(unit, edits: list, diagnostics: list, outcome: tuple) -> Optional[tuple]:
