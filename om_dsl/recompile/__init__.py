@@ -156,6 +156,7 @@ class _Edit:
         self.plans: dict[tuple, tuple] = {}  # (product, action) -> (old, new): a plan whose tasks' settings changed
         self.enrichments: dict[str, tuple] = {}  # product -> (old, new): an enrichment block whose expressions changed
         self.decompositions: dict[str, tuple] = {}  # name -> (old, new): a decomposition whose `when`, `per` or values changed
+        self.interface: set[str] = set()  # the commercial products whose attributes changed
         self.old_spans: list = []
         self.new_spans: list = []
 
@@ -183,10 +184,15 @@ class _Edit:
             if isinstance(o, ast.CommercialProduct) and isinstance(n, ast.CommercialProduct):
                 ospans, nspans = [], []
                 code = o.code.value
-                if not _same(_without_defaults(o), _without_defaults(n), ospans, nspans) or code in self.products:
+                if code in self.products:
                     return False
-                if any((a.default is None) != (b.default is None) for a, b in zip(o.attributes, n.attributes)):
-                    return False  # an attribute that may be null, or no longer: what other rules' code is written for
+                defaults = _same(_without_defaults(o), _without_defaults(n), ospans, nspans)
+                if not defaults or any((a.default is None) != (b.default is None) for a, b in zip(o.attributes, n.attributes)):
+                    # Its attributes: what its rules and its family's read (an attribute that may be null, or no longer, too).
+                    ospans, nspans = [], []
+                    if not _same(attrs.evolve(o, attributes=()), attrs.evolve(n, attributes=()), ospans, nspans):
+                        return False
+                    self.interface.add(code)
                 self.products[code] = (o, n)
                 self.old_spans += ospans
                 self.new_spans += nspans
@@ -279,10 +285,15 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         if old.source is None or index["decompositions"].get(name) != (edit.file.path, old.source.value, old.target.value):
             return None
     changed = Changed(rules, products, plans, enrichments, decompositions)
+    changed.interface = {code for edit in edits for code in edit.interface}
+    if changed.interface:
+        changed.readers = _readers(index, changed)
     part = part_scopes(unit, index, edits, changed)
     if part is None:
         return None
     old_scope, new_scope = part
+    if changed.interface and not _read_by(changed, old_scope, new_scope):
+        return None
     old_diags, old_used = checked(old_scope, changed, 0)
     new_diags, new_used = checked(new_scope, changed, 1)
     if old_diags is None or new_diags is None or any(d.is_error for d in new_diags):
@@ -291,9 +302,10 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         return None
     # The diagnostics the old declarations had must be those the cache holds of them.
     spans: dict = {}
-    for edit in edits:
-        pairs = (*edit.changed.values(), *edit.products.values(), *edit.plans.values(), *edit.enrichments.values(), *edit.decompositions.values())
-        spans[edit.file.path] = [pair[0].span for pair in pairs if pair[0] is not None]
+    for found in (rules, products, plans, changed.enrichments, changed.decompositions):
+        for _edit, (old, _new) in found.values():
+            if old is not None:
+                spans.setdefault(old.span.file, []).append(old.span)
     touching = [d for d in diagnostics if any(touches(d, path, s) for path, s in spans.items())]
     if sorted(map(repr, touching)) != sorted(map(repr, old_diags)):
         return None
@@ -302,15 +314,58 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         return None
     # The elements of rules taken out go; those of rules added come, at their places.
     gone = {ids.validation(*key) for key, (_edit, (_old, new)) in rules.items() if new is None}
+    gone |= {element for element, *_ in outcome[0] if element.startswith("attribute:") and element[10:].split(".")[0] in changed.interface}
     placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], (tuple(s for s in outcome[0] if s[0] not in gone), outcome[1]))
     if placed is None:
         return None
     moved_diags, sources, digests = placed
     root = files_root(unit.all_files)
     came = [(ids.validation(*key), relative_path(edit.file.real_path, root), new.span.line, new.span.start) for key, (edit, (old, new)) in rules.items() if old is None]
+    for code in changed.interface:  # a product's attributes, as they are now
+        edit, (_old, new) = products[code]
+        came += [(ids.attribute(code, a.name.value), relative_path(edit.file.real_path, root), a.span.line, a.span.start) for a in new.attributes]
     if came:
         sources = tuple(sorted((*sources, *came)))
     return (*moved_diags, *new_diags), sources, digests, spliced, _indexed(index, rules)
+
+
+def _readers(index: dict, changed: Changed) -> dict:
+    """What reads the attributes of the products in changed.interface: the validation
+    rules, enrichments and decompositions of each, of its children (`parent.x`) and of
+    its parents (`children(P).x`). Nothing else can: a plan reads technical lines."""
+    family = set(changed.interface)
+    for code in changed.interface:
+        family.update(index["children"].get(code, ()))
+        family.update(p for p, children in index["children"].items() if code in children)
+    return {
+        "family": family,
+        "rules": {key for key in index["validations"] if key[0] in family and key not in changed.rules},
+        "enrichments": {code for code in family if code in index["enrichments"] and code not in changed.enrichments},
+        "decompositions": {name for name, (_path, source, _target) in index["decompositions"].items() if source in family and name not in changed.decompositions},
+    }
+
+
+def _read_by(changed: Changed, old_scope, new_scope) -> bool:
+    """The readers of an interface edit, as changed declarations (before and after, in
+    the part's two scopes), to be checked, lowered and generated again; False when
+    they cannot all be found, or an enrichment of them reads children (W012)."""
+    readers = changed.readers
+    for key in readers["rules"]:
+        pair = old_scope.validations.get(key), new_scope.validations.get(key)
+        if None in pair:
+            return False
+        changed.rules[key] = (None, pair)
+    for code in readers["enrichments"]:
+        old, new = old_scope.enrichments.get(code, []), new_scope.enrichments.get(code, [])
+        if len(old) != 1 or len(new) != 1 or _reads_children(old[0]) or _reads_children(new[0]):
+            return False
+        changed.enrichments[code] = (None, (old[0], new[0]))
+    for name in readers["decompositions"]:
+        pair = old_scope.decompositions.get(name), new_scope.decompositions.get(name)
+        if None in pair or pair[0].source is None:
+            return False
+        changed.decompositions[name] = (None, pair)
+    return True
 
 
 def _indexed(index: dict, rules: dict) -> dict:
@@ -318,10 +373,10 @@ def _indexed(index: dict, rules: dict) -> dict:
     if all(old is not None and new is not None for _edit, (old, new) in rules.values()):
         return index
     validations = dict(index["validations"])
-    for key, (edit, (_old, new)) in rules.items():
+    for key, (edit, (old, new)) in rules.items():
         if new is None:
             del validations[key]
-        else:
+        elif old is None:
             validations[key] = edit.file.path
     return dict(index, validations=validations)
 
@@ -344,13 +399,14 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
     parts = {}
     for side, scope in enumerate((old_scope, new_scope)):
         keys = [key for key in scope.validations if key[0] in codes]
-        wanted = sorted(set(codes) | set(products) | set(enrichments) | set(sources) | targets | {key[0] for key in plans})
+        wanted = sorted(set(codes) | set(products) | set(enrichments) | set(sources) | targets | {key[0] for key in plans} | changed.readers.get("family", set()))
         try:
             parts[side] = lower_part(scope, wanted, sorted(scope.tables), keys, sorted(plans), sorted(set(enrichments) | set(sources)), decomposed)
         except (KeyError, RecursionError):
             return None
     # What the code of other declarations is written for: whether each enriched value may be null.
-    if any(emit.enriched_nullability(parts[0], code) != emit.enriched_nullability(parts[1], code) for code in enrichments):
+    # (A product whose attributes changed has every function that is written for it made again.)
+    if any(emit.enriched_nullability(parts[0], code) != emit.enriched_nullability(parts[1], code) for code in set(enrichments) - changed.interface):
         return None
     plan = skeleton["plan.json"]
     pieces = []  # (start, end, new text) in plan.json
@@ -393,7 +449,7 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
         (_PLANNER_FILE, "attributes__", emit.attributes_segment, sorted(products)),
         (_ENRICHMENT_FILE, "enrich__", emit.enrichment_segment, sorted(enrichments)),
         (_DECOMPOSITION_FILE, "decompose__", emit.decomposition_segment, sources),
-        (_PLANNER_FILE, "lines__", lines, sources),
+        (_PLANNER_FILE, "lines__", lines, sorted(set(sources) | changed.interface)),
     )
     by_module: dict[str, list] = {_PLANS_FILE: [(*piece, False) for piece in definitions]} if definitions else {}
     for key in sorted(plans):  # the plan's functions in plans.py, one after another: their constants asked for in turn

@@ -23,6 +23,8 @@ class Changed:
     def __init__(self, rules: dict, products: dict, plans: dict, enrichments: dict, decompositions: dict):
         self.rules, self.products, self.plans = rules, products, plans
         self.enrichments, self.decompositions = enrichments, decompositions
+        self.interface: set = set()  # commercial products whose attributes changed
+        self.readers: dict = {}  # what reads them (recompile._readers): checked, lowered and generated again
 
     def sources(self) -> list:
         """The products whose decompositions changed."""
@@ -34,6 +36,10 @@ def part_scopes(unit, index: dict, edits: list, changed: Changed) -> Optional[tu
     products = index["products"]
     want: set[str] = set()
     codes = {key[0] for key in changed.rules}
+    codes |= {key[0] for key in changed.readers.get("rules", ())}
+    for code in changed.readers.get("family", ()):  # an interface edit: its products' family and their enrichments
+        want.add(products.get(code, ""))
+        want.update(index["enrichments"].get(code, ()))
     for code in codes | set(changed.products):
         want.add(products.get(code, ""))
         want.update(products.get(c, "") for c in index["children"].get(code, ()))
@@ -48,8 +54,8 @@ def part_scopes(unit, index: dict, edits: list, changed: Changed) -> Optional[tu
     # An enrichment's or a decomposition's: its product's (its source's) file, parents,
     # children and the enrichments of all of them (`parent.x` reads enriched values), its
     # targets, and every decomposition from its source (their function is made again whole).
-    enriched = set(changed.enrichments)
-    sources = changed.sources()
+    enriched = set(changed.enrichments) | changed.readers.get("enrichments", set())
+    sources = sorted(set(changed.sources()) | {index["decompositions"][name][1] for name in changed.readers.get("decompositions", ())})
     decomposed = [name for name, (_path, source, _target) in index["decompositions"].items() if source in sources]
     for code in enriched | set(sources):
         family = {code, *index["children"].get(code, ()), *(p for p, children in index["children"].items() if code in children)}
@@ -131,13 +137,13 @@ def checked(scope, changed: Changed, side: int) -> tuple:
         if products:
             checked: list[Diagnostic] = []
             check_products(scope, checked)
-            diags += [d for d in checked if any(touches(d, edit.file.path, [pair[side].span]) for edit, pair in products.values())]
+            diags += [d for d in checked if any(touches(d, pair[side].span.file, [pair[side].span]) for _edit, pair in products.values())]
         if plans:
             checked = []
             usage = Usage()
             exprs = ExprChecker(scope, checked)
             check_plans(scope, exprs, checked, usage)
-            diags += [d for d in checked if any(touches(d, edit.file.path, [pair[side].span]) for edit, pair in plans.values())]
+            diags += [d for d in checked if any(touches(d, pair[side].span.file, [pair[side].span]) for _edit, pair in plans.values())]
             used["tables"] |= exprs.used_tables
             used["operations"] |= usage.operations
             used["queues"] |= usage.queues
@@ -146,7 +152,7 @@ def checked(scope, changed: Changed, side: int) -> tuple:
             checked = []
             exprs = ExprChecker(scope, checked)
             check_enrichments(scope, exprs, checked)
-            diags += [d for d in checked if any(touches(d, edit.file.path, [pair[side].span]) for edit, pair in enrichments.values())]
+            diags += [d for d in checked if any(touches(d, pair[side].span.file, [pair[side].span]) for _edit, pair in enrichments.values())]
             used["tables"] |= exprs.used_tables
         if decompositions:
             scope.decompositions = {name: pair[side] for name, (_edit, pair) in decompositions.items()}
