@@ -152,7 +152,8 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 #   slots for those `file:line`s and sha256s, codegen.emit.fill) and the task
 #   package's copies: large, written when the catalog was checked or an edit spliced in;
 # - "index": the token, the task package's key and which file declares what
-#   (recompile.index_of), written with a full check.
+#   (recompile.index_of), written with a full check (and by a splice that
+#   adds or takes out a rule).
 #
 # The text key found: nothing is checked, the skeleton is filled. Only the
 # shape key found (an edit of comments or layout): the edited files' spans
@@ -160,11 +161,12 @@ def _compiled(scope, catalog: Catalog) -> Compiled:
 # one order, cache.dump_tree), the elements and diagnostics in them take their
 # new places, and the skeleton is filled; should anything not pair up (or the
 # text before be gone from the cache), the catalog is checked again. Neither
-# found: an edit the catalog's interface does not see (a validation rule's
-# body, an attribute's default, a task's settings) is spliced into the
-# skeleton (om_dsl.recompile, with the "index" entry the last full check
-# wrote, whose token the unit entry carries); anything else is checked,
-# lowered and generated, and the entries written.
+# found: an edit of the kinds om_dsl.recompile splices (rules, enrichments,
+# decompositions' values, tasks' arguments and settings, a commercial
+# product's attributes, with what reads them) is spliced into the skeleton
+# (with the "index" entry the last full check wrote, whose token the unit
+# entry carries, and which a splice rewrites when it adds or takes out a
+# rule); anything else is checked, lowered and generated, and the entries written.
 
 
 def _unit_keys(unit, roots) -> tuple[str, str, Optional[str], str]:

@@ -1,34 +1,37 @@
 """Recompiling after an edit of meaning, without checking, lowering or generating
 the whole catalog again (the compile cache's third path: om_dsl.build).
 
-An edit that changes what a file says but not the catalog's *interface* (what
-one declaration can see of another: names, kinds, attributes, their types and
-whether they may be null, tasks and their dependencies, what a rule looks up
-or a task calls) needs only the edited declarations checked, lowered and
-generated again, and their fragments spliced into the catalog's cached
-output. Three kinds of edit are spliced, in any number of the catalog's own
-files at once:
+An edit needs only the declarations it changed, and those that read what it
+changed, checked, lowered and generated again, and their fragments spliced
+into the catalog's cached output. Spliced, in any number of the catalog's own
+files at once (docs/compile.md has the table):
 
-- a validation rule's message, `when` or `require` (its product and name kept):
-  its plan.json entry and its product's `validate__P` in validation.py;
-- a commercial product's attribute defaults (each attribute keeping a default,
-  or none; not a decomposition's target): its plan.json entry and
-  `attributes__P` in planner.py;
-- a plan's task settings (`retry`, `timeout`, `due`, a description, a wait's
-  `for`): its plan.json entry and its entry in plans.py's DEFINITIONS;
+- a validation rule's message, `when` or `require`, a rule added or taken out:
+  its product's rules in plan.json and `validate__P` in validation.py;
+- an enrichment block's values (names, types and nullability kept): its
+  plan.json entry and `enrich__P`;
+- a decomposition's `when`, `per` and values: its entry, and its source's
+  `decompose__P` and `lines__P`;
+- a task's settings and the values of its arguments and of what it sets, while
+  it reads the same tasks of other lines: the plan's entry, its functions and
+  DEFINITIONS entry in plans.py;
+- a commercial product's attributes (defaults, or the interface: an attribute
+  added, taken out, renamed, retyped): its entry and `attributes__P`, and its
+  *readers* (the rules, enrichments and decompositions of the product, of its
+  children and of its parents: nothing else can read its attributes) as above;
 
-and the plan's sha256 where __init__.py and planner.py hold it. The edited
+and the plan's sha256 where __init__.py and planner.py hold it. The
 declarations are checked and lowered in a *part* of the catalog: the files
-that declare what they read (the cache's `index` entry, written by the full
-path, says which). Nothing else is unpickled. Every splice is first proven on
+that declare what they read (om_dsl.recompile.part; the cache's `index`
+entry says which). Nothing else is unpickled. Every splice is first proven on
 the text before the edit: the old declarations, checked, lowered and generated
 in the same part, must give exactly the diagnostics, plan.json entries and
 functions the cache holds; a function's hoisted constants must be first asked
 for in the same order, so that the numbering of the whole module stays as a
 full generation makes it; and what the edit uses must leave the warnings for
 unused definitions as they were. Should any of this not hold (another kind of
-declaration changed, a rule renamed, a new error, a constant added), None: the
-catalog takes the full path.
+declaration changed, a new error, a constant added), None: the catalog takes
+the full path.
 """
 
 from __future__ import annotations
@@ -232,8 +235,9 @@ def _rules_of(module) -> Optional[dict]:
 
 
 def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Optional[tuple]:
-    """After an edit of validation rules and attribute defaults only: (diagnostics,
-    sources, digests, skeleton files) of the catalog as it is now, or None (check it all again)."""
+    """After an edit the splice does: (diagnostics, sources, digests, skeleton files,
+    index) of the catalog as it is now, or None (check it all again). The index is
+    the one given unless rules were added or taken out."""
     _text, _shape_key, texts, diagnostics, outcome, _token = entry
     diagnostics = list(diagnostics)
     if outcome is None or unit.kind != "catalog" or not unit.syntax_ok:
