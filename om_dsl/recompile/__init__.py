@@ -475,11 +475,13 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
                 return None
             by_module.setdefault(module, []).append(piece)
     for module, pieces in by_module.items():
-        out[module] = replaced(skeleton[module], [piece[:3] for piece in pieces])
-        if any(piece[3] for piece in pieces):
-            out[module] = emit.with_new_line_map(out[module])
+        text = skeleton[module]
+        if any(piece[3] for piece in pieces):  # marked lines moved: the line map follows them
+            out[module] = emit.spliced_line_map(text, [piece[:3] for piece in pieces]) or emit.with_new_line_map(replaced(text, [piece[:3] for piece in pieces]))
             if out[module] is None:
                 return None
+        else:
+            out[module] = replaced(text, [piece[:3] for piece in pieces])
     old_sha, new_sha = (hashlib.sha256(t.encode()).hexdigest() for t in (plan, out["plan.json"]))
     for name in ("__init__.py", _PLANNER_FILE):
         if name in out:
