@@ -507,3 +507,62 @@ def test_a_line_map_made_for_spliced_functions_is_the_one_made_from_the_whole_mo
             assert fast is None or fast == emit.with_new_line_map(replaced(text, pieces)), (module, chosen)
             checked += fast is not None
     assert checked >= 15
+
+
+WARNED = {
+    "w.om": """\
+catalog w version "1"
+
+commercial NET "Internet" root {
+  attr speed: int = 100
+}
+technical ACCESS "Access" cfs {
+  attr down: int required
+}
+technical BILL "Billing" rfs {
+  attr n: int required
+}
+decompose A: NET -> ACCESS {
+  down = speed
+}
+decompose B: order -> BILL {
+  n = 1
+}
+system net "Network" {
+  operation activate(down: int)
+  operation bill(n: int)
+}
+plan ACCESS on add {
+  callout activate = net.activate(down)
+    after BILL.charge in bundle
+}
+plan BILL on add {
+  callout charge = net.bill(n)
+}
+""",
+}
+
+
+def test_plans_carrying_whole_catalog_warnings_are_spliced_and_their_warnings_move(tmp_path, spliced):
+    """W010 (no plan to modify or delete) and W011 (a dependency that can never match) come from
+    the whole catalog, from what no spliced edit changes: a plan carrying them is spliced, they move."""
+    folder = tmp_path / "w"
+    folder.mkdir()
+    path = folder / "w.om"
+    path.write_text(WARNED["w.om"])
+    cache_dir = tmp_path / "c"
+    shown, _files = _outcome(folder, Cache(cache_dir))
+    assert "W010" in shown and "W011" in shown
+    for what, edit, splice in [
+        ("a retry, a line above the warnings", _replace("    after BILL.charge in bundle\n", "    retry fixed 2 times every 5s\n    after BILL.charge in bundle\n"), True),
+        ("an argument", _replace("net.activate(down)", "net.activate(down = down + 1)"), True),
+        ("a comment first: everything a line down", lambda t: "# warned\n" + t, False),
+        ("the other plan's argument", _replace("net.bill(n)", "net.bill(n = n * 2)"), True),
+        ("the dependency taken out: its warning goes", _replace("    after BILL.charge in bundle\n", ""), False),
+    ]:
+        path.write_text(edit(path.read_text()))
+        spliced()
+        cached = _outcome(folder, Cache(cache_dir))
+        assert cached == _outcome(folder), what
+        assert spliced() == splice, what
+    assert "W011" not in cached[0] and "W010" in cached[0]

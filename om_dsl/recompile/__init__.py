@@ -58,6 +58,9 @@ _VALIDATION_FILE = "validation.py"
 _PLANNER_FILE = "planner.py"
 _PLANS_FILE = "plans.py"
 _ENRICHMENT_FILE = "enrichment.py"
+# Warnings a check of the whole catalog makes of plans from what no spliced edit changes
+# (which plans a product has, a dependency's scope, what decomposes into what).
+_WHOLE_CATALOG = frozenset({"W010", "W011"})
 _DECOMPOSITION_FILE = "decomposition.py"
 
 
@@ -310,7 +313,8 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         for _edit, (old, _new) in found.values():
             if old is not None:
                 spans.setdefault(old.span.file, []).append(old.span)
-    touching = [d for d in diagnostics if any(touches(d, path, s) for path, s in spans.items())]
+    # W010 and W011 (a plan's products, its dependencies' scopes and the decomposition graph) no splice can change: they move.
+    touching = [d for d in diagnostics if d.code not in _WHOLE_CATALOG and any(touches(d, path, s) for path, s in spans.items())]
     if sorted(map(repr, touching)) != sorted(map(repr, old_diags)):
         return None
     spliced = _spliced(dict(shape_entry[4]), old_scope, new_scope, changed, index)
