@@ -163,6 +163,7 @@ class _Edit:
         self.enrichments: dict[str, tuple] = {}  # product -> (old, new): an enrichment block whose expressions changed
         self.decompositions: dict[str, tuple] = {}  # name -> (old, new): a decomposition whose `when`, `per` or values changed
         self.interface: set[str] = set()  # the commercial products whose attributes changed
+        self.enriched: set[str] = set()  # the products whose enriched attributes (names, types) changed
         self.old_spans: list = []
         self.new_spans: list = []
 
@@ -216,8 +217,14 @@ class _Edit:
                 ospans, nspans = [], []
                 found = self.enrichments if isinstance(o, ast.Enrichment) else self.decompositions
                 key = o.product.value if isinstance(o, ast.Enrichment) else o.name.value
-                if not _same(_without_exprs(o), _without_exprs(n), ospans, nspans) or key in found:
+                if key in found:
                     return False
+                if not _same(_without_exprs(o), _without_exprs(n), ospans, nspans):
+                    # An enrichment block's rules added, taken out, renamed or retyped: what its product's readers see.
+                    ospans, nspans = [], []
+                    if not isinstance(o, ast.Enrichment) or not _same(attrs.evolve(o, rules=()), attrs.evolve(n, rules=()), ospans, nspans):
+                        return False
+                    self.enriched.add(key)
                 found[key] = (o, n)
                 self.old_spans += ospans
                 self.new_spans += nspans
@@ -292,7 +299,7 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         if old.source is None or index["decompositions"].get(name) != (edit.file.path, old.source.value, old.target.value):
             return None
     changed = Changed(rules, products, plans, enrichments, decompositions)
-    changed.interface = {code for edit in edits for code in edit.interface}
+    changed.interface = {code for edit in edits for code in (*edit.interface, *edit.enriched)}
     if changed.interface:
         changed.readers = _readers(index, changed)
     part = part_scopes(unit, index, edits, changed)
@@ -322,16 +329,21 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         return None
     # The elements of rules taken out go; those of rules added come, at their places.
     gone = {ids.validation(*key) for key, (_edit, (_old, new)) in rules.items() if new is None}
-    gone |= {element for element, *_ in outcome[0] if element.startswith("attribute:") and element[10:].split(".")[0] in changed.interface}
+    attributes = {code for edit in edits for code in edit.interface}
+    gone |= {element for element, *_ in outcome[0] if element.startswith("attribute:") and element[10:].split(".")[0] in attributes}
+    gone |= {ids.enrichment(code, r.name.value) for edit in edits for code in edit.enriched for r in edit.enrichments[code][0].rules}
     placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], (tuple(s for s in outcome[0] if s[0] not in gone), outcome[1]))
     if placed is None:
         return None
     moved_diags, sources, digests = placed
     root = files_root(unit.all_files)
     came = [(ids.validation(*key), relative_path(edit.file.real_path, root), new.span.line, new.span.start) for key, (edit, (old, new)) in rules.items() if old is None]
-    for code in changed.interface:  # a product's attributes, as they are now
+    for code in attributes:  # a product's attributes, as they are now
         edit, (_old, new) = products[code]
         came += [(ids.attribute(code, a.name.value), relative_path(edit.file.real_path, root), a.span.line, a.span.start) for a in new.attributes]
+    for edit in edits:  # an enrichment block's rules, as they are now
+        for code in edit.enriched:
+            came += [(ids.enrichment(code, r.name.value), relative_path(edit.file.real_path, root), r.span.line, r.span.start) for r in edit.enrichments[code][1].rules]
     if came:
         sources = tuple(sorted((*sources, *came)))
     return (*moved_diags, *new_diags), sources, digests, spliced, _indexed(index, rules)
