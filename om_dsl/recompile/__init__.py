@@ -9,7 +9,8 @@ files at once (docs/compile.md has the table):
 - a validation rule's message, `when` or `require`, a rule added or taken out:
   its product's rules in plan.json and `validate__P` in validation.py;
 - an enrichment block's values (names, types and nullability kept): its
-  plan.json entry and `enrich__P`;
+  plan.json entry and `enrich__P`; its rules added, taken out, renamed or
+  retyped: the same, and its product's readers (below);
 - a decomposition's `when`, `per` and values: its entry, and its source's
   `decompose__P` and `lines__P`;
 - a task's settings and the values of its arguments and of what it sets, while
