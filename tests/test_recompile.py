@@ -490,6 +490,7 @@ def test_a_line_map_made_for_spliced_functions_is_the_one_made_from_the_whole_mo
     """emit.spliced_line_map (the splice's) against with_new_line_map (the whole module read
     again), for functions that gain or lose marked lines, several at once, first and last."""
     from om_dsl.codegen import emit
+    from om_dsl.codegen.line_map import spliced_line_map, with_new_line_map
     from om_dsl.codegen.splice import replaced
 
     folder = tmp_path / "specs"
@@ -513,8 +514,8 @@ def test_a_line_map_made_for_spliced_functions_is_the_one_made_from_the_whole_mo
                 else:
                     lines = [line.replace("# @om ", "# @om renamed.", 1) for line in lines]
                 pieces.append((start, end, "\n".join(lines)))
-            fast = emit.spliced_line_map(text, pieces)
-            assert fast is None or fast == emit.with_new_line_map(replaced(text, pieces)), (module, chosen)
+            fast = spliced_line_map(text, pieces)
+            assert fast is None or fast == with_new_line_map(replaced(text, pieces)), (module, chosen)
             checked += fast is not None
     assert checked >= 15
 

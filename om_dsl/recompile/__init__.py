@@ -45,6 +45,7 @@ import attrs
 
 from om_dsl.check.cache import load_tree
 from om_dsl.check.workspace import SourceFile, stored_tree
+from om_dsl.codegen.line_map import spliced_line_map, with_new_line_map
 from om_dsl.codegen.splice import definition, member, members, proven_function, proven_functions, replaced
 from om_dsl.lower import files_root, lower_part, relative_path
 from om_dsl.model.canonical import decomposition_data, enrichment_data, plan_data, product_data, validation_data
@@ -494,7 +495,7 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
     for module, pieces in by_module.items():
         text = skeleton[module]
         if any(piece[3] for piece in pieces):  # marked lines moved: the line map follows them
-            out[module] = emit.spliced_line_map(text, [piece[:3] for piece in pieces]) or emit.with_new_line_map(replaced(text, [piece[:3] for piece in pieces]))
+            out[module] = spliced_line_map(text, [piece[:3] for piece in pieces]) or with_new_line_map(replaced(text, [piece[:3] for piece in pieces]))
             if out[module] is None:
                 return None
         else:
