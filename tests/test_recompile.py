@@ -197,7 +197,10 @@ EDITS = [
     ("a timeout of zero: an error", "products.om", _replace("timeout 45s", "timeout 0s"), False),
     ("a timeout again", "products.om", _replace("timeout 0s", "timeout 1m"), False),
     ("a task's timeout and a rule's message, in two files at once", ("products.om", "rules.om"), (_replace("timeout 1m", "timeout 2m"), _replace('message "Un mod', 'message "UN mod')), True),
-    ("a task's dependency: what the plan graph reads", "products.om", _replace("    after release\n", ""), False),
+    ("a task's dependency taken out, within its plan", "products.om", _replace("    after release\n", ""), True),
+    ("a dependency put back", "products.om", _replace("    due 3d\n", "    due 3d\n    after release\n"), True),
+    ("a dependency that closes a cycle within the plan: an error", "products.om", _replace("net.release(down)\n", "net.release(down)\n    after check\n"), False),
+    ("the cycle undone", "products.om", _replace("net.release(down)\n    after check\n", "net.release(down)\n"), False),
     ("a task added", "products.om", _replace("plan ACCESS on add {\n", "plan ACCESS on add {\n  milestone started\n"), False),
     ("a task's settings with a task before it", "products.om", _replace("timeout 2m", "timeout 3m"), True),
     ("a table's entry: not a rule", "tables.om", _replace("300: 50", "300: 60"), False),
@@ -434,6 +437,7 @@ _FAMILY_EDITS = {
     "mapping": lambda body, n: re.sub(r"\n  down = speed[^\n]*\n", f"\n  down = speed + {n % 5}\n" if n % 5 else "\n  down = speed\n", body, count=1),
     "rule added or taken out": lambda body, n: _toggled_rule(body, n),
     "enrichment rule added or taken out": lambda body, n: re.sub(r"  extra: int = speed \+ \d+\n", "", body, count=1) if "  extra: int" in body else re.sub(r"(enrich ROOT_\d+ \{\n)", rf"\g<1>  extra: int = speed + {n}\n", body, count=1),
+    "dependency": lambda body, n: body.replace("  milestone active\n    after activate\n", "  milestone active\n    after activate, reserve\n", 1) if n % 2 else body.replace("    after activate, reserve\n", "    after activate\n", 1),
     "attribute renamed": lambda body, n: re.sub(r"attr static_ip\w*: bool", f"attr static_ip_{n}: bool" if n % 3 else "attr static_ip: bool", body, count=1),
     "attribute added or taken out": lambda body, n: body.replace("  attr note: string optional\n", "", 1) if "attr note:" in body else body.replace("  has CHILD_", f"  attr note: {('string', 'int')[n % 2]} optional\n  has CHILD_", 1),
     "call arguments": lambda body, n: re.sub(r"(sys_\d+\.activate\()[^)]*\)", rf"\g<1>port_id, down = down + {n % 4}, up, tech)" if n % 4 else r"\g<1>port_id, down, up, tech)", body, count=1),
@@ -476,7 +480,7 @@ def test_each_kind_of_edit_of_the_benchmarks_catalog_is_spliced(tmp_path, splice
     cache_dir = tmp_path / "c"
     _outcome(folder, Cache(cache_dir))
     path = folder / "families_0000.om"
-    for kind in sorted(set(_FAMILY_EDITS) - {"comment"}):
+    for kind in sorted(set(_FAMILY_EDITS) - {"comment", "dependency"}):  # a family's plans wait for other lines: not within one plan
         text = path.read_text()
         start, end = _family(text, 1)
         edited = next(e for e in (text[:start] + _FAMILY_EDITS[kind](text[start:end], n) + text[end:] for n in range(1, 4)) if e != text)
@@ -549,6 +553,7 @@ plan ACCESS on add {
 }
 plan BILL on add {
   callout charge = net.bill(n)
+  milestone billed
 }
 """,
 }
@@ -569,6 +574,7 @@ def test_plans_carrying_whole_catalog_warnings_are_spliced_and_their_warnings_mo
         ("an argument", _replace("net.activate(down)", "net.activate(down = down + 1)"), True),
         ("a comment first: everything a line down", lambda t: "# warned\n" + t, False),
         ("the other plan's argument", _replace("net.bill(n)", "net.bill(n = n * 2)"), True),
+        ("a dependency within a plan another line waits for: the graph between lines", _replace("  milestone billed\n", "  milestone billed\n    after charge\n"), False),
         ("the dependency taken out: its warning goes", _replace("    after BILL.charge in bundle\n", ""), False),
     ]:
         path.write_text(edit(path.read_text()))

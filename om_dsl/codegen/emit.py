@@ -399,6 +399,28 @@ def plan_segments(catalog: Catalog, key: tuple, k: Constants) -> dict:
     return {f["name"]: _segment(catalog, "plans.py.j2", f, plans=[], definitions="{}") for f in functions}
 
 
+def crossing_of(catalog: Catalog) -> tuple:
+    """What edges between lines reach over the whole catalog (codegen.planner's
+    PlannerModule.crossing), as plain data: the compile cache keeps it with its index."""
+    from om_dsl.codegen.planner import PlannerModule
+
+    return tuple(frozenset(x) if isinstance(x, set) else x for x in PlannerModule(_Generator(catalog)).crossing())
+
+
+def planner_plan_segments(catalog: Catalog, key: tuple, k: Constants, crossing: tuple) -> dict:
+    """The texts of plan KEY's `tasks__` and `edges__` functions as planner.py holds
+    them, by name, their constants named by k; CROSSING: crossing_of the whole catalog."""
+    from om_dsl.codegen.planner import PlannerModule
+
+    g = _Generator(catalog)
+    planner = PlannerModule(g)
+    planner.k, planner.tables, planner._crossing = k, g.tables(k), crossing
+    plan = catalog.plan(*key)
+    planner.tasks(plan)
+    planner.edges(plan)
+    return {f[4 : f.index("(")]: "\n\n\n" + f for f in planner.functions}
+
+
 def enrichment_segment(catalog: Catalog, code: str, k: Constants) -> str:
     """The text of product CODE's `enrich__CODE` as enrichment.py holds it, its constants named by k."""
     g = _Generator(catalog)
@@ -448,6 +470,7 @@ def generate(catalog: Catalog) -> dict[str, str]:
 __all__ = [
     "attributes_segment",
     "comment_text",
+    "crossing_of",
     "constants_of",
     "decomposition_segment",
     "enriched_nullability",
@@ -460,6 +483,7 @@ __all__ = [
     "pformat",
     "pformat_member",
     "plan_segments",
+    "planner_plan_segments",
     "skeleton",
     "validation_segment",
 ]

@@ -129,17 +129,18 @@ def _without_defaults(product):
 _SETTINGS = ("retry", "timeout", "due", "description", "wait_for")
 
 
-def _without_settings(plan):
+def _without_settings(plan, dependencies: bool = False):
     """A plan with its tasks' settings and the values of their arguments (a call's, a
-    compensation's) and of what they set left out: what else it says (which functions
-    it has, what they are called with, what they set)."""
+    compensation's) and of what they set left out (and their dependencies, when asked):
+    what else it says (which functions it has, what they are called with, what they set)."""
 
     def call(c):
         return None if c is None else attrs.evolve(c, args=tuple(attrs.evolve(a, expr=None, shorthand=False) for a in c.args))
 
     def item(i):
         sets = tuple(attrs.evolve(x, expr=None) for x in i.sets)
-        return attrs.evolve(i, call=call(i.call), python=call(i.python), compensate=call(i.compensate), sets=sets, **dict.fromkeys(_SETTINGS))
+        deps = {"after": (), "before": ()} if dependencies else {}
+        return attrs.evolve(i, call=call(i.call), python=call(i.python), compensate=call(i.compensate), sets=sets, **dict.fromkeys(_SETTINGS), **deps)
 
     return attrs.evolve(plan, items=tuple(item(i) for i in plan.items))
 
@@ -166,6 +167,7 @@ class _Edit:
         self.decompositions: dict[str, tuple] = {}  # name -> (old, new): a decomposition whose `when`, `per` or values changed
         self.interface: set[str] = set()  # the commercial products whose attributes changed
         self.enriched: set[str] = set()  # the products whose enriched attributes (names, types) changed
+        self.depended: set[tuple] = set()  # the plans whose tasks' dependencies changed
         self.old_spans: list = []
         self.new_spans: list = []
 
@@ -209,8 +211,14 @@ class _Edit:
             if isinstance(o, ast.Plan) and isinstance(n, ast.Plan):
                 ospans, nspans = [], []
                 key = (o.product.value, o.action.value)
-                if not _same(_without_settings(o), _without_settings(n), ospans, nspans) or key in self.plans:
+                if key in self.plans:
                     return False
+                if not _same(_without_settings(o), _without_settings(n), ospans, nspans):
+                    # Its tasks' dependencies: spliced when they stay within the plan (see recompiled).
+                    ospans, nspans = [], []
+                    if not _same(_without_settings(o, True), _without_settings(n, True), ospans, nspans):
+                        return False
+                    self.depended.add(key)
                 self.plans[key] = (o, n)
                 self.old_spans += ospans
                 self.new_spans += nspans
@@ -301,6 +309,9 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         if old.source is None or index["decompositions"].get(name) != (edit.file.path, old.source.value, old.target.value):
             return None
     changed = Changed(rules, products, plans, enrichments, decompositions)
+    changed.depended = {key for edit in edits for key in edit.depended}
+    if changed.depended and not _within(changed.depended, plans, index):
+        return None
     changed.interface = {code for edit in edits for code in (*edit.interface, *edit.enriched)}
     if changed.interface:
         changed.readers = _readers(index, changed)
@@ -349,6 +360,26 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     if came:
         sources = tuple(sorted((*sources, *came)))
     return (*moved_diags, *new_diags), sources, digests, spliced, _indexed(index, rules)
+
+
+def _within(depended: set, plans: dict, index: dict) -> bool:
+    """Whether the plans whose dependencies changed have edges within themselves only:
+    every dependency of theirs, before and after, names a task of the plan, and no other
+    line's clause reaches their product (crossing_of the catalog, in the index). Then
+    the catalog's graph gains or loses no edge between lines, and a cycle is one within
+    the plan, which a check of the plan finds."""
+    crossing = index.get("crossing")
+    if crossing is None:
+        return False
+    named, gains, every, every_gains = crossing
+    reached = {product for product, _task in (*named, *gains)}
+    for key in depended:
+        _edit, (old, new) = plans[key]
+        if every or every_gains or key[0] in reached:
+            return False
+        if any(dep.scope != "plan" or dep.product is not None for plan in (old, new) for i in plan.items for dep in (*i.after, *i.before)):
+            return False
+    return True
 
 
 def _readers(index: dict, changed: Changed) -> dict:
@@ -474,6 +505,16 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
         (_PLANNER_FILE, "lines__", lines, sorted(set(sources) | changed.interface)),
     )
     by_module: dict[str, list] = {_PLANS_FILE: [(*piece, False) for piece in definitions]} if definitions else {}
+    for key in sorted(changed.depended):  # its planned items and their edges, in planner.py
+        if any(reads_across(parts[side], d) for side in (0, 1) for d in parts[side].plan(*key).items):
+            return None
+        try:
+            found = proven_functions(skeleton.get(_PLANNER_FILE, ""), lambda side, k: emit.planner_plan_segments(parts[side], key, k, index["crossing"]))
+        except (LookupError, RecursionError):
+            return None
+        if found is None:
+            return None
+        by_module.setdefault(_PLANNER_FILE, []).extend(found)
     for key in sorted(plans):  # the plan's functions in plans.py, one after another: their constants asked for in turn
         try:
             found = proven_functions(skeleton.get(_PLANS_FILE, ""), lambda side, k: emit.plan_segments(parts[side], key, k))

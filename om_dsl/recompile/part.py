@@ -25,6 +25,7 @@ class Changed:
         self.enrichments, self.decompositions = enrichments, decompositions
         self.interface: set = set()  # commercial products whose attributes changed
         self.readers: dict = {}  # what reads them (recompile._readers): checked, lowered and generated again
+        self.depended: set = set()  # the plans whose tasks' dependencies changed (within the plan)
 
     def sources(self) -> list:
         """The products whose decompositions changed."""
