@@ -15,7 +15,8 @@ files at once (docs/compile.md has the table):
   `decompose__P` and `lines__P`;
 - a task's settings and the values of its arguments and of what it sets, while
   it reads the same tasks of other lines: the plan's entry, its functions and
-  DEFINITIONS entry in plans.py;
+  DEFINITIONS entry in plans.py; its dependencies within the plan, when no other
+  line reaches the plan: the same, and its `tasks__` and `edges__` in planner.py;
 - a commercial product's attributes (defaults, or the interface: an attribute
   added, taken out, renamed, retyped): its entry and `attributes__P`, and its
   *readers* (the rules, enrichments and decompositions of the product, of its
