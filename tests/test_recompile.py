@@ -201,7 +201,11 @@ EDITS = [
     ("a dependency put back", "products.om", _replace("    due 3d\n", "    due 3d\n    after release\n"), True),
     ("a dependency that closes a cycle within the plan: an error", "products.om", _replace("net.release(down)\n", "net.release(down)\n    after check\n"), False),
     ("the cycle undone", "products.om", _replace("net.release(down)\n    after check\n", "net.release(down)\n"), False),
-    ("a task added", "products.om", _replace("plan ACCESS on add {\n", "plan ACCESS on add {\n  milestone started\n"), False),
+    ("a task added", "products.om", _replace("plan ACCESS on add {\n", "plan ACCESS on add {\n  milestone started\n"), True),
+    ("a task added that waits for another, a manual one", "products.om", _replace("    after release\n}", '    after release\n  manual verify "Verify the line" queue ops\n    after check\n}'), True),
+    ("a task taken out", "products.om", _replace('  manual verify "Verify the line" queue ops\n    after check\n', ""), True),
+    ("a task taken out that another waits for: an error", "products.om", _replace("  callout release = net.release(down)\n", ""), False),
+    ("the task back", "products.om", _replace("plan ACCESS on delete {\n", "plan ACCESS on delete {\n  callout release = net.release(down)\n"), False),
     ("a task's settings with a task before it", "products.om", _replace("timeout 2m", "timeout 3m"), True),
     ("a table's entry: not a rule", "tables.om", _replace("300: 50", "300: 60"), False),
     ("two rules at once", "rules.om", lambda t: t.replace("the upload speed is unknown", "upload unknown").replace("a premium product", "a premium line"), True),
@@ -438,11 +442,20 @@ _FAMILY_EDITS = {
     "rule added or taken out": lambda body, n: _toggled_rule(body, n),
     "enrichment rule added or taken out": lambda body, n: re.sub(r"  extra: int = speed \+ \d+\n", "", body, count=1) if "  extra: int" in body else re.sub(r"(enrich ROOT_\d+ \{\n)", rf"\g<1>  extra: int = speed + {n}\n", body, count=1),
     "dependency": lambda body, n: body.replace("  milestone active\n    after activate\n", "  milestone active\n    after activate, reserve\n", 1) if n % 2 else body.replace("    after activate, reserve\n", "    after activate\n", 1),
+    "task added or taken out": lambda body, n: _toggled_task(body),
     "attribute renamed": lambda body, n: re.sub(r"attr static_ip\w*: bool", f"attr static_ip_{n}: bool" if n % 3 else "attr static_ip: bool", body, count=1),
     "attribute added or taken out": lambda body, n: body.replace("  attr note: string optional\n", "", 1) if "attr note:" in body else body.replace("  has CHILD_", f"  attr note: {('string', 'int')[n % 2]} optional\n  has CHILD_", 1),
     "call arguments": lambda body, n: re.sub(r"(sys_\d+\.activate\()[^)]*\)", rf"\g<1>port_id, down = down + {n % 4}, up, tech)" if n % 4 else r"\g<1>port_id, down, up, tech)", body, count=1),
     "decompose when": lambda body, n: re.sub(r"(decompose A\d+: ROOT_\d+ -> ACCESS_\d+)[^{]*\{", rf"\g<1> when speed >= {(100, 300)[n % 2]} {{" if n % 3 else r"\g<1> {", body, count=1),
 }
+
+
+def _toggled_task(body: str) -> str:
+    """A milestone added to a family's delete plan of its access, after its one task, or taken out."""
+    released = "  milestone released\n    after release\n"
+    if released in body:
+        return body.replace(released, "", 1)
+    return re.sub(r"(plan ACCESS_\d+ on delete \{\n  callout release = sys_\d+\.release\(port_id\)\n)", r"\g<1>" + released, body, count=1)
 
 
 def _toggled_rule(body: str, n: int) -> str:
@@ -480,7 +493,7 @@ def test_each_kind_of_edit_of_the_benchmarks_catalog_is_spliced(tmp_path, splice
     cache_dir = tmp_path / "c"
     _outcome(folder, Cache(cache_dir))
     path = folder / "families_0000.om"
-    for kind in sorted(set(_FAMILY_EDITS) - {"comment", "dependency"}):  # a family's plans wait for other lines: not within one plan
+    for kind in sorted(set(_FAMILY_EDITS) - {"comment", "dependency", "task added or taken out"}):  # a family's plans may be reached by other lines
         text = path.read_text()
         start, end = _family(text, 1)
         edited = next(e for e in (text[:start] + _FAMILY_EDITS[kind](text[start:end], n) + text[end:] for n in range(1, 4)) if e != text)
@@ -575,6 +588,7 @@ def test_plans_carrying_whole_catalog_warnings_are_spliced_and_their_warnings_mo
         ("a comment first: everything a line down", lambda t: "# warned\n" + t, False),
         ("the other plan's argument", _replace("net.bill(n)", "net.bill(n = n * 2)"), True),
         ("a dependency within a plan another line waits for: the graph between lines", _replace("  milestone billed\n", "  milestone billed\n    after charge\n"), False),
+        ("a task added to it", _replace("  milestone billed\n", "  milestone started\n  milestone billed\n"), False),
         ("the dependency taken out: its warning goes", _replace("    after BILL.charge in bundle\n", ""), False),
     ]:
         path.write_text(edit(path.read_text()))

@@ -399,6 +399,17 @@ def plan_segments(catalog: Catalog, key: tuple, k: Constants) -> dict:
     return {f["name"]: _segment(catalog, "plans.py.j2", f, plans=[], definitions="{}") for f in functions}
 
 
+def plan_run(catalog: Catalog, key: tuple, k: Constants) -> tuple[dict, str]:
+    """Plan KEY's functions as plans.py holds them, by name (one after another, their
+    constants named by k), and its entry in PLANS."""
+    g = _Generator(catalog)
+    functions, entry = g.plan_functions(catalog.plan(*key), k, g.tables(k))
+    segments = {f["name"]: _segment(catalog, "plans.py.j2", f, plans=[], definitions="{}") for f in functions}
+    text = _env().get_template("plans.py.j2").render(catalog=catalog, om_version=__version__, purpose="", schema="", header_files=[], functions=[], constants=[], plans=[entry], definitions="{}")
+    start = text.index("\nPLANS = {\n") + len("\nPLANS = {\n")
+    return segments, text[start : text.index("\n}\n", start) + 1]
+
+
 def crossing_of(catalog: Catalog) -> tuple:
     """What edges between lines reach over the whole catalog (codegen.planner's
     PlannerModule.crossing), as plain data: the compile cache keeps it with its index."""
@@ -482,6 +493,7 @@ __all__ = [
     "one_line_length",
     "pformat",
     "pformat_member",
+    "plan_run",
     "plan_segments",
     "planner_plan_segments",
     "skeleton",

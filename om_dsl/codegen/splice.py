@@ -143,3 +143,26 @@ def proven_functions(text: str, make) -> Optional[list]:
         if new[name] != old_text:
             pieces.append((where[0], where[1], new[name], markers(old_text) != markers(new[name])))
     return pieces
+
+
+def proven_run(text: str, make) -> Optional[list]:
+    """A plan whose tasks were added or taken out, in plans.py: its functions (one run
+    of them) and its PLANS entry, as make(side, constants) gives them ((functions by
+    name, entry)), once those made before the edit are proven to be the text there:
+    [(start, end, new text, whether marked lines moved)], or None."""
+    from om_dsl.codegen.emit import constants_of, function_segment
+
+    known = constants_of(text)
+    made = []
+    for side in (0, 1):
+        k = Logged(known)
+        made.append((*make(side, k), k.asked, len(k.lines) - len(known)))
+    (old, old_entry, old_asked, old_added), (new, new_entry, new_asked, new_added) = made
+    if not old or not new or firsts(old_asked) != firsts(new_asked) or old_added or new_added:
+        return None
+    first = function_segment(text, next(iter(old)))
+    run = "".join(old.values())
+    if first is None or not text.startswith(run, first[0]) or not text.startswith("\n\n\n", first[0] + len(run)) or text.count(old_entry) != 1:
+        return None
+    at = text.index(old_entry)
+    return [(first[0], first[0] + len(run), "".join(new.values()), True), (at, at + len(old_entry), new_entry, False)]

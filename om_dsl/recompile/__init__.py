@@ -47,12 +47,12 @@ import attrs
 from om_dsl.check.cache import load_tree
 from om_dsl.check.workspace import SourceFile, stored_tree
 from om_dsl.codegen.line_map import spliced_line_map, with_new_line_map
-from om_dsl.codegen.splice import definition, member, members, proven_function, proven_functions, replaced
+from om_dsl.codegen.splice import definition, member, members, proven_function, proven_functions, proven_run, replaced
 from om_dsl.lower import files_root, lower_part, relative_path
 from om_dsl.model.canonical import decomposition_data, enrichment_data, plan_data, product_data, validation_data
 from om_dsl.model.catalog import ids
 from om_dsl.model.plans import reads_across
-from om_dsl.recompile.part import Changed, checked, names_in, part_scopes, touches, uses_alike
+from om_dsl.recompile.part import Changed, checked, part_scopes, read_by, readers_of, reads_children, touches, uses_alike, within
 from om_dsl.recompile.place import moved_diagnostic, moved_outcome, span_pairs
 from om_dsl.span import Span
 from om_dsl.syntax import ast
@@ -169,6 +169,7 @@ class _Edit:
         self.interface: set[str] = set()  # the commercial products whose attributes changed
         self.enriched: set[str] = set()  # the products whose enriched attributes (names, types) changed
         self.depended: set[tuple] = set()  # the plans whose tasks' dependencies changed
+        self.retasked: dict[tuple, tuple] = {}  # plan -> (tasks taken out, tasks added)
         self.old_spans: list = []
         self.new_spans: list = []
 
@@ -218,7 +219,12 @@ class _Edit:
                     # Its tasks' dependencies: spliced when they stay within the plan (see recompiled).
                     ospans, nspans = [], []
                     if not _same(_without_settings(o, True), _without_settings(n, True), ospans, nspans):
-                        return False
+                        # Tasks added or taken out (the others kept, in their order): the same, and its functions' run.
+                        ospans, nspans = [], []
+                        common = _common_tasks(o, n)
+                        if common is None or not _same(_without_settings(common[0], True), _without_settings(common[1], True), ospans, nspans):
+                            return False
+                        self.retasked[key] = common[2:]
                     self.depended.add(key)
                 self.plans[key] = (o, n)
                 self.old_spans += ospans
@@ -247,6 +253,21 @@ class _Edit:
             self.old_spans.append(_place(o.span))
             self.new_spans.append(_place(n.span))
         return True
+
+
+def _common_tasks(old, new) -> Optional[tuple]:
+    """(old plan, new plan) with the tasks both have, in the same order, then the names of
+    the tasks taken out and of those added; None when the tasks kept changed order."""
+    old_names, new_names = ([i.name.value for i in plan.items] for plan in (old, new))
+    kept = [name for name in old_names if name in new_names]
+    if kept != [name for name in new_names if name in old_names] or len(set(old_names)) != len(old_names) or len(set(new_names)) != len(new_names):
+        return None
+    return (
+        attrs.evolve(old, items=tuple(i for i in old.items if i.name.value in new_names)),
+        attrs.evolve(new, items=tuple(i for i in new.items if i.name.value in old_names)),
+        tuple(name for name in old_names if name not in new_names),
+        tuple(name for name in new_names if name not in old_names),
+    )
 
 
 def _rules_of(module) -> Optional[dict]:
@@ -303,7 +324,7 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
             return None
     for code, (edit, pair) in enrichments.items():
         # A rule reading a child's enriched value is warned of (W012) by a check of the whole catalog.
-        if code not in index["commercial"] or edit.file.path not in index["enrichments"].get(code, ()) or any(_reads_children(block) for block in pair):
+        if code not in index["commercial"] or edit.file.path not in index["enrichments"].get(code, ()) or any(reads_children(block) for block in pair):
             return None
     for name, (edit, (old, _new)) in decompositions.items():
         # The order scope's decompositions: not spliced (an order's lines have no item to read).
@@ -311,16 +332,17 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
             return None
     changed = Changed(rules, products, plans, enrichments, decompositions)
     changed.depended = {key for edit in edits for key in edit.depended}
-    if changed.depended and not _within(changed.depended, plans, index):
+    changed.retasked = {key for edit in edits for key in edit.retasked}
+    if changed.depended and not within(changed.depended, plans, index):
         return None
     changed.interface = {code for edit in edits for code in (*edit.interface, *edit.enriched)}
     if changed.interface:
-        changed.readers = _readers(index, changed)
+        changed.readers = readers_of(index, changed)
     part = part_scopes(unit, index, edits, changed)
     if part is None:
         return None
     old_scope, new_scope = part
-    if changed.interface and not _read_by(changed, old_scope, new_scope):
+    if changed.interface and not read_by(changed, old_scope, new_scope):
         return None
     old_diags, old_used = checked(old_scope, changed, 0)
     new_diags, new_used = checked(new_scope, changed, 1)
@@ -346,6 +368,7 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     attributes = {code for edit in edits for code in edit.interface}
     gone |= {element for element, *_ in outcome[0] if element.startswith("attribute:") and element[10:].split(".")[0] in attributes}
     gone |= {ids.enrichment(code, r.name.value) for edit in edits for code in edit.enriched for r in edit.enrichments[code][0].rules}
+    gone |= {ids.task(*key, name) for edit in edits for key, (out, _in) in edit.retasked.items() for name in out}
     placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], (tuple(s for s in outcome[0] if s[0] not in gone), outcome[1]))
     if placed is None:
         return None
@@ -355,71 +378,15 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     for code in attributes:  # a product's attributes, as they are now
         edit, (_old, new) = products[code]
         came += [(ids.attribute(code, a.name.value), relative_path(edit.file.real_path, root), a.span.line, a.span.start) for a in new.attributes]
+    for edit in edits:  # a plan's tasks added
+        for key, (_out, added) in edit.retasked.items():
+            came += [(ids.task(*key, i.name.value), relative_path(edit.file.real_path, root), i.span.line, i.span.start) for i in edit.plans[key][1].items if i.name.value in added]
     for edit in edits:  # an enrichment block's rules, as they are now
         for code in edit.enriched:
             came += [(ids.enrichment(code, r.name.value), relative_path(edit.file.real_path, root), r.span.line, r.span.start) for r in edit.enrichments[code][1].rules]
     if came:
         sources = tuple(sorted((*sources, *came)))
     return (*moved_diags, *new_diags), sources, digests, spliced, _indexed(index, rules)
-
-
-def _within(depended: set, plans: dict, index: dict) -> bool:
-    """Whether the plans whose dependencies changed have edges within themselves only:
-    every dependency of theirs, before and after, names a task of the plan, and no other
-    line's clause reaches their product (crossing_of the catalog, in the index). Then
-    the catalog's graph gains or loses no edge between lines, and a cycle is one within
-    the plan, which a check of the plan finds."""
-    crossing = index.get("crossing")
-    if crossing is None:
-        return False
-    named, gains, every, every_gains = crossing
-    reached = {product for product, _task in (*named, *gains)}
-    for key in depended:
-        _edit, (old, new) = plans[key]
-        if every or every_gains or key[0] in reached:
-            return False
-        if any(dep.scope != "plan" or dep.product is not None for plan in (old, new) for i in plan.items for dep in (*i.after, *i.before)):
-            return False
-    return True
-
-
-def _readers(index: dict, changed: Changed) -> dict:
-    """What reads the attributes of the products in changed.interface: the validation
-    rules, enrichments and decompositions of each, of its children (`parent.x`) and of
-    its parents (`children(P).x`). Nothing else can: a plan reads technical lines."""
-    family = set(changed.interface)
-    for code in changed.interface:
-        family.update(index["children"].get(code, ()))
-        family.update(p for p, children in index["children"].items() if code in children)
-    return {
-        "family": family,
-        "rules": {key for key in index["validations"] if key[0] in family and key not in changed.rules},
-        "enrichments": {code for code in family if code in index["enrichments"] and code not in changed.enrichments},
-        "decompositions": {name for name, (_path, source, _target) in index["decompositions"].items() if source in family and name not in changed.decompositions},
-    }
-
-
-def _read_by(changed: Changed, old_scope, new_scope) -> bool:
-    """The readers of an interface edit, as changed declarations (before and after, in
-    the part's two scopes), to be checked, lowered and generated again; False when
-    they cannot all be found, or an enrichment of them reads children (W012)."""
-    readers = changed.readers
-    for key in readers["rules"]:
-        pair = old_scope.validations.get(key), new_scope.validations.get(key)
-        if None in pair:
-            return False
-        changed.rules[key] = (None, pair)
-    for code in readers["enrichments"]:
-        old, new = old_scope.enrichments.get(code, []), new_scope.enrichments.get(code, [])
-        if len(old) != 1 or len(new) != 1 or _reads_children(old[0]) or _reads_children(new[0]):
-            return False
-        changed.enrichments[code] = (None, (old[0], new[0]))
-    for name in readers["decompositions"]:
-        pair = old_scope.decompositions.get(name), new_scope.decompositions.get(name)
-        if None in pair or pair[0].source is None:
-            return False
-        changed.decompositions[name] = (None, pair)
-    return True
 
 
 def _indexed(index: dict, rules: dict) -> dict:
@@ -433,11 +400,6 @@ def _indexed(index: dict, rules: dict) -> dict:
         elif old is None:
             validations[key] = edit.file.path
     return dict(index, validations=validations)
-
-
-def _reads_children(block) -> bool:
-    """Whether a block may read `children(...)` (a superset: any name `children` in it)."""
-    return "children" in names_in(block, set())
 
 
 def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict) -> Optional[dict]:
@@ -518,7 +480,10 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
         by_module.setdefault(_PLANNER_FILE, []).extend(found)
     for key in sorted(plans):  # the plan's functions in plans.py, one after another: their constants asked for in turn
         try:
-            found = proven_functions(skeleton.get(_PLANS_FILE, ""), lambda side, k: emit.plan_segments(parts[side], key, k))
+            if key in changed.retasked:  # tasks added or taken out: the run of its functions, and its PLANS entry
+                found = proven_run(skeleton.get(_PLANS_FILE, ""), lambda side, k: emit.plan_run(parts[side], key, k))
+            else:
+                found = proven_functions(skeleton.get(_PLANS_FILE, ""), lambda side, k: emit.plan_segments(parts[side], key, k))
         except (LookupError, RecursionError):
             return None
         if found is None:

@@ -24,8 +24,9 @@ class Changed:
         self.rules, self.products, self.plans = rules, products, plans
         self.enrichments, self.decompositions = enrichments, decompositions
         self.interface: set = set()  # commercial products whose attributes changed
-        self.readers: dict = {}  # what reads them (recompile._readers): checked, lowered and generated again
+        self.readers: dict = {}  # what reads them (readers_of): checked, lowered and generated again
         self.depended: set = set()  # the plans whose tasks' dependencies changed (within the plan)
+        self.retasked: set = set()  # of those, the plans whose tasks were added or taken out
 
     def sources(self) -> list:
         """The products whose decompositions changed."""
@@ -208,3 +209,67 @@ def names_in(node, out: set) -> set:
 
 def touches(d: Diagnostic, path: str, spans: list) -> bool:
     return any(label.span.file == path and any(s.start <= label.span.start and label.span.end <= s.end for s in spans) for label in d.labels)
+
+
+def within(depended: set, plans: dict, index: dict) -> bool:
+    """Whether the plans whose dependencies changed have edges within themselves only:
+    every dependency of theirs, before and after, names a task of the plan, and no other
+    line's clause reaches their product (crossing_of the catalog, in the index). Then
+    the catalog's graph gains or loses no edge between lines, and a cycle is one within
+    the plan, which a check of the plan finds."""
+    crossing = index.get("crossing")
+    if crossing is None:
+        return False
+    named, gains, every, every_gains = crossing
+    reached = {product for product, _task in (*named, *gains)}
+    for key in depended:
+        _edit, (old, new) = plans[key]
+        if every or every_gains or key[0] in reached:
+            return False
+        if any(dep.scope != "plan" or dep.product is not None for plan in (old, new) for i in plan.items for dep in (*i.after, *i.before)):
+            return False
+    return True
+
+
+def readers_of(index: dict, changed: Changed) -> dict:
+    """What reads the attributes of the products in changed.interface: the validation
+    rules, enrichments and decompositions of each, of its children (`parent.x`) and of
+    its parents (`children(P).x`). Nothing else can: a plan reads technical lines."""
+    family = set(changed.interface)
+    for code in changed.interface:
+        family.update(index["children"].get(code, ()))
+        family.update(p for p, children in index["children"].items() if code in children)
+    return {
+        "family": family,
+        "rules": {key for key in index["validations"] if key[0] in family and key not in changed.rules},
+        "enrichments": {code for code in family if code in index["enrichments"] and code not in changed.enrichments},
+        "decompositions": {name for name, (_path, source, _target) in index["decompositions"].items() if source in family and name not in changed.decompositions},
+    }
+
+
+def read_by(changed: Changed, old_scope, new_scope) -> bool:
+    """The readers of an interface edit, as changed declarations (before and after, in
+    the part's two scopes), to be checked, lowered and generated again; False when
+    they cannot all be found, or an enrichment of them reads children (W012)."""
+    readers = changed.readers
+    for key in readers["rules"]:
+        pair = old_scope.validations.get(key), new_scope.validations.get(key)
+        if None in pair:
+            return False
+        changed.rules[key] = (None, pair)
+    for code in readers["enrichments"]:
+        old, new = old_scope.enrichments.get(code, []), new_scope.enrichments.get(code, [])
+        if len(old) != 1 or len(new) != 1 or reads_children(old[0]) or reads_children(new[0]):
+            return False
+        changed.enrichments[code] = (None, (old[0], new[0]))
+    for name in readers["decompositions"]:
+        pair = old_scope.decompositions.get(name), new_scope.decompositions.get(name)
+        if None in pair or pair[0].source is None:
+            return False
+        changed.decompositions[name] = (None, pair)
+    return True
+
+
+def reads_children(block) -> bool:
+    """Whether a block may read `children(...)` (a superset: any name `children` in it)."""
+    return "children" in names_in(block, set())
