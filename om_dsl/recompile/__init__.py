@@ -17,6 +17,7 @@ files at once (docs/compile.md has the table):
   it reads the same tasks of other lines: the plan's entry, its functions and
   DEFINITIONS entry in plans.py; its dependencies within the plan, when no other
   line reaches the plan: the same, and its `tasks__` and `edges__` in planner.py;
+  its tasks added or taken out: the same, the run of its functions and its PLANS entry;
 - a commercial product's attributes (defaults, or the interface: an attribute
   added, taken out, renamed, retyped): its entry and `attributes__P`, and its
   *readers* (the rules, enrichments and decompositions of the product, of its
