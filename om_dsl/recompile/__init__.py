@@ -131,10 +131,11 @@ def _without_defaults(product):
 _SETTINGS = ("retry", "timeout", "due", "description", "wait_for")
 
 
-def _without_settings(plan, dependencies: bool = False):
+def _without_settings(plan, dependencies: bool = False, conditions: bool = False):
     """A plan with its tasks' settings and the values of their arguments (a call's, a
-    compensation's) and of what they set left out (and their dependencies, when asked):
-    what else it says (which functions it has, what they are called with, what they set)."""
+    compensation's) and of what they set left out (and their dependencies, and its and
+    its tasks' `when`, when asked): what else it says (which functions it has, what they
+    are called with, what they set)."""
 
     def call(c):
         return None if c is None else attrs.evolve(c, args=tuple(attrs.evolve(a, expr=None, shorthand=False) for a in c.args))
@@ -142,9 +143,11 @@ def _without_settings(plan, dependencies: bool = False):
     def item(i):
         sets = tuple(attrs.evolve(x, expr=None) for x in i.sets)
         deps = {"after": (), "before": ()} if dependencies else {}
+        if conditions:
+            deps["when"] = None
         return attrs.evolve(i, call=call(i.call), python=call(i.python), compensate=call(i.compensate), sets=sets, **dict.fromkeys(_SETTINGS), **deps)
 
-    return attrs.evolve(plan, items=tuple(item(i) for i in plan.items))
+    return attrs.evolve(plan, items=tuple(item(i) for i in plan.items), **({"when": None} if conditions else {}))
 
 
 def _without_exprs(d):
@@ -220,10 +223,10 @@ class _Edit:
                     # Its tasks' dependencies: spliced when they stay within the plan (see recompiled).
                     ospans, nspans = [], []
                     if not _same(_without_settings(o, True), _without_settings(n, True), ospans, nspans):
-                        # Tasks added or taken out (the others kept, in their order): the same, and its functions' run.
+                        # Tasks added or taken out (the others kept, in their order), conditions: the same, and its functions' run.
                         ospans, nspans = [], []
                         common = _common_tasks(o, n)
-                        if common is None or not _same(_without_settings(common[0], True), _without_settings(common[1], True), ospans, nspans):
+                        if common is None or not _same(_without_settings(common[0], True, True), _without_settings(common[1], True, True), ospans, nspans):
                             return False
                         self.retasked[key] = common[2:]
                     self.depended.add(key)
