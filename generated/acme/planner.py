@@ -628,10 +628,14 @@ def edges__BILLING_RFS__add(x, lid, bundle):
     e = x.edges
     # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
     me = lid + ':start_billing'
-    for t in x.every_other(_ORDER, 'BILLING_RFS'):
-        if t != me:
-            e[me].append((t, 'after every task in order'))
-    e[me].append((lid + ':requested_start', 'after requested_start'))
+    mine = e[me]
+    if mine:
+        for t in x.every_other(_ORDER, 'BILLING_RFS'):
+            if t not in mine:
+                mine[t] = 'after every task in order'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS'), 'after every task in order'))
+    mine.setdefault(lid + ':requested_start', 'after requested_start')
 
 
 def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -649,9 +653,13 @@ def edges__BILLING_RFS__delete(x, lid, bundle):
     e = x.edges
     # @om task:BILLING_RFS.delete.stop_billing  acme/plans_delete.om:37
     me = lid + ':stop_billing'
-    for t in x.every_other(_ORDER, 'BILLING_RFS'):
-        if t != me:
-            e[me].append((t, 'after every task in order'))
+    mine = e[me]
+    if mine:
+        for t in x.every_other(_ORDER, 'BILLING_RFS'):
+            if t not in mine:
+                mine[t] = 'after every task in order'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS'), 'after every task in order'))
 
 
 def tasks__BILLING_RFS__modify(x, a, o, prev, lid, bundle, defs):
@@ -669,9 +677,13 @@ def edges__BILLING_RFS__modify(x, lid, bundle):
     e = x.edges
     # @om task:BILLING_RFS.modify.update_billing  acme/plans_modify.om:21
     me = lid + ':update_billing'
-    for t in x.every_other(_ORDER, 'BILLING_RFS'):
-        if t != me:
-            e[me].append((t, 'after every task in order'))
+    mine = e[me]
+    if mine:
+        for t in x.every_other(_ORDER, 'BILLING_RFS'):
+            if t not in mine:
+                mine[t] = 'after every task in order'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS'), 'after every task in order'))
 
 
 def tasks__CPE_RFS__add(x, a, o, prev, lid, bundle, defs):
@@ -728,10 +740,14 @@ def edges__FIBER_ACCESS_CFS__add(x, lid, bundle):
     e = x.edges
     # @om task:FIBER_ACCESS_CFS.add.install_visit  acme/plans_add.om:15
     me = lid + ':install_visit'
-    for t in x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()):
-        if t != me:
-            e[me].append((t, 'after ONT_RFS.ship_ont in bundle'))
-    e[me].append((lid + ':reserve_port', 'after reserve_port'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()):
+            if t not in mine:
+                mine[t] = 'after ONT_RFS.ship_ont in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()), 'after ONT_RFS.ship_ont in bundle'))
+    mine.setdefault(lid + ':reserve_port', 'after reserve_port')
 
 
 def tasks__FIBER_ACCESS_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -757,9 +773,13 @@ def edges__FIBER_ACCESS_CFS__delete(x, lid, bundle):
     e = x.edges
     # @om task:FIBER_ACCESS_CFS.delete.deactivate_line  acme/plans_delete.om:7
     me = lid + ':deactivate_line'
-    for t in x.index.get((bundle, 'STATIC_IP_RFS', 'release_ip'), ()):
-        if t != me:
-            e[me].append((t, 'after STATIC_IP_RFS.release_ip in bundle'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get((bundle, 'STATIC_IP_RFS', 'release_ip'), ()):
+            if t not in mine:
+                mine[t] = 'after STATIC_IP_RFS.release_ip in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'STATIC_IP_RFS', 'release_ip'), ()), 'after STATIC_IP_RFS.release_ip in bundle'))
 
 
 def tasks__FIBER_ACCESS_CFS__modify(x, a, o, prev, lid, bundle, defs):
@@ -790,9 +810,13 @@ def edges__IPTV_CFS__add(x, lid, bundle):
     e = x.edges
     # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
     me = lid + ':activate_iptv'
-    for t in x.index.get(('FIBER_ACCESS_CFS', 'line_active'), ()):
-        if t != me:
-            e[me].append((t, 'after FIBER_ACCESS_CFS.line_active in order'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get(('FIBER_ACCESS_CFS', 'line_active'), ()):
+            if t not in mine:
+                mine[t] = 'after FIBER_ACCESS_CFS.line_active in order'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get(('FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in order'))
 
 
 def tasks__IPTV_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -869,9 +893,13 @@ def edges__STATIC_IP_RFS__add(x, lid, bundle):
     e = x.edges
     # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
     me = lid + ':assign_ip'
-    for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
-        if t != me:
-            e[me].append((t, 'after FIBER_ACCESS_CFS.line_active in bundle'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
+            if t not in mine:
+                mine[t] = 'after FIBER_ACCESS_CFS.line_active in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle'))
 
 
 def tasks__STATIC_IP_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -930,15 +958,20 @@ def edges__VOICE_CFS__add(x, lid, bundle):
     e = x.edges
     # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
     me = lid + ':activate_voice'
-    for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
-        if t != me:
-            e[me].append((t, 'after FIBER_ACCESS_CFS.line_active in bundle'))
-    e[me].append((lid + ':assign_number', 'after assign_number'))
-    e[me].append((lid + ':normalize_number', 'after normalize_number'))
-    e[me].append((lid + ':port_number', 'after port_number'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
+            if t not in mine:
+                mine[t] = 'after FIBER_ACCESS_CFS.line_active in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle'))
+    mine.setdefault(lid + ':assign_number', 'after assign_number')
+    mine.setdefault(lid + ':normalize_number', 'after normalize_number')
+    mine.setdefault(lid + ':port_number', 'after port_number')
     # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
     me = lid + ':port_number'
-    e[me].append((lid + ':normalize_number', 'after normalize_number'))
+    mine = e[me]
+    mine.setdefault(lid + ':normalize_number', 'after normalize_number')
 
 
 def tasks__VOICE_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -958,7 +991,7 @@ def edges__VOICE_CFS__delete(x, lid, bundle):
     me = lid + ':deactivate_voice'
     for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'deactivate_line'), ()):
         if t != me:
-            e[t].append((me, 'deactivate_voice before FIBER_ACCESS_CFS.deactivate_line in bundle'))
+            e[t].setdefault(me, 'deactivate_voice before FIBER_ACCESS_CFS.deactivate_line in bundle')
 
 
 # Commercial product -> its characteristics' values (added items).
@@ -1062,58 +1095,58 @@ LINE_MAP = (
     (609, 612, 'task:BILLING_RFS.add.requested_start'),
     (613, 618, 'task:BILLING_RFS.add.requested_start'),
     (619, 626, 'task:BILLING_RFS.add.start_billing'),
-    (629, 636, 'task:BILLING_RFS.add.start_billing'),
-    (638, 639, 'plan:BILLING_RFS.delete'),
-    (640, 647, 'task:BILLING_RFS.delete.stop_billing'),
-    (650, 656, 'task:BILLING_RFS.delete.stop_billing'),
-    (658, 659, 'plan:BILLING_RFS.modify'),
-    (660, 667, 'task:BILLING_RFS.modify.update_billing'),
-    (670, 676, 'task:BILLING_RFS.modify.update_billing'),
-    (678, 679, 'plan:CPE_RFS.add'),
-    (680, 687, 'task:CPE_RFS.add.ship_device'),
-    (689, 690, 'plan:CPE_RFS.delete'),
-    (691, 698, 'task:CPE_RFS.delete.return_device'),
-    (700, 701, 'plan:FIBER_ACCESS_CFS.add'),
-    (702, 704, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (705, 707, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (708, 710, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (711, 713, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (714, 726, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (729, 736, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (738, 739, 'plan:FIBER_ACCESS_CFS.delete'),
-    (740, 742, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (743, 755, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (758, 764, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (766, 769, 'plan:FIBER_ACCESS_CFS.modify'),
-    (770, 777, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (779, 780, 'plan:IPTV_CFS.add'),
-    (781, 788, 'task:IPTV_CFS.add.activate_iptv'),
-    (791, 797, 'task:IPTV_CFS.add.activate_iptv'),
-    (799, 800, 'plan:IPTV_CFS.delete'),
-    (801, 808, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (810, 811, 'plan:ONT_RFS.add'),
-    (812, 824, 'task:ONT_RFS.add.ship_ont'),
-    (826, 827, 'plan:ONT_RFS.delete'),
-    (828, 835, 'task:ONT_RFS.delete.return_device'),
-    (837, 840, 'plan:ONT_RFS.modify'),
-    (841, 843, 'task:ONT_RFS.modify.ship_ont'),
-    (844, 856, 'task:ONT_RFS.modify.swap_visit'),
-    (858, 859, 'plan:STATIC_IP_RFS.add'),
-    (860, 867, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (870, 876, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (878, 879, 'plan:STATIC_IP_RFS.delete'),
-    (880, 892, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (894, 894, 'plan:VOICE_CFS.add'),
-    (895, 896, 'task:VOICE_CFS.add.assign_number'),
-    (897, 898, 'task:VOICE_CFS.add.normalize_number'),
-    (899, 902, 'task:VOICE_CFS.add.port_number'),
-    (903, 905, 'task:VOICE_CFS.add.activate_voice'),
-    (906, 911, 'task:VOICE_CFS.add.assign_number'),
-    (912, 917, 'task:VOICE_CFS.add.normalize_number'),
-    (918, 928, 'task:VOICE_CFS.add.port_number'),
-    (931, 938, 'task:VOICE_CFS.add.activate_voice'),
-    (939, 943, 'task:VOICE_CFS.add.port_number'),
-    (945, 946, 'plan:VOICE_CFS.delete'),
-    (947, 954, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (957, 964, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (629, 640, 'task:BILLING_RFS.add.start_billing'),
+    (642, 643, 'plan:BILLING_RFS.delete'),
+    (644, 651, 'task:BILLING_RFS.delete.stop_billing'),
+    (654, 664, 'task:BILLING_RFS.delete.stop_billing'),
+    (666, 667, 'plan:BILLING_RFS.modify'),
+    (668, 675, 'task:BILLING_RFS.modify.update_billing'),
+    (678, 688, 'task:BILLING_RFS.modify.update_billing'),
+    (690, 691, 'plan:CPE_RFS.add'),
+    (692, 699, 'task:CPE_RFS.add.ship_device'),
+    (701, 702, 'plan:CPE_RFS.delete'),
+    (703, 710, 'task:CPE_RFS.delete.return_device'),
+    (712, 713, 'plan:FIBER_ACCESS_CFS.add'),
+    (714, 716, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (717, 719, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (720, 722, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (723, 725, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (726, 738, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (741, 752, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (754, 755, 'plan:FIBER_ACCESS_CFS.delete'),
+    (756, 758, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (759, 771, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (774, 784, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (786, 789, 'plan:FIBER_ACCESS_CFS.modify'),
+    (790, 797, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (799, 800, 'plan:IPTV_CFS.add'),
+    (801, 808, 'task:IPTV_CFS.add.activate_iptv'),
+    (811, 821, 'task:IPTV_CFS.add.activate_iptv'),
+    (823, 824, 'plan:IPTV_CFS.delete'),
+    (825, 832, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (834, 835, 'plan:ONT_RFS.add'),
+    (836, 848, 'task:ONT_RFS.add.ship_ont'),
+    (850, 851, 'plan:ONT_RFS.delete'),
+    (852, 859, 'task:ONT_RFS.delete.return_device'),
+    (861, 864, 'plan:ONT_RFS.modify'),
+    (865, 867, 'task:ONT_RFS.modify.ship_ont'),
+    (868, 880, 'task:ONT_RFS.modify.swap_visit'),
+    (882, 883, 'plan:STATIC_IP_RFS.add'),
+    (884, 891, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (894, 904, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (906, 907, 'plan:STATIC_IP_RFS.delete'),
+    (908, 920, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (922, 922, 'plan:VOICE_CFS.add'),
+    (923, 924, 'task:VOICE_CFS.add.assign_number'),
+    (925, 926, 'task:VOICE_CFS.add.normalize_number'),
+    (927, 930, 'task:VOICE_CFS.add.port_number'),
+    (931, 933, 'task:VOICE_CFS.add.activate_voice'),
+    (934, 939, 'task:VOICE_CFS.add.assign_number'),
+    (940, 945, 'task:VOICE_CFS.add.normalize_number'),
+    (946, 956, 'task:VOICE_CFS.add.port_number'),
+    (959, 970, 'task:VOICE_CFS.add.activate_voice'),
+    (971, 976, 'task:VOICE_CFS.add.port_number'),
+    (978, 979, 'plan:VOICE_CFS.delete'),
+    (980, 987, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (990, 997, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

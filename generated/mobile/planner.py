@@ -355,12 +355,19 @@ def edges__BILLING_RFS__add(x, lid, bundle):
     e = x.edges
     # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
     me = lid + ':open_account'
-    for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
-        if t != me:
-            e[me].append((t, 'after SIM_RFS.allocate_sim in order'))
-    for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
-        if t != me:
-            e[me].append((t, 'reads SIM_RFS.allocate_sim.iccid in order'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
+            if t not in mine:
+                mine[t] = 'after SIM_RFS.allocate_sim in order'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get(('SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in order'))
+    if mine:
+        for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
+            if t not in mine:
+                mine[t] = 'reads SIM_RFS.allocate_sim.iccid in order'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get(('SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.iccid in order'))
 
 
 def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -382,12 +389,19 @@ def edges__HANDSET_RFS__add(x, lid, bundle):
     e = x.edges
     # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
     me = lid + ':ship_handset'
-    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
-        if t != me:
-            e[me].append((t, 'after SIM_RFS.allocate_sim in bundle'))
-    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
-        if t != me:
-            e[me].append((t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
+            if t not in mine:
+                mine[t] = 'after SIM_RFS.allocate_sim in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in bundle'))
+    if mine:
+        for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
+            if t not in mine:
+                mine[t] = 'reads SIM_RFS.iccid in bundle, set by allocate_sim'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
 
 
 def tasks__HANDSET_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -463,19 +477,32 @@ def edges__SUBSCRIPTION_CFS__add(x, lid, bundle):
     e = x.edges
     # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
     me = lid + ':provision'
-    for t in x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()):
-        if t != me:
-            e[me].append((t, 'after PORT_IN_RFS.port_in in bundle'))
-    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
-        if t != me:
-            e[me].append((t, 'after SIM_RFS.allocate_sim in bundle'))
-    e[me].append((lid + ':assign_msisdn', 'after assign_msisdn'))
-    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
-        if t != me:
-            e[me].append((t, 'reads SIM_RFS.allocate_sim.iccid in bundle'))
-    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
-        if t != me:
-            e[me].append((t, 'reads SIM_RFS.allocate_sim.imsi in bundle'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()):
+            if t not in mine:
+                mine[t] = 'after PORT_IN_RFS.port_in in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()), 'after PORT_IN_RFS.port_in in bundle'))
+    if mine:
+        for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
+            if t not in mine:
+                mine[t] = 'after SIM_RFS.allocate_sim in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in bundle'))
+    mine.setdefault(lid + ':assign_msisdn', 'after assign_msisdn')
+    if mine:
+        for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
+            if t not in mine:
+                mine[t] = 'reads SIM_RFS.allocate_sim.iccid in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.iccid in bundle'))
+    if mine:
+        for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
+            if t not in mine:
+                mine[t] = 'reads SIM_RFS.allocate_sim.imsi in bundle'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.imsi in bundle'))
 
 
 def tasks__SUBSCRIPTION_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -491,12 +518,16 @@ def edges__SUBSCRIPTION_CFS__delete(x, lid, bundle):
     e = x.edges
     # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
     me = lid + ':deprovision'
-    for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
-        if t != me:
-            e[me].append((t, 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
+    mine = e[me]
+    if mine:
+        for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
+            if t not in mine:
+                mine[t] = 'reads SIM_RFS.iccid in bundle, set by allocate_sim'
+    else:  # the first clause: every target is new
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
     for t in x.index.get((bundle, 'SIM_RFS', 'release_sim'), ()):
         if t != me:
-            e[t].append((me, 'deprovision before SIM_RFS.release_sim in bundle'))
+            e[t].setdefault(me, 'deprovision before SIM_RFS.release_sim in bundle')
 
 
 # Commercial product -> its characteristics' values (added items).
@@ -562,25 +593,25 @@ LINE_MAP = (
     (319, 344, 'mapping:M5.account_id'),
     (346, 347, 'plan:BILLING_RFS.add'),
     (348, 353, 'task:BILLING_RFS.add.open_account'),
-    (356, 365, 'task:BILLING_RFS.add.open_account'),
-    (367, 371, 'plan:BILLING_RFS.delete'),
-    (373, 374, 'plan:HANDSET_RFS.add'),
-    (375, 380, 'task:HANDSET_RFS.add.ship_handset'),
-    (383, 392, 'task:HANDSET_RFS.add.ship_handset'),
-    (394, 398, 'plan:HANDSET_RFS.delete'),
-    (400, 401, 'plan:PORT_IN_RFS.add'),
-    (402, 412, 'task:PORT_IN_RFS.add.port_in'),
-    (414, 418, 'plan:PORT_IN_RFS.delete'),
-    (420, 421, 'plan:SIM_RFS.add'),
-    (422, 432, 'task:SIM_RFS.add.allocate_sim'),
-    (434, 435, 'plan:SIM_RFS.delete'),
-    (436, 446, 'task:SIM_RFS.delete.release_sim'),
-    (448, 449, 'plan:SUBSCRIPTION_CFS.add'),
-    (450, 452, 'task:SUBSCRIPTION_CFS.add.active'),
-    (453, 455, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (456, 461, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (464, 480, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (482, 483, 'plan:SUBSCRIPTION_CFS.delete'),
-    (484, 489, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (492, 502, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (356, 372, 'task:BILLING_RFS.add.open_account'),
+    (374, 378, 'plan:BILLING_RFS.delete'),
+    (380, 381, 'plan:HANDSET_RFS.add'),
+    (382, 387, 'task:HANDSET_RFS.add.ship_handset'),
+    (390, 406, 'task:HANDSET_RFS.add.ship_handset'),
+    (408, 412, 'plan:HANDSET_RFS.delete'),
+    (414, 415, 'plan:PORT_IN_RFS.add'),
+    (416, 426, 'task:PORT_IN_RFS.add.port_in'),
+    (428, 432, 'plan:PORT_IN_RFS.delete'),
+    (434, 435, 'plan:SIM_RFS.add'),
+    (436, 446, 'task:SIM_RFS.add.allocate_sim'),
+    (448, 449, 'plan:SIM_RFS.delete'),
+    (450, 460, 'task:SIM_RFS.delete.release_sim'),
+    (462, 463, 'plan:SUBSCRIPTION_CFS.add'),
+    (464, 466, 'task:SUBSCRIPTION_CFS.add.active'),
+    (467, 469, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (470, 475, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (478, 507, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (509, 510, 'plan:SUBSCRIPTION_CFS.delete'),
+    (511, 516, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (519, 533, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

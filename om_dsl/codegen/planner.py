@@ -457,19 +457,30 @@ class PlannerModule:
             for dep, via in after if mine else ():
                 if dep.scope == "plan":
                     if dep.task in names and dep.task != d.name:
-                        body(f"e[me].append((lid + {':' + dep.task!r}, {via!r}))")
+                        body(f"mine.setdefault(lid + {':' + dep.task!r}, {via!r})")
                     continue
-                body(f"for t in {self.targets(plan, dep)}:")
-                body("    if t != me:")
-                body(f"        e[me].append((t, {via!r}))")
+                targets = self.targets(plan, dep)
+                if dep.task is None or (dep.product, dep.task) != (plan.product, d.name):  # me is not among the targets
+                    body("if mine:")
+                    body(f"    for t in {targets}:")
+                    body("        if t not in mine:")
+                    body(f"            mine[t] = {via!r}")
+                    body("else:  # the first clause: every target is new")
+                    body(f"    mine.update(dict.fromkeys({targets}, {via!r}))")
+                    continue
+                body(f"for t in {targets}:")
+                body("    if t != me and t not in mine:")
+                body(f"        mine[t] = {via!r}")
+            if body.lines:  # (the first clause naming an id gives its edge)
+                body.lines.insert(0, "    " * body.depth + "mine = e[me]")
             for dep, via in before:
                 if dep.scope == "plan":
                     if dep.task in names and dep.task != d.name and dep.task not in closed:
-                        body(f"e[lid + {':' + dep.task!r}].append((me, {via!r}))")
+                        body(f"e[lid + {':' + dep.task!r}].setdefault(me, {via!r})")
                     continue
                 body(f"for t in {self.targets(plan, dep)}:")
                 body("    if t != me:")
-                body(f"        e[t].append((me, {via!r}))")
+                body(f"        e[t].setdefault(me, {via!r})")
             if body.lines:
                 w(_marker(g, ids.task(plan.product, plan.action, d.name)))
                 w(f"me = lid + {':' + d.name!r}")

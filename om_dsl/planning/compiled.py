@@ -81,7 +81,7 @@ class CompiledPlanner:
         self.generated = catalog.memo(f"planner.generated.{id(module)}", lambda: _plans(catalog, module))
         self.items: dict = {}  # item id -> PlannedItem
         self.skipped: dict = {}  # item id -> SkippedItem
-        self.edges: dict = defaultdict(list)  # item id (kept or skipped) -> [(id waited for, clause)], as made
+        self.edges: dict = defaultdict(dict)  # item id (kept or skipped) -> {id waited for: the first clause naming it}, in the order named
         self.index: dict = defaultdict(list)  # (product, task) and (bundle, product, task) -> ids, in line order
         self.every_order: list = []  # [(product, ids of one line's tasks)], in line order
         self.every_bundle: dict = defaultdict(list)  # bundle -> the same, for its lines
@@ -133,17 +133,19 @@ class CompiledPlanner:
         items, skipped, edges = self.items, self.skipped, self.edges
         for item_id, found in edges.items():
             item = items.get(item_id)
-            if item is None:
-                continue  # a skipped task: its edges pass to what waits for it
-            if len(found) == 1 and found[0][0] not in skipped:
-                item.depends_on, item.vias = [found[0][0]], found[0][1]
-                continue
-            first = dict(reversed(found))  # the first clause naming each id wins
-            if skipped and not first.keys().isdisjoint(skipped):
+            if item is None or not found:
+                continue  # a skipped task (its edges pass to what waits for it), or a clause that named no task
+            if skipped and not found.keys().isdisjoint(skipped):
+                first = dict(found)  # (found stays as made: a walk through skipped ones reads it)
                 gone = {h: first.pop(h) for h in first.keys() & skipped.keys()}
                 if any(h in edges for h in gone):  # (one that waited for nothing passes nothing on)
                     self.through_skipped(found, first, gone)
-            item.depends_on, item.vias = sorted(first), first
+                found = first
+            if len(found) == 1:
+                for on, via in found.items():
+                    item.depends_on, item.vias = [on], via
+            else:
+                item.depends_on, item.vias = sorted(found), found
 
     def relies_on(self, relying: list) -> None:
         """`reliesOn` between order items, as the shared planner's `relies_on`: each task of
@@ -169,22 +171,20 @@ class CompiledPlanner:
                         found = edges.get(task)
                         if found is None:
                             made = items.get(task)
-                            found = edges[task] = [(d.on, d.via) for d in made.dependencies] if made is not None else []
-                        found.append((target, why))
+                            found = edges[task] = dict(made.waits()) if made is not None else {}
+                        found.setdefault(target, why)
 
-    def through_skipped(self, found: list, first: dict, gone: dict) -> None:
+    def through_skipped(self, found: dict, first: dict, gone: dict) -> None:
         """As the shared planner's `waits_through_skipped`, a breadth-first walk: what the
         skipped items of `found` (`gone`: each with the first clause naming it) waited for,
         with the clause that reached the skipped one, added to `first` (found's other ids)."""
         skipped, edges = self.skipped, self.edges
         seen = set(gone)
         level = []
-        passing = [h for h in gone if h in edges]  # the skipped ones that waited for something
-        if len(passing) > 1:  # walked in the order found names them
-            passing = [h for h in dict.fromkeys(on for on, _ in found) if h in gone and h in edges]
+        passing = [h for h in found if h in gone and h in edges]  # the skipped ones that waited for something, in the order named
         for h in passing:
             why = f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it"
-            level += [(d, why) for d, _ in edges[h]]
+            level += [(d, why) for d in edges[h]]
         while level:
             after = []
             for on, via in level:
@@ -197,7 +197,7 @@ class CompiledPlanner:
                 seen.add(on)
                 if on in edges:
                     why = f"{via}, skipped ({s.reason}), which waits for it"
-                    after += [(d, why) for d, _ in edges[on]]
+                    after += [(d, why) for d in edges[on]]
             level = after
 
     def topological(self):

@@ -70,6 +70,7 @@ class Decomposer:
         self.problems: list[Problem] = []
         self.generated = planner_of(rules)  # a compiled catalog's decomposition per product (planning/compiled.py)
         self.asset_ids = keys.asset_ids(order.id)
+        self.by_bundle: dict | None = {}  # bundle -> its lines, while every line is the generated code's (see `requests`)
 
     # The catalog's rules by name, and their conditions as written: only the reference's steps read them.
     @functools.cached_property
@@ -86,19 +87,30 @@ class Decomposer:
     def run(self) -> list[FulfillmentLine]:
         o = self.order.fields
         generated = self.generated.LINES if self.generated is not None else {}
+        roots: dict = {}  # order item -> its root's id (parents come before their children)
+        parts = keys.item_parts(self.order.id) if generated else None
+        lines, by_bundle = self.lines, self.by_bundle
         for item in self.order.items:
-            if item.action == "add":
-                fn = generated.get(item.product)
-                if fn is not None:  # the generated decomposition of an added item; None: the reference does it
-                    iid = item.id
-                    asset = item.asset_id or self.asset_ids(iid)
-                    try:
-                        new = fn(item.values, item, o, iid, keys.line_prefix(iid), item.root.id, asset, asset, None)
-                    except (ops.Fault, ArithmeticError):  # the reference names the rule and its spec line
-                        new = None
-                    if new is not None:
-                        self.lines.extend(new)
-                        continue
+            fn = generated.get(item.product) if item.action == "add" else None
+            if fn is not None:  # the generated decomposition of an added item; None: the reference does it
+                iid = item.id
+                ref = item._parent  # (the weak reference: no property call per item)
+                root = roots[item] = iid if ref is None else roots.get(ref()) or item.root.id
+                prefix, asset = parts(iid)
+                try:
+                    new = fn(item.values, item, o, iid, prefix, root, item.asset_id or asset, item.asset_id or asset, None)
+                except (ops.Fault, ArithmeticError):  # the reference names the rule and its spec line
+                    new = None
+                if new is not None:
+                    lines += new
+                    if by_bundle is not None:
+                        mine = by_bundle.get(root)
+                        if mine is None:
+                            by_bundle[root] = new
+                        else:
+                            mine += new
+                    continue
+            self.by_bundle = by_bundle = None  # lines the reference makes: `requests` groups them
             asset = self.asset_of(item)
             if item.action == "delete":
                 for inst in self.installed.lines_of(asset):
@@ -241,12 +253,15 @@ class Decomposer:
             if inst is not None:
                 line.previous = dict(inst.attributes)
         self.lines.extend(made)
+        if self.by_bundle is not None and made:
+            self.by_bundle[None] = made
         return True
 
     def order_scope(self, o) -> None:
         """Order-scoped lines (billing): add when any root item is added, delete
         when every root item is deleted, else modify when any other line changes
         (noChange when none does). Section 4 of the reference catalog."""
+        self.by_bundle = None
         try:
             made = self.rules.decompose_order(o)
         except EvaluationError as exc:

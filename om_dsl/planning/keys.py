@@ -154,6 +154,23 @@ def asset_ids(order_id: str):
     return of
 
 
+_PLAIN_ITEM = _untouched(_ITEM_IN_LINE + _IN_ASSET + "-", True).fullmatch  # an item id both formats take as it is
+
+
+def item_parts(order_id: str):
+    """(line_prefix, asset_id) of the items of one order, with one match for an ordinary
+    id (decomposition asks once per added item)."""
+    asset_of = asset_ids(order_id)
+    head = asset_of("")
+
+    def of(item_id: str) -> tuple:
+        if type(item_id) is str and _PLAIN_ITEM(item_id):
+            return item_id, head + item_id
+        return line_prefix(item_id), asset_of(item_id)
+
+    return of
+
+
 def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, unit: Optional[int], parent_key: Optional[str] = None) -> str:
     """The stable key of an installed line (see installed.py)."""
     if parent_key is not None:

@@ -16,6 +16,7 @@ import attrs
 from om_dsl.model.catalog import Catalog
 from om_dsl.planning import decompose as D
 from om_dsl.planning.compiled import CompiledPlanner, planner_of
+from om_dsl.planning.installed import EMPTY
 from om_dsl.planning.intake import document_id, intake
 from om_dsl.planning.order import FulfillmentLine, Order, Rejected
 from om_dsl.planning.relationships import read as read_prerequisites
@@ -45,8 +46,6 @@ def plan_order(catalog: Catalog, rules, doc: dict, order_id: str | None = None, 
     """Plan an order. Items that modify, end or keep what a customer has are
     checked against `installed` (an om_dsl.planning.installed.InstalledBase);
     without one, such items are rejected: their asset is unknown."""
-    from om_dsl.planning.installed import EMPTY
-
     installed = installed or EMPTY
     # Planning allocates many small objects and frees none until it returns:
     # the cyclic collector would scan the growing heap again and again
@@ -71,20 +70,23 @@ def _plan(catalog: Catalog, rules, doc: dict, order_id, installed) -> PlannedOrd
         raise Rejected(problems)
     D.validate(rules, order)
     D.enrich(rules, order)
-    lines = D.decompose(catalog, rules, order, installed)
+    decomposer = D.Decomposer(catalog, rules, order, installed)
+    lines = decomposer.run()
     previous = {line.id: line.previous for line in lines if line.previous is not None}
     if generated is not None:
         plan = CompiledPlanner(catalog, rules, order, lines, previous, generated).run()
     else:
         plan = instantiate(catalog, rules, order, lines, previous)
-    return PlannedOrder(catalog, order, lines, _requests(order, lines), plan, prerequisites)
+    return PlannedOrder(catalog, order, lines, _requests(order, lines, decomposer.by_bundle), plan, prerequisites)
 
 
-def _requests(order: Order, lines: list[FulfillmentLine]) -> list[FulfillmentRequest]:
+def _requests(order: Order, lines: list[FulfillmentLine], by_bundle: dict | None = None) -> list[FulfillmentRequest]:
+    """The lines by bundle: `by_bundle` when decomposition grouped them as it made them (each in line order)."""
     out = []
-    by_bundle: dict = {}
-    for l in lines:
-        by_bundle.setdefault(l.bundle, []).append(l)
+    if by_bundle is None:
+        by_bundle = {}
+        for l in lines:
+            by_bundle.setdefault(l.bundle, []).append(l)
     for root in order.fields["root_items"]:
         mine = by_bundle.get(root.id)
         if mine:
