@@ -23,11 +23,11 @@ from test_differential import SETTINGS, acme_orders, exprs_orders
 from test_differential_catalogs import catalogs, installed_from, mobile_orders  # noqa: F401 (catalogs: the fixture)
 
 from om_dsl.build import build, write
-from om_dsl.codegen.planner import LINE_FIELDS
+from om_dsl.codegen.planner import ITEM_FIELDS, LINE_FIELDS
 from om_dsl.planning.compiled import planner_of
 from om_dsl.planning.compiled_intake import order_of
 from om_dsl.planning.intake import intake
-from om_dsl.planning.order import FulfillmentLine, Rejected
+from om_dsl.planning.order import FulfillmentLine, OrderItem, Rejected
 from om_dsl.planning.pipeline import plan_order
 from om_dsl.planning.report import planned_data, rejected_data, to_json
 from om_dsl.rules.generated import GeneratedRules
@@ -419,3 +419,8 @@ def test_an_order_scoped_line_already_installed_keeps_its_previous_values(catalo
 def test_generated_lines_name_the_fields_of_a_line_in_order():
     """planner.py makes lines positionally: LINE_FIELDS must be FulfillmentLine's fields, in order."""
     assert LINE_FIELDS == tuple(f.name for f in attrs.fields(FulfillmentLine))
+
+
+def test_generated_items_name_the_fields_of_an_order_item_in_order():
+    """planner.py makes added items positionally: ITEM_FIELDS must be OrderItem's fields, in order."""
+    assert ITEM_FIELDS == tuple(f.name for f in attrs.fields(OrderItem))

@@ -24,13 +24,13 @@ from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
-from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, added as _added, code_of as _code, plain as _plain  # noqa: F401
+from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, NO_CHARS as _NO_CHARS, OrderItem as _OrderItem, kept as _kept, plain_id as _plain_id  # noqa: F401
 from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
 # The interface this module was generated for (om_dsl.planning.compiled.ABI), and the
 # plan.json it was generated from (the loader refuses it beside another).
-ABI = 3
+ABI = 4
 PLAN_SHA256 = '2e76e711ff30af48f03acde11c4a83c8bfb85e73ba2b44d12a33d03d55228fa2'
 
 _NO_OUTPUTS = {}
@@ -231,13 +231,28 @@ def attributes__WIFI_ROUTER(chars):
 
 def item__HOME_FIBER(raw, path, parent, depth, items):
     # @om product:HOME_FIBER  acme/products.om:7
-    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
-    if read is None:
+    # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
+    item_id = raw.get('id')
+    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
-    values = attributes__HOME_FIBER(read[1])
+    q = raw.get('quantity', 1)
+    if type(q) is not int or q != 1:
+        return None
+    product = raw.get('product')
+    if product is None:
+        chars = _NO_CHARS
+    elif type(product) is not dict or product.get('id') is not None:
+        return None
+    else:
+        chars = product.get('productCharacteristic', _NO_CHARS)
+        if chars is not _NO_CHARS and type(chars) is not list:
+            return None
+    values = attributes__HOME_FIBER(chars)
     if values is None:
         return None
-    item = _added(read[0], 'HOME_FIBER', values, path, parent, raw)
+    item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
+        item_id, 'HOME_FIBER', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+    )
     items.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None:
@@ -245,7 +260,8 @@ def item__HOME_FIBER(raw, path, parent, depth, items):
             return None
         n_MESH_EXTENDER = n_VOICE_LINE = n_WIFI_ROUTER = 0
         for k, kid in enumerate(kids):
-            code = _code(kid)
+            offering = kid.get('productOffering') if type(kid) is dict else None  # compiled_intake.code_of, written out
+            code = offering.get('id') if type(offering) is dict else None
             if code == 'MESH_EXTENDER':
                 n_MESH_EXTENDER += 1
                 kid = item__MESH_EXTENDER(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
@@ -269,13 +285,28 @@ def item__HOME_FIBER(raw, path, parent, depth, items):
 
 def item__MESH_EXTENDER(raw, path, parent, depth, items):
     # @om product:MESH_EXTENDER  acme/products.om:23
-    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
-    if read is None:
+    # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
+    item_id = raw.get('id')
+    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
-    values = attributes__MESH_EXTENDER(read[1])
+    q = raw.get('quantity', 1)
+    if type(q) is not int or q != 1:
+        return None
+    product = raw.get('product')
+    if product is None:
+        chars = _NO_CHARS
+    elif type(product) is not dict or product.get('id') is not None:
+        return None
+    else:
+        chars = product.get('productCharacteristic', _NO_CHARS)
+        if chars is not _NO_CHARS and type(chars) is not list:
+            return None
+    values = attributes__MESH_EXTENDER(chars)
     if values is None:
         return None
-    item = _added(read[0], 'MESH_EXTENDER', values, path, parent, raw)
+    item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
+        item_id, 'MESH_EXTENDER', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+    )
     items.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
@@ -285,13 +316,28 @@ def item__MESH_EXTENDER(raw, path, parent, depth, items):
 
 def item__TV_PACKAGE(raw, path, parent, depth, items):
     # @om product:TV_PACKAGE  acme/products.om:31
-    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
-    if read is None:
+    # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
+    item_id = raw.get('id')
+    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
-    values = attributes__TV_PACKAGE(read[1])
+    q = raw.get('quantity', 1)
+    if type(q) is not int or q != 1:
+        return None
+    product = raw.get('product')
+    if product is None:
+        chars = _NO_CHARS
+    elif type(product) is not dict or product.get('id') is not None:
+        return None
+    else:
+        chars = product.get('productCharacteristic', _NO_CHARS)
+        if chars is not _NO_CHARS and type(chars) is not list:
+            return None
+    values = attributes__TV_PACKAGE(chars)
     if values is None:
         return None
-    item = _added(read[0], 'TV_PACKAGE', values, path, parent, raw)
+    item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
+        item_id, 'TV_PACKAGE', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+    )
     items.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
@@ -301,13 +347,28 @@ def item__TV_PACKAGE(raw, path, parent, depth, items):
 
 def item__VOICE_LINE(raw, path, parent, depth, items):
     # @om product:VOICE_LINE  acme/products.om:26
-    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
-    if read is None:
+    # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
+    item_id = raw.get('id')
+    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
-    values = attributes__VOICE_LINE(read[1])
+    q = raw.get('quantity', 1)
+    if type(q) is not int or q != 1:
+        return None
+    product = raw.get('product')
+    if product is None:
+        chars = _NO_CHARS
+    elif type(product) is not dict or product.get('id') is not None:
+        return None
+    else:
+        chars = product.get('productCharacteristic', _NO_CHARS)
+        if chars is not _NO_CHARS and type(chars) is not list:
+            return None
+    values = attributes__VOICE_LINE(chars)
     if values is None:
         return None
-    item = _added(read[0], 'VOICE_LINE', values, path, parent, raw)
+    item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
+        item_id, 'VOICE_LINE', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+    )
     items.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
@@ -317,13 +378,28 @@ def item__VOICE_LINE(raw, path, parent, depth, items):
 
 def item__WIFI_ROUTER(raw, path, parent, depth, items):
     # @om product:WIFI_ROUTER  acme/products.om:18
-    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
-    if read is None:
+    # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
+    item_id = raw.get('id')
+    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
-    values = attributes__WIFI_ROUTER(read[1])
+    q = raw.get('quantity', 1)
+    if type(q) is not int or q != 1:
+        return None
+    product = raw.get('product')
+    if product is None:
+        chars = _NO_CHARS
+    elif type(product) is not dict or product.get('id') is not None:
+        return None
+    else:
+        chars = product.get('productCharacteristic', _NO_CHARS)
+        if chars is not _NO_CHARS and type(chars) is not list:
+            return None
+    values = attributes__WIFI_ROUTER(chars)
     if values is None:
         return None
-    item = _added(read[0], 'WIFI_ROUTER', values, path, parent, raw)
+    item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
+        item_id, 'WIFI_ROUTER', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+    )
     items.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
@@ -1060,93 +1136,93 @@ LINE_MAP = (
     (193, 199, 'product:WIFI_ROUTER'),
     (200, 211, 'attribute:WIFI_ROUTER.delivery'),
     (212, 231, 'attribute:WIFI_ROUTER.model'),
-    (233, 269, 'product:HOME_FIBER'),
-    (271, 285, 'product:MESH_EXTENDER'),
-    (287, 301, 'product:TV_PACKAGE'),
-    (303, 317, 'product:VOICE_LINE'),
-    (319, 333, 'product:WIFI_ROUTER'),
-    (336, 336, 'decomposition:D1'),
-    (337, 338, 'mapping:D1.address_id'),
-    (339, 340, 'mapping:D1.down_mbps'),
-    (341, 342, 'mapping:D1.technology'),
-    (343, 371, 'mapping:D1.up_mbps'),
-    (372, 372, 'decomposition:D2'),
-    (373, 395, 'mapping:D2.ont_model'),
-    (396, 397, 'decomposition:D3'),
-    (398, 421, 'mapping:D3.ip_version'),
-    (424, 424, 'decomposition:D5'),
-    (425, 426, 'mapping:D5.device_model'),
-    (427, 450, 'mapping:D5.shipping'),
-    (453, 453, 'decomposition:D7'),
-    (454, 455, 'mapping:D7.channel_package'),
-    (456, 480, 'mapping:D7.stb_count'),
-    (481, 483, 'decomposition:D8'),
-    (484, 485, 'mapping:D8.device_model'),
-    (486, 510, 'mapping:D8.shipping'),
-    (513, 513, 'decomposition:D6'),
-    (514, 515, 'mapping:D6.number_source'),
-    (516, 543, 'mapping:D6.phone_number'),
-    (546, 546, 'decomposition:D4'),
-    (547, 548, 'mapping:D4.device_model'),
-    (549, 576, 'mapping:D4.shipping'),
-    (579, 580, 'decomposition:D9'),
-    (581, 606, 'mapping:D9.account_id'),
-    (608, 608, 'plan:BILLING_RFS.add'),
-    (609, 612, 'task:BILLING_RFS.add.requested_start'),
-    (613, 618, 'task:BILLING_RFS.add.requested_start'),
-    (619, 626, 'task:BILLING_RFS.add.start_billing'),
-    (629, 640, 'task:BILLING_RFS.add.start_billing'),
-    (642, 643, 'plan:BILLING_RFS.delete'),
-    (644, 651, 'task:BILLING_RFS.delete.stop_billing'),
-    (654, 664, 'task:BILLING_RFS.delete.stop_billing'),
-    (666, 667, 'plan:BILLING_RFS.modify'),
-    (668, 675, 'task:BILLING_RFS.modify.update_billing'),
-    (678, 688, 'task:BILLING_RFS.modify.update_billing'),
-    (690, 691, 'plan:CPE_RFS.add'),
-    (692, 699, 'task:CPE_RFS.add.ship_device'),
-    (701, 702, 'plan:CPE_RFS.delete'),
-    (703, 710, 'task:CPE_RFS.delete.return_device'),
-    (712, 713, 'plan:FIBER_ACCESS_CFS.add'),
-    (714, 716, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (717, 719, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (720, 722, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (723, 725, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (726, 738, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (741, 752, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (754, 755, 'plan:FIBER_ACCESS_CFS.delete'),
-    (756, 758, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (759, 771, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (774, 784, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (786, 789, 'plan:FIBER_ACCESS_CFS.modify'),
-    (790, 797, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (799, 800, 'plan:IPTV_CFS.add'),
-    (801, 808, 'task:IPTV_CFS.add.activate_iptv'),
-    (811, 821, 'task:IPTV_CFS.add.activate_iptv'),
-    (823, 824, 'plan:IPTV_CFS.delete'),
-    (825, 832, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (834, 835, 'plan:ONT_RFS.add'),
-    (836, 848, 'task:ONT_RFS.add.ship_ont'),
-    (850, 851, 'plan:ONT_RFS.delete'),
-    (852, 859, 'task:ONT_RFS.delete.return_device'),
-    (861, 864, 'plan:ONT_RFS.modify'),
-    (865, 867, 'task:ONT_RFS.modify.ship_ont'),
-    (868, 880, 'task:ONT_RFS.modify.swap_visit'),
-    (882, 883, 'plan:STATIC_IP_RFS.add'),
-    (884, 891, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (894, 904, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (906, 907, 'plan:STATIC_IP_RFS.delete'),
-    (908, 920, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (922, 922, 'plan:VOICE_CFS.add'),
-    (923, 924, 'task:VOICE_CFS.add.assign_number'),
-    (925, 926, 'task:VOICE_CFS.add.normalize_number'),
-    (927, 930, 'task:VOICE_CFS.add.port_number'),
-    (931, 933, 'task:VOICE_CFS.add.activate_voice'),
-    (934, 939, 'task:VOICE_CFS.add.assign_number'),
-    (940, 945, 'task:VOICE_CFS.add.normalize_number'),
-    (946, 956, 'task:VOICE_CFS.add.port_number'),
-    (959, 970, 'task:VOICE_CFS.add.activate_voice'),
-    (971, 976, 'task:VOICE_CFS.add.port_number'),
-    (978, 979, 'plan:VOICE_CFS.delete'),
-    (980, 987, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (990, 997, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (233, 285, 'product:HOME_FIBER'),
+    (287, 316, 'product:MESH_EXTENDER'),
+    (318, 347, 'product:TV_PACKAGE'),
+    (349, 378, 'product:VOICE_LINE'),
+    (380, 409, 'product:WIFI_ROUTER'),
+    (412, 412, 'decomposition:D1'),
+    (413, 414, 'mapping:D1.address_id'),
+    (415, 416, 'mapping:D1.down_mbps'),
+    (417, 418, 'mapping:D1.technology'),
+    (419, 447, 'mapping:D1.up_mbps'),
+    (448, 448, 'decomposition:D2'),
+    (449, 471, 'mapping:D2.ont_model'),
+    (472, 473, 'decomposition:D3'),
+    (474, 497, 'mapping:D3.ip_version'),
+    (500, 500, 'decomposition:D5'),
+    (501, 502, 'mapping:D5.device_model'),
+    (503, 526, 'mapping:D5.shipping'),
+    (529, 529, 'decomposition:D7'),
+    (530, 531, 'mapping:D7.channel_package'),
+    (532, 556, 'mapping:D7.stb_count'),
+    (557, 559, 'decomposition:D8'),
+    (560, 561, 'mapping:D8.device_model'),
+    (562, 586, 'mapping:D8.shipping'),
+    (589, 589, 'decomposition:D6'),
+    (590, 591, 'mapping:D6.number_source'),
+    (592, 619, 'mapping:D6.phone_number'),
+    (622, 622, 'decomposition:D4'),
+    (623, 624, 'mapping:D4.device_model'),
+    (625, 652, 'mapping:D4.shipping'),
+    (655, 656, 'decomposition:D9'),
+    (657, 682, 'mapping:D9.account_id'),
+    (684, 684, 'plan:BILLING_RFS.add'),
+    (685, 688, 'task:BILLING_RFS.add.requested_start'),
+    (689, 694, 'task:BILLING_RFS.add.requested_start'),
+    (695, 702, 'task:BILLING_RFS.add.start_billing'),
+    (705, 716, 'task:BILLING_RFS.add.start_billing'),
+    (718, 719, 'plan:BILLING_RFS.delete'),
+    (720, 727, 'task:BILLING_RFS.delete.stop_billing'),
+    (730, 740, 'task:BILLING_RFS.delete.stop_billing'),
+    (742, 743, 'plan:BILLING_RFS.modify'),
+    (744, 751, 'task:BILLING_RFS.modify.update_billing'),
+    (754, 764, 'task:BILLING_RFS.modify.update_billing'),
+    (766, 767, 'plan:CPE_RFS.add'),
+    (768, 775, 'task:CPE_RFS.add.ship_device'),
+    (777, 778, 'plan:CPE_RFS.delete'),
+    (779, 786, 'task:CPE_RFS.delete.return_device'),
+    (788, 789, 'plan:FIBER_ACCESS_CFS.add'),
+    (790, 792, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (793, 795, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (796, 798, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (799, 801, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (802, 814, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (817, 828, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (830, 831, 'plan:FIBER_ACCESS_CFS.delete'),
+    (832, 834, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (835, 847, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (850, 860, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (862, 865, 'plan:FIBER_ACCESS_CFS.modify'),
+    (866, 873, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (875, 876, 'plan:IPTV_CFS.add'),
+    (877, 884, 'task:IPTV_CFS.add.activate_iptv'),
+    (887, 897, 'task:IPTV_CFS.add.activate_iptv'),
+    (899, 900, 'plan:IPTV_CFS.delete'),
+    (901, 908, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (910, 911, 'plan:ONT_RFS.add'),
+    (912, 924, 'task:ONT_RFS.add.ship_ont'),
+    (926, 927, 'plan:ONT_RFS.delete'),
+    (928, 935, 'task:ONT_RFS.delete.return_device'),
+    (937, 940, 'plan:ONT_RFS.modify'),
+    (941, 943, 'task:ONT_RFS.modify.ship_ont'),
+    (944, 956, 'task:ONT_RFS.modify.swap_visit'),
+    (958, 959, 'plan:STATIC_IP_RFS.add'),
+    (960, 967, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (970, 980, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (982, 983, 'plan:STATIC_IP_RFS.delete'),
+    (984, 996, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (998, 998, 'plan:VOICE_CFS.add'),
+    (999, 1000, 'task:VOICE_CFS.add.assign_number'),
+    (1001, 1002, 'task:VOICE_CFS.add.normalize_number'),
+    (1003, 1006, 'task:VOICE_CFS.add.port_number'),
+    (1007, 1009, 'task:VOICE_CFS.add.activate_voice'),
+    (1010, 1015, 'task:VOICE_CFS.add.assign_number'),
+    (1016, 1021, 'task:VOICE_CFS.add.normalize_number'),
+    (1022, 1032, 'task:VOICE_CFS.add.port_number'),
+    (1035, 1046, 'task:VOICE_CFS.add.activate_voice'),
+    (1047, 1052, 'task:VOICE_CFS.add.port_number'),
+    (1054, 1055, 'plan:VOICE_CFS.delete'),
+    (1056, 1063, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (1066, 1073, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

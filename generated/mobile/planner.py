@@ -17,13 +17,13 @@ from datetime import date  # noqa: F401
 from decimal import Decimal  # noqa: F401
 
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
-from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, added as _added, code_of as _code, plain as _plain  # noqa: F401
+from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, NO_CHARS as _NO_CHARS, OrderItem as _OrderItem, kept as _kept, plain_id as _plain_id  # noqa: F401
 from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
 # The interface this module was generated for (om_dsl.planning.compiled.ABI), and the
 # plan.json it was generated from (the loader refuses it beside another).
-ABI = 3
+ABI = 4
 PLAN_SHA256 = '9e8997ecf4374a1b44edb3972bfc1adb0547507eb2dd0ea64da2a75aff47741b'
 
 _NO_OUTPUTS = {}
@@ -134,13 +134,28 @@ def attributes__NUMBER_PORT(chars):
 
 def item__HANDSET(raw, path, parent, depth, items):
     # @om product:HANDSET  mobile/catalog.om:25
-    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
-    if read is None:
+    # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
+    item_id = raw.get('id')
+    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
-    values = attributes__HANDSET(read[1])
+    q = raw.get('quantity', 1)
+    if type(q) is not int or q != 1:
+        return None
+    product = raw.get('product')
+    if product is None:
+        chars = _NO_CHARS
+    elif type(product) is not dict or product.get('id') is not None:
+        return None
+    else:
+        chars = product.get('productCharacteristic', _NO_CHARS)
+        if chars is not _NO_CHARS and type(chars) is not list:
+            return None
+    values = attributes__HANDSET(chars)
     if values is None:
         return None
-    item = _added(read[0], 'HANDSET', values, path, parent, raw)
+    item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
+        item_id, 'HANDSET', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+    )
     items.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
@@ -150,13 +165,28 @@ def item__HANDSET(raw, path, parent, depth, items):
 
 def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
     # @om product:MOBILE_SUBSCRIPTION  mobile/catalog.om:18
-    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
-    if read is None:
+    # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
+    item_id = raw.get('id')
+    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
-    values = attributes__MOBILE_SUBSCRIPTION(read[1])
+    q = raw.get('quantity', 1)
+    if type(q) is not int or q != 1:
+        return None
+    product = raw.get('product')
+    if product is None:
+        chars = _NO_CHARS
+    elif type(product) is not dict or product.get('id') is not None:
+        return None
+    else:
+        chars = product.get('productCharacteristic', _NO_CHARS)
+        if chars is not _NO_CHARS and type(chars) is not list:
+            return None
+    values = attributes__MOBILE_SUBSCRIPTION(chars)
     if values is None:
         return None
-    item = _added(read[0], 'MOBILE_SUBSCRIPTION', values, path, parent, raw)
+    item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
+        item_id, 'MOBILE_SUBSCRIPTION', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+    )
     items.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None:
@@ -164,7 +194,8 @@ def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
             return None
         n_HANDSET = n_NUMBER_PORT = 0
         for k, kid in enumerate(kids):
-            code = _code(kid)
+            offering = kid.get('productOffering') if type(kid) is dict else None  # compiled_intake.code_of, written out
+            code = offering.get('id') if type(offering) is dict else None
             if code == 'HANDSET':
                 n_HANDSET += 1
                 kid = item__HANDSET(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
@@ -183,13 +214,28 @@ def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
 
 def item__NUMBER_PORT(raw, path, parent, depth, items):
     # @om product:NUMBER_PORT  mobile/catalog.om:29
-    read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item
-    if read is None:
+    # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
+    item_id = raw.get('id')
+    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
-    values = attributes__NUMBER_PORT(read[1])
+    q = raw.get('quantity', 1)
+    if type(q) is not int or q != 1:
+        return None
+    product = raw.get('product')
+    if product is None:
+        chars = _NO_CHARS
+    elif type(product) is not dict or product.get('id') is not None:
+        return None
+    else:
+        chars = product.get('productCharacteristic', _NO_CHARS)
+        if chars is not _NO_CHARS and type(chars) is not list:
+            return None
+    values = attributes__NUMBER_PORT(chars)
     if values is None:
         return None
-    item = _added(read[0], 'NUMBER_PORT', values, path, parent, raw)
+    item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
+        item_id, 'NUMBER_PORT', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+    )
     items.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
@@ -577,41 +623,41 @@ LINE_MAP = (
     (100, 106, 'product:NUMBER_PORT'),
     (107, 116, 'attribute:NUMBER_PORT.donor'),
     (117, 134, 'attribute:NUMBER_PORT.msisdn'),
-    (136, 150, 'product:HANDSET'),
-    (152, 183, 'product:MOBILE_SUBSCRIPTION'),
-    (185, 199, 'product:NUMBER_PORT'),
-    (202, 202, 'decomposition:M3'),
-    (203, 228, 'mapping:M3.model'),
-    (231, 231, 'decomposition:M1'),
-    (232, 254, 'mapping:M1.sim_type'),
-    (255, 255, 'decomposition:M2'),
-    (256, 281, 'mapping:M2.tariff'),
-    (284, 284, 'decomposition:M4'),
-    (285, 286, 'mapping:M4.donor'),
-    (287, 314, 'mapping:M4.msisdn'),
-    (317, 318, 'decomposition:M5'),
-    (319, 344, 'mapping:M5.account_id'),
-    (346, 347, 'plan:BILLING_RFS.add'),
-    (348, 353, 'task:BILLING_RFS.add.open_account'),
-    (356, 372, 'task:BILLING_RFS.add.open_account'),
-    (374, 378, 'plan:BILLING_RFS.delete'),
-    (380, 381, 'plan:HANDSET_RFS.add'),
-    (382, 387, 'task:HANDSET_RFS.add.ship_handset'),
-    (390, 406, 'task:HANDSET_RFS.add.ship_handset'),
-    (408, 412, 'plan:HANDSET_RFS.delete'),
-    (414, 415, 'plan:PORT_IN_RFS.add'),
-    (416, 426, 'task:PORT_IN_RFS.add.port_in'),
-    (428, 432, 'plan:PORT_IN_RFS.delete'),
-    (434, 435, 'plan:SIM_RFS.add'),
-    (436, 446, 'task:SIM_RFS.add.allocate_sim'),
-    (448, 449, 'plan:SIM_RFS.delete'),
-    (450, 460, 'task:SIM_RFS.delete.release_sim'),
-    (462, 463, 'plan:SUBSCRIPTION_CFS.add'),
-    (464, 466, 'task:SUBSCRIPTION_CFS.add.active'),
-    (467, 469, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (470, 475, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (478, 507, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (509, 510, 'plan:SUBSCRIPTION_CFS.delete'),
-    (511, 516, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (519, 533, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (136, 165, 'product:HANDSET'),
+    (167, 214, 'product:MOBILE_SUBSCRIPTION'),
+    (216, 245, 'product:NUMBER_PORT'),
+    (248, 248, 'decomposition:M3'),
+    (249, 274, 'mapping:M3.model'),
+    (277, 277, 'decomposition:M1'),
+    (278, 300, 'mapping:M1.sim_type'),
+    (301, 301, 'decomposition:M2'),
+    (302, 327, 'mapping:M2.tariff'),
+    (330, 330, 'decomposition:M4'),
+    (331, 332, 'mapping:M4.donor'),
+    (333, 360, 'mapping:M4.msisdn'),
+    (363, 364, 'decomposition:M5'),
+    (365, 390, 'mapping:M5.account_id'),
+    (392, 393, 'plan:BILLING_RFS.add'),
+    (394, 399, 'task:BILLING_RFS.add.open_account'),
+    (402, 418, 'task:BILLING_RFS.add.open_account'),
+    (420, 424, 'plan:BILLING_RFS.delete'),
+    (426, 427, 'plan:HANDSET_RFS.add'),
+    (428, 433, 'task:HANDSET_RFS.add.ship_handset'),
+    (436, 452, 'task:HANDSET_RFS.add.ship_handset'),
+    (454, 458, 'plan:HANDSET_RFS.delete'),
+    (460, 461, 'plan:PORT_IN_RFS.add'),
+    (462, 472, 'task:PORT_IN_RFS.add.port_in'),
+    (474, 478, 'plan:PORT_IN_RFS.delete'),
+    (480, 481, 'plan:SIM_RFS.add'),
+    (482, 492, 'task:SIM_RFS.add.allocate_sim'),
+    (494, 495, 'plan:SIM_RFS.delete'),
+    (496, 506, 'task:SIM_RFS.delete.release_sim'),
+    (508, 509, 'plan:SUBSCRIPTION_CFS.add'),
+    (510, 512, 'task:SUBSCRIPTION_CFS.add.active'),
+    (513, 515, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (516, 521, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (524, 553, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (555, 556, 'plan:SUBSCRIPTION_CFS.delete'),
+    (557, 562, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (565, 579, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

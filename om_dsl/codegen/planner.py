@@ -33,11 +33,15 @@ from om_dsl.model.plans import reads_across, static_when
 
 # The interface between this module and om_dsl.planning.compiled: a compiled
 # catalog whose planner.py says another number is planned by the shared planner.
-PLANNER_ABI = 3
+PLANNER_ABI = 4
 
 # om_dsl.planning.order.FulfillmentLine's fields, in order: generated code makes lines
 # positionally (tests/test_compiled_intake.py checks the order; a change is a new PLANNER_ABI).
 LINE_FIELDS = ("id", "product", "action", "values", "source_item", "bundle", "rule", "relationship", "condition", "unit", "source_line", "key", "source_asset", "previous", "changes", "why")
+
+# om_dsl.planning.order.OrderItem's fields, in order: generated code makes added items positionally
+# (tests/test_compiled_intake.py checks the order; a change is a new PLANNER_ABI).
+ITEM_FIELDS = ("id", "product", "action", "values", "path", "_parent", "children", "asset_id", "enriched", "implicit", "unit", "relies_on", "request")
 
 # Python types whose values a characteristic may give as they are (others go through `coerced`).
 _PLAIN = {"int": "int", "bool": "bool", "string": "str"}
@@ -161,13 +165,30 @@ class PlannerModule:
         name = _ident("item", product.code)
         w = _Writer()
         w(_marker(self.g, ids.product(product.code)))
-        w("read = _plain(raw)  # (its id, its characteristics), or None: not a plainly added item")
-        w("if read is None:")
+        w("# a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)")
+        w("item_id = raw.get('id')")
+        w("if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:")
         w("    return None")
-        w(f"values = {attributes}(read[1])")
+        w("q = raw.get('quantity', 1)")
+        w("if type(q) is not int or q != 1:")
+        w("    return None")
+        w("product = raw.get('product')")
+        w("if product is None:")
+        w("    chars = _NO_CHARS")
+        w("elif type(product) is not dict or product.get('id') is not None:")
+        w("    return None")
+        w("else:")
+        w("    chars = product.get('productCharacteristic', _NO_CHARS)")
+        w("    if chars is not _NO_CHARS and type(chars) is not list:")
+        w("        return None")
+        w(f"values = {attributes}(chars)")
         w("if values is None:")
         w("    return None")
-        w(f"item = _added(read[0], {product.code!r}, values, path, parent, raw)")
+        w("item = _OrderItem(  # compiled_intake.added, written out: its fields in their order")
+        fields = {"id": "item_id", "product": repr(product.code), "action": "'add'", "values": "values", "path": "path", "_parent": "parent", "children": "[]", "asset_id": "None",
+                  "enriched": "[]", "implicit": "False", "unit": "None", "relies_on": "[]", "request": "_kept(raw, 'item')"}
+        w("    " + ", ".join(fields[k] for k in ITEM_FIELDS) + ",")
+        w(")")
         w("items.append(item)")
         w("kids = raw.get('productOrderItem')")
         children = product.children
@@ -184,7 +205,8 @@ class PlannerModule:
         w(" = ".join(f"n_{c.product}" for c in children) + " = 0")
         w("for k, kid in enumerate(kids):")
         w.depth += 1
-        w("code = _code(kid)")
+        w("offering = kid.get('productOffering') if type(kid) is dict else None  # compiled_intake.code_of, written out")
+        w("code = offering.get('id') if type(offering) is dict else None")
         for n, c in enumerate(children):
             w(f"{'if' if n == 0 else 'elif'} code == {c.product!r}:")
             w(f"    n_{c.product} += 1")

@@ -21,22 +21,23 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 
+from om_dsl.limits import plain_id
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
-from om_dsl.planning.compiled_intake import added, code_of, plain  # intake's fast path (planner.py's item functions)
 from om_dsl.planning.intake import coerce
-from om_dsl.planning.order import FulfillmentLine
-from om_dsl.planning.request import MAX_DEPTH
+from om_dsl.planning.order import FulfillmentLine, OrderItem
+from om_dsl.planning.request import MAX_DEPTH, kept
 from om_dsl.planning.tasks import OrchestrationPlan, PlannedItem, SkippedItem, _Planner
 from om_dsl.rules import ops
 
-__all__ = ["ABI", "BAD", "MAX_DEPTH", "ORDER", "UNSET", "added", "code_of", "coerced", "plain", "FulfillmentLine", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
+__all__ = ["ABI", "BAD", "MAX_DEPTH", "NO_CHARS", "ORDER", "UNSET", "coerced", "kept", "plain_id", "FulfillmentLine", "OrderItem", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
 
-ABI = 3  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
+ABI = 4  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
 
 BAD = object()  # a characteristic's value that intake does not take as it is: the reference reports it
 UNSET = object()  # a characteristic not given
 ORDER = object()  # the scope of a clause `every task in order` (a bundle's is its root item's id)
+NO_CHARS = ()  # an item that gives no characteristics
 
 _TYPES = {t: AttributeDef("value", t) for t in ("int", "decimal", "bool", "string", "date")}
 
@@ -54,6 +55,10 @@ def planner_of(rules):
     a catalog compiled before there was one, or one generated for another ABI)."""
     module = getattr(rules, "planner", None)
     return module if module is not None and getattr(module, "ABI", None) == ABI else None
+
+
+def _none(_key):
+    return None
 
 
 def _plans(catalog, module) -> dict:
@@ -78,7 +83,8 @@ class CompiledPlanner:
 
     def __init__(self, catalog, rules, order, lines, previous, module):
         self.catalog, self.rules, self.order, self.lines, self.previous = catalog, rules, order, lines, previous
-        self.generated = catalog.memo(f"planner.generated.{id(module)}", lambda: _plans(catalog, module))
+        made = catalog.memo("planner.generated", dict)  # id(module) -> _plans (a catalog has one module, but for tests)
+        self.generated = made.get(id(module)) or made.setdefault(id(module), _plans(catalog, module))
         self.items: dict = {}  # item id -> PlannedItem
         self.skipped: dict = {}  # item id -> SkippedItem
         self.edges: dict = defaultdict(dict)  # item id (kept or skipped) -> {id waited for: the first clause naming it}, in the order named
@@ -96,17 +102,18 @@ class CompiledPlanner:
         pending = []
         try:
             plan_of = generated.get
+            prev_of = previous.get if previous else _none
             for line in self.lines:
-                lid = line.id
                 entry = plan_of((line.product, line.action))  # plans are for add, modify and delete
                 if entry is None:
-                    without[lid] = "noChange: nothing to fulfill" if line.action == "noChange" else f"{line.product} has no plan for {line.action}"
+                    without[line.id] = "noChange: nothing to fulfill" if line.action == "noChange" else f"{line.product} has no plan for {line.action}"
                     continue
-                if not entry[0](self, line.values, o, previous.get(lid) if previous else None, lid, line.bundle, entry[2]):
-                    without[lid] = entry[3]
-                    continue
-                if entry[1] is not None:
-                    pending.append((entry[1], lid, line.bundle))
+                tasks, edges, defs, why = entry
+                lid = line.id
+                if not tasks(self, line.values, o, prev_of(lid), lid, line.bundle, defs):
+                    without[lid] = why
+                elif edges is not None:
+                    pending.append((edges, lid, line.bundle))
             for fn, lid, bundle in pending:
                 fn(self, lid, bundle)
         except (ops.Fault, ArithmeticError):
@@ -135,17 +142,26 @@ class CompiledPlanner:
             item = items.get(item_id)
             if item is None or not found:
                 continue  # a skipped task (its edges pass to what waits for it), or a clause that named no task
-            if skipped and not found.keys().isdisjoint(skipped):
-                first = dict(found)  # (found stays as made: a walk through skipped ones reads it)
-                gone = {h: first.pop(h) for h in first.keys() & skipped.keys()}
-                if any(h in edges for h in gone):  # (one that waited for nothing passes nothing on)
-                    self.through_skipped(found, first, gone)
-                found = first
             if len(found) == 1:
-                for on, via in found.items():
-                    item.depends_on, item.vias = [on], via
+                for on in found:
+                    if on not in skipped:
+                        item.depends_on, item.vias = [on], found[on]
+                        break
+                else:
+                    self.without_skipped(item, found)
+            elif skipped and not found.keys().isdisjoint(skipped):
+                self.without_skipped(item, found)
             else:
                 item.depends_on, item.vias = sorted(found), found
+
+    def without_skipped(self, item, found: dict) -> None:
+        """An item's edges when some name skipped tasks: those pass on what they waited for."""
+        skipped, edges = self.skipped, self.edges
+        first = found.copy()  # (found stays as made: a walk through skipped ones reads it)
+        gone = {h: first.pop(h) for h in found.keys() & skipped.keys()}
+        if not edges.keys().isdisjoint(gone):  # (one that waited for nothing passes nothing on)
+            self.through_skipped(found, first, gone)
+        item.depends_on, item.vias = sorted(first), first
 
     def relies_on(self, relying: list) -> None:
         """`reliesOn` between order items, as the shared planner's `relies_on`: each task of
@@ -181,7 +197,9 @@ class CompiledPlanner:
         skipped, edges = self.skipped, self.edges
         seen = set(gone)
         level = []
-        passing = [h for h in found if h in gone and h in edges]  # the skipped ones that waited for something, in the order named
+        passing = [h for h in gone if h in edges]  # the skipped ones that waited for something
+        if len(passing) > 1:  # walked in the order found names them
+            passing = [h for h in found if h in gone and h in edges]
         for h in passing:
             why = f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it"
             level += [(d, why) for d in edges[h]]

@@ -157,8 +157,8 @@ def order_of(doc: dict, order_id: str | None, module, catalog=None) -> Order | N
                 return None
             break
         roots.append(root)
-    ids = {item.id for item in items}
-    if len(ids) != len(items) or "order" in ids and any(i.id == "order" for i in roots):
+    requests = {i.id: i.request for i in items}  # (intake.request_of, for items without units: each item's fields under its own id)
+    if len(requests) != len(items) or "order" in requests and any(i.id == "order" for i in roots):
         return None  # a duplicate id, or the reserved `order`
     try:
         fields = order_fields(doc, _refuse)
@@ -167,6 +167,5 @@ def order_of(doc: dict, order_id: str | None, module, catalog=None) -> Order | N
     fields["id"] = order_id or document_id(doc)
     fields["root_items"] = roots
     fields["items"] = list(items)
-    # intake.request_of, for items without units: each item's fields under its own id
-    fields["request"] = {"version": version_of(doc), "order": kept(doc, "order"), "items": {i.id: i.request for i in items}, "units": {}}
+    fields["request"] = {"version": version_of(doc), "order": kept(doc, "order"), "items": requests, "units": {}}
     return Order(fields, items)

@@ -69,7 +69,6 @@ class Decomposer:
         self.lines: list[FulfillmentLine] = []
         self.problems: list[Problem] = []
         self.generated = planner_of(rules)  # a compiled catalog's decomposition per product (planning/compiled.py)
-        self.asset_ids = keys.asset_ids(order.id)
         self.by_bundle: dict | None = {}  # bundle -> its lines, while every line is the generated code's (see `requests`)
 
     # The catalog's rules by name, and their conditions as written: only the reference's steps read them.
@@ -80,6 +79,10 @@ class Decomposer:
     @functools.cached_property
     def conditions(self) -> dict:
         return self.catalog.memo("decompose.conditions", lambda: {d.name: E.render(d.when) for d in self.catalog.decompositions if d.when is not None})
+
+    @functools.cached_property
+    def asset_ids(self):
+        return keys.asset_ids(self.order.id)
 
     def asset_of(self, item) -> str:
         return item.asset_id or self.asset_ids(item.id)
@@ -237,7 +240,12 @@ class Decomposer:
         """The order scope's lines through the generated code, when a root item is added
         (order_scope's first case); False: order_scope does it."""
         fn = self.generated.ORDER_LINES if self.generated is not None else None
-        if fn is None or not any(i.action == "add" for i in o["root_items"]):
+        if fn is None:
+            return False
+        for root in o["root_items"]:
+            if root.action == "add":
+                break
+        else:
             return False
         base = keys.order_base(o.get("customer_account"))
         try:

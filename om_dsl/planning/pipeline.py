@@ -72,7 +72,8 @@ def _plan(catalog: Catalog, rules, doc: dict, order_id, installed) -> PlannedOrd
     D.enrich(rules, order)
     decomposer = D.Decomposer(catalog, rules, order, installed)
     lines = decomposer.run()
-    previous = {line.id: line.previous for line in lines if line.previous is not None}
+    # The installed values of the lines that have them (only order-scoped ones, when every line is the generated code's).
+    previous = {line.id: line.previous for line in (lines if decomposer.by_bundle is None else decomposer.by_bundle.get(None, ())) if line.previous is not None}
     if generated is not None:
         plan = CompiledPlanner(catalog, rules, order, lines, previous, generated).run()
     else:
