@@ -196,8 +196,9 @@ _PLAIN_ID = re.compile("[^" + _CONTROL.pattern[1:] + f"{{1,{MAX_ID}}}").fullmatc
 
 
 def plain_id(value: str) -> bool:
-    """A non-empty id that check_id takes, in one match (planning's fast path asks per item)."""
-    return _PLAIN_ID(value) is not None
+    """A non-empty id that check_id takes (planning's fast path asks per item). Printable text
+    (str.isprintable: no control character, no line or paragraph separator) is, without the match."""
+    return 0 < len(value) <= MAX_ID and (value.isprintable() or _PLAIN_ID(value) is not None)
 
 
 def read_bytes(path, limit: int) -> bytes:

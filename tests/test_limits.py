@@ -68,3 +68,23 @@ def test_ids_with_control_characters_or_past_the_length_are_refused(value):
 def test_ordinary_ids_pass():
     limits.check_id("ORD-1004")
     limits.check_id("urn:acme:order:1/2")
+
+
+def _takes(value: str) -> bool:
+    try:
+        limits.check_id(value)
+    except InputLimit:
+        return False
+    return value != ""
+
+
+@given(st.text(max_size=300) | st.text(alphabet=st.sampled_from("a\x00\x1f\x7f\x80\x9f\u2028\u2029\u00a0\u200b\ud800 "), max_size=5))
+@settings(max_examples=500)
+def test_plain_id_is_check_id_on_a_non_empty_id(value):
+    """plain_id answers printable text without the match: it still takes exactly what check_id takes."""
+    assert limits.plain_id(value) == _takes(value)
+
+
+@pytest.mark.parametrize("value", ["", "x" * 257, "a\nb", "a\x85", "a\u2028", "\u00a0", "\u200b", "x" * 256, "ORD-1"])
+def test_plain_id_at_the_edges(value):
+    assert limits.plain_id(value) == _takes(value)

@@ -158,7 +158,9 @@ class CompiledPlanner:
         """An item's edges when some name skipped tasks: those pass on what they waited for."""
         skipped, edges = self.skipped, self.edges
         first = found.copy()  # (found stays as made: a walk through skipped ones reads it)
-        gone = {h: first.pop(h) for h in found.keys() & skipped.keys()}
+        gone = {}
+        for h in found.keys() & skipped.keys():  # (a loop, not a comprehension: these are one to three)
+            gone[h] = first.pop(h)
         if not edges.keys().isdisjoint(gone):  # (one that waited for nothing passes nothing on)
             self.through_skipped(found, first, gone)
         item.depends_on, item.vias = sorted(first), first
@@ -193,29 +195,28 @@ class CompiledPlanner:
     def through_skipped(self, found: dict, first: dict, gone: dict) -> None:
         """As the shared planner's `waits_through_skipped`, a breadth-first walk: what the
         skipped items of `found` (`gone`: each with the first clause naming it) waited for,
-        with the clause that reached the skipped one, added to `first` (found's other ids)."""
+        with the clause that reached the skipped one, added to `first` (found's other ids).
+        A level is [(the clause, the edges of a skipped item)], in the order found names them."""
         skipped, edges = self.skipped, self.edges
         seen = set(gone)
-        level = []
         passing = [h for h in gone if h in edges]  # the skipped ones that waited for something
         if len(passing) > 1:  # walked in the order found names them
             passing = [h for h in found if h in gone and h in edges]
-        for h in passing:
-            why = f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it"
-            level += [(d, why) for d in edges[h]]
+        level = [(f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it", edges[h]) for h in passing]
         while level:
             after = []
-            for on, via in level:
-                if on in seen or on in first:
-                    continue
-                s = skipped.get(on)
-                if s is None:
-                    first[on] = via
-                    continue
-                seen.add(on)
-                if on in edges:
-                    why = f"{via}, skipped ({s.reason}), which waits for it"
-                    after += [(d, why) for d in edges[on]]
+            for via, targets in level:
+                for on in targets:
+                    if on in seen or on in first:
+                        continue
+                    s = skipped.get(on)
+                    if s is None:
+                        first[on] = via
+                        continue
+                    seen.add(on)
+                    further = edges.get(on)
+                    if further:
+                        after.append((f"{via}, skipped ({s.reason}), which waits for it", further))
             level = after
 
     def topological(self):
