@@ -208,3 +208,10 @@ def test_the_shortcuts_planning_takes_make_the_same_ids(order, item):
     """asset_ids (the order's part escaped once) and line_prefix's check for a plain id."""
     assert K.asset_ids(order)(item) == K.asset_id(order, item)
     assert K.line_prefix(item) == K.escape(item, "/:#@", ascii_only=True)
+
+
+@given(st.text(max_size=12), st.text(max_size=12) | st.sampled_from(["1", "ITEM-1", "a/b", "x:y", "²", "Ⅻ", "ａ", "%", "a b"]))
+@settings(max_examples=400)
+def test_item_parts_are_line_prefix_and_asset_id(order_id, item_id):
+    """Decomposition reads an item's line prefix and asset id with one check (item_parts): both as made one by one."""
+    assert K.item_parts(order_id)(item_id) == (K.line_prefix(item_id), K.asset_id(order_id, item_id))

@@ -695,15 +695,17 @@ def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
     t_start_billing = lid + ':start_billing'
     items[t_start_billing] = _Item(t_start_billing, 'start_billing', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['start_billing'])
-    tasks = ('BILLING_RFS', (t_requested_start, t_start_billing))
+    ids = (t_requested_start, t_start_billing)  # (the edges function takes them)
+    tasks = ('BILLING_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__BILLING_RFS__add(x, lid, bundle):
+def edges__BILLING_RFS__add(x, lid, bundle, ids):
+    t_requested_start, t_start_billing = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
-    me = lid + ':start_billing'
+    me = t_start_billing
     mine = e[me]
     if mine:
         for t in x.every_other(_ORDER, 'BILLING_RFS'):
@@ -711,7 +713,7 @@ def edges__BILLING_RFS__add(x, lid, bundle):
                 mine[t] = 'after every task in order'
     else:  # the first clause: every target is new
         mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS'), 'after every task in order'))
-    mine.setdefault(lid + ':requested_start', 'after requested_start')
+    mine.setdefault(t_requested_start, 'after requested_start')
 
 
 def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -720,15 +722,17 @@ def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om task:BILLING_RFS.delete.stop_billing  acme/plans_delete.om:37
     t_stop_billing = lid + ':stop_billing'
     items[t_stop_billing] = _Item(t_stop_billing, 'stop_billing', 'callout', 'BILLING_RFS', 'delete', lid, bundle, defs['stop_billing'])
-    tasks = ('BILLING_RFS', (t_stop_billing,))
+    ids = (t_stop_billing,)  # (the edges function takes them)
+    tasks = ('BILLING_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__BILLING_RFS__delete(x, lid, bundle):
+def edges__BILLING_RFS__delete(x, lid, bundle, ids):
+    t_stop_billing, = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:BILLING_RFS.delete.stop_billing  acme/plans_delete.om:37
-    me = lid + ':stop_billing'
+    me = t_stop_billing
     mine = e[me]
     if mine:
         for t in x.every_other(_ORDER, 'BILLING_RFS'):
@@ -744,15 +748,17 @@ def tasks__BILLING_RFS__modify(x, a, o, prev, lid, bundle, defs):
     # @om task:BILLING_RFS.modify.update_billing  acme/plans_modify.om:21
     t_update_billing = lid + ':update_billing'
     items[t_update_billing] = _Item(t_update_billing, 'update_billing', 'callout', 'BILLING_RFS', 'modify', lid, bundle, defs['update_billing'])
-    tasks = ('BILLING_RFS', (t_update_billing,))
+    ids = (t_update_billing,)  # (the edges function takes them)
+    tasks = ('BILLING_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__BILLING_RFS__modify(x, lid, bundle):
+def edges__BILLING_RFS__modify(x, lid, bundle, ids):
+    t_update_billing, = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:BILLING_RFS.modify.update_billing  acme/plans_modify.om:21
-    me = lid + ':update_billing'
+    me = t_update_billing
     mine = e[me]
     if mine:
         for t in x.every_other(_ORDER, 'BILLING_RFS'):
@@ -768,9 +774,10 @@ def tasks__CPE_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:36
     t_ship_device = lid + ':ship_device'
     items[t_ship_device] = _Item(t_ship_device, 'ship_device', 'callout', 'CPE_RFS', 'add', lid, bundle, defs['ship_device'])
-    tasks = ('CPE_RFS', (t_ship_device,))
+    ids = (t_ship_device,)  # (the edges function takes them)
+    tasks = ('CPE_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
 def tasks__CPE_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -779,9 +786,10 @@ def tasks__CPE_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om task:CPE_RFS.delete.return_device  acme/plans_delete.om:18
     t_return_device = lid + ':return_device'
     items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'CPE_RFS', 'delete', lid, bundle, defs['return_device'])
-    tasks = ('CPE_RFS', (t_return_device,))
+    ids = (t_return_device,)  # (the edges function takes them)
+    tasks = ('CPE_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
 def tasks__FIBER_ACCESS_CFS__add(x, a, o, prev, lid, bundle, defs):
@@ -807,15 +815,17 @@ def tasks__FIBER_ACCESS_CFS__add(x, a, o, prev, lid, bundle, defs):
     index[('FIBER_ACCESS_CFS', 'line_active')].append(t_line_active)
     if bundle is not None:
         index[(bundle, 'FIBER_ACCESS_CFS', 'line_active')].append(t_line_active)
-    tasks = ('FIBER_ACCESS_CFS', (t_activate_line, t_check_address, t_install_visit, t_line_active, t_reserve_port))
+    ids = (t_activate_line, t_check_address, t_install_visit, t_line_active, t_reserve_port)  # (the edges function takes them)
+    tasks = ('FIBER_ACCESS_CFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__FIBER_ACCESS_CFS__add(x, lid, bundle):
+def edges__FIBER_ACCESS_CFS__add(x, lid, bundle, ids):
+    t_activate_line, t_check_address, t_install_visit, t_line_active, t_reserve_port = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:FIBER_ACCESS_CFS.add.install_visit  acme/plans_add.om:15
-    me = lid + ':install_visit'
+    me = t_install_visit
     mine = e[me]
     if mine:
         for t in x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()):
@@ -823,7 +833,7 @@ def edges__FIBER_ACCESS_CFS__add(x, lid, bundle):
                 mine[t] = 'after ONT_RFS.ship_ont in bundle'
     else:  # the first clause: every target is new
         mine.update(dict.fromkeys(x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()), 'after ONT_RFS.ship_ont in bundle'))
-    mine.setdefault(lid + ':reserve_port', 'after reserve_port')
+    mine.setdefault(t_reserve_port, 'after reserve_port')
 
 
 def tasks__FIBER_ACCESS_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -840,15 +850,17 @@ def tasks__FIBER_ACCESS_CFS__delete(x, a, o, prev, lid, bundle, defs):
     index[('FIBER_ACCESS_CFS', 'deactivate_line')].append(t_deactivate_line)
     if bundle is not None:
         index[(bundle, 'FIBER_ACCESS_CFS', 'deactivate_line')].append(t_deactivate_line)
-    tasks = ('FIBER_ACCESS_CFS', (t_deactivate_line, t_release_port))
+    ids = (t_deactivate_line, t_release_port)  # (the edges function takes them)
+    tasks = ('FIBER_ACCESS_CFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__FIBER_ACCESS_CFS__delete(x, lid, bundle):
+def edges__FIBER_ACCESS_CFS__delete(x, lid, bundle, ids):
+    t_deactivate_line, t_release_port = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:FIBER_ACCESS_CFS.delete.deactivate_line  acme/plans_delete.om:7
-    me = lid + ':deactivate_line'
+    me = t_deactivate_line
     mine = e[me]
     if mine:
         for t in x.index.get((bundle, 'STATIC_IP_RFS', 'release_ip'), ()):
@@ -866,9 +878,10 @@ def tasks__FIBER_ACCESS_CFS__modify(x, a, o, prev, lid, bundle, defs):
     # @om task:FIBER_ACCESS_CFS.modify.modify_profile  acme/plans_modify.om:7
     t_modify_profile = lid + ':modify_profile'
     items[t_modify_profile] = _Item(t_modify_profile, 'modify_profile', 'callout', 'FIBER_ACCESS_CFS', 'modify', lid, bundle, defs['modify_profile'])
-    tasks = ('FIBER_ACCESS_CFS', (t_modify_profile,))
+    ids = (t_modify_profile,)  # (the edges function takes them)
+    tasks = ('FIBER_ACCESS_CFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
 def tasks__IPTV_CFS__add(x, a, o, prev, lid, bundle, defs):
@@ -877,15 +890,17 @@ def tasks__IPTV_CFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
     t_activate_iptv = lid + ':activate_iptv'
     items[t_activate_iptv] = _Item(t_activate_iptv, 'activate_iptv', 'callout', 'IPTV_CFS', 'add', lid, bundle, defs['activate_iptv'])
-    tasks = ('IPTV_CFS', (t_activate_iptv,))
+    ids = (t_activate_iptv,)  # (the edges function takes them)
+    tasks = ('IPTV_CFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__IPTV_CFS__add(x, lid, bundle):
+def edges__IPTV_CFS__add(x, lid, bundle, ids):
+    t_activate_iptv, = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
-    me = lid + ':activate_iptv'
+    me = t_activate_iptv
     mine = e[me]
     if mine:
         for t in x.index.get(('FIBER_ACCESS_CFS', 'line_active'), ()):
@@ -901,9 +916,10 @@ def tasks__IPTV_CFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om task:IPTV_CFS.delete.deactivate_iptv  acme/plans_delete.om:33
     t_deactivate_iptv = lid + ':deactivate_iptv'
     items[t_deactivate_iptv] = _Item(t_deactivate_iptv, 'deactivate_iptv', 'callout', 'IPTV_CFS', 'delete', lid, bundle, defs['deactivate_iptv'])
-    tasks = ('IPTV_CFS', (t_deactivate_iptv,))
+    ids = (t_deactivate_iptv,)  # (the edges function takes them)
+    tasks = ('IPTV_CFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
 def tasks__ONT_RFS__add(x, a, o, prev, lid, bundle, defs):
@@ -917,9 +933,10 @@ def tasks__ONT_RFS__add(x, a, o, prev, lid, bundle, defs):
     index[('ONT_RFS', 'ship_ont')].append(t_ship_ont)
     if bundle is not None:
         index[(bundle, 'ONT_RFS', 'ship_ont')].append(t_ship_ont)
-    tasks = ('ONT_RFS', (t_ship_ont,))
+    ids = (t_ship_ont,)  # (the edges function takes them)
+    tasks = ('ONT_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
 def tasks__ONT_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -928,9 +945,10 @@ def tasks__ONT_RFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om task:ONT_RFS.delete.return_device  acme/plans_delete.om:14
     t_return_device = lid + ':return_device'
     items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'ONT_RFS', 'delete', lid, bundle, defs['return_device'])
-    tasks = ('ONT_RFS', (t_return_device,))
+    ids = (t_return_device,)  # (the edges function takes them)
+    tasks = ('ONT_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
 def tasks__ONT_RFS__modify(x, a, o, prev, lid, bundle, defs):
@@ -949,9 +967,10 @@ def tasks__ONT_RFS__modify(x, a, o, prev, lid, bundle, defs):
     index[('ONT_RFS', 'ship_ont')].append(t_ship_ont)
     if bundle is not None:
         index[(bundle, 'ONT_RFS', 'ship_ont')].append(t_ship_ont)
-    tasks = ('ONT_RFS', (t_ship_ont, t_swap_visit))
+    ids = (t_ship_ont, t_swap_visit)  # (the edges function takes them)
+    tasks = ('ONT_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
 def tasks__STATIC_IP_RFS__add(x, a, o, prev, lid, bundle, defs):
@@ -960,15 +979,17 @@ def tasks__STATIC_IP_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
     t_assign_ip = lid + ':assign_ip'
     items[t_assign_ip] = _Item(t_assign_ip, 'assign_ip', 'callout', 'STATIC_IP_RFS', 'add', lid, bundle, defs['assign_ip'])
-    tasks = ('STATIC_IP_RFS', (t_assign_ip,))
+    ids = (t_assign_ip,)  # (the edges function takes them)
+    tasks = ('STATIC_IP_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__STATIC_IP_RFS__add(x, lid, bundle):
+def edges__STATIC_IP_RFS__add(x, lid, bundle, ids):
+    t_assign_ip, = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
-    me = lid + ':assign_ip'
+    me = t_assign_ip
     mine = e[me]
     if mine:
         for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
@@ -989,9 +1010,10 @@ def tasks__STATIC_IP_RFS__delete(x, a, o, prev, lid, bundle, defs):
     index[('STATIC_IP_RFS', 'release_ip')].append(t_release_ip)
     if bundle is not None:
         index[(bundle, 'STATIC_IP_RFS', 'release_ip')].append(t_release_ip)
-    tasks = ('STATIC_IP_RFS', (t_release_ip,))
+    ids = (t_release_ip,)  # (the edges function takes them)
+    tasks = ('STATIC_IP_RFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
 def tasks__VOICE_CFS__add(x, a, o, prev, lid, bundle, defs):
@@ -1025,15 +1047,17 @@ def tasks__VOICE_CFS__add(x, a, o, prev, lid, bundle, defs):
         items[t_port_number] = _Item(t_port_number, 'port_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['port_number'])
     else:
         skipped[t_port_number] = _Skipped(t_port_number, lid, 'when number_source == "port" is false')
-    tasks = ('VOICE_CFS', (t_activate_voice, t_assign_number, t_normalize_number, t_port_number))
+    ids = (t_activate_voice, t_assign_number, t_normalize_number, t_port_number)  # (the edges function takes them)
+    tasks = ('VOICE_CFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__VOICE_CFS__add(x, lid, bundle):
+def edges__VOICE_CFS__add(x, lid, bundle, ids):
+    t_activate_voice, t_assign_number, t_normalize_number, t_port_number = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
-    me = lid + ':activate_voice'
+    me = t_activate_voice
     mine = e[me]
     if mine:
         for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
@@ -1041,13 +1065,13 @@ def edges__VOICE_CFS__add(x, lid, bundle):
                 mine[t] = 'after FIBER_ACCESS_CFS.line_active in bundle'
     else:  # the first clause: every target is new
         mine.update(dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle'))
-    mine.setdefault(lid + ':assign_number', 'after assign_number')
-    mine.setdefault(lid + ':normalize_number', 'after normalize_number')
-    mine.setdefault(lid + ':port_number', 'after port_number')
+    mine.setdefault(t_assign_number, 'after assign_number')
+    mine.setdefault(t_normalize_number, 'after normalize_number')
+    mine.setdefault(t_port_number, 'after port_number')
     # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
-    me = lid + ':port_number'
+    me = t_port_number
     mine = e[me]
-    mine.setdefault(lid + ':normalize_number', 'after normalize_number')
+    mine.setdefault(t_normalize_number, 'after normalize_number')
 
 
 def tasks__VOICE_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -1056,15 +1080,17 @@ def tasks__VOICE_CFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om task:VOICE_CFS.delete.deactivate_voice  acme/plans_delete.om:28
     t_deactivate_voice = lid + ':deactivate_voice'
     items[t_deactivate_voice] = _Item(t_deactivate_voice, 'deactivate_voice', 'callout', 'VOICE_CFS', 'delete', lid, bundle, defs['deactivate_voice'])
-    tasks = ('VOICE_CFS', (t_deactivate_voice,))
+    ids = (t_deactivate_voice,)  # (the edges function takes them)
+    tasks = ('VOICE_CFS', ids)
     x.every_order.append(tasks)
-    return True
+    return ids
 
 
-def edges__VOICE_CFS__delete(x, lid, bundle):
+def edges__VOICE_CFS__delete(x, lid, bundle, ids):
+    t_deactivate_voice, = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:VOICE_CFS.delete.deactivate_voice  acme/plans_delete.om:28
-    me = lid + ':deactivate_voice'
+    me = t_deactivate_voice
     for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'deactivate_line'), ()):
         if t != me:
             e[t].setdefault(me, 'deactivate_voice before FIBER_ACCESS_CFS.deactivate_line in bundle')
@@ -1170,59 +1196,59 @@ LINE_MAP = (
     (684, 684, 'plan:BILLING_RFS.add'),
     (685, 688, 'task:BILLING_RFS.add.requested_start'),
     (689, 694, 'task:BILLING_RFS.add.requested_start'),
-    (695, 702, 'task:BILLING_RFS.add.start_billing'),
-    (705, 716, 'task:BILLING_RFS.add.start_billing'),
-    (718, 719, 'plan:BILLING_RFS.delete'),
-    (720, 727, 'task:BILLING_RFS.delete.stop_billing'),
-    (730, 740, 'task:BILLING_RFS.delete.stop_billing'),
-    (742, 743, 'plan:BILLING_RFS.modify'),
-    (744, 751, 'task:BILLING_RFS.modify.update_billing'),
-    (754, 764, 'task:BILLING_RFS.modify.update_billing'),
-    (766, 767, 'plan:CPE_RFS.add'),
-    (768, 775, 'task:CPE_RFS.add.ship_device'),
-    (777, 778, 'plan:CPE_RFS.delete'),
-    (779, 786, 'task:CPE_RFS.delete.return_device'),
-    (788, 789, 'plan:FIBER_ACCESS_CFS.add'),
-    (790, 792, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (793, 795, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (796, 798, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (799, 801, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (802, 814, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (817, 828, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (830, 831, 'plan:FIBER_ACCESS_CFS.delete'),
-    (832, 834, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (835, 847, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (850, 860, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (862, 865, 'plan:FIBER_ACCESS_CFS.modify'),
-    (866, 873, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (875, 876, 'plan:IPTV_CFS.add'),
-    (877, 884, 'task:IPTV_CFS.add.activate_iptv'),
-    (887, 897, 'task:IPTV_CFS.add.activate_iptv'),
-    (899, 900, 'plan:IPTV_CFS.delete'),
-    (901, 908, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (910, 911, 'plan:ONT_RFS.add'),
-    (912, 924, 'task:ONT_RFS.add.ship_ont'),
-    (926, 927, 'plan:ONT_RFS.delete'),
-    (928, 935, 'task:ONT_RFS.delete.return_device'),
-    (937, 940, 'plan:ONT_RFS.modify'),
-    (941, 943, 'task:ONT_RFS.modify.ship_ont'),
-    (944, 956, 'task:ONT_RFS.modify.swap_visit'),
-    (958, 959, 'plan:STATIC_IP_RFS.add'),
-    (960, 967, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (970, 980, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (982, 983, 'plan:STATIC_IP_RFS.delete'),
-    (984, 996, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (998, 998, 'plan:VOICE_CFS.add'),
-    (999, 1000, 'task:VOICE_CFS.add.assign_number'),
-    (1001, 1002, 'task:VOICE_CFS.add.normalize_number'),
-    (1003, 1006, 'task:VOICE_CFS.add.port_number'),
-    (1007, 1009, 'task:VOICE_CFS.add.activate_voice'),
-    (1010, 1015, 'task:VOICE_CFS.add.assign_number'),
-    (1016, 1021, 'task:VOICE_CFS.add.normalize_number'),
-    (1022, 1032, 'task:VOICE_CFS.add.port_number'),
-    (1035, 1046, 'task:VOICE_CFS.add.activate_voice'),
-    (1047, 1052, 'task:VOICE_CFS.add.port_number'),
-    (1054, 1055, 'plan:VOICE_CFS.delete'),
-    (1056, 1063, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (1066, 1073, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (695, 703, 'task:BILLING_RFS.add.start_billing'),
+    (707, 718, 'task:BILLING_RFS.add.start_billing'),
+    (720, 721, 'plan:BILLING_RFS.delete'),
+    (722, 730, 'task:BILLING_RFS.delete.stop_billing'),
+    (734, 744, 'task:BILLING_RFS.delete.stop_billing'),
+    (746, 747, 'plan:BILLING_RFS.modify'),
+    (748, 756, 'task:BILLING_RFS.modify.update_billing'),
+    (760, 770, 'task:BILLING_RFS.modify.update_billing'),
+    (772, 773, 'plan:CPE_RFS.add'),
+    (774, 782, 'task:CPE_RFS.add.ship_device'),
+    (784, 785, 'plan:CPE_RFS.delete'),
+    (786, 794, 'task:CPE_RFS.delete.return_device'),
+    (796, 797, 'plan:FIBER_ACCESS_CFS.add'),
+    (798, 800, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (801, 803, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (804, 806, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (807, 809, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (810, 823, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (827, 838, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (840, 841, 'plan:FIBER_ACCESS_CFS.delete'),
+    (842, 844, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (845, 858, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (862, 872, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (874, 877, 'plan:FIBER_ACCESS_CFS.modify'),
+    (878, 886, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (888, 889, 'plan:IPTV_CFS.add'),
+    (890, 898, 'task:IPTV_CFS.add.activate_iptv'),
+    (902, 912, 'task:IPTV_CFS.add.activate_iptv'),
+    (914, 915, 'plan:IPTV_CFS.delete'),
+    (916, 924, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (926, 927, 'plan:ONT_RFS.add'),
+    (928, 941, 'task:ONT_RFS.add.ship_ont'),
+    (943, 944, 'plan:ONT_RFS.delete'),
+    (945, 953, 'task:ONT_RFS.delete.return_device'),
+    (955, 958, 'plan:ONT_RFS.modify'),
+    (959, 961, 'task:ONT_RFS.modify.ship_ont'),
+    (962, 975, 'task:ONT_RFS.modify.swap_visit'),
+    (977, 978, 'plan:STATIC_IP_RFS.add'),
+    (979, 987, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (991, 1001, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1003, 1004, 'plan:STATIC_IP_RFS.delete'),
+    (1005, 1018, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (1020, 1020, 'plan:VOICE_CFS.add'),
+    (1021, 1022, 'task:VOICE_CFS.add.assign_number'),
+    (1023, 1024, 'task:VOICE_CFS.add.normalize_number'),
+    (1025, 1028, 'task:VOICE_CFS.add.port_number'),
+    (1029, 1031, 'task:VOICE_CFS.add.activate_voice'),
+    (1032, 1037, 'task:VOICE_CFS.add.assign_number'),
+    (1038, 1043, 'task:VOICE_CFS.add.normalize_number'),
+    (1044, 1055, 'task:VOICE_CFS.add.port_number'),
+    (1059, 1070, 'task:VOICE_CFS.add.activate_voice'),
+    (1071, 1076, 'task:VOICE_CFS.add.port_number'),
+    (1078, 1079, 'plan:VOICE_CFS.delete'),
+    (1080, 1088, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (1092, 1099, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

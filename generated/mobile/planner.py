@@ -394,13 +394,15 @@ def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
     t_open_account = lid + ':open_account'
     items[t_open_account] = _Item(t_open_account, 'open_account', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['open_account'])
-    return True
+    ids = (t_open_account,)  # (the edges function takes them)
+    return ids
 
 
-def edges__BILLING_RFS__add(x, lid, bundle):
+def edges__BILLING_RFS__add(x, lid, bundle, ids):
+    t_open_account, = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
-    me = lid + ':open_account'
+    me = t_open_account
     mine = e[me]
     if mine:
         for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
@@ -428,13 +430,15 @@ def tasks__HANDSET_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
     t_ship_handset = lid + ':ship_handset'
     items[t_ship_handset] = _Item(t_ship_handset, 'ship_handset', 'callout', 'HANDSET_RFS', 'add', lid, bundle, defs['ship_handset'])
-    return True
+    ids = (t_ship_handset,)  # (the edges function takes them)
+    return ids
 
 
-def edges__HANDSET_RFS__add(x, lid, bundle):
+def edges__HANDSET_RFS__add(x, lid, bundle, ids):
+    t_ship_handset, = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
-    me = lid + ':ship_handset'
+    me = t_ship_handset
     mine = e[me]
     if mine:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
@@ -467,7 +471,8 @@ def tasks__PORT_IN_RFS__add(x, a, o, prev, lid, bundle, defs):
     index[('PORT_IN_RFS', 'port_in')].append(t_port_in)
     if bundle is not None:
         index[(bundle, 'PORT_IN_RFS', 'port_in')].append(t_port_in)
-    return True
+    ids = (t_port_in,)  # (the edges function takes them)
+    return ids
 
 
 def tasks__PORT_IN_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -487,7 +492,8 @@ def tasks__SIM_RFS__add(x, a, o, prev, lid, bundle, defs):
     index[('SIM_RFS', 'allocate_sim')].append(t_allocate_sim)
     if bundle is not None:
         index[(bundle, 'SIM_RFS', 'allocate_sim')].append(t_allocate_sim)
-    return True
+    ids = (t_allocate_sim,)  # (the edges function takes them)
+    return ids
 
 
 def tasks__SIM_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -501,7 +507,8 @@ def tasks__SIM_RFS__delete(x, a, o, prev, lid, bundle, defs):
     index[('SIM_RFS', 'release_sim')].append(t_release_sim)
     if bundle is not None:
         index[(bundle, 'SIM_RFS', 'release_sim')].append(t_release_sim)
-    return True
+    ids = (t_release_sim,)  # (the edges function takes them)
+    return ids
 
 
 def tasks__SUBSCRIPTION_CFS__add(x, a, o, prev, lid, bundle, defs):
@@ -516,13 +523,15 @@ def tasks__SUBSCRIPTION_CFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
     t_provision = lid + ':provision'
     items[t_provision] = _Item(t_provision, 'provision', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['provision'])
-    return True
+    ids = (t_active, t_assign_msisdn, t_provision)  # (the edges function takes them)
+    return ids
 
 
-def edges__SUBSCRIPTION_CFS__add(x, lid, bundle):
+def edges__SUBSCRIPTION_CFS__add(x, lid, bundle, ids):
+    t_active, t_assign_msisdn, t_provision = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
-    me = lid + ':provision'
+    me = t_provision
     mine = e[me]
     if mine:
         for t in x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()):
@@ -536,7 +545,7 @@ def edges__SUBSCRIPTION_CFS__add(x, lid, bundle):
                 mine[t] = 'after SIM_RFS.allocate_sim in bundle'
     else:  # the first clause: every target is new
         mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in bundle'))
-    mine.setdefault(lid + ':assign_msisdn', 'after assign_msisdn')
+    mine.setdefault(t_assign_msisdn, 'after assign_msisdn')
     if mine:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
@@ -557,13 +566,15 @@ def tasks__SUBSCRIPTION_CFS__delete(x, a, o, prev, lid, bundle, defs):
     # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
     t_deprovision = lid + ':deprovision'
     items[t_deprovision] = _Item(t_deprovision, 'deprovision', 'callout', 'SUBSCRIPTION_CFS', 'delete', lid, bundle, defs['deprovision'])
-    return True
+    ids = (t_deprovision,)  # (the edges function takes them)
+    return ids
 
 
-def edges__SUBSCRIPTION_CFS__delete(x, lid, bundle):
+def edges__SUBSCRIPTION_CFS__delete(x, lid, bundle, ids):
+    t_deprovision, = ids  # the line's tasks' ids, by name
     e = x.edges
     # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
-    me = lid + ':deprovision'
+    me = t_deprovision
     mine = e[me]
     if mine:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
@@ -638,26 +649,26 @@ LINE_MAP = (
     (363, 364, 'decomposition:M5'),
     (365, 390, 'mapping:M5.account_id'),
     (392, 393, 'plan:BILLING_RFS.add'),
-    (394, 399, 'task:BILLING_RFS.add.open_account'),
-    (402, 418, 'task:BILLING_RFS.add.open_account'),
-    (420, 424, 'plan:BILLING_RFS.delete'),
-    (426, 427, 'plan:HANDSET_RFS.add'),
-    (428, 433, 'task:HANDSET_RFS.add.ship_handset'),
-    (436, 452, 'task:HANDSET_RFS.add.ship_handset'),
-    (454, 458, 'plan:HANDSET_RFS.delete'),
-    (460, 461, 'plan:PORT_IN_RFS.add'),
-    (462, 472, 'task:PORT_IN_RFS.add.port_in'),
-    (474, 478, 'plan:PORT_IN_RFS.delete'),
-    (480, 481, 'plan:SIM_RFS.add'),
-    (482, 492, 'task:SIM_RFS.add.allocate_sim'),
-    (494, 495, 'plan:SIM_RFS.delete'),
-    (496, 506, 'task:SIM_RFS.delete.release_sim'),
-    (508, 509, 'plan:SUBSCRIPTION_CFS.add'),
-    (510, 512, 'task:SUBSCRIPTION_CFS.add.active'),
-    (513, 515, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (516, 521, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (524, 553, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (555, 556, 'plan:SUBSCRIPTION_CFS.delete'),
-    (557, 562, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (565, 579, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (394, 400, 'task:BILLING_RFS.add.open_account'),
+    (404, 420, 'task:BILLING_RFS.add.open_account'),
+    (422, 426, 'plan:BILLING_RFS.delete'),
+    (428, 429, 'plan:HANDSET_RFS.add'),
+    (430, 436, 'task:HANDSET_RFS.add.ship_handset'),
+    (440, 456, 'task:HANDSET_RFS.add.ship_handset'),
+    (458, 462, 'plan:HANDSET_RFS.delete'),
+    (464, 465, 'plan:PORT_IN_RFS.add'),
+    (466, 477, 'task:PORT_IN_RFS.add.port_in'),
+    (479, 483, 'plan:PORT_IN_RFS.delete'),
+    (485, 486, 'plan:SIM_RFS.add'),
+    (487, 498, 'task:SIM_RFS.add.allocate_sim'),
+    (500, 501, 'plan:SIM_RFS.delete'),
+    (502, 513, 'task:SIM_RFS.delete.release_sim'),
+    (515, 516, 'plan:SUBSCRIPTION_CFS.add'),
+    (517, 519, 'task:SUBSCRIPTION_CFS.add.active'),
+    (520, 522, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (523, 529, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (533, 562, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (564, 565, 'plan:SUBSCRIPTION_CFS.delete'),
+    (566, 572, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (576, 590, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

@@ -450,14 +450,19 @@ class PlannerModule:
             w("if bundle is not None:")
             for task in indexed:
                 w(f"    index[(bundle, {plan.product!r}, {task!r})].append(t_{task})")
+        if not plan.items:
+            w("return True")
+            self.functions.append(f"def {name}(x, a, o, prev, lid, bundle, defs):\n{w.text()}")
+            return name
+        w(f"ids = {_tuple(f't_{d.name}' for d in plan.items)}  # (the edges function takes them)")
         if every:  # a clause `every task in ...` reads them
-            w(f"tasks = ({plan.product!r}, {_tuple(f't_{d.name}' for d in plan.items)})")
+            w(f"tasks = ({plan.product!r}, ids)")
             if "order" in every:
                 w("x.every_order.append(tasks)")
             if "bundle" in every:
                 w("if bundle is not None:")
                 w("    x.every_bundle[bundle].append(tasks)")
-        w("return True")
+        w("return ids")
         self.functions.append(f"def {name}(x, a, o, prev, lid, bundle, defs):\n{w.text()}")
         return name
 
@@ -479,7 +484,7 @@ class PlannerModule:
             for dep, via in after if mine else ():
                 if dep.scope == "plan":
                     if dep.task in names and dep.task != d.name:
-                        body(f"mine.setdefault(lid + {':' + dep.task!r}, {via!r})")
+                        body(f"mine.setdefault(t_{dep.task}, {via!r})")
                     continue
                 targets = self.targets(plan, dep)
                 if dep.task is None or (dep.product, dep.task) != (plan.product, d.name):  # me is not among the targets
@@ -498,18 +503,19 @@ class PlannerModule:
             for dep, via in before:
                 if dep.scope == "plan":
                     if dep.task in names and dep.task != d.name and dep.task not in closed:
-                        body(f"e[lid + {':' + dep.task!r}].setdefault(me, {via!r})")
+                        body(f"e[t_{dep.task}].setdefault(me, {via!r})")
                     continue
                 body(f"for t in {self.targets(plan, dep)}:")
                 body("    if t != me:")
                 body(f"        e[t].setdefault(me, {via!r})")
             if body.lines:
                 w(_marker(g, ids.task(plan.product, plan.action, d.name)))
-                w(f"me = lid + {':' + d.name!r}")
+                w(f"me = t_{d.name}")
                 w.lines += body.lines
         if len(w.lines) == 1:
             return None
-        self.functions.append(f"def {name}(x, lid, bundle):\n{w.text()}")
+        w.lines.insert(0, "    " + " = ".join([", ".join(f"t_{d.name}" for d in plan.items) + ("," if len(plan.items) == 1 else ""), "ids  # the line's tasks' ids, by name"]))
+        self.functions.append(f"def {name}(x, lid, bundle, ids):\n{w.text()}")
         return name
 
     def targets(self, plan, dep) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from operator import attrgetter
 
 from om_dsl.limits import plain_id
 from om_dsl.model import expr as E
@@ -55,6 +56,10 @@ def planner_of(rules):
     a catalog compiled before there was one, or one generated for another ABI)."""
     module = getattr(rules, "planner", None)
     return module if module is not None and getattr(module, "ABI", None) == ABI else None
+
+
+_RELIES_ON = attrgetter("relies_on")
+_ID = attrgetter("id")
 
 
 def _none(_key):
@@ -96,7 +101,7 @@ class CompiledPlanner:
         return _Planner(self.catalog, self.rules, self.order, self.lines, self.previous).run()
 
     def run(self) -> OrchestrationPlan:
-        relying = [i for i in self.order.items if i.relies_on]
+        relying = list(filter(_RELIES_ON, self.order.items))
         o, generated, previous = self.order.fields, self.generated, self.previous
         without: dict = {}
         pending = []
@@ -110,12 +115,13 @@ class CompiledPlanner:
                     continue
                 tasks, edges, defs, why = entry
                 lid = line.id
-                if not tasks(self, line.values, o, prev_of(lid), lid, line.bundle, defs):
+                ids = tasks(self, line.values, o, prev_of(lid), lid, line.bundle, defs)  # its tasks' ids; False: none
+                if not ids:
                     without[lid] = why
                 elif edges is not None:
-                    pending.append((edges, lid, line.bundle))
-            for fn, lid, bundle in pending:
-                fn(self, lid, bundle)
+                    pending.append((edges, lid, line.bundle, ids))
+            for fn, lid, bundle, ids in pending:
+                fn(self, lid, bundle, ids)
         except (ops.Fault, ArithmeticError):
             return self.reference()  # it rejects the order, naming the rule and its spec line
         if relying:
@@ -124,7 +130,7 @@ class CompiledPlanner:
         ordered = self.topological()
         if ordered is None:
             return self.reference()  # a cycle: the reference names it
-        return OrchestrationPlan(ordered, sorted(self.skipped.values(), key=lambda s: s.id), without)
+        return OrchestrationPlan(ordered, sorted(self.skipped.values(), key=_ID), without)
 
     # ---- what the generated functions call ------------------------------------------------
 

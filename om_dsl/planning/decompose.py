@@ -100,8 +100,10 @@ class Decomposer:
                 ref = item._parent  # (the weak reference: no property call per item)
                 root = roots[item] = iid if ref is None else roots.get(ref()) or item.root.id
                 prefix, asset = parts(iid)
+                if item.asset_id is not None:
+                    asset = item.asset_id
                 try:
-                    new = fn(item.values, item, o, iid, prefix, root, item.asset_id or asset, item.asset_id or asset, None)
+                    new = fn(item.values, item, o, iid, prefix, root, asset, asset, None)
                 except (ops.Fault, ArithmeticError):  # the reference names the rule and its spec line
                     new = None
                 if new is not None:
@@ -254,10 +256,10 @@ class Decomposer:
             return False
         if made is None:
             return False
-        installed = self.installed
+        installed = self.installed if self.installed is not EMPTY else None
         for line in made:
             line.why = "a root item is added"  # (the lines decomposed from an order-scoped line too)
-            inst = installed.line(line.key)
+            inst = installed.line(line.key) if installed is not None else None
             if inst is not None:
                 line.previous = dict(inst.attributes)
         self.lines.extend(made)

@@ -164,7 +164,7 @@ def item_parts(order_id: str):
     head = asset_of("")
 
     def of(item_id: str) -> tuple:
-        if type(item_id) is str and _PLAIN_ITEM(item_id):
+        if type(item_id) is str and (item_id.isalnum() and item_id.isascii() or _PLAIN_ITEM(item_id)):  # (letters and digits: no match)
             return item_id, head + item_id
         return line_prefix(item_id), asset_of(item_id)
 
