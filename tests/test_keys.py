@@ -215,3 +215,11 @@ def test_the_shortcuts_planning_takes_make_the_same_ids(order, item):
 def test_item_parts_are_line_prefix_and_asset_id(order_id, item_id):
     """Decomposition reads an item's line prefix and asset id with one check (item_parts): both as made one by one."""
     assert K.item_parts(order_id)(item_id) == (K.line_prefix(item_id), K.asset_id(order_id, item_id))
+
+
+@given(st.none() | st.text(max_size=10) | st.sampled_from(["", "order", "ACC-42", "a/b", "%", "ordér"]))
+@settings(max_examples=300)
+def test_order_base_is_the_customer_escaped_or_order(customer):
+    """order_base's plain case (no match beyond one) gives what escaping gives."""
+    expected = K._reserved(K.escape(customer, "/"), K.NO_CUSTOMER) if customer else K.NO_CUSTOMER
+    assert K.order_base(customer) == expected

@@ -157,16 +157,20 @@ def asset_ids(order_id: str):
 _PLAIN_ITEM = _untouched(_ITEM_IN_LINE + _IN_ASSET + "-", True).fullmatch  # an item id both formats take as it is
 
 
+_PLAIN_ORDER_IN_ASSET = _untouched(_IN_ASSET, True).fullmatch
+_PLAIN_IN_BASE = _untouched("/", False).fullmatch
+
+
 def item_parts(order_id: str):
     """(line_prefix, asset_id) of the items of one order, with one match for an ordinary
     id (decomposition asks once per added item)."""
-    asset_of = asset_ids(order_id)
-    head = asset_of("")
+    plain = type(order_id) is str and _PLAIN_ORDER_IN_ASSET(order_id)
+    head = f"AST-{order_id if plain else escape(order_id, _IN_ASSET, ascii_only=True)}-"
 
     def of(item_id: str) -> tuple:
         if type(item_id) is str and (item_id.isalnum() and item_id.isascii() or _PLAIN_ITEM(item_id)):  # (letters and digits: no match)
             return item_id, head + item_id
-        return line_prefix(item_id), asset_of(item_id)
+        return line_prefix(item_id), head + escape(item_id, _IN_ASSET + "-", ascii_only=True)
 
     return of
 
@@ -184,6 +188,8 @@ def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, un
 
 def order_base(customer: Optional[str]) -> str:
     """The base of an order-scoped line's key: its customer, escaped for `/`, or `order`."""
+    if type(customer) is str and customer and customer != NO_CUSTOMER and _PLAIN_IN_BASE(customer):
+        return customer  # (escape and _reserved would leave it as it is: planning asks once per order)
     return _reserved(escape(customer, "/"), NO_CUSTOMER) if customer else NO_CUSTOMER
 
 
