@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -212,9 +213,12 @@ def test_the_shortcuts_planning_takes_make_the_same_ids(order, item):
 
 @given(st.text(max_size=12), st.text(max_size=12) | st.sampled_from(["1", "ITEM-1", "a/b", "x:y", "²", "Ⅻ", "ａ", "%", "a b"]))
 @settings(max_examples=400)
-def test_item_parts_are_line_prefix_and_asset_id(order_id, item_id):
-    """Decomposition reads an item's line prefix and asset id with one check (item_parts): both as made one by one."""
-    assert K.item_parts(order_id)(item_id) == (K.line_prefix(item_id), K.asset_id(order_id, item_id))
+def test_a_plain_item_is_its_own_line_prefix_and_its_asset_id_follows_the_head(order_id, item_id):
+    """Decomposition reads an item's line prefix and asset id with one check (plain_item, written
+    out in decompose.Decomposer.run): both as line_prefix and asset_id make them."""
+    if K.plain_item(item_id):
+        assert (item_id, K.asset_head(order_id) + item_id) == (K.line_prefix(item_id), K.asset_id(order_id, item_id))
+    assert K.asset_head(order_id) == K.asset_id(order_id, "")
 
 
 @given(st.none() | st.text(max_size=10) | st.sampled_from(["", "order", "ACC-42", "a/b", "%", "ordér"]))
@@ -223,3 +227,8 @@ def test_order_base_is_the_customer_escaped_or_order(customer):
     """order_base's plain case (no match beyond one) gives what escaping gives."""
     expected = K._reserved(K.escape(customer, "/"), K.NO_CUSTOMER) if customer else K.NO_CUSTOMER
     assert K.order_base(customer) == expected
+
+
+@pytest.mark.parametrize("item_id, plain", [("1", True), ("A7", True), ("x_1.2", True), ("a-b", False), ("a/b", False), ("a:b", False), ("é", False), ("²", False), ("", True), (7, False)])
+def test_plain_item_names_the_ids_both_formats_leave_as_they_are(item_id, plain):
+    assert K.plain_item(item_id) is plain

@@ -62,10 +62,6 @@ _RELIES_ON = attrgetter("relies_on")
 _ID = attrgetter("id")
 
 
-def _none(_key):
-    return None
-
-
 def _plans(catalog, module) -> dict:
     """(product, action) -> (its tasks' function, its edges' function or None, {task:
     definition}, why a line has no tasks when the plan's `when` is false)."""
@@ -107,7 +103,6 @@ class CompiledPlanner:
         pending = []
         try:
             plan_of = generated.get
-            prev_of = previous.get if previous else _none
             for line in self.lines:
                 entry = plan_of((line.product, line.action))  # plans are for add, modify and delete
                 if entry is None:
@@ -115,7 +110,7 @@ class CompiledPlanner:
                     continue
                 tasks, edges, defs, why = entry
                 lid = line.id
-                ids = tasks(self, line.values, o, prev_of(lid), lid, line.bundle, defs)  # its tasks' ids; False: none
+                ids = tasks(self, line.values, o, previous.get(lid) if previous else None, lid, line.bundle, defs)  # its tasks' ids; False: none
                 if not ids:
                     without[lid] = why
                 elif edges is not None:

@@ -91,7 +91,8 @@ class Decomposer:
         o = self.order.fields
         generated = self.generated.LINES if self.generated is not None else {}
         roots: dict = {}  # order item -> its root's id (parents come before their children)
-        parts = keys.item_parts(self.order.id) if generated else None
+        head = keys.asset_head(self.order.id) if generated else None
+        plain_id = keys.PLAIN_ITEM
         lines, by_bundle = self.lines, self.by_bundle
         for item in self.order.items:
             fn = generated.get(item.product) if item.action == "add" else None
@@ -99,7 +100,10 @@ class Decomposer:
                 iid = item.id
                 ref = item._parent  # (the weak reference: no property call per item)
                 root = roots[item] = iid if ref is None else roots.get(ref()) or item.root.id
-                prefix, asset = parts(iid)
+                if type(iid) is str and (iid.isalnum() and iid.isascii() or plain_id(iid)):  # keys.plain_item, written out (once per item)
+                    prefix, asset = iid, head + iid
+                else:
+                    prefix, asset = keys.line_prefix(iid), self.asset_ids(iid)
                 if item.asset_id is not None:
                     asset = item.asset_id
                 try:

@@ -154,25 +154,22 @@ def asset_ids(order_id: str):
     return of
 
 
-_PLAIN_ITEM = _untouched(_ITEM_IN_LINE + _IN_ASSET + "-", True).fullmatch  # an item id both formats take as it is
+PLAIN_ITEM = _PLAIN_ITEM = _untouched(_ITEM_IN_LINE + _IN_ASSET + "-", True).fullmatch  # an item id both formats take as it is
 
 
 _PLAIN_ORDER_IN_ASSET = _untouched(_IN_ASSET, True).fullmatch
 _PLAIN_IN_BASE = _untouched("/", False).fullmatch
 
 
-def item_parts(order_id: str):
-    """(line_prefix, asset_id) of the items of one order, with one match for an ordinary
-    id (decomposition asks once per added item)."""
+def plain_item(item_id) -> bool:
+    """An item id that line_prefix and asset_id take as it is (letters and digits: with no match)."""
+    return type(item_id) is str and (item_id.isalnum() and item_id.isascii() or _PLAIN_ITEM(item_id) is not None)
+
+
+def asset_head(order_id: str) -> str:
+    """What the asset ids of one order's items begin with: asset_id(order_id, item) is it + the item, escaped."""
     plain = type(order_id) is str and _PLAIN_ORDER_IN_ASSET(order_id)
-    head = f"AST-{order_id if plain else escape(order_id, _IN_ASSET, ascii_only=True)}-"
-
-    def of(item_id: str) -> tuple:
-        if type(item_id) is str and (item_id.isalnum() and item_id.isascii() or _PLAIN_ITEM(item_id)):  # (letters and digits: no match)
-            return item_id, head + item_id
-        return line_prefix(item_id), head + escape(item_id, _IN_ASSET + "-", ascii_only=True)
-
-    return of
+    return f"AST-{order_id if plain else escape(order_id, _IN_ASSET, ascii_only=True)}-"
 
 
 def line_key(source_asset: Optional[str], customer: Optional[str], rule: str, unit: Optional[int], parent_key: Optional[str] = None) -> str:

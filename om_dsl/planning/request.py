@@ -117,11 +117,9 @@ def kept(raw: dict, scope: str) -> dict:
     """The fields of an order (scope "order") or item ("item") om keeps, as they
     came: all but the items (each item keeps its own) and what om sets itself."""
     dropped = _DROPPED[scope]
-    if raw.keys().isdisjoint(dropped):
-        return raw.copy()  # (an item without children or state: one call)
-    out = raw.copy()  # (a copy, then the few dropped fields deleted: cheaper than a filtered comprehension)
-    for k in dropped:
-        if k in out:
+    out = raw.copy()  # (a copy, then the few dropped fields it has deleted: cheaper than a filtered comprehension)
+    if not dropped.isdisjoint(raw):
+        for k in dropped.intersection(raw):
             del out[k]
     return out
 
