@@ -26,7 +26,7 @@ from om_dsl.limits import plain_id
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
 from om_dsl.planning.intake import coerce
-from om_dsl.planning.order import FulfillmentLine, OrderItem
+from om_dsl.planning.order import ACTIONS, FulfillmentLine, OrderItem
 from om_dsl.planning.request import MAX_DEPTH, kept
 from om_dsl.planning.tasks import OrchestrationPlan, PlannedItem, SkippedItem, _Planner
 from om_dsl.rules import ops
@@ -63,14 +63,14 @@ _ID = attrgetter("id")
 
 
 def _plans(catalog, module) -> dict:
-    """(product, action) -> (its tasks' function, its edges' function or None, {task:
+    """action -> product -> (its tasks' function, its edges' function or None, {task:
     definition}, why a line has no tasks when the plan's `when` is false)."""
-    out = {}
+    out: dict = {action: {} for action in ACTIONS}
     for plan in catalog.plans:
         fns = module.TASKS.get((plan.product, plan.action))
         if fns is not None:
             why = f"the plan's condition is false: when {E.render(plan.when)}" if plan.when is not None else ""
-            out[(plan.product, plan.action)] = (*fns, {d.name: d for d in plan.items}, why)
+            out[plan.action][plan.product] = (*fns, {d.name: d for d in plan.items}, why)
     return out
 
 
@@ -102,9 +102,8 @@ class CompiledPlanner:
         without: dict = {}
         pending = []
         try:
-            plan_of = generated.get
             for line in self.lines:
-                entry = plan_of((line.product, line.action))  # plans are for add, modify and delete
+                entry = generated[line.action].get(line.product)  # plans are for add, modify and delete
                 if entry is None:
                     without[line.id] = "noChange: nothing to fulfill" if line.action == "noChange" else f"{line.product} has no plan for {line.action}"
                     continue
