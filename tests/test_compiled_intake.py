@@ -424,3 +424,15 @@ def test_generated_lines_name_the_fields_of_a_line_in_order():
 def test_generated_items_name_the_fields_of_an_order_item_in_order():
     """planner.py makes added items positionally: ITEM_FIELDS must be OrderItem's fields, in order."""
     assert ITEM_FIELDS == tuple(f.name for f in attrs.fields(OrderItem))
+
+
+def test_an_order_item_made_by_hand_is_as_attrs_would_make_it():
+    """OrderItem's __init__ is written out: defaults fresh per item, the parent held weakly, evolve works."""
+    parent = OrderItem("1", "P", "add", {}, "/p")
+    a, b = OrderItem("2", "C", "add", {}, "/c", parent), OrderItem("3", "C", "add", {}, "/d", parent)
+    assert a.parent is parent and a.root is parent and parent.parent is None
+    assert a.children == [] and a.children is not b.children and a.enriched is not b.enriched and a.request is not b.request
+    assert (a.asset_id, a.implicit, a.unit, a.relies_on, a.request) == (None, False, None, [], {})
+    copy = attrs.evolve(a, id="2~1", parent=None)
+    assert copy.id == "2~1" and copy.parent is None and copy.product == "C" and copy.children is a.children
+    assert [f.alias for f in attrs.fields(OrderItem)] == list(OrderItem.__init__.__code__.co_varnames[1:14])

@@ -16,11 +16,14 @@ from om_dsl.values import show_value  # noqa: F401  (a rejection shows values as
 ACTIONS = ("add", "modify", "delete", "noChange")
 
 
+_REF = weakref.ref
+
+
 def _weak(parent):
-    return parent if parent is None or type(parent) is weakref.ref else weakref.ref(parent)
+    return parent if parent is None or type(parent) is _REF else _REF(parent)
 
 
-@attrs.define(eq=False, on_setattr=attrs.setters.NO_OP)  # (no __setattr__ hook: `parent`'s setter makes the weak reference)
+@attrs.define(eq=False, init=False, on_setattr=attrs.setters.NO_OP)  # (no __setattr__ hook: `parent`'s setter makes the weak reference)
 class OrderItem:
     """A commercial order item (TMF622 productOrderItem) after intake.
 
@@ -32,7 +35,7 @@ class OrderItem:
     action: str
     values: dict  # attribute -> value (Decimal, date, ...); enriched ones added later
     path: str  # JSON pointer into the order document, for messages
-    _parent: Optional[weakref.ref] = attrs.field(default=None, alias="parent", converter=_weak, repr=False)
+    _parent: Optional[weakref.ref] = attrs.field(default=None, alias="parent", repr=False)
     children: list = attrs.field(factory=list)
     asset_id: Optional[str] = None  # TMF622 product.id: the installed product it changes
     enriched: list = attrs.field(factory=list)  # names of enriched attributes, in order
@@ -40,6 +43,23 @@ class OrderItem:
     unit: Optional[tuple] = None  # (n, of): one unit of an item with `quantity` of > 1
     relies_on: list = attrs.field(factory=list)  # ids of the items whose lines this item's lines wait for (`reliesOn`)
     request: dict = attrs.field(factory=dict)  # the item's TMF622 fields as they came (planning.request.kept)
+
+    def __init__(self, id, product, action, values, path, parent=None, children=None, asset_id=None, enriched=None, implicit=False, unit=None, relies_on=None, request=None):
+        """attrs' __init__ written out: the weak reference made here, not by a converter
+        called per item (planning makes one item per order item)."""
+        self.id = id
+        self.product = product
+        self.action = action
+        self.values = values
+        self.path = path
+        self._parent = parent if parent is None or type(parent) is _REF else _REF(parent)
+        self.children = [] if children is None else children
+        self.asset_id = asset_id
+        self.enriched = [] if enriched is None else enriched
+        self.implicit = implicit
+        self.unit = unit
+        self.relies_on = [] if relies_on is None else relies_on
+        self.request = {} if request is None else request
 
     @property
     def parent(self) -> Optional["OrderItem"]:
