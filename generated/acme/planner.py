@@ -689,12 +689,12 @@ def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     # @om task:BILLING_RFS.add.requested_start  acme/plans_add.om:76
     t_requested_start = lid + ':requested_start'
     if when_requested_start:
-        items[t_requested_start] = _Item(t_requested_start, 'requested_start', 'wait', 'BILLING_RFS', 'add', lid, bundle, defs['requested_start'])
+        items[t_requested_start] = _Item(t_requested_start, 'requested_start', 'wait', 'BILLING_RFS', 'add', lid, bundle, defs['requested_start'], [])
     else:
         skipped[t_requested_start] = _Skipped(t_requested_start, lid, 'when order.requested_start_date is not null is false')
     # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
     t_start_billing = lid + ':start_billing'
-    items[t_start_billing] = _Item(t_start_billing, 'start_billing', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['start_billing'])
+    items[t_start_billing] = _Item(t_start_billing, 'start_billing', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['start_billing'], [])
     ids = (t_requested_start, t_start_billing)  # (the edges function takes them)
     tasks = ('BILLING_RFS', ids)
     x.every_order.append(tasks)
@@ -721,7 +721,7 @@ def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:BILLING_RFS.delete.stop_billing  acme/plans_delete.om:37
     t_stop_billing = lid + ':stop_billing'
-    items[t_stop_billing] = _Item(t_stop_billing, 'stop_billing', 'callout', 'BILLING_RFS', 'delete', lid, bundle, defs['stop_billing'])
+    items[t_stop_billing] = _Item(t_stop_billing, 'stop_billing', 'callout', 'BILLING_RFS', 'delete', lid, bundle, defs['stop_billing'], [])
     ids = (t_stop_billing,)  # (the edges function takes them)
     tasks = ('BILLING_RFS', ids)
     x.every_order.append(tasks)
@@ -747,7 +747,7 @@ def tasks__BILLING_RFS__modify(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:BILLING_RFS.modify.update_billing  acme/plans_modify.om:21
     t_update_billing = lid + ':update_billing'
-    items[t_update_billing] = _Item(t_update_billing, 'update_billing', 'callout', 'BILLING_RFS', 'modify', lid, bundle, defs['update_billing'])
+    items[t_update_billing] = _Item(t_update_billing, 'update_billing', 'callout', 'BILLING_RFS', 'modify', lid, bundle, defs['update_billing'], [])
     ids = (t_update_billing,)  # (the edges function takes them)
     tasks = ('BILLING_RFS', ids)
     x.every_order.append(tasks)
@@ -773,7 +773,7 @@ def tasks__CPE_RFS__add(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:CPE_RFS.add.ship_device  acme/plans_add.om:36
     t_ship_device = lid + ':ship_device'
-    items[t_ship_device] = _Item(t_ship_device, 'ship_device', 'callout', 'CPE_RFS', 'add', lid, bundle, defs['ship_device'])
+    items[t_ship_device] = _Item(t_ship_device, 'ship_device', 'callout', 'CPE_RFS', 'add', lid, bundle, defs['ship_device'], [])
     ids = (t_ship_device,)  # (the edges function takes them)
     tasks = ('CPE_RFS', ids)
     x.every_order.append(tasks)
@@ -785,7 +785,7 @@ def tasks__CPE_RFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:CPE_RFS.delete.return_device  acme/plans_delete.om:18
     t_return_device = lid + ':return_device'
-    items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'CPE_RFS', 'delete', lid, bundle, defs['return_device'])
+    items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'CPE_RFS', 'delete', lid, bundle, defs['return_device'], [])
     ids = (t_return_device,)  # (the edges function takes them)
     tasks = ('CPE_RFS', ids)
     x.every_order.append(tasks)
@@ -800,10 +800,10 @@ def tasks__FIBER_ACCESS_CFS__add(x, a, o, prev, lid, bundle, defs):
     items[t_activate_line] = _Item(t_activate_line, 'activate_line', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['activate_line'], [lid + ':install_visit'], 'after install_visit')
     # @om task:FIBER_ACCESS_CFS.add.check_address  acme/plans_add.om:8
     t_check_address = lid + ':check_address'
-    items[t_check_address] = _Item(t_check_address, 'check_address', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['check_address'])
+    items[t_check_address] = _Item(t_check_address, 'check_address', 'callout', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['check_address'], [])
     # @om task:FIBER_ACCESS_CFS.add.install_visit  acme/plans_add.om:15
     t_install_visit = lid + ':install_visit'
-    items[t_install_visit] = _Item(t_install_visit, 'install_visit', 'manual', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['install_visit'])
+    items[t_install_visit] = _Item(t_install_visit, 'install_visit', 'manual', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['install_visit'], [])
     # @om task:FIBER_ACCESS_CFS.add.line_active  acme/plans_add.om:25
     t_line_active = lid + ':line_active'
     items[t_line_active] = _Item(t_line_active, 'line_active', 'milestone', 'FIBER_ACCESS_CFS', 'add', lid, bundle, defs['line_active'], [lid + ':activate_line'], 'after activate_line')
@@ -841,7 +841,7 @@ def tasks__FIBER_ACCESS_CFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:FIBER_ACCESS_CFS.delete.deactivate_line  acme/plans_delete.om:7
     t_deactivate_line = lid + ':deactivate_line'
-    items[t_deactivate_line] = _Item(t_deactivate_line, 'deactivate_line', 'callout', 'FIBER_ACCESS_CFS', 'delete', lid, bundle, defs['deactivate_line'])
+    items[t_deactivate_line] = _Item(t_deactivate_line, 'deactivate_line', 'callout', 'FIBER_ACCESS_CFS', 'delete', lid, bundle, defs['deactivate_line'], [])
     # @om task:FIBER_ACCESS_CFS.delete.release_port  acme/plans_delete.om:9
     t_release_port = lid + ':release_port'
     items[t_release_port] = _Item(t_release_port, 'release_port', 'callout', 'FIBER_ACCESS_CFS', 'delete', lid, bundle, defs['release_port'], [lid + ':deactivate_line'], 'after deactivate_line')
@@ -877,7 +877,7 @@ def tasks__FIBER_ACCESS_CFS__modify(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:FIBER_ACCESS_CFS.modify.modify_profile  acme/plans_modify.om:7
     t_modify_profile = lid + ':modify_profile'
-    items[t_modify_profile] = _Item(t_modify_profile, 'modify_profile', 'callout', 'FIBER_ACCESS_CFS', 'modify', lid, bundle, defs['modify_profile'])
+    items[t_modify_profile] = _Item(t_modify_profile, 'modify_profile', 'callout', 'FIBER_ACCESS_CFS', 'modify', lid, bundle, defs['modify_profile'], [])
     ids = (t_modify_profile,)  # (the edges function takes them)
     tasks = ('FIBER_ACCESS_CFS', ids)
     x.every_order.append(tasks)
@@ -889,7 +889,7 @@ def tasks__IPTV_CFS__add(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
     t_activate_iptv = lid + ':activate_iptv'
-    items[t_activate_iptv] = _Item(t_activate_iptv, 'activate_iptv', 'callout', 'IPTV_CFS', 'add', lid, bundle, defs['activate_iptv'])
+    items[t_activate_iptv] = _Item(t_activate_iptv, 'activate_iptv', 'callout', 'IPTV_CFS', 'add', lid, bundle, defs['activate_iptv'], [])
     ids = (t_activate_iptv,)  # (the edges function takes them)
     tasks = ('IPTV_CFS', ids)
     x.every_order.append(tasks)
@@ -915,7 +915,7 @@ def tasks__IPTV_CFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:IPTV_CFS.delete.deactivate_iptv  acme/plans_delete.om:33
     t_deactivate_iptv = lid + ':deactivate_iptv'
-    items[t_deactivate_iptv] = _Item(t_deactivate_iptv, 'deactivate_iptv', 'callout', 'IPTV_CFS', 'delete', lid, bundle, defs['deactivate_iptv'])
+    items[t_deactivate_iptv] = _Item(t_deactivate_iptv, 'deactivate_iptv', 'callout', 'IPTV_CFS', 'delete', lid, bundle, defs['deactivate_iptv'], [])
     ids = (t_deactivate_iptv,)  # (the edges function takes them)
     tasks = ('IPTV_CFS', ids)
     x.every_order.append(tasks)
@@ -927,7 +927,7 @@ def tasks__ONT_RFS__add(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:ONT_RFS.add.ship_ont  acme/plans_add.om:30
     t_ship_ont = lid + ':ship_ont'
-    items[t_ship_ont] = _Item(t_ship_ont, 'ship_ont', 'callout', 'ONT_RFS', 'add', lid, bundle, defs['ship_ont'])
+    items[t_ship_ont] = _Item(t_ship_ont, 'ship_ont', 'callout', 'ONT_RFS', 'add', lid, bundle, defs['ship_ont'], [])
     # the tasks a clause of another line names, by scope
     index = x.index
     index[('ONT_RFS', 'ship_ont')].append(t_ship_ont)
@@ -944,7 +944,7 @@ def tasks__ONT_RFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:ONT_RFS.delete.return_device  acme/plans_delete.om:14
     t_return_device = lid + ':return_device'
-    items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'ONT_RFS', 'delete', lid, bundle, defs['return_device'])
+    items[t_return_device] = _Item(t_return_device, 'return_device', 'manual', 'ONT_RFS', 'delete', lid, bundle, defs['return_device'], [])
     ids = (t_return_device,)  # (the edges function takes them)
     tasks = ('ONT_RFS', ids)
     x.every_order.append(tasks)
@@ -958,7 +958,7 @@ def tasks__ONT_RFS__modify(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:ONT_RFS.modify.ship_ont  acme/plans_modify.om:11
     t_ship_ont = lid + ':ship_ont'
-    items[t_ship_ont] = _Item(t_ship_ont, 'ship_ont', 'callout', 'ONT_RFS', 'modify', lid, bundle, defs['ship_ont'])
+    items[t_ship_ont] = _Item(t_ship_ont, 'ship_ont', 'callout', 'ONT_RFS', 'modify', lid, bundle, defs['ship_ont'], [])
     # @om task:ONT_RFS.modify.swap_visit  acme/plans_modify.om:14
     t_swap_visit = lid + ':swap_visit'
     items[t_swap_visit] = _Item(t_swap_visit, 'swap_visit', 'manual', 'ONT_RFS', 'modify', lid, bundle, defs['swap_visit'], [lid + ':ship_ont'], 'after ship_ont')
@@ -978,7 +978,7 @@ def tasks__STATIC_IP_RFS__add(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
     t_assign_ip = lid + ':assign_ip'
-    items[t_assign_ip] = _Item(t_assign_ip, 'assign_ip', 'callout', 'STATIC_IP_RFS', 'add', lid, bundle, defs['assign_ip'])
+    items[t_assign_ip] = _Item(t_assign_ip, 'assign_ip', 'callout', 'STATIC_IP_RFS', 'add', lid, bundle, defs['assign_ip'], [])
     ids = (t_assign_ip,)  # (the edges function takes them)
     tasks = ('STATIC_IP_RFS', ids)
     x.every_order.append(tasks)
@@ -1004,7 +1004,7 @@ def tasks__STATIC_IP_RFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:STATIC_IP_RFS.delete.release_ip  acme/plans_delete.om:22
     t_release_ip = lid + ':release_ip'
-    items[t_release_ip] = _Item(t_release_ip, 'release_ip', 'callout', 'STATIC_IP_RFS', 'delete', lid, bundle, defs['release_ip'])
+    items[t_release_ip] = _Item(t_release_ip, 'release_ip', 'callout', 'STATIC_IP_RFS', 'delete', lid, bundle, defs['release_ip'], [])
     # the tasks a clause of another line names, by scope
     index = x.index
     index[('STATIC_IP_RFS', 'release_ip')].append(t_release_ip)
@@ -1028,23 +1028,23 @@ def tasks__VOICE_CFS__add(x, a, o, prev, lid, bundle, defs):
     skipped = x.skipped
     # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
     t_activate_voice = lid + ':activate_voice'
-    items[t_activate_voice] = _Item(t_activate_voice, 'activate_voice', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['activate_voice'])
+    items[t_activate_voice] = _Item(t_activate_voice, 'activate_voice', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['activate_voice'], [])
     # @om task:VOICE_CFS.add.assign_number  acme/plans_add.om:59
     t_assign_number = lid + ':assign_number'
     if when_assign_number:
-        items[t_assign_number] = _Item(t_assign_number, 'assign_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['assign_number'])
+        items[t_assign_number] = _Item(t_assign_number, 'assign_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['assign_number'], [])
     else:
         skipped[t_assign_number] = _Skipped(t_assign_number, lid, 'when number_source == "assign" is false')
     # @om task:VOICE_CFS.add.normalize_number  acme/plans_add.om:51
     t_normalize_number = lid + ':normalize_number'
     if when_normalize_number:
-        items[t_normalize_number] = _Item(t_normalize_number, 'normalize_number', 'auto', 'VOICE_CFS', 'add', lid, bundle, defs['normalize_number'])
+        items[t_normalize_number] = _Item(t_normalize_number, 'normalize_number', 'auto', 'VOICE_CFS', 'add', lid, bundle, defs['normalize_number'], [])
     else:
         skipped[t_normalize_number] = _Skipped(t_normalize_number, lid, 'when number_source != "assign" is false')
     # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
     t_port_number = lid + ':port_number'
     if when_port_number:
-        items[t_port_number] = _Item(t_port_number, 'port_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['port_number'])
+        items[t_port_number] = _Item(t_port_number, 'port_number', 'callout', 'VOICE_CFS', 'add', lid, bundle, defs['port_number'], [])
     else:
         skipped[t_port_number] = _Skipped(t_port_number, lid, 'when number_source == "port" is false')
     ids = (t_activate_voice, t_assign_number, t_normalize_number, t_port_number)  # (the edges function takes them)
@@ -1079,7 +1079,7 @@ def tasks__VOICE_CFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:VOICE_CFS.delete.deactivate_voice  acme/plans_delete.om:28
     t_deactivate_voice = lid + ':deactivate_voice'
-    items[t_deactivate_voice] = _Item(t_deactivate_voice, 'deactivate_voice', 'callout', 'VOICE_CFS', 'delete', lid, bundle, defs['deactivate_voice'])
+    items[t_deactivate_voice] = _Item(t_deactivate_voice, 'deactivate_voice', 'callout', 'VOICE_CFS', 'delete', lid, bundle, defs['deactivate_voice'], [])
     ids = (t_deactivate_voice,)  # (the edges function takes them)
     tasks = ('VOICE_CFS', ids)
     x.every_order.append(tasks)

@@ -393,7 +393,7 @@ def tasks__BILLING_RFS__add(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
     t_open_account = lid + ':open_account'
-    items[t_open_account] = _Item(t_open_account, 'open_account', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['open_account'])
+    items[t_open_account] = _Item(t_open_account, 'open_account', 'callout', 'BILLING_RFS', 'add', lid, bundle, defs['open_account'], [])
     ids = (t_open_account,)  # (the edges function takes them)
     return ids
 
@@ -429,7 +429,7 @@ def tasks__HANDSET_RFS__add(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
     t_ship_handset = lid + ':ship_handset'
-    items[t_ship_handset] = _Item(t_ship_handset, 'ship_handset', 'callout', 'HANDSET_RFS', 'add', lid, bundle, defs['ship_handset'])
+    items[t_ship_handset] = _Item(t_ship_handset, 'ship_handset', 'callout', 'HANDSET_RFS', 'add', lid, bundle, defs['ship_handset'], [])
     ids = (t_ship_handset,)  # (the edges function takes them)
     return ids
 
@@ -465,7 +465,7 @@ def tasks__PORT_IN_RFS__add(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:PORT_IN_RFS.add.port_in  mobile/plans.om:13
     t_port_in = lid + ':port_in'
-    items[t_port_in] = _Item(t_port_in, 'port_in', 'callout', 'PORT_IN_RFS', 'add', lid, bundle, defs['port_in'])
+    items[t_port_in] = _Item(t_port_in, 'port_in', 'callout', 'PORT_IN_RFS', 'add', lid, bundle, defs['port_in'], [])
     # the tasks a clause of another line names, by scope
     index = x.index
     index[('PORT_IN_RFS', 'port_in')].append(t_port_in)
@@ -486,7 +486,7 @@ def tasks__SIM_RFS__add(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:SIM_RFS.add.allocate_sim  mobile/plans.om:7
     t_allocate_sim = lid + ':allocate_sim'
-    items[t_allocate_sim] = _Item(t_allocate_sim, 'allocate_sim', 'callout', 'SIM_RFS', 'add', lid, bundle, defs['allocate_sim'])
+    items[t_allocate_sim] = _Item(t_allocate_sim, 'allocate_sim', 'callout', 'SIM_RFS', 'add', lid, bundle, defs['allocate_sim'], [])
     # the tasks a clause of another line names, by scope
     index = x.index
     index[('SIM_RFS', 'allocate_sim')].append(t_allocate_sim)
@@ -501,7 +501,7 @@ def tasks__SIM_RFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:SIM_RFS.delete.release_sim  mobile/plans.om:50
     t_release_sim = lid + ':release_sim'
-    items[t_release_sim] = _Item(t_release_sim, 'release_sim', 'callout', 'SIM_RFS', 'delete', lid, bundle, defs['release_sim'])
+    items[t_release_sim] = _Item(t_release_sim, 'release_sim', 'callout', 'SIM_RFS', 'delete', lid, bundle, defs['release_sim'], [])
     # the tasks a clause of another line names, by scope
     index = x.index
     index[('SIM_RFS', 'release_sim')].append(t_release_sim)
@@ -519,10 +519,10 @@ def tasks__SUBSCRIPTION_CFS__add(x, a, o, prev, lid, bundle, defs):
     items[t_active] = _Item(t_active, 'active', 'milestone', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['active'], [lid + ':provision'], 'after provision')
     # @om task:SUBSCRIPTION_CFS.add.assign_msisdn  mobile/plans.om:21
     t_assign_msisdn = lid + ':assign_msisdn'
-    items[t_assign_msisdn] = _Item(t_assign_msisdn, 'assign_msisdn', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['assign_msisdn'], condition='(PORT_IN_RFS.msisdn in bundle) is null')
+    items[t_assign_msisdn] = _Item(t_assign_msisdn, 'assign_msisdn', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['assign_msisdn'], [], condition='(PORT_IN_RFS.msisdn in bundle) is null')
     # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
     t_provision = lid + ':provision'
-    items[t_provision] = _Item(t_provision, 'provision', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['provision'])
+    items[t_provision] = _Item(t_provision, 'provision', 'callout', 'SUBSCRIPTION_CFS', 'add', lid, bundle, defs['provision'], [])
     ids = (t_active, t_assign_msisdn, t_provision)  # (the edges function takes them)
     return ids
 
@@ -565,7 +565,7 @@ def tasks__SUBSCRIPTION_CFS__delete(x, a, o, prev, lid, bundle, defs):
     items = x.items
     # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
     t_deprovision = lid + ':deprovision'
-    items[t_deprovision] = _Item(t_deprovision, 'deprovision', 'callout', 'SUBSCRIPTION_CFS', 'delete', lid, bundle, defs['deprovision'])
+    items[t_deprovision] = _Item(t_deprovision, 'deprovision', 'callout', 'SUBSCRIPTION_CFS', 'delete', lid, bundle, defs['deprovision'], [])
     ids = (t_deprovision,)  # (the edges function takes them)
     return ids
 

@@ -431,6 +431,8 @@ class PlannerModule:
                 vias = {via for _, via in deps}
                 args.append("[" + ", ".join(f"lid + {':' + task!r}" for task, _ in deps) + "]")
                 args.append(repr(next(iter(vias))) if len(vias) == 1 else _tuple(repr(via) for _, via in deps))
+            else:
+                args.append("[]")  # (given: attrs would call its factory)
             if d.when is not None and d.name not in decided:
                 args.append(f"condition={E.render(d.when)!r}")
             item = f"items[{tid}] = _Item({', '.join(args)})"
