@@ -25,6 +25,7 @@ from decimal import Decimal  # noqa: F401
 
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
 from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, NO_CHARS as _NO_CHARS, OrderItem as _OrderItem, kept as _kept, plain_id as _plain_id  # noqa: F401
+from om_dsl.planning.compiled import KEEPS_ALL as _KEEPS_ALL, MAX_ID as _MAX_ID  # noqa: F401
 from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
@@ -233,7 +234,9 @@ def item__HOME_FIBER(raw, path, parent, depth, items):
     # @om product:HOME_FIBER  acme/products.om:7
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
-    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
+    if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)
+        return None
+    if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
@@ -251,7 +254,7 @@ def item__HOME_FIBER(raw, path, parent, depth, items):
     if values is None:
         return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
-        item_id, 'HOME_FIBER', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+        item_id, 'HOME_FIBER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
     kids = raw.get('productOrderItem')
@@ -287,7 +290,9 @@ def item__MESH_EXTENDER(raw, path, parent, depth, items):
     # @om product:MESH_EXTENDER  acme/products.om:23
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
-    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
+    if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)
+        return None
+    if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
@@ -305,7 +310,7 @@ def item__MESH_EXTENDER(raw, path, parent, depth, items):
     if values is None:
         return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
-        item_id, 'MESH_EXTENDER', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+        item_id, 'MESH_EXTENDER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
     kids = raw.get('productOrderItem')
@@ -318,7 +323,9 @@ def item__TV_PACKAGE(raw, path, parent, depth, items):
     # @om product:TV_PACKAGE  acme/products.om:31
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
-    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
+    if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)
+        return None
+    if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
@@ -336,7 +343,7 @@ def item__TV_PACKAGE(raw, path, parent, depth, items):
     if values is None:
         return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
-        item_id, 'TV_PACKAGE', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+        item_id, 'TV_PACKAGE', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
     kids = raw.get('productOrderItem')
@@ -349,7 +356,9 @@ def item__VOICE_LINE(raw, path, parent, depth, items):
     # @om product:VOICE_LINE  acme/products.om:26
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
-    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
+    if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)
+        return None
+    if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
@@ -367,7 +376,7 @@ def item__VOICE_LINE(raw, path, parent, depth, items):
     if values is None:
         return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
-        item_id, 'VOICE_LINE', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+        item_id, 'VOICE_LINE', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
     kids = raw.get('productOrderItem')
@@ -380,7 +389,9 @@ def item__WIFI_ROUTER(raw, path, parent, depth, items):
     # @om product:WIFI_ROUTER  acme/products.om:18
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
-    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
+    if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)
+        return None
+    if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
@@ -398,7 +409,7 @@ def item__WIFI_ROUTER(raw, path, parent, depth, items):
     if values is None:
         return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
-        item_id, 'WIFI_ROUTER', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+        item_id, 'WIFI_ROUTER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
     kids = raw.get('productOrderItem')
@@ -1147,108 +1158,108 @@ TASKS = {
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (48, 54, 'product:HOME_FIBER'),
-    (55, 64, 'attribute:HOME_FIBER.address_id'),
-    (65, 76, 'attribute:HOME_FIBER.contract_months'),
-    (77, 88, 'attribute:HOME_FIBER.speed_mbps'),
-    (89, 110, 'attribute:HOME_FIBER.static_ip'),
-    (112, 115, 'product:MESH_EXTENDER'),
-    (117, 123, 'product:TV_PACKAGE'),
-    (124, 135, 'attribute:TV_PACKAGE.package'),
-    (136, 155, 'attribute:TV_PACKAGE.set_top_boxes'),
-    (157, 163, 'product:VOICE_LINE'),
-    (164, 173, 'attribute:VOICE_LINE.phone_number'),
-    (174, 191, 'attribute:VOICE_LINE.port_in'),
-    (193, 199, 'product:WIFI_ROUTER'),
-    (200, 211, 'attribute:WIFI_ROUTER.delivery'),
-    (212, 231, 'attribute:WIFI_ROUTER.model'),
-    (233, 285, 'product:HOME_FIBER'),
-    (287, 316, 'product:MESH_EXTENDER'),
-    (318, 347, 'product:TV_PACKAGE'),
-    (349, 378, 'product:VOICE_LINE'),
-    (380, 409, 'product:WIFI_ROUTER'),
-    (412, 412, 'decomposition:D1'),
-    (413, 414, 'mapping:D1.address_id'),
-    (415, 416, 'mapping:D1.down_mbps'),
-    (417, 418, 'mapping:D1.technology'),
-    (419, 447, 'mapping:D1.up_mbps'),
-    (448, 448, 'decomposition:D2'),
-    (449, 471, 'mapping:D2.ont_model'),
-    (472, 473, 'decomposition:D3'),
-    (474, 497, 'mapping:D3.ip_version'),
-    (500, 500, 'decomposition:D5'),
-    (501, 502, 'mapping:D5.device_model'),
-    (503, 526, 'mapping:D5.shipping'),
-    (529, 529, 'decomposition:D7'),
-    (530, 531, 'mapping:D7.channel_package'),
-    (532, 556, 'mapping:D7.stb_count'),
-    (557, 559, 'decomposition:D8'),
-    (560, 561, 'mapping:D8.device_model'),
-    (562, 586, 'mapping:D8.shipping'),
-    (589, 589, 'decomposition:D6'),
-    (590, 591, 'mapping:D6.number_source'),
-    (592, 619, 'mapping:D6.phone_number'),
-    (622, 622, 'decomposition:D4'),
-    (623, 624, 'mapping:D4.device_model'),
-    (625, 652, 'mapping:D4.shipping'),
-    (655, 656, 'decomposition:D9'),
-    (657, 682, 'mapping:D9.account_id'),
-    (684, 684, 'plan:BILLING_RFS.add'),
-    (685, 688, 'task:BILLING_RFS.add.requested_start'),
-    (689, 694, 'task:BILLING_RFS.add.requested_start'),
-    (695, 703, 'task:BILLING_RFS.add.start_billing'),
-    (707, 718, 'task:BILLING_RFS.add.start_billing'),
-    (720, 721, 'plan:BILLING_RFS.delete'),
-    (722, 730, 'task:BILLING_RFS.delete.stop_billing'),
-    (734, 744, 'task:BILLING_RFS.delete.stop_billing'),
-    (746, 747, 'plan:BILLING_RFS.modify'),
-    (748, 756, 'task:BILLING_RFS.modify.update_billing'),
-    (760, 770, 'task:BILLING_RFS.modify.update_billing'),
-    (772, 773, 'plan:CPE_RFS.add'),
-    (774, 782, 'task:CPE_RFS.add.ship_device'),
-    (784, 785, 'plan:CPE_RFS.delete'),
-    (786, 794, 'task:CPE_RFS.delete.return_device'),
-    (796, 797, 'plan:FIBER_ACCESS_CFS.add'),
-    (798, 800, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (801, 803, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (804, 806, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (807, 809, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (810, 823, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (827, 838, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (840, 841, 'plan:FIBER_ACCESS_CFS.delete'),
-    (842, 844, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (845, 858, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (862, 872, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (874, 877, 'plan:FIBER_ACCESS_CFS.modify'),
-    (878, 886, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (888, 889, 'plan:IPTV_CFS.add'),
-    (890, 898, 'task:IPTV_CFS.add.activate_iptv'),
-    (902, 912, 'task:IPTV_CFS.add.activate_iptv'),
-    (914, 915, 'plan:IPTV_CFS.delete'),
-    (916, 924, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (926, 927, 'plan:ONT_RFS.add'),
-    (928, 941, 'task:ONT_RFS.add.ship_ont'),
-    (943, 944, 'plan:ONT_RFS.delete'),
-    (945, 953, 'task:ONT_RFS.delete.return_device'),
-    (955, 958, 'plan:ONT_RFS.modify'),
-    (959, 961, 'task:ONT_RFS.modify.ship_ont'),
-    (962, 975, 'task:ONT_RFS.modify.swap_visit'),
-    (977, 978, 'plan:STATIC_IP_RFS.add'),
-    (979, 987, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (991, 1001, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (1003, 1004, 'plan:STATIC_IP_RFS.delete'),
-    (1005, 1018, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (1020, 1020, 'plan:VOICE_CFS.add'),
-    (1021, 1022, 'task:VOICE_CFS.add.assign_number'),
-    (1023, 1024, 'task:VOICE_CFS.add.normalize_number'),
-    (1025, 1028, 'task:VOICE_CFS.add.port_number'),
-    (1029, 1031, 'task:VOICE_CFS.add.activate_voice'),
-    (1032, 1037, 'task:VOICE_CFS.add.assign_number'),
-    (1038, 1043, 'task:VOICE_CFS.add.normalize_number'),
-    (1044, 1055, 'task:VOICE_CFS.add.port_number'),
-    (1059, 1070, 'task:VOICE_CFS.add.activate_voice'),
-    (1071, 1076, 'task:VOICE_CFS.add.port_number'),
-    (1078, 1079, 'plan:VOICE_CFS.delete'),
-    (1080, 1088, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (1092, 1099, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (49, 55, 'product:HOME_FIBER'),
+    (56, 65, 'attribute:HOME_FIBER.address_id'),
+    (66, 77, 'attribute:HOME_FIBER.contract_months'),
+    (78, 89, 'attribute:HOME_FIBER.speed_mbps'),
+    (90, 111, 'attribute:HOME_FIBER.static_ip'),
+    (113, 116, 'product:MESH_EXTENDER'),
+    (118, 124, 'product:TV_PACKAGE'),
+    (125, 136, 'attribute:TV_PACKAGE.package'),
+    (137, 156, 'attribute:TV_PACKAGE.set_top_boxes'),
+    (158, 164, 'product:VOICE_LINE'),
+    (165, 174, 'attribute:VOICE_LINE.phone_number'),
+    (175, 192, 'attribute:VOICE_LINE.port_in'),
+    (194, 200, 'product:WIFI_ROUTER'),
+    (201, 212, 'attribute:WIFI_ROUTER.delivery'),
+    (213, 232, 'attribute:WIFI_ROUTER.model'),
+    (234, 288, 'product:HOME_FIBER'),
+    (290, 321, 'product:MESH_EXTENDER'),
+    (323, 354, 'product:TV_PACKAGE'),
+    (356, 387, 'product:VOICE_LINE'),
+    (389, 420, 'product:WIFI_ROUTER'),
+    (423, 423, 'decomposition:D1'),
+    (424, 425, 'mapping:D1.address_id'),
+    (426, 427, 'mapping:D1.down_mbps'),
+    (428, 429, 'mapping:D1.technology'),
+    (430, 458, 'mapping:D1.up_mbps'),
+    (459, 459, 'decomposition:D2'),
+    (460, 482, 'mapping:D2.ont_model'),
+    (483, 484, 'decomposition:D3'),
+    (485, 508, 'mapping:D3.ip_version'),
+    (511, 511, 'decomposition:D5'),
+    (512, 513, 'mapping:D5.device_model'),
+    (514, 537, 'mapping:D5.shipping'),
+    (540, 540, 'decomposition:D7'),
+    (541, 542, 'mapping:D7.channel_package'),
+    (543, 567, 'mapping:D7.stb_count'),
+    (568, 570, 'decomposition:D8'),
+    (571, 572, 'mapping:D8.device_model'),
+    (573, 597, 'mapping:D8.shipping'),
+    (600, 600, 'decomposition:D6'),
+    (601, 602, 'mapping:D6.number_source'),
+    (603, 630, 'mapping:D6.phone_number'),
+    (633, 633, 'decomposition:D4'),
+    (634, 635, 'mapping:D4.device_model'),
+    (636, 663, 'mapping:D4.shipping'),
+    (666, 667, 'decomposition:D9'),
+    (668, 693, 'mapping:D9.account_id'),
+    (695, 695, 'plan:BILLING_RFS.add'),
+    (696, 699, 'task:BILLING_RFS.add.requested_start'),
+    (700, 705, 'task:BILLING_RFS.add.requested_start'),
+    (706, 714, 'task:BILLING_RFS.add.start_billing'),
+    (718, 729, 'task:BILLING_RFS.add.start_billing'),
+    (731, 732, 'plan:BILLING_RFS.delete'),
+    (733, 741, 'task:BILLING_RFS.delete.stop_billing'),
+    (745, 755, 'task:BILLING_RFS.delete.stop_billing'),
+    (757, 758, 'plan:BILLING_RFS.modify'),
+    (759, 767, 'task:BILLING_RFS.modify.update_billing'),
+    (771, 781, 'task:BILLING_RFS.modify.update_billing'),
+    (783, 784, 'plan:CPE_RFS.add'),
+    (785, 793, 'task:CPE_RFS.add.ship_device'),
+    (795, 796, 'plan:CPE_RFS.delete'),
+    (797, 805, 'task:CPE_RFS.delete.return_device'),
+    (807, 808, 'plan:FIBER_ACCESS_CFS.add'),
+    (809, 811, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (812, 814, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (815, 817, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (818, 820, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (821, 834, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (838, 849, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (851, 852, 'plan:FIBER_ACCESS_CFS.delete'),
+    (853, 855, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (856, 869, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (873, 883, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (885, 888, 'plan:FIBER_ACCESS_CFS.modify'),
+    (889, 897, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (899, 900, 'plan:IPTV_CFS.add'),
+    (901, 909, 'task:IPTV_CFS.add.activate_iptv'),
+    (913, 923, 'task:IPTV_CFS.add.activate_iptv'),
+    (925, 926, 'plan:IPTV_CFS.delete'),
+    (927, 935, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (937, 938, 'plan:ONT_RFS.add'),
+    (939, 952, 'task:ONT_RFS.add.ship_ont'),
+    (954, 955, 'plan:ONT_RFS.delete'),
+    (956, 964, 'task:ONT_RFS.delete.return_device'),
+    (966, 969, 'plan:ONT_RFS.modify'),
+    (970, 972, 'task:ONT_RFS.modify.ship_ont'),
+    (973, 986, 'task:ONT_RFS.modify.swap_visit'),
+    (988, 989, 'plan:STATIC_IP_RFS.add'),
+    (990, 998, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1002, 1012, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1014, 1015, 'plan:STATIC_IP_RFS.delete'),
+    (1016, 1029, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (1031, 1031, 'plan:VOICE_CFS.add'),
+    (1032, 1033, 'task:VOICE_CFS.add.assign_number'),
+    (1034, 1035, 'task:VOICE_CFS.add.normalize_number'),
+    (1036, 1039, 'task:VOICE_CFS.add.port_number'),
+    (1040, 1042, 'task:VOICE_CFS.add.activate_voice'),
+    (1043, 1048, 'task:VOICE_CFS.add.assign_number'),
+    (1049, 1054, 'task:VOICE_CFS.add.normalize_number'),
+    (1055, 1066, 'task:VOICE_CFS.add.port_number'),
+    (1070, 1081, 'task:VOICE_CFS.add.activate_voice'),
+    (1082, 1087, 'task:VOICE_CFS.add.port_number'),
+    (1089, 1090, 'plan:VOICE_CFS.delete'),
+    (1091, 1099, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (1103, 1110, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

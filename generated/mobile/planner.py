@@ -18,6 +18,7 @@ from decimal import Decimal  # noqa: F401
 
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
 from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, NO_CHARS as _NO_CHARS, OrderItem as _OrderItem, kept as _kept, plain_id as _plain_id  # noqa: F401
+from om_dsl.planning.compiled import KEEPS_ALL as _KEEPS_ALL, MAX_ID as _MAX_ID  # noqa: F401
 from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
@@ -136,7 +137,9 @@ def item__HANDSET(raw, path, parent, depth, items):
     # @om product:HANDSET  mobile/catalog.om:25
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
-    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
+    if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)
+        return None
+    if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
@@ -154,7 +157,7 @@ def item__HANDSET(raw, path, parent, depth, items):
     if values is None:
         return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
-        item_id, 'HANDSET', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+        item_id, 'HANDSET', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
     kids = raw.get('productOrderItem')
@@ -167,7 +170,9 @@ def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
     # @om product:MOBILE_SUBSCRIPTION  mobile/catalog.om:18
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
-    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
+    if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)
+        return None
+    if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
@@ -185,7 +190,7 @@ def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
     if values is None:
         return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
-        item_id, 'MOBILE_SUBSCRIPTION', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+        item_id, 'MOBILE_SUBSCRIPTION', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
     kids = raw.get('productOrderItem')
@@ -216,7 +221,9 @@ def item__NUMBER_PORT(raw, path, parent, depth, items):
     # @om product:NUMBER_PORT  mobile/catalog.om:29
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
-    if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
+    if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)
+        return None
+    if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
@@ -234,7 +241,7 @@ def item__NUMBER_PORT(raw, path, parent, depth, items):
     if values is None:
         return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
-        item_id, 'NUMBER_PORT', 'add', values, path, parent, [], None, [], False, None, [], _kept(raw, 'item'),
+        item_id, 'NUMBER_PORT', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
     kids = raw.get('productOrderItem')
@@ -626,49 +633,49 @@ TASKS = {
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (36, 42, 'product:HANDSET'),
-    (43, 58, 'attribute:HANDSET.model'),
-    (60, 66, 'product:MOBILE_SUBSCRIPTION'),
-    (67, 78, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
-    (79, 98, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
-    (100, 106, 'product:NUMBER_PORT'),
-    (107, 116, 'attribute:NUMBER_PORT.donor'),
-    (117, 134, 'attribute:NUMBER_PORT.msisdn'),
-    (136, 165, 'product:HANDSET'),
-    (167, 214, 'product:MOBILE_SUBSCRIPTION'),
-    (216, 245, 'product:NUMBER_PORT'),
-    (248, 248, 'decomposition:M3'),
-    (249, 274, 'mapping:M3.model'),
-    (277, 277, 'decomposition:M1'),
-    (278, 300, 'mapping:M1.sim_type'),
-    (301, 301, 'decomposition:M2'),
-    (302, 327, 'mapping:M2.tariff'),
-    (330, 330, 'decomposition:M4'),
-    (331, 332, 'mapping:M4.donor'),
-    (333, 360, 'mapping:M4.msisdn'),
-    (363, 364, 'decomposition:M5'),
-    (365, 390, 'mapping:M5.account_id'),
-    (392, 393, 'plan:BILLING_RFS.add'),
-    (394, 400, 'task:BILLING_RFS.add.open_account'),
-    (404, 420, 'task:BILLING_RFS.add.open_account'),
-    (422, 426, 'plan:BILLING_RFS.delete'),
-    (428, 429, 'plan:HANDSET_RFS.add'),
-    (430, 436, 'task:HANDSET_RFS.add.ship_handset'),
-    (440, 456, 'task:HANDSET_RFS.add.ship_handset'),
-    (458, 462, 'plan:HANDSET_RFS.delete'),
-    (464, 465, 'plan:PORT_IN_RFS.add'),
-    (466, 477, 'task:PORT_IN_RFS.add.port_in'),
-    (479, 483, 'plan:PORT_IN_RFS.delete'),
-    (485, 486, 'plan:SIM_RFS.add'),
-    (487, 498, 'task:SIM_RFS.add.allocate_sim'),
-    (500, 501, 'plan:SIM_RFS.delete'),
-    (502, 513, 'task:SIM_RFS.delete.release_sim'),
-    (515, 516, 'plan:SUBSCRIPTION_CFS.add'),
-    (517, 519, 'task:SUBSCRIPTION_CFS.add.active'),
-    (520, 522, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (523, 529, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (533, 562, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (564, 565, 'plan:SUBSCRIPTION_CFS.delete'),
-    (566, 572, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (576, 590, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (37, 43, 'product:HANDSET'),
+    (44, 59, 'attribute:HANDSET.model'),
+    (61, 67, 'product:MOBILE_SUBSCRIPTION'),
+    (68, 79, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
+    (80, 99, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
+    (101, 107, 'product:NUMBER_PORT'),
+    (108, 117, 'attribute:NUMBER_PORT.donor'),
+    (118, 135, 'attribute:NUMBER_PORT.msisdn'),
+    (137, 168, 'product:HANDSET'),
+    (170, 219, 'product:MOBILE_SUBSCRIPTION'),
+    (221, 252, 'product:NUMBER_PORT'),
+    (255, 255, 'decomposition:M3'),
+    (256, 281, 'mapping:M3.model'),
+    (284, 284, 'decomposition:M1'),
+    (285, 307, 'mapping:M1.sim_type'),
+    (308, 308, 'decomposition:M2'),
+    (309, 334, 'mapping:M2.tariff'),
+    (337, 337, 'decomposition:M4'),
+    (338, 339, 'mapping:M4.donor'),
+    (340, 367, 'mapping:M4.msisdn'),
+    (370, 371, 'decomposition:M5'),
+    (372, 397, 'mapping:M5.account_id'),
+    (399, 400, 'plan:BILLING_RFS.add'),
+    (401, 407, 'task:BILLING_RFS.add.open_account'),
+    (411, 427, 'task:BILLING_RFS.add.open_account'),
+    (429, 433, 'plan:BILLING_RFS.delete'),
+    (435, 436, 'plan:HANDSET_RFS.add'),
+    (437, 443, 'task:HANDSET_RFS.add.ship_handset'),
+    (447, 463, 'task:HANDSET_RFS.add.ship_handset'),
+    (465, 469, 'plan:HANDSET_RFS.delete'),
+    (471, 472, 'plan:PORT_IN_RFS.add'),
+    (473, 484, 'task:PORT_IN_RFS.add.port_in'),
+    (486, 490, 'plan:PORT_IN_RFS.delete'),
+    (492, 493, 'plan:SIM_RFS.add'),
+    (494, 505, 'task:SIM_RFS.add.allocate_sim'),
+    (507, 508, 'plan:SIM_RFS.delete'),
+    (509, 520, 'task:SIM_RFS.delete.release_sim'),
+    (522, 523, 'plan:SUBSCRIPTION_CFS.add'),
+    (524, 526, 'task:SUBSCRIPTION_CFS.add.active'),
+    (527, 529, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (530, 536, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (540, 569, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (571, 572, 'plan:SUBSCRIPTION_CFS.delete'),
+    (573, 579, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (583, 597, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

@@ -167,7 +167,9 @@ class PlannerModule:
         w(_marker(self.g, ids.product(product.code)))
         w("# a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)")
         w("item_id = raw.get('id')")
-        w("if type(item_id) is not str or not _plain_id(item_id) or raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:")
+        w("if type(item_id) is not str or not (item_id.isprintable() and 0 < len(item_id) <= _MAX_ID or _plain_id(item_id)):  # (limits.plain_id)")
+        w("    return None")
+        w("if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:")
         w("    return None")
         w("q = raw.get('quantity', 1)")
         w("if type(q) is not int or q != 1:")
@@ -186,7 +188,7 @@ class PlannerModule:
         w("    return None")
         w("item = _OrderItem(  # compiled_intake.added, written out: its fields in their order")
         fields = {"id": "item_id", "product": repr(product.code), "action": "'add'", "values": "values", "path": "path", "_parent": "parent", "children": "[]", "asset_id": "None",
-                  "enriched": "[]", "implicit": "False", "unit": "None", "relies_on": "[]", "request": "_kept(raw, 'item')"}
+                  "enriched": "[]", "implicit": "False", "unit": "None", "relies_on": "[]", "request": "raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item')"}
         w("    " + ", ".join(fields[k] for k in ITEM_FIELDS) + ",")
         w(")")
         w("items.append(item)")

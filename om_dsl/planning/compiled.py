@@ -22,16 +22,16 @@ import heapq
 from collections import defaultdict
 from operator import attrgetter
 
-from om_dsl.limits import plain_id
+from om_dsl.limits import MAX_ID, plain_id
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
 from om_dsl.planning.intake import coerce
 from om_dsl.planning.order import ACTIONS, FulfillmentLine, OrderItem
-from om_dsl.planning.request import MAX_DEPTH, kept
+from om_dsl.planning.request import DROPPED, MAX_DEPTH, kept
 from om_dsl.planning.tasks import OrchestrationPlan, PlannedItem, SkippedItem, _Planner
 from om_dsl.rules import ops
 
-__all__ = ["ABI", "BAD", "MAX_DEPTH", "NO_CHARS", "ORDER", "UNSET", "coerced", "kept", "plain_id", "FulfillmentLine", "OrderItem", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
+__all__ = ["ABI", "BAD", "KEEPS_ALL", "MAX_DEPTH", "MAX_ID", "NO_CHARS", "ORDER", "UNSET", "coerced", "kept", "plain_id", "FulfillmentLine", "OrderItem", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
 
 ABI = 4  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
 
@@ -39,6 +39,7 @@ BAD = object()  # a characteristic's value that intake does not take as it is: t
 UNSET = object()  # a characteristic not given
 ORDER = object()  # the scope of a clause `every task in order` (a bundle's is its root item's id)
 NO_CHARS = ()  # an item that gives no characteristics
+KEEPS_ALL = DROPPED["item"].isdisjoint  # an item request whose every field om keeps: kept(raw, "item") is its copy
 
 _TYPES = {t: AttributeDef("value", t) for t in ("int", "decimal", "bool", "string", "date")}
 

@@ -89,7 +89,7 @@ FIELDS = {
 }
 
 # Per scope, the fields `kept` leaves out: the items, and what om sets itself.
-_DROPPED = {scope: frozenset(["productOrderItem"] + [k for k, (use, _) in table.items() if use == IGNORED]) for scope, table in FIELDS.items()}
+DROPPED = _DROPPED = {scope: frozenset(["productOrderItem"] + [k for k, (use, _) in table.items() if use == IGNORED]) for scope, table in FIELDS.items()}
 
 # Fields only v5 has: a request with one of them is v5.
 _V5_ONLY = ("requestedInitialState", "orderRelationship", "productOrderErrorMessage", "productOrderJeopardyAlert", "productOrderMilestone")
