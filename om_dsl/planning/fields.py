@@ -199,17 +199,18 @@ def _customer_account(doc: dict, problem):
 def order_fields(doc: dict, problem) -> dict:
     """The order's fields (`order.FIELD`, and `due_at`, `initial_state` for the engine), but its id.
     (Module-level helpers, not closures: planning reads an order's fields once per order.)"""
+    given = doc.get  # (a field not given is None without a call: most orders give few)
     account = _customer_account(doc, problem)
-    completion = _date(doc, problem, "requestedCompletionDate")
+    completion = _date(doc, problem, "requestedCompletionDate") if given("requestedCompletionDate") is not None else None
     return {
-        "external_id": _external_id(doc, problem),
+        "external_id": _external_id(doc, problem) if given("externalId") is not None else None,
         "category": _text(doc, problem, "category"),
         "priority": _choice(doc, problem, "priority", PRIORITIES),
         "customer_account": account,
-        "billing_account": _billing_account(doc, problem),
+        "billing_account": _billing_account(doc, problem) if given("billingAccount") is not None else None,
         "requested_start_date": _date(doc, problem, "requestedStartDate"),
         "requested_completion_date": completion,
         # For the engine, not for rules: the due instant (ms), and draft or not.
         "due_at": due_instant(doc["requestedCompletionDate"]) if completion is not None else None,
-        "initial_state": _choice(doc, problem, "requestedInitialState", INITIAL_STATES) or "acknowledged",
+        "initial_state": (_choice(doc, problem, "requestedInitialState", INITIAL_STATES) if given("requestedInitialState") is not None else None) or "acknowledged",
     }

@@ -108,8 +108,10 @@ def version_of(doc: dict) -> str:
     if not doc.keys().isdisjoint(_V5_ONLY) or isinstance(doc.get("externalId"), list):
         return V5
     parties = doc.get("relatedParty")
-    if isinstance(parties, list) and any(isinstance(p, dict) and "partyOrPartyRole" in p for p in parties):
-        return V5
+    if isinstance(parties, list):
+        for p in parties:  # (a loop, not any(): asked once per order, of one or two parties)
+            if isinstance(p, dict) and "partyOrPartyRole" in p:
+                return V5
     return V4
 
 
