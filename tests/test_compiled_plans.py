@@ -172,8 +172,8 @@ def test_a_task_the_catalog_fixes_is_made_with_its_dependencies(engines):
         return
     assert made in source
     # `c` gains an edge from END_RFS.y (another line), `w` waits for one: both are left to the edges.
-    assert "items[t_c] = _Item(t_c, 'c', 'callout', 'PREP_CFS', 'add', lid, bundle, defs['c'])" in source
-    assert "items[t_w] = _Item(t_w, 'w', 'callout', 'PREP_CFS', 'add', lid, bundle, defs['w'])" in source
+    assert "items[t_c] = _Item(t_c, 'c', 'callout', 'PREP_CFS', 'add', lid, bundle, defs['c'], [])" in source
+    assert "items[t_w] = _Item(t_w, 'w', 'callout', 'PREP_CFS', 'add', lid, bundle, defs['w'], [])" in source
     planned = plan_order(generated.catalog, generated, order([True]), "O-1")
     b = next(i for i in planned.plan.items if i.id == "1/C1:b")
     assert [(d.on, d.via) for d in b.dependencies] == [("1/C1:a", "after a"), ("1/C1:c", "c before b"), ("1/C1:d", "after d")]
@@ -236,3 +236,74 @@ def test_a_planned_order_is_freed_when_dropped_with_no_collector_pass():
         gc.garbage.clear()
         gc.enable()
     assert left == []
+
+
+# `every task in order` over lines whose tasks may be skipped. In PASS a skippable WORK_CFS.m waits
+# for BILL_RFS.k, so a walk through a skipped m gives `total` (of BILL_RFS, which the clause leaves
+# out) the k's; in KEPT m waits for nothing, so the skipped ones are left out of the clause's targets.
+EVERY_SKIPPED = """catalog ev version "1"
+
+commercial SITE "Site" root {
+  attr fast: bool = false
+}
+
+technical WORK_CFS "Work" cfs {
+  attr fast: bool required
+}
+
+technical BILL_RFS "Bill" rfs {
+  attr fast: bool required
+}
+
+decompose E1: SITE -> WORK_CFS { fast = fast }
+decompose E2: SITE -> BILL_RFS { fast = fast }
+
+system s "S" {
+  operation op()
+}
+
+plan WORK_CFS on add {
+  callout m = s.op()
+    when fast
+    after BILL_RFS.k in order
+  callout n = s.op()
+}
+
+plan BILL_RFS on add {
+  callout k = s.op()
+  callout total = s.op()
+    after every task in order
+}
+"""
+
+
+@pytest.fixture(scope="module", params=["pass", "kept"])
+def every_skipped(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(request.param)
+    text = EVERY_SKIPPED if request.param == "pass" else EVERY_SKIPPED.replace("    when fast\n    after BILL_RFS.k in order\n", "    when fast\n")
+    (folder / "ev.om").write_text(text)
+    result = build([str(folder)])
+    assert result.ok, result.diagnostics
+    write(folder / "generated", result.files())
+    generated = GeneratedRules(folder / "generated" / "ev")
+    return generated, Interpreter(result.catalogs[0]), (folder / "generated" / "ev" / "planner.py").read_text(), request.param
+
+
+@pytest.mark.parametrize("sites, relies", [([False], None), ([False, True, False], None), ([True, True], None), ([False, False], (0, 1))])
+def test_every_task_in_order_past_skipped_tasks_plans_as_the_interpreter(every_skipped, sites, relies):
+    """The skipped tasks are left out of `every task in order` only when they can pass nothing
+    on to a task of the clause's product, and not when items rely on others."""
+    generated, interpreter, source, kind = every_skipped
+    assert ("x.every_other(_ORDER, 'BILL_RFS', True)" in source) is (kind == "kept")
+    doc = order(sites, tail=False, relies=relies)
+    text = outcome(generated, doc)
+    assert text == outcome(interpreter, doc)
+    if relies is not None:  # (1's tasks wait for 2's total, which waits for 1's: a cycle, named alike)
+        assert '"plan_cycle"' in text
+        return
+    total = next(i for i in plan_order(generated.catalog, generated, doc, "O-1").plan.items if i.id == "1/E2:total")
+    through = [d.on for d in total.dependencies if "skipped (when fast is false)" in d.via]
+    if kind == "pass" and not sites[0]:  # the walk through 1's skipped m reaches the k's
+        assert through == [f"{n}/E2:k" for n in range(1, len(sites) + 1)]
+    elif kind == "kept":
+        assert through == []

@@ -878,11 +878,11 @@ def edges__BILLING_RFS__add(x, lid, bundle, ids):
     me = t_start_billing
     mine = e[me]
     if mine:
-        for t in x.every_other(_ORDER, 'BILLING_RFS'):
+        for t in x.every_other(_ORDER, 'BILLING_RFS', True):
             if t not in mine:
                 mine[t] = 'after every task in order'
     else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS'), 'after every task in order'))
+        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order'))
     mine.setdefault(t_requested_start, 'after requested_start')
 
 
@@ -905,11 +905,11 @@ def edges__BILLING_RFS__delete(x, lid, bundle, ids):
     me = t_stop_billing
     mine = e[me]
     if mine:
-        for t in x.every_other(_ORDER, 'BILLING_RFS'):
+        for t in x.every_other(_ORDER, 'BILLING_RFS', True):
             if t not in mine:
                 mine[t] = 'after every task in order'
     else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS'), 'after every task in order'))
+        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order'))
 
 
 def tasks__BILLING_RFS__modify(x, a, o, prev, lid, bundle, defs):
@@ -931,11 +931,11 @@ def edges__BILLING_RFS__modify(x, lid, bundle, ids):
     me = t_update_billing
     mine = e[me]
     if mine:
-        for t in x.every_other(_ORDER, 'BILLING_RFS'):
+        for t in x.every_other(_ORDER, 'BILLING_RFS', True):
             if t not in mine:
                 mine[t] = 'after every task in order'
     else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS'), 'after every task in order'))
+        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order'))
 
 
 def tasks__CPE_RFS__add(x, a, o, prev, lid, bundle, defs):

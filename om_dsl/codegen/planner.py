@@ -527,9 +527,30 @@ class PlannerModule:
         self.functions.append(f"def {name}(x, lid, bundle, ids):\n{w.text()}")
         return name
 
+    def passes_to(self) -> set:
+        """The products a skipped task can pass a wait on to: those of the tasks a task that
+        may be skipped (a `when` decided at planning time) waits for, one edge away (None:
+        any product, for an `every task` clause). A walk through skipped tasks of other
+        products can add a task of product P to what waits for them only when P is here."""
+        if not hasattr(self, "_passes_to"):
+            skippable = {(p.product, d.name) for p in self.cat.plans for d in p.items if static_when(p, d)}
+            out: set = set()
+            for plan in self.cat.plans:
+                for d in plan.items:
+                    if (plan.product, d.name) in skippable:  # what it waits for
+                        for dep in list(d.after) + [dep for dep, _ in self.reads(d)]:
+                            out.add(plan.product if dep.scope == "plan" else dep.product)  # (every task: None, any)
+                    for dep in d.before:  # `d before S`: S waits for d
+                        if dep.task is None or (plan.product if dep.scope == "plan" else dep.product, dep.task) in skippable:
+                            out.add(plan.product)
+            self._passes_to = out
+        return self._passes_to
+
     def targets(self, plan, dep) -> str:
         """The ids (kept or skipped) a clause `in bundle` / `in order` of a line of the plan points at."""
         if dep.task is None:  # every task of the other products' lines
+            if dep.scope == "order" and None not in self.passes_to() and plan.product not in self.passes_to():
+                return f"x.every_other(_ORDER, {plan.product!r}, True)"  # (the skipped ones can pass it nothing: left out)
             return f"x.every_other({'bundle' if dep.scope == 'bundle' else '_ORDER'}, {plan.product!r})"
         if dep.scope == "bundle":
             return f"x.index.get((bundle, {dep.product!r}, {dep.task!r}), ())"

@@ -93,12 +93,13 @@ class CompiledPlanner:
         self.index: dict = defaultdict(list)  # (product, task) and (bundle, product, task) -> ids, in line order
         self.every_order: list = []  # [(product, ids of one line's tasks)], in line order
         self.every_bundle: dict = defaultdict(list)  # bundle -> the same, for its lines
+        self.relying: list = []  # the order items that rely on others (`reliesOn`)
 
     def reference(self) -> OrchestrationPlan:
         return _Planner(self.catalog, self.rules, self.order, self.lines, self.previous).run()
 
     def run(self) -> OrchestrationPlan:
-        relying = list(filter(_RELIES_ON, self.order.items))
+        self.relying = relying = list(filter(_RELIES_ON, self.order.items))
         o, generated, previous = self.order.fields, self.generated, self.previous
         without: dict = {}
         pending = []
@@ -129,9 +130,15 @@ class CompiledPlanner:
 
     # ---- what the generated functions call ------------------------------------------------
 
-    def every_other(self, scope, product: str) -> list:
-        """`every task in bundle` (scope: the bundle) or `in order` (ORDER): the tasks of the other products' lines."""
+    def every_other(self, scope, product: str, kept: bool = False) -> list:
+        """`every task in bundle` (scope: the bundle) or `in order` (ORDER): the tasks of the other
+        products' lines. `kept`: the skipped ones may be left out (the generated code says so when
+        none of them can pass on a wait to a task of `product`), unless items rely on others
+        (then skipped tasks wait for the tasks they rely on)."""
         lines = self.every_order if scope is ORDER else self.every_bundle.get(scope, ())
+        skipped = self.skipped
+        if kept and skipped and not self.relying:
+            return [t for p, ids in lines if p != product for t in ids if t not in skipped]
         return [t for p, ids in lines if p != product for t in ids]
 
     # ---- dependencies -------------------------------------------------------------------------
