@@ -540,3 +540,14 @@ def test_planned_data_of_every_option_order(plan):
     assert home["enriched"] == {"technology": "XGS-PON", "upload_mbps": 1000}
     assert [i["parent"] for i in data["order_items"]] == [None, "1", "1", "1", "1", "1", None]
     json.dumps(data)  # plain JSON: no Decimal or date objects left
+
+
+def test_a_remembered_day_is_read_as_the_first_time():
+    """Order fields remember the days they parsed (fields._day): a date read again, a bad one refused again."""
+    from om_dsl.planning.fields import order_fields
+
+    for _ in range(2):
+        problems = []
+        fields = order_fields({"requestedStartDate": "2026-12-01T09:00:00Z", "requestedCompletionDate": "2026-02-30"}, lambda *a, **k: problems.append((a, k)))
+        assert str(fields["requested_start_date"]) == "2026-12-01" and fields["requested_completion_date"] is None
+        assert [k["path"] for _, k in problems] == ["/requestedCompletionDate"]

@@ -9,6 +9,7 @@ intake's); the field is then left out, and the order is rejected.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import re
@@ -125,17 +126,27 @@ def _text(doc: dict, problem, key: str, value=None, where=None):
     return str(v)
 
 
-def _date(doc: dict, problem, key: str):
-    v = doc.get(key)
-    if v is None:
-        return None
-    # TMF622 dates are date-times; the calendar day is what plans use.
-    m = DATE_TIME.fullmatch(v.strip()) if isinstance(v, str) else None
+@functools.lru_cache(maxsize=1024)
+def _day(text: str):
+    """The calendar day of a TMF622 date or date-time, or None. (Orders name the same few
+    days again and again: remembered, the match and the parse are made once per text.)"""
+    m = DATE_TIME.fullmatch(text.strip())
     if m:
         try:
             return datetime.date.fromisoformat(m.group(1))
         except ValueError:
             pass
+    return None
+
+
+def _date(doc: dict, problem, key: str):
+    v = doc.get(key)
+    if v is None:
+        return None
+    # TMF622 dates are date-times; the calendar day is what plans use.
+    day = _day(v) if isinstance(v, str) else None
+    if day is not None:
+        return day
     problem("order_field", f"`{key}` must be a date (YYYY-MM-DD or a date-time), not {show_raw(v)}", path=f"/{key}")
     return None
 
