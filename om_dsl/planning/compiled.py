@@ -163,15 +163,18 @@ class CompiledPlanner:
                 item.depends_on, item.vias = sorted(found), found
 
     def without_skipped(self, item, found: dict) -> None:
-        """An item's edges when some name skipped tasks: those pass on what they waited for."""
+        """An item's edges when some name skipped tasks: those pass on what they waited for.
+        (`found` becomes the item's: no walk reads a kept item's edges.)"""
         skipped, edges = self.skipped, self.edges
-        first = found.copy()  # (found stays as made: a walk through skipped ones reads it)
+        gone_ids = found.keys() & skipped.keys()
+        # the skipped ones that waited for something (one that waited for nothing passes nothing on), in the order found names them
+        passing = [h for h in found if h in gone_ids and h in edges] if not edges.keys().isdisjoint(gone_ids) else None
         gone = {}
-        for h in found.keys() & skipped.keys():  # (a loop, not a comprehension: these are one to three)
-            gone[h] = first.pop(h)
-        if not edges.keys().isdisjoint(gone):  # (one that waited for nothing passes nothing on)
-            self.through_skipped(found, first, gone)
-        item.depends_on, item.vias = sorted(first), first
+        for h in gone_ids:  # (a loop, not a comprehension: these are one to three)
+            gone[h] = found.pop(h)
+        if passing:
+            self.through_skipped(passing, found, gone)
+        item.depends_on, item.vias = sorted(found), found
 
     def relies_on(self, relying: list) -> None:
         """`reliesOn` between order items, as the shared planner's `relies_on`: each task of
@@ -200,16 +203,14 @@ class CompiledPlanner:
                             found = edges[task] = dict(made.waits()) if made is not None else {}
                         found.setdefault(target, why)
 
-    def through_skipped(self, found: dict, first: dict, gone: dict) -> None:
+    def through_skipped(self, passing: list, first: dict, gone: dict) -> None:
         """As the shared planner's `waits_through_skipped`, a breadth-first walk: what the
-        skipped items of `found` (`gone`: each with the first clause naming it) waited for,
-        with the clause that reached the skipped one, added to `first` (found's other ids).
-        A level is [(the clause, the edges of a skipped item)], in the order found names them."""
+        skipped items an item waits for (`gone`: each with the first clause naming it;
+        `passing`: those that wait for something, in the order named) waited for, with the
+        clause that reached the skipped one, added to `first` (the item's other edges).
+        A level is [(the clause, the edges of a skipped item)], in that order."""
         skipped, edges = self.skipped, self.edges
         seen = set(gone)
-        passing = [h for h in gone if h in edges]  # the skipped ones that waited for something
-        if len(passing) > 1:  # walked in the order found names them
-            passing = [h for h in found if h in gone and h in edges]
         level = [(f"{gone[h]}, skipped ({skipped[h].reason}), which waits for it", edges[h]) for h in passing]
         while level:
             after = []
