@@ -56,45 +56,45 @@ def attributes__HOME_FIBER(chars):
             # @om attribute:HOME_FIBER.address_id  acme/products.om:10
             if v_address_id is not _UNSET:  # given twice
                 return None
-            v_address_id = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_address_id = value = _coerced('string', value)
-                    if value is _BAD:
+            v_address_id = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_address_id = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
         elif name == 'contract_months':
             # @om attribute:HOME_FIBER.contract_months  acme/products.om:11
             if v_contract_months is not _UNSET:  # given twice
                 return None
-            v_contract_months = value = ch.get('value')
-            if value is not None:
-                if type(value) is not int:
-                    v_contract_months = value = _coerced('int', value)
-                    if value is _BAD:
+            v_contract_months = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not int:
+                    v_contract_months = raw = _coerced('int', raw)
+                    if raw is _BAD:
                         return None
-                if value not in _ALLOWED_0:
+                if raw not in _ALLOWED_0:
                     return None
         elif name == 'speed_mbps':
             # @om attribute:HOME_FIBER.speed_mbps  acme/products.om:8
             if v_speed_mbps is not _UNSET:  # given twice
                 return None
-            v_speed_mbps = value = ch.get('value')
-            if value is not None:
-                if type(value) is not int:
-                    v_speed_mbps = value = _coerced('int', value)
-                    if value is _BAD:
+            v_speed_mbps = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not int:
+                    v_speed_mbps = raw = _coerced('int', raw)
+                    if raw is _BAD:
                         return None
-                if value not in _ALLOWED_1:
+                if raw not in _ALLOWED_1:
                     return None
         elif name == 'static_ip':
             # @om attribute:HOME_FIBER.static_ip  acme/products.om:9
             if v_static_ip is not _UNSET:  # given twice
                 return None
-            v_static_ip = value = ch.get('value')
-            if value is not None:
-                if type(value) is not bool:
-                    v_static_ip = value = _coerced('bool', value)
-                    if value is _BAD:
+            v_static_ip = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not bool:
+                    v_static_ip = raw = _coerced('bool', raw)
+                    if raw is _BAD:
                         return None
         else:
             return None
@@ -111,9 +111,7 @@ def attributes__HOME_FIBER(chars):
 
 def attributes__MESH_EXTENDER(chars):
     # @om product:MESH_EXTENDER  acme/products.om:23
-    if chars:
-        return None  # it has no attributes to give
-    return {}
+    return None if chars else {}  # it has no attributes to give
 
 
 def attributes__TV_PACKAGE(chars):
@@ -127,25 +125,25 @@ def attributes__TV_PACKAGE(chars):
             # @om attribute:TV_PACKAGE.package  acme/products.om:32
             if v_package is not _UNSET:  # given twice
                 return None
-            v_package = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_package = value = _coerced('string', value)
-                    if value is _BAD:
+            v_package = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_package = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
-                if value not in _ALLOWED_2:
+                if raw not in _ALLOWED_2:
                     return None
         elif name == 'set_top_boxes':
             # @om attribute:TV_PACKAGE.set_top_boxes  acme/products.om:33
             if v_set_top_boxes is not _UNSET:  # given twice
                 return None
-            v_set_top_boxes = value = ch.get('value')
-            if value is not None:
-                if type(value) is not int:
-                    v_set_top_boxes = value = _coerced('int', value)
-                    if value is _BAD:
+            v_set_top_boxes = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not int:
+                    v_set_top_boxes = raw = _coerced('int', raw)
+                    if raw is _BAD:
                         return None
-                if not (1 <= value <= 4):
+                if not (1 <= raw <= 4):
                     return None
         else:
             return None
@@ -167,21 +165,21 @@ def attributes__VOICE_LINE(chars):
             # @om attribute:VOICE_LINE.phone_number  acme/products.om:27
             if v_phone_number is not _UNSET:  # given twice
                 return None
-            v_phone_number = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_phone_number = value = _coerced('string', value)
-                    if value is _BAD:
+            v_phone_number = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_phone_number = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
         elif name == 'port_in':
             # @om attribute:VOICE_LINE.port_in  acme/products.om:28
             if v_port_in is not _UNSET:  # given twice
                 return None
-            v_port_in = value = ch.get('value')
-            if value is not None:
-                if type(value) is not bool:
-                    v_port_in = value = _coerced('bool', value)
-                    if value is _BAD:
+            v_port_in = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not bool:
+                    v_port_in = raw = _coerced('bool', raw)
+                    if raw is _BAD:
                         return None
         else:
             return None
@@ -203,25 +201,25 @@ def attributes__WIFI_ROUTER(chars):
             # @om attribute:WIFI_ROUTER.delivery  acme/products.om:20
             if v_delivery is not _UNSET:  # given twice
                 return None
-            v_delivery = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_delivery = value = _coerced('string', value)
-                    if value is _BAD:
+            v_delivery = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_delivery = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
-                if value not in _ALLOWED_3:
+                if raw not in _ALLOWED_3:
                     return None
         elif name == 'model':
             # @om attribute:WIFI_ROUTER.model  acme/products.om:19
             if v_model is not _UNSET:  # given twice
                 return None
-            v_model = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_model = value = _coerced('string', value)
-                    if value is _BAD:
+            v_model = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_model = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
-                if value not in _ALLOWED_4:
+                if raw not in _ALLOWED_4:
                     return None
         else:
             return None
@@ -252,67 +250,9 @@ def item__HOME_FIBER(raw, path, parent, depth, items):
         chars = product.get('productCharacteristic', _NO_CHARS)
         if chars is not _NO_CHARS and type(chars) is not list:
             return None
-    # attributes__HOME_FIBER(chars), written out
-    v_address_id = v_contract_months = v_speed_mbps = v_static_ip = _UNSET
-    for ch in chars:
-        if type(ch) is not dict:
-            return None
-        name = ch.get('name')
-        if name == 'address_id':
-            # @om attribute:HOME_FIBER.address_id  acme/products.om:10
-            if v_address_id is not _UNSET:  # given twice
-                return None
-            v_address_id = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_address_id = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-        elif name == 'contract_months':
-            # @om attribute:HOME_FIBER.contract_months  acme/products.om:11
-            if v_contract_months is not _UNSET:  # given twice
-                return None
-            v_contract_months = value = ch.get('value')
-            if value is not None:
-                if type(value) is not int:
-                    v_contract_months = value = _coerced('int', value)
-                    if value is _BAD:
-                        return None
-                if value not in _ALLOWED_0:
-                    return None
-        elif name == 'speed_mbps':
-            # @om attribute:HOME_FIBER.speed_mbps  acme/products.om:8
-            if v_speed_mbps is not _UNSET:  # given twice
-                return None
-            v_speed_mbps = value = ch.get('value')
-            if value is not None:
-                if type(value) is not int:
-                    v_speed_mbps = value = _coerced('int', value)
-                    if value is _BAD:
-                        return None
-                if value not in _ALLOWED_1:
-                    return None
-        elif name == 'static_ip':
-            # @om attribute:HOME_FIBER.static_ip  acme/products.om:9
-            if v_static_ip is not _UNSET:  # given twice
-                return None
-            v_static_ip = value = ch.get('value')
-            if value is not None:
-                if type(value) is not bool:
-                    v_static_ip = value = _coerced('bool', value)
-                    if value is _BAD:
-                        return None
-        else:
-            return None
-    if v_address_id is _UNSET or v_address_id is None:
+    values = attributes__HOME_FIBER(chars)
+    if values is None:
         return None
-    if v_contract_months is _UNSET or v_contract_months is None:
-        v_contract_months = 12
-    if v_speed_mbps is _UNSET or v_speed_mbps is None:
-        v_speed_mbps = 300
-    if v_static_ip is _UNSET or v_static_ip is None:
-        v_static_ip = False
-    values = {'address_id': v_address_id, 'contract_months': v_contract_months, 'speed_mbps': v_speed_mbps, 'static_ip': v_static_ip}
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'HOME_FIBER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
@@ -366,10 +306,9 @@ def item__MESH_EXTENDER(raw, path, parent, depth, items):
         chars = product.get('productCharacteristic', _NO_CHARS)
         if chars is not _NO_CHARS and type(chars) is not list:
             return None
-    # attributes__MESH_EXTENDER(chars), written out
-    if chars:
-        return None  # it has no attributes to give
-    values = {}
+    values = attributes__MESH_EXTENDER(chars)
+    if values is None:
+        return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'MESH_EXTENDER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
@@ -400,43 +339,9 @@ def item__TV_PACKAGE(raw, path, parent, depth, items):
         chars = product.get('productCharacteristic', _NO_CHARS)
         if chars is not _NO_CHARS and type(chars) is not list:
             return None
-    # attributes__TV_PACKAGE(chars), written out
-    v_package = v_set_top_boxes = _UNSET
-    for ch in chars:
-        if type(ch) is not dict:
-            return None
-        name = ch.get('name')
-        if name == 'package':
-            # @om attribute:TV_PACKAGE.package  acme/products.om:32
-            if v_package is not _UNSET:  # given twice
-                return None
-            v_package = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_package = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-                if value not in _ALLOWED_2:
-                    return None
-        elif name == 'set_top_boxes':
-            # @om attribute:TV_PACKAGE.set_top_boxes  acme/products.om:33
-            if v_set_top_boxes is not _UNSET:  # given twice
-                return None
-            v_set_top_boxes = value = ch.get('value')
-            if value is not None:
-                if type(value) is not int:
-                    v_set_top_boxes = value = _coerced('int', value)
-                    if value is _BAD:
-                        return None
-                if not (1 <= value <= 4):
-                    return None
-        else:
-            return None
-    if v_package is _UNSET or v_package is None:
-        v_package = 'basic'
-    if v_set_top_boxes is _UNSET or v_set_top_boxes is None:
-        v_set_top_boxes = 1
-    values = {'package': v_package, 'set_top_boxes': v_set_top_boxes}
+    values = attributes__TV_PACKAGE(chars)
+    if values is None:
+        return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'TV_PACKAGE', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
@@ -467,39 +372,9 @@ def item__VOICE_LINE(raw, path, parent, depth, items):
         chars = product.get('productCharacteristic', _NO_CHARS)
         if chars is not _NO_CHARS and type(chars) is not list:
             return None
-    # attributes__VOICE_LINE(chars), written out
-    v_phone_number = v_port_in = _UNSET
-    for ch in chars:
-        if type(ch) is not dict:
-            return None
-        name = ch.get('name')
-        if name == 'phone_number':
-            # @om attribute:VOICE_LINE.phone_number  acme/products.om:27
-            if v_phone_number is not _UNSET:  # given twice
-                return None
-            v_phone_number = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_phone_number = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-        elif name == 'port_in':
-            # @om attribute:VOICE_LINE.port_in  acme/products.om:28
-            if v_port_in is not _UNSET:  # given twice
-                return None
-            v_port_in = value = ch.get('value')
-            if value is not None:
-                if type(value) is not bool:
-                    v_port_in = value = _coerced('bool', value)
-                    if value is _BAD:
-                        return None
-        else:
-            return None
-    if v_phone_number is _UNSET:
-        v_phone_number = None
-    if v_port_in is _UNSET or v_port_in is None:
-        v_port_in = False
-    values = {'phone_number': v_phone_number, 'port_in': v_port_in}
+    values = attributes__VOICE_LINE(chars)
+    if values is None:
+        return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'VOICE_LINE', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
@@ -530,43 +405,9 @@ def item__WIFI_ROUTER(raw, path, parent, depth, items):
         chars = product.get('productCharacteristic', _NO_CHARS)
         if chars is not _NO_CHARS and type(chars) is not list:
             return None
-    # attributes__WIFI_ROUTER(chars), written out
-    v_delivery = v_model = _UNSET
-    for ch in chars:
-        if type(ch) is not dict:
-            return None
-        name = ch.get('name')
-        if name == 'delivery':
-            # @om attribute:WIFI_ROUTER.delivery  acme/products.om:20
-            if v_delivery is not _UNSET:  # given twice
-                return None
-            v_delivery = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_delivery = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-                if value not in _ALLOWED_3:
-                    return None
-        elif name == 'model':
-            # @om attribute:WIFI_ROUTER.model  acme/products.om:19
-            if v_model is not _UNSET:  # given twice
-                return None
-            v_model = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_model = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-                if value not in _ALLOWED_4:
-                    return None
-        else:
-            return None
-    if v_delivery is _UNSET or v_delivery is None:
-        v_delivery = 'technician'
-    if v_model is _UNSET or v_model is None:
-        v_model = 'AX3000'
-    values = {'delivery': v_delivery, 'model': v_model}
+    values = attributes__WIFI_ROUTER(chars)
+    if values is None:
+        return None
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'WIFI_ROUTER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
@@ -1322,113 +1163,103 @@ LINE_MAP = (
     (66, 77, 'attribute:HOME_FIBER.contract_months'),
     (78, 89, 'attribute:HOME_FIBER.speed_mbps'),
     (90, 111, 'attribute:HOME_FIBER.static_ip'),
-    (113, 118, 'product:MESH_EXTENDER'),
-    (120, 126, 'product:TV_PACKAGE'),
-    (127, 138, 'attribute:TV_PACKAGE.package'),
-    (139, 158, 'attribute:TV_PACKAGE.set_top_boxes'),
-    (160, 166, 'product:VOICE_LINE'),
-    (167, 176, 'attribute:VOICE_LINE.phone_number'),
-    (177, 194, 'attribute:VOICE_LINE.port_in'),
-    (196, 202, 'product:WIFI_ROUTER'),
-    (203, 214, 'attribute:WIFI_ROUTER.delivery'),
-    (215, 234, 'attribute:WIFI_ROUTER.model'),
-    (236, 261, 'product:HOME_FIBER'),
-    (262, 271, 'attribute:HOME_FIBER.address_id'),
-    (272, 283, 'attribute:HOME_FIBER.contract_months'),
-    (284, 295, 'attribute:HOME_FIBER.speed_mbps'),
-    (296, 348, 'attribute:HOME_FIBER.static_ip'),
-    (350, 382, 'product:MESH_EXTENDER'),
-    (384, 409, 'product:TV_PACKAGE'),
-    (410, 421, 'attribute:TV_PACKAGE.package'),
-    (422, 449, 'attribute:TV_PACKAGE.set_top_boxes'),
-    (451, 476, 'product:VOICE_LINE'),
-    (477, 486, 'attribute:VOICE_LINE.phone_number'),
-    (487, 512, 'attribute:VOICE_LINE.port_in'),
-    (514, 539, 'product:WIFI_ROUTER'),
-    (540, 551, 'attribute:WIFI_ROUTER.delivery'),
-    (552, 579, 'attribute:WIFI_ROUTER.model'),
-    (582, 582, 'decomposition:D1'),
-    (583, 584, 'mapping:D1.address_id'),
-    (585, 586, 'mapping:D1.down_mbps'),
-    (587, 588, 'mapping:D1.technology'),
-    (589, 617, 'mapping:D1.up_mbps'),
-    (618, 618, 'decomposition:D2'),
-    (619, 641, 'mapping:D2.ont_model'),
-    (642, 643, 'decomposition:D3'),
-    (644, 667, 'mapping:D3.ip_version'),
-    (670, 670, 'decomposition:D5'),
-    (671, 672, 'mapping:D5.device_model'),
-    (673, 696, 'mapping:D5.shipping'),
-    (699, 699, 'decomposition:D7'),
-    (700, 701, 'mapping:D7.channel_package'),
-    (702, 726, 'mapping:D7.stb_count'),
-    (727, 729, 'decomposition:D8'),
-    (730, 731, 'mapping:D8.device_model'),
-    (732, 756, 'mapping:D8.shipping'),
-    (759, 759, 'decomposition:D6'),
-    (760, 761, 'mapping:D6.number_source'),
-    (762, 789, 'mapping:D6.phone_number'),
-    (792, 792, 'decomposition:D4'),
-    (793, 794, 'mapping:D4.device_model'),
-    (795, 822, 'mapping:D4.shipping'),
-    (825, 826, 'decomposition:D9'),
-    (827, 852, 'mapping:D9.account_id'),
-    (854, 854, 'plan:BILLING_RFS.add'),
-    (855, 858, 'task:BILLING_RFS.add.requested_start'),
-    (859, 864, 'task:BILLING_RFS.add.requested_start'),
-    (865, 873, 'task:BILLING_RFS.add.start_billing'),
-    (877, 888, 'task:BILLING_RFS.add.start_billing'),
-    (890, 891, 'plan:BILLING_RFS.delete'),
-    (892, 900, 'task:BILLING_RFS.delete.stop_billing'),
-    (904, 914, 'task:BILLING_RFS.delete.stop_billing'),
-    (916, 917, 'plan:BILLING_RFS.modify'),
-    (918, 926, 'task:BILLING_RFS.modify.update_billing'),
-    (930, 940, 'task:BILLING_RFS.modify.update_billing'),
-    (942, 943, 'plan:CPE_RFS.add'),
-    (944, 952, 'task:CPE_RFS.add.ship_device'),
-    (954, 955, 'plan:CPE_RFS.delete'),
-    (956, 964, 'task:CPE_RFS.delete.return_device'),
-    (966, 967, 'plan:FIBER_ACCESS_CFS.add'),
-    (968, 970, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (971, 973, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (974, 976, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (977, 979, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (980, 993, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (997, 1008, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (1010, 1011, 'plan:FIBER_ACCESS_CFS.delete'),
-    (1012, 1014, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (1015, 1028, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (1032, 1042, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (1044, 1047, 'plan:FIBER_ACCESS_CFS.modify'),
-    (1048, 1056, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (1058, 1059, 'plan:IPTV_CFS.add'),
-    (1060, 1068, 'task:IPTV_CFS.add.activate_iptv'),
-    (1072, 1082, 'task:IPTV_CFS.add.activate_iptv'),
-    (1084, 1085, 'plan:IPTV_CFS.delete'),
-    (1086, 1094, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (1096, 1097, 'plan:ONT_RFS.add'),
-    (1098, 1111, 'task:ONT_RFS.add.ship_ont'),
-    (1113, 1114, 'plan:ONT_RFS.delete'),
-    (1115, 1123, 'task:ONT_RFS.delete.return_device'),
-    (1125, 1128, 'plan:ONT_RFS.modify'),
-    (1129, 1131, 'task:ONT_RFS.modify.ship_ont'),
-    (1132, 1145, 'task:ONT_RFS.modify.swap_visit'),
-    (1147, 1148, 'plan:STATIC_IP_RFS.add'),
-    (1149, 1157, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (1161, 1171, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (1173, 1174, 'plan:STATIC_IP_RFS.delete'),
-    (1175, 1188, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (1190, 1190, 'plan:VOICE_CFS.add'),
-    (1191, 1192, 'task:VOICE_CFS.add.assign_number'),
-    (1193, 1194, 'task:VOICE_CFS.add.normalize_number'),
-    (1195, 1198, 'task:VOICE_CFS.add.port_number'),
-    (1199, 1201, 'task:VOICE_CFS.add.activate_voice'),
-    (1202, 1207, 'task:VOICE_CFS.add.assign_number'),
-    (1208, 1213, 'task:VOICE_CFS.add.normalize_number'),
-    (1214, 1225, 'task:VOICE_CFS.add.port_number'),
-    (1229, 1240, 'task:VOICE_CFS.add.activate_voice'),
-    (1241, 1246, 'task:VOICE_CFS.add.port_number'),
-    (1248, 1249, 'plan:VOICE_CFS.delete'),
-    (1250, 1258, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (1262, 1269, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (113, 116, 'product:MESH_EXTENDER'),
+    (118, 124, 'product:TV_PACKAGE'),
+    (125, 136, 'attribute:TV_PACKAGE.package'),
+    (137, 156, 'attribute:TV_PACKAGE.set_top_boxes'),
+    (158, 164, 'product:VOICE_LINE'),
+    (165, 174, 'attribute:VOICE_LINE.phone_number'),
+    (175, 192, 'attribute:VOICE_LINE.port_in'),
+    (194, 200, 'product:WIFI_ROUTER'),
+    (201, 212, 'attribute:WIFI_ROUTER.delivery'),
+    (213, 232, 'attribute:WIFI_ROUTER.model'),
+    (234, 288, 'product:HOME_FIBER'),
+    (290, 321, 'product:MESH_EXTENDER'),
+    (323, 354, 'product:TV_PACKAGE'),
+    (356, 387, 'product:VOICE_LINE'),
+    (389, 420, 'product:WIFI_ROUTER'),
+    (423, 423, 'decomposition:D1'),
+    (424, 425, 'mapping:D1.address_id'),
+    (426, 427, 'mapping:D1.down_mbps'),
+    (428, 429, 'mapping:D1.technology'),
+    (430, 458, 'mapping:D1.up_mbps'),
+    (459, 459, 'decomposition:D2'),
+    (460, 482, 'mapping:D2.ont_model'),
+    (483, 484, 'decomposition:D3'),
+    (485, 508, 'mapping:D3.ip_version'),
+    (511, 511, 'decomposition:D5'),
+    (512, 513, 'mapping:D5.device_model'),
+    (514, 537, 'mapping:D5.shipping'),
+    (540, 540, 'decomposition:D7'),
+    (541, 542, 'mapping:D7.channel_package'),
+    (543, 567, 'mapping:D7.stb_count'),
+    (568, 570, 'decomposition:D8'),
+    (571, 572, 'mapping:D8.device_model'),
+    (573, 597, 'mapping:D8.shipping'),
+    (600, 600, 'decomposition:D6'),
+    (601, 602, 'mapping:D6.number_source'),
+    (603, 630, 'mapping:D6.phone_number'),
+    (633, 633, 'decomposition:D4'),
+    (634, 635, 'mapping:D4.device_model'),
+    (636, 663, 'mapping:D4.shipping'),
+    (666, 667, 'decomposition:D9'),
+    (668, 693, 'mapping:D9.account_id'),
+    (695, 695, 'plan:BILLING_RFS.add'),
+    (696, 699, 'task:BILLING_RFS.add.requested_start'),
+    (700, 705, 'task:BILLING_RFS.add.requested_start'),
+    (706, 714, 'task:BILLING_RFS.add.start_billing'),
+    (718, 729, 'task:BILLING_RFS.add.start_billing'),
+    (731, 732, 'plan:BILLING_RFS.delete'),
+    (733, 741, 'task:BILLING_RFS.delete.stop_billing'),
+    (745, 755, 'task:BILLING_RFS.delete.stop_billing'),
+    (757, 758, 'plan:BILLING_RFS.modify'),
+    (759, 767, 'task:BILLING_RFS.modify.update_billing'),
+    (771, 781, 'task:BILLING_RFS.modify.update_billing'),
+    (783, 784, 'plan:CPE_RFS.add'),
+    (785, 793, 'task:CPE_RFS.add.ship_device'),
+    (795, 796, 'plan:CPE_RFS.delete'),
+    (797, 805, 'task:CPE_RFS.delete.return_device'),
+    (807, 808, 'plan:FIBER_ACCESS_CFS.add'),
+    (809, 811, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (812, 814, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (815, 817, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (818, 820, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (821, 834, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (838, 849, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (851, 852, 'plan:FIBER_ACCESS_CFS.delete'),
+    (853, 855, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (856, 869, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (873, 883, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (885, 888, 'plan:FIBER_ACCESS_CFS.modify'),
+    (889, 897, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (899, 900, 'plan:IPTV_CFS.add'),
+    (901, 909, 'task:IPTV_CFS.add.activate_iptv'),
+    (913, 923, 'task:IPTV_CFS.add.activate_iptv'),
+    (925, 926, 'plan:IPTV_CFS.delete'),
+    (927, 935, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (937, 938, 'plan:ONT_RFS.add'),
+    (939, 952, 'task:ONT_RFS.add.ship_ont'),
+    (954, 955, 'plan:ONT_RFS.delete'),
+    (956, 964, 'task:ONT_RFS.delete.return_device'),
+    (966, 969, 'plan:ONT_RFS.modify'),
+    (970, 972, 'task:ONT_RFS.modify.ship_ont'),
+    (973, 986, 'task:ONT_RFS.modify.swap_visit'),
+    (988, 989, 'plan:STATIC_IP_RFS.add'),
+    (990, 998, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1002, 1012, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1014, 1015, 'plan:STATIC_IP_RFS.delete'),
+    (1016, 1029, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (1031, 1031, 'plan:VOICE_CFS.add'),
+    (1032, 1033, 'task:VOICE_CFS.add.assign_number'),
+    (1034, 1035, 'task:VOICE_CFS.add.normalize_number'),
+    (1036, 1039, 'task:VOICE_CFS.add.port_number'),
+    (1040, 1042, 'task:VOICE_CFS.add.activate_voice'),
+    (1043, 1048, 'task:VOICE_CFS.add.assign_number'),
+    (1049, 1054, 'task:VOICE_CFS.add.normalize_number'),
+    (1055, 1066, 'task:VOICE_CFS.add.port_number'),
+    (1070, 1081, 'task:VOICE_CFS.add.activate_voice'),
+    (1082, 1087, 'task:VOICE_CFS.add.port_number'),
+    (1089, 1090, 'plan:VOICE_CFS.delete'),
+    (1091, 1099, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (1103, 1110, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

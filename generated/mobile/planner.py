@@ -44,11 +44,11 @@ def attributes__HANDSET(chars):
             # @om attribute:HANDSET.model  mobile/catalog.om:26
             if v_model is not _UNSET:  # given twice
                 return None
-            v_model = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_model = value = _coerced('string', value)
-                    if value is _BAD:
+            v_model = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_model = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
         else:
             return None
@@ -68,25 +68,25 @@ def attributes__MOBILE_SUBSCRIPTION(chars):
             # @om attribute:MOBILE_SUBSCRIPTION.sim_type  mobile/catalog.om:20
             if v_sim_type is not _UNSET:  # given twice
                 return None
-            v_sim_type = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_sim_type = value = _coerced('string', value)
-                    if value is _BAD:
+            v_sim_type = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_sim_type = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
-                if value not in _ALLOWED_0:
+                if raw not in _ALLOWED_0:
                     return None
         elif name == 'tariff':
             # @om attribute:MOBILE_SUBSCRIPTION.tariff  mobile/catalog.om:19
             if v_tariff is not _UNSET:  # given twice
                 return None
-            v_tariff = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_tariff = value = _coerced('string', value)
-                    if value is _BAD:
+            v_tariff = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_tariff = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
-                if value not in _ALLOWED_1:
+                if raw not in _ALLOWED_1:
                     return None
         else:
             return None
@@ -108,21 +108,21 @@ def attributes__NUMBER_PORT(chars):
             # @om attribute:NUMBER_PORT.donor  mobile/catalog.om:31
             if v_donor is not _UNSET:  # given twice
                 return None
-            v_donor = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_donor = value = _coerced('string', value)
-                    if value is _BAD:
+            v_donor = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_donor = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
         elif name == 'msisdn':
             # @om attribute:NUMBER_PORT.msisdn  mobile/catalog.om:30
             if v_msisdn is not _UNSET:  # given twice
                 return None
-            v_msisdn = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_msisdn = value = _coerced('string', value)
-                    if value is _BAD:
+            v_msisdn = raw = ch.get('value')
+            if raw is not None:
+                if type(raw) is not str:
+                    v_msisdn = raw = _coerced('string', raw)
+                    if raw is _BAD:
                         return None
         else:
             return None
@@ -153,27 +153,9 @@ def item__HANDSET(raw, path, parent, depth, items):
         chars = product.get('productCharacteristic', _NO_CHARS)
         if chars is not _NO_CHARS and type(chars) is not list:
             return None
-    # attributes__HANDSET(chars), written out
-    v_model = _UNSET
-    for ch in chars:
-        if type(ch) is not dict:
-            return None
-        name = ch.get('name')
-        if name == 'model':
-            # @om attribute:HANDSET.model  mobile/catalog.om:26
-            if v_model is not _UNSET:  # given twice
-                return None
-            v_model = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_model = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-        else:
-            return None
-    if v_model is _UNSET or v_model is None:
+    values = attributes__HANDSET(chars)
+    if values is None:
         return None
-    values = {'model': v_model}
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'HANDSET', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
@@ -204,43 +186,9 @@ def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
         chars = product.get('productCharacteristic', _NO_CHARS)
         if chars is not _NO_CHARS and type(chars) is not list:
             return None
-    # attributes__MOBILE_SUBSCRIPTION(chars), written out
-    v_sim_type = v_tariff = _UNSET
-    for ch in chars:
-        if type(ch) is not dict:
-            return None
-        name = ch.get('name')
-        if name == 'sim_type':
-            # @om attribute:MOBILE_SUBSCRIPTION.sim_type  mobile/catalog.om:20
-            if v_sim_type is not _UNSET:  # given twice
-                return None
-            v_sim_type = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_sim_type = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-                if value not in _ALLOWED_0:
-                    return None
-        elif name == 'tariff':
-            # @om attribute:MOBILE_SUBSCRIPTION.tariff  mobile/catalog.om:19
-            if v_tariff is not _UNSET:  # given twice
-                return None
-            v_tariff = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_tariff = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-                if value not in _ALLOWED_1:
-                    return None
-        else:
-            return None
-    if v_sim_type is _UNSET or v_sim_type is None:
-        v_sim_type = 'physical'
-    if v_tariff is _UNSET or v_tariff is None:
+    values = attributes__MOBILE_SUBSCRIPTION(chars)
+    if values is None:
         return None
-    values = {'sim_type': v_sim_type, 'tariff': v_tariff}
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'MOBILE_SUBSCRIPTION', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
@@ -289,39 +237,9 @@ def item__NUMBER_PORT(raw, path, parent, depth, items):
         chars = product.get('productCharacteristic', _NO_CHARS)
         if chars is not _NO_CHARS and type(chars) is not list:
             return None
-    # attributes__NUMBER_PORT(chars), written out
-    v_donor = v_msisdn = _UNSET
-    for ch in chars:
-        if type(ch) is not dict:
-            return None
-        name = ch.get('name')
-        if name == 'donor':
-            # @om attribute:NUMBER_PORT.donor  mobile/catalog.om:31
-            if v_donor is not _UNSET:  # given twice
-                return None
-            v_donor = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_donor = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-        elif name == 'msisdn':
-            # @om attribute:NUMBER_PORT.msisdn  mobile/catalog.om:30
-            if v_msisdn is not _UNSET:  # given twice
-                return None
-            v_msisdn = value = ch.get('value')
-            if value is not None:
-                if type(value) is not str:
-                    v_msisdn = value = _coerced('string', value)
-                    if value is _BAD:
-                        return None
-        else:
-            return None
-    if v_donor is _UNSET or v_donor is None:
+    values = attributes__NUMBER_PORT(chars)
+    if values is None:
         return None
-    if v_msisdn is _UNSET or v_msisdn is None:
-        return None
-    values = {'donor': v_donor, 'msisdn': v_msisdn}
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'NUMBER_PORT', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
@@ -723,46 +641,41 @@ LINE_MAP = (
     (101, 107, 'product:NUMBER_PORT'),
     (108, 117, 'attribute:NUMBER_PORT.donor'),
     (118, 135, 'attribute:NUMBER_PORT.msisdn'),
-    (137, 162, 'product:HANDSET'),
-    (163, 186, 'attribute:HANDSET.model'),
-    (188, 213, 'product:MOBILE_SUBSCRIPTION'),
-    (214, 225, 'attribute:MOBILE_SUBSCRIPTION.sim_type'),
-    (226, 271, 'attribute:MOBILE_SUBSCRIPTION.tariff'),
-    (273, 298, 'product:NUMBER_PORT'),
-    (299, 308, 'attribute:NUMBER_PORT.donor'),
-    (309, 334, 'attribute:NUMBER_PORT.msisdn'),
-    (337, 337, 'decomposition:M3'),
-    (338, 363, 'mapping:M3.model'),
-    (366, 366, 'decomposition:M1'),
-    (367, 389, 'mapping:M1.sim_type'),
-    (390, 390, 'decomposition:M2'),
-    (391, 416, 'mapping:M2.tariff'),
-    (419, 419, 'decomposition:M4'),
-    (420, 421, 'mapping:M4.donor'),
-    (422, 449, 'mapping:M4.msisdn'),
-    (452, 453, 'decomposition:M5'),
-    (454, 479, 'mapping:M5.account_id'),
-    (481, 482, 'plan:BILLING_RFS.add'),
-    (483, 489, 'task:BILLING_RFS.add.open_account'),
-    (493, 509, 'task:BILLING_RFS.add.open_account'),
-    (511, 515, 'plan:BILLING_RFS.delete'),
-    (517, 518, 'plan:HANDSET_RFS.add'),
-    (519, 525, 'task:HANDSET_RFS.add.ship_handset'),
-    (529, 545, 'task:HANDSET_RFS.add.ship_handset'),
-    (547, 551, 'plan:HANDSET_RFS.delete'),
-    (553, 554, 'plan:PORT_IN_RFS.add'),
-    (555, 566, 'task:PORT_IN_RFS.add.port_in'),
-    (568, 572, 'plan:PORT_IN_RFS.delete'),
-    (574, 575, 'plan:SIM_RFS.add'),
-    (576, 587, 'task:SIM_RFS.add.allocate_sim'),
-    (589, 590, 'plan:SIM_RFS.delete'),
-    (591, 602, 'task:SIM_RFS.delete.release_sim'),
-    (604, 605, 'plan:SUBSCRIPTION_CFS.add'),
-    (606, 608, 'task:SUBSCRIPTION_CFS.add.active'),
-    (609, 611, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (612, 618, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (622, 651, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (653, 654, 'plan:SUBSCRIPTION_CFS.delete'),
-    (655, 661, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (665, 679, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (137, 168, 'product:HANDSET'),
+    (170, 219, 'product:MOBILE_SUBSCRIPTION'),
+    (221, 252, 'product:NUMBER_PORT'),
+    (255, 255, 'decomposition:M3'),
+    (256, 281, 'mapping:M3.model'),
+    (284, 284, 'decomposition:M1'),
+    (285, 307, 'mapping:M1.sim_type'),
+    (308, 308, 'decomposition:M2'),
+    (309, 334, 'mapping:M2.tariff'),
+    (337, 337, 'decomposition:M4'),
+    (338, 339, 'mapping:M4.donor'),
+    (340, 367, 'mapping:M4.msisdn'),
+    (370, 371, 'decomposition:M5'),
+    (372, 397, 'mapping:M5.account_id'),
+    (399, 400, 'plan:BILLING_RFS.add'),
+    (401, 407, 'task:BILLING_RFS.add.open_account'),
+    (411, 427, 'task:BILLING_RFS.add.open_account'),
+    (429, 433, 'plan:BILLING_RFS.delete'),
+    (435, 436, 'plan:HANDSET_RFS.add'),
+    (437, 443, 'task:HANDSET_RFS.add.ship_handset'),
+    (447, 463, 'task:HANDSET_RFS.add.ship_handset'),
+    (465, 469, 'plan:HANDSET_RFS.delete'),
+    (471, 472, 'plan:PORT_IN_RFS.add'),
+    (473, 484, 'task:PORT_IN_RFS.add.port_in'),
+    (486, 490, 'plan:PORT_IN_RFS.delete'),
+    (492, 493, 'plan:SIM_RFS.add'),
+    (494, 505, 'task:SIM_RFS.add.allocate_sim'),
+    (507, 508, 'plan:SIM_RFS.delete'),
+    (509, 520, 'task:SIM_RFS.delete.release_sim'),
+    (522, 523, 'plan:SUBSCRIPTION_CFS.add'),
+    (524, 526, 'task:SUBSCRIPTION_CFS.add.active'),
+    (527, 529, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (530, 536, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (540, 569, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (571, 572, 'plan:SUBSCRIPTION_CFS.delete'),
+    (573, 579, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (583, 597, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

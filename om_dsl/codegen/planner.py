@@ -104,22 +104,14 @@ class PlannerModule:
     # ---- intake: characteristics -> attribute values -----------------------------------
 
     def attributes(self, product) -> str:
-        """`attributes__P(chars)`: a flat order's item reads its characteristics through it (a nested one's, in item__P)."""
         name = _ident("attributes", product.code)
+        px = PyExpr(self.k, {}, self.tables)
         w = _Writer()
         w(_marker(self.g, ids.product(product.code)))
-        w(f"return {self.attribute_values(w, product)}")
-        self.functions.append(f"def {name}(chars):\n{w.text()}")
-        return name
-
-    def attribute_values(self, w: _Writer, product) -> str:
-        """Write the reading of `chars` (its characteristics) into P's attribute values, each
-        failure a `return None`; return the expression of the values."""
-        px = PyExpr(self.k, {}, self.tables)
         if not product.attributes:
-            w("if chars:")
-            w("    return None  # it has no attributes to give")
-            return "{}"
+            w("return None if chars else {}  # it has no attributes to give")
+            self.functions.append(f"def {name}(chars):\n{w.text()}")
+            return name
         locals_ = {a.name: f"v_{a.name}" for a in product.attributes}
         w(" = ".join(locals_.values()) + " = _UNSET")
         w("for ch in chars:")
@@ -134,20 +126,20 @@ class PlannerModule:
             w(_marker(self.g, ids.attribute(product.code, attr.name)))
             w(f"if {local} is not _UNSET:  # given twice")
             w("    return None")
-            w(f"{local} = value = ch.get('value')")
-            w("if value is not None:")
+            w(f"{local} = raw = ch.get('value')")
+            w("if raw is not None:")
             w.depth += 1
             plain = _PLAIN.get(attr.type)
             if plain is not None:
-                w(f"if type(value) is not {plain}:")
-                w(f"    {local} = value = _coerced({attr.type!r}, value)")
-                w("    if value is _BAD:")
+                w(f"if type(raw) is not {plain}:")
+                w(f"    {local} = raw = _coerced({attr.type!r}, raw)")
+                w("    if raw is _BAD:")
                 w("        return None")
             else:
-                w(f"{local} = value = _coerced({attr.type!r}, value)")
-                w("if value is _BAD:")
+                w(f"{local} = raw = _coerced({attr.type!r}, raw)")
+                w("if raw is _BAD:")
                 w("    return None")
-            _checks(w, self.k, px, attr, "value", False, required=False)
+            _checks(w, self.k, px, attr, "raw", False, required=False)
             w.depth -= 2
         w("else:")
         w("    return None")
@@ -163,7 +155,9 @@ class PlannerModule:
             else:
                 w(f"if {local} is _UNSET:")
                 w(f"    {local} = None")
-        return "{" + ", ".join(f"{a.name!r}: {locals_[a.name]}" for a in product.attributes) + "}"
+        w("return {" + ", ".join(f"{a.name!r}: {locals_[a.name]}" for a in product.attributes) + "}")
+        self.functions.append(f"def {name}(chars):\n{w.text()}")
+        return name
 
     def item(self, product, attributes: str) -> str:
         """`item__P(raw, path, parent, depth, items)`: the whole intake of an added item of P and
@@ -189,8 +183,9 @@ class PlannerModule:
         w("    chars = product.get('productCharacteristic', _NO_CHARS)")
         w("    if chars is not _NO_CHARS and type(chars) is not list:")
         w("        return None")
-        w(f"# {attributes}(chars), written out")
-        w(f"values = {self.attribute_values(w, product)}")
+        w(f"values = {attributes}(chars)")
+        w("if values is None:")
+        w("    return None")
         w("item = _OrderItem(  # compiled_intake.added, written out: its fields in their order")
         fields = {"id": "item_id", "product": repr(product.code), "action": "'add'", "values": "values", "path": "path", "_parent": "parent", "children": "[]", "asset_id": "None",
                   "enriched": "[]", "implicit": "False", "unit": "None", "relies_on": "[]", "request": "raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item')"}
