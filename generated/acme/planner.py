@@ -717,13 +717,13 @@ def edges__BILLING_RFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:BILLING_RFS.add.start_billing  acme/plans_add.om:79
     me = t_start_billing
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order')
+    else:
         for t in x.every_other(_ORDER, 'BILLING_RFS', True):
             if t not in mine:
                 mine[t] = 'after every task in order'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order'))
     mine.setdefault(t_requested_start, 'after requested_start')
 
 
@@ -744,13 +744,13 @@ def edges__BILLING_RFS__delete(x, lid, bundle, ids):
     e = x.edges
     # @om task:BILLING_RFS.delete.stop_billing  acme/plans_delete.om:37
     me = t_stop_billing
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order')
+    else:
         for t in x.every_other(_ORDER, 'BILLING_RFS', True):
             if t not in mine:
                 mine[t] = 'after every task in order'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order'))
 
 
 def tasks__BILLING_RFS__modify(x, a, o, prev, lid, bundle, defs):
@@ -770,13 +770,13 @@ def edges__BILLING_RFS__modify(x, lid, bundle, ids):
     e = x.edges
     # @om task:BILLING_RFS.modify.update_billing  acme/plans_modify.om:21
     me = t_update_billing
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order')
+    else:
         for t in x.every_other(_ORDER, 'BILLING_RFS', True):
             if t not in mine:
                 mine[t] = 'after every task in order'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.every_other(_ORDER, 'BILLING_RFS', True), 'after every task in order'))
 
 
 def tasks__CPE_RFS__add(x, a, o, prev, lid, bundle, defs):
@@ -837,13 +837,13 @@ def edges__FIBER_ACCESS_CFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:FIBER_ACCESS_CFS.add.install_visit  acme/plans_add.om:15
     me = t_install_visit
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()), 'after ONT_RFS.ship_ont in bundle')
+    else:
         for t in x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()):
             if t not in mine:
                 mine[t] = 'after ONT_RFS.ship_ont in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'ONT_RFS', 'ship_ont'), ()), 'after ONT_RFS.ship_ont in bundle'))
     mine.setdefault(t_reserve_port, 'after reserve_port')
 
 
@@ -872,13 +872,13 @@ def edges__FIBER_ACCESS_CFS__delete(x, lid, bundle, ids):
     e = x.edges
     # @om task:FIBER_ACCESS_CFS.delete.deactivate_line  acme/plans_delete.om:7
     me = t_deactivate_line
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get((bundle, 'STATIC_IP_RFS', 'release_ip'), ()), 'after STATIC_IP_RFS.release_ip in bundle')
+    else:
         for t in x.index.get((bundle, 'STATIC_IP_RFS', 'release_ip'), ()):
             if t not in mine:
                 mine[t] = 'after STATIC_IP_RFS.release_ip in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'STATIC_IP_RFS', 'release_ip'), ()), 'after STATIC_IP_RFS.release_ip in bundle'))
 
 
 def tasks__FIBER_ACCESS_CFS__modify(x, a, o, prev, lid, bundle, defs):
@@ -912,13 +912,13 @@ def edges__IPTV_CFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:IPTV_CFS.add.activate_iptv  acme/plans_add.om:68
     me = t_activate_iptv
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get(('FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in order')
+    else:
         for t in x.index.get(('FIBER_ACCESS_CFS', 'line_active'), ()):
             if t not in mine:
                 mine[t] = 'after FIBER_ACCESS_CFS.line_active in order'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get(('FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in order'))
 
 
 def tasks__IPTV_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -1001,13 +1001,13 @@ def edges__STATIC_IP_RFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:STATIC_IP_RFS.add.assign_ip  acme/plans_add.om:42
     me = t_assign_ip
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle')
+    else:
         for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
             if t not in mine:
                 mine[t] = 'after FIBER_ACCESS_CFS.line_active in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle'))
 
 
 def tasks__STATIC_IP_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -1069,20 +1069,23 @@ def edges__VOICE_CFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
     me = t_activate_voice
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle')
+    else:
         for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
             if t not in mine:
                 mine[t] = 'after FIBER_ACCESS_CFS.line_active in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle'))
     mine.setdefault(t_assign_number, 'after assign_number')
     mine.setdefault(t_normalize_number, 'after normalize_number')
     mine.setdefault(t_port_number, 'after port_number')
     # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
     me = t_port_number
-    mine = e[me]
-    mine.setdefault(t_normalize_number, 'after normalize_number')
+    mine = e.get(me)
+    if mine is None:
+        e[me] = mine = {t_normalize_number: 'after normalize_number'}
+    else:
+        mine.setdefault(t_normalize_number, 'after normalize_number')
 
 
 def tasks__VOICE_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -1258,8 +1261,8 @@ LINE_MAP = (
     (1049, 1054, 'task:VOICE_CFS.add.normalize_number'),
     (1055, 1066, 'task:VOICE_CFS.add.port_number'),
     (1070, 1081, 'task:VOICE_CFS.add.activate_voice'),
-    (1082, 1087, 'task:VOICE_CFS.add.port_number'),
-    (1089, 1090, 'plan:VOICE_CFS.delete'),
-    (1091, 1099, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (1103, 1110, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (1082, 1090, 'task:VOICE_CFS.add.port_number'),
+    (1092, 1093, 'plan:VOICE_CFS.delete'),
+    (1094, 1102, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (1106, 1113, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

@@ -410,19 +410,19 @@ def edges__BILLING_RFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:BILLING_RFS.add.open_account  mobile/plans.om:42
     me = t_open_account
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get(('SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in order')
+    else:
         for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
                 mine[t] = 'after SIM_RFS.allocate_sim in order'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get(('SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in order'))
-    if mine:
+    if not mine:
+        mine.update(dict.fromkeys(x.index.get(('SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.iccid in order'))
+    else:
         for t in x.index.get(('SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
                 mine[t] = 'reads SIM_RFS.allocate_sim.iccid in order'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get(('SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.iccid in order'))
 
 
 def tasks__BILLING_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -446,19 +446,19 @@ def edges__HANDSET_RFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:HANDSET_RFS.add.ship_handset  mobile/plans.om:34
     me = t_ship_handset
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in bundle')
+    else:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
                 mine[t] = 'after SIM_RFS.allocate_sim in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in bundle'))
-    if mine:
+    if not mine:
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
+    else:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
                 mine[t] = 'reads SIM_RFS.iccid in bundle, set by allocate_sim'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
 
 
 def tasks__HANDSET_RFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -539,32 +539,32 @@ def edges__SUBSCRIPTION_CFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:SUBSCRIPTION_CFS.add.provision  mobile/plans.om:25
     me = t_provision
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()), 'after PORT_IN_RFS.port_in in bundle')
+    else:
         for t in x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()):
             if t not in mine:
                 mine[t] = 'after PORT_IN_RFS.port_in in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'PORT_IN_RFS', 'port_in'), ()), 'after PORT_IN_RFS.port_in in bundle'))
-    if mine:
+    if not mine:
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in bundle'))
+    else:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
                 mine[t] = 'after SIM_RFS.allocate_sim in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'after SIM_RFS.allocate_sim in bundle'))
     mine.setdefault(t_assign_msisdn, 'after assign_msisdn')
-    if mine:
+    if not mine:
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.iccid in bundle'))
+    else:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
                 mine[t] = 'reads SIM_RFS.allocate_sim.iccid in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.iccid in bundle'))
-    if mine:
+    if not mine:
+        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.imsi in bundle'))
+    else:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
                 mine[t] = 'reads SIM_RFS.allocate_sim.imsi in bundle'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.allocate_sim.imsi in bundle'))
 
 
 def tasks__SUBSCRIPTION_CFS__delete(x, a, o, prev, lid, bundle, defs):
@@ -582,13 +582,13 @@ def edges__SUBSCRIPTION_CFS__delete(x, lid, bundle, ids):
     e = x.edges
     # @om task:SUBSCRIPTION_CFS.delete.deprovision  mobile/plans.om:54
     me = t_deprovision
-    mine = e[me]
-    if mine:
+    mine = e.get(me)
+    if mine is None:  # the first clause: every target is new
+        e[me] = mine = dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.iccid in bundle, set by allocate_sim')
+    else:
         for t in x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()):
             if t not in mine:
                 mine[t] = 'reads SIM_RFS.iccid in bundle, set by allocate_sim'
-    else:  # the first clause: every target is new
-        mine.update(dict.fromkeys(x.index.get((bundle, 'SIM_RFS', 'allocate_sim'), ()), 'reads SIM_RFS.iccid in bundle, set by allocate_sim'))
     for t in x.index.get((bundle, 'SIM_RFS', 'release_sim'), ()):
         if t != me:
             e[t].setdefault(me, 'deprovision before SIM_RFS.release_sim in bundle')

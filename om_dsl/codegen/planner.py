@@ -485,25 +485,40 @@ class PlannerModule:
             before = [(dep, f"{d.name} before {dep.describe()}") for dep in d.before]
             body = _Writer()
             body.depth = w.depth
+            first = True  # its first clause, in this function: its edges may not be made yet (e.get)
             for dep, via in after if mine else ():
                 if dep.scope == "plan":
                     if dep.task in names and dep.task != d.name:
-                        body(f"mine.setdefault(t_{dep.task}, {via!r})")
+                        if first:
+                            body("mine = e.get(me)")
+                            body("if mine is None:")
+                            body(f"    e[me] = mine = {{t_{dep.task}: {via!r}}}")
+                            body("else:")
+                            body(f"    mine.setdefault(t_{dep.task}, {via!r})")
+                        else:
+                            body(f"mine.setdefault(t_{dep.task}, {via!r})")
+                        first = False
                     continue
                 targets = self.targets(plan, dep)
                 if dep.task is None or (dep.product, dep.task) != (plan.product, d.name):  # me is not among the targets
-                    body("if mine:")
+                    body("mine = e.get(me)" if first else "if not mine:")
+                    if first:
+                        body("if mine is None:  # the first clause: every target is new")
+                        body(f"    e[me] = mine = dict.fromkeys({targets}, {via!r})")
+                    else:
+                        body(f"    mine.update(dict.fromkeys({targets}, {via!r}))")
+                    body("else:")
                     body(f"    for t in {targets}:")
                     body("        if t not in mine:")
                     body(f"            mine[t] = {via!r}")
-                    body("else:  # the first clause: every target is new")
-                    body(f"    mine.update(dict.fromkeys({targets}, {via!r}))")
+                    first = False
                     continue
+                if first:
+                    body("mine = e[me]")
+                    first = False
                 body(f"for t in {targets}:")
                 body("    if t != me and t not in mine:")
                 body(f"        mine[t] = {via!r}")
-            if body.lines:  # (the first clause naming an id gives its edge)
-                body.lines.insert(0, "    " * body.depth + "mine = e[me]")
             for dep, via in before:
                 if dep.scope == "plan":
                     if dep.task in names and dep.task != d.name and dep.task not in closed:
