@@ -307,3 +307,97 @@ def test_every_task_in_order_past_skipped_tasks_plans_as_the_interpreter(every_s
         assert through == [f"{n}/E2:k" for n in range(1, len(sites) + 1)]
     elif kind == "kept":
         assert through == []
+
+
+# Waits within a plan through skipped tasks, decided when the catalog is compiled
+# (PlannerModule.settled): `r` waits through q (which waits through p) and names k of another
+# line; `u` names m, which another line's task may skip, so its walk stays the planner's.
+SETTLED = """catalog st version "1"
+
+commercial SITE "Site" root {
+  attr a: bool = false
+  attr b: bool = false
+}
+
+technical WORK_CFS "Work" cfs {
+  attr a: bool required
+  attr b: bool required
+}
+
+technical PRE_RFS "Pre" rfs {
+  attr a: bool required
+}
+
+decompose S1: SITE -> WORK_CFS {
+  a = a
+  b = b
+}
+
+decompose S2: SITE -> PRE_RFS {
+  a = a
+}
+
+system s "S" {
+  operation op()
+}
+
+plan WORK_CFS on add {
+  callout p = s.op()
+    when a
+  callout q = s.op()
+    when b
+    after p
+  callout r = s.op()
+    after PRE_RFS.k in bundle, q, p
+  callout u = s.op()
+    after q, PRE_RFS.m in order
+  callout v = s.op()
+    after q
+}
+
+plan PRE_RFS on add {
+  callout k = s.op()
+  callout m = s.op()
+    when a
+    after k
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def settled(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("settled")
+    (folder / "st.om").write_text(SETTLED)
+    result = build([str(folder)])
+    assert result.ok, result.diagnostics
+    write(folder / "generated", result.files())
+    generated = GeneratedRules(folder / "generated" / "st")
+    return generated, Interpreter(result.catalogs[0]), (folder / "generated" / "st" / "planner.py").read_text()
+
+
+def site_order(flags, relies=None):
+    items = [{"id": str(n), "productOffering": {"id": "SITE"}, "product": {"productCharacteristic": [{"name": "a", "value": a}, {"name": "b", "value": b}]}} for n, (a, b) in enumerate(flags, 1)]
+    if relies is not None:
+        items[relies[0]]["productOrderItemRelationship"] = [{"id": items[relies[1]]["id"], "relationshipType": "reliesOn"}]
+    return {"id": "O-1", "productOrderItem": items}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flags=st.lists(st.tuples(st.booleans(), st.booleans()), min_size=1, max_size=4), relies=st.booleans())
+def test_waits_settled_at_compile_time_plan_as_the_interpreter(settled, flags, relies):
+    generated, interpreter, _ = settled
+    doc = site_order(flags, (0, len(flags) - 1) if relies and len(flags) > 1 else None)
+    assert outcome(generated, doc) == outcome(interpreter, doc)
+
+
+def test_a_task_waits_through_skipped_ones_by_the_table_of_its_case(settled):
+    generated, _, source = settled
+    assert "_SETTLED_" in source and "for n, via in _SETTLED_" in source
+    assert source.count("for n, via in _SETTLED_") == 2  # r and v: u's walk may cross into another line's skipped m
+    planned = plan_order(generated.catalog, generated, site_order([(False, False)]), "O-1")
+    r = next(i for i in planned.plan.items if i.id == "1/S1:r")
+    assert [(d.on, d.via) for d in r.dependencies] == [("1/S2:k", "after PRE_RFS.k in bundle")]  # q and p skipped: nothing within the plan
+    planned = plan_order(generated.catalog, generated, site_order([(True, False)]), "O-1")
+    r, v = (next(i for i in planned.plan.items if i.id == f"1/S1:{t}") for t in "rv")
+    assert [(d.on, d.via) for d in r.dependencies] == [("1/S1:p", "after p"), ("1/S2:k", "after PRE_RFS.k in bundle")]  # named: not through q
+    assert [(d.on, d.via) for d in v.dependencies] == [("1/S1:p", "after q, skipped (when b is false), which waits for it")]

@@ -43,6 +43,7 @@ _ALLOWED_3 = frozenset({'courier', 'technician'})
 _ALLOWED_4 = frozenset({'AX3000', 'AX6000'})
 _M5 = {'GPON': 'G-2425G', 'XGS-PON': 'XS-2426G'}
 _ALLOWED_6 = frozenset({'assign', 'customer', 'port'})
+_SETTLED_7 = {(False, False, False): ((1, 'after assign_number'), (2, 'after normalize_number'), (3, 'after port_number')), (True, False, False): ((2, 'after normalize_number'), (3, 'after port_number')), (False, True, False): ((1, 'after assign_number'), (3, 'after port_number')), (True, True, False): ((3, 'after port_number'),), (False, False, True): ((1, 'after assign_number'), (2, 'after normalize_number')), (True, False, True): ((2, 'after normalize_number'),), (False, True, True): ((1, 'after assign_number'),), (True, True, True): ()}
 
 
 def attributes__HOME_FIBER(chars):
@@ -1069,16 +1070,28 @@ def edges__VOICE_CFS__add(x, lid, bundle, ids):
     e = x.edges
     # @om task:VOICE_CFS.add.activate_voice  acme/plans_add.om:63
     me = t_activate_voice
-    mine = e.get(me)
-    if mine is None:  # the first clause: every target is new
-        e[me] = mine = dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle')
+    if x.relying:
+        mine = e.get(me)
+        if mine is None:  # the first clause: every target is new
+            e[me] = mine = dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle')
+        else:
+            for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
+                if t not in mine:
+                    mine[t] = 'after FIBER_ACCESS_CFS.line_active in bundle'
+        mine.setdefault(t_assign_number, 'after assign_number')
+        mine.setdefault(t_normalize_number, 'after normalize_number')
+        mine.setdefault(t_port_number, 'after port_number')
     else:
-        for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
-            if t not in mine:
-                mine[t] = 'after FIBER_ACCESS_CFS.line_active in bundle'
-    mine.setdefault(t_assign_number, 'after assign_number')
-    mine.setdefault(t_normalize_number, 'after normalize_number')
-    mine.setdefault(t_port_number, 'after port_number')
+        mine = e.get(me)
+        if mine is None:  # the first clause: every target is new
+            e[me] = mine = dict.fromkeys(x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()), 'after FIBER_ACCESS_CFS.line_active in bundle')
+        else:
+            for t in x.index.get((bundle, 'FIBER_ACCESS_CFS', 'line_active'), ()):
+                if t not in mine:
+                    mine[t] = 'after FIBER_ACCESS_CFS.line_active in bundle'
+        skipped = x.skipped
+        for n, via in _SETTLED_7[t_assign_number in skipped, t_normalize_number in skipped, t_port_number in skipped]:  # (the skipped ones' waits passed on as the walk would)
+            mine[ids[n]] = via
     # @om task:VOICE_CFS.add.port_number  acme/plans_add.om:55
     me = t_port_number
     mine = e.get(me)
@@ -1161,108 +1174,108 @@ TASKS = {
 
 # Generated lines -> the model elements they come from (see sources.json).
 LINE_MAP = (
-    (49, 55, 'product:HOME_FIBER'),
-    (56, 65, 'attribute:HOME_FIBER.address_id'),
-    (66, 77, 'attribute:HOME_FIBER.contract_months'),
-    (78, 89, 'attribute:HOME_FIBER.speed_mbps'),
-    (90, 111, 'attribute:HOME_FIBER.static_ip'),
-    (113, 116, 'product:MESH_EXTENDER'),
-    (118, 124, 'product:TV_PACKAGE'),
-    (125, 136, 'attribute:TV_PACKAGE.package'),
-    (137, 156, 'attribute:TV_PACKAGE.set_top_boxes'),
-    (158, 164, 'product:VOICE_LINE'),
-    (165, 174, 'attribute:VOICE_LINE.phone_number'),
-    (175, 192, 'attribute:VOICE_LINE.port_in'),
-    (194, 200, 'product:WIFI_ROUTER'),
-    (201, 212, 'attribute:WIFI_ROUTER.delivery'),
-    (213, 232, 'attribute:WIFI_ROUTER.model'),
-    (234, 288, 'product:HOME_FIBER'),
-    (290, 321, 'product:MESH_EXTENDER'),
-    (323, 354, 'product:TV_PACKAGE'),
-    (356, 387, 'product:VOICE_LINE'),
-    (389, 420, 'product:WIFI_ROUTER'),
-    (423, 423, 'decomposition:D1'),
-    (424, 425, 'mapping:D1.address_id'),
-    (426, 427, 'mapping:D1.down_mbps'),
-    (428, 429, 'mapping:D1.technology'),
-    (430, 458, 'mapping:D1.up_mbps'),
-    (459, 459, 'decomposition:D2'),
-    (460, 482, 'mapping:D2.ont_model'),
-    (483, 484, 'decomposition:D3'),
-    (485, 508, 'mapping:D3.ip_version'),
-    (511, 511, 'decomposition:D5'),
-    (512, 513, 'mapping:D5.device_model'),
-    (514, 537, 'mapping:D5.shipping'),
-    (540, 540, 'decomposition:D7'),
-    (541, 542, 'mapping:D7.channel_package'),
-    (543, 567, 'mapping:D7.stb_count'),
-    (568, 570, 'decomposition:D8'),
-    (571, 572, 'mapping:D8.device_model'),
-    (573, 597, 'mapping:D8.shipping'),
-    (600, 600, 'decomposition:D6'),
-    (601, 602, 'mapping:D6.number_source'),
-    (603, 630, 'mapping:D6.phone_number'),
-    (633, 633, 'decomposition:D4'),
-    (634, 635, 'mapping:D4.device_model'),
-    (636, 663, 'mapping:D4.shipping'),
-    (666, 667, 'decomposition:D9'),
-    (668, 693, 'mapping:D9.account_id'),
-    (695, 695, 'plan:BILLING_RFS.add'),
-    (696, 699, 'task:BILLING_RFS.add.requested_start'),
-    (700, 705, 'task:BILLING_RFS.add.requested_start'),
-    (706, 714, 'task:BILLING_RFS.add.start_billing'),
-    (718, 729, 'task:BILLING_RFS.add.start_billing'),
-    (731, 732, 'plan:BILLING_RFS.delete'),
-    (733, 741, 'task:BILLING_RFS.delete.stop_billing'),
-    (745, 755, 'task:BILLING_RFS.delete.stop_billing'),
-    (757, 758, 'plan:BILLING_RFS.modify'),
-    (759, 767, 'task:BILLING_RFS.modify.update_billing'),
-    (771, 781, 'task:BILLING_RFS.modify.update_billing'),
-    (783, 784, 'plan:CPE_RFS.add'),
-    (785, 793, 'task:CPE_RFS.add.ship_device'),
-    (795, 796, 'plan:CPE_RFS.delete'),
-    (797, 805, 'task:CPE_RFS.delete.return_device'),
-    (807, 808, 'plan:FIBER_ACCESS_CFS.add'),
-    (809, 811, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (812, 814, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (815, 817, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (818, 820, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (821, 834, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (838, 849, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (851, 852, 'plan:FIBER_ACCESS_CFS.delete'),
-    (853, 855, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (856, 869, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (873, 883, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (885, 888, 'plan:FIBER_ACCESS_CFS.modify'),
-    (889, 897, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (899, 900, 'plan:IPTV_CFS.add'),
-    (901, 909, 'task:IPTV_CFS.add.activate_iptv'),
-    (913, 923, 'task:IPTV_CFS.add.activate_iptv'),
-    (925, 926, 'plan:IPTV_CFS.delete'),
-    (927, 935, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (937, 938, 'plan:ONT_RFS.add'),
-    (939, 952, 'task:ONT_RFS.add.ship_ont'),
-    (954, 955, 'plan:ONT_RFS.delete'),
-    (956, 964, 'task:ONT_RFS.delete.return_device'),
-    (966, 969, 'plan:ONT_RFS.modify'),
-    (970, 972, 'task:ONT_RFS.modify.ship_ont'),
-    (973, 986, 'task:ONT_RFS.modify.swap_visit'),
-    (988, 989, 'plan:STATIC_IP_RFS.add'),
-    (990, 998, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (1002, 1012, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (1014, 1015, 'plan:STATIC_IP_RFS.delete'),
-    (1016, 1029, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (1031, 1031, 'plan:VOICE_CFS.add'),
-    (1032, 1033, 'task:VOICE_CFS.add.assign_number'),
-    (1034, 1035, 'task:VOICE_CFS.add.normalize_number'),
-    (1036, 1039, 'task:VOICE_CFS.add.port_number'),
-    (1040, 1042, 'task:VOICE_CFS.add.activate_voice'),
-    (1043, 1048, 'task:VOICE_CFS.add.assign_number'),
-    (1049, 1054, 'task:VOICE_CFS.add.normalize_number'),
-    (1055, 1066, 'task:VOICE_CFS.add.port_number'),
-    (1070, 1081, 'task:VOICE_CFS.add.activate_voice'),
-    (1082, 1090, 'task:VOICE_CFS.add.port_number'),
-    (1092, 1093, 'plan:VOICE_CFS.delete'),
-    (1094, 1102, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (1106, 1113, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (50, 56, 'product:HOME_FIBER'),
+    (57, 66, 'attribute:HOME_FIBER.address_id'),
+    (67, 78, 'attribute:HOME_FIBER.contract_months'),
+    (79, 90, 'attribute:HOME_FIBER.speed_mbps'),
+    (91, 112, 'attribute:HOME_FIBER.static_ip'),
+    (114, 117, 'product:MESH_EXTENDER'),
+    (119, 125, 'product:TV_PACKAGE'),
+    (126, 137, 'attribute:TV_PACKAGE.package'),
+    (138, 157, 'attribute:TV_PACKAGE.set_top_boxes'),
+    (159, 165, 'product:VOICE_LINE'),
+    (166, 175, 'attribute:VOICE_LINE.phone_number'),
+    (176, 193, 'attribute:VOICE_LINE.port_in'),
+    (195, 201, 'product:WIFI_ROUTER'),
+    (202, 213, 'attribute:WIFI_ROUTER.delivery'),
+    (214, 233, 'attribute:WIFI_ROUTER.model'),
+    (235, 289, 'product:HOME_FIBER'),
+    (291, 322, 'product:MESH_EXTENDER'),
+    (324, 355, 'product:TV_PACKAGE'),
+    (357, 388, 'product:VOICE_LINE'),
+    (390, 421, 'product:WIFI_ROUTER'),
+    (424, 424, 'decomposition:D1'),
+    (425, 426, 'mapping:D1.address_id'),
+    (427, 428, 'mapping:D1.down_mbps'),
+    (429, 430, 'mapping:D1.technology'),
+    (431, 459, 'mapping:D1.up_mbps'),
+    (460, 460, 'decomposition:D2'),
+    (461, 483, 'mapping:D2.ont_model'),
+    (484, 485, 'decomposition:D3'),
+    (486, 509, 'mapping:D3.ip_version'),
+    (512, 512, 'decomposition:D5'),
+    (513, 514, 'mapping:D5.device_model'),
+    (515, 538, 'mapping:D5.shipping'),
+    (541, 541, 'decomposition:D7'),
+    (542, 543, 'mapping:D7.channel_package'),
+    (544, 568, 'mapping:D7.stb_count'),
+    (569, 571, 'decomposition:D8'),
+    (572, 573, 'mapping:D8.device_model'),
+    (574, 598, 'mapping:D8.shipping'),
+    (601, 601, 'decomposition:D6'),
+    (602, 603, 'mapping:D6.number_source'),
+    (604, 631, 'mapping:D6.phone_number'),
+    (634, 634, 'decomposition:D4'),
+    (635, 636, 'mapping:D4.device_model'),
+    (637, 664, 'mapping:D4.shipping'),
+    (667, 668, 'decomposition:D9'),
+    (669, 694, 'mapping:D9.account_id'),
+    (696, 696, 'plan:BILLING_RFS.add'),
+    (697, 700, 'task:BILLING_RFS.add.requested_start'),
+    (701, 706, 'task:BILLING_RFS.add.requested_start'),
+    (707, 715, 'task:BILLING_RFS.add.start_billing'),
+    (719, 730, 'task:BILLING_RFS.add.start_billing'),
+    (732, 733, 'plan:BILLING_RFS.delete'),
+    (734, 742, 'task:BILLING_RFS.delete.stop_billing'),
+    (746, 756, 'task:BILLING_RFS.delete.stop_billing'),
+    (758, 759, 'plan:BILLING_RFS.modify'),
+    (760, 768, 'task:BILLING_RFS.modify.update_billing'),
+    (772, 782, 'task:BILLING_RFS.modify.update_billing'),
+    (784, 785, 'plan:CPE_RFS.add'),
+    (786, 794, 'task:CPE_RFS.add.ship_device'),
+    (796, 797, 'plan:CPE_RFS.delete'),
+    (798, 806, 'task:CPE_RFS.delete.return_device'),
+    (808, 809, 'plan:FIBER_ACCESS_CFS.add'),
+    (810, 812, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (813, 815, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (816, 818, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (819, 821, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (822, 835, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (839, 850, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (852, 853, 'plan:FIBER_ACCESS_CFS.delete'),
+    (854, 856, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (857, 870, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (874, 884, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (886, 889, 'plan:FIBER_ACCESS_CFS.modify'),
+    (890, 898, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (900, 901, 'plan:IPTV_CFS.add'),
+    (902, 910, 'task:IPTV_CFS.add.activate_iptv'),
+    (914, 924, 'task:IPTV_CFS.add.activate_iptv'),
+    (926, 927, 'plan:IPTV_CFS.delete'),
+    (928, 936, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (938, 939, 'plan:ONT_RFS.add'),
+    (940, 953, 'task:ONT_RFS.add.ship_ont'),
+    (955, 956, 'plan:ONT_RFS.delete'),
+    (957, 965, 'task:ONT_RFS.delete.return_device'),
+    (967, 970, 'plan:ONT_RFS.modify'),
+    (971, 973, 'task:ONT_RFS.modify.ship_ont'),
+    (974, 987, 'task:ONT_RFS.modify.swap_visit'),
+    (989, 990, 'plan:STATIC_IP_RFS.add'),
+    (991, 999, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1003, 1013, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1015, 1016, 'plan:STATIC_IP_RFS.delete'),
+    (1017, 1030, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (1032, 1032, 'plan:VOICE_CFS.add'),
+    (1033, 1034, 'task:VOICE_CFS.add.assign_number'),
+    (1035, 1036, 'task:VOICE_CFS.add.normalize_number'),
+    (1037, 1040, 'task:VOICE_CFS.add.port_number'),
+    (1041, 1043, 'task:VOICE_CFS.add.activate_voice'),
+    (1044, 1049, 'task:VOICE_CFS.add.assign_number'),
+    (1050, 1055, 'task:VOICE_CFS.add.normalize_number'),
+    (1056, 1067, 'task:VOICE_CFS.add.port_number'),
+    (1071, 1094, 'task:VOICE_CFS.add.activate_voice'),
+    (1095, 1103, 'task:VOICE_CFS.add.port_number'),
+    (1105, 1106, 'plan:VOICE_CFS.delete'),
+    (1107, 1115, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (1119, 1126, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

@@ -477,6 +477,7 @@ class PlannerModule:
         name = _ident("edges", plan.product, plan.action)
         names = {d.name for d in plan.items}
         closed = self.closed(plan)
+        settled = self.settled(plan)
         w = _Writer()
         w("e = x.edges")
         for d in plan.items:
@@ -485,40 +486,10 @@ class PlannerModule:
             before = [(dep, f"{d.name} before {dep.describe()}") for dep in d.before]
             body = _Writer()
             body.depth = w.depth
-            first = True  # its first clause, in this function: its edges may not be made yet (e.get)
-            for dep, via in after if mine else ():
-                if dep.scope == "plan":
-                    if dep.task in names and dep.task != d.name:
-                        if first:
-                            body("mine = e.get(me)")
-                            body("if mine is None:")
-                            body(f"    e[me] = mine = {{t_{dep.task}: {via!r}}}")
-                            body("else:")
-                            body(f"    mine.setdefault(t_{dep.task}, {via!r})")
-                        else:
-                            body(f"mine.setdefault(t_{dep.task}, {via!r})")
-                        first = False
-                    continue
-                targets = self.targets(plan, dep)
-                if dep.task is None or (dep.product, dep.task) != (plan.product, d.name):  # me is not among the targets
-                    body("mine = e.get(me)" if first else "if not mine:")
-                    if first:
-                        body("if mine is None:  # the first clause: every target is new")
-                        body(f"    e[me] = mine = dict.fromkeys({targets}, {via!r})")
-                    else:
-                        body(f"    mine.update(dict.fromkeys({targets}, {via!r}))")
-                    body("else:")
-                    body(f"    for t in {targets}:")
-                    body("        if t not in mine:")
-                    body(f"            mine[t] = {via!r}")
-                    first = False
-                    continue
-                if first:
-                    body("mine = e[me]")
-                    first = False
-                body(f"for t in {targets}:")
-                body("    if t != me and t not in mine:")
-                body(f"        mine[t] = {via!r}")
+            if mine and d.name in settled:  # its waits within the plan decided by which tasks are skipped
+                self.settled_edges(body, plan, d, after, settled[d.name], names)
+            else:
+                self.clause_edges(body, plan, d, after if mine else (), names)
             for dep, via in before:
                 if dep.scope == "plan":
                     if dep.task in names and dep.task != d.name and dep.task not in closed:
@@ -536,6 +507,64 @@ class PlannerModule:
         w.lines.insert(0, "    " + " = ".join([", ".join(f"t_{d.name}" for d in plan.items) + ("," if len(plan.items) == 1 else ""), "ids  # the line's tasks' ids, by name"]))
         self.functions.append(f"def {name}(x, lid, bundle, ids):\n{w.text()}")
         return name
+
+    def settled_edges(self, body: _Writer, plan, d, after: list, settled: tuple, names: set) -> None:
+        """A settled task's edges: with items that rely on others, clause by clause as any
+        task's; else its clauses into other lines so, and its waits within the plan from
+        the table of its case (the ids of its line by position: no clause names them twice)."""
+        reach, table = settled
+        body("if x.relying:")
+        body.depth += 1
+        self.clause_edges(body, plan, d, after, names)
+        body.depth -= 1
+        body("else:")
+        body.depth += 1
+        cross = [(dep, via) for dep, via in after if dep.scope != "plan"]
+        self.clause_edges(body, plan, d, cross, names)
+        if not cross:
+            body("mine = e[me]")
+        flags = ", ".join(f"t_{t} in skipped" for t in reach) + ("," if len(reach) == 1 else "")
+        body("skipped = x.skipped")
+        body(f"for n, via in {self.k.add('SETTLED_', repr(table))}[{flags}]:  # (the skipped ones' waits passed on as the walk would)")
+        body("    mine[ids[n]] = via")
+        body.depth -= 1
+
+    def clause_edges(self, body: _Writer, plan, d, after, names: set) -> None:
+        """The edges a task's `after`s (and reads) give it, into `mine` (e[me]), the first clause naming a task kept."""
+        first = True  # its first clause, in this function: its edges may not be made yet (e.get)
+        for dep, via in after:
+            if dep.scope == "plan":
+                if dep.task in names and dep.task != d.name:
+                    if first:
+                        body("mine = e.get(me)")
+                        body("if mine is None:")
+                        body(f"    e[me] = mine = {{t_{dep.task}: {via!r}}}")
+                        body("else:")
+                        body(f"    mine.setdefault(t_{dep.task}, {via!r})")
+                    else:
+                        body(f"mine.setdefault(t_{dep.task}, {via!r})")
+                    first = False
+                continue
+            targets = self.targets(plan, dep)
+            if dep.task is None or (dep.product, dep.task) != (plan.product, d.name):  # me is not among the targets
+                body("mine = e.get(me)" if first else "if not mine:")
+                if first:
+                    body("if mine is None:  # the first clause: every target is new")
+                    body(f"    e[me] = mine = dict.fromkeys({targets}, {via!r})")
+                else:
+                    body(f"    mine.update(dict.fromkeys({targets}, {via!r}))")
+                body("else:")
+                body(f"    for t in {targets}:")
+                body("        if t not in mine:")
+                body(f"            mine[t] = {via!r}")
+                first = False
+                continue
+            if first:
+                body("mine = e[me]")
+                first = False
+            body(f"for t in {targets}:")
+            body("    if t != me and t not in mine:")
+            body(f"        mine[t] = {via!r}")
 
     def passes_to(self) -> set:
         """The products a skipped task can pass a wait on to: those of the tasks a task that
@@ -555,6 +584,98 @@ class PlannerModule:
                             out.add(plan.product)
             self._passes_to = out
         return self._passes_to
+
+    def skippable(self) -> set:
+        """(product, task) of every task a `when` decided at planning time may skip."""
+        if not hasattr(self, "_skippable"):
+            self._skippable = {(p.product, d.name) for p in self.cat.plans for d in p.items if static_when(p, d)}
+        return self._skippable
+
+    def settled(self, plan) -> dict:
+        """Task name -> (the skippable tasks of its plan it can wait through, sorted; {their
+        skip flags: ((position in the plan, clause), ...)}), for the tasks whose waits within
+        their plan are decided by which of those are skipped alone: what the shared planner's
+        walk through skipped tasks gives them within the plan, made here once per case. A
+        task qualifies when nothing but its own clauses gives it edges (no other line's
+        `before`, no `before` within the plan, no `every task` `before`), its clauses into
+        other lines name tasks no `when` skips, and each skipped task it can wait through
+        waits only within the plan (its `after`s) and is waited for by nothing else's
+        `before`. At run time an order with `reliesOn` takes the shared walk (relied-on
+        tasks add edges)."""
+        _, gains, _, every_gains = self.crossing()
+        decided = {d.name for d in plan.items if static_when(plan, d)}
+        if every_gains or not decided:
+            return {}
+        defs = {d.name: d for d in plan.items}
+        position = {d.name: n for n, d in enumerate(plan.items)}
+        targeted = {dep.task for d in plan.items for dep in d.before if dep.scope == "plan"}
+        skippable = self.skippable()
+
+        def inplan(d) -> list:  # its in-plan waits, in order, the first clause naming a task kept
+            first: dict = {}
+            for dep in d.after:
+                if dep.scope == "plan" and dep.task in defs and dep.task != d.name:
+                    first.setdefault(dep.task, f"after {dep.describe()}")
+            return list(first.items())
+
+        def alone(name) -> bool:  # a skipped task that waits only within the plan, and that nothing else's `before` reaches
+            d = defs[name]
+            return not self.reads(d) and all(dep.scope == "plan" for dep in d.after) and name not in targeted and (plan.product, name) not in gains
+
+        out = {}
+        for d in plan.items:
+            if d.name in decided or d.name in targeted or (plan.product, d.name) in gains:
+                continue
+            mine = inplan(d)
+            if not any(t in decided for t, _ in mine):
+                continue
+            cross = [dep for dep in d.after if dep.scope != "plan"] + [dep for dep, _ in self.reads(d)]
+            if any(dep.scope == "plan" or dep.task is None or (dep.product, dep.task) in skippable for dep in cross):
+                continue
+            reach: set = set()
+            todo = [t for t, _ in mine if t in decided]
+            while todo:
+                t = todo.pop()
+                if t not in reach:
+                    reach.add(t)
+                    todo += [u for u, _ in inplan(defs[t]) if u in decided]
+            if len(reach) > 4 or not all(alone(t) for t in reach):
+                continue
+            names = sorted(reach)
+            table = {}
+            for n in range(2 ** len(names)):
+                flags = tuple(bool(n >> i & 1) for i in range(len(names)))
+                walked = self._walk(mine, {t for t, f in zip(names, flags) if f}, defs, inplan)
+                table[flags] = tuple((position[t], via) for t, via in walked)
+            out[d.name] = (names, table)
+        return out
+
+    @staticmethod
+    def _walk(mine: list, skipped: set, defs: dict, inplan) -> list:
+        """om_dsl.planning.compiled.CompiledPlanner.through_skipped, on the plan's own tasks:
+        [(task, clause)] a task waits for when the tasks `skipped` are skipped."""
+        first = {t: via for t, via in mine if t not in skipped}
+        gone = {t: via for t, via in mine if t in skipped}
+
+        def why(via, t):
+            return f"{via}, skipped (when {E.render(defs[t].when)} is false), which waits for it"
+
+        seen = set(gone)
+        level = [(why(via, t), inplan(defs[t])) for t, via in mine if t in gone and inplan(defs[t])]
+        while level:
+            after = []
+            for via, targets in level:
+                for on, _ in targets:
+                    if on in seen or on in first:
+                        continue
+                    if on not in skipped:
+                        first[on] = via
+                        continue
+                    seen.add(on)
+                    if inplan(defs[on]):
+                        after.append((why(via, on), inplan(defs[on])))
+            level = after
+        return list(first.items())
 
     def targets(self, plan, dep) -> str:
         """The ids (kept or skipped) a clause `in bundle` / `in order` of a line of the plan points at."""
