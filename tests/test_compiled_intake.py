@@ -213,8 +213,8 @@ def broken(draw, orders, codes: list[str], names: list[str]):
             if parents:  # a child to the top, or a top item under another
                 parent = draw(st.sampled_from(parents))
                 doc["productOrderItem"].append(parent["productOrderItem"].pop(0))
-            elif len(doc["productOrderItem"]) > 1 and isinstance(doc["productOrderItem"][0], dict):
-                doc["productOrderItem"][0].setdefault("productOrderItem", []).append(doc["productOrderItem"].pop())
+            elif len(doc["productOrderItem"]) > 1 and isinstance(doc["productOrderItem"][0], dict) and isinstance(doc["productOrderItem"][0].get("productOrderItem", []), list):
+                doc["productOrderItem"][0].setdefault("productOrderItem", []).append(doc["productOrderItem"].pop())  # (not under an item whose children a break made null)
         else:  # another item under this one (a wrong child, one too many...)
             kid = {"id": f"N{len(items)}", "action": "add", "productOffering": {"id": draw(st.sampled_from(codes))}}
             if isinstance(it.get("productOrderItem", []), list):
