@@ -318,16 +318,37 @@ def test_the_example_orders_are_read_by_the_generated_code(catalogs, path):  # n
 
 
 def test_what_the_generated_code_does_not_read_goes_to_the_reference(catalogs):  # noqa: F811
-    """A quantity, a modify, an id not a string: the reference reads each, and says the same."""
+    """A quantity of an item with children, a modify, an id not a string, units past om's
+    limit: the reference reads each, and says the same."""
     generated, interpreter, _ = catalogs["acme"]
     module = planner_of(generated)
     doc = json.loads((ORDERS / "new-fiber-every-option.json").read_text())
-    for change in ({"quantity": 2}, {"action": "modify"}, {"id": 1}):
+    for n, change in ((0, {"quantity": 2}), (1, {"action": "modify"}), (1, {"id": 1}), (1, {"quantity": 10_001})):
         changed = copy.deepcopy(doc)
-        changed["productOrderItem"][1].update(change)
+        changed["productOrderItem"][n].update(change)
         assert order_of(copy.deepcopy(changed), "ORD-T", module, generated.catalog) is None
         same_intake(generated, changed)
         agree(generated, interpreter, changed)
+
+
+@pytest.mark.parametrize("where, n", [((1,), 3), ((0, 4), 2), ((0, 2), 3), ((0, 2), 2), ((0, 1), 1)])
+def test_a_quantity_of_an_item_without_children_is_read_by_the_generated_code(catalogs, where, n):  # noqa: F811
+    """Its units (`ID~k`, unit (k, N), the request's `units`) as the reference makes them, the
+    parent's cardinality counting them: 2 units of a mesh extender beside another, allowed
+    (3); 3, refused, as 2 units of a phone line beside another (at most 2)."""
+    generated, interpreter, _ = catalogs["acme"]
+    doc = json.loads((ORDERS / "new-fiber-every-option.json").read_text())
+    raw = doc["productOrderItem"][where[0]]
+    for k in where[1:]:
+        raw = raw["productOrderItem"][k]
+    raw["quantity"] = n
+    refused = (where, n) in (((0, 2), 3), ((0, 4), 2))
+    assert (order_of(copy.deepcopy(doc), "ORD-T", planner_of(generated), generated.catalog) is None) is refused
+    read = same_intake(generated, doc)
+    assert (read[0] == "rejected") is refused
+    text = agree(generated, interpreter, doc)
+    if not refused and n > 1:
+        assert f'"{raw["id"]}~{n}"' in text
 
 
 def test_a_flat_order_is_read_through_the_generated_coercion(catalogs):  # noqa: F811

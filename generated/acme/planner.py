@@ -25,7 +25,7 @@ from decimal import Decimal  # noqa: F401
 
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
 from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, NO_CHARS as _NO_CHARS, OrderItem as _OrderItem, kept as _kept, plain_id as _plain_id  # noqa: F401
-from om_dsl.planning.compiled import KEEPS_ALL as _KEEPS_ALL, MAX_ID as _MAX_ID  # noqa: F401
+from om_dsl.planning.compiled import KEEPS_ALL as _KEEPS_ALL, MAX_ID as _MAX_ID, units as _units  # noqa: F401
 from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
@@ -231,7 +231,7 @@ def attributes__WIFI_ROUTER(chars):
     return {'delivery': v_delivery, 'model': v_model}
 
 
-def item__HOME_FIBER(raw, path, parent, depth, items):
+def item__HOME_FIBER(raw, path, parent, depth, items, into):
     # @om product:HOME_FIBER  acme/products.om:7
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
@@ -241,7 +241,7 @@ def item__HOME_FIBER(raw, path, parent, depth, items):
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
-        return None
+        return None  # (the units of a subtree: the reference copies it)
     product = raw.get('product')
     if product is None:
         chars = _NO_CHARS
@@ -258,6 +258,7 @@ def item__HOME_FIBER(raw, path, parent, depth, items):
         item_id, 'HOME_FIBER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
+    into.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None:
         if type(kids) is not list or depth >= _MAX_DEPTH:
@@ -267,27 +268,30 @@ def item__HOME_FIBER(raw, path, parent, depth, items):
             offering = kid.get('productOffering') if type(kid) is dict else None  # compiled_intake.code_of, written out
             code = offering.get('id') if type(offering) is dict else None
             if code == 'MESH_EXTENDER':
-                n_MESH_EXTENDER += 1
-                kid = item__MESH_EXTENDER(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+                made = item__MESH_EXTENDER(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items, item.children)
+                if made is None:
+                    return None
+                n_MESH_EXTENDER += made  # (units, for a quantity)
             elif code == 'VOICE_LINE':
-                n_VOICE_LINE += 1
-                kid = item__VOICE_LINE(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+                made = item__VOICE_LINE(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items, item.children)
+                if made is None:
+                    return None
+                n_VOICE_LINE += made  # (units, for a quantity)
             elif code == 'WIFI_ROUTER':
-                n_WIFI_ROUTER += 1
-                kid = item__WIFI_ROUTER(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+                made = item__WIFI_ROUTER(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items, item.children)
+                if made is None:
+                    return None
+                n_WIFI_ROUTER += made  # (units, for a quantity)
             else:
                 return None  # not a child of HOME_FIBER: the reference says where it belongs
-            if kid is None:
-                return None
-            item.children.append(kid)
         if n_MESH_EXTENDER > 3 or n_VOICE_LINE > 2 or n_WIFI_ROUTER != 1:
             return None  # a cardinality: the reference says which
     else:
         return None  # it needs WIFI_ROUTER
-    return item
+    return 1
 
 
-def item__MESH_EXTENDER(raw, path, parent, depth, items):
+def item__MESH_EXTENDER(raw, path, parent, depth, items, into):
     # @om product:MESH_EXTENDER  acme/products.om:23
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
@@ -296,7 +300,7 @@ def item__MESH_EXTENDER(raw, path, parent, depth, items):
     if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
-    if type(q) is not int or q != 1:
+    if type(q) is not int or q < 1:
         return None
     product = raw.get('product')
     if product is None:
@@ -310,17 +314,20 @@ def item__MESH_EXTENDER(raw, path, parent, depth, items):
     values = attributes__MESH_EXTENDER(chars)
     if values is None:
         return None
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # MESH_EXTENDER takes no children
+    if q != 1:
+        return _units(item_id, 'MESH_EXTENDER', values, path, parent, raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'), q, items, into)
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'MESH_EXTENDER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
-    kids = raw.get('productOrderItem')
-    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
-        return None  # MESH_EXTENDER takes no children
-    return item
+    into.append(item)
+    return 1
 
 
-def item__TV_PACKAGE(raw, path, parent, depth, items):
+def item__TV_PACKAGE(raw, path, parent, depth, items, into):
     # @om product:TV_PACKAGE  acme/products.om:31
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
@@ -329,7 +336,7 @@ def item__TV_PACKAGE(raw, path, parent, depth, items):
     if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
-    if type(q) is not int or q != 1:
+    if type(q) is not int or q < 1:
         return None
     product = raw.get('product')
     if product is None:
@@ -343,17 +350,20 @@ def item__TV_PACKAGE(raw, path, parent, depth, items):
     values = attributes__TV_PACKAGE(chars)
     if values is None:
         return None
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # TV_PACKAGE takes no children
+    if q != 1:
+        return _units(item_id, 'TV_PACKAGE', values, path, parent, raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'), q, items, into)
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'TV_PACKAGE', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
-    kids = raw.get('productOrderItem')
-    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
-        return None  # TV_PACKAGE takes no children
-    return item
+    into.append(item)
+    return 1
 
 
-def item__VOICE_LINE(raw, path, parent, depth, items):
+def item__VOICE_LINE(raw, path, parent, depth, items, into):
     # @om product:VOICE_LINE  acme/products.om:26
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
@@ -362,7 +372,7 @@ def item__VOICE_LINE(raw, path, parent, depth, items):
     if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
-    if type(q) is not int or q != 1:
+    if type(q) is not int or q < 1:
         return None
     product = raw.get('product')
     if product is None:
@@ -376,17 +386,20 @@ def item__VOICE_LINE(raw, path, parent, depth, items):
     values = attributes__VOICE_LINE(chars)
     if values is None:
         return None
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # VOICE_LINE takes no children
+    if q != 1:
+        return _units(item_id, 'VOICE_LINE', values, path, parent, raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'), q, items, into)
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'VOICE_LINE', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
-    kids = raw.get('productOrderItem')
-    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
-        return None  # VOICE_LINE takes no children
-    return item
+    into.append(item)
+    return 1
 
 
-def item__WIFI_ROUTER(raw, path, parent, depth, items):
+def item__WIFI_ROUTER(raw, path, parent, depth, items, into):
     # @om product:WIFI_ROUTER  acme/products.om:18
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
@@ -395,7 +408,7 @@ def item__WIFI_ROUTER(raw, path, parent, depth, items):
     if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
-    if type(q) is not int or q != 1:
+    if type(q) is not int or q < 1:
         return None
     product = raw.get('product')
     if product is None:
@@ -409,14 +422,17 @@ def item__WIFI_ROUTER(raw, path, parent, depth, items):
     values = attributes__WIFI_ROUTER(chars)
     if values is None:
         return None
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # WIFI_ROUTER takes no children
+    if q != 1:
+        return _units(item_id, 'WIFI_ROUTER', values, path, parent, raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'), q, items, into)
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'WIFI_ROUTER', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
-    kids = raw.get('productOrderItem')
-    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
-        return None  # WIFI_ROUTER takes no children
-    return item
+    into.append(item)
+    return 1
 
 
 def lines__HOME_FIBER(a, item, o, source_item, prefix, bundle, asset, base, source_line):
@@ -1189,93 +1205,93 @@ LINE_MAP = (
     (195, 201, 'product:WIFI_ROUTER'),
     (202, 213, 'attribute:WIFI_ROUTER.delivery'),
     (214, 233, 'attribute:WIFI_ROUTER.model'),
-    (235, 289, 'product:HOME_FIBER'),
-    (291, 322, 'product:MESH_EXTENDER'),
-    (324, 355, 'product:TV_PACKAGE'),
-    (357, 388, 'product:VOICE_LINE'),
-    (390, 421, 'product:WIFI_ROUTER'),
-    (424, 424, 'decomposition:D1'),
-    (425, 426, 'mapping:D1.address_id'),
-    (427, 428, 'mapping:D1.down_mbps'),
-    (429, 430, 'mapping:D1.technology'),
-    (431, 459, 'mapping:D1.up_mbps'),
-    (460, 460, 'decomposition:D2'),
-    (461, 483, 'mapping:D2.ont_model'),
-    (484, 485, 'decomposition:D3'),
-    (486, 509, 'mapping:D3.ip_version'),
-    (512, 512, 'decomposition:D5'),
-    (513, 514, 'mapping:D5.device_model'),
-    (515, 538, 'mapping:D5.shipping'),
-    (541, 541, 'decomposition:D7'),
-    (542, 543, 'mapping:D7.channel_package'),
-    (544, 568, 'mapping:D7.stb_count'),
-    (569, 571, 'decomposition:D8'),
-    (572, 573, 'mapping:D8.device_model'),
-    (574, 598, 'mapping:D8.shipping'),
-    (601, 601, 'decomposition:D6'),
-    (602, 603, 'mapping:D6.number_source'),
-    (604, 631, 'mapping:D6.phone_number'),
-    (634, 634, 'decomposition:D4'),
-    (635, 636, 'mapping:D4.device_model'),
-    (637, 664, 'mapping:D4.shipping'),
-    (667, 668, 'decomposition:D9'),
-    (669, 694, 'mapping:D9.account_id'),
-    (696, 696, 'plan:BILLING_RFS.add'),
-    (697, 700, 'task:BILLING_RFS.add.requested_start'),
-    (701, 706, 'task:BILLING_RFS.add.requested_start'),
-    (707, 715, 'task:BILLING_RFS.add.start_billing'),
-    (719, 730, 'task:BILLING_RFS.add.start_billing'),
-    (732, 733, 'plan:BILLING_RFS.delete'),
-    (734, 742, 'task:BILLING_RFS.delete.stop_billing'),
-    (746, 756, 'task:BILLING_RFS.delete.stop_billing'),
-    (758, 759, 'plan:BILLING_RFS.modify'),
-    (760, 768, 'task:BILLING_RFS.modify.update_billing'),
-    (772, 782, 'task:BILLING_RFS.modify.update_billing'),
-    (784, 785, 'plan:CPE_RFS.add'),
-    (786, 794, 'task:CPE_RFS.add.ship_device'),
-    (796, 797, 'plan:CPE_RFS.delete'),
-    (798, 806, 'task:CPE_RFS.delete.return_device'),
-    (808, 809, 'plan:FIBER_ACCESS_CFS.add'),
-    (810, 812, 'task:FIBER_ACCESS_CFS.add.activate_line'),
-    (813, 815, 'task:FIBER_ACCESS_CFS.add.check_address'),
-    (816, 818, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (819, 821, 'task:FIBER_ACCESS_CFS.add.line_active'),
-    (822, 835, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
-    (839, 850, 'task:FIBER_ACCESS_CFS.add.install_visit'),
-    (852, 853, 'plan:FIBER_ACCESS_CFS.delete'),
-    (854, 856, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (857, 870, 'task:FIBER_ACCESS_CFS.delete.release_port'),
-    (874, 884, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
-    (886, 889, 'plan:FIBER_ACCESS_CFS.modify'),
-    (890, 898, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
-    (900, 901, 'plan:IPTV_CFS.add'),
-    (902, 910, 'task:IPTV_CFS.add.activate_iptv'),
-    (914, 924, 'task:IPTV_CFS.add.activate_iptv'),
-    (926, 927, 'plan:IPTV_CFS.delete'),
-    (928, 936, 'task:IPTV_CFS.delete.deactivate_iptv'),
-    (938, 939, 'plan:ONT_RFS.add'),
-    (940, 953, 'task:ONT_RFS.add.ship_ont'),
-    (955, 956, 'plan:ONT_RFS.delete'),
-    (957, 965, 'task:ONT_RFS.delete.return_device'),
-    (967, 970, 'plan:ONT_RFS.modify'),
-    (971, 973, 'task:ONT_RFS.modify.ship_ont'),
-    (974, 987, 'task:ONT_RFS.modify.swap_visit'),
-    (989, 990, 'plan:STATIC_IP_RFS.add'),
-    (991, 999, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (1003, 1013, 'task:STATIC_IP_RFS.add.assign_ip'),
-    (1015, 1016, 'plan:STATIC_IP_RFS.delete'),
-    (1017, 1030, 'task:STATIC_IP_RFS.delete.release_ip'),
-    (1032, 1032, 'plan:VOICE_CFS.add'),
-    (1033, 1034, 'task:VOICE_CFS.add.assign_number'),
-    (1035, 1036, 'task:VOICE_CFS.add.normalize_number'),
-    (1037, 1040, 'task:VOICE_CFS.add.port_number'),
-    (1041, 1043, 'task:VOICE_CFS.add.activate_voice'),
-    (1044, 1049, 'task:VOICE_CFS.add.assign_number'),
-    (1050, 1055, 'task:VOICE_CFS.add.normalize_number'),
-    (1056, 1067, 'task:VOICE_CFS.add.port_number'),
-    (1071, 1094, 'task:VOICE_CFS.add.activate_voice'),
-    (1095, 1103, 'task:VOICE_CFS.add.port_number'),
-    (1105, 1106, 'plan:VOICE_CFS.delete'),
-    (1107, 1115, 'task:VOICE_CFS.delete.deactivate_voice'),
-    (1119, 1126, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (235, 293, 'product:HOME_FIBER'),
+    (295, 329, 'product:MESH_EXTENDER'),
+    (331, 365, 'product:TV_PACKAGE'),
+    (367, 401, 'product:VOICE_LINE'),
+    (403, 437, 'product:WIFI_ROUTER'),
+    (440, 440, 'decomposition:D1'),
+    (441, 442, 'mapping:D1.address_id'),
+    (443, 444, 'mapping:D1.down_mbps'),
+    (445, 446, 'mapping:D1.technology'),
+    (447, 475, 'mapping:D1.up_mbps'),
+    (476, 476, 'decomposition:D2'),
+    (477, 499, 'mapping:D2.ont_model'),
+    (500, 501, 'decomposition:D3'),
+    (502, 525, 'mapping:D3.ip_version'),
+    (528, 528, 'decomposition:D5'),
+    (529, 530, 'mapping:D5.device_model'),
+    (531, 554, 'mapping:D5.shipping'),
+    (557, 557, 'decomposition:D7'),
+    (558, 559, 'mapping:D7.channel_package'),
+    (560, 584, 'mapping:D7.stb_count'),
+    (585, 587, 'decomposition:D8'),
+    (588, 589, 'mapping:D8.device_model'),
+    (590, 614, 'mapping:D8.shipping'),
+    (617, 617, 'decomposition:D6'),
+    (618, 619, 'mapping:D6.number_source'),
+    (620, 647, 'mapping:D6.phone_number'),
+    (650, 650, 'decomposition:D4'),
+    (651, 652, 'mapping:D4.device_model'),
+    (653, 680, 'mapping:D4.shipping'),
+    (683, 684, 'decomposition:D9'),
+    (685, 710, 'mapping:D9.account_id'),
+    (712, 712, 'plan:BILLING_RFS.add'),
+    (713, 716, 'task:BILLING_RFS.add.requested_start'),
+    (717, 722, 'task:BILLING_RFS.add.requested_start'),
+    (723, 731, 'task:BILLING_RFS.add.start_billing'),
+    (735, 746, 'task:BILLING_RFS.add.start_billing'),
+    (748, 749, 'plan:BILLING_RFS.delete'),
+    (750, 758, 'task:BILLING_RFS.delete.stop_billing'),
+    (762, 772, 'task:BILLING_RFS.delete.stop_billing'),
+    (774, 775, 'plan:BILLING_RFS.modify'),
+    (776, 784, 'task:BILLING_RFS.modify.update_billing'),
+    (788, 798, 'task:BILLING_RFS.modify.update_billing'),
+    (800, 801, 'plan:CPE_RFS.add'),
+    (802, 810, 'task:CPE_RFS.add.ship_device'),
+    (812, 813, 'plan:CPE_RFS.delete'),
+    (814, 822, 'task:CPE_RFS.delete.return_device'),
+    (824, 825, 'plan:FIBER_ACCESS_CFS.add'),
+    (826, 828, 'task:FIBER_ACCESS_CFS.add.activate_line'),
+    (829, 831, 'task:FIBER_ACCESS_CFS.add.check_address'),
+    (832, 834, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (835, 837, 'task:FIBER_ACCESS_CFS.add.line_active'),
+    (838, 851, 'task:FIBER_ACCESS_CFS.add.reserve_port'),
+    (855, 866, 'task:FIBER_ACCESS_CFS.add.install_visit'),
+    (868, 869, 'plan:FIBER_ACCESS_CFS.delete'),
+    (870, 872, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (873, 886, 'task:FIBER_ACCESS_CFS.delete.release_port'),
+    (890, 900, 'task:FIBER_ACCESS_CFS.delete.deactivate_line'),
+    (902, 905, 'plan:FIBER_ACCESS_CFS.modify'),
+    (906, 914, 'task:FIBER_ACCESS_CFS.modify.modify_profile'),
+    (916, 917, 'plan:IPTV_CFS.add'),
+    (918, 926, 'task:IPTV_CFS.add.activate_iptv'),
+    (930, 940, 'task:IPTV_CFS.add.activate_iptv'),
+    (942, 943, 'plan:IPTV_CFS.delete'),
+    (944, 952, 'task:IPTV_CFS.delete.deactivate_iptv'),
+    (954, 955, 'plan:ONT_RFS.add'),
+    (956, 969, 'task:ONT_RFS.add.ship_ont'),
+    (971, 972, 'plan:ONT_RFS.delete'),
+    (973, 981, 'task:ONT_RFS.delete.return_device'),
+    (983, 986, 'plan:ONT_RFS.modify'),
+    (987, 989, 'task:ONT_RFS.modify.ship_ont'),
+    (990, 1003, 'task:ONT_RFS.modify.swap_visit'),
+    (1005, 1006, 'plan:STATIC_IP_RFS.add'),
+    (1007, 1015, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1019, 1029, 'task:STATIC_IP_RFS.add.assign_ip'),
+    (1031, 1032, 'plan:STATIC_IP_RFS.delete'),
+    (1033, 1046, 'task:STATIC_IP_RFS.delete.release_ip'),
+    (1048, 1048, 'plan:VOICE_CFS.add'),
+    (1049, 1050, 'task:VOICE_CFS.add.assign_number'),
+    (1051, 1052, 'task:VOICE_CFS.add.normalize_number'),
+    (1053, 1056, 'task:VOICE_CFS.add.port_number'),
+    (1057, 1059, 'task:VOICE_CFS.add.activate_voice'),
+    (1060, 1065, 'task:VOICE_CFS.add.assign_number'),
+    (1066, 1071, 'task:VOICE_CFS.add.normalize_number'),
+    (1072, 1083, 'task:VOICE_CFS.add.port_number'),
+    (1087, 1110, 'task:VOICE_CFS.add.activate_voice'),
+    (1111, 1119, 'task:VOICE_CFS.add.port_number'),
+    (1121, 1122, 'plan:VOICE_CFS.delete'),
+    (1123, 1131, 'task:VOICE_CFS.delete.deactivate_voice'),
+    (1135, 1142, 'task:VOICE_CFS.delete.deactivate_voice'),
 )

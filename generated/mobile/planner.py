@@ -18,7 +18,7 @@ from decimal import Decimal  # noqa: F401
 
 from om_dsl.planning.compiled import BAD as _BAD, UNSET as _UNSET, coerced as _coerced  # noqa: F401
 from om_dsl.planning.compiled import MAX_DEPTH as _MAX_DEPTH, NO_CHARS as _NO_CHARS, OrderItem as _OrderItem, kept as _kept, plain_id as _plain_id  # noqa: F401
-from om_dsl.planning.compiled import KEEPS_ALL as _KEEPS_ALL, MAX_ID as _MAX_ID  # noqa: F401
+from om_dsl.planning.compiled import KEEPS_ALL as _KEEPS_ALL, MAX_ID as _MAX_ID, units as _units  # noqa: F401
 from om_dsl.planning.compiled import ORDER as _ORDER, FulfillmentLine as _Line, PlannedItem as _Item, SkippedItem as _Skipped  # noqa: F401
 from om_dsl.rules import ops as _ops  # noqa: F401
 
@@ -133,7 +133,7 @@ def attributes__NUMBER_PORT(chars):
     return {'donor': v_donor, 'msisdn': v_msisdn}
 
 
-def item__HANDSET(raw, path, parent, depth, items):
+def item__HANDSET(raw, path, parent, depth, items, into):
     # @om product:HANDSET  mobile/catalog.om:25
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
@@ -142,7 +142,7 @@ def item__HANDSET(raw, path, parent, depth, items):
     if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
-    if type(q) is not int or q != 1:
+    if type(q) is not int or q < 1:
         return None
     product = raw.get('product')
     if product is None:
@@ -156,17 +156,20 @@ def item__HANDSET(raw, path, parent, depth, items):
     values = attributes__HANDSET(chars)
     if values is None:
         return None
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # HANDSET takes no children
+    if q != 1:
+        return _units(item_id, 'HANDSET', values, path, parent, raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'), q, items, into)
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'HANDSET', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
-    kids = raw.get('productOrderItem')
-    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
-        return None  # HANDSET takes no children
-    return item
+    into.append(item)
+    return 1
 
 
-def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
+def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items, into):
     # @om product:MOBILE_SUBSCRIPTION  mobile/catalog.om:18
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
@@ -176,7 +179,7 @@ def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
         return None
     q = raw.get('quantity', 1)
     if type(q) is not int or q != 1:
-        return None
+        return None  # (the units of a subtree: the reference copies it)
     product = raw.get('product')
     if product is None:
         chars = _NO_CHARS
@@ -193,6 +196,7 @@ def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
         item_id, 'MOBILE_SUBSCRIPTION', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
+    into.append(item)
     kids = raw.get('productOrderItem')
     if kids is not None:
         if type(kids) is not list or depth >= _MAX_DEPTH:
@@ -202,22 +206,23 @@ def item__MOBILE_SUBSCRIPTION(raw, path, parent, depth, items):
             offering = kid.get('productOffering') if type(kid) is dict else None  # compiled_intake.code_of, written out
             code = offering.get('id') if type(offering) is dict else None
             if code == 'HANDSET':
-                n_HANDSET += 1
-                kid = item__HANDSET(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+                made = item__HANDSET(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items, item.children)
+                if made is None:
+                    return None
+                n_HANDSET += made  # (units, for a quantity)
             elif code == 'NUMBER_PORT':
-                n_NUMBER_PORT += 1
-                kid = item__NUMBER_PORT(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items)
+                made = item__NUMBER_PORT(kid, f'{path}/productOrderItem/{k}', item, depth + 1, items, item.children)
+                if made is None:
+                    return None
+                n_NUMBER_PORT += made  # (units, for a quantity)
             else:
                 return None  # not a child of MOBILE_SUBSCRIPTION: the reference says where it belongs
-            if kid is None:
-                return None
-            item.children.append(kid)
         if n_HANDSET > 1 or n_NUMBER_PORT > 1:
             return None  # a cardinality: the reference says which
-    return item
+    return 1
 
 
-def item__NUMBER_PORT(raw, path, parent, depth, items):
+def item__NUMBER_PORT(raw, path, parent, depth, items, into):
     # @om product:NUMBER_PORT  mobile/catalog.om:29
     # a plainly added item, or None (om_dsl.planning.compiled_intake.plain, written out)
     item_id = raw.get('id')
@@ -226,7 +231,7 @@ def item__NUMBER_PORT(raw, path, parent, depth, items):
     if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:
         return None
     q = raw.get('quantity', 1)
-    if type(q) is not int or q != 1:
+    if type(q) is not int or q < 1:
         return None
     product = raw.get('product')
     if product is None:
@@ -240,14 +245,17 @@ def item__NUMBER_PORT(raw, path, parent, depth, items):
     values = attributes__NUMBER_PORT(chars)
     if values is None:
         return None
+    kids = raw.get('productOrderItem')
+    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
+        return None  # NUMBER_PORT takes no children
+    if q != 1:
+        return _units(item_id, 'NUMBER_PORT', values, path, parent, raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'), q, items, into)
     item = _OrderItem(  # compiled_intake.added, written out: its fields in their order
         item_id, 'NUMBER_PORT', 'add', values, path, parent, [], None, [], False, None, [], raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item'),
     )
     items.append(item)
-    kids = raw.get('productOrderItem')
-    if kids is not None and (kids != [] or depth >= _MAX_DEPTH):
-        return None  # NUMBER_PORT takes no children
-    return item
+    into.append(item)
+    return 1
 
 
 def lines__HANDSET(a, item, o, source_item, prefix, bundle, asset, base, source_line):
@@ -641,41 +649,41 @@ LINE_MAP = (
     (101, 107, 'product:NUMBER_PORT'),
     (108, 117, 'attribute:NUMBER_PORT.donor'),
     (118, 135, 'attribute:NUMBER_PORT.msisdn'),
-    (137, 168, 'product:HANDSET'),
-    (170, 219, 'product:MOBILE_SUBSCRIPTION'),
-    (221, 252, 'product:NUMBER_PORT'),
-    (255, 255, 'decomposition:M3'),
-    (256, 281, 'mapping:M3.model'),
-    (284, 284, 'decomposition:M1'),
-    (285, 307, 'mapping:M1.sim_type'),
-    (308, 308, 'decomposition:M2'),
-    (309, 334, 'mapping:M2.tariff'),
-    (337, 337, 'decomposition:M4'),
-    (338, 339, 'mapping:M4.donor'),
-    (340, 367, 'mapping:M4.msisdn'),
-    (370, 371, 'decomposition:M5'),
-    (372, 397, 'mapping:M5.account_id'),
-    (399, 400, 'plan:BILLING_RFS.add'),
-    (401, 407, 'task:BILLING_RFS.add.open_account'),
-    (411, 427, 'task:BILLING_RFS.add.open_account'),
-    (429, 433, 'plan:BILLING_RFS.delete'),
-    (435, 436, 'plan:HANDSET_RFS.add'),
-    (437, 443, 'task:HANDSET_RFS.add.ship_handset'),
-    (447, 463, 'task:HANDSET_RFS.add.ship_handset'),
-    (465, 469, 'plan:HANDSET_RFS.delete'),
-    (471, 472, 'plan:PORT_IN_RFS.add'),
-    (473, 484, 'task:PORT_IN_RFS.add.port_in'),
-    (486, 490, 'plan:PORT_IN_RFS.delete'),
-    (492, 493, 'plan:SIM_RFS.add'),
-    (494, 505, 'task:SIM_RFS.add.allocate_sim'),
-    (507, 508, 'plan:SIM_RFS.delete'),
-    (509, 520, 'task:SIM_RFS.delete.release_sim'),
-    (522, 523, 'plan:SUBSCRIPTION_CFS.add'),
-    (524, 526, 'task:SUBSCRIPTION_CFS.add.active'),
-    (527, 529, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
-    (530, 536, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (540, 569, 'task:SUBSCRIPTION_CFS.add.provision'),
-    (571, 572, 'plan:SUBSCRIPTION_CFS.delete'),
-    (573, 579, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
-    (583, 597, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (137, 171, 'product:HANDSET'),
+    (173, 224, 'product:MOBILE_SUBSCRIPTION'),
+    (226, 260, 'product:NUMBER_PORT'),
+    (263, 263, 'decomposition:M3'),
+    (264, 289, 'mapping:M3.model'),
+    (292, 292, 'decomposition:M1'),
+    (293, 315, 'mapping:M1.sim_type'),
+    (316, 316, 'decomposition:M2'),
+    (317, 342, 'mapping:M2.tariff'),
+    (345, 345, 'decomposition:M4'),
+    (346, 347, 'mapping:M4.donor'),
+    (348, 375, 'mapping:M4.msisdn'),
+    (378, 379, 'decomposition:M5'),
+    (380, 405, 'mapping:M5.account_id'),
+    (407, 408, 'plan:BILLING_RFS.add'),
+    (409, 415, 'task:BILLING_RFS.add.open_account'),
+    (419, 435, 'task:BILLING_RFS.add.open_account'),
+    (437, 441, 'plan:BILLING_RFS.delete'),
+    (443, 444, 'plan:HANDSET_RFS.add'),
+    (445, 451, 'task:HANDSET_RFS.add.ship_handset'),
+    (455, 471, 'task:HANDSET_RFS.add.ship_handset'),
+    (473, 477, 'plan:HANDSET_RFS.delete'),
+    (479, 480, 'plan:PORT_IN_RFS.add'),
+    (481, 492, 'task:PORT_IN_RFS.add.port_in'),
+    (494, 498, 'plan:PORT_IN_RFS.delete'),
+    (500, 501, 'plan:SIM_RFS.add'),
+    (502, 513, 'task:SIM_RFS.add.allocate_sim'),
+    (515, 516, 'plan:SIM_RFS.delete'),
+    (517, 528, 'task:SIM_RFS.delete.release_sim'),
+    (530, 531, 'plan:SUBSCRIPTION_CFS.add'),
+    (532, 534, 'task:SUBSCRIPTION_CFS.add.active'),
+    (535, 537, 'task:SUBSCRIPTION_CFS.add.assign_msisdn'),
+    (538, 544, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (548, 577, 'task:SUBSCRIPTION_CFS.add.provision'),
+    (579, 580, 'plan:SUBSCRIPTION_CFS.delete'),
+    (581, 587, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
+    (591, 605, 'task:SUBSCRIPTION_CFS.delete.deprovision'),
 )

@@ -160,8 +160,11 @@ class PlannerModule:
         return name
 
     def item(self, product, attributes: str) -> str:
-        """`item__P(raw, path, parent, depth, items)`: the whole intake of an added item of P and
-        its subtree (om_dsl.planning.compiled_intake drives it), or None: the reference reads the order."""
+        """`item__P(raw, path, parent, depth, items, into)`: the whole intake of an added item of P
+        and its subtree (om_dsl.planning.compiled_intake drives it): the item (or, for a
+        `quantity` of N of a product without children, its N units) added to `items` and
+        `into` (its parent's children, or the order's roots), and how many; or None: the
+        reference reads the order."""
         name = _ident("item", product.code)
         w = _Writer()
         w(_marker(self.g, ids.product(product.code)))
@@ -172,8 +175,8 @@ class PlannerModule:
         w("if raw.get('action', 'add') != 'add' or 'productOrderItemRelationship' in raw:")
         w("    return None")
         w("q = raw.get('quantity', 1)")
-        w("if type(q) is not int or q != 1:")
-        w("    return None")
+        w(f"if type(q) is not int or q {'< 1' if not product.children else '!= 1'}:")
+        w(f"    return None{'' if not product.children else '  # (the units of a subtree: the reference copies it)'}")
         w("product = raw.get('product')")
         w("if product is None:")
         w("    chars = _NO_CHARS")
@@ -186,20 +189,26 @@ class PlannerModule:
         w(f"values = {attributes}(chars)")
         w("if values is None:")
         w("    return None")
+        children = product.children
+        request = "raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item')"
+        if not children:
+            w("kids = raw.get('productOrderItem')")
+            w("if kids is not None and (kids != [] or depth >= _MAX_DEPTH):")
+            w(f"    return None  # {product.code} takes no children")
+            w("if q != 1:")
+            w(f"    return _units(item_id, {product.code!r}, values, path, parent, {request}, q, items, into)")
         w("item = _OrderItem(  # compiled_intake.added, written out: its fields in their order")
         fields = {"id": "item_id", "product": repr(product.code), "action": "'add'", "values": "values", "path": "path", "_parent": "parent", "children": "[]", "asset_id": "None",
-                  "enriched": "[]", "implicit": "False", "unit": "None", "relies_on": "[]", "request": "raw.copy() if _KEEPS_ALL(raw) else _kept(raw, 'item')"}
+                  "enriched": "[]", "implicit": "False", "unit": "None", "relies_on": "[]", "request": request}
         w("    " + ", ".join(fields[k] for k in ITEM_FIELDS) + ",")
         w(")")
         w("items.append(item)")
-        w("kids = raw.get('productOrderItem')")
-        children = product.children
+        w("into.append(item)")
         if not children:
-            w("if kids is not None and (kids != [] or depth >= _MAX_DEPTH):")
-            w(f"    return None  # {product.code} takes no children")
-            w("return item")
-            self.functions.append(f"def {name}(raw, path, parent, depth, items):\n{w.text()}")
+            w("return 1")
+            self.functions.append(f"def {name}(raw, path, parent, depth, items, into):\n{w.text()}")
             return name
+        w("kids = raw.get('productOrderItem')")
         w("if kids is not None:")
         w.depth += 1
         w("if type(kids) is not list or depth >= _MAX_DEPTH:")
@@ -211,13 +220,12 @@ class PlannerModule:
         w("code = offering.get('id') if type(offering) is dict else None")
         for n, c in enumerate(children):
             w(f"{'if' if n == 0 else 'elif'} code == {c.product!r}:")
-            w(f"    n_{c.product} += 1")
-            w(f"    kid = {_ident('item', c.product)}(kid, f'{{path}}/productOrderItem/{{k}}', item, depth + 1, items)")
+            w(f"    made = {_ident('item', c.product)}(kid, f'{{path}}/productOrderItem/{{k}}', item, depth + 1, items, item.children)")
+            w("    if made is None:")
+            w("        return None")
+            w(f"    n_{c.product} += made  # (units, for a quantity)")
         w("else:")
         w(f"    return None  # not a child of {product.code}: the reference says where it belongs")
-        w("if kid is None:")
-        w("    return None")
-        w("item.children.append(kid)")
         w.depth -= 1
         wrong = []  # the counts a cardinality refuses
         for c in children:
@@ -236,8 +244,8 @@ class PlannerModule:
         if needed:
             w("else:")
             w(f"    return None  # it needs {', '.join(needed)}")
-        w("return item")
-        self.functions.append(f"def {name}(raw, path, parent, depth, items):\n{w.text()}")
+        w("return 1")
+        self.functions.append(f"def {name}(raw, path, parent, depth, items, into):\n{w.text()}")
         return name
 
     # ---- decomposition: an item (or a line) -> its lines ----------------------------------

@@ -25,13 +25,14 @@ from operator import attrgetter
 from om_dsl.limits import MAX_ID, plain_id
 from om_dsl.model import expr as E
 from om_dsl.model.catalog import AttributeDef
+from om_dsl.planning.compiled_intake import units  # intake's fast path: a quantity's units (planner.py's item functions)
 from om_dsl.planning.intake import coerce
 from om_dsl.planning.order import ACTIONS, FulfillmentLine, OrderItem
 from om_dsl.planning.request import DROPPED, MAX_DEPTH, kept
 from om_dsl.planning.tasks import OrchestrationPlan, PlannedItem, SkippedItem, _Planner
 from om_dsl.rules import ops
 
-__all__ = ["ABI", "BAD", "KEEPS_ALL", "MAX_DEPTH", "MAX_ID", "NO_CHARS", "ORDER", "UNSET", "coerced", "kept", "plain_id", "FulfillmentLine", "OrderItem", "PlannedItem", "SkippedItem", "planner_of", "CompiledPlanner"]
+__all__ = ["ABI", "BAD", "KEEPS_ALL", "MAX_DEPTH", "MAX_ID", "NO_CHARS", "ORDER", "UNSET", "coerced", "kept", "plain_id", "FulfillmentLine", "OrderItem", "PlannedItem", "SkippedItem", "planner_of", "units", "CompiledPlanner"]
 
 ABI = 4  # om_dsl.codegen.planner.PLANNER_ABI of the generated modules this code drives
 

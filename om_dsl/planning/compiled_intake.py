@@ -24,12 +24,12 @@ tests (tests/test_compiled_intake.py, tests/test_differential*.py) hold it to th
 
 from __future__ import annotations
 
-from om_dsl.limits import plain_id
+from om_dsl.limits import MAX_UNITS, plain_id
 from om_dsl.planning.fields import document_id, order_fields
 from om_dsl.planning.order import Order, OrderItem
 from om_dsl.planning.request import MAX_DEPTH, item_tree, kept, version_of
 
-__all__ = ["added", "code_of", "order_of", "plain"]
+__all__ = ["added", "code_of", "order_of", "plain", "units"]
 
 _ABSENT = object()
 
@@ -132,6 +132,21 @@ def _read_node(node, parent, allowed, module, children: dict, items: list):
     return item
 
 
+def units(item_id: str, code: str, values: dict, path: str, parent, request: dict, n: int, items: list, into: list):
+    """The N units of an added item of a product without children (`quantity` N), as the
+    reference makes them (intake._unit_copy of the item): ids `ID~k`, each its own values,
+    unit (k, N), the request and the lists an attrs.evolve copy shares with the item; added
+    to `items` and `into`; N, or None near om's limit on units (the reference counts them)."""
+    if len(items) + n > MAX_UNITS:
+        return None
+    enriched, relies_on = [], []
+    for k in range(1, n + 1):
+        unit = OrderItem(f"{item_id}~{k}", code, "add", dict(values), path, parent, [], None, enriched, False, (k, n), relies_on, request)
+        items.append(unit)
+        into.append(unit)
+    return n
+
+
 def added(item_id: str, code: str, values: dict, path: str, parent, raw: dict) -> OrderItem:
     """The added item as intake makes it (every field given: no attrs factories run)."""
     return OrderItem(item_id, code, "add", values, path, parent, [], None, [], False, None, [], kept(raw, "item"))
@@ -150,16 +165,22 @@ def order_of(doc: dict, order_id: str | None, module, catalog=None) -> Order | N
     roots: list[OrderItem] = []
     for n, raw in enumerate(raw_items):
         read = readers.get(code_of(raw))
-        root = read(raw, f"/productOrderItem/{n}", None, 0, items) if read is not None else None
-        if root is None:
+        if read is None or read(raw, f"/productOrderItem/{n}", None, 0, items, roots) is None:
             items, roots = [], []
             if catalog is None or not _related(raw_items) or not _flat(raw_items, module, catalog, items, roots):
                 return None
             break
-        roots.append(root)
-    requests = {i.id: i.request for i in items}  # (intake.request_of, for items without units: each item's fields under its own id)
-    if len(requests) != len(items) or "order" in requests and any(i.id == "order" for i in roots):
-        return None  # a duplicate id, or the reserved `order`
+    # intake.request_of: each item's fields under its id in the request (its units' too: the same fields)
+    requests = {i.request["id"]: i.request for i in items}
+    units: dict = {}
+    if len(requests) != len(items):  # the units of a quantity, or an id given twice
+        if len({i.id for i in items}) != len(items):
+            return None  # a duplicate id: the reference names it
+        for i in items:
+            units.setdefault(i.request["id"], []).append(i.id)
+        units = {k: v for k, v in units.items() if v != [k]}
+    if "order" in requests and any(i.id == "order" for i in roots):
+        return None  # the reserved `order`
     try:
         fields = order_fields(doc, _refuse)
     except _Unusual:
@@ -167,5 +188,5 @@ def order_of(doc: dict, order_id: str | None, module, catalog=None) -> Order | N
     fields["id"] = order_id or document_id(doc)
     fields["root_items"] = roots
     fields["items"] = list(items)
-    fields["request"] = {"version": version_of(doc), "order": kept(doc, "order"), "items": requests, "units": {}}
+    fields["request"] = {"version": version_of(doc), "order": kept(doc, "order"), "items": requests, "units": units}
     return Order(fields, items)
