@@ -10,8 +10,9 @@ order may start with. This module drives them over the document and adds
 what no catalog decides: the order's fields, duplicate ids, the request kept
 as it came.
 
-Only the usual order goes this way: every item added, no `quantity` but 1,
-ids and values that need no coercion beyond the plain one, nothing the
+Only the usual order goes this way: every item added, a `quantity` above 1
+only on items without children (their units made as the reference makes them:
+`units`), ids and values that need no coercion beyond the plain one, nothing the
 reference would report. A nested order is read by the item functions alone;
 a flat one (`bundles`, `reliesOn`) gets its tree from the reference's own
 reader (request.item_tree) and each item through the generated coercion.
