@@ -101,6 +101,20 @@ class PlannerModule:
         self.sources = {d.source for d in self.cat.decompositions if d.source is not None}
         self.fixed = PlanEdges(self.cat)  # what the catalog fixes about its plans' edges
 
+    def crossing(self) -> tuple:
+        """PlanEdges.crossing: what edges between lines reach, over the whole catalog."""
+        return self.fixed.crossing()
+
+    @property
+    def _crossing(self) -> tuple:
+        return self.fixed.crossing()
+
+    @_crossing.setter
+    def _crossing(self, crossing: tuple) -> None:
+        """The whole catalog's crossing, given when the plans of a part are generated alone
+        (codegen.emit.planner_plan_segments, for the compile cache's splices)."""
+        self.fixed._crossing = crossing
+
     # ---- intake: characteristics -> attribute values -----------------------------------
 
     def attributes(self, product) -> str:
