@@ -104,7 +104,8 @@ def test_an_operator_runs_an_order_on_temporal(cli, tmp_path):
     assert "Error" in again.stderr
     history = cli.om("orders", "history", oid, check=0).stdout
     assert "completed by tech-anna" in history and "every task is completed or skipped" in history
-    listed = json.loads(cli.om("orders", "list", "--format", "json", check=0).stdout)
+    # `orders list` reads Temporal's visibility store, which shows the order's new status a moment after its query does
+    listed = json.loads(cli.until(lambda out: any(o["id"] == oid and o["status"] == "completed" for o in json.loads(out)), "orders", "list", "--format", "json"))
     assert {"id": oid, "status": "completed"}.items() <= next(o for o in listed if o["id"] == oid).items()
     assets = json.loads(cli.until(lambda out: f"AST-{oid}-1" in out, "assets", "list", "--customer", f"ACC-{oid}", "--format", "json"))
     fiber = next(a for a in assets if a["id"] == f"AST-{oid}-1")

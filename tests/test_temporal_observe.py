@@ -43,7 +43,15 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
         oid = f"MET-{uuid.uuid4().hex[:8]}"
         cli.om("run", str(ROOT / "generated" / "acme"), order_file(tmp_path, "fiber-minimal.json", oid), check=0)
         cli.until(lambda out: "install_visit" in out, "tasks", "list", "--ids")
+        from om_dsl.temporal.client import TemporalOrders
         from om_dsl.temporal.service import TemporalService
+
+        from support.temporal_dev import until_listed
+
+        # The stats come from a listing of Temporal's visibility store: it shows an order's new status a moment
+        # after the order's query does (and an order completed runs on while its installed base and last event are told).
+        listing = TemporalOrders(temporal_server.address, task_queue=cli.queue)
+        until_listed(listing, oid, lambda row: row["status"] == "inProgress")
 
         service = TemporalService(temporal_server.address, "default", cli.queue)
         try:
@@ -54,6 +62,7 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
         assert stats["orders"]["inProgress"] == 1
         cli.om("tasks", "complete", oid, "1/D1:install_visit", check=0)
         cli.until(lambda out: json.loads(out)["status"] == "completed", "orders", "show", oid, "--format", "json")
+        until_listed(listing, oid, lambda row: row["status"] == "completed" and not row["running"])
         found = samples(httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).text)
         assert value(found, "om_calls_total", system="inventory", operation="reserve_port", outcome="ok") == 1
         assert value(found, "om_call_duration_seconds_count", system="network", operation="activate_line") == 1
@@ -94,6 +103,8 @@ def test_a_worker_serves_the_calls_it_made(temporal_server, tmp_path):
         waiting = f"MET-{uuid.uuid4().hex[:8]}"
         cli.om("run", str(ROOT / "generated" / "acme"), order_file(tmp_path, "fiber-minimal.json", waiting), check=0)
         cli.until(lambda out: waiting in out, "tasks", "list", "--ids")
+        until_listed(listing, waiting, lambda row: row["status"] == "inProgress")
+        listing.close()
         worker.terminate()
         worker.wait(30)
         service = TemporalService(temporal_server.address, "default", cli.queue)

@@ -89,3 +89,21 @@ class DevServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self.log.close()
+
+
+def until_listed(orders, order_id: str, predicate=lambda row: True, timeout_s: float = 0) -> dict:
+    """The order's row in `orders.orders()` (a TemporalOrders) once it is as
+    `predicate` says. Temporal lists workflows from its visibility store, which
+    catches up with them a moment later (a workflow just started was missing
+    from 68 listings of 100 on a busy machine; an order's memo, its status,
+    follows as late): a test that reads a listing right after a change waits
+    for the listing to show it, as an operator's next look would."""
+    from support import PATIENCE_S
+
+    deadline = time.monotonic() + (timeout_s or PATIENCE_S)
+    while True:
+        row = next((r for r in orders.orders() if r["id"] == order_id), None)
+        if row is not None and predicate(row):
+            return row
+        assert time.monotonic() < deadline, f"the listing did not show order {order_id} as wanted: {row}"
+        time.sleep(0.1)
