@@ -72,7 +72,7 @@ def test_claim_and_complete_a_manual_task_on_temporal(console):
     page = op.get(f"/console/orders/{order_id}")
     assert page.status_code == 200 and re.search(rf'data-task="{re.escape(VISIT)}" data-state="ready"', page.text)
     assert "1/D1:activate_line: soft, not passed" in text_of(page.text)
-    assert order_id in op.get("/console/orders").text
+    until(lambda: order_id in op.get("/console/orders").text, "the orders page lists it (from Temporal's visibility store, a moment behind)")
     work = op.get("/console/worklists")
     assert f'data-order="{order_id}" data-task="{VISIT}"' in work.text
 
