@@ -70,6 +70,13 @@ def test_acme_orders_over_http_through_faults(tmp_path):
             for o in held:
                 runner.resume_order(o, "ops-anna", "IPTV platform fixed")
             run_until_settled(runner, orders)
+            # The port's callback comes twice (`twice`): the second copy follows the first by callback_delay_ms,
+            # whenever the simulator's thread gets to it. Nothing above waits for it: wait while the receiver listens.
+            port_key = runner.store.load("ORD-1001").tasks["5/D6:port_number"].key
+            deadline = time.monotonic() + PATIENCE_S
+            while runner.store.db.execute("SELECT times FROM inbox WHERE correlation_id = ?", (port_key,)).fetchone()[0] < 2:
+                assert time.monotonic() < deadline, "the second copy of the port's callback never came"
+                time.sleep(0.02)
 
         for o in orders:
             run = runner.store.load(o)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pygls  # noqa: E402,F401 - in the test extra: a missing pygls fails, it is not skipped
 import pytest
 
+from support import PATIENCE_S
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 ACME = sorted((SPECS / "acme").glob("*.om"))
@@ -53,7 +55,7 @@ class Client:
     def notify(self, method: str, params: dict) -> None:
         self.send({"method": method, "params": params})
 
-    def _pump(self, until, timeout=15):
+    def _pump(self, until, timeout=PATIENCE_S):  # (a bound for a busy machine: the server's start, a whole catalog checked)
         while True:
             msg = self.messages.get(timeout=timeout)
             if msg.get("method") == "textDocument/publishDiagnostics":
