@@ -18,7 +18,7 @@ from om_dsl.engine import state as S
 from om_dsl.engine.core import Rejection
 from om_dsl.temporal import codec
 
-from support import ROOT
+from support import PATIENCE_S, ROOT
 from support.scenario_engines import OnTemporal
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -131,7 +131,7 @@ def test_a_long_history_goes_on_in_a_new_run(tmp_path, temporal_server, monkeypa
         assert engine.orders._run(continued_from())
         history = engine.history(order_id)  # the whole story, carried from run to run
         assert history[0]["cause"] == "order accepted" and sum(1 for h in history if h["to"] == S.COMPLETED and h["subject"] != "order") == 204
-        deadline = time.monotonic() + 30  # (the list of workflows lags behind)
+        deadline = time.monotonic() + PATIENCE_S  # (the list of workflows lags behind)
         while [o["id"] for o in engine.orders.orders()].count(order_id) != 1:
             assert time.monotonic() < deadline, [o for o in engine.orders.orders() if o["id"] == order_id]
             time.sleep(0.5)
@@ -203,7 +203,7 @@ def test_an_order_in_parts_is_read_and_handed_on_over_workflow_tasks_and_replays
         # Its installed base records it from its entries (an asset per item, a line per fulfillment line),
         # 50 to a signal, exactly as `record_order` records the order's final state; that history replays too.
         customer = f"ACC-{order_id}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE_S
         while len(engine.orders.installed_state(customer)["assets"]) < 60:
             assert time.monotonic() < deadline, "the installed base did not record the order"
             time.sleep(0.5)
@@ -311,7 +311,7 @@ def test_an_installed_base_applies_parts_that_came_together_one_workflow_task_at
         for n in range(0, 12, 2):
             await handle.signal("record_entries", {"order": "ORD-9", "entries": entries[n:n + 2], "last": n == 10})
         async with Worker(client, task_queue=queue, workflows=[IB.InstalledBaseWorkflow], workflow_runner=_sandbox()):
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + PATIENCE_S
             while (state := await handle.query("view"))["claims"]:
                 assert time.monotonic() < deadline, state
                 await asyncio.sleep(0.2)

@@ -148,17 +148,20 @@ def test_om_notifications_reads_what_each_listener_got_from_the_histories(tmp_pa
     listener.refuse = 10**6
     engine = OnTemporal(tmp_path, GeneratedRules(ROOT / "generated" / "acme"), {}, temporal_server, listeners=[listener.url])
     try:
+        refused_since = time.monotonic()
         oid = engine.submit(order_doc(ORDERS / "tv-alone.json", engine.new_id("SENT")))
         engine.settle(oid, done)
         expected = [(f"{oid}:event:1", "ProductOrderCreateEvent", "acknowledged"), (f"{oid}:event:2", "ProductOrderStateChangeEvent", "inProgress"), (f"{oid}:event:3", "ProductOrderStateChangeEvent", "completed")]
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE_S
         while len(pending := engine.orders.notifications(oid, pending=True)) < 3:  # (the last goes out after the order completed)
             assert time.monotonic() < deadline, pending
             time.sleep(0.2)
         assert [(p["event"], p["type"], p["state"]) for p in pending] == expected and {p["listener"] for p in pending} == {listener.url}
         assert "answered 503" in pending[0]["last_error"] and pending[0]["attempts"] >= 1 and [p["attempts"] for p in pending[1:]] == [0, 0]
         listener.refuse = 0
-        deadline = time.monotonic() + 60
+        # The first event's next try comes after the retry policy's backoff (1 s, doubling): about as long again as
+        # the listener has refused so far, which a busy machine stretches (it was a fixed 60 s).
+        deadline = time.monotonic() + PATIENCE_S + 2 * (time.monotonic() - refused_since)
         while len(listener.ids()) < 3:
             assert time.monotonic() < deadline, listener.ids()
             time.sleep(0.2)
