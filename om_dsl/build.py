@@ -357,9 +357,9 @@ def _cached_build(paths: list[str], cache) -> Build:
             if outcome is not None and unit.syntax_ok:
                 # What a later edit of a rule needs to find the part of the catalog it reads (om_dsl.recompile).
                 token = text_key
-                from om_dsl.codegen.emit import crossing_of  # loaded already: the catalog was just generated
+                from om_dsl.codegen.emit import crossing_of, line_reads_of  # loaded already: the catalog was just generated
 
-                index = dict(index_of(unit, scope), crossing=crossing_of(c.catalog))
+                index = dict(index_of(unit, scope), crossing=crossing_of(c.catalog), line_reads=line_reads_of(c.catalog))
                 cache.put("index", slot, cache_dumps((token, package, index)))
             cache.put("unit", slot, cache_dumps((text_key, shape_key, _texts(unit), tuple(diagnostics), outcome, token)))
     return Build(result, sorted(compiled, key=lambda c: c.name) if result.ok else [])

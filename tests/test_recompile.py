@@ -185,7 +185,7 @@ EDITS = [
     ("the allowed values of an attribute: the interface", "products.om", _replace("in {100, 300, 1000}", "in {100, 300, 1000, 2000}"), False),
     ("an attribute added: its product's readers checked and made again", "products.om", _replace('  attr site_id: string required\n', '  attr site_id: string required\n  attr note: string optional\n'), True),
     ("a default while an attribute was added", "products.om", _replace('= "M2"', '= "M1"'), True),
-    ("a technical product's attribute: read by its sources' code", "products.om", _replace("attr down: int required", "attr down: int optional"), False),
+    ("a technical product's attribute made optional: its sources' code and its plans made again", "products.om", _replace("attr down: int required", "attr down: int optional"), True),
     ("a task's retry, a policy the default uses", "products.om", _replace("net.activate(down, up)\n", "net.activate(down, up)\n    retry std\n"), True),
     ("a task's retry written out: `std` no longer used here, is it elsewhere?", "products.om", _replace("    retry std\n", "    retry fixed 3 times every 10s\n"), False),
     ("a task's timeout", "products.om", _replace("every 10s\n", "every 10s\n    timeout 45s\n"), True),
@@ -269,7 +269,7 @@ EDITS = [
     ),
     ("an attribute's type changed under the rule that reads it: an error", "products.om", _replace("attr size: int = 1", 'attr size: string = "1"'), False),
     ("the type back", "products.om", _replace('attr size: string = "1"', "attr size: int = 1"), False),
-    ("a technical product's attribute added: read by plans and lines anywhere", "products.om", _replace("  attr site_id: string required\n}", "  attr site_id: string required\n  attr vlan: int optional\n}"), False),
+    ("a technical product's attribute added: its readers made again (tests/test_recompile_technical.py)", "products.om", _replace("  attr site_id: string required\n}", "  attr site_id: string required\n  attr vlan: int optional\n}"), True),
     # Enrichment rules added, renamed, retyped, taken out: their product's readers made again.
     ("an enrichment rule added that nothing reads", "tables.om", _replace("enrich NET {\n", "enrich NET {\n  extra: int = speed * 2\n"), True),
     ("an enrichment rule renamed", "tables.om", _replace("extra: int = speed * 2", "spare: int = speed * 2"), True),

@@ -418,6 +418,28 @@ def crossing_of(catalog: Catalog) -> tuple:
     return tuple(frozenset(x) if isinstance(x, set) else x for x in PlannerModule(_Generator(catalog)).crossing())
 
 
+def line_reads_of(catalog: Catalog) -> dict:
+    """Which plans read a technical product's attributes through line reads
+    (`T.attr in bundle`, `in order`): product -> frozenset of (product, action).
+    The compile cache keeps it with its index: what to make again when T's
+    attributes change (om_dsl.recompile)."""
+    out: dict[str, set] = {}
+
+    def walk(node, key):
+        if isinstance(node, tuple):
+            if len(node) >= 5 and node[0] in ("line", "lines") and node[3] is None:
+                out.setdefault(node[2], set()).add(key)
+            for x in node:
+                walk(x, key)
+        elif hasattr(node, "__attrs_attrs__"):
+            for a in node.__attrs_attrs__:
+                walk(getattr(node, a.name), key)
+
+    for plan in catalog.plans:
+        walk(plan.items, (plan.product, plan.action))
+    return {code: frozenset(keys) for code, keys in out.items()}
+
+
 def planner_plan_segments(catalog: Catalog, key: tuple, k: Constants, crossing: tuple) -> dict:
     """The texts of plan KEY's `tasks__` and `edges__` functions as planner.py holds
     them, by name, their constants named by k; CROSSING: crossing_of the whole catalog."""

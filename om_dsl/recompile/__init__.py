@@ -171,6 +171,7 @@ class _Edit:
         self.enrichments: dict[str, tuple] = {}  # product -> (old, new): an enrichment block whose expressions changed
         self.decompositions: dict[str, tuple] = {}  # name -> (old, new): a decomposition whose `when`, `per` or values changed
         self.interface: set[str] = set()  # the commercial products whose attributes changed
+        self.technical: set[str] = set()  # the technical products whose attributes changed
         self.enriched: set[str] = set()  # the products whose enriched attributes (names, types) changed
         self.depended: set[tuple] = set()  # the plans whose tasks' dependencies changed
         self.retasked: dict[tuple, tuple] = {}  # plan -> (tasks taken out, tasks added)
@@ -210,6 +211,17 @@ class _Edit:
                     if not _same(attrs.evolve(o, attributes=()), attrs.evolve(n, attributes=()), ospans, nspans):
                         return False
                     self.interface.add(code)
+                self.products[code] = (o, n)
+                self.old_spans += ospans
+                self.new_spans += nspans
+                continue
+            if isinstance(o, ast.TechnicalProduct) and isinstance(n, ast.TechnicalProduct):
+                # Its attributes: what its lines' plans, its decompositions and other lines' readers see.
+                ospans, nspans = [], []
+                code = o.code.value
+                if code in self.products or not _same(attrs.evolve(o, attributes=()), attrs.evolve(n, attributes=()), ospans, nspans):
+                    return False
+                self.technical.add(code)
                 self.products[code] = (o, n)
                 self.old_spans += ospans
                 self.new_spans += nspans
@@ -319,7 +331,16 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
             return None
         if old is None and not any(k[0] == key[0] for k in index["validations"]):
             return None
+    technical = {code for edit in edits for code in edit.technical}
+    for code in technical:
+        # No rule or enrichment is of a technical product; its line reads are in the index of a check that had them.
+        if index["products"].get(code) != products[code][0].file.path or code in index["commercial"] or "line_reads" not in index:
+            return None
+        if code in index["enrichments"] or any(key[0] == code for key in index["validations"]):
+            return None
     for code, (edit, _pair) in products.items():
+        if code in technical:
+            continue
         # A decomposition's target has its defaults written into its sources' code too: not spliced.
         if index["products"].get(code) != edit.file.path or code not in index["commercial"] or code in index["targets"]:
             return None
@@ -340,13 +361,16 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     if changed.depended and not within(changed.depended, plans, index):
         return None
     changed.interface = {code for edit in edits for code in (*edit.interface, *edit.enriched)}
-    if changed.interface:
+    changed.technical = technical
+    if changed.interface or technical:
         changed.readers = readers_of(index, changed)
+    if technical and not _plans_read(unit, edits, index, changed):
+        return None
     part = part_scopes(unit, index, edits, changed)
     if part is None:
         return None
     old_scope, new_scope = part
-    if changed.interface and not read_by(changed, old_scope, new_scope):
+    if (changed.interface or technical) and not read_by(changed, old_scope, new_scope):
         return None
     old_diags, old_used = checked(old_scope, changed, 0)
     new_diags, new_used = checked(new_scope, changed, 1)
@@ -369,7 +393,7 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         return None
     # The elements of rules taken out go; those of rules added come, at their places.
     gone = {ids.validation(*key) for key, (_edit, (_old, new)) in rules.items() if new is None}
-    attributes = {code for edit in edits for code in edit.interface}
+    attributes = {code for edit in edits for code in (*edit.interface, *edit.technical)}
     gone |= {element for element, *_ in outcome[0] if element.startswith("attribute:") and element[10:].split(".")[0] in attributes}
     gone |= {ids.enrichment(code, r.name.value) for edit in edits for code in edit.enriched for r in edit.enrichments[code][0].rules}
     gone |= {ids.task(*key, name) for edit in edits for key, (out, _in) in edit.retasked.items() for name in out}
@@ -391,6 +415,26 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     if came:
         sources = tuple(sorted((*sources, *came)))
     return (*moved_diags, *new_diags), sources, digests, spliced, _indexed(index, rules)
+
+
+def _plans_read(unit, edits: list, index: dict, changed: Changed) -> bool:
+    """The plans that read the changed technical products' attributes (their own plans,
+    and those that read their lines: the index's line_reads), as changed plans, before
+    and after the edit (those edited are made again as such)."""
+    edited = {edit.file.path: edit for edit in edits}
+    by_path = {f.path: f for f in unit.all_files}
+    for key in sorted(changed.readers["plans"]):
+        path = index["plans"].get(key)
+        if key in changed.plans:
+            continue  # edited too: made again as such
+        if path not in by_path:
+            return False
+        modules = (edited[path].old, edited[path].new) if path in edited else (by_path[path].module,) * 2
+        pair = tuple(next((d for d in m.declarations if isinstance(d, ast.Plan) and (d.product.value, d.action.value) == key), None) for m in modules)
+        if None in pair:
+            return False
+        changed.plans[key] = (None, pair)
+    return True
 
 
 def _indexed(index: dict, rules: dict) -> dict:
@@ -453,6 +497,11 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
         if any(reads_across(parts[0], a) != reads_across(parts[1], b) for a, b in zip(parts[0].plan(*key).items, parts[1].plan(*key).items)):
             return None
         old, new = (plan_data(parts[side].plan(*key)) for side in (0, 1))
+        if old == new and changed.plans[key][0] is None:
+            # A reader of a technical product's attributes, its model as it was (proven in plan.json): its code alone is made again.
+            if member(plan, "plans", f"{key[0]}.{key[1]}", old, new) is None:
+                return None
+            continue
         pieces.append(member(plan, "plans", f"{key[0]}.{key[1]}", old, new))
         definitions.append(definition(skeleton.get(_PLANS_FILE, ""), f"{key[0]}.{key[1]}", old, new))
     if None in pieces or None in definitions:
@@ -466,7 +515,7 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
     # The functions: each made before and after the edit with the module's constants, which it must ask for alike.
     functions = (
         (_VALIDATION_FILE, "validate__", emit.validation_segment, codes),
-        (_PLANNER_FILE, "attributes__", emit.attributes_segment, sorted(products)),
+        (_PLANNER_FILE, "attributes__", emit.attributes_segment, sorted(set(products) - changed.technical)),
         (_ENRICHMENT_FILE, "enrich__", emit.enrichment_segment, sorted(enrichments)),
         (_DECOMPOSITION_FILE, "decompose__", emit.decomposition_segment, sources),
         (_PLANNER_FILE, "lines__", lines, sorted(set(sources) | changed.interface)),

@@ -24,6 +24,7 @@ class Changed:
         self.rules, self.products, self.plans = rules, products, plans
         self.enrichments, self.decompositions = enrichments, decompositions
         self.interface: set = set()  # commercial products whose attributes changed
+        self.technical: set = set()  # technical products whose attributes changed
         self.readers: dict = {}  # what reads them (readers_of): checked, lowered and generated again
         self.depended: set = set()  # the plans whose tasks' dependencies changed (within the plan)
         self.retasked: set = set()  # of those, the plans whose tasks were added or taken out
@@ -122,7 +123,7 @@ def checked(scope, changed: Changed, side: int) -> tuple:
     if any(rule is not pair[side] for rule, (_edit, pair) in zip(found.values(), rules.values())):
         return None, None
     found = {key: rule for key, rule in found.items() if rule is not None}  # a rule added is not there before, nor one taken out after
-    if any(scope.commercial.get(code) is not pair[side] for code, (_edit, pair) in products.items()):
+    if any((scope.technical if code in changed.technical else scope.commercial).get(code) is not pair[side] for code, (_edit, pair) in products.items()):
         return None, None
     if any(scope.plans.get(key) is not pair[side] for key, (_edit, pair) in plans.items()):
         return None, None
@@ -234,8 +235,13 @@ def within(depended: set, plans: dict, index: dict) -> bool:
 def readers_of(index: dict, changed: Changed) -> dict:
     """What reads the attributes of the products in changed.interface: the validation
     rules, enrichments and decompositions of each, of its children (`parent.x`) and of
-    its parents (`children(P).x`). Nothing else can: a plan reads technical lines."""
-    family = set(changed.interface)
+    its parents (`children(P).x`). Nothing else can: a plan reads technical lines.
+    Of those in changed.technical: the decompositions into them and from them, their
+    own plans and the plans that read their lines (the index's line_reads)."""
+    technical = changed.technical
+    plans = {key for key in index["plans"] if key[0] in technical}
+    plans.update(key for code in technical for key in index.get("line_reads", {}).get(code, ()))
+    family = set(changed.interface) | technical
     for code in changed.interface:
         family.update(index["children"].get(code, ()))
         family.update(p for p, children in index["children"].items() if code in children)
@@ -243,7 +249,8 @@ def readers_of(index: dict, changed: Changed) -> dict:
         "family": family,
         "rules": {key for key in index["validations"] if key[0] in family and key not in changed.rules},
         "enrichments": {code for code in family if code in index["enrichments"] and code not in changed.enrichments},
-        "decompositions": {name for name, (_path, source, _target) in index["decompositions"].items() if source in family and name not in changed.decompositions},
+        "decompositions": {name for name, (_path, source, target) in index["decompositions"].items() if (source in family or target in technical) and name not in changed.decompositions},
+        "plans": plans,
     }
 
 
