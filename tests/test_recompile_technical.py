@@ -82,7 +82,7 @@ plan ACCESS on add {
     after reserve
 }
 
-plan ACCESS on delete {
+plan ACCESS on delete when down > 100 {
   callout close = net.close(down)
 }
 

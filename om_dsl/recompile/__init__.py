@@ -521,8 +521,10 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
         (_PLANNER_FILE, "lines__", lines, sorted(set(sources) | changed.interface)),
     )
     by_module: dict[str, list] = {_PLANS_FILE: [(*piece, False) for piece in definitions]} if definitions else {}
-    for key in sorted(changed.depended):  # its planned items and their edges, in planner.py
-        if any(reads_across(parts[side], d) for side in (0, 1) for d in parts[side].plan(*key).items):
+    # A technical product's own plans: what planning decides of them (`when`s of its attributes) is written for their nullability.
+    technical_plans = {key for key in plans if key[0] in changed.technical}
+    for key in sorted(changed.depended | technical_plans):  # its planned items and their edges, in planner.py
+        if key in changed.depended and any(reads_across(parts[side], d) for side in (0, 1) for d in parts[side].plan(*key).items):
             return None
         try:
             found = proven_functions(skeleton.get(_PLANNER_FILE, ""), lambda side, k: emit.planner_plan_segments(parts[side], key, k, index["crossing"]))
