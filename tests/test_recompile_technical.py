@@ -310,6 +310,11 @@ _FAMILY_EDITS = {
     "technical attribute optional or required": lambda body, n: (
         body.replace("  attr up: int required\n", "  attr up: int optional\n", 1) if n % 2 else body.replace("  attr up: int optional\n", "  attr up: int required\n", 1)
     ),
+    "delete plan's when on a technical attribute": lambda body, n: (
+        re.sub(r"(plan ACCESS_\d+ on delete) when up > \d+ \{", r"\g<1> {", body, count=1)
+        if " when up > " in body
+        else re.sub(r"(plan ACCESS_\d+ on delete) \{", rf"\g<1> when up > {n % 50} {{", body, count=1)
+    ),
     "message": lambda body, n: re.sub(r'message "[^"]*"', f'message "premium needs 300 Mbps ({n})"', body, count=1),
     "attribute renamed": lambda body, n: re.sub(r"attr static_ip\w*: bool", f"attr static_ip_{n}: bool" if n % 3 else "attr static_ip: bool", body, count=1),
     "comment": lambda body, n: f"# note {n}\n" + body,
