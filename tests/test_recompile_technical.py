@@ -206,6 +206,12 @@ EDITS = [
     ("the attribute back", "products.om", _replace("  attr port: string optional\n", "  attr port: string optional\n  attr lane: int optional\n"), False),
     ("the attribute only another line reads retyped: an error there", "products.om", _replace("attr lane: int optional", "attr lane: string optional"), False),
     ("the type back", "products.om", _replace("attr lane: string optional", "attr lane: int optional"), False),
+    ("an attribute added that no plan reads", "products.om", _replace("  attr lane: int optional\n", "  attr lane: int optional\n  attr mtu: int optional\n"), True),
+    ("a plan that read no line reads it now: the index's line reads follow", "products.om", _replace("net.open(down)", "net.open(down = coalesce(ACCESS.mtu in bundle, down))"), True),
+    ("the attribute it reads taken out: an error there", "products.om", _replace("  attr mtu: int optional\n", ""), False),
+    ("the attribute back again", "products.om", _replace("  attr lane: int optional\n", "  attr lane: int optional\n  attr mtu: int optional\n"), False),
+    ("the plan reads it no more", "products.om", _replace("net.open(down = coalesce(ACCESS.mtu in bundle, down))", "net.open(down)"), True),
+    ("the attribute no plan reads now taken out", "products.om", _replace("  attr mtu: int optional\n", ""), True),
     ("a plan taken out: W010 on the plan left", "products.om", _replace("plan PORT on delete {\n}\n", ""), False),
     ("an attribute added above the warned plan: the warning moves", "products.om", _replace("  attr width: int optional\n", "  attr width: int optional\n  attr height: int optional\n"), True),
     (

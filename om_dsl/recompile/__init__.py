@@ -414,7 +414,7 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
             came += [(ids.enrichment(code, r.name.value), relative_path(edit.file.real_path, root), r.span.line, r.span.start) for r in edit.enrichments[code][1].rules]
     if came:
         sources = tuple(sorted((*sources, *came)))
-    return (*moved_diags, *new_diags), sources, digests, spliced, _indexed(index, rules)
+    return (*moved_diags, *new_diags), sources, digests, spliced, _line_reads_indexed(_indexed(index, rules), changed)
 
 
 def _plans_read(unit, edits: list, index: dict, changed: Changed) -> bool:
@@ -435,6 +435,18 @@ def _plans_read(unit, edits: list, index: dict, changed: Changed) -> bool:
             return False
         changed.plans[key] = (None, pair)
     return True
+
+
+def _line_reads_indexed(index: dict, changed: Changed) -> dict:
+    """The index after plans that were made again read other lines' attributes anew, or
+    no more (itself when their line reads stayed): what a later technical edit must find."""
+    old, new = changed.line_reads
+    if old == new or "line_reads" not in index:
+        return index
+    line_reads = {code: set(keys) - set(changed.plans) for code, keys in index["line_reads"].items()}
+    for code, keys in new.items():
+        line_reads.setdefault(code, set()).update(keys)
+    return dict(index, line_reads={code: frozenset(keys) for code, keys in line_reads.items() if keys})
 
 
 def _indexed(index: dict, rules: dict) -> dict:
@@ -468,6 +480,7 @@ def _spliced(skeleton: dict, old_scope, new_scope, changed: Changed, index: dict
             parts[side] = lower_part(scope, wanted, sorted(scope.tables), keys, sorted(plans), sorted(set(enrichments) | set(sources)), decomposed)
         except (KeyError, RecursionError):
             return None
+    changed.line_reads = (emit.line_reads_of(parts[0]), emit.line_reads_of(parts[1]))
     # What the code of other declarations is written for: whether each enriched value may be null.
     # (A product whose attributes changed has every function that is written for it made again.)
     if any(emit.enriched_nullability(parts[0], code) != emit.enriched_nullability(parts[1], code) for code in set(enrichments) - changed.interface):

@@ -28,6 +28,7 @@ class Changed:
         self.readers: dict = {}  # what reads them (readers_of): checked, lowered and generated again
         self.depended: set = set()  # the plans whose tasks' dependencies changed (within the plan)
         self.retasked: set = set()  # of those, the plans whose tasks were added or taken out
+        self.line_reads: tuple = ({}, {})  # of the plans made again, before and after: emit.line_reads_of
 
     def sources(self) -> list:
         """The products whose decompositions changed."""
