@@ -22,6 +22,10 @@ files at once (docs/compile.md has the table):
   added, taken out, renamed, retyped): its entry and `attributes__P`, and its
   *readers* (the rules, enrichments and decompositions of the product, of its
   children and of its parents: nothing else can read its attributes) as above;
+- a technical product's attributes (added, taken out, renamed, retyped): its
+  entry, and its readers (the decompositions into it and from it, its own
+  plans, with their `tasks__` and `edges__`, and the plans that read its lines:
+  the index's `line_reads`) as above;
 
 and the plan's sha256 where __init__.py and planner.py hold it. The
 declarations are checked and lowered in a *part* of the catalog: the files
@@ -53,7 +57,7 @@ from om_dsl.lower import files_root, lower_part, relative_path
 from om_dsl.model.canonical import decomposition_data, enrichment_data, plan_data, product_data, validation_data
 from om_dsl.model.catalog import ids
 from om_dsl.model.plans import reads_across
-from om_dsl.recompile.part import Changed, checked, part_scopes, read_by, readers_of, reads_children, touches, uses_alike, within
+from om_dsl.recompile.part import Changed, checked, line_reads_indexed, part_scopes, plans_read, read_by, readers_of, reads_children, touches, uses_alike, within
 from om_dsl.recompile.place import moved_diagnostic, moved_outcome, span_pairs
 from om_dsl.span import Span
 from om_dsl.syntax import ast
@@ -364,7 +368,7 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     changed.technical = technical
     if changed.interface or technical:
         changed.readers = readers_of(index, changed)
-    if technical and not _plans_read(unit, edits, index, changed):
+    if technical and not plans_read(unit, edits, index, changed):
         return None
     part = part_scopes(unit, index, edits, changed)
     if part is None:
@@ -414,39 +418,7 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
             came += [(ids.enrichment(code, r.name.value), relative_path(edit.file.real_path, root), r.span.line, r.span.start) for r in edit.enrichments[code][1].rules]
     if came:
         sources = tuple(sorted((*sources, *came)))
-    return (*moved_diags, *new_diags), sources, digests, spliced, _line_reads_indexed(_indexed(index, rules), changed)
-
-
-def _plans_read(unit, edits: list, index: dict, changed: Changed) -> bool:
-    """The plans that read the changed technical products' attributes (their own plans,
-    and those that read their lines: the index's line_reads), as changed plans, before
-    and after the edit (those edited are made again as such)."""
-    edited = {edit.file.path: edit for edit in edits}
-    by_path = {f.path: f for f in unit.all_files}
-    for key in sorted(changed.readers["plans"]):
-        path = index["plans"].get(key)
-        if key in changed.plans:
-            continue  # edited too: made again as such
-        if path not in by_path:
-            return False
-        modules = (edited[path].old, edited[path].new) if path in edited else (by_path[path].module,) * 2
-        pair = tuple(next((d for d in m.declarations if isinstance(d, ast.Plan) and (d.product.value, d.action.value) == key), None) for m in modules)
-        if None in pair:
-            return False
-        changed.plans[key] = (None, pair)
-    return True
-
-
-def _line_reads_indexed(index: dict, changed: Changed) -> dict:
-    """The index after plans that were made again read other lines' attributes anew, or
-    no more (itself when their line reads stayed): what a later technical edit must find."""
-    old, new = changed.line_reads
-    if old == new or "line_reads" not in index:
-        return index
-    line_reads = {code: set(keys) - set(changed.plans) for code, keys in index["line_reads"].items()}
-    for code, keys in new.items():
-        line_reads.setdefault(code, set()).update(keys)
-    return dict(index, line_reads={code: frozenset(keys) for code, keys in line_reads.items() if keys})
+    return (*moved_diags, *new_diags), sources, digests, spliced, line_reads_indexed(_indexed(index, rules), changed)
 
 
 def _indexed(index: dict, rules: dict) -> dict:

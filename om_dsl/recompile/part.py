@@ -281,3 +281,35 @@ def read_by(changed: Changed, old_scope, new_scope) -> bool:
 def reads_children(block) -> bool:
     """Whether a block may read `children(...)` (a superset: any name `children` in it)."""
     return "children" in names_in(block, set())
+
+
+def plans_read(unit, edits: list, index: dict, changed: Changed) -> bool:
+    """The plans that read the changed technical products' attributes (their own plans,
+    and those that read their lines: the index's line_reads), as changed plans, before
+    and after the edit (those edited are made again as such)."""
+    edited = {edit.file.path: edit for edit in edits}
+    by_path = {f.path: f for f in unit.all_files}
+    for key in sorted(changed.readers["plans"]):
+        path = index["plans"].get(key)
+        if key in changed.plans:
+            continue  # edited too: made again as such
+        if path not in by_path:
+            return False
+        modules = (edited[path].old, edited[path].new) if path in edited else (by_path[path].module,) * 2
+        pair = tuple(next((d for d in m.declarations if isinstance(d, ast.Plan) and (d.product.value, d.action.value) == key), None) for m in modules)
+        if None in pair:
+            return False
+        changed.plans[key] = (None, pair)
+    return True
+
+
+def line_reads_indexed(index: dict, changed: Changed) -> dict:
+    """The index after plans that were made again read other lines' attributes anew, or
+    no more (itself when their line reads stayed): what a later technical edit must find."""
+    old, new = changed.line_reads
+    if old == new or "line_reads" not in index:
+        return index
+    line_reads = {code: set(keys) - set(changed.plans) for code, keys in index["line_reads"].items()}
+    for code, keys in new.items():
+        line_reads.setdefault(code, set()).update(keys)
+    return dict(index, line_reads={code: frozenset(keys) for code, keys in line_reads.items() if keys})
