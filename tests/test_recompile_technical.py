@@ -167,10 +167,40 @@ EDITS = [
     ("a required attribute added: its decomposition maps it not (E401)", "products.om", _replace('technical PORT "Port" rfs {\n', 'technical PORT "Port" rfs {\n  attr lane: int required\n'), False),
     ("taken out again", "products.om", _replace("  attr lane: int required\n", ""), False),
     (
-        "an attribute added and the decomposition mapping it: a decomposition's mappings",
+        "an attribute added and the decomposition mapping it: its readers and the mapping made again",
         "products.om",
         lambda t: t.replace("  attr speed: int optional\n", "  attr speed: int optional\n  attr lane: int required\n").replace("  down = down\n", "  down = down\n  lane = down\n"),
-        False,
+        True,
+    ),
+    (
+        "the mapping given another value and the attribute retyped",
+        "products.om",
+        lambda t: t.replace("attr lane: int required", "attr lane: string required").replace("  lane = down\n", '  lane = "L"\n'),
+        True,
+    ),
+    ("a mapping taken out with its attribute", "products.om", lambda t: t.replace("  attr lane: string required\n", "").replace('  lane = "L"\n', ""), True),
+    (
+        "an attribute renamed with its mapping, and the plan reading it",
+        "products.om",
+        lambda t: (
+            t.replace("  attr speed: int optional\n  attr down: int required", "  attr speed: int optional\n  attr rate: int required")
+            .replace("  down = down\n}", "  rate = down\n}")
+            .replace("net.open(down)", "net.open(down = rate)")
+        ),
+        True,
+    ),
+    ("a mapping added for an optional attribute, its product as it was: a decomposition's mappings", "products.om", _replace("  rate = down\n}", "  rate = down\n  speed = down\n}"), False),
+    (
+        "a mapping taken out for an optional attribute, its product edited too",
+        "products.om",
+        lambda t: t.replace("  speed = down\n}", "}").replace("  attr speed: int optional\n  attr rate", "  attr speed: int optional\n  attr burst: int optional\n  attr rate"),
+        True,
+    ),
+    (
+        "the name back, with its mapping and the plan",
+        "products.om",
+        lambda t: t.replace("  attr rate: int required", "  attr down: int required").replace("  rate = down\n}", "  down = down\n}").replace("net.open(down = rate)", "net.open(down)"),
+        True,
     ),
     (
         "an attribute added to a line a plan of which is edited too",
@@ -321,6 +351,16 @@ _FAMILY_EDITS = {
         if " when up > " in body
         else re.sub(r"(plan ACCESS_\d+ on delete) \{", rf"\g<1> when up > {n % 50} {{", body, count=1)
     ),
+    "required attribute added with its mapping, or taken out": lambda body, n: (
+        re.sub(r"  serial_no = [^\n]*\n", "", body.replace("  attr serial_no: string required\n", "", 1), count=1)
+        if "attr serial_no" in body
+        else re.sub(
+            r"(decompose B\d+: CHILD_\d+ -> DEVICE_\d+ \{\n  model = model\n)",
+            rf'\g<1>  serial_no = "S{n}"\n',
+            body.replace("  attr model: string required\n", "  attr model: string required\n  attr serial_no: string required\n", 1),
+            count=1,
+        )
+    ),
     "message": lambda body, n: re.sub(r'message "[^"]*"', f'message "premium needs 300 Mbps ({n})"', body, count=1),
     "attribute renamed": lambda body, n: re.sub(r"attr static_ip\w*: bool", f"attr static_ip_{n}: bool" if n % 3 else "attr static_ip: bool", body, count=1),
     "comment": lambda body, n: f"# note {n}\n" + body,
@@ -352,7 +392,8 @@ def test_the_benchmarks_full_edit_is_spliced(tmp_path, monkeypatch):
     cache_dir = tmp_path / "c"
     _outcome(folder, Cache(cache_dir))
     path = folder / "families_0000.om"
-    for kind in ("technical attribute added or taken out", "technical attribute renamed or retyped", "device attribute added or taken out", "technical attribute added or taken out"):
+    kinds = ("technical attribute added or taken out", "technical attribute renamed or retyped", "device attribute added or taken out", "required attribute added with its mapping, or taken out")
+    for kind in (*kinds, *kinds[2:], kinds[0]):  # each added, then taken out
         text = path.read_text()
         start, end = _family(text, 1)
         path.write_text(text[:start] + _FAMILY_EDITS[kind](text[start:end], 3) + text[end:])

@@ -177,6 +177,7 @@ class _Edit:
         self.interface: set[str] = set()  # the commercial products whose attributes changed
         self.technical: set[str] = set()  # the technical products whose attributes changed
         self.enriched: set[str] = set()  # the products whose enriched attributes (names, types) changed
+        self.remapped: set[str] = set()  # the decompositions mapping other attributes (of a technical product edited too)
         self.depended: set[tuple] = set()  # the plans whose tasks' dependencies changed
         self.retasked: dict[tuple, tuple] = {}  # plan -> (tasks taken out, tasks added)
         self.old_spans: list = []
@@ -259,9 +260,15 @@ class _Edit:
                 if not _same(_without_exprs(o), _without_exprs(n), ospans, nspans):
                     # An enrichment block's rules added, taken out, renamed or retyped: what its product's readers see.
                     ospans, nspans = [], []
-                    if not isinstance(o, ast.Enrichment) or not _same(attrs.evolve(o, rules=()), attrs.evolve(n, rules=()), ospans, nspans):
+                    if isinstance(o, ast.Decomposition):
+                        # Its mappings added, taken out or retargeted: spliced with its target's attributes (below).
+                        if not _same(attrs.evolve(_without_exprs(o), mappings=()), attrs.evolve(_without_exprs(n), mappings=()), ospans, nspans):
+                            return False
+                        self.remapped.add(key)
+                    elif not _same(attrs.evolve(o, rules=()), attrs.evolve(n, rules=()), ospans, nspans):
                         return False
-                    self.enriched.add(key)
+                    else:
+                        self.enriched.add(key)
                 found[key] = (o, n)
                 self.old_spans += ospans
                 self.new_spans += nspans
@@ -359,6 +366,9 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
         # The order scope's decompositions: not spliced (an order's lines have no item to read).
         if old.source is None or index["decompositions"].get(name) != (edit.file.path, old.source.value, old.target.value):
             return None
+        # Other attributes mapped: only with its target's attributes edited (what its mappings must give).
+        if name in edit.remapped and old.target.value not in technical:
+            return None
     changed = Changed(rules, products, plans, enrichments, decompositions)
     changed.depended = {key for edit in edits for key in edit.depended}
     changed.retasked = {key for edit in edits for key in edit.retasked}
@@ -401,6 +411,7 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     gone |= {element for element, *_ in outcome[0] if element.startswith("attribute:") and element[10:].split(".")[0] in attributes}
     gone |= {ids.enrichment(code, r.name.value) for edit in edits for code in edit.enriched for r in edit.enrichments[code][0].rules}
     gone |= {ids.task(*key, name) for edit in edits for key, (out, _in) in edit.retasked.items() for name in out}
+    gone |= {ids.mapping(name, m.target.value) for edit in edits for name in edit.remapped for m in edit.decompositions[name][0].mappings}
     placed = _placed(unit, edits, [d for d in diagnostics if d not in touching], (tuple(s for s in outcome[0] if s[0] not in gone), outcome[1]))
     if placed is None:
         return None
@@ -416,6 +427,9 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     for edit in edits:  # an enrichment block's rules, as they are now
         for code in edit.enriched:
             came += [(ids.enrichment(code, r.name.value), relative_path(edit.file.real_path, root), r.span.line, r.span.start) for r in edit.enrichments[code][1].rules]
+    for edit in edits:  # a decomposition's mappings, as they are now
+        for name in edit.remapped:
+            came += [(ids.mapping(name, m.target.value), relative_path(edit.file.real_path, root), m.span.line, m.span.start) for m in edit.decompositions[name][1].mappings]
     if came:
         sources = tuple(sorted((*sources, *came)))
     return (*moved_diags, *new_diags), sources, digests, spliced, line_reads_indexed(_indexed(index, rules), changed)
