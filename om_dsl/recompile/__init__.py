@@ -408,7 +408,9 @@ def recompiled(unit, entry: tuple, shape_entry: tuple, index: dict, cache) -> Op
     # The elements of rules taken out go; those of rules added come, at their places.
     gone = {ids.validation(*key) for key, (_edit, (_old, new)) in rules.items() if new is None}
     attributes = {code for edit in edits for code in (*edit.interface, *edit.technical)}
-    gone |= {element for element, *_ in outcome[0] if element.startswith("attribute:") and element[10:].split(".")[0] in attributes}
+    if attributes:  # one prefix test per element (a catalog has tens of thousands)
+        prefixes = tuple(ids.attribute(code, "") for code in attributes)
+        gone |= {s[0] for s in outcome[0] if s[0].startswith(prefixes)}
     gone |= {ids.enrichment(code, r.name.value) for edit in edits for code in edit.enriched for r in edit.enrichments[code][0].rules}
     gone |= {ids.task(*key, name) for edit in edits for key, (out, _in) in edit.retasked.items() for name in out}
     gone |= {ids.mapping(name, m.target.value) for edit in edits for name in edit.remapped for m in edit.decompositions[name][0].mappings}
