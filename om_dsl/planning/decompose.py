@@ -92,7 +92,6 @@ class Decomposer:
         generated = self.generated.LINES if self.generated is not None else {}
         roots: dict = {}  # order item -> its root's id (parents come before their children)
         head = keys.asset_head(self.order.id) if generated else None
-        plain_id = keys.PLAIN_ITEM
         lines, by_bundle = self.lines, self.by_bundle
         for item in self.order.items:
             fn = generated.get(item.product) if item.action == "add" else None
@@ -100,7 +99,7 @@ class Decomposer:
                 iid = item.id
                 ref = item._parent  # (the weak reference: no property call per item)
                 root = roots[item] = iid if ref is None else roots.get(ref()) or item.root.id
-                if type(iid) is str and (iid.isalnum() and iid.isascii() or plain_id(iid)):  # keys.plain_item, written out (once per item)
+                if keys.plain_item(iid):
                     prefix, asset = iid, head + iid
                 else:
                     prefix, asset = keys.line_prefix(iid), self.asset_ids(iid)
@@ -246,12 +245,7 @@ class Decomposer:
         """The order scope's lines through the generated code, when a root item is added
         (order_scope's first case); False: order_scope does it."""
         fn = self.generated.ORDER_LINES if self.generated is not None else None
-        if fn is None:
-            return False
-        for root in o["root_items"]:
-            if root.action == "add":
-                break
-        else:
+        if fn is None or not any(root.action == "add" for root in o["root_items"]):
             return False
         base = keys.order_base(o.get("customer_account"))
         try:

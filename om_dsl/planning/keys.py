@@ -154,7 +154,7 @@ def asset_ids(order_id: str):
     return of
 
 
-PLAIN_ITEM = _PLAIN_ITEM = _untouched(_ITEM_IN_LINE + _IN_ASSET + "-", True).fullmatch  # an item id both formats take as it is
+_PLAIN_ITEM = _untouched(_ITEM_IN_LINE + _IN_ASSET + "-", True).fullmatch  # an item id both formats take as it is
 
 
 _PLAIN_ORDER_IN_ASSET = _untouched(_IN_ASSET, True).fullmatch

@@ -89,7 +89,7 @@ FIELDS = {
 }
 
 # Per scope, the fields `kept` leaves out: the items, and what om sets itself.
-DROPPED = _DROPPED = {scope: frozenset(["productOrderItem"] + [k for k, (use, _) in table.items() if use == IGNORED]) for scope, table in FIELDS.items()}
+DROPPED = {scope: frozenset(["productOrderItem"] + [k for k, (use, _) in table.items() if use == IGNORED]) for scope, table in FIELDS.items()}
 
 # Fields only v5 has: a request with one of them is v5.
 _V5_ONLY = ("requestedInitialState", "orderRelationship", "productOrderErrorMessage", "productOrderJeopardyAlert", "productOrderMilestone")
@@ -108,17 +108,15 @@ def version_of(doc: dict) -> str:
     if not doc.keys().isdisjoint(_V5_ONLY) or isinstance(doc.get("externalId"), list):
         return V5
     parties = doc.get("relatedParty")
-    if isinstance(parties, list):
-        for p in parties:  # (a loop, not any(): asked once per order, of one or two parties)
-            if isinstance(p, dict) and "partyOrPartyRole" in p:
-                return V5
+    if isinstance(parties, list) and any(isinstance(p, dict) and "partyOrPartyRole" in p for p in parties):
+        return V5
     return V4
 
 
 def kept(raw: dict, scope: str) -> dict:
     """The fields of an order (scope "order") or item ("item") om keeps, as they
     came: all but the items (each item keeps its own) and what om sets itself."""
-    dropped = _DROPPED[scope]
+    dropped = DROPPED[scope]
     out = raw.copy()  # (a copy, then the few dropped fields it has deleted: cheaper than a filtered comprehension)
     if not dropped.isdisjoint(raw):
         for k in dropped.intersection(raw):
